@@ -1,0 +1,121 @@
+/*
+ * netio.h - the only module that touches sockets and epoll (the OS seam).
+ *
+ * One struct tdns_loop per thread: an epoll set with its listeners, client
+ * connections, outbound sockets and timers. Nothing here is shared between
+ * loops; a daemon with N threads runs N loops, each with its own
+ * SO_REUSEPORT listening sockets.
+ *
+ * Server side: every complete query (a UDP datagram, or one 2-byte-framed
+ * TCP message) is handed to the listener's netio_query_fn, which either
+ * answers at once (NETIO_REPLY, answer written into out), sends nothing
+ * (NETIO_DROP), or defers (NETIO_DEFER) after taking a handle with
+ * netio_request_hold() and answering later with netio_request_reply() or
+ * netio_request_release(). TCP connections allow pipelining (RFC 7766 6.2.1):
+ * several queries in flight, answers in any order; idle connections are
+ * closed after the idle timeout; at most max_tcp connections per listener.
+ *
+ * Client side: netio_out_* sockets for upstream queries. A UDP out socket is
+ * a fresh socket bound to a kernel-chosen random port and connect()ed to the
+ * upstream, so the kernel drops datagrams from any other address or port
+ * (RFC 5452 9.2). A TCP out socket frames and unframes messages.
+ */
+#ifndef TIERDNS_NETIO_H
+#define TIERDNS_NETIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "tierdns/status.h"
+
+struct tdns_loop;
+struct tdns_request;
+struct tdns_out;
+struct tdns_timer;
+
+struct tdns_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+/* Parse "1.2.3.4", "1.2.3.4:53", "::1", "[::1]:53" (default_port when none
+ * given). TDNS_EINVAL on anything else. */
+enum tdns_status netio_addr_parse(const char *text, uint16_t default_port,
+				  struct tdns_addr *out);
+/* "1.2.3.4:53" / "[::1]:53" into buf; returns buf. */
+const char *netio_addr_str(const struct tdns_addr *a, char *buf, size_t cap);
+
+struct tdns_loop *netio_loop_new(void);
+void netio_loop_free(struct tdns_loop *l); /* closes everything it owns */
+/* Run until netio_loop_stop. Returns TDNS_OK or the fatal error. */
+enum tdns_status netio_loop_run(struct tdns_loop *l);
+/* Ask the loop to return; safe from another thread and from a signal handler. */
+void netio_loop_stop(struct tdns_loop *l);
+
+/* ---- server side ---- */
+
+enum netio_verdict {
+	NETIO_REPLY = 0, /* out[0..*out_len) is the answer */
+	NETIO_DROP,      /* nothing is sent */
+	NETIO_DEFER,     /* the handler took netio_request_hold(req) */
+};
+
+/* in is valid only during the call. out has room for 65535 bytes. */
+typedef enum netio_verdict (*netio_query_fn)(void *ctx, struct tdns_request *req,
+					     const uint8_t *in, size_t in_len,
+					     uint8_t *out, size_t *out_len);
+
+struct tdns_listen_cfg {
+	struct tdns_addr addr;
+	netio_query_fn on_query;
+	void *ctx;
+	unsigned max_tcp;        /* 0 = 256 connections per listener */
+	unsigned tcp_idle_ms;    /* 0 = 10000 (RFC 7766 6.2.3) */
+};
+
+/* Bind UDP and TCP on cfg->addr (SO_REUSEADDR/SO_REUSEPORT). */
+enum tdns_status netio_listen(struct tdns_loop *l, const struct tdns_listen_cfg *cfg);
+
+/* True when the request came over TCP (no size limit on the answer). */
+bool netio_request_is_tcp(const struct tdns_request *req);
+/* The client's address (for logs and access lists). */
+const struct tdns_addr *netio_request_peer(const struct tdns_request *req);
+
+/* Keep a request beyond the handler call: returns a heap handle owned by the
+ * caller until passed to netio_request_reply or netio_request_release. If a
+ * TCP client goes away first, replying to its handle is a harmless no-op. */
+struct tdns_request *netio_request_hold(struct tdns_request *req);
+/* Send the answer (copied) and release the handle. */
+void netio_request_reply(struct tdns_request *held, const uint8_t *msg, size_t len);
+void netio_request_release(struct tdns_request *held);
+
+/* ---- client side (upstream queries) ---- */
+
+/* Called once per received message; with msg NULL and len 0 when the socket
+ * failed or the TCP peer closed (the caller should then close it). */
+typedef void (*netio_out_fn)(void *ctx, struct tdns_out *o, const uint8_t *msg,
+			     size_t len);
+
+/* A fresh connected UDP socket to peer with a random source port. */
+enum tdns_status netio_out_udp(struct tdns_loop *l, const struct tdns_addr *peer,
+			       netio_out_fn fn, void *ctx, struct tdns_out **out);
+/* A non-blocking TCP connection to peer; messages are framed both ways. */
+enum tdns_status netio_out_tcp(struct tdns_loop *l, const struct tdns_addr *peer,
+			       netio_out_fn fn, void *ctx, struct tdns_out **out);
+/* Queue one message (copied). */
+enum tdns_status netio_out_send(struct tdns_out *o, const uint8_t *msg, size_t len);
+/* Close and free; no callback afterwards. */
+void netio_out_close(struct tdns_out *o);
+
+/* ---- timers ---- */
+
+typedef void (*netio_timer_fn)(void *ctx);
+/* One-shot timer after delay_ms (monotonic clock of clock.h). The handle is
+ * owned by the loop and valid until the callback starts or until cancel. */
+struct tdns_timer *netio_timer_add(struct tdns_loop *l, uint64_t delay_ms,
+				   netio_timer_fn fn, void *ctx);
+void netio_timer_cancel(struct tdns_loop *l, struct tdns_timer *t);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * rrset.h - the packed value of one RRset in the store (pure bytes, no LMDB).
+ *
+ * Layout, every integer in network order, no padding, never a struct dump:
+ *   u32 ttl | u16 count | count * ( u16 rdlength | rdata[rdlength] )
+ * rdata is the uncompressed wire rdata exactly as ldns produces it
+ * (ldns_rr2wire of the rdata fields, names uncompressed, original case).
+ * The order of records is the order of the zone file and is kept.
+ *
+ * Values read from LMDB may be unaligned and die with their transaction:
+ * rrset_decode only reads bytes and never keeps a pointer past the call
+ * except through the view, whose pointers are as long-lived as `val`.
+ */
+#ifndef TIERDNS_RRSET_H
+#define TIERDNS_RRSET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tierdns/status.h"
+
+#define RRSET_HDR_LEN 6
+
+/* A validated view into an encoded RRset value (borrowed pointers). */
+struct tdns_rrset_view {
+	uint32_t ttl;
+	uint16_t count;
+	const uint8_t *data; /* first record (u16 rdlength) */
+	size_t data_len;
+};
+
+/* Check val fully (every rdlength within bounds, count matches) and fill v.
+ * TDNS_EINVAL on any inconsistency; never reads outside val[0..len). */
+enum tdns_status rrset_decode(const uint8_t *val, size_t len,
+			      struct tdns_rrset_view *v);
+
+/* Iterate the records of a decoded view: *pos starts at 0; each call yields
+ * one rdata (borrowed) and returns 1, 0 at the end. */
+int rrset_next(const struct tdns_rrset_view *v, size_t *pos,
+	       const uint8_t **rdata, uint16_t *rdlen);
+
+/* Incremental encoder into a caller buffer. */
+struct tdns_rrset_enc {
+	uint8_t *buf;
+	size_t cap;
+	size_t len;
+	uint16_t count;
+};
+void rrset_enc_init(struct tdns_rrset_enc *e, uint8_t *buf, size_t cap,
+		    uint32_t ttl);
+/* TDNS_ESPACE if it does not fit, TDNS_EINVAL at 65535 records. */
+enum tdns_status rrset_enc_add(struct tdns_rrset_enc *e, const uint8_t *rdata,
+			       uint16_t rdlen);
+
+#endif

@@ -1,0 +1,114 @@
+/*
+ * store.h - the LMDB environment of one tier. The only module that names
+ * MDB_* types or sees LMDB error codes (translated to enum tdns_status here).
+ *
+ * One environment per tier, a directory holding data.mdb and lock.mdb, with
+ * these named databases:
+ *   meta   "schema" -> u32 STORE_SCHEMA_VERSION (network order)
+ *   zones  zone apex name key -> zone metadata (see zonedb.h)
+ *   rr     record key (name.h) -> packed RRset (rrset.h)
+ *   cache  record key of the question (qname, qtype) -> cache entry (cache.h)
+ *
+ * Ownership: a struct tdns_store is owned by whoever opened it and is shared
+ * by all threads. A struct tdns_txn belongs to the thread that began it;
+ * a write transaction must be committed or aborted on that thread. Values
+ * returned through struct tdns_val point into the LMDB map: they may be
+ * unaligned and are valid only until the transaction ends, is reset, or the
+ * same key is written in it. Copy them out (rrset.h decoding only reads).
+ */
+#ifndef TIERDNS_STORE_H
+#define TIERDNS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tierdns/status.h"
+
+#define STORE_SCHEMA_VERSION 1u
+
+enum tdns_db {
+	TDNS_DB_META = 0,
+	TDNS_DB_ZONES,
+	TDNS_DB_RR,
+	TDNS_DB_CACHE,
+	TDNS_DB_COUNT_
+};
+
+enum tdns_store_flags {
+	STORE_RDONLY = 1u << 0, /* open read-only: no schema creation */
+	STORE_NOSYNC = 1u << 1, /* no fsync per commit: survives kill -9
+				 * (data is in the OS page cache), not power loss;
+				 * used for the local tier's cache */
+};
+
+struct tdns_store_opts {
+	size_t map_size;      /* bytes; 0 = 1 GiB */
+	unsigned flags;       /* enum tdns_store_flags */
+	unsigned max_readers; /* 0 = 126 (LMDB default) */
+};
+
+struct tdns_store;
+struct tdns_txn;
+struct tdns_cursor;
+
+/* Borrowed bytes (see ownership above). */
+struct tdns_val {
+	const uint8_t *data;
+	size_t len;
+};
+
+/*
+ * Open (creating dir and databases if missing) the environment in dir.
+ * Clears stale reader slots (mdb_reader_check). Writes the schema key in a new
+ * store; TDNS_ESCHEMA (and an error logged naming the versions) if the store
+ * holds another version. opts may be NULL for defaults. *out owned by caller,
+ * released with store_close().
+ */
+enum tdns_status store_open(const char *dir, const struct tdns_store_opts *opts,
+			    struct tdns_store **out);
+void store_close(struct tdns_store *s);
+
+/* Begin a transaction; *out is released by store_commit or store_abort. */
+enum tdns_status store_begin(struct tdns_store *s, bool write,
+			     struct tdns_txn **out);
+/* Commit and free t (also on failure). TDNS_EFULL if the map filled up. */
+enum tdns_status store_commit(struct tdns_txn *t);
+/* Abort and free t. NULL is allowed. */
+void store_abort(struct tdns_txn *t);
+/* For long-lived read transactions (one per worker): release the snapshot
+ * without freeing, then take a fresh snapshot. Read-only transactions only. */
+void store_reset(struct tdns_txn *t);
+enum tdns_status store_renew(struct tdns_txn *t);
+
+/* TDNS_ENOTFOUND if absent. */
+enum tdns_status store_get(struct tdns_txn *t, enum tdns_db db, const uint8_t *key,
+			   size_t klen, struct tdns_val *out);
+/* Insert or overwrite. TDNS_EFULL on a full map: the transaction is then
+ * unusable and must be aborted. */
+enum tdns_status store_put(struct tdns_txn *t, enum tdns_db db, const uint8_t *key,
+			   size_t klen, const void *val, size_t vlen);
+/* TDNS_ENOTFOUND if absent. */
+enum tdns_status store_del(struct tdns_txn *t, enum tdns_db db, const uint8_t *key,
+			   size_t klen);
+/* Number of entries in db. */
+size_t store_count(struct tdns_txn *t, enum tdns_db db);
+
+/* Cursors live inside their transaction; close before it ends. */
+enum tdns_status store_cursor_open(struct tdns_txn *t, enum tdns_db db,
+				   struct tdns_cursor **out);
+void store_cursor_close(struct tdns_cursor *c);
+/* Position at the first key >= key (key NULL: the first key). Fills k and v.
+ * TDNS_ENOTFOUND when there is no such key. */
+enum tdns_status store_cursor_seek(struct tdns_cursor *c, const uint8_t *key,
+				   size_t klen, struct tdns_val *k, struct tdns_val *v);
+/* Next key; TDNS_ENOTFOUND at the end. */
+enum tdns_status store_cursor_next(struct tdns_cursor *c, struct tdns_val *k,
+				   struct tdns_val *v);
+/* Delete the entry under the cursor (write transactions). */
+enum tdns_status store_cursor_del(struct tdns_cursor *c);
+
+/* Bytes of the map in use (pages * page size), for list/bench output. */
+size_t store_used_bytes(struct tdns_store *s);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * wire.h - ldns glue for both tiers: classify and parse a query, build the
+ * skeleton of a reply, render a reply to wire with truncation.
+ *
+ * Rules (RFC 1035 4.1.1, RFC 6891, RFC 7766), applied in this order by
+ * wire_parse_query:
+ *   - fewer than 12 bytes, or QR=1: no reply at all (WIRE_DROP);
+ *   - opcode other than QUERY: NOTIMP;
+ *   - unparsable packet, QDCOUNT != 1, more than one OPT, OPT owner not root:
+ *     FORMERR (header with the query's ID, RD and opcode; question copied
+ *     when it could be parsed);
+ *   - OPT version > 0: BADVERS (extended rcode 16) with an OPT version 0.
+ * Error replies are rendered into the caller's buffer (WIRE_ERROR).
+ */
+#ifndef TIERDNS_WIRE_H
+#define TIERDNS_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ldns/ldns.h>
+
+#include "tierdns/name.h"
+#include "tierdns/status.h"
+
+#define WIRE_HDR_LEN 12
+#define WIRE_MAX_MSG 65535
+#define WIRE_UDP_DEFAULT 512    /* RFC 1035 4.2.1, without EDNS */
+#define WIRE_EDNS_OUR_SIZE 1232 /* advertised and served UDP limit (DNS flag day 2020) */
+
+/* A parsed, validated query. Everything in it is owned by pkt. */
+struct tdns_query {
+	ldns_pkt *pkt;         /* owned; released by wire_query_clear */
+	uint16_t id;
+	const ldns_rdf *qname; /* borrowed from pkt, case as the client sent it */
+	uint8_t qkey[NAME_KEY_MAX]; /* canonical name key of qname (name.h) */
+	size_t qkey_len;
+	uint16_t qtype;
+	uint16_t qclass;
+	bool rd;
+	bool cd;
+	bool edns;            /* the query carried an OPT record */
+	uint16_t edns_udp;    /* its advertised UDP payload size */
+	uint8_t edns_version;
+	bool edns_do;
+	size_t max_udp;       /* the UDP answer limit: 512 without EDNS, else
+			       * clamp(edns_udp, 512, WIRE_EDNS_OUR_SIZE) */
+};
+
+enum wire_verdict {
+	WIRE_OK = 0, /* *q holds a valid query; caller must wire_query_clear */
+	WIRE_DROP,   /* send nothing */
+	WIRE_ERROR,  /* error reply rendered into out/out_len; q untouched */
+};
+
+/* Parse and validate in[0..len). out must hold at least WIRE_MAX_MSG bytes
+ * (only used for WIRE_ERROR). */
+enum wire_verdict wire_parse_query(const uint8_t *in, size_t len,
+				   struct tdns_query *q, uint8_t *out,
+				   size_t *out_len);
+void wire_query_clear(struct tdns_query *q);
+
+/* A reply skeleton for q: same ID and opcode, QR set, RD copied, the question
+ * copied in the client's case, rcode set, an OPT (version 0, our payload size,
+ * DO copied, no options) when the query had one. AA/RA are the caller's.
+ * Returned packet owned by the caller (ldns_pkt_free). NULL on ENOMEM. */
+ldns_pkt *wire_reply_new(const struct tdns_query *q, ldns_pkt_rcode rcode);
+
+/* Render reply to wire into out[0..cap). Over UDP (tcp false), an answer
+ * larger than q->max_udp is cut at an RRset boundary (additional first,
+ * then authority, then answer) and TC is set (RFC 2181 9, RFC 1035 4.2.1);
+ * the OPT record is always kept. */
+enum tdns_status wire_reply_render(ldns_pkt *reply, const struct tdns_query *q,
+				   bool tcp, uint8_t *out, size_t cap,
+				   size_t *out_len);
+
+/* A header-only reply to a raw query (ID, opcode, RD copied; QR set; the
+ * question copied if it parses; counts otherwise 0). Used for FORMERR,
+ * SERVFAIL and friends when no parsed query is at hand. Returns the length,
+ * 0 if in is shorter than a header. */
+size_t wire_error_reply(const uint8_t *in, size_t len, uint8_t rcode,
+			uint8_t *out, size_t cap);
+
+#endif

@@ -1,0 +1,81 @@
+/*
+ * zonedb.h - zones and RRsets on top of store.h (no MDB_* here).
+ *
+ * A zone is identified by its apex name key. Its RRsets are the `rr`
+ * entries whose name key has the apex key as prefix, minus those that lie
+ * inside another (deeper) zone held in the same store. Zone metadata value in
+ * the `zones` database, network order:
+ *   u64 loaded_at (epoch s) | u32 serial | u32 rrsets | u32 records
+ *
+ * All pointers returned through views borrow from the transaction (store.h).
+ */
+#ifndef TIERDNS_ZONEDB_H
+#define TIERDNS_ZONEDB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tierdns/rrset.h"
+#include "tierdns/status.h"
+#include "tierdns/store.h"
+
+struct tdns_zone_meta {
+	uint64_t loaded_at;
+	uint32_t serial;
+	uint32_t rrsets;
+	uint32_t records;
+};
+
+/* Closest enclosing zone of the name key (RFC 1034 4.3.2 step 2):
+ * *apex_len is the length of the apex key (a prefix of key).
+ * TDNS_ENOTFOUND when no zone in the store encloses the name. */
+enum tdns_status zonedb_find(struct tdns_txn *t, const uint8_t *key, size_t klen,
+			     size_t *apex_len, struct tdns_zone_meta *meta);
+
+/* The RRset (name, type). TDNS_ENOTFOUND if absent. */
+enum tdns_status zonedb_get_rrset(struct tdns_txn *t, const uint8_t *key,
+				  size_t klen, uint16_t type,
+				  struct tdns_rrset_view *v);
+
+enum zonedb_name_state {
+	ZONEDB_NAME_NONE = 0,     /* no RRset at or below the name */
+	ZONEDB_NAME_DATA = 1,     /* at least one RRset at the name */
+	ZONEDB_NAME_CHILDREN = 2, /* RRsets below the name (bit, may combine) */
+};
+/* Bitmask of enum zonedb_name_state: an empty non-terminal is CHILDREN only. */
+unsigned zonedb_name_state(struct tdns_txn *t, const uint8_t *key, size_t klen);
+
+/* Call cb for every RRset at exactly this name, in type order. A non-zero
+ * return from cb stops the walk and is returned. */
+typedef int (*zonedb_rrset_cb)(void *ctx, uint16_t type,
+			       const struct tdns_rrset_view *v);
+int zonedb_name_rrsets(struct tdns_txn *t, const uint8_t *key, size_t klen,
+		       zonedb_rrset_cb cb, void *ctx);
+
+/* Walk every RRset of the zone with apex key (skipping deeper zones), in key
+ * order: cb receives the owner name key and type. */
+typedef int (*zonedb_walk_cb)(void *ctx, const uint8_t *key, size_t klen,
+			      uint16_t type, const struct tdns_rrset_view *v);
+int zonedb_walk(struct tdns_txn *t, const uint8_t *apex, size_t apex_len,
+		zonedb_walk_cb cb, void *ctx);
+
+/* List zones: cb per zone in key order. */
+typedef int (*zonedb_zone_cb)(void *ctx, const uint8_t *apex, size_t apex_len,
+			      const struct tdns_zone_meta *meta);
+int zonedb_list(struct tdns_txn *t, zonedb_zone_cb cb, void *ctx);
+
+/* Remove the zone (its metadata and its RRsets, not deeper zones'). */
+enum tdns_status zonedb_delete_zone(struct tdns_txn *t, const uint8_t *apex,
+				    size_t apex_len);
+
+/* Write one RRset (replacing any previous value) / remove one. */
+enum tdns_status zonedb_put_rrset(struct tdns_txn *t, const uint8_t *key,
+				  size_t klen, uint16_t type, const uint8_t *val,
+				  size_t vlen);
+enum tdns_status zonedb_del_rrset(struct tdns_txn *t, const uint8_t *key,
+				  size_t klen, uint16_t type);
+enum tdns_status zonedb_put_meta(struct tdns_txn *t, const uint8_t *apex,
+				 size_t apex_len, const struct tdns_zone_meta *m);
+
+#endif

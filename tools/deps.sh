@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The one list of Debian packages tierdns needs to build, run and test, and the
+# code that installs the missing ones. Sourced by run.sh and test.sh:
+#   tdns_deps build   - what building and running need
+#   tdns_deps test    - that plus what the tests need
+# As root it runs `apt-get update` once and `apt-get install -y`; otherwise it
+# prints the exact command to run and fails.
+
+TDNS_PKGS_BUILD=(build-essential cmake pkg-config libldns-dev liblmdb-dev
+                 bind9-dnsutils ldnsutils lmdb-utils)
+TDNS_PKGS_TEST=(libcmocka-dev python3 python3-dnspython procps)
+
+tdns_deps() {
+	local want=("${TDNS_PKGS_BUILD[@]}") missing=() p
+	[ "${1:-build}" = test ] && want+=("${TDNS_PKGS_TEST[@]}")
+	for p in "${want[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+			missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "tierdns needs these Debian packages; as root run:" >&2
+		echo "  apt-get update && apt-get install -y ${missing[*]}" >&2
+		return 1
+	fi
+	echo "installing: ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install what is missing, build into build/, seed zones/ into var/, and run
+# both tiers in the foreground: tierdns-upper on 127.0.0.1:9998 and
+# tierdns-local on 127.0.0.1:9999 forwarding to it. Ctrl-C stops both.
+# Then, from another terminal:  dig @127.0.0.1 -p 9999 webapp.site
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/tools/deps.sh"
+tdns_deps build
+
+build="$top/build"
+cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j "$(nproc)"
+
+var="$top/var"
+mkdir -p "$var"
+"$build/tierdns-zone" --db "$var/upper" load "$top"/zones/upper/*.zone
+"$build/tierdns-zone" --db "$var/local" load "$top"/zones/local/*.zone
+
+pids=()
+stop() {
+	trap - INT TERM EXIT
+	[ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null
+	wait 2>/dev/null
+}
+trap stop INT TERM EXIT
+
+"$build/tierdns-upper" --db "$var/upper" --listen 127.0.0.1 --port 9998 &
+pids+=($!)
+"$build/tierdns-local" --db "$var/local" --listen 127.0.0.1 --port 9999 \
+	--upstream 127.0.0.1:9998 &
+pids+=($!)
+echo "tierdns: upper on 127.0.0.1:9998, local on 127.0.0.1:9999 (Ctrl-C stops both)"
+echo "try:     dig @127.0.0.1 -p 9999 webapp.site"
+wait -n "${pids[@]}"
