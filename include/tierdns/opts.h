@@ -1,0 +1,57 @@
+/*
+ * opts.h - command-line options shared by the daemons (getopt_long).
+ *
+ *   -d/--db DIR        LMDB environment directory (created if missing)
+ *   -l/--listen ADDR   repeatable, IPv4 or IPv6 (default 127.0.0.1)
+ *   -p/--port N        default 9998 (upper) / 9999 (local)
+ *   -t/--threads N     worker threads (default: number of CPUs)
+ *   -u/--upstream ADDR[:PORT]  local only, repeatable, [v6]:port form for
+ *                      IPv6 (default 127.0.0.1:9998)
+ *   -v/--verbose       more log (repeatable)
+ *   -h/--help, -V/--version
+ * Tier-specific long options (e.g. --max-ttl) are parsed here as well and
+ * documented in each program's --help.
+ */
+#ifndef TIERDNS_OPTS_H
+#define TIERDNS_OPTS_H
+
+#include <stdint.h>
+
+#include "tierdns/netio.h"
+
+#define OPTS_MAX_LISTEN 16
+#define OPTS_MAX_UPSTREAM 8
+
+enum tdns_prog {
+	TDNS_PROG_UPPER = 0,
+	TDNS_PROG_LOCAL,
+};
+
+struct tdns_opts {
+	const char *db_dir;                 /* borrowed from argv */
+	struct tdns_addr listen[OPTS_MAX_LISTEN];
+	unsigned n_listen;
+	uint16_t port;
+	unsigned threads;
+	struct tdns_addr upstream[OPTS_MAX_UPSTREAM];
+	unsigned n_upstream;
+	int verbose;
+	/* local tier */
+	uint32_t max_ttl;        /* --max-ttl, seconds, default 86400 */
+	uint32_t max_neg_ttl;    /* --max-neg-ttl, seconds, default 3600 */
+	unsigned upstream_timeout_ms; /* --timeout, default 2000 (SERVFAIL < 3 s) */
+	uint64_t cache_size;     /* --cache-size bytes, LMDB map size, default 256 MiB */
+};
+
+enum opts_result {
+	OPTS_RUN = 0,   /* options parsed: run */
+	OPTS_EXIT_OK,   /* --help or --version printed: exit 0 */
+	OPTS_USAGE,     /* usage error printed on stderr: exit 2 */
+};
+
+/* Parse argv into o (defaults first). Messages go to stdout (help) or
+ * stderr (errors). */
+enum opts_result opts_parse(enum tdns_prog prog, int argc, char **argv,
+			    struct tdns_opts *o);
+
+#endif
