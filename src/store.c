@@ -37,14 +37,19 @@ struct tdns_store {
 	unsigned flags;
 };
 
+/* A transaction keeps one closed cursor per database for reuse, so the
+ * per-query lookups (zonedb_name_state ...) do not allocate each time. */
 struct tdns_txn {
 	struct tdns_store *s;
 	MDB_txn *txn;
 	bool write;
+	struct tdns_cursor *spare[TDNS_DB_COUNT_];
 };
 
 struct tdns_cursor {
 	MDB_cursor *cur;
+	struct tdns_txn *t;
+	enum tdns_db db;
 };
 
 /* The one translation point for LMDB (and the errno values it passes on). */
@@ -241,6 +246,12 @@ enum tdns_status store_open(const char *dir, const struct tdns_store_opts *opts,
 		goto out;
 	}
 	rc = mdb_env_open(s->env, dir, envflags, 0644);
+	if (rc == ENOENT && (s->flags & STORE_RDONLY)) {
+		/* Read-only never creates: tell the caller, who knows why. */
+		log_debug("%s: no store here", dir);
+		st = TDNS_ENOTFOUND;
+		goto out;
+	}
 	if (rc != MDB_SUCCESS) {
 		log_err("%s: cannot open store: %s", dir, mdb_strerror(rc));
 		st = store_err(rc);
@@ -310,12 +321,27 @@ out:
 	return st;
 }
 
+/* Spare cursors must go before their transaction ends. */
+static void drop_spares(struct tdns_txn *t)
+{
+	int i;
+
+	for (i = 0; i < TDNS_DB_COUNT_; i++) {
+		if (t->spare[i] == NULL)
+			continue;
+		mdb_cursor_close(t->spare[i]->cur);
+		free(t->spare[i]);
+		t->spare[i] = NULL;
+	}
+}
+
 enum tdns_status store_commit(struct tdns_txn *t)
 {
 	int rc;
 
 	if (t == NULL)
 		return TDNS_EINVAL;
+	drop_spares(t);
 	rc = mdb_txn_commit(t->txn);
 	free(t);
 	return store_err(rc);
@@ -325,14 +351,17 @@ void store_abort(struct tdns_txn *t)
 {
 	if (t == NULL)
 		return;
+	drop_spares(t);
 	mdb_txn_abort(t->txn);
 	free(t);
 }
 
 void store_reset(struct tdns_txn *t)
 {
-	if (t != NULL && !t->write)
+	if (t != NULL && !t->write) {
+		drop_spares(t);
 		mdb_txn_reset(t->txn);
+	}
 }
 
 enum tdns_status store_renew(struct tdns_txn *t)
@@ -411,6 +440,11 @@ enum tdns_status store_cursor_open(struct tdns_txn *t, enum tdns_db db,
 	*out = NULL;
 	if (!db_ok(db))
 		return TDNS_EINVAL;
+	if (t->spare[db] != NULL) {
+		*out = t->spare[db];
+		t->spare[db] = NULL;
+		return TDNS_OK;
+	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return TDNS_ENOMEM;
@@ -419,6 +453,8 @@ enum tdns_status store_cursor_open(struct tdns_txn *t, enum tdns_db db,
 		free(c);
 		return st;
 	}
+	c->t = t;
+	c->db = db;
 	*out = c;
 	return TDNS_OK;
 }
@@ -427,6 +463,10 @@ void store_cursor_close(struct tdns_cursor *c)
 {
 	if (c == NULL)
 		return;
+	if (c->t->spare[c->db] == NULL) {
+		c->t->spare[c->db] = c;
+		return;
+	}
 	mdb_cursor_close(c->cur);
 	free(c);
 }

@@ -440,6 +440,13 @@ static enum tdns_status finish_zone(struct zl_zone *z, char *err, size_t errlen)
 		}
 		for (k = i; k < j; k++)
 			z->recs[k].ttl = ttl;
+		if (j - i > UINT16_MAX) {
+			key_str(z->arena + z->recs[i].key_off,
+				z->recs[i].key_len - 3u, owner, sizeof(owner));
+			seterr(err, errlen, "%s:%u: more than 65535 records in the "
+			       "RRset %s", z->file, (unsigned)z->recs[j - 1].line, owner);
+			return TDNS_EPARSE;
+		}
 		z->rrsets++;
 	}
 	/* RFC 1034 3.6.2, RFC 2181 10.1: a CNAME is alone at its name (RRSIG

@@ -64,6 +64,10 @@ static int open_store(const char *dir, bool rdonly, struct tdns_store **s)
 	enum tdns_status st;
 
 	st = store_open(dir, &opts, s);
+	if (st == TDNS_ENOTFOUND && rdonly) {
+		fprintf(stderr, "%s: no store here (load a zone into it first)\n", dir);
+		return 1;
+	}
 	if (st != TDNS_OK) {
 		fprintf(stderr, "%s: cannot open store: %s\n", dir, tdns_strerror(st));
 		return 1;
@@ -195,7 +199,7 @@ static int cmd_list(const char *dir)
 	struct tdns_txn *t = NULL;
 	int rc = 1;
 
-	if (open_store(dir, false, &s) != 0)
+	if (open_store(dir, true, &s) != 0)
 		goto out;
 	if (store_begin(s, false, &t) != TDNS_OK) {
 		fprintf(stderr, "%s: cannot read the store\n", dir);
@@ -242,7 +246,7 @@ static int cmd_dump(const char *dir, const char *zone)
 		fprintf(stderr, "'%s' is not a valid zone name\n", zone);
 		return EXIT_USAGE;
 	}
-	if (open_store(dir, false, &s) != 0)
+	if (open_store(dir, true, &s) != 0)
 		goto out;
 	if (store_begin(s, false, &d.t) != TDNS_OK) {
 		fprintf(stderr, "%s: cannot read the store\n", dir);

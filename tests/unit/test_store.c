@@ -224,6 +224,23 @@ static void test_cursor_semantics(void **state)
 	assert_memory_equal(k.data, "b", 1);
 	store_cursor_close(c);
 	assert_int_equal(store_count(t, TDNS_DB_RR), 4);
+	/* Two cursors at once (a closed one is reused) move independently. */
+	{
+		struct tdns_cursor *c2 = NULL;
+		struct tdns_val k2;
+
+		assert_int_equal(store_cursor_open(t, TDNS_DB_RR, &c), TDNS_OK);
+		assert_int_equal(store_cursor_open(t, TDNS_DB_RR, &c2), TDNS_OK);
+		assert_ptr_not_equal(c, c2);
+		assert_int_equal(store_cursor_seek(c, NULL, 0, &k, NULL), TDNS_OK);
+		assert_int_equal(store_cursor_seek(c2, (const uint8_t *)"c", 1, &k2, NULL),
+				 TDNS_OK);
+		assert_int_equal(store_cursor_next(c, &k, NULL), TDNS_OK);
+		assert_memory_equal(k.data, "b", 1);
+		assert_int_equal(store_cursor_next(c2, &k2, NULL), TDNS_ENOTFOUND);
+		store_cursor_close(c2);
+		store_cursor_close(c);
+	}
 	assert_int_equal(store_commit(t), TDNS_OK);
 	store_close(s);
 }
@@ -271,12 +288,33 @@ static void test_reset_renew_sees_new_commits(void **state)
 	/* The old snapshot does not see it ... */
 	assert_int_equal(store_get(r, TDNS_DB_RR, (const uint8_t *)"k", 1, &v),
 			 TDNS_ENOTFOUND);
-	/* ... a renewed one does. */
-	store_reset(r);
-	assert_int_equal(store_renew(r), TDNS_OK);
-	assert_int_equal(store_get(r, TDNS_DB_RR, (const uint8_t *)"k", 1, &v), TDNS_OK);
-	assert_memory_equal(v.data, "v1", 2);
+	/* ... a renewed one does, through gets and cursors alike. */
+	{
+		struct tdns_cursor *c = NULL;
+
+		assert_int_equal(store_cursor_open(r, TDNS_DB_RR, &c), TDNS_OK);
+		store_cursor_close(c);
+		store_reset(r);
+		assert_int_equal(store_renew(r), TDNS_OK);
+		assert_int_equal(store_get(r, TDNS_DB_RR, (const uint8_t *)"k", 1, &v),
+				 TDNS_OK);
+		assert_memory_equal(v.data, "v1", 2);
+		assert_int_equal(store_cursor_open(r, TDNS_DB_RR, &c), TDNS_OK);
+		assert_int_equal(store_cursor_seek(c, NULL, 0, &v, NULL), TDNS_OK);
+		assert_memory_equal(v.data, "k", 1);
+		store_cursor_close(c);
+	}
 	assert_int_equal(store_renew(NULL), TDNS_EINVAL);
+	/* MDB_NOTLS: one thread may hold two read transactions (a worker's
+	 * long-lived one and a short one), each with its own snapshot. */
+	{
+		struct tdns_txn *r2 = NULL;
+
+		assert_int_equal(store_begin(s, false, &r2), TDNS_OK);
+		assert_int_equal(store_get(r2, TDNS_DB_RR, (const uint8_t *)"k", 1, &v),
+				 TDNS_OK);
+		store_abort(r2);
+	}
 	store_abort(r);
 	store_close(s);
 }

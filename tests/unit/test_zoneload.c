@@ -385,6 +385,62 @@ static void test_reload_replaces_zone(void **state)
 	store_abort(t);
 }
 
+static void test_full_map_leaves_store_unchanged(void **state)
+{
+	struct fx *f = *state;
+	struct tdns_store_opts small = { 256 * 1024, 0, 0 };
+	struct tdns_zoneset *zs = zoneload_new();
+	char dir[64], err[ZONELOAD_ERR_MAX] = "", *before, *after, *text = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&text, &len);
+	struct tdns_store *s = NULL;
+	int i;
+
+	(void)f;
+	tu_tmpdir(dir);
+	assert_int_equal(store_open(dir, &small, &s), TDNS_OK);
+	load_ok(s, "$ORIGIN site.\n@ 300 IN SOA ns hm 1 2 3 4 5\nwww 300 IN A 192.0.2.1\n");
+	before = snapshot(s);
+	fprintf(fp, "$ORIGIN site.\n@ 300 IN SOA ns hm 2 2 3 4 5\n");
+	for (i = 0; i < 20000; i++)
+		fprintf(fp, "name-number-%d 300 IN TXT \"some text to fill pages\"\n", i);
+	fclose(fp);
+	assert_int_equal(zoneload_text(zs, text, "big", err, sizeof(err)), TDNS_OK);
+	assert_int_equal(zoneload_commit(zs, s), TDNS_EFULL);
+	after = snapshot(s);
+	assert_string_equal(before, after);
+	zoneload_free(zs);
+	free(text);
+	free(before);
+	free(after);
+	store_close(s);
+	tu_rmdir(dir);
+}
+
+static void test_readers_see_old_or_new(void **state)
+{
+	struct fx *f = *state;
+	struct tdns_txn *r = NULL;
+	struct tdns_rrset_view v;
+	uint8_t k1[NAME_KEY_MAX], k2[NAME_KEY_MAX];
+	size_t l1 = key_of("a.site.", k1), l2 = key_of("b.site.", k2);
+
+	load_ok(f->s, "$ORIGIN site.\n@ 300 IN SOA ns hm 1 2 3 4 5\n"
+		      "a 300 IN A 192.0.2.1\n");
+	assert_int_equal(store_begin(f->s, false, &r), TDNS_OK);
+	load_ok(f->s, "$ORIGIN site.\n@ 300 IN SOA ns hm 2 2 3 4 5\n"
+		      "b 300 IN A 192.0.2.2\n");
+	/* The reader's snapshot still holds the whole old zone ... */
+	assert_int_equal(zonedb_get_rrset(r, k1, l1, LDNS_RR_TYPE_A, &v), TDNS_OK);
+	assert_int_equal(zonedb_get_rrset(r, k2, l2, LDNS_RR_TYPE_A, &v), TDNS_ENOTFOUND);
+	/* ... and its next snapshot the whole new one. */
+	store_reset(r);
+	assert_int_equal(store_renew(r), TDNS_OK);
+	assert_int_equal(zonedb_get_rrset(r, k1, l1, LDNS_RR_TYPE_A, &v), TDNS_ENOTFOUND);
+	assert_int_equal(zonedb_get_rrset(r, k2, l2, LDNS_RR_TYPE_A, &v), TDNS_OK);
+	store_abort(r);
+}
+
 static const char *const root_v1 =
 	". 86400 IN SOA a.root. admin.root. 1 3600 900 604800 300\n"
 	". 86400 IN NS a.root.\n"
@@ -593,6 +649,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_late_line_leaves_store_unchanged,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_replaces_zone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_map_leaves_store_unchanged, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_readers_see_old_or_new, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_root_reload_keeps_site, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_loads_nested_zones_together, setup,
 						teardown),
