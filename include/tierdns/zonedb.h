@@ -63,7 +63,9 @@ int zonedb_name_rrsets(struct tdns_txn *t, const uint8_t *key, size_t klen,
 		       zonedb_rrset_cb cb, void *ctx);
 
 /* Walk every RRset of the zone with apex key (skipping deeper zones), in key
- * order: cb receives the owner name key and type. */
+ * order: cb receives the owner name key and type. Returns cb's non-zero
+ * value, or -1 if the store failed (0 when the walk completed). Entries
+ * that do not decode are logged and skipped. */
 typedef int (*zonedb_walk_cb)(void *ctx, const uint8_t *key, size_t klen,
 			      uint16_t type, const struct tdns_rrset_view *v);
 int zonedb_walk(struct tdns_txn *t, const uint8_t *apex, size_t apex_len,

@@ -218,6 +218,74 @@ static void test_parse_features(void **state)
 	}
 }
 
+static void test_duplicates(void **state)
+{
+	static const struct {
+		const char *records; /* after the SOA, in zone site. */
+		const char *name;
+		uint16_t type;
+		const char *rdata;
+	} cases[] = {
+		/* Names in rdata compare case-insensitively; the first is kept. */
+		{ "m IN MX 10 Mail.site.\nm IN MX 10 mail.SITE.\n", "m.site.",
+		  LDNS_RR_TYPE_MX, "10 Mail.site." },
+		/* Only names fold: preference 65 ('A') is not 97 ('a'). */
+		{ "m IN MX 65 a.site.\nm IN MX 97 a.site.\n", "m.site.",
+		  LDNS_RR_TYPE_MX, "65 a.site.|97 a.site." },
+		/* Text is case-sensitive. */
+		{ "t IN TXT \"A\"\nt IN TXT \"a\"\nt IN TXT \"A\"\n", "t.site.",
+		  LDNS_RR_TYPE_TXT, "\"A\"|\"a\"" },
+		/* Duplicates anywhere in the file, interleaved with other names. */
+		{ "x IN A 192.0.2.1\ny IN A 192.0.2.9\nx IN A 192.0.2.3\n"
+		  "x IN A 192.0.2.1\n", "x.site.", LDNS_RR_TYPE_A,
+		  "192.0.2.1|192.0.2.3" },
+	};
+	struct fx *f = *state;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[512], got[256];
+
+		snprintf(text, sizeof(text), "$ORIGIN site.\n$TTL 60\n"
+			 "@ IN SOA ns hm %zu 2 3 4 5\n%s", i + 1, cases[i].records);
+		load_ok(f->s, text);
+		rrset_text(f->s, cases[i].name, cases[i].type, got, sizeof(got), NULL);
+		assert_string_equal(got, cases[i].rdata);
+	}
+}
+
+/* Garbage never crashes the loader: it parses or says where it failed. */
+static void test_garbage_input(void **state)
+{
+	static const char *const pieces[] = {
+		"x.", " ", "IN", "SOA", "A", "TXT", "(", ")", "\"", ";", "\n", "$ORIGIN",
+		"$TTL", "@", "\\#", "1", "65535", "192.0.2.1", "\\", ".", "*",
+		"TYPE65280", "\t", "\xff", "ns", "CNAME", "\r\n", "0",
+	};
+	uint32_t rnd = 12345;
+	int round;
+
+	(void)state;
+	for (round = 0; round < 300; round++) {
+		struct tdns_zoneset *zs = zoneload_new();
+		char text[1024], err[ZONELOAD_ERR_MAX] = "";
+		size_t o = 0;
+		enum tdns_status st;
+
+		assert_non_null(zs);
+		o += (size_t)snprintf(text, sizeof(text), "x. IN SOA ns hm 1 2 3 4 5\n");
+		while (o < sizeof(text) - 16) {
+			rnd = rnd * 1103515245u + 12345u;
+			o += (size_t)snprintf(text + o, sizeof(text) - o, "%s ",
+					      pieces[(rnd >> 16) % (sizeof(pieces) /
+								sizeof(pieces[0]))]);
+		}
+		st = zoneload_text(zs, text, "g", err, sizeof(err));
+		assert_true(st == TDNS_OK || (st == TDNS_EPARSE && strncmp(err, "g", 1) == 0));
+		zoneload_free(zs);
+	}
+}
+
 static void test_ttl_rules(void **state)
 {
 	static const char *const zone =
@@ -274,6 +342,7 @@ static void test_errors_name_file_and_line(void **state)
 		  "t:2: second SOA record (the first is on line 1)", TDNS_EPARSE },
 		{ "a.x. IN A 192.0.2.1\n", "t: no SOA record", TDNS_EPARSE },
 		{ "; nothing\n", "t: no records", TDNS_EPARSE },
+		{ "", "t: no records", TDNS_EPARSE },
 		{ "x. IN SOA ns hm 1 2 3 4 5\nx. CH TXT \"v\"\n",
 		  "t:2: class CH is not supported", TDNS_EPARSE },
 		{ "www IN A 192.0.2.1\nx. IN SOA ns hm 1 2 3 4 5\n",
@@ -643,6 +712,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_parse_features, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicates, setup, teardown),
+		cmocka_unit_test(test_garbage_input),
 		cmocka_unit_test_setup_teardown(test_ttl_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_origin_means_apex, setup, teardown),
 		cmocka_unit_test(test_errors_name_file_and_line),
