@@ -172,6 +172,21 @@ static enum tdns_status add_negative_soa(struct tdns_txn *t, ldns_pkt *reply,
 	return st;
 }
 
+static bool has_rrset(const ldns_rr_list *l, const ldns_rdf *owner,
+		      uint16_t type)
+{
+	size_t i;
+
+	for (i = 0; i < ldns_rr_list_rr_count(l); i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(l, i);
+
+		if (ldns_rr_get_type(rr) == type &&
+		    ldns_dname_compare(ldns_rr_owner(rr), owner) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* Address records of one name server target into additional. */
 static enum tdns_status add_glue(struct tdns_txn *t, ldns_pkt *reply,
 				 const ldns_rdf *target, const uint8_t *apex,
@@ -192,6 +207,8 @@ static enum tdns_status add_glue(struct tdns_txn *t, ldns_pkt *reply,
 	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		struct tdns_rrset_view v;
 
+		if (has_rrset(ldns_pkt_additional(reply), target, types[i]))
+			continue; /* a duplicate NS record in the stored RRset */
 		st = zonedb_get_rrset(t, key, klen, types[i], &v);
 		if (st == TDNS_ENOTFOUND)
 			continue;
