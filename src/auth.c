@@ -543,7 +543,9 @@ void auth_chaos(const struct tdns_auth_cfg *cfg, const struct tdns_query *q,
 		if (q->qkey_len == names[i].klen &&
 		    memcmp(q->qkey, names[i].key, names[i].klen) == 0) {
 			known = true;
-			value = names[i].version ? cfg->version : cfg->identity;
+			if (cfg != NULL)
+				value = names[i].version ? cfg->version
+							 : cfg->identity;
 			break;
 		}
 	}
