@@ -15,6 +15,8 @@
 #define DEFAULT_MAX_TTL 86400u
 #define DEFAULT_MAX_NEG_TTL 3600u
 #define EVICT_ROUNDS 4
+#define EVICT_BATCH 16
+#define CACHE_BYTES_KEY "cache_bytes" /* in the meta database */
 
 /* ---- byte helpers: values may be unaligned, read them byte by byte ---- */
 
@@ -492,131 +494,343 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-enum tdns_status cache_purge(struct tdns_txn *t, uint64_t now, size_t want_free,
-			     size_t *evicted)
+/* ---- size accounting: meta "cache_bytes" = sum of key + value lengths,
+ * updated in the same transaction as every cache write ---- */
+
+static enum tdns_status bytes_get(struct tdns_txn *t, uint64_t *bytes)
+{
+	struct tdns_val v;
+	enum tdns_status st;
+
+	*bytes = 0;
+	st = store_get(t, TDNS_DB_META, (const uint8_t *)CACHE_BYTES_KEY,
+		       sizeof(CACHE_BYTES_KEY) - 1, &v);
+	if (st == TDNS_ENOTFOUND)
+		return TDNS_OK;
+	if (st != TDNS_OK)
+		return st;
+	if (v.len != 8)
+		return TDNS_OK; /* unreadable: start again from 0 */
+	*bytes = rd64(v.data);
+	return TDNS_OK;
+}
+
+/* Add `plus` and subtract `minus` (never below 0). */
+static enum tdns_status bytes_adjust(struct tdns_txn *t, uint64_t plus,
+				     uint64_t minus)
+{
+	struct pack k = { 0 };
+	uint64_t bytes;
+	enum tdns_status st;
+
+	if (plus == minus)
+		return TDNS_OK;
+	st = bytes_get(t, &bytes);
+	if (st != TDNS_OK)
+		return st;
+	bytes += plus;
+	bytes = bytes > minus ? bytes - minus : 0;
+	pk_u64(&k, bytes);
+	if (k.err)
+		return TDNS_ENOMEM;
+	st = store_put(t, TDNS_DB_META, (const uint8_t *)CACHE_BYTES_KEY,
+		       sizeof(CACHE_BYTES_KEY) - 1, k.p, k.len);
+	free(k.p);
+	return st;
+}
+
+uint64_t cache_bytes(struct tdns_txn *t)
+{
+	uint64_t bytes;
+
+	return bytes_get(t, &bytes) == TDNS_OK ? bytes : 0;
+}
+
+size_t cache_count(struct tdns_txn *t)
+{
+	return store_count(t, TDNS_DB_CACHE);
+}
+
+/* ---- eviction ---- */
+
+/* The expiry of the want-th soonest-expiring entry (a full scan): deleting
+ * the entries at or before it frees about `want` entries. TDNS_ENOTFOUND
+ * for an empty cache. */
+static enum tdns_status expiry_limit(struct tdns_txn *t, size_t want,
+				     uint64_t *limit)
 {
 	struct tdns_cursor *c = NULL;
 	struct tdns_val k, v;
-	uint64_t *exp = NULL, limit;
-	size_t n = 0, cap, done = 0;
-	enum tdns_status st;
+	uint64_t *exp = NULL;
+	size_t n = 0, cap = store_count(t, TDNS_DB_CACHE);
+	enum tdns_status st = TDNS_ENOTFOUND;
 
-	st = store_cursor_open(t, TDNS_DB_CACHE, &c);
-	if (st != TDNS_OK)
-		goto out;
-	/* Pass 1: everything already expired (or unreadable). */
-	for (st = store_cursor_seek(c, NULL, 0, &k, &v); st == TDNS_OK;
-	     st = store_cursor_next(c, &k, &v)) {
-		if (value_expiry(&v) <= now) {
-			st = store_cursor_del(c);
-			if (st != TDNS_OK)
-				goto out;
-			done++;
-		}
-	}
-	if (st != TDNS_ENOTFOUND)
-		goto out;
-	st = TDNS_OK;
-	if (done >= want_free)
-		goto out;
-
-	/* Pass 2: the soonest-expiring entries. Find the expiry of the
-	 * (want_free - done)-th soonest, then delete up to that many at or
-	 * before it. */
-	cap = store_count(t, TDNS_DB_CACHE);
-	if (cap == 0)
+	*limit = 0;
+	if (cap == 0 || want == 0)
 		goto out;
 	exp = malloc(cap * sizeof(*exp));
 	if (exp == NULL) {
 		st = TDNS_ENOMEM;
 		goto out;
 	}
+	st = store_cursor_open(t, TDNS_DB_CACHE, &c);
+	if (st != TDNS_OK)
+		goto out;
 	for (st = store_cursor_seek(c, NULL, 0, &k, &v); st == TDNS_OK && n < cap;
 	     st = store_cursor_next(c, &k, &v))
 		exp[n++] = value_expiry(&v);
 	if (st != TDNS_OK && st != TDNS_ENOTFOUND)
 		goto out;
-	qsort(exp, n, sizeof(*exp), cmp_u64);
-	limit = exp[(want_free - done < n ? want_free - done : n) - 1];
-	for (st = store_cursor_seek(c, NULL, 0, &k, &v);
-	     st == TDNS_OK && done < want_free; st = store_cursor_next(c, &k, &v)) {
-		if (value_expiry(&v) <= limit) {
-			st = store_cursor_del(c);
-			if (st != TDNS_OK)
-				goto out;
-			done++;
-		}
+	st = n > 0 ? TDNS_OK : TDNS_ENOTFOUND;
+	if (n > 0) {
+		qsort(exp, n, sizeof(*exp), cmp_u64);
+		*limit = exp[(want < n ? want : n) - 1];
 	}
-	if (st == TDNS_ENOTFOUND)
-		st = TDNS_OK;
 out:
 	store_cursor_close(c);
 	free(exp);
+	return st;
+}
+
+/*
+ * In write transaction t, delete up to max entries expiring at or before
+ * limit, from the first key >= resume (NULL: the start) on; stops after
+ * `batch` deletions. resume and rlen are left at the last deleted key (seeking
+ * to a deleted key lands on the one after it), *at_end tells whether the
+ * scan reached the end. The size account is updated in t.
+ */
+static enum tdns_status delete_some(struct tdns_txn *t, uint64_t limit,
+				    size_t max, size_t batch, uint8_t *resume,
+				    size_t *rlen, size_t *done, bool *at_end)
+{
+	struct tdns_cursor *c = NULL;
+	struct tdns_val k, v;
+	uint64_t freed = 0;
+	size_t n = 0;
+	enum tdns_status st;
+
+	*at_end = false;
+	st = store_cursor_open(t, TDNS_DB_CACHE, &c);
+	if (st != TDNS_OK)
+		goto out;
+	for (st = store_cursor_seek(c, *rlen ? resume : NULL, *rlen, &k, &v);
+	     st == TDNS_OK && n < batch && *done + n < max;
+	     st = store_cursor_next(c, &k, &v)) {
+		if (value_expiry(&v) > limit)
+			continue;
+		if (k.len > RECORD_KEY_MAX) {
+			st = TDNS_EINVAL;
+			goto out;
+		}
+		memcpy(resume, k.data, k.len);
+		*rlen = k.len;
+		freed += k.len + v.len;
+		st = store_cursor_del(c);
+		if (st != TDNS_OK)
+			goto out;
+		n++;
+	}
+	if (st == TDNS_ENOTFOUND) {
+		*at_end = true;
+		st = TDNS_OK;
+	}
+	if (st == TDNS_OK)
+		st = bytes_adjust(t, 0, freed);
+	if (st == TDNS_OK)
+		*done += n;
+out:
+	store_cursor_close(c);
+	return st;
+}
+
+enum tdns_status cache_purge(struct tdns_txn *t, uint64_t now, size_t want_free,
+			     size_t *evicted)
+{
+	uint8_t resume[RECORD_KEY_MAX];
+	size_t rlen = 0, done = 0;
+	uint64_t limit;
+	bool at_end;
+	enum tdns_status st;
+
+	/* Everything already expired (or unreadable) first, then the soonest
+	 * to expire. */
+	st = delete_some(t, now, SIZE_MAX, SIZE_MAX, resume, &rlen, &done, &at_end);
+	if (st != TDNS_OK || done >= want_free)
+		goto out;
+	st = expiry_limit(t, want_free - done, &limit);
+	if (st == TDNS_ENOTFOUND) {
+		st = TDNS_OK;
+		goto out;
+	}
+	rlen = 0;
+	if (st == TDNS_OK)
+		st = delete_some(t, limit, want_free, SIZE_MAX, resume, &rlen,
+				 &done, &at_end);
+out:
 	if (evicted != NULL)
 		*evicted = done;
 	return st;
 }
 
-/* One eviction round in its own transaction, so the freed pages can be
- * reused by the following write (LMDB reuses pages of committed frees). */
-static enum tdns_status evict_round(struct tdns_store *s, uint64_t now,
-				    unsigned round)
+/*
+ * Delete up to max entries expiring at or before limit in transactions of
+ * EVICT_BATCH deletions, so that no transaction needs many fresh pages
+ * (LMDB copies every page it touches).
+ */
+static enum tdns_status evict_batched(struct tdns_store *s, uint64_t limit,
+				      size_t max, size_t *done)
 {
+	uint8_t resume[RECORD_KEY_MAX];
+	size_t rlen = 0;
 	struct tdns_txn *t = NULL;
-	size_t count, want, evicted = 0;
-	enum tdns_status st;
+	bool at_end = false;
+	enum tdns_status st = TDNS_OK;
 
-	st = store_begin(s, true, &t);
-	if (st != TDNS_OK)
-		goto out;
-	count = store_count(t, TDNS_DB_CACHE);
-	/* Escalate: an eighth, then half, then everything. */
-	want = round == 1 ? count / 8 + 1 : round == 2 ? count / 2 + 1 : count;
-	st = cache_purge(t, now, want, &evicted);
-	if (st != TDNS_OK)
-		goto out;
-	st = store_commit(t);
-	t = NULL;
-	if (st == TDNS_OK)
-		log_info("cache full: evicted %zu of %zu entries", evicted, count);
+	while (!at_end && *done < max) {
+		st = store_begin(s, true, &t);
+		if (st != TDNS_OK)
+			goto out;
+		st = delete_some(t, limit, max, EVICT_BATCH, resume, &rlen, done,
+				 &at_end);
+		if (st != TDNS_OK)
+			goto out;
+		st = store_commit(t);
+		t = NULL;
+		if (st != TDNS_OK)
+			goto out;
+	}
 out:
 	store_abort(t);
 	return st;
 }
 
-enum tdns_status cache_store(struct tdns_store *s, const uint8_t *qkey,
-			     size_t qkey_len, uint16_t qtype,
+/* Evict expired entries, then the soonest-expiring, until the cache holds
+ * at most target bytes (or want entries are gone when target is 0). */
+static enum tdns_status evict(struct tdns_store *s, uint64_t now,
+			      uint64_t target, size_t want)
+{
+	struct tdns_txn *t = NULL;
+	size_t count, done = 0;
+	uint64_t bytes, limit;
+	enum tdns_status st;
+
+	st = evict_batched(s, now, SIZE_MAX, &done);
+	if (st != TDNS_OK)
+		goto out;
+	st = store_begin(s, false, &t);
+	if (st != TDNS_OK)
+		goto out;
+	count = store_count(t, TDNS_DB_CACHE);
+	st = bytes_get(t, &bytes);
+	if (st != TDNS_OK)
+		goto out;
+	if (target != 0) {
+		/* How many entries of average size must go. */
+		want = bytes <= target || count == 0
+			       ? 0
+			       : (size_t)((bytes - target) / (bytes / count + 1)) + 1;
+	} else {
+		want = want > done ? want - done : 0;
+	}
+	if (want == 0)
+		goto out;
+	st = expiry_limit(t, want, &limit);
+	store_abort(t);
+	t = NULL;
+	if (st == TDNS_OK)
+		st = evict_batched(s, limit, done + want, &done);
+	else if (st == TDNS_ENOTFOUND)
+		st = TDNS_OK;
+out:
+	store_abort(t);
+	if (st == TDNS_OK)
+		log_info("cache: evicted %zu entries", done);
+	else
+		log_warn("cache: eviction failed: %s", tdns_strerror(st));
+	return st;
+}
+
+/* Put the value and its size account in one transaction; TDNS_ESPACE when
+ * it would take the cache over max_bytes (nothing written). */
+static enum tdns_status put_accounted(struct tdns_store *s, uint64_t max_bytes,
+				      const uint8_t *rkey, size_t rlen,
+				      const struct tdns_cache_value *v)
+{
+	struct tdns_txn *t = NULL;
+	struct tdns_val old;
+	uint64_t bytes, minus = 0, plus = rlen + v->len;
+	enum tdns_status st;
+
+	st = store_begin(s, true, &t);
+	if (st != TDNS_OK)
+		goto out;
+	st = store_get(t, TDNS_DB_CACHE, rkey, rlen, &old);
+	if (st == TDNS_OK)
+		minus = rlen + old.len;
+	else if (st != TDNS_ENOTFOUND)
+		goto out;
+	st = bytes_get(t, &bytes);
+	if (st != TDNS_OK)
+		goto out;
+	if (max_bytes != 0 && bytes + plus > max_bytes + minus) {
+		st = TDNS_ESPACE;
+		goto out;
+	}
+	st = store_put(t, TDNS_DB_CACHE, rkey, rlen, v->data, v->len);
+	if (st == TDNS_OK)
+		st = bytes_adjust(t, plus, minus);
+	if (st != TDNS_OK)
+		goto out;
+	st = store_commit(t);
+	t = NULL;
+out:
+	store_abort(t);
+	return st;
+}
+
+enum tdns_status cache_store(struct tdns_store *s, const struct tdns_cache_cfg *cfg,
+			     const uint8_t *qkey, size_t qkey_len, uint16_t qtype,
 			     const struct tdns_cache_value *v, uint64_t now)
 {
+	uint64_t max_bytes = cfg != NULL ? cfg->max_bytes : 0;
 	uint8_t rkey[RECORD_KEY_MAX];
-	struct tdns_txn *t = NULL;
 	size_t rlen;
 	enum tdns_status st = TDNS_EINVAL;
 
 	if (!v->cacheable || v->data == NULL || qkey_len > NAME_KEY_MAX)
 		goto out;
+	if (max_bytes != 0 && v->len + RECORD_KEY_MAX > max_bytes / 4) {
+		st = TDNS_ESPACE; /* one answer may not crowd out the cache */
+		goto out;
+	}
 	rlen = name_record_key(qkey, qkey_len, qtype, rkey);
 	for (unsigned round = 0; round < EVICT_ROUNDS; round++) {
-		if (round > 0) {
-			st = evict_round(s, now, round);
-			if (st != TDNS_OK)
-				goto out;
+		st = put_accounted(s, max_bytes, rkey, rlen, v);
+		if (st == TDNS_ESPACE) {
+			/* Over budget: make room down to 3/4 of it, so that the
+			 * next inserts do not each pay for a scan. */
+			st = evict(s, now, max_bytes / 4 * 3, 0);
+		} else if (st == TDNS_EFULL) {
+			/* The map itself is full (the budget is too large for
+			 * it, or static zones grew): escalate, an eighth, then
+			 * half, then all of the entries. */
+			struct tdns_txn *t = NULL;
+			size_t count = 0;
+
+			if (store_begin(s, false, &t) == TDNS_OK)
+				count = store_count(t, TDNS_DB_CACHE);
+			store_abort(t);
+			st = evict(s, now, 0,
+				   round == 0 ? count / 8 + 1
+				   : round == 1 ? count / 2 + 1 : count);
+		} else {
+			goto out;
 		}
-		st = store_begin(s, true, &t);
 		if (st != TDNS_OK)
 			goto out;
-		st = store_put(t, TDNS_DB_CACHE, rkey, rlen, v->data, v->len);
-		if (st == TDNS_OK) {
-			st = store_commit(t);
-			t = NULL;
-		}
-		store_abort(t);
-		t = NULL;
-		if (st != TDNS_EFULL)
-			goto out;
+		st = TDNS_EFULL;
 	}
 out:
-	store_abort(t);
 	return st;
 }
 
@@ -641,15 +855,10 @@ enum tdns_status cache_insert(struct tdns_store *s,
 		st = TDNS_ENOTFOUND;
 		goto out;
 	}
-	st = cache_store(s, qkey, qkey_len, qtype, &v, now);
+	st = cache_store(s, cfg, qkey, qkey_len, qtype, &v, now);
 out:
 	cache_value_clear(&v);
 	return st;
-}
-
-size_t cache_count(struct tdns_txn *t)
-{
-	return store_count(t, TDNS_DB_CACHE);
 }
 
 /* Print one entry: a comment with the question, then its records. */

@@ -100,6 +100,10 @@ static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
 	cfg.chaos.identity = identity[0] != '\0' ? identity : NULL;
 	cfg.cache.max_ttl = o->max_ttl;
 	cfg.cache.max_neg_ttl = o->max_neg_ttl;
+	/* A quarter of the map for cache data: B-tree pages are rarely full
+	 * and LMDB keeps the previous snapshot's pages, so the map needs
+	 * headroom to evict in (cache.h). */
+	cfg.cache.max_bytes = o->cache_size / 4;
 	cfg.n_upstream = o->n_upstream;
 	cfg.timeout_ms = o->upstream_timeout_ms;
 	cfg.transport = upstream_transport(w->up);

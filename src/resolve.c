@@ -514,8 +514,8 @@ static void accept_reply(struct tdns_resolver *r, struct upq *u,
 		return;
 	}
 	if (v.cacheable && u->qclass == LDNS_RR_CLASS_IN) {
-		st = cache_store(r->cfg.store, u->key, u->qkey_len, u->qtype,
-				 &v, now);
+		st = cache_store(r->cfg.store, &r->cfg.cache, u->key, u->qkey_len,
+				 u->qtype, &v, now);
 		if (st == TDNS_OK) {
 			r->stats.cache_stored++;
 		} else {

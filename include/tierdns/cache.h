@@ -50,6 +50,8 @@
 struct tdns_cache_cfg {
 	uint32_t max_ttl;     /* cap for positive answers; 0 = 86400 */
 	uint32_t max_neg_ttl; /* cap for NXDOMAIN/NODATA; 0 = 3600 */
+	uint64_t max_bytes;   /* budget for keys + values; 0 = none (see
+			       * cache_store); a quarter of the map is safe */
 };
 
 /*
@@ -101,15 +103,24 @@ enum tdns_status cache_lookup(struct tdns_txn *t, const uint8_t *qkey,
 			      ldns_pkt *reply);
 
 /*
- * Store a cacheable value under (qkey, qtype) in its own write transaction.
- * When the map is full (TDNS_EFULL) the transaction is aborted, entries are
- * evicted (expired ones first, then those expiring soonest) and the write is
- * retried; TDNS_EFULL only if it still does not fit after evicting
- * everything. The caller must not hold a write transaction on this thread.
- * TDNS_EINVAL for a value that is not cacheable.
+ * Store a cacheable value under (qkey, qtype) in its own write transaction,
+ * with the size account (meta "cache_bytes": the sum of the cache's key and
+ * value lengths) updated in the same transaction.
+ *
+ * Size bound: when the write would take the cache over cfg->max_bytes,
+ * entries are evicted first (expired ones, then those expiring soonest, a
+ * full scan) down to 3/4 of the budget. The budget must leave the map
+ * headroom: an LMDB map that is completely full cannot even delete (every
+ * delete copies pages), so TDNS_EFULL from the map is only the fallback -
+ * the transaction is aborted, an eighth, then half, then all entries are
+ * evicted, and the write retried each time.
+ *
+ * TDNS_EINVAL for a value that is not cacheable, TDNS_ESPACE for one larger
+ * than a quarter of the budget, TDNS_EFULL if it never fit. The caller must
+ * not hold a write transaction on this thread.
  */
-enum tdns_status cache_store(struct tdns_store *s, const uint8_t *qkey,
-			     size_t qkey_len, uint16_t qtype,
+enum tdns_status cache_store(struct tdns_store *s, const struct tdns_cache_cfg *cfg,
+			     const uint8_t *qkey, size_t qkey_len, uint16_t qtype,
 			     const struct tdns_cache_value *v, uint64_t now);
 
 /*
@@ -125,13 +136,15 @@ enum tdns_status cache_insert(struct tdns_store *s,
  * Evict in write transaction t: every entry expired at now and, when
  * want_free is non-zero, then the soonest-expiring entries until about
  * want_free entries have gone in total (a full scan). *evicted (may be NULL)
- * receives the number of entries removed.
+ * receives the number of entries removed. The size account follows.
  */
 enum tdns_status cache_purge(struct tdns_txn *t, uint64_t now, size_t want_free,
 			     size_t *evicted);
 
 /* Number of entries in the cache database, expired ones included. */
 size_t cache_count(struct tdns_txn *t);
+/* The size account: bytes of keys and values in the cache database. */
+uint64_t cache_bytes(struct tdns_txn *t);
 
 /*
  * Print every live entry as master-file text (RFC 1035 5) with its remaining

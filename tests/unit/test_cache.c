@@ -597,19 +597,47 @@ static void test_purge_order(void **state)
 	ldns_pkt_free(got);
 }
 
-/* A tiny map: inserting far more than fits never fails; the newest entry
- * is always there and the cache stays bounded. */
-static void test_full_map_evicts(void **state)
+/* Sum of key and value lengths, by a scan: what the size account must say. */
+static uint64_t scan_bytes(struct tdns_store *s, size_t *n)
+{
+	struct tdns_txn *t = NULL;
+	struct tdns_cursor *c = NULL;
+	struct tdns_val k, v;
+	uint64_t sum = 0;
+	enum tdns_status st;
+
+	*n = 0;
+	assert_int_equal(store_begin(s, false, &t), TDNS_OK);
+	assert_int_equal(store_cursor_open(t, TDNS_DB_CACHE, &c), TDNS_OK);
+	for (st = store_cursor_seek(c, NULL, 0, &k, &v); st == TDNS_OK;
+	     st = store_cursor_next(c, &k, &v)) {
+		sum += k.len + v.len;
+		(*n)++;
+	}
+	assert_int_equal(st, TDNS_ENOTFOUND);
+	assert_int_equal(cache_bytes(t), sum);
+	store_cursor_close(c);
+	store_abort(t);
+	return sum;
+}
+
+/* The size bound: a 1 MiB map with a 256 KiB budget takes 4000 answers of
+ * ~450 bytes (1.8 MB); every insert succeeds, the newest is always there,
+ * the soonest-expiring went first and the account matches a scan. */
+static void test_budget_evicts(void **state)
 {
 	struct fixture *f = *state;
+	struct tdns_cache_cfg small = cfg;
 	char name[32], rr[600], txt[500];
 	ldns_pkt *got = NULL;
-	size_t n = 600;
+	size_t n = 4000, entries;
+	uint64_t bytes;
 
+	small.max_bytes = 256 * 1024;
 	store_close(f->s);
 	tu_rmdir(f->dir);
 	tu_tmpdir(f->dir);
-	f->s = open_store(f->dir, 128 * 1024);
+	f->s = open_store(f->dir, 1024 * 1024);
 	memset(txt, 'x', sizeof(txt) - 1);
 	txt[sizeof(txt) - 1] = '\0';
 	for (size_t i = 0; i < n; i++) {
@@ -622,20 +650,90 @@ static void test_full_map_evicts(void **state)
 			 300 + i, txt, txt);
 		resp = mkreply(name, LDNS_RR_TYPE_TXT, LDNS_RCODE_NOERROR, an, NULL, NULL);
 		qn = dname(name);
-		assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_TXT, resp, T0),
+		assert_int_equal(cache_insert(f->s, &small, qn, LDNS_RR_TYPE_TXT, resp,
+					      T0),
 				 TDNS_OK);
 		assert_int_equal(lookup(f->s, name, LDNS_RR_TYPE_TXT, T0, &got), TDNS_OK);
 		ldns_pkt_free(got);
 		ldns_rdf_deep_free(qn);
 		ldns_pkt_free(resp);
 	}
-	/* 600 entries of ~440 bytes cannot all be in a 128 KiB map. */
-	assert_true(count(f->s) < n);
-	assert_true(count(f->s) > 0);
-	/* The soonest-expiring (oldest here) went first. */
+	bytes = scan_bytes(f->s, &entries);
+	assert_true(bytes <= small.max_bytes);
+	assert_true(bytes > small.max_bytes / 2);
+	assert_int_equal(entries, count(f->s));
+	assert_true(entries < n);
+	/* The soonest-expiring (the oldest here) went first. */
 	assert_int_equal(lookup(f->s, "host0.site.", LDNS_RR_TYPE_TXT, T0, &got),
 			 TDNS_ENOTFOUND);
 	ldns_pkt_free(got);
+	assert_int_equal(lookup(f->s, "host3998.site.", LDNS_RR_TYPE_TXT, T0, &got),
+			 TDNS_OK);
+	ldns_pkt_free(got);
+}
+
+/* Expired entries are evicted before any live one. */
+static void test_budget_expired_first(void **state)
+{
+	struct fixture *f = *state;
+	struct tdns_cache_cfg small = cfg;
+	char name[32], rr[600], txt[201];
+	ldns_pkt *got = NULL;
+	size_t entries;
+
+	small.max_bytes = 64 * 1024;
+	memset(txt, 'y', sizeof(txt) - 1);
+	txt[sizeof(txt) - 1] = '\0';
+	for (size_t i = 0; i < 400; i++) {
+		const char *an[2] = { rr, NULL };
+		/* Even names live 60 s, odd ones an hour; all written at T0
+		 * except that the later half arrives after the even ones of the
+		 * first half have expired. */
+		uint64_t now = i < 100 ? T0 : T0 + 100;
+		ldns_pkt *resp;
+		ldns_rdf *qn;
+
+		snprintf(name, sizeof(name), "h%zu.site.", i);
+		snprintf(rr, sizeof(rr), "%s %u IN TXT \"%s\"", name,
+			 i % 2 ? 3600 : 60, txt);
+		resp = mkreply(name, LDNS_RR_TYPE_TXT, LDNS_RCODE_NOERROR, an, NULL, NULL);
+		qn = dname(name);
+		assert_int_equal(cache_insert(f->s, &small, qn, LDNS_RR_TYPE_TXT, resp,
+					      now),
+				 TDNS_OK);
+		ldns_rdf_deep_free(qn);
+		ldns_pkt_free(resp);
+	}
+	/* The first odd names (an hour to live) are still there. */
+	assert_int_equal(lookup(f->s, "h1.site.", LDNS_RR_TYPE_TXT, T0 + 100, &got),
+			 TDNS_OK);
+	ldns_pkt_free(got);
+	assert_true(scan_bytes(f->s, &entries) <= small.max_bytes);
+}
+
+/* The account survives purges: back to exactly 0. */
+static void test_account_purge(void **state)
+{
+	struct fixture *f = *state;
+	const char *an[] = { "www.site. 300 IN A 192.0.2.1", NULL };
+	ldns_pkt *resp = mkreply("www.site.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+				 an, NULL, NULL);
+	ldns_rdf *qn = dname("www.site.");
+	struct tdns_txn *t = NULL;
+	size_t entries;
+
+	assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0), TDNS_OK);
+	/* Overwriting the same question does not count it twice. */
+	assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0 + 1),
+			 TDNS_OK);
+	assert_true(scan_bytes(f->s, &entries) > 0);
+	assert_int_equal(entries, 1);
+	assert_int_equal(store_begin(f->s, true, &t), TDNS_OK);
+	assert_int_equal(cache_purge(t, T0 + 301, 0, NULL), TDNS_OK);
+	assert_int_equal(cache_bytes(t), 0);
+	assert_int_equal(store_commit(t), TDNS_OK);
+	ldns_rdf_deep_free(qn);
+	ldns_pkt_free(resp);
 }
 
 int main(void)
@@ -650,7 +748,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt_value, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dump, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_purge_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_full_map_evicts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_budget_evicts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_budget_expired_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_account_purge, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
