@@ -131,10 +131,12 @@ static bool dname_at_or_below(const ldns_rdf *name, const ldns_rdf *apex)
 	return name_key_is_subdomain(nk, nl, ak, al);
 }
 
+/* Class IN, owned by owner, of the type (ANY: of every type). */
 static bool rr_is(const ldns_rr *rr, const ldns_rdf *owner, uint16_t type)
 {
 	return ldns_rr_get_class(rr) == LDNS_RR_CLASS_IN &&
-	       (uint16_t)ldns_rr_get_type(rr) == type &&
+	       (type == LDNS_RR_TYPE_ANY ||
+		(uint16_t)ldns_rr_get_type(rr) == type) &&
 	       ldns_dname_compare(ldns_rr_owner(rr), owner) == 0;
 }
 
@@ -227,9 +229,13 @@ static bool walk_chain(const ldns_pkt *resp, const ldns_rdf *qname,
 			}
 		}
 		if (an->n > first_final) {
-			/* RFC 2181 5.2: one TTL per RRset; use the smallest. */
+			/* RFC 2181 5.2: one TTL per RRset; use the smallest.
+			 * (ANY gathers several RRsets: each keeps its own.) */
 			for (size_t i = first_final; i < an->n; i++)
-				an->v[i].ttl = min32(set_ttl, max_ttl);
+				an->v[i].ttl = min32(qtype == LDNS_RR_TYPE_ANY
+							     ? ttl_clean(ldns_rr_ttl(an->v[i].rr))
+							     : set_ttl,
+						     max_ttl);
 			*complete = true;
 			break;
 		}
@@ -289,7 +295,7 @@ enum tdns_status cache_value_build(const struct tdns_cache_cfg *cfg,
 
 	memset(v, 0, sizeof(*v));
 	if ((rcode != LDNS_RCODE_NOERROR && rcode != LDNS_RCODE_NXDOMAIN) ||
-	    !qtype_cacheable(qtype) || ldns_rdf_get_type(qname) != LDNS_RDF_TYPE_DNAME) {
+	    ldns_rdf_get_type(qname) != LDNS_RDF_TYPE_DNAME) {
 		st = TDNS_EINVAL;
 		goto out;
 	}
@@ -298,7 +304,9 @@ enum tdns_status cache_value_build(const struct tdns_cache_cfg *cfg,
 		st = TDNS_ENOMEM;
 		goto out;
 	}
-	cacheable = sane;
+	/* ANY (RFC 8482: the upstream may give any subset) and the other meta
+	 * types are answered from the reply but never kept. */
+	cacheable = sane && qtype_cacheable(qtype);
 	if (rcode == LDNS_RCODE_NXDOMAIN && complete) {
 		/* Data for the name it says does not exist: answer, never keep. */
 		cacheable = false;

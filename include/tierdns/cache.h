@@ -70,10 +70,12 @@ struct tdns_cache_value {
 /*
  * Extract what may be cached from an upstream reply `resp` to the question
  * (qname, qtype, class IN) at time now into v. Only NOERROR and NXDOMAIN
- * replies are accepted (TDNS_EINVAL otherwise, and for a qtype that is never
- * cached: ANY, AXFR, IXFR, OPT). TDNS_ENOMEM on allocation failure. On
- * TDNS_OK, v owns its data (cache_value_clear) and cache_value_render turns
- * it into the answer a client sees, whether or not it is cacheable.
+ * replies are accepted (TDNS_EINVAL otherwise). For qtype ANY the records of
+ * every type owned by qname are taken (no chain is followed); ANY and the
+ * other meta types (AXFR, IXFR, OPT, MAILA, MAILB) are never cacheable.
+ * TDNS_ENOMEM on allocation failure. On TDNS_OK, v owns its data
+ * (cache_value_clear) and cache_value_render turns it into the answer a
+ * client sees, whether or not it is cacheable.
  */
 enum tdns_status cache_value_build(const struct tdns_cache_cfg *cfg,
 				   const ldns_rdf *qname, uint16_t qtype,

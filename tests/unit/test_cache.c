@@ -402,7 +402,7 @@ static void test_top_bit_ttl(void **state)
 	ldns_pkt_free(resp);
 }
 
-/* Only NOERROR and NXDOMAIN are cache material; ANY is never cached. */
+/* Only NOERROR and NXDOMAIN are cache material. */
 static void test_refused_inputs(void **state)
 {
 	const char *an[] = { "www.site. 300 IN A 192.0.2.1", NULL };
@@ -422,16 +422,37 @@ static void test_refused_inputs(void **state)
 		assert_null(v.data);
 		ldns_pkt_free(resp);
 	}
-	{
-		ldns_pkt *resp = mkreply("www.site.", LDNS_RR_TYPE_ANY,
-					 LDNS_RCODE_NOERROR, an, NULL, NULL);
-
-		assert_int_equal(cache_value_build(&cfg, qn, LDNS_RR_TYPE_ANY, resp,
-						   T0, &v),
-				 TDNS_EINVAL);
-		ldns_pkt_free(resp);
-	}
 	ldns_rdf_deep_free(qn);
+}
+
+/* ANY (RFC 8482): the records at the name, each RRset with its own TTL,
+ * answered but never cached; nothing from other names. */
+static void test_any_passed_through(void **state)
+{
+	struct fixture *f = *state;
+	const char *an[] = { "site. 300 IN MX 10 mail.site.",
+			     "site. 60 IN TXT \"v=spf1 -all\"",
+			     "other.site. 300 IN A 203.0.113.66", NULL };
+	const char *want[MAXRR] = { "site. 300 IN MX 10 mail.site.",
+				    "site. 60 IN TXT \"v=spf1 -all\"" };
+	ldns_pkt *resp = mkreply("site.", LDNS_RR_TYPE_ANY, LDNS_RCODE_NOERROR, an,
+				 NULL, NULL);
+	ldns_rdf *qn = dname("site.");
+	ldns_pkt *got = ldns_pkt_new();
+	struct tdns_cache_value v;
+
+	assert_int_equal(cache_value_build(&cfg, qn, LDNS_RR_TYPE_ANY, resp, T0, &v),
+			 TDNS_OK);
+	assert_false(v.cacheable);
+	assert_int_equal(cache_value_render(v.data, v.len, T0, got), TDNS_OK);
+	check_section(ldns_pkt_answer(got), want, 0, "ANY");
+	assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_ANY, resp, T0),
+			 TDNS_ENOTFOUND);
+	assert_int_equal(count(f->s), 0);
+	cache_value_clear(&v);
+	ldns_pkt_free(got);
+	ldns_rdf_deep_free(qn);
+	ldns_pkt_free(resp);
 }
 
 /* A lookup by the lower-case key finds an entry stored under any case;
@@ -743,6 +764,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_poison_not_reachable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_top_bit_ttl, setup, teardown),
 		cmocka_unit_test(test_refused_inputs),
+		cmocka_unit_test_setup_teardown(test_any_passed_through, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_case_and_type, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_survives_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_value, setup, teardown),
