@@ -64,6 +64,7 @@ struct tdns_resolver {
 	uint32_t seq;             /* high half of the next token */
 	uint64_t armed;           /* deadline last given to transport.wake */
 	uint8_t *buf;             /* WIRE_MAX_MSG scratch for deferred answers */
+	struct tdns_txn *rtxn;    /* read snapshot, reset between queries */
 	struct tdns_resolver_stats stats;
 };
 
@@ -415,8 +416,20 @@ static ldns_pkt *local_answer(struct tdns_resolver *r, const struct tdns_query *
 	ldns_pkt *reply = NULL;
 	enum tdns_status st;
 
-	if (store_begin(r->cfg.store, false, &t) != TDNS_OK)
+	/* One read transaction per resolver, begun on its own thread at the
+	 * first query and reset after each: renewing keeps the reader slot, so
+	 * a query costs no slot search (LMDB mdb_txn_renew). Each renew sees
+	 * the latest commit: zones loaded meanwhile and fresh cache entries. */
+	if (r->rtxn == NULL) {
+		st = store_begin(r->cfg.store, false, &r->rtxn);
+	} else {
+		st = store_renew(r->rtxn);
+	}
+	if (st != TDNS_OK) {
+		log_warn("store read: %s", tdns_strerror(st));
 		goto out;
+	}
+	t = r->rtxn;
 	reply = wire_reply_new(q, LDNS_RCODE_NOERROR);
 	if (reply == NULL)
 		goto out;
@@ -434,7 +447,7 @@ static ldns_pkt *local_answer(struct tdns_resolver *r, const struct tdns_query *
 	ldns_pkt_free(reply);
 	reply = NULL;
 out:
-	store_abort(t);
+	store_reset(t);
 	return reply;
 }
 
@@ -698,6 +711,7 @@ void resolver_free(struct tdns_resolver *r)
 		u->waiters = NULL;
 		upq_destroy(r, u);
 	}
+	store_abort(r->rtxn);
 	free(r->slots);
 	free(r->free_slots);
 	free(r->buckets);
