@@ -130,6 +130,28 @@ out:
 	return st;
 }
 
+/* One line of counters per worker at shutdown, for the operator. */
+static void worker_report(unsigned i, const struct worker *w)
+{
+	const struct tdns_resolver_stats *st;
+
+	if (w->r == NULL)
+		return;
+	st = resolver_stats(w->r);
+	log_info("worker %u: %llu queries, %llu static, %llu cache hits, "
+		 "%llu misses (%llu coalesced), %llu upstream sent, "
+		 "%llu ignored, %llu failed, %llu timeouts, %llu servfail",
+		 i, (unsigned long long)st->queries,
+		 (unsigned long long)st->static_answers,
+		 (unsigned long long)st->cache_hits, (unsigned long long)st->misses,
+		 (unsigned long long)st->coalesced,
+		 (unsigned long long)st->upstream_sent,
+		 (unsigned long long)st->upstream_ignored,
+		 (unsigned long long)st->upstream_failed,
+		 (unsigned long long)st->upstream_timeouts,
+		 (unsigned long long)st->servfail);
+}
+
 static void worker_fini(struct worker *w)
 {
 	/* The resolver first: it releases held clients (netio) and tells the
@@ -231,6 +253,8 @@ int main(int argc, char **argv)
 		if (workers[i].result != TDNS_OK)
 			rc = 1;
 	}
+	for (unsigned i = 0; i < n_workers; i++)
+		worker_report(i, &workers[i]);
 	log_info("stopped");
 out:
 	/* No more signal handling: the loops are about to go. */
