@@ -545,9 +545,13 @@ static void accept_reply(struct tdns_resolver *r, struct upq *u,
 		if (st == TDNS_OK) {
 			r->stats.cache_stored++;
 		} else {
-			/* The clients still get their answer. */
+			/* The clients still get their answer. A failing store
+			 * fails for every answer: log the 1st, 2nd, 4th, ... */
 			r->stats.cache_errors++;
-			log_warn("cache store: %s", tdns_strerror(st));
+			if ((r->stats.cache_errors & (r->stats.cache_errors - 1)) == 0)
+				log_warn("cache store: %s (%llu times)",
+					 tdns_strerror(st),
+					 (unsigned long long)r->stats.cache_errors);
 		}
 	}
 	upq_complete(r, u, v.data, v.len, now);
