@@ -903,6 +903,41 @@ fail:
 	return errno_status(e);
 }
 
+/* Neither probe sets SO_REUSEPORT, so any bound socket makes it fail. TCP
+ * sets SO_REUSEADDR to pass over TIME_WAIT leftovers; UDP must not (there
+ * it would allow sharing). */
+static enum tdns_status probe_one(const struct tdns_addr *a, int type)
+{
+	static const int one = 1;
+	enum tdns_status st = TDNS_OK;
+	char as[64];
+	int fd, e;
+
+	fd = socket(a->ss.ss_family, type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno_status(errno);
+	if (type == SOCK_STREAM)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (a->ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0) {
+		e = errno;
+		st = e == EADDRINUSE ? TDNS_EBUSY : errno_status(e);
+		log_err("%s %s: %s%s", type == SOCK_STREAM ? "tcp" : "udp",
+			netio_addr_str(a, as, sizeof(as)), strerror(e),
+			e == EADDRINUSE ? " (is another server running?)" : "");
+	}
+	close(fd);
+	return st;
+}
+
+enum tdns_status netio_listen_probe(const struct tdns_addr *a)
+{
+	enum tdns_status st = probe_one(a, SOCK_DGRAM);
+
+	return st == TDNS_OK ? probe_one(a, SOCK_STREAM) : st;
+}
+
 /* Bind UDP then TCP on the same port; with port 0, the kernel's choice for
  * UDP is tried for TCP too (a few times, in case it is taken). */
 static enum tdns_status open_pair(struct tdns_addr *a, int *udp_fd, int *tcp_fd)
