@@ -35,8 +35,6 @@
 #define TYPE_DS 43
 #define TYPE_IXFR 251
 #define TYPE_AXFR 252
-#define TYPE_MAILB 253
-#define TYPE_MAILA 254
 #define TYPE_ANY 255
 #define CLASS_IN 1
 #define CLASS_CH 3
@@ -332,9 +330,25 @@ static enum tdns_status answer_data(struct tdns_txn *t, ldns_pkt *reply,
 		return a.st;
 	}
 	st = zonedb_get_rrset(t, data_key, data_klen, qtype, &v);
-	if (st == TDNS_OK)
-		return add_rrset(reply, LDNS_SECTION_ANSWER, s->owner, qtype,
-				 v.ttl, &v, NULL);
+	if (st == TDNS_OK) {
+		size_t i, first = ldns_rr_list_rr_count(ldns_pkt_answer(reply));
+
+		st = add_rrset(reply, LDNS_SECTION_ANSWER, s->owner, qtype,
+			       v.ttl, &v, NULL);
+		/* The addresses of in-zone name servers go along with an NS
+		 * answer (RFC 1035 3.3.11 additional processing), as NSD
+		 * does; they are optional and the first to go on truncation. */
+		for (i = first; st == TDNS_OK && qtype == TYPE_NS &&
+				i < ldns_rr_list_rr_count(ldns_pkt_answer(reply));
+		     i++) {
+			const ldns_rdf *ns = ldns_rr_rdf(
+				ldns_rr_list_rr(ldns_pkt_answer(reply), i), 0);
+
+			if (ns != NULL)
+				st = add_glue(t, reply, ns, s->key, s->apex_len);
+		}
+		return st;
+	}
 	if (st != TDNS_ENOTFOUND)
 		return st;
 	if (qtype != TYPE_CNAME) {
@@ -425,6 +439,32 @@ static enum tdns_status answer_step(struct tdns_txn *t, ldns_pkt *reply,
 	return add_negative_soa(t, reply, s->key, s->apex_len);
 }
 
+/*
+ * Closest enclosing zone of the step's name (RFC 1034 4.3.2 step 2), except
+ * that DS at a zone apex belongs to the parent side of the cut (RFC 4035
+ * 3.1.4.1): when the parent zone is served here too, it answers.
+ */
+static enum tdns_status find_zone(struct tdns_txn *t, struct auth_step *s,
+				  uint16_t qtype)
+{
+	struct tdns_zone_meta meta;
+	enum tdns_status st;
+	size_t parent_len, papex;
+	int labels;
+
+	st = zonedb_find(t, s->key, s->klen, &s->apex_len, &meta);
+	if (st != TDNS_OK || qtype != TYPE_DS || s->apex_len != s->klen ||
+	    s->klen == 0)
+		return st;
+	labels = name_key_labels(s->key, s->klen);
+	if (labels < 1)
+		return st;
+	parent_len = name_key_prefix_len(s->key, s->klen, labels - 1);
+	if (zonedb_find(t, s->key, parent_len, &papex, &meta) == TDNS_OK)
+		s->apex_len = papex;
+	return TDNS_OK;
+}
+
 static void set_servfail(ldns_pkt *reply)
 {
 	static const ldns_pkt_section secs[] = {
@@ -455,7 +495,6 @@ enum auth_result auth_lookup(struct tdns_txn *t, const struct tdns_query *q,
 	uint8_t seen[AUTH_MAX_CHAIN][NAME_KEY_MAX];
 	size_t seen_len[AUTH_MAX_CHAIN];
 	uint8_t tkey[NAME_KEY_MAX];
-	struct tdns_zone_meta meta;
 	struct auth_step s;
 	ldns_rdf *owner = NULL; /* chain target owned here */
 	ldns_rdf *target = NULL;
@@ -467,7 +506,7 @@ enum auth_result auth_lookup(struct tdns_txn *t, const struct tdns_query *q,
 	s.owner = q->qname;
 	s.key = q->qkey;
 	s.klen = q->qkey_len;
-	st = zonedb_find(t, s.key, s.klen, &s.apex_len, &meta);
+	st = find_zone(t, &s, q->qtype);
 	if (st == TDNS_ENOTFOUND) {
 		res = AUTH_NOT_AUTH;
 		goto out;
@@ -499,7 +538,7 @@ enum auth_result auth_lookup(struct tdns_txn *t, const struct tdns_query *q,
 		s.owner = owner;
 		s.key = tkey;
 		s.klen = tlen;
-		st = zonedb_find(t, s.key, s.klen, &s.apex_len, &meta);
+		st = find_zone(t, &s, q->qtype);
 		if (st == TDNS_ENOTFOUND) {
 			st = TDNS_OK;
 			goto out;
@@ -610,8 +649,6 @@ bool auth_answer(struct tdns_txn *t, const struct tdns_auth_cfg *cfg,
 	} else if (q.qtype == TYPE_AXFR || q.qtype == TYPE_IXFR) {
 		/* No zone transfers are offered. */
 		ldns_pkt_set_rcode(reply, LDNS_RCODE_REFUSED);
-	} else if (q.qtype == TYPE_MAILA || q.qtype == TYPE_MAILB) {
-		ldns_pkt_set_rcode(reply, LDNS_RCODE_NOTIMPL);
 	} else if (auth_lookup(t, &q, reply) == AUTH_NOT_AUTH) {
 		/* Not ours: REFUSED, AA and RA clear. */
 		ldns_pkt_set_rcode(reply, LDNS_RCODE_REFUSED);

@@ -252,8 +252,10 @@ static const struct auth_case full_cases[] = {
 	  false, { "site. 3600 IN MX 10 mail.site." }, { NULL }, { NULL } },
 	{ "site.", LDNS_RR_TYPE_TXT, IN, false, LDNS_RCODE_NOERROR, true,
 	  false, { "site. 3600 IN TXT \"v=spf1 -all\"" }, { NULL }, { NULL } },
+	/* NS answers carry the in-zone servers' addresses, as NSD does. */
 	{ "site.", LDNS_RR_TYPE_NS, IN, false, LDNS_RCODE_NOERROR, true,
-	  false, { "site. 3600 IN NS ns1.site." }, { NULL }, { NULL } },
+	  false, { "site. 3600 IN NS ns1.site." }, { NULL },
+	  { "ns1.site. 3600 IN A 192.0.2.1" } },
 	/* ANY: every RRset at the name, in type order. */
 	{ "webapp.site.", LDNS_RR_TYPE_ANY, IN, false, LDNS_RCODE_NOERROR,
 	  true, false, { "webapp.site. 3600 IN A 192.0.2.10",
@@ -304,7 +306,15 @@ static const struct auth_case full_cases[] = {
 	{ "www.kid.site.", LDNS_RR_TYPE_A, IN, false, LDNS_RCODE_NOERROR, true,
 	  false, { "www.kid.site. 600 IN A 192.0.2.150" }, { NULL }, { NULL } },
 	{ "kid.site.", LDNS_RR_TYPE_NS, IN, false, LDNS_RCODE_NOERROR, true,
-	  false, { "kid.site. 600 IN NS ns1.kid.site." }, { NULL }, { NULL } },
+	  false, { "kid.site. 600 IN NS ns1.kid.site." }, { NULL },
+	  { "ns1.kid.site. 600 IN A 192.0.2.151" } },
+	/* DS at a zone apex is the parent's (RFC 4035 3.1.4.1). */
+	{ "kid.site.", LDNS_RR_TYPE_DS, IN, false, LDNS_RCODE_NOERROR, true,
+	  false, { NULL }, { SITE_SOA_NEG }, { NULL } },
+	{ "site.", LDNS_RR_TYPE_DS, IN, false, LDNS_RCODE_NOERROR, true,
+	  false, { NULL },
+	  { ". 3600 IN SOA a.root-servers.local. hostmaster.local. 1 1800 900 604800 3600" },
+	  { NULL } },
 	{ "nope.kid.site.", LDNS_RR_TYPE_A, IN, false, LDNS_RCODE_NXDOMAIN,
 	  true, false, { NULL },
 	  { "kid.site. 120 IN SOA ns1.kid.site. hostmaster.kid.site. 7 7200 3600 1209600 120" },
@@ -446,6 +456,10 @@ static const struct auth_case noroot_cases[] = {
 	{ "out.site.", LDNS_RR_TYPE_A, IN, false, LDNS_RCODE_NOERROR, true,
 	  false, { "out.site. 3600 IN CNAME www.example." }, { NULL },
 	  { NULL } },
+	/* DS at an apex whose parent is not served: the zone itself says
+	 * NODATA. */
+	{ "site.", LDNS_RR_TYPE_DS, IN, false, LDNS_RCODE_NOERROR, true,
+	  false, { NULL }, { SITE_SOA_NEG }, { NULL } },
 	{ "webapp.site.", LDNS_RR_TYPE_A, IN, false, LDNS_RCODE_NOERROR, true,
 	  false, { "webapp.site. 3600 IN A 192.0.2.10" }, { NULL }, { NULL } },
 };
