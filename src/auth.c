@@ -186,13 +186,13 @@ static bool has_rrset(const ldns_rr_list *l, const ldns_rdf *owner,
 }
 
 /* Address records of one name server target into additional. */
-static enum tdns_status add_glue(struct tdns_txn *t, ldns_pkt *reply,
-				 const ldns_rdf *target, const uint8_t *apex,
-				 size_t apex_len)
+static enum tdns_status add_glue_one(struct tdns_txn *t, ldns_pkt *reply,
+				     const ldns_rdf *target, uint16_t type,
+				     const uint8_t *apex, size_t apex_len)
 {
-	static const uint16_t types[] = { TYPE_A, TYPE_AAAA };
+	struct tdns_rrset_view v;
 	uint8_t key[NAME_KEY_MAX];
-	size_t klen = 0, i;
+	size_t klen = 0;
 	enum tdns_status st;
 
 	if (name_key_from_wire(ldns_rdf_data(target), ldns_rdf_size(target),
@@ -202,20 +202,40 @@ static enum tdns_status add_glue(struct tdns_txn *t, ldns_pkt *reply,
 	 * to hand out; anything else would be a cache-poisoning vector. */
 	if (!name_key_is_subdomain(key, klen, apex, apex_len))
 		return TDNS_OK;
-	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-		struct tdns_rrset_view v;
+	if (has_rrset(ldns_pkt_additional(reply), target, type))
+		return TDNS_OK; /* a duplicate NS record in the stored RRset */
+	st = zonedb_get_rrset(t, key, klen, type, &v);
+	if (st == TDNS_ENOTFOUND)
+		return TDNS_OK;
+	if (st != TDNS_OK)
+		return st;
+	return add_rrset(reply, LDNS_SECTION_ADDITIONAL, target, type, v.ttl,
+			 &v, NULL);
+}
 
-		if (has_rrset(ldns_pkt_additional(reply), target, types[i]))
-			continue; /* a duplicate NS record in the stored RRset */
-		st = zonedb_get_rrset(t, key, klen, types[i], &v);
-		if (st == TDNS_ENOTFOUND)
-			continue;
-		if (st != TDNS_OK)
-			return st;
-		st = add_rrset(reply, LDNS_SECTION_ADDITIONAL, target, types[i],
-			       v.ttl, &v, NULL);
-		if (st != TDNS_OK)
-			return st;
+/* Addresses of the NS records list[first..) into additional: every A
+ * first, then every AAAA, so that on truncation IPv4 glue for all servers
+ * survives longest (the order NSD uses). */
+static enum tdns_status add_glue(struct tdns_txn *t, ldns_pkt *reply,
+				 const ldns_rr_list *list, size_t first,
+				 const uint8_t *apex, size_t apex_len)
+{
+	static const uint16_t types[] = { TYPE_A, TYPE_AAAA };
+	size_t i, j;
+	enum tdns_status st;
+
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		for (j = first; j < ldns_rr_list_rr_count(list); j++) {
+			const ldns_rr *ns = ldns_rr_list_rr(list, j);
+
+			if (ldns_rr_get_type(ns) != LDNS_RR_TYPE_NS ||
+			    ldns_rr_rdf(ns, 0) == NULL)
+				continue;
+			st = add_glue_one(t, reply, ldns_rr_rdf(ns, 0), types[i],
+					  apex, apex_len);
+			if (st != TDNS_OK)
+				return st;
+		}
 	}
 	return TDNS_OK;
 }
@@ -231,7 +251,6 @@ static enum tdns_status add_referral(struct tdns_txn *t, ldns_pkt *reply,
 {
 	ldns_rdf *owner = NULL;
 	size_t first = ldns_rr_list_rr_count(ldns_pkt_authority(reply));
-	size_t i, count;
 	enum tdns_status st;
 
 	if (cut_len == s->klen)
@@ -245,17 +264,10 @@ static enum tdns_status add_referral(struct tdns_txn *t, ldns_pkt *reply,
 	ldns_rdf_deep_free(owner);
 	if (st != TDNS_OK)
 		return st;
-	count = ldns_rr_list_rr_count(ldns_pkt_authority(reply));
-	for (i = first; i < count; i++) {
-		const ldns_rr *rr = ldns_rr_list_rr(ldns_pkt_authority(reply), i);
-		const ldns_rdf *target = ldns_rr_rdf(rr, 0);
-
-		if (target == NULL)
-			continue;
-		st = add_glue(t, reply, target, s->key, s->apex_len);
-		if (st != TDNS_OK)
-			return st;
-	}
+	st = add_glue(t, reply, ldns_pkt_authority(reply), first, s->key,
+		      s->apex_len);
+	if (st != TDNS_OK)
+		return st;
 	if (ldns_pkt_ancount(reply) == 0)
 		ldns_pkt_set_aa(reply, false);
 	return TDNS_OK;
@@ -331,22 +343,16 @@ static enum tdns_status answer_data(struct tdns_txn *t, ldns_pkt *reply,
 	}
 	st = zonedb_get_rrset(t, data_key, data_klen, qtype, &v);
 	if (st == TDNS_OK) {
-		size_t i, first = ldns_rr_list_rr_count(ldns_pkt_answer(reply));
+		size_t first = ldns_rr_list_rr_count(ldns_pkt_answer(reply));
 
 		st = add_rrset(reply, LDNS_SECTION_ANSWER, s->owner, qtype,
 			       v.ttl, &v, NULL);
 		/* The addresses of in-zone name servers go along with an NS
 		 * answer (RFC 1035 3.3.11 additional processing), as NSD
 		 * does; they are optional and the first to go on truncation. */
-		for (i = first; st == TDNS_OK && qtype == TYPE_NS &&
-				i < ldns_rr_list_rr_count(ldns_pkt_answer(reply));
-		     i++) {
-			const ldns_rdf *ns = ldns_rr_rdf(
-				ldns_rr_list_rr(ldns_pkt_answer(reply), i), 0);
-
-			if (ns != NULL)
-				st = add_glue(t, reply, ns, s->key, s->apex_len);
-		}
+		if (st == TDNS_OK && qtype == TYPE_NS)
+			st = add_glue(t, reply, ldns_pkt_answer(reply), first,
+				      s->key, s->apex_len);
 		return st;
 	}
 	if (st != TDNS_ENOTFOUND)
