@@ -199,8 +199,10 @@ static enum tdns_status add_glue_one(struct tdns_txn *t, ldns_pkt *reply,
 			       key, &klen) != TDNS_OK)
 		return TDNS_OK;
 	/* Only data of this zone (below the cut or in-zone siblings) is ours
-	 * to hand out; anything else would be a cache-poisoning vector. */
-	if (!name_key_is_subdomain(key, klen, apex, apex_len))
+	 * to hand out here: not other zones', even those served alongside
+	 * (a resolver would rightly discard them as out of bailiwick). */
+	if (!name_key_is_subdomain(key, klen, apex, apex_len) ||
+	    zonedb_in_deeper_zone(t, apex, apex_len, key, klen))
 		return TDNS_OK;
 	if (has_rrset(ldns_pkt_additional(reply), target, type))
 		return TDNS_OK; /* a duplicate NS record in the stored RRset */

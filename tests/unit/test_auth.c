@@ -23,7 +23,7 @@ static const char ZONE_ROOT[] =
 	"$ORIGIN .\n"
 	"$TTL 86400\n"
 	"@ IN SOA a.root-servers.local. hostmaster.local. 1 1800 900 604800 3600\n"
-	"@ IN NS a.root-servers.local.\n";
+	"@ IN NS ns1.site.\n";
 
 /* SOA TTL 3600 > MINIMUM 300: negative TTL 300. */
 static const char ZONE_SITE[] =
@@ -384,6 +384,10 @@ static const struct auth_case full_cases[] = {
 	{ "wild.site.", LDNS_RR_TYPE_A, IN, false, LDNS_RCODE_NOERROR, true,
 	  false, { NULL }, { SITE_SOA_NEG }, { NULL } },
 	/* Everything else falls into the private root: NXDOMAIN. */
+	/* The root's NS names a host in site.: another zone's data, so no
+	 * address goes along. */
+	{ ".", LDNS_RR_TYPE_NS, IN, false, LDNS_RCODE_NOERROR, true, false,
+	  { ". 86400 IN NS ns1.site." }, { NULL }, { NULL } },
 	{ "nosuch.example.", LDNS_RR_TYPE_A, IN, false, LDNS_RCODE_NXDOMAIN,
 	  true, false, { NULL },
 	  { ". 3600 IN SOA a.root-servers.local. hostmaster.local. 1 1800 900 604800 3600" },
