@@ -382,8 +382,10 @@ enum tdns_status store_get(struct tdns_txn *t, enum tdns_db db, const uint8_t *k
 	MDB_val k, v;
 	int rc;
 
-	if (!db_ok(db) || klen == 0)
-		return klen == 0 ? TDNS_ENOTFOUND : TDNS_EINVAL;
+	if (!db_ok(db))
+		return TDNS_EINVAL;
+	if (klen == 0)
+		return TDNS_ENOTFOUND; /* LMDB cannot hold an empty key */
 	k.mv_data = (void *)key;
 	k.mv_size = klen;
 	rc = mdb_get(t->txn, t->s->dbi[db], &k, &v);

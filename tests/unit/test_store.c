@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -133,6 +134,61 @@ static void test_schema_mismatch_refused(void **state)
 		assert_int_equal(store_open(dir, &ro, &s), TDNS_ESCHEMA);
 		assert_null(s);
 	}
+}
+
+/* Run store_open with stderr captured; returns the status, fills log. */
+static enum tdns_status open_capturing(const char *dir, char *log, size_t cap)
+{
+	struct tdns_store *s = NULL;
+	char path[64];
+	enum tdns_status st;
+	FILE *fp;
+	int saved, fd;
+	size_t n;
+
+	tu_tmpfile(path, "");
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	st = store_open(dir, NULL, &s);
+	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	close(saved);
+	close(fd);
+	store_close(s);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	n = fread(log, 1, cap - 1, fp);
+	log[n] = '\0';
+	fclose(fp);
+	unlink(path);
+	return st;
+}
+
+static void test_schema_mismatch_message(void **state)
+{
+	struct fx *f = *state;
+	struct tdns_store *s = NULL;
+	struct tdns_txn *t = NULL;
+	char log[1024];
+
+	assert_int_equal(store_open(f->dir, NULL, &s), TDNS_OK);
+	assert_int_equal(store_begin(s, true, &t), TDNS_OK);
+	assert_int_equal(store_put(t, TDNS_DB_META, (const uint8_t *)"schema", 6,
+				   "\0\0\0\x2a", 4), TDNS_OK);
+	assert_int_equal(store_commit(t), TDNS_OK);
+	store_close(s);
+	assert_int_equal(open_capturing(f->dir, log, sizeof(log)), TDNS_ESCHEMA);
+	/* The operator learns both versions and that nothing was opened. */
+	assert_non_null(strstr(log, "schema version 42"));
+	{
+		char want[64];
+
+		snprintf(want, sizeof(want), "uses version %u", STORE_SCHEMA_VERSION);
+		assert_non_null(strstr(log, want));
+	}
+	assert_non_null(strstr(log, "refusing"));
 }
 
 static void test_rdonly_missing_store(void **state)
@@ -370,6 +426,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_open_creates_and_reopens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_schema_mismatch_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_schema_mismatch_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rdonly_missing_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_put_del, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cursor_semantics, setup, teardown),

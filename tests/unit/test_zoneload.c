@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "testutil.h"
+#include "tierdns/clock.h"
 #include "tierdns/log.h"
 #include "tierdns/name.h"
 #include "tierdns/store.h"
@@ -218,6 +219,74 @@ static void test_parse_features(void **state)
 	}
 }
 
+static void test_duplicates(void **state)
+{
+	static const struct {
+		const char *records; /* after the SOA, in zone site. */
+		const char *name;
+		uint16_t type;
+		const char *rdata;
+	} cases[] = {
+		/* Names in rdata compare case-insensitively; the first is kept. */
+		{ "m IN MX 10 Mail.site.\nm IN MX 10 mail.SITE.\n", "m.site.",
+		  LDNS_RR_TYPE_MX, "10 Mail.site." },
+		/* Only names fold: preference 65 ('A') is not 97 ('a'). */
+		{ "m IN MX 65 a.site.\nm IN MX 97 a.site.\n", "m.site.",
+		  LDNS_RR_TYPE_MX, "65 a.site.|97 a.site." },
+		/* Text is case-sensitive. */
+		{ "t IN TXT \"A\"\nt IN TXT \"a\"\nt IN TXT \"A\"\n", "t.site.",
+		  LDNS_RR_TYPE_TXT, "\"A\"|\"a\"" },
+		/* Duplicates anywhere in the file, interleaved with other names. */
+		{ "x IN A 192.0.2.1\ny IN A 192.0.2.9\nx IN A 192.0.2.3\n"
+		  "x IN A 192.0.2.1\n", "x.site.", LDNS_RR_TYPE_A,
+		  "192.0.2.1|192.0.2.3" },
+	};
+	struct fx *f = *state;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[512], got[256];
+
+		snprintf(text, sizeof(text), "$ORIGIN site.\n$TTL 60\n"
+			 "@ IN SOA ns hm %zu 2 3 4 5\n%s", i + 1, cases[i].records);
+		load_ok(f->s, text);
+		rrset_text(f->s, cases[i].name, cases[i].type, got, sizeof(got), NULL);
+		assert_string_equal(got, cases[i].rdata);
+	}
+}
+
+/* Garbage never crashes the loader: it parses or says where it failed. */
+static void test_garbage_input(void **state)
+{
+	static const char *const pieces[] = {
+		"x.", " ", "IN", "SOA", "A", "TXT", "(", ")", "\"", ";", "\n", "$ORIGIN",
+		"$TTL", "@", "\\#", "1", "65535", "192.0.2.1", "\\", ".", "*",
+		"TYPE65280", "\t", "\xff", "ns", "CNAME", "\r\n", "0",
+	};
+	uint32_t rnd = 12345;
+	int round;
+
+	(void)state;
+	for (round = 0; round < 300; round++) {
+		struct tdns_zoneset *zs = zoneload_new();
+		char text[1024], err[ZONELOAD_ERR_MAX] = "";
+		size_t o = 0;
+		enum tdns_status st;
+
+		assert_non_null(zs);
+		o += (size_t)snprintf(text, sizeof(text), "x. IN SOA ns hm 1 2 3 4 5\n");
+		while (o < sizeof(text) - 16) {
+			rnd = rnd * 1103515245u + 12345u;
+			o += (size_t)snprintf(text + o, sizeof(text) - o, "%s ",
+					      pieces[(rnd >> 16) % (sizeof(pieces) /
+								sizeof(pieces[0]))]);
+		}
+		st = zoneload_text(zs, text, "g", err, sizeof(err));
+		assert_true(st == TDNS_OK || (st == TDNS_EPARSE && strncmp(err, "g", 1) == 0));
+		zoneload_free(zs);
+	}
+}
+
 static void test_ttl_rules(void **state)
 {
 	static const char *const zone =
@@ -274,6 +343,7 @@ static void test_errors_name_file_and_line(void **state)
 		  "t:2: second SOA record (the first is on line 1)", TDNS_EPARSE },
 		{ "a.x. IN A 192.0.2.1\n", "t: no SOA record", TDNS_EPARSE },
 		{ "; nothing\n", "t: no records", TDNS_EPARSE },
+		{ "", "t: no records", TDNS_EPARSE },
 		{ "x. IN SOA ns hm 1 2 3 4 5\nx. CH TXT \"v\"\n",
 		  "t:2: class CH is not supported", TDNS_EPARSE },
 		{ "www IN A 192.0.2.1\nx. IN SOA ns hm 1 2 3 4 5\n",
@@ -383,6 +453,51 @@ static void test_reload_replaces_zone(void **state)
 	assert_int_equal(m.records, 3);
 	assert_int_equal(store_count(t, TDNS_DB_RR), 3);
 	store_abort(t);
+}
+
+static char *numbered_zone(int serial, int n, int changed)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&text, &len);
+	int i;
+
+	fprintf(fp, "$ORIGIN site.\n@ 300 IN SOA ns hm %d 2 3 4 5\n", serial);
+	for (i = 0; i < n; i++)
+		fprintf(fp, "h%d 300 IN A 10.0.%d.%d\n", i, i / 250,
+			i == changed ? 251 : i % 250);
+	fclose(fp);
+	return text;
+}
+
+static void test_reload_writes_only_differences(void **state)
+{
+	struct fx *f = *state;
+	char *v1 = numbered_zone(1, 3000, -1), *v2 = numbered_zone(1, 3000, 1234);
+	char *before, *after, got[64];
+	size_t used;
+
+	clock_set_fake(1700000000);
+	load_ok(f->s, v1);
+	before = snapshot(f->s);
+	used = store_used_bytes(f->s);
+	/* The same zone again: the store is byte-for-byte what it was and the
+	 * map did not grow by a second copy of the zone. */
+	load_ok(f->s, v1);
+	after = snapshot(f->s);
+	assert_string_equal(before, after);
+	assert_true(store_used_bytes(f->s) < used + 64 * 1024);
+	/* One changed RRset: just that one differs. */
+	load_ok(f->s, v2);
+	rrset_text(f->s, "h1234.site.", LDNS_RR_TYPE_A, got, sizeof(got), NULL);
+	assert_string_equal(got, "10.0.4.251");
+	rrset_text(f->s, "h1235.site.", LDNS_RR_TYPE_A, got, sizeof(got), NULL);
+	assert_string_equal(got, "10.0.4.235");
+	clock_set_fake(0);
+	free(before);
+	free(after);
+	free(v1);
+	free(v2);
 }
 
 static void test_full_map_leaves_store_unchanged(void **state)
@@ -643,12 +758,16 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_parse_features, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicates, setup, teardown),
+		cmocka_unit_test(test_garbage_input),
 		cmocka_unit_test_setup_teardown(test_ttl_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_origin_means_apex, setup, teardown),
 		cmocka_unit_test(test_errors_name_file_and_line),
 		cmocka_unit_test_setup_teardown(test_bad_late_line_leaves_store_unchanged,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_replaces_zone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_writes_only_differences, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_full_map_leaves_store_unchanged, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_readers_see_old_or_new, setup, teardown),
