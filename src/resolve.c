@@ -317,22 +317,21 @@ static enum tdns_status upq_new(struct tdns_resolver *r, const struct tdns_query
 {
 	uint8_t wire[NAME_WIRE_MAX];
 	size_t wire_len;
-	struct upq *u;
+	struct upq *u = NULL;
 	uint32_t b;
+	enum tdns_status st;
 
 	*out = NULL;
-	if (r->n_free == 0)
-		return TDNS_EBUSY;
-	if (name_key_to_wire(q->qkey, q->qkey_len, wire, &wire_len) != TDNS_OK)
-		return TDNS_EINVAL;
+	st = name_key_to_wire(q->qkey, q->qkey_len, wire, &wire_len);
+	if (st != TDNS_OK)
+		goto out;
+	st = TDNS_ENOMEM;
 	u = calloc(1, sizeof(*u));
 	if (u == NULL)
-		return TDNS_ENOMEM;
+		goto out;
 	u->qname = ldns_dname_new_frm_data((uint16_t)wire_len, wire);
-	if (u->qname == NULL) {
-		free(u);
-		return TDNS_ENOMEM;
-	}
+	if (u->qname == NULL)
+		goto out;
 	memcpy(u->key, key, key_len);
 	u->key_len = key_len;
 	u->qkey_len = q->qkey_len;
@@ -351,12 +350,21 @@ static enum tdns_status upq_new(struct tdns_resolver *r, const struct tdns_query
 	r->all = u;
 	r->n_out++;
 	*out = u;
-	return TDNS_OK;
+	u = NULL;
+	st = TDNS_OK;
+out:
+	if (u != NULL) {
+		ldns_rdf_deep_free(u->qname);
+		free(u);
+	}
+	return st;
 }
 
 /*
  * A miss: join the outstanding query for the same question or start one.
- * On RESOLVER_DEFER the query in *q has moved into the waiter.
+ * RESOLVER_DEFER: the client is held and the query in *q has moved into
+ * its waiter. RESOLVER_REPLY: the caller answers SERVFAIL now (a limit was
+ * reached, no upstream took the query, or no memory).
  */
 static enum resolver_verdict miss(struct tdns_resolver *r, struct tdns_query *q,
 				  bool tcp, void *request)
@@ -367,6 +375,7 @@ static enum resolver_verdict miss(struct tdns_resolver *r, struct tdns_query *q,
 	struct upq *u;
 	size_t key_len;
 	uint32_t hash;
+	enum resolver_verdict v = RESOLVER_REPLY;
 
 	key_len = name_record_key(q->qkey, q->qkey_len, q->qtype, key);
 	wr16(key + key_len, q->qclass);
@@ -375,37 +384,41 @@ static enum resolver_verdict miss(struct tdns_resolver *r, struct tdns_query *q,
 	r->stats.misses++;
 
 	u = upq_find(r, key, key_len, hash);
-	if (u != NULL) {
-		if (u->n_waiters >= r->cfg.max_waiters) {
-			r->stats.overload++;
-			return RESOLVER_REPLY;
-		}
+	if (u != NULL && u->n_waiters >= r->cfg.max_waiters) {
+		r->stats.overload++;
+		goto out;
+	} else if (u != NULL) {
 		r->stats.coalesced++;
+	} else if (r->n_free == 0) {
+		r->stats.overload++;
+		goto out;
 	} else {
-		if (upq_new(r, q, key, key_len, hash, now_ms, &u) != TDNS_OK) {
-			r->stats.overload++;
-			return RESOLVER_REPLY;
-		}
+		if (upq_new(r, q, key, key_len, hash, now_ms, &u) != TDNS_OK)
+			goto out;
 		if (!attempt_start(r, u, 0, false, now_ms)) {
 			upq_destroy(r, u);
-			return RESOLVER_REPLY;
+			goto out;
 		}
 	}
+	/* Without memory for the waiter the upstream query still goes on: its
+	 * answer fills the cache for the client's retry. */
 	w = calloc(1, sizeof(*w));
-	if (w != NULL)
-		w->held = r->cfg.client.hold(r->cfg.client.ctx, request);
-	if (w == NULL || w->held == NULL) {
-		/* The upstream query goes on: its answer still fills the cache. */
-		free(w);
-		return RESOLVER_REPLY;
-	}
+	if (w == NULL)
+		goto out;
+	w->held = r->cfg.client.hold(r->cfg.client.ctx, request);
+	if (w->held == NULL)
+		goto out;
 	w->q = *q;
 	memset(q, 0, sizeof(*q));
 	w->tcp = tcp;
 	w->next = u->waiters;
 	u->waiters = w;
 	u->n_waiters++;
-	return RESOLVER_DEFER;
+	w = NULL;
+	v = RESOLVER_DEFER;
+out:
+	free(w);
+	return v;
 }
 
 /* Static zones, then the cache, in one read transaction. Returns the reply
@@ -532,9 +545,13 @@ static void accept_reply(struct tdns_resolver *r, struct upq *u,
 		if (st == TDNS_OK) {
 			r->stats.cache_stored++;
 		} else {
-			/* The clients still get their answer. */
+			/* The clients still get their answer. A failing store
+			 * fails for every answer: log the 1st, 2nd, 4th, ... */
 			r->stats.cache_errors++;
-			log_warn("cache store: %s", tdns_strerror(st));
+			if ((r->stats.cache_errors & (r->stats.cache_errors - 1)) == 0)
+				log_warn("cache store: %s (%llu times)",
+					 tdns_strerror(st),
+					 (unsigned long long)r->stats.cache_errors);
 		}
 	}
 	upq_complete(r, u, v.data, v.len, now);
@@ -550,17 +567,17 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 	ldns_pkt_rcode rcode;
 
 	if (u == NULL)
-		return;
+		goto out; /* a stale attempt */
 	if (msg == NULL) {
 		r->stats.upstream_failed++;
 		attempt_failed(r, u, now_ms);
-		return;
+		goto out;
 	}
 	/* RFC 5452 9.1: anything without our ID and QR=1 may be a forgery:
 	 * ignore it and keep waiting for the real answer. */
 	if (len < WIRE_HDR_LEN || rd16(msg) != u->id || !(msg[2] & 0x80)) {
 		r->stats.upstream_ignored++;
-		return;
+		goto out;
 	}
 	if (ldns_wire2pkt(&p, msg, len) != LDNS_STATUS_OK) {
 		r->stats.upstream_failed++;

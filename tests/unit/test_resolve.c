@@ -956,6 +956,49 @@ static void test_garbage(void **state)
 	assert_int_equal(e->n_got, defers);
 }
 
+/* A map that fills up (no budget configured) costs the cache, never the
+ * query: every client still gets its full answer. */
+static void test_full_store_still_answers(void **state)
+{
+	struct env *e = *state;
+	struct tdns_store_opts so = { .map_size = 1024 * 1024, .flags = STORE_NOSYNC };
+	char name[64], rr[600], txt[201];
+	const char *an[2] = { rr, NULL };
+	uint8_t rep[4096];
+	ldns_pkt *p;
+	size_t n;
+
+	resolver_free(e->r);
+	e->r = NULL;
+	store_close(e->store);
+	tu_rmdir(e->dir);
+	tu_tmpdir(e->dir);
+	assert_int_equal(store_open(e->dir, &so, &e->store), TDNS_OK);
+	env_resolver(e, 1, 0);
+	memset(txt, 'z', sizeof(txt) - 1);
+	txt[sizeof(txt) - 1] = '\0';
+	for (int i = 0; i < 2000; i++) {
+		snprintf(name, sizeof(name), "t%d.site.", i);
+		snprintf(rr, sizeof(rr), "%s 300 IN TXT \"%s\" \"%s\"", name, txt, txt);
+		e->n_sent = 0;
+		e->n_got = 0;
+		assert_int_equal(ask(e, 0, (uint16_t)i, name, LDNS_RR_TYPE_TXT, true, 0),
+				 RESOLVER_DEFER);
+		n = mkreply(&e->sent[0], LDNS_RCODE_NOERROR, false, an, NULL, rep);
+		deliver(e, 0, rep, n);
+		assert_int_equal(e->n_got, 1);
+		p = parse(e->got[0].msg, e->got[0].len);
+		assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+		assert_int_equal(ldns_pkt_id(p), (uint16_t)i);
+		/* Over UDP without EDNS the 400-byte TXT still fits 512. */
+		assert_int_equal(ldns_pkt_ancount(p), 1);
+		ldns_pkt_free(p);
+	}
+	/* 2000 answers of ~450 bytes cannot all have fit in 1 MiB. */
+	assert_true(resolver_stats(e->r)->cache_errors > 0);
+	assert_true(resolver_stats(e->r)->cache_stored > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -976,6 +1019,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cancel_and_free, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_front_door, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_store_still_answers, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
