@@ -5,11 +5,13 @@
  * path. Packet in, packet out; the store is read through zonedb.h only.
  *
  * Choices an operator may ask about:
- *   - Responses are minimal: no zone NS RRset in the authority section of
- *     positive answers and no additional-section processing for MX/SRV
- *     targets; referrals carry their glue.
- *   - ANY (RFC 8482 allows either) returns every RRset at the name, as NSD
- *     does; there is no DNSSEC data to make that expensive.
+ *   - Responses are minimal (like NSD's minimal-responses): no zone NS
+ *     RRset in the authority section of positive answers and no additional
+ *     records for MX/SRV targets. Referrals carry their glue, NS answers the
+ *     addresses of in-zone servers; both only from the answering zone.
+ *   - ANY returns every RRset at the name. RFC 8482 allows answering with a
+ *     subset (NSD 4.6 sends one RRset); without DNSSEC data the full set
+ *     stays small, and it is what a user asking ANY expects to see.
  *   - Owner names: records owned by the query name carry the client's case
  *     (RFC 4343 asks no more, and it keeps compression pointing at the
  *     question); CNAME chain targets and glue use the case stored in the
