@@ -624,14 +624,18 @@ static void conn_flush(struct tcp_conn *c)
 		buf_consumed(&c->wbuf);
 }
 
-/* Close when the peer is done and nothing is owed; else set epoll interest. */
+/* Close when the peer is done and nothing is owed; else set epoll interest.
+ * Inside conn_process (a handler released a request of its own connection)
+ * nothing happens: the pass settles when it ends, with every queued frame
+ * answered first. */
 static void conn_settle(struct tcp_conn *c)
 {
 	uint32_t events = 0;
 
-	if (c->closed)
+	if (c->closed || c->in_process)
 		return;
-	if (c->eof && c->held == 0 && buf_used(&c->wbuf) == 0) {
+	if (c->eof && c->held == 0 && buf_used(&c->wbuf) == 0 &&
+	    buf_framed_len(&c->rbuf) < 0) {
 		conn_close(c);
 		return;
 	}

@@ -87,6 +87,11 @@ static enum netio_verdict handler(void *ctx, struct tdns_request *req, const uin
 	assert_int_equal(netio_request_peer(req)->ss.ss_family, AF_INET);
 	if (starts(in, in_len, "drop"))
 		return NETIO_DROP;
+	if (starts(in, in_len, "big")) {
+		memset(out, 'b', 60000);
+		*out_len = 60000;
+		return NETIO_REPLY;
+	}
 	if (starts(in, in_len, "defer")) {
 		/* Answered by a timer 20 ms later. */
 		d = calloc(1, sizeof(*d));
@@ -582,6 +587,34 @@ static void test_held_outlives_loop(void **state)
 	close(fd);
 }
 
+/* RFC 7766 6.2.1: a client that pipelines queries with large answers and
+ * never reads them stalls only itself; another client is answered. */
+static void test_tcp_stalled_reader(void **state)
+{
+	uint8_t wire[100 * 5];
+	char ans[64];
+	struct server s;
+	size_t n = 0;
+	pthread_t t;
+	int a, b, i;
+
+	(void)state;
+	server_start(&s, 0, 0);
+	t = loop_start(s.loop);
+	a = client_socket(SOCK_STREAM, s.port);
+	for (i = 0; i < 100; i++)
+		n += frame(wire + n, "big");
+	send_all(a, wire, n); /* 6 MB of answers owed, none read */
+	b = client_socket(SOCK_STREAM, s.port);
+	send_all(b, wire, frame(wire, "hi"));
+	assert_true(recv_framed(b, ans, sizeof(ans)));
+	assert_string_equal(ans, "re:hi");
+	close(b);
+	close(a);
+	loop_join(s.loop, t);
+	netio_loop_free(s.loop);
+}
+
 /* At the connection cap, the least recently active idle connection makes
  * room for a new one. */
 static void test_tcp_cap_closes_oldest(void **state)
@@ -791,6 +824,7 @@ int main(void)
 		cmocka_unit_test(test_tcp_split_message),
 		cmocka_unit_test(test_tcp_held_after_disconnect),
 		cmocka_unit_test(test_held_outlives_loop),
+		cmocka_unit_test(test_tcp_stalled_reader),
 		cmocka_unit_test(test_tcp_cap_closes_oldest),
 		cmocka_unit_test(test_tcp_idle_timeout),
 		cmocka_unit_test(test_out_tcp),
