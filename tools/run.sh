@@ -20,8 +20,11 @@ mkdir -p "$var"
 pids=()
 stop() {
 	trap - INT TERM EXIT
-	[ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null
-	wait 2>/dev/null
+	# errexit must not cut this short when a daemon has already exited
+	if [ ${#pids[@]} -gt 0 ]; then
+		kill "${pids[@]}" 2>/dev/null || true
+	fi
+	wait 2>/dev/null || true
 }
 trap stop INT TERM EXIT
 

@@ -7,12 +7,17 @@
 e2e_init
 
 # big.test. TXT: 8 strings of 250 bytes, about 2 KB on the wire, more than
-# 512 and more than the 1232 bytes an EDNS0 forwarder usually offers.
+# 512 and more than the 1232 bytes an EDNS0 forwarder usually offers (and a
+# server may cap its UDP answers at); medium.big.test. TXT: 3 of them, about
+# 800 bytes, more than 512 but within an EDNS0 buffer of 1232.
 {
 	printf '$ORIGIN big.test.\n$TTL 600\n'
 	printf '@ SOA ns hostmaster 1 3600 900 604800 60\n@ NS ns\nns A 192.0.2.53\n'
 	for i in 1 2 3 4 5 6 7 8; do
 		printf '@ TXT "%s%s"\n' "$i" "$(printf 'x%.0s' $(seq 1 249))"
+	done
+	for i in 1 2 3; do
+		printf 'medium TXT "%s%s"\n' "$i" "$(printf 'y%.0s' $(seq 1 249))"
 	done
 } >"$T/big.zone"
 
@@ -42,10 +47,14 @@ q UPPER +tcp big.test TXT
 expect_status NOERROR
 expect_no_flag tc
 expect_count ANSWER 8
-q UPPER +bufsize=4096 +ignore big.test TXT
+# EDNS0 (RFC 6891 6.2.5): the client's larger buffer is honoured
+q UPPER +noedns +ignore medium.big.test TXT
+expect_status NOERROR
+expect_flag tc
+q UPPER +bufsize=1232 +ignore medium.big.test TXT
 expect_status NOERROR
 expect_no_flag tc
-expect_count ANSWER 8
+expect_count ANSWER 3
 
 # the local tier: a miss over TCP, fetched from the upper (which truncates
 # over UDP), then the cached copy truncated again for a small UDP client
@@ -56,10 +65,13 @@ expect_count ANSWER 8
 q LOCAL +noedns +ignore big.test TXT
 expect_status NOERROR
 expect_flag tc
-q LOCAL +bufsize=4096 +ignore big.test TXT
+q LOCAL +noedns +ignore medium.big.test TXT
+expect_status NOERROR
+expect_flag tc
+q LOCAL +bufsize=1232 +ignore medium.big.test TXT
 expect_status NOERROR
 expect_no_flag tc
-expect_count ANSWER 8
+expect_count ANSWER 3
 
 # tierdns-query without EDNS gets TC over UDP and retries over TCP itself
 out=$("$QUERY_BIN" -s "$LOCAL_ADDR" -p "$LOCAL_PORT" --bufsize 0 -t TXT big.test) ||
