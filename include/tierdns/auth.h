@@ -31,7 +31,11 @@ enum auth_result {
 /* Answer q (class IN) from the zones visible in read transaction t into
  * reply (a wire_reply_new skeleton): closest enclosing zone, AA, the RRset,
  * CNAME chain inside served zones, NXDOMAIN/NODATA with the zone SOA in
- * authority (TTL = min(SOA TTL, MINIMUM)). */
+ * authority (TTL = min(SOA TTL, MINIMUM)), referrals (AA clear, NS in
+ * authority, glue in additional) below zone cuts, wildcards (RFC 4592).
+ * Everything added to reply is a copy: reply stays valid after t ends.
+ * A store or data error yields AUTH_ANSWERED with rcode SERVFAIL and empty
+ * sections. */
 enum auth_result auth_lookup(struct tdns_txn *t, const struct tdns_query *q,
 			     ldns_pkt *reply);
 

@@ -47,8 +47,11 @@ enum tdns_status netio_addr_parse(const char *text, uint16_t default_port,
 /* "1.2.3.4:53" / "[::1]:53" into buf; returns buf. */
 const char *netio_addr_str(const struct tdns_addr *a, char *buf, size_t cap);
 
+/* NULL (error logged) if epoll or eventfd cannot be created. */
 struct tdns_loop *netio_loop_new(void);
-void netio_loop_free(struct tdns_loop *l); /* closes everything it owns */
+/* Closes everything it owns: listeners, connections, timers and any out
+ * socket not yet closed (close them first: a handle is invalid afterwards). */
+void netio_loop_free(struct tdns_loop *l);
 /* Run until netio_loop_stop. Returns TDNS_OK or the fatal error. */
 enum tdns_status netio_loop_run(struct tdns_loop *l);
 /* Ask the loop to return; safe from another thread and from a signal handler. */
@@ -75,8 +78,12 @@ struct tdns_listen_cfg {
 	unsigned tcp_idle_ms;    /* 0 = 10000 (RFC 7766 6.2.3) */
 };
 
-/* Bind UDP and TCP on cfg->addr (SO_REUSEADDR/SO_REUSEPORT). */
+/* Bind UDP and TCP on cfg->addr (SO_REUSEADDR/SO_REUSEPORT). With port 0
+ * the kernel picks a port, the same one for UDP and TCP. */
 enum tdns_status netio_listen(struct tdns_loop *l, const struct tdns_listen_cfg *cfg);
+/* The port the most recent successful netio_listen on l bound (useful with
+ * port 0 in tests). */
+uint16_t netio_listen_port(const struct tdns_loop *l);
 
 /* True when the request came over TCP (no size limit on the answer). */
 bool netio_request_is_tcp(const struct tdns_request *req);
@@ -84,8 +91,11 @@ bool netio_request_is_tcp(const struct tdns_request *req);
 const struct tdns_addr *netio_request_peer(const struct tdns_request *req);
 
 /* Keep a request beyond the handler call: returns a heap handle owned by the
- * caller until passed to netio_request_reply or netio_request_release. If a
- * TCP client goes away first, replying to its handle is a harmless no-op. */
+ * caller until passed to netio_request_reply or netio_request_release (NULL
+ * on ENOMEM: then answer or drop at once). If a TCP client goes away first,
+ * replying to its handle is a harmless no-op. Handles are used on the loop's
+ * own thread only. Once the loop is freed, remaining handles are inert:
+ * reply sends nothing, both calls just free the handle. */
 struct tdns_request *netio_request_hold(struct tdns_request *req);
 /* Send the answer (copied) and release the handle. */
 void netio_request_reply(struct tdns_request *held, const uint8_t *msg, size_t len);

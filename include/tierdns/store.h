@@ -63,7 +63,8 @@ struct tdns_val {
  * Clears stale reader slots (mdb_reader_check). Writes the schema key in a new
  * store; TDNS_ESCHEMA (and an error logged naming the versions) if the store
  * holds another version. opts may be NULL for defaults. *out owned by caller,
- * released with store_close().
+ * released with store_close(). With STORE_RDONLY nothing is created:
+ * TDNS_ENOTFOUND if dir holds no store (or one never initialised).
  */
 enum tdns_status store_open(const char *dir, const struct tdns_store_opts *opts,
 			    struct tdns_store **out);

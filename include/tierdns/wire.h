@@ -6,9 +6,10 @@
  * wire_parse_query:
  *   - fewer than 12 bytes, or QR=1: no reply at all (WIRE_DROP);
  *   - opcode other than QUERY: NOTIMP;
- *   - unparsable packet, QDCOUNT != 1, more than one OPT, OPT owner not root:
- *     FORMERR (header with the query's ID, RD and opcode; question copied
- *     when it could be parsed);
+ *   - unparsable packet, QDCOUNT != 1, more than one OPT, OPT owner not root,
+ *     records in the answer section (or authority, except for IXFR), QTYPE
+ *     OPT: FORMERR (header with the query's ID, RD and opcode; question
+ *     copied when it could be parsed);
  *   - OPT version > 0: BADVERS (extended rcode 16) with an OPT version 0.
  * Error replies are rendered into the caller's buffer (WIRE_ERROR).
  */
@@ -69,8 +70,12 @@ ldns_pkt *wire_reply_new(const struct tdns_query *q, ldns_pkt_rcode rcode);
 
 /* Render reply to wire into out[0..cap). Over UDP (tcp false), an answer
  * larger than q->max_udp is cut at an RRset boundary (additional first,
- * then authority, then answer) and TC is set (RFC 2181 9, RFC 1035 4.2.1);
- * the OPT record is always kept. */
+ * then authority, then answer; RFC 2181 9, RFC 1035 4.2.1); the OPT record
+ * is always kept. TC is set when an answer or authority RRset had to go, or
+ * the in-domain glue of a referral (RFC 9471 3); optional additional data
+ * is dropped without TC (RFC 2181 9). Over TCP the limit is cap (at most
+ * WIRE_MAX_MSG). What was cut is removed from reply itself (reply stays
+ * owned by the caller and describes what was sent). */
 enum tdns_status wire_reply_render(ldns_pkt *reply, const struct tdns_query *q,
 				   bool tcp, uint8_t *out, size_t cap,
 				   size_t *out_len);

@@ -6,6 +6,15 @@
  * inside another (deeper) zone held in the same store. Zone metadata value in
  * the `zones` database, network order:
  *   u64 loaded_at (epoch s) | u32 serial | u32 rrsets | u32 records
+ * Its key is the apex name key followed by one 0x00 byte: the root zone's
+ * name key is empty and LMDB keys cannot be.
+ *
+ * One store holds one copy of each (name, type). Where zones nest (the root
+ * zone `.` and `site.` both loaded), the deeper zone owns every key at and
+ * below its apex: the parent's delegation NS and glue records there are not
+ * stored (they would never be served: RFC 1034 4.3.2 picks the closest
+ * enclosing zone), and deleting the deeper zone does not bring them back
+ * until the parent is loaded again.
  *
  * All pointers returned through views borrow from the transaction (store.h).
  */
@@ -54,7 +63,9 @@ int zonedb_name_rrsets(struct tdns_txn *t, const uint8_t *key, size_t klen,
 		       zonedb_rrset_cb cb, void *ctx);
 
 /* Walk every RRset of the zone with apex key (skipping deeper zones), in key
- * order: cb receives the owner name key and type. */
+ * order: cb receives the owner name key and type. Returns cb's non-zero
+ * value, or -1 if the store failed (0 when the walk completed). Entries
+ * that do not decode are logged and skipped. */
 typedef int (*zonedb_walk_cb)(void *ctx, const uint8_t *key, size_t klen,
 			      uint16_t type, const struct tdns_rrset_view *v);
 int zonedb_walk(struct tdns_txn *t, const uint8_t *apex, size_t apex_len,
@@ -77,5 +88,23 @@ enum tdns_status zonedb_del_rrset(struct tdns_txn *t, const uint8_t *key,
 				  size_t klen, uint16_t type);
 enum tdns_status zonedb_put_meta(struct tdns_txn *t, const uint8_t *apex,
 				 size_t apex_len, const struct tdns_zone_meta *m);
+
+/* Added by store (backward compatible): */
+
+/* Metadata of the zone with exactly this apex. TDNS_ENOTFOUND if none. */
+enum tdns_status zonedb_get_meta(struct tdns_txn *t, const uint8_t *apex,
+				 size_t apex_len, struct tdns_zone_meta *m);
+
+/* Delete every RRset of the zone range (apex and below, skipping deeper
+ * zones), keeping the metadata; the numbers removed are added to *rrsets and
+ * *records (either may be NULL). Used to replace a zone in one transaction. */
+enum tdns_status zonedb_clear(struct tdns_txn *t, const uint8_t *apex,
+			      size_t apex_len, uint32_t *rrsets,
+			      uint32_t *records);
+
+/* True if the name key lies at or below the apex of a zone held in the store
+ * that is deeper than apex (so it belongs to that zone, not to apex's). */
+bool zonedb_in_deeper_zone(struct tdns_txn *t, const uint8_t *apex,
+			   size_t apex_len, const uint8_t *key, size_t klen);
 
 #endif

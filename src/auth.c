@@ -1,0 +1,628 @@
+/*
+ * auth.c - authoritative answers from the zones in a store: RFC 1034 4.3.2
+ * (with RFC 2308 negative answers, RFC 4592 wildcards, RFC 6604 CNAME
+ * chain rcodes), CHAOS identity (RFC 4892) and the upper tier's whole query
+ * path. Packet in, packet out; the store is read through zonedb.h only.
+ *
+ * Choices an operator may ask about:
+ *   - Responses are minimal: no zone NS RRset in the authority section of
+ *     positive answers and no additional-section processing for MX/SRV
+ *     targets; referrals carry their glue.
+ *   - ANY (RFC 8482 allows either) returns every RRset at the name, as NSD
+ *     does; there is no DNSSEC data to make that expensive.
+ *   - Owner names: records owned by the query name carry the client's case
+ *     (RFC 4343 asks no more, and it keeps compression pointing at the
+ *     question); CNAME chain targets and glue use the case stored in the
+ *     rdata that named them; other owners (zone apex, delegation point) are
+ *     rendered from the canonical key, i.e. lower case.
+ */
+#include "tierdns/auth.h"
+
+#include <string.h>
+
+#include "tierdns/log.h"
+#include "tierdns/name.h"
+#include "tierdns/rrset.h"
+#include "tierdns/zonedb.h"
+
+#define AUTH_MAX_CHAIN 8 /* CNAME hops followed before we stop */
+#define TYPE_SOA 6
+#define TYPE_CNAME 5
+#define TYPE_NS 2
+#define TYPE_A 1
+#define TYPE_AAAA 28
+#define TYPE_TXT 16
+#define TYPE_DS 43
+#define TYPE_IXFR 251
+#define TYPE_AXFR 252
+#define TYPE_MAILB 253
+#define TYPE_MAILA 254
+#define TYPE_ANY 255
+#define CLASS_IN 1
+#define CLASS_CH 3
+#define SOA_FIXED_LEN 20 /* serial refresh retry expire minimum */
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+/* One step of the answer: the name being looked up and its zone. */
+struct auth_step {
+	const ldns_rdf *owner; /* name as it will appear in the reply */
+	const uint8_t *key;    /* its canonical key */
+	size_t klen;
+	size_t apex_len;       /* key[0..apex_len) is the zone apex */
+};
+
+/* How a step ended. */
+enum step_end {
+	STEP_DONE = 0,   /* reply complete for this name */
+	STEP_FOLLOW,     /* a CNAME was added; follow its target */
+};
+
+/*
+ * Build one record from stored rdata. rrset.h stores each record as
+ * u16 rdlength | rdata, so rdata - 2 is the record exactly as it appears at
+ * the end of an RR on the wire, which is what ldns_wire2rdf reads; names in
+ * stored rdata are uncompressed, so nothing points outside the record.
+ */
+static ldns_rr *make_rr(const ldns_rdf *owner, uint16_t type, uint16_t rrclass,
+			uint32_t ttl, const uint8_t *rdata, uint16_t rdlen)
+{
+	ldns_rr *rr = NULL;
+	ldns_rdf *o = NULL;
+	const uint8_t *rec = rdata - 2;
+	size_t pos = 0;
+
+	if (((unsigned)rec[0] << 8 | rec[1]) != rdlen)
+		goto fail;
+	rr = ldns_rr_new();
+	o = ldns_rdf_clone(owner);
+	if (rr == NULL || o == NULL)
+		goto fail;
+	ldns_rr_set_owner(rr, o);
+	o = NULL;
+	ldns_rr_set_type(rr, (ldns_rr_type)type);
+	ldns_rr_set_class(rr, (ldns_rr_class)rrclass);
+	ldns_rr_set_ttl(rr, ttl);
+	if (ldns_wire2rdf(rr, rec, (size_t)rdlen + 2, &pos) != LDNS_STATUS_OK ||
+	    pos != (size_t)rdlen + 2)
+		goto fail;
+	return rr;
+fail:
+	ldns_rdf_deep_free(o);
+	ldns_rr_free(rr);
+	return NULL;
+}
+
+/* Append a whole stored RRset, in stored order. *first (may be NULL) gets
+ * the first record added (owned by reply). */
+static enum tdns_status add_rrset(ldns_pkt *reply, ldns_pkt_section sec,
+				  const ldns_rdf *owner, uint16_t type,
+				  uint32_t ttl, const struct tdns_rrset_view *v,
+				  ldns_rr **first)
+{
+	const uint8_t *rdata;
+	uint16_t rdlen;
+	size_t pos = 0;
+
+	if (first != NULL)
+		*first = NULL;
+	while (rrset_next(v, &pos, &rdata, &rdlen)) {
+		ldns_rr *rr = make_rr(owner, type, CLASS_IN, ttl, rdata, rdlen);
+
+		if (rr == NULL)
+			return TDNS_EINVAL;
+		if (!ldns_pkt_push_rr(reply, sec, rr)) {
+			ldns_rr_free(rr);
+			return TDNS_ENOMEM;
+		}
+		if (first != NULL && *first == NULL)
+			*first = rr;
+	}
+	return TDNS_OK;
+}
+
+/* The lower-case name of a key, as an ldns dname. NULL on failure. */
+static ldns_rdf *rdf_from_key(const uint8_t *key, size_t klen)
+{
+	uint8_t wire[NAME_WIRE_MAX];
+	size_t wlen = 0;
+
+	if (name_key_to_wire(key, klen, wire, &wlen) != TDNS_OK)
+		return NULL;
+	return ldns_dname_new_frm_data((uint16_t)wlen, wire);
+}
+
+/*
+ * The zone's SOA in the authority section of a negative answer, with TTL
+ * min(SOA TTL, SOA MINIMUM) (RFC 2308 3). A zone without SOA is broken; the
+ * answer then goes out without one rather than not at all.
+ */
+static enum tdns_status add_negative_soa(struct tdns_txn *t, ldns_pkt *reply,
+					 const uint8_t *apex, size_t apex_len)
+{
+	struct tdns_rrset_view v;
+	const uint8_t *rdata;
+	uint16_t rdlen;
+	size_t pos = 0;
+	uint32_t ttl, minimum;
+	ldns_rdf *owner = NULL;
+	enum tdns_status st;
+
+	st = zonedb_get_rrset(t, apex, apex_len, TYPE_SOA, &v);
+	if (st == TDNS_ENOTFOUND) {
+		log_warn("zone without SOA: negative answer has no authority");
+		return TDNS_OK;
+	}
+	if (st != TDNS_OK)
+		return st;
+	if (!rrset_next(&v, &pos, &rdata, &rdlen) || rdlen < SOA_FIXED_LEN + 2)
+		return TDNS_EINVAL;
+	minimum = rd32(rdata + rdlen - 4);
+	ttl = v.ttl < minimum ? v.ttl : minimum;
+	owner = rdf_from_key(apex, apex_len);
+	if (owner == NULL)
+		return TDNS_ENOMEM;
+	st = add_rrset(reply, LDNS_SECTION_AUTHORITY, owner, TYPE_SOA, ttl, &v,
+		       NULL);
+	ldns_rdf_deep_free(owner);
+	return st;
+}
+
+static bool has_rrset(const ldns_rr_list *l, const ldns_rdf *owner,
+		      uint16_t type)
+{
+	size_t i;
+
+	for (i = 0; i < ldns_rr_list_rr_count(l); i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(l, i);
+
+		if (ldns_rr_get_type(rr) == type &&
+		    ldns_dname_compare(ldns_rr_owner(rr), owner) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Address records of one name server target into additional. */
+static enum tdns_status add_glue(struct tdns_txn *t, ldns_pkt *reply,
+				 const ldns_rdf *target, const uint8_t *apex,
+				 size_t apex_len)
+{
+	static const uint16_t types[] = { TYPE_A, TYPE_AAAA };
+	uint8_t key[NAME_KEY_MAX];
+	size_t klen = 0, i;
+	enum tdns_status st;
+
+	if (name_key_from_wire(ldns_rdf_data(target), ldns_rdf_size(target),
+			       key, &klen) != TDNS_OK)
+		return TDNS_OK;
+	/* Only data of this zone (below the cut or in-zone siblings) is ours
+	 * to hand out; anything else would be a cache-poisoning vector. */
+	if (!name_key_is_subdomain(key, klen, apex, apex_len))
+		return TDNS_OK;
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		struct tdns_rrset_view v;
+
+		if (has_rrset(ldns_pkt_additional(reply), target, types[i]))
+			continue; /* a duplicate NS record in the stored RRset */
+		st = zonedb_get_rrset(t, key, klen, types[i], &v);
+		if (st == TDNS_ENOTFOUND)
+			continue;
+		if (st != TDNS_OK)
+			return st;
+		st = add_rrset(reply, LDNS_SECTION_ADDITIONAL, target, types[i],
+			       v.ttl, &v, NULL);
+		if (st != TDNS_OK)
+			return st;
+	}
+	return TDNS_OK;
+}
+
+/*
+ * RFC 1034 4.3.2 step 3b: the name is at or below a zone cut. The NS RRset
+ * of the cut goes into authority with its glue in additional; AA is cleared
+ * when nothing authoritative precedes it in the answer.
+ */
+static enum tdns_status add_referral(struct tdns_txn *t, ldns_pkt *reply,
+				     const struct auth_step *s, size_t cut_len,
+				     const struct tdns_rrset_view *ns)
+{
+	ldns_rdf *owner = NULL;
+	size_t first = ldns_rr_list_rr_count(ldns_pkt_authority(reply));
+	size_t i, count;
+	enum tdns_status st;
+
+	if (cut_len == s->klen)
+		owner = ldns_rdf_clone(s->owner);
+	else
+		owner = rdf_from_key(s->key, cut_len);
+	if (owner == NULL)
+		return TDNS_ENOMEM;
+	st = add_rrset(reply, LDNS_SECTION_AUTHORITY, owner, TYPE_NS, ns->ttl,
+		       ns, NULL);
+	ldns_rdf_deep_free(owner);
+	if (st != TDNS_OK)
+		return st;
+	count = ldns_rr_list_rr_count(ldns_pkt_authority(reply));
+	for (i = first; i < count; i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(ldns_pkt_authority(reply), i);
+		const ldns_rdf *target = ldns_rr_rdf(rr, 0);
+
+		if (target == NULL)
+			continue;
+		st = add_glue(t, reply, target, s->key, s->apex_len);
+		if (st != TDNS_OK)
+			return st;
+	}
+	if (ldns_pkt_ancount(reply) == 0)
+		ldns_pkt_set_aa(reply, false);
+	return TDNS_OK;
+}
+
+/* The deepest zone cut (non-apex NS RRset) at or above the name, if any.
+ * *cut_len is its key length. DS at the cut itself belongs to the parent
+ * (RFC 4035 3.1.4.1), so that one query is not referred. */
+static enum tdns_status find_cut(struct tdns_txn *t, const struct auth_step *s,
+				 uint16_t qtype, size_t *cut_len,
+				 struct tdns_rrset_view *ns)
+{
+	int apex_labels = name_key_labels(s->key, s->apex_len);
+	int labels = name_key_labels(s->key, s->klen);
+	int l;
+
+	if (apex_labels < 0 || labels < 0)
+		return TDNS_EINVAL;
+	/* Top-down: the highest cut is the one that takes us out of the zone. */
+	for (l = apex_labels + 1; l <= labels; l++) {
+		size_t plen = name_key_prefix_len(s->key, s->klen, l);
+		enum tdns_status st;
+
+		if (plen == s->klen && qtype == TYPE_DS)
+			break;
+		st = zonedb_get_rrset(t, s->key, plen, TYPE_NS, ns);
+		if (st == TDNS_OK) {
+			*cut_len = plen;
+			return TDNS_OK;
+		}
+		if (st != TDNS_ENOTFOUND)
+			return st;
+	}
+	return TDNS_ENOTFOUND;
+}
+
+struct any_ctx {
+	ldns_pkt *reply;
+	const ldns_rdf *owner;
+	enum tdns_status st;
+};
+
+static int add_any_cb(void *arg, uint16_t type, const struct tdns_rrset_view *v)
+{
+	struct any_ctx *a = arg;
+
+	a->st = add_rrset(a->reply, LDNS_SECTION_ANSWER, a->owner, type, v->ttl,
+			  v, NULL);
+	return a->st != TDNS_OK;
+}
+
+/*
+ * Answer from the RRsets stored under data_key (the name itself, or the
+ * wildcard that synthesizes it, RFC 4592 3.3.1), with owner s->owner.
+ * On a CNAME, *target receives a copy of its target (caller frees).
+ */
+static enum tdns_status answer_data(struct tdns_txn *t, ldns_pkt *reply,
+				    const struct auth_step *s,
+				    const uint8_t *data_key, size_t data_klen,
+				    uint16_t qtype, enum step_end *end,
+				    ldns_rdf **target)
+{
+	struct tdns_rrset_view v;
+	ldns_rr *cname = NULL;
+	enum tdns_status st;
+
+	*end = STEP_DONE;
+	if (qtype == TYPE_ANY) {
+		struct any_ctx a = { reply, s->owner, TDNS_OK };
+
+		zonedb_name_rrsets(t, data_key, data_klen, add_any_cb, &a);
+		return a.st;
+	}
+	st = zonedb_get_rrset(t, data_key, data_klen, qtype, &v);
+	if (st == TDNS_OK)
+		return add_rrset(reply, LDNS_SECTION_ANSWER, s->owner, qtype,
+				 v.ttl, &v, NULL);
+	if (st != TDNS_ENOTFOUND)
+		return st;
+	if (qtype != TYPE_CNAME) {
+		st = zonedb_get_rrset(t, data_key, data_klen, TYPE_CNAME, &v);
+		if (st == TDNS_OK) {
+			st = add_rrset(reply, LDNS_SECTION_ANSWER, s->owner,
+				       TYPE_CNAME, v.ttl, &v, &cname);
+			if (st != TDNS_OK)
+				return st;
+			if (cname == NULL || ldns_rr_rdf(cname, 0) == NULL)
+				return TDNS_EINVAL;
+			*target = ldns_rdf_clone(ldns_rr_rdf(cname, 0));
+			if (*target == NULL)
+				return TDNS_ENOMEM;
+			*end = STEP_FOLLOW;
+			return TDNS_OK;
+		}
+		if (st != TDNS_ENOTFOUND)
+			return st;
+	}
+	/* NODATA (RFC 2308 2.2). */
+	ldns_pkt_set_rcode(reply, LDNS_RCODE_NOERROR);
+	return add_negative_soa(t, reply, s->key, s->apex_len);
+}
+
+/*
+ * RFC 4592 3.3.1: the closest encloser of a name that does not exist is its
+ * deepest existing ancestor (the apex at worst); "*." under it is the source
+ * of synthesis. Returns the wildcard's key length in wkey, 0 if none exists.
+ */
+static size_t find_wildcard(struct tdns_txn *t, const struct auth_step *s,
+			    uint8_t *wkey)
+{
+	int apex_labels = name_key_labels(s->key, s->apex_len);
+	int l = name_key_labels(s->key, s->klen) - 1;
+	size_t ce_len = s->apex_len;
+
+	for (; l > apex_labels; l--) {
+		size_t plen = name_key_prefix_len(s->key, s->klen, l);
+
+		if (zonedb_name_state(t, s->key, plen) != ZONEDB_NAME_NONE) {
+			ce_len = plen;
+			break;
+		}
+	}
+	if (ce_len + 2 > NAME_KEY_MAX)
+		return 0;
+	memcpy(wkey, s->key, ce_len);
+	wkey[ce_len] = 1;
+	wkey[ce_len + 1] = '*';
+	if ((zonedb_name_state(t, wkey, ce_len + 2) & ZONEDB_NAME_DATA) == 0)
+		return 0;
+	return ce_len + 2;
+}
+
+/* RFC 1034 4.3.2 step 3 for one name of the chain. */
+static enum tdns_status answer_step(struct tdns_txn *t, ldns_pkt *reply,
+				    const struct auth_step *s, uint16_t qtype,
+				    enum step_end *end, ldns_rdf **target)
+{
+	struct tdns_rrset_view ns;
+	uint8_t wkey[NAME_KEY_MAX];
+	size_t cut_len = 0, wlen;
+	unsigned state;
+	enum tdns_status st;
+
+	*end = STEP_DONE;
+	st = find_cut(t, s, qtype, &cut_len, &ns);
+	if (st == TDNS_OK)
+		return add_referral(t, reply, s, cut_len, &ns);
+	if (st != TDNS_ENOTFOUND)
+		return st;
+
+	state = zonedb_name_state(t, s->key, s->klen);
+	if (state & ZONEDB_NAME_DATA)
+		return answer_data(t, reply, s, s->key, s->klen, qtype, end,
+				   target);
+	if (state & ZONEDB_NAME_CHILDREN) {
+		/* An empty non-terminal exists: NODATA (RFC 4592 2.2.2). */
+		ldns_pkt_set_rcode(reply, LDNS_RCODE_NOERROR);
+		return add_negative_soa(t, reply, s->key, s->apex_len);
+	}
+	wlen = find_wildcard(t, s, wkey);
+	if (wlen > 0)
+		return answer_data(t, reply, s, wkey, wlen, qtype, end, target);
+	/* RFC 6604 3: the rcode describes the last name of a CNAME chain. */
+	ldns_pkt_set_rcode(reply, LDNS_RCODE_NXDOMAIN);
+	return add_negative_soa(t, reply, s->key, s->apex_len);
+}
+
+static void set_servfail(ldns_pkt *reply)
+{
+	static const ldns_pkt_section secs[] = {
+		LDNS_SECTION_ANSWER, LDNS_SECTION_AUTHORITY,
+		LDNS_SECTION_ADDITIONAL,
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(secs) / sizeof(secs[0]); i++) {
+		ldns_rr *rr;
+		ldns_rr_list *l = secs[i] == LDNS_SECTION_ANSWER
+				       ? ldns_pkt_answer(reply)
+				  : secs[i] == LDNS_SECTION_AUTHORITY
+				       ? ldns_pkt_authority(reply)
+				       : ldns_pkt_additional(reply);
+
+		while ((rr = ldns_rr_list_pop_rr(l)) != NULL)
+			ldns_rr_free(rr);
+		ldns_pkt_set_section_count(reply, secs[i], 0);
+	}
+	ldns_pkt_set_aa(reply, false);
+	ldns_pkt_set_rcode(reply, LDNS_RCODE_SERVFAIL);
+}
+
+enum auth_result auth_lookup(struct tdns_txn *t, const struct tdns_query *q,
+			     ldns_pkt *reply)
+{
+	uint8_t seen[AUTH_MAX_CHAIN][NAME_KEY_MAX];
+	size_t seen_len[AUTH_MAX_CHAIN];
+	uint8_t tkey[NAME_KEY_MAX];
+	struct tdns_zone_meta meta;
+	struct auth_step s;
+	ldns_rdf *owner = NULL; /* chain target owned here */
+	ldns_rdf *target = NULL;
+	enum auth_result res = AUTH_ANSWERED;
+	enum step_end end;
+	enum tdns_status st;
+	size_t hops, i, tlen = 0;
+
+	s.owner = q->qname;
+	s.key = q->qkey;
+	s.klen = q->qkey_len;
+	st = zonedb_find(t, s.key, s.klen, &s.apex_len, &meta);
+	if (st == TDNS_ENOTFOUND) {
+		res = AUTH_NOT_AUTH;
+		goto out;
+	}
+	if (st != TDNS_OK)
+		goto out;
+	ldns_pkt_set_aa(reply, true);
+	ldns_pkt_set_rcode(reply, LDNS_RCODE_NOERROR);
+	for (hops = 0;; hops++) {
+		memcpy(seen[hops], s.key, s.klen);
+		seen_len[hops] = s.klen;
+		st = answer_step(t, reply, &s, q->qtype, &end, &target);
+		if (st != TDNS_OK || end == STEP_DONE)
+			goto out;
+		/* RFC 1034 4.3.2 step 3a: restart at the CNAME's target - but
+		 * only so far, only inside zones we serve, never in a loop. */
+		ldns_rdf_deep_free(owner);
+		owner = target;
+		target = NULL;
+		if (hops + 1 >= AUTH_MAX_CHAIN)
+			goto out;
+		if (name_key_from_wire(ldns_rdf_data(owner), ldns_rdf_size(owner),
+				       tkey, &tlen) != TDNS_OK)
+			goto out;
+		for (i = 0; i <= hops; i++)
+			if (seen_len[i] == tlen &&
+			    memcmp(seen[i], tkey, tlen) == 0)
+				goto out;
+		s.owner = owner;
+		s.key = tkey;
+		s.klen = tlen;
+		st = zonedb_find(t, s.key, s.klen, &s.apex_len, &meta);
+		if (st == TDNS_ENOTFOUND) {
+			st = TDNS_OK;
+			goto out;
+		}
+		if (st != TDNS_OK)
+			goto out;
+	}
+out:
+	if (res == AUTH_ANSWERED && st != TDNS_OK) {
+		log_err("auth: lookup failed: %s", tdns_strerror(st));
+		set_servfail(reply);
+	}
+	ldns_rdf_deep_free(owner);
+	ldns_rdf_deep_free(target);
+	return res;
+}
+
+/* RFC 4892 2: the identity TXT records of the server, class CH. */
+void auth_chaos(const struct tdns_auth_cfg *cfg, const struct tdns_query *q,
+		ldns_pkt *reply)
+{
+	static const struct {
+		const char *key;
+		size_t klen;
+		bool version;
+	} names[] = {
+		{ "\x04" "bind" "\x07" "version", 13, true },
+		{ "\x06" "server" "\x07" "version", 15, true },
+		{ "\x06" "server" "\x02" "id", 10, false },
+		{ "\x04" "bind" "\x08" "hostname", 14, false },
+	};
+	const char *value = NULL;
+	ldns_rr *rr = NULL;
+	ldns_rdf *owner = NULL, *txt = NULL;
+	uint8_t buf[256];
+	size_t i, len;
+	bool known = false;
+
+	ldns_pkt_set_rcode(reply, LDNS_RCODE_REFUSED);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (q->qkey_len == names[i].klen &&
+		    memcmp(q->qkey, names[i].key, names[i].klen) == 0) {
+			known = true;
+			if (cfg != NULL)
+				value = names[i].version ? cfg->version
+							 : cfg->identity;
+			break;
+		}
+	}
+	if (!known || value == NULL)
+		goto out;
+	ldns_pkt_set_rcode(reply, LDNS_RCODE_NOERROR);
+	ldns_pkt_set_aa(reply, true);
+	if (q->qtype != TYPE_TXT && q->qtype != TYPE_ANY)
+		goto out; /* NODATA */
+	len = strlen(value);
+	if (len > 255)
+		len = 255;
+	buf[0] = (uint8_t)len;
+	memcpy(buf + 1, value, len);
+	rr = ldns_rr_new();
+	owner = ldns_rdf_clone(q->qname);
+	txt = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_STR, len + 1, buf);
+	if (rr == NULL || owner == NULL || txt == NULL)
+		goto fail;
+	ldns_rr_set_owner(rr, owner);
+	owner = NULL;
+	ldns_rr_set_type(rr, LDNS_RR_TYPE_TXT);
+	ldns_rr_set_class(rr, LDNS_RR_CLASS_CH);
+	ldns_rr_set_ttl(rr, 0);
+	if (!ldns_rr_push_rdf(rr, txt))
+		goto fail;
+	txt = NULL;
+	if (!ldns_pkt_push_rr(reply, LDNS_SECTION_ANSWER, rr))
+		goto fail;
+	rr = NULL;
+	goto out;
+fail:
+	set_servfail(reply);
+out:
+	ldns_rr_free(rr);
+	ldns_rdf_deep_free(owner);
+	ldns_rdf_deep_free(txt);
+}
+
+bool auth_answer(struct tdns_txn *t, const struct tdns_auth_cfg *cfg,
+		 const uint8_t *in, size_t in_len, bool tcp, uint8_t *out,
+		 size_t cap, size_t *out_len)
+{
+	struct tdns_query q;
+	ldns_pkt *reply = NULL;
+	enum wire_verdict v;
+
+	memset(&q, 0, sizeof(q));
+	*out_len = 0;
+	v = wire_parse_query(in, in_len, &q, out, out_len);
+	if (v == WIRE_DROP)
+		goto out;
+	if (v == WIRE_ERROR)
+		goto out;
+	reply = wire_reply_new(&q, LDNS_RCODE_NOERROR);
+	if (reply == NULL)
+		goto servfail;
+	if (q.qclass == CLASS_CH) {
+		auth_chaos(cfg, &q, reply);
+	} else if (q.qclass != CLASS_IN) {
+		ldns_pkt_set_rcode(reply, LDNS_RCODE_REFUSED);
+	} else if (q.qtype == TYPE_AXFR || q.qtype == TYPE_IXFR) {
+		/* No zone transfers are offered. */
+		ldns_pkt_set_rcode(reply, LDNS_RCODE_REFUSED);
+	} else if (q.qtype == TYPE_MAILA || q.qtype == TYPE_MAILB) {
+		ldns_pkt_set_rcode(reply, LDNS_RCODE_NOTIMPL);
+	} else if (auth_lookup(t, &q, reply) == AUTH_NOT_AUTH) {
+		/* Not ours: REFUSED, AA and RA clear. */
+		ldns_pkt_set_rcode(reply, LDNS_RCODE_REFUSED);
+	}
+	if (wire_reply_render(reply, &q, tcp, out, cap, out_len) == TDNS_OK)
+		goto out;
+servfail:
+	log_err("auth: could not build a reply; answering SERVFAIL");
+	*out_len = wire_error_reply(in, in_len, LDNS_RCODE_SERVFAIL, out, cap);
+out:
+	ldns_pkt_free(reply);
+	wire_query_clear(&q);
+	return *out_len > 0;
+}

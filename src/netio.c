@@ -1,0 +1,1532 @@
+/*
+ * netio.c - sockets, epoll and timers (see netio.h): the only file that
+ * talks to the OS network API.
+ *
+ * Lifetime rule inside a loop: an object whose fd is closed while epoll
+ * events are being dispatched may still be named by a later event of the
+ * same epoll_wait batch. Closed connections and out sockets are therefore
+ * only marked closed and parked on a graveyard list that is freed after the
+ * batch; every dispatch checks the closed flag first.
+ */
+#include "tierdns/netio.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "tierdns/clock.h"
+#include "tierdns/log.h"
+
+#define NETIO_MSG_MAX 65535        /* RFC 1035 4.2.2: 16-bit length */
+#define UDP_BATCH 32               /* datagrams per recvmmsg/sendmmsg */
+#define EPOLL_BATCH 64
+#define ACCEPT_BURST 64            /* accepts per readiness event */
+#define ACCEPT_PAUSE_MS 100        /* back-off when out of descriptors */
+#define TCP_RBUF_INIT 1024
+#define TCP_MAX_HELD 64            /* deferred queries per connection before
+				    * reading pauses (RFC 7766 6.2.1.1) */
+#define TCP_WBUF_HIGH (128u * 1024u) /* unsent bytes before reading pauses */
+#define TCP_DEFAULT_MAX 256
+#define TCP_DEFAULT_IDLE_MS 10000  /* RFC 7766 6.2.3 */
+#define OUT_RX_BURST 64
+
+enum ev_kind { EV_WAKE, EV_UDP, EV_ACCEPT, EV_CONN, EV_OUT };
+
+/* What epoll_event.data.ptr points at. */
+struct ev {
+	enum ev_kind kind;
+	int fd;
+	void *obj;
+	uint32_t events; /* currently registered interest */
+};
+
+/* A byte buffer; bytes [off, len) are live. */
+struct buf {
+	uint8_t *data;
+	size_t off, len, cap;
+};
+
+struct listener;
+
+struct tcp_conn {
+	struct ev ev;
+	struct listener *lst;
+	struct tdns_addr peer;
+	struct tcp_conn *prev, *next; /* listener LRU list, limbo or graveyard */
+	uint64_t last_ms;             /* last byte read or written */
+	unsigned held;                /* held requests naming this connection */
+	bool closed;                  /* fd gone; memory lives while held > 0 */
+	bool eof;                     /* peer shut its side down */
+	bool in_process;              /* conn_process is on the stack */
+	struct buf rbuf, wbuf;
+};
+
+struct listener {
+	struct tdns_loop *loop;
+	struct tdns_listen_cfg cfg; /* defaults applied */
+	struct ev udp, tcp;
+	struct tcp_conn *head, *tail; /* least recently active first */
+	unsigned n_conns;
+	struct tdns_timer *accept_pause;
+	struct listener *next;
+};
+
+struct tdns_request {
+	struct tdns_loop *loop;  /* NULL once the loop is freed */
+	struct listener *lst;
+	struct tcp_conn *conn;   /* TCP only */
+	int udp_fd;              /* UDP only */
+	struct tdns_addr peer;
+	bool tcp;
+	struct tdns_request *prev, *next; /* the loop's held list */
+};
+
+struct tdns_out {
+	struct ev ev;
+	struct tdns_loop *loop;
+	netio_out_fn fn;
+	void *ctx;
+	bool tcp;
+	bool connecting;
+	bool failed;
+	bool closed;
+	struct buf rbuf, wbuf;
+	struct tdns_out *prev, *next; /* live list or graveyard */
+};
+
+struct tdns_timer {
+	uint64_t due;
+	uint64_t seq;  /* insertion order breaks ties */
+	size_t idx;    /* position in the heap */
+	netio_timer_fn fn;
+	void *ctx;
+};
+
+/* Preallocated per loop so that a UDP query answered at once costs no
+ * allocation: receive, handle and send a whole batch in place. */
+struct udp_batch {
+	struct mmsghdr in_msgs[UDP_BATCH];
+	struct mmsghdr out_msgs[UDP_BATCH];
+	struct iovec in_iov[UDP_BATCH];
+	struct iovec out_iov[UDP_BATCH];
+	struct tdns_request reqs[UDP_BATCH];
+	uint8_t in[UDP_BATCH][NETIO_MSG_MAX];
+	uint8_t out[UDP_BATCH][NETIO_MSG_MAX];
+};
+
+struct tdns_loop {
+	int epfd;
+	struct ev wake;
+	atomic_bool stop;
+	struct listener *listeners;
+	uint16_t last_port;
+	struct tdns_timer **heap;
+	size_t n_heap, cap_heap;
+	uint64_t timer_seq;
+	struct tcp_conn *limbo;     /* closed, still named by held requests */
+	struct tcp_conn *dead_conns;
+	struct tdns_out *outs;      /* live out sockets */
+	struct tdns_out *dead_outs;
+	struct tdns_request *held;
+	struct udp_batch *udp;      /* allocated with the first listener */
+	uint8_t *answer;            /* TCP handlers answer here */
+	uint8_t *rx;                /* out sockets read UDP replies here */
+};
+
+static_assert(ATOMIC_BOOL_LOCK_FREE == 2, "netio_loop_stop must be signal-safe");
+
+/* ---- errors ---- */
+
+static enum tdns_status errno_status(int e)
+{
+	switch (e) {
+	case ENOMEM:
+	case ENOBUFS:
+		return TDNS_ENOMEM;
+	case EMFILE:
+	case ENFILE:
+		return TDNS_EBUSY;
+	case EINVAL:
+	case EAFNOSUPPORT:
+		return TDNS_EINVAL;
+	case ETIMEDOUT:
+		return TDNS_ETIMEOUT;
+	default:
+		return TDNS_ENET;
+	}
+}
+
+/* ---- addresses ---- */
+
+static bool parse_port(const char *s, uint16_t *out)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	if (s[0] == '\0' || strlen(s) > 5)
+		return false;
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	/* A written port must name a real one; 0 only comes as default_port. */
+	if (v == 0 || v > 65535)
+		return false;
+	*out = (uint16_t)v;
+	return true;
+}
+
+enum tdns_status netio_addr_parse(const char *text, uint16_t default_port,
+				  struct tdns_addr *out)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *port_text = NULL, *colon;
+	uint16_t port = default_port;
+	struct sockaddr_in *sin;
+	struct sockaddr_in6 *sin6;
+	size_t hlen;
+	bool v6_only = false;
+
+	if (text == NULL || out == NULL)
+		return TDNS_EINVAL;
+	memset(out, 0, sizeof(*out));
+	if (text[0] == '[') {
+		const char *close = strchr(text, ']');
+
+		if (close == NULL)
+			return TDNS_EINVAL;
+		hlen = (size_t)(close - text - 1);
+		if (close[1] == ':')
+			port_text = close + 2;
+		else if (close[1] != '\0')
+			return TDNS_EINVAL;
+		text++;
+		v6_only = true;
+	} else {
+		colon = strchr(text, ':');
+		/* One colon: IPv4 with a port. More: a bare IPv6 address,
+		 * whose port can only be given in the bracket form. */
+		if (colon != NULL && strchr(colon + 1, ':') == NULL) {
+			hlen = (size_t)(colon - text);
+			port_text = colon + 1;
+		} else {
+			hlen = strlen(text);
+		}
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return TDNS_EINVAL;
+	memcpy(host, text, hlen);
+	host[hlen] = '\0';
+	if (port_text != NULL && !parse_port(port_text, &port))
+		return TDNS_EINVAL;
+
+	sin = (struct sockaddr_in *)&out->ss;
+	sin6 = (struct sockaddr_in6 *)&out->ss;
+	if (!v6_only && inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		out->len = sizeof(*sin);
+		return TDNS_OK;
+	}
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1 &&
+	    (v6_only || port_text == NULL)) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		out->len = sizeof(*sin6);
+		return TDNS_OK;
+	}
+	memset(out, 0, sizeof(*out));
+	return TDNS_EINVAL;
+}
+
+const char *netio_addr_str(const struct tdns_addr *a, char *buf, size_t cap)
+{
+	char host[INET6_ADDRSTRLEN];
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)&a->ss;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&a->ss;
+
+	if (cap == 0)
+		return buf;
+	if (a->ss.ss_family == AF_INET &&
+	    inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host)) != NULL)
+		snprintf(buf, cap, "%s:%u", host, (unsigned)ntohs(sin->sin_port));
+	else if (a->ss.ss_family == AF_INET6 &&
+		 inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host)) != NULL)
+		snprintf(buf, cap, "[%s]:%u", host, (unsigned)ntohs(sin6->sin6_port));
+	else
+		snprintf(buf, cap, "(unknown address)");
+	return buf;
+}
+
+static uint16_t addr_port(const struct tdns_addr *a)
+{
+	if (a->ss.ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)&a->ss)->sin_port);
+	return ntohs(((const struct sockaddr_in6 *)&a->ss)->sin6_port);
+}
+
+static void addr_set_port(struct tdns_addr *a, uint16_t port)
+{
+	if (a->ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&a->ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)&a->ss)->sin6_port = htons(port);
+}
+
+/* ---- buffers ---- */
+
+/* Make room for n more bytes after len (compacting first). */
+static bool buf_reserve(struct buf *b, size_t n)
+{
+	uint8_t *p;
+	size_t cap;
+
+	if (b->off > 0) {
+		memmove(b->data, b->data + b->off, b->len - b->off);
+		b->len -= b->off;
+		b->off = 0;
+	}
+	if (b->cap - b->len >= n)
+		return true;
+	cap = b->cap == 0 ? TCP_RBUF_INIT : b->cap;
+	while (cap - b->len < n)
+		cap *= 2;
+	p = realloc(b->data, cap);
+	if (p == NULL)
+		return false;
+	b->data = p;
+	b->cap = cap;
+	return true;
+}
+
+static size_t buf_used(const struct buf *b)
+{
+	return b->len - b->off;
+}
+
+/* Append msg with its RFC 1035 4.2.2 two-byte length prefix. */
+static bool buf_put_framed(struct buf *b, const uint8_t *msg, size_t len)
+{
+	if (len > NETIO_MSG_MAX || !buf_reserve(b, len + 2))
+		return false;
+	b->data[b->len] = (uint8_t)(len >> 8);
+	b->data[b->len + 1] = (uint8_t)len;
+	memcpy(b->data + b->len + 2, msg, len);
+	b->len += len + 2;
+	return true;
+}
+
+/* Length of the first complete framed message in b, or -1. */
+static long buf_framed_len(const struct buf *b)
+{
+	size_t n = buf_used(b), len;
+
+	if (n < 2)
+		return -1;
+	len = (size_t)b->data[b->off] << 8 | b->data[b->off + 1];
+	return n - 2 >= len ? (long)len : -1;
+}
+
+static void buf_free(struct buf *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+/* After a message was consumed: drop big buffers once they run empty. */
+static void buf_consumed(struct buf *b)
+{
+	if (b->off != b->len)
+		return;
+	b->off = b->len = 0;
+	if (b->cap > 4 * TCP_RBUF_INIT)
+		buf_free(b);
+}
+
+/* ---- epoll ---- */
+
+static enum tdns_status ev_add(struct tdns_loop *l, struct ev *e, uint32_t events)
+{
+	struct epoll_event ee = { .events = events, .data.ptr = e };
+
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, e->fd, &ee) < 0)
+		return errno_status(errno);
+	e->events = events;
+	return TDNS_OK;
+}
+
+static void ev_set(struct tdns_loop *l, struct ev *e, uint32_t events)
+{
+	struct epoll_event ee = { .events = events, .data.ptr = e };
+
+	if (e->events == events)
+		return;
+	if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, e->fd, &ee) < 0)
+		log_warn("epoll_ctl: %s", strerror(errno));
+	else
+		e->events = events;
+}
+
+static void ev_close(struct tdns_loop *l, struct ev *e)
+{
+	if (e->fd < 0)
+		return;
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, e->fd, NULL);
+	close(e->fd);
+	e->fd = -1;
+}
+
+/* ---- timers: a binary min-heap ordered by (due, seq) ---- */
+
+static bool timer_before(const struct tdns_timer *a, const struct tdns_timer *b)
+{
+	return a->due < b->due || (a->due == b->due && a->seq < b->seq);
+}
+
+static void heap_place(struct tdns_loop *l, size_t i, struct tdns_timer *t)
+{
+	l->heap[i] = t;
+	t->idx = i;
+}
+
+static void heap_up(struct tdns_loop *l, size_t i)
+{
+	struct tdns_timer *t = l->heap[i];
+
+	while (i > 0 && timer_before(t, l->heap[(i - 1) / 2])) {
+		heap_place(l, i, l->heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	heap_place(l, i, t);
+}
+
+static void heap_down(struct tdns_loop *l, size_t i)
+{
+	struct tdns_timer *t = l->heap[i];
+	size_t c;
+
+	for (;;) {
+		c = 2 * i + 1;
+		if (c >= l->n_heap)
+			break;
+		if (c + 1 < l->n_heap && timer_before(l->heap[c + 1], l->heap[c]))
+			c++;
+		if (!timer_before(l->heap[c], t))
+			break;
+		heap_place(l, i, l->heap[c]);
+		i = c;
+	}
+	heap_place(l, i, t);
+}
+
+static void heap_remove(struct tdns_loop *l, struct tdns_timer *t)
+{
+	size_t i = t->idx;
+	struct tdns_timer *last = l->heap[--l->n_heap];
+
+	if (i == l->n_heap)
+		return;
+	heap_place(l, i, last);
+	heap_up(l, i);
+	heap_down(l, last->idx);
+}
+
+struct tdns_timer *netio_timer_add(struct tdns_loop *l, uint64_t delay_ms,
+				   netio_timer_fn fn, void *ctx)
+{
+	struct tdns_timer *t;
+
+	if (l->n_heap == l->cap_heap) {
+		size_t cap = l->cap_heap == 0 ? 64 : l->cap_heap * 2;
+		struct tdns_timer **h = realloc(l->heap, cap * sizeof(*h));
+
+		if (h == NULL)
+			return NULL;
+		l->heap = h;
+		l->cap_heap = cap;
+	}
+	t = malloc(sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	t->due = clock_mono_ms() + delay_ms;
+	t->seq = l->timer_seq++;
+	t->fn = fn;
+	t->ctx = ctx;
+	l->n_heap++;
+	heap_place(l, l->n_heap - 1, t);
+	heap_up(l, l->n_heap - 1);
+	return t;
+}
+
+void netio_timer_cancel(struct tdns_loop *l, struct tdns_timer *t)
+{
+	if (t == NULL)
+		return;
+	heap_remove(l, t);
+	free(t);
+}
+
+/* Fire the timers due at now that existed when the pass began, so a callback
+ * re-arming itself with delay 0 cannot starve the sockets. */
+static void timers_fire(struct tdns_loop *l, uint64_t now)
+{
+	uint64_t seq_limit = l->timer_seq;
+	struct tdns_timer *t;
+	netio_timer_fn fn;
+	void *ctx;
+
+	while (l->n_heap > 0 && !atomic_load(&l->stop)) {
+		t = l->heap[0];
+		if (t->due > now || t->seq >= seq_limit)
+			break;
+		heap_remove(l, t);
+		fn = t->fn;
+		ctx = t->ctx;
+		free(t);
+		fn(ctx);
+	}
+}
+
+/* ---- TCP connections (server side) ---- */
+
+static void conn_list_unlink(struct tcp_conn **head, struct tcp_conn **tail,
+			     struct tcp_conn *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		*head = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else if (tail != NULL)
+		*tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void conn_list_append(struct listener *lst, struct tcp_conn *c)
+{
+	c->prev = lst->tail;
+	c->next = NULL;
+	if (lst->tail != NULL)
+		lst->tail->next = c;
+	else
+		lst->head = c;
+	lst->tail = c;
+}
+
+static void conn_list_push(struct tcp_conn **head, struct tcp_conn *c)
+{
+	c->prev = NULL;
+	c->next = *head;
+	if (*head != NULL)
+		(*head)->prev = c;
+	*head = c;
+}
+
+/* Activity: restart the idle clock and move to the young end. */
+static void conn_touch(struct tcp_conn *c)
+{
+	struct listener *lst = c->lst;
+
+	c->last_ms = clock_mono_ms();
+	if (lst->tail != c) {
+		conn_list_unlink(&lst->head, &lst->tail, c);
+		conn_list_append(lst, c);
+	}
+}
+
+static void conn_free(struct tcp_conn *c)
+{
+	buf_free(&c->rbuf);
+	buf_free(&c->wbuf);
+	free(c);
+}
+
+static void conn_close(struct tcp_conn *c)
+{
+	struct tdns_loop *l = c->lst->loop;
+
+	if (c->closed)
+		return;
+	ev_close(l, &c->ev);
+	c->closed = true;
+	conn_list_unlink(&c->lst->head, &c->lst->tail, c);
+	c->lst->n_conns--;
+	/* rbuf stays until conn_free: a handler may still be reading a query
+	 * from it when a reply on the same connection fails and closes it. */
+	buf_free(&c->wbuf);
+	if (c->held > 0)
+		conn_list_push(&l->limbo, c);
+	else
+		conn_list_push(&l->dead_conns, c);
+}
+
+/* Too many answers waiting for a slow reader, or too many queries waiting
+ * for their answers: stop reading until that drains. */
+static bool conn_blocked(const struct tcp_conn *c)
+{
+	return c->held >= TCP_MAX_HELD || buf_used(&c->wbuf) >= TCP_WBUF_HIGH;
+}
+
+/* Write what the socket takes now; the rest waits for EPOLLOUT. */
+static void conn_flush(struct tcp_conn *c)
+{
+	ssize_t n;
+
+	while (!c->closed && buf_used(&c->wbuf) > 0) {
+		n = send(c->ev.fd, c->wbuf.data + c->wbuf.off, buf_used(&c->wbuf),
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				conn_close(c);
+			return;
+		}
+		c->wbuf.off += (size_t)n;
+		conn_touch(c);
+	}
+	if (!c->closed)
+		buf_consumed(&c->wbuf);
+}
+
+/* Close when the peer is done and nothing is owed; else set epoll interest. */
+static void conn_settle(struct tcp_conn *c)
+{
+	uint32_t events = 0;
+
+	if (c->closed)
+		return;
+	if (c->eof && c->held == 0 && buf_used(&c->wbuf) == 0) {
+		conn_close(c);
+		return;
+	}
+	if (!c->eof && !conn_blocked(c))
+		events |= EPOLLIN;
+	if (buf_used(&c->wbuf) > 0)
+		events |= EPOLLOUT;
+	ev_set(c->lst->loop, &c->ev, events);
+}
+
+/* Answer every complete framed query in rbuf (pipelining, RFC 7766 6.2.1.1),
+ * then write the answers in one go. */
+static void conn_process(struct tcp_conn *c)
+{
+	struct listener *lst = c->lst;
+	struct tdns_request req;
+	enum netio_verdict v;
+	size_t out_len;
+	long len;
+
+	if (c->in_process)
+		return; /* a reply from inside the handler: the outer pass goes on */
+	c->in_process = true;
+	while (!c->closed && !conn_blocked(c) && (len = buf_framed_len(&c->rbuf)) >= 0) {
+		memset(&req, 0, sizeof(req));
+		req.loop = lst->loop;
+		req.lst = lst;
+		req.conn = c;
+		req.udp_fd = -1;
+		req.peer = c->peer;
+		req.tcp = true;
+		out_len = 0;
+		v = lst->cfg.on_query(lst->cfg.ctx, &req, c->rbuf.data + c->rbuf.off + 2,
+				      (size_t)len, lst->loop->answer, &out_len);
+		if (c->closed)
+			break;
+		c->rbuf.off += (size_t)len + 2;
+		if (v == NETIO_REPLY && out_len > 0 &&
+		    !buf_put_framed(&c->wbuf, lst->loop->answer, out_len)) {
+			log_warn("tcp: no memory for an answer, closing the connection");
+			conn_close(c);
+		}
+	}
+	c->in_process = false;
+	if (c->closed)
+		return;
+	buf_consumed(&c->rbuf);
+	conn_flush(c);
+	conn_settle(c);
+}
+
+static void conn_readable(struct tcp_conn *c)
+{
+	size_t want = TCP_RBUF_INIT;
+	long len;
+	ssize_t n;
+
+	/* Room for the whole message being read, so it arrives in one piece. */
+	if (buf_used(&c->rbuf) >= 2) {
+		len = (long)((size_t)c->rbuf.data[c->rbuf.off] << 8 |
+			     c->rbuf.data[c->rbuf.off + 1]);
+		if ((size_t)len + 2 - buf_used(&c->rbuf) > want)
+			want = (size_t)len + 2 - buf_used(&c->rbuf);
+	}
+	if (!buf_reserve(&c->rbuf, want)) {
+		log_warn("tcp: no memory for a read buffer, closing the connection");
+		conn_close(c);
+		return;
+	}
+	n = recv(c->ev.fd, c->rbuf.data + c->rbuf.len, c->rbuf.cap - c->rbuf.len,
+		 MSG_DONTWAIT);
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			conn_close(c);
+		return;
+	}
+	if (n == 0) {
+		/* Half-close: answer what was asked, then close (RFC 7766 6.2.4). */
+		c->eof = true;
+	} else {
+		c->rbuf.len += (size_t)n;
+		conn_touch(c);
+	}
+	conn_process(c);
+}
+
+static void conn_writable(struct tcp_conn *c)
+{
+	conn_flush(c);
+	if (!c->closed && !conn_blocked(c) && buf_framed_len(&c->rbuf) >= 0)
+		conn_process(c);
+	else
+		conn_settle(c);
+}
+
+static void conn_event(struct tcp_conn *c, uint32_t events)
+{
+	if (c->closed)
+		return;
+	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+		if (c->eof) {
+			/* The peer is gone for good (RST or full close). */
+			if (events & (EPOLLERR | EPOLLHUP))
+				conn_close(c);
+		} else {
+			conn_readable(c);
+		}
+	}
+	if (!c->closed && (events & EPOLLOUT))
+		conn_writable(c);
+}
+
+/* ---- listeners ---- */
+
+static void accept_resume(void *ctx)
+{
+	struct listener *lst = ctx;
+
+	lst->accept_pause = NULL;
+	ev_set(lst->loop, &lst->tcp, EPOLLIN);
+}
+
+static void tcp_acceptable(struct listener *lst)
+{
+	struct tdns_loop *l = lst->loop;
+	struct tcp_conn *c;
+	struct tdns_addr peer;
+	char as[64];
+	int fd, k;
+
+	for (k = 0; k < ACCEPT_BURST; k++) {
+		peer.len = sizeof(peer.ss);
+		fd = accept4(lst->tcp.fd, (struct sockaddr *)&peer.ss, &peer.len,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			/* Out of descriptors or memory: a level-triggered listener
+			 * would spin, so stop accepting for a moment. */
+			log_warn("tcp accept on %s: %s; pausing accepts for %d ms",
+				 netio_addr_str(&lst->cfg.addr, as, sizeof(as)),
+				 strerror(errno), ACCEPT_PAUSE_MS);
+			if (lst->accept_pause == NULL) {
+				lst->accept_pause = netio_timer_add(l, ACCEPT_PAUSE_MS,
+								    accept_resume, lst);
+				if (lst->accept_pause != NULL)
+					ev_set(l, &lst->tcp, 0);
+			}
+			return;
+		}
+		if (lst->n_conns >= lst->cfg.max_tcp) {
+			/* Full: make room by closing the least recently active
+			 * connection if it owes nothing, else refuse this one. */
+			if (lst->head != NULL && lst->head->held == 0) {
+				conn_close(lst->head);
+			} else {
+				close(fd);
+				continue;
+			}
+		}
+		c = calloc(1, sizeof(*c));
+		if (c == NULL) {
+			close(fd);
+			continue;
+		}
+		c->ev.kind = EV_CONN;
+		c->ev.fd = fd;
+		c->ev.obj = c;
+		c->lst = lst;
+		c->peer = peer;
+		if (ev_add(l, &c->ev, EPOLLIN) != TDNS_OK) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		lst->n_conns++;
+		c->last_ms = clock_mono_ms();
+		conn_list_append(lst, c);
+	}
+}
+
+static void udp_send_batch(int fd, struct mmsghdr *msgs, unsigned n)
+{
+	unsigned sent = 0;
+	int r;
+
+	while (sent < n) {
+		r = sendmmsg(fd, msgs + sent, n - sent, MSG_DONTWAIT);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			/* The first datagram failed (socket buffer full, peer
+			 * unreachable): UDP may lose it; go on with the rest. */
+			log_debug("udp send: %s", strerror(errno));
+			sent++;
+			continue;
+		}
+		sent += (unsigned)r;
+	}
+}
+
+static void udp_readable(struct listener *lst)
+{
+	struct tdns_loop *l = lst->loop;
+	struct udp_batch *b = l->udp;
+	struct tdns_request *req;
+	struct msghdr *h;
+	enum netio_verdict v;
+	unsigned i, nout = 0;
+	size_t out_len;
+	int n;
+
+	for (i = 0; i < UDP_BATCH; i++) {
+		b->in_iov[i].iov_base = b->in[i];
+		b->in_iov[i].iov_len = sizeof(b->in[i]);
+		h = &b->in_msgs[i].msg_hdr;
+		memset(h, 0, sizeof(*h));
+		h->msg_name = &b->reqs[i].peer.ss;
+		h->msg_namelen = sizeof(b->reqs[i].peer.ss);
+		h->msg_iov = &b->in_iov[i];
+		h->msg_iovlen = 1;
+	}
+	n = recvmmsg(lst->udp.fd, b->in_msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			log_debug("udp receive: %s", strerror(errno));
+		return;
+	}
+	for (i = 0; i < (unsigned)n; i++) {
+		h = &b->in_msgs[i].msg_hdr;
+		req = &b->reqs[i];
+		req->loop = l;
+		req->lst = lst;
+		req->conn = NULL;
+		req->udp_fd = lst->udp.fd;
+		req->peer.len = h->msg_namelen;
+		req->tcp = false;
+		req->prev = req->next = NULL;
+		if (h->msg_flags & MSG_TRUNC)
+			continue;
+		out_len = 0;
+		v = lst->cfg.on_query(lst->cfg.ctx, req, b->in[i], b->in_msgs[i].msg_len,
+				      b->out[i], &out_len);
+		if (v != NETIO_REPLY || out_len == 0 || out_len > NETIO_MSG_MAX)
+			continue;
+		b->out_iov[nout].iov_base = b->out[i];
+		b->out_iov[nout].iov_len = out_len;
+		h = &b->out_msgs[nout].msg_hdr;
+		memset(h, 0, sizeof(*h));
+		h->msg_name = &req->peer.ss;
+		h->msg_namelen = req->peer.len;
+		h->msg_iov = &b->out_iov[nout];
+		h->msg_iovlen = 1;
+		nout++;
+	}
+	udp_send_batch(lst->udp.fd, b->out_msgs, nout);
+}
+
+static enum tdns_status open_socket(const struct tdns_addr *a, int type, int *out)
+{
+	static const int one = 1;
+	char as[64];
+	int fd, e;
+
+	*out = -1;
+	fd = socket(a->ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	/* SO_REUSEPORT: every thread binds its own socket on the same port
+	 * and the kernel spreads queries over them. */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		goto fail;
+	/* A v6 listener serves v6 only; IPv4 gets its own --listen. */
+	if (a->ss.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+		goto fail;
+	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0)
+		goto fail;
+	if (type == SOCK_STREAM && listen(fd, SOMAXCONN) < 0)
+		goto fail;
+	*out = fd;
+	return TDNS_OK;
+fail:
+	e = errno;
+	log_err("%s %s: %s", type == SOCK_STREAM ? "tcp" : "udp",
+		netio_addr_str(a, as, sizeof(as)), strerror(e));
+	if (fd >= 0)
+		close(fd);
+	return errno_status(e);
+}
+
+/* Bind UDP then TCP on the same port; with port 0, the kernel's choice for
+ * UDP is tried for TCP too (a few times, in case it is taken). */
+static enum tdns_status open_pair(struct tdns_addr *a, int *udp_fd, int *tcp_fd)
+{
+	struct tdns_addr bound;
+	enum tdns_status st = TDNS_ENET;
+	bool any_port = addr_port(a) == 0;
+	int tries;
+
+	for (tries = 0; tries < 8; tries++) {
+		st = open_socket(a, SOCK_DGRAM, udp_fd);
+		if (st != TDNS_OK)
+			return st;
+		if (any_port) {
+			bound.len = sizeof(bound.ss);
+			if (getsockname(*udp_fd, (struct sockaddr *)&bound.ss, &bound.len) < 0) {
+				st = errno_status(errno);
+				close(*udp_fd);
+				return st;
+			}
+			addr_set_port(a, addr_port(&bound));
+		}
+		st = open_socket(a, SOCK_STREAM, tcp_fd);
+		if (st == TDNS_OK)
+			return TDNS_OK;
+		close(*udp_fd);
+		*udp_fd = -1;
+		if (!any_port)
+			return st;
+		addr_set_port(a, 0);
+	}
+	return st;
+}
+
+enum tdns_status netio_listen(struct tdns_loop *l, const struct tdns_listen_cfg *cfg)
+{
+	struct listener *lst = NULL;
+	enum tdns_status st;
+	int udp_fd = -1, tcp_fd = -1;
+
+	if (cfg == NULL || cfg->on_query == NULL ||
+	    (cfg->addr.ss.ss_family != AF_INET && cfg->addr.ss.ss_family != AF_INET6))
+		return TDNS_EINVAL;
+	if (l->udp == NULL) {
+		l->udp = malloc(sizeof(*l->udp));
+		if (l->udp == NULL)
+			return TDNS_ENOMEM;
+	}
+	lst = calloc(1, sizeof(*lst));
+	if (lst == NULL)
+		return TDNS_ENOMEM;
+	lst->loop = l;
+	lst->cfg = *cfg;
+	if (lst->cfg.max_tcp == 0)
+		lst->cfg.max_tcp = TCP_DEFAULT_MAX;
+	if (lst->cfg.tcp_idle_ms == 0)
+		lst->cfg.tcp_idle_ms = TCP_DEFAULT_IDLE_MS;
+	st = open_pair(&lst->cfg.addr, &udp_fd, &tcp_fd);
+	if (st != TDNS_OK)
+		goto out;
+	lst->udp = (struct ev){ .kind = EV_UDP, .fd = udp_fd, .obj = lst };
+	lst->tcp = (struct ev){ .kind = EV_ACCEPT, .fd = tcp_fd, .obj = lst };
+	udp_fd = tcp_fd = -1;
+	st = ev_add(l, &lst->udp, EPOLLIN);
+	if (st == TDNS_OK)
+		st = ev_add(l, &lst->tcp, EPOLLIN);
+	if (st != TDNS_OK) {
+		ev_close(l, &lst->udp);
+		ev_close(l, &lst->tcp);
+		goto out;
+	}
+	l->last_port = addr_port(&lst->cfg.addr);
+	lst->next = l->listeners;
+	l->listeners = lst;
+	lst = NULL;
+out:
+	if (udp_fd >= 0)
+		close(udp_fd);
+	if (tcp_fd >= 0)
+		close(tcp_fd);
+	free(lst);
+	return st;
+}
+
+uint16_t netio_listen_port(const struct tdns_loop *l)
+{
+	return l->last_port;
+}
+
+/* Close idle connections (RFC 7766 6.2.3); returns the next deadline. */
+static uint64_t idle_sweep(struct tdns_loop *l, uint64_t now)
+{
+	uint64_t next = UINT64_MAX, due;
+	struct listener *lst;
+	struct tcp_conn *c;
+
+	for (lst = l->listeners; lst != NULL; lst = lst->next) {
+		while ((c = lst->head) != NULL) {
+			due = c->last_ms + lst->cfg.tcp_idle_ms;
+			if (due > now) {
+				if (due < next)
+					next = due;
+				break;
+			}
+			if (c->held > 0) {
+				/* Waiting on our own answers is not idleness. */
+				c->last_ms = now;
+				conn_list_unlink(&lst->head, &lst->tail, c);
+				conn_list_append(lst, c);
+				continue;
+			}
+			conn_close(c);
+		}
+	}
+	return next;
+}
+
+/* ---- requests ---- */
+
+bool netio_request_is_tcp(const struct tdns_request *req)
+{
+	return req->tcp;
+}
+
+const struct tdns_addr *netio_request_peer(const struct tdns_request *req)
+{
+	return &req->peer;
+}
+
+struct tdns_request *netio_request_hold(struct tdns_request *req)
+{
+	struct tdns_request *h = malloc(sizeof(*h));
+	struct tdns_loop *l = req->loop;
+
+	if (h == NULL)
+		return NULL;
+	*h = *req;
+	h->prev = NULL;
+	h->next = l->held;
+	if (l->held != NULL)
+		l->held->prev = h;
+	l->held = h;
+	if (h->tcp)
+		h->conn->held++;
+	return h;
+}
+
+void netio_request_release(struct tdns_request *held)
+{
+	struct tdns_loop *l;
+	struct tcp_conn *c;
+
+	if (held == NULL)
+		return;
+	l = held->loop;
+	if (l != NULL) {
+		if (held->prev != NULL)
+			held->prev->next = held->next;
+		else
+			l->held = held->next;
+		if (held->next != NULL)
+			held->next->prev = held->prev;
+		c = held->conn;
+		if (c != NULL && --c->held == 0 && c->closed) {
+			conn_list_unlink(&l->limbo, NULL, c);
+			conn_list_push(&l->dead_conns, c);
+		} else if (c != NULL && !c->closed) {
+			/* One fewer owed answer may unblock reading or let a
+			 * half-closed connection finish. */
+			if (!conn_blocked(c) && buf_framed_len(&c->rbuf) >= 0)
+				conn_process(c);
+			else
+				conn_settle(c);
+		}
+	}
+	free(held);
+}
+
+void netio_request_reply(struct tdns_request *held, const uint8_t *msg, size_t len)
+{
+	struct tcp_conn *c;
+
+	if (held == NULL)
+		return;
+	if (held->loop != NULL && len > 0 && len <= NETIO_MSG_MAX) {
+		c = held->conn;
+		if (held->tcp && !c->closed) {
+			if (buf_put_framed(&c->wbuf, msg, len))
+				conn_flush(c);
+			else
+				conn_close(c);
+		} else if (!held->tcp &&
+			   sendto(held->udp_fd, msg, len, MSG_DONTWAIT,
+				  (const struct sockaddr *)&held->peer.ss, held->peer.len) < 0) {
+			log_debug("udp send: %s", strerror(errno));
+		}
+	}
+	netio_request_release(held);
+}
+
+/* ---- out sockets (upstream queries) ---- */
+
+static void out_fail(struct tdns_out *o)
+{
+	if (o->failed)
+		return;
+	o->failed = true;
+	/* Out of epoll (the fd stays open until netio_out_close), or a
+	 * level-triggered EPOLLERR would wake the loop again and again. */
+	epoll_ctl(o->loop->epfd, EPOLL_CTL_DEL, o->ev.fd, NULL);
+	o->fn(o->ctx, o, NULL, 0);
+}
+
+static void out_flush(struct tdns_out *o)
+{
+	ssize_t n;
+
+	while (buf_used(&o->wbuf) > 0) {
+		n = send(o->ev.fd, o->wbuf.data + o->wbuf.off, buf_used(&o->wbuf),
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				out_fail(o);
+			return;
+		}
+		o->wbuf.off += (size_t)n;
+	}
+	buf_consumed(&o->wbuf);
+}
+
+static void out_settle(struct tdns_out *o)
+{
+	uint32_t events = EPOLLIN;
+
+	if (o->closed || o->failed)
+		return;
+	if (o->connecting || buf_used(&o->wbuf) > 0)
+		events |= EPOLLOUT;
+	if (o->connecting)
+		events = EPOLLOUT;
+	ev_set(o->loop, &o->ev, events);
+}
+
+static void out_udp_readable(struct tdns_out *o)
+{
+	ssize_t n;
+	int k;
+
+	for (k = 0; k < OUT_RX_BURST && !o->closed && !o->failed; k++) {
+		n = recv(o->ev.fd, o->loop->rx, NETIO_MSG_MAX, MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			/* ECONNREFUSED: the ICMP port unreachable of a connected
+			 * UDP socket; report it so the caller fails fast. */
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				out_fail(o);
+			return;
+		}
+		o->fn(o->ctx, o, o->loop->rx, (size_t)n);
+	}
+}
+
+static void out_tcp_readable(struct tdns_out *o)
+{
+	size_t want = TCP_RBUF_INIT;
+	ssize_t n;
+	long len;
+
+	if (buf_used(&o->rbuf) >= 2) {
+		len = (long)((size_t)o->rbuf.data[o->rbuf.off] << 8 |
+			     o->rbuf.data[o->rbuf.off + 1]);
+		if ((size_t)len + 2 - buf_used(&o->rbuf) > want)
+			want = (size_t)len + 2 - buf_used(&o->rbuf);
+	}
+	if (!buf_reserve(&o->rbuf, want)) {
+		out_fail(o);
+		return;
+	}
+	n = recv(o->ev.fd, o->rbuf.data + o->rbuf.len, o->rbuf.cap - o->rbuf.len,
+		 MSG_DONTWAIT);
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			out_fail(o);
+		return;
+	}
+	o->rbuf.len += (size_t)n;
+	while (!o->closed && !o->failed && (len = buf_framed_len(&o->rbuf)) >= 0) {
+		o->rbuf.off += (size_t)len + 2;
+		o->fn(o->ctx, o, o->rbuf.data + o->rbuf.off - (size_t)len, (size_t)len);
+	}
+	if (o->closed || o->failed)
+		return;
+	buf_consumed(&o->rbuf);
+	if (n == 0)
+		out_fail(o);
+}
+
+static void out_event(struct tdns_out *o, uint32_t events)
+{
+	int err = 0;
+	socklen_t elen = sizeof(err);
+
+	if (o->closed || o->failed)
+		return;
+	if (o->connecting) {
+		if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+			return;
+		if (getsockopt(o->ev.fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0 || err != 0) {
+			log_debug("tcp connect: %s", strerror(err != 0 ? err : errno));
+			out_fail(o);
+			return;
+		}
+		o->connecting = false;
+		out_flush(o);
+		out_settle(o);
+		return;
+	}
+	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+		if (o->tcp)
+			out_tcp_readable(o);
+		else
+			out_udp_readable(o);
+	}
+	if (!o->closed && !o->failed && (events & EPOLLOUT))
+		out_flush(o);
+	out_settle(o);
+}
+
+static enum tdns_status out_open(struct tdns_loop *l, const struct tdns_addr *peer,
+				 bool tcp, netio_out_fn fn, void *ctx,
+				 struct tdns_out **out)
+{
+	struct tdns_addr any;
+	struct tdns_out *o = NULL;
+	enum tdns_status st = TDNS_OK;
+	char as[64];
+	int fd = -1;
+
+	*out = NULL;
+	if (peer == NULL || fn == NULL ||
+	    (peer->ss.ss_family != AF_INET && peer->ss.ss_family != AF_INET6))
+		return TDNS_EINVAL;
+	o = calloc(1, sizeof(*o));
+	if (o == NULL)
+		return TDNS_ENOMEM;
+	fd = socket(peer->ss.ss_family,
+		    (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	if (!tcp) {
+		/* Port 0: the kernel picks a random ephemeral port (RFC 5452 9.2). */
+		memset(&any, 0, sizeof(any));
+		any.ss.ss_family = peer->ss.ss_family;
+		any.len = peer->len;
+		if (bind(fd, (const struct sockaddr *)&any.ss, any.len) < 0)
+			goto fail;
+	}
+	/* connect(): the kernel now drops datagrams from any other source. */
+	if (connect(fd, (const struct sockaddr *)&peer->ss, peer->len) < 0) {
+		if (!tcp || errno != EINPROGRESS)
+			goto fail;
+		o->connecting = true;
+	}
+	o->ev = (struct ev){ .kind = EV_OUT, .fd = fd, .obj = o };
+	o->loop = l;
+	o->fn = fn;
+	o->ctx = ctx;
+	o->tcp = tcp;
+	st = ev_add(l, &o->ev, o->connecting ? EPOLLOUT : EPOLLIN);
+	if (st != TDNS_OK)
+		goto out;
+	fd = -1;
+	o->next = l->outs;
+	if (l->outs != NULL)
+		l->outs->prev = o;
+	l->outs = o;
+	*out = o;
+	o = NULL;
+	goto out;
+fail:
+	st = errno_status(errno);
+	log_debug("out %s %s: %s", tcp ? "tcp" : "udp", netio_addr_str(peer, as, sizeof(as)),
+		  strerror(errno));
+out:
+	if (fd >= 0)
+		close(fd);
+	free(o);
+	return st;
+}
+
+enum tdns_status netio_out_udp(struct tdns_loop *l, const struct tdns_addr *peer,
+			       netio_out_fn fn, void *ctx, struct tdns_out **out)
+{
+	return out_open(l, peer, false, fn, ctx, out);
+}
+
+enum tdns_status netio_out_tcp(struct tdns_loop *l, const struct tdns_addr *peer,
+			       netio_out_fn fn, void *ctx, struct tdns_out **out)
+{
+	return out_open(l, peer, true, fn, ctx, out);
+}
+
+enum tdns_status netio_out_send(struct tdns_out *o, const uint8_t *msg, size_t len)
+{
+	if (o->closed || o->failed)
+		return TDNS_ENET;
+	if (len == 0 || len > NETIO_MSG_MAX)
+		return TDNS_EINVAL;
+	if (!o->tcp) {
+		if (send(o->ev.fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+			return errno_status(errno);
+		return TDNS_OK;
+	}
+	if (!buf_put_framed(&o->wbuf, msg, len))
+		return TDNS_ENOMEM;
+	if (!o->connecting)
+		out_flush(o);
+	out_settle(o);
+	return o->failed ? TDNS_ENET : TDNS_OK;
+}
+
+static void out_unlink(struct tdns_loop *l, struct tdns_out *o)
+{
+	if (o->prev != NULL)
+		o->prev->next = o->next;
+	else
+		l->outs = o->next;
+	if (o->next != NULL)
+		o->next->prev = o->prev;
+	o->prev = o->next = NULL;
+}
+
+static void out_free(struct tdns_out *o)
+{
+	buf_free(&o->rbuf);
+	buf_free(&o->wbuf);
+	free(o);
+}
+
+void netio_out_close(struct tdns_out *o)
+{
+	struct tdns_loop *l;
+
+	if (o == NULL || o->closed)
+		return;
+	l = o->loop;
+	ev_close(l, &o->ev);
+	o->closed = true;
+	out_unlink(l, o);
+	o->next = l->dead_outs;
+	l->dead_outs = o;
+}
+
+/* ---- the loop ---- */
+
+struct tdns_loop *netio_loop_new(void)
+{
+	struct tdns_loop *l = calloc(1, sizeof(*l));
+
+	if (l == NULL)
+		return NULL;
+	l->epfd = -1;
+	l->wake.fd = -1;
+	atomic_init(&l->stop, false);
+	l->answer = malloc(NETIO_MSG_MAX);
+	l->rx = malloc(NETIO_MSG_MAX);
+	if (l->answer == NULL || l->rx == NULL)
+		goto fail;
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (l->epfd < 0)
+		goto fail;
+	l->wake.kind = EV_WAKE;
+	l->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (l->wake.fd < 0 || ev_add(l, &l->wake, EPOLLIN) != TDNS_OK)
+		goto fail;
+	return l;
+fail:
+	log_err("event loop: %s", strerror(errno));
+	netio_loop_free(l);
+	return NULL;
+}
+
+static void graveyard_free(struct tdns_loop *l)
+{
+	struct tcp_conn *c;
+	struct tdns_out *o;
+
+	while ((c = l->dead_conns) != NULL) {
+		l->dead_conns = c->next;
+		conn_free(c);
+	}
+	while ((o = l->dead_outs) != NULL) {
+		l->dead_outs = o->next;
+		out_free(o);
+	}
+}
+
+void netio_loop_free(struct tdns_loop *l)
+{
+	struct listener *lst;
+	struct tdns_request *h;
+	struct tdns_out *o;
+	struct tcp_conn *c;
+	size_t i;
+
+	if (l == NULL)
+		return;
+	/* Held requests stay with their owners but become inert. */
+	for (h = l->held; h != NULL; h = h->next) {
+		h->loop = NULL;
+		h->conn = NULL;
+	}
+	while ((lst = l->listeners) != NULL) {
+		l->listeners = lst->next;
+		while ((c = lst->head) != NULL) {
+			conn_list_unlink(&lst->head, &lst->tail, c);
+			close(c->ev.fd);
+			conn_free(c);
+		}
+		close(lst->udp.fd);
+		close(lst->tcp.fd);
+		free(lst);
+	}
+	while ((c = l->limbo) != NULL) {
+		l->limbo = c->next;
+		conn_free(c);
+	}
+	while ((o = l->outs) != NULL) {
+		l->outs = o->next;
+		close(o->ev.fd);
+		out_free(o);
+	}
+	graveyard_free(l);
+	for (i = 0; i < l->n_heap; i++)
+		free(l->heap[i]);
+	free(l->heap);
+	if (l->wake.fd >= 0)
+		close(l->wake.fd);
+	if (l->epfd >= 0)
+		close(l->epfd);
+	free(l->udp);
+	free(l->answer);
+	free(l->rx);
+	free(l);
+}
+
+void netio_loop_stop(struct tdns_loop *l)
+{
+	static const uint64_t one = 1;
+	ssize_t n;
+
+	/* Only async-signal-safe calls here: a lock-free atomic and write(2). */
+	atomic_store(&l->stop, true);
+	n = write(l->wake.fd, &one, sizeof(one));
+	(void)n;
+}
+
+static void dispatch(const struct epoll_event *ee)
+{
+	struct ev *e = ee->data.ptr;
+	uint64_t count;
+	ssize_t n;
+
+	switch (e->kind) {
+	case EV_WAKE:
+		n = read(e->fd, &count, sizeof(count));
+		(void)n;
+		break;
+	case EV_UDP:
+		udp_readable(e->obj);
+		break;
+	case EV_ACCEPT:
+		tcp_acceptable(e->obj);
+		break;
+	case EV_CONN:
+		conn_event(e->obj, ee->events);
+		break;
+	case EV_OUT:
+		out_event(e->obj, ee->events);
+		break;
+	}
+}
+
+enum tdns_status netio_loop_run(struct tdns_loop *l)
+{
+	struct epoll_event evs[EPOLL_BATCH];
+	enum tdns_status st = TDNS_OK;
+	uint64_t now, next, count;
+	ssize_t r;
+	int n, i, timeout;
+
+	while (!atomic_load(&l->stop)) {
+		timers_fire(l, clock_mono_ms());
+		now = clock_mono_ms();
+		next = idle_sweep(l, now);
+		graveyard_free(l);
+		if (atomic_load(&l->stop))
+			break;
+		if (l->n_heap > 0 && l->heap[0]->due < next)
+			next = l->heap[0]->due;
+		if (next == UINT64_MAX)
+			timeout = -1;
+		else if (next <= now)
+			timeout = 0;
+		else
+			timeout = next - now > INT_MAX ? INT_MAX : (int)(next - now);
+		n = epoll_wait(l->epfd, evs, EPOLL_BATCH, timeout);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("epoll_wait: %s", strerror(errno));
+			st = errno_status(errno);
+			break;
+		}
+		for (i = 0; i < n; i++)
+			dispatch(&evs[i]);
+		graveyard_free(l);
+	}
+	/* Consume the stop so the loop can be run again. */
+	atomic_store(&l->stop, false);
+	r = read(l->wake.fd, &count, sizeof(count));
+	(void)r;
+	return st;
+}

@@ -1,0 +1,304 @@
+/*
+ * opts.c - the daemons' command line (getopt_long), see opts.h.
+ *
+ * Addresses are resolved only after every option has been read, so that
+ * "--listen ::1 --port 53" and "--port 53 --listen ::1" mean the same thing.
+ */
+#include "tierdns/opts.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define OPTS_PORT_UPPER 9998
+#define OPTS_PORT_LOCAL 9999
+#define OPTS_UPSTREAM_DEFAULT "127.0.0.1:9998"
+#define OPTS_UPSTREAM_PORT 53 /* an upstream given without a port */
+#define OPTS_MAX_THREADS 256
+
+/* Long-only options (values above any short option character). */
+enum {
+	OPT_MAX_TTL = 256,
+	OPT_MAX_NEG_TTL,
+	OPT_TIMEOUT,
+	OPT_CACHE_SIZE,
+};
+
+static const struct option upper_longopts[] = {
+	{ "db", required_argument, NULL, 'd' },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "port", required_argument, NULL, 'p' },
+	{ "threads", required_argument, NULL, 't' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option local_longopts[] = {
+	{ "db", required_argument, NULL, 'd' },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "port", required_argument, NULL, 'p' },
+	{ "threads", required_argument, NULL, 't' },
+	{ "upstream", required_argument, NULL, 'u' },
+	{ "max-ttl", required_argument, NULL, OPT_MAX_TTL },
+	{ "max-neg-ttl", required_argument, NULL, OPT_MAX_NEG_TTL },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "cache-size", required_argument, NULL, OPT_CACHE_SIZE },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char *prog_name(enum tdns_prog prog)
+{
+	return prog == TDNS_PROG_LOCAL ? "tierdns-local" : "tierdns-upper";
+}
+
+static void print_help(enum tdns_prog prog)
+{
+	if (prog == TDNS_PROG_UPPER) {
+		printf("Usage: tierdns-upper [OPTION]...\n"
+		       "Authoritative DNS server answering from the zones in an LMDB store\n"
+		       "(load them with tierdns-zone; zones loaded while it runs are served at once).\n"
+		       "\n"
+		       "  -d, --db DIR          LMDB store directory, created if missing (default var/upper)\n"
+		       "  -l, --listen ADDR     address to serve on, IPv4 or IPv6, repeatable;\n"
+		       "                        ADDR:PORT or [V6]:PORT overrides --port (default 127.0.0.1)\n"
+		       "  -p, --port N          UDP and TCP port (default %d)\n"
+		       "  -t, --threads N       worker threads, 1-%d (default: number of CPUs)\n",
+		       OPTS_PORT_UPPER, OPTS_MAX_THREADS);
+	} else {
+		printf("Usage: tierdns-local [OPTION]...\n"
+		       "Caching DNS forwarder: static records from its store, then the cache,\n"
+		       "then the upstream server(s).\n"
+		       "\n"
+		       "  -d, --db DIR          LMDB store directory, created if missing (default var/local)\n"
+		       "  -l, --listen ADDR     address to serve on, IPv4 or IPv6, repeatable;\n"
+		       "                        ADDR:PORT or [V6]:PORT overrides --port (default 127.0.0.1)\n"
+		       "  -p, --port N          UDP and TCP port (default %d)\n"
+		       "  -t, --threads N       worker threads, 1-%d (default: number of CPUs)\n"
+		       "  -u, --upstream ADDR[:PORT]\n"
+		       "                        upstream server, repeatable; [V6]:PORT for IPv6;\n"
+		       "                        PORT defaults to %d (default %s)\n"
+		       "      --max-ttl SEC     cap on the TTL of cached answers (default 86400)\n"
+		       "      --max-neg-ttl SEC cap on cached NXDOMAIN/NODATA, RFC 2308 (default 3600)\n"
+		       "      --timeout MS      upstream timeout before SERVFAIL, 1-60000 (default 2000)\n"
+		       "      --cache-size SIZE LMDB map size, bytes with optional K, M or G suffix,\n"
+		       "                        at least 1M (default 256M)\n",
+		       OPTS_PORT_LOCAL, OPTS_MAX_THREADS, OPTS_UPSTREAM_PORT,
+		       OPTS_UPSTREAM_DEFAULT);
+	}
+	printf("  -v, --verbose         more log output (repeat for debug)\n"
+	       "  -h, --help            show this help and exit\n"
+	       "  -V, --version         show the version and exit\n"
+	       "\n"
+	       "Exit status: 0 ok, 1 runtime error, 2 usage error.\n");
+}
+
+static enum opts_result usage_error(enum tdns_prog prog, const char *fmt,
+				    const char *arg)
+{
+	fprintf(stderr, "%s: ", prog_name(prog));
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry '%s --help' for more information.\n", prog_name(prog));
+	return OPTS_USAGE;
+}
+
+/* getopt leaves the offending short option in optopt (argv may hold it
+ * bundled, as in "-vx"); a long option is argv[optind - 1] itself. */
+static enum opts_result bad_option(enum tdns_prog prog, const char *fmt,
+				   const char *arg)
+{
+	char shortopt[3] = { '-', 0, 0 };
+
+	if (strncmp(arg, "--", 2) != 0 && optopt > 0 && optopt < 256) {
+		shortopt[1] = (char)optopt;
+		arg = shortopt;
+	}
+	return usage_error(prog, fmt, arg);
+}
+
+/* A decimal number in [min, max]; no sign, no trailing garbage. */
+static bool parse_uint(const char *s, unsigned long long min,
+		       unsigned long long max, unsigned long long *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (s[0] < '0' || s[0] > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* "268435456", "256M", "1g": bytes, at least 1 MiB. */
+static bool parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v, mult = 1;
+	char *end;
+
+	if (s[0] < '0' || s[0] > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return false;
+	switch (*end) {
+	case '\0': break;
+	case 'k': case 'K': mult = 1ull << 10; end++; break;
+	case 'm': case 'M': mult = 1ull << 20; end++; break;
+	case 'g': case 'G': mult = 1ull << 30; end++; break;
+	default: return false;
+	}
+	if (*end != '\0' || v > UINT64_MAX / mult || v * mult < (1ull << 20))
+		return false;
+	*out = v * mult;
+	return true;
+}
+
+static unsigned online_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return 1;
+	if (n > OPTS_MAX_THREADS)
+		return OPTS_MAX_THREADS;
+	return (unsigned)n;
+}
+
+static void set_defaults(enum tdns_prog prog, struct tdns_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->db_dir = prog == TDNS_PROG_LOCAL ? "var/local" : "var/upper";
+	o->port = prog == TDNS_PROG_LOCAL ? OPTS_PORT_LOCAL : OPTS_PORT_UPPER;
+	o->threads = online_cpus();
+	o->max_ttl = 86400;
+	o->max_neg_ttl = 3600;
+	o->upstream_timeout_ms = 2000;
+	o->cache_size = 256ull << 20;
+}
+
+enum opts_result opts_parse(enum tdns_prog prog, int argc, char **argv,
+			    struct tdns_opts *o)
+{
+	const char *listen_text[OPTS_MAX_LISTEN];
+	const char *upstream_text[OPTS_MAX_UPSTREAM];
+	const struct option *longopts;
+	const char *shortopts;
+	unsigned long long v;
+	unsigned i;
+	int c;
+
+	set_defaults(prog, o);
+	if (prog == TDNS_PROG_LOCAL) {
+		longopts = local_longopts;
+		shortopts = "+:d:l:p:t:u:vhV";
+	} else {
+		longopts = upper_longopts;
+		shortopts = "+:d:l:p:t:vhV";
+	}
+	/* optind 0 makes glibc re-initialise, so opts_parse can run again
+	 * (the unit tests parse many command lines in one process). */
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			if (optarg[0] == '\0')
+				return usage_error(prog, "empty --db directory%s", "");
+			o->db_dir = optarg;
+			break;
+		case 'l':
+			if (o->n_listen == OPTS_MAX_LISTEN)
+				return usage_error(prog, "too many --listen addresses (at most %s)",
+						   "16");
+			listen_text[o->n_listen++] = optarg;
+			break;
+		case 'p':
+			if (!parse_uint(optarg, 1, 65535, &v))
+				return usage_error(prog, "invalid port '%s' (1-65535)", optarg);
+			o->port = (uint16_t)v;
+			break;
+		case 't':
+			if (!parse_uint(optarg, 1, OPTS_MAX_THREADS, &v))
+				return usage_error(prog, "invalid thread count '%s' (1-256)", optarg);
+			o->threads = (unsigned)v;
+			break;
+		case 'u':
+			if (o->n_upstream == OPTS_MAX_UPSTREAM)
+				return usage_error(prog, "too many --upstream servers (at most %s)",
+						   "8");
+			upstream_text[o->n_upstream++] = optarg;
+			break;
+		case OPT_MAX_TTL:
+			if (!parse_uint(optarg, 0, UINT32_MAX, &v))
+				return usage_error(prog, "invalid --max-ttl '%s' (seconds)", optarg);
+			o->max_ttl = (uint32_t)v;
+			break;
+		case OPT_MAX_NEG_TTL:
+			if (!parse_uint(optarg, 0, UINT32_MAX, &v))
+				return usage_error(prog, "invalid --max-neg-ttl '%s' (seconds)",
+						   optarg);
+			o->max_neg_ttl = (uint32_t)v;
+			break;
+		case OPT_TIMEOUT:
+			if (!parse_uint(optarg, 1, 60000, &v))
+				return usage_error(prog, "invalid --timeout '%s' (1-60000 ms)",
+						   optarg);
+			o->upstream_timeout_ms = (unsigned)v;
+			break;
+		case OPT_CACHE_SIZE:
+			if (!parse_size(optarg, &o->cache_size))
+				return usage_error(prog,
+						   "invalid --cache-size '%s' (bytes, K/M/G suffix, at least 1M)",
+						   optarg);
+			break;
+		case 'v':
+			o->verbose++;
+			break;
+		case 'h':
+			print_help(prog);
+			return OPTS_EXIT_OK;
+		case 'V':
+			printf("%s %s\n", prog_name(prog), TDNS_VERSION);
+			return OPTS_EXIT_OK;
+		case ':':
+			return bad_option(prog, "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return bad_option(prog, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error(prog, "unexpected argument '%s'", argv[optind]);
+
+	for (i = 0; i < o->n_listen; i++) {
+		if (netio_addr_parse(listen_text[i], o->port, &o->listen[i]) != TDNS_OK)
+			return usage_error(prog, "invalid --listen address '%s'", listen_text[i]);
+	}
+	if (o->n_listen == 0) {
+		netio_addr_parse("127.0.0.1", o->port, &o->listen[0]);
+		o->n_listen = 1;
+	}
+	for (i = 0; i < o->n_upstream; i++) {
+		if (netio_addr_parse(upstream_text[i], OPTS_UPSTREAM_PORT, &o->upstream[i]) !=
+		    TDNS_OK)
+			return usage_error(prog, "invalid --upstream address '%s'",
+					   upstream_text[i]);
+	}
+	if (prog == TDNS_PROG_LOCAL && o->n_upstream == 0) {
+		netio_addr_parse(OPTS_UPSTREAM_DEFAULT, OPTS_UPSTREAM_PORT, &o->upstream[0]);
+		o->n_upstream = 1;
+	}
+	return OPTS_RUN;
+}

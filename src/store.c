@@ -1,0 +1,537 @@
+/*
+ * store.c - the LMDB environment of one tier; the only file naming MDB_*.
+ *
+ * Every LMDB return code is translated to enum tdns_status in store_err().
+ * The environment is opened with MDB_NOTLS: a read transaction is bound to
+ * its struct tdns_txn, not to the thread's TLS slot, so a worker can keep one
+ * read transaction and store_reset()/store_renew() it per query batch. A
+ * renewed (or new) read transaction sees every commit made before it began,
+ * by this process or another (tierdns-zone loading while the upper runs).
+ */
+#include "tierdns/store.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <lmdb.h>
+
+#include "tierdns/log.h"
+
+#define STORE_DEFAULT_MAP ((size_t)1 << 30)
+#define STORE_SCHEMA_KEY "schema"
+
+static const char *const db_names[TDNS_DB_COUNT_] = {
+	[TDNS_DB_META] = "meta",
+	[TDNS_DB_ZONES] = "zones",
+	[TDNS_DB_RR] = "rr",
+	[TDNS_DB_CACHE] = "cache",
+};
+
+struct tdns_store {
+	MDB_env *env;
+	MDB_dbi dbi[TDNS_DB_COUNT_];
+	unsigned flags;
+};
+
+/* A transaction keeps one closed cursor per database for reuse, so the
+ * per-query lookups (zonedb_name_state ...) do not allocate each time. */
+struct tdns_txn {
+	struct tdns_store *s;
+	MDB_txn *txn;
+	bool write;
+	struct tdns_cursor *spare[TDNS_DB_COUNT_];
+};
+
+struct tdns_cursor {
+	MDB_cursor *cur;
+	struct tdns_txn *t;
+	enum tdns_db db;
+};
+
+/* The one translation point for LMDB (and the errno values it passes on). */
+static enum tdns_status store_err(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS:
+		return TDNS_OK;
+	case MDB_NOTFOUND:
+		return TDNS_ENOTFOUND;
+	case MDB_KEYEXIST:
+		return TDNS_EEXIST;
+	case MDB_MAP_FULL:
+	case MDB_TXN_FULL:
+	case MDB_PAGE_FULL:
+		return TDNS_EFULL;
+	case MDB_VERSION_MISMATCH:
+	case MDB_INVALID:
+		return TDNS_ESCHEMA;
+	case MDB_READERS_FULL:
+		return TDNS_EBUSY;
+	case ENOMEM:
+		return TDNS_ENOMEM;
+	case EINVAL:
+	case MDB_BAD_VALSIZE:
+		return TDNS_EINVAL;
+	case ENOENT:
+		return TDNS_ENOTFOUND;
+	case EIO:
+	case ENOSPC:
+	case EACCES:
+	case EROFS:
+		return TDNS_EIO;
+	default:
+		return TDNS_ESTORE;
+	}
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+	       ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+
+/* mkdir -p: the environment directory and its missing parents. */
+static enum tdns_status make_dir(const char *dir)
+{
+	char path[PATH_MAX];
+	size_t len = strlen(dir), i;
+
+	if (len == 0 || len >= sizeof(path))
+		return TDNS_EINVAL;
+	memcpy(path, dir, len + 1);
+	for (i = 1; i <= len; i++) {
+		if (path[i] != '/' && path[i] != '\0')
+			continue;
+		path[i] = '\0';
+		if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+			log_err("cannot create %s: %s", path, strerror(errno));
+			return TDNS_EIO;
+		}
+		path[i] = dir[i];
+	}
+	return TDNS_OK;
+}
+
+/* Open the named databases and create or check the schema key. */
+static enum tdns_status store_init_dbs(struct tdns_store *s, const char *dir)
+{
+	bool rdonly = (s->flags & STORE_RDONLY) != 0;
+	MDB_txn *txn = NULL;
+	MDB_val k, v;
+	uint8_t ver[4];
+	enum tdns_status st;
+	int rc, i;
+
+	rc = mdb_txn_begin(s->env, NULL, rdonly ? MDB_RDONLY : 0, &txn);
+	if (rc != MDB_SUCCESS) {
+		log_err("%s: cannot begin transaction: %s", dir, mdb_strerror(rc));
+		st = store_err(rc);
+		goto out;
+	}
+	for (i = 0; i < TDNS_DB_COUNT_; i++) {
+		rc = mdb_dbi_open(txn, db_names[i], rdonly ? 0 : MDB_CREATE,
+				  &s->dbi[i]);
+		if (rc != MDB_SUCCESS) {
+			if (rc == MDB_NOTFOUND)
+				log_err("%s: not a tierdns store (no '%s' database); "
+					"load a zone into it first", dir, db_names[i]);
+			else
+				log_err("%s: cannot open database '%s': %s", dir,
+					db_names[i], mdb_strerror(rc));
+			st = store_err(rc);
+			goto out;
+		}
+	}
+	k.mv_data = (void *)STORE_SCHEMA_KEY;
+	k.mv_size = strlen(STORE_SCHEMA_KEY);
+	rc = mdb_get(txn, s->dbi[TDNS_DB_META], &k, &v);
+	if (rc == MDB_NOTFOUND && !rdonly) {
+		/* A new store: stamp it with our schema version. */
+		ver[0] = (uint8_t)(STORE_SCHEMA_VERSION >> 24);
+		ver[1] = (uint8_t)(STORE_SCHEMA_VERSION >> 16);
+		ver[2] = (uint8_t)(STORE_SCHEMA_VERSION >> 8);
+		ver[3] = (uint8_t)STORE_SCHEMA_VERSION;
+		v.mv_data = ver;
+		v.mv_size = sizeof(ver);
+		rc = mdb_put(txn, s->dbi[TDNS_DB_META], &k, &v, 0);
+		if (rc != MDB_SUCCESS) {
+			log_err("%s: cannot write schema version: %s", dir,
+				mdb_strerror(rc));
+			st = store_err(rc);
+			goto out;
+		}
+	} else if (rc == MDB_NOTFOUND) {
+		log_err("%s: store has no schema version key", dir);
+		st = TDNS_ESCHEMA;
+		goto out;
+	} else if (rc != MDB_SUCCESS) {
+		log_err("%s: cannot read schema version: %s", dir, mdb_strerror(rc));
+		st = store_err(rc);
+		goto out;
+	} else if (v.mv_size != 4 || get32(v.mv_data) != STORE_SCHEMA_VERSION) {
+		if (v.mv_size == 4)
+			log_err("%s: store has schema version %u, this tierdns "
+				"uses version %u; refusing to open it", dir,
+				(unsigned)get32(v.mv_data), STORE_SCHEMA_VERSION);
+		else
+			log_err("%s: store has a malformed schema version "
+				"(%zu bytes), this tierdns uses version %u", dir,
+				v.mv_size, STORE_SCHEMA_VERSION);
+		st = TDNS_ESCHEMA;
+		goto out;
+	}
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc != MDB_SUCCESS) {
+		log_err("%s: cannot commit: %s", dir, mdb_strerror(rc));
+		st = store_err(rc);
+		goto out;
+	}
+	st = TDNS_OK;
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	return st;
+}
+
+enum tdns_status store_open(const char *dir, const struct tdns_store_opts *opts,
+			    struct tdns_store **out)
+{
+	struct tdns_store *s = NULL;
+	unsigned envflags = MDB_NOTLS;
+	size_t map_size = STORE_DEFAULT_MAP;
+	unsigned readers = 0;
+	enum tdns_status st;
+	int rc, dead = 0;
+
+	*out = NULL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		st = TDNS_ENOMEM;
+		goto out;
+	}
+	if (opts != NULL) {
+		if (opts->map_size != 0)
+			map_size = opts->map_size;
+		s->flags = opts->flags;
+		readers = opts->max_readers;
+	}
+	if (s->flags & STORE_RDONLY) {
+		envflags |= MDB_RDONLY;
+	} else {
+		st = make_dir(dir);
+		if (st != TDNS_OK)
+			goto out;
+	}
+	if (s->flags & STORE_NOSYNC)
+		envflags |= MDB_NOSYNC | MDB_NOMETASYNC;
+
+	rc = mdb_env_create(&s->env);
+	if (rc != MDB_SUCCESS) {
+		st = store_err(rc);
+		goto out;
+	}
+	rc = mdb_env_set_maxdbs(s->env, TDNS_DB_COUNT_);
+	if (rc == MDB_SUCCESS)
+		rc = mdb_env_set_mapsize(s->env, map_size);
+	if (rc == MDB_SUCCESS && readers != 0)
+		rc = mdb_env_set_maxreaders(s->env, readers);
+	if (rc != MDB_SUCCESS) {
+		log_err("%s: cannot configure LMDB: %s", dir, mdb_strerror(rc));
+		st = store_err(rc);
+		goto out;
+	}
+	rc = mdb_env_open(s->env, dir, envflags, 0644);
+	if (rc == ENOENT && (s->flags & STORE_RDONLY)) {
+		/* Read-only never creates: tell the caller, who knows why. */
+		log_debug("%s: no store here", dir);
+		st = TDNS_ENOTFOUND;
+		goto out;
+	}
+	if (rc != MDB_SUCCESS) {
+		log_err("%s: cannot open store: %s", dir, mdb_strerror(rc));
+		st = store_err(rc);
+		goto out;
+	}
+	/* Reader slots of processes that died (kill -9) would pin old pages
+	 * forever and make the map grow; clear them before any work. */
+	rc = mdb_reader_check(s->env, &dead);
+	if (rc != MDB_SUCCESS) {
+		log_err("%s: reader check failed: %s", dir, mdb_strerror(rc));
+		st = store_err(rc);
+		goto out;
+	}
+	if (dead > 0)
+		log_info("%s: cleared %d stale reader slot(s)", dir, dead);
+	st = store_init_dbs(s, dir);
+	if (st != TDNS_OK)
+		goto out;
+	*out = s;
+	s = NULL;
+out:
+	store_close(s);
+	return st;
+}
+
+void store_close(struct tdns_store *s)
+{
+	if (s == NULL)
+		return;
+	if (s->env != NULL)
+		mdb_env_close(s->env);
+	free(s);
+}
+
+enum tdns_status store_begin(struct tdns_store *s, bool write,
+			     struct tdns_txn **out)
+{
+	struct tdns_txn *t = NULL;
+	enum tdns_status st;
+	int rc;
+
+	*out = NULL;
+	if (write && (s->flags & STORE_RDONLY)) {
+		st = TDNS_EINVAL;
+		goto out;
+	}
+	t = calloc(1, sizeof(*t));
+	if (t == NULL) {
+		st = TDNS_ENOMEM;
+		goto out;
+	}
+	t->s = s;
+	t->write = write;
+	rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+	if (rc != MDB_SUCCESS) {
+		if (rc == MDB_MAP_RESIZED)
+			log_err("store: another process grew the map beyond this "
+				"process's map size; restart with a larger map");
+		st = store_err(rc);
+		goto out;
+	}
+	*out = t;
+	t = NULL;
+	st = TDNS_OK;
+out:
+	free(t);
+	return st;
+}
+
+/* Spare cursors must go before their transaction ends. */
+static void drop_spares(struct tdns_txn *t)
+{
+	int i;
+
+	for (i = 0; i < TDNS_DB_COUNT_; i++) {
+		if (t->spare[i] == NULL)
+			continue;
+		mdb_cursor_close(t->spare[i]->cur);
+		free(t->spare[i]);
+		t->spare[i] = NULL;
+	}
+}
+
+enum tdns_status store_commit(struct tdns_txn *t)
+{
+	int rc;
+
+	if (t == NULL)
+		return TDNS_EINVAL;
+	drop_spares(t);
+	rc = mdb_txn_commit(t->txn);
+	free(t);
+	return store_err(rc);
+}
+
+void store_abort(struct tdns_txn *t)
+{
+	if (t == NULL)
+		return;
+	drop_spares(t);
+	mdb_txn_abort(t->txn);
+	free(t);
+}
+
+void store_reset(struct tdns_txn *t)
+{
+	if (t != NULL && !t->write) {
+		drop_spares(t);
+		mdb_txn_reset(t->txn);
+	}
+}
+
+enum tdns_status store_renew(struct tdns_txn *t)
+{
+	if (t == NULL || t->write)
+		return TDNS_EINVAL;
+	return store_err(mdb_txn_renew(t->txn));
+}
+
+static bool db_ok(enum tdns_db db)
+{
+	return (unsigned)db < TDNS_DB_COUNT_;
+}
+
+enum tdns_status store_get(struct tdns_txn *t, enum tdns_db db, const uint8_t *key,
+			   size_t klen, struct tdns_val *out)
+{
+	MDB_val k, v;
+	int rc;
+
+	if (!db_ok(db))
+		return TDNS_EINVAL;
+	if (klen == 0)
+		return TDNS_ENOTFOUND; /* LMDB cannot hold an empty key */
+	k.mv_data = (void *)key;
+	k.mv_size = klen;
+	rc = mdb_get(t->txn, t->s->dbi[db], &k, &v);
+	if (rc != MDB_SUCCESS)
+		return store_err(rc);
+	out->data = v.mv_data;
+	out->len = v.mv_size;
+	return TDNS_OK;
+}
+
+enum tdns_status store_put(struct tdns_txn *t, enum tdns_db db, const uint8_t *key,
+			   size_t klen, const void *val, size_t vlen)
+{
+	MDB_val k, v;
+
+	if (!db_ok(db) || !t->write || klen == 0)
+		return TDNS_EINVAL;
+	k.mv_data = (void *)key;
+	k.mv_size = klen;
+	v.mv_data = (void *)val;
+	v.mv_size = vlen;
+	return store_err(mdb_put(t->txn, t->s->dbi[db], &k, &v, 0));
+}
+
+enum tdns_status store_del(struct tdns_txn *t, enum tdns_db db, const uint8_t *key,
+			   size_t klen)
+{
+	MDB_val k;
+
+	if (!db_ok(db) || !t->write)
+		return TDNS_EINVAL;
+	if (klen == 0)
+		return TDNS_ENOTFOUND;
+	k.mv_data = (void *)key;
+	k.mv_size = klen;
+	return store_err(mdb_del(t->txn, t->s->dbi[db], &k, NULL));
+}
+
+size_t store_count(struct tdns_txn *t, enum tdns_db db)
+{
+	MDB_stat ms;
+
+	if (!db_ok(db) || mdb_stat(t->txn, t->s->dbi[db], &ms) != MDB_SUCCESS)
+		return 0;
+	return ms.ms_entries;
+}
+
+enum tdns_status store_cursor_open(struct tdns_txn *t, enum tdns_db db,
+				   struct tdns_cursor **out)
+{
+	struct tdns_cursor *c = NULL;
+	enum tdns_status st;
+
+	*out = NULL;
+	if (!db_ok(db))
+		return TDNS_EINVAL;
+	if (t->spare[db] != NULL) {
+		*out = t->spare[db];
+		t->spare[db] = NULL;
+		return TDNS_OK;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return TDNS_ENOMEM;
+	st = store_err(mdb_cursor_open(t->txn, t->s->dbi[db], &c->cur));
+	if (st != TDNS_OK) {
+		free(c);
+		return st;
+	}
+	c->t = t;
+	c->db = db;
+	*out = c;
+	return TDNS_OK;
+}
+
+void store_cursor_close(struct tdns_cursor *c)
+{
+	if (c == NULL)
+		return;
+	if (c->t->spare[c->db] == NULL) {
+		c->t->spare[c->db] = c;
+		return;
+	}
+	mdb_cursor_close(c->cur);
+	free(c);
+}
+
+static void fill(const MDB_val *mk, const MDB_val *mv, struct tdns_val *k,
+		 struct tdns_val *v)
+{
+	if (k != NULL) {
+		k->data = mk->mv_data;
+		k->len = mk->mv_size;
+	}
+	if (v != NULL) {
+		v->data = mv->mv_data;
+		v->len = mv->mv_size;
+	}
+}
+
+enum tdns_status store_cursor_seek(struct tdns_cursor *c, const uint8_t *key,
+				   size_t klen, struct tdns_val *k, struct tdns_val *v)
+{
+	MDB_val mk = { 0, NULL }, mv = { 0, NULL };
+	int rc;
+
+	/* LMDB keys are never empty, so an empty key means "from the start"
+	 * (the root name's key is empty). */
+	if (key == NULL || klen == 0) {
+		rc = mdb_cursor_get(c->cur, &mk, &mv, MDB_FIRST);
+	} else {
+		mk.mv_data = (void *)key;
+		mk.mv_size = klen;
+		rc = mdb_cursor_get(c->cur, &mk, &mv, MDB_SET_RANGE);
+	}
+	if (rc != MDB_SUCCESS)
+		return store_err(rc);
+	fill(&mk, &mv, k, v);
+	return TDNS_OK;
+}
+
+enum tdns_status store_cursor_next(struct tdns_cursor *c, struct tdns_val *k,
+				   struct tdns_val *v)
+{
+	MDB_val mk = { 0, NULL }, mv = { 0, NULL };
+	int rc;
+
+	rc = mdb_cursor_get(c->cur, &mk, &mv, MDB_NEXT);
+	if (rc != MDB_SUCCESS)
+		return store_err(rc);
+	fill(&mk, &mv, k, v);
+	return TDNS_OK;
+}
+
+enum tdns_status store_cursor_del(struct tdns_cursor *c)
+{
+	return store_err(mdb_cursor_del(c->cur, 0));
+}
+
+size_t store_used_bytes(struct tdns_store *s)
+{
+	MDB_envinfo info;
+	MDB_stat ms;
+
+	if (mdb_env_info(s->env, &info) != MDB_SUCCESS ||
+	    mdb_env_stat(s->env, &ms) != MDB_SUCCESS)
+		return 0;
+	return (info.me_last_pgno + 1) * (size_t)ms.ms_psize;
+}

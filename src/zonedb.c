@@ -1,0 +1,512 @@
+/*
+ * zonedb.c - zones and RRsets on top of store.h.
+ *
+ * Record keys (name.h) sort a zone into one contiguous range: the apex's
+ * RRsets first (the 0x00 after the name key sorts before any label length),
+ * then every name below it. A deeper zone held in the same store is a
+ * sub-range of that range; walking or clearing a zone seeks past it.
+ */
+#include "tierdns/zonedb.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "tierdns/log.h"
+#include "tierdns/name.h"
+
+#define META_LEN 20
+#define ZONE_KEY_MAX (NAME_KEY_MAX + 1)
+
+static void put32(uint8_t *p, uint32_t x)
+{
+	p[0] = (uint8_t)(x >> 24);
+	p[1] = (uint8_t)(x >> 16);
+	p[2] = (uint8_t)(x >> 8);
+	p[3] = (uint8_t)x;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+	       ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+
+static size_t zone_key(const uint8_t *apex, size_t apex_len, uint8_t *out)
+{
+	memcpy(out, apex, apex_len);
+	out[apex_len] = 0;
+	return apex_len + 1;
+}
+
+static enum tdns_status meta_decode(const struct tdns_val *v,
+				    struct tdns_zone_meta *m)
+{
+	if (v->len != META_LEN)
+		return TDNS_EINVAL;
+	if (m != NULL) {
+		m->loaded_at = ((uint64_t)get32(v->data) << 32) | get32(v->data + 4);
+		m->serial = get32(v->data + 8);
+		m->rrsets = get32(v->data + 12);
+		m->records = get32(v->data + 16);
+	}
+	return TDNS_OK;
+}
+
+/* LMDB's default key order: bytewise, a prefix before its extensions. */
+static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+
+	if (c != 0)
+		return c;
+	return alen < blen ? -1 : alen > blen;
+}
+
+static bool has_prefix(const struct tdns_val *k, const uint8_t *p, size_t plen)
+{
+	return k->len >= plen && memcmp(k->data, p, plen) == 0;
+}
+
+enum tdns_status zonedb_get_meta(struct tdns_txn *t, const uint8_t *apex,
+				 size_t apex_len, struct tdns_zone_meta *m)
+{
+	uint8_t zk[ZONE_KEY_MAX];
+	struct tdns_val v;
+	enum tdns_status st;
+
+	if (apex_len > NAME_KEY_MAX)
+		return TDNS_EINVAL;
+	st = store_get(t, TDNS_DB_ZONES, zk, zone_key(apex, apex_len, zk), &v);
+	if (st != TDNS_OK)
+		return st;
+	st = meta_decode(&v, m);
+	if (st != TDNS_OK)
+		log_err("zonedb: malformed zone metadata (%zu bytes)", v.len);
+	return st;
+}
+
+enum tdns_status zonedb_find(struct tdns_txn *t, const uint8_t *key, size_t klen,
+			     size_t *apex_len, struct tdns_zone_meta *meta)
+{
+	int labels = name_key_labels(key, klen);
+	int l;
+
+	if (labels < 0)
+		return TDNS_EINVAL;
+	/* RFC 1034 4.3.2 step 2: the longest ancestor (or the name itself)
+	 * that is a zone apex held here. */
+	for (l = labels; l >= 0; l--) {
+		size_t plen = name_key_prefix_len(key, klen, l);
+		enum tdns_status st = zonedb_get_meta(t, key, plen, meta);
+
+		if (st == TDNS_OK) {
+			*apex_len = plen;
+			return TDNS_OK;
+		}
+		if (st != TDNS_ENOTFOUND)
+			return st;
+	}
+	return TDNS_ENOTFOUND;
+}
+
+enum tdns_status zonedb_get_rrset(struct tdns_txn *t, const uint8_t *key,
+				  size_t klen, uint16_t type,
+				  struct tdns_rrset_view *v)
+{
+	uint8_t rk[RECORD_KEY_MAX];
+	struct tdns_val val;
+	enum tdns_status st;
+
+	if (klen > NAME_KEY_MAX)
+		return TDNS_EINVAL;
+	st = store_get(t, TDNS_DB_RR, rk, name_record_key(key, klen, type, rk), &val);
+	if (st != TDNS_OK)
+		return st;
+	st = rrset_decode(val.data, val.len, v);
+	if (st != TDNS_OK)
+		log_err("zonedb: malformed RRset value (type %u, %zu bytes)",
+			(unsigned)type, val.len);
+	return st;
+}
+
+unsigned zonedb_name_state(struct tdns_txn *t, const uint8_t *key, size_t klen)
+{
+	struct tdns_cursor *c = NULL;
+	uint8_t probe[NAME_KEY_MAX + 1];
+	struct tdns_val k;
+	unsigned state = ZONEDB_NAME_NONE;
+
+	if (klen > NAME_KEY_MAX || store_cursor_open(t, TDNS_DB_RR, &c) != TDNS_OK)
+		goto out;
+	memcpy(probe, key, klen);
+	/* key || 0x00 starts the RRsets at the name itself ... */
+	probe[klen] = 0x00;
+	if (store_cursor_seek(c, probe, klen + 1, &k, NULL) == TDNS_OK &&
+	    has_prefix(&k, probe, klen + 1))
+		state |= ZONEDB_NAME_DATA;
+	/* ... and key || 0x01 the first possible name below it. */
+	probe[klen] = 0x01;
+	if (store_cursor_seek(c, probe, klen + 1, &k, NULL) == TDNS_OK &&
+	    has_prefix(&k, key, klen))
+		state |= ZONEDB_NAME_CHILDREN;
+out:
+	store_cursor_close(c);
+	return state;
+}
+
+int zonedb_name_rrsets(struct tdns_txn *t, const uint8_t *key, size_t klen,
+		       zonedb_rrset_cb cb, void *ctx)
+{
+	struct tdns_cursor *c = NULL;
+	uint8_t probe[NAME_KEY_MAX + 1];
+	struct tdns_val k, v;
+	struct tdns_rrset_view view;
+	enum tdns_status st;
+	int ret = 0;
+
+	if (klen > NAME_KEY_MAX || store_cursor_open(t, TDNS_DB_RR, &c) != TDNS_OK)
+		goto out;
+	memcpy(probe, key, klen);
+	probe[klen] = 0x00;
+	for (st = store_cursor_seek(c, probe, klen + 1, &k, &v); st == TDNS_OK;
+	     st = store_cursor_next(c, &k, &v)) {
+		uint16_t type;
+
+		if (!has_prefix(&k, probe, klen + 1) || k.len != klen + 3)
+			break;
+		type = (uint16_t)((k.data[klen + 1] << 8) | k.data[klen + 2]);
+		if (rrset_decode(v.data, v.len, &view) != TDNS_OK) {
+			log_err("zonedb: skipping malformed RRset value (type %u)",
+				(unsigned)type);
+			continue;
+		}
+		ret = cb(ctx, type, &view);
+		if (ret != 0)
+			break;
+	}
+out:
+	store_cursor_close(c);
+	return ret;
+}
+
+/*
+ * The zones strictly below an apex, outermost only (a zone inside another
+ * deeper zone lies in that zone's range anyway), in key order. Name keys are
+ * copied out (they die with the transaction otherwise).
+ */
+struct subzones {
+	uint8_t (*keys)[NAME_KEY_MAX];
+	size_t *lens;
+	size_t n;
+};
+
+static void subzones_free(struct subzones *z)
+{
+	free(z->keys);
+	free(z->lens);
+	memset(z, 0, sizeof(*z));
+}
+
+static enum tdns_status subzones_get(struct tdns_txn *t, const uint8_t *apex,
+				     size_t apex_len, struct subzones *z)
+{
+	struct tdns_cursor *c = NULL;
+	struct tdns_val k;
+	size_t cap = 0;
+	enum tdns_status st;
+
+	memset(z, 0, sizeof(*z));
+	st = store_cursor_open(t, TDNS_DB_ZONES, &c);
+	if (st != TDNS_OK)
+		goto out;
+	/* Zone keys are apex || 0x00; apex || 0x01 is past the apex itself. */
+	{
+		uint8_t probe[ZONE_KEY_MAX];
+
+		memcpy(probe, apex, apex_len);
+		probe[apex_len] = 0x01;
+		st = store_cursor_seek(c, probe, apex_len + 1, &k, NULL);
+	}
+	for (; st == TDNS_OK; st = store_cursor_next(c, &k, NULL)) {
+		size_t len;
+
+		if (!has_prefix(&k, apex, apex_len))
+			break;
+		if (k.len < 1 || k.len - 1 > NAME_KEY_MAX || k.data[k.len - 1] != 0)
+			continue;
+		len = k.len - 1;
+		if (z->n > 0 && len > z->lens[z->n - 1] &&
+		    memcmp(k.data, z->keys[z->n - 1], z->lens[z->n - 1]) == 0)
+			continue; /* inside the previous sub-zone */
+		if (z->n == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			void *nk = realloc(z->keys, ncap * sizeof(*z->keys));
+
+			if (nk == NULL) {
+				st = TDNS_ENOMEM;
+				goto out;
+			}
+			z->keys = nk;
+			nk = realloc(z->lens, ncap * sizeof(*z->lens));
+			if (nk == NULL) {
+				st = TDNS_ENOMEM;
+				goto out;
+			}
+			z->lens = nk;
+			cap = ncap;
+		}
+		memcpy(z->keys[z->n], k.data, len);
+		z->lens[z->n] = len;
+		z->n++;
+	}
+	st = st == TDNS_ENOTFOUND ? TDNS_OK : st;
+out:
+	store_cursor_close(c);
+	if (st != TDNS_OK)
+		subzones_free(z);
+	return st;
+}
+
+/* The smallest key greater than every key with prefix p: p with its last
+ * byte below 0xff incremented (and the rest dropped). false: no such key. */
+static bool prefix_successor(const uint8_t *p, size_t plen, uint8_t *out,
+			     size_t *out_len)
+{
+	while (plen > 0 && p[plen - 1] == 0xff)
+		plen--;
+	if (plen == 0)
+		return false;
+	memcpy(out, p, plen);
+	out[plen - 1]++;
+	*out_len = plen;
+	return true;
+}
+
+/*
+ * Visit every record key of the zone range in key order, seeking past the
+ * ranges of deeper zones. fn returns 0 to go on, non-zero to stop; with
+ * del set, the visited entry is deleted after fn.
+ */
+typedef int (*range_fn)(void *ctx, const struct tdns_val *k,
+			const struct tdns_val *v);
+
+static enum tdns_status range_walk(struct tdns_txn *t, const uint8_t *apex,
+				   size_t apex_len, bool del, range_fn fn,
+				   void *ctx, int *ret)
+{
+	struct tdns_cursor *c = NULL;
+	struct subzones sub;
+	struct tdns_val k, v;
+	size_t ci = 0;
+	enum tdns_status st;
+
+	*ret = 0;
+	st = subzones_get(t, apex, apex_len, &sub);
+	if (st != TDNS_OK)
+		return st;
+	st = store_cursor_open(t, TDNS_DB_RR, &c);
+	if (st != TDNS_OK)
+		goto out;
+	st = store_cursor_seek(c, apex, apex_len, &k, &v);
+	while (st == TDNS_OK) {
+		if (!has_prefix(&k, apex, apex_len))
+			break;
+		/* Sub-zones wholly before this key are behind us. */
+		while (ci < sub.n && !has_prefix(&k, sub.keys[ci], sub.lens[ci]) &&
+		       key_cmp(sub.keys[ci], sub.lens[ci], k.data, k.len) < 0)
+			ci++;
+		if (ci < sub.n && has_prefix(&k, sub.keys[ci], sub.lens[ci])) {
+			uint8_t next[NAME_KEY_MAX];
+			size_t nlen;
+
+			if (!prefix_successor(sub.keys[ci], sub.lens[ci], next, &nlen))
+				break;
+			ci++;
+			st = store_cursor_seek(c, next, nlen, &k, &v);
+			continue;
+		}
+		*ret = fn(ctx, &k, &v);
+		if (*ret != 0)
+			break;
+		if (del) {
+			st = store_cursor_del(c);
+			if (st != TDNS_OK)
+				goto out;
+		}
+		st = store_cursor_next(c, &k, &v);
+	}
+	if (st == TDNS_ENOTFOUND)
+		st = TDNS_OK;
+out:
+	store_cursor_close(c);
+	subzones_free(&sub);
+	return st;
+}
+
+struct walk_ctx {
+	zonedb_walk_cb cb;
+	void *ctx;
+};
+
+static int walk_one(void *ctx, const struct tdns_val *k, const struct tdns_val *v)
+{
+	struct walk_ctx *w = ctx;
+	struct tdns_rrset_view view;
+	size_t klen;
+	uint16_t type;
+
+	if (!name_record_key_split(k->data, k->len, &klen, &type) ||
+	    rrset_decode(v->data, v->len, &view) != TDNS_OK) {
+		log_err("zonedb: skipping a malformed record (%zu-byte key, "
+			"%zu-byte value)", k->len, v->len);
+		return 0;
+	}
+	return w->cb(w->ctx, k->data, klen, type, &view);
+}
+
+int zonedb_walk(struct tdns_txn *t, const uint8_t *apex, size_t apex_len,
+		zonedb_walk_cb cb, void *ctx)
+{
+	struct walk_ctx w = { cb, ctx };
+	int ret;
+
+	if (apex_len > NAME_KEY_MAX)
+		return -1;
+	if (range_walk(t, apex, apex_len, false, walk_one, &w, &ret) != TDNS_OK)
+		return ret != 0 ? ret : -1;
+	return ret;
+}
+
+struct clear_ctx {
+	uint32_t rrsets;
+	uint32_t records;
+};
+
+static int clear_one(void *ctx, const struct tdns_val *k, const struct tdns_val *v)
+{
+	struct clear_ctx *c = ctx;
+	struct tdns_rrset_view view;
+
+	(void)k;
+	c->rrsets++;
+	if (rrset_decode(v->data, v->len, &view) == TDNS_OK)
+		c->records += view.count;
+	return 0;
+}
+
+enum tdns_status zonedb_clear(struct tdns_txn *t, const uint8_t *apex,
+			      size_t apex_len, uint32_t *rrsets,
+			      uint32_t *records)
+{
+	struct clear_ctx c = { 0, 0 };
+	enum tdns_status st;
+	int ret;
+
+	if (apex_len > NAME_KEY_MAX)
+		return TDNS_EINVAL;
+	st = range_walk(t, apex, apex_len, true, clear_one, &c, &ret);
+	if (rrsets != NULL)
+		*rrsets += c.rrsets;
+	if (records != NULL)
+		*records += c.records;
+	return st;
+}
+
+bool zonedb_in_deeper_zone(struct tdns_txn *t, const uint8_t *apex,
+			   size_t apex_len, const uint8_t *key, size_t klen)
+{
+	int from = name_key_labels(apex, apex_len);
+	int to = name_key_labels(key, klen);
+	int l;
+
+	if (from < 0 || to < 0 || !name_key_is_subdomain(key, klen, apex, apex_len))
+		return false;
+	for (l = from + 1; l <= to; l++) {
+		size_t plen = name_key_prefix_len(key, klen, l);
+
+		if (zonedb_get_meta(t, key, plen, NULL) == TDNS_OK)
+			return true;
+	}
+	return false;
+}
+
+int zonedb_list(struct tdns_txn *t, zonedb_zone_cb cb, void *ctx)
+{
+	struct tdns_cursor *c = NULL;
+	struct tdns_val k, v;
+	struct tdns_zone_meta m;
+	enum tdns_status st;
+	int ret = 0;
+
+	if (store_cursor_open(t, TDNS_DB_ZONES, &c) != TDNS_OK)
+		return -1;
+	for (st = store_cursor_seek(c, NULL, 0, &k, &v); st == TDNS_OK;
+	     st = store_cursor_next(c, &k, &v)) {
+		if (k.len < 1 || k.len - 1 > NAME_KEY_MAX || k.data[k.len - 1] != 0 ||
+		    meta_decode(&v, &m) != TDNS_OK) {
+			log_err("zonedb: skipping a malformed zone entry");
+			continue;
+		}
+		ret = cb(ctx, k.data, k.len - 1, &m);
+		if (ret != 0)
+			break;
+	}
+	store_cursor_close(c);
+	return ret;
+}
+
+enum tdns_status zonedb_delete_zone(struct tdns_txn *t, const uint8_t *apex,
+				    size_t apex_len)
+{
+	uint8_t zk[ZONE_KEY_MAX];
+	enum tdns_status st;
+
+	if (apex_len > NAME_KEY_MAX)
+		return TDNS_EINVAL;
+	st = zonedb_get_meta(t, apex, apex_len, NULL);
+	if (st != TDNS_OK)
+		return st;
+	st = zonedb_clear(t, apex, apex_len, NULL, NULL);
+	if (st != TDNS_OK)
+		return st;
+	return store_del(t, TDNS_DB_ZONES, zk, zone_key(apex, apex_len, zk));
+}
+
+enum tdns_status zonedb_put_rrset(struct tdns_txn *t, const uint8_t *key,
+				  size_t klen, uint16_t type, const uint8_t *val,
+				  size_t vlen)
+{
+	uint8_t rk[RECORD_KEY_MAX];
+
+	if (klen > NAME_KEY_MAX)
+		return TDNS_EINVAL;
+	return store_put(t, TDNS_DB_RR, rk, name_record_key(key, klen, type, rk),
+			 val, vlen);
+}
+
+enum tdns_status zonedb_del_rrset(struct tdns_txn *t, const uint8_t *key,
+				  size_t klen, uint16_t type)
+{
+	uint8_t rk[RECORD_KEY_MAX];
+
+	if (klen > NAME_KEY_MAX)
+		return TDNS_EINVAL;
+	return store_del(t, TDNS_DB_RR, rk, name_record_key(key, klen, type, rk));
+}
+
+enum tdns_status zonedb_put_meta(struct tdns_txn *t, const uint8_t *apex,
+				 size_t apex_len, const struct tdns_zone_meta *m)
+{
+	uint8_t zk[ZONE_KEY_MAX];
+	uint8_t v[META_LEN];
+
+	if (apex_len > NAME_KEY_MAX)
+		return TDNS_EINVAL;
+	put32(v, (uint32_t)(m->loaded_at >> 32));
+	put32(v + 4, (uint32_t)m->loaded_at);
+	put32(v + 8, m->serial);
+	put32(v + 12, m->rrsets);
+	put32(v + 16, m->records);
+	return store_put(t, TDNS_DB_ZONES, zk, zone_key(apex, apex_len, zk), v,
+			 sizeof(v));
+}

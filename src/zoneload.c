@@ -1,0 +1,1498 @@
+/*
+ * zoneload.c - master files into a store and stored RRsets back out
+ * (see zoneload.h for the rules).
+ *
+ * A parsed zone is held as one byte arena (record keys and rdata) and one
+ * array of small fixed-size records pointing into it, so a million-record
+ * file costs two growing allocations instead of a million. The records are
+ * sorted once by (record key, rdata) to find duplicates, then each RRset
+ * back into file order; RRsets then go to LMDB in key order, which keeps
+ * the B-tree writes on the right-most pages.
+ */
+#include "tierdns/zoneload.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tierdns/clock.h"
+#include "tierdns/log.h"
+#include "tierdns/zonedb.h"
+
+#define RDATA_MAX 65535u
+#define PRESENT_MAX (4 * NAME_WIRE_MAX + 2) /* every byte as \DDD, plus "." */
+
+struct zl_rec {
+	uint32_t key_off;  /* record key (name.h) in the arena */
+	uint32_t rd_off;   /* rdata as loaded */
+	uint32_t cmp_off;  /* rdata with names lower-cased, for duplicates */
+	uint32_t ttl;
+	uint32_t seq;      /* position in the file */
+	uint32_t line;
+	uint16_t key_len;
+	uint16_t rdlen;
+	uint16_t type;
+	bool dup;
+};
+
+struct zl_zone {
+	char *file;
+	char name[PRESENT_MAX];
+	uint8_t apex[NAME_KEY_MAX];
+	size_t apex_len;
+	uint32_t serial;
+	uint32_t rrsets, records, occluded;
+	struct zl_rec *recs;
+	size_t n, cap;
+	uint8_t *arena;
+	size_t alen, acap;
+};
+
+struct tdns_zoneset {
+	struct zl_zone **zones;
+	size_t n, cap;
+	uint8_t *vbuf; /* value encoding buffer, reused */
+	size_t vcap;
+};
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Presentation form of a name key (RFC 1035 5.1 escapes), no allocation. */
+static void key_str(const uint8_t *key, size_t klen, char *out, size_t cap)
+{
+	uint8_t wire[NAME_WIRE_MAX];
+	size_t wlen, pos = 0, o = 0;
+
+	if (cap == 0)
+		return;
+	if (name_key_to_wire(key, klen, wire, &wlen) != TDNS_OK) {
+		snprintf(out, cap, "<bad name>");
+		return;
+	}
+	if (wire[0] == 0) {
+		snprintf(out, cap, ".");
+		return;
+	}
+	while (wire[pos] != 0 && o + 5 < cap) {
+		uint8_t len = wire[pos++], i;
+
+		for (i = 0; i < len && o + 5 < cap; i++) {
+			uint8_t c = wire[pos++];
+
+			if (c == '.' || c == '\\' || c == '"' || c == ';' ||
+			    c == '(' || c == ')' || c == '$' || c == '@') {
+				out[o++] = '\\';
+				out[o++] = (char)c;
+			} else if (c <= ' ' || c >= 0x7f) {
+				o += (size_t)snprintf(out + o, cap - o, "\\%03u", c);
+			} else {
+				out[o++] = (char)c;
+			}
+		}
+		out[o++] = '.';
+	}
+	out[o] = '\0';
+}
+
+static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+
+	if (c != 0)
+		return c;
+	return alen < blen ? -1 : alen > blen;
+}
+
+/* ---- rdata from ldns ---------------------------------------------------- */
+
+static size_t rr_rdata_len(const ldns_rr *rr)
+{
+	size_t i, len = 0;
+
+	for (i = 0; i < ldns_rr_rd_count(rr); i++)
+		len += ldns_rdf_size(ldns_rr_rdf(rr, i));
+	return len;
+}
+
+/* True if a domain name in the rdata has upper-case letters. */
+static bool rr_needs_canon(const ldns_rr *rr)
+{
+	size_t i, j;
+
+	for (i = 0; i < ldns_rr_rd_count(rr); i++) {
+		const ldns_rdf *f = ldns_rr_rdf(rr, i);
+		const uint8_t *d = ldns_rdf_data(f);
+
+		if (ldns_rdf_get_type(f) != LDNS_RDF_TYPE_DNAME)
+			continue;
+		for (j = 0; j < ldns_rdf_size(f); j++)
+			if (d[j] >= 'A' && d[j] <= 'Z')
+				return true;
+	}
+	return false;
+}
+
+/* Uncompressed wire rdata; with canon, names lower-cased (RFC 4034 6.2).
+ * Label length bytes are at most 63, never an ASCII letter, so lowering
+ * every letter byte of a name is safe. out holds rr_rdata_len(rr) bytes. */
+static void rr_rdata_write(const ldns_rr *rr, uint8_t *out, bool canon)
+{
+	size_t i, j, o = 0;
+
+	for (i = 0; i < ldns_rr_rd_count(rr); i++) {
+		const ldns_rdf *f = ldns_rr_rdf(rr, i);
+		size_t n = ldns_rdf_size(f);
+
+		memcpy(out + o, ldns_rdf_data(f), n);
+		if (canon && ldns_rdf_get_type(f) == LDNS_RDF_TYPE_DNAME)
+			for (j = 0; j < n; j++)
+				if (out[o + j] >= 'A' && out[o + j] <= 'Z')
+					out[o + j] = (uint8_t)(out[o + j] + 32);
+		o += n;
+	}
+}
+
+/* RFC 6895 3.1: 0 is reserved, OPT (41) and 128-255 (QTYPEs and meta
+ * types such as TSIG, AXFR, ANY) never appear in zone data. */
+static bool type_is_data(uint16_t type)
+{
+	return type != 0 && type != LDNS_RR_TYPE_OPT && (type < 128 || type > 255);
+}
+
+static void type_str(uint16_t type, char *out, size_t cap)
+{
+	char *s = ldns_rr_type2str((ldns_rr_type)type);
+
+	snprintf(out, cap, "%s", s != NULL ? s : "?");
+	free(s);
+}
+
+/* ---- parsing --------------------------------------------------------- */
+
+static void zone_free(struct zl_zone *z)
+{
+	if (z == NULL)
+		return;
+	free(z->file);
+	free(z->recs);
+	free(z->arena);
+	free(z);
+}
+
+/* Reserve n arena bytes; returns the offset or UINT32_MAX on failure. */
+static uint32_t arena_alloc(struct zl_zone *z, size_t n)
+{
+	size_t off = z->alen;
+
+	if (n > UINT32_MAX - 1 - z->alen)
+		return UINT32_MAX;
+	if (z->alen + n > z->acap) {
+		size_t ncap = z->acap ? z->acap : 65536;
+		uint8_t *na;
+
+		while (ncap < z->alen + n)
+			ncap *= 2;
+		na = realloc(z->arena, ncap);
+		if (na == NULL)
+			return UINT32_MAX;
+		z->arena = na;
+		z->acap = ncap;
+	}
+	z->alen += n;
+	return (uint32_t)off;
+}
+
+static struct zl_rec *rec_alloc(struct zl_zone *z)
+{
+	if (z->n == z->cap) {
+		size_t ncap = z->cap ? z->cap * 2 : 1024;
+		struct zl_rec *nr = realloc(z->recs, ncap * sizeof(*nr));
+
+		if (nr == NULL)
+			return NULL;
+		z->recs = nr;
+		z->cap = ncap;
+	}
+	return &z->recs[z->n++];
+}
+
+/* Append one parsed record. Returns TDNS_OK or an error with err set. */
+static enum tdns_status add_parsed(struct zl_zone *z, const ldns_rr *rr,
+				   int line, char *err, size_t errlen)
+{
+	const ldns_rdf *owner = ldns_rr_owner(rr);
+	uint16_t type = (uint16_t)ldns_rr_get_type(rr);
+	uint8_t key[NAME_KEY_MAX];
+	size_t klen, rdlen;
+	struct zl_rec *r;
+	char tname[32];
+	bool canon;
+
+	type_str(type, tname, sizeof(tname));
+	if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN) {
+		char *cls = ldns_rr_class2str(ldns_rr_get_class(rr));
+
+		seterr(err, errlen, "%s:%d: class %s is not supported (only IN)",
+		       z->file, line, cls != NULL ? cls : "?");
+		free(cls);
+		return TDNS_EPARSE;
+	}
+	if (!type_is_data(type)) {
+		seterr(err, errlen, "%s:%d: type %s cannot appear in a zone",
+		       z->file, line, tname);
+		return TDNS_EPARSE;
+	}
+	if (owner == NULL || !ldns_dname_absolute(owner)) {
+		seterr(err, errlen, "%s:%d: relative owner name and no $ORIGIN",
+		       z->file, line);
+		return TDNS_EPARSE;
+	}
+	if (name_key_from_wire(ldns_rdf_data(owner), ldns_rdf_size(owner), key,
+			       &klen) != TDNS_OK) {
+		seterr(err, errlen, "%s:%d: malformed owner name", z->file, line);
+		return TDNS_EPARSE;
+	}
+	rdlen = rr_rdata_len(rr);
+	if (rdlen > RDATA_MAX) {
+		seterr(err, errlen, "%s:%d: rdata of %zu bytes exceeds 65535",
+		       z->file, line, rdlen);
+		return TDNS_EPARSE;
+	}
+	if (type == LDNS_RR_TYPE_SOA) {
+		size_t i;
+
+		for (i = 0; i < z->n; i++) {
+			if (z->recs[i].type == LDNS_RR_TYPE_SOA) {
+				seterr(err, errlen, "%s:%d: second SOA record (the "
+				       "first is on line %u); a file holds one zone",
+				       z->file, line, (unsigned)z->recs[i].line);
+				return TDNS_EPARSE;
+			}
+		}
+		if (ldns_rr_rd_count(rr) < 3) {
+			seterr(err, errlen, "%s:%d: malformed SOA", z->file, line);
+			return TDNS_EPARSE;
+		}
+		memcpy(z->apex, key, klen);
+		z->apex_len = klen;
+		z->serial = ldns_rdf2native_int32(ldns_rr_rdf(rr, 2));
+	}
+	r = rec_alloc(z);
+	if (r == NULL)
+		goto nomem;
+	canon = rr_needs_canon(rr);
+	r->key_off = arena_alloc(z, klen + 3);
+	if (r->key_off == UINT32_MAX)
+		goto nomem;
+	r->key_len = (uint16_t)name_record_key(key, klen, type, z->arena + r->key_off);
+	r->rd_off = arena_alloc(z, rdlen);
+	if (r->rd_off == UINT32_MAX)
+		goto nomem;
+	rr_rdata_write(rr, z->arena + r->rd_off, false);
+	r->cmp_off = r->rd_off;
+	if (canon) {
+		r->cmp_off = arena_alloc(z, rdlen);
+		if (r->cmp_off == UINT32_MAX)
+			goto nomem;
+		rr_rdata_write(rr, z->arena + r->cmp_off, true);
+	}
+	r->rdlen = (uint16_t)rdlen;
+	r->type = type;
+	r->ttl = ldns_rr_ttl(rr);
+	r->seq = (uint32_t)(z->n - 1);
+	r->line = (uint32_t)line;
+	r->dup = false;
+	return TDNS_OK;
+nomem:
+	seterr(err, errlen, "%s:%d: out of memory", z->file, line);
+	return TDNS_ENOMEM;
+}
+
+static int cmp_key_rdata(const void *a, const void *b, void *ctx)
+{
+	const struct zl_rec *x = a, *y = b;
+	const uint8_t *arena = ctx;
+	int c;
+
+	c = key_cmp(arena + x->key_off, x->key_len, arena + y->key_off, y->key_len);
+	if (c != 0)
+		return c;
+	c = key_cmp(arena + x->cmp_off, x->rdlen, arena + y->cmp_off, y->rdlen);
+	if (c != 0)
+		return c;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static int cmp_seq(const void *a, const void *b)
+{
+	const struct zl_rec *x = a, *y = b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static bool same_key(const struct zl_zone *z, const struct zl_rec *a,
+		     const struct zl_rec *b)
+{
+	return a->key_len == b->key_len &&
+	       memcmp(z->arena + a->key_off, z->arena + b->key_off, a->key_len) == 0;
+}
+
+/* Length of the RRset starting at recs[i]. */
+static size_t group_end(const struct zl_zone *z, size_t i)
+{
+	size_t j = i + 1;
+
+	while (j < z->n && same_key(z, &z->recs[i], &z->recs[j]))
+		j++;
+	return j;
+}
+
+/*
+ * After the whole file is read: the zone rules that need every record, then
+ * sort into RRsets in key order, drop duplicates, settle TTLs.
+ */
+static enum tdns_status finish_zone(struct zl_zone *z, char *err, size_t errlen)
+{
+	size_t i, j, name_start;
+	char owner[PRESENT_MAX], tname[32];
+
+	if (z->apex_len == 0 && z->n > 0) {
+		bool have_soa = false;
+
+		for (i = 0; i < z->n && !have_soa; i++)
+			have_soa = z->recs[i].type == LDNS_RR_TYPE_SOA;
+		if (!have_soa) {
+			seterr(err, errlen, "%s: no SOA record (a zone needs one "
+			       "at its apex)", z->file);
+			return TDNS_EPARSE;
+		}
+	}
+	if (z->n == 0) {
+		seterr(err, errlen, "%s: no records (a zone needs an SOA)", z->file);
+		return TDNS_EPARSE;
+	}
+	key_str(z->apex, z->apex_len, z->name, sizeof(z->name));
+	/* In file order, so the first offending line is the one reported. */
+	for (i = 0; i < z->n; i++) {
+		const struct zl_rec *r = &z->recs[i];
+
+		if ((size_t)r->key_len - 3 < z->apex_len ||
+		    memcmp(z->arena + r->key_off, z->apex, z->apex_len) != 0) {
+			key_str(z->arena + r->key_off, r->key_len - 3u, owner,
+				sizeof(owner));
+			seterr(err, errlen, "%s:%u: %s is outside the zone %s "
+			       "(the owner of the SOA)", z->file, (unsigned)r->line,
+			       owner, z->name);
+			return TDNS_EPARSE;
+		}
+	}
+	qsort_r(z->recs, z->n, sizeof(*z->recs), cmp_key_rdata, z->arena);
+	z->rrsets = 0;
+	z->records = 0;
+	for (i = 0; i < z->n; i = j) {
+		uint32_t ttl;
+		size_t k;
+
+		j = group_end(z, i);
+		/* Equal rdata sorts adjacent, earliest first: keep that one. */
+		for (k = i + 1; k < j; k++) {
+			const struct zl_rec *p = &z->recs[k - 1], *r = &z->recs[k];
+
+			if (p->rdlen == r->rdlen &&
+			    memcmp(z->arena + p->cmp_off, z->arena + r->cmp_off,
+				   r->rdlen) == 0)
+				z->recs[k].dup = true;
+		}
+		qsort(z->recs + i, j - i, sizeof(*z->recs), cmp_seq);
+		ttl = z->recs[i].ttl;
+		for (k = i; k < j; k++) {
+			if (z->recs[k].dup)
+				continue;
+			z->records++;
+			if (z->recs[k].ttl < ttl)
+				ttl = z->recs[k].ttl;
+		}
+		for (k = i; k < j; k++) {
+			if (z->recs[k].dup || z->recs[k].ttl == ttl)
+				continue;
+			key_str(z->arena + z->recs[i].key_off,
+				z->recs[i].key_len - 3u, owner, sizeof(owner));
+			type_str(z->recs[i].type, tname, sizeof(tname));
+			log_warn("%s:%u: TTL %u differs within the RRset %s %s; "
+				 "using the lowest, %u (RFC 2181 5.2)", z->file,
+				 (unsigned)z->recs[k].line, (unsigned)z->recs[k].ttl,
+				 owner, tname, (unsigned)ttl);
+			break;
+		}
+		for (k = i; k < j; k++)
+			z->recs[k].ttl = ttl;
+		if (j - i > UINT16_MAX) {
+			key_str(z->arena + z->recs[i].key_off,
+				z->recs[i].key_len - 3u, owner, sizeof(owner));
+			seterr(err, errlen, "%s:%u: more than 65535 records in the "
+			       "RRset %s", z->file, (unsigned)z->recs[j - 1].line, owner);
+			return TDNS_EPARSE;
+		}
+		z->rrsets++;
+	}
+	/* RFC 1034 3.6.2, RFC 2181 10.1: a CNAME is alone at its name (RRSIG
+	 * and NSEC aside, RFC 4035 2.5) and there is only one. */
+	for (name_start = 0; name_start < z->n; name_start = i) {
+		const struct zl_rec *cname = NULL, *other = NULL;
+		size_t cnames = 0;
+		uint16_t nlen = z->recs[name_start].key_len;
+
+		for (i = name_start; i < z->n; i++) {
+			const struct zl_rec *r = &z->recs[i];
+
+			if (r->key_len != nlen ||
+			    memcmp(z->arena + r->key_off,
+				   z->arena + z->recs[name_start].key_off,
+				   nlen - 3u) != 0)
+				break;
+			if (r->dup)
+				continue;
+			if (r->type == LDNS_RR_TYPE_CNAME) {
+				if (cname == NULL)
+					cname = r;
+				cnames++;
+			} else if (r->type != LDNS_RR_TYPE_RRSIG &&
+				   r->type != LDNS_RR_TYPE_NSEC && other == NULL) {
+				other = r;
+			}
+		}
+		if (cname == NULL)
+			continue;
+		key_str(z->arena + cname->key_off, cname->key_len - 3u, owner,
+			sizeof(owner));
+		if (cnames > 1) {
+			seterr(err, errlen, "%s:%u: more than one CNAME at %s",
+			       z->file, (unsigned)z->recs[name_start].line, owner);
+			return TDNS_EPARSE;
+		}
+		if (other != NULL) {
+			type_str(other->type, tname, sizeof(tname));
+			seterr(err, errlen, "%s:%u: CNAME at %s next to other data "
+			       "(%s on line %u); a CNAME must be alone at its name",
+			       z->file, (unsigned)cname->line, owner, tname,
+			       (unsigned)other->line);
+			return TDNS_EPARSE;
+		}
+	}
+	return TDNS_OK;
+}
+
+static enum tdns_status set_add_zone(struct tdns_zoneset *zs, struct zl_zone *z,
+				     char *err, size_t errlen)
+{
+	size_t i;
+
+	for (i = 0; i < zs->n; i++) {
+		if (zs->zones[i]->apex_len == z->apex_len &&
+		    memcmp(zs->zones[i]->apex, z->apex, z->apex_len) == 0) {
+			seterr(err, errlen, "%s: zone %s is already given by %s",
+			       z->file, z->name, zs->zones[i]->file);
+			return TDNS_EEXIST;
+		}
+	}
+	if (zs->n == zs->cap) {
+		size_t ncap = zs->cap ? zs->cap * 2 : 4;
+		struct zl_zone **nz = realloc(zs->zones, ncap * sizeof(*nz));
+
+		if (nz == NULL) {
+			seterr(err, errlen, "%s: out of memory", z->file);
+			return TDNS_ENOMEM;
+		}
+		zs->zones = nz;
+		zs->cap = ncap;
+	}
+	zs->zones[zs->n++] = z;
+	return TDNS_OK;
+}
+
+/*
+ * Without $ORIGIN, ldns would make relative names relative to the root, a
+ * silent misreading. We start ldns off with a sentinel origin instead and
+ * take the SOA owner as the origin once it is seen (as NSD takes the zone
+ * name): relative names in the SOA's rdata are moved onto the apex, a
+ * relative name before the SOA is an error.
+ */
+#define NO_ORIGIN "no-origin.tierdns.invalid."
+
+/* The length of name's part in front of suffix, or -1 if it does not end
+ * in suffix at a label boundary. */
+static long relative_part(const ldns_rdf *name, const ldns_rdf *suffix)
+{
+	size_t n = ldns_rdf_size(name), sn = ldns_rdf_size(suffix), pos = 0;
+	const uint8_t *d = ldns_rdf_data(name);
+
+	if (ldns_rdf_get_type(name) != LDNS_RDF_TYPE_DNAME || n < sn ||
+	    memcmp(d + n - sn, ldns_rdf_data(suffix), sn) != 0)
+		return -1;
+	while (pos < n - sn && d[pos] != 0)
+		pos += 1 + (size_t)d[pos];
+	return pos == n - sn ? (long)pos : -1;
+}
+
+static enum tdns_status no_origin_fixup(struct zl_zone *z, ldns_rr *rr,
+					const ldns_rdf *sentinel, ldns_rdf **origin,
+					bool *have_origin, int line, char *err,
+					size_t errlen)
+{
+	const ldns_rdf *owner = ldns_rr_owner(rr);
+	bool soa = ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA;
+	ldns_rdf *apex = NULL;
+	size_t i;
+
+	if (relative_part(owner, sentinel) >= 0) {
+		seterr(err, errlen, "%s:%d: relative owner name and no $ORIGIN",
+		       z->file, line);
+		return TDNS_EPARSE;
+	}
+	for (i = 0; i < ldns_rr_rd_count(rr); i++) {
+		ldns_rdf *f = ldns_rr_rdf(rr, i), *nf;
+		long rel = relative_part(f, sentinel);
+		size_t osz = ldns_rdf_size(owner);
+		uint8_t buf[2 * NAME_WIRE_MAX];
+
+		if (rel < 0)
+			continue;
+		if (!soa) {
+			seterr(err, errlen, "%s:%d: relative name in rdata before "
+			       "the SOA and no $ORIGIN", z->file, line);
+			return TDNS_EPARSE;
+		}
+		if ((size_t)rel + osz > NAME_WIRE_MAX) {
+			seterr(err, errlen, "%s:%d: name too long", z->file, line);
+			return TDNS_EPARSE;
+		}
+		memcpy(buf, ldns_rdf_data(f), (size_t)rel);
+		memcpy(buf + rel, ldns_rdf_data(owner), osz);
+		nf = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, (size_t)rel + osz, buf);
+		if (nf == NULL) {
+			seterr(err, errlen, "%s:%d: out of memory", z->file, line);
+			return TDNS_ENOMEM;
+		}
+		ldns_rdf_deep_free(ldns_rr_set_rdf(rr, nf, i));
+	}
+	if (soa) {
+		apex = ldns_rdf_clone(owner);
+		if (apex == NULL) {
+			seterr(err, errlen, "%s:%d: out of memory", z->file, line);
+			return TDNS_ENOMEM;
+		}
+		ldns_rdf_deep_free(*origin);
+		*origin = apex;
+		*have_origin = true;
+	}
+	return TDNS_OK;
+}
+
+static enum tdns_status parse_fp(struct tdns_zoneset *zs, FILE *fp,
+				 const char *label, char *err, size_t errlen)
+{
+	struct zl_zone *z = NULL;
+	uint32_t default_ttl = ZONELOAD_DEFAULT_TTL;
+	ldns_rdf *origin = NULL, *prev = NULL, *sentinel = NULL;
+	ldns_rr *rr = NULL;
+	bool have_origin = false;
+	enum tdns_status st;
+	int line = 0;
+
+	z = calloc(1, sizeof(*z));
+	sentinel = ldns_dname_new_frm_str(NO_ORIGIN);
+	origin = ldns_rdf_clone(sentinel);
+	if (z == NULL || sentinel == NULL || origin == NULL ||
+	    (z->file = strdup(label)) == NULL) {
+		seterr(err, errlen, "%s: out of memory", label);
+		st = TDNS_ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		ldns_status ls = ldns_rr_new_frm_fp_l(&rr, fp, &default_ttl, &origin,
+						      &prev, &line);
+
+		switch (ls) {
+		case LDNS_STATUS_OK:
+			st = TDNS_OK;
+			if (!have_origin)
+				st = no_origin_fixup(z, rr, sentinel, &origin,
+						     &have_origin, line, err, errlen);
+			if (st == TDNS_OK)
+				st = add_parsed(z, rr, line, err, errlen);
+			ldns_rr_free(rr);
+			rr = NULL;
+			if (st != TDNS_OK)
+				goto out;
+			break;
+		case LDNS_STATUS_SYNTAX_ORIGIN:
+			have_origin = true;
+			break;
+		case LDNS_STATUS_SYNTAX_EMPTY:
+		case LDNS_STATUS_SYNTAX_TTL:
+			break;
+		case LDNS_STATUS_SYNTAX_INCLUDE:
+			seterr(err, errlen, "%s:%d: $INCLUDE is not supported",
+			       label, line);
+			st = TDNS_EPARSE;
+			goto out;
+		default:
+			seterr(err, errlen, "%s:%d: %s", label, line,
+			       ldns_get_errorstr_by_id(ls));
+			st = TDNS_EPARSE;
+			goto out;
+		}
+		if (feof(fp))
+			break;
+		if (ferror(fp)) {
+			seterr(err, errlen, "%s:%d: read error: %s", label, line,
+			       strerror(errno));
+			st = TDNS_EIO;
+			goto out;
+		}
+	}
+	st = finish_zone(z, err, errlen);
+	if (st != TDNS_OK)
+		goto out;
+	st = set_add_zone(zs, z, err, errlen);
+	if (st != TDNS_OK)
+		goto out;
+	z = NULL;
+out:
+	ldns_rr_free(rr);
+	ldns_rdf_deep_free(origin);
+	ldns_rdf_deep_free(prev);
+	ldns_rdf_deep_free(sentinel);
+	zone_free(z);
+	return st;
+}
+
+struct tdns_zoneset *zoneload_new(void)
+{
+	return calloc(1, sizeof(struct tdns_zoneset));
+}
+
+void zoneload_free(struct tdns_zoneset *zs)
+{
+	size_t i;
+
+	if (zs == NULL)
+		return;
+	for (i = 0; i < zs->n; i++)
+		zone_free(zs->zones[i]);
+	free(zs->zones);
+	free(zs->vbuf);
+	free(zs);
+}
+
+enum tdns_status zoneload_file(struct tdns_zoneset *zs, const char *path,
+			       char *err, size_t errlen)
+{
+	enum tdns_status st;
+	FILE *fp;
+
+	fp = fopen(path, "r");
+	if (fp == NULL) {
+		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		return TDNS_EIO;
+	}
+	st = parse_fp(zs, fp, path, err, errlen);
+	fclose(fp);
+	return st;
+}
+
+enum tdns_status zoneload_text(struct tdns_zoneset *zs, const char *text,
+			       const char *label, char *err, size_t errlen)
+{
+	enum tdns_status st;
+	FILE *fp;
+
+	/* fmemopen of an empty buffer fails; an empty zone is an error anyway. */
+	fp = fmemopen((void *)text, strlen(text) > 0 ? strlen(text) : 1, "r");
+	if (fp == NULL) {
+		seterr(err, errlen, "%s: %s", label, strerror(errno));
+		return TDNS_ENOMEM;
+	}
+	st = parse_fp(zs, fp, label, err, errlen);
+	fclose(fp);
+	return st;
+}
+
+size_t zoneload_count(const struct tdns_zoneset *zs)
+{
+	return zs->n;
+}
+
+void zoneload_info(const struct tdns_zoneset *zs, size_t i,
+		   struct zoneload_info *out)
+{
+	const struct zl_zone *z = zs->zones[i];
+
+	out->name = z->name;
+	out->file = z->file;
+	out->serial = z->serial;
+	out->rrsets = z->rrsets;
+	out->records = z->records;
+	out->occluded = z->occluded;
+}
+
+/* ---- writing --------------------------------------------------------- */
+
+struct apex_list {
+	uint8_t (*keys)[NAME_KEY_MAX];
+	size_t *lens;
+	size_t n, cap;
+};
+
+static void apex_list_free(struct apex_list *l)
+{
+	free(l->keys);
+	free(l->lens);
+}
+
+static int apex_list_add(struct apex_list *l, const uint8_t *k, size_t len)
+{
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 8;
+		void *p = realloc(l->keys, ncap * sizeof(*l->keys));
+
+		if (p == NULL)
+			return -1;
+		l->keys = p;
+		p = realloc(l->lens, ncap * sizeof(*l->lens));
+		if (p == NULL)
+			return -1;
+		l->lens = p;
+		l->cap = ncap;
+	}
+	memcpy(l->keys[l->n], k, len);
+	l->lens[l->n] = len;
+	l->n++;
+	return 0;
+}
+
+struct sub_ctx {
+	const uint8_t *apex;
+	size_t apex_len;
+	struct apex_list *list;
+};
+
+static int collect_sub(void *ctx, const uint8_t *apex, size_t apex_len,
+		       const struct tdns_zone_meta *meta)
+{
+	struct sub_ctx *c = ctx;
+
+	(void)meta;
+	if (apex_len > c->apex_len &&
+	    name_key_is_subdomain(apex, apex_len, c->apex, c->apex_len))
+		return apex_list_add(c->list, apex, apex_len) == 0 ? 0 : 1;
+	return 0;
+}
+
+/* Indices sorted by key; used to drop nested apexes. */
+static int cmp_apex(const void *a, const void *b, void *ctx)
+{
+	const struct apex_list *l = ctx;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return key_cmp(l->keys[x], l->lens[x], l->keys[y], l->lens[y]);
+}
+
+/* The zones strictly below z (held in the store or being loaded with it),
+ * outermost only, in key order, into out. */
+static enum tdns_status deeper_zones(struct tdns_zoneset *zs,
+				     const struct zl_zone *z, struct tdns_txn *t,
+				     struct apex_list *out)
+{
+	struct apex_list all = { 0 };
+	struct sub_ctx c = { z->apex, z->apex_len, &all };
+	size_t *idx = NULL, i;
+	enum tdns_status st = TDNS_ENOMEM;
+
+	memset(out, 0, sizeof(*out));
+	if (zonedb_list(t, collect_sub, &c) != 0)
+		goto out;
+	for (i = 0; i < zs->n; i++)
+		if (collect_sub(&c, zs->zones[i]->apex, zs->zones[i]->apex_len,
+				NULL) != 0)
+			goto out;
+	if (all.n > 0) {
+		idx = malloc(all.n * sizeof(*idx));
+		if (idx == NULL)
+			goto out;
+	}
+	for (i = 0; i < all.n; i++)
+		idx[i] = i;
+	if (all.n > 1)
+		qsort_r(idx, all.n, sizeof(*idx), cmp_apex, &all);
+	for (i = 0; i < all.n; i++) {
+		const uint8_t *k = all.keys[idx[i]];
+		size_t len = all.lens[idx[i]];
+
+		if (out->n > 0 &&
+		    name_key_is_subdomain(k, len, out->keys[out->n - 1],
+					  out->lens[out->n - 1]))
+			continue; /* nested in, or equal to, the previous one */
+		if (apex_list_add(out, k, len) != 0)
+			goto out;
+	}
+	st = TDNS_OK;
+out:
+	free(idx);
+	apex_list_free(&all);
+	if (st != TDNS_OK) {
+		apex_list_free(out);
+		memset(out, 0, sizeof(*out));
+	}
+	return st;
+}
+
+/* A zone stored for the first time takes over its range from the closest
+ * enclosing zone: what was removed there was that zone's (delegation NS,
+ * glue), so its counts shrink. */
+static enum tdns_status parent_shrinks(struct tdns_txn *t, const struct zl_zone *z,
+				       uint32_t rrsets, uint32_t records)
+{
+	struct tdns_zone_meta m;
+	size_t plen;
+	enum tdns_status st;
+
+	st = zonedb_find(t, z->apex, z->apex_len, &plen, &m);
+	if (st == TDNS_ENOTFOUND)
+		return TDNS_OK;
+	if (st != TDNS_OK)
+		return st;
+	m.rrsets = m.rrsets > rrsets ? m.rrsets - rrsets : 0;
+	m.records = m.records > records ? m.records - records : 0;
+	return zonedb_put_meta(t, z->apex, plen, &m);
+}
+
+static enum tdns_status apply_zone(struct tdns_zoneset *zs, struct zl_zone *z,
+				   struct tdns_txn *t)
+{
+	struct apex_list sub = { 0 };
+	struct tdns_zone_meta m;
+	uint32_t old_rrsets = 0, old_records = 0;
+	bool existed;
+	size_t i, j, ci = 0;
+	enum tdns_status st;
+
+	st = zonedb_get_meta(t, z->apex, z->apex_len, NULL);
+	if (st != TDNS_OK && st != TDNS_ENOTFOUND)
+		return st;
+	existed = st == TDNS_OK;
+	st = deeper_zones(zs, z, t, &sub);
+	if (st != TDNS_OK)
+		goto out;
+	st = zonedb_clear(t, z->apex, z->apex_len, &old_rrsets, &old_records);
+	if (st != TDNS_OK)
+		goto out;
+	if (!existed && old_rrsets > 0) {
+		st = parent_shrinks(t, z, old_rrsets, old_records);
+		if (st != TDNS_OK)
+			goto out;
+	}
+	memset(&m, 0, sizeof(m));
+	z->occluded = 0;
+	for (i = 0; i < z->n; i = j) {
+		const struct zl_rec *r0 = &z->recs[i];
+		const uint8_t *rk = z->arena + r0->key_off;
+		struct tdns_rrset_enc enc;
+		size_t need = RRSET_HDR_LEN, k;
+
+		j = group_end(z, i);
+		while (ci < sub.n && !name_key_is_subdomain(rk, r0->key_len, sub.keys[ci],
+							     sub.lens[ci]) &&
+		       key_cmp(sub.keys[ci], sub.lens[ci], rk, r0->key_len) < 0)
+			ci++;
+		if (ci < sub.n &&
+		    name_key_is_subdomain(rk, r0->key_len, sub.keys[ci], sub.lens[ci])) {
+			for (k = i; k < j; k++)
+				z->occluded += z->recs[k].dup ? 0u : 1u;
+			continue;
+		}
+		for (k = i; k < j; k++)
+			need += 2u + z->recs[k].rdlen;
+		if (need > zs->vcap) {
+			uint8_t *nb = realloc(zs->vbuf, need);
+
+			if (nb == NULL) {
+				st = TDNS_ENOMEM;
+				goto out;
+			}
+			zs->vbuf = nb;
+			zs->vcap = need;
+		}
+		rrset_enc_init(&enc, zs->vbuf, zs->vcap, r0->ttl);
+		for (k = i; k < j; k++) {
+			if (z->recs[k].dup)
+				continue;
+			st = rrset_enc_add(&enc, z->arena + z->recs[k].rd_off,
+					   z->recs[k].rdlen);
+			if (st != TDNS_OK)
+				goto out;
+			m.records++;
+		}
+		st = zonedb_put_rrset(t, rk, r0->key_len - 3u, r0->type, enc.buf, enc.len);
+		if (st != TDNS_OK)
+			goto out;
+		m.rrsets++;
+	}
+	if (z->occluded > 0)
+		log_info("%s: %u record(s) at or below a deeper zone held in this "
+			 "store were not stored (that zone answers for them)",
+			 z->file, (unsigned)z->occluded);
+	m.loaded_at = clock_now();
+	m.serial = z->serial;
+	st = zonedb_put_meta(t, z->apex, z->apex_len, &m);
+out:
+	apex_list_free(&sub);
+	return st;
+}
+
+enum tdns_status zoneload_apply(struct tdns_zoneset *zs, struct tdns_txn *t)
+{
+	enum tdns_status st = TDNS_OK;
+	size_t i;
+
+	for (i = 0; i < zs->n && st == TDNS_OK; i++)
+		st = apply_zone(zs, zs->zones[i], t);
+	return st;
+}
+
+enum tdns_status zoneload_commit(struct tdns_zoneset *zs, struct tdns_store *s)
+{
+	struct tdns_txn *t = NULL;
+	enum tdns_status st;
+
+	st = store_begin(s, true, &t);
+	if (st != TDNS_OK)
+		goto out;
+	st = zoneload_apply(zs, t);
+	if (st != TDNS_OK)
+		goto out;
+	st = store_commit(t);
+	t = NULL;
+out:
+	store_abort(t);
+	return st;
+}
+
+enum tdns_status zoneload_string(struct tdns_store *s, const char *text,
+				 char *err, size_t errlen)
+{
+	struct tdns_zoneset *zs = zoneload_new();
+	enum tdns_status st;
+
+	if (zs == NULL)
+		return TDNS_ENOMEM;
+	st = zoneload_text(zs, text, "inline", err, errlen);
+	if (st == TDNS_OK) {
+		st = zoneload_commit(zs, s);
+		if (st != TDNS_OK)
+			seterr(err, errlen, "inline: cannot store: %s",
+			       tdns_strerror(st));
+	}
+	zoneload_free(zs);
+	return st;
+}
+
+/* ---- back to ldns ---------------------------------------------------- */
+
+static ldns_rr *rr_from_rdata(const ldns_rdf *owner, uint16_t type, uint32_t ttl,
+			      const uint8_t *rdata, uint16_t rdlen)
+{
+	ldns_rr *rr = NULL, *ret = NULL;
+	ldns_rdf *o = NULL;
+	uint8_t *buf = NULL;
+	size_t pos = 0;
+
+	rr = ldns_rr_new();
+	o = ldns_rdf_clone(owner);
+	buf = malloc(2 + (size_t)rdlen);
+	if (rr == NULL || o == NULL || buf == NULL)
+		goto out;
+	ldns_rr_set_owner(rr, o);
+	o = NULL;
+	ldns_rr_set_type(rr, (ldns_rr_type)type);
+	ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
+	ldns_rr_set_ttl(rr, ttl);
+	buf[0] = (uint8_t)(rdlen >> 8);
+	buf[1] = (uint8_t)rdlen;
+	if (rdlen > 0)
+		memcpy(buf + 2, rdata, rdlen);
+	if (ldns_wire2rdf(rr, buf, 2 + (size_t)rdlen, &pos) != LDNS_STATUS_OK ||
+	    pos != 2 + (size_t)rdlen) {
+		/* Keep what we cannot lay out as RFC 3597 unknown data. */
+		ldns_rdf *f;
+
+		while (ldns_rr_rd_count(rr) > 0)
+			ldns_rdf_deep_free(ldns_rr_pop_rdf(rr));
+		if (rdlen > 0) {
+			f = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_UNKNOWN, rdlen, rdata);
+			if (f == NULL || !ldns_rr_push_rdf(rr, f)) {
+				ldns_rdf_deep_free(f);
+				goto out;
+			}
+		}
+	}
+	ret = rr;
+	rr = NULL;
+out:
+	free(buf);
+	ldns_rdf_deep_free(o);
+	ldns_rr_free(rr);
+	return ret;
+}
+
+enum tdns_status zoneload_rrset_to_ldns(const ldns_rdf *owner, uint16_t type,
+					const struct tdns_rrset_view *v,
+					ldns_rr_list **out)
+{
+	ldns_rr_list *list = NULL;
+	const uint8_t *rd;
+	uint16_t rdlen;
+	size_t pos = 0;
+	enum tdns_status st = TDNS_ENOMEM;
+
+	*out = NULL;
+	list = ldns_rr_list_new();
+	if (list == NULL)
+		goto out;
+	while (rrset_next(v, &pos, &rd, &rdlen)) {
+		ldns_rr *rr = rr_from_rdata(owner, type, v->ttl, rd, rdlen);
+
+		if (rr == NULL)
+			goto out;
+		if (!ldns_rr_list_push_rr(list, rr)) {
+			ldns_rr_free(rr);
+			goto out;
+		}
+	}
+	*out = list;
+	list = NULL;
+	st = TDNS_OK;
+out:
+	ldns_rr_list_deep_free(list);
+	return st;
+}
+
+static ldns_rdf *key_to_rdf(const uint8_t *key, size_t klen)
+{
+	uint8_t wire[NAME_WIRE_MAX];
+	size_t wlen;
+
+	if (name_key_to_wire(key, klen, wire, &wlen) != TDNS_OK)
+		return NULL;
+	return ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, wlen, wire);
+}
+
+enum tdns_status zoneload_rrset_key_to_ldns(const uint8_t *key, size_t klen,
+					    uint16_t type,
+					    const struct tdns_rrset_view *v,
+					    ldns_rr_list **out)
+{
+	ldns_rdf *owner = key_to_rdf(key, klen);
+	enum tdns_status st;
+
+	*out = NULL;
+	if (owner == NULL)
+		return TDNS_EINVAL;
+	st = zoneload_rrset_to_ldns(owner, type, v, out);
+	ldns_rdf_deep_free(owner);
+	return st;
+}
+
+static enum tdns_status print_rrset(FILE *out, const uint8_t *key, size_t klen,
+				    uint16_t type, const struct tdns_rrset_view *v)
+{
+	ldns_rr_list *list = NULL;
+	enum tdns_status st;
+
+	st = zoneload_rrset_key_to_ldns(key, klen, type, v, &list);
+	if (st != TDNS_OK)
+		return st;
+	ldns_rr_list_print(out, list);
+	ldns_rr_list_deep_free(list);
+	return ferror(out) ? TDNS_EIO : TDNS_OK;
+}
+
+struct dump_ctx {
+	FILE *out;
+	size_t apex_len;
+	enum tdns_status st;
+};
+
+static int dump_one(void *ctx, const uint8_t *key, size_t klen, uint16_t type,
+		    const struct tdns_rrset_view *v)
+{
+	struct dump_ctx *d = ctx;
+
+	if (klen == d->apex_len && type == LDNS_RR_TYPE_SOA)
+		return 0; /* printed first */
+	d->st = print_rrset(d->out, key, klen, type, v);
+	return d->st != TDNS_OK;
+}
+
+enum tdns_status zoneload_dump(struct tdns_txn *t, const uint8_t *apex,
+			       size_t apex_len, FILE *out)
+{
+	struct tdns_zone_meta m;
+	struct tdns_rrset_view soa;
+	struct dump_ctx d = { out, apex_len, TDNS_OK };
+	char name[PRESENT_MAX];
+	enum tdns_status st;
+
+	st = zonedb_get_meta(t, apex, apex_len, &m);
+	if (st != TDNS_OK)
+		return st;
+	key_str(apex, apex_len, name, sizeof(name));
+	fprintf(out, "; zone %s serial %u, %u RRsets, %u records\n", name,
+		(unsigned)m.serial, (unsigned)m.rrsets, (unsigned)m.records);
+	if (zonedb_get_rrset(t, apex, apex_len, LDNS_RR_TYPE_SOA, &soa) == TDNS_OK) {
+		st = print_rrset(out, apex, apex_len, LDNS_RR_TYPE_SOA, &soa);
+		if (st != TDNS_OK)
+			return st;
+	}
+	if (zonedb_walk(t, apex, apex_len, dump_one, &d) != 0 && d.st == TDNS_OK)
+		return TDNS_ESTORE;
+	return d.st;
+}
+
+/* ---- single-record edits ---------------------------------------------- */
+
+enum tdns_status zoneload_name_key(const char *name, uint8_t *key, size_t *klen)
+{
+	ldns_rdf *rdf = NULL, *root = NULL;
+	enum tdns_status st = TDNS_EINVAL;
+
+	if (ldns_str2rdf_dname(&rdf, name) != LDNS_STATUS_OK)
+		goto out;
+	if (!ldns_dname_absolute(rdf)) {
+		root = ldns_dname_new_frm_str(".");
+		if (root == NULL || ldns_dname_cat(rdf, root) != LDNS_STATUS_OK)
+			goto out;
+	}
+	st = name_key_from_wire(ldns_rdf_data(rdf), ldns_rdf_size(rdf), key, klen);
+out:
+	ldns_rdf_deep_free(rdf);
+	ldns_rdf_deep_free(root);
+	return st;
+}
+
+/* Parse "OWNER [TTL] [IN] TYPE RDATA"; relative names are made absolute. */
+static enum tdns_status parse_rr(const char *text, ldns_rr **rr, char *err,
+				 size_t errlen)
+{
+	ldns_rdf *root = ldns_dname_new_frm_str(".");
+	ldns_status ls;
+
+	*rr = NULL;
+	if (root == NULL)
+		return TDNS_ENOMEM;
+	ls = ldns_rr_new_frm_str(rr, text, ZONELOAD_DEFAULT_TTL, root, NULL);
+	ldns_rdf_deep_free(root);
+	if (ls != LDNS_STATUS_OK) {
+		seterr(err, errlen, "'%s': %s", text, ldns_get_errorstr_by_id(ls));
+		*rr = NULL;
+		return TDNS_EPARSE;
+	}
+	if (ldns_rr_get_class(*rr) != LDNS_RR_CLASS_IN ||
+	    !type_is_data((uint16_t)ldns_rr_get_type(*rr))) {
+		seterr(err, errlen, "'%s': only class IN data types can be stored",
+		       text);
+		ldns_rr_free(*rr);
+		*rr = NULL;
+		return TDNS_EINVAL;
+	}
+	return TDNS_OK;
+}
+
+/* Compare a stored rdata with a canonical one (names case-insensitive). */
+static bool rdata_matches(uint16_t type, const uint8_t *rd, uint16_t rdlen,
+			  const uint8_t *canon, size_t clen)
+{
+	static const uint8_t root_wire[1] = { 0 };
+	ldns_rdf *owner = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, 1, root_wire);
+	ldns_rr *rr = NULL;
+	uint8_t *buf = NULL;
+	bool eq = false;
+	size_t len;
+
+	if (owner == NULL)
+		goto out;
+	rr = rr_from_rdata(owner, type, 0, rd, rdlen);
+	if (rr == NULL)
+		goto out;
+	len = rr_rdata_len(rr);
+	if (len != clen)
+		goto out;
+	buf = malloc(len > 0 ? len : 1);
+	if (buf == NULL)
+		goto out;
+	rr_rdata_write(rr, buf, true);
+	eq = memcmp(buf, canon, len) == 0;
+out:
+	free(buf);
+	ldns_rr_free(rr);
+	ldns_rdf_deep_free(owner);
+	return eq;
+}
+
+struct other_ctx {
+	uint16_t type;
+	uint16_t found;
+};
+
+static int find_conflict(void *ctx, uint16_t type, const struct tdns_rrset_view *v)
+{
+	struct other_ctx *c = ctx;
+
+	(void)v;
+	if (type == c->type || type == LDNS_RR_TYPE_RRSIG || type == LDNS_RR_TYPE_NSEC)
+		return 0;
+	if (c->type == LDNS_RR_TYPE_CNAME || type == LDNS_RR_TYPE_CNAME) {
+		c->found = type;
+		return 1;
+	}
+	return 0;
+}
+
+enum tdns_status zoneload_add(struct tdns_txn *t, const char *rr_text,
+			      char *err, size_t errlen)
+{
+	ldns_rr *rr = NULL;
+	uint8_t key[NAME_KEY_MAX], *val = NULL, *canon = NULL;
+	size_t klen, apex_len, rdlen, vcap;
+	struct tdns_zone_meta m;
+	struct tdns_rrset_view old;
+	struct tdns_rrset_enc enc;
+	struct other_ctx oc;
+	bool have_old, existed;
+	uint16_t type;
+	char name[PRESENT_MAX], tname[32];
+	enum tdns_status st;
+
+	st = parse_rr(rr_text, &rr, err, errlen);
+	if (st != TDNS_OK)
+		goto out;
+	type = (uint16_t)ldns_rr_get_type(rr);
+	type_str(type, tname, sizeof(tname));
+	st = name_key_from_wire(ldns_rdf_data(ldns_rr_owner(rr)),
+				ldns_rdf_size(ldns_rr_owner(rr)), key, &klen);
+	if (st != TDNS_OK) {
+		seterr(err, errlen, "'%s': malformed owner name", rr_text);
+		goto out;
+	}
+	key_str(key, klen, name, sizeof(name));
+	st = zonedb_find(t, key, klen, &apex_len, &m);
+	if (st != TDNS_OK) {
+		seterr(err, errlen, "%s: %s", name, st == TDNS_ENOTFOUND ?
+		       "no zone in the store encloses this name" : tdns_strerror(st));
+		goto out;
+	}
+	rdlen = rr_rdata_len(rr);
+	if (rdlen > RDATA_MAX) {
+		seterr(err, errlen, "%s %s: rdata too long", name, tname);
+		st = TDNS_EINVAL;
+		goto out;
+	}
+	if (type == LDNS_RR_TYPE_SOA && klen != apex_len) {
+		seterr(err, errlen, "%s: an SOA belongs at a zone apex", name);
+		st = TDNS_EINVAL;
+		goto out;
+	}
+	oc.type = type;
+	oc.found = 0;
+	zonedb_name_rrsets(t, key, klen, find_conflict, &oc);
+	if (oc.found != 0) {
+		type_str(oc.found, tname, sizeof(tname));
+		seterr(err, errlen, "%s: a CNAME cannot coexist with other data "
+		       "(%s is there; RFC 1034 3.6.2)", name, tname);
+		st = TDNS_EINVAL;
+		goto out;
+	}
+	canon = malloc(rdlen > 0 ? rdlen : 1);
+	if (canon == NULL) {
+		st = TDNS_ENOMEM;
+		goto out;
+	}
+	rr_rdata_write(rr, canon, true);
+	st = zonedb_get_rrset(t, key, klen, type, &old);
+	if (st != TDNS_OK && st != TDNS_ENOTFOUND)
+		goto out;
+	/* The SOA RRset is replaced: there is exactly one SOA. CNAME too:
+	 * a name has at most one (RFC 2181 10.1). */
+	existed = st == TDNS_OK;
+	have_old = existed && type != LDNS_RR_TYPE_SOA &&
+		   type != LDNS_RR_TYPE_CNAME;
+	vcap = RRSET_HDR_LEN + 2 + rdlen + (have_old ? old.data_len : 0);
+	val = malloc(vcap);
+	if (val == NULL) {
+		st = TDNS_ENOMEM;
+		goto out;
+	}
+	rrset_enc_init(&enc, val, vcap, ldns_rr_ttl(rr));
+	if (have_old) {
+		const uint8_t *rd;
+		uint16_t len;
+		size_t pos = 0;
+
+		while (rrset_next(&old, &pos, &rd, &len)) {
+			if (rdata_matches(type, rd, len, canon, rdlen)) {
+				seterr(err, errlen, "%s %s: this record is already "
+				       "present", name, tname);
+				st = TDNS_EEXIST;
+				goto out;
+			}
+			st = rrset_enc_add(&enc, rd, len);
+			if (st != TDNS_OK)
+				goto out;
+		}
+		if (old.ttl != ldns_rr_ttl(rr))
+			log_warn("%s %s: RRset TTL changes from %u to %u "
+				 "(one TTL per RRset, RFC 2181 5.2)", name, tname,
+				 (unsigned)old.ttl, (unsigned)ldns_rr_ttl(rr));
+	}
+	rr_rdata_write(rr, canon, false);
+	st = rrset_enc_add(&enc, canon, (uint16_t)rdlen);
+	if (st != TDNS_OK)
+		goto out;
+	if (existed)
+		m.records -= m.records >= old.count ? old.count : m.records;
+	else
+		m.rrsets++;
+	st = zonedb_put_rrset(t, key, klen, type, enc.buf, enc.len);
+	if (st != TDNS_OK)
+		goto out;
+	m.records += enc.count;
+	if (type == LDNS_RR_TYPE_SOA)
+		m.serial = ldns_rdf2native_int32(ldns_rr_rdf(rr, 2));
+	st = zonedb_put_meta(t, key, apex_len, &m);
+out:
+	free(val);
+	free(canon);
+	ldns_rr_free(rr);
+	return st;
+}
+
+enum tdns_status zoneload_delete(struct tdns_txn *t, const char *name,
+				 const char *type_name, const char *rdata,
+				 char *err, size_t errlen)
+{
+	uint8_t key[NAME_KEY_MAX], *val = NULL, *canon = NULL;
+	size_t klen, apex_len, clen = 0;
+	struct tdns_zone_meta m;
+	struct tdns_rrset_view old;
+	struct tdns_rrset_enc enc;
+	ldns_rr *rr = NULL;
+	char *text = NULL, pname[PRESENT_MAX];
+	uint16_t type;
+	enum tdns_status st;
+
+	if (zoneload_name_key(name, key, &klen) != TDNS_OK) {
+		seterr(err, errlen, "'%s' is not a valid domain name", name);
+		st = TDNS_EINVAL;
+		goto out;
+	}
+	key_str(key, klen, pname, sizeof(pname));
+	type = (uint16_t)ldns_get_rr_type_by_name(type_name);
+	if (type == 0) {
+		seterr(err, errlen, "'%s' is not an RR type", type_name);
+		st = TDNS_EINVAL;
+		goto out;
+	}
+	st = zonedb_find(t, key, klen, &apex_len, &m);
+	if (st != TDNS_OK) {
+		seterr(err, errlen, "%s: %s", pname, st == TDNS_ENOTFOUND ?
+		       "no zone in the store encloses this name" : tdns_strerror(st));
+		goto out;
+	}
+	if (type == LDNS_RR_TYPE_SOA && klen == apex_len) {
+		seterr(err, errlen, "%s: the SOA of a zone cannot be deleted", pname);
+		st = TDNS_EINVAL;
+		goto out;
+	}
+	st = zonedb_get_rrset(t, key, klen, type, &old);
+	if (st != TDNS_OK) {
+		seterr(err, errlen, "%s %s: %s", pname, type_name,
+		       st == TDNS_ENOTFOUND ? "no such RRset" : tdns_strerror(st));
+		goto out;
+	}
+	if (rdata == NULL) {
+		m.rrsets -= m.rrsets > 0 ? 1 : 0;
+		m.records -= m.records >= old.count ? old.count : m.records;
+		st = zonedb_del_rrset(t, key, klen, type);
+		if (st == TDNS_OK)
+			st = zonedb_put_meta(t, key, apex_len, &m);
+		goto out;
+	}
+	if (asprintf(&text, "%s 0 IN %s %s", pname, type_name, rdata) < 0) {
+		text = NULL;
+		st = TDNS_ENOMEM;
+		goto out;
+	}
+	st = parse_rr(text, &rr, err, errlen);
+	if (st != TDNS_OK)
+		goto out;
+	clen = rr_rdata_len(rr);
+	canon = malloc(clen > 0 ? clen : 1);
+	val = malloc(old.data_len + RRSET_HDR_LEN);
+	if (canon == NULL || val == NULL) {
+		st = TDNS_ENOMEM;
+		goto out;
+	}
+	rr_rdata_write(rr, canon, true);
+	rrset_enc_init(&enc, val, old.data_len + RRSET_HDR_LEN, old.ttl);
+	{
+		const uint8_t *rd;
+		uint16_t len;
+		size_t pos = 0;
+		bool found = false;
+
+		while (rrset_next(&old, &pos, &rd, &len)) {
+			if (!found && rdata_matches(type, rd, len, canon, clen)) {
+				found = true;
+				continue;
+			}
+			st = rrset_enc_add(&enc, rd, len);
+			if (st != TDNS_OK)
+				goto out;
+		}
+		if (!found) {
+			seterr(err, errlen, "%s %s %s: no such record", pname,
+			       type_name, rdata);
+			st = TDNS_ENOTFOUND;
+			goto out;
+		}
+	}
+	m.records -= m.records > 0 ? 1 : 0;
+	if (enc.count == 0) {
+		m.rrsets -= m.rrsets > 0 ? 1 : 0;
+		st = zonedb_del_rrset(t, key, klen, type);
+	} else {
+		st = zonedb_put_rrset(t, key, klen, type, enc.buf, enc.len);
+	}
+	if (st == TDNS_OK)
+		st = zonedb_put_meta(t, key, apex_len, &m);
+out:
+	free(text);
+	free(val);
+	free(canon);
+	ldns_rr_free(rr);
+	return st;
+}

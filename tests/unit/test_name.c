@@ -1,0 +1,184 @@
+/*
+ * test_name.c - canonical name keys (name.h).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tierdns/name.h"
+
+/* Wire names are written as C strings with the length bytes escaped; the
+ * terminating 0 of the wire name is the string's own NUL (len includes it). */
+#define W(s) (const uint8_t *)(s), sizeof(s)
+
+static void test_key_from_wire_table(void **state)
+{
+	static const struct {
+		const uint8_t *wire;
+		size_t wire_len;
+		const char *key;
+		size_t key_len;
+		int labels;
+	} cases[] = {
+		{ W(""), "", 0, 0 },
+		{ W("\4site"), "\4site", 5, 1 },
+		{ W("\6WebApp\4Site"), "\4site\6webapp", 12, 2 },
+		{ W("\1a\1b\1c"), "\1c\1b\1a", 6, 3 },
+		/* Non-letters are kept as they are (RFC 4343: ASCII case only). */
+		{ W("\3A.\xc4\4site"), "\4site\3a.\xc4", 9, 2 },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t key[NAME_KEY_MAX], wire[NAME_WIRE_MAX];
+		size_t klen = 99, wlen = 0;
+
+		assert_int_equal(name_key_from_wire(cases[i].wire, cases[i].wire_len,
+						    key, &klen), TDNS_OK);
+		assert_int_equal(klen, cases[i].key_len);
+		if (klen > 0)
+			assert_memory_equal(key, cases[i].key, klen);
+		assert_int_equal(name_key_labels(key, klen), cases[i].labels);
+		/* Back to wire: lower-cased, same length. */
+		assert_int_equal(name_key_to_wire(key, klen, wire, &wlen), TDNS_OK);
+		assert_int_equal(wlen, cases[i].wire_len);
+		assert_int_equal(wire[wlen - 1], 0);
+	}
+}
+
+static void test_key_from_wire_malformed(void **state)
+{
+	uint8_t long_label[70], long_name[300], key[NAME_KEY_MAX];
+	size_t klen, i;
+
+	(void)state;
+	/* No terminator within the buffer. */
+	assert_int_equal(name_key_from_wire((const uint8_t *)"\4site", 5, key, &klen),
+			 TDNS_EINVAL);
+	/* Label runs past the end. */
+	assert_int_equal(name_key_from_wire((const uint8_t *)"\011ab", 4, key, &klen),
+			 TDNS_EINVAL);
+	/* Compression pointer (0xc0) is not a label. */
+	assert_int_equal(name_key_from_wire((const uint8_t *)"\xc0\x0c", 2, key, &klen),
+			 TDNS_EINVAL);
+	/* Empty buffer. */
+	assert_int_equal(name_key_from_wire((const uint8_t *)"", 0, key, &klen),
+			 TDNS_EINVAL);
+	/* Label of 64. */
+	memset(long_label, 'a', sizeof(long_label));
+	long_label[0] = 64;
+	long_label[65] = 0;
+	assert_int_equal(name_key_from_wire(long_label, 66, key, &klen), TDNS_EINVAL);
+	/* 256-byte name: 4 labels of 63 (256 bytes with the root). */
+	memset(long_name, 'a', sizeof(long_name));
+	for (i = 0; i < 4; i++)
+		long_name[i * 64] = 63;
+	long_name[256] = 0;
+	assert_int_equal(name_key_from_wire(long_name, 257, key, &klen), TDNS_EINVAL);
+	/* 255 bytes is the limit and fine: 3 x (1 + 63) + (1 + 61) + root. */
+	long_name[3 * 64] = 61;
+	long_name[254] = 0;
+	assert_int_equal(name_key_from_wire(long_name, 255, key, &klen), TDNS_OK);
+	assert_int_equal(klen, 254);
+	assert_int_equal(name_key_labels(key, klen), 4);
+}
+
+static void test_key_malformed(void **state)
+{
+	uint8_t wire[NAME_WIRE_MAX];
+	size_t wlen;
+
+	(void)state;
+	assert_int_equal(name_key_labels((const uint8_t *)"\5ab", 3), -1);
+	assert_int_equal(name_key_labels((const uint8_t *)"\0", 1), -1);
+	assert_int_equal(name_key_labels((const uint8_t *)"\x40", 1), -1);
+	assert_int_equal(name_key_to_wire((const uint8_t *)"\4sit", 4, wire, &wlen),
+			 TDNS_EINVAL);
+}
+
+static void test_prefix_and_subdomain(void **state)
+{
+	const uint8_t *k = (const uint8_t *)"\4site\6webapp\3www";
+	size_t klen = 16;
+
+	(void)state;
+	assert_int_equal(name_key_labels(k, klen), 3);
+	assert_int_equal(name_key_prefix_len(k, klen, 0), 0);
+	assert_int_equal(name_key_prefix_len(k, klen, 1), 5);
+	assert_int_equal(name_key_prefix_len(k, klen, 2), 12);
+	assert_int_equal(name_key_prefix_len(k, klen, 3), 16);
+	assert_true(name_key_is_subdomain(k, klen, k, 5));
+	assert_true(name_key_is_subdomain(k, klen, k, 0)); /* under the root */
+	assert_true(name_key_is_subdomain(k, klen, k, klen));
+	assert_false(name_key_is_subdomain(k, klen, (const uint8_t *)"\4sitf", 5));
+	/* "sites." is not below "site." (length byte differs). */
+	assert_false(name_key_is_subdomain((const uint8_t *)"\5sites", 6, k, 5));
+	assert_false(name_key_is_subdomain(k, 5, k, klen));
+}
+
+static void test_record_key(void **state)
+{
+	static const struct {
+		const char *key;
+		size_t klen;
+		uint16_t type;
+	} cases[] = {
+		{ "", 0, 6 },
+		{ "\4site", 5, 1 },
+		{ "\4site\6webapp", 12, 65534 },
+		{ "\1\0", 2, 28 }, /* a label holding a 0x00 byte */
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t rk[RECORD_KEY_MAX];
+		size_t len, klen = 99;
+		uint16_t type = 0;
+
+		len = name_record_key((const uint8_t *)cases[i].key, cases[i].klen,
+				      cases[i].type, rk);
+		assert_int_equal(len, cases[i].klen + 3);
+		assert_int_equal(rk[cases[i].klen], 0);
+		assert_int_equal(rk[cases[i].klen + 1], cases[i].type >> 8);
+		assert_true(name_record_key_split(rk, len, &klen, &type));
+		assert_int_equal(klen, cases[i].klen);
+		assert_int_equal(type, cases[i].type);
+		/* One byte short or long is malformed. */
+		assert_false(name_record_key_split(rk, len - 1, &klen, &type));
+	}
+	assert_false(name_record_key_split((const uint8_t *)"\4site", 5, NULL, NULL));
+	assert_false(name_record_key_split((const uint8_t *)"\x50xx\0\0\1", 7, NULL, NULL));
+}
+
+static void test_ordering(void **state)
+{
+	/* The apex's RRsets sort before its children: the 0x00 after the name
+	 * is below every label length byte. */
+	uint8_t apex_soa[RECORD_KEY_MAX], child_a[RECORD_KEY_MAX];
+	size_t l1, l2;
+
+	(void)state;
+	l1 = name_record_key((const uint8_t *)"\4site", 5, 65535, apex_soa);
+	l2 = name_record_key((const uint8_t *)"\4site\1a", 7, 1, child_a);
+	assert_true(memcmp(apex_soa, child_a, l1 < l2 ? l1 : l2) < 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_key_from_wire_table),
+		cmocka_unit_test(test_key_from_wire_malformed),
+		cmocka_unit_test(test_key_malformed),
+		cmocka_unit_test(test_prefix_and_subdomain),
+		cmocka_unit_test(test_record_key),
+		cmocka_unit_test(test_ordering),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,751 @@
+/*
+ * test_netio.c - the event loop over real loopback sockets on kernel-chosen
+ * ports. netio does not look inside messages, so the test handler speaks a
+ * tiny text protocol: the answer to "X" is "re:X", and a few words ask it to
+ * defer, hold or drop.
+ *
+ * Where a client runs on the test thread, the loop runs in a second thread
+ * and the client's socket has a 5 s receive timeout as a guard against a
+ * hang (never as the thing being checked).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tierdns/clock.h"
+#include "tierdns/netio.h"
+
+/* ---- the handler ---- */
+
+struct server {
+	struct tdns_loop *loop;
+	uint16_t port;
+	unsigned queries;             /* handler calls */
+	uint16_t udp_ports[8];        /* source ports of the first UDP queries */
+	bool saw_tcp, saw_udp;
+	struct tdns_request *held;    /* "hold": kept until "release" */
+	atomic_bool holding;
+};
+
+struct deferred {
+	struct tdns_request *req;
+	uint8_t msg[64];
+	size_t len;
+};
+
+static size_t answer_to(const uint8_t *in, size_t len, uint8_t *out)
+{
+	memcpy(out, "re:", 3);
+	memcpy(out + 3, in, len);
+	return len + 3;
+}
+
+static void deferred_fire(void *ctx)
+{
+	struct deferred *d = ctx;
+
+	netio_request_reply(d->req, d->msg, d->len);
+	free(d);
+}
+
+static bool starts(const uint8_t *in, size_t len, const char *word)
+{
+	return len >= strlen(word) && memcmp(in, word, strlen(word)) == 0;
+}
+
+static enum netio_verdict handler(void *ctx, struct tdns_request *req, const uint8_t *in,
+				  size_t in_len, uint8_t *out, size_t *out_len)
+{
+	struct server *s = ctx;
+	struct deferred *d;
+	uint8_t ok[8];
+
+	s->queries++;
+	if (netio_request_is_tcp(req))
+		s->saw_tcp = true;
+	else
+		s->saw_udp = true;
+	if (!netio_request_is_tcp(req) && s->queries <= 8)
+		s->udp_ports[s->queries - 1] = ntohs(
+			((const struct sockaddr_in *)&netio_request_peer(req)->ss)->sin_port);
+	assert_int_equal(netio_request_peer(req)->ss.ss_family, AF_INET);
+	if (starts(in, in_len, "drop"))
+		return NETIO_DROP;
+	if (starts(in, in_len, "defer")) {
+		/* Answered by a timer 20 ms later. */
+		d = calloc(1, sizeof(*d));
+		assert_non_null(d);
+		d->req = netio_request_hold(req);
+		assert_non_null(d->req);
+		d->len = answer_to(in, in_len, d->msg);
+		assert_non_null(netio_timer_add(s->loop, 20, deferred_fire, d));
+		return NETIO_DEFER;
+	}
+	if (starts(in, in_len, "hold")) {
+		s->held = netio_request_hold(req);
+		assert_non_null(s->held);
+		atomic_store(&s->holding, true);
+		return NETIO_DEFER;
+	}
+	if (starts(in, in_len, "release")) {
+		/* The held client is gone: this reply must be a safe no-op. */
+		assert_non_null(s->held);
+		memcpy(ok, "late", 4);
+		netio_request_reply(s->held, ok, 4);
+		s->held = NULL;
+	}
+	*out_len = answer_to(in, in_len, out);
+	return NETIO_REPLY;
+}
+
+static struct tdns_loop *server_start(struct server *s, unsigned max_tcp, unsigned idle_ms)
+{
+	struct tdns_listen_cfg cfg;
+
+	memset(s, 0, sizeof(*s));
+	s->loop = netio_loop_new();
+	assert_non_null(s->loop);
+	memset(&cfg, 0, sizeof(cfg));
+	assert_int_equal(netio_addr_parse("127.0.0.1", 0, &cfg.addr), TDNS_OK);
+	cfg.on_query = handler;
+	cfg.ctx = s;
+	cfg.max_tcp = max_tcp;
+	cfg.tcp_idle_ms = idle_ms;
+	assert_int_equal(netio_listen(s->loop, &cfg), TDNS_OK);
+	s->port = netio_listen_port(s->loop);
+	assert_true(s->port != 0);
+	return s->loop;
+}
+
+/* ---- the loop on a thread ---- */
+
+static void *loop_thread(void *arg)
+{
+	assert_int_equal(netio_loop_run(arg), TDNS_OK);
+	return NULL;
+}
+
+static pthread_t loop_start(struct tdns_loop *l)
+{
+	pthread_t t;
+
+	assert_int_equal(pthread_create(&t, NULL, loop_thread, l), 0);
+	return t;
+}
+
+static void loop_join(struct tdns_loop *l, pthread_t t)
+{
+	netio_loop_stop(l);
+	assert_int_equal(pthread_join(t, NULL), 0);
+}
+
+/* ---- blocking clients ---- */
+
+static int client_socket(int type, uint16_t port)
+{
+	struct timeval tv = { .tv_sec = 5 };
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int fd, one = 1;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, type, 0);
+	assert_true(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (type == SOCK_STREAM)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	return fd;
+}
+
+static size_t frame(uint8_t *buf, const char *msg)
+{
+	size_t len = strlen(msg);
+
+	buf[0] = (uint8_t)(len >> 8);
+	buf[1] = (uint8_t)len;
+	memcpy(buf + 2, msg, len);
+	return len + 2;
+}
+
+static void send_all(int fd, const uint8_t *p, size_t len)
+{
+	assert_int_equal(send(fd, p, len, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+static bool recv_all(int fd, uint8_t *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = recv(fd, p, len, 0);
+		if (n <= 0)
+			return false;
+		p += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+/* Read one framed answer into buf as a C string; false on EOF/error. */
+static bool recv_framed(int fd, char *buf, size_t cap)
+{
+	uint8_t hdr[2];
+	size_t len;
+
+	if (!recv_all(fd, hdr, 2))
+		return false;
+	len = (size_t)hdr[0] << 8 | hdr[1];
+	assert_true(len < cap);
+	if (!recv_all(fd, (uint8_t *)buf, len))
+		return false;
+	buf[len] = '\0';
+	return true;
+}
+
+/* ---- addresses ---- */
+
+static void test_addr_parse(void **state)
+{
+	static const struct {
+		const char *text;
+		uint16_t default_port;
+		const char *want; /* NULL: TDNS_EINVAL */
+	} cases[] = {
+		{ "127.0.0.1", 53, "127.0.0.1:53" },
+		{ "192.0.2.1:5353", 53, "192.0.2.1:5353" },
+		{ "0.0.0.0", 9998, "0.0.0.0:9998" },
+		{ "::1", 53, "[::1]:53" },
+		{ "[::1]:53", 9999, "[::1]:53" },
+		{ "[2001:db8::1]:65535", 1, "[2001:db8::1]:65535" },
+		{ "[::]", 9998, "[::]:9998" },
+		{ "2001:db8::1", 53, "[2001:db8::1]:53" },
+		{ "127.0.0.1", 0, "127.0.0.1:0" },
+		{ "", 53, NULL },
+		{ "localhost", 53, NULL },
+		{ "127.0.0.1:", 53, NULL },
+		{ "127.0.0.1:0", 53, NULL },
+		{ "127.0.0.1:65536", 53, NULL },
+		{ "127.0.0.1:53x", 53, NULL },
+		{ "127.0.0.1:-5", 53, NULL },
+		{ "127.0.0.256", 53, NULL },
+		{ "[::1]", 53, "[::1]:53" },
+		{ "[::1", 53, NULL },
+		{ "[::1]53", 53, NULL },
+		{ "[::1]:", 53, NULL },
+		{ "[127.0.0.1]:53", 53, NULL },
+		{ "[]:53", 53, NULL },
+		{ "::1::2", 53, NULL },
+		{ "fe80::1%eth0", 53, NULL },
+		{ "1.2.3.4:53:53", 53, NULL },
+	};
+	struct tdns_addr a;
+	char buf[64];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum tdns_status st = netio_addr_parse(cases[i].text, cases[i].default_port, &a);
+
+		if (cases[i].want == NULL) {
+			if (st != TDNS_EINVAL)
+				fail_msg("'%s' parsed, want EINVAL", cases[i].text);
+			continue;
+		}
+		if (st != TDNS_OK)
+			fail_msg("'%s': %s", cases[i].text, tdns_strerror(st));
+		assert_string_equal(netio_addr_str(&a, buf, sizeof(buf)), cases[i].want);
+	}
+	assert_int_equal(netio_addr_parse(NULL, 53, &a), TDNS_EINVAL);
+}
+
+/* ---- UDP, with netio_out_udp as the client in the same loop ---- */
+
+struct out_client {
+	struct tdns_loop *loop;
+	char got[8][64];
+	unsigned n_got;
+	unsigned want;
+	bool failed;
+};
+
+static void out_collect(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t len)
+{
+	struct out_client *c = ctx;
+
+	(void)o;
+	if (msg == NULL) {
+		c->failed = true;
+		netio_loop_stop(c->loop);
+		return;
+	}
+	assert_true(c->n_got < 8 && len < 64);
+	memcpy(c->got[c->n_got], msg, len);
+	c->got[c->n_got][len] = '\0';
+	if (++c->n_got == c->want)
+		netio_loop_stop(c->loop);
+}
+
+static bool got(const struct out_client *c, const char *want)
+{
+	unsigned i;
+
+	for (i = 0; i < c->n_got; i++)
+		if (strcmp(c->got[i], want) == 0)
+			return true;
+	return false;
+}
+
+static void test_udp_answers_each_datagram(void **state)
+{
+	static const char *qs[] = { "one", "drop-me", "two", "defer-three" };
+	struct server s;
+	struct out_client c = { 0 };
+	struct tdns_addr peer;
+	struct tdns_out *o;
+	size_t i;
+
+	(void)state;
+	server_start(&s, 0, 0);
+	c.loop = s.loop;
+	c.want = 3;
+	assert_int_equal(netio_addr_parse("127.0.0.1", s.port, &peer), TDNS_OK);
+	assert_int_equal(netio_out_udp(s.loop, &peer, out_collect, &c, &o), TDNS_OK);
+	for (i = 0; i < sizeof(qs) / sizeof(qs[0]); i++)
+		assert_int_equal(netio_out_send(o, (const uint8_t *)qs[i], strlen(qs[i])),
+				 TDNS_OK);
+	assert_int_equal(netio_loop_run(s.loop), TDNS_OK);
+
+	assert_false(c.failed);
+	assert_int_equal(c.n_got, 3);
+	assert_true(got(&c, "re:one"));
+	assert_true(got(&c, "re:two"));
+	assert_true(got(&c, "re:defer-three")); /* deferred, via the timer */
+	assert_int_equal(s.queries, 4);
+	assert_true(s.saw_udp);
+	assert_false(s.saw_tcp);
+	netio_out_close(o);
+	netio_loop_free(s.loop);
+}
+
+/* An upstream that is down: the connected socket gets the ICMP error and
+ * the callback is told at once (no waiting for a timeout). */
+static void test_out_udp_refused(void **state)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t slen = sizeof(sin);
+	struct out_client c = { 0 };
+	struct tdns_addr peer;
+	struct tdns_out *o;
+	int fd;
+
+	(void)state;
+	/* A port that was free a moment ago and is closed now. */
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &slen), 0);
+	close(fd);
+
+	c.loop = netio_loop_new();
+	assert_non_null(c.loop);
+	assert_int_equal(netio_addr_parse("127.0.0.1", ntohs(sin.sin_port), &peer), TDNS_OK);
+	assert_int_equal(netio_out_udp(c.loop, &peer, out_collect, &c, &o), TDNS_OK);
+	assert_int_equal(netio_out_send(o, (const uint8_t *)"q", 1), TDNS_OK);
+	assert_int_equal(netio_loop_run(c.loop), TDNS_OK);
+	assert_true(c.failed);
+	assert_int_equal(c.n_got, 0);
+	netio_out_close(o);
+	netio_loop_free(c.loop);
+}
+
+/* Each out socket has its own kernel-chosen source port (RFC 5452 9.2). */
+static void test_out_udp_fresh_ports(void **state)
+{
+	struct server s;
+	struct out_client c = { 0 };
+	struct tdns_addr peer;
+	struct tdns_out *o1, *o2;
+
+	(void)state;
+	server_start(&s, 0, 0);
+	c.loop = s.loop;
+	c.want = 2;
+	assert_int_equal(netio_addr_parse("127.0.0.1", s.port, &peer), TDNS_OK);
+	assert_int_equal(netio_out_udp(s.loop, &peer, out_collect, &c, &o1), TDNS_OK);
+	assert_int_equal(netio_out_udp(s.loop, &peer, out_collect, &c, &o2), TDNS_OK);
+	assert_int_equal(netio_out_send(o1, (const uint8_t *)"1", 1), TDNS_OK);
+	assert_int_equal(netio_out_send(o2, (const uint8_t *)"2", 1), TDNS_OK);
+	assert_int_equal(netio_loop_run(s.loop), TDNS_OK);
+	assert_int_equal(c.n_got, 2);
+	assert_true(s.udp_ports[0] != 0 && s.udp_ports[1] != 0);
+	assert_true(s.udp_ports[0] != s.udp_ports[1]);
+	assert_true(s.udp_ports[0] != s.port && s.udp_ports[1] != s.port);
+	netio_out_close(o1);
+	netio_out_close(o2);
+	netio_loop_free(s.loop);
+}
+
+/* ---- TCP ---- */
+
+/* RFC 7766 6.2.1.1: two queries in one write, both answered on the
+ * connection; the deferred one comes back after the immediate one. */
+static void test_tcp_pipelined_out_of_order(void **state)
+{
+	uint8_t wire[64];
+	char ans[64];
+	struct server s;
+	size_t n;
+	pthread_t t;
+	int fd;
+
+	(void)state;
+	server_start(&s, 0, 0);
+	t = loop_start(s.loop);
+	fd = client_socket(SOCK_STREAM, s.port);
+	n = frame(wire, "defer-A");
+	n += frame(wire + n, "B");
+	n += frame(wire + n, "C");
+	send_all(fd, wire, n);
+	assert_true(recv_framed(fd, ans, sizeof(ans)));
+	assert_string_equal(ans, "re:B");
+	assert_true(recv_framed(fd, ans, sizeof(ans)));
+	assert_string_equal(ans, "re:C");
+	assert_true(recv_framed(fd, ans, sizeof(ans)));
+	assert_string_equal(ans, "re:defer-A");
+	/* A client half-close still gets its pending answers. */
+	n = frame(wire, "defer-D");
+	send_all(fd, wire, n);
+	shutdown(fd, SHUT_WR);
+	assert_true(recv_framed(fd, ans, sizeof(ans)));
+	assert_string_equal(ans, "re:defer-D");
+	assert_false(recv_framed(fd, ans, sizeof(ans))); /* then the server closes */
+	close(fd);
+	loop_join(s.loop, t);
+	assert_true(s.saw_tcp);
+	assert_false(s.saw_udp);
+	netio_loop_free(s.loop);
+}
+
+/* One message arriving in pieces: length bytes split, body split, and the
+ * next message's first byte riding along with the end of the previous one. */
+static void test_tcp_split_message(void **state)
+{
+	uint8_t wire[600];
+	char ans[600], big[520];
+	static const size_t cuts[] = { 1, 2, 7, 300, 521, 522, 523 };
+	struct server s;
+	size_t n, i, at = 0;
+	pthread_t t;
+	int fd;
+
+	(void)state;
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	server_start(&s, 0, 0);
+	t = loop_start(s.loop);
+	fd = client_socket(SOCK_STREAM, s.port);
+	n = frame(wire, big);
+	n += frame(wire + n, "z");
+	for (i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		send_all(fd, wire + at, cuts[i] - at);
+		at = cuts[i];
+	}
+	send_all(fd, wire + at, n - at);
+	assert_true(recv_framed(fd, ans, sizeof(ans)));
+	assert_int_equal(strlen(ans), 3 + strlen(big));
+	assert_memory_equal(ans, "re:xxx", 6);
+	assert_true(recv_framed(fd, ans, sizeof(ans)));
+	assert_string_equal(ans, "re:z");
+	close(fd);
+	loop_join(s.loop, t);
+	assert_int_equal(s.queries, 2);
+	netio_loop_free(s.loop);
+}
+
+/* A deferred TCP request whose client resets the connection before the
+ * answer: the late reply is dropped, the loop carries on. */
+static void test_tcp_held_after_disconnect(void **state)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	struct timespec nap = { .tv_nsec = 1000000 };
+	uint8_t wire[64];
+	char ans[64];
+	struct server s;
+	pthread_t t;
+	int fd, fd2;
+
+	(void)state;
+	server_start(&s, 0, 0);
+	t = loop_start(s.loop);
+	fd = client_socket(SOCK_STREAM, s.port);
+	send_all(fd, wire, frame(wire, "hold"));
+	/* Synchronise with the loop thread: the request is held now. */
+	while (!atomic_load(&s.holding))
+		nanosleep(&nap, NULL);
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd); /* RST */
+
+	fd2 = client_socket(SOCK_STREAM, s.port);
+	send_all(fd2, wire, frame(wire, "release"));
+	assert_true(recv_framed(fd2, ans, sizeof(ans)));
+	assert_string_equal(ans, "re:release");
+	close(fd2);
+	loop_join(s.loop, t);
+	assert_null(s.held);
+	netio_loop_free(s.loop);
+}
+
+/* A request still held when the loop is freed: inert, then freed by its
+ * owner. */
+static void test_held_outlives_loop(void **state)
+{
+	struct timespec nap = { .tv_nsec = 1000000 };
+	uint8_t wire[64];
+	struct server s;
+	pthread_t t;
+	int fd;
+
+	(void)state;
+	server_start(&s, 0, 0);
+	t = loop_start(s.loop);
+	fd = client_socket(SOCK_STREAM, s.port);
+	send_all(fd, wire, frame(wire, "hold"));
+	while (!atomic_load(&s.holding))
+		nanosleep(&nap, NULL);
+	loop_join(s.loop, t);
+	netio_loop_free(s.loop);
+	netio_request_reply(s.held, (const uint8_t *)"late", 4);
+	close(fd);
+}
+
+/* At the connection cap, the least recently active idle connection makes
+ * room for a new one. */
+static void test_tcp_cap_closes_oldest(void **state)
+{
+	uint8_t wire[64];
+	char ans[64];
+	struct server s;
+	pthread_t t;
+	int a, b;
+
+	(void)state;
+	server_start(&s, 1, 0);
+	t = loop_start(s.loop);
+	a = client_socket(SOCK_STREAM, s.port);
+	send_all(a, wire, frame(wire, "A"));
+	assert_true(recv_framed(a, ans, sizeof(ans)));
+	assert_string_equal(ans, "re:A");
+	b = client_socket(SOCK_STREAM, s.port);
+	send_all(b, wire, frame(wire, "B"));
+	assert_true(recv_framed(b, ans, sizeof(ans)));
+	assert_string_equal(ans, "re:B");
+	assert_false(recv_framed(a, ans, sizeof(ans))); /* A was closed */
+	close(a);
+	close(b);
+	loop_join(s.loop, t);
+	netio_loop_free(s.loop);
+}
+
+/* RFC 7766 6.2.3: an idle connection is closed after tcp_idle_ms. The fake
+ * clock jumps 20 s past the answer; the loop runs on this thread. */
+static void jump_and_stop(void *ctx)
+{
+	struct server *s = ctx;
+
+	clock_advance_ms(20000);
+	netio_loop_stop(s->loop);
+}
+
+static enum netio_verdict idle_handler(void *ctx, struct tdns_request *req,
+				       const uint8_t *in, size_t in_len, uint8_t *out,
+				       size_t *out_len)
+{
+	struct server *s = ctx;
+
+	(void)req;
+	assert_non_null(netio_timer_add(s->loop, 0, jump_and_stop, s));
+	*out_len = answer_to(in, in_len, out);
+	return NETIO_REPLY;
+}
+
+static void test_tcp_idle_timeout(void **state)
+{
+	struct tdns_listen_cfg cfg = { 0 };
+	uint8_t wire[64];
+	char ans[64];
+	struct server s = { 0 };
+	int fd;
+
+	(void)state;
+	clock_set_fake(1700000000);
+	s.loop = netio_loop_new();
+	assert_non_null(s.loop);
+	assert_int_equal(netio_addr_parse("127.0.0.1", 0, &cfg.addr), TDNS_OK);
+	cfg.on_query = idle_handler;
+	cfg.ctx = &s;
+	cfg.tcp_idle_ms = 10000;
+	assert_int_equal(netio_listen(s.loop, &cfg), TDNS_OK);
+	fd = client_socket(SOCK_STREAM, netio_listen_port(s.loop));
+	send_all(fd, wire, frame(wire, "Q"));
+	assert_int_equal(netio_loop_run(s.loop), TDNS_OK);
+	assert_true(recv_framed(fd, ans, sizeof(ans)));
+	assert_string_equal(ans, "re:Q");
+	assert_false(recv_framed(fd, ans, sizeof(ans))); /* closed as idle */
+	close(fd);
+	netio_loop_free(s.loop);
+	clock_set_fake(0);
+}
+
+/* netio_out_tcp: connect, frame two queries, unframe two answers. */
+static void test_out_tcp(void **state)
+{
+	struct server s;
+	struct out_client c = { 0 };
+	struct tdns_addr peer;
+	struct tdns_out *o;
+
+	(void)state;
+	server_start(&s, 0, 0);
+	c.loop = s.loop;
+	c.want = 2;
+	assert_int_equal(netio_addr_parse("127.0.0.1", s.port, &peer), TDNS_OK);
+	assert_int_equal(netio_out_tcp(s.loop, &peer, out_collect, &c, &o), TDNS_OK);
+	assert_int_equal(netio_out_send(o, (const uint8_t *)"defer-1", 7), TDNS_OK);
+	assert_int_equal(netio_out_send(o, (const uint8_t *)"2", 1), TDNS_OK);
+	assert_int_equal(netio_loop_run(s.loop), TDNS_OK);
+	assert_false(c.failed);
+	assert_int_equal(c.n_got, 2);
+	assert_string_equal(c.got[0], "re:2");
+	assert_string_equal(c.got[1], "re:defer-1");
+	netio_out_close(o);
+	netio_loop_free(s.loop);
+}
+
+/* ---- timers and stopping ---- */
+
+struct order {
+	struct tdns_loop *loop;
+	char seen[16];
+	size_t n;
+};
+
+struct mark {
+	struct order *o;
+	char c;
+};
+
+static void mark_fire(void *ctx)
+{
+	struct mark *m = ctx;
+
+	m->o->seen[m->o->n++] = m->c;
+	if (m->c == 'z')
+		netio_loop_stop(m->o->loop);
+}
+
+static void test_timers_in_order(void **state)
+{
+	static const struct {
+		uint64_t delay;
+		char c;
+	} plan[] = { { 30, 'd' }, { 10, 'a' }, { 20, 'c' }, { 10, 'b' }, { 25, 'x' },
+		     { 0, '0' }, { 40, 'z' }, { 50, 'y' } };
+	struct mark marks[8];
+	struct tdns_timer *cancel = NULL, *t;
+	struct order o = { 0 };
+	size_t i;
+
+	(void)state;
+	clock_set_fake(1700000000);
+	o.loop = netio_loop_new();
+	assert_non_null(o.loop);
+	for (i = 0; i < 8; i++) {
+		marks[i].o = &o;
+		marks[i].c = plan[i].c;
+		t = netio_timer_add(o.loop, plan[i].delay, mark_fire, &marks[i]);
+		assert_non_null(t);
+		if (plan[i].c == 'x')
+			cancel = t;
+	}
+	netio_timer_cancel(o.loop, cancel);
+	clock_advance_ms(100);
+	assert_int_equal(netio_loop_run(o.loop), TDNS_OK);
+	/* Equal deadlines fire in the order they were added; the cancelled
+	 * one never; the one after the stop stays pending (freed with the loop). */
+	o.seen[o.n] = '\0';
+	assert_string_equal(o.seen, "0abcdz");
+	netio_loop_free(o.loop);
+	clock_set_fake(0);
+}
+
+static void test_stop_from_thread(void **state)
+{
+	struct tdns_loop *l = netio_loop_new();
+	pthread_t t;
+
+	(void)state;
+	assert_non_null(l);
+	/* A stop before run makes run return at once (no lost wake-up)... */
+	netio_loop_stop(l);
+	assert_int_equal(netio_loop_run(l), TDNS_OK);
+	/* ...and a loop blocked in epoll_wait wakes from another thread. */
+	t = loop_start(l);
+	loop_join(l, t);
+	netio_loop_free(l);
+}
+
+static void test_listen_errors(void **state)
+{
+	struct tdns_listen_cfg cfg = { 0 };
+	struct server s;
+
+	(void)state;
+	server_start(&s, 0, 0);
+	/* Not an address this host has. */
+	assert_int_equal(netio_addr_parse("192.0.2.1", 0, &cfg.addr), TDNS_OK);
+	cfg.on_query = handler;
+	assert_int_equal(netio_listen(s.loop, &cfg), TDNS_ENET);
+	/* No handler. */
+	assert_int_equal(netio_addr_parse("127.0.0.1", 0, &cfg.addr), TDNS_OK);
+	cfg.on_query = NULL;
+	assert_int_equal(netio_listen(s.loop, &cfg), TDNS_EINVAL);
+	netio_loop_free(s.loop);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_addr_parse),
+		cmocka_unit_test(test_udp_answers_each_datagram),
+		cmocka_unit_test(test_out_udp_refused),
+		cmocka_unit_test(test_out_udp_fresh_ports),
+		cmocka_unit_test(test_tcp_pipelined_out_of_order),
+		cmocka_unit_test(test_tcp_split_message),
+		cmocka_unit_test(test_tcp_held_after_disconnect),
+		cmocka_unit_test(test_held_outlives_loop),
+		cmocka_unit_test(test_tcp_cap_closes_oldest),
+		cmocka_unit_test(test_tcp_idle_timeout),
+		cmocka_unit_test(test_out_tcp),
+		cmocka_unit_test(test_timers_in_order),
+		cmocka_unit_test(test_stop_from_thread),
+		cmocka_unit_test(test_listen_errors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,219 @@
+/*
+ * test_opts.c - command lines in, parsed options or usage errors out.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tierdns/opts.h"
+
+#define MAX_ARGS 12
+
+struct opts_case {
+	enum tdns_prog prog;
+	const char *argv[MAX_ARGS]; /* after the program name, NULL-terminated */
+	enum opts_result result;
+	/* Checked only for OPTS_RUN: */
+	const char *db;
+	const char *listen[3]; /* addresses as netio_addr_str prints them */
+	const char *upstream[3];
+	unsigned port;
+	unsigned threads;      /* 0: the number of online CPUs */
+	int verbose;
+	uint32_t max_ttl, max_neg_ttl;
+	unsigned timeout_ms;
+	uint64_t cache_size;
+};
+
+#define UP TDNS_PROG_UPPER
+#define LO TDNS_PROG_LOCAL
+#define MiB (1ull << 20)
+/* A command line that must not run, with the verdict it gets. */
+#define NORUN(p, r, ...) { .prog = (p), .argv = { __VA_ARGS__, NULL }, .result = (r) }
+
+static const struct opts_case cases[] = {
+	/* Defaults. */
+	{ UP, { NULL }, OPTS_RUN, "var/upper", { "127.0.0.1:9998" }, { NULL }, 9998, 0, 0,
+	  86400, 3600, 2000, 256 * MiB },
+	{ LO, { NULL }, OPTS_RUN, "var/local", { "127.0.0.1:9999" }, { "127.0.0.1:9998" },
+	  9999, 0, 0, 86400, 3600, 2000, 256 * MiB },
+	/* --listen before or after --port gets the same port. */
+	{ UP, { "-l", "::1", "-p", "5353", NULL }, OPTS_RUN, "var/upper", { "[::1]:5353" },
+	  { NULL }, 5353, 0, 0, 86400, 3600, 2000, 256 * MiB },
+	{ UP, { "--port", "5353", "--listen", "::1", NULL }, OPTS_RUN, "var/upper",
+	  { "[::1]:5353" }, { NULL }, 5353, 0, 0, 86400, 3600, 2000, 256 * MiB },
+	/* Repeated listen, one with its own port; --opt=value form. */
+	{ UP, { "--listen=127.0.0.2", "-l", "[::1]:53", "--port=1053", "-d", "/tmp/x", NULL },
+	  OPTS_RUN, "/tmp/x", { "127.0.0.2:1053", "[::1]:53" }, { NULL }, 1053, 0, 0, 86400,
+	  3600, 2000, 256 * MiB },
+	{ UP, { "-t", "3", "-vv", "--verbose", NULL }, OPTS_RUN, "var/upper",
+	  { "127.0.0.1:9998" }, { NULL }, 9998, 3, 3, 86400, 3600, 2000, 256 * MiB },
+	/* Local-only options. */
+	{ LO, { "-u", "[::1]:53", "--upstream", "192.0.2.1", "--upstream=10.0.0.1:5300", NULL },
+	  OPTS_RUN, "var/local", { "127.0.0.1:9999" },
+	  { "[::1]:53", "192.0.2.1:53", "10.0.0.1:5300" }, 9999, 0, 0, 86400, 3600, 2000,
+	  256 * MiB },
+	{ LO, { "--max-ttl", "300", "--max-neg-ttl", "0", "--timeout", "1500",
+		"--cache-size", "64M", NULL },
+	  OPTS_RUN, "var/local", { "127.0.0.1:9999" }, { "127.0.0.1:9998" }, 9999, 0, 0, 300,
+	  0, 1500, 64 * MiB },
+	{ LO, { "--cache-size", "2g", NULL }, OPTS_RUN, "var/local", { "127.0.0.1:9999" },
+	  { "127.0.0.1:9998" }, 9999, 0, 0, 86400, 3600, 2000, 2048 * MiB },
+	{ LO, { "--cache-size", "1048576", NULL }, OPTS_RUN, "var/local", { "127.0.0.1:9999" },
+	  { "127.0.0.1:9998" }, 9999, 0, 0, 86400, 3600, 2000, MiB },
+
+	/* Help and version. */
+	NORUN(UP, OPTS_EXIT_OK, "--help"),
+	NORUN(LO, OPTS_EXIT_OK, "-h"),
+	NORUN(UP, OPTS_EXIT_OK, "-V"),
+	NORUN(LO, OPTS_EXIT_OK, "--version"),
+
+	/* Usage errors. */
+	NORUN(UP, OPTS_USAGE, "-p", "0"),
+	NORUN(UP, OPTS_USAGE, "-p", "65536"),
+	NORUN(UP, OPTS_USAGE, "-p", "53x"),
+	NORUN(UP, OPTS_USAGE, "-p", "-1"),
+	NORUN(UP, OPTS_USAGE, "-p"),
+	NORUN(UP, OPTS_USAGE, "-t", "0"),
+	NORUN(UP, OPTS_USAGE, "-t", "257"),
+	NORUN(UP, OPTS_USAGE, "-l", "localhost"),
+	NORUN(UP, OPTS_USAGE, "-l", "1.2.3.4:"),
+	NORUN(UP, OPTS_USAGE, "-l", "[::1"),
+	NORUN(UP, OPTS_USAGE, "-l", ""),
+	NORUN(UP, OPTS_USAGE, "-d", ""),
+	NORUN(UP, OPTS_USAGE, "--listen"),
+	NORUN(UP, OPTS_USAGE, "-x"),
+	NORUN(UP, OPTS_USAGE, "--nope"),
+	NORUN(UP, OPTS_USAGE, "stray"),
+	/* The upper has no upstream and no cache. */
+	NORUN(UP, OPTS_USAGE, "-u", "127.0.0.1"),
+	NORUN(UP, OPTS_USAGE, "--max-ttl", "5"),
+	/* A bare IPv6 address never carries a port: that needs brackets. */
+	{ LO, { "-u", "::1", NULL }, OPTS_RUN, "var/local", { "127.0.0.1:9999" },
+	  { "[::1]:53" }, 9999, 0, 0, 86400, 3600, 2000, 256 * MiB },
+	NORUN(LO, OPTS_USAGE, "-u", "[127.0.0.1]:53"),
+	NORUN(LO, OPTS_USAGE, "-u", "1.2.3.4:0"),
+	NORUN(LO, OPTS_USAGE, "--timeout", "0"),
+	NORUN(LO, OPTS_USAGE, "--timeout", "60001"),
+	NORUN(LO, OPTS_USAGE, "--max-ttl", "4294967296"),
+	NORUN(LO, OPTS_USAGE, "--cache-size", "1K"),
+	NORUN(LO, OPTS_USAGE, "--cache-size", "12X"),
+	NORUN(LO, OPTS_USAGE, "--cache-size", ""),
+	NORUN(LO, OPTS_USAGE, "--max-ttl"),
+};
+
+static void check_case(const struct opts_case *c)
+{
+	char *argv[MAX_ARGS + 2];
+	char buf[64];
+	struct tdns_opts o;
+	enum opts_result r;
+	unsigned i, n;
+	int argc = 0;
+
+	argv[argc++] = (char *)(c->prog == LO ? "tierdns-local" : "tierdns-upper");
+	for (i = 0; c->argv[i] != NULL; i++)
+		argv[argc++] = (char *)c->argv[i];
+	argv[argc] = NULL;
+
+	r = opts_parse(c->prog, argc, argv, &o);
+	if (r != c->result)
+		fail_msg("argv[1]=%s: result %d, want %d", argc > 1 ? argv[1] : "(none)",
+			 (int)r, (int)c->result);
+	if (r != OPTS_RUN)
+		return;
+	assert_string_equal(o.db_dir, c->db);
+	assert_int_equal(o.port, c->port);
+	for (n = 0; n < 3 && c->listen[n] != NULL; n++)
+		assert_string_equal(netio_addr_str(&o.listen[n], buf, sizeof(buf)), c->listen[n]);
+	assert_int_equal(o.n_listen, n);
+	for (n = 0; n < 3 && c->upstream[n] != NULL; n++)
+		assert_string_equal(netio_addr_str(&o.upstream[n], buf, sizeof(buf)),
+				    c->upstream[n]);
+	assert_int_equal(o.n_upstream, n);
+	if (c->threads == 0)
+		assert_int_equal(o.threads, (unsigned)sysconf(_SC_NPROCESSORS_ONLN));
+	else
+		assert_int_equal(o.threads, c->threads);
+	assert_int_equal(o.verbose, c->verbose);
+	assert_int_equal(o.max_ttl, c->max_ttl);
+	assert_int_equal(o.max_neg_ttl, c->max_neg_ttl);
+	assert_int_equal(o.upstream_timeout_ms, c->timeout_ms);
+	assert_true(o.cache_size == c->cache_size);
+}
+
+static void test_opts_table(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		check_case(&cases[i]);
+}
+
+/* --help names every option of that program, and only those. */
+static void test_opts_help(void **state)
+{
+	static const char *local_only[] = { "--upstream", "--max-ttl", "--max-neg-ttl",
+					    "--timeout", "--cache-size" };
+	char *argv[] = { (char *)"prog", (char *)"--help", NULL };
+	char path[] = "/tmp/tdns-test-helpXXXXXX";
+	char text[8192];
+	struct tdns_opts o;
+	enum tdns_prog prog;
+	size_t i, n;
+	FILE *f;
+	int fd, saved;
+
+	(void)state;
+	for (prog = TDNS_PROG_UPPER; prog <= TDNS_PROG_LOCAL; prog++) {
+		fd = mkstemp(path);
+		assert_true(fd >= 0);
+		fflush(stdout);
+		saved = dup(STDOUT_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		assert_int_equal(opts_parse(prog, 2, argv, &o), OPTS_EXIT_OK);
+		fflush(stdout);
+		dup2(saved, STDOUT_FILENO);
+		close(saved);
+		close(fd);
+		f = fopen(path, "r");
+		assert_non_null(f);
+		n = fread(text, 1, sizeof(text) - 1, f);
+		text[n] = '\0';
+		fclose(f);
+		unlink(path);
+		strcpy(path, "/tmp/tdns-test-helpXXXXXX");
+
+		assert_non_null(strstr(text, prog == TDNS_PROG_LOCAL ? "tierdns-local" :
+								       "tierdns-upper"));
+		assert_non_null(strstr(text, "--db"));
+		assert_non_null(strstr(text, "--listen"));
+		assert_non_null(strstr(text, "--port"));
+		assert_non_null(strstr(text, "--threads"));
+		assert_non_null(strstr(text, "--version"));
+		for (i = 0; i < sizeof(local_only) / sizeof(local_only[0]); i++) {
+			if (prog == TDNS_PROG_LOCAL)
+				assert_non_null(strstr(text, local_only[i]));
+			else
+				assert_null(strstr(text, local_only[i]));
+		}
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_opts_table),
+		cmocka_unit_test(test_opts_help),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,441 @@
+/*
+ * test_store.c - the LMDB environment (store.h). Each test has a fresh
+ * temporary directory.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+#include "tierdns/log.h"
+#include "tierdns/store.h"
+
+struct fx {
+	char dir[64];
+	char sub[128];
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	tu_tmpdir(f->dir);
+	/* A directory that does not exist yet, two levels deep. */
+	snprintf(f->sub, sizeof(f->sub), "%s/var/store", f->dir);
+	log_init("test_store", TDNS_LOG_ERR);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	tu_rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static void put_str(struct tdns_txn *t, enum tdns_db db, const char *k, const char *v)
+{
+	assert_int_equal(store_put(t, db, (const uint8_t *)k, strlen(k), v, strlen(v)),
+			 TDNS_OK);
+}
+
+static void test_open_creates_and_reopens(void **state)
+{
+	struct fx *f = *state;
+	struct tdns_store *s = NULL;
+	struct tdns_txn *t = NULL;
+	struct tdns_val v;
+	struct stat sb;
+	uint8_t schema[4];
+
+	assert_int_equal(store_open(f->sub, NULL, &s), TDNS_OK);
+	assert_int_equal(stat(f->sub, &sb), 0);
+	assert_true(S_ISDIR(sb.st_mode));
+	assert_int_equal(store_begin(s, true, &t), TDNS_OK);
+	put_str(t, TDNS_DB_RR, "key", "value");
+	put_str(t, TDNS_DB_CACHE, "key", "other");
+	assert_int_equal(store_commit(t), TDNS_OK);
+	store_close(s);
+
+	assert_int_equal(store_open(f->sub, NULL, &s), TDNS_OK);
+	assert_int_equal(store_begin(s, false, &t), TDNS_OK);
+	assert_int_equal(store_get(t, TDNS_DB_RR, (const uint8_t *)"key", 3, &v), TDNS_OK);
+	assert_int_equal(v.len, 5);
+	assert_memory_equal(v.data, "value", 5);
+	/* The databases are separate key spaces. */
+	assert_int_equal(store_get(t, TDNS_DB_CACHE, (const uint8_t *)"key", 3, &v),
+			 TDNS_OK);
+	assert_memory_equal(v.data, "other", 5);
+	assert_int_equal(store_get(t, TDNS_DB_ZONES, (const uint8_t *)"key", 3, &v),
+			 TDNS_ENOTFOUND);
+	/* The schema key: u32, network order. */
+	assert_int_equal(store_get(t, TDNS_DB_META, (const uint8_t *)"schema", 6, &v),
+			 TDNS_OK);
+	assert_int_equal(v.len, 4);
+	schema[0] = (uint8_t)(STORE_SCHEMA_VERSION >> 24);
+	schema[1] = (uint8_t)(STORE_SCHEMA_VERSION >> 16);
+	schema[2] = (uint8_t)(STORE_SCHEMA_VERSION >> 8);
+	schema[3] = (uint8_t)STORE_SCHEMA_VERSION;
+	assert_memory_equal(v.data, schema, 4);
+	assert_int_equal(store_count(t, TDNS_DB_RR), 1);
+	assert_int_equal(store_count(t, TDNS_DB_ZONES), 0);
+	assert_true(store_used_bytes(s) > 0);
+	/* A read transaction cannot write. */
+	assert_int_equal(store_put(t, TDNS_DB_RR, (const uint8_t *)"x", 1, "y", 1),
+			 TDNS_EINVAL);
+	store_abort(t);
+	store_close(s);
+}
+
+static void test_schema_mismatch_refused(void **state)
+{
+	static const struct {
+		const char *val;
+		size_t len;
+	} bad[] = {
+		{ "\0\0\0\2", 4 },       /* a newer schema */
+		{ "\0\0\0\0", 4 },       /* an older one */
+		{ "\0\0\1", 3 },         /* malformed */
+	};
+	struct fx *f = *state;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct tdns_store *s = NULL;
+		struct tdns_txn *t = NULL;
+		struct tdns_store_opts ro = { 0, STORE_RDONLY, 0 };
+		char dir[160];
+
+		snprintf(dir, sizeof(dir), "%s/s%zu", f->dir, i);
+		assert_int_equal(store_open(dir, NULL, &s), TDNS_OK);
+		assert_int_equal(store_begin(s, true, &t), TDNS_OK);
+		assert_int_equal(store_put(t, TDNS_DB_META, (const uint8_t *)"schema", 6,
+					   bad[i].val, bad[i].len), TDNS_OK);
+		assert_int_equal(store_commit(t), TDNS_OK);
+		store_close(s);
+		s = NULL;
+		assert_int_equal(store_open(dir, NULL, &s), TDNS_ESCHEMA);
+		assert_null(s);
+		assert_int_equal(store_open(dir, &ro, &s), TDNS_ESCHEMA);
+		assert_null(s);
+	}
+}
+
+/* Run store_open with stderr captured; returns the status, fills log. */
+static enum tdns_status open_capturing(const char *dir, char *log, size_t cap)
+{
+	struct tdns_store *s = NULL;
+	char path[64];
+	enum tdns_status st;
+	FILE *fp;
+	int saved, fd;
+	size_t n;
+
+	tu_tmpfile(path, "");
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	st = store_open(dir, NULL, &s);
+	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	close(saved);
+	close(fd);
+	store_close(s);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	n = fread(log, 1, cap - 1, fp);
+	log[n] = '\0';
+	fclose(fp);
+	unlink(path);
+	return st;
+}
+
+static void test_schema_mismatch_message(void **state)
+{
+	struct fx *f = *state;
+	struct tdns_store *s = NULL;
+	struct tdns_txn *t = NULL;
+	char log[1024];
+
+	assert_int_equal(store_open(f->dir, NULL, &s), TDNS_OK);
+	assert_int_equal(store_begin(s, true, &t), TDNS_OK);
+	assert_int_equal(store_put(t, TDNS_DB_META, (const uint8_t *)"schema", 6,
+				   "\0\0\0\x2a", 4), TDNS_OK);
+	assert_int_equal(store_commit(t), TDNS_OK);
+	store_close(s);
+	assert_int_equal(open_capturing(f->dir, log, sizeof(log)), TDNS_ESCHEMA);
+	/* The operator learns both versions and that nothing was opened. */
+	assert_non_null(strstr(log, "schema version 42"));
+	{
+		char want[64];
+
+		snprintf(want, sizeof(want), "uses version %u", STORE_SCHEMA_VERSION);
+		assert_non_null(strstr(log, want));
+	}
+	assert_non_null(strstr(log, "refusing"));
+}
+
+static void test_rdonly_missing_store(void **state)
+{
+	struct fx *f = *state;
+	struct tdns_store_opts ro = { 0, STORE_RDONLY, 0 };
+	struct tdns_store *s = NULL;
+
+	/* Read-only never creates anything. */
+	assert_int_equal(store_open(f->sub, &ro, &s), TDNS_ENOTFOUND);
+	assert_null(s);
+	assert_int_not_equal(access(f->sub, F_OK), 0);
+}
+
+static void test_get_put_del(void **state)
+{
+	struct fx *f = *state;
+	struct tdns_store *s = NULL;
+	struct tdns_txn *t = NULL;
+	struct tdns_val v;
+
+	assert_int_equal(store_open(f->dir, NULL, &s), TDNS_OK);
+	assert_int_equal(store_begin(s, true, &t), TDNS_OK);
+	put_str(t, TDNS_DB_RR, "a", "1");
+	put_str(t, TDNS_DB_RR, "a", "22"); /* overwrite */
+	assert_int_equal(store_get(t, TDNS_DB_RR, (const uint8_t *)"a", 1, &v), TDNS_OK);
+	assert_int_equal(v.len, 2);
+	assert_int_equal(store_del(t, TDNS_DB_RR, (const uint8_t *)"a", 1), TDNS_OK);
+	assert_int_equal(store_del(t, TDNS_DB_RR, (const uint8_t *)"a", 1),
+			 TDNS_ENOTFOUND);
+	assert_int_equal(store_get(t, TDNS_DB_RR, (const uint8_t *)"a", 1, &v),
+			 TDNS_ENOTFOUND);
+	/* LMDB keys are never empty. */
+	assert_int_equal(store_put(t, TDNS_DB_RR, (const uint8_t *)"", 0, "x", 1),
+			 TDNS_EINVAL);
+	assert_int_equal(store_get(t, TDNS_DB_RR, (const uint8_t *)"", 0, &v),
+			 TDNS_ENOTFOUND);
+	/* An aborted write leaves nothing behind. */
+	put_str(t, TDNS_DB_RR, "b", "2");
+	store_abort(t);
+	assert_int_equal(store_begin(s, false, &t), TDNS_OK);
+	assert_int_equal(store_get(t, TDNS_DB_RR, (const uint8_t *)"b", 1, &v),
+			 TDNS_ENOTFOUND);
+	store_abort(t);
+	store_abort(NULL);
+	store_close(s);
+}
+
+static void test_cursor_semantics(void **state)
+{
+	static const char *keys[] = { "a", "ab", "b", "ba", "c" };
+	struct fx *f = *state;
+	struct tdns_store *s = NULL;
+	struct tdns_txn *t = NULL;
+	struct tdns_cursor *c = NULL;
+	struct tdns_val k, v;
+	size_t i;
+
+	assert_int_equal(store_open(f->dir, NULL, &s), TDNS_OK);
+	assert_int_equal(store_begin(s, true, &t), TDNS_OK);
+	/* Empty database: seek finds nothing. */
+	assert_int_equal(store_cursor_open(t, TDNS_DB_RR, &c), TDNS_OK);
+	assert_int_equal(store_cursor_seek(c, NULL, 0, &k, &v), TDNS_ENOTFOUND);
+	store_cursor_close(c);
+	for (i = 5; i > 0; i--)
+		put_str(t, TDNS_DB_RR, keys[i - 1], keys[i - 1]);
+	assert_int_equal(store_cursor_open(t, TDNS_DB_RR, &c), TDNS_OK);
+	/* From the start, keys come in byte order, a prefix first. */
+	assert_int_equal(store_cursor_seek(c, NULL, 0, &k, &v), TDNS_OK);
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(k.len, strlen(keys[i]));
+		assert_memory_equal(k.data, keys[i], k.len);
+		assert_memory_equal(v.data, keys[i], v.len);
+		assert_int_equal(store_cursor_next(c, &k, &v),
+				 i < 4 ? TDNS_OK : TDNS_ENOTFOUND);
+	}
+	/* Seek lands on the first key >= the probe. */
+	assert_int_equal(store_cursor_seek(c, (const uint8_t *)"aa", 2, &k, NULL), TDNS_OK);
+	assert_memory_equal(k.data, "ab", 2);
+	assert_int_equal(store_cursor_seek(c, (const uint8_t *)"b", 1, &k, NULL), TDNS_OK);
+	assert_int_equal(k.len, 1);
+	assert_int_equal(store_cursor_seek(c, (const uint8_t *)"d", 1, &k, NULL),
+			 TDNS_ENOTFOUND);
+	/* Delete under the cursor; next moves to the following key. */
+	assert_int_equal(store_cursor_seek(c, (const uint8_t *)"ab", 2, &k, NULL), TDNS_OK);
+	assert_int_equal(store_cursor_del(c), TDNS_OK);
+	assert_int_equal(store_cursor_next(c, &k, NULL), TDNS_OK);
+	assert_int_equal(k.len, 1);
+	assert_memory_equal(k.data, "b", 1);
+	store_cursor_close(c);
+	assert_int_equal(store_count(t, TDNS_DB_RR), 4);
+	/* Two cursors at once (a closed one is reused) move independently. */
+	{
+		struct tdns_cursor *c2 = NULL;
+		struct tdns_val k2;
+
+		assert_int_equal(store_cursor_open(t, TDNS_DB_RR, &c), TDNS_OK);
+		assert_int_equal(store_cursor_open(t, TDNS_DB_RR, &c2), TDNS_OK);
+		assert_ptr_not_equal(c, c2);
+		assert_int_equal(store_cursor_seek(c, NULL, 0, &k, NULL), TDNS_OK);
+		assert_int_equal(store_cursor_seek(c2, (const uint8_t *)"c", 1, &k2, NULL),
+				 TDNS_OK);
+		assert_int_equal(store_cursor_next(c, &k, NULL), TDNS_OK);
+		assert_memory_equal(k.data, "b", 1);
+		assert_int_equal(store_cursor_next(c2, &k2, NULL), TDNS_ENOTFOUND);
+		store_cursor_close(c2);
+		store_cursor_close(c);
+	}
+	assert_int_equal(store_commit(t), TDNS_OK);
+	store_close(s);
+}
+
+static void test_efull_on_tiny_map(void **state)
+{
+	struct fx *f = *state;
+	struct tdns_store_opts opts = { 64 * 1024, 0, 0 };
+	struct tdns_store *s = NULL;
+	struct tdns_txn *t = NULL;
+	uint8_t val[1000];
+	enum tdns_status st = TDNS_OK;
+	uint32_t i;
+
+	memset(val, 0xab, sizeof(val));
+	assert_int_equal(store_open(f->dir, &opts, &s), TDNS_OK);
+	assert_int_equal(store_begin(s, true, &t), TDNS_OK);
+	for (i = 0; i < 1000 && st == TDNS_OK; i++) {
+		uint8_t key[4] = { (uint8_t)(i >> 24), (uint8_t)(i >> 16),
+				   (uint8_t)(i >> 8), (uint8_t)i };
+
+		st = store_put(t, TDNS_DB_CACHE, key, sizeof(key), val, sizeof(val));
+	}
+	assert_int_equal(st, TDNS_EFULL);
+	store_abort(t);
+	/* The store stays usable after the failed transaction. */
+	assert_int_equal(store_begin(s, true, &t), TDNS_OK);
+	put_str(t, TDNS_DB_CACHE, "small", "1");
+	assert_int_equal(store_commit(t), TDNS_OK);
+	store_close(s);
+}
+
+static void test_reset_renew_sees_new_commits(void **state)
+{
+	struct fx *f = *state;
+	struct tdns_store *s = NULL;
+	struct tdns_txn *r = NULL, *w = NULL;
+	struct tdns_val v;
+
+	assert_int_equal(store_open(f->dir, NULL, &s), TDNS_OK);
+	assert_int_equal(store_begin(s, false, &r), TDNS_OK);
+	assert_int_equal(store_begin(s, true, &w), TDNS_OK);
+	put_str(w, TDNS_DB_RR, "k", "v1");
+	assert_int_equal(store_commit(w), TDNS_OK);
+	/* The old snapshot does not see it ... */
+	assert_int_equal(store_get(r, TDNS_DB_RR, (const uint8_t *)"k", 1, &v),
+			 TDNS_ENOTFOUND);
+	/* ... a renewed one does, through gets and cursors alike. */
+	{
+		struct tdns_cursor *c = NULL;
+
+		assert_int_equal(store_cursor_open(r, TDNS_DB_RR, &c), TDNS_OK);
+		store_cursor_close(c);
+		store_reset(r);
+		assert_int_equal(store_renew(r), TDNS_OK);
+		assert_int_equal(store_get(r, TDNS_DB_RR, (const uint8_t *)"k", 1, &v),
+				 TDNS_OK);
+		assert_memory_equal(v.data, "v1", 2);
+		assert_int_equal(store_cursor_open(r, TDNS_DB_RR, &c), TDNS_OK);
+		assert_int_equal(store_cursor_seek(c, NULL, 0, &v, NULL), TDNS_OK);
+		assert_memory_equal(v.data, "k", 1);
+		store_cursor_close(c);
+	}
+	assert_int_equal(store_renew(NULL), TDNS_EINVAL);
+	/* MDB_NOTLS: one thread may hold two read transactions (a worker's
+	 * long-lived one and a short one), each with its own snapshot. */
+	{
+		struct tdns_txn *r2 = NULL;
+
+		assert_int_equal(store_begin(s, false, &r2), TDNS_OK);
+		assert_int_equal(store_get(r2, TDNS_DB_RR, (const uint8_t *)"k", 1, &v),
+				 TDNS_OK);
+		store_abort(r2);
+	}
+	store_abort(r);
+	store_close(s);
+}
+
+/* A read-only opener in this process sees what another process commits,
+ * at its next transaction: the upper serves zones loaded while it runs. */
+static void test_rdonly_sees_other_process(void **state)
+{
+	struct fx *f = *state;
+	struct tdns_store_opts ro = { 0, STORE_RDONLY, 0 };
+	struct tdns_store *s = NULL, *reader = NULL;
+	struct tdns_txn *t = NULL, *w = NULL;
+	struct tdns_val v;
+	int status;
+	pid_t pid;
+
+	assert_int_equal(store_open(f->dir, NULL, &s), TDNS_OK);
+	store_close(s);
+	assert_int_equal(store_open(f->dir, &ro, &reader), TDNS_OK);
+	assert_int_equal(store_begin(reader, true, &w), TDNS_EINVAL);
+	assert_int_equal(store_begin(reader, false, &t), TDNS_OK);
+	assert_int_equal(store_get(t, TDNS_DB_RR, (const uint8_t *)"k", 1, &v),
+			 TDNS_ENOTFOUND);
+	store_reset(t);
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct tdns_store *cs = NULL;
+		struct tdns_txn *ct = NULL;
+		int ok = store_open(f->dir, NULL, &cs) == TDNS_OK &&
+			 store_begin(cs, true, &ct) == TDNS_OK &&
+			 store_put(ct, TDNS_DB_RR, (const uint8_t *)"k", 1, "child", 5) ==
+				 TDNS_OK &&
+			 store_commit(ct) == TDNS_OK;
+
+		store_close(cs);
+		_exit(ok ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	assert_int_equal(store_renew(t), TDNS_OK);
+	assert_int_equal(store_get(t, TDNS_DB_RR, (const uint8_t *)"k", 1, &v), TDNS_OK);
+	assert_int_equal(v.len, 5);
+	assert_memory_equal(v.data, "child", 5);
+	store_abort(t);
+	store_close(reader);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_open_creates_and_reopens, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_schema_mismatch_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_schema_mismatch_message, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rdonly_missing_store, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_get_put_del, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cursor_semantics, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_efull_on_tiny_map, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_renew_sees_new_commits, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_rdonly_sees_other_process, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

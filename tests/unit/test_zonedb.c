@@ -1,0 +1,384 @@
+/*
+ * test_zonedb.c - zones and RRsets over the store (zonedb.h), with nested
+ * zones in one store: the root `.`, `site.` and `b.a.site.`.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+#include "tierdns/log.h"
+#include "tierdns/name.h"
+#include "tierdns/store.h"
+#include "tierdns/zonedb.h"
+#include "tierdns/zoneload.h"
+
+static const char *const root_zone =
+	". 86400 IN SOA a.root. admin.root. 7 3600 900 604800 300\n"
+	". 86400 IN NS a.root.\n"
+	"a.root. 86400 IN A 127.0.0.1\n"
+	"other. 86400 IN TXT \"in the root zone\"\n";
+
+static const char *const site_zone =
+	"$ORIGIN site.\n"
+	"$TTL 300\n"
+	"@ IN SOA ns1 hostmaster 2024010101 3600 900 604800 300\n"
+	"@ IN NS ns1\n"
+	"ns1 IN A 192.0.2.53\n"
+	"webapp IN A 192.0.2.10\n"
+	"x.ent IN A 192.0.2.11\n"
+	"a IN TXT \"above the b.a.site. zone\"\n";
+
+static const char *const deep_zone =
+	"$ORIGIN b.a.site.\n"
+	"@ 60 IN SOA ns hm 5 1 1 1 1\n"
+	"q 60 IN A 192.0.2.99\n";
+
+struct fx {
+	char dir[64];
+	struct tdns_store *s;
+	struct tdns_txn *t;
+};
+
+static void load(struct tdns_store *s, const char *text)
+{
+	char err[ZONELOAD_ERR_MAX] = "";
+
+	if (zoneload_string(s, text, err, sizeof(err)) != TDNS_OK)
+		fail_msg("load failed: %s", err);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	log_init("test_zonedb", TDNS_LOG_ERR);
+	tu_tmpdir(f->dir);
+	if (store_open(f->dir, NULL, &f->s) != TDNS_OK)
+		return -1;
+	load(f->s, root_zone);
+	load(f->s, site_zone);
+	load(f->s, deep_zone);
+	if (store_begin(f->s, false, &f->t) != TDNS_OK)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	store_abort(f->t);
+	store_close(f->s);
+	tu_rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static size_t key_of(const char *name, uint8_t *key)
+{
+	size_t klen = 0;
+
+	assert_int_equal(zoneload_name_key(name, key, &klen), TDNS_OK);
+	return klen;
+}
+
+static void test_find_closest_enclosing(void **state)
+{
+	static const struct {
+		const char *name;
+		const char *apex;
+		uint32_t serial;
+	} cases[] = {
+		{ "webapp.site.", "site.", 2024010101 },
+		{ "WebApp.SITE.", "site.", 2024010101 },
+		{ "site.", "site.", 2024010101 },
+		{ "nosuch.site.", "site.", 2024010101 },
+		{ "a.site.", "site.", 2024010101 },
+		{ "b.a.site.", "b.a.site.", 5 },
+		{ "x.q.b.a.site.", "b.a.site.", 5 },
+		{ "sites.", ".", 7 },
+		{ "example.com.", ".", 7 },
+		{ ".", ".", 7 },
+	};
+	struct fx *f = *state;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t key[NAME_KEY_MAX], apex[NAME_KEY_MAX];
+		size_t klen = key_of(cases[i].name, key);
+		size_t alen = key_of(cases[i].apex, apex), found = 999;
+		struct tdns_zone_meta m;
+
+		print_message("%s\n", cases[i].name);
+		assert_int_equal(zonedb_find(f->t, key, klen, &found, &m), TDNS_OK);
+		assert_int_equal(found, alen);
+		assert_memory_equal(key, apex, alen);
+		assert_int_equal(m.serial, cases[i].serial);
+	}
+}
+
+static void test_find_without_root(void **state)
+{
+	struct fx *f = *state;
+	struct tdns_txn *w = NULL;
+	uint8_t key[NAME_KEY_MAX];
+	size_t klen, alen;
+	struct tdns_zone_meta m;
+
+	store_abort(f->t);
+	f->t = NULL;
+	assert_int_equal(store_begin(f->s, true, &w), TDNS_OK);
+	assert_int_equal(zonedb_delete_zone(w, (const uint8_t *)"", 0), TDNS_OK);
+	assert_int_equal(zonedb_delete_zone(w, (const uint8_t *)"", 0), TDNS_ENOTFOUND);
+	assert_int_equal(store_commit(w), TDNS_OK);
+	assert_int_equal(store_begin(f->s, false, &f->t), TDNS_OK);
+	klen = key_of("example.com.", key);
+	assert_int_equal(zonedb_find(f->t, key, klen, &alen, &m), TDNS_ENOTFOUND);
+	/* Deleting the root zone removed its records, not site.'s. */
+	klen = key_of("other.", key);
+	assert_int_equal(zonedb_name_state(f->t, key, klen), ZONEDB_NAME_NONE);
+	klen = key_of("webapp.site.", key);
+	assert_int_equal(zonedb_find(f->t, key, klen, &alen, &m), TDNS_OK);
+	assert_int_equal(zonedb_name_state(f->t, key, klen), ZONEDB_NAME_DATA);
+	klen = key_of("q.b.a.site.", key);
+	assert_int_equal(zonedb_name_state(f->t, key, klen), ZONEDB_NAME_DATA);
+}
+
+static void test_name_state(void **state)
+{
+	static const struct {
+		const char *name;
+		unsigned state;
+	} cases[] = {
+		{ "webapp.site.", ZONEDB_NAME_DATA },
+		{ "ent.site.", ZONEDB_NAME_CHILDREN }, /* empty non-terminal */
+		{ "x.ent.site.", ZONEDB_NAME_DATA },
+		{ "site.", ZONEDB_NAME_DATA | ZONEDB_NAME_CHILDREN },
+		{ "nosuch.site.", ZONEDB_NAME_NONE },
+		{ "y.x.ent.site.", ZONEDB_NAME_NONE },
+		{ "a.site.", ZONEDB_NAME_DATA | ZONEDB_NAME_CHILDREN },
+		{ ".", ZONEDB_NAME_DATA | ZONEDB_NAME_CHILDREN },
+		{ "sites.", ZONEDB_NAME_NONE },
+		{ "root.", ZONEDB_NAME_CHILDREN },
+	};
+	struct fx *f = *state;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t key[NAME_KEY_MAX];
+		size_t klen = key_of(cases[i].name, key);
+
+		print_message("%s\n", cases[i].name);
+		assert_int_equal(zonedb_name_state(f->t, key, klen), cases[i].state);
+	}
+}
+
+struct seen {
+	char names[32][64];
+	uint16_t types[32];
+	size_t n;
+};
+
+static int collect(void *ctx, const uint8_t *key, size_t klen, uint16_t type,
+		   const struct tdns_rrset_view *v)
+{
+	struct seen *s = ctx;
+	uint8_t wire[NAME_WIRE_MAX];
+	size_t wlen;
+	ldns_rdf *rdf;
+	char *str;
+
+	(void)v;
+	assert_true(s->n < 32);
+	assert_int_equal(name_key_to_wire(key, klen, wire, &wlen), TDNS_OK);
+	rdf = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, wlen, wire);
+	str = ldns_rdf2str(rdf);
+	snprintf(s->names[s->n], sizeof(s->names[0]), "%s", str);
+	s->types[s->n] = type;
+	s->n++;
+	free(str);
+	ldns_rdf_deep_free(rdf);
+	return 0;
+}
+
+static void test_walk_skips_deeper_zones(void **state)
+{
+	static const struct {
+		const char *apex;
+		const char *expect[8]; /* "name/type" in key order */
+	} cases[] = {
+		{ ".", { "./2", "./6", "a.root./1", "other./16" } },
+		/* Keys order labels by length first: x.ent before ns1. */
+		{ "site.", { "site./2", "site./6", "a.site./16", "x.ent.site./1",
+			     "ns1.site./1", "webapp.site./1" } },
+		{ "b.a.site.", { "b.a.site./6", "q.b.a.site./1" } },
+	};
+	struct fx *f = *state;
+	size_t i, j;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t apex[NAME_KEY_MAX];
+		size_t alen = key_of(cases[i].apex, apex);
+		struct seen s;
+
+		memset(&s, 0, sizeof(s));
+		print_message("%s\n", cases[i].apex);
+		assert_int_equal(zonedb_walk(f->t, apex, alen, collect, &s), 0);
+		for (j = 0; cases[i].expect[j] != NULL; j++) {
+			char got[80];
+
+			assert_true(j < s.n);
+			snprintf(got, sizeof(got), "%s/%u", s.names[j], (unsigned)s.types[j]);
+			assert_string_equal(got, cases[i].expect[j]);
+		}
+		assert_int_equal(s.n, j);
+	}
+}
+
+static int stop_at_second(void *ctx, uint16_t type, const struct tdns_rrset_view *v)
+{
+	int *n = ctx;
+
+	(void)type;
+	(void)v;
+	return ++*n == 2 ? 42 : 0;
+}
+
+static int types_at(void *ctx, uint16_t type, const struct tdns_rrset_view *v)
+{
+	struct seen *s = ctx;
+
+	(void)v;
+	s->types[s->n++] = type;
+	return 0;
+}
+
+static void test_name_rrsets_and_get(void **state)
+{
+	struct fx *f = *state;
+	uint8_t key[NAME_KEY_MAX];
+	size_t klen = key_of("site.", key);
+	struct tdns_rrset_view v;
+	struct seen s;
+	const uint8_t *rd;
+	uint16_t rdlen;
+	size_t pos = 0;
+	int n = 0;
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(zonedb_name_rrsets(f->t, key, klen, types_at, &s), 0);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.types[0], LDNS_RR_TYPE_NS);
+	assert_int_equal(s.types[1], LDNS_RR_TYPE_SOA);
+	/* A callback's non-zero return stops the walk and is returned. */
+	assert_int_equal(zonedb_name_rrsets(f->t, key, klen, stop_at_second, &n), 42);
+	/* Not the children's RRsets. */
+	memset(&s, 0, sizeof(s));
+	klen = key_of("ent.site.", key);
+	assert_int_equal(zonedb_name_rrsets(f->t, key, klen, types_at, &s), 0);
+	assert_int_equal(s.n, 0);
+
+	klen = key_of("webapp.site.", key);
+	assert_int_equal(zonedb_get_rrset(f->t, key, klen, LDNS_RR_TYPE_A, &v), TDNS_OK);
+	assert_int_equal(v.ttl, 300);
+	assert_int_equal(v.count, 1);
+	assert_int_equal(rrset_next(&v, &pos, &rd, &rdlen), 1);
+	assert_int_equal(rdlen, 4);
+	assert_memory_equal(rd, "\xc0\x00\x02\x0a", 4);
+	assert_int_equal(zonedb_get_rrset(f->t, key, klen, LDNS_RR_TYPE_AAAA, &v),
+			 TDNS_ENOTFOUND);
+}
+
+static void test_malformed_value(void **state)
+{
+	struct fx *f = *state;
+	struct tdns_txn *w = NULL;
+	uint8_t key[NAME_KEY_MAX];
+	size_t klen = key_of("bad.site.", key);
+	struct tdns_rrset_view v;
+	struct seen s;
+
+	store_abort(f->t);
+	f->t = NULL;
+	assert_int_equal(store_begin(f->s, true, &w), TDNS_OK);
+	assert_int_equal(zonedb_put_rrset(w, key, klen, LDNS_RR_TYPE_A,
+					  (const uint8_t *)"\0\0\0\1\0\2\0\4abcd", 12),
+			 TDNS_OK);
+	assert_int_equal(zonedb_get_rrset(w, key, klen, LDNS_RR_TYPE_A, &v), TDNS_EINVAL);
+	/* Walks skip it and keep going. */
+	memset(&s, 0, sizeof(s));
+	klen = key_of("site.", key);
+	assert_int_equal(zonedb_walk(w, key, klen, collect, &s), 0);
+	assert_int_equal(s.n, 6);
+	store_abort(w);
+}
+
+struct zl {
+	char names[8][64];
+	uint32_t serials[8];
+	size_t n;
+};
+
+static int list_cb(void *ctx, const uint8_t *apex, size_t apex_len,
+		   const struct tdns_zone_meta *m)
+{
+	struct zl *z = ctx;
+	struct seen s;
+
+	memset(&s, 0, sizeof(s));
+	collect(&s, apex, apex_len, 0, NULL);
+	snprintf(z->names[z->n], sizeof(z->names[0]), "%s", s.names[0]);
+	z->serials[z->n++] = m->serial;
+	return 0;
+}
+
+static void test_list_and_meta(void **state)
+{
+	struct fx *f = *state;
+	struct zl z;
+	struct tdns_zone_meta m;
+	uint8_t key[NAME_KEY_MAX];
+	size_t klen = key_of("site.", key);
+
+	memset(&z, 0, sizeof(z));
+	assert_int_equal(zonedb_list(f->t, list_cb, &z), 0);
+	assert_int_equal(z.n, 3);
+	assert_string_equal(z.names[0], ".");
+	assert_string_equal(z.names[1], "site.");
+	assert_string_equal(z.names[2], "b.a.site.");
+	assert_int_equal(z.serials[2], 5);
+	assert_int_equal(zonedb_get_meta(f->t, key, klen, &m), TDNS_OK);
+	assert_int_equal(m.rrsets, 6);
+	assert_int_equal(m.records, 6);
+	assert_true(m.loaded_at > 0);
+	klen = key_of("webapp.site.", key);
+	assert_int_equal(zonedb_get_meta(f->t, key, klen, &m), TDNS_ENOTFOUND);
+	assert_true(zonedb_in_deeper_zone(f->t, (const uint8_t *)"", 0, key, klen));
+	klen = key_of("other.", key);
+	assert_false(zonedb_in_deeper_zone(f->t, (const uint8_t *)"", 0, key, klen));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_find_closest_enclosing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_find_without_root, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_name_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_walk_skips_deeper_zones, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_name_rrsets_and_get, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_value, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_and_meta, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

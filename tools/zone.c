@@ -1,0 +1,373 @@
+/*
+ * tierdns-zone - seed and inspect the LMDB store of a tier.
+ *
+ *   tierdns-zone [-d DIR] [-v] COMMAND ...
+ *     load FILE...              parse, then replace each zone (one transaction)
+ *     check FILE...             parse and validate only
+ *     list                      zones, serials, counts; cache entries
+ *     dump [ZONE]               master-file text of every zone or one
+ *     add 'RR'                  add one record to its closest enclosing zone
+ *     delete NAME TYPE [RDATA]  remove an RRset or one record
+ *
+ * Exit status: 0 ok, 1 runtime error, 2 usage error.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tierdns/log.h"
+#include "tierdns/name.h"
+#include "tierdns/status.h"
+#include "tierdns/store.h"
+#include "tierdns/zonedb.h"
+#include "tierdns/zoneload.h"
+
+#define EXIT_USAGE 2
+#define DEFAULT_DB "var/upper"
+
+static void usage(FILE *out, const char *prog)
+{
+	fprintf(out,
+		"usage: %s [-d DIR] [-v] COMMAND [ARG...]\n"
+		"\n"
+		"Seed and inspect the LMDB store of a tierdns tier.\n"
+		"\n"
+		"commands:\n"
+		"  load FILE...              parse RFC 1035 master files and replace each\n"
+		"                            zone (all files in one transaction: all or none)\n"
+		"  check FILE...             validate master files without writing\n"
+		"  list                      zones with serial, RRset/record counts and load\n"
+		"                            time, and the number of cache entries\n"
+		"  dump [ZONE]               print every zone (or one) as master-file text\n"
+		"  add 'RR'                  add one record, e.g.\n"
+		"                            add 'www.site. 300 IN A 192.0.2.1'\n"
+		"                            (to the closest enclosing zone in the store)\n"
+		"  delete NAME TYPE [RDATA]  delete the RRset NAME TYPE, or the one record\n"
+		"                            with that RDATA, e.g. delete www.site. A 192.0.2.1\n"
+		"\n"
+		"options:\n"
+		"  -d, --db DIR     LMDB environment directory (default %s; created if missing)\n"
+		"  -v, --verbose    more log output (repeat for debug)\n"
+		"  -h, --help       this text\n"
+		"  -V, --version    print the version\n"
+		"\n"
+		"exit status: 0 ok, 1 runtime error (bad zone file, store failure),\n"
+		"2 usage error\n",
+		prog, DEFAULT_DB);
+}
+
+static int open_store(const char *dir, bool rdonly, struct tdns_store **s)
+{
+	struct tdns_store_opts opts = { 0, rdonly ? STORE_RDONLY : 0, 0 };
+	enum tdns_status st;
+
+	st = store_open(dir, &opts, s);
+	if (st == TDNS_ENOTFOUND && rdonly) {
+		fprintf(stderr, "%s: no store here (load a zone into it first)\n", dir);
+		return 1;
+	}
+	if (st != TDNS_OK) {
+		fprintf(stderr, "%s: cannot open store: %s\n", dir, tdns_strerror(st));
+		return 1;
+	}
+	return 0;
+}
+
+/* Parse every file; prints each error. Returns the set or NULL. */
+static struct tdns_zoneset *parse_files(int argc, char **argv)
+{
+	struct tdns_zoneset *zs = zoneload_new();
+	char err[ZONELOAD_ERR_MAX];
+	bool ok = true;
+	int i;
+
+	if (zs == NULL) {
+		fprintf(stderr, "out of memory\n");
+		return NULL;
+	}
+	for (i = 0; i < argc; i++) {
+		if (zoneload_file(zs, argv[i], err, sizeof(err)) != TDNS_OK) {
+			fprintf(stderr, "%s\n", err);
+			ok = false;
+		}
+	}
+	if (!ok) {
+		zoneload_free(zs);
+		return NULL;
+	}
+	return zs;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	struct tdns_zoneset *zs = parse_files(argc, argv);
+	struct zoneload_info info;
+	size_t i;
+
+	if (zs == NULL)
+		return 1;
+	for (i = 0; i < zoneload_count(zs); i++) {
+		zoneload_info(zs, i, &info);
+		printf("%s: zone %s serial %u: %u records in %u RRsets, OK\n",
+		       info.file, info.name, (unsigned)info.serial,
+		       (unsigned)info.records, (unsigned)info.rrsets);
+	}
+	zoneload_free(zs);
+	return 0;
+}
+
+static int cmd_load(const char *dir, int argc, char **argv)
+{
+	struct tdns_zoneset *zs = NULL;
+	struct tdns_store *s = NULL;
+	struct zoneload_info info;
+	enum tdns_status st;
+	size_t i;
+	int rc = 1;
+
+	zs = parse_files(argc, argv);
+	if (zs == NULL) {
+		fprintf(stderr, "nothing loaded\n");
+		goto out;
+	}
+	if (open_store(dir, false, &s) != 0)
+		goto out;
+	st = zoneload_commit(zs, s);
+	if (st != TDNS_OK) {
+		fprintf(stderr, "%s: cannot store the zones: %s; nothing loaded\n",
+			dir, tdns_strerror(st));
+		goto out;
+	}
+	for (i = 0; i < zoneload_count(zs); i++) {
+		zoneload_info(zs, i, &info);
+		printf("%s: zone %s serial %u: %u records loaded",
+		       info.file, info.name, (unsigned)info.serial,
+		       (unsigned)(info.records - info.occluded));
+		if (info.occluded > 0)
+			printf(" (%u at or below deeper zones not stored)",
+			       (unsigned)info.occluded);
+		printf("\n");
+	}
+	rc = 0;
+out:
+	store_close(s);
+	zoneload_free(zs);
+	return rc;
+}
+
+static void key_name(const uint8_t *key, size_t klen, char *out, size_t cap)
+{
+	uint8_t wire[NAME_WIRE_MAX];
+	size_t wlen;
+	ldns_rdf *rdf = NULL;
+	char *str = NULL;
+
+	snprintf(out, cap, "?");
+	if (name_key_to_wire(key, klen, wire, &wlen) != TDNS_OK)
+		return;
+	rdf = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, wlen, wire);
+	if (rdf != NULL)
+		str = ldns_rdf2str(rdf);
+	if (str != NULL)
+		snprintf(out, cap, "%s", str);
+	free(str);
+	ldns_rdf_deep_free(rdf);
+}
+
+static int list_one(void *ctx, const uint8_t *apex, size_t apex_len,
+		    const struct tdns_zone_meta *m)
+{
+	char name[1024], when[32];
+	time_t at = (time_t)m->loaded_at;
+	struct tm tm;
+
+	(void)ctx;
+	key_name(apex, apex_len, name, sizeof(name));
+	if (gmtime_r(&at, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(when, sizeof(when), "?");
+	printf("%-30s %10u %8u %8u  %s\n", name, (unsigned)m->serial,
+	       (unsigned)m->rrsets, (unsigned)m->records, when);
+	return 0;
+}
+
+static int cmd_list(const char *dir)
+{
+	struct tdns_store *s = NULL;
+	struct tdns_txn *t = NULL;
+	int rc = 1;
+
+	if (open_store(dir, true, &s) != 0)
+		goto out;
+	if (store_begin(s, false, &t) != TDNS_OK) {
+		fprintf(stderr, "%s: cannot read the store\n", dir);
+		goto out;
+	}
+	printf("%-30s %10s %8s %8s  %s\n", "zone", "serial", "rrsets", "records",
+	       "loaded");
+	if (zonedb_list(t, list_one, NULL) != 0) {
+		fprintf(stderr, "%s: cannot list the zones\n", dir);
+		goto out;
+	}
+	printf("cache entries: %zu\n", store_count(t, TDNS_DB_CACHE));
+	rc = 0;
+out:
+	store_abort(t);
+	store_close(s);
+	return rc;
+}
+
+struct dump_all {
+	struct tdns_txn *t;
+	enum tdns_status st;
+};
+
+static int dump_zone(void *ctx, const uint8_t *apex, size_t apex_len,
+		     const struct tdns_zone_meta *m)
+{
+	struct dump_all *d = ctx;
+
+	(void)m;
+	d->st = zoneload_dump(d->t, apex, apex_len, stdout);
+	return d->st != TDNS_OK;
+}
+
+static int cmd_dump(const char *dir, const char *zone)
+{
+	struct tdns_store *s = NULL;
+	struct dump_all d = { NULL, TDNS_OK };
+	uint8_t key[NAME_KEY_MAX];
+	size_t klen;
+	int rc = 1;
+
+	if (zone != NULL && zoneload_name_key(zone, key, &klen) != TDNS_OK) {
+		fprintf(stderr, "'%s' is not a valid zone name\n", zone);
+		return EXIT_USAGE;
+	}
+	if (open_store(dir, true, &s) != 0)
+		goto out;
+	if (store_begin(s, false, &d.t) != TDNS_OK) {
+		fprintf(stderr, "%s: cannot read the store\n", dir);
+		goto out;
+	}
+	if (zone != NULL) {
+		d.st = zoneload_dump(d.t, key, klen, stdout);
+		if (d.st == TDNS_ENOTFOUND) {
+			fprintf(stderr, "%s: no zone %s in the store\n", dir, zone);
+			goto out;
+		}
+	} else if (zonedb_list(d.t, dump_zone, &d) != 0 && d.st == TDNS_OK) {
+		d.st = TDNS_ESTORE;
+	}
+	if (d.st != TDNS_OK) {
+		fprintf(stderr, "%s: dump failed: %s\n", dir, tdns_strerror(d.st));
+		goto out;
+	}
+	if (fflush(stdout) != 0) {
+		perror("stdout");
+		goto out;
+	}
+	rc = 0;
+out:
+	store_abort(d.t);
+	store_close(s);
+	return rc;
+}
+
+/* add and delete: one write transaction around one edit. */
+static int cmd_edit(const char *dir, int argc, char **argv, bool add)
+{
+	struct tdns_store *s = NULL;
+	struct tdns_txn *t = NULL;
+	char err[ZONELOAD_ERR_MAX] = "";
+	enum tdns_status st;
+	int rc = 1;
+
+	if (open_store(dir, false, &s) != 0)
+		goto out;
+	st = store_begin(s, true, &t);
+	if (st == TDNS_OK) {
+		if (add)
+			st = zoneload_add(t, argv[0], err, sizeof(err));
+		else
+			st = zoneload_delete(t, argv[0], argv[1],
+					     argc > 2 ? argv[2] : NULL, err,
+					     sizeof(err));
+	}
+	if (st != TDNS_OK) {
+		fprintf(stderr, "%s\n", err[0] ? err : tdns_strerror(st));
+		goto out;
+	}
+	st = store_commit(t);
+	t = NULL;
+	if (st != TDNS_OK) {
+		fprintf(stderr, "%s: commit failed: %s\n", dir, tdns_strerror(st));
+		goto out;
+	}
+	rc = 0;
+out:
+	store_abort(t);
+	store_close(s);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = DEFAULT_DB, *cmd;
+	int level = TDNS_LOG_WARN, c, nargs;
+	char **args;
+
+	while ((c = getopt_long(argc, argv, "+d:vhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			dir = optarg;
+			break;
+		case 'v':
+			if (level < TDNS_LOG_DEBUG)
+				level++;
+			break;
+		case 'h':
+			usage(stdout, argv[0]);
+			return 0;
+		case 'V':
+			printf("tierdns-zone %s\n", TDNS_VERSION);
+			return 0;
+		default:
+			usage(stderr, argv[0]);
+			return EXIT_USAGE;
+		}
+	}
+	log_init("tierdns-zone", (enum tdns_log_level)level);
+	if (optind >= argc) {
+		fprintf(stderr, "%s: a command is required\n", argv[0]);
+		usage(stderr, argv[0]);
+		return EXIT_USAGE;
+	}
+	cmd = argv[optind];
+	args = argv + optind + 1;
+	nargs = argc - optind - 1;
+	if (strcmp(cmd, "load") == 0 && nargs >= 1)
+		return cmd_load(dir, nargs, args);
+	if (strcmp(cmd, "check") == 0 && nargs >= 1)
+		return cmd_check(nargs, args);
+	if (strcmp(cmd, "list") == 0 && nargs == 0)
+		return cmd_list(dir);
+	if (strcmp(cmd, "dump") == 0 && nargs <= 1)
+		return cmd_dump(dir, nargs == 1 ? args[0] : NULL);
+	if (strcmp(cmd, "add") == 0 && nargs == 1)
+		return cmd_edit(dir, nargs, args, true);
+	if (strcmp(cmd, "delete") == 0 && (nargs == 2 || nargs == 3))
+		return cmd_edit(dir, nargs, args, false);
+	fprintf(stderr, "%s: unknown command or wrong arguments: %s\n", argv[0], cmd);
+	usage(stderr, argv[0]);
+	return EXIT_USAGE;
+}
