@@ -4,7 +4,8 @@
 # transaction, so the store is byte-for-byte what it was). `check` finds the
 # same error without a store.
 . "$(dirname "$0")/lib.sh"
-e2e_init
+e2e_init_bare
+[ -x "$ZONE_BIN" ] || fail "missing $ZONE_BIN"
 
 db="$T/upper"
 zone_load "$db" "$ZONES"/upper/*.zone
