@@ -281,9 +281,6 @@ enum wire_verdict wire_parse_query(const uint8_t *in, size_t len,
 	if (rd16(in + 6) != 0 ||
 	    (rd16(in + 8) != 0 && tmp.qtype != WIRE_TYPE_IXFR))
 		goto error;
-	/* RFC 6891 6.1.1: OPT is a pseudo-RR and cannot be asked for. */
-	if (tmp.qtype == WIRE_TYPE_OPT)
-		goto error;
 	if (name_key_from_wire(ldns_rdf_data(tmp.qname),
 			       ldns_rdf_size(tmp.qname), tmp.qkey,
 			       &tmp.qkey_len) != TDNS_OK)

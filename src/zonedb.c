@@ -284,15 +284,14 @@ static bool prefix_successor(const uint8_t *p, size_t plen, uint8_t *out,
 
 /*
  * Visit every record key of the zone range in key order, seeking past the
- * ranges of deeper zones. fn returns 0 to go on, non-zero to stop; with
- * del set, the visited entry is deleted after fn.
+ * ranges of deeper zones. fn returns 0 to go on, non-zero to stop (kept in
+ * *ret); setting *del deletes the visited entry.
  */
 typedef int (*range_fn)(void *ctx, const struct tdns_val *k,
-			const struct tdns_val *v);
+			const struct tdns_val *v, bool *del);
 
 static enum tdns_status range_walk(struct tdns_txn *t, const uint8_t *apex,
-				   size_t apex_len, bool del, range_fn fn,
-				   void *ctx, int *ret)
+				   size_t apex_len, range_fn fn, void *ctx, int *ret)
 {
 	struct tdns_cursor *c = NULL;
 	struct subzones sub;
@@ -325,7 +324,9 @@ static enum tdns_status range_walk(struct tdns_txn *t, const uint8_t *apex,
 			st = store_cursor_seek(c, next, nlen, &k, &v);
 			continue;
 		}
-		*ret = fn(ctx, &k, &v);
+		bool del = false;
+
+		*ret = fn(ctx, &k, &v, &del);
 		if (*ret != 0)
 			break;
 		if (del) {
@@ -348,13 +349,15 @@ struct walk_ctx {
 	void *ctx;
 };
 
-static int walk_one(void *ctx, const struct tdns_val *k, const struct tdns_val *v)
+static int walk_one(void *ctx, const struct tdns_val *k, const struct tdns_val *v,
+		    bool *del)
 {
 	struct walk_ctx *w = ctx;
 	struct tdns_rrset_view view;
 	size_t klen;
 	uint16_t type;
 
+	(void)del;
 	if (!name_record_key_split(k->data, k->len, &klen, &type) ||
 	    rrset_decode(v->data, v->len, &view) != TDNS_OK) {
 		log_err("zonedb: skipping a malformed record (%zu-byte key, "
@@ -372,7 +375,7 @@ int zonedb_walk(struct tdns_txn *t, const uint8_t *apex, size_t apex_len,
 
 	if (apex_len > NAME_KEY_MAX)
 		return -1;
-	if (range_walk(t, apex, apex_len, false, walk_one, &w, &ret) != TDNS_OK)
+	if (range_walk(t, apex, apex_len, walk_one, &w, &ret) != TDNS_OK)
 		return ret != 0 ? ret : -1;
 	return ret;
 }
@@ -382,12 +385,14 @@ struct clear_ctx {
 	uint32_t records;
 };
 
-static int clear_one(void *ctx, const struct tdns_val *k, const struct tdns_val *v)
+static int clear_one(void *ctx, const struct tdns_val *k, const struct tdns_val *v,
+		     bool *del)
 {
 	struct clear_ctx *c = ctx;
 	struct tdns_rrset_view view;
 
 	(void)k;
+	*del = true;
 	c->rrsets++;
 	if (rrset_decode(v->data, v->len, &view) == TDNS_OK)
 		c->records += view.count;
@@ -404,12 +409,36 @@ enum tdns_status zonedb_clear(struct tdns_txn *t, const uint8_t *apex,
 
 	if (apex_len > NAME_KEY_MAX)
 		return TDNS_EINVAL;
-	st = range_walk(t, apex, apex_len, true, clear_one, &c, &ret);
+	st = range_walk(t, apex, apex_len, clear_one, &c, &ret);
 	if (rrsets != NULL)
 		*rrsets += c.rrsets;
 	if (records != NULL)
 		*records += c.records;
 	return st;
+}
+
+struct sweep_ctx {
+	zonedb_sweep_cb cb;
+	void *ctx;
+};
+
+static int sweep_one(void *ctx, const struct tdns_val *k, const struct tdns_val *v,
+		     bool *del)
+{
+	struct sweep_ctx *sw = ctx;
+
+	return sw->cb(sw->ctx, k->data, k->len, v->data, v->len, del);
+}
+
+enum tdns_status zonedb_sweep(struct tdns_txn *t, const uint8_t *apex,
+			      size_t apex_len, zonedb_sweep_cb cb, void *ctx)
+{
+	struct sweep_ctx sw = { cb, ctx };
+	int ret;
+
+	if (apex_len > NAME_KEY_MAX)
+		return TDNS_EINVAL;
+	return range_walk(t, apex, apex_len, sweep_one, &sw, &ret);
 }
 
 bool zonedb_in_deeper_zone(struct tdns_txn *t, const uint8_t *apex,

@@ -34,8 +34,12 @@ struct zl_rec {
 	uint16_t key_len;
 	uint16_t rdlen;
 	uint16_t type;
-	bool dup;
+	bool dup;      /* a repeat of an earlier record of its RRset */
+	uint8_t flags; /* REC_*, on the first record of an RRset while storing */
 };
+
+#define REC_OCCLUDED 1u /* the RRset lies in a deeper zone: not stored */
+#define REC_SAME 2u     /* the store already holds exactly this RRset */
 
 struct zl_zone {
 	char *file;
@@ -316,6 +320,7 @@ static enum tdns_status add_parsed(struct zl_zone *z, const ldns_rr *rr,
 	r->seq = (uint32_t)(z->n - 1);
 	r->line = (uint32_t)line;
 	r->dup = false;
+	r->flags = 0;
 	return TDNS_OK;
 nomem:
 	seterr(err, errlen, "%s:%d: out of memory", z->file, line);
@@ -861,9 +866,7 @@ out:
 	return st;
 }
 
-/* A zone stored for the first time takes over its range from the closest
- * enclosing zone: what was removed there was that zone's (delegation NS,
- * glue), so its counts shrink. */
+/* Subtract from the counts of the zone enclosing z (if any). */
 static enum tdns_status parent_shrinks(struct tdns_txn *t, const struct zl_zone *z,
 				       uint32_t rrsets, uint32_t records)
 {
@@ -881,14 +884,91 @@ static enum tdns_status parent_shrinks(struct tdns_txn *t, const struct zl_zone 
 	return zonedb_put_meta(t, z->apex, plen, &m);
 }
 
+/* Encode the RRset recs[i..j) (duplicates left out) into zs->vbuf. */
+static enum tdns_status encode_group(struct tdns_zoneset *zs, const struct zl_zone *z,
+				     size_t i, size_t j, size_t *len)
+{
+	struct tdns_rrset_enc enc;
+	size_t need = RRSET_HDR_LEN, k;
+	enum tdns_status st;
+
+	for (k = i; k < j; k++)
+		need += 2u + z->recs[k].rdlen;
+	if (need > zs->vcap) {
+		uint8_t *nb = realloc(zs->vbuf, need);
+
+		if (nb == NULL)
+			return TDNS_ENOMEM;
+		zs->vbuf = nb;
+		zs->vcap = need;
+	}
+	rrset_enc_init(&enc, zs->vbuf, zs->vcap, z->recs[i].ttl);
+	for (k = i; k < j; k++) {
+		if (z->recs[k].dup)
+			continue;
+		st = rrset_enc_add(&enc, z->arena + z->recs[k].rd_off, z->recs[k].rdlen);
+		if (st != TDNS_OK)
+			return st;
+	}
+	*len = enc.len;
+	return TDNS_OK;
+}
+
+/*
+ * Replacing a zone by difference: the stored range and the new RRsets are
+ * both in key order, so one pass over the store decides, per stored RRset,
+ * whether it stays as it is (same bytes), is overwritten later (changed) or
+ * goes (absent from the new zone, or now inside a deeper zone). A reload of
+ * an unchanged million-record zone then writes almost nothing.
+ */
+struct merge_ctx {
+	struct tdns_zoneset *zs;
+	struct zl_zone *z;
+	size_t gi; /* first record of the next new RRset not yet matched */
+	uint32_t old_rrsets, old_records;
+	enum tdns_status st;
+};
+
+static int merge_one(void *ctx, const uint8_t *rk, size_t rklen,
+		     const uint8_t *val, size_t vlen, bool *del)
+{
+	struct merge_ctx *mc = ctx;
+	struct zl_zone *z = mc->z;
+	struct tdns_rrset_view view;
+	struct zl_rec *g;
+	size_t end, len;
+
+	mc->old_rrsets++;
+	if (rrset_decode(val, vlen, &view) == TDNS_OK)
+		mc->old_records += view.count;
+	while (mc->gi < z->n &&
+	       key_cmp(z->arena + z->recs[mc->gi].key_off, z->recs[mc->gi].key_len,
+		       rk, rklen) < 0)
+		mc->gi = group_end(z, mc->gi);
+	g = mc->gi < z->n ? &z->recs[mc->gi] : NULL;
+	if (g == NULL || (g->flags & REC_OCCLUDED) ||
+	    key_cmp(z->arena + g->key_off, g->key_len, rk, rklen) != 0) {
+		*del = true;
+		return 0;
+	}
+	end = group_end(z, mc->gi);
+	mc->st = encode_group(mc->zs, z, mc->gi, end, &len);
+	if (mc->st != TDNS_OK)
+		return 1;
+	if (len == vlen && memcmp(mc->zs->vbuf, val, len) == 0)
+		g->flags |= REC_SAME;
+	mc->gi = end;
+	return 0;
+}
+
 static enum tdns_status apply_zone(struct tdns_zoneset *zs, struct zl_zone *z,
 				   struct tdns_txn *t)
 {
 	struct apex_list sub = { 0 };
+	struct merge_ctx mc = { zs, z, 0, 0, 0, TDNS_OK };
 	struct tdns_zone_meta m;
-	uint32_t old_rrsets = 0, old_records = 0;
 	bool existed;
-	size_t i, j, ci = 0;
+	size_t i, j, k, ci = 0, len;
 	enum tdns_status st;
 
 	st = zonedb_get_meta(t, z->apex, z->apex_len, NULL);
@@ -898,11 +978,31 @@ static enum tdns_status apply_zone(struct tdns_zoneset *zs, struct zl_zone *z,
 	st = deeper_zones(zs, z, t, &sub);
 	if (st != TDNS_OK)
 		goto out;
-	st = zonedb_clear(t, z->apex, z->apex_len, &old_rrsets, &old_records);
+	/* RRsets at or below a deeper zone are that zone's to hold. */
+	for (i = 0; i < z->n; i = j) {
+		const uint8_t *rk = z->arena + z->recs[i].key_off;
+		size_t rklen = z->recs[i].key_len;
+
+		j = group_end(z, i);
+		z->recs[i].flags = 0;
+		while (ci < sub.n && !name_key_is_subdomain(rk, rklen, sub.keys[ci],
+							     sub.lens[ci]) &&
+		       key_cmp(sub.keys[ci], sub.lens[ci], rk, rklen) < 0)
+			ci++;
+		if (ci < sub.n && name_key_is_subdomain(rk, rklen, sub.keys[ci],
+							sub.lens[ci]))
+			z->recs[i].flags = REC_OCCLUDED;
+	}
+	st = zonedb_sweep(t, z->apex, z->apex_len, merge_one, &mc);
+	if (st == TDNS_OK)
+		st = mc.st;
 	if (st != TDNS_OK)
 		goto out;
-	if (!existed && old_rrsets > 0) {
-		st = parent_shrinks(t, z, old_rrsets, old_records);
+	/* A zone stored for the first time takes over its range from the
+	 * closest enclosing zone: what was there (delegation NS, glue) was
+	 * that zone's, so its counts shrink. */
+	if (!existed && mc.old_rrsets > 0) {
+		st = parent_shrinks(t, z, mc.old_rrsets, mc.old_records);
 		if (st != TDNS_OK)
 			goto out;
 	}
@@ -910,47 +1010,25 @@ static enum tdns_status apply_zone(struct tdns_zoneset *zs, struct zl_zone *z,
 	z->occluded = 0;
 	for (i = 0; i < z->n; i = j) {
 		const struct zl_rec *r0 = &z->recs[i];
-		const uint8_t *rk = z->arena + r0->key_off;
-		struct tdns_rrset_enc enc;
-		size_t need = RRSET_HDR_LEN, k;
+		uint32_t recs = 0;
 
 		j = group_end(z, i);
-		while (ci < sub.n && !name_key_is_subdomain(rk, r0->key_len, sub.keys[ci],
-							     sub.lens[ci]) &&
-		       key_cmp(sub.keys[ci], sub.lens[ci], rk, r0->key_len) < 0)
-			ci++;
-		if (ci < sub.n &&
-		    name_key_is_subdomain(rk, r0->key_len, sub.keys[ci], sub.lens[ci])) {
-			for (k = i; k < j; k++)
-				z->occluded += z->recs[k].dup ? 0u : 1u;
+		for (k = i; k < j; k++)
+			recs += z->recs[k].dup ? 0u : 1u;
+		if (r0->flags & REC_OCCLUDED) {
+			z->occluded += recs;
 			continue;
 		}
-		for (k = i; k < j; k++)
-			need += 2u + z->recs[k].rdlen;
-		if (need > zs->vcap) {
-			uint8_t *nb = realloc(zs->vbuf, need);
-
-			if (nb == NULL) {
-				st = TDNS_ENOMEM;
-				goto out;
-			}
-			zs->vbuf = nb;
-			zs->vcap = need;
-		}
-		rrset_enc_init(&enc, zs->vbuf, zs->vcap, r0->ttl);
-		for (k = i; k < j; k++) {
-			if (z->recs[k].dup)
-				continue;
-			st = rrset_enc_add(&enc, z->arena + z->recs[k].rd_off,
-					   z->recs[k].rdlen);
-			if (st != TDNS_OK)
-				goto out;
-			m.records++;
-		}
-		st = zonedb_put_rrset(t, rk, r0->key_len - 3u, r0->type, enc.buf, enc.len);
+		m.rrsets++;
+		m.records += recs;
+		if (r0->flags & REC_SAME)
+			continue;
+		st = encode_group(zs, z, i, j, &len);
+		if (st == TDNS_OK)
+			st = zonedb_put_rrset(t, z->arena + r0->key_off, r0->key_len - 3u,
+					      r0->type, zs->vbuf, len);
 		if (st != TDNS_OK)
 			goto out;
-		m.rrsets++;
 	}
 	if (z->occluded > 0)
 		log_info("%s: %u record(s) at or below a deeper zone held in this "

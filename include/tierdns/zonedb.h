@@ -102,6 +102,16 @@ enum tdns_status zonedb_clear(struct tdns_txn *t, const uint8_t *apex,
 			      size_t apex_len, uint32_t *rrsets,
 			      uint32_t *records);
 
+/* Visit the raw entries of the zone range (apex and below, skipping deeper
+ * zones) in key order, in a write transaction: cb sees the record key and the
+ * value (borrowed, valid during the call) and sets *del to delete the entry.
+ * A non-zero return from cb stops the sweep (the result is still TDNS_OK).
+ * Used to replace a zone by difference instead of rewriting it. */
+typedef int (*zonedb_sweep_cb)(void *ctx, const uint8_t *rkey, size_t rklen,
+			       const uint8_t *val, size_t vlen, bool *del);
+enum tdns_status zonedb_sweep(struct tdns_txn *t, const uint8_t *apex,
+			      size_t apex_len, zonedb_sweep_cb cb, void *ctx);
+
 /* True if the name key lies at or below the apex of a zone held in the store
  * that is deeper than apex (so it belongs to that zone, not to apex's). */
 bool zonedb_in_deeper_zone(struct tdns_txn *t, const uint8_t *apex,

@@ -323,6 +323,49 @@ static void test_malformed_value(void **state)
 	store_abort(w);
 }
 
+static int delete_all_but_ns(void *ctx, const uint8_t *rk, size_t rklen,
+			     const uint8_t *val, size_t vlen, bool *del)
+{
+	size_t *n = ctx, klen;
+	uint16_t type;
+
+	(void)val;
+	(void)vlen;
+	assert_true(name_record_key_split(rk, rklen, &klen, &type));
+	(*n)++;
+	*del = type != LDNS_RR_TYPE_NS;
+	return 0;
+}
+
+static void test_sweep_and_clear(void **state)
+{
+	struct fx *f = *state;
+	struct tdns_txn *w = NULL;
+	uint8_t site[NAME_KEY_MAX], key[NAME_KEY_MAX];
+	size_t slen = key_of("site.", site), klen, visited = 0;
+	uint32_t rrsets = 0, records = 0;
+	struct tdns_rrset_view v;
+
+	store_abort(f->t);
+	f->t = NULL;
+	assert_int_equal(store_begin(f->s, true, &w), TDNS_OK);
+	assert_int_equal(zonedb_sweep(w, site, slen, delete_all_but_ns, &visited), TDNS_OK);
+	assert_int_equal(visited, 6); /* site.'s own six, not b.a.site.'s */
+	assert_int_equal(zonedb_get_rrset(w, site, slen, LDNS_RR_TYPE_NS, &v), TDNS_OK);
+	assert_int_equal(zonedb_get_rrset(w, site, slen, LDNS_RR_TYPE_SOA, &v),
+			 TDNS_ENOTFOUND);
+	klen = key_of("q.b.a.site.", key);
+	assert_int_equal(zonedb_get_rrset(w, key, klen, LDNS_RR_TYPE_A, &v), TDNS_OK);
+	assert_int_equal(zonedb_clear(w, site, slen, &rrsets, &records), TDNS_OK);
+	assert_int_equal(rrsets, 1);
+	assert_int_equal(records, 1);
+	assert_int_equal(zonedb_get_rrset(w, key, klen, LDNS_RR_TYPE_A, &v), TDNS_OK);
+	/* The root zone's range minus both deeper zones is untouched. */
+	klen = key_of("a.root.", key);
+	assert_int_equal(zonedb_get_rrset(w, key, klen, LDNS_RR_TYPE_A, &v), TDNS_OK);
+	store_abort(w);
+}
+
 struct zl {
 	char names[8][64];
 	uint32_t serials[8];
@@ -378,6 +421,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_name_rrsets_and_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_value, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_and_meta, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_and_clear, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "testutil.h"
+#include "tierdns/clock.h"
 #include "tierdns/log.h"
 #include "tierdns/name.h"
 #include "tierdns/store.h"
@@ -454,6 +455,51 @@ static void test_reload_replaces_zone(void **state)
 	store_abort(t);
 }
 
+static char *numbered_zone(int serial, int n, int changed)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&text, &len);
+	int i;
+
+	fprintf(fp, "$ORIGIN site.\n@ 300 IN SOA ns hm %d 2 3 4 5\n", serial);
+	for (i = 0; i < n; i++)
+		fprintf(fp, "h%d 300 IN A 10.0.%d.%d\n", i, i / 250,
+			i == changed ? 251 : i % 250);
+	fclose(fp);
+	return text;
+}
+
+static void test_reload_writes_only_differences(void **state)
+{
+	struct fx *f = *state;
+	char *v1 = numbered_zone(1, 3000, -1), *v2 = numbered_zone(1, 3000, 1234);
+	char *before, *after, got[64];
+	size_t used;
+
+	clock_set_fake(1700000000);
+	load_ok(f->s, v1);
+	before = snapshot(f->s);
+	used = store_used_bytes(f->s);
+	/* The same zone again: the store is byte-for-byte what it was and the
+	 * map did not grow by a second copy of the zone. */
+	load_ok(f->s, v1);
+	after = snapshot(f->s);
+	assert_string_equal(before, after);
+	assert_true(store_used_bytes(f->s) < used + 64 * 1024);
+	/* One changed RRset: just that one differs. */
+	load_ok(f->s, v2);
+	rrset_text(f->s, "h1234.site.", LDNS_RR_TYPE_A, got, sizeof(got), NULL);
+	assert_string_equal(got, "10.0.4.251");
+	rrset_text(f->s, "h1235.site.", LDNS_RR_TYPE_A, got, sizeof(got), NULL);
+	assert_string_equal(got, "10.0.4.235");
+	clock_set_fake(0);
+	free(before);
+	free(after);
+	free(v1);
+	free(v2);
+}
+
 static void test_full_map_leaves_store_unchanged(void **state)
 {
 	struct fx *f = *state;
@@ -720,6 +766,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_late_line_leaves_store_unchanged,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_replaces_zone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_writes_only_differences, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_full_map_leaves_store_unchanged, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_readers_see_old_or_new, setup, teardown),

@@ -1,0 +1,280 @@
+/*
+ * main_local.c - tierdns-local, the caching forwarder: static zones, then
+ * the cache, then the upstreams (resolve.h), over netio event loops.
+ *
+ * One worker per --threads, each on its own thread with its own loop, its
+ * own SO_REUSEPORT listeners, its own upstream sockets and its own resolver
+ * (so identical misses are coalesced per worker). All share one LMDB
+ * environment holding the static zones and the cache. Signals are taken
+ * by the main thread with sigwait(), which then stops the loops; no
+ * handler runs in signal context.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tierdns/log.h"
+#include "tierdns/netio.h"
+#include "tierdns/opts.h"
+#include "tierdns/resolve.h"
+#include "tierdns/store.h"
+#include "tierdns/upstream.h"
+#include "tierdns/wire.h"
+
+struct worker {
+	unsigned id;
+	struct tdns_loop *loop;
+	struct tdns_upstream *up;
+	struct tdns_resolver *r;
+	pthread_t thread;
+	bool started;
+};
+
+static atomic_bool worker_failed;
+
+static void *client_hold(void *ctx, void *request)
+{
+	(void)ctx;
+	return netio_request_hold(request);
+}
+
+static void client_answer(void *ctx, void *held, const uint8_t *msg, size_t len)
+{
+	(void)ctx;
+	if (msg != NULL)
+		netio_request_reply(held, msg, len);
+	else
+		netio_request_release(held);
+}
+
+static enum netio_verdict on_query(void *ctx, struct tdns_request *req,
+				   const uint8_t *in, size_t in_len, uint8_t *out,
+				   size_t *out_len)
+{
+	struct worker *w = ctx;
+
+	switch (resolver_query(w->r, in, in_len, netio_request_is_tcp(req), req,
+			       out, WIRE_MAX_MSG, out_len)) {
+	case RESOLVER_REPLY:
+		return NETIO_REPLY;
+	case RESOLVER_DEFER:
+		return NETIO_DEFER;
+	case RESOLVER_DROP:
+		break;
+	}
+	return NETIO_DROP;
+}
+
+static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
+				    struct tdns_store *store, const char *identity)
+{
+	struct tdns_resolver_cfg cfg;
+	struct tdns_listen_cfg lc;
+	char addr[64];
+	enum tdns_status st = TDNS_ENOMEM;
+
+	w->loop = netio_loop_new();
+	if (w->loop == NULL)
+		goto out;
+	st = upstream_new(w->loop, o->upstream, o->n_upstream, &w->up);
+	if (st != TDNS_OK)
+		goto out;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.store = store;
+	cfg.chaos.version = "tierdns " TDNS_VERSION;
+	cfg.chaos.identity = identity;
+	cfg.cache.max_ttl = o->max_ttl;
+	cfg.cache.max_neg_ttl = o->max_neg_ttl;
+	/* A quarter of the map for cache data: B-tree pages are rarely full
+	 * and LMDB keeps the previous snapshot's pages, so the map needs
+	 * headroom to evict in (cache.h). */
+	cfg.cache.max_bytes = o->cache_size / 4;
+	cfg.n_upstream = o->n_upstream;
+	cfg.timeout_ms = o->upstream_timeout_ms;
+	cfg.transport = upstream_transport(w->up);
+	cfg.client.hold = client_hold;
+	cfg.client.answer = client_answer;
+	st = resolver_new(&cfg, &w->r);
+	if (st != TDNS_OK)
+		goto out;
+	upstream_set_resolver(w->up, w->r);
+	for (unsigned i = 0; i < o->n_listen; i++) {
+		memset(&lc, 0, sizeof(lc));
+		lc.addr = o->listen[i];
+		lc.on_query = on_query;
+		lc.ctx = w;
+		st = netio_listen(w->loop, &lc);
+		if (st != TDNS_OK) {
+			log_err("cannot listen on %s: %s",
+				netio_addr_str(&lc.addr, addr, sizeof(addr)),
+				tdns_strerror(st));
+			goto out;
+		}
+	}
+out:
+	return st;
+}
+
+/* One line of counters per worker at shutdown, for the operator. */
+static void worker_report(const struct worker *w)
+{
+	const struct tdns_resolver_stats *st = resolver_stats(w->r);
+
+	log_info("worker %u: %llu queries, %llu static, %llu cache hits, "
+		 "%llu misses (%llu coalesced), %llu upstream sent, "
+		 "%llu ignored, %llu failed, %llu timeouts, %llu servfail",
+		 w->id, (unsigned long long)st->queries,
+		 (unsigned long long)st->static_answers,
+		 (unsigned long long)st->cache_hits, (unsigned long long)st->misses,
+		 (unsigned long long)st->coalesced,
+		 (unsigned long long)st->upstream_sent,
+		 (unsigned long long)st->upstream_ignored,
+		 (unsigned long long)st->upstream_failed,
+		 (unsigned long long)st->upstream_timeouts,
+		 (unsigned long long)st->servfail);
+}
+
+/* Release in dependency order: the resolver first (it releases held
+ * clients and ends open attempts through the transport), then the
+ * transport, then the loop. On the worker's own thread once it ran: the
+ * resolver's LMDB read transaction belongs to it. */
+static void worker_fini(struct worker *w)
+{
+	resolver_free(w->r);
+	w->r = NULL;
+	upstream_free(w->up);
+	w->up = NULL;
+	netio_loop_free(w->loop);
+	w->loop = NULL;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	enum tdns_status st;
+
+	st = netio_loop_run(w->loop);
+	if (st != TDNS_OK) {
+		log_err("worker %u: %s", w->id, tdns_strerror(st));
+		atomic_store(&worker_failed, true);
+		/* Wake the main thread's sigwait() so the whole server exits. */
+		kill(getpid(), SIGTERM);
+	}
+	worker_report(w);
+	resolver_free(w->r);
+	w->r = NULL;
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	struct tdns_store_opts so;
+	struct tdns_store *store = NULL;
+	struct worker *workers = NULL;
+	struct tdns_opts o;
+	char identity[256], addr[64];
+	const char *ident = NULL;
+	enum tdns_status st;
+	sigset_t sigs;
+	unsigned i;
+	int rc = 1, sig = 0;
+
+	switch (opts_parse(TDNS_PROG_LOCAL, argc, argv, &o)) {
+	case OPTS_RUN:
+		break;
+	case OPTS_EXIT_OK:
+		return 0;
+	case OPTS_USAGE:
+		return 2;
+	}
+	log_init("tierdns-local", o.verbose > 0 ? TDNS_LOG_DEBUG : TDNS_LOG_INFO);
+	signal(SIGPIPE, SIG_IGN);
+	/* A shell starting us in the background leaves SIGINT ignored, and an
+	 * ignored signal is discarded even while blocked: sigwait() needs the
+	 * default disposition. */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	/* Blocked before any thread exists, so every thread inherits it. */
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	if (gethostname(identity, sizeof(identity)) == 0) {
+		identity[sizeof(identity) - 1] = '\0';
+		ident = identity;
+	}
+
+	memset(&so, 0, sizeof(so));
+	so.map_size = (size_t)o.cache_size;
+	/* The cache can be refetched: no fsync per answer (it still survives
+	 * kill -9, only not a power loss; store.h). */
+	so.flags = STORE_NOSYNC;
+	st = store_open(o.db_dir, &so, &store);
+	if (st != TDNS_OK) {
+		log_err("cannot open store %s: %s", o.db_dir, tdns_strerror(st));
+		goto out;
+	}
+	for (i = 0; i < o.n_listen; i++) {
+		if (netio_listen_probe(&o.listen[i]) != TDNS_OK)
+			goto out;
+	}
+
+	workers = calloc(o.threads, sizeof(*workers));
+	if (workers == NULL) {
+		log_err("%s", tdns_strerror(TDNS_ENOMEM));
+		goto out;
+	}
+	for (i = 0; i < o.threads; i++) {
+		workers[i].id = i;
+		st = worker_init(&workers[i], &o, store, ident);
+		if (st != TDNS_OK) {
+			log_err("worker %u: %s", i, tdns_strerror(st));
+			goto out;
+		}
+	}
+	for (i = 0; i < o.n_listen; i++)
+		log_info("listening on %s (udp, tcp)",
+			 netio_addr_str(&o.listen[i], addr, sizeof(addr)));
+	for (i = 0; i < o.n_upstream; i++)
+		log_info("upstream %s", netio_addr_str(&o.upstream[i], addr, sizeof(addr)));
+	log_info("store %s, %u thread%s, version %s", o.db_dir, o.threads,
+		 o.threads == 1 ? "" : "s", TDNS_VERSION);
+
+	for (i = 0; i < o.threads; i++) {
+		errno = pthread_create(&workers[i].thread, NULL, worker_main,
+				       &workers[i]);
+		if (errno != 0) {
+			log_err("cannot start thread: %s", strerror(errno));
+			goto out;
+		}
+		workers[i].started = true;
+	}
+	while (sigwait(&sigs, &sig) != 0)
+		;
+	if (!atomic_load(&worker_failed)) {
+		log_info("stopping (%s)", sig == SIGINT ? "SIGINT" : "SIGTERM");
+		rc = 0;
+	}
+out:
+	if (workers != NULL) {
+		for (i = 0; i < o.threads; i++) {
+			if (workers[i].started)
+				netio_loop_stop(workers[i].loop);
+		}
+		for (i = 0; i < o.threads; i++) {
+			if (workers[i].started)
+				pthread_join(workers[i].thread, NULL);
+			worker_fini(&workers[i]);
+		}
+		free(workers);
+	}
+	store_close(store);
+	return rc;
+}
