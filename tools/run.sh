@@ -9,7 +9,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 tdns_deps build
 
 build="$top/build"
-cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	-DTDNS_SANITIZE=OFF -DBUILD_TESTING=OFF >/dev/null
 cmake --build "$build" -j "$(nproc)"
 
 var="$top/var"
