@@ -43,7 +43,9 @@ ttl=$(ttl_of ANSWER webapp.site. A)
 dump=$("$ZONE_BIN" --db "$T/local" dump 2>&1) || fail "tierdns-zone dump failed: $dump"
 line=$(printf '%s\n' "$dump" | awk '
 	tolower($1) == "webapp.site." && $3 == "IN" && $4 == "A" && $5 == "192.0.2.10"' | head -n 1)
-[ -n "$line" ] || fail "webapp.site A not in the local store dump:
+[ -n "$line" ] || fail "webapp.site A not in the local store dump (SPEC: in a local store
+dump prints the static records, then the cached ones with their remaining TTL;
+cache.h has cache_dump() for tierdns-zone to call):
 $dump"
 dttl=$(printf '%s\n' "$line" | awk '{ print $2 }')
 [ "$dttl" -le 300 ] || fail "cached TTL $dttl in the dump exceeds the original 300"
