@@ -1,0 +1,158 @@
+/*
+ * cache.h - the local tier's persistent answer cache (the store's `cache` DB).
+ *
+ * One entry per question (class IN only): the key is the record key
+ * (name.h name_record_key) of the lower-cased qname and the qtype. The value
+ * is packed field by field, every integer in network order, never a struct
+ * dump:
+ *
+ *   u8  version (CACHE_VALUE_VERSION)
+ *   u8  rcode              (NOERROR or NXDOMAIN)
+ *   u64 expiry             absolute, epoch seconds: min of the record expiries
+ *   u16 ancount            records of the answer section (the CNAME chain)
+ *   u16 nscount            records of the authority section (the SOA of a
+ *                          negative answer, or none)
+ *   (ancount + nscount) times:
+ *     owner                uncompressed wire name, case as received
+ *     u16 type | u16 class | u64 expiry (absolute) | u16 rdlength | rdata
+ *
+ * What is cached (RFC 5452 5, RFC 2308): only the CNAME chain that starts at
+ * the question name (each CNAME owned by the previous target), then the RRset
+ * of qtype owned by the last target; for NXDOMAIN/NODATA the SOA of the
+ * authority section, if it owns the last name of the chain, with the
+ * negative TTL min(SOA TTL, SOA MINIMUM) (RFC 2308 5). Everything else in an
+ * upstream reply (unrelated answers, authority NS, additional data) is
+ * discarded. TTLs with the top bit set count as 0 (RFC 2181 8); a reply with
+ * a TTL of 0 anywhere on what would be cached is answered but not cached.
+ * Positive TTLs are capped by max_ttl, negative ones by max_neg_ttl.
+ *
+ * Serving counts TTLs down from the absolute expiry (TTL = expiry - now) and
+ * never up; an entry whose expiry is not in the future is a miss.
+ *
+ * Time is always a parameter (epoch seconds, clock.h clock_now()).
+ */
+#ifndef TIERDNS_CACHE_H
+#define TIERDNS_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <ldns/ldns.h>
+
+#include "tierdns/status.h"
+#include "tierdns/store.h"
+
+#define CACHE_VALUE_VERSION 1u
+#define CACHE_CHAIN_MAX 16 /* CNAME hops followed before giving up */
+
+struct tdns_cache_cfg {
+	uint32_t max_ttl;     /* cap for positive answers; 0 = 86400 */
+	uint32_t max_neg_ttl; /* cap for NXDOMAIN/NODATA; 0 = 3600 */
+	uint64_t max_bytes;   /* budget for keys + values; 0 = none (see
+			       * cache_store); a quarter of the map is safe */
+};
+
+/*
+ * A packed cache value in memory (the layout above). `data` is heap memory
+ * owned by the struct: release with cache_value_clear. cacheable is false when
+ * the reply may be answered but must not be stored (a TTL of 0, a negative
+ * answer without a usable SOA, an incomplete chain).
+ */
+struct tdns_cache_value {
+	uint8_t *data;
+	size_t len;
+	uint64_t expiry;
+	bool cacheable;
+};
+
+/*
+ * Extract what may be cached from an upstream reply `resp` to the question
+ * (qname, qtype, class IN) at time now into v. Only NOERROR and NXDOMAIN
+ * replies are accepted (TDNS_EINVAL otherwise). For qtype ANY the records of
+ * every type owned by qname are taken (no chain is followed); ANY and the
+ * other meta types (AXFR, IXFR, OPT, MAILA, MAILB) are never cacheable.
+ * TDNS_ENOMEM on allocation failure. On TDNS_OK, v owns its data
+ * (cache_value_clear) and cache_value_render turns it into the answer a
+ * client sees, whether or not it is cacheable.
+ */
+enum tdns_status cache_value_build(const struct tdns_cache_cfg *cfg,
+				   const ldns_rdf *qname, uint16_t qtype,
+				   const ldns_pkt *resp, uint64_t now,
+				   struct tdns_cache_value *v);
+void cache_value_clear(struct tdns_cache_value *v);
+
+/*
+ * Fill reply (a wire_reply_new skeleton) from a packed value: its rcode, the
+ * chain in the answer section, the SOA in authority, every TTL = record
+ * expiry - now (0 when already past). The value is validated first and only
+ * read (it may be unaligned LMDB memory); TDNS_EINVAL if malformed (reply
+ * may then hold part of the records: discard it), TDNS_ENOMEM.
+ */
+enum tdns_status cache_value_render(const uint8_t *val, size_t len, uint64_t now,
+				    ldns_pkt *reply);
+
+/*
+ * Look the question (name key qkey of the qname, qtype, class IN) up in read
+ * or write transaction t and, on a hit, fill reply as cache_value_render.
+ * TDNS_ENOTFOUND on a miss or an expired entry (left for cache_store or
+ * cache_purge to remove); TDNS_EINVAL if the stored value is corrupt (treat
+ * as a miss); other store errors as store.h.
+ */
+enum tdns_status cache_lookup(struct tdns_txn *t, const uint8_t *qkey,
+			      size_t qkey_len, uint16_t qtype, uint64_t now,
+			      ldns_pkt *reply);
+
+/*
+ * Store a cacheable value under (qkey, qtype) in its own write transaction,
+ * with the size account (meta "cache_bytes": the sum of the cache's key and
+ * value lengths) updated in the same transaction.
+ *
+ * Size bound: when the write would take the cache over cfg->max_bytes,
+ * entries are evicted first (expired ones, then those expiring soonest, a
+ * full scan) down to 3/4 of the budget. The budget must leave the map
+ * headroom: an LMDB map that is completely full cannot even delete (every
+ * delete copies pages), so TDNS_EFULL from the map is only the fallback -
+ * the transaction is aborted, an eighth, then half, then all entries are
+ * evicted, and the write retried each time.
+ *
+ * TDNS_EINVAL for a value that is not cacheable, TDNS_ESPACE for one larger
+ * than a quarter of the budget, TDNS_EFULL if it never fit. The caller must
+ * not hold a write transaction on this thread.
+ */
+enum tdns_status cache_store(struct tdns_store *s, const struct tdns_cache_cfg *cfg,
+			     const uint8_t *qkey, size_t qkey_len, uint16_t qtype,
+			     const struct tdns_cache_value *v, uint64_t now);
+
+/*
+ * cache_value_build + cache_store. TDNS_OK when stored; TDNS_ENOTFOUND when
+ * the reply holds nothing cacheable (passed through uncached).
+ */
+enum tdns_status cache_insert(struct tdns_store *s,
+			      const struct tdns_cache_cfg *cfg,
+			      const ldns_rdf *qname, uint16_t qtype,
+			      const ldns_pkt *resp, uint64_t now);
+
+/*
+ * Evict in write transaction t: every entry expired at now and, when
+ * want_free is non-zero, then the soonest-expiring entries until about
+ * want_free entries have gone in total (a full scan). *evicted (may be NULL)
+ * receives the number of entries removed. The size account follows.
+ */
+enum tdns_status cache_purge(struct tdns_txn *t, uint64_t now, size_t want_free,
+			     size_t *evicted);
+
+/* Number of entries in the cache database, expired ones included. */
+size_t cache_count(struct tdns_txn *t);
+/* The size account: bytes of keys and values in the cache database. */
+uint64_t cache_bytes(struct tdns_txn *t);
+
+/*
+ * Print every live entry as master-file text (RFC 1035 5) with its remaining
+ * TTL: a comment naming the question and its rcode, then its records; a last
+ * comment line gives the number of live entries. Expired entries are skipped.
+ */
+enum tdns_status cache_dump(struct tdns_txn *t, uint64_t now, FILE *out);
+
+#endif

@@ -1,0 +1,152 @@
+/*
+ * resolve.h - the local tier's query logic: CHAOS, static zones, the cache,
+ * then the upstreams. Bytes in, bytes out (STYLE rule 1): the resolver never
+ * sees a socket. It reaches the network through a transport (struct
+ * tdns_transport: upstream.h is the real one, the unit tests use a fake) and
+ * hands deferred answers back through the daemon's client ops.
+ *
+ * A miss creates an outstanding upstream query keyed by (lower-case qname,
+ * qtype, qclass); identical misses arriving meanwhile wait on that one query
+ * instead of sending their own (coalescing, CVE-2020-25686). Each waiting
+ * client keeps its own ID, question case, EDNS and size limit.
+ *
+ * Every upstream attempt gets a fresh token, a fresh ID from getrandom(2)
+ * and (in the real transport) a fresh socket with a random source port. A
+ * reply is accepted only if its ID, QR bit, opcode and question (name case-
+ * insensitively, type, class) match; anything else is counted and ignored
+ * while the attempt keeps waiting (RFC 5452 4, 9). TC over UDP is retried
+ * over TCP with the same upstream. SERVFAIL, REFUSED, other rcodes, garbage,
+ * socket failure and timeouts move on to the next upstream; when none is
+ * left or the query's time budget (timeout_ms) is spent, every waiting
+ * client gets SERVFAIL.
+ *
+ * Threading: a resolver belongs to one thread (one event loop). All entry
+ * points below and all callbacks happen on that thread. Callbacks must not
+ * call back into the resolver, except transport.done which may be called
+ * while the transport is inside resolver_on_reply.
+ */
+#ifndef TIERDNS_RESOLVE_H
+#define TIERDNS_RESOLVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tierdns/auth.h"
+#include "tierdns/cache.h"
+#include "tierdns/status.h"
+#include "tierdns/store.h"
+
+struct tdns_resolver;
+
+/* How the resolver reaches its upstreams. */
+struct tdns_transport {
+	/* Send msg (copy it; valid only during the call) to upstream number
+	 * `upstream` (0 .. n_upstream-1), over TCP (2-byte framing) when tcp,
+	 * as the attempt `token`. Messages received for it are delivered with
+	 * resolver_on_reply(r, token, msg, len); a socket failure or a closed
+	 * TCP connection with resolver_on_reply(r, token, NULL, 0). A non-OK
+	 * return makes the resolver try the next upstream. */
+	enum tdns_status (*send)(void *ctx, uint64_t token, unsigned upstream,
+				 bool tcp, const uint8_t *msg, size_t len);
+	/* The attempt `token` is over: release its socket. No
+	 * resolver_on_reply for this token may follow. */
+	void (*done)(void *ctx, uint64_t token);
+	/* Call resolver_tick once the monotonic clock (clock.h clock_mono_ms)
+	 * reaches deadline_ms; replaces the previous request. UINT64_MAX:
+	 * nothing is pending. */
+	void (*wake)(void *ctx, uint64_t deadline_ms);
+	void *ctx;
+};
+
+/* The daemon's side of a deferred client. */
+struct tdns_client_ops {
+	/* Turn the request handle passed to resolver_query into one that
+	 * outlives that call (netio_request_hold). NULL when out of memory:
+	 * the resolver then answers SERVFAIL at once. */
+	void *(*hold)(void *ctx, void *request);
+	/* Deliver the answer to a held client and release the handle. msg is
+	 * valid only during the call; msg NULL (len 0) means no answer will
+	 * ever come (resolver_free): release the handle without sending. */
+	void (*answer)(void *ctx, void *held, const uint8_t *msg, size_t len);
+	void *ctx;
+};
+
+struct tdns_resolver_cfg {
+	struct tdns_store *store;      /* static zones + cache; borrowed */
+	struct tdns_auth_cfg chaos;    /* CHAOS TXT answers (strings borrowed) */
+	struct tdns_cache_cfg cache;   /* TTL caps */
+	unsigned n_upstream;           /* >= 1 */
+	unsigned timeout_ms;           /* whole budget of a miss; 0 = 2000 */
+	unsigned max_outstanding;      /* upstream queries at once; 0 = 1024 */
+	unsigned max_waiters;          /* clients per upstream query; 0 = 64 */
+	struct tdns_transport transport;
+	struct tdns_client_ops client;
+};
+
+enum resolver_verdict {
+	RESOLVER_REPLY = 0, /* the answer is in out[0..*out_len) */
+	RESOLVER_DROP,      /* send nothing (not a query, RFC 1035 4.1.1) */
+	RESOLVER_DEFER,     /* the client was held (client.hold); exactly one
+			     * client.answer call follows for it */
+};
+
+struct tdns_resolver_stats {
+	uint64_t queries;          /* client queries that parsed */
+	uint64_t static_answers;   /* answered from the static zones */
+	uint64_t cache_hits;
+	uint64_t misses;           /* queries that waited on an upstream */
+	uint64_t coalesced;        /* of those, joined to an outstanding query */
+	uint64_t upstream_sent;    /* attempts sent (UDP and TCP) */
+	uint64_t upstream_ignored; /* replies dropped: ID/QR/opcode/question */
+	uint64_t upstream_failed;  /* attempts ended: bad rcode, garbage, socket */
+	uint64_t upstream_timeouts;
+	uint64_t tcp_retries;      /* TC over UDP, retried over TCP */
+	uint64_t cache_stored;
+	uint64_t cache_errors;     /* store failures (the answer still goes out) */
+	uint64_t servfail;         /* SERVFAIL answers given to clients */
+	uint64_t overload;         /* refused by max_outstanding / max_waiters */
+};
+
+/* Create a resolver; the cfg is copied. *out owned by the caller
+ * (resolver_free). TDNS_EINVAL for a missing store, callback or upstream. */
+enum tdns_status resolver_new(const struct tdns_resolver_cfg *cfg,
+			      struct tdns_resolver **out);
+
+/* Release every outstanding query: transport.done for each open attempt,
+ * client.answer(NULL) for each waiting client. NULL is allowed. */
+void resolver_free(struct tdns_resolver *r);
+
+/*
+ * Handle one client query in[0..len) (tcp: it came over TCP, no size limit
+ * on the answer). out must hold WIRE_MAX_MSG bytes. `request` is the
+ * daemon's handle, passed to client.hold only when the answer is deferred.
+ * Every reply has RA set (RFC 1035 4.1.1); the local tier always recurses.
+ */
+enum resolver_verdict resolver_query(struct tdns_resolver *r, const uint8_t *in,
+				     size_t len, bool tcp, void *request,
+				     uint8_t *out, size_t cap, size_t *out_len);
+
+/* A message (or, with msg NULL, a failure) from the transport for attempt
+ * token. Stale tokens are ignored. */
+void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
+		       const uint8_t *msg, size_t len);
+
+/* Expire attempts whose deadline is <= now_ms (monotonic milliseconds). */
+void resolver_tick(struct tdns_resolver *r, uint64_t now_ms);
+
+/* The earliest attempt deadline, UINT64_MAX when nothing is outstanding. */
+uint64_t resolver_next_deadline(const struct tdns_resolver *r);
+
+/* Forget a held client (its TCP connection went away) without answering
+ * it; the upstream query goes on for the others and for the cache. Returns
+ * false if the handle is not waiting here. The caller releases the handle. */
+bool resolver_cancel(struct tdns_resolver *r, void *held);
+
+/* Number of upstream queries outstanding. */
+size_t resolver_outstanding(const struct tdns_resolver *r);
+
+/* Counters since resolver_new (borrowed, valid until resolver_free). */
+const struct tdns_resolver_stats *resolver_stats(const struct tdns_resolver *r);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * upstream.h - the real transport of the resolver (resolve.h) over netio.h.
+ *
+ * Every attempt the resolver starts gets its own outbound socket: a fresh
+ * connected UDP socket on a kernel-chosen random source port (netio_out_udp,
+ * RFC 5452 9.2: the kernel then drops datagrams from any other address or
+ * port), or a TCP connection after a truncated answer. Replies go to
+ * resolver_on_reply; the socket is closed when the resolver says the attempt
+ * is done. The resolver's wake-up requests become one netio timer.
+ *
+ * Ownership: a struct tdns_upstream belongs to one loop (one thread) and is
+ * freed by its creator with upstream_free, after resolver_free of the
+ * resolver using it.
+ */
+#ifndef TIERDNS_UPSTREAM_H
+#define TIERDNS_UPSTREAM_H
+
+#include "tierdns/netio.h"
+#include "tierdns/resolve.h"
+#include "tierdns/status.h"
+
+struct tdns_upstream;
+
+/* addrs[0..n) are copied. *out owned by the caller. */
+enum tdns_status upstream_new(struct tdns_loop *loop, const struct tdns_addr *addrs,
+			      unsigned n, struct tdns_upstream **out);
+/* Close every socket and the timer. NULL is allowed. */
+void upstream_free(struct tdns_upstream *up);
+
+/* The ops for struct tdns_resolver_cfg.transport (ctx = up). */
+struct tdns_transport upstream_transport(struct tdns_upstream *up);
+/* The resolver that receives the replies (set before the loop runs). */
+void upstream_set_resolver(struct tdns_upstream *up, struct tdns_resolver *r);
+
+#endif

@@ -1,0 +1,942 @@
+/*
+ * cache.c - the persistent answer cache of the local tier (see cache.h for
+ * the value layout and what is cached).
+ */
+#include "tierdns/cache.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "tierdns/log.h"
+#include "tierdns/name.h"
+
+#define CACHE_HDR_LEN 14     /* version, rcode, expiry, ancount, nscount */
+#define CACHE_REC_FIXED 14   /* type, class, expiry, rdlength */
+#define DEFAULT_MAX_TTL 86400u
+#define DEFAULT_MAX_NEG_TTL 3600u
+#define EVICT_ROUNDS 4
+#define EVICT_BATCH 16
+#define CACHE_BYTES_KEY "cache_bytes" /* in the meta database */
+
+/* ---- byte helpers: values may be unaligned, read them byte by byte ---- */
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)((unsigned)p[0] << 8 | p[1]);
+}
+
+static uint64_t rd64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* A growable output buffer; err latches an allocation failure. */
+struct pack {
+	uint8_t *p;
+	size_t len;
+	size_t cap;
+	bool err;
+};
+
+static void pk_put(struct pack *k, const void *d, size_t n)
+{
+	uint8_t *np;
+	size_t ncap;
+
+	if (k->err)
+		return;
+	if (k->len + n > k->cap) {
+		ncap = k->cap ? k->cap : 256;
+		while (ncap < k->len + n)
+			ncap *= 2;
+		np = realloc(k->p, ncap);
+		if (np == NULL) {
+			k->err = true;
+			return;
+		}
+		k->p = np;
+		k->cap = ncap;
+	}
+	memcpy(k->p + k->len, d, n);
+	k->len += n;
+}
+
+static void pk_u8(struct pack *k, uint8_t v)
+{
+	pk_put(k, &v, 1);
+}
+
+static void pk_u16(struct pack *k, uint16_t v)
+{
+	uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
+
+	pk_put(k, b, sizeof(b));
+}
+
+static void pk_u64(struct pack *k, uint64_t v)
+{
+	uint8_t b[8];
+
+	for (int i = 7; i >= 0; i--) {
+		b[i] = (uint8_t)v;
+		v >>= 8;
+	}
+	pk_put(k, b, sizeof(b));
+}
+
+/* ---- building a value from an upstream reply ---- */
+
+/* RFC 2181 8: a TTL with the most significant bit set is treated as 0. */
+static uint32_t ttl_clean(uint32_t ttl)
+{
+	return (ttl & 0x80000000u) ? 0 : ttl;
+}
+
+static uint32_t min32(uint32_t a, uint32_t b)
+{
+	return a < b ? a : b;
+}
+
+static bool qtype_cacheable(uint16_t qtype)
+{
+	switch (qtype) {
+	case 0:
+	case LDNS_RR_TYPE_OPT:
+	case LDNS_RR_TYPE_IXFR:
+	case LDNS_RR_TYPE_AXFR:
+	case LDNS_RR_TYPE_MAILB:
+	case LDNS_RR_TYPE_MAILA:
+	case LDNS_RR_TYPE_ANY:
+		return false;
+	default:
+		return true;
+	}
+}
+
+/* True if the (canonical) name of `name` equals `apex` or lies below it. */
+static bool dname_at_or_below(const ldns_rdf *name, const ldns_rdf *apex)
+{
+	uint8_t nk[NAME_KEY_MAX], ak[NAME_KEY_MAX];
+	size_t nl, al;
+
+	if (name_key_from_wire(ldns_rdf_data(name), ldns_rdf_size(name), nk,
+			       &nl) != TDNS_OK ||
+	    name_key_from_wire(ldns_rdf_data(apex), ldns_rdf_size(apex), ak,
+			       &al) != TDNS_OK)
+		return false;
+	return name_key_is_subdomain(nk, nl, ak, al);
+}
+
+/* Class IN, owned by owner, of the type (ANY: of every type). */
+static bool rr_is(const ldns_rr *rr, const ldns_rdf *owner, uint16_t type)
+{
+	return ldns_rr_get_class(rr) == LDNS_RR_CLASS_IN &&
+	       (type == LDNS_RR_TYPE_ANY ||
+		(uint16_t)ldns_rr_get_type(rr) == type) &&
+	       ldns_dname_compare(ldns_rr_owner(rr), owner) == 0;
+}
+
+/* A record chosen for the value, with its (clean, capped) TTL. */
+struct pick {
+	const ldns_rr *rr;
+	uint32_t ttl;
+};
+
+struct picks {
+	struct pick *v;
+	size_t n;
+	size_t cap;
+};
+
+static bool picks_add(struct picks *p, const ldns_rr *rr, uint32_t ttl)
+{
+	struct pick *nv;
+
+	if (p->n == p->cap) {
+		nv = realloc(p->v, (p->cap ? p->cap * 2 : 8) * sizeof(*nv));
+		if (nv == NULL)
+			return false;
+		p->v = nv;
+		p->cap = p->cap ? p->cap * 2 : 8;
+	}
+	p->v[p->n].rr = rr;
+	p->v[p->n].ttl = ttl;
+	p->n++;
+	return true;
+}
+
+static void pack_record(struct pack *k, const ldns_rr *rr, uint64_t expiry)
+{
+	const ldns_rdf *owner = ldns_rr_owner(rr);
+	size_t rdlen = 0;
+
+	for (size_t i = 0; i < ldns_rr_rd_count(rr); i++)
+		rdlen += ldns_rdf_size(ldns_rr_rdf(rr, i));
+	if (rdlen > UINT16_MAX) {
+		k->err = true;
+		return;
+	}
+	pk_put(k, ldns_rdf_data(owner), ldns_rdf_size(owner));
+	pk_u16(k, (uint16_t)ldns_rr_get_type(rr));
+	pk_u16(k, (uint16_t)ldns_rr_get_class(rr));
+	pk_u64(k, expiry);
+	pk_u16(k, (uint16_t)rdlen);
+	/* Uncompressed rdata, as ldns_rr_rdata2buffer_wire writes it. */
+	for (size_t i = 0; i < ldns_rr_rd_count(rr); i++)
+		pk_put(k, ldns_rdf_data(ldns_rr_rdf(rr, i)),
+		       ldns_rdf_size(ldns_rr_rdf(rr, i)));
+}
+
+/*
+ * Walk the CNAME chain from qname through the answer section (RFC 1034
+ * 4.3.2 step 3a, RFC 5452 5: nothing off the chain is believed). Appends the
+ * chain's CNAMEs and the final RRset to an; *last is the last name reached,
+ * *complete whether the RRset of qtype was found there, *sane false on
+ * something that must not be cached (two CNAMEs at one name, a chain too long).
+ */
+static bool walk_chain(const ldns_pkt *resp, const ldns_rdf *qname,
+		       uint16_t qtype, uint32_t max_ttl, struct picks *an,
+		       const ldns_rdf **last, bool *complete, bool *sane)
+{
+	const ldns_rr_list *list = ldns_pkt_answer(resp);
+	size_t n = list ? ldns_rr_list_rr_count(list) : 0;
+	const ldns_rdf *cur = qname;
+	size_t first_final;
+	uint32_t set_ttl;
+
+	*complete = false;
+	*sane = true;
+	for (unsigned hops = 0;; hops++) {
+		const ldns_rr *cname = NULL;
+		unsigned ncname = 0;
+
+		first_final = an->n;
+		set_ttl = UINT32_MAX;
+		for (size_t i = 0; i < n; i++) {
+			const ldns_rr *rr = ldns_rr_list_rr(list, i);
+
+			if (rr_is(rr, cur, qtype)) {
+				set_ttl = min32(set_ttl, ttl_clean(ldns_rr_ttl(rr)));
+				if (!picks_add(an, rr, 0))
+					return false;
+			} else if (rr_is(rr, cur, LDNS_RR_TYPE_CNAME)) {
+				cname = rr;
+				ncname++;
+			}
+		}
+		if (an->n > first_final) {
+			/* RFC 2181 5.2: one TTL per RRset; use the smallest.
+			 * (ANY gathers several RRsets: each keeps its own.) */
+			for (size_t i = first_final; i < an->n; i++)
+				an->v[i].ttl = min32(qtype == LDNS_RR_TYPE_ANY
+							     ? ttl_clean(ldns_rr_ttl(an->v[i].rr))
+							     : set_ttl,
+						     max_ttl);
+			*complete = true;
+			break;
+		}
+		if (cname == NULL || ldns_rr_rd_count(cname) != 1)
+			break;
+		/* RFC 2181 10.1: one CNAME per name; more is not believed. */
+		if (ncname > 1 || hops == CACHE_CHAIN_MAX) {
+			*sane = false;
+			break;
+		}
+		if (!picks_add(an, cname, min32(ttl_clean(ldns_rr_ttl(cname)),
+						max_ttl)))
+			return false;
+		cur = ldns_rr_rdf(cname, 0);
+	}
+	*last = cur;
+	return true;
+}
+
+/* The SOA of a negative answer: in authority, class IN, owned by the last
+ * name of the chain or one of its ancestors (the zone that denies it). */
+static const ldns_rr *find_soa(const ldns_pkt *resp, const ldns_rdf *last)
+{
+	const ldns_rr_list *list = ldns_pkt_authority(resp);
+	size_t n = list ? ldns_rr_list_rr_count(list) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(list, i);
+
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA &&
+		    ldns_rr_get_class(rr) == LDNS_RR_CLASS_IN &&
+		    ldns_rr_rd_count(rr) == 7 &&
+		    ldns_rdf_size(ldns_rr_rdf(rr, 6)) == 4 &&
+		    dname_at_or_below(last, ldns_rr_owner(rr)))
+			return rr;
+	}
+	return NULL;
+}
+
+enum tdns_status cache_value_build(const struct tdns_cache_cfg *cfg,
+				   const ldns_rdf *qname, uint16_t qtype,
+				   const ldns_pkt *resp, uint64_t now,
+				   struct tdns_cache_value *v)
+{
+	uint32_t max_ttl = cfg && cfg->max_ttl ? cfg->max_ttl : DEFAULT_MAX_TTL;
+	uint32_t max_neg = cfg && cfg->max_neg_ttl ? cfg->max_neg_ttl
+						   : DEFAULT_MAX_NEG_TTL;
+	ldns_pkt_rcode rcode = ldns_pkt_get_rcode(resp);
+	struct picks an = { 0 };
+	struct pack k = { 0 };
+	const ldns_rdf *last = qname;
+	const ldns_rr *soa = NULL;
+	uint32_t neg_ttl = 0;
+	bool complete, sane, cacheable;
+	uint64_t expiry = UINT64_MAX;
+	enum tdns_status st;
+
+	memset(v, 0, sizeof(*v));
+	if ((rcode != LDNS_RCODE_NOERROR && rcode != LDNS_RCODE_NXDOMAIN) ||
+	    ldns_rdf_get_type(qname) != LDNS_RDF_TYPE_DNAME) {
+		st = TDNS_EINVAL;
+		goto out;
+	}
+	if (!walk_chain(resp, qname, qtype, max_ttl, &an, &last, &complete,
+			&sane)) {
+		st = TDNS_ENOMEM;
+		goto out;
+	}
+	/* ANY (RFC 8482: the upstream may give any subset) and the other meta
+	 * types are answered from the reply but never kept. */
+	cacheable = sane && qtype_cacheable(qtype);
+	if (rcode == LDNS_RCODE_NXDOMAIN && complete) {
+		/* Data for the name it says does not exist: answer, never keep. */
+		cacheable = false;
+	}
+	if (!complete) {
+		/* NXDOMAIN or NODATA: RFC 2308 5, cached only with the SOA, for
+		 * min(SOA TTL, SOA MINIMUM); without it, not cached (RFC 2308 5). */
+		soa = find_soa(resp, last);
+		if (soa == NULL) {
+			cacheable = false;
+		} else {
+			neg_ttl = min32(ttl_clean(ldns_rr_ttl(soa)),
+					ttl_clean(ldns_rdf2native_int32(
+						ldns_rr_rdf(soa, 6))));
+			neg_ttl = min32(neg_ttl, max_neg);
+		}
+	}
+	for (size_t i = 0; i < an.n; i++)
+		if (an.v[i].ttl < expiry)
+			expiry = an.v[i].ttl;
+	if (soa != NULL && neg_ttl < expiry)
+		expiry = neg_ttl;
+	if (expiry == UINT64_MAX)
+		expiry = 0; /* nothing at all to keep */
+	/* RFC 2308 5 / SPEC: TTL 0 means use once, do not cache. */
+	if (expiry == 0)
+		cacheable = false;
+
+	pk_u8(&k, CACHE_VALUE_VERSION);
+	pk_u8(&k, (uint8_t)rcode);
+	pk_u64(&k, now + expiry);
+	pk_u16(&k, (uint16_t)an.n);
+	pk_u16(&k, soa != NULL ? 1 : 0);
+	for (size_t i = 0; i < an.n; i++)
+		pack_record(&k, an.v[i].rr, now + an.v[i].ttl);
+	if (soa != NULL)
+		pack_record(&k, soa, now + neg_ttl);
+	if (k.err) {
+		st = TDNS_ENOMEM;
+		goto out;
+	}
+	v->data = k.p;
+	v->len = k.len;
+	v->expiry = now + expiry;
+	v->cacheable = cacheable;
+	k.p = NULL;
+	st = TDNS_OK;
+out:
+	free(k.p);
+	free(an.v);
+	return st;
+}
+
+void cache_value_clear(struct tdns_cache_value *v)
+{
+	if (v == NULL)
+		return;
+	free(v->data);
+	memset(v, 0, sizeof(*v));
+}
+
+/* ---- reading a value ---- */
+
+/* Length of the uncompressed wire name at p[0..len), 0 if malformed. */
+static size_t wire_name_len(const uint8_t *p, size_t len)
+{
+	size_t pos = 0;
+
+	while (pos < len) {
+		uint8_t l = p[pos];
+
+		if (l == 0)
+			return pos + 1 <= NAME_WIRE_MAX ? pos + 1 : 0;
+		if (l > 63)
+			return 0;
+		pos += (size_t)l + 1;
+	}
+	return 0;
+}
+
+/* Decode one record at val[*pos) into a new ldns_rr (owned by caller). */
+static enum tdns_status read_record(const uint8_t *val, size_t len, size_t *pos,
+				    uint64_t now, ldns_rr **out)
+{
+	ldns_rr *rr = NULL;
+	ldns_rdf *owner = NULL;
+	size_t nlen, p = *pos;
+	uint64_t exp, left;
+	uint16_t rdlen;
+	enum tdns_status st = TDNS_EINVAL;
+
+	*out = NULL;
+	nlen = wire_name_len(val + p, len - p);
+	if (nlen == 0 || len - p - nlen < CACHE_REC_FIXED)
+		goto out;
+	rdlen = rd16(val + p + nlen + 12);
+	if (len - p - nlen - CACHE_REC_FIXED < rdlen)
+		goto out;
+	owner = ldns_dname_new_frm_data((uint16_t)nlen, val + p);
+	rr = ldns_rr_new();
+	if (owner == NULL || rr == NULL) {
+		st = TDNS_ENOMEM;
+		goto out;
+	}
+	ldns_rr_set_owner(rr, owner);
+	owner = NULL;
+	ldns_rr_set_type(rr, (ldns_rr_type)rd16(val + p + nlen));
+	ldns_rr_set_class(rr, (ldns_rr_class)rd16(val + p + nlen + 2));
+	exp = rd64(val + p + nlen + 4);
+	left = exp > now ? exp - now : 0;
+	ldns_rr_set_ttl(rr, (uint32_t)(left > 0x7fffffffu ? 0x7fffffffu : left));
+	/* ldns_wire2rdf reads the u16 rdlength at *pos and the rdata after it,
+	 * never past `max`. */
+	p += nlen + 12;
+	if (ldns_wire2rdf(rr, val, p + 2 + rdlen, &p) != LDNS_STATUS_OK)
+		goto out;
+	*pos = p;
+	*out = rr;
+	rr = NULL;
+	st = TDNS_OK;
+out:
+	ldns_rdf_deep_free(owner);
+	ldns_rr_free(rr);
+	return st;
+}
+
+enum tdns_status cache_value_render(const uint8_t *val, size_t len, uint64_t now,
+				    ldns_pkt *reply)
+{
+	size_t pos = CACHE_HDR_LEN;
+	unsigned an, ns;
+	ldns_rr *rr = NULL;
+	enum tdns_status st = TDNS_EINVAL;
+
+	if (len < CACHE_HDR_LEN || val[0] != CACHE_VALUE_VERSION)
+		goto out;
+	an = rd16(val + 10);
+	ns = rd16(val + 12);
+	ldns_pkt_set_rcode(reply, val[1]);
+	for (unsigned i = 0; i < an + ns; i++) {
+		st = read_record(val, len, &pos, now, &rr);
+		if (st != TDNS_OK)
+			goto out;
+		if (!ldns_pkt_push_rr(reply, i < an ? LDNS_SECTION_ANSWER
+						    : LDNS_SECTION_AUTHORITY,
+				      rr)) {
+			st = TDNS_ENOMEM;
+			goto out;
+		}
+		rr = NULL;
+	}
+	st = pos == len ? TDNS_OK : TDNS_EINVAL;
+out:
+	ldns_rr_free(rr);
+	return st;
+}
+
+/* ---- the cache database ---- */
+
+static uint64_t value_expiry(const struct tdns_val *v)
+{
+	if (v->len < CACHE_HDR_LEN || v->data[0] != CACHE_VALUE_VERSION)
+		return 0; /* unreadable: as good as expired */
+	return rd64(v->data + 2);
+}
+
+enum tdns_status cache_lookup(struct tdns_txn *t, const uint8_t *qkey,
+			      size_t qkey_len, uint16_t qtype, uint64_t now,
+			      ldns_pkt *reply)
+{
+	uint8_t rkey[RECORD_KEY_MAX];
+	struct tdns_val v;
+	size_t rlen;
+	enum tdns_status st;
+
+	if (qkey_len > NAME_KEY_MAX)
+		return TDNS_EINVAL;
+	rlen = name_record_key(qkey, qkey_len, qtype, rkey);
+	st = store_get(t, TDNS_DB_CACHE, rkey, rlen, &v);
+	if (st != TDNS_OK)
+		return st;
+	if (v.len < CACHE_HDR_LEN || v.data[0] != CACHE_VALUE_VERSION)
+		return TDNS_EINVAL;
+	if (value_expiry(&v) <= now)
+		return TDNS_ENOTFOUND;
+	return cache_value_render(v.data, v.len, now, reply);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* ---- size accounting: meta "cache_bytes" = sum of key + value lengths,
+ * updated in the same transaction as every cache write ---- */
+
+static enum tdns_status bytes_get(struct tdns_txn *t, uint64_t *bytes)
+{
+	struct tdns_val v;
+	enum tdns_status st;
+
+	*bytes = 0;
+	st = store_get(t, TDNS_DB_META, (const uint8_t *)CACHE_BYTES_KEY,
+		       sizeof(CACHE_BYTES_KEY) - 1, &v);
+	if (st == TDNS_ENOTFOUND)
+		return TDNS_OK;
+	if (st != TDNS_OK)
+		return st;
+	if (v.len != 8)
+		return TDNS_OK; /* unreadable: start again from 0 */
+	*bytes = rd64(v.data);
+	return TDNS_OK;
+}
+
+/* Add `plus` and subtract `minus` (never below 0). */
+static enum tdns_status bytes_adjust(struct tdns_txn *t, uint64_t plus,
+				     uint64_t minus)
+{
+	struct pack k = { 0 };
+	uint64_t bytes;
+	enum tdns_status st;
+
+	if (plus == minus)
+		return TDNS_OK;
+	st = bytes_get(t, &bytes);
+	if (st != TDNS_OK)
+		return st;
+	bytes += plus;
+	bytes = bytes > minus ? bytes - minus : 0;
+	pk_u64(&k, bytes);
+	if (k.err)
+		return TDNS_ENOMEM;
+	st = store_put(t, TDNS_DB_META, (const uint8_t *)CACHE_BYTES_KEY,
+		       sizeof(CACHE_BYTES_KEY) - 1, k.p, k.len);
+	free(k.p);
+	return st;
+}
+
+uint64_t cache_bytes(struct tdns_txn *t)
+{
+	uint64_t bytes;
+
+	return bytes_get(t, &bytes) == TDNS_OK ? bytes : 0;
+}
+
+size_t cache_count(struct tdns_txn *t)
+{
+	return store_count(t, TDNS_DB_CACHE);
+}
+
+/* ---- eviction ---- */
+
+/* The expiry of the want-th soonest-expiring entry (a full scan): deleting
+ * the entries at or before it frees about `want` entries. TDNS_ENOTFOUND
+ * for an empty cache. */
+static enum tdns_status expiry_limit(struct tdns_txn *t, size_t want,
+				     uint64_t *limit)
+{
+	struct tdns_cursor *c = NULL;
+	struct tdns_val k, v;
+	uint64_t *exp = NULL;
+	size_t n = 0, cap = store_count(t, TDNS_DB_CACHE);
+	enum tdns_status st = TDNS_ENOTFOUND;
+
+	*limit = 0;
+	if (cap == 0 || want == 0)
+		goto out;
+	exp = malloc(cap * sizeof(*exp));
+	if (exp == NULL) {
+		st = TDNS_ENOMEM;
+		goto out;
+	}
+	st = store_cursor_open(t, TDNS_DB_CACHE, &c);
+	if (st != TDNS_OK)
+		goto out;
+	for (st = store_cursor_seek(c, NULL, 0, &k, &v); st == TDNS_OK && n < cap;
+	     st = store_cursor_next(c, &k, &v))
+		exp[n++] = value_expiry(&v);
+	if (st != TDNS_OK && st != TDNS_ENOTFOUND)
+		goto out;
+	st = n > 0 ? TDNS_OK : TDNS_ENOTFOUND;
+	if (n > 0) {
+		qsort(exp, n, sizeof(*exp), cmp_u64);
+		*limit = exp[(want < n ? want : n) - 1];
+	}
+out:
+	store_cursor_close(c);
+	free(exp);
+	return st;
+}
+
+/*
+ * In write transaction t, delete up to max entries expiring at or before
+ * limit, from the first key >= resume (NULL: the start) on; stops after
+ * `batch` deletions. resume and rlen are left at the last deleted key (seeking
+ * to a deleted key lands on the one after it), *at_end tells whether the
+ * scan reached the end. The size account is updated in t.
+ */
+static enum tdns_status delete_some(struct tdns_txn *t, uint64_t limit,
+				    size_t max, size_t batch, uint8_t *resume,
+				    size_t *rlen, size_t *done, bool *at_end)
+{
+	struct tdns_cursor *c = NULL;
+	struct tdns_val k, v;
+	uint64_t freed = 0;
+	size_t n = 0;
+	enum tdns_status st;
+
+	*at_end = false;
+	st = store_cursor_open(t, TDNS_DB_CACHE, &c);
+	if (st != TDNS_OK)
+		goto out;
+	for (st = store_cursor_seek(c, *rlen ? resume : NULL, *rlen, &k, &v);
+	     st == TDNS_OK && n < batch && *done + n < max;
+	     st = store_cursor_next(c, &k, &v)) {
+		if (value_expiry(&v) > limit)
+			continue;
+		if (k.len > RECORD_KEY_MAX) {
+			st = TDNS_EINVAL;
+			goto out;
+		}
+		memcpy(resume, k.data, k.len);
+		*rlen = k.len;
+		freed += k.len + v.len;
+		st = store_cursor_del(c);
+		if (st != TDNS_OK)
+			goto out;
+		n++;
+	}
+	if (st == TDNS_ENOTFOUND) {
+		*at_end = true;
+		st = TDNS_OK;
+	}
+	if (st == TDNS_OK)
+		st = bytes_adjust(t, 0, freed);
+	if (st == TDNS_OK)
+		*done += n;
+out:
+	store_cursor_close(c);
+	return st;
+}
+
+enum tdns_status cache_purge(struct tdns_txn *t, uint64_t now, size_t want_free,
+			     size_t *evicted)
+{
+	uint8_t resume[RECORD_KEY_MAX];
+	size_t rlen = 0, done = 0;
+	uint64_t limit;
+	bool at_end;
+	enum tdns_status st;
+
+	/* Everything already expired (or unreadable) first, then the soonest
+	 * to expire. */
+	st = delete_some(t, now, SIZE_MAX, SIZE_MAX, resume, &rlen, &done, &at_end);
+	if (st != TDNS_OK || done >= want_free)
+		goto out;
+	st = expiry_limit(t, want_free - done, &limit);
+	if (st == TDNS_ENOTFOUND) {
+		st = TDNS_OK;
+		goto out;
+	}
+	rlen = 0;
+	if (st == TDNS_OK)
+		st = delete_some(t, limit, want_free, SIZE_MAX, resume, &rlen,
+				 &done, &at_end);
+out:
+	if (evicted != NULL)
+		*evicted = done;
+	return st;
+}
+
+/*
+ * Delete up to max entries expiring at or before limit in transactions of
+ * EVICT_BATCH deletions, so that no transaction needs many fresh pages
+ * (LMDB copies every page it touches).
+ */
+static enum tdns_status evict_batched(struct tdns_store *s, uint64_t limit,
+				      size_t max, size_t *done)
+{
+	uint8_t resume[RECORD_KEY_MAX];
+	size_t rlen = 0;
+	struct tdns_txn *t = NULL;
+	bool at_end = false;
+	enum tdns_status st = TDNS_OK;
+
+	while (!at_end && *done < max) {
+		st = store_begin(s, true, &t);
+		if (st != TDNS_OK)
+			goto out;
+		st = delete_some(t, limit, max, EVICT_BATCH, resume, &rlen, done,
+				 &at_end);
+		if (st != TDNS_OK)
+			goto out;
+		st = store_commit(t);
+		t = NULL;
+		if (st != TDNS_OK)
+			goto out;
+	}
+out:
+	store_abort(t);
+	return st;
+}
+
+/* Evict expired entries, then the soonest-expiring, until the cache holds
+ * at most target bytes (or want entries are gone when target is 0). */
+static enum tdns_status evict(struct tdns_store *s, uint64_t now,
+			      uint64_t target, size_t want)
+{
+	struct tdns_txn *t = NULL;
+	size_t count, done = 0;
+	uint64_t bytes, limit;
+	enum tdns_status st;
+
+	st = evict_batched(s, now, SIZE_MAX, &done);
+	if (st != TDNS_OK)
+		goto out;
+	st = store_begin(s, false, &t);
+	if (st != TDNS_OK)
+		goto out;
+	count = store_count(t, TDNS_DB_CACHE);
+	st = bytes_get(t, &bytes);
+	if (st != TDNS_OK)
+		goto out;
+	if (target != 0) {
+		/* How many entries of average size must go. */
+		want = bytes <= target || count == 0
+			       ? 0
+			       : (size_t)((bytes - target) / (bytes / count + 1)) + 1;
+	} else {
+		want = want > done ? want - done : 0;
+	}
+	if (want == 0)
+		goto out;
+	st = expiry_limit(t, want, &limit);
+	store_abort(t);
+	t = NULL;
+	if (st == TDNS_OK)
+		st = evict_batched(s, limit, done + want, &done);
+	else if (st == TDNS_ENOTFOUND)
+		st = TDNS_OK;
+out:
+	store_abort(t);
+	if (st == TDNS_OK)
+		log_info("cache: evicted %zu entries", done);
+	else
+		log_warn("cache: eviction failed: %s", tdns_strerror(st));
+	return st;
+}
+
+/* Put the value and its size account in one transaction; TDNS_ESPACE when
+ * it would take the cache over max_bytes (nothing written). */
+static enum tdns_status put_accounted(struct tdns_store *s, uint64_t max_bytes,
+				      const uint8_t *rkey, size_t rlen,
+				      const struct tdns_cache_value *v)
+{
+	struct tdns_txn *t = NULL;
+	struct tdns_val old;
+	uint64_t bytes, minus = 0, plus = rlen + v->len;
+	enum tdns_status st;
+
+	st = store_begin(s, true, &t);
+	if (st != TDNS_OK)
+		goto out;
+	st = store_get(t, TDNS_DB_CACHE, rkey, rlen, &old);
+	if (st == TDNS_OK)
+		minus = rlen + old.len;
+	else if (st != TDNS_ENOTFOUND)
+		goto out;
+	st = bytes_get(t, &bytes);
+	if (st != TDNS_OK)
+		goto out;
+	if (max_bytes != 0 && bytes + plus > max_bytes + minus) {
+		st = TDNS_ESPACE;
+		goto out;
+	}
+	st = store_put(t, TDNS_DB_CACHE, rkey, rlen, v->data, v->len);
+	if (st == TDNS_OK)
+		st = bytes_adjust(t, plus, minus);
+	if (st != TDNS_OK)
+		goto out;
+	st = store_commit(t);
+	t = NULL;
+out:
+	store_abort(t);
+	return st;
+}
+
+enum tdns_status cache_store(struct tdns_store *s, const struct tdns_cache_cfg *cfg,
+			     const uint8_t *qkey, size_t qkey_len, uint16_t qtype,
+			     const struct tdns_cache_value *v, uint64_t now)
+{
+	uint64_t max_bytes = cfg != NULL ? cfg->max_bytes : 0;
+	uint8_t rkey[RECORD_KEY_MAX];
+	size_t rlen;
+	enum tdns_status st = TDNS_EINVAL;
+
+	if (!v->cacheable || v->data == NULL || qkey_len > NAME_KEY_MAX)
+		goto out;
+	if (max_bytes != 0 && v->len + RECORD_KEY_MAX > max_bytes / 4) {
+		st = TDNS_ESPACE; /* one answer may not crowd out the cache */
+		goto out;
+	}
+	rlen = name_record_key(qkey, qkey_len, qtype, rkey);
+	for (unsigned round = 0; round < EVICT_ROUNDS; round++) {
+		st = put_accounted(s, max_bytes, rkey, rlen, v);
+		if (st == TDNS_ESPACE) {
+			/* Over budget: make room down to 3/4 of it, so that the
+			 * next inserts do not each pay for a scan. */
+			st = evict(s, now, max_bytes / 4 * 3, 0);
+		} else if (st == TDNS_EFULL) {
+			/* The map itself is full (the budget is too large for
+			 * it, or static zones grew): escalate, an eighth, then
+			 * half, then all of the entries. */
+			struct tdns_txn *t = NULL;
+			size_t count = 0;
+
+			if (store_begin(s, false, &t) == TDNS_OK)
+				count = store_count(t, TDNS_DB_CACHE);
+			store_abort(t);
+			st = evict(s, now, 0,
+				   round == 0 ? count / 8 + 1
+				   : round == 1 ? count / 2 + 1 : count);
+		} else {
+			goto out;
+		}
+		if (st != TDNS_OK)
+			goto out;
+		st = TDNS_EFULL;
+	}
+out:
+	return st;
+}
+
+enum tdns_status cache_insert(struct tdns_store *s,
+			      const struct tdns_cache_cfg *cfg,
+			      const ldns_rdf *qname, uint16_t qtype,
+			      const ldns_pkt *resp, uint64_t now)
+{
+	struct tdns_cache_value v = { 0 };
+	uint8_t qkey[NAME_KEY_MAX];
+	size_t qkey_len;
+	enum tdns_status st;
+
+	st = name_key_from_wire(ldns_rdf_data(qname), ldns_rdf_size(qname), qkey,
+				&qkey_len);
+	if (st != TDNS_OK)
+		goto out;
+	st = cache_value_build(cfg, qname, qtype, resp, now, &v);
+	if (st != TDNS_OK)
+		goto out;
+	if (!v.cacheable) {
+		st = TDNS_ENOTFOUND;
+		goto out;
+	}
+	st = cache_store(s, cfg, qkey, qkey_len, qtype, &v, now);
+out:
+	cache_value_clear(&v);
+	return st;
+}
+
+/* Print one entry: a comment with the question, then its records. */
+static enum tdns_status dump_entry(const struct tdns_val *k,
+				   const struct tdns_val *v, uint64_t now,
+				   FILE *out)
+{
+	uint8_t wire[NAME_WIRE_MAX];
+	size_t klen, wlen;
+	uint16_t qtype;
+	ldns_pkt *p = NULL;
+	ldns_rdf *qname = NULL;
+	char *qstr = NULL, *tstr = NULL;
+	const ldns_lookup_table *rc;
+	enum tdns_status st = TDNS_EINVAL;
+
+	if (!name_record_key_split(k->data, k->len, &klen, &qtype) ||
+	    name_key_to_wire(k->data, klen, wire, &wlen) != TDNS_OK)
+		goto out;
+	p = ldns_pkt_new();
+	qname = ldns_dname_new_frm_data((uint16_t)wlen, wire);
+	if (p == NULL || qname == NULL) {
+		st = TDNS_ENOMEM;
+		goto out;
+	}
+	st = cache_value_render(v->data, v->len, now, p);
+	if (st != TDNS_OK)
+		goto out;
+	qstr = ldns_rdf2str(qname);
+	tstr = ldns_rr_type2str((ldns_rr_type)qtype);
+	rc = ldns_lookup_by_id(ldns_rcodes, ldns_pkt_get_rcode(p));
+	fprintf(out, "; %s %s %s, expires in %llu s\n", qstr ? qstr : "?",
+		tstr ? tstr : "?", rc ? rc->name : "?",
+		(unsigned long long)(value_expiry(v) - now));
+	for (size_t i = 0; i < ldns_pkt_ancount(p); i++)
+		ldns_rr_print(out, ldns_rr_list_rr(ldns_pkt_answer(p), i));
+	for (size_t i = 0; i < ldns_pkt_nscount(p); i++)
+		ldns_rr_print(out, ldns_rr_list_rr(ldns_pkt_authority(p), i));
+out:
+	free(qstr);
+	free(tstr);
+	ldns_rdf_deep_free(qname);
+	ldns_pkt_free(p);
+	return st;
+}
+
+enum tdns_status cache_dump(struct tdns_txn *t, uint64_t now, FILE *out)
+{
+	struct tdns_cursor *c = NULL;
+	struct tdns_val k, v;
+	size_t live = 0;
+	enum tdns_status st;
+
+	st = store_cursor_open(t, TDNS_DB_CACHE, &c);
+	if (st != TDNS_OK)
+		goto out;
+	for (st = store_cursor_seek(c, NULL, 0, &k, &v); st == TDNS_OK;
+	     st = store_cursor_next(c, &k, &v)) {
+		if (value_expiry(&v) <= now)
+			continue;
+		if (dump_entry(&k, &v, now, out) == TDNS_OK)
+			live++;
+		else
+			fprintf(out, "; (unreadable cache entry skipped)\n");
+	}
+	if (st != TDNS_ENOTFOUND)
+		goto out;
+	fprintf(out, "; %zu cached entr%s\n", live, live == 1 ? "y" : "ies");
+	st = TDNS_OK;
+out:
+	store_cursor_close(c);
+	return st;
+}

@@ -1,0 +1,779 @@
+/*
+ * test_cache.c - the answer cache: what is kept from an upstream reply,
+ * TTLs counting down from absolute expiry, negative caching (RFC 2308),
+ * TTL 0 and top-bit TTLs, persistence and eviction on a full map.
+ * Upstream replies are written inline as master-file records and built with
+ * ldns; time is a fixed epoch value passed in, never a sleep.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+#include "tierdns/cache.h"
+#include "tierdns/name.h"
+#include "tierdns/store.h"
+
+#define T0 1700000000u
+#define MAXRR 8
+
+static const struct tdns_cache_cfg cfg = { .max_ttl = 3600, .max_neg_ttl = 900 };
+
+#define SOA_SITE "site. 3600 IN SOA ns.site. host.site. 1 7200 900 1209600 300"
+
+struct cache_case {
+	const char *what;
+	const char *qname;
+	uint16_t qtype;
+	ldns_pkt_rcode rcode;
+	const char *an[MAXRR]; /* upstream reply sections */
+	const char *ns[MAXRR];
+	const char *ar[MAXRR];
+	/* expected: */
+	bool cached;           /* cache_insert stores it */
+	uint32_t life;         /* seconds until the entry expires */
+	const char *want_an[MAXRR]; /* served at T0, TTLs as at T0 */
+	const char *want_ns[MAXRR];
+};
+
+static const struct cache_case cases[] = {
+	{ "positive A RRset", "www.site.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+	  { "www.site. 300 IN A 192.0.2.1", "www.site. 300 IN A 192.0.2.2" },
+	  { 0 }, { 0 }, true, 300,
+	  { "www.site. 300 IN A 192.0.2.1", "www.site. 300 IN A 192.0.2.2" },
+	  { 0 } },
+	{ "RFC 2181 5.2: one TTL per RRset, the smallest", "www.site.",
+	  LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+	  { "www.site. 300 IN A 192.0.2.1", "www.site. 100 IN A 192.0.2.2" },
+	  { 0 }, { 0 }, true, 100,
+	  { "www.site. 100 IN A 192.0.2.1", "www.site. 100 IN A 192.0.2.2" },
+	  { 0 } },
+	{ "CNAME chain: per-record TTLs, entry lives as the shortest",
+	  "alias.site.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+	  { "alias.site. 600 IN CNAME mid.site.", "mid.site. 500 IN CNAME www.site.",
+	    "www.site. 300 IN A 192.0.2.1" },
+	  { 0 }, { 0 }, true, 300,
+	  { "alias.site. 600 IN CNAME mid.site.", "mid.site. 500 IN CNAME www.site.",
+	    "www.site. 300 IN A 192.0.2.1" },
+	  { 0 } },
+	{ "chain in any order in the answer section", "alias.site.",
+	  LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+	  { "www.site. 300 IN A 192.0.2.1", "alias.site. 600 IN CNAME www.site." },
+	  { 0 }, { 0 }, true, 300,
+	  { "alias.site. 600 IN CNAME www.site.", "www.site. 300 IN A 192.0.2.1" },
+	  { 0 } },
+	{ "qtype CNAME: the CNAME is the answer", "alias.site.",
+	  LDNS_RR_TYPE_CNAME, LDNS_RCODE_NOERROR,
+	  { "alias.site. 600 IN CNAME www.site.", "www.site. 300 IN A 192.0.2.1" },
+	  { 0 }, { 0 }, true, 600,
+	  { "alias.site. 600 IN CNAME www.site." }, { 0 } },
+	{ "poisoning: unrelated answer, authority NS and glue discarded",
+	  "www.site.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+	  { "www.site. 300 IN A 192.0.2.1", "evil.example. 300 IN A 203.0.113.66",
+	    "www.site. 300 IN MX 10 mail.evil.example." },
+	  { "site. 300 IN NS ns.evil.example." },
+	  { "ns.evil.example. 300 IN A 203.0.113.66" },
+	  true, 300, { "www.site. 300 IN A 192.0.2.1" }, { 0 } },
+	{ "poisoning: A record not owned by the CNAME target", "alias.site.",
+	  LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+	  { "alias.site. 600 IN CNAME www.site.", "other.site. 300 IN A 203.0.113.66" },
+	  { 0 }, { 0 }, false, 0, { "alias.site. 600 IN CNAME www.site." }, { 0 } },
+	{ "RFC 2308 5: NXDOMAIN cached for min(SOA TTL, MINIMUM)", "nosuch.site.",
+	  LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN, { 0 }, { SOA_SITE }, { 0 },
+	  true, 300, { 0 },
+	  { "site. 300 IN SOA ns.site. host.site. 1 7200 900 1209600 300" } },
+	{ "NODATA: SOA TTL below MINIMUM wins", "www.site.", LDNS_RR_TYPE_AAAA,
+	  LDNS_RCODE_NOERROR, { 0 },
+	  { "site. 60 IN SOA ns.site. host.site. 1 7200 900 1209600 300" }, { 0 },
+	  true, 60, { 0 },
+	  { "site. 60 IN SOA ns.site. host.site. 1 7200 900 1209600 300" } },
+	{ "negative TTL capped by max_neg_ttl", "nosuch.site.", LDNS_RR_TYPE_A,
+	  LDNS_RCODE_NXDOMAIN, { 0 },
+	  { "site. 86400 IN SOA ns.site. host.site. 1 7200 900 1209600 86400" },
+	  { 0 }, true, 900, { 0 },
+	  { "site. 900 IN SOA ns.site. host.site. 1 7200 900 1209600 86400" } },
+	{ "positive TTL capped by max_ttl", "www.site.", LDNS_RR_TYPE_A,
+	  LDNS_RCODE_NOERROR, { "www.site. 1000000 IN A 192.0.2.1" }, { 0 }, { 0 },
+	  true, 3600, { "www.site. 3600 IN A 192.0.2.1" }, { 0 } },
+	{ "NXDOMAIN at the end of a CNAME chain", "alias.site.", LDNS_RR_TYPE_A,
+	  LDNS_RCODE_NXDOMAIN, { "alias.site. 600 IN CNAME gone.site." },
+	  { SOA_SITE, "site. 300 IN NS ns.evil.example." }, { 0 }, true, 300,
+	  { "alias.site. 600 IN CNAME gone.site." },
+	  { "site. 300 IN SOA ns.site. host.site. 1 7200 900 1209600 300" } },
+	{ "TTL 0 answered, not cached", "www.site.", LDNS_RR_TYPE_A,
+	  LDNS_RCODE_NOERROR, { "www.site. 0 IN A 192.0.2.1" }, { 0 }, { 0 },
+	  false, 0, { "www.site. 0 IN A 192.0.2.1" }, { 0 } },
+	{ "TTL 0 on a CNAME of the chain: not cached", "alias.site.",
+	  LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+	  { "alias.site. 0 IN CNAME www.site.", "www.site. 300 IN A 192.0.2.1" },
+	  { 0 }, { 0 }, false, 0,
+	  { "alias.site. 0 IN CNAME www.site.", "www.site. 300 IN A 192.0.2.1" },
+	  { 0 } },
+	{ "negative with SOA MINIMUM 0: not cached", "nosuch.site.",
+	  LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN, { 0 },
+	  { "site. 300 IN SOA ns.site. host.site. 1 7200 900 1209600 0" }, { 0 },
+	  false, 0, { 0 },
+	  { "site. 0 IN SOA ns.site. host.site. 1 7200 900 1209600 0" } },
+	{ "NXDOMAIN without SOA: not cached (RFC 2308 5)", "nosuch.site.",
+	  LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN, { 0 }, { 0 }, { 0 }, false, 0,
+	  { 0 }, { 0 } },
+	{ "NXDOMAIN with the SOA of an unrelated zone: not cached",
+	  "nosuch.site.", LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN, { 0 },
+	  { "evil.example. 300 IN SOA ns.evil.example. h.evil.example. 1 2 3 4 300" },
+	  { 0 }, false, 0, { 0 }, { 0 } },
+	{ "two CNAMEs at one name (RFC 2181 10.1): not cached", "alias.site.",
+	  LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+	  { "alias.site. 600 IN CNAME www.site.", "alias.site. 600 IN CNAME evil.site.",
+	    "www.site. 300 IN A 192.0.2.1" },
+	  { 0 }, { 0 }, false, 0, { 0 }, { 0 } },
+	{ "CNAME loop: not cached", "a.site.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+	  { "a.site. 600 IN CNAME b.site.", "b.site. 600 IN CNAME a.site." },
+	  { 0 }, { 0 }, false, 0, { 0 }, { 0 } },
+	{ "names match case-insensitively, owner case kept", "WwW.SiTe.",
+	  LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, { "www.SITE. 300 IN A 192.0.2.1" },
+	  { 0 }, { 0 }, true, 300, { "www.SITE. 300 IN A 192.0.2.1" }, { 0 } },
+};
+
+/* ---- helpers ---- */
+
+static ldns_rr *rr_from(const char *text)
+{
+	ldns_rr *rr = NULL;
+
+	if (ldns_rr_new_frm_str(&rr, text, 0, NULL, NULL) != LDNS_STATUS_OK)
+		fail_msg("bad record in test table: %s", text);
+	return rr;
+}
+
+static ldns_rdf *dname(const char *text)
+{
+	ldns_rdf *d = ldns_dname_new_frm_str(text);
+
+	assert_non_null(d);
+	return d;
+}
+
+/* An upstream reply as ldns would parse it off the wire. */
+static ldns_pkt *mkreply(const char *qname, uint16_t qtype, ldns_pkt_rcode rcode,
+			 const char *const *an, const char *const *ns,
+			 const char *const *ar)
+{
+	ldns_pkt *p = ldns_pkt_query_new(dname(qname), (ldns_rr_type)qtype,
+					 LDNS_RR_CLASS_IN, LDNS_QR | LDNS_RD | LDNS_RA);
+
+	assert_non_null(p);
+	ldns_pkt_set_rcode(p, (uint8_t)rcode);
+	for (int i = 0; i < MAXRR && an && an[i]; i++)
+		assert_true(ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, rr_from(an[i])));
+	for (int i = 0; i < MAXRR && ns && ns[i]; i++)
+		assert_true(ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY, rr_from(ns[i])));
+	for (int i = 0; i < MAXRR && ar && ar[i]; i++)
+		assert_true(ldns_pkt_push_rr(p, LDNS_SECTION_ADDITIONAL, rr_from(ar[i])));
+	return p;
+}
+
+/* Compare a section with the expected records, each TTL minus `elapsed`. */
+static void check_section(const ldns_rr_list *got, const char *const *want,
+			  uint32_t elapsed, const char *what)
+{
+	size_t n = 0;
+
+	while (n < MAXRR && want[n] != NULL)
+		n++;
+	if (ldns_rr_list_rr_count(got) != n)
+		fail_msg("%s: %zu records, want %zu", what,
+			 ldns_rr_list_rr_count(got), n);
+	for (size_t i = 0; i < n; i++) {
+		ldns_rr *w = rr_from(want[i]);
+		char *ws, *gs;
+
+		ldns_rr_set_ttl(w, ldns_rr_ttl(w) - elapsed);
+		ws = ldns_rr2str(w);
+		gs = ldns_rr2str(ldns_rr_list_rr(got, i));
+		if (strcmp(ws, gs) != 0)
+			fail_msg("%s: record %zu is\n  %s want\n  %s", what, i, gs, ws);
+		free(ws);
+		free(gs);
+		ldns_rr_free(w);
+	}
+}
+
+static void qkey_of(const char *name, uint8_t *key, size_t *len)
+{
+	ldns_rdf *d = dname(name);
+
+	assert_int_equal(name_key_from_wire(ldns_rdf_data(d), ldns_rdf_size(d),
+					    key, len), TDNS_OK);
+	ldns_rdf_deep_free(d);
+}
+
+/* Look (name, type) up at time now into a fresh packet. */
+static enum tdns_status lookup(struct tdns_store *s, const char *name,
+			       uint16_t type, uint64_t now, ldns_pkt **out)
+{
+	uint8_t key[NAME_KEY_MAX];
+	size_t klen;
+	struct tdns_txn *t = NULL;
+	enum tdns_status st;
+
+	qkey_of(name, key, &klen);
+	*out = ldns_pkt_new();
+	assert_non_null(*out);
+	assert_int_equal(store_begin(s, false, &t), TDNS_OK);
+	st = cache_lookup(t, key, klen, type, now, *out);
+	store_abort(t);
+	return st;
+}
+
+static size_t count(struct tdns_store *s)
+{
+	struct tdns_txn *t = NULL;
+	size_t n;
+
+	assert_int_equal(store_begin(s, false, &t), TDNS_OK);
+	n = cache_count(t);
+	store_abort(t);
+	return n;
+}
+
+struct fixture {
+	char dir[64];
+	struct tdns_store *s;
+};
+
+static struct tdns_store *open_store(const char *dir, size_t map)
+{
+	struct tdns_store_opts o = { .map_size = map, .flags = STORE_NOSYNC };
+	struct tdns_store *s = NULL;
+
+	assert_int_equal(store_open(dir, &o, &s), TDNS_OK);
+	return s;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	tu_tmpdir(f->dir);
+	f->s = open_store(f->dir, 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	store_close(f->s);
+	tu_rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* ---- tests ---- */
+
+static void test_table(void **state)
+{
+	struct fixture *f = *state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct cache_case *c = &cases[i];
+		ldns_pkt *resp = mkreply(c->qname, c->qtype, c->rcode, c->an, c->ns,
+					 c->ar);
+		ldns_rdf *qn = dname(c->qname);
+		struct tdns_cache_value v;
+		ldns_pkt *got = ldns_pkt_new();
+		enum tdns_status st;
+
+		print_message("case: %s\n", c->what);
+		/* What the waiting clients are answered with, cached or not. */
+		assert_int_equal(cache_value_build(&cfg, qn, c->qtype, resp, T0, &v),
+				 TDNS_OK);
+		assert_int_equal(v.cacheable, c->cached);
+		assert_int_equal(cache_value_render(v.data, v.len, T0, got), TDNS_OK);
+		assert_int_equal(ldns_pkt_get_rcode(got), c->rcode);
+		if (c->cached || c->want_an[0] || c->want_ns[0]) {
+			check_section(ldns_pkt_answer(got), c->want_an, 0, c->what);
+			check_section(ldns_pkt_authority(got), c->want_ns, 0, c->what);
+		}
+		assert_int_equal(ldns_pkt_arcount(got), 0);
+		ldns_pkt_free(got);
+		cache_value_clear(&v);
+
+		st = cache_insert(f->s, &cfg, qn, c->qtype, resp, T0);
+		assert_int_equal(st, c->cached ? TDNS_OK : TDNS_ENOTFOUND);
+		if (c->cached) {
+			/* At T0, 10 s later, the last second, then expired. */
+			uint32_t at[] = { 0, 10, c->life - 1 };
+
+			for (size_t k = 0; k < 3; k++) {
+				assert_int_equal(lookup(f->s, c->qname, c->qtype,
+							T0 + at[k], &got),
+						 TDNS_OK);
+				assert_int_equal(ldns_pkt_get_rcode(got), c->rcode);
+				check_section(ldns_pkt_answer(got), c->want_an,
+					      at[k], c->what);
+				check_section(ldns_pkt_authority(got), c->want_ns,
+					      at[k], c->what);
+				ldns_pkt_free(got);
+			}
+			assert_int_equal(lookup(f->s, c->qname, c->qtype,
+						T0 + c->life, &got),
+					 TDNS_ENOTFOUND);
+			ldns_pkt_free(got);
+		} else {
+			assert_int_equal(lookup(f->s, c->qname, c->qtype, T0, &got),
+					 TDNS_ENOTFOUND);
+			ldns_pkt_free(got);
+		}
+		/* Nothing but the question's own entry is ever written. */
+		assert_int_equal(count(f->s), c->cached ? 1 : 0);
+		{
+			struct tdns_txn *t = NULL;
+
+			assert_int_equal(store_begin(f->s, true, &t), TDNS_OK);
+			assert_int_equal(cache_purge(t, UINT64_MAX - 1, 0, NULL),
+					 TDNS_OK);
+			assert_int_equal(store_commit(t), TDNS_OK);
+		}
+		ldns_rdf_deep_free(qn);
+		ldns_pkt_free(resp);
+	}
+}
+
+static void test_poison_not_reachable(void **state)
+{
+	struct fixture *f = *state;
+	const char *an[] = { "www.site. 300 IN A 192.0.2.1",
+			     "evil.example. 300 IN A 203.0.113.66", NULL };
+	const char *ns[] = { "site. 300 IN NS ns.evil.example.", NULL };
+	const char *ar[] = { "ns.evil.example. 300 IN A 203.0.113.66", NULL };
+	ldns_pkt *resp = mkreply("www.site.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+				 an, ns, ar);
+	ldns_rdf *qn = dname("www.site.");
+	ldns_pkt *got = NULL;
+
+	assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0),
+			 TDNS_OK);
+	assert_int_equal(lookup(f->s, "evil.example.", LDNS_RR_TYPE_A, T0, &got),
+			 TDNS_ENOTFOUND);
+	ldns_pkt_free(got);
+	assert_int_equal(lookup(f->s, "ns.evil.example.", LDNS_RR_TYPE_A, T0, &got),
+			 TDNS_ENOTFOUND);
+	ldns_pkt_free(got);
+	assert_int_equal(lookup(f->s, "site.", LDNS_RR_TYPE_NS, T0, &got),
+			 TDNS_ENOTFOUND);
+	ldns_pkt_free(got);
+	assert_int_equal(count(f->s), 1);
+	ldns_rdf_deep_free(qn);
+	ldns_pkt_free(resp);
+}
+
+/* RFC 2181 8: a TTL with the top bit set means 0: answered, not cached. */
+static void test_top_bit_ttl(void **state)
+{
+	struct fixture *f = *state;
+	const char *an[] = { "www.site. 300 IN A 192.0.2.1", NULL };
+	ldns_pkt *resp = mkreply("www.site.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+				 an, NULL, NULL);
+	ldns_rdf *qn = dname("www.site.");
+	struct tdns_cache_value v;
+	ldns_pkt *got = ldns_pkt_new();
+
+	ldns_rr_set_ttl(ldns_rr_list_rr(ldns_pkt_answer(resp), 0), 0x80000100u);
+	assert_int_equal(cache_value_build(&cfg, qn, LDNS_RR_TYPE_A, resp, T0, &v),
+			 TDNS_OK);
+	assert_false(v.cacheable);
+	assert_int_equal(cache_value_render(v.data, v.len, T0, got), TDNS_OK);
+	assert_int_equal(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(got), 0)), 0);
+	assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0),
+			 TDNS_ENOTFOUND);
+	assert_int_equal(count(f->s), 0);
+	cache_value_clear(&v);
+	ldns_pkt_free(got);
+	ldns_rdf_deep_free(qn);
+	ldns_pkt_free(resp);
+}
+
+/* Only NOERROR and NXDOMAIN are cache material. */
+static void test_refused_inputs(void **state)
+{
+	const char *an[] = { "www.site. 300 IN A 192.0.2.1", NULL };
+	ldns_pkt_rcode bad[] = { LDNS_RCODE_SERVFAIL, LDNS_RCODE_REFUSED,
+				 LDNS_RCODE_FORMERR, LDNS_RCODE_NOTIMPL };
+	ldns_rdf *qn = dname("www.site.");
+	struct tdns_cache_value v;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ldns_pkt *resp = mkreply("www.site.", LDNS_RR_TYPE_A, bad[i], an,
+					 NULL, NULL);
+
+		assert_int_equal(cache_value_build(&cfg, qn, LDNS_RR_TYPE_A, resp,
+						   T0, &v),
+				 TDNS_EINVAL);
+		assert_null(v.data);
+		ldns_pkt_free(resp);
+	}
+	ldns_rdf_deep_free(qn);
+}
+
+/* ANY (RFC 8482): the records at the name, each RRset with its own TTL,
+ * answered but never cached; nothing from other names. */
+static void test_any_passed_through(void **state)
+{
+	struct fixture *f = *state;
+	const char *an[] = { "site. 300 IN MX 10 mail.site.",
+			     "site. 60 IN TXT \"v=spf1 -all\"",
+			     "other.site. 300 IN A 203.0.113.66", NULL };
+	const char *want[MAXRR] = { "site. 300 IN MX 10 mail.site.",
+				    "site. 60 IN TXT \"v=spf1 -all\"" };
+	ldns_pkt *resp = mkreply("site.", LDNS_RR_TYPE_ANY, LDNS_RCODE_NOERROR, an,
+				 NULL, NULL);
+	ldns_rdf *qn = dname("site.");
+	ldns_pkt *got = ldns_pkt_new();
+	struct tdns_cache_value v;
+
+	assert_int_equal(cache_value_build(&cfg, qn, LDNS_RR_TYPE_ANY, resp, T0, &v),
+			 TDNS_OK);
+	assert_false(v.cacheable);
+	assert_int_equal(cache_value_render(v.data, v.len, T0, got), TDNS_OK);
+	check_section(ldns_pkt_answer(got), want, 0, "ANY");
+	assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_ANY, resp, T0),
+			 TDNS_ENOTFOUND);
+	assert_int_equal(count(f->s), 0);
+	cache_value_clear(&v);
+	ldns_pkt_free(got);
+	ldns_rdf_deep_free(qn);
+	ldns_pkt_free(resp);
+}
+
+/* A lookup by the lower-case key finds an entry stored under any case;
+ * the type is part of the key. */
+static void test_case_and_type(void **state)
+{
+	struct fixture *f = *state;
+	const char *an[] = { "WWW.Site. 300 IN A 192.0.2.1", NULL };
+	ldns_pkt *resp = mkreply("WWW.Site.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+				 an, NULL, NULL);
+	ldns_rdf *qn = dname("WWW.Site.");
+	ldns_pkt *got = NULL;
+
+	assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0),
+			 TDNS_OK);
+	assert_int_equal(lookup(f->s, "www.site.", LDNS_RR_TYPE_A, T0 + 5, &got),
+			 TDNS_OK);
+	assert_int_equal(ldns_pkt_ancount(got), 1);
+	{
+		char *s = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_answer(got), 0)));
+
+		assert_string_equal(s, "WWW.Site.");
+		free(s);
+	}
+	ldns_pkt_free(got);
+	assert_int_equal(lookup(f->s, "www.site.", LDNS_RR_TYPE_AAAA, T0, &got),
+			 TDNS_ENOTFOUND);
+	ldns_pkt_free(got);
+	ldns_rdf_deep_free(qn);
+	ldns_pkt_free(resp);
+}
+
+/* The cache is in LMDB: closing and reopening the store keeps it, with
+ * TTLs still counting down from the same absolute expiry. */
+static void test_survives_reopen(void **state)
+{
+	struct fixture *f = *state;
+	const char *an[] = { "www.site. 300 IN A 192.0.2.1", NULL };
+	const char *want[MAXRR] = { "www.site. 300 IN A 192.0.2.1" };
+	ldns_pkt *resp = mkreply("www.site.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+				 an, NULL, NULL);
+	ldns_rdf *qn = dname("www.site.");
+	ldns_pkt *got = NULL;
+
+	assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0),
+			 TDNS_OK);
+	store_close(f->s);
+	f->s = open_store(f->dir, 0);
+	assert_int_equal(lookup(f->s, "www.site.", LDNS_RR_TYPE_A, T0 + 42, &got),
+			 TDNS_OK);
+	check_section(ldns_pkt_answer(got), want, 42, "after reopen");
+	ldns_pkt_free(got);
+	ldns_rdf_deep_free(qn);
+	ldns_pkt_free(resp);
+}
+
+/* A corrupt value is reported, never crashes and never half-renders. */
+static void test_corrupt_value(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t key[NAME_KEY_MAX], rkey[RECORD_KEY_MAX];
+	uint8_t val[] = { CACHE_VALUE_VERSION, 0, 0xff, 0xff, 0xff, 0xff, 0xff,
+			  0xff, 0xff, 0xff, 0, 1, 0, 0, 3, 'w', 'w', 'w' };
+	size_t klen, rlen;
+	struct tdns_txn *t = NULL;
+	ldns_pkt *got = NULL;
+
+	qkey_of("www.site.", key, &klen);
+	rlen = name_record_key(key, klen, LDNS_RR_TYPE_A, rkey);
+	assert_int_equal(store_begin(f->s, true, &t), TDNS_OK);
+	assert_int_equal(store_put(t, TDNS_DB_CACHE, rkey, rlen, val, sizeof(val)),
+			 TDNS_OK);
+	assert_int_equal(store_commit(t), TDNS_OK);
+	assert_int_equal(lookup(f->s, "www.site.", LDNS_RR_TYPE_A, T0, &got),
+			 TDNS_EINVAL);
+	ldns_pkt_free(got);
+	/* Truncated at every length: never a crash, never success. */
+	for (size_t n = 0; n < sizeof(val); n++) {
+		got = ldns_pkt_new();
+		assert_int_not_equal(cache_value_render(val, n, T0, got), TDNS_OK);
+		ldns_pkt_free(got);
+	}
+}
+
+static void test_dump(void **state)
+{
+	struct fixture *f = *state;
+	const char *an[] = { "alias.site. 600 IN CNAME www.site.",
+			     "www.site. 300 IN A 192.0.2.1", NULL };
+	const char *ns[] = { SOA_SITE, NULL };
+	const char *an2[] = { "old.site. 5 IN A 192.0.2.9", NULL };
+	ldns_pkt *r1 = mkreply("alias.site.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+			       an, NULL, NULL);
+	ldns_pkt *r2 = mkreply("nosuch.site.", LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN,
+			       NULL, ns, NULL);
+	ldns_pkt *r3 = mkreply("old.site.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+			       an2, NULL, NULL);
+	ldns_rdf *q1 = dname("alias.site."), *q2 = dname("nosuch.site."),
+		 *q3 = dname("old.site.");
+	struct tdns_txn *t = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	assert_int_equal(cache_insert(f->s, &cfg, q1, LDNS_RR_TYPE_A, r1, T0), TDNS_OK);
+	assert_int_equal(cache_insert(f->s, &cfg, q2, LDNS_RR_TYPE_A, r2, T0), TDNS_OK);
+	assert_int_equal(cache_insert(f->s, &cfg, q3, LDNS_RR_TYPE_A, r3, T0), TDNS_OK);
+	out = open_memstream(&text, &len);
+	assert_non_null(out);
+	assert_int_equal(store_begin(f->s, false, &t), TDNS_OK);
+	assert_int_equal(cache_dump(t, T0 + 10, out), TDNS_OK);
+	store_abort(t);
+	fclose(out);
+	print_message("%s", text);
+	assert_non_null(strstr(text, "alias.site.\t590\tIN\tCNAME\twww.site.\n"));
+	assert_non_null(strstr(text, "www.site.\t290\tIN\tA\t192.0.2.1\n"));
+	assert_non_null(strstr(text, "; nosuch.site. A NXDOMAIN"));
+	assert_non_null(strstr(text, "site.\t290\tIN\tSOA\t"));
+	assert_null(strstr(text, "old.site")); /* expired at T0 + 5 */
+	assert_non_null(strstr(text, "; 2 cached entries\n"));
+	free(text);
+	ldns_rdf_deep_free(q1);
+	ldns_rdf_deep_free(q2);
+	ldns_rdf_deep_free(q3);
+	ldns_pkt_free(r1);
+	ldns_pkt_free(r2);
+	ldns_pkt_free(r3);
+}
+
+/* Purge: expired entries first, then the soonest-expiring ones. */
+static void test_purge_order(void **state)
+{
+	struct fixture *f = *state;
+	const uint32_t ttls[] = { 50, 400, 100, 300, 200 };
+	char name[32], rr[64];
+	struct tdns_txn *t = NULL;
+	ldns_pkt *got = NULL;
+	size_t evicted = 0;
+
+	for (size_t i = 0; i < 5; i++) {
+		const char *an[2] = { rr, NULL };
+		ldns_pkt *resp;
+		ldns_rdf *qn;
+
+		snprintf(name, sizeof(name), "n%zu.site.", i);
+		snprintf(rr, sizeof(rr), "%s %u IN A 192.0.2.%zu", name, ttls[i], i);
+		resp = mkreply(name, LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, an, NULL, NULL);
+		qn = dname(name);
+		assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0),
+				 TDNS_OK);
+		ldns_rdf_deep_free(qn);
+		ldns_pkt_free(resp);
+	}
+	/* At T0+60, n0 has expired; two more to free: n2 (100), n4 (200). */
+	assert_int_equal(store_begin(f->s, true, &t), TDNS_OK);
+	assert_int_equal(cache_purge(t, T0 + 60, 3, &evicted), TDNS_OK);
+	assert_int_equal(store_commit(t), TDNS_OK);
+	assert_int_equal(evicted, 3);
+	assert_int_equal(count(f->s), 2);
+	assert_int_equal(lookup(f->s, "n1.site.", LDNS_RR_TYPE_A, T0 + 60, &got), TDNS_OK);
+	ldns_pkt_free(got);
+	assert_int_equal(lookup(f->s, "n3.site.", LDNS_RR_TYPE_A, T0 + 60, &got), TDNS_OK);
+	ldns_pkt_free(got);
+}
+
+/* Sum of key and value lengths, by a scan: what the size account must say. */
+static uint64_t scan_bytes(struct tdns_store *s, size_t *n)
+{
+	struct tdns_txn *t = NULL;
+	struct tdns_cursor *c = NULL;
+	struct tdns_val k, v;
+	uint64_t sum = 0;
+	enum tdns_status st;
+
+	*n = 0;
+	assert_int_equal(store_begin(s, false, &t), TDNS_OK);
+	assert_int_equal(store_cursor_open(t, TDNS_DB_CACHE, &c), TDNS_OK);
+	for (st = store_cursor_seek(c, NULL, 0, &k, &v); st == TDNS_OK;
+	     st = store_cursor_next(c, &k, &v)) {
+		sum += k.len + v.len;
+		(*n)++;
+	}
+	assert_int_equal(st, TDNS_ENOTFOUND);
+	assert_int_equal(cache_bytes(t), sum);
+	store_cursor_close(c);
+	store_abort(t);
+	return sum;
+}
+
+/* The size bound: a 1 MiB map with a 256 KiB budget takes 4000 answers of
+ * ~450 bytes (1.8 MB); every insert succeeds, the newest is always there,
+ * the soonest-expiring went first and the account matches a scan. */
+static void test_budget_evicts(void **state)
+{
+	struct fixture *f = *state;
+	struct tdns_cache_cfg small = cfg;
+	char name[32], rr[600], txt[500];
+	ldns_pkt *got = NULL;
+	size_t n = 4000, entries;
+	uint64_t bytes;
+
+	small.max_bytes = 256 * 1024;
+	store_close(f->s);
+	tu_rmdir(f->dir);
+	tu_tmpdir(f->dir);
+	f->s = open_store(f->dir, 1024 * 1024);
+	memset(txt, 'x', sizeof(txt) - 1);
+	txt[sizeof(txt) - 1] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		const char *an[2] = { rr, NULL };
+		ldns_pkt *resp;
+		ldns_rdf *qn;
+
+		snprintf(name, sizeof(name), "host%zu.site.", i);
+		snprintf(rr, sizeof(rr), "%s %zu IN TXT \"%.200s\" \"%.200s\"", name,
+			 300 + i, txt, txt);
+		resp = mkreply(name, LDNS_RR_TYPE_TXT, LDNS_RCODE_NOERROR, an, NULL, NULL);
+		qn = dname(name);
+		assert_int_equal(cache_insert(f->s, &small, qn, LDNS_RR_TYPE_TXT, resp,
+					      T0),
+				 TDNS_OK);
+		assert_int_equal(lookup(f->s, name, LDNS_RR_TYPE_TXT, T0, &got), TDNS_OK);
+		ldns_pkt_free(got);
+		ldns_rdf_deep_free(qn);
+		ldns_pkt_free(resp);
+	}
+	bytes = scan_bytes(f->s, &entries);
+	assert_true(bytes <= small.max_bytes);
+	assert_true(bytes > small.max_bytes / 2);
+	assert_int_equal(entries, count(f->s));
+	assert_true(entries < n);
+	/* The soonest-expiring (the oldest here) went first. */
+	assert_int_equal(lookup(f->s, "host0.site.", LDNS_RR_TYPE_TXT, T0, &got),
+			 TDNS_ENOTFOUND);
+	ldns_pkt_free(got);
+	assert_int_equal(lookup(f->s, "host3998.site.", LDNS_RR_TYPE_TXT, T0, &got),
+			 TDNS_OK);
+	ldns_pkt_free(got);
+}
+
+/* Expired entries are evicted before any live one. */
+static void test_budget_expired_first(void **state)
+{
+	struct fixture *f = *state;
+	struct tdns_cache_cfg small = cfg;
+	char name[32], rr[600], txt[201];
+	ldns_pkt *got = NULL;
+	size_t entries;
+
+	small.max_bytes = 64 * 1024;
+	memset(txt, 'y', sizeof(txt) - 1);
+	txt[sizeof(txt) - 1] = '\0';
+	for (size_t i = 0; i < 400; i++) {
+		const char *an[2] = { rr, NULL };
+		/* Even names live 60 s, odd ones an hour; all written at T0
+		 * except that the later half arrives after the even ones of the
+		 * first half have expired. */
+		uint64_t now = i < 100 ? T0 : T0 + 100;
+		ldns_pkt *resp;
+		ldns_rdf *qn;
+
+		snprintf(name, sizeof(name), "h%zu.site.", i);
+		snprintf(rr, sizeof(rr), "%s %u IN TXT \"%s\"", name,
+			 i % 2 ? 3600 : 60, txt);
+		resp = mkreply(name, LDNS_RR_TYPE_TXT, LDNS_RCODE_NOERROR, an, NULL, NULL);
+		qn = dname(name);
+		assert_int_equal(cache_insert(f->s, &small, qn, LDNS_RR_TYPE_TXT, resp,
+					      now),
+				 TDNS_OK);
+		ldns_rdf_deep_free(qn);
+		ldns_pkt_free(resp);
+	}
+	/* The first odd names (an hour to live) are still there. */
+	assert_int_equal(lookup(f->s, "h1.site.", LDNS_RR_TYPE_TXT, T0 + 100, &got),
+			 TDNS_OK);
+	ldns_pkt_free(got);
+	assert_true(scan_bytes(f->s, &entries) <= small.max_bytes);
+}
+
+/* The account survives purges: back to exactly 0. */
+static void test_account_purge(void **state)
+{
+	struct fixture *f = *state;
+	const char *an[] = { "www.site. 300 IN A 192.0.2.1", NULL };
+	ldns_pkt *resp = mkreply("www.site.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+				 an, NULL, NULL);
+	ldns_rdf *qn = dname("www.site.");
+	struct tdns_txn *t = NULL;
+	size_t entries;
+
+	assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0), TDNS_OK);
+	/* Overwriting the same question does not count it twice. */
+	assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0 + 1),
+			 TDNS_OK);
+	assert_true(scan_bytes(f->s, &entries) > 0);
+	assert_int_equal(entries, 1);
+	assert_int_equal(store_begin(f->s, true, &t), TDNS_OK);
+	assert_int_equal(cache_purge(t, T0 + 301, 0, NULL), TDNS_OK);
+	assert_int_equal(cache_bytes(t), 0);
+	assert_int_equal(store_commit(t), TDNS_OK);
+	ldns_rdf_deep_free(qn);
+	ldns_pkt_free(resp);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_poison_not_reachable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_top_bit_ttl, setup, teardown),
+		cmocka_unit_test(test_refused_inputs),
+		cmocka_unit_test_setup_teardown(test_any_passed_through, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_case_and_type, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_survives_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_value, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dump, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_purge_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_budget_evicts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_budget_expired_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_account_purge, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,982 @@
+/*
+ * test_resolve.c - the local tier's query logic against a FAKE transport:
+ * no sockets, no sleeps. The fake records what the resolver sends and lets
+ * each test play the upstream (right, wrong, late or silent) and the clock
+ * (clock_set_fake / clock_advance_ms).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+#include "tierdns/clock.h"
+#include "tierdns/name.h"
+#include "tierdns/resolve.h"
+#include "tierdns/rrset.h"
+#include "tierdns/wire.h"
+#include "tierdns/zonedb.h"
+
+#define T0 1700000000u
+#define MAX_SENT 2048
+#define MAX_GOT 2048
+
+/* ---- the fake transport and the fake daemon ---- */
+
+struct sent {
+	uint64_t token;
+	unsigned upstream;
+	bool tcp;
+	uint8_t msg[512];
+	size_t len;
+	bool done; /* transport.done was called for it */
+};
+
+struct got {
+	void *held;
+	uint8_t msg[4096];
+	size_t len; /* 0: released without an answer */
+};
+
+struct env {
+	char dir[64];
+	struct tdns_store *store;
+	struct tdns_resolver *r;
+	struct sent sent[MAX_SENT];
+	size_t n_sent;
+	bool send_fails;
+	uint64_t wake;
+	struct got got[MAX_GOT];
+	size_t n_got;
+	int clients[8]; /* their addresses are the request handles */
+	uint8_t out[WIRE_MAX_MSG];
+	size_t out_len;
+};
+
+static enum tdns_status fake_send(void *ctx, uint64_t token, unsigned upstream,
+				  bool tcp, const uint8_t *msg, size_t len)
+{
+	struct env *e = ctx;
+	struct sent *s;
+
+	if (e->send_fails)
+		return TDNS_ENET;
+	assert_true(e->n_sent < MAX_SENT);
+	assert_true(len <= sizeof(s->msg));
+	s = &e->sent[e->n_sent++];
+	s->token = token;
+	s->upstream = upstream;
+	s->tcp = tcp;
+	memcpy(s->msg, msg, len);
+	s->len = len;
+	s->done = false;
+	return TDNS_OK;
+}
+
+static void fake_done(void *ctx, uint64_t token)
+{
+	struct env *e = ctx;
+
+	for (size_t i = 0; i < e->n_sent; i++)
+		if (e->sent[i].token == token)
+			e->sent[i].done = true;
+}
+
+static void fake_wake(void *ctx, uint64_t deadline_ms)
+{
+	((struct env *)ctx)->wake = deadline_ms;
+}
+
+static void *fake_hold(void *ctx, void *request)
+{
+	(void)ctx;
+	return request;
+}
+
+static void fake_answer(void *ctx, void *held, const uint8_t *msg, size_t len)
+{
+	struct env *e = ctx;
+	struct got *g;
+
+	assert_true(e->n_got < MAX_GOT);
+	g = &e->got[e->n_got++];
+	g->held = held;
+	assert_true(len <= sizeof(g->msg));
+	if (msg != NULL)
+		memcpy(g->msg, msg, len);
+	g->len = msg != NULL ? len : 0;
+}
+
+/* ---- packets ---- */
+
+static ldns_rr *rr_from(const char *text)
+{
+	ldns_rr *rr = NULL;
+
+	if (ldns_rr_new_frm_str(&rr, text, 0, NULL, NULL) != LDNS_STATUS_OK)
+		fail_msg("bad record in test: %s", text);
+	return rr;
+}
+
+static ldns_pkt *parse(const uint8_t *msg, size_t len)
+{
+	ldns_pkt *p = NULL;
+
+	assert_int_equal(ldns_wire2pkt(&p, msg, len), LDNS_STATUS_OK);
+	return p;
+}
+
+static size_t to_wire(ldns_pkt *p, uint8_t *out, size_t cap)
+{
+	uint8_t *w = NULL;
+	size_t n = 0;
+
+	assert_int_equal(ldns_pkt2wire(&w, p, &n), LDNS_STATUS_OK);
+	assert_true(n <= cap);
+	memcpy(out, w, n);
+	free(w);
+	return n;
+}
+
+/* A client query; edns 0 = none. */
+static size_t mkquery(uint16_t id, const char *name, uint16_t type, bool rd,
+		      uint16_t edns, uint8_t *out)
+{
+	ldns_pkt *p = ldns_pkt_query_new(ldns_dname_new_frm_str(name),
+					 (ldns_rr_type)type, LDNS_RR_CLASS_IN,
+					 rd ? LDNS_RD : 0);
+	size_t n;
+
+	assert_non_null(p);
+	ldns_pkt_set_id(p, id);
+	if (edns)
+		ldns_pkt_set_edns_udp_size(p, edns);
+	n = to_wire(p, out, 512);
+	ldns_pkt_free(p);
+	return n;
+}
+
+/* The upstream's reply to what the resolver sent as s: same ID and question
+ * unless the test changes them; answer/authority from master-file text. */
+static size_t mkreply(const struct sent *s, ldns_pkt_rcode rcode, bool tc,
+		      const char *const *an, const char *const *ns, uint8_t *out)
+{
+	ldns_pkt *p = parse(s->msg, s->len);
+	size_t n;
+
+	ldns_pkt_set_qr(p, true);
+	ldns_pkt_set_ra(p, true);
+	ldns_pkt_set_tc(p, tc);
+	ldns_pkt_set_rcode(p, (uint8_t)rcode);
+	ldns_pkt_set_edns_udp_size(p, 0);
+	ldns_pkt_set_arcount(p, 0);
+	for (size_t i = 0; an != NULL && an[i] != NULL; i++)
+		assert_true(ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, rr_from(an[i])));
+	for (size_t i = 0; ns != NULL && ns[i] != NULL; i++)
+		assert_true(ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY, rr_from(ns[i])));
+	n = to_wire(p, out, 4096);
+	ldns_pkt_free(p);
+	return n;
+}
+
+/* The same reply with another question (name, type). */
+static size_t mkreply_q(const struct sent *s, const char *qname, uint16_t qtype,
+			const char *const *an, uint8_t *out)
+{
+	uint8_t tmp[4096];
+	size_t n = mkreply(s, LDNS_RCODE_NOERROR, false, an, NULL, tmp);
+	ldns_pkt *p = parse(tmp, n);
+	ldns_rr *q = ldns_rr_list_rr(ldns_pkt_question(p), 0);
+
+	ldns_rdf_deep_free(ldns_rr_owner(q));
+	ldns_rr_set_owner(q, ldns_dname_new_frm_str(qname));
+	ldns_rr_set_type(q, (ldns_rr_type)qtype);
+	n = to_wire(p, out, 4096);
+	ldns_pkt_free(p);
+	return n;
+}
+
+static const char *const WWW_A[] = { "www.site. 300 IN A 192.0.2.10", NULL };
+static const char *const SITE_SOA[] = {
+	"site. 3600 IN SOA ns.site. host.site. 1 7200 900 1209600 300", NULL
+};
+
+/* Check a reply: ID, rcode, RA, and the answer section as text lines. */
+static ldns_pkt *check_reply(const uint8_t *msg, size_t len, uint16_t id,
+			     ldns_pkt_rcode rcode, const char *const *an)
+{
+	ldns_pkt *p = parse(msg, len);
+	size_t n = 0;
+
+	assert_int_equal(ldns_pkt_id(p), id);
+	assert_true(ldns_pkt_qr(p));
+	assert_true(ldns_pkt_ra(p));
+	assert_int_equal(ldns_pkt_get_rcode(p), rcode);
+	while (an != NULL && an[n] != NULL)
+		n++;
+	assert_int_equal(ldns_pkt_ancount(p), n);
+	for (size_t i = 0; i < n; i++) {
+		ldns_rr *w = rr_from(an[i]);
+
+		assert_int_equal(ldns_rr_compare(w, ldns_rr_list_rr(ldns_pkt_answer(p), i)), 0);
+		assert_int_equal(ldns_rr_ttl(w),
+				 ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(p), i)));
+		ldns_rr_free(w);
+	}
+	return p;
+}
+
+/* ---- fixture: a store with a static zone, a resolver, the fakes ---- */
+
+static const char *const home_zone[] = {
+	"home.arpa. 3600 IN SOA ns.home.arpa. admin.home.arpa. 1 3600 900 604800 300",
+	"home.arpa. 3600 IN NS ns.home.arpa.",
+	"nas.home.arpa. 3600 IN A 192.168.1.10",
+	NULL,
+};
+
+static void key_of(const ldns_rdf *d, uint8_t *key, size_t *len)
+{
+	assert_int_equal(name_key_from_wire(ldns_rdf_data(d), ldns_rdf_size(d), key,
+					    len), TDNS_OK);
+}
+
+/* One record per RRset, which is all the zone above needs. */
+static void load_static(struct tdns_store *s, const char *const *zone)
+{
+	struct tdns_zone_meta meta = { .loaded_at = T0, .serial = 1 };
+	struct tdns_txn *t = NULL;
+	uint8_t key[NAME_KEY_MAX], apex[NAME_KEY_MAX], val[512], rdata[512];
+	size_t klen, apex_len = 0;
+
+	assert_int_equal(store_begin(s, true, &t), TDNS_OK);
+	for (size_t i = 0; zone[i] != NULL; i++) {
+		ldns_rr *rr = rr_from(zone[i]);
+		ldns_buffer *b = ldns_buffer_new(512);
+		struct tdns_rrset_enc enc;
+
+		assert_int_equal(ldns_rr_rdata2buffer_wire(b, rr), LDNS_STATUS_OK);
+		memcpy(rdata, ldns_buffer_begin(b), ldns_buffer_position(b));
+		key_of(ldns_rr_owner(rr), key, &klen);
+		if (i == 0) {
+			memcpy(apex, key, klen);
+			apex_len = klen;
+		}
+		rrset_enc_init(&enc, val, sizeof(val), ldns_rr_ttl(rr));
+		assert_int_equal(rrset_enc_add(&enc, rdata,
+					       (uint16_t)ldns_buffer_position(b)),
+				 TDNS_OK);
+		assert_int_equal(zonedb_put_rrset(t, key, klen,
+						  (uint16_t)ldns_rr_get_type(rr), val,
+						  enc.len),
+				 TDNS_OK);
+		meta.rrsets++;
+		meta.records++;
+		ldns_buffer_free(b);
+		ldns_rr_free(rr);
+	}
+	assert_int_equal(zonedb_put_meta(t, apex, apex_len, &meta), TDNS_OK);
+	assert_int_equal(store_commit(t), TDNS_OK);
+}
+
+static void env_resolver(struct env *e, unsigned n_upstream, unsigned max_out)
+{
+	struct tdns_resolver_cfg cfg;
+
+	resolver_free(e->r);
+	e->r = NULL;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.store = e->store;
+	cfg.chaos.version = "tierdns test";
+	cfg.cache.max_ttl = 86400;
+	cfg.cache.max_neg_ttl = 3600;
+	cfg.n_upstream = n_upstream;
+	cfg.timeout_ms = 2000;
+	cfg.max_outstanding = max_out;
+	cfg.max_waiters = 4;
+	cfg.transport.send = fake_send;
+	cfg.transport.done = fake_done;
+	cfg.transport.wake = fake_wake;
+	cfg.transport.ctx = e;
+	cfg.client.hold = fake_hold;
+	cfg.client.answer = fake_answer;
+	cfg.client.ctx = e;
+	assert_int_equal(resolver_new(&cfg, &e->r), TDNS_OK);
+}
+
+static int setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+
+	assert_non_null(e);
+	clock_set_fake(T0);
+	tu_tmpdir(e->dir);
+	assert_int_equal(store_open(e->dir, NULL, &e->store), TDNS_OK);
+	load_static(e->store, home_zone);
+	env_resolver(e, 1, 0);
+	*state = e;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+
+	resolver_free(e->r);
+	store_close(e->store);
+	tu_rmdir(e->dir);
+	free(e);
+	clock_set_fake(0);
+	return 0;
+}
+
+/* Send a client query; returns the verdict (answer in e->out when REPLY). */
+static enum resolver_verdict ask(struct env *e, int client, uint16_t id,
+				 const char *name, uint16_t type, bool rd,
+				 uint16_t edns)
+{
+	uint8_t q[512];
+	size_t n = mkquery(id, name, type, rd, edns, q);
+
+	return resolver_query(e->r, q, n, false, &e->clients[client], e->out,
+			      sizeof(e->out), &e->out_len);
+}
+
+static void deliver(struct env *e, size_t sent_idx, const uint8_t *msg, size_t len)
+{
+	resolver_on_reply(e->r, e->sent[sent_idx].token, msg, len);
+}
+
+/* ---- tests ---- */
+
+/* A miss sends one upstream query: RD set, a random ID, EDNS 1232, the
+ * question in lower case; the answer reaches the client with its own ID. */
+static void test_miss_then_answer(void **state)
+{
+	struct env *e = *state;
+	uint8_t rep[4096];
+	ldns_pkt *p;
+	size_t n;
+
+	assert_int_equal(ask(e, 0, 0x1111, "WWW.Site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	assert_int_equal(e->n_sent, 1);
+	assert_int_equal(e->n_got, 0);
+	assert_false(e->sent[0].tcp);
+	assert_int_equal(e->sent[0].upstream, 0);
+	assert_int_equal(e->wake, (uint64_t)T0 * 1000 + 2000);
+	p = parse(e->sent[0].msg, e->sent[0].len);
+	assert_true(ldns_pkt_rd(p));
+	assert_false(ldns_pkt_qr(p));
+	assert_int_equal(ldns_pkt_edns_udp_size(p), WIRE_EDNS_OUR_SIZE);
+	assert_int_equal(ldns_pkt_qdcount(p), 1);
+	{
+		char *s = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_question(p), 0)));
+
+		assert_string_equal(s, "www.site.");
+		free(s);
+	}
+	ldns_pkt_free(p);
+
+	n = mkreply(&e->sent[0], LDNS_RCODE_NOERROR, false, WWW_A, NULL, rep);
+	deliver(e, 0, rep, n);
+	assert_int_equal(e->n_got, 1);
+	assert_ptr_equal(e->got[0].held, &e->clients[0]);
+	p = check_reply(e->got[0].msg, e->got[0].len, 0x1111, LDNS_RCODE_NOERROR,
+			WWW_A);
+	assert_false(ldns_pkt_aa(p));
+	ldns_pkt_free(p);
+	assert_true(e->sent[0].done);
+	assert_int_equal(resolver_outstanding(e->r), 0);
+	assert_int_equal(resolver_stats(e->r)->cache_stored, 1);
+}
+
+/* RFC 5452 9.2: IDs are random, not a counter. Eight misses with eight
+ * equal IDs would happen with probability 2^-112. */
+static void test_random_ids(void **state)
+{
+	struct env *e = *state;
+	char name[32];
+	bool differ = false;
+
+	for (int i = 0; i < 8; i++) {
+		snprintf(name, sizeof(name), "n%d.site.", i);
+		assert_int_equal(ask(e, 0, 7, name, LDNS_RR_TYPE_A, true, 0),
+				 RESOLVER_DEFER);
+	}
+	assert_int_equal(e->n_sent, 8);
+	for (int i = 1; i < 8; i++) {
+		if (memcmp(e->sent[i].msg, e->sent[0].msg, 2) != 0)
+			differ = true;
+		assert_int_not_equal(e->sent[i].token, e->sent[0].token);
+	}
+	assert_true(differ);
+}
+
+/* CVE-2020-25686: identical misses share one upstream query; each client
+ * gets its own ID, its own question case and its own EDNS. */
+static void test_coalesce(void **state)
+{
+	struct env *e = *state;
+	uint8_t rep[4096];
+	ldns_pkt *p;
+	size_t n;
+	char *s;
+
+	assert_int_equal(ask(e, 0, 0x0101, "www.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	assert_int_equal(ask(e, 1, 0x0202, "WWW.SITE.", LDNS_RR_TYPE_A, true, 4096),
+			 RESOLVER_DEFER);
+	/* A different type is a different question. */
+	assert_int_equal(ask(e, 2, 0x0303, "www.site.", LDNS_RR_TYPE_AAAA, true, 0),
+			 RESOLVER_DEFER);
+	assert_int_equal(e->n_sent, 2);
+	assert_int_equal(resolver_stats(e->r)->coalesced, 1);
+
+	n = mkreply(&e->sent[0], LDNS_RCODE_NOERROR, false, WWW_A, NULL, rep);
+	deliver(e, 0, rep, n);
+	assert_int_equal(e->n_got, 2);
+	for (size_t i = 0; i < 2; i++) {
+		bool first = e->got[i].held == &e->clients[0];
+
+		assert_true(first || e->got[i].held == &e->clients[1]);
+		p = check_reply(e->got[i].msg, e->got[i].len, first ? 0x0101 : 0x0202,
+				LDNS_RCODE_NOERROR, WWW_A);
+		s = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_question(p), 0)));
+		assert_string_equal(s, first ? "www.site." : "WWW.SITE.");
+		free(s);
+		assert_int_equal(ldns_pkt_edns(p), !first);
+		ldns_pkt_free(p);
+	}
+	/* The AAAA question is still waiting. */
+	assert_int_equal(resolver_outstanding(e->r), 1);
+}
+
+/* RFC 5452: a reply with the wrong ID, the wrong question or QR=0 is
+ * ignored and the real one still accepted. */
+static void test_spoofs_ignored(void **state)
+{
+	struct env *e = *state;
+	uint8_t rep[4096], bad[4096];
+	const char *const evil[] = { "www.site. 300 IN A 203.0.113.66", NULL };
+	size_t n, bn;
+	ldns_pkt *p;
+
+	assert_int_equal(ask(e, 0, 0x4242, "www.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	n = mkreply(&e->sent[0], LDNS_RCODE_NOERROR, false, WWW_A, NULL, rep);
+
+	memcpy(bad, rep, n);
+	bad[1] ^= 0x01; /* wrong ID */
+	deliver(e, 0, bad, n);
+	memcpy(bad, rep, n);
+	bad[2] &= 0x7f; /* QR=0 */
+	deliver(e, 0, bad, n);
+	deliver(e, 0, rep, 11); /* shorter than a header */
+	bn = mkreply_q(&e->sent[0], "evil.site.", LDNS_RR_TYPE_A, evil, bad);
+	deliver(e, 0, bad, bn);
+	bn = mkreply_q(&e->sent[0], "www.site.", LDNS_RR_TYPE_MX, evil, bad);
+	deliver(e, 0, bad, bn);
+	assert_int_equal(e->n_got, 0);
+	assert_int_equal(resolver_stats(e->r)->upstream_ignored, 5);
+	assert_false(e->sent[0].done);
+
+	/* The question matches case-insensitively (RFC 1035 2.3.3). */
+	bn = mkreply_q(&e->sent[0], "WWW.SITE.", LDNS_RR_TYPE_A, WWW_A, bad);
+	deliver(e, 0, bad, bn);
+	assert_int_equal(e->n_got, 1);
+	p = check_reply(e->got[0].msg, e->got[0].len, 0x4242, LDNS_RCODE_NOERROR,
+			WWW_A);
+	ldns_pkt_free(p);
+	/* A late duplicate of the answer changes nothing. */
+	deliver(e, 0, rep, n);
+	assert_int_equal(e->n_got, 1);
+}
+
+/* A silent upstream: SERVFAIL when the 2 s budget is spent, not before. */
+static void test_timeout_servfail(void **state)
+{
+	struct env *e = *state;
+	ldns_pkt *p;
+
+	assert_int_equal(ask(e, 0, 0x5151, "www.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	assert_int_equal(resolver_next_deadline(e->r), (uint64_t)T0 * 1000 + 2000);
+	clock_advance_ms(1999);
+	resolver_tick(e->r, clock_mono_ms());
+	assert_int_equal(e->n_got, 0);
+	clock_advance_ms(1);
+	resolver_tick(e->r, clock_mono_ms());
+	assert_int_equal(e->n_got, 1);
+	p = check_reply(e->got[0].msg, e->got[0].len, 0x5151, LDNS_RCODE_SERVFAIL,
+			NULL);
+	ldns_pkt_free(p);
+	assert_true(e->sent[0].done);
+	assert_int_equal(e->n_sent, 1);
+	assert_int_equal(resolver_outstanding(e->r), 0);
+	assert_int_equal(e->wake, UINT64_MAX);
+	assert_int_equal(resolver_stats(e->r)->upstream_timeouts, 1);
+}
+
+/* Two upstreams: the first is silent, the second gets the rest of the
+ * budget; the client is answered well within 3 s. */
+static void test_timeout_next_upstream(void **state)
+{
+	struct env *e = *state;
+	uint8_t rep[4096];
+	ldns_pkt *p;
+	size_t n;
+
+	env_resolver(e, 2, 0);
+	assert_int_equal(ask(e, 0, 0x6161, "www.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	assert_int_equal(e->wake, (uint64_t)T0 * 1000 + 1000);
+	clock_advance_ms(1000);
+	resolver_tick(e->r, clock_mono_ms());
+	assert_int_equal(e->n_sent, 2);
+	assert_true(e->sent[0].done);
+	assert_int_equal(e->sent[1].upstream, 1);
+	/* A different random ID and token for the new attempt. */
+	assert_int_not_equal(e->sent[1].token, e->sent[0].token);
+	/* A late answer to the first attempt is stale and ignored. */
+	n = mkreply(&e->sent[0], LDNS_RCODE_NOERROR, false, WWW_A, NULL, rep);
+	deliver(e, 0, rep, n);
+	assert_int_equal(e->n_got, 0);
+	n = mkreply(&e->sent[1], LDNS_RCODE_NOERROR, false, WWW_A, NULL, rep);
+	deliver(e, 1, rep, n);
+	assert_int_equal(e->n_got, 1);
+	p = check_reply(e->got[0].msg, e->got[0].len, 0x6161, LDNS_RCODE_NOERROR,
+			WWW_A);
+	ldns_pkt_free(p);
+
+	/* Both silent: SERVFAIL at 2 s in total. */
+	assert_int_equal(ask(e, 1, 0x6262, "other.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	clock_advance_ms(1000);
+	resolver_tick(e->r, clock_mono_ms());
+	assert_int_equal(e->n_got, 1);
+	clock_advance_ms(1000);
+	resolver_tick(e->r, clock_mono_ms());
+	assert_int_equal(e->n_got, 2);
+	p = check_reply(e->got[1].msg, e->got[1].len, 0x6262, LDNS_RCODE_SERVFAIL,
+			NULL);
+	ldns_pkt_free(p);
+}
+
+/* SERVFAIL, REFUSED and garbage from the only upstream: SERVFAIL to the
+ * client at once; with a second upstream, it is asked instead. */
+static void test_upstream_failures(void **state)
+{
+	struct env *e = *state;
+	static const ldns_pkt_rcode bad[] = { LDNS_RCODE_SERVFAIL, LDNS_RCODE_REFUSED,
+					      LDNS_RCODE_FORMERR };
+	uint8_t rep[4096];
+	ldns_pkt *p;
+	size_t n;
+
+	for (size_t i = 0; i < 3; i++) {
+		e->n_got = 0;
+		e->n_sent = 0;
+		assert_int_equal(ask(e, 0, (uint16_t)(0x7000 + i), "www.site.",
+				     LDNS_RR_TYPE_A, true, 0),
+				 RESOLVER_DEFER);
+		n = mkreply(&e->sent[0], bad[i], false, NULL, NULL, rep);
+		deliver(e, 0, rep, n);
+		assert_int_equal(e->n_got, 1);
+		p = check_reply(e->got[0].msg, e->got[0].len, (uint16_t)(0x7000 + i),
+				LDNS_RCODE_SERVFAIL, NULL);
+		ldns_pkt_free(p);
+	}
+	/* Garbage with the right ID and QR: the header is all there is. */
+	e->n_got = 0;
+	e->n_sent = 0;
+	assert_int_equal(ask(e, 0, 0x7100, "www.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	n = mkreply(&e->sent[0], LDNS_RCODE_NOERROR, false, WWW_A, NULL, rep);
+	deliver(e, 0, rep, 20); /* cut inside the question */
+	assert_int_equal(e->n_got, 1);
+	p = check_reply(e->got[0].msg, e->got[0].len, 0x7100, LDNS_RCODE_SERVFAIL,
+			NULL);
+	ldns_pkt_free(p);
+	/* A socket failure (msg NULL). */
+	e->n_got = 0;
+	e->n_sent = 0;
+	assert_int_equal(ask(e, 0, 0x7200, "www.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	deliver(e, 0, NULL, 0);
+	assert_int_equal(e->n_got, 1);
+	p = check_reply(e->got[0].msg, e->got[0].len, 0x7200, LDNS_RCODE_SERVFAIL,
+			NULL);
+	ldns_pkt_free(p);
+	/* Nothing was cached from any of it. */
+	e->n_sent = 0;
+	assert_int_equal(ask(e, 0, 0x7300, "www.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	assert_int_equal(e->n_sent, 1);
+
+	/* Two upstreams: REFUSED from the first, the second answers. */
+	env_resolver(e, 2, 0);
+	e->n_got = 0;
+	e->n_sent = 0;
+	assert_int_equal(ask(e, 0, 0x7400, "www.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	n = mkreply(&e->sent[0], LDNS_RCODE_REFUSED, false, NULL, NULL, rep);
+	deliver(e, 0, rep, n);
+	assert_int_equal(e->n_got, 0);
+	assert_int_equal(e->n_sent, 2);
+	assert_int_equal(e->sent[1].upstream, 1);
+	n = mkreply(&e->sent[1], LDNS_RCODE_NOERROR, false, WWW_A, NULL, rep);
+	deliver(e, 1, rep, n);
+	assert_int_equal(e->n_got, 1);
+	p = check_reply(e->got[0].msg, e->got[0].len, 0x7400, LDNS_RCODE_NOERROR,
+			WWW_A);
+	ldns_pkt_free(p);
+}
+
+/* No upstream takes the query at all: SERVFAIL at once, nothing held. */
+static void test_send_fails(void **state)
+{
+	struct env *e = *state;
+	ldns_pkt *p;
+
+	e->send_fails = true;
+	assert_int_equal(ask(e, 0, 0x7777, "www.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_REPLY);
+	p = check_reply(e->out, e->out_len, 0x7777, LDNS_RCODE_SERVFAIL, NULL);
+	ldns_pkt_free(p);
+	assert_int_equal(resolver_outstanding(e->r), 0);
+	assert_int_equal(e->n_got, 0);
+}
+
+/* TC over UDP: the same question again over TCP, same upstream. */
+static void test_tc_retry_tcp(void **state)
+{
+	struct env *e = *state;
+	uint8_t rep[4096];
+	ldns_pkt *p;
+	size_t n;
+
+	assert_int_equal(ask(e, 0, 0x8888, "www.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	n = mkreply(&e->sent[0], LDNS_RCODE_NOERROR, true, NULL, NULL, rep);
+	deliver(e, 0, rep, n);
+	assert_int_equal(e->n_got, 0);
+	assert_int_equal(e->n_sent, 2);
+	assert_true(e->sent[0].done);
+	assert_true(e->sent[1].tcp);
+	assert_int_equal(e->sent[1].upstream, 0);
+	n = mkreply(&e->sent[1], LDNS_RCODE_NOERROR, false, WWW_A, NULL, rep);
+	deliver(e, 1, rep, n);
+	assert_int_equal(e->n_got, 1);
+	p = check_reply(e->got[0].msg, e->got[0].len, 0x8888, LDNS_RCODE_NOERROR,
+			WWW_A);
+	ldns_pkt_free(p);
+	assert_int_equal(resolver_stats(e->r)->tcp_retries, 1);
+}
+
+/* Static zones answer first, without the upstream, with AA and RA. */
+static void test_static_zone(void **state)
+{
+	struct env *e = *state;
+	const char *const nas[] = { "nas.home.arpa. 3600 IN A 192.168.1.10", NULL };
+	ldns_pkt *p;
+
+	assert_int_equal(ask(e, 0, 0x9999, "NAS.home.arpa.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_REPLY);
+	p = check_reply(e->out, e->out_len, 0x9999, LDNS_RCODE_NOERROR, nas);
+	assert_true(ldns_pkt_aa(p));
+	ldns_pkt_free(p);
+	assert_int_equal(ask(e, 0, 0x999a, "nope.home.arpa.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_REPLY);
+	p = check_reply(e->out, e->out_len, 0x999a, LDNS_RCODE_NXDOMAIN, NULL);
+	ldns_pkt_free(p);
+	assert_int_equal(e->n_sent, 0);
+	assert_int_equal(resolver_stats(e->r)->static_answers, 2);
+}
+
+/* The second ask is a cache hit: no upstream, TTL counted down. NXDOMAIN
+ * from the upstream reaches the client as NXDOMAIN and is cached too. */
+static void test_cache_hit(void **state)
+{
+	struct env *e = *state;
+	const char *const later[] = { "www.site. 270 IN A 192.0.2.10", NULL };
+	uint8_t rep[4096];
+	ldns_pkt *p;
+	size_t n;
+
+	assert_int_equal(ask(e, 0, 1, "www.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	n = mkreply(&e->sent[0], LDNS_RCODE_NOERROR, false, WWW_A, NULL, rep);
+	deliver(e, 0, rep, n);
+	clock_advance_ms(30000);
+	assert_int_equal(ask(e, 1, 2, "Www.Site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_REPLY);
+	p = check_reply(e->out, e->out_len, 2, LDNS_RCODE_NOERROR, later);
+	assert_false(ldns_pkt_aa(p));
+	ldns_pkt_free(p);
+	assert_int_equal(e->n_sent, 1);
+	assert_int_equal(resolver_stats(e->r)->cache_hits, 1);
+
+	assert_int_equal(ask(e, 0, 3, "nosuch.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	n = mkreply(&e->sent[1], LDNS_RCODE_NXDOMAIN, false, NULL, SITE_SOA, rep);
+	deliver(e, 1, rep, n);
+	p = check_reply(e->got[1].msg, e->got[1].len, 3, LDNS_RCODE_NXDOMAIN, NULL);
+	assert_int_equal(ldns_pkt_nscount(p), 1);
+	ldns_pkt_free(p);
+	assert_int_equal(ask(e, 0, 4, "nosuch.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_REPLY);
+	p = check_reply(e->out, e->out_len, 4, LDNS_RCODE_NXDOMAIN, NULL);
+	ldns_pkt_free(p);
+	assert_int_equal(e->n_sent, 2);
+	/* Past the expiry (300 s in all) it is a miss again. */
+	clock_advance_ms(270000);
+	assert_int_equal(ask(e, 0, 5, "www.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	assert_int_equal(e->n_sent, 3);
+}
+
+/* TTL 0 is passed through to the clients but never cached. */
+static void test_ttl0_uncached(void **state)
+{
+	struct env *e = *state;
+	const char *const zero[] = { "www.site. 0 IN A 192.0.2.10", NULL };
+	uint8_t rep[4096];
+	ldns_pkt *p;
+	size_t n;
+
+	assert_int_equal(ask(e, 0, 1, "www.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	n = mkreply(&e->sent[0], LDNS_RCODE_NOERROR, false, zero, NULL, rep);
+	deliver(e, 0, rep, n);
+	p = check_reply(e->got[0].msg, e->got[0].len, 1, LDNS_RCODE_NOERROR, zero);
+	ldns_pkt_free(p);
+	assert_int_equal(ask(e, 0, 2, "www.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	assert_int_equal(e->n_sent, 2);
+}
+
+/* Answers larger than the client's limit are truncated with TC, per
+ * client: the one with EDNS 4096 gets everything (up to 1232). */
+static void test_truncation_per_client(void **state)
+{
+	struct env *e = *state;
+	const char *an[41];
+	char text[40][64];
+	uint8_t rep[4096];
+	ldns_pkt *p;
+	size_t n;
+
+	for (int i = 0; i < 40; i++) {
+		snprintf(text[i], sizeof(text[i]), "big.site. 300 IN A 192.0.2.%d", i);
+		an[i] = text[i];
+	}
+	an[40] = NULL;
+	assert_int_equal(ask(e, 0, 1, "big.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	assert_int_equal(ask(e, 1, 2, "big.site.", LDNS_RR_TYPE_A, true, 4096),
+			 RESOLVER_DEFER);
+	n = mkreply(&e->sent[0], LDNS_RCODE_NOERROR, false, an, NULL, rep);
+	deliver(e, 0, rep, n);
+	assert_int_equal(e->n_got, 2);
+	for (size_t i = 0; i < 2; i++) {
+		bool plain = e->got[i].held == &e->clients[0];
+
+		p = parse(e->got[i].msg, e->got[i].len);
+		assert_true(e->got[i].len <= (plain ? 512u : 1232u));
+		assert_int_equal(ldns_pkt_tc(p), plain);
+		assert_int_equal(ldns_pkt_ancount(p), plain ? 0 : 40);
+		ldns_pkt_free(p);
+	}
+}
+
+/* Limits: beyond max_outstanding and max_waiters, SERVFAIL at once. */
+static void test_limits(void **state)
+{
+	struct env *e = *state;
+	ldns_pkt *p;
+
+	env_resolver(e, 1, 1);
+	assert_int_equal(ask(e, 0, 1, "a.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	assert_int_equal(ask(e, 1, 2, "b.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_REPLY);
+	p = check_reply(e->out, e->out_len, 2, LDNS_RCODE_SERVFAIL, NULL);
+	ldns_pkt_free(p);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(ask(e, i + 1, 3, "a.site.", LDNS_RR_TYPE_A, true, 0),
+				 RESOLVER_DEFER);
+	assert_int_equal(ask(e, 5, 4, "a.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_REPLY);
+	p = check_reply(e->out, e->out_len, 4, LDNS_RCODE_SERVFAIL, NULL);
+	ldns_pkt_free(p);
+	assert_int_equal(resolver_stats(e->r)->overload, 2);
+	assert_int_equal(e->n_sent, 1);
+}
+
+/* Cancel forgets one client; free releases the rest without answers. */
+static void test_cancel_and_free(void **state)
+{
+	struct env *e = *state;
+
+	assert_int_equal(ask(e, 0, 1, "a.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	assert_int_equal(ask(e, 1, 2, "a.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	assert_true(resolver_cancel(e->r, &e->clients[0]));
+	assert_false(resolver_cancel(e->r, &e->clients[0]));
+	resolver_free(e->r);
+	e->r = NULL;
+	assert_int_equal(e->n_got, 1);
+	assert_ptr_equal(e->got[0].held, &e->clients[1]);
+	assert_int_equal(e->got[0].len, 0);
+	assert_true(e->sent[0].done);
+}
+
+/* The rest of the local tier's front door. */
+static void test_front_door(void **state)
+{
+	struct env *e = *state;
+	uint8_t q[512];
+	size_t n;
+	ldns_pkt *p;
+
+	/* RD=0: local data only; a miss is REFUSED, nothing sent upstream. */
+	assert_int_equal(ask(e, 0, 1, "www.site.", LDNS_RR_TYPE_A, false, 0),
+			 RESOLVER_REPLY);
+	p = check_reply(e->out, e->out_len, 1, LDNS_RCODE_REFUSED, NULL);
+	assert_false(ldns_pkt_rd(p));
+	ldns_pkt_free(p);
+	assert_int_equal(e->n_sent, 0);
+
+	/* Shorter than a header: nothing at all. */
+	n = mkquery(2, "www.site.", LDNS_RR_TYPE_A, true, 0, q);
+	assert_int_equal(resolver_query(e->r, q, 5, false, &e->clients[0], e->out,
+					sizeof(e->out), &e->out_len),
+			 RESOLVER_DROP);
+	/* QDCOUNT 0: FORMERR, with RA. */
+	q[5] = 0;
+	assert_int_equal(resolver_query(e->r, q, WIRE_HDR_LEN, false, &e->clients[0],
+					e->out, sizeof(e->out), &e->out_len),
+			 RESOLVER_REPLY);
+	assert_true(e->out_len >= WIRE_HDR_LEN);
+	assert_int_equal(e->out[3] & 0x0f, LDNS_RCODE_FORMERR);
+	assert_true(e->out[3] & 0x80);
+	(void)n;
+
+	/* CHAOS version.bind. */
+	{
+		ldns_pkt *cq = ldns_pkt_query_new(ldns_dname_new_frm_str("version.bind."),
+						  LDNS_RR_TYPE_TXT, LDNS_RR_CLASS_CH,
+						  LDNS_RD);
+
+		ldns_pkt_set_id(cq, 3);
+		n = to_wire(cq, q, sizeof(q));
+		ldns_pkt_free(cq);
+		assert_int_equal(resolver_query(e->r, q, n, false, &e->clients[0],
+						e->out, sizeof(e->out), &e->out_len),
+				 RESOLVER_REPLY);
+		p = parse(e->out, e->out_len);
+		assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+		assert_int_equal(ldns_pkt_ancount(p), 1);
+		assert_true(ldns_pkt_ra(p));
+		ldns_pkt_free(p);
+	}
+	assert_int_equal(e->n_sent, 0);
+}
+
+/* Malformed input never crashes: random client packets, and random
+ * upstream replies that carry the right ID and QR (the only ones that get
+ * past the first check). A fixed-seed xorshift keeps it reproducible. */
+static void test_garbage(void **state)
+{
+	struct env *e = *state;
+	uint64_t x = 0x9e3779b97f4a7c15u;
+	uint8_t buf[600], good[4096];
+	char name[32];
+	size_t good_len, defers = 0;
+
+	for (int i = 0; i < 3000; i++) {
+		size_t n;
+
+		for (size_t j = 0; j < sizeof(buf); j++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			buf[j] = (uint8_t)x;
+		}
+		n = (size_t)(x % sizeof(buf));
+		if (i % 2 == 0) {
+			buf[2] &= 0x7f; /* a query, so it gets past the QR check */
+			if (resolver_query(e->r, buf, n, i % 4 == 0, &e->clients[0],
+					   e->out, sizeof(e->out),
+					   &e->out_len) == RESOLVER_DEFER)
+				defers++;
+			continue;
+		}
+		/* An outstanding query to aim at. */
+		if (resolver_outstanding(e->r) == 0) {
+			snprintf(name, sizeof(name), "q%d.site.", i);
+			e->n_sent = 0;
+			assert_int_equal(ask(e, 1, 9, name, LDNS_RR_TYPE_A, true, 0),
+					 RESOLVER_DEFER);
+			defers++;
+		}
+		/* Now and then the valid reply, whole. */
+		if (i % 5 == 0) {
+			good_len = mkreply(&e->sent[e->n_sent - 1], LDNS_RCODE_NOERROR,
+					   false, WWW_A, NULL, good);
+			deliver(e, e->n_sent - 1, good, good_len);
+			continue;
+		}
+		/* A third of the time a valid reply cut or corrupted past the
+		 * header. */
+		if (i % 3 == 0) {
+			good_len = mkreply(&e->sent[e->n_sent - 1], LDNS_RCODE_NOERROR,
+					   false, WWW_A, NULL, good);
+			memcpy(buf, good, good_len < n ? good_len : n);
+			if (n > 12)
+				buf[12 + x % (n - 12)] ^= (uint8_t)(x >> 8);
+		}
+		memcpy(buf, e->sent[e->n_sent - 1].msg, 2);
+		buf[2] |= 0x80;
+		if (n < 12)
+			n = 12;
+		deliver(e, e->n_sent - 1, buf, n);
+	}
+	/* Whatever happened, every held client was answered (or, at the end,
+	 * released) exactly once. */
+	resolver_free(e->r);
+	e->r = NULL;
+	assert_int_equal(e->n_got, defers);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_miss_then_answer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_random_ids, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_coalesce, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_spoofs_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timeout_servfail, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timeout_next_upstream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_upstream_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_send_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tc_retry_tcp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_static_zone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_hit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ttl0_uncached, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncation_per_client, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_and_free, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_front_door, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
