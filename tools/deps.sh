@@ -8,7 +8,8 @@
 
 TDNS_PKGS_BUILD=(build-essential cmake pkg-config libldns-dev liblmdb-dev
                  bind9-dnsutils ldnsutils lmdb-utils)
-TDNS_PKGS_TEST=(libcmocka-dev python3 python3-dnspython procps)
+TDNS_PKGS_TEST=(libcmocka-dev python3 python3-dnspython procps
+                nsd unbound)
 
 tdns_deps() {
 	local want=("${TDNS_PKGS_BUILD[@]}") missing=() p

@@ -488,21 +488,24 @@ def random_case(rng, name):
     return "".join(c.upper() if c.isalpha() and rng.random() < 0.5 else c for c in name)
 
 
-def make_queries(seed, names=NAMES, types=TYPES):
+def make_queries(seed, names=NAMES, types=TYPES, rd=None):
     """Every name x every type, each with random case (half the time), a
-    random EDNS choice and RD bit; then the large answers once more without
-    EDNS (they must come back TC) and with EDNS 4096."""
+    random EDNS choice and RD bit (rd=True: always RD, as a stub resolver
+    asks a recursive one); then the large answers once more without EDNS
+    (they must come back TC) and with EDNS 4096, and over TCP."""
     rng = random.Random(seed)
     out = []
     for name, note in names:
         for t in types:
             n = random_case(rng, name) if rng.random() < 0.5 else name
-            out.append(Query(n, t, rng.choice(EDNS_CHOICES), rng.random() < 0.5, False, note))
+            r = rng.random() < 0.5 if rd is None else rd
+            out.append(Query(n, t, rng.choice(EDNS_CHOICES), r, False, note))
     for name in ("big.interop.", "huge.interop.", "interop.", "rr.interop."):
         for t in ("TXT", "ANY"):
-            out.append(Query(name, t, None, False, False, "large answer without EDNS"))
+            r = bool(rd)
+            out.append(Query(name, t, None, r, False, "large answer without EDNS"))
             out.append(Query(random_case(rng, name), t, 4096, True, False, "large answer, EDNS 4096"))
-            out.append(Query(name, t, None, False, True, "large answer over TCP"))
+            out.append(Query(name, t, None, r, True, "large answer over TCP"))
     return out
 
 
@@ -542,9 +545,32 @@ def flags_of(r):
     return {f: bool(r.flags & getattr(dns.flags, f)) for f in FLAG_NAMES}
 
 
+class Rd:
+    """One rdata, equal to another by its canonical form (RFC 4034 6.2:
+    names in rdata lower-cased), shown as presentation text."""
+
+    __slots__ = ("digest", "text")
+
+    def __init__(self, rd):
+        self.digest = rd.to_digestable(dns.name.root)
+        self.text = rd.to_text()
+
+    def __eq__(self, other):
+        return isinstance(other, Rd) and self.digest == other.digest
+
+    def __hash__(self):
+        return hash(self.digest)
+
+    def __lt__(self, other):
+        return self.digest < other.digest
+
+    def __repr__(self):
+        return self.text
+
+
 def rrset_key(rrset, ttl):
     owner = rrset.name.to_text().lower()
-    rdatas = frozenset(rd.to_digestable(dns.name.root) for rd in rrset)
+    rdatas = frozenset(Rd(rd) for rd in rrset)
     return (owner, dns.rdataclass.to_text(rrset.rdclass),
             dns.rdatatype.to_text(rrset.rdtype), rrset.ttl if ttl else None, rdatas)
 
@@ -591,7 +617,181 @@ def section_diff(a, b):
     """Human lines for two section views: what only a has, what only b has."""
     out = []
     for k in sorted(a - b, key=repr):
-        out.append("      only in first : %s %s %s ttl=%s %s" % (k[0], k[1], k[2], k[3], sorted(k[4])))
+        out.append("      only in first : %s %s %s ttl=%s %s" % (k[0], k[1], k[2], k[3], sorted(k[4])[:8]))
     for k in sorted(b - a, key=repr):
-        out.append("      only in second: %s %s %s ttl=%s %s" % (k[0], k[1], k[2], k[3], sorted(k[4])))
+        out.append("      only in second: %s %s %s ttl=%s %s" % (k[0], k[1], k[2], k[3], sorted(k[4])[:8]))
     return out
+
+
+# -- the differential loop ------------------------------------------------
+
+def apply_rules(rules, q, a, b):
+    """Apply the deliberate-difference rules [(why, fn)]; fn(q, a, b)
+    returns (a, b) with what it explains removed, or None."""
+    used = []
+    for why, rule in rules:
+        r = rule(q, a, b)
+        if r is not None:
+            a2, b2 = r
+            if (a2, b2) != (a, b):
+                used.append(why)
+            a, b = a2, b2
+    return a, b, used
+
+
+class Diff:
+    """Send every query to server a (the reference peer) and server b
+    (tierdns) and compare the views. A UDP query either answers with TC is
+    asked again over TCP (appended to the run); when both set TC the
+    truncated sections are not compared (RFC 2181 section 9)."""
+
+    def __init__(self, title, a, b, ttl, rules, known_bugs, verbose=False):
+        self.title = title
+        self.a, self.b = a, b
+        self.ttl = ttl
+        self.rules = rules
+        self.known_bugs = known_bugs
+        self.verbose = verbose
+        self.asker = Asker()
+        self.compared = self.tcp = self.identical = self.deliberate = self.known = 0
+        self.deliberate_seen = {}
+        self.known_seen = set()
+        self.failures = []
+        self.t0 = time.monotonic()
+
+    def bug_for(self, q, va, vb):
+        for kb in self.known_bugs:
+            if kb["key"] == q.key() and kb.get("match", lambda q, a, b: True)(q, va, vb):
+                return kb
+        return None
+
+    def run(self, queries):
+        queue = list(queries)
+        i = 0
+        while i < len(queue):
+            q = queue[i]
+            i += 1
+            ra = self.asker.ask(self.a, q)
+            rb = self.asker.ask(self.b, q)
+            va, vb = view(ra, self.ttl), view(rb, self.ttl)
+            self.compared += 1
+            if q.tcp:
+                self.tcp += 1
+            tc_a = va.get("flags", {}).get("TC")
+            tc_b = vb.get("flags", {}).get("TC")
+            if (tc_a or tc_b) and not q.tcp:
+                queue.append(q.tcp_copy())
+            if tc_a and tc_b:
+                for v in (va, vb):
+                    for s in ("answer", "authority", "additional"):
+                        v.pop(s, None)
+            if va == vb:
+                self.identical += 1
+                if self.verbose:
+                    print("ok    %s" % q)
+                continue
+            a2, b2, used = apply_rules(self.rules, q, va, vb)
+            if a2 == b2:
+                self.deliberate += 1
+                for why in used:
+                    self.deliberate_seen[why] = self.deliberate_seen.get(why, 0) + 1
+                if self.verbose:
+                    print("DELIB %s: %s" % (q, "; ".join(used)))
+                continue
+            bug = self.bug_for(q, va, vb)
+            fields = diff_fields(a2, b2)
+            text = ["%s %s: differs in %s" % ("XFAIL" if bug else "FAIL", q, ", ".join(fields))]
+            if bug:
+                text.append("    known bug %s: expected %s; got %s"
+                            % (bug["id"], bug["expected"], bug["got"]))
+            if "flags" in fields and "flags" in a2 and "flags" in b2:
+                text.append("    flags: %s %s, %s %s" % (
+                    self.a.name, sorted(k for k, v in a2["flags"].items() if v),
+                    self.b.name, sorted(k for k, v in b2["flags"].items() if v)))
+            for s in ("answer", "authority", "additional"):
+                if s in fields and s in a2 and s in b2:
+                    text.append("    %s section (first = %s, second = %s):"
+                                % (s, self.a.name, self.b.name))
+                    text.extend(section_diff(a2[s], b2[s]))
+            text.append("  %s:" % self.a.name)
+            text.append(describe(ra))
+            text.append("  %s:" % self.b.name)
+            text.append(describe(rb))
+            if bug:
+                self.known += 1
+                self.known_seen.add(bug["id"])
+                if self.verbose:
+                    print("\n".join(text))
+            else:
+                self.failures.append("\n".join(text))
+        return self
+
+    def report(self, minimum=300):
+        """Print failures and the summary; returns the exit status."""
+        for f in self.failures:
+            print(f)
+        for kb in self.known_bugs:
+            if kb["id"] not in self.known_seen:
+                print("note: KNOWN_BUGS %s (%s) no longer reproduces: remove it"
+                      % (kb["id"], kb["key"]))
+        print("%s: %d queries compared (%d over TCP) in %.1f s: %d identical, "
+              "%d deliberate differences, %d known tierdns bugs, %d unexplained"
+              % (self.title, self.compared, self.tcp, time.monotonic() - self.t0,
+                 self.identical, self.deliberate, self.known, len(self.failures)))
+        for why, n in sorted(self.deliberate_seen.items()):
+            print("  deliberate (%d queries): %s" % (n, why))
+        if self.compared < minimum:
+            print("FAIL: fewer than %d queries compared" % minimum)
+            return 1
+        return 1 if self.failures else 0
+
+
+# -- deliberate-difference rules shared by the tests ---------------------
+#
+# A rule gets the query and both views (reference peer first, tierdns
+# second) and returns both views with what it explains removed, or None
+# when it does not apply.
+
+def rule_any_subset(q, ref, ours):
+    """RFC 8482 section 4.1: ANY may be answered with any non-empty subset
+    of the RRsets at the name. NSD answers one RRset; tierdns-upper all of
+    them (as NSD does for TCP); resolvers pass on or cache either. A bigger
+    subset may need TC over UDP where a smaller does not (RFC 1035 4.2.1);
+    the TCP retry of the same query is compared too."""
+    if q.qtype != "ANY" or "answer" not in ref or "answer" not in ours:
+        return None
+    if not ref["answer"] or not ours["answer"]:
+        return None
+    if not (ref["answer"] <= ours["answer"] or ours["answer"] <= ref["answer"]):
+        return None
+    a, b = dict(ref), dict(ours)
+    a["answer"] = b["answer"] = frozenset()
+    if not q.tcp and a.get("flags") and b.get("flags"):
+        a["flags"], b["flags"] = dict(a["flags"]), dict(b["flags"])
+        a["flags"]["TC"] = b["flags"]["TC"] = False
+    return a, b
+
+
+def rule_no_additional_processing(q, ref, ours):
+    """RFC 1034 4.3.2 step 6 ("attempt to add other RRs which may be
+    useful") makes additional-section data optional; tierdns-upper adds
+    none to positive answers (its auth.c: minimal responses, glue only in
+    referrals), NSD adds the addresses of in-zone NS/MX/SRV targets even
+    with minimal-responses, and a resolver in front passes them on.
+    Deliberate for a non-empty answer when all that is missing from ours
+    are A/AAAA RRsets the reference has."""
+    if "additional" not in ref or "additional" not in ours or not ref.get("answer"):
+        return None
+    if not ours["additional"] <= ref["additional"]:
+        return None
+    if any(k[2] not in ("A", "AAAA") for k in ref["additional"] - ours["additional"]):
+        return None
+    a, b = dict(ref), dict(ours)
+    a["additional"] = b["additional"] = frozenset()
+    return a, b
+
+
+RULE_ANY = ("RFC 8482 4.1: ANY answered with another non-empty subset of the RRsets "
+            "(TC may differ with the size)", rule_any_subset)
+RULE_ADDITIONAL = ("RFC 1034 4.3.2 step 6: no optional additional-section addresses "
+                   "in positive answers from tierdns-upper", rule_no_additional_processing)
