@@ -5,11 +5,13 @@
  * path. Packet in, packet out; the store is read through zonedb.h only.
  *
  * Choices an operator may ask about:
- *   - Responses are minimal: no zone NS RRset in the authority section of
- *     positive answers and no additional-section processing for MX/SRV
- *     targets; referrals carry their glue.
- *   - ANY (RFC 8482 allows either) returns every RRset at the name, as NSD
- *     does; there is no DNSSEC data to make that expensive.
+ *   - Responses are minimal (like NSD's minimal-responses): no zone NS
+ *     RRset in the authority section of positive answers and no additional
+ *     records for MX/SRV targets. Referrals carry their glue, NS answers the
+ *     addresses of in-zone servers; both only from the answering zone.
+ *   - ANY returns every RRset at the name. RFC 8482 allows answering with a
+ *     subset (NSD 4.6 sends one RRset); without DNSSEC data the full set
+ *     stays small, and it is what a user asking ANY expects to see.
  *   - Owner names: records owned by the query name carry the client's case
  *     (RFC 4343 asks no more, and it keeps compression pointing at the
  *     question); CNAME chain targets and glue use the case stored in the
@@ -35,8 +37,6 @@
 #define TYPE_DS 43
 #define TYPE_IXFR 251
 #define TYPE_AXFR 252
-#define TYPE_MAILB 253
-#define TYPE_MAILA 254
 #define TYPE_ANY 255
 #define CLASS_IN 1
 #define CLASS_CH 3
@@ -77,7 +77,7 @@ static ldns_rr *make_rr(const ldns_rdf *owner, uint16_t type, uint16_t rrclass,
 	size_t pos = 0;
 
 	if (((unsigned)rec[0] << 8 | rec[1]) != rdlen)
-		goto fail;
+		goto out;
 	rr = ldns_rr_new();
 	o = ldns_rdf_clone(owner);
 	if (rr == NULL || o == NULL)
@@ -87,14 +87,15 @@ static ldns_rr *make_rr(const ldns_rdf *owner, uint16_t type, uint16_t rrclass,
 	ldns_rr_set_type(rr, (ldns_rr_type)type);
 	ldns_rr_set_class(rr, (ldns_rr_class)rrclass);
 	ldns_rr_set_ttl(rr, ttl);
-	if (ldns_wire2rdf(rr, rec, (size_t)rdlen + 2, &pos) != LDNS_STATUS_OK ||
-	    pos != (size_t)rdlen + 2)
-		goto fail;
-	return rr;
+	if (ldns_wire2rdf(rr, rec, (size_t)rdlen + 2, &pos) == LDNS_STATUS_OK &&
+	    pos == (size_t)rdlen + 2)
+		goto out;
 fail:
-	ldns_rdf_deep_free(o);
 	ldns_rr_free(rr);
-	return NULL;
+	rr = NULL;
+out:
+	ldns_rdf_deep_free(o);
+	return rr;
 }
 
 /* Append a whole stored RRset, in stored order. *first (may be NULL) gets
@@ -155,19 +156,27 @@ static enum tdns_status add_negative_soa(struct tdns_txn *t, ldns_pkt *reply,
 	st = zonedb_get_rrset(t, apex, apex_len, TYPE_SOA, &v);
 	if (st == TDNS_ENOTFOUND) {
 		log_warn("zone without SOA: negative answer has no authority");
-		return TDNS_OK;
+		st = TDNS_OK;
+		goto out;
 	}
 	if (st != TDNS_OK)
-		return st;
-	if (!rrset_next(&v, &pos, &rdata, &rdlen) || rdlen < SOA_FIXED_LEN + 2)
-		return TDNS_EINVAL;
+		goto out;
+	/* Names in stored rdata are uncompressed: MINIMUM is the last field. */
+	if (!rrset_next(&v, &pos, &rdata, &rdlen) ||
+	    rdlen < SOA_FIXED_LEN + 2) {
+		st = TDNS_EINVAL;
+		goto out;
+	}
 	minimum = rd32(rdata + rdlen - 4);
 	ttl = v.ttl < minimum ? v.ttl : minimum;
 	owner = rdf_from_key(apex, apex_len);
-	if (owner == NULL)
-		return TDNS_ENOMEM;
+	if (owner == NULL) {
+		st = TDNS_ENOMEM;
+		goto out;
+	}
 	st = add_rrset(reply, LDNS_SECTION_AUTHORITY, owner, TYPE_SOA, ttl, &v,
 		       NULL);
+out:
 	ldns_rdf_deep_free(owner);
 	return st;
 }
@@ -188,36 +197,58 @@ static bool has_rrset(const ldns_rr_list *l, const ldns_rdf *owner,
 }
 
 /* Address records of one name server target into additional. */
-static enum tdns_status add_glue(struct tdns_txn *t, ldns_pkt *reply,
-				 const ldns_rdf *target, const uint8_t *apex,
-				 size_t apex_len)
+static enum tdns_status add_glue_one(struct tdns_txn *t, ldns_pkt *reply,
+				     const ldns_rdf *target, uint16_t type,
+				     const uint8_t *apex, size_t apex_len)
 {
-	static const uint16_t types[] = { TYPE_A, TYPE_AAAA };
+	struct tdns_rrset_view v;
 	uint8_t key[NAME_KEY_MAX];
-	size_t klen = 0, i;
+	size_t klen = 0;
 	enum tdns_status st;
 
 	if (name_key_from_wire(ldns_rdf_data(target), ldns_rdf_size(target),
 			       key, &klen) != TDNS_OK)
 		return TDNS_OK;
 	/* Only data of this zone (below the cut or in-zone siblings) is ours
-	 * to hand out; anything else would be a cache-poisoning vector. */
-	if (!name_key_is_subdomain(key, klen, apex, apex_len))
+	 * to hand out here: not other zones', even those served alongside
+	 * (a resolver would rightly discard them as out of bailiwick). */
+	if (!name_key_is_subdomain(key, klen, apex, apex_len) ||
+	    zonedb_in_deeper_zone(t, apex, apex_len, key, klen))
 		return TDNS_OK;
-	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-		struct tdns_rrset_view v;
+	if (has_rrset(ldns_pkt_additional(reply), target, type))
+		return TDNS_OK; /* a duplicate NS record in the stored RRset */
+	st = zonedb_get_rrset(t, key, klen, type, &v);
+	if (st == TDNS_ENOTFOUND)
+		return TDNS_OK;
+	if (st != TDNS_OK)
+		return st;
+	return add_rrset(reply, LDNS_SECTION_ADDITIONAL, target, type, v.ttl,
+			 &v, NULL);
+}
 
-		if (has_rrset(ldns_pkt_additional(reply), target, types[i]))
-			continue; /* a duplicate NS record in the stored RRset */
-		st = zonedb_get_rrset(t, key, klen, types[i], &v);
-		if (st == TDNS_ENOTFOUND)
-			continue;
-		if (st != TDNS_OK)
-			return st;
-		st = add_rrset(reply, LDNS_SECTION_ADDITIONAL, target, types[i],
-			       v.ttl, &v, NULL);
-		if (st != TDNS_OK)
-			return st;
+/* Addresses of the NS records list[first..) into additional: every A
+ * first, then every AAAA, so that on truncation IPv4 glue for all servers
+ * survives longest (the order NSD uses). */
+static enum tdns_status add_glue(struct tdns_txn *t, ldns_pkt *reply,
+				 const ldns_rr_list *list, size_t first,
+				 const uint8_t *apex, size_t apex_len)
+{
+	static const uint16_t types[] = { TYPE_A, TYPE_AAAA };
+	size_t i, j;
+	enum tdns_status st;
+
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		for (j = first; j < ldns_rr_list_rr_count(list); j++) {
+			const ldns_rr *ns = ldns_rr_list_rr(list, j);
+
+			if (ldns_rr_get_type(ns) != LDNS_RR_TYPE_NS ||
+			    ldns_rr_rdf(ns, 0) == NULL)
+				continue;
+			st = add_glue_one(t, reply, ldns_rr_rdf(ns, 0), types[i],
+					  apex, apex_len);
+			if (st != TDNS_OK)
+				return st;
+		}
 	}
 	return TDNS_OK;
 }
@@ -233,34 +264,27 @@ static enum tdns_status add_referral(struct tdns_txn *t, ldns_pkt *reply,
 {
 	ldns_rdf *owner = NULL;
 	size_t first = ldns_rr_list_rr_count(ldns_pkt_authority(reply));
-	size_t i, count;
 	enum tdns_status st;
 
 	if (cut_len == s->klen)
 		owner = ldns_rdf_clone(s->owner);
 	else
 		owner = rdf_from_key(s->key, cut_len);
-	if (owner == NULL)
-		return TDNS_ENOMEM;
+	if (owner == NULL) {
+		st = TDNS_ENOMEM;
+		goto out;
+	}
 	st = add_rrset(reply, LDNS_SECTION_AUTHORITY, owner, TYPE_NS, ns->ttl,
 		       ns, NULL);
-	ldns_rdf_deep_free(owner);
 	if (st != TDNS_OK)
-		return st;
-	count = ldns_rr_list_rr_count(ldns_pkt_authority(reply));
-	for (i = first; i < count; i++) {
-		const ldns_rr *rr = ldns_rr_list_rr(ldns_pkt_authority(reply), i);
-		const ldns_rdf *target = ldns_rr_rdf(rr, 0);
-
-		if (target == NULL)
-			continue;
-		st = add_glue(t, reply, target, s->key, s->apex_len);
-		if (st != TDNS_OK)
-			return st;
-	}
-	if (ldns_pkt_ancount(reply) == 0)
+		goto out;
+	st = add_glue(t, reply, ldns_pkt_authority(reply), first, s->key,
+		      s->apex_len);
+	if (st == TDNS_OK && ldns_pkt_ancount(reply) == 0)
 		ldns_pkt_set_aa(reply, false);
-	return TDNS_OK;
+out:
+	ldns_rdf_deep_free(owner);
+	return st;
 }
 
 /* The deepest zone cut (non-apex NS RRset) at or above the name, if any.
@@ -332,9 +356,19 @@ static enum tdns_status answer_data(struct tdns_txn *t, ldns_pkt *reply,
 		return a.st;
 	}
 	st = zonedb_get_rrset(t, data_key, data_klen, qtype, &v);
-	if (st == TDNS_OK)
-		return add_rrset(reply, LDNS_SECTION_ANSWER, s->owner, qtype,
-				 v.ttl, &v, NULL);
+	if (st == TDNS_OK) {
+		size_t first = ldns_rr_list_rr_count(ldns_pkt_answer(reply));
+
+		st = add_rrset(reply, LDNS_SECTION_ANSWER, s->owner, qtype,
+			       v.ttl, &v, NULL);
+		/* The addresses of in-zone name servers go along with an NS
+		 * answer (RFC 1035 3.3.11 additional processing), as NSD
+		 * does; they are optional and the first to go on truncation. */
+		if (st == TDNS_OK && qtype == TYPE_NS)
+			st = add_glue(t, reply, ldns_pkt_answer(reply), first,
+				      s->key, s->apex_len);
+		return st;
+	}
 	if (st != TDNS_ENOTFOUND)
 		return st;
 	if (qtype != TYPE_CNAME) {
@@ -425,6 +459,32 @@ static enum tdns_status answer_step(struct tdns_txn *t, ldns_pkt *reply,
 	return add_negative_soa(t, reply, s->key, s->apex_len);
 }
 
+/*
+ * Closest enclosing zone of the step's name (RFC 1034 4.3.2 step 2), except
+ * that DS at a zone apex belongs to the parent side of the cut (RFC 4035
+ * 3.1.4.1): when the parent zone is served here too, it answers.
+ */
+static enum tdns_status find_zone(struct tdns_txn *t, struct auth_step *s,
+				  uint16_t qtype)
+{
+	struct tdns_zone_meta meta;
+	enum tdns_status st;
+	size_t parent_len, papex;
+	int labels;
+
+	st = zonedb_find(t, s->key, s->klen, &s->apex_len, &meta);
+	if (st != TDNS_OK || qtype != TYPE_DS || s->apex_len != s->klen ||
+	    s->klen == 0)
+		return st;
+	labels = name_key_labels(s->key, s->klen);
+	if (labels < 1)
+		return st;
+	parent_len = name_key_prefix_len(s->key, s->klen, labels - 1);
+	if (zonedb_find(t, s->key, parent_len, &papex, &meta) == TDNS_OK)
+		s->apex_len = papex;
+	return TDNS_OK;
+}
+
 static void set_servfail(ldns_pkt *reply)
 {
 	static const ldns_pkt_section secs[] = {
@@ -455,7 +515,6 @@ enum auth_result auth_lookup(struct tdns_txn *t, const struct tdns_query *q,
 	uint8_t seen[AUTH_MAX_CHAIN][NAME_KEY_MAX];
 	size_t seen_len[AUTH_MAX_CHAIN];
 	uint8_t tkey[NAME_KEY_MAX];
-	struct tdns_zone_meta meta;
 	struct auth_step s;
 	ldns_rdf *owner = NULL; /* chain target owned here */
 	ldns_rdf *target = NULL;
@@ -467,7 +526,7 @@ enum auth_result auth_lookup(struct tdns_txn *t, const struct tdns_query *q,
 	s.owner = q->qname;
 	s.key = q->qkey;
 	s.klen = q->qkey_len;
-	st = zonedb_find(t, s.key, s.klen, &s.apex_len, &meta);
+	st = find_zone(t, &s, q->qtype);
 	if (st == TDNS_ENOTFOUND) {
 		res = AUTH_NOT_AUTH;
 		goto out;
@@ -499,7 +558,7 @@ enum auth_result auth_lookup(struct tdns_txn *t, const struct tdns_query *q,
 		s.owner = owner;
 		s.key = tkey;
 		s.klen = tlen;
-		st = zonedb_find(t, s.key, s.klen, &s.apex_len, &meta);
+		st = find_zone(t, &s, q->qtype);
 		if (st == TDNS_ENOTFOUND) {
 			st = TDNS_OK;
 			goto out;
@@ -610,8 +669,6 @@ bool auth_answer(struct tdns_txn *t, const struct tdns_auth_cfg *cfg,
 	} else if (q.qtype == TYPE_AXFR || q.qtype == TYPE_IXFR) {
 		/* No zone transfers are offered. */
 		ldns_pkt_set_rcode(reply, LDNS_RCODE_REFUSED);
-	} else if (q.qtype == TYPE_MAILA || q.qtype == TYPE_MAILB) {
-		ldns_pkt_set_rcode(reply, LDNS_RCODE_NOTIMPL);
 	} else if (auth_lookup(t, &q, reply) == AUTH_NOT_AUTH) {
 		/* Not ours: REFUSED, AA and RA clear. */
 		ldns_pkt_set_rcode(reply, LDNS_RCODE_REFUSED);

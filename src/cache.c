@@ -752,9 +752,9 @@ static enum tdns_status evict(struct tdns_store *s, uint64_t now,
 out:
 	store_abort(t);
 	if (st == TDNS_OK)
-		log_info("cache: evicted %zu entries", done);
+		log_debug("cache: evicted %zu entries", done);
 	else
-		log_warn("cache: eviction failed: %s", tdns_strerror(st));
+		log_debug("cache: eviction failed: %s", tdns_strerror(st));
 	return st;
 }
 

@@ -74,6 +74,7 @@ struct listener {
 	struct tdns_loop *loop;
 	struct tdns_listen_cfg cfg; /* defaults applied */
 	struct ev udp, tcp;
+	bool pktinfo;                 /* wildcard UDP: track destination addresses */
 	struct tcp_conn *head, *tail; /* least recently active first */
 	unsigned n_conns;
 	struct tdns_timer *accept_pause;
@@ -87,7 +88,20 @@ struct tdns_request {
 	int udp_fd;              /* UDP only */
 	struct tdns_addr peer;
 	bool tcp;
+	/* UDP on a wildcard address: where the query arrived, so the answer
+	 * leaves from there (a client drops answers from other addresses). */
+	int local_family;       /* AF_INET, AF_INET6 or 0 when unknown */
+	union {
+		struct in_pktinfo v4;
+		struct in6_pktinfo v6;
+	} local;
 	struct tdns_request *prev, *next; /* the loop's held list */
+};
+
+/* Room for one pktinfo control message, suitably aligned. */
+union pktinfo_cmsg {
+	struct cmsghdr align;
+	uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
 };
 
 struct tdns_out {
@@ -119,6 +133,8 @@ struct udp_batch {
 	struct iovec in_iov[UDP_BATCH];
 	struct iovec out_iov[UDP_BATCH];
 	struct tdns_request reqs[UDP_BATCH];
+	union pktinfo_cmsg in_ctl[UDP_BATCH];
+	union pktinfo_cmsg out_ctl[UDP_BATCH];
 	uint8_t in[UDP_BATCH][NETIO_MSG_MAX];
 	uint8_t out[UDP_BATCH][NETIO_MSG_MAX];
 };
@@ -274,6 +290,13 @@ static uint16_t addr_port(const struct tdns_addr *a)
 	if (a->ss.ss_family == AF_INET)
 		return ntohs(((const struct sockaddr_in *)&a->ss)->sin_port);
 	return ntohs(((const struct sockaddr_in6 *)&a->ss)->sin6_port);
+}
+
+static bool addr_is_any(const struct tdns_addr *a)
+{
+	if (a->ss.ss_family == AF_INET)
+		return ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr);
 }
 
 static void addr_set_port(struct tdns_addr *a, uint16_t port)
@@ -601,14 +624,18 @@ static void conn_flush(struct tcp_conn *c)
 		buf_consumed(&c->wbuf);
 }
 
-/* Close when the peer is done and nothing is owed; else set epoll interest. */
+/* Close when the peer is done and nothing is owed; else set epoll interest.
+ * Inside conn_process (a handler released a request of its own connection)
+ * nothing happens: the pass settles when it ends, with every queued frame
+ * answered first. */
 static void conn_settle(struct tcp_conn *c)
 {
 	uint32_t events = 0;
 
-	if (c->closed)
+	if (c->closed || c->in_process)
 		return;
-	if (c->eof && c->held == 0 && buf_used(&c->wbuf) == 0) {
+	if (c->eof && c->held == 0 && buf_used(&c->wbuf) == 0 &&
+	    buf_framed_len(&c->rbuf) < 0) {
 		conn_close(c);
 		return;
 	}
@@ -792,6 +819,58 @@ static void tcp_acceptable(struct listener *lst)
 	}
 }
 
+static void req_read_pktinfo(struct tdns_request *req, struct msghdr *h)
+{
+	struct cmsghdr *cm;
+
+	req->local_family = 0;
+	if (h->msg_controllen == 0)
+		return;
+	for (cm = CMSG_FIRSTHDR(h); cm != NULL; cm = CMSG_NXTHDR(h, cm)) {
+		if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
+			memcpy(&req->local.v4, CMSG_DATA(cm), sizeof(req->local.v4));
+			req->local_family = AF_INET;
+		} else if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO) {
+			memcpy(&req->local.v6, CMSG_DATA(cm), sizeof(req->local.v6));
+			req->local_family = AF_INET6;
+		}
+	}
+}
+
+/* Answer from the address the query was sent to: ipi_spec_dst (v4) or
+ * ipi6_addr (v6) picks the source; the v6 interface index is kept so that
+ * link-local addresses work. */
+static void req_write_pktinfo(const struct tdns_request *req, struct msghdr *h,
+			      union pktinfo_cmsg *ctl)
+{
+	struct in_pktinfo v4;
+	struct cmsghdr *cm;
+
+	h->msg_control = NULL;
+	h->msg_controllen = 0;
+	if (req->local_family == 0)
+		return;
+	memset(ctl, 0, sizeof(*ctl));
+	h->msg_control = ctl->buf;
+	if (req->local_family == AF_INET) {
+		memset(&v4, 0, sizeof(v4));
+		v4.ipi_spec_dst = req->local.v4.ipi_addr;
+		h->msg_controllen = CMSG_SPACE(sizeof(v4));
+		cm = CMSG_FIRSTHDR(h);
+		cm->cmsg_level = IPPROTO_IP;
+		cm->cmsg_type = IP_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(v4));
+		memcpy(CMSG_DATA(cm), &v4, sizeof(v4));
+	} else {
+		h->msg_controllen = CMSG_SPACE(sizeof(req->local.v6));
+		cm = CMSG_FIRSTHDR(h);
+		cm->cmsg_level = IPPROTO_IPV6;
+		cm->cmsg_type = IPV6_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(req->local.v6));
+		memcpy(CMSG_DATA(cm), &req->local.v6, sizeof(req->local.v6));
+	}
+}
+
 static void udp_send_batch(int fd, struct mmsghdr *msgs, unsigned n)
 {
 	unsigned sent = 0;
@@ -832,6 +911,10 @@ static void udp_readable(struct listener *lst)
 		h->msg_namelen = sizeof(b->reqs[i].peer.ss);
 		h->msg_iov = &b->in_iov[i];
 		h->msg_iovlen = 1;
+		if (lst->pktinfo) {
+			h->msg_control = b->in_ctl[i].buf;
+			h->msg_controllen = sizeof(b->in_ctl[i].buf);
+		}
 	}
 	n = recvmmsg(lst->udp.fd, b->in_msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
 	if (n < 0) {
@@ -849,6 +932,7 @@ static void udp_readable(struct listener *lst)
 		req->peer.len = h->msg_namelen;
 		req->tcp = false;
 		req->prev = req->next = NULL;
+		req_read_pktinfo(req, h);
 		if (h->msg_flags & MSG_TRUNC)
 			continue;
 		out_len = 0;
@@ -864,6 +948,7 @@ static void udp_readable(struct listener *lst)
 		h->msg_namelen = req->peer.len;
 		h->msg_iov = &b->out_iov[nout];
 		h->msg_iovlen = 1;
+		req_write_pktinfo(req, h, &b->out_ctl[nout]);
 		nout++;
 	}
 	udp_send_batch(lst->udp.fd, b->out_msgs, nout);
@@ -888,6 +973,11 @@ static enum tdns_status open_socket(const struct tdns_addr *a, int type, int *ou
 	if (a->ss.ss_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
 		goto fail;
+	if (type == SOCK_DGRAM && addr_is_any(a) &&
+	    (a->ss.ss_family == AF_INET ?
+		     setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) :
+		     setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one))) < 0)
+		goto fail;
 	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0)
 		goto fail;
 	if (type == SOCK_STREAM && listen(fd, SOMAXCONN) < 0)
@@ -901,6 +991,41 @@ fail:
 	if (fd >= 0)
 		close(fd);
 	return errno_status(e);
+}
+
+/* Neither probe sets SO_REUSEPORT, so any bound socket makes it fail. TCP
+ * sets SO_REUSEADDR to pass over TIME_WAIT leftovers; UDP must not (there
+ * it would allow sharing). */
+static enum tdns_status probe_one(const struct tdns_addr *a, int type)
+{
+	static const int one = 1;
+	enum tdns_status st = TDNS_OK;
+	char as[64];
+	int fd, e;
+
+	fd = socket(a->ss.ss_family, type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno_status(errno);
+	if (type == SOCK_STREAM)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (a->ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0) {
+		e = errno;
+		st = e == EADDRINUSE ? TDNS_EBUSY : errno_status(e);
+		log_err("%s %s: %s%s", type == SOCK_STREAM ? "tcp" : "udp",
+			netio_addr_str(a, as, sizeof(as)), strerror(e),
+			e == EADDRINUSE ? " (is another server running?)" : "");
+	}
+	close(fd);
+	return st;
+}
+
+enum tdns_status netio_listen_probe(const struct tdns_addr *a)
+{
+	enum tdns_status st = probe_one(a, SOCK_DGRAM);
+
+	return st == TDNS_OK ? probe_one(a, SOCK_STREAM) : st;
 }
 
 /* Bind UDP then TCP on the same port; with port 0, the kernel's choice for
@@ -964,6 +1089,7 @@ enum tdns_status netio_listen(struct tdns_loop *l, const struct tdns_listen_cfg 
 	if (st != TDNS_OK)
 		goto out;
 	lst->udp = (struct ev){ .kind = EV_UDP, .fd = udp_fd, .obj = lst };
+	lst->pktinfo = addr_is_any(&lst->cfg.addr);
 	lst->tcp = (struct ev){ .kind = EV_ACCEPT, .fd = tcp_fd, .obj = lst };
 	udp_fd = tcp_fd = -1;
 	st = ev_add(l, &lst->udp, EPOLLIN);
@@ -1081,6 +1207,21 @@ void netio_request_release(struct tdns_request *held)
 	free(held);
 }
 
+static void udp_send_one(const struct tdns_request *req, const uint8_t *msg, size_t len)
+{
+	union pktinfo_cmsg ctl;
+	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
+	struct msghdr h = { 0 };
+
+	h.msg_name = (void *)&req->peer.ss;
+	h.msg_namelen = req->peer.len;
+	h.msg_iov = &iov;
+	h.msg_iovlen = 1;
+	req_write_pktinfo(req, &h, &ctl);
+	if (sendmsg(req->udp_fd, &h, MSG_DONTWAIT) < 0)
+		log_debug("udp send: %s", strerror(errno));
+}
+
 void netio_request_reply(struct tdns_request *held, const uint8_t *msg, size_t len)
 {
 	struct tcp_conn *c;
@@ -1094,10 +1235,8 @@ void netio_request_reply(struct tdns_request *held, const uint8_t *msg, size_t l
 				conn_flush(c);
 			else
 				conn_close(c);
-		} else if (!held->tcp &&
-			   sendto(held->udp_fd, msg, len, MSG_DONTWAIT,
-				  (const struct sockaddr *)&held->peer.ss, held->peer.len) < 0) {
-			log_debug("udp send: %s", strerror(errno));
+		} else if (!held->tcp) {
+			udp_send_one(held, msg, len);
 		}
 	}
 	netio_request_release(held);

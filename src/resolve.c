@@ -46,6 +46,7 @@ struct upq {
 	uint16_t id;              /* ID of the current attempt */
 	unsigned upstream;        /* index of the current attempt's upstream */
 	bool tcp;                 /* current attempt over TCP */
+	bool no_edns;             /* current attempt without OPT (RFC 6891 7) */
 	uint64_t deadline;        /* whole budget, monotonic ms */
 	uint64_t attempt_deadline;
 	struct waiter *waiters;
@@ -193,7 +194,7 @@ static void wake_at(struct tdns_resolver *r, uint64_t deadline)
 
 /* The upstream query message: RD set (we forward, RFC 1035 4.3.1), one
  * question in lower case, an OPT record advertising 1232 bytes (RFC 6891
- * 6.2.5, DNS flag day 2020). */
+ * 6.2.5, DNS flag day 2020) unless this upstream refused EDNS. */
 static size_t build_query(const struct upq *u, uint8_t *m)
 {
 	size_t nlen = ldns_rdf_size(u->qname), p;
@@ -202,12 +203,14 @@ static size_t build_query(const struct upq *u, uint8_t *m)
 	wr16(m, u->id);
 	m[2] = 0x01;   /* QR=0, opcode QUERY, RD=1 */
 	wr16(m + 4, 1); /* QDCOUNT */
-	wr16(m + 10, 1); /* ARCOUNT: the OPT */
+	wr16(m + 10, u->no_edns ? 0 : 1); /* ARCOUNT: the OPT */
 	memcpy(m + WIRE_HDR_LEN, ldns_rdf_data(u->qname), nlen);
 	p = WIRE_HDR_LEN + nlen;
 	wr16(m + p, u->qtype);
 	wr16(m + p + 2, u->qclass);
 	p += 4;
+	if (u->no_edns)
+		return p;
 	m[p++] = 0; /* OPT owner: root */
 	wr16(m + p, LDNS_RR_TYPE_OPT);
 	wr16(m + p + 2, WIRE_EDNS_OUR_SIZE);
@@ -217,11 +220,12 @@ static size_t build_query(const struct upq *u, uint8_t *m)
 
 /*
  * Start an attempt on the first upstream from `first` that takes it: a new
- * token and a new random ID every time (RFC 5452 9.2). Returns false when
- * no upstream could be sent to.
+ * token and a new random ID every time (RFC 5452 9.2). tcp and no_edns
+ * apply to `first` only; a further upstream is asked over UDP with EDNS.
+ * Returns false when no upstream could be sent to.
  */
 static bool attempt_start(struct tdns_resolver *r, struct upq *u, unsigned first,
-			  bool tcp, uint64_t now_ms)
+			  bool tcp, bool no_edns, uint64_t now_ms)
 {
 	uint8_t msg[UPQ_MSG_MAX];
 	unsigned per = r->cfg.timeout_ms / r->cfg.n_upstream;
@@ -230,9 +234,11 @@ static bool attempt_start(struct tdns_resolver *r, struct upq *u, unsigned first
 	attempt_close(r, u);
 	if (per < MIN_ATTEMPT_MS)
 		per = MIN_ATTEMPT_MS;
-	for (unsigned up = first; up < r->cfg.n_upstream; up++, tcp = false) {
+	for (unsigned up = first; up < r->cfg.n_upstream;
+	     up++, tcp = false, no_edns = false) {
 		if (now_ms >= u->deadline || random_id(&u->id) != TDNS_OK)
 			return false;
+		u->no_edns = no_edns;
 		if (++r->seq == 0)
 			r->seq = 1;
 		u->token = (uint64_t)r->seq << SLOT_BITS | u->slot;
@@ -307,7 +313,7 @@ static void upq_complete(struct tdns_resolver *r, struct upq *u,
 static void attempt_failed(struct tdns_resolver *r, struct upq *u,
 			   uint64_t now_ms)
 {
-	if (!attempt_start(r, u, u->upstream + 1, false, now_ms))
+	if (!attempt_start(r, u, u->upstream + 1, false, false, now_ms))
 		upq_complete(r, u, NULL, 0, clock_now());
 }
 
@@ -317,22 +323,21 @@ static enum tdns_status upq_new(struct tdns_resolver *r, const struct tdns_query
 {
 	uint8_t wire[NAME_WIRE_MAX];
 	size_t wire_len;
-	struct upq *u;
+	struct upq *u = NULL;
 	uint32_t b;
+	enum tdns_status st;
 
 	*out = NULL;
-	if (r->n_free == 0)
-		return TDNS_EBUSY;
-	if (name_key_to_wire(q->qkey, q->qkey_len, wire, &wire_len) != TDNS_OK)
-		return TDNS_EINVAL;
+	st = name_key_to_wire(q->qkey, q->qkey_len, wire, &wire_len);
+	if (st != TDNS_OK)
+		goto out;
+	st = TDNS_ENOMEM;
 	u = calloc(1, sizeof(*u));
 	if (u == NULL)
-		return TDNS_ENOMEM;
+		goto out;
 	u->qname = ldns_dname_new_frm_data((uint16_t)wire_len, wire);
-	if (u->qname == NULL) {
-		free(u);
-		return TDNS_ENOMEM;
-	}
+	if (u->qname == NULL)
+		goto out;
 	memcpy(u->key, key, key_len);
 	u->key_len = key_len;
 	u->qkey_len = q->qkey_len;
@@ -351,12 +356,21 @@ static enum tdns_status upq_new(struct tdns_resolver *r, const struct tdns_query
 	r->all = u;
 	r->n_out++;
 	*out = u;
-	return TDNS_OK;
+	u = NULL;
+	st = TDNS_OK;
+out:
+	if (u != NULL) {
+		ldns_rdf_deep_free(u->qname);
+		free(u);
+	}
+	return st;
 }
 
 /*
  * A miss: join the outstanding query for the same question or start one.
- * On RESOLVER_DEFER the query in *q has moved into the waiter.
+ * RESOLVER_DEFER: the client is held and the query in *q has moved into
+ * its waiter. RESOLVER_REPLY: the caller answers SERVFAIL now (a limit was
+ * reached, no upstream took the query, or no memory).
  */
 static enum resolver_verdict miss(struct tdns_resolver *r, struct tdns_query *q,
 				  bool tcp, void *request)
@@ -367,6 +381,7 @@ static enum resolver_verdict miss(struct tdns_resolver *r, struct tdns_query *q,
 	struct upq *u;
 	size_t key_len;
 	uint32_t hash;
+	enum resolver_verdict v = RESOLVER_REPLY;
 
 	key_len = name_record_key(q->qkey, q->qkey_len, q->qtype, key);
 	wr16(key + key_len, q->qclass);
@@ -375,37 +390,41 @@ static enum resolver_verdict miss(struct tdns_resolver *r, struct tdns_query *q,
 	r->stats.misses++;
 
 	u = upq_find(r, key, key_len, hash);
-	if (u != NULL) {
-		if (u->n_waiters >= r->cfg.max_waiters) {
-			r->stats.overload++;
-			return RESOLVER_REPLY;
-		}
+	if (u != NULL && u->n_waiters >= r->cfg.max_waiters) {
+		r->stats.overload++;
+		goto out;
+	} else if (u != NULL) {
 		r->stats.coalesced++;
+	} else if (r->n_free == 0) {
+		r->stats.overload++;
+		goto out;
 	} else {
-		if (upq_new(r, q, key, key_len, hash, now_ms, &u) != TDNS_OK) {
-			r->stats.overload++;
-			return RESOLVER_REPLY;
-		}
-		if (!attempt_start(r, u, 0, false, now_ms)) {
+		if (upq_new(r, q, key, key_len, hash, now_ms, &u) != TDNS_OK)
+			goto out;
+		if (!attempt_start(r, u, 0, false, false, now_ms)) {
 			upq_destroy(r, u);
-			return RESOLVER_REPLY;
+			goto out;
 		}
 	}
+	/* Without memory for the waiter the upstream query still goes on: its
+	 * answer fills the cache for the client's retry. */
 	w = calloc(1, sizeof(*w));
-	if (w != NULL)
-		w->held = r->cfg.client.hold(r->cfg.client.ctx, request);
-	if (w == NULL || w->held == NULL) {
-		/* The upstream query goes on: its answer still fills the cache. */
-		free(w);
-		return RESOLVER_REPLY;
-	}
+	if (w == NULL)
+		goto out;
+	w->held = r->cfg.client.hold(r->cfg.client.ctx, request);
+	if (w->held == NULL)
+		goto out;
 	w->q = *q;
 	memset(q, 0, sizeof(*q));
 	w->tcp = tcp;
 	w->next = u->waiters;
 	u->waiters = w;
 	u->n_waiters++;
-	return RESOLVER_DEFER;
+	w = NULL;
+	v = RESOLVER_DEFER;
+out:
+	free(w);
+	return v;
 }
 
 /* Static zones, then the cache, in one read transaction. Returns the reply
@@ -532,9 +551,13 @@ static void accept_reply(struct tdns_resolver *r, struct upq *u,
 		if (st == TDNS_OK) {
 			r->stats.cache_stored++;
 		} else {
-			/* The clients still get their answer. */
+			/* The clients still get their answer. A failing store
+			 * fails for every answer: log the 1st, 2nd, 4th, ... */
 			r->stats.cache_errors++;
-			log_warn("cache store: %s", tdns_strerror(st));
+			if ((r->stats.cache_errors & (r->stats.cache_errors - 1)) == 0)
+				log_warn("cache store: %s (%llu times)",
+					 tdns_strerror(st),
+					 (unsigned long long)r->stats.cache_errors);
 		}
 	}
 	upq_complete(r, u, v.data, v.len, now);
@@ -550,38 +573,51 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 	ldns_pkt_rcode rcode;
 
 	if (u == NULL)
-		return;
+		goto out; /* a stale attempt */
 	if (msg == NULL) {
 		r->stats.upstream_failed++;
 		attempt_failed(r, u, now_ms);
-		return;
+		goto out;
 	}
 	/* RFC 5452 9.1: anything without our ID and QR=1 may be a forgery:
 	 * ignore it and keep waiting for the real answer. */
 	if (len < WIRE_HDR_LEN || rd16(msg) != u->id || !(msg[2] & 0x80)) {
 		r->stats.upstream_ignored++;
-		return;
+		goto out;
 	}
 	if (ldns_wire2pkt(&p, msg, len) != LDNS_STATUS_OK) {
 		r->stats.upstream_failed++;
 		attempt_failed(r, u, now_ms);
 		goto out;
 	}
-	if (!question_matches(u, p)) {
+	rcode = ldns_pkt_get_rcode(p);
+	if (!question_matches(u, p) &&
+	    !(ldns_pkt_qdcount(p) == 0 && rcode != LDNS_RCODE_NOERROR &&
+	      rcode != LDNS_RCODE_NXDOMAIN)) {
+		/* An error reply without a question is let through: servers
+		 * send FORMERR like that, and it carries nothing to cache. */
 		r->stats.upstream_ignored++;
 		goto out;
 	}
-	rcode = ldns_pkt_get_rcode(p);
 	if (ldns_pkt_tc(p) && !u->tcp) {
 		/* RFC 1035 4.2.1, RFC 7766 5: truncated over UDP, ask again
 		 * over TCP at the same upstream. */
 		r->stats.tcp_retries++;
-		if (!attempt_start(r, u, u->upstream, true, now_ms))
+		if (!attempt_start(r, u, u->upstream, true, u->no_edns, now_ms))
 			upq_complete(r, u, NULL, 0, clock_now());
 		goto out;
 	}
+	if (rcode == LDNS_RCODE_FORMERR && !u->no_edns) {
+		/* RFC 6891 7: a server that does not know EDNS may answer
+		 * FORMERR; ask it once more without the OPT record. */
+		if (!attempt_start(r, u, u->upstream, u->tcp, true, now_ms))
+			upq_complete(r, u, NULL, 0, clock_now());
+		goto out;
+	}
+	/* An extended rcode (BADVERS, ...) is a failure whatever the header
+	 * says (RFC 6891 6.1.3). */
 	if ((rcode != LDNS_RCODE_NOERROR && rcode != LDNS_RCODE_NXDOMAIN) ||
-	    ldns_pkt_tc(p)) {
+	    ldns_pkt_edns_extended_rcode(p) != 0 || ldns_pkt_tc(p)) {
 		r->stats.upstream_failed++;
 		attempt_failed(r, u, now_ms);
 		goto out;

@@ -170,7 +170,7 @@ ldns_pkt *wire_reply_new(const struct tdns_query *q, ldns_pkt_rcode rcode)
 
 	r = ldns_pkt_new();
 	if (r == NULL)
-		goto fail;
+		goto out;
 	ldns_pkt_set_id(r, q->id);
 	ldns_pkt_set_qr(r, true);
 	ldns_pkt_set_opcode(r, LDNS_PACKET_QUERY);
@@ -197,11 +197,13 @@ ldns_pkt *wire_reply_new(const struct tdns_query *q, ldns_pkt_rcode rcode)
 		/* RFC 3225 3: DO is copied into the response. */
 		ldns_pkt_set_edns_do(r, q->edns_do);
 	}
-	return r;
+	goto out;
 fail:
-	ldns_rr_free(qrr);
 	ldns_pkt_free(r);
-	return NULL;
+	r = NULL;
+out:
+	ldns_rr_free(qrr);
+	return r;
 }
 
 static void query_from_pkt(struct tdns_query *q, ldns_pkt *pkt,
@@ -280,9 +282,6 @@ enum wire_verdict wire_parse_query(const uint8_t *in, size_t len,
 	 * (IXFR excepted, RFC 1995 3); same rule as NSD. */
 	if (rd16(in + 6) != 0 ||
 	    (rd16(in + 8) != 0 && tmp.qtype != WIRE_TYPE_IXFR))
-		goto error;
-	/* RFC 6891 6.1.1: OPT is a pseudo-RR and cannot be asked for. */
-	if (tmp.qtype == WIRE_TYPE_OPT)
 		goto error;
 	if (name_key_from_wire(ldns_rdf_data(tmp.qname),
 			       ldns_rdf_size(tmp.qname), tmp.qkey,

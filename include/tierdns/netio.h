@@ -81,6 +81,10 @@ struct tdns_listen_cfg {
 /* Bind UDP and TCP on cfg->addr (SO_REUSEADDR/SO_REUSEPORT). With port 0
  * the kernel picks a port, the same one for UDP and TCP. */
 enum tdns_status netio_listen(struct tdns_loop *l, const struct tdns_listen_cfg *cfg);
+/* Before the first netio_listen on a:port in this process: TDNS_EBUSY (and
+ * an error logged) if another socket already holds it. SO_REUSEPORT would
+ * otherwise let a second daemon of the same user share the port silently. */
+enum tdns_status netio_listen_probe(const struct tdns_addr *a);
 /* The port the most recent successful netio_listen on l bound (useful with
  * port 0 in tests). */
 uint16_t netio_listen_port(const struct tdns_loop *l);

@@ -7,9 +7,9 @@
  *   - fewer than 12 bytes, or QR=1: no reply at all (WIRE_DROP);
  *   - opcode other than QUERY: NOTIMP;
  *   - unparsable packet, QDCOUNT != 1, more than one OPT, OPT owner not root,
- *     records in the answer section (or authority, except for IXFR), QTYPE
- *     OPT: FORMERR (header with the query's ID, RD and opcode; question
- *     copied when it could be parsed);
+ *     records in the answer section (or authority, except for IXFR):
+ *     FORMERR (header with the query's ID, RD and opcode; question copied
+ *     when it could be parsed);
  *   - OPT version > 0: BADVERS (extended rcode 16) with an OPT version 0.
  * Error replies are rendered into the caller's buffer (WIRE_ERROR).
  */

@@ -1,8 +1,8 @@
 /*
  * test_auth.c - authoritative answers, table-driven: zone text inline,
- * loaded into a fresh temporary store per test; each query goes through the
- * whole upper path (auth_answer: wire in, wire out) and the reply is
- * compared record by record.
+ * loaded with zoneload into a fresh temporary store per test; each query
+ * goes through the whole upper path (auth_answer: wire in, wire out) and
+ * the reply is compared record by record.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,12 +20,13 @@
 #include "tierdns/rrset.h"
 #include "tierdns/store.h"
 #include "tierdns/zonedb.h"
+#include "tierdns/zoneload.h"
 
 static const char ZONE_ROOT[] =
 	"$ORIGIN .\n"
 	"$TTL 86400\n"
 	"@ IN SOA a.root-servers.local. hostmaster.local. 1 1800 900 604800 3600\n"
-	"@ IN NS a.root-servers.local.\n";
+	"@ IN NS ns1.site.\n";
 
 /* SOA TTL 3600 > MINIMUM 300: negative TTL 300. */
 static const char ZONE_SITE[] =
@@ -54,7 +55,32 @@ static const char ZONE_SITE[] =
 	"sub NS ns.elsewhere.\n"
 	"ns1.sub A 192.0.2.53\n"
 	"ns1.sub AAAA 2001:db8::53\n"
-	"*.wild A 192.0.2.99\n";
+	"*.wild A 192.0.2.99\n"
+	"*.wc CNAME webapp\n"
+	"unk TYPE65280 \\# 4 deadbeef\n"
+	"srv._tcp SRV 0 1 443 webapp\n"
+	"todeleg CNAME www.sub\n"
+	"c1 CNAME c2\n"
+	"c2 CNAME c3\n"
+	"c3 CNAME c4\n"
+	"c4 CNAME c5\n"
+	"c5 CNAME c6\n"
+	"c6 CNAME c7\n"
+	"c7 CNAME c8\n"
+	"c8 CNAME c9\n"
+	"c9 CNAME c10\n"
+	"c10 A 192.0.2.100\n"
+	"kid NS ns1.kid\n"
+	"ns1.kid A 192.0.2.151\n";
+
+/* A child zone held in the same store: it answers for itself. */
+static const char ZONE_KID[] =
+	"$ORIGIN kid.site.\n"
+	"$TTL 600\n"
+	"@ SOA ns1.kid.site. hostmaster.kid.site. 7 7200 3600 1209600 120\n"
+	"@ NS ns1\n"
+	"ns1 A 192.0.2.151\n"
+	"www A 192.0.2.150\n";
 
 /* SOA TTL 60 < MINIMUM 3600: negative TTL 60. */
 static const char ZONE_LOW[] =
@@ -82,78 +108,6 @@ static const char ZONE_BIG[] =
 	"txt TXT \"0123456789012345678901234567890123456789 record 11\"\n"
 	"txt TXT \"0123456789012345678901234567890123456789 record 12\"\n";
 
-/* ------------------------------------------------------------------ */
-/* A minimal loader: zone text -> RRsets in the store, in file order.   */
-
-static void put_zone(struct tdns_txn *t, const char *text)
-{
-	ldns_zone *z = NULL;
-	ldns_rr_list *all;
-	FILE *fp;
-	size_t n, i, j;
-	bool *done;
-	uint8_t apex[NAME_KEY_MAX];
-	size_t apex_len = 0;
-	struct tdns_zone_meta meta;
-
-	fp = fmemopen((void *)(uintptr_t)text, strlen(text), "r");
-	assert_non_null(fp);
-	assert_int_equal(ldns_zone_new_frm_fp(&z, fp, NULL, 3600,
-					      LDNS_RR_CLASS_IN), LDNS_STATUS_OK);
-	fclose(fp);
-	all = ldns_rr_list_new();
-	ldns_rr_list_push_rr(all, ldns_zone_soa(z));
-	ldns_rr_list_cat(all, ldns_zone_rrs(z));
-	n = ldns_rr_list_rr_count(all);
-	done = calloc(n, sizeof(*done));
-	assert_non_null(done);
-	memset(&meta, 0, sizeof(meta));
-	for (i = 0; i < n; i++) {
-		const ldns_rr *rr = ldns_rr_list_rr(all, i);
-		const ldns_rdf *o = ldns_rr_owner(rr);
-		uint8_t key[NAME_KEY_MAX], val[8192];
-		size_t klen = 0;
-		struct tdns_rrset_enc e;
-
-		if (done[i])
-			continue;
-		assert_int_equal(name_key_from_wire(ldns_rdf_data(o),
-						    ldns_rdf_size(o), key, &klen),
-				 TDNS_OK);
-		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA) {
-			memcpy(apex, key, klen);
-			apex_len = klen;
-		}
-		rrset_enc_init(&e, val, sizeof(val), ldns_rr_ttl(rr));
-		for (j = i; j < n; j++) {
-			const ldns_rr *r2 = ldns_rr_list_rr(all, j);
-			ldns_buffer *b;
-
-			if (done[j] ||
-			    ldns_rr_get_type(r2) != ldns_rr_get_type(rr) ||
-			    ldns_dname_compare(ldns_rr_owner(r2), o) != 0)
-				continue;
-			b = ldns_buffer_new(512);
-			assert_int_equal(ldns_rr_rdata2buffer_wire(b, r2),
-					 LDNS_STATUS_OK);
-			assert_int_equal(rrset_enc_add(&e, ldns_buffer_begin(b),
-					 (uint16_t)ldns_buffer_position(b)),
-					 TDNS_OK);
-			ldns_buffer_free(b);
-			done[j] = true;
-			meta.records++;
-		}
-		meta.rrsets++;
-		assert_int_equal(zonedb_put_rrset(t, key, klen,
-						  (uint16_t)ldns_rr_get_type(rr),
-						  e.buf, e.len), TDNS_OK);
-	}
-	assert_int_equal(zonedb_put_meta(t, apex, apex_len, &meta), TDNS_OK);
-	free(done);
-	ldns_rr_list_free(all);
-	ldns_zone_deep_free(z);
-}
-
 struct fixture {
 	char dir[64];
 	struct tdns_store *store;
@@ -163,15 +117,20 @@ struct fixture {
 static struct fixture *fixture_new(const char *const *zones)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct tdns_txn *w = NULL;
+	struct tdns_zoneset *zs = zoneload_new();
+	char err[ZONELOAD_ERR_MAX];
 
 	assert_non_null(f);
+	assert_non_null(zs);
 	tu_tmpdir(f->dir);
 	assert_int_equal(store_open(f->dir, NULL, &f->store), TDNS_OK);
-	assert_int_equal(store_begin(f->store, true, &w), TDNS_OK);
-	for (; *zones != NULL; zones++)
-		put_zone(w, *zones);
-	assert_int_equal(store_commit(w), TDNS_OK);
+	for (; *zones != NULL; zones++) {
+		if (zoneload_text(zs, *zones, "inline", err, sizeof(err)) !=
+		    TDNS_OK)
+			fail_msg("zone text: %s", err);
+	}
+	assert_int_equal(zoneload_commit(zs, f->store), TDNS_OK);
+	zoneload_free(zs);
 	assert_int_equal(store_begin(f->store, false, &f->rd), TDNS_OK);
 	return f;
 }
@@ -281,8 +240,8 @@ static void run_case(struct tdns_txn *t, const struct auth_case *c)
 	free(in);
 }
 
-static const char *const FULL[] = { ZONE_ROOT, ZONE_SITE, ZONE_LOW, ZONE_BIG,
-				    NULL };
+static const char *const FULL[] = { ZONE_ROOT, ZONE_SITE, ZONE_KID, ZONE_LOW,
+				    ZONE_BIG, NULL };
 
 static const struct auth_case full_cases[] = {
 	/* Positive answers: the whole RRset, stored order, client's case. */
@@ -298,8 +257,16 @@ static const struct auth_case full_cases[] = {
 	  false, { "site. 3600 IN MX 10 mail.site." }, { NULL }, { NULL } },
 	{ "site.", LDNS_RR_TYPE_TXT, IN, false, LDNS_RCODE_NOERROR, true,
 	  false, { "site. 3600 IN TXT \"v=spf1 -all\"" }, { NULL }, { NULL } },
+	/* NS answers carry the in-zone servers' addresses, as NSD does. */
 	{ "site.", LDNS_RR_TYPE_NS, IN, false, LDNS_RCODE_NOERROR, true,
-	  false, { "site. 3600 IN NS ns1.site." }, { NULL }, { NULL } },
+	  false, { "site. 3600 IN NS ns1.site." }, { NULL },
+	  { "ns1.site. 3600 IN A 192.0.2.1" } },
+	/* Unknown types (RFC 3597) and names inside rdata come back intact. */
+	{ "unk.site.", 65280, IN, false, LDNS_RCODE_NOERROR, true, false,
+	  { "unk.site. 3600 IN TYPE65280 \\# 4 deadbeef" }, { NULL }, { NULL } },
+	{ "srv._tcp.site.", LDNS_RR_TYPE_SRV, IN, false, LDNS_RCODE_NOERROR,
+	  true, false, { "srv._tcp.site. 3600 IN SRV 0 1 443 webapp.site." },
+	  { NULL }, { NULL } },
 	/* ANY: every RRset at the name, in type order. */
 	{ "webapp.site.", LDNS_RR_TYPE_ANY, IN, false, LDNS_RCODE_NOERROR,
 	  true, false, { "webapp.site. 3600 IN A 192.0.2.10",
@@ -321,6 +288,48 @@ static const struct auth_case full_cases[] = {
 	{ "loop1.site.", LDNS_RR_TYPE_A, IN, false, LDNS_RCODE_NOERROR, true,
 	  false, { "loop1.site. 3600 IN CNAME loop2.site.",
 		   "loop2.site. 3600 IN CNAME loop1.site." }, { NULL }, { NULL } },
+	/* At most 8 CNAMEs are followed; what was found so far is the answer. */
+	{ "c1.site.", LDNS_RR_TYPE_A, IN, false, LDNS_RCODE_NOERROR, true,
+	  false, { "c1.site. 3600 IN CNAME c2.site.",
+		   "c2.site. 3600 IN CNAME c3.site.",
+		   "c3.site. 3600 IN CNAME c4.site.",
+		   "c4.site. 3600 IN CNAME c5.site.",
+		   "c5.site. 3600 IN CNAME c6.site.",
+		   "c6.site. 3600 IN CNAME c7.site.",
+		   "c7.site. 3600 IN CNAME c8.site.",
+		   "c8.site. 3600 IN CNAME c9.site." }, { NULL }, { NULL } },
+	{ "c3.site.", LDNS_RR_TYPE_A, IN, false, LDNS_RCODE_NOERROR, true,
+	  false, { "c3.site. 3600 IN CNAME c4.site.",
+		   "c4.site. 3600 IN CNAME c5.site.",
+		   "c5.site. 3600 IN CNAME c6.site.",
+		   "c6.site. 3600 IN CNAME c7.site.",
+		   "c7.site. 3600 IN CNAME c8.site.",
+		   "c8.site. 3600 IN CNAME c9.site.",
+		   "c9.site. 3600 IN CNAME c10.site.",
+		   "c10.site. 3600 IN A 192.0.2.100" }, { NULL }, { NULL } },
+	/* A chain into a delegation: the referral follows the CNAME; the
+	 * answer itself is still authoritative. */
+	{ "todeleg.site.", LDNS_RR_TYPE_A, IN, false, LDNS_RCODE_NOERROR, true,
+	  false, { "todeleg.site. 3600 IN CNAME www.sub.site." }, { SUB_NS },
+	  { "ns1.sub.site. 3600 IN A 192.0.2.53",
+	    "ns1.sub.site. 3600 IN AAAA 2001:db8::53" } },
+	/* The child zone in the same store answers for itself (AA). */
+	{ "www.kid.site.", LDNS_RR_TYPE_A, IN, false, LDNS_RCODE_NOERROR, true,
+	  false, { "www.kid.site. 600 IN A 192.0.2.150" }, { NULL }, { NULL } },
+	{ "kid.site.", LDNS_RR_TYPE_NS, IN, false, LDNS_RCODE_NOERROR, true,
+	  false, { "kid.site. 600 IN NS ns1.kid.site." }, { NULL },
+	  { "ns1.kid.site. 600 IN A 192.0.2.151" } },
+	/* DS at a zone apex is the parent's (RFC 4035 3.1.4.1). */
+	{ "kid.site.", LDNS_RR_TYPE_DS, IN, false, LDNS_RCODE_NOERROR, true,
+	  false, { NULL }, { SITE_SOA_NEG }, { NULL } },
+	{ "site.", LDNS_RR_TYPE_DS, IN, false, LDNS_RCODE_NOERROR, true,
+	  false, { NULL },
+	  { ". 3600 IN SOA a.root-servers.local. hostmaster.local. 1 1800 900 604800 3600" },
+	  { NULL } },
+	{ "nope.kid.site.", LDNS_RR_TYPE_A, IN, false, LDNS_RCODE_NXDOMAIN,
+	  true, false, { NULL },
+	  { "kid.site. 120 IN SOA ns1.kid.site. hostmaster.kid.site. 7 7200 3600 1209600 120" },
+	  { NULL } },
 	/* RFC 6604: the rcode is that of the chain's last name. */
 	{ "dangling.site.", LDNS_RR_TYPE_A, IN, false, LDNS_RCODE_NXDOMAIN,
 	  true, false, { "dangling.site. 3600 IN CNAME nothere.site." },
@@ -378,9 +387,18 @@ static const struct auth_case full_cases[] = {
 	  { NULL } },
 	{ "foo.wild.site.", LDNS_RR_TYPE_MX, IN, false, LDNS_RCODE_NOERROR,
 	  true, false, { NULL }, { SITE_SOA_NEG }, { NULL } },
+	{ "X.wc.site.", LDNS_RR_TYPE_A, IN, false, LDNS_RCODE_NOERROR, true,
+	  false, { "X.wc.site. 3600 IN CNAME webapp.site.",
+		   "webapp.site. 3600 IN A 192.0.2.10" }, { NULL }, { NULL } },
+	{ "*.wild.site.", LDNS_RR_TYPE_A, IN, false, LDNS_RCODE_NOERROR, true,
+	  false, { "*.wild.site. 3600 IN A 192.0.2.99" }, { NULL }, { NULL } },
 	{ "wild.site.", LDNS_RR_TYPE_A, IN, false, LDNS_RCODE_NOERROR, true,
 	  false, { NULL }, { SITE_SOA_NEG }, { NULL } },
 	/* Everything else falls into the private root: NXDOMAIN. */
+	/* The root's NS names a host in site.: another zone's data, so no
+	 * address goes along. */
+	{ ".", LDNS_RR_TYPE_NS, IN, false, LDNS_RCODE_NOERROR, true, false,
+	  { ". 86400 IN NS ns1.site." }, { NULL }, { NULL } },
 	{ "nosuch.example.", LDNS_RR_TYPE_A, IN, false, LDNS_RCODE_NXDOMAIN,
 	  true, false, { NULL },
 	  { ". 3600 IN SOA a.root-servers.local. hostmaster.local. 1 1800 900 604800 3600" },
@@ -453,6 +471,10 @@ static const struct auth_case noroot_cases[] = {
 	{ "out.site.", LDNS_RR_TYPE_A, IN, false, LDNS_RCODE_NOERROR, true,
 	  false, { "out.site. 3600 IN CNAME www.example." }, { NULL },
 	  { NULL } },
+	/* DS at an apex whose parent is not served: the zone itself says
+	 * NODATA. */
+	{ "site.", LDNS_RR_TYPE_DS, IN, false, LDNS_RCODE_NOERROR, true,
+	  false, { NULL }, { SITE_SOA_NEG }, { NULL } },
 	{ "webapp.site.", LDNS_RR_TYPE_A, IN, false, LDNS_RCODE_NOERROR, true,
 	  false, { "webapp.site. 3600 IN A 192.0.2.10" }, { NULL }, { NULL } },
 };
@@ -499,6 +521,101 @@ static void test_lookup_not_auth(void **state)
 	fixture_free(f);
 }
 
+/* EDNS through the whole path: the OPT is answered (our size, DO copied,
+ * no options echoed) and the client's payload size is honoured: the big
+ * RRset that is truncated at 512 fits in 1232. */
+static void test_edns(void **state)
+{
+	static uint8_t out[WIRE_MAX_MSG];
+	static const uint16_t sizes[] = { 4096, 512 };
+	struct fixture *f = fixture_new(FULL);
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		ldns_pkt *qp, *rp = NULL;
+		ldns_rdf *cookie;
+		uint8_t *in = NULL;
+		size_t in_len = 0, out_len = 0;
+
+		qp = ldns_pkt_query_new(ldns_dname_new_frm_str("txt.big."),
+					LDNS_RR_TYPE_TXT, LDNS_RR_CLASS_IN, 0);
+		assert_non_null(qp);
+		ldns_pkt_set_edns_udp_size(qp, sizes[i]);
+		ldns_pkt_set_edns_do(qp, true);
+		cookie = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_UNKNOWN, 12,
+					       "\x00\x0a\x00\x08" "abcdefgh");
+		ldns_pkt_set_edns_data(qp, cookie);
+		assert_int_equal(ldns_pkt2wire(&in, qp, &in_len),
+				 LDNS_STATUS_OK);
+		assert_true(auth_answer(f->rd, &CFG, in, in_len, false, out,
+					sizeof(out), &out_len));
+		assert_int_equal(ldns_wire2pkt(&rp, out, out_len),
+				 LDNS_STATUS_OK);
+		assert_true(ldns_pkt_edns(rp));
+		assert_int_equal(ldns_pkt_edns_udp_size(rp), WIRE_EDNS_OUR_SIZE);
+		assert_true(ldns_pkt_edns_do(rp));
+		assert_null(ldns_pkt_edns_data(rp));
+		assert_true(ldns_pkt_aa(rp));
+		if (sizes[i] == 4096) {
+			assert_false(ldns_pkt_tc(rp));
+			assert_int_equal(ldns_pkt_ancount(rp), 12);
+			assert_true(out_len > 512 && out_len <= 1232);
+		} else {
+			assert_true(ldns_pkt_tc(rp));
+			assert_int_equal(ldns_pkt_ancount(rp), 0);
+		}
+		ldns_pkt_free(rp);
+		ldns_pkt_free(qp);
+		free(in);
+	}
+	fixture_free(f);
+}
+
+/* Stored rdata that does not fit its type (a damaged or foreign store)
+ * gives SERVFAIL for that query, never a crash or a half answer. */
+static void test_bad_stored_rdata(void **state)
+{
+	static const struct {
+		uint16_t type;
+		const char *rdata;
+		uint16_t len;
+	} bad[] = {
+		{ LDNS_RR_TYPE_A, "\xc0\x00\x02", 3 },
+		{ LDNS_RR_TYPE_MX, "\x00\x0a\x04mail", 7 },
+		{ LDNS_RR_TYPE_MX, "\x00\x0a\xc0\x00", 4 },
+	};
+	static const struct auth_case c = {
+		"bad.site.", 0, IN, false, LDNS_RCODE_SERVFAIL, false, false,
+		{ NULL }, { NULL }, { NULL } };
+	struct fixture *f = fixture_new(NOROOT);
+	uint8_t key[NAME_KEY_MAX], val[64];
+	size_t klen = 0, i;
+
+	(void)state;
+	assert_int_equal(name_key_from_wire((const uint8_t *)"\x03" "bad"
+					    "\x04" "site", 10, key, &klen),
+			 TDNS_OK);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct auth_case ci = c;
+		struct tdns_rrset_enc e;
+		struct tdns_txn *w = NULL;
+
+		rrset_enc_init(&e, val, sizeof(val), 300);
+		assert_int_equal(rrset_enc_add(&e, (const uint8_t *)bad[i].rdata,
+					       bad[i].len), TDNS_OK);
+		store_abort(f->rd);
+		assert_int_equal(store_begin(f->store, true, &w), TDNS_OK);
+		assert_int_equal(zonedb_put_rrset(w, key, klen, bad[i].type,
+						  val, e.len), TDNS_OK);
+		assert_int_equal(store_commit(w), TDNS_OK);
+		assert_int_equal(store_begin(f->store, false, &f->rd), TDNS_OK);
+		ci.qtype = bad[i].type;
+		run_case(f->rd, &ci);
+	}
+	fixture_free(f);
+}
+
 /* Malformed input through the whole path: nothing, or an error reply. */
 static void test_answer_malformed(void **state)
 {
@@ -533,6 +650,8 @@ int main(void)
 		cmocka_unit_test(test_tcp_gets_everything),
 		cmocka_unit_test(test_noroot),
 		cmocka_unit_test(test_lookup_not_auth),
+		cmocka_unit_test(test_edns),
+		cmocka_unit_test(test_bad_stored_rdata),
 		cmocka_unit_test(test_answer_malformed),
 	};
 

@@ -87,6 +87,11 @@ static enum netio_verdict handler(void *ctx, struct tdns_request *req, const uin
 	assert_int_equal(netio_request_peer(req)->ss.ss_family, AF_INET);
 	if (starts(in, in_len, "drop"))
 		return NETIO_DROP;
+	if (starts(in, in_len, "big")) {
+		memset(out, 'b', 60000);
+		*out_len = 60000;
+		return NETIO_REPLY;
+	}
 	if (starts(in, in_len, "defer")) {
 		/* Answered by a timer 20 ms later. */
 		d = calloc(1, sizeof(*d));
@@ -301,6 +306,20 @@ static void out_collect(void *ctx, struct tdns_out *o, const uint8_t *msg, size_
 		netio_loop_stop(c->loop);
 }
 
+/* A guard for tests whose loop runs on the test thread: if an expected
+ * answer never comes, stop after 5 s so the assertions fail instead of
+ * hanging. A guard left pending is freed with the loop. */
+static void guard_fire(void *ctx)
+{
+	netio_loop_stop(ctx);
+}
+
+static enum tdns_status run_guarded(struct tdns_loop *l)
+{
+	assert_non_null(netio_timer_add(l, 5000, guard_fire, l));
+	return netio_loop_run(l);
+}
+
 static bool got(const struct out_client *c, const char *want)
 {
 	unsigned i;
@@ -329,7 +348,7 @@ static void test_udp_answers_each_datagram(void **state)
 	for (i = 0; i < sizeof(qs) / sizeof(qs[0]); i++)
 		assert_int_equal(netio_out_send(o, (const uint8_t *)qs[i], strlen(qs[i])),
 				 TDNS_OK);
-	assert_int_equal(netio_loop_run(s.loop), TDNS_OK);
+	assert_int_equal(run_guarded(s.loop), TDNS_OK);
 
 	assert_false(c.failed);
 	assert_int_equal(c.n_got, 3);
@@ -367,7 +386,7 @@ static void test_out_udp_refused(void **state)
 	assert_int_equal(netio_addr_parse("127.0.0.1", ntohs(sin.sin_port), &peer), TDNS_OK);
 	assert_int_equal(netio_out_udp(c.loop, &peer, out_collect, &c, &o), TDNS_OK);
 	assert_int_equal(netio_out_send(o, (const uint8_t *)"q", 1), TDNS_OK);
-	assert_int_equal(netio_loop_run(c.loop), TDNS_OK);
+	assert_int_equal(run_guarded(c.loop), TDNS_OK);
 	assert_true(c.failed);
 	assert_int_equal(c.n_got, 0);
 	netio_out_close(o);
@@ -391,13 +410,47 @@ static void test_out_udp_fresh_ports(void **state)
 	assert_int_equal(netio_out_udp(s.loop, &peer, out_collect, &c, &o2), TDNS_OK);
 	assert_int_equal(netio_out_send(o1, (const uint8_t *)"1", 1), TDNS_OK);
 	assert_int_equal(netio_out_send(o2, (const uint8_t *)"2", 1), TDNS_OK);
-	assert_int_equal(netio_loop_run(s.loop), TDNS_OK);
+	assert_int_equal(run_guarded(s.loop), TDNS_OK);
 	assert_int_equal(c.n_got, 2);
 	assert_true(s.udp_ports[0] != 0 && s.udp_ports[1] != 0);
 	assert_true(s.udp_ports[0] != s.udp_ports[1]);
 	assert_true(s.udp_ports[0] != s.port && s.udp_ports[1] != s.port);
 	netio_out_close(o1);
 	netio_out_close(o2);
+	netio_loop_free(s.loop);
+}
+
+/* A listener on 0.0.0.0 answers from the address the query was sent to:
+ * the client's socket is connected to 127.0.0.2 and would drop an answer
+ * from 127.0.0.1, the kernel's own choice of source towards 127.0.0.1.
+ * Both the batch path and a deferred (held) answer are checked. */
+static void test_udp_wildcard_answers_from_destination(void **state)
+{
+	struct tdns_listen_cfg cfg = { 0 };
+	struct out_client c = { 0 };
+	struct tdns_addr peer;
+	struct tdns_out *o;
+	struct server s = { 0 };
+
+	(void)state;
+	s.loop = netio_loop_new();
+	assert_non_null(s.loop);
+	assert_int_equal(netio_addr_parse("0.0.0.0", 0, &cfg.addr), TDNS_OK);
+	cfg.on_query = handler;
+	cfg.ctx = &s;
+	assert_int_equal(netio_listen(s.loop, &cfg), TDNS_OK);
+	c.loop = s.loop;
+	c.want = 2;
+	assert_int_equal(netio_addr_parse("127.0.0.2", netio_listen_port(s.loop), &peer),
+			 TDNS_OK);
+	assert_int_equal(netio_out_udp(s.loop, &peer, out_collect, &c, &o), TDNS_OK);
+	assert_int_equal(netio_out_send(o, (const uint8_t *)"now", 3), TDNS_OK);
+	assert_int_equal(netio_out_send(o, (const uint8_t *)"defer", 5), TDNS_OK);
+	assert_int_equal(run_guarded(s.loop), TDNS_OK);
+	assert_false(c.failed);
+	assert_true(got(&c, "re:now"));
+	assert_true(got(&c, "re:defer"));
+	netio_out_close(o);
 	netio_loop_free(s.loop);
 }
 
@@ -534,6 +587,34 @@ static void test_held_outlives_loop(void **state)
 	close(fd);
 }
 
+/* RFC 7766 6.2.1: a client that pipelines queries with large answers and
+ * never reads them stalls only itself; another client is answered. */
+static void test_tcp_stalled_reader(void **state)
+{
+	uint8_t wire[100 * 5];
+	char ans[64];
+	struct server s;
+	size_t n = 0;
+	pthread_t t;
+	int a, b, i;
+
+	(void)state;
+	server_start(&s, 0, 0);
+	t = loop_start(s.loop);
+	a = client_socket(SOCK_STREAM, s.port);
+	for (i = 0; i < 100; i++)
+		n += frame(wire + n, "big");
+	send_all(a, wire, n); /* 6 MB of answers owed, none read */
+	b = client_socket(SOCK_STREAM, s.port);
+	send_all(b, wire, frame(wire, "hi"));
+	assert_true(recv_framed(b, ans, sizeof(ans)));
+	assert_string_equal(ans, "re:hi");
+	close(b);
+	close(a);
+	loop_join(s.loop, t);
+	netio_loop_free(s.loop);
+}
+
 /* At the connection cap, the least recently active idle connection makes
  * room for a new one. */
 static void test_tcp_cap_closes_oldest(void **state)
@@ -628,7 +709,7 @@ static void test_out_tcp(void **state)
 	assert_int_equal(netio_out_tcp(s.loop, &peer, out_collect, &c, &o), TDNS_OK);
 	assert_int_equal(netio_out_send(o, (const uint8_t *)"defer-1", 7), TDNS_OK);
 	assert_int_equal(netio_out_send(o, (const uint8_t *)"2", 1), TDNS_OK);
-	assert_int_equal(netio_loop_run(s.loop), TDNS_OK);
+	assert_int_equal(run_guarded(s.loop), TDNS_OK);
 	assert_false(c.failed);
 	assert_int_equal(c.n_got, 2);
 	assert_string_equal(c.got[0], "re:2");
@@ -721,6 +802,9 @@ static void test_listen_errors(void **state)
 	assert_int_equal(netio_addr_parse("192.0.2.1", 0, &cfg.addr), TDNS_OK);
 	cfg.on_query = handler;
 	assert_int_equal(netio_listen(s.loop, &cfg), TDNS_ENET);
+	/* A port some socket holds is reported busy before anything binds. */
+	assert_int_equal(netio_addr_parse("127.0.0.1", s.port, &cfg.addr), TDNS_OK);
+	assert_int_equal(netio_listen_probe(&cfg.addr), TDNS_EBUSY);
 	/* No handler. */
 	assert_int_equal(netio_addr_parse("127.0.0.1", 0, &cfg.addr), TDNS_OK);
 	cfg.on_query = NULL;
@@ -735,10 +819,12 @@ int main(void)
 		cmocka_unit_test(test_udp_answers_each_datagram),
 		cmocka_unit_test(test_out_udp_refused),
 		cmocka_unit_test(test_out_udp_fresh_ports),
+		cmocka_unit_test(test_udp_wildcard_answers_from_destination),
 		cmocka_unit_test(test_tcp_pipelined_out_of_order),
 		cmocka_unit_test(test_tcp_split_message),
 		cmocka_unit_test(test_tcp_held_after_disconnect),
 		cmocka_unit_test(test_held_outlives_loop),
+		cmocka_unit_test(test_tcp_stalled_reader),
 		cmocka_unit_test(test_tcp_cap_closes_oldest),
 		cmocka_unit_test(test_tcp_idle_timeout),
 		cmocka_unit_test(test_out_tcp),

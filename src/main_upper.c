@@ -1,0 +1,206 @@
+/*
+ * main_upper.c - tierdns-upper, the authoritative tier.
+ *
+ * N worker threads, each with its own event loop and its own SO_REUSEPORT
+ * sockets on every --listen address, answer from the LMDB store through
+ * auth_answer(). Each query runs in a fresh read snapshot, so zones that
+ * tierdns-zone commits while the server runs are served at once.
+ *
+ * Signals: SIGINT and SIGTERM are blocked in every thread and taken by the
+ * main thread with sigwait(), which then stops the loops; no handler runs
+ * in signal context. SIGPIPE is ignored (a TCP client may vanish).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tierdns/auth.h"
+#include "tierdns/log.h"
+#include "tierdns/netio.h"
+#include "tierdns/opts.h"
+#include "tierdns/store.h"
+#include "tierdns/wire.h"
+
+#define RCODE_SERVFAIL 2
+
+struct worker {
+	unsigned id;
+	struct tdns_loop *loop;
+	struct tdns_store *store;
+	const struct tdns_auth_cfg *auth;
+	struct tdns_txn *txn; /* this thread's read transaction, reset between queries */
+	pthread_t thread;
+	bool started;
+};
+
+static atomic_bool worker_failed;
+
+static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
+				      const uint8_t *in, size_t in_len, uint8_t *out,
+				      size_t *out_len)
+{
+	struct worker *w = ctx;
+	enum tdns_status st;
+	bool reply;
+
+	/* A fresh snapshot per query: the newest committed zones answer. */
+	st = store_renew(w->txn);
+	if (st != TDNS_OK) {
+		log_err("worker %u: store snapshot: %s", w->id, tdns_strerror(st));
+		/* RFC 1035 4.1.1: a response (QR=1) or a runt never gets one. */
+		if (in_len < WIRE_HDR_LEN || (in[2] & 0x80) != 0)
+			return NETIO_DROP;
+		*out_len = wire_error_reply(in, in_len, RCODE_SERVFAIL, out, WIRE_MAX_MSG);
+		return *out_len > 0 ? NETIO_REPLY : NETIO_DROP;
+	}
+	reply = auth_answer(w->txn, w->auth, in, in_len, netio_request_is_tcp(req), out,
+			    WIRE_MAX_MSG, out_len);
+	store_reset(w->txn);
+	return reply ? NETIO_REPLY : NETIO_DROP;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	enum tdns_status st;
+
+	/* LMDB read transactions belong to the thread that began them. */
+	st = store_begin(w->store, false, &w->txn);
+	if (st == TDNS_OK) {
+		store_reset(w->txn);
+		st = netio_loop_run(w->loop);
+		store_abort(w->txn);
+		w->txn = NULL;
+	}
+	if (st != TDNS_OK) {
+		log_err("worker %u: %s", w->id, tdns_strerror(st));
+		atomic_store(&worker_failed, true);
+		/* Wake the main thread's sigwait() so the whole server exits. */
+		kill(getpid(), SIGTERM);
+	}
+	return NULL;
+}
+
+static enum tdns_log_level log_level_for(int verbose)
+{
+	return verbose >= 1 ? TDNS_LOG_DEBUG : TDNS_LOG_INFO;
+}
+
+int main(int argc, char **argv)
+{
+	struct tdns_auth_cfg auth = { .version = "tierdns " TDNS_VERSION };
+	struct tdns_listen_cfg lcfg;
+	struct tdns_store *store = NULL;
+	struct worker *workers = NULL;
+	struct tdns_opts o;
+	char hostname[256];
+	char as[64];
+	enum tdns_status st;
+	sigset_t sigs;
+	unsigned i, j;
+	int rc = 1, sig = 0;
+
+	switch (opts_parse(TDNS_PROG_UPPER, argc, argv, &o)) {
+	case OPTS_RUN:
+		break;
+	case OPTS_EXIT_OK:
+		return 0;
+	case OPTS_USAGE:
+		return 2;
+	}
+	log_init("tierdns-upper", log_level_for(o.verbose));
+	signal(SIGPIPE, SIG_IGN);
+	/* A shell starting us in the background leaves SIGINT ignored, and an
+	 * ignored signal is discarded even while blocked: sigwait() needs the
+	 * default disposition. */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	/* Blocked before any thread exists, so every thread inherits it. */
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	if (gethostname(hostname, sizeof(hostname)) == 0) {
+		hostname[sizeof(hostname) - 1] = '\0';
+		auth.identity = hostname;
+	}
+
+	st = store_open(o.db_dir, NULL, &store);
+	if (st != TDNS_OK) {
+		log_err("cannot open store %s: %s", o.db_dir, tdns_strerror(st));
+		goto out;
+	}
+	for (i = 0; i < o.n_listen; i++) {
+		if (netio_listen_probe(&o.listen[i]) != TDNS_OK)
+			goto out;
+	}
+
+	workers = calloc(o.threads, sizeof(*workers));
+	if (workers == NULL) {
+		log_err("%s", tdns_strerror(TDNS_ENOMEM));
+		goto out;
+	}
+	for (i = 0; i < o.threads; i++) {
+		workers[i].id = i;
+		workers[i].store = store;
+		workers[i].auth = &auth;
+		workers[i].loop = netio_loop_new();
+		if (workers[i].loop == NULL)
+			goto out;
+		for (j = 0; j < o.n_listen; j++) {
+			memset(&lcfg, 0, sizeof(lcfg));
+			lcfg.addr = o.listen[j];
+			lcfg.on_query = upper_query;
+			lcfg.ctx = &workers[i];
+			st = netio_listen(workers[i].loop, &lcfg);
+			if (st != TDNS_OK) {
+				log_err("cannot listen on %s: %s",
+					netio_addr_str(&o.listen[j], as, sizeof(as)),
+					tdns_strerror(st));
+				goto out;
+			}
+		}
+	}
+	for (j = 0; j < o.n_listen; j++)
+		log_info("listening on %s (udp, tcp)",
+			 netio_addr_str(&o.listen[j], as, sizeof(as)));
+	log_info("store %s, %u thread%s, version %s", o.db_dir, o.threads,
+		 o.threads == 1 ? "" : "s", TDNS_VERSION);
+
+	for (i = 0; i < o.threads; i++) {
+		errno = pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
+		if (errno != 0) {
+			log_err("cannot start thread: %s", strerror(errno));
+			goto out;
+		}
+		workers[i].started = true;
+	}
+	while (sigwait(&sigs, &sig) != 0)
+		;
+	if (!atomic_load(&worker_failed)) {
+		log_info("stopping (%s)", sig == SIGINT ? "SIGINT" : "SIGTERM");
+		rc = 0;
+	}
+out:
+	if (workers != NULL) {
+		for (i = 0; i < o.threads; i++) {
+			if (workers[i].started)
+				netio_loop_stop(workers[i].loop);
+		}
+		for (i = 0; i < o.threads; i++) {
+			if (workers[i].started)
+				pthread_join(workers[i].thread, NULL);
+			netio_loop_free(workers[i].loop);
+		}
+		free(workers);
+	}
+	if (store != NULL)
+		store_close(store);
+	return rc;
+}
