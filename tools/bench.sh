@@ -591,6 +591,13 @@ declare -A MED=() LOST=()
 		printf '%-14s %-40s %10s %-26s %9s %14s %10s\n' "$t" "${T_DESC[$t]}" "$mq" "$rq" "$ml" \
 			"$l/$s" "${IR[$t]:--}"
 	done
+	# A fast wrong answer is no answer: say so when any reply was not
+	# NOERROR (the echo's are NOERROR by construction).
+	for t in "${targets[@]}"; do
+		codes=$(cat "$tmp/res/$t".*.txt 2>/dev/null | sed -n 's/^ *Response codes: *//p' |
+			tr ',' '\n' | sed 's/^ *//' | grep -v '^NOERROR' | sort -u | tr '\n' ' ' || true)
+		[ -z "$codes" ] || echo "  note: $t also got replies other than NOERROR: $codes"
+	done
 	echo
 	if [ "$callgrind" = 1 ]; then
 		echo "Ir/query: user-space instructions per query under valgrind --tool=callgrind, one thread each: (a run that"
