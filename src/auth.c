@@ -5,11 +5,13 @@
  * path. Packet in, packet out; the store is read through zonedb.h only.
  *
  * Choices an operator may ask about:
- *   - Responses are minimal: no zone NS RRset in the authority section of
- *     positive answers and no additional-section processing for MX/SRV
- *     targets; referrals carry their glue.
- *   - ANY (RFC 8482 allows either) returns every RRset at the name, as NSD
- *     does; there is no DNSSEC data to make that expensive.
+ *   - Responses are minimal (like NSD's minimal-responses): no zone NS
+ *     RRset in the authority section of positive answers and no additional
+ *     records for MX/SRV targets. Referrals carry their glue, NS answers the
+ *     addresses of in-zone servers; both only from the answering zone.
+ *   - ANY returns every RRset at the name. RFC 8482 allows answering with a
+ *     subset (NSD 4.6 sends one RRset); without DNSSEC data the full set
+ *     stays small, and it is what a user asking ANY expects to see.
  *   - Owner names: records owned by the query name carry the client's case
  *     (RFC 4343 asks no more, and it keeps compression pointing at the
  *     question); CNAME chain targets and glue use the case stored in the
@@ -75,7 +77,7 @@ static ldns_rr *make_rr(const ldns_rdf *owner, uint16_t type, uint16_t rrclass,
 	size_t pos = 0;
 
 	if (((unsigned)rec[0] << 8 | rec[1]) != rdlen)
-		goto fail;
+		goto out;
 	rr = ldns_rr_new();
 	o = ldns_rdf_clone(owner);
 	if (rr == NULL || o == NULL)
@@ -85,14 +87,15 @@ static ldns_rr *make_rr(const ldns_rdf *owner, uint16_t type, uint16_t rrclass,
 	ldns_rr_set_type(rr, (ldns_rr_type)type);
 	ldns_rr_set_class(rr, (ldns_rr_class)rrclass);
 	ldns_rr_set_ttl(rr, ttl);
-	if (ldns_wire2rdf(rr, rec, (size_t)rdlen + 2, &pos) != LDNS_STATUS_OK ||
-	    pos != (size_t)rdlen + 2)
-		goto fail;
-	return rr;
+	if (ldns_wire2rdf(rr, rec, (size_t)rdlen + 2, &pos) == LDNS_STATUS_OK &&
+	    pos == (size_t)rdlen + 2)
+		goto out;
 fail:
-	ldns_rdf_deep_free(o);
 	ldns_rr_free(rr);
-	return NULL;
+	rr = NULL;
+out:
+	ldns_rdf_deep_free(o);
+	return rr;
 }
 
 /* Append a whole stored RRset, in stored order. *first (may be NULL) gets
@@ -153,19 +156,27 @@ static enum tdns_status add_negative_soa(struct tdns_txn *t, ldns_pkt *reply,
 	st = zonedb_get_rrset(t, apex, apex_len, TYPE_SOA, &v);
 	if (st == TDNS_ENOTFOUND) {
 		log_warn("zone without SOA: negative answer has no authority");
-		return TDNS_OK;
+		st = TDNS_OK;
+		goto out;
 	}
 	if (st != TDNS_OK)
-		return st;
-	if (!rrset_next(&v, &pos, &rdata, &rdlen) || rdlen < SOA_FIXED_LEN + 2)
-		return TDNS_EINVAL;
+		goto out;
+	/* Names in stored rdata are uncompressed: MINIMUM is the last field. */
+	if (!rrset_next(&v, &pos, &rdata, &rdlen) ||
+	    rdlen < SOA_FIXED_LEN + 2) {
+		st = TDNS_EINVAL;
+		goto out;
+	}
 	minimum = rd32(rdata + rdlen - 4);
 	ttl = v.ttl < minimum ? v.ttl : minimum;
 	owner = rdf_from_key(apex, apex_len);
-	if (owner == NULL)
-		return TDNS_ENOMEM;
+	if (owner == NULL) {
+		st = TDNS_ENOMEM;
+		goto out;
+	}
 	st = add_rrset(reply, LDNS_SECTION_AUTHORITY, owner, TYPE_SOA, ttl, &v,
 		       NULL);
+out:
 	ldns_rdf_deep_free(owner);
 	return st;
 }
@@ -259,20 +270,21 @@ static enum tdns_status add_referral(struct tdns_txn *t, ldns_pkt *reply,
 		owner = ldns_rdf_clone(s->owner);
 	else
 		owner = rdf_from_key(s->key, cut_len);
-	if (owner == NULL)
-		return TDNS_ENOMEM;
+	if (owner == NULL) {
+		st = TDNS_ENOMEM;
+		goto out;
+	}
 	st = add_rrset(reply, LDNS_SECTION_AUTHORITY, owner, TYPE_NS, ns->ttl,
 		       ns, NULL);
-	ldns_rdf_deep_free(owner);
 	if (st != TDNS_OK)
-		return st;
+		goto out;
 	st = add_glue(t, reply, ldns_pkt_authority(reply), first, s->key,
 		      s->apex_len);
-	if (st != TDNS_OK)
-		return st;
-	if (ldns_pkt_ancount(reply) == 0)
+	if (st == TDNS_OK && ldns_pkt_ancount(reply) == 0)
 		ldns_pkt_set_aa(reply, false);
-	return TDNS_OK;
+out:
+	ldns_rdf_deep_free(owner);
+	return st;
 }
 
 /* The deepest zone cut (non-apex NS RRset) at or above the name, if any.

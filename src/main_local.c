@@ -2,19 +2,23 @@
  * main_local.c - tierdns-local, the caching forwarder: static zones, then
  * the cache, then the upstreams (resolve.h), over netio event loops.
  *
- * One worker per --threads: each has its own loop, its own SO_REUSEPORT
- * listeners, its own upstream sockets and its own resolver (outstanding
- * queries are coalesced per worker). All share one LMDB environment holding
- * the static zones and the cache.
+ * One worker per --threads, each on its own thread with its own loop, its
+ * own SO_REUSEPORT listeners, its own upstream sockets and its own resolver
+ * (so identical misses are coalesced per worker). All share one LMDB
+ * environment holding the static zones and the cache. Signals are taken
+ * by the main thread with sigwait(), which then stops the loops; no
+ * handler runs in signal context.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "tierdns/clock.h"
 #include "tierdns/log.h"
 #include "tierdns/netio.h"
 #include "tierdns/opts.h"
@@ -23,29 +27,16 @@
 #include "tierdns/upstream.h"
 #include "tierdns/wire.h"
 
-#define MAX_WORKERS 64
-
 struct worker {
+	unsigned id;
 	struct tdns_loop *loop;
 	struct tdns_upstream *up;
 	struct tdns_resolver *r;
 	pthread_t thread;
 	bool started;
-	enum tdns_status result;
 };
 
-static struct worker workers[MAX_WORKERS];
-static unsigned n_workers;
-static char identity[256];
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	/* netio_loop_stop is async-signal-safe (netio.h). */
-	for (unsigned i = 0; i < n_workers; i++)
-		if (workers[i].loop != NULL)
-			netio_loop_stop(workers[i].loop);
-}
+static atomic_bool worker_failed;
 
 static void *client_hold(void *ctx, void *request)
 {
@@ -81,7 +72,7 @@ static enum netio_verdict on_query(void *ctx, struct tdns_request *req,
 }
 
 static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
-				    struct tdns_store *store)
+				    struct tdns_store *store, const char *identity)
 {
 	struct tdns_resolver_cfg cfg;
 	struct tdns_listen_cfg lc;
@@ -97,7 +88,7 @@ static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.store = store;
 	cfg.chaos.version = "tierdns " TDNS_VERSION;
-	cfg.chaos.identity = identity[0] != '\0' ? identity : NULL;
+	cfg.chaos.identity = identity;
 	cfg.cache.max_ttl = o->max_ttl;
 	cfg.cache.max_neg_ttl = o->max_neg_ttl;
 	/* A quarter of the map for cache data: B-tree pages are rarely full
@@ -120,7 +111,7 @@ static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
 		lc.ctx = w;
 		st = netio_listen(w->loop, &lc);
 		if (st != TDNS_OK) {
-			log_err("listen on %s: %s",
+			log_err("cannot listen on %s: %s",
 				netio_addr_str(&lc.addr, addr, sizeof(addr)),
 				tdns_strerror(st));
 			goto out;
@@ -131,17 +122,14 @@ out:
 }
 
 /* One line of counters per worker at shutdown, for the operator. */
-static void worker_report(unsigned i, const struct worker *w)
+static void worker_report(const struct worker *w)
 {
-	const struct tdns_resolver_stats *st;
+	const struct tdns_resolver_stats *st = resolver_stats(w->r);
 
-	if (w->r == NULL)
-		return;
-	st = resolver_stats(w->r);
 	log_info("worker %u: %llu queries, %llu static, %llu cache hits, "
 		 "%llu misses (%llu coalesced), %llu upstream sent, "
 		 "%llu ignored, %llu failed, %llu timeouts, %llu servfail",
-		 i, (unsigned long long)st->queries,
+		 w->id, (unsigned long long)st->queries,
 		 (unsigned long long)st->static_answers,
 		 (unsigned long long)st->cache_hits, (unsigned long long)st->misses,
 		 (unsigned long long)st->coalesced,
@@ -152,39 +140,51 @@ static void worker_report(unsigned i, const struct worker *w)
 		 (unsigned long long)st->servfail);
 }
 
+/* Release in dependency order: the resolver first (it releases held
+ * clients and ends open attempts through the transport), then the
+ * transport, then the loop. On the worker's own thread once it ran: the
+ * resolver's LMDB read transaction belongs to it. */
 static void worker_fini(struct worker *w)
 {
-	/* The resolver first: it releases held clients (netio) and tells the
-	 * transport to close the sockets of open attempts. */
 	resolver_free(w->r);
+	w->r = NULL;
 	upstream_free(w->up);
+	w->up = NULL;
 	netio_loop_free(w->loop);
-	memset(w, 0, sizeof(*w));
+	w->loop = NULL;
 }
 
-static void *worker_run(void *arg)
+static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
+	enum tdns_status st;
 
-	w->result = netio_loop_run(w->loop);
-	if (w->result != TDNS_OK) {
-		log_err("event loop: %s", tdns_strerror(w->result));
-		on_signal(0); /* one worker failing stops the daemon */
+	st = netio_loop_run(w->loop);
+	if (st != TDNS_OK) {
+		log_err("worker %u: %s", w->id, tdns_strerror(st));
+		atomic_store(&worker_failed, true);
+		/* Wake the main thread's sigwait() so the whole server exits. */
+		kill(getpid(), SIGTERM);
 	}
+	worker_report(w);
+	resolver_free(w->r);
+	w->r = NULL;
 	return NULL;
 }
 
 int main(int argc, char **argv)
 {
-	struct tdns_opts o;
 	struct tdns_store_opts so;
 	struct tdns_store *store = NULL;
-	struct sigaction sa;
-	char addr[64];
+	struct worker *workers = NULL;
+	struct tdns_opts o;
+	char identity[256], addr[64];
+	const char *ident = NULL;
 	enum tdns_status st;
-	int rc = 1;
+	sigset_t sigs;
+	unsigned i;
+	int rc = 1, sig = 0;
 
-	log_init("tierdns-local", TDNS_LOG_INFO);
 	switch (opts_parse(TDNS_PROG_LOCAL, argc, argv, &o)) {
 	case OPTS_RUN:
 		break;
@@ -193,77 +193,88 @@ int main(int argc, char **argv)
 	case OPTS_USAGE:
 		return 2;
 	}
-	log_set_level(o.verbose > 0 ? TDNS_LOG_DEBUG : TDNS_LOG_INFO);
-	if (gethostname(identity, sizeof(identity) - 1) != 0)
-		identity[0] = '\0';
+	log_init("tierdns-local", o.verbose > 0 ? TDNS_LOG_DEBUG : TDNS_LOG_INFO);
+	signal(SIGPIPE, SIG_IGN);
+	/* A shell starting us in the background leaves SIGINT ignored, and an
+	 * ignored signal is discarded even while blocked: sigwait() needs the
+	 * default disposition. */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	/* Blocked before any thread exists, so every thread inherits it. */
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	if (gethostname(identity, sizeof(identity)) == 0) {
+		identity[sizeof(identity) - 1] = '\0';
+		ident = identity;
+	}
 
 	memset(&so, 0, sizeof(so));
 	so.map_size = (size_t)o.cache_size;
-	/* The cache is rebuilt from upstream if lost: no fsync per answer
-	 * (still survives kill -9, store.h). */
+	/* The cache can be refetched: no fsync per answer (it still survives
+	 * kill -9, only not a power loss; store.h). */
 	so.flags = STORE_NOSYNC;
 	st = store_open(o.db_dir, &so, &store);
 	if (st != TDNS_OK) {
-		log_err("store %s: %s", o.db_dir, tdns_strerror(st));
+		log_err("cannot open store %s: %s", o.db_dir, tdns_strerror(st));
 		goto out;
 	}
+	for (i = 0; i < o.n_listen; i++) {
+		if (netio_listen_probe(&o.listen[i]) != TDNS_OK)
+			goto out;
+	}
 
-	n_workers = o.threads == 0 ? 1 : o.threads;
-	if (n_workers > MAX_WORKERS)
-		n_workers = MAX_WORKERS;
-	for (unsigned i = 0; i < n_workers; i++) {
-		st = worker_init(&workers[i], &o, store);
+	workers = calloc(o.threads, sizeof(*workers));
+	if (workers == NULL) {
+		log_err("%s", tdns_strerror(TDNS_ENOMEM));
+		goto out;
+	}
+	for (i = 0; i < o.threads; i++) {
+		workers[i].id = i;
+		st = worker_init(&workers[i], &o, store, ident);
 		if (st != TDNS_OK) {
 			log_err("worker %u: %s", i, tdns_strerror(st));
 			goto out;
 		}
 	}
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-
-	for (unsigned i = 0; i < o.n_listen; i++)
+	for (i = 0; i < o.n_listen; i++)
 		log_info("listening on %s (udp, tcp)",
 			 netio_addr_str(&o.listen[i], addr, sizeof(addr)));
-	for (unsigned i = 0; i < o.n_upstream; i++)
-		log_info("upstream %s",
-			 netio_addr_str(&o.upstream[i], addr, sizeof(addr)));
-	log_info("%u worker thread(s), store %s", n_workers, o.db_dir);
+	for (i = 0; i < o.n_upstream; i++)
+		log_info("upstream %s", netio_addr_str(&o.upstream[i], addr, sizeof(addr)));
+	log_info("store %s, %u thread%s, version %s", o.db_dir, o.threads,
+		 o.threads == 1 ? "" : "s", TDNS_VERSION);
 
-	for (unsigned i = 1; i < n_workers; i++) {
-		if (pthread_create(&workers[i].thread, NULL, worker_run,
-				   &workers[i]) != 0) {
-			log_err("cannot start worker thread %u", i);
-			on_signal(0);
-			break;
+	for (i = 0; i < o.threads; i++) {
+		errno = pthread_create(&workers[i].thread, NULL, worker_main,
+				       &workers[i]);
+		if (errno != 0) {
+			log_err("cannot start thread: %s", strerror(errno));
+			goto out;
 		}
 		workers[i].started = true;
 	}
-	worker_run(&workers[0]);
-	rc = workers[0].result == TDNS_OK ? 0 : 1;
-	for (unsigned i = 1; i < n_workers; i++) {
-		if (!workers[i].started)
-			continue;
-		pthread_join(workers[i].thread, NULL);
-		if (workers[i].result != TDNS_OK)
-			rc = 1;
+	while (sigwait(&sigs, &sig) != 0)
+		;
+	if (!atomic_load(&worker_failed)) {
+		log_info("stopping (%s)", sig == SIGINT ? "SIGINT" : "SIGTERM");
+		rc = 0;
 	}
-	for (unsigned i = 0; i < n_workers; i++)
-		worker_report(i, &workers[i]);
-	log_info("stopped");
 out:
-	/* No more signal handling: the loops are about to go. */
-	sigemptyset(&sa.sa_mask);
-	sigaddset(&sa.sa_mask, SIGINT);
-	sigaddset(&sa.sa_mask, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &sa.sa_mask, NULL);
-	for (unsigned i = 0; i < n_workers; i++)
-		worker_fini(&workers[i]);
+	if (workers != NULL) {
+		for (i = 0; i < o.threads; i++) {
+			if (workers[i].started)
+				netio_loop_stop(workers[i].loop);
+		}
+		for (i = 0; i < o.threads; i++) {
+			if (workers[i].started)
+				pthread_join(workers[i].thread, NULL);
+			worker_fini(&workers[i]);
+		}
+		free(workers);
+	}
 	store_close(store);
 	return rc;
 }

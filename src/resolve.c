@@ -46,6 +46,7 @@ struct upq {
 	uint16_t id;              /* ID of the current attempt */
 	unsigned upstream;        /* index of the current attempt's upstream */
 	bool tcp;                 /* current attempt over TCP */
+	bool no_edns;             /* current attempt without OPT (RFC 6891 7) */
 	uint64_t deadline;        /* whole budget, monotonic ms */
 	uint64_t attempt_deadline;
 	struct waiter *waiters;
@@ -193,7 +194,7 @@ static void wake_at(struct tdns_resolver *r, uint64_t deadline)
 
 /* The upstream query message: RD set (we forward, RFC 1035 4.3.1), one
  * question in lower case, an OPT record advertising 1232 bytes (RFC 6891
- * 6.2.5, DNS flag day 2020). */
+ * 6.2.5, DNS flag day 2020) unless this upstream refused EDNS. */
 static size_t build_query(const struct upq *u, uint8_t *m)
 {
 	size_t nlen = ldns_rdf_size(u->qname), p;
@@ -202,12 +203,14 @@ static size_t build_query(const struct upq *u, uint8_t *m)
 	wr16(m, u->id);
 	m[2] = 0x01;   /* QR=0, opcode QUERY, RD=1 */
 	wr16(m + 4, 1); /* QDCOUNT */
-	wr16(m + 10, 1); /* ARCOUNT: the OPT */
+	wr16(m + 10, u->no_edns ? 0 : 1); /* ARCOUNT: the OPT */
 	memcpy(m + WIRE_HDR_LEN, ldns_rdf_data(u->qname), nlen);
 	p = WIRE_HDR_LEN + nlen;
 	wr16(m + p, u->qtype);
 	wr16(m + p + 2, u->qclass);
 	p += 4;
+	if (u->no_edns)
+		return p;
 	m[p++] = 0; /* OPT owner: root */
 	wr16(m + p, LDNS_RR_TYPE_OPT);
 	wr16(m + p + 2, WIRE_EDNS_OUR_SIZE);
@@ -217,11 +220,12 @@ static size_t build_query(const struct upq *u, uint8_t *m)
 
 /*
  * Start an attempt on the first upstream from `first` that takes it: a new
- * token and a new random ID every time (RFC 5452 9.2). Returns false when
- * no upstream could be sent to.
+ * token and a new random ID every time (RFC 5452 9.2). tcp and no_edns
+ * apply to `first` only; a further upstream is asked over UDP with EDNS.
+ * Returns false when no upstream could be sent to.
  */
 static bool attempt_start(struct tdns_resolver *r, struct upq *u, unsigned first,
-			  bool tcp, uint64_t now_ms)
+			  bool tcp, bool no_edns, uint64_t now_ms)
 {
 	uint8_t msg[UPQ_MSG_MAX];
 	unsigned per = r->cfg.timeout_ms / r->cfg.n_upstream;
@@ -230,9 +234,11 @@ static bool attempt_start(struct tdns_resolver *r, struct upq *u, unsigned first
 	attempt_close(r, u);
 	if (per < MIN_ATTEMPT_MS)
 		per = MIN_ATTEMPT_MS;
-	for (unsigned up = first; up < r->cfg.n_upstream; up++, tcp = false) {
+	for (unsigned up = first; up < r->cfg.n_upstream;
+	     up++, tcp = false, no_edns = false) {
 		if (now_ms >= u->deadline || random_id(&u->id) != TDNS_OK)
 			return false;
+		u->no_edns = no_edns;
 		if (++r->seq == 0)
 			r->seq = 1;
 		u->token = (uint64_t)r->seq << SLOT_BITS | u->slot;
@@ -307,7 +313,7 @@ static void upq_complete(struct tdns_resolver *r, struct upq *u,
 static void attempt_failed(struct tdns_resolver *r, struct upq *u,
 			   uint64_t now_ms)
 {
-	if (!attempt_start(r, u, u->upstream + 1, false, now_ms))
+	if (!attempt_start(r, u, u->upstream + 1, false, false, now_ms))
 		upq_complete(r, u, NULL, 0, clock_now());
 }
 
@@ -395,7 +401,7 @@ static enum resolver_verdict miss(struct tdns_resolver *r, struct tdns_query *q,
 	} else {
 		if (upq_new(r, q, key, key_len, hash, now_ms, &u) != TDNS_OK)
 			goto out;
-		if (!attempt_start(r, u, 0, false, now_ms)) {
+		if (!attempt_start(r, u, 0, false, false, now_ms)) {
 			upq_destroy(r, u);
 			goto out;
 		}
@@ -584,21 +590,34 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 		attempt_failed(r, u, now_ms);
 		goto out;
 	}
-	if (!question_matches(u, p)) {
+	rcode = ldns_pkt_get_rcode(p);
+	if (!question_matches(u, p) &&
+	    !(ldns_pkt_qdcount(p) == 0 && rcode != LDNS_RCODE_NOERROR &&
+	      rcode != LDNS_RCODE_NXDOMAIN)) {
+		/* An error reply without a question is let through: servers
+		 * send FORMERR like that, and it carries nothing to cache. */
 		r->stats.upstream_ignored++;
 		goto out;
 	}
-	rcode = ldns_pkt_get_rcode(p);
 	if (ldns_pkt_tc(p) && !u->tcp) {
 		/* RFC 1035 4.2.1, RFC 7766 5: truncated over UDP, ask again
 		 * over TCP at the same upstream. */
 		r->stats.tcp_retries++;
-		if (!attempt_start(r, u, u->upstream, true, now_ms))
+		if (!attempt_start(r, u, u->upstream, true, u->no_edns, now_ms))
 			upq_complete(r, u, NULL, 0, clock_now());
 		goto out;
 	}
+	if (rcode == LDNS_RCODE_FORMERR && !u->no_edns) {
+		/* RFC 6891 7: a server that does not know EDNS may answer
+		 * FORMERR; ask it once more without the OPT record. */
+		if (!attempt_start(r, u, u->upstream, u->tcp, true, now_ms))
+			upq_complete(r, u, NULL, 0, clock_now());
+		goto out;
+	}
+	/* An extended rcode (BADVERS, ...) is a failure whatever the header
+	 * says (RFC 6891 6.1.3). */
 	if ((rcode != LDNS_RCODE_NOERROR && rcode != LDNS_RCODE_NXDOMAIN) ||
-	    ldns_pkt_tc(p)) {
+	    ldns_pkt_edns_extended_rcode(p) != 0 || ldns_pkt_tc(p)) {
 		r->stats.upstream_failed++;
 		attempt_failed(r, u, now_ms);
 		goto out;

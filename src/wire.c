@@ -170,7 +170,7 @@ ldns_pkt *wire_reply_new(const struct tdns_query *q, ldns_pkt_rcode rcode)
 
 	r = ldns_pkt_new();
 	if (r == NULL)
-		goto fail;
+		goto out;
 	ldns_pkt_set_id(r, q->id);
 	ldns_pkt_set_qr(r, true);
 	ldns_pkt_set_opcode(r, LDNS_PACKET_QUERY);
@@ -197,11 +197,13 @@ ldns_pkt *wire_reply_new(const struct tdns_query *q, ldns_pkt_rcode rcode)
 		/* RFC 3225 3: DO is copied into the response. */
 		ldns_pkt_set_edns_do(r, q->edns_do);
 	}
-	return r;
+	goto out;
 fail:
-	ldns_rr_free(qrr);
 	ldns_pkt_free(r);
-	return NULL;
+	r = NULL;
+out:
+	ldns_rr_free(qrr);
+	return r;
 }
 
 static void query_from_pkt(struct tdns_query *q, ldns_pkt *pkt,

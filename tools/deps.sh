@@ -3,16 +3,21 @@
 # code that installs the missing ones. Sourced by run.sh and test.sh:
 #   tdns_deps build   - what building and running need
 #   tdns_deps test    - that plus what the tests need
+#   tdns_deps bench   - build plus the load generator and the peers that
+#                       tools/bench.sh measures against (never by test.sh)
 # As root it runs `apt-get update` once and `apt-get install -y`; otherwise it
 # prints the exact command to run and fails.
 
 TDNS_PKGS_BUILD=(build-essential cmake pkg-config libldns-dev liblmdb-dev
                  bind9-dnsutils ldnsutils lmdb-utils)
-TDNS_PKGS_TEST=(libcmocka-dev python3 python3-dnspython procps)
+# nsd and unbound: the interop tests (tests/interop) compare both tiers with them
+TDNS_PKGS_TEST=(libcmocka-dev python3 python3-dnspython procps nsd unbound)
+TDNS_PKGS_BENCH=(dnsperf nsd unbound dnsmasq-base valgrind procps)
 
 tdns_deps() {
 	local want=("${TDNS_PKGS_BUILD[@]}") missing=() p
 	[ "${1:-build}" = test ] && want+=("${TDNS_PKGS_TEST[@]}")
+	[ "${1:-build}" = bench ] && want+=("${TDNS_PKGS_BENCH[@]}")
 	for p in "${want[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
 			missing+=("$p")

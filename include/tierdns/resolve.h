@@ -14,11 +14,14 @@
  * and (in the real transport) a fresh socket with a random source port. A
  * reply is accepted only if its ID, QR bit, opcode and question (name case-
  * insensitively, type, class) match; anything else is counted and ignored
- * while the attempt keeps waiting (RFC 5452 4, 9). TC over UDP is retried
- * over TCP with the same upstream. SERVFAIL, REFUSED, other rcodes, garbage,
+ * while the attempt keeps waiting (RFC 5452 4, 9); only an error reply
+ * may come without a question. TC over UDP is retried over TCP with the
+ * same upstream; FORMERR is retried once without EDNS (RFC 6891 7).
+ * SERVFAIL, REFUSED, other rcodes (extended ones included), garbage,
  * socket failure and timeouts move on to the next upstream; when none is
  * left or the query's time budget (timeout_ms) is spent, every waiting
- * client gets SERVFAIL.
+ * client gets SERVFAIL. Each upstream gets timeout_ms / n_upstream (at
+ * least 250 ms) of the budget.
  *
  * Threading: a resolver belongs to one thread (one event loop). All entry
  * points below and all callbacks happen on that thread. Callbacks must not

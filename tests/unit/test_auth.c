@@ -16,7 +16,10 @@
 
 #include "testutil.h"
 #include "tierdns/auth.h"
+#include "tierdns/name.h"
+#include "tierdns/rrset.h"
 #include "tierdns/store.h"
+#include "tierdns/zonedb.h"
 #include "tierdns/zoneload.h"
 
 static const char ZONE_ROOT[] =
@@ -54,6 +57,8 @@ static const char ZONE_SITE[] =
 	"ns1.sub AAAA 2001:db8::53\n"
 	"*.wild A 192.0.2.99\n"
 	"*.wc CNAME webapp\n"
+	"unk TYPE65280 \\# 4 deadbeef\n"
+	"srv._tcp SRV 0 1 443 webapp\n"
 	"todeleg CNAME www.sub\n"
 	"c1 CNAME c2\n"
 	"c2 CNAME c3\n"
@@ -256,6 +261,12 @@ static const struct auth_case full_cases[] = {
 	{ "site.", LDNS_RR_TYPE_NS, IN, false, LDNS_RCODE_NOERROR, true,
 	  false, { "site. 3600 IN NS ns1.site." }, { NULL },
 	  { "ns1.site. 3600 IN A 192.0.2.1" } },
+	/* Unknown types (RFC 3597) and names inside rdata come back intact. */
+	{ "unk.site.", 65280, IN, false, LDNS_RCODE_NOERROR, true, false,
+	  { "unk.site. 3600 IN TYPE65280 \\# 4 deadbeef" }, { NULL }, { NULL } },
+	{ "srv._tcp.site.", LDNS_RR_TYPE_SRV, IN, false, LDNS_RCODE_NOERROR,
+	  true, false, { "srv._tcp.site. 3600 IN SRV 0 1 443 webapp.site." },
+	  { NULL }, { NULL } },
 	/* ANY: every RRset at the name, in type order. */
 	{ "webapp.site.", LDNS_RR_TYPE_ANY, IN, false, LDNS_RCODE_NOERROR,
 	  true, false, { "webapp.site. 3600 IN A 192.0.2.10",
@@ -561,6 +572,50 @@ static void test_edns(void **state)
 	fixture_free(f);
 }
 
+/* Stored rdata that does not fit its type (a damaged or foreign store)
+ * gives SERVFAIL for that query, never a crash or a half answer. */
+static void test_bad_stored_rdata(void **state)
+{
+	static const struct {
+		uint16_t type;
+		const char *rdata;
+		uint16_t len;
+	} bad[] = {
+		{ LDNS_RR_TYPE_A, "\xc0\x00\x02", 3 },
+		{ LDNS_RR_TYPE_MX, "\x00\x0a\x04mail", 7 },
+		{ LDNS_RR_TYPE_MX, "\x00\x0a\xc0\x00", 4 },
+	};
+	static const struct auth_case c = {
+		"bad.site.", 0, IN, false, LDNS_RCODE_SERVFAIL, false, false,
+		{ NULL }, { NULL }, { NULL } };
+	struct fixture *f = fixture_new(NOROOT);
+	uint8_t key[NAME_KEY_MAX], val[64];
+	size_t klen = 0, i;
+
+	(void)state;
+	assert_int_equal(name_key_from_wire((const uint8_t *)"\x03" "bad"
+					    "\x04" "site", 10, key, &klen),
+			 TDNS_OK);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct auth_case ci = c;
+		struct tdns_rrset_enc e;
+		struct tdns_txn *w = NULL;
+
+		rrset_enc_init(&e, val, sizeof(val), 300);
+		assert_int_equal(rrset_enc_add(&e, (const uint8_t *)bad[i].rdata,
+					       bad[i].len), TDNS_OK);
+		store_abort(f->rd);
+		assert_int_equal(store_begin(f->store, true, &w), TDNS_OK);
+		assert_int_equal(zonedb_put_rrset(w, key, klen, bad[i].type,
+						  val, e.len), TDNS_OK);
+		assert_int_equal(store_commit(w), TDNS_OK);
+		assert_int_equal(store_begin(f->store, false, &f->rd), TDNS_OK);
+		ci.qtype = bad[i].type;
+		run_case(f->rd, &ci);
+	}
+	fixture_free(f);
+}
+
 /* Malformed input through the whole path: nothing, or an error reply. */
 static void test_answer_malformed(void **state)
 {
@@ -596,6 +651,7 @@ int main(void)
 		cmocka_unit_test(test_noroot),
 		cmocka_unit_test(test_lookup_not_auth),
 		cmocka_unit_test(test_edns),
+		cmocka_unit_test(test_bad_stored_rdata),
 		cmocka_unit_test(test_answer_malformed),
 	};
 

@@ -574,7 +574,7 @@ static void test_upstream_failures(void **state)
 {
 	struct env *e = *state;
 	static const ldns_pkt_rcode bad[] = { LDNS_RCODE_SERVFAIL, LDNS_RCODE_REFUSED,
-					      LDNS_RCODE_FORMERR };
+					      LDNS_RCODE_NOTIMPL };
 	uint8_t rep[4096];
 	ldns_pkt *p;
 	size_t n;
@@ -999,6 +999,90 @@ static void test_full_store_still_answers(void **state)
 	assert_true(resolver_stats(e->r)->cache_stored > 0);
 }
 
+/* RFC 6891 7: FORMERR to an EDNS query is retried once without the OPT;
+ * FORMERR again is a failure. */
+static void test_formerr_edns_fallback(void **state)
+{
+	struct env *e = *state;
+	uint8_t rep[4096];
+	ldns_pkt *p;
+	size_t n;
+
+	assert_int_equal(ask(e, 0, 0xa1, "www.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	p = parse(e->sent[0].msg, e->sent[0].len);
+	assert_true(ldns_pkt_edns(p));
+	ldns_pkt_free(p);
+	n = mkreply(&e->sent[0], LDNS_RCODE_FORMERR, false, NULL, NULL, rep);
+	deliver(e, 0, rep, n);
+	assert_int_equal(e->n_got, 0);
+	assert_int_equal(e->n_sent, 2);
+	assert_true(e->sent[0].done);
+	p = parse(e->sent[1].msg, e->sent[1].len);
+	assert_false(ldns_pkt_edns(p));
+	assert_int_equal(ldns_pkt_arcount(p), 0);
+	ldns_pkt_free(p);
+	n = mkreply(&e->sent[1], LDNS_RCODE_NOERROR, false, WWW_A, NULL, rep);
+	deliver(e, 1, rep, n);
+	p = check_reply(e->got[0].msg, e->got[0].len, 0xa1, LDNS_RCODE_NOERROR, WWW_A);
+	ldns_pkt_free(p);
+
+	assert_int_equal(ask(e, 0, 0xa2, "other.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	n = mkreply(&e->sent[2], LDNS_RCODE_FORMERR, false, NULL, NULL, rep);
+	deliver(e, 2, rep, n);
+	n = mkreply(&e->sent[3], LDNS_RCODE_FORMERR, false, NULL, NULL, rep);
+	deliver(e, 3, rep, n);
+	assert_int_equal(e->n_sent, 4);
+	p = check_reply(e->got[1].msg, e->got[1].len, 0xa2, LDNS_RCODE_SERVFAIL, NULL);
+	ldns_pkt_free(p);
+}
+
+/* An extended rcode in the OPT (BADVERS = 16: header rcode 0) is a
+ * failure, not an empty NOERROR. An error reply without a question counts
+ * as the failure it is; a NOERROR without one is ignored. */
+static void test_odd_failures(void **state)
+{
+	struct env *e = *state;
+	uint8_t rep[4096];
+	ldns_pkt *p;
+	size_t n;
+
+	assert_int_equal(ask(e, 0, 0xb1, "www.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	p = parse(e->sent[0].msg, e->sent[0].len);
+	ldns_pkt_set_qr(p, true);
+	ldns_pkt_set_edns_udp_size(p, 1232);
+	ldns_pkt_set_edns_extended_rcode(p, 1);
+	{
+		uint8_t *w = NULL;
+
+		assert_int_equal(ldns_pkt2wire(&w, p, &n), LDNS_STATUS_OK);
+		memcpy(rep, w, n);
+		free(w);
+	}
+	ldns_pkt_free(p);
+	deliver(e, 0, rep, n);
+	assert_int_equal(e->n_got, 1);
+	p = check_reply(e->got[0].msg, e->got[0].len, 0xb1, LDNS_RCODE_SERVFAIL, NULL);
+	ldns_pkt_free(p);
+
+	assert_int_equal(ask(e, 0, 0xb2, "www.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	memset(rep, 0, WIRE_HDR_LEN);
+	memcpy(rep, e->sent[1].msg, 2);
+	rep[2] = 0x81;
+	rep[3] = 0x80; /* QR RD RA, NOERROR, no question: ignored */
+	deliver(e, 1, rep, WIRE_HDR_LEN);
+	assert_int_equal(e->n_got, 1);
+	rep[3] = 0x82; /* SERVFAIL, no question: a failure */
+	deliver(e, 1, rep, WIRE_HDR_LEN);
+	assert_int_equal(e->n_got, 2);
+	p = check_reply(e->got[1].msg, e->got[1].len, 0xb2, LDNS_RCODE_SERVFAIL, NULL);
+	ldns_pkt_free(p);
+	assert_int_equal(resolver_stats(e->r)->upstream_ignored, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1010,6 +1094,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_timeout_next_upstream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upstream_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_send_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_formerr_edns_fallback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_odd_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tc_retry_tcp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_static_zone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_hit, setup, teardown),

@@ -1,0 +1,611 @@
+#!/usr/bin/env bash
+# tools/bench.sh - tierdns side by side with NSD, Unbound, dnsmasq and a UDP
+# echo ceiling, on this machine, in one run (issue 5).
+#
+# One command from a fresh clone: installs what is missing (as root), builds
+# a Release build into build-bench/, generates a zone of --names A records,
+# loads it with tierdns-zone and starts every server on random loopback
+# ports: tierdns-upper, tierdns-local forwarding to it, NSD on the same zone,
+# Unbound and dnsmasq forwarding to tierdns-upper, and tierdns-echo (no DNS
+# work: the ceiling). dnsperf then measures every target in interleaved
+# rounds (A B C ... A B C ...) and one table of medians and ratios is
+# printed at the end, with zone load time, bytes per record, memory after
+# each round and callgrind instructions per query.
+#
+# It prints figures; it asserts nothing. Timing is never a test.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+names=100000
+rounds=3
+seconds=10
+clients=4
+outstanding=100
+load_records=1000000
+skip_load=0
+callgrind=1
+keep=0
+build="$top/build-bench"
+cg_queries=5000
+
+usage() {
+	cat <<EOF
+usage: tools/bench.sh [OPTION...]
+  --names N          A records in the served zone (default $names)
+  --rounds N         interleaved rounds per target (default $rounds)
+  --seconds N        seconds per dnsperf run (default $seconds)
+  --clients N        dnsperf -c (default $clients)
+  --outstanding N    dnsperf -q, queries in flight (default $outstanding)
+  --load-records N   records for the zone-load timing (default $load_records)
+  --skip-load        skip the zone-load timing and the 1k/1M lookup check
+  --no-callgrind     skip the callgrind instructions-per-query replay
+  --build DIR        build directory (default build-bench/)
+  --keep             keep the temporary directory (logs, dnsperf output)
+  -h, --help         this text
+EOF
+}
+
+posint() {
+	[[ "$2" =~ ^[1-9][0-9]*$ ]] || { echo "bench: $1 needs a positive integer, got '$2'" >&2; exit 2; }
+}
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--names) posint "$1" "${2-}"; names=$2; shift ;;
+	--rounds) posint "$1" "${2-}"; rounds=$2; shift ;;
+	--seconds) posint "$1" "${2-}"; seconds=$2; shift ;;
+	--clients) posint "$1" "${2-}"; clients=$2; shift ;;
+	--outstanding) posint "$1" "${2-}"; outstanding=$2; shift ;;
+	--load-records) posint "$1" "${2-}"; load_records=$2; shift ;;
+	--skip-load) skip_load=1 ;;
+	--no-callgrind) callgrind=0 ;;
+	--build) [ -n "${2-}" ] || { usage >&2; exit 2; }; build=$2; shift ;;
+	--keep) keep=1 ;;
+	-h | --help) usage; exit 0 ;;
+	*) echo "bench: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+	esac
+	shift
+done
+
+say() { echo "bench: $*" >&2; }
+
+. "$top/tools/deps.sh"
+tdns_deps bench
+
+say "building (Release) in $build"
+cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS=-g \
+	-DBUILD_TESTING=OFF >/dev/null
+cmake --build "$build" -j "$(nproc)" >/dev/null
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/tierdns-bench.XXXXXX")
+mkdir -p "$tmp"/{zone,db,q,res,log,mem,cg,conf}
+
+declare -A PORT=() PID=()
+all_pids=()
+
+cleanup() {
+	local p
+	trap - EXIT INT TERM
+	for p in "${all_pids[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "${all_pids[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	if [ "$keep" = 1 ]; then
+		say "kept $tmp"
+	else
+		rm -rf "$tmp"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------- helpers
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+# A free loopback port, judged by the kernel's socket tables; the server's
+# own bind is the final word (launch retries on failure).
+pick_port() {
+	local p hex
+	while :; do
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		hex=$(printf ':%04X ' "$p")
+		cat /proc/net/udp /proc/net/tcp /proc/net/udp6 /proc/net/tcp6 2>/dev/null |
+			grep -q "$hex" || break
+	done
+	echo "$p"
+}
+
+# Zone "bench." with N A records n0..n(N-1), plus SOA, NS and the NS's A.
+gen_zone() {
+	awk -v n="$1" 'BEGIN {
+		print "$ORIGIN bench."
+		print "$TTL 3600"
+		print "@ IN SOA ns.bench. hostmaster.bench. 1 3600 900 604800 3600"
+		print "@ IN NS ns.bench."
+		print "ns IN A 127.0.0.1"
+		for (i = 0; i < n; i++)
+			printf "n%d IN A 10.%d.%d.%d\n", i, int(i / 65536) % 256,
+				int(i / 256) % 256, i % 256
+	}' >"$2"
+}
+
+# dnsperf input: names n[FROM, TO) in a fixed pseudo-random order, so every
+# run asks the same sequence and the store is read all over, not in order.
+gen_queries() {
+	awk -v a="$1" -v b="$2" 'BEGIN { for (i = a; i < b; i++) printf "n%d.bench. A\n", i }' |
+		shuf --random-source=<(yes) >"$3"
+}
+
+# Answers with the address of n1 (any answer for the echo).
+answers() {
+	local port=$1 q=${2:-ns.bench.}
+	dig @127.0.0.1 -p "$port" "$q" A +tries=1 +time=1 +retry=0 >/dev/null 2>&1
+}
+
+# Start a server: "$2" is a function that execs it given a port; $3 the
+# seconds to wait for its first answer. Retries on a port clash.
+launch() {
+	local name=$1 fn=$2 wait_s=${3:-20} try port pid t
+	for try in 1 2 3 4 5; do
+		port=$(pick_port)
+		"$fn" "$port" >>"$tmp/log/$name.log" 2>&1 &
+		pid=$!
+		all_pids+=("$pid")
+		for ((t = 0; t < wait_s * 5; t++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			if answers "$port"; then
+				PORT[$name]=$port
+				PID[$name]=$pid
+				return 0
+			fi
+			sleep 0.2
+		done
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	say "$name did not start; its log:"
+	tail -5 "$tmp/log/$name.log" >&2 || true
+	return 1
+}
+
+stop() {
+	local name=$1
+	[ -n "${PID[$name]-}" ] || return 0
+	kill "${PID[$name]}" 2>/dev/null || true
+	wait "${PID[$name]}" 2>/dev/null || true
+	unset "PID[$name]"
+}
+
+# A daemon and all its descendants (NSD forks its servers).
+tree() {
+	local p c
+	for p in "$@"; do
+		echo "$p"
+		for c in $(pgrep -P "$p" 2>/dev/null || true); do
+			tree "$c"
+		done
+	done
+}
+
+# "PSS_KiB ANON_KiB RSS_KiB" summed over the daemon's processes. PSS splits
+# pages shared between processes (NSD's forked servers, libraries), so
+# nothing is counted twice; anon is heap and stacks without mapped files
+# such as data.mdb; RSS is VmRSS of the main process alone.
+mem_of() {
+	local pid=$1 p pss=0 anon=0 rss
+	for p in $(tree "$pid"); do
+		[ -r "/proc/$p/smaps_rollup" ] || continue
+		read -r a b < <(awk '/^Pss:/ { p = $2 } /^Pss_Anon:/ { a = $2 }
+			END { print p + 0, a + 0 }' "/proc/$p/smaps_rollup")
+		pss=$((pss + a))
+		anon=$((anon + b))
+	done
+	rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
+	echo "$pss $anon ${rss:-0}"
+}
+
+# ---------------------------------------------------------------- servers
+
+tdns_threads=$(nproc)
+# The forwarders' upstream: tierdns-upper, or NSD while the upper is not
+# built (so the script can be exercised against the peers alone).
+upstream=upper
+upstream_port() { echo "${PORT[$upstream]}"; }
+
+run_echo() { exec "${wrap[@]}" "$build/tierdns-echo" -l 127.0.0.1 -p "$1" -t "$threads"; }
+run_upper() {
+	exec "${wrap[@]}" "$build/tierdns-upper" --db "$upper_db" --listen 127.0.0.1 \
+		--port "$1" --threads "$threads"
+}
+run_local() {
+	local db="$tmp/db/local.$1"
+	rm -rf "$db"
+	exec "${wrap[@]}" "$build/tierdns-local" --db "$db" --listen 127.0.0.1 \
+		--port "$1" --threads "$threads" --upstream "127.0.0.1:$(upstream_port)"
+}
+run_nsd() {
+	local d="$tmp/conf/nsd.$1"
+	mkdir -p "$d"
+	cat >"$d/nsd.conf" <<EOF
+server:
+	ip-address: 127.0.0.1
+	port: $1
+	do-ip6: no
+	server-count: $threads
+	reuseport: yes
+	username: ""
+	chroot: ""
+	database: ""
+	zonesdir: "$d"
+	zonelistfile: "$d/zone.list"
+	xfrdfile: "$d/xfrd.state"
+	xfrdir: "$d"
+	pidfile: "$d/nsd.pid"
+	logfile: "$d/nsd.log"
+	verbosity: 0
+remote-control:
+	control-enable: no
+zone:
+	name: "bench."
+	zonefile: "$tmp/zone/bench.zone"
+EOF
+	exec "${wrap[@]}" nsd -d -c "$d/nsd.conf"
+}
+run_unbound() {
+	local d="$tmp/conf/unbound.$1"
+	mkdir -p "$d"
+	cat >"$d/unbound.conf" <<EOF
+server:
+	interface: 127.0.0.1
+	port: $1
+	do-ip6: no
+	num-threads: $threads
+	so-reuseport: yes
+	username: ""
+	chroot: ""
+	directory: "$d"
+	pidfile: "$d/unbound.pid"
+	use-syslog: no
+	logfile: "$d/unbound.log"
+	verbosity: 0
+	module-config: "iterator"
+	do-not-query-localhost: no
+	qname-minimisation: no
+	access-control: 127.0.0.0/8 allow
+	msg-cache-size: 128m
+	rrset-cache-size: 256m
+	num-queries-per-thread: 4096
+remote-control:
+	control-enable: no
+forward-zone:
+	name: "."
+	forward-addr: 127.0.0.1@$(upstream_port)
+EOF
+	exec "${wrap[@]}" unbound -d -c "$d/unbound.conf"
+}
+run_dnsmasq() {
+	exec "${wrap[@]}" dnsmasq -k -C /dev/null --no-resolv --no-hosts \
+		--server="127.0.0.1#$(upstream_port)" -p "$1" \
+		--listen-address=127.0.0.1 --bind-interfaces \
+		--cache-size="$dnsmasq_cache" --dns-forward-max=4096 \
+		--pid-file="$tmp/conf/dnsmasq.$1.pid" --user=root
+}
+
+# ---------------------------------------------------------------- data
+
+hot=$((names / 10))
+[ "$hot" -gt 10000 ] && hot=10000
+[ "$hot" -lt 1 ] && hot=1
+cgk=$cg_queries
+[ "$cgk" -gt "$hot" ] && cgk=$hot
+# Name space: [0, hot) cache hits | [hot, hot+cgk) callgrind misses |
+# then one fresh slice per round for the miss path.
+miss_base=$((hot + cgk))
+slice=$(((names - miss_base) / rounds))
+if [ "$slice" -lt 1 ]; then
+	echo "bench: --names $names is too small for $rounds rounds" >&2
+	exit 2
+fi
+dnsmasq_cache=$((hot * 2))
+
+say "zone of $names names in $tmp"
+gen_zone "$names" "$tmp/zone/bench.zone"
+gen_queries 0 "$names" "$tmp/q/auth.txt"
+gen_queries 0 "$hot" "$tmp/q/hot.txt"
+gen_queries "$hot" $((hot + cgk)) "$tmp/q/cgmiss.txt"
+head -n "$cgk" "$tmp/q/hot.txt" >"$tmp/q/cghit.txt"
+head -n "$cgk" "$tmp/q/auth.txt" >"$tmp/q/cgauth.txt"
+for ((r = 1; r <= rounds; r++)); do
+	a=$((miss_base + (r - 1) * slice))
+	gen_queries "$a" $((a + slice)) "$tmp/q/miss.$r.txt"
+done
+
+upper_db="$tmp/db/upper"
+"$build/tierdns-zone" --db "$upper_db" load "$tmp/zone/bench.zone" >"$tmp/log/zone.log" 2>&1
+zone_records=$((names + 3))
+zone_bpr=$(awk -v b="$(du -B1 "$upper_db/data.mdb" | cut -f1)" -v n="$zone_records" \
+	'BEGIN { printf "%.1f", b / n }')
+
+# ------------------------------------------------------- zone load timing
+
+load_line="skipped (--skip-load)"
+load_ratio=""
+big_bpr=""
+if [ "$skip_load" = 0 ]; then
+	say "zone load: $load_records records"
+	gen_zone "$load_records" "$tmp/zone/big.zone"
+	gen_zone 1000 "$tmp/zone/small.zone"
+	gen_queries 0 "$load_records" "$tmp/q/big.txt"
+	gen_queries 0 1000 "$tmp/q/small.txt"
+	sync
+	t0=$(now)
+	ldns-read-zone "$tmp/zone/big.zone" >/dev/null
+	t1=$(now)
+	"$build/tierdns-zone" --db "$tmp/db/big" load "$tmp/zone/big.zone" >>"$tmp/log/zone.log" 2>&1
+	t2=$(now)
+	ldns_s=$(elapsed "$t0" "$t1")
+	load_s=$(elapsed "$t1" "$t2")
+	load_ratio=$(awk -v a="$load_s" -v b="$ldns_s" 'BEGIN { printf "%.2f", a / b }')
+	load_line="tierdns-zone load ${load_s}s, ldns-read-zone ${ldns_s}s (same file, $((load_records + 3)) records)"
+	big_bpr=$(awk -v b="$(du -B1 "$tmp/db/big/data.mdb" | cut -f1)" -v n=$((load_records + 3)) \
+		'BEGIN { printf "%.1f", b / n }')
+	"$build/tierdns-zone" --db "$tmp/db/small" load "$tmp/zone/small.zone" >>"$tmp/log/zone.log" 2>&1
+fi
+
+# ---------------------------------------------------------------- start
+
+wrap=()
+threads=$tdns_threads
+servers=()
+start() {
+	if launch "$1" "$2"; then
+		servers+=("$1")
+		say "$1 on 127.0.0.1:${PORT[$1]} (pid ${PID[$1]})"
+	fi
+}
+[ -x "$build/tierdns-echo" ] && start echo run_echo
+if [ -x "$build/tierdns-upper" ]; then
+	start upper run_upper
+	if [ "$skip_load" = 0 ]; then
+		upper_db="$tmp/db/small" start upper1k run_upper
+		upper_db="$tmp/db/big" start upper1m run_upper
+	fi
+fi
+have nsd && start nsd run_nsd
+[ -z "${PORT[upper]-}" ] && upstream=nsd
+if [ -n "${PORT[$upstream]-}" ]; then
+	[ -x "$build/tierdns-local" ] && start local run_local
+	have unbound && start unbound run_unbound
+	have dnsmasq && start dnsmasq run_dnsmasq
+fi
+
+# target: server, query source, what it measures
+targets=()
+declare -A T_SERVER=() T_DESC=()
+target() {
+	[ -n "${PORT[$2]-}" ] || return 0
+	targets+=("$1")
+	T_SERVER[$1]=$2
+	T_DESC[$1]=$3
+}
+target echo echo "UDP echo, no DNS work (ceiling)"
+target upper upper "tierdns-upper, authoritative"
+target nsd nsd "NSD $(nsd -v 2>&1 | awk 'NR == 1 { print $3 }'), authoritative"
+target upper1k upper1k "tierdns-upper, 1k-record store"
+target upper1m upper1m "tierdns-upper, ${load_records}-record store"
+target local_hit local "tierdns-local, cache hits"
+target unbound_hit unbound "Unbound $(unbound -V 2>/dev/null | awk 'NR == 1 { print $2 }'), cache hits"
+target dnsmasq_hit dnsmasq "dnsmasq $(dnsmasq --version 2>/dev/null | awk 'NR == 1 { print $3 }'), cache hits"
+target local_miss local "tierdns-local, misses"
+target unbound_miss unbound "Unbound, misses"
+target dnsmasq_miss dnsmasq "dnsmasq, misses"
+
+qfile() {
+	case "$1" in
+	*_hit) echo "$tmp/q/hot.txt" ;;
+	*_miss) echo "$tmp/q/miss.$2.txt" ;;
+	upper1k) echo "$tmp/q/small.txt" ;;
+	upper1m) echo "$tmp/q/big.txt" ;;
+	*) echo "$tmp/q/auth.txt" ;;
+	esac
+}
+
+perf_args=(-c "$clients" -q "$outstanding" -t 2)
+
+# Prime the caches with the hit set, gently so nothing is lost.
+for s in local unbound dnsmasq; do
+	[ -n "${PORT[$s]-}" ] || continue
+	dnsperf -s 127.0.0.1 -p "${PORT[$s]}" -d "$tmp/q/hot.txt" -n 1 -c 1 -q 20 \
+		>"$tmp/log/prime.$s.txt" 2>&1 || true
+done
+
+# ---------------------------------------------------------------- rounds
+
+for ((r = 1; r <= rounds; r++)); do
+	for t in "${targets[@]}"; do
+		say "round $r/$rounds: $t"
+		out="$tmp/res/$t.$r.txt"
+		more=()
+		# A miss run asks its fresh slice once: a name asked twice
+		# would be a hit.
+		case "$t" in *_miss) more=(-n 1) ;; esac
+		dnsperf -s 127.0.0.1 -p "${PORT[${T_SERVER[$t]}]}" -d "$(qfile "$t" "$r")" \
+			-l "$seconds" "${perf_args[@]}" "${more[@]}" >"$out" 2>&1 || true
+	done
+	for s in "${servers[@]}"; do
+		mem_of "${PID[$s]}" >"$tmp/mem/$s.$r"
+	done
+done
+
+# ---------------------------------------------------------------- callgrind
+
+declare -A IR=()
+# Instructions of one callgrind run of a daemon (one thread): start it,
+# send the prime file and then the replay file (either may be empty), stop
+# it, and add up the totals every process wrote at exit (NSD forks its
+# servers, and valgrind cannot be told to dump from a forked child).
+cg_run() {
+	local tag=$1 fn=$2 prime=$3 replay=$4 name=cg_$1 f total=0 n
+	wrap=(valgrind --tool=callgrind --callgrind-out-file="$tmp/cg/$tag.%p")
+	threads=1
+	if ! launch "$name" "$fn" 120; then
+		wrap=()
+		threads=$tdns_threads
+		return 1
+	fi
+	wrap=()
+	threads=$tdns_threads
+	if [ -n "$prime" ]; then
+		dnsperf -s 127.0.0.1 -p "${PORT[$name]}" -d "$prime" -n 1 -c 1 -q 10 \
+			-t 10 >"$tmp/log/$name.prime.txt" 2>&1 || true
+	fi
+	if [ -n "$replay" ]; then
+		dnsperf -s 127.0.0.1 -p "${PORT[$name]}" -d "$replay" -n 1 -c 1 -q 10 \
+			-t 10 >"$tmp/log/$name.replay.txt" 2>&1 || true
+	fi
+	stop "$name"
+	sleep 1
+	for f in "$tmp/cg/$tag".*; do
+		[ -f "$f" ] || continue
+		n=$(awk '/^totals:/ { print $2 }' "$f")
+		total=$((total + ${n:-0}))
+	done
+	echo "$total" >"$tmp/cg/$tag.total"
+}
+# Ir per query = (run with the replay - the same run without it) / replay
+# size: startup, zone loading and shutdown cancel out.
+cg_target() {
+	local t=$1 fn=$2 prime=$3 replay=$4 with without n
+	cg_run "$t.with" "$fn" "$prime" "$replay" || return 0
+	cg_run "$t.without" "$fn" "$prime" "" || return 0
+	with=$(cat "$tmp/cg/$t.with.total")
+	without=$(cat "$tmp/cg/$t.without.total")
+	n=$(awk '/Queries completed:/ { print $3 }' "$tmp/log/cg_$t.with.replay.txt")
+	if [ "${n:-0}" -gt 0 ]; then
+		IR[$t]=$(((with - without) / n))
+	fi
+	return 0
+}
+if [ "$callgrind" = 1 ]; then
+	say "callgrind replay of $cgk queries per target (one thread each)"
+	[ -n "${PORT[echo]-}" ] && cg_target echo run_echo "" "$tmp/q/cgauth.txt"
+	[ -n "${PORT[upper]-}" ] && cg_target upper run_upper "$tmp/q/cgauth.txt" "$tmp/q/cgauth.txt"
+	[ -n "${PORT[nsd]-}" ] && cg_target nsd run_nsd "$tmp/q/cgauth.txt" "$tmp/q/cgauth.txt"
+	[ -n "${PORT[local]-}" ] && cg_target local_hit run_local "$tmp/q/cghit.txt" "$tmp/q/cghit.txt"
+	[ -n "${PORT[unbound]-}" ] && cg_target unbound_hit run_unbound "$tmp/q/cghit.txt" "$tmp/q/cghit.txt"
+	[ -n "${PORT[dnsmasq]-}" ] && cg_target dnsmasq_hit run_dnsmasq "$tmp/q/cghit.txt" "$tmp/q/cghit.txt"
+	[ -n "${PORT[local]-}" ] && cg_target local_miss run_local "" "$tmp/q/cgmiss.txt"
+	[ -n "${PORT[unbound]-}" ] && cg_target unbound_miss run_unbound "" "$tmp/q/cgmiss.txt"
+	[ -n "${PORT[dnsmasq]-}" ] && cg_target dnsmasq_miss run_dnsmasq "" "$tmp/q/cgmiss.txt"
+fi
+
+# ---------------------------------------------------------------- report
+
+# "median_qps avg_latency_ms sent lost per_round_qps" of a target.
+summary() {
+	local t=$1 r f
+	for ((r = 1; r <= rounds; r++)); do
+		f="$tmp/res/$t.$r.txt"
+		awk '/Queries sent:/ { s = $3 } /Queries lost:/ { l = $3 }
+		     /Queries per second:/ { q = $4 } /Average Latency/ { a = $4 }
+		     END { if (q == "") print "- - - -"; else print q, a * 1000, s, l }' "$f"
+	done | awk '
+		$1 != "-" { q[n++] = $1; lat[m++] = $2; s += $3; l += $4 }
+		{ rq = rq (rq == "" ? "" : "/") ($1 == "-" ? "-" : sprintf("%.0f", $1)) }
+		END {
+			if (n == 0) { print "- - - -", rq; exit }
+			# sort q[] and lat[] ascending (few values)
+			for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) {
+				if (q[j] < q[i]) { t = q[i]; q[i] = q[j]; q[j] = t }
+				if (lat[j] < lat[i]) { t = lat[i]; lat[i] = lat[j]; lat[j] = t }
+			}
+			mq = n % 2 ? q[int(n / 2)] : (q[n / 2 - 1] + q[n / 2]) / 2
+			ml = n % 2 ? lat[int(n / 2)] : (lat[n / 2 - 1] + lat[n / 2]) / 2
+			printf "%.0f %.3f %d %d %s\n", mq, ml, s, l, rq
+		}'
+}
+
+declare -A MED=() LOST=()
+{
+	echo
+	echo "tierdns benchmark  $(date -u '+%Y-%m-%d %H:%M UTC')  $(uname -sr), $(nproc) CPUs: $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
+	echo "commit $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo '?'), build $(basename "$build") (Release, -O3)"
+	echo "zone: $names A records + SOA/NS/glue; dnsperf $(dnsperf -h 2>&1 | awk '/^Version/ { print $2 }'): -c $clients -q $outstanding -t 2, ${seconds}s per run, $rounds interleaved rounds, one dnsperf thread"
+	echo "forwarders' upstream: $upstream on 127.0.0.1:${PORT[$upstream]-?}"
+	echo "servers: $tdns_threads threads each (tierdns -t, NSD server-count, Unbound num-threads, echo -t); dnsmasq is single-threaded (cache-size $dnsmasq_cache)"
+	echo "queries: authoritative = all $names names in a fixed shuffled order; hits = $hot names primed once beforehand;"
+	echo "         misses = a fresh slice of $slice never-asked names per round, each asked once (dnsperf -n 1), so a miss run may end before ${seconds}s"
+	echo "load generator and servers share the same $(nproc) cores; nothing is pinned"
+	echo
+	printf '%-14s %-40s %10s %-26s %9s %14s %10s\n' target what "QPS(med)" "QPS per round" "lat ms" "lost/sent" "Ir/query"
+	for t in "${targets[@]}"; do
+		read -r mq ml s l rq < <(summary "$t")
+		MED[$t]=$mq
+		LOST[$t]=$l
+		printf '%-14s %-40s %10s %-26s %9s %14s %10s\n' "$t" "${T_DESC[$t]}" "$mq" "$rq" "$ml" \
+			"$l/$s" "${IR[$t]:--}"
+	done
+	echo
+	echo "Ir/query: user-space instructions per query under valgrind --tool=callgrind, one thread,"
+	echo "          replay of $cgk queries after the same queries primed the server (misses: fresh names); kernel work not counted"
+	echo
+	echo "Memory after each round, MiB: PSS summed over the daemon's processes (anonymous part in brackets:"
+	echo "heap and stacks, not mapped files such as data.mdb); VmRSS = /proc/PID/status of the main process after the run"
+	printf '%-10s' server
+	for ((r = 1; r <= rounds; r++)); do printf ' %18s' "round $r"; done
+	printf ' %10s\n' "VmRSS"
+	for s in "${servers[@]}"; do
+		printf '%-10s' "$s"
+		for ((r = 1; r <= rounds; r++)); do
+			read -r pss anon rss <"$tmp/mem/$s.$r"
+			printf ' %18s' "$(awk -v p="$pss" -v a="$anon" 'BEGIN { printf "%.1f (%.1f)", p / 1024, a / 1024 }')"
+		done
+		printf ' %10s\n' "$(awk -v x="$rss" 'BEGIN { printf "%.1f", x / 1024 }')"
+	done
+	echo
+	echo "Zone load: $load_line"
+	echo "On disk: $zone_bpr bytes/record (data.mdb of the $names-name store)${big_bpr:+, $big_bpr bytes/record ($load_records-record store)}"
+	echo
+	echo "Issue 5 targets (medians of this run)"
+	ratio() { # label a b op goal
+		local a=${MED[$2]-} b=${MED[$3]-}
+		if [ -z "$a" ] || [ -z "$b" ] || [ "$a" = - ] || [ "$b" = - ]; then
+			printf '  %-34s %8s   (target %s %s)  not measured\n' "$1" - "$4" "$5"
+			return
+		fi
+		awk -v a="$a" -v b="$b" -v op="$4" -v g="$5" -v l="$1" 'BEGIN {
+			x = a / b
+			ok = (op == ">=") ? (x >= g) : (x <= g)
+			printf "  %-34s %8.2f   (target %s %s)  %s\n", l, x, op, g, ok ? "met" : "NOT met"
+		}'
+	}
+	ratio "upper / NSD" upper nsd ">=" 1.0
+	ratio "upper / echo ceiling" upper echo ">=" 0.95
+	ratio "local hit / Unbound hit" local_hit unbound_hit ">=" 1.1
+	ratio "local hit / dnsmasq hit" local_hit dnsmasq_hit ">=" 1.1
+	ratio "local miss / Unbound miss" local_miss unbound_miss ">=" 1.2
+	ratio "upper 1M store / 1k store" upper1m upper1k ">=" 0.95
+	if [ -n "$load_ratio" ]; then
+		awk -v x="$load_ratio" 'BEGIN { printf "  %-34s %8.2f   (target <= 2)  %s\n", "zone load / ldns parse", x, x <= 2 ? "met" : "NOT met" }'
+	fi
+	lost=""
+	for t in upper local_hit local_miss; do
+		[ -n "${LOST[$t]-}" ] && [ "${LOST[$t]}" != - ] && [ "${LOST[$t]}" != 0 ] && lost="$lost $t:${LOST[$t]}"
+	done
+	printf '  %-34s %8s   (target 0)  %s\n' "tierdns queries lost" "${lost:-0}" "$([ -z "$lost" ] && echo met || echo "NOT met")"
+	for s in upper local; do
+		[ -f "$tmp/mem/$s.1" ] || continue
+		read -r _ a1 _ <"$tmp/mem/$s.1"
+		read -r _ an _ <"$tmp/mem/$s.$rounds"
+		awk -v s="$s" -v a="$a1" -v b="$an" -v r="$rounds" 'BEGIN {
+			d = (b - a) / 1024
+			printf "  %-34s %+7.1f MiB (target no growth) %s\n", "tierdns-" s " anon memory, round 1->" r, d, d <= 0.5 ? "met" : "NOT met"
+		}'
+	done
+}
