@@ -227,7 +227,14 @@ class Env:
 
     # -- the servers -------------------------------------------------------
 
+    @staticmethod
+    def _need(path, pkg):
+        if not os.access(path, os.X_OK):
+            raise Failure("%s is not installed (Debian package %s; tools/deps.sh test "
+                          "installs it)" % (path, pkg))
+
     def start_nsd(self):
+        self._need(NSD_BIN, "nsd")
         d = self.path("nsd")
         os.makedirs(d, exist_ok=True)
         for _, f in ZONES:
@@ -325,6 +332,7 @@ remote-control:
         """Unbound as a plain iterator (no validator, no trust anchor),
         either forwarding "." to forward (a Proc) or with stub-zones
         [(zone, Proc)]."""
+        self._need(UNBOUND_BIN, "unbound")
         d = self.path(name)
         os.makedirs(d, exist_ok=True)
         conf = os.path.join(d, "unbound.conf")
@@ -606,7 +614,7 @@ def random_case(rng, name):
 
 def make_queries(seed, names=NAMES, types=TYPES, rd=None):
     """Every name x every type, each with random case (half the time), a
-    random EDNS choice and RD bit (rd=True: always RD, as a stub resolver
+    random EDNS choice and RD bit, over TCP one time in ten (rd=True: always RD, as a stub resolver
     asks a recursive one); then the large answers once more without EDNS
     (they must come back TC) and with EDNS 4096, and over TCP."""
     rng = random.Random(seed)
@@ -615,7 +623,7 @@ def make_queries(seed, names=NAMES, types=TYPES, rd=None):
         for t in types:
             n = random_case(rng, name) if rng.random() < 0.5 else name
             r = rng.random() < 0.5 if rd is None else rd
-            out.append(Query(n, t, rng.choice(EDNS_CHOICES), r, False, note))
+            out.append(Query(n, t, rng.choice(EDNS_CHOICES), r, rng.random() < 0.1, note))
     for name in ("big.interop.", "huge.interop.", "interop.", "rr.interop."):
         for t in ("TXT", "ANY"):
             r = bool(rd)
@@ -848,6 +856,7 @@ class Diff:
         self.deliberate_seen = {}
         self.known_seen = set()
         self.failures = []
+        self.rcodes = {}
         self.t0 = time.monotonic()
 
     def bug_for(self, q, va, vb):
@@ -865,6 +874,8 @@ class Diff:
             ra = self.asker.ask(self.a, q)
             rb = self.asker.ask(self.b, q)
             va, vb = header_only(view(ra, self.ttl), view(rb, self.ttl))
+            rc = vb.get("rcode", "no reply")
+            self.rcodes[rc] = self.rcodes.get(rc, 0) + 1
             self.compared += 1
             if q.tcp:
                 self.tcp += 1
@@ -929,6 +940,8 @@ class Diff:
               "%d deliberate differences, %d known tierdns bugs, %d unexplained"
               % (self.title, self.compared, self.tcp, time.monotonic() - self.t0,
                  self.identical, self.deliberate, self.known, len(self.failures)))
+        print("  %s answered: %s" % (self.b.name, ", ".join(
+            "%s %d" % kv for kv in sorted(self.rcodes.items(), key=lambda kv: -kv[1]))))
         for why, n in sorted(self.deliberate_seen.items()):
             print("  deliberate (%d queries): %s" % (n, why))
         if self.compared < minimum:
@@ -997,7 +1010,10 @@ def rule_error_question(q, ref, ours):
     everything else agrees."""
     if ref.get("rcode") not in ("FORMERR", "NOTIMP", "REFUSED") or ref.get("rcode") != ours.get("rcode"):
         return None
-    if "question" not in ref or "question" not in ours or len(ours["question"]) > 1:
+    if "question" not in ref or "question" not in ours:
+        return None
+    nr, no = len(ref["question"]), len(ours["question"])
+    if not ((no == 1 and nr == 0) or (no == 0 and nr > 1)):
         return None
     a, b = dict(ref), dict(ours)
     a["question"] = b["question"] = []
