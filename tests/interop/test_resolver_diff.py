@@ -193,8 +193,8 @@ def main():
         env.stop(unbound, expect_clean=False)
         env.stop(upper)
     except ic.Failure as e:
+        print("FAIL: %s" % e, flush=True)
         env.show_logs()
-        print("FAIL: %s" % e)
         return 1
     return d.report()
 
