@@ -84,7 +84,7 @@ if ! tdns_deps bench; then
 	have dnsperf || exit 1
 	say "going on without the missing packages"
 fi
-have valgrind && have callgrind_control || callgrind=0
+have valgrind || callgrind=0
 
 say "building (Release) in $build"
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS=-g \
@@ -154,7 +154,8 @@ gen_queries() {
 		shuf --random-source=<(yes) >"$3"
 }
 
-# Answers with the address of n1 (any answer for the echo).
+# True when the server replies to a query for ns.bench. (any reply will do:
+# the echo's counts too).
 answers() {
 	local port=$1 q=${2:-ns.bench.}
 	dig @127.0.0.1 -p "$port" "$q" A +tries=1 +time=1 +retry=0 >/dev/null 2>&1
@@ -210,7 +211,7 @@ tree() {
 # nothing is counted twice; anon is heap and stacks without mapped files
 # such as data.mdb; RSS is VmRSS of the main process alone.
 mem_of() {
-	local pid=$1 p pss=0 anon=0 rss
+	local pid=$1 p pss=0 anon=0 rss a b
 	for p in $(tree "$pid"); do
 		[ -r "/proc/$p/smaps_rollup" ] || continue
 		read -r a b < <(awk '/^Pss:/ { p = $2 } /^Pss_Anon:/ { a = $2 }
@@ -589,6 +590,13 @@ declare -A MED=() LOST=()
 		LOST[$t]=$l
 		printf '%-14s %-40s %10s %-26s %9s %14s %10s\n' "$t" "${T_DESC[$t]}" "$mq" "$rq" "$ml" \
 			"$l/$s" "${IR[$t]:--}"
+	done
+	# A fast wrong answer is no answer: say so when any reply was not
+	# NOERROR (the echo's are NOERROR by construction).
+	for t in "${targets[@]}"; do
+		codes=$(cat "$tmp/res/$t".*.txt 2>/dev/null | sed -n 's/^ *Response codes: *//p' |
+			tr ',' '\n' | sed 's/^ *//' | grep -v '^NOERROR' | sort -u | tr '\n' ' ' || true)
+		[ -z "$codes" ] || echo "  note: $t also got replies other than NOERROR: $codes"
 	done
 	echo
 	if [ "$callgrind" = 1 ]; then
