@@ -24,6 +24,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import struct
 import sys
 import tempfile
 import time
@@ -38,6 +39,7 @@ import dns.query
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
+import dns.rrset
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ZONES_DIR = os.path.join(HERE, "zones")
@@ -253,8 +255,6 @@ class Env:
     minimal-responses: yes
     rrl-ratelimit: 0
     rrl-whitelist-ratelimit: 0
-    hide-version: yes
-    hide-identity: yes
 remote-control:
     control-enable: no
 %(zones)s""" % {"d": d, "zones": zones, "log": self.path("nsd.log")}
@@ -350,8 +350,6 @@ remote-control:
     minimal-responses: yes
     rrset-roundrobin: no
     prefetch: no
-    hide-version: yes
-    hide-identity: yes
     edns-buffer-size: 1232
     local-zone: "test." nodefault
     local-zone: "2.0.192.in-addr.arpa." nodefault
@@ -411,6 +409,124 @@ class Query:
         if not self.rd:
             m.flags &= ~dns.flags.RD
         return m
+
+
+class EdgeQuery(Query):
+    """A query built byte by byte (protocol edge cases: other classes and
+    opcodes, EDNS versions and options, bad counts, packets that must get
+    no reply). build() returns the wire bytes; sent over UDP only."""
+
+    def __init__(self, label, build, timeout=QUERY_TIMEOUT):
+        Query.__init__(self, label, "-", None, False, False, "protocol edge")
+        self.label = label
+        self.build = build
+        self.timeout = timeout
+
+    def key(self):
+        return "edge:" + self.label
+
+    def __str__(self):
+        return "[edge] %s" % self.label
+
+    def tcp_copy(self):
+        return None
+
+
+def _msg(name="www.interop.", qtype="A", rdclass="IN", edns=False, **kw):
+    m = dns.message.make_query(name, qtype, rdclass, use_edns=edns, **kw)
+    m.flags &= ~dns.flags.RD
+    m.id = 0x4242
+    return m
+
+
+def _wire(m):
+    return m.to_wire()
+
+
+def _with_opcode(op):
+    def b():
+        m = _msg()
+        m.set_opcode(op)
+        return m.to_wire()
+    return b
+
+
+def _with_flags(bits, edns=False):
+    def b():
+        m = _msg("www.interop.", "A", edns=0 if edns else False)
+        m.flags |= bits
+        return m.to_wire()
+    return b
+
+
+def _opt_rr(owner=b"\x00", payload=1232, ttl=0, rdata=b""):
+    return owner + struct.pack("!HHIH", 41, payload, ttl, len(rdata)) + rdata
+
+
+def _raw(qdcount=1, arcount=0, tail=b"", flags=0, questions=None):
+    """Header + questions (default one www.interop. A IN) + tail."""
+    qs = questions if questions is not None else [_qwire("www.interop.", 1)] * qdcount
+    return struct.pack("!HHHHHH", 0x4242, flags, len(qs), 0, 0, arcount) + b"".join(qs) + tail
+
+
+def _qwire(name, qtype, qclass=1):
+    return dns.name.from_text(name).to_wire() + struct.pack("!HH", qtype, qclass)
+
+
+def edge_queries(rd=False):
+    """The protocol edge cases, each compared like any other query; rd sets
+    the RD bit in every one."""
+    nsid = dns.edns.GenericOption(3, b"")
+    unknown_opt = dns.edns.GenericOption(65001, b"\x01\x02\x03")
+    ixfr = _msg("interop.", "IXFR")
+    ixfr.authority.append(dns.rrset.from_text(
+        "interop.", 0, "IN", "SOA", "ns1.interop. hostmaster.interop. 1 1 1 1 1"))
+    out = [
+        EdgeQuery("CH TXT version.bind", lambda: _wire(_msg("version.bind.", "TXT", "CH"))),
+        EdgeQuery("CH TXT version.server", lambda: _wire(_msg("version.server.", "TXT", "CH"))),
+        EdgeQuery("CH TXT id.server", lambda: _wire(_msg("id.server.", "TXT", "CH"))),
+        EdgeQuery("CH TXT hostname.bind", lambda: _wire(_msg("hostname.bind.", "TXT", "CH"))),
+        EdgeQuery("CH A www.interop.", lambda: _wire(_msg("www.interop.", "A", "CH"))),
+        EdgeQuery("HS A www.interop.", lambda: _wire(_msg("www.interop.", "A", "HS"))),
+        EdgeQuery("class NONE A www.interop.", lambda: _wire(_msg("www.interop.", "A", "NONE"))),
+        EdgeQuery("class 42 A www.interop.", lambda: _wire(_msg("www.interop.", "A", 42))),
+        EdgeQuery("AXFR interop. over UDP", lambda: _wire(_msg("interop.", "AXFR"))),
+        EdgeQuery("IXFR interop. over UDP (RFC 1995 SOA in authority)", lambda: _wire(ixfr)),
+        EdgeQuery("MAILB www.interop.", lambda: _wire(_msg("www.interop.", "MAILB"))),
+        EdgeQuery("MAILA www.interop.", lambda: _wire(_msg("www.interop.", "MAILA"))),
+        EdgeQuery("EDNS version 1 (BADVERS)", lambda: _wire(_msg(edns=1))),
+        EdgeQuery("EDNS version 1, missing name", lambda: _wire(_msg("nothing.interop.", edns=1))),
+        EdgeQuery("EDNS DO bit", lambda: _wire(_msg(edns=0, ednsflags=dns.flags.DO))),
+        EdgeQuery("EDNS NSID request (not configured)",
+                  lambda: _wire(_msg(edns=0, options=[nsid]))),
+        EdgeQuery("EDNS unknown option 65001",
+                  lambda: _wire(_msg(edns=0, options=[unknown_opt]))),
+        EdgeQuery("EDNS payload 100 (treated as 512), big TXT",
+                  lambda: _wire(_msg("big.interop.", "TXT", edns=0, payload=100))),
+        EdgeQuery("EDNS payload 512, big TXT",
+                  lambda: _wire(_msg("big.interop.", "TXT", edns=0, payload=512))),
+        EdgeQuery("two OPT records (FORMERR)",
+                  lambda: _raw(arcount=2, tail=_opt_rr() + _opt_rr())),
+        EdgeQuery("OPT owned by a.  (FORMERR)",
+                  lambda: _raw(arcount=1, tail=_opt_rr(owner=b"\x01a\x00"))),
+        EdgeQuery("QDCOUNT 0 (FORMERR)", lambda: _raw(qdcount=0)),
+        EdgeQuery("QDCOUNT 2 (FORMERR)", lambda: _raw(qdcount=2)),
+        EdgeQuery("opcode IQUERY (NOTIMP)", _with_opcode(1)),
+        EdgeQuery("opcode STATUS (NOTIMP)", _with_opcode(2)),
+        EdgeQuery("opcode 3 (unassigned, NOTIMP)", _with_opcode(3)),
+        EdgeQuery("opcode UPDATE", _with_opcode(5)),
+        EdgeQuery("opcode 15", _with_opcode(15)),
+        EdgeQuery("AD bit in query", _with_flags(dns.flags.AD)),
+        EdgeQuery("CD bit in query", _with_flags(dns.flags.CD)),
+        EdgeQuery("Z bit in query", _with_flags(0x0040)),
+        EdgeQuery("TC bit in query", _with_flags(dns.flags.TC)),
+        EdgeQuery("QR=1 (no reply)", _with_flags(dns.flags.QR), timeout=0.5),
+        EdgeQuery("11-byte packet (no reply)", lambda: _raw()[:11], timeout=0.5),
+        EdgeQuery("question cut short (FORMERR or no reply)", lambda: _raw()[:20], timeout=0.5),
+    ]
+    for q in out:
+        q.rd = rd
+    return out
 
 
 # Names of the test zones by kind; every one is asked every type below.
@@ -518,6 +634,8 @@ class Asker:
         self.timeouts = 0
 
     def ask(self, p, q):
+        if isinstance(q, EdgeQuery):
+            return self.ask_raw(p, q)
         m = q.message()
         try:
             if q.tcp:
@@ -536,6 +654,44 @@ class Asker:
         except (dns.exception.DNSException, OSError, EOFError) as e:
             return "unparsable reply or error: %s: %s" % (type(e).__name__, e)
         return r
+
+
+    def ask_raw(self, p, q):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.settimeout(q.timeout)
+            s.connect(p.where)
+            wire = bytearray(q.build())
+            if q.rd and len(wire) > 2:
+                wire[2] |= 0x01  # RD, as a stub asks a recursive server
+            s.send(bytes(wire))
+            try:
+                data = s.recv(65535)
+            except socket.timeout:
+                if q.timeout >= QUERY_TIMEOUT:
+                    self.timeouts += 1
+                return None
+        finally:
+            s.close()
+        try:
+            return dns.message.from_wire(data)
+        except (dns.exception.DNSException, ValueError) as e:
+            if len(data) >= 12:
+                return RawHeader(data, e)
+            return "unparsable reply (%s): %s" % (e, data.hex())
+
+
+class RawHeader:
+    """A reply dnspython cannot parse as a whole (an unknown opcode, an
+    UPDATE-shaped message, a FORMERR that echoes the malformed query's
+    records): it is compared by its header only - rcode, opcode, flags."""
+
+    def __init__(self, data, err):
+        self.data = data
+        self.err = err
+        self.flags = struct.unpack("!H", data[2:4])[0]
+        self.opcode = (self.flags >> 11) & 0xF
+        self.rcode = self.flags & 0xF
 
 
 FLAG_NAMES = ["QR", "AA", "TC", "RD", "RA", "AD", "CD"]
@@ -585,12 +741,21 @@ def view(r, ttl=True):
         return {"reply": None}
     if isinstance(r, str):
         return {"reply": r}
+    if isinstance(r, RawHeader):
+        return {"rcode": dns.rcode.to_text(r.rcode), "opcode": _opcode_text(r.opcode),
+                "flags": {f: bool(r.flags & getattr(dns.flags, f)) for f in FLAG_NAMES},
+                "header_only": True}
     v = {
         "rcode": dns.rcode.to_text(r.rcode()),
         "opcode": dns.opcode.to_text(r.opcode()),
         "flags": flags_of(r),
         "question": [(q.name.to_text(), dns.rdatatype.to_text(q.rdtype)) for q in r.question],
-        "edns": None if r.edns < 0 else (r.edns, r.payload),
+        # EDNS: version, payload size, flags (DO is copied, RFC 3225 3) and
+        # the option codes, less Extended DNS Errors (RFC 8914 is optional:
+        # NSD adds them, tierdns does not)
+        "edns": None if r.edns < 0 else (
+            r.edns, r.payload, r.ednsflags,
+            tuple(sorted(o.otype for o in r.options if o.otype != 15))),
         "answer": section_view(r.answer, ttl),
         "authority": section_view(r.authority, ttl),
         "additional": section_view(r.additional, ttl),
@@ -598,9 +763,35 @@ def view(r, ttl=True):
     return v
 
 
+def _opcode_text(op):
+    try:
+        return dns.opcode.to_text(op)
+    except (ValueError, dns.exception.DNSException):
+        return "OPCODE%d" % op
+
+
+def header_only(a, b):
+    """When either reply could only be read by its header, compare both by
+    rcode, opcode and flags."""
+    if not (a.get("header_only") or b.get("header_only")):
+        return a, b
+    keep = ("rcode", "opcode", "flags", "header_only")
+    a = {k: a[k] for k in keep if k in a}
+    b = {k: b[k] for k in keep if k in b}
+    if "rcode" in a and "rcode" in b:
+        a["header_only"] = b["header_only"] = True
+    return a, b
+
+
 def describe(r):
     if r is None:
         return "    (no reply: timeout)"
+    if isinstance(r, RawHeader):
+        return ("    not parsable as a whole (%s); header: opcode %s rcode %s flags %s\n"
+                "    bytes: %s" % (r.err, _opcode_text(r.opcode), dns.rcode.to_text(r.rcode),
+                                  " ".join(f for f in FLAG_NAMES
+                                           if r.flags & getattr(dns.flags, f)),
+                                  r.data[:120].hex()))
     if isinstance(r, str):
         return "    " + r
     return "\n".join("    " + line for line in r.to_text().splitlines()
@@ -673,13 +864,13 @@ class Diff:
             i += 1
             ra = self.asker.ask(self.a, q)
             rb = self.asker.ask(self.b, q)
-            va, vb = view(ra, self.ttl), view(rb, self.ttl)
+            va, vb = header_only(view(ra, self.ttl), view(rb, self.ttl))
             self.compared += 1
             if q.tcp:
                 self.tcp += 1
             tc_a = va.get("flags", {}).get("TC")
             tc_b = vb.get("flags", {}).get("TC")
-            if (tc_a or tc_b) and not q.tcp:
+            if (tc_a or tc_b) and not q.tcp and q.tcp_copy() is not None:
                 queue.append(q.tcp_copy())
             if tc_a and tc_b:
                 for v in (va, vb):
@@ -795,3 +986,40 @@ RULE_ANY = ("RFC 8482 4.1: ANY answered with another non-empty subset of the RRs
             "(TC may differ with the size)", rule_any_subset)
 RULE_ADDITIONAL = ("RFC 1034 4.3.2 step 6: no optional additional-section addresses "
                    "in positive answers from tierdns-upper", rule_no_additional_processing)
+
+
+def rule_error_question(q, ref, ours):
+    """RFC 1035 4.1.2 does not say whether an error reply repeats the
+    question. NSD leaves it out of FORMERR, NOTIMP and class REFUSED
+    replies, Unbound repeats whatever the query held (even two questions),
+    tierdns repeats the question when the query held exactly one (RFC 9619
+    section 2: QDCOUNT is at most one). Deliberate for those rcodes when
+    everything else agrees."""
+    if ref.get("rcode") not in ("FORMERR", "NOTIMP", "REFUSED") or ref.get("rcode") != ours.get("rcode"):
+        return None
+    if "question" not in ref or "question" not in ours or len(ours["question"]) > 1:
+        return None
+    a, b = dict(ref), dict(ours)
+    a["question"] = b["question"] = []
+    return a, b
+
+
+def rule_chaos_identity(q, ref, ours):
+    """RFC 4892: the CH TXT version.bind/version.server/id.server/
+    hostname.bind strings are each server's own (configuration); tierdns
+    marks these answers authoritative (AA, as BIND does for its built-in
+    CHAOS zone), NSD and Unbound do not. Compared: rcode, the other flags,
+    owner, class, type, TTL and record count; not the text or AA."""
+    if not q.key().startswith("edge:CH TXT ") or "answer" not in ref or "answer" not in ours:
+        return None
+    a, b = dict(ref), dict(ours)
+    for v in (a, b):
+        v["answer"] = frozenset((k[0], k[1], k[2], k[3], len(k[4])) for k in v["answer"])
+        v["flags"] = dict(v["flags"], AA=False)
+    return a, b
+
+
+RULE_ERROR_QUESTION = ("RFC 1035 4.1.2 / RFC 9619 2: the question repeated, or not, in "
+                       "FORMERR/NOTIMP/REFUSED replies", rule_error_question)
+RULE_CHAOS = ("RFC 4892: CH TXT identity strings are configuration; AA set by tierdns "
+              "for its own CHAOS answers", rule_chaos_identity)

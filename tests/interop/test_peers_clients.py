@@ -44,13 +44,10 @@ def resolvable(name):
 DELIBERATE = [ic.RULE_ANY, ic.RULE_ADDITIONAL]
 
 # {"id", "key": "name type" lower case, "expected" (per RFC), "got"}
-# AUTH-1 (test_auth_diff.py) seen through a resolver: the child's SOA
-# instead of the parent's in the negative answer to DS at sub.interop.
-AUTH_1 = {"id": "AUTH-1", "key": "sub.interop. DS",
-          "expected": "the parent zone's NODATA (interop. SOA), as via NSD (RFC 4035 3.1.4.1)",
-          "got": "the child zone's NODATA (sub.interop. SOA)"}
-KNOWN_BUGS_UNBOUND = [AUTH_1]
-KNOWN_BUGS_LOCAL = [AUTH_1]
+KNOWN_BUGS_UNBOUND = [
+]
+KNOWN_BUGS_LOCAL = [
+]
 
 MIN_REAL_ANSWERS = 80
 

@@ -81,7 +81,60 @@ def _payload_cap(q, ub, ours):
     return a, b
 
 
+def _ra_on_errors(q, ub, ours):
+    """RFC 1035 4.1.1: RA says whether recursion is available; tierdns-local
+    sets it in every reply, Unbound clears it in the FORMERR/NOTIMP/
+    REFUSED replies its front end makes. Deliberate for those rcodes."""
+    if ours.get("rcode") not in ("FORMERR", "NOTIMP", "REFUSED") or "flags" not in ub:
+        return None
+    if ub["flags"]["RA"] or not ours.get("flags", {}).get("RA"):
+        return None
+    return ub, dict(ours, flags=dict(ours["flags"], RA=False))
+
+
+def _tc_in_query(q, ub, ours):
+    """RFC 1035 4.1.1 defines TC for responses only; a query with TC set is
+    answered normally by tierdns-local (and by NSD, see test_auth_diff),
+    Unbound answers FORMERR."""
+    if q.key() != "edge:TC bit in query" or ub.get("rcode") != "FORMERR":
+        return None
+    if ours.get("rcode") != "NOERROR" or not ours.get("answer"):
+        return None
+    return {}, {}
+
+
+def _mail_meta(q, ub, ours):
+    """MAILA/MAILB (RFC 1035 3.2.3, obsolete QTYPEs) are relayed by
+    tierdns-local and the upstream's NODATA passed on, as NSD and
+    tierdns-upper answer them; Unbound answers FORMERR itself."""
+    if q.key() not in ("edge:MAILA www.interop.", "edge:MAILB www.interop."):
+        return None
+    if ub.get("rcode") != "FORMERR" or ours.get("rcode") != "NOERROR" or ours.get("answer"):
+        return None
+    return {}, {}
+
+
+def _formerr_no_opt(q, ub, ours):
+    """RFC 6891 6.1.1: an OPT RR's owner MUST be the root; a query whose OPT
+    is owned by another name is malformed and gets FORMERR. tierdns-local
+    (like NSD and tierdns-upper, see test_auth_diff) puts no OPT in that
+    reply, since the query had no valid one; Unbound adds its own."""
+    if not q.key().startswith("edge:OPT owned by"):
+        return None
+    if ub.get("rcode") != "FORMERR" or ours.get("rcode") != "FORMERR" or ours.get("edns"):
+        return None
+    return dict(ub, edns=None), ours
+
+
 DELIBERATE = [
+    ic.RULE_ERROR_QUESTION,
+    ic.RULE_CHAOS,
+    ("RFC 1035 4.1.1: RA set in tierdns-local's FORMERR/NOTIMP/REFUSED replies, "
+     "Unbound clears it", _ra_on_errors),
+    ("RFC 1035 4.1.1: TC in a query ignored (Unbound: FORMERR)", _tc_in_query),
+    ("RFC 1035 3.2.3: MAILA/MAILB relayed upstream (Unbound: FORMERR)", _mail_meta),
+    ("RFC 6891 6.1.1: no OPT in the FORMERR for an OPT not owned by the root "
+     "(Unbound adds one)", _formerr_no_opt),
     ("RFC 5452 6 / RFC 2181 5.4.1: tierdns-local relays only the CNAME chain and the "
      "negative SOA, no referral NS, glue or additional data", _minimal_relay),
     ic.RULE_ANY,
@@ -101,6 +154,15 @@ def _kb(bug_id, name, expected, got):
 
 
 KNOWN_BUGS = (
+    [{"id": "LOCAL-3", "key": "edge:AXFR interop. over UDP",
+      "expected": "REFUSED (or NOTIMP/FORMERR) from tierdns-local itself: a zone transfer "
+                  "is TCP-only (RFC 5936 4.2) and not a query to forward; Unbound: REFUSED",
+      "got": "forwarded upstream, the upstream's REFUSED turned into SERVFAIL"},
+     {"id": "LOCAL-3", "key": "edge:IXFR interop. over UDP (RFC 1995 SOA in authority)",
+      "expected": "an error from tierdns-local itself (IXFR is for a zone's servers, "
+                  "RFC 1995; Unbound: FORMERR)",
+      "got": "forwarded upstream, the upstream's answer turned into SERVFAIL"}]
+    +
     _kb("LOCAL-1", "outside.interop.",
         "the CNAME target www.elsewhere.test. asked for in turn (RFC 1034 5.3.3 step 3, "
         "4.3.2 step 3a: a recursive answer follows the chain); the upstream REFUSES it, "
@@ -120,7 +182,7 @@ def main():
         unbound = env.start_unbound("unbound", forward=upper)
         local = env.start_local("local", upper)
         upper.name, unbound.name, local.name = "tierdns-upper", "Unbound", "tierdns-local"
-        queries = ic.make_queries(SEED, rd=True)
+        queries = ic.make_queries(SEED, rd=True) + ic.edge_queries(rd=True)
         print("seed %d: %d generated queries; tierdns-upper on %s, Unbound on %s, "
               "tierdns-local on %s" % (SEED, len(queries), upper.endpoint(),
                                        unbound.endpoint(), local.endpoint()))
