@@ -10,7 +10,6 @@
  * main thread with sigwait(), which then stops the loops; no handler runs
  * in signal context. SIGPIPE is ignored (a TCP client may vanish).
  */
-#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -103,7 +102,7 @@ int main(int argc, char **argv)
 	enum tdns_status st;
 	sigset_t sigs;
 	unsigned i, j;
-	int rc = 1, sig = 0;
+	int rc = 1, sig = 0, err;
 
 	switch (opts_parse(TDNS_PROG_UPPER, argc, argv, &o)) {
 	case OPTS_RUN:
@@ -174,9 +173,9 @@ int main(int argc, char **argv)
 		 o.threads == 1 ? "" : "s", TDNS_VERSION);
 
 	for (i = 0; i < o.threads; i++) {
-		errno = pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
-		if (errno != 0) {
-			log_err("cannot start thread: %s", strerror(errno));
+		err = pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
+		if (err != 0) {
+			log_err("cannot start thread: %s", strerror(err));
 			goto out;
 		}
 		workers[i].started = true;

@@ -9,7 +9,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 tdns_deps build
 
 build="$top/build"
-cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	-DTDNS_SANITIZE=OFF -DBUILD_TESTING=OFF >/dev/null
 cmake --build "$build" -j "$(nproc)"
 
 var="$top/var"
@@ -20,8 +21,11 @@ mkdir -p "$var"
 pids=()
 stop() {
 	trap - INT TERM EXIT
-	[ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null
-	wait 2>/dev/null
+	# errexit must not cut this short when a daemon has already exited
+	if [ ${#pids[@]} -gt 0 ]; then
+		kill "${pids[@]}" 2>/dev/null || true
+	fi
+	wait 2>/dev/null || true
 }
 trap stop INT TERM EXIT
 

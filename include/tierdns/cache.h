@@ -18,9 +18,11 @@
  *
  * What is cached (RFC 5452 5, RFC 2308): only the CNAME chain that starts at
  * the question name (each CNAME owned by the previous target), then the RRset
- * of qtype owned by the last target; for NXDOMAIN/NODATA the SOA of the
- * authority section, if it owns the last name of the chain, with the
- * negative TTL min(SOA TTL, SOA MINIMUM) (RFC 2308 5). Everything else in an
+ * of qtype owned by the last target (one TTL for it, the smallest: RFC 2181
+ * 5.2); for NXDOMAIN/NODATA the SOA of the authority section whose owner is
+ * the last name of the chain or an ancestor of it (the zone that denies
+ * it), with the negative TTL min(SOA TTL, SOA MINIMUM) (RFC 2308 5), which
+ * is also the TTL the SOA is served with. Everything else in an
  * upstream reply (unrelated answers, authority NS, additional data) is
  * discarded. TTLs with the top bit set count as 0 (RFC 2181 8); a reply with
  * a TTL of 0 anywhere on what would be cached is answered but not cached.
@@ -28,6 +30,10 @@
  *
  * Serving counts TTLs down from the absolute expiry (TTL = expiry - now) and
  * never up; an entry whose expiry is not in the future is a miss.
+ *
+ * The size of the cache (keys + values) is kept in the meta database under
+ * "cache_bytes" (u64, network order), written in the same transaction as
+ * every cache write and delete, so it survives restarts and kill -9.
  *
  * Time is always a parameter (epoch seconds, clock.h clock_now()).
  */

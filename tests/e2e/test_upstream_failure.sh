@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# A stalled upstream (SIGSTOP) must not delay a cache hit on the local tier,
+# and the waiting miss must get SERVFAIL within 3 s; an upper that is down
+# gives SERVFAIL too. The local tier runs one thread, so the hit and the miss
+# share one event loop.
+. "$(dirname "$0")/lib.sh"
+e2e_init
+
+zone_load "$T/upper" "$ZONES"/upper/*.zone
+zone_load "$T/local" "$ZONES"/local/*.zone
+start_upper UPPER "$T/upper"
+start_local LOCAL "$T/local" "$UPPER_ADDR:$UPPER_PORT" --threads 1
+
+q LOCAL webapp.site A
+expect_status NOERROR
+expect_rr ANSWER webapp.site. A 192.0.2.10
+
+kill -STOP "$UPPER_PID"
+
+# the miss, in the background: it waits on the stalled upper
+(
+	t0=$(now_ms)
+	rc=0
+	o=$(dig @"$LOCAL_ADDR" -p "$LOCAL_PORT" +tries=1 +time=6 api.site A 2>&1) || rc=$?
+	t1=$(now_ms)
+	printf '%s\n%s\n' "$((t1 - t0))" "$o" >"$T/miss.out"
+) &
+miss=$!
+sleep 0.3
+
+# the hit, while the miss is outstanding
+t0=$(now_ms)
+OUT=$(dig @"$LOCAL_ADDR" -p "$LOCAL_PORT" +tries=1 +time=1 webapp.site A 2>&1) ||
+	fail "cache hit got no answer within 1 s while a miss waited on a stalled upstream"
+t1=$(now_ms)
+printf '%s\n' "$OUT" | grep -q 'status: NOERROR' || fail "cache hit was not NOERROR"
+expect_rr ANSWER webapp.site. A 192.0.2.10
+log "cache hit with a stalled upstream: $((t1 - t0)) ms"
+[ $((t1 - t0)) -lt 1000 ] || fail "cache hit took $((t1 - t0)) ms"
+
+wait "$miss"
+elapsed=$(head -n 1 "$T/miss.out")
+OUT=$(tail -n +2 "$T/miss.out")
+printf '%s\n' "$OUT" | grep -q 'status: SERVFAIL' || fail "the miss did not get SERVFAIL"
+log "miss with a stalled upstream: SERVFAIL after $elapsed ms"
+[ "$elapsed" -lt 3000 ] || fail "SERVFAIL took $elapsed ms (limit 3000)"
+
+# the upper is down (stopped for good): an uncached name is SERVFAIL, in time
+kill -CONT "$UPPER_PID"
+stop_daemon UPPER
+t0=$(now_ms)
+q LOCAL mail.site A
+t1=$(now_ms)
+expect_status SERVFAIL
+[ $((t1 - t0)) -lt 3000 ] || fail "SERVFAIL with the upper down took $((t1 - t0)) ms"
+# and the hit still works
+q LOCAL webapp.site A
+expect_status NOERROR
+# static data never needed the upper
+q LOCAL router.home.arpa A
+expect_status NOERROR
+expect_rr ANSWER router.home.arpa. A 198.51.100.1
+out=$("$QUERY_BIN" -s "$LOCAL_ADDR" -p "$LOCAL_PORT" mail.site) && fail "tierdns-query succeeded without an upper: $out"
+expect_match "$out" '^mail\.site: server failure \(SERVFAIL\)$'
+
+stop_daemon LOCAL
