@@ -611,6 +611,18 @@ def make_queries(seed, names=NAMES, types=TYPES, rd=None):
     return out
 
 
+def pipelined_queries(seed, n=60, rd=None):
+    """n queries drawn from the generated set, plus the largest answer,
+    marked for one pipelined TCP connection."""
+    rng = random.Random(seed)
+    pool = [q for q in make_queries(seed, rd=rd)]
+    out = rng.sample(pool, n) + [Query("huge.interop.", "TXT", None, bool(rd), True)]
+    for q in out:
+        q.tcp = True
+        q.note = (q.note + "; " if q.note else "") + "pipelined on one TCP connection"
+    return out
+
+
 # -- asking and looking at answers ---------------------------------------
 
 class Asker:
@@ -641,6 +653,50 @@ class Asker:
             return "unparsable reply or error: %s: %s" % (type(e).__name__, e)
         return r
 
+
+    def pipelined(self, p, queries):
+        """Write every query (IDs 1..n) on one TCP connection, then read
+        the answers in whatever order they come; returns them in query
+        order (None for one that never came)."""
+        msgs = []
+        for n, q in enumerate(queries, 1):
+            m = q.message()
+            m.id = n
+            msgs.append(m)
+        got = {}
+        s = socket.create_connection(p.where, timeout=QUERY_TIMEOUT)
+        try:
+            s.sendall(b"".join(struct.pack("!H", len(w)) + w
+                               for w in (m.to_wire() for m in msgs)))
+            buf = b""
+            deadline = time.monotonic() + 3 * QUERY_TIMEOUT
+            while len(got) < len(msgs) and time.monotonic() < deadline:
+                try:
+                    chunk = s.recv(65535)
+                except socket.timeout:
+                    break
+                if not chunk:
+                    break
+                buf += chunk
+                while len(buf) >= 2 and len(buf) >= 2 + struct.unpack("!H", buf[:2])[0]:
+                    n = struct.unpack("!H", buf[:2])[0]
+                    wire, buf = buf[2:2 + n], buf[2 + n:]
+                    try:
+                        r = dns.message.from_wire(wire)
+                        got[r.id] = r
+                    except (dns.exception.DNSException, ValueError) as e:
+                        if len(wire) >= 2:
+                            got[struct.unpack("!H", wire[:2])[0]] = \
+                                "unparsable reply: %s: %s" % (e, wire.hex())
+        finally:
+            s.close()
+        out = []
+        for n, (m, q) in enumerate(zip(msgs, queries), 1):
+            r = got.get(n)
+            if r is not None and not isinstance(r, str) and not m.is_response(r):
+                r = "reply with ID %d does not answer its question: %s" % (n, r.question)
+            out.append(r)
+        return out
 
     def ask_raw(self, p, q):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -844,67 +900,84 @@ class Diff:
         return None
 
     def run(self, queries):
+        """One query at a time to a, then to b; TC answers retried over TCP."""
         queue = list(queries)
         i = 0
         while i < len(queue):
             q = queue[i]
             i += 1
-            ra = self.asker.ask(self.a, q)
-            rb = self.asker.ask(self.b, q)
-            va, vb = header_only(view(ra, self.ttl), view(rb, self.ttl))
-            rc = vb.get("rcode", "no reply")
-            self.rcodes[rc] = self.rcodes.get(rc, 0) + 1
-            self.compared += 1
-            if q.tcp:
-                self.tcp += 1
-            tc_a = va.get("flags", {}).get("TC")
-            tc_b = vb.get("flags", {}).get("TC")
-            if (tc_a or tc_b) and not q.tcp and q.tcp_copy() is not None:
-                queue.append(q.tcp_copy())
-            if tc_a and tc_b:
-                for v in (va, vb):
-                    for s in ("answer", "authority", "additional"):
-                        v.pop(s, None)
-            if va == vb:
-                self.identical += 1
-                if self.verbose:
-                    print("ok    %s" % q)
-                continue
-            a2, b2, used = apply_rules(self.rules, q, va, vb)
-            if a2 == b2:
-                self.deliberate += 1
-                for why in used:
-                    self.deliberate_seen[why] = self.deliberate_seen.get(why, 0) + 1
-                if self.verbose:
-                    print("DELIB %s: %s" % (q, "; ".join(used)))
-                continue
-            bug = self.bug_for(q, va, vb)
-            fields = diff_fields(a2, b2)
-            text = ["%s %s: differs in %s" % ("XFAIL" if bug else "FAIL", q, ", ".join(fields))]
-            if bug:
-                text.append("    known bug %s: expected %s; got %s"
-                            % (bug["id"], bug["expected"], bug["got"]))
-            if "flags" in fields and "flags" in a2 and "flags" in b2:
-                text.append("    flags: %s %s, %s %s" % (
-                    self.a.name, sorted(k for k, v in a2["flags"].items() if v),
-                    self.b.name, sorted(k for k, v in b2["flags"].items() if v)))
-            for s in ("answer", "authority", "additional"):
-                if s in fields and s in a2 and s in b2:
-                    text.append("    %s section (first = %s, second = %s):"
-                                % (s, self.a.name, self.b.name))
-                    text.extend(section_diff(a2[s], b2[s]))
-            text.append("  %s:" % self.a.name)
-            text.append(describe(ra))
-            text.append("  %s:" % self.b.name)
-            text.append(describe(rb))
-            if bug:
-                self.known += 1
-                self.known_seen.add(bug["id"])
-                if self.verbose:
-                    print("\n".join(text))
-            else:
-                self.failures.append("\n".join(text))
+            retry = self.compare(q, self.asker.ask(self.a, q), self.asker.ask(self.b, q))
+            if retry is not None:
+                queue.append(retry)
         return self
+
+    def run_pipelined(self, queries):
+        """All queries on one TCP connection per server, written before any
+        answer is read (RFC 7766 6.2.1.1); answers matched by ID."""
+        ra = self.asker.pipelined(self.a, queries)
+        rb = self.asker.pipelined(self.b, queries)
+        for q, a, b in zip(queries, ra, rb):
+            self.compare(q, a, b)
+        return self
+
+    def compare(self, q, ra, rb):
+        """Compare the replies to q; returns the TCP retry to run when either
+        answer was truncated, else None."""
+        retry = None
+        va, vb = header_only(view(ra, self.ttl), view(rb, self.ttl))
+        rc = vb.get("rcode", "no reply")
+        self.rcodes[rc] = self.rcodes.get(rc, 0) + 1
+        self.compared += 1
+        if q.tcp:
+            self.tcp += 1
+        tc_a = va.get("flags", {}).get("TC")
+        tc_b = vb.get("flags", {}).get("TC")
+        if (tc_a or tc_b) and not q.tcp:
+            retry = q.tcp_copy()
+        if tc_a and tc_b:
+            for v in (va, vb):
+                for s in ("answer", "authority", "additional"):
+                    v.pop(s, None)
+        if va == vb:
+            self.identical += 1
+            if self.verbose:
+                print("ok    %s" % q)
+            return retry
+        a2, b2, used = apply_rules(self.rules, q, va, vb)
+        if a2 == b2:
+            self.deliberate += 1
+            for why in used:
+                self.deliberate_seen[why] = self.deliberate_seen.get(why, 0) + 1
+            if self.verbose:
+                print("DELIB %s: %s" % (q, "; ".join(used)))
+            return retry
+        bug = self.bug_for(q, va, vb)
+        fields = diff_fields(a2, b2)
+        text = ["%s %s: differs in %s" % ("XFAIL" if bug else "FAIL", q, ", ".join(fields))]
+        if bug:
+            text.append("    known bug %s: expected %s; got %s"
+                        % (bug["id"], bug["expected"], bug["got"]))
+        if "flags" in fields and "flags" in a2 and "flags" in b2:
+            text.append("    flags: %s %s, %s %s" % (
+                self.a.name, sorted(k for k, v in a2["flags"].items() if v),
+                self.b.name, sorted(k for k, v in b2["flags"].items() if v)))
+        for s in ("answer", "authority", "additional"):
+            if s in fields and s in a2 and s in b2:
+                text.append("    %s section (first = %s, second = %s):"
+                            % (s, self.a.name, self.b.name))
+                text.extend(section_diff(a2[s], b2[s]))
+        text.append("  %s:" % self.a.name)
+        text.append(describe(ra))
+        text.append("  %s:" % self.b.name)
+        text.append(describe(rb))
+        if bug:
+            self.known += 1
+            self.known_seen.add(bug["id"])
+            if self.verbose:
+                print("\n".join(text))
+        else:
+            self.failures.append("\n".join(text))
+        return retry
 
     def report(self, minimum=300):
         """Print failures and the summary; returns the exit status."""
