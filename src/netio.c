@@ -933,6 +933,8 @@ static void udp_readable(struct listener *lst)
 			log_debug("udp receive: %s", strerror(errno));
 		return;
 	}
+	if (n > 0 && lst->cfg.on_batch != NULL)
+		lst->cfg.on_batch(lst->cfg.ctx, true);
 	for (i = 0; i < (unsigned)n; i++) {
 		h = &b->in_msgs[i].msg_hdr;
 		req = &b->reqs[i];
@@ -962,6 +964,8 @@ static void udp_readable(struct listener *lst)
 		req_write_pktinfo(req, h, &b->out_ctl[nout]);
 		nout++;
 	}
+	if (n > 0 && lst->cfg.on_batch != NULL)
+		lst->cfg.on_batch(lst->cfg.ctx, false);
 	udp_send_batch(lst->udp.fd, b->out_msgs, nout);
 }
 
