@@ -709,6 +709,7 @@ struct fast_msg {
 	size_t len;
 	uint16_t names[FAST_MAX_NAMES]; /* offsets of names written so far */
 	unsigned n_names;
+	const uint8_t *qname; /* the question's name in the query */
 };
 
 struct fast_query {
@@ -950,7 +951,15 @@ static bool fast_rrset(struct fast_msg *m, const uint8_t *owner, uint16_t type,
 	size_t pos = 0, rdlen_at;
 
 	while (rrset_next(v, &pos, &rdata, &rdlen)) {
-		if (!fast_name(m, owner) || !fast_put16(m, type) ||
+		/* The question's name is the first one remembered (offset 12,
+		 * RFC 1035 4.1.4); the search would find it there. */
+		if (owner == m->qname && m->n_names > 0 && m->names[0] == WIRE_HDR_LEN) {
+			if (!fast_put16(m, 0xc000 | WIRE_HDR_LEN))
+				return false;
+		} else if (!fast_name(m, owner)) {
+			return false;
+		}
+		if (!fast_put16(m, type) ||
 		    !fast_put16(m, CLASS_IN) || !fast_put32(m, ttl))
 			return false;
 		rdlen_at = m->len;
@@ -1006,6 +1015,7 @@ bool auth_answer_fast(struct tdns_txn *t, const uint8_t *in, size_t in_len,
 	m.limit = fq.limit < cap ? fq.limit : cap;
 	m.len = 0;
 	m.n_names = 0;
+	m.qname = qname;
 	/* Header (RFC 1035 4.1.1): ID, QR, AA, RD and CD as the ldns path
 	 * sets them; the counts are written at the end. */
 	if (!fast_put(&m, in, 4) || !fast_put(&m, "\0\1\0\0\0\0\0\0", 8) ||
