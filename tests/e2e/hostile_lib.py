@@ -190,6 +190,13 @@ class Harness:
         return any(w.rstrip(",=") == flag or w.startswith(flag + "=")
                    for w in text.split())
 
+    def need_flag(self, binary, flag, what):
+        """A test that needs an option not yet in BINARY --help is skipped
+        (exit 77, reported by ctest as skipped), never passed."""
+        if not self.has_flag(binary, flag):
+            self.skip("%s: %s has no %s option yet" % (what, os.path.basename(binary), flag))
+            self.finish()
+
     def _wait_ready(self, proc, addr, port):
         for _ in range(150):
             if proc.poll() is not None:
@@ -285,10 +292,11 @@ def recv_exact(s, n):
     return buf
 
 
-def tcp_exchange(addr, port, data, timeout=2.0, framed=True):
+def tcp_exchange(addr, port, data, timeout=2.0, framed=True, src=None):
     """Send data over a fresh TCP connection (with the 2-byte length prefix
     when framed), return the first framed reply or None (closed, timeout)."""
-    s = socket.create_connection((addr, port), timeout=timeout)
+    s = socket.create_connection((addr, port), timeout=timeout,
+                                 source_address=(src, 0) if src else None)
     try:
         s.settimeout(timeout)
         s.sendall((struct.pack("!H", len(data)) + data) if framed else data)
@@ -316,7 +324,7 @@ def query(d, name, rdtype="A", tcp=False, edns=False, timeout=2.0, rd=True, src=
     q = make_query(name, rdtype, edns=edns, rd=rd)
     wire = q.to_wire()
     t0 = now()
-    raw = (tcp_exchange(d.addr, d.port, wire, timeout) if tcp
+    raw = (tcp_exchange(d.addr, d.port, wire, timeout, src=src) if tcp
            else udp_exchange(d.addr, d.port, wire, timeout, src=src))
     dt = now() - t0
     if raw is None:
@@ -512,6 +520,21 @@ def reply(seen, answer=(), authority=(), additional=(), rcode=0, tc=False,
             rrs = dns.rrset.from_text(f[0], int(f[1]), f[2], f[3], " ".join(f[4:]))
             section.append(rrs)
     return r.to_wire()
+
+
+def dead_endpoint():
+    """ADDR:PORT where nothing listens: a port just bound and released, so
+    a datagram to it draws an ICMP port unreachable."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((rand_addr(), 0))
+    addr, port = s.getsockname()
+    s.close()
+    return "%s:%d" % (addr, port)
+
+
+def a_reply(seen, addr, ttl=300):
+    """A NOERROR reply with one A record for the question."""
+    return reply(seen, answer=["%s %d IN A %s" % (seen.qname_raw, ttl, addr)])
 
 
 def dump_cache(h, db):
