@@ -62,7 +62,7 @@ struct tcp_conn {
 	struct listener *lst;
 	struct tdns_addr peer;
 	struct tcp_conn *prev, *next; /* listener LRU list, limbo or graveyard */
-	uint64_t last_ms;             /* last byte read or written */
+	uint64_t last_ms;             /* last query read or answer bytes written */
 	unsigned held;                /* held requests naming this connection */
 	bool closed;                  /* fd gone; memory lives while held > 0 */
 	bool eof;                     /* peer shut its side down */
@@ -315,6 +315,9 @@ static bool buf_reserve(struct buf *b, size_t n)
 	uint8_t *p;
 	size_t cap;
 
+	/* Callers reserve at most one frame at a time. */
+	if (n > NETIO_MSG_MAX + 2)
+		return false;
 	if (b->off > 0) {
 		memmove(b->data, b->data + b->off, b->len - b->off);
 		b->len -= b->off;
@@ -348,6 +351,18 @@ static bool buf_put_framed(struct buf *b, const uint8_t *msg, size_t len)
 	memcpy(b->data + b->len + 2, msg, len);
 	b->len += len + 2;
 	return true;
+}
+
+/* Bytes still missing from the first frame in b: 0 when it is complete or
+ * its length is not known yet. */
+static size_t buf_frame_missing(const struct buf *b)
+{
+	size_t used = buf_used(b), need;
+
+	if (used < 2)
+		return 0;
+	need = 2 + ((size_t)b->data[b->off] << 8 | b->data[b->off + 1]);
+	return need > used ? need - used : 0;
 }
 
 /* Length of the first complete framed message in b, or -1. */
@@ -672,6 +687,7 @@ static void conn_process(struct tcp_conn *c)
 				      (size_t)len, lst->loop->answer, &out_len);
 		if (c->closed)
 			break;
+		conn_touch(c);
 		c->rbuf.off += (size_t)len + 2;
 		if (v == NETIO_REPLY && out_len > 0 &&
 		    !buf_put_framed(&c->wbuf, lst->loop->answer, out_len)) {
@@ -690,16 +706,11 @@ static void conn_process(struct tcp_conn *c)
 static void conn_readable(struct tcp_conn *c)
 {
 	size_t want = TCP_RBUF_INIT;
-	long len;
 	ssize_t n;
 
-	/* Room for the whole message being read, so it arrives in one piece. */
-	if (buf_used(&c->rbuf) >= 2) {
-		len = (long)((size_t)c->rbuf.data[c->rbuf.off] << 8 |
-			     c->rbuf.data[c->rbuf.off + 1]);
-		if ((size_t)len + 2 - buf_used(&c->rbuf) > want)
-			want = (size_t)len + 2 - buf_used(&c->rbuf);
-	}
+	/* Room for the rest of the message being read, so it arrives whole. */
+	if (buf_frame_missing(&c->rbuf) > want)
+		want = buf_frame_missing(&c->rbuf);
 	if (!buf_reserve(&c->rbuf, want)) {
 		log_warn("tcp: no memory for a read buffer, closing the connection");
 		conn_close(c);
@@ -712,13 +723,13 @@ static void conn_readable(struct tcp_conn *c)
 			conn_close(c);
 		return;
 	}
-	if (n == 0) {
-		/* Half-close: answer what was asked, then close (RFC 7766 6.2.4). */
-		c->eof = true;
-	} else {
+	/* Bytes alone do not restart the idle clock, a complete query does
+	 * (conn_process): a client trickling a frame byte by byte still has to
+	 * finish it within the idle timeout. */
+	if (n == 0)
+		c->eof = true; /* half-close: answer what was asked, then close */
+	else
 		c->rbuf.len += (size_t)n;
-		conn_touch(c);
-	}
 	conn_process(c);
 }
 
@@ -1313,12 +1324,8 @@ static void out_tcp_readable(struct tdns_out *o)
 	ssize_t n;
 	long len;
 
-	if (buf_used(&o->rbuf) >= 2) {
-		len = (long)((size_t)o->rbuf.data[o->rbuf.off] << 8 |
-			     o->rbuf.data[o->rbuf.off + 1]);
-		if ((size_t)len + 2 - buf_used(&o->rbuf) > want)
-			want = (size_t)len + 2 - buf_used(&o->rbuf);
-	}
+	if (buf_frame_missing(&o->rbuf) > want)
+		want = buf_frame_missing(&o->rbuf);
 	if (!buf_reserve(&o->rbuf, want)) {
 		out_fail(o);
 		return;

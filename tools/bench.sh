@@ -24,9 +24,11 @@ outstanding=100
 load_records=1000000
 skip_load=0
 callgrind=1
+profile=0
 keep=0
 build="$top/build-bench"
 cg_queries=5000
+tdns_threads=$(nproc)
 
 usage() {
 	cat <<EOF
@@ -36,9 +38,12 @@ usage: tools/bench.sh [OPTION...]
   --seconds N        seconds per dnsperf run (default $seconds)
   --clients N        dnsperf -c (default $clients)
   --outstanding N    dnsperf -q, queries in flight (default $outstanding)
+  --threads N        threads of every multi-threaded server (default: CPUs)
   --load-records N   records for the zone-load timing (default $load_records)
   --skip-load        skip the zone-load timing and the 1k/1M lookup check
   --no-callgrind     skip the callgrind instructions-per-query replay
+  --profile          also print where tierdns spends its instructions
+                     (callgrind_annotate of the replay runs)
   --build DIR        build directory (default build-bench/)
   --keep             keep the temporary directory (logs, dnsperf output)
   -h, --help         this text
@@ -56,9 +61,11 @@ while [ $# -gt 0 ]; do
 	--seconds) posint "$1" "${2-}"; seconds=$2; shift ;;
 	--clients) posint "$1" "${2-}"; clients=$2; shift ;;
 	--outstanding) posint "$1" "${2-}"; outstanding=$2; shift ;;
+	--threads) posint "$1" "${2-}"; tdns_threads=$2; shift ;;
 	--load-records) posint "$1" "${2-}"; load_records=$2; shift ;;
 	--skip-load) skip_load=1 ;;
 	--no-callgrind) callgrind=0 ;;
+	--profile) profile=1 ;;
 	--build) [ -n "${2-}" ] || { usage >&2; exit 2; }; build=$2; shift ;;
 	--keep) keep=1 ;;
 	-h | --help) usage; exit 0 ;;
@@ -68,9 +75,16 @@ while [ $# -gt 0 ]; do
 done
 
 say() { echo "bench: $*" >&2; }
+have() { command -v "$1" >/dev/null 2>&1; }
 
 . "$top/tools/deps.sh"
-tdns_deps bench
+if ! tdns_deps bench; then
+	# Without root nothing is installed: go on with what is here, since
+	# every peer is optional; dnsperf is not.
+	have dnsperf || exit 1
+	say "going on without the missing packages"
+fi
+have valgrind || callgrind=0
 
 say "building (Release) in $build"
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS=-g \
@@ -102,8 +116,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- helpers
-
-have() { command -v "$1" >/dev/null 2>&1; }
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
@@ -142,7 +154,8 @@ gen_queries() {
 		shuf --random-source=<(yes) >"$3"
 }
 
-# Answers with the address of n1 (any answer for the echo).
+# True when the server replies to a query for ns.bench. (any reply will do:
+# the echo's counts too).
 answers() {
 	local port=$1 q=${2:-ns.bench.}
 	dig @127.0.0.1 -p "$port" "$q" A +tries=1 +time=1 +retry=0 >/dev/null 2>&1
@@ -198,7 +211,7 @@ tree() {
 # nothing is counted twice; anon is heap and stacks without mapped files
 # such as data.mdb; RSS is VmRSS of the main process alone.
 mem_of() {
-	local pid=$1 p pss=0 anon=0 rss
+	local pid=$1 p pss=0 anon=0 rss a b
 	for p in $(tree "$pid"); do
 		[ -r "/proc/$p/smaps_rollup" ] || continue
 		read -r a b < <(awk '/^Pss:/ { p = $2 } /^Pss_Anon:/ { a = $2 }
@@ -212,7 +225,6 @@ mem_of() {
 
 # ---------------------------------------------------------------- servers
 
-tdns_threads=$(nproc)
 # The forwarders' upstream: tierdns-upper, or NSD while the upper is not
 # built (so the script can be exercised against the peers alone).
 upstream=upper
@@ -327,7 +339,13 @@ for ((r = 1; r <= rounds; r++)); do
 done
 
 upper_db="$tmp/db/upper"
-"$build/tierdns-zone" --db "$upper_db" load "$tmp/zone/bench.zone" >"$tmp/log/zone.log" 2>&1
+zone_load() {
+	"$build/tierdns-zone" --db "$1" load "$2" >>"$tmp/log/zone.log" 2>&1 && return 0
+	say "tierdns-zone load $2 failed:"
+	tail -5 "$tmp/log/zone.log" >&2
+	exit 1
+}
+zone_load "$upper_db" "$tmp/zone/bench.zone"
 zone_records=$((names + 3))
 zone_bpr=$(awk -v b="$(du -B1 "$upper_db/data.mdb" | cut -f1)" -v n="$zone_records" \
 	'BEGIN { printf "%.1f", b / n }')
@@ -347,7 +365,7 @@ if [ "$skip_load" = 0 ]; then
 	t0=$(now)
 	ldns-read-zone "$tmp/zone/big.zone" >/dev/null
 	t1=$(now)
-	"$build/tierdns-zone" --db "$tmp/db/big" load "$tmp/zone/big.zone" >>"$tmp/log/zone.log" 2>&1
+	zone_load "$tmp/db/big" "$tmp/zone/big.zone"
 	t2=$(now)
 	ldns_s=$(elapsed "$t0" "$t1")
 	load_s=$(elapsed "$t1" "$t2")
@@ -355,7 +373,7 @@ if [ "$skip_load" = 0 ]; then
 	load_line="tierdns-zone load ${load_s}s, ldns-read-zone ${ldns_s}s (same file, $((load_records + 3)) records)"
 	big_bpr=$(awk -v b="$(du -B1 "$tmp/db/big/data.mdb" | cut -f1)" -v n=$((load_records + 3)) \
 		'BEGIN { printf "%.1f", b / n }')
-	"$build/tierdns-zone" --db "$tmp/db/small" load "$tmp/zone/small.zone" >>"$tmp/log/zone.log" 2>&1
+	zone_load "$tmp/db/small" "$tmp/zone/small.zone"
 fi
 
 # ---------------------------------------------------------------- start
@@ -505,6 +523,27 @@ if [ "$callgrind" = 1 ]; then
 	[ -n "${PORT[dnsmasq]-}" ] && cg_target dnsmasq_miss run_dnsmasq "" "$tmp/q/cgmiss.txt"
 fi
 
+# Per-function self cost of the replay alone: the annotated "with" run
+# minus the "without" run, per replayed query, largest first.
+profile_of() {
+	local t=$1 incl=$2 f
+	for f in with without; do
+		callgrind_annotate --inclusive="$incl" --auto=no --threshold=100 "$tmp/cg/$t.$f".[0-9]* 2>/dev/null |
+			awk -v tag="$f" -v incl="$incl" '/file:function/ { on = 1; getline; next }
+				on && match($0, /^ *[0-9,]+ +\( *[0-9.]+%\) +/) {
+					ir = $1; gsub(",", "", ir)
+					fn = substr($0, RLENGTH + 1)
+					gsub(/[^ :\[]*\//, "", fn)
+					if (incl == "yes" && fn !~ /\[tierdns-/)
+						next
+					print tag "\t" ir "\t" fn }'
+	done | awk -F'\t' -v k="$cgk" -v total="${IR[$t]}" '
+		{ d[$3] += ($1 == "with") ? $2 : -$2 }
+		END { for (f in d) if (d[f] > 0) printf "%.0f\t%s\n", d[f] / k, f }' |
+		sort -t$'\t' -k1,1nr |
+		awk -F'\t' -v total="${IR[$t]}" '{ printf "  %10d %5.1f%%  %s\n", $1, total ? 100 * $1 / total : 0, substr($2, 1, 110) }'
+}
+
 # ---------------------------------------------------------------- report
 
 # "median_qps avg_latency_ms sent lost per_round_qps" of a target.
@@ -535,13 +574,14 @@ declare -A MED=() LOST=()
 {
 	echo
 	echo "tierdns benchmark  $(date -u '+%Y-%m-%d %H:%M UTC')  $(uname -sr), $(nproc) CPUs: $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
-	echo "commit $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo '?'), build $(basename "$build") (Release, -O3)"
+	echo "commit $(git -C "$top" describe --always --dirty 2>/dev/null || echo '?'), build $(basename "$build") (Release, -O3)"
 	echo "zone: $names A records + SOA/NS/glue; dnsperf $(dnsperf -h 2>&1 | awk '/^Version/ { print $2 }'): -c $clients -q $outstanding -t 2, ${seconds}s per run, $rounds interleaved rounds, one dnsperf thread"
 	echo "forwarders' upstream: $upstream on 127.0.0.1:${PORT[$upstream]-?}"
 	echo "servers: $tdns_threads threads each (tierdns -t, NSD server-count, Unbound num-threads, echo -t); dnsmasq is single-threaded (cache-size $dnsmasq_cache)"
 	echo "queries: authoritative = all $names names in a fixed shuffled order; hits = $hot names primed once beforehand;"
 	echo "         misses = a fresh slice of $slice never-asked names per round, each asked once (dnsperf -n 1), so a miss run may end before ${seconds}s"
-	echo "load generator and servers share the same $(nproc) cores; nothing is pinned"
+	echo "load generator and servers share the same $(nproc) cores; nothing is pinned; the echo is the ceiling of this"
+	echo "load generator on this machine (what dnsperf gets back from a server that does no DNS work)"
 	echo
 	printf '%-14s %-40s %10s %-26s %9s %14s %10s\n' target what "QPS(med)" "QPS per round" "lat ms" "lost/sent" "Ir/query"
 	for t in "${targets[@]}"; do
@@ -551,9 +591,21 @@ declare -A MED=() LOST=()
 		printf '%-14s %-40s %10s %-26s %9s %14s %10s\n' "$t" "${T_DESC[$t]}" "$mq" "$rq" "$ml" \
 			"$l/$s" "${IR[$t]:--}"
 	done
+	# A fast wrong answer is no answer: say so when any reply was not
+	# NOERROR (the echo's are NOERROR by construction).
+	for t in "${targets[@]}"; do
+		codes=$(cat "$tmp/res/$t".*.txt 2>/dev/null | sed -n 's/^ *Response codes: *//p' |
+			tr ',' '\n' | sed 's/^ *//' | grep -v '^NOERROR' | sort -u | tr '\n' ' ' || true)
+		[ -z "$codes" ] || echo "  note: $t also got replies other than NOERROR: $codes"
+	done
 	echo
-	echo "Ir/query: user-space instructions per query under valgrind --tool=callgrind, one thread,"
-	echo "          replay of $cgk queries after the same queries primed the server (misses: fresh names); kernel work not counted"
+	if [ "$callgrind" = 1 ]; then
+		echo "Ir/query: user-space instructions per query under valgrind --tool=callgrind, one thread each: (a run that"
+		echo "          replays $cgk queries - the same run without them) / $cgk; the replay follows a priming pass of the"
+		echo "          same names (misses: fresh names, no priming); the kernel's share is not counted"
+	else
+		echo "Ir/query: skipped (--no-callgrind)"
+	fi
 	echo
 	echo "Memory after each round, MiB: PSS summed over the daemon's processes (anonymous part in brackets:"
 	echo "heap and stacks, not mapped files such as data.mdb); VmRSS = /proc/PID/status of the main process after the run"
@@ -590,7 +642,7 @@ declare -A MED=() LOST=()
 	ratio "local hit / Unbound hit" local_hit unbound_hit ">=" 1.1
 	ratio "local hit / dnsmasq hit" local_hit dnsmasq_hit ">=" 1.1
 	ratio "local miss / Unbound miss" local_miss unbound_miss ">=" 1.2
-	ratio "upper 1M store / 1k store" upper1m upper1k ">=" 0.95
+	ratio "upper ${load_records}-record / 1k store" upper1m upper1k ">=" 0.95
 	if [ -n "$load_ratio" ]; then
 		awk -v x="$load_ratio" 'BEGIN { printf "  %-34s %8.2f   (target <= 2)  %s\n", "zone load / ldns parse", x, x <= 2 ? "met" : "NOT met" }'
 	fi
@@ -608,4 +660,15 @@ declare -A MED=() LOST=()
 			printf "  %-34s %+7.1f MiB (target no growth) %s\n", "tierdns-" s " anon memory, round 1->" r, d, d <= 0.5 ? "met" : "NOT met"
 		}'
 	done
+	if [ "$profile" = 1 ] && [ "$callgrind" = 1 ]; then
+		for t in upper local_hit local_miss; do
+			[ -n "${IR[$t]-}" ] || continue
+			echo
+			echo "Where $t spends its instructions (callgrind, the replay run minus the run without it, per query)"
+			printf '  %10s %6s  %s\n' Ir/query share "function, self cost (top 12)"
+			profile_of "$t" no | head -12 || true
+			printf '  %10s %6s  %s\n' Ir/query share "tierdns function, inclusive cost (top 12)"
+			profile_of "$t" yes | head -12 || true
+		done
+	fi
 }

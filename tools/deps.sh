@@ -10,7 +10,8 @@
 
 TDNS_PKGS_BUILD=(build-essential cmake pkg-config libldns-dev liblmdb-dev
                  bind9-dnsutils ldnsutils lmdb-utils)
-TDNS_PKGS_TEST=(libcmocka-dev python3 python3-dnspython procps)
+# nsd and unbound: the interop tests (tests/interop) compare both tiers with them
+TDNS_PKGS_TEST=(libcmocka-dev python3 python3-dnspython procps nsd unbound)
 TDNS_PKGS_BENCH=(dnsperf nsd unbound dnsmasq-base valgrind procps)
 
 tdns_deps() {

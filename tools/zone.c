@@ -17,6 +17,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "tierdns/cache.h"
+#include "tierdns/clock.h"
 #include "tierdns/log.h"
 #include "tierdns/name.h"
 #include "tierdns/status.h"
@@ -260,6 +262,11 @@ static int cmd_dump(const char *dir, const char *zone)
 		}
 	} else if (zonedb_list(d.t, dump_zone, &d) != 0 && d.st == TDNS_OK) {
 		d.st = TDNS_ESTORE;
+	} else if (cache_count(d.t) > 0) {
+		/* A local tier's store: after its static zones, what it has cached,
+		 * with the TTL each record has left now (SPEC "Programs"). */
+		printf("; cache\n");
+		d.st = cache_dump(d.t, clock_now(), stdout);
 	}
 	if (d.st != TDNS_OK) {
 		fprintf(stderr, "%s: dump failed: %s\n", dir, tdns_strerror(d.st));

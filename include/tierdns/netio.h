@@ -74,7 +74,8 @@ struct tdns_listen_cfg {
 	struct tdns_addr addr;
 	netio_query_fn on_query;
 	void *ctx;
-	unsigned max_tcp;        /* 0 = 256 connections per listener */
+	unsigned max_tcp;        /* 0 = 256 connections per listener (each loop
+				  * has its own: N threads accept N * max_tcp) */
 	unsigned tcp_idle_ms;    /* 0 = 10000 (RFC 7766 6.2.3) */
 };
 

@@ -591,7 +591,7 @@ static void test_held_outlives_loop(void **state)
  * never reads them stalls only itself; another client is answered. */
 static void test_tcp_stalled_reader(void **state)
 {
-	uint8_t wire[100 * 5];
+	uint8_t wire[1000 * 5];
 	char ans[64];
 	struct server s;
 	size_t n = 0;
@@ -602,15 +602,17 @@ static void test_tcp_stalled_reader(void **state)
 	server_start(&s, 0, 0);
 	t = loop_start(s.loop);
 	a = client_socket(SOCK_STREAM, s.port);
-	for (i = 0; i < 100; i++)
+	for (i = 0; i < 1000; i++)
 		n += frame(wire + n, "big");
-	send_all(a, wire, n); /* 6 MB of answers owed, none read */
+	/* 60 MB of answers owed, none read: more than socket buffers hold, so
+	 * the server must pause reading A with whole frames still queued. */
+	send_all(a, wire, n);
 	b = client_socket(SOCK_STREAM, s.port);
 	send_all(b, wire, frame(wire, "hi"));
 	assert_true(recv_framed(b, ans, sizeof(ans)));
 	assert_string_equal(ans, "re:hi");
 	close(b);
-	close(a);
+	close(a); /* unread data: an RST reaches the paused connection */
 	loop_join(s.loop, t);
 	netio_loop_free(s.loop);
 }
@@ -689,6 +691,64 @@ static void test_tcp_idle_timeout(void **state)
 	assert_string_equal(ans, "re:Q");
 	assert_false(recv_framed(fd, ans, sizeof(ans))); /* closed as idle */
 	close(fd);
+	netio_loop_free(s.loop);
+	clock_set_fake(0);
+}
+
+/* A client trickling a frame gets no more time than an idle one. The loop
+ * runs on this thread in phases; a second client B's queries mark the
+ * phase ends (its handler moves the fake clock 6 s and stops the loop), and
+ * A's bytes, sent before B's, are read first in each phase. */
+static enum netio_verdict phase_handler(void *ctx, struct tdns_request *req,
+					const uint8_t *in, size_t in_len, uint8_t *out,
+					size_t *out_len)
+{
+	struct server *s = ctx;
+
+	(void)req;
+	clock_advance_ms(6000);
+	netio_loop_stop(s->loop);
+	*out_len = answer_to(in, in_len, out);
+	return NETIO_REPLY;
+}
+
+static void test_tcp_trickle_times_out(void **state)
+{
+	struct tdns_listen_cfg cfg = { 0 };
+	uint8_t wire[64], byte;
+	char ans[64];
+	struct server s = { 0 };
+	int a, b;
+
+	(void)state;
+	clock_set_fake(1700000000);
+	s.loop = netio_loop_new();
+	assert_non_null(s.loop);
+	assert_int_equal(netio_addr_parse("127.0.0.1", 0, &cfg.addr), TDNS_OK);
+	cfg.on_query = phase_handler;
+	cfg.ctx = &s;
+	cfg.tcp_idle_ms = 10000;
+	assert_int_equal(netio_listen(s.loop, &cfg), TDNS_OK);
+	s.port = netio_listen_port(s.loop);
+
+	a = client_socket(SOCK_STREAM, s.port);
+	send_all(a, (const uint8_t *)"\x00", 1);        /* t=0: first length byte */
+	b = client_socket(SOCK_STREAM, s.port);
+	send_all(b, wire, frame(wire, "1"));
+	assert_int_equal(netio_loop_run(s.loop), TDNS_OK); /* ends at t=6 s */
+	assert_true(recv_framed(b, ans, sizeof(ans)));
+
+	send_all(a, (const uint8_t *)"\x05", 1);        /* t=6 s: second byte */
+	send_all(b, wire, frame(wire, "2"));
+	assert_int_equal(netio_loop_run(s.loop), TDNS_OK); /* ends at t=12 s */
+	assert_true(recv_framed(b, ans, sizeof(ans)));
+
+	/* One more pass sweeps: A's last complete activity was at t=0. */
+	assert_non_null(netio_timer_add(s.loop, 0, guard_fire, s.loop));
+	assert_int_equal(netio_loop_run(s.loop), TDNS_OK);
+	assert_int_equal(recv(a, &byte, 1, 0), 0); /* EOF: closed as idle */
+	close(a);
+	close(b);
 	netio_loop_free(s.loop);
 	clock_set_fake(0);
 }
@@ -827,6 +887,7 @@ int main(void)
 		cmocka_unit_test(test_tcp_stalled_reader),
 		cmocka_unit_test(test_tcp_cap_closes_oldest),
 		cmocka_unit_test(test_tcp_idle_timeout),
+		cmocka_unit_test(test_tcp_trickle_times_out),
 		cmocka_unit_test(test_out_tcp),
 		cmocka_unit_test(test_timers_in_order),
 		cmocka_unit_test(test_stop_from_thread),

@@ -158,46 +158,57 @@ static void test_opts_table(void **state)
 		check_case(&cases[i]);
 }
 
+/* Run opts_parse with stdout captured into text (cap bytes). */
+static enum opts_result parse_capture(enum tdns_prog prog, const char *arg, char *text,
+				      size_t cap)
+{
+	char *argv[] = { (char *)"prog", (char *)arg, NULL };
+	char path[] = "/tmp/tdns-test-optsXXXXXX";
+	struct tdns_opts o;
+	enum opts_result r;
+	size_t n;
+	FILE *f;
+	int fd, saved;
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	fflush(stdout);
+	saved = dup(STDOUT_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	r = opts_parse(prog, 2, argv, &o);
+	fflush(stdout);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	close(fd);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(text, 1, cap - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	unlink(path);
+	return r;
+}
+
 /* --help names every option of that program, and only those. */
 static void test_opts_help(void **state)
 {
 	static const char *local_only[] = { "--upstream", "--max-ttl", "--max-neg-ttl",
 					    "--timeout", "--cache-size" };
-	char *argv[] = { (char *)"prog", (char *)"--help", NULL };
-	char path[] = "/tmp/tdns-test-helpXXXXXX";
 	char text[8192];
-	struct tdns_opts o;
 	enum tdns_prog prog;
-	size_t i, n;
-	FILE *f;
-	int fd, saved;
+	size_t i;
 
 	(void)state;
 	for (prog = TDNS_PROG_UPPER; prog <= TDNS_PROG_LOCAL; prog++) {
-		fd = mkstemp(path);
-		assert_true(fd >= 0);
-		fflush(stdout);
-		saved = dup(STDOUT_FILENO);
-		dup2(fd, STDOUT_FILENO);
-		assert_int_equal(opts_parse(prog, 2, argv, &o), OPTS_EXIT_OK);
-		fflush(stdout);
-		dup2(saved, STDOUT_FILENO);
-		close(saved);
-		close(fd);
-		f = fopen(path, "r");
-		assert_non_null(f);
-		n = fread(text, 1, sizeof(text) - 1, f);
-		text[n] = '\0';
-		fclose(f);
-		unlink(path);
-		strcpy(path, "/tmp/tdns-test-helpXXXXXX");
-
+		assert_int_equal(parse_capture(prog, "--help", text, sizeof(text)),
+				 OPTS_EXIT_OK);
 		assert_non_null(strstr(text, prog == TDNS_PROG_LOCAL ? "tierdns-local" :
 								       "tierdns-upper"));
 		assert_non_null(strstr(text, "--db"));
 		assert_non_null(strstr(text, "--listen"));
 		assert_non_null(strstr(text, "--port"));
 		assert_non_null(strstr(text, "--threads"));
+		assert_non_null(strstr(text, "--verbose"));
 		assert_non_null(strstr(text, "--version"));
 		for (i = 0; i < sizeof(local_only) / sizeof(local_only[0]); i++) {
 			if (prog == TDNS_PROG_LOCAL)
@@ -208,11 +219,25 @@ static void test_opts_help(void **state)
 	}
 }
 
+static void test_opts_version(void **state)
+{
+	char text[256];
+
+	(void)state;
+	assert_int_equal(parse_capture(TDNS_PROG_UPPER, "-V", text, sizeof(text)),
+			 OPTS_EXIT_OK);
+	assert_string_equal(text, "tierdns-upper " TDNS_VERSION "\n");
+	assert_int_equal(parse_capture(TDNS_PROG_LOCAL, "--version", text, sizeof(text)),
+			 OPTS_EXIT_OK);
+	assert_string_equal(text, "tierdns-local " TDNS_VERSION "\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_opts_table),
 		cmocka_unit_test(test_opts_help),
+		cmocka_unit_test(test_opts_version),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
