@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tierdns/acl.h"
 #include "tierdns/daemon.h"
 #include "tierdns/log.h"
 #include "tierdns/netio.h"
@@ -25,6 +26,7 @@
 
 struct worker {
 	unsigned id;
+	const struct tdns_opts *o; /* the access list */
 	struct tdns_loop *loop;
 	struct tdns_upstream *up;
 	struct tdns_resolver *r;
@@ -50,7 +52,15 @@ static enum netio_verdict on_query(void *ctx, struct tdns_request *req,
 				   size_t *out_len)
 {
 	struct worker *w = ctx;
+	const struct tdns_addr *peer = netio_request_peer(req);
 
+	if (!acl_allows(w->o->allow, w->o->n_allow,
+			(const struct sockaddr *)&peer->ss, peer->len)) {
+		return resolver_refuse(w->r, in, in_len, netio_request_is_tcp(req),
+				       out, WIRE_MAX_MSG, out_len) == RESOLVER_REPLY
+			       ? NETIO_REPLY
+			       : NETIO_DROP;
+	}
 	switch (resolver_query(w->r, in, in_len, netio_request_is_tcp(req), req,
 			       out, WIRE_MAX_MSG, out_len)) {
 	case RESOLVER_REPLY:
@@ -71,6 +81,7 @@ static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
 	char addr[64];
 	enum tdns_status st = TDNS_ENOMEM;
 
+	w->o = o;
 	w->loop = netio_loop_new();
 	if (w->loop == NULL)
 		goto out;
@@ -89,6 +100,7 @@ static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
 	cfg.cache.max_bytes = o->cache_size / 4;
 	cfg.n_upstream = o->n_upstream;
 	cfg.timeout_ms = o->upstream_timeout_ms;
+	cfg.max_outstanding = o->max_outstanding;
 	cfg.transport = upstream_transport(w->up);
 	cfg.client.hold = client_hold;
 	cfg.client.answer = client_answer;
@@ -101,6 +113,7 @@ static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
 		lc.addr = o->listen[i];
 		lc.on_query = on_query;
 		lc.ctx = w;
+		lc.max_tcp = o->max_tcp;
 		st = netio_listen(w->loop, &lc);
 		if (st != TDNS_OK) {
 			log_err("cannot listen on %s: %s",
