@@ -312,10 +312,10 @@ remote-control:
         finally:
             s.close()
 
-    def start_unbound(self, name, forward=None, stubs=None):
+    def start_unbound(self, name, forward=None, stubs=None, qname_min=False):
         """Unbound as a plain iterator (no validator, no trust anchor),
         either forwarding "." to forward (a Proc) or with stub-zones
-        [(zone, Proc)]."""
+        [(zone, Proc)]; qname_min turns on QNAME minimisation (RFC 9156)."""
         self._need(UNBOUND_BIN, "unbound")
         d = self.path(name)
         os.makedirs(d, exist_ok=True)
@@ -337,7 +337,7 @@ remote-control:
     num-threads: 1
     so-reuseport: no
     do-not-query-localhost: no
-    qname-minimisation: no
+    qname-minimisation: %(qmin)s
     module-config: "iterator"
     minimal-responses: yes
     rrset-roundrobin: no
@@ -347,7 +347,7 @@ remote-control:
     local-zone: "2.0.192.in-addr.arpa." nodefault
 remote-control:
     control-enable: no
-""" % {"d": d}
+""" % {"d": d, "qmin": "yes" if qname_min else "no"}
         if forward is not None:
             text += 'forward-zone:\n    name: "."\n    forward-addr: 127.0.0.1@%d\n' % forward.port
         for zone, p in stubs or []:

@@ -3,7 +3,7 @@
 server, and must get the same answers as from its own kind.
 
 Part 1 - Unbound iterating through tierdns-upper: two Unbound instances
-(iterator only, no validator), one with stub-zones for the test zones (and
+(iterator only, no validator, QNAME minimisation on), one with stub-zones for the test zones (and
 ".", so nothing ever leaves the machine) pointing at tierdns-upper, the
 other with the same stub-zones pointing at NSD serving the same files. The
 names of the test zones that do not lead out of them (delegations to
@@ -54,8 +54,13 @@ MIN_REAL_ANSWERS = 80
 
 def part_unbound(env, nsd, upper, verbose):
     stubs = [(z, None) for z, _ in ic.ZONES] + [(".", None)]
-    ub_upper = env.start_unbound("unbound-upper", stubs=[(z, upper) for z, _ in stubs])
-    ub_nsd = env.start_unbound("unbound-nsd", stubs=[(z, nsd) for z, _ in stubs])
+    # QNAME minimisation on: Unbound walks down label by label (RFC 9156),
+    # so empty non-terminals and NXDOMAIN cuts are exercised as a real
+    # resolver meets them.
+    ub_upper = env.start_unbound("unbound-upper", stubs=[(z, upper) for z, _ in stubs],
+                                 qname_min=True)
+    ub_nsd = env.start_unbound("unbound-nsd", stubs=[(z, nsd) for z, _ in stubs],
+                               qname_min=True)
     ub_upper.name, ub_nsd.name = "Unbound via tierdns-upper", "Unbound via NSD"
     names = [(n, note) for n, note in ic.NAMES if resolvable(n)]
     queries = ic.make_queries(SEED, names=names, rd=True)
