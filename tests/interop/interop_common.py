@@ -7,14 +7,20 @@ or failed (atexit plus SIGTERM/SIGINT handlers). Logs of all processes are
 printed when a test fails.
 
 What lives here:
-  Env                 temp dir, process bookkeeping, cleanup, failure output
-  Env.start_nsd / start_upper / start_local / start_unbound
-  make_queries(seed)  the generated query set (>= 300 queries)
-  ask(server, query)  one query over UDP or TCP with dnspython
+  Env                 temp dir, process bookkeeping, cleanup, failure output;
+                      start_nsd / start_upper / start_local / start_unbound
+  make_queries(seed)  the generated query set (every test name x every type)
+  edge_queries()      protocol edge cases built byte by byte
+  pipelined_queries() a sample for one pipelined TCP connection
+  Asker               one query over UDP or TCP (dnspython), raw UDP bytes,
+                      or a pipelined batch
   view(msg, ttl)      a comparable picture of a reply: rcode, flags,
                       question (case-exact), EDNS, each section as a set of
-                      RRsets (owners lower-cased)
-  describe(msg)       a reply as text for failure reports
+                      RRsets (owners lower-cased, rdata canonical)
+  Diff                runs queries against two servers, applies the
+                      deliberate-difference rules and known-bug tables,
+                      prints every other difference and a summary
+  rule_*              deliberate differences shared by the tests
 """
 
 import atexit
@@ -339,7 +345,6 @@ remote-control:
     edns-buffer-size: 1232
     local-zone: "test." nodefault
     local-zone: "2.0.192.in-addr.arpa." nodefault
-    local-zone: "home.arpa." nodefault
 remote-control:
     control-enable: no
 """ % {"d": d}
