@@ -103,6 +103,39 @@ static enum tdns_status random_id(uint16_t *id)
 
 /* ---- immediate answers ---- */
 
+/* RFC 8914 4: Extended DNS Error info-codes used here. */
+#define EDE_STALE_ANSWER 3
+#define EDE_CACHED_ERROR 13
+#define EDE_PROHIBITED 18
+#define EDE_NO_REACHABLE_AUTHORITY 22
+#define EDE_NETWORK_ERROR 23
+#define EDNS_OPT_EDE 15
+
+/* RFC 8914 2: attach one EDE option (code, info-code, EXTRA-TEXT) to the
+ * OPT of reply, only when the client sent EDNS (RFC 8914 3: never add an
+ * OPT the client did not ask for). Failing to allocate only loses it. */
+static void add_ede(ldns_pkt *reply, const struct tdns_query *q, uint16_t info,
+		    const char *text)
+{
+	uint8_t opt[4 + 2 + 64];
+	size_t tlen = strlen(text);
+	ldns_rdf *rdf;
+
+	if (!q->edns || reply == NULL)
+		return;
+	if (tlen > sizeof(opt) - 6)
+		tlen = sizeof(opt) - 6;
+	wr16(opt, EDNS_OPT_EDE);
+	wr16(opt + 2, (uint16_t)(2 + tlen));
+	wr16(opt + 4, info);
+	memcpy(opt + 6, text, tlen);
+	rdf = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_UNKNOWN, 6 + tlen, opt);
+	if (rdf == NULL)
+		return;
+	ldns_rdf_deep_free(ldns_pkt_edns_data(reply));
+	ldns_pkt_set_edns_data(reply, rdf);
+}
+
 /* Render reply for q into out. RA is set on everything the local tier sends
  * (RFC 1035 4.1.1: recursion is available). On a rendering failure the
  * client still gets a SERVFAIL built from its raw query. */
@@ -510,6 +543,28 @@ enum resolver_verdict resolver_query(struct tdns_resolver *r, const uint8_t *in,
 			reply = wire_reply_new(&q, LDNS_RCODE_SERVFAIL);
 		}
 	}
+	v = finish(reply, &q, tcp, in, len, out, cap, out_len);
+out:
+	ldns_pkt_free(reply);
+	if (q.pkt != NULL)
+		wire_query_clear(&q);
+	return v;
+}
+
+enum resolver_verdict resolver_refuse(struct tdns_resolver *r, const uint8_t *in,
+				      size_t len, bool tcp, uint8_t *out,
+				      size_t cap, size_t *out_len)
+{
+	struct tdns_query q;
+	ldns_pkt *reply = NULL;
+	enum resolver_verdict v = RESOLVER_DROP;
+
+	memset(&q, 0, sizeof(q));
+	if (wire_parse_query(in, len, &q, out, out_len) != WIRE_OK)
+		goto out;
+	r->stats.refused_acl++;
+	reply = wire_reply_new(&q, LDNS_RCODE_REFUSED);
+	add_ede(reply, &q, EDE_PROHIBITED, "client not allowed");
 	v = finish(reply, &q, tcp, in, len, out, cap, out_len);
 out:
 	ldns_pkt_free(reply);

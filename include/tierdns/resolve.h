@@ -109,6 +109,7 @@ struct tdns_resolver_stats {
 	uint64_t cache_errors;     /* store failures (the answer still goes out) */
 	uint64_t servfail;         /* SERVFAIL answers given to clients */
 	uint64_t overload;         /* refused by max_outstanding / max_waiters */
+	uint64_t refused_acl;      /* clients refused by the access list */
 };
 
 /* Create a resolver; the cfg is copied. *out owned by the caller
@@ -129,6 +130,16 @@ void resolver_free(struct tdns_resolver *r);
 enum resolver_verdict resolver_query(struct tdns_resolver *r, const uint8_t *in,
 				     size_t len, bool tcp, void *request,
 				     uint8_t *out, size_t cap, size_t *out_len);
+
+/*
+ * Answer a client the access list denies (tierdns-local is not an open
+ * resolver, RFC 5358 4): REFUSED with Extended DNS Error 18 "Prohibited"
+ * (RFC 8914 4.19) when the query carried EDNS. A packet that is not a
+ * well-formed query gets no reply at all (nothing to reflect).
+ */
+enum resolver_verdict resolver_refuse(struct tdns_resolver *r, const uint8_t *in,
+				      size_t len, bool tcp, uint8_t *out,
+				      size_t cap, size_t *out_len);
 
 /* A message (or, with msg NULL, a failure) from the transport for attempt
  * token. Stale tokens are ignored. */

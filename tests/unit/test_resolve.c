@@ -1083,6 +1083,76 @@ static void test_odd_failures(void **state)
 	assert_int_equal(resolver_stats(e->r)->upstream_ignored, 1);
 }
 
+/* The EDE info-code of a reply (RFC 8914 2), -1 when it carries none. */
+static int ede_of(const ldns_pkt *p)
+{
+	const ldns_rdf *d = ldns_pkt_edns_data(p);
+	const uint8_t *b;
+	size_t n, i = 0;
+
+	if (d == NULL)
+		return -1;
+	b = ldns_rdf_data(d);
+	n = ldns_rdf_size(d);
+	while (i + 4 <= n) {
+		size_t olen = (size_t)b[i + 2] << 8 | b[i + 3];
+
+		if (((unsigned)b[i] << 8 | b[i + 1]) == 15 && olen >= 2 && i + 6 <= n)
+			return (int)((unsigned)b[i + 4] << 8 | b[i + 5]);
+		i += 4 + olen;
+	}
+	return -1;
+}
+
+/* The access list's verdict: REFUSED, EDE 18 only with EDNS, no upstream
+ * traffic; anything that is not a well-formed query gets nothing. */
+static void test_refuse(void **state)
+{
+	static const struct {
+		uint16_t edns;
+		bool rd;
+		int ede;
+	} cases[] = {
+		{ 0, true, -1 },
+		{ 1232, true, 18 },
+		{ 4096, false, 18 },
+	};
+	struct env *e = *state;
+	uint8_t q[512];
+	ldns_pkt *p;
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		n = mkquery((uint16_t)(0xac00 + i), "www.site.", LDNS_RR_TYPE_A,
+			    cases[i].rd, cases[i].edns, q);
+		assert_int_equal(resolver_refuse(e->r, q, n, false, e->out,
+						 sizeof(e->out), &e->out_len),
+				 RESOLVER_REPLY);
+		p = check_reply(e->out, e->out_len, (uint16_t)(0xac00 + i),
+				LDNS_RCODE_REFUSED, NULL);
+		assert_int_equal(ldns_pkt_edns(p), cases[i].edns != 0);
+		assert_int_equal(ede_of(p), cases[i].ede);
+		ldns_pkt_free(p);
+	}
+	/* A static name is refused too: the list comes before everything. */
+	n = mkquery(0xad00, "nas.home.arpa.", LDNS_RR_TYPE_A, true, 0, q);
+	assert_int_equal(resolver_refuse(e->r, q, n, false, e->out, sizeof(e->out),
+					 &e->out_len),
+			 RESOLVER_REPLY);
+	p = check_reply(e->out, e->out_len, 0xad00, LDNS_RCODE_REFUSED, NULL);
+	ldns_pkt_free(p);
+	/* Garbage and responses: no reply. */
+	assert_int_equal(resolver_refuse(e->r, q, 5, false, e->out, sizeof(e->out),
+					 &e->out_len),
+			 RESOLVER_DROP);
+	q[5] = 0; /* QDCOUNT 0 */
+	assert_int_equal(resolver_refuse(e->r, q, n, false, e->out, sizeof(e->out),
+					 &e->out_len),
+			 RESOLVER_DROP);
+	assert_int_equal(e->n_sent, 0);
+	assert_int_equal(resolver_stats(e->r)->refused_acl, 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1106,6 +1176,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_front_door, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_store_still_answers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refuse, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
