@@ -446,9 +446,10 @@ class FakeUpstream:
             if kind == "sleep":
                 time.sleep(arg)
             elif kind == "send":
-                (reply_tcp or reply_udp)(arg)
+                # noted before sending: the reply may be acted on at once
                 with self.lock:
                     self.sent_at[s.qname] = now()
+                (reply_tcp or reply_udp)(arg)
             elif kind == "send_other":
                 o = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 o.bind((self.addr, 0))

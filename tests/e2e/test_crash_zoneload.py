@@ -2,7 +2,7 @@
 """kill -9 of `tierdns-zone load` during a large load (issue 4, "crash
 safety"). The store holds big.test. version 1 (serial 1, a few records);
 version 2 (serial 2, 200000 A records) is loaded and the loader killed
-after 0.3 s and at several later points of a measured full load. After
+after 0.3 s and at 85 % and 98 % of a measured full load. After
 each kill `tierdns-zone list` must show version 1 or version 2 wholly
 (serial and record count of one version), and tierdns-upper started on
 the store serves that version (h5 and h150000 answered as that version
@@ -76,7 +76,9 @@ def serve_check(db, version, label):
 
 
 results = []
-for k, delay in enumerate([0.3, T * 0.5, T * 0.85, T * 0.95, T * 0.99, T * 1.02]):
+# 0.3 s (in the parse), then close to the commit; the script stays under
+# 60 s while the load takes under ~15 s.
+for k, delay in enumerate([0.3, T * 0.85, T * 0.98]):
     db = os.path.join(h.tmp, "db%d" % k)
     shutil.copytree(base, db)
     p = subprocess.Popen([hl.ZONE_BIN, "--db", db, "load", v2],
