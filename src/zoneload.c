@@ -1091,6 +1091,19 @@ enum tdns_status zoneload_string(struct tdns_store *s, const char *text,
 
 /* ---- back to ldns ---------------------------------------------------- */
 
+/* ldns takes from wire some rdata that it cannot print: a CAA record with an
+ * empty tag (RFC 8659 4.1 wants 1 to 15 letters and digits), which a zone
+ * file can give in RFC 3597 form ("CAA \# 4 c0000201"). Its printer then
+ * writes a comment in place of the record, so a dump would lose it. */
+static bool presentable(const ldns_rr *rr)
+{
+	char *s = ldns_rr2str(rr);
+	bool ok = s != NULL;
+
+	free(s);
+	return ok;
+}
+
 static ldns_rr *rr_from_rdata(const ldns_rdf *owner, uint16_t type, uint32_t ttl,
 			      const uint8_t *rdata, uint16_t rdlen)
 {
@@ -1114,7 +1127,7 @@ static ldns_rr *rr_from_rdata(const ldns_rdf *owner, uint16_t type, uint32_t ttl
 	if (rdlen > 0)
 		memcpy(buf + 2, rdata, rdlen);
 	if (ldns_wire2rdf(rr, buf, 2 + (size_t)rdlen, &pos) != LDNS_STATUS_OK ||
-	    pos != 2 + (size_t)rdlen) {
+	    pos != 2 + (size_t)rdlen || !presentable(rr)) {
 		/* Keep what we cannot lay out as RFC 3597 unknown data. */
 		ldns_rdf *f;
 
