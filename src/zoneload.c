@@ -1091,15 +1091,23 @@ enum tdns_status zoneload_string(struct tdns_store *s, const char *text,
 
 /* ---- back to ldns ---------------------------------------------------- */
 
-/* ldns takes from wire some rdata that it cannot print: a CAA record with an
- * empty tag (RFC 8659 4.1 wants 1 to 15 letters and digits), which a zone
- * file can give in RFC 3597 form ("CAA \# 4 c0000201"). Its printer then
- * writes a comment in place of the record, so a dump would lose it. */
+/* ldns takes from wire some rdata that its printer and parser do not agree
+ * on: a CAA record with an empty tag (RFC 8659 4.1 wants 1 to 15 letters
+ * and digits), printed as a comment in place of the record; an SSHFP
+ * record of one octet, printed without its missing fields. A zone file can
+ * give both (RFC 3597 "\#" form, or ldns's own leniency), and a dump must
+ * load back to the same data, so a record is printed in its type's form
+ * only if that text parses back to the same record. */
 static bool presentable(const ldns_rr *rr)
 {
 	char *s = ldns_rr2str(rr);
-	bool ok = s != NULL;
+	ldns_rr *back = NULL;
+	bool ok = false;
 
+	if (s != NULL &&
+	    ldns_rr_new_frm_str(&back, s, 0, NULL, NULL) == LDNS_STATUS_OK)
+		ok = ldns_rr_compare(rr, back) == 0;
+	ldns_rr_free(back);
 	free(s);
 	return ok;
 }
