@@ -5,20 +5,17 @@
  * One worker per --threads, each on its own thread with its own loop, its
  * own SO_REUSEPORT listeners, its own upstream sockets and its own resolver
  * (so identical misses are coalesced per worker). All share one LMDB
- * environment holding the static zones and the cache. Signals are taken
- * by the main thread with sigwait(), which then stops the loops; no
- * handler runs in signal context.
+ * environment holding the static zones and the cache. Threads, signals
+ * and shutdown: daemon.h.
  */
-#include <errno.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "tierdns/acl.h"
+#include "tierdns/daemon.h"
 #include "tierdns/log.h"
 #include "tierdns/netio.h"
 #include "tierdns/opts.h"
@@ -29,14 +26,11 @@
 
 struct worker {
 	unsigned id;
+	const struct tdns_opts *o; /* the access list */
 	struct tdns_loop *loop;
 	struct tdns_upstream *up;
 	struct tdns_resolver *r;
-	pthread_t thread;
-	bool started;
 };
-
-static atomic_bool worker_failed;
 
 static void *client_hold(void *ctx, void *request)
 {
@@ -58,7 +52,15 @@ static enum netio_verdict on_query(void *ctx, struct tdns_request *req,
 				   size_t *out_len)
 {
 	struct worker *w = ctx;
+	const struct tdns_addr *peer = netio_request_peer(req);
 
+	if (!acl_allows(w->o->allow, w->o->n_allow,
+			(const struct sockaddr *)&peer->ss, peer->len)) {
+		return resolver_refuse(w->r, in, in_len, netio_request_is_tcp(req),
+				       out, WIRE_MAX_MSG, out_len) == RESOLVER_REPLY
+			       ? NETIO_REPLY
+			       : NETIO_DROP;
+	}
 	switch (resolver_query(w->r, in, in_len, netio_request_is_tcp(req), req,
 			       out, WIRE_MAX_MSG, out_len)) {
 	case RESOLVER_REPLY:
@@ -79,6 +81,7 @@ static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
 	char addr[64];
 	enum tdns_status st = TDNS_ENOMEM;
 
+	w->o = o;
 	w->loop = netio_loop_new();
 	if (w->loop == NULL)
 		goto out;
@@ -97,6 +100,11 @@ static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
 	cfg.cache.max_bytes = o->cache_size / 4;
 	cfg.n_upstream = o->n_upstream;
 	cfg.timeout_ms = o->upstream_timeout_ms;
+	cfg.max_outstanding = o->max_outstanding;
+	cfg.serve_stale = o->serve_stale;
+	cfg.stale_ttl = o->stale_ttl;
+	cfg.cache.keep_stale = o->serve_stale ? o->stale_ttl : 0;
+	cfg.use_0x20 = o->use_0x20;
 	cfg.transport = upstream_transport(w->up);
 	cfg.client.hold = client_hold;
 	cfg.client.answer = client_answer;
@@ -109,6 +117,7 @@ static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
 		lc.addr = o->listen[i];
 		lc.on_query = on_query;
 		lc.ctx = w;
+		lc.max_tcp = o->max_tcp;
 		st = netio_listen(w->loop, &lc);
 		if (st != TDNS_OK) {
 			log_err("cannot listen on %s: %s",
@@ -128,7 +137,8 @@ static void worker_report(const struct worker *w)
 
 	log_info("worker %u: %llu queries, %llu static, %llu cache hits, "
 		 "%llu misses (%llu coalesced), %llu upstream sent, "
-		 "%llu ignored, %llu failed, %llu timeouts, %llu servfail",
+		 "%llu ignored, %llu failed, %llu timeouts, %llu servfail "
+		 "(%llu from the failure cache), %llu stale, %llu refused",
 		 w->id, (unsigned long long)st->queries,
 		 (unsigned long long)st->static_answers,
 		 (unsigned long long)st->cache_hits, (unsigned long long)st->misses,
@@ -137,7 +147,10 @@ static void worker_report(const struct worker *w)
 		 (unsigned long long)st->upstream_ignored,
 		 (unsigned long long)st->upstream_failed,
 		 (unsigned long long)st->upstream_timeouts,
-		 (unsigned long long)st->servfail);
+		 (unsigned long long)st->servfail,
+		 (unsigned long long)st->failcache_hits,
+		 (unsigned long long)st->stale_answers,
+		 (unsigned long long)st->refused_acl);
 }
 
 /* Release in dependency order: the resolver first (it releases held
@@ -154,22 +167,23 @@ static void worker_fini(struct worker *w)
 	w->loop = NULL;
 }
 
-static void *worker_main(void *arg)
+static struct tdns_loop *worker_loop(void *ctx, unsigned i)
 {
-	struct worker *w = arg;
+	struct worker *workers = ctx;
+
+	return workers[i].loop;
+}
+
+static enum tdns_status worker_run(void *ctx, unsigned i)
+{
+	struct worker *w = &((struct worker *)ctx)[i];
 	enum tdns_status st;
 
 	st = netio_loop_run(w->loop);
-	if (st != TDNS_OK) {
-		log_err("worker %u: %s", w->id, tdns_strerror(st));
-		atomic_store(&worker_failed, true);
-		/* Wake the main thread's sigwait() so the whole server exits. */
-		kill(getpid(), SIGTERM);
-	}
 	worker_report(w);
 	resolver_free(w->r);
 	w->r = NULL;
-	return NULL;
+	return st;
 }
 
 int main(int argc, char **argv)
@@ -181,9 +195,8 @@ int main(int argc, char **argv)
 	char identity[256], addr[64];
 	const char *ident = NULL;
 	enum tdns_status st;
-	sigset_t sigs;
 	unsigned i;
-	int rc = 1, sig = 0;
+	int rc = 1;
 
 	switch (opts_parse(TDNS_PROG_LOCAL, argc, argv, &o)) {
 	case OPTS_RUN:
@@ -194,17 +207,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_init("tierdns-local", o.verbose > 0 ? TDNS_LOG_DEBUG : TDNS_LOG_INFO);
-	signal(SIGPIPE, SIG_IGN);
-	/* A shell starting us in the background leaves SIGINT ignored, and an
-	 * ignored signal is discarded even while blocked: sigwait() needs the
-	 * default disposition. */
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	/* Blocked before any thread exists, so every thread inherits it. */
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	daemon_signals_init();
 
 	if (gethostname(identity, sizeof(identity)) == 0) {
 		identity[sizeof(identity) - 1] = '\0';
@@ -247,32 +250,11 @@ int main(int argc, char **argv)
 	log_info("store %s, %u thread%s, version %s", o.db_dir, o.threads,
 		 o.threads == 1 ? "" : "s", TDNS_VERSION);
 
-	for (i = 0; i < o.threads; i++) {
-		errno = pthread_create(&workers[i].thread, NULL, worker_main,
-				       &workers[i]);
-		if (errno != 0) {
-			log_err("cannot start thread: %s", strerror(errno));
-			goto out;
-		}
-		workers[i].started = true;
-	}
-	while (sigwait(&sigs, &sig) != 0)
-		;
-	if (!atomic_load(&worker_failed)) {
-		log_info("stopping (%s)", sig == SIGINT ? "SIGINT" : "SIGTERM");
-		rc = 0;
-	}
+	rc = daemon_run(o.threads, worker_loop, worker_run, workers);
 out:
 	if (workers != NULL) {
-		for (i = 0; i < o.threads; i++) {
-			if (workers[i].started)
-				netio_loop_stop(workers[i].loop);
-		}
-		for (i = 0; i < o.threads; i++) {
-			if (workers[i].started)
-				pthread_join(workers[i].thread, NULL);
+		for (i = 0; i < o.threads; i++)
 			worker_fini(&workers[i]);
-		}
 		free(workers);
 	}
 	store_close(store);

@@ -6,19 +6,15 @@
  * auth_answer(). Each query runs in a fresh read snapshot, so zones that
  * tierdns-zone commits while the server runs are served at once.
  *
- * Signals: SIGINT and SIGTERM are blocked in every thread and taken by the
- * main thread with sigwait(), which then stops the loops; no handler runs
- * in signal context. SIGPIPE is ignored (a TCP client may vanish).
+ * Threads, signals and shutdown: daemon.h.
  */
-#include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "tierdns/auth.h"
+#include "tierdns/daemon.h"
 #include "tierdns/log.h"
 #include "tierdns/netio.h"
 #include "tierdns/opts.h"
@@ -33,11 +29,7 @@ struct worker {
 	struct tdns_store *store;
 	const struct tdns_auth_cfg *auth;
 	struct tdns_txn *txn; /* this thread's read transaction, reset between queries */
-	pthread_t thread;
-	bool started;
 };
-
-static atomic_bool worker_failed;
 
 static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
 				      const uint8_t *in, size_t in_len, uint8_t *out,
@@ -63,26 +55,28 @@ static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
 	return reply ? NETIO_REPLY : NETIO_DROP;
 }
 
-static void *worker_main(void *arg)
+static struct tdns_loop *worker_loop(void *ctx, unsigned i)
 {
-	struct worker *w = arg;
+	struct worker *workers = ctx;
+
+	return workers[i].loop;
+}
+
+static enum tdns_status worker_run(void *ctx, unsigned i)
+{
+	struct worker *w = &((struct worker *)ctx)[i];
 	enum tdns_status st;
 
 	/* LMDB read transactions belong to the thread that began them. */
 	st = store_begin(w->store, false, &w->txn);
-	if (st == TDNS_OK) {
-		store_reset(w->txn);
-		st = netio_loop_run(w->loop);
-		store_abort(w->txn);
-		w->txn = NULL;
-	}
-	if (st != TDNS_OK) {
-		log_err("worker %u: %s", w->id, tdns_strerror(st));
-		atomic_store(&worker_failed, true);
-		/* Wake the main thread's sigwait() so the whole server exits. */
-		kill(getpid(), SIGTERM);
-	}
-	return NULL;
+	if (st != TDNS_OK)
+		goto out;
+	store_reset(w->txn);
+	st = netio_loop_run(w->loop);
+	store_abort(w->txn);
+	w->txn = NULL;
+out:
+	return st;
 }
 
 static enum tdns_log_level log_level_for(int verbose)
@@ -100,9 +94,8 @@ int main(int argc, char **argv)
 	char hostname[256];
 	char as[64];
 	enum tdns_status st;
-	sigset_t sigs;
 	unsigned i, j;
-	int rc = 1, sig = 0, err;
+	int rc = 1;
 
 	switch (opts_parse(TDNS_PROG_UPPER, argc, argv, &o)) {
 	case OPTS_RUN:
@@ -113,17 +106,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_init("tierdns-upper", log_level_for(o.verbose));
-	signal(SIGPIPE, SIG_IGN);
-	/* A shell starting us in the background leaves SIGINT ignored, and an
-	 * ignored signal is discarded even while blocked: sigwait() needs the
-	 * default disposition. */
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	/* Blocked before any thread exists, so every thread inherits it. */
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	daemon_signals_init();
 
 	if (gethostname(hostname, sizeof(hostname)) == 0) {
 		hostname[sizeof(hostname) - 1] = '\0';
@@ -172,31 +155,11 @@ int main(int argc, char **argv)
 	log_info("store %s, %u thread%s, version %s", o.db_dir, o.threads,
 		 o.threads == 1 ? "" : "s", TDNS_VERSION);
 
-	for (i = 0; i < o.threads; i++) {
-		err = pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
-		if (err != 0) {
-			log_err("cannot start thread: %s", strerror(err));
-			goto out;
-		}
-		workers[i].started = true;
-	}
-	while (sigwait(&sigs, &sig) != 0)
-		;
-	if (!atomic_load(&worker_failed)) {
-		log_info("stopping (%s)", sig == SIGINT ? "SIGINT" : "SIGTERM");
-		rc = 0;
-	}
+	rc = daemon_run(o.threads, worker_loop, worker_run, workers);
 out:
 	if (workers != NULL) {
-		for (i = 0; i < o.threads; i++) {
-			if (workers[i].started)
-				netio_loop_stop(workers[i].loop);
-		}
-		for (i = 0; i < o.threads; i++) {
-			if (workers[i].started)
-				pthread_join(workers[i].thread, NULL);
+		for (i = 0; i < o.threads; i++)
 			netio_loop_free(workers[i].loop);
-		}
 		free(workers);
 	}
 	if (store != NULL)

@@ -1,0 +1,34 @@
+/*
+ * daemon.h - what both daemons share around their event loops: signal
+ * setup, one thread per worker, waiting for SIGINT/SIGTERM, shutdown.
+ *
+ * Signals: SIGINT and SIGTERM are blocked in every thread and taken by the
+ * main thread with sigwait(), which then stops the loops; no handler runs
+ * in signal context. SIGPIPE is ignored (a TCP client may vanish).
+ */
+#ifndef TIERDNS_DAEMON_H
+#define TIERDNS_DAEMON_H
+
+#include "tierdns/netio.h"
+#include "tierdns/status.h"
+
+/* The loop of worker i: stopped (netio_loop_stop) at shutdown. */
+typedef struct tdns_loop *(*daemon_loop_fn)(void *ctx, unsigned i);
+/* Runs on worker i's own thread: set-up that belongs to the thread (LMDB
+ * read transactions do), netio_loop_run, tear-down. Returns TDNS_OK, or
+ * the fatal error that stops the whole daemon. */
+typedef enum tdns_status (*daemon_run_fn)(void *ctx, unsigned i);
+
+/* Call first in main, before any thread exists (every thread inherits the
+ * signal mask): SIGPIPE ignored, SIGINT and SIGTERM blocked. */
+void daemon_signals_init(void);
+
+/* Start n_threads threads running run(ctx, i), wait for SIGINT/SIGTERM or
+ * a failed worker, stop every loop and join every thread. The loops and
+ * whatever ctx holds stay the caller's (free them afterwards).
+ * Returns the exit status: 0 after a signal, 1 when a worker failed or a
+ * thread could not start (logged). */
+int daemon_run(unsigned n_threads, daemon_loop_fn loop, daemon_run_fn run,
+	       void *ctx);
+
+#endif

@@ -1,0 +1,116 @@
+/*
+ * daemon.c - threads, signals and shutdown shared by tierdns-upper and
+ * tierdns-local (daemon.h).
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tierdns/daemon.h"
+#include "tierdns/log.h"
+
+struct daemon_run_state;
+
+struct daemon_thread {
+	struct daemon_run_state *rs;
+	unsigned id;
+	pthread_t thread;
+	bool started;
+};
+
+struct daemon_run_state {
+	daemon_run_fn run;
+	void *ctx;
+	atomic_bool failed;
+};
+
+static void signals_set(sigset_t *sigs)
+{
+	sigemptyset(sigs);
+	sigaddset(sigs, SIGINT);
+	sigaddset(sigs, SIGTERM);
+}
+
+void daemon_signals_init(void)
+{
+	sigset_t sigs;
+
+	signal(SIGPIPE, SIG_IGN);
+	/* A shell starting us in the background leaves SIGINT ignored, and an
+	 * ignored signal is discarded even while blocked: sigwait() needs the
+	 * default disposition. */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signals_set(&sigs);
+	/* Blocked before any thread exists, so every thread inherits it. */
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+}
+
+static void *daemon_thread_main(void *arg)
+{
+	struct daemon_thread *t = arg;
+	enum tdns_status st;
+
+	st = t->rs->run(t->rs->ctx, t->id);
+	if (st != TDNS_OK) {
+		log_err("worker %u: %s", t->id, tdns_strerror(st));
+		atomic_store(&t->rs->failed, true);
+		/* Wake the main thread's sigwait() so the whole server exits. */
+		kill(getpid(), SIGTERM);
+	}
+	return NULL;
+}
+
+int daemon_run(unsigned n_threads, daemon_loop_fn loop, daemon_run_fn run,
+	       void *ctx)
+{
+	struct daemon_run_state rs;
+	struct daemon_thread *threads = NULL;
+	sigset_t sigs;
+	unsigned i;
+	int rc = 1, sig = 0, err;
+
+	rs.run = run;
+	rs.ctx = ctx;
+	atomic_init(&rs.failed, false);
+	threads = calloc(n_threads, sizeof(*threads));
+	if (threads == NULL) {
+		log_err("%s", tdns_strerror(TDNS_ENOMEM));
+		goto out;
+	}
+	for (i = 0; i < n_threads; i++) {
+		threads[i].rs = &rs;
+		threads[i].id = i;
+		err = pthread_create(&threads[i].thread, NULL, daemon_thread_main,
+				     &threads[i]);
+		if (err != 0) {
+			log_err("cannot start thread: %s", strerror(err));
+			goto out;
+		}
+		threads[i].started = true;
+	}
+	signals_set(&sigs);
+	while (sigwait(&sigs, &sig) != 0)
+		;
+	if (!atomic_load(&rs.failed)) {
+		log_info("stopping (%s)", sig == SIGINT ? "SIGINT" : "SIGTERM");
+		rc = 0;
+	}
+out:
+	if (threads != NULL) {
+		for (i = 0; i < n_threads; i++) {
+			if (threads[i].started)
+				netio_loop_stop(loop(ctx, i));
+		}
+		for (i = 0; i < n_threads; i++) {
+			if (threads[i].started)
+				pthread_join(threads[i].thread, NULL);
+		}
+		free(threads);
+	}
+	return rc;
+}
