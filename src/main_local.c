@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tierdns/acl.h"
 #include "tierdns/daemon.h"
 #include "tierdns/log.h"
 #include "tierdns/netio.h"
@@ -25,6 +26,7 @@
 
 struct worker {
 	unsigned id;
+	const struct tdns_opts *o; /* the access list */
 	struct tdns_loop *loop;
 	struct tdns_upstream *up;
 	struct tdns_resolver *r;
@@ -50,7 +52,15 @@ static enum netio_verdict on_query(void *ctx, struct tdns_request *req,
 				   size_t *out_len)
 {
 	struct worker *w = ctx;
+	const struct tdns_addr *peer = netio_request_peer(req);
 
+	if (!acl_allows(w->o->allow, w->o->n_allow,
+			(const struct sockaddr *)&peer->ss, peer->len)) {
+		return resolver_refuse(w->r, in, in_len, netio_request_is_tcp(req),
+				       out, WIRE_MAX_MSG, out_len) == RESOLVER_REPLY
+			       ? NETIO_REPLY
+			       : NETIO_DROP;
+	}
 	switch (resolver_query(w->r, in, in_len, netio_request_is_tcp(req), req,
 			       out, WIRE_MAX_MSG, out_len)) {
 	case RESOLVER_REPLY:
@@ -71,6 +81,7 @@ static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
 	char addr[64];
 	enum tdns_status st = TDNS_ENOMEM;
 
+	w->o = o;
 	w->loop = netio_loop_new();
 	if (w->loop == NULL)
 		goto out;
@@ -89,6 +100,11 @@ static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
 	cfg.cache.max_bytes = o->cache_size / 4;
 	cfg.n_upstream = o->n_upstream;
 	cfg.timeout_ms = o->upstream_timeout_ms;
+	cfg.max_outstanding = o->max_outstanding;
+	cfg.serve_stale = o->serve_stale;
+	cfg.stale_ttl = o->stale_ttl;
+	cfg.cache.keep_stale = o->serve_stale ? o->stale_ttl : 0;
+	cfg.use_0x20 = o->use_0x20;
 	cfg.transport = upstream_transport(w->up);
 	cfg.client.hold = client_hold;
 	cfg.client.answer = client_answer;
@@ -101,6 +117,7 @@ static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
 		lc.addr = o->listen[i];
 		lc.on_query = on_query;
 		lc.ctx = w;
+		lc.max_tcp = o->max_tcp;
 		st = netio_listen(w->loop, &lc);
 		if (st != TDNS_OK) {
 			log_err("cannot listen on %s: %s",
@@ -120,7 +137,8 @@ static void worker_report(const struct worker *w)
 
 	log_info("worker %u: %llu queries, %llu static, %llu cache hits, "
 		 "%llu misses (%llu coalesced), %llu upstream sent, "
-		 "%llu ignored, %llu failed, %llu timeouts, %llu servfail",
+		 "%llu ignored, %llu failed, %llu timeouts, %llu servfail "
+		 "(%llu from the failure cache), %llu stale, %llu refused",
 		 w->id, (unsigned long long)st->queries,
 		 (unsigned long long)st->static_answers,
 		 (unsigned long long)st->cache_hits, (unsigned long long)st->misses,
@@ -129,7 +147,10 @@ static void worker_report(const struct worker *w)
 		 (unsigned long long)st->upstream_ignored,
 		 (unsigned long long)st->upstream_failed,
 		 (unsigned long long)st->upstream_timeouts,
-		 (unsigned long long)st->servfail);
+		 (unsigned long long)st->servfail,
+		 (unsigned long long)st->failcache_hits,
+		 (unsigned long long)st->stale_answers,
+		 (unsigned long long)st->refused_acl);
 }
 
 /* Release in dependency order: the resolver first (it releases held

@@ -26,7 +26,18 @@ enum {
 	OPT_MAX_NEG_TTL,
 	OPT_TIMEOUT,
 	OPT_CACHE_SIZE,
+	OPT_ALLOW,
+	OPT_SERVE_STALE,
+	OPT_STALE_TTL,
+	OPT_USE_0X20,
+	OPT_MAX_OUTSTANDING,
+	OPT_MAX_TCP,
 };
+
+/* RFC 8767 5: a maximum stale timer of 1 to 3 days is suggested. */
+#define OPTS_STALE_TTL_MAX 259200
+#define OPTS_MAX_OUTSTANDING_MAX 65536
+#define OPTS_MAX_TCP_MAX 65536
 
 static const struct option upper_longopts[] = {
 	{ "db", required_argument, NULL, 'd' },
@@ -49,6 +60,12 @@ static const struct option local_longopts[] = {
 	{ "max-neg-ttl", required_argument, NULL, OPT_MAX_NEG_TTL },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "cache-size", required_argument, NULL, OPT_CACHE_SIZE },
+	{ "allow", required_argument, NULL, OPT_ALLOW },
+	{ "serve-stale", no_argument, NULL, OPT_SERVE_STALE },
+	{ "stale-ttl", required_argument, NULL, OPT_STALE_TTL },
+	{ "use-0x20", no_argument, NULL, OPT_USE_0X20 },
+	{ "max-outstanding", required_argument, NULL, OPT_MAX_OUTSTANDING },
+	{ "max-tcp", required_argument, NULL, OPT_MAX_TCP },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -90,9 +107,23 @@ static void print_help(enum tdns_prog prog)
 		       "      --max-neg-ttl SEC cap on cached NXDOMAIN/NODATA, RFC 2308 (default 3600)\n"
 		       "      --timeout MS      upstream timeout before SERVFAIL, 1-60000 (default 2000)\n"
 		       "      --cache-size SIZE LMDB map size, bytes with optional K, M or G suffix,\n"
-		       "                        at least 1M (default 256M)\n",
+		       "                        at least 1M (default 256M)\n"
+		       "      --allow CIDR      clients allowed to query, IPv4 or IPv6 prefix,\n"
+		       "                        repeatable; others get REFUSED (default: loopback,\n"
+		       "                        10/8, 172.16/12, 192.168/16, fc00::/7)\n"
+		       "      --serve-stale     answer from expired cache entries (TTL 30) when no\n"
+		       "                        upstream answers, RFC 8767 (default off)\n"
+		       "      --stale-ttl SEC   how long expired entries are kept for --serve-stale,\n"
+		       "                        1-%d (default 86400)\n"
+		       "      --use-0x20        randomise the case of upstream questions and check\n"
+		       "                        it in replies (default off)\n"
+		       "      --max-outstanding N  upstream queries in flight per thread, 1-%d\n"
+		       "                        (default 1024)\n"
+		       "      --max-tcp N       TCP connections per listener and thread, 1-%d\n"
+		       "                        (default 256)\n",
 		       OPTS_PORT_LOCAL, OPTS_MAX_THREADS, OPTS_UPSTREAM_PORT,
-		       OPTS_UPSTREAM_DEFAULT);
+		       OPTS_UPSTREAM_DEFAULT, OPTS_STALE_TTL_MAX, OPTS_MAX_OUTSTANDING_MAX,
+		       OPTS_MAX_TCP_MAX);
 	}
 	printf("  -v, --verbose         more log output (repeat for debug)\n"
 	       "  -h, --help            show this help and exit\n"
@@ -187,6 +218,9 @@ static void set_defaults(enum tdns_prog prog, struct tdns_opts *o)
 	o->max_neg_ttl = 3600;
 	o->upstream_timeout_ms = 2000;
 	o->cache_size = 256ull << 20;
+	o->stale_ttl = 86400;
+	o->max_outstanding = 1024;
+	o->max_tcp = 256;
 }
 
 enum opts_result opts_parse(enum tdns_prog prog, int argc, char **argv,
@@ -264,6 +298,41 @@ enum opts_result opts_parse(enum tdns_prog prog, int argc, char **argv,
 						   "invalid --cache-size '%s' (bytes, K/M/G suffix, at least 1M)",
 						   optarg);
 			break;
+		case OPT_ALLOW:
+			if (o->n_allow == OPTS_MAX_ALLOW)
+				return usage_error(prog, "too many --allow prefixes (at most %s)",
+						   "64");
+			if (acl_parse(optarg, &o->allow[o->n_allow]) != TDNS_OK)
+				return usage_error(prog,
+						   "invalid --allow '%s' (ADDR or ADDR/PREFIX, IPv4 or IPv6)",
+						   optarg);
+			o->n_allow++;
+			break;
+		case OPT_SERVE_STALE:
+			o->serve_stale = true;
+			break;
+		case OPT_STALE_TTL:
+			if (!parse_uint(optarg, 1, OPTS_STALE_TTL_MAX, &v))
+				return usage_error(prog, "invalid --stale-ttl '%s' (1-259200 s)",
+						   optarg);
+			o->stale_ttl = (uint32_t)v;
+			break;
+		case OPT_USE_0X20:
+			o->use_0x20 = true;
+			break;
+		case OPT_MAX_OUTSTANDING:
+			if (!parse_uint(optarg, 1, OPTS_MAX_OUTSTANDING_MAX, &v))
+				return usage_error(prog,
+						   "invalid --max-outstanding '%s' (1-65536)",
+						   optarg);
+			o->max_outstanding = (unsigned)v;
+			break;
+		case OPT_MAX_TCP:
+			if (!parse_uint(optarg, 1, OPTS_MAX_TCP_MAX, &v))
+				return usage_error(prog, "invalid --max-tcp '%s' (1-65536)",
+						   optarg);
+			o->max_tcp = (unsigned)v;
+			break;
 		case 'v':
 			o->verbose++;
 			break;
@@ -295,6 +364,11 @@ enum opts_result opts_parse(enum tdns_prog prog, int argc, char **argv,
 		    TDNS_OK)
 			return usage_error(prog, "invalid --upstream address '%s'",
 					   upstream_text[i]);
+	}
+	if (o->n_allow == 0) {
+		for (i = 0; i < ACL_N_DEFAULT; i++)
+			acl_parse(acl_default[i], &o->allow[i]);
+		o->n_allow = ACL_N_DEFAULT;
 	}
 	if (prog == TDNS_PROG_LOCAL && o->n_upstream == 0) {
 		netio_addr_parse(OPTS_UPSTREAM_DEFAULT, OPTS_UPSTREAM_PORT, &o->upstream[0]);

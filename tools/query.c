@@ -568,6 +568,7 @@ static int split_words(char *line, char **w1, char **w2)
 static int interactive(const struct query_cfg *cfg)
 {
 	bool tty = isatty(STDIN_FILENO) == 1;
+	bool eof = false;
 	char *line = NULL;
 	size_t cap = 0;
 	char *name;
@@ -580,8 +581,10 @@ static int interactive(const struct query_cfg *cfg)
 			fputs(QUERY_PROMPT, stdout);
 			fflush(stdout);
 		}
-		if (getline(&line, &cap, stdin) < 0)
+		if (getline(&line, &cap, stdin) < 0) {
+			eof = true;
 			break;
+		}
 		words = split_words(line, &name, &tname);
 		if (words == 0 || name[0] == '#')
 			continue;
@@ -598,7 +601,8 @@ static int interactive(const struct query_cfg *cfg)
 		}
 		lookup(cfg, name, type);
 	}
-	if (tty)
+	/* After Ctrl-D the cursor is still on the prompt line. */
+	if (tty && eof)
 		fputs("\n", stdout);
 	free(line);
 	return 0;

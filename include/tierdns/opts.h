@@ -9,18 +9,21 @@
  *                      IPv6 (default 127.0.0.1:9998)
  *   -v/--verbose       more log (repeatable)
  *   -h/--help, -V/--version
- * Tier-specific long options (e.g. --max-ttl) are parsed here as well and
- * documented in each program's --help.
+ * Tier-specific long options (e.g. --max-ttl, --allow, --serve-stale) are
+ * parsed here as well and documented in each program's --help.
  */
 #ifndef TIERDNS_OPTS_H
 #define TIERDNS_OPTS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
+#include "tierdns/acl.h"
 #include "tierdns/netio.h"
 
 #define OPTS_MAX_LISTEN 16
 #define OPTS_MAX_UPSTREAM 8
+#define OPTS_MAX_ALLOW 64
 
 enum tdns_prog {
 	TDNS_PROG_UPPER = 0,
@@ -41,6 +44,14 @@ struct tdns_opts {
 	uint32_t max_neg_ttl;    /* --max-neg-ttl, seconds, default 3600 */
 	unsigned upstream_timeout_ms; /* --timeout, default 2000 (SERVFAIL < 3 s) */
 	uint64_t cache_size;     /* --cache-size bytes, LMDB map size, default 256 MiB */
+	/* --allow CIDR, repeatable; without any, acl_default (acl.h) */
+	struct tdns_acl_entry allow[OPTS_MAX_ALLOW];
+	unsigned n_allow;
+	bool serve_stale;        /* --serve-stale (RFC 8767), default off */
+	uint32_t stale_ttl;      /* --stale-ttl, seconds, default 86400 */
+	bool use_0x20;           /* --use-0x20, default off */
+	unsigned max_outstanding; /* --max-outstanding, per worker, default 1024 */
+	unsigned max_tcp;        /* --max-tcp, per listener and worker, default 256 */
 };
 
 enum opts_result {

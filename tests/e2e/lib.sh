@@ -10,6 +10,7 @@
 #   e2e_init_bare                 the same without requiring the daemons
 #   zone_load DB FILE...          tierdns-zone --db DB load FILE... (must work)
 #   start_upper NAME DB           sets ${NAME}_ADDR ${NAME}_PORT ${NAME}_PID
+#                                 (E2E_FAMILY=6 start_upper ...: on ::1)
 #   start_local NAME DB UPSTREAM [ARGS...]   likewise; UPSTREAM is ADDR:PORT
 #   stop_daemon NAME              SIGTERM, wait, expect a clean exit status
 #   kill9_daemon NAME             SIGKILL, wait
@@ -135,7 +136,11 @@ _start() {
 	local name=$1 bin=$2 try addr port pid rc
 	shift 2
 	for try in 1 2 3 4 5; do
-		addr=$(_rand_addr)
+		if [ "${E2E_FAMILY:-4}" = 6 ]; then
+			addr=::1
+		else
+			addr=$(_rand_addr)
+		fi
 		port=$(_rand_port)
 		"$bin" --listen "$addr" --port "$port" "$@" \
 			>>"$T/$name.log" 2>&1 &

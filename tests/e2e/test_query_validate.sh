@@ -27,3 +27,37 @@ rc=0
 out=$(qry nope.test) || rc=$?
 [ "$rc" -eq 1 ] || fail "NXDOMAIN exited $rc"
 expect_lines "$out" '^nope\.test: not found \(NXDOMAIN\)$'
+
+# On a terminal the prompt of the original design is shown before each
+# line (driven through a pseudo-terminal).
+out=$(python3 - "$QUERY_BIN" "$addr" "$port" <<'PY'
+import os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], ["tierdns-query", "-s", sys.argv[2], "-p", sys.argv[3]])
+buf = b""
+def read_until(token, times=1, limit=5.0):
+    global buf
+    end = time.time() + limit
+    while buf.count(token) < times and time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if r:
+            try:
+                d = os.read(fd, 4096)
+            except OSError:
+                break
+            if not d:
+                break
+            buf += d
+read_until(b"name> ")
+os.write(fd, b"ok.test\n")
+read_until(b"192.0.2.77")
+read_until(b"name> ", 2)
+os.write(fd, b"exit\n")
+read_until(b"never printed", limit=2.0)  # to EOF
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(buf.decode().replace("\r\n", "\n"))
+sys.exit(os.waitstatus_to_exitcode(status))
+PY
+) || fail "interactive session on a terminal failed: $out"
+expect_lines "$out" '^name> ok\.test$' '^ok\.test\. 300 IN A 192\.0\.2\.77$' '^name> exit$'

@@ -92,4 +92,17 @@ expect_status NOERROR
 expect_rr ANSWER webapp.site. A 192.0.2.11
 expect_count ANSWER 1
 
+# Single records added and deleted with tierdns-zone are served at once too.
+"$ZONE_BIN" --db "$T/only-site" add 'new.site. 300 IN A 192.0.2.44' >/dev/null 2>&1 ||
+	fail "tierdns-zone add failed"
+q SITE new.site A
+expect_status NOERROR
+expect_rr ANSWER new.site. A 192.0.2.44
+"$ZONE_BIN" --db "$T/only-site" delete new.site. A >/dev/null 2>&1 ||
+	fail "tierdns-zone delete failed"
+q SITE new.site A
+expect_status NXDOMAIN
+section AUTHORITY | grep -Eq '^site\. [0-9]+ IN SOA ns1\.site\. ' ||
+	fail "NXDOMAIN after delete without the site. SOA"
+
 stop_daemon SITE

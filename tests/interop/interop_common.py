@@ -7,14 +7,20 @@ or failed (atexit plus SIGTERM/SIGINT handlers). Logs of all processes are
 printed when a test fails.
 
 What lives here:
-  Env                 temp dir, process bookkeeping, cleanup, failure output
-  Env.start_nsd / start_upper / start_local / start_unbound
-  make_queries(seed)  the generated query set (>= 300 queries)
-  ask(server, query)  one query over UDP or TCP with dnspython
+  Env                 temp dir, process bookkeeping, cleanup, failure output;
+                      start_nsd / start_upper / start_local / start_unbound
+  make_queries(seed)  the generated query set (every test name x every type)
+  edge_queries()      protocol edge cases built byte by byte
+  pipelined_queries() a sample for one pipelined TCP connection
+  Asker               one query over UDP or TCP (dnspython), raw UDP bytes,
+                      or a pipelined batch
   view(msg, ttl)      a comparable picture of a reply: rcode, flags,
                       question (case-exact), EDNS, each section as a set of
-                      RRsets (owners lower-cased)
-  describe(msg)       a reply as text for failure reports
+                      RRsets (owners lower-cased, rdata canonical)
+  Diff                runs queries against two servers, applies the
+                      deliberate-difference rules and known-bug tables,
+                      prints every other difference and a summary
+  rule_*              deliberate differences shared by the tests
 """
 
 import atexit
@@ -306,10 +312,10 @@ remote-control:
         finally:
             s.close()
 
-    def start_unbound(self, name, forward=None, stubs=None):
+    def start_unbound(self, name, forward=None, stubs=None, qname_min=False):
         """Unbound as a plain iterator (no validator, no trust anchor),
         either forwarding "." to forward (a Proc) or with stub-zones
-        [(zone, Proc)]."""
+        [(zone, Proc)]; qname_min turns on QNAME minimisation (RFC 9156)."""
         self._need(UNBOUND_BIN, "unbound")
         d = self.path(name)
         os.makedirs(d, exist_ok=True)
@@ -331,7 +337,7 @@ remote-control:
     num-threads: 1
     so-reuseport: no
     do-not-query-localhost: no
-    qname-minimisation: no
+    qname-minimisation: %(qmin)s
     module-config: "iterator"
     minimal-responses: yes
     rrset-roundrobin: no
@@ -339,10 +345,9 @@ remote-control:
     edns-buffer-size: 1232
     local-zone: "test." nodefault
     local-zone: "2.0.192.in-addr.arpa." nodefault
-    local-zone: "home.arpa." nodefault
 remote-control:
     control-enable: no
-""" % {"d": d}
+""" % {"d": d, "qmin": "yes" if qname_min else "no"}
         if forward is not None:
             text += 'forward-zone:\n    name: "."\n    forward-addr: 127.0.0.1@%d\n' % forward.port
         for zone, p in stubs or []:
@@ -525,6 +530,10 @@ NAMES = [
     ("rr.interop.", "5 A records"),
     ("mixed.interop.", "owner stored in mixed case"),
     ("zero.interop.", "TTL 0"),
+    ("dot\\.in\\.label.interop.", "escaped dots in a label"),
+    ("\\200\\255bin.interop.", "non-ASCII label octets"),
+    ("\\200\\255BIN.interop.", "non-ASCII label octets, ASCII upper case"),
+    ("a-63-octet-label-" + "a" * 46 + ".interop.", "63-octet label"),
     ("_sip._tcp.interop.", "SRV"),
     ("_ldap._tcp.interop.", "SRV"),
     ("unknown.interop.", "TYPE65534 (RFC 3597)"),
@@ -840,6 +849,26 @@ def describe(r):
                      if not line.startswith("id "))
 
 
+def ttl_far(a, b, slack):
+    """RRsets (same owner, class, type and rdata) in the same section of
+    views a and b whose TTLs differ by more than slack seconds, as
+    (section, owner, type, rdata, ttl in a, ttl in b)."""
+    out = []
+    for s in ("answer", "authority", "additional"):
+        if s not in a or s not in b:
+            continue
+        tb = {(k[0], k[1], k[2], k[4]): k[3] for k in b[s]}
+        for k in a[s]:
+            t = tb.get((k[0], k[1], k[2], k[4]))
+            if t is not None and abs(t - k[3]) > slack:
+                out.append((s, k[0], k[2], k[4], k[3], t))
+    return sorted(out, key=repr)
+
+
+def ttl_text(d):
+    return "%s %s %s TTL %d vs %d" % (d[0], d[1], d[2], d[4], d[5])
+
+
 def diff_fields(a, b):
     """Names of the fields of two views that differ."""
     keys = sorted(set(a) | set(b))
@@ -878,7 +907,17 @@ class Diff:
     asked again over TCP (appended to the run); when both set TC the
     truncated sections are not compared (RFC 2181 section 9)."""
 
-    def __init__(self, title, a, b, ttl, rules, known_bugs, verbose=False):
+    def __init__(self, title, a, b, ttl, rules, known_bugs, verbose=False, ttl_slack=None,
+                 origin=None):
+        """ttl: compare TTLs exactly (authoritative servers) or not at all;
+        ttl_slack=N (with ttl=False): the TTLs of an RRset both replies
+        hold may differ by at most N seconds (two caches fetching the same
+        data a moment apart, each counting down), unless both lie in the
+        window origin (the server both caches ask) explains, see
+        ttl_disputes."""
+        self.ttl_slack = ttl_slack
+        self.origin = origin
+        self.fresh_fetches = 0
         self.title = title
         self.a, self.b = a, b
         self.ttl = ttl
@@ -892,6 +931,36 @@ class Diff:
         self.failures = []
         self.rcodes = {}
         self.t0 = time.monotonic()
+
+    def ttl_disputes(self, q, diffs):
+        """Of the TTL differences, those not explained by the two caches
+        having fetched the RRset at different moments of this run (a cache
+        may ask again rather than answer from what it holds, RFC 1034 5.3.1;
+        tierdns-local does not cache an answer whose chain ends in a
+        referral, nor ANY; Unbound refreshes a shared SOA RRset with every
+        negative answer): explained when each TTL lies between what the
+        origin server gives right now and that less the time this run has
+        taken. A TTL above the origin's (increased) or below that window (a
+        cap, a wrong countdown) stays a difference."""
+        if not diffs or self.origin is None:
+            return diffs
+        o = self.asker.ask(self.origin, q)
+        if o is None or isinstance(o, (str, RawHeader)):
+            return diffs
+        ov = view(o, True)
+        now = {}
+        for s in ("answer", "authority", "additional"):
+            for k in ov.get(s, ()):
+                now[(s, k[0], k[2], k[4])] = k[3]
+        out = []
+        for d in diffs:
+            t = now.get((d[0], d[1], d[2], d[3]))
+            low = t - (time.monotonic() - self.t0) - self.ttl_slack if t is not None else 0
+            if t is not None and all(low <= x <= t + self.ttl_slack for x in (d[4], d[5])):
+                self.fresh_fetches += 1
+                continue
+            out.append(d)
+        return out
 
     def bug_for(self, q, va, vb):
         for kb in self.known_bugs:
@@ -925,6 +994,13 @@ class Diff:
         answer was truncated, else None."""
         retry = None
         va, vb = header_only(view(ra, self.ttl), view(rb, self.ttl))
+        if self.ttl_slack is not None:
+            ttl_diffs = self.ttl_disputes(q, ttl_far(view(ra, True), view(rb, True),
+                                                     self.ttl_slack))
+            if ttl_diffs:
+                # compared as a difference of its own in the "ttl" field
+                va = dict(va, ttl="see below")
+                vb = dict(vb, ttl=tuple(ttl_text(d) for d in ttl_diffs))
         rc = vb.get("rcode", "no reply")
         self.rcodes[rc] = self.rcodes.get(rc, 0) + 1
         self.compared += 1
@@ -961,6 +1037,9 @@ class Diff:
             text.append("    flags: %s %s, %s %s" % (
                 self.a.name, sorted(k for k, v in a2["flags"].items() if v),
                 self.b.name, sorted(k for k, v in b2["flags"].items() if v)))
+        if "ttl" in fields and isinstance(b2.get("ttl"), tuple):
+            text.append("    TTLs further apart than %d s (%s first):" % (self.ttl_slack, self.a.name))
+            text.extend("      " + t for t in b2["ttl"])
         for s in ("answer", "authority", "additional"):
             if s in fields and s in a2 and s in b2:
                 text.append("    %s section (first = %s, second = %s):"
@@ -991,6 +1070,10 @@ class Diff:
               "%d deliberate differences, %d known tierdns bugs, %d unexplained"
               % (self.title, self.compared, self.tcp, time.monotonic() - self.t0,
                  self.identical, self.deliberate, self.known, len(self.failures)))
+        if self.fresh_fetches:
+            print("  TTLs apart by more than %d s, both within what %s gave during the "
+                  "run (fetched at different moments): %d RRsets"
+                  % (self.ttl_slack, self.origin.name, self.fresh_fetches))
         print("  %s answered: %s" % (self.b.name, ", ".join(
             "%s %d" % kv for kv in sorted(self.rcodes.items(), key=lambda kv: -kv[1]))))
         for why, n in sorted(self.deliberate_seen.items()):
@@ -1021,6 +1104,10 @@ def rule_any_subset(q, ref, ours):
         return None
     a, b = dict(ref), dict(ours)
     a["answer"] = b["answer"] = frozenset()
+    # a cache may answer ANY from RRsets it holds (TTLs counted down) or
+    # fetch it afresh each time (tierdns-local does not cache ANY)
+    a.pop("ttl", None)
+    b.pop("ttl", None)
     if not q.tcp and a.get("flags") and b.get("flags"):
         a["flags"], b["flags"] = dict(a["flags"]), dict(b["flags"])
         a["flags"]["TC"] = b["flags"]["TC"] = False
@@ -1028,7 +1115,7 @@ def rule_any_subset(q, ref, ours):
 
 
 RULE_ANY = ("RFC 8482 4.1: ANY answered with another non-empty subset of the RRsets "
-            "(TC may differ with the size)", rule_any_subset)
+            "(TC may differ with the size, TTLs with caching)", rule_any_subset)
 
 def rule_error_question(q, ref, ours):
     """RFC 1035 4.1.2 does not say whether an error reply repeats the

@@ -3,18 +3,18 @@
 server, and must get the same answers as from its own kind.
 
 Part 1 - Unbound iterating through tierdns-upper: two Unbound instances
-(iterator only, no validator), one with stub-zones for the test zones (and
+(iterator only, no validator, QNAME minimisation on), one with stub-zones for the test zones (and
 ".", so nothing ever leaves the machine) pointing at tierdns-upper, the
 other with the same stub-zones pointing at NSD serving the same files. The
 names of the test zones that do not lead out of them (delegations to
 unreachable documentation addresses excepted) are resolved through both;
-rcode, flags and RRsets (TTLs excepted) must agree, and enough of them must
+rcode, flags and RRsets (TTLs within 3 s) must agree, and enough of them must
 be real answers (so two SERVFAILing resolvers cannot pass).
 
 Part 2 - tierdns-local forwarding to NSD: one tierdns-local with
 --upstream NSD, another with --upstream tierdns-upper; the whole generated
 query set (RD set) goes to both and must give the same answers (TTLs
-excepted).
+within 3 s).
 
 Differences are failures unless DELIBERATE (with RFC reasons) or
 KNOWN_BUGS (XFAIL) list them.
@@ -54,15 +54,20 @@ MIN_REAL_ANSWERS = 80
 
 def part_unbound(env, nsd, upper, verbose):
     stubs = [(z, None) for z, _ in ic.ZONES] + [(".", None)]
-    ub_upper = env.start_unbound("unbound-upper", stubs=[(z, upper) for z, _ in stubs])
-    ub_nsd = env.start_unbound("unbound-nsd", stubs=[(z, nsd) for z, _ in stubs])
+    # QNAME minimisation on: Unbound walks down label by label (RFC 9156),
+    # so empty non-terminals and NXDOMAIN cuts are exercised as a real
+    # resolver meets them.
+    ub_upper = env.start_unbound("unbound-upper", stubs=[(z, upper) for z, _ in stubs],
+                                 qname_min=True)
+    ub_nsd = env.start_unbound("unbound-nsd", stubs=[(z, nsd) for z, _ in stubs],
+                               qname_min=True)
     ub_upper.name, ub_nsd.name = "Unbound via tierdns-upper", "Unbound via NSD"
     names = [(n, note) for n, note in ic.NAMES if resolvable(n)]
     queries = ic.make_queries(SEED, names=names, rd=True)
     print("part 1: %d queries for %d names; Unbound via NSD on %s, via tierdns-upper on %s"
           % (len(queries), len(names), ub_nsd.endpoint(), ub_upper.endpoint()))
     d = ic.Diff("peers part 1 (Unbound stub-zones: NSD vs tierdns-upper)", ub_nsd, ub_upper,
-                ttl=False, rules=DELIBERATE, known_bugs=KNOWN_BUGS_UNBOUND,
+                ttl=False, ttl_slack=3, rules=DELIBERATE, known_bugs=KNOWN_BUGS_UNBOUND,
                 verbose=verbose).run(queries)
     # Enough real answers through tierdns-upper, and the plainest one right.
     real = 0
@@ -87,7 +92,7 @@ def part_local(env, nsd, upper, verbose):
     print("part 2: %d queries; tierdns-local via NSD on %s, via tierdns-upper on %s"
           % (len(queries), l_nsd.endpoint(), l_upper.endpoint()))
     d = ic.Diff("peers part 2 (tierdns-local: NSD vs tierdns-upper upstream)", l_nsd, l_upper,
-                ttl=False, rules=DELIBERATE, known_bugs=KNOWN_BUGS_LOCAL,
+                ttl=False, ttl_slack=3, rules=DELIBERATE, known_bugs=KNOWN_BUGS_LOCAL,
                 verbose=verbose).run(queries)
     env.stop(l_upper)
     env.stop(l_nsd)

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include <cmocka.h>
 
 #include "tierdns/opts.h"
@@ -107,7 +109,74 @@ static const struct opts_case cases[] = {
 	NORUN(LO, OPTS_USAGE, "--cache-size", "12X"),
 	NORUN(LO, OPTS_USAGE, "--cache-size", ""),
 	NORUN(LO, OPTS_USAGE, "--max-ttl"),
+	/* Hardening options: local only, checked values. */
+	NORUN(UP, OPTS_USAGE, "--allow", "10.0.0.0/8"),
+	NORUN(UP, OPTS_USAGE, "--serve-stale"),
+	NORUN(LO, OPTS_USAGE, "--allow", "10.0.0.0/33"),
+	NORUN(LO, OPTS_USAGE, "--allow", "localhost"),
+	NORUN(LO, OPTS_USAGE, "--allow", ""),
+	NORUN(LO, OPTS_USAGE, "--allow"),
+	NORUN(LO, OPTS_USAGE, "--serve-stale=1"),
+	NORUN(LO, OPTS_USAGE, "--stale-ttl", "0"),
+	NORUN(LO, OPTS_USAGE, "--stale-ttl", "259201"),
+	NORUN(LO, OPTS_USAGE, "--max-outstanding", "0"),
+	NORUN(LO, OPTS_USAGE, "--max-outstanding", "65537"),
+	NORUN(LO, OPTS_USAGE, "--max-tcp", "0"),
+	NORUN(LO, OPTS_USAGE, "--max-tcp", "x"),
 };
+
+/* The hardening options of the local tier: value in, field out. */
+struct harden_case {
+	const char *argv[MAX_ARGS];
+	unsigned n_allow;
+	const char *allow0; /* the first prefix, as "family/prefix" text below */
+	bool serve_stale;
+	uint32_t stale_ttl;
+	bool use_0x20;
+	unsigned max_outstanding, max_tcp;
+};
+
+static const struct harden_case harden_cases[] = {
+	{ { NULL }, ACL_N_DEFAULT, "127.0.0.0/8", false, 86400, false, 1024, 256 },
+	{ { "--allow", "127.0.0.2/32", NULL }, 1, "127.0.0.2/32", false, 86400, false,
+	  1024, 256 },
+	{ { "--allow", "192.0.2.77/24", "--allow=2001:db8::/32", "--allow", "::1", NULL },
+	  3, "192.0.2.0/24", false, 86400, false, 1024, 256 },
+	{ { "--serve-stale", "--stale-ttl", "3600", "--use-0x20", "--max-outstanding", "8",
+	    "--max-tcp", "3", NULL },
+	  ACL_N_DEFAULT, "127.0.0.0/8", true, 3600, true, 8, 3 },
+	{ { "--stale-ttl", "259200", "--max-outstanding=65536", NULL }, ACL_N_DEFAULT,
+	  "127.0.0.0/8", false, 259200, false, 65536, 256 },
+};
+
+static void test_opts_harden(void **state)
+{
+	char *argv[MAX_ARGS + 2], text[INET6_ADDRSTRLEN + 8];
+	struct tdns_opts o;
+	int argc;
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(harden_cases) / sizeof(harden_cases[0]); c++) {
+		const struct harden_case *h = &harden_cases[c];
+
+		argc = 0;
+		argv[argc++] = (char *)"tierdns-local";
+		for (size_t i = 0; h->argv[i] != NULL; i++)
+			argv[argc++] = (char *)h->argv[i];
+		argv[argc] = NULL;
+		assert_int_equal(opts_parse(TDNS_PROG_LOCAL, argc, argv, &o), OPTS_RUN);
+		assert_int_equal(o.n_allow, h->n_allow);
+		assert_non_null(inet_ntop(o.allow[0].family, o.allow[0].addr, text,
+					  sizeof(text)));
+		snprintf(text + strlen(text), 8, "/%u", o.allow[0].prefix);
+		assert_string_equal(text, h->allow0);
+		assert_int_equal(o.serve_stale, h->serve_stale);
+		assert_int_equal(o.stale_ttl, h->stale_ttl);
+		assert_int_equal(o.use_0x20, h->use_0x20);
+		assert_int_equal(o.max_outstanding, h->max_outstanding);
+		assert_int_equal(o.max_tcp, h->max_tcp);
+	}
+}
 
 static void check_case(const struct opts_case *c)
 {
@@ -193,7 +262,9 @@ static enum opts_result parse_capture(enum tdns_prog prog, const char *arg, char
 static void test_opts_help(void **state)
 {
 	static const char *local_only[] = { "--upstream", "--max-ttl", "--max-neg-ttl",
-					    "--timeout", "--cache-size" };
+					    "--timeout", "--cache-size", "--allow",
+					    "--serve-stale", "--stale-ttl", "--use-0x20",
+					    "--max-outstanding", "--max-tcp" };
 	char text[8192];
 	enum tdns_prog prog;
 	size_t i;
@@ -236,6 +307,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_opts_table),
+		cmocka_unit_test(test_opts_harden),
 		cmocka_unit_test(test_opts_help),
 		cmocka_unit_test(test_opts_version),
 	};
