@@ -41,6 +41,9 @@ struct server {
 	bool saw_tcp, saw_udp;
 	struct tdns_request *held;    /* "hold": kept until "release" */
 	atomic_bool holding;
+	bool in_batch;                /* between on_batch begin and end */
+	unsigned batches_begun, batches_ended;
+	unsigned queries_in_batch;
 };
 
 struct deferred {
@@ -358,6 +361,71 @@ static void test_udp_answers_each_datagram(void **state)
 	assert_int_equal(s.queries, 4);
 	assert_true(s.saw_udp);
 	assert_false(s.saw_tcp);
+	netio_out_close(o);
+	netio_loop_free(s.loop);
+}
+
+/* on_batch brackets every UDP query: begin before the first of a
+ * recvmmsg batch, end after the last, never nested, never empty. */
+static void batch_hook(void *ctx, bool begin)
+{
+	struct server *s = ctx;
+
+	assert_int_not_equal(s->in_batch, begin);
+	s->in_batch = begin;
+	if (begin)
+		s->batches_begun++;
+	else
+		s->batches_ended++;
+}
+
+static enum netio_verdict batch_handler(void *ctx, struct tdns_request *req,
+					const uint8_t *in, size_t in_len,
+					uint8_t *out, size_t *out_len)
+{
+	struct server *s = ctx;
+
+	if (s->in_batch)
+		s->queries_in_batch++;
+	return handler(ctx, req, in, in_len, out, out_len);
+}
+
+static void test_udp_batch_hook(void **state)
+{
+	static const char *qs[] = { "one", "drop-me", "two", "defer-three" };
+	struct tdns_listen_cfg cfg;
+	struct server s;
+	struct out_client c = { 0 };
+	struct tdns_addr peer;
+	struct tdns_out *o;
+	size_t i;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	s.loop = netio_loop_new();
+	assert_non_null(s.loop);
+	memset(&cfg, 0, sizeof(cfg));
+	assert_int_equal(netio_addr_parse("127.0.0.1", 0, &cfg.addr), TDNS_OK);
+	cfg.on_query = batch_handler;
+	cfg.on_batch = batch_hook;
+	cfg.ctx = &s;
+	assert_int_equal(netio_listen(s.loop, &cfg), TDNS_OK);
+	c.loop = s.loop;
+	c.want = 3;
+	assert_int_equal(netio_addr_parse("127.0.0.1", netio_listen_port(s.loop), &peer),
+			 TDNS_OK);
+	assert_int_equal(netio_out_udp(s.loop, &peer, out_collect, &c, &o), TDNS_OK);
+	for (i = 0; i < sizeof(qs) / sizeof(qs[0]); i++)
+		assert_int_equal(netio_out_send(o, (const uint8_t *)qs[i], strlen(qs[i])),
+				 TDNS_OK);
+	assert_int_equal(run_guarded(s.loop), TDNS_OK);
+
+	assert_int_equal(c.n_got, 3);
+	assert_int_equal(s.queries, 4);
+	assert_int_equal(s.queries_in_batch, 4);
+	assert_false(s.in_batch);
+	assert_true(s.batches_begun >= 1 && s.batches_begun <= 4);
+	assert_int_equal(s.batches_begun, s.batches_ended);
 	netio_out_close(o);
 	netio_loop_free(s.loop);
 }
@@ -877,6 +945,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_addr_parse),
 		cmocka_unit_test(test_udp_answers_each_datagram),
+		cmocka_unit_test(test_udp_batch_hook),
 		cmocka_unit_test(test_out_udp_refused),
 		cmocka_unit_test(test_out_udp_fresh_ports),
 		cmocka_unit_test(test_udp_wildcard_answers_from_destination),
