@@ -26,12 +26,15 @@
  *  - Failover. Each upstream has a smoothed RTT, a count of failures in a
  *    row and a backoff. An attempt gets an even share of the budget left
  *    among the upstreams still to try (at least 250 ms; the last one gets
- *    all that is left) and, with others left, at most 4 x RTT (at least
- *    500 ms) once the RTT is known. Silence, socket failures and garbage
- *    count against an upstream (an error rcode does not: the server is
- *    alive); after 3 in a row it is dead: skipped, and after a backoff of
- *    1 s doubling to 60 s one query at a time probes it. When every
- *    upstream is dead and none is due, a miss fails at once.
+ *    all that is left); with others left, at most 4 x RTT (at least
+ *    500 ms) once the RTT is known, and at most 2 x RTT (at least 250 ms)
+ *    after a failure. Silence, socket failures and garbage count against
+ *    an upstream (an error rcode does not: the server is alive); after 2
+ *    in a row it is dead: skipped while a later upstream is usable, and
+ *    after a backoff of 1 s doubling to 60 s one query at a time probes
+ *    it (an answer revives it). A dead upstream with no usable one after
+ *    it is still asked (when all are down, the first answer ends the
+ *    outage, not the next probe).
  *  - Failure cache (RFC 9520 3.2): a question whose resolution failed is
  *    answered SERVFAIL from memory for 5 s, doubling for failures that
  *    recur soon after, up to 5 min; a fixed table per resolver (bounded
