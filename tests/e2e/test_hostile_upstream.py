@@ -11,7 +11,8 @@ to send. Cases:
   poisoning        unrelated records in answer/authority/additional (an A
                    for victim.test, an NS for ".", glue) are not cached: a
                    later query for victim.test goes to the upstream and gets
-                   its own answer;
+                   its own answer; NXDOMAIN with an unrelated SOA, two
+                   CNAMEs at one name and a CNAME loop are not cached;
   malformed        empty, 5 and 11 bytes, RDLENGTH overrun, pointer loop,
                    ANCOUNT larger than present, QDCOUNT 0, 5000 records over
                    UDP, a 64 KiB reply over TCP after TC: SERVFAIL within 1 s
@@ -169,6 +170,32 @@ for zone in (".", "test."):
     m, _ = hl.query(local, zone, "NS")
     txt = m.to_text() if m is not None else ""
     h.check("evil" not in txt, "NS %s served the smuggled NS: %s" % (zone, txt))
+
+# Replies that must be answered (or failed) but never cached:
+#   NXDOMAIN whose SOA is from an unrelated zone (RFC 2308 5: the SOA must
+#   be the denying zone's; RFC 5452 5),
+#   two CNAMEs at one name (RFC 2181 10.1),
+#   a CNAME loop.
+NOCACHE = {
+    "negsoa.test.": dict(rcode=3, authority=["evil.example. 3600 IN SOA ns.evil.example. "
+                                             "h.evil.example. 1 3600 900 604800 3600"]),
+    "twocname.test.": dict(answer=["twocname.test. 300 IN CNAME a.test.",
+                                   "twocname.test. 300 IN CNAME b.test.",
+                                   "a.test. 300 IN A " + EVIL]),
+    "loop1.test.": dict(answer=["loop1.test. 300 IN CNAME loop2.test.",
+                                "loop2.test. 300 IN CNAME loop1.test."]),
+}
+for name, kw in NOCACHE.items():
+    behaviors[name] = lambda u, s, kw=kw: [("send", hl.reply(s, **kw))]
+    m, _ = hl.query(local, name)
+    h.check(m is not None and local.alive(), "%s: no reply (%s)" % (name, hl.rcode_text(m)))
+    m, _ = hl.query(local, name)
+    h.check(up.count(name) == 2, "%s: the second query was served from the cache "
+            "(upstream asked %d times, want 2)" % (name, up.count(name)))
+behaviors["evil.example."] = lambda u, s: [("send", hl.reply(s, rcode=3))]
+m, _ = hl.query(local, "evil.example.", "SOA")
+h.check(m is not None and not m.answer and up.count("evil.example.") == 1,
+        "evil.example SOA was served from the cache: %s" % (m.to_text() if m else None))
 
 # ---- malformed replies ----
 def rdlength_overrun(s):
