@@ -65,6 +65,11 @@ def build_cases():
         ("forward compression pointer",
          lambda qid: hdr(qid) + b"\xc0\x12" + QTAIL + QNAME, "formerr"),
         ("compression pointer past the end", lambda qid: hdr(qid) + b"\xc0\xff" + QTAIL, "formerr"),
+        # RFC 2181 11: a label may hold any octet, "." and 0x00 included.
+        ("a label containing a 0x00 byte (valid)",
+         lambda qid: hdr(qid) + b"\x03a\x00b\x04site\x00" + QTAIL, "answer"),
+        ("a label containing a '.' byte (valid)",
+         lambda qid: hdr(qid) + b"\x0bwebapp.site\x00" + QTAIL, "answer"),
         # Offset 2 holds RD (0x01), 0x00, then QDCOUNT's 0x00: the odd but
         # valid name "\\000." by a backward pointer.
         ("backward pointer into the header (valid)",
