@@ -389,7 +389,7 @@ static size_t wire_name_len(const uint8_t *p, size_t len)
 
 /* Decode one record at val[*pos) into a new ldns_rr (owned by caller). */
 static enum tdns_status read_record(const uint8_t *val, size_t len, size_t *pos,
-				    uint64_t now, ldns_rr **out)
+				    uint64_t now, uint32_t expired_ttl, ldns_rr **out)
 {
 	ldns_rr *rr = NULL;
 	ldns_rdf *owner = NULL;
@@ -416,7 +416,7 @@ static enum tdns_status read_record(const uint8_t *val, size_t len, size_t *pos,
 	ldns_rr_set_type(rr, (ldns_rr_type)rd16(val + p + nlen));
 	ldns_rr_set_class(rr, (ldns_rr_class)rd16(val + p + nlen + 2));
 	exp = rd64(val + p + nlen + 4);
-	left = exp > now ? exp - now : 0;
+	left = exp > now ? exp - now : expired_ttl;
 	ldns_rr_set_ttl(rr, (uint32_t)(left > 0x7fffffffu ? 0x7fffffffu : left));
 	/* ldns_wire2rdf reads the u16 rdlength at *pos and the rdata after it,
 	 * never past `max`. */
@@ -436,6 +436,13 @@ out:
 enum tdns_status cache_value_render(const uint8_t *val, size_t len, uint64_t now,
 				    ldns_pkt *reply)
 {
+	return cache_value_render_ttl(val, len, now, 0, reply);
+}
+
+enum tdns_status cache_value_render_ttl(const uint8_t *val, size_t len,
+					uint64_t now, uint32_t expired_ttl,
+					ldns_pkt *reply)
+{
 	size_t pos = CACHE_HDR_LEN;
 	unsigned an, ns;
 	ldns_rr *rr = NULL;
@@ -447,7 +454,7 @@ enum tdns_status cache_value_render(const uint8_t *val, size_t len, uint64_t now
 	ns = rd16(val + 12);
 	ldns_pkt_set_rcode(reply, val[1]);
 	for (unsigned i = 0; i < an + ns; i++) {
-		st = read_record(val, len, &pos, now, &rr);
+		st = read_record(val, len, &pos, now, expired_ttl, &rr);
 		if (st != TDNS_OK)
 			goto out;
 		if (!ldns_pkt_push_rr(reply, i < an ? LDNS_SECTION_ANSWER
@@ -493,6 +500,36 @@ enum tdns_status cache_lookup(struct tdns_txn *t, const uint8_t *qkey,
 	if (value_expiry(&v) <= now)
 		return TDNS_ENOTFOUND;
 	return cache_value_render(v.data, v.len, now, reply);
+}
+
+enum tdns_status cache_get(struct tdns_txn *t, const uint8_t *qkey,
+			   size_t qkey_len, uint16_t qtype, uint64_t now,
+			   uint32_t max_stale, struct tdns_cache_value *out)
+{
+	uint8_t rkey[RECORD_KEY_MAX];
+	struct tdns_val v;
+	size_t rlen;
+	enum tdns_status st;
+
+	memset(out, 0, sizeof(*out));
+	if (qkey_len > NAME_KEY_MAX)
+		return TDNS_EINVAL;
+	rlen = name_record_key(qkey, qkey_len, qtype, rkey);
+	st = store_get(t, TDNS_DB_CACHE, rkey, rlen, &v);
+	if (st != TDNS_OK)
+		return st;
+	if (v.len < CACHE_HDR_LEN || v.data[0] != CACHE_VALUE_VERSION)
+		return TDNS_EINVAL;
+	if (value_expiry(&v) + max_stale <= now)
+		return TDNS_ENOTFOUND;
+	/* Copied out: LMDB memory dies with the transaction (STYLE 5). */
+	out->data = malloc(v.len);
+	if (out->data == NULL)
+		return TDNS_ENOMEM;
+	memcpy(out->data, v.data, v.len);
+	out->len = v.len;
+	out->expiry = value_expiry(&v);
+	return TDNS_OK;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -712,9 +749,10 @@ out:
 	return st;
 }
 
-/* Evict expired entries, then the soonest-expiring, until the cache holds
- * at most target bytes (or want entries are gone when target is 0). */
-static enum tdns_status evict(struct tdns_store *s, uint64_t now,
+/* Evict entries that expired at or before `dead` (now, or now minus the
+ * stale window of serve-stale), then the soonest-expiring, until the cache
+ * holds at most target bytes (or want entries are gone when target is 0). */
+static enum tdns_status evict(struct tdns_store *s, uint64_t dead,
 			      uint64_t target, size_t want)
 {
 	struct tdns_txn *t = NULL;
@@ -722,7 +760,7 @@ static enum tdns_status evict(struct tdns_store *s, uint64_t now,
 	uint64_t bytes, limit;
 	enum tdns_status st;
 
-	st = evict_batched(s, now, SIZE_MAX, &done);
+	st = evict_batched(s, dead, SIZE_MAX, &done);
 	if (st != TDNS_OK)
 		goto out;
 	st = store_begin(s, false, &t);
@@ -801,6 +839,11 @@ enum tdns_status cache_store(struct tdns_store *s, const struct tdns_cache_cfg *
 			     const struct tdns_cache_value *v, uint64_t now)
 {
 	uint64_t max_bytes = cfg != NULL ? cfg->max_bytes : 0;
+	uint32_t keep = cfg != NULL ? cfg->keep_stale : 0;
+	/* RFC 8767 5: with serve-stale, expired entries stay for the stale
+	 * window; they are still the first to go when space is short, being
+	 * the soonest-expiring. */
+	uint64_t dead = now > keep ? now - keep : 0;
 	uint8_t rkey[RECORD_KEY_MAX];
 	size_t rlen;
 	enum tdns_status st = TDNS_EINVAL;
@@ -817,7 +860,7 @@ enum tdns_status cache_store(struct tdns_store *s, const struct tdns_cache_cfg *
 		if (st == TDNS_ESPACE) {
 			/* Over budget: make room down to 3/4 of it, so that the
 			 * next inserts do not each pay for a scan. */
-			st = evict(s, now, max_bytes / 4 * 3, 0);
+			st = evict(s, dead, max_bytes / 4 * 3, 0);
 		} else if (st == TDNS_EFULL) {
 			/* The map itself is full (the budget is too large for
 			 * it, or static zones grew): escalate, an eighth, then
@@ -828,7 +871,7 @@ enum tdns_status cache_store(struct tdns_store *s, const struct tdns_cache_cfg *
 			if (store_begin(s, false, &t) == TDNS_OK)
 				count = store_count(t, TDNS_DB_CACHE);
 			store_abort(t);
-			st = evict(s, now, 0,
+			st = evict(s, dead, 0,
 				   round == 0 ? count / 8 + 1
 				   : round == 1 ? count / 2 + 1 : count);
 		} else {

@@ -101,6 +101,10 @@ static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
 	cfg.n_upstream = o->n_upstream;
 	cfg.timeout_ms = o->upstream_timeout_ms;
 	cfg.max_outstanding = o->max_outstanding;
+	cfg.serve_stale = o->serve_stale;
+	cfg.stale_ttl = o->stale_ttl;
+	cfg.cache.keep_stale = o->serve_stale ? o->stale_ttl : 0;
+	cfg.use_0x20 = o->use_0x20;
 	cfg.transport = upstream_transport(w->up);
 	cfg.client.hold = client_hold;
 	cfg.client.answer = client_answer;
@@ -133,7 +137,8 @@ static void worker_report(const struct worker *w)
 
 	log_info("worker %u: %llu queries, %llu static, %llu cache hits, "
 		 "%llu misses (%llu coalesced), %llu upstream sent, "
-		 "%llu ignored, %llu failed, %llu timeouts, %llu servfail",
+		 "%llu ignored, %llu failed, %llu timeouts, %llu servfail "
+		 "(%llu from the failure cache), %llu stale, %llu refused",
 		 w->id, (unsigned long long)st->queries,
 		 (unsigned long long)st->static_answers,
 		 (unsigned long long)st->cache_hits, (unsigned long long)st->misses,
@@ -142,7 +147,10 @@ static void worker_report(const struct worker *w)
 		 (unsigned long long)st->upstream_ignored,
 		 (unsigned long long)st->upstream_failed,
 		 (unsigned long long)st->upstream_timeouts,
-		 (unsigned long long)st->servfail);
+		 (unsigned long long)st->servfail,
+		 (unsigned long long)st->failcache_hits,
+		 (unsigned long long)st->stale_answers,
+		 (unsigned long long)st->refused_acl);
 }
 
 /* Release in dependency order: the resolver first (it releases held

@@ -18,6 +18,29 @@
 #define DEFAULT_MAX_OUTSTANDING 1024u
 #define DEFAULT_MAX_WAITERS 64u
 #define MIN_ATTEMPT_MS 250u
+/* With an RTT estimate and another upstream left, an attempt waits at most
+ * RTO_FACTOR * RTT (but at least RTO_MIN_MS) before moving on. */
+#define RTO_FACTOR 4u
+#define RTO_MIN_MS 500u
+/* An upstream is dead after DEAD_AFTER failures in a row; it is probed
+ * again after a backoff doubling from BACKOFF_MIN_MS to BACKOFF_MAX_MS. */
+#define DEAD_AFTER 3u
+#define BACKOFF_MIN_MS 1000u
+#define BACKOFF_MAX_MS 60000u
+/* RFC 9520 3.2: failures are cached at least 1 s and at most 5 min;
+ * repeated ones back off by doubling from FAILC_MIN_MS. */
+#define FAILC_MIN_MS 5000u
+#define FAILC_MAX_MS 300000u
+#define FAILC_SETS 256u   /* a power of two */
+#define FAILC_WAYS 4u
+/* RFC 8767 4, 5: stale answers carry TTL 30; the client-response timer. */
+#define STALE_ANSWER_TTL 30u
+#define STALE_CLIENT_MS 1800u
+#define DEFAULT_STALE_TTL 86400u
+#define DEFAULT_MAX_RECORDS 512u
+/* SERVFAIL reasons logged per second at most. */
+#define LOG_BURST 5u
+#define LOG_WINDOW_MS 1000u
 /* Header, the question, one OPT record (RFC 6891 6.1.2). */
 #define UPQ_MSG_MAX (WIRE_HDR_LEN + NAME_WIRE_MAX + 4 + 11)
 #define SLOT_BITS 32
@@ -28,6 +51,37 @@ struct waiter {
 	void *held;            /* the daemon's handle (client.hold) */
 	struct tdns_query q;   /* the client's own query: ID, case, EDNS, limit */
 	bool tcp;
+};
+
+/* Why a query failed: the log text and the Extended DNS Error. */
+enum fail_kind {
+	FAIL_TIMEOUT = 0, /* no upstream answered in time */
+	FAIL_DEAD,        /* every upstream is marked dead (backing off) */
+	FAIL_NETWORK,     /* socket failure, or no upstream took the query */
+	FAIL_RCODE,       /* SERVFAIL, REFUSED or another error rcode */
+	FAIL_GARBAGE,     /* unparsable, too many records, bad reply */
+	FAIL_OVERLOAD,    /* local limit: max_outstanding, max_waiters */
+	FAIL_CACHED,      /* the failure cache (RFC 9520) */
+	FAIL_INTERNAL,    /* out of memory and the like */
+};
+
+/* What the resolver knows about one upstream. */
+struct upstate {
+	uint32_t srtt_ms;     /* smoothed RTT (RFC 6298 style), 0 = unknown */
+	unsigned fails;       /* failures in a row */
+	uint64_t dead_until;  /* monotonic ms; meaningful when fails >= DEAD_AFTER */
+	uint32_t backoff_ms;  /* the next wait before a probe */
+	bool probing;         /* one probe at a time while dead */
+	bool no_0x20;         /* it does not echo the question's case */
+};
+
+/* One remembered failure (RFC 9520), by question key. */
+struct failent {
+	uint8_t key[RECORD_KEY_MAX + 2];
+	size_t key_len;       /* 0 = empty */
+	uint64_t until_ms;    /* answer SERVFAIL from memory until */
+	uint64_t forget_ms;   /* a failure before this grows the duration */
+	uint32_t dur_ms;
 };
 
 /* One outstanding upstream query. */
@@ -47,8 +101,14 @@ struct upq {
 	unsigned upstream;        /* index of the current attempt's upstream */
 	bool tcp;                 /* current attempt over TCP */
 	bool no_edns;             /* current attempt without OPT (RFC 6891 7) */
+	bool probe;               /* current attempt probes a dead upstream */
+	bool used_0x20;           /* current question has randomised case */
+	uint8_t qsent[NAME_WIRE_MAX]; /* the qname as sent, case included */
+	uint64_t sent_ms;         /* when the current attempt went out */
 	uint64_t deadline;        /* whole budget, monotonic ms */
 	uint64_t attempt_deadline;
+	uint64_t stale_at;        /* RFC 8767 client-response timer, 0 = off */
+	enum fail_kind why;       /* the last failure, for SERVFAIL */
 	struct waiter *waiters;
 	unsigned n_waiters;
 };
@@ -66,6 +126,11 @@ struct tdns_resolver {
 	uint64_t armed;           /* deadline last given to transport.wake */
 	uint8_t *buf;             /* WIRE_MAX_MSG scratch for deferred answers */
 	struct tdns_txn *rtxn;    /* read snapshot, reset between queries */
+	struct upstate *ups;      /* n_upstream */
+	struct failent *failc;    /* FAILC_SETS * FAILC_WAYS */
+	uint64_t log_window;      /* start of the SERVFAIL log window */
+	unsigned log_lines;       /* lines logged in it */
+	uint64_t log_pending;     /* lines left out of it */
 	struct tdns_resolver_stats stats;
 };
 
@@ -155,6 +220,289 @@ static enum resolver_verdict finish(ldns_pkt *reply, const struct tdns_query *q,
 	return RESOLVER_REPLY;
 }
 
+/* ---- failure reasons ---- */
+
+static const char *fail_text(enum fail_kind why)
+{
+	switch (why) {
+	case FAIL_TIMEOUT: return "upstream timed out";
+	case FAIL_DEAD: return "no upstream reachable";
+	case FAIL_NETWORK: return "network error";
+	case FAIL_RCODE: return "upstream error rcode";
+	case FAIL_GARBAGE: return "malformed upstream reply";
+	case FAIL_OVERLOAD: return "resolver overloaded";
+	case FAIL_CACHED: return "cached failure";
+	case FAIL_INTERNAL: break;
+	}
+	return "internal error";
+}
+
+/* RFC 8914 4: 22 No Reachable Authority for servers that did not answer
+ * (or refused), 23 Network Error for broken exchanges, 13 Cached Error
+ * for the failure cache (RFC 9520 3.2), 0 Other for local trouble. */
+static uint16_t fail_ede(enum fail_kind why)
+{
+	switch (why) {
+	case FAIL_TIMEOUT:
+	case FAIL_DEAD:
+	case FAIL_RCODE:
+		return EDE_NO_REACHABLE_AUTHORITY;
+	case FAIL_NETWORK:
+	case FAIL_GARBAGE:
+		return EDE_NETWORK_ERROR;
+	case FAIL_CACHED:
+		return EDE_CACHED_ERROR;
+	case FAIL_OVERLOAD:
+	case FAIL_INTERNAL:
+		break;
+	}
+	return 0;
+}
+
+/* Every SERVFAIL is logged with its reason, at most LOG_BURST lines a
+ * second; the lines left out are counted and reported in the next window
+ * (a dead upstream under load must not flood the log). */
+static void log_servfail(struct tdns_resolver *r, const ldns_rdf *qname,
+			 uint16_t qtype, enum fail_kind why)
+{
+	uint64_t now_ms = clock_mono_ms();
+	char *name, *type;
+
+	if (now_ms >= r->log_window + LOG_WINDOW_MS) {
+		if (r->log_pending != 0)
+			log_warn("%llu more SERVFAIL reasons not logged (rate limit)",
+				 (unsigned long long)r->log_pending);
+		r->log_window = now_ms;
+		r->log_lines = 0;
+		r->log_pending = 0;
+	}
+	if (r->log_lines >= LOG_BURST) {
+		r->log_pending++;
+		r->stats.log_suppressed++;
+		return;
+	}
+	r->log_lines++;
+	r->stats.servfail_logged++;
+	name = ldns_rdf2str(qname);
+	type = ldns_rr_type2str((ldns_rr_type)qtype);
+	log_warn("SERVFAIL %s %s: %s", name != NULL ? name : "?",
+		 type != NULL ? type : "?", fail_text(why));
+	free(name);
+	free(type);
+}
+
+/* ---- the read snapshot ---- */
+
+/* One read transaction per resolver, begun on its own thread at first use
+ * and reset after each: renewing keeps the reader slot, so a lookup costs
+ * no slot search (LMDB mdb_txn_renew), and sees the latest commit. The
+ * caller store_reset()s it when done. */
+static struct tdns_txn *rtxn_open(struct tdns_resolver *r)
+{
+	enum tdns_status st;
+
+	if (r->rtxn == NULL)
+		st = store_begin(r->cfg.store, false, &r->rtxn);
+	else
+		st = store_renew(r->rtxn);
+	if (st != TDNS_OK) {
+		log_warn("store read: %s", tdns_strerror(st));
+		return NULL;
+	}
+	return r->rtxn;
+}
+
+/* RFC 8767: the cached entry for the question if serve-stale is on and it
+ * expired at most stale_ttl seconds ago (or is fresh again). */
+static bool stale_get(struct tdns_resolver *r, const uint8_t *qkey,
+		      size_t qkey_len, uint16_t qtype, uint16_t qclass,
+		      uint64_t now, struct tdns_cache_value *v)
+{
+	struct tdns_txn *t;
+	enum tdns_status st;
+
+	if (!r->cfg.serve_stale || qclass != LDNS_RR_CLASS_IN)
+		return false;
+	t = rtxn_open(r);
+	if (t == NULL)
+		return false;
+	st = cache_get(t, qkey, qkey_len, qtype, now, r->cfg.stale_ttl, v);
+	store_reset(t);
+	return st == TDNS_OK;
+}
+
+/* The reply for q when no fresh answer could be had: the stale value (TTL
+ * 30 for what expired, EDE 3, RFC 8767 4) when there is one, otherwise
+ * SERVFAIL with the EDE of `why`. NULL only without memory. */
+static ldns_pkt *fail_reply(struct tdns_resolver *r, const struct tdns_query *q,
+			    const struct tdns_cache_value *stale,
+			    enum fail_kind why, uint64_t now)
+{
+	ldns_pkt *reply = NULL;
+
+	if (stale != NULL && stale->data != NULL) {
+		reply = wire_reply_new(q, LDNS_RCODE_NOERROR);
+		if (reply != NULL &&
+		    cache_value_render_ttl(stale->data, stale->len, now,
+					   STALE_ANSWER_TTL, reply) == TDNS_OK) {
+			if (stale->expiry <= now) {
+				r->stats.stale_answers++;
+				add_ede(reply, q, EDE_STALE_ANSWER, "stale answer");
+			}
+			return reply;
+		}
+		ldns_pkt_free(reply);
+	}
+	r->stats.servfail++;
+	reply = wire_reply_new(q, LDNS_RCODE_SERVFAIL);
+	add_ede(reply, q, fail_ede(why), fail_text(why));
+	return reply;
+}
+
+/* ---- the failure cache (RFC 9520) ---- */
+
+/* A small set-associative table: bounded memory, no allocation per
+ * entry; a full set loses its entry closest to being forgotten. */
+static struct failent *failc_find(struct tdns_resolver *r, const uint8_t *key,
+				  size_t key_len, uint32_t hash)
+{
+	struct failent *set = &r->failc[(hash & (FAILC_SETS - 1)) * FAILC_WAYS];
+
+	for (unsigned i = 0; i < FAILC_WAYS; i++)
+		if (set[i].key_len == key_len && memcmp(set[i].key, key, key_len) == 0)
+			return &set[i];
+	return NULL;
+}
+
+static bool failc_hit(struct tdns_resolver *r, const uint8_t *key, size_t key_len,
+		      uint32_t hash, uint64_t now_ms)
+{
+	const struct failent *f = failc_find(r, key, key_len, hash);
+
+	return f != NULL && now_ms < f->until_ms;
+}
+
+/* RFC 9520 3.2: remember the failure; one that recurs soon after the last
+ * one expired is remembered twice as long, up to FAILC_MAX_MS. */
+static void failc_add(struct tdns_resolver *r, const uint8_t *key, size_t key_len,
+		      uint32_t hash, uint64_t now_ms)
+{
+	struct failent *set = &r->failc[(hash & (FAILC_SETS - 1)) * FAILC_WAYS];
+	struct failent *f = failc_find(r, key, key_len, hash);
+	uint32_t dur = FAILC_MIN_MS;
+
+	if (f != NULL && now_ms < f->forget_ms)
+		dur = f->dur_ms >= FAILC_MAX_MS / 2 ? FAILC_MAX_MS : f->dur_ms * 2;
+	if (f == NULL) {
+		f = &set[0];
+		for (unsigned i = 0; i < FAILC_WAYS; i++) {
+			if (set[i].key_len == 0 || set[i].forget_ms <= now_ms) {
+				f = &set[i];
+				break;
+			}
+			if (set[i].forget_ms < f->forget_ms)
+				f = &set[i];
+		}
+		memcpy(f->key, key, key_len);
+		f->key_len = key_len;
+	}
+	f->dur_ms = dur;
+	f->until_ms = now_ms + dur;
+	f->forget_ms = f->until_ms + dur;
+}
+
+static void failc_forget(struct tdns_resolver *r, const uint8_t *key,
+			 size_t key_len, uint32_t hash)
+{
+	struct failent *f = failc_find(r, key, key_len, hash);
+
+	if (f != NULL)
+		f->key_len = 0;
+}
+
+/* ---- upstream state ---- */
+
+enum up_use {
+	UP_SKIP = 0, /* dead, backing off (or its probe is out) */
+	UP_USE,      /* alive */
+	UP_PROBE,    /* dead, but due for its one probe */
+};
+
+static enum up_use up_use(const struct tdns_resolver *r, unsigned i, uint64_t now_ms)
+{
+	const struct upstate *s = &r->ups[i];
+
+	if (s->fails < DEAD_AFTER)
+		return UP_USE;
+	return now_ms >= s->dead_until && !s->probing ? UP_PROBE : UP_SKIP;
+}
+
+/* The current attempt of u told us whether its upstream works. */
+static void up_verdict(struct tdns_resolver *r, struct upq *u, bool alive,
+		       uint64_t now_ms)
+{
+	struct upstate *s = &r->ups[u->upstream];
+	uint64_t rtt;
+
+	if (alive) {
+		rtt = now_ms > u->sent_ms ? now_ms - u->sent_ms : 1;
+		if (rtt > BACKOFF_MAX_MS)
+			rtt = BACKOFF_MAX_MS;
+		/* RFC 6298 2.3: SRTT <- 7/8 SRTT + 1/8 R'. */
+		s->srtt_ms = s->srtt_ms == 0 ? (uint32_t)rtt
+					     : (uint32_t)((7u * s->srtt_ms + rtt) / 8u);
+		if (s->fails >= DEAD_AFTER)
+			log_info("upstream #%u answers again", u->upstream + 1);
+		s->fails = 0;
+		s->backoff_ms = BACKOFF_MIN_MS;
+	} else {
+		s->fails++;
+		if (s->fails >= DEAD_AFTER) {
+			if (u->probe && s->backoff_ms < BACKOFF_MAX_MS)
+				s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS
+							? BACKOFF_MAX_MS
+							: s->backoff_ms * 2;
+			if (s->fails == DEAD_AFTER) {
+				r->stats.upstream_dead++;
+				log_warn("upstream #%u: %u failures in a row, skipped "
+					 "and probed after %u ms",
+					 u->upstream + 1, s->fails, s->backoff_ms);
+			}
+			s->dead_until = now_ms + s->backoff_ms;
+		}
+	}
+	if (u->probe) {
+		s->probing = false;
+		u->probe = false;
+	}
+}
+
+/* How long the attempt at upstream `up` may take: an even share of the
+ * budget left among the upstreams still to try (so a silent first one
+ * leaves time for the others, and the last one gets all that is left),
+ * and with more to try, RTO_FACTOR times its RTT when that is known. */
+static uint64_t attempt_time(const struct tdns_resolver *r, const struct upq *u,
+			     unsigned up, uint64_t now_ms)
+{
+	uint64_t left = u->deadline - now_ms, per, rto;
+	unsigned n = 1;
+
+	for (unsigned i = up + 1; i < r->cfg.n_upstream; i++)
+		if (up_use(r, i, now_ms) != UP_SKIP)
+			n++;
+	per = left / n;
+	if (per < MIN_ATTEMPT_MS)
+		per = MIN_ATTEMPT_MS;
+	if (n > 1 && r->ups[up].srtt_ms != 0) {
+		rto = (uint64_t)RTO_FACTOR * r->ups[up].srtt_ms;
+		if (rto < RTO_MIN_MS)
+			rto = RTO_MIN_MS;
+		if (rto < per)
+			per = rto;
+	}
+	return per < left ? per : left;
+}
+
 /* ---- outstanding queries ---- */
 
 static struct upq *upq_find(struct tdns_resolver *r, const uint8_t *key,
@@ -180,12 +528,17 @@ static struct upq *upq_by_token(struct tdns_resolver *r, uint64_t token)
 	return u != NULL && u->token == token ? u : NULL;
 }
 
-/* Close the current attempt (if any) with the transport. */
+/* Close the current attempt (if any) with the transport; a probe that
+ * ends without a verdict frees the upstream for the next probe. */
 static void attempt_close(struct tdns_resolver *r, struct upq *u)
 {
 	if (u->token != 0)
 		r->cfg.transport.done(r->cfg.transport.ctx, u->token);
 	u->token = 0;
+	if (u->probe) {
+		r->ups[u->upstream].probing = false;
+		u->probe = false;
+	}
 }
 
 /* Unlink u from every index and free it; its waiters must be gone. */
@@ -217,6 +570,15 @@ static void waiter_free(struct waiter *w)
 	free(w);
 }
 
+/* The next moment u needs attention: its attempt's deadline or its
+ * serve-stale client timer. */
+static uint64_t upq_next(const struct upq *u)
+{
+	return u->stale_at != 0 && u->stale_at < u->attempt_deadline
+		       ? u->stale_at
+		       : u->attempt_deadline;
+}
+
 static void wake_at(struct tdns_resolver *r, uint64_t deadline)
 {
 	if (deadline < r->armed) {
@@ -225,8 +587,34 @@ static void wake_at(struct tdns_resolver *r, uint64_t deadline)
 	}
 }
 
+/* The qname as this attempt sends it: lower case, or with 0x20 each
+ * letter's case from a random bit (draft-vixie-dnsext-dns0x20), which a
+ * forger must also guess. */
+static void set_qsent(struct upq *u, bool mix)
+{
+	uint8_t bits[NAME_WIRE_MAX];
+	size_t n = ldns_rdf_size(u->qname);
+	ssize_t got;
+
+	memcpy(u->qsent, ldns_rdf_data(u->qname), n);
+	u->used_0x20 = false;
+	if (!mix)
+		return;
+	do {
+		got = getrandom(bits, n, 0);
+	} while (got < 0 && errno == EINTR);
+	if (got != (ssize_t)n)
+		return;
+	for (size_t i = 0; i < n && u->qsent[i] != 0; i += (size_t)u->qsent[i] + 1) {
+		for (size_t j = i + 1; j <= i + u->qsent[i] && j < n; j++)
+			if (u->qsent[j] >= 'a' && u->qsent[j] <= 'z' && (bits[j] & 1))
+				u->qsent[j] ^= 0x20;
+	}
+	u->used_0x20 = true;
+}
+
 /* The upstream query message: RD set (we forward, RFC 1035 4.3.1), one
- * question in lower case, an OPT record advertising 1232 bytes (RFC 6891
+ * question (qsent), an OPT record advertising 1232 bytes (RFC 6891
  * 6.2.5, DNS flag day 2020) unless this upstream refused EDNS. */
 static size_t build_query(const struct upq *u, uint8_t *m)
 {
@@ -237,7 +625,7 @@ static size_t build_query(const struct upq *u, uint8_t *m)
 	m[2] = 0x01;   /* QR=0, opcode QUERY, RD=1 */
 	wr16(m + 4, 1); /* QDCOUNT */
 	wr16(m + 10, u->no_edns ? 0 : 1); /* ARCOUNT: the OPT */
-	memcpy(m + WIRE_HDR_LEN, ldns_rdf_data(u->qname), nlen);
+	memcpy(m + WIRE_HDR_LEN, u->qsent, nlen);
 	p = WIRE_HDR_LEN + nlen;
 	wr16(m + p, u->qtype);
 	wr16(m + p + 2, u->qclass);
@@ -253,51 +641,68 @@ static size_t build_query(const struct upq *u, uint8_t *m)
 
 /*
  * Start an attempt on the first upstream from `first` that takes it: a new
- * token and a new random ID every time (RFC 5452 9.2). tcp and no_edns
- * apply to `first` only; a further upstream is asked over UDP with EDNS.
- * Returns false when no upstream could be sent to.
+ * token and a new random ID every time (RFC 5452 9.2). Dead upstreams are
+ * skipped unless due for their one probe. tcp and no_edns apply to `first`
+ * only; a further upstream is asked over UDP with EDNS. Returns false
+ * when no upstream could be sent to (u->why says why).
  */
 static bool attempt_start(struct tdns_resolver *r, struct upq *u, unsigned first,
 			  bool tcp, bool no_edns, uint64_t now_ms)
 {
 	uint8_t msg[UPQ_MSG_MAX];
-	unsigned per = r->cfg.timeout_ms / r->cfg.n_upstream;
+	enum up_use use;
 	size_t len;
 
 	attempt_close(r, u);
-	if (per < MIN_ATTEMPT_MS)
-		per = MIN_ATTEMPT_MS;
 	for (unsigned up = first; up < r->cfg.n_upstream;
 	     up++, tcp = false, no_edns = false) {
-		if (now_ms >= u->deadline || random_id(&u->id) != TDNS_OK)
+		if (now_ms >= u->deadline)
 			return false;
+		use = up_use(r, up, now_ms);
+		if (use == UP_SKIP) {
+			r->stats.upstream_skipped++;
+			continue;
+		}
+		if (random_id(&u->id) != TDNS_OK) {
+			u->why = FAIL_INTERNAL;
+			return false;
+		}
 		u->no_edns = no_edns;
+		set_qsent(u, r->cfg.use_0x20 && !r->ups[up].no_0x20);
 		if (++r->seq == 0)
 			r->seq = 1;
 		u->token = (uint64_t)r->seq << SLOT_BITS | u->slot;
+		u->upstream = up;
 		len = build_query(u, msg);
 		if (r->cfg.transport.send(r->cfg.transport.ctx, u->token, up, tcp,
 					  msg, len) == TDNS_OK) {
 			r->stats.upstream_sent++;
-			u->upstream = up;
 			u->tcp = tcp;
-			u->attempt_deadline = now_ms + per < u->deadline
-						      ? now_ms + per
-						      : u->deadline;
-			wake_at(r, u->attempt_deadline);
+			u->sent_ms = now_ms;
+			if (use == UP_PROBE) {
+				r->ups[up].probing = true;
+				u->probe = true;
+				r->stats.upstream_probes++;
+			}
+			u->attempt_deadline = now_ms + attempt_time(r, u, up, now_ms);
+			wake_at(r, upq_next(u));
 			return true;
 		}
 		r->cfg.transport.done(r->cfg.transport.ctx, u->token);
 		u->token = 0;
 		r->stats.upstream_failed++;
+		u->why = FAIL_NETWORK;
+		up_verdict(r, u, false, now_ms);
 	}
 	return false;
 }
 
-/* Answer one waiter from a packed cache value (or SERVFAIL when val is
- * NULL) and free it. */
+/* Answer one waiter and free it: from a packed cache value (val), else
+ * from the stale value, else SERVFAIL for `why`. */
 static void answer_waiter(struct tdns_resolver *r, struct waiter *w,
-			  const uint8_t *val, size_t vlen, uint64_t now)
+			  const uint8_t *val, size_t vlen,
+			  const struct tdns_cache_value *stale,
+			  enum fail_kind why, uint64_t now)
 {
 	ldns_pkt *reply = NULL;
 	size_t len = 0;
@@ -309,12 +714,11 @@ static void answer_waiter(struct tdns_resolver *r, struct waiter *w,
 		    cache_value_render(val, vlen, now, reply) != TDNS_OK) {
 			ldns_pkt_free(reply);
 			reply = NULL;
+			why = FAIL_GARBAGE;
 		}
 	}
-	if (reply == NULL) {
-		r->stats.servfail++;
-		reply = wire_reply_new(&w->q, LDNS_RCODE_SERVFAIL);
-	}
+	if (reply == NULL)
+		reply = fail_reply(r, &w->q, stale, why, now);
 	if (reply != NULL) {
 		ldns_pkt_set_ra(reply, true);
 		ok = wire_reply_render(reply, &w->q, w->tcp, r->buf, WIRE_MAX_MSG,
@@ -326,9 +730,9 @@ static void answer_waiter(struct tdns_resolver *r, struct waiter *w,
 	waiter_free(w);
 }
 
-/* The query is over: answer everyone waiting (val NULL: SERVFAIL) and
- * forget it. It is unlinked first so that nothing done while answering can
- * find it half-finished. */
+/* The query is over with an answer: answer everyone waiting and forget
+ * it. It is unlinked first so that nothing done while answering can find
+ * it half-finished. */
 static void upq_complete(struct tdns_resolver *r, struct upq *u,
 			 const uint8_t *val, size_t vlen, uint64_t now)
 {
@@ -338,16 +742,65 @@ static void upq_complete(struct tdns_resolver *r, struct upq *u,
 	upq_destroy(r, u);
 	for (; w != NULL; w = next) {
 		next = w->next;
-		answer_waiter(r, w, val, vlen, now);
+		answer_waiter(r, w, val, vlen, NULL, FAIL_INTERNAL, now);
 	}
 }
 
-/* The current attempt failed: next upstream, else SERVFAIL. */
+/* The query failed for good (u->why): remember the failure (RFC 9520),
+ * log it, and answer the waiters stale (RFC 8767) or SERVFAIL. */
+static void upq_fail(struct tdns_resolver *r, struct upq *u)
+{
+	struct tdns_cache_value stale = { 0 };
+	struct waiter *w = u->waiters, *next;
+	uint64_t now = clock_now();
+	enum fail_kind why = u->why;
+
+	if (why != FAIL_INTERNAL && why != FAIL_OVERLOAD)
+		failc_add(r, u->key, u->key_len, u->hash, clock_mono_ms());
+	if (w != NULL)
+		stale_get(r, u->key, u->qkey_len, u->qtype, u->qclass, now, &stale);
+	if (w != NULL && (stale.data == NULL || stale.expiry > now))
+		log_servfail(r, u->qname, u->qtype, why);
+	u->waiters = NULL;
+	upq_destroy(r, u);
+	for (; w != NULL; w = next) {
+		next = w->next;
+		answer_waiter(r, w, NULL, 0, &stale, why, now);
+	}
+	cache_value_clear(&stale);
+}
+
+/* RFC 8767 5: the client-response timer went off before the upstreams
+ * answered: the waiters get the stale entry now, if there is one, while
+ * the query goes on to refresh the cache. */
+static void upq_stale_early(struct tdns_resolver *r, struct upq *u)
+{
+	struct tdns_cache_value stale = { 0 };
+	struct waiter *w, *next;
+	uint64_t now = clock_now();
+
+	u->stale_at = 0;
+	if (u->waiters == NULL ||
+	    !stale_get(r, u->key, u->qkey_len, u->qtype, u->qclass, now, &stale))
+		return;
+	if (stale.expiry <= now) {
+		w = u->waiters;
+		u->waiters = NULL;
+		u->n_waiters = 0;
+		for (; w != NULL; w = next) {
+			next = w->next;
+			answer_waiter(r, w, NULL, 0, &stale, FAIL_TIMEOUT, now);
+		}
+	}
+	cache_value_clear(&stale);
+}
+
+/* The current attempt failed: next upstream, else the query fails. */
 static void attempt_failed(struct tdns_resolver *r, struct upq *u,
 			   uint64_t now_ms)
 {
 	if (!attempt_start(r, u, u->upstream + 1, false, false, now_ms))
-		upq_complete(r, u, NULL, 0, clock_now());
+		upq_fail(r, u);
 }
 
 static enum tdns_status upq_new(struct tdns_resolver *r, const struct tdns_query *q,
@@ -378,6 +831,11 @@ static enum tdns_status upq_new(struct tdns_resolver *r, const struct tdns_query
 	u->qtype = q->qtype;
 	u->qclass = q->qclass;
 	u->deadline = now_ms + r->cfg.timeout_ms;
+	if (r->cfg.serve_stale)
+		u->stale_at = now_ms + STALE_CLIENT_MS;
+	/* Until an attempt fails, the only reason not to have sent one is
+	 * that every upstream is backing off. */
+	u->why = FAIL_DEAD;
 	u->slot = r->free_slots[--r->n_free];
 	r->slots[u->slot] = u;
 	b = hash & (r->n_buckets - 1);
@@ -402,26 +860,20 @@ out:
 /*
  * A miss: join the outstanding query for the same question or start one.
  * RESOLVER_DEFER: the client is held and the query in *q has moved into
- * its waiter. RESOLVER_REPLY: the caller answers SERVFAIL now (a limit was
- * reached, no upstream took the query, or no memory).
+ * its waiter. RESOLVER_REPLY: the caller answers the failure *why now (a
+ * limit was reached, no upstream took the query, or no memory).
  */
 static enum resolver_verdict miss(struct tdns_resolver *r, struct tdns_query *q,
-				  bool tcp, void *request)
+				  bool tcp, void *request, const uint8_t *key,
+				  size_t key_len, uint32_t hash, enum fail_kind *why)
 {
-	uint8_t key[RECORD_KEY_MAX + 2];
 	uint64_t now_ms = clock_mono_ms();
 	struct waiter *w = NULL;
 	struct upq *u;
-	size_t key_len;
-	uint32_t hash;
 	enum resolver_verdict v = RESOLVER_REPLY;
 
-	key_len = name_record_key(q->qkey, q->qkey_len, q->qtype, key);
-	wr16(key + key_len, q->qclass);
-	key_len += 2;
-	hash = key_hash(key, key_len);
 	r->stats.misses++;
-
+	*why = FAIL_OVERLOAD;
 	u = upq_find(r, key, key_len, hash);
 	if (u != NULL && u->n_waiters >= r->cfg.max_waiters) {
 		r->stats.overload++;
@@ -432,15 +884,20 @@ static enum resolver_verdict miss(struct tdns_resolver *r, struct tdns_query *q,
 		r->stats.overload++;
 		goto out;
 	} else {
+		*why = FAIL_INTERNAL;
 		if (upq_new(r, q, key, key_len, hash, now_ms, &u) != TDNS_OK)
 			goto out;
 		if (!attempt_start(r, u, 0, false, false, now_ms)) {
+			*why = u->why;
+			if (*why != FAIL_INTERNAL)
+				failc_add(r, key, key_len, hash, now_ms);
 			upq_destroy(r, u);
 			goto out;
 		}
 	}
 	/* Without memory for the waiter the upstream query still goes on: its
 	 * answer fills the cache for the client's retry. */
+	*why = FAIL_INTERNAL;
 	w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		goto out;
@@ -464,24 +921,12 @@ out:
  * to send, or NULL for a miss (or an error: then treated as a miss). */
 static ldns_pkt *local_answer(struct tdns_resolver *r, const struct tdns_query *q)
 {
-	struct tdns_txn *t = NULL;
+	struct tdns_txn *t = rtxn_open(r);
 	ldns_pkt *reply = NULL;
 	enum tdns_status st;
 
-	/* One read transaction per resolver, begun on its own thread at the
-	 * first query and reset after each: renewing keeps the reader slot, so
-	 * a query costs no slot search (LMDB mdb_txn_renew). Each renew sees
-	 * the latest commit: zones loaded meanwhile and fresh cache entries. */
-	if (r->rtxn == NULL) {
-		st = store_begin(r->cfg.store, false, &r->rtxn);
-	} else {
-		st = store_renew(r->rtxn);
-	}
-	if (st != TDNS_OK) {
-		log_warn("store read: %s", tdns_strerror(st));
+	if (t == NULL)
 		goto out;
-	}
-	t = r->rtxn;
 	reply = wire_reply_new(q, LDNS_RCODE_NOERROR);
 	if (reply == NULL)
 		goto out;
@@ -503,13 +948,43 @@ out:
 	return reply;
 }
 
+/* The question key of q: record key || class (coalescing and failures). */
+static size_t question_key(const struct tdns_query *q, uint8_t *key)
+{
+	size_t n = name_record_key(q->qkey, q->qkey_len, q->qtype, key);
+
+	wr16(key + n, q->qclass);
+	return n + 2;
+}
+
+/* A miss that will not be resolved now: the failure cache says so, or
+ * miss() could not start or join an upstream query. */
+static ldns_pkt *miss_failed(struct tdns_resolver *r, const struct tdns_query *q,
+			     enum fail_kind why)
+{
+	struct tdns_cache_value stale = { 0 };
+	uint64_t now = clock_now();
+	ldns_pkt *reply;
+
+	stale_get(r, q->qkey, q->qkey_len, q->qtype, q->qclass, now, &stale);
+	if (stale.data == NULL || stale.expiry > now)
+		log_servfail(r, q->qname, q->qtype, why);
+	reply = fail_reply(r, q, &stale, why, now);
+	cache_value_clear(&stale);
+	return reply;
+}
+
 enum resolver_verdict resolver_query(struct tdns_resolver *r, const uint8_t *in,
 				     size_t len, bool tcp, void *request,
 				     uint8_t *out, size_t cap, size_t *out_len)
 {
+	uint8_t key[RECORD_KEY_MAX + 2];
 	struct tdns_query q;
 	ldns_pkt *reply = NULL;
 	enum resolver_verdict v;
+	enum fail_kind why = FAIL_CACHED;
+	size_t key_len;
+	uint32_t hash;
 
 	memset(&q, 0, sizeof(q));
 	switch (wire_parse_query(in, len, &q, out, out_len)) {
@@ -536,11 +1011,18 @@ enum resolver_verdict resolver_query(struct tdns_resolver *r, const uint8_t *in,
 			 * only; a forwarder has no referral to give. */
 			reply = wire_reply_new(&q, LDNS_RCODE_REFUSED);
 		} else if (reply == NULL) {
-			v = miss(r, &q, tcp, request);
-			if (v == RESOLVER_DEFER)
-				goto out;
-			r->stats.servfail++;
-			reply = wire_reply_new(&q, LDNS_RCODE_SERVFAIL);
+			key_len = question_key(&q, key);
+			hash = key_hash(key, key_len);
+			if (failc_hit(r, key, key_len, hash, clock_mono_ms())) {
+				/* RFC 9520 3.2: a recent failure is answered
+				 * from memory, no upstream query. */
+				r->stats.failcache_hits++;
+			} else {
+				v = miss(r, &q, tcp, request, key, key_len, hash, &why);
+				if (v == RESOLVER_DEFER)
+					goto out;
+			}
+			reply = miss_failed(r, &q, why);
 		}
 	}
 	v = finish(reply, &q, tcp, in, len, out, cap, out_len);
@@ -573,17 +1055,35 @@ out:
 	return v;
 }
 
-/* Does the reply's question match what u asked? (RFC 5452 4.2) */
-static bool question_matches(const struct upq *u, const ldns_pkt *p)
+enum qmatch {
+	Q_NO = 0, /* not our question: ignore the reply */
+	Q_YES,
+	Q_CASE,   /* our question, but not the case we sent (0x20) */
+};
+
+/* Does the reply's question match what u asked? (RFC 5452 4.2) The name
+ * matches case-insensitively (RFC 1035 2.3.3), and with 0x20 byte for
+ * byte. */
+static enum qmatch question_match(const struct upq *u, const ldns_pkt *p)
 {
 	const ldns_rr *qr;
+	const ldns_rdf *owner;
 
 	if (ldns_pkt_qdcount(p) != 1 || ldns_pkt_get_opcode(p) != LDNS_PACKET_QUERY)
-		return false;
+		return Q_NO;
 	qr = ldns_rr_list_rr(ldns_pkt_question(p), 0);
-	return qr != NULL && (uint16_t)ldns_rr_get_type(qr) == u->qtype &&
-	       (uint16_t)ldns_rr_get_class(qr) == u->qclass &&
-	       ldns_dname_compare(ldns_rr_owner(qr), u->qname) == 0;
+	if (qr == NULL || (uint16_t)ldns_rr_get_type(qr) != u->qtype ||
+	    (uint16_t)ldns_rr_get_class(qr) != u->qclass ||
+	    ldns_dname_compare(ldns_rr_owner(qr), u->qname) != 0)
+		return Q_NO;
+	if (!u->used_0x20)
+		return Q_YES;
+	owner = ldns_rr_owner(qr);
+	return ldns_rdf_size(owner) == ldns_rdf_size(u->qname) &&
+			       memcmp(ldns_rdf_data(owner), u->qsent,
+				      ldns_rdf_size(owner)) == 0
+		       ? Q_YES
+		       : Q_CASE;
 }
 
 /* An accepted NOERROR/NXDOMAIN reply: cache what may be cached, answer. */
@@ -594,10 +1094,12 @@ static void accept_reply(struct tdns_resolver *r, struct upq *u,
 	uint64_t now = clock_now();
 	enum tdns_status st;
 
+	failc_forget(r, u->key, u->key_len, u->hash);
 	st = cache_value_build(&r->cfg.cache, u->qname, u->qtype, p, now, &v);
 	if (st != TDNS_OK) {
 		log_warn("upstream reply not usable: %s", tdns_strerror(st));
-		upq_complete(r, u, NULL, 0, clock_now());
+		u->why = st == TDNS_ENOMEM ? FAIL_INTERNAL : FAIL_GARBAGE;
+		upq_fail(r, u);
 		return;
 	}
 	if (v.cacheable && u->qclass == LDNS_RR_CLASS_IN) {
@@ -619,6 +1121,17 @@ static void accept_reply(struct tdns_resolver *r, struct upq *u,
 	cache_value_clear(&v);
 }
 
+/* The attempt failed for `why`; alive says whether the upstream itself
+ * answered (an error rcode) or not (silence, garbage, socket). */
+static void reply_failed(struct tdns_resolver *r, struct upq *u,
+			 enum fail_kind why, bool alive, uint64_t now_ms)
+{
+	r->stats.upstream_failed++;
+	u->why = why;
+	up_verdict(r, u, alive, now_ms);
+	attempt_failed(r, u, now_ms);
+}
+
 void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 		       const uint8_t *msg, size_t len)
 {
@@ -626,12 +1139,13 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 	ldns_pkt *p = NULL;
 	uint64_t now_ms = clock_mono_ms();
 	ldns_pkt_rcode rcode;
+	enum qmatch qm;
+	unsigned counts;
 
 	if (u == NULL)
 		goto out; /* a stale attempt */
 	if (msg == NULL) {
-		r->stats.upstream_failed++;
-		attempt_failed(r, u, now_ms);
+		reply_failed(r, u, FAIL_NETWORK, false, now_ms);
 		goto out;
 	}
 	/* RFC 5452 9.1: anything without our ID and QR=1 may be a forgery:
@@ -640,13 +1154,23 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 		r->stats.upstream_ignored++;
 		goto out;
 	}
+	/* Bounds before parsing: a reply claiming more records than any
+	 * sane answer to one question is garbage, however long it is (the
+	 * cost of parsing and walking it must stay small). */
+	counts = (unsigned)rd16(msg + 4) + rd16(msg + 6) + rd16(msg + 8) +
+		 rd16(msg + 10);
+	if (counts > r->cfg.max_records) {
+		r->stats.upstream_oversized++;
+		reply_failed(r, u, FAIL_GARBAGE, false, now_ms);
+		goto out;
+	}
 	if (ldns_wire2pkt(&p, msg, len) != LDNS_STATUS_OK) {
-		r->stats.upstream_failed++;
-		attempt_failed(r, u, now_ms);
+		reply_failed(r, u, FAIL_GARBAGE, false, now_ms);
 		goto out;
 	}
 	rcode = ldns_pkt_get_rcode(p);
-	if (!question_matches(u, p) &&
+	qm = question_match(u, p);
+	if (qm == Q_NO &&
 	    !(ldns_pkt_qdcount(p) == 0 && rcode != LDNS_RCODE_NOERROR &&
 	      rcode != LDNS_RCODE_NXDOMAIN)) {
 		/* An error reply without a question is let through: servers
@@ -654,29 +1178,47 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 		r->stats.upstream_ignored++;
 		goto out;
 	}
+	if (qm == Q_CASE) {
+		/* The upstream answered our question but not in the case we
+		 * sent: it does not preserve case, and 0x20 would fail with
+		 * it forever. Ask it again without, and from now on. */
+		r->ups[u->upstream].no_0x20 = true;
+		r->stats.fallback_0x20++;
+		log_info("upstream #%u does not echo the question's case: 0x20 off for it",
+			 u->upstream + 1);
+		up_verdict(r, u, true, now_ms);
+		if (!attempt_start(r, u, u->upstream, u->tcp, u->no_edns, now_ms))
+			upq_fail(r, u);
+		goto out;
+	}
 	if (ldns_pkt_tc(p) && !u->tcp) {
 		/* RFC 1035 4.2.1, RFC 7766 5: truncated over UDP, ask again
 		 * over TCP at the same upstream. */
 		r->stats.tcp_retries++;
+		up_verdict(r, u, true, now_ms);
 		if (!attempt_start(r, u, u->upstream, true, u->no_edns, now_ms))
-			upq_complete(r, u, NULL, 0, clock_now());
+			upq_fail(r, u);
 		goto out;
 	}
 	if (rcode == LDNS_RCODE_FORMERR && !u->no_edns) {
 		/* RFC 6891 7: a server that does not know EDNS may answer
 		 * FORMERR; ask it once more without the OPT record. */
+		up_verdict(r, u, true, now_ms);
 		if (!attempt_start(r, u, u->upstream, u->tcp, true, now_ms))
-			upq_complete(r, u, NULL, 0, clock_now());
+			upq_fail(r, u);
 		goto out;
 	}
 	/* An extended rcode (BADVERS, ...) is a failure whatever the header
-	 * says (RFC 6891 6.1.3). */
+	 * says (RFC 6891 6.1.3). The next upstream is tried, but a server
+	 * that answers with an error rcode is alive: it answers other names
+	 * (an upstream is declared dead only for silence, broken sockets and
+	 * garbage). */
 	if ((rcode != LDNS_RCODE_NOERROR && rcode != LDNS_RCODE_NXDOMAIN) ||
 	    ldns_pkt_edns_extended_rcode(p) != 0 || ldns_pkt_tc(p)) {
-		r->stats.upstream_failed++;
-		attempt_failed(r, u, now_ms);
+		reply_failed(r, u, FAIL_RCODE, true, now_ms);
 		goto out;
 	}
+	up_verdict(r, u, true, now_ms);
 	accept_reply(r, u, p);
 out:
 	ldns_pkt_free(p);
@@ -689,14 +1231,18 @@ void resolver_tick(struct tdns_resolver *r, uint64_t now_ms)
 
 	for (u = r->all; u != NULL; u = next) {
 		next = u->next;
+		if (u->stale_at != 0 && u->stale_at <= now_ms)
+			upq_stale_early(r, u);
 		if (u->attempt_deadline <= now_ms) {
 			r->stats.upstream_timeouts++;
+			u->why = FAIL_TIMEOUT;
+			up_verdict(r, u, false, now_ms);
 			attempt_failed(r, u, now_ms);
 		}
 	}
 	for (u = r->all; u != NULL; u = u->next)
-		if (u->attempt_deadline < min)
-			min = u->attempt_deadline;
+		if (upq_next(u) < min)
+			min = upq_next(u);
 	r->armed = min;
 	r->cfg.transport.wake(r->cfg.transport.ctx, min);
 }
@@ -706,8 +1252,8 @@ uint64_t resolver_next_deadline(const struct tdns_resolver *r)
 	uint64_t min = UINT64_MAX;
 
 	for (const struct upq *u = r->all; u != NULL; u = u->next)
-		if (u->attempt_deadline < min)
-			min = u->attempt_deadline;
+		if (upq_next(u) < min)
+			min = upq_next(u);
 	return min;
 }
 
@@ -762,6 +1308,10 @@ enum tdns_status resolver_new(const struct tdns_resolver_cfg *cfg,
 		r->cfg.max_outstanding = DEFAULT_MAX_OUTSTANDING;
 	if (r->cfg.max_waiters == 0)
 		r->cfg.max_waiters = DEFAULT_MAX_WAITERS;
+	if (r->cfg.stale_ttl == 0)
+		r->cfg.stale_ttl = DEFAULT_STALE_TTL;
+	if (r->cfg.max_records == 0)
+		r->cfg.max_records = DEFAULT_MAX_RECORDS;
 	r->n_buckets = 16;
 	while (r->n_buckets < r->cfg.max_outstanding)
 		r->n_buckets *= 2;
@@ -769,9 +1319,13 @@ enum tdns_status resolver_new(const struct tdns_resolver_cfg *cfg,
 	r->free_slots = calloc(r->cfg.max_outstanding, sizeof(*r->free_slots));
 	r->buckets = calloc(r->n_buckets, sizeof(*r->buckets));
 	r->buf = malloc(WIRE_MAX_MSG);
+	r->ups = calloc(r->cfg.n_upstream, sizeof(*r->ups));
+	r->failc = calloc(FAILC_SETS * FAILC_WAYS, sizeof(*r->failc));
 	if (r->slots == NULL || r->free_slots == NULL || r->buckets == NULL ||
-	    r->buf == NULL)
+	    r->buf == NULL || r->ups == NULL || r->failc == NULL)
 		goto out;
+	for (unsigned i = 0; i < r->cfg.n_upstream; i++)
+		r->ups[i].backoff_ms = BACKOFF_MIN_MS;
 	/* Hand out low slots first: a stack with slot 0 on top. */
 	for (uint32_t i = 0; i < r->cfg.max_outstanding; i++)
 		r->free_slots[i] = r->cfg.max_outstanding - 1 - i;
@@ -807,5 +1361,7 @@ void resolver_free(struct tdns_resolver *r)
 	free(r->free_slots);
 	free(r->buckets);
 	free(r->buf);
+	free(r->ups);
+	free(r->failc);
 	free(r);
 }

@@ -170,6 +170,37 @@ static void rr_rdata_write(const ldns_rr *rr, uint8_t *out, bool canon)
 	}
 }
 
+/*
+ * Whether ldns reads rdata[0..rdlen) back from wire as a record of type:
+ * 1 yes, 0 no, -1 out of memory. ldns's text parser accepts some rdata (in
+ * RFC 3597 "\#" form, or through its leniency) that its wire parser refuses
+ * for the type, e.g. a CAA whose tag length runs past the end. Such a record
+ * could be stored and served but never dumped in a form that loads again,
+ * since ldns checks "\#" rdata of a known type against the type's layout.
+ * Types ldns does not know are opaque and always read back.
+ */
+static int rdata_reads_back(uint16_t type, const uint8_t *rdata, size_t rdlen)
+{
+	ldns_rr *rr = ldns_rr_new();
+	uint8_t *buf = malloc(2 + rdlen);
+	size_t pos = 0;
+	int ok = -1;
+
+	if (rr == NULL || buf == NULL)
+		goto out;
+	ldns_rr_set_type(rr, (ldns_rr_type)type);
+	buf[0] = (uint8_t)(rdlen >> 8);
+	buf[1] = (uint8_t)rdlen;
+	if (rdlen > 0)
+		memcpy(buf + 2, rdata, rdlen);
+	ok = ldns_wire2rdf(rr, buf, 2 + rdlen, &pos) == LDNS_STATUS_OK &&
+	     pos == 2 + rdlen;
+out:
+	free(buf);
+	ldns_rr_free(rr);
+	return ok;
+}
+
 /* RFC 6895 3.1: 0 is reserved, OPT (41) and 128-255 (QTYPEs and meta
  * types such as TSIG, AXFR, ANY) never appear in zone data. */
 static bool type_is_data(uint16_t type)
@@ -307,6 +338,16 @@ static enum tdns_status add_parsed(struct zl_zone *z, const ldns_rr *rr,
 	if (r->rd_off == UINT32_MAX)
 		goto nomem;
 	rr_rdata_write(rr, z->arena + r->rd_off, false);
+	switch (rdata_reads_back(type, z->arena + r->rd_off, rdlen)) {
+	case 1:
+		break;
+	case 0:
+		seterr(err, errlen, "%s:%d: rdata does not have the layout of "
+		       "type %s", z->file, line, tname);
+		return TDNS_EPARSE;
+	default:
+		goto nomem;
+	}
 	r->cmp_off = r->rd_off;
 	if (canon) {
 		r->cmp_off = arena_alloc(z, rdlen);
@@ -1091,6 +1132,35 @@ enum tdns_status zoneload_string(struct tdns_store *s, const char *text,
 
 /* ---- back to ldns ---------------------------------------------------- */
 
+/* ldns takes from wire some rdata that its printer and parser do not agree
+ * on: a CAA record with an empty tag (RFC 8659 4.1 wants 1 to 15 letters
+ * and digits), printed as a comment in place of the record; an SSHFP
+ * record of one octet, printed without its missing fields. A zone file can
+ * give both (RFC 3597 "\#" form, or ldns's own leniency), and a dump must
+ * load back to the same data, so a record is printed in its type's form
+ * only if that text parses back to the same record. */
+static bool presentable(const ldns_rr *rr)
+{
+	char *s = ldns_rr2str(rr);
+	ldns_rr *back = NULL;
+	bool ok = false;
+	size_t n;
+
+	if (s == NULL)
+		goto out;
+	/* The printed line ends in a newline, which ldns's string parser
+	 * takes into the last field of some types (CAA's value). */
+	n = strlen(s);
+	if (n > 0 && s[n - 1] == '\n')
+		s[n - 1] = '\0';
+	if (ldns_rr_new_frm_str(&back, s, 0, NULL, NULL) == LDNS_STATUS_OK)
+		ok = ldns_rr_compare(rr, back) == 0;
+out:
+	ldns_rr_free(back);
+	free(s);
+	return ok;
+}
+
 static ldns_rr *rr_from_rdata(const ldns_rdf *owner, uint16_t type, uint32_t ttl,
 			      const uint8_t *rdata, uint16_t rdlen)
 {
@@ -1114,7 +1184,7 @@ static ldns_rr *rr_from_rdata(const ldns_rdf *owner, uint16_t type, uint32_t ttl
 	if (rdlen > 0)
 		memcpy(buf + 2, rdata, rdlen);
 	if (ldns_wire2rdf(rr, buf, 2 + (size_t)rdlen, &pos) != LDNS_STATUS_OK ||
-	    pos != 2 + (size_t)rdlen) {
+	    pos != 2 + (size_t)rdlen || !presentable(rr)) {
 		/* Keep what we cannot lay out as RFC 3597 unknown data. */
 		ldns_rdf *f;
 

@@ -58,6 +58,9 @@ struct tdns_cache_cfg {
 	uint32_t max_neg_ttl; /* cap for NXDOMAIN/NODATA; 0 = 3600 */
 	uint64_t max_bytes;   /* budget for keys + values; 0 = none (see
 			       * cache_store); a quarter of the map is safe */
+	uint32_t keep_stale;  /* seconds an expired entry is kept for
+			       * serve-stale (RFC 8767) before eviction may
+			       * treat it as expired; 0 = not kept */
 };
 
 /*
@@ -99,6 +102,23 @@ void cache_value_clear(struct tdns_cache_value *v);
 enum tdns_status cache_value_render(const uint8_t *val, size_t len, uint64_t now,
 				    ldns_pkt *reply);
 
+/* As cache_value_render, but a record already expired gets TTL
+ * expired_ttl instead of 0 (RFC 8767 4: stale answers go out with TTL 30). */
+enum tdns_status cache_value_render_ttl(const uint8_t *val, size_t len,
+					uint64_t now, uint32_t expired_ttl,
+					ldns_pkt *reply);
+
+/*
+ * Serve-stale (RFC 8767): copy the entry for the question into out
+ * (out->data heap memory, release with cache_value_clear; out->expiry set;
+ * out->cacheable false) if its expiry + max_stale is in the future - a
+ * fresh entry or one expired at most max_stale seconds ago. TDNS_ENOTFOUND
+ * otherwise, TDNS_EINVAL for a corrupt value, TDNS_ENOMEM.
+ */
+enum tdns_status cache_get(struct tdns_txn *t, const uint8_t *qkey,
+			   size_t qkey_len, uint16_t qtype, uint64_t now,
+			   uint32_t max_stale, struct tdns_cache_value *out);
+
 /*
  * Look the question (name key qkey of the qname, qtype, class IN) up in read
  * or write transaction t and, on a hit, fill reply as cache_value_render.
@@ -116,8 +136,9 @@ enum tdns_status cache_lookup(struct tdns_txn *t, const uint8_t *qkey,
  * value lengths) updated in the same transaction.
  *
  * Size bound: when the write would take the cache over cfg->max_bytes,
- * entries are evicted first (expired ones, then those expiring soonest, a
- * full scan) down to 3/4 of the budget. The budget must leave the map
+ * entries are evicted first (expired ones - those past the keep_stale
+ * window - then those expiring soonest, a full scan) down to 3/4 of the
+ * budget. The budget must leave the map
  * headroom: an LMDB map that is completely full cannot even delete (every
  * delete copies pages), so TDNS_EFULL from the map is only the fallback -
  * the transaction is aborted, an eighth, then half, then all entries are

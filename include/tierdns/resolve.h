@@ -83,6 +83,10 @@ struct tdns_resolver_cfg {
 	unsigned timeout_ms;           /* whole budget of a miss; 0 = 2000 */
 	unsigned max_outstanding;      /* upstream queries at once; 0 = 1024 */
 	unsigned max_waiters;          /* clients per upstream query; 0 = 64 */
+	bool serve_stale;              /* RFC 8767, see below */
+	uint32_t stale_ttl;            /* how long past expiry; 0 = 86400 s */
+	bool use_0x20;                 /* randomise the upstream question's case */
+	unsigned max_records;          /* records per upstream reply; 0 = 512 */
 	struct tdns_transport transport;
 	struct tdns_client_ops client;
 };
@@ -110,6 +114,15 @@ struct tdns_resolver_stats {
 	uint64_t servfail;         /* SERVFAIL answers given to clients */
 	uint64_t overload;         /* refused by max_outstanding / max_waiters */
 	uint64_t refused_acl;      /* clients refused by the access list */
+	uint64_t upstream_skipped; /* dead upstreams passed over */
+	uint64_t upstream_probes;  /* attempts probing a dead upstream */
+	uint64_t upstream_dead;    /* upstreams declared dead */
+	uint64_t upstream_oversized; /* replies over max_records */
+	uint64_t fallback_0x20;    /* upstreams found not to echo the case */
+	uint64_t failcache_hits;   /* SERVFAIL from the failure cache */
+	uint64_t stale_answers;    /* expired entries served (RFC 8767) */
+	uint64_t servfail_logged;  /* SERVFAIL reasons logged */
+	uint64_t log_suppressed;   /* ... and left out by the rate limit */
 };
 
 /* Create a resolver; the cfg is copied. *out owned by the caller

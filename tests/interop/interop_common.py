@@ -851,7 +851,8 @@ def describe(r):
 
 def ttl_far(a, b, slack):
     """RRsets (same owner, class, type and rdata) in the same section of
-    views a and b whose TTLs differ by more than slack seconds."""
+    views a and b whose TTLs differ by more than slack seconds, as
+    (section, owner, type, rdata, ttl in a, ttl in b)."""
     out = []
     for s in ("answer", "authority", "additional"):
         if s not in a or s not in b:
@@ -860,8 +861,12 @@ def ttl_far(a, b, slack):
         for k in a[s]:
             t = tb.get((k[0], k[1], k[2], k[4]))
             if t is not None and abs(t - k[3]) > slack:
-                out.append("%s %s %s TTL %d vs %d" % (s, k[0], k[2], k[3], t))
-    return tuple(sorted(out))
+                out.append((s, k[0], k[2], k[4], k[3], t))
+    return sorted(out, key=repr)
+
+
+def ttl_text(d):
+    return "%s %s %s TTL %d vs %d" % (d[0], d[1], d[2], d[4], d[5])
 
 
 def diff_fields(a, b):
@@ -902,12 +907,17 @@ class Diff:
     asked again over TCP (appended to the run); when both set TC the
     truncated sections are not compared (RFC 2181 section 9)."""
 
-    def __init__(self, title, a, b, ttl, rules, known_bugs, verbose=False, ttl_slack=None):
+    def __init__(self, title, a, b, ttl, rules, known_bugs, verbose=False, ttl_slack=None,
+                 origin=None):
         """ttl: compare TTLs exactly (authoritative servers) or not at all;
         ttl_slack=N (with ttl=False): the TTLs of an RRset both replies
         hold may differ by at most N seconds (two caches fetching the same
-        data a moment apart, each counting down)."""
+        data a moment apart, each counting down), unless both lie in the
+        window origin (the server both caches ask) explains, see
+        ttl_disputes."""
         self.ttl_slack = ttl_slack
+        self.origin = origin
+        self.fresh_fetches = 0
         self.title = title
         self.a, self.b = a, b
         self.ttl = ttl
@@ -921,6 +931,36 @@ class Diff:
         self.failures = []
         self.rcodes = {}
         self.t0 = time.monotonic()
+
+    def ttl_disputes(self, q, diffs):
+        """Of the TTL differences, those not explained by the two caches
+        having fetched the RRset at different moments of this run (a cache
+        may ask again rather than answer from what it holds, RFC 1034 5.3.1;
+        tierdns-local does not cache an answer whose chain ends in a
+        referral, nor ANY; Unbound refreshes a shared SOA RRset with every
+        negative answer): explained when each TTL lies between what the
+        origin server gives right now and that less the time this run has
+        taken. A TTL above the origin's (increased) or below that window (a
+        cap, a wrong countdown) stays a difference."""
+        if not diffs or self.origin is None:
+            return diffs
+        o = self.asker.ask(self.origin, q)
+        if o is None or isinstance(o, (str, RawHeader)):
+            return diffs
+        ov = view(o, True)
+        now = {}
+        for s in ("answer", "authority", "additional"):
+            for k in ov.get(s, ()):
+                now[(s, k[0], k[2], k[4])] = k[3]
+        out = []
+        for d in diffs:
+            t = now.get((d[0], d[1], d[2], d[3]))
+            low = t - (time.monotonic() - self.t0) - self.ttl_slack if t is not None else 0
+            if t is not None and all(low <= x <= t + self.ttl_slack for x in (d[4], d[5])):
+                self.fresh_fetches += 1
+                continue
+            out.append(d)
+        return out
 
     def bug_for(self, q, va, vb):
         for kb in self.known_bugs:
@@ -955,11 +995,12 @@ class Diff:
         retry = None
         va, vb = header_only(view(ra, self.ttl), view(rb, self.ttl))
         if self.ttl_slack is not None:
-            ttl_diffs = ttl_far(view(ra, True), view(rb, True), self.ttl_slack)
+            ttl_diffs = self.ttl_disputes(q, ttl_far(view(ra, True), view(rb, True),
+                                                     self.ttl_slack))
             if ttl_diffs:
                 # compared as a difference of its own in the "ttl" field
                 va = dict(va, ttl="see below")
-                vb = dict(vb, ttl=ttl_diffs)
+                vb = dict(vb, ttl=tuple(ttl_text(d) for d in ttl_diffs))
         rc = vb.get("rcode", "no reply")
         self.rcodes[rc] = self.rcodes.get(rc, 0) + 1
         self.compared += 1
@@ -1029,6 +1070,10 @@ class Diff:
               "%d deliberate differences, %d known tierdns bugs, %d unexplained"
               % (self.title, self.compared, self.tcp, time.monotonic() - self.t0,
                  self.identical, self.deliberate, self.known, len(self.failures)))
+        if self.fresh_fetches:
+            print("  TTLs apart by more than %d s, both within what %s gave during the "
+                  "run (fetched at different moments): %d RRsets"
+                  % (self.ttl_slack, self.origin.name, self.fresh_fetches))
         print("  %s answered: %s" % (self.b.name, ", ".join(
             "%s %d" % kv for kv in sorted(self.rcodes.items(), key=lambda kv: -kv[1]))))
         for why, n in sorted(self.deliberate_seen.items()):

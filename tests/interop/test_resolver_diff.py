@@ -191,8 +191,9 @@ def main():
               "tierdns-local on %s" % (SEED, len(queries), upper.endpoint(),
                                        unbound.endpoint(), local.endpoint()))
         d = ic.Diff("resolver differential (Unbound vs tierdns-local, both forwarding "
-                    "to tierdns-upper)", unbound, local, ttl=False, ttl_slack=3, rules=DELIBERATE,
-                    known_bugs=KNOWN_BUGS, verbose="-v" in sys.argv).run(queries)
+                    "to tierdns-upper)", unbound, local, ttl=False, ttl_slack=3,
+                    origin=upper, rules=DELIBERATE, known_bugs=KNOWN_BUGS,
+                    verbose="-v" in sys.argv).run(queries)
         pipe = ic.pipelined_queries(SEED + 1, rd=True)
         d.run_pipelined(pipe)
         env.stop(local)

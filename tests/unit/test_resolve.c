@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cmocka.h>
 
@@ -25,6 +26,9 @@
 #define T0 1700000000u
 #define MAX_SENT 2048
 #define MAX_GOT 2048
+/* Longer than an upstream's longest backoff (60 s) and than a failure
+ * is remembered after a first one (RFC 9520: 5 s, forgotten after 10 s). */
+#define AFTER_FAILURES 61000u
 
 /* ---- the fake transport and the fake daemon ---- */
 
@@ -582,6 +586,7 @@ static void test_upstream_failures(void **state)
 	for (size_t i = 0; i < 3; i++) {
 		e->n_got = 0;
 		e->n_sent = 0;
+		clock_advance_ms(AFTER_FAILURES);
 		assert_int_equal(ask(e, 0, (uint16_t)(0x7000 + i), "www.site.",
 				     LDNS_RR_TYPE_A, true, 0),
 				 RESOLVER_DEFER);
@@ -595,6 +600,7 @@ static void test_upstream_failures(void **state)
 	/* Garbage with the right ID and QR: the header is all there is. */
 	e->n_got = 0;
 	e->n_sent = 0;
+	clock_advance_ms(AFTER_FAILURES);
 	assert_int_equal(ask(e, 0, 0x7100, "www.site.", LDNS_RR_TYPE_A, true, 0),
 			 RESOLVER_DEFER);
 	n = mkreply(&e->sent[0], LDNS_RCODE_NOERROR, false, WWW_A, NULL, rep);
@@ -606,6 +612,7 @@ static void test_upstream_failures(void **state)
 	/* A socket failure (msg NULL). */
 	e->n_got = 0;
 	e->n_sent = 0;
+	clock_advance_ms(AFTER_FAILURES);
 	assert_int_equal(ask(e, 0, 0x7200, "www.site.", LDNS_RR_TYPE_A, true, 0),
 			 RESOLVER_DEFER);
 	deliver(e, 0, NULL, 0);
@@ -613,8 +620,10 @@ static void test_upstream_failures(void **state)
 	p = check_reply(e->got[0].msg, e->got[0].len, 0x7200, LDNS_RCODE_SERVFAIL,
 			NULL);
 	ldns_pkt_free(p);
-	/* Nothing was cached from any of it. */
+	/* Nothing was cached from any of it (the failure itself is
+	 * remembered only briefly, RFC 9520). */
 	e->n_sent = 0;
+	clock_advance_ms(AFTER_FAILURES);
 	assert_int_equal(ask(e, 0, 0x7300, "www.site.", LDNS_RR_TYPE_A, true, 0),
 			 RESOLVER_DEFER);
 	assert_int_equal(e->n_sent, 1);
@@ -922,6 +931,8 @@ static void test_garbage(void **state)
 		/* An outstanding query to aim at. */
 		if (resolver_outstanding(e->r) == 0) {
 			snprintf(name, sizeof(name), "q%d.site.", i);
+			/* Past any backoff: the upstream may be probed. */
+			clock_advance_ms(AFTER_FAILURES);
 			e->n_sent = 0;
 			assert_int_equal(ask(e, 1, 9, name, LDNS_RR_TYPE_A, true, 0),
 					 RESOLVER_DEFER);
@@ -1067,6 +1078,7 @@ static void test_odd_failures(void **state)
 	p = check_reply(e->got[0].msg, e->got[0].len, 0xb1, LDNS_RCODE_SERVFAIL, NULL);
 	ldns_pkt_free(p);
 
+	clock_advance_ms(AFTER_FAILURES);
 	assert_int_equal(ask(e, 0, 0xb2, "www.site.", LDNS_RR_TYPE_A, true, 0),
 			 RESOLVER_DEFER);
 	memset(rep, 0, WIRE_HDR_LEN);
@@ -1153,6 +1165,654 @@ static void test_refuse(void **state)
 	assert_int_equal(resolver_stats(e->r)->refused_acl, 4);
 }
 
+/* ---- hardening: failover, failure cache, serve-stale, EDE, 0x20 ---- */
+
+/* What a scripted upstream does with one attempt. */
+enum upb {
+	B_END = 0,
+	B_SILENT,   /* nothing: the attempt times out */
+	B_SERVFAIL,
+	B_REFUSED,
+	B_GARBAGE,  /* right ID and QR, cut inside the question */
+	B_SOCKET,   /* the socket fails (msg NULL) */
+	B_HUGE,     /* 600 records: over the per-reply bound */
+	B_LIE,      /* a header claiming 65535 additional records */
+	B_OK,       /* NOERROR with an A record */
+};
+
+/* A reply to s with n A records for its question, built by hand so that
+ * it may exceed what ldns would be asked to produce. */
+static size_t mkmany(const struct sent *s, unsigned n, uint8_t *out, size_t cap)
+{
+	size_t qlen = s->len, p;
+
+	/* The question ends where the OPT begins (11 bytes) if there is one. */
+	if (s->msg[11] == 1)
+		qlen -= 11;
+	assert_true(qlen + (size_t)n * 16 <= cap);
+	memcpy(out, s->msg, qlen);
+	out[2] |= 0x80;
+	out[3] = 0x80;
+	out[6] = (uint8_t)(n >> 8);
+	out[7] = (uint8_t)n;
+	out[10] = out[11] = 0;
+	p = qlen;
+	for (unsigned i = 0; i < n; i++) {
+		static const uint8_t rr[16] = { 0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 1, 0x2c,
+						0, 4, 192, 0, 2, 0 };
+
+		memcpy(out + p, rr, sizeof(rr));
+		out[p + 15] = (uint8_t)i;
+		p += sizeof(rr);
+	}
+	return p;
+}
+
+/* Play behaviour b on the most recent attempt. */
+static void play(struct env *e, enum upb b)
+{
+	static uint8_t rep[65536];
+	size_t i = e->n_sent - 1, n;
+	static const ldns_pkt_rcode rc[] = { [B_SERVFAIL] = LDNS_RCODE_SERVFAIL,
+					     [B_REFUSED] = LDNS_RCODE_REFUSED };
+
+	switch (b) {
+	case B_END:
+		break;
+	case B_SILENT:
+		clock_advance_ms(resolver_next_deadline(e->r) - clock_mono_ms());
+		resolver_tick(e->r, clock_mono_ms());
+		break;
+	case B_SERVFAIL:
+	case B_REFUSED:
+		n = mkreply(&e->sent[i], rc[b], false, NULL, NULL, rep);
+		deliver(e, i, rep, n);
+		break;
+	case B_GARBAGE:
+		n = mkreply(&e->sent[i], LDNS_RCODE_NOERROR, false, WWW_A, NULL, rep);
+		deliver(e, i, rep, 20);
+		break;
+	case B_SOCKET:
+		deliver(e, i, NULL, 0);
+		break;
+	case B_HUGE:
+		n = mkmany(&e->sent[i], 600, rep, sizeof(rep));
+		deliver(e, i, rep, n);
+		break;
+	case B_LIE:
+		n = mkmany(&e->sent[i], 1, rep, sizeof(rep));
+		rep[10] = rep[11] = 0xff;
+		deliver(e, i, rep, n);
+		break;
+	case B_OK:
+		n = mkmany(&e->sent[i], 1, rep, sizeof(rep));
+		deliver(e, i, rep, n);
+		break;
+	}
+}
+
+/* Failover: each row scripts the upstreams' behaviour per attempt, in
+ * order, and says which upstreams were asked, what the client got (with
+ * EDNS, so the Extended DNS Error shows) and that it came within 3 s. */
+static void test_failover_table(void **state)
+{
+	static const struct {
+		unsigned n_upstream;
+		enum upb script[4];
+		unsigned asked[4]; /* upstream index per attempt */
+		size_t n_asked;
+		ldns_pkt_rcode rcode;
+		int ede;
+	} rows[] = {
+		{ 1, { B_OK }, { 0 }, 1, LDNS_RCODE_NOERROR, -1 },
+		{ 1, { B_SILENT }, { 0 }, 1, LDNS_RCODE_SERVFAIL, 22 },
+		{ 1, { B_SERVFAIL }, { 0 }, 1, LDNS_RCODE_SERVFAIL, 22 },
+		{ 1, { B_SOCKET }, { 0 }, 1, LDNS_RCODE_SERVFAIL, 23 },
+		{ 1, { B_GARBAGE }, { 0 }, 1, LDNS_RCODE_SERVFAIL, 23 },
+		{ 1, { B_HUGE }, { 0 }, 1, LDNS_RCODE_SERVFAIL, 23 },
+		{ 1, { B_LIE }, { 0 }, 1, LDNS_RCODE_SERVFAIL, 23 },
+		{ 2, { B_SILENT, B_OK }, { 0, 1 }, 2, LDNS_RCODE_NOERROR, -1 },
+		{ 2, { B_SERVFAIL, B_OK }, { 0, 1 }, 2, LDNS_RCODE_NOERROR, -1 },
+		{ 2, { B_REFUSED, B_OK }, { 0, 1 }, 2, LDNS_RCODE_NOERROR, -1 },
+		{ 2, { B_GARBAGE, B_OK }, { 0, 1 }, 2, LDNS_RCODE_NOERROR, -1 },
+		{ 2, { B_HUGE, B_OK }, { 0, 1 }, 2, LDNS_RCODE_NOERROR, -1 },
+		{ 2, { B_SOCKET, B_SILENT }, { 0, 1 }, 2, LDNS_RCODE_SERVFAIL, 22 },
+		{ 3, { B_SILENT, B_SILENT, B_OK }, { 0, 1, 2 }, 3, LDNS_RCODE_NOERROR, -1 },
+		{ 3, { B_SILENT, B_SILENT, B_SILENT }, { 0, 1, 2 }, 3,
+		  LDNS_RCODE_SERVFAIL, 22 },
+		{ 3, { B_REFUSED, B_GARBAGE, B_SERVFAIL }, { 0, 1, 2 }, 3,
+		  LDNS_RCODE_SERVFAIL, 22 },
+	};
+	struct env *e = *state;
+	char name[32];
+	uint64_t start;
+	ldns_pkt *p;
+
+	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+		env_resolver(e, rows[r].n_upstream, 0);
+		e->n_sent = 0;
+		e->n_got = 0;
+		start = clock_mono_ms();
+		snprintf(name, sizeof(name), "row%zu.site.", r);
+		assert_int_equal(ask(e, 0, (uint16_t)r, name, LDNS_RR_TYPE_A, true, 1232),
+				 RESOLVER_DEFER);
+		for (size_t k = 0; e->n_got == 0; k++) {
+			assert_true(k < rows[r].n_asked);
+			assert_int_equal(e->n_sent, k + 1);
+			play(e, rows[r].script[k]);
+		}
+		assert_int_equal(e->n_sent, rows[r].n_asked);
+		for (size_t k = 0; k < rows[r].n_asked; k++) {
+			assert_int_equal(e->sent[k].upstream, rows[r].asked[k]);
+			assert_true(e->sent[k].done);
+		}
+		p = parse(e->got[0].msg, e->got[0].len);
+		assert_int_equal(ldns_pkt_id(p), (uint16_t)r);
+		assert_int_equal(ldns_pkt_get_rcode(p), rows[r].rcode);
+		assert_int_equal(ldns_pkt_ancount(p),
+				 rows[r].rcode == LDNS_RCODE_NOERROR ? 1 : 0);
+		if (ede_of(p) != rows[r].ede)
+			fail_msg("row %zu: EDE %d, want %d", r, ede_of(p), rows[r].ede);
+		ldns_pkt_free(p);
+		assert_true(clock_mono_ms() - start <= 2000);
+		assert_int_equal(resolver_outstanding(e->r), 0);
+	}
+}
+
+/* A dead upstream: three failures in a row and it is skipped; after 1 s
+ * one probe (only one at a time); a failed probe doubles the wait, up to
+ * 60 s; an answer brings it back. */
+static void test_dead_upstream_backoff(void **state)
+{
+	struct env *e = *state;
+	char name[32];
+	int q = 0;
+
+#define ASK_NEXT()                                                             \
+	do {                                                                   \
+		snprintf(name, sizeof(name), "d%d.site.", q++);                \
+		assert_int_equal(ask(e, 0, 1, name, LDNS_RR_TYPE_A, true, 0),  \
+				 RESOLVER_DEFER);                              \
+	} while (0)
+
+	env_resolver(e, 2, 0);
+	for (int i = 0; i < 3; i++) {
+		ASK_NEXT();
+		assert_int_equal(e->sent[e->n_sent - 1].upstream, 0);
+		play(e, B_SOCKET);                /* upstream 0 fails... */
+		assert_int_equal(e->sent[e->n_sent - 1].upstream, 1);
+		play(e, B_OK);                    /* ...upstream 1 answers */
+	}
+	assert_int_equal(resolver_stats(e->r)->upstream_dead, 1);
+	/* Now upstream 0 is skipped: straight to upstream 1. */
+	ASK_NEXT();
+	assert_int_equal(e->sent[e->n_sent - 1].upstream, 1);
+	play(e, B_OK);
+	/* After the 1 s backoff, one query probes it; a second query while
+	 * the probe is out does not. */
+	clock_advance_ms(1000);
+	ASK_NEXT();
+	assert_int_equal(e->sent[e->n_sent - 1].upstream, 0);
+	ASK_NEXT();
+	assert_int_equal(e->sent[e->n_sent - 1].upstream, 1);
+	assert_int_equal(resolver_stats(e->r)->upstream_probes, 1);
+	play(e, B_OK);
+	/* The probe fails: the next wait is 2 s, then 4 s, ... 60 s. */
+	for (unsigned wait = 2000, i = 0; i < 8; i++) {
+		play(e, B_SILENT); /* the probe (sent[n-2]) times out... */
+		play(e, B_OK);     /* ...and upstream 1 answers it */
+		clock_advance_ms(wait - 1);
+		ASK_NEXT();
+		assert_int_equal(e->sent[e->n_sent - 1].upstream, 1);
+		play(e, B_OK);
+		clock_advance_ms(1);
+		ASK_NEXT();
+		assert_int_equal(e->sent[e->n_sent - 1].upstream, 0);
+		wait = wait * 2 > 60000 ? 60000 : wait * 2;
+	}
+	/* The probe succeeds: upstream 0 is back for everything. */
+	play(e, B_OK);
+	ASK_NEXT();
+	assert_int_equal(e->sent[e->n_sent - 1].upstream, 0);
+	play(e, B_OK);
+	assert_int_equal(resolver_outstanding(e->r), 0);
+#undef ASK_NEXT
+}
+
+/* Every upstream dead and none due for a probe: SERVFAIL at once, EDE 22,
+ * nothing sent. */
+static void test_all_dead(void **state)
+{
+	struct env *e = *state;
+	ldns_pkt *p;
+	char name[32];
+
+	for (int i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "x%d.site.", i);
+		assert_int_equal(ask(e, 0, 1, name, LDNS_RR_TYPE_A, true, 0),
+				 RESOLVER_DEFER);
+		play(e, B_SOCKET);
+	}
+	e->n_sent = 0;
+	assert_int_equal(ask(e, 0, 2, "y.site.", LDNS_RR_TYPE_A, true, 1232),
+			 RESOLVER_REPLY);
+	p = check_reply(e->out, e->out_len, 2, LDNS_RCODE_SERVFAIL, NULL);
+	assert_int_equal(ede_of(p), 22);
+	ldns_pkt_free(p);
+	assert_int_equal(e->n_sent, 0);
+}
+
+/* RFC 9520: a burst of 100 identical queries against a dead upstream
+ * costs one upstream query; the failure is answered from memory with EDE
+ * 13 for 5 s, then asked again; repeated failures are remembered twice as
+ * long each time, up to 5 minutes; an answer clears the memory. */
+static void test_failure_cache(void **state)
+{
+	static const uint32_t expect_ms[] = { 5000, 10000, 20000, 40000, 80000,
+					      160000, 300000, 300000 };
+	struct env *e = *state;
+	ldns_pkt *p;
+	size_t got = 0;
+
+	env_resolver(e, 1, 0);
+	for (int i = 0; i < 100; i++) {
+		enum resolver_verdict v = ask(e, i % 8, (uint16_t)i, "burst.site.",
+					      LDNS_RR_TYPE_A, true, 1232);
+
+		if (i == 0)
+			assert_int_equal(v, RESOLVER_DEFER);
+		if (v == RESOLVER_REPLY) {
+			p = check_reply(e->out, e->out_len, (uint16_t)i,
+					LDNS_RCODE_SERVFAIL, NULL);
+			assert_int_equal(ede_of(p), 13);
+			ldns_pkt_free(p);
+			got++;
+		}
+		if (i == 3)
+			play(e, B_SILENT); /* the first 4 waited for it */
+	}
+	assert_int_equal(e->n_sent, 1);
+	assert_int_equal(e->n_got, 4);
+	assert_int_equal(got, 96);
+	assert_int_equal(resolver_stats(e->r)->failcache_hits, 96);
+
+	/* Each failure is remembered for expect_ms; one ms earlier it still
+	 * answers, at expect_ms the upstream is asked again (and fails). The
+	 * upstream itself is kept usable by answering other names. */
+	for (size_t k = 0; k < sizeof(expect_ms) / sizeof(expect_ms[0]); k++) {
+		size_t sent = e->n_sent;
+
+		char alive[32];
+
+		clock_advance_ms(expect_ms[k] - 1);
+		assert_int_equal(ask(e, 0, 7, "burst.site.", LDNS_RR_TYPE_A, true, 0),
+				 RESOLVER_REPLY);
+		assert_int_equal(e->n_sent, sent);
+		clock_advance_ms(1);
+		assert_int_equal(ask(e, 0, 7, "burst.site.", LDNS_RR_TYPE_A, true, 0),
+				 RESOLVER_DEFER);
+		assert_int_equal(e->n_sent, sent + 1);
+		play(e, B_REFUSED);
+		snprintf(alive, sizeof(alive), "alive%zu.site.", k);
+		assert_int_equal(ask(e, 0, 7, alive, LDNS_RR_TYPE_A, true, 0),
+				 RESOLVER_DEFER);
+		play(e, B_OK);
+	}
+	/* Once it answers, the memory is gone: the next query goes out. */
+	clock_advance_ms(300000);
+	assert_int_equal(ask(e, 0, 7, "burst.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	play(e, B_OK);
+	clock_advance_ms(400000); /* past the cached answer's TTL */
+	assert_int_equal(ask(e, 0, 7, "burst.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	play(e, B_REFUSED);
+	clock_advance_ms(5000); /* a first failure again: 5 s */
+	assert_int_equal(ask(e, 0, 7, "burst.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	/* Other names are not affected. */
+	assert_int_equal(ask(e, 1, 8, "other.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+}
+
+/* Bounded: thousands of failing names do not grow the memory beyond its
+ * table; the oldest are forgotten first, nothing crashes. */
+static void test_failure_cache_bounded(void **state)
+{
+	struct env *e = *state;
+	char name[32];
+
+	env_resolver(e, 1, 0);
+	for (int i = 0; i < 3000; i++) {
+		e->n_sent = 0;
+		e->n_got = 0;
+		snprintf(name, sizeof(name), "f%d.site.", i);
+		assert_int_equal(ask(e, 0, 1, name, LDNS_RR_TYPE_A, true, 0),
+				 RESOLVER_DEFER);
+		play(e, B_SERVFAIL); /* SERVFAIL: the upstream stays alive */
+	}
+	/* The most recent failure is remembered, the first long forgotten. */
+	assert_int_equal(ask(e, 0, 1, "f2999.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_REPLY);
+	assert_int_equal(ask(e, 0, 1, "f0.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+}
+
+/* RFC 8914: the EDE of each way to fail, only for clients with EDNS. */
+static void test_ede_codes(void **state)
+{
+	struct env *e = *state;
+	ldns_pkt *p;
+
+	env_resolver(e, 1, 1);
+	/* Overload: max_outstanding 1 is taken. */
+	assert_int_equal(ask(e, 0, 1, "a.site.", LDNS_RR_TYPE_A, true, 1232),
+			 RESOLVER_DEFER);
+	assert_int_equal(ask(e, 1, 2, "b.site.", LDNS_RR_TYPE_A, true, 1232),
+			 RESOLVER_REPLY);
+	p = check_reply(e->out, e->out_len, 2, LDNS_RCODE_SERVFAIL, NULL);
+	assert_int_equal(ede_of(p), 0);
+	ldns_pkt_free(p);
+	/* Without EDNS: no OPT, so no EDE. */
+	assert_int_equal(ask(e, 1, 3, "b.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_REPLY);
+	p = check_reply(e->out, e->out_len, 3, LDNS_RCODE_SERVFAIL, NULL);
+	assert_false(ldns_pkt_edns(p));
+	assert_int_equal(ede_of(p), -1);
+	ldns_pkt_free(p);
+	play(e, B_SILENT);
+	p = check_reply(e->got[0].msg, e->got[0].len, 1, LDNS_RCODE_SERVFAIL, NULL);
+	assert_int_equal(ede_of(p), 22);
+	ldns_pkt_free(p);
+}
+
+/* Every SERVFAIL is logged with its reason, but at most 5 lines a second;
+ * the rest are counted. */
+static void test_servfail_log_limit(void **state)
+{
+	struct env *e = *state;
+	char name[32];
+
+	env_resolver(e, 1, 0);
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "l%d.site.", i);
+		assert_int_equal(ask(e, 0, 1, name, LDNS_RR_TYPE_A, true, 0),
+				 RESOLVER_DEFER);
+		play(e, B_SERVFAIL);
+	}
+	assert_int_equal(resolver_stats(e->r)->servfail, 20);
+	assert_int_equal(resolver_stats(e->r)->servfail_logged, 5);
+	assert_int_equal(resolver_stats(e->r)->log_suppressed, 15);
+	clock_advance_ms(1000);
+	assert_int_equal(ask(e, 0, 1, "l0.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_REPLY); /* the failure cache: logged too */
+	assert_int_equal(resolver_stats(e->r)->servfail_logged, 6);
+}
+
+/* Cache www.site. (TTL 300) through the resolver, then let it expire. */
+static void cache_then_expire(struct env *e, uint64_t after_ms)
+{
+	uint8_t rep[4096];
+	size_t n;
+
+	e->n_sent = 0;
+	e->n_got = 0;
+	assert_int_equal(ask(e, 0, 1, "www.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	n = mkreply(&e->sent[0], LDNS_RCODE_NOERROR, false, WWW_A, NULL, rep);
+	deliver(e, 0, rep, n);
+	clock_advance_ms(after_ms);
+	e->n_sent = 0;
+	e->n_got = 0;
+}
+
+static void env_stale(struct env *e, bool on, uint32_t stale_ttl)
+{
+	struct tdns_resolver_cfg cfg;
+
+	resolver_free(e->r);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.store = e->store;
+	cfg.cache.max_ttl = 86400;
+	cfg.cache.keep_stale = on ? stale_ttl : 0;
+	cfg.n_upstream = 1;
+	cfg.timeout_ms = 2000;
+	cfg.serve_stale = on;
+	cfg.stale_ttl = stale_ttl;
+	cfg.transport.send = fake_send;
+	cfg.transport.done = fake_done;
+	cfg.transport.wake = fake_wake;
+	cfg.transport.ctx = e;
+	cfg.client.hold = fake_hold;
+	cfg.client.answer = fake_answer;
+	cfg.client.ctx = e;
+	assert_int_equal(resolver_new(&cfg, &e->r), TDNS_OK);
+}
+
+/* RFC 8767: with --serve-stale, an expired entry answers (TTL 30, EDE 3)
+ * when the upstream fails, when the 1.8 s client timer fires first, and
+ * from the failure cache; past the stale window, or without the option,
+ * it is SERVFAIL. */
+static void test_serve_stale(void **state)
+{
+	static const char *const STALE_A[] = { "www.site. 30 IN A 192.0.2.10", NULL };
+	static const struct {
+		bool on;
+		uint64_t expired_ms;  /* how long after the TTL ran out */
+		enum upb b;
+		ldns_pkt_rcode rcode;
+		int ede;
+		bool before_deadline; /* answered at 1.8 s, upstream still asked */
+	} rows[] = {
+		{ false, 100000, B_SERVFAIL, LDNS_RCODE_SERVFAIL, 22, false },
+		{ true, 100000, B_SERVFAIL, LDNS_RCODE_NOERROR, 3, false },
+		{ true, 100000, B_SOCKET, LDNS_RCODE_NOERROR, 3, false },
+		{ true, 100000, B_SILENT, LDNS_RCODE_NOERROR, 3, true },
+		{ true, 3599000, B_REFUSED, LDNS_RCODE_NOERROR, 3, false },
+		{ true, 3601000, B_REFUSED, LDNS_RCODE_SERVFAIL, 22, false },
+	};
+	struct env *e = *state;
+	ldns_pkt *p;
+
+	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+		env_stale(e, rows[r].on, 3600);
+		cache_then_expire(e, 300000 + rows[r].expired_ms);
+		assert_int_equal(ask(e, 0, 0x5700, "www.site.", LDNS_RR_TYPE_A, true,
+				     1232),
+				 RESOLVER_DEFER);
+		assert_int_equal(e->n_sent, 1); /* a refresh is tried first */
+		if (rows[r].before_deadline) {
+			clock_advance_ms(1800);
+			resolver_tick(e->r, clock_mono_ms());
+			assert_int_equal(e->n_got, 1);
+			assert_int_equal(resolver_outstanding(e->r), 1);
+		}
+		play(e, rows[r].b);
+		assert_int_equal(e->n_got, 1);
+		p = check_reply(e->got[0].msg, e->got[0].len, 0x5700, rows[r].rcode,
+				rows[r].rcode == LDNS_RCODE_NOERROR ? STALE_A : NULL);
+		if (ede_of(p) != rows[r].ede)
+			fail_msg("row %zu: EDE %d, want %d", r, ede_of(p), rows[r].ede);
+		ldns_pkt_free(p);
+		assert_int_equal(resolver_outstanding(e->r), 0);
+		/* The failure is remembered: the next query is answered at
+		 * once, stale again when allowed, without an upstream query. */
+		assert_int_equal(ask(e, 1, 0x5701, "www.site.", LDNS_RR_TYPE_A, true,
+				     0),
+				 RESOLVER_REPLY);
+		p = check_reply(e->out, e->out_len, 0x5701, rows[r].rcode,
+				rows[r].rcode == LDNS_RCODE_NOERROR ? STALE_A : NULL);
+		ldns_pkt_free(p);
+		assert_int_equal(e->n_sent, 1);
+		/* Start every row with a clean store. */
+		resolver_free(e->r);
+		e->r = NULL;
+		store_close(e->store);
+		tu_rmdir(e->dir);
+		tu_tmpdir(e->dir);
+		assert_int_equal(store_open(e->dir, NULL, &e->store), TDNS_OK);
+	}
+}
+
+/* RFC 8767 5: the stale answer at 1.8 s does not end the refresh: its
+ * answer, when it comes, refreshes the cache. */
+static void test_stale_refresh(void **state)
+{
+	static const char *const NEW_A[] = { "www.site. 300 IN A 192.0.2.99", NULL };
+	struct env *e = *state;
+	uint8_t rep[4096];
+	ldns_pkt *p;
+	size_t n;
+
+	env_stale(e, true, 86400);
+	cache_then_expire(e, 400000);
+	assert_int_equal(ask(e, 0, 1, "www.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	/* A second client joins the same refresh (one in flight per name). */
+	assert_int_equal(ask(e, 1, 2, "www.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	assert_int_equal(e->n_sent, 1);
+	clock_advance_ms(1800);
+	resolver_tick(e->r, clock_mono_ms());
+	assert_int_equal(e->n_got, 2);
+	assert_int_equal(resolver_stats(e->r)->stale_answers, 2);
+	n = mkreply(&e->sent[0], LDNS_RCODE_NOERROR, false, NEW_A, NULL, rep);
+	deliver(e, 0, rep, n);
+	assert_int_equal(e->n_got, 2);
+	assert_int_equal(resolver_outstanding(e->r), 0);
+	assert_int_equal(ask(e, 0, 3, "www.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_REPLY);
+	p = check_reply(e->out, e->out_len, 3, LDNS_RCODE_NOERROR, NEW_A);
+	ldns_pkt_free(p);
+	assert_int_equal(e->n_sent, 1);
+}
+
+/* The name as the resolver sent it in attempt i, as text. */
+static char *sent_qname(const struct env *e, size_t i)
+{
+	ldns_pkt *p = parse(e->sent[i].msg, e->sent[i].len);
+	char *s = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_question(p), 0)));
+
+	ldns_pkt_free(p);
+	return s;
+}
+
+/* 0x20: the question goes out in random case and a reply must echo it
+ * byte for byte; an upstream that lowercases is asked again without 0x20
+ * and remembered as such. */
+static void test_0x20(void **state)
+{
+	static const char *const LONG_A[] = {
+		"abcdefghijklmnopqrstuvwxyz.site. 300 IN A 192.0.2.1", NULL
+	};
+	struct tdns_resolver_cfg cfg;
+	struct env *e = *state;
+	uint8_t rep[4096];
+	char *s;
+	ldns_pkt *p;
+	size_t n;
+
+	resolver_free(e->r);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.store = e->store;
+	cfg.n_upstream = 2;
+	cfg.use_0x20 = true;
+	cfg.transport.send = fake_send;
+	cfg.transport.done = fake_done;
+	cfg.transport.wake = fake_wake;
+	cfg.transport.ctx = e;
+	cfg.client.hold = fake_hold;
+	cfg.client.answer = fake_answer;
+	cfg.client.ctx = e;
+	assert_int_equal(resolver_new(&cfg, &e->r), TDNS_OK);
+
+	/* 30 letters: all lower case by chance with probability 2^-30. */
+	assert_int_equal(ask(e, 0, 1, "abcdefghijklmnopqrstuvwxyz.site.",
+			     LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	s = sent_qname(e, 0);
+	assert_int_equal(strcasecmp(s, "abcdefghijklmnopqrstuvwxyz.site."), 0);
+	assert_string_not_equal(s, "abcdefghijklmnopqrstuvwxyz.site.");
+	free(s);
+	/* The exact echo is accepted. */
+	n = mkreply(&e->sent[0], LDNS_RCODE_NOERROR, false, LONG_A, NULL, rep);
+	deliver(e, 0, rep, n);
+	assert_int_equal(e->n_got, 1);
+	p = check_reply(e->got[0].msg, e->got[0].len, 1, LDNS_RCODE_NOERROR, LONG_A);
+	ldns_pkt_free(p);
+
+	/* A lower-cased echo: not accepted, asked again without 0x20, at the
+	 * same upstream; that answer is accepted. */
+	assert_int_equal(ask(e, 0, 2, "abcdefghijklmnopqrstuvwxyz.example.",
+			     LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	n = mkreply_q(&e->sent[1], "abcdefghijklmnopqrstuvwxyz.example.",
+		      LDNS_RR_TYPE_A, NULL, rep);
+	deliver(e, 1, rep, n);
+	assert_int_equal(e->n_got, 1);
+	assert_int_equal(e->n_sent, 3);
+	assert_int_equal(e->sent[2].upstream, 0);
+	s = sent_qname(e, 2);
+	assert_string_equal(s, "abcdefghijklmnopqrstuvwxyz.example.");
+	free(s);
+	n = mkreply_q(&e->sent[2], "abcdefghijklmnopqrstuvwxyz.example.",
+		      LDNS_RR_TYPE_A, NULL, rep);
+	deliver(e, 2, rep, n);
+	assert_int_equal(e->n_got, 2);
+	p = check_reply(e->got[1].msg, e->got[1].len, 2, LDNS_RCODE_NOERROR, NULL);
+	ldns_pkt_free(p);
+	assert_int_equal(resolver_stats(e->r)->fallback_0x20, 1);
+
+	/* Remembered: upstream 0 now gets lower case, upstream 1 still 0x20. */
+	assert_int_equal(ask(e, 0, 3, "abcdefghijklmnopqrstuvwxyz.example.net.",
+			     LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	s = sent_qname(e, 3);
+	assert_string_equal(s, "abcdefghijklmnopqrstuvwxyz.example.net.");
+	free(s);
+	play(e, B_SILENT);
+	assert_int_equal(e->sent[4].upstream, 1);
+	s = sent_qname(e, 4);
+	assert_string_not_equal(s, "abcdefghijklmnopqrstuvwxyz.example.net.");
+	free(s);
+}
+
+/* Bounds on upstream replies: up to 512 records are parsed, more is
+ * garbage whatever the length (a lying header costs nothing either). */
+static void test_record_bound(void **state)
+{
+	static uint8_t rep[65536];
+	static const struct {
+		unsigned n;
+		ldns_pkt_rcode rcode;
+	} rows[] = {
+		{ 1, LDNS_RCODE_NOERROR },
+		{ 511, LDNS_RCODE_NOERROR },
+		{ 512, LDNS_RCODE_SERVFAIL }, /* 512 answers + the question */
+		{ 4000, LDNS_RCODE_SERVFAIL },
+	};
+	struct env *e = *state;
+	char name[32];
+	ldns_pkt *p;
+	size_t n;
+
+	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+		e->n_got = 0;
+		e->n_sent = 0;
+		clock_advance_ms(AFTER_FAILURES);
+		snprintf(name, sizeof(name), "big%zu.site.", r);
+		assert_int_equal(ask(e, 0, 1, name, LDNS_RR_TYPE_A, true, 0),
+				 RESOLVER_DEFER);
+		n = mkmany(&e->sent[0], rows[r].n, rep, sizeof(rep));
+		deliver(e, 0, rep, n);
+		assert_int_equal(e->n_got, 1);
+		p = parse(e->got[0].msg, e->got[0].len);
+		assert_int_equal(ldns_pkt_get_rcode(p), rows[r].rcode);
+		ldns_pkt_free(p);
+	}
+	assert_int_equal(resolver_stats(e->r)->upstream_oversized, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1177,6 +1837,17 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_store_still_answers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuse, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failover_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dead_upstream_backoff, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_all_dead, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failure_cache, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failure_cache_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ede_codes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_servfail_log_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_serve_stale, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_refresh, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_0x20, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_record_bound, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

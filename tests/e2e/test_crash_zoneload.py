@@ -1,0 +1,116 @@
+#!/usr/bin/python3
+"""kill -9 of `tierdns-zone load` during a large load (issue 4, "crash
+safety"). The store holds big.test. version 1 (serial 1, a few records);
+version 2 (serial 2, 200000 A records) is loaded and the loader killed
+0.3 s after its start, as its commit starts writing pages and 10 ms into
+the commit. After each kill `tierdns-zone list` must show version 1 or version 2 wholly
+(serial and record count of one version), and tierdns-upper started on
+the store serves that version (h5 and h150000 answered as that version
+says). Then the same load, uninterrupted, succeeds on the crashed store."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hostile_lib as hl  # noqa: E402
+
+h = hl.Harness("test_crash_zoneload")
+N = 200000
+HEAD = "$ORIGIN big.test.\n$TTL 300\n@ SOA ns hostmaster %d 3600 900 604800 300\n@ NS ns\nns A 192.0.2.1\n"
+v1 = os.path.join(h.tmp, "v1.zone")
+v2 = os.path.join(h.tmp, "v2.zone")
+with open(v1, "w") as f:
+    f.write(HEAD % 1)
+    for i in range(10):
+        f.write("h%d A 10.1.0.%d\n" % (i, i))
+with open(v2, "w") as f:
+    f.write(HEAD % 2)
+    f.write("".join("h%d A 10.2.%d.%d\n" % (i, (i >> 8) & 255, i & 255) for i in range(N)))
+
+
+def big_line(db):
+    r = h.zone(db, "list")
+    h.check(r.returncode == 0, "tierdns-zone list failed: %s" % (r.stdout + r.stderr))
+    for line in r.stdout.splitlines():
+        f = line.split()
+        if f and f[0] == "big.test.":
+            return (int(f[1]), int(f[3]))
+    return None
+
+
+base = os.path.join(h.tmp, "base")
+h.zone_load(base, v1)
+OLD = big_line(base)
+h.check(OLD == (1, 13), "version 1: list says %s" % (OLD,))
+
+NEW = (2, N + 3)
+base_size = os.stat(os.path.join(base, "data.mdb")).st_size
+
+
+def serve_check(db, version, label):
+    d = h.start_upper("UPPER", db)
+    m, _ = hl.query(d, "h5.big.test.")
+    want = "10.%d.0.5" % version
+    h.check(hl.answer_addrs(m) == {want}, "%s: version %d in the list but h5.big.test is %s %s" %
+            (label, version, hl.rcode_text(m), hl.answer_addrs(m)))
+    m, _ = hl.query(d, "h150000.big.test.")
+    got = hl.rcode_text(m)
+    if version == 1:
+        h.check(got == "NXDOMAIN", "%s: version 1 but h150000.big.test is %s" % (label, got))
+    else:
+        h.check(hl.answer_addrs(m) == {"10.2.%d.%d" % ((150000 >> 8) & 255, 150000 & 255)},
+                "%s: version 2 but h150000.big.test is %s" % (label, got))
+    h.stop(d)
+    h.daemons.remove(d)
+
+
+def killed_load(db, delay=None, after_growth=None):
+    """Load v2 into db and SIGKILL the loader: `delay` seconds after it
+    started, or `after_growth` seconds after data.mdb first grew (LMDB
+    writes the new pages only in the commit: this lands in the commit,
+    before or while the meta page is written). Returns whether it was
+    killed (False: it had finished)."""
+    p = subprocess.Popen([hl.ZONE_BIN, "--db", db, "load", v2],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    h.children.append(p)
+    if delay is not None:
+        time.sleep(delay)
+    else:
+        data = os.path.join(db, "data.mdb")
+        while p.poll() is None and os.stat(data).st_size <= base_size:
+            time.sleep(0.001)
+        time.sleep(after_growth)
+    killed = p.poll() is None
+    if killed:
+        p.send_signal(signal.SIGKILL)
+    p.wait()
+    return killed
+
+
+results = []
+points = [("0.3 s after the start", dict(delay=0.3)),
+          ("as the commit starts writing", dict(after_growth=0.0)),
+          ("10 ms into the commit", dict(after_growth=0.01))]
+for k, (when, how) in enumerate(points):
+    db = os.path.join(h.tmp, "db%d" % k)
+    shutil.copytree(base, db)
+    killed = killed_load(db, **how)
+    state = big_line(db)
+    label = "kill %s (%s)" % (when, "killed" if killed else "had finished")
+    h.check(state in (OLD, NEW), "%s: big.test. is half-loaded: (serial, records) %s, "
+            "expected %s or %s" % (label, state, OLD, NEW))
+    results.append("%s -> %s" % (label, "old" if state == OLD else "new" if state == NEW else state))
+    if state in (OLD, NEW):
+        serve_check(db, 1 if state == OLD else 2, label)
+    if k == len(points) - 1:
+        # after a killed load the same load, uninterrupted, succeeds
+        h.zone_load(db, v2)
+        state = big_line(db)
+        h.check(state == NEW, "the load after a killed one: %s, expected %s" % (state, NEW))
+        serve_check(db, 2, "the load after a killed one")
+    shutil.rmtree(db)
+h.log("; ".join(results))
+h.finish()

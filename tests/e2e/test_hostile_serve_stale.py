@@ -1,0 +1,45 @@
+#!/usr/bin/python3
+"""Serve-stale (issue 4, RFC 8767, --serve-stale, off by default): an answer
+cached with TTL 1; the upstream then goes silent; after expiry the stale
+answer is returned with TTL 30. Without --serve-stale the same is
+SERVFAIL. Skipped while tierdns-local has no --serve-stale."""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hostile_lib as hl  # noqa: E402
+
+h = hl.Harness("test_hostile_serve_stale")
+h.need_flag(hl.LOCAL_BIN, "--serve-stale", "serve-stale")
+silent = set()
+
+
+def handler(up, s):
+    if s.msg is None or s.qname in silent:
+        return None
+    return [("send", hl.a_reply(s, "192.0.2.70", ttl=1))]
+
+
+up = hl.FakeUpstream(h, handler)
+for label, args, want_stale in (("with --serve-stale", ["--serve-stale"], True),
+                                ("by default", [], False)):
+    name = "stale%d.test." % want_stale
+    d = h.start_local("LOCAL_%d" % want_stale, os.path.join(h.tmp, "l%d" % want_stale),
+                      [up.endpoint], "--timeout", "1000", *args)
+    m, _ = hl.query(d, name)
+    h.check(hl.answer_addrs(m, name) == {"192.0.2.70"}, "%s: first answer %s" % (label, hl.rcode_text(m)))
+    silent.add(name)
+    time.sleep(2.2)
+    m, dt = hl.query(d, name, timeout=4)
+    if want_stale:
+        ttls = [rr.ttl for rr in m.answer] if m is not None else []
+        h.check(hl.answer_addrs(m, name) == {"192.0.2.70"} and ttls == [30],
+                "%s: expected the stale 192.0.2.70 with TTL 30, got %s %s TTLs %s after %.2f s" %
+                (label, hl.rcode_text(m), hl.answer_addrs(m), ttls, dt))
+    else:
+        h.check(hl.rcode_text(m) == "SERVFAIL",
+                "%s: an expired answer with a silent upstream: expected SERVFAIL, got %s %s" %
+                (label, hl.rcode_text(m), hl.answer_addrs(m)))
+    h.stop(d)
+h.finish()
