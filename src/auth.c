@@ -644,7 +644,7 @@ out:
 	ldns_rdf_deep_free(txt);
 }
 
-bool auth_answer(struct tdns_txn *t, const struct tdns_auth_cfg *cfg,
+bool auth_answer_slow(struct tdns_txn *t, const struct tdns_auth_cfg *cfg,
 		 const uint8_t *in, size_t in_len, bool tcp, uint8_t *out,
 		 size_t cap, size_t *out_len)
 {
@@ -683,3 +683,405 @@ out:
 	wire_query_clear(&q);
 	return *out_len > 0;
 }
+
+/*
+ * ---- The fast path ----
+ *
+ * The common query (class IN, one uncompressed question, at most an OPT
+ * record, a name inside a served zone with no referral, CNAME or wildcard
+ * on the way) answered straight from the LMDB values into out: no ldns
+ * objects, no allocation on positive answers. Its bytes are those the ldns
+ * path renders, including the size: names are compressed the way
+ * ldns_pkt2buffer_wire does it (every owner name and the names in the rdata
+ * of the RFC 1035 types ldns marks compressible, case-insensitive matches,
+ * first occurrence wins, offsets below 16384), so an answer that fits here
+ * fits there and needs no truncation in either. Anything else, or anything
+ * that does not fit, is declined and goes to the ldns path.
+ */
+
+#define FAST_MAX_NAMES 64     /* compression targets remembered */
+#define FAST_PTR_LIMIT 16384  /* ldns remembers names only below this offset */
+#define TYPE_OPT 41
+
+struct fast_msg {
+	uint8_t *out;
+	size_t limit; /* the size the answer must fit (UDP or TCP limit) */
+	size_t len;
+	uint16_t names[FAST_MAX_NAMES]; /* offsets of names written so far */
+	unsigned n_names;
+	const uint8_t *qname; /* the question's name in the query */
+};
+
+struct fast_query {
+	size_t qname_len; /* uncompressed wire name at in[12..) */
+	size_t qend;      /* offset after QTYPE and QCLASS */
+	uint16_t qtype;
+	bool edns;
+	bool edns_do;
+	size_t limit;
+	uint8_t qkey[NAME_KEY_MAX];
+	size_t qkey_len;
+};
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)((unsigned)p[0] << 8 | p[1]);
+}
+
+static uint8_t lower(uint8_t c)
+{
+	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + ('a' - 'A')) : c;
+}
+
+/* Length of the uncompressed wire name at p[0..max), 0 if it is not one. */
+static size_t fast_name_len(const uint8_t *p, size_t max)
+{
+	size_t pos = 0;
+
+	for (;;) {
+		if (pos >= max || pos >= NAME_WIRE_MAX)
+			return 0;
+		if (p[pos] == 0)
+			return pos + 1;
+		if ((p[pos] & 0xc0) != 0)
+			return 0;
+		pos += (size_t)p[pos] + 1;
+	}
+}
+
+/*
+ * The checks of wire_parse_query for the shape the fast path takes; any
+ * other shape (and every error) is declined, so the ldns path decides.
+ */
+static bool fast_parse(const uint8_t *in, size_t len, bool tcp,
+		       struct fast_query *fq)
+{
+	size_t pos, rdlen, end, opt;
+	uint16_t arcount, udp;
+
+	if (len < WIRE_HDR_LEN || (in[2] & 0xf8) != 0 || rd16(in + 4) != 1 ||
+	    rd16(in + 6) != 0 || rd16(in + 8) != 0)
+		return false;
+	arcount = rd16(in + 10);
+	if (arcount > 1)
+		return false;
+	fq->qname_len = fast_name_len(in + WIRE_HDR_LEN, len - WIRE_HDR_LEN);
+	if (fq->qname_len == 0)
+		return false;
+	pos = WIRE_HDR_LEN + fq->qname_len;
+	if (len - pos < 4 || rd16(in + pos + 2) != CLASS_IN)
+		return false;
+	fq->qtype = rd16(in + pos);
+	pos += 4;
+	fq->qend = pos;
+	/* Types with more to them than one RRset: the ldns path. */
+	switch (fq->qtype) {
+	case TYPE_ANY:
+	case TYPE_AXFR:
+	case TYPE_IXFR:
+	case TYPE_DS:
+	case TYPE_NS:
+		return false;
+	default:
+		break;
+	}
+	fq->edns = false;
+	fq->edns_do = false;
+	fq->limit = WIRE_UDP_DEFAULT;
+	if (arcount == 1) {
+		/* RFC 6891 6.1.2: root owner, type OPT, version 0 only (the
+		 * ldns path answers BADVERS), well-formed options. */
+		if (len - pos < 11 || in[pos] != 0 || rd16(in + pos + 1) != TYPE_OPT ||
+		    in[pos + 6] != 0)
+			return false;
+		udp = rd16(in + pos + 3);
+		fq->edns = true;
+		fq->edns_do = (in[pos + 7] & 0x80) != 0;
+		rdlen = rd16(in + pos + 9);
+		pos += 11;
+		if (len - pos < rdlen)
+			return false;
+		end = pos + rdlen;
+		for (opt = pos; opt < end;) {
+			if (end - opt < 4 || end - opt - 4 < rd16(in + opt + 2))
+				return false;
+			opt += 4 + (size_t)rd16(in + opt + 2);
+		}
+		pos = end;
+		/* RFC 6891 6.2.5: below 512 counts as 512. */
+		if (udp > WIRE_UDP_DEFAULT)
+			fq->limit = udp < WIRE_EDNS_OUR_SIZE ? udp : WIRE_EDNS_OUR_SIZE;
+	}
+	if (pos != len)
+		return false;
+	if (tcp)
+		fq->limit = WIRE_MAX_MSG;
+	return name_key_from_wire(in + WIRE_HDR_LEN, fq->qname_len, fq->qkey,
+				  &fq->qkey_len) == TDNS_OK;
+}
+
+static bool fast_put(struct fast_msg *m, const void *p, size_t n)
+{
+	if (m->limit - m->len < n)
+		return false;
+	memcpy(m->out + m->len, p, n);
+	m->len += n;
+	return true;
+}
+
+static bool fast_put16(struct fast_msg *m, uint16_t x)
+{
+	uint8_t b[2] = { (uint8_t)(x >> 8), (uint8_t)x };
+
+	return fast_put(m, b, 2);
+}
+
+static bool fast_put32(struct fast_msg *m, uint32_t x)
+{
+	uint8_t b[4] = { (uint8_t)(x >> 24), (uint8_t)(x >> 16),
+			 (uint8_t)(x >> 8), (uint8_t)x };
+
+	return fast_put(m, b, 4);
+}
+
+/* Does the (possibly compressed) name at out[off] equal the uncompressed
+ * name, ignoring ASCII case (RFC 4343)? */
+static bool fast_name_at(const struct fast_msg *m, size_t off, const uint8_t *name)
+{
+	const uint8_t *o = m->out;
+	size_t i;
+
+	for (;;) {
+		while ((o[off] & 0xc0) == 0xc0)
+			off = (size_t)(o[off] & 0x3f) << 8 | o[off + 1];
+		if (o[off] != name[0])
+			return false;
+		if (name[0] == 0)
+			return true;
+		for (i = 1; i <= name[0]; i++)
+			if (lower(o[off + i]) != lower(name[i]))
+				return false;
+		off += (size_t)name[0] + 1;
+		name += (size_t)name[0] + 1;
+	}
+}
+
+static bool fast_remember(struct fast_msg *m, size_t off)
+{
+	if (off >= FAST_PTR_LIMIT)
+		return true;
+	if (m->n_names == FAST_MAX_NAMES)
+		return false;
+	m->names[m->n_names++] = (uint16_t)off;
+	return true;
+}
+
+/* Write an uncompressed wire name (validated), compressed as ldns does:
+ * the longest remembered suffix becomes a pointer (RFC 1035 4.1.4). */
+static bool fast_name(struct fast_msg *m, const uint8_t *name)
+{
+	unsigned i;
+
+	while (name[0] != 0) {
+		for (i = 0; i < m->n_names; i++)
+			if (fast_name_at(m, m->names[i], name))
+				return fast_put16(m, (uint16_t)(0xc000 | m->names[i]));
+		if (!fast_remember(m, m->len) ||
+		    !fast_put(m, name, (size_t)name[0] + 1))
+			return false;
+		name += (size_t)name[0] + 1;
+	}
+	return fast_put(m, name, 1);
+}
+
+/*
+ * The rdata of one stored record. Types ldns compresses get their names
+ * compressed, field by field as ldns reads them; the others are copied as
+ * they are (ldns writes back the bytes it read). Declines rdata that the
+ * ldns path could not read either.
+ */
+static bool fast_rdata(struct fast_msg *m, uint16_t type, const uint8_t *rd,
+		       uint16_t rdlen)
+{
+	const ldns_rr_descriptor *d = ldns_rr_descript(type);
+	size_t pos = 0, n, fields = 0;
+
+	if ((type == TYPE_A && rdlen != 4) || (type == TYPE_AAAA && rdlen != 16))
+		return false;
+	if (d == NULL || d->_compress != LDNS_RR_COMPRESS)
+		return fast_put(m, rd, rdlen);
+	while (pos < rdlen) {
+		switch (ldns_rr_descriptor_field_type(d, fields)) {
+		case LDNS_RDF_TYPE_DNAME:
+			n = fast_name_len(rd + pos, rdlen - pos);
+			if (n == 0 || !fast_name(m, rd + pos))
+				return false;
+			pos += n;
+			fields++;
+			continue;
+		case LDNS_RDF_TYPE_INT8:
+			n = 1;
+			break;
+		case LDNS_RDF_TYPE_INT16:
+			n = 2;
+			break;
+		case LDNS_RDF_TYPE_INT32:
+		case LDNS_RDF_TYPE_PERIOD:
+			n = 4;
+			break;
+		default:
+			return false;
+		}
+		if (rdlen - pos < n || !fast_put(m, rd + pos, n))
+			return false;
+		pos += n;
+		fields++;
+	}
+	return fields == ldns_rr_descriptor_minimum(d) &&
+	       fields <= ldns_rr_descriptor_maximum(d);
+}
+
+/* Every record of a stored RRset, owner written as name (compressed). */
+static bool fast_rrset(struct fast_msg *m, const uint8_t *owner, uint16_t type,
+		       uint32_t ttl, const struct tdns_rrset_view *v,
+		       uint16_t *count)
+{
+	const uint8_t *rdata;
+	uint16_t rdlen;
+	size_t pos = 0, rdlen_at;
+
+	while (rrset_next(v, &pos, &rdata, &rdlen)) {
+		/* The question's name is the first one remembered (offset 12,
+		 * RFC 1035 4.1.4); the search would find it there. */
+		if (owner == m->qname && m->n_names > 0 && m->names[0] == WIRE_HDR_LEN) {
+			if (!fast_put16(m, 0xc000 | WIRE_HDR_LEN))
+				return false;
+		} else if (!fast_name(m, owner)) {
+			return false;
+		}
+		if (!fast_put16(m, type) ||
+		    !fast_put16(m, CLASS_IN) || !fast_put32(m, ttl))
+			return false;
+		rdlen_at = m->len;
+		if (!fast_put16(m, 0) || !fast_rdata(m, type, rdata, rdlen))
+			return false;
+		m->out[rdlen_at] = (uint8_t)((m->len - rdlen_at - 2) >> 8);
+		m->out[rdlen_at + 1] = (uint8_t)(m->len - rdlen_at - 2);
+		(*count)++;
+	}
+	return true;
+}
+
+/* The zone SOA of a negative answer, as add_negative_soa puts it. */
+static bool fast_negative_soa(struct tdns_txn *t, struct fast_msg *m,
+			      const uint8_t *apex, size_t apex_len,
+			      uint16_t *count)
+{
+	struct tdns_rrset_view v;
+	uint8_t owner[NAME_WIRE_MAX];
+	const uint8_t *rdata;
+	uint16_t rdlen;
+	size_t pos = 0, wlen = 0;
+	uint32_t minimum;
+
+	if (zonedb_get_rrset(t, apex, apex_len, TYPE_SOA, &v) != TDNS_OK ||
+	    !rrset_next(&v, &pos, &rdata, &rdlen) || rdlen < SOA_FIXED_LEN + 2 ||
+	    name_key_to_wire(apex, apex_len, owner, &wlen) != TDNS_OK)
+		return false;
+	minimum = rd32(rdata + rdlen - 4);
+	return fast_rrset(m, owner, TYPE_SOA, v.ttl < minimum ? v.ttl : minimum,
+			  &v, count);
+}
+
+bool auth_answer_fast(struct tdns_txn *t, const uint8_t *in, size_t in_len,
+		      bool tcp, uint8_t *out, size_t cap, size_t *out_len)
+{
+	struct fast_query fq;
+	struct fast_msg m;
+	struct auth_step s;
+	struct tdns_zone_meta meta;
+	struct tdns_rrset_view v;
+	uint8_t wkey[NAME_KEY_MAX];
+	const uint8_t *qname = in + WIRE_HDR_LEN;
+	uint16_t an = 0, ns = 0;
+	uint8_t rcode = LDNS_RCODE_NOERROR;
+	size_t i, cut_len = 0;
+	unsigned state;
+	enum tdns_status st;
+
+	if (!fast_parse(in, in_len, tcp, &fq))
+		return false;
+	m.out = out;
+	m.limit = fq.limit < cap ? fq.limit : cap;
+	m.len = 0;
+	m.n_names = 0;
+	m.qname = qname;
+	/* Header (RFC 1035 4.1.1): ID, QR, AA, RD and CD as the ldns path
+	 * sets them; the counts are written at the end. */
+	if (!fast_put(&m, in, 4) || !fast_put(&m, "\0\1\0\0\0\0\0\0", 8) ||
+	    !fast_put(&m, qname, fq.qend - WIRE_HDR_LEN))
+		return false;
+	out[2] = (uint8_t)(0x80 | 0x04 | (in[2] & 0x01));
+	for (i = WIRE_HDR_LEN; qname[i - WIRE_HDR_LEN] != 0;
+	     i += (size_t)out[i] + 1) {
+		if (!fast_remember(&m, i))
+			return false;
+	}
+
+	s.owner = NULL;
+	s.key = fq.qkey;
+	s.klen = fq.qkey_len;
+	if (zonedb_find(t, s.key, s.klen, &s.apex_len, &meta) != TDNS_OK)
+		return false;
+	if (find_cut(t, &s, fq.qtype, &cut_len, &v) != TDNS_ENOTFOUND)
+		return false;
+	st = zonedb_get_rrset(t, s.key, s.klen, fq.qtype, &v);
+	if (st == TDNS_OK) {
+		if (!fast_rrset(&m, qname, fq.qtype, v.ttl, &v, &an))
+			return false;
+		goto done;
+	}
+	if (st != TDNS_ENOTFOUND)
+		return false;
+	state = zonedb_name_state(t, s.key, s.klen);
+	if (state & ZONEDB_NAME_DATA) {
+		if (fq.qtype != TYPE_CNAME &&
+		    zonedb_get_rrset(t, s.key, s.klen, TYPE_CNAME, &v) != TDNS_ENOTFOUND)
+			return false;
+	} else if ((state & ZONEDB_NAME_CHILDREN) == 0) {
+		if (find_wildcard(t, &s, wkey) > 0)
+			return false;
+		rcode = LDNS_RCODE_NXDOMAIN;
+	}
+	/* NODATA or NXDOMAIN (RFC 2308 2.1, 2.2). */
+	if (!fast_negative_soa(t, &m, s.key, s.apex_len, &ns))
+		return false;
+done:
+	/* RFC 6891 7: our OPT, version 0, DO copied (RFC 3225 3). */
+	if (fq.edns) {
+		uint8_t opt[11] = { 0, 0, TYPE_OPT, WIRE_EDNS_OUR_SIZE >> 8,
+				    WIRE_EDNS_OUR_SIZE & 0xff, 0, 0,
+				    fq.edns_do ? 0x80 : 0, 0, 0, 0 };
+
+		if (!fast_put(&m, opt, sizeof(opt)))
+			return false;
+	}
+	out[3] = (uint8_t)((in[3] & 0x10) | rcode);
+	out[6] = (uint8_t)(an >> 8);
+	out[7] = (uint8_t)an;
+	out[8] = (uint8_t)(ns >> 8);
+	out[9] = (uint8_t)ns;
+	out[11] = fq.edns ? 1 : 0;
+	*out_len = m.len;
+	return true;
+}
+
+bool auth_answer(struct tdns_txn *t, const struct tdns_auth_cfg *cfg,
+		 const uint8_t *in, size_t in_len, bool tcp, uint8_t *out,
+		 size_t cap, size_t *out_len)
+{
+	if (auth_answer_fast(t, in, in_len, tcp, out, cap, out_len))
+		return true;
+	return auth_answer_slow(t, cfg, in, in_len, tcp, out, cap, out_len);
+}
+

@@ -3,8 +3,9 @@
  *
  * N worker threads, each with its own event loop and its own SO_REUSEPORT
  * sockets on every --listen address, answer from the LMDB store through
- * auth_answer(). Each query runs in a fresh read snapshot, so zones that
- * tierdns-zone commits while the server runs are served at once.
+ * auth_answer(). Each batch of UDP queries (and each TCP query) runs in a
+ * fresh read snapshot, so zones that tierdns-zone commits while the server
+ * runs are served at once.
  *
  * Threads, signals and shutdown: daemon.h.
  */
@@ -28,8 +29,27 @@ struct worker {
 	struct tdns_loop *loop;
 	struct tdns_store *store;
 	const struct tdns_auth_cfg *auth;
-	struct tdns_txn *txn; /* this thread's read transaction, reset between queries */
+	struct tdns_txn *txn; /* this thread's read transaction, reset when idle */
+	bool in_batch;        /* inside a UDP batch: txn holds its snapshot */
+	enum tdns_status snap; /* how taking the batch's snapshot went */
 };
+
+/* A fresh read snapshot, so that zones tierdns-zone commits while we run
+ * are served at once: taken per UDP batch (netio on_batch), or per query
+ * for queries outside a batch (TCP). */
+static void upper_batch(void *ctx, bool begin)
+{
+	struct worker *w = ctx;
+
+	if (begin) {
+		w->snap = store_renew(w->txn);
+		w->in_batch = true;
+		return;
+	}
+	if (w->snap == TDNS_OK)
+		store_reset(w->txn);
+	w->in_batch = false;
+}
 
 static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
 				      const uint8_t *in, size_t in_len, uint8_t *out,
@@ -39,8 +59,7 @@ static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
 	enum tdns_status st;
 	bool reply;
 
-	/* A fresh snapshot per query: the newest committed zones answer. */
-	st = store_renew(w->txn);
+	st = w->in_batch ? w->snap : store_renew(w->txn);
 	if (st != TDNS_OK) {
 		log_err("worker %u: store snapshot: %s", w->id, tdns_strerror(st));
 		/* RFC 1035 4.1.1: a response (QR=1) or a runt never gets one. */
@@ -51,7 +70,8 @@ static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
 	}
 	reply = auth_answer(w->txn, w->auth, in, in_len, netio_request_is_tcp(req), out,
 			    WIRE_MAX_MSG, out_len);
-	store_reset(w->txn);
+	if (!w->in_batch)
+		store_reset(w->txn);
 	return reply ? NETIO_REPLY : NETIO_DROP;
 }
 
@@ -139,6 +159,7 @@ int main(int argc, char **argv)
 			memset(&lcfg, 0, sizeof(lcfg));
 			lcfg.addr = o.listen[j];
 			lcfg.on_query = upper_query;
+			lcfg.on_batch = upper_batch;
 			lcfg.ctx = &workers[i];
 			st = netio_listen(workers[i].loop, &lcfg);
 			if (st != TDNS_OK) {

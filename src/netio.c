@@ -28,6 +28,7 @@
 
 #define NETIO_MSG_MAX 65535        /* RFC 1035 4.2.2: 16-bit length */
 #define UDP_BATCH 32               /* datagrams per recvmmsg/sendmmsg */
+#define UDP_ROUNDS 4               /* full batches read per readiness event */
 #define EPOLL_BATCH 64
 #define ACCEPT_BURST 64            /* accepts per readiness event */
 #define ACCEPT_PAUSE_MS 100        /* back-off when out of descriptors */
@@ -902,7 +903,9 @@ static void udp_send_batch(int fd, struct mmsghdr *msgs, unsigned n)
 	}
 }
 
-static void udp_readable(struct listener *lst)
+/* One recvmmsg batch: answer what came, send the replies in one sendmmsg.
+ * Returns how many datagrams were read (0 when none or on error). */
+static unsigned udp_batch_once(struct listener *lst)
 {
 	struct tdns_loop *l = lst->loop;
 	struct udp_batch *b = l->udp;
@@ -931,8 +934,10 @@ static void udp_readable(struct listener *lst)
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			log_debug("udp receive: %s", strerror(errno));
-		return;
+		return 0;
 	}
+	if (n > 0 && lst->cfg.on_batch != NULL)
+		lst->cfg.on_batch(lst->cfg.ctx, true);
 	for (i = 0; i < (unsigned)n; i++) {
 		h = &b->in_msgs[i].msg_hdr;
 		req = &b->reqs[i];
@@ -962,7 +967,21 @@ static void udp_readable(struct listener *lst)
 		req_write_pktinfo(req, h, &b->out_ctl[nout]);
 		nout++;
 	}
+	if (n > 0 && lst->cfg.on_batch != NULL)
+		lst->cfg.on_batch(lst->cfg.ctx, false);
 	udp_send_batch(lst->udp.fd, b->out_msgs, nout);
+	return (unsigned)n;
+}
+
+/* A full batch means more are likely waiting: read again before going back
+ * to epoll_wait (a syscall saved per batch under load), but only a few
+ * times, so TCP clients and timers on this loop are not starved. */
+static void udp_readable(struct listener *lst)
+{
+	unsigned rounds = 0;
+
+	while (udp_batch_once(lst) == UDP_BATCH && ++rounds < UDP_ROUNDS)
+		;
 }
 
 static enum tdns_status open_socket(const struct tdns_addr *a, int type, int *out)

@@ -50,4 +50,22 @@ bool auth_answer(struct tdns_txn *t, const struct tdns_auth_cfg *cfg,
 		 const uint8_t *in, size_t in_len, bool tcp, uint8_t *out,
 		 size_t cap, size_t *out_len);
 
+/* Added by perf (backward compatible): the two halves of auth_answer,
+ * exposed so that tests can hold one against the other. */
+
+/* The common query (class IN, one uncompressed question, at most an OPT
+ * version 0; a name in a served zone with no referral, CNAME or wildcard
+ * involved; not ANY, NS, DS, AXFR, IXFR) answered straight from the store
+ * into out, without ldns objects: positive answers, NODATA and NXDOMAIN.
+ * The reply is the one auth_answer_slow would render, byte for byte.
+ * Returns false (out undefined) for anything else, or when the answer
+ * would not fit the UDP limit (the slow path truncates). */
+bool auth_answer_fast(struct tdns_txn *t, const uint8_t *in, size_t in_len,
+		      bool tcp, uint8_t *out, size_t cap, size_t *out_len);
+
+/* The ldns path: every query, as auth_answer documents. */
+bool auth_answer_slow(struct tdns_txn *t, const struct tdns_auth_cfg *cfg,
+		      const uint8_t *in, size_t in_len, bool tcp, uint8_t *out,
+		      size_t cap, size_t *out_len);
+
 #endif

@@ -77,6 +77,12 @@ struct tdns_listen_cfg {
 	unsigned max_tcp;        /* 0 = 256 connections per listener (each loop
 				  * has its own: N threads accept N * max_tcp) */
 	unsigned tcp_idle_ms;    /* 0 = 10000 (RFC 7766 6.2.3) */
+	/* Optional (added by perf, NULL = none): called with begin true
+	 * before the first on_query of a batch of UDP datagrams (one
+	 * recvmmsg) and with begin false after the last, before the replies
+	 * go out, so a handler can share per-batch work (tierdns-upper takes
+	 * one LMDB snapshot per batch). TCP queries come outside batches. */
+	void (*on_batch)(void *ctx, bool begin);
 };
 
 /* Bind UDP and TCP on cfg->addr (SO_REUSEADDR/SO_REUSEPORT). With port 0

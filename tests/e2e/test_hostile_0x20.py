@@ -43,7 +43,14 @@ for n in names:
     h.check(hl.answer_addrs(m, n) == {"192.0.2.90"}, "%s: expected 192.0.2.90, got %s" % (n, hl.rcode_text(m)))
     h.check(m is not None and m.question[0].name.to_text() == n,
             "%s: the reply's question is not in the client's case" % n)
-raw = [s.qname_raw for s in up.queries()]
+# the client's own case, whatever was sent upstream
+n = "MiXeD.CaSe.Zerox.Test."
+m, _ = hl.query(local, n)
+h.check(m is not None and m.question[0].name.to_text() == n and
+        [rr.name.to_text() for rr in m.answer] == [n],
+        "%s: the reply's question and answer are not in the client's case: %s" %
+        (n, m.to_text() if m is not None else "no reply"))
+raw = [s.qname_raw for s in up.queries() if s.qname in names]
 mixed = [q for q in raw if q != q.lower()]
 h.check(len(mixed) >= 8, "--use-0x20: only %d of %d upstream questions were mixed case: %s" %
         (len(mixed), len(raw), raw))

@@ -6,8 +6,8 @@ upstream queries (TsuNAME).
      (well under a second): at most 3 upstream queries (without a failure
      cache: 100);
   b) the upstream is silent (--timeout 300); 20 clients each send 5 queries
-     one after another: at most 2 upstream queries (without a failure
-     cache: one per wave, 5)."""
+     one after another: at most 3 upstream queries (without a failure
+     cache: at least one per wave, 5)."""
 import concurrent.futures
 import os
 import sys
@@ -48,8 +48,8 @@ with concurrent.futures.ThreadPoolExecutor(20) as ex:
 elapsed = hl.now() - t0
 h.check(all(r == "SERVFAIL" for r in got), "silent burst: not all SERVFAIL: %s" % sorted(set(got)))
 n = up.count("silent.burst.test.")
-h.check(n <= 2, "a burst of 100 queries (%.2f s) for a name whose upstream is silent "
-        "made %d upstream queries (want <= 2: RFC 9520 failure caching)" % (elapsed, n))
+h.check(n <= 3, "a burst of 100 queries (%.2f s) for a name whose upstream is silent "
+        "made %d upstream queries (want <= 3: RFC 9520 failure caching)" % (elapsed, n))
 h.check(local.alive(), "tierdns-local died")
 h.stop(local)
 h.finish()

@@ -462,6 +462,7 @@ static void test_tcp_gets_everything(void **state)
 /* Without the private root, names outside every zone are REFUSED and a
  * chain that leaves the served zones stops where it leaves. */
 static const char *const NOROOT[] = { ZONE_SITE, NULL };
+static const char *const NOROOT_BIG[] = { ZONE_SITE, ZONE_KID, ZONE_BIG, NULL };
 
 static const struct auth_case noroot_cases[] = {
 	{ "www.example.", LDNS_RR_TYPE_A, IN, false, LDNS_RCODE_REFUSED, false,
@@ -643,6 +644,214 @@ static void test_answer_malformed(void **state)
 	fixture_free(f);
 }
 
+/* ------------------------------------------------------------------ */
+/* The fast path against the ldns path: same bytes, or declined.       */
+
+#define DIFF_MAX_NAMES 256
+
+struct diff_names {
+	uint8_t wire[DIFF_MAX_NAMES][NAME_WIRE_MAX];
+	size_t len[DIFF_MAX_NAMES];
+	size_t n;
+};
+
+static void diff_add_key(struct diff_names *d, const uint8_t *key, size_t klen)
+{
+	size_t i, wlen = 0;
+	uint8_t w[NAME_WIRE_MAX];
+
+	assert_int_equal(name_key_to_wire(key, klen, w, &wlen), TDNS_OK);
+	for (i = 0; i < d->n; i++)
+		if (d->len[i] == wlen && memcmp(d->wire[i], w, wlen) == 0)
+			return;
+	assert_true(d->n < DIFF_MAX_NAMES);
+	memcpy(d->wire[d->n], w, wlen);
+	d->len[d->n++] = wlen;
+}
+
+/* Every owner, its parent (empty non-terminals, delegation points) and a
+ * child that does not exist (NXDOMAIN, wildcard, below a cut). */
+static int diff_owner_cb(void *ctx, const uint8_t *key, size_t klen,
+			 uint16_t type, const struct tdns_rrset_view *v)
+{
+	struct diff_names *d = ctx;
+	uint8_t child[NAME_KEY_MAX];
+	int labels = name_key_labels(key, klen);
+
+	(void)type;
+	(void)v;
+	diff_add_key(d, key, klen);
+	if (labels > 0)
+		diff_add_key(d, key, name_key_prefix_len(key, klen, labels - 1));
+	if (klen + 3 <= NAME_KEY_MAX) {
+		memcpy(child, key, klen);
+		memcpy(child + klen, "\x02zz", 3);
+		diff_add_key(d, child, klen + 3);
+	}
+	return 0;
+}
+
+static int diff_zone_cb(void *ctx, const uint8_t *apex, size_t apex_len,
+			const struct tdns_zone_meta *meta)
+{
+	void **args = ctx;
+
+	(void)meta;
+	return zonedb_walk(args[0], apex, apex_len, diff_owner_cb, args[1]);
+}
+
+/* A query in wire form: qname in random case, random RD/CD, EDNS as
+ * asked (udp 0 = none), an EDNS COOKIE option when cookie is set. */
+static uint8_t *diff_query(const uint8_t *wire, size_t wlen, uint16_t qtype,
+			   uint16_t udp, bool dobit, bool cookie, size_t *len)
+{
+	ldns_rdf *name = ldns_dname_new_frm_data((uint16_t)wlen, wire);
+	ldns_pkt *qp;
+	uint8_t *in = NULL;
+	size_t i;
+
+	assert_non_null(name);
+	qp = ldns_pkt_query_new(name, (ldns_rr_type)qtype, LDNS_RR_CLASS_IN,
+				(rand() & 1) ? LDNS_RD : 0);
+	assert_non_null(qp);
+	ldns_pkt_set_id(qp, (uint16_t)rand());
+	ldns_pkt_set_cd(qp, (rand() & 1) != 0);
+	if (udp > 0) {
+		ldns_pkt_set_edns_udp_size(qp, udp);
+		ldns_pkt_set_edns_do(qp, dobit);
+		if (cookie)
+			ldns_pkt_set_edns_data(qp, ldns_rdf_new_frm_data(
+				LDNS_RDF_TYPE_UNKNOWN, 12,
+				"\x00\x0a\x00\x08" "abcdefgh"));
+	}
+	assert_int_equal(ldns_pkt2wire(&in, qp, len), LDNS_STATUS_OK);
+	/* RFC 4343: the answer must echo the client's case. */
+	for (i = WIRE_HDR_LEN; i < WIRE_HDR_LEN + wlen; i++)
+		if (in[i] >= 'a' && in[i] <= 'z' && (rand() & 1))
+			in[i] = (uint8_t)(in[i] - ('a' - 'A'));
+	ldns_pkt_free(qp);
+	return in;
+}
+
+static bool diff_one(struct tdns_txn *t, const uint8_t *in, size_t in_len,
+		     bool tcp)
+{
+	static uint8_t slow[WIRE_MAX_MSG], fast[WIRE_MAX_MSG];
+	size_t slow_len = 0, fast_len = 0;
+	ldns_pkt *p = NULL;
+
+	assert_true(auth_answer_slow(t, &CFG, in, in_len, tcp, slow,
+				     sizeof(slow), &slow_len));
+	if (!auth_answer_fast(t, in, in_len, tcp, fast, sizeof(fast), &fast_len))
+		return false;
+	if (fast_len != slow_len || memcmp(fast, slow, slow_len) != 0) {
+		assert_int_equal(ldns_wire2pkt(&p, in, in_len), LDNS_STATUS_OK);
+		ldns_pkt_print(stderr, p);
+		ldns_pkt_free(p);
+		p = NULL;
+		assert_int_equal(ldns_wire2pkt(&p, slow, slow_len), LDNS_STATUS_OK);
+		ldns_pkt_print(stderr, p);
+		ldns_pkt_free(p);
+		p = NULL;
+		if (ldns_wire2pkt(&p, fast, fast_len) == LDNS_STATUS_OK)
+			ldns_pkt_print(stderr, p);
+		ldns_pkt_free(p);
+		fail_msg("fast path differs (%zu vs %zu bytes)", fast_len,
+			 slow_len);
+	}
+	/* It must parse, and it is what the slow path would send. */
+	assert_int_equal(ldns_wire2pkt(&p, fast, fast_len), LDNS_STATUS_OK);
+	ldns_pkt_free(p);
+	return true;
+}
+
+/* Every name of every zone in FULL, many types, random case, EDNS off
+ * and on (small and large payloads, DO, an option), UDP and TCP: where the
+ * fast path answers, its bytes are the ldns path's. */
+static void test_fast_matches_slow(void **state)
+{
+	static const uint16_t types[] = {
+		LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA, LDNS_RR_TYPE_MX,
+		LDNS_RR_TYPE_TXT, LDNS_RR_TYPE_SOA, LDNS_RR_TYPE_CNAME,
+		LDNS_RR_TYPE_SRV, LDNS_RR_TYPE_PTR, LDNS_RR_TYPE_NS,
+		LDNS_RR_TYPE_DS, LDNS_RR_TYPE_ANY, 65280, 0,
+	};
+	static const uint16_t udps[] = { 0, 512, 1232, 4096 };
+	static struct diff_names d;
+	struct fixture *f = fixture_new(FULL);
+	void *args[2] = { f->rd, &d };
+	size_t i, j, k, in_len, fast = 0, total = 0;
+	uint8_t *in;
+
+	(void)state;
+	srand(5);
+	d.n = 0;
+	assert_int_equal(zonedb_list(f->rd, diff_zone_cb, args), 0);
+	assert_true(d.n > 50);
+	for (i = 0; i < d.n; i++) {
+		for (j = 0; j < sizeof(types) / sizeof(types[0]); j++) {
+			for (k = 0; k < sizeof(udps) / sizeof(udps[0]); k++) {
+				in = diff_query(d.wire[i], d.len[i], types[j],
+						udps[k], (rand() & 1) != 0,
+						k == 2, &in_len);
+				fast += diff_one(f->rd, in, in_len, false);
+				fast += diff_one(f->rd, in, in_len, true);
+				total += 2;
+				free(in);
+			}
+		}
+	}
+	print_message("fast path answered %zu of %zu queries\n", fast, total);
+	assert_true(fast * 3 > total);
+	fixture_free(f);
+}
+
+/* The fast path takes the common cases (so the comparison above means
+ * something) and leaves the rest to the ldns path. */
+static void test_fast_takes(void **state)
+{
+	static const struct {
+		const char *wire;
+		size_t len;
+		uint16_t qtype;
+		bool tcp;
+		bool taken;
+	} cases[] = {
+		{ "\x06webapp\x04site", 13, LDNS_RR_TYPE_A, false, true },
+		{ "\x05multi\x04site", 12, LDNS_RR_TYPE_A, false, true },
+		{ "\x04site", 6, LDNS_RR_TYPE_SOA, false, true },
+		{ "\x04site", 6, LDNS_RR_TYPE_MX, false, true },
+		{ "\x06webapp\x04site", 13, LDNS_RR_TYPE_MX, false, true },
+		{ "\x06nosuch\x04site", 13, LDNS_RR_TYPE_A, false, true },
+		{ "\x01" "b\x01" "c\x04site", 10, LDNS_RR_TYPE_A, false, true },
+		{ "\x03www\x03kid\x04site", 14, LDNS_RR_TYPE_A, false, true },
+		{ "\x03txt\x03" "big", 9, LDNS_RR_TYPE_TXT, false, false },
+		{ "\x03txt\x03" "big", 9, LDNS_RR_TYPE_TXT, true, true },
+		{ "\x03www\x04site", 10, LDNS_RR_TYPE_A, false, false },
+		{ "\x01x\x04wild\x04site", 13, LDNS_RR_TYPE_A, false, false },
+		{ "\x03www\x03sub\x04site", 14, LDNS_RR_TYPE_A, false, false },
+		{ "\x04site", 6, LDNS_RR_TYPE_NS, false, false },
+		{ "\x04site", 6, LDNS_RR_TYPE_ANY, false, false },
+		{ "\x07" "example", 9, LDNS_RR_TYPE_A, false, false },
+	};
+	static uint8_t out[WIRE_MAX_MSG];
+	struct fixture *f = fixture_new(NOROOT_BIG);
+	size_t i, in_len, out_len;
+	uint8_t *in;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		print_message("case %zu\n", i);
+		in = diff_query((const uint8_t *)cases[i].wire, cases[i].len,
+				cases[i].qtype, 0, false, false, &in_len);
+		assert_int_equal(auth_answer_fast(f->rd, in, in_len, cases[i].tcp,
+						  out, sizeof(out), &out_len),
+				 cases[i].taken);
+		free(in);
+	}
+	fixture_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -653,6 +862,8 @@ int main(void)
 		cmocka_unit_test(test_edns),
 		cmocka_unit_test(test_bad_stored_rdata),
 		cmocka_unit_test(test_answer_malformed),
+		cmocka_unit_test(test_fast_matches_slow),
+		cmocka_unit_test(test_fast_takes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
