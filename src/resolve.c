@@ -171,7 +171,7 @@ static enum tdns_status random_id(uint16_t *id)
 	return n == (ssize_t)sizeof(*id) ? TDNS_OK : TDNS_EIO;
 }
 
-/* ---- immediate answers ---- */
+/* ---- Extended DNS Errors ---- */
 
 /* RFC 8914 4: Extended DNS Error info-codes used here. */
 #define EDE_STALE_ANSWER 3
@@ -182,8 +182,9 @@ static enum tdns_status random_id(uint16_t *id)
 #define EDNS_OPT_EDE 15
 
 /* RFC 8914 2: attach one EDE option (code, info-code, EXTRA-TEXT) to the
- * OPT of reply, only when the client sent EDNS (RFC 8914 3: never add an
- * OPT the client did not ask for). Failing to allocate only loses it. */
+ * OPT of reply, only when the client sent EDNS (RFC 8914 3; RFC 6891 7:
+ * no OPT in a reply to a query without one). Failing to allocate only
+ * loses the option. */
 static void add_ede(ldns_pkt *reply, const struct tdns_query *q, uint16_t info,
 		    const char *text)
 {
