@@ -1342,7 +1342,7 @@ static void test_dead_upstream_backoff(void **state)
 		assert_int_equal(e->sent[e->n_sent - 1].upstream, 0);
 		/* Once suspect, it gets 250 ms before upstream 1 is asked. */
 		if (i == 1)
-			assert_int_equal(e->wake, clock_mono_ms() + 250);
+			assert_int_equal(resolver_next_deadline(e->r), clock_mono_ms() + 250);
 		play(e, B_SOCKET);        /* upstream 0 fails... */
 		assert_int_equal(e->sent[e->n_sent - 1].upstream, 1);
 		play(e, B_OK);            /* ...upstream 1 answers */
@@ -1389,6 +1389,43 @@ static void test_dead_upstream_backoff(void **state)
 #undef ASK_NEXT
 }
 
+/* The RTT estimate: with another upstream left, an upstream known to
+ * answer in 100 ms is given 500 ms (4 x RTT, at least 500), not half the
+ * budget; the last upstream always gets all that is left. */
+static void test_rtt_attempt_time(void **state)
+{
+	static const struct {
+		unsigned n_upstream;
+		uint64_t rtt_ms;   /* how long the first answer takes */
+		uint64_t wait_ms;  /* the next query's first attempt */
+	} rows[] = {
+		{ 2, 100, 500 },
+		{ 2, 10, 500 },
+		{ 2, 200, 800 },
+		{ 2, 400, 1000 }, /* 4 x RTT over the even share */
+		{ 1, 100, 2000 },
+	};
+	struct env *e = *state;
+	char name[32];
+
+	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+		env_resolver(e, rows[r].n_upstream, 0);
+		e->n_sent = 0;
+		snprintf(name, sizeof(name), "rtt%zu.site.", r);
+		assert_int_equal(ask(e, 0, 1, name, LDNS_RR_TYPE_A, true, 0),
+				 RESOLVER_DEFER);
+		assert_int_equal(resolver_next_deadline(e->r), clock_mono_ms() + 2000 / rows[r].n_upstream);
+		clock_advance_ms(rows[r].rtt_ms);
+		play(e, B_OK);
+		snprintf(name, sizeof(name), "rtt%zu.example.", r);
+		assert_int_equal(ask(e, 0, 2, name, LDNS_RR_TYPE_A, true, 0),
+				 RESOLVER_DEFER);
+		assert_int_equal(e->sent[1].upstream, 0);
+		assert_int_equal(resolver_next_deadline(e->r), clock_mono_ms() + rows[r].wait_ms);
+		play(e, B_OK);
+	}
+}
+
 /* Every upstream dead: they are asked all the same, in order, within
  * the budget (failing without asking would outlast the outage); the first
  * answer revives its upstream. */
@@ -1417,7 +1454,7 @@ static void test_all_dead(void **state)
 	assert_int_equal(ask(e, 0, 2, "y.site.", LDNS_RR_TYPE_A, true, 1232),
 			 RESOLVER_DEFER);
 	assert_int_equal(e->sent[0].upstream, 0);
-	assert_int_equal(e->wake, clock_mono_ms() + 250); /* suspect */
+	assert_int_equal(resolver_next_deadline(e->r), clock_mono_ms() + 250); /* suspect */
 	play(e, B_SILENT);
 	assert_int_equal(e->sent[1].upstream, 1);
 	play(e, B_OK);
@@ -1870,6 +1907,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failover_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_upstream_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_all_dead, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rtt_attempt_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_cache_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ede_codes, setup, teardown),
