@@ -27,7 +27,6 @@ to send. Cases:
 """
 import concurrent.futures
 import os
-import random
 import struct
 import sys
 import threading
