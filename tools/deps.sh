@@ -5,6 +5,8 @@
 #   tdns_deps test    - that plus what the tests need
 #   tdns_deps bench   - build plus the load generator and the peers that
 #                       tools/bench.sh measures against (never by test.sh)
+#   tdns_deps fuzz    - build plus clang and its libFuzzer runtime, for
+#                       tests/fuzz/run.sh (never by test.sh)
 # As root it runs `apt-get update` once and `apt-get install -y`; otherwise it
 # prints the exact command to run and fails.
 
@@ -13,11 +15,13 @@ TDNS_PKGS_BUILD=(build-essential cmake pkg-config libldns-dev liblmdb-dev
 # nsd and unbound: the interop tests (tests/interop) compare both tiers with them
 TDNS_PKGS_TEST=(libcmocka-dev python3 python3-dnspython procps nsd unbound)
 TDNS_PKGS_BENCH=(dnsperf nsd unbound dnsmasq-base valgrind procps)
+TDNS_PKGS_FUZZ=(clang libclang-rt-14-dev)
 
 tdns_deps() {
 	local want=("${TDNS_PKGS_BUILD[@]}") missing=() p
 	[ "${1:-build}" = test ] && want+=("${TDNS_PKGS_TEST[@]}")
 	[ "${1:-build}" = bench ] && want+=("${TDNS_PKGS_BENCH[@]}")
+	[ "${1:-build}" = fuzz ] && want+=("${TDNS_PKGS_FUZZ[@]}")
 	for p in "${want[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
 			missing+=("$p")

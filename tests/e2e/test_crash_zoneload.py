@@ -6,12 +6,15 @@ version 2 (serial 2, 200000 A records) is loaded and the loader killed
 the commit. After each kill `tierdns-zone list` must show version 1 or version 2 wholly
 (serial and record count of one version), and tierdns-upper started on
 the store serves that version (h5 and h150000 answered as that version
-says). Then the same load, uninterrupted, succeeds on the crashed store."""
+says). An upper running all through each load serves version 1 (then
+maybe 2), and never version 2 if version 1 survives the
+kill. Then the same load, uninterrupted, succeeds on the crashed store."""
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -94,11 +97,41 @@ results = []
 points = [("0.3 s after the start", dict(delay=0.3)),
           ("as the commit starts writing", dict(after_growth=0.0)),
           ("10 ms into the commit", dict(after_growth=0.01))]
+def watch(d, stop, seen):
+    """Query the running upper during the load: which versions it served."""
+    while not stop.is_set():
+        m, _ = hl.query(d, "h150000.big.test.", timeout=1)
+        if m is None:
+            seen.add("none")
+        elif hl.answer_addrs(m):
+            seen.add(2)
+        elif hl.rcode_text(m) == "NXDOMAIN":
+            seen.add(1)
+        else:
+            seen.add(hl.rcode_text(m))
+
+
 for k, (when, how) in enumerate(points):
     db = os.path.join(h.tmp, "db%d" % k)
     shutil.copytree(base, db)
+    # an upper serves the store all through the load and the kill
+    running = h.start_upper("RUNNING", db)
+    stop, seen = threading.Event(), set()
+    watcher = threading.Thread(target=watch, args=(running, stop, seen))
+    watcher.start()
     killed = killed_load(db, **how)
+    time.sleep(0.2)
+    stop.set()
+    watcher.join()
     state = big_line(db)
+    h.check(seen <= {1, 2} and 1 in seen,
+            "kill %s: the running upper answered %s during the load (want version 1, "
+            "then maybe 2)" % (when, seen))
+    h.check(not (state == OLD and 2 in seen),
+            "kill %s: the running upper served version 2, but the store has version 1 "
+            "after the kill" % when)
+    h.stop(running)
+    h.daemons.remove(running)
     label = "kill %s (%s)" % (when, "killed" if killed else "had finished")
     h.check(state in (OLD, NEW), "%s: big.test. is half-loaded: (serial, records) %s, "
             "expected %s or %s" % (label, state, OLD, NEW))

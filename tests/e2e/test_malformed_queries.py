@@ -13,14 +13,14 @@ follows the rules in include/tierdns/wire.h:
 After every case the server must answer a valid query correctly (it lives
 and its state is not disturbed). TCP-only cases: 64 KiB of garbage (framed
 with a valid header, and as a raw unframed stream), a frame that announces
-100 bytes and sends 10 (then closes, or stalls).
+100 bytes and sends 10 (then closes, or stalls), a zero-length frame, and
+the whole table pipelined on one connection with valid queries between.
 """
 import os
 import random
 import socket
 import struct
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hostile_lib as hl  # noqa: E402
@@ -64,6 +64,11 @@ def build_cases():
         ("forward compression pointer",
          lambda qid: hdr(qid) + b"\xc0\x12" + QTAIL + QNAME, "formerr"),
         ("compression pointer past the end", lambda qid: hdr(qid) + b"\xc0\xff" + QTAIL, "formerr"),
+        # RFC 2181 11: a label may hold any octet, "." and 0x00 included.
+        ("a label containing a 0x00 byte (valid)",
+         lambda qid: hdr(qid) + b"\x03a\x00b\x04site\x00" + QTAIL, "answer"),
+        ("a label containing a '.' byte (valid)",
+         lambda qid: hdr(qid) + b"\x0bwebapp.site\x00" + QTAIL, "answer"),
         # Offset 2 holds RD (0x01), 0x00, then QDCOUNT's 0x00: the odd but
         # valid name "\\000." by a backward pointer.
         ("backward pointer into the header (valid)",
@@ -94,6 +99,8 @@ def build_cases():
         ("QR=1 (a reply sent to a server)", lambda qid: hdr(qid, flags=0x8100) + QUESTION, "drop"),
         ("QR=1 and opcode UPDATE", lambda qid: hdr(qid, flags=0x8100 | 5 << 11) + QUESTION, "drop"),
         ("QR=1, 12 bytes of header only", lambda qid: hdr(qid, flags=0x8000, qd=0), "drop"),
+        ("OPT version 1", lambda qid: hdr(qid, ar=1) + QUESTION + b"\x00" +
+         struct.pack("!HHIH", 41, 1232, 0x00010000, 0), "badvers"),
         ("opcode 5 (UPDATE)", lambda qid: hdr(qid, flags=0x0100 | 5 << 11) + QUESTION, "notimp"),
         ("opcode 2 (STATUS)", lambda qid: hdr(qid, flags=0x0100 | 2 << 11) + QUESTION, "notimp"),
         ("opcode 15, garbage after the header",
@@ -118,6 +125,16 @@ def verdict(raw, qid, opcode, expect):
         return "reply without QR"
     if (flags >> 11) & 0xF != opcode:
         return "reply opcode %d, query opcode %d" % ((flags >> 11) & 0xF, opcode)
+    if expect == "badvers":
+        # RFC 6891 6.1.3: extended rcode 1 in the OPT, header rcode 0
+        try:
+            m = hl.dns.message.from_wire(raw)
+        except Exception as e:  # noqa: BLE001
+            return "unreadable BADVERS reply: %s" % e
+        if m.rcode() != 16 or m.edns != 0:
+            return "rcode %d, EDNS version %d, expected BADVERS (16) with version 0" % (
+                m.rcode(), m.edns)
+        return None
     want = {"formerr": 1, "notimp": 4}.get(expect)
     if want is not None and rcode != want:
         return "rcode %s, expected %s" % (dns_rcode(rcode), expect.upper())
@@ -129,6 +146,55 @@ def verdict(raw, qid, opcode, expect):
 def dns_rcode(n):
     return {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN",
             4: "NOTIMP", 5: "REFUSED"}.get(n, str(n))
+
+
+def pipelined(d, pname, paddr):
+    """Every case of the table, and a valid query between each two, as
+    frames on one TCP connection sent in one write: each non-drop frame is
+    answered, with its ID and rcode, in any order (RFC 7766 6.2.1.1), and
+    every valid query among them too: a malformed frame does not end the
+    connection for the frames behind it."""
+    frames = []
+    want = {}
+    for label, build, expect in build_cases():
+        qid = len(frames) + 1
+        pkt = build(qid)
+        frames.append(pkt)
+        if expect != "drop":
+            want[qid] = (label, pkt, expect)
+        qid = len(frames) + 1
+        frames.append(hl.make_query(pname, qid=qid).to_wire())
+        want[qid] = ("the valid query after " + label, None, "valid")
+    s = socket.create_connection((d.addr, d.port), timeout=5)
+    s.sendall(b"".join(struct.pack("!H", len(f)) + f for f in frames))
+    got = {}
+    s.settimeout(3)
+    try:
+        while len(got) < len(want):
+            hdr_ = hl.recv_exact(s, 2)
+            if hdr_ is None:
+                break
+            raw = hl.recv_exact(s, struct.unpack("!H", hdr_)[0])
+            if raw is None or len(raw) < 2:
+                break
+            got[struct.unpack("!H", raw[:2])[0]] = raw
+    except (socket.timeout, ConnectionResetError):
+        pass
+    s.close()
+    # Drop cases carry IDs that collide with nothing: their IDs are not in
+    # want, and a reply to one shows as an unexpected ID.
+    extra = sorted(set(got) - set(want))
+    h.check(not extra, "%s TCP pipelined: replies to frames that deserve none (IDs %s)" %
+            (d.label, extra))
+    for qid, (label, pkt, expect) in sorted(want.items()):
+        raw = got.get(qid)
+        if expect == "valid":
+            ok = raw is not None and hl.answer_addrs(hl.dns.message.from_wire(raw), pname) == {paddr}
+            h.check(ok, "%s TCP pipelined: %s: no correct answer" % (d.label, label))
+            continue
+        opcode = (pkt[2] >> 3) & 0xF
+        why = verdict(raw, qid, opcode, expect)
+        h.check(why is None, "%s TCP pipelined: %s: %s" % (d.label, label, why))
 
 
 # ---- the two tiers ----
@@ -175,6 +241,8 @@ for d, pname, paddr in TIERS:
             probe(d, pname, paddr, tcp, label)
 
     # ---- TCP only ----
+    pipelined(d, pname, paddr)
+
     # 64 KiB framed: a valid header (QDCOUNT 1, ANCOUNT 256), then garbage.
     qid = random.randint(1, 65535)
     big = hdr(qid, an=256) + os.urandom(65535 - 12)

@@ -79,6 +79,8 @@ struct fuzz_net {
 	bool query_tcp;
 	int client;       /* its address is the request handle */
 	size_t answers;   /* client.answer calls with a message */
+	uint8_t last[65535]; /* the last answer given (WIRE_MAX_MSG) */
+	size_t last_len;
 	size_t released;  /* client.answer calls without one */
 };
 

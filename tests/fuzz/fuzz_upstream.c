@@ -112,6 +112,54 @@ static size_t make_reply(uint8_t ctl, const struct fuzz_sent *s,
 	return n;
 }
 
+/*
+ * What a client sees is built from what the cache keeps (cache.h), whether
+ * it came straight from the upstream or from the cache later: only the
+ * CNAME chain that starts at the question name and the RRset of the last
+ * name (for ANY: every record owned by the question name), in class IN;
+ * in authority at most an SOA that owns the last name or an ancestor of it
+ * (RFC 2308 5); nothing in additional but OPT. Anything else in a reply
+ * would be poison served to clients (RFC 5452 5, DNSpooq).
+ */
+static void check_unpoisoned(const uint8_t *msg, size_t len, uint8_t ctl)
+{
+	ldns_rdf *name = ldns_dname_new_frm_str(questions[ctl & 7].name);
+	ldns_rr_type qtype = questions[ctl & 7].type;
+	ldns_pkt *p = NULL;
+	ldns_rr_list *an, *ns;
+
+	FUZZ_CHECK(name != NULL);
+	FUZZ_CHECK(ldns_wire2pkt(&p, msg, len) == LDNS_STATUS_OK);
+	an = ldns_pkt_answer(p);
+	ns = ldns_pkt_authority(p);
+	for (size_t i = 0; i < ldns_rr_list_rr_count(an); i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(an, i);
+		ldns_rr_type type = ldns_rr_get_type(rr);
+
+		FUZZ_CHECK(ldns_rr_get_class(rr) == LDNS_RR_CLASS_IN);
+		FUZZ_CHECK(ldns_dname_compare(ldns_rr_owner(rr), name) == 0);
+		if (qtype == LDNS_RR_TYPE_ANY || type == qtype)
+			continue;
+		/* a CNAME moves the chain on to its target */
+		FUZZ_CHECK(type == LDNS_RR_TYPE_CNAME && ldns_rr_rd_count(rr) == 1);
+		ldns_rdf_deep_free(name);
+		name = ldns_rdf_clone(ldns_rr_rdf(rr, 0));
+		FUZZ_CHECK(name != NULL);
+	}
+	for (size_t i = 0; i < ldns_rr_list_rr_count(ns); i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(ns, i);
+
+		FUZZ_CHECK(ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA);
+		FUZZ_CHECK(ldns_rr_get_class(rr) == LDNS_RR_CLASS_IN);
+		FUZZ_CHECK(ldns_dname_compare(ldns_rr_owner(rr), name) == 0 ||
+			   ldns_dname_is_subdomain(name, ldns_rr_owner(rr)));
+	}
+	/* ldns takes the OPT record out of the additional section */
+	FUZZ_CHECK(ldns_rr_list_rr_count(ldns_pkt_additional(p)) == 0);
+	ldns_pkt_free(p);
+	ldns_rdf_deep_free(name);
+}
+
 static void cache_empty(struct tdns_store *s)
 {
 	struct tdns_txn *t = NULL;
@@ -167,6 +215,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(net.answers <= 1);
 	FUZZ_CHECK(net.answers == 0 || resolver_outstanding(r) == 0);
 	FUZZ_CHECK(net.answers == 1 || resolver_outstanding(r) > 0);
+	if (net.answers == 1)
+		check_unpoisoned(net.last, net.last_len, ctl);
 
 	/* Ask again: a cache hit must render; a miss goes upstream. */
 	if (resolver_outstanding(r) == 0) {
@@ -176,6 +226,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				       sizeof(out), &out_len)) {
 		case RESOLVER_REPLY:
 			fuzz_check_reply(query, qlen, out, out_len, tcp);
+			check_unpoisoned(out, out_len, ctl);
 			break;
 		case RESOLVER_DEFER:
 			break;

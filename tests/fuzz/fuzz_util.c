@@ -171,6 +171,9 @@ static void net_answer(void *ctx, void *held, const uint8_t *msg, size_t len)
 	net->answers++;
 	FUZZ_CHECK(net->query != NULL);
 	fuzz_check_reply(net->query, net->query_len, msg, len, net->query_tcp);
+	FUZZ_CHECK(len <= sizeof(net->last));
+	memcpy(net->last, msg, len);
+	net->last_len = len;
 }
 
 struct tdns_resolver *fuzz_resolver_new(struct fuzz_net *net,

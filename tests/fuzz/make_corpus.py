@@ -6,7 +6,8 @@ point is a broken packet), so the replay tests walk the main branches of each
 target on every build and libFuzzer starts from there. The output is
 deterministic; run it again after changing a target's input format and commit
 the result. Files whose names start with "crash-" are reproducers of bugs the
-fuzzers found; they are not written here and never removed.
+fuzzers found, "limit-" ones show known limits of ldns; neither is written
+here nor removed.
 
 The names asked must match the zones inline in fuzz_auth.c and fuzz_local.c,
 and QUESTIONS must match the table in fuzz_upstream.c.
@@ -43,7 +44,7 @@ def clean():
     for target in os.listdir(OUT) if os.path.isdir(OUT) else []:
         d = os.path.join(OUT, target)
         for f in os.listdir(d):
-            if not f.startswith("crash-"):
+            if not f.startswith(("crash-", "limit-")):
                 os.remove(os.path.join(d, f))
 
 
@@ -208,6 +209,7 @@ def reply(qi, an=(), ns=(), ar=(), rcode=0, flags=None, edns=-1):
     resolver sends the question in lower case, as written here)."""
     qn, qt = QUESTIONS[qi]
     q = dns.message.make_query(qn, qt)
+    q.id = 0x5151  # fixed, for a deterministic corpus (the target patches it)
     m = dns.message.make_response(q)
     m.set_rcode(rcode)
     if edns >= 0:
