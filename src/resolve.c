@@ -171,7 +171,7 @@ static enum tdns_status random_id(uint16_t *id)
 	return n == (ssize_t)sizeof(*id) ? TDNS_OK : TDNS_EIO;
 }
 
-/* ---- immediate answers ---- */
+/* ---- Extended DNS Errors ---- */
 
 /* RFC 8914 4: Extended DNS Error info-codes used here. */
 #define EDE_STALE_ANSWER 3
@@ -182,8 +182,9 @@ static enum tdns_status random_id(uint16_t *id)
 #define EDNS_OPT_EDE 15
 
 /* RFC 8914 2: attach one EDE option (code, info-code, EXTRA-TEXT) to the
- * OPT of reply, only when the client sent EDNS (RFC 8914 3: never add an
- * OPT the client did not ask for). Failing to allocate only loses it. */
+ * OPT of reply, only when the client sent EDNS (RFC 8914 3; RFC 6891 7:
+ * no OPT in a reply to a query without one). Failing to allocate only
+ * loses the option. */
 static void add_ede(ldns_pkt *reply, const struct tdns_query *q, uint16_t info,
 		    const char *text)
 {
@@ -204,25 +205,6 @@ static void add_ede(ldns_pkt *reply, const struct tdns_query *q, uint16_t info,
 		return;
 	ldns_rdf_deep_free(ldns_pkt_edns_data(reply));
 	ldns_pkt_set_edns_data(reply, rdf);
-}
-
-/* Render reply for q into out. RA is set on everything the local tier sends
- * (RFC 1035 4.1.1: recursion is available). On a rendering failure the
- * client still gets a SERVFAIL built from its raw query. */
-static enum resolver_verdict finish(ldns_pkt *reply, const struct tdns_query *q,
-				    bool tcp, const uint8_t *in, size_t len,
-				    uint8_t *out, size_t cap, size_t *out_len)
-{
-	if (reply != NULL) {
-		ldns_pkt_set_ra(reply, true);
-		if (wire_reply_render(reply, q, tcp, out, cap, out_len) == TDNS_OK)
-			return RESOLVER_REPLY;
-	}
-	*out_len = wire_error_reply(in, len, LDNS_RCODE_SERVFAIL, out, cap);
-	if (*out_len < WIRE_HDR_LEN)
-		return RESOLVER_DROP;
-	out[3] |= 0x80; /* RA */
-	return RESOLVER_REPLY;
 }
 
 /* ---- failure reasons ---- */
@@ -294,6 +276,28 @@ static void log_servfail(struct tdns_resolver *r, const ldns_rdf *qname,
 		 type != NULL ? type : "?", fail_text(why));
 	free(name);
 	free(type);
+}
+
+/* Render reply for q into out. RA is set on everything the local tier sends
+ * (RFC 1035 4.1.1: recursion is available). On a rendering failure (no
+ * memory) the client still gets a SERVFAIL built from its raw query. */
+static enum resolver_verdict finish(struct tdns_resolver *r, ldns_pkt *reply,
+				    const struct tdns_query *q, bool tcp,
+				    const uint8_t *in, size_t len, uint8_t *out,
+				    size_t cap, size_t *out_len)
+{
+	if (reply != NULL) {
+		ldns_pkt_set_ra(reply, true);
+		if (wire_reply_render(reply, q, tcp, out, cap, out_len) == TDNS_OK)
+			return RESOLVER_REPLY;
+	}
+	r->stats.servfail++;
+	log_servfail(r, q->qname, q->qtype, FAIL_INTERNAL);
+	*out_len = wire_error_reply(in, len, LDNS_RCODE_SERVFAIL, out, cap);
+	if (*out_len < WIRE_HDR_LEN)
+		return RESOLVER_DROP;
+	out[3] |= 0x80; /* RA */
+	return RESOLVER_REPLY;
 }
 
 /* ---- the read snapshot ---- */
@@ -1051,7 +1055,7 @@ enum resolver_verdict resolver_query(struct tdns_resolver *r, const uint8_t *in,
 			reply = miss_failed(r, &q, why);
 		}
 	}
-	v = finish(reply, &q, tcp, in, len, out, cap, out_len);
+	v = finish(r, reply, &q, tcp, in, len, out, cap, out_len);
 out:
 	ldns_pkt_free(reply);
 	if (q.pkt != NULL)
@@ -1073,7 +1077,7 @@ enum resolver_verdict resolver_refuse(struct tdns_resolver *r, const uint8_t *in
 	r->stats.refused_acl++;
 	reply = wire_reply_new(&q, LDNS_RCODE_REFUSED);
 	add_ede(reply, &q, EDE_PROHIBITED, "client not allowed");
-	v = finish(reply, &q, tcp, in, len, out, cap, out_len);
+	v = finish(r, reply, &q, tcp, in, len, out, cap, out_len);
 out:
 	ldns_pkt_free(reply);
 	if (q.pkt != NULL)
