@@ -139,6 +139,10 @@ struct udp_batch {
 	union pktinfo_cmsg out_ctl[UDP_BATCH];
 	uint8_t in[UDP_BATCH][NETIO_MSG_MAX];
 	uint8_t out[UDP_BATCH][NETIO_MSG_MAX];
+	/* The receive headers are set up for this listener, all but the
+	 * first `dirty` ones, which the last recvmmsg wrote into. */
+	const struct listener *ready_for;
+	unsigned dirty;
 };
 
 struct tdns_loop {
@@ -917,7 +921,13 @@ static unsigned udp_batch_once(struct listener *lst)
 	size_t out_len;
 	int n;
 
-	for (i = 0; i < UDP_BATCH; i++) {
+	/* Under light load a batch is one datagram: set up again only the
+	 * headers the kernel wrote into, not all UDP_BATCH of them. */
+	if (b->ready_for != lst) {
+		b->ready_for = lst;
+		b->dirty = UDP_BATCH;
+	}
+	for (i = 0; i < b->dirty; i++) {
 		b->in_iov[i].iov_base = b->in[i];
 		b->in_iov[i].iov_len = sizeof(b->in[i]);
 		h = &b->in_msgs[i].msg_hdr;
@@ -932,6 +942,7 @@ static unsigned udp_batch_once(struct listener *lst)
 		}
 	}
 	n = recvmmsg(lst->udp.fd, b->in_msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
+	b->dirty = n > 0 ? (unsigned)n : 0;
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			log_debug("udp receive: %s", strerror(errno));
@@ -1151,6 +1162,7 @@ enum tdns_status netio_listen(struct tdns_loop *l, const struct tdns_listen_cfg 
 		l->udp = malloc(sizeof(*l->udp));
 		if (l->udp == NULL)
 			return TDNS_ENOMEM;
+		l->udp->ready_for = NULL;
 	}
 	lst = calloc(1, sizeof(*lst));
 	if (lst == NULL)
