@@ -32,6 +32,9 @@
 #define SUSPECT_FACTOR 2u
 #define BACKOFF_MIN_MS 1000u
 #define BACKOFF_MAX_MS 60000u
+/* Queries in a row an upstream must answer only without 0x20 before it
+ * loses 0x20 for good. */
+#define CASE_STRIKES 3u
 /* RFC 9520 3.2: failures are cached at least 1 s and at most 5 min;
  * repeated ones back off by doubling from FAILC_MIN_MS. */
 #define FAILC_MIN_MS 5000u
@@ -78,6 +81,7 @@ struct upstate {
 	uint32_t backoff_ms;  /* the next wait before a probe */
 	bool probing;         /* one probe at a time while dead */
 	bool no_0x20;         /* it does not echo the question's case */
+	unsigned case_strikes; /* queries in a row it answered only without 0x20 */
 };
 
 /* One remembered failure (RFC 9520), by question key. */
@@ -108,6 +112,7 @@ struct upq {
 	bool no_edns;             /* current attempt without OPT (RFC 6891 7) */
 	bool probe;               /* current attempt probes a dead upstream */
 	bool used_0x20;           /* current question has randomised case */
+	bool plain_case;          /* this query fell back to no 0x20 */
 	uint8_t qsent[NAME_WIRE_MAX]; /* the qname as sent, case included */
 	uint64_t sent_ms;         /* when the current attempt went out */
 	uint64_t deadline;        /* whole budget, monotonic ms */
@@ -698,7 +703,7 @@ static bool attempt_start(struct tdns_resolver *r, struct upq *u, unsigned first
 			return false;
 		}
 		u->no_edns = no_edns;
-		set_qsent(u, r->cfg.use_0x20 && !r->ups[up].no_0x20);
+		set_qsent(u, r->cfg.use_0x20 && !r->ups[up].no_0x20 && !u->plain_case);
 		if (++r->seq == 0)
 			r->seq = 1;
 		u->token = (uint64_t)r->seq << SLOT_BITS | u->slot;
@@ -1116,6 +1121,25 @@ static enum qmatch question_match(const struct upq *u, const ldns_pkt *p)
 		       : Q_CASE;
 }
 
+/* An accepted answer tells whether its upstream keeps the case we send:
+ * an exact 0x20 echo clears its strikes, an answer that came only after
+ * falling back to plain case adds one. */
+static void case_verdict(struct tdns_resolver *r, const struct upq *u)
+{
+	struct upstate *s = &r->ups[u->upstream];
+
+	if (!r->cfg.use_0x20 || s->no_0x20)
+		return;
+	if (u->used_0x20) {
+		s->case_strikes = 0;
+	} else if (u->plain_case && ++s->case_strikes >= CASE_STRIKES) {
+		s->no_0x20 = true;
+		r->stats.fallback_0x20++;
+		log_info("upstream #%u does not echo the question's case: 0x20 off for it",
+			 u->upstream + 1);
+	}
+}
+
 /* An accepted NOERROR/NXDOMAIN reply: cache what may be cached, answer. */
 static void accept_reply(struct tdns_resolver *r, struct upq *u,
 			 const ldns_pkt *p)
@@ -1209,13 +1233,16 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 		goto out;
 	}
 	if (qm == Q_CASE) {
-		/* The upstream answered our question but not in the case we
-		 * sent: it does not preserve case, and 0x20 would fail with
-		 * it forever. Ask it again without, and from now on. */
-		r->ups[u->upstream].no_0x20 = true;
-		r->stats.fallback_0x20++;
-		log_info("upstream #%u does not echo the question's case: 0x20 off for it",
-			 u->upstream + 1);
+		/* Our question, but not in the case we sent: either the
+		 * upstream does not preserve case, or a forger guessed ID and
+		 * port but not the case bits. The reply is not used either
+		 * way. This query is asked again without 0x20 (new ID, new
+		 * port); only an upstream that needs this for CASE_STRIKES
+		 * queries in a row loses 0x20 for good, so one forged reply
+		 * cannot switch the protection off (draft-vixie-dnsext-dns0x20
+		 * 5.5). */
+		r->stats.upstream_ignored++;
+		u->plain_case = true;
 		up_verdict(r, u, true, now_ms);
 		if (!attempt_start(r, u, u->upstream, u->tcp, u->no_edns, now_ms))
 			upq_fail(r, u);
@@ -1249,6 +1276,7 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 		goto out;
 	}
 	up_verdict(r, u, true, now_ms);
+	case_verdict(r, u);
 	accept_reply(r, u, p);
 out:
 	ldns_pkt_free(p);
