@@ -15,6 +15,9 @@
  *             sent upstream + the rest of the input (its answer, authority
  *             and additional sections), so random sections reach the cache
  *   bit  6    the client came over TCP
+ *   bit  7    a hardened resolver: 0x20 mixed-case questions (the patched
+ *             question is the one sent, so its case matches), serve-stale,
+ *             at most 64 records per reply
  * Without the patches almost every input would be dropped at the ID check.
  * The same reply answers every attempt (UDP, TCP retry, next upstream), at
  * most FUZZ_ROUNDS times. Afterwards the same question is asked again, which
@@ -39,6 +42,7 @@
 #define CTL_KEEP_ID 0x10
 #define CTL_KEEP_Q 0x20
 #define CTL_TCP 0x40
+#define CTL_HARDENED 0x80
 #define CLIENT_ID 0x4242
 
 /* Kept in step with tests/fuzz/make_corpus.py (QUESTIONS there). */
@@ -197,7 +201,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ctl = data[0];
 	tcp = (ctl & CTL_TCP) != 0;
 	qlen = client_query(ctl, query, sizeof(query));
-	r = fuzz_resolver_new(&net, store, 2);
+	r = fuzz_resolver_new(&net, store, 2, (ctl & CTL_HARDENED) != 0);
 	net.query = query;
 	net.query_len = qlen;
 	net.query_tcp = tcp;
