@@ -12,8 +12,10 @@
 
 TDNS_PKGS_BUILD=(build-essential cmake pkg-config libldns-dev liblmdb-dev
                  bind9-dnsutils ldnsutils lmdb-utils)
-# nsd and unbound: the interop tests (tests/interop) compare both tiers with them
-TDNS_PKGS_TEST=(libcmocka-dev python3 python3-dnspython procps nsd unbound)
+# nsd and unbound: the interop tests (tests/interop) compare both tiers with them;
+# strace: tests/e2e/test_crash_zoneload.py kills the loader at exact system
+# calls of its commit with strace's fault injection (timed kills without it)
+TDNS_PKGS_TEST=(libcmocka-dev python3 python3-dnspython procps nsd unbound strace)
 TDNS_PKGS_BENCH=(dnsperf nsd unbound dnsmasq-base valgrind procps)
 TDNS_PKGS_FUZZ=(clang libclang-rt-14-dev)
 

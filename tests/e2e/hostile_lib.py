@@ -34,11 +34,9 @@ import tempfile
 import threading
 import time
 
-import dns.edns
 import dns.flags
 import dns.message
 import dns.name
-import dns.opcode
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype

@@ -27,7 +27,6 @@ to send. Cases:
 """
 import concurrent.futures
 import os
-import random
 import struct
 import sys
 import threading
@@ -154,11 +153,11 @@ def forged_alone_case(i, label, forge):
     """Only the forgery: SERVFAIL once the upstream times out."""
     name = "forgedonly%d.test." % i
     behaviors[name] = lambda u, s: forge(s)
-    m, dt = hl.query(local_t, name, timeout=TIMEOUT_MS / 1000 + 2)
+    m, dt = hl.query(local_t, name, timeout=TIMEOUT_MS / 1000 + 3)
     h.check(hl.rcode_text(m) == "SERVFAIL" and not hl.answer_addrs(m),
             "only a forged reply (%s): expected SERVFAIL, got %s %s" %
             (label, hl.rcode_text(m), hl.answer_addrs(m)))
-    h.check(dt < TIMEOUT_MS / 1000 + 1.0,
+    h.check(dt < TIMEOUT_MS / 1000 + 2.0,
             "only a forged reply (%s): SERVFAIL took %.2f s" % (label, dt))
 
 
@@ -171,7 +170,7 @@ with concurrent.futures.ThreadPoolExecutor(len(FORGERIES)) as ex:
 # SERVFAIL) is not cached.
 behaviors["late.test."] = lambda u, s: [("sleep", TIMEOUT_MS / 1000 + 0.5),
                                         ("send", good(s, EVIL))]
-m, _ = hl.query(local_t, "late.test.", timeout=TIMEOUT_MS / 1000 + 2)
+m, _ = hl.query(local_t, "late.test.", timeout=TIMEOUT_MS / 1000 + 3)
 h.check(hl.rcode_text(m) == "SERVFAIL", "late.test: expected SERVFAIL, got %s" % hl.rcode_text(m))
 time.sleep(0.8)  # the late reply has arrived (checked with the dump below)
 
@@ -291,7 +290,7 @@ MALFORMED = [
 def malformed_case(i, label, fn, matched):
     name = "bad%d.test." % i
     behaviors[name] = lambda u, s: fn(s)
-    m, _ = hl.query(local_t, name, timeout=TIMEOUT_MS / 1000 + 2)
+    m, _ = hl.query(local_t, name, timeout=TIMEOUT_MS / 1000 + 3)
     t_recv = hl.now()
     sent = up.sent_at.get(name)
     h.check(hl.rcode_text(m) == "SERVFAIL",
@@ -300,7 +299,7 @@ def malformed_case(i, label, fn, matched):
     if sent is None:
         h.check(False, "malformed upstream reply (%s): the upstream was never asked" % label)
         return
-    limit = 1.0 if matched else TIMEOUT_MS / 1000 + 0.5
+    limit = 1.0 if matched else TIMEOUT_MS / 1000 + 1.5
     h.check(t_recv - sent < limit,
             "malformed upstream reply (%s): SERVFAIL %.2f s after the reply (limit %.1f s)" %
             (label, t_recv - sent, limit))
