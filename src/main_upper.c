@@ -160,6 +160,10 @@ int main(int argc, char **argv)
 			lcfg.addr = o.listen[j];
 			lcfg.on_query = upper_query;
 			lcfg.on_batch = upper_batch;
+			/* One UDP queue for all workers: whichever is free
+			 * answers, as NSD's servers share their socket. */
+			if (i > 0)
+				lcfg.udp_share = workers[0].loop;
 			lcfg.ctx = &workers[i];
 			st = netio_listen(workers[i].loop, &lcfg);
 			if (st != TDNS_OK) {

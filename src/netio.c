@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -138,6 +139,10 @@ struct udp_batch {
 	union pktinfo_cmsg out_ctl[UDP_BATCH];
 	uint8_t in[UDP_BATCH][NETIO_MSG_MAX];
 	uint8_t out[UDP_BATCH][NETIO_MSG_MAX];
+	/* The receive headers are set up for this listener, all but the
+	 * first `dirty` ones, which the last recvmmsg wrote into. */
+	const struct listener *ready_for;
+	unsigned dirty;
 };
 
 struct tdns_loop {
@@ -916,7 +921,13 @@ static unsigned udp_batch_once(struct listener *lst)
 	size_t out_len;
 	int n;
 
-	for (i = 0; i < UDP_BATCH; i++) {
+	/* Under light load a batch is one datagram: set up again only the
+	 * headers the kernel wrote into, not all UDP_BATCH of them. */
+	if (b->ready_for != lst) {
+		b->ready_for = lst;
+		b->dirty = UDP_BATCH;
+	}
+	for (i = 0; i < b->dirty; i++) {
 		b->in_iov[i].iov_base = b->in[i];
 		b->in_iov[i].iov_len = sizeof(b->in[i]);
 		h = &b->in_msgs[i].msg_hdr;
@@ -931,6 +942,7 @@ static unsigned udp_batch_once(struct listener *lst)
 		}
 	}
 	n = recvmmsg(lst->udp.fd, b->in_msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
+	b->dirty = n > 0 ? (unsigned)n : 0;
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			log_debug("udp receive: %s", strerror(errno));
@@ -1092,6 +1104,51 @@ static enum tdns_status open_pair(struct tdns_addr *a, int *udp_fd, int *tcp_fd)
 	return st;
 }
 
+/* The listener of loop `from` on the address of a (any port when a's is 0). */
+static const struct listener *listener_for(const struct tdns_loop *from,
+					   const struct tdns_addr *a)
+{
+	const struct listener *lst;
+
+	for (lst = from->listeners; lst != NULL; lst = lst->next) {
+		const struct tdns_addr *b = &lst->cfg.addr;
+
+		if (b->ss.ss_family != a->ss.ss_family)
+			continue;
+		if (addr_port(a) != 0 && addr_port(a) != addr_port(b))
+			continue;
+		if (a->ss.ss_family == AF_INET ?
+			    ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr ==
+				    ((const struct sockaddr_in *)&b->ss)->sin_addr.s_addr :
+			    IN6_ARE_ADDR_EQUAL(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr,
+					       &((const struct sockaddr_in6 *)&b->ss)->sin6_addr))
+			return lst;
+	}
+	return NULL;
+}
+
+/* A second descriptor of the UDP socket of a listener of another loop (the
+ * same socket: one receive queue), and an own TCP socket on its port. */
+static enum tdns_status share_pair(const struct tdns_loop *from, struct tdns_addr *a,
+				   int *udp_fd, int *tcp_fd)
+{
+	const struct listener *src = listener_for(from, a);
+	enum tdns_status st;
+
+	if (src == NULL)
+		return TDNS_EINVAL;
+	*a = src->cfg.addr;
+	*udp_fd = fcntl(src->udp.fd, F_DUPFD_CLOEXEC, 0);
+	if (*udp_fd < 0)
+		return errno_status(errno);
+	st = open_socket(a, SOCK_STREAM, tcp_fd);
+	if (st != TDNS_OK) {
+		close(*udp_fd);
+		*udp_fd = -1;
+	}
+	return st;
+}
+
 enum tdns_status netio_listen(struct tdns_loop *l, const struct tdns_listen_cfg *cfg)
 {
 	struct listener *lst = NULL;
@@ -1105,6 +1162,7 @@ enum tdns_status netio_listen(struct tdns_loop *l, const struct tdns_listen_cfg 
 		l->udp = malloc(sizeof(*l->udp));
 		if (l->udp == NULL)
 			return TDNS_ENOMEM;
+		l->udp->ready_for = NULL;
 	}
 	lst = calloc(1, sizeof(*lst));
 	if (lst == NULL)
@@ -1115,14 +1173,19 @@ enum tdns_status netio_listen(struct tdns_loop *l, const struct tdns_listen_cfg 
 		lst->cfg.max_tcp = TCP_DEFAULT_MAX;
 	if (lst->cfg.tcp_idle_ms == 0)
 		lst->cfg.tcp_idle_ms = TCP_DEFAULT_IDLE_MS;
-	st = open_pair(&lst->cfg.addr, &udp_fd, &tcp_fd);
+	if (cfg->udp_share != NULL)
+		st = share_pair(cfg->udp_share, &lst->cfg.addr, &udp_fd, &tcp_fd);
+	else
+		st = open_pair(&lst->cfg.addr, &udp_fd, &tcp_fd);
 	if (st != TDNS_OK)
 		goto out;
 	lst->udp = (struct ev){ .kind = EV_UDP, .fd = udp_fd, .obj = lst };
 	lst->pktinfo = addr_is_any(&lst->cfg.addr);
 	lst->tcp = (struct ev){ .kind = EV_ACCEPT, .fd = tcp_fd, .obj = lst };
 	udp_fd = tcp_fd = -1;
-	st = ev_add(l, &lst->udp, EPOLLIN);
+	/* EPOLLEXCLUSIVE: of the loops sharing a UDP socket, a datagram
+	 * wakes one, not all (a no-op for an unshared one). */
+	st = ev_add(l, &lst->udp, EPOLLIN | EPOLLEXCLUSIVE);
 	if (st == TDNS_OK)
 		st = ev_add(l, &lst->tcp, EPOLLIN);
 	if (st != TDNS_OK) {

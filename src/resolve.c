@@ -22,11 +22,19 @@
  * RTO_FACTOR * RTT (but at least RTO_MIN_MS) before moving on. */
 #define RTO_FACTOR 4u
 #define RTO_MIN_MS 500u
-/* An upstream is dead after DEAD_AFTER failures in a row; it is probed
- * again after a backoff doubling from BACKOFF_MIN_MS to BACKOFF_MAX_MS. */
-#define DEAD_AFTER 3u
+/* An upstream is dead after DEAD_AFTER failures in a row: skipped while
+ * another works, and probed again after a backoff doubling from
+ * BACKOFF_MIN_MS to BACKOFF_MAX_MS. After one failure it is suspect: still
+ * asked first, but with others left it gets at most SUSPECT_FACTOR x RTT
+ * (at least MIN_ATTEMPT_MS) before they are asked, so a silent upstream
+ * costs the clients one full wait, not one per query. */
+#define DEAD_AFTER 2u
+#define SUSPECT_FACTOR 2u
 #define BACKOFF_MIN_MS 1000u
 #define BACKOFF_MAX_MS 60000u
+/* Queries in a row an upstream must answer only without 0x20 before it
+ * loses 0x20 for good. */
+#define CASE_STRIKES 3u
 /* RFC 9520 3.2: failures are cached at least 1 s and at most 5 min;
  * repeated ones back off by doubling from FAILC_MIN_MS. */
 #define FAILC_MIN_MS 5000u
@@ -73,6 +81,7 @@ struct upstate {
 	uint32_t backoff_ms;  /* the next wait before a probe */
 	bool probing;         /* one probe at a time while dead */
 	bool no_0x20;         /* it does not echo the question's case */
+	unsigned case_strikes; /* queries in a row it answered only without 0x20 */
 };
 
 /* One remembered failure (RFC 9520), by question key. */
@@ -103,6 +112,7 @@ struct upq {
 	bool no_edns;             /* current attempt without OPT (RFC 6891 7) */
 	bool probe;               /* current attempt probes a dead upstream */
 	bool used_0x20;           /* current question has randomised case */
+	bool plain_case;          /* this query fell back to no 0x20 */
 	uint8_t qsent[NAME_WIRE_MAX]; /* the qname as sent, case included */
 	uint64_t sent_ms;         /* when the current attempt went out */
 	uint64_t deadline;        /* whole budget, monotonic ms */
@@ -166,7 +176,7 @@ static enum tdns_status random_id(uint16_t *id)
 	return n == (ssize_t)sizeof(*id) ? TDNS_OK : TDNS_EIO;
 }
 
-/* ---- immediate answers ---- */
+/* ---- Extended DNS Errors ---- */
 
 /* RFC 8914 4: Extended DNS Error info-codes used here. */
 #define EDE_STALE_ANSWER 3
@@ -177,8 +187,9 @@ static enum tdns_status random_id(uint16_t *id)
 #define EDNS_OPT_EDE 15
 
 /* RFC 8914 2: attach one EDE option (code, info-code, EXTRA-TEXT) to the
- * OPT of reply, only when the client sent EDNS (RFC 8914 3: never add an
- * OPT the client did not ask for). Failing to allocate only loses it. */
+ * OPT of reply, only when the client sent EDNS (RFC 8914 3; RFC 6891 7:
+ * no OPT in a reply to a query without one). Failing to allocate only
+ * loses the option. */
 static void add_ede(ldns_pkt *reply, const struct tdns_query *q, uint16_t info,
 		    const char *text)
 {
@@ -199,25 +210,6 @@ static void add_ede(ldns_pkt *reply, const struct tdns_query *q, uint16_t info,
 		return;
 	ldns_rdf_deep_free(ldns_pkt_edns_data(reply));
 	ldns_pkt_set_edns_data(reply, rdf);
-}
-
-/* Render reply for q into out. RA is set on everything the local tier sends
- * (RFC 1035 4.1.1: recursion is available). On a rendering failure the
- * client still gets a SERVFAIL built from its raw query. */
-static enum resolver_verdict finish(ldns_pkt *reply, const struct tdns_query *q,
-				    bool tcp, const uint8_t *in, size_t len,
-				    uint8_t *out, size_t cap, size_t *out_len)
-{
-	if (reply != NULL) {
-		ldns_pkt_set_ra(reply, true);
-		if (wire_reply_render(reply, q, tcp, out, cap, out_len) == TDNS_OK)
-			return RESOLVER_REPLY;
-	}
-	*out_len = wire_error_reply(in, len, LDNS_RCODE_SERVFAIL, out, cap);
-	if (*out_len < WIRE_HDR_LEN)
-		return RESOLVER_DROP;
-	out[3] |= 0x80; /* RA */
-	return RESOLVER_REPLY;
 }
 
 /* ---- failure reasons ---- */
@@ -289,6 +281,28 @@ static void log_servfail(struct tdns_resolver *r, const ldns_rdf *qname,
 		 type != NULL ? type : "?", fail_text(why));
 	free(name);
 	free(type);
+}
+
+/* Render reply for q into out. RA is set on everything the local tier sends
+ * (RFC 1035 4.1.1: recursion is available). On a rendering failure (no
+ * memory) the client still gets a SERVFAIL built from its raw query. */
+static enum resolver_verdict finish(struct tdns_resolver *r, ldns_pkt *reply,
+				    const struct tdns_query *q, bool tcp,
+				    const uint8_t *in, size_t len, uint8_t *out,
+				    size_t cap, size_t *out_len)
+{
+	if (reply != NULL) {
+		ldns_pkt_set_ra(reply, true);
+		if (wire_reply_render(reply, q, tcp, out, cap, out_len) == TDNS_OK)
+			return RESOLVER_REPLY;
+	}
+	r->stats.servfail++;
+	log_servfail(r, q->qname, q->qtype, FAIL_INTERNAL);
+	*out_len = wire_error_reply(in, len, LDNS_RCODE_SERVFAIL, out, cap);
+	if (*out_len < WIRE_HDR_LEN)
+		return RESOLVER_DROP;
+	out[3] |= 0x80; /* RA */
+	return RESOLVER_REPLY;
 }
 
 /* ---- the read snapshot ---- */
@@ -437,6 +451,18 @@ static enum up_use up_use(const struct tdns_resolver *r, unsigned i, uint64_t no
 	return now_ms >= s->dead_until && !s->probing ? UP_PROBE : UP_SKIP;
 }
 
+/* Upstreams from `from` on that are alive or due for a probe. */
+static unsigned usable_from(const struct tdns_resolver *r, unsigned from,
+			    uint64_t now_ms)
+{
+	unsigned n = 0;
+
+	for (unsigned i = from; i < r->cfg.n_upstream; i++)
+		if (up_use(r, i, now_ms) != UP_SKIP)
+			n++;
+	return n;
+}
+
 /* The current attempt of u told us whether its upstream works. */
 static void up_verdict(struct tdns_resolver *r, struct upq *u, bool alive,
 		       uint64_t now_ms)
@@ -465,7 +491,7 @@ static void up_verdict(struct tdns_resolver *r, struct upq *u, bool alive,
 			if (s->fails == DEAD_AFTER) {
 				r->stats.upstream_dead++;
 				log_warn("upstream #%u: %u failures in a row, skipped "
-					 "and probed after %u ms",
+					 "while another works, probed after %u ms",
 					 u->upstream + 1, s->fails, s->backoff_ms);
 			}
 			s->dead_until = now_ms + s->backoff_ms;
@@ -480,20 +506,26 @@ static void up_verdict(struct tdns_resolver *r, struct upq *u, bool alive,
 /* How long the attempt at upstream `up` may take: an even share of the
  * budget left among the upstreams still to try (so a silent first one
  * leaves time for the others, and the last one gets all that is left),
- * and with more to try, RTO_FACTOR times its RTT when that is known. */
+ * and with more to try, less for a suspect upstream or one whose RTT is
+ * known (RFC 6298 in spirit: the wait follows the measured RTT). */
 static uint64_t attempt_time(const struct tdns_resolver *r, const struct upq *u,
 			     unsigned up, uint64_t now_ms)
 {
 	uint64_t left = u->deadline - now_ms, per, rto;
-	unsigned n = 1;
+	unsigned n = usable_from(r, up + 1, now_ms);
 
-	for (unsigned i = up + 1; i < r->cfg.n_upstream; i++)
-		if (up_use(r, i, now_ms) != UP_SKIP)
-			n++;
+	/* With none usable after it, the dead ones after it are tried. */
+	n = 1 + (n > 0 ? n : r->cfg.n_upstream - up - 1);
 	per = left / n;
 	if (per < MIN_ATTEMPT_MS)
 		per = MIN_ATTEMPT_MS;
-	if (n > 1 && r->ups[up].srtt_ms != 0) {
+	if (n > 1 && r->ups[up].fails > 0) {
+		rto = (uint64_t)SUSPECT_FACTOR * r->ups[up].srtt_ms;
+		if (rto < MIN_ATTEMPT_MS)
+			rto = MIN_ATTEMPT_MS;
+		if (rto < per)
+			per = rto;
+	} else if (n > 1 && r->ups[up].srtt_ms != 0) {
 		rto = (uint64_t)RTO_FACTOR * r->ups[up].srtt_ms;
 		if (rto < RTO_MIN_MS)
 			rto = RTO_MIN_MS;
@@ -659,16 +691,19 @@ static bool attempt_start(struct tdns_resolver *r, struct upq *u, unsigned first
 		if (now_ms >= u->deadline)
 			return false;
 		use = up_use(r, up, now_ms);
-		if (use == UP_SKIP) {
+		if (use == UP_SKIP && usable_from(r, up + 1, now_ms) > 0) {
 			r->stats.upstream_skipped++;
 			continue;
 		}
+		/* A dead upstream with no usable one after it is asked all
+		 * the same: failing without asking would only prolong an
+		 * outage of every upstream past its end. */
 		if (random_id(&u->id) != TDNS_OK) {
 			u->why = FAIL_INTERNAL;
 			return false;
 		}
 		u->no_edns = no_edns;
-		set_qsent(u, r->cfg.use_0x20 && !r->ups[up].no_0x20);
+		set_qsent(u, r->cfg.use_0x20 && !r->ups[up].no_0x20 && !u->plain_case);
 		if (++r->seq == 0)
 			r->seq = 1;
 		u->token = (uint64_t)r->seq << SLOT_BITS | u->slot;
@@ -1025,7 +1060,7 @@ enum resolver_verdict resolver_query(struct tdns_resolver *r, const uint8_t *in,
 			reply = miss_failed(r, &q, why);
 		}
 	}
-	v = finish(reply, &q, tcp, in, len, out, cap, out_len);
+	v = finish(r, reply, &q, tcp, in, len, out, cap, out_len);
 out:
 	ldns_pkt_free(reply);
 	if (q.pkt != NULL)
@@ -1047,7 +1082,7 @@ enum resolver_verdict resolver_refuse(struct tdns_resolver *r, const uint8_t *in
 	r->stats.refused_acl++;
 	reply = wire_reply_new(&q, LDNS_RCODE_REFUSED);
 	add_ede(reply, &q, EDE_PROHIBITED, "client not allowed");
-	v = finish(reply, &q, tcp, in, len, out, cap, out_len);
+	v = finish(r, reply, &q, tcp, in, len, out, cap, out_len);
 out:
 	ldns_pkt_free(reply);
 	if (q.pkt != NULL)
@@ -1084,6 +1119,25 @@ static enum qmatch question_match(const struct upq *u, const ldns_pkt *p)
 				      ldns_rdf_size(owner)) == 0
 		       ? Q_YES
 		       : Q_CASE;
+}
+
+/* An accepted answer tells whether its upstream keeps the case we send:
+ * an exact 0x20 echo clears its strikes, an answer that came only after
+ * falling back to plain case adds one. */
+static void case_verdict(struct tdns_resolver *r, const struct upq *u)
+{
+	struct upstate *s = &r->ups[u->upstream];
+
+	if (!r->cfg.use_0x20 || s->no_0x20)
+		return;
+	if (u->used_0x20) {
+		s->case_strikes = 0;
+	} else if (u->plain_case && ++s->case_strikes >= CASE_STRIKES) {
+		s->no_0x20 = true;
+		r->stats.fallback_0x20++;
+		log_info("upstream #%u does not echo the question's case: 0x20 off for it",
+			 u->upstream + 1);
+	}
 }
 
 /* An accepted NOERROR/NXDOMAIN reply: cache what may be cached, answer. */
@@ -1179,13 +1233,16 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 		goto out;
 	}
 	if (qm == Q_CASE) {
-		/* The upstream answered our question but not in the case we
-		 * sent: it does not preserve case, and 0x20 would fail with
-		 * it forever. Ask it again without, and from now on. */
-		r->ups[u->upstream].no_0x20 = true;
-		r->stats.fallback_0x20++;
-		log_info("upstream #%u does not echo the question's case: 0x20 off for it",
-			 u->upstream + 1);
+		/* Our question, but not in the case we sent: either the
+		 * upstream does not preserve case, or a forger guessed ID and
+		 * port but not the case bits. The reply is not used either
+		 * way. This query is asked again without 0x20 (new ID, new
+		 * port); only an upstream that needs this for CASE_STRIKES
+		 * queries in a row loses 0x20 for good, so one forged reply
+		 * cannot switch the protection off (draft-vixie-dnsext-dns0x20
+		 * 5.5). */
+		r->stats.upstream_ignored++;
+		u->plain_case = true;
 		up_verdict(r, u, true, now_ms);
 		if (!attempt_start(r, u, u->upstream, u->tcp, u->no_edns, now_ms))
 			upq_fail(r, u);
@@ -1219,6 +1276,7 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 		goto out;
 	}
 	up_verdict(r, u, true, now_ms);
+	case_verdict(r, u);
 	accept_reply(r, u, p);
 out:
 	ldns_pkt_free(p);

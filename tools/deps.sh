@@ -5,19 +5,25 @@
 #   tdns_deps test    - that plus what the tests need
 #   tdns_deps bench   - build plus the load generator and the peers that
 #                       tools/bench.sh measures against (never by test.sh)
+#   tdns_deps fuzz    - build plus clang and its libFuzzer runtime, for
+#                       tests/fuzz/run.sh (never by test.sh)
 # As root it runs `apt-get update` once and `apt-get install -y`; otherwise it
 # prints the exact command to run and fails.
 
 TDNS_PKGS_BUILD=(build-essential cmake pkg-config libldns-dev liblmdb-dev
                  bind9-dnsutils ldnsutils lmdb-utils)
-# nsd and unbound: the interop tests (tests/interop) compare both tiers with them
-TDNS_PKGS_TEST=(libcmocka-dev python3 python3-dnspython procps nsd unbound)
+# nsd and unbound: the interop tests (tests/interop) compare both tiers with them;
+# strace: tests/e2e/test_crash_zoneload.py kills the loader at exact system
+# calls of its commit with strace's fault injection (timed kills without it)
+TDNS_PKGS_TEST=(libcmocka-dev python3 python3-dnspython procps nsd unbound strace)
 TDNS_PKGS_BENCH=(dnsperf nsd unbound dnsmasq-base valgrind procps)
+TDNS_PKGS_FUZZ=(clang libclang-rt-14-dev)
 
 tdns_deps() {
 	local want=("${TDNS_PKGS_BUILD[@]}") missing=() p
 	[ "${1:-build}" = test ] && want+=("${TDNS_PKGS_TEST[@]}")
 	[ "${1:-build}" = bench ] && want+=("${TDNS_PKGS_BENCH[@]}")
+	[ "${1:-build}" = fuzz ] && want+=("${TDNS_PKGS_FUZZ[@]}")
 	for p in "${want[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
 			missing+=("$p")

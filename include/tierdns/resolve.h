@@ -20,8 +20,44 @@
  * SERVFAIL, REFUSED, other rcodes (extended ones included), garbage,
  * socket failure and timeouts move on to the next upstream; when none is
  * left or the query's time budget (timeout_ms) is spent, every waiting
- * client gets SERVFAIL. Each upstream gets timeout_ms / n_upstream (at
- * least 250 ms) of the budget.
+ * client gets SERVFAIL.
+ *
+ * Hardening (issue 4):
+ *  - Failover. Each upstream has a smoothed RTT, a count of failures in a
+ *    row and a backoff. An attempt gets an even share of the budget left
+ *    among the upstreams still to try (at least 250 ms; the last one gets
+ *    all that is left); with others left, at most 4 x RTT (at least
+ *    500 ms) once the RTT is known, and at most 2 x RTT (at least 250 ms)
+ *    after a failure. Silence, socket failures and garbage count against
+ *    an upstream (an error rcode does not: the server is alive); after 2
+ *    in a row it is dead: skipped while a later upstream is usable, and
+ *    after a backoff of 1 s doubling to 60 s one query at a time probes
+ *    it (an answer revives it). A dead upstream with no usable one after
+ *    it is still asked (when all are down, the first answer ends the
+ *    outage, not the next probe).
+ *  - Failure cache (RFC 9520 3.2): a question whose resolution failed is
+ *    answered SERVFAIL from memory for 5 s, doubling for failures that
+ *    recur soon after, up to 5 min; a fixed table per resolver (bounded
+ *    memory; a full set forgets the entry nearest its end). An answer for
+ *    the question clears it.
+ *  - Serve-stale (RFC 8767), cfg.serve_stale: when the query fails, or
+ *    1.8 s after it started (the client-response timer, RFC 8767 5), an
+ *    entry expired at most stale_ttl seconds ago answers with TTL 30 for
+ *    its expired records; the upstream query goes on and refreshes the
+ *    cache (one per question: coalescing). The cache must keep expired
+ *    entries that long (cache.h keep_stale).
+ *  - Extended DNS Errors (RFC 8914) for clients that sent EDNS: 22 No
+ *    Reachable Authority (timeouts, dead or refusing upstreams), 23
+ *    Network Error (sockets, garbage), 13 Cached Error (failure cache),
+ *    3 Stale Answer, 18 Prohibited (resolver_refuse), 0 Other (local
+ *    overload). Every SERVFAIL's reason is logged, at most 5 lines a
+ *    second, the rest counted.
+ *  - 0x20 (cfg.use_0x20): the question's letters go out in random case
+ *    (getrandom) and a reply must echo it byte for byte; an upstream that
+ *    answers with another case is asked again without 0x20 and is never
+ *    sent 0x20 again.
+ *  - Bounds: a reply whose header counts more than max_records records is
+ *    garbage, before any parsing.
  *
  * Threading: a resolver belongs to one thread (one event loop). All entry
  * points below and all callbacks happen on that thread. Callbacks must not

@@ -34,11 +34,9 @@ import tempfile
 import threading
 import time
 
-import dns.edns
 import dns.flags
 import dns.message
 import dns.name
-import dns.opcode
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
@@ -377,7 +375,8 @@ class FakeUpstream:
     """A DNS server on one random loopback address, UDP and TCP on the same
     port. For every query, handler(up, seen) returns a list of actions:
       ("send", bytes)        reply on the socket the query came in on
-      ("send_other", bytes)  reply over UDP from another socket (other port)
+      ("send_other", bytes)  reply over UDP from another port
+      ("send_other_addr", bytes)  reply over UDP from another address
       ("sleep", seconds)
     None or [] sends nothing (silence). Each query is appended to up.seen."""
 
@@ -450,10 +449,17 @@ class FakeUpstream:
                 with self.lock:
                     self.sent_at[s.qname] = now()
                 (reply_tcp or reply_udp)(arg)
-            elif kind == "send_other":
+            elif kind in ("send_other", "send_other_addr"):
+                # from another port of our address, or from our port on
+                # another address
                 o = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                o.bind((self.addr, 0))
-                o.sendto(arg, s.peer)
+                o.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    o.bind((self.addr, 0) if kind == "send_other"
+                           else (rand_addr(), self.port))
+                    o.sendto(arg, s.peer)
+                except OSError:
+                    pass
                 o.close()
 
     def _udp_loop(self):

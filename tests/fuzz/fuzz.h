@@ -79,14 +79,18 @@ struct fuzz_net {
 	bool query_tcp;
 	int client;       /* its address is the request handle */
 	size_t answers;   /* client.answer calls with a message */
+	uint8_t last[65535]; /* the last answer given (WIRE_MAX_MSG) */
+	size_t last_len;
 	size_t released;  /* client.answer calls without one */
 };
 
 /* A resolver on store s (its static zones and cache) with n_upstream fake
- * upstreams, the cache TTL caps of the daemon's defaults, net cleared. */
+ * upstreams, the cache TTL caps of the daemon's defaults, net cleared.
+ * hardened: also 0x20 case randomisation, serve-stale and a low cap of 64
+ * records per upstream reply. */
 struct tdns_resolver *fuzz_resolver_new(struct fuzz_net *net,
 					struct tdns_store *s,
-					unsigned n_upstream);
+					unsigned n_upstream, bool hardened);
 
 /* The newest attempt the resolver has not closed, or NULL. */
 struct fuzz_sent *fuzz_net_open(struct fuzz_net *net);

@@ -15,26 +15,50 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "tierdns/name.h"
+#include "tierdns/zonedb.h"
 #include "tierdns/zoneload.h"
 
 /*
- * ldns reads a name token of at most 255 characters (LDNS_MAX_DOMAINLEN),
- * but a name of 255 octets can take up to four times that once its
- * non-printable octets are written as \DDD (RFC 1035 5.1), which is how
- * ldns prints them. A dump holding such a name cannot be read back by ldns:
- * a known limit (corpus/zoneload/crash-long-escaped-name), not checked here.
+ * ldns's printer and text parser disagree on names with unusual octets, so
+ * a dump holding such a name may not load back as it was (known, reported,
+ * not checked here; corpus/zoneload/limit-* show them):
+ *   - a name token must be shorter than 255 characters (LDNS_MAX_DOMAINLEN),
+ *     but a name of 255 octets takes up to four times that once its
+ *     non-printable octets are written as \DDD (RFC 1035 5.1);
+ *   - a token that starts with '@' is read as the origin, whatever follows
+ *     ("@a.example." becomes "."), but ldns prints a label "@a" unescaped;
+ *   - '"' in a label is printed unescaped and then read as the start of a
+ *     quoted string (two TXT records come back as one).
+ * So the round trip is checked only for zones whose owner names are made of
+ * letters, digits, '-', '_' and '*' (rdata names are not screened).
  */
-static bool has_long_token(const char *text)
+static bool plain_octet(uint8_t c)
 {
-	size_t run = 0;
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '*';
+}
 
-	for (const char *p = text; *p != '\0'; p++) {
-		if (*p == ' ' || *p == '\t' || *p == '\n')
-			run = 0;
-		else if (++run > 255)
-			return true;
+static int screen_owner(void *ctx, const uint8_t *key, size_t klen,
+			uint16_t type, const struct tdns_rrset_view *v)
+{
+	uint8_t wire[NAME_WIRE_MAX];
+	size_t wlen = 0;
+	bool *plain = ctx;
+
+	(void)type;
+	(void)v;
+	if (name_key_to_wire(key, klen, wire, &wlen) != TDNS_OK) {
+		*plain = false;
+		return 1;
 	}
-	return false;
+	for (size_t i = 0; i < wlen; i += 1u + wire[i])
+		for (size_t j = 1; j <= wire[i] && i + j < wlen; j++)
+			if (!plain_octet(wire[i + j])) {
+				*plain = false;
+				return 1;
+			}
+	return 0;
 }
 
 static void round_trip(struct tdns_store *s, struct tdns_zoneset *zs)
@@ -46,6 +70,7 @@ static void round_trip(struct tdns_store *s, struct tdns_zoneset *zs)
 	size_t apex_len = 0, dump_len = 0;
 	char *dump = NULL, err[ZONELOAD_ERR_MAX] = "";
 	FILE *f = NULL;
+	bool plain;
 
 	zoneload_info(zs, 0, &a);
 	FUZZ_CHECK(zoneload_name_key(a.name, apex, &apex_len) == TDNS_OK);
@@ -60,9 +85,11 @@ static void round_trip(struct tdns_store *s, struct tdns_zoneset *zs)
 
 	again = zoneload_new();
 	FUZZ_CHECK(again != NULL);
+	plain = true;
+	zonedb_walk(t, apex, apex_len, screen_owner, &plain);
+	if (!plain)
+		goto out;
 	if (zoneload_text(again, dump, "dump", err, sizeof(err)) != TDNS_OK) {
-		if (has_long_token(dump))
-			goto out;
 		fprintf(stderr, "the dump does not load: %s\n%s", err, dump);
 		abort();
 	}

@@ -6,7 +6,8 @@ point is a broken packet), so the replay tests walk the main branches of each
 target on every build and libFuzzer starts from there. The output is
 deterministic; run it again after changing a target's input format and commit
 the result. Files whose names start with "crash-" are reproducers of bugs the
-fuzzers found; they are not written here and never removed.
+fuzzers found, "limit-" ones show known limits of ldns; neither is written
+here nor removed.
 
 The names asked must match the zones inline in fuzz_auth.c and fuzz_local.c,
 and QUESTIONS must match the table in fuzz_upstream.c.
@@ -43,7 +44,7 @@ def clean():
     for target in os.listdir(OUT) if os.path.isdir(OUT) else []:
         d = os.path.join(OUT, target)
         for f in os.listdir(d):
-            if not f.startswith("crash-"):
+            if not f.startswith(("crash-", "limit-")):
                 os.remove(os.path.join(d, f))
 
 
@@ -192,7 +193,7 @@ QUESTIONS = [
     ("nx.example.com.", "A"), ("www.example.com.", "AAAA"),
     ("example.com.", "TXT"), ("_sip._udp.example.com.", "SRV"),
 ]
-CTL_EDNS, CTL_KEEP_ID, CTL_KEEP_Q, CTL_TCP = 0x08, 0x10, 0x20, 0x40
+CTL_EDNS, CTL_KEEP_ID, CTL_KEEP_Q, CTL_TCP, CTL_HARDENED = 0x08, 0x10, 0x20, 0x40, 0x80
 SOA = "example.com. 3600 IN SOA ns1.example.com. admin.example.com. 1 7200 900 1209600 300"
 
 
@@ -208,6 +209,7 @@ def reply(qi, an=(), ns=(), ar=(), rcode=0, flags=None, edns=-1):
     resolver sends the question in lower case, as written here)."""
     qn, qt = QUESTIONS[qi]
     q = dns.message.make_query(qn, qt)
+    q.id = 0x5151  # fixed, for a deterministic corpus (the target patches it)
     m = dns.message.make_response(q)
     m.set_rcode(rcode)
     if edns >= 0:
@@ -279,6 +281,8 @@ def upstream_corpus():
         if name in ("a", "cname-chain", "nxdomain", "tc", "formerr"):
             up(name + "-edns", qi | CTL_EDNS, body)
             up(name + "-tcp-client", qi | CTL_TCP, body)
+        if name in ("a", "cname-chain", "nxdomain", "servfail", "txt"):
+            up(name + "-hardened", qi | CTL_HARDENED, body)
         if name in ("a", "cname-chain"):
             up(name + "-full", qi | CTL_KEEP_Q, full)
             up(name + "-wrong-id", qi | CTL_KEEP_ID, body)
@@ -289,6 +293,7 @@ def upstream_corpus():
     body, _ = reply(0, an=["www.example.com. 300 IN A 192.0.%d.%d" % (i // 250, i % 250 + 1)
                            for i in range(300)])
     up("many-records", 0 | CTL_TCP, body)
+    up("many-records-hardened", 0 | CTL_TCP | CTL_HARDENED, body)
     # broken replies
     www = A[0]
     body, _ = reply(0, an=[www])

@@ -20,6 +20,9 @@ fi
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(auth local upstream rrset zoneload)
 
+. "$top/tools/deps.sh"
+tdns_deps fuzz
+
 build="$top/build-fuzz"
 # TDNS_WERROR off: clang warns about a few things gcc does not (reported to
 # the owners); the gcc build in tools/test.sh keeps -Werror.

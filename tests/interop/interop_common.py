@@ -293,11 +293,14 @@ remote-control:
                                      "--listen", "127.0.0.1", "--port", "@PORT@"],
                            self._ready_dns("interop.", "SOA"))
 
-    def start_local(self, name, upstream):
-        db = self.path("%s-db" % name)
+    def start_local(self, name, upstream, db=None, upstream_endpoint=None):
+        """tierdns-local forwarding to upstream (a Proc) or to
+        upstream_endpoint ("ADDR:PORT"), with a fresh store or db."""
+        db = db or self.path("%s-db" % name)
+        up = upstream_endpoint or upstream.endpoint()
         return self._spawn(name, [self.bin("tierdns-local"), "--db", db,
                                   "--listen", "127.0.0.1", "--port", "@PORT@",
-                                  "--upstream", upstream.endpoint()],
+                                  "--upstream", up],
                            self._ready_tcp)
 
     @staticmethod

@@ -771,6 +771,138 @@ static void test_account_purge(void **state)
 	ldns_pkt_free(resp);
 }
 
+/* cache_get for serve-stale (RFC 8767) at time now with max_stale. */
+static enum tdns_status get_stale(struct tdns_store *s, const char *name,
+				  uint16_t type, uint64_t now, uint32_t max_stale,
+				  struct tdns_cache_value *v)
+{
+	uint8_t key[NAME_KEY_MAX];
+	size_t klen;
+	struct tdns_txn *t = NULL;
+	enum tdns_status st;
+
+	qkey_of(name, key, &klen);
+	assert_int_equal(store_begin(s, false, &t), TDNS_OK);
+	st = cache_get(t, key, klen, type, now, max_stale, v);
+	store_abort(t);
+	return st;
+}
+
+/* Serve-stale reads: an entry is found until expiry + max_stale, and
+ * rendered with TTL 30 for every record already expired, the real TTL
+ * for the others (the CNAME here outlives the A record). */
+static void test_stale_get(void **state)
+{
+	static const struct {
+		uint64_t at;        /* seconds after T0 */
+		uint32_t max_stale;
+		enum tdns_status st;
+		uint32_t ttl_cname, ttl_a; /* as rendered with expired_ttl 30 */
+	} rows[] = {
+		{ 0, 0, TDNS_OK, 600, 300 },
+		{ 299, 0, TDNS_OK, 301, 1 },
+		{ 300, 0, TDNS_ENOTFOUND, 0, 0 },
+		{ 300, 3600, TDNS_OK, 300, 30 },
+		{ 700, 3600, TDNS_OK, 30, 30 },
+		{ 3899, 3600, TDNS_OK, 30, 30 },
+		{ 3900, 3600, TDNS_ENOTFOUND, 0, 0 },
+	};
+	struct fixture *f = *state;
+	const char *an[] = { "alias.site. 600 IN CNAME www.site.",
+			     "www.site. 300 IN A 192.0.2.1", NULL };
+	ldns_pkt *resp = mkreply("alias.site.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+				 an, NULL, NULL);
+	ldns_rdf *qn = dname("alias.site.");
+	struct tdns_cache_value v;
+	ldns_pkt *got;
+
+	assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0), TDNS_OK);
+	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+		assert_int_equal(get_stale(f->s, "Alias.Site.", LDNS_RR_TYPE_A,
+					   T0 + rows[r].at, rows[r].max_stale, &v),
+				 rows[r].st);
+		if (rows[r].st != TDNS_OK)
+			continue;
+		assert_int_equal(v.expiry, T0 + 300);
+		got = ldns_pkt_new();
+		assert_int_equal(cache_value_render_ttl(v.data, v.len, T0 + rows[r].at,
+							30, got),
+				 TDNS_OK);
+		assert_int_equal(ldns_pkt_ancount(got), 2);
+		assert_int_equal(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(got), 0)),
+				 rows[r].ttl_cname);
+		assert_int_equal(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(got), 1)),
+				 rows[r].ttl_a);
+		ldns_pkt_free(got);
+		cache_value_clear(&v);
+	}
+	/* The normal lookup never serves it expired. */
+	assert_int_equal(lookup(f->s, "alias.site.", LDNS_RR_TYPE_A, T0 + 300, &got),
+			 TDNS_ENOTFOUND);
+	ldns_pkt_free(got);
+	ldns_rdf_deep_free(qn);
+	ldns_pkt_free(resp);
+}
+
+/* Eviction with keep_stale: entries expired within the window survive
+ * the pass that removes expired entries; those past it do not. Without
+ * keep_stale both go. */
+static void test_budget_keeps_stale(void **state)
+{
+	struct fixture *f = *state;
+	char name[32], rr[600], txt[201];
+	struct tdns_cache_value v;
+
+	memset(txt, 's', sizeof(txt) - 1);
+	txt[sizeof(txt) - 1] = '\0';
+	for (int keep = 0; keep < 2; keep++) {
+		struct tdns_cache_cfg small = cfg;
+
+		struct tdns_txn *t = NULL;
+
+		/* An empty cache for each round. */
+		assert_int_equal(store_begin(f->s, true, &t), TDNS_OK);
+		assert_int_equal(cache_purge(t, UINT64_MAX, 0, NULL), TDNS_OK);
+		assert_int_equal(store_commit(t), TDNS_OK);
+		small.max_bytes = 64 * 1024;
+		small.keep_stale = keep ? 3600 : 0;
+		for (size_t i = 0; i < 300; i++) {
+			const char *an[2] = { rr, NULL };
+			/* 0: expired 100 s before T0 (in the window); 1..150:
+			 * expired two hours before (past it); then live ones,
+			 * written at T0: the budget overflows once, and the
+			 * expired entries make enough room. */
+			uint64_t now = i == 0 ? T0 - 160 : i <= 150 ? T0 - 7260 : T0;
+			ldns_pkt *resp;
+			ldns_rdf *qn;
+
+			snprintf(name, sizeof(name), "k%d-%zu.site.", keep, i);
+			snprintf(rr, sizeof(rr), "%s %u IN TXT \"%s\"", name,
+				 i <= 150 ? 60 : 3600, txt);
+			resp = mkreply(name, LDNS_RR_TYPE_TXT, LDNS_RCODE_NOERROR, an,
+				       NULL, NULL);
+			qn = dname(name);
+			assert_int_equal(cache_insert(f->s, &small, qn, LDNS_RR_TYPE_TXT,
+						      resp, now),
+					 TDNS_OK);
+			ldns_rdf_deep_free(qn);
+			ldns_pkt_free(resp);
+		}
+		snprintf(name, sizeof(name), "k%d-0.site.", keep);
+		assert_int_equal(get_stale(f->s, name, LDNS_RR_TYPE_TXT, T0, 3600, &v),
+				 keep ? TDNS_OK : TDNS_ENOTFOUND);
+		cache_value_clear(&v);
+		snprintf(name, sizeof(name), "k%d-1.site.", keep);
+		assert_int_equal(get_stale(f->s, name, LDNS_RR_TYPE_TXT, T0, 86400, &v),
+				 TDNS_ENOTFOUND);
+		/* Serving went on: the newest entry is there. */
+		snprintf(name, sizeof(name), "k%d-299.site.", keep);
+		assert_int_equal(get_stale(f->s, name, LDNS_RR_TYPE_TXT, T0, 0, &v),
+				 TDNS_OK);
+		cache_value_clear(&v);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -787,6 +919,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_budget_evicts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_expired_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_account_purge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_get, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_budget_keeps_stale, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,6 +41,9 @@ struct server {
 	bool saw_tcp, saw_udp;
 	struct tdns_request *held;    /* "hold": kept until "release" */
 	atomic_bool holding;
+	bool in_batch;                /* between on_batch begin and end */
+	unsigned batches_begun, batches_ended;
+	unsigned queries_in_batch;
 };
 
 struct deferred {
@@ -360,6 +363,118 @@ static void test_udp_answers_each_datagram(void **state)
 	assert_false(s.saw_tcp);
 	netio_out_close(o);
 	netio_loop_free(s.loop);
+}
+
+/* on_batch brackets every UDP query: begin before the first of a
+ * recvmmsg batch, end after the last, never nested, never empty. */
+static void batch_hook(void *ctx, bool begin)
+{
+	struct server *s = ctx;
+
+	assert_int_not_equal(s->in_batch, begin);
+	s->in_batch = begin;
+	if (begin)
+		s->batches_begun++;
+	else
+		s->batches_ended++;
+}
+
+static enum netio_verdict batch_handler(void *ctx, struct tdns_request *req,
+					const uint8_t *in, size_t in_len,
+					uint8_t *out, size_t *out_len)
+{
+	struct server *s = ctx;
+
+	if (s->in_batch)
+		s->queries_in_batch++;
+	return handler(ctx, req, in, in_len, out, out_len);
+}
+
+static void test_udp_batch_hook(void **state)
+{
+	static const char *qs[] = { "one", "drop-me", "two", "defer-three" };
+	struct tdns_listen_cfg cfg;
+	struct server s;
+	struct out_client c = { 0 };
+	struct tdns_addr peer;
+	struct tdns_out *o;
+	size_t i;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	s.loop = netio_loop_new();
+	assert_non_null(s.loop);
+	memset(&cfg, 0, sizeof(cfg));
+	assert_int_equal(netio_addr_parse("127.0.0.1", 0, &cfg.addr), TDNS_OK);
+	cfg.on_query = batch_handler;
+	cfg.on_batch = batch_hook;
+	cfg.ctx = &s;
+	assert_int_equal(netio_listen(s.loop, &cfg), TDNS_OK);
+	c.loop = s.loop;
+	c.want = 3;
+	assert_int_equal(netio_addr_parse("127.0.0.1", netio_listen_port(s.loop), &peer),
+			 TDNS_OK);
+	assert_int_equal(netio_out_udp(s.loop, &peer, out_collect, &c, &o), TDNS_OK);
+	for (i = 0; i < sizeof(qs) / sizeof(qs[0]); i++)
+		assert_int_equal(netio_out_send(o, (const uint8_t *)qs[i], strlen(qs[i])),
+				 TDNS_OK);
+	assert_int_equal(run_guarded(s.loop), TDNS_OK);
+
+	assert_int_equal(c.n_got, 3);
+	assert_int_equal(s.queries, 4);
+	assert_int_equal(s.queries_in_batch, 4);
+	assert_false(s.in_batch);
+	assert_true(s.batches_begun >= 1 && s.batches_begun <= 4);
+	assert_int_equal(s.batches_begun, s.batches_ended);
+	netio_out_close(o);
+	netio_loop_free(s.loop);
+}
+
+/* Loops sharing a UDP socket read one queue: with only the sharing loop
+ * running, it answers every client (with SO_REUSEPORT sockets, the kernel
+ * would have pinned some of the eight to the idle loop's socket). */
+static void test_udp_shared_socket(void **state)
+{
+	struct tdns_listen_cfg cfg;
+	struct server a, b;
+	struct out_client c = { 0 };
+	struct tdns_addr peer;
+	struct tdns_out *o[8];
+	size_t i;
+
+	(void)state;
+	server_start(&a, 0, 0);
+	memset(&b, 0, sizeof(b));
+	b.loop = netio_loop_new();
+	assert_non_null(b.loop);
+	memset(&cfg, 0, sizeof(cfg));
+	assert_int_equal(netio_addr_parse("127.0.0.1", 0, &cfg.addr), TDNS_OK);
+	cfg.on_query = handler;
+	cfg.ctx = &b;
+	cfg.udp_share = a.loop;
+	assert_int_equal(netio_listen(b.loop, &cfg), TDNS_OK);
+	assert_int_equal(netio_listen_port(b.loop), a.port);
+	/* Nothing to share on another address. */
+	assert_int_equal(netio_addr_parse("127.0.0.2", 0, &cfg.addr), TDNS_OK);
+	assert_int_equal(netio_listen(b.loop, &cfg), TDNS_EINVAL);
+
+	c.loop = b.loop;
+	c.want = 8;
+	assert_int_equal(netio_addr_parse("127.0.0.1", a.port, &peer), TDNS_OK);
+	for (i = 0; i < 8; i++) {
+		assert_int_equal(netio_out_udp(b.loop, &peer, out_collect, &c, &o[i]),
+				 TDNS_OK);
+		assert_int_equal(netio_out_send(o[i], (const uint8_t *)"q", 1), TDNS_OK);
+	}
+	assert_int_equal(run_guarded(b.loop), TDNS_OK);
+	assert_int_equal(c.n_got, 8);
+	assert_int_equal(b.queries, 8);
+	assert_int_equal(a.queries, 0);
+	for (i = 0; i < 8; i++)
+		netio_out_close(o[i]);
+	/* The shared socket stays open for b after a's loop is gone. */
+	netio_loop_free(a.loop);
+	netio_loop_free(b.loop);
 }
 
 /* An upstream that is down: the connected socket gets the ICMP error and
@@ -877,6 +992,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_addr_parse),
 		cmocka_unit_test(test_udp_answers_each_datagram),
+		cmocka_unit_test(test_udp_batch_hook),
+		cmocka_unit_test(test_udp_shared_socket),
 		cmocka_unit_test(test_out_udp_refused),
 		cmocka_unit_test(test_out_udp_fresh_ports),
 		cmocka_unit_test(test_udp_wildcard_answers_from_destination),

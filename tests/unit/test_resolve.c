@@ -1319,9 +1319,10 @@ static void test_failover_table(void **state)
 	}
 }
 
-/* A dead upstream: three failures in a row and it is skipped; after 1 s
- * one probe (only one at a time); a failed probe doubles the wait, up to
- * 60 s; an answer brings it back. */
+/* A dead upstream: two failures in a row and it is skipped while the
+ * other works;
+ * after 1 s one probe (only one at a time); a failed probe doubles the
+ * wait, up to 60 s; an answer brings it back. */
 static void test_dead_upstream_backoff(void **state)
 {
 	struct env *e = *state;
@@ -1336,21 +1337,30 @@ static void test_dead_upstream_backoff(void **state)
 	} while (0)
 
 	env_resolver(e, 2, 0);
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 2; i++) {
 		ASK_NEXT();
 		assert_int_equal(e->sent[e->n_sent - 1].upstream, 0);
-		play(e, B_SOCKET);                /* upstream 0 fails... */
+		/* Once suspect, it gets 250 ms before upstream 1 is asked. */
+		if (i == 1)
+			assert_int_equal(resolver_next_deadline(e->r), clock_mono_ms() + 250);
+		play(e, B_SOCKET);        /* upstream 0 fails... */
 		assert_int_equal(e->sent[e->n_sent - 1].upstream, 1);
-		play(e, B_OK);                    /* ...upstream 1 answers */
+		play(e, B_OK);            /* ...upstream 1 answers */
 	}
 	assert_int_equal(resolver_stats(e->r)->upstream_dead, 1);
 	/* Now upstream 0 is skipped: straight to upstream 1. */
+	for (int i = 0; i < 3; i++) {
+		ASK_NEXT();
+		assert_int_equal(e->sent[e->n_sent - 1].upstream, 1);
+		play(e, B_OK);
+	}
+	clock_advance_ms(999);
 	ASK_NEXT();
 	assert_int_equal(e->sent[e->n_sent - 1].upstream, 1);
 	play(e, B_OK);
+	clock_advance_ms(1);
 	/* After the 1 s backoff, one query probes it; a second query while
 	 * the probe is out does not. */
-	clock_advance_ms(1000);
 	ASK_NEXT();
 	assert_int_equal(e->sent[e->n_sent - 1].upstream, 0);
 	ASK_NEXT();
@@ -1379,27 +1389,84 @@ static void test_dead_upstream_backoff(void **state)
 #undef ASK_NEXT
 }
 
-/* Every upstream dead and none due for a probe: SERVFAIL at once, EDE 22,
- * nothing sent. */
+/* The RTT estimate: with another upstream left, an upstream known to
+ * answer in 100 ms is given 500 ms (4 x RTT, at least 500), not half the
+ * budget; the last upstream always gets all that is left. */
+static void test_rtt_attempt_time(void **state)
+{
+	static const struct {
+		unsigned n_upstream;
+		uint64_t rtt_ms;   /* how long the first answer takes */
+		uint64_t wait_ms;  /* the next query's first attempt */
+	} rows[] = {
+		{ 2, 100, 500 },
+		{ 2, 10, 500 },
+		{ 2, 200, 800 },
+		{ 2, 400, 1000 }, /* 4 x RTT over the even share */
+		{ 1, 100, 2000 },
+	};
+	struct env *e = *state;
+	char name[32];
+
+	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+		env_resolver(e, rows[r].n_upstream, 0);
+		e->n_sent = 0;
+		snprintf(name, sizeof(name), "rtt%zu.site.", r);
+		assert_int_equal(ask(e, 0, 1, name, LDNS_RR_TYPE_A, true, 0),
+				 RESOLVER_DEFER);
+		assert_int_equal(resolver_next_deadline(e->r), clock_mono_ms() + 2000 / rows[r].n_upstream);
+		clock_advance_ms(rows[r].rtt_ms);
+		play(e, B_OK);
+		snprintf(name, sizeof(name), "rtt%zu.example.", r);
+		assert_int_equal(ask(e, 0, 2, name, LDNS_RR_TYPE_A, true, 0),
+				 RESOLVER_DEFER);
+		assert_int_equal(e->sent[1].upstream, 0);
+		assert_int_equal(resolver_next_deadline(e->r), clock_mono_ms() + rows[r].wait_ms);
+		play(e, B_OK);
+	}
+}
+
+/* Every upstream dead: they are asked all the same, in order, within
+ * the budget (failing without asking would outlast the outage); the first
+ * answer revives its upstream. */
 static void test_all_dead(void **state)
 {
 	struct env *e = *state;
 	ldns_pkt *p;
-	char name[32];
 
-	for (int i = 0; i < 3; i++) {
-		snprintf(name, sizeof(name), "x%d.site.", i);
-		assert_int_equal(ask(e, 0, 1, name, LDNS_RR_TYPE_A, true, 0),
+	env_resolver(e, 2, 0);
+	for (int i = 0; i < 2; i++) {
+		e->n_got = 0;
+		assert_int_equal(ask(e, 0, 1, i ? "x1.site." : "x0.site.",
+				     LDNS_RR_TYPE_A, true, 1232),
 				 RESOLVER_DEFER);
 		play(e, B_SOCKET);
+		play(e, B_SOCKET);
+		p = check_reply(e->got[0].msg, e->got[0].len, 1, LDNS_RCODE_SERVFAIL,
+				NULL);
+		assert_int_equal(ede_of(p), 23);
+		ldns_pkt_free(p);
 	}
+	assert_int_equal(resolver_stats(e->r)->upstream_dead, 2);
+
 	e->n_sent = 0;
+	e->n_got = 0;
 	assert_int_equal(ask(e, 0, 2, "y.site.", LDNS_RR_TYPE_A, true, 1232),
-			 RESOLVER_REPLY);
-	p = check_reply(e->out, e->out_len, 2, LDNS_RCODE_SERVFAIL, NULL);
-	assert_int_equal(ede_of(p), 22);
+			 RESOLVER_DEFER);
+	assert_int_equal(e->sent[0].upstream, 0);
+	assert_int_equal(resolver_next_deadline(e->r), clock_mono_ms() + 250); /* suspect */
+	play(e, B_SILENT);
+	assert_int_equal(e->sent[1].upstream, 1);
+	play(e, B_OK);
+	p = parse(e->got[0].msg, e->got[0].len);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+	assert_int_equal(ldns_pkt_ancount(p), 1);
 	ldns_pkt_free(p);
-	assert_int_equal(e->n_sent, 0);
+	assert_int_equal(resolver_stats(e->r)->upstream_probes, 0);
+	/* Upstream 1 works again, upstream 0 is still skipped. */
+	assert_int_equal(ask(e, 0, 3, "z.site.", LDNS_RR_TYPE_A, true, 1232),
+			 RESOLVER_DEFER);
+	assert_int_equal(e->sent[2].upstream, 1);
 }
 
 /* RFC 9520: a burst of 100 identical queries against a dead upstream
@@ -1698,8 +1765,8 @@ static char *sent_qname(const struct env *e, size_t i)
 }
 
 /* 0x20: the question goes out in random case and a reply must echo it
- * byte for byte; an upstream that lowercases is asked again without 0x20
- * and remembered as such. */
+ * byte for byte; an upstream that lowercases is asked again without 0x20,
+ * and remembered as such after three queries in a row. */
 static void test_0x20(void **state)
 {
 	static const char *const LONG_A[] = {
@@ -1741,38 +1808,49 @@ static void test_0x20(void **state)
 	p = check_reply(e->got[0].msg, e->got[0].len, 1, LDNS_RCODE_NOERROR, LONG_A);
 	ldns_pkt_free(p);
 
-	/* A lower-cased echo: not accepted, asked again without 0x20, at the
-	 * same upstream; that answer is accepted. */
-	assert_int_equal(ask(e, 0, 2, "abcdefghijklmnopqrstuvwxyz.example.",
-			     LDNS_RR_TYPE_A, true, 0),
-			 RESOLVER_DEFER);
-	n = mkreply_q(&e->sent[1], "abcdefghijklmnopqrstuvwxyz.example.",
-		      LDNS_RR_TYPE_A, NULL, rep);
-	deliver(e, 1, rep, n);
-	assert_int_equal(e->n_got, 1);
-	assert_int_equal(e->n_sent, 3);
-	assert_int_equal(e->sent[2].upstream, 0);
-	s = sent_qname(e, 2);
-	assert_string_equal(s, "abcdefghijklmnopqrstuvwxyz.example.");
-	free(s);
-	n = mkreply_q(&e->sent[2], "abcdefghijklmnopqrstuvwxyz.example.",
-		      LDNS_RR_TYPE_A, NULL, rep);
-	deliver(e, 2, rep, n);
-	assert_int_equal(e->n_got, 2);
-	p = check_reply(e->got[1].msg, e->got[1].len, 2, LDNS_RCODE_NOERROR, NULL);
-	ldns_pkt_free(p);
-	assert_int_equal(resolver_stats(e->r)->fallback_0x20, 1);
+	/* A lower-cased echo is not used: the query is asked again without
+	 * 0x20 at the same upstream, and that answer is accepted. One such
+	 * reply is no verdict on the upstream (a forger may have guessed ID
+	 * and port but not the case): 0x20 stays on until it happens three
+	 * queries in a row. */
+	for (unsigned i = 0; i < 3; i++) {
+		char name[64];
+		size_t first = e->n_sent;
+
+		snprintf(name, sizeof(name), "abcdefghijklmnopqrstuvwxyz%u.example.", i);
+		assert_int_equal(ask(e, 0, (uint16_t)(2 + i), name, LDNS_RR_TYPE_A,
+				     true, 0),
+				 RESOLVER_DEFER);
+		s = sent_qname(e, first);
+		assert_string_not_equal(s, name);
+		free(s);
+		n = mkreply_q(&e->sent[first], name, LDNS_RR_TYPE_A, NULL, rep);
+		deliver(e, first, rep, n);
+		assert_int_equal(e->n_got, 1 + i);
+		assert_int_equal(e->n_sent, first + 2);
+		assert_int_equal(e->sent[first + 1].upstream, 0);
+		s = sent_qname(e, first + 1);
+		assert_string_equal(s, name);
+		free(s);
+		n = mkreply_q(&e->sent[first + 1], name, LDNS_RR_TYPE_A, NULL, rep);
+		deliver(e, first + 1, rep, n);
+		assert_int_equal(e->n_got, 2 + i);
+		p = check_reply(e->got[1 + i].msg, e->got[1 + i].len, (uint16_t)(2 + i),
+				LDNS_RCODE_NOERROR, NULL);
+		ldns_pkt_free(p);
+		assert_int_equal(resolver_stats(e->r)->fallback_0x20, i == 2 ? 1 : 0);
+	}
 
 	/* Remembered: upstream 0 now gets lower case, upstream 1 still 0x20. */
-	assert_int_equal(ask(e, 0, 3, "abcdefghijklmnopqrstuvwxyz.example.net.",
+	assert_int_equal(ask(e, 0, 5, "abcdefghijklmnopqrstuvwxyz.example.net.",
 			     LDNS_RR_TYPE_A, true, 0),
 			 RESOLVER_DEFER);
-	s = sent_qname(e, 3);
+	s = sent_qname(e, 7);
 	assert_string_equal(s, "abcdefghijklmnopqrstuvwxyz.example.net.");
 	free(s);
 	play(e, B_SILENT);
-	assert_int_equal(e->sent[4].upstream, 1);
-	s = sent_qname(e, 4);
+	assert_int_equal(e->sent[8].upstream, 1);
+	s = sent_qname(e, 8);
 	assert_string_not_equal(s, "abcdefghijklmnopqrstuvwxyz.example.net.");
 	free(s);
 }
@@ -1840,6 +1918,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failover_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_upstream_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_all_dead, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rtt_attempt_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_cache_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ede_codes, setup, teardown),
