@@ -85,10 +85,12 @@ struct fuzz_net {
 };
 
 /* A resolver on store s (its static zones and cache) with n_upstream fake
- * upstreams, the cache TTL caps of the daemon's defaults, net cleared. */
+ * upstreams, the cache TTL caps of the daemon's defaults, net cleared.
+ * hardened: also 0x20 case randomisation, serve-stale and a low cap of 64
+ * records per upstream reply. */
 struct tdns_resolver *fuzz_resolver_new(struct fuzz_net *net,
 					struct tdns_store *s,
-					unsigned n_upstream);
+					unsigned n_upstream, bool hardened);
 
 /* The newest attempt the resolver has not closed, or NULL. */
 struct fuzz_sent *fuzz_net_open(struct fuzz_net *net);

@@ -123,7 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		store = fuzz_store_new(zones);
 		seed_cache(store);
 	}
-	r = fuzz_resolver_new(&net, store, 1);
+	r = fuzz_resolver_new(&net, store, 1, false);
 	net.query = data;
 	net.query_len = size;
 	net.query_tcp = tcp;

@@ -15,6 +15,10 @@
  *             sent upstream + the rest of the input (its answer, authority
  *             and additional sections), so random sections reach the cache
  *   bit  6    the client came over TCP
+ *   bit  7    a hardened resolver: 0x20 mixed-case questions (the patched
+ *             question is the one sent, so its case matches), serve-stale,
+ *             at most 64 records per reply; for question 0, an expired
+ *             answer in the cache to be served stale if the reply fails
  * Without the patches almost every input would be dropped at the ID check.
  * The same reply answers every attempt (UDP, TCP retry, next upstream), at
  * most FUZZ_ROUNDS times. Afterwards the same question is asked again, which
@@ -39,6 +43,7 @@
 #define CTL_KEEP_ID 0x10
 #define CTL_KEEP_Q 0x20
 #define CTL_TCP 0x40
+#define CTL_HARDENED 0x80
 #define CLIENT_ID 0x4242
 
 /* Kept in step with tests/fuzz/make_corpus.py (QUESTIONS there). */
@@ -160,6 +165,31 @@ static void check_unpoisoned(const uint8_t *msg, size_t len, uint8_t ctl)
 	ldns_rdf_deep_free(name);
 }
 
+/* An answer to www.example.com. A that expired an hour ago: with
+ * serve-stale (RFC 8767) it is what the client gets if the fuzzed reply
+ * fails. */
+static void cache_stale(struct tdns_store *s)
+{
+	const struct tdns_cache_cfg cfg = { .max_ttl = 86400,
+					    .max_neg_ttl = 3600 };
+	ldns_rdf *qname = ldns_dname_new_frm_str(questions[0].name);
+	ldns_rr *rr = NULL;
+	ldns_pkt *p;
+
+	FUZZ_CHECK(qname != NULL);
+	FUZZ_CHECK(ldns_rr_new_frm_str(&rr, "www.example.com. 60 IN A 192.0.2.99",
+				       0, NULL, NULL) == LDNS_STATUS_OK);
+	p = ldns_pkt_query_new(ldns_rdf_clone(qname), LDNS_RR_TYPE_A,
+			       LDNS_RR_CLASS_IN, LDNS_RD);
+	FUZZ_CHECK(p != NULL);
+	ldns_pkt_set_qr(p, true);
+	FUZZ_CHECK(ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, rr));
+	FUZZ_CHECK(cache_insert(s, &cfg, qname, LDNS_RR_TYPE_A, p,
+				FUZZ_T0 - 3600) == TDNS_OK);
+	ldns_pkt_free(p);
+	ldns_rdf_deep_free(qname);
+}
+
 static void cache_empty(struct tdns_store *s)
 {
 	struct tdns_txn *t = NULL;
@@ -197,7 +227,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ctl = data[0];
 	tcp = (ctl & CTL_TCP) != 0;
 	qlen = client_query(ctl, query, sizeof(query));
-	r = fuzz_resolver_new(&net, store, 2);
+	if ((ctl & (CTL_HARDENED | 7)) == CTL_HARDENED)
+		cache_stale(store);
+	r = fuzz_resolver_new(&net, store, 2, (ctl & CTL_HARDENED) != 0);
 	net.query = query;
 	net.query_len = qlen;
 	net.query_tcp = tcp;

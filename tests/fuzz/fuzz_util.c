@@ -178,7 +178,7 @@ static void net_answer(void *ctx, void *held, const uint8_t *msg, size_t len)
 
 struct tdns_resolver *fuzz_resolver_new(struct fuzz_net *net,
 					struct tdns_store *s,
-					unsigned n_upstream)
+					unsigned n_upstream, bool hardened)
 {
 	struct tdns_resolver_cfg cfg;
 	struct tdns_resolver *r = NULL;
@@ -192,6 +192,9 @@ struct tdns_resolver *fuzz_resolver_new(struct fuzz_net *net,
 	cfg.cache.max_neg_ttl = 3600;
 	cfg.n_upstream = n_upstream;
 	cfg.timeout_ms = 2000;
+	cfg.use_0x20 = hardened;
+	cfg.serve_stale = hardened;
+	cfg.max_records = hardened ? 64 : 0;
 	cfg.transport.send = net_send;
 	cfg.transport.done = net_done;
 	cfg.transport.wake = net_wake;

@@ -193,7 +193,7 @@ QUESTIONS = [
     ("nx.example.com.", "A"), ("www.example.com.", "AAAA"),
     ("example.com.", "TXT"), ("_sip._udp.example.com.", "SRV"),
 ]
-CTL_EDNS, CTL_KEEP_ID, CTL_KEEP_Q, CTL_TCP = 0x08, 0x10, 0x20, 0x40
+CTL_EDNS, CTL_KEEP_ID, CTL_KEEP_Q, CTL_TCP, CTL_HARDENED = 0x08, 0x10, 0x20, 0x40, 0x80
 SOA = "example.com. 3600 IN SOA ns1.example.com. admin.example.com. 1 7200 900 1209600 300"
 
 
@@ -281,6 +281,8 @@ def upstream_corpus():
         if name in ("a", "cname-chain", "nxdomain", "tc", "formerr"):
             up(name + "-edns", qi | CTL_EDNS, body)
             up(name + "-tcp-client", qi | CTL_TCP, body)
+        if name in ("a", "cname-chain", "nxdomain", "servfail", "txt"):
+            up(name + "-hardened", qi | CTL_HARDENED, body)
         if name in ("a", "cname-chain"):
             up(name + "-full", qi | CTL_KEEP_Q, full)
             up(name + "-wrong-id", qi | CTL_KEEP_ID, body)
@@ -291,6 +293,7 @@ def upstream_corpus():
     body, _ = reply(0, an=["www.example.com. 300 IN A 192.0.%d.%d" % (i // 250, i % 250 + 1)
                            for i in range(300)])
     up("many-records", 0 | CTL_TCP, body)
+    up("many-records-hardened", 0 | CTL_TCP | CTL_HARDENED, body)
     # broken replies
     www = A[0]
     body, _ = reply(0, an=[www])
