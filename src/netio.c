@@ -30,6 +30,7 @@
 #define NETIO_MSG_MAX 65535        /* RFC 1035 4.2.2: 16-bit length */
 #define UDP_BATCH 32               /* datagrams per recvmmsg/sendmmsg */
 #define UDP_ROUNDS 4               /* full batches read per readiness event */
+#define UDP_RCVBUF (4 << 20)       /* receive queue asked for a UDP listener */
 #define EPOLL_BATCH 64
 #define ACCEPT_BURST 64            /* accepts per readiness event */
 #define ACCEPT_PAUSE_MS 100        /* back-off when out of descriptors */
@@ -1074,6 +1075,7 @@ enum tdns_status netio_listen_probe(const struct tdns_addr *a)
  * UDP is tried for TCP too (a few times, in case it is taken). */
 static enum tdns_status open_pair(struct tdns_addr *a, int *udp_fd, int *tcp_fd)
 {
+	static const int udp_rcvbuf = UDP_RCVBUF;
 	struct tdns_addr bound;
 	enum tdns_status st = TDNS_ENET;
 	bool any_port = addr_port(a) == 0;
@@ -1083,6 +1085,11 @@ static enum tdns_status open_pair(struct tdns_addr *a, int *udp_fd, int *tcp_fd)
 		st = open_socket(a, SOCK_DGRAM, udp_fd);
 		if (st != TDNS_OK)
 			return st;
+		/* Bursts wait in this queue while the workers are busy; the
+		 * default (about 200 KB) drops them under load. The kernel caps
+		 * the size at net.core.rmem_max; a refusal is harmless. */
+		(void)setsockopt(*udp_fd, SOL_SOCKET, SO_RCVBUF, &udp_rcvbuf,
+				 sizeof(udp_rcvbuf));
 		if (any_port) {
 			bound.len = sizeof(bound.ss);
 			if (getsockname(*udp_fd, (struct sockaddr *)&bound.ss, &bound.len) < 0) {
