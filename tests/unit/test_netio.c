@@ -122,23 +122,30 @@ static enum netio_verdict handler(void *ctx, struct tdns_request *req, const uin
 	return NETIO_REPLY;
 }
 
+/* A server loop on 127.0.0.1 (kernel-chosen port) with cfg's handlers;
+ * cfg->addr and cfg->ctx are filled in here. */
+static struct tdns_loop *server_start_cfg(struct server *s, struct tdns_listen_cfg *cfg)
+{
+	memset(s, 0, sizeof(*s));
+	s->loop = netio_loop_new();
+	assert_non_null(s->loop);
+	assert_int_equal(netio_addr_parse("127.0.0.1", 0, &cfg->addr), TDNS_OK);
+	cfg->ctx = s;
+	assert_int_equal(netio_listen(s->loop, cfg), TDNS_OK);
+	s->port = netio_listen_port(s->loop);
+	assert_true(s->port != 0);
+	return s->loop;
+}
+
 static struct tdns_loop *server_start(struct server *s, unsigned max_tcp, unsigned idle_ms)
 {
 	struct tdns_listen_cfg cfg;
 
-	memset(s, 0, sizeof(*s));
-	s->loop = netio_loop_new();
-	assert_non_null(s->loop);
 	memset(&cfg, 0, sizeof(cfg));
-	assert_int_equal(netio_addr_parse("127.0.0.1", 0, &cfg.addr), TDNS_OK);
 	cfg.on_query = handler;
-	cfg.ctx = s;
 	cfg.max_tcp = max_tcp;
 	cfg.tcp_idle_ms = idle_ms;
-	assert_int_equal(netio_listen(s->loop, &cfg), TDNS_OK);
-	s->port = netio_listen_port(s->loop);
-	assert_true(s->port != 0);
-	return s->loop;
+	return server_start_cfg(s, &cfg);
 }
 
 /* ---- the loop on a thread ---- */
@@ -333,36 +340,45 @@ static bool got(const struct out_client *c, const char *want)
 	return false;
 }
 
-static void test_udp_answers_each_datagram(void **state)
+/* Four datagrams from one client: two answered at once, one dropped, one
+ * answered later by a timer. Frees the server's loop. */
+static void udp_four_queries(struct server *s)
 {
 	static const char *qs[] = { "one", "drop-me", "two", "defer-three" };
-	struct server s;
 	struct out_client c = { 0 };
 	struct tdns_addr peer;
 	struct tdns_out *o;
 	size_t i;
 
-	(void)state;
-	server_start(&s, 0, 0);
-	c.loop = s.loop;
+	c.loop = s->loop;
 	c.want = 3;
-	assert_int_equal(netio_addr_parse("127.0.0.1", s.port, &peer), TDNS_OK);
-	assert_int_equal(netio_out_udp(s.loop, &peer, out_collect, &c, &o), TDNS_OK);
+	assert_int_equal(netio_addr_parse("127.0.0.1", s->port, &peer), TDNS_OK);
+	assert_int_equal(netio_out_udp(s->loop, &peer, out_collect, &c, &o), TDNS_OK);
 	for (i = 0; i < sizeof(qs) / sizeof(qs[0]); i++)
 		assert_int_equal(netio_out_send(o, (const uint8_t *)qs[i], strlen(qs[i])),
 				 TDNS_OK);
-	assert_int_equal(run_guarded(s.loop), TDNS_OK);
+	assert_int_equal(run_guarded(s->loop), TDNS_OK);
 
 	assert_false(c.failed);
 	assert_int_equal(c.n_got, 3);
 	assert_true(got(&c, "re:one"));
 	assert_true(got(&c, "re:two"));
 	assert_true(got(&c, "re:defer-three")); /* deferred, via the timer */
-	assert_int_equal(s.queries, 4);
-	assert_true(s.saw_udp);
-	assert_false(s.saw_tcp);
+	assert_int_equal(s->queries, 4);
+	assert_true(s->saw_udp);
+	assert_false(s->saw_tcp);
 	netio_out_close(o);
-	netio_loop_free(s.loop);
+	netio_loop_free(s->loop);
+	s->loop = NULL;
+}
+
+static void test_udp_answers_each_datagram(void **state)
+{
+	struct server s;
+
+	(void)state;
+	server_start(&s, 0, 0);
+	udp_four_queries(&s);
 }
 
 /* on_batch brackets every UDP query: begin before the first of a
@@ -392,42 +408,19 @@ static enum netio_verdict batch_handler(void *ctx, struct tdns_request *req,
 
 static void test_udp_batch_hook(void **state)
 {
-	static const char *qs[] = { "one", "drop-me", "two", "defer-three" };
 	struct tdns_listen_cfg cfg;
 	struct server s;
-	struct out_client c = { 0 };
-	struct tdns_addr peer;
-	struct tdns_out *o;
-	size_t i;
 
 	(void)state;
-	memset(&s, 0, sizeof(s));
-	s.loop = netio_loop_new();
-	assert_non_null(s.loop);
 	memset(&cfg, 0, sizeof(cfg));
-	assert_int_equal(netio_addr_parse("127.0.0.1", 0, &cfg.addr), TDNS_OK);
 	cfg.on_query = batch_handler;
 	cfg.on_batch = batch_hook;
-	cfg.ctx = &s;
-	assert_int_equal(netio_listen(s.loop, &cfg), TDNS_OK);
-	c.loop = s.loop;
-	c.want = 3;
-	assert_int_equal(netio_addr_parse("127.0.0.1", netio_listen_port(s.loop), &peer),
-			 TDNS_OK);
-	assert_int_equal(netio_out_udp(s.loop, &peer, out_collect, &c, &o), TDNS_OK);
-	for (i = 0; i < sizeof(qs) / sizeof(qs[0]); i++)
-		assert_int_equal(netio_out_send(o, (const uint8_t *)qs[i], strlen(qs[i])),
-				 TDNS_OK);
-	assert_int_equal(run_guarded(s.loop), TDNS_OK);
-
-	assert_int_equal(c.n_got, 3);
-	assert_int_equal(s.queries, 4);
+	server_start_cfg(&s, &cfg);
+	udp_four_queries(&s);
 	assert_int_equal(s.queries_in_batch, 4);
 	assert_false(s.in_batch);
 	assert_true(s.batches_begun >= 1 && s.batches_begun <= 4);
 	assert_int_equal(s.batches_begun, s.batches_ended);
-	netio_out_close(o);
-	netio_loop_free(s.loop);
 }
 
 /* Loops sharing a UDP socket read one queue: with only the sharing loop
@@ -444,16 +437,11 @@ static void test_udp_shared_socket(void **state)
 
 	(void)state;
 	server_start(&a, 0, 0);
-	memset(&b, 0, sizeof(b));
-	b.loop = netio_loop_new();
-	assert_non_null(b.loop);
 	memset(&cfg, 0, sizeof(cfg));
-	assert_int_equal(netio_addr_parse("127.0.0.1", 0, &cfg.addr), TDNS_OK);
 	cfg.on_query = handler;
-	cfg.ctx = &b;
 	cfg.udp_share = a.loop;
-	assert_int_equal(netio_listen(b.loop, &cfg), TDNS_OK);
-	assert_int_equal(netio_listen_port(b.loop), a.port);
+	server_start_cfg(&b, &cfg);
+	assert_int_equal(b.port, a.port);
 	/* Nothing to share on another address. */
 	assert_int_equal(netio_addr_parse("127.0.0.2", 0, &cfg.addr), TDNS_OK);
 	assert_int_equal(netio_listen(b.loop, &cfg), TDNS_EINVAL);
