@@ -161,7 +161,10 @@ static void rr_rdata_write(const ldns_rr *rr, uint8_t *out, bool canon)
 		const ldns_rdf *f = ldns_rr_rdf(rr, i);
 		size_t n = ldns_rdf_size(f);
 
-		memcpy(out + o, ldns_rdf_data(f), n);
+		/* An empty field (CAA 0 issue "") has no data pointer, and
+		 * memcpy from NULL is undefined even for 0 bytes. */
+		if (n > 0)
+			memcpy(out + o, ldns_rdf_data(f), n);
 		if (canon && ldns_rdf_get_type(f) == LDNS_RDF_TYPE_DNAME)
 			for (j = 0; j < n; j++)
 				if (out[o + j] >= 'A' && out[o + j] <= 'Z')
