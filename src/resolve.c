@@ -52,6 +52,12 @@
 /* Header, the question, one OPT record (RFC 6891 6.1.2). */
 #define UPQ_MSG_MAX (WIRE_HDR_LEN + NAME_WIRE_MAX + 4 + 11)
 #define SLOT_BITS 32
+/* RFC 1034 5.3.3 step 3: a CNAME whose target the upstream left unresolved
+ * is followed by asking for the target in turn; at most this many CNAMEs
+ * in all from the client's qname (Unbound restarts about as often). */
+#define CHASE_MAX_HOPS 8u
+/* Names remembered while walking one chain (loop detection). */
+#define CHAIN_NAMES_MAX (CACHE_CHAIN_MAX + 2)
 
 /* One client waiting for an upstream query. */
 struct waiter {
@@ -70,6 +76,8 @@ enum fail_kind {
 	FAIL_GARBAGE,     /* unparsable, too many records, bad reply */
 	FAIL_OVERLOAD,    /* local limit: max_outstanding, max_waiters */
 	FAIL_CACHED,      /* the failure cache (RFC 9520) */
+	FAIL_LOOP,        /* a CNAME chain that comes back to a name */
+	FAIL_CHAIN,       /* a CNAME chain longer than CHASE_MAX_HOPS */
 	FAIL_INTERNAL,    /* out of memory and the like */
 };
 
@@ -121,6 +129,15 @@ struct upq {
 	enum fail_kind why;       /* the last failure, for SERVFAIL */
 	struct waiter *waiters;
 	unsigned n_waiters;
+	/* CNAME chasing (RFC 1034 5.3.3 step 3): while target is set, this
+	 * query waits for the upstream query of its CNAME target instead of
+	 * an attempt of its own; chain holds the CNAMEs from qname to it. */
+	struct upq *target;       /* the query waited for, NULL = none */
+	struct upq *deps;         /* queries waiting for this one */
+	struct upq *dep_next;     /* next in target->deps */
+	ldns_rr_list *chain;      /* CNAMEs collected so far (owned) */
+	unsigned depth;           /* CNAMEs before qname (a chased target) */
+	bool chased;              /* the answer now comes from a target query */
 };
 
 struct tdns_resolver {
@@ -224,6 +241,8 @@ static const char *fail_text(enum fail_kind why)
 	case FAIL_GARBAGE: return "malformed upstream reply";
 	case FAIL_OVERLOAD: return "resolver overloaded";
 	case FAIL_CACHED: return "cached failure";
+	case FAIL_LOOP: return "CNAME loop";
+	case FAIL_CHAIN: return "CNAME chain too long";
 	case FAIL_INTERNAL: break;
 	}
 	return "internal error";
@@ -244,6 +263,8 @@ static uint16_t fail_ede(enum fail_kind why)
 		return EDE_NETWORK_ERROR;
 	case FAIL_CACHED:
 		return EDE_CACHED_ERROR;
+	case FAIL_LOOP:
+	case FAIL_CHAIN:
 	case FAIL_OVERLOAD:
 	case FAIL_INTERNAL:
 		break;
@@ -579,6 +600,15 @@ static void upq_destroy(struct tdns_resolver *r, struct upq *u)
 	struct upq **pp = &r->buckets[u->hash & (r->n_buckets - 1)];
 
 	attempt_close(r, u);
+	if (u->target != NULL) {
+		struct upq **dp = &u->target->deps;
+
+		while (*dp != u)
+			dp = &(*dp)->dep_next;
+		*dp = u->dep_next;
+	}
+	for (struct upq *d = u->deps; d != NULL; d = d->dep_next)
+		d->target = NULL;
 	while (*pp != u)
 		pp = &(*pp)->hnext;
 	*pp = u->hnext;
@@ -592,6 +622,7 @@ static void upq_destroy(struct tdns_resolver *r, struct upq *u)
 	r->free_slots[r->n_free++] = u->slot;
 	r->n_out--;
 	ldns_rdf_deep_free(u->qname);
+	ldns_rr_list_deep_free(u->chain);
 	free(u);
 }
 
@@ -765,19 +796,42 @@ static void answer_waiter(struct tdns_resolver *r, struct waiter *w,
 	waiter_free(w);
 }
 
+static void upq_fail(struct tdns_resolver *r, struct upq *u);
+static void chase_resume(struct tdns_resolver *r, struct upq *u,
+			 const uint8_t *val, size_t vlen, uint64_t now);
+
+/* Take the queries waiting for u's answer (CNAME chasing) off it: the
+ * list stays linked through dep_next for the caller to walk. */
+static struct upq *deps_detach(struct upq *u)
+{
+	struct upq *d = u->deps;
+
+	u->deps = NULL;
+	for (struct upq *x = d; x != NULL; x = x->dep_next)
+		x->target = NULL;
+	return d;
+}
+
 /* The query is over with an answer: answer everyone waiting and forget
- * it. It is unlinked first so that nothing done while answering can find
- * it half-finished. */
+ * it, then let the queries that chased a CNAME to it go on. It is
+ * unlinked first so that nothing done while answering can find it
+ * half-finished. */
 static void upq_complete(struct tdns_resolver *r, struct upq *u,
 			 const uint8_t *val, size_t vlen, uint64_t now)
 {
 	struct waiter *w = u->waiters, *next;
+	struct upq *d = deps_detach(u), *dnext;
 
 	u->waiters = NULL;
 	upq_destroy(r, u);
 	for (; w != NULL; w = next) {
 		next = w->next;
 		answer_waiter(r, w, val, vlen, NULL, FAIL_INTERNAL, now);
+	}
+	for (; d != NULL; d = dnext) {
+		dnext = d->dep_next;
+		d->dep_next = NULL;
+		chase_resume(r, d, val, vlen, now);
 	}
 }
 
@@ -789,6 +843,7 @@ static void upq_fail(struct tdns_resolver *r, struct upq *u)
 	struct waiter *w = u->waiters, *next;
 	uint64_t now = clock_now();
 	enum fail_kind why = u->why;
+	struct upq *d = deps_detach(u), *dnext;
 
 	if (why != FAIL_INTERNAL && why != FAIL_OVERLOAD)
 		failc_add(r, u->key, u->key_len, u->hash, clock_mono_ms());
@@ -803,6 +858,14 @@ static void upq_fail(struct tdns_resolver *r, struct upq *u)
 		answer_waiter(r, w, NULL, 0, &stale, why, now);
 	}
 	cache_value_clear(&stale);
+	/* The target of a CNAME failed: so does every chain that led to it
+	 * (RFC 1034 5.3.3; Unbound answers SERVFAIL too). */
+	for (; d != NULL; d = dnext) {
+		dnext = d->dep_next;
+		d->dep_next = NULL;
+		d->why = why;
+		upq_fail(r, d);
+	}
 }
 
 /* RFC 8767 5: the client-response timer went off before the upstreams
@@ -1037,7 +1100,14 @@ enum resolver_verdict resolver_query(struct tdns_resolver *r, const uint8_t *in,
 		reply = wire_reply_new(&q, LDNS_RCODE_NOERROR);
 		if (reply != NULL)
 			auth_chaos(&r->cfg.chaos, &q, reply);
-	} else if (q.qclass != LDNS_RR_CLASS_IN) {
+	} else if (q.qclass != LDNS_RR_CLASS_IN ||
+		   q.qtype == LDNS_RR_TYPE_AXFR || q.qtype == LDNS_RR_TYPE_IXFR) {
+		/* Zone transfers are not queries to forward: AXFR over UDP is
+		 * an error (RFC 5936 4.2), and tierdns-local is the transfer
+		 * source of no zone, over any transport. REFUSED for IXFR too:
+		 * the request is well formed (FORMERR would say otherwise),
+		 * it is our policy not to serve it (RFC 1035 4.1.1), and a
+		 * client falls back the same way it does for AXFR. */
 		reply = wire_reply_new(&q, LDNS_RCODE_REFUSED);
 	} else {
 		reply = local_answer(r, &q);
@@ -1140,14 +1210,335 @@ static void case_verdict(struct tdns_resolver *r, const struct upq *u)
 	}
 }
 
-/* An accepted NOERROR/NXDOMAIN reply: cache what may be cached, answer. */
+/* ---- CNAME chasing (RFC 1034 5.3.3 step 3, 4.3.2 step 3a) ---- */
+
+/* The CNAME chain from a qname through an answer section. */
+struct chain_walk {
+	const ldns_rr *cname[CHAIN_NAMES_MAX]; /* in order, borrowed */
+	size_t n;
+	const ldns_rdf *last;  /* the name the chain ends at */
+	bool complete;         /* an RRset of qtype is owned by last */
+	bool loop;             /* a CNAME points back into the chain */
+	bool too_long;         /* more than CHAIN_NAMES_MAX CNAMEs */
+};
+
+/* Follow the chain from qname through p's answer section. A loop is a
+ * CNAME whose target is a name already on the chain (RFC 1034 3.6.2:
+ * chains must not loop; RFC 1035 7.1 bounds the work). */
+static void chain_walk(const ldns_pkt *p, const ldns_rdf *qname, uint16_t qtype,
+		       struct chain_walk *c)
+{
+	const ldns_rr_list *list = ldns_pkt_answer(p);
+	size_t n = list != NULL ? ldns_rr_list_rr_count(list) : 0;
+
+	memset(c, 0, sizeof(*c));
+	c->last = qname;
+	for (;;) {
+		const ldns_rr *cname = NULL;
+		const ldns_rdf *to;
+
+		for (size_t i = 0; i < n; i++) {
+			const ldns_rr *rr = ldns_rr_list_rr(list, i);
+			uint16_t type = (uint16_t)ldns_rr_get_type(rr);
+
+			if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN ||
+			    ldns_dname_compare(ldns_rr_owner(rr), c->last) != 0)
+				continue;
+			if (type == qtype || qtype == LDNS_RR_TYPE_ANY) {
+				c->complete = true;
+				return;
+			}
+			if (type == LDNS_RR_TYPE_CNAME && ldns_rr_rd_count(rr) == 1)
+				cname = rr;
+		}
+		if (cname == NULL)
+			return;
+		to = ldns_rr_rdf(cname, 0);
+		if (ldns_rdf_get_type(to) != LDNS_RDF_TYPE_DNAME)
+			return;
+		c->loop = ldns_dname_compare(to, qname) == 0;
+		for (size_t i = 0; i < c->n && !c->loop; i++)
+			c->loop = ldns_dname_compare(to, ldns_rr_rdf(c->cname[i], 0)) == 0;
+		if (c->loop)
+			return;
+		if (c->n == CHAIN_NAMES_MAX) {
+			c->too_long = true;
+			return;
+		}
+		c->cname[c->n++] = cname;
+		c->last = to;
+	}
+}
+
+/* Does the authority section hold the SOA of a zone at or above name
+ * (a NODATA or NXDOMAIN from the zone of the chain's end)? */
+static bool soa_covers(const ldns_pkt *p, const ldns_rdf *name)
+{
+	const ldns_rr_list *list = ldns_pkt_authority(p);
+	size_t n = list != NULL ? ldns_rr_list_rr_count(list) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(list, i);
+		const ldns_rdf *owner = ldns_rr_owner(rr);
+
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA &&
+		    (ldns_dname_compare(owner, name) == 0 ||
+		     ldns_dname_is_subdomain(name, owner)))
+			return true;
+	}
+	return false;
+}
+
+static size_t chain_len(const struct upq *u)
+{
+	return u->chain != NULL ? ldns_rr_list_rr_count(u->chain) : 0;
+}
+
+/* RFC 1034 5.3.3 step 3: a NOERROR answer whose chain ends at a name with
+ * no RRset of qtype and no SOA saying it has none is the upstream
+ * stopping at the edge of its data: the target must be asked for. Not
+ * for CNAME/ANY questions (the CNAME is the answer), not again once the
+ * answer came from the target's own query (it chased what it could),
+ * and only when the chain grew since the last chase (so a target that
+ * answers with nothing ends the chase). */
+static bool chase_needed(const struct upq *u, const ldns_pkt *p,
+			 const struct chain_walk *c)
+{
+	return ldns_pkt_get_rcode(p) == LDNS_RCODE_NOERROR && !c->complete &&
+	       c->n > chain_len(u) && !u->chased &&
+	       u->qtype != LDNS_RR_TYPE_CNAME && u->qtype != LDNS_RR_TYPE_ANY &&
+	       !soa_covers(p, c->last);
+}
+
+/* The answer to u's question made of its chain so far and the target's
+ * answer tp: tp's rcode and authority (RFC 6604: the rcode is the last
+ * name's). NULL without memory. */
+static ldns_pkt *chain_combine(const struct upq *u, const ldns_pkt *tp)
+{
+	ldns_pkt *p = ldns_pkt_new();
+	ldns_rr_list *an = NULL, *ns = NULL, *tan = NULL;
+
+	if (p == NULL)
+		goto fail;
+	ldns_pkt_set_qr(p, true);
+	ldns_pkt_set_rcode(p, ldns_pkt_get_rcode(tp));
+	an = u->chain != NULL ? ldns_rr_list_clone(u->chain) : ldns_rr_list_new();
+	if (an == NULL)
+		goto fail;
+	if (ldns_pkt_answer(tp) != NULL) {
+		/* ldns_rr_list_cat moves the records, not the list. */
+		tan = ldns_rr_list_clone(ldns_pkt_answer(tp));
+		if (tan == NULL || !ldns_rr_list_cat(an, tan))
+			goto fail;
+		ldns_rr_list_free(tan);
+		tan = NULL;
+	}
+	if (ldns_pkt_authority(tp) != NULL) {
+		ns = ldns_rr_list_clone(ldns_pkt_authority(tp));
+		if (ns == NULL)
+			goto fail;
+	}
+	if (!ldns_pkt_push_rr_list(p, LDNS_SECTION_ANSWER, an) ||
+	    (ns != NULL && !ldns_pkt_push_rr_list(p, LDNS_SECTION_AUTHORITY, ns)))
+		goto fail;
+	ldns_rr_list_free(an);
+	ldns_rr_list_free(ns);
+	return p;
+fail:
+	ldns_rr_list_deep_free(tan);
+	ldns_rr_list_deep_free(an);
+	ldns_rr_list_deep_free(ns);
+	ldns_pkt_free(p);
+	return NULL;
+}
+
+/* Keep copies of the chain's CNAMEs in u (replacing the older chain, which
+ * the walk of a combined answer has gone through again). */
+static bool chain_keep(struct upq *u, const struct chain_walk *c)
+{
+	ldns_rr_list *l = ldns_rr_list_new();
+	ldns_rr *rr;
+
+	if (l == NULL)
+		return false;
+	for (size_t i = 0; i < c->n; i++) {
+		rr = ldns_rr_clone(c->cname[i]);
+		if (rr == NULL || !ldns_rr_list_push_rr(l, rr)) {
+			ldns_rr_free(rr);
+			ldns_rr_list_deep_free(l);
+			return false;
+		}
+	}
+	ldns_rr_list_deep_free(u->chain);
+	u->chain = l;
+	return true;
+}
+
+static void accept_reply(struct tdns_resolver *r, struct upq *u,
+			 const ldns_pkt *p);
+
+/* Go on with u's answer tp for its CNAME target. */
+static void chase_continue(struct tdns_resolver *r, struct upq *u,
+			   const ldns_pkt *tp)
+{
+	ldns_pkt *p;
+
+	if (ldns_pkt_get_rcode(tp) != LDNS_RCODE_NOERROR &&
+	    ldns_pkt_get_rcode(tp) != LDNS_RCODE_NXDOMAIN) {
+		u->why = FAIL_RCODE;
+		upq_fail(r, u);
+		return;
+	}
+	p = chain_combine(u, tp);
+	if (p == NULL) {
+		u->why = FAIL_INTERNAL;
+		upq_fail(r, u);
+		return;
+	}
+	accept_reply(r, u, p);
+	ldns_pkt_free(p);
+}
+
+/*
+ * Ask for (c->last, qtype) on u's behalf the way a client's query goes:
+ * the failure cache, the static zones and the cache, else the outstanding
+ * query for it (coalescing) or a new one, which u then waits for (within
+ * u's own budget). The target query counts the CNAMEs before it (depth)
+ * so a chain chased piece by piece still ends at CHASE_MAX_HOPS.
+ */
+static void chase_start(struct tdns_resolver *r, struct upq *u,
+			const struct chain_walk *c)
+{
+	uint8_t key[RECORD_KEY_MAX + 2];
+	uint64_t now_ms = clock_mono_ms();
+	struct tdns_query tq;
+	ldns_pkt *local = NULL;
+	ldns_rdf *tname;
+	struct upq *t;
+	size_t key_len;
+	uint32_t hash;
+
+	memset(&tq, 0, sizeof(tq));
+	u->why = FAIL_INTERNAL;
+	if (!chain_keep(u, c))
+		goto fail;
+	tname = ldns_rdf_clone(c->last);
+	if (tname == NULL)
+		goto fail;
+	tq.pkt = ldns_pkt_query_new(tname, (ldns_rr_type)u->qtype,
+				    (ldns_rr_class)u->qclass, LDNS_RD);
+	if (tq.pkt == NULL) {
+		ldns_rdf_deep_free(tname);
+		goto fail;
+	}
+	tq.qname = tname;
+	tq.qtype = u->qtype;
+	tq.qclass = u->qclass;
+	tq.rd = true;
+	if (name_key_from_wire(ldns_rdf_data(tname), ldns_rdf_size(tname), tq.qkey,
+			       &tq.qkey_len) != TDNS_OK) {
+		u->why = FAIL_GARBAGE;
+		goto fail;
+	}
+	key_len = question_key(&tq, key);
+	hash = key_hash(key, key_len);
+	if (failc_hit(r, key, key_len, hash, now_ms)) {
+		r->stats.failcache_hits++;
+		u->why = FAIL_CACHED;
+		goto fail;
+	}
+	local = local_answer(r, &tq);
+	if (local != NULL) {
+		chase_continue(r, u, local);
+		goto out;
+	}
+	t = upq_find(r, key, key_len, hash);
+	if (t != NULL) {
+		/* Waiting for a query that (through its own chase) waits for
+		 * u would never end: that is a loop across replies. */
+		for (const struct upq *x = t; x != NULL; x = x->target)
+			if (x == u) {
+				u->why = FAIL_LOOP;
+				goto fail;
+			}
+		r->stats.coalesced++;
+	} else {
+		u->why = FAIL_OVERLOAD;
+		if (r->n_free == 0) {
+			r->stats.overload++;
+			goto fail;
+		}
+		u->why = FAIL_INTERNAL;
+		if (upq_new(r, &tq, key, key_len, hash, now_ms, &t) != TDNS_OK)
+			goto fail;
+		t->depth = u->depth + (unsigned)c->n;
+		if (t->deadline > u->deadline)
+			t->deadline = u->deadline;
+		if (!attempt_start(r, t, 0, false, false, now_ms)) {
+			u->why = t->why;
+			if (u->why != FAIL_INTERNAL)
+				failc_add(r, key, key_len, hash, now_ms);
+			upq_destroy(r, t);
+			goto fail;
+		}
+	}
+	attempt_close(r, u);
+	u->target = t;
+	u->dep_next = t->deps;
+	t->deps = u;
+	u->attempt_deadline = u->deadline;
+	wake_at(r, upq_next(u));
+	goto out;
+fail:
+	upq_fail(r, u);
+out:
+	ldns_pkt_free(local);
+	wire_query_clear(&tq);
+}
+
+/* The target query u waited for answered (val, packed as cached): its
+ * answer completes u's chain. */
+static void chase_resume(struct tdns_resolver *r, struct upq *u,
+			 const uint8_t *val, size_t vlen, uint64_t now)
+{
+	ldns_pkt *tp = ldns_pkt_new();
+
+	u->chased = true;
+	if (tp == NULL || cache_value_render(val, vlen, now, tp) != TDNS_OK) {
+		u->why = FAIL_INTERNAL;
+		upq_fail(r, u);
+	} else {
+		chase_continue(r, u, tp);
+	}
+	ldns_pkt_free(tp);
+}
+
+/* An accepted NOERROR/NXDOMAIN reply (or one combined from a chase): a
+ * CNAME loop or an over-long chase fails; a chain to chase is chased;
+ * otherwise cache what may be cached, answer. */
 static void accept_reply(struct tdns_resolver *r, struct upq *u,
 			 const ldns_pkt *p)
 {
 	struct tdns_cache_value v = { 0 };
+	struct chain_walk c;
 	uint64_t now = clock_now();
 	enum tdns_status st;
+	bool chase;
 
+	chain_walk(p, u->qname, u->qtype, &c);
+	chase = chase_needed(u, p, &c);
+	if (c.loop || c.too_long ||
+	    ((chase || u->chased) && u->depth + c.n > CHASE_MAX_HOPS)) {
+		/* RFC 1034 3.6.2: a looping chain is an error, as is one
+		 * longer than we follow; SERVFAIL (as Unbound), never cached. */
+		u->why = c.loop ? FAIL_LOOP : FAIL_CHAIN;
+		upq_fail(r, u);
+		return;
+	}
+	if (chase) {
+		chase_start(r, u, &c);
+		return;
+	}
 	failc_forget(r, u->key, u->key_len, u->hash);
 	st = cache_value_build(&r->cfg.cache, u->qname, u->qtype, p, now, &v);
 	if (st != TDNS_OK) {
@@ -1291,12 +1682,21 @@ void resolver_tick(struct tdns_resolver *r, uint64_t now_ms)
 		next = u->next;
 		if (u->stale_at != 0 && u->stale_at <= now_ms)
 			upq_stale_early(r, u);
-		if (u->attempt_deadline <= now_ms) {
+		if (u->attempt_deadline > now_ms)
+			continue;
+		u->why = FAIL_TIMEOUT;
+		if (u->target != NULL) {
+			/* Its budget ran out waiting for a CNAME target. */
+			upq_fail(r, u);
+		} else {
 			r->stats.upstream_timeouts++;
-			u->why = FAIL_TIMEOUT;
 			up_verdict(r, u, false, now_ms);
 			attempt_failed(r, u, now_ms);
 		}
+		/* A failure may have failed the queries chasing to this one
+		 * (next among them): start over; what is done is gone or has
+		 * a later deadline. */
+		next = r->all;
 	}
 	for (u = r->all; u != NULL; u = u->next)
 		if (upq_next(u) < min)

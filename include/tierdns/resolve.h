@@ -22,6 +22,22 @@
  * left or the query's time budget (timeout_ms) is spent, every waiting
  * client gets SERVFAIL.
  *
+ * CNAME chasing (RFC 1034 5.3.3 step 3, 4.3.2 step 3a): an accepted
+ * NOERROR reply whose CNAME chain from the qname ends at a name with no
+ * RRset of qtype and no SOA (the upstream stopped at the edge of its data)
+ * makes the resolver ask for (target, qtype) in turn, the way a client
+ * query goes (failure cache, static zones, cache, then an upstream query,
+ * coalesced), within the first query's time budget. The clients get the
+ * chain so far + the target's answer, with the target's rcode and
+ * authority (RFC 6604); the whole is cached under the question, the
+ * target's answer under its own. At most 8 CNAMEs in all are followed; a
+ * loop (a name twice on the chain, within one reply or across replies)
+ * and a longer chain are SERVFAIL and not cached; a failed target lookup
+ * is SERVFAIL. Not for qtype CNAME or ANY.
+ *
+ * AXFR and IXFR are answered REFUSED at once (RFC 5936 4.2; tierdns-local
+ * is the transfer source of no zone), never forwarded.
+ *
  * Hardening (issue 4):
  *  - Failover. Each upstream has a smoothed RTT, a count of failures in a
  *    row and a backoff. An attempt gets an even share of the budget left

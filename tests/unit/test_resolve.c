@@ -1891,6 +1891,335 @@ static void test_record_bound(void **state)
 	assert_int_equal(resolver_stats(e->r)->upstream_oversized, 2);
 }
 
+/* ---- CNAME chasing (RFC 1034 5.3.3 step 3) ---- */
+
+/* The question name of what the resolver sent as sent[i], and its type. */
+static void check_sent(const struct env *e, size_t i, const char *name,
+		       uint16_t type)
+{
+	ldns_pkt *p = parse(e->sent[i].msg, e->sent[i].len);
+	const ldns_rr *q = ldns_rr_list_rr(ldns_pkt_question(p), 0);
+	char *s = ldns_rdf2str(ldns_rr_owner(q));
+
+	assert_string_equal(s, name);
+	assert_int_equal(ldns_rr_get_type(q), type);
+	free(s);
+	ldns_pkt_free(p);
+}
+
+static size_t cache_entries(struct env *e)
+{
+	struct tdns_txn *t = NULL;
+	size_t n;
+
+	assert_int_equal(store_begin(e->store, false, &t), TDNS_OK);
+	n = cache_count(t);
+	store_abort(t);
+	return n;
+}
+
+static const char *const OUT_CNAME[] = {
+	"outside.site. 300 IN CNAME www.elsewhere.test.", NULL
+};
+static const char *const ELSE_SOA[] = {
+	"elsewhere.test. 3600 IN SOA ns.elsewhere.test. h.elsewhere.test. 1 7200 900 1209600 60",
+	NULL
+};
+
+/* The upstream stops at a CNAME whose target it does not serve: the target
+ * is asked for in turn, every waiting client gets the whole chain, and the
+ * chain is cached under the question (the target under its own key). */
+static void test_chase_cname(void **state)
+{
+	struct env *e = *state;
+	const char *const target[] = { "www.elsewhere.test. 200 IN A 192.0.2.20", NULL };
+	const char *const whole[] = {
+		"outside.site. 300 IN CNAME www.elsewhere.test.",
+		"www.elsewhere.test. 200 IN A 192.0.2.20", NULL
+	};
+	const char *const later[] = {
+		"outside.site. 290 IN CNAME www.elsewhere.test.",
+		"www.elsewhere.test. 190 IN A 192.0.2.20", NULL
+	};
+	const char *const target_later[] = {
+		"www.elsewhere.test. 190 IN A 192.0.2.20", NULL
+	};
+	uint8_t rep[4096];
+	ldns_pkt *p;
+	size_t n;
+
+	assert_int_equal(ask(e, 0, 0x0a01, "outside.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	assert_int_equal(ask(e, 1, 0x0a02, "OUTSIDE.site.", LDNS_RR_TYPE_A, true, 1232),
+			 RESOLVER_DEFER);
+	n = mkreply(&e->sent[0], LDNS_RCODE_NOERROR, false, OUT_CNAME, NULL, rep);
+	deliver(e, 0, rep, n);
+	assert_int_equal(e->n_got, 0);
+	assert_int_equal(e->n_sent, 2);
+	assert_true(e->sent[0].done);
+	check_sent(e, 1, "www.elsewhere.test.", LDNS_RR_TYPE_A);
+	assert_int_equal(resolver_outstanding(e->r), 2);
+
+	n = mkreply(&e->sent[1], LDNS_RCODE_NOERROR, false, target, NULL, rep);
+	deliver(e, 1, rep, n);
+	assert_int_equal(e->n_got, 2);
+	for (size_t i = 0; i < 2; i++) {
+		bool first = e->got[i].held == &e->clients[0];
+
+		p = check_reply(e->got[i].msg, e->got[i].len, first ? 0x0a01 : 0x0a02,
+				LDNS_RCODE_NOERROR, whole);
+		assert_int_equal(ldns_pkt_edns(p), !first);
+		ldns_pkt_free(p);
+	}
+	assert_int_equal(resolver_outstanding(e->r), 0);
+	assert_int_equal(cache_entries(e), 2);
+
+	clock_advance_ms(10000);
+	assert_int_equal(ask(e, 2, 0x0a03, "outside.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_REPLY);
+	p = check_reply(e->out, e->out_len, 0x0a03, LDNS_RCODE_NOERROR, later);
+	ldns_pkt_free(p);
+	assert_int_equal(ask(e, 2, 0x0a04, "www.elsewhere.test.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_REPLY);
+	p = check_reply(e->out, e->out_len, 0x0a04, LDNS_RCODE_NOERROR, target_later);
+	ldns_pkt_free(p);
+	assert_int_equal(e->n_sent, 2);
+	assert_int_equal(resolver_stats(e->r)->cache_hits, 2);
+}
+
+/* A target that does not exist: NXDOMAIN (RFC 6604: the last name's
+ * rcode) with the chain and the target zone's SOA; a target whose lookup
+ * fails (the upstream REFUSES it): SERVFAIL; a target in the cache is
+ * taken from there (no second upstream query); a NODATA chain with its
+ * SOA is not chased. */
+static void test_chase_outcomes(void **state)
+{
+	struct env *e = *state;
+	const char *const nx_chain[] = {
+		"nx.site. 300 IN CNAME gone.elsewhere.test.", NULL
+	};
+	const char *const cached_chain[] = {
+		"c.site. 300 IN CNAME www.elsewhere.test.", NULL
+	};
+	const char *const target[] = { "www.elsewhere.test. 200 IN A 192.0.2.20", NULL };
+	const char *const c_whole[] = {
+		"c.site. 300 IN CNAME www.elsewhere.test.",
+		"www.elsewhere.test. 200 IN A 192.0.2.20", NULL
+	};
+	const char *const nodata_chain[] = {
+		"nd.site. 300 IN CNAME x.site.", NULL
+	};
+	uint8_t rep[4096];
+	ldns_pkt *p;
+	size_t n;
+
+	/* NXDOMAIN at the target. */
+	assert_int_equal(ask(e, 0, 1, "nx.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	n = mkreply(&e->sent[0], LDNS_RCODE_NOERROR, false, nx_chain, NULL, rep);
+	deliver(e, 0, rep, n);
+	check_sent(e, 1, "gone.elsewhere.test.", LDNS_RR_TYPE_A);
+	n = mkreply(&e->sent[1], LDNS_RCODE_NXDOMAIN, false, NULL, ELSE_SOA, rep);
+	deliver(e, 1, rep, n);
+	assert_int_equal(e->n_got, 1);
+	p = check_reply(e->got[0].msg, e->got[0].len, 1, LDNS_RCODE_NXDOMAIN, nx_chain);
+	assert_int_equal(ldns_pkt_nscount(p), 1);
+	assert_int_equal(ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_authority(p), 0)),
+			 LDNS_RR_TYPE_SOA);
+	ldns_pkt_free(p);
+	assert_int_equal(ask(e, 0, 2, "nx.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_REPLY);
+	p = check_reply(e->out, e->out_len, 2, LDNS_RCODE_NXDOMAIN, nx_chain);
+	ldns_pkt_free(p);
+	assert_int_equal(e->n_sent, 2);
+
+	/* The target lookup fails. */
+	assert_int_equal(ask(e, 0, 3, "outside.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	n = mkreply(&e->sent[2], LDNS_RCODE_NOERROR, false, OUT_CNAME, NULL, rep);
+	deliver(e, 2, rep, n);
+	check_sent(e, 3, "www.elsewhere.test.", LDNS_RR_TYPE_A);
+	n = mkreply(&e->sent[3], LDNS_RCODE_REFUSED, false, NULL, NULL, rep);
+	deliver(e, 3, rep, n);
+	assert_int_equal(e->n_got, 2);
+	p = check_reply(e->got[1].msg, e->got[1].len, 3, LDNS_RCODE_SERVFAIL, NULL);
+	ldns_pkt_free(p);
+	assert_int_equal(resolver_outstanding(e->r), 0);
+	/* nx.site. and gone.elsewhere.test.; nothing for outside.site. */
+	assert_int_equal(cache_entries(e), 2);
+
+	/* The target is in the cache by then. */
+	clock_advance_ms(AFTER_FAILURES);
+	e->n_sent = 0;
+	e->n_got = 0;
+	assert_int_equal(ask(e, 0, 4, "www.elsewhere.test.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	n = mkreply(&e->sent[0], LDNS_RCODE_NOERROR, false, target, NULL, rep);
+	deliver(e, 0, rep, n);
+	assert_int_equal(ask(e, 0, 5, "c.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	n = mkreply(&e->sent[1], LDNS_RCODE_NOERROR, false, cached_chain, NULL, rep);
+	deliver(e, 1, rep, n);
+	assert_int_equal(e->n_sent, 2);
+	assert_int_equal(e->n_got, 2);
+	p = check_reply(e->got[1].msg, e->got[1].len, 5, LDNS_RCODE_NOERROR, c_whole);
+	ldns_pkt_free(p);
+
+	/* NODATA at the end of an in-zone chain (SOA present): final. */
+	assert_int_equal(ask(e, 0, 6, "nd.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	n = mkreply(&e->sent[2], LDNS_RCODE_NOERROR, false, nodata_chain, SITE_SOA, rep);
+	deliver(e, 2, rep, n);
+	assert_int_equal(e->n_sent, 3);
+	p = check_reply(e->got[2].msg, e->got[2].len, 6, LDNS_RCODE_NOERROR, nodata_chain);
+	ldns_pkt_free(p);
+}
+
+/* RFC 1034 3.6.2: a CNAME loop, within one reply or across the replies of
+ * a chase, is SERVFAIL (as Unbound) and never cached. */
+static void test_chase_loop(void **state)
+{
+	struct env *e = *state;
+	const char *const loop[] = {
+		"loop1.site. 300 IN CNAME loop2.site.",
+		"loop2.site. 300 IN CNAME loop1.site.", NULL
+	};
+	const char *const a_to_b[] = { "a.site. 300 IN CNAME b.site.", NULL };
+	const char *const b_to_a[] = { "b.site. 300 IN CNAME a.site.", NULL };
+	uint8_t rep[4096];
+	ldns_pkt *p;
+	size_t n;
+
+	assert_int_equal(ask(e, 0, 1, "loop1.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	n = mkreply(&e->sent[0], LDNS_RCODE_NOERROR, false, loop, NULL, rep);
+	deliver(e, 0, rep, n);
+	assert_int_equal(e->n_sent, 1);
+	assert_int_equal(e->n_got, 1);
+	p = check_reply(e->got[0].msg, e->got[0].len, 1, LDNS_RCODE_SERVFAIL, NULL);
+	ldns_pkt_free(p);
+
+	assert_int_equal(ask(e, 0, 2, "a.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	n = mkreply(&e->sent[1], LDNS_RCODE_NOERROR, false, a_to_b, NULL, rep);
+	deliver(e, 1, rep, n);
+	check_sent(e, 2, "b.site.", LDNS_RR_TYPE_A);
+	n = mkreply(&e->sent[2], LDNS_RCODE_NOERROR, false, b_to_a, NULL, rep);
+	deliver(e, 2, rep, n);
+	assert_int_equal(e->n_sent, 3);
+	assert_int_equal(e->n_got, 2);
+	p = check_reply(e->got[1].msg, e->got[1].len, 2, LDNS_RCODE_SERVFAIL, NULL);
+	ldns_pkt_free(p);
+	assert_int_equal(resolver_outstanding(e->r), 0);
+	assert_int_equal(cache_entries(e), 0);
+}
+
+/* Each upstream reply gives one more CNAME: a chain of 8 CNAMEs is
+ * followed to its end, a 9th is SERVFAIL; every query of the chase
+ * is over afterwards. */
+static void test_chase_hop_limit(void **state)
+{
+	struct env *e = *state;
+	const char *chain[11];
+	char text[10][64];
+	uint8_t rep[4096];
+	ldns_pkt *p;
+	size_t n;
+
+	for (int round = 0; round < 2; round++) {
+		const char *pre = round == 0 ? "x" : "y";
+		int ends = round == 0 ? 8 : 9; /* CNAMEs before an answer */
+
+		e->n_sent = 0;
+		e->n_got = 0;
+		snprintf(text[0], sizeof(text[0]), "%s0.site.", pre);
+		assert_int_equal(ask(e, 0, 7, text[0], LDNS_RR_TYPE_A, true, 0),
+				 RESOLVER_DEFER);
+		for (int i = 0; i <= ends && e->n_got == 0; i++) {
+			const char *one[2] = { text[i], NULL };
+
+			if (i < ends)
+				snprintf(text[i], sizeof(text[i]),
+					 "%s%d.site. 300 IN CNAME %s%d.site.", pre, i, pre,
+					 i + 1);
+			else
+				snprintf(text[i], sizeof(text[i]),
+					 "%s%d.site. 300 IN A 192.0.2.1", pre, i);
+			assert_int_equal(e->n_sent, (size_t)i + 1);
+			n = mkreply(&e->sent[i], LDNS_RCODE_NOERROR, false, one, NULL, rep);
+			deliver(e, (size_t)i, rep, n);
+		}
+		assert_int_equal(e->n_got, 1);
+		if (round == 0) {
+			for (int i = 0; i <= 8; i++)
+				chain[i] = text[i];
+			chain[9] = NULL;
+			p = check_reply(e->got[0].msg, e->got[0].len, 7,
+					LDNS_RCODE_NOERROR, chain);
+		} else {
+			assert_int_equal(e->n_sent, 9);
+			p = check_reply(e->got[0].msg, e->got[0].len, 7,
+					LDNS_RCODE_SERVFAIL, NULL);
+		}
+		ldns_pkt_free(p);
+		assert_int_equal(resolver_outstanding(e->r), 0);
+	}
+}
+
+/* The chase spends the client's budget, not a fresh one: a target that
+ * never answers ends in SERVFAIL when the first query's time is up. */
+static void test_chase_timeout(void **state)
+{
+	struct env *e = *state;
+	uint8_t rep[4096];
+	ldns_pkt *p;
+	size_t n;
+
+	assert_int_equal(ask(e, 0, 9, "outside.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	clock_advance_ms(1500);
+	n = mkreply(&e->sent[0], LDNS_RCODE_NOERROR, false, OUT_CNAME, NULL, rep);
+	deliver(e, 0, rep, n);
+	assert_int_equal(e->n_sent, 2);
+	assert_int_equal(e->wake, (uint64_t)T0 * 1000 + 2000);
+	clock_advance_ms(500);
+	resolver_tick(e->r, clock_mono_ms());
+	assert_int_equal(e->n_got, 1);
+	p = check_reply(e->got[0].msg, e->got[0].len, 9, LDNS_RCODE_SERVFAIL, NULL);
+	ldns_pkt_free(p);
+	assert_int_equal(resolver_outstanding(e->r), 0);
+	assert_true(e->sent[1].done);
+}
+
+/* RFC 5936 4.2: tierdns-local is no zone-transfer source: AXFR and IXFR
+ * are REFUSED at once, over UDP and TCP, with no upstream query. */
+static void test_xfr_refused(void **state)
+{
+	static const uint16_t types[] = { LDNS_RR_TYPE_AXFR, LDNS_RR_TYPE_IXFR };
+	struct env *e = *state;
+	uint8_t q[512];
+	ldns_pkt *p;
+	size_t n;
+
+	for (size_t i = 0; i < 2; i++) {
+		for (int tcp = 0; tcp < 2; tcp++) {
+			n = mkquery(0x55, "site.", types[i], true, 0, q);
+			assert_int_equal(resolver_query(e->r, q, n, tcp != 0, &e->clients[0],
+							e->out, sizeof(e->out),
+							&e->out_len),
+					 RESOLVER_REPLY);
+			p = check_reply(e->out, e->out_len, 0x55, LDNS_RCODE_REFUSED, NULL);
+			ldns_pkt_free(p);
+		}
+	}
+	/* A static zone's name is not transferred either. */
+	assert_int_equal(ask(e, 0, 0x56, "home.arpa.", LDNS_RR_TYPE_AXFR, true, 0),
+			 RESOLVER_REPLY);
+	p = check_reply(e->out, e->out_len, 0x56, LDNS_RCODE_REFUSED, NULL);
+	ldns_pkt_free(p);
+	assert_int_equal(e->n_sent, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1927,6 +2256,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stale_refresh, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_0x20, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_record_bound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chase_cname, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chase_outcomes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chase_loop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chase_hop_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chase_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_xfr_refused, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
