@@ -160,6 +160,9 @@ int main(int argc, char **argv)
 			lcfg.addr = o.listen[j];
 			lcfg.on_query = upper_query;
 			lcfg.on_batch = upper_batch;
+			lcfg.max_tcp = o.max_tcp;
+			lcfg.max_tcp_per_client = o.max_tcp_per_client;
+			lcfg.tcp_idle_ms = o.tcp_idle_ms;
 			/* One UDP queue for all workers: whichever is free
 			 * answers, as NSD's servers share their socket. */
 			if (i > 0)
