@@ -95,6 +95,8 @@ h.check(ok, "after closing its connections %s is served again" % src_a)
 a4.close()
 h.check(up.alive(), "tierdns-upper lives")
 h.stop(up)
+h.check("tcp connections closed at accept" in up.log_text(),
+        "the refusals are counted in the shutdown log")
 
 # --- the idle timeout is the configured one ---
 up = h.start_upper("UPPER_IDLE", db, "--threads", "1", "--tcp-idle", "300")
