@@ -118,6 +118,8 @@ static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
 		lc.on_query = on_query;
 		lc.ctx = w;
 		lc.max_tcp = o->max_tcp;
+		lc.max_tcp_per_client = o->max_tcp_per_client;
+		lc.tcp_idle_ms = o->tcp_idle_ms;
 		st = netio_listen(w->loop, &lc);
 		if (st != TDNS_OK) {
 			log_err("cannot listen on %s: %s",

@@ -160,6 +160,9 @@ int main(int argc, char **argv)
 			lcfg.addr = o.listen[j];
 			lcfg.on_query = upper_query;
 			lcfg.on_batch = upper_batch;
+			lcfg.max_tcp = o.max_tcp;
+			lcfg.max_tcp_per_client = o.max_tcp_per_client;
+			lcfg.tcp_idle_ms = o.tcp_idle_ms;
 			/* One UDP queue for all workers: whichever is free
 			 * answers, as NSD's servers share their socket. */
 			if (i > 0)
@@ -181,6 +184,14 @@ int main(int argc, char **argv)
 		 o.threads == 1 ? "" : "s", TDNS_VERSION);
 
 	rc = daemon_run(o.threads, worker_loop, worker_run, workers);
+	for (i = 0; i < o.threads; i++) {
+		uint64_t n = netio_tcp_refused_per_client(workers[i].loop);
+
+		if (n > 0)
+			log_info("worker %u: %llu tcp connections closed at accept "
+				 "(over --max-tcp-per-client %u)",
+				 i, (unsigned long long)n, o.max_tcp_per_client);
+	}
 out:
 	if (workers != NULL) {
 		for (i = 0; i < o.threads; i++)

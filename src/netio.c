@@ -39,6 +39,7 @@
 				    * reading pauses (RFC 7766 6.2.1.1) */
 #define TCP_WBUF_HIGH (128u * 1024u) /* unsent bytes before reading pauses */
 #define TCP_DEFAULT_MAX 256
+#define TCP_DEFAULT_PER_CLIENT 16
 #define TCP_DEFAULT_IDLE_MS 10000  /* RFC 7766 6.2.3 */
 #define OUT_RX_BURST 64
 
@@ -64,6 +65,7 @@ struct tcp_conn {
 	struct ev ev;
 	struct listener *lst;
 	struct tdns_addr peer;
+	uint8_t ip[16];               /* peer address, IPv4 as v4-mapped IPv6 */
 	struct tcp_conn *prev, *next; /* listener LRU list, limbo or graveyard */
 	uint64_t last_ms;             /* last query read or answer bytes written */
 	unsigned held;                /* held requests naming this connection */
@@ -80,6 +82,7 @@ struct listener {
 	bool pktinfo;                 /* wildcard UDP: track destination addresses */
 	struct tcp_conn *head, *tail; /* least recently active first */
 	unsigned n_conns;
+	uint64_t refused_per_client;  /* closed at accept: client over its cap */
 	struct tdns_timer *accept_pause;
 	struct listener *next;
 };
@@ -297,6 +300,20 @@ static uint16_t addr_port(const struct tdns_addr *a)
 	if (a->ss.ss_family == AF_INET)
 		return ntohs(((const struct sockaddr_in *)&a->ss)->sin_port);
 	return ntohs(((const struct sockaddr_in6 *)&a->ss)->sin6_port);
+}
+
+/* The address of a as 16 bytes, IPv4 (and IPv4-mapped IPv6, which a dual
+ * stack socket would report) as ::ffff:a.b.c.d, so one client is one key. */
+static void addr_ip16(const struct tdns_addr *a, uint8_t out[16])
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	if (a->ss.ss_family == AF_INET) {
+		memcpy(out, mapped, sizeof(mapped));
+		memcpy(out + 12, &((const struct sockaddr_in *)&a->ss)->sin_addr, 4);
+	} else {
+		memcpy(out, &((const struct sockaddr_in6 *)&a->ss)->sin6_addr, 16);
+	}
 }
 
 static bool addr_is_any(const struct tdns_addr *a)
@@ -768,6 +785,20 @@ static void conn_event(struct tcp_conn *c, uint32_t events)
 
 /* ---- listeners ---- */
 
+/* Live connections of lst from the client with address ip (a linear scan:
+ * there are at most max_tcp of them). */
+static unsigned client_conns(const struct listener *lst, const uint8_t ip[16])
+{
+	const struct tcp_conn *c;
+	unsigned n = 0;
+
+	for (c = lst->head; c != NULL; c = c->next) {
+		if (memcmp(c->ip, ip, sizeof(c->ip)) == 0)
+			n++;
+	}
+	return n;
+}
+
 static void accept_resume(void *ctx)
 {
 	struct listener *lst = ctx;
@@ -781,6 +812,7 @@ static void tcp_acceptable(struct listener *lst)
 	struct tdns_loop *l = lst->loop;
 	struct tcp_conn *c;
 	struct tdns_addr peer;
+	uint8_t ip[16];
 	char as[64];
 	int fd, k;
 
@@ -806,6 +838,18 @@ static void tcp_acceptable(struct listener *lst)
 			}
 			return;
 		}
+		/* One client may not take every slot (and so evict everyone
+		 * else's idle connections): over its own cap, its new
+		 * connection is closed at once; others are unaffected. */
+		addr_ip16(&peer, ip);
+		if (client_conns(lst, ip) >= lst->cfg.max_tcp_per_client) {
+			lst->refused_per_client++;
+			log_debug("tcp from %s: over %u connections per client, closed",
+				  netio_addr_str(&peer, as, sizeof(as)),
+				  lst->cfg.max_tcp_per_client);
+			close(fd);
+			continue;
+		}
 		if (lst->n_conns >= lst->cfg.max_tcp) {
 			/* Full: make room by closing the least recently active
 			 * connection if it owes nothing, else refuse this one. */
@@ -826,6 +870,7 @@ static void tcp_acceptable(struct listener *lst)
 		c->ev.obj = c;
 		c->lst = lst;
 		c->peer = peer;
+		memcpy(c->ip, ip, sizeof(c->ip));
 		if (ev_add(l, &c->ev, EPOLLIN) != TDNS_OK) {
 			close(fd);
 			free(c);
@@ -1180,6 +1225,8 @@ enum tdns_status netio_listen(struct tdns_loop *l, const struct tdns_listen_cfg 
 		lst->cfg.max_tcp = TCP_DEFAULT_MAX;
 	if (lst->cfg.tcp_idle_ms == 0)
 		lst->cfg.tcp_idle_ms = TCP_DEFAULT_IDLE_MS;
+	if (lst->cfg.max_tcp_per_client == 0)
+		lst->cfg.max_tcp_per_client = TCP_DEFAULT_PER_CLIENT;
 	if (cfg->udp_share != NULL)
 		st = share_pair(cfg->udp_share, &lst->cfg.addr, &udp_fd, &tcp_fd);
 	else
@@ -1216,6 +1263,16 @@ out:
 uint16_t netio_listen_port(const struct tdns_loop *l)
 {
 	return l->last_port;
+}
+
+uint64_t netio_tcp_refused_per_client(const struct tdns_loop *l)
+{
+	const struct listener *lst;
+	uint64_t n = 0;
+
+	for (lst = l->listeners; lst != NULL; lst = lst->next)
+		n += lst->refused_per_client;
+	return n;
 }
 
 /* Close idle connections (RFC 7766 6.2.3); returns the next deadline. */

@@ -32,18 +32,24 @@ enum {
 	OPT_USE_0X20,
 	OPT_MAX_OUTSTANDING,
 	OPT_MAX_TCP,
+	OPT_MAX_TCP_PER_CLIENT,
+	OPT_TCP_IDLE,
 };
 
 /* RFC 8767 5: a maximum stale timer of 1 to 3 days is suggested. */
 #define OPTS_STALE_TTL_MAX 259200
 #define OPTS_MAX_OUTSTANDING_MAX 65536
 #define OPTS_MAX_TCP_MAX 65536
+#define OPTS_TCP_IDLE_MAX 3600000 /* ms: an hour */
 
 static const struct option upper_longopts[] = {
 	{ "db", required_argument, NULL, 'd' },
 	{ "listen", required_argument, NULL, 'l' },
 	{ "port", required_argument, NULL, 'p' },
 	{ "threads", required_argument, NULL, 't' },
+	{ "max-tcp", required_argument, NULL, OPT_MAX_TCP },
+	{ "max-tcp-per-client", required_argument, NULL, OPT_MAX_TCP_PER_CLIENT },
+	{ "tcp-idle", required_argument, NULL, OPT_TCP_IDLE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -66,6 +72,8 @@ static const struct option local_longopts[] = {
 	{ "use-0x20", no_argument, NULL, OPT_USE_0X20 },
 	{ "max-outstanding", required_argument, NULL, OPT_MAX_OUTSTANDING },
 	{ "max-tcp", required_argument, NULL, OPT_MAX_TCP },
+	{ "max-tcp-per-client", required_argument, NULL, OPT_MAX_TCP_PER_CLIENT },
+	{ "tcp-idle", required_argument, NULL, OPT_TCP_IDLE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -120,13 +128,18 @@ static void print_help(enum tdns_prog prog)
 		       "                        it in replies (default off)\n"
 		       "      --max-outstanding N\n"
 		       "                        upstream queries in flight per thread, 1-%d\n"
-		       "                        (default 1024)\n"
-		       "      --max-tcp N       TCP connections per listener and thread, 1-%d\n"
-		       "                        (default 256)\n",
+		       "                        (default 1024)\n",
 		       OPTS_PORT_LOCAL, OPTS_MAX_THREADS, OPTS_UPSTREAM_PORT,
-		       OPTS_UPSTREAM_DEFAULT, OPTS_STALE_TTL_MAX, OPTS_MAX_OUTSTANDING_MAX,
-		       OPTS_MAX_TCP_MAX);
+		       OPTS_UPSTREAM_DEFAULT, OPTS_STALE_TTL_MAX, OPTS_MAX_OUTSTANDING_MAX);
 	}
+	printf("      --max-tcp N       TCP connections per listener and thread, 1-%d\n"
+	       "                        (default 256)\n"
+	       "      --max-tcp-per-client N\n"
+	       "                        TCP connections per listener and thread from one\n"
+	       "                        client address, 1-%d (default 16)\n"
+	       "      --tcp-idle MS     close a TCP connection idle this long, RFC 7766\n"
+	       "                        6.2.3, 1-%d (default 10000)\n",
+	       OPTS_MAX_TCP_MAX, OPTS_MAX_TCP_MAX, OPTS_TCP_IDLE_MAX);
 	printf("  -v, --verbose         more log output (repeat for debug)\n"
 	       "  -h, --help            show this help and exit\n"
 	       "  -V, --version         show the version and exit\n"
@@ -223,6 +236,8 @@ static void set_defaults(enum tdns_prog prog, struct tdns_opts *o)
 	o->stale_ttl = 86400;
 	o->max_outstanding = 1024;
 	o->max_tcp = 256;
+	o->max_tcp_per_client = 16;
+	o->tcp_idle_ms = 10000;
 }
 
 enum opts_result opts_parse(enum tdns_prog prog, int argc, char **argv,
@@ -334,6 +349,19 @@ enum opts_result opts_parse(enum tdns_prog prog, int argc, char **argv,
 				return usage_error(prog, "invalid --max-tcp '%s' (1-65536)",
 						   optarg);
 			o->max_tcp = (unsigned)v;
+			break;
+		case OPT_MAX_TCP_PER_CLIENT:
+			if (!parse_uint(optarg, 1, OPTS_MAX_TCP_MAX, &v))
+				return usage_error(prog,
+						   "invalid --max-tcp-per-client '%s' (1-65536)",
+						   optarg);
+			o->max_tcp_per_client = (unsigned)v;
+			break;
+		case OPT_TCP_IDLE:
+			if (!parse_uint(optarg, 1, OPTS_TCP_IDLE_MAX, &v))
+				return usage_error(prog, "invalid --tcp-idle '%s' (1-3600000 ms)",
+						   optarg);
+			o->tcp_idle_ms = (unsigned)v;
 			break;
 		case 'v':
 			o->verbose++;

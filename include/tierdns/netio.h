@@ -13,7 +13,8 @@
  * netio_request_hold() and answering later with netio_request_reply() or
  * netio_request_release(). TCP connections allow pipelining (RFC 7766 6.2.1):
  * several queries in flight, answers in any order; idle connections are
- * closed after the idle timeout; at most max_tcp connections per listener.
+ * closed after the idle timeout; at most max_tcp connections per listener,
+ * and at most max_tcp_per_client of them from one client address.
  *
  * Client side: netio_out_* sockets for upstream queries. A UDP out socket is
  * a fresh socket bound to a kernel-chosen random port and connect()ed to the
@@ -77,6 +78,11 @@ struct tdns_listen_cfg {
 	unsigned max_tcp;        /* 0 = 256 connections per listener (each loop
 				  * has its own: N threads accept N * max_tcp) */
 	unsigned tcp_idle_ms;    /* 0 = 10000 (RFC 7766 6.2.3) */
+	/* Added by limits: 0 = 16 connections per listener from one client
+	 * IP address (IPv4-mapped IPv6 counts as the IPv4 address); a new
+	 * connection over it is closed at once and counted
+	 * (netio_tcp_refused_per_client). */
+	unsigned max_tcp_per_client;
 	/* Optional (added by perf, NULL = none): called with begin true
 	 * before the first on_query of a batch of UDP datagrams (one
 	 * recvmmsg) and with begin false after the last, before the replies
@@ -103,6 +109,10 @@ enum tdns_status netio_listen_probe(const struct tdns_addr *a);
 /* The port the most recent successful netio_listen on l bound (useful with
  * port 0 in tests). */
 uint16_t netio_listen_port(const struct tdns_loop *l);
+/* TCP connections closed at accept on l's listeners because their client
+ * already had max_tcp_per_client open. Read on the loop's thread (or once
+ * the loop has stopped). */
+uint64_t netio_tcp_refused_per_client(const struct tdns_loop *l);
 
 /* True when the request came over TCP (no size limit on the answer). */
 bool netio_request_is_tcp(const struct tdns_request *req);

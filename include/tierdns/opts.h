@@ -7,6 +7,8 @@
  *   -t/--threads N     worker threads (default: number of CPUs)
  *   -u/--upstream ADDR[:PORT]  local only, repeatable, [v6]:port form for
  *                      IPv6 (default 127.0.0.1:9998)
+ *   --max-tcp N, --max-tcp-per-client N, --tcp-idle MS  both tiers: TCP
+ *                      limits per listener and thread (netio.h)
  *   -v/--verbose       more log (repeatable)
  *   -h/--help, -V/--version
  * Tier-specific long options (e.g. --max-ttl, --allow, --serve-stale) are
@@ -51,7 +53,10 @@ struct tdns_opts {
 	uint32_t stale_ttl;      /* --stale-ttl, seconds, default 86400 */
 	bool use_0x20;           /* --use-0x20, default off */
 	unsigned max_outstanding; /* --max-outstanding, per worker, default 1024 */
+	/* both tiers */
 	unsigned max_tcp;        /* --max-tcp, per listener and worker, default 256 */
+	unsigned max_tcp_per_client; /* --max-tcp-per-client, same scope, default 16 */
+	unsigned tcp_idle_ms;    /* --tcp-idle, default 10000 (RFC 7766 6.2.3) */
 };
 
 enum opts_result {

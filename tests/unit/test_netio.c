@@ -44,6 +44,7 @@ struct server {
 	bool in_batch;                /* between on_batch begin and end */
 	unsigned batches_begun, batches_ended;
 	unsigned queries_in_batch;
+	uint64_t jump_ms;             /* how far jump_and_stop moves the clock */
 };
 
 struct deferred {
@@ -172,20 +173,32 @@ static void loop_join(struct tdns_loop *l, pthread_t t)
 
 /* ---- blocking clients ---- */
 
-static int client_socket(int type, uint16_t port)
+/* A client on source address `from` (host order, e.g. 127.0.0.2; 0 lets
+ * the kernel choose, which for 127.0.0.1 is 127.0.0.1). */
+static int client_socket_from(int type, uint16_t port, uint32_t from)
 {
 	struct timeval tv = { .tv_sec = 5 };
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in src = { .sin_family = AF_INET };
 	int fd, one = 1;
 
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	fd = socket(AF_INET, type, 0);
 	assert_true(fd >= 0);
+	if (from != 0) {
+		src.sin_addr.s_addr = htonl(from);
+		assert_int_equal(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
+	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (type == SOCK_STREAM)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	return fd;
+}
+
+static int client_socket(int type, uint16_t port)
+{
+	return client_socket_from(type, port, 0);
 }
 
 static size_t frame(uint8_t *buf, const char *msg)
@@ -231,6 +244,15 @@ static bool recv_framed(int fd, char *buf, size_t cap)
 		return false;
 	buf[len] = '\0';
 	return true;
+}
+
+/* The server closed fd: EOF or a reset, not the receive timeout guard. */
+static bool closed_by_server(int fd)
+{
+	uint8_t byte;
+	ssize_t n = recv(fd, &byte, 1, 0);
+
+	return n == 0 || (n < 0 && errno == ECONNRESET);
 }
 
 /* ---- addresses ---- */
@@ -748,13 +770,61 @@ static void test_tcp_cap_closes_oldest(void **state)
 	netio_loop_free(s.loop);
 }
 
+/* One client address may hold max_tcp_per_client connections: its next
+ * one is closed at once (and counted), while the connections it has and a
+ * client on another address are served. */
+static void test_tcp_per_client_cap(void **state)
+{
+	struct tdns_listen_cfg cfg;
+	uint8_t wire[64];
+	char ans[64];
+	struct server s;
+	pthread_t t;
+	int a, b, c, d;
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.on_query = handler;
+	cfg.max_tcp_per_client = 2;
+	server_start_cfg(&s, &cfg);
+	t = loop_start(s.loop);
+	a = client_socket(SOCK_STREAM, s.port);
+	b = client_socket(SOCK_STREAM, s.port);
+	/* Answers prove both are accepted before the third connects. */
+	send_all(a, wire, frame(wire, "A"));
+	assert_true(recv_framed(a, ans, sizeof(ans)));
+	send_all(b, wire, frame(wire, "B"));
+	assert_true(recv_framed(b, ans, sizeof(ans)));
+	c = client_socket(SOCK_STREAM, s.port);
+	assert_true(closed_by_server(c));
+	d = client_socket_from(SOCK_STREAM, s.port, 0x7f000002); /* 127.0.0.2 */
+	send_all(d, wire, frame(wire, "D"));
+	assert_true(recv_framed(d, ans, sizeof(ans)));
+	assert_string_equal(ans, "re:D");
+	/* The first two were not disturbed by the refusal. */
+	send_all(a, wire, frame(wire, "A2"));
+	assert_true(recv_framed(a, ans, sizeof(ans)));
+	assert_string_equal(ans, "re:A2");
+	send_all(b, wire, frame(wire, "B2"));
+	assert_true(recv_framed(b, ans, sizeof(ans)));
+	assert_string_equal(ans, "re:B2");
+	close(a);
+	close(b);
+	close(c);
+	close(d);
+	loop_join(s.loop, t);
+	assert_int_equal(netio_tcp_refused_per_client(s.loop), 1);
+	assert_int_equal(s.queries, 5);
+	netio_loop_free(s.loop);
+}
+
 /* RFC 7766 6.2.3: an idle connection is closed after tcp_idle_ms. The fake
- * clock jumps 20 s past the answer; the loop runs on this thread. */
+ * clock jumps s->jump_ms past the answer; the loop runs on this thread. */
 static void jump_and_stop(void *ctx)
 {
 	struct server *s = ctx;
 
-	clock_advance_ms(20000);
+	clock_advance_ms(s->jump_ms);
 	netio_loop_stop(s->loop);
 }
 
@@ -786,6 +856,7 @@ static void test_tcp_idle_timeout(void **state)
 	cfg.on_query = idle_handler;
 	cfg.ctx = &s;
 	cfg.tcp_idle_ms = 10000;
+	s.jump_ms = 20000;
 	assert_int_equal(netio_listen(s.loop, &cfg), TDNS_OK);
 	fd = client_socket(SOCK_STREAM, netio_listen_port(s.loop));
 	send_all(fd, wire, frame(wire, "Q"));
@@ -796,6 +867,54 @@ static void test_tcp_idle_timeout(void **state)
 	close(fd);
 	netio_loop_free(s.loop);
 	clock_set_fake(0);
+}
+
+/* The idle timeout is the configured one, not the 10 s default: each query
+ * moves the clock 4 s; with tcp_idle_ms 5000 the connection survives that
+ * (and a second query on it is answered), with 3000 it is closed. */
+static void test_tcp_idle_from_config(void **state)
+{
+	static const struct {
+		unsigned idle_ms;
+		bool closed;
+	} cases[] = { { 5000, false }, { 3000, true } };
+	struct tdns_listen_cfg cfg;
+	uint8_t wire[64];
+	char ans[64];
+	struct server s;
+	size_t i;
+	int fd;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		clock_set_fake(1700000000);
+		memset(&s, 0, sizeof(s));
+		memset(&cfg, 0, sizeof(cfg));
+		s.loop = netio_loop_new();
+		assert_non_null(s.loop);
+		s.jump_ms = 4000;
+		assert_int_equal(netio_addr_parse("127.0.0.1", 0, &cfg.addr), TDNS_OK);
+		cfg.on_query = idle_handler;
+		cfg.ctx = &s;
+		cfg.tcp_idle_ms = cases[i].idle_ms;
+		assert_int_equal(netio_listen(s.loop, &cfg), TDNS_OK);
+		fd = client_socket(SOCK_STREAM, netio_listen_port(s.loop));
+		send_all(fd, wire, frame(wire, "Q"));
+		assert_int_equal(netio_loop_run(s.loop), TDNS_OK);
+		assert_true(recv_framed(fd, ans, sizeof(ans)));
+		assert_string_equal(ans, "re:Q");
+		if (cases[i].closed) {
+			assert_true(closed_by_server(fd));
+		} else {
+			send_all(fd, wire, frame(wire, "R"));
+			assert_int_equal(netio_loop_run(s.loop), TDNS_OK);
+			assert_true(recv_framed(fd, ans, sizeof(ans)));
+			assert_string_equal(ans, "re:R");
+		}
+		close(fd);
+		netio_loop_free(s.loop);
+		clock_set_fake(0);
+	}
 }
 
 /* A client trickling a frame gets no more time than an idle one. The loop
@@ -991,7 +1110,9 @@ int main(void)
 		cmocka_unit_test(test_held_outlives_loop),
 		cmocka_unit_test(test_tcp_stalled_reader),
 		cmocka_unit_test(test_tcp_cap_closes_oldest),
+		cmocka_unit_test(test_tcp_per_client_cap),
 		cmocka_unit_test(test_tcp_idle_timeout),
+		cmocka_unit_test(test_tcp_idle_from_config),
 		cmocka_unit_test(test_tcp_trickle_times_out),
 		cmocka_unit_test(test_out_tcp),
 		cmocka_unit_test(test_timers_in_order),

@@ -123,7 +123,58 @@ static const struct opts_case cases[] = {
 	NORUN(LO, OPTS_USAGE, "--max-outstanding", "65537"),
 	NORUN(LO, OPTS_USAGE, "--max-tcp", "0"),
 	NORUN(LO, OPTS_USAGE, "--max-tcp", "x"),
+	/* TCP limits: both tiers, checked values. */
+	NORUN(UP, OPTS_USAGE, "--max-tcp", "0"),
+	NORUN(UP, OPTS_USAGE, "--max-tcp", "65537"),
+	NORUN(UP, OPTS_USAGE, "--max-tcp-per-client", "0"),
+	NORUN(LO, OPTS_USAGE, "--max-tcp-per-client", "65537"),
+	NORUN(UP, OPTS_USAGE, "--max-tcp-per-client", "-1"),
+	NORUN(LO, OPTS_USAGE, "--max-tcp-per-client"),
+	NORUN(UP, OPTS_USAGE, "--tcp-idle", "0"),
+	NORUN(LO, OPTS_USAGE, "--tcp-idle", "3600001"),
+	NORUN(UP, OPTS_USAGE, "--tcp-idle", "10s"),
+	NORUN(LO, OPTS_USAGE, "--tcp-idle", ""),
 };
+
+/* The TCP limits of both tiers: value in, field out. */
+struct tcp_case {
+	enum tdns_prog prog;
+	const char *argv[MAX_ARGS];
+	unsigned max_tcp, per_client, idle_ms;
+};
+
+static const struct tcp_case tcp_cases[] = {
+	{ UP, { NULL }, 256, 16, 10000 },
+	{ LO, { NULL }, 256, 16, 10000 },
+	{ UP, { "--max-tcp", "3", "--max-tcp-per-client", "2", "--tcp-idle", "1500", NULL },
+	  3, 2, 1500 },
+	{ LO, { "--max-tcp=65536", "--max-tcp-per-client=65536", "--tcp-idle=3600000", NULL },
+	  65536, 65536, 3600000 },
+	{ UP, { "--tcp-idle", "1", NULL }, 256, 16, 1 },
+	{ LO, { "--max-tcp-per-client", "1", NULL }, 256, 1, 10000 },
+};
+
+static void test_opts_tcp_limits(void **state)
+{
+	char *argv[MAX_ARGS + 2];
+	struct tdns_opts o;
+	int argc;
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(tcp_cases) / sizeof(tcp_cases[0]); c++) {
+		const struct tcp_case *k = &tcp_cases[c];
+
+		argc = 0;
+		argv[argc++] = (char *)(k->prog == LO ? "tierdns-local" : "tierdns-upper");
+		for (size_t i = 0; k->argv[i] != NULL; i++)
+			argv[argc++] = (char *)k->argv[i];
+		argv[argc] = NULL;
+		assert_int_equal(opts_parse(k->prog, argc, argv, &o), OPTS_RUN);
+		assert_int_equal(o.max_tcp, k->max_tcp);
+		assert_int_equal(o.max_tcp_per_client, k->per_client);
+		assert_int_equal(o.tcp_idle_ms, k->idle_ms);
+	}
+}
 
 /* The hardening options of the local tier: value in, field out. */
 struct harden_case {
@@ -264,7 +315,8 @@ static void test_opts_help(void **state)
 	static const char *local_only[] = { "--upstream", "--max-ttl", "--max-neg-ttl",
 					    "--timeout", "--cache-size", "--allow",
 					    "--serve-stale", "--stale-ttl", "--use-0x20",
-					    "--max-outstanding", "--max-tcp" };
+					    "--max-outstanding" };
+	static const char *both[] = { "--max-tcp ", "--max-tcp-per-client", "--tcp-idle" };
 	char text[8192];
 	enum tdns_prog prog;
 	size_t i;
@@ -281,6 +333,8 @@ static void test_opts_help(void **state)
 		assert_non_null(strstr(text, "--threads"));
 		assert_non_null(strstr(text, "--verbose"));
 		assert_non_null(strstr(text, "--version"));
+		for (i = 0; i < sizeof(both) / sizeof(both[0]); i++)
+			assert_non_null(strstr(text, both[i]));
 		for (i = 0; i < sizeof(local_only) / sizeof(local_only[0]); i++) {
 			if (prog == TDNS_PROG_LOCAL)
 				assert_non_null(strstr(text, local_only[i]));
@@ -308,6 +362,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_opts_table),
 		cmocka_unit_test(test_opts_harden),
+		cmocka_unit_test(test_opts_tcp_limits),
 		cmocka_unit_test(test_opts_help),
 		cmocka_unit_test(test_opts_version),
 	};

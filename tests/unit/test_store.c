@@ -421,6 +421,71 @@ static void test_rdonly_sees_other_process(void **state)
 	store_close(reader);
 }
 
+/* A child that opens the store, takes `n` read transactions and dies
+ * without ending them, as a daemon killed with -9 would: its reader slots
+ * stay taken in lock.mdb. */
+static void die_holding_readers(const char *dir, const struct tdns_store_opts *o, int n)
+{
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct tdns_store *cs = NULL;
+		struct tdns_txn *ct = NULL;
+		int ok = store_open(dir, o, &cs) == TDNS_OK;
+
+		for (int i = 0; ok && i < n; i++)
+			ok = store_begin(cs, false, &ct) == TDNS_OK;
+		_exit(ok ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* Stale reader slots are cleared when the store is opened. A live opener
+ * (this process) keeps the lock file from being reset, as tierdns-zone or
+ * the other tier would; a dead child fills both reader slots. Then no read
+ * transaction can start (the precondition), until a fresh store_open in a
+ * new process (a restarted daemon) clears the dead slots: it takes both,
+ * and so can this process afterwards. */
+static void test_stale_readers_cleared_at_open(void **state)
+{
+	struct fx *f = *state;
+	struct tdns_store_opts two = { 0, 0, 2 };
+	struct tdns_store *s = NULL;
+	struct tdns_txn *t = NULL;
+	int status;
+	pid_t pid;
+
+	assert_int_equal(store_open(f->dir, &two, &s), TDNS_OK);
+	die_holding_readers(f->dir, &two, 2);
+	assert_int_not_equal(store_begin(s, false, &t), TDNS_OK);
+	assert_null(t);
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct tdns_store *cs = NULL;
+		struct tdns_txn *a = NULL, *b = NULL;
+		int ok = store_open(f->dir, &two, &cs) == TDNS_OK &&
+			 store_begin(cs, false, &a) == TDNS_OK &&
+			 store_begin(cs, false, &b) == TDNS_OK;
+
+		store_abort(a);
+		store_abort(b);
+		store_close(cs);
+		_exit(ok ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	assert_int_equal(store_begin(s, false, &t), TDNS_OK);
+	store_abort(t);
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -434,6 +499,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reset_renew_sees_new_commits, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_rdonly_sees_other_process, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_stale_readers_cleared_at_open, setup,
 						teardown),
 	};
 
