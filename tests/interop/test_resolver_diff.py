@@ -147,9 +147,26 @@ def _servfail_partial_chain(q, ub, ours):
     return a, b
 
 
+def _ixfr_refused(q, ub, ours):
+    """tierdns-local is the transfer source of no zone: it answers IXFR
+    (RFC 1995) itself with REFUSED, as it does AXFR (RFC 5936 4.2), and
+    forwards neither. The query is well formed, so not FORMERR (Unbound's
+    answer, which also echoes the query's SOA in authority)."""
+    if not q.key().startswith("edge:IXFR"):
+        return None
+    if ub.get("rcode") != "FORMERR" or ours.get("rcode") != "REFUSED":
+        return None
+    if not _sections(ours) or ours["answer"] or ours["authority"]:
+        return None
+    return dict(ub, rcode="REFUSED", answer=frozenset(), authority=frozenset(),
+                additional=frozenset()), ours
+
+
 DELIBERATE = [
     ic.RULE_ERROR_QUESTION,
     ic.RULE_CHAOS,
+    ("RFC 1995 / RFC 5936 4.2: IXFR REFUSED by tierdns-local itself (Unbound: FORMERR)",
+     _ixfr_refused),
     ("RFC 1035 4.1.1: RA set in tierdns-local's FORMERR/NOTIMP/REFUSED replies, "
      "Unbound clears it", _ra_on_errors),
     ("RFC 1035 4.1.1: TC in a query ignored (Unbound: FORMERR)", _tc_in_query),
@@ -176,16 +193,7 @@ def _kb(bug_id, name, expected, got):
             for t in ic.TYPES]
 
 
-KNOWN_BUGS = [
-    # Not a bug any more but a choice the lead should turn into a DELIBERATE
-    # rule: tierdns-local answers IXFR itself with REFUSED (policy: it is
-    # the transfer source of no zone, and the query is well formed, so
-    # FORMERR would be wrong; RFC 5936 4.2 for AXFR alike), Unbound FORMERR.
-    {"id": "LOCAL-3", "key": "edge:IXFR interop. over UDP (RFC 1995 SOA in authority)",
-     "expected": "an error from tierdns-local itself (IXFR is for a zone's servers, "
-                 "RFC 1995; Unbound: FORMERR)",
-     "got": "REFUSED from tierdns-local itself, without asking upstream (deliberate)"},
-]
+KNOWN_BUGS = []
 
 
 def main():
