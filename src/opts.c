@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,39 @@ enum {
 #define OPTS_MAX_OUTSTANDING_MAX 65536
 #define OPTS_MAX_TCP_MAX 65536
 #define OPTS_TCP_IDLE_MAX 3600000 /* ms: an hour */
+
+/*
+ * The options that take a plain decimal number: accepted range, how an
+ * error names it, and the field of struct tdns_opts it sets (a uint16_t,
+ * or a 32-bit uint32_t/unsigned). One table instead of a case each.
+ */
+struct num_opt {
+	int id;
+	const char *name;  /* "--max-ttl", as the error message says it */
+	unsigned long long min, max;
+	const char *range; /* "1-65535", "seconds": the error's hint */
+	size_t off;
+	size_t size;
+};
+
+_Static_assert(sizeof(unsigned) == sizeof(uint32_t), "num_opts stores unsigned as 32 bits");
+
+#define NUM_FIELD(f) offsetof(struct tdns_opts, f), sizeof(((struct tdns_opts *)0)->f)
+
+static const struct num_opt num_opts[] = {
+	{ 'p', "port", 1, 65535, "1-65535", NUM_FIELD(port) },
+	{ 't', "thread count", 1, OPTS_MAX_THREADS, "1-256", NUM_FIELD(threads) },
+	{ OPT_MAX_TTL, "--max-ttl", 0, UINT32_MAX, "seconds", NUM_FIELD(max_ttl) },
+	{ OPT_MAX_NEG_TTL, "--max-neg-ttl", 0, UINT32_MAX, "seconds", NUM_FIELD(max_neg_ttl) },
+	{ OPT_TIMEOUT, "--timeout", 1, 60000, "1-60000 ms", NUM_FIELD(upstream_timeout_ms) },
+	{ OPT_STALE_TTL, "--stale-ttl", 1, OPTS_STALE_TTL_MAX, "1-259200 s", NUM_FIELD(stale_ttl) },
+	{ OPT_MAX_OUTSTANDING, "--max-outstanding", 1, OPTS_MAX_OUTSTANDING_MAX, "1-65536",
+	  NUM_FIELD(max_outstanding) },
+	{ OPT_MAX_TCP, "--max-tcp", 1, OPTS_MAX_TCP_MAX, "1-65536", NUM_FIELD(max_tcp) },
+	{ OPT_MAX_TCP_PER_CLIENT, "--max-tcp-per-client", 1, OPTS_MAX_TCP_MAX, "1-65536",
+	  NUM_FIELD(max_tcp_per_client) },
+	{ OPT_TCP_IDLE, "--tcp-idle", 1, OPTS_TCP_IDLE_MAX, "1-3600000 ms", NUM_FIELD(tcp_idle_ms) },
+};
 
 static const struct option upper_longopts[] = {
 	{ "db", required_argument, NULL, 'd' },
@@ -187,6 +221,38 @@ static bool parse_uint(const char *s, unsigned long long min,
 	return true;
 }
 
+static const struct num_opt *num_opt_find(int id)
+{
+	for (size_t i = 0; i < sizeof(num_opts) / sizeof(num_opts[0]); i++) {
+		if (num_opts[i].id == id)
+			return &num_opts[i];
+	}
+	return NULL;
+}
+
+/* Parse optarg for the numeric option n into its field of o. */
+static enum opts_result num_opt_set(enum tdns_prog prog, const struct num_opt *n,
+				    const char *arg, struct tdns_opts *o)
+{
+	unsigned long long v;
+	char fmt[128];
+	uint16_t v16;
+	uint32_t v32;
+
+	if (!parse_uint(arg, n->min, n->max, &v)) {
+		snprintf(fmt, sizeof(fmt), "invalid %s '%%s' (%s)", n->name, n->range);
+		return usage_error(prog, fmt, arg);
+	}
+	if (n->size == sizeof(v16)) {
+		v16 = (uint16_t)v;
+		memcpy((char *)o + n->off, &v16, sizeof(v16));
+	} else {
+		v32 = (uint32_t)v;
+		memcpy((char *)o + n->off, &v32, sizeof(v32));
+	}
+	return OPTS_RUN;
+}
+
 /* "268435456", "256M", "1g": bytes, at least 1 MiB. */
 static bool parse_size(const char *s, uint64_t *out)
 {
@@ -246,8 +312,8 @@ enum opts_result opts_parse(enum tdns_prog prog, int argc, char **argv,
 	const char *listen_text[OPTS_MAX_LISTEN];
 	const char *upstream_text[OPTS_MAX_UPSTREAM];
 	const struct option *longopts;
+	const struct num_opt *num;
 	const char *shortopts;
-	unsigned long long v;
 	unsigned i;
 	int c;
 
@@ -276,38 +342,11 @@ enum opts_result opts_parse(enum tdns_prog prog, int argc, char **argv,
 						   "16");
 			listen_text[o->n_listen++] = optarg;
 			break;
-		case 'p':
-			if (!parse_uint(optarg, 1, 65535, &v))
-				return usage_error(prog, "invalid port '%s' (1-65535)", optarg);
-			o->port = (uint16_t)v;
-			break;
-		case 't':
-			if (!parse_uint(optarg, 1, OPTS_MAX_THREADS, &v))
-				return usage_error(prog, "invalid thread count '%s' (1-256)", optarg);
-			o->threads = (unsigned)v;
-			break;
 		case 'u':
 			if (o->n_upstream == OPTS_MAX_UPSTREAM)
 				return usage_error(prog, "too many --upstream servers (at most %s)",
 						   "8");
 			upstream_text[o->n_upstream++] = optarg;
-			break;
-		case OPT_MAX_TTL:
-			if (!parse_uint(optarg, 0, UINT32_MAX, &v))
-				return usage_error(prog, "invalid --max-ttl '%s' (seconds)", optarg);
-			o->max_ttl = (uint32_t)v;
-			break;
-		case OPT_MAX_NEG_TTL:
-			if (!parse_uint(optarg, 0, UINT32_MAX, &v))
-				return usage_error(prog, "invalid --max-neg-ttl '%s' (seconds)",
-						   optarg);
-			o->max_neg_ttl = (uint32_t)v;
-			break;
-		case OPT_TIMEOUT:
-			if (!parse_uint(optarg, 1, 60000, &v))
-				return usage_error(prog, "invalid --timeout '%s' (1-60000 ms)",
-						   optarg);
-			o->upstream_timeout_ms = (unsigned)v;
 			break;
 		case OPT_CACHE_SIZE:
 			if (!parse_size(optarg, &o->cache_size))
@@ -328,40 +367,8 @@ enum opts_result opts_parse(enum tdns_prog prog, int argc, char **argv,
 		case OPT_SERVE_STALE:
 			o->serve_stale = true;
 			break;
-		case OPT_STALE_TTL:
-			if (!parse_uint(optarg, 1, OPTS_STALE_TTL_MAX, &v))
-				return usage_error(prog, "invalid --stale-ttl '%s' (1-259200 s)",
-						   optarg);
-			o->stale_ttl = (uint32_t)v;
-			break;
 		case OPT_USE_0X20:
 			o->use_0x20 = true;
-			break;
-		case OPT_MAX_OUTSTANDING:
-			if (!parse_uint(optarg, 1, OPTS_MAX_OUTSTANDING_MAX, &v))
-				return usage_error(prog,
-						   "invalid --max-outstanding '%s' (1-65536)",
-						   optarg);
-			o->max_outstanding = (unsigned)v;
-			break;
-		case OPT_MAX_TCP:
-			if (!parse_uint(optarg, 1, OPTS_MAX_TCP_MAX, &v))
-				return usage_error(prog, "invalid --max-tcp '%s' (1-65536)",
-						   optarg);
-			o->max_tcp = (unsigned)v;
-			break;
-		case OPT_MAX_TCP_PER_CLIENT:
-			if (!parse_uint(optarg, 1, OPTS_MAX_TCP_MAX, &v))
-				return usage_error(prog,
-						   "invalid --max-tcp-per-client '%s' (1-65536)",
-						   optarg);
-			o->max_tcp_per_client = (unsigned)v;
-			break;
-		case OPT_TCP_IDLE:
-			if (!parse_uint(optarg, 1, OPTS_TCP_IDLE_MAX, &v))
-				return usage_error(prog, "invalid --tcp-idle '%s' (1-3600000 ms)",
-						   optarg);
-			o->tcp_idle_ms = (unsigned)v;
 			break;
 		case 'v':
 			o->verbose++;
@@ -375,7 +382,12 @@ enum opts_result opts_parse(enum tdns_prog prog, int argc, char **argv,
 		case ':':
 			return bad_option(prog, "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return bad_option(prog, "unknown option '%s'", argv[optind - 1]);
+			num = num_opt_find(c);
+			if (num == NULL)
+				return bad_option(prog, "unknown option '%s'", argv[optind - 1]);
+			if (num_opt_set(prog, num, optarg, o) != OPTS_RUN)
+				return OPTS_USAGE;
+			break;
 		}
 	}
 	if (optind < argc)
