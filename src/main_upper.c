@@ -5,7 +5,8 @@
  * sockets on every --listen address, answer from the LMDB store through
  * auth_answer(). Each batch of UDP queries (and each TCP query) runs in a
  * fresh read snapshot, so zones that tierdns-zone commits while the server
- * runs are served at once.
+ * runs are served at once. Each worker keeps its own copy of the zone list
+ * (zonedb_cache), re-read when the snapshot's transaction id changes.
  *
  * Threads, signals and shutdown: daemon.h.
  */
