@@ -561,6 +561,7 @@ struct zonedb_cache {
 	struct zc_zone *zones;
 	size_t n, cap;
 	uint64_t txn_id; /* snapshot the list was read from; 0: none */
+	bool bypass;     /* the list skipped malformed entries: not used */
 };
 
 enum tdns_status zonedb_cache_new(struct zonedb_cache **out)
@@ -636,7 +637,10 @@ static enum tdns_status zc_refresh(struct zonedb_cache *c, struct tdns_txn *t,
 	ret = zonedb_list(t, zc_add, c);
 	if (ret != 0)
 		return ret > 0 ? TDNS_ENOMEM : TDNS_ESTORE;
-	for (i = 0; i < c->n; i++) {
+	/* A malformed zone entry is skipped by the list but is an error to
+	 * zonedb_find: answer such a snapshot as zonedb_find does. */
+	c->bypass = c->n != store_count(t, TDNS_DB_ZONES);
+	for (i = 0; i < c->n && !c->bypass; i++) {
 		struct zc_zone *z = &c->zones[i];
 		struct cut_ctx cc = { z->len, false };
 
@@ -691,6 +695,8 @@ enum tdns_status zonedb_cache_find(struct zonedb_cache *c, struct tdns_txn *t,
 		if (st != TDNS_OK)
 			return st;
 	}
+	if (c->bypass)
+		return zonedb_find(t, key, klen, apex_len, meta);
 	/* RFC 1034 4.3.2 step 2, as zonedb_find. */
 	for (l = labels; l >= 0; l--) {
 		size_t plen = name_key_prefix_len(key, klen, l);

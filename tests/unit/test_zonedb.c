@@ -181,6 +181,22 @@ static void test_cache_find(void **state)
 			 TDNS_ENOTFOUND);
 	assert_true(cuts);
 	store_abort(w);
+
+	/* Malformed metadata of a zone between: an error, as zonedb_find
+	 * says, not the next zone up. */
+	klen = key_of("x.site.", key);
+	key[klen] = 0;
+	store_reset(f->t);
+	assert_int_equal(store_begin(f->s, true, &w), TDNS_OK);
+	assert_int_equal(store_put(w, TDNS_DB_ZONES, key, klen + 1, "bad", 3), TDNS_OK);
+	assert_int_equal(store_commit(w), TDNS_OK);
+	assert_int_equal(store_renew(f->t), TDNS_OK);
+	klen = key_of("a.x.site.", key);
+	assert_int_equal(zonedb_find(f->t, key, klen, &found, &m), TDNS_EINVAL);
+	assert_int_equal(zonedb_cache_find(zc, f->t, key, klen, &found, &m, &cuts),
+			 TDNS_EINVAL);
+	/* Other names still find their zone; cuts unknown while bypassed. */
+	assert_true(cache_find(zc, f->t, "webapp.site.", "site.", 2024010101));
 	zonedb_cache_free(zc);
 }
 
