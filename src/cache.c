@@ -9,6 +9,8 @@
 
 #include "tierdns/log.h"
 #include "tierdns/name.h"
+#include "tierdns/wire.h"
+#include "tierdns/zonedb.h"
 
 #define CACHE_HDR_LEN 14     /* version, rcode, expiry, ancount, nscount */
 #define CACHE_REC_FIXED 14   /* type, class, expiry, rdlength */
@@ -982,4 +984,215 @@ enum tdns_status cache_dump(struct tdns_txn *t, uint64_t now, FILE *out)
 out:
 	store_cursor_close(c);
 	return st;
+}
+
+/*
+ * ---- The hit fast path ----
+ *
+ * A cache hit for the common query written straight from the LMDB value
+ * into out: no ldns objects, no allocation. Names are not compressed the
+ * way ldns does it (only an owner equal to the question name becomes a
+ * pointer to it, offset 12, RFC 1035 4.1.4, so the client's case is
+ * echoed as on the ldns path), so the reply is never shorter than the ldns
+ * one: whatever fits here fits there without truncation, and whatever does
+ * not is declined (the ldns path truncates).
+ */
+
+#define FAST_TYPE_OPT 41
+#define FAST_CLASS_IN 1
+#define FAST_OPT_LEN 11 /* root owner, type, class, ttl, rdlength */
+
+/* The query's shape as cache_answer_fast accepts it. */
+struct fast_query {
+	size_t qname_len; /* uncompressed wire name at in[12..) */
+	size_t qend;      /* offset after QTYPE and QCLASS */
+	uint16_t qtype;
+	bool edns;
+	bool edns_do;
+	size_t limit;
+};
+
+static uint8_t fast_lower(uint8_t c)
+{
+	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + ('a' - 'A')) : c;
+}
+
+/* Both uncompressed, validated wire names: equal ignoring ASCII case
+ * (RFC 4343)? Label lengths compare as bytes too: none is a letter. */
+static bool fast_name_eq(const uint8_t *a, size_t alen, const uint8_t *b,
+			 size_t blen)
+{
+	if (alen != blen)
+		return false;
+	for (size_t i = 0; i < alen; i++)
+		if (fast_lower(a[i]) != fast_lower(b[i]))
+			return false;
+	return true;
+}
+
+/*
+ * The checks of wire_parse_query for the one shape taken here: QR 0,
+ * opcode QUERY, one uncompressed question of class IN and a type that may
+ * be cached, no answer or authority records, at most one OPT (root owner,
+ * version 0, well-formed options) and nothing after it. Every other query,
+ * the malformed ones included, is declined for the ldns path to judge.
+ */
+static bool fast_parse(const uint8_t *in, size_t len, bool tcp,
+		       struct fast_query *fq)
+{
+	size_t pos, rdlen, end, opt;
+	uint16_t arcount, udp;
+
+	if (len < WIRE_HDR_LEN || (in[2] & 0xf8) != 0 || rd16(in + 4) != 1 ||
+	    rd16(in + 6) != 0 || rd16(in + 8) != 0)
+		return false;
+	arcount = rd16(in + 10);
+	if (arcount > 1)
+		return false;
+	fq->qname_len = wire_name_len(in + WIRE_HDR_LEN, len - WIRE_HDR_LEN);
+	if (fq->qname_len == 0)
+		return false;
+	pos = WIRE_HDR_LEN + fq->qname_len;
+	if (len - pos < 4 || rd16(in + pos + 2) != FAST_CLASS_IN)
+		return false;
+	fq->qtype = rd16(in + pos);
+	pos += 4;
+	fq->qend = pos;
+	if (!qtype_cacheable(fq->qtype))
+		return false;
+	fq->edns = false;
+	fq->edns_do = false;
+	fq->limit = WIRE_UDP_DEFAULT;
+	if (arcount == 1) {
+		if (len - pos < FAST_OPT_LEN || in[pos] != 0 ||
+		    rd16(in + pos + 1) != FAST_TYPE_OPT || in[pos + 6] != 0)
+			return false;
+		udp = rd16(in + pos + 3);
+		fq->edns = true;
+		fq->edns_do = (in[pos + 7] & 0x80) != 0;
+		rdlen = rd16(in + pos + 9);
+		pos += FAST_OPT_LEN;
+		if (len - pos < rdlen)
+			return false;
+		end = pos + rdlen;
+		for (opt = pos; opt < end;) {
+			if (end - opt < 4 || end - opt - 4 < rd16(in + opt + 2))
+				return false;
+			opt += 4 + (size_t)rd16(in + opt + 2);
+		}
+		pos = end;
+		/* RFC 6891 6.2.5: below 512 counts as 512; we serve at most
+		 * our own advertised size. */
+		if (udp > WIRE_UDP_DEFAULT)
+			fq->limit = udp < WIRE_EDNS_OUR_SIZE ? udp : WIRE_EDNS_OUR_SIZE;
+	}
+	if (pos != len)
+		return false;
+	if (tcp)
+		fq->limit = WIRE_MAX_MSG;
+	return true;
+}
+
+/* Write the records of a validated packed value after out[*olen), TTLs
+ * counted down from their expiry. False when malformed or over limit. */
+static bool fast_records(const uint8_t *val, size_t vlen, uint64_t now,
+			 const uint8_t *qname, size_t qname_len, uint8_t *out,
+			 size_t limit, size_t *olen)
+{
+	size_t pos = CACHE_HDR_LEN, nlen, o = *olen, rdlen;
+	unsigned n = (unsigned)rd16(val + 10) + rd16(val + 12);
+	uint64_t exp, left;
+	uint32_t ttl;
+
+	for (unsigned i = 0; i < n; i++) {
+		nlen = wire_name_len(val + pos, vlen - pos);
+		if (nlen == 0 || vlen - pos - nlen < CACHE_REC_FIXED)
+			return false;
+		rdlen = rd16(val + pos + nlen + 12);
+		if (vlen - pos - nlen - CACHE_REC_FIXED < rdlen)
+			return false;
+		if (fast_name_eq(val + pos, nlen, qname, qname_len)) {
+			if (limit - o < 2)
+				return false;
+			out[o++] = 0xc0;
+			out[o++] = WIRE_HDR_LEN;
+		} else {
+			if (limit - o < nlen)
+				return false;
+			memcpy(out + o, val + pos, nlen);
+			o += nlen;
+		}
+		pos += nlen;
+		if (limit - o < 10 + rdlen)
+			return false;
+		memcpy(out + o, val + pos, 4); /* type, class */
+		exp = rd64(val + pos + 4);
+		left = exp > now ? exp - now : 0;
+		ttl = (uint32_t)(left > 0x7fffffffu ? 0x7fffffffu : left);
+		out[o + 4] = (uint8_t)(ttl >> 24);
+		out[o + 5] = (uint8_t)(ttl >> 16);
+		out[o + 6] = (uint8_t)(ttl >> 8);
+		out[o + 7] = (uint8_t)ttl;
+		memcpy(out + o + 8, val + pos + 12, 2 + rdlen);
+		o += 10 + rdlen;
+		pos += CACHE_REC_FIXED + rdlen;
+	}
+	if (pos != vlen)
+		return false;
+	*olen = o;
+	return true;
+}
+
+bool cache_answer_fast(struct tdns_txn *t, const uint8_t *in, size_t len,
+		       bool tcp, uint64_t now, uint8_t *out, size_t cap,
+		       size_t *out_len)
+{
+	struct fast_query fq;
+	uint8_t qkey[NAME_KEY_MAX], rkey[RECORD_KEY_MAX];
+	struct tdns_val v;
+	size_t qkey_len, rlen, apex_len, o, limit;
+	struct tdns_zone_meta meta;
+
+	if (!fast_parse(in, len, tcp, &fq) ||
+	    name_key_from_wire(in + WIRE_HDR_LEN, fq.qname_len, qkey,
+			       &qkey_len) != TDNS_OK)
+		return false;
+	/* A static zone enclosing the name answers instead of the cache. */
+	if (zonedb_find(t, qkey, qkey_len, &apex_len, &meta) != TDNS_ENOTFOUND)
+		return false;
+	rlen = name_record_key(qkey, qkey_len, fq.qtype, rkey);
+	if (store_get(t, TDNS_DB_CACHE, rkey, rlen, &v) != TDNS_OK ||
+	    v.len < CACHE_HDR_LEN || v.data[0] != CACHE_VALUE_VERSION ||
+	    v.data[1] > 0x0f || rd64(v.data + 2) <= now)
+		return false;
+	limit = fq.limit < cap ? fq.limit : cap;
+	if (limit < fq.qend + (fq.edns ? FAST_OPT_LEN : 0))
+		return false;
+	/* Header (RFC 1035 4.1.1) as the ldns path sets it: ID, QR, opcode
+	 * QUERY, RD copied; RA (the local tier recurses), CD copied, the
+	 * cached rcode; the question in the client's case. */
+	memcpy(out, in, fq.qend);
+	out[2] = (uint8_t)(0x80 | (in[2] & 0x01));
+	out[3] = (uint8_t)(0x80 | (in[3] & 0x10) | v.data[1]);
+	memcpy(out + 6, v.data + 10, 4); /* ancount, nscount */
+	out[10] = 0;
+	out[11] = fq.edns ? 1 : 0;
+	o = fq.qend;
+	if (!fast_records(v.data, v.len, now, in + WIRE_HDR_LEN, fq.qname_len,
+			  out, limit - (fq.edns ? FAST_OPT_LEN : 0), &o))
+		return false;
+	if (fq.edns) {
+		/* RFC 6891 7: our OPT, version 0, no options; DO copied
+		 * (RFC 3225 3). */
+		const uint8_t opt[FAST_OPT_LEN] = {
+			0, 0, FAST_TYPE_OPT, WIRE_EDNS_OUR_SIZE >> 8,
+			WIRE_EDNS_OUR_SIZE & 0xff, 0, 0,
+			fq.edns_do ? 0x80 : 0, 0, 0, 0
+		};
+
+		memcpy(out + o, opt, sizeof(opt));
+		o += sizeof(opt);
+	}
+	*out_len = o;
+	return true;
 }

@@ -131,6 +131,26 @@ enum tdns_status cache_lookup(struct tdns_txn *t, const uint8_t *qkey,
 			      ldns_pkt *reply);
 
 /*
+ * Added by lperf (additive): the hit fast path. Answer the raw query
+ * in[0..len) from the cache in read transaction t straight into
+ * out[0..cap), without ldns objects or allocation, when the query is the
+ * common one (QUERY, class IN, one uncompressed question of a cacheable
+ * type, at most an OPT version 0, nothing else), no static zone encloses
+ * the name (zonedb_find) and a fresh entry exists. The reply is the one
+ * the ldns path (wire_reply_new with RA + cache_lookup +
+ * wire_reply_render) sends, parsed record for record: same header, the
+ * question and the owners equal to it in the client's case, TTLs counted
+ * down, the OPT (version 0, our size, DO copied); only its names are
+ * compressed less (an owner equal to the question name is a pointer to
+ * it, the rest is written out). Returns false (out undefined) for
+ * anything else, a miss included, or when the reply would not fit the
+ * client's UDP limit (the ldns path truncates) or cap.
+ */
+bool cache_answer_fast(struct tdns_txn *t, const uint8_t *in, size_t len,
+		       bool tcp, uint64_t now, uint8_t *out, size_t cap,
+		       size_t *out_len);
+
+/*
  * Store a cacheable value under (qkey, qtype) in its own write transaction,
  * with the size account (meta "cache_bytes": the sum of the cache's key and
  * value lengths) updated in the same transaction.
