@@ -1143,14 +1143,77 @@ static bool fast_records(const uint8_t *val, size_t vlen, uint64_t now,
 	return true;
 }
 
+/* What a reply echoes of its query. */
+struct fast_echo {
+	uint8_t id[2];
+	bool rd, cd;
+	const uint8_t *qname; /* uncompressed wire name, the client's case */
+	size_t qname_len;
+	uint16_t qtype, qclass;
+	bool edns, edns_do;
+	size_t limit;         /* UDP limit, or WIRE_MAX_MSG over TCP */
+};
+
+/* The reply to e from the packed value val, into out[0..cap). False when
+ * the value is malformed or the reply does not fit. */
+static bool fast_write(const uint8_t *val, size_t vlen, uint64_t now,
+		       const struct fast_echo *e, uint8_t *out, size_t cap,
+		       size_t *out_len)
+{
+	size_t limit = e->limit < cap ? e->limit : cap;
+	size_t opt_len = e->edns ? FAST_OPT_LEN : 0, o;
+
+	if (vlen < CACHE_HDR_LEN || val[0] != CACHE_VALUE_VERSION ||
+	    val[1] > 0x0f ||
+	    limit < WIRE_HDR_LEN + e->qname_len + 4 + opt_len)
+		return false;
+	/* Header (RFC 1035 4.1.1) as the ldns path sets it: ID, QR, opcode
+	 * QUERY, RD copied; RA (the local tier recurses), CD copied, the
+	 * cached rcode; then the question in the client's case. */
+	out[0] = e->id[0];
+	out[1] = e->id[1];
+	out[2] = (uint8_t)(0x80 | (e->rd ? 0x01 : 0));
+	out[3] = (uint8_t)(0x80 | (e->cd ? 0x10 : 0) | val[1]);
+	out[4] = 0;
+	out[5] = 1;
+	memcpy(out + 6, val + 10, 4); /* ancount, nscount */
+	out[10] = 0;
+	out[11] = e->edns ? 1 : 0;
+	o = WIRE_HDR_LEN;
+	memcpy(out + o, e->qname, e->qname_len);
+	o += e->qname_len;
+	out[o++] = (uint8_t)(e->qtype >> 8);
+	out[o++] = (uint8_t)e->qtype;
+	out[o++] = (uint8_t)(e->qclass >> 8);
+	out[o++] = (uint8_t)e->qclass;
+	if (!fast_records(val, vlen, now, e->qname, e->qname_len, out,
+			  limit - opt_len, &o))
+		return false;
+	if (e->edns) {
+		/* RFC 6891 7: our OPT, version 0, no options; DO copied
+		 * (RFC 3225 3). */
+		const uint8_t opt[FAST_OPT_LEN] = {
+			0, 0, FAST_TYPE_OPT, WIRE_EDNS_OUR_SIZE >> 8,
+			WIRE_EDNS_OUR_SIZE & 0xff, 0, 0,
+			e->edns_do ? 0x80 : 0, 0, 0, 0
+		};
+
+		memcpy(out + o, opt, sizeof(opt));
+		o += sizeof(opt);
+	}
+	*out_len = o;
+	return true;
+}
+
 bool cache_answer_fast(struct tdns_txn *t, const uint8_t *in, size_t len,
 		       bool tcp, uint64_t now, uint8_t *out, size_t cap,
 		       size_t *out_len)
 {
 	struct fast_query fq;
+	struct fast_echo e;
 	uint8_t qkey[NAME_KEY_MAX], rkey[RECORD_KEY_MAX];
 	struct tdns_val v;
-	size_t qkey_len, rlen, apex_len, o, limit;
+	size_t qkey_len, rlen, apex_len;
 	struct tdns_zone_meta meta;
 
 	if (!fast_parse(in, len, tcp, &fq) ||
@@ -1162,37 +1225,44 @@ bool cache_answer_fast(struct tdns_txn *t, const uint8_t *in, size_t len,
 		return false;
 	rlen = name_record_key(qkey, qkey_len, fq.qtype, rkey);
 	if (store_get(t, TDNS_DB_CACHE, rkey, rlen, &v) != TDNS_OK ||
-	    v.len < CACHE_HDR_LEN || v.data[0] != CACHE_VALUE_VERSION ||
-	    v.data[1] > 0x0f || rd64(v.data + 2) <= now)
+	    v.len < CACHE_HDR_LEN || rd64(v.data + 2) <= now)
 		return false;
-	limit = fq.limit < cap ? fq.limit : cap;
-	if (limit < fq.qend + (fq.edns ? FAST_OPT_LEN : 0))
-		return false;
-	/* Header (RFC 1035 4.1.1) as the ldns path sets it: ID, QR, opcode
-	 * QUERY, RD copied; RA (the local tier recurses), CD copied, the
-	 * cached rcode; the question in the client's case. */
-	memcpy(out, in, fq.qend);
-	out[2] = (uint8_t)(0x80 | (in[2] & 0x01));
-	out[3] = (uint8_t)(0x80 | (in[3] & 0x10) | v.data[1]);
-	memcpy(out + 6, v.data + 10, 4); /* ancount, nscount */
-	out[10] = 0;
-	out[11] = fq.edns ? 1 : 0;
-	o = fq.qend;
-	if (!fast_records(v.data, v.len, now, in + WIRE_HDR_LEN, fq.qname_len,
-			  out, limit - (fq.edns ? FAST_OPT_LEN : 0), &o))
-		return false;
-	if (fq.edns) {
-		/* RFC 6891 7: our OPT, version 0, no options; DO copied
-		 * (RFC 3225 3). */
-		const uint8_t opt[FAST_OPT_LEN] = {
-			0, 0, FAST_TYPE_OPT, WIRE_EDNS_OUR_SIZE >> 8,
-			WIRE_EDNS_OUR_SIZE & 0xff, 0, 0,
-			fq.edns_do ? 0x80 : 0, 0, 0, 0
-		};
+	e.id[0] = in[0];
+	e.id[1] = in[1];
+	e.rd = (in[2] & 0x01) != 0;
+	e.cd = (in[3] & 0x10) != 0;
+	e.qname = in + WIRE_HDR_LEN;
+	e.qname_len = fq.qname_len;
+	e.qtype = fq.qtype;
+	e.qclass = FAST_CLASS_IN;
+	e.edns = fq.edns;
+	e.edns_do = fq.edns_do;
+	e.limit = fq.limit;
+	return fast_write(v.data, v.len, now, &e, out, cap, out_len);
+}
 
-		memcpy(out + o, opt, sizeof(opt));
-		o += sizeof(opt);
-	}
-	*out_len = o;
-	return true;
+bool cache_value_wire(const uint8_t *val, size_t len, uint64_t now,
+		      const struct tdns_query *q, bool tcp, uint8_t *out,
+		      size_t cap, size_t *out_len)
+{
+	struct fast_echo e;
+
+	if (q->pkt == NULL || q->qname == NULL ||
+	    ldns_rdf_get_type(q->qname) != LDNS_RDF_TYPE_DNAME ||
+	    (q->edns && q->edns_version != 0))
+		return false;
+	e.id[0] = (uint8_t)(q->id >> 8);
+	e.id[1] = (uint8_t)q->id;
+	e.rd = q->rd;
+	e.cd = q->cd;
+	e.qname = ldns_rdf_data(q->qname);
+	e.qname_len = ldns_rdf_size(q->qname);
+	if (wire_name_len(e.qname, e.qname_len) != e.qname_len)
+		return false;
+	e.qtype = q->qtype;
+	e.qclass = q->qclass;
+	e.edns = q->edns;
+	e.edns_do = q->edns_do;
+	e.limit = tcp ? WIRE_MAX_MSG : q->max_udp;
+	return fast_write(val, len, now, &e, out, cap, out_len);
 }

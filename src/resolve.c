@@ -774,6 +774,15 @@ static void answer_waiter(struct tdns_resolver *r, struct waiter *w,
 	size_t len = 0;
 	bool ok = false;
 
+	/* The common answer written straight from the value (cache.h
+	 * cache_value_wire); the ldns path below for the rest (truncation,
+	 * stale answers, failures). */
+	if (val != NULL &&
+	    cache_value_wire(val, vlen, now, &w->q, w->tcp, r->buf, WIRE_MAX_MSG,
+			     &len)) {
+		ok = true;
+		goto out;
+	}
 	if (val != NULL) {
 		reply = wire_reply_new(&w->q, LDNS_RCODE_NOERROR);
 		if (reply != NULL &&
@@ -791,6 +800,7 @@ static void answer_waiter(struct tdns_resolver *r, struct waiter *w,
 				       &len) == TDNS_OK;
 		ldns_pkt_free(reply);
 	}
+out:
 	r->cfg.client.answer(r->cfg.client.ctx, w->held, ok ? r->buf : NULL,
 			     ok ? len : 0);
 	waiter_free(w);

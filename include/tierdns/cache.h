@@ -49,6 +49,7 @@
 
 #include "tierdns/status.h"
 #include "tierdns/store.h"
+#include "tierdns/wire.h"
 
 #define CACHE_VALUE_VERSION 1u
 #define CACHE_CHAIN_MAX 16 /* CNAME hops followed before giving up */
@@ -149,6 +150,18 @@ enum tdns_status cache_lookup(struct tdns_txn *t, const uint8_t *qkey,
 bool cache_answer_fast(struct tdns_txn *t, const uint8_t *in, size_t len,
 		       bool tcp, uint64_t now, uint8_t *out, size_t cap,
 		       size_t *out_len);
+
+/*
+ * Added by lperf (additive): the same writer for a parsed query q (a client
+ * waiting for an upstream answer): the reply to q from the packed value
+ * val (as cache_value_build makes it, cacheable or not; TTLs counted down
+ * to 0, never past) into out, the ldns path's answer as above. False for
+ * a malformed value, a query with EDNS version other than 0, or a reply
+ * over q's UDP limit (tcp false) or cap: the ldns path then answers.
+ */
+bool cache_value_wire(const uint8_t *val, size_t len, uint64_t now,
+		      const struct tdns_query *q, bool tcp, uint8_t *out,
+		      size_t cap, size_t *out_len);
 
 /*
  * Store a cacheable value under (qkey, qtype) in its own write transaction,

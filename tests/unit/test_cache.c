@@ -965,6 +965,36 @@ static bool fq_slow(struct tdns_txn *t, const uint8_t *in, size_t len, bool tcp,
 	return hit;
 }
 
+/* The ldns path for a waiting client (resolve.c answer_waiter): the reply
+ * to the query in[] from the packed value val; with fast, the writer
+ * cache_value_wire instead (false if it declines). */
+static bool fq_value(const uint8_t *val, size_t vlen, const uint8_t *in,
+		     size_t len, bool tcp, uint64_t now, bool fast, uint8_t *out,
+		     size_t *out_len)
+{
+	struct tdns_query q;
+	ldns_pkt *reply = NULL;
+	bool ok;
+
+	memset(&q, 0, sizeof(q));
+	assert_int_equal(wire_parse_query(in, len, &q, out, out_len), WIRE_OK);
+	if (fast) {
+		ok = cache_value_wire(val, vlen, now, &q, tcp, out, WIRE_MAX_MSG,
+				      out_len);
+	} else {
+		reply = wire_reply_new(&q, LDNS_RCODE_NOERROR);
+		assert_non_null(reply);
+		ldns_pkt_set_ra(reply, true);
+		assert_int_equal(cache_value_render(val, vlen, now, reply), TDNS_OK);
+		assert_int_equal(wire_reply_render(reply, &q, tcp, out, WIRE_MAX_MSG,
+						   out_len), TDNS_OK);
+		ok = true;
+	}
+	ldns_pkt_free(reply);
+	wire_query_clear(&q);
+	return ok;
+}
+
 /* Lower-case a printed packet in place: names compare case-insensitively. */
 static void fq_lower(char *s)
 {
@@ -1060,9 +1090,13 @@ static void test_fast_matches_slow(void **state)
 		ldns_pkt *resp;
 		ldns_rdf *qn;
 		struct tdns_txn *t = NULL;
+		struct tdns_cache_value v;
+		uint8_t key[NAME_KEY_MAX];
+		size_t klen;
 
 		if (!c->cached)
 			continue;
+		qkey_of(c->qname, key, &klen);
 		resp = mkreply(c->qname, c->qtype, c->rcode, c->an, c->ns, c->ar);
 		qn = dname(c->qname);
 		assert_int_equal(cache_insert(f->s, &cfg, qn, c->qtype, resp, T0),
@@ -1083,6 +1117,21 @@ static void test_fast_matches_slow(void **state)
 			assert_true(fq_slow(t, in, in_len, tcp, now, slow, &slen));
 			fq_same(fast, flen, slow, slen, qend, c->what);
 			n++;
+			/* The waiting clients' writer, from the value, also
+			 * once expired (TTLs 0, as the ldns path). */
+			assert_int_equal(cache_get(t, key, klen, c->qtype, now,
+						   86400, &v), TDNS_OK);
+			for (b = 0; b < 2; b++) {
+				uint64_t at = now + (b ? c->life + 5 : 0);
+
+				if (!fq_value(v.data, v.len, in, in_len, tcp, at, true,
+					      fast, &flen))
+					fail_msg("%s: cache_value_wire declined", c->what);
+				assert_true(fq_value(v.data, v.len, in, in_len, tcp, at,
+						     false, slow, &slen));
+				fq_same(fast, flen, slow, slen, qend, c->what);
+			}
+			cache_value_clear(&v);
 			for (m = 0; m < 8; m++) {
 				for (b = (size_t)rand() % 3; b < 3; b++)
 					in[(size_t)rand() % in_len] = (uint8_t)rand();
@@ -1170,6 +1219,29 @@ static void test_fast_declines(void **state)
 	assert_true(out_len > 512 && out_len <= 1232);
 	/* ... and the output buffer's own size is a limit too. */
 	assert_false(cache_answer_fast(t, in, in_len, true, T0, out, 200, &out_len));
+	/* The same limits for the waiting clients' writer. */
+	{
+		struct tdns_cache_value v;
+		uint8_t key[NAME_KEY_MAX];
+		size_t klen;
+
+		qkey_of("big.site.", key, &klen);
+		assert_int_equal(cache_get(t, key, klen, LDNS_RR_TYPE_TXT, T0, 0, &v),
+				 TDNS_OK);
+		assert_true(fq_value(v.data, v.len, in, in_len, false, T0, true, out,
+				     &out_len));
+		assert_true(out_len > 512 && out_len <= 1232);
+		in_len = fq_query("big.site.", LDNS_RR_TYPE_TXT, 1, true, false, 0,
+				  false, in);
+		assert_false(fq_value(v.data, v.len, in, in_len, false, T0, true, out,
+				      &out_len));
+		assert_true(fq_value(v.data, v.len, in, in_len, true, T0, true, out,
+				     &out_len));
+		v.data[0] = CACHE_VALUE_VERSION + 1; /* not a value we wrote */
+		assert_false(fq_value(v.data, v.len, in, in_len, true, T0, true, out,
+				      &out_len));
+		cache_value_clear(&v);
+	}
 
 	/* A plain hit, the reference for the variants below. */
 	in_len = fq_query("www.site.", LDNS_RR_TYPE_A, 1, true, false, 0, false, in);
