@@ -1205,9 +1205,9 @@ static bool fast_write(const uint8_t *val, size_t vlen, uint64_t now,
 	return true;
 }
 
-bool cache_answer_fast(struct tdns_txn *t, const uint8_t *in, size_t len,
-		       bool tcp, uint64_t now, uint8_t *out, size_t cap,
-		       size_t *out_len)
+enum cache_fast cache_answer_fast(struct tdns_txn *t, const uint8_t *in,
+				  size_t len, bool tcp, uint64_t now,
+				  uint8_t *out, size_t cap, size_t *out_len)
 {
 	struct fast_query fq;
 	struct fast_echo e;
@@ -1215,18 +1215,27 @@ bool cache_answer_fast(struct tdns_txn *t, const uint8_t *in, size_t len,
 	struct tdns_val v;
 	size_t qkey_len, rlen, apex_len;
 	struct tdns_zone_meta meta;
+	enum tdns_status st;
 
 	if (!fast_parse(in, len, tcp, &fq) ||
 	    name_key_from_wire(in + WIRE_HDR_LEN, fq.qname_len, qkey,
 			       &qkey_len) != TDNS_OK)
-		return false;
-	/* A static zone enclosing the name answers instead of the cache. */
-	if (zonedb_find(t, qkey, qkey_len, &apex_len, &meta) != TDNS_ENOTFOUND)
-		return false;
+		return CACHE_FAST_DECLINED;
+	/* A static zone enclosing the name answers instead of the cache.
+	 * Static zones are rare on a resolver: with none at all (the count
+	 * is in the database's root record, no lookup) the walk up the
+	 * name's ancestors is skipped. */
+	if (store_count(t, TDNS_DB_ZONES) != 0 &&
+	    zonedb_find(t, qkey, qkey_len, &apex_len, &meta) != TDNS_ENOTFOUND)
+		return CACHE_FAST_DECLINED;
 	rlen = name_record_key(qkey, qkey_len, fq.qtype, rkey);
-	if (store_get(t, TDNS_DB_CACHE, rkey, rlen, &v) != TDNS_OK ||
-	    v.len < CACHE_HDR_LEN || rd64(v.data + 2) <= now)
-		return false;
+	st = store_get(t, TDNS_DB_CACHE, rkey, rlen, &v);
+	if (st == TDNS_ENOTFOUND ||
+	    (st == TDNS_OK && v.len >= CACHE_HDR_LEN &&
+	     v.data[0] == CACHE_VALUE_VERSION && rd64(v.data + 2) <= now))
+		return CACHE_FAST_MISS;
+	if (st != TDNS_OK || v.len < CACHE_HDR_LEN)
+		return CACHE_FAST_DECLINED;
 	e.id[0] = in[0];
 	e.id[1] = in[1];
 	e.rd = (in[2] & 0x01) != 0;
@@ -1238,7 +1247,8 @@ bool cache_answer_fast(struct tdns_txn *t, const uint8_t *in, size_t len,
 	e.edns = fq.edns;
 	e.edns_do = fq.edns_do;
 	e.limit = fq.limit;
-	return fast_write(v.data, v.len, now, &e, out, cap, out_len);
+	return fast_write(v.data, v.len, now, &e, out, cap, out_len)
+		       ? CACHE_FAST_ANSWERED : CACHE_FAST_DECLINED;
 }
 
 bool cache_value_wire(const uint8_t *val, size_t len, uint64_t now,

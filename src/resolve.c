@@ -1084,22 +1084,24 @@ static ldns_pkt *miss_failed(struct tdns_resolver *r, const struct tdns_query *q
 
 /* The common cache hit written straight into out (cache.h
  * cache_answer_fast): no query parse, no ldns_pkt, no allocation. Any
- * other query, a miss included, goes the ldns way below. */
-static bool cached_fast(struct tdns_resolver *r, const uint8_t *in, size_t len,
-			bool tcp, uint8_t *out, size_t cap, size_t *out_len)
+ * other query goes the ldns way; CACHE_FAST_MISS tells it that the local
+ * data (static zones, cache) has already been asked. */
+static enum cache_fast cached_fast(struct tdns_resolver *r, const uint8_t *in,
+				   size_t len, bool tcp, uint8_t *out,
+				   size_t cap, size_t *out_len)
 {
 	struct tdns_txn *t = rtxn_open(r);
-	bool hit;
+	enum cache_fast f;
 
 	if (t == NULL)
-		return false;
-	hit = cache_answer_fast(t, in, len, tcp, clock_now(), out, cap, out_len);
+		return CACHE_FAST_DECLINED;
+	f = cache_answer_fast(t, in, len, tcp, clock_now(), out, cap, out_len);
 	store_reset(t);
-	if (hit) {
+	if (f == CACHE_FAST_ANSWERED) {
 		r->stats.queries++;
 		r->stats.cache_hits++;
 	}
-	return hit;
+	return f;
 }
 
 enum resolver_verdict resolver_query(struct tdns_resolver *r, const uint8_t *in,
@@ -1111,10 +1113,12 @@ enum resolver_verdict resolver_query(struct tdns_resolver *r, const uint8_t *in,
 	ldns_pkt *reply = NULL;
 	enum resolver_verdict v;
 	enum fail_kind why = FAIL_CACHED;
+	enum cache_fast fast;
 	size_t key_len;
 	uint32_t hash;
 
-	if (cached_fast(r, in, len, tcp, out, cap, out_len))
+	fast = cached_fast(r, in, len, tcp, out, cap, out_len);
+	if (fast == CACHE_FAST_ANSWERED)
 		return RESOLVER_REPLY;
 	memset(&q, 0, sizeof(q));
 	switch (wire_parse_query(in, len, &q, out, out_len)) {
@@ -1142,7 +1146,8 @@ enum resolver_verdict resolver_query(struct tdns_resolver *r, const uint8_t *in,
 		 * client falls back the same way it does for AXFR. */
 		reply = wire_reply_new(&q, LDNS_RCODE_REFUSED);
 	} else {
-		reply = local_answer(r, &q);
+		if (fast != CACHE_FAST_MISS)
+			reply = local_answer(r, &q);
 		if (reply == NULL && !q.rd) {
 			/* RFC 1034 4.3.1: without RD we answer from local data
 			 * only; a forwarder has no referral to give. */

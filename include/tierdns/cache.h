@@ -143,13 +143,22 @@ enum tdns_status cache_lookup(struct tdns_txn *t, const uint8_t *qkey,
  * question and the owners equal to it in the client's case, TTLs counted
  * down, the OPT (version 0, our size, DO copied); only its names are
  * compressed less (an owner equal to the question name is a pointer to
- * it, the rest is written out). Returns false (out undefined) for
- * anything else, a miss included, or when the reply would not fit the
- * client's UDP limit (the ldns path truncates) or cap.
+ * it, the rest is written out, so names other than the question's keep
+ * the cached case where ldns may print the client's).
  */
-bool cache_answer_fast(struct tdns_txn *t, const uint8_t *in, size_t len,
-		       bool tcp, uint64_t now, uint8_t *out, size_t cap,
-		       size_t *out_len);
+enum cache_fast {
+	CACHE_FAST_ANSWERED = 0, /* the reply is in out[0..*out_len) */
+	CACHE_FAST_MISS,         /* the common query, no static zone encloses
+				  * it, no fresh entry: what cache_lookup
+				  * would call a miss (out untouched) */
+	CACHE_FAST_DECLINED,     /* anything else (another shape, a static
+				  * zone, a corrupt value, a reply over the
+				  * client's UDP limit or cap): ask the ldns
+				  * path (out undefined) */
+};
+enum cache_fast cache_answer_fast(struct tdns_txn *t, const uint8_t *in,
+				  size_t len, bool tcp, uint64_t now,
+				  uint8_t *out, size_t cap, size_t *out_len);
 
 /*
  * Added by lperf (additive): the same writer for a parsed query q (a client

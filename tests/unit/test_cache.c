@@ -1111,8 +1111,8 @@ static void test_fast_matches_slow(void **state)
 					  (rand() & 1) != 0, (rand() & 1) != 0,
 					  udps[k / 4], (rand() & 1) != 0, in);
 			qend = in_len - (udps[k / 4] != 0 ? 19 : 0);
-			if (!cache_answer_fast(t, in, in_len, tcp, now, fast,
-					       WIRE_MAX_MSG, &flen))
+			if (cache_answer_fast(t, in, in_len, tcp, now, fast,
+					      WIRE_MAX_MSG, &flen) != CACHE_FAST_ANSWERED)
 				fail_msg("%s: fast path declined a plain hit", c->what);
 			assert_true(fq_slow(t, in, in_len, tcp, now, slow, &slen));
 			fq_same(fast, flen, slow, slen, qend, c->what);
@@ -1135,17 +1135,28 @@ static void test_fast_matches_slow(void **state)
 			for (m = 0; m < 8; m++) {
 				for (b = (size_t)rand() % 3; b < 3; b++)
 					in[(size_t)rand() % in_len] = (uint8_t)rand();
-				if (!cache_answer_fast(t, in, in_len, tcp, now, fast,
-						       WIRE_MAX_MSG, &flen))
-					continue;
-				assert_true(fq_slow(t, in, in_len, tcp, now, slow,
-						    &slen));
-				fq_same(fast, flen, slow, slen, WIRE_HDR_LEN, c->what);
+				switch (cache_answer_fast(t, in, in_len, tcp, now, fast,
+							  WIRE_MAX_MSG, &flen)) {
+				case CACHE_FAST_ANSWERED:
+					assert_true(fq_slow(t, in, in_len, tcp, now,
+							    slow, &slen));
+					fq_same(fast, flen, slow, slen, WIRE_HDR_LEN,
+						c->what);
+					break;
+				case CACHE_FAST_MISS:
+					/* A miss there too: no hit skipped. */
+					assert_false(fq_slow(t, in, in_len, tcp, now,
+							     slow, &slen));
+					break;
+				case CACHE_FAST_DECLINED:
+					break;
+				}
 			}
 		}
 		in_len = fq_query(c->qname, c->qtype, 1, true, false, 0, false, in);
-		assert_false(cache_answer_fast(t, in, in_len, false, T0 + c->life,
-					       fast, WIRE_MAX_MSG, &flen));
+		assert_int_equal(CACHE_FAST_MISS,
+				 cache_answer_fast(t, in, in_len, false, T0 + c->life,
+						   fast, WIRE_MAX_MSG, &flen));
 		store_abort(t);
 		assert_int_equal(store_begin(f->s, true, &t), TDNS_OK);
 		assert_int_equal(cache_purge(t, UINT64_MAX - 1, 0, NULL), TDNS_OK);
@@ -1160,6 +1171,16 @@ static void test_fast_matches_slow(void **state)
  * client's UDP limit (the ldns path truncates them), names in a static
  * zone, EDNS versions other than 0, other classes and opcodes, meta
  * types, compressed questions, trailing bytes. */
+/* cache_answer_fast into a scratch buffer of cap bytes. */
+static enum cache_fast fq_ask(struct tdns_txn *t, const uint8_t *in, size_t len,
+			      bool tcp, uint64_t now, size_t cap)
+{
+	static uint8_t out[WIRE_MAX_MSG];
+	size_t out_len;
+
+	return cache_answer_fast(t, in, len, tcp, now, out, cap, &out_len);
+}
+
 static void test_fast_declines(void **state)
 {
 	static const char *const big[] = {
@@ -1209,16 +1230,22 @@ static void test_fast_declines(void **state)
 	/* Over 512 bytes: declined without EDNS (the ldns path truncates),
 	 * answered with EDNS 1232 and over TCP. */
 	in_len = fq_query("big.site.", LDNS_RR_TYPE_TXT, 1, true, false, 0, false, in);
-	assert_false(cache_answer_fast(t, in, in_len, false, T0, out, WIRE_MAX_MSG, &out_len));
+	assert_int_equal(fq_ask(t, in, in_len, false, T0, WIRE_MAX_MSG),
+			 CACHE_FAST_DECLINED);
 	assert_true(fq_slow(t, in, in_len, false, T0, slow, &slen));
 	assert_true((slow[2] & 0x02) != 0); /* TC */
-	assert_true(cache_answer_fast(t, in, in_len, true, T0, out, WIRE_MAX_MSG, &out_len));
+	assert_int_equal(cache_answer_fast(t, in, in_len, true, T0, out,
+					   WIRE_MAX_MSG, &out_len),
+			 CACHE_FAST_ANSWERED);
 	assert_true(out_len > 512);
 	in_len = fq_query("big.site.", LDNS_RR_TYPE_TXT, 1, true, false, 1232, false, in);
-	assert_true(cache_answer_fast(t, in, in_len, false, T0, out, WIRE_MAX_MSG, &out_len));
+	assert_int_equal(cache_answer_fast(t, in, in_len, false, T0, out,
+					   WIRE_MAX_MSG, &out_len),
+			 CACHE_FAST_ANSWERED);
 	assert_true(out_len > 512 && out_len <= 1232);
 	/* ... and the output buffer's own size is a limit too. */
-	assert_false(cache_answer_fast(t, in, in_len, true, T0, out, 200, &out_len));
+	assert_int_equal(fq_ask(t, in, in_len, true, T0, 200),
+			 CACHE_FAST_DECLINED);
 	/* The same limits for the waiting clients' writer. */
 	{
 		struct tdns_cache_value v;
@@ -1245,49 +1272,62 @@ static void test_fast_declines(void **state)
 
 	/* A plain hit, the reference for the variants below. */
 	in_len = fq_query("www.site.", LDNS_RR_TYPE_A, 1, true, false, 0, false, in);
-	assert_true(cache_answer_fast(t, in, in_len, false, T0, out, WIRE_MAX_MSG, &out_len));
+	assert_int_equal(fq_ask(t, in, in_len, false, T0, WIRE_MAX_MSG),
+			 CACHE_FAST_ANSWERED);
 	/* Miss: another type, another name, expired. */
 	in_len = fq_query("www.site.", LDNS_RR_TYPE_AAAA, 1, true, false, 0, false, in);
-	assert_false(cache_answer_fast(t, in, in_len, false, T0, out, WIRE_MAX_MSG, &out_len));
+	assert_int_equal(fq_ask(t, in, in_len, false, T0, WIRE_MAX_MSG),
+			 CACHE_FAST_MISS);
 	in_len = fq_query("ww.site.", LDNS_RR_TYPE_A, 1, true, false, 0, false, in);
-	assert_false(cache_answer_fast(t, in, in_len, false, T0, out, WIRE_MAX_MSG, &out_len));
+	assert_int_equal(fq_ask(t, in, in_len, false, T0, WIRE_MAX_MSG),
+			 CACHE_FAST_MISS);
 	in_len = fq_query("www.site.", LDNS_RR_TYPE_A, 1, true, false, 0, false, in);
-	assert_false(cache_answer_fast(t, in, in_len, false, T0 + 300, out, WIRE_MAX_MSG, &out_len));
+	assert_int_equal(fq_ask(t, in, in_len, false, T0 + 300, WIRE_MAX_MSG),
+			 CACHE_FAST_MISS);
 	/* The static zone wins over the cache. */
 	in_len = fq_query("www.static.", LDNS_RR_TYPE_A, 1, true, false, 0, false, in);
-	assert_false(cache_answer_fast(t, in, in_len, false, T0, out, WIRE_MAX_MSG, &out_len));
+	assert_int_equal(fq_ask(t, in, in_len, false, T0, WIRE_MAX_MSG),
+			 CACHE_FAST_DECLINED);
 	/* Query shapes for the ldns path. */
 	in_len = fq_query("www.site.", LDNS_RR_TYPE_A, 1, true, false, 1232, false, in);
 	in[in_len - 19 + 6] = 1; /* EDNS version 1: BADVERS there */
-	assert_false(cache_answer_fast(t, in, in_len, false, T0, out, WIRE_MAX_MSG, &out_len));
+	assert_int_equal(fq_ask(t, in, in_len, false, T0, WIRE_MAX_MSG),
+			 CACHE_FAST_DECLINED);
 	in_len = fq_query("www.site.", LDNS_RR_TYPE_A, 1, true, false, 1232, false, in);
 	in[in_len - 5] = 9; /* option longer than the rdata */
-	assert_false(cache_answer_fast(t, in, in_len, false, T0, out, WIRE_MAX_MSG, &out_len));
+	assert_int_equal(fq_ask(t, in, in_len, false, T0, WIRE_MAX_MSG),
+			 CACHE_FAST_DECLINED);
 	in_len = fq_query("www.site.", LDNS_RR_TYPE_A, 1, true, false, 0, false, in);
 	in[in_len - 1] = 3; /* class CH */
-	assert_false(cache_answer_fast(t, in, in_len, false, T0, out, WIRE_MAX_MSG, &out_len));
+	assert_int_equal(fq_ask(t, in, in_len, false, T0, WIRE_MAX_MSG),
+			 CACHE_FAST_DECLINED);
 	in[in_len - 1] = 1;
 	in[2] |= 0x80; /* a response */
-	assert_false(cache_answer_fast(t, in, in_len, false, T0, out, WIRE_MAX_MSG, &out_len));
+	assert_int_equal(fq_ask(t, in, in_len, false, T0, WIRE_MAX_MSG),
+			 CACHE_FAST_DECLINED);
 	in[2] = 0x08 | 0x01; /* opcode IQUERY */
-	assert_false(cache_answer_fast(t, in, in_len, false, T0, out, WIRE_MAX_MSG, &out_len));
+	assert_int_equal(fq_ask(t, in, in_len, false, T0, WIRE_MAX_MSG),
+			 CACHE_FAST_DECLINED);
 	in[2] = 0x01;
 	in[7] = 1; /* an answer record claimed */
-	assert_false(cache_answer_fast(t, in, in_len, false, T0, out, WIRE_MAX_MSG, &out_len));
+	assert_int_equal(fq_ask(t, in, in_len, false, T0, WIRE_MAX_MSG),
+			 CACHE_FAST_DECLINED);
 	in[7] = 0;
 	in[in_len] = 0; /* a trailing byte */
-	assert_false(cache_answer_fast(t, in, in_len + 1, false, T0, out, WIRE_MAX_MSG, &out_len));
+	assert_int_equal(fq_ask(t, in, in_len + 1, false, T0, WIRE_MAX_MSG),
+			 CACHE_FAST_DECLINED);
 	in_len = fq_query("www.site.", LDNS_RR_TYPE_ANY, 1, true, false, 0, false, in);
-	assert_false(cache_answer_fast(t, in, in_len, false, T0, out, WIRE_MAX_MSG, &out_len));
+	assert_int_equal(fq_ask(t, in, in_len, false, T0, WIRE_MAX_MSG),
+			 CACHE_FAST_DECLINED);
 	/* A compressed question (pointer to itself): never taken. */
 	memcpy(in + WIRE_HDR_LEN, "\xc0\x0c\x00\x01\x00\x01", 6);
-	assert_false(cache_answer_fast(t, in, WIRE_HDR_LEN + 6, false, T0, out,
-				       WIRE_MAX_MSG, &out_len));
+	assert_int_equal(fq_ask(t, in, WIRE_HDR_LEN + 6, false, T0, WIRE_MAX_MSG),
+			 CACHE_FAST_DECLINED);
 	/* Truncated queries. */
 	in_len = fq_query("www.site.", LDNS_RR_TYPE_A, 1, true, false, 1232, false, in);
 	for (size_t n = 0; n < in_len; n++)
-		assert_false(cache_answer_fast(t, in, n, false, T0, out, WIRE_MAX_MSG,
-					       &out_len));
+		assert_int_equal(fq_ask(t, in, n, false, T0, WIRE_MAX_MSG),
+				 CACHE_FAST_DECLINED);
 	store_abort(t);
 }
 
