@@ -993,8 +993,10 @@ static bool fast_negative_soa(struct tdns_txn *t, struct fast_msg *m,
 			  &v, count);
 }
 
-bool auth_answer_fast(struct tdns_txn *t, const uint8_t *in, size_t in_len,
-		      bool tcp, uint8_t *out, size_t cap, size_t *out_len)
+/* zc NULL: every lookup goes to the store. */
+static bool answer_fast(struct zonedb_cache *zc, struct tdns_txn *t,
+			const uint8_t *in, size_t in_len, bool tcp, uint8_t *out,
+			size_t cap, size_t *out_len)
 {
 	struct fast_query fq;
 	struct fast_msg m;
@@ -1007,6 +1009,7 @@ bool auth_answer_fast(struct tdns_txn *t, const uint8_t *in, size_t in_len,
 	uint8_t rcode = LDNS_RCODE_NOERROR;
 	size_t i, cut_len = 0;
 	unsigned state;
+	bool has_cuts = true;
 	enum tdns_status st;
 
 	if (!fast_parse(in, in_len, tcp, &fq))
@@ -1031,9 +1034,15 @@ bool auth_answer_fast(struct tdns_txn *t, const uint8_t *in, size_t in_len,
 	s.owner = NULL;
 	s.key = fq.qkey;
 	s.klen = fq.qkey_len;
-	if (zonedb_find(t, s.key, s.klen, &s.apex_len, &meta) != TDNS_OK)
+	if (zc != NULL)
+		st = zonedb_cache_find(zc, t, s.key, s.klen, &s.apex_len, &meta,
+				       &has_cuts);
+	else
+		st = zonedb_find(t, s.key, s.klen, &s.apex_len, &meta);
+	if (st != TDNS_OK)
 		return false;
-	if (find_cut(t, &s, fq.qtype, &cut_len, &v) != TDNS_ENOTFOUND)
+	/* A zone without any NS below its apex has no cut to refer to. */
+	if (has_cuts && find_cut(t, &s, fq.qtype, &cut_len, &v) != TDNS_ENOTFOUND)
 		return false;
 	st = zonedb_get_rrset(t, s.key, s.klen, fq.qtype, &v);
 	if (st == TDNS_OK) {
@@ -1076,12 +1085,33 @@ done:
 	return true;
 }
 
+bool auth_answer_fast(struct tdns_txn *t, const uint8_t *in, size_t in_len,
+		      bool tcp, uint8_t *out, size_t cap, size_t *out_len)
+{
+	return answer_fast(NULL, t, in, in_len, tcp, out, cap, out_len);
+}
+
+bool auth_answer_fast_cached(struct zonedb_cache *zc, struct tdns_txn *t,
+			     const uint8_t *in, size_t in_len, bool tcp,
+			     uint8_t *out, size_t cap, size_t *out_len)
+{
+	return answer_fast(zc, t, in, in_len, tcp, out, cap, out_len);
+}
+
+bool auth_answer_cached(struct zonedb_cache *zc, struct tdns_txn *t,
+			const struct tdns_auth_cfg *cfg, const uint8_t *in,
+			size_t in_len, bool tcp, uint8_t *out, size_t cap,
+			size_t *out_len)
+{
+	if (answer_fast(zc, t, in, in_len, tcp, out, cap, out_len))
+		return true;
+	return auth_answer_slow(t, cfg, in, in_len, tcp, out, cap, out_len);
+}
+
 bool auth_answer(struct tdns_txn *t, const struct tdns_auth_cfg *cfg,
 		 const uint8_t *in, size_t in_len, bool tcp, uint8_t *out,
 		 size_t cap, size_t *out_len)
 {
-	if (auth_answer_fast(t, in, in_len, tcp, out, cap, out_len))
-		return true;
-	return auth_answer_slow(t, cfg, in, in_len, tcp, out, cap, out_len);
+	return auth_answer_cached(NULL, t, cfg, in, in_len, tcp, out, cap, out_len);
 }
 

@@ -5,7 +5,8 @@
  * sockets on every --listen address, answer from the LMDB store through
  * auth_answer(). Each batch of UDP queries (and each TCP query) runs in a
  * fresh read snapshot, so zones that tierdns-zone commits while the server
- * runs are served at once.
+ * runs are served at once. Each worker keeps its own copy of the zone list
+ * (zonedb_cache), re-read when the snapshot's transaction id changes.
  *
  * Threads, signals and shutdown: daemon.h.
  */
@@ -21,6 +22,7 @@
 #include "tierdns/opts.h"
 #include "tierdns/store.h"
 #include "tierdns/wire.h"
+#include "tierdns/zonedb.h"
 
 #define RCODE_SERVFAIL 2
 
@@ -30,6 +32,7 @@ struct worker {
 	struct tdns_store *store;
 	const struct tdns_auth_cfg *auth;
 	struct tdns_txn *txn; /* this thread's read transaction, reset when idle */
+	struct zonedb_cache *zc; /* this thread's copy of the zone list */
 	bool in_batch;        /* inside a UDP batch: txn holds its snapshot */
 	enum tdns_status snap; /* how taking the batch's snapshot went */
 };
@@ -68,8 +71,9 @@ static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
 		*out_len = wire_error_reply(in, in_len, RCODE_SERVFAIL, out, WIRE_MAX_MSG);
 		return *out_len > 0 ? NETIO_REPLY : NETIO_DROP;
 	}
-	reply = auth_answer(w->txn, w->auth, in, in_len, netio_request_is_tcp(req), out,
-			    WIRE_MAX_MSG, out_len);
+	reply = auth_answer_cached(w->zc, w->txn, w->auth, in, in_len,
+				   netio_request_is_tcp(req), out, WIRE_MAX_MSG,
+				   out_len);
 	if (!w->in_batch)
 		store_reset(w->txn);
 	return reply ? NETIO_REPLY : NETIO_DROP;
@@ -88,6 +92,9 @@ static enum tdns_status worker_run(void *ctx, unsigned i)
 	enum tdns_status st;
 
 	/* LMDB read transactions belong to the thread that began them. */
+	st = zonedb_cache_new(&w->zc);
+	if (st != TDNS_OK)
+		goto out;
 	st = store_begin(w->store, false, &w->txn);
 	if (st != TDNS_OK)
 		goto out;
@@ -96,6 +103,8 @@ static enum tdns_status worker_run(void *ctx, unsigned i)
 	store_abort(w->txn);
 	w->txn = NULL;
 out:
+	zonedb_cache_free(w->zc);
+	w->zc = NULL;
 	return st;
 }
 

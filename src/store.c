@@ -371,6 +371,11 @@ enum tdns_status store_renew(struct tdns_txn *t)
 	return store_err(mdb_txn_renew(t->txn));
 }
 
+uint64_t store_txn_id(struct tdns_txn *t)
+{
+	return t->write ? 0 : (uint64_t)mdb_txn_id(t->txn);
+}
+
 static bool db_ok(enum tdns_db db)
 {
 	return (unsigned)db < TDNS_DB_COUNT_;

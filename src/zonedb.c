@@ -539,3 +539,170 @@ enum tdns_status zonedb_put_meta(struct tdns_txn *t, const uint8_t *apex,
 	return store_put(t, TDNS_DB_ZONES, zk, zone_key(apex, apex_len, zk), v,
 			 sizeof(v));
 }
+
+/*
+ * The zone list cache. Entries are in key order (the zones database's order:
+ * apex || 0x00 sorts as apex does), so a candidate apex is found by binary
+ * search. The cut flag costs one walk of each zone's range per snapshot
+ * change; a zone larger than CUT_SCAN_MAX RRsets is assumed to have cuts
+ * rather than walked, so a reload of a huge zone does not stall a worker.
+ */
+#define CUT_SCAN_MAX 2000000u
+#define RR_TYPE_NS 2 /* RFC 1035 3.2.2 */
+
+struct zc_zone {
+	uint8_t key[NAME_KEY_MAX];
+	size_t len;
+	struct tdns_zone_meta meta;
+	bool has_cuts;
+};
+
+struct zonedb_cache {
+	struct zc_zone *zones;
+	size_t n, cap;
+	uint64_t txn_id; /* snapshot the list was read from; 0: none */
+};
+
+enum tdns_status zonedb_cache_new(struct zonedb_cache **out)
+{
+	*out = calloc(1, sizeof(**out));
+	return *out != NULL ? TDNS_OK : TDNS_ENOMEM;
+}
+
+void zonedb_cache_free(struct zonedb_cache *c)
+{
+	if (c == NULL)
+		return;
+	free(c->zones);
+	free(c);
+}
+
+struct cut_ctx {
+	size_t apex_len;
+	bool found;
+};
+
+static int cut_one(void *ctx, const struct tdns_val *k, const struct tdns_val *v,
+		   bool *del)
+{
+	struct cut_ctx *cc = ctx;
+	size_t klen;
+	uint16_t type;
+
+	(void)v;
+	(void)del;
+	/* Malformed keys are skipped here as the answer path never finds them. */
+	if (!name_record_key_split(k->data, k->len, &klen, &type))
+		return 0;
+	if (type == RR_TYPE_NS && klen != cc->apex_len) {
+		cc->found = true;
+		return 1;
+	}
+	return 0;
+}
+
+static int zc_add(void *ctx, const uint8_t *apex, size_t apex_len,
+		  const struct tdns_zone_meta *meta)
+{
+	struct zonedb_cache *c = ctx;
+	struct zc_zone *z;
+
+	if (c->n == c->cap) {
+		size_t ncap = c->cap ? c->cap * 2 : 8;
+		void *nz = realloc(c->zones, ncap * sizeof(*c->zones));
+
+		if (nz == NULL)
+			return 1;
+		c->zones = nz;
+		c->cap = ncap;
+	}
+	z = &c->zones[c->n++];
+	memcpy(z->key, apex, apex_len);
+	z->len = apex_len;
+	z->meta = *meta;
+	z->has_cuts = true;
+	return 0;
+}
+
+static enum tdns_status zc_refresh(struct zonedb_cache *c, struct tdns_txn *t,
+				   uint64_t id)
+{
+	enum tdns_status st;
+	size_t i;
+	int ret;
+
+	c->txn_id = 0;
+	c->n = 0;
+	ret = zonedb_list(t, zc_add, c);
+	if (ret != 0)
+		return ret > 0 ? TDNS_ENOMEM : TDNS_ESTORE;
+	for (i = 0; i < c->n; i++) {
+		struct zc_zone *z = &c->zones[i];
+		struct cut_ctx cc = { z->len, false };
+
+		if (z->meta.rrsets > CUT_SCAN_MAX)
+			continue;
+		st = range_walk(t, z->key, z->len, cut_one, &cc, &ret);
+		if (st != TDNS_OK)
+			return st;
+		z->has_cuts = cc.found;
+	}
+	c->txn_id = id;
+	return TDNS_OK;
+}
+
+static const struct zc_zone *zc_lookup(const struct zonedb_cache *c,
+				       const uint8_t *key, size_t klen)
+{
+	size_t lo = 0, hi = c->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct zc_zone *z = &c->zones[mid];
+		int cmp = key_cmp(z->key, z->len, key, klen);
+
+		if (cmp == 0)
+			return z;
+		if (cmp < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+enum tdns_status zonedb_cache_find(struct zonedb_cache *c, struct tdns_txn *t,
+				   const uint8_t *key, size_t klen,
+				   size_t *apex_len, struct tdns_zone_meta *meta,
+				   bool *has_cuts)
+{
+	uint64_t id = store_txn_id(t);
+	int labels = name_key_labels(key, klen);
+	int l;
+
+	*has_cuts = true;
+	if (id == 0)
+		return zonedb_find(t, key, klen, apex_len, meta);
+	if (labels < 0)
+		return TDNS_EINVAL;
+	if (c->txn_id != id) {
+		enum tdns_status st = zc_refresh(c, t, id);
+
+		if (st != TDNS_OK)
+			return st;
+	}
+	/* RFC 1034 4.3.2 step 2, as zonedb_find. */
+	for (l = labels; l >= 0; l--) {
+		size_t plen = name_key_prefix_len(key, klen, l);
+		const struct zc_zone *z = zc_lookup(c, key, plen);
+
+		if (z != NULL) {
+			*apex_len = plen;
+			if (meta != NULL)
+				*meta = z->meta;
+			*has_cuts = z->has_cuts;
+			return TDNS_OK;
+		}
+	}
+	return TDNS_ENOTFOUND;
+}

@@ -17,6 +17,7 @@
 
 #include "tierdns/store.h"
 #include "tierdns/wire.h"
+#include "tierdns/zonedb.h"
 
 struct tdns_auth_cfg {
 	const char *version;  /* CHAOS TXT version.bind/version.server; NULL = REFUSED */
@@ -67,5 +68,17 @@ bool auth_answer_fast(struct tdns_txn *t, const uint8_t *in, size_t in_len,
 bool auth_answer_slow(struct tdns_txn *t, const struct tdns_auth_cfg *cfg,
 		      const uint8_t *in, size_t in_len, bool tcp, uint8_t *out,
 		      size_t cap, size_t *out_len);
+
+/* Added by uperf (backward compatible): auth_answer and auth_answer_fast
+ * with a per-worker zone list cache (zonedb.h; NULL: none), which spares
+ * the store lookups that find the query's zone and, in zones without
+ * delegations, the search for a zone cut. Same replies, byte for byte. */
+bool auth_answer_cached(struct zonedb_cache *zc, struct tdns_txn *t,
+			const struct tdns_auth_cfg *cfg, const uint8_t *in,
+			size_t in_len, bool tcp, uint8_t *out, size_t cap,
+			size_t *out_len);
+bool auth_answer_fast_cached(struct zonedb_cache *zc, struct tdns_txn *t,
+			     const uint8_t *in, size_t in_len, bool tcp,
+			     uint8_t *out, size_t cap, size_t *out_len);
 
 #endif

@@ -109,6 +109,12 @@ enum tdns_status store_cursor_next(struct tdns_cursor *c, struct tdns_val *k,
 /* Delete the entry under the cursor (write transactions). */
 enum tdns_status store_cursor_del(struct tdns_cursor *c);
 
+/* Added by uperf (backward compatible): the id of the snapshot t reads
+ * (LMDB's transaction id, which every committed write increases). Caches
+ * derived from the store compare it to know they are still current.
+ * 0 for a write transaction: its changes are not a committed snapshot. */
+uint64_t store_txn_id(struct tdns_txn *t);
+
 /* Bytes of the map in use (pages * page size), for list/bench output. */
 size_t store_used_bytes(struct tdns_store *s);
 

@@ -117,4 +117,25 @@ enum tdns_status zonedb_sweep(struct tdns_txn *t, const uint8_t *apex,
 bool zonedb_in_deeper_zone(struct tdns_txn *t, const uint8_t *apex,
 			   size_t apex_len, const uint8_t *key, size_t klen);
 
+/* Added by uperf (backward compatible): a per-worker copy of the zone list,
+ * so that finding the zone of a query costs no store lookup while the store
+ * is unchanged. Owned by one thread (no locking). Each entry also records
+ * whether the zone has any NS RRset below its apex (a zone cut), so that
+ * answering from a zone without delegations needs no cut search. */
+struct zonedb_cache;
+
+enum tdns_status zonedb_cache_new(struct zonedb_cache **out);
+/* NULL is allowed. */
+void zonedb_cache_free(struct zonedb_cache *c);
+
+/* zonedb_find through the cache, plus *has_cuts (see above; true when not
+ * known). The list is re-read whenever t reads another snapshot than the
+ * one it was read from (store_txn_id), so a zone committed meanwhile is
+ * seen by the next transaction begun or renewed. In a write transaction
+ * (whose own changes are not a committed snapshot) the cache is bypassed. */
+enum tdns_status zonedb_cache_find(struct zonedb_cache *c, struct tdns_txn *t,
+				   const uint8_t *key, size_t klen,
+				   size_t *apex_len, struct tdns_zone_meta *meta,
+				   bool *has_cuts);
+
 #endif

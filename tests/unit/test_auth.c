@@ -733,19 +733,26 @@ static uint8_t *diff_query(const uint8_t *wire, size_t wlen, uint16_t qtype,
 	return in;
 }
 
-static bool diff_one(struct tdns_txn *t, const uint8_t *in, size_t in_len,
-		     bool tcp)
+static bool diff_one(struct zonedb_cache *zc, struct tdns_txn *t,
+		     const uint8_t *in, size_t in_len, bool tcp)
 {
-	static uint8_t slow[WIRE_MAX_MSG], fast[WIRE_MAX_MSG];
-	size_t slow_len = 0, fast_len = 0;
+	static uint8_t slow[WIRE_MAX_MSG], fast[WIRE_MAX_MSG], cached[WIRE_MAX_MSG];
+	size_t slow_len = 0, fast_len = 0, cached_len = 0;
 	ldns_pkt *p = NULL;
-
-	bool slow_sent;
+	bool slow_sent, fast_sent;
 
 	slow_sent = auth_answer_slow(t, &CFG, in, in_len, tcp, slow, sizeof(slow),
 				     &slow_len);
-	if (!auth_answer_fast(t, in, in_len, tcp, fast, sizeof(fast), &fast_len))
+	fast_sent = auth_answer_fast(t, in, in_len, tcp, fast, sizeof(fast),
+				     &fast_len);
+	/* The zone list cache changes the lookups, never the reply. */
+	assert_int_equal(auth_answer_fast_cached(zc, t, in, in_len, tcp, cached,
+						 sizeof(cached), &cached_len),
+			 fast_sent);
+	if (!fast_sent)
 		return false;
+	assert_int_equal(cached_len, fast_len);
+	assert_memory_equal(cached, fast, fast_len);
 	assert_true(slow_sent);
 	if (fast_len != slow_len || memcmp(fast, slow, slow_len) != 0) {
 		assert_int_equal(ldns_wire2pkt(&p, in, in_len), LDNS_STATUS_OK);
@@ -784,10 +791,12 @@ static void test_fast_matches_slow(void **state)
 	static struct diff_names d;
 	struct fixture *f = fixture_new(FULL);
 	void *args[2] = { f->rd, &d };
+	struct zonedb_cache *zc = NULL;
 	size_t i, j, k, m, b, in_len, fast = 0, total = 0;
 	uint8_t *in;
 
 	(void)state;
+	assert_int_equal(zonedb_cache_new(&zc), TDNS_OK);
 	srand(5);
 	d.n = 0;
 	assert_int_equal(zonedb_list(f->rd, diff_zone_cb, args), 0);
@@ -798,8 +807,8 @@ static void test_fast_matches_slow(void **state)
 				in = diff_query(d.wire[i], d.len[i], types[j],
 						udps[k], (rand() & 1) != 0,
 						k == 2, &in_len);
-				fast += diff_one(f->rd, in, in_len, false);
-				fast += diff_one(f->rd, in, in_len, true);
+				fast += diff_one(zc, f->rd, in, in_len, false);
+				fast += diff_one(zc, f->rd, in, in_len, true);
 				total += 2;
 				/* Damaged: a few random bytes changed, then
 				 * whichever path answers, they must agree. */
@@ -807,7 +816,8 @@ static void test_fast_matches_slow(void **state)
 					for (b = (size_t)rand() % 3; b < 3; b++)
 						in[(size_t)rand() % in_len] =
 							(uint8_t)rand();
-					(void)diff_one(f->rd, in, in_len, false);
+					(void)diff_one(zc, f->rd, in, in_len,
+						       false);
 				}
 				free(in);
 			}
@@ -815,6 +825,7 @@ static void test_fast_matches_slow(void **state)
 	}
 	print_message("fast path answered %zu of %zu queries\n", fast, total);
 	assert_true(fast * 3 > total);
+	zonedb_cache_free(zc);
 	fixture_free(f);
 }
 
@@ -864,6 +875,116 @@ static void test_fast_takes(void **state)
 	fixture_free(f);
 }
 
+/* ------------------------------------------------------------------ */
+/* The zone list cache follows the store at once.                      */
+
+static void load(struct tdns_store *store, const char *text)
+{
+	struct tdns_zoneset *zs = zoneload_new();
+	char err[ZONELOAD_ERR_MAX];
+
+	assert_non_null(zs);
+	if (zoneload_text(zs, text, "inline", err, sizeof(err)) != TDNS_OK)
+		fail_msg("zone text: %s", err);
+	assert_int_equal(zoneload_commit(zs, store), TDNS_OK);
+	zoneload_free(zs);
+}
+
+/* Ask through the cache; *fast tells whether the fast path took it. */
+static ldns_pkt *ask_cached(struct zonedb_cache *zc, struct tdns_txn *t,
+			    const char *qname, uint16_t qtype, bool *fast)
+{
+	static uint8_t out[WIRE_MAX_MSG];
+	ldns_rdf *name = ldns_dname_new_frm_str(qname);
+	ldns_pkt *qp, *rp = NULL;
+	uint8_t *in = NULL;
+	size_t in_len = 0, out_len = 0;
+
+	assert_non_null(name);
+	qp = ldns_pkt_query_new(name, (ldns_rr_type)qtype, LDNS_RR_CLASS_IN, 0);
+	assert_non_null(qp);
+	assert_int_equal(ldns_pkt2wire(&in, qp, &in_len), LDNS_STATUS_OK);
+	*fast = auth_answer_fast_cached(zc, t, in, in_len, false, out, sizeof(out),
+					&out_len);
+	assert_true(auth_answer_cached(zc, t, &CFG, in, in_len, false, out,
+				       sizeof(out), &out_len));
+	assert_int_equal(ldns_wire2pkt(&rp, out, out_len), LDNS_STATUS_OK);
+	ldns_pkt_free(qp);
+	free(in);
+	return rp;
+}
+
+static void expect(ldns_pkt *rp, ldns_pkt_rcode rcode, bool aa,
+		   const char *const *an, const char *const *ns)
+{
+	assert_int_equal(ldns_pkt_get_rcode(rp), rcode);
+	assert_int_equal(ldns_pkt_aa(rp), aa);
+	check_section("answer", ldns_pkt_answer(rp), an);
+	check_section("authority", ldns_pkt_authority(rp), ns);
+	ldns_pkt_free(rp);
+}
+
+static const char ZONE_LOW2[] =
+	"$ORIGIN low.\n"
+	"@ 60 IN SOA ns.low. hostmaster.low. 2 7200 3600 1209600 3600\n"
+	"@ 60 NS ns.low.\n"
+	"ns 60 A 192.0.2.78\n"
+	"deleg 60 NS ns.elsewhere.\n";
+
+/* A zone loaded, and a zone changed (new address, a new delegation),
+ * while a worker holds a cached zone list: the next snapshot serves them. */
+static void test_cache_follows_loads(void **state)
+{
+	static const char *const none[] = { NULL };
+	static const char *const webapp[] = { "webapp.site. 3600 IN A 192.0.2.10",
+					      NULL };
+	static const char *const ns77[] = { "ns.low. 60 IN A 192.0.2.77", NULL };
+	static const char *const ns78[] = { "ns.low. 60 IN A 192.0.2.78", NULL };
+	static const char *const soa1[] = {
+		"low. 60 IN SOA ns.low. hostmaster.low. 1 7200 3600 1209600 3600",
+		NULL };
+	static const char *const deleg[] = { "deleg.low. 60 IN NS ns.elsewhere.",
+					     NULL };
+	static const char *const low_only[] = { ZONE_LOW, NULL };
+	struct fixture *f = fixture_new(low_only);
+	struct zonedb_cache *zc = NULL;
+	bool fast;
+
+	(void)state;
+	assert_int_equal(zonedb_cache_new(&zc), TDNS_OK);
+	expect(ask_cached(zc, f->rd, "webapp.site.", LDNS_RR_TYPE_A, &fast),
+	       LDNS_RCODE_REFUSED, false, none, none);
+	assert_false(fast);
+	expect(ask_cached(zc, f->rd, "ns.low.", LDNS_RR_TYPE_A, &fast),
+	       LDNS_RCODE_NOERROR, true, ns77, none);
+	assert_true(fast);
+	expect(ask_cached(zc, f->rd, "www.deleg.low.", LDNS_RR_TYPE_A, &fast),
+	       LDNS_RCODE_NXDOMAIN, true, none, soa1);
+	assert_true(fast);
+
+	/* A new zone, as a worker sees it: its snapshot renewed. */
+	store_reset(f->rd);
+	load(f->store, ZONE_SITE);
+	assert_int_equal(store_renew(f->rd), TDNS_OK);
+	expect(ask_cached(zc, f->rd, "webapp.site.", LDNS_RR_TYPE_A, &fast),
+	       LDNS_RCODE_NOERROR, true, webapp, none);
+	assert_true(fast);
+
+	/* A changed zone: new data, and a delegation where the zone had
+	 * none (the cached "no cuts" must not outlive it). */
+	store_reset(f->rd);
+	load(f->store, ZONE_LOW2);
+	assert_int_equal(store_renew(f->rd), TDNS_OK);
+	expect(ask_cached(zc, f->rd, "ns.low.", LDNS_RR_TYPE_A, &fast),
+	       LDNS_RCODE_NOERROR, true, ns78, none);
+	assert_true(fast);
+	expect(ask_cached(zc, f->rd, "www.deleg.low.", LDNS_RR_TYPE_A, &fast),
+	       LDNS_RCODE_NOERROR, false, none, deleg);
+	assert_false(fast);
+	zonedb_cache_free(zc);
+	fixture_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -876,6 +997,7 @@ int main(void)
 		cmocka_unit_test(test_answer_malformed),
 		cmocka_unit_test(test_fast_matches_slow),
 		cmocka_unit_test(test_fast_takes),
+		cmocka_unit_test(test_cache_follows_loads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -127,6 +127,63 @@ static void test_find_closest_enclosing(void **state)
 	}
 }
 
+static bool cache_find(struct zonedb_cache *zc, struct tdns_txn *t,
+		       const char *name, const char *apex, uint32_t serial)
+{
+	uint8_t key[NAME_KEY_MAX], akey[NAME_KEY_MAX];
+	size_t klen = key_of(name, key), alen = key_of(apex, akey), found = 999;
+	struct tdns_zone_meta m;
+	bool cuts = false;
+
+	print_message("%s\n", name);
+	assert_int_equal(zonedb_cache_find(zc, t, key, klen, &found, &m, &cuts),
+			 TDNS_OK);
+	assert_int_equal(found, alen);
+	assert_memory_equal(key, akey, alen);
+	assert_int_equal(m.serial, serial);
+	return cuts;
+}
+
+/* The cached zone list finds what zonedb_find finds, knows which zones
+ * have a cut below their apex (NS of deeper zones held here do not count),
+ * and follows commits at the next snapshot; a write transaction bypasses it. */
+static void test_cache_find(void **state)
+{
+	static const char *const child =
+		"$ORIGIN c.site.\n"
+		"@ 60 IN SOA ns hm 3 1 1 1 1\n"
+		"@ 60 IN NS ns\n"
+		"ns 60 IN A 192.0.2.3\n"
+		"d 60 IN NS ns.elsewhere.\n";
+	struct fx *f = *state;
+	struct zonedb_cache *zc = NULL;
+	struct tdns_txn *w = NULL;
+	uint8_t key[NAME_KEY_MAX];
+	size_t klen = key_of("example.", key), found;
+	struct tdns_zone_meta m;
+	bool cuts;
+
+	assert_int_equal(zonedb_cache_new(&zc), TDNS_OK);
+	assert_false(cache_find(zc, f->t, "webapp.site.", "site.", 2024010101));
+	assert_false(cache_find(zc, f->t, "x.q.b.a.site.", "b.a.site.", 5));
+	assert_false(cache_find(zc, f->t, "example.com.", ".", 7));
+	assert_false(cache_find(zc, f->t, "x.c.site.", "site.", 2024010101));
+
+	store_reset(f->t);
+	load(f->s, child);
+	assert_int_equal(store_renew(f->t), TDNS_OK);
+	assert_true(cache_find(zc, f->t, "x.c.site.", "c.site.", 3));
+	assert_false(cache_find(zc, f->t, "webapp.site.", "site.", 2024010101));
+
+	assert_int_equal(store_begin(f->s, true, &w), TDNS_OK);
+	assert_int_equal(zonedb_delete_zone(w, key, 0), TDNS_OK);
+	assert_int_equal(zonedb_cache_find(zc, w, key, klen, &found, &m, &cuts),
+			 TDNS_ENOTFOUND);
+	assert_true(cuts);
+	store_abort(w);
+	zonedb_cache_free(zc);
+}
+
 static void test_find_without_root(void **state)
 {
 	struct fx *f = *state;
@@ -416,6 +473,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_find_closest_enclosing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_find_without_root, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_find, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_name_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_walk_skips_deeper_zones, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_name_rrsets_and_get, setup, teardown),
