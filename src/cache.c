@@ -9,6 +9,8 @@
 
 #include "tierdns/log.h"
 #include "tierdns/name.h"
+#include "tierdns/wire.h"
+#include "tierdns/zonedb.h"
 
 #define CACHE_HDR_LEN 14     /* version, rcode, expiry, ancount, nscount */
 #define CACHE_REC_FIXED 14   /* type, class, expiry, rdlength */
@@ -982,4 +984,295 @@ enum tdns_status cache_dump(struct tdns_txn *t, uint64_t now, FILE *out)
 out:
 	store_cursor_close(c);
 	return st;
+}
+
+/*
+ * ---- The hit fast path ----
+ *
+ * A cache hit for the common query written straight from the LMDB value
+ * into out: no ldns objects, no allocation. Names are not compressed the
+ * way ldns does it (only an owner equal to the question name becomes a
+ * pointer to it, offset 12, RFC 1035 4.1.4, so the client's case is
+ * echoed as on the ldns path), so the reply is never shorter than the ldns
+ * one: whatever fits here fits there without truncation, and whatever does
+ * not is declined (the ldns path truncates).
+ */
+
+#define FAST_TYPE_OPT 41
+#define FAST_CLASS_IN 1
+#define FAST_OPT_LEN 11 /* root owner, type, class, ttl, rdlength */
+
+/* The query's shape as cache_answer_fast accepts it. */
+struct fast_query {
+	size_t qname_len; /* uncompressed wire name at in[12..) */
+	size_t qend;      /* offset after QTYPE and QCLASS */
+	uint16_t qtype;
+	bool edns;
+	bool edns_do;
+	size_t limit;
+};
+
+static uint8_t fast_lower(uint8_t c)
+{
+	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + ('a' - 'A')) : c;
+}
+
+/* Both uncompressed, validated wire names: equal ignoring ASCII case
+ * (RFC 4343)? Label lengths compare as bytes too: none is a letter. */
+static bool fast_name_eq(const uint8_t *a, size_t alen, const uint8_t *b,
+			 size_t blen)
+{
+	if (alen != blen)
+		return false;
+	for (size_t i = 0; i < alen; i++)
+		if (fast_lower(a[i]) != fast_lower(b[i]))
+			return false;
+	return true;
+}
+
+/*
+ * The checks of wire_parse_query for the one shape taken here: QR 0,
+ * opcode QUERY, one uncompressed question of class IN and a type that may
+ * be cached, no answer or authority records, at most one OPT (root owner,
+ * version 0, well-formed options) and nothing after it. Every other query,
+ * the malformed ones included, is declined for the ldns path to judge.
+ */
+static bool fast_parse(const uint8_t *in, size_t len, bool tcp,
+		       struct fast_query *fq)
+{
+	size_t pos, rdlen, end, opt;
+	uint16_t arcount, udp;
+
+	if (len < WIRE_HDR_LEN || (in[2] & 0xf8) != 0 || rd16(in + 4) != 1 ||
+	    rd16(in + 6) != 0 || rd16(in + 8) != 0)
+		return false;
+	arcount = rd16(in + 10);
+	if (arcount > 1)
+		return false;
+	fq->qname_len = wire_name_len(in + WIRE_HDR_LEN, len - WIRE_HDR_LEN);
+	if (fq->qname_len == 0)
+		return false;
+	pos = WIRE_HDR_LEN + fq->qname_len;
+	if (len - pos < 4 || rd16(in + pos + 2) != FAST_CLASS_IN)
+		return false;
+	fq->qtype = rd16(in + pos);
+	pos += 4;
+	fq->qend = pos;
+	if (!qtype_cacheable(fq->qtype))
+		return false;
+	fq->edns = false;
+	fq->edns_do = false;
+	fq->limit = WIRE_UDP_DEFAULT;
+	if (arcount == 1) {
+		if (len - pos < FAST_OPT_LEN || in[pos] != 0 ||
+		    rd16(in + pos + 1) != FAST_TYPE_OPT || in[pos + 6] != 0)
+			return false;
+		udp = rd16(in + pos + 3);
+		fq->edns = true;
+		fq->edns_do = (in[pos + 7] & 0x80) != 0;
+		rdlen = rd16(in + pos + 9);
+		pos += FAST_OPT_LEN;
+		if (len - pos < rdlen)
+			return false;
+		end = pos + rdlen;
+		for (opt = pos; opt < end;) {
+			if (end - opt < 4 || end - opt - 4 < rd16(in + opt + 2))
+				return false;
+			opt += 4 + (size_t)rd16(in + opt + 2);
+		}
+		pos = end;
+		/* RFC 6891 6.2.5: below 512 counts as 512; we serve at most
+		 * our own advertised size. */
+		if (udp > WIRE_UDP_DEFAULT)
+			fq->limit = udp < WIRE_EDNS_OUR_SIZE ? udp : WIRE_EDNS_OUR_SIZE;
+	}
+	if (pos != len)
+		return false;
+	if (tcp)
+		fq->limit = WIRE_MAX_MSG;
+	return true;
+}
+
+/* Write the records of a validated packed value after out[*olen), TTLs
+ * counted down from their expiry. False when malformed or over limit. */
+static bool fast_records(const uint8_t *val, size_t vlen, uint64_t now,
+			 const uint8_t *qname, size_t qname_len, uint8_t *out,
+			 size_t limit, size_t *olen)
+{
+	size_t pos = CACHE_HDR_LEN, nlen, o = *olen, rdlen;
+	unsigned n = (unsigned)rd16(val + 10) + rd16(val + 12);
+	uint64_t exp, left;
+	uint32_t ttl;
+
+	for (unsigned i = 0; i < n; i++) {
+		nlen = wire_name_len(val + pos, vlen - pos);
+		if (nlen == 0 || vlen - pos - nlen < CACHE_REC_FIXED)
+			return false;
+		rdlen = rd16(val + pos + nlen + 12);
+		if (vlen - pos - nlen - CACHE_REC_FIXED < rdlen)
+			return false;
+		if (fast_name_eq(val + pos, nlen, qname, qname_len)) {
+			if (limit - o < 2)
+				return false;
+			out[o++] = 0xc0;
+			out[o++] = WIRE_HDR_LEN;
+		} else {
+			if (limit - o < nlen)
+				return false;
+			memcpy(out + o, val + pos, nlen);
+			o += nlen;
+		}
+		pos += nlen;
+		if (limit - o < 10 + rdlen)
+			return false;
+		memcpy(out + o, val + pos, 4); /* type, class */
+		exp = rd64(val + pos + 4);
+		left = exp > now ? exp - now : 0;
+		ttl = (uint32_t)(left > 0x7fffffffu ? 0x7fffffffu : left);
+		out[o + 4] = (uint8_t)(ttl >> 24);
+		out[o + 5] = (uint8_t)(ttl >> 16);
+		out[o + 6] = (uint8_t)(ttl >> 8);
+		out[o + 7] = (uint8_t)ttl;
+		memcpy(out + o + 8, val + pos + 12, 2 + rdlen);
+		o += 10 + rdlen;
+		pos += CACHE_REC_FIXED + rdlen;
+	}
+	if (pos != vlen)
+		return false;
+	*olen = o;
+	return true;
+}
+
+/* What a reply echoes of its query. */
+struct fast_echo {
+	uint8_t id[2];
+	bool rd, cd;
+	const uint8_t *qname; /* uncompressed wire name, the client's case */
+	size_t qname_len;
+	uint16_t qtype, qclass;
+	bool edns, edns_do;
+	size_t limit;         /* UDP limit, or WIRE_MAX_MSG over TCP */
+};
+
+/* The reply to e from the packed value val, into out[0..cap). False when
+ * the value is malformed or the reply does not fit. */
+static bool fast_write(const uint8_t *val, size_t vlen, uint64_t now,
+		       const struct fast_echo *e, uint8_t *out, size_t cap,
+		       size_t *out_len)
+{
+	size_t limit = e->limit < cap ? e->limit : cap;
+	size_t opt_len = e->edns ? FAST_OPT_LEN : 0, o;
+
+	if (vlen < CACHE_HDR_LEN || val[0] != CACHE_VALUE_VERSION ||
+	    val[1] > 0x0f ||
+	    limit < WIRE_HDR_LEN + e->qname_len + 4 + opt_len)
+		return false;
+	/* Header (RFC 1035 4.1.1) as the ldns path sets it: ID, QR, opcode
+	 * QUERY, RD copied; RA (the local tier recurses), CD copied, the
+	 * cached rcode; then the question in the client's case. */
+	out[0] = e->id[0];
+	out[1] = e->id[1];
+	out[2] = (uint8_t)(0x80 | (e->rd ? 0x01 : 0));
+	out[3] = (uint8_t)(0x80 | (e->cd ? 0x10 : 0) | val[1]);
+	out[4] = 0;
+	out[5] = 1;
+	memcpy(out + 6, val + 10, 4); /* ancount, nscount */
+	out[10] = 0;
+	out[11] = e->edns ? 1 : 0;
+	o = WIRE_HDR_LEN;
+	memcpy(out + o, e->qname, e->qname_len);
+	o += e->qname_len;
+	out[o++] = (uint8_t)(e->qtype >> 8);
+	out[o++] = (uint8_t)e->qtype;
+	out[o++] = (uint8_t)(e->qclass >> 8);
+	out[o++] = (uint8_t)e->qclass;
+	if (!fast_records(val, vlen, now, e->qname, e->qname_len, out,
+			  limit - opt_len, &o))
+		return false;
+	if (e->edns) {
+		/* RFC 6891 7: our OPT, version 0, no options; DO copied
+		 * (RFC 3225 3). */
+		const uint8_t opt[FAST_OPT_LEN] = {
+			0, 0, FAST_TYPE_OPT, WIRE_EDNS_OUR_SIZE >> 8,
+			WIRE_EDNS_OUR_SIZE & 0xff, 0, 0,
+			e->edns_do ? 0x80 : 0, 0, 0, 0
+		};
+
+		memcpy(out + o, opt, sizeof(opt));
+		o += sizeof(opt);
+	}
+	*out_len = o;
+	return true;
+}
+
+enum cache_fast cache_answer_fast(struct tdns_txn *t, const uint8_t *in,
+				  size_t len, bool tcp, uint64_t now,
+				  uint8_t *out, size_t cap, size_t *out_len)
+{
+	struct fast_query fq;
+	struct fast_echo e;
+	uint8_t qkey[NAME_KEY_MAX], rkey[RECORD_KEY_MAX];
+	struct tdns_val v;
+	size_t qkey_len, rlen, apex_len;
+	struct tdns_zone_meta meta;
+	enum tdns_status st;
+
+	if (!fast_parse(in, len, tcp, &fq) ||
+	    name_key_from_wire(in + WIRE_HDR_LEN, fq.qname_len, qkey,
+			       &qkey_len) != TDNS_OK)
+		return CACHE_FAST_DECLINED;
+	/* A static zone enclosing the name answers instead of the cache.
+	 * Static zones are rare on a resolver: with none at all (the count
+	 * is in the database's root record, no lookup) the walk up the
+	 * name's ancestors is skipped. */
+	if (store_count(t, TDNS_DB_ZONES) != 0 &&
+	    zonedb_find(t, qkey, qkey_len, &apex_len, &meta) != TDNS_ENOTFOUND)
+		return CACHE_FAST_DECLINED;
+	rlen = name_record_key(qkey, qkey_len, fq.qtype, rkey);
+	st = store_get(t, TDNS_DB_CACHE, rkey, rlen, &v);
+	if (st == TDNS_ENOTFOUND ||
+	    (st == TDNS_OK && v.len >= CACHE_HDR_LEN &&
+	     v.data[0] == CACHE_VALUE_VERSION && rd64(v.data + 2) <= now))
+		return CACHE_FAST_MISS;
+	if (st != TDNS_OK || v.len < CACHE_HDR_LEN)
+		return CACHE_FAST_DECLINED;
+	e.id[0] = in[0];
+	e.id[1] = in[1];
+	e.rd = (in[2] & 0x01) != 0;
+	e.cd = (in[3] & 0x10) != 0;
+	e.qname = in + WIRE_HDR_LEN;
+	e.qname_len = fq.qname_len;
+	e.qtype = fq.qtype;
+	e.qclass = FAST_CLASS_IN;
+	e.edns = fq.edns;
+	e.edns_do = fq.edns_do;
+	e.limit = fq.limit;
+	return fast_write(v.data, v.len, now, &e, out, cap, out_len)
+		       ? CACHE_FAST_ANSWERED : CACHE_FAST_DECLINED;
+}
+
+bool cache_value_wire(const uint8_t *val, size_t len, uint64_t now,
+		      const struct tdns_query *q, bool tcp, uint8_t *out,
+		      size_t cap, size_t *out_len)
+{
+	struct fast_echo e;
+
+	if (q->pkt == NULL || q->qname == NULL ||
+	    ldns_rdf_get_type(q->qname) != LDNS_RDF_TYPE_DNAME ||
+	    (q->edns && q->edns_version != 0))
+		return false;
+	e.id[0] = (uint8_t)(q->id >> 8);
+	e.id[1] = (uint8_t)q->id;
+	e.rd = q->rd;
+	e.cd = q->cd;
+	e.qname = ldns_rdf_data(q->qname);
+	e.qname_len = ldns_rdf_size(q->qname);
+	if (wire_name_len(e.qname, e.qname_len) != e.qname_len)
+		return false;
+	e.qtype = q->qtype;
+	e.qclass = q->qclass;
+	e.edns = q->edns;
+	e.edns_do = q->edns_do;
+	e.limit = tcp ? WIRE_MAX_MSG : q->max_udp;
+	return fast_write(val, len, now, &e, out, cap, out_len);
 }

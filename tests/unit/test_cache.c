@@ -19,6 +19,8 @@
 #include "tierdns/cache.h"
 #include "tierdns/name.h"
 #include "tierdns/store.h"
+#include "tierdns/wire.h"
+#include "tierdns/zoneload.h"
 
 #define T0 1700000000u
 #define MAXRR 8
@@ -903,6 +905,432 @@ static void test_budget_keeps_stale(void **state)
 	}
 }
 
+/* ---- the hit fast path (cache_answer_fast) against the ldns path ---- */
+
+/* A client query for name (its case as given) with optional OPT: udp 0 =
+ * no OPT; opt_len bytes of (well-formed) option data. */
+static size_t fq_query(const char *name, uint16_t qtype, uint16_t id, bool rd,
+		       bool cd, uint16_t udp, bool dnssec_ok, uint8_t *q)
+{
+	ldns_rdf *d = dname(name);
+	size_t n = WIRE_HDR_LEN;
+
+	memset(q, 0, WIRE_HDR_LEN);
+	q[0] = (uint8_t)(id >> 8);
+	q[1] = (uint8_t)id;
+	q[2] = rd ? 0x01 : 0;
+	q[3] = cd ? 0x10 : 0;
+	q[5] = 1;
+	q[11] = udp != 0 ? 1 : 0;
+	memcpy(q + n, ldns_rdf_data(d), ldns_rdf_size(d));
+	n += ldns_rdf_size(d);
+	ldns_rdf_deep_free(d);
+	q[n++] = (uint8_t)(qtype >> 8);
+	q[n++] = (uint8_t)qtype;
+	q[n++] = 0;
+	q[n++] = 1;
+	if (udp != 0) {
+		const uint8_t opt[] = { 0, 0, 41, (uint8_t)(udp >> 8), (uint8_t)udp,
+					0, 0, dnssec_ok ? 0x80 : 0, 0, 0, 8,
+					0, 10, 0, 4, 1, 2, 3, 4 /* a COOKIE-ish option */ };
+
+		memcpy(q + n, opt, sizeof(opt));
+		n += sizeof(opt);
+	}
+	return n;
+}
+
+/* The ldns path of tierdns-local for a cache hit: parse, skeleton with RA,
+ * cache_lookup, render (truncating over UDP). False if it is no hit. */
+static bool fq_slow(struct tdns_txn *t, const uint8_t *in, size_t len, bool tcp,
+		    uint64_t now, uint8_t *out, size_t *out_len)
+{
+	struct tdns_query q;
+	ldns_pkt *reply = NULL;
+	bool hit = false;
+
+	memset(&q, 0, sizeof(q));
+	if (wire_parse_query(in, len, &q, out, out_len) != WIRE_OK)
+		return false;
+	reply = wire_reply_new(&q, LDNS_RCODE_NOERROR);
+	assert_non_null(reply);
+	ldns_pkt_set_ra(reply, true);
+	if (cache_lookup(t, q.qkey, q.qkey_len, q.qtype, now, reply) == TDNS_OK) {
+		assert_int_equal(wire_reply_render(reply, &q, tcp, out, WIRE_MAX_MSG,
+						   out_len), TDNS_OK);
+		hit = true;
+	}
+	ldns_pkt_free(reply);
+	wire_query_clear(&q);
+	return hit;
+}
+
+/* The ldns path for a waiting client (resolve.c answer_waiter): the reply
+ * to the query in[] from the packed value val; with fast, the writer
+ * cache_value_wire instead (false if it declines). */
+static bool fq_value(const uint8_t *val, size_t vlen, const uint8_t *in,
+		     size_t len, bool tcp, uint64_t now, bool fast, uint8_t *out,
+		     size_t *out_len)
+{
+	struct tdns_query q;
+	ldns_pkt *reply = NULL;
+	bool ok;
+
+	memset(&q, 0, sizeof(q));
+	assert_int_equal(wire_parse_query(in, len, &q, out, out_len), WIRE_OK);
+	if (fast) {
+		ok = cache_value_wire(val, vlen, now, &q, tcp, out, WIRE_MAX_MSG,
+				      out_len);
+	} else {
+		reply = wire_reply_new(&q, LDNS_RCODE_NOERROR);
+		assert_non_null(reply);
+		ldns_pkt_set_ra(reply, true);
+		assert_int_equal(cache_value_render(val, vlen, now, reply), TDNS_OK);
+		assert_int_equal(wire_reply_render(reply, &q, tcp, out, WIRE_MAX_MSG,
+						   out_len), TDNS_OK);
+		ok = true;
+	}
+	ldns_pkt_free(reply);
+	wire_query_clear(&q);
+	return ok;
+}
+
+/* Lower-case a printed packet in place: names compare case-insensitively. */
+static void fq_lower(char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+}
+
+/*
+ * Header and question byte for byte; the records parsed and printed equal
+ * but for the case of names other than the question name (ldns compresses
+ * every name against the client's question, so its "site." in
+ * "mid.site." may come out in the client's case; the fast path writes the
+ * cached case); owners equal to the question name in the client's case in
+ * both (RFC 1034, issue 3); the fast reply never the shorter.
+ */
+static void fq_same(const uint8_t *fast, size_t flen, const uint8_t *slow,
+		    size_t slen, size_t qend, const char *what)
+{
+	ldns_pkt *pf = NULL, *ps = NULL;
+	const ldns_rdf *qname;
+	char *sf, *ss;
+
+	if (flen < qend || slen < qend || memcmp(fast, slow, qend) != 0)
+		fail_msg("%s: header or question differ", what);
+	assert_true(flen >= slen);
+	assert_int_equal(ldns_wire2pkt(&pf, fast, flen), LDNS_STATUS_OK);
+	assert_int_equal(ldns_wire2pkt(&ps, slow, slen), LDNS_STATUS_OK);
+	ldns_pkt_set_size(pf, 0);
+	ldns_pkt_set_size(ps, 0);
+	sf = ldns_pkt2str(pf);
+	ss = ldns_pkt2str(ps);
+	fq_lower(sf);
+	fq_lower(ss);
+	if (strcmp(sf, ss) != 0)
+		fail_msg("%s: fast reply\n%s\nldns reply\n%s", what, sf, ss);
+	free(sf);
+	free(ss);
+	qname = ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_question(pf), 0));
+	for (size_t i = 0; i < ldns_pkt_ancount(pf) + ldns_pkt_nscount(pf); i++) {
+		const ldns_rr *rf = i < ldns_pkt_ancount(pf)
+			? ldns_rr_list_rr(ldns_pkt_answer(pf), i)
+			: ldns_rr_list_rr(ldns_pkt_authority(pf), i - ldns_pkt_ancount(pf));
+		const ldns_rr *rs = i < ldns_pkt_ancount(ps)
+			? ldns_rr_list_rr(ldns_pkt_answer(ps), i)
+			: ldns_rr_list_rr(ldns_pkt_authority(ps), i - ldns_pkt_ancount(ps));
+
+		if (ldns_dname_compare(ldns_rr_owner(rf), qname) != 0)
+			continue;
+		assert_int_equal(ldns_rdf_size(ldns_rr_owner(rf)), ldns_rdf_size(qname));
+		assert_memory_equal(ldns_rdf_data(ldns_rr_owner(rf)),
+				    ldns_rdf_data(qname), ldns_rdf_size(qname));
+		assert_memory_equal(ldns_rdf_data(ldns_rr_owner(rs)),
+				    ldns_rdf_data(qname), ldns_rdf_size(qname));
+	}
+	ldns_pkt_free(pf);
+	ldns_pkt_free(ps);
+}
+
+/* Random ASCII case for the letters of name (the client's 0x20). */
+static void fq_mix_case(const char *name, char *out)
+{
+	size_t i;
+
+	for (i = 0; name[i] != '\0'; i++)
+		out[i] = (char)((rand() & 1) && name[i] >= 'a' && name[i] <= 'z'
+					? name[i] - 'a' + 'A' : name[i]);
+	out[i] = '\0';
+}
+
+/*
+ * Every cacheable answer of the table (positive, CNAME chains, NXDOMAIN
+ * and NODATA with the SOA, case-preserving owners), asked with and without
+ * EDNS (DO on and off, several sizes), over UDP and TCP, RD/CD on and off,
+ * the question in random case, at T0 and later (TTLs counted down): the
+ * fast path answers every one and its reply equals the ldns path's. Then
+ * damaged queries: whenever the fast path answers, the ldns path agrees.
+ * At expiry the fast path declines.
+ */
+static void test_fast_matches_slow(void **state)
+{
+	static const uint16_t udps[] = { 0, 100, 512, 1232, 4096 };
+	static uint8_t fast[WIRE_MAX_MSG], slow[WIRE_MAX_MSG];
+	struct fixture *f = *state;
+	uint8_t in[512];
+	char name[NAME_WIRE_MAX * 4 + 1];
+	size_t i, k, m, b, in_len, flen, slen, qend, n = 0;
+	bool tcp;
+
+	srand(7);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct cache_case *c = &cases[i];
+		ldns_pkt *resp;
+		ldns_rdf *qn;
+		struct tdns_txn *t = NULL;
+		struct tdns_cache_value v;
+		uint8_t key[NAME_KEY_MAX];
+		size_t klen;
+
+		if (!c->cached)
+			continue;
+		qkey_of(c->qname, key, &klen);
+		resp = mkreply(c->qname, c->qtype, c->rcode, c->an, c->ns, c->ar);
+		qn = dname(c->qname);
+		assert_int_equal(cache_insert(f->s, &cfg, qn, c->qtype, resp, T0),
+				 TDNS_OK);
+		assert_int_equal(store_begin(f->s, false, &t), TDNS_OK);
+		for (k = 0; k < 4 * sizeof(udps) / sizeof(udps[0]); k++) {
+			uint64_t now = T0 + (k & 1 ? c->life - 1 : 0);
+
+			tcp = (k & 2) != 0;
+			fq_mix_case(c->qname, name);
+			in_len = fq_query(name, c->qtype, (uint16_t)rand(),
+					  (rand() & 1) != 0, (rand() & 1) != 0,
+					  udps[k / 4], (rand() & 1) != 0, in);
+			qend = in_len - (udps[k / 4] != 0 ? 19 : 0);
+			if (cache_answer_fast(t, in, in_len, tcp, now, fast,
+					      WIRE_MAX_MSG, &flen) != CACHE_FAST_ANSWERED)
+				fail_msg("%s: fast path declined a plain hit", c->what);
+			assert_true(fq_slow(t, in, in_len, tcp, now, slow, &slen));
+			fq_same(fast, flen, slow, slen, qend, c->what);
+			n++;
+			/* The waiting clients' writer, from the value, also
+			 * once expired (TTLs 0, as the ldns path). */
+			assert_int_equal(cache_get(t, key, klen, c->qtype, now,
+						   86400, &v), TDNS_OK);
+			for (b = 0; b < 2; b++) {
+				uint64_t at = now + (b ? c->life + 5 : 0);
+
+				if (!fq_value(v.data, v.len, in, in_len, tcp, at, true,
+					      fast, &flen))
+					fail_msg("%s: cache_value_wire declined", c->what);
+				assert_true(fq_value(v.data, v.len, in, in_len, tcp, at,
+						     false, slow, &slen));
+				fq_same(fast, flen, slow, slen, qend, c->what);
+			}
+			cache_value_clear(&v);
+			for (m = 0; m < 8; m++) {
+				for (b = (size_t)rand() % 3; b < 3; b++)
+					in[(size_t)rand() % in_len] = (uint8_t)rand();
+				switch (cache_answer_fast(t, in, in_len, tcp, now, fast,
+							  WIRE_MAX_MSG, &flen)) {
+				case CACHE_FAST_ANSWERED:
+					assert_true(fq_slow(t, in, in_len, tcp, now,
+							    slow, &slen));
+					fq_same(fast, flen, slow, slen, WIRE_HDR_LEN,
+						c->what);
+					break;
+				case CACHE_FAST_MISS:
+					/* A miss there too: no hit skipped. */
+					assert_false(fq_slow(t, in, in_len, tcp, now,
+							     slow, &slen));
+					break;
+				case CACHE_FAST_DECLINED:
+					break;
+				}
+			}
+		}
+		in_len = fq_query(c->qname, c->qtype, 1, true, false, 0, false, in);
+		assert_int_equal(CACHE_FAST_MISS,
+				 cache_answer_fast(t, in, in_len, false, T0 + c->life,
+						   fast, WIRE_MAX_MSG, &flen));
+		store_abort(t);
+		assert_int_equal(store_begin(f->s, true, &t), TDNS_OK);
+		assert_int_equal(cache_purge(t, UINT64_MAX - 1, 0, NULL), TDNS_OK);
+		assert_int_equal(store_commit(t), TDNS_OK);
+		ldns_rdf_deep_free(qn);
+		ldns_pkt_free(resp);
+	}
+	assert_true(n > 100);
+}
+
+/* What the fast path leaves to the ldns path: misses, answers over the
+ * client's UDP limit (the ldns path truncates them), names in a static
+ * zone, EDNS versions other than 0, other classes and opcodes, meta
+ * types, compressed questions, trailing bytes. */
+/* cache_answer_fast into a scratch buffer of cap bytes. */
+static enum cache_fast fq_ask(struct tdns_txn *t, const uint8_t *in, size_t len,
+			      bool tcp, uint64_t now, size_t cap)
+{
+	static uint8_t out[WIRE_MAX_MSG];
+	size_t out_len;
+
+	return cache_answer_fast(t, in, len, tcp, now, out, cap, &out_len);
+}
+
+static void test_fast_declines(void **state)
+{
+	static const char *const big[] = {
+		"big.site. 300 IN TXT \"0123456789012345678901234567890123456789012345678901234567890123456789\"",
+		"big.site. 300 IN TXT \"1123456789012345678901234567890123456789012345678901234567890123456789\"",
+		"big.site. 300 IN TXT \"2123456789012345678901234567890123456789012345678901234567890123456789\"",
+		"big.site. 300 IN TXT \"3123456789012345678901234567890123456789012345678901234567890123456789\"",
+		"big.site. 300 IN TXT \"4123456789012345678901234567890123456789012345678901234567890123456789\"",
+		"big.site. 300 IN TXT \"5123456789012345678901234567890123456789012345678901234567890123456789\"",
+		"big.site. 300 IN TXT \"6123456789012345678901234567890123456789012345678901234567890123456789\"",
+		NULL,
+	};
+	static const char *const www[] = { "www.site. 300 IN A 192.0.2.1", NULL };
+	static const char *const stat[] = { "www.static. 300 IN A 192.0.2.9", NULL };
+	static const char *const none[] = { NULL };
+	static uint8_t out[WIRE_MAX_MSG], slow[WIRE_MAX_MSG];
+	struct fixture *f = *state;
+	struct tdns_txn *t = NULL;
+	uint8_t in[512];
+	size_t in_len, out_len, slen;
+	char err[256];
+	ldns_pkt *p;
+	ldns_rdf *qn;
+
+	p = mkreply("big.site.", LDNS_RR_TYPE_TXT, LDNS_RCODE_NOERROR, big, none, none);
+	qn = dname("big.site.");
+	assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_TXT, p, T0), TDNS_OK);
+	ldns_rdf_deep_free(qn);
+	ldns_pkt_free(p);
+	p = mkreply("www.site.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, www, none, none);
+	qn = dname("www.site.");
+	assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, p, T0), TDNS_OK);
+	ldns_rdf_deep_free(qn);
+	ldns_pkt_free(p);
+	/* Cached under a name a static zone now serves. */
+	p = mkreply("www.static.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, stat, none, none);
+	qn = dname("www.static.");
+	assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, p, T0), TDNS_OK);
+	ldns_rdf_deep_free(qn);
+	ldns_pkt_free(p);
+	assert_int_equal(zoneload_string(f->s,
+		"$ORIGIN static.\n@ 300 IN SOA ns host 1 2 3 4 5\n@ 300 IN NS ns\n"
+		"ns 300 IN A 192.0.2.53\nwww 300 IN A 192.0.2.10\n", err, sizeof(err)),
+		TDNS_OK);
+	assert_int_equal(store_begin(f->s, false, &t), TDNS_OK);
+
+	/* Over 512 bytes: declined without EDNS (the ldns path truncates),
+	 * answered with EDNS 1232 and over TCP. */
+	in_len = fq_query("big.site.", LDNS_RR_TYPE_TXT, 1, true, false, 0, false, in);
+	assert_int_equal(fq_ask(t, in, in_len, false, T0, WIRE_MAX_MSG),
+			 CACHE_FAST_DECLINED);
+	assert_true(fq_slow(t, in, in_len, false, T0, slow, &slen));
+	assert_true((slow[2] & 0x02) != 0); /* TC */
+	assert_int_equal(cache_answer_fast(t, in, in_len, true, T0, out,
+					   WIRE_MAX_MSG, &out_len),
+			 CACHE_FAST_ANSWERED);
+	assert_true(out_len > 512);
+	in_len = fq_query("big.site.", LDNS_RR_TYPE_TXT, 1, true, false, 1232, false, in);
+	assert_int_equal(cache_answer_fast(t, in, in_len, false, T0, out,
+					   WIRE_MAX_MSG, &out_len),
+			 CACHE_FAST_ANSWERED);
+	assert_true(out_len > 512 && out_len <= 1232);
+	/* ... and the output buffer's own size is a limit too. */
+	assert_int_equal(fq_ask(t, in, in_len, true, T0, 200),
+			 CACHE_FAST_DECLINED);
+	/* The same limits for the waiting clients' writer. */
+	{
+		struct tdns_cache_value v;
+		uint8_t key[NAME_KEY_MAX];
+		size_t klen;
+
+		qkey_of("big.site.", key, &klen);
+		assert_int_equal(cache_get(t, key, klen, LDNS_RR_TYPE_TXT, T0, 0, &v),
+				 TDNS_OK);
+		assert_true(fq_value(v.data, v.len, in, in_len, false, T0, true, out,
+				     &out_len));
+		assert_true(out_len > 512 && out_len <= 1232);
+		in_len = fq_query("big.site.", LDNS_RR_TYPE_TXT, 1, true, false, 0,
+				  false, in);
+		assert_false(fq_value(v.data, v.len, in, in_len, false, T0, true, out,
+				      &out_len));
+		assert_true(fq_value(v.data, v.len, in, in_len, true, T0, true, out,
+				     &out_len));
+		v.data[0] = CACHE_VALUE_VERSION + 1; /* not a value we wrote */
+		assert_false(fq_value(v.data, v.len, in, in_len, true, T0, true, out,
+				      &out_len));
+		cache_value_clear(&v);
+	}
+
+	/* A plain hit, the reference for the variants below. */
+	in_len = fq_query("www.site.", LDNS_RR_TYPE_A, 1, true, false, 0, false, in);
+	assert_int_equal(fq_ask(t, in, in_len, false, T0, WIRE_MAX_MSG),
+			 CACHE_FAST_ANSWERED);
+	/* Miss: another type, another name, expired. */
+	in_len = fq_query("www.site.", LDNS_RR_TYPE_AAAA, 1, true, false, 0, false, in);
+	assert_int_equal(fq_ask(t, in, in_len, false, T0, WIRE_MAX_MSG),
+			 CACHE_FAST_MISS);
+	in_len = fq_query("ww.site.", LDNS_RR_TYPE_A, 1, true, false, 0, false, in);
+	assert_int_equal(fq_ask(t, in, in_len, false, T0, WIRE_MAX_MSG),
+			 CACHE_FAST_MISS);
+	in_len = fq_query("www.site.", LDNS_RR_TYPE_A, 1, true, false, 0, false, in);
+	assert_int_equal(fq_ask(t, in, in_len, false, T0 + 300, WIRE_MAX_MSG),
+			 CACHE_FAST_MISS);
+	/* The static zone wins over the cache. */
+	in_len = fq_query("www.static.", LDNS_RR_TYPE_A, 1, true, false, 0, false, in);
+	assert_int_equal(fq_ask(t, in, in_len, false, T0, WIRE_MAX_MSG),
+			 CACHE_FAST_DECLINED);
+	/* Query shapes for the ldns path. */
+	in_len = fq_query("www.site.", LDNS_RR_TYPE_A, 1, true, false, 1232, false, in);
+	in[in_len - 19 + 6] = 1; /* EDNS version 1: BADVERS there */
+	assert_int_equal(fq_ask(t, in, in_len, false, T0, WIRE_MAX_MSG),
+			 CACHE_FAST_DECLINED);
+	in_len = fq_query("www.site.", LDNS_RR_TYPE_A, 1, true, false, 1232, false, in);
+	in[in_len - 5] = 9; /* option longer than the rdata */
+	assert_int_equal(fq_ask(t, in, in_len, false, T0, WIRE_MAX_MSG),
+			 CACHE_FAST_DECLINED);
+	in_len = fq_query("www.site.", LDNS_RR_TYPE_A, 1, true, false, 0, false, in);
+	in[in_len - 1] = 3; /* class CH */
+	assert_int_equal(fq_ask(t, in, in_len, false, T0, WIRE_MAX_MSG),
+			 CACHE_FAST_DECLINED);
+	in[in_len - 1] = 1;
+	in[2] |= 0x80; /* a response */
+	assert_int_equal(fq_ask(t, in, in_len, false, T0, WIRE_MAX_MSG),
+			 CACHE_FAST_DECLINED);
+	in[2] = 0x08 | 0x01; /* opcode IQUERY */
+	assert_int_equal(fq_ask(t, in, in_len, false, T0, WIRE_MAX_MSG),
+			 CACHE_FAST_DECLINED);
+	in[2] = 0x01;
+	in[7] = 1; /* an answer record claimed */
+	assert_int_equal(fq_ask(t, in, in_len, false, T0, WIRE_MAX_MSG),
+			 CACHE_FAST_DECLINED);
+	in[7] = 0;
+	in[in_len] = 0; /* a trailing byte */
+	assert_int_equal(fq_ask(t, in, in_len + 1, false, T0, WIRE_MAX_MSG),
+			 CACHE_FAST_DECLINED);
+	in_len = fq_query("www.site.", LDNS_RR_TYPE_ANY, 1, true, false, 0, false, in);
+	assert_int_equal(fq_ask(t, in, in_len, false, T0, WIRE_MAX_MSG),
+			 CACHE_FAST_DECLINED);
+	/* A compressed question (pointer to itself): never taken. */
+	memcpy(in + WIRE_HDR_LEN, "\xc0\x0c\x00\x01\x00\x01", 6);
+	assert_int_equal(fq_ask(t, in, WIRE_HDR_LEN + 6, false, T0, WIRE_MAX_MSG),
+			 CACHE_FAST_DECLINED);
+	/* Truncated queries. */
+	in_len = fq_query("www.site.", LDNS_RR_TYPE_A, 1, true, false, 1232, false, in);
+	for (size_t n = 0; n < in_len; n++)
+		assert_int_equal(fq_ask(t, in, n, false, T0, WIRE_MAX_MSG),
+				 CACHE_FAST_DECLINED);
+	store_abort(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -921,6 +1349,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_account_purge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_keeps_stale, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fast_matches_slow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fast_declines, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
