@@ -713,69 +713,24 @@ struct fast_msg {
 };
 
 struct fast_query {
-	size_t qname_len; /* uncompressed wire name at in[12..) */
-	size_t qend;      /* offset after QTYPE and QCLASS */
-	uint16_t qtype;
-	bool edns;
-	bool edns_do;
-	size_t limit;
+	struct wire_fast_query q;
 	uint8_t qkey[NAME_KEY_MAX];
 	size_t qkey_len;
 };
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)((unsigned)p[0] << 8 | p[1]);
-}
 
 static uint8_t lower(uint8_t c)
 {
 	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + ('a' - 'A')) : c;
 }
 
-/* Length of the uncompressed wire name at p[0..max), 0 if it is not one. */
-static size_t fast_name_len(const uint8_t *p, size_t max)
-{
-	size_t pos = 0;
-
-	for (;;) {
-		if (pos >= max || pos >= NAME_WIRE_MAX)
-			return 0;
-		if (p[pos] == 0)
-			return pos + 1;
-		if ((p[pos] & 0xc0) != 0)
-			return 0;
-		pos += (size_t)p[pos] + 1;
-	}
-}
-
-/*
- * The checks of wire_parse_query for the shape the fast path takes; any
- * other shape (and every error) is declined, so the ldns path decides.
- */
+/* The shape wire_fast_parse takes, less the types with more to them than
+ * one RRset (the ldns path answers those), plus the name key. */
 static bool fast_parse(const uint8_t *in, size_t len, bool tcp,
 		       struct fast_query *fq)
 {
-	size_t pos, rdlen, end, opt;
-	uint16_t arcount, udp;
-
-	if (len < WIRE_HDR_LEN || (in[2] & 0xf8) != 0 || rd16(in + 4) != 1 ||
-	    rd16(in + 6) != 0 || rd16(in + 8) != 0)
+	if (!wire_fast_parse(in, len, tcp, &fq->q))
 		return false;
-	arcount = rd16(in + 10);
-	if (arcount > 1)
-		return false;
-	fq->qname_len = fast_name_len(in + WIRE_HDR_LEN, len - WIRE_HDR_LEN);
-	if (fq->qname_len == 0)
-		return false;
-	pos = WIRE_HDR_LEN + fq->qname_len;
-	if (len - pos < 4 || rd16(in + pos + 2) != CLASS_IN)
-		return false;
-	fq->qtype = rd16(in + pos);
-	pos += 4;
-	fq->qend = pos;
-	/* Types with more to them than one RRset: the ldns path. */
-	switch (fq->qtype) {
+	switch (fq->q.qtype) {
 	case TYPE_ANY:
 	case TYPE_AXFR:
 	case TYPE_IXFR:
@@ -785,38 +740,7 @@ static bool fast_parse(const uint8_t *in, size_t len, bool tcp,
 	default:
 		break;
 	}
-	fq->edns = false;
-	fq->edns_do = false;
-	fq->limit = WIRE_UDP_DEFAULT;
-	if (arcount == 1) {
-		/* RFC 6891 6.1.2: root owner, type OPT, version 0 only (the
-		 * ldns path answers BADVERS), well-formed options. */
-		if (len - pos < 11 || in[pos] != 0 || rd16(in + pos + 1) != TYPE_OPT ||
-		    in[pos + 6] != 0)
-			return false;
-		udp = rd16(in + pos + 3);
-		fq->edns = true;
-		fq->edns_do = (in[pos + 7] & 0x80) != 0;
-		rdlen = rd16(in + pos + 9);
-		pos += 11;
-		if (len - pos < rdlen)
-			return false;
-		end = pos + rdlen;
-		for (opt = pos; opt < end;) {
-			if (end - opt < 4 || end - opt - 4 < rd16(in + opt + 2))
-				return false;
-			opt += 4 + (size_t)rd16(in + opt + 2);
-		}
-		pos = end;
-		/* RFC 6891 6.2.5: below 512 counts as 512. */
-		if (udp > WIRE_UDP_DEFAULT)
-			fq->limit = udp < WIRE_EDNS_OUR_SIZE ? udp : WIRE_EDNS_OUR_SIZE;
-	}
-	if (pos != len)
-		return false;
-	if (tcp)
-		fq->limit = WIRE_MAX_MSG;
-	return name_key_from_wire(in + WIRE_HDR_LEN, fq->qname_len, fq->qkey,
+	return name_key_from_wire(in + WIRE_HDR_LEN, fq->q.qname_len, fq->qkey,
 				  &fq->qkey_len) == TDNS_OK;
 }
 
@@ -913,7 +837,7 @@ static bool fast_rdata(struct fast_msg *m, uint16_t type, const uint8_t *rd,
 	while (pos < rdlen) {
 		switch (ldns_rr_descriptor_field_type(d, fields)) {
 		case LDNS_RDF_TYPE_DNAME:
-			n = fast_name_len(rd + pos, rdlen - pos);
+			n = wire_name_len(rd + pos, rdlen - pos);
 			if (n == 0 || !fast_name(m, rd + pos))
 				return false;
 			pos += n;
@@ -1015,14 +939,14 @@ static bool answer_fast(struct zonedb_cache *zc, struct tdns_txn *t,
 	if (!fast_parse(in, in_len, tcp, &fq))
 		return false;
 	m.out = out;
-	m.limit = fq.limit < cap ? fq.limit : cap;
+	m.limit = fq.q.limit < cap ? fq.q.limit : cap;
 	m.len = 0;
 	m.n_names = 0;
 	m.qname = qname;
 	/* Header (RFC 1035 4.1.1): ID, QR, AA, RD and CD as the ldns path
 	 * sets them; the counts are written at the end. */
 	if (!fast_put(&m, in, 4) || !fast_put(&m, "\0\1\0\0\0\0\0\0", 8) ||
-	    !fast_put(&m, qname, fq.qend - WIRE_HDR_LEN))
+	    !fast_put(&m, qname, fq.q.qend - WIRE_HDR_LEN))
 		return false;
 	out[2] = (uint8_t)(0x80 | 0x04 | (in[2] & 0x01));
 	for (i = WIRE_HDR_LEN; qname[i - WIRE_HDR_LEN] != 0;
@@ -1042,11 +966,11 @@ static bool answer_fast(struct zonedb_cache *zc, struct tdns_txn *t,
 	if (st != TDNS_OK)
 		return false;
 	/* A zone without any NS below its apex has no cut to refer to. */
-	if (has_cuts && find_cut(t, &s, fq.qtype, &cut_len, &v) != TDNS_ENOTFOUND)
+	if (has_cuts && find_cut(t, &s, fq.q.qtype, &cut_len, &v) != TDNS_ENOTFOUND)
 		return false;
-	st = zonedb_get_rrset(t, s.key, s.klen, fq.qtype, &v);
+	st = zonedb_get_rrset(t, s.key, s.klen, fq.q.qtype, &v);
 	if (st == TDNS_OK) {
-		if (!fast_rrset(&m, qname, fq.qtype, v.ttl, &v, &an))
+		if (!fast_rrset(&m, qname, fq.q.qtype, v.ttl, &v, &an))
 			return false;
 		goto done;
 	}
@@ -1054,7 +978,7 @@ static bool answer_fast(struct zonedb_cache *zc, struct tdns_txn *t,
 		return false;
 	state = zonedb_name_state(t, s.key, s.klen);
 	if (state & ZONEDB_NAME_DATA) {
-		if (fq.qtype != TYPE_CNAME &&
+		if (fq.q.qtype != TYPE_CNAME &&
 		    zonedb_get_rrset(t, s.key, s.klen, TYPE_CNAME, &v) != TDNS_ENOTFOUND)
 			return false;
 	} else if ((state & ZONEDB_NAME_CHILDREN) == 0) {
@@ -1067,10 +991,10 @@ static bool answer_fast(struct zonedb_cache *zc, struct tdns_txn *t,
 		return false;
 done:
 	/* RFC 6891 7: our OPT, version 0, DO copied (RFC 3225 3). */
-	if (fq.edns) {
+	if (fq.q.edns) {
 		uint8_t opt[11] = { 0, 0, TYPE_OPT, WIRE_EDNS_OUR_SIZE >> 8,
 				    WIRE_EDNS_OUR_SIZE & 0xff, 0, 0,
-				    fq.edns_do ? 0x80 : 0, 0, 0, 0 };
+				    fq.q.edns_do ? 0x80 : 0, 0, 0, 0 };
 
 		if (!fast_put(&m, opt, sizeof(opt)))
 			return false;
@@ -1080,7 +1004,7 @@ done:
 	out[7] = (uint8_t)an;
 	out[8] = (uint8_t)(ns >> 8);
 	out[9] = (uint8_t)ns;
-	out[11] = fq.edns ? 1 : 0;
+	out[11] = fq.q.edns ? 1 : 0;
 	*out_len = m.len;
 	return true;
 }

@@ -372,23 +372,6 @@ void cache_value_clear(struct tdns_cache_value *v)
 
 /* ---- reading a value ---- */
 
-/* Length of the uncompressed wire name at p[0..len), 0 if malformed. */
-static size_t wire_name_len(const uint8_t *p, size_t len)
-{
-	size_t pos = 0;
-
-	while (pos < len) {
-		uint8_t l = p[pos];
-
-		if (l == 0)
-			return pos + 1 <= NAME_WIRE_MAX ? pos + 1 : 0;
-		if (l > 63)
-			return 0;
-		pos += (size_t)l + 1;
-	}
-	return 0;
-}
-
 /* Decode one record at val[*pos) into a new ldns_rr (owned by caller). */
 static enum tdns_status read_record(const uint8_t *val, size_t len, size_t *pos,
 				    uint64_t now, uint32_t expired_ttl, ldns_rr **out)
@@ -1002,15 +985,6 @@ out:
 #define FAST_CLASS_IN 1
 #define FAST_OPT_LEN 11 /* root owner, type, class, ttl, rdlength */
 
-/* The query's shape as cache_answer_fast accepts it. */
-struct fast_query {
-	size_t qname_len; /* uncompressed wire name at in[12..) */
-	size_t qend;      /* offset after QTYPE and QCLASS */
-	uint16_t qtype;
-	bool edns;
-	bool edns_do;
-	size_t limit;
-};
 
 static uint8_t fast_lower(uint8_t c)
 {
@@ -1030,67 +1004,11 @@ static bool fast_name_eq(const uint8_t *a, size_t alen, const uint8_t *b,
 	return true;
 }
 
-/*
- * The checks of wire_parse_query for the one shape taken here: QR 0,
- * opcode QUERY, one uncompressed question of class IN and a type that may
- * be cached, no answer or authority records, at most one OPT (root owner,
- * version 0, well-formed options) and nothing after it. Every other query,
- * the malformed ones included, is declined for the ldns path to judge.
- */
+/* The shape wire_fast_parse takes, for a type that may be cached. */
 static bool fast_parse(const uint8_t *in, size_t len, bool tcp,
-		       struct fast_query *fq)
+		       struct wire_fast_query *fq)
 {
-	size_t pos, rdlen, end, opt;
-	uint16_t arcount, udp;
-
-	if (len < WIRE_HDR_LEN || (in[2] & 0xf8) != 0 || rd16(in + 4) != 1 ||
-	    rd16(in + 6) != 0 || rd16(in + 8) != 0)
-		return false;
-	arcount = rd16(in + 10);
-	if (arcount > 1)
-		return false;
-	fq->qname_len = wire_name_len(in + WIRE_HDR_LEN, len - WIRE_HDR_LEN);
-	if (fq->qname_len == 0)
-		return false;
-	pos = WIRE_HDR_LEN + fq->qname_len;
-	if (len - pos < 4 || rd16(in + pos + 2) != FAST_CLASS_IN)
-		return false;
-	fq->qtype = rd16(in + pos);
-	pos += 4;
-	fq->qend = pos;
-	if (!qtype_cacheable(fq->qtype))
-		return false;
-	fq->edns = false;
-	fq->edns_do = false;
-	fq->limit = WIRE_UDP_DEFAULT;
-	if (arcount == 1) {
-		if (len - pos < FAST_OPT_LEN || in[pos] != 0 ||
-		    rd16(in + pos + 1) != FAST_TYPE_OPT || in[pos + 6] != 0)
-			return false;
-		udp = rd16(in + pos + 3);
-		fq->edns = true;
-		fq->edns_do = (in[pos + 7] & 0x80) != 0;
-		rdlen = rd16(in + pos + 9);
-		pos += FAST_OPT_LEN;
-		if (len - pos < rdlen)
-			return false;
-		end = pos + rdlen;
-		for (opt = pos; opt < end;) {
-			if (end - opt < 4 || end - opt - 4 < rd16(in + opt + 2))
-				return false;
-			opt += 4 + (size_t)rd16(in + opt + 2);
-		}
-		pos = end;
-		/* RFC 6891 6.2.5: below 512 counts as 512; we serve at most
-		 * our own advertised size. */
-		if (udp > WIRE_UDP_DEFAULT)
-			fq->limit = udp < WIRE_EDNS_OUR_SIZE ? udp : WIRE_EDNS_OUR_SIZE;
-	}
-	if (pos != len)
-		return false;
-	if (tcp)
-		fq->limit = WIRE_MAX_MSG;
-	return true;
+	return wire_fast_parse(in, len, tcp, fq) && qtype_cacheable(fq->qtype);
 }
 
 /* Write the records of a validated packed value after out[*olen), TTLs
@@ -1209,7 +1127,7 @@ enum cache_fast cache_answer_fast(struct tdns_txn *t, const uint8_t *in,
 				  size_t len, bool tcp, uint64_t now,
 				  uint8_t *out, size_t cap, size_t *out_len)
 {
-	struct fast_query fq;
+	struct wire_fast_query fq;
 	struct fast_echo e;
 	uint8_t qkey[NAME_KEY_MAX], rkey[RECORD_KEY_MAX];
 	struct tdns_val v;

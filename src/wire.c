@@ -445,3 +445,76 @@ out:
 	ldns_buffer_free(buf);
 	return st;
 }
+
+size_t wire_name_len(const uint8_t *p, size_t len)
+{
+	size_t pos = 0;
+
+	while (pos < len && pos < NAME_WIRE_MAX) {
+		uint8_t l = p[pos];
+
+		if (l == 0)
+			return pos + 1;
+		if (l > 63)
+			return 0;
+		pos += (size_t)l + 1;
+	}
+	return 0;
+}
+
+bool wire_fast_parse(const uint8_t *in, size_t len, bool tcp,
+		     struct wire_fast_query *fq)
+{
+	static const size_t opt_len = 11; /* root owner, type, class, ttl, rdlength */
+	size_t pos, rdlen, end, opt;
+	uint16_t arcount, udp;
+
+	if (len < WIRE_HDR_LEN || (in[2] & 0xf8) != 0 || rd16(in + 4) != 1 ||
+	    rd16(in + 6) != 0 || rd16(in + 8) != 0)
+		return false;
+	arcount = rd16(in + 10);
+	if (arcount > 1)
+		return false;
+	fq->qname_len = wire_name_len(in + WIRE_HDR_LEN, len - WIRE_HDR_LEN);
+	if (fq->qname_len == 0)
+		return false;
+	pos = WIRE_HDR_LEN + fq->qname_len;
+	if (len - pos < 4 || rd16(in + pos + 2) != LDNS_RR_CLASS_IN)
+		return false;
+	fq->qtype = rd16(in + pos);
+	pos += 4;
+	fq->qend = pos;
+	fq->edns = false;
+	fq->edns_do = false;
+	fq->limit = WIRE_UDP_DEFAULT;
+	if (arcount == 1) {
+		/* RFC 6891 6.1.2: root owner, type OPT, version 0 only (the
+		 * ldns path answers BADVERS), well-formed options. */
+		if (len - pos < opt_len || in[pos] != 0 ||
+		    rd16(in + pos + 1) != LDNS_RR_TYPE_OPT || in[pos + 6] != 0)
+			return false;
+		udp = rd16(in + pos + 3);
+		fq->edns = true;
+		fq->edns_do = (in[pos + 7] & 0x80) != 0;
+		rdlen = rd16(in + pos + 9);
+		pos += opt_len;
+		if (len - pos < rdlen)
+			return false;
+		end = pos + rdlen;
+		for (opt = pos; opt < end;) {
+			if (end - opt < 4 || end - opt - 4 < rd16(in + opt + 2))
+				return false;
+			opt += 4 + (size_t)rd16(in + opt + 2);
+		}
+		pos = end;
+		/* RFC 6891 6.2.5: below 512 counts as 512; we serve at most
+		 * our own advertised size. */
+		if (udp > WIRE_UDP_DEFAULT)
+			fq->limit = udp < WIRE_EDNS_OUR_SIZE ? udp : WIRE_EDNS_OUR_SIZE;
+	}
+	if (pos != len)
+		return false;
+	if (tcp)
+		fq->limit = WIRE_MAX_MSG;
+	return true;
+}
