@@ -32,6 +32,7 @@ cmake --build "$build" -j 2 --target "${targets[@]/#/fuzz_}" >/dev/null
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:symbolize=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export LSAN_OPTIONS=suppressions=$top/tests/fuzz/lsan.supp
 rc=0
 for t in "${targets[@]}"; do
 	mkdir -p "$build/corpus/$t" "$build/artifacts/$t" "$build/logs"
