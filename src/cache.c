@@ -925,7 +925,7 @@ static enum tdns_status dump_entry(const struct tdns_val *k,
 		goto out;
 	qstr = ldns_rdf2str(qname);
 	tstr = ldns_rr_type2str((ldns_rr_type)qtype);
-	rc = ldns_lookup_by_id(ldns_rcodes, ldns_pkt_get_rcode(p));
+	rc = ldns_lookup_by_id(ldns_rcodes, (int)ldns_pkt_get_rcode(p));
 	fprintf(out, "; %s %s %s, expires in %llu s\n", qstr ? qstr : "?",
 		tstr ? tstr : "?", rc ? rc->name : "?",
 		(unsigned long long)(value_expiry(v) - now));
