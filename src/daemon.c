@@ -114,3 +114,27 @@ out:
 	}
 	return rc;
 }
+
+enum tdns_status daemon_open(const struct tdns_opts *o,
+			     const struct tdns_store_opts *so,
+			     struct tdns_store **out)
+{
+	struct tdns_store *store = NULL;
+	enum tdns_status st;
+
+	st = store_open(o->db_dir, so, &store);
+	if (st != TDNS_OK) {
+		log_err("cannot open store %s: %s", o->db_dir, tdns_strerror(st));
+		goto out;
+	}
+	for (unsigned i = 0; i < o->n_listen; i++) {
+		st = netio_listen_probe(&o->listen[i]);
+		if (st != TDNS_OK)
+			goto out;
+	}
+	*out = store;
+	store = NULL;
+out:
+	store_close(store);
+	return st;
+}

@@ -221,15 +221,9 @@ int main(int argc, char **argv)
 	/* The cache can be refetched: no fsync per answer (it still survives
 	 * kill -9, only not a power loss; store.h). */
 	so.flags = STORE_NOSYNC;
-	st = store_open(o.db_dir, &so, &store);
-	if (st != TDNS_OK) {
-		log_err("cannot open store %s: %s", o.db_dir, tdns_strerror(st));
+	st = daemon_open(&o, &so, &store);
+	if (st != TDNS_OK)
 		goto out;
-	}
-	for (i = 0; i < o.n_listen; i++) {
-		if (netio_listen_probe(&o.listen[i]) != TDNS_OK)
-			goto out;
-	}
 
 	workers = calloc(o.threads, sizeof(*workers));
 	if (workers == NULL) {

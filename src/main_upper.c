@@ -142,15 +142,9 @@ int main(int argc, char **argv)
 		auth.identity = hostname;
 	}
 
-	st = store_open(o.db_dir, NULL, &store);
-	if (st != TDNS_OK) {
-		log_err("cannot open store %s: %s", o.db_dir, tdns_strerror(st));
+	st = daemon_open(&o, NULL, &store);
+	if (st != TDNS_OK)
 		goto out;
-	}
-	for (i = 0; i < o.n_listen; i++) {
-		if (netio_listen_probe(&o.listen[i]) != TDNS_OK)
-			goto out;
-	}
 
 	workers = calloc(o.threads, sizeof(*workers));
 	if (workers == NULL) {

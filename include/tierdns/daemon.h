@@ -10,7 +10,9 @@
 #define TIERDNS_DAEMON_H
 
 #include "tierdns/netio.h"
+#include "tierdns/opts.h"
 #include "tierdns/status.h"
+#include "tierdns/store.h"
 
 /* The loop of worker i: stopped (netio_loop_stop) at shutdown. */
 typedef struct tdns_loop *(*daemon_loop_fn)(void *ctx, unsigned i);
@@ -30,5 +32,13 @@ void daemon_signals_init(void);
  * thread could not start (logged). */
 int daemon_run(unsigned n_threads, daemon_loop_fn loop, daemon_run_fn run,
 	       void *ctx);
+
+/* Start-up shared by both daemons: open the store in o->db_dir (so may be
+ * NULL for defaults) and check that no other server holds any --listen
+ * address. Errors are logged; on failure nothing is left open. *out is
+ * owned by the caller (store_close). */
+enum tdns_status daemon_open(const struct tdns_opts *o,
+			     const struct tdns_store_opts *so,
+			     struct tdns_store **out);
 
 #endif
