@@ -42,6 +42,9 @@
 #define TCP_DEFAULT_PER_CLIENT 16
 #define TCP_DEFAULT_IDLE_MS 10000  /* RFC 7766 6.2.3 */
 #define OUT_RX_BURST 64
+#define SPARE_MAX 256              /* freed held handles and out sockets a
+				    * loop keeps for reuse (each a miss: one
+				    * of each, so no malloc/free per miss) */
 /* Bytes of queued deferred UDP answers: 4 KB a slot on average, and never
  * less than one message of the largest size. */
 #define REPLY_ARENA (UDP_BATCH * 4096 > NETIO_MSG_MAX ? UDP_BATCH * 4096 : NETIO_MSG_MAX)
@@ -199,6 +202,9 @@ struct tdns_loop {
 	uint8_t *rx;                /* out sockets read UDP replies here */
 	void (*flush_fn)(void *ctx); /* netio_loop_set_flush */
 	void *flush_ctx;
+	struct tdns_request *spare_reqs; /* released handles, linked by next */
+	struct tdns_out *spare_outs;     /* freed out sockets, linked by next */
+	unsigned n_spare_reqs, n_spare_outs;
 };
 
 static_assert(ATOMIC_BOOL_LOCK_FREE == 2, "netio_loop_stop must be signal-safe");
@@ -1356,11 +1362,17 @@ const struct tdns_addr *netio_request_peer(const struct tdns_request *req)
 
 struct tdns_request *netio_request_hold(struct tdns_request *req)
 {
-	struct tdns_request *h = malloc(sizeof(*h));
 	struct tdns_loop *l = req->loop;
+	struct tdns_request *h = l->spare_reqs;
 
-	if (h == NULL)
-		return NULL;
+	if (h != NULL) {
+		l->spare_reqs = h->next;
+		l->n_spare_reqs--;
+	} else {
+		h = malloc(sizeof(*h));
+		if (h == NULL)
+			return NULL;
+	}
 	*h = *req;
 	h->prev = NULL;
 	h->next = l->held;
@@ -1398,6 +1410,12 @@ void netio_request_release(struct tdns_request *held)
 				conn_process(c);
 			else
 				conn_settle(c);
+		}
+		if (l->n_spare_reqs < SPARE_MAX) {
+			held->next = l->spare_reqs;
+			l->spare_reqs = held;
+			l->n_spare_reqs++;
+			return;
 		}
 	}
 	free(held);
@@ -1619,9 +1637,16 @@ static enum tdns_status out_open(struct tdns_loop *l, const struct tdns_addr *pe
 	if (peer == NULL || fn == NULL ||
 	    (peer->ss.ss_family != AF_INET && peer->ss.ss_family != AF_INET6))
 		return TDNS_EINVAL;
-	o = calloc(1, sizeof(*o));
-	if (o == NULL)
-		return TDNS_ENOMEM;
+	o = l->spare_outs;
+	if (o != NULL) {
+		l->spare_outs = o->next;
+		l->n_spare_outs--;
+		memset(o, 0, sizeof(*o));
+	} else {
+		o = calloc(1, sizeof(*o));
+		if (o == NULL)
+			return TDNS_ENOMEM;
+	}
 	fd = socket(peer->ss.ss_family,
 		    (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -1712,6 +1737,21 @@ static void out_free(struct tdns_out *o)
 	free(o);
 }
 
+/* A closed out socket's memory: kept for the next netio_out_* (a miss opens
+ * and closes one each) while the loop has fewer than SPARE_MAX spare. */
+static void out_recycle(struct tdns_loop *l, struct tdns_out *o)
+{
+	if (l->n_spare_outs >= SPARE_MAX) {
+		out_free(o);
+		return;
+	}
+	buf_free(&o->rbuf);
+	buf_free(&o->wbuf);
+	o->next = l->spare_outs;
+	l->spare_outs = o;
+	l->n_spare_outs++;
+}
+
 void netio_out_close(struct tdns_out *o)
 {
 	struct tdns_loop *l;
@@ -1770,7 +1810,7 @@ static void graveyard_free(struct tdns_loop *l)
 	}
 	while ((o = l->dead_outs) != NULL) {
 		l->dead_outs = o->next;
-		out_free(o);
+		out_recycle(l, o);
 	}
 }
 
@@ -1813,6 +1853,14 @@ void netio_loop_free(struct tdns_loop *l)
 		out_free(o);
 	}
 	graveyard_free(l);
+	while ((o = l->spare_outs) != NULL) {
+		l->spare_outs = o->next;
+		free(o);
+	}
+	while ((h = l->spare_reqs) != NULL) {
+		l->spare_reqs = h->next;
+		free(h);
+	}
 	for (i = 0; i < l->n_heap; i++)
 		free(l->heap[i]);
 	free(l->heap);

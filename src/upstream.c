@@ -11,7 +11,8 @@
 #include "tierdns/clock.h"
 #include "tierdns/log.h"
 
-#define TAB_MIN 64 /* slots of the attempt table to begin with */
+#define TAB_MIN 64    /* slots of the attempt table to begin with */
+#define SPARE_MAX 256 /* ended attempts kept for reuse (no malloc per miss) */
 
 /* One attempt's socket. */
 struct attempt {
@@ -20,6 +21,7 @@ struct attempt {
 	struct tdns_out *out;
 	bool in_cb; /* inside resolver_on_reply for this attempt */
 	bool dead;  /* done was called meanwhile: free after the callback */
+	struct attempt *next_spare;
 };
 
 struct tdns_upstream {
@@ -32,6 +34,8 @@ struct tdns_upstream {
 	 * in flight. cap is a power of two (0 before the first attempt). */
 	struct attempt **tab;
 	size_t cap, n_open;
+	struct attempt *spare; /* ended attempts, linked by next_spare */
+	unsigned n_spare;
 	struct tdns_timer *timer;
 };
 
@@ -110,12 +114,23 @@ static void tab_remove(struct tdns_upstream *up, size_t i)
 	}
 }
 
+/* Close the attempt's socket; its memory is kept for the next attempt
+ * while up has fewer than SPARE_MAX spare. */
 static void free_attempt(struct attempt *a)
 {
+	struct tdns_upstream *up;
+
 	if (a == NULL)
 		return;
 	if (a->out != NULL)
 		netio_out_close(a->out);
+	up = a->up;
+	if (up != NULL && up->n_spare < SPARE_MAX) {
+		a->next_spare = up->spare;
+		up->spare = a;
+		up->n_spare++;
+		return;
+	}
 	free(a);
 }
 
@@ -144,7 +159,14 @@ static enum tdns_status tr_send(void *ctx, uint64_t token, unsigned upstream,
 	if (upstream >= up->n)
 		goto out;
 	st = TDNS_ENOMEM;
-	a = calloc(1, sizeof(*a));
+	a = up->spare;
+	if (a != NULL) {
+		up->spare = a->next_spare;
+		up->n_spare--;
+		memset(a, 0, sizeof(*a));
+	} else {
+		a = calloc(1, sizeof(*a));
+	}
 	if (a == NULL || !tab_reserve(up))
 		goto out;
 	a->up = up;
@@ -237,6 +259,7 @@ out:
 
 void upstream_free(struct tdns_upstream *up)
 {
+	struct attempt *a;
 	size_t i;
 
 	if (up == NULL)
@@ -246,6 +269,10 @@ void upstream_free(struct tdns_upstream *up)
 	for (i = 0; i < up->cap; i++)
 		free_attempt(up->tab[i]);
 	free(up->tab);
+	while ((a = up->spare) != NULL) {
+		up->spare = a->next_spare;
+		free(a);
+	}
 	free(up->addrs);
 	free(up);
 }
