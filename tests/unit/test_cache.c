@@ -796,6 +796,13 @@ static void test_store_many(void **state)
 	scan_bytes(f->s, &entries);
 	assert_int_equal(entries, 49);
 	many_clear(m, 50);
+	/* The same keys again (refreshes): replaced, the account still
+	 * matches a scan (scan_bytes checks it). */
+	many_build(m, 0, 50);
+	assert_int_equal(cache_store_many(f->s, &cfg, m->puts, 50, T0), TDNS_OK);
+	scan_bytes(f->s, &entries);
+	assert_int_equal(entries, 50);
+	many_clear(m, 50);
 
 	/* 200 answers of ~450 bytes (~90 KB) against a 64 KiB budget. */
 	small.max_bytes = 64 * 1024;
