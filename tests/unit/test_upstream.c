@@ -121,6 +121,12 @@ static void on_safety(void *ctx)
 	netio_loop_stop(e->loop);
 }
 
+/* The daemon's end of a loop iteration (main_local.c does the same). */
+static void env_flush(void *ctx)
+{
+	resolver_flush(((struct env *)ctx)->r);
+}
+
 /* A resolver whose only upstream is `upstream` on 127.0.0.1. */
 static void env_start(struct env *e, uint16_t upstream, unsigned timeout_ms)
 {
@@ -139,6 +145,7 @@ static void env_start(struct env *e, uint16_t upstream, unsigned timeout_ms)
 	cfg.client.ctx = e;
 	assert_int_equal(resolver_new(&cfg, &e->r), TDNS_OK);
 	upstream_set_resolver(e->up, e->r);
+	netio_loop_set_flush(e->loop, env_flush, e);
 }
 
 static uint16_t fake_upstream_start(struct env *e)
