@@ -1760,8 +1760,11 @@ void netio_out_close(struct tdns_out *o)
 		return;
 	l = o->loop;
 	/* No EPOLL_CTL_DEL: this is the socket's only descriptor (never
-	 * dup'ed), and closing it takes it out of epoll. Events of it already
-	 * returned by epoll_wait find it closed on the graveyard. */
+	 * dup'ed, and tierdns never forks, which would copy it), and closing
+	 * it takes it out of epoll. Events of it already returned by
+	 * epoll_wait find it closed on the graveyard. Keep it so: a second
+	 * descriptor would keep the registration, and events would name
+	 * freed memory. */
 	close(o->ev.fd);
 	o->ev.fd = -1;
 	o->closed = true;
