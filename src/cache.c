@@ -545,11 +545,24 @@ static enum tdns_status bytes_get(struct tdns_txn *t, uint64_t *bytes)
 	return TDNS_OK;
 }
 
+static enum tdns_status bytes_set(struct tdns_txn *t, uint64_t bytes)
+{
+	struct pack k = { 0 };
+	enum tdns_status st;
+
+	pk_u64(&k, bytes);
+	if (k.err)
+		return TDNS_ENOMEM;
+	st = store_put(t, TDNS_DB_META, (const uint8_t *)CACHE_BYTES_KEY,
+		       sizeof(CACHE_BYTES_KEY) - 1, k.p, k.len);
+	free(k.p);
+	return st;
+}
+
 /* Add `plus` and subtract `minus` (never below 0). */
 static enum tdns_status bytes_adjust(struct tdns_txn *t, uint64_t plus,
 				     uint64_t minus)
 {
-	struct pack k = { 0 };
 	uint64_t bytes;
 	enum tdns_status st;
 
@@ -559,14 +572,7 @@ static enum tdns_status bytes_adjust(struct tdns_txn *t, uint64_t plus,
 	if (st != TDNS_OK)
 		return st;
 	bytes += plus;
-	bytes = bytes > minus ? bytes - minus : 0;
-	pk_u64(&k, bytes);
-	if (k.err)
-		return TDNS_ENOMEM;
-	st = store_put(t, TDNS_DB_META, (const uint8_t *)CACHE_BYTES_KEY,
-		       sizeof(CACHE_BYTES_KEY) - 1, k.p, k.len);
-	free(k.p);
-	return st;
+	return bytes_set(t, bytes > minus ? bytes - minus : 0);
 }
 
 uint64_t cache_bytes(struct tdns_txn *t)
@@ -781,42 +787,90 @@ out:
 	return st;
 }
 
-/* Put the value and its size account in one transaction; TDNS_ESPACE when
- * it would take the cache over max_bytes (nothing written). */
-static enum tdns_status put_accounted(struct tdns_store *s, uint64_t max_bytes,
-				      const uint8_t *rkey, size_t rlen,
-				      const struct tdns_cache_value *v)
+/* Put the value in write transaction t, its size kept in *bytes (the
+ * account, read once by the caller and written back once):
+ * TDNS_ESPACE when it would take the cache over max_bytes (nothing
+ * written). */
+static enum tdns_status put_in_txn(struct tdns_txn *t, uint64_t max_bytes,
+				   const uint8_t *rkey, size_t rlen,
+				   const struct tdns_cache_value *v, uint64_t *bytes)
 {
-	struct tdns_txn *t = NULL;
 	struct tdns_val old;
-	uint64_t bytes, minus = 0, plus = rlen + v->len;
+	uint64_t minus = 0, plus = rlen + v->len;
 	enum tdns_status st;
 
-	st = store_begin(s, true, &t);
-	if (st != TDNS_OK)
-		goto out;
-	st = store_get(t, TDNS_DB_CACHE, rkey, rlen, &old);
-	if (st == TDNS_OK)
-		minus = rlen + old.len;
-	else if (st != TDNS_ENOTFOUND)
-		goto out;
-	st = bytes_get(t, &bytes);
-	if (st != TDNS_OK)
-		goto out;
-	if (max_bytes != 0 && bytes + plus > max_bytes + minus) {
+	/* Most answers are new keys: when the budget allows the value even
+	 * without counting an old one, insert in one B-tree descent; only a
+	 * key already there (a refresh) costs a second. */
+	if (max_bytes == 0 || *bytes + plus <= max_bytes) {
+		st = store_put_new(t, TDNS_DB_CACHE, rkey, rlen, v->data, v->len,
+				   &old);
+		if (st != TDNS_EEXIST)
+			goto out;
+	} else {
+		st = store_get(t, TDNS_DB_CACHE, rkey, rlen, &old);
+		if (st == TDNS_ENOTFOUND)
+			st = TDNS_ESPACE; /* over budget, nothing to replace */
+		if (st != TDNS_OK)
+			goto out;
+	}
+	/* The new value replaces the old one. */
+	minus = rlen + old.len;
+	if (max_bytes != 0 && *bytes + plus > max_bytes + minus) {
 		st = TDNS_ESPACE;
 		goto out;
 	}
 	st = store_put(t, TDNS_DB_CACHE, rkey, rlen, v->data, v->len);
-	if (st == TDNS_OK)
-		st = bytes_adjust(t, plus, minus);
-	if (st != TDNS_OK)
-		goto out;
-	st = store_commit(t);
-	t = NULL;
 out:
+	if (st == TDNS_OK)
+		*bytes = *bytes + plus > minus ? *bytes + plus - minus : 0;
+	return st;
+}
+
+/* Put the values of puts[0..n) that are still TDNS_OK, with the size
+ * account, in one write transaction: all of them or none. */
+static enum tdns_status put_accounted(struct tdns_store *s, uint64_t max_bytes,
+				      const struct tdns_cache_put *puts, size_t n)
+{
+	uint8_t rkey[RECORD_KEY_MAX];
+	struct tdns_txn *t = NULL;
+	uint64_t bytes = 0, before;
+	size_t rlen;
+	enum tdns_status st;
+
+	st = store_begin(s, true, &t);
+	if (st == TDNS_OK)
+		st = bytes_get(t, &bytes);
+	before = bytes;
+	for (size_t i = 0; st == TDNS_OK && i < n; i++) {
+		if (puts[i].st != TDNS_OK)
+			continue;
+		rlen = name_record_key(puts[i].qkey, puts[i].qkey_len, puts[i].qtype,
+				       rkey);
+		st = put_in_txn(t, max_bytes, rkey, rlen, puts[i].v, &bytes);
+	}
+	if (st == TDNS_OK && bytes != before)
+		st = bytes_set(t, bytes);
+	if (st == TDNS_OK) {
+		st = store_commit(t);
+		t = NULL;
+	}
 	store_abort(t);
 	return st;
+}
+
+/* What cache_store refuses before touching the store. */
+static enum tdns_status put_check(const struct tdns_cache_cfg *cfg,
+				  const struct tdns_cache_put *p)
+{
+	uint64_t max_bytes = cfg != NULL ? cfg->max_bytes : 0;
+
+	if (p->v == NULL || !p->v->cacheable || p->v->data == NULL ||
+	    p->qkey_len > NAME_KEY_MAX)
+		return TDNS_EINVAL;
+	if (max_bytes != 0 && p->v->len + RECORD_KEY_MAX > max_bytes / 4)
+		return TDNS_ESPACE; /* one answer may not crowd out the cache */
+	return TDNS_OK;
 }
 
 enum tdns_status cache_store(struct tdns_store *s, const struct tdns_cache_cfg *cfg,
@@ -829,19 +883,16 @@ enum tdns_status cache_store(struct tdns_store *s, const struct tdns_cache_cfg *
 	 * window; they are still the first to go when space is short, being
 	 * the soonest-expiring. */
 	uint64_t dead = now > keep ? now - keep : 0;
-	uint8_t rkey[RECORD_KEY_MAX];
-	size_t rlen;
-	enum tdns_status st = TDNS_EINVAL;
+	struct tdns_cache_put p = {
+		.qkey = qkey, .qkey_len = qkey_len, .qtype = qtype, .v = v,
+	};
+	enum tdns_status st;
 
-	if (!v->cacheable || v->data == NULL || qkey_len > NAME_KEY_MAX)
+	st = p.st = put_check(cfg, &p);
+	if (st != TDNS_OK)
 		goto out;
-	if (max_bytes != 0 && v->len + RECORD_KEY_MAX > max_bytes / 4) {
-		st = TDNS_ESPACE; /* one answer may not crowd out the cache */
-		goto out;
-	}
-	rlen = name_record_key(qkey, qkey_len, qtype, rkey);
 	for (unsigned round = 0; round < EVICT_ROUNDS; round++) {
-		st = put_accounted(s, max_bytes, rkey, rlen, v);
+		st = put_accounted(s, max_bytes, &p, 1);
 		if (st == TDNS_ESPACE) {
 			/* Over budget: make room down to 3/4 of it, so that the
 			 * next inserts do not each pay for a scan. */
@@ -867,6 +918,32 @@ enum tdns_status cache_store(struct tdns_store *s, const struct tdns_cache_cfg *
 		st = TDNS_EFULL;
 	}
 out:
+	return st;
+}
+
+enum tdns_status cache_store_many(struct tdns_store *s,
+				  const struct tdns_cache_cfg *cfg,
+				  struct tdns_cache_put *puts, size_t n,
+				  uint64_t now)
+{
+	uint64_t max_bytes = cfg != NULL ? cfg->max_bytes : 0;
+	enum tdns_status st = TDNS_OK;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		puts[i].st = put_check(cfg, &puts[i]);
+	/* The common case: everything fits, one commit. Otherwise one by
+	 * one, each with cache_store's eviction. */
+	if (put_accounted(s, max_bytes, puts, n) != TDNS_OK) {
+		for (i = 0; i < n; i++)
+			if (puts[i].st == TDNS_OK)
+				puts[i].st = cache_store(s, cfg, puts[i].qkey,
+							 puts[i].qkey_len,
+							 puts[i].qtype, puts[i].v,
+							 now);
+	}
+	for (i = 0; i < n && st == TDNS_OK; i++)
+		st = puts[i].st;
 	return st;
 }
 

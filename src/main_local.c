@@ -73,6 +73,15 @@ static enum netio_verdict on_query(void *ctx, struct tdns_request *req,
 	return NETIO_DROP;
 }
 
+/* Once per loop iteration: commit the answers that came in it to the cache
+ * in one transaction and send them (resolve.h resolver_flush). */
+static void worker_flush(void *ctx)
+{
+	struct worker *w = ctx;
+
+	resolver_flush(w->r);
+}
+
 static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
 				    struct tdns_store *store, const char *identity)
 {
@@ -112,6 +121,7 @@ static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
 	if (st != TDNS_OK)
 		goto out;
 	upstream_set_resolver(w->up, w->r);
+	netio_loop_set_flush(w->loop, worker_flush, w);
 	for (unsigned i = 0; i < o->n_listen; i++) {
 		memset(&lc, 0, sizeof(lc));
 		lc.addr = o->listen[i];
@@ -182,6 +192,7 @@ static enum tdns_status worker_run(void *ctx, unsigned i)
 	enum tdns_status st;
 
 	st = netio_loop_run(w->loop);
+	netio_loop_set_flush(w->loop, NULL, NULL);
 	worker_report(w);
 	resolver_free(w->r);
 	w->r = NULL;

@@ -42,6 +42,12 @@
 #define TCP_DEFAULT_PER_CLIENT 16
 #define TCP_DEFAULT_IDLE_MS 10000  /* RFC 7766 6.2.3 */
 #define OUT_RX_BURST 64
+#define SPARE_MAX 256              /* freed held handles and out sockets a
+				    * loop keeps for reuse (each a miss: one
+				    * of each, so no malloc/free per miss) */
+/* Bytes of queued deferred UDP answers: 4 KB a slot on average, and never
+ * less than one message of the largest size. */
+#define REPLY_ARENA (UDP_BATCH * 4096 > NETIO_MSG_MAX ? UDP_BATCH * 4096 : NETIO_MSG_MAX)
 
 enum ev_kind { EV_WAKE, EV_UDP, EV_ACCEPT, EV_CONN, EV_OUT };
 
@@ -87,6 +93,12 @@ struct listener {
 	struct listener *next;
 };
 
+/* Where a UDP query arrived (IP_PKTINFO / IPV6_PKTINFO). */
+union local_addr {
+	struct in_pktinfo v4;
+	struct in6_pktinfo v6;
+};
+
 struct tdns_request {
 	struct tdns_loop *loop;  /* NULL once the loop is freed */
 	struct listener *lst;
@@ -97,10 +109,7 @@ struct tdns_request {
 	/* UDP on a wildcard address: where the query arrived, so the answer
 	 * leaves from there (a client drops answers from other addresses). */
 	int local_family;       /* AF_INET, AF_INET6 or 0 when unknown */
-	union {
-		struct in_pktinfo v4;
-		struct in6_pktinfo v6;
-	} local;
+	union local_addr local;
 	struct tdns_request *prev, *next; /* the loop's held list */
 };
 
@@ -131,6 +140,30 @@ struct tdns_timer {
 	void *ctx;
 };
 
+/* One deferred UDP answer waiting in the loop's reply queue; its bytes are
+ * at arena[off, off + len). */
+struct reply_slot {
+	int fd;
+	int local_family;
+	union local_addr local;
+	struct tdns_addr peer;
+	size_t off, len;
+};
+
+/* Deferred UDP answers (netio_request_reply) given during one loop
+ * iteration, sent together with sendmmsg before the loop waits again (or
+ * at once when full). Fixed size: UDP_BATCH slots and an arena that holds
+ * any single message, so load never makes it grow. */
+struct reply_queue {
+	struct reply_slot slot[UDP_BATCH];
+	struct mmsghdr msgs[UDP_BATCH];
+	struct iovec iov[UDP_BATCH];
+	union pktinfo_cmsg ctl[UDP_BATCH];
+	unsigned n;
+	size_t used;
+	uint8_t arena[REPLY_ARENA];
+};
+
 /* Preallocated per loop so that a UDP query answered at once costs no
  * allocation: receive, handle and send a whole batch in place. */
 struct udp_batch {
@@ -147,6 +180,7 @@ struct udp_batch {
 	 * first `dirty` ones, which the last recvmmsg wrote into. */
 	const struct listener *ready_for;
 	unsigned dirty;
+	struct reply_queue replies;
 };
 
 struct tdns_loop {
@@ -166,6 +200,11 @@ struct tdns_loop {
 	struct udp_batch *udp;      /* allocated with the first listener */
 	uint8_t *answer;            /* TCP handlers answer here */
 	uint8_t *rx;                /* out sockets read UDP replies here */
+	void (*flush_fn)(void *ctx); /* netio_loop_set_flush */
+	void *flush_ctx;
+	struct tdns_request *spare_reqs; /* released handles, linked by next */
+	struct tdns_out *spare_outs;     /* freed out sockets, linked by next */
+	unsigned n_spare_reqs, n_spare_outs;
 };
 
 static_assert(ATOMIC_BOOL_LOCK_FREE == 2, "netio_loop_stop must be signal-safe");
@@ -902,22 +941,22 @@ static void req_read_pktinfo(struct tdns_request *req, struct msghdr *h)
 
 /* Answer from the address the query was sent to: ipi_spec_dst (v4) or
  * ipi6_addr (v6) picks the source; the v6 interface index is kept so that
- * link-local addresses work. */
-static void req_write_pktinfo(const struct tdns_request *req, struct msghdr *h,
-			      union pktinfo_cmsg *ctl)
+ * link-local addresses work. family 0: no control message. */
+static void pktinfo_write(int family, const union local_addr *local, struct msghdr *h,
+			  union pktinfo_cmsg *ctl)
 {
 	struct in_pktinfo v4;
 	struct cmsghdr *cm;
 
 	h->msg_control = NULL;
 	h->msg_controllen = 0;
-	if (req->local_family == 0)
+	if (family == 0)
 		return;
 	memset(ctl, 0, sizeof(*ctl));
 	h->msg_control = ctl->buf;
-	if (req->local_family == AF_INET) {
+	if (family == AF_INET) {
 		memset(&v4, 0, sizeof(v4));
-		v4.ipi_spec_dst = req->local.v4.ipi_addr;
+		v4.ipi_spec_dst = local->v4.ipi_addr;
 		h->msg_controllen = CMSG_SPACE(sizeof(v4));
 		cm = CMSG_FIRSTHDR(h);
 		cm->cmsg_level = IPPROTO_IP;
@@ -925,13 +964,19 @@ static void req_write_pktinfo(const struct tdns_request *req, struct msghdr *h,
 		cm->cmsg_len = CMSG_LEN(sizeof(v4));
 		memcpy(CMSG_DATA(cm), &v4, sizeof(v4));
 	} else {
-		h->msg_controllen = CMSG_SPACE(sizeof(req->local.v6));
+		h->msg_controllen = CMSG_SPACE(sizeof(local->v6));
 		cm = CMSG_FIRSTHDR(h);
 		cm->cmsg_level = IPPROTO_IPV6;
 		cm->cmsg_type = IPV6_PKTINFO;
-		cm->cmsg_len = CMSG_LEN(sizeof(req->local.v6));
-		memcpy(CMSG_DATA(cm), &req->local.v6, sizeof(req->local.v6));
+		cm->cmsg_len = CMSG_LEN(sizeof(local->v6));
+		memcpy(CMSG_DATA(cm), &local->v6, sizeof(local->v6));
 	}
+}
+
+static void req_write_pktinfo(const struct tdns_request *req, struct msghdr *h,
+			      union pktinfo_cmsg *ctl)
+{
+	pktinfo_write(req->local_family, &req->local, h, ctl);
 }
 
 static void udp_send_batch(int fd, struct mmsghdr *msgs, unsigned n)
@@ -1317,11 +1362,17 @@ const struct tdns_addr *netio_request_peer(const struct tdns_request *req)
 
 struct tdns_request *netio_request_hold(struct tdns_request *req)
 {
-	struct tdns_request *h = malloc(sizeof(*h));
 	struct tdns_loop *l = req->loop;
+	struct tdns_request *h = l->spare_reqs;
 
-	if (h == NULL)
-		return NULL;
+	if (h != NULL) {
+		l->spare_reqs = h->next;
+		l->n_spare_reqs--;
+	} else {
+		h = malloc(sizeof(*h));
+		if (h == NULL)
+			return NULL;
+	}
 	*h = *req;
 	h->prev = NULL;
 	h->next = l->held;
@@ -1360,23 +1411,70 @@ void netio_request_release(struct tdns_request *held)
 			else
 				conn_settle(c);
 		}
+		if (l->n_spare_reqs < SPARE_MAX) {
+			held->next = l->spare_reqs;
+			l->spare_reqs = held;
+			l->n_spare_reqs++;
+			return;
+		}
 	}
 	free(held);
 }
 
-static void udp_send_one(const struct tdns_request *req, const uint8_t *msg, size_t len)
+/* Send every queued deferred UDP answer: one sendmmsg per run of answers
+ * on the same socket (in practice the one listener they all came to). */
+static void replies_send(struct tdns_loop *l)
 {
-	union pktinfo_cmsg ctl;
-	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
-	struct msghdr h = { 0 };
+	struct reply_queue *q;
+	struct reply_slot *sl;
+	struct msghdr *h;
+	unsigned i, start;
 
-	h.msg_name = (void *)&req->peer.ss;
-	h.msg_namelen = req->peer.len;
-	h.msg_iov = &iov;
-	h.msg_iovlen = 1;
-	req_write_pktinfo(req, &h, &ctl);
-	if (sendmsg(req->udp_fd, &h, MSG_DONTWAIT) < 0)
-		log_debug("udp send: %s", strerror(errno));
+	if (l->udp == NULL || l->udp->replies.n == 0)
+		return;
+	q = &l->udp->replies;
+	for (i = 0; i < q->n; i++) {
+		sl = &q->slot[i];
+		q->iov[i].iov_base = q->arena + sl->off;
+		q->iov[i].iov_len = sl->len;
+		h = &q->msgs[i].msg_hdr;
+		memset(h, 0, sizeof(*h));
+		h->msg_name = &sl->peer.ss;
+		h->msg_namelen = sl->peer.len;
+		h->msg_iov = &q->iov[i];
+		h->msg_iovlen = 1;
+		pktinfo_write(sl->local_family, &sl->local, h, &q->ctl[i]);
+	}
+	for (start = 0; start < q->n; start = i) {
+		for (i = start + 1; i < q->n && q->slot[i].fd == q->slot[start].fd; i++)
+			;
+		udp_send_batch(q->slot[start].fd, q->msgs + start, i - start);
+	}
+	q->n = 0;
+	q->used = 0;
+}
+
+/* Queue a deferred UDP answer (copied); sends the queue first when it has
+ * no room left, so it never grows. */
+static void reply_queue_put(struct tdns_loop *l, const struct tdns_request *req,
+			    const uint8_t *msg, size_t len)
+{
+	struct reply_queue *q = &l->udp->replies;
+	struct reply_slot *sl;
+
+	if (REPLY_ARENA - q->used < len)
+		replies_send(l);
+	sl = &q->slot[q->n++];
+	sl->fd = req->udp_fd;
+	sl->local_family = req->local_family;
+	sl->local = req->local;
+	sl->peer = req->peer;
+	sl->off = q->used;
+	sl->len = len;
+	memcpy(q->arena + q->used, msg, len);
+	q->used += len;
+	if (q->n == UDP_BATCH)
+		replies_send(l);
 }
 
 void netio_request_reply(struct tdns_request *held, const uint8_t *msg, size_t len)
@@ -1393,7 +1491,7 @@ void netio_request_reply(struct tdns_request *held, const uint8_t *msg, size_t l
 			else
 				conn_close(c);
 		} else if (!held->tcp) {
-			udp_send_one(held, msg, len);
+			reply_queue_put(held->loop, held, msg, len);
 		}
 	}
 	netio_request_release(held);
@@ -1530,7 +1628,6 @@ static enum tdns_status out_open(struct tdns_loop *l, const struct tdns_addr *pe
 				 bool tcp, netio_out_fn fn, void *ctx,
 				 struct tdns_out **out)
 {
-	struct tdns_addr any;
 	struct tdns_out *o = NULL;
 	enum tdns_status st = TDNS_OK;
 	char as[64];
@@ -1540,22 +1637,25 @@ static enum tdns_status out_open(struct tdns_loop *l, const struct tdns_addr *pe
 	if (peer == NULL || fn == NULL ||
 	    (peer->ss.ss_family != AF_INET && peer->ss.ss_family != AF_INET6))
 		return TDNS_EINVAL;
-	o = calloc(1, sizeof(*o));
-	if (o == NULL)
-		return TDNS_ENOMEM;
+	o = l->spare_outs;
+	if (o != NULL) {
+		l->spare_outs = o->next;
+		l->n_spare_outs--;
+		memset(o, 0, sizeof(*o));
+	} else {
+		o = calloc(1, sizeof(*o));
+		if (o == NULL)
+			return TDNS_ENOMEM;
+	}
 	fd = socket(peer->ss.ss_family,
 		    (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		goto fail;
-	if (!tcp) {
-		/* Port 0: the kernel picks a random ephemeral port (RFC 5452 9.2). */
-		memset(&any, 0, sizeof(any));
-		any.ss.ss_family = peer->ss.ss_family;
-		any.len = peer->len;
-		if (bind(fd, (const struct sockaddr *)&any.ss, any.len) < 0)
-			goto fail;
-	}
-	/* connect(): the kernel now drops datagrams from any other source. */
+	/* connect(): the kernel now drops datagrams from any other source. A
+	 * UDP socket is not bound first: connect() autobinds it, and Linux
+	 * (udp_lib_get_port) starts the search for a free ephemeral port at a
+	 * random place, as it does for bind to port 0 (RFC 5452 9.2), so the
+	 * bind would only cost a syscall. */
 	if (connect(fd, (const struct sockaddr *)&peer->ss, peer->len) < 0) {
 		if (!tcp || errno != EINPROGRESS)
 			goto fail;
@@ -1637,6 +1737,21 @@ static void out_free(struct tdns_out *o)
 	free(o);
 }
 
+/* A closed out socket's memory: kept for the next netio_out_* (a miss opens
+ * and closes one each) while the loop has fewer than SPARE_MAX spare. */
+static void out_recycle(struct tdns_loop *l, struct tdns_out *o)
+{
+	if (l->n_spare_outs >= SPARE_MAX) {
+		out_free(o);
+		return;
+	}
+	buf_free(&o->rbuf);
+	buf_free(&o->wbuf);
+	o->next = l->spare_outs;
+	l->spare_outs = o;
+	l->n_spare_outs++;
+}
+
 void netio_out_close(struct tdns_out *o)
 {
 	struct tdns_loop *l;
@@ -1644,7 +1759,14 @@ void netio_out_close(struct tdns_out *o)
 	if (o == NULL || o->closed)
 		return;
 	l = o->loop;
-	ev_close(l, &o->ev);
+	/* No EPOLL_CTL_DEL: this is the socket's only descriptor (never
+	 * dup'ed, and tierdns never forks, which would copy it), and closing
+	 * it takes it out of epoll. Events of it already returned by
+	 * epoll_wait find it closed on the graveyard. Keep it so: a second
+	 * descriptor would keep the registration, and events would name
+	 * freed memory. */
+	close(o->ev.fd);
+	o->ev.fd = -1;
 	o->closed = true;
 	out_unlink(l, o);
 	o->next = l->dead_outs;
@@ -1691,7 +1813,7 @@ static void graveyard_free(struct tdns_loop *l)
 	}
 	while ((o = l->dead_outs) != NULL) {
 		l->dead_outs = o->next;
-		out_free(o);
+		out_recycle(l, o);
 	}
 }
 
@@ -1705,6 +1827,9 @@ void netio_loop_free(struct tdns_loop *l)
 
 	if (l == NULL)
 		return;
+	/* Deferred answers still queued (given after the loop stopped) go
+	 * out while their listeners are open. */
+	replies_send(l);
 	/* Held requests stay with their owners but become inert. */
 	for (h = l->held; h != NULL; h = h->next) {
 		h->loop = NULL;
@@ -1731,6 +1856,14 @@ void netio_loop_free(struct tdns_loop *l)
 		out_free(o);
 	}
 	graveyard_free(l);
+	while ((o = l->spare_outs) != NULL) {
+		l->spare_outs = o->next;
+		free(o);
+	}
+	while ((h = l->spare_reqs) != NULL) {
+		l->spare_reqs = h->next;
+		free(h);
+	}
 	for (i = 0; i < l->n_heap; i++)
 		free(l->heap[i]);
 	free(l->heap);
@@ -1781,6 +1914,22 @@ static void dispatch(const struct epoll_event *ee)
 	}
 }
 
+/* The end of an iteration: the flush hook, then the answers it and the
+ * iteration queued, then what was closed meanwhile. */
+static void loop_flush(struct tdns_loop *l)
+{
+	if (l->flush_fn != NULL)
+		l->flush_fn(l->flush_ctx);
+	replies_send(l);
+	graveyard_free(l);
+}
+
+void netio_loop_set_flush(struct tdns_loop *l, void (*fn)(void *ctx), void *ctx)
+{
+	l->flush_fn = fn;
+	l->flush_ctx = fn != NULL ? ctx : NULL;
+}
+
 enum tdns_status netio_loop_run(struct tdns_loop *l)
 {
 	struct epoll_event evs[EPOLL_BATCH];
@@ -1793,9 +1942,13 @@ enum tdns_status netio_loop_run(struct tdns_loop *l)
 		timers_fire(l, clock_mono_ms());
 		now = clock_mono_ms();
 		next = idle_sweep(l, now);
-		graveyard_free(l);
 		if (atomic_load(&l->stop))
 			break;
+		loop_flush(l);
+		if (atomic_load(&l->stop))
+			break;
+		/* After the hook: it may have added a timer. */
+		now = clock_mono_ms();
 		if (l->n_heap > 0 && l->heap[0]->due < next)
 			next = l->heap[0]->due;
 		if (next == UINT64_MAX)
@@ -1816,6 +1969,9 @@ enum tdns_status netio_loop_run(struct tdns_loop *l)
 			dispatch(&evs[i]);
 		graveyard_free(l);
 	}
+	/* Once more as the loop stops: nothing given during the last
+	 * iteration is left behind. */
+	loop_flush(l);
 	/* Consume the stop so the loop can be run again. */
 	atomic_store(&l->stop, false);
 	r = read(l->wake.fd, &count, sizeof(count));

@@ -56,6 +56,8 @@
  * is followed by asking for the target in turn; at most this many CNAMEs
  * in all from the client's qname (Unbound restarts about as often). */
 #define CHASE_MAX_HOPS 8u
+/* Random bytes fetched from the kernel at a time (IDs, 0x20 bits). */
+#define RAND_POOL 256u
 /* Names remembered while walking one chain (loop detection). */
 #define CHAIN_NAMES_MAX (CACHE_CHAIN_MAX + 2)
 
@@ -138,6 +140,12 @@ struct upq {
 	ldns_rr_list *chain;      /* CNAMEs collected so far (owned) */
 	unsigned depth;           /* CNAMEs before qname (a chased target) */
 	bool chased;              /* the answer now comes from a target query */
+	/* Answered, its cache value waiting for the next resolver_flush
+	 * (one commit per batch): no attempt, no deadline; clients asking
+	 * meanwhile join the waiters. */
+	struct tdns_cache_value val;
+	struct upq *commit_next;  /* in r->commit, NULL at its tail */
+	bool committing;
 };
 
 struct tdns_resolver {
@@ -153,6 +161,11 @@ struct tdns_resolver {
 	uint64_t armed;           /* deadline last given to transport.wake */
 	uint8_t *buf;             /* WIRE_MAX_MSG scratch for deferred answers */
 	struct tdns_txn *rtxn;    /* read snapshot, reset between queries */
+	struct upq *commit;       /* answers waiting for resolver_flush, */
+	struct upq **commit_tail; /* in the order they came */
+	struct tdns_cache_put *puts; /* max_outstanding, for resolver_flush */
+	uint8_t rand[RAND_POOL];  /* getrandom output not used yet */
+	size_t rand_left;
 	struct upstate *ups;      /* n_upstream */
 	struct failent *failc;    /* FAILC_SETS * FAILC_WAYS */
 	uint64_t log_window;      /* start of the SERVFAIL log window */
@@ -182,15 +195,33 @@ static uint32_t key_hash(const uint8_t *k, size_t n)
 	return h;
 }
 
-/* RFC 5452 9.2: the ID comes from the OS CSPRNG. */
-static enum tdns_status random_id(uint16_t *id)
+/* n bytes from the OS CSPRNG (RFC 5452 9.2: IDs; 0x20 bits), taken from
+ * a pool refilled RAND_POOL bytes at a time: the same randomness as a
+ * getrandom call per query, without the syscall per query. Each byte is
+ * handed out once. */
+static enum tdns_status random_bytes(struct tdns_resolver *r, void *out, size_t n)
 {
-	ssize_t n;
+	uint8_t *o = out;
+	size_t take;
+	ssize_t got;
 
-	do {
-		n = getrandom(id, sizeof(*id), 0);
-	} while (n < 0 && errno == EINTR);
-	return n == (ssize_t)sizeof(*id) ? TDNS_OK : TDNS_EIO;
+	while (n > 0) {
+		if (r->rand_left == 0) {
+			do {
+				got = getrandom(r->rand, sizeof(r->rand), 0);
+			} while (got < 0 && errno == EINTR);
+			if (got != (ssize_t)sizeof(r->rand))
+				return TDNS_EIO;
+			r->rand_left = sizeof(r->rand);
+		}
+		take = n < r->rand_left ? n : r->rand_left;
+		memcpy(o, r->rand + sizeof(r->rand) - r->rand_left, take);
+		explicit_bzero(r->rand + sizeof(r->rand) - r->rand_left, take);
+		r->rand_left -= take;
+		o += take;
+		n -= take;
+	}
+	return TDNS_OK;
 }
 
 /* ---- Extended DNS Errors ---- */
@@ -618,6 +649,16 @@ static void upq_destroy(struct tdns_resolver *r, struct upq *u)
 		r->all = u->next;
 	if (u->next != NULL)
 		u->next->prev = u->prev;
+	if (u->committing) {
+		struct upq **cp = &r->commit;
+
+		while (*cp != u)
+			cp = &(*cp)->commit_next;
+		*cp = u->commit_next;
+		if (r->commit_tail == &u->commit_next)
+			r->commit_tail = cp;
+	}
+	cache_value_clear(&u->val);
 	r->slots[u->slot] = NULL;
 	r->free_slots[r->n_free++] = u->slot;
 	r->n_out--;
@@ -653,20 +694,14 @@ static void wake_at(struct tdns_resolver *r, uint64_t deadline)
 /* The qname as this attempt sends it: lower case, or with 0x20 each
  * letter's case from a random bit (draft-vixie-dnsext-dns0x20), which a
  * forger must also guess. */
-static void set_qsent(struct upq *u, bool mix)
+static void set_qsent(struct tdns_resolver *r, struct upq *u, bool mix)
 {
 	uint8_t bits[NAME_WIRE_MAX];
 	size_t n = ldns_rdf_size(u->qname);
-	ssize_t got;
 
 	memcpy(u->qsent, ldns_rdf_data(u->qname), n);
 	u->used_0x20 = false;
-	if (!mix)
-		return;
-	do {
-		got = getrandom(bits, n, 0);
-	} while (got < 0 && errno == EINTR);
-	if (got != (ssize_t)n)
+	if (!mix || random_bytes(r, bits, n) != TDNS_OK)
 		return;
 	for (size_t i = 0; i < n && u->qsent[i] != 0; i += (size_t)u->qsent[i] + 1) {
 		for (size_t j = i + 1; j <= i + u->qsent[i] && j < n; j++)
@@ -729,12 +764,12 @@ static bool attempt_start(struct tdns_resolver *r, struct upq *u, unsigned first
 		/* A dead upstream with no usable one after it is asked all
 		 * the same: failing without asking would only prolong an
 		 * outage of every upstream past its end. */
-		if (random_id(&u->id) != TDNS_OK) {
+		if (random_bytes(r, &u->id, sizeof(u->id)) != TDNS_OK) {
 			u->why = FAIL_INTERNAL;
 			return false;
 		}
 		u->no_edns = no_edns;
-		set_qsent(u, r->cfg.use_0x20 && !r->ups[up].no_0x20 && !u->plain_case);
+		set_qsent(r, u, r->cfg.use_0x20 && !r->ups[up].no_0x20 && !u->plain_case);
 		if (++r->seq == 0)
 			r->seq = 1;
 		u->token = (uint64_t)r->seq << SLOT_BITS | u->slot;
@@ -1550,6 +1585,76 @@ static void chase_resume(struct tdns_resolver *r, struct upq *u,
 	ldns_pkt_free(tp);
 }
 
+/* ---- batched cache writes ---- */
+
+/* Queue u's answer (taking v) for resolver_flush. An answer is sent only
+ * once it is in the cache, so that what a client was told survives a
+ * crash right after (tests/e2e/test_crash_local.py); the commit is shared
+ * by every answer of the same loop iteration. The attempt is over: its
+ * socket goes now, and no deadline applies while u waits. */
+static void commit_queue(struct tdns_resolver *r, struct upq *u,
+			 struct tdns_cache_value *v)
+{
+	attempt_close(r, u);
+	u->val = *v;
+	memset(v, 0, sizeof(*v));
+	u->committing = true;
+	u->attempt_deadline = UINT64_MAX;
+	u->stale_at = 0;
+	u->commit_next = NULL;
+	*r->commit_tail = u;
+	r->commit_tail = &u->commit_next;
+}
+
+/* Count one cache write's outcome. The clients get their answer either
+ * way; a failing store fails for every answer: log the 1st, 2nd, 4th, ... */
+static void note_stored(struct tdns_resolver *r, enum tdns_status st)
+{
+	if (st == TDNS_OK) {
+		r->stats.cache_stored++;
+		return;
+	}
+	r->stats.cache_errors++;
+	if ((r->stats.cache_errors & (r->stats.cache_errors - 1)) == 0)
+		log_warn("cache store: %s (%llu times)", tdns_strerror(st),
+			 (unsigned long long)r->stats.cache_errors);
+}
+
+void resolver_flush(struct tdns_resolver *r)
+{
+	struct tdns_cache_value val;
+	struct upq *list, *u, *next;
+	uint64_t now;
+	size_t n;
+
+	/* Answering may complete more (queries that chased a CNAME to one
+	 * of these): they form the next batch. */
+	while (r->commit != NULL) {
+		list = r->commit;
+		r->commit = NULL;
+		r->commit_tail = &r->commit;
+		now = clock_now();
+		n = 0;
+		for (u = list; u != NULL; u = u->commit_next) {
+			u->committing = false;
+			r->puts[n++] = (struct tdns_cache_put){
+				.qkey = u->key, .qkey_len = u->qkey_len,
+				.qtype = u->qtype, .v = &u->val,
+			};
+		}
+		cache_store_many(r->cfg.store, &r->cfg.cache, r->puts, n, now);
+		n = 0;
+		for (u = list; u != NULL; u = next) {
+			next = u->commit_next;
+			note_stored(r, r->puts[n++].st);
+			val = u->val;
+			memset(&u->val, 0, sizeof(u->val));
+			upq_complete(r, u, val.data, val.len, now);
+			cache_value_clear(&val);
+		}
+	}
+}
+
 /* An accepted NOERROR/NXDOMAIN reply (or one combined from a chase): a
  * CNAME loop or an over-long chase fails; a chain to chase is chased;
  * otherwise cache what may be cached, answer. */
@@ -1585,19 +1690,8 @@ static void accept_reply(struct tdns_resolver *r, struct upq *u,
 		return;
 	}
 	if (v.cacheable && u->qclass == LDNS_RR_CLASS_IN) {
-		st = cache_store(r->cfg.store, &r->cfg.cache, u->key, u->qkey_len,
-				 u->qtype, &v, now);
-		if (st == TDNS_OK) {
-			r->stats.cache_stored++;
-		} else {
-			/* The clients still get their answer. A failing store
-			 * fails for every answer: log the 1st, 2nd, 4th, ... */
-			r->stats.cache_errors++;
-			if ((r->stats.cache_errors & (r->stats.cache_errors - 1)) == 0)
-				log_warn("cache store: %s (%llu times)",
-					 tdns_strerror(st),
-					 (unsigned long long)r->stats.cache_errors);
-		}
+		commit_queue(r, u, &v);
+		return;
 	}
 	upq_complete(r, u, v.data, v.len, now);
 	cache_value_clear(&v);
@@ -1816,8 +1910,10 @@ enum tdns_status resolver_new(const struct tdns_resolver_cfg *cfg,
 	r->buf = malloc(WIRE_MAX_MSG);
 	r->ups = calloc(r->cfg.n_upstream, sizeof(*r->ups));
 	r->failc = calloc(FAILC_SETS * FAILC_WAYS, sizeof(*r->failc));
+	r->puts = calloc(r->cfg.max_outstanding, sizeof(*r->puts));
+	r->commit_tail = &r->commit;
 	if (r->slots == NULL || r->free_slots == NULL || r->buckets == NULL ||
-	    r->buf == NULL || r->ups == NULL || r->failc == NULL)
+	    r->buf == NULL || r->ups == NULL || r->failc == NULL || r->puts == NULL)
 		goto out;
 	for (unsigned i = 0; i < r->cfg.n_upstream; i++)
 		r->ups[i].backoff_ms = BACKOFF_MIN_MS;
@@ -1858,5 +1954,6 @@ void resolver_free(struct tdns_resolver *r)
 	free(r->buf);
 	free(r->ups);
 	free(r->failc);
+	free(r->puts);
 	free(r);
 }

@@ -547,6 +547,28 @@ enum tdns_status store_put(struct tdns_txn *t, enum tdns_db db, const uint8_t *k
 	return store_err(mdb_put(t->txn, t->s->dbi[db], &k, &v, 0));
 }
 
+enum tdns_status store_put_new(struct tdns_txn *t, enum tdns_db db,
+			       const uint8_t *key, size_t klen, const void *val,
+			       size_t vlen, struct tdns_val *old)
+{
+	MDB_val k, v;
+	int rc;
+
+	if (!db_ok(db) || !t->write || klen == 0)
+		return TDNS_EINVAL;
+	k.mv_data = (void *)key;
+	k.mv_size = klen;
+	v.mv_data = (void *)val;
+	v.mv_size = vlen;
+	/* MDB_NOOVERWRITE: on MDB_KEYEXIST, v is the existing value. */
+	rc = mdb_put(t->txn, t->s->dbi[db], &k, &v, MDB_NOOVERWRITE);
+	if (rc == MDB_KEYEXIST) {
+		old->data = v.mv_data;
+		old->len = v.mv_size;
+	}
+	return store_err(rc);
+}
+
 enum tdns_status store_del(struct tdns_txn *t, enum tdns_db db, const uint8_t *key,
 			   size_t klen)
 {

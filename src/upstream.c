@@ -4,20 +4,24 @@
  */
 #include "tierdns/upstream.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tierdns/clock.h"
 #include "tierdns/log.h"
 
+#define TAB_MIN 64    /* slots of the attempt table to begin with */
+#define SPARE_MAX 256 /* ended attempts kept for reuse (no malloc per miss) */
+
 /* One attempt's socket. */
 struct attempt {
-	struct attempt *prev, *next;
 	struct tdns_upstream *up;
 	uint64_t token;
 	struct tdns_out *out;
 	bool in_cb; /* inside resolver_on_reply for this attempt */
 	bool dead;  /* done was called meanwhile: free after the callback */
+	struct attempt *next_spare;
 };
 
 struct tdns_upstream {
@@ -25,25 +29,108 @@ struct tdns_upstream {
 	struct tdns_addr *addrs;
 	unsigned n;
 	struct tdns_resolver *r;
-	struct attempt *list;
+	/* The open attempts by token: open addressing with linear probing,
+	 * at most half full, so done finds its attempt in O(1) with hundreds
+	 * in flight. cap is a power of two (0 before the first attempt). */
+	struct attempt **tab;
+	size_t cap, n_open;
+	struct attempt *spare; /* ended attempts, linked by next_spare */
+	unsigned n_spare;
 	struct tdns_timer *timer;
 };
 
-static void unlink_attempt(struct tdns_upstream *up, struct attempt *a)
+/* The resolver's tokens are a sequence number over a slot number: mix the
+ * bits so neither half alone picks the bucket. */
+static size_t tab_home(const struct tdns_upstream *up, uint64_t token)
 {
-	if (a->prev != NULL)
-		a->prev->next = a->next;
-	else
-		up->list = a->next;
-	if (a->next != NULL)
-		a->next->prev = a->prev;
-	a->prev = a->next = NULL;
+	uint64_t h = token * 0x9e3779b97f4a7c15u;
+
+	return (size_t)(h ^ h >> 32) & (up->cap - 1);
 }
 
+/* The table index of the attempt with this token, or SIZE_MAX. */
+static size_t tab_find(const struct tdns_upstream *up, uint64_t token)
+{
+	size_t i;
+
+	if (up->n_open == 0)
+		return SIZE_MAX;
+	for (i = tab_home(up, token); up->tab[i] != NULL; i = (i + 1) & (up->cap - 1))
+		if (up->tab[i]->token == token)
+			return i;
+	return SIZE_MAX;
+}
+
+static void tab_place(struct tdns_upstream *up, struct attempt *a)
+{
+	size_t i;
+
+	for (i = tab_home(up, a->token); up->tab[i] != NULL; i = (i + 1) & (up->cap - 1))
+		;
+	up->tab[i] = a;
+}
+
+/* Room for one more attempt (the table doubles when half full). */
+static bool tab_reserve(struct tdns_upstream *up)
+{
+	struct attempt **old = up->tab;
+	size_t old_cap = up->cap, cap, i;
+
+	if ((up->n_open + 1) * 2 <= up->cap)
+		return true;
+	cap = up->cap == 0 ? TAB_MIN : up->cap * 2;
+	up->tab = calloc(cap, sizeof(*up->tab));
+	if (up->tab == NULL) {
+		up->tab = old;
+		return false;
+	}
+	up->cap = cap;
+	for (i = 0; i < old_cap; i++)
+		if (old[i] != NULL)
+			tab_place(up, old[i]);
+	free(old);
+	return true;
+}
+
+/* Remove the entry at i; later entries of its probe run move back into
+ * the hole (no tombstones, so lookups stay short). */
+static void tab_remove(struct tdns_upstream *up, size_t i)
+{
+	size_t mask = up->cap - 1, j = i, home;
+
+	up->tab[i] = NULL;
+	up->n_open--;
+	for (;;) {
+		j = (j + 1) & mask;
+		if (up->tab[j] == NULL)
+			return;
+		home = tab_home(up, up->tab[j]->token);
+		/* The entry at j stays when its home lies cyclically in (i, j]. */
+		if (((j - home) & mask) < ((j - i) & mask))
+			continue;
+		up->tab[i] = up->tab[j];
+		up->tab[j] = NULL;
+		i = j;
+	}
+}
+
+/* Close the attempt's socket; its memory is kept for the next attempt
+ * while up has fewer than SPARE_MAX spare. */
 static void free_attempt(struct attempt *a)
 {
+	struct tdns_upstream *up;
+
+	if (a == NULL)
+		return;
 	if (a->out != NULL)
 		netio_out_close(a->out);
+	up = a->up;
+	if (up != NULL && up->n_spare < SPARE_MAX) {
+		a->next_spare = up->spare;
+		up->spare = a;
+		up->n_spare++;
+		return;
+	}
 	free(a);
 }
 
@@ -72,8 +159,15 @@ static enum tdns_status tr_send(void *ctx, uint64_t token, unsigned upstream,
 	if (upstream >= up->n)
 		goto out;
 	st = TDNS_ENOMEM;
-	a = calloc(1, sizeof(*a));
-	if (a == NULL)
+	a = up->spare;
+	if (a != NULL) {
+		up->spare = a->next_spare;
+		up->n_spare--;
+		memset(a, 0, sizeof(*a));
+	} else {
+		a = calloc(1, sizeof(*a));
+	}
+	if (a == NULL || !tab_reserve(up))
 		goto out;
 	a->up = up;
 	a->token = token;
@@ -87,10 +181,8 @@ static enum tdns_status tr_send(void *ctx, uint64_t token, unsigned upstream,
 			 tdns_strerror(st));
 		goto out;
 	}
-	a->next = up->list;
-	if (up->list != NULL)
-		up->list->prev = a;
-	up->list = a;
+	tab_place(up, a);
+	up->n_open++;
 	a = NULL;
 out:
 	if (a != NULL)
@@ -102,13 +194,12 @@ static void tr_done(void *ctx, uint64_t token)
 {
 	struct tdns_upstream *up = ctx;
 	struct attempt *a;
+	size_t i = tab_find(up, token);
 
-	for (a = up->list; a != NULL; a = a->next)
-		if (a->token == token)
-			break;
-	if (a == NULL)
+	if (i == SIZE_MAX)
 		return;
-	unlink_attempt(up, a);
+	a = up->tab[i];
+	tab_remove(up, i);
 	if (a->in_cb)
 		a->dead = true;
 	else
@@ -168,15 +259,19 @@ out:
 
 void upstream_free(struct tdns_upstream *up)
 {
+	struct attempt *a;
+	size_t i;
+
 	if (up == NULL)
 		return;
 	if (up->timer != NULL)
 		netio_timer_cancel(up->loop, up->timer);
-	while (up->list != NULL) {
-		struct attempt *a = up->list;
-
-		unlink_attempt(up, a);
-		free_attempt(a);
+	for (i = 0; i < up->cap; i++)
+		free_attempt(up->tab[i]);
+	free(up->tab);
+	while ((a = up->spare) != NULL) {
+		up->spare = a->next_spare;
+		free(a);
 	}
 	free(up->addrs);
 	free(up);

@@ -194,6 +194,29 @@ enum tdns_status cache_store(struct tdns_store *s, const struct tdns_cache_cfg *
 			     const uint8_t *qkey, size_t qkey_len, uint16_t qtype,
 			     const struct tdns_cache_value *v, uint64_t now);
 
+/* One answer for cache_store_many. */
+struct tdns_cache_put {
+	const uint8_t *qkey;              /* name key of the qname */
+	size_t qkey_len;
+	uint16_t qtype;
+	const struct tdns_cache_value *v; /* cacheable */
+	enum tdns_status st;              /* out: as cache_store would say */
+};
+
+/*
+ * Store n answers as cache_store would, but in ONE write transaction (one
+ * LMDB commit for the lot: a commit costs several syscalls and a new root
+ * path, which is most of the price of a miss when it is paid per answer).
+ * When the batch does not fit (budget or map), it is stored entry by entry
+ * with cache_store, which evicts. puts[i].st tells each entry's fate; the
+ * return value is TDNS_OK when every entry was stored, else the first
+ * failure. The caller must not hold a write transaction on this thread.
+ */
+enum tdns_status cache_store_many(struct tdns_store *s,
+				  const struct tdns_cache_cfg *cfg,
+				  struct tdns_cache_put *puts, size_t n,
+				  uint64_t now);
+
 /*
  * cache_value_build + cache_store. TDNS_OK when stored; TDNS_ENOTFOUND when
  * the reply holds nothing cacheable (passed through uncached).

@@ -17,8 +17,8 @@
  * and at most max_tcp_per_client of them from one client address.
  *
  * Client side: netio_out_* sockets for upstream queries. A UDP out socket is
- * a fresh socket bound to a kernel-chosen random port and connect()ed to the
- * upstream, so the kernel drops datagrams from any other address or port
+ * a fresh socket connect()ed to the upstream, which binds it to a
+ * kernel-chosen random port, so the kernel drops datagrams from any other address or port
  * (RFC 5452 9.2). A TCP out socket frames and unframes messages.
  */
 #ifndef TIERDNS_NETIO_H
@@ -57,6 +57,13 @@ void netio_loop_free(struct tdns_loop *l);
 enum tdns_status netio_loop_run(struct tdns_loop *l);
 /* Ask the loop to return; safe from another thread and from a signal handler. */
 void netio_loop_stop(struct tdns_loop *l);
+/* fn(ctx) runs once per loop iteration, after timers fired and the events of the last
+ * epoll_wait were handled, just before the loop waits again (and once more when the loop
+ * stops). UDP replies given with netio_request_reply during the iteration, including from
+ * fn, are sent after fn returns. One hook per loop; fn NULL removes it. Set and called on
+ * the loop's thread; ctx is the caller's and must live until the hook is removed or the
+ * loop is freed (netio_loop_free does not call it). */
+void netio_loop_set_flush(struct tdns_loop *l, void (*fn)(void *ctx), void *ctx);
 
 /* ---- server side ---- */
 
@@ -126,7 +133,13 @@ const struct tdns_addr *netio_request_peer(const struct tdns_request *req);
  * own thread only. Once the loop is freed, remaining handles are inert:
  * reply sends nothing, both calls just free the handle. */
 struct tdns_request *netio_request_hold(struct tdns_request *req);
-/* Send the answer (copied) and release the handle. */
+/* Send the answer (copied) and release the handle. Over TCP the answer is
+ * written at once. Over UDP it is queued (copied into a fixed per-loop
+ * queue of 32 answers) and the queue goes out in one sendmmsg per socket
+ * after the loop's flush hook, before the loop waits again, or at once
+ * when it is full. None is dropped: the last flush as the loop stops
+ * sends what is queued, and an answer given while the loop is not running
+ * goes out in the next run's first iteration or in netio_loop_free. */
 void netio_request_reply(struct tdns_request *held, const uint8_t *msg, size_t len);
 void netio_request_release(struct tdns_request *held);
 
@@ -137,7 +150,9 @@ void netio_request_release(struct tdns_request *held);
 typedef void (*netio_out_fn)(void *ctx, struct tdns_out *o, const uint8_t *msg,
 			     size_t len);
 
-/* A fresh connected UDP socket to peer with a random source port. */
+/* A fresh connected UDP socket to peer with a random source port (the
+ * kernel's autobind at connect(): Linux picks a random ephemeral port, as
+ * for bind to port 0). */
 enum tdns_status netio_out_udp(struct tdns_loop *l, const struct tdns_addr *peer,
 			       netio_out_fn fn, void *ctx, struct tdns_out **out);
 /* A non-blocking TCP connection to peer; messages are framed both ways. */

@@ -211,6 +211,18 @@ enum resolver_verdict resolver_refuse(struct tdns_resolver *r, const uint8_t *in
 void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 		       const uint8_t *msg, size_t len);
 
+/*
+ * Commit the answers that came since the last call to the cache, in one
+ * write transaction, then send them to their clients. An answer that is
+ * to be cached goes out only after its commit ("acknowledged => cached":
+ * it survives a crash of the daemon), and one commit per batch instead of
+ * one per answer is most of what a miss costs. The daemon calls this once
+ * per event-loop iteration, after the events of one epoll_wait and before
+ * it waits again (netio_loop_set_flush); answers that are not cached
+ * (failures, TTL 0, class other than IN) do not wait for it.
+ */
+void resolver_flush(struct tdns_resolver *r);
+
 /* Expire attempts whose deadline is <= now_ms (monotonic milliseconds). */
 void resolver_tick(struct tdns_resolver *r, uint64_t now_ms);
 

@@ -709,6 +709,120 @@ static void test_budget_evicts(void **state)
 	ldns_pkt_free(got);
 }
 
+/* n TXT answers host<first..first+n-1>.site., ~450 bytes each, as values
+ * and their puts for cache_store_many (keys in keys[i]). */
+#define MANY 200
+struct many {
+	struct tdns_cache_value v[MANY];
+	uint8_t keys[MANY][NAME_KEY_MAX];
+	struct tdns_cache_put puts[MANY];
+};
+
+static void many_build(struct many *m, size_t first, size_t n)
+{
+	char name[32], rr[600], txt[500];
+
+	memset(txt, 'x', sizeof(txt) - 1);
+	txt[sizeof(txt) - 1] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		const char *an[2] = { rr, NULL };
+		ldns_pkt *resp;
+		ldns_rdf *qn;
+
+		snprintf(name, sizeof(name), "host%zu.site.", first + i);
+		snprintf(rr, sizeof(rr), "%s %zu IN TXT \"%.200s\" \"%.200s\"", name,
+			 300 + first + i, txt, txt);
+		resp = mkreply(name, LDNS_RR_TYPE_TXT, LDNS_RCODE_NOERROR, an, NULL, NULL);
+		qn = dname(name);
+		memset(&m->v[i], 0, sizeof(m->v[i]));
+		assert_int_equal(cache_value_build(&cfg, qn, LDNS_RR_TYPE_TXT, resp, T0,
+						   &m->v[i]),
+				 TDNS_OK);
+		assert_true(m->v[i].cacheable);
+		qkey_of(name, m->keys[i], &m->puts[i].qkey_len);
+		m->puts[i].qkey = m->keys[i];
+		m->puts[i].qtype = LDNS_RR_TYPE_TXT;
+		m->puts[i].v = &m->v[i];
+		m->puts[i].st = TDNS_EIO; /* must be overwritten */
+		ldns_rdf_deep_free(qn);
+		ldns_pkt_free(resp);
+	}
+}
+
+static void many_clear(struct many *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		cache_value_clear(&m->v[i]);
+}
+
+static uint64_t last_txn(struct tdns_store *s)
+{
+	struct tdns_txn *t = NULL;
+	uint64_t id;
+
+	assert_int_equal(store_begin(s, false, &t), TDNS_OK);
+	id = store_txn_id(t);
+	store_abort(t);
+	return id;
+}
+
+/* cache_store_many: a batch is ONE commit, each entry's fate is reported
+ * (an uncacheable one is refused, the others stored), the size account
+ * matches a scan; a batch over the budget falls back to one store each,
+ * with eviction, and still ends within the budget. */
+static void test_store_many(void **state)
+{
+	struct fixture *f = *state;
+	struct tdns_cache_cfg small = cfg;
+	struct many *m = calloc(1, sizeof(*m));
+	ldns_pkt *got = NULL;
+	char name[32];
+	size_t entries;
+	uint64_t before;
+
+	assert_non_null(m);
+	many_build(m, 0, 50);
+	m->v[7].cacheable = false;
+	before = last_txn(f->s);
+	assert_int_equal(cache_store_many(f->s, &cfg, m->puts, 50, T0), TDNS_EINVAL);
+	assert_int_equal(last_txn(f->s), before + 1);
+	for (size_t i = 0; i < 50; i++) {
+		snprintf(name, sizeof(name), "host%zu.site.", i);
+		assert_int_equal(m->puts[i].st, i == 7 ? TDNS_EINVAL : TDNS_OK);
+		assert_int_equal(lookup(f->s, name, LDNS_RR_TYPE_TXT, T0, &got),
+				 i == 7 ? TDNS_ENOTFOUND : TDNS_OK);
+		ldns_pkt_free(got);
+	}
+	scan_bytes(f->s, &entries);
+	assert_int_equal(entries, 49);
+	many_clear(m, 50);
+	/* The same keys again (refreshes): replaced, the account still
+	 * matches a scan (scan_bytes checks it). */
+	many_build(m, 0, 50);
+	assert_int_equal(cache_store_many(f->s, &cfg, m->puts, 50, T0), TDNS_OK);
+	scan_bytes(f->s, &entries);
+	assert_int_equal(entries, 50);
+	many_clear(m, 50);
+
+	/* 200 answers of ~450 bytes (~90 KB) against a 64 KiB budget. */
+	small.max_bytes = 64 * 1024;
+	many_build(m, 1000, MANY);
+	assert_int_equal(cache_store_many(f->s, &small, m->puts, MANY, T0), TDNS_OK);
+	for (size_t i = 0; i < MANY; i++)
+		assert_int_equal(m->puts[i].st, TDNS_OK);
+	assert_true(scan_bytes(f->s, &entries) <= small.max_bytes);
+	assert_true(entries < MANY);
+	/* The last one stored is there; the soonest-expiring went. */
+	assert_int_equal(lookup(f->s, "host1199.site.", LDNS_RR_TYPE_TXT, T0, &got),
+			 TDNS_OK);
+	ldns_pkt_free(got);
+	assert_int_equal(lookup(f->s, "host0.site.", LDNS_RR_TYPE_TXT, T0, &got),
+			 TDNS_ENOTFOUND);
+	ldns_pkt_free(got);
+	many_clear(m, MANY);
+	free(m);
+}
+
 /* Expired entries are evicted before any live one. */
 static void test_budget_expired_first(void **state)
 {
@@ -1345,6 +1459,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dump, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_purge_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_evicts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_expired_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_account_purge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_get, setup, teardown),

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -24,12 +25,66 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "tierdns/clock.h"
 #include "tierdns/netio.h"
+
+/* ---- syscall counters ----
+ *
+ * netio is linked into this program statically, so these definitions stand
+ * in front of libc's for it: each counts its calls and passes them on. A
+ * test reads the difference over the calls it makes, to check how many
+ * syscalls netio spends (the point of the batching). */
+
+static atomic_uint n_bind, n_epoll_del, n_sendmsg, n_sendmmsg;
+
+#define REAL(name, ptr)                                    \
+	do {                                               \
+		if ((ptr) == NULL)                         \
+			*(void **)&(ptr) = dlsym(RTLD_NEXT, name); \
+		assert_non_null(ptr);                      \
+	} while (0)
+
+int bind(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
+{
+	static int (*real)(int, __CONST_SOCKADDR_ARG, socklen_t);
+
+	REAL("bind", real);
+	atomic_fetch_add(&n_bind, 1);
+	return real(fd, addr, len);
+}
+
+int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	static int (*real)(int, int, int, struct epoll_event *);
+
+	REAL("epoll_ctl", real);
+	if (op == EPOLL_CTL_DEL)
+		atomic_fetch_add(&n_epoll_del, 1);
+	return real(epfd, op, fd, ev);
+}
+
+ssize_t sendmsg(int fd, const struct msghdr *h, int flags)
+{
+	static ssize_t (*real)(int, const struct msghdr *, int);
+
+	REAL("sendmsg", real);
+	atomic_fetch_add(&n_sendmsg, 1);
+	return real(fd, h, flags);
+}
+
+int sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
+{
+	static int (*real)(int, struct mmsghdr *, unsigned int, int);
+
+	REAL("sendmmsg", real);
+	atomic_fetch_add(&n_sendmmsg, 1);
+	return real(fd, msgs, n, flags);
+}
 
 /* ---- the handler ---- */
 
@@ -1000,6 +1055,416 @@ static void test_out_tcp(void **state)
 	netio_loop_free(s.loop);
 }
 
+
+/* ---- the flush hook and the deferred UDP answers ---- */
+
+/* A server whose handler defers every query (netio_request_hold) and
+ * answers the held handle by itself ("now", "big", "stop") or leaves it to
+ * the flush hook ("late") or to the test ("keep"). */
+struct flusher {
+	struct tdns_loop *loop;
+	uint16_t port;
+	int client;                 /* test-side UDP socket connected to port */
+	unsigned queries, want;     /* handler calls; stop the loop at want */
+	unsigned hooks;
+	unsigned hooks_seen_timer;  /* hook calls that came after the timer fired */
+	bool timer_fired;
+	bool pending_at_hook;       /* an answer was readable while the hook ran */
+	bool stopped;               /* the hook stopped the loop */
+	bool guard_fired;
+	struct tdns_request *late[4];
+	unsigned n_late;
+	struct tdns_request *kept;
+};
+
+static void flusher_answer(struct tdns_request *h, const uint8_t *in, size_t in_len)
+{
+	uint8_t out[64];
+
+	assert_true(in_len < 60);
+	netio_request_reply(h, out, answer_to(in, in_len, out));
+}
+
+static enum netio_verdict flusher_handler(void *ctx, struct tdns_request *req,
+					  const uint8_t *in, size_t in_len, uint8_t *out,
+					  size_t *out_len)
+{
+	struct flusher *f = ctx;
+	struct tdns_request *h = netio_request_hold(req);
+	static uint8_t big[60000];
+
+	(void)out;
+	(void)out_len;
+	assert_non_null(h);
+	f->queries++;
+	if (starts(in, in_len, "late")) {
+		assert_true(f->n_late < 4);
+		f->late[f->n_late++] = h;
+	} else if (starts(in, in_len, "keep")) {
+		f->kept = h;
+		netio_loop_stop(f->loop);
+	} else if (starts(in, in_len, "big")) {
+		memset(big, 'b', sizeof(big));
+		netio_request_reply(h, big, sizeof(big));
+	} else {
+		flusher_answer(h, in, in_len);
+		if (starts(in, in_len, "stop"))
+			netio_loop_stop(f->loop);
+	}
+	return NETIO_DEFER;
+}
+
+/* Runs before the loop waits: nothing answered during the iteration may
+ * have left yet; then answer the "late" ones, and stop once all is asked. */
+static void flusher_hook(void *ctx)
+{
+	struct flusher *f = ctx;
+	uint8_t byte;
+	unsigned i;
+
+	f->hooks++;
+	if (f->timer_fired)
+		f->hooks_seen_timer++;
+	/* The stop flush after this hook stopped the loop comes once the
+	 * answers of that iteration were sent. */
+	if (f->stopped)
+		return;
+	if (recv(f->client, &byte, 1, MSG_DONTWAIT | MSG_PEEK) >= 0)
+		f->pending_at_hook = true;
+	for (i = 0; i < f->n_late; i++)
+		netio_request_reply(f->late[i], (const uint8_t *)"re:late", 7);
+	f->n_late = 0;
+	if (f->want > 0 && f->queries >= f->want) {
+		f->stopped = true;
+		netio_loop_stop(f->loop);
+	}
+}
+
+static void flusher_start(struct flusher *f)
+{
+	struct tdns_listen_cfg cfg = { 0 };
+	int size = 1 << 20;
+
+	memset(f, 0, sizeof(*f));
+	f->loop = netio_loop_new();
+	assert_non_null(f->loop);
+	assert_int_equal(netio_addr_parse("127.0.0.1", 0, &cfg.addr), TDNS_OK);
+	cfg.on_query = flusher_handler;
+	cfg.ctx = f;
+	assert_int_equal(netio_listen(f->loop, &cfg), TDNS_OK);
+	f->port = netio_listen_port(f->loop);
+	f->client = client_socket(SOCK_DGRAM, f->port);
+	setsockopt(f->client, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	netio_loop_set_flush(f->loop, flusher_hook, f);
+}
+
+static void flusher_ask(struct flusher *f, const char *q)
+{
+	send_all(f->client, (const uint8_t *)q, strlen(q));
+}
+
+/* The next answer the client got, as a C string (size in *len). */
+static const char *flusher_read(struct flusher *f, size_t *len)
+{
+	static char buf[65536];
+	ssize_t n = recv(f->client, buf, sizeof(buf) - 1, 0);
+
+	assert_true(n > 0);
+	buf[n] = '\0';
+	if (len != NULL)
+		*len = (size_t)n;
+	return buf;
+}
+
+static void flusher_guard(void *ctx)
+{
+	struct flusher *f = ctx;
+
+	f->guard_fired = true;
+	netio_loop_stop(f->loop);
+}
+
+/* Run until the test's own stop; the guard (5 s) failing the test if that
+ * never comes, e.g. because the loop waited where the hook should run. */
+static void flusher_run(struct flusher *f)
+{
+	struct tdns_timer *guard = netio_timer_add(f->loop, 5000, flusher_guard, f);
+
+	assert_non_null(guard);
+	assert_int_equal(netio_loop_run(f->loop), TDNS_OK);
+	assert_false(f->guard_fired);
+	netio_timer_cancel(f->loop, guard);
+}
+
+static void flusher_done(struct flusher *f)
+{
+	close(f->client);
+	netio_loop_free(f->loop);
+}
+
+static void flusher_timer(void *ctx)
+{
+	struct flusher *f = ctx;
+
+	f->timer_fired = true;
+}
+
+static void stop_timer(void *ctx)
+{
+	struct flusher *f = ctx;
+
+	f->timer_fired = true;
+	netio_loop_stop(f->loop);
+}
+
+/* The hook runs after the timers of its iteration, before the loop waits:
+ * a due timer and the hook's stop end the run with nothing else to wake the
+ * loop (the guard would). It runs once more when the loop stops; NULL
+ * removes it. */
+static void test_flush_hook_runs_before_wait(void **state)
+{
+	struct flusher f;
+	unsigned before;
+
+	(void)state;
+	flusher_start(&f);
+	assert_non_null(netio_timer_add(f.loop, 0, flusher_timer, &f));
+	assert_non_null(netio_timer_add(f.loop, 0, stop_timer, &f));
+	before = f.hooks;
+	flusher_run(&f);
+	assert_true(f.timer_fired);
+	/* Stopped inside the first pass of timers: only the stop flush ran,
+	 * after both timers. */
+	assert_int_equal(f.hooks - before, 1);
+	assert_int_equal(f.hooks_seen_timer, 1);
+
+	/* A timer with no stop: the hook of the same iteration sees it. */
+	f.timer_fired = false;
+	f.hooks = f.hooks_seen_timer = 0;
+	f.want = 1;
+	f.queries = 1; /* the hook stops the loop at once */
+	f.stopped = false;
+	assert_non_null(netio_timer_add(f.loop, 0, flusher_timer, &f));
+	flusher_run(&f);
+	assert_true(f.timer_fired);
+	assert_true(f.hooks_seen_timer >= 1);
+	/* hook, then (stopped by it) the stop flush: the loop never waited. */
+	assert_int_equal(f.hooks, 2);
+
+	netio_loop_set_flush(f.loop, NULL, &f);
+	before = f.hooks;
+	assert_non_null(netio_timer_add(f.loop, 0, stop_timer, &f));
+	flusher_run(&f);
+	assert_int_equal(f.hooks, before);
+	flusher_done(&f);
+}
+
+/* Deferred UDP answers of one iteration leave together after the hook, in
+ * one sendmmsg, the hook's own answers included; none is sent on its own. */
+static void test_udp_deferred_answers_batched(void **state)
+{
+	struct flusher f;
+	unsigned mm, m;
+
+	(void)state;
+	flusher_start(&f);
+	flusher_ask(&f, "now1");
+	flusher_ask(&f, "late2");
+	flusher_ask(&f, "now3");
+	f.want = 3;
+	mm = atomic_load(&n_sendmmsg);
+	m = atomic_load(&n_sendmsg);
+	flusher_run(&f);
+	assert_int_equal(f.queries, 3);
+	assert_false(f.pending_at_hook);
+	assert_int_equal(atomic_load(&n_sendmmsg) - mm, 1);
+	assert_int_equal(atomic_load(&n_sendmsg) - m, 0);
+	assert_string_equal(flusher_read(&f, NULL), "re:now1");
+	assert_string_equal(flusher_read(&f, NULL), "re:now3");
+	assert_string_equal(flusher_read(&f, NULL), "re:late");
+	flusher_done(&f);
+}
+
+/* The queue is bounded: 32 answers, or an arena of bytes, send at once
+ * when full. 40 small answers take two sendmmsg calls; three of 60000
+ * bytes, two (the third does not fit beside the first two). */
+static void test_udp_deferred_queue_full(void **state)
+{
+	struct flusher f;
+	char q[16];
+	unsigned i, mm;
+	size_t len;
+
+	(void)state;
+	flusher_start(&f);
+	for (i = 0; i < 40; i++) {
+		snprintf(q, sizeof(q), "n%u", i);
+		flusher_ask(&f, q);
+	}
+	f.want = 40;
+	mm = atomic_load(&n_sendmmsg);
+	flusher_run(&f);
+	assert_int_equal(atomic_load(&n_sendmmsg) - mm, 2);
+	for (i = 0; i < 40; i++) {
+		snprintf(q, sizeof(q), "re:n%u", i);
+		assert_string_equal(flusher_read(&f, NULL), q);
+	}
+
+	for (i = 0; i < 3; i++)
+		flusher_ask(&f, "big");
+	f.queries = 0;
+	f.want = 3;
+	f.stopped = false;
+	mm = atomic_load(&n_sendmmsg);
+	flusher_run(&f);
+	assert_int_equal(atomic_load(&n_sendmmsg) - mm, 2);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(flusher_read(&f, &len)[59999], 'b');
+		assert_int_equal(len, 60000);
+	}
+	flusher_done(&f);
+}
+
+/* Stopping loses nothing: an answer queued in the iteration that stopped
+ * the loop goes out before run returns, one given while the loop is not
+ * running goes out when the loop is freed. */
+static void test_udp_deferred_answers_survive_stop(void **state)
+{
+	struct flusher f;
+	uint8_t byte;
+
+	(void)state;
+	flusher_start(&f);
+	netio_loop_set_flush(f.loop, NULL, NULL);
+	flusher_ask(&f, "stop1");
+	flusher_run(&f);
+	assert_true(recv(f.client, &byte, 1, MSG_DONTWAIT | MSG_PEEK) == 1);
+	assert_string_equal(flusher_read(&f, NULL), "re:stop1");
+
+	flusher_ask(&f, "keep2");
+	flusher_run(&f);
+	assert_non_null(f.kept);
+	netio_request_reply(f.kept, (const uint8_t *)"re:keep2", 8);
+	netio_loop_free(f.loop);
+	assert_string_equal(flusher_read(&f, NULL), "re:keep2");
+	close(f.client);
+}
+
+/* ---- out sockets: syscalls ---- */
+
+static void out_ignore(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t len)
+{
+	(void)ctx;
+	(void)o;
+	(void)msg;
+	(void)len;
+}
+
+/* connect() alone binds a UDP out socket (no bind call), and still to a
+ * random port each time (RFC 5452 9.2): 64 sockets, 64 distinct ports, not
+ * a sequence. */
+static void test_out_udp_autobind_random_ports(void **state)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct timeval tv = { .tv_sec = 5 };
+	socklen_t slen = sizeof(sin);
+	struct tdns_loop *l = netio_loop_new();
+	struct tdns_out *o[64];
+	struct tdns_addr peer;
+	uint16_t port[64];
+	unsigned i, j, binds, steps = 0;
+	uint8_t byte;
+	int rx;
+
+	(void)state;
+	assert_non_null(l);
+	rx = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(rx >= 0);
+	setsockopt(rx, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(rx, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(rx, (struct sockaddr *)&sin, &slen), 0);
+	assert_int_equal(netio_addr_parse("127.0.0.1", ntohs(sin.sin_port), &peer), TDNS_OK);
+
+	binds = atomic_load(&n_bind);
+	for (i = 0; i < 64; i++) {
+		byte = (uint8_t)i;
+		assert_int_equal(netio_out_udp(l, &peer, out_ignore, NULL, &o[i]), TDNS_OK);
+		assert_int_equal(netio_out_send(o[i], &byte, 1), TDNS_OK);
+	}
+	assert_int_equal(atomic_load(&n_bind) - binds, 0);
+	for (i = 0; i < 64; i++) {
+		slen = sizeof(sin);
+		assert_int_equal(recvfrom(rx, &byte, 1, 0, (struct sockaddr *)&sin, &slen), 1);
+		assert_true(byte < 64);
+		port[byte] = ntohs(sin.sin_port);
+	}
+	for (i = 0; i < 64; i++) {
+		assert_true(port[i] != 0);
+		for (j = i + 1; j < 64; j++)
+			assert_true(port[i] != port[j]);
+		if (i > 0 && (port[i] == port[i - 1] + 1 || port[i] + 1 == port[i - 1]))
+			steps++;
+	}
+	assert_true(steps <= 4);
+	for (i = 0; i < 64; i++)
+		netio_out_close(o[i]);
+	netio_loop_free(l);
+	close(rx);
+}
+
+struct pair {
+	struct tdns_loop *loop;
+	struct tdns_out *o[2];
+	unsigned calls;
+};
+
+/* Whichever answer comes first closes the other socket, whose answer may
+ * already be in the same epoll_wait batch: it must never be delivered. */
+static void pair_fn(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t len)
+{
+	struct pair *p = ctx;
+
+	assert_non_null(msg);
+	assert_true(len > 0);
+	p->calls++;
+	netio_out_close(o == p->o[0] ? p->o[1] : p->o[0]);
+	netio_out_close(o);
+	netio_loop_stop(p->loop);
+}
+
+/* Closing an out socket costs no EPOLL_CTL_DEL (close takes it out of
+ * epoll), and events of it already returned by epoll_wait are ignored. */
+static void test_out_close_without_epoll_del(void **state)
+{
+	struct server s;
+	struct pair p = { 0 };
+	struct tdns_addr peer;
+	struct tdns_out *t;
+	unsigned dels;
+
+	(void)state;
+	server_start(&s, 0, 0);
+	p.loop = s.loop;
+	assert_int_equal(netio_addr_parse("127.0.0.1", s.port, &peer), TDNS_OK);
+	assert_int_equal(netio_out_udp(s.loop, &peer, pair_fn, &p, &p.o[0]), TDNS_OK);
+	assert_int_equal(netio_out_udp(s.loop, &peer, pair_fn, &p, &p.o[1]), TDNS_OK);
+	assert_int_equal(netio_out_send(p.o[0], (const uint8_t *)"a", 1), TDNS_OK);
+	assert_int_equal(netio_out_send(p.o[1], (const uint8_t *)"b", 1), TDNS_OK);
+	dels = atomic_load(&n_epoll_del);
+	assert_int_equal(run_guarded(s.loop), TDNS_OK);
+	assert_int_equal(p.calls, 1);
+	assert_int_equal(s.queries, 2);
+	assert_int_equal(atomic_load(&n_epoll_del) - dels, 0);
+
+	/* TCP too. */
+	assert_int_equal(netio_out_tcp(s.loop, &peer, out_ignore, NULL, &t), TDNS_OK);
+	dels = atomic_load(&n_epoll_del);
+	netio_out_close(t);
+	assert_int_equal(atomic_load(&n_epoll_del) - dels, 0);
+	netio_loop_free(s.loop);
+}
+
 /* ---- timers and stopping ---- */
 
 struct order {
@@ -1118,6 +1583,12 @@ int main(void)
 		cmocka_unit_test(test_timers_in_order),
 		cmocka_unit_test(test_stop_from_thread),
 		cmocka_unit_test(test_listen_errors),
+		cmocka_unit_test(test_flush_hook_runs_before_wait),
+		cmocka_unit_test(test_udp_deferred_answers_batched),
+		cmocka_unit_test(test_udp_deferred_queue_full),
+		cmocka_unit_test(test_udp_deferred_answers_survive_stop),
+		cmocka_unit_test(test_out_udp_autobind_random_ports),
+		cmocka_unit_test(test_out_close_without_epoll_del),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -351,9 +351,35 @@ static enum resolver_verdict ask(struct env *e, int client, uint16_t id,
 			      sizeof(e->out), &e->out_len);
 }
 
+/* One reply, then the end of the daemon's loop iteration (the flush that
+ * commits cached answers and sends them). */
 static void deliver(struct env *e, size_t sent_idx, const uint8_t *msg, size_t len)
 {
 	resolver_on_reply(e->r, e->sent[sent_idx].token, msg, len);
+	resolver_flush(e->r);
+}
+
+/* Whether (name, type) is in the cache now, and the store's last commit. */
+static bool in_cache(struct env *e, const char *name, uint16_t type,
+		     uint64_t *txn_id)
+{
+	struct tdns_cache_value v = { 0 };
+	struct tdns_txn *t = NULL;
+	ldns_rdf *d = ldns_dname_new_frm_str(name);
+	uint8_t key[NAME_KEY_MAX];
+	size_t klen;
+	enum tdns_status st;
+
+	assert_non_null(d);
+	key_of(d, key, &klen);
+	ldns_rdf_deep_free(d);
+	assert_int_equal(store_begin(e->store, false, &t), TDNS_OK);
+	st = cache_get(t, key, klen, type, clock_now(), 0, &v);
+	if (txn_id != NULL)
+		*txn_id = store_txn_id(t);
+	store_abort(t);
+	cache_value_clear(&v);
+	return st == TDNS_OK;
 }
 
 /* ---- tests ---- */
@@ -845,6 +871,99 @@ static void test_cancel_and_free(void **state)
 	assert_ptr_equal(e->got[0].held, &e->clients[1]);
 	assert_int_equal(e->got[0].len, 0);
 	assert_true(e->sent[0].done);
+}
+
+/* Answers that are cached go out only once committed, and every answer
+ * that came before one resolver_flush shares ONE commit. Meanwhile the
+ * question is still outstanding: a new client joins it (no second
+ * upstream query), no deadline fails it, and the attempt's socket is
+ * already released. */
+static void test_batched_commit(void **state)
+{
+	struct env *e = *state;
+	const char *const mail_a[] = { "mail.site. 300 IN A 192.0.2.25", NULL };
+	uint8_t rep[4096];
+	uint64_t before, after;
+	ldns_pkt *p;
+	size_t n;
+
+	assert_int_equal(ask(e, 0, 1, "www.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	assert_int_equal(ask(e, 1, 2, "mail.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	assert_int_equal(e->n_sent, 2);
+	n = mkreply(&e->sent[0], LDNS_RCODE_NOERROR, false, WWW_A, NULL, rep);
+	resolver_on_reply(e->r, e->sent[0].token, rep, n);
+	n = mkreply(&e->sent[1], LDNS_RCODE_NOERROR, false, mail_a, NULL, rep);
+	resolver_on_reply(e->r, e->sent[1].token, rep, n);
+
+	assert_int_equal(e->n_got, 0);
+	assert_false(in_cache(e, "www.site.", LDNS_RR_TYPE_A, &before));
+	assert_false(in_cache(e, "mail.site.", LDNS_RR_TYPE_A, NULL));
+	assert_true(e->sent[0].done);
+	assert_true(e->sent[1].done);
+	assert_int_equal(resolver_outstanding(e->r), 2);
+	assert_int_equal(ask(e, 2, 3, "WWW.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	assert_int_equal(e->n_sent, 2);
+	clock_advance_ms(5000);
+	resolver_tick(e->r, clock_mono_ms());
+	assert_int_equal(e->n_got, 0);
+	assert_int_equal(resolver_stats(e->r)->upstream_timeouts, 0);
+
+	resolver_flush(e->r);
+	assert_int_equal(e->n_got, 3);
+	assert_true(in_cache(e, "www.site.", LDNS_RR_TYPE_A, &after));
+	assert_true(in_cache(e, "mail.site.", LDNS_RR_TYPE_A, NULL));
+	assert_int_equal(after, before + 1);
+	assert_int_equal(resolver_stats(e->r)->cache_stored, 2);
+	assert_int_equal(resolver_outstanding(e->r), 0);
+	for (size_t i = 0; i < 3; i++) {
+		bool mail = e->got[i].held == &e->clients[1];
+		uint16_t id = mail ? 2 : e->got[i].held == &e->clients[0] ? 1 : 3;
+		/* 5 s passed between the answer and its commit. */
+		const char *const www_later[] = { "www.site. 295 IN A 192.0.2.10", NULL };
+		const char *const mail_later[] = { "mail.site. 295 IN A 192.0.2.25", NULL };
+
+		p = check_reply(e->got[i].msg, e->got[i].len, id, LDNS_RCODE_NOERROR,
+				mail ? mail_later : www_later);
+		ldns_pkt_free(p);
+	}
+	/* Nothing left: a second flush commits nothing. */
+	resolver_flush(e->r);
+	in_cache(e, "www.site.", LDNS_RR_TYPE_A, &before);
+	assert_int_equal(before, after);
+}
+
+/* Answers not to be cached (TTL 0) do not wait for the flush; a resolver
+ * freed with answers still waiting for their commit releases their
+ * clients without an answer and leaks nothing. */
+static void test_uncommitted(void **state)
+{
+	struct env *e = *state;
+	const char *const zero[] = { "www.site. 0 IN A 192.0.2.10", NULL };
+	const char *const mail_a[] = { "mail.site. 300 IN A 192.0.2.25", NULL };
+	uint8_t rep[4096];
+	size_t n;
+
+	assert_int_equal(ask(e, 0, 1, "www.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	n = mkreply(&e->sent[0], LDNS_RCODE_NOERROR, false, zero, NULL, rep);
+	resolver_on_reply(e->r, e->sent[0].token, rep, n);
+	assert_int_equal(e->n_got, 1);
+	assert_int_not_equal(e->got[0].len, 0);
+
+	assert_int_equal(ask(e, 1, 2, "mail.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	n = mkreply(&e->sent[1], LDNS_RCODE_NOERROR, false, mail_a, NULL, rep);
+	resolver_on_reply(e->r, e->sent[1].token, rep, n);
+	assert_int_equal(e->n_got, 1);
+	resolver_free(e->r);
+	e->r = NULL;
+	assert_int_equal(e->n_got, 2);
+	assert_ptr_equal(e->got[1].held, &e->clients[1]);
+	assert_int_equal(e->got[1].len, 0);
+	assert_false(in_cache(e, "mail.site.", LDNS_RR_TYPE_A, NULL));
 }
 
 /* The rest of the local tier's front door. */
@@ -2240,6 +2359,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_truncation_per_client, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_and_free, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batched_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_uncommitted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_front_door, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_store_still_answers, setup, teardown),

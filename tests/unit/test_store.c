@@ -221,6 +221,21 @@ static void test_get_put_del(void **state)
 			 TDNS_ENOTFOUND);
 	assert_int_equal(store_get(t, TDNS_DB_RR, (const uint8_t *)"a", 1, &v),
 			 TDNS_ENOTFOUND);
+	/* Insert-only: a new key is stored; a present one is left as it
+	 * was and its value returned. */
+	assert_int_equal(store_put_new(t, TDNS_DB_RR, (const uint8_t *)"n", 1, "333",
+				       3, &v),
+			 TDNS_OK);
+	assert_int_equal(store_put_new(t, TDNS_DB_RR, (const uint8_t *)"n", 1, "4", 1,
+				       &v),
+			 TDNS_EEXIST);
+	assert_int_equal(v.len, 3);
+	assert_memory_equal(v.data, "333", 3);
+	assert_int_equal(store_get(t, TDNS_DB_RR, (const uint8_t *)"n", 1, &v), TDNS_OK);
+	assert_int_equal(v.len, 3);
+	assert_int_equal(store_put_new(t, TDNS_DB_RR, (const uint8_t *)"", 0, "x", 1,
+				       &v),
+			 TDNS_EINVAL);
 	/* LMDB keys are never empty. */
 	assert_int_equal(store_put(t, TDNS_DB_RR, (const uint8_t *)"", 0, "x", 1),
 			 TDNS_EINVAL);

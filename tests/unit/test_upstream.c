@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <unistd.h>
 
@@ -120,6 +121,12 @@ static void on_safety(void *ctx)
 	netio_loop_stop(e->loop);
 }
 
+/* The daemon's end of a loop iteration (main_local.c does the same). */
+static void env_flush(void *ctx)
+{
+	resolver_flush(((struct env *)ctx)->r);
+}
+
 /* A resolver whose only upstream is `upstream` on 127.0.0.1. */
 static void env_start(struct env *e, uint16_t upstream, unsigned timeout_ms)
 {
@@ -138,6 +145,7 @@ static void env_start(struct env *e, uint16_t upstream, unsigned timeout_ms)
 	cfg.client.ctx = e;
 	assert_int_equal(resolver_new(&cfg, &e->r), TDNS_OK);
 	upstream_set_resolver(e->up, e->r);
+	netio_loop_set_flush(e->loop, env_flush, e);
 }
 
 static uint16_t fake_upstream_start(struct env *e)
@@ -281,6 +289,60 @@ static void test_dead_upstream(void **state)
 	assert_int_equal(resolver_stats(e->r)->upstream_failed, 1);
 }
 
+/* Open descriptors of this process. */
+static unsigned open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	unsigned n = 0;
+
+	assert_non_null(d);
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* Hundreds of attempts in flight, ended in another order than they began:
+ * done(token) closes exactly that attempt's socket, an unknown or already
+ * ended token changes nothing, and tokens that share their low bits (the
+ * resolver's slot numbers) or their high bits are told apart. The transport
+ * is driven directly, as the resolver does (the upstream stays silent). */
+static void test_many_attempts(void **state)
+{
+	enum { N = 400 };
+	struct env *e = *state;
+	struct tdns_transport t;
+	static const uint8_t q[] = { 0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
+				     0, 0, 1, 0, 1 };
+	uint64_t tok[N];
+	unsigned i, k, base;
+
+	e->mode = UP_SILENT;
+	env_start(e, fake_upstream_start(e), 2000);
+	t = upstream_transport(e->up);
+	for (i = 0; i < N; i++)
+		tok[i] = i % 2 == 0 ? (uint64_t)(i + 1) << 32 | 7 : (uint64_t)1000 << 32 | i;
+	base = open_fds();
+	for (i = 0; i < N; i++)
+		assert_int_equal(t.send(t.ctx, tok[i], 0, false, q, sizeof(q)), TDNS_OK);
+	assert_int_equal(open_fds(), base + N);
+	for (i = 0; i < N; i++) {
+		k = (i * 123) % N; /* 123 and 400 are coprime: each once */
+		t.done(t.ctx, tok[k]);
+		t.done(t.ctx, tok[k]);             /* again: nothing */
+		t.done(t.ctx, tok[k] ^ (1ull << 63)); /* never sent: nothing */
+		assert_int_equal(open_fds(), base + N - i - 1);
+	}
+	/* A slot reused with a new sequence number, as the resolver does. */
+	assert_int_equal(t.send(t.ctx, (uint64_t)9 << 32 | 7, 0, false, q, sizeof(q)),
+			 TDNS_OK);
+	assert_int_equal(open_fds(), base + 1);
+	t.done(t.ctx, (uint64_t)7 << 32 | 7);
+	assert_int_equal(open_fds(), base + 1);
+	t.done(t.ctx, (uint64_t)9 << 32 | 7);
+	assert_int_equal(open_fds(), base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -288,6 +350,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tc_then_tcp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_silent_upstream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_upstream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_attempts, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
