@@ -20,7 +20,6 @@
  */
 #include "tierdns/auth.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "tierdns/log.h"
@@ -725,13 +724,13 @@ static uint8_t lower(uint8_t c)
 }
 
 /* The shape wire_fast_parse takes, less the types with more to them than
- * one RRset (the ldns path answers those). */
-static bool fast_shape(const uint8_t *in, size_t len, bool tcp,
-		       struct wire_fast_query *q)
+ * one RRset (the ldns path answers those), plus the name key. */
+static bool fast_parse(const uint8_t *in, size_t len, bool tcp,
+		       struct fast_query *fq)
 {
-	if (!wire_fast_parse(in, len, tcp, q))
+	if (!wire_fast_parse(in, len, tcp, &fq->q))
 		return false;
-	switch (q->qtype) {
+	switch (fq->q.qtype) {
 	case TYPE_ANY:
 	case TYPE_AXFR:
 	case TYPE_IXFR:
@@ -739,8 +738,10 @@ static bool fast_shape(const uint8_t *in, size_t len, bool tcp,
 	case TYPE_NS:
 		return false;
 	default:
-		return true;
+		break;
 	}
+	return name_key_from_wire(in + WIRE_HDR_LEN, fq->q.qname_len, fq->qkey,
+				  &fq->qkey_len) == TDNS_OK;
 }
 
 static bool fast_put(struct fast_msg *m, const void *p, size_t n)
@@ -916,12 +917,12 @@ static bool fast_negative_soa(struct tdns_txn *t, struct fast_msg *m,
 			  &v, count);
 }
 
-/* The answer to a query of fast_shape (fq->q filled), zc NULL: every
- * lookup goes to the store. */
-static bool answer_fast_q(struct zonedb_cache *zc, struct tdns_txn *t,
-			  const uint8_t *in, struct fast_query *fq,
-			  size_t cap, uint8_t *out, size_t *out_len)
+/* zc NULL: every lookup goes to the store. */
+static bool answer_fast(struct zonedb_cache *zc, struct tdns_txn *t,
+			const uint8_t *in, size_t in_len, bool tcp, uint8_t *out,
+			size_t cap, size_t *out_len)
 {
+	struct fast_query fq;
 	struct fast_msg m;
 	struct auth_step s;
 	struct tdns_zone_meta meta;
@@ -935,18 +936,17 @@ static bool answer_fast_q(struct zonedb_cache *zc, struct tdns_txn *t,
 	bool has_cuts = true;
 	enum tdns_status st;
 
-	if (name_key_from_wire(in + WIRE_HDR_LEN, fq->q.qname_len, fq->qkey,
-			       &fq->qkey_len) != TDNS_OK)
+	if (!fast_parse(in, in_len, tcp, &fq))
 		return false;
 	m.out = out;
-	m.limit = fq->q.limit < cap ? fq->q.limit : cap;
+	m.limit = fq.q.limit < cap ? fq.q.limit : cap;
 	m.len = 0;
 	m.n_names = 0;
 	m.qname = qname;
 	/* Header (RFC 1035 4.1.1): ID, QR, AA, RD and CD as the ldns path
 	 * sets them; the counts are written at the end. */
 	if (!fast_put(&m, in, 4) || !fast_put(&m, "\0\1\0\0\0\0\0\0", 8) ||
-	    !fast_put(&m, qname, fq->q.qend - WIRE_HDR_LEN))
+	    !fast_put(&m, qname, fq.q.qend - WIRE_HDR_LEN))
 		return false;
 	out[2] = (uint8_t)(0x80 | 0x04 | (in[2] & 0x01));
 	for (i = WIRE_HDR_LEN; qname[i - WIRE_HDR_LEN] != 0;
@@ -956,8 +956,8 @@ static bool answer_fast_q(struct zonedb_cache *zc, struct tdns_txn *t,
 	}
 
 	s.owner = NULL;
-	s.key = fq->qkey;
-	s.klen = fq->qkey_len;
+	s.key = fq.qkey;
+	s.klen = fq.qkey_len;
 	if (zc != NULL)
 		st = zonedb_cache_find(zc, t, s.key, s.klen, &s.apex_len, &meta,
 				       &has_cuts);
@@ -966,11 +966,11 @@ static bool answer_fast_q(struct zonedb_cache *zc, struct tdns_txn *t,
 	if (st != TDNS_OK)
 		return false;
 	/* A zone without any NS below its apex has no cut to refer to. */
-	if (has_cuts && find_cut(t, &s, fq->q.qtype, &cut_len, &v) != TDNS_ENOTFOUND)
+	if (has_cuts && find_cut(t, &s, fq.q.qtype, &cut_len, &v) != TDNS_ENOTFOUND)
 		return false;
-	st = zonedb_get_rrset(t, s.key, s.klen, fq->q.qtype, &v);
+	st = zonedb_get_rrset(t, s.key, s.klen, fq.q.qtype, &v);
 	if (st == TDNS_OK) {
-		if (!fast_rrset(&m, qname, fq->q.qtype, v.ttl, &v, &an))
+		if (!fast_rrset(&m, qname, fq.q.qtype, v.ttl, &v, &an))
 			return false;
 		goto done;
 	}
@@ -978,7 +978,7 @@ static bool answer_fast_q(struct zonedb_cache *zc, struct tdns_txn *t,
 		return false;
 	state = zonedb_name_state(t, s.key, s.klen);
 	if (state & ZONEDB_NAME_DATA) {
-		if (fq->q.qtype != TYPE_CNAME &&
+		if (fq.q.qtype != TYPE_CNAME &&
 		    zonedb_get_rrset(t, s.key, s.klen, TYPE_CNAME, &v) != TDNS_ENOTFOUND)
 			return false;
 	} else if ((state & ZONEDB_NAME_CHILDREN) == 0) {
@@ -991,10 +991,10 @@ static bool answer_fast_q(struct zonedb_cache *zc, struct tdns_txn *t,
 		return false;
 done:
 	/* RFC 6891 7: our OPT, version 0, DO copied (RFC 3225 3). */
-	if (fq->q.edns) {
+	if (fq.q.edns) {
 		uint8_t opt[11] = { 0, 0, TYPE_OPT, WIRE_EDNS_OUR_SIZE >> 8,
 				    WIRE_EDNS_OUR_SIZE & 0xff, 0, 0,
-				    fq->q.edns_do ? 0x80 : 0, 0, 0, 0 };
+				    fq.q.edns_do ? 0x80 : 0, 0, 0, 0 };
 
 		if (!fast_put(&m, opt, sizeof(opt)))
 			return false;
@@ -1004,20 +1004,9 @@ done:
 	out[7] = (uint8_t)an;
 	out[8] = (uint8_t)(ns >> 8);
 	out[9] = (uint8_t)ns;
-	out[11] = fq->q.edns ? 1 : 0;
+	out[11] = fq.q.edns ? 1 : 0;
 	*out_len = m.len;
 	return true;
-}
-
-static bool answer_fast(struct zonedb_cache *zc, struct tdns_txn *t,
-			const uint8_t *in, size_t in_len, bool tcp, uint8_t *out,
-			size_t cap, size_t *out_len)
-{
-	struct fast_query fq;
-
-	if (!fast_shape(in, in_len, tcp, &fq.q))
-		return false;
-	return answer_fast_q(zc, t, in, &fq, cap, out, out_len);
 }
 
 bool auth_answer_fast(struct tdns_txn *t, const uint8_t *in, size_t in_len,
@@ -1050,208 +1039,3 @@ bool auth_answer(struct tdns_txn *t, const struct tdns_auth_cfg *cfg,
 	return auth_answer_cached(NULL, t, cfg, in, in_len, tcp, out, cap, out_len);
 }
 
-/* ------------------------------------------------------------------ */
-/* The answer memo (auth.h). */
-
-#define MEMO_WAYS 4        /* slots per set: a name evicts one of four */
-#define MEMO_SLOT_LEN 128  /* bytes per slot, one cache line pair */
-#define MEMO_FIXED 24      /* the slot's fields before data[] */
-#define MEMO_DATA (MEMO_SLOT_LEN - MEMO_FIXED)
-#define MEMO_EDNS 0x01
-#define MEMO_DO 0x02
-
-/* One remembered answer. data[] holds the question name in lower case
- * (the key), then the answer after the question: the records, with
- * compression pointers into the header and question only, which are the
- * same for every query of the key (RFC 1035 4.1.4). */
-struct memo_slot {
-	uint32_t gen;       /* the memo's gen when stored; 0: never used */
-	uint32_t hash;
-	uint16_t qtype;
-	uint8_t flags;      /* MEMO_EDNS, MEMO_DO */
-	uint8_t qname_len;
-	uint8_t tail_len;
-	uint8_t rcode;
-	uint8_t counts[6];  /* ANCOUNT, NSCOUNT, ARCOUNT as sent */
-	uint8_t pad[4];
-	uint8_t data[MEMO_DATA];
-};
-
-_Static_assert(sizeof(struct memo_slot) == MEMO_SLOT_LEN, "memo slot size");
-
-struct auth_memo {
-	struct memo_slot *slots;
-	size_t mask;        /* sets - 1 (a power of two) */
-	uint64_t txn_id;    /* snapshot the live entries were made from */
-	uint32_t gen;       /* entries of another gen are dead */
-	uint32_t victim;    /* rotates the way replaced in a full set */
-	struct auth_memo_stats stats;
-};
-
-enum tdns_status auth_memo_new(struct auth_memo **out)
-{
-	struct auth_memo *m = calloc(1, sizeof(*m));
-	size_t sets = 1;
-
-	/* The set index is hash & mask: a power of two. */
-	while (sets * 2 * MEMO_WAYS * sizeof(struct memo_slot) <= AUTH_MEMO_BYTES)
-		sets *= 2;
-	*out = NULL;
-	if (m == NULL)
-		return TDNS_ENOMEM;
-	/* calloc of this size maps zero pages: memory is touched only as
-	 * entries are stored. */
-	m->slots = calloc(sets * MEMO_WAYS, sizeof(*m->slots));
-	if (m->slots == NULL) {
-		free(m);
-		return TDNS_ENOMEM;
-	}
-	m->mask = sets - 1;
-	m->gen = 1;
-	*out = m;
-	return TDNS_OK;
-}
-
-void auth_memo_free(struct auth_memo *m)
-{
-	if (m == NULL)
-		return;
-	free(m->slots);
-	free(m);
-}
-
-struct auth_memo_stats auth_memo_stats(const struct auth_memo *m)
-{
-	return m->stats;
-}
-
-/* The key of a query of fast_shape: the name in lower case into key, and
- * a hash (FNV-1a) of it with the type and flags. */
-static uint32_t memo_key(const uint8_t *qname, size_t qname_len, uint16_t qtype,
-			 uint8_t flags, uint8_t *key)
-{
-	uint32_t h = 2166136261u;
-	size_t i;
-
-	for (i = 0; i < qname_len; i++) {
-		key[i] = lower(qname[i]);
-		h = (h ^ key[i]) * 16777619u;
-	}
-	h = (h ^ qtype) * 16777619u;
-	h = (h ^ flags) * 16777619u;
-	return h ^ (h >> 15);
-}
-
-/* Drop every entry when t reads another snapshot than they came from.
- * False when t is no committed snapshot (a write transaction). */
-static bool memo_current(struct auth_memo *m, struct tdns_txn *t)
-{
-	uint64_t id = store_txn_id(t);
-
-	if (id == 0)
-		return false;
-	if (id != m->txn_id) {
-		m->txn_id = id;
-		m->gen++;
-		if (m->gen == 0) {
-			/* Wrapped: old gens could look alive again. */
-			memset(m->slots, 0, (m->mask + 1) * MEMO_WAYS *
-						    sizeof(*m->slots));
-			m->gen = 1;
-		}
-		m->stats.flushes++;
-	}
-	return true;
-}
-
-static struct memo_slot *memo_find(struct auth_memo *m, uint32_t hash,
-				   const uint8_t *key, size_t qname_len,
-				   uint16_t qtype, uint8_t flags)
-{
-	struct memo_slot *set = &m->slots[(hash & m->mask) * MEMO_WAYS];
-	unsigned w;
-
-	for (w = 0; w < MEMO_WAYS; w++) {
-		struct memo_slot *sl = &set[w];
-
-		if (sl->gen == m->gen && sl->hash == hash && sl->qtype == qtype &&
-		    sl->flags == flags && sl->qname_len == qname_len &&
-		    memcmp(sl->data, key, qname_len) == 0)
-			return sl;
-	}
-	return NULL;
-}
-
-/* Remember the answer out[0..len) of a query of fast_shape. */
-static void memo_put(struct auth_memo *m, uint32_t hash, const uint8_t *key,
-		     size_t qname_len, uint16_t qtype, uint8_t flags,
-		     const uint8_t *out, size_t qend, size_t len)
-{
-	struct memo_slot *set = &m->slots[(hash & m->mask) * MEMO_WAYS];
-	struct memo_slot *sl = NULL;
-	size_t tail = len - qend;
-	unsigned w;
-
-	if (qname_len + tail > MEMO_DATA)
-		return;
-	for (w = 0; w < MEMO_WAYS && sl == NULL; w++)
-		if (set[w].gen != m->gen)
-			sl = &set[w];
-	if (sl == NULL)
-		sl = &set[m->victim++ % MEMO_WAYS];
-	sl->gen = m->gen;
-	sl->hash = hash;
-	sl->qtype = qtype;
-	sl->flags = flags;
-	sl->qname_len = (uint8_t)qname_len;
-	sl->tail_len = (uint8_t)tail;
-	sl->rcode = (uint8_t)(out[3] & 0x0f);
-	memcpy(sl->counts, out + 6, sizeof(sl->counts));
-	memcpy(sl->data, key, qname_len);
-	memcpy(sl->data + qname_len, out + qend, tail);
-	m->stats.stores++;
-}
-
-bool auth_answer_memo(struct auth_memo *memo, struct zonedb_cache *zc,
-		      struct tdns_txn *t, const struct tdns_auth_cfg *cfg,
-		      const uint8_t *in, size_t in_len, bool tcp, uint8_t *out,
-		      size_t cap, size_t *out_len)
-{
-	struct fast_query fq;
-	struct memo_slot *sl;
-	uint8_t key[NAME_WIRE_MAX];
-	size_t limit, len;
-	uint32_t hash;
-	uint8_t flags;
-
-	if (memo == NULL || !fast_shape(in, in_len, tcp, &fq.q) ||
-	    !memo_current(memo, t))
-		return auth_answer_cached(zc, t, cfg, in, in_len, tcp, out, cap,
-					  out_len);
-	flags = (uint8_t)((fq.q.edns ? MEMO_EDNS : 0) | (fq.q.edns_do ? MEMO_DO : 0));
-	hash = memo_key(in + WIRE_HDR_LEN, fq.q.qname_len, fq.q.qtype, flags, key);
-	sl = memo_find(memo, hash, key, fq.q.qname_len, fq.q.qtype, flags);
-	limit = fq.q.limit < cap ? fq.q.limit : cap;
-	if (sl != NULL && fq.q.qend + sl->tail_len <= limit) {
-		/* As answer_fast writes it: ID, QR, AA, RD and CD, the
-		 * question in the client's case, then what the memo holds. */
-		memcpy(out, in, fq.q.qend);
-		out[2] = (uint8_t)(0x80 | 0x04 | (in[2] & 0x01));
-		out[3] = (uint8_t)((in[3] & 0x10) | sl->rcode);
-		out[4] = 0;
-		out[5] = 1;
-		memcpy(out + 6, sl->counts, sizeof(sl->counts));
-		memcpy(out + fq.q.qend, sl->data + sl->qname_len, sl->tail_len);
-		*out_len = fq.q.qend + sl->tail_len;
-		memo->stats.hits++;
-		return true;
-	}
-	if (answer_fast_q(zc, t, in, &fq, cap, out, &len)) {
-		if (sl == NULL)
-			memo_put(memo, hash, key, fq.q.qname_len, fq.q.qtype,
-				 flags, out, fq.q.qend, len);
-		*out_len = len;
-		return true;
-	}
-	return auth_answer_slow(t, cfg, in, in_len, tcp, out, cap, out_len);
-}

@@ -1075,6 +1075,9 @@ static bool fast_name_eq(const uint8_t *a, size_t alen, const uint8_t *b,
 {
 	if (alen != blen)
 		return false;
+	/* Most often the very same bytes: one memcmp instead of a loop. */
+	if (memcmp(a, b, alen) == 0)
+		return true;
 	for (size_t i = 0; i < alen; i++)
 		if (fast_lower(a[i]) != fast_lower(b[i]))
 			return false;

@@ -47,6 +47,10 @@ struct tdns_txn {
 	bool write;
 	struct tdns_cursor *spare[TDNS_DB_COUNT_];
 	struct get_memo *memo; /* store_get_memo's copies; NULL until used */
+	/* store_count of a read transaction, per database: the count and
+	 * the snapshot it was taken in (0: none). */
+	uint64_t count_id[TDNS_DB_COUNT_];
+	size_t count[TDNS_DB_COUNT_];
 };
 
 struct tdns_cursor {
@@ -586,9 +590,21 @@ enum tdns_status store_del(struct tdns_txn *t, enum tdns_db db, const uint8_t *k
 size_t store_count(struct tdns_txn *t, enum tdns_db db)
 {
 	MDB_stat ms;
+	uint64_t id;
 
-	if (!db_ok(db) || mdb_stat(t->txn, t->s->dbi[db], &ms) != MDB_SUCCESS)
+	if (!db_ok(db))
 		return 0;
+	/* A renewed read transaction must look its databases up again
+	 * before mdb_stat (a B-tree search of the main database): a worker
+	 * asking per query (the cache hit path) keeps the answer for the
+	 * snapshot instead. */
+	id = t->write ? 0 : (uint64_t)mdb_txn_id(t->txn);
+	if (id != 0 && t->count_id[db] == id)
+		return t->count[db];
+	if (mdb_stat(t->txn, t->s->dbi[db], &ms) != MDB_SUCCESS)
+		return 0;
+	t->count_id[db] = id;
+	t->count[db] = ms.ms_entries;
 	return ms.ms_entries;
 }
 

@@ -81,45 +81,4 @@ bool auth_answer_fast_cached(struct zonedb_cache *zc, struct tdns_txn *t,
 			     const uint8_t *in, size_t in_len, bool tcp,
 			     uint8_t *out, size_t cap, size_t *out_len);
 
-/*
- * Added by hot (backward compatible): a per-worker memo of fast-path
- * answers (as PowerDNS's packet cache, or NSD's precompiled answers),
- * so that a question asked again costs no store lookup at all.
- *
- * Keyed by the question (name ignoring ASCII case, type, EDNS present, DO);
- * an entry holds the answer after the question, which depends on nothing
- * else: the header's ID, RD and CD and the question itself are the
- * client's, written anew for every query. Entries belong to the snapshot
- * they were made from: when the read transaction's id (store_txn_id)
- * changes, all of them are dropped at once, so a zone committed by
- * tierdns-zone is served by the next batch as before. A reply that does
- * not fit the query's size limit, or any query the fast path would not
- * take, goes the usual way. Same replies, byte for byte, as
- * auth_answer_cached.
- *
- * One memo per thread, used with one store; fixed size (AUTH_MEMO_BYTES of
- * address space, touched as it fills), no allocation after auth_memo_new.
- */
-#define AUTH_MEMO_BYTES (16u << 20)
-
-struct auth_memo;
-
-struct auth_memo_stats {
-	uint64_t hits;    /* answered from the memo */
-	uint64_t stores;  /* answers put into it */
-	uint64_t flushes; /* times a new snapshot emptied it */
-};
-
-/* TDNS_ENOMEM, or *out owned by the caller (auth_memo_free). */
-enum tdns_status auth_memo_new(struct auth_memo **out);
-void auth_memo_free(struct auth_memo *m);
-/* Counters since auth_memo_new. */
-struct auth_memo_stats auth_memo_stats(const struct auth_memo *m);
-
-/* auth_answer_cached through the memo (memo NULL: auth_answer_cached). */
-bool auth_answer_memo(struct auth_memo *memo, struct zonedb_cache *zc,
-		      struct tdns_txn *t, const struct tdns_auth_cfg *cfg,
-		      const uint8_t *in, size_t in_len, bool tcp, uint8_t *out,
-		      size_t cap, size_t *out_len);
-
 #endif

@@ -733,31 +733,6 @@ static uint8_t *diff_query(const uint8_t *wire, size_t wlen, uint16_t qtype,
 	return in;
 }
 
-/* The memo of answers (one per test, as a worker has one) is asked
- * twice, so that the second time answers from it whenever it can: both
- * replies are the ldns path's, whichever path made them. */
-static struct auth_memo *diff_memo;
-
-static void diff_memo_check(struct zonedb_cache *zc, struct tdns_txn *t,
-			    const uint8_t *in, size_t in_len, bool tcp,
-			    bool slow_sent, const uint8_t *slow, size_t slow_len)
-{
-	static uint8_t memo[WIRE_MAX_MSG];
-	size_t memo_len = 0;
-	int i;
-
-	for (i = 0; i < 2; i++) {
-		assert_int_equal(auth_answer_memo(diff_memo, zc, t, &CFG, in,
-						  in_len, tcp, memo,
-						  sizeof(memo), &memo_len),
-				 slow_sent);
-		if (!slow_sent)
-			continue;
-		assert_int_equal(memo_len, slow_len);
-		assert_memory_equal(memo, slow, slow_len);
-	}
-}
-
 static bool diff_one(struct zonedb_cache *zc, struct tdns_txn *t,
 		     const uint8_t *in, size_t in_len, bool tcp)
 {
@@ -768,8 +743,6 @@ static bool diff_one(struct zonedb_cache *zc, struct tdns_txn *t,
 
 	slow_sent = auth_answer_slow(t, &CFG, in, in_len, tcp, slow, sizeof(slow),
 				     &slow_len);
-	if (diff_memo != NULL)
-		diff_memo_check(zc, t, in, in_len, tcp, slow_sent, slow, slow_len);
 	fast_sent = auth_answer_fast(t, in, in_len, tcp, fast, sizeof(fast),
 				     &fast_len);
 	/* The zone list cache changes the lookups, never the reply. */
@@ -824,7 +797,6 @@ static void test_fast_matches_slow(void **state)
 
 	(void)state;
 	assert_int_equal(zonedb_cache_new(&zc), TDNS_OK);
-	assert_int_equal(auth_memo_new(&diff_memo), TDNS_OK);
 	srand(5);
 	d.n = 0;
 	assert_int_equal(zonedb_list(f->rd, diff_zone_cb, args), 0);
@@ -851,14 +823,8 @@ static void test_fast_matches_slow(void **state)
 			}
 		}
 	}
-	print_message("fast path answered %zu of %zu queries, %llu from the memo\n",
-		      fast, total,
-		      (unsigned long long)auth_memo_stats(diff_memo).hits);
+	print_message("fast path answered %zu of %zu queries\n", fast, total);
 	assert_true(fast * 3 > total);
-	/* Every answer the fast path gave was asked for twice. */
-	assert_true(auth_memo_stats(diff_memo).hits >= fast);
-	auth_memo_free(diff_memo);
-	diff_memo = NULL;
 	zonedb_cache_free(zc);
 	fixture_free(f);
 }
@@ -1019,153 +985,6 @@ static void test_cache_follows_loads(void **state)
 	fixture_free(f);
 }
 
-/* ------------------------------------------------------------------ */
-/* The memo of answers: taken again whatever the case, ID and flags of  */
-/* the query, never past a size limit, dropped with its snapshot.       */
-
-/* One query in wire form, answered through the memo; returns the reply
- * parsed (caller frees) and its raw bytes in raw/raw_len when wanted. */
-static ldns_pkt *ask_memo(struct auth_memo *memo, struct zonedb_cache *zc,
-			  struct tdns_txn *t, const char *qname, uint16_t qtype,
-			  uint16_t id, bool rd, bool cd, uint16_t udp, bool tcp,
-			  uint8_t *raw, size_t *raw_len)
-{
-	static uint8_t out[WIRE_MAX_MSG], slow[WIRE_MAX_MSG];
-	ldns_rdf *name = ldns_dname_new_frm_str(qname);
-	ldns_pkt *qp, *rp = NULL;
-	uint8_t *in = NULL;
-	size_t in_len = 0, out_len = 0, slow_len = 0;
-
-	assert_non_null(name);
-	qp = ldns_pkt_query_new(name, (ldns_rr_type)qtype, LDNS_RR_CLASS_IN,
-				rd ? LDNS_RD : 0);
-	assert_non_null(qp);
-	ldns_pkt_set_id(qp, id);
-	ldns_pkt_set_cd(qp, cd);
-	if (udp > 0)
-		ldns_pkt_set_edns_udp_size(qp, udp);
-	assert_int_equal(ldns_pkt2wire(&in, qp, &in_len), LDNS_STATUS_OK);
-	assert_true(auth_answer_memo(memo, zc, t, &CFG, in, in_len, tcp, out,
-				     sizeof(out), &out_len));
-	/* Whatever answered, it is the ldns path's reply. */
-	assert_true(auth_answer_slow(t, &CFG, in, in_len, tcp, slow, sizeof(slow),
-				     &slow_len));
-	assert_int_equal(out_len, slow_len);
-	assert_memory_equal(out, slow, slow_len);
-	assert_int_equal(ldns_wire2pkt(&rp, out, out_len), LDNS_STATUS_OK);
-	if (raw != NULL) {
-		memcpy(raw, out, out_len);
-		*raw_len = out_len;
-	}
-	ldns_pkt_free(qp);
-	free(in);
-	return rp;
-}
-
-static void test_memo(void **state)
-{
-	static const char *const none[] = { NULL };
-	static const char *const webapp[] = { "webapp.site. 3600 IN A 192.0.2.10",
-					      NULL };
-	static const char *const ns77[] = { "ns.low. 60 IN A 192.0.2.77", NULL };
-	static const char *const ns78[] = { "ns.low. 60 IN A 192.0.2.78", NULL };
-	static const char *const ns77_case[] = { "NS.Low. 60 IN A 192.0.2.77",
-						 NULL };
-	static const char *const deleg[] = { "deleg.low. 60 IN NS ns.elsewhere.",
-					     NULL };
-	static const char *const soa1[] = {
-		"low. 60 IN SOA ns.low. hostmaster.low. 1 7200 3600 1209600 3600",
-		NULL };
-	static const char *const zones[] = { ZONE_LOW, ZONE_BIG, NULL };
-	static uint8_t a[WIRE_MAX_MSG], b[WIRE_MAX_MSG];
-	struct fixture *f = fixture_new(zones);
-	struct zonedb_cache *zc = NULL;
-	struct auth_memo *memo = NULL;
-	struct auth_memo_stats st;
-	size_t a_len = 0, b_len = 0;
-	ldns_pkt *rp;
-
-	(void)state;
-	assert_int_equal(zonedb_cache_new(&zc), TDNS_OK);
-	assert_int_equal(auth_memo_new(&memo), TDNS_OK);
-
-	/* Stored once, then answered from the memo for another case, ID,
-	 * RD and CD: the reply carries the client's. */
-	expect(ask_memo(memo, zc, f->rd, "ns.low.", LDNS_RR_TYPE_A, 1, true,
-			false, 0, false, a, &a_len),
-	       LDNS_RCODE_NOERROR, true, ns77, none);
-	assert_int_equal(auth_memo_stats(memo).stores, 1);
-	assert_int_equal(auth_memo_stats(memo).hits, 0);
-	rp = ask_memo(memo, zc, f->rd, "NS.Low.", LDNS_RR_TYPE_A, 0xbeef, false,
-		      true, 0, false, b, &b_len);
-	assert_int_equal(auth_memo_stats(memo).hits, 1);
-	assert_int_equal(ldns_pkt_id(rp), 0xbeef);
-	assert_false(ldns_pkt_rd(rp));
-	assert_true(ldns_pkt_cd(rp));
-	assert_int_equal(b_len, a_len);
-	assert_memory_equal(b + WIRE_HDR_LEN, "\x02NS\x03Low", 8);
-	assert_memory_equal(b + WIRE_HDR_LEN + 12, a + WIRE_HDR_LEN + 12,
-			    a_len - WIRE_HDR_LEN - 12);
-	expect(rp, LDNS_RCODE_NOERROR, true, ns77_case, none);
-
-	/* EDNS is part of the key: a query with it is another entry. */
-	expect(ask_memo(memo, zc, f->rd, "ns.low.", LDNS_RR_TYPE_A, 2, true,
-			false, 1232, false, NULL, NULL),
-	       LDNS_RCODE_NOERROR, true, ns77, none);
-	assert_int_equal(auth_memo_stats(memo).hits, 1);
-	assert_int_equal(auth_memo_stats(memo).stores, 2);
-
-	/* Negative answers are remembered too. */
-	expect(ask_memo(memo, zc, f->rd, "www.deleg.low.", LDNS_RR_TYPE_A, 3,
-			true, false, 0, false, NULL, NULL),
-	       LDNS_RCODE_NXDOMAIN, true, none, soa1);
-	expect(ask_memo(memo, zc, f->rd, "www.deleg.low.", LDNS_RR_TYPE_A, 4,
-			true, false, 0, false, NULL, NULL),
-	       LDNS_RCODE_NXDOMAIN, true, none, soa1);
-	assert_int_equal(auth_memo_stats(memo).hits, 2);
-
-	/* An answer stored over TCP is too large for plain UDP: the ldns
-	 * path truncates it (checked against it in ask_memo), not the memo. */
-	rp = ask_memo(memo, zc, f->rd, "txt.big.", LDNS_RR_TYPE_TXT, 5, true,
-		      false, 0, true, NULL, NULL);
-	assert_int_equal(ldns_rr_list_rr_count(ldns_pkt_answer(rp)), 12);
-	ldns_pkt_free(rp);
-	st = auth_memo_stats(memo);
-	rp = ask_memo(memo, zc, f->rd, "txt.big.", LDNS_RR_TYPE_TXT, 6, true,
-		      false, 0, false, NULL, NULL);
-	assert_true(ldns_pkt_tc(rp));
-	ldns_pkt_free(rp);
-	assert_int_equal(auth_memo_stats(memo).hits, st.hits);
-
-	/* A new snapshot (a zone changed and got a delegation): nothing
-	 * of the old one is served. */
-	store_reset(f->rd);
-	load(f->store, ZONE_LOW2);
-	load(f->store, ZONE_SITE);
-	assert_int_equal(store_renew(f->rd), TDNS_OK);
-	st = auth_memo_stats(memo);
-	expect(ask_memo(memo, zc, f->rd, "ns.low.", LDNS_RR_TYPE_A, 7, true,
-			false, 0, false, NULL, NULL),
-	       LDNS_RCODE_NOERROR, true, ns78, none);
-	expect(ask_memo(memo, zc, f->rd, "www.deleg.low.", LDNS_RR_TYPE_A, 8,
-			true, false, 0, false, NULL, NULL),
-	       LDNS_RCODE_NOERROR, false, none, deleg);
-	expect(ask_memo(memo, zc, f->rd, "webapp.site.", LDNS_RR_TYPE_A, 9,
-			true, false, 0, false, NULL, NULL),
-	       LDNS_RCODE_NOERROR, true, webapp, none);
-	assert_int_equal(auth_memo_stats(memo).hits, st.hits);
-	assert_int_equal(auth_memo_stats(memo).flushes, st.flushes + 1);
-
-	/* A NULL memo is auth_answer_cached. */
-	expect(ask_memo(NULL, zc, f->rd, "ns.low.", LDNS_RR_TYPE_A, 10, true,
-			false, 0, false, NULL, NULL),
-	       LDNS_RCODE_NOERROR, true, ns78, none);
-
-	auth_memo_free(memo);
-	zonedb_cache_free(zc);
-	fixture_free(f);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1179,7 +998,6 @@ int main(void)
 		cmocka_unit_test(test_fast_matches_slow),
 		cmocka_unit_test(test_fast_takes),
 		cmocka_unit_test(test_cache_follows_loads),
-		cmocka_unit_test(test_memo),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -526,6 +526,7 @@ static void test_get_memo(void **state)
 	assert_int_equal(store_commit(w), TDNS_OK);
 
 	assert_int_equal(store_begin(s, false, &r), TDNS_OK);
+	assert_int_equal(store_count(r, TDNS_DB_CACHE), 3001);
 	for (pass = 0; pass < 3; pass++) {
 		for (i = 0; i < 3000; i++) {
 			snprintf(k, sizeof(k), "key%d", i);
@@ -569,12 +570,18 @@ static void test_get_memo(void **state)
 	assert_int_equal(store_get_memo(w, TDNS_DB_CACHE, (const uint8_t *)"key7",
 					4, &m), TDNS_OK);
 	assert_memory_equal(m.data, "changed", m.len);
+	/* The count too, kept per snapshot. */
+	assert_int_equal(store_count(w, TDNS_DB_CACHE), 3001);
+	put_str(w, TDNS_DB_CACHE, "one more", "x");
+	assert_int_equal(store_count(w, TDNS_DB_CACHE), 3002);
 	assert_int_equal(store_commit(w), TDNS_OK);
 	assert_int_equal(store_get_memo(r, TDNS_DB_CACHE, (const uint8_t *)"key7", 4,
 					&m), TDNS_OK);
 	assert_memory_equal(m.data, "value 7", m.len);
+	assert_int_equal(store_count(r, TDNS_DB_CACHE), 3001);
 	store_reset(r);
 	assert_int_equal(store_renew(r), TDNS_OK);
+	assert_int_equal(store_count(r, TDNS_DB_CACHE), 3002);
 	assert_int_equal(store_get_memo(r, TDNS_DB_CACHE, (const uint8_t *)"key7", 4,
 					&m), TDNS_OK);
 	assert_int_equal(m.len, 7);
