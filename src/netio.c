@@ -1924,6 +1924,39 @@ static void loop_flush(struct tdns_loop *l)
 	graveyard_free(l);
 }
 
+/* The events of one epoll_wait: replies from upstreams first and then the
+ * flush hook with the answers they make, then the rest (new client
+ * queries, connections): answers already here do not wait behind a
+ * batch of new queries. Nothing is freed between the passes (the
+ * graveyard waits for the end), so an event for an object closed by an
+ * earlier one is still safe to look at. */
+static bool is_out(const struct epoll_event *ee)
+{
+	return ((const struct ev *)ee->data.ptr)->kind == EV_OUT;
+}
+
+static void dispatch_all(struct tdns_loop *l, const struct epoll_event *evs, int n)
+{
+	int i, outs = 0;
+
+	for (i = 0; i < n; i++) {
+		if (is_out(&evs[i])) {
+			dispatch(&evs[i]);
+			outs++;
+		}
+	}
+	if (outs == n)
+		return;
+	if (outs > 0) {
+		if (l->flush_fn != NULL)
+			l->flush_fn(l->flush_ctx);
+		replies_send(l);
+	}
+	for (i = 0; i < n; i++)
+		if (!is_out(&evs[i]))
+			dispatch(&evs[i]);
+}
+
 void netio_loop_set_flush(struct tdns_loop *l, void (*fn)(void *ctx), void *ctx)
 {
 	l->flush_fn = fn;
@@ -1936,7 +1969,7 @@ enum tdns_status netio_loop_run(struct tdns_loop *l)
 	enum tdns_status st = TDNS_OK;
 	uint64_t now, next, count;
 	ssize_t r;
-	int n, i, timeout;
+	int n, timeout;
 
 	while (!atomic_load(&l->stop)) {
 		timers_fire(l, clock_mono_ms());
@@ -1965,8 +1998,7 @@ enum tdns_status netio_loop_run(struct tdns_loop *l)
 			st = errno_status(errno);
 			break;
 		}
-		for (i = 0; i < n; i++)
-			dispatch(&evs[i]);
+		dispatch_all(l, evs, n);
 		graveyard_free(l);
 	}
 	/* Once more as the loop stops: nothing given during the last

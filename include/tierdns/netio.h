@@ -62,7 +62,11 @@ void netio_loop_stop(struct tdns_loop *l);
  * stops). UDP replies given with netio_request_reply during the iteration, including from
  * fn, are sent after fn returns. One hook per loop; fn NULL removes it. Set and called on
  * the loop's thread; ctx is the caller's and must live until the hook is removed or the
- * loop is freed (netio_loop_free does not call it). */
+ * loop is freed (netio_loop_free does not call it).
+ * Within an iteration, the events of out sockets (upstream replies) are handled first;
+ * when other events (new queries, connections) came in the same epoll_wait, fn runs and
+ * the replies queued so far leave before those are handled: answers already here do not
+ * wait behind a batch of new work. */
 void netio_loop_set_flush(struct tdns_loop *l, void (*fn)(void *ctx), void *ctx);
 
 /* ---- server side ---- */

@@ -1465,6 +1465,100 @@ static void test_out_close_without_epoll_del(void **state)
 	netio_loop_free(s.loop);
 }
 
+/* One loop iteration that has both a new client query and an upstream
+ * reply: the reply is handled and the flush hook runs (its answers leave)
+ * before the new query, even when the query was readable first. */
+struct first {
+	struct tdns_loop *loop;
+	char seen[16];
+	size_t n;
+};
+
+static void first_mark(struct first *f, char c)
+{
+	if (f->n < sizeof(f->seen) - 1)
+		f->seen[f->n++] = c;
+}
+
+static enum netio_verdict first_query(void *ctx, struct tdns_request *req,
+				      const uint8_t *in, size_t in_len, uint8_t *out,
+				      size_t *out_len)
+{
+	struct first *f = ctx;
+
+	(void)req;
+	(void)in;
+	(void)in_len;
+	(void)out;
+	(void)out_len;
+	first_mark(f, 'q');
+	netio_loop_stop(f->loop);
+	return NETIO_DROP;
+}
+
+static void first_reply(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t len)
+{
+	(void)o;
+	(void)msg;
+	(void)len;
+	first_mark(ctx, 'o');
+}
+
+static void first_flush(void *ctx)
+{
+	first_mark(ctx, 'f');
+}
+
+static void test_replies_before_new_queries(void **state)
+{
+	struct tdns_listen_cfg cfg = { 0 };
+	struct sockaddr_in upa = { .sin_family = AF_INET };
+	struct sockaddr_storage from;
+	socklen_t flen = sizeof(from);
+	struct first f = { 0 };
+	struct tdns_addr peer;
+	struct tdns_out *o;
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	uint8_t buf[16];
+	int up, client;
+
+	(void)state;
+	f.loop = netio_loop_new();
+	assert_non_null(f.loop);
+	assert_int_equal(netio_addr_parse("127.0.0.1", 0, &cfg.addr), TDNS_OK);
+	cfg.on_query = first_query;
+	cfg.ctx = &f;
+	assert_int_equal(netio_listen(f.loop, &cfg), TDNS_OK);
+	client = client_socket(SOCK_DGRAM, netio_listen_port(f.loop));
+	/* The "upstream": a plain socket that answers the out socket. */
+	up = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(up >= 0);
+	upa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(up, (struct sockaddr *)&upa, sizeof(upa)), 0);
+	flen = sizeof(upa);
+	assert_int_equal(getsockname(up, (struct sockaddr *)&upa, &flen), 0);
+	assert_int_equal(netio_addr_parse("127.0.0.1", ntohs(upa.sin_port), &peer),
+			 TDNS_OK);
+	assert_int_equal(netio_out_udp(f.loop, &peer, first_reply, &f, &o), TDNS_OK);
+	assert_int_equal(netio_out_send(o, (const uint8_t *)"ask", 3), TDNS_OK);
+	flen = sizeof(from);
+	assert_int_equal(recvfrom(up, buf, sizeof(buf), 0, (struct sockaddr *)&from,
+				  &flen), 3);
+	/* The client's query is readable first, then the upstream's reply. */
+	send_all(client, (const uint8_t *)"new", 3);
+	nanosleep(&ts, NULL);
+	assert_int_equal(sendto(up, "re", 2, 0, (struct sockaddr *)&from, flen), 2);
+	nanosleep(&ts, NULL);
+	netio_loop_set_flush(f.loop, first_flush, &f);
+	assert_int_equal(run_guarded(f.loop), TDNS_OK);
+	/* f before waiting, then o f q in one iteration, then the stop's f. */
+	assert_string_equal(f.seen, "fofqf");
+	netio_out_close(o);
+	close(up);
+	close(client);
+	netio_loop_free(f.loop);
+}
+
 /* ---- timers and stopping ---- */
 
 struct order {
@@ -1563,6 +1657,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_addr_parse),
+		cmocka_unit_test(test_replies_before_new_queries),
 		cmocka_unit_test(test_udp_answers_each_datagram),
 		cmocka_unit_test(test_udp_batch_hook),
 		cmocka_unit_test(test_udp_shared_socket),
