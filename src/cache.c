@@ -1227,9 +1227,7 @@ enum cache_fast cache_answer_fast(struct tdns_txn *t, const uint8_t *in,
 	    zonedb_find(t, qkey, qkey_len, &apex_len, &meta) != TDNS_ENOTFOUND)
 		return CACHE_FAST_DECLINED;
 	rlen = name_record_key(qkey, qkey_len, fq.qtype, rkey);
-	/* The worker asks the same keys again and again: the memo spares the
-	 * B-tree search while its snapshot stays (store.h). */
-	st = store_get_memo(t, TDNS_DB_CACHE, rkey, rlen, &v);
+	st = store_get(t, TDNS_DB_CACHE, rkey, rlen, &v);
 	if (st == TDNS_ENOTFOUND ||
 	    (st == TDNS_OK && v.len >= CACHE_HDR_LEN &&
 	     v.data[0] == CACHE_VALUE_VERSION && rd64(v.data + 2) <= now))

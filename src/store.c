@@ -39,14 +39,11 @@ struct tdns_store {
 
 /* A transaction keeps one closed cursor per database for reuse, so the
  * per-query lookups (zonedb_name_state ...) do not allocate each time. */
-struct get_memo;
-
 struct tdns_txn {
 	struct tdns_store *s;
 	MDB_txn *txn;
 	bool write;
 	struct tdns_cursor *spare[TDNS_DB_COUNT_];
-	struct get_memo *memo; /* store_get_memo's copies; NULL until used */
 	/* store_count of a read transaction, per database: the count and
 	 * the snapshot it was taken in (0: none). */
 	uint64_t count_id[TDNS_DB_COUNT_];
@@ -354,13 +351,10 @@ enum tdns_status store_commit(struct tdns_txn *t)
 	return store_err(rc);
 }
 
-static void memo_free(struct get_memo *m);
-
 void store_abort(struct tdns_txn *t)
 {
 	if (t == NULL)
 		return;
-	memo_free(t->memo);
 	drop_spares(t);
 	mdb_txn_abort(t->txn);
 	free(t);
@@ -408,132 +402,6 @@ enum tdns_status store_get(struct tdns_txn *t, enum tdns_db db, const uint8_t *k
 		return store_err(rc);
 	out->data = v.mv_data;
 	out->len = v.mv_size;
-	return TDNS_OK;
-}
-
-/* ---- store_get_memo: copies of small values, per read transaction ---- */
-
-#define MEMO_WAYS 4       /* slots per set */
-#define MEMO_SLOT_LEN 128 /* bytes per slot */
-#define MEMO_FIXED 12     /* the slot's fields before data[] */
-#define MEMO_DATA (MEMO_SLOT_LEN - MEMO_FIXED)
-
-/* One value: data[] holds the key, then the value. */
-struct memo_slot {
-	uint32_t gen;  /* the memo's gen when stored; 0: never used */
-	uint32_t hash;
-	uint8_t db;
-	uint8_t klen;
-	uint8_t vlen;
-	uint8_t pad;
-	uint8_t data[MEMO_DATA];
-};
-
-_Static_assert(sizeof(struct memo_slot) == MEMO_SLOT_LEN, "memo slot size");
-
-struct get_memo {
-	struct memo_slot *slots;
-	size_t mask;     /* sets - 1, a power of two */
-	uint64_t txn_id; /* snapshot the live slots were copied from */
-	uint32_t gen;    /* slots of another gen are dead */
-	uint32_t victim; /* rotates the way replaced in a full set */
-};
-
-static void memo_free(struct get_memo *m)
-{
-	if (m == NULL)
-		return;
-	free(m->slots);
-	free(m);
-}
-
-static struct get_memo *memo_new(void)
-{
-	struct get_memo *m = calloc(1, sizeof(*m));
-	size_t sets = 1;
-
-	if (m == NULL)
-		return NULL;
-	while (sets * 2 * MEMO_WAYS * sizeof(struct memo_slot) <= STORE_MEMO_BYTES)
-		sets *= 2;
-	/* calloc of this size maps zero pages: touched only as it fills. */
-	m->slots = calloc(sets * MEMO_WAYS, sizeof(*m->slots));
-	if (m->slots == NULL) {
-		free(m);
-		return NULL;
-	}
-	m->mask = sets - 1;
-	m->gen = 1;
-	return m;
-}
-
-/* FNV-1a of the database and the key. */
-static uint32_t memo_hash(enum tdns_db db, const uint8_t *key, size_t klen)
-{
-	uint32_t h = 2166136261u ^ (uint32_t)db;
-	size_t i;
-
-	for (i = 0; i < klen; i++)
-		h = (h ^ key[i]) * 16777619u;
-	return h ^ (h >> 15);
-}
-
-enum tdns_status store_get_memo(struct tdns_txn *t, enum tdns_db db,
-				const uint8_t *key, size_t klen,
-				struct tdns_val *out)
-{
-	struct memo_slot *set, *sl = NULL;
-	struct get_memo *m;
-	enum tdns_status st;
-	uint64_t id;
-	uint32_t hash;
-	unsigned w;
-
-	if (t->write || !db_ok(db) || klen == 0 || klen >= MEMO_DATA)
-		return store_get(t, db, key, klen, out);
-	if (t->memo == NULL) {
-		t->memo = memo_new();
-		if (t->memo == NULL)
-			return store_get(t, db, key, klen, out);
-	}
-	m = t->memo;
-	id = (uint64_t)mdb_txn_id(t->txn);
-	if (id != m->txn_id) {
-		/* Another snapshot: every copy is stale at once. */
-		m->txn_id = id;
-		if (++m->gen == 0) {
-			memset(m->slots, 0, (m->mask + 1) * MEMO_WAYS *
-						    sizeof(*m->slots));
-			m->gen = 1;
-		}
-	}
-	hash = memo_hash(db, key, klen);
-	set = &m->slots[(hash & m->mask) * MEMO_WAYS];
-	for (w = 0; w < MEMO_WAYS; w++) {
-		sl = &set[w];
-		if (sl->gen == m->gen && sl->hash == hash && sl->db == (uint8_t)db &&
-		    sl->klen == klen && memcmp(sl->data, key, klen) == 0) {
-			out->data = sl->data + klen;
-			out->len = sl->vlen;
-			return TDNS_OK;
-		}
-	}
-	st = store_get(t, db, key, klen, out);
-	if (st != TDNS_OK || klen + out->len > MEMO_DATA)
-		return st;
-	sl = NULL;
-	for (w = 0; w < MEMO_WAYS && sl == NULL; w++)
-		if (set[w].gen != m->gen)
-			sl = &set[w];
-	if (sl == NULL)
-		sl = &set[m->victim++ % MEMO_WAYS];
-	sl->gen = m->gen;
-	sl->hash = hash;
-	sl->db = (uint8_t)db;
-	sl->klen = (uint8_t)klen;
-	sl->vlen = (uint8_t)out->len;
-	memcpy(sl->data, key, klen);
-	memcpy(sl->data + klen, out->data, out->len);
 	return TDNS_OK;
 }
 

@@ -124,22 +124,4 @@ uint64_t store_txn_id(struct tdns_txn *t);
 /* Bytes of the map in use (pages * page size), for list/bench output. */
 size_t store_used_bytes(struct tdns_store *s);
 
-/* Added by hot (backward compatible): store_get through a memo of the
- * small values (key and value under about 100 bytes) already read in
- * this read transaction's snapshot. The memo belongs to t and lives as
- * long as t does (store_reset/store_renew keep it); it holds copies for
- * one snapshot only: when a renewed t reads a newer snapshot
- * (store_txn_id changed), every copy is dropped at once, so what it
- * returns is always what store_get would return. For a worker that keeps
- * one read transaction and asks the same keys again and again (the cache
- * hit path), a repeated get costs a hash instead of a B-tree search.
- * STORE_MEMO_BYTES of address space, allocated at the first call and
- * touched as it fills; if that fails, or for a write transaction, this is
- * store_get. out may point into the memo: valid until the next
- * store_get_memo on t, or until t ends or is reset. */
-#define STORE_MEMO_BYTES (8u << 20)
-enum tdns_status store_get_memo(struct tdns_txn *t, enum tdns_db db,
-				const uint8_t *key, size_t klen,
-				struct tdns_val *out);
-
 #endif
