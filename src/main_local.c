@@ -82,6 +82,14 @@ static void worker_flush(void *ctx)
 	resolver_flush(w->r);
 }
 
+/* Around each batch of UDP queries: one store snapshot for all of them. */
+static void worker_batch(void *ctx, bool begin)
+{
+	struct worker *w = ctx;
+
+	resolver_batch(w->r, begin);
+}
+
 static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
 				    struct tdns_store *store, const char *identity)
 {
@@ -126,6 +134,7 @@ static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
 		memset(&lc, 0, sizeof(lc));
 		lc.addr = o->listen[i];
 		lc.on_query = on_query;
+		lc.on_batch = worker_batch;
 		lc.ctx = w;
 		lc.max_tcp = o->max_tcp;
 		lc.max_tcp_per_client = o->max_tcp_per_client;

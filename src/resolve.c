@@ -161,6 +161,7 @@ struct tdns_resolver {
 	uint64_t armed;           /* deadline last given to transport.wake */
 	uint8_t *buf;             /* WIRE_MAX_MSG scratch for deferred answers */
 	struct tdns_txn *rtxn;    /* read snapshot, reset between queries */
+	bool held;                /* in a batch: rtxn stays open across it */
 	struct upq *commit;       /* answers waiting for resolver_flush, */
 	struct upq **commit_tail; /* in the order they came */
 	struct tdns_cache_put *puts; /* max_outstanding, for resolver_flush */
@@ -360,13 +361,15 @@ static enum resolver_verdict finish(struct tdns_resolver *r, ldns_pkt *reply,
 /* ---- the read snapshot ---- */
 
 /* One read transaction per resolver, begun on its own thread at first use
- * and reset after each: renewing keeps the reader slot, so a lookup costs
- * no slot search (LMDB mdb_txn_renew), and sees the latest commit. The
- * caller store_reset()s it when done. */
+ * and reset after each query or batch: renewing keeps the reader slot, so
+ * a lookup costs no slot search (LMDB mdb_txn_renew), and sees the latest
+ * commit. The caller rtxn_close()s it when done. */
 static struct tdns_txn *rtxn_open(struct tdns_resolver *r)
 {
 	enum tdns_status st;
 
+	if (r->held)
+		return r->rtxn;
 	if (r->rtxn == NULL)
 		st = store_begin(r->cfg.store, false, &r->rtxn);
 	else
@@ -376,6 +379,24 @@ static struct tdns_txn *rtxn_open(struct tdns_resolver *r)
 		return NULL;
 	}
 	return r->rtxn;
+}
+
+/* Done with the snapshot of rtxn_open: reset it, unless a batch holds it. */
+static void rtxn_close(struct tdns_resolver *r, struct tdns_txn *t)
+{
+	if (!r->held)
+		store_reset(t);
+}
+
+void resolver_batch(struct tdns_resolver *r, bool begin)
+{
+	if (begin) {
+		r->held = false;
+		r->held = rtxn_open(r) != NULL;
+	} else if (r->held) {
+		r->held = false;
+		store_reset(r->rtxn);
+	}
 }
 
 /* RFC 8767: the cached entry for the question if serve-stale is on and it
@@ -393,7 +414,7 @@ static bool stale_get(struct tdns_resolver *r, const uint8_t *qkey,
 	if (t == NULL)
 		return false;
 	st = cache_get(t, qkey, qkey_len, qtype, now, r->cfg.stale_ttl, v);
-	store_reset(t);
+	rtxn_close(r, t);
 	return st == TDNS_OK;
 }
 
@@ -1087,7 +1108,7 @@ static ldns_pkt *local_answer(struct tdns_resolver *r, const struct tdns_query *
 	ldns_pkt_free(reply);
 	reply = NULL;
 out:
-	store_reset(t);
+	rtxn_close(r, t);
 	return reply;
 }
 
@@ -1131,7 +1152,7 @@ static enum cache_fast cached_fast(struct tdns_resolver *r, const uint8_t *in,
 	if (t == NULL)
 		return CACHE_FAST_DECLINED;
 	f = cache_answer_fast(t, in, len, tcp, clock_now(), out, cap, out_len);
-	store_reset(t);
+	rtxn_close(r, t);
 	if (f == CACHE_FAST_ANSWERED) {
 		r->stats.queries++;
 		r->stats.cache_hits++;

@@ -223,6 +223,12 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
  */
 void resolver_flush(struct tdns_resolver *r);
 
+/* A batch of client queries begins (begin true) or ends (false): the
+ * queries in between share one read snapshot of the store, renewed once
+ * per batch instead of once per query (netio on_batch; tierdns-upper does
+ * the same). Outside a batch every query takes the latest snapshot. */
+void resolver_batch(struct tdns_resolver *r, bool begin);
+
 /* Expire attempts whose deadline is <= now_ms (monotonic milliseconds). */
 void resolver_tick(struct tdns_resolver *r, uint64_t now_ms);
 

@@ -935,6 +935,43 @@ static void test_batched_commit(void **state)
 	assert_int_equal(before, after);
 }
 
+/* The queries of one batch share one snapshot: an answer committed
+ * meanwhile is seen from the next batch on (and at once outside one). */
+static void test_batch_snapshot(void **state)
+{
+	struct env *e = *state;
+	const char *const www_a[] = { "www.site. 300 IN A 192.0.2.10", NULL };
+	uint8_t q[512];
+	ldns_rdf *qn = ldns_dname_new_frm_str("www.site.");
+	ldns_pkt *resp;
+	size_t n;
+
+	assert_non_null(qn);
+	n = mkquery(1, "www.site.", LDNS_RR_TYPE_A, true, 0, q);
+	resp = parse(q, n);
+	ldns_pkt_set_qr(resp, true);
+	assert_true(ldns_pkt_push_rr(resp, LDNS_SECTION_ANSWER, rr_from(www_a[0])));
+	resolver_batch(e->r, true);
+	assert_int_equal(ask(e, 0, 1, "www.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	assert_int_equal(cache_insert(e->store, NULL, qn, LDNS_RR_TYPE_A, resp,
+				      clock_now()),
+			 TDNS_OK);
+	/* Same batch: the old snapshot, still a miss (joins the first). */
+	assert_int_equal(ask(e, 1, 2, "www.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	resolver_batch(e->r, false);
+	resolver_batch(e->r, true);
+	assert_int_equal(ask(e, 2, 3, "www.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_REPLY);
+	resolver_batch(e->r, false);
+	assert_int_equal(ask(e, 3, 4, "www.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_REPLY);
+	assert_int_equal(resolver_stats(e->r)->cache_hits, 2);
+	ldns_pkt_free(resp);
+	ldns_rdf_deep_free(qn);
+}
+
 /* Answers not to be cached (TTL 0) do not wait for the flush; a resolver
  * freed with answers still waiting for their commit releases their
  * clients without an answer and leaks nothing. */
@@ -2361,6 +2398,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cancel_and_free, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batched_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uncommitted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_snapshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_front_door, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_store_still_answers, setup, teardown),
