@@ -13,7 +13,6 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -1201,51 +1200,6 @@ static enum tdns_status open_pair(struct tdns_addr *a, int *udp_fd, int *tcp_fd)
 	return st;
 }
 
-/* The listener of loop `from` on the address of a (any port when a's is 0). */
-static const struct listener *listener_for(const struct tdns_loop *from,
-					   const struct tdns_addr *a)
-{
-	const struct listener *lst;
-
-	for (lst = from->listeners; lst != NULL; lst = lst->next) {
-		const struct tdns_addr *b = &lst->cfg.addr;
-
-		if (b->ss.ss_family != a->ss.ss_family)
-			continue;
-		if (addr_port(a) != 0 && addr_port(a) != addr_port(b))
-			continue;
-		if (a->ss.ss_family == AF_INET ?
-			    ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr ==
-				    ((const struct sockaddr_in *)&b->ss)->sin_addr.s_addr :
-			    IN6_ARE_ADDR_EQUAL(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr,
-					       &((const struct sockaddr_in6 *)&b->ss)->sin6_addr))
-			return lst;
-	}
-	return NULL;
-}
-
-/* A second descriptor of the UDP socket of a listener of another loop (the
- * same socket: one receive queue), and an own TCP socket on its port. */
-static enum tdns_status share_pair(const struct tdns_loop *from, struct tdns_addr *a,
-				   int *udp_fd, int *tcp_fd)
-{
-	const struct listener *src = listener_for(from, a);
-	enum tdns_status st;
-
-	if (src == NULL)
-		return TDNS_EINVAL;
-	*a = src->cfg.addr;
-	*udp_fd = fcntl(src->udp.fd, F_DUPFD_CLOEXEC, 0);
-	if (*udp_fd < 0)
-		return errno_status(errno);
-	st = open_socket(a, SOCK_STREAM, tcp_fd);
-	if (st != TDNS_OK) {
-		close(*udp_fd);
-		*udp_fd = -1;
-	}
-	return st;
-}
-
 enum tdns_status netio_listen(struct tdns_loop *l, const struct tdns_listen_cfg *cfg)
 {
 	struct listener *lst = NULL;
@@ -1272,19 +1226,14 @@ enum tdns_status netio_listen(struct tdns_loop *l, const struct tdns_listen_cfg 
 		lst->cfg.tcp_idle_ms = TCP_DEFAULT_IDLE_MS;
 	if (lst->cfg.max_tcp_per_client == 0)
 		lst->cfg.max_tcp_per_client = TCP_DEFAULT_PER_CLIENT;
-	if (cfg->udp_share != NULL)
-		st = share_pair(cfg->udp_share, &lst->cfg.addr, &udp_fd, &tcp_fd);
-	else
-		st = open_pair(&lst->cfg.addr, &udp_fd, &tcp_fd);
+	st = open_pair(&lst->cfg.addr, &udp_fd, &tcp_fd);
 	if (st != TDNS_OK)
 		goto out;
 	lst->udp = (struct ev){ .kind = EV_UDP, .fd = udp_fd, .obj = lst };
 	lst->pktinfo = addr_is_any(&lst->cfg.addr);
 	lst->tcp = (struct ev){ .kind = EV_ACCEPT, .fd = tcp_fd, .obj = lst };
 	udp_fd = tcp_fd = -1;
-	/* EPOLLEXCLUSIVE: of the loops sharing a UDP socket, a datagram
-	 * wakes one, not all (a no-op for an unshared one). */
-	st = ev_add(l, &lst->udp, EPOLLIN | EPOLLEXCLUSIVE);
+	st = ev_add(l, &lst->udp, EPOLLIN);
 	if (st == TDNS_OK)
 		st = ev_add(l, &lst->tcp, EPOLLIN);
 	if (st != TDNS_OK) {

@@ -100,14 +100,6 @@ struct tdns_listen_cfg {
 	 * go out, so a handler can share per-batch work (tierdns-upper takes
 	 * one LMDB snapshot per batch). TCP queries come outside batches. */
 	void (*on_batch)(void *ctx, bool begin);
-	/* Optional (added by perf, NULL = none): another loop that already
-	 * listens on the same address (and port; port 0 here takes its
-	 * port). The UDP socket is then shared with it: one receive queue
-	 * that every sharing loop reads, so whichever thread is free takes
-	 * the next datagram, instead of SO_REUSEPORT pinning each client to
-	 * one thread. TCP still gets a socket per loop. Only read during
-	 * netio_listen (call it before either loop runs). */
-	const struct tdns_loop *udp_share;
 };
 
 /* Bind UDP and TCP on cfg->addr (SO_REUSEADDR/SO_REUSEPORT). With port 0

@@ -500,48 +500,6 @@ static void test_udp_batch_hook(void **state)
 	assert_int_equal(s.batches_begun, s.batches_ended);
 }
 
-/* Loops sharing a UDP socket read one queue: with only the sharing loop
- * running, it answers every client (with SO_REUSEPORT sockets, the kernel
- * would have pinned some of the eight to the idle loop's socket). */
-static void test_udp_shared_socket(void **state)
-{
-	struct tdns_listen_cfg cfg;
-	struct server a, b;
-	struct out_client c = { 0 };
-	struct tdns_addr peer;
-	struct tdns_out *o[8];
-	size_t i;
-
-	(void)state;
-	server_start(&a, 0, 0);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.on_query = handler;
-	cfg.udp_share = a.loop;
-	server_start_cfg(&b, &cfg);
-	assert_int_equal(b.port, a.port);
-	/* Nothing to share on another address. */
-	assert_int_equal(netio_addr_parse("127.0.0.2", 0, &cfg.addr), TDNS_OK);
-	assert_int_equal(netio_listen(b.loop, &cfg), TDNS_EINVAL);
-
-	c.loop = b.loop;
-	c.want = 8;
-	assert_int_equal(netio_addr_parse("127.0.0.1", a.port, &peer), TDNS_OK);
-	for (i = 0; i < 8; i++) {
-		assert_int_equal(netio_out_udp(b.loop, &peer, out_collect, &c, &o[i]),
-				 TDNS_OK);
-		assert_int_equal(netio_out_send(o[i], (const uint8_t *)"q", 1), TDNS_OK);
-	}
-	assert_int_equal(run_guarded(b.loop), TDNS_OK);
-	assert_int_equal(c.n_got, 8);
-	assert_int_equal(b.queries, 8);
-	assert_int_equal(a.queries, 0);
-	for (i = 0; i < 8; i++)
-		netio_out_close(o[i]);
-	/* The shared socket stays open for b after a's loop is gone. */
-	netio_loop_free(a.loop);
-	netio_loop_free(b.loop);
-}
-
 /* An upstream that is down: the connected socket gets the ICMP error and
  * the callback is told at once (no waiting for a timeout). */
 static void test_out_udp_refused(void **state)
@@ -1660,7 +1618,6 @@ int main(void)
 		cmocka_unit_test(test_replies_before_new_queries),
 		cmocka_unit_test(test_udp_answers_each_datagram),
 		cmocka_unit_test(test_udp_batch_hook),
-		cmocka_unit_test(test_udp_shared_socket),
 		cmocka_unit_test(test_out_udp_refused),
 		cmocka_unit_test(test_out_udp_fresh_ports),
 		cmocka_unit_test(test_udp_wildcard_answers_from_destination),
