@@ -927,20 +927,25 @@ enum tdns_status cache_store_many(struct tdns_store *s,
 				  uint64_t now)
 {
 	uint64_t max_bytes = cfg != NULL ? cfg->max_bytes : 0;
-	enum tdns_status st = TDNS_OK;
-	size_t i;
+	enum tdns_status st = TDNS_OK, batch = TDNS_OK;
+	size_t i, ok = 0;
 
 	for (i = 0; i < n; i++)
-		puts[i].st = put_check(cfg, &puts[i]);
-	/* The common case: everything fits, one commit. Otherwise one by
-	 * one, each with cache_store's eviction. */
-	if (put_accounted(s, max_bytes, puts, n) != TDNS_OK) {
-		for (i = 0; i < n; i++)
-			if (puts[i].st == TDNS_OK)
-				puts[i].st = cache_store(s, cfg, puts[i].qkey,
-							 puts[i].qkey_len,
-							 puts[i].qtype, puts[i].v,
-							 now);
+		if ((puts[i].st = put_check(cfg, &puts[i])) == TDNS_OK)
+			ok++;
+	/* The common case: everything fits, one commit. Out of budget or
+	 * map: one by one, each with cache_store's eviction. Any other
+	 * failure is every entry's. */
+	if (ok > 0)
+		batch = put_accounted(s, max_bytes, puts, n);
+	for (i = 0; batch != TDNS_OK && i < n; i++) {
+		if (puts[i].st != TDNS_OK)
+			continue;
+		if (batch == TDNS_ESPACE || batch == TDNS_EFULL)
+			puts[i].st = cache_store(s, cfg, puts[i].qkey, puts[i].qkey_len,
+						 puts[i].qtype, puts[i].v, now);
+		else
+			puts[i].st = batch;
 	}
 	for (i = 0; i < n && st == TDNS_OK; i++)
 		st = puts[i].st;

@@ -1873,17 +1873,17 @@ static void loop_flush(struct tdns_loop *l)
 	graveyard_free(l);
 }
 
+static bool is_out(const struct epoll_event *ee)
+{
+	return ((const struct ev *)ee->data.ptr)->kind == EV_OUT;
+}
+
 /* The events of one epoll_wait: replies from upstreams first and then the
  * flush hook with the answers they make, then the rest (new client
  * queries, connections): answers already here do not wait behind a
  * batch of new queries. Nothing is freed between the passes (the
  * graveyard waits for the end), so an event for an object closed by an
  * earlier one is still safe to look at. */
-static bool is_out(const struct epoll_event *ee)
-{
-	return ((const struct ev *)ee->data.ptr)->kind == EV_OUT;
-}
-
 static void dispatch_all(struct tdns_loop *l, const struct epoll_event *evs, int n)
 {
 	int i, outs = 0;

@@ -160,7 +160,8 @@ struct tdns_resolver {
 	uint32_t seq;             /* high half of the next token */
 	uint64_t armed;           /* deadline last given to transport.wake */
 	uint8_t *buf;             /* WIRE_MAX_MSG scratch for deferred answers */
-	struct tdns_txn *rtxn;    /* read snapshot, reset between queries */
+	struct tdns_txn *rtxn;    /* read snapshot, reset between queries
+				   * (or batches, resolver_batch) */
 	bool held;                /* in a batch: rtxn stays open across it */
 	struct upq *commit;       /* answers waiting for resolver_flush, */
 	struct upq **commit_tail; /* in the order they came */
@@ -390,6 +391,8 @@ static void rtxn_close(struct tdns_resolver *r, struct tdns_txn *t)
 
 void resolver_batch(struct tdns_resolver *r, bool begin)
 {
+	if (begin && r->held)
+		return; /* a second begin: the batch goes on */
 	if (begin) {
 		r->held = false;
 		r->held = rtxn_open(r) != NULL;
@@ -1664,6 +1667,9 @@ void resolver_flush(struct tdns_resolver *r)
 			};
 		}
 		cache_store_many(r->cfg.store, &r->cfg.cache, r->puts, n, now);
+		/* Completing one cannot destroy another of the list: a queued
+		 * query has no target (so no failure cascades to it), no
+		 * attempt and no deadline; only resolver_free destroys it. */
 		n = 0;
 		for (u = list; u != NULL; u = next) {
 			next = u->commit_next;

@@ -199,7 +199,7 @@ struct tdns_cache_put {
 	const uint8_t *qkey;              /* name key of the qname */
 	size_t qkey_len;
 	uint16_t qtype;
-	const struct tdns_cache_value *v; /* cacheable */
+	const struct tdns_cache_value *v; /* cacheable; borrowed for the call */
 	enum tdns_status st;              /* out: as cache_store would say */
 };
 
@@ -207,8 +207,9 @@ struct tdns_cache_put {
  * Store n answers as cache_store would, but in ONE write transaction (one
  * LMDB commit for the lot: a commit costs several syscalls and a new root
  * path, which is most of the price of a miss when it is paid per answer).
- * When the batch does not fit (budget or map), it is stored entry by entry
- * with cache_store, which evicts. puts[i].st tells each entry's fate; the
+ * When the batch does not fit (the budget, TDNS_ESPACE, or the map,
+ * TDNS_EFULL), it is stored entry by entry with cache_store, which evicts;
+ * any other failure is every entry's. puts[i].st tells each entry's fate; the
  * return value is TDNS_OK when every entry was stored, else the first
  * failure. The caller must not hold a write transaction on this thread.
  */

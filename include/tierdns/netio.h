@@ -18,8 +18,8 @@
  *
  * Client side: netio_out_* sockets for upstream queries. A UDP out socket is
  * a fresh socket connect()ed to the upstream, which binds it to a
- * kernel-chosen random port, so the kernel drops datagrams from any other address or port
- * (RFC 5452 9.2). A TCP out socket frames and unframes messages.
+ * kernel-chosen random port, so the kernel drops datagrams from any other
+ * address or port (RFC 5452 9.2). A TCP out socket frames and unframes messages.
  */
 #ifndef TIERDNS_NETIO_H
 #define TIERDNS_NETIO_H
@@ -97,7 +97,7 @@ struct tdns_listen_cfg {
 	/* Optional (added by perf, NULL = none): called with begin true
 	 * before the first on_query of a batch of UDP datagrams (one
 	 * recvmmsg) and with begin false after the last, before the replies
-	 * go out, so a handler can share per-batch work (tierdns-upper takes
+	 * go out, so a handler can share per-batch work (both daemons take
 	 * one LMDB snapshot per batch). TCP queries come outside batches. */
 	void (*on_batch)(void *ctx, bool begin);
 };

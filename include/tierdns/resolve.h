@@ -10,8 +10,8 @@
  * instead of sending their own (coalescing, CVE-2020-25686). Each waiting
  * client keeps its own ID, question case, EDNS and size limit.
  *
- * Every upstream attempt gets a fresh token, a fresh ID from getrandom(2)
- * and (in the real transport) a fresh socket with a random source port. A
+ * Every upstream attempt gets a fresh token, a fresh ID from the kernel's
+ * CSPRNG (getrandom(2), fetched 256 bytes at a time) and (in the real transport) a fresh socket with a random source port. A
  * reply is accepted only if its ID, QR bit, opcode and question (name case-
  * insensitively, type, class) match; anything else is counted and ignored
  * while the attempt keeps waiting (RFC 5452 4, 9); only an error reply
@@ -219,7 +219,9 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
  * one per answer is most of what a miss costs. The daemon calls this once
  * per event-loop iteration, after the events of one epoll_wait and before
  * it waits again (netio_loop_set_flush); answers that are not cached
- * (failures, TTL 0, class other than IN) do not wait for it.
+ * (failures, TTL 0, class other than IN) do not wait for it. Every user of
+ * a resolver MUST call it: a query whose answer waits for its commit has
+ * no deadline, so without a flush its clients are never answered.
  */
 void resolver_flush(struct tdns_resolver *r);
 

@@ -91,7 +91,8 @@ enum tdns_status store_put(struct tdns_txn *t, enum tdns_db db, const uint8_t *k
 			   size_t klen, const void *val, size_t vlen);
 /* Insert only if the key is absent (one B-tree descent where a get then a
  * put take two): TDNS_EEXIST, with *old set to the value already there
- * (valid as store_get's) and nothing written, when present. */
+ * (valid as store_get's) and nothing written, when present; the
+ * transaction stays usable then. Other errors as store_put. */
 enum tdns_status store_put_new(struct tdns_txn *t, enum tdns_db db,
 			       const uint8_t *key, size_t klen, const void *val,
 			       size_t vlen, struct tdns_val *old);

@@ -241,6 +241,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		resolver_on_reply(r, s->token, reply,
 				  make_reply(ctl, s, data + 1, size - 1, reply));
+		/* The end of the daemon's loop iteration: cached answers
+		 * are committed and sent. */
+		resolver_flush(r);
 	}
 	/* The client is answered at most once, and only when nothing is left
 	 * open for it. */

@@ -795,6 +795,12 @@ static void test_store_many(void **state)
 	}
 	scan_bytes(f->s, &entries);
 	assert_int_equal(entries, 49);
+	/* Nothing storable: no transaction at all. */
+	before = last_txn(f->s);
+	assert_int_equal(cache_store_many(f->s, &cfg, &m->puts[7], 1, T0),
+			 TDNS_EINVAL);
+	assert_int_equal(m->puts[7].st, TDNS_EINVAL);
+	assert_int_equal(last_txn(f->s), before);
 	many_clear(m, 50);
 	/* The same keys again (refreshes): replaced, the account still
 	 * matches a scan (scan_bytes checks it). */

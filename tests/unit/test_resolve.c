@@ -961,6 +961,8 @@ static void test_batch_snapshot(void **state)
 	assert_int_equal(ask(e, 1, 2, "www.site.", LDNS_RR_TYPE_A, true, 0),
 			 RESOLVER_DEFER);
 	resolver_batch(e->r, false);
+	/* A second begin inside a batch changes nothing. */
+	resolver_batch(e->r, true);
 	resolver_batch(e->r, true);
 	assert_int_equal(ask(e, 2, 3, "www.site.", LDNS_RR_TYPE_A, true, 0),
 			 RESOLVER_REPLY);
