@@ -405,23 +405,11 @@ enum tdns_status store_get(struct tdns_txn *t, enum tdns_db db, const uint8_t *k
 	return TDNS_OK;
 }
 
-enum tdns_status store_put(struct tdns_txn *t, enum tdns_db db, const uint8_t *key,
-			   size_t klen, const void *val, size_t vlen)
-{
-	MDB_val k, v;
-
-	if (!db_ok(db) || !t->write || klen == 0)
-		return TDNS_EINVAL;
-	k.mv_data = (void *)key;
-	k.mv_size = klen;
-	v.mv_data = (void *)val;
-	v.mv_size = vlen;
-	return store_err(mdb_put(t->txn, t->s->dbi[db], &k, &v, 0));
-}
-
-enum tdns_status store_put_new(struct tdns_txn *t, enum tdns_db db,
-			       const uint8_t *key, size_t klen, const void *val,
-			       size_t vlen, struct tdns_val *old)
+/* mdb_put with flags; on MDB_KEYEXIST (MDB_NOOVERWRITE) *old is the value
+ * already there. */
+static enum tdns_status put_flags(struct tdns_txn *t, enum tdns_db db,
+				  const uint8_t *key, size_t klen, const void *val,
+				  size_t vlen, unsigned flags, struct tdns_val *old)
 {
 	MDB_val k, v;
 	int rc;
@@ -432,13 +420,25 @@ enum tdns_status store_put_new(struct tdns_txn *t, enum tdns_db db,
 	k.mv_size = klen;
 	v.mv_data = (void *)val;
 	v.mv_size = vlen;
-	/* MDB_NOOVERWRITE: on MDB_KEYEXIST, v is the existing value. */
-	rc = mdb_put(t->txn, t->s->dbi[db], &k, &v, MDB_NOOVERWRITE);
-	if (rc == MDB_KEYEXIST) {
+	rc = mdb_put(t->txn, t->s->dbi[db], &k, &v, flags);
+	if (rc == MDB_KEYEXIST && old != NULL) {
 		old->data = v.mv_data;
 		old->len = v.mv_size;
 	}
 	return store_err(rc);
+}
+
+enum tdns_status store_put(struct tdns_txn *t, enum tdns_db db, const uint8_t *key,
+			   size_t klen, const void *val, size_t vlen)
+{
+	return put_flags(t, db, key, klen, val, vlen, 0, NULL);
+}
+
+enum tdns_status store_put_new(struct tdns_txn *t, enum tdns_db db,
+			       const uint8_t *key, size_t klen, const void *val,
+			       size_t vlen, struct tdns_val *old)
+{
+	return put_flags(t, db, key, klen, val, vlen, MDB_NOOVERWRITE, old);
 }
 
 enum tdns_status store_del(struct tdns_txn *t, enum tdns_db db, const uint8_t *key,
