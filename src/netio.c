@@ -25,6 +25,7 @@
 
 #include "tierdns/clock.h"
 #include "tierdns/log.h"
+#include "tierdns/pool.h"
 
 #define NETIO_MSG_MAX 65535        /* RFC 1035 4.2.2: 16-bit length */
 #define UDP_BATCH 32               /* datagrams per recvmmsg/sendmmsg */
@@ -41,9 +42,6 @@
 #define TCP_DEFAULT_PER_CLIENT 16
 #define TCP_DEFAULT_IDLE_MS 10000  /* RFC 7766 6.2.3 */
 #define OUT_RX_BURST 64
-#define SPARE_MAX 256              /* freed held handles and out sockets a
-				    * loop keeps for reuse (each a miss: one
-				    * of each, so no malloc/free per miss) */
 /* Bytes of queued deferred UDP answers: 4 KB a slot on average, and never
  * less than one message of the largest size. */
 #define REPLY_ARENA (UDP_BATCH * 4096 > NETIO_MSG_MAX ? UDP_BATCH * 4096 : NETIO_MSG_MAX)
@@ -201,9 +199,9 @@ struct tdns_loop {
 	uint8_t *rx;                /* out sockets read UDP replies here */
 	void (*flush_fn)(void *ctx); /* netio_loop_set_flush */
 	void *flush_ctx;
-	struct tdns_request *spare_reqs; /* released handles, linked by next */
-	struct tdns_out *spare_outs;     /* freed out sockets, linked by next */
-	unsigned n_spare_reqs, n_spare_outs;
+	/* Released handles and closed out sockets kept for reuse (a miss
+	 * takes one of each: no malloc/free per miss). */
+	struct tdns_pool spare_reqs, spare_outs;
 };
 
 static_assert(ATOMIC_BOOL_LOCK_FREE == 2, "netio_loop_stop must be signal-safe");
@@ -1312,16 +1310,10 @@ const struct tdns_addr *netio_request_peer(const struct tdns_request *req)
 struct tdns_request *netio_request_hold(struct tdns_request *req)
 {
 	struct tdns_loop *l = req->loop;
-	struct tdns_request *h = l->spare_reqs;
+	struct tdns_request *h = pool_get(&l->spare_reqs, sizeof(*h));
 
-	if (h != NULL) {
-		l->spare_reqs = h->next;
-		l->n_spare_reqs--;
-	} else {
-		h = malloc(sizeof(*h));
-		if (h == NULL)
-			return NULL;
-	}
+	if (h == NULL)
+		return NULL;
 	*h = *req;
 	h->prev = NULL;
 	h->next = l->held;
@@ -1360,12 +1352,8 @@ void netio_request_release(struct tdns_request *held)
 			else
 				conn_settle(c);
 		}
-		if (l->n_spare_reqs < SPARE_MAX) {
-			held->next = l->spare_reqs;
-			l->spare_reqs = held;
-			l->n_spare_reqs++;
-			return;
-		}
+		pool_put(&l->spare_reqs, held);
+		return;
 	}
 	free(held);
 }
@@ -1586,16 +1574,9 @@ static enum tdns_status out_open(struct tdns_loop *l, const struct tdns_addr *pe
 	if (peer == NULL || fn == NULL ||
 	    (peer->ss.ss_family != AF_INET && peer->ss.ss_family != AF_INET6))
 		return TDNS_EINVAL;
-	o = l->spare_outs;
-	if (o != NULL) {
-		l->spare_outs = o->next;
-		l->n_spare_outs--;
-		memset(o, 0, sizeof(*o));
-	} else {
-		o = calloc(1, sizeof(*o));
-		if (o == NULL)
-			return TDNS_ENOMEM;
-	}
+	o = pool_get(&l->spare_outs, sizeof(*o));
+	if (o == NULL)
+		return TDNS_ENOMEM;
 	fd = socket(peer->ss.ss_family,
 		    (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -1687,18 +1668,12 @@ static void out_free(struct tdns_out *o)
 }
 
 /* A closed out socket's memory: kept for the next netio_out_* (a miss opens
- * and closes one each) while the loop has fewer than SPARE_MAX spare. */
+ * and closes one each). */
 static void out_recycle(struct tdns_loop *l, struct tdns_out *o)
 {
-	if (l->n_spare_outs >= SPARE_MAX) {
-		out_free(o);
-		return;
-	}
 	buf_free(&o->rbuf);
 	buf_free(&o->wbuf);
-	o->next = l->spare_outs;
-	l->spare_outs = o;
-	l->n_spare_outs++;
+	pool_put(&l->spare_outs, o);
 }
 
 void netio_out_close(struct tdns_out *o)
@@ -1805,14 +1780,8 @@ void netio_loop_free(struct tdns_loop *l)
 		out_free(o);
 	}
 	graveyard_free(l);
-	while ((o = l->spare_outs) != NULL) {
-		l->spare_outs = o->next;
-		free(o);
-	}
-	while ((h = l->spare_reqs) != NULL) {
-		l->spare_reqs = h->next;
-		free(h);
-	}
+	pool_drain(&l->spare_outs);
+	pool_drain(&l->spare_reqs);
 	for (i = 0; i < l->n_heap; i++)
 		free(l->heap[i]);
 	free(l->heap);

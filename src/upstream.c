@@ -10,9 +10,9 @@
 
 #include "tierdns/clock.h"
 #include "tierdns/log.h"
+#include "tierdns/pool.h"
 
 #define TAB_MIN 64    /* slots of the attempt table to begin with */
-#define SPARE_MAX 256 /* ended attempts kept for reuse (no malloc per miss) */
 
 /* One attempt's socket. */
 struct attempt {
@@ -21,7 +21,6 @@ struct attempt {
 	struct tdns_out *out;
 	bool in_cb; /* inside resolver_on_reply for this attempt */
 	bool dead;  /* done was called meanwhile: free after the callback */
-	struct attempt *next_spare;
 };
 
 struct tdns_upstream {
@@ -34,8 +33,7 @@ struct tdns_upstream {
 	 * in flight. cap is a power of two (0 before the first attempt). */
 	struct attempt **tab;
 	size_t cap, n_open;
-	struct attempt *spare; /* ended attempts, linked by next_spare */
-	unsigned n_spare;
+	struct tdns_pool spare; /* ended attempts (no malloc per miss) */
 	struct tdns_timer *timer;
 };
 
@@ -114,24 +112,14 @@ static void tab_remove(struct tdns_upstream *up, size_t i)
 	}
 }
 
-/* Close the attempt's socket; its memory is kept for the next attempt
- * while up has fewer than SPARE_MAX spare. */
-static void free_attempt(struct attempt *a)
+/* Close the attempt's socket; its memory is kept for the next attempt. */
+static void free_attempt(struct tdns_upstream *up, struct attempt *a)
 {
-	struct tdns_upstream *up;
-
 	if (a == NULL)
 		return;
 	if (a->out != NULL)
 		netio_out_close(a->out);
-	up = a->up;
-	if (up != NULL && up->n_spare < SPARE_MAX) {
-		a->next_spare = up->spare;
-		up->spare = a;
-		up->n_spare++;
-		return;
-	}
-	free(a);
+	pool_put(&up->spare, a);
 }
 
 static void on_msg(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t len)
@@ -145,7 +133,7 @@ static void on_msg(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t len
 	resolver_on_reply(a->up->r, a->token, msg, len);
 	a->in_cb = false;
 	if (a->dead)
-		free_attempt(a);
+		free_attempt(a->up, a);
 }
 
 static enum tdns_status tr_send(void *ctx, uint64_t token, unsigned upstream,
@@ -159,14 +147,7 @@ static enum tdns_status tr_send(void *ctx, uint64_t token, unsigned upstream,
 	if (upstream >= up->n)
 		goto out;
 	st = TDNS_ENOMEM;
-	a = up->spare;
-	if (a != NULL) {
-		up->spare = a->next_spare;
-		up->n_spare--;
-		memset(a, 0, sizeof(*a));
-	} else {
-		a = calloc(1, sizeof(*a));
-	}
+	a = pool_get(&up->spare, sizeof(*a));
 	if (a == NULL || !tab_reserve(up))
 		goto out;
 	a->up = up;
@@ -185,8 +166,7 @@ static enum tdns_status tr_send(void *ctx, uint64_t token, unsigned upstream,
 	up->n_open++;
 	a = NULL;
 out:
-	if (a != NULL)
-		free_attempt(a);
+	free_attempt(up, a);
 	return st;
 }
 
@@ -203,7 +183,7 @@ static void tr_done(void *ctx, uint64_t token)
 	if (a->in_cb)
 		a->dead = true;
 	else
-		free_attempt(a);
+		free_attempt(up, a);
 }
 
 static void on_timer(void *ctx)
@@ -259,7 +239,6 @@ out:
 
 void upstream_free(struct tdns_upstream *up)
 {
-	struct attempt *a;
 	size_t i;
 
 	if (up == NULL)
@@ -267,12 +246,9 @@ void upstream_free(struct tdns_upstream *up)
 	if (up->timer != NULL)
 		netio_timer_cancel(up->loop, up->timer);
 	for (i = 0; i < up->cap; i++)
-		free_attempt(up->tab[i]);
+		free_attempt(up, up->tab[i]);
 	free(up->tab);
-	while ((a = up->spare) != NULL) {
-		up->spare = a->next_spare;
-		free(a);
-	}
+	pool_drain(&up->spare);
 	free(up->addrs);
 	free(up);
 }
