@@ -465,25 +465,40 @@ static uint64_t value_expiry(const struct tdns_val *v)
 	return rd64(v->data + 2);
 }
 
-enum tdns_status cache_lookup(struct tdns_txn *t, const uint8_t *qkey,
-			      size_t qkey_len, uint16_t qtype, uint64_t now,
-			      ldns_pkt *reply)
+/* The stored value for (qkey, qtype) in t unless it expired more than
+ * max_stale seconds before now: TDNS_ENOTFOUND for none (or too old),
+ * TDNS_EINVAL for an unreadable one. */
+static enum tdns_status value_get(struct tdns_txn *t, const uint8_t *qkey,
+				  size_t qkey_len, uint16_t qtype, uint64_t now,
+				  uint32_t max_stale, struct tdns_val *v)
 {
 	uint8_t rkey[RECORD_KEY_MAX];
-	struct tdns_val v;
 	size_t rlen;
 	enum tdns_status st;
 
 	if (qkey_len > NAME_KEY_MAX)
 		return TDNS_EINVAL;
 	rlen = name_record_key(qkey, qkey_len, qtype, rkey);
-	st = store_get(t, TDNS_DB_CACHE, rkey, rlen, &v);
+	st = store_get(t, TDNS_DB_CACHE, rkey, rlen, v);
 	if (st != TDNS_OK)
 		return st;
-	if (v.len < CACHE_HDR_LEN || v.data[0] != CACHE_VALUE_VERSION)
+	if (v->len < CACHE_HDR_LEN || v->data[0] != CACHE_VALUE_VERSION)
 		return TDNS_EINVAL;
-	if (value_expiry(&v) <= now)
+	if (value_expiry(v) + max_stale <= now)
 		return TDNS_ENOTFOUND;
+	return TDNS_OK;
+}
+
+enum tdns_status cache_lookup(struct tdns_txn *t, const uint8_t *qkey,
+			      size_t qkey_len, uint16_t qtype, uint64_t now,
+			      ldns_pkt *reply)
+{
+	struct tdns_val v;
+	enum tdns_status st;
+
+	st = value_get(t, qkey, qkey_len, qtype, now, 0, &v);
+	if (st != TDNS_OK)
+		return st;
 	return cache_value_render(v.data, v.len, now, reply);
 }
 
@@ -491,22 +506,13 @@ enum tdns_status cache_get(struct tdns_txn *t, const uint8_t *qkey,
 			   size_t qkey_len, uint16_t qtype, uint64_t now,
 			   uint32_t max_stale, struct tdns_cache_value *out)
 {
-	uint8_t rkey[RECORD_KEY_MAX];
 	struct tdns_val v;
-	size_t rlen;
 	enum tdns_status st;
 
 	memset(out, 0, sizeof(*out));
-	if (qkey_len > NAME_KEY_MAX)
-		return TDNS_EINVAL;
-	rlen = name_record_key(qkey, qkey_len, qtype, rkey);
-	st = store_get(t, TDNS_DB_CACHE, rkey, rlen, &v);
+	st = value_get(t, qkey, qkey_len, qtype, now, max_stale, &v);
 	if (st != TDNS_OK)
 		return st;
-	if (v.len < CACHE_HDR_LEN || v.data[0] != CACHE_VALUE_VERSION)
-		return TDNS_EINVAL;
-	if (value_expiry(&v) + max_stale <= now)
-		return TDNS_ENOTFOUND;
 	/* Copied out: LMDB memory dies with the transaction (STYLE 5). */
 	out->data = malloc(v.len);
 	if (out->data == NULL)
