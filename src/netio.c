@@ -936,17 +936,24 @@ static void req_read_pktinfo(struct tdns_request *req, struct msghdr *h)
 	}
 }
 
-/* Answer from the address the query was sent to: ipi_spec_dst (v4) or
- * ipi6_addr (v6) picks the source; the v6 interface index is kept so that
- * link-local addresses work. family 0: no control message. */
-static void pktinfo_write(int family, const union local_addr *local, struct msghdr *h,
-			  union pktinfo_cmsg *ctl)
+/* The header of one answer datagram data[0..len) to peer (iov and ctl are
+ * its storage), sent from the address the query came to: ipi_spec_dst
+ * (v4) or ipi6_addr (v6) picks the source; the v6 interface index is kept
+ * so that link-local addresses work. family 0: no control message. */
+static void answer_hdr(struct msghdr *h, struct iovec *iov, void *data, size_t len,
+		       const struct tdns_addr *peer, int family,
+		       const union local_addr *local, union pktinfo_cmsg *ctl)
 {
 	struct in_pktinfo v4;
 	struct cmsghdr *cm;
 
-	h->msg_control = NULL;
-	h->msg_controllen = 0;
+	iov->iov_base = data;
+	iov->iov_len = len;
+	memset(h, 0, sizeof(*h));
+	h->msg_name = (void *)&peer->ss;
+	h->msg_namelen = peer->len;
+	h->msg_iov = iov;
+	h->msg_iovlen = 1;
 	if (family == 0)
 		return;
 	memset(ctl, 0, sizeof(*ctl));
@@ -968,12 +975,6 @@ static void pktinfo_write(int family, const union local_addr *local, struct msgh
 		cm->cmsg_len = CMSG_LEN(sizeof(local->v6));
 		memcpy(CMSG_DATA(cm), &local->v6, sizeof(local->v6));
 	}
-}
-
-static void req_write_pktinfo(const struct tdns_request *req, struct msghdr *h,
-			      union pktinfo_cmsg *ctl)
-{
-	pktinfo_write(req->local_family, &req->local, h, ctl);
 }
 
 static void udp_send_batch(int fd, struct mmsghdr *msgs, unsigned n)
@@ -1056,15 +1057,9 @@ static unsigned udp_batch_once(struct listener *lst)
 				      b->out[i], &out_len);
 		if (v != NETIO_REPLY || out_len == 0 || out_len > NETIO_MSG_MAX)
 			continue;
-		b->out_iov[nout].iov_base = b->out[i];
-		b->out_iov[nout].iov_len = out_len;
-		h = &b->out_msgs[nout].msg_hdr;
-		memset(h, 0, sizeof(*h));
-		h->msg_name = &req->peer.ss;
-		h->msg_namelen = req->peer.len;
-		h->msg_iov = &b->out_iov[nout];
-		h->msg_iovlen = 1;
-		req_write_pktinfo(req, h, &b->out_ctl[nout]);
+		answer_hdr(&b->out_msgs[nout].msg_hdr, &b->out_iov[nout], b->out[i],
+			   out_len, &req->peer, req->local_family, &req->local,
+			   &b->out_ctl[nout]);
 		nout++;
 	}
 	if (n > 0 && lst->cfg.on_batch != NULL)
@@ -1364,7 +1359,6 @@ static void replies_send(struct tdns_loop *l)
 {
 	struct reply_queue *q;
 	struct reply_slot *sl;
-	struct msghdr *h;
 	unsigned i, start;
 
 	if (l->udp == NULL || l->udp->replies.n == 0)
@@ -1372,15 +1366,8 @@ static void replies_send(struct tdns_loop *l)
 	q = &l->udp->replies;
 	for (i = 0; i < q->n; i++) {
 		sl = &q->slot[i];
-		q->iov[i].iov_base = q->arena + sl->off;
-		q->iov[i].iov_len = sl->len;
-		h = &q->msgs[i].msg_hdr;
-		memset(h, 0, sizeof(*h));
-		h->msg_name = &sl->peer.ss;
-		h->msg_namelen = sl->peer.len;
-		h->msg_iov = &q->iov[i];
-		h->msg_iovlen = 1;
-		pktinfo_write(sl->local_family, &sl->local, h, &q->ctl[i]);
+		answer_hdr(&q->msgs[i].msg_hdr, &q->iov[i], q->arena + sl->off, sl->len,
+			   &sl->peer, sl->local_family, &sl->local, &q->ctl[i]);
 	}
 	for (start = 0; start < q->n; start = i) {
 		for (i = start + 1; i < q->n && q->slot[i].fd == q->slot[start].fd; i++)
