@@ -28,6 +28,13 @@
 #include "tierdns/pool.h"
 
 #define NETIO_MSG_MAX 65535        /* RFC 1035 4.2.2: 16-bit length */
+/* The stride of the batch's datagram buffers: a message and one cache line
+ * more, so that the start of each buffer (all a query or an answer uses)
+ * falls in another cache set. With a stride of 64 KiB - 1 the starts of all
+ * 64 buffers shared one or two L1 and L2 sets and evicted each other. */
+#define UDP_ROW (NETIO_MSG_MAX + 65)
+static_assert(UDP_ROW >= NETIO_MSG_MAX && UDP_ROW % 4096 == 64,
+	      "consecutive buffers must start one cache line apart modulo a page");
 #define UDP_BATCH 32               /* datagrams per recvmmsg/sendmmsg */
 #define UDP_ROUNDS 4               /* full batches read per readiness event */
 #define UDP_RCVBUF (4 << 20)       /* receive queue asked for a UDP listener */
@@ -171,8 +178,8 @@ struct udp_batch {
 	struct tdns_request reqs[UDP_BATCH];
 	union pktinfo_cmsg in_ctl[UDP_BATCH];
 	union pktinfo_cmsg out_ctl[UDP_BATCH];
-	uint8_t in[UDP_BATCH][NETIO_MSG_MAX];
-	uint8_t out[UDP_BATCH][NETIO_MSG_MAX];
+	uint8_t in[UDP_BATCH][UDP_ROW];
+	uint8_t out[UDP_BATCH][UDP_ROW];
 	/* The receive headers are set up for this listener, all but the
 	 * first `dirty` ones, which the last recvmmsg wrote into. */
 	const struct listener *ready_for;
@@ -1018,7 +1025,7 @@ static unsigned udp_batch_once(struct listener *lst)
 	}
 	for (i = 0; i < b->dirty; i++) {
 		b->in_iov[i].iov_base = b->in[i];
-		b->in_iov[i].iov_len = sizeof(b->in[i]);
+		b->in_iov[i].iov_len = NETIO_MSG_MAX;
 		h = &b->in_msgs[i].msg_hdr;
 		memset(h, 0, sizeof(*h));
 		h->msg_name = &b->reqs[i].peer.ss;
