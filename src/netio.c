@@ -31,7 +31,7 @@
 /* The stride of the batch's datagram buffers: a message and one cache line
  * more, so that the start of each buffer (all a query or an answer uses)
  * falls in another cache set. With a stride of 64 KiB - 1 the starts of all
- * 64 buffers shared one or two L1 and L2 sets and evicted each other. */
+ * 64 buffers fell into a handful of L1 and L2 sets and evicted each other. */
 #define UDP_ROW (NETIO_MSG_MAX + 65)
 static_assert(UDP_ROW >= NETIO_MSG_MAX && UDP_ROW % 4096 == 64,
 	      "consecutive buffers must start one cache line apart modulo a page");
