@@ -247,13 +247,21 @@ static enum tdns_status lookup(struct tdns_store *s, const char *name,
 	return st;
 }
 
-static size_t count(struct tdns_store *s)
+/* What a fresh read transaction sees: the entries cached and the id of
+ * the last commit. */
+struct snap {
+	size_t count;
+	uint64_t txn;
+};
+
+static struct snap snap_of(struct tdns_store *s)
 {
 	struct tdns_txn *t = NULL;
-	size_t n;
+	struct snap n;
 
 	assert_int_equal(store_begin(s, false, &t), TDNS_OK);
-	n = cache_count(t);
+	n.count = cache_count(t);
+	n.txn = store_txn_id(t);
 	store_abort(t);
 	return n;
 }
@@ -350,7 +358,7 @@ static void test_table(void **state)
 			ldns_pkt_free(got);
 		}
 		/* Nothing but the question's own entry is ever written. */
-		assert_int_equal(count(f->s), c->cached ? 1 : 0);
+		assert_int_equal(snap_of(f->s).count, c->cached ? 1 : 0);
 		{
 			struct tdns_txn *t = NULL;
 
@@ -387,7 +395,7 @@ static void test_poison_not_reachable(void **state)
 	assert_int_equal(lookup(f->s, "site.", LDNS_RR_TYPE_NS, T0, &got),
 			 TDNS_ENOTFOUND);
 	ldns_pkt_free(got);
-	assert_int_equal(count(f->s), 1);
+	assert_int_equal(snap_of(f->s).count, 1);
 	ldns_rdf_deep_free(qn);
 	ldns_pkt_free(resp);
 }
@@ -411,7 +419,7 @@ static void test_top_bit_ttl(void **state)
 	assert_int_equal(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(got), 0)), 0);
 	assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0),
 			 TDNS_ENOTFOUND);
-	assert_int_equal(count(f->s), 0);
+	assert_int_equal(snap_of(f->s).count, 0);
 	cache_value_clear(&v);
 	ldns_pkt_free(got);
 	ldns_rdf_deep_free(qn);
@@ -464,7 +472,7 @@ static void test_any_passed_through(void **state)
 	check_section(ldns_pkt_answer(got), want, 0, "ANY");
 	assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_ANY, resp, T0),
 			 TDNS_ENOTFOUND);
-	assert_int_equal(count(f->s), 0);
+	assert_int_equal(snap_of(f->s).count, 0);
 	cache_value_clear(&v);
 	ldns_pkt_free(got);
 	ldns_rdf_deep_free(qn);
@@ -627,7 +635,7 @@ static void test_purge_order(void **state)
 	assert_int_equal(cache_purge(t, T0 + 60, 3, &evicted), TDNS_OK);
 	assert_int_equal(store_commit(t), TDNS_OK);
 	assert_int_equal(evicted, 3);
-	assert_int_equal(count(f->s), 2);
+	assert_int_equal(snap_of(f->s).count, 2);
 	assert_int_equal(lookup(f->s, "n1.site.", LDNS_RR_TYPE_A, T0 + 60, &got), TDNS_OK);
 	ldns_pkt_free(got);
 	assert_int_equal(lookup(f->s, "n3.site.", LDNS_RR_TYPE_A, T0 + 60, &got), TDNS_OK);
@@ -698,7 +706,7 @@ static void test_budget_evicts(void **state)
 	bytes = scan_bytes(f->s, &entries);
 	assert_true(bytes <= small.max_bytes);
 	assert_true(bytes > small.max_bytes / 2);
-	assert_int_equal(entries, count(f->s));
+	assert_int_equal(entries, snap_of(f->s).count);
 	assert_true(entries < n);
 	/* The soonest-expiring (the oldest here) went first. */
 	assert_int_equal(lookup(f->s, "host0.site.", LDNS_RR_TYPE_TXT, T0, &got),
@@ -755,17 +763,6 @@ static void many_clear(struct many *m, size_t n)
 		cache_value_clear(&m->v[i]);
 }
 
-static uint64_t last_txn(struct tdns_store *s)
-{
-	struct tdns_txn *t = NULL;
-	uint64_t id;
-
-	assert_int_equal(store_begin(s, false, &t), TDNS_OK);
-	id = store_txn_id(t);
-	store_abort(t);
-	return id;
-}
-
 /* cache_store_many: a batch is ONE commit, each entry's fate is reported
  * (an uncacheable one is refused, the others stored), the size account
  * matches a scan; a batch over the budget falls back to one store each,
@@ -783,9 +780,9 @@ static void test_store_many(void **state)
 	assert_non_null(m);
 	many_build(m, 0, 50);
 	m->v[7].cacheable = false;
-	before = last_txn(f->s);
+	before = snap_of(f->s).txn;
 	assert_int_equal(cache_store_many(f->s, &cfg, m->puts, 50, T0), TDNS_EINVAL);
-	assert_int_equal(last_txn(f->s), before + 1);
+	assert_int_equal(snap_of(f->s).txn, before + 1);
 	for (size_t i = 0; i < 50; i++) {
 		snprintf(name, sizeof(name), "host%zu.site.", i);
 		assert_int_equal(m->puts[i].st, i == 7 ? TDNS_EINVAL : TDNS_OK);
@@ -796,11 +793,11 @@ static void test_store_many(void **state)
 	scan_bytes(f->s, &entries);
 	assert_int_equal(entries, 49);
 	/* Nothing storable: no transaction at all. */
-	before = last_txn(f->s);
+	before = snap_of(f->s).txn;
 	assert_int_equal(cache_store_many(f->s, &cfg, &m->puts[7], 1, T0),
 			 TDNS_EINVAL);
 	assert_int_equal(m->puts[7].st, TDNS_EINVAL);
-	assert_int_equal(last_txn(f->s), before);
+	assert_int_equal(snap_of(f->s).txn, before);
 	many_clear(m, 50);
 	/* The same keys again (refreshes): replaced, the account still
 	 * matches a scan (scan_bytes checks it). */
