@@ -178,16 +178,26 @@ static enum netio_verdict handler(void *ctx, struct tdns_request *req, const uin
 	return NETIO_REPLY;
 }
 
+/* A new loop listening on addr (kernel-chosen port) with cfg's other
+ * settings; cfg->addr and cfg->ctx are filled in here. */
+static struct tdns_loop *loop_listening(const char *addr, struct tdns_listen_cfg *cfg,
+					void *ctx)
+{
+	struct tdns_loop *l = netio_loop_new();
+
+	assert_non_null(l);
+	assert_int_equal(netio_addr_parse(addr, 0, &cfg->addr), TDNS_OK);
+	cfg->ctx = ctx;
+	assert_int_equal(netio_listen(l, cfg), TDNS_OK);
+	return l;
+}
+
 /* A server loop on 127.0.0.1 (kernel-chosen port) with cfg's handlers;
  * cfg->addr and cfg->ctx are filled in here. */
 static struct tdns_loop *server_start_cfg(struct server *s, struct tdns_listen_cfg *cfg)
 {
 	memset(s, 0, sizeof(*s));
-	s->loop = netio_loop_new();
-	assert_non_null(s->loop);
-	assert_int_equal(netio_addr_parse("127.0.0.1", 0, &cfg->addr), TDNS_OK);
-	cfg->ctx = s;
-	assert_int_equal(netio_listen(s->loop, cfg), TDNS_OK);
+	s->loop = loop_listening("127.0.0.1", cfg, s);
 	s->port = netio_listen_port(s->loop);
 	assert_true(s->port != 0);
 	return s->loop;
@@ -571,12 +581,8 @@ static void test_udp_wildcard_answers_from_destination(void **state)
 	struct server s = { 0 };
 
 	(void)state;
-	s.loop = netio_loop_new();
-	assert_non_null(s.loop);
-	assert_int_equal(netio_addr_parse("0.0.0.0", 0, &cfg.addr), TDNS_OK);
 	cfg.on_query = handler;
-	cfg.ctx = &s;
-	assert_int_equal(netio_listen(s.loop, &cfg), TDNS_OK);
+	s.loop = loop_listening("0.0.0.0", &cfg, &s);
 	c.loop = s.loop;
 	c.want = 2;
 	assert_int_equal(netio_addr_parse("127.0.0.2", netio_listen_port(s.loop), &peer),
@@ -863,14 +869,10 @@ static void test_tcp_idle_timeout(void **state)
 
 	(void)state;
 	clock_set_fake(1700000000);
-	s.loop = netio_loop_new();
-	assert_non_null(s.loop);
-	assert_int_equal(netio_addr_parse("127.0.0.1", 0, &cfg.addr), TDNS_OK);
 	cfg.on_query = idle_handler;
-	cfg.ctx = &s;
 	cfg.tcp_idle_ms = 10000;
 	s.jump_ms = 20000;
-	assert_int_equal(netio_listen(s.loop, &cfg), TDNS_OK);
+	s.loop = loop_listening("127.0.0.1", &cfg, &s);
 	fd = client_socket(SOCK_STREAM, netio_listen_port(s.loop));
 	send_all(fd, wire, frame(wire, "Q"));
 	assert_int_equal(netio_loop_run(s.loop), TDNS_OK);
@@ -903,14 +905,10 @@ static void test_tcp_idle_from_config(void **state)
 		clock_set_fake(1700000000);
 		memset(&s, 0, sizeof(s));
 		memset(&cfg, 0, sizeof(cfg));
-		s.loop = netio_loop_new();
-		assert_non_null(s.loop);
 		s.jump_ms = 4000;
-		assert_int_equal(netio_addr_parse("127.0.0.1", 0, &cfg.addr), TDNS_OK);
 		cfg.on_query = idle_handler;
-		cfg.ctx = &s;
 		cfg.tcp_idle_ms = cases[i].idle_ms;
-		assert_int_equal(netio_listen(s.loop, &cfg), TDNS_OK);
+		s.loop = loop_listening("127.0.0.1", &cfg, &s);
 		fd = client_socket(SOCK_STREAM, netio_listen_port(s.loop));
 		send_all(fd, wire, frame(wire, "Q"));
 		assert_int_equal(netio_loop_run(s.loop), TDNS_OK);
@@ -957,13 +955,9 @@ static void test_tcp_trickle_times_out(void **state)
 
 	(void)state;
 	clock_set_fake(1700000000);
-	s.loop = netio_loop_new();
-	assert_non_null(s.loop);
-	assert_int_equal(netio_addr_parse("127.0.0.1", 0, &cfg.addr), TDNS_OK);
 	cfg.on_query = phase_handler;
-	cfg.ctx = &s;
 	cfg.tcp_idle_ms = 10000;
-	assert_int_equal(netio_listen(s.loop, &cfg), TDNS_OK);
+	s.loop = loop_listening("127.0.0.1", &cfg, &s);
 	s.port = netio_listen_port(s.loop);
 
 	a = client_socket(SOCK_STREAM, s.port);
@@ -1104,12 +1098,8 @@ static void flusher_start(struct flusher *f)
 	int size = 1 << 20;
 
 	memset(f, 0, sizeof(*f));
-	f->loop = netio_loop_new();
-	assert_non_null(f->loop);
-	assert_int_equal(netio_addr_parse("127.0.0.1", 0, &cfg.addr), TDNS_OK);
 	cfg.on_query = flusher_handler;
-	cfg.ctx = f;
-	assert_int_equal(netio_listen(f->loop, &cfg), TDNS_OK);
+	f->loop = loop_listening("127.0.0.1", &cfg, f);
 	f->port = netio_listen_port(f->loop);
 	f->client = client_socket(SOCK_DGRAM, f->port);
 	setsockopt(f->client, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
@@ -1481,12 +1471,8 @@ static void test_replies_before_new_queries(void **state)
 	int up, client;
 
 	(void)state;
-	f.loop = netio_loop_new();
-	assert_non_null(f.loop);
-	assert_int_equal(netio_addr_parse("127.0.0.1", 0, &cfg.addr), TDNS_OK);
 	cfg.on_query = first_query;
-	cfg.ctx = &f;
-	assert_int_equal(netio_listen(f.loop, &cfg), TDNS_OK);
+	f.loop = loop_listening("127.0.0.1", &cfg, &f);
 	client = client_socket(SOCK_DGRAM, netio_listen_port(f.loop));
 	/* The "upstream": a plain socket that answers the out socket. */
 	up = socket(AF_INET, SOCK_DGRAM, 0);
