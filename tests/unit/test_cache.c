@@ -247,6 +247,17 @@ static enum tdns_status lookup(struct tdns_store *s, const char *name,
 	return st;
 }
 
+/* lookup for its status only. */
+static enum tdns_status lookup_status(struct tdns_store *s, const char *name,
+				      uint16_t type, uint64_t now)
+{
+	ldns_pkt *got = NULL;
+	enum tdns_status st = lookup(s, name, type, now, &got);
+
+	ldns_pkt_free(got);
+	return st;
+}
+
 /* What a fresh read transaction sees: the entries cached and the id of
  * the last commit. */
 struct snap {
@@ -348,14 +359,11 @@ static void test_table(void **state)
 					      at[k], c->what);
 				ldns_pkt_free(got);
 			}
-			assert_int_equal(lookup(f->s, c->qname, c->qtype,
-						T0 + c->life, &got),
+			assert_int_equal(lookup_status(f->s, c->qname, c->qtype, T0 + c->life),
 					 TDNS_ENOTFOUND);
-			ldns_pkt_free(got);
 		} else {
-			assert_int_equal(lookup(f->s, c->qname, c->qtype, T0, &got),
+			assert_int_equal(lookup_status(f->s, c->qname, c->qtype, T0),
 					 TDNS_ENOTFOUND);
-			ldns_pkt_free(got);
 		}
 		/* Nothing but the question's own entry is ever written. */
 		assert_int_equal(snap_of(f->s).count, c->cached ? 1 : 0);
@@ -382,19 +390,15 @@ static void test_poison_not_reachable(void **state)
 	ldns_pkt *resp = mkreply("www.site.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
 				 an, ns, ar);
 	ldns_rdf *qn = dname("www.site.");
-	ldns_pkt *got = NULL;
 
 	assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0),
 			 TDNS_OK);
-	assert_int_equal(lookup(f->s, "evil.example.", LDNS_RR_TYPE_A, T0, &got),
+	assert_int_equal(lookup_status(f->s, "evil.example.", LDNS_RR_TYPE_A, T0),
 			 TDNS_ENOTFOUND);
-	ldns_pkt_free(got);
-	assert_int_equal(lookup(f->s, "ns.evil.example.", LDNS_RR_TYPE_A, T0, &got),
+	assert_int_equal(lookup_status(f->s, "ns.evil.example.", LDNS_RR_TYPE_A, T0),
 			 TDNS_ENOTFOUND);
-	ldns_pkt_free(got);
-	assert_int_equal(lookup(f->s, "site.", LDNS_RR_TYPE_NS, T0, &got),
+	assert_int_equal(lookup_status(f->s, "site.", LDNS_RR_TYPE_NS, T0),
 			 TDNS_ENOTFOUND);
-	ldns_pkt_free(got);
 	assert_int_equal(snap_of(f->s).count, 1);
 	ldns_rdf_deep_free(qn);
 	ldns_pkt_free(resp);
@@ -502,9 +506,8 @@ static void test_case_and_type(void **state)
 		free(s);
 	}
 	ldns_pkt_free(got);
-	assert_int_equal(lookup(f->s, "www.site.", LDNS_RR_TYPE_AAAA, T0, &got),
+	assert_int_equal(lookup_status(f->s, "www.site.", LDNS_RR_TYPE_AAAA, T0),
 			 TDNS_ENOTFOUND);
-	ldns_pkt_free(got);
 	ldns_rdf_deep_free(qn);
 	ldns_pkt_free(resp);
 }
@@ -550,9 +553,8 @@ static void test_corrupt_value(void **state)
 	assert_int_equal(store_put(t, TDNS_DB_CACHE, rkey, rlen, val, sizeof(val)),
 			 TDNS_OK);
 	assert_int_equal(store_commit(t), TDNS_OK);
-	assert_int_equal(lookup(f->s, "www.site.", LDNS_RR_TYPE_A, T0, &got),
+	assert_int_equal(lookup_status(f->s, "www.site.", LDNS_RR_TYPE_A, T0),
 			 TDNS_EINVAL);
-	ldns_pkt_free(got);
 	/* Truncated at every length: never a crash, never success. */
 	for (size_t n = 0; n < sizeof(val); n++) {
 		got = ldns_pkt_new();
@@ -613,7 +615,6 @@ static void test_purge_order(void **state)
 	const uint32_t ttls[] = { 50, 400, 100, 300, 200 };
 	char name[32], rr[64];
 	struct tdns_txn *t = NULL;
-	ldns_pkt *got = NULL;
 	size_t evicted = 0;
 
 	for (size_t i = 0; i < 5; i++) {
@@ -636,10 +637,10 @@ static void test_purge_order(void **state)
 	assert_int_equal(store_commit(t), TDNS_OK);
 	assert_int_equal(evicted, 3);
 	assert_int_equal(snap_of(f->s).count, 2);
-	assert_int_equal(lookup(f->s, "n1.site.", LDNS_RR_TYPE_A, T0 + 60, &got), TDNS_OK);
-	ldns_pkt_free(got);
-	assert_int_equal(lookup(f->s, "n3.site.", LDNS_RR_TYPE_A, T0 + 60, &got), TDNS_OK);
-	ldns_pkt_free(got);
+	assert_int_equal(lookup_status(f->s, "n1.site.", LDNS_RR_TYPE_A, T0 + 60),
+			 TDNS_OK);
+	assert_int_equal(lookup_status(f->s, "n3.site.", LDNS_RR_TYPE_A, T0 + 60),
+			 TDNS_OK);
 }
 
 /* Sum of key and value lengths, by a scan: what the size account must say. */
@@ -674,7 +675,6 @@ static void test_budget_evicts(void **state)
 	struct fixture *f = *state;
 	struct tdns_cache_cfg small = cfg;
 	char name[32], rr[600], txt[500];
-	ldns_pkt *got = NULL;
 	size_t n = 4000, entries;
 	uint64_t bytes;
 
@@ -698,8 +698,8 @@ static void test_budget_evicts(void **state)
 		assert_int_equal(cache_insert(f->s, &small, qn, LDNS_RR_TYPE_TXT, resp,
 					      T0),
 				 TDNS_OK);
-		assert_int_equal(lookup(f->s, name, LDNS_RR_TYPE_TXT, T0, &got), TDNS_OK);
-		ldns_pkt_free(got);
+		assert_int_equal(lookup_status(f->s, name, LDNS_RR_TYPE_TXT, T0),
+				 TDNS_OK);
 		ldns_rdf_deep_free(qn);
 		ldns_pkt_free(resp);
 	}
@@ -709,12 +709,10 @@ static void test_budget_evicts(void **state)
 	assert_int_equal(entries, snap_of(f->s).count);
 	assert_true(entries < n);
 	/* The soonest-expiring (the oldest here) went first. */
-	assert_int_equal(lookup(f->s, "host0.site.", LDNS_RR_TYPE_TXT, T0, &got),
+	assert_int_equal(lookup_status(f->s, "host0.site.", LDNS_RR_TYPE_TXT, T0),
 			 TDNS_ENOTFOUND);
-	ldns_pkt_free(got);
-	assert_int_equal(lookup(f->s, "host3998.site.", LDNS_RR_TYPE_TXT, T0, &got),
+	assert_int_equal(lookup_status(f->s, "host3998.site.", LDNS_RR_TYPE_TXT, T0),
 			 TDNS_OK);
-	ldns_pkt_free(got);
 }
 
 /* n TXT answers host<first..first+n-1>.site., ~450 bytes each, as values
@@ -772,7 +770,6 @@ static void test_store_many(void **state)
 	struct fixture *f = *state;
 	struct tdns_cache_cfg small = cfg;
 	struct many *m = calloc(1, sizeof(*m));
-	ldns_pkt *got = NULL;
 	char name[32];
 	size_t entries;
 	uint64_t before;
@@ -786,9 +783,8 @@ static void test_store_many(void **state)
 	for (size_t i = 0; i < 50; i++) {
 		snprintf(name, sizeof(name), "host%zu.site.", i);
 		assert_int_equal(m->puts[i].st, i == 7 ? TDNS_EINVAL : TDNS_OK);
-		assert_int_equal(lookup(f->s, name, LDNS_RR_TYPE_TXT, T0, &got),
+		assert_int_equal(lookup_status(f->s, name, LDNS_RR_TYPE_TXT, T0),
 				 i == 7 ? TDNS_ENOTFOUND : TDNS_OK);
-		ldns_pkt_free(got);
 	}
 	scan_bytes(f->s, &entries);
 	assert_int_equal(entries, 49);
@@ -816,12 +812,10 @@ static void test_store_many(void **state)
 	assert_true(scan_bytes(f->s, &entries) <= small.max_bytes);
 	assert_true(entries < MANY);
 	/* The last one stored is there; the soonest-expiring went. */
-	assert_int_equal(lookup(f->s, "host1199.site.", LDNS_RR_TYPE_TXT, T0, &got),
+	assert_int_equal(lookup_status(f->s, "host1199.site.", LDNS_RR_TYPE_TXT, T0),
 			 TDNS_OK);
-	ldns_pkt_free(got);
-	assert_int_equal(lookup(f->s, "host0.site.", LDNS_RR_TYPE_TXT, T0, &got),
+	assert_int_equal(lookup_status(f->s, "host0.site.", LDNS_RR_TYPE_TXT, T0),
 			 TDNS_ENOTFOUND);
-	ldns_pkt_free(got);
 	many_clear(m, MANY);
 	free(m);
 }
@@ -832,7 +826,6 @@ static void test_budget_expired_first(void **state)
 	struct fixture *f = *state;
 	struct tdns_cache_cfg small = cfg;
 	char name[32], rr[600], txt[201];
-	ldns_pkt *got = NULL;
 	size_t entries;
 
 	small.max_bytes = 64 * 1024;
@@ -859,9 +852,8 @@ static void test_budget_expired_first(void **state)
 		ldns_pkt_free(resp);
 	}
 	/* The first odd names (an hour to live) are still there. */
-	assert_int_equal(lookup(f->s, "h1.site.", LDNS_RR_TYPE_TXT, T0 + 100, &got),
+	assert_int_equal(lookup_status(f->s, "h1.site.", LDNS_RR_TYPE_TXT, T0 + 100),
 			 TDNS_OK);
-	ldns_pkt_free(got);
 	assert_true(scan_bytes(f->s, &entries) <= small.max_bytes);
 }
 
@@ -956,9 +948,8 @@ static void test_stale_get(void **state)
 		cache_value_clear(&v);
 	}
 	/* The normal lookup never serves it expired. */
-	assert_int_equal(lookup(f->s, "alias.site.", LDNS_RR_TYPE_A, T0 + 300, &got),
+	assert_int_equal(lookup_status(f->s, "alias.site.", LDNS_RR_TYPE_A, T0 + 300),
 			 TDNS_ENOTFOUND);
-	ldns_pkt_free(got);
 	ldns_rdf_deep_free(qn);
 	ldns_pkt_free(resp);
 }
