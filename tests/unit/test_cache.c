@@ -667,6 +667,20 @@ static uint64_t scan_bytes(struct tdns_store *s, size_t *n)
 	return sum;
 }
 
+/* A reply of one TXT record for name, TTL ttl, of one or two 200-byte
+ * strings (~250 or ~450 bytes). */
+static ldns_pkt *txt_reply(const char *name, size_t ttl, bool two)
+{
+	char rr[600], txt[201];
+	const char *an[2] = { rr, NULL };
+
+	memset(txt, 'x', sizeof(txt) - 1);
+	txt[sizeof(txt) - 1] = '\0';
+	snprintf(rr, sizeof(rr), "%s %zu IN TXT \"%s\"%s%s%s", name, ttl, txt,
+		 two ? " \"" : "", two ? txt : "", two ? "\"" : "");
+	return mkreply(name, LDNS_RR_TYPE_TXT, LDNS_RCODE_NOERROR, an, NULL, NULL);
+}
+
 /* The size bound: a 1 MiB map with a 256 KiB budget takes 4000 answers of
  * ~450 bytes (1.8 MB); every insert succeeds, the newest is always there,
  * the soonest-expiring went first and the account matches a scan. */
@@ -674,7 +688,7 @@ static void test_budget_evicts(void **state)
 {
 	struct fixture *f = *state;
 	struct tdns_cache_cfg small = cfg;
-	char name[32], rr[600], txt[500];
+	char name[32];
 	size_t n = 4000, entries;
 	uint64_t bytes;
 
@@ -683,17 +697,12 @@ static void test_budget_evicts(void **state)
 	tu_rmdir(f->dir);
 	tu_tmpdir(f->dir);
 	f->s = open_store(f->dir, 1024 * 1024);
-	memset(txt, 'x', sizeof(txt) - 1);
-	txt[sizeof(txt) - 1] = '\0';
 	for (size_t i = 0; i < n; i++) {
-		const char *an[2] = { rr, NULL };
 		ldns_pkt *resp;
 		ldns_rdf *qn;
 
 		snprintf(name, sizeof(name), "host%zu.site.", i);
-		snprintf(rr, sizeof(rr), "%s %zu IN TXT \"%.200s\" \"%.200s\"", name,
-			 300 + i, txt, txt);
-		resp = mkreply(name, LDNS_RR_TYPE_TXT, LDNS_RCODE_NOERROR, an, NULL, NULL);
+		resp = txt_reply(name, 300 + i, true);
 		qn = dname(name);
 		assert_int_equal(cache_insert(f->s, &small, qn, LDNS_RR_TYPE_TXT, resp,
 					      T0),
@@ -726,19 +735,14 @@ struct many {
 
 static void many_build(struct many *m, size_t first, size_t n)
 {
-	char name[32], rr[600], txt[500];
+	char name[32];
 
-	memset(txt, 'x', sizeof(txt) - 1);
-	txt[sizeof(txt) - 1] = '\0';
 	for (size_t i = 0; i < n; i++) {
-		const char *an[2] = { rr, NULL };
 		ldns_pkt *resp;
 		ldns_rdf *qn;
 
 		snprintf(name, sizeof(name), "host%zu.site.", first + i);
-		snprintf(rr, sizeof(rr), "%s %zu IN TXT \"%.200s\" \"%.200s\"", name,
-			 300 + first + i, txt, txt);
-		resp = mkreply(name, LDNS_RR_TYPE_TXT, LDNS_RCODE_NOERROR, an, NULL, NULL);
+		resp = txt_reply(name, 300 + first + i, true);
 		qn = dname(name);
 		memset(&m->v[i], 0, sizeof(m->v[i]));
 		assert_int_equal(cache_value_build(&cfg, qn, LDNS_RR_TYPE_TXT, resp, T0,
@@ -825,14 +829,11 @@ static void test_budget_expired_first(void **state)
 {
 	struct fixture *f = *state;
 	struct tdns_cache_cfg small = cfg;
-	char name[32], rr[600], txt[201];
+	char name[32];
 	size_t entries;
 
 	small.max_bytes = 64 * 1024;
-	memset(txt, 'y', sizeof(txt) - 1);
-	txt[sizeof(txt) - 1] = '\0';
 	for (size_t i = 0; i < 400; i++) {
-		const char *an[2] = { rr, NULL };
 		/* Even names live 60 s, odd ones an hour; all written at T0
 		 * except that the later half arrives after the even ones of the
 		 * first half have expired. */
@@ -841,9 +842,7 @@ static void test_budget_expired_first(void **state)
 		ldns_rdf *qn;
 
 		snprintf(name, sizeof(name), "h%zu.site.", i);
-		snprintf(rr, sizeof(rr), "%s %u IN TXT \"%s\"", name,
-			 i % 2 ? 3600 : 60, txt);
-		resp = mkreply(name, LDNS_RR_TYPE_TXT, LDNS_RCODE_NOERROR, an, NULL, NULL);
+		resp = txt_reply(name, i % 2 ? 3600 : 60, false);
 		qn = dname(name);
 		assert_int_equal(cache_insert(f->s, &small, qn, LDNS_RR_TYPE_TXT, resp,
 					      now),
@@ -960,11 +959,9 @@ static void test_stale_get(void **state)
 static void test_budget_keeps_stale(void **state)
 {
 	struct fixture *f = *state;
-	char name[32], rr[600], txt[201];
+	char name[32];
 	struct tdns_cache_value v;
 
-	memset(txt, 's', sizeof(txt) - 1);
-	txt[sizeof(txt) - 1] = '\0';
 	for (int keep = 0; keep < 2; keep++) {
 		struct tdns_cache_cfg small = cfg;
 
@@ -977,7 +974,6 @@ static void test_budget_keeps_stale(void **state)
 		small.max_bytes = 64 * 1024;
 		small.keep_stale = keep ? 3600 : 0;
 		for (size_t i = 0; i < 300; i++) {
-			const char *an[2] = { rr, NULL };
 			/* 0: expired 100 s before T0 (in the window); 1..150:
 			 * expired two hours before (past it); then live ones,
 			 * written at T0: the budget overflows once, and the
@@ -987,10 +983,7 @@ static void test_budget_keeps_stale(void **state)
 			ldns_rdf *qn;
 
 			snprintf(name, sizeof(name), "k%d-%zu.site.", keep, i);
-			snprintf(rr, sizeof(rr), "%s %u IN TXT \"%s\"", name,
-				 i <= 150 ? 60 : 3600, txt);
-			resp = mkreply(name, LDNS_RR_TYPE_TXT, LDNS_RCODE_NOERROR, an,
-				       NULL, NULL);
+			resp = txt_reply(name, i <= 150 ? 60 : 3600, false);
 			qn = dname(name);
 			assert_int_equal(cache_insert(f->s, &small, qn, LDNS_RR_TYPE_TXT,
 						      resp, now),
