@@ -701,7 +701,6 @@ out:
 
 #define FAST_MAX_NAMES 64     /* compression targets remembered */
 #define FAST_PTR_LIMIT 16384  /* ldns remembers names only below this offset */
-#define TYPE_OPT 41
 
 struct fast_msg {
 	uint8_t *out;
@@ -990,12 +989,10 @@ static bool answer_fast(struct zonedb_cache *zc, struct tdns_txn *t,
 	if (!fast_negative_soa(t, &m, s.key, s.apex_len, &ns))
 		return false;
 done:
-	/* RFC 6891 7: our OPT, version 0, DO copied (RFC 3225 3). */
 	if (fq.q.edns) {
-		uint8_t opt[11] = { 0, 0, TYPE_OPT, WIRE_EDNS_OUR_SIZE >> 8,
-				    WIRE_EDNS_OUR_SIZE & 0xff, 0, 0,
-				    fq.q.edns_do ? 0x80 : 0, 0, 0, 0 };
+		uint8_t opt[WIRE_OPT_LEN];
 
+		wire_put_opt(opt, fq.q.edns_do);
 		if (!fast_put(&m, opt, sizeof(opt)))
 			return false;
 	}

@@ -1069,10 +1069,7 @@ out:
  * not is declined (the ldns path truncates).
  */
 
-#define FAST_TYPE_OPT 41
 #define FAST_CLASS_IN 1
-#define FAST_OPT_LEN 11 /* root owner, type, class, ttl, rdlength */
-
 
 static uint8_t fast_lower(uint8_t c)
 {
@@ -1170,7 +1167,7 @@ static bool fast_write(const uint8_t *val, size_t vlen, uint64_t now,
 		       size_t *out_len)
 {
 	size_t limit = e->limit < cap ? e->limit : cap;
-	size_t opt_len = e->edns ? FAST_OPT_LEN : 0, o;
+	size_t opt_len = e->edns ? WIRE_OPT_LEN : 0, o;
 
 	if (vlen < CACHE_HDR_LEN || val[0] != CACHE_VALUE_VERSION ||
 	    val[1] > 0x0f ||
@@ -1199,16 +1196,8 @@ static bool fast_write(const uint8_t *val, size_t vlen, uint64_t now,
 			  limit - opt_len, &o))
 		return false;
 	if (e->edns) {
-		/* RFC 6891 7: our OPT, version 0, no options; DO copied
-		 * (RFC 3225 3). */
-		const uint8_t opt[FAST_OPT_LEN] = {
-			0, 0, FAST_TYPE_OPT, WIRE_EDNS_OUR_SIZE >> 8,
-			WIRE_EDNS_OUR_SIZE & 0xff, 0, 0,
-			e->edns_do ? 0x80 : 0, 0, 0, 0
-		};
-
-		memcpy(out + o, opt, sizeof(opt));
-		o += sizeof(opt);
+		wire_put_opt(out + o, e->edns_do);
+		o += WIRE_OPT_LEN;
 	}
 	*out_len = o;
 	return true;

@@ -465,7 +465,6 @@ size_t wire_name_len(const uint8_t *p, size_t len)
 bool wire_fast_parse(const uint8_t *in, size_t len, bool tcp,
 		     struct wire_fast_query *fq)
 {
-	static const size_t opt_len = 11; /* root owner, type, class, ttl, rdlength */
 	size_t pos, rdlen, end, opt;
 	uint16_t arcount, udp;
 
@@ -490,14 +489,14 @@ bool wire_fast_parse(const uint8_t *in, size_t len, bool tcp,
 	if (arcount == 1) {
 		/* RFC 6891 6.1.2: root owner, type OPT, version 0 only (the
 		 * ldns path answers BADVERS), well-formed options. */
-		if (len - pos < opt_len || in[pos] != 0 ||
+		if (len - pos < WIRE_OPT_LEN || in[pos] != 0 ||
 		    rd16(in + pos + 1) != LDNS_RR_TYPE_OPT || in[pos + 6] != 0)
 			return false;
 		udp = rd16(in + pos + 3);
 		fq->edns = true;
 		fq->edns_do = (in[pos + 7] & 0x80) != 0;
 		rdlen = rd16(in + pos + 9);
-		pos += opt_len;
+		pos += WIRE_OPT_LEN;
 		if (len - pos < rdlen)
 			return false;
 		end = pos + rdlen;
@@ -517,4 +516,14 @@ bool wire_fast_parse(const uint8_t *in, size_t len, bool tcp,
 	if (tcp)
 		fq->limit = WIRE_MAX_MSG;
 	return true;
+}
+
+void wire_put_opt(uint8_t *out, bool edns_do)
+{
+	const uint8_t opt[WIRE_OPT_LEN] = {
+		0, 0, WIRE_TYPE_OPT, WIRE_EDNS_OUR_SIZE >> 8, WIRE_EDNS_OUR_SIZE & 0xff,
+		0, 0, edns_do ? 0x80 : 0, 0, 0, 0
+	};
+
+	memcpy(out, opt, sizeof(opt));
 }

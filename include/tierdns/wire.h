@@ -106,6 +106,12 @@ struct wire_fast_query {
 bool wire_fast_parse(const uint8_t *in, size_t len, bool tcp,
 		     struct wire_fast_query *fq);
 
+/* Our OPT record (RFC 6891 7): root owner, our UDP payload size, extended
+ * rcode and version 0, DO copied (RFC 3225 3), no options. Both fast paths
+ * write it into out[0..WIRE_OPT_LEN). */
+#define WIRE_OPT_LEN 11 /* root owner, type, class, ttl, rdlength */
+void wire_put_opt(uint8_t *out, bool edns_do);
+
 /* Length of the uncompressed wire name at p[0..len) (labels <= 63, total
  * <= 255, no compression), 0 if it is not one. */
 size_t wire_name_len(const uint8_t *p, size_t len);
