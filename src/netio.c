@@ -1826,13 +1826,18 @@ static void dispatch(const struct epoll_event *ee)
 	}
 }
 
-/* The end of an iteration: the flush hook, then the answers it and the
- * iteration queued, then what was closed meanwhile. */
-static void loop_flush(struct tdns_loop *l)
+/* The flush hook, then the deferred answers it and the iteration queued. */
+static void flush_replies(struct tdns_loop *l)
 {
 	if (l->flush_fn != NULL)
 		l->flush_fn(l->flush_ctx);
 	replies_send(l);
+}
+
+/* The end of an iteration: flush_replies, then free what was closed. */
+static void loop_flush(struct tdns_loop *l)
+{
+	flush_replies(l);
 	graveyard_free(l);
 }
 
@@ -1859,11 +1864,8 @@ static void dispatch_all(struct tdns_loop *l, const struct epoll_event *evs, int
 	}
 	if (outs == n)
 		return;
-	if (outs > 0) {
-		if (l->flush_fn != NULL)
-			l->flush_fn(l->flush_ctx);
-		replies_send(l);
-	}
+	if (outs > 0)
+		flush_replies(l);
 	for (i = 0; i < n; i++)
 		if (!is_out(&evs[i]))
 			dispatch(&evs[i]);
@@ -1910,8 +1912,8 @@ enum tdns_status netio_loop_run(struct tdns_loop *l)
 			st = errno_status(errno);
 			break;
 		}
+		/* What it closed is freed by the next loop_flush. */
 		dispatch_all(l, evs, n);
-		graveyard_free(l);
 	}
 	/* Once more as the loop stops: nothing given during the last
 	 * iteration is left behind. */

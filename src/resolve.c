@@ -394,7 +394,6 @@ void resolver_batch(struct tdns_resolver *r, bool begin)
 	if (begin && r->held)
 		return; /* a second begin: the batch goes on */
 	if (begin) {
-		r->held = false;
 		r->held = rtxn_open(r) != NULL;
 	} else if (r->held) {
 		r->held = false;

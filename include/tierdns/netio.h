@@ -19,7 +19,8 @@
  * Client side: netio_out_* sockets for upstream queries. A UDP out socket is
  * a fresh socket connect()ed to the upstream, which binds it to a
  * kernel-chosen random port, so the kernel drops datagrams from any other
- * address or port (RFC 5452 9.2). A TCP out socket frames and unframes messages.
+ * address or port (RFC 5452 9.2). A TCP out socket frames and unframes
+ * messages.
  */
 #ifndef TIERDNS_NETIO_H
 #define TIERDNS_NETIO_H
@@ -57,16 +58,21 @@ void netio_loop_free(struct tdns_loop *l);
 enum tdns_status netio_loop_run(struct tdns_loop *l);
 /* Ask the loop to return; safe from another thread and from a signal handler. */
 void netio_loop_stop(struct tdns_loop *l);
-/* fn(ctx) runs once per loop iteration, after timers fired and the events of the last
- * epoll_wait were handled, just before the loop waits again (and once more when the loop
- * stops). UDP replies given with netio_request_reply during the iteration, including from
- * fn, are sent after fn returns. One hook per loop; fn NULL removes it. Set and called on
- * the loop's thread; ctx is the caller's and must live until the hook is removed or the
- * loop is freed (netio_loop_free does not call it).
- * Within an iteration, the events of out sockets (upstream replies) are handled first;
- * when other events (new queries, connections) came in the same epoll_wait, fn runs and
- * the replies queued so far leave before those are handled: answers already here do not
- * wait behind a batch of new work. */
+/*
+ * fn(ctx) runs once per loop iteration, after timers fired and the events
+ * of the last epoll_wait were handled, just before the loop waits again
+ * (and once more when the loop stops). UDP replies given with
+ * netio_request_reply during the iteration, including from fn, are sent
+ * after fn returns. One hook per loop; fn NULL removes it. Set and called
+ * on the loop's thread; ctx is the caller's and must live until the hook
+ * is removed or the loop is freed (netio_loop_free does not call it).
+ *
+ * Within an iteration, the events of out sockets (upstream replies) are
+ * handled first; when other events (new queries, connections) came in the
+ * same epoll_wait, fn runs and the replies queued so far leave before
+ * those are handled: answers already here do not wait behind a batch of
+ * new work.
+ */
 void netio_loop_set_flush(struct tdns_loop *l, void (*fn)(void *ctx), void *ctx);
 
 /* ---- server side ---- */

@@ -11,8 +11,9 @@
  * client keeps its own ID, question case, EDNS and size limit.
  *
  * Every upstream attempt gets a fresh token, a fresh ID from the kernel's
- * CSPRNG (getrandom(2), fetched 256 bytes at a time) and (in the real transport) a fresh socket with a random source port. A
- * reply is accepted only if its ID, QR bit, opcode and question (name case-
+ * CSPRNG (getrandom(2), fetched 256 bytes at a time) and (in the real
+ * transport) a fresh socket with a random source port. A reply is
+ * accepted only if its ID, QR bit, opcode and question (name case-
  * insensitively, type, class) match; anything else is counted and ignored
  * while the attempt keeps waiting (RFC 5452 4, 9); only an error reply
  * may come without a question. TC over UDP is retried over TCP with the
