@@ -859,25 +859,38 @@ static enum netio_verdict idle_handler(void *ctx, struct tdns_request *req,
 	return NETIO_REPLY;
 }
 
-static void test_tcp_idle_timeout(void **state)
+/* A server with TCP idle timeout idle_ms whose every answer moves the
+ * fake clock jump_ms on; one TCP query "Q" to it, answered. Returns the
+ * client's socket. */
+static int idle_server_asked(struct server *s, unsigned idle_ms, unsigned jump_ms)
 {
 	struct tdns_listen_cfg cfg = { 0 };
 	uint8_t wire[64];
 	char ans[64];
-	struct server s = { 0 };
+	int fd;
+
+	clock_set_fake(1700000000);
+	memset(s, 0, sizeof(*s));
+	s->jump_ms = jump_ms;
+	cfg.on_query = idle_handler;
+	cfg.tcp_idle_ms = idle_ms;
+	s->loop = loop_listening("127.0.0.1", &cfg, s);
+	fd = client_socket(SOCK_STREAM, netio_listen_port(s->loop));
+	send_all(fd, wire, frame(wire, "Q"));
+	assert_int_equal(netio_loop_run(s->loop), TDNS_OK);
+	assert_true(recv_framed(fd, ans, sizeof(ans)));
+	assert_string_equal(ans, "re:Q");
+	return fd;
+}
+
+static void test_tcp_idle_timeout(void **state)
+{
+	char ans[64];
+	struct server s;
 	int fd;
 
 	(void)state;
-	clock_set_fake(1700000000);
-	cfg.on_query = idle_handler;
-	cfg.tcp_idle_ms = 10000;
-	s.jump_ms = 20000;
-	s.loop = loop_listening("127.0.0.1", &cfg, &s);
-	fd = client_socket(SOCK_STREAM, netio_listen_port(s.loop));
-	send_all(fd, wire, frame(wire, "Q"));
-	assert_int_equal(netio_loop_run(s.loop), TDNS_OK);
-	assert_true(recv_framed(fd, ans, sizeof(ans)));
-	assert_string_equal(ans, "re:Q");
+	fd = idle_server_asked(&s, 10000, 20000);
 	assert_false(recv_framed(fd, ans, sizeof(ans))); /* closed as idle */
 	close(fd);
 	netio_loop_free(s.loop);
@@ -893,7 +906,6 @@ static void test_tcp_idle_from_config(void **state)
 		unsigned idle_ms;
 		bool closed;
 	} cases[] = { { 5000, false }, { 3000, true } };
-	struct tdns_listen_cfg cfg;
 	uint8_t wire[64];
 	char ans[64];
 	struct server s;
@@ -902,18 +914,7 @@ static void test_tcp_idle_from_config(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		clock_set_fake(1700000000);
-		memset(&s, 0, sizeof(s));
-		memset(&cfg, 0, sizeof(cfg));
-		s.jump_ms = 4000;
-		cfg.on_query = idle_handler;
-		cfg.tcp_idle_ms = cases[i].idle_ms;
-		s.loop = loop_listening("127.0.0.1", &cfg, &s);
-		fd = client_socket(SOCK_STREAM, netio_listen_port(s.loop));
-		send_all(fd, wire, frame(wire, "Q"));
-		assert_int_equal(netio_loop_run(s.loop), TDNS_OK);
-		assert_true(recv_framed(fd, ans, sizeof(ans)));
-		assert_string_equal(ans, "re:Q");
+		fd = idle_server_asked(&s, cases[i].idle_ms, 4000);
 		if (cases[i].closed) {
 			assert_true(closed_by_server(fd));
 		} else {
