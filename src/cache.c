@@ -372,23 +372,30 @@ void cache_value_clear(struct tdns_cache_value *v)
 
 /* ---- reading a value ---- */
 
+/* The bounds of the packed record at val[pos..len): its owner name's
+ * length and its rdlength. false when it is malformed or runs past len. */
+static bool record_bounds(const uint8_t *val, size_t len, size_t pos,
+			  size_t *nlen, size_t *rdlen)
+{
+	*nlen = wire_name_len(val + pos, len - pos);
+	if (*nlen == 0 || len - pos - *nlen < CACHE_REC_FIXED)
+		return false;
+	*rdlen = rd16(val + pos + *nlen + 12);
+	return len - pos - *nlen - CACHE_REC_FIXED >= *rdlen;
+}
+
 /* Decode one record at val[*pos) into a new ldns_rr (owned by caller). */
 static enum tdns_status read_record(const uint8_t *val, size_t len, size_t *pos,
 				    uint64_t now, uint32_t expired_ttl, ldns_rr **out)
 {
 	ldns_rr *rr = NULL;
 	ldns_rdf *owner = NULL;
-	size_t nlen, p = *pos;
+	size_t nlen, rdlen, p = *pos;
 	uint64_t exp, left;
-	uint16_t rdlen;
 	enum tdns_status st = TDNS_EINVAL;
 
 	*out = NULL;
-	nlen = wire_name_len(val + p, len - p);
-	if (nlen == 0 || len - p - nlen < CACHE_REC_FIXED)
-		goto out;
-	rdlen = rd16(val + p + nlen + 12);
-	if (len - p - nlen - CACHE_REC_FIXED < rdlen)
+	if (!record_bounds(val, len, p, &nlen, &rdlen))
 		goto out;
 	owner = ldns_dname_new_frm_data((uint16_t)nlen, val + p);
 	rr = ldns_rr_new();
@@ -1111,11 +1118,7 @@ static bool fast_records(const uint8_t *val, size_t vlen, uint64_t now,
 	uint32_t ttl;
 
 	for (unsigned i = 0; i < n; i++) {
-		nlen = wire_name_len(val + pos, vlen - pos);
-		if (nlen == 0 || vlen - pos - nlen < CACHE_REC_FIXED)
-			return false;
-		rdlen = rd16(val + pos + nlen + 12);
-		if (vlen - pos - nlen - CACHE_REC_FIXED < rdlen)
+		if (!record_bounds(val, vlen, pos, &nlen, &rdlen))
 			return false;
 		if (fast_name_eq(val + pos, nlen, qname, qname_len)) {
 			if (limit - o < 2)
