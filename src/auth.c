@@ -22,6 +22,7 @@
 
 #include <string.h>
 
+#include "tierdns/dnsproto.h"
 #include "tierdns/log.h"
 #include "tierdns/name.h"
 #include "tierdns/rrset.h"
@@ -41,12 +42,6 @@
 #define CLASS_IN 1
 #define CLASS_CH 3
 #define SOA_FIXED_LEN 20 /* serial refresh retry expire minimum */
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
 
 /* One step of the answer: the name being looked up and its zone. */
 struct auth_step {
@@ -167,7 +162,7 @@ static enum tdns_status add_negative_soa(struct tdns_txn *t, ldns_pkt *reply,
 		st = TDNS_EINVAL;
 		goto out;
 	}
-	minimum = rd32(rdata + rdlen - 4);
+	minimum = dns_rd32(rdata + rdlen - 4);
 	ttl = v.ttl < minimum ? v.ttl : minimum;
 	owner = rdf_from_key(apex, apex_len);
 	if (owner == NULL) {
@@ -717,11 +712,6 @@ struct fast_query {
 	size_t qkey_len;
 };
 
-static uint8_t lower(uint8_t c)
-{
-	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + ('a' - 'A')) : c;
-}
-
 /* The shape wire_fast_parse takes, less the types with more to them than
  * one RRset (the ldns path answers those), plus the name key. */
 static bool fast_parse(const uint8_t *in, size_t len, bool tcp,
@@ -782,7 +772,7 @@ static bool fast_name_at(const struct fast_msg *m, size_t off, const uint8_t *na
 		if (name[0] == 0)
 			return true;
 		for (i = 1; i <= name[0]; i++)
-			if (lower(o[off + i]) != lower(name[i]))
+			if (dns_lower(o[off + i]) != dns_lower(name[i]))
 				return false;
 		off += (size_t)name[0] + 1;
 		name += (size_t)name[0] + 1;
@@ -911,7 +901,7 @@ static bool fast_negative_soa(struct tdns_txn *t, struct fast_msg *m,
 	    !rrset_next(&v, &pos, &rdata, &rdlen) || rdlen < SOA_FIXED_LEN + 2 ||
 	    name_key_to_wire(apex, apex_len, owner, &wlen) != TDNS_OK)
 		return false;
-	minimum = rd32(rdata + rdlen - 4);
+	minimum = dns_rd32(rdata + rdlen - 4);
 	return fast_rrset(m, owner, TYPE_SOA, v.ttl < minimum ? v.ttl : minimum,
 			  &v, count);
 }

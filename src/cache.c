@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tierdns/dnsproto.h"
 #include "tierdns/log.h"
 #include "tierdns/name.h"
 #include "tierdns/wire.h"
@@ -21,20 +22,6 @@
 #define CACHE_BYTES_KEY "cache_bytes" /* in the meta database */
 
 /* ---- byte helpers: values may be unaligned, read them byte by byte ---- */
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)((unsigned)p[0] << 8 | p[1]);
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
 
 /* A growable output buffer; err latches an allocation failure. */
 struct pack {
@@ -380,7 +367,7 @@ static bool record_bounds(const uint8_t *val, size_t len, size_t pos,
 	*nlen = wire_name_len(val + pos, len - pos);
 	if (*nlen == 0 || len - pos - *nlen < CACHE_REC_FIXED)
 		return false;
-	*rdlen = rd16(val + pos + *nlen + 12);
+	*rdlen = dns_rd16(val + pos + *nlen + 12);
 	return len - pos - *nlen - CACHE_REC_FIXED >= *rdlen;
 }
 
@@ -405,9 +392,9 @@ static enum tdns_status read_record(const uint8_t *val, size_t len, size_t *pos,
 	}
 	ldns_rr_set_owner(rr, owner);
 	owner = NULL;
-	ldns_rr_set_type(rr, (ldns_rr_type)rd16(val + p + nlen));
-	ldns_rr_set_class(rr, (ldns_rr_class)rd16(val + p + nlen + 2));
-	exp = rd64(val + p + nlen + 4);
+	ldns_rr_set_type(rr, (ldns_rr_type)dns_rd16(val + p + nlen));
+	ldns_rr_set_class(rr, (ldns_rr_class)dns_rd16(val + p + nlen + 2));
+	exp = dns_rd64(val + p + nlen + 4);
 	left = exp > now ? exp - now : expired_ttl;
 	ldns_rr_set_ttl(rr, (uint32_t)(left > 0x7fffffffu ? 0x7fffffffu : left));
 	/* ldns_wire2rdf reads the u16 rdlength at *pos and the rdata after it,
@@ -442,8 +429,8 @@ enum tdns_status cache_value_render_ttl(const uint8_t *val, size_t len,
 
 	if (len < CACHE_HDR_LEN || val[0] != CACHE_VALUE_VERSION)
 		goto out;
-	an = rd16(val + 10);
-	ns = rd16(val + 12);
+	an = dns_rd16(val + 10);
+	ns = dns_rd16(val + 12);
 	ldns_pkt_set_rcode(reply, val[1]);
 	for (unsigned i = 0; i < an + ns; i++) {
 		st = read_record(val, len, &pos, now, expired_ttl, &rr);
@@ -469,7 +456,7 @@ static uint64_t value_expiry(const struct tdns_val *v)
 {
 	if (v->len < CACHE_HDR_LEN || v->data[0] != CACHE_VALUE_VERSION)
 		return 0; /* unreadable: as good as expired */
-	return rd64(v->data + 2);
+	return dns_rd64(v->data + 2);
 }
 
 /* The stored value for (qkey, qtype) in t unless it expired more than
@@ -554,7 +541,7 @@ static enum tdns_status bytes_get(struct tdns_txn *t, uint64_t *bytes)
 		return st;
 	if (v.len != 8)
 		return TDNS_OK; /* unreadable: start again from 0 */
-	*bytes = rd64(v.data);
+	*bytes = dns_rd64(v.data);
 	return TDNS_OK;
 }
 
@@ -1078,11 +1065,6 @@ out:
 
 #define FAST_CLASS_IN 1
 
-static uint8_t fast_lower(uint8_t c)
-{
-	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + ('a' - 'A')) : c;
-}
-
 /* Both uncompressed, validated wire names: equal ignoring ASCII case
  * (RFC 4343)? Label lengths compare as bytes too: none is a letter. */
 static bool fast_name_eq(const uint8_t *a, size_t alen, const uint8_t *b,
@@ -1094,7 +1076,7 @@ static bool fast_name_eq(const uint8_t *a, size_t alen, const uint8_t *b,
 	if (memcmp(a, b, alen) == 0)
 		return true;
 	for (size_t i = 0; i < alen; i++)
-		if (fast_lower(a[i]) != fast_lower(b[i]))
+		if (dns_lower(a[i]) != dns_lower(b[i]))
 			return false;
 	return true;
 }
@@ -1113,7 +1095,7 @@ static bool fast_records(const uint8_t *val, size_t vlen, uint64_t now,
 			 size_t limit, size_t *olen)
 {
 	size_t pos = CACHE_HDR_LEN, nlen, o = *olen, rdlen;
-	unsigned n = (unsigned)rd16(val + 10) + rd16(val + 12);
+	unsigned n = (unsigned)dns_rd16(val + 10) + dns_rd16(val + 12);
 	uint64_t exp, left;
 	uint32_t ttl;
 
@@ -1135,7 +1117,7 @@ static bool fast_records(const uint8_t *val, size_t vlen, uint64_t now,
 		if (limit - o < 10 + rdlen)
 			return false;
 		memcpy(out + o, val + pos, 4); /* type, class */
-		exp = rd64(val + pos + 4);
+		exp = dns_rd64(val + pos + 4);
 		left = exp > now ? exp - now : 0;
 		ttl = (uint32_t)(left > 0x7fffffffu ? 0x7fffffffu : left);
 		out[o + 4] = (uint8_t)(ttl >> 24);
@@ -1233,7 +1215,7 @@ enum cache_fast cache_answer_fast(struct tdns_txn *t, const uint8_t *in,
 	st = store_get(t, TDNS_DB_CACHE, rkey, rlen, &v);
 	if (st == TDNS_ENOTFOUND ||
 	    (st == TDNS_OK && v.len >= CACHE_HDR_LEN &&
-	     v.data[0] == CACHE_VALUE_VERSION && rd64(v.data + 2) <= now))
+	     v.data[0] == CACHE_VALUE_VERSION && dns_rd64(v.data + 2) <= now))
 		return CACHE_FAST_MISS;
 	if (st != TDNS_OK || v.len < CACHE_HDR_LEN)
 		return CACHE_FAST_DECLINED;

@@ -5,15 +5,9 @@
 
 #include <string.h>
 
-#define LABEL_MAX 63 /* RFC 1035 2.3.4 */
+#include "tierdns/dnsproto.h"
 
-static uint8_t ascii_lower(uint8_t c)
-{
-	/* RFC 4343 2: only ASCII letters compare case-insensitively. */
-	if (c >= 'A' && c <= 'Z')
-		return (uint8_t)(c + ('a' - 'A'));
-	return c;
-}
+#define LABEL_MAX 63 /* RFC 1035 2.3.4 */
 
 enum tdns_status name_key_from_wire(const uint8_t *wire, size_t wire_len,
 				    uint8_t *key, size_t *key_len)
@@ -44,7 +38,7 @@ enum tdns_status name_key_from_wire(const uint8_t *wire, size_t wire_len,
 
 		key[out++] = len;
 		for (j = 1; j <= len; j++)
-			key[out++] = ascii_lower(wire[s + j]);
+			key[out++] = dns_lower(wire[s + j]);
 	}
 	*key_len = out;
 	return TDNS_OK;

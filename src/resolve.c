@@ -10,6 +10,7 @@
 #include <sys/random.h>
 
 #include "tierdns/clock.h"
+#include "tierdns/dnsproto.h"
 #include "tierdns/log.h"
 #include "tierdns/name.h"
 #include "tierdns/wire.h"
@@ -176,17 +177,6 @@ struct tdns_resolver {
 	struct tdns_resolver_stats stats;
 };
 
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)((unsigned)p[0] << 8 | p[1]);
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 /* FNV-1a over the key: spreads names and types over the buckets. */
 static uint32_t key_hash(const uint8_t *k, size_t n)
 {
@@ -251,9 +241,9 @@ static void add_ede(ldns_pkt *reply, const struct tdns_query *q, uint16_t info,
 		return;
 	if (tlen > sizeof(opt) - 6)
 		tlen = sizeof(opt) - 6;
-	wr16(opt, EDNS_OPT_EDE);
-	wr16(opt + 2, (uint16_t)(2 + tlen));
-	wr16(opt + 4, info);
+	dns_wr16(opt, EDNS_OPT_EDE);
+	dns_wr16(opt + 2, (uint16_t)(2 + tlen));
+	dns_wr16(opt + 4, info);
 	memcpy(opt + 6, text, tlen);
 	rdf = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_UNKNOWN, 6 + tlen, opt);
 	if (rdf == NULL)
@@ -742,20 +732,20 @@ static size_t build_query(const struct upq *u, uint8_t *m)
 	size_t nlen = ldns_rdf_size(u->qname), p;
 
 	memset(m, 0, WIRE_HDR_LEN);
-	wr16(m, u->id);
+	dns_wr16(m, u->id);
 	m[2] = 0x01;   /* QR=0, opcode QUERY, RD=1 */
-	wr16(m + 4, 1); /* QDCOUNT */
-	wr16(m + 10, u->no_edns ? 0 : 1); /* ARCOUNT: the OPT */
+	dns_wr16(m + 4, 1); /* QDCOUNT */
+	dns_wr16(m + 10, u->no_edns ? 0 : 1); /* ARCOUNT: the OPT */
 	memcpy(m + WIRE_HDR_LEN, u->qsent, nlen);
 	p = WIRE_HDR_LEN + nlen;
-	wr16(m + p, u->qtype);
-	wr16(m + p + 2, u->qclass);
+	dns_wr16(m + p, u->qtype);
+	dns_wr16(m + p + 2, u->qclass);
 	p += 4;
 	if (u->no_edns)
 		return p;
 	m[p++] = 0; /* OPT owner: root */
-	wr16(m + p, LDNS_RR_TYPE_OPT);
-	wr16(m + p + 2, WIRE_EDNS_OUR_SIZE);
+	dns_wr16(m + p, LDNS_RR_TYPE_OPT);
+	dns_wr16(m + p + 2, WIRE_EDNS_OUR_SIZE);
 	memset(m + p + 4, 0, 6); /* extended rcode, version 0, flags, rdlength */
 	return p + 10;
 }
@@ -1119,7 +1109,7 @@ static size_t question_key(const struct tdns_query *q, uint8_t *key)
 {
 	size_t n = name_record_key(q->qkey, q->qkey_len, q->qtype, key);
 
-	wr16(key + n, q->qclass);
+	dns_wr16(key + n, q->qclass);
 	return n + 2;
 }
 
@@ -1752,15 +1742,15 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 	}
 	/* RFC 5452 9.1: anything without our ID and QR=1 may be a forgery:
 	 * ignore it and keep waiting for the real answer. */
-	if (len < WIRE_HDR_LEN || rd16(msg) != u->id || !(msg[2] & 0x80)) {
+	if (len < WIRE_HDR_LEN || dns_rd16(msg) != u->id || !(msg[2] & 0x80)) {
 		r->stats.upstream_ignored++;
 		goto out;
 	}
 	/* Bounds before parsing: a reply claiming more records than any
 	 * sane answer to one question is garbage, however long it is (the
 	 * cost of parsing and walking it must stay small). */
-	counts = (unsigned)rd16(msg + 4) + rd16(msg + 6) + rd16(msg + 8) +
-		 rd16(msg + 10);
+	counts = (unsigned)dns_rd16(msg + 4) + dns_rd16(msg + 6) + dns_rd16(msg + 8) +
+		 dns_rd16(msg + 10);
 	if (counts > r->cfg.max_records) {
 		r->stats.upstream_oversized++;
 		reply_failed(r, u, FAIL_GARBAGE, false, now_ms);

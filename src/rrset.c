@@ -5,16 +5,7 @@
 
 #include <string.h>
 
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-	       ((uint32_t)p[2] << 8) | (uint32_t)p[3];
-}
+#include "tierdns/dnsproto.h"
 
 enum tdns_status rrset_decode(const uint8_t *val, size_t len,
 			      struct tdns_rrset_view *v)
@@ -24,13 +15,13 @@ enum tdns_status rrset_decode(const uint8_t *val, size_t len,
 
 	if (val == NULL || len < RRSET_HDR_LEN)
 		return TDNS_EINVAL;
-	count = get16(val + 4);
+	count = dns_rd16(val + 4);
 	for (i = 0; i < count; i++) {
 		size_t rdlen;
 
 		if (len - pos < 2)
 			return TDNS_EINVAL;
-		rdlen = get16(val + pos);
+		rdlen = dns_rd16(val + pos);
 		pos += 2;
 		if (len - pos < rdlen)
 			return TDNS_EINVAL;
@@ -39,7 +30,7 @@ enum tdns_status rrset_decode(const uint8_t *val, size_t len,
 	/* Trailing bytes mean the count lies. */
 	if (pos != len)
 		return TDNS_EINVAL;
-	v->ttl = get32(val);
+	v->ttl = dns_rd32(val);
 	v->count = count;
 	v->data = val + RRSET_HDR_LEN;
 	v->data_len = len - RRSET_HDR_LEN;
@@ -55,19 +46,13 @@ int rrset_next(const struct tdns_rrset_view *v, size_t *pos,
 	 * hand-made view can never walk out of bounds. */
 	if (*pos >= v->data_len || v->data_len - *pos < 2)
 		return 0;
-	n = get16(v->data + *pos);
+	n = dns_rd16(v->data + *pos);
 	if (v->data_len - *pos - 2 < n)
 		return 0;
 	*rdata = v->data + *pos + 2;
 	*rdlen = n;
 	*pos += 2 + (size_t)n;
 	return 1;
-}
-
-static void put16(uint8_t *p, uint16_t x)
-{
-	p[0] = (uint8_t)(x >> 8);
-	p[1] = (uint8_t)(x & 0xff);
 }
 
 void rrset_enc_init(struct tdns_rrset_enc *e, uint8_t *buf, size_t cap,
@@ -79,11 +64,8 @@ void rrset_enc_init(struct tdns_rrset_enc *e, uint8_t *buf, size_t cap,
 	e->len = 0;
 	if (cap < RRSET_HDR_LEN)
 		return; /* every add will report TDNS_ESPACE */
-	buf[0] = (uint8_t)(ttl >> 24);
-	buf[1] = (uint8_t)(ttl >> 16);
-	buf[2] = (uint8_t)(ttl >> 8);
-	buf[3] = (uint8_t)ttl;
-	put16(buf + 4, 0);
+	dns_wr32(buf, ttl);
+	dns_wr16(buf + 4, 0);
 	e->len = RRSET_HDR_LEN;
 }
 
@@ -94,11 +76,11 @@ enum tdns_status rrset_enc_add(struct tdns_rrset_enc *e, const uint8_t *rdata,
 		return TDNS_EINVAL;
 	if (e->len < RRSET_HDR_LEN || e->cap - e->len < 2 + (size_t)rdlen)
 		return TDNS_ESPACE;
-	put16(e->buf + e->len, rdlen);
+	dns_wr16(e->buf + e->len, rdlen);
 	if (rdlen > 0)
 		memcpy(e->buf + e->len + 2, rdata, rdlen);
 	e->len += 2 + (size_t)rdlen;
 	e->count++;
-	put16(e->buf + 4, e->count);
+	dns_wr16(e->buf + 4, e->count);
 	return TDNS_OK;
 }

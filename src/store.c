@@ -19,6 +19,7 @@
 
 #include <lmdb.h>
 
+#include "tierdns/dnsproto.h"
 #include "tierdns/log.h"
 
 #define STORE_DEFAULT_MAP ((size_t)1 << 30)
@@ -90,12 +91,6 @@ static enum tdns_status store_err(int rc)
 	default:
 		return TDNS_ESTORE;
 	}
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-	       ((uint32_t)p[2] << 8) | (uint32_t)p[3];
 }
 
 /* mkdir -p: the environment directory and its missing parents. */
@@ -176,11 +171,11 @@ static enum tdns_status store_init_dbs(struct tdns_store *s, const char *dir)
 		log_err("%s: cannot read schema version: %s", dir, mdb_strerror(rc));
 		st = store_err(rc);
 		goto out;
-	} else if (v.mv_size != 4 || get32(v.mv_data) != STORE_SCHEMA_VERSION) {
+	} else if (v.mv_size != 4 || dns_rd32(v.mv_data) != STORE_SCHEMA_VERSION) {
 		if (v.mv_size == 4)
 			log_err("%s: store has schema version %u, this tierdns "
 				"uses version %u; refusing to open it", dir,
-				(unsigned)get32(v.mv_data), STORE_SCHEMA_VERSION);
+				(unsigned)dns_rd32(v.mv_data), STORE_SCHEMA_VERSION);
 		else
 			log_err("%s: store has a malformed schema version "
 				"(%zu bytes), this tierdns uses version %u", dir,

@@ -5,6 +5,8 @@
  */
 #include "tierdns/wire.h"
 
+#include "tierdns/dnsproto.h"
+
 #include <string.h>
 
 #define WIRE_OPCODE_QUERY 0
@@ -12,11 +14,6 @@
 #define WIRE_TYPE_OPT 41
 #define WIRE_TYPE_IXFR 251
 #define WIRE_RR_FIXED 10 /* type, class, ttl, rdlength after the owner */
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)((unsigned)p[0] << 8 | p[1]);
-}
 
 static uint8_t hdr_opcode(const uint8_t *m)
 {
@@ -80,9 +77,9 @@ struct wire_scan {
 static bool scan_message(const uint8_t *m, size_t len, struct wire_scan *s)
 {
 	size_t pos = WIRE_HDR_LEN;
-	unsigned qd = rd16(m + 4);
-	unsigned rrs = (unsigned)rd16(m + 6) + rd16(m + 8) + rd16(m + 10);
-	unsigned first_ar = (unsigned)rd16(m + 6) + rd16(m + 8);
+	unsigned qd = dns_rd16(m + 4);
+	unsigned rrs = (unsigned)dns_rd16(m + 6) + dns_rd16(m + 8) + dns_rd16(m + 10);
+	unsigned first_ar = (unsigned)dns_rd16(m + 6) + dns_rd16(m + 8);
 	unsigned i;
 	bool root;
 
@@ -97,8 +94,8 @@ static bool scan_message(const uint8_t *m, size_t len, struct wire_scan *s)
 
 		if (!skip_name(m, len, &pos, &root) || len - pos < WIRE_RR_FIXED)
 			return false;
-		type = rd16(m + pos);
-		rdlen = rd16(m + pos + 8);
+		type = dns_rd16(m + pos);
+		rdlen = dns_rd16(m + pos + 8);
 		pos += WIRE_RR_FIXED;
 		if (len - pos < rdlen)
 			return false;
@@ -145,7 +142,7 @@ size_t wire_error_reply(const uint8_t *in, size_t len, uint8_t rcode,
 
 	if (len < WIRE_HDR_LEN || cap < WIRE_HDR_LEN)
 		return 0;
-	if (rd16(in + 4) == 1)
+	if (dns_rd16(in + 4) == 1)
 		qlen = question_len(in, len);
 	if (WIRE_HDR_LEN + qlen > cap)
 		qlen = 0;
@@ -265,7 +262,7 @@ enum wire_verdict wire_parse_query(const uint8_t *in, size_t len,
 		rcode = LDNS_RCODE_NOTIMPL;
 		goto error;
 	}
-	if (rd16(in + 4) != 1)
+	if (dns_rd16(in + 4) != 1)
 		goto error;
 	/* RFC 6891 6.1.1: more than one OPT, or one not owned by the root,
 	 * is a format error. */
@@ -280,8 +277,8 @@ enum wire_verdict wire_parse_query(const uint8_t *in, size_t len,
 	query_from_pkt(&tmp, pkt, qrr, &scan);
 	/* A QUERY carries its question and nothing in answer/authority
 	 * (IXFR excepted, RFC 1995 3); same rule as NSD. */
-	if (rd16(in + 6) != 0 ||
-	    (rd16(in + 8) != 0 && tmp.qtype != WIRE_TYPE_IXFR))
+	if (dns_rd16(in + 6) != 0 ||
+	    (dns_rd16(in + 8) != 0 && tmp.qtype != WIRE_TYPE_IXFR))
 		goto error;
 	if (name_key_from_wire(ldns_rdf_data(tmp.qname),
 			       ldns_rdf_size(tmp.qname), tmp.qkey,
@@ -468,19 +465,19 @@ bool wire_fast_parse(const uint8_t *in, size_t len, bool tcp,
 	size_t pos, rdlen, end, opt;
 	uint16_t arcount, udp;
 
-	if (len < WIRE_HDR_LEN || (in[2] & 0xf8) != 0 || rd16(in + 4) != 1 ||
-	    rd16(in + 6) != 0 || rd16(in + 8) != 0)
+	if (len < WIRE_HDR_LEN || (in[2] & 0xf8) != 0 || dns_rd16(in + 4) != 1 ||
+	    dns_rd16(in + 6) != 0 || dns_rd16(in + 8) != 0)
 		return false;
-	arcount = rd16(in + 10);
+	arcount = dns_rd16(in + 10);
 	if (arcount > 1)
 		return false;
 	fq->qname_len = wire_name_len(in + WIRE_HDR_LEN, len - WIRE_HDR_LEN);
 	if (fq->qname_len == 0)
 		return false;
 	pos = WIRE_HDR_LEN + fq->qname_len;
-	if (len - pos < 4 || rd16(in + pos + 2) != LDNS_RR_CLASS_IN)
+	if (len - pos < 4 || dns_rd16(in + pos + 2) != LDNS_RR_CLASS_IN)
 		return false;
-	fq->qtype = rd16(in + pos);
+	fq->qtype = dns_rd16(in + pos);
 	pos += 4;
 	fq->qend = pos;
 	fq->edns = false;
@@ -490,20 +487,20 @@ bool wire_fast_parse(const uint8_t *in, size_t len, bool tcp,
 		/* RFC 6891 6.1.2: root owner, type OPT, version 0 only (the
 		 * ldns path answers BADVERS), well-formed options. */
 		if (len - pos < WIRE_OPT_LEN || in[pos] != 0 ||
-		    rd16(in + pos + 1) != LDNS_RR_TYPE_OPT || in[pos + 6] != 0)
+		    dns_rd16(in + pos + 1) != LDNS_RR_TYPE_OPT || in[pos + 6] != 0)
 			return false;
-		udp = rd16(in + pos + 3);
+		udp = dns_rd16(in + pos + 3);
 		fq->edns = true;
 		fq->edns_do = (in[pos + 7] & 0x80) != 0;
-		rdlen = rd16(in + pos + 9);
+		rdlen = dns_rd16(in + pos + 9);
 		pos += WIRE_OPT_LEN;
 		if (len - pos < rdlen)
 			return false;
 		end = pos + rdlen;
 		for (opt = pos; opt < end;) {
-			if (end - opt < 4 || end - opt - 4 < rd16(in + opt + 2))
+			if (end - opt < 4 || end - opt - 4 < dns_rd16(in + opt + 2))
 				return false;
-			opt += 4 + (size_t)rd16(in + opt + 2);
+			opt += 4 + (size_t)dns_rd16(in + opt + 2);
 		}
 		pos = end;
 		/* RFC 6891 6.2.5: below 512 counts as 512; we serve at most

@@ -11,25 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tierdns/dnsproto.h"
 #include "tierdns/log.h"
 #include "tierdns/name.h"
 
 #define META_LEN 20
 #define ZONE_KEY_MAX (NAME_KEY_MAX + 1)
-
-static void put32(uint8_t *p, uint32_t x)
-{
-	p[0] = (uint8_t)(x >> 24);
-	p[1] = (uint8_t)(x >> 16);
-	p[2] = (uint8_t)(x >> 8);
-	p[3] = (uint8_t)x;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-	       ((uint32_t)p[2] << 8) | (uint32_t)p[3];
-}
 
 static size_t zone_key(const uint8_t *apex, size_t apex_len, uint8_t *out)
 {
@@ -44,10 +31,10 @@ static enum tdns_status meta_decode(const struct tdns_val *v,
 	if (v->len != META_LEN)
 		return TDNS_EINVAL;
 	if (m != NULL) {
-		m->loaded_at = ((uint64_t)get32(v->data) << 32) | get32(v->data + 4);
-		m->serial = get32(v->data + 8);
-		m->rrsets = get32(v->data + 12);
-		m->records = get32(v->data + 16);
+		m->loaded_at = ((uint64_t)dns_rd32(v->data) << 32) | dns_rd32(v->data + 4);
+		m->serial = dns_rd32(v->data + 8);
+		m->rrsets = dns_rd32(v->data + 12);
+		m->records = dns_rd32(v->data + 16);
 	}
 	return TDNS_OK;
 }
@@ -531,11 +518,11 @@ enum tdns_status zonedb_put_meta(struct tdns_txn *t, const uint8_t *apex,
 
 	if (apex_len > NAME_KEY_MAX)
 		return TDNS_EINVAL;
-	put32(v, (uint32_t)(m->loaded_at >> 32));
-	put32(v + 4, (uint32_t)m->loaded_at);
-	put32(v + 8, m->serial);
-	put32(v + 12, m->rrsets);
-	put32(v + 16, m->records);
+	dns_wr32(v, (uint32_t)(m->loaded_at >> 32));
+	dns_wr32(v + 4, (uint32_t)m->loaded_at);
+	dns_wr32(v + 8, m->serial);
+	dns_wr32(v + 12, m->rrsets);
+	dns_wr32(v + 16, m->records);
 	return store_put(t, TDNS_DB_ZONES, zk, zone_key(apex, apex_len, zk), v,
 			 sizeof(v));
 }

@@ -1,0 +1,143 @@
+/*
+ * dnsproto.h - DNS protocol constants (RFC 1035 and successors) and the
+ * byte-level helpers every module shares: big-endian reads and writes of
+ * possibly unaligned bytes, and ASCII case folding (RFC 4343: DNS names
+ * compare case-insensitively in ASCII only, never by locale).
+ *
+ * Header-only, no state, no dependency: safe to include anywhere.
+ */
+#ifndef TIERDNS_DNSPROTO_H
+#define TIERDNS_DNSPROTO_H
+
+#include <stdint.h>
+
+/* RR types (IANA DNS parameters). */
+enum {
+	DNS_TYPE_A = 1,
+	DNS_TYPE_NS = 2,
+	DNS_TYPE_MD = 3,
+	DNS_TYPE_MF = 4,
+	DNS_TYPE_CNAME = 5,
+	DNS_TYPE_SOA = 6,
+	DNS_TYPE_MB = 7,
+	DNS_TYPE_MG = 8,
+	DNS_TYPE_MR = 9,
+	DNS_TYPE_NULL = 10,
+	DNS_TYPE_PTR = 12,
+	DNS_TYPE_HINFO = 13,
+	DNS_TYPE_MINFO = 14,
+	DNS_TYPE_MX = 15,
+	DNS_TYPE_TXT = 16,
+	DNS_TYPE_AAAA = 28,
+	DNS_TYPE_SRV = 33,
+	DNS_TYPE_DNAME = 39,
+	DNS_TYPE_OPT = 41,
+	DNS_TYPE_DS = 43,
+	DNS_TYPE_RRSIG = 46,
+	DNS_TYPE_NSEC = 47,
+	DNS_TYPE_DNSKEY = 48,
+	DNS_TYPE_NSEC3 = 50,
+	DNS_TYPE_TSIG = 250,
+	DNS_TYPE_IXFR = 251,
+	DNS_TYPE_AXFR = 252,
+	DNS_TYPE_MAILB = 253,
+	DNS_TYPE_MAILA = 254,
+	DNS_TYPE_ANY = 255,
+};
+
+/* Classes. */
+enum {
+	DNS_CLASS_IN = 1,
+	DNS_CLASS_CH = 3,
+	DNS_CLASS_HS = 4,
+	DNS_CLASS_NONE = 254,
+	DNS_CLASS_ANY = 255,
+};
+
+/* Opcodes (RFC 1035 4.1.1, RFC 1996, RFC 2136). */
+enum {
+	DNS_OPCODE_QUERY = 0,
+	DNS_OPCODE_IQUERY = 1,
+	DNS_OPCODE_STATUS = 2,
+	DNS_OPCODE_NOTIFY = 4,
+	DNS_OPCODE_UPDATE = 5,
+};
+
+/* Response codes; values above 15 need EDNS (RFC 6891 6.1.3). */
+enum {
+	DNS_RCODE_NOERROR = 0,
+	DNS_RCODE_FORMERR = 1,
+	DNS_RCODE_SERVFAIL = 2,
+	DNS_RCODE_NXDOMAIN = 3,
+	DNS_RCODE_NOTIMP = 4,
+	DNS_RCODE_REFUSED = 5,
+	DNS_RCODE_NOTAUTH = 9,
+	DNS_RCODE_BADVERS = 16,
+	DNS_RCODE_BADCOOKIE = 23,
+};
+
+/* Header layout (RFC 1035 4.1.1): flag bits within bytes 2 and 3. */
+#define DNS_HDR_LEN 12
+#define DNS_FLAG_QR 0x80 /* byte 2 */
+#define DNS_FLAG_AA 0x04 /* byte 2 */
+#define DNS_FLAG_TC 0x02 /* byte 2 */
+#define DNS_FLAG_RD 0x01 /* byte 2 */
+#define DNS_FLAG_RA 0x80 /* byte 3 */
+#define DNS_FLAG_AD 0x20 /* byte 3 */
+#define DNS_FLAG_CD 0x10 /* byte 3 */
+#define DNS_OPCODE_OF(b2) (((b2) >> 3) & 0x0f)
+
+#define DNS_EDNS_DO 0x8000u /* in the OPT TTL's low 16 bits (RFC 3225) */
+
+/* EDNS option codes. */
+enum {
+	DNS_OPT_NSID = 3,
+	DNS_OPT_COOKIE = 10,
+	DNS_OPT_TCP_KEEPALIVE = 11,
+	DNS_OPT_PADDING = 12,
+	DNS_OPT_EDE = 15,
+};
+
+static inline uint16_t dns_rd16(const uint8_t *p)
+{
+	return (uint16_t)((unsigned)p[0] << 8 | p[1]);
+}
+
+static inline uint32_t dns_rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint64_t dns_rd64(const uint8_t *p)
+{
+	return (uint64_t)dns_rd32(p) << 32 | dns_rd32(p + 4);
+}
+
+static inline void dns_wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline void dns_wr32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static inline void dns_wr64(uint8_t *p, uint64_t v)
+{
+	dns_wr32(p, (uint32_t)(v >> 32));
+	dns_wr32(p + 4, (uint32_t)v);
+}
+
+/* ASCII lower case (RFC 4343 3); bytes outside A-Z are unchanged. */
+static inline uint8_t dns_lower(uint8_t c)
+{
+	return (uint8_t)((unsigned)(c - 'A') < 26u ? c + ('a' - 'A') : c);
+}
+
+#endif
