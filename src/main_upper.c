@@ -21,10 +21,7 @@
 #include "tierdns/netio.h"
 #include "tierdns/opts.h"
 #include "tierdns/store.h"
-#include "tierdns/wire.h"
 #include "tierdns/zonedb.h"
-
-#define RCODE_SERVFAIL 2
 
 struct worker {
 	unsigned id;
@@ -63,18 +60,13 @@ static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
 	bool reply;
 
 	st = w->in_batch ? w->snap : store_renew(w->txn);
-	if (st != TDNS_OK) {
+	if (st != TDNS_OK)
 		log_err("worker %u: store snapshot: %s", w->id, tdns_strerror(st));
-		/* RFC 1035 4.1.1: a response (QR=1) or a runt never gets one. */
-		if (in_len < WIRE_HDR_LEN || (in[2] & 0x80) != 0)
-			return NETIO_DROP;
-		*out_len = wire_error_reply(in, in_len, RCODE_SERVFAIL, out, WIRE_MAX_MSG);
-		return *out_len > 0 ? NETIO_REPLY : NETIO_DROP;
-	}
-	reply = auth_answer_cached(w->zc, w->txn, w->auth, in, in_len,
-				   netio_request_is_tcp(req), out, WIRE_MAX_MSG,
-				   out_len);
-	if (!w->in_batch)
+	/* Without a snapshot every query is answered SERVFAIL (auth.h). */
+	reply = auth_answer(w->zc, st == TDNS_OK ? w->txn : NULL, w->auth, in,
+			    in_len, netio_request_is_tcp(req), out, QCTX_MAX_MSG,
+			    out_len);
+	if (!w->in_batch && st == TDNS_OK)
 		store_reset(w->txn);
 	return reply ? NETIO_REPLY : NETIO_DROP;
 }

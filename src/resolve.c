@@ -11,8 +11,10 @@
 
 #include "tierdns/clock.h"
 #include "tierdns/dnsproto.h"
+#include "tierdns/encode.h"
 #include "tierdns/log.h"
 #include "tierdns/name.h"
+#include "tierdns/pipeline.h"
 #include "tierdns/wire.h"
 
 #define DEFAULT_TIMEOUT_MS 2000u
@@ -175,6 +177,12 @@ struct tdns_resolver {
 	unsigned log_lines;       /* lines logged in it */
 	uint64_t log_pending;     /* lines left out of it */
 	struct tdns_resolver_stats stats;
+	struct tdns_pipeline pipe; /* parse, access, QUERY stage (local data) */
+	struct tdns_answer ans;    /* the pipeline's answer, reused */
+	enum cache_fast qfast;     /* what the cache fast path said of the
+				    * query in the pipeline */
+	bool refusing;             /* the query's client is not allowed */
+	struct tdns_txn *stage_txn; /* the snapshot the QUERY stage opened */
 };
 
 /* FNV-1a over the key: spreads names and types over the buckets. */
@@ -1073,9 +1081,10 @@ out:
 	return v;
 }
 
-/* Static zones, then the cache, in one read transaction. Returns the reply
- * to send, or NULL for a miss (or an error: then treated as a miss). */
-static ldns_pkt *local_answer(struct tdns_resolver *r, const struct tdns_query *q)
+/* The cache, in one read transaction (the static zones were asked in the
+ * pipeline). Returns the reply to send, or NULL for a miss (or an error:
+ * then treated as a miss). */
+static ldns_pkt *cache_answer(struct tdns_resolver *r, const struct tdns_query *q)
 {
 	struct tdns_txn *t = rtxn_open(r);
 	ldns_pkt *reply = NULL;
@@ -1086,10 +1095,6 @@ static ldns_pkt *local_answer(struct tdns_resolver *r, const struct tdns_query *
 	reply = wire_reply_new(q, LDNS_RCODE_NOERROR);
 	if (reply == NULL)
 		goto out;
-	if (auth_lookup(t, q, reply) == AUTH_ANSWERED) {
-		r->stats.static_answers++;
-		goto out;
-	}
 	st = cache_lookup(t, q->qkey, q->qkey_len, q->qtype, clock_now(), reply);
 	if (st == TDNS_OK) {
 		r->stats.cache_hits++;
@@ -1100,8 +1105,56 @@ static ldns_pkt *local_answer(struct tdns_resolver *r, const struct tdns_query *
 	ldns_pkt_free(reply);
 	reply = NULL;
 out:
-	rtxn_close(r, t);
+	if (t != NULL)
+		rtxn_close(r, t);
 	return reply;
+}
+
+/*
+ * Static zones, then the cache, for a question the resolver asks itself (a
+ * CNAME target being chased). The static answer is encoded and read back
+ * into an ldns packet because the chase still combines ldns packets; this
+ * runs once per chased name, never for a client's question.
+ */
+static ldns_pkt *local_answer(struct tdns_resolver *r, const struct tdns_query *q)
+{
+	uint8_t wire[NAME_WIRE_MAX], msg[QCTX_MAX_MSG];
+	struct tdns_qctx qc;
+	struct tdns_txn *t;
+	ldns_pkt *reply = NULL;
+	size_t wlen = 0, n = 0;
+	enum auth_result res;
+
+	if (name_key_to_wire(q->qkey, q->qkey_len, wire, &wlen) != TDNS_OK)
+		return NULL;
+	memset(&qc, 0, sizeof(qc));
+	qc.transport = QCTX_TCP;
+	qc.limit = QCTX_MAX_MSG;
+	qc.has_q = true;
+	qc.qname = wire;
+	qc.qname_len = wlen;
+	qc.qtype = q->qtype;
+	qc.qclass = q->qclass;
+	qc.rd = true;
+	memcpy(qc.qkey, q->qkey, q->qkey_len);
+	qc.qkey_len = q->qkey_len;
+	t = rtxn_open(r);
+	if (t == NULL)
+		return NULL;
+	answer_reset(&r->ans);
+	res = auth_lookup(NULL, t, &qc, &r->ans);
+	if (res == AUTH_ANSWERED) {
+		r->stats.static_answers++;
+		/* The question is written from qc.qname: encode into a
+		 * message whose question name sits where qname points. */
+		if (encode_reply(&qc, &r->ans, msg, sizeof(msg), &n) != TDNS_OK ||
+		    ldns_wire2pkt(&reply, msg, n) != LDNS_STATUS_OK)
+			reply = NULL;
+	}
+	rtxn_close(r, t);
+	if (res == AUTH_ANSWERED)
+		return reply;
+	return cache_answer(r, q);
 }
 
 /* The question key of q: record key || class (coalescing and failures). */
@@ -1152,6 +1205,86 @@ static enum cache_fast cached_fast(struct tdns_resolver *r, const uint8_t *in,
 	return f;
 }
 
+/* The pipeline's access stage: clients outside the access list are
+ * REFUSED with EDE "Prohibited" (RFC 8914 4.19). */
+static enum pipeline_verdict access_stage(void *ctx, const struct tdns_qctx *q,
+					  struct tdns_answer *a)
+{
+	struct tdns_resolver *r = ctx;
+
+	(void)q;
+	if (!r->refusing)
+		return PIPELINE_ANSWER;
+	r->stats.refused_acl++;
+	a->rcode = DNS_RCODE_REFUSED;
+	answer_set_ede(a, EDE_PROHIBITED, "client not allowed");
+	return PIPELINE_ANSWER;
+}
+
+/*
+ * The pipeline's QUERY stage: what local data answers. CHAOS identity,
+ * classes and transfers we do not forward, and the static zones are
+ * answered here; everything else (the cache, then the upstream) is left to
+ * the resolver (PIPELINE_DEFER).
+ */
+static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
+					 struct tdns_answer *a)
+{
+	struct tdns_resolver *r = ctx;
+	struct tdns_txn *t;
+
+	r->stats.queries++;
+	if (q->qclass == DNS_CLASS_CH) {
+		auth_chaos(&r->cfg.chaos, q, a);
+		return PIPELINE_ANSWER;
+	}
+	if (q->qclass != DNS_CLASS_IN || q->qtype == DNS_TYPE_AXFR ||
+	    q->qtype == DNS_TYPE_IXFR) {
+		/* Zone transfers are not queries to forward: AXFR over UDP is
+		 * an error (RFC 5936 4.2), and tierdns-local is the transfer
+		 * source of no zone, over any transport. REFUSED for IXFR too:
+		 * the request is well formed (FORMERR would say otherwise),
+		 * it is our policy not to serve it (RFC 1035 4.1.1), and a
+		 * client falls back the same way it does for AXFR. */
+		a->rcode = DNS_RCODE_REFUSED;
+		return PIPELINE_ANSWER;
+	}
+	if (r->qfast == CACHE_FAST_MISS)
+		return PIPELINE_DEFER; /* the fast path asked the local data */
+	t = rtxn_open(r);
+	if (t == NULL) {
+		answer_fail(a, DNS_RCODE_SERVFAIL, EDE_OTHER, "store unavailable");
+		return PIPELINE_ANSWER;
+	}
+	r->stage_txn = t;
+	/* The snapshot stays open until the answer is encoded (auth.h);
+	 * resolver_query closes it. */
+	if (auth_lookup(NULL, t, q, a) == AUTH_ANSWERED) {
+		r->stats.static_answers++;
+		return PIPELINE_ANSWER;
+	}
+	return PIPELINE_DEFER;
+}
+
+/* Run the pipeline over in; the snapshot a static answer borrowed from is
+ * released once the answer is written. */
+static enum pipeline_verdict run_pipeline(struct tdns_resolver *r,
+					  const uint8_t *in, size_t len,
+					  bool tcp, uint8_t *out, size_t cap,
+					  size_t *out_len)
+{
+	struct tdns_qctx qc;
+	enum pipeline_verdict v;
+
+	qc.peer = NULL;
+	qc.transport = tcp ? QCTX_TCP : QCTX_UDP;
+	v = pipeline_run(&r->pipe, &qc, &r->ans, in, len, out, cap, out_len);
+	if (r->stage_txn != NULL)
+		rtxn_close(r, r->stage_txn);
+	r->stage_txn = NULL;
+	return v;
+}
+
 enum resolver_verdict resolver_query(struct tdns_resolver *r, const uint8_t *in,
 				     size_t len, bool tcp, void *request,
 				     uint8_t *out, size_t cap, size_t *out_len)
@@ -1168,52 +1301,39 @@ enum resolver_verdict resolver_query(struct tdns_resolver *r, const uint8_t *in,
 	fast = cached_fast(r, in, len, tcp, out, cap, out_len);
 	if (fast == CACHE_FAST_ANSWERED)
 		return RESOLVER_REPLY;
-	memset(&q, 0, sizeof(q));
-	switch (wire_parse_query(in, len, &q, out, out_len)) {
-	case WIRE_DROP:
+	r->qfast = fast;
+	r->refusing = false;
+	switch (run_pipeline(r, in, len, tcp, out, cap, out_len)) {
+	case PIPELINE_ANSWER:
+		return *out_len > 0 ? RESOLVER_REPLY : RESOLVER_DROP;
+	case PIPELINE_DROP:
 		return RESOLVER_DROP;
-	case WIRE_ERROR:
-		out[3] |= 0x80; /* RA on error replies too */
-		return RESOLVER_REPLY;
-	case WIRE_OK:
+	case PIPELINE_DEFER:
 		break;
 	}
-	r->stats.queries++;
-
-	if (q.qclass == LDNS_RR_CLASS_CH) {
-		reply = wire_reply_new(&q, LDNS_RCODE_NOERROR);
-		if (reply != NULL)
-			auth_chaos(&r->cfg.chaos, &q, reply);
-	} else if (q.qclass != LDNS_RR_CLASS_IN ||
-		   q.qtype == LDNS_RR_TYPE_AXFR || q.qtype == LDNS_RR_TYPE_IXFR) {
-		/* Zone transfers are not queries to forward: AXFR over UDP is
-		 * an error (RFC 5936 4.2), and tierdns-local is the transfer
-		 * source of no zone, over any transport. REFUSED for IXFR too:
-		 * the request is well formed (FORMERR would say otherwise),
-		 * it is our policy not to serve it (RFC 1035 4.1.1), and a
-		 * client falls back the same way it does for AXFR. */
+	/* The cache and the upstream still speak ldns. */
+	memset(&q, 0, sizeof(q));
+	if (wire_parse_query(in, len, &q, out, out_len) != WIRE_OK)
+		return RESOLVER_DROP; /* the pipeline accepted it: cannot happen */
+	if (fast != CACHE_FAST_MISS)
+		reply = cache_answer(r, &q);
+	if (reply == NULL && !q.rd) {
+		/* RFC 1034 4.3.1: without RD we answer from local data
+		 * only; a forwarder has no referral to give. */
 		reply = wire_reply_new(&q, LDNS_RCODE_REFUSED);
-	} else {
-		if (fast != CACHE_FAST_MISS)
-			reply = local_answer(r, &q);
-		if (reply == NULL && !q.rd) {
-			/* RFC 1034 4.3.1: without RD we answer from local data
-			 * only; a forwarder has no referral to give. */
-			reply = wire_reply_new(&q, LDNS_RCODE_REFUSED);
-		} else if (reply == NULL) {
-			key_len = question_key(&q, key);
-			hash = key_hash(key, key_len);
-			if (failc_hit(r, key, key_len, hash, clock_mono_ms())) {
-				/* RFC 9520 3.2: a recent failure is answered
-				 * from memory, no upstream query. */
-				r->stats.failcache_hits++;
-			} else {
-				v = miss(r, &q, tcp, request, key, key_len, hash, &why);
-				if (v == RESOLVER_DEFER)
-					goto out;
-			}
-			reply = miss_failed(r, &q, why);
+	} else if (reply == NULL) {
+		key_len = question_key(&q, key);
+		hash = key_hash(key, key_len);
+		if (failc_hit(r, key, key_len, hash, clock_mono_ms())) {
+			/* RFC 9520 3.2: a recent failure is answered
+			 * from memory, no upstream query. */
+			r->stats.failcache_hits++;
+		} else {
+			v = miss(r, &q, tcp, request, key, key_len, hash, &why);
+			if (v == RESOLVER_DEFER)
+				goto out;
 		}
+		reply = miss_failed(r, &q, why);
 	}
 	v = finish(r, reply, &q, tcp, in, len, out, cap, out_len);
 out:
@@ -1227,22 +1347,23 @@ enum resolver_verdict resolver_refuse(struct tdns_resolver *r, const uint8_t *in
 				      size_t len, bool tcp, uint8_t *out,
 				      size_t cap, size_t *out_len)
 {
-	struct tdns_query q;
-	ldns_pkt *reply = NULL;
-	enum resolver_verdict v = RESOLVER_DROP;
+	struct tdns_qctx qc;
 
-	memset(&q, 0, sizeof(q));
-	if (wire_parse_query(in, len, &q, out, out_len) != WIRE_OK)
-		goto out;
-	r->stats.refused_acl++;
-	reply = wire_reply_new(&q, LDNS_RCODE_REFUSED);
-	add_ede(reply, &q, EDE_PROHIBITED, "client not allowed");
-	v = finish(r, reply, &q, tcp, in, len, out, cap, out_len);
-out:
-	ldns_pkt_free(reply);
-	if (q.pkt != NULL)
-		wire_query_clear(&q);
-	return v;
+	/* Nothing but a well-formed query earns a disallowed client a reply. */
+	qc.peer = NULL;
+	qc.transport = tcp ? QCTX_TCP : QCTX_UDP;
+	if (qctx_parse(&qc, in, len) != QCTX_OK)
+		return RESOLVER_DROP;
+	r->refusing = true;
+	r->qfast = CACHE_FAST_DECLINED;
+	switch (run_pipeline(r, in, len, tcp, out, cap, out_len)) {
+	case PIPELINE_ANSWER:
+		r->refusing = false;
+		return *out_len > 0 ? RESOLVER_REPLY : RESOLVER_DROP;
+	default:
+		r->refusing = false;
+		return RESOLVER_DROP;
+	}
 }
 
 enum qmatch {
@@ -1907,6 +2028,10 @@ enum tdns_status resolver_new(const struct tdns_resolver_cfg *cfg,
 	if (r == NULL)
 		goto out;
 	r->cfg = *cfg;
+	r->pipe.ctx = r;
+	r->pipe.ra = true;
+	r->pipe.access = access_stage;
+	r->pipe.opcode[DNS_OPCODE_QUERY] = query_stage;
 	if (r->cfg.timeout_ms == 0)
 		r->cfg.timeout_ms = DEFAULT_TIMEOUT_MS;
 	if (r->cfg.max_outstanding == 0)

@@ -84,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		store = fuzz_store_new(zones);
 	}
 	FUZZ_CHECK(store_begin(store, false, &t) == TDNS_OK);
-	if (auth_answer(t, &cfg, data, size, tcp, out, sizeof(out), &out_len))
+	if (auth_answer(NULL, t, &cfg, data, size, tcp, out, sizeof(out), &out_len))
 		fuzz_check_reply(data, size, out, out_len, tcp);
 	store_abort(t);
 	return 0;

@@ -1154,6 +1154,29 @@ def rule_chaos_identity(q, ref, ours):
     return a, b
 
 
+def rule_notimp_header(q, ref, ours):
+    """An opcode tierdns does not implement gets NOTIMP with QR and the
+    opcode only: no RD, CD or RA, no question (RFC 8906 section 8 lists
+    the unknown-opcode check of ISC's EDNS compliance test; BIND's own
+    system test asserts these flags clear). NSD also leaves the question
+    out; Unbound copies RD and the question. Deliberate when everything
+    else agrees."""
+    if ref.get("rcode") != "NOTIMP" or ours.get("rcode") != "NOTIMP":
+        return None
+    if "flags" not in ref or "flags" not in ours:
+        return None
+    if any(ours["flags"].get(f) for f in ("RD", "CD", "RA", "AA")):
+        return None
+    a, b = dict(ref), dict(ours)
+    a["flags"] = dict(ref["flags"], RD=False, CD=False)
+    if "question" in a and "question" in b and not b["question"]:
+        a["question"] = b["question"]
+    return a, b
+
+
+RULE_NOTIMP_HEADER = ("RFC 8906 8: NOTIMP carries QR and the opcode only (no RD, CD, "
+                      "question)", rule_notimp_header)
+
 RULE_ERROR_QUESTION = ("RFC 1035 4.1.2 / RFC 9619 2: the question repeated, or not, in "
                        "FORMERR/NOTIMP/REFUSED replies", rule_error_question)
 RULE_CHAOS = ("RFC 4892: CH TXT identity strings are configuration; AA set by tierdns "

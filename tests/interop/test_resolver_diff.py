@@ -163,6 +163,7 @@ def _ixfr_refused(q, ub, ours):
 
 
 DELIBERATE = [
+    ic.RULE_NOTIMP_HEADER,
     ic.RULE_ERROR_QUESTION,
     ic.RULE_CHAOS,
     ("RFC 1995 / RFC 5936 4.2: IXFR REFUSED by tierdns-local itself (Unbound: FORMERR)",

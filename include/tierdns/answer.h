@@ -1,0 +1,132 @@
+/*
+ * answer.h - the answer descriptor: what a reply says, never its bytes.
+ *
+ * A lookup (auth.h for zones, cache.h for the cache, the resolver for its
+ * failures) fills one struct tdns_answer: the rcode, the AA/TC/RA flags, an
+ * optional Extended DNS Error (RFC 8914) and, per section, a list of RRsets.
+ * Each RRset is a borrowed view: its owner name and records point into the
+ * LMDB snapshot the lookup read (or into the query, or into the answer's
+ * own small arena), so nothing is copied until encode.h writes the message.
+ *
+ * Ownership: everything an entry points to must outlive the encoding. For
+ * LMDB data that means the read transaction stays open until encode_reply
+ * returns. The struct itself is plain memory, reused across queries with
+ * answer_reset; it holds no heap pointers and needs no destructor.
+ *
+ * Records of an entry come in one of two layouts:
+ *   ANS_REC_PACKED   count x ( u16 rdlength | rdata ), the rrset.h layout
+ *   ANS_REC_CACHED   count x ( owner | u16 type | u16 class | u64 expiry |
+ *                    u16 rdlength | rdata ), the cache.h record layout; only
+ *                    the rdata is used (owner, type, class and TTL are the
+ *                    entry's)
+ * rdata is uncompressed wire rdata in both; the encoder compresses the names
+ * in the rdata of the RFC 1035 types that RFC 3597 4 allows.
+ */
+#ifndef TIERDNS_ANSWER_H
+#define TIERDNS_ANSWER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tierdns/name.h"
+#include "tierdns/status.h"
+
+enum ans_section {
+	ANS_ANSWER = 0,
+	ANS_AUTHORITY,
+	ANS_ADDITIONAL,
+	ANS_SECTIONS_,
+};
+
+enum ans_rec_layout {
+	ANS_REC_PACKED = 0,
+	ANS_REC_CACHED,
+};
+
+/* Entry flags. */
+#define ANS_F_REQUIRED 0x01 /* additional data whose loss sets TC: the
+			     * in-domain glue of a referral (RFC 9471 3) */
+
+#define ANS_MAX_RRSETS 128   /* entries per answer; more sets TC */
+#define ANS_ARENA 1024       /* bytes for owner names and synthesized rdata */
+#define ANS_EDE_TEXT_MAX 64  /* EXTRA-TEXT of an EDE option, bytes */
+
+struct tdns_ans_rrset {
+	const uint8_t *owner; /* uncompressed wire name; NULL: the question
+			       * name as the client wrote it */
+	const uint8_t *rdata; /* count records in `layout` */
+	size_t rdata_len;     /* bytes at rdata */
+	uint32_t ttl;
+	uint16_t type;
+	uint16_t rclass;
+	uint16_t count;
+	uint8_t section;      /* enum ans_section */
+	uint8_t layout;       /* enum ans_rec_layout */
+	uint8_t flags;        /* ANS_F_* */
+};
+
+struct tdns_answer {
+	uint16_t rcode;  /* 12 bits: values above 15 go into the OPT (RFC 6891) */
+	bool aa;
+	bool ra;
+	bool tc;         /* set by a lookup that could not list everything */
+	bool has_ede;
+	uint16_t ede_code;          /* RFC 8914 4 INFO-CODE */
+	uint8_t ede_text_len;
+	char ede_text[ANS_EDE_TEXT_MAX];
+	size_t n;                   /* entries used */
+	struct tdns_ans_rrset rrsets[ANS_MAX_RRSETS];
+	size_t arena_len;
+	uint8_t arena[ANS_ARENA];
+};
+
+/* Empty the descriptor: rcode NOERROR, no flags, no entries, no EDE. */
+void answer_reset(struct tdns_answer *a);
+
+/*
+ * Append one RRset to section sec. owner and rdata are borrowed (see the
+ * ownership rule above). When the descriptor is full the entry is not added
+ * and a->tc is set: the reply then says it is incomplete (RFC 2181 9).
+ * Returns the entry or NULL (full).
+ */
+struct tdns_ans_rrset *answer_add(struct tdns_answer *a, enum ans_section sec,
+				  const uint8_t *owner, uint16_t type,
+				  uint16_t rclass, uint32_t ttl, uint8_t layout,
+				  uint16_t count, const uint8_t *rdata,
+				  size_t rdata_len);
+
+/* Copy n bytes into the answer's arena; the copy lives as long as the
+ * descriptor's current contents (until answer_reset). NULL when full. */
+const uint8_t *answer_keep(struct tdns_answer *a, const void *p, size_t n);
+
+/* The wire name of a name key (name.h), kept in the arena. NULL when the
+ * key is malformed or the arena is full. */
+const uint8_t *answer_name_from_key(struct tdns_answer *a, const uint8_t *key,
+				    size_t klen);
+
+/* Number of entries of section sec. */
+size_t answer_count(const struct tdns_answer *a, enum ans_section sec);
+
+/*
+ * Turn the answer into an error: every entry removed, AA cleared, rcode set
+ * (SERVFAIL for a failed lookup), and an EDE option (RFC 8914) with code
+ * and text (text NULL: none) that goes out when the query had EDNS.
+ */
+void answer_fail(struct tdns_answer *a, uint16_t rcode, uint16_t ede_code,
+		 const char *text);
+
+/* Attach an EDE option without changing anything else. */
+void answer_set_ede(struct tdns_answer *a, uint16_t ede_code, const char *text);
+
+/* RFC 8914 4 INFO-CODEs in use. */
+enum {
+	EDE_OTHER = 0,
+	EDE_STALE_ANSWER = 3,
+	EDE_PROHIBITED = 18,
+	EDE_NOT_AUTHORITATIVE = 20,
+	EDE_NO_REACHABLE_AUTHORITY = 22,
+	EDE_NETWORK_ERROR = 23,
+};
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * pipeline.h - the stages every query goes through, in a fixed order:
+ *
+ *   parse (qctx.h)  -> access -> opcode dispatch -> answer -> encode
+ *                   -> post-answer hooks
+ *
+ * A daemon describes its stages in a struct tdns_pipeline; features plug
+ * in as stages (an ACL or rate limit is an access stage, NOTIFY or UPDATE
+ * an opcode handler, statistics and logging a hook), never as edits inside
+ * a lookup. Bytes in, bytes out: no sockets here.
+ *
+ * What pipeline_run answers by itself:
+ *   - QCTX_DROP: nothing;
+ *   - malformed (QCTX_FORMERR): FORMERR, the question when it parsed;
+ *   - EDNS version > 0: BADVERS with an OPT of version 0 (RFC 6891 6.1.3);
+ *   - an opcode without a handler: NOTIMP, header only, no flags but QR
+ *     (RFC 8906 8.1.4);
+ *   - data that cannot be encoded (encode.h TDNS_EINVAL): SERVFAIL.
+ */
+#ifndef TIERDNS_PIPELINE_H
+#define TIERDNS_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tierdns/answer.h"
+#include "tierdns/qctx.h"
+
+enum pipeline_verdict {
+	PIPELINE_ANSWER = 0, /* encode the answer */
+	PIPELINE_DROP,       /* send nothing */
+	PIPELINE_DEFER,      /* the stage took the query over: nothing is
+			      * sent now, its owner answers later */
+};
+
+/* A stage sees the parsed query and fills (or edits) the answer. */
+typedef enum pipeline_verdict (*pipeline_stage_fn)(void *ctx,
+						   const struct tdns_qctx *q,
+						   struct tdns_answer *a);
+/* A hook sees what was sent (len 0: nothing was). */
+typedef void (*pipeline_hook_fn)(void *ctx, const struct tdns_qctx *q,
+				 const struct tdns_answer *a, size_t len);
+
+#define PIPELINE_OPCODES 16
+
+struct tdns_pipeline {
+	void *ctx;                                    /* passed to every stage */
+	pipeline_stage_fn access;                     /* NULL: everyone */
+	pipeline_stage_fn opcode[PIPELINE_OPCODES];   /* NULL: NOTIMP */
+	pipeline_hook_fn done;                        /* NULL: none */
+	bool ra;                                      /* RA on every reply to a
+						       * QUERY (recursion
+						       * available) */
+};
+
+/*
+ * Run in[0..len) through p: q->transport and q->peer must be set by the
+ * caller; a is working memory (its contents are the answer sent). On
+ * PIPELINE_ANSWER the reply is out[0..*out_len) (cap >= QCTX_MAX_MSG;
+ * *out_len 0 when it could not be written: send nothing); on DROP and
+ * DEFER nothing was written. The hooks run for ANSWER and DROP; a stage
+ * that defers runs them itself when it answers.
+ */
+enum pipeline_verdict pipeline_run(const struct tdns_pipeline *p, struct tdns_qctx *q,
+		  struct tdns_answer *a, const uint8_t *in, size_t len,
+		  uint8_t *out, size_t cap, size_t *out_len);
+
+#endif

@@ -1,0 +1,381 @@
+/*
+ * encode.c - the one DNS message writer (encode.h).
+ *
+ * Compression keeps the offsets of the names written so far (every label
+ * start, below the 14-bit pointer limit) and, for each suffix of a new
+ * name, looks for an earlier occurrence by comparing label by label through
+ * the pointers already in the message. Answers are small (a few RRsets),
+ * so a linear table beats hashing here.
+ */
+#include "tierdns/encode.h"
+
+#include <string.h>
+
+#include "tierdns/dnsproto.h"
+
+#define ENC_MAX_NAMES 96       /* label offsets remembered for compression */
+#define ENC_PTR_LIMIT 0x4000   /* offsets a pointer can reach (14 bits) */
+#define OPT_FIXED 11           /* root owner, type, class, ttl, rdlength */
+#define EDE_HDR 6              /* option code, length, INFO-CODE */
+#define SOA_FIXED 20           /* serial refresh retry expire minimum */
+
+struct enc {
+	uint8_t *out;
+	size_t limit; /* bytes the sections may use (the OPT is reserved) */
+	size_t len;
+	uint16_t names[ENC_MAX_NAMES];
+	unsigned n_names;
+};
+
+static bool put(struct enc *e, const void *p, size_t n)
+{
+	if (e->limit - e->len < n)
+		return false;
+	memcpy(e->out + e->len, p, n);
+	e->len += n;
+	return true;
+}
+
+static bool put16(struct enc *e, uint16_t v)
+{
+	uint8_t b[2];
+
+	dns_wr16(b, v);
+	return put(e, b, 2);
+}
+
+/* Does the name at out[off] (possibly compressed; it was written by us, so
+ * its pointers lead backwards and end) equal the uncompressed name, ASCII
+ * case ignored (RFC 4343)? */
+static bool name_at(const struct enc *e, size_t off, const uint8_t *name)
+{
+	const uint8_t *o = e->out;
+	size_t i;
+
+	for (;;) {
+		while ((o[off] & 0xc0) == 0xc0)
+			off = (size_t)(o[off] & 0x3f) << 8 | o[off + 1];
+		if (o[off] != name[0])
+			return false;
+		if (name[0] == 0)
+			return true;
+		for (i = 1; i <= name[0]; i++)
+			if (o[off + i] != name[i] &&
+			    dns_lower(o[off + i]) != dns_lower(name[i]))
+				return false;
+		off += (size_t)name[0] + 1;
+		name += (size_t)name[0] + 1;
+	}
+}
+
+static void remember(struct enc *e, size_t off)
+{
+	if (off < ENC_PTR_LIMIT && e->n_names < ENC_MAX_NAMES)
+		e->names[e->n_names++] = (uint16_t)off;
+}
+
+/* Write an uncompressed, validated wire name: the longest suffix already
+ * in the message becomes a pointer (RFC 1035 4.1.4). */
+static bool put_name(struct enc *e, const uint8_t *name)
+{
+	unsigned i;
+
+	while (name[0] != 0) {
+		for (i = 0; i < e->n_names; i++)
+			if (name_at(e, e->names[i], name))
+				return put16(e, (uint16_t)(0xc000 | e->names[i]));
+		remember(e, e->len);
+		if (!put(e, name, (size_t)name[0] + 1))
+			return false;
+		name += (size_t)name[0] + 1;
+	}
+	return put(e, name, 1);
+}
+
+/* Forget the names at or after offset mark (an RRset rolled back). */
+static void forget_from(struct enc *e, size_t mark)
+{
+	while (e->n_names > 0 && e->names[e->n_names - 1] >= mark)
+		e->n_names--;
+}
+
+enum rd_result {
+	RD_OK = 0,
+	RD_NOSPACE,
+	RD_BAD, /* the stored rdata does not hold together */
+};
+
+/* A name field of rdata at rd[*pos], compressed; *pos moves past it. */
+static enum rd_result rd_name(struct enc *e, const uint8_t *rd, size_t rdlen,
+			      size_t *pos)
+{
+	size_t n = qctx_name_len(rd + *pos, rdlen - *pos);
+
+	if (n == 0)
+		return RD_BAD;
+	if (!put_name(e, rd + *pos))
+		return RD_NOSPACE;
+	*pos += n;
+	return RD_OK;
+}
+
+/*
+ * The rdata of one record. For the RFC 3597 4 types the names are written
+ * compressed; every other type is copied as stored. A and AAAA are checked
+ * for their fixed size.
+ */
+static enum rd_result put_rdata(struct enc *e, uint16_t type, const uint8_t *rd,
+				size_t rdlen)
+{
+	size_t pos = 0, names = 0, fixed_before = 0, fixed_after = 0;
+	enum rd_result r;
+
+	switch (type) {
+	case DNS_TYPE_A:
+		if (rdlen != 4)
+			return RD_BAD;
+		return put(e, rd, rdlen) ? RD_OK : RD_NOSPACE;
+	case DNS_TYPE_AAAA:
+		if (rdlen != 16)
+			return RD_BAD;
+		return put(e, rd, rdlen) ? RD_OK : RD_NOSPACE;
+	case DNS_TYPE_NS:
+	case DNS_TYPE_MD:
+	case DNS_TYPE_MF:
+	case DNS_TYPE_CNAME:
+	case DNS_TYPE_MB:
+	case DNS_TYPE_MG:
+	case DNS_TYPE_MR:
+	case DNS_TYPE_PTR:
+		names = 1;
+		break;
+	case DNS_TYPE_MINFO:
+		names = 2;
+		break;
+	case DNS_TYPE_SOA:
+		names = 2;
+		fixed_after = SOA_FIXED;
+		break;
+	case DNS_TYPE_MX:
+		names = 1;
+		fixed_before = 2;
+		break;
+	default:
+		return put(e, rd, rdlen) ? RD_OK : RD_NOSPACE;
+	}
+	if (rdlen < fixed_before)
+		return RD_BAD;
+	if (!put(e, rd, fixed_before))
+		return RD_NOSPACE;
+	pos = fixed_before;
+	for (; names > 0; names--) {
+		r = rd_name(e, rd, rdlen, &pos);
+		if (r != RD_OK)
+			return r;
+	}
+	if (rdlen - pos != fixed_after)
+		return RD_BAD;
+	return put(e, rd + pos, fixed_after) ? RD_OK : RD_NOSPACE;
+}
+
+/* Next record of an entry: its rdata and length. false at the end or when
+ * the record does not fit in the entry's bytes. */
+static bool next_record(const struct tdns_ans_rrset *s, size_t *pos,
+			const uint8_t **rd, uint16_t *rdlen)
+{
+	size_t p = *pos, n;
+
+	if (s->layout == ANS_REC_CACHED) {
+		/* owner | type | class | u64 expiry | rdlength | rdata */
+		n = qctx_name_len(s->rdata + p, s->rdata_len - p);
+		if (n == 0 || s->rdata_len - p - n < 12)
+			return false;
+		p += n + 12;
+	}
+	if (s->rdata_len - p < 2)
+		return false;
+	*rdlen = dns_rd16(s->rdata + p);
+	p += 2;
+	if (s->rdata_len - p < *rdlen)
+		return false;
+	*rd = s->rdata + p;
+	*pos = p + *rdlen;
+	return true;
+}
+
+/* One whole RRset; on RD_NOSPACE the caller rolls back to before it. */
+static enum rd_result put_rrset(struct enc *e, const struct tdns_ans_rrset *s,
+				uint16_t *count)
+{
+	uint8_t fixed[8];
+	const uint8_t *rd;
+	uint16_t rdlen, i;
+	size_t pos = 0, at;
+	enum rd_result r;
+
+	dns_wr16(fixed, s->type);
+	dns_wr16(fixed + 2, s->rclass);
+	dns_wr32(fixed + 4, s->ttl);
+	for (i = 0; i < s->count; i++) {
+		if (!next_record(s, &pos, &rd, &rdlen))
+			return RD_BAD;
+		if (s->owner == NULL) {
+			/* The question name sits at offset 12. */
+			if (!put16(e, 0xc000 | DNS_HDR_LEN))
+				return RD_NOSPACE;
+		} else if (!put_name(e, s->owner)) {
+			return RD_NOSPACE;
+		}
+		if (!put(e, fixed, sizeof(fixed)) || !put16(e, 0))
+			return RD_NOSPACE;
+		at = e->len;
+		r = put_rdata(e, s->type, rd, rdlen);
+		if (r != RD_OK)
+			return r;
+		dns_wr16(e->out + at - 2, (uint16_t)(e->len - at));
+	}
+	*count = (uint16_t)(*count + s->count);
+	return RD_OK;
+}
+
+static size_t opt_len(const struct tdns_qctx *q, const struct tdns_answer *a)
+{
+	if (!q->edns || a->rcode == DNS_RCODE_FORMERR)
+		return 0;
+	return OPT_FIXED + (a->has_ede ? EDE_HDR + a->ede_text_len : 0);
+}
+
+static void put_opt(uint8_t *p, const struct tdns_qctx *q,
+		    const struct tdns_answer *a)
+{
+	uint16_t rdlen = a->has_ede ? (uint16_t)(EDE_HDR + a->ede_text_len) : 0;
+
+	p[0] = 0; /* root owner */
+	dns_wr16(p + 1, DNS_TYPE_OPT);
+	dns_wr16(p + 3, QCTX_EDNS_SIZE);
+	p[5] = (uint8_t)(a->rcode >> 4); /* RFC 6891 6.1.3 extended rcode */
+	p[6] = 0;                        /* version */
+	dns_wr16(p + 7, q->edns_do ? DNS_EDNS_DO : 0);
+	dns_wr16(p + 9, rdlen);
+	if (!a->has_ede)
+		return;
+	dns_wr16(p + 11, DNS_OPT_EDE);
+	dns_wr16(p + 13, (uint16_t)(2 + a->ede_text_len));
+	dns_wr16(p + 15, a->ede_code);
+	memcpy(p + 17, a->ede_text, a->ede_text_len);
+}
+
+enum tdns_status encode_reply(const struct tdns_qctx *q,
+			      const struct tdns_answer *a, uint8_t *out,
+			      size_t cap, size_t *out_len)
+{
+	struct enc e;
+	uint16_t counts[ANS_SECTIONS_] = { 0, 0, 0 };
+	size_t limit = q->limit < cap ? q->limit : cap;
+	size_t olen = opt_len(q, a), i, sec, mark;
+	bool tc = a->tc, stopped = false;
+	enum rd_result r;
+
+	*out_len = 0;
+	if (limit < DNS_HDR_LEN + olen)
+		return TDNS_ESPACE;
+	e.out = out;
+	e.limit = limit - olen;
+	e.len = DNS_HDR_LEN;
+	e.n_names = 0;
+	dns_wr16(out, q->id);
+	out[2] = (uint8_t)(DNS_FLAG_QR | (q->opcode & 0x0f) << 3);
+	out[3] = (uint8_t)(a->rcode & 0x0f);
+	if (q->opcode == DNS_OPCODE_QUERY) {
+		out[2] |= (uint8_t)((a->aa ? DNS_FLAG_AA : 0) |
+				    (q->rd ? DNS_FLAG_RD : 0));
+		out[3] |= (uint8_t)((a->ra ? DNS_FLAG_RA : 0) |
+				    (q->cd ? DNS_FLAG_CD : 0));
+	}
+	memset(out + 4, 0, 8);
+	if (q->has_q) {
+		if (!put(&e, q->qname, q->qname_len) || !put16(&e, q->qtype) ||
+		    !put16(&e, q->qclass))
+			return TDNS_ESPACE;
+		out[5] = 1;
+		for (i = DNS_HDR_LEN; out[i] != 0; i += (size_t)out[i] + 1)
+			remember(&e, i);
+	}
+	for (sec = 0; sec < ANS_SECTIONS_; sec++) {
+		for (i = 0; i < a->n; i++) {
+			const struct tdns_ans_rrset *s = &a->rrsets[i];
+
+			if (s->section != sec)
+				continue;
+			if (stopped) {
+				/* RFC 2181 9: what is left out decides TC. */
+				if (sec != ANS_ADDITIONAL || (s->flags & ANS_F_REQUIRED))
+					tc = true;
+				continue;
+			}
+			mark = e.len;
+			r = put_rrset(&e, s, &counts[sec]);
+			if (r == RD_BAD)
+				return TDNS_EINVAL;
+			if (r == RD_NOSPACE) {
+				e.len = mark;
+				forget_from(&e, mark);
+				stopped = true;
+				if (sec != ANS_ADDITIONAL || (s->flags & ANS_F_REQUIRED))
+					tc = true;
+			}
+		}
+	}
+	if (tc)
+		out[2] |= DNS_FLAG_TC;
+	dns_wr16(out + 6, counts[ANS_ANSWER]);
+	dns_wr16(out + 8, counts[ANS_AUTHORITY]);
+	if (olen > 0) {
+		put_opt(out + e.len, q, a);
+		e.len += olen;
+	}
+	dns_wr16(out + 10, (uint16_t)(counts[ANS_ADDITIONAL] + (olen > 0)));
+	*out_len = e.len;
+	return TDNS_OK;
+}
+
+size_t encode_error(const struct tdns_qctx *q, uint16_t rcode, uint8_t *out,
+		    size_t cap)
+{
+	struct tdns_answer a;
+	size_t n = 0;
+
+	answer_reset(&a);
+	a.rcode = rcode;
+	if (encode_reply(q, &a, out, cap, &n) != TDNS_OK)
+		return 0;
+	return n;
+}
+
+size_t encode_query(uint16_t id, const uint8_t *qname, size_t qname_len,
+		    uint16_t qtype, uint16_t qclass, bool edns, uint8_t *out,
+		    size_t cap)
+{
+	size_t need = DNS_HDR_LEN + qname_len + 4 + (edns ? OPT_FIXED : 0), p;
+
+	if (cap < need)
+		return 0;
+	memset(out, 0, DNS_HDR_LEN);
+	dns_wr16(out, id);
+	out[2] = DNS_FLAG_RD; /* we forward: recursion desired (RFC 1035 4.3.1) */
+	dns_wr16(out + 4, 1);
+	dns_wr16(out + 10, edns ? 1 : 0);
+	memcpy(out + DNS_HDR_LEN, qname, qname_len);
+	p = DNS_HDR_LEN + qname_len;
+	dns_wr16(out + p, qtype);
+	dns_wr16(out + p + 2, qclass);
+	p += 4;
+	if (edns) {
+		out[p] = 0;
+		dns_wr16(out + p + 1, DNS_TYPE_OPT);
+		dns_wr16(out + p + 3, QCTX_EDNS_SIZE);
+		memset(out + p + 5, 0, 6); /* extended rcode, version, flags, rdlength */
+		p += OPT_FIXED;
+	}
+	return p;
+}

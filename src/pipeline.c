@@ -1,0 +1,63 @@
+/*
+ * pipeline.c - the fixed order of stages a query goes through (pipeline.h).
+ */
+#include "tierdns/pipeline.h"
+
+#include "tierdns/dnsproto.h"
+#include "tierdns/encode.h"
+#include "tierdns/log.h"
+
+enum pipeline_verdict pipeline_run(const struct tdns_pipeline *p, struct tdns_qctx *q,
+		  struct tdns_answer *a, const uint8_t *in, size_t len,
+		  uint8_t *out, size_t cap, size_t *out_len)
+{
+	enum pipeline_verdict v = PIPELINE_ANSWER;
+	enum tdns_status st;
+
+	*out_len = 0;
+	answer_reset(a);
+	switch (qctx_parse(q, in, len)) {
+	case QCTX_DROP:
+		return PIPELINE_DROP;
+	case QCTX_FORMERR:
+		a->rcode = DNS_RCODE_FORMERR;
+		a->ra = p->ra;
+		goto encode;
+	case QCTX_BADVERS:
+		a->rcode = DNS_RCODE_BADVERS;
+		a->ra = p->ra;
+		goto encode;
+	case QCTX_OPCODE:
+	case QCTX_OK:
+		break;
+	}
+	if (p->opcode[q->opcode] == NULL) {
+		/* RFC 8906 8.1.4: NOTIMP, header only. */
+		q->has_q = false;
+		q->edns = false;
+		a->rcode = DNS_RCODE_NOTIMP;
+		goto encode;
+	}
+	a->ra = p->ra;
+	if (p->access != NULL)
+		v = p->access(p->ctx, q, a);
+	if (v == PIPELINE_ANSWER && a->rcode == DNS_RCODE_NOERROR)
+		v = p->opcode[q->opcode](p->ctx, q, a);
+	if (v == PIPELINE_DEFER)
+		return v;
+	if (v == PIPELINE_DROP)
+		goto done;
+encode:
+	st = encode_reply(q, a, out, cap, out_len);
+	if (st == TDNS_EINVAL) {
+		log_err("stored data does not encode; answering SERVFAIL");
+		answer_fail(a, DNS_RCODE_SERVFAIL, EDE_OTHER, "stored data is corrupt");
+		st = encode_reply(q, a, out, cap, out_len);
+	}
+	if (st != TDNS_OK)
+		*out_len = 0;
+done:
+	if (p->done != NULL)
+		p->done(p->ctx, q, a, *out_len);
+	return v;
+}

@@ -1,0 +1,225 @@
+/*
+ * qctx.c - parse a query into its context (qctx.h): bounded, no
+ * allocation, every length checked before it is used.
+ */
+#include "tierdns/qctx.h"
+
+#include <string.h>
+
+#include "tierdns/dnsproto.h"
+
+#define RR_FIXED 10 /* type, class, ttl, rdlength after the owner */
+#define LABEL_MAX 63
+
+size_t qctx_name_len(const uint8_t *p, size_t len)
+{
+	size_t pos = 0;
+
+	while (pos < len && pos < NAME_WIRE_MAX) {
+		uint8_t l = p[pos];
+
+		if (l == 0)
+			return pos + 1;
+		if (l > LABEL_MAX)
+			return 0;
+		pos += (size_t)l + 1;
+	}
+	return 0;
+}
+
+/*
+ * Skip the possibly compressed owner name at m[*pos]. A pointer must point
+ * backwards (RFC 1035 4.1.4: "a prior occurrence"); as a pointer always
+ * ends a name, where it leads need not be followed to know where this
+ * name ends. *root: the name is the root, a 0 byte (the only form an OPT
+ * owner may take, RFC 6891 6.1.2).
+ */
+static bool skip_name(const uint8_t *m, size_t len, size_t *pos, bool *root)
+{
+	size_t p = *pos, total = 1;
+
+	*root = false;
+	for (;;) {
+		uint8_t c;
+
+		if (p >= len)
+			return false;
+		c = m[p];
+		if (c == 0) {
+			*root = p == *pos;
+			*pos = p + 1;
+			return true;
+		}
+		if ((c & 0xc0) == 0xc0) {
+			if (p + 1 >= len ||
+			    ((size_t)(c & 0x3f) << 8 | m[p + 1]) >= *pos)
+				return false;
+			*pos = p + 2;
+			return true;
+		}
+		/* 0x40 and 0x80 label types are not in use (RFC 6891 5). */
+		if (c > LABEL_MAX)
+			return false;
+		total += (size_t)c + 1;
+		if (total > NAME_WIRE_MAX)
+			return false;
+		p += (size_t)c + 1;
+	}
+}
+
+/*
+ * Read the possibly compressed name at m[*pos] into out (uncompressed,
+ * NAME_WIRE_MAX bytes); *pos moves past it, *out_len is its length. Each
+ * pointer must lead strictly backwards from where it stands, so the walk
+ * ends.
+ */
+static bool read_name(const uint8_t *m, size_t len, size_t *pos, uint8_t *out,
+		      size_t *out_len)
+{
+	size_t p = *pos, o = 0, end = 0;
+
+	for (;;) {
+		uint8_t c;
+
+		if (p >= len)
+			return false;
+		c = m[p];
+		if ((c & 0xc0) == 0xc0) {
+			size_t target;
+
+			if (p + 1 >= len)
+				return false;
+			target = (size_t)(c & 0x3f) << 8 | m[p + 1];
+			if (target >= p)
+				return false;
+			if (end == 0)
+				end = p + 2;
+			p = target;
+			continue;
+		}
+		if (c > LABEL_MAX || len - p < (size_t)c + 1 ||
+		    o + (size_t)c + 1 > NAME_WIRE_MAX)
+			return false;
+		memcpy(out + o, m + p, (size_t)c + 1);
+		o += (size_t)c + 1;
+		p += (size_t)c + 1;
+		if (c == 0)
+			break;
+	}
+	*pos = end != 0 ? end : p;
+	*out_len = o;
+	return true;
+}
+
+/* RFC 6891 6.1.2: OPT rdata is a sequence of {code, length, data}. */
+static bool options_ok(const uint8_t *p, size_t len)
+{
+	size_t pos = 0;
+
+	while (pos < len) {
+		if (len - pos < 4 || len - pos - 4 < dns_rd16(p + pos + 2))
+			return false;
+		pos += 4 + (size_t)dns_rd16(p + pos + 2);
+	}
+	return true;
+}
+
+static enum qctx_verdict parse_opt(struct tdns_qctx *q, const uint8_t *m,
+				   size_t at, size_t rdata)
+{
+	uint16_t rdlen = dns_rd16(m + at + 8);
+
+	if (q->edns)
+		return QCTX_FORMERR; /* RFC 6891 6.1.1: at most one */
+	q->edns = true;
+	q->edns_udp = dns_rd16(m + at + 2);
+	q->edns_version = m[at + 5];
+	q->edns_do = (dns_rd16(m + at + 6) & DNS_EDNS_DO) != 0;
+	q->edns_opts = m + rdata;
+	q->edns_opts_len = rdlen;
+	return options_ok(q->edns_opts, rdlen) ? QCTX_OK : QCTX_FORMERR;
+}
+
+enum qctx_verdict qctx_parse(struct tdns_qctx *q, const uint8_t *m, size_t len)
+{
+	unsigned an, ns, ar, i;
+	size_t pos, n;
+	enum qctx_verdict v;
+
+	q->msg = m;
+	q->len = len;
+	q->has_q = false;
+	q->edns = false;
+	q->edns_version = 0;
+	q->edns_do = false;
+	q->edns_udp = 0;
+	q->edns_opts = NULL;
+	q->edns_opts_len = 0;
+	q->limit = q->transport == QCTX_TCP ? QCTX_MAX_MSG : QCTX_UDP_DEFAULT;
+	if (len < DNS_HDR_LEN || (m[2] & DNS_FLAG_QR) != 0)
+		return QCTX_DROP;
+	q->id = dns_rd16(m);
+	q->opcode = (uint8_t)DNS_OPCODE_OF(m[2]);
+	q->rd = (m[2] & DNS_FLAG_RD) != 0;
+	q->cd = (m[3] & DNS_FLAG_CD) != 0;
+	if (q->opcode != DNS_OPCODE_QUERY)
+		return QCTX_OPCODE;
+	if (dns_rd16(m + 4) != 1)
+		return QCTX_FORMERR;
+	pos = DNS_HDR_LEN;
+	n = qctx_name_len(m + pos, len - pos);
+	if (n > 0) {
+		q->qname = m + pos;
+		pos += n;
+	} else if (read_name(m, len, &pos, q->qname_buf, &n)) {
+		q->qname = q->qname_buf;
+	} else {
+		return QCTX_FORMERR;
+	}
+	q->qname_len = n;
+	if (len - pos < 4)
+		return QCTX_FORMERR;
+	q->qtype = dns_rd16(m + pos);
+	q->qclass = dns_rd16(m + pos + 2);
+	pos += 4;
+	if (name_key_from_wire(q->qname, n, q->qkey, &q->qkey_len) != TDNS_OK)
+		return QCTX_FORMERR;
+	q->has_q = true;
+
+	/* A QUERY carries its question and nothing in answer or authority
+	 * (IXFR excepted, RFC 1995 3); the same rule as NSD's. */
+	an = dns_rd16(m + 6);
+	ns = dns_rd16(m + 8);
+	ar = dns_rd16(m + 10);
+	if (an != 0 || (ns != 0 && q->qtype != DNS_TYPE_IXFR))
+		return QCTX_FORMERR;
+	for (i = 0; i < ns + ar; i++) {
+		size_t at;
+		bool root;
+
+		if (!skip_name(m, len, &pos, &root) || len - pos < RR_FIXED)
+			return QCTX_FORMERR;
+		at = pos;
+		pos += RR_FIXED;
+		if (len - pos < dns_rd16(m + at + 8))
+			return QCTX_FORMERR;
+		if (dns_rd16(m + at) == DNS_TYPE_OPT) {
+			if (i < ns || !root)
+				return QCTX_FORMERR;
+			v = parse_opt(q, m, at, pos);
+			if (v != QCTX_OK)
+				return v;
+		}
+		pos += dns_rd16(m + at + 8);
+	}
+	if (q->edns) {
+		if (q->edns_version != 0)
+			return QCTX_BADVERS;
+		/* RFC 6891 6.2.5: below 512 counts as 512; we serve at most
+		 * our own advertised size. */
+		if (q->transport != QCTX_TCP && q->edns_udp > QCTX_UDP_DEFAULT)
+			q->limit = q->edns_udp < QCTX_EDNS_SIZE ? q->edns_udp
+								: QCTX_EDNS_SIZE;
+	}
+	return QCTX_OK;
+}
