@@ -43,6 +43,13 @@ struct step {
 	bool has_cuts;        /* the zone may hold delegations */
 };
 
+/* What a caller already read of the qtype RRset at a name. */
+enum known {
+	KNOWN_NOTHING = 0,
+	KNOWN_FOUND,
+	KNOWN_ABSENT,
+};
+
 /* How a step ended. */
 enum step_end {
 	STEP_DONE = 0,   /* the answer is complete for this name */
@@ -249,14 +256,16 @@ static int add_any_cb(void *arg, uint16_t type, const struct tdns_rrset_view *v)
 /*
  * Answer from the RRsets stored under data_key (the name itself, or the
  * wildcard that synthesizes it, RFC 4592 3.3.1), with owner s->owner.
- * When the qtype RRset is already known (*have), it is v. On a CNAME,
+ * known: what the caller already knows of the qtype RRset (have, when
+ * found), so it is not read twice. On a CNAME,
  * *target receives its target, borrowed from the snapshot.
  */
 static enum tdns_status answer_data(struct tdns_txn *t, struct tdns_answer *a,
 				    const struct step *s,
 				    const uint8_t *data_key, size_t data_klen,
-				    uint16_t qtype, enum step_end *end,
-				    const uint8_t **target)
+				    uint16_t qtype, enum known known,
+				    const struct tdns_rrset_view *have,
+				    enum step_end *end, const uint8_t **target)
 {
 	struct tdns_rrset_view v;
 	const uint8_t *rdata;
@@ -271,7 +280,14 @@ static enum tdns_status answer_data(struct tdns_txn *t, struct tdns_answer *a,
 		zonedb_name_rrsets(t, data_key, data_klen, add_any_cb, &c);
 		return TDNS_OK;
 	}
-	st = zonedb_get_rrset(t, data_key, data_klen, qtype, &v);
+	if (known == KNOWN_FOUND) {
+		v = *have;
+		st = TDNS_OK;
+	} else if (known == KNOWN_ABSENT) {
+		st = TDNS_ENOTFOUND;
+	} else {
+		st = zonedb_get_rrset(t, data_key, data_klen, qtype, &v);
+	}
 	if (st == TDNS_OK) {
 		add_view(a, ANS_ANSWER, s->owner, qtype, v.ttl, &v);
 		/* The addresses of in-zone name servers go along with an NS
@@ -362,8 +378,8 @@ static enum tdns_status answer_step(struct tdns_txn *t, struct tdns_answer *a,
 	if (qtype != DNS_TYPE_ANY) {
 		st = zonedb_get_rrset(t, s->key, s->klen, qtype, &v);
 		if (st == TDNS_OK)
-			return answer_data(t, a, s, s->key, s->klen, qtype, end,
-					   target);
+			return answer_data(t, a, s, s->key, s->klen, qtype,
+					   KNOWN_FOUND, &v, end, target);
 		if (st != TDNS_ENOTFOUND)
 			return st;
 	}
@@ -371,7 +387,10 @@ static enum tdns_status answer_step(struct tdns_txn *t, struct tdns_answer *a,
 	if (st != TDNS_OK)
 		return st;
 	if (state & ZONEDB_NAME_DATA)
-		return answer_data(t, a, s, s->key, s->klen, qtype, end, target);
+		return answer_data(t, a, s, s->key, s->klen, qtype,
+				   qtype == DNS_TYPE_ANY ? KNOWN_NOTHING
+							 : KNOWN_ABSENT,
+				   NULL, end, target);
 	if (state & ZONEDB_NAME_CHILDREN) {
 		/* An empty non-terminal exists: NODATA (RFC 4592 2.2.2). */
 		a->rcode = DNS_RCODE_NOERROR;
@@ -381,7 +400,8 @@ static enum tdns_status answer_step(struct tdns_txn *t, struct tdns_answer *a,
 	if (st != TDNS_OK)
 		return st;
 	if (wlen > 0)
-		return answer_data(t, a, s, wkey, wlen, qtype, end, target);
+		return answer_data(t, a, s, wkey, wlen, qtype, KNOWN_NOTHING,
+				   NULL, end, target);
 	/* RFC 6604 3: the rcode describes the last name of a CNAME chain. */
 	a->rcode = DNS_RCODE_NXDOMAIN;
 	return add_negative_soa(t, a, s->key, s->apex_len);
@@ -573,15 +593,16 @@ bool auth_answer(struct zonedb_cache *zc, struct tdns_txn *t,
 		 size_t in_len, bool tcp, uint8_t *out, size_t cap,
 		 size_t *out_len)
 {
+	static const struct tdns_pipeline upper = {
+		.opcode[DNS_OPCODE_QUERY] = query_stage,
+	};
 	struct auth_ctx c = { zc, t, cfg };
-	struct tdns_pipeline p = { .ctx = &c };
 	struct tdns_qctx q;
 	struct tdns_answer a;
 
-	p.opcode[DNS_OPCODE_QUERY] = query_stage;
 	q.peer = NULL;
 	q.transport = tcp ? QCTX_TCP : QCTX_UDP;
-	return pipeline_run(&p, &q, &a, in, in_len, out, cap, out_len) ==
+	return pipeline_run(&upper, &c, &q, &a, in, in_len, out, cap, out_len) ==
 		       PIPELINE_ANSWER &&
 	       *out_len > 0;
 }

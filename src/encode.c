@@ -265,6 +265,17 @@ static void put_opt(uint8_t *p, const struct tdns_qctx *q,
 	memcpy(p + 17, a->ede_text, a->ede_text_len);
 }
 
+/* Are the entries in section order? */
+static bool sorted(const struct tdns_answer *a)
+{
+	size_t i;
+
+	for (i = 1; i < a->n; i++)
+		if (a->rrsets[i].section < a->rrsets[i - 1].section)
+			return false;
+	return true;
+}
+
 enum tdns_status encode_reply(const struct tdns_qctx *q,
 			      const struct tdns_answer *a, uint8_t *out,
 			      size_t cap, size_t *out_len)
@@ -272,7 +283,8 @@ enum tdns_status encode_reply(const struct tdns_qctx *q,
 	struct enc e;
 	uint16_t counts[ANS_SECTIONS_] = { 0, 0, 0 };
 	size_t limit = q->limit < cap ? q->limit : cap;
-	size_t olen = opt_len(q, a), i, sec, mark;
+	size_t olen = opt_len(q, a), n = a->n, i, mark;
+	unsigned pass, passes;
 	bool tc = a->tc, stopped = false;
 	enum rd_result r;
 
@@ -301,27 +313,32 @@ enum tdns_status encode_reply(const struct tdns_qctx *q,
 		for (i = DNS_HDR_LEN; out[i] != 0; i += (size_t)out[i] + 1)
 			remember(&e, i);
 	}
-	for (sec = 0; sec < ANS_SECTIONS_; sec++) {
-		for (i = 0; i < a->n; i++) {
+	/* Lookups add their RRsets section by section, so one pass in order
+	 * is the usual case; otherwise one pass per section. */
+	passes = sorted(a) ? 1 : ANS_SECTIONS_;
+	for (pass = 0; pass < passes; pass++) {
+		for (i = 0; i < n; i++) {
 			const struct tdns_ans_rrset *s = &a->rrsets[i];
 
-			if (s->section != sec)
+			if (passes > 1 && s->section != pass)
 				continue;
 			if (stopped) {
 				/* RFC 2181 9: what is left out decides TC. */
-				if (sec != ANS_ADDITIONAL || (s->flags & ANS_F_REQUIRED))
+				if (s->section != ANS_ADDITIONAL ||
+				    (s->flags & ANS_F_REQUIRED))
 					tc = true;
 				continue;
 			}
 			mark = e.len;
-			r = put_rrset(&e, s, &counts[sec]);
+			r = put_rrset(&e, s, &counts[s->section]);
 			if (r == RD_BAD)
 				return TDNS_EINVAL;
 			if (r == RD_NOSPACE) {
 				e.len = mark;
 				forget_from(&e, mark);
 				stopped = true;
-				if (sec != ANS_ADDITIONAL || (s->flags & ANS_F_REQUIRED))
+				if (s->section != ANS_ADDITIONAL ||
+				    (s->flags & ANS_F_REQUIRED))
 					tc = true;
 			}
 		}

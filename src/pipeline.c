@@ -7,7 +7,8 @@
 #include "tierdns/encode.h"
 #include "tierdns/log.h"
 
-enum pipeline_verdict pipeline_run(const struct tdns_pipeline *p, struct tdns_qctx *q,
+enum pipeline_verdict pipeline_run(const struct tdns_pipeline *p, void *ctx,
+				   struct tdns_qctx *q,
 		  struct tdns_answer *a, const uint8_t *in, size_t len,
 		  uint8_t *out, size_t cap, size_t *out_len)
 {
@@ -40,9 +41,9 @@ enum pipeline_verdict pipeline_run(const struct tdns_pipeline *p, struct tdns_qc
 	}
 	a->ra = p->ra;
 	if (p->access != NULL)
-		v = p->access(p->ctx, q, a);
+		v = p->access(ctx, q, a);
 	if (v == PIPELINE_ANSWER && a->rcode == DNS_RCODE_NOERROR)
-		v = p->opcode[q->opcode](p->ctx, q, a);
+		v = p->opcode[q->opcode](ctx, q, a);
 	if (v == PIPELINE_DEFER)
 		return v;
 	if (v == PIPELINE_DROP)
@@ -58,6 +59,6 @@ encode:
 		*out_len = 0;
 done:
 	if (p->done != NULL)
-		p->done(p->ctx, q, a, *out_len);
+		p->done(ctx, q, a, *out_len);
 	return v;
 }

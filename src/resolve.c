@@ -177,7 +177,6 @@ struct tdns_resolver {
 	unsigned log_lines;       /* lines logged in it */
 	uint64_t log_pending;     /* lines left out of it */
 	struct tdns_resolver_stats stats;
-	struct tdns_pipeline pipe; /* parse, access, QUERY stage (local data) */
 	struct tdns_answer ans;    /* the pipeline's answer, reused */
 	enum cache_fast qfast;     /* what the cache fast path said of the
 				    * query in the pipeline */
@@ -1266,6 +1265,13 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 	return PIPELINE_DEFER;
 }
 
+/* The local tier's stages: RA on every reply (recursion is available). */
+static const struct tdns_pipeline local_pipeline = {
+	.access = access_stage,
+	.opcode[DNS_OPCODE_QUERY] = query_stage,
+	.ra = true,
+};
+
 /* Run the pipeline over in; the snapshot a static answer borrowed from is
  * released once the answer is written. */
 static enum pipeline_verdict run_pipeline(struct tdns_resolver *r,
@@ -1278,7 +1284,8 @@ static enum pipeline_verdict run_pipeline(struct tdns_resolver *r,
 
 	qc.peer = NULL;
 	qc.transport = tcp ? QCTX_TCP : QCTX_UDP;
-	v = pipeline_run(&r->pipe, &qc, &r->ans, in, len, out, cap, out_len);
+	v = pipeline_run(&local_pipeline, r, &qc, &r->ans, in, len, out, cap,
+			 out_len);
 	if (r->stage_txn != NULL)
 		rtxn_close(r, r->stage_txn);
 	r->stage_txn = NULL;
@@ -2028,10 +2035,6 @@ enum tdns_status resolver_new(const struct tdns_resolver_cfg *cfg,
 	if (r == NULL)
 		goto out;
 	r->cfg = *cfg;
-	r->pipe.ctx = r;
-	r->pipe.ra = true;
-	r->pipe.access = access_stage;
-	r->pipe.opcode[DNS_OPCODE_QUERY] = query_stage;
 	if (r->cfg.timeout_ms == 0)
 		r->cfg.timeout_ms = DEFAULT_TIMEOUT_MS;
 	if (r->cfg.max_outstanding == 0)

@@ -4,7 +4,8 @@
  *   parse (qctx.h)  -> access -> opcode dispatch -> answer -> encode
  *                   -> post-answer hooks
  *
- * A daemon describes its stages in a struct tdns_pipeline; features plug
+ * A daemon describes its stages in a struct tdns_pipeline (constant: the
+ * per-query state travels in the ctx argument); features plug
  * in as stages (an ACL or rate limit is an access stage, NOTIFY or UPDATE
  * an opcode handler, statistics and logging a hook), never as edits inside
  * a lookup. Bytes in, bytes out: no sockets here.
@@ -45,7 +46,6 @@ typedef void (*pipeline_hook_fn)(void *ctx, const struct tdns_qctx *q,
 #define PIPELINE_OPCODES 16
 
 struct tdns_pipeline {
-	void *ctx;                                    /* passed to every stage */
 	pipeline_stage_fn access;                     /* NULL: everyone */
 	pipeline_stage_fn opcode[PIPELINE_OPCODES];   /* NULL: NOTIMP */
 	pipeline_hook_fn done;                        /* NULL: none */
@@ -55,14 +55,15 @@ struct tdns_pipeline {
 };
 
 /*
- * Run in[0..len) through p: q->transport and q->peer must be set by the
+ * Run in[0..len) through p, passing ctx to every stage: q->transport and q->peer must be set by the
  * caller; a is working memory (its contents are the answer sent). On
  * PIPELINE_ANSWER the reply is out[0..*out_len) (cap >= QCTX_MAX_MSG;
  * *out_len 0 when it could not be written: send nothing); on DROP and
  * DEFER nothing was written. The hooks run for ANSWER and DROP; a stage
  * that defers runs them itself when it answers.
  */
-enum pipeline_verdict pipeline_run(const struct tdns_pipeline *p, struct tdns_qctx *q,
+enum pipeline_verdict pipeline_run(const struct tdns_pipeline *p, void *ctx,
+				   struct tdns_qctx *q,
 		  struct tdns_answer *a, const uint8_t *in, size_t len,
 		  uint8_t *out, size_t cap, size_t *out_len);
 

@@ -405,7 +405,7 @@ static enum pipeline_verdict answer_nxdomain(void *ctx, const struct tdns_qctx *
 static void test_pipeline(void **state)
 {
 	static struct tdns_answer a;
-	struct tdns_pipeline p = { .ctx = NULL, .ra = true };
+	struct tdns_pipeline p = { .ra = true };
 	uint8_t query[512];
 	struct tdns_qctx q;
 	size_t n = 0, qlen;
@@ -418,7 +418,7 @@ static void test_pipeline(void **state)
 	for (op = 1; op < 16; op++) {
 		memset(&q, 0, sizeof(q));
 		query[2] = (uint8_t)(op << 3 | DNS_FLAG_RD);
-		assert_int_equal(pipeline_run(&p, &q, &a, query, qlen, out,
+		assert_int_equal(pipeline_run(&p, NULL, &q, &a, query, qlen, out,
 					      sizeof(out), &n), PIPELINE_ANSWER);
 		assert_int_equal(n, 12);
 		assert_int_equal(out[2], DNS_FLAG_QR | op << 3);
@@ -427,19 +427,19 @@ static void test_pipeline(void **state)
 	}
 	query[2] = DNS_FLAG_RD;
 	memset(&q, 0, sizeof(q));
-	assert_int_equal(pipeline_run(&p, &q, &a, query, qlen, out, sizeof(out),
+	assert_int_equal(pipeline_run(&p, NULL, &q, &a, query, qlen, out, sizeof(out),
 				      &n), PIPELINE_ANSWER);
 	assert_int_equal(out[2], DNS_FLAG_QR | DNS_FLAG_AA | DNS_FLAG_RD);
 	assert_int_equal(out[3], DNS_FLAG_RA | DNS_FLAG_CD | DNS_RCODE_NXDOMAIN);
 	/* Two questions: FORMERR, RA as the daemon says. */
 	query[5] = 2;
-	assert_int_equal(pipeline_run(&p, &q, &a, query, qlen, out, sizeof(out),
+	assert_int_equal(pipeline_run(&p, NULL, &q, &a, query, qlen, out, sizeof(out),
 				      &n), PIPELINE_ANSWER);
 	assert_int_equal(out[3] & 0x0f, DNS_RCODE_FORMERR);
 	/* A response is never answered. */
 	query[5] = 1;
 	query[2] |= DNS_FLAG_QR;
-	assert_int_equal(pipeline_run(&p, &q, &a, query, qlen, out, sizeof(out),
+	assert_int_equal(pipeline_run(&p, NULL, &q, &a, query, qlen, out, sizeof(out),
 				      &n), PIPELINE_DROP);
 }
 
