@@ -200,6 +200,7 @@ static enum tdns_status add_glue_one(struct tdns_txn *t, ldns_pkt *reply,
 	uint8_t key[NAME_KEY_MAX];
 	size_t klen = 0;
 	enum tdns_status st;
+	bool deeper = false;
 
 	if (name_key_from_wire(ldns_rdf_data(target), ldns_rdf_size(target),
 			       key, &klen) != TDNS_OK)
@@ -207,9 +208,11 @@ static enum tdns_status add_glue_one(struct tdns_txn *t, ldns_pkt *reply,
 	/* Only data of this zone (below the cut or in-zone siblings) is ours
 	 * to hand out here: not other zones', even those served alongside
 	 * (a resolver would rightly discard them as out of bailiwick). */
-	if (!name_key_is_subdomain(key, klen, apex, apex_len) ||
-	    zonedb_in_deeper_zone(t, apex, apex_len, key, klen))
+	if (!name_key_is_subdomain(key, klen, apex, apex_len))
 		return TDNS_OK;
+	st = zonedb_in_deeper_zone(t, apex, apex_len, key, klen, &deeper);
+	if (st != TDNS_OK || deeper)
+		return st;
 	if (has_rrset(ldns_pkt_additional(reply), target, type))
 		return TDNS_OK; /* a duplicate NS record in the stored RRset */
 	st = zonedb_get_rrset(t, key, klen, type, &v);
@@ -347,8 +350,9 @@ static enum tdns_status answer_data(struct tdns_txn *t, ldns_pkt *reply,
 	if (qtype == TYPE_ANY) {
 		struct any_ctx a = { reply, s->owner, TDNS_OK };
 
-		zonedb_name_rrsets(t, data_key, data_klen, add_any_cb, &a);
-		return a.st;
+		st = zonedb_name_rrsets(t, data_key, data_klen, add_any_cb, &a,
+					NULL);
+		return st != TDNS_OK ? st : a.st;
 	}
 	st = zonedb_get_rrset(t, data_key, data_klen, qtype, &v);
 	if (st == TDNS_OK) {
@@ -392,31 +396,41 @@ static enum tdns_status answer_data(struct tdns_txn *t, ldns_pkt *reply,
 /*
  * RFC 4592 3.3.1: the closest encloser of a name that does not exist is its
  * deepest existing ancestor (the apex at worst); "*." under it is the source
- * of synthesis. Returns the wildcard's key length in wkey, 0 if none exists.
+ * of synthesis. *wlen receives the wildcard's key length in wkey, 0 if none
+ * exists; a store error is returned (and *wlen is 0).
  */
-static size_t find_wildcard(struct tdns_txn *t, const struct auth_step *s,
-			    uint8_t *wkey)
+static enum tdns_status find_wildcard(struct tdns_txn *t,
+				      const struct auth_step *s, uint8_t *wkey,
+				      size_t *wlen)
 {
 	int apex_labels = name_key_labels(s->key, s->apex_len);
 	int l = name_key_labels(s->key, s->klen) - 1;
 	size_t ce_len = s->apex_len;
+	unsigned state;
+	enum tdns_status st = TDNS_OK;
 
+	*wlen = 0;
 	for (; l > apex_labels; l--) {
 		size_t plen = name_key_prefix_len(s->key, s->klen, l);
 
-		if (zonedb_name_state(t, s->key, plen) != ZONEDB_NAME_NONE) {
+		st = zonedb_name_state(t, s->key, plen, &state);
+		if (st != TDNS_OK)
+			goto out;
+		if (state != ZONEDB_NAME_NONE) {
 			ce_len = plen;
 			break;
 		}
 	}
 	if (ce_len + 2 > NAME_KEY_MAX)
-		return 0;
+		goto out;
 	memcpy(wkey, s->key, ce_len);
 	wkey[ce_len] = 1;
 	wkey[ce_len + 1] = '*';
-	if ((zonedb_name_state(t, wkey, ce_len + 2) & ZONEDB_NAME_DATA) == 0)
-		return 0;
-	return ce_len + 2;
+	st = zonedb_name_state(t, wkey, ce_len + 2, &state);
+	if (st == TDNS_OK && (state & ZONEDB_NAME_DATA) != 0)
+		*wlen = ce_len + 2;
+out:
+	return st;
 }
 
 /* RFC 1034 4.3.2 step 3 for one name of the chain. */
@@ -437,7 +451,9 @@ static enum tdns_status answer_step(struct tdns_txn *t, ldns_pkt *reply,
 	if (st != TDNS_ENOTFOUND)
 		return st;
 
-	state = zonedb_name_state(t, s->key, s->klen);
+	st = zonedb_name_state(t, s->key, s->klen, &state);
+	if (st != TDNS_OK)
+		return st;
 	if (state & ZONEDB_NAME_DATA)
 		return answer_data(t, reply, s, s->key, s->klen, qtype, end,
 				   target);
@@ -446,7 +462,9 @@ static enum tdns_status answer_step(struct tdns_txn *t, ldns_pkt *reply,
 		ldns_pkt_set_rcode(reply, LDNS_RCODE_NOERROR);
 		return add_negative_soa(t, reply, s->key, s->apex_len);
 	}
-	wlen = find_wildcard(t, s, wkey);
+	st = find_wildcard(t, s, wkey, &wlen);
+	if (st != TDNS_OK)
+		return st;
 	if (wlen > 0)
 		return answer_data(t, reply, s, wkey, wlen, qtype, end, target);
 	/* RFC 6604 3: the rcode describes the last name of a CNAME chain. */
@@ -475,9 +493,10 @@ static enum tdns_status find_zone(struct tdns_txn *t, struct auth_step *s,
 	if (labels < 1)
 		return st;
 	parent_len = name_key_prefix_len(s->key, s->klen, labels - 1);
-	if (zonedb_find(t, s->key, parent_len, &papex, &meta) == TDNS_OK)
+	st = zonedb_find(t, s->key, parent_len, &papex, &meta);
+	if (st == TDNS_OK)
 		s->apex_len = papex;
-	return TDNS_OK;
+	return st == TDNS_ENOTFOUND ? TDNS_OK : st;
 }
 
 static void set_servfail(ldns_pkt *reply)
@@ -920,7 +939,7 @@ static bool answer_fast(struct zonedb_cache *zc, struct tdns_txn *t,
 	const uint8_t *qname = in + WIRE_HDR_LEN;
 	uint16_t an = 0, ns = 0;
 	uint8_t rcode = LDNS_RCODE_NOERROR;
-	size_t i, cut_len = 0;
+	size_t i, cut_len = 0, wlen;
 	unsigned state;
 	bool has_cuts = true;
 	enum tdns_status st;
@@ -965,13 +984,15 @@ static bool answer_fast(struct zonedb_cache *zc, struct tdns_txn *t,
 	}
 	if (st != TDNS_ENOTFOUND)
 		return false;
-	state = zonedb_name_state(t, s.key, s.klen);
+	/* Any store error declines: the ldns path answers SERVFAIL for it. */
+	if (zonedb_name_state(t, s.key, s.klen, &state) != TDNS_OK)
+		return false;
 	if (state & ZONEDB_NAME_DATA) {
 		if (fq.q.qtype != TYPE_CNAME &&
 		    zonedb_get_rrset(t, s.key, s.klen, TYPE_CNAME, &v) != TDNS_ENOTFOUND)
 			return false;
 	} else if ((state & ZONEDB_NAME_CHILDREN) == 0) {
-		if (find_wildcard(t, &s, wkey) > 0)
+		if (find_wildcard(t, &s, wkey, &wlen) != TDNS_OK || wlen > 0)
 			return false;
 		rcode = LDNS_RCODE_NXDOMAIN;
 	}
