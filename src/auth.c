@@ -584,6 +584,7 @@ out:
 	if (res == AUTH_ANSWERED && st != TDNS_OK) {
 		log_err("auth: lookup failed: %s", tdns_strerror(st));
 		set_servfail(reply);
+		wire_reply_add_ede(reply, q, WIRE_EDE_OTHER, tdns_strerror(st));
 	}
 	ldns_rdf_deep_free(owner);
 	ldns_rdf_deep_free(target);
