@@ -82,6 +82,7 @@ enum fail_kind {
 	FAIL_LOOP,        /* a CNAME chain that comes back to a name */
 	FAIL_CHAIN,       /* a CNAME chain longer than CHASE_MAX_HOPS */
 	FAIL_INTERNAL,    /* out of memory and the like */
+	FAIL_STORE,       /* the local store failed (static zones, cache) */
 };
 
 /* What the resolver knows about one upstream. */
@@ -266,6 +267,7 @@ static const char *fail_text(enum fail_kind why)
 	case FAIL_CACHED: return "cached failure";
 	case FAIL_LOOP: return "CNAME loop";
 	case FAIL_CHAIN: return "CNAME chain too long";
+	case FAIL_STORE: return "local store error";
 	case FAIL_INTERNAL: break;
 	}
 	return "internal error";
@@ -290,6 +292,7 @@ static uint16_t fail_ede(enum fail_kind why)
 	case FAIL_CHAIN:
 	case FAIL_OVERLOAD:
 	case FAIL_INTERNAL:
+	case FAIL_STORE:
 		break;
 	}
 	return 0;
@@ -1074,15 +1077,20 @@ out:
 }
 
 /* Static zones, then the cache, in one read transaction. Returns the reply
- * to send, or NULL for a miss (or an error: then treated as a miss). */
+ * to send, or NULL for a miss. A store that cannot be read is no miss: a
+ * static zone it holds may override the upstream's answer, so that answer
+ * could be the wrong one. It is SERVFAIL (EDE 0, RFC 8914) with the reason
+ * logged. A corrupt cache entry is a miss (cache.h): the upstream's answer
+ * replaces it. */
 static ldns_pkt *local_answer(struct tdns_resolver *r, const struct tdns_query *q)
 {
 	struct tdns_txn *t = rtxn_open(r);
 	ldns_pkt *reply = NULL;
-	enum tdns_status st;
+	enum tdns_status st = TDNS_ESTORE;
 
 	if (t == NULL)
 		goto out;
+	st = TDNS_OK;
 	reply = wire_reply_new(q, LDNS_RCODE_NOERROR);
 	if (reply == NULL)
 		goto out;
@@ -1095,12 +1103,20 @@ static ldns_pkt *local_answer(struct tdns_resolver *r, const struct tdns_query *
 		r->stats.cache_hits++;
 		goto out;
 	}
-	if (st != TDNS_ENOTFOUND)
-		log_warn("cache lookup: %s (treated as a miss)", tdns_strerror(st));
 	ldns_pkt_free(reply);
 	reply = NULL;
+	if (st == TDNS_EINVAL)
+		log_warn("cache lookup: corrupt entry (treated as a miss)");
+	if (st == TDNS_ENOTFOUND || st == TDNS_EINVAL)
+		st = TDNS_OK;
 out:
-	rtxn_close(r, t);
+	if (st != TDNS_OK) {
+		log_warn("local lookup: %s", tdns_strerror(st));
+		log_servfail(r, q->qname, q->qtype, FAIL_STORE);
+		reply = fail_reply(r, q, NULL, FAIL_STORE, clock_now());
+	}
+	if (t != NULL)
+		rtxn_close(r, t);
 	return reply;
 }
 
