@@ -396,6 +396,10 @@ static void test_malformed_value(void **state)
 					  (const uint8_t *)"\0\0\0\1\0\2\0\4abcd", 12),
 			 TDNS_OK);
 	assert_int_equal(zonedb_get_rrset(w, key, klen, LDNS_RR_TYPE_A, &v), TDNS_EINVAL);
+	/* The RRsets of one name come whole or not at all (ANY answers). */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(zonedb_name_rrsets(w, key, klen, types_at, &s, NULL),
+			 TDNS_EINVAL);
 	/* Walks skip it and keep going. */
 	memset(&s, 0, sizeof(s));
 	klen = key_of("site.", key);
