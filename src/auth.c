@@ -56,23 +56,6 @@ enum step_end {
 	STEP_FOLLOW,     /* a CNAME was added; follow its target */
 };
 
-/* zonedb_name_state with its failures reported: a cursor that cannot be
- * opened or moved is a store error, never "no such name". */
-static enum tdns_status name_state(struct tdns_txn *t, const uint8_t *key,
-				   size_t klen, unsigned *state)
-{
-	*state = zonedb_name_state(t, key, klen);
-	return TDNS_OK;
-}
-
-static enum tdns_status in_deeper_zone(struct tdns_txn *t, const uint8_t *apex,
-				       size_t apex_len, const uint8_t *key,
-				       size_t klen, bool *deeper)
-{
-	*deeper = zonedb_in_deeper_zone(t, apex, apex_len, key, klen);
-	return TDNS_OK;
-}
-
 static struct tdns_ans_rrset *add_view(struct tdns_answer *a,
 				       enum ans_section sec,
 				       const uint8_t *owner, uint16_t type,
@@ -167,7 +150,7 @@ static enum tdns_status add_glue(struct tdns_txn *t, struct tdns_answer *a,
 				      plen == klen && memcmp(prev, key, klen) == 0;
 			if (dup)
 				continue;
-			st = in_deeper_zone(t, apex, apex_len, key, klen, &deeper);
+			st = zonedb_in_deeper_zone(t, apex, apex_len, key, klen, &deeper);
 			if (st != TDNS_OK)
 				return st;
 			if (deeper)
@@ -277,8 +260,8 @@ static enum tdns_status answer_data(struct tdns_txn *t, struct tdns_answer *a,
 	if (qtype == DNS_TYPE_ANY) {
 		struct any_ctx c = { a, s->owner };
 
-		zonedb_name_rrsets(t, data_key, data_klen, add_any_cb, &c);
-		return TDNS_OK;
+		return zonedb_name_rrsets(t, data_key, data_klen, add_any_cb, &c,
+					  NULL);
 	}
 	if (known == KNOWN_FOUND) {
 		v = *have;
@@ -336,7 +319,7 @@ static enum tdns_status find_wildcard(struct tdns_txn *t, const struct step *s,
 	for (; l > apex_labels; l--) {
 		size_t plen = name_key_prefix_len(s->key, s->klen, l);
 
-		st = name_state(t, s->key, plen, &state);
+		st = zonedb_name_state(t, s->key, plen, &state);
 		if (st != TDNS_OK)
 			return st;
 		if (state != ZONEDB_NAME_NONE) {
@@ -349,7 +332,7 @@ static enum tdns_status find_wildcard(struct tdns_txn *t, const struct step *s,
 	memcpy(wkey, s->key, ce_len);
 	wkey[ce_len] = 1;
 	wkey[ce_len + 1] = '*';
-	st = name_state(t, wkey, ce_len + 2, &state);
+	st = zonedb_name_state(t, wkey, ce_len + 2, &state);
 	if (st == TDNS_OK && (state & ZONEDB_NAME_DATA))
 		*wlen = ce_len + 2;
 	return st;
@@ -383,7 +366,7 @@ static enum tdns_status answer_step(struct tdns_txn *t, struct tdns_answer *a,
 		if (st != TDNS_ENOTFOUND)
 			return st;
 	}
-	st = name_state(t, s->key, s->klen, &state);
+	st = zonedb_name_state(t, s->key, s->klen, &state);
 	if (st != TDNS_OK)
 		return st;
 	if (state & ZONEDB_NAME_DATA)

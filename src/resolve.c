@@ -84,6 +84,7 @@ enum fail_kind {
 	FAIL_LOOP,        /* a CNAME chain that comes back to a name */
 	FAIL_CHAIN,       /* a CNAME chain longer than CHASE_MAX_HOPS */
 	FAIL_INTERNAL,    /* out of memory and the like */
+	FAIL_STORE,       /* the local store failed (static zones, cache) */
 };
 
 /* What the resolver knows about one upstream. */
@@ -223,42 +224,6 @@ static enum tdns_status random_bytes(struct tdns_resolver *r, void *out, size_t 
 	return TDNS_OK;
 }
 
-/* ---- Extended DNS Errors ---- */
-
-/* RFC 8914 4: Extended DNS Error info-codes used here. */
-#define EDE_STALE_ANSWER 3
-#define EDE_CACHED_ERROR 13
-#define EDE_PROHIBITED 18
-#define EDE_NO_REACHABLE_AUTHORITY 22
-#define EDE_NETWORK_ERROR 23
-#define EDNS_OPT_EDE 15
-
-/* RFC 8914 2: attach one EDE option (code, info-code, EXTRA-TEXT) to the
- * OPT of reply, only when the client sent EDNS (RFC 8914 3; RFC 6891 7:
- * no OPT in a reply to a query without one). Failing to allocate only
- * loses the option. */
-static void add_ede(ldns_pkt *reply, const struct tdns_query *q, uint16_t info,
-		    const char *text)
-{
-	uint8_t opt[4 + 2 + 64];
-	size_t tlen = strlen(text);
-	ldns_rdf *rdf;
-
-	if (!q->edns || reply == NULL)
-		return;
-	if (tlen > sizeof(opt) - 6)
-		tlen = sizeof(opt) - 6;
-	dns_wr16(opt, EDNS_OPT_EDE);
-	dns_wr16(opt + 2, (uint16_t)(2 + tlen));
-	dns_wr16(opt + 4, info);
-	memcpy(opt + 6, text, tlen);
-	rdf = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_UNKNOWN, 6 + tlen, opt);
-	if (rdf == NULL)
-		return;
-	ldns_rdf_deep_free(ldns_pkt_edns_data(reply));
-	ldns_pkt_set_edns_data(reply, rdf);
-}
-
 /* ---- failure reasons ---- */
 
 static const char *fail_text(enum fail_kind why)
@@ -273,6 +238,7 @@ static const char *fail_text(enum fail_kind why)
 	case FAIL_CACHED: return "cached failure";
 	case FAIL_LOOP: return "CNAME loop";
 	case FAIL_CHAIN: return "CNAME chain too long";
+	case FAIL_STORE: return "local store error";
 	case FAIL_INTERNAL: break;
 	}
 	return "internal error";
@@ -297,6 +263,7 @@ static uint16_t fail_ede(enum fail_kind why)
 	case FAIL_CHAIN:
 	case FAIL_OVERLOAD:
 	case FAIL_INTERNAL:
+	case FAIL_STORE:
 		break;
 	}
 	return 0;
@@ -433,7 +400,7 @@ static ldns_pkt *fail_reply(struct tdns_resolver *r, const struct tdns_query *q,
 					   STALE_ANSWER_TTL, reply) == TDNS_OK) {
 			if (stale->expiry <= now) {
 				r->stats.stale_answers++;
-				add_ede(reply, q, EDE_STALE_ANSWER, "stale answer");
+				wire_reply_add_ede(reply, q, EDE_STALE_ANSWER, "stale answer");
 			}
 			return reply;
 		}
@@ -441,7 +408,7 @@ static ldns_pkt *fail_reply(struct tdns_resolver *r, const struct tdns_query *q,
 	}
 	r->stats.servfail++;
 	reply = wire_reply_new(q, LDNS_RCODE_SERVFAIL);
-	add_ede(reply, q, fail_ede(why), fail_text(why));
+	wire_reply_add_ede(reply, q, fail_ede(why), fail_text(why));
 	return reply;
 }
 
@@ -1081,16 +1048,20 @@ out:
 }
 
 /* The cache, in one read transaction (the static zones were asked in the
- * pipeline). Returns the reply to send, or NULL for a miss (or an error:
- * then treated as a miss). */
+ * pipeline). Returns the reply to send, or NULL for a miss. A store that
+ * cannot be read is no miss: a static zone it holds may override the
+ * upstream's answer, so that answer could be the wrong one. It is SERVFAIL
+ * (EDE 0, RFC 8914) with the reason logged. A corrupt cache entry is a
+ * miss (cache.h): the upstream's answer replaces it. */
 static ldns_pkt *cache_answer(struct tdns_resolver *r, const struct tdns_query *q)
 {
 	struct tdns_txn *t = rtxn_open(r);
 	ldns_pkt *reply = NULL;
-	enum tdns_status st;
+	enum tdns_status st = TDNS_ESTORE;
 
 	if (t == NULL)
 		goto out;
+	st = TDNS_OK;
 	reply = wire_reply_new(q, LDNS_RCODE_NOERROR);
 	if (reply == NULL)
 		goto out;
@@ -1099,11 +1070,18 @@ static ldns_pkt *cache_answer(struct tdns_resolver *r, const struct tdns_query *
 		r->stats.cache_hits++;
 		goto out;
 	}
-	if (st != TDNS_ENOTFOUND)
-		log_warn("cache lookup: %s (treated as a miss)", tdns_strerror(st));
 	ldns_pkt_free(reply);
 	reply = NULL;
+	if (st == TDNS_EINVAL)
+		log_warn("cache lookup: corrupt entry (treated as a miss)");
+	if (st == TDNS_ENOTFOUND || st == TDNS_EINVAL)
+		st = TDNS_OK;
 out:
+	if (st != TDNS_OK) {
+		log_warn("local lookup: %s", tdns_strerror(st));
+		log_servfail(r, q->qname, q->qtype, FAIL_STORE);
+		reply = fail_reply(r, q, NULL, FAIL_STORE, clock_now());
+	}
 	if (t != NULL)
 		rtxn_close(r, t);
 	return reply;

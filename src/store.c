@@ -57,6 +57,43 @@ struct tdns_cursor {
 	enum tdns_db db;
 };
 
+#ifdef TDNS_FAULT_INJECT
+static _Thread_local unsigned long fault_at;    /* 0: disarmed */
+static _Thread_local unsigned long fault_calls; /* operations since arming */
+static _Thread_local bool fault_sticky;         /* fail from fault_at on */
+
+void store_fault_arm(unsigned long n)
+{
+	fault_at = n;
+	fault_calls = 0;
+	fault_sticky = false;
+}
+
+void store_fault_arm_sticky(unsigned long n)
+{
+	store_fault_arm(n);
+	fault_sticky = true;
+}
+
+unsigned long store_fault_calls(void)
+{
+	return fault_calls;
+}
+
+/* Count one operation (store.h); true if the armed fault strikes it. */
+static bool fault_hit(void)
+{
+	bool hit;
+
+	fault_calls++;
+	hit = fault_at != 0 &&
+	      (fault_sticky ? fault_calls >= fault_at : fault_calls == fault_at);
+	return hit;
+}
+#else
+#define fault_hit() false /* product builds: no hook, no counting */
+#endif
+
 /* The one translation point for LMDB (and the errno values it passes on). */
 static enum tdns_status store_err(int rc)
 {
@@ -293,6 +330,10 @@ enum tdns_status store_begin(struct tdns_store *s, bool write,
 	int rc;
 
 	*out = NULL;
+	if (fault_hit()) {
+		st = TDNS_EIO;
+		goto out;
+	}
 	if (write && (s->flags & STORE_RDONLY)) {
 		st = TDNS_EINVAL;
 		goto out;
@@ -341,7 +382,12 @@ enum tdns_status store_commit(struct tdns_txn *t)
 	if (t == NULL)
 		return TDNS_EINVAL;
 	drop_spares(t);
-	rc = mdb_txn_commit(t->txn);
+	if (fault_hit()) {
+		mdb_txn_abort(t->txn);
+		rc = MDB_MAP_FULL;
+	} else {
+		rc = mdb_txn_commit(t->txn);
+	}
 	free(t);
 	return store_err(rc);
 }
@@ -367,6 +413,8 @@ enum tdns_status store_renew(struct tdns_txn *t)
 {
 	if (t == NULL || t->write)
 		return TDNS_EINVAL;
+	if (fault_hit())
+		return TDNS_EIO;
 	return store_err(mdb_txn_renew(t->txn));
 }
 
@@ -386,6 +434,8 @@ enum tdns_status store_get(struct tdns_txn *t, enum tdns_db db, const uint8_t *k
 	MDB_val k, v;
 	int rc;
 
+	if (fault_hit())
+		return TDNS_EIO;
 	if (!db_ok(db))
 		return TDNS_EINVAL;
 	if (klen == 0)
@@ -409,6 +459,8 @@ static enum tdns_status put_flags(struct tdns_txn *t, enum tdns_db db,
 	MDB_val k, v;
 	int rc;
 
+	if (fault_hit())
+		return TDNS_EFULL;
 	if (!db_ok(db) || !t->write || klen == 0)
 		return TDNS_EINVAL;
 	k.mv_data = (void *)key;
@@ -441,6 +493,8 @@ enum tdns_status store_del(struct tdns_txn *t, enum tdns_db db, const uint8_t *k
 {
 	MDB_val k;
 
+	if (fault_hit())
+		return TDNS_EFULL;
 	if (!db_ok(db) || !t->write)
 		return TDNS_EINVAL;
 	if (klen == 0)
@@ -478,6 +532,8 @@ enum tdns_status store_cursor_open(struct tdns_txn *t, enum tdns_db db,
 	enum tdns_status st;
 
 	*out = NULL;
+	if (fault_hit())
+		return TDNS_EIO;
 	if (!db_ok(db))
 		return TDNS_EINVAL;
 	if (t->spare[db] != NULL) {
@@ -530,6 +586,8 @@ enum tdns_status store_cursor_seek(struct tdns_cursor *c, const uint8_t *key,
 	MDB_val mk = { 0, NULL }, mv = { 0, NULL };
 	int rc;
 
+	if (fault_hit())
+		return TDNS_EIO;
 	/* LMDB keys are never empty, so an empty key means "from the start"
 	 * (the root name's key is empty). */
 	if (key == NULL || klen == 0) {
@@ -551,6 +609,8 @@ enum tdns_status store_cursor_next(struct tdns_cursor *c, struct tdns_val *k,
 	MDB_val mk = { 0, NULL }, mv = { 0, NULL };
 	int rc;
 
+	if (fault_hit())
+		return TDNS_EIO;
 	rc = mdb_cursor_get(c->cur, &mk, &mv, MDB_NEXT);
 	if (rc != MDB_SUCCESS)
 		return store_err(rc);
@@ -560,6 +620,8 @@ enum tdns_status store_cursor_next(struct tdns_cursor *c, struct tdns_val *k,
 
 enum tdns_status store_cursor_del(struct tdns_cursor *c)
 {
+	if (fault_hit())
+		return TDNS_EFULL;
 	return store_err(mdb_cursor_del(c->cur, 0));
 }
 

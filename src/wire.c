@@ -203,6 +203,28 @@ out:
 	return r;
 }
 
+void wire_reply_add_ede(ldns_pkt *reply, const struct tdns_query *q,
+			uint16_t info, const char *text)
+{
+	uint8_t opt[4 + 2 + 64];
+	size_t tlen = strlen(text);
+	ldns_rdf *rdf;
+
+	if (!q->edns || reply == NULL)
+		return;
+	if (tlen > sizeof(opt) - 6)
+		tlen = sizeof(opt) - 6;
+	dns_wr16(opt, DNS_OPT_EDE);
+	dns_wr16(opt + 2, (uint16_t)(2 + tlen));
+	dns_wr16(opt + 4, info);
+	memcpy(opt + 6, text, tlen);
+	rdf = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_UNKNOWN, 6 + tlen, opt);
+	if (rdf == NULL)
+		return;
+	ldns_rdf_deep_free(ldns_pkt_edns_data(reply));
+	ldns_pkt_set_edns_data(reply, rdf);
+}
+
 static void query_from_pkt(struct tdns_query *q, ldns_pkt *pkt,
 			   const ldns_rr *qrr, const struct wire_scan *s)
 {

@@ -116,33 +116,59 @@ enum tdns_status zonedb_get_rrset(struct tdns_txn *t, const uint8_t *key,
 	return st;
 }
 
-unsigned zonedb_name_state(struct tdns_txn *t, const uint8_t *key, size_t klen)
+/* A cursor seek where "no key at or after the probe" is a result, not an
+ * error: *found tells whether a key came back. */
+static enum tdns_status seek_any(struct tdns_cursor *c, const uint8_t *probe,
+				 size_t plen, struct tdns_val *k, bool *found)
+{
+	enum tdns_status st = store_cursor_seek(c, probe, plen, k, NULL);
+
+	*found = st == TDNS_OK;
+	return st == TDNS_ENOTFOUND ? TDNS_OK : st;
+}
+
+enum tdns_status zonedb_name_state(struct tdns_txn *t, const uint8_t *key,
+				   size_t klen, unsigned *state)
 {
 	struct tdns_cursor *c = NULL;
 	uint8_t probe[NAME_KEY_MAX + 1];
 	struct tdns_val k;
-	unsigned state = ZONEDB_NAME_NONE;
+	enum tdns_status st;
+	bool found;
 
-	if (klen > NAME_KEY_MAX || store_cursor_open(t, TDNS_DB_RR, &c) != TDNS_OK)
+	*state = ZONEDB_NAME_NONE;
+	if (klen > NAME_KEY_MAX) {
+		st = TDNS_EINVAL;
+		goto out;
+	}
+	st = store_cursor_open(t, TDNS_DB_RR, &c);
+	if (st != TDNS_OK)
 		goto out;
 	memcpy(probe, key, klen);
 	/* key || 0x00 starts the RRsets at the name itself ... */
 	probe[klen] = 0x00;
-	if (store_cursor_seek(c, probe, klen + 1, &k, NULL) == TDNS_OK &&
-	    has_prefix(&k, probe, klen + 1))
-		state |= ZONEDB_NAME_DATA;
+	st = seek_any(c, probe, klen + 1, &k, &found);
+	if (st != TDNS_OK)
+		goto out;
+	if (found && has_prefix(&k, probe, klen + 1))
+		*state |= ZONEDB_NAME_DATA;
 	/* ... and key || 0x01 the first possible name below it. */
 	probe[klen] = 0x01;
-	if (store_cursor_seek(c, probe, klen + 1, &k, NULL) == TDNS_OK &&
-	    has_prefix(&k, key, klen))
-		state |= ZONEDB_NAME_CHILDREN;
+	st = seek_any(c, probe, klen + 1, &k, &found);
+	if (st != TDNS_OK)
+		goto out;
+	if (found && has_prefix(&k, key, klen))
+		*state |= ZONEDB_NAME_CHILDREN;
 out:
+	if (st != TDNS_OK)
+		*state = ZONEDB_NAME_NONE;
 	store_cursor_close(c);
-	return state;
+	return st;
 }
 
-int zonedb_name_rrsets(struct tdns_txn *t, const uint8_t *key, size_t klen,
-		       zonedb_rrset_cb cb, void *ctx)
+enum tdns_status zonedb_name_rrsets(struct tdns_txn *t, const uint8_t *key,
+				    size_t klen, zonedb_rrset_cb cb, void *ctx,
+				    int *stop)
 {
 	struct tdns_cursor *c = NULL;
 	uint8_t probe[NAME_KEY_MAX + 1];
@@ -151,7 +177,12 @@ int zonedb_name_rrsets(struct tdns_txn *t, const uint8_t *key, size_t klen,
 	enum tdns_status st;
 	int ret = 0;
 
-	if (klen > NAME_KEY_MAX || store_cursor_open(t, TDNS_DB_RR, &c) != TDNS_OK)
+	if (klen > NAME_KEY_MAX) {
+		st = TDNS_EINVAL;
+		goto out;
+	}
+	st = store_cursor_open(t, TDNS_DB_RR, &c);
+	if (st != TDNS_OK)
 		goto out;
 	memcpy(probe, key, klen);
 	probe[klen] = 0x00;
@@ -162,18 +193,24 @@ int zonedb_name_rrsets(struct tdns_txn *t, const uint8_t *key, size_t klen,
 		if (!has_prefix(&k, probe, klen + 1) || k.len != klen + 3)
 			break;
 		type = (uint16_t)((k.data[klen + 1] << 8) | k.data[klen + 2]);
-		if (rrset_decode(v.data, v.len, &view) != TDNS_OK) {
-			log_err("zonedb: skipping malformed RRset value (type %u)",
-				(unsigned)type);
-			continue;
+		st = rrset_decode(v.data, v.len, &view);
+		if (st != TDNS_OK) {
+			log_err("zonedb: malformed RRset value (type %u, %zu bytes)",
+				(unsigned)type, v.len);
+			goto out;
 		}
 		ret = cb(ctx, type, &view);
 		if (ret != 0)
 			break;
 	}
+	/* The end of the database ends the name's RRsets too. */
+	if (st == TDNS_ENOTFOUND)
+		st = TDNS_OK;
 out:
+	if (stop != NULL)
+		*stop = ret;
 	store_cursor_close(c);
-	return ret;
+	return st;
 }
 
 /*
@@ -354,17 +391,19 @@ static int walk_one(void *ctx, const struct tdns_val *k, const struct tdns_val *
 	return w->cb(w->ctx, k->data, klen, type, &view);
 }
 
-int zonedb_walk(struct tdns_txn *t, const uint8_t *apex, size_t apex_len,
-		zonedb_walk_cb cb, void *ctx)
+enum tdns_status zonedb_walk(struct tdns_txn *t, const uint8_t *apex,
+			     size_t apex_len, zonedb_walk_cb cb, void *ctx,
+			     int *stop)
 {
 	struct walk_ctx w = { cb, ctx };
-	int ret;
+	enum tdns_status st = TDNS_EINVAL;
+	int ret = 0;
 
-	if (apex_len > NAME_KEY_MAX)
-		return -1;
-	if (range_walk(t, apex, apex_len, walk_one, &w, &ret) != TDNS_OK)
-		return ret != 0 ? ret : -1;
-	return ret;
+	if (apex_len <= NAME_KEY_MAX)
+		st = range_walk(t, apex, apex_len, walk_one, &w, &ret);
+	if (stop != NULL)
+		*stop = ret;
+	return st;
 }
 
 struct clear_ctx {
@@ -428,25 +467,36 @@ enum tdns_status zonedb_sweep(struct tdns_txn *t, const uint8_t *apex,
 	return range_walk(t, apex, apex_len, sweep_one, &sw, &ret);
 }
 
-bool zonedb_in_deeper_zone(struct tdns_txn *t, const uint8_t *apex,
-			   size_t apex_len, const uint8_t *key, size_t klen)
+enum tdns_status zonedb_in_deeper_zone(struct tdns_txn *t, const uint8_t *apex,
+				       size_t apex_len, const uint8_t *key,
+				       size_t klen, bool *deeper)
 {
 	int from = name_key_labels(apex, apex_len);
 	int to = name_key_labels(key, klen);
+	enum tdns_status st = TDNS_OK;
 	int l;
 
+	*deeper = false;
 	if (from < 0 || to < 0 || !name_key_is_subdomain(key, klen, apex, apex_len))
-		return false;
+		goto out;
 	for (l = from + 1; l <= to; l++) {
 		size_t plen = name_key_prefix_len(key, klen, l);
 
-		if (zonedb_get_meta(t, key, plen, NULL) == TDNS_OK)
-			return true;
+		st = zonedb_get_meta(t, key, plen, NULL);
+		if (st == TDNS_OK) {
+			*deeper = true;
+			goto out;
+		}
+		if (st != TDNS_ENOTFOUND)
+			goto out;
 	}
-	return false;
+	st = TDNS_OK;
+out:
+	return st;
 }
 
-int zonedb_list(struct tdns_txn *t, zonedb_zone_cb cb, void *ctx)
+enum tdns_status zonedb_list(struct tdns_txn *t, zonedb_zone_cb cb, void *ctx,
+			     int *stop)
 {
 	struct tdns_cursor *c = NULL;
 	struct tdns_val k, v;
@@ -454,8 +504,9 @@ int zonedb_list(struct tdns_txn *t, zonedb_zone_cb cb, void *ctx)
 	enum tdns_status st;
 	int ret = 0;
 
-	if (store_cursor_open(t, TDNS_DB_ZONES, &c) != TDNS_OK)
-		return -1;
+	st = store_cursor_open(t, TDNS_DB_ZONES, &c);
+	if (st != TDNS_OK)
+		goto out;
 	for (st = store_cursor_seek(c, NULL, 0, &k, &v); st == TDNS_OK;
 	     st = store_cursor_next(c, &k, &v)) {
 		if (k.len < 1 || k.len - 1 > NAME_KEY_MAX || k.data[k.len - 1] != 0 ||
@@ -467,8 +518,13 @@ int zonedb_list(struct tdns_txn *t, zonedb_zone_cb cb, void *ctx)
 		if (ret != 0)
 			break;
 	}
+	if (st == TDNS_ENOTFOUND)
+		st = TDNS_OK;
+out:
+	if (stop != NULL)
+		*stop = ret;
 	store_cursor_close(c);
-	return ret;
+	return st;
 }
 
 enum tdns_status zonedb_delete_zone(struct tdns_txn *t, const uint8_t *apex,
@@ -621,9 +677,11 @@ static enum tdns_status zc_refresh(struct zonedb_cache *c, struct tdns_txn *t,
 
 	c->txn_id = 0;
 	c->n = 0;
-	ret = zonedb_list(t, zc_add, c);
+	st = zonedb_list(t, zc_add, c, &ret);
+	if (st != TDNS_OK)
+		return st;
 	if (ret != 0)
-		return ret > 0 ? TDNS_ENOMEM : TDNS_ESTORE;
+		return TDNS_ENOMEM;
 	/* A malformed zone entry is skipped by the list but is an error to
 	 * zonedb_find: answer such a snapshot as zonedb_find does. */
 	c->bypass = c->n != store_count(t, TDNS_DB_ZONES);

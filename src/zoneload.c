@@ -870,10 +870,15 @@ static enum tdns_status deeper_zones(struct tdns_zoneset *zs,
 	struct apex_list all = { 0 };
 	struct sub_ctx c = { z->apex, z->apex_len, &all };
 	size_t *idx = NULL, i;
-	enum tdns_status st = TDNS_ENOMEM;
+	enum tdns_status st;
+	int stop = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (zonedb_list(t, collect_sub, &c) != 0)
+	st = zonedb_list(t, collect_sub, &c, &stop);
+	if (st != TDNS_OK)
+		goto out;
+	st = TDNS_ENOMEM;
+	if (stop != 0)
 		goto out;
 	for (i = 0; i < zs->n; i++)
 		if (collect_sub(&c, zs->zones[i]->apex, zs->zones[i]->apex_len,
@@ -1319,9 +1324,8 @@ enum tdns_status zoneload_dump(struct tdns_txn *t, const uint8_t *apex,
 		if (st != TDNS_OK)
 			return st;
 	}
-	if (zonedb_walk(t, apex, apex_len, dump_one, &d) != 0 && d.st == TDNS_OK)
-		return TDNS_ESTORE;
-	return d.st;
+	st = zonedb_walk(t, apex, apex_len, dump_one, &d, NULL);
+	return st != TDNS_OK ? st : d.st;
 }
 
 /* ---- single-record edits ---------------------------------------------- */
@@ -1469,7 +1473,11 @@ enum tdns_status zoneload_add(struct tdns_txn *t, const char *rr_text,
 	}
 	oc.type = type;
 	oc.found = 0;
-	zonedb_name_rrsets(t, key, klen, find_conflict, &oc);
+	st = zonedb_name_rrsets(t, key, klen, find_conflict, &oc, NULL);
+	if (st != TDNS_OK) {
+		seterr(err, errlen, "%s: %s", name, tdns_strerror(st));
+		goto out;
+	}
 	if (oc.found != 0) {
 		type_str(oc.found, tname, sizeof(tname));
 		seterr(err, errlen, "%s: a CNAME cannot coexist with other data "

@@ -209,7 +209,7 @@ static int cmd_list(const char *dir)
 	}
 	printf("%-30s %10s %8s %8s  %s\n", "zone", "serial", "rrsets", "records",
 	       "loaded");
-	if (zonedb_list(t, list_one, NULL) != 0) {
+	if (zonedb_list(t, list_one, NULL, NULL) != TDNS_OK) {
 		fprintf(stderr, "%s: cannot list the zones\n", dir);
 		goto out;
 	}
@@ -242,6 +242,7 @@ static int cmd_dump(const char *dir, const char *zone)
 	struct dump_all d = { NULL, TDNS_OK };
 	uint8_t key[NAME_KEY_MAX];
 	size_t klen;
+	enum tdns_status st;
 	int rc = 1;
 
 	if (zone != NULL && zoneload_name_key(zone, key, &klen) != TDNS_OK) {
@@ -260,13 +261,17 @@ static int cmd_dump(const char *dir, const char *zone)
 			fprintf(stderr, "%s: no zone %s in the store\n", dir, zone);
 			goto out;
 		}
-	} else if (zonedb_list(d.t, dump_zone, &d) != 0 && d.st == TDNS_OK) {
-		d.st = TDNS_ESTORE;
-	} else if (cache_count(d.t) > 0) {
-		/* A local tier's store: after its static zones, what it has cached,
-		 * with the TTL each record has left now (SPEC "Programs"). */
-		printf("; cache\n");
-		d.st = cache_dump(d.t, clock_now(), stdout);
+	} else {
+		st = zonedb_list(d.t, dump_zone, &d, NULL);
+		if (st != TDNS_OK) {
+			d.st = st;
+		} else if (d.st == TDNS_OK && cache_count(d.t) > 0) {
+			/* A local tier's store: after its static zones, what
+			 * it has cached, with the TTL each record has left
+			 * now (SPEC "Programs"). */
+			printf("; cache\n");
+			d.st = cache_dump(d.t, clock_now(), stdout);
+		}
 	}
 	if (d.st != TDNS_OK) {
 		fprintf(stderr, "%s: dump failed: %s\n", dir, tdns_strerror(d.st));

@@ -123,6 +123,7 @@ void answer_set_ede(struct tdns_answer *a, uint16_t ede_code, const char *text);
 enum {
 	EDE_OTHER = 0,
 	EDE_STALE_ANSWER = 3,
+	EDE_CACHED_ERROR = 13,
 	EDE_PROHIBITED = 18,
 	EDE_NOT_AUTHORITATIVE = 20,
 	EDE_NO_REACHABLE_AUTHORITY = 22,

@@ -125,4 +125,29 @@ uint64_t store_txn_id(struct tdns_txn *t);
 /* Bytes of the map in use (pages * page size), for list/bench output. */
 size_t store_used_bytes(struct tdns_store *s);
 
+#ifdef TDNS_FAULT_INJECT
+/*
+ * Fault injection for tests: compiled only with -DTDNS_FAULT_INJECT (the
+ * tierdns_fault library of tests/), never into a product binary.
+ *
+ * Every call of store_begin, store_renew, store_commit, store_get,
+ * store_put, store_put_new, store_del, store_cursor_open,
+ * store_cursor_seek, store_cursor_next and store_cursor_del is one
+ * operation. store_fault_arm(n) resets the count and makes the n-th
+ * operation from now (1: the next one) fail, once, without touching LMDB:
+ * reads (begin, renew, get, cursor open/seek/next) with TDNS_EIO, writes
+ * (put, del, cursor del, commit) with TDNS_EFULL as a full map would; a
+ * failed commit still frees its transaction, a failed begin leaves *out
+ * NULL. n = 0 disarms (operations are still counted).
+ * store_fault_arm_sticky(n) is the same, except that every operation from
+ * the n-th on fails (a store that stays broken), until the next arm.
+ * store_fault_calls() is the number of operations since the last arm.
+ * The state is per thread (_Thread_local): arm on the thread that runs
+ * the operations.
+ */
+void store_fault_arm(unsigned long n);
+void store_fault_arm_sticky(unsigned long n);
+unsigned long store_fault_calls(void);
+#endif
+
 #endif

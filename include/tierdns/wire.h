@@ -68,6 +68,13 @@ void wire_query_clear(struct tdns_query *q);
  * Returned packet owned by the caller (ldns_pkt_free). NULL on ENOMEM. */
 ldns_pkt *wire_reply_new(const struct tdns_query *q, ldns_pkt_rcode rcode);
 
+/* RFC 8914 2: make reply's OPT carry one Extended DNS Error option
+ * (info-code, EXTRA-TEXT cut at 64 bytes), replacing any option data,
+ * only when q carried an OPT (RFC 8914 3, RFC 6891 7: no OPT in a reply
+ * to a query without one). Failing to allocate only loses the option. */
+void wire_reply_add_ede(ldns_pkt *reply, const struct tdns_query *q,
+			uint16_t info, const char *text);
+
 /* Render reply to wire into out[0..cap). Over UDP (tcp false), an answer
  * larger than q->max_udp is cut at an RRset boundary (additional first,
  * then authority, then answer; RFC 2181 9, RFC 1035 4.2.1); the OPT record

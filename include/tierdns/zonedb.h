@@ -52,29 +52,46 @@ enum zonedb_name_state {
 	ZONEDB_NAME_DATA = 1,     /* at least one RRset at the name */
 	ZONEDB_NAME_CHILDREN = 2, /* RRsets below the name (bit, may combine) */
 };
-/* Bitmask of enum zonedb_name_state: an empty non-terminal is CHILDREN only. */
-unsigned zonedb_name_state(struct tdns_txn *t, const uint8_t *key, size_t klen);
+/* *state: a bitmask of enum zonedb_name_state (an empty non-terminal is
+ * CHILDREN only). TDNS_OK, or the store's error with *state NONE: a caller
+ * must never read "no such name" into a failed lookup (an error is never
+ * an answer: SERVFAIL, not NXDOMAIN). */
+enum tdns_status zonedb_name_state(struct tdns_txn *t, const uint8_t *key,
+				   size_t klen, unsigned *state);
 
-/* Call cb for every RRset at exactly this name, in type order. A non-zero
- * return from cb stops the walk and is returned. */
+/*
+ * The walks below share one contract. cb's non-zero return stops the walk
+ * and is stored in *stop (may be NULL; 0 when the walk went to its end).
+ * The return value is TDNS_OK when the walk completed or cb stopped it,
+ * otherwise the store's error (cursor open, seek or next failing): a
+ * store failure is never mistaken for "no more entries", so callers can
+ * tell a complete result from a partial one.
+ */
+
+/* Call cb for every RRset at exactly this name, in type order. A stored
+ * value that does not decode is TDNS_EINVAL (logged): the caller gets all
+ * the name's RRsets or an error, never some of them. */
 typedef int (*zonedb_rrset_cb)(void *ctx, uint16_t type,
 			       const struct tdns_rrset_view *v);
-int zonedb_name_rrsets(struct tdns_txn *t, const uint8_t *key, size_t klen,
-		       zonedb_rrset_cb cb, void *ctx);
+enum tdns_status zonedb_name_rrsets(struct tdns_txn *t, const uint8_t *key,
+				    size_t klen, zonedb_rrset_cb cb, void *ctx,
+				    int *stop);
 
 /* Walk every RRset of the zone with apex key (skipping deeper zones), in key
- * order: cb receives the owner name key and type. Returns cb's non-zero
- * value, or -1 if the store failed (0 when the walk completed). Entries
- * that do not decode are logged and skipped. */
+ * order: cb receives the owner name key and type. Entries that do not
+ * decode are logged and skipped (dump and diff tools, not answers). */
 typedef int (*zonedb_walk_cb)(void *ctx, const uint8_t *key, size_t klen,
 			      uint16_t type, const struct tdns_rrset_view *v);
-int zonedb_walk(struct tdns_txn *t, const uint8_t *apex, size_t apex_len,
-		zonedb_walk_cb cb, void *ctx);
+enum tdns_status zonedb_walk(struct tdns_txn *t, const uint8_t *apex,
+			     size_t apex_len, zonedb_walk_cb cb, void *ctx,
+			     int *stop);
 
-/* List zones: cb per zone in key order. */
+/* List zones: cb per zone in key order. Malformed zone entries are logged
+ * and skipped (zonedb_find reports them as errors). */
 typedef int (*zonedb_zone_cb)(void *ctx, const uint8_t *apex, size_t apex_len,
 			      const struct tdns_zone_meta *meta);
-int zonedb_list(struct tdns_txn *t, zonedb_zone_cb cb, void *ctx);
+enum tdns_status zonedb_list(struct tdns_txn *t, zonedb_zone_cb cb, void *ctx,
+			     int *stop);
 
 /* Remove the zone (its metadata and its RRsets, not deeper zones'). */
 enum tdns_status zonedb_delete_zone(struct tdns_txn *t, const uint8_t *apex,
@@ -112,10 +129,12 @@ typedef int (*zonedb_sweep_cb)(void *ctx, const uint8_t *rkey, size_t rklen,
 enum tdns_status zonedb_sweep(struct tdns_txn *t, const uint8_t *apex,
 			      size_t apex_len, zonedb_sweep_cb cb, void *ctx);
 
-/* True if the name key lies at or below the apex of a zone held in the store
- * that is deeper than apex (so it belongs to that zone, not to apex's). */
-bool zonedb_in_deeper_zone(struct tdns_txn *t, const uint8_t *apex,
-			   size_t apex_len, const uint8_t *key, size_t klen);
+/* *deeper: the name key lies at or below the apex of a zone held in the
+ * store that is deeper than apex (so it belongs to that zone, not to
+ * apex's). TDNS_OK, or the store's error (*deeper then false). */
+enum tdns_status zonedb_in_deeper_zone(struct tdns_txn *t, const uint8_t *apex,
+				       size_t apex_len, const uint8_t *key,
+				       size_t klen, bool *deeper);
 
 /* Added by uperf (backward compatible): a per-worker copy of the zone list,
  * so that finding the zone of a query costs no store lookup while the store

@@ -86,7 +86,8 @@ static void round_trip(struct tdns_store *s, struct tdns_zoneset *zs)
 	again = zoneload_new();
 	FUZZ_CHECK(again != NULL);
 	plain = true;
-	zonedb_walk(t, apex, apex_len, screen_owner, &plain);
+	FUZZ_CHECK(zonedb_walk(t, apex, apex_len, screen_owner, &plain, NULL) ==
+		   TDNS_OK);
 	if (!plain)
 		goto out;
 	if (zoneload_text(again, dump, "dump", err, sizeof(err)) != TDNS_OK) {

@@ -207,6 +207,7 @@ static void test_find_without_root(void **state)
 	uint8_t key[NAME_KEY_MAX];
 	size_t klen, alen;
 	struct tdns_zone_meta m;
+	unsigned name_st;
 
 	store_abort(f->t);
 	f->t = NULL;
@@ -219,12 +220,15 @@ static void test_find_without_root(void **state)
 	assert_int_equal(zonedb_find(f->t, key, klen, &alen, &m), TDNS_ENOTFOUND);
 	/* Deleting the root zone removed its records, not site.'s. */
 	klen = key_of("other.", key);
-	assert_int_equal(zonedb_name_state(f->t, key, klen), ZONEDB_NAME_NONE);
+	assert_int_equal(zonedb_name_state(f->t, key, klen, &name_st), TDNS_OK);
+	assert_int_equal(name_st, ZONEDB_NAME_NONE);
 	klen = key_of("webapp.site.", key);
 	assert_int_equal(zonedb_find(f->t, key, klen, &alen, &m), TDNS_OK);
-	assert_int_equal(zonedb_name_state(f->t, key, klen), ZONEDB_NAME_DATA);
+	assert_int_equal(zonedb_name_state(f->t, key, klen, &name_st), TDNS_OK);
+	assert_int_equal(name_st, ZONEDB_NAME_DATA);
 	klen = key_of("q.b.a.site.", key);
-	assert_int_equal(zonedb_name_state(f->t, key, klen), ZONEDB_NAME_DATA);
+	assert_int_equal(zonedb_name_state(f->t, key, klen, &name_st), TDNS_OK);
+	assert_int_equal(name_st, ZONEDB_NAME_DATA);
 }
 
 static void test_name_state(void **state)
@@ -245,6 +249,7 @@ static void test_name_state(void **state)
 		{ "root.", ZONEDB_NAME_CHILDREN },
 	};
 	struct fx *f = *state;
+	unsigned name_st;
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -252,7 +257,8 @@ static void test_name_state(void **state)
 		size_t klen = key_of(cases[i].name, key);
 
 		print_message("%s\n", cases[i].name);
-		assert_int_equal(zonedb_name_state(f->t, key, klen), cases[i].state);
+		assert_int_equal(zonedb_name_state(f->t, key, klen, &name_st), TDNS_OK);
+		assert_int_equal(name_st, cases[i].state);
 	}
 }
 
@@ -306,7 +312,7 @@ static void test_walk_skips_deeper_zones(void **state)
 
 		memset(&s, 0, sizeof(s));
 		print_message("%s\n", cases[i].apex);
-		assert_int_equal(zonedb_walk(f->t, apex, alen, collect, &s), 0);
+		assert_int_equal(zonedb_walk(f->t, apex, alen, collect, &s, NULL), TDNS_OK);
 		for (j = 0; cases[i].expect[j] != NULL; j++) {
 			char got[80];
 
@@ -346,19 +352,21 @@ static void test_name_rrsets_and_get(void **state)
 	const uint8_t *rd;
 	uint16_t rdlen;
 	size_t pos = 0;
-	int n = 0;
+	int n = 0, stop = 0;
 
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(zonedb_name_rrsets(f->t, key, klen, types_at, &s), 0);
+	assert_int_equal(zonedb_name_rrsets(f->t, key, klen, types_at, &s, NULL), TDNS_OK);
 	assert_int_equal(s.n, 2);
 	assert_int_equal(s.types[0], LDNS_RR_TYPE_NS);
 	assert_int_equal(s.types[1], LDNS_RR_TYPE_SOA);
-	/* A callback's non-zero return stops the walk and is returned. */
-	assert_int_equal(zonedb_name_rrsets(f->t, key, klen, stop_at_second, &n), 42);
+	/* A callback's non-zero return stops the walk and is handed back. */
+	assert_int_equal(zonedb_name_rrsets(f->t, key, klen, stop_at_second, &n,
+					    &stop), TDNS_OK);
+	assert_int_equal(stop, 42);
 	/* Not the children's RRsets. */
 	memset(&s, 0, sizeof(s));
 	klen = key_of("ent.site.", key);
-	assert_int_equal(zonedb_name_rrsets(f->t, key, klen, types_at, &s), 0);
+	assert_int_equal(zonedb_name_rrsets(f->t, key, klen, types_at, &s, NULL), TDNS_OK);
 	assert_int_equal(s.n, 0);
 
 	klen = key_of("webapp.site.", key);
@@ -388,10 +396,14 @@ static void test_malformed_value(void **state)
 					  (const uint8_t *)"\0\0\0\1\0\2\0\4abcd", 12),
 			 TDNS_OK);
 	assert_int_equal(zonedb_get_rrset(w, key, klen, LDNS_RR_TYPE_A, &v), TDNS_EINVAL);
+	/* The RRsets of one name come whole or not at all (ANY answers). */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(zonedb_name_rrsets(w, key, klen, types_at, &s, NULL),
+			 TDNS_EINVAL);
 	/* Walks skip it and keep going. */
 	memset(&s, 0, sizeof(s));
 	klen = key_of("site.", key);
-	assert_int_equal(zonedb_walk(w, key, klen, collect, &s), 0);
+	assert_int_equal(zonedb_walk(w, key, klen, collect, &s, NULL), TDNS_OK);
 	assert_int_equal(s.n, 6);
 	store_abort(w);
 }
@@ -465,9 +477,10 @@ static void test_list_and_meta(void **state)
 	struct tdns_zone_meta m;
 	uint8_t key[NAME_KEY_MAX];
 	size_t klen = key_of("site.", key);
+	bool deeper = false;
 
 	memset(&z, 0, sizeof(z));
-	assert_int_equal(zonedb_list(f->t, list_cb, &z), 0);
+	assert_int_equal(zonedb_list(f->t, list_cb, &z, NULL), TDNS_OK);
 	assert_int_equal(z.n, 3);
 	assert_string_equal(z.names[0], ".");
 	assert_string_equal(z.names[1], "site.");
@@ -479,9 +492,13 @@ static void test_list_and_meta(void **state)
 	assert_true(m.loaded_at > 0);
 	klen = key_of("webapp.site.", key);
 	assert_int_equal(zonedb_get_meta(f->t, key, klen, &m), TDNS_ENOTFOUND);
-	assert_true(zonedb_in_deeper_zone(f->t, (const uint8_t *)"", 0, key, klen));
+	assert_int_equal(zonedb_in_deeper_zone(f->t, (const uint8_t *)"", 0, key,
+					       klen, &deeper), TDNS_OK);
+	assert_true(deeper);
 	klen = key_of("other.", key);
-	assert_false(zonedb_in_deeper_zone(f->t, (const uint8_t *)"", 0, key, klen));
+	assert_int_equal(zonedb_in_deeper_zone(f->t, (const uint8_t *)"", 0, key,
+					       klen, &deeper), TDNS_OK);
+	assert_false(deeper);
 }
 
 int main(void)
