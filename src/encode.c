@@ -75,21 +75,34 @@ static void remember(struct enc *e, size_t off)
 }
 
 /* Write an uncompressed, validated wire name: the longest suffix already
- * in the message becomes a pointer (RFC 1035 4.1.4). */
+ * in the message becomes a pointer (RFC 1035 4.1.4). Its own labels become
+ * pointer targets only once the whole name is written: until then a later
+ * suffix of the same name would match bytes not yet written. */
 static bool put_name(struct enc *e, const uint8_t *name)
 {
-	unsigned i;
+	uint16_t fresh[NAME_WIRE_MAX / 2];
+	unsigned i, n_fresh = 0;
+	bool ok = true;
 
 	while (name[0] != 0) {
 		for (i = 0; i < e->n_names; i++)
 			if (name_at(e, e->names[i], name))
-				return put16(e, (uint16_t)(0xc000 | e->names[i]));
-		remember(e, e->len);
+				break;
+		if (i < e->n_names) {
+			ok = put16(e, (uint16_t)(0xc000 | e->names[i]));
+			goto out;
+		}
+		if (e->len < ENC_PTR_LIMIT)
+			fresh[n_fresh++] = (uint16_t)e->len;
 		if (!put(e, name, (size_t)name[0] + 1))
 			return false;
 		name += (size_t)name[0] + 1;
 	}
-	return put(e, name, 1);
+	ok = put(e, name, 1);
+out:
+	for (i = 0; ok && i < n_fresh; i++)
+		remember(e, fresh[i]);
+	return ok;
 }
 
 /* Forget the names at or after offset mark (an RRset rolled back). */

@@ -242,6 +242,35 @@ static void test_answer_with_compression(void **state)
 	ldns_pkt_free(p);
 }
 
+/* A name whose suffix repeats one of its own labels ("site.site.") must
+ * not be compressed against the part of itself not yet written. */
+static void test_repeated_labels(void **state)
+{
+	static const uint8_t owner[] = { 1, 'a', 4, 's', 'i', 't', 'e', 4, 's',
+					 'i', 't', 'e', 0 };
+	static const uint8_t cname[] = { 0, 16, 4, 's', 'i', 't', 'e', 4, 's',
+					 'i', 't', 'e', 4, 's', 'i', 't', 'e', 0 };
+	static struct tdns_answer a;
+	uint8_t query[512];
+	struct tdns_qctx q;
+	ldns_pkt *p;
+	size_t n = 0, qlen;
+
+	(void)state;
+	qlen = make_query(query, "x.", DNS_TYPE_CNAME, 0, false);
+	memset(&q, 0, sizeof(q));
+	assert_int_equal(qctx_parse(&q, query, qlen), QCTX_OK);
+	answer_reset(&a);
+	answer_add(&a, ANS_ANSWER, owner, DNS_TYPE_CNAME, DNS_CLASS_IN, 5,
+		   ANS_REC_PACKED, 1, cname, sizeof(cname));
+	/* Zeros past what is written: a premature match then finds a root. */
+	memset(out, 0, sizeof(out));
+	assert_int_equal(encode_reply(&q, &a, out, sizeof(out), &n), TDNS_OK);
+	p = parse_reply(n);
+	rr_is(ldns_pkt_answer(p), 0, "a.site.site. 5 IN CNAME site.site.site.");
+	ldns_pkt_free(p);
+}
+
 /* Many records: over UDP the RRset goes whole or not at all, with TC; the
  * OPT stays; over TCP everything goes. */
 static void test_truncation(void **state)
@@ -477,6 +506,7 @@ int main(void)
 		cmocka_unit_test(test_parse_table),
 		cmocka_unit_test(test_compressed_question),
 		cmocka_unit_test(test_answer_with_compression),
+		cmocka_unit_test(test_repeated_labels),
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_opt_ede_and_extended_rcode),
 		cmocka_unit_test(test_bad_rdata),
