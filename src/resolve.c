@@ -698,30 +698,13 @@ static void set_qsent(struct tdns_resolver *r, struct upq *u, bool mix)
 	u->used_0x20 = true;
 }
 
-/* The upstream query message: RD set (we forward, RFC 1035 4.3.1), one
- * question (qsent), an OPT record advertising 1232 bytes (RFC 6891
- * 6.2.5, DNS flag day 2020) unless this upstream refused EDNS. */
+/* The upstream query message (encode.h encode_query): RD set, one question
+ * (qsent), an OPT advertising 1232 bytes (RFC 6891 6.2.5, DNS flag day
+ * 2020) unless this upstream refused EDNS. */
 static size_t build_query(const struct upq *u, uint8_t *m)
 {
-	size_t nlen = ldns_rdf_size(u->qname), p;
-
-	memset(m, 0, WIRE_HDR_LEN);
-	dns_wr16(m, u->id);
-	m[2] = 0x01;   /* QR=0, opcode QUERY, RD=1 */
-	dns_wr16(m + 4, 1); /* QDCOUNT */
-	dns_wr16(m + 10, u->no_edns ? 0 : 1); /* ARCOUNT: the OPT */
-	memcpy(m + WIRE_HDR_LEN, u->qsent, nlen);
-	p = WIRE_HDR_LEN + nlen;
-	dns_wr16(m + p, u->qtype);
-	dns_wr16(m + p + 2, u->qclass);
-	p += 4;
-	if (u->no_edns)
-		return p;
-	m[p++] = 0; /* OPT owner: root */
-	dns_wr16(m + p, LDNS_RR_TYPE_OPT);
-	dns_wr16(m + p + 2, WIRE_EDNS_OUR_SIZE);
-	memset(m + p + 4, 0, 6); /* extended rcode, version 0, flags, rdlength */
-	return p + 10;
+	return encode_query(u->id, u->qsent, ldns_rdf_size(u->qname), u->qtype,
+			    u->qclass, !u->no_edns, m, UPQ_MSG_MAX);
 }
 
 /*
