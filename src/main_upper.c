@@ -158,15 +158,11 @@ int main(int argc, char **argv)
 			lcfg.max_tcp = o.max_tcp;
 			lcfg.max_tcp_per_client = o.max_tcp_per_client;
 			lcfg.tcp_idle_ms = o.tcp_idle_ms;
-			/* Each worker its own SO_REUSEPORT UDP socket, not
-			 * one queue shared by all (a dup'ed socket read by
-			 * every worker, tried and removed): measured
-			 * in 8 of 8 interleaved rounds (dnsperf -c 4 -q 100,
-			 * 2 threads, 2 cores) the shared queue got 3-22%
-			 * fewer answers per second, its two readers waking
-			 * each other for datagrams the other one took
-			 * (server context switches 0.38 against 0.27 per
-			 * query, kernel time 6.0 against 5.2 us). */
+			/* Each worker its own SO_REUSEPORT UDP socket: the
+			 * kernel spreads datagrams over them, and no two
+			 * readers wake for the same datagram (a queue shared
+			 * by all workers is slower; the commit history has
+			 * the measurement). */
 			lcfg.ctx = &workers[i];
 			st = netio_listen(workers[i].loop, &lcfg);
 			if (st != TDNS_OK) {

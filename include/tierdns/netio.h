@@ -95,12 +95,12 @@ struct tdns_listen_cfg {
 	unsigned max_tcp;        /* 0 = 256 connections per listener (each loop
 				  * has its own: N threads accept N * max_tcp) */
 	unsigned tcp_idle_ms;    /* 0 = 10000 (RFC 7766 6.2.3) */
-	/* Added by limits: 0 = 16 connections per listener from one client
+	/* 0 = 16 connections per listener from one client
 	 * IP address (IPv4-mapped IPv6 counts as the IPv4 address); a new
 	 * connection over it is closed at once and counted
 	 * (netio_tcp_refused_per_client). */
 	unsigned max_tcp_per_client;
-	/* Optional (added by perf, NULL = none): called with begin true
+	/* Optional (NULL = none): called with begin true
 	 * before the first on_query of a batch of UDP datagrams (one
 	 * recvmmsg) and with begin false after the last, before the replies
 	 * go out, so a handler can share per-batch work (both daemons take

@@ -106,8 +106,6 @@ enum tdns_status zonedb_del_rrset(struct tdns_txn *t, const uint8_t *key,
 enum tdns_status zonedb_put_meta(struct tdns_txn *t, const uint8_t *apex,
 				 size_t apex_len, const struct tdns_zone_meta *m);
 
-/* Added by store (backward compatible): */
-
 /* Metadata of the zone with exactly this apex. TDNS_ENOTFOUND if none. */
 enum tdns_status zonedb_get_meta(struct tdns_txn *t, const uint8_t *apex,
 				 size_t apex_len, struct tdns_zone_meta *m);
@@ -136,7 +134,7 @@ enum tdns_status zonedb_in_deeper_zone(struct tdns_txn *t, const uint8_t *apex,
 				       size_t apex_len, const uint8_t *key,
 				       size_t klen, bool *deeper);
 
-/* Added by uperf (backward compatible): a per-worker copy of the zone list,
+/* A per-worker copy of the zone list,
  * so that finding the zone of a query costs no store lookup while the store
  * is unchanged. Owned by one thread (no locking). Each entry also records
  * whether the zone has any NS RRset below its apex (a zone cut), so that
