@@ -1259,3 +1259,88 @@ bool cache_value_wire(const uint8_t *val, size_t len, uint64_t now,
 	e.limit = tcp ? WIRE_MAX_MSG : q->max_udp;
 	return fast_write(val, len, now, &e, out, cap, out_len);
 }
+
+/* ---- the answer descriptor (answer.h) ---- */
+
+/* Both uncompressed, validated wire names: equal ignoring ASCII case? */
+static bool name_eq(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	if (alen != blen)
+		return false;
+	if (memcmp(a, b, alen) == 0)
+		return true;
+	for (size_t i = 0; i < alen; i++)
+		if (dns_lower(a[i]) != dns_lower(b[i]))
+			return false;
+	return true;
+}
+
+enum tdns_status cache_value_answer(const uint8_t *val, size_t len, uint64_t now,
+				    uint32_t expired_ttl,
+				    const struct tdns_qctx *q,
+				    struct tdns_answer *a)
+{
+	struct tdns_ans_rrset *e = NULL;
+	const uint8_t *e_owner = NULL;
+	size_t pos = CACHE_HDR_LEN, nlen = 0, rdlen, e_nlen = 0;
+	unsigned an, ns, i;
+
+	if (len < CACHE_HDR_LEN || val[0] != CACHE_VALUE_VERSION || val[1] > 0x0f)
+		return TDNS_EINVAL;
+	an = dns_rd16(val + 10);
+	ns = dns_rd16(val + 12);
+	a->rcode = val[1];
+	for (i = 0; i < an + ns; i++) {
+		uint8_t sec = i < an ? ANS_ANSWER : ANS_AUTHORITY;
+		const uint8_t *rec = val + pos;
+		uint16_t type, rclass;
+		uint64_t exp, left;
+		uint32_t ttl;
+
+		if (!record_bounds(val, len, pos, &nlen, &rdlen))
+			return TDNS_EINVAL;
+		type = dns_rd16(rec + nlen);
+		rclass = dns_rd16(rec + nlen + 2);
+		exp = dns_rd64(rec + nlen + 4);
+		left = exp > now ? exp - now : expired_ttl;
+		ttl = (uint32_t)(left > 0x7fffffffu ? 0x7fffffffu : left);
+		pos += nlen + CACHE_REC_FIXED + rdlen;
+		/* Consecutive records of one RRset form one entry (they were
+		 * cached with one TTL, RFC 2181 5.2; the smallest is kept). */
+		if (e != NULL && e->section == sec && e->type == type &&
+		    e->rclass == rclass && e_nlen == nlen &&
+		    memcmp(e_owner, rec, nlen) == 0) {
+			e->count++;
+			e->rdata_len = (size_t)(val + pos - e->rdata);
+			if (ttl < e->ttl)
+				e->ttl = ttl;
+			continue;
+		}
+		/* An owner equal to the question is written as a pointer to it,
+		 * in the client's case (RFC 4343 4). */
+		e = answer_add(a, sec,
+			       name_eq(rec, nlen, q->qname, q->qname_len) ? NULL
+									  : rec,
+			       type, rclass, ttl, ANS_REC_CACHED, 1, rec,
+			       (size_t)(val + pos - rec));
+		if (e == NULL)
+			return TDNS_OK; /* a->tc says the rest is missing */
+		e_owner = rec;
+		e_nlen = nlen;
+	}
+	return pos == len ? TDNS_OK : TDNS_EINVAL;
+}
+
+enum tdns_status cache_answer(struct tdns_txn *t, const struct tdns_qctx *q,
+			      uint64_t now, struct tdns_answer *a)
+{
+	struct tdns_val v;
+	enum tdns_status st;
+
+	if (!qtype_cacheable(q->qtype))
+		return TDNS_ENOTFOUND;
+	st = value_get(t, q->qkey, q->qkey_len, q->qtype, now, 0, &v);
+	if (st != TDNS_OK)
+		return st;
+	return cache_value_answer(v.data, v.len, now, 0, q, a);
+}

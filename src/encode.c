@@ -25,6 +25,7 @@ struct enc {
 	size_t len;
 	uint16_t names[ENC_MAX_NAMES];
 	unsigned n_names;
+	bool q_pending; /* the question's labels are not in names[] yet */
 };
 
 static bool put(struct enc *e, const void *p, size_t n)
@@ -83,6 +84,15 @@ static bool put_name(struct enc *e, const uint8_t *name)
 	uint16_t fresh[NAME_WIRE_MAX / 2];
 	unsigned i, n_fresh = 0;
 	bool ok = true;
+
+	/* The question's labels are the first targets (RFC 1035 4.1.4),
+	 * taken only when a name is written: an answer whose owners all
+	 * point at the question never needs them. */
+	if (e->q_pending) {
+		e->q_pending = false;
+		for (i = DNS_HDR_LEN; e->out[i] != 0; i += (unsigned)e->out[i] + 1)
+			remember(e, i);
+	}
 
 	while (name[0] != 0) {
 		for (i = 0; i < e->n_names; i++)
@@ -308,6 +318,7 @@ enum tdns_status encode_reply(const struct tdns_qctx *q,
 	e.limit = limit - olen;
 	e.len = DNS_HDR_LEN;
 	e.n_names = 0;
+	e.q_pending = false;
 	dns_wr16(out, q->id);
 	out[2] = (uint8_t)(DNS_FLAG_QR | (q->opcode & 0x0f) << 3);
 	out[3] = (uint8_t)(a->rcode & 0x0f);
@@ -323,8 +334,7 @@ enum tdns_status encode_reply(const struct tdns_qctx *q,
 		    !put16(&e, q->qclass))
 			return TDNS_ESPACE;
 		out[5] = 1;
-		for (i = DNS_HDR_LEN; out[i] != 0; i += (size_t)out[i] + 1)
-			remember(&e, i);
+		e.q_pending = true;
 	}
 	/* Lookups add their RRsets section by section, so one pass in order
 	 * is the usual case; otherwise one pass per section. */

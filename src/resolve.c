@@ -179,8 +179,8 @@ struct tdns_resolver {
 	uint64_t log_pending;     /* lines left out of it */
 	struct tdns_resolver_stats stats;
 	struct tdns_answer ans;    /* the pipeline's answer, reused */
-	enum cache_fast qfast;     /* what the cache fast path said of the
-				    * query in the pipeline */
+	struct zonedb_cache *zc;   /* this resolver's copy of the static
+				    * zone list (zonedb.h) */
 	bool refusing;             /* the query's client is not allowed */
 	struct tdns_txn *stage_txn; /* the snapshot the QUERY stage opened */
 };
@@ -1036,7 +1036,7 @@ out:
  * upstream's answer, so that answer could be the wrong one. It is SERVFAIL
  * (EDE 0, RFC 8914) with the reason logged. A corrupt cache entry is a
  * miss (cache.h): the upstream's answer replaces it. */
-static ldns_pkt *cache_answer(struct tdns_resolver *r, const struct tdns_query *q)
+static ldns_pkt *cache_reply(struct tdns_resolver *r, const struct tdns_query *q)
 {
 	struct tdns_txn *t = rtxn_open(r);
 	ldns_pkt *reply = NULL;
@@ -1102,7 +1102,7 @@ static ldns_pkt *local_answer(struct tdns_resolver *r, const struct tdns_query *
 	if (t == NULL)
 		return NULL;
 	answer_reset(&r->ans);
-	res = auth_lookup(NULL, t, &qc, &r->ans);
+	res = auth_lookup(r->zc, t, &qc, &r->ans);
 	if (res == AUTH_ANSWERED) {
 		r->stats.static_answers++;
 		/* The question is written from qc.qname: encode into a
@@ -1114,7 +1114,7 @@ static ldns_pkt *local_answer(struct tdns_resolver *r, const struct tdns_query *
 	rtxn_close(r, t);
 	if (res == AUTH_ANSWERED)
 		return reply;
-	return cache_answer(r, q);
+	return cache_reply(r, q);
 }
 
 /* The question key of q: record key || class (coalescing and failures). */
@@ -1141,28 +1141,6 @@ static ldns_pkt *miss_failed(struct tdns_resolver *r, const struct tdns_query *q
 	reply = fail_reply(r, q, &stale, why, now);
 	cache_value_clear(&stale);
 	return reply;
-}
-
-/* The common cache hit written straight into out (cache.h
- * cache_answer_fast): no query parse, no ldns_pkt, no allocation. Any
- * other query goes the ldns way; CACHE_FAST_MISS tells it that the local
- * data (static zones, cache) has already been asked. */
-static enum cache_fast cached_fast(struct tdns_resolver *r, const uint8_t *in,
-				   size_t len, bool tcp, uint8_t *out,
-				   size_t cap, size_t *out_len)
-{
-	struct tdns_txn *t = rtxn_open(r);
-	enum cache_fast f;
-
-	if (t == NULL)
-		return CACHE_FAST_DECLINED;
-	f = cache_answer_fast(t, in, len, tcp, clock_now(), out, cap, out_len);
-	rtxn_close(r, t);
-	if (f == CACHE_FAST_ANSWERED) {
-		r->stats.queries++;
-		r->stats.cache_hits++;
-	}
-	return f;
 }
 
 /* The pipeline's access stage: clients outside the access list are
@@ -1192,6 +1170,7 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 {
 	struct tdns_resolver *r = ctx;
 	struct tdns_txn *t;
+	enum tdns_status st;
 
 	r->stats.queries++;
 	if (q->qclass == DNS_CLASS_CH) {
@@ -1209,18 +1188,32 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 		a->rcode = DNS_RCODE_REFUSED;
 		return PIPELINE_ANSWER;
 	}
-	if (r->qfast == CACHE_FAST_MISS)
-		return PIPELINE_DEFER; /* the fast path asked the local data */
 	t = rtxn_open(r);
 	if (t == NULL) {
 		answer_fail(a, DNS_RCODE_SERVFAIL, EDE_OTHER, "store unavailable");
 		return PIPELINE_ANSWER;
 	}
+	/* The snapshot stays open until the answer is encoded (auth.h,
+	 * cache.h); run_pipeline closes it. */
 	r->stage_txn = t;
-	/* The snapshot stays open until the answer is encoded (auth.h);
-	 * resolver_query closes it. */
-	if (auth_lookup(NULL, t, q, a) == AUTH_ANSWERED) {
+	if (auth_lookup(r->zc, t, q, a) == AUTH_ANSWERED) {
 		r->stats.static_answers++;
+		return PIPELINE_ANSWER;
+	}
+	st = cache_answer(t, q, clock_now(), a);
+	if (st == TDNS_OK) {
+		r->stats.cache_hits++;
+		return PIPELINE_ANSWER;
+	}
+	answer_reset(a);
+	a->ra = true;
+	if (st == TDNS_EINVAL)
+		log_warn("cache lookup: corrupt entry (treated as a miss)");
+	else if (st != TDNS_ENOTFOUND) {
+		/* A store that cannot be read is no miss: a static zone
+		 * in it may override what the upstream would say. */
+		log_warn("cache lookup: %s", tdns_strerror(st));
+		answer_fail(a, DNS_RCODE_SERVFAIL, EDE_OTHER, "store unavailable");
 		return PIPELINE_ANSWER;
 	}
 	return PIPELINE_DEFER;
@@ -1262,14 +1255,9 @@ enum resolver_verdict resolver_query(struct tdns_resolver *r, const uint8_t *in,
 	ldns_pkt *reply = NULL;
 	enum resolver_verdict v;
 	enum fail_kind why = FAIL_CACHED;
-	enum cache_fast fast;
 	size_t key_len;
 	uint32_t hash;
 
-	fast = cached_fast(r, in, len, tcp, out, cap, out_len);
-	if (fast == CACHE_FAST_ANSWERED)
-		return RESOLVER_REPLY;
-	r->qfast = fast;
 	r->refusing = false;
 	switch (run_pipeline(r, in, len, tcp, out, cap, out_len)) {
 	case PIPELINE_ANSWER:
@@ -1279,17 +1267,16 @@ enum resolver_verdict resolver_query(struct tdns_resolver *r, const uint8_t *in,
 	case PIPELINE_DEFER:
 		break;
 	}
-	/* The cache and the upstream still speak ldns. */
+	/* A miss (the pipeline asked the static zones and the cache): the
+	 * upstream path still speaks ldns. */
 	memset(&q, 0, sizeof(q));
 	if (wire_parse_query(in, len, &q, out, out_len) != WIRE_OK)
 		return RESOLVER_DROP; /* the pipeline accepted it: cannot happen */
-	if (fast != CACHE_FAST_MISS)
-		reply = cache_answer(r, &q);
-	if (reply == NULL && !q.rd) {
+	if (!q.rd) {
 		/* RFC 1034 4.3.1: without RD we answer from local data
 		 * only; a forwarder has no referral to give. */
 		reply = wire_reply_new(&q, LDNS_RCODE_REFUSED);
-	} else if (reply == NULL) {
+	} else {
 		key_len = question_key(&q, key);
 		hash = key_hash(key, key_len);
 		if (failc_hit(r, key, key_len, hash, clock_mono_ms())) {
@@ -1323,7 +1310,6 @@ enum resolver_verdict resolver_refuse(struct tdns_resolver *r, const uint8_t *in
 	if (qctx_parse(&qc, in, len) != QCTX_OK)
 		return RESOLVER_DROP;
 	r->refusing = true;
-	r->qfast = CACHE_FAST_DECLINED;
 	switch (run_pipeline(r, in, len, tcp, out, cap, out_len)) {
 	case PIPELINE_ANSWER:
 		r->refusing = false;
@@ -2018,7 +2004,8 @@ enum tdns_status resolver_new(const struct tdns_resolver_cfg *cfg,
 	r->puts = calloc(r->cfg.max_outstanding, sizeof(*r->puts));
 	r->commit_tail = &r->commit;
 	if (r->slots == NULL || r->free_slots == NULL || r->buckets == NULL ||
-	    r->buf == NULL || r->ups == NULL || r->failc == NULL || r->puts == NULL)
+	    r->buf == NULL || r->ups == NULL || r->failc == NULL || r->puts == NULL ||
+	    zonedb_cache_new(&r->zc) != TDNS_OK)
 		goto out;
 	for (unsigned i = 0; i < r->cfg.n_upstream; i++)
 		r->ups[i].backoff_ms = BACKOFF_MIN_MS;
@@ -2060,5 +2047,6 @@ void resolver_free(struct tdns_resolver *r)
 	free(r->ups);
 	free(r->failc);
 	free(r->puts);
+	zonedb_cache_free(r->zc);
 	free(r);
 }

@@ -726,14 +726,11 @@ enum tdns_status zonedb_cache_find(struct zonedb_cache *c, struct tdns_txn *t,
 				   bool *has_cuts)
 {
 	uint64_t id = store_txn_id(t);
-	int labels = name_key_labels(key, klen);
-	int l;
+	int labels, l;
 
 	*has_cuts = true;
 	if (id == 0)
 		return zonedb_find(t, key, klen, apex_len, meta);
-	if (labels < 0)
-		return TDNS_EINVAL;
 	if (c->txn_id != id) {
 		enum tdns_status st = zc_refresh(c, t, id);
 
@@ -742,6 +739,13 @@ enum tdns_status zonedb_cache_find(struct zonedb_cache *c, struct tdns_txn *t,
 	}
 	if (c->bypass)
 		return zonedb_find(t, key, klen, apex_len, meta);
+	/* A store without zones (a resolver without static zones, the
+	 * common case) encloses nothing. */
+	if (c->n == 0)
+		return TDNS_ENOTFOUND;
+	labels = name_key_labels(key, klen);
+	if (labels < 0)
+		return TDNS_EINVAL;
 	/* RFC 1034 4.3.2 step 2, as zonedb_find. */
 	for (l = labels; l >= 0; l--) {
 		size_t plen = name_key_prefix_len(key, klen, l);

@@ -47,6 +47,8 @@
 
 #include <ldns/ldns.h>
 
+#include "tierdns/answer.h"
+#include "tierdns/qctx.h"
 #include "tierdns/status.h"
 #include "tierdns/store.h"
 #include "tierdns/wire.h"
@@ -119,6 +121,32 @@ enum tdns_status cache_value_render_ttl(const uint8_t *val, size_t len,
 enum tdns_status cache_get(struct tdns_txn *t, const uint8_t *qkey,
 			   size_t qkey_len, uint16_t qtype, uint64_t now,
 			   uint32_t max_stale, struct tdns_cache_value *out);
+
+/*
+ * The answer to q from a packed value (as cache_value_build makes it,
+ * cacheable or not) into the descriptor a: its rcode, the chain in the
+ * answer section, the SOA in authority, one entry per RRset (consecutive
+ * records with one owner, type and class), TTL = expiry - now, or
+ * expired_ttl once past (RFC 8767 4: stale answers go out with TTL 30;
+ * 0 otherwise). An owner equal to the question name is the question's
+ * (written in the client's case). The entries borrow val: it must outlive
+ * the encoding. TDNS_EINVAL if the value is malformed (a may then hold
+ * part of it: discard it).
+ */
+enum tdns_status cache_value_answer(const uint8_t *val, size_t len, uint64_t now,
+				    uint32_t expired_ttl,
+				    const struct tdns_qctx *q,
+				    struct tdns_answer *a);
+
+/*
+ * The fresh cache entry for q (its name key, qtype, class IN) in read
+ * transaction t, as cache_value_answer; the entries borrow the snapshot.
+ * TDNS_ENOTFOUND on a miss, an expired entry or a type never cached;
+ * TDNS_EINVAL for a corrupt entry (a miss: the upstream's answer replaces
+ * it); other store errors as store.h (never to be read as a miss).
+ */
+enum tdns_status cache_answer(struct tdns_txn *t, const struct tdns_qctx *q,
+			      uint64_t now, struct tdns_answer *a);
 
 /*
  * Look the question (name key qkey of the qname, qtype, class IN) up in read
