@@ -639,7 +639,7 @@ static enum tdns_status idx_rebuild(struct tdns_txn *t)
 	st = bytes_set(t, bytes);
 	if (st == TDNS_OK)
 		st = idx_mark(t);
-	if (st == TDNS_OK)
+	if (st == TDNS_OK && n > 0)
 		log_info("cache: expiry index built for %zu cached entries", n);
 out:
 	store_cursor_close(c);
@@ -777,7 +777,9 @@ enum tdns_status cache_purge(struct tdns_txn *t, uint64_t now, size_t want_free,
 }
 
 /* Empty the cache and its index in one write transaction: the last resort
- * on a map too full to build the index. */
+ * of the map-full fallback when the index cannot be built (store_clear
+ * frees whole pages without copying them, where a rebuild or a deletion
+ * needs fresh ones). */
 static enum tdns_status cache_clear(struct tdns_store *s)
 {
 	struct tdns_txn *t = NULL;
@@ -804,45 +806,56 @@ static enum tdns_status cache_clear(struct tdns_store *s)
 
 /*
  * The map-full fallback: evict entries that expired at or before `dead`
- * and the soonest-expiring until `want` are gone, in transactions of
- * EVICT_BATCH deletions, so that no transaction needs many fresh pages
- * (LMDB copies every page it touches).
+ * and the soonest-expiring until `want` are gone, in transactions of at
+ * most EVICT_BATCH deletions, halved down to one while the map cannot
+ * take even that (LMDB copies every page a transaction touches, and a
+ * deletion in the expiry order touches a cache page of its own):
+ * TDNS_EFULL when not even one fits. When the index cannot be built for
+ * want of room, the cache is emptied (cache_clear) instead.
  */
 static enum tdns_status evict_full(struct tdns_store *s, uint64_t dead,
 				   size_t want)
 {
-	struct evict_goal g = {
-		.dead = dead, .fit = UINT64_MAX, .want = want, .max = EVICT_BATCH,
-	};
+	struct evict_goal g = { .dead = dead, .fit = UINT64_MAX };
 	struct tdns_txn *t = NULL;
 	uint64_t bytes = 0;
-	size_t done = 0;
-	bool more = true;
+	size_t batch = EVICT_BATCH, done = 0, n;
+	bool more = true, built = true;
 	enum tdns_status st = TDNS_OK;
 
 	while (more) {
+		g.max = batch;
+		g.want = want > done ? want - done : 0;
+		n = 0;
 		st = store_begin(s, true, &t);
 		if (st != TDNS_OK)
 			goto out;
 		st = idx_ready(t);
-		if (st == TDNS_EFULL) {
-			store_abort(t);
-			t = NULL;
-			st = cache_clear(s);
-			goto out;
-		}
+		built = st != TDNS_EFULL;
 		if (st == TDNS_OK)
 			st = bytes_get(t, &bytes);
 		if (st == TDNS_OK)
-			st = evict_walk(t, &g, &bytes, &done, &more);
+			st = evict_walk(t, &g, &bytes, &n, &more);
 		if (st == TDNS_OK)
 			st = bytes_set(t, bytes);
-		if (st != TDNS_OK)
-			goto out;
-		st = store_commit(t);
+		if (st == TDNS_OK) {
+			st = store_commit(t);
+			t = NULL;
+		}
+		store_abort(t);
 		t = NULL;
+		if (st == TDNS_EFULL && built && batch > 1) {
+			batch /= 2;
+			more = true;
+			continue;
+		}
+		if (st == TDNS_EFULL && !built) {
+			st = cache_clear(s);
+			goto out;
+		}
 		if (st != TDNS_OK)
 			goto out;
+		done += n;
 	}
 out:
 	store_abort(t);
