@@ -18,7 +18,8 @@
 #define DEFAULT_MAX_TTL 86400u
 #define DEFAULT_MAX_NEG_TTL 3600u
 #define EVICT_ROUNDS 4
-#define EVICT_BATCH 16
+#define EVICT_BATCH 16 /* deletions per transaction on a full map */
+#define EVICT_AHEAD 16 /* values of room made beyond the one written */
 #define CACHE_BYTES_KEY "cache_bytes" /* in the meta database */
 #define CACHE_INDEX_KEY "cache_index" /* in meta: the index is built */
 #define CACHE_INDEX_VERSION 1u
@@ -879,15 +880,20 @@ struct budget {
  * Room for a value of `plus` bytes under rkey in write transaction t over
  * budget: the old entry of the key goes first (so that the walk never
  * meets it), then the index is walked from its start: every entry expired
- * at or before b->dead, then the soonest-expiring until the value fits.
- * TDNS_ESPACE when it cannot (nothing indexed is left to evict).
+ * at or before b->dead, then the soonest-expiring until the value and
+ * EVICT_AHEAD more of its size fit (at most a sixteenth of the budget
+ * more), so that a cache at its bound evicts once every few writes, a
+ * few entries each time. TDNS_ESPACE when the value cannot fit (nothing
+ * indexed is left to evict).
  */
 static enum tdns_status make_room(struct tdns_txn *t, const struct budget *b,
 				  const uint8_t *rkey, size_t rlen, uint64_t plus,
 				  uint64_t *bytes)
 {
+	uint64_t ahead = plus * EVICT_AHEAD < b->max_bytes / 16
+				 ? plus * EVICT_AHEAD : b->max_bytes / 16;
 	struct evict_goal g = {
-		.dead = b->dead, .fit = b->max_bytes - plus, .max = SIZE_MAX,
+		.dead = b->dead, .fit = b->max_bytes - plus - ahead, .max = SIZE_MAX,
 	};
 	struct tdns_val old;
 	size_t done = 0;
@@ -905,7 +911,7 @@ static enum tdns_status make_room(struct tdns_txn *t, const struct budget *b,
 	}
 	if (st == TDNS_OK)
 		st = evict_walk(t, &g, bytes, &done, &more);
-	if (st == TDNS_OK && *bytes > g.fit) {
+	if (st == TDNS_OK && *bytes > b->max_bytes - plus) {
 		/* The index is empty: an account that still says otherwise
 		 * is wrong unless the cache holds entries it cannot see. */
 		if (store_count(t, TDNS_DB_CACHE) != 0)
