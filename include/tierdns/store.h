@@ -128,7 +128,7 @@ enum tdns_status store_cursor_next(struct tdns_cursor *c, struct tdns_val *k,
 /* Delete the entry under the cursor (write transactions). */
 enum tdns_status store_cursor_del(struct tdns_cursor *c);
 
-/* Added by uperf (backward compatible): the id of the snapshot t reads
+/* The id of the snapshot t reads
  * (LMDB's transaction id, which every committed write increases). Caches
  * derived from the store compare it to know they are still current.
  * 0 for a write transaction: its changes are not a committed snapshot. */
