@@ -18,8 +18,12 @@
 #define DEFAULT_MAX_TTL 86400u
 #define DEFAULT_MAX_NEG_TTL 3600u
 #define EVICT_ROUNDS 4
-#define EVICT_BATCH 16
+#define EVICT_BATCH 16 /* deletions per transaction on a full map */
+#define EVICT_AHEAD 16 /* values of room made beyond the one written */
 #define CACHE_BYTES_KEY "cache_bytes" /* in the meta database */
+#define CACHE_INDEX_KEY "cache_index" /* in meta: the index is built */
+#define CACHE_INDEX_VERSION 1u
+#define IDX_KEY_MAX (8 + RECORD_KEY_MAX)
 
 /* ---- byte helpers: values may be unaligned, read them byte by byte ---- */
 
@@ -517,13 +521,6 @@ enum tdns_status cache_get(struct tdns_txn *t, const uint8_t *qkey,
 	return TDNS_OK;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* ---- size accounting: meta "cache_bytes" = sum of key + value lengths,
  * updated in the same transaction as every cache write ---- */
 
@@ -547,32 +544,11 @@ static enum tdns_status bytes_get(struct tdns_txn *t, uint64_t *bytes)
 
 static enum tdns_status bytes_set(struct tdns_txn *t, uint64_t bytes)
 {
-	struct pack k = { 0 };
-	enum tdns_status st;
+	uint8_t b[8];
 
-	pk_u64(&k, bytes);
-	if (k.err)
-		return TDNS_ENOMEM;
-	st = store_put(t, TDNS_DB_META, (const uint8_t *)CACHE_BYTES_KEY,
-		       sizeof(CACHE_BYTES_KEY) - 1, k.p, k.len);
-	free(k.p);
-	return st;
-}
-
-/* Add `plus` and subtract `minus` (never below 0). */
-static enum tdns_status bytes_adjust(struct tdns_txn *t, uint64_t plus,
-				     uint64_t minus)
-{
-	uint64_t bytes;
-	enum tdns_status st;
-
-	if (plus == minus)
-		return TDNS_OK;
-	st = bytes_get(t, &bytes);
-	if (st != TDNS_OK)
-		return st;
-	bytes += plus;
-	return bytes_set(t, bytes > minus ? bytes - minus : 0);
+	dns_wr64(b, bytes);
+	return store_put(t, TDNS_DB_META, (const uint8_t *)CACHE_BYTES_KEY,
+			 sizeof(CACHE_BYTES_KEY) - 1, b, sizeof(b));
 }
 
 uint64_t cache_bytes(struct tdns_txn *t)
@@ -587,93 +563,191 @@ size_t cache_count(struct tdns_txn *t)
 	return store_count(t, TDNS_DB_CACHE);
 }
 
-/* ---- eviction ---- */
+/* ---- the expiry index (cache_exp): u64 expiry || record key -> empty,
+ * one index entry per cache entry, written in the same transaction ---- */
 
-/* The expiry of the want-th soonest-expiring entry (a full scan): deleting
- * the entries at or before it frees about `want` entries. TDNS_ENOTFOUND
- * for an empty cache. */
-static enum tdns_status expiry_limit(struct tdns_txn *t, size_t want,
-				     uint64_t *limit)
+/* The index key of the entry (rkey, expiry) into out (IDX_KEY_MAX bytes);
+ * returns its length. */
+static size_t idx_key(uint64_t expiry, const uint8_t *rkey, size_t rlen,
+		      uint8_t *out)
 {
-	struct tdns_cursor *c = NULL;
-	struct tdns_val k, v;
-	uint64_t *exp = NULL;
-	size_t n = 0, cap = store_count(t, TDNS_DB_CACHE);
-	enum tdns_status st = TDNS_ENOTFOUND;
-
-	*limit = 0;
-	if (cap == 0 || want == 0)
-		goto out;
-	exp = malloc(cap * sizeof(*exp));
-	if (exp == NULL) {
-		st = TDNS_ENOMEM;
-		goto out;
-	}
-	st = store_cursor_open(t, TDNS_DB_CACHE, &c);
-	if (st != TDNS_OK)
-		goto out;
-	for (st = store_cursor_seek(c, NULL, 0, &k, &v); st == TDNS_OK && n < cap;
-	     st = store_cursor_next(c, &k, &v))
-		exp[n++] = value_expiry(&v);
-	if (st != TDNS_OK && st != TDNS_ENOTFOUND)
-		goto out;
-	st = n > 0 ? TDNS_OK : TDNS_ENOTFOUND;
-	if (n > 0) {
-		qsort(exp, n, sizeof(*exp), cmp_u64);
-		*limit = exp[(want < n ? want : n) - 1];
-	}
-out:
-	store_cursor_close(c);
-	free(exp);
-	return st;
+	dns_wr64(out, expiry);
+	memcpy(out + 8, rkey, rlen);
+	return 8 + rlen;
 }
 
-/*
- * In write transaction t, delete up to max entries expiring at or before
- * limit, from the first key >= resume (NULL: the start) on; stops after
- * `batch` deletions. resume and rlen are left at the last deleted key (seeking
- * to a deleted key lands on the one after it), *at_end tells whether the
- * scan reached the end. The size account is updated in t.
- */
-static enum tdns_status delete_some(struct tdns_txn *t, uint64_t limit,
-				    size_t max, size_t batch, uint8_t *resume,
-				    size_t *rlen, size_t *done, bool *at_end)
+static enum tdns_status idx_put(struct tdns_txn *t, uint64_t expiry,
+				const uint8_t *rkey, size_t rlen)
+{
+	static const uint8_t empty;
+	uint8_t k[IDX_KEY_MAX];
+
+	return store_put(t, TDNS_DB_CACHE_EXP, k, idx_key(expiry, rkey, rlen, k),
+			 &empty, 0);
+}
+
+/* Remove the index entry (expiry, rkey); one that is not there is not an
+ * error (the index is then rebuilt when the counts disagree). */
+static enum tdns_status idx_del(struct tdns_txn *t, uint64_t expiry,
+				const uint8_t *rkey, size_t rlen)
+{
+	uint8_t k[IDX_KEY_MAX];
+	enum tdns_status st;
+
+	st = store_del(t, TDNS_DB_CACHE_EXP, k, idx_key(expiry, rkey, rlen, k));
+	return st == TDNS_ENOTFOUND ? TDNS_OK : st;
+}
+
+static enum tdns_status idx_mark(struct tdns_txn *t)
+{
+	static const uint8_t ver = CACHE_INDEX_VERSION;
+
+	return store_put(t, TDNS_DB_META, (const uint8_t *)CACHE_INDEX_KEY,
+			 sizeof(CACHE_INDEX_KEY) - 1, &ver, sizeof(ver));
+}
+
+/* Build the index (and the size account) from the cache entries in write
+ * transaction t. A cache key no record key can be (longer than
+ * RECORD_KEY_MAX, so never looked up) is deleted. */
+static enum tdns_status idx_rebuild(struct tdns_txn *t)
 {
 	struct tdns_cursor *c = NULL;
 	struct tdns_val k, v;
-	uint64_t freed = 0;
+	uint64_t bytes = 0;
 	size_t n = 0;
 	enum tdns_status st;
 
-	*at_end = false;
-	st = store_cursor_open(t, TDNS_DB_CACHE, &c);
+	st = store_clear(t, TDNS_DB_CACHE_EXP);
+	if (st == TDNS_OK)
+		st = store_cursor_open(t, TDNS_DB_CACHE, &c);
 	if (st != TDNS_OK)
 		goto out;
-	for (st = store_cursor_seek(c, *rlen ? resume : NULL, *rlen, &k, &v);
-	     st == TDNS_OK && n < batch && *done + n < max;
+	for (st = store_cursor_seek(c, NULL, 0, &k, &v); st == TDNS_OK;
 	     st = store_cursor_next(c, &k, &v)) {
-		if (value_expiry(&v) > limit)
-			continue;
-		if (k.len > RECORD_KEY_MAX) {
-			st = TDNS_EINVAL;
-			goto out;
-		}
-		memcpy(resume, k.data, k.len);
-		*rlen = k.len;
-		freed += k.len + v.len;
-		st = store_cursor_del(c);
+		if (k.len > RECORD_KEY_MAX)
+			st = store_cursor_del(c);
+		else
+			st = idx_put(t, value_expiry(&v), k.data, k.len);
 		if (st != TDNS_OK)
 			goto out;
+		if (k.len <= RECORD_KEY_MAX) {
+			bytes += k.len + v.len;
+			n++;
+		}
+	}
+	if (st != TDNS_ENOTFOUND)
+		goto out;
+	st = bytes_set(t, bytes);
+	if (st == TDNS_OK)
+		st = idx_mark(t);
+	if (st == TDNS_OK && n > 0)
+		log_info("cache: expiry index built for %zu cached entries", n);
+out:
+	store_cursor_close(c);
+	return st;
+}
+
+/* In write transaction t, rebuild the index unless it is known to be in
+ * step: the marker is there and both databases hold as many entries. */
+static enum tdns_status idx_ready(struct tdns_txn *t)
+{
+	struct tdns_val v;
+	enum tdns_status st;
+
+	st = store_get(t, TDNS_DB_META, (const uint8_t *)CACHE_INDEX_KEY,
+		       sizeof(CACHE_INDEX_KEY) - 1, &v);
+	if (st != TDNS_OK && st != TDNS_ENOTFOUND)
+		goto out;
+	if (st == TDNS_OK && v.len == 1 && v.data[0] == CACHE_INDEX_VERSION &&
+	    store_count(t, TDNS_DB_CACHE) == store_count(t, TDNS_DB_CACHE_EXP))
+		goto out;
+	if (st == TDNS_OK)
+		log_warn("cache: expiry index out of step with the cache; "
+			 "rebuilding it");
+	st = idx_rebuild(t);
+out:
+	return st;
+}
+
+/* ---- eviction: a walk from the start of the index ---- */
+
+/* What an eviction walk removes: entries while the first of the index
+ * expired at or before `dead`, or while the account is over `fit`, or
+ * until `want` entries are gone; at most `max` in this transaction. */
+struct evict_goal {
+	uint64_t dead;
+	uint64_t fit;  /* UINT64_MAX: no byte goal */
+	size_t want;   /* 0: no count goal */
+	size_t max;
+};
+
+/*
+ * Evict from the start of the index (the soonest expiry) in write
+ * transaction t as g says. *bytes is the account (read and written back
+ * by the caller), *done counts the entries removed; *more is true when
+ * the walk stopped at g->max with more to remove. An index entry whose
+ * cache entry is gone is dropped, one whose entry has another expiry is
+ * moved to it (neither counts).
+ */
+static enum tdns_status evict_walk(struct tdns_txn *t, const struct evict_goal *g,
+				   uint64_t *bytes, size_t *done, bool *more)
+{
+	uint8_t rkey[RECORD_KEY_MAX];
+	struct tdns_cursor *c = NULL;
+	struct tdns_val k, v;
+	uint64_t exp, cexp;
+	size_t rlen, n = 0;
+	enum tdns_status st;
+
+	*more = false;
+	st = store_cursor_open(t, TDNS_DB_CACHE_EXP, &c);
+	if (st != TDNS_OK)
+		goto out;
+	for (;;) {
+		/* The first entry each time: what was before it is gone. */
+		st = store_cursor_seek(c, NULL, 0, &k, &v);
+		if (st != TDNS_OK)
+			break;
+		if (k.len <= 8 || k.len > IDX_KEY_MAX) {
+			st = store_cursor_del(c); /* not an index key */
+			if (st != TDNS_OK)
+				break;
+			continue;
+		}
+		exp = dns_rd64(k.data);
+		if (exp > g->dead && *bytes <= g->fit && *done >= g->want)
+			break;
+		if (n == g->max) {
+			*more = true;
+			break;
+		}
+		rlen = k.len - 8;
+		memcpy(rkey, k.data + 8, rlen);
+		st = store_cursor_del(c);
+		if (st == TDNS_OK)
+			st = store_get(t, TDNS_DB_CACHE, rkey, rlen, &v);
+		if (st == TDNS_ENOTFOUND) {
+			st = TDNS_OK;
+			continue;
+		}
+		if (st != TDNS_OK)
+			break;
+		cexp = value_expiry(&v);
+		if (cexp != exp) {
+			st = idx_put(t, cexp, rkey, rlen);
+			if (st != TDNS_OK)
+				break;
+			continue;
+		}
+		*bytes = *bytes > rlen + v.len ? *bytes - (rlen + v.len) : 0;
+		st = store_del(t, TDNS_DB_CACHE, rkey, rlen);
+		if (st != TDNS_OK)
+			break;
 		n++;
+		(*done)++;
 	}
-	if (st == TDNS_ENOTFOUND) {
-		*at_end = true;
-		st = TDNS_OK;
-	}
-	if (st == TDNS_OK)
-		st = bytes_adjust(t, 0, freed);
-	if (st == TDNS_OK)
-		*done += n;
+	if (st == TDNS_ENOTFOUND)
+		st = TDNS_OK; /* the index is empty */
 out:
 	store_cursor_close(c);
 	return st;
@@ -682,154 +756,216 @@ out:
 enum tdns_status cache_purge(struct tdns_txn *t, uint64_t now, size_t want_free,
 			     size_t *evicted)
 {
-	uint8_t resume[RECORD_KEY_MAX];
-	size_t rlen = 0, done = 0;
-	uint64_t limit;
-	bool at_end;
+	struct evict_goal g = {
+		.dead = now, .fit = UINT64_MAX, .want = want_free, .max = SIZE_MAX,
+	};
+	uint64_t bytes = 0, before;
+	size_t done = 0;
+	bool more;
 	enum tdns_status st;
 
-	/* Everything already expired (or unreadable) first, then the soonest
-	 * to expire. */
-	st = delete_some(t, now, SIZE_MAX, SIZE_MAX, resume, &rlen, &done, &at_end);
-	if (st != TDNS_OK || done >= want_free)
-		goto out;
-	st = expiry_limit(t, want_free - done, &limit);
-	if (st == TDNS_ENOTFOUND) {
-		st = TDNS_OK;
-		goto out;
-	}
-	rlen = 0;
+	st = idx_ready(t);
 	if (st == TDNS_OK)
-		st = delete_some(t, limit, want_free, SIZE_MAX, resume, &rlen,
-				 &done, &at_end);
-out:
+		st = bytes_get(t, &bytes);
+	before = bytes;
+	if (st == TDNS_OK)
+		st = evict_walk(t, &g, &bytes, &done, &more);
+	if (st == TDNS_OK && bytes != before)
+		st = bytes_set(t, bytes);
 	if (evicted != NULL)
 		*evicted = done;
 	return st;
 }
 
-/*
- * Delete up to max entries expiring at or before limit in transactions of
- * EVICT_BATCH deletions, so that no transaction needs many fresh pages
- * (LMDB copies every page it touches).
- */
-static enum tdns_status evict_batched(struct tdns_store *s, uint64_t limit,
-				      size_t max, size_t *done)
+/* Empty the cache and its index in one write transaction: the last resort
+ * of the map-full fallback when the index cannot be built (store_clear
+ * frees whole pages without copying them, where a rebuild or a deletion
+ * needs fresh ones). */
+static enum tdns_status cache_clear(struct tdns_store *s)
 {
-	uint8_t resume[RECORD_KEY_MAX];
-	size_t rlen = 0;
 	struct tdns_txn *t = NULL;
-	bool at_end = false;
-	enum tdns_status st = TDNS_OK;
+	enum tdns_status st;
 
-	while (!at_end && *done < max) {
-		st = store_begin(s, true, &t);
-		if (st != TDNS_OK)
-			goto out;
-		st = delete_some(t, limit, max, EVICT_BATCH, resume, &rlen, done,
-				 &at_end);
-		if (st != TDNS_OK)
-			goto out;
+	st = store_begin(s, true, &t);
+	if (st == TDNS_OK)
+		st = store_clear(t, TDNS_DB_CACHE);
+	if (st == TDNS_OK)
+		st = store_clear(t, TDNS_DB_CACHE_EXP);
+	if (st == TDNS_OK)
+		st = bytes_set(t, 0);
+	if (st == TDNS_OK)
+		st = idx_mark(t);
+	if (st == TDNS_OK) {
 		st = store_commit(t);
 		t = NULL;
-		if (st != TDNS_OK)
-			goto out;
 	}
-out:
 	store_abort(t);
+	if (st == TDNS_OK)
+		log_warn("cache: map full, no room to index the cache: emptied it");
 	return st;
 }
 
-/* Evict entries that expired at or before `dead` (now, or now minus the
- * stale window of serve-stale), then the soonest-expiring, until the cache
- * holds at most target bytes (or want entries are gone when target is 0). */
-static enum tdns_status evict(struct tdns_store *s, uint64_t dead,
-			      uint64_t target, size_t want)
+/*
+ * The map-full fallback: evict entries that expired at or before `dead`
+ * and the soonest-expiring until `want` are gone, in transactions of at
+ * most EVICT_BATCH deletions, halved down to one while the map cannot
+ * take even that (LMDB copies every page a transaction touches, and a
+ * deletion in the expiry order touches a cache page of its own):
+ * TDNS_EFULL when not even one fits. When the index cannot be built for
+ * want of room, the cache is emptied (cache_clear) instead.
+ */
+static enum tdns_status evict_full(struct tdns_store *s, uint64_t dead,
+				   size_t want)
 {
+	struct evict_goal g = { .dead = dead, .fit = UINT64_MAX };
 	struct tdns_txn *t = NULL;
-	size_t count, done = 0;
-	uint64_t bytes, limit;
-	enum tdns_status st;
+	uint64_t bytes = 0;
+	size_t batch = EVICT_BATCH, done = 0, n;
+	bool more = true, built = true;
+	enum tdns_status st = TDNS_OK;
 
-	st = evict_batched(s, dead, SIZE_MAX, &done);
-	if (st != TDNS_OK)
-		goto out;
-	st = store_begin(s, false, &t);
-	if (st != TDNS_OK)
-		goto out;
-	count = store_count(t, TDNS_DB_CACHE);
-	st = bytes_get(t, &bytes);
-	if (st != TDNS_OK)
-		goto out;
-	if (target != 0) {
-		/* How many entries of average size must go. */
-		want = bytes <= target || count == 0
-			       ? 0
-			       : (size_t)((bytes - target) / (bytes / count + 1)) + 1;
-	} else {
-		want = want > done ? want - done : 0;
+	while (more) {
+		g.max = batch;
+		g.want = want > done ? want - done : 0;
+		n = 0;
+		st = store_begin(s, true, &t);
+		if (st != TDNS_OK)
+			goto out;
+		st = idx_ready(t);
+		built = st != TDNS_EFULL;
+		if (st == TDNS_OK)
+			st = bytes_get(t, &bytes);
+		if (st == TDNS_OK)
+			st = evict_walk(t, &g, &bytes, &n, &more);
+		if (st == TDNS_OK)
+			st = bytes_set(t, bytes);
+		if (st == TDNS_OK) {
+			st = store_commit(t);
+			t = NULL;
+		}
+		store_abort(t);
+		t = NULL;
+		if (st == TDNS_EFULL && built && batch > 1) {
+			batch /= 2;
+			more = true;
+			continue;
+		}
+		if (st == TDNS_EFULL && !built) {
+			st = cache_clear(s);
+			goto out;
+		}
+		if (st != TDNS_OK)
+			goto out;
+		done += n;
 	}
-	if (want == 0)
-		goto out;
-	st = expiry_limit(t, want, &limit);
-	store_abort(t);
-	t = NULL;
-	if (st == TDNS_OK)
-		st = evict_batched(s, limit, done + want, &done);
-	else if (st == TDNS_ENOTFOUND)
-		st = TDNS_OK;
 out:
 	store_abort(t);
 	if (st == TDNS_OK)
-		log_debug("cache: evicted %zu entries", done);
+		log_debug("cache: map full, evicted %zu entries", done);
 	else
 		log_debug("cache: eviction failed: %s", tdns_strerror(st));
 	return st;
 }
 
-/* Put the value in write transaction t, its size kept in *bytes (the
- * account, read once by the caller and written back once):
- * TDNS_ESPACE when it would take the cache over max_bytes (nothing
- * written). */
-static enum tdns_status put_in_txn(struct tdns_txn *t, uint64_t max_bytes,
+/* ---- writing ---- */
+
+/* The size bound of one write: at most max_bytes (0 = none) after it,
+ * entries expired at or before dead going first when room is made. */
+struct budget {
+	uint64_t max_bytes;
+	uint64_t dead;
+};
+
+/*
+ * Room for a value of `plus` bytes under rkey in write transaction t over
+ * budget: the old entry of the key goes first (so that the walk never
+ * meets it), then the index is walked from its start: every entry expired
+ * at or before b->dead, then the soonest-expiring until the value and
+ * EVICT_AHEAD more of its size fit (at most a sixteenth of the budget
+ * more), so that a cache at its bound evicts once every few writes, a
+ * few entries each time. TDNS_ESPACE when the value cannot fit (nothing
+ * indexed is left to evict).
+ */
+static enum tdns_status make_room(struct tdns_txn *t, const struct budget *b,
+				  const uint8_t *rkey, size_t rlen, uint64_t plus,
+				  uint64_t *bytes)
+{
+	uint64_t ahead = plus * EVICT_AHEAD < b->max_bytes / 16
+				 ? plus * EVICT_AHEAD : b->max_bytes / 16;
+	struct evict_goal g = {
+		.dead = b->dead, .fit = b->max_bytes - plus - ahead, .max = SIZE_MAX,
+	};
+	struct tdns_val old;
+	size_t done = 0;
+	bool more;
+	enum tdns_status st;
+
+	st = store_get(t, TDNS_DB_CACHE, rkey, rlen, &old);
+	if (st == TDNS_OK) {
+		st = idx_del(t, value_expiry(&old), rkey, rlen);
+		*bytes = *bytes > rlen + old.len ? *bytes - (rlen + old.len) : 0;
+		if (st == TDNS_OK)
+			st = store_del(t, TDNS_DB_CACHE, rkey, rlen);
+	} else if (st == TDNS_ENOTFOUND) {
+		st = TDNS_OK;
+	}
+	if (st == TDNS_OK)
+		st = evict_walk(t, &g, bytes, &done, &more);
+	if (st == TDNS_OK && *bytes > b->max_bytes - plus) {
+		/* The index is empty: an account that still says otherwise
+		 * is wrong unless the cache holds entries it cannot see. */
+		if (store_count(t, TDNS_DB_CACHE) != 0)
+			st = TDNS_ESPACE;
+		else
+			*bytes = 0;
+	}
+	return st;
+}
+
+/*
+ * Put the value in write transaction t with its index entry, its size
+ * kept in *bytes (the account, read once by the caller and written back
+ * once), making room (make_room) when it would take the cache over the
+ * budget.
+ */
+static enum tdns_status put_in_txn(struct tdns_txn *t, const struct budget *b,
 				   const uint8_t *rkey, size_t rlen,
 				   const struct tdns_cache_value *v, uint64_t *bytes)
 {
-	struct tdns_val old;
+	struct tdns_val old, nv = { v->data, v->len };
 	uint64_t minus = 0, plus = rlen + v->len;
 	enum tdns_status st;
 
 	/* Most answers are new keys: when the budget allows the value even
 	 * without counting an old one, insert in one B-tree descent; only a
 	 * key already there (a refresh) costs a second. */
-	if (max_bytes == 0 || *bytes + plus <= max_bytes) {
+	if (b->max_bytes == 0 || *bytes + plus <= b->max_bytes) {
 		st = store_put_new(t, TDNS_DB_CACHE, rkey, rlen, v->data, v->len,
 				   &old);
-		if (st != TDNS_EEXIST)
-			goto out;
+		if (st == TDNS_EEXIST) {
+			/* The new value replaces the old one. */
+			minus = rlen + old.len;
+			st = idx_del(t, value_expiry(&old), rkey, rlen);
+			if (st == TDNS_OK)
+				st = store_put(t, TDNS_DB_CACHE, rkey, rlen, v->data,
+					       v->len);
+		}
 	} else {
-		st = store_get(t, TDNS_DB_CACHE, rkey, rlen, &old);
-		if (st == TDNS_ENOTFOUND)
-			st = TDNS_ESPACE; /* over budget, nothing to replace */
-		if (st != TDNS_OK)
-			goto out;
+		st = make_room(t, b, rkey, rlen, plus, bytes);
+		if (st == TDNS_OK)
+			st = store_put(t, TDNS_DB_CACHE, rkey, rlen, v->data,
+				       v->len);
 	}
-	/* The new value replaces the old one. */
-	minus = rlen + old.len;
-	if (max_bytes != 0 && *bytes + plus > max_bytes + minus) {
-		st = TDNS_ESPACE;
-		goto out;
-	}
-	st = store_put(t, TDNS_DB_CACHE, rkey, rlen, v->data, v->len);
-out:
+	if (st == TDNS_OK)
+		st = idx_put(t, value_expiry(&nv), rkey, rlen);
 	if (st == TDNS_OK)
 		*bytes = *bytes + plus > minus ? *bytes + plus - minus : 0;
 	return st;
 }
 
-/* Put the values of puts[0..n) that are still TDNS_OK, with the size
- * account, in one write transaction: all of them or none. */
-static enum tdns_status put_accounted(struct tdns_store *s, uint64_t max_bytes,
+/* Put the values of puts[0..n) that are still TDNS_OK, with the index and
+ * the size account, in one write transaction: all of them or none. */
+static enum tdns_status put_accounted(struct tdns_store *s, const struct budget *b,
 				      const struct tdns_cache_put *puts, size_t n)
 {
 	uint8_t rkey[RECORD_KEY_MAX];
@@ -840,6 +976,8 @@ static enum tdns_status put_accounted(struct tdns_store *s, uint64_t max_bytes,
 
 	st = store_begin(s, true, &t);
 	if (st == TDNS_OK)
+		st = idx_ready(t);
+	if (st == TDNS_OK)
 		st = bytes_get(t, &bytes);
 	before = bytes;
 	for (size_t i = 0; st == TDNS_OK && i < n; i++) {
@@ -847,7 +985,7 @@ static enum tdns_status put_accounted(struct tdns_store *s, uint64_t max_bytes,
 			continue;
 		rlen = name_record_key(puts[i].qkey, puts[i].qkey_len, puts[i].qtype,
 				       rkey);
-		st = put_in_txn(t, max_bytes, rkey, rlen, puts[i].v, &bytes);
+		st = put_in_txn(t, b, rkey, rlen, puts[i].v, &bytes);
 	}
 	if (st == TDNS_OK && bytes != before)
 		st = bytes_set(t, bytes);
@@ -873,46 +1011,50 @@ static enum tdns_status put_check(const struct tdns_cache_cfg *cfg,
 	return TDNS_OK;
 }
 
+/* The budget of a write at now under cfg. RFC 8767 5: with serve-stale,
+ * expired entries stay for the stale window; they are still the first to
+ * go when space is short, being the soonest-expiring. */
+static struct budget budget_of(const struct tdns_cache_cfg *cfg, uint64_t now)
+{
+	uint32_t keep = cfg != NULL ? cfg->keep_stale : 0;
+	struct budget b = {
+		.max_bytes = cfg != NULL ? cfg->max_bytes : 0,
+		.dead = now > keep ? now - keep : 0,
+	};
+
+	return b;
+}
+
 enum tdns_status cache_store(struct tdns_store *s, const struct tdns_cache_cfg *cfg,
 			     const uint8_t *qkey, size_t qkey_len, uint16_t qtype,
 			     const struct tdns_cache_value *v, uint64_t now)
 {
-	uint64_t max_bytes = cfg != NULL ? cfg->max_bytes : 0;
-	uint32_t keep = cfg != NULL ? cfg->keep_stale : 0;
-	/* RFC 8767 5: with serve-stale, expired entries stay for the stale
-	 * window; they are still the first to go when space is short, being
-	 * the soonest-expiring. */
-	uint64_t dead = now > keep ? now - keep : 0;
+	struct budget b = budget_of(cfg, now);
 	struct tdns_cache_put p = {
 		.qkey = qkey, .qkey_len = qkey_len, .qtype = qtype, .v = v,
 	};
+	struct tdns_txn *t = NULL;
+	size_t count;
 	enum tdns_status st;
 
 	st = p.st = put_check(cfg, &p);
 	if (st != TDNS_OK)
 		goto out;
 	for (unsigned round = 0; round < EVICT_ROUNDS; round++) {
-		st = put_accounted(s, max_bytes, &p, 1);
-		if (st == TDNS_ESPACE) {
-			/* Over budget: make room down to 3/4 of it, so that the
-			 * next inserts do not each pay for a scan. */
-			st = evict(s, dead, max_bytes / 4 * 3, 0);
-		} else if (st == TDNS_EFULL) {
-			/* The map itself is full (the budget is too large for
-			 * it, or static zones grew): escalate, an eighth, then
-			 * half, then all of the entries. */
-			struct tdns_txn *t = NULL;
-			size_t count = 0;
-
-			if (store_begin(s, false, &t) == TDNS_OK)
-				count = store_count(t, TDNS_DB_CACHE);
-			store_abort(t);
-			st = evict(s, dead, 0,
-				   round == 0 ? count / 8 + 1
-				   : round == 1 ? count / 2 + 1 : count);
-		} else {
+		st = put_accounted(s, &b, &p, 1);
+		if (st != TDNS_EFULL)
 			goto out;
-		}
+		/* The map itself is full (the budget is too large for it, or
+		 * static zones grew): escalate, an eighth, then half, then
+		 * all of the entries. */
+		count = 0;
+		if (store_begin(s, false, &t) == TDNS_OK)
+			count = store_count(t, TDNS_DB_CACHE);
+		store_abort(t);
+		t = NULL;
+		st = evict_full(s, b.dead,
+				round == 0 ? count / 8 + 1
+				: round == 1 ? count / 2 + 1 : count);
 		if (st != TDNS_OK)
 			goto out;
 		st = TDNS_EFULL;
@@ -926,18 +1068,18 @@ enum tdns_status cache_store_many(struct tdns_store *s,
 				  struct tdns_cache_put *puts, size_t n,
 				  uint64_t now)
 {
-	uint64_t max_bytes = cfg != NULL ? cfg->max_bytes : 0;
+	struct budget b = budget_of(cfg, now);
 	enum tdns_status st = TDNS_OK, batch = TDNS_OK;
 	size_t i, ok = 0;
 
 	for (i = 0; i < n; i++)
 		if ((puts[i].st = put_check(cfg, &puts[i])) == TDNS_OK)
 			ok++;
-	/* The common case: everything fits, one commit. Out of budget or
-	 * map: one by one, each with cache_store's eviction. Any other
-	 * failure is every entry's. */
+	/* The common case: everything fits, evictions included, one
+	 * commit. Out of map (or budget): one by one, each with
+	 * cache_store's fallback. Any other failure is every entry's. */
 	if (ok > 0)
-		batch = put_accounted(s, max_bytes, puts, n);
+		batch = put_accounted(s, &b, puts, n);
 	for (i = 0; batch != TDNS_OK && i < n; i++) {
 		if (puts[i].st != TDNS_OK)
 			continue;

@@ -30,11 +30,19 @@ static const char *const db_names[TDNS_DB_COUNT_] = {
 	[TDNS_DB_ZONES] = "zones",
 	[TDNS_DB_RR] = "rr",
 	[TDNS_DB_CACHE] = "cache",
+	[TDNS_DB_CACHE_EXP] = "cache_exp",
+};
+
+/* Databases a store of the same schema version may lack (written before
+ * they existed): created at a writable open, read as empty otherwise. */
+static const bool db_optional[TDNS_DB_COUNT_] = {
+	[TDNS_DB_CACHE_EXP] = true,
 };
 
 struct tdns_store {
 	MDB_env *env;
 	MDB_dbi dbi[TDNS_DB_COUNT_];
+	bool absent[TDNS_DB_COUNT_]; /* optional and missing (read-only) */
 	unsigned flags;
 };
 
@@ -171,6 +179,10 @@ static enum tdns_status store_init_dbs(struct tdns_store *s, const char *dir)
 	for (i = 0; i < TDNS_DB_COUNT_; i++) {
 		rc = mdb_dbi_open(txn, db_names[i], rdonly ? 0 : MDB_CREATE,
 				  &s->dbi[i]);
+		if (rc == MDB_NOTFOUND && db_optional[i]) {
+			s->absent[i] = true;
+			continue;
+		}
 		if (rc != MDB_SUCCESS) {
 			if (rc == MDB_NOTFOUND)
 				log_err("%s: not a tierdns store (no '%s' database); "
@@ -438,7 +450,7 @@ enum tdns_status store_get(struct tdns_txn *t, enum tdns_db db, const uint8_t *k
 		return TDNS_EIO;
 	if (!db_ok(db))
 		return TDNS_EINVAL;
-	if (klen == 0)
+	if (klen == 0 || t->s->absent[db])
 		return TDNS_ENOTFOUND; /* LMDB cannot hold an empty key */
 	k.mv_data = (void *)key;
 	k.mv_size = klen;
@@ -509,7 +521,7 @@ size_t store_count(struct tdns_txn *t, enum tdns_db db)
 	MDB_stat ms;
 	uint64_t id;
 
-	if (!db_ok(db))
+	if (!db_ok(db) || t->s->absent[db])
 		return 0;
 	/* A renewed read transaction must look its databases up again
 	 * before mdb_stat (a B-tree search of the main database): a worker
@@ -525,6 +537,13 @@ size_t store_count(struct tdns_txn *t, enum tdns_db db)
 	return ms.ms_entries;
 }
 
+enum tdns_status store_clear(struct tdns_txn *t, enum tdns_db db)
+{
+	if (!db_ok(db) || !t->write)
+		return TDNS_EINVAL;
+	return store_err(mdb_drop(t->txn, t->s->dbi[db], 0));
+}
+
 enum tdns_status store_cursor_open(struct tdns_txn *t, enum tdns_db db,
 				   struct tdns_cursor **out)
 {
@@ -536,6 +555,8 @@ enum tdns_status store_cursor_open(struct tdns_txn *t, enum tdns_db db,
 		return TDNS_EIO;
 	if (!db_ok(db))
 		return TDNS_EINVAL;
+	if (t->s->absent[db])
+		return TDNS_ENOTFOUND;
 	if (t->spare[db] != NULL) {
 		*out = t->spare[db];
 		t->spare[db] = NULL;

@@ -35,6 +35,22 @@
  * "cache_bytes" (u64, network order), written in the same transaction as
  * every cache write and delete, so it survives restarts and kill -9.
  *
+ * The expiry index (store.h `cache_exp`): one entry per cache entry, key =
+ * u64 expiry (the value's header expiry, network order; 0 for a value that
+ * cannot be read) || the entry's record key, value empty. Every write of
+ * this module that puts, overwrites or deletes a cache entry updates the
+ * index in the same transaction, so the two agree after any commit, also
+ * across kill -9; eviction walks the index from its start (the soonest
+ * expiry), so its work is what it evicts, never the size of the cache.
+ * Meta "cache_index" (u8 1) says the index was built. A store without it
+ * (written before the index existed), or whose index holds another number
+ * of entries than the cache, has the index - and the size account - rebuilt
+ * from the cache entries, every entry kept, in the first cache write
+ * transaction (cache_store, cache_store_many, cache_purge), logged once.
+ * Writes to the cache database that bypass this module (store_put) leave
+ * the index out of step until then. Readers (lookups, cache_dump,
+ * cache_count) never need the index.
+ *
  * Time is always a parameter (epoch seconds, clock.h clock_now()).
  */
 #ifndef TIERDNS_CACHE_H
@@ -206,13 +222,21 @@ bool cache_value_wire(const uint8_t *val, size_t len, uint64_t now,
  * value lengths) updated in the same transaction.
  *
  * Size bound: when the write would take the cache over cfg->max_bytes,
- * entries are evicted first (expired ones - those past the keep_stale
- * window - then those expiring soonest, a full scan) down to 3/4 of the
- * budget. The budget must leave the map
- * headroom: an LMDB map that is completely full cannot even delete (every
- * delete copies pages), so TDNS_EFULL from the map is only the fallback -
- * the transaction is aborted, an eighth, then half, then all entries are
- * evicted, and the write retried each time.
+ * entries are evicted in the same transaction, from the start of the
+ * expiry index: every entry expired past the keep_stale window, then the
+ * soonest-expiring (stale ones within the window first, being the
+ * soonest) until the value and 16 more of its size fit (at most a
+ * sixteenth of the budget beyond the value). The work is proportional to
+ * what is evicted.
+ *
+ * The budget must leave the map headroom: an LMDB map that is completely
+ * full cannot even delete (every delete copies pages), so TDNS_EFULL from
+ * the map is only the fallback - the transaction is aborted, an eighth,
+ * then half, then all entries are evicted (from the start of the index,
+ * in transactions of at most 16 deletions, fewer while even that does not
+ * fit), and the write retried each time; TDNS_EFULL when not even one
+ * deletion fits. If the index has to be built and the map has no room
+ * for it, the cache is emptied instead.
  *
  * TDNS_EINVAL for a value that is not cacheable, TDNS_ESPACE for one larger
  * than a quarter of the budget, TDNS_EFULL if it never fit. The caller must
@@ -234,9 +258,10 @@ struct tdns_cache_put {
 /*
  * Store n answers as cache_store would, but in ONE write transaction (one
  * LMDB commit for the lot: a commit costs several syscalls and a new root
- * path, which is most of the price of a miss when it is paid per answer).
- * When the batch does not fit (the budget, TDNS_ESPACE, or the map,
- * TDNS_EFULL), it is stored entry by entry with cache_store, which evicts;
+ * path, which is most of the price of a miss when it is paid per answer),
+ * budget evictions included. When the batch does not fit (the map,
+ * TDNS_EFULL, or TDNS_ESPACE), it is stored entry by entry with
+ * cache_store, which has the map-full fallback;
  * any other failure is every entry's. puts[i].st tells each entry's fate; the
  * return value is TDNS_OK when every entry was stored, else the first
  * failure. The caller must not hold a write transaction on this thread.
@@ -256,15 +281,18 @@ enum tdns_status cache_insert(struct tdns_store *s,
 			      const ldns_pkt *resp, uint64_t now);
 
 /*
- * Evict in write transaction t: every entry expired at now and, when
- * want_free is non-zero, then the soonest-expiring entries until about
- * want_free entries have gone in total (a full scan). *evicted (may be NULL)
- * receives the number of entries removed. The size account follows.
+ * Evict in write transaction t, from the start of the expiry index: every
+ * entry expired at now and, when want_free is non-zero, then the
+ * soonest-expiring entries until want_free entries have gone in total.
+ * *evicted (may be NULL) receives the number of entries removed. The
+ * index and the size account follow (and the index is built first if it
+ * is missing, see above).
  */
 enum tdns_status cache_purge(struct tdns_txn *t, uint64_t now, size_t want_free,
 			     size_t *evicted);
 
-/* Number of entries in the cache database, expired ones included. */
+/* Number of entries in the cache database, expired ones included (the
+ * index is not counted). */
 size_t cache_count(struct tdns_txn *t);
 /* The size account: bytes of keys and values in the cache database. */
 uint64_t cache_bytes(struct tdns_txn *t);

@@ -8,6 +8,13 @@
  *   zones  zone apex name key -> zone metadata (see zonedb.h)
  *   rr     record key (name.h) -> packed RRset (rrset.h)
  *   cache  record key of the question (qname, qtype) -> cache entry (cache.h)
+ *   cache_exp  the cache's expiry index: u64 expiry || record key -> empty
+ *          (cache.h keeps it in step with `cache`)
+ *
+ * A database newer than the schema version (cache_exp) may be absent from
+ * a store written before it existed: a writable open creates it empty, a
+ * read-only open treats it as empty (store_get TDNS_ENOTFOUND, store_count
+ * 0, store_cursor_open TDNS_ENOTFOUND).
  *
  * Ownership: a struct tdns_store is owned by whoever opened it and is shared
  * by all threads. A struct tdns_txn belongs to the thread that began it;
@@ -32,6 +39,7 @@ enum tdns_db {
 	TDNS_DB_ZONES,
 	TDNS_DB_RR,
 	TDNS_DB_CACHE,
+	TDNS_DB_CACHE_EXP,
 	TDNS_DB_COUNT_
 };
 
@@ -101,6 +109,10 @@ enum tdns_status store_del(struct tdns_txn *t, enum tdns_db db, const uint8_t *k
 			   size_t klen);
 /* Number of entries in db. */
 size_t store_count(struct tdns_txn *t, enum tdns_db db);
+/* Delete every entry of db in write transaction t (the database stays,
+ * empty; its pages are freed without being copied). Cursors on db must be
+ * re-seeked afterwards. */
+enum tdns_status store_clear(struct tdns_txn *t, enum tdns_db db);
 
 /* Cursors live inside their transaction; close before it ends. */
 enum tdns_status store_cursor_open(struct tdns_txn *t, enum tdns_db db,
@@ -116,7 +128,7 @@ enum tdns_status store_cursor_next(struct tdns_cursor *c, struct tdns_val *k,
 /* Delete the entry under the cursor (write transactions). */
 enum tdns_status store_cursor_del(struct tdns_cursor *c);
 
-/* Added by uperf (backward compatible): the id of the snapshot t reads
+/* The id of the snapshot t reads
  * (LMDB's transaction id, which every committed write increases). Caches
  * derived from the store compare it to know they are still current.
  * 0 for a write transaction: its changes are not a committed snapshot. */

@@ -1,7 +1,8 @@
 /*
  * test_cache.c - the answer cache: what is kept from an upstream reply,
  * TTLs counting down from absolute expiry, negative caching (RFC 2308),
- * TTL 0 and top-bit TTLs, persistence and eviction on a full map.
+ * TTL 0 and top-bit TTLs, persistence, the expiry index and eviction by
+ * it, on a budget and on a full map.
  * Upstream replies are written inline as master-file records and built with
  * ldns; time is a fixed epoch value passed in, never a sleep.
  */
@@ -17,6 +18,7 @@
 
 #include "testutil.h"
 #include "tierdns/cache.h"
+#include "tierdns/dnsproto.h"
 #include "tierdns/name.h"
 #include "tierdns/store.h"
 #include "tierdns/wire.h"
@@ -277,6 +279,62 @@ static struct snap snap_of(struct tdns_store *s)
 	return n;
 }
 
+/* The expiry of a stored value as cache.h defines it (0 if unreadable). */
+static uint64_t entry_expiry(const struct tdns_val *v)
+{
+	if (v->len < 14 || v->data[0] != CACHE_VALUE_VERSION)
+		return 0;
+	return dns_rd64(v->data + 2);
+}
+
+/* The expiry index agrees with the cache: every cache entry has an index
+ * entry (its expiry || its key), every index entry names a cache entry of
+ * that expiry, both hold as many (so exactly one each), and the size
+ * account is the sum of the cache's keys and values. Returns the number
+ * of cache entries. */
+static size_t check_index(struct tdns_store *s)
+{
+	uint8_t ik[8 + RECORD_KEY_MAX];
+	struct tdns_txn *t = NULL;
+	struct tdns_cursor *c = NULL;
+	struct tdns_val k, v, iv;
+	uint64_t sum = 0;
+	size_t n = 0, ni = 0;
+	enum tdns_status st;
+
+	assert_int_equal(store_begin(s, false, &t), TDNS_OK);
+	assert_int_equal(store_cursor_open(t, TDNS_DB_CACHE, &c), TDNS_OK);
+	for (st = store_cursor_seek(c, NULL, 0, &k, &v); st == TDNS_OK;
+	     st = store_cursor_next(c, &k, &v)) {
+		assert_true(k.len <= RECORD_KEY_MAX);
+		dns_wr64(ik, entry_expiry(&v));
+		memcpy(ik + 8, k.data, k.len);
+		if (store_get(t, TDNS_DB_CACHE_EXP, ik, 8 + k.len, &iv) != TDNS_OK)
+			fail_msg("cache entry %zu (expiry %llu) is not indexed", n,
+				 (unsigned long long)entry_expiry(&v));
+		sum += k.len + v.len;
+		n++;
+	}
+	assert_int_equal(st, TDNS_ENOTFOUND);
+	store_cursor_close(c);
+	assert_int_equal(store_cursor_open(t, TDNS_DB_CACHE_EXP, &c), TDNS_OK);
+	for (st = store_cursor_seek(c, NULL, 0, &k, &iv); st == TDNS_OK;
+	     st = store_cursor_next(c, &k, &iv)) {
+		assert_true(k.len > 8);
+		if (store_get(t, TDNS_DB_CACHE, k.data + 8, k.len - 8, &v) != TDNS_OK)
+			fail_msg("index entry %zu names no cache entry", ni);
+		assert_int_equal(entry_expiry(&v), dns_rd64(k.data));
+		ni++;
+	}
+	assert_int_equal(st, TDNS_ENOTFOUND);
+	assert_int_equal(ni, n);
+	assert_int_equal(cache_count(t), n);
+	assert_int_equal(cache_bytes(t), sum);
+	store_cursor_close(c);
+	store_abort(t);
+	return n;
+}
+
 struct fixture {
 	char dir[64];
 	struct tdns_store *s;
@@ -344,6 +402,7 @@ static void test_table(void **state)
 
 		st = cache_insert(f->s, &cfg, qn, c->qtype, resp, T0);
 		assert_int_equal(st, c->cached ? TDNS_OK : TDNS_ENOTFOUND);
+		assert_int_equal(check_index(f->s), c->cached ? 1 : 0);
 		if (c->cached) {
 			/* At T0, 10 s later, the last second, then expired. */
 			uint32_t at[] = { 0, 10, c->life - 1 };
@@ -374,6 +433,7 @@ static void test_table(void **state)
 			assert_int_equal(cache_purge(t, UINT64_MAX - 1, 0, NULL),
 					 TDNS_OK);
 			assert_int_equal(store_commit(t), TDNS_OK);
+			assert_int_equal(check_index(f->s), 0);
 		}
 		ldns_rdf_deep_free(qn);
 		ldns_pkt_free(resp);
@@ -528,6 +588,7 @@ static void test_survives_reopen(void **state)
 			 TDNS_OK);
 	store_close(f->s);
 	f->s = open_store(f->dir, 0);
+	assert_int_equal(check_index(f->s), 1);
 	assert_int_equal(lookup(f->s, "www.site.", LDNS_RR_TYPE_A, T0 + 42, &got),
 			 TDNS_OK);
 	check_section(ldns_pkt_answer(got), want, 42, "after reopen");
@@ -628,6 +689,7 @@ static void test_purge_order(void **state)
 		qn = dname(name);
 		assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0),
 				 TDNS_OK);
+		assert_int_equal(check_index(f->s), i + 1);
 		ldns_rdf_deep_free(qn);
 		ldns_pkt_free(resp);
 	}
@@ -637,6 +699,7 @@ static void test_purge_order(void **state)
 	assert_int_equal(store_commit(t), TDNS_OK);
 	assert_int_equal(evicted, 3);
 	assert_int_equal(snap_of(f->s).count, 2);
+	assert_int_equal(check_index(f->s), 2);
 	assert_int_equal(lookup_status(f->s, "n1.site.", LDNS_RR_TYPE_A, T0 + 60),
 			 TDNS_OK);
 	assert_int_equal(lookup_status(f->s, "n3.site.", LDNS_RR_TYPE_A, T0 + 60),
@@ -707,6 +770,7 @@ static void test_budget_evicts(void **state)
 		assert_int_equal(cache_insert(f->s, &small, qn, LDNS_RR_TYPE_TXT, resp,
 					      T0),
 				 TDNS_OK);
+		check_index(f->s);
 		assert_int_equal(lookup_status(f->s, name, LDNS_RR_TYPE_TXT, T0),
 				 TDNS_OK);
 		ldns_rdf_deep_free(qn);
@@ -784,6 +848,7 @@ static void test_store_many(void **state)
 	before = snap_of(f->s).txn;
 	assert_int_equal(cache_store_many(f->s, &cfg, m->puts, 50, T0), TDNS_EINVAL);
 	assert_int_equal(snap_of(f->s).txn, before + 1);
+	assert_int_equal(check_index(f->s), 49);
 	for (size_t i = 0; i < 50; i++) {
 		snprintf(name, sizeof(name), "host%zu.site.", i);
 		assert_int_equal(m->puts[i].st, i == 7 ? TDNS_EINVAL : TDNS_OK);
@@ -803,6 +868,7 @@ static void test_store_many(void **state)
 	 * matches a scan (scan_bytes checks it). */
 	many_build(m, 0, 50);
 	assert_int_equal(cache_store_many(f->s, &cfg, m->puts, 50, T0), TDNS_OK);
+	assert_int_equal(check_index(f->s), 50);
 	scan_bytes(f->s, &entries);
 	assert_int_equal(entries, 50);
 	many_clear(m, 50);
@@ -811,6 +877,7 @@ static void test_store_many(void **state)
 	small.max_bytes = 64 * 1024;
 	many_build(m, 1000, MANY);
 	assert_int_equal(cache_store_many(f->s, &small, m->puts, MANY, T0), TDNS_OK);
+	check_index(f->s);
 	for (size_t i = 0; i < MANY; i++)
 		assert_int_equal(m->puts[i].st, TDNS_OK);
 	assert_true(scan_bytes(f->s, &entries) <= small.max_bytes);
@@ -847,6 +914,7 @@ static void test_budget_expired_first(void **state)
 		assert_int_equal(cache_insert(f->s, &small, qn, LDNS_RR_TYPE_TXT, resp,
 					      now),
 				 TDNS_OK);
+		check_index(f->s);
 		ldns_rdf_deep_free(qn);
 		ldns_pkt_free(resp);
 	}
@@ -871,12 +939,14 @@ static void test_account_purge(void **state)
 	/* Overwriting the same question does not count it twice. */
 	assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0 + 1),
 			 TDNS_OK);
+	assert_int_equal(check_index(f->s), 1);
 	assert_true(scan_bytes(f->s, &entries) > 0);
 	assert_int_equal(entries, 1);
 	assert_int_equal(store_begin(f->s, true, &t), TDNS_OK);
 	assert_int_equal(cache_purge(t, T0 + 301, 0, NULL), TDNS_OK);
 	assert_int_equal(cache_bytes(t), 0);
 	assert_int_equal(store_commit(t), TDNS_OK);
+	assert_int_equal(check_index(f->s), 0);
 	ldns_rdf_deep_free(qn);
 	ldns_pkt_free(resp);
 }
@@ -971,6 +1041,7 @@ static void test_budget_keeps_stale(void **state)
 		assert_int_equal(store_begin(f->s, true, &t), TDNS_OK);
 		assert_int_equal(cache_purge(t, UINT64_MAX, 0, NULL), TDNS_OK);
 		assert_int_equal(store_commit(t), TDNS_OK);
+		assert_int_equal(check_index(f->s), 0);
 		small.max_bytes = 64 * 1024;
 		small.keep_stale = keep ? 3600 : 0;
 		for (size_t i = 0; i < 300; i++) {
@@ -988,6 +1059,7 @@ static void test_budget_keeps_stale(void **state)
 			assert_int_equal(cache_insert(f->s, &small, qn, LDNS_RR_TYPE_TXT,
 						      resp, now),
 					 TDNS_OK);
+			check_index(f->s);
 			ldns_rdf_deep_free(qn);
 			ldns_pkt_free(resp);
 		}
@@ -1004,6 +1076,315 @@ static void test_budget_keeps_stale(void **state)
 				 TDNS_OK);
 		cache_value_clear(&v);
 	}
+}
+
+/* ---- the expiry index ---- */
+
+static const struct tdns_cache_cfg long_cfg = { .max_ttl = 86400,
+						 .max_neg_ttl = 900 };
+
+/* The cache value of an A answer for name with ttl, built at now. */
+static void a_value(const char *name, uint32_t ttl, uint64_t now,
+		    struct tdns_cache_value *v)
+{
+	char rr[96];
+	const char *an[2] = { rr, NULL };
+	ldns_pkt *resp;
+	ldns_rdf *qn = dname(name);
+
+	snprintf(rr, sizeof(rr), "%s %u IN A 192.0.2.1", name, ttl);
+	resp = mkreply(name, LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, an, NULL, NULL);
+	assert_int_equal(cache_value_build(&long_cfg, qn, LDNS_RR_TYPE_A, resp, now,
+					   v),
+			 TDNS_OK);
+	assert_true(v->cacheable);
+	ldns_rdf_deep_free(qn);
+	ldns_pkt_free(resp);
+}
+
+/* cache_store of an A answer for name with ttl at now under c. */
+static enum tdns_status put_a(struct tdns_store *s, const struct tdns_cache_cfg *c,
+			      const char *name, uint32_t ttl, uint64_t now)
+{
+	struct tdns_cache_value v;
+	uint8_t key[NAME_KEY_MAX];
+	size_t klen;
+	enum tdns_status st;
+
+	a_value(name, ttl, now, &v);
+	qkey_of(name, key, &klen);
+	st = cache_store(s, c, key, klen, LDNS_RR_TYPE_A, &v, now);
+	cache_value_clear(&v);
+	return st;
+}
+
+/* cache_purge at now in its own write transaction; the entries removed. */
+static size_t purge(struct tdns_store *s, uint64_t now, size_t want)
+{
+	struct tdns_txn *t = NULL;
+	size_t evicted = 0;
+
+	assert_int_equal(store_begin(s, true, &t), TDNS_OK);
+	assert_int_equal(cache_purge(t, now, want, &evicted), TDNS_OK);
+	assert_int_equal(store_commit(t), TDNS_OK);
+	return evicted;
+}
+
+/* Every write keeps the index in step: new keys, overwrites with a
+ * sooner, a later and the same expiry, batches (new and overwritten
+ * keys in one transaction), purges of expired and of soonest entries. */
+static void test_index_steps(void **state)
+{
+	enum step_op { STEP_PUT, STEP_MANY, STEP_PURGE };
+	static const struct {
+		const char *what;
+		enum step_op op;
+		const char *names[3]; /* PUT: one store each; MANY: one batch */
+		uint32_t ttl;
+		uint32_t at;          /* seconds after T0 */
+		size_t want;          /* PURGE: entries to free */
+		size_t left;          /* entries after the step */
+		const char *gone;     /* no longer cached after it */
+	} steps[] = {
+		{ "new keys", STEP_PUT, { "a.site.", "b.site.", "c.site." }, 300, 0,
+		  0, 3, NULL },
+		{ "overwrite, sooner", STEP_PUT, { "a.site." }, 50, 10, 0, 3, NULL },
+		{ "overwrite, later", STEP_PUT, { "b.site." }, 900, 20, 0, 3, NULL },
+		{ "overwrite, same expiry", STEP_PUT, { "b.site." }, 890, 30, 0, 3,
+		  NULL },
+		{ "batch: new and overwritten", STEP_MANY,
+		  { "d.site.", "c.site.", "e.site." }, 400, 40, 0, 5, NULL },
+		{ "batch: the same key twice", STEP_MANY, { "f.site.", "f.site." },
+		  100, 41, 0, 6, NULL },
+		{ "purge: the expired one", STEP_PURGE, { NULL }, 0, 70, 0, 5,
+		  "a.site." },
+		{ "purge: one more, the soonest", STEP_PURGE, { NULL }, 0, 70, 1, 4,
+		  "f.site." },
+		{ "purge: two more", STEP_PURGE, { NULL }, 0, 70, 2, 2, "d.site." },
+		{ "purge: all expired", STEP_PURGE, { NULL }, 0, 5000, 0, 0,
+		  "b.site." },
+	};
+	struct fixture *f = *state;
+	struct tdns_cache_value v[3];
+	uint8_t keys[3][NAME_KEY_MAX];
+	struct tdns_cache_put puts[3];
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		print_message("step: %s\n", steps[i].what);
+		for (n = 0; n < 3 && steps[i].names[n] != NULL; n++)
+			;
+		switch (steps[i].op) {
+		case STEP_PUT:
+			for (size_t k = 0; k < n; k++)
+				assert_int_equal(put_a(f->s, &long_cfg,
+						       steps[i].names[k], steps[i].ttl,
+						       T0 + steps[i].at),
+						 TDNS_OK);
+			break;
+		case STEP_MANY:
+			for (size_t k = 0; k < n; k++) {
+				a_value(steps[i].names[k],
+					steps[i].ttl + (uint32_t)k * 10,
+					T0 + steps[i].at, &v[k]);
+				qkey_of(steps[i].names[k], keys[k],
+					&puts[k].qkey_len);
+				puts[k].qkey = keys[k];
+				puts[k].qtype = LDNS_RR_TYPE_A;
+				puts[k].v = &v[k];
+			}
+			assert_int_equal(cache_store_many(f->s, &long_cfg, puts, n,
+							  T0 + steps[i].at),
+					 TDNS_OK);
+			for (size_t k = 0; k < n; k++)
+				cache_value_clear(&v[k]);
+			break;
+		case STEP_PURGE:
+			purge(f->s, T0 + steps[i].at, steps[i].want);
+			break;
+		}
+		assert_int_equal(check_index(f->s), steps[i].left);
+		if (steps[i].gone != NULL)
+			assert_int_equal(lookup_status(f->s, steps[i].gone,
+						       LDNS_RR_TYPE_A, T0),
+					 TDNS_ENOTFOUND);
+	}
+}
+
+/* A permutation of 0..n-1 (n = 10000): the expiry rank of entry i. */
+#define SOON_N 10000u
+static uint32_t soon_rank(size_t i)
+{
+	return (uint32_t)((i * 7919u) % SOON_N);
+}
+
+/* Whether h<i>.site. is cached, for each i: exactly those of rank >= from
+ * must be. */
+static void check_soonest_gone(struct tdns_store *s, uint32_t from)
+{
+	char name[32];
+
+	for (size_t i = 0; i < SOON_N; i++) {
+		snprintf(name, sizeof(name), "h%05zu.site.", i);
+		if (lookup_status(s, name, LDNS_RR_TYPE_A, T0) !=
+		    (soon_rank(i) < from ? TDNS_ENOTFOUND : TDNS_OK))
+			fail_msg("%s (rank %u): cached %s", name, soon_rank(i),
+				 soon_rank(i) < from ? "still" : "no more");
+	}
+}
+
+/* 10000 entries of one size with distinct expiries, in an order unlike
+ * their keys', under a budget of exactly 10000.5 of them: the next answers
+ * evict a few entries (room made ahead, never a share of the cache), and
+ * exactly the soonest-expiring; purges then take exactly the next. */
+static void test_evict_soonest(void **state)
+{
+	struct fixture *f = *state;
+	struct tdns_cache_cfg c = long_cfg;
+	struct tdns_cache_value *v = calloc(100, sizeof(*v));
+	struct tdns_cache_put puts[100];
+	uint8_t (*keys)[NAME_KEY_MAX] = calloc(100, NAME_KEY_MAX);
+	char name[32];
+	size_t esize, gone;
+
+	assert_non_null(v);
+	assert_non_null(keys);
+	/* Every name the same length, every value the same size. */
+	a_value("h00000.site.", 1000, T0, &v[0]);
+	qkey_of("h00000.site.", keys[0], &esize);
+	esize += 3 + v[0].len; /* record key + value */
+	cache_value_clear(&v[0]);
+	c.max_bytes = SOON_N * esize + esize / 2;
+	for (size_t i = 0; i < SOON_N; i += 100) {
+		for (size_t k = 0; k < 100; k++) {
+			snprintf(name, sizeof(name), "h%05zu.site.", i + k);
+			a_value(name, 1000 + soon_rank(i + k), T0, &v[k]);
+			qkey_of(name, keys[k], &puts[k].qkey_len);
+			puts[k].qkey = keys[k];
+			puts[k].qtype = LDNS_RR_TYPE_A;
+			puts[k].v = &v[k];
+		}
+		assert_int_equal(cache_store_many(f->s, &c, puts, 100, T0), TDNS_OK);
+		for (size_t k = 0; k < 100; k++)
+			cache_value_clear(&v[k]);
+	}
+	assert_int_equal(check_index(f->s), SOON_N);
+	/* Five more answers of the same size, living longest. */
+	for (size_t k = 0; k < 5; k++) {
+		snprintf(name, sizeof(name), "x%05zu.site.", k);
+		assert_int_equal(put_a(f->s, &c, name, 50000, T0), TDNS_OK);
+		check_index(f->s);
+		assert_int_equal(lookup_status(f->s, name, LDNS_RR_TYPE_A, T0),
+				 TDNS_OK);
+	}
+	gone = SOON_N + 5 - snap_of(f->s).count;
+	print_message("evicted %zu for 5 answers\n", gone);
+	assert_true(gone >= 5 && gone <= 64);
+	check_soonest_gone(f->s, (uint32_t)gone);
+	/* Nothing expired at T0: three more, by count. */
+	assert_int_equal(purge(f->s, T0, 3), 3);
+	assert_int_equal(check_index(f->s), SOON_N + 5 - gone - 3);
+	/* Expired by T0 + 1000 + gone + 5: ranks up to gone + 5, of which the
+	 * last three are left. */
+	assert_int_equal(purge(f->s, T0 + 1000 + gone + 5, 0), 3);
+	assert_int_equal(check_index(f->s), SOON_N + 5 - gone - 6);
+	check_soonest_gone(f->s, (uint32_t)gone + 6);
+	free(keys);
+	free(v);
+}
+
+/* A store whose cache has no index (written before it existed, or with
+ * the index lost): the first cache write builds it, in step, with every
+ * entry kept; eviction then follows the entries' real expiries. */
+static void test_index_rebuild(void **state)
+{
+	static const struct {
+		const char *what;
+		bool drop_marker;
+		bool clear_index;
+	} rows[] = {
+		{ "no index, no marker (an older store)", true, true },
+		{ "a marker, an empty index", false, true },
+		{ "an index, no marker", true, false },
+	};
+	struct fixture *f = *state;
+	char name[32];
+
+	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+		struct tdns_txn *t = NULL;
+
+		print_message("row: %s\n", rows[r].what);
+		purge(f->s, UINT64_MAX, 0);
+		for (size_t i = 0; i < 50; i++) {
+			snprintf(name, sizeof(name), "r%zu.site.", i);
+			/* r49 expires first, r0 last. */
+			assert_int_equal(put_a(f->s, &long_cfg, name,
+					       (uint32_t)(1000 - i), T0),
+					 TDNS_OK);
+		}
+		assert_int_equal(check_index(f->s), 50);
+		assert_int_equal(store_begin(f->s, true, &t), TDNS_OK);
+		if (rows[r].clear_index)
+			assert_int_equal(store_clear(t, TDNS_DB_CACHE_EXP), TDNS_OK);
+		if (rows[r].drop_marker)
+			assert_int_equal(store_del(t, TDNS_DB_META,
+						   (const uint8_t *)"cache_index",
+						   11),
+					 TDNS_OK);
+		assert_int_equal(store_commit(t), TDNS_OK);
+		/* A restart, then the first write. */
+		store_close(f->s);
+		f->s = open_store(f->dir, 0);
+		assert_int_equal(snap_of(f->s).count, 50);
+		assert_int_equal(put_a(f->s, &long_cfg, "new.site.", 5000, T0),
+				 TDNS_OK);
+		assert_int_equal(check_index(f->s), 51);
+		for (size_t i = 0; i < 50; i++) {
+			snprintf(name, sizeof(name), "r%zu.site.", i);
+			assert_int_equal(lookup_status(f->s, name, LDNS_RR_TYPE_A, T0),
+					 TDNS_OK);
+		}
+		/* The soonest by the rebuilt index: r49, then r48. */
+		assert_int_equal(purge(f->s, T0, 2), 2);
+		assert_int_equal(lookup_status(f->s, "r49.site.", LDNS_RR_TYPE_A, T0),
+				 TDNS_ENOTFOUND);
+		assert_int_equal(lookup_status(f->s, "r48.site.", LDNS_RR_TYPE_A, T0),
+				 TDNS_ENOTFOUND);
+		assert_int_equal(check_index(f->s), 49);
+	}
+}
+
+/* The map-full fallback (no budget, a 1 MiB map, ~1 MB of answers):
+ * whatever is evicted to make room, the index stays in step. */
+static void test_index_map_full(void **state)
+{
+	struct fixture *f = *state;
+	char name[32];
+	size_t full = 0, stored = 0;
+	enum tdns_status st;
+
+	store_close(f->s);
+	tu_rmdir(f->dir);
+	tu_tmpdir(f->dir);
+	f->s = open_store(f->dir, 1024 * 1024);
+	for (size_t i = 0; i < 2500; i++) {
+		ldns_pkt *resp;
+		ldns_rdf *qn;
+
+		snprintf(name, sizeof(name), "m%zu.site.", i);
+		resp = txt_reply(name, 300 + (i * 37) % 1000, true);
+		qn = dname(name);
+		st = cache_insert(f->s, &long_cfg, qn, LDNS_RR_TYPE_TXT, resp, T0);
+		assert_true(st == TDNS_OK || st == TDNS_EFULL);
+		full += st == TDNS_EFULL;
+		stored += st == TDNS_OK;
+		check_index(f->s);
+		ldns_rdf_deep_free(qn);
+		ldns_pkt_free(resp);
+	}
+	print_message("stored %zu, map full %zu\n", stored, full);
+	/* More than fits: the fallback ran. */
+	assert_true(check_index(f->s) < stored);
 }
 
 /* ---- the hit fast path (cache_answer_fast) against the ldns path ---- */
@@ -1451,6 +1832,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_account_purge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_keeps_stale, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_index_steps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_evict_soonest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_index_rebuild, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_index_map_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fast_matches_slow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fast_declines, setup, teardown),
 	};

@@ -1,0 +1,282 @@
+/*
+ * tierdns-cache-stall - how long one cache write holds LMDB's single
+ * writer while the cache is at its size bound. A measurement, not a test.
+ *
+ *   tierdns-cache-stall [-n ENTRIES] [-i INSERTS]
+ *
+ * In a fresh temporary store (NOSYNC, as the local tier opens it) it fills
+ * a cache of ENTRIES answers (default 100000, all of one size, TTLs spread
+ * from 5 minutes to a day) through cache_store_many, 64 answers a call,
+ * under a budget of exactly ENTRIES answers, then stores INSERTS more
+ * (default 50000) one cache_store call each, the clock advancing a second
+ * every ten answers, so that every further answer has to evict. Each call
+ * is timed (CLOCK_MONOTONIC); it prints the longest, the median and the
+ * 99.9th percentile per phase, the longest in CPU time of the thread, and
+ * how many calls evicted how many entries.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ldns/ldns.h>
+
+#include "tierdns/cache.h"
+#include "tierdns/log.h"
+#include "tierdns/name.h"
+#include "tierdns/store.h"
+
+#define STALL_T0 1700000000u
+#define STALL_BATCH 64
+#define STALL_MAP ((size_t)1 << 30)
+
+/* One phase's timings. */
+struct phase {
+	uint64_t *ns;     /* one per call, CLOCK_MONOTONIC */
+	uint64_t cpu_max; /* the longest in this thread's CPU time: a wall
+			   * time far above it was spent off the CPU
+			   * (preempted on a shared machine, or blocked) */
+	size_t calls;
+	size_t evicting;  /* calls after which the cache had fewer entries
+			   * than before plus what they stored */
+	size_t evicted;   /* entries those calls removed */
+};
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* xorshift64: the same TTLs on every run. */
+static uint64_t rng_next(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* The cache value and name key of the A answer for entry i, TTL ttl, at
+ * now (v owned by the caller: cache_value_clear). */
+static enum tdns_status answer(size_t i, uint32_t ttl, uint64_t now,
+			       struct tdns_cache_value *v, uint8_t *qkey,
+			       size_t *qkey_len)
+{
+	static const struct tdns_cache_cfg cfg = { .max_ttl = 86400 };
+	uint8_t addr[4] = { 192, 0, 2, (uint8_t)(i % 250) };
+	char name[32];
+	ldns_rdf *qn = NULL, *rd = NULL;
+	ldns_rr *rr = NULL;
+	ldns_pkt *p = NULL;
+	enum tdns_status st = TDNS_ENOMEM;
+
+	/* Built from parts: ldns_rr_new_frm_str allocates 64 KiB token
+	 * buffers per record, heap churn that is no part of the cache. */
+	snprintf(name, sizeof(name), "s%07zu.example.", i);
+	qn = ldns_dname_new_frm_str(name);
+	rd = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_A, sizeof(addr), addr);
+	rr = ldns_rr_new();
+	if (qn == NULL || rd == NULL || rr == NULL)
+		goto out;
+	ldns_rr_set_owner(rr, ldns_rdf_clone(qn));
+	ldns_rr_set_type(rr, LDNS_RR_TYPE_A);
+	ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
+	ldns_rr_set_ttl(rr, ttl);
+	if (!ldns_rr_push_rdf(rr, rd))
+		goto out;
+	rd = NULL;
+	p = ldns_pkt_query_new(ldns_rdf_clone(qn), LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN,
+			       LDNS_QR | LDNS_RD | LDNS_RA);
+	if (p == NULL || !ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, rr))
+		goto out;
+	rr = NULL;
+	st = name_key_from_wire(ldns_rdf_data(qn), ldns_rdf_size(qn), qkey,
+				qkey_len);
+	if (st == TDNS_OK)
+		st = cache_value_build(&cfg, qn, LDNS_RR_TYPE_A, p, now, v);
+out:
+	ldns_rdf_deep_free(rd);
+	ldns_rr_free(rr);
+	ldns_pkt_free(p);
+	ldns_rdf_deep_free(qn);
+	return st;
+}
+
+static size_t entries_now(struct tdns_store *s)
+{
+	struct tdns_txn *t = NULL;
+	size_t n = 0;
+
+	if (store_begin(s, false, &t) == TDNS_OK)
+		n = cache_count(t);
+	store_abort(t);
+	return n;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void report(const char *what, struct phase *ph)
+{
+	if (ph->calls == 0)
+		return;
+	qsort(ph->ns, ph->calls, sizeof(*ph->ns), cmp_u64);
+	printf("%s: %zu calls, longest %.3f ms (CPU %.3f ms), median %.3f ms, "
+	       "p99.9 %.3f ms; %zu calls evicted, %zu entries\n",
+	       what, ph->calls, (double)ph->ns[ph->calls - 1] / 1e6,
+	       (double)ph->cpu_max / 1e6, (double)ph->ns[ph->calls / 2] / 1e6,
+	       (double)ph->ns[ph->calls - 1 - ph->calls / 1000] / 1e6,
+	       ph->evicting, ph->evicted);
+}
+
+/* Store answers first..first+n-1 (a batch when many) and time the call. */
+static enum tdns_status timed_store(struct tdns_store *s,
+				    const struct tdns_cache_cfg *cfg, size_t first,
+				    size_t n, bool many, uint64_t *rng,
+				    uint64_t now, struct phase *ph)
+{
+	struct tdns_cache_value v[STALL_BATCH];
+	uint8_t keys[STALL_BATCH][NAME_KEY_MAX];
+	struct tdns_cache_put puts[STALL_BATCH];
+	size_t before, after, built = 0;
+	uint64_t t0, t1, c0, c1;
+	enum tdns_status st = TDNS_OK;
+
+	memset(v, 0, sizeof(v));
+	for (; built < n && st == TDNS_OK; built++) {
+		st = answer(first + built, 300 + (uint32_t)(rng_next(rng) % 86100),
+			    now, &v[built], keys[built], &puts[built].qkey_len);
+		puts[built].qkey = keys[built];
+		puts[built].qtype = LDNS_RR_TYPE_A;
+		puts[built].v = &v[built];
+	}
+	if (st != TDNS_OK)
+		goto out;
+	before = entries_now(s);
+	c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	t0 = clock_ns(CLOCK_MONOTONIC);
+	if (many)
+		st = cache_store_many(s, cfg, puts, n, now);
+	else
+		st = cache_store(s, cfg, puts[0].qkey, puts[0].qkey_len,
+				 LDNS_RR_TYPE_A, &v[0], now);
+	t1 = clock_ns(CLOCK_MONOTONIC);
+	c1 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	if (st != TDNS_OK)
+		goto out;
+	if (c1 - c0 > ph->cpu_max)
+		ph->cpu_max = c1 - c0;
+	after = entries_now(s);
+	ph->ns[ph->calls++] = t1 - t0;
+	if (after < before + n) {
+		ph->evicting++;
+		ph->evicted += before + n - after;
+	}
+out:
+	for (size_t i = 0; i < built; i++)
+		cache_value_clear(&v[i]);
+	return st;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: tierdns-cache-stall [-n ENTRIES] [-i INSERTS]\n"
+		   "  -n, --entries N   answers the budget holds (default 100000)\n"
+		   "  -i, --inserts N   answers stored one by one once full "
+		   "(default 50000)\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "entries", required_argument, NULL, 'n' },
+		{ "inserts", required_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct tdns_store_opts so = { .map_size = STALL_MAP, .flags = STORE_NOSYNC };
+	struct tdns_cache_cfg cfg = { .max_ttl = 86400 };
+	struct tdns_cache_value v = { 0 };
+	struct tdns_store *s = NULL;
+	struct phase fill = { 0 }, steady = { 0 };
+	char dir[] = "/tmp/tierdns-stall-XXXXXX", path[64];
+	uint8_t qkey[NAME_KEY_MAX];
+	size_t entries = 100000, inserts = 50000, qlen, esize, i;
+	uint64_t rng = 0x9e3779b97f4a7c15u, now = STALL_T0;
+	bool made = false;
+	enum tdns_status st = TDNS_OK;
+	int c, help = 0, ret = 1;
+
+	while ((c = getopt_long(argc, argv, "n:i:h", longopts, NULL)) != -1) {
+		if (c == 'n')
+			entries = strtoul(optarg, NULL, 10);
+		else if (c == 'i')
+			inserts = strtoul(optarg, NULL, 10);
+		else
+			help = c == 'h' ? 1 : 2;
+	}
+	if (help != 0 || optind != argc || entries == 0) {
+		usage(help == 1 ? stdout : stderr);
+		ret = help == 1 ? 0 : 2;
+		goto out;
+	}
+	log_init("tierdns-cache-stall", TDNS_LOG_WARN);
+	fill.ns = calloc(entries / STALL_BATCH + 1, sizeof(*fill.ns));
+	steady.ns = calloc(inserts + 1, sizeof(*steady.ns));
+	if (fill.ns == NULL || steady.ns == NULL || mkdtemp(dir) == NULL) {
+		perror("tierdns-cache-stall");
+		goto out;
+	}
+	made = true;
+	st = store_open(dir, &so, &s);
+	/* Every answer has the same size: the budget holds exactly entries. */
+	if (st == TDNS_OK)
+		st = answer(0, 300, now, &v, qkey, &qlen);
+	if (st == TDNS_OK) {
+		esize = qlen + 3 + v.len; /* record key + value */
+		cfg.max_bytes = (uint64_t)entries * esize;
+		printf("budget %zu answers of %zu bytes (%llu bytes), then %zu more\n",
+		       entries, esize, (unsigned long long)cfg.max_bytes, inserts);
+	}
+	for (i = 0; st == TDNS_OK && i < entries; i += STALL_BATCH)
+		st = timed_store(s, &cfg, i,
+				 entries - i < STALL_BATCH ? entries - i : STALL_BATCH,
+				 true, &rng, now, &fill);
+	for (size_t k = 0; st == TDNS_OK && k < inserts; k++, i++) {
+		if (k % 10 == 0)
+			now++;
+		st = timed_store(s, &cfg, i, 1, false, &rng, now, &steady);
+	}
+	if (st != TDNS_OK) {
+		fprintf(stderr, "tierdns-cache-stall: %s\n", tdns_strerror(st));
+		goto out;
+	}
+	report("fill, cache_store_many of 64", &fill);
+	report("full, cache_store of 1", &steady);
+	ret = 0;
+out:
+	cache_value_clear(&v);
+	store_close(s);
+	if (made) {
+		snprintf(path, sizeof(path), "%s/data.mdb", dir);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/lock.mdb", dir);
+		unlink(path);
+		rmdir(dir);
+	}
+	free(fill.ns);
+	free(steady.ns);
+	return ret;
+}
