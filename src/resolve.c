@@ -68,7 +68,9 @@
 struct waiter {
 	struct waiter *next;
 	void *held;            /* the daemon's handle (client.hold) */
-	struct tdns_query q;   /* the client's own query: ID, case, EDNS, limit */
+	uint8_t *msg;          /* a copy of the client's query: its ID, case,
+				* EDNS and limit are the answer's */
+	size_t len;
 	bool tcp;
 };
 
@@ -179,10 +181,15 @@ struct tdns_resolver {
 	uint64_t log_pending;     /* lines left out of it */
 	struct tdns_resolver_stats stats;
 	struct tdns_answer ans;    /* the pipeline's answer, reused */
+	struct tdns_answer wans;   /* the answer to a waiting client, reused */
 	struct zonedb_cache *zc;   /* this resolver's copy of the static
 				    * zone list (zonedb.h) */
 	bool refusing;             /* the query's client is not allowed */
 	struct tdns_txn *stage_txn; /* the snapshot the QUERY stage opened */
+	void *request;             /* the daemon's handle of the query in the
+				    * pipeline (client.hold takes it) */
+	struct tdns_cache_value stale; /* a stale answer the pipeline's
+					* answer borrows until encoded */
 };
 
 /* FNV-1a over the key: spreads names and types over the buckets. */
@@ -272,11 +279,14 @@ static uint16_t fail_ede(enum fail_kind why)
 /* Every SERVFAIL is logged with its reason, at most LOG_BURST lines a
  * second; the lines left out are counted and reported in the next window
  * (a dead upstream under load must not flood the log). */
-static void log_servfail(struct tdns_resolver *r, const ldns_rdf *qname,
-			 uint16_t qtype, enum fail_kind why)
+static void log_servfail(struct tdns_resolver *r, const uint8_t *qkey,
+			 size_t qkey_len, uint16_t qtype, enum fail_kind why)
 {
 	uint64_t now_ms = clock_mono_ms();
-	char *name, *type;
+	uint8_t wire[NAME_WIRE_MAX];
+	size_t wlen = 0;
+	ldns_rdf *qname = NULL;
+	char *name = NULL, *type;
 
 	if (now_ms >= r->log_window + LOG_WINDOW_MS) {
 		if (r->log_pending != 0)
@@ -293,34 +303,16 @@ static void log_servfail(struct tdns_resolver *r, const ldns_rdf *qname,
 	}
 	r->log_lines++;
 	r->stats.servfail_logged++;
-	name = ldns_rdf2str(qname);
+	if (name_key_to_wire(qkey, qkey_len, wire, &wlen) == TDNS_OK)
+		qname = ldns_dname_new_frm_data((uint16_t)wlen, wire);
+	if (qname != NULL)
+		name = ldns_rdf2str(qname);
+	ldns_rdf_deep_free(qname);
 	type = ldns_rr_type2str((ldns_rr_type)qtype);
 	log_warn("SERVFAIL %s %s: %s", name != NULL ? name : "?",
 		 type != NULL ? type : "?", fail_text(why));
 	free(name);
 	free(type);
-}
-
-/* Render reply for q into out. RA is set on everything the local tier sends
- * (RFC 1035 4.1.1: recursion is available). On a rendering failure (no
- * memory) the client still gets a SERVFAIL built from its raw query. */
-static enum resolver_verdict finish(struct tdns_resolver *r, ldns_pkt *reply,
-				    const struct tdns_query *q, bool tcp,
-				    const uint8_t *in, size_t len, uint8_t *out,
-				    size_t cap, size_t *out_len)
-{
-	if (reply != NULL) {
-		ldns_pkt_set_ra(reply, true);
-		if (wire_reply_render(reply, q, tcp, out, cap, out_len) == TDNS_OK)
-			return RESOLVER_REPLY;
-	}
-	r->stats.servfail++;
-	log_servfail(r, q->qname, q->qtype, FAIL_INTERNAL);
-	*out_len = wire_error_reply(in, len, LDNS_RCODE_SERVFAIL, out, cap);
-	if (*out_len < WIRE_HDR_LEN)
-		return RESOLVER_DROP;
-	out[3] |= 0x80; /* RA */
-	return RESOLVER_REPLY;
 }
 
 /* ---- the read snapshot ---- */
@@ -333,7 +325,7 @@ static struct tdns_txn *rtxn_open(struct tdns_resolver *r)
 {
 	enum tdns_status st;
 
-	if (r->held)
+	if (r->held || r->stage_txn != NULL)
 		return r->rtxn;
 	if (r->rtxn == NULL)
 		st = store_begin(r->cfg.store, false, &r->rtxn);
@@ -346,10 +338,11 @@ static struct tdns_txn *rtxn_open(struct tdns_resolver *r)
 	return r->rtxn;
 }
 
-/* Done with the snapshot of rtxn_open: reset it, unless a batch holds it. */
+/* Done with the snapshot of rtxn_open: reset it, unless a batch or the
+ * pipeline's QUERY stage (whose answer borrows from it) holds it. */
 static void rtxn_close(struct tdns_resolver *r, struct tdns_txn *t)
 {
-	if (!r->held)
+	if (!r->held && t != r->stage_txn)
 		store_reset(t);
 }
 
@@ -410,6 +403,30 @@ static ldns_pkt *fail_reply(struct tdns_resolver *r, const struct tdns_query *q,
 	reply = wire_reply_new(q, LDNS_RCODE_SERVFAIL);
 	wire_reply_add_ede(reply, q, fail_ede(why), fail_text(why));
 	return reply;
+}
+
+/*
+ * The answer to a client whose query failed (why): the stale entry when
+ * serve-stale found one (RFC 8767 4: TTL 30, EDE "Stale Answer" once it is
+ * past its expiry), else SERVFAIL with the EDE of why (RFC 8914). a keeps
+ * RA; stale->data must outlive the encoding of a.
+ */
+static void fail_answer(struct tdns_resolver *r, const struct tdns_qctx *q,
+			const struct tdns_cache_value *stale, enum fail_kind why,
+			uint64_t now, struct tdns_answer *a)
+{
+	if (stale != NULL && stale->data != NULL) {
+		if (cache_value_answer(stale->data, stale->len, now,
+				       STALE_ANSWER_TTL, q, a) == TDNS_OK) {
+			if (stale->expiry <= now) {
+				r->stats.stale_answers++;
+				answer_set_ede(a, EDE_STALE_ANSWER, "stale answer");
+			}
+			return;
+		}
+	}
+	r->stats.servfail++;
+	answer_fail(a, DNS_RCODE_SERVFAIL, fail_ede(why), fail_text(why));
 }
 
 /* ---- the failure cache (RFC 9520) ---- */
@@ -656,8 +673,7 @@ static void upq_destroy(struct tdns_resolver *r, struct upq *u)
 
 static void waiter_free(struct waiter *w)
 {
-	if (w->q.pkt != NULL)
-		wire_query_clear(&w->q);
+	free(w->msg);
 	free(w);
 }
 
@@ -775,36 +791,27 @@ static void answer_waiter(struct tdns_resolver *r, struct waiter *w,
 			  const struct tdns_cache_value *stale,
 			  enum fail_kind why, uint64_t now)
 {
-	ldns_pkt *reply = NULL;
+	struct tdns_answer *a = &r->wans;
+	struct tdns_qctx q;
 	size_t len = 0;
 	bool ok = false;
 
-	/* The common answer written straight from the value (cache.h
-	 * cache_value_wire); the ldns path below for the rest (truncation,
-	 * stale answers, failures). */
-	if (val != NULL &&
-	    cache_value_wire(val, vlen, now, &w->q, w->tcp, r->buf, WIRE_MAX_MSG,
-			     &len)) {
-		ok = true;
+	q.peer = NULL;
+	q.transport = w->tcp ? QCTX_TCP : QCTX_UDP;
+	/* The query was accepted by the pipeline before it waited. */
+	if (qctx_parse(&q, w->msg, w->len) != QCTX_OK)
 		goto out;
+	answer_reset(a);
+	a->ra = true;
+	if (val != NULL && cache_value_answer(val, vlen, now, 0, &q, a) != TDNS_OK) {
+		answer_reset(a);
+		a->ra = true;
+		val = NULL;
+		why = FAIL_GARBAGE;
 	}
-	if (val != NULL) {
-		reply = wire_reply_new(&w->q, LDNS_RCODE_NOERROR);
-		if (reply != NULL &&
-		    cache_value_render(val, vlen, now, reply) != TDNS_OK) {
-			ldns_pkt_free(reply);
-			reply = NULL;
-			why = FAIL_GARBAGE;
-		}
-	}
-	if (reply == NULL)
-		reply = fail_reply(r, &w->q, stale, why, now);
-	if (reply != NULL) {
-		ldns_pkt_set_ra(reply, true);
-		ok = wire_reply_render(reply, &w->q, w->tcp, r->buf, WIRE_MAX_MSG,
-				       &len) == TDNS_OK;
-		ldns_pkt_free(reply);
-	}
+	if (val == NULL)
+		fail_answer(r, &q, stale, why, now, a);
+	ok = encode_reply(&q, a, r->buf, WIRE_MAX_MSG, &len) == TDNS_OK;
 out:
 	r->cfg.client.answer(r->cfg.client.ctx, w->held, ok ? r->buf : NULL,
 			     ok ? len : 0);
@@ -865,7 +872,7 @@ static void upq_fail(struct tdns_resolver *r, struct upq *u)
 	if (w != NULL)
 		stale_get(r, u->key, u->qkey_len, u->qtype, u->qclass, now, &stale);
 	if (w != NULL && (stale.data == NULL || stale.expiry > now))
-		log_servfail(r, u->qname, u->qtype, why);
+		log_servfail(r, u->key, u->qkey_len, u->qtype, why);
 	u->waiters = NULL;
 	upq_destroy(r, u);
 	for (; w != NULL; w = next) {
@@ -916,7 +923,8 @@ static void attempt_failed(struct tdns_resolver *r, struct upq *u,
 		upq_fail(r, u);
 }
 
-static enum tdns_status upq_new(struct tdns_resolver *r, const struct tdns_query *q,
+static enum tdns_status upq_new(struct tdns_resolver *r, const uint8_t *qkey,
+				size_t qkey_len, uint16_t qtype, uint16_t qclass,
 				const uint8_t *key, size_t key_len, uint32_t hash,
 				uint64_t now_ms, struct upq **out)
 {
@@ -927,7 +935,7 @@ static enum tdns_status upq_new(struct tdns_resolver *r, const struct tdns_query
 	enum tdns_status st;
 
 	*out = NULL;
-	st = name_key_to_wire(q->qkey, q->qkey_len, wire, &wire_len);
+	st = name_key_to_wire(qkey, qkey_len, wire, &wire_len);
 	if (st != TDNS_OK)
 		goto out;
 	st = TDNS_ENOMEM;
@@ -939,10 +947,10 @@ static enum tdns_status upq_new(struct tdns_resolver *r, const struct tdns_query
 		goto out;
 	memcpy(u->key, key, key_len);
 	u->key_len = key_len;
-	u->qkey_len = q->qkey_len;
+	u->qkey_len = qkey_len;
 	u->hash = hash;
-	u->qtype = q->qtype;
-	u->qclass = q->qclass;
+	u->qtype = qtype;
+	u->qclass = qclass;
 	u->deadline = now_ms + r->cfg.timeout_ms;
 	if (r->cfg.serve_stale)
 		u->stale_at = now_ms + STALE_CLIENT_MS;
@@ -976,9 +984,10 @@ out:
  * its waiter. RESOLVER_REPLY: the caller answers the failure *why now (a
  * limit was reached, no upstream took the query, or no memory).
  */
-static enum resolver_verdict miss(struct tdns_resolver *r, struct tdns_query *q,
-				  bool tcp, void *request, const uint8_t *key,
-				  size_t key_len, uint32_t hash, enum fail_kind *why)
+static enum resolver_verdict miss(struct tdns_resolver *r,
+				  const struct tdns_qctx *q, void *request,
+				  const uint8_t *key, size_t key_len, uint32_t hash,
+				  enum fail_kind *why)
 {
 	uint64_t now_ms = clock_mono_ms();
 	struct waiter *w = NULL;
@@ -998,7 +1007,8 @@ static enum resolver_verdict miss(struct tdns_resolver *r, struct tdns_query *q,
 		goto out;
 	} else {
 		*why = FAIL_INTERNAL;
-		if (upq_new(r, q, key, key_len, hash, now_ms, &u) != TDNS_OK)
+		if (upq_new(r, q->qkey, q->qkey_len, q->qtype, q->qclass, key,
+			    key_len, hash, now_ms, &u) != TDNS_OK)
 			goto out;
 		if (!attempt_start(r, u, 0, false, false, now_ms)) {
 			*why = u->why;
@@ -1014,19 +1024,23 @@ static enum resolver_verdict miss(struct tdns_resolver *r, struct tdns_query *q,
 	w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		goto out;
+	w->msg = malloc(q->len);
+	if (w->msg == NULL)
+		goto out;
 	w->held = r->cfg.client.hold(r->cfg.client.ctx, request);
 	if (w->held == NULL)
 		goto out;
-	w->q = *q;
-	memset(q, 0, sizeof(*q));
-	w->tcp = tcp;
+	memcpy(w->msg, q->msg, q->len);
+	w->len = q->len;
+	w->tcp = q->transport == QCTX_TCP;
 	w->next = u->waiters;
 	u->waiters = w;
 	u->n_waiters++;
 	w = NULL;
 	v = RESOLVER_DEFER;
 out:
-	free(w);
+	if (w != NULL)
+		waiter_free(w);
 	return v;
 }
 
@@ -1062,7 +1076,7 @@ static ldns_pkt *cache_reply(struct tdns_resolver *r, const struct tdns_query *q
 out:
 	if (st != TDNS_OK) {
 		log_warn("local lookup: %s", tdns_strerror(st));
-		log_servfail(r, q->qname, q->qtype, FAIL_STORE);
+		log_servfail(r, q->qkey, q->qkey_len, q->qtype, FAIL_STORE);
 		reply = fail_reply(r, q, NULL, FAIL_STORE, clock_now());
 	}
 	if (t != NULL)
@@ -1117,30 +1131,30 @@ static ldns_pkt *local_answer(struct tdns_resolver *r, const struct tdns_query *
 	return cache_reply(r, q);
 }
 
-/* The question key of q: record key || class (coalescing and failures). */
-static size_t question_key(const struct tdns_query *q, uint8_t *key)
+/* The question key: record key || class (coalescing and failures). */
+static size_t question_key(const uint8_t *qkey, size_t qkey_len, uint16_t qtype,
+			   uint16_t qclass, uint8_t *key)
 {
-	size_t n = name_record_key(q->qkey, q->qkey_len, q->qtype, key);
+	size_t n = name_record_key(qkey, qkey_len, qtype, key);
 
-	dns_wr16(key + n, q->qclass);
+	dns_wr16(key + n, qclass);
 	return n + 2;
 }
 
 /* A miss that will not be resolved now: the failure cache says so, or
- * miss() could not start or join an upstream query. */
-static ldns_pkt *miss_failed(struct tdns_resolver *r, const struct tdns_query *q,
-			     enum fail_kind why)
+ * miss() could not start or join an upstream query. The answer goes into
+ * a (stale data borrowed from *stale, which the caller clears after
+ * encoding). */
+static void miss_failed(struct tdns_resolver *r, const struct tdns_qctx *q,
+			enum fail_kind why, struct tdns_cache_value *stale,
+			struct tdns_answer *a)
 {
-	struct tdns_cache_value stale = { 0 };
 	uint64_t now = clock_now();
-	ldns_pkt *reply;
 
-	stale_get(r, q->qkey, q->qkey_len, q->qtype, q->qclass, now, &stale);
-	if (stale.data == NULL || stale.expiry > now)
-		log_servfail(r, q->qname, q->qtype, why);
-	reply = fail_reply(r, q, &stale, why, now);
-	cache_value_clear(&stale);
-	return reply;
+	stale_get(r, q->qkey, q->qkey_len, q->qtype, q->qclass, now, stale);
+	if (stale->data == NULL || stale->expiry > now)
+		log_servfail(r, q->qkey, q->qkey_len, q->qtype, why);
+	fail_answer(r, q, stale, why, now, a);
 }
 
 /* The pipeline's access stage: clients outside the access list are
@@ -1156,6 +1170,36 @@ static enum pipeline_verdict access_stage(void *ctx, const struct tdns_qctx *q,
 	r->stats.refused_acl++;
 	a->rcode = DNS_RCODE_REFUSED;
 	answer_set_ede(a, EDE_PROHIBITED, "client not allowed");
+	return PIPELINE_ANSWER;
+}
+
+/*
+ * A question the local data does not answer: without RD, REFUSED (RFC
+ * 1034 4.3.1: a forwarder has no referral to give); a recent failure of
+ * it is answered from the failure cache (RFC 9520 3.2); otherwise it goes
+ * upstream and the client waits (PIPELINE_DEFER), unless no upstream query
+ * could be started or joined.
+ */
+static enum pipeline_verdict miss_stage(struct tdns_resolver *r,
+					const struct tdns_qctx *q,
+					struct tdns_answer *a)
+{
+	uint8_t key[RECORD_KEY_MAX + 2];
+	enum fail_kind why = FAIL_CACHED;
+	size_t key_len;
+	uint32_t hash;
+
+	if (!q->rd) {
+		a->rcode = DNS_RCODE_REFUSED;
+		return PIPELINE_ANSWER;
+	}
+	key_len = question_key(q->qkey, q->qkey_len, q->qtype, q->qclass, key);
+	hash = key_hash(key, key_len);
+	if (failc_hit(r, key, key_len, hash, clock_mono_ms()))
+		r->stats.failcache_hits++;
+	else if (miss(r, q, r->request, key, key_len, hash, &why) == RESOLVER_DEFER)
+		return PIPELINE_DEFER;
+	miss_failed(r, q, why, &r->stale, a);
 	return PIPELINE_ANSWER;
 }
 
@@ -1216,7 +1260,7 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 		answer_fail(a, DNS_RCODE_SERVFAIL, EDE_OTHER, "store unavailable");
 		return PIPELINE_ANSWER;
 	}
-	return PIPELINE_DEFER;
+	return miss_stage(r, q, a);
 }
 
 /* The local tier's stages: RA on every reply (recursion is available). */
@@ -1234,15 +1278,18 @@ static enum pipeline_verdict run_pipeline(struct tdns_resolver *r,
 					  size_t *out_len)
 {
 	struct tdns_qctx qc;
+	struct tdns_txn *t;
 	enum pipeline_verdict v;
 
 	qc.peer = NULL;
 	qc.transport = tcp ? QCTX_TCP : QCTX_UDP;
 	v = pipeline_run(&local_pipeline, r, &qc, &r->ans, in, len, out, cap,
 			 out_len);
-	if (r->stage_txn != NULL)
-		rtxn_close(r, r->stage_txn);
+	t = r->stage_txn;
 	r->stage_txn = NULL;
+	if (t != NULL)
+		rtxn_close(r, t);
+	cache_value_clear(&r->stale);
 	return v;
 }
 
@@ -1250,52 +1297,17 @@ enum resolver_verdict resolver_query(struct tdns_resolver *r, const uint8_t *in,
 				     size_t len, bool tcp, void *request,
 				     uint8_t *out, size_t cap, size_t *out_len)
 {
-	uint8_t key[RECORD_KEY_MAX + 2];
-	struct tdns_query q;
-	ldns_pkt *reply = NULL;
-	enum resolver_verdict v;
-	enum fail_kind why = FAIL_CACHED;
-	size_t key_len;
-	uint32_t hash;
-
 	r->refusing = false;
+	r->request = request;
 	switch (run_pipeline(r, in, len, tcp, out, cap, out_len)) {
 	case PIPELINE_ANSWER:
 		return *out_len > 0 ? RESOLVER_REPLY : RESOLVER_DROP;
-	case PIPELINE_DROP:
-		return RESOLVER_DROP;
 	case PIPELINE_DEFER:
+		return RESOLVER_DEFER;
+	case PIPELINE_DROP:
 		break;
 	}
-	/* A miss (the pipeline asked the static zones and the cache): the
-	 * upstream path still speaks ldns. */
-	memset(&q, 0, sizeof(q));
-	if (wire_parse_query(in, len, &q, out, out_len) != WIRE_OK)
-		return RESOLVER_DROP; /* the pipeline accepted it: cannot happen */
-	if (!q.rd) {
-		/* RFC 1034 4.3.1: without RD we answer from local data
-		 * only; a forwarder has no referral to give. */
-		reply = wire_reply_new(&q, LDNS_RCODE_REFUSED);
-	} else {
-		key_len = question_key(&q, key);
-		hash = key_hash(key, key_len);
-		if (failc_hit(r, key, key_len, hash, clock_mono_ms())) {
-			/* RFC 9520 3.2: a recent failure is answered
-			 * from memory, no upstream query. */
-			r->stats.failcache_hits++;
-		} else {
-			v = miss(r, &q, tcp, request, key, key_len, hash, &why);
-			if (v == RESOLVER_DEFER)
-				goto out;
-		}
-		reply = miss_failed(r, &q, why);
-	}
-	v = finish(r, reply, &q, tcp, in, len, out, cap, out_len);
-out:
-	ldns_pkt_free(reply);
-	if (q.pkt != NULL)
-		wire_query_clear(&q);
-	return v;
+	return RESOLVER_DROP;
 }
 
 enum resolver_verdict resolver_refuse(struct tdns_resolver *r, const uint8_t *in,
@@ -1600,7 +1612,7 @@ static void chase_start(struct tdns_resolver *r, struct upq *u,
 		u->why = FAIL_GARBAGE;
 		goto fail;
 	}
-	key_len = question_key(&tq, key);
+	key_len = question_key(tq.qkey, tq.qkey_len, tq.qtype, tq.qclass, key);
 	hash = key_hash(key, key_len);
 	if (failc_hit(r, key, key_len, hash, now_ms)) {
 		r->stats.failcache_hits++;
@@ -1629,7 +1641,8 @@ static void chase_start(struct tdns_resolver *r, struct upq *u,
 			goto fail;
 		}
 		u->why = FAIL_INTERNAL;
-		if (upq_new(r, &tq, key, key_len, hash, now_ms, &t) != TDNS_OK)
+		if (upq_new(r, tq.qkey, tq.qkey_len, tq.qtype, tq.qclass, key,
+			    key_len, hash, now_ms, &t) != TDNS_OK)
 			goto fail;
 		t->depth = u->depth + (unsigned)c->n;
 		if (t->deadline > u->deadline)

@@ -176,47 +176,6 @@ enum tdns_status cache_lookup(struct tdns_txn *t, const uint8_t *qkey,
 			      ldns_pkt *reply);
 
 /*
- * Added by lperf (additive): the hit fast path. Answer the raw query
- * in[0..len) from the cache in read transaction t straight into
- * out[0..cap), without ldns objects or allocation, when the query is the
- * common one (QUERY, class IN, one uncompressed question of a cacheable
- * type, at most an OPT version 0, nothing else), no static zone encloses
- * the name (zonedb_find) and a fresh entry exists. The reply is the one
- * the ldns path (wire_reply_new with RA + cache_lookup +
- * wire_reply_render) sends, parsed record for record: same header, the
- * question and the owners equal to it in the client's case, TTLs counted
- * down, the OPT (version 0, our size, DO copied); only its names are
- * compressed less (an owner equal to the question name is a pointer to
- * it, the rest is written out, so names other than the question's keep
- * the cached case where ldns may print the client's).
- */
-enum cache_fast {
-	CACHE_FAST_ANSWERED = 0, /* the reply is in out[0..*out_len) */
-	CACHE_FAST_MISS,         /* the common query, no static zone encloses
-				  * it, no fresh entry: what cache_lookup
-				  * would call a miss (out untouched) */
-	CACHE_FAST_DECLINED,     /* anything else (another shape, a static
-				  * zone, a corrupt value, a reply over the
-				  * client's UDP limit or cap): ask the ldns
-				  * path (out undefined) */
-};
-enum cache_fast cache_answer_fast(struct tdns_txn *t, const uint8_t *in,
-				  size_t len, bool tcp, uint64_t now,
-				  uint8_t *out, size_t cap, size_t *out_len);
-
-/*
- * Added by lperf (additive): the same writer for a parsed query q (a client
- * waiting for an upstream answer): the reply to q from the packed value
- * val (as cache_value_build makes it, cacheable or not; TTLs counted down
- * to 0, never past) into out, the ldns path's answer as above. False for
- * a malformed value, a query with EDNS version other than 0, or a reply
- * over q's UDP limit (tcp false) or cap: the ldns path then answers.
- */
-bool cache_value_wire(const uint8_t *val, size_t len, uint64_t now,
-		      const struct tdns_query *q, bool tcp, uint8_t *out,
-		      size_t cap, size_t *out_len);
-
-/*
  * Store a cacheable value under (qkey, qtype) in its own write transaction,
  * with the size account (meta "cache_bytes": the sum of the cache's key and
  * value lengths) updated in the same transaction.

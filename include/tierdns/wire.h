@@ -94,33 +94,4 @@ enum tdns_status wire_reply_render(ldns_pkt *reply, const struct tdns_query *q,
 size_t wire_error_reply(const uint8_t *in, size_t len, uint8_t rcode,
 			uint8_t *out, size_t cap);
 
-/*
- * The one query shape the malloc-free fast paths of both tiers answer (the
- * common query): QR 0, opcode QUERY, no AA/TC bits, one uncompressed
- * question of class IN, no answer or authority records, at most one OPT
- * (root owner, version 0, well-formed options) and nothing after it. Every
- * other query, the malformed ones included, is declined, so that
- * wire_parse_query and the ldns path judge it. Pure: reads in[0..len) only.
- */
-struct wire_fast_query {
-	size_t qname_len; /* uncompressed wire name at in[WIRE_HDR_LEN..) */
-	size_t qend;      /* offset just after QTYPE and QCLASS */
-	uint16_t qtype;
-	bool edns;
-	bool edns_do;
-	size_t limit;     /* answer size limit: as max_udp, or WIRE_MAX_MSG over TCP */
-};
-bool wire_fast_parse(const uint8_t *in, size_t len, bool tcp,
-		     struct wire_fast_query *fq);
-
-/* Our OPT record (RFC 6891 7): root owner, our UDP payload size, extended
- * rcode and version 0, DO copied (RFC 3225 3), no options. Both fast paths
- * write it into out[0..WIRE_OPT_LEN). */
-#define WIRE_OPT_LEN 11 /* root owner, type, class, ttl, rdlength */
-void wire_put_opt(uint8_t *out, bool edns_do);
-
-/* Length of the uncompressed wire name at p[0..len) (labels <= 63, total
- * <= 255, no compression), 0 if it is not one. */
-size_t wire_name_len(const uint8_t *p, size_t len);
-
 #endif
