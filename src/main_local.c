@@ -16,6 +16,7 @@
 
 #include "tierdns/acl.h"
 #include "tierdns/daemon.h"
+#include "tierdns/infra.h"
 #include "tierdns/log.h"
 #include "tierdns/netio.h"
 #include "tierdns/opts.h"
@@ -91,7 +92,8 @@ static void worker_batch(void *ctx, bool begin)
 }
 
 static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
-				    struct tdns_store *store, const char *identity)
+				    struct tdns_store *store, struct tdns_infra *infra,
+				    const char *identity)
 {
 	struct tdns_resolver_cfg cfg;
 	struct tdns_listen_cfg lc;
@@ -122,6 +124,7 @@ static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
 	cfg.stale_ttl = o->stale_ttl;
 	cfg.cache.keep_stale = o->serve_stale ? o->stale_ttl : 0;
 	cfg.use_0x20 = o->use_0x20;
+	cfg.infra = infra;
 	cfg.transport = upstream_transport(w->up);
 	cfg.client.hold = client_hold;
 	cfg.client.answer = client_answer;
@@ -212,6 +215,7 @@ int main(int argc, char **argv)
 {
 	struct tdns_store_opts so;
 	struct tdns_store *store = NULL;
+	struct tdns_infra *infra = NULL;
 	struct worker *workers = NULL;
 	struct tdns_opts o;
 	char identity[256], addr[64];
@@ -245,6 +249,13 @@ int main(int argc, char **argv)
 	if (st != TDNS_OK)
 		goto out;
 
+	/* What is learnt about an upstream (dead, RTT, 0x20) is learnt once,
+	 * for every worker. */
+	st = infra_new(o.n_upstream, &infra);
+	if (st != TDNS_OK) {
+		log_err("%s", tdns_strerror(st));
+		goto out;
+	}
 	workers = calloc(o.threads, sizeof(*workers));
 	if (workers == NULL) {
 		log_err("%s", tdns_strerror(TDNS_ENOMEM));
@@ -252,7 +263,7 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < o.threads; i++) {
 		workers[i].id = i;
-		st = worker_init(&workers[i], &o, store, ident);
+		st = worker_init(&workers[i], &o, store, infra, ident);
 		if (st != TDNS_OK) {
 			log_err("worker %u: %s", i, tdns_strerror(st));
 			goto out;
@@ -273,6 +284,7 @@ out:
 			worker_fini(&workers[i]);
 		free(workers);
 	}
+	infra_free(infra);
 	store_close(store);
 	return rc;
 }

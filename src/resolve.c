@@ -12,6 +12,7 @@
 #include "tierdns/clock.h"
 #include "tierdns/dnsproto.h"
 #include "tierdns/encode.h"
+#include "tierdns/infra.h"
 #include "tierdns/log.h"
 #include "tierdns/name.h"
 #include "tierdns/pipeline.h"
@@ -25,19 +26,12 @@
  * RTO_FACTOR * RTT (but at least RTO_MIN_MS) before moving on. */
 #define RTO_FACTOR 4u
 #define RTO_MIN_MS 500u
-/* An upstream is dead after DEAD_AFTER failures in a row: skipped while
- * another works, and probed again after a backoff doubling from
- * BACKOFF_MIN_MS to BACKOFF_MAX_MS. After one failure it is suspect: still
- * asked first, but with others left it gets at most SUSPECT_FACTOR x RTT
- * (at least MIN_ATTEMPT_MS) before they are asked, so a silent upstream
- * costs the clients one full wait, not one per query. */
-#define DEAD_AFTER 2u
+/* Upstream health (dead, probes, backoff, 0x20) is infra.h's, shared by
+ * all workers. After one failure an upstream is suspect: still asked
+ * first, but with others left it gets at most SUSPECT_FACTOR x RTT (at
+ * least MIN_ATTEMPT_MS) before they are asked, so a silent upstream costs
+ * the clients one full wait, not one per query. */
 #define SUSPECT_FACTOR 2u
-#define BACKOFF_MIN_MS 1000u
-#define BACKOFF_MAX_MS 60000u
-/* Queries in a row an upstream must answer only without 0x20 before it
- * loses 0x20 for good. */
-#define CASE_STRIKES 3u
 /* RFC 9520 3.2: failures are cached at least 1 s and at most 5 min;
  * repeated ones back off by doubling from FAILC_MIN_MS. */
 #define FAILC_MIN_MS 5000u
@@ -90,16 +84,6 @@ enum fail_kind {
 };
 
 /* What the resolver knows about one upstream. */
-struct upstate {
-	uint32_t srtt_ms;     /* smoothed RTT (RFC 6298 style), 0 = unknown */
-	unsigned fails;       /* failures in a row */
-	uint64_t dead_until;  /* monotonic ms; meaningful when fails >= DEAD_AFTER */
-	uint32_t backoff_ms;  /* the next wait before a probe */
-	bool probing;         /* one probe at a time while dead */
-	bool no_0x20;         /* it does not echo the question's case */
-	unsigned case_strikes; /* queries in a row it answered only without 0x20 */
-};
-
 /* One remembered failure (RFC 9520), by question key. */
 struct failent {
 	uint8_t key[RECORD_KEY_MAX + 2];
@@ -174,7 +158,8 @@ struct tdns_resolver {
 	struct tdns_cache_put *puts; /* max_outstanding, for resolver_flush */
 	uint8_t rand[RAND_POOL];  /* getrandom output not used yet */
 	size_t rand_left;
-	struct upstate *ups;      /* n_upstream */
+	struct tdns_infra *infra; /* upstream health: cfg.infra, or owned */
+	bool own_infra;
 	struct failent *failc;    /* FAILC_SETS * FAILC_WAYS */
 	uint64_t log_window;      /* start of the SERVFAIL log window */
 	unsigned log_lines;       /* lines logged in it */
@@ -492,71 +477,47 @@ static void failc_forget(struct tdns_resolver *r, const uint8_t *key,
 
 /* ---- upstream state ---- */
 
-enum up_use {
-	UP_SKIP = 0, /* dead, backing off (or its probe is out) */
-	UP_USE,      /* alive */
-	UP_PROBE,    /* dead, but due for its one probe */
-};
-
-static enum up_use up_use(const struct tdns_resolver *r, unsigned i, uint64_t now_ms)
-{
-	const struct upstate *s = &r->ups[i];
-
-	if (s->fails < DEAD_AFTER)
-		return UP_USE;
-	return now_ms >= s->dead_until && !s->probing ? UP_PROBE : UP_SKIP;
-}
-
-/* Upstreams from `from` on that are alive or due for a probe. */
+/* How many of the upstreams from `from` on may be asked now. */
 static unsigned usable_from(const struct tdns_resolver *r, unsigned from,
 			    uint64_t now_ms)
 {
 	unsigned n = 0;
 
 	for (unsigned i = from; i < r->cfg.n_upstream; i++)
-		if (up_use(r, i, now_ms) != UP_SKIP)
+		if (infra_peek(r->infra, i, now_ms) != INFRA_SKIP)
 			n++;
 	return n;
 }
 
-/* The current attempt of u told us whether its upstream works. */
+/* The outcome of u's attempt, told to the shared table; what changes
+ * once (dead, alive again) is logged and counted by the worker that saw
+ * it happen. */
 static void up_verdict(struct tdns_resolver *r, struct upq *u, bool alive,
 		       uint64_t now_ms)
 {
-	struct upstate *s = &r->ups[u->upstream];
-	uint64_t rtt;
+	uint64_t rtt = now_ms > u->sent_ms ? now_ms - u->sent_ms : 1;
+	uint32_t backoff = 0;
 
-	if (alive) {
-		rtt = now_ms > u->sent_ms ? now_ms - u->sent_ms : 1;
-		if (rtt > BACKOFF_MAX_MS)
-			rtt = BACKOFF_MAX_MS;
-		/* RFC 6298 2.3: SRTT <- 7/8 SRTT + 1/8 R'. */
-		s->srtt_ms = s->srtt_ms == 0 ? (uint32_t)rtt
-					     : (uint32_t)((7u * s->srtt_ms + rtt) / 8u);
-		if (s->fails >= DEAD_AFTER)
-			log_info("upstream #%u answers again", u->upstream + 1);
-		s->fails = 0;
-		s->backoff_ms = BACKOFF_MIN_MS;
-	} else {
-		s->fails++;
-		if (s->fails >= DEAD_AFTER) {
-			if (u->probe && s->backoff_ms < BACKOFF_MAX_MS)
-				s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS
-							? BACKOFF_MAX_MS
-							: s->backoff_ms * 2;
-			if (s->fails == DEAD_AFTER) {
-				r->stats.upstream_dead++;
-				log_warn("upstream #%u: %u failures in a row, skipped "
-					 "while another works, probed after %u ms",
-					 u->upstream + 1, s->fails, s->backoff_ms);
-			}
-			s->dead_until = now_ms + s->backoff_ms;
-		}
+	switch (infra_report(r->infra, u->upstream, alive, rtt, u->probe, now_ms,
+			     &backoff)) {
+	case INFRA_EV_ALIVE:
+		log_info("upstream #%u answers again", u->upstream + 1);
+		break;
+	case INFRA_EV_DEAD:
+		r->stats.upstream_dead++;
+		if (r->cfg.n_upstream > 1)
+			log_warn("upstream #%u: %u failures in a row, skipped "
+				 "while another works, probed after %u ms",
+				 u->upstream + 1, INFRA_DEAD_AFTER, backoff);
+		else
+			log_warn("upstream #%u: %u failures in a row, probed "
+				 "again after %u ms", u->upstream + 1,
+				 INFRA_DEAD_AFTER, backoff);
+		break;
+	case INFRA_EV_NONE:
+		break;
 	}
-	if (u->probe) {
-		s->probing = false;
-		u->probe = false;
-	}
+	u->probe = false;
 }
 
 /* How long the attempt at upstream `up` may take: an even share of the
@@ -569,20 +530,22 @@ static uint64_t attempt_time(const struct tdns_resolver *r, const struct upq *u,
 {
 	uint64_t left = u->deadline - now_ms, per, rto;
 	unsigned n = usable_from(r, up + 1, now_ms);
+	struct infra_state st;
 
 	/* With none usable after it, the dead ones after it are tried. */
 	n = 1 + (n > 0 ? n : r->cfg.n_upstream - up - 1);
 	per = left / n;
 	if (per < MIN_ATTEMPT_MS)
 		per = MIN_ATTEMPT_MS;
-	if (n > 1 && r->ups[up].fails > 0) {
-		rto = (uint64_t)SUSPECT_FACTOR * r->ups[up].srtt_ms;
+	infra_get(r->infra, up, &st);
+	if (n > 1 && st.fails > 0) {
+		rto = (uint64_t)SUSPECT_FACTOR * st.srtt_ms;
 		if (rto < MIN_ATTEMPT_MS)
 			rto = MIN_ATTEMPT_MS;
 		if (rto < per)
 			per = rto;
-	} else if (n > 1 && r->ups[up].srtt_ms != 0) {
-		rto = (uint64_t)RTO_FACTOR * r->ups[up].srtt_ms;
+	} else if (n > 1 && st.srtt_ms != 0) {
+		rto = (uint64_t)RTO_FACTOR * st.srtt_ms;
 		if (rto < RTO_MIN_MS)
 			rto = RTO_MIN_MS;
 		if (rto < per)
@@ -624,7 +587,7 @@ static void attempt_close(struct tdns_resolver *r, struct upq *u)
 		r->cfg.transport.done(r->cfg.transport.ctx, u->token);
 	u->token = 0;
 	if (u->probe) {
-		r->ups[u->upstream].probing = false;
+		infra_probe_abandon(r->infra, u->upstream);
 		u->probe = false;
 	}
 }
@@ -734,7 +697,8 @@ static bool attempt_start(struct tdns_resolver *r, struct upq *u, unsigned first
 			  bool tcp, bool no_edns, uint64_t now_ms)
 {
 	uint8_t msg[UPQ_MSG_MAX];
-	enum up_use use;
+	struct infra_state st;
+	enum infra_use use;
 	size_t len;
 
 	attempt_close(r, u);
@@ -742,35 +706,37 @@ static bool attempt_start(struct tdns_resolver *r, struct upq *u, unsigned first
 	     up++, tcp = false, no_edns = false) {
 		if (now_ms >= u->deadline)
 			return false;
-		use = up_use(r, up, now_ms);
-		if (use == UP_SKIP && usable_from(r, up + 1, now_ms) > 0) {
+		/* A probe taken here is this attempt's until its verdict
+		 * (up_verdict) or attempt_close gives it back. */
+		use = infra_claim(r->infra, up, now_ms);
+		if (use == INFRA_SKIP && usable_from(r, up + 1, now_ms) > 0) {
 			r->stats.upstream_skipped++;
 			continue;
 		}
+		u->upstream = up;
+		u->probe = use == INFRA_PROBE;
 		/* A dead upstream with no usable one after it is asked all
 		 * the same: failing without asking would only prolong an
 		 * outage of every upstream past its end. */
 		if (random_bytes(r, &u->id, sizeof(u->id)) != TDNS_OK) {
+			attempt_close(r, u);
 			u->why = FAIL_INTERNAL;
 			return false;
 		}
 		u->no_edns = no_edns;
-		set_qsent(r, u, r->cfg.use_0x20 && !r->ups[up].no_0x20 && !u->plain_case);
+		infra_get(r->infra, up, &st);
+		set_qsent(r, u, r->cfg.use_0x20 && !st.no_0x20 && !u->plain_case);
 		if (++r->seq == 0)
 			r->seq = 1;
 		u->token = (uint64_t)r->seq << SLOT_BITS | u->slot;
-		u->upstream = up;
 		len = build_query(u, msg);
 		if (r->cfg.transport.send(r->cfg.transport.ctx, u->token, up, tcp,
 					  msg, len) == TDNS_OK) {
 			r->stats.upstream_sent++;
 			u->tcp = tcp;
 			u->sent_ms = now_ms;
-			if (use == UP_PROBE) {
-				r->ups[up].probing = true;
-				u->probe = true;
+			if (u->probe)
 				r->stats.upstream_probes++;
-			}
 			u->attempt_deadline = now_ms + attempt_time(r, u, up, now_ms);
 			wake_at(r, upq_next(u));
 			return true;
@@ -1368,14 +1334,9 @@ static enum qmatch question_match(const struct upq *u, const ldns_pkt *p)
  * falling back to plain case adds one. */
 static void case_verdict(struct tdns_resolver *r, const struct upq *u)
 {
-	struct upstate *s = &r->ups[u->upstream];
-
-	if (!r->cfg.use_0x20 || s->no_0x20)
+	if (!r->cfg.use_0x20 || (!u->used_0x20 && !u->plain_case))
 		return;
-	if (u->used_0x20) {
-		s->case_strikes = 0;
-	} else if (u->plain_case && ++s->case_strikes >= CASE_STRIKES) {
-		s->no_0x20 = true;
+	if (infra_case_report(r->infra, u->upstream, u->used_0x20)) {
 		r->stats.fallback_0x20++;
 		log_info("upstream #%u does not echo the question's case: 0x20 off for it",
 			 u->upstream + 1);
@@ -2012,16 +1973,19 @@ enum tdns_status resolver_new(const struct tdns_resolver_cfg *cfg,
 	r->free_slots = calloc(r->cfg.max_outstanding, sizeof(*r->free_slots));
 	r->buckets = calloc(r->n_buckets, sizeof(*r->buckets));
 	r->buf = malloc(WIRE_MAX_MSG);
-	r->ups = calloc(r->cfg.n_upstream, sizeof(*r->ups));
 	r->failc = calloc(FAILC_SETS * FAILC_WAYS, sizeof(*r->failc));
 	r->puts = calloc(r->cfg.max_outstanding, sizeof(*r->puts));
 	r->commit_tail = &r->commit;
 	if (r->slots == NULL || r->free_slots == NULL || r->buckets == NULL ||
-	    r->buf == NULL || r->ups == NULL || r->failc == NULL || r->puts == NULL ||
+	    r->buf == NULL || r->failc == NULL || r->puts == NULL ||
 	    zonedb_cache_new(&r->zc) != TDNS_OK)
 		goto out;
-	for (unsigned i = 0; i < r->cfg.n_upstream; i++)
-		r->ups[i].backoff_ms = BACKOFF_MIN_MS;
+	r->infra = r->cfg.infra;
+	if (r->infra == NULL) {
+		if (infra_new(r->cfg.n_upstream, &r->infra) != TDNS_OK)
+			goto out;
+		r->own_infra = true;
+	}
 	/* Hand out low slots first: a stack with slot 0 on top. */
 	for (uint32_t i = 0; i < r->cfg.max_outstanding; i++)
 		r->free_slots[i] = r->cfg.max_outstanding - 1 - i;
@@ -2057,7 +2021,8 @@ void resolver_free(struct tdns_resolver *r)
 	free(r->free_slots);
 	free(r->buckets);
 	free(r->buf);
-	free(r->ups);
+	if (r->own_infra)
+		infra_free(r->infra);
 	free(r->failc);
 	free(r->puts);
 	zonedb_cache_free(r->zc);

@@ -90,6 +90,7 @@
 
 #include "tierdns/auth.h"
 #include "tierdns/cache.h"
+#include "tierdns/infra.h"
 #include "tierdns/status.h"
 #include "tierdns/store.h"
 
@@ -140,6 +141,11 @@ struct tdns_resolver_cfg {
 	uint32_t stale_ttl;            /* how long past expiry; 0 = 86400 s */
 	bool use_0x20;                 /* randomise the upstream question's case */
 	unsigned max_records;          /* records per upstream reply; 0 = 512 */
+	struct tdns_infra *infra;      /* upstream health shared by the
+					* resolvers of all workers (infra.h,
+					* n_upstream entries; borrowed, must
+					* outlive them); NULL: this resolver
+					* keeps its own */
 	struct tdns_transport transport;
 	struct tdns_client_ops client;
 };
