@@ -12,6 +12,7 @@
 #include "tierdns/clock.h"
 #include "tierdns/dnsproto.h"
 #include "tierdns/encode.h"
+#include "tierdns/failcache.h"
 #include "tierdns/infra.h"
 #include "tierdns/log.h"
 #include "tierdns/name.h"
@@ -32,12 +33,6 @@
  * least MIN_ATTEMPT_MS) before they are asked, so a silent upstream costs
  * the clients one full wait, not one per query. */
 #define SUSPECT_FACTOR 2u
-/* RFC 9520 3.2: failures are cached at least 1 s and at most 5 min;
- * repeated ones back off by doubling from FAILC_MIN_MS. */
-#define FAILC_MIN_MS 5000u
-#define FAILC_MAX_MS 300000u
-#define FAILC_SETS 256u   /* a power of two */
-#define FAILC_WAYS 4u
 /* RFC 8767 4, 5: stale answers carry TTL 30; the client-response timer. */
 #define STALE_ANSWER_TTL 30u
 #define STALE_CLIENT_MS 1800u
@@ -84,15 +79,6 @@ enum fail_kind {
 };
 
 /* What the resolver knows about one upstream. */
-/* One remembered failure (RFC 9520), by question key. */
-struct failent {
-	uint8_t key[RECORD_KEY_MAX + 2];
-	size_t key_len;       /* 0 = empty */
-	uint64_t until_ms;    /* answer SERVFAIL from memory until */
-	uint64_t forget_ms;   /* a failure before this grows the duration */
-	uint32_t dur_ms;
-};
-
 /* One outstanding upstream query. */
 struct upq {
 	struct upq *hnext;        /* chain in the key hash */
@@ -160,7 +146,7 @@ struct tdns_resolver {
 	size_t rand_left;
 	struct tdns_infra *infra; /* upstream health: cfg.infra, or owned */
 	bool own_infra;
-	struct failent *failc;    /* FAILC_SETS * FAILC_WAYS */
+	struct tdns_failcache *failc; /* recent failures (RFC 9520) */
 	uint64_t log_window;      /* start of the SERVFAIL log window */
 	unsigned log_lines;       /* lines logged in it */
 	uint64_t log_pending;     /* lines left out of it */
@@ -418,63 +404,6 @@ static void fail_answer(struct tdns_resolver *r, const struct tdns_qctx *q,
 
 /* A small set-associative table: bounded memory, no allocation per
  * entry; a full set loses its entry closest to being forgotten. */
-static struct failent *failc_find(struct tdns_resolver *r, const uint8_t *key,
-				  size_t key_len, uint32_t hash)
-{
-	struct failent *set = &r->failc[(hash & (FAILC_SETS - 1)) * FAILC_WAYS];
-
-	for (unsigned i = 0; i < FAILC_WAYS; i++)
-		if (set[i].key_len == key_len && memcmp(set[i].key, key, key_len) == 0)
-			return &set[i];
-	return NULL;
-}
-
-static bool failc_hit(struct tdns_resolver *r, const uint8_t *key, size_t key_len,
-		      uint32_t hash, uint64_t now_ms)
-{
-	const struct failent *f = failc_find(r, key, key_len, hash);
-
-	return f != NULL && now_ms < f->until_ms;
-}
-
-/* RFC 9520 3.2: remember the failure; one that recurs soon after the last
- * one expired is remembered twice as long, up to FAILC_MAX_MS. */
-static void failc_add(struct tdns_resolver *r, const uint8_t *key, size_t key_len,
-		      uint32_t hash, uint64_t now_ms)
-{
-	struct failent *set = &r->failc[(hash & (FAILC_SETS - 1)) * FAILC_WAYS];
-	struct failent *f = failc_find(r, key, key_len, hash);
-	uint32_t dur = FAILC_MIN_MS;
-
-	if (f != NULL && now_ms < f->forget_ms)
-		dur = f->dur_ms >= FAILC_MAX_MS / 2 ? FAILC_MAX_MS : f->dur_ms * 2;
-	if (f == NULL) {
-		f = &set[0];
-		for (unsigned i = 0; i < FAILC_WAYS; i++) {
-			if (set[i].key_len == 0 || set[i].forget_ms <= now_ms) {
-				f = &set[i];
-				break;
-			}
-			if (set[i].forget_ms < f->forget_ms)
-				f = &set[i];
-		}
-		memcpy(f->key, key, key_len);
-		f->key_len = key_len;
-	}
-	f->dur_ms = dur;
-	f->until_ms = now_ms + dur;
-	f->forget_ms = f->until_ms + dur;
-}
-
-static void failc_forget(struct tdns_resolver *r, const uint8_t *key,
-			 size_t key_len, uint32_t hash)
-{
-	struct failent *f = failc_find(r, key, key_len, hash);
-
-	if (f != NULL)
-		f->key_len = 0;
-}
-
 /* ---- upstream state ---- */
 
 /* How many of the upstreams from `from` on may be asked now. */
@@ -834,7 +763,7 @@ static void upq_fail(struct tdns_resolver *r, struct upq *u)
 	struct upq *d = deps_detach(u), *dnext;
 
 	if (why != FAIL_INTERNAL && why != FAIL_OVERLOAD)
-		failc_add(r, u->key, u->key_len, u->hash, clock_mono_ms());
+		failcache_add(r->failc, u->key, u->key_len, u->hash, clock_mono_ms());
 	if (w != NULL)
 		stale_get(r, u->key, u->qkey_len, u->qtype, u->qclass, now, &stale);
 	if (w != NULL && (stale.data == NULL || stale.expiry > now))
@@ -979,7 +908,7 @@ static enum resolver_verdict miss(struct tdns_resolver *r,
 		if (!attempt_start(r, u, 0, false, false, now_ms)) {
 			*why = u->why;
 			if (*why != FAIL_INTERNAL)
-				failc_add(r, key, key_len, hash, now_ms);
+				failcache_add(r->failc, key, key_len, hash, now_ms);
 			upq_destroy(r, u);
 			goto out;
 		}
@@ -1161,7 +1090,7 @@ static enum pipeline_verdict miss_stage(struct tdns_resolver *r,
 	}
 	key_len = question_key(q->qkey, q->qkey_len, q->qtype, q->qclass, key);
 	hash = key_hash(key, key_len);
-	if (failc_hit(r, key, key_len, hash, clock_mono_ms()))
+	if (failcache_hit(r->failc, key, key_len, hash, clock_mono_ms()))
 		r->stats.failcache_hits++;
 	else if (miss(r, q, r->request, key, key_len, hash, &why) == RESOLVER_DEFER)
 		return PIPELINE_DEFER;
@@ -1575,7 +1504,7 @@ static void chase_start(struct tdns_resolver *r, struct upq *u,
 	}
 	key_len = question_key(tq.qkey, tq.qkey_len, tq.qtype, tq.qclass, key);
 	hash = key_hash(key, key_len);
-	if (failc_hit(r, key, key_len, hash, now_ms)) {
+	if (failcache_hit(r->failc, key, key_len, hash, now_ms)) {
 		r->stats.failcache_hits++;
 		u->why = FAIL_CACHED;
 		goto fail;
@@ -1611,7 +1540,7 @@ static void chase_start(struct tdns_resolver *r, struct upq *u,
 		if (!attempt_start(r, t, 0, false, false, now_ms)) {
 			u->why = t->why;
 			if (u->why != FAIL_INTERNAL)
-				failc_add(r, key, key_len, hash, now_ms);
+				failcache_add(r->failc, key, key_len, hash, now_ms);
 			upq_destroy(r, t);
 			goto fail;
 		}
@@ -1746,7 +1675,7 @@ static void accept_reply(struct tdns_resolver *r, struct upq *u,
 		chase_start(r, u, &c);
 		return;
 	}
-	failc_forget(r, u->key, u->key_len, u->hash);
+	failcache_forget(r->failc, u->key, u->key_len, u->hash);
 	st = cache_value_build(&r->cfg.cache, u->qname, u->qtype, p, now, &v);
 	if (st != TDNS_OK) {
 		log_warn("upstream reply not usable: %s", tdns_strerror(st));
@@ -1973,11 +1902,10 @@ enum tdns_status resolver_new(const struct tdns_resolver_cfg *cfg,
 	r->free_slots = calloc(r->cfg.max_outstanding, sizeof(*r->free_slots));
 	r->buckets = calloc(r->n_buckets, sizeof(*r->buckets));
 	r->buf = malloc(WIRE_MAX_MSG);
-	r->failc = calloc(FAILC_SETS * FAILC_WAYS, sizeof(*r->failc));
 	r->puts = calloc(r->cfg.max_outstanding, sizeof(*r->puts));
 	r->commit_tail = &r->commit;
 	if (r->slots == NULL || r->free_slots == NULL || r->buckets == NULL ||
-	    r->buf == NULL || r->failc == NULL || r->puts == NULL ||
+	    r->buf == NULL || failcache_new(&r->failc) != TDNS_OK || r->puts == NULL ||
 	    zonedb_cache_new(&r->zc) != TDNS_OK)
 		goto out;
 	r->infra = r->cfg.infra;
@@ -2023,7 +1951,7 @@ void resolver_free(struct tdns_resolver *r)
 	free(r->buf);
 	if (r->own_infra)
 		infra_free(r->infra);
-	free(r->failc);
+	failcache_free(r->failc);
 	free(r->puts);
 	zonedb_cache_free(r->zc);
 	free(r);

@@ -1,0 +1,84 @@
+/*
+ * test_failcache.c - RFC 9520 3.2 failure memory: how long, how it grows,
+ * how it is forgotten, and that a full set replaces the entry that lapses
+ * soonest.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tierdns/failcache.h"
+
+static void test_durations(void **state)
+{
+	static const uint8_t k[] = "\x04site\x03www\x00\x00\x01\x00\x01";
+	struct tdns_failcache *fc = NULL;
+	uint64_t t = 1000;
+
+	(void)state;
+	assert_int_equal(failcache_new(&fc), TDNS_OK);
+	assert_false(failcache_hit(fc, k, sizeof(k), 7, t));
+	failcache_add(fc, k, sizeof(k), 7, t);
+	assert_true(failcache_hit(fc, k, sizeof(k), 7, t + FAILCACHE_MIN_MS - 1));
+	assert_false(failcache_hit(fc, k, sizeof(k), 7, t + FAILCACHE_MIN_MS));
+	/* Another key of the same set is another question. */
+	assert_false(failcache_hit(fc, k, sizeof(k) - 1, 7, t));
+	/* Failing again soon after: twice as long. */
+	t += FAILCACHE_MIN_MS + 1;
+	failcache_add(fc, k, sizeof(k), 7, t);
+	assert_true(failcache_hit(fc, k, sizeof(k), 7, t + 2 * FAILCACHE_MIN_MS - 1));
+	assert_false(failcache_hit(fc, k, sizeof(k), 7, t + 2 * FAILCACHE_MIN_MS));
+	/* ... up to the cap: fail again each time it lapses. */
+	for (int i = 0; i < 20; i++) {
+		while (failcache_hit(fc, k, sizeof(k), 7, t))
+			t += 1000;
+		failcache_add(fc, k, sizeof(k), 7, t);
+	}
+	assert_true(failcache_hit(fc, k, sizeof(k), 7, t + FAILCACHE_MAX_MS - 1));
+	assert_false(failcache_hit(fc, k, sizeof(k), 7, t + FAILCACHE_MAX_MS));
+	/* Long after: back to the minimum. */
+	t += 10 * FAILCACHE_MAX_MS;
+	failcache_add(fc, k, sizeof(k), 7, t);
+	assert_false(failcache_hit(fc, k, sizeof(k), 7, t + FAILCACHE_MIN_MS));
+	/* An answer forgets it at once. */
+	failcache_add(fc, k, sizeof(k), 7, t);
+	failcache_forget(fc, k, sizeof(k), 7);
+	assert_false(failcache_hit(fc, k, sizeof(k), 7, t));
+	failcache_free(fc);
+}
+
+static void test_full_set(void **state)
+{
+	struct tdns_failcache *fc = NULL;
+	uint8_t k[8];
+
+	(void)state;
+	assert_int_equal(failcache_new(&fc), TDNS_OK);
+	/* FAILCACHE_WAYS + 1 questions in one set (same hash): the first,
+	 * which lapses soonest, makes room for the last. */
+	for (unsigned i = 0; i <= FAILCACHE_WAYS; i++) {
+		memset(k, (int)i + 1, sizeof(k));
+		failcache_add(fc, k, sizeof(k), 3, 100 + i);
+	}
+	memset(k, 1, sizeof(k));
+	assert_false(failcache_hit(fc, k, sizeof(k), 3, 200));
+	for (unsigned i = 1; i <= FAILCACHE_WAYS; i++) {
+		memset(k, (int)i + 1, sizeof(k));
+		assert_true(failcache_hit(fc, k, sizeof(k), 3, 200));
+	}
+	failcache_free(fc);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_full_set),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
