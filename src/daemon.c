@@ -3,11 +3,13 @@
  * tierdns-local (daemon.h).
  */
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tierdns/daemon.h"
@@ -115,6 +117,36 @@ out:
 	return rc;
 }
 
+/* One line naming the store and the cause, and for a permission problem
+ * what to do about it. */
+static void report_open_error(const char *dir, enum tdns_status st)
+{
+	struct passwd *pw;
+	struct stat sb;
+
+	if (st != TDNS_EACCES) {
+		log_err("cannot open store %s: %s", dir, tdns_strerror(st));
+		return;
+	}
+	if (stat(dir, &sb) == 0 && sb.st_uid != geteuid()) {
+		pw = getpwuid(sb.st_uid);
+		if (sb.st_uid == 0)
+			log_err("cannot open store %s: %s (it belongs to root: start as "
+				"root, and --user NAME hands it to NAME after binding)",
+				dir, tdns_strerror(st));
+		else if (pw != NULL)
+			log_err("cannot open store %s: %s (it belongs to user %s: run as "
+				"that user, or start as root with --user %s)", dir,
+				tdns_strerror(st), pw->pw_name, pw->pw_name);
+		else
+			log_err("cannot open store %s: %s (it belongs to uid %u)", dir,
+				tdns_strerror(st), (unsigned)sb.st_uid);
+		return;
+	}
+	log_err("cannot open store %s: %s (this user may not create or write it; "
+		"choose a writable --db DIR)", dir, tdns_strerror(st));
+}
+
 enum tdns_status daemon_open(const struct tdns_opts *o,
 			     const struct tdns_store_opts *so,
 			     struct tdns_store **out)
@@ -124,7 +156,7 @@ enum tdns_status daemon_open(const struct tdns_opts *o,
 
 	st = store_open(o->db_dir, so, &store);
 	if (st != TDNS_OK) {
-		log_err("cannot open store %s: %s", o->db_dir, tdns_strerror(st));
+		report_open_error(o->db_dir, st);
 		goto out;
 	}
 	for (unsigned i = 0; i < o->n_listen; i++) {

@@ -244,7 +244,7 @@ int main(int argc, char **argv)
 	so.map_size = (size_t)o.cache_size;
 	/* The cache can be refetched: no fsync per answer (it still survives
 	 * kill -9, only not a power loss; store.h). */
-	so.flags = STORE_NOSYNC;
+	so.flags = STORE_NOSYNC | STORE_TIER_LOCAL;
 	st = daemon_open(&o, &so, &store);
 	if (st != TDNS_OK)
 		goto out;

@@ -100,6 +100,30 @@ out:
 	return st;
 }
 
+/* At start (and on SIGHUP): how many zones the store holds. With none,
+ * every query is REFUSED (RFC 1034 4.3.2: no zone encloses it), which a
+ * new operator would not guess from a silent server. */
+static void upper_zone_report(struct tdns_store *store, const char *dir)
+{
+	struct tdns_txn *t = NULL;
+	enum tdns_status st;
+	size_t n;
+
+	st = store_begin(store, false, &t);
+	if (st != TDNS_OK) {
+		log_err("store %s: %s", dir, tdns_strerror(st));
+		return;
+	}
+	n = store_count(t, TDNS_DB_ZONES);
+	store_abort(t);
+	if (n == 0)
+		log_warn("store %s holds no zones: every query will be answered "
+			 "REFUSED until zones are loaded (tierdns-zone --db %s load "
+			 "FILE...)", dir, dir);
+	else
+		log_info("store %s holds %zu zone%s", dir, n, n == 1 ? "" : "s");
+}
+
 static enum tdns_log_level log_level_for(int verbose)
 {
 	return verbose >= 1 ? TDNS_LOG_DEBUG : TDNS_LOG_INFO;
@@ -109,6 +133,7 @@ int main(int argc, char **argv)
 {
 	struct tdns_auth_cfg auth = { .version = "tierdns " TDNS_VERSION };
 	struct tdns_listen_cfg lcfg;
+	struct tdns_store_opts so;
 	struct tdns_store *store = NULL;
 	struct worker *workers = NULL;
 	struct tdns_opts o;
@@ -134,7 +159,9 @@ int main(int argc, char **argv)
 		auth.identity = hostname;
 	}
 
-	st = daemon_open(&o, NULL, &store);
+	memset(&so, 0, sizeof(so));
+	so.flags = STORE_TIER_UPPER;
+	st = daemon_open(&o, &so, &store);
 	if (st != TDNS_OK)
 		goto out;
 
@@ -178,6 +205,7 @@ int main(int argc, char **argv)
 			 netio_addr_str(&o.listen[j], as, sizeof(as)));
 	log_info("store %s, %u thread%s, version %s", o.db_dir, o.threads,
 		 o.threads == 1 ? "" : "s", TDNS_VERSION);
+	upper_zone_report(store, o.db_dir);
 
 	rc = daemon_run(o.threads, worker_loop, worker_run, workers);
 	for (i = 0; i < o.threads; i++) {

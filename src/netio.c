@@ -229,8 +229,27 @@ static enum tdns_status errno_status(int e)
 		return TDNS_EINVAL;
 	case ETIMEDOUT:
 		return TDNS_ETIMEOUT;
+	case EACCES:
+	case EPERM:
+		return TDNS_EACCES;
 	default:
 		return TDNS_ENET;
+	}
+}
+
+/* What to add to a bind error so that its reader knows what to do. */
+static const char *bind_hint(int e)
+{
+	switch (e) {
+	case EADDRINUSE:
+		return " (is another server running?)";
+	case EACCES:
+		return " (a port below 1024 needs root, or CAP_NET_BIND_SERVICE: "
+		       "start as root, with --user to drop root after binding)";
+	case EADDRNOTAVAIL:
+		return " (no interface has this address)";
+	default:
+		return "";
 	}
 }
 
@@ -1118,8 +1137,8 @@ static enum tdns_status open_socket(const struct tdns_addr *a, int type, int *ou
 	return TDNS_OK;
 fail:
 	e = errno;
-	log_err("%s %s: %s", type == SOCK_STREAM ? "tcp" : "udp",
-		netio_addr_str(a, as, sizeof(as)), strerror(e));
+	log_err("%s %s: %s%s", type == SOCK_STREAM ? "tcp" : "udp",
+		netio_addr_str(a, as, sizeof(as)), strerror(e), bind_hint(e));
 	if (fd >= 0)
 		close(fd);
 	return errno_status(e);
@@ -1146,8 +1165,7 @@ static enum tdns_status probe_one(const struct tdns_addr *a, int type)
 		e = errno;
 		st = e == EADDRINUSE ? TDNS_EBUSY : errno_status(e);
 		log_err("%s %s: %s%s", type == SOCK_STREAM ? "tcp" : "udp",
-			netio_addr_str(a, as, sizeof(as)), strerror(e),
-			e == EADDRINUSE ? " (is another server running?)" : "");
+			netio_addr_str(a, as, sizeof(as)), strerror(e), bind_hint(e));
 	}
 	close(fd);
 	return st;

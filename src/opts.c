@@ -15,6 +15,13 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The build's state directory (GNUInstallDirs: LOCALSTATEDIR/lib/tierdns,
+ * /var/lib/tierdns for the prefix /usr). */
+#ifndef TDNS_STATE_DIR
+#error "TDNS_STATE_DIR must be defined by the build"
+#endif
+#define OPTS_DB_UPPER TDNS_STATE_DIR "/upper"
+#define OPTS_DB_LOCAL TDNS_STATE_DIR "/local"
 #define OPTS_PORT_UPPER 9998
 #define OPTS_PORT_LOCAL 9999
 #define OPTS_UPSTREAM_DEFAULT "127.0.0.1:9998"
@@ -126,7 +133,8 @@ static void print_help(enum tdns_prog prog)
 		       "Authoritative DNS server answering from the zones in an LMDB store\n"
 		       "(load them with tierdns-zone; zones loaded while it runs are served at once).\n"
 		       "\n"
-		       "  -d, --db DIR          LMDB store directory, created if missing (default var/upper)\n"
+		       "  -d, --db DIR          LMDB store directory, created if missing\n"
+		       "                        (default " OPTS_DB_UPPER ")\n"
 		       "  -l, --listen ADDR     address to serve on, IPv4 or IPv6, repeatable;\n"
 		       "                        ADDR:PORT or [V6]:PORT overrides --port (default 127.0.0.1)\n"
 		       "  -p, --port N          UDP and TCP port (default %d)\n"
@@ -137,7 +145,8 @@ static void print_help(enum tdns_prog prog)
 		       "Caching DNS forwarder: static records from its store, then the cache,\n"
 		       "then the upstream server(s).\n"
 		       "\n"
-		       "  -d, --db DIR          LMDB store directory, created if missing (default var/local)\n"
+		       "  -d, --db DIR          LMDB store directory, created if missing\n"
+		       "                        (default " OPTS_DB_LOCAL ")\n"
 		       "  -l, --listen ADDR     address to serve on, IPv4 or IPv6, repeatable;\n"
 		       "                        ADDR:PORT or [V6]:PORT overrides --port (default 127.0.0.1)\n"
 		       "  -p, --port N          UDP and TCP port (default %d)\n"
@@ -292,7 +301,7 @@ static unsigned online_cpus(void)
 static void set_defaults(enum tdns_prog prog, struct tdns_opts *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->db_dir = prog == TDNS_PROG_LOCAL ? "var/local" : "var/upper";
+	o->db_dir = prog == TDNS_PROG_LOCAL ? OPTS_DB_LOCAL : OPTS_DB_UPPER;
 	o->port = prog == TDNS_PROG_LOCAL ? OPTS_PORT_LOCAL : OPTS_PORT_UPPER;
 	o->threads = online_cpus();
 	o->max_ttl = 86400;
@@ -395,7 +404,10 @@ enum opts_result opts_parse(enum tdns_prog prog, int argc, char **argv,
 
 	for (i = 0; i < o->n_listen; i++) {
 		if (netio_addr_parse(listen_text[i], o->port, &o->listen[i]) != TDNS_OK)
-			return usage_error(prog, "invalid --listen address '%s'", listen_text[i]);
+			return usage_error(prog, "invalid --listen address '%s': an IP "
+					   "address is expected (127.0.0.1, ::1, ADDR:PORT or "
+					   "[V6]:PORT); host names are not looked up",
+					   listen_text[i]);
 	}
 	if (o->n_listen == 0) {
 		netio_addr_parse("127.0.0.1", o->port, &o->listen[0]);
@@ -404,7 +416,9 @@ enum opts_result opts_parse(enum tdns_prog prog, int argc, char **argv,
 	for (i = 0; i < o->n_upstream; i++) {
 		if (netio_addr_parse(upstream_text[i], OPTS_UPSTREAM_PORT, &o->upstream[i]) !=
 		    TDNS_OK)
-			return usage_error(prog, "invalid --upstream address '%s'",
+			return usage_error(prog, "invalid --upstream address '%s': an IP "
+					   "address is expected (192.0.2.1, 192.0.2.1:53, "
+					   "[2001:db8::1]:53); host names are not looked up",
 					   upstream_text[i]);
 	}
 	if (o->n_allow == 0) {

@@ -17,6 +17,8 @@ const char *tdns_strerror(enum tdns_status s)
 	case TDNS_ETIMEOUT: return "timed out";
 	case TDNS_ENET: return "network error";
 	case TDNS_EBUSY: return "resource limit reached";
+	case TDNS_EACCES: return "permission denied";
+	case TDNS_EWRONGTIER: return "store belongs to the other tier";
 	}
 	return "unknown error";
 }

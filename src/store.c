@@ -24,6 +24,7 @@
 
 #define STORE_DEFAULT_MAP ((size_t)1 << 30)
 #define STORE_SCHEMA_KEY "schema"
+#define STORE_TIER_KEY "tier"
 
 static const char *const db_names[TDNS_DB_COUNT_] = {
 	[TDNS_DB_META] = "meta",
@@ -128,9 +129,11 @@ static enum tdns_status store_err(int rc)
 		return TDNS_EINVAL;
 	case ENOENT:
 		return TDNS_ENOTFOUND;
+	case EACCES:
+	case EPERM:
+		return TDNS_EACCES;
 	case EIO:
 	case ENOSPC:
-	case EACCES:
 	case EROFS:
 		return TDNS_EIO;
 	default:
@@ -153,14 +156,73 @@ static enum tdns_status make_dir(const char *dir)
 		path[i] = '\0';
 		if (mkdir(path, 0755) != 0 && errno != EEXIST) {
 			log_err("cannot create %s: %s", path, strerror(errno));
-			return TDNS_EIO;
+			return errno == EACCES || errno == EPERM ? TDNS_EACCES
+								  : TDNS_EIO;
 		}
 		path[i] = dir[i];
 	}
 	return TDNS_OK;
 }
 
-/* Open the named databases and create or check the schema key. */
+#define STORE_TIERS (STORE_TIER_UPPER | STORE_TIER_LOCAL)
+
+static const char *tier_name(unsigned tier)
+{
+	return tier == STORE_TIER_LOCAL ? "local" : "upper";
+}
+
+/* meta "tier" (store.h): which daemon the store belongs to; stamped by the
+ * first daemon that opens it for writing. A store not yet stamped that
+ * holds cache entries has been a local tier's. */
+static enum tdns_status tier_check(struct tdns_store *s, MDB_txn *txn,
+				   const char *dir)
+{
+	unsigned tier = s->flags & STORE_TIERS, have = 0;
+	const char *want = tier_name(tier);
+	MDB_val k, v;
+	MDB_stat ms;
+	int rc;
+
+	if (tier == 0)
+		return TDNS_OK;
+	k.mv_data = (void *)STORE_TIER_KEY;
+	k.mv_size = strlen(STORE_TIER_KEY);
+	rc = mdb_get(txn, s->dbi[TDNS_DB_META], &k, &v);
+	if (rc == MDB_SUCCESS) {
+		if (v.mv_size == 5 && memcmp(v.mv_data, "upper", 5) == 0)
+			have = STORE_TIER_UPPER;
+		else if (v.mv_size == 5 && memcmp(v.mv_data, "local", 5) == 0)
+			have = STORE_TIER_LOCAL;
+		else {
+			log_err("%s: store has a malformed tier stamp", dir);
+			return TDNS_ESCHEMA;
+		}
+	} else if (rc != MDB_NOTFOUND) {
+		log_err("%s: cannot read the tier stamp: %s", dir, mdb_strerror(rc));
+		return store_err(rc);
+	} else if (!s->absent[TDNS_DB_CACHE] &&
+		   mdb_stat(txn, s->dbi[TDNS_DB_CACHE], &ms) == MDB_SUCCESS &&
+		   ms.ms_entries > 0) {
+		have = STORE_TIER_LOCAL;
+	}
+	if (have != 0 && have != tier) {
+		log_err("%s is the store of tierdns-%s; tierdns-%s needs a store of "
+			"its own (--db DIR)", dir, tier_name(have), want);
+		return TDNS_EWRONGTIER;
+	}
+	if (rc == MDB_SUCCESS || (s->flags & STORE_RDONLY))
+		return TDNS_OK;
+	v.mv_data = (void *)want;
+	v.mv_size = strlen(want);
+	rc = mdb_put(txn, s->dbi[TDNS_DB_META], &k, &v, 0);
+	if (rc != MDB_SUCCESS) {
+		log_err("%s: cannot write the tier stamp: %s", dir, mdb_strerror(rc));
+		return store_err(rc);
+	}
+	return TDNS_OK;
+}
+
+/* Open the named databases, create or check the schema key and the tier. */
 static enum tdns_status store_init_dbs(struct tdns_store *s, const char *dir)
 {
 	bool rdonly = (s->flags & STORE_RDONLY) != 0;
@@ -232,6 +294,9 @@ static enum tdns_status store_init_dbs(struct tdns_store *s, const char *dir)
 		st = TDNS_ESCHEMA;
 		goto out;
 	}
+	st = tier_check(s, txn, dir);
+	if (st != TDNS_OK)
+		goto out;
 	rc = mdb_txn_commit(txn);
 	txn = NULL;
 	if (rc != MDB_SUCCESS) {
@@ -301,7 +366,9 @@ enum tdns_status store_open(const char *dir, const struct tdns_store_opts *opts,
 		goto out;
 	}
 	if (rc != MDB_SUCCESS) {
-		log_err("%s: cannot open store: %s", dir, mdb_strerror(rc));
+		/* The caller names the store and the cause (one line, with
+		 * the cause as tdns_strerror says it). */
+		log_debug("%s: mdb_env_open: %s", dir, mdb_strerror(rc));
 		st = store_err(rc);
 		goto out;
 	}

@@ -1350,21 +1350,57 @@ out:
 }
 
 /* Parse "OWNER [TTL] [IN] TYPE RDATA"; relative names are made absolute. */
+/* Relative names are completed with this origin and then refused: in one
+ * record outside a zone file there is no $ORIGIN, and completing them with
+ * the root would put "www" into the root zone. (.invalid: RFC 6761 6.4.) */
+#define RELATIVE_MARK "tierdns-relative-name.invalid."
+
+/* The first name of rr (owner, then rdata) that was written relative, or
+ * NULL. */
+static const ldns_rdf *relative_name(const ldns_rr *rr, const ldns_rdf *mark)
+{
+	const ldns_rdf *d;
+	size_t i;
+
+	d = ldns_rr_owner(rr);
+	if (ldns_dname_compare(d, mark) == 0 || ldns_dname_is_subdomain(d, mark))
+		return d;
+	for (i = 0; i < ldns_rr_rd_count(rr); i++) {
+		d = ldns_rr_rdf(rr, i);
+		if (ldns_rdf_get_type(d) != LDNS_RDF_TYPE_DNAME)
+			continue;
+		if (ldns_dname_compare(d, mark) == 0 || ldns_dname_is_subdomain(d, mark))
+			return d;
+	}
+	return NULL;
+}
+
 static enum tdns_status parse_rr(const char *text, ldns_rr **rr, char *err,
 				 size_t errlen)
 {
-	ldns_rdf *root = ldns_dname_new_frm_str(".");
+	ldns_rdf *mark = ldns_dname_new_frm_str(RELATIVE_MARK);
+	const ldns_rdf *rel;
 	ldns_status ls;
 
 	*rr = NULL;
-	if (root == NULL)
+	if (mark == NULL)
 		return TDNS_ENOMEM;
-	ls = ldns_rr_new_frm_str(rr, text, ZONELOAD_DEFAULT_TTL, root, NULL);
-	ldns_rdf_deep_free(root);
+	ls = ldns_rr_new_frm_str(rr, text, ZONELOAD_DEFAULT_TTL, mark, NULL);
 	if (ls != LDNS_STATUS_OK) {
+		ldns_rdf_deep_free(mark);
 		seterr(err, errlen, "'%s': %s", text, ldns_get_errorstr_by_id(ls));
 		*rr = NULL;
 		return TDNS_EPARSE;
+	}
+	rel = relative_name(*rr, mark);
+	ldns_rdf_deep_free(mark);
+	if (rel != NULL) {
+		seterr(err, errlen, "'%s': %s name without a final dot; give every "
+		       "name in full, e.g. www.site. (there is no $ORIGIN here)", text,
+		       rel == ldns_rr_owner(*rr) ? "an owner" : "a");
+		ldns_rr_free(*rr);
+		*rr = NULL;
+		return TDNS_EINVAL;
 	}
 	if (ldns_rr_get_class(*rr) != LDNS_RR_CLASS_IN ||
 	    !type_is_data((uint16_t)ldns_rr_get_type(*rr))) {

@@ -12,6 +12,8 @@
  * Exit status: 0 ok, 1 runtime error, 2 usage error.
  */
 #include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +29,7 @@
 #include "tierdns/zoneload.h"
 
 #define EXIT_USAGE 2
-#define DEFAULT_DB "var/upper"
+#define DEFAULT_DB TDNS_STATE_DIR "/upper" /* the upper's default store */
 
 static void usage(FILE *out, const char *prog)
 {
@@ -50,7 +52,8 @@ static void usage(FILE *out, const char *prog)
 		"                            with that RDATA, e.g. delete www.site. A 192.0.2.1\n"
 		"\n"
 		"options:\n"
-		"  -d, --db DIR     LMDB environment directory (default %s; created if missing)\n"
+		"  -d, --db DIR     LMDB environment directory, created if missing\n"
+		"                   (default %s)\n"
 		"  -v, --verbose    more log output (repeat for debug)\n"
 		"  -h, --help       this text\n"
 		"  -V, --version    print the version\n"
@@ -144,9 +147,9 @@ static int cmd_load(const char *dir, int argc, char **argv)
 	}
 	for (i = 0; i < zoneload_count(zs); i++) {
 		zoneload_info(zs, i, &info);
-		printf("%s: zone %s serial %u: %u records loaded",
+		printf("%s: zone %s serial %u: %u records loaded into %s",
 		       info.file, info.name, (unsigned)info.serial,
-		       (unsigned)(info.records - info.occluded));
+		       (unsigned)(info.records - info.occluded), dir);
 		if (info.occluded > 0)
 			printf(" (%u at or below deeper zones not stored)",
 			       (unsigned)info.occluded);
@@ -318,11 +321,45 @@ static int cmd_edit(const char *dir, int argc, char **argv, bool add)
 		fprintf(stderr, "%s: commit failed: %s\n", dir, tdns_strerror(st));
 		goto out;
 	}
+	if (add)
+		printf("%s: added %s\n", dir, argv[0]);
+	else
+		printf("%s: deleted %s %s%s%s\n", dir, argv[0], argv[1],
+		       argc > 2 ? " " : "", argc > 2 ? argv[2] : "");
 	rc = 0;
 out:
 	store_abort(t);
 	store_close(s);
 	return rc;
+}
+
+/* Each command's argument count, and what its one-line error says. */
+static const struct command {
+	const char *name;
+	int min_args, max_args;
+	const char *need;
+} commands[] = {
+	{ "load", 1, INT_MAX, "no zone files given (tierdns-zone load FILE...)" },
+	{ "check", 1, INT_MAX, "no zone files given (tierdns-zone check FILE...)" },
+	{ "list", 0, 0, "takes no arguments" },
+	{ "dump", 0, 1, "takes at most one zone name (tierdns-zone dump [ZONE])" },
+	{ "add", 1, 1, "needs one record in quotes (tierdns-zone add "
+		       "'www.site. 300 IN A 192.0.2.1')" },
+	{ "delete", 2, 3, "needs NAME TYPE [RDATA] (tierdns-zone delete www.site. A)" },
+};
+
+/* A usage error: one line (--help has the rest). */
+__attribute__((format(printf, 1, 2)))
+static int usage_line(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "tierdns-zone: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "; see tierdns-zone --help\n");
+	return EXIT_USAGE;
 }
 
 int main(int argc, char **argv)
@@ -338,6 +375,7 @@ int main(int argc, char **argv)
 	int level = TDNS_LOG_WARN, c, nargs;
 	char **args;
 
+	opterr = 0; /* usage_line says it, in one line */
 	while ((c = getopt_long(argc, argv, "+d:vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
@@ -354,32 +392,36 @@ int main(int argc, char **argv)
 			printf("tierdns-zone %s\n", TDNS_VERSION);
 			return 0;
 		default:
-			usage(stderr, argv[0]);
-			return EXIT_USAGE;
+			return usage_line("unknown option or missing value: %s",
+					  argv[optind - 1]);
 		}
 	}
 	log_init("tierdns-zone", (enum tdns_log_level)level);
-	if (optind >= argc) {
-		fprintf(stderr, "%s: a command is required\n", argv[0]);
-		usage(stderr, argv[0]);
-		return EXIT_USAGE;
-	}
+	if (optind >= argc)
+		return usage_line("a command is required (load, check, list, dump, "
+				  "add, delete)");
 	cmd = argv[optind];
 	args = argv + optind + 1;
 	nargs = argc - optind - 1;
-	if (strcmp(cmd, "load") == 0 && nargs >= 1)
+	for (c = 0; c < (int)(sizeof(commands) / sizeof(commands[0])); c++) {
+		if (strcmp(cmd, commands[c].name) != 0)
+			continue;
+		if (nargs < commands[c].min_args || nargs > commands[c].max_args)
+			return usage_line("%s: %s", commands[c].name, commands[c].need);
+		break;
+	}
+	if (strcmp(cmd, "load") == 0)
 		return cmd_load(dir, nargs, args);
-	if (strcmp(cmd, "check") == 0 && nargs >= 1)
+	if (strcmp(cmd, "check") == 0)
 		return cmd_check(nargs, args);
-	if (strcmp(cmd, "list") == 0 && nargs == 0)
+	if (strcmp(cmd, "list") == 0)
 		return cmd_list(dir);
-	if (strcmp(cmd, "dump") == 0 && nargs <= 1)
+	if (strcmp(cmd, "dump") == 0)
 		return cmd_dump(dir, nargs == 1 ? args[0] : NULL);
-	if (strcmp(cmd, "add") == 0 && nargs == 1)
+	if (strcmp(cmd, "add") == 0)
 		return cmd_edit(dir, nargs, args, true);
-	if (strcmp(cmd, "delete") == 0 && (nargs == 2 || nargs == 3))
+	if (strcmp(cmd, "delete") == 0)
 		return cmd_edit(dir, nargs, args, false);
-	fprintf(stderr, "%s: unknown command or wrong arguments: %s\n", argv[0], cmd);
-	usage(stderr, argv[0]);
-	return EXIT_USAGE;
+	return usage_line("unknown command '%s' (load, check, list, dump, add, delete)",
+			  cmd);
 }

@@ -24,6 +24,8 @@ enum tdns_status {
 	TDNS_ETIMEOUT,  /* a peer did not answer in time */
 	TDNS_ENET,      /* socket-level failure */
 	TDNS_EBUSY,     /* resource limit reached (too many outstanding/conns) */
+	TDNS_EACCES,    /* permission denied (a file, a directory or a port) */
+	TDNS_EWRONGTIER, /* a store stamped for the other tier (store.h) */
 };
 
 /* Static string describing s; never NULL, never to be freed. */

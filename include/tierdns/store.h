@@ -48,6 +48,17 @@ enum tdns_store_flags {
 	STORE_NOSYNC = 1u << 1, /* no fsync per commit: survives kill -9
 				 * (data is in the OS page cache), not power loss;
 				 * used for the local tier's cache */
+	/*
+	 * Which daemon the store belongs to (at most one of the two). meta
+	 * "tier" holds "upper" or "local" (ASCII): a daemon stamps its store
+	 * at its first writable open, and an open for the other tier fails
+	 * with TDNS_EWRONGTIER (the error logged names both). A store not yet
+	 * stamped that holds cache entries is a local store. Without either
+	 * flag (tierdns-zone: zones go into either tier's store) nothing is
+	 * stamped or checked.
+	 */
+	STORE_TIER_UPPER = 1u << 2,
+	STORE_TIER_LOCAL = 1u << 3,
 };
 
 struct tdns_store_opts {
@@ -70,9 +81,13 @@ struct tdns_val {
  * Open (creating dir and databases if missing) the environment in dir.
  * Clears stale reader slots (mdb_reader_check). Writes the schema key in a new
  * store; TDNS_ESCHEMA (and an error logged naming the versions) if the store
- * holds another version. opts may be NULL for defaults. *out owned by caller,
- * released with store_close(). With STORE_RDONLY nothing is created:
+ * holds another version; TDNS_EWRONGTIER (logged) if it belongs to the other
+ * tier (STORE_TIER_*). opts may be NULL for defaults. *out owned by
+ * caller, released with store_close(). With STORE_RDONLY nothing is created:
  * TDNS_ENOTFOUND if dir holds no store (or one never initialised).
+ * TDNS_EACCES when the directory or its files may not be read or written
+ * (or created) by this user; the caller reports it, nothing is logged here
+ * but a directory that could not be created.
  */
 enum tdns_status store_open(const char *dir, const struct tdns_store_opts *opts,
 			    struct tdns_store **out);

@@ -114,7 +114,8 @@ enum tdns_status zoneload_name_key(const char *name, uint8_t *key,
 
 /*
  * Add one record given in master-file form ("www.site. 300 IN A 192.0.2.1";
- * names without a final dot are absolute, the TTL defaults to 3600) to the
+ * every name must end in a dot: there is no $ORIGIN, so a relative owner or
+ * rdata name is TDNS_EINVAL; the TTL defaults to 3600) to the
  * RRset at its name in the closest enclosing zone, inside write transaction
  * t. The RRset takes the new record's TTL (RFC 2181 5.2: one TTL per RRset).
  * An SOA replaces the apex SOA and updates the zone's serial.

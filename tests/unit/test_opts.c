@@ -34,6 +34,10 @@ struct opts_case {
 	uint64_t cache_size;
 };
 
+/* The compiled-in defaults are absolute (the build's LOCALSTATEDIR): a
+ * daemon started from / must not create /var/upper. */
+#define DB_UPPER TDNS_STATE_DIR "/upper"
+#define DB_LOCAL TDNS_STATE_DIR "/local"
 #define UP TDNS_PROG_UPPER
 #define LO TDNS_PROG_LOCAL
 #define MiB (1ull << 20)
@@ -42,33 +46,36 @@ struct opts_case {
 
 static const struct opts_case cases[] = {
 	/* Defaults. */
-	{ UP, { NULL }, OPTS_RUN, "var/upper", { "127.0.0.1:9998" }, { NULL }, 9998, 0, 0,
+	{ UP, { NULL }, OPTS_RUN, DB_UPPER, { "127.0.0.1:9998" }, { NULL }, 9998, 0, 0,
 	  86400, 3600, 2000, 256 * MiB },
-	{ LO, { NULL }, OPTS_RUN, "var/local", { "127.0.0.1:9999" }, { "127.0.0.1:9998" },
+	{ LO, { NULL }, OPTS_RUN, DB_LOCAL, { "127.0.0.1:9999" }, { "127.0.0.1:9998" },
 	  9999, 0, 0, 86400, 3600, 2000, 256 * MiB },
 	/* --listen before or after --port gets the same port. */
-	{ UP, { "-l", "::1", "-p", "5353", NULL }, OPTS_RUN, "var/upper", { "[::1]:5353" },
+	{ UP, { "-l", "::1", "-p", "5353", NULL }, OPTS_RUN, DB_UPPER, { "[::1]:5353" },
 	  { NULL }, 5353, 0, 0, 86400, 3600, 2000, 256 * MiB },
-	{ UP, { "--port", "5353", "--listen", "::1", NULL }, OPTS_RUN, "var/upper",
+	{ UP, { "--port", "5353", "--listen", "::1", NULL }, OPTS_RUN, DB_UPPER,
 	  { "[::1]:5353" }, { NULL }, 5353, 0, 0, 86400, 3600, 2000, 256 * MiB },
 	/* Repeated listen, one with its own port; --opt=value form. */
 	{ UP, { "--listen=127.0.0.2", "-l", "[::1]:53", "--port=1053", "-d", "/tmp/x", NULL },
 	  OPTS_RUN, "/tmp/x", { "127.0.0.2:1053", "[::1]:53" }, { NULL }, 1053, 0, 0, 86400,
 	  3600, 2000, 256 * MiB },
-	{ UP, { "-t", "3", "-vv", "--verbose", NULL }, OPTS_RUN, "var/upper",
+	/* A relative --db is still taken as given. */
+	{ LO, { "-d", "var/local", NULL }, OPTS_RUN, "var/local", { "127.0.0.1:9999" },
+	  { "127.0.0.1:9998" }, 9999, 0, 0, 86400, 3600, 2000, 256 * MiB },
+	{ UP, { "-t", "3", "-vv", "--verbose", NULL }, OPTS_RUN, DB_UPPER,
 	  { "127.0.0.1:9998" }, { NULL }, 9998, 3, 3, 86400, 3600, 2000, 256 * MiB },
 	/* Local-only options. */
 	{ LO, { "-u", "[::1]:53", "--upstream", "192.0.2.1", "--upstream=10.0.0.1:5300", NULL },
-	  OPTS_RUN, "var/local", { "127.0.0.1:9999" },
+	  OPTS_RUN, DB_LOCAL, { "127.0.0.1:9999" },
 	  { "[::1]:53", "192.0.2.1:53", "10.0.0.1:5300" }, 9999, 0, 0, 86400, 3600, 2000,
 	  256 * MiB },
 	{ LO, { "--max-ttl", "300", "--max-neg-ttl", "0", "--timeout", "1500",
 		"--cache-size", "64M", NULL },
-	  OPTS_RUN, "var/local", { "127.0.0.1:9999" }, { "127.0.0.1:9998" }, 9999, 0, 0, 300,
+	  OPTS_RUN, DB_LOCAL, { "127.0.0.1:9999" }, { "127.0.0.1:9998" }, 9999, 0, 0, 300,
 	  0, 1500, 64 * MiB },
-	{ LO, { "--cache-size", "2g", NULL }, OPTS_RUN, "var/local", { "127.0.0.1:9999" },
+	{ LO, { "--cache-size", "2g", NULL }, OPTS_RUN, DB_LOCAL, { "127.0.0.1:9999" },
 	  { "127.0.0.1:9998" }, 9999, 0, 0, 86400, 3600, 2000, 2048 * MiB },
-	{ LO, { "--cache-size", "1048576", NULL }, OPTS_RUN, "var/local", { "127.0.0.1:9999" },
+	{ LO, { "--cache-size", "1048576", NULL }, OPTS_RUN, DB_LOCAL, { "127.0.0.1:9999" },
 	  { "127.0.0.1:9998" }, 9999, 0, 0, 86400, 3600, 2000, MiB },
 
 	/* Help and version. */
@@ -98,7 +105,7 @@ static const struct opts_case cases[] = {
 	NORUN(UP, OPTS_USAGE, "-u", "127.0.0.1"),
 	NORUN(UP, OPTS_USAGE, "--max-ttl", "5"),
 	/* A bare IPv6 address never carries a port: that needs brackets. */
-	{ LO, { "-u", "::1", NULL }, OPTS_RUN, "var/local", { "127.0.0.1:9999" },
+	{ LO, { "-u", "::1", NULL }, OPTS_RUN, DB_LOCAL, { "127.0.0.1:9999" },
 	  { "[::1]:53" }, 9999, 0, 0, 86400, 3600, 2000, 256 * MiB },
 	NORUN(LO, OPTS_USAGE, "-u", "[127.0.0.1]:53"),
 	NORUN(LO, OPTS_USAGE, "-u", "1.2.3.4:0"),
@@ -344,6 +351,23 @@ static void test_opts_help(void **state)
 	}
 }
 
+/* The default stores are absolute paths, shown by --help. */
+static void test_opts_default_db(void **state)
+{
+	char text[8192];
+	enum tdns_prog prog;
+
+	(void)state;
+	assert_true(TDNS_STATE_DIR[0] == '/');
+	assert_non_null(strstr(TDNS_STATE_DIR, "/lib/tierdns"));
+	for (prog = TDNS_PROG_UPPER; prog <= TDNS_PROG_LOCAL; prog++) {
+		assert_int_equal(parse_capture(prog, "--help", text, sizeof(text)),
+				 OPTS_EXIT_OK);
+		assert_non_null(strstr(text, prog == TDNS_PROG_LOCAL ? "(default " DB_LOCAL ")"
+								       : "(default " DB_UPPER ")"));
+	}
+}
+
 static void test_opts_version(void **state)
 {
 	char text[256];
@@ -364,6 +388,7 @@ int main(void)
 		cmocka_unit_test(test_opts_harden),
 		cmocka_unit_test(test_opts_tcp_limits),
 		cmocka_unit_test(test_opts_help),
+		cmocka_unit_test(test_opts_default_db),
 		cmocka_unit_test(test_opts_version),
 	};
 

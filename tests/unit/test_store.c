@@ -203,6 +203,52 @@ static void test_rdonly_missing_store(void **state)
 	assert_int_not_equal(access(f->sub, F_OK), 0);
 }
 
+/* A store belongs to the tier that first opened it (STORE_TIER_*). */
+static void test_tier_stamp(void **state)
+{
+	static const struct {
+		const char *dir;   /* "a" or "b", under the fixture's dir */
+		unsigned flags;
+		enum tdns_status st;
+	} steps[] = {
+		{ "a", STORE_TIER_UPPER, TDNS_OK },               /* stamps "upper" */
+		{ "a", STORE_TIER_UPPER, TDNS_OK },
+		{ "a", STORE_TIER_LOCAL, TDNS_EWRONGTIER },
+		{ "a", 0, TDNS_OK },                              /* tierdns-zone */
+		{ "a", STORE_RDONLY | STORE_TIER_LOCAL, TDNS_EWRONGTIER },
+		{ "b", 0, TDNS_OK },                              /* no stamp ... */
+		{ "b", STORE_TIER_LOCAL, TDNS_OK },               /* ... until now */
+		{ "b", STORE_TIER_UPPER, TDNS_EWRONGTIER },
+	};
+	struct fx *f = *state;
+	struct tdns_store_opts o = { 0, 0, 0 };
+	struct tdns_store *s = NULL;
+	struct tdns_txn *t = NULL;
+	char dir[160];
+	size_t i;
+
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		print_message("step %zu\n", i);
+		snprintf(dir, sizeof(dir), "%s/%s", f->dir, steps[i].dir);
+		o.flags = steps[i].flags;
+		assert_int_equal(store_open(dir, &o, &s), steps[i].st);
+		store_close(s);
+		s = NULL;
+	}
+	/* Not stamped, but with cache entries: a local tier's store. */
+	snprintf(dir, sizeof(dir), "%s/c", f->dir);
+	assert_int_equal(store_open(dir, NULL, &s), TDNS_OK);
+	assert_int_equal(store_begin(s, true, &t), TDNS_OK);
+	put_str(t, TDNS_DB_CACHE, "k", "v");
+	assert_int_equal(store_commit(t), TDNS_OK);
+	store_close(s);
+	o.flags = STORE_TIER_UPPER;
+	assert_int_equal(store_open(dir, &o, &s), TDNS_EWRONGTIER);
+	o.flags = STORE_TIER_LOCAL;
+	assert_int_equal(store_open(dir, &o, &s), TDNS_OK);
+	store_close(s);
+}
+
 static void test_get_put_del(void **state)
 {
 	struct fx *f = *state;
@@ -560,6 +606,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_schema_mismatch_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_schema_mismatch_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rdonly_missing_store, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tier_stamp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_put_del, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_count_per_snapshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cursor_semantics, setup, teardown),

@@ -687,8 +687,18 @@ static void test_add_and_delete(void **state)
 	} steps[] = {
 		{ true, "www.site. 300 IN A 192.0.2.1", NULL, NULL, TDNS_OK,
 		  "www.site.", LDNS_RR_TYPE_A, "192.0.2.1" },
-		{ true, "www.site 300 IN A 192.0.2.2", NULL, NULL, TDNS_OK,
+		{ true, "www.site. 300 IN A 192.0.2.2", NULL, NULL, TDNS_OK,
 		  "www.site.", LDNS_RR_TYPE_A, "192.0.2.1|192.0.2.2" },
+		/* Relative names: there is no $ORIGIN to complete them with
+		 * (completed with the root, "www" would land in zone "."). */
+		{ true, "www.site 300 IN A 192.0.2.3", NULL, NULL, TDNS_EINVAL,
+		  "www.site.", LDNS_RR_TYPE_A, "192.0.2.1|192.0.2.2" },
+		{ true, "www 300 IN A 192.0.2.3", NULL, NULL, TDNS_EINVAL,
+		  "www.", LDNS_RR_TYPE_A, "" },
+		{ true, "@ 300 IN A 192.0.2.3", NULL, NULL, TDNS_EINVAL,
+		  ".", LDNS_RR_TYPE_A, "" },
+		{ true, "mx.site. 300 IN MX 10 mail", NULL, NULL, TDNS_EINVAL,
+		  "mx.site.", LDNS_RR_TYPE_MX, "" },
 		{ true, "WWW.site. 300 IN A 192.0.2.2", NULL, NULL, TDNS_EEXIST,
 		  "www.site.", LDNS_RR_TYPE_A, "192.0.2.1|192.0.2.2" },
 		{ true, "www.other. 300 IN A 192.0.2.2", NULL, NULL, TDNS_ENOTFOUND,
