@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# cmake --install into a scratch root (DESTDIR), then the installed programs
+# against the installed example zones: tierdns-zone loads them, the installed
+# daemons serve them, dig gets the answers through both tiers.
+. "$(dirname "$0")/lib.sh"
+e2e_init
+
+prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$TDNS_BUILD/CMakeCache.txt")
+[ -n "$prefix" ] || fail "no CMAKE_INSTALL_PREFIX in $TDNS_BUILD/CMakeCache.txt"
+DESTDIR="$T/root" cmake --install "$TDNS_BUILD" >"$T/install.log" 2>&1 ||
+	fail "cmake --install: $(tail -n 20 "$T/install.log")"
+R="$T/root$prefix"
+
+# What an install must hold (GNUInstallDirs defaults: bin, sbin, share/...).
+for f in sbin/tierdns-upper sbin/tierdns-local bin/tierdns-query bin/tierdns-zone; do
+	[ -x "$R/$f" ] || fail "not installed: $prefix/$f"
+done
+EX="$R/share/doc/tierdns/examples/zones"
+for f in upper/root.zone upper/site.zone local/home.arpa.zone; do
+	[ -f "$EX/$f" ] || fail "example zone not installed: $f"
+done
+# Nothing from the test build (unit tests, benchmarks) is installed.
+for f in tierdns-echo tierdns-cache-stall test_store; do
+	[ -z "$(find "$T/root" -name "$f")" ] || fail "$f must not be installed"
+done
+
+# The installed programs, from the installed examples.
+UPPER_BIN="$R/sbin/tierdns-upper"
+LOCAL_BIN="$R/sbin/tierdns-local"
+ZONE_BIN="$R/bin/tierdns-zone"
+QUERY_BIN="$R/bin/tierdns-query"
+"$UPPER_BIN" --version | grep -q '^tierdns-upper ' || fail "installed upper --version"
+zone_load "$T/upper" "$EX"/upper/*.zone
+zone_load "$T/local" "$EX"/local/*.zone
+start_upper UPPER "$T/upper"
+start_local LOCAL "$T/local" "$UPPER_ADDR:$UPPER_PORT"
+
+q UPPER webapp.site A
+expect_status NOERROR
+expect_flag aa
+expect_rr ANSWER webapp.site. A 192.0.2.10
+q LOCAL webapp.site A
+expect_status NOERROR
+expect_rr ANSWER webapp.site. A 192.0.2.10
+q LOCAL router.home.arpa A
+expect_rr ANSWER router.home.arpa. A 198.51.100.1
+q LOCAL nosuch.site A
+expect_status NXDOMAIN
+"$QUERY_BIN" -s "$LOCAL_ADDR" -p "$LOCAL_PORT" webapp.site >"$T/query.out" ||
+	fail "installed tierdns-query failed"
+grep -q '^webapp.site. [0-9]* IN A 192.0.2.10$' "$T/query.out" ||
+	fail "installed tierdns-query: $(cat "$T/query.out")"
+stop_daemon LOCAL
+stop_daemon UPPER
+log "ok"
