@@ -10,8 +10,9 @@
 # As root it runs `apt-get update` once and `apt-get install -y`; otherwise it
 # prints the exact command to run and fails.
 
+# scdoc: the man pages (man/*.scd) are rendered at build time
 TDNS_PKGS_BUILD=(build-essential cmake pkg-config libldns-dev liblmdb-dev
-                 bind9-dnsutils ldnsutils lmdb-utils)
+                 bind9-dnsutils ldnsutils lmdb-utils scdoc)
 # nsd and unbound: the interop tests (tests/interop) compare both tiers with them;
 # strace: tests/e2e/test_crash_zoneload.py kills the loader at exact system
 # calls of its commit with strace's fault injection (timed kills without it)

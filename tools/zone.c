@@ -11,6 +11,7 @@
  *
  * Exit status: 0 ok, 1 runtime error, 2 usage error.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -18,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "tierdns/cache.h"
 #include "tierdns/clock.h"
@@ -63,6 +66,45 @@ static void usage(FILE *out, const char *prog)
 		prog, DEFAULT_DB);
 }
 
+/*
+ * As root, in a store that belongs to another user (the daemons' user: the
+ * owner of the store directory, or of its parent when the directory is new,
+ * as /var/lib/tierdns is under systemd's StateDirectory=), hand the
+ * directory and the files LMDB created to that user: a data.mdb or
+ * lock.mdb owned by root would lock the daemon out of its own store.
+ */
+static void follow_owner(const char *dir)
+{
+	static const char *const files[] = { "", "/data.mdb", "/lock.mdb" };
+	char path[PATH_MAX], parent[PATH_MAX], *slash;
+	struct stat d, f;
+	size_t i;
+
+	if (geteuid() != 0 || stat(dir, &d) != 0)
+		return;
+	if (d.st_uid == 0) {
+		snprintf(parent, sizeof(parent), "%s", dir);
+		slash = strrchr(parent, '/');
+		if (slash == NULL)
+			snprintf(parent, sizeof(parent), ".");
+		else if (slash == parent)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		if (stat(parent, &d) != 0 || d.st_uid == 0)
+			return;
+	}
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", dir, files[i]);
+		if (lstat(path, &f) != 0 || f.st_uid == d.st_uid ||
+		    (!S_ISREG(f.st_mode) && !S_ISDIR(f.st_mode)))
+			continue;
+		if (chown(path, d.st_uid, d.st_gid) != 0)
+			fprintf(stderr, "%s: cannot hand it to uid %u: %s\n", path,
+				(unsigned)d.st_uid, strerror(errno));
+	}
+}
+
 static int open_store(const char *dir, bool rdonly, struct tdns_store **s)
 {
 	struct tdns_store_opts opts = { 0, rdonly ? STORE_RDONLY : 0, 0 };
@@ -77,6 +119,8 @@ static int open_store(const char *dir, bool rdonly, struct tdns_store **s)
 		fprintf(stderr, "%s: cannot open store: %s\n", dir, tdns_strerror(st));
 		return 1;
 	}
+	if (!rdonly)
+		follow_owner(dir);
 	return 0;
 }
 
@@ -386,7 +430,7 @@ int main(int argc, char **argv)
 				level++;
 			break;
 		case 'h':
-			usage(stdout, argv[0]);
+			usage(stdout, "tierdns-zone");
 			return 0;
 		case 'V':
 			printf("tierdns-zone %s\n", TDNS_VERSION);

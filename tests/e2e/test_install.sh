@@ -19,6 +19,16 @@ EX="$R/share/doc/tierdns/examples/zones"
 for f in upper/root.zone upper/site.zone local/home.arpa.zone; do
 	[ -f "$EX/$f" ] || fail "example zone not installed: $f"
 done
+# The man pages, when the build has them (TDNS_MAN, on by default).
+if [ -d "$TDNS_BUILD/man" ]; then
+	for f in man8/tierdns-upper.8 man8/tierdns-local.8 man1/tierdns-query.1 \
+		man1/tierdns-zone.1; do
+		[ -s "$R/share/man/$f" ] || fail "man page not installed: share/man/$f"
+	done
+	grep -q "$EX" "$R/share/man/man8/tierdns-upper.8" 2>/dev/null ||
+		grep -q "${prefix}/share/doc/tierdns/examples" "$R/share/man/man8/tierdns-upper.8" ||
+		fail "tierdns-upper(8) does not name the installed examples"
+fi
 # Nothing from the test build (unit tests, benchmarks) is installed.
 for f in tierdns-echo tierdns-cache-stall test_store; do
 	[ -z "$(find "$T/root" -name "$f")" ] || fail "$f must not be installed"

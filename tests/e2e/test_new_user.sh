@@ -139,4 +139,28 @@ grep -q '^www\.' "$T/root.dump" && fail "www. landed in the root zone"
 run_fail 1 "$T/rel2.out" "$ZONE_BIN" --db "$T/named" add 'mx.site. 300 IN MX 10 mail'
 expect_one_line "$T/rel2.out" "without a final dot"
 
+# 9. As root, tierdns-zone hands a store it creates in the daemons' directory
+# (owned by their user, as StateDirectory= makes it) to that user, so the
+# daemon, running as that user, can open it for writing.
+if [ "$(id -u)" -eq 0 ]; then
+	mkdir "$T/state"
+	chown nobody:nogroup "$T/state"
+	"$ZONE_BIN" --db "$T/state/upper" load "$ZONES"/upper/*.zone >/dev/null
+	for f in "$T/state/upper" "$T/state/upper/data.mdb" "$T/state/upper/lock.mdb"; do
+		[ "$(stat -c %U "$f")" = nobody ] || fail "$f belongs to $(stat -c %U "$f")"
+	done
+	UPPER_BIN_SAVED=$UPPER_BIN
+	UPPER_BIN="$T/upper-as-nobody"
+	printf '#!/bin/sh
+exec setpriv --reuid=nobody --regid=nogroup --clear-groups %s "$@"
+' \
+		"$UPPER_BIN_SAVED" >"$UPPER_BIN"
+	chmod 755 "$UPPER_BIN"
+	start_upper NOBODY "$T/state/upper"
+	q NOBODY webapp.site A
+	expect_rr ANSWER webapp.site. A 192.0.2.10
+	stop_daemon NOBODY
+	UPPER_BIN=$UPPER_BIN_SAVED
+fi
+
 log "ok"
