@@ -7,10 +7,14 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <systemd/sd-daemon.h>
 
 #include "tierdns/daemon.h"
 #include "tierdns/log.h"
@@ -35,6 +39,30 @@ static void signals_set(sigset_t *sigs)
 	sigemptyset(sigs);
 	sigaddset(sigs, SIGINT);
 	sigaddset(sigs, SIGTERM);
+	sigaddset(sigs, SIGHUP);
+}
+
+/* sd_notify(3): a no-op without NOTIFY_SOCKET (not started by systemd). */
+static void notify(const char *state)
+{
+	int rc = sd_notify(0, state);
+
+	if (rc < 0)
+		log_warn("sd_notify %s: %s", state, strerror(-rc));
+}
+
+/* RELOADING=1 carries the time it began (CLOCK_MONOTONIC, in us), which
+ * systemd uses to tell this reload from an earlier one. */
+static void notify_reloading(void)
+{
+	struct timespec ts;
+	char msg[64];
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
+		 (unsigned long long)ts.tv_sec * 1000000ull +
+			 (unsigned long long)ts.tv_nsec / 1000ull);
+	notify(msg);
 }
 
 void daemon_signals_init(void)
@@ -47,6 +75,7 @@ void daemon_signals_init(void)
 	 * default disposition. */
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL); /* nohup leaves it ignored */
 	signals_set(&sigs);
 	/* Blocked before any thread exists, so every thread inherits it. */
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
@@ -68,7 +97,7 @@ static void *daemon_thread_main(void *arg)
 }
 
 int daemon_run(unsigned n_threads, daemon_loop_fn loop, daemon_run_fn run,
-	       void *ctx)
+	       daemon_reload_fn reload, void *ctx)
 {
 	struct daemon_run_state rs;
 	struct daemon_thread *threads = NULL;
@@ -96,8 +125,21 @@ int daemon_run(unsigned n_threads, daemon_loop_fn loop, daemon_run_fn run,
 		threads[i].started = true;
 	}
 	signals_set(&sigs);
-	while (sigwait(&sigs, &sig) != 0)
-		;
+	notify("READY=1");
+	for (;;) {
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig != SIGHUP || atomic_load(&rs.failed))
+			break;
+		/* SIGHUP (logrotate, systemctl reload) never stops the server. */
+		notify_reloading();
+		log_info("SIGHUP: reloading");
+		if (reload != NULL)
+			reload(ctx);
+		log_info("reloaded");
+		notify("READY=1");
+	}
+	notify("STOPPING=1");
 	if (!atomic_load(&rs.failed)) {
 		log_info("stopping (%s)", sig == SIGINT ? "SIGINT" : "SIGTERM");
 		rc = 0;

@@ -28,6 +28,7 @@
 struct worker {
 	unsigned id;
 	const struct tdns_opts *o; /* the access list */
+	struct tdns_store *store;
 	struct tdns_loop *loop;
 	struct tdns_upstream *up;
 	struct tdns_resolver *r;
@@ -101,6 +102,7 @@ static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
 	enum tdns_status st = TDNS_ENOMEM;
 
 	w->o = o;
+	w->store = store;
 	w->loop = netio_loop_new();
 	if (w->loop == NULL)
 		goto out;
@@ -191,6 +193,27 @@ static void worker_fini(struct worker *w)
 	w->loop = NULL;
 }
 
+/* SIGHUP: static zones and the cache are read live, so there is nothing
+ * to reload; say what the store holds now. */
+static void local_reload(void *ctx)
+{
+	struct worker *workers = ctx;
+	struct tdns_txn *t = NULL;
+	enum tdns_status st;
+
+	st = store_begin(workers[0].store, false, &t);
+	if (st != TDNS_OK) {
+		log_err("store %s: %s", workers[0].o->db_dir, tdns_strerror(st));
+		return;
+	}
+	log_info("store %s holds %zu static zone%s and %zu cached answer%s",
+		 workers[0].o->db_dir, store_count(t, TDNS_DB_ZONES),
+		 store_count(t, TDNS_DB_ZONES) == 1 ? "" : "s",
+		 store_count(t, TDNS_DB_CACHE),
+		 store_count(t, TDNS_DB_CACHE) == 1 ? "" : "s");
+	store_abort(t);
+}
+
 static struct tdns_loop *worker_loop(void *ctx, unsigned i)
 {
 	struct worker *workers = ctx;
@@ -277,7 +300,7 @@ int main(int argc, char **argv)
 	log_info("store %s, %u thread%s, version %s", o.db_dir, o.threads,
 		 o.threads == 1 ? "" : "s", TDNS_VERSION);
 
-	rc = daemon_run(o.threads, worker_loop, worker_run, workers);
+	rc = daemon_run(o.threads, worker_loop, worker_run, local_reload, workers);
 out:
 	if (workers != NULL) {
 		for (i = 0; i < o.threads; i++)

@@ -27,6 +27,7 @@ struct worker {
 	unsigned id;
 	struct tdns_loop *loop;
 	struct tdns_store *store;
+	const char *db_dir;
 	const struct tdns_auth_cfg *auth;
 	struct tdns_txn *txn; /* this thread's read transaction, reset when idle */
 	struct zonedb_cache *zc; /* this thread's copy of the zone list */
@@ -124,6 +125,15 @@ static void upper_zone_report(struct tdns_store *store, const char *dir)
 		log_info("store %s holds %zu zone%s", dir, n, n == 1 ? "" : "s");
 }
 
+/* SIGHUP: the zones are read live, so there is nothing to reload; say
+ * what is being served now. */
+static void upper_reload(void *ctx)
+{
+	struct worker *workers = ctx;
+
+	upper_zone_report(workers[0].store, workers[0].db_dir);
+}
+
 static enum tdns_log_level log_level_for(int verbose)
 {
 	return verbose >= 1 ? TDNS_LOG_DEBUG : TDNS_LOG_INFO;
@@ -173,6 +183,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < o.threads; i++) {
 		workers[i].id = i;
 		workers[i].store = store;
+		workers[i].db_dir = o.db_dir;
 		workers[i].auth = &auth;
 		workers[i].loop = netio_loop_new();
 		if (workers[i].loop == NULL)
@@ -207,7 +218,7 @@ int main(int argc, char **argv)
 		 o.threads == 1 ? "" : "s", TDNS_VERSION);
 	upper_zone_report(store, o.db_dir);
 
-	rc = daemon_run(o.threads, worker_loop, worker_run, workers);
+	rc = daemon_run(o.threads, worker_loop, worker_run, upper_reload, workers);
 	for (i = 0; i < o.threads; i++) {
 		uint64_t n = netio_tcp_refused_per_client(workers[i].loop);
 

@@ -10,13 +10,18 @@
 # As root it runs `apt-get update` once and `apt-get install -y`; otherwise it
 # prints the exact command to run and fails.
 
-# scdoc: the man pages (man/*.scd) are rendered at build time
+# scdoc: the man pages (man/*.scd) are rendered at build time;
+# libsystemd-dev: sd_notify, so that the Type=notify units know when a
+# daemon is ready, reloading or stopping
 TDNS_PKGS_BUILD=(build-essential cmake pkg-config libldns-dev liblmdb-dev
-                 bind9-dnsutils ldnsutils lmdb-utils scdoc)
+                 libsystemd-dev bind9-dnsutils ldnsutils lmdb-utils scdoc)
 # nsd and unbound: the interop tests (tests/interop) compare both tiers with them;
 # strace: tests/e2e/test_crash_zoneload.py kills the loader at exact system
 # calls of its commit with strace's fault injection (timed kills without it)
-TDNS_PKGS_TEST=(libcmocka-dev python3 python3-dnspython procps nsd unbound strace)
+# systemd: systemd-analyze verify checks the unit files (tests/e2e/test_units.sh);
+# dpkg-dev: dpkg-shlibdeps, for the .deb that cpack builds (test_deb.sh)
+TDNS_PKGS_TEST=(libcmocka-dev python3 python3-dnspython procps nsd unbound strace
+                systemd dpkg-dev)
 TDNS_PKGS_BENCH=(dnsperf nsd unbound dnsmasq-base valgrind procps)
 TDNS_PKGS_FUZZ=(clang libclang-rt-14-dev)
 

@@ -2,9 +2,15 @@
  * daemon.h - what both daemons share around their event loops: signal
  * setup, one thread per worker, waiting for SIGINT/SIGTERM, shutdown.
  *
- * Signals: SIGINT and SIGTERM are blocked in every thread and taken by the
- * main thread with sigwait(), which then stops the loops; no handler runs
- * in signal context. SIGPIPE is ignored (a TCP client may vanish).
+ * Signals: SIGINT, SIGTERM and SIGHUP are blocked in every thread and taken
+ * by the main thread with sigwait(); no handler runs in signal context.
+ * SIGINT and SIGTERM stop the loops; SIGHUP is logged and calls the
+ * daemon's reload hook, and never stops it. SIGPIPE is ignored (a TCP
+ * client may vanish).
+ *
+ * systemd (Type=notify): daemon_run sends READY=1 once the workers run,
+ * RELOADING=1 then READY=1 around a SIGHUP, STOPPING=1 before it stops
+ * them (sd_notify; nothing without NOTIFY_SOCKET).
  */
 #ifndef TIERDNS_DAEMON_H
 #define TIERDNS_DAEMON_H
@@ -21,17 +27,22 @@ typedef struct tdns_loop *(*daemon_loop_fn)(void *ctx, unsigned i);
  * the fatal error that stops the whole daemon. */
 typedef enum tdns_status (*daemon_run_fn)(void *ctx, unsigned i);
 
+/* On the main thread at SIGHUP, while the workers run: reload what is
+ * cheap to reload (and log it). */
+typedef void (*daemon_reload_fn)(void *ctx);
+
 /* Call first in main, before any thread exists (every thread inherits the
- * signal mask): SIGPIPE ignored, SIGINT and SIGTERM blocked. */
+ * signal mask): SIGPIPE ignored, SIGINT, SIGTERM and SIGHUP blocked. */
 void daemon_signals_init(void);
 
 /* Start n_threads threads running run(ctx, i), wait for SIGINT/SIGTERM or
- * a failed worker, stop every loop and join every thread. The loops and
- * whatever ctx holds stay the caller's (free them afterwards).
+ * a failed worker (calling reload(ctx), which may be NULL, at each SIGHUP),
+ * stop every loop and join every thread. The loops and whatever ctx holds
+ * stay the caller's (free them afterwards).
  * Returns the exit status: 0 after a signal, 1 when a worker failed or a
  * thread could not start (logged). */
 int daemon_run(unsigned n_threads, daemon_loop_fn loop, daemon_run_fn run,
-	       void *ctx);
+	       daemon_reload_fn reload, void *ctx);
 
 /* Start-up shared by both daemons: open the store in o->db_dir (so may be
  * NULL for defaults) and check that no other server holds any --listen
