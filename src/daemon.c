@@ -2,6 +2,10 @@
  * daemon.c - threads, signals and shutdown shared by tierdns-upper and
  * tierdns-local (daemon.h).
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -10,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -159,6 +164,155 @@ out:
 	return rc;
 }
 
+static enum tdns_status user_check(const struct tdns_opts *o)
+{
+	struct passwd *pw;
+	struct stat sb;
+
+	if (o->user != NULL) {
+		errno = 0;
+		pw = getpwnam(o->user);
+		if (pw == NULL) {
+			log_err("--user %s: %s", o->user,
+				errno != 0 ? strerror(errno) : "no such user");
+			return TDNS_ENOTFOUND;
+		}
+		if (geteuid() != 0 && pw->pw_uid != geteuid()) {
+			log_err("--user %s needs root (this process runs as uid %u)",
+				o->user, (unsigned)geteuid());
+			return TDNS_EACCES;
+		}
+	}
+	if (o->chroot_dir != NULL) {
+		if (stat(o->chroot_dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+			log_err("--chroot %s: not a directory", o->chroot_dir);
+			return TDNS_ENOTFOUND;
+		}
+		if (geteuid() != 0) {
+			log_err("--chroot %s needs root", o->chroot_dir);
+			return TDNS_EACCES;
+		}
+	}
+	return TDNS_OK;
+}
+
+/* The store's directory and LMDB files to uid:gid, so that the daemon can
+ * still write them (and open them after a restart) once it is uid. */
+static enum tdns_status store_chown(const char *dir, uid_t uid, gid_t gid)
+{
+	static const char *const files[] = { "", "/data.mdb", "/lock.mdb" };
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s%s", dir, files[i]) >=
+		    sizeof(path))
+			return TDNS_EINVAL;
+		if (lchown(path, uid, gid) != 0) {
+			log_err("cannot hand %s to uid %u: %s", path, (unsigned)uid,
+				strerror(errno));
+			return TDNS_EIO;
+		}
+	}
+	return TDNS_OK;
+}
+
+/* Only a pid file this process wrote is removed at exit (not that of
+ * another instance whose start this one failed to repeat). */
+static bool pid_file_written;
+
+static enum tdns_status pid_file_write(const char *path)
+{
+	char text[32];
+	int fd, n;
+	bool ok;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		log_err("--pid-file %s: %s", path, strerror(errno));
+		return errno == EACCES ? TDNS_EACCES : TDNS_EIO;
+	}
+	n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+	ok = write(fd, text, (size_t)n) == n;
+	if (close(fd) != 0)
+		ok = false;
+	if (!ok) {
+		log_err("--pid-file %s: %s", path, strerror(errno));
+		return TDNS_EIO;
+	}
+	pid_file_written = true;
+	return TDNS_OK;
+}
+
+enum tdns_status daemon_drop(const struct tdns_opts *o)
+{
+	struct passwd *pw = NULL;
+	enum tdns_status st;
+	uid_t uid = 0;
+	gid_t gid = 0;
+
+	if (o->pid_file != NULL) {
+		st = pid_file_write(o->pid_file);
+		if (st != TDNS_OK)
+			return st;
+	}
+	if (o->user != NULL) {
+		pw = getpwnam(o->user);
+		if (pw == NULL) {
+			log_err("--user %s: no such user", o->user);
+			return TDNS_ENOTFOUND;
+		}
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+	}
+	if (o->user != NULL && geteuid() == 0) {
+		st = store_chown(o->db_dir, uid, gid);
+		if (st != TDNS_OK)
+			return st;
+		/* Before chroot: initgroups reads the group database. */
+		if (initgroups(o->user, gid) != 0 || setgid(gid) != 0) {
+			log_err("--user %s: cannot set its groups: %s", o->user,
+				strerror(errno));
+			return TDNS_EACCES;
+		}
+	}
+	if (o->chroot_dir != NULL) {
+		if (chroot(o->chroot_dir) != 0 || chdir("/") != 0) {
+			log_err("--chroot %s: %s", o->chroot_dir, strerror(errno));
+			return TDNS_EACCES;
+		}
+		log_info("root directory is now %s", o->chroot_dir);
+	}
+	if (o->user != NULL && geteuid() == 0) {
+		if (setuid(uid) != 0) {
+			log_err("--user %s: %s", o->user, strerror(errno));
+			return TDNS_EACCES;
+		}
+		/* Root must be gone for good, not only for now. */
+		if (uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+			log_err("--user %s: root could be regained; stopping", o->user);
+			return TDNS_EACCES;
+		}
+#ifdef __SANITIZE_ADDRESS__
+		/* A credential change makes the process undumpable, and then
+		 * LeakSanitizer cannot inspect its own threads at exit. Only
+		 * in sanitizer (test) builds. */
+		prctl(PR_SET_DUMPABLE, 1);
+#endif
+		log_info("running as user %s (uid %u, gid %u)", o->user, (unsigned)uid,
+			 (unsigned)gid);
+	}
+	return TDNS_OK;
+}
+
+void daemon_cleanup(const struct tdns_opts *o)
+{
+	/* Best effort: after --user or --chroot the file may be out of
+	 * reach (its directory is root's, or outside the new root). */
+	if (pid_file_written && unlink(o->pid_file) != 0)
+		log_debug("--pid-file %s not removed: %s", o->pid_file, strerror(errno));
+}
+
 /* One line naming the store and the cause, and for a permission problem
  * what to do about it. */
 static void report_open_error(const char *dir, enum tdns_status st)
@@ -196,6 +350,11 @@ enum tdns_status daemon_open(const struct tdns_opts *o,
 	struct tdns_store *store = NULL;
 	enum tdns_status st;
 
+	/* --user and --chroot are checked before anything is opened, so
+	 * that a typo fails at once rather than after binding. */
+	st = user_check(o);
+	if (st != TDNS_OK)
+		goto out;
 	st = store_open(o->db_dir, so, &store);
 	if (st != TDNS_OK) {
 		report_open_error(o->db_dir, st);

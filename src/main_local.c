@@ -295,6 +295,9 @@ int main(int argc, char **argv)
 	for (i = 0; i < o.n_listen; i++)
 		log_info("listening on %s (udp, tcp)",
 			 netio_addr_str(&o.listen[i], addr, sizeof(addr)));
+	/* Every socket is bound: root is no longer needed. */
+	if (daemon_drop(&o) != TDNS_OK)
+		goto out;
 	for (i = 0; i < o.n_upstream; i++)
 		log_info("upstream %s", netio_addr_str(&o.upstream[i], addr, sizeof(addr)));
 	log_info("store %s, %u thread%s, version %s", o.db_dir, o.threads,
@@ -309,5 +312,6 @@ out:
 	}
 	infra_free(infra);
 	store_close(store);
+	daemon_cleanup(&o);
 	return rc;
 }

@@ -214,6 +214,9 @@ int main(int argc, char **argv)
 	for (j = 0; j < o.n_listen; j++)
 		log_info("listening on %s (udp, tcp)",
 			 netio_addr_str(&o.listen[j], as, sizeof(as)));
+	/* Every socket is bound: root is no longer needed. */
+	if (daemon_drop(&o) != TDNS_OK)
+		goto out;
 	log_info("store %s, %u thread%s, version %s", o.db_dir, o.threads,
 		 o.threads == 1 ? "" : "s", TDNS_VERSION);
 	upper_zone_report(store, o.db_dir);
@@ -235,5 +238,6 @@ out:
 	}
 	if (store != NULL)
 		store_close(store);
+	daemon_cleanup(&o);
 	return rc;
 }

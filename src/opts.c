@@ -42,6 +42,9 @@ enum {
 	OPT_MAX_TCP,
 	OPT_MAX_TCP_PER_CLIENT,
 	OPT_TCP_IDLE,
+	OPT_USER,
+	OPT_PID_FILE,
+	OPT_CHROOT,
 };
 
 /* RFC 8767 5: a maximum stale timer of 1 to 3 days is suggested. */
@@ -91,6 +94,9 @@ static const struct option upper_longopts[] = {
 	{ "max-tcp", required_argument, NULL, OPT_MAX_TCP },
 	{ "max-tcp-per-client", required_argument, NULL, OPT_MAX_TCP_PER_CLIENT },
 	{ "tcp-idle", required_argument, NULL, OPT_TCP_IDLE },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "pid-file", required_argument, NULL, OPT_PID_FILE },
+	{ "chroot", required_argument, NULL, OPT_CHROOT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -115,6 +121,9 @@ static const struct option local_longopts[] = {
 	{ "max-tcp", required_argument, NULL, OPT_MAX_TCP },
 	{ "max-tcp-per-client", required_argument, NULL, OPT_MAX_TCP_PER_CLIENT },
 	{ "tcp-idle", required_argument, NULL, OPT_TCP_IDLE },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "pid-file", required_argument, NULL, OPT_PID_FILE },
+	{ "chroot", required_argument, NULL, OPT_CHROOT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -183,6 +192,11 @@ static void print_help(enum tdns_prog prog)
 	       "      --tcp-idle MS     close a TCP connection idle this long, RFC 7766\n"
 	       "                        6.2.3, 1-%d (default 10000)\n",
 	       OPTS_MAX_TCP_MAX, OPTS_MAX_TCP_MAX, OPTS_TCP_IDLE_MAX);
+	printf("      --user NAME       after binding, switch to user NAME and its groups\n"
+	       "                        (as root; the store is handed to NAME first)\n"
+	       "      --pid-file FILE   write the process ID to FILE after binding\n"
+	       "      --chroot DIR      after binding, change the root directory to DIR\n"
+	       "                        (as root; the store stays open)\n");
 	printf("  -v, --verbose         more log output (repeat for debug)\n"
 	       "  -h, --help            show this help and exit\n"
 	       "  -V, --version         show the version and exit\n"
@@ -372,6 +386,20 @@ enum opts_result opts_parse(enum tdns_prog prog, int argc, char **argv,
 						   "invalid --allow '%s' (ADDR or ADDR/PREFIX, IPv4 or IPv6)",
 						   optarg);
 			o->n_allow++;
+			break;
+		case OPT_USER:
+		case OPT_PID_FILE:
+		case OPT_CHROOT:
+			if (optarg[0] == '\0')
+				return usage_error(prog, "empty value for %s",
+						   c == OPT_USER ? "--user" :
+						   c == OPT_PID_FILE ? "--pid-file" : "--chroot");
+			if (c == OPT_USER)
+				o->user = optarg;
+			else if (c == OPT_PID_FILE)
+				o->pid_file = optarg;
+			else
+				o->chroot_dir = optarg;
 			break;
 		case OPT_SERVE_STALE:
 			o->serve_stale = true;

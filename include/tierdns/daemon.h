@@ -44,10 +44,24 @@ void daemon_signals_init(void);
 int daemon_run(unsigned n_threads, daemon_loop_fn loop, daemon_run_fn run,
 	       daemon_reload_fn reload, void *ctx);
 
-/* Start-up shared by both daemons: open the store in o->db_dir (so may be
- * NULL for defaults) and check that no other server holds any --listen
- * address. Errors are logged; on failure nothing is left open. *out is
- * owned by the caller (store_close). */
+/*
+ * After every socket is bound and before the workers start, as NSD and
+ * Unbound do: write o->pid_file (--pid-file); as root with o->user
+ * (--user), hand the store directory and its files to that user, take its
+ * groups (initgroups, setgid); chroot to o->chroot_dir (--chroot; the store
+ * and the sockets stay open); then setuid, and check that root cannot be
+ * regained. Everything is logged; an error is fatal (the caller exits 1).
+ * Under systemd none of it is needed (User=, AmbientCapabilities=); note
+ * that NOTIFY_SOCKET must be reachable from inside a --chroot.
+ */
+enum tdns_status daemon_drop(const struct tdns_opts *o);
+/* At exit: remove o->pid_file, where it can still be reached. */
+void daemon_cleanup(const struct tdns_opts *o);
+
+/* Start-up shared by both daemons: check --user and --chroot, open the
+ * store in o->db_dir (so may be NULL for defaults) and check that no other
+ * server holds any --listen address. Errors are logged; on failure nothing
+ * is left open. *out is owned by the caller (store_close). */
 enum tdns_status daemon_open(const struct tdns_opts *o,
 			     const struct tdns_store_opts *so,
 			     struct tdns_store **out);

@@ -9,6 +9,8 @@
  *                      IPv6 (default 127.0.0.1:9998)
  *   --max-tcp N, --max-tcp-per-client N, --tcp-idle MS  both tiers: TCP
  *                      limits per listener and thread (netio.h)
+ *   --user NAME, --pid-file FILE, --chroot DIR  both tiers: what to do
+ *                      after binding (daemon.h daemon_drop)
  *   -v/--verbose       more log (repeatable)
  *   -h/--help, -V/--version
  * Tier-specific long options (e.g. --max-ttl, --allow, --serve-stale) are
@@ -57,6 +59,10 @@ struct tdns_opts {
 	unsigned max_tcp;        /* --max-tcp, per listener and worker, default 256 */
 	unsigned max_tcp_per_client; /* --max-tcp-per-client, same scope, default 16 */
 	unsigned tcp_idle_ms;    /* --tcp-idle, default 10000 (RFC 7766 6.2.3) */
+	/* after binding (daemon_drop); NULL: none. Borrowed from argv. */
+	const char *user;        /* --user NAME */
+	const char *pid_file;    /* --pid-file FILE */
+	const char *chroot_dir;  /* --chroot DIR */
 };
 
 enum opts_result {

@@ -351,6 +351,28 @@ static void test_opts_help(void **state)
 	}
 }
 
+/* --user, --pid-file, --chroot: taken as given, none by default. */
+static void test_opts_privileges(void **state)
+{
+	char *argv[] = { (char *)"tierdns-local", (char *)"--user", (char *)"tierdns",
+			 (char *)"--pid-file=/run/x.pid", (char *)"--chroot", (char *)"/srv/j",
+			 NULL };
+	char *none[] = { (char *)"tierdns-upper", NULL };
+	char *empty[] = { (char *)"tierdns-upper", (char *)"--user", (char *)"", NULL };
+	struct tdns_opts o;
+
+	(void)state;
+	assert_int_equal(opts_parse(LO, 6, argv, &o), OPTS_RUN);
+	assert_string_equal(o.user, "tierdns");
+	assert_string_equal(o.pid_file, "/run/x.pid");
+	assert_string_equal(o.chroot_dir, "/srv/j");
+	assert_int_equal(opts_parse(UP, 1, none, &o), OPTS_RUN);
+	assert_null(o.user);
+	assert_null(o.pid_file);
+	assert_null(o.chroot_dir);
+	assert_int_equal(opts_parse(UP, 3, empty, &o), OPTS_USAGE);
+}
+
 /* The default stores are absolute paths, shown by --help. */
 static void test_opts_default_db(void **state)
 {
@@ -389,6 +411,7 @@ int main(void)
 		cmocka_unit_test(test_opts_tcp_limits),
 		cmocka_unit_test(test_opts_help),
 		cmocka_unit_test(test_opts_default_db),
+		cmocka_unit_test(test_opts_privileges),
 		cmocka_unit_test(test_opts_version),
 	};
 
