@@ -301,6 +301,9 @@ enum tdns_status daemon_drop(const struct tdns_opts *o)
 #endif
 		log_info("running as user %s (uid %u, gid %u)", o->user, (unsigned)uid,
 			 (unsigned)gid);
+	} else if (geteuid() == 0) {
+		log_info("running as root (--user NAME drops root once the sockets "
+			 "are bound)");
 	}
 	return TDNS_OK;
 }
