@@ -56,6 +56,8 @@ enum tdns_status acl_parse(const char *text, struct tdns_acl_entry *out)
 			return TDNS_EINVAL;
 	}
 	out->prefix = (uint8_t)prefix;
+	memset(out->mask, 0xff, max / 8);
+	mask_bits(out->mask, max / 8, (unsigned)prefix);
 	mask_bits(out->addr, max / 8, (unsigned)prefix);
 	return TDNS_OK;
 }
@@ -64,7 +66,7 @@ bool acl_allows(const struct tdns_acl_entry *list, size_t n,
 		const struct sockaddr *sa, socklen_t len)
 {
 	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-	uint8_t addr[16], a[16];
+	uint8_t addr[16];
 	size_t alen;
 	int family;
 
@@ -87,12 +89,16 @@ bool acl_allows(const struct tdns_acl_entry *list, size_t n,
 	} else {
 		return false;
 	}
+	/* Every query passes here: the mask is precomputed (acl_parse). */
 	for (size_t i = 0; i < n; i++) {
+		size_t j;
+
 		if (list[i].family != family)
 			continue;
-		memcpy(a, addr, alen);
-		mask_bits(a, alen, list[i].prefix);
-		if (memcmp(a, list[i].addr, alen) == 0)
+		for (j = 0; j < alen; j++)
+			if ((addr[j] & list[i].mask[j]) != list[i].addr[j])
+				break;
+		if (j == alen)
 			return true;
 	}
 	return false;
