@@ -21,7 +21,7 @@ void answer_reset(struct tdns_answer *a)
 
 struct tdns_ans_rrset *answer_add(struct tdns_answer *a, enum ans_section sec,
 				  const uint8_t *owner, uint16_t type,
-				  uint16_t rclass, uint32_t ttl, uint8_t layout,
+				  uint16_t rclass, uint32_t ttl, uint16_t skip,
 				  uint16_t count, const uint8_t *rdata,
 				  size_t rdata_len)
 {
@@ -40,7 +40,7 @@ struct tdns_ans_rrset *answer_add(struct tdns_answer *a, enum ans_section sec,
 	e->rclass = rclass;
 	e->count = count;
 	e->section = (uint8_t)sec;
-	e->layout = layout;
+	e->skip = skip;
 	e->flags = 0;
 	return e;
 }

@@ -1254,7 +1254,7 @@ enum tdns_status cache_value_answer(const uint8_t *val, size_t len, uint64_t now
 		e = answer_add(a, sec,
 			       name_eq(rec, nlen, q->qname, q->qname_len) ? NULL
 									  : rec,
-			       type, rclass, ttl, ANS_REC_CACHED, 1, rec,
+			       type, rclass, ttl, ANS_REC_CACHED(nlen), 1, rec,
 			       (size_t)(val + pos - rec));
 		if (e == NULL)
 			return TDNS_OK; /* a->tc says the rest is missing */

@@ -18,6 +18,7 @@
 #define OPT_FIXED 11           /* root owner, type, class, ttl, rdlength */
 #define EDE_HDR 6              /* option code, length, INFO-CODE */
 #define SOA_FIXED 20           /* serial refresh retry expire minimum */
+#define RR_FIXED 12            /* owner pointer, type, class, ttl, rdlength */
 
 struct enc {
 	uint8_t *out;
@@ -157,11 +158,11 @@ static enum rd_result put_rdata(struct enc *e, uint16_t type, const uint8_t *rd,
 	case DNS_TYPE_A:
 		if (rdlen != 4)
 			return RD_BAD;
-		return put(e, rd, rdlen) ? RD_OK : RD_NOSPACE;
+		return put(e, rd, 4) ? RD_OK : RD_NOSPACE;
 	case DNS_TYPE_AAAA:
 		if (rdlen != 16)
 			return RD_BAD;
-		return put(e, rd, rdlen) ? RD_OK : RD_NOSPACE;
+		return put(e, rd, 16) ? RD_OK : RD_NOSPACE;
 	case DNS_TYPE_NS:
 	case DNS_TYPE_MD:
 	case DNS_TYPE_MF:
@@ -206,17 +207,11 @@ static enum rd_result put_rdata(struct enc *e, uint16_t type, const uint8_t *rd,
 static bool next_record(const struct tdns_ans_rrset *s, size_t *pos,
 			const uint8_t **rd, uint16_t *rdlen)
 {
-	size_t p = *pos, n;
+	size_t p = *pos;
 
-	if (s->layout == ANS_REC_CACHED) {
-		/* owner | type | class | u64 expiry | rdlength | rdata */
-		n = qctx_name_len(s->rdata + p, s->rdata_len - p);
-		if (n == 0 || s->rdata_len - p - n < 12)
-			return false;
-		p += n + 12;
-	}
-	if (s->rdata_len - p < 2)
+	if (s->rdata_len - p < (size_t)s->skip + 2)
 		return false;
+	p += s->skip;
 	*rdlen = dns_rd16(s->rdata + p);
 	p += 2;
 	if (s->rdata_len - p < *rdlen)
@@ -230,27 +225,28 @@ static bool next_record(const struct tdns_ans_rrset *s, size_t *pos,
 static enum rd_result put_rrset(struct enc *e, const struct tdns_ans_rrset *s,
 				uint16_t *count)
 {
-	uint8_t fixed[8];
+	uint8_t fixed[RR_FIXED];
 	const uint8_t *rd;
 	uint16_t rdlen, i;
 	size_t pos = 0, at;
 	enum rd_result r;
 
-	dns_wr16(fixed, s->type);
-	dns_wr16(fixed + 2, s->rclass);
-	dns_wr32(fixed + 4, s->ttl);
+	/* An owner that is the question name is a pointer to offset 12. */
+	dns_wr16(fixed, 0xc000 | DNS_HDR_LEN);
+	dns_wr16(fixed + 2, s->type);
+	dns_wr16(fixed + 4, s->rclass);
+	dns_wr32(fixed + 6, s->ttl);
+	dns_wr16(fixed + 10, 0); /* rdlength, filled in below */
 	for (i = 0; i < s->count; i++) {
 		if (!next_record(s, &pos, &rd, &rdlen))
 			return RD_BAD;
 		if (s->owner == NULL) {
-			/* The question name sits at offset 12. */
-			if (!put16(e, 0xc000 | DNS_HDR_LEN))
+			if (!put(e, fixed, RR_FIXED))
 				return RD_NOSPACE;
-		} else if (!put_name(e, s->owner)) {
+		} else if (!put_name(e, s->owner) ||
+			   !put(e, fixed + 2, RR_FIXED - 2)) {
 			return RD_NOSPACE;
 		}
-		if (!put(e, fixed, sizeof(fixed)) || !put16(e, 0))
-			return RD_NOSPACE;
 		at = e->len;
 		r = put_rdata(e, s->type, rd, rdlen);
 		if (r != RD_OK)

@@ -13,14 +13,16 @@
  * returns. The struct itself is plain memory, reused across queries with
  * answer_reset; it holds no heap pointers and needs no destructor.
  *
- * Records of an entry come in one of two layouts:
- *   ANS_REC_PACKED   count x ( u16 rdlength | rdata ), the rrset.h layout
- *   ANS_REC_CACHED   count x ( owner | u16 type | u16 class | u64 expiry |
- *                    u16 rdlength | rdata ), the cache.h record layout; only
- *                    the rdata is used (owner, type, class and TTL are the
- *                    entry's)
- * rdata is uncompressed wire rdata in both; the encoder compresses the names
- * in the rdata of the RFC 1035 types that RFC 3597 4 allows.
+ * The records of an entry are count x ( skip bytes | u16 rdlength | rdata ):
+ *   skip ANS_REC_PACKED (0)   the rrset.h layout
+ *   skip ANS_REC_CACHED(nlen) the cache.h record layout, ( owner | u16 type
+ *                             | u16 class | u64 expiry | u16 rdlength |
+ *                             rdata ), whose records of one entry share an
+ *                             owner of nlen bytes; only the rdata is used
+ *                             (owner, type, class and TTL are the entry's)
+ * so the encoder steps over what it does not use without parsing it. rdata
+ * is uncompressed wire rdata; the encoder compresses the names in the rdata
+ * of the RFC 1035 types that RFC 3597 4 allows.
  */
 #ifndef TIERDNS_ANSWER_H
 #define TIERDNS_ANSWER_H
@@ -39,10 +41,8 @@ enum ans_section {
 	ANS_SECTIONS_,
 };
 
-enum ans_rec_layout {
-	ANS_REC_PACKED = 0,
-	ANS_REC_CACHED,
-};
+#define ANS_REC_PACKED 0
+#define ANS_REC_CACHED(nlen) ((uint16_t)((nlen) + 12))
 
 /* Entry flags. */
 #define ANS_F_REQUIRED 0x01 /* additional data whose loss sets TC: the
@@ -55,14 +55,14 @@ enum ans_rec_layout {
 struct tdns_ans_rrset {
 	const uint8_t *owner; /* uncompressed wire name; NULL: the question
 			       * name as the client wrote it */
-	const uint8_t *rdata; /* count records in `layout` */
+	const uint8_t *rdata; /* count records, each after `skip` bytes */
 	size_t rdata_len;     /* bytes at rdata */
 	uint32_t ttl;
 	uint16_t type;
 	uint16_t rclass;
 	uint16_t count;
+	uint16_t skip;        /* bytes before each record's rdlength */
 	uint8_t section;      /* enum ans_section */
-	uint8_t layout;       /* enum ans_rec_layout */
 	uint8_t flags;        /* ANS_F_* */
 };
 
@@ -92,7 +92,7 @@ void answer_reset(struct tdns_answer *a);
  */
 struct tdns_ans_rrset *answer_add(struct tdns_answer *a, enum ans_section sec,
 				  const uint8_t *owner, uint16_t type,
-				  uint16_t rclass, uint32_t ttl, uint8_t layout,
+				  uint16_t rclass, uint32_t ttl, uint16_t skip,
 				  uint16_t count, const uint8_t *rdata,
 				  size_t rdata_len);
 
