@@ -8,8 +8,8 @@
  * byte (case kept, uncompressed), type, class, TTL, and the rdata with its
  * names uncompressed (ldns's rdata fields, concatenated). ldns keeps the OPT
  * and TSIG records of the additional section out of its list; msg keeps
- * them, so they are skipped there, and the OPT is compared with ldns's EDNS
- * fields. msg_parse may refuse what ldns accepts (msg.h lists where).
+ * them, so they are skipped there (and what ldns leaves unread after a
+ * TSIG), and the OPT is compared with ldns's EDNS fields. msg_parse may refuse what ldns accepts (msg.h lists where).
  */
 #ifndef TIERDNS_MSG_ORACLE_H
 #define TIERDNS_MSG_ORACLE_H
@@ -72,7 +72,8 @@ static const char *msg_oracle_compare(const struct tdns_msg *m, const ldns_pkt *
 	const ldns_rr_list *lists[3] = { ldns_pkt_answer(p), ldns_pkt_authority(p),
 					 ldns_pkt_additional(p) };
 	size_t counts[3] = { m->ancount, m->nscount, m->arcount };
-	size_t i = 0, skipped = 0;
+	size_t i = 0;
+	bool seen_opt = false;
 	const char *why;
 
 	if (m->id != ldns_pkt_id(p) || m->qr != ldns_pkt_qr(p) ||
@@ -98,14 +99,20 @@ static const char *msg_oracle_compare(const struct tdns_msg *m, const ldns_pkt *
 			return "question";
 	}
 	for (int s = 0; s < 3; s++) {
-		size_t li = 0;
+		size_t li = 0, limit = counts[s];
 
-		for (size_t k = 0; k < counts[s]; k++, i++) {
+		for (size_t k = 0; k < limit; k++, i++) {
 			const struct tdns_msg_rr *rr = &m->rr[i];
 
-			if (s == 2 && (rr->type == LDNS_RR_TYPE_OPT ||
-				       rr->type == LDNS_RR_TYPE_TSIG)) {
-				skipped++;
+			if (s == 2 && rr->type == LDNS_RR_TYPE_OPT) {
+				seen_opt = true;
+				continue;
+			}
+			/* ldns takes a TSIG out of the additional section
+			 * by lowering the count its loop runs to: the last
+			 * record is then never read. */
+			if (s == 2 && rr->type == LDNS_RR_TYPE_TSIG) {
+				limit--;
 				continue;
 			}
 			if (li >= ldns_rr_list_rr_count(lists[s]))
@@ -117,27 +124,49 @@ static const char *msg_oracle_compare(const struct tdns_msg *m, const ldns_pkt *
 		if (li != ldns_rr_list_rr_count(lists[s]))
 			return "more ldns records";
 	}
-	if (m->edns) {
+	if (seen_opt) {
 		if (ldns_pkt_edns_udp_size(p) != m->edns_udp ||
 		    ldns_pkt_edns_extended_rcode(p) != m->edns_ext_rcode ||
 		    ldns_pkt_edns_version(p) != m->edns_version ||
 		    ldns_pkt_edns_z(p) != m->edns_flags)
 			return "edns";
 	}
-	(void)skipped;
 	return NULL;
 }
 
-/* Parse wire[0..len) both ways; o->why names the first breach of the
- * policy, NULL when there is none. m is scratch (it is large). */
+/* Records of type TSIG in m's additional section. */
+static size_t msg_oracle_tsigs(const struct tdns_msg *m)
+{
+	size_t n = 0;
+
+	for (size_t i = msg_ar_start(m); i < msg_ar_start(m) + m->arcount; i++)
+		n += m->rr[i].type == LDNS_RR_TYPE_TSIG;
+	return n;
+}
+
+/*
+ * Parse wire[0..len) both ways; o->why names the first breach of the
+ * policy, NULL when there is none. m is scratch (it is large). ldns is
+ * asked only when msg_parse accepts, unless also_refused: the policy says
+ * nothing about the rest, and ldns 1.8.3 leaks a TSIG record when a
+ * message has two (ldns_pkt_set_tsig drops the first), which a fuzzer
+ * finds at once; such messages are left out of the comparison too.
+ */
 static void msg_oracle_run(const uint8_t *wire, size_t len, struct tdns_msg *m,
-			   struct msg_oracle *o)
+			   bool also_refused, struct msg_oracle *o)
 {
 	ldns_pkt *p = NULL;
 
 	o->verdict = msg_parse(m, wire, len);
-	o->ldns_ok = ldns_wire2pkt(&p, wire, len) == LDNS_STATUS_OK;
+	o->ldns_ok = false;
 	o->why = NULL;
+	if (o->verdict != MSG_OK && !also_refused)
+		return;
+	if (o->verdict == MSG_OK && msg_oracle_tsigs(m) > 1) {
+		o->ldns_ok = true;
+		return;
+	}
+	o->ldns_ok = ldns_wire2pkt(&p, wire, len) == LDNS_STATUS_OK;
 	if (o->verdict == MSG_OK && !o->ldns_ok)
 		o->why = "msg accepts what ldns refuses";
 	else if (o->verdict == MSG_OK)

@@ -117,7 +117,7 @@ static void test_table(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct parse_case *c = &cases[i];
 
-		msg_oracle_run(c->msg, c->len, &m, &o);
+		msg_oracle_run(c->msg, c->len, &m, true, &o);
 		if (o.verdict != c->want || o.why != NULL ||
 		    (c->ldns_too && o.ldns_ok) || (c->want == MSG_OK && !o.ldns_ok)) {
 			fprintf(stderr, "case \"%s\": verdict %d (want %d), ldns %s, %s\n",
@@ -308,7 +308,7 @@ static void test_decompress(void **state)
 	assert_int_equal(msg_name_skip(&m, m.rr[1].rdata), m.rr[1].rdata + 2);
 	/* too small a buffer is refused */
 	assert_false(msg_rdata(&m, &m.rr[1], out, 30, &len));
-	msg_oracle_run(msg, sizeof(msg), &m, &o);
+	msg_oracle_run(msg, sizeof(msg), &m, true, &o);
 	assert_null(o.why);
 	assert_true(o.ldns_ok);
 }
@@ -387,7 +387,7 @@ static void test_differential(void **state)
 	for (int i = 0; i < 3000; i++) {
 		size_t n = random_message(msg, sizeof(msg));
 
-		msg_oracle_run(msg, n, &m, &o);
+		msg_oracle_run(msg, n, &m, true, &o);
 		if (o.verdict != MSG_OK || o.why != NULL) {
 			fprintf(stderr, "generated message %d: verdict %d, %s\n", i,
 				o.verdict, o.why ? o.why : "-");
@@ -404,7 +404,7 @@ static void test_differential(void **state)
 				for (int k = 0; k <= j % 3; k++)
 					mut[(size_t)rand() % n] = (uint8_t)rand();
 			}
-			msg_oracle_run(mut, len, &m, &o);
+			msg_oracle_run(mut, len, &m, true, &o);
 			if (o.why != NULL) {
 				fprintf(stderr, "mutation %d of message %d: %s\n", j, i, o.why);
 				fail();
