@@ -150,26 +150,30 @@ static size_t field_len(ldns_rdf_type t, const uint8_t *p, size_t left)
 /*
  * Walk the rdata w[start .. start + rdlen) of a type field by field, in the
  * order and with the bounds of ldns_wire2rdf, which must end exactly at
- * RDLENGTH. out (NULL: not written, cap ignored) receives the rdata with its
- * names uncompressed, *plain its length; *compressed says whether a name
- * field used a pointer.
+ * RDLENGTH and hold at least the fields the type requires (ldns's minimum:
+ * ldns itself accepts fewer, even none, and an empty A record would be
+ * cached and then fail to encode). A type ldns does not know, or knows
+ * as one opaque field (OPT, NULL), may be empty (RFC 3597). out (NULL:
+ * not written, cap ignored) receives the rdata with its names
+ * uncompressed, *plain its length; *compressed says whether a name field
+ * used a pointer.
  */
 static bool rdata_walk(const uint8_t *w, size_t len, uint16_t type,
 		       size_t start, size_t rdlen, uint8_t *out, size_t cap,
 		       size_t *plain, bool *compressed)
 {
-	const ldns_rr_descriptor *d;
-	size_t p = start, end = start + rdlen, o = 0, max;
+	const ldns_rr_descriptor *d = ldns_rr_descript(type);
+	size_t p = start, end = start + rdlen, o = 0, fields = 0, max, min;
 	/* ldns counts fields in a uint8_t; the same wrap keeps the same
 	 * field types for rdata of more than 255 fields. */
 	uint8_t idx = 0;
 
 	*compressed = false;
-	if (rdlen == 0) {
-		*plain = 0;
-		return true;
-	}
-	d = ldns_rr_descript(type);
+	/* Opaque types (unknown ones get type 0's descriptor, one field of
+	 * unknown layout) may be empty. */
+	min = ldns_rr_descriptor_field_type(d, 0) == LDNS_RDF_TYPE_UNKNOWN
+		      ? 0
+		      : ldns_rr_descriptor_minimum(d);
 	max = ldns_rr_descriptor_maximum(d);
 	while (p < end && idx < max) {
 		ldns_rdf_type t = ldns_rr_descriptor_field_type(d, idx);
@@ -203,8 +207,9 @@ static bool rdata_walk(const uint8_t *w, size_t len, uint16_t type,
 		}
 		o += n;
 		idx = (uint8_t)(idx + 1);
+		fields++;
 	}
-	if (p != end)
+	if (p != end || fields < min)
 		return false;
 	*plain = o;
 	return true;
@@ -217,11 +222,11 @@ static bool rdata_check(const uint8_t *w, size_t len, struct tdns_msg_rr *rr)
 	bool compressed;
 
 	/* The two commonest types without a descriptor walk: one fixed
-	 * field (or none, as ldns accepts). */
+	 * field. */
 	if (rr->type == DNS_TYPE_A)
-		return rr->rdlen == 4 || rr->rdlen == 0;
+		return rr->rdlen == 4;
 	if (rr->type == DNS_TYPE_AAAA)
-		return rr->rdlen == 16 || rr->rdlen == 0;
+		return rr->rdlen == 16;
 	if (!rdata_walk(w, len, rr->type, rr->rdata, rr->rdlen, NULL, 0, &plain,
 			&compressed))
 		return false;

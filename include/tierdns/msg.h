@@ -18,10 +18,11 @@
  *     in one name; rdata that does not hold together; more than one OPT
  *     in the additional section (RFC 6891 6.1.1).
  * Rdata holds together when ldns's descriptor of the type (ldns_rr_descript:
- * the one table of rdata field layouts the project has) splits it into fields
- * that end exactly at RDLENGTH: fixed-size fields fit, length-prefixed ones
- * stay inside, and a name field is a valid name (compressed or not, as
- * above) that ends inside. Unknown types are one opaque field.
+ * the one table of rdata field layouts the project has) splits it into at
+ * least the type's required fields, ending exactly at RDLENGTH: fixed-size
+ * fields fit, length-prefixed ones stay inside, and a name field is a valid
+ * name (compressed or not, as above) that ends inside. Types ldns does not
+ * know, or knows as one opaque field (OPT, NULL), may be empty.
  * Bytes after the last record are ignored, as ldns and NSD do.
  *
  * Against ldns_wire2pkt (the oracle of tests/fuzz/fuzz_msg.c): whatever
@@ -29,8 +30,9 @@
  * (owner, type, class, TTL, rdata with its names decompressed). msg_parse is
  * stricter where ldns reads on: pointers forward, into the header or in long
  * chains; rdata whose fields end before or after RDLENGTH (ldns then goes on
- * parsing the next record from wherever its fields stopped); two OPT records;
- * messages over 64 KiB. Unlike ldns, the OPT and TSIG records stay in the
+ * parsing the next record from wherever its fields stopped) or that lacks
+ * required fields (an empty A record, an SOA without its counters); two OPT
+ * records; messages over 64 KiB. Unlike ldns, the OPT and TSIG records stay in the
  * record list (the OPT is also decoded into the edns fields).
  *
  * A view borrows the message bytes it was parsed from: they must outlive it
