@@ -25,62 +25,6 @@
 #define CACHE_INDEX_VERSION 1u
 #define IDX_KEY_MAX (8 + RECORD_KEY_MAX)
 
-/* ---- byte helpers: values may be unaligned, read them byte by byte ---- */
-
-/* A growable output buffer; err latches an allocation failure. */
-struct pack {
-	uint8_t *p;
-	size_t len;
-	size_t cap;
-	bool err;
-};
-
-static void pk_put(struct pack *k, const void *d, size_t n)
-{
-	uint8_t *np;
-	size_t ncap;
-
-	if (k->err)
-		return;
-	if (k->len + n > k->cap) {
-		ncap = k->cap ? k->cap : 256;
-		while (ncap < k->len + n)
-			ncap *= 2;
-		np = realloc(k->p, ncap);
-		if (np == NULL) {
-			k->err = true;
-			return;
-		}
-		k->p = np;
-		k->cap = ncap;
-	}
-	memcpy(k->p + k->len, d, n);
-	k->len += n;
-}
-
-static void pk_u8(struct pack *k, uint8_t v)
-{
-	pk_put(k, &v, 1);
-}
-
-static void pk_u16(struct pack *k, uint16_t v)
-{
-	uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
-
-	pk_put(k, b, sizeof(b));
-}
-
-static void pk_u64(struct pack *k, uint64_t v)
-{
-	uint8_t b[8];
-
-	for (int i = 7; i >= 0; i--) {
-		b[i] = (uint8_t)v;
-		v >>= 8;
-	}
-	pk_put(k, b, sizeof(b));
-}
-
 /* ---- building a value from an upstream reply ---- */
 
 /* RFC 2181 8: a TTL with the most significant bit set is treated as 0. */
@@ -98,125 +42,102 @@ static bool qtype_cacheable(uint16_t qtype)
 {
 	switch (qtype) {
 	case 0:
-	case LDNS_RR_TYPE_OPT:
-	case LDNS_RR_TYPE_IXFR:
-	case LDNS_RR_TYPE_AXFR:
-	case LDNS_RR_TYPE_MAILB:
-	case LDNS_RR_TYPE_MAILA:
-	case LDNS_RR_TYPE_ANY:
+	case DNS_TYPE_OPT:
+	case DNS_TYPE_IXFR:
+	case DNS_TYPE_AXFR:
+	case DNS_TYPE_MAILB:
+	case DNS_TYPE_MAILA:
+	case DNS_TYPE_ANY:
 		return false;
 	default:
 		return true;
 	}
 }
 
-/* True if the (canonical) name of `name` equals `apex` or lies below it. */
-static bool dname_at_or_below(const ldns_rdf *name, const ldns_rdf *apex)
+/* True if the (canonical) name `name` equals `apex` or lies below it; both
+ * are uncompressed wire names. */
+static bool dname_at_or_below(const uint8_t *name, size_t name_len,
+			      const uint8_t *apex, size_t apex_len)
 {
 	uint8_t nk[NAME_KEY_MAX], ak[NAME_KEY_MAX];
 	size_t nl, al;
 
-	if (name_key_from_wire(ldns_rdf_data(name), ldns_rdf_size(name), nk,
-			       &nl) != TDNS_OK ||
-	    name_key_from_wire(ldns_rdf_data(apex), ldns_rdf_size(apex), ak,
-			       &al) != TDNS_OK)
+	if (name_key_from_wire(name, name_len, nk, &nl) != TDNS_OK ||
+	    name_key_from_wire(apex, apex_len, ak, &al) != TDNS_OK)
 		return false;
 	return name_key_is_subdomain(nk, nl, ak, al);
 }
 
-/* Class IN, owned by owner, of the type (ANY: of every type). */
-static bool rr_is(const ldns_rr *rr, const ldns_rdf *owner, uint16_t type)
+/* Record rr of m: class IN, owned by name[0..len), of the type (ANY: of
+ * every type)? */
+static bool rr_is(const struct tdns_msg *m, const struct tdns_msg_rr *rr,
+		  const uint8_t *name, size_t len, uint16_t type)
 {
-	return ldns_rr_get_class(rr) == LDNS_RR_CLASS_IN &&
-	       (type == LDNS_RR_TYPE_ANY ||
-		(uint16_t)ldns_rr_get_type(rr) == type) &&
-	       ldns_dname_compare(ldns_rr_owner(rr), owner) == 0;
+	return rr->rclass == DNS_CLASS_IN &&
+	       (type == DNS_TYPE_ANY || rr->type == type) &&
+	       rr->owner_len == len && msg_name_eq(m, rr->owner, name, len);
 }
 
-/* A record chosen for the value, with its (clean, capped) TTL. */
+/* A record chosen for the value: while the chain is walked `at` holds its
+ * TTL, then its absolute expiry. */
 struct pick {
-	const ldns_rr *rr;
-	uint32_t ttl;
+	const struct tdns_msg_rr *rr;
+	uint64_t at;
 };
+
+/* At most the chain's CNAMEs and one pass over the answer section, then
+ * the SOA. */
+#define PICKS_MAX (MSG_RR_MAX + CACHE_CHAIN_MAX + 2)
 
 struct picks {
-	struct pick *v;
+	struct pick v[PICKS_MAX];
 	size_t n;
-	size_t cap;
 };
 
-static bool picks_add(struct picks *p, const ldns_rr *rr, uint32_t ttl)
+static void picks_add(struct picks *p, const struct tdns_msg_rr *rr,
+		      uint32_t ttl)
 {
-	struct pick *nv;
-
-	if (p->n == p->cap) {
-		nv = realloc(p->v, (p->cap ? p->cap * 2 : 8) * sizeof(*nv));
-		if (nv == NULL)
-			return false;
-		p->v = nv;
-		p->cap = p->cap ? p->cap * 2 : 8;
+	/* Bounded by construction; the last slot is the SOA's. */
+	if (p->n < PICKS_MAX - 1) {
+		p->v[p->n].rr = rr;
+		p->v[p->n].at = ttl;
+		p->n++;
 	}
-	p->v[p->n].rr = rr;
-	p->v[p->n].ttl = ttl;
-	p->n++;
-	return true;
-}
-
-static void pack_record(struct pack *k, const ldns_rr *rr, uint64_t expiry)
-{
-	const ldns_rdf *owner = ldns_rr_owner(rr);
-	size_t rdlen = 0;
-
-	for (size_t i = 0; i < ldns_rr_rd_count(rr); i++)
-		rdlen += ldns_rdf_size(ldns_rr_rdf(rr, i));
-	if (rdlen > UINT16_MAX) {
-		k->err = true;
-		return;
-	}
-	pk_put(k, ldns_rdf_data(owner), ldns_rdf_size(owner));
-	pk_u16(k, (uint16_t)ldns_rr_get_type(rr));
-	pk_u16(k, (uint16_t)ldns_rr_get_class(rr));
-	pk_u64(k, expiry);
-	pk_u16(k, (uint16_t)rdlen);
-	/* Uncompressed rdata, as ldns_rr_rdata2buffer_wire writes it. */
-	for (size_t i = 0; i < ldns_rr_rd_count(rr); i++)
-		pk_put(k, ldns_rdf_data(ldns_rr_rdf(rr, i)),
-		       ldns_rdf_size(ldns_rr_rdf(rr, i)));
 }
 
 /*
  * Walk the CNAME chain from qname through the answer section (RFC 1034
  * 4.3.2 step 3a, RFC 5452 5: nothing off the chain is believed). Appends the
- * chain's CNAMEs and the final RRset to an; *last is the last name reached,
- * *complete whether the RRset of qtype was found there, *sane false on
- * something that must not be cached (two CNAMEs at one name, a chain too long).
+ * chain's CNAMEs and the final RRset to an; last (NAME_WIRE_MAX bytes)
+ * receives the last name reached, *complete whether the RRset of qtype was
+ * found there, *sane false on something that must not be cached (two
+ * CNAMEs at one name, a chain too long).
  */
-static bool walk_chain(const ldns_pkt *resp, const ldns_rdf *qname,
-		       uint16_t qtype, uint32_t max_ttl, struct picks *an,
-		       const ldns_rdf **last, bool *complete, bool *sane)
+static void walk_chain(const struct tdns_msg *m, const uint8_t *qname,
+		       size_t qname_len, uint16_t qtype, uint32_t max_ttl,
+		       struct picks *an, uint8_t *last, size_t *last_len,
+		       bool *complete, bool *sane)
 {
-	const ldns_rr_list *list = ldns_pkt_answer(resp);
-	size_t n = list ? ldns_rr_list_rr_count(list) : 0;
-	const ldns_rdf *cur = qname;
+	size_t n = m->ancount, cur_len = qname_len;
 	size_t first_final;
 	uint32_t set_ttl;
 
+	memcpy(last, qname, qname_len);
 	*complete = false;
 	*sane = true;
 	for (unsigned hops = 0;; hops++) {
-		const ldns_rr *cname = NULL;
+		const struct tdns_msg_rr *cname = NULL;
 		unsigned ncname = 0;
 
 		first_final = an->n;
 		set_ttl = UINT32_MAX;
 		for (size_t i = 0; i < n; i++) {
-			const ldns_rr *rr = ldns_rr_list_rr(list, i);
+			const struct tdns_msg_rr *rr = &m->rr[i];
 
-			if (rr_is(rr, cur, qtype)) {
-				set_ttl = min32(set_ttl, ttl_clean(ldns_rr_ttl(rr)));
-				if (!picks_add(an, rr, 0))
-					return false;
-			} else if (rr_is(rr, cur, LDNS_RR_TYPE_CNAME)) {
+			if (rr_is(m, rr, last, cur_len, qtype)) {
+				set_ttl = min32(set_ttl, ttl_clean(rr->ttl));
+				picks_add(an, rr, 0);
+			} else if (rr_is(m, rr, last, cur_len, DNS_TYPE_CNAME)) {
 				cname = rr;
 				ncname++;
 			}
@@ -225,101 +146,146 @@ static bool walk_chain(const ldns_pkt *resp, const ldns_rdf *qname,
 			/* RFC 2181 5.2: one TTL per RRset; use the smallest.
 			 * (ANY gathers several RRsets: each keeps its own.) */
 			for (size_t i = first_final; i < an->n; i++)
-				an->v[i].ttl = min32(qtype == LDNS_RR_TYPE_ANY
-							     ? ttl_clean(ldns_rr_ttl(an->v[i].rr))
-							     : set_ttl,
-						     max_ttl);
+				an->v[i].at = min32(qtype == DNS_TYPE_ANY
+							    ? ttl_clean(an->v[i].rr->ttl)
+							    : set_ttl,
+						    max_ttl);
 			*complete = true;
 			break;
 		}
-		if (cname == NULL || ldns_rr_rd_count(cname) != 1)
+		/* An empty CNAME rdata has no target (ldns reads no field). */
+		if (cname == NULL || cname->rdlen == 0)
 			break;
 		/* RFC 2181 10.1: one CNAME per name; more is not believed. */
 		if (ncname > 1 || hops == CACHE_CHAIN_MAX) {
 			*sane = false;
 			break;
 		}
-		if (!picks_add(an, cname, min32(ttl_clean(ldns_rr_ttl(cname)),
-						max_ttl)))
-			return false;
-		cur = ldns_rr_rdf(cname, 0);
+		picks_add(an, cname, min32(ttl_clean(cname->ttl), max_ttl));
+		cur_len = msg_name(m, cname->rdata, last);
 	}
-	*last = cur;
-	return true;
+	*last_len = cur_len;
+}
+
+/* Is rr an SOA whose rdata is whole: two names and the five 32-bit fields
+ * (RFC 1035 3.3.13)? */
+static bool soa_whole(const struct tdns_msg *m, const struct tdns_msg_rr *rr)
+{
+	size_t end = (size_t)rr->rdata + rr->rdlen, p;
+
+	if (rr->type != DNS_TYPE_SOA || rr->rdlen == 0)
+		return false;
+	p = msg_name_skip(m, rr->rdata);
+	if (p == 0 || p >= end)
+		return false;
+	p = msg_name_skip(m, p);
+	return p != 0 && p <= end && end - p == 20;
 }
 
 /* The SOA of a negative answer: in authority, class IN, owned by the last
  * name of the chain or one of its ancestors (the zone that denies it). */
-static const ldns_rr *find_soa(const ldns_pkt *resp, const ldns_rdf *last)
+static const struct tdns_msg_rr *find_soa(const struct tdns_msg *m,
+					  const uint8_t *last, size_t last_len)
 {
-	const ldns_rr_list *list = ldns_pkt_authority(resp);
-	size_t n = list ? ldns_rr_list_rr_count(list) : 0;
+	uint8_t owner[NAME_WIRE_MAX];
 
-	for (size_t i = 0; i < n; i++) {
-		const ldns_rr *rr = ldns_rr_list_rr(list, i);
+	for (size_t i = msg_ns_start(m); i < msg_ar_start(m); i++) {
+		const struct tdns_msg_rr *rr = &m->rr[i];
 
-		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA &&
-		    ldns_rr_get_class(rr) == LDNS_RR_CLASS_IN &&
-		    ldns_rr_rd_count(rr) == 7 &&
-		    ldns_rdf_size(ldns_rr_rdf(rr, 6)) == 4 &&
-		    dname_at_or_below(last, ldns_rr_owner(rr)))
+		if (rr->rclass == DNS_CLASS_IN && soa_whole(m, rr) &&
+		    dname_at_or_below(last, last_len, owner,
+				      msg_name(m, rr->owner, owner)))
 			return rr;
 	}
 	return NULL;
 }
 
+static enum tdns_status pack_value(const struct tdns_msg *m, uint8_t rcode,
+				   uint64_t expiry, const struct pick *recs,
+				   size_t an, size_t ns, struct tdns_cache_value *v)
+{
+	size_t size = CACHE_HDR_LEN, rdlen, pos;
+	uint8_t *p;
+
+	for (size_t i = 0; i < an + ns; i++) {
+		if (!msg_rdata(m, recs[i].rr, NULL, 0, &rdlen) || rdlen > UINT16_MAX)
+			return TDNS_EINVAL;
+		size += recs[i].rr->owner_len + CACHE_REC_FIXED + rdlen;
+	}
+	p = malloc(size);
+	if (p == NULL)
+		return TDNS_ENOMEM;
+	p[0] = CACHE_VALUE_VERSION;
+	p[1] = rcode;
+	dns_wr64(p + 2, expiry);
+	dns_wr16(p + 10, (uint16_t)an);
+	dns_wr16(p + 12, (uint16_t)ns);
+	pos = CACHE_HDR_LEN;
+	for (size_t i = 0; i < an + ns; i++) {
+		const struct tdns_msg_rr *rr = recs[i].rr;
+
+		pos += msg_name(m, rr->owner, p + pos);
+		dns_wr16(p + pos, rr->type);
+		dns_wr16(p + pos + 2, rr->rclass);
+		dns_wr64(p + pos + 4, recs[i].at);
+		(void)msg_rdata(m, rr, p + pos + CACHE_REC_FIXED,
+				size - pos - CACHE_REC_FIXED, &rdlen);
+		dns_wr16(p + pos + 12, (uint16_t)rdlen);
+		pos += CACHE_REC_FIXED + rdlen;
+	}
+	v->data = p;
+	v->len = size;
+	return TDNS_OK;
+}
+
 enum tdns_status cache_value_build(const struct tdns_cache_cfg *cfg,
-				   const ldns_rdf *qname, uint16_t qtype,
-				   const ldns_pkt *resp, uint64_t now,
-				   struct tdns_cache_value *v)
+				   const uint8_t *qname, size_t qname_len,
+				   uint16_t qtype, const struct tdns_msg *resp,
+				   uint64_t now, struct tdns_cache_value *v)
 {
 	uint32_t max_ttl = cfg && cfg->max_ttl ? cfg->max_ttl : DEFAULT_MAX_TTL;
 	uint32_t max_neg = cfg && cfg->max_neg_ttl ? cfg->max_neg_ttl
 						   : DEFAULT_MAX_NEG_TTL;
-	ldns_pkt_rcode rcode = ldns_pkt_get_rcode(resp);
-	struct picks an = { 0 };
-	struct pack k = { 0 };
-	const ldns_rdf *last = qname;
-	const ldns_rr *soa = NULL;
+	uint8_t rcode = resp->rcode;
+	struct picks an;
+	uint8_t last[NAME_WIRE_MAX];
+	size_t last_len = 0;
+	const struct tdns_msg_rr *soa = NULL;
 	uint32_t neg_ttl = 0;
 	bool complete, sane, cacheable;
 	uint64_t expiry = UINT64_MAX;
 	enum tdns_status st;
 
 	memset(v, 0, sizeof(*v));
-	if ((rcode != LDNS_RCODE_NOERROR && rcode != LDNS_RCODE_NXDOMAIN) ||
-	    ldns_rdf_get_type(qname) != LDNS_RDF_TYPE_DNAME) {
-		st = TDNS_EINVAL;
-		goto out;
-	}
-	if (!walk_chain(resp, qname, qtype, max_ttl, &an, &last, &complete,
-			&sane)) {
-		st = TDNS_ENOMEM;
-		goto out;
-	}
+	if ((rcode != DNS_RCODE_NOERROR && rcode != DNS_RCODE_NXDOMAIN) ||
+	    qname_len == 0 || qctx_name_len(qname, qname_len) != qname_len)
+		return TDNS_EINVAL;
+	an.n = 0;
+	walk_chain(resp, qname, qname_len, qtype, max_ttl, &an, last, &last_len,
+		   &complete, &sane);
 	/* ANY (RFC 8482: the upstream may give any subset) and the other meta
 	 * types are answered from the reply but never kept. */
 	cacheable = sane && qtype_cacheable(qtype);
-	if (rcode == LDNS_RCODE_NXDOMAIN && complete) {
+	if (rcode == DNS_RCODE_NXDOMAIN && complete) {
 		/* Data for the name it says does not exist: answer, never keep. */
 		cacheable = false;
 	}
 	if (!complete) {
 		/* NXDOMAIN or NODATA: RFC 2308 5, cached only with the SOA, for
 		 * min(SOA TTL, SOA MINIMUM); without it, not cached (RFC 2308 5). */
-		soa = find_soa(resp, last);
+		soa = find_soa(resp, last, last_len);
 		if (soa == NULL) {
 			cacheable = false;
 		} else {
-			neg_ttl = min32(ttl_clean(ldns_rr_ttl(soa)),
-					ttl_clean(ldns_rdf2native_int32(
-						ldns_rr_rdf(soa, 6))));
+			neg_ttl = min32(ttl_clean(soa->ttl),
+					ttl_clean(dns_rd32(resp->wire + soa->rdata +
+							   soa->rdlen - 4)));
 			neg_ttl = min32(neg_ttl, max_neg);
 		}
 	}
 	for (size_t i = 0; i < an.n; i++)
-		if (an.v[i].ttl < expiry)
-			expiry = an.v[i].ttl;
+		if (an.v[i].at < expiry)
+			expiry = an.v[i].at;
 	if (soa != NULL && neg_ttl < expiry)
 		expiry = neg_ttl;
 	if (expiry == UINT64_MAX)
@@ -328,28 +294,41 @@ enum tdns_status cache_value_build(const struct tdns_cache_cfg *cfg,
 	if (expiry == 0)
 		cacheable = false;
 
-	pk_u8(&k, CACHE_VALUE_VERSION);
-	pk_u8(&k, (uint8_t)rcode);
-	pk_u64(&k, now + expiry);
-	pk_u16(&k, (uint16_t)an.n);
-	pk_u16(&k, soa != NULL ? 1 : 0);
 	for (size_t i = 0; i < an.n; i++)
-		pack_record(&k, an.v[i].rr, now + an.v[i].ttl);
-	if (soa != NULL)
-		pack_record(&k, soa, now + neg_ttl);
-	if (k.err) {
-		st = TDNS_ENOMEM;
-		goto out;
+		an.v[i].at += now;
+	if (soa != NULL) {
+		an.v[an.n].rr = soa;
+		an.v[an.n].at = now + neg_ttl;
 	}
-	v->data = k.p;
-	v->len = k.len;
+	st = pack_value(resp, rcode, now + expiry, an.v, an.n, soa != NULL ? 1 : 0,
+			v);
+	if (st != TDNS_OK)
+		return st;
 	v->expiry = now + expiry;
 	v->cacheable = cacheable;
-	k.p = NULL;
-	st = TDNS_OK;
-out:
-	free(k.p);
-	free(an.v);
+	return TDNS_OK;
+}
+
+enum tdns_status cache_value_records(const struct tdns_msg *m,
+				     const uint16_t *idx, size_t n,
+				     uint64_t now, struct tdns_cache_value *v)
+{
+	struct pick recs[MSG_RR_MAX];
+	uint64_t expiry = UINT64_MAX;
+	enum tdns_status st;
+
+	memset(v, 0, sizeof(*v));
+	if (n > MSG_RR_MAX)
+		return TDNS_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		recs[i].rr = &m->rr[idx[i]];
+		recs[i].at = now + ttl_clean(recs[i].rr->ttl);
+		if (recs[i].at < expiry)
+			expiry = recs[i].at;
+	}
+	st = pack_value(m, DNS_RCODE_NOERROR, n > 0 ? expiry : now, recs, n, 0, v);
+	if (st == TDNS_OK)
+		v->expiry = n > 0 ? expiry : now;
 	return st;
 }
 
@@ -1096,19 +1075,19 @@ enum tdns_status cache_store_many(struct tdns_store *s,
 
 enum tdns_status cache_insert(struct tdns_store *s,
 			      const struct tdns_cache_cfg *cfg,
-			      const ldns_rdf *qname, uint16_t qtype,
-			      const ldns_pkt *resp, uint64_t now)
+			      const uint8_t *qname, size_t qname_len,
+			      uint16_t qtype, const struct tdns_msg *resp,
+			      uint64_t now)
 {
 	struct tdns_cache_value v = { 0 };
 	uint8_t qkey[NAME_KEY_MAX];
 	size_t qkey_len;
 	enum tdns_status st;
 
-	st = name_key_from_wire(ldns_rdf_data(qname), ldns_rdf_size(qname), qkey,
-				&qkey_len);
+	st = name_key_from_wire(qname, qname_len, qkey, &qkey_len);
 	if (st != TDNS_OK)
 		goto out;
-	st = cache_value_build(cfg, qname, qtype, resp, now, &v);
+	st = cache_value_build(cfg, qname, qname_len, qtype, resp, now, &v);
 	if (st != TDNS_OK)
 		goto out;
 	if (!v.cacheable) {

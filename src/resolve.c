@@ -15,9 +15,9 @@
 #include "tierdns/failcache.h"
 #include "tierdns/infra.h"
 #include "tierdns/log.h"
+#include "tierdns/msg.h"
 #include "tierdns/name.h"
 #include "tierdns/pipeline.h"
-#include "tierdns/wire.h"
 
 #define DEFAULT_TIMEOUT_MS 2000u
 #define DEFAULT_MAX_OUTSTANDING 1024u
@@ -42,7 +42,7 @@
 #define LOG_BURST 5u
 #define LOG_WINDOW_MS 1000u
 /* Header, the question, one OPT record (RFC 6891 6.1.2). */
-#define UPQ_MSG_MAX (WIRE_HDR_LEN + NAME_WIRE_MAX + 4 + 11)
+#define UPQ_MSG_MAX (DNS_HDR_LEN + NAME_WIRE_MAX + 4 + 11)
 #define SLOT_BITS 32
 /* RFC 1034 5.3.3 step 3: a CNAME whose target the upstream left unresolved
  * is followed by asking for the target in turn; at most this many CNAMEs
@@ -89,7 +89,8 @@ struct upq {
 	size_t key_len;
 	size_t qkey_len;          /* the name key's part of key */
 	uint32_t hash;
-	ldns_rdf *qname;          /* lower case, as sent upstream */
+	uint8_t qname[NAME_WIRE_MAX]; /* lower case, uncompressed */
+	size_t qname_len;
 	uint16_t qtype;
 	uint16_t qclass;
 	uint16_t id;              /* ID of the current attempt */
@@ -113,7 +114,8 @@ struct upq {
 	struct upq *target;       /* the query waited for, NULL = none */
 	struct upq *deps;         /* queries waiting for this one */
 	struct upq *dep_next;     /* next in target->deps */
-	ldns_rr_list *chain;      /* CNAMEs collected so far (owned) */
+	struct tdns_cache_value chain; /* CNAMEs collected so far, packed
+					* as cache.h cache_value_records */
 	unsigned depth;           /* CNAMEs before qname (a chased target) */
 	bool chased;              /* the answer now comes from a target query */
 	/* Answered, its cache value waiting for the next resolver_flush
@@ -338,7 +340,7 @@ static bool stale_get(struct tdns_resolver *r, const uint8_t *qkey,
 	struct tdns_txn *t;
 	enum tdns_status st;
 
-	if (!r->cfg.serve_stale || qclass != LDNS_RR_CLASS_IN)
+	if (!r->cfg.serve_stale || qclass != DNS_CLASS_IN)
 		return false;
 	t = rtxn_open(r);
 	if (t == NULL)
@@ -346,34 +348,6 @@ static bool stale_get(struct tdns_resolver *r, const uint8_t *qkey,
 	st = cache_get(t, qkey, qkey_len, qtype, now, r->cfg.stale_ttl, v);
 	rtxn_close(r, t);
 	return st == TDNS_OK;
-}
-
-/* The reply for q when no fresh answer could be had: the stale value (TTL
- * 30 for what expired, EDE 3, RFC 8767 4) when there is one, otherwise
- * SERVFAIL with the EDE of `why`. NULL only without memory. */
-static ldns_pkt *fail_reply(struct tdns_resolver *r, const struct tdns_query *q,
-			    const struct tdns_cache_value *stale,
-			    enum fail_kind why, uint64_t now)
-{
-	ldns_pkt *reply = NULL;
-
-	if (stale != NULL && stale->data != NULL) {
-		reply = wire_reply_new(q, LDNS_RCODE_NOERROR);
-		if (reply != NULL &&
-		    cache_value_render_ttl(stale->data, stale->len, now,
-					   STALE_ANSWER_TTL, reply) == TDNS_OK) {
-			if (stale->expiry <= now) {
-				r->stats.stale_answers++;
-				wire_reply_add_ede(reply, q, EDE_STALE_ANSWER, "stale answer");
-			}
-			return reply;
-		}
-		ldns_pkt_free(reply);
-	}
-	r->stats.servfail++;
-	reply = wire_reply_new(q, LDNS_RCODE_SERVFAIL);
-	wire_reply_add_ede(reply, q, fail_ede(why), fail_text(why));
-	return reply;
 }
 
 /*
@@ -558,8 +532,7 @@ static void upq_destroy(struct tdns_resolver *r, struct upq *u)
 	r->slots[u->slot] = NULL;
 	r->free_slots[r->n_free++] = u->slot;
 	r->n_out--;
-	ldns_rdf_deep_free(u->qname);
-	ldns_rr_list_deep_free(u->chain);
+	cache_value_clear(&u->chain);
 	free(u);
 }
 
@@ -592,9 +565,9 @@ static void wake_at(struct tdns_resolver *r, uint64_t deadline)
 static void set_qsent(struct tdns_resolver *r, struct upq *u, bool mix)
 {
 	uint8_t bits[NAME_WIRE_MAX];
-	size_t n = ldns_rdf_size(u->qname);
+	size_t n = u->qname_len;
 
-	memcpy(u->qsent, ldns_rdf_data(u->qname), n);
+	memcpy(u->qsent, u->qname, n);
 	u->used_0x20 = false;
 	if (!mix || random_bytes(r, bits, n) != TDNS_OK)
 		return;
@@ -611,7 +584,7 @@ static void set_qsent(struct tdns_resolver *r, struct upq *u, bool mix)
  * 2020) unless this upstream refused EDNS. */
 static size_t build_query(const struct upq *u, uint8_t *m)
 {
-	return encode_query(u->id, u->qsent, ldns_rdf_size(u->qname), u->qtype,
+	return encode_query(u->id, u->qsent, u->qname_len, u->qtype,
 			    u->qclass, !u->no_edns, m, UPQ_MSG_MAX);
 }
 
@@ -715,7 +688,7 @@ out:
 
 static void upq_fail(struct tdns_resolver *r, struct upq *u);
 static void chase_resume(struct tdns_resolver *r, struct upq *u,
-			 const uint8_t *val, size_t vlen, uint64_t now);
+			 const uint8_t *val, size_t vlen);
 
 /* Take the queries waiting for u's answer (CNAME chasing) off it: the
  * list stays linked through dep_next for the caller to walk. */
@@ -748,7 +721,7 @@ static void upq_complete(struct tdns_resolver *r, struct upq *u,
 	for (; d != NULL; d = dnext) {
 		dnext = d->dep_next;
 		d->dep_next = NULL;
-		chase_resume(r, d, val, vlen, now);
+		chase_resume(r, d, val, vlen);
 	}
 }
 
@@ -837,9 +810,8 @@ static enum tdns_status upq_new(struct tdns_resolver *r, const uint8_t *qkey,
 	u = calloc(1, sizeof(*u));
 	if (u == NULL)
 		goto out;
-	u->qname = ldns_dname_new_frm_data((uint16_t)wire_len, wire);
-	if (u->qname == NULL)
-		goto out;
+	memcpy(u->qname, wire, wire_len);
+	u->qname_len = wire_len;
 	memcpy(u->key, key, key_len);
 	u->key_len = key_len;
 	u->qkey_len = qkey_len;
@@ -866,10 +838,7 @@ static enum tdns_status upq_new(struct tdns_resolver *r, const uint8_t *qkey,
 	u = NULL;
 	st = TDNS_OK;
 out:
-	if (u != NULL) {
-		ldns_rdf_deep_free(u->qname);
-		free(u);
-	}
+	free(u);
 	return st;
 }
 
@@ -939,91 +908,96 @@ out:
 	return v;
 }
 
-/* The cache, in one read transaction (the static zones were asked in the
- * pipeline). Returns the reply to send, or NULL for a miss. A store that
- * cannot be read is no miss: a static zone it holds may override the
- * upstream's answer, so that answer could be the wrong one. It is SERVFAIL
- * (EDE 0, RFC 8914) with the reason logged. A corrupt cache entry is a
- * miss (cache.h): the upstream's answer replaces it. */
-static ldns_pkt *cache_reply(struct tdns_resolver *r, const struct tdns_query *q)
-{
-	struct tdns_txn *t = rtxn_open(r);
-	ldns_pkt *reply = NULL;
-	enum tdns_status st = TDNS_ESTORE;
+/* A message and its parsed view, for answers the resolver writes to itself
+ * (a static answer to a CNAME target, a chain combined with its target's
+ * answer): allocated once per such message, never per upstream reply. */
+struct own_msg {
+	struct tdns_msg m;
+	uint8_t wire[MSG_MAX_LEN];
+};
 
-	if (t == NULL)
-		goto out;
-	st = TDNS_OK;
-	reply = wire_reply_new(q, LDNS_RCODE_NOERROR);
-	if (reply == NULL)
-		goto out;
-	st = cache_lookup(t, q->qkey, q->qkey_len, q->qtype, clock_now(), reply);
-	if (st == TDNS_OK) {
-		r->stats.cache_hits++;
-		goto out;
-	}
-	ldns_pkt_free(reply);
-	reply = NULL;
-	if (st == TDNS_EINVAL)
-		log_warn("cache lookup: corrupt entry (treated as a miss)");
-	if (st == TDNS_ENOTFOUND || st == TDNS_EINVAL)
-		st = TDNS_OK;
-out:
-	if (st != TDNS_OK) {
-		log_warn("local lookup: %s", tdns_strerror(st));
-		log_servfail(r, q->qkey, q->qkey_len, q->qtype, FAIL_STORE);
-		reply = fail_reply(r, q, NULL, FAIL_STORE, clock_now());
-	}
-	if (t != NULL)
-		rtxn_close(r, t);
-	return reply;
+/* A question the resolver asks itself, as the encoder and the lookups see
+ * one: uncompressed name, class, type, over TCP (no size limit), no EDNS. */
+static void self_query(struct tdns_qctx *q, const uint8_t *name, size_t name_len,
+		       uint16_t qtype, uint16_t qclass)
+{
+	memset(q, 0, sizeof(*q));
+	q->transport = QCTX_TCP;
+	q->limit = QCTX_MAX_MSG;
+	q->has_q = true;
+	q->qname = name;
+	q->qname_len = name_len;
+	q->qtype = qtype;
+	q->qclass = qclass;
+	q->rd = true;
+	if (name_key_from_wire(name, name_len, q->qkey, &q->qkey_len) != TDNS_OK)
+		q->qkey_len = 0;
 }
 
 /*
  * Static zones, then the cache, for a question the resolver asks itself (a
- * CNAME target being chased). The static answer is encoded and read back
- * into an ldns packet because the chase still combines ldns packets; this
- * runs once per chased name, never for a client's question.
+ * CNAME target being chased), as a packed value (cache.h) in *v: a static
+ * answer is encoded, parsed back (msg.h) and packed like an upstream
+ * reply, so the chase deals with one form only. Returns 1 with *v set, 0
+ * for a miss (a corrupt cache entry included: the upstream's answer
+ * replaces it), -1 when the lookup failed (*why). Runs once per chased
+ * name, never for a client's question.
  */
-static ldns_pkt *local_answer(struct tdns_resolver *r, const struct tdns_query *q)
+static int local_value(struct tdns_resolver *r, const struct tdns_qctx *q,
+		       struct tdns_cache_value *v, enum fail_kind *why)
 {
-	uint8_t wire[NAME_WIRE_MAX], msg[QCTX_MAX_MSG];
-	struct tdns_qctx qc;
+	struct own_msg *om = NULL;
 	struct tdns_txn *t;
-	ldns_pkt *reply = NULL;
-	size_t wlen = 0, n = 0;
-	enum auth_result res;
+	size_t n = 0;
+	enum tdns_status st;
+	int ret = -1;
 
-	if (name_key_to_wire(q->qkey, q->qkey_len, wire, &wlen) != TDNS_OK)
-		return NULL;
-	memset(&qc, 0, sizeof(qc));
-	qc.transport = QCTX_TCP;
-	qc.limit = QCTX_MAX_MSG;
-	qc.has_q = true;
-	qc.qname = wire;
-	qc.qname_len = wlen;
-	qc.qtype = q->qtype;
-	qc.qclass = q->qclass;
-	qc.rd = true;
-	memcpy(qc.qkey, q->qkey, q->qkey_len);
-	qc.qkey_len = q->qkey_len;
+	memset(v, 0, sizeof(*v));
+	*why = FAIL_STORE;
 	t = rtxn_open(r);
 	if (t == NULL)
-		return NULL;
+		return -1;
 	answer_reset(&r->ans);
-	res = auth_lookup(r->zc, t, &qc, &r->ans);
-	if (res == AUTH_ANSWERED) {
+	if (auth_lookup(r->zc, t, q, &r->ans) == AUTH_ANSWERED) {
 		r->stats.static_answers++;
-		/* The question is written from qc.qname: encode into a
-		 * message whose question name sits where qname points. */
-		if (encode_reply(&qc, &r->ans, msg, sizeof(msg), &n) != TDNS_OK ||
-		    ldns_wire2pkt(&reply, msg, n) != LDNS_STATUS_OK)
-			reply = NULL;
+		*why = FAIL_INTERNAL;
+		om = malloc(sizeof(*om));
+		if (om == NULL ||
+		    encode_reply(q, &r->ans, om->wire, sizeof(om->wire), &n) != TDNS_OK ||
+		    msg_parse(&om->m, om->wire, n) != MSG_OK)
+			goto out;
+		if (om->m.rcode != DNS_RCODE_NOERROR &&
+		    om->m.rcode != DNS_RCODE_NXDOMAIN) {
+			/* auth_lookup answers SERVFAIL for a store error */
+			*why = om->m.rcode == DNS_RCODE_SERVFAIL ? FAIL_STORE : FAIL_RCODE;
+			goto out;
+		}
+		st = cache_value_build(&r->cfg.cache, q->qname, q->qname_len,
+				       q->qtype, &om->m, clock_now(), v);
+		if (st == TDNS_OK)
+			ret = 1;
+		else if (st != TDNS_ENOMEM)
+			*why = FAIL_GARBAGE;
+		goto out;
 	}
+	ret = 0;
+	if (q->qclass != DNS_CLASS_IN)
+		goto out; /* the cache holds class IN only */
+	st = cache_get(t, q->qkey, q->qkey_len, q->qtype, clock_now(), 0, v);
+	if (st == TDNS_OK) {
+		r->stats.cache_hits++;
+		ret = 1;
+	} else if (st == TDNS_EINVAL) {
+		log_warn("cache lookup: corrupt entry (treated as a miss)");
+	} else if (st != TDNS_ENOTFOUND) {
+		log_warn("local lookup: %s", tdns_strerror(st));
+		*why = st == TDNS_ENOMEM ? FAIL_INTERNAL : FAIL_STORE;
+		ret = -1;
+	}
+out:
+	free(om);
 	rtxn_close(r, t);
-	if (res == AUTH_ANSWERED)
-		return reply;
-	return cache_reply(r, q);
+	return ret;
 }
 
 /* The question key: record key || class (coalescing and failures). */
@@ -1236,24 +1210,19 @@ enum qmatch {
 /* Does the reply's question match what u asked? (RFC 5452 4.2) The name
  * matches case-insensitively (RFC 1035 2.3.3), and with 0x20 byte for
  * byte. */
-static enum qmatch question_match(const struct upq *u, const ldns_pkt *p)
+static enum qmatch question_match(const struct upq *u, const struct tdns_msg *m)
 {
-	const ldns_rr *qr;
-	const ldns_rdf *owner;
+	uint8_t qn[NAME_WIRE_MAX];
 
-	if (ldns_pkt_qdcount(p) != 1 || ldns_pkt_get_opcode(p) != LDNS_PACKET_QUERY)
-		return Q_NO;
-	qr = ldns_rr_list_rr(ldns_pkt_question(p), 0);
-	if (qr == NULL || (uint16_t)ldns_rr_get_type(qr) != u->qtype ||
-	    (uint16_t)ldns_rr_get_class(qr) != u->qclass ||
-	    ldns_dname_compare(ldns_rr_owner(qr), u->qname) != 0)
+	if (m->qdcount != 1 || m->opcode != DNS_OPCODE_QUERY ||
+	    m->qtype != u->qtype || m->qclass != u->qclass ||
+	    m->qname_len != u->qname_len ||
+	    !msg_name_eq(m, m->qname, u->qname, u->qname_len))
 		return Q_NO;
 	if (!u->used_0x20)
 		return Q_YES;
-	owner = ldns_rr_owner(qr);
-	return ldns_rdf_size(owner) == ldns_rdf_size(u->qname) &&
-			       memcmp(ldns_rdf_data(owner), u->qsent,
-				      ldns_rdf_size(owner)) == 0
+	return msg_name(m, m->qname, qn) == u->qname_len &&
+			       memcmp(qn, u->qsent, u->qname_len) == 0
 		       ? Q_YES
 		       : Q_CASE;
 }
@@ -1274,78 +1243,104 @@ static void case_verdict(struct tdns_resolver *r, const struct upq *u)
 
 /* ---- CNAME chasing (RFC 1034 5.3.3 step 3, 4.3.2 step 3a) ---- */
 
+/* Both uncompressed wire names: equal, ASCII case ignored? */
+static bool wire_name_eq(const uint8_t *a, size_t alen, const uint8_t *b,
+			 size_t blen)
+{
+	if (alen != blen)
+		return false;
+	for (size_t i = 0; i < alen; i++)
+		if (a[i] != b[i] && dns_lower(a[i]) != dns_lower(b[i]))
+			return false;
+	return true;
+}
+
+/* True if the uncompressed wire name `name` equals `apex` or lies below it. */
+static bool wire_name_under(const uint8_t *name, size_t name_len,
+			    const uint8_t *apex, size_t apex_len)
+{
+	uint8_t nk[NAME_KEY_MAX], ak[NAME_KEY_MAX];
+	size_t nl, al;
+
+	return name_key_from_wire(name, name_len, nk, &nl) == TDNS_OK &&
+	       name_key_from_wire(apex, apex_len, ak, &al) == TDNS_OK &&
+	       name_key_is_subdomain(nk, nl, ak, al);
+}
+
 /* The CNAME chain from a qname through an answer section. */
 struct chain_walk {
-	const ldns_rr *cname[CHAIN_NAMES_MAX]; /* in order, borrowed */
+	uint16_t cname[CHAIN_NAMES_MAX]; /* the CNAMEs in order: m->rr indices */
 	size_t n;
-	const ldns_rdf *last;  /* the name the chain ends at */
+	uint8_t last[NAME_WIRE_MAX];     /* the name the chain ends at */
+	size_t last_len;
 	bool complete;         /* an RRset of qtype is owned by last */
 	bool loop;             /* a CNAME points back into the chain */
 	bool too_long;         /* more than CHAIN_NAMES_MAX CNAMEs */
 };
 
-/* Follow the chain from qname through p's answer section. A loop is a
+/* Follow the chain from qname through m's answer section. A loop is a
  * CNAME whose target is a name already on the chain (RFC 1034 3.6.2:
  * chains must not loop; RFC 1035 7.1 bounds the work). */
-static void chain_walk(const ldns_pkt *p, const ldns_rdf *qname, uint16_t qtype,
-		       struct chain_walk *c)
+static void chain_walk(const struct tdns_msg *m, const uint8_t *qname,
+		       size_t qname_len, uint16_t qtype, struct chain_walk *c)
 {
-	const ldns_rr_list *list = ldns_pkt_answer(p);
-	size_t n = list != NULL ? ldns_rr_list_rr_count(list) : 0;
+	uint8_t to[NAME_WIRE_MAX];
+	size_t to_len;
 
-	memset(c, 0, sizeof(*c));
-	c->last = qname;
+	c->n = 0;
+	c->complete = c->loop = c->too_long = false;
+	memcpy(c->last, qname, qname_len);
+	c->last_len = qname_len;
 	for (;;) {
-		const ldns_rr *cname = NULL;
-		const ldns_rdf *to;
+		const struct tdns_msg_rr *cname = NULL;
 
-		for (size_t i = 0; i < n; i++) {
-			const ldns_rr *rr = ldns_rr_list_rr(list, i);
-			uint16_t type = (uint16_t)ldns_rr_get_type(rr);
+		for (size_t i = 0; i < m->ancount; i++) {
+			const struct tdns_msg_rr *rr = &m->rr[i];
 
-			if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN ||
-			    ldns_dname_compare(ldns_rr_owner(rr), c->last) != 0)
+			if (rr->rclass != DNS_CLASS_IN || rr->owner_len != c->last_len ||
+			    !msg_name_eq(m, rr->owner, c->last, c->last_len))
 				continue;
-			if (type == qtype || qtype == LDNS_RR_TYPE_ANY) {
+			if (rr->type == qtype || qtype == DNS_TYPE_ANY) {
 				c->complete = true;
 				return;
 			}
-			if (type == LDNS_RR_TYPE_CNAME && ldns_rr_rd_count(rr) == 1)
+			/* An empty rdata has no target (ldns reads no field). */
+			if (rr->type == DNS_TYPE_CNAME && rr->rdlen > 0)
 				cname = rr;
 		}
 		if (cname == NULL)
 			return;
-		to = ldns_rr_rdf(cname, 0);
-		if (ldns_rdf_get_type(to) != LDNS_RDF_TYPE_DNAME)
+		to_len = msg_name(m, cname->rdata, to);
+		if (to_len == 0)
 			return;
-		c->loop = ldns_dname_compare(to, qname) == 0;
+		c->loop = wire_name_eq(to, to_len, qname, qname_len);
 		for (size_t i = 0; i < c->n && !c->loop; i++)
-			c->loop = ldns_dname_compare(to, ldns_rr_rdf(c->cname[i], 0)) == 0;
+			c->loop = msg_name_eq(m, m->rr[c->cname[i]].rdata, to, to_len);
 		if (c->loop)
 			return;
 		if (c->n == CHAIN_NAMES_MAX) {
 			c->too_long = true;
 			return;
 		}
-		c->cname[c->n++] = cname;
-		c->last = to;
+		c->cname[c->n++] = (uint16_t)(cname - m->rr);
+		memcpy(c->last, to, to_len);
+		c->last_len = to_len;
 	}
 }
 
 /* Does the authority section hold the SOA of a zone at or above name
  * (a NODATA or NXDOMAIN from the zone of the chain's end)? */
-static bool soa_covers(const ldns_pkt *p, const ldns_rdf *name)
+static bool soa_covers(const struct tdns_msg *m, const uint8_t *name,
+		       size_t name_len)
 {
-	const ldns_rr_list *list = ldns_pkt_authority(p);
-	size_t n = list != NULL ? ldns_rr_list_rr_count(list) : 0;
+	uint8_t owner[NAME_WIRE_MAX];
 
-	for (size_t i = 0; i < n; i++) {
-		const ldns_rr *rr = ldns_rr_list_rr(list, i);
-		const ldns_rdf *owner = ldns_rr_owner(rr);
+	for (size_t i = msg_ns_start(m); i < msg_ar_start(m); i++) {
+		const struct tdns_msg_rr *rr = &m->rr[i];
 
-		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA &&
-		    (ldns_dname_compare(owner, name) == 0 ||
-		     ldns_dname_is_subdomain(name, owner)))
+		if (rr->type == DNS_TYPE_SOA &&
+		    wire_name_under(name, name_len, owner,
+				    msg_name(m, rr->owner, owner)))
 			return true;
 	}
 	return false;
@@ -1353,7 +1348,7 @@ static bool soa_covers(const ldns_pkt *p, const ldns_rdf *name)
 
 static size_t chain_len(const struct upq *u)
 {
-	return u->chain != NULL ? ldns_rr_list_rr_count(u->chain) : 0;
+	return u->chain.data != NULL ? dns_rd16(u->chain.data + 10) : 0;
 }
 
 /* RFC 1034 5.3.3 step 3: a NOERROR answer whose chain ends at a name with
@@ -1363,102 +1358,60 @@ static size_t chain_len(const struct upq *u)
  * answer came from the target's own query (it chased what it could),
  * and only when the chain grew since the last chase (so a target that
  * answers with nothing ends the chase). */
-static bool chase_needed(const struct upq *u, const ldns_pkt *p,
+static bool chase_needed(const struct upq *u, const struct tdns_msg *m,
 			 const struct chain_walk *c)
 {
-	return ldns_pkt_get_rcode(p) == LDNS_RCODE_NOERROR && !c->complete &&
+	return m->rcode == DNS_RCODE_NOERROR && !c->complete &&
 	       c->n > chain_len(u) && !u->chased &&
-	       u->qtype != LDNS_RR_TYPE_CNAME && u->qtype != LDNS_RR_TYPE_ANY &&
-	       !soa_covers(p, c->last);
-}
-
-/* The answer to u's question made of its chain so far and the target's
- * answer tp: tp's rcode and authority (RFC 6604: the rcode is the last
- * name's). NULL without memory. */
-static ldns_pkt *chain_combine(const struct upq *u, const ldns_pkt *tp)
-{
-	ldns_pkt *p = ldns_pkt_new();
-	ldns_rr_list *an = NULL, *ns = NULL, *tan = NULL;
-
-	if (p == NULL)
-		goto fail;
-	ldns_pkt_set_qr(p, true);
-	ldns_pkt_set_rcode(p, ldns_pkt_get_rcode(tp));
-	an = u->chain != NULL ? ldns_rr_list_clone(u->chain) : ldns_rr_list_new();
-	if (an == NULL)
-		goto fail;
-	if (ldns_pkt_answer(tp) != NULL) {
-		/* ldns_rr_list_cat moves the records, not the list. */
-		tan = ldns_rr_list_clone(ldns_pkt_answer(tp));
-		if (tan == NULL || !ldns_rr_list_cat(an, tan))
-			goto fail;
-		ldns_rr_list_free(tan);
-		tan = NULL;
-	}
-	if (ldns_pkt_authority(tp) != NULL) {
-		ns = ldns_rr_list_clone(ldns_pkt_authority(tp));
-		if (ns == NULL)
-			goto fail;
-	}
-	if (!ldns_pkt_push_rr_list(p, LDNS_SECTION_ANSWER, an) ||
-	    (ns != NULL && !ldns_pkt_push_rr_list(p, LDNS_SECTION_AUTHORITY, ns)))
-		goto fail;
-	ldns_rr_list_free(an);
-	ldns_rr_list_free(ns);
-	return p;
-fail:
-	ldns_rr_list_deep_free(tan);
-	ldns_rr_list_deep_free(an);
-	ldns_rr_list_deep_free(ns);
-	ldns_pkt_free(p);
-	return NULL;
-}
-
-/* Keep copies of the chain's CNAMEs in u (replacing the older chain, which
- * the walk of a combined answer has gone through again). */
-static bool chain_keep(struct upq *u, const struct chain_walk *c)
-{
-	ldns_rr_list *l = ldns_rr_list_new();
-	ldns_rr *rr;
-
-	if (l == NULL)
-		return false;
-	for (size_t i = 0; i < c->n; i++) {
-		rr = ldns_rr_clone(c->cname[i]);
-		if (rr == NULL || !ldns_rr_list_push_rr(l, rr)) {
-			ldns_rr_free(rr);
-			ldns_rr_list_deep_free(l);
-			return false;
-		}
-	}
-	ldns_rr_list_deep_free(u->chain);
-	u->chain = l;
-	return true;
+	       u->qtype != DNS_TYPE_CNAME && u->qtype != DNS_TYPE_ANY &&
+	       !soa_covers(m, c->last, c->last_len);
 }
 
 static void accept_reply(struct tdns_resolver *r, struct upq *u,
-			 const ldns_pkt *p);
+			 const struct tdns_msg *m);
 
-/* Go on with u's answer tp for its CNAME target. */
+/*
+ * Go on with u's answer for its CNAME target (tval, a packed value): the
+ * answer to u's question is its chain so far followed by the target's
+ * answer, with the target's rcode and authority (RFC 6604: the rcode is
+ * the last name's). Both are packed values, which the encoder writes as
+ * one message (encode.h) that is parsed back (msg.h) and accepted like an
+ * upstream reply: the chain walk, the caching rules and the loop and
+ * length limits then apply to the whole chain, in one place.
+ */
 static void chase_continue(struct tdns_resolver *r, struct upq *u,
-			   const ldns_pkt *tp)
+			   const uint8_t *tval, size_t tlen)
 {
-	ldns_pkt *p;
+	struct tdns_answer *a = &r->ans;
+	struct own_msg *om = NULL;
+	struct tdns_qctx q;
+	uint64_t now = clock_now();
+	size_t n = 0;
 
-	if (ldns_pkt_get_rcode(tp) != LDNS_RCODE_NOERROR &&
-	    ldns_pkt_get_rcode(tp) != LDNS_RCODE_NXDOMAIN) {
+	if (tlen < 2 || (tval[1] != DNS_RCODE_NOERROR &&
+			 tval[1] != DNS_RCODE_NXDOMAIN)) {
 		u->why = FAIL_RCODE;
-		upq_fail(r, u);
-		return;
+		goto fail;
 	}
-	p = chain_combine(u, tp);
-	if (p == NULL) {
-		u->why = FAIL_INTERNAL;
-		upq_fail(r, u);
-		return;
-	}
-	accept_reply(r, u, p);
-	ldns_pkt_free(p);
+	u->why = FAIL_INTERNAL;
+	om = malloc(sizeof(*om));
+	if (om == NULL)
+		goto fail;
+	self_query(&q, u->qname, u->qname_len, u->qtype, u->qclass);
+	answer_reset(a);
+	u->why = FAIL_GARBAGE;
+	if ((u->chain.data != NULL &&
+	     cache_value_answer(u->chain.data, u->chain.len, now, 0, &q, a) != TDNS_OK) ||
+	    cache_value_answer(tval, tlen, now, 0, &q, a) != TDNS_OK ||
+	    encode_reply(&q, a, om->wire, sizeof(om->wire), &n) != TDNS_OK ||
+	    msg_parse(&om->m, om->wire, n) != MSG_OK)
+		goto fail;
+	accept_reply(r, u, &om->m);
+	free(om);
+	return;
+fail:
+	free(om);
+	upq_fail(r, u);
 }
 
 /*
@@ -1466,39 +1419,29 @@ static void chase_continue(struct tdns_resolver *r, struct upq *u,
  * the failure cache, the static zones and the cache, else the outstanding
  * query for it (coalescing) or a new one, which u then waits for (within
  * u's own budget). The target query counts the CNAMEs before it (depth)
- * so a chain chased piece by piece still ends at CHASE_MAX_HOPS.
+ * so a chain chased piece by piece still ends at CHASE_MAX_HOPS. The
+ * chain's CNAMEs are copied out of m first (chain_keep): m dies with the
+ * reply.
  */
 static void chase_start(struct tdns_resolver *r, struct upq *u,
-			const struct chain_walk *c)
+			const struct tdns_msg *m, const struct chain_walk *c)
 {
 	uint8_t key[RECORD_KEY_MAX + 2];
 	uint64_t now_ms = clock_mono_ms();
-	struct tdns_query tq;
-	ldns_pkt *local = NULL;
-	ldns_rdf *tname;
+	struct tdns_cache_value chain = { 0 }, tv = { 0 };
+	struct tdns_qctx tq;
+	enum fail_kind why;
 	struct upq *t;
 	size_t key_len;
 	uint32_t hash;
 
-	memset(&tq, 0, sizeof(tq));
 	u->why = FAIL_INTERNAL;
-	if (!chain_keep(u, c))
+	if (cache_value_records(m, c->cname, c->n, clock_now(), &chain) != TDNS_OK)
 		goto fail;
-	tname = ldns_rdf_clone(c->last);
-	if (tname == NULL)
-		goto fail;
-	tq.pkt = ldns_pkt_query_new(tname, (ldns_rr_type)u->qtype,
-				    (ldns_rr_class)u->qclass, LDNS_RD);
-	if (tq.pkt == NULL) {
-		ldns_rdf_deep_free(tname);
-		goto fail;
-	}
-	tq.qname = tname;
-	tq.qtype = u->qtype;
-	tq.qclass = u->qclass;
-	tq.rd = true;
-	if (name_key_from_wire(ldns_rdf_data(tname), ldns_rdf_size(tname), tq.qkey,
-			       &tq.qkey_len) != TDNS_OK) {
+	cache_value_clear(&u->chain);
+	u->chain = chain;
+	self_query(&tq, c->last, c->last_len, u->qtype, u->qclass);
+	if (tq.qkey_len == 0) {
 		u->why = FAIL_GARBAGE;
 		goto fail;
 	}
@@ -1509,10 +1452,15 @@ static void chase_start(struct tdns_resolver *r, struct upq *u,
 		u->why = FAIL_CACHED;
 		goto fail;
 	}
-	local = local_answer(r, &tq);
-	if (local != NULL) {
-		chase_continue(r, u, local);
+	switch (local_value(r, &tq, &tv, &why)) {
+	case 1:
+		chase_continue(r, u, tv.data, tv.len);
 		goto out;
+	case -1:
+		u->why = why;
+		goto fail;
+	default:
+		break;
 	}
 	t = upq_find(r, key, key_len, hash);
 	if (t != NULL) {
@@ -1555,25 +1503,16 @@ static void chase_start(struct tdns_resolver *r, struct upq *u,
 fail:
 	upq_fail(r, u);
 out:
-	ldns_pkt_free(local);
-	wire_query_clear(&tq);
+	cache_value_clear(&tv);
 }
 
 /* The target query u waited for answered (val, packed as cached): its
  * answer completes u's chain. */
 static void chase_resume(struct tdns_resolver *r, struct upq *u,
-			 const uint8_t *val, size_t vlen, uint64_t now)
+			 const uint8_t *val, size_t vlen)
 {
-	ldns_pkt *tp = ldns_pkt_new();
-
 	u->chased = true;
-	if (tp == NULL || cache_value_render(val, vlen, now, tp) != TDNS_OK) {
-		u->why = FAIL_INTERNAL;
-		upq_fail(r, u);
-	} else {
-		chase_continue(r, u, tp);
-	}
-	ldns_pkt_free(tp);
+	chase_continue(r, u, val, vlen);
 }
 
 /* ---- batched cache writes ---- */
@@ -1653,7 +1592,7 @@ void resolver_flush(struct tdns_resolver *r)
  * CNAME loop or an over-long chase fails; a chain to chase is chased;
  * otherwise cache what may be cached, answer. */
 static void accept_reply(struct tdns_resolver *r, struct upq *u,
-			 const ldns_pkt *p)
+			 const struct tdns_msg *m)
 {
 	struct tdns_cache_value v = { 0 };
 	struct chain_walk c;
@@ -1661,8 +1600,8 @@ static void accept_reply(struct tdns_resolver *r, struct upq *u,
 	enum tdns_status st;
 	bool chase;
 
-	chain_walk(p, u->qname, u->qtype, &c);
-	chase = chase_needed(u, p, &c);
+	chain_walk(m, u->qname, u->qname_len, u->qtype, &c);
+	chase = chase_needed(u, m, &c);
 	if (c.loop || c.too_long ||
 	    ((chase || u->chased) && u->depth + c.n > CHASE_MAX_HOPS)) {
 		/* RFC 1034 3.6.2: a looping chain is an error, as is one
@@ -1672,18 +1611,19 @@ static void accept_reply(struct tdns_resolver *r, struct upq *u,
 		return;
 	}
 	if (chase) {
-		chase_start(r, u, &c);
+		chase_start(r, u, m, &c);
 		return;
 	}
 	failcache_forget(r->failc, u->key, u->key_len, u->hash);
-	st = cache_value_build(&r->cfg.cache, u->qname, u->qtype, p, now, &v);
+	st = cache_value_build(&r->cfg.cache, u->qname, u->qname_len, u->qtype, m,
+			       now, &v);
 	if (st != TDNS_OK) {
 		log_warn("upstream reply not usable: %s", tdns_strerror(st));
 		u->why = st == TDNS_ENOMEM ? FAIL_INTERNAL : FAIL_GARBAGE;
 		upq_fail(r, u);
 		return;
 	}
-	if (v.cacheable && u->qclass == LDNS_RR_CLASS_IN) {
+	if (v.cacheable && u->qclass == DNS_CLASS_IN) {
 		commit_queue(r, u, &v);
 		return;
 	}
@@ -1706,23 +1646,23 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 		       const uint8_t *msg, size_t len)
 {
 	struct upq *u = upq_by_token(r, token);
-	ldns_pkt *p = NULL;
+	struct tdns_msg m;
 	uint64_t now_ms = clock_mono_ms();
-	ldns_pkt_rcode rcode;
+	uint8_t rcode;
 	enum qmatch qm;
 	unsigned counts;
 
 	if (u == NULL)
-		goto out; /* a stale attempt */
+		return; /* a stale attempt */
 	if (msg == NULL) {
 		reply_failed(r, u, FAIL_NETWORK, false, now_ms);
-		goto out;
+		return;
 	}
 	/* RFC 5452 9.1: anything without our ID and QR=1 may be a forgery:
 	 * ignore it and keep waiting for the real answer. */
-	if (len < WIRE_HDR_LEN || dns_rd16(msg) != u->id || !(msg[2] & 0x80)) {
+	if (len < DNS_HDR_LEN || dns_rd16(msg) != u->id || !(msg[2] & DNS_FLAG_QR)) {
 		r->stats.upstream_ignored++;
-		goto out;
+		return;
 	}
 	/* Bounds before parsing: a reply claiming more records than any
 	 * sane answer to one question is garbage, however long it is (the
@@ -1732,21 +1672,23 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 	if (counts > r->cfg.max_records) {
 		r->stats.upstream_oversized++;
 		reply_failed(r, u, FAIL_GARBAGE, false, now_ms);
-		goto out;
+		return;
 	}
-	if (ldns_wire2pkt(&p, msg, len) != LDNS_STATUS_OK) {
+	/* Parsed once, into a view on the stack (msg.h): an ldns_pkt would
+	 * cost an allocation per record and name, most of a miss. */
+	if (msg_parse(&m, msg, len) != MSG_OK) {
 		reply_failed(r, u, FAIL_GARBAGE, false, now_ms);
-		goto out;
+		return;
 	}
-	rcode = ldns_pkt_get_rcode(p);
-	qm = question_match(u, p);
+	rcode = m.rcode;
+	qm = question_match(u, &m);
 	if (qm == Q_NO &&
-	    !(ldns_pkt_qdcount(p) == 0 && rcode != LDNS_RCODE_NOERROR &&
-	      rcode != LDNS_RCODE_NXDOMAIN)) {
+	    !(m.qdcount == 0 && rcode != DNS_RCODE_NOERROR &&
+	      rcode != DNS_RCODE_NXDOMAIN)) {
 		/* An error reply without a question is let through: servers
 		 * send FORMERR like that, and it carries nothing to cache. */
 		r->stats.upstream_ignored++;
-		goto out;
+		return;
 	}
 	if (qm == Q_CASE) {
 		/* Our question, but not in the case we sent: either the
@@ -1762,40 +1704,38 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 		up_verdict(r, u, true, now_ms);
 		if (!attempt_start(r, u, u->upstream, u->tcp, u->no_edns, now_ms))
 			upq_fail(r, u);
-		goto out;
+		return;
 	}
-	if (ldns_pkt_tc(p) && !u->tcp) {
+	if (m.tc && !u->tcp) {
 		/* RFC 1035 4.2.1, RFC 7766 5: truncated over UDP, ask again
 		 * over TCP at the same upstream. */
 		r->stats.tcp_retries++;
 		up_verdict(r, u, true, now_ms);
 		if (!attempt_start(r, u, u->upstream, true, u->no_edns, now_ms))
 			upq_fail(r, u);
-		goto out;
+		return;
 	}
-	if (rcode == LDNS_RCODE_FORMERR && !u->no_edns) {
+	if (rcode == DNS_RCODE_FORMERR && !u->no_edns) {
 		/* RFC 6891 7: a server that does not know EDNS may answer
 		 * FORMERR; ask it once more without the OPT record. */
 		up_verdict(r, u, true, now_ms);
 		if (!attempt_start(r, u, u->upstream, u->tcp, true, now_ms))
 			upq_fail(r, u);
-		goto out;
+		return;
 	}
 	/* An extended rcode (BADVERS, ...) is a failure whatever the header
 	 * says (RFC 6891 6.1.3). The next upstream is tried, but a server
 	 * that answers with an error rcode is alive: it answers other names
 	 * (an upstream is declared dead only for silence, broken sockets and
 	 * garbage). */
-	if ((rcode != LDNS_RCODE_NOERROR && rcode != LDNS_RCODE_NXDOMAIN) ||
-	    ldns_pkt_edns_extended_rcode(p) != 0 || ldns_pkt_tc(p)) {
+	if ((rcode != DNS_RCODE_NOERROR && rcode != DNS_RCODE_NXDOMAIN) ||
+	    (m.edns && m.edns_ext_rcode != 0) || m.tc) {
 		reply_failed(r, u, FAIL_RCODE, true, now_ms);
-		goto out;
+		return;
 	}
 	up_verdict(r, u, true, now_ms);
 	case_verdict(r, u);
-	accept_reply(r, u, p);
-out:
-	ldns_pkt_free(p);
+	accept_reply(r, u, &m);
 }
 
 void resolver_tick(struct tdns_resolver *r, uint64_t now_ms)
@@ -1895,6 +1835,8 @@ enum tdns_status resolver_new(const struct tdns_resolver_cfg *cfg,
 		r->cfg.stale_ttl = DEFAULT_STALE_TTL;
 	if (r->cfg.max_records == 0)
 		r->cfg.max_records = DEFAULT_MAX_RECORDS;
+	if (r->cfg.max_records > MSG_RR_MAX)
+		r->cfg.max_records = MSG_RR_MAX; /* what msg_parse takes */
 	r->n_buckets = 16;
 	while (r->n_buckets < r->cfg.max_outstanding)
 		r->n_buckets *= 2;

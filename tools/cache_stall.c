@@ -24,9 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <ldns/ldns.h>
-
 #include "tierdns/cache.h"
+#include "tierdns/dnsproto.h"
+#include "tierdns/msg.h"
 #include "tierdns/log.h"
 #include "tierdns/name.h"
 #include "tierdns/store.h"
@@ -65,48 +65,49 @@ static uint64_t rng_next(uint64_t *x)
 }
 
 /* The cache value and name key of the A answer for entry i, TTL ttl, at
- * now (v owned by the caller: cache_value_clear). */
+ * now (v owned by the caller: cache_value_clear). The reply is written
+ * by hand: header, the question s<i>.example./A, one A record owned by a
+ * pointer to it. */
 static enum tdns_status answer(size_t i, uint32_t ttl, uint64_t now,
 			       struct tdns_cache_value *v, uint8_t *qkey,
 			       size_t *qkey_len)
 {
 	static const struct tdns_cache_cfg cfg = { .max_ttl = 86400 };
-	uint8_t addr[4] = { 192, 0, 2, (uint8_t)(i % 250) };
-	char name[32];
-	ldns_rdf *qn = NULL, *rd = NULL;
-	ldns_rr *rr = NULL;
-	ldns_pkt *p = NULL;
-	enum tdns_status st = TDNS_ENOMEM;
+	static struct tdns_msg m;
+	uint8_t msg[128], *q = msg + DNS_HDR_LEN;
+	size_t qlen, n;
+	enum tdns_status st;
 
-	/* Built from parts: ldns_rr_new_frm_str allocates 64 KiB token
-	 * buffers per record, heap churn that is no part of the cache. */
-	snprintf(name, sizeof(name), "s%07zu.example.", i);
-	qn = ldns_dname_new_frm_str(name);
-	rd = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_A, sizeof(addr), addr);
-	rr = ldns_rr_new();
-	if (qn == NULL || rd == NULL || rr == NULL)
-		goto out;
-	ldns_rr_set_owner(rr, ldns_rdf_clone(qn));
-	ldns_rr_set_type(rr, LDNS_RR_TYPE_A);
-	ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
-	ldns_rr_set_ttl(rr, ttl);
-	if (!ldns_rr_push_rdf(rr, rd))
-		goto out;
-	rd = NULL;
-	p = ldns_pkt_query_new(ldns_rdf_clone(qn), LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN,
-			       LDNS_QR | LDNS_RD | LDNS_RA);
-	if (p == NULL || !ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, rr))
-		goto out;
-	rr = NULL;
-	st = name_key_from_wire(ldns_rdf_data(qn), ldns_rdf_size(qn), qkey,
-				qkey_len);
+	memset(msg, 0, DNS_HDR_LEN);
+	msg[2] = DNS_FLAG_QR | DNS_FLAG_RD;
+	msg[3] = DNS_FLAG_RA;
+	dns_wr16(msg + 4, 1);
+	dns_wr16(msg + 6, 1);
+	q[0] = 8;
+	snprintf((char *)q + 1, 9, "s%07zu", i % 10000000u);
+	q[9] = 7;
+	memcpy(q + 10, "example", 7);
+	q[17] = 0;
+	qlen = 18;
+	n = DNS_HDR_LEN + qlen;
+	dns_wr16(msg + n, DNS_TYPE_A);
+	dns_wr16(msg + n + 2, DNS_CLASS_IN);
+	n += 4;
+	dns_wr16(msg + n, 0xc000 | DNS_HDR_LEN);
+	dns_wr16(msg + n + 2, DNS_TYPE_A);
+	dns_wr16(msg + n + 4, DNS_CLASS_IN);
+	dns_wr32(msg + n + 6, ttl);
+	dns_wr16(msg + n + 10, 4);
+	msg[n + 12] = 192;
+	msg[n + 13] = 0;
+	msg[n + 14] = 2;
+	msg[n + 15] = (uint8_t)(i % 250);
+	n += 16;
+	if (msg_parse(&m, msg, n) != MSG_OK)
+		return TDNS_EINVAL;
+	st = name_key_from_wire(q, qlen, qkey, qkey_len);
 	if (st == TDNS_OK)
-		st = cache_value_build(&cfg, qn, LDNS_RR_TYPE_A, p, now, v);
-out:
-	ldns_rdf_deep_free(rd);
-	ldns_rr_free(rr);
-	ldns_pkt_free(p);
-	ldns_rdf_deep_free(qn);
+		st = cache_value_build(&cfg, q, qlen, DNS_TYPE_A, &m, now, v);
 	return st;
 }
 

@@ -64,6 +64,7 @@
 #include <ldns/ldns.h>
 
 #include "tierdns/answer.h"
+#include "tierdns/msg.h"
 #include "tierdns/qctx.h"
 #include "tierdns/status.h"
 #include "tierdns/store.h"
@@ -96,19 +97,37 @@ struct tdns_cache_value {
 };
 
 /*
- * Extract what may be cached from an upstream reply `resp` to the question
- * (qname, qtype, class IN) at time now into v. Only NOERROR and NXDOMAIN
- * replies are accepted (TDNS_EINVAL otherwise). For qtype ANY the records of
+ * Extract what may be cached from an upstream reply `resp` (msg.h, parsed
+ * by msg_parse) to the question (qname: an uncompressed wire name of
+ * qname_len bytes; qtype; class IN) at time now into v. Owner names and
+ * the names in rdata are written uncompressed (ldns's rdata layouts, see
+ * msg.h), so the value stands alone. Only NOERROR and NXDOMAIN replies are
+ * accepted (TDNS_EINVAL otherwise, and for a qname that is no wire name or
+ * rdata that grows past 64 KiB uncompressed). For qtype ANY the records of
  * every type owned by qname are taken (no chain is followed); ANY and the
  * other meta types (AXFR, IXFR, OPT, MAILA, MAILB) are never cacheable.
- * TDNS_ENOMEM on allocation failure. On TDNS_OK, v owns its data
- * (cache_value_clear) and cache_value_render turns it into the answer a
- * client sees, whether or not it is cacheable.
+ * TDNS_ENOMEM on allocation failure (one allocation: v's data). On TDNS_OK,
+ * v owns its data (cache_value_clear) and cache_value_answer turns it into
+ * the answer a client sees, whether or not it is cacheable. resp is only
+ * read during the call.
  */
 enum tdns_status cache_value_build(const struct tdns_cache_cfg *cfg,
-				   const ldns_rdf *qname, uint16_t qtype,
-				   const ldns_pkt *resp, uint64_t now,
-				   struct tdns_cache_value *v);
+				   const uint8_t *qname, size_t qname_len,
+				   uint16_t qtype, const struct tdns_msg *resp,
+				   uint64_t now, struct tdns_cache_value *v);
+
+/*
+ * A value in the layout above (rcode NOERROR, records idx[0..n) of m, in
+ * that order, in the answer section, none in authority), names and rdata
+ * uncompressed, each record expiring at now + its TTL (a TTL with the top
+ * bit set counts as 0, RFC 2181 8; no cap); v->expiry the earliest. The
+ * resolver keeps the CNAMEs of a chain it chases this way. Never
+ * cacheable. TDNS_EINVAL for n > MSG_RR_MAX or rdata over 64 KiB once
+ * uncompressed, TDNS_ENOMEM.
+ */
+enum tdns_status cache_value_records(const struct tdns_msg *m,
+				     const uint16_t *idx, size_t n,
+				     uint64_t now, struct tdns_cache_value *v);
 void cache_value_clear(struct tdns_cache_value *v);
 
 /*
@@ -236,8 +255,9 @@ enum tdns_status cache_store_many(struct tdns_store *s,
  */
 enum tdns_status cache_insert(struct tdns_store *s,
 			      const struct tdns_cache_cfg *cfg,
-			      const ldns_rdf *qname, uint16_t qtype,
-			      const ldns_pkt *resp, uint64_t now);
+			      const uint8_t *qname, size_t qname_len,
+			      uint16_t qtype, const struct tdns_msg *resp,
+			      uint64_t now);
 
 /*
  * Evict in write transaction t, from the start of the expiry index: every

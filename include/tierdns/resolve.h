@@ -140,7 +140,8 @@ struct tdns_resolver_cfg {
 	bool serve_stale;              /* RFC 8767, see below */
 	uint32_t stale_ttl;            /* how long past expiry; 0 = 86400 s */
 	bool use_0x20;                 /* randomise the upstream question's case */
-	unsigned max_records;          /* records per upstream reply; 0 = 512 */
+	unsigned max_records;          /* records per upstream reply; 0 = 512,
+					* at most MSG_RR_MAX (msg.h) */
 	struct tdns_infra *infra;      /* upstream health shared by the
 					* resolvers of all workers (infra.h,
 					* n_upstream entries; borrowed, must

@@ -17,6 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <ldns/ldns.h>
+
+#include "tierdns/cache.h"
 #include "tierdns/resolve.h"
 #include "tierdns/store.h"
 
@@ -91,6 +94,14 @@ struct fuzz_net {
 struct tdns_resolver *fuzz_resolver_new(struct fuzz_net *net,
 					struct tdns_store *s,
 					unsigned n_upstream, bool hardened);
+
+/* cache_insert (cache.h) of a reply held as an ldns packet (the targets
+ * seed their caches with ldns-built replies): written to wire
+ * (uncompressed), parsed with msg_parse as the resolver reads replies. */
+enum tdns_status fuzz_cache_insert(struct tdns_store *s,
+				   const struct tdns_cache_cfg *cfg,
+				   const ldns_rdf *qname, uint16_t qtype,
+				   const ldns_pkt *resp, uint64_t now);
 
 /* The newest attempt the resolver has not closed, or NULL. */
 struct fuzz_sent *fuzz_net_open(struct fuzz_net *net);

@@ -5,7 +5,8 @@
  *
  * The store is seeded once: a static zone (home.arpa.) and cache entries for
  * names under test. (positive, a CNAME chain, NXDOMAIN, NODATA, one already
- * expired) inserted through cache_insert as the daemon would. Each input
+ * expired) inserted through cache_insert as the daemon would (parsed with
+ * msg_parse first, fuzz_cache_insert). Each input
  * gets a fresh resolver, so nothing carries over between inputs; the cache
  * is only read. Bit 0 of the first byte picks UDP or TCP (as fuzz_auth.c).
  * Every reply, and every query sent upstream, must parse.
@@ -102,7 +103,7 @@ static void seed_cache(struct tdns_store *s)
 		for (size_t j = 0; sd->ns[j] != NULL; j++)
 			FUZZ_CHECK(ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY,
 						    rr_from(sd->ns[j])));
-		FUZZ_CHECK(cache_insert(s, &cfg, qname, sd->qtype, p, sd->at) ==
+		FUZZ_CHECK(fuzz_cache_insert(s, &cfg, qname, sd->qtype, p, sd->at) ==
 			   TDNS_OK);
 		ldns_pkt_free(p);
 		ldns_rdf_deep_free(qname);

@@ -184,7 +184,7 @@ static void cache_stale(struct tdns_store *s)
 	FUZZ_CHECK(p != NULL);
 	ldns_pkt_set_qr(p, true);
 	FUZZ_CHECK(ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, rr));
-	FUZZ_CHECK(cache_insert(s, &cfg, qname, LDNS_RR_TYPE_A, p,
+	FUZZ_CHECK(fuzz_cache_insert(s, &cfg, qname, LDNS_RR_TYPE_A, p,
 				FUZZ_T0 - 3600) == TDNS_OK);
 	ldns_pkt_free(p);
 	ldns_rdf_deep_free(qname);

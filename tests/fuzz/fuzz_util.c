@@ -13,6 +13,7 @@
 
 #include "tierdns/clock.h"
 #include "tierdns/log.h"
+#include "tierdns/msg.h"
 #include "tierdns/wire.h"
 #include "tierdns/zoneload.h"
 
@@ -212,4 +213,23 @@ struct fuzz_sent *fuzz_net_open(struct fuzz_net *net)
 		if (!net->sent[i - 1].done)
 			return &net->sent[i - 1];
 	return NULL;
+}
+
+enum tdns_status fuzz_cache_insert(struct tdns_store *s,
+				   const struct tdns_cache_cfg *cfg,
+				   const ldns_rdf *qname, uint16_t qtype,
+				   const ldns_pkt *resp, uint64_t now)
+{
+	static struct tdns_msg m;
+	ldns_buffer *b = ldns_buffer_new(LDNS_MAX_PACKETLEN);
+	enum tdns_status st = TDNS_ENOMEM;
+
+	/* Uncompressed: ldns compresses names that differ in case. */
+	if (b != NULL && ldns_pkt2buffer_wire_compress(b, resp, NULL) == LDNS_STATUS_OK)
+		st = msg_parse(&m, ldns_buffer_begin(b), ldns_buffer_position(b)) == MSG_OK
+			     ? cache_insert(s, cfg, ldns_rdf_data(qname),
+					    ldns_rdf_size(qname), qtype, &m, now)
+			     : TDNS_EINVAL;
+	ldns_buffer_free(b);
+	return st;
 }

@@ -40,9 +40,16 @@ def write(target, name, data):
         f.write(data)
 
 
+# The targets whose seeds this script writes (tests/fuzz/corpus/encode is
+# made elsewhere and left alone).
+TARGETS = ("auth", "local", "upstream", "msg", "rrset", "zoneload")
+
+
 def clean():
-    for target in os.listdir(OUT) if os.path.isdir(OUT) else []:
+    for target in TARGETS:
         d = os.path.join(OUT, target)
+        if not os.path.isdir(d):
+            continue
         for f in os.listdir(d):
             if not f.startswith(("crash-", "limit-")):
                 os.remove(os.path.join(d, f))
@@ -308,6 +315,53 @@ def upstream_corpus():
     up("garbage", 0, bytes((i * 91 + 7) & 0xff for i in range(200)))
 
 
+# ---- fuzz_msg: whole messages, parsed by msg_parse and by ldns -----------
+
+def msg_corpus():
+    t = "msg"
+    A = ["www.example.com. 300 IN A 192.0.2.1", "www.example.com. 300 IN A 192.0.2.2"]
+    replies = [
+        ("a", 0, dict(an=A)),
+        ("a-edns", 0, dict(an=A, edns=0)),
+        ("referral-glue", 1, dict(ns=["example.com. 300 IN NS ns1.example.com.",
+                                      "example.com. 300 IN NS ns2.example.com."],
+                                  ar=["ns1.example.com. 300 IN A 192.0.2.53",
+                                      "ns2.example.com. 300 IN AAAA 2001:db8::53"])),
+        ("cname-chain", 2, dict(an=["alias.example.com. 600 IN CNAME mid.example.com.",
+                                    "mid.example.com. 600 IN CNAME www.example.com."] + A)),
+        ("nxdomain", 4, dict(rcode=3, ns=[SOA])),
+        ("mx", 1, dict(an=["example.com. 3600 IN MX 10 mail.example.com."])),
+        ("txt", 6, dict(an=['example.com. 300 IN TXT "v=spf1 -all" "second"'])),
+        ("srv", 7, dict(an=["_sip._udp.example.com. 300 IN SRV 10 60 5060 www.example.com."])),
+        ("any", 3, dict(an=["example.com. 3600 IN MX 10 mail.example.com.",
+                            "example.com. 3600 IN NAPTR 100 10 \"u\" \"E2U+sip\" "
+                            "\"!^.*$!sip:a@example.com!\" .",
+                            "example.com. 3600 IN RRSIG A 8 2 300 20300101000000 "
+                            "20200101000000 1 example.com. AQID",
+                            "example.com. 3600 IN NSEC www.example.com. A NS SOA",
+                            "example.com. 3600 IN CAA 0 issue \"ca.example\"",
+                            "example.com. 3600 IN TYPE65280 \\# 2 abcd", SOA])),
+        ("badvers", 0, dict(rcode=16, edns=0)),
+    ]
+    for name, qi, kw in replies:
+        _, full = reply(qi, **kw)
+        write(t, name, full)
+    _, www = reply(0, an=[A[0]])
+    write(t, "short-11", www[:11])
+    write(t, "header-only", www[:12])
+    write(t, "counts-lie", www[:6] + b"\x00\x09" + www[8:])
+    write(t, "rdlength-overrun", www[:-6] + b"\x00\x40" + www[-4:])
+    write(t, "trailing-garbage", www + b"\xde\xad\xbe\xef")
+    write(t, "owner-pointer-self", www[:33] + b"\xc0\x21" + www[35:])
+    write(t, "owner-pointer-forward", www[:33] + b"\xc0\x30" + www[35:])
+    write(t, "owner-pointer-header", www[:33] + b"\xc0\x02" + www[35:])
+    write(t, "label-64", hdr(flags=0x8180) + b"\x40" + b"a" * 64 + b"\x00\x00\x01\x00\x01")
+    write(t, "two-opt", hdr(flags=0x8180, qd=0, ar=2) + (b"\x00\x00\x29\x04\x00" + b"\x00" * 6) * 2)
+    write(t, "a-rdata-5", www[:-6] + b"\x00\x05" + www[-4:] + b"\x00")
+    write(t, "too-many", hdr(flags=0x8180, qd=0, an=600))
+    write(t, "garbage", bytes((i * 91 + 7) & 0xff for i in range(200)))
+
+
 # ---- fuzz_rrset: stored RRset values and cache values --------------------
 
 def rrset_value(ttl, rdatas):
@@ -450,6 +504,7 @@ def main():
     auth_corpus()
     local_corpus()
     upstream_corpus()
+    msg_corpus()
     rrset_corpus()
     zoneload_corpus()
     total = 0

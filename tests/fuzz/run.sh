@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the libFuzzer targets (clang) into build-fuzz/ and run each for a
 # while, one at a time (the machine has two cores):
-#   tests/fuzz/run.sh [-t SECONDS] [TARGET...]      (default 120 s, all six)
+#   tests/fuzz/run.sh [-t SECONDS] [TARGET...]      (default 120 s, all seven)
 # New inputs go to build-fuzz/corpus/<target>/ (the committed seeds in
 # tests/fuzz/corpus/<target>/ are read, never written); a crash leaves its
 # input in build-fuzz/artifacts/<target>/ and the run's log in
@@ -18,7 +18,7 @@ if [ "${1:-}" = -t ]; then
 	shift 2
 fi
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(auth local upstream rrset zoneload encode)
+[ ${#targets[@]} -gt 0 ] || targets=(auth local upstream rrset zoneload encode msg)
 
 . "$top/tools/deps.sh"
 tdns_deps fuzz
@@ -39,7 +39,7 @@ for t in "${targets[@]}"; do
 	extra=()
 	[ -f "$top/tests/fuzz/$t.dict" ] && extra+=("-dict=$top/tests/fuzz/$t.dict")
 	maxlen=4096
-	[ "$t" = upstream ] && maxlen=8192
+	case "$t" in upstream | msg) maxlen=8192 ;; esac
 	log="$build/logs/$t.log"
 	start=$(date +%s)
 	if "$build/fuzz_$t" -max_total_time="$secs" -print_final_stats=1 \

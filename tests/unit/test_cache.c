@@ -20,6 +20,7 @@
 #include "tierdns/cache.h"
 #include "tierdns/dnsproto.h"
 #include "tierdns/encode.h"
+#include "tierdns/msg.h"
 #include "tierdns/name.h"
 #include "tierdns/store.h"
 #include "tierdns/wire.h"
@@ -388,7 +389,7 @@ static void test_table(void **state)
 
 		print_message("case: %s\n", c->what);
 		/* What the waiting clients are answered with, cached or not. */
-		assert_int_equal(cache_value_build(&cfg, qn, c->qtype, resp, T0, &v),
+		assert_int_equal(tu_cache_value_build(&cfg, qn, c->qtype, resp, T0, &v),
 				 TDNS_OK);
 		assert_int_equal(v.cacheable, c->cached);
 		assert_int_equal(cache_value_render(v.data, v.len, T0, got), TDNS_OK);
@@ -401,7 +402,7 @@ static void test_table(void **state)
 		ldns_pkt_free(got);
 		cache_value_clear(&v);
 
-		st = cache_insert(f->s, &cfg, qn, c->qtype, resp, T0);
+		st = tu_cache_insert(f->s, &cfg, qn, c->qtype, resp, T0);
 		assert_int_equal(st, c->cached ? TDNS_OK : TDNS_ENOTFOUND);
 		assert_int_equal(check_index(f->s), c->cached ? 1 : 0);
 		if (c->cached) {
@@ -452,7 +453,7 @@ static void test_poison_not_reachable(void **state)
 				 an, ns, ar);
 	ldns_rdf *qn = dname("www.site.");
 
-	assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0),
+	assert_int_equal(tu_cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0),
 			 TDNS_OK);
 	assert_int_equal(lookup_status(f->s, "evil.example.", LDNS_RR_TYPE_A, T0),
 			 TDNS_ENOTFOUND);
@@ -477,12 +478,12 @@ static void test_top_bit_ttl(void **state)
 	ldns_pkt *got = ldns_pkt_new();
 
 	ldns_rr_set_ttl(ldns_rr_list_rr(ldns_pkt_answer(resp), 0), 0x80000100u);
-	assert_int_equal(cache_value_build(&cfg, qn, LDNS_RR_TYPE_A, resp, T0, &v),
+	assert_int_equal(tu_cache_value_build(&cfg, qn, LDNS_RR_TYPE_A, resp, T0, &v),
 			 TDNS_OK);
 	assert_false(v.cacheable);
 	assert_int_equal(cache_value_render(v.data, v.len, T0, got), TDNS_OK);
 	assert_int_equal(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(got), 0)), 0);
-	assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0),
+	assert_int_equal(tu_cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0),
 			 TDNS_ENOTFOUND);
 	assert_int_equal(snap_of(f->s).count, 0);
 	cache_value_clear(&v);
@@ -505,13 +506,76 @@ static void test_refused_inputs(void **state)
 		ldns_pkt *resp = mkreply("www.site.", LDNS_RR_TYPE_A, bad[i], an,
 					 NULL, NULL);
 
-		assert_int_equal(cache_value_build(&cfg, qn, LDNS_RR_TYPE_A, resp,
+		assert_int_equal(tu_cache_value_build(&cfg, qn, LDNS_RR_TYPE_A, resp,
 						   T0, &v),
 				 TDNS_EINVAL);
 		assert_null(v.data);
 		ldns_pkt_free(resp);
 	}
 	ldns_rdf_deep_free(qn);
+}
+
+/* Names compressed the way servers write them (ldns_pkt2wire: owners and
+ * the names in rdata point back into the message) give the very value the
+ * same reply written uncompressed gives: every name in it stands alone. */
+static void test_compressed_reply(void **state)
+{
+	static const struct {
+		const char *qname;
+		uint16_t qtype;
+		ldns_pkt_rcode rcode;
+		const char *an[4], *ns[3];
+	} rows[] = {
+		{ "alias.site.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+		  { "alias.site. 600 IN CNAME www.site.", "www.site. 300 IN A 192.0.2.1",
+		    "www.site. 300 IN A 192.0.2.2", NULL },
+		  { "site. 300 IN NS ns.site.", NULL } },
+		{ "site.", LDNS_RR_TYPE_MX, LDNS_RCODE_NOERROR,
+		  { "site. 300 IN MX 10 mail.site.", "site. 300 IN MX 20 mx2.mail.site.", NULL },
+		  { NULL } },
+		{ "_sip._udp.site.", LDNS_RR_TYPE_SRV, LDNS_RCODE_NOERROR,
+		  { "_sip._udp.site. 300 IN SRV 0 5 5060 sip.site.", NULL }, { NULL } },
+		{ "nosuch.site.", LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN, { NULL },
+		  { "site. 300 IN SOA ns.site. host.site. 1 7200 900 1209600 300", NULL } },
+		{ "a.b.site.", LDNS_RR_TYPE_NS, LDNS_RCODE_NOERROR,
+		  { "a.b.site. 300 IN NS ns1.a.b.site.", "a.b.site. 300 IN NS ns2.b.site.", NULL },
+		  { NULL } },
+	};
+	static struct tdns_msg m;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		ldns_pkt *resp = mkreply(rows[i].qname, rows[i].qtype, rows[i].rcode,
+					 rows[i].an, rows[i].ns, NULL);
+		ldns_rdf *qn = dname(rows[i].qname);
+		struct tdns_cache_value plain, packed;
+		uint8_t *wire = NULL;
+		size_t n = 0;
+		bool pointers = false;
+
+		assert_int_equal(tu_cache_value_build(&cfg, qn, rows[i].qtype, resp,
+						      T0, &plain),
+				 TDNS_OK);
+		assert_int_equal(ldns_pkt2wire(&wire, resp, &n), LDNS_STATUS_OK);
+		assert_int_equal(msg_parse(&m, wire, n), MSG_OK);
+		for (size_t k = 0; k < (size_t)m.ancount + m.nscount; k++)
+			pointers |= (m.rr[k].flags & MSG_RR_COMPRESSED) != 0 ||
+				    msg_name_skip(&m, m.rr[k].owner) - m.rr[k].owner !=
+					    m.rr[k].owner_len;
+		assert_true(pointers);
+		assert_int_equal(cache_value_build(&cfg, ldns_rdf_data(qn),
+						   ldns_rdf_size(qn), rows[i].qtype,
+						   &m, T0, &packed),
+				 TDNS_OK);
+		assert_int_equal(packed.len, plain.len);
+		assert_memory_equal(packed.data, plain.data, plain.len);
+		assert_int_equal(packed.cacheable, plain.cacheable);
+		cache_value_clear(&plain);
+		cache_value_clear(&packed);
+		free(wire);
+		ldns_rdf_deep_free(qn);
+		ldns_pkt_free(resp);
+	}
 }
 
 /* ANY (RFC 8482): the records at the name, each RRset with its own TTL,
@@ -530,12 +594,12 @@ static void test_any_passed_through(void **state)
 	ldns_pkt *got = ldns_pkt_new();
 	struct tdns_cache_value v;
 
-	assert_int_equal(cache_value_build(&cfg, qn, LDNS_RR_TYPE_ANY, resp, T0, &v),
+	assert_int_equal(tu_cache_value_build(&cfg, qn, LDNS_RR_TYPE_ANY, resp, T0, &v),
 			 TDNS_OK);
 	assert_false(v.cacheable);
 	assert_int_equal(cache_value_render(v.data, v.len, T0, got), TDNS_OK);
 	check_section(ldns_pkt_answer(got), want, 0, "ANY");
-	assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_ANY, resp, T0),
+	assert_int_equal(tu_cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_ANY, resp, T0),
 			 TDNS_ENOTFOUND);
 	assert_int_equal(snap_of(f->s).count, 0);
 	cache_value_clear(&v);
@@ -555,7 +619,7 @@ static void test_case_and_type(void **state)
 	ldns_rdf *qn = dname("WWW.Site.");
 	ldns_pkt *got = NULL;
 
-	assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0),
+	assert_int_equal(tu_cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0),
 			 TDNS_OK);
 	assert_int_equal(lookup(f->s, "www.site.", LDNS_RR_TYPE_A, T0 + 5, &got),
 			 TDNS_OK);
@@ -585,7 +649,7 @@ static void test_survives_reopen(void **state)
 	ldns_rdf *qn = dname("www.site.");
 	ldns_pkt *got = NULL;
 
-	assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0),
+	assert_int_equal(tu_cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0),
 			 TDNS_OK);
 	store_close(f->s);
 	f->s = open_store(f->dir, 0);
@@ -645,9 +709,9 @@ static void test_dump(void **state)
 	size_t len = 0;
 	FILE *out;
 
-	assert_int_equal(cache_insert(f->s, &cfg, q1, LDNS_RR_TYPE_A, r1, T0), TDNS_OK);
-	assert_int_equal(cache_insert(f->s, &cfg, q2, LDNS_RR_TYPE_A, r2, T0), TDNS_OK);
-	assert_int_equal(cache_insert(f->s, &cfg, q3, LDNS_RR_TYPE_A, r3, T0), TDNS_OK);
+	assert_int_equal(tu_cache_insert(f->s, &cfg, q1, LDNS_RR_TYPE_A, r1, T0), TDNS_OK);
+	assert_int_equal(tu_cache_insert(f->s, &cfg, q2, LDNS_RR_TYPE_A, r2, T0), TDNS_OK);
+	assert_int_equal(tu_cache_insert(f->s, &cfg, q3, LDNS_RR_TYPE_A, r3, T0), TDNS_OK);
 	out = open_memstream(&text, &len);
 	assert_non_null(out);
 	assert_int_equal(store_begin(f->s, false, &t), TDNS_OK);
@@ -688,7 +752,7 @@ static void test_purge_order(void **state)
 		snprintf(rr, sizeof(rr), "%s %u IN A 192.0.2.%zu", name, ttls[i], i);
 		resp = mkreply(name, LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, an, NULL, NULL);
 		qn = dname(name);
-		assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0),
+		assert_int_equal(tu_cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0),
 				 TDNS_OK);
 		assert_int_equal(check_index(f->s), i + 1);
 		ldns_rdf_deep_free(qn);
@@ -768,7 +832,7 @@ static void test_budget_evicts(void **state)
 		snprintf(name, sizeof(name), "host%zu.site.", i);
 		resp = txt_reply(name, 300 + i, true);
 		qn = dname(name);
-		assert_int_equal(cache_insert(f->s, &small, qn, LDNS_RR_TYPE_TXT, resp,
+		assert_int_equal(tu_cache_insert(f->s, &small, qn, LDNS_RR_TYPE_TXT, resp,
 					      T0),
 				 TDNS_OK);
 		check_index(f->s);
@@ -810,7 +874,7 @@ static void many_build(struct many *m, size_t first, size_t n)
 		resp = txt_reply(name, 300 + first + i, true);
 		qn = dname(name);
 		memset(&m->v[i], 0, sizeof(m->v[i]));
-		assert_int_equal(cache_value_build(&cfg, qn, LDNS_RR_TYPE_TXT, resp, T0,
+		assert_int_equal(tu_cache_value_build(&cfg, qn, LDNS_RR_TYPE_TXT, resp, T0,
 						   &m->v[i]),
 				 TDNS_OK);
 		assert_true(m->v[i].cacheable);
@@ -912,7 +976,7 @@ static void test_budget_expired_first(void **state)
 		snprintf(name, sizeof(name), "h%zu.site.", i);
 		resp = txt_reply(name, i % 2 ? 3600 : 60, false);
 		qn = dname(name);
-		assert_int_equal(cache_insert(f->s, &small, qn, LDNS_RR_TYPE_TXT, resp,
+		assert_int_equal(tu_cache_insert(f->s, &small, qn, LDNS_RR_TYPE_TXT, resp,
 					      now),
 				 TDNS_OK);
 		check_index(f->s);
@@ -936,9 +1000,9 @@ static void test_account_purge(void **state)
 	struct tdns_txn *t = NULL;
 	size_t entries;
 
-	assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0), TDNS_OK);
+	assert_int_equal(tu_cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0), TDNS_OK);
 	/* Overwriting the same question does not count it twice. */
-	assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0 + 1),
+	assert_int_equal(tu_cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0 + 1),
 			 TDNS_OK);
 	assert_int_equal(check_index(f->s), 1);
 	assert_true(scan_bytes(f->s, &entries) > 0);
@@ -997,7 +1061,7 @@ static void test_stale_get(void **state)
 	struct tdns_cache_value v;
 	ldns_pkt *got;
 
-	assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0), TDNS_OK);
+	assert_int_equal(tu_cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0), TDNS_OK);
 	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
 		assert_int_equal(get_stale(f->s, "Alias.Site.", LDNS_RR_TYPE_A,
 					   T0 + rows[r].at, rows[r].max_stale, &v),
@@ -1057,7 +1121,7 @@ static void test_budget_keeps_stale(void **state)
 			snprintf(name, sizeof(name), "k%d-%zu.site.", keep, i);
 			resp = txt_reply(name, i <= 150 ? 60 : 3600, false);
 			qn = dname(name);
-			assert_int_equal(cache_insert(f->s, &small, qn, LDNS_RR_TYPE_TXT,
+			assert_int_equal(tu_cache_insert(f->s, &small, qn, LDNS_RR_TYPE_TXT,
 						      resp, now),
 					 TDNS_OK);
 			check_index(f->s);
@@ -1095,7 +1159,7 @@ static void a_value(const char *name, uint32_t ttl, uint64_t now,
 
 	snprintf(rr, sizeof(rr), "%s %u IN A 192.0.2.1", name, ttl);
 	resp = mkreply(name, LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, an, NULL, NULL);
-	assert_int_equal(cache_value_build(&long_cfg, qn, LDNS_RR_TYPE_A, resp, now,
+	assert_int_equal(tu_cache_value_build(&long_cfg, qn, LDNS_RR_TYPE_A, resp, now,
 					   v),
 			 TDNS_OK);
 	assert_true(v->cacheable);
@@ -1375,7 +1439,7 @@ static void test_index_map_full(void **state)
 		snprintf(name, sizeof(name), "m%zu.site.", i);
 		resp = txt_reply(name, 300 + (i * 37) % 1000, true);
 		qn = dname(name);
-		st = cache_insert(f->s, &long_cfg, qn, LDNS_RR_TYPE_TXT, resp, T0);
+		st = tu_cache_insert(f->s, &long_cfg, qn, LDNS_RR_TYPE_TXT, resp, T0);
 		assert_true(st == TDNS_OK || st == TDNS_EFULL);
 		full += st == TDNS_EFULL;
 		stored += st == TDNS_OK;
@@ -1621,7 +1685,7 @@ static void test_hits_match_ldns(void **state)
 		qkey_of(c->qname, key, &klen);
 		resp = mkreply(c->qname, c->qtype, c->rcode, c->an, c->ns, c->ar);
 		qn = dname(c->qname);
-		assert_int_equal(cache_insert(f->s, &cfg, qn, c->qtype, resp, T0),
+		assert_int_equal(tu_cache_insert(f->s, &cfg, qn, c->qtype, resp, T0),
 				 TDNS_OK);
 		assert_int_equal(store_begin(f->s, false, &t), TDNS_OK);
 		for (k = 0; k < 4 * sizeof(udps) / sizeof(udps[0]); k++) {
@@ -1733,12 +1797,12 @@ static void test_hit_edges(void **state)
 
 	p = mkreply("big.site.", LDNS_RR_TYPE_TXT, LDNS_RCODE_NOERROR, big, none, none);
 	qn = dname("big.site.");
-	assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_TXT, p, T0), TDNS_OK);
+	assert_int_equal(tu_cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_TXT, p, T0), TDNS_OK);
 	ldns_rdf_deep_free(qn);
 	ldns_pkt_free(p);
 	p = mkreply("www.site.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, www, none, none);
 	qn = dname("www.site.");
-	assert_int_equal(cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, p, T0), TDNS_OK);
+	assert_int_equal(tu_cache_insert(f->s, &cfg, qn, LDNS_RR_TYPE_A, p, T0), TDNS_OK);
 	ldns_rdf_deep_free(qn);
 	ldns_pkt_free(p);
 	assert_int_equal(store_begin(f->s, false, &t), TDNS_OK);
@@ -1813,6 +1877,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_poison_not_reachable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_top_bit_ttl, setup, teardown),
 		cmocka_unit_test(test_refused_inputs),
+		cmocka_unit_test(test_compressed_reply),
 		cmocka_unit_test_setup_teardown(test_any_passed_through, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_case_and_type, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_survives_reopen, setup, teardown),

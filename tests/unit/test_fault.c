@@ -561,7 +561,7 @@ static void cache_fill(struct tdns_store *s)
 		for (j = 0; c->ns[j] != NULL; j++)
 			assert_true(ldns_pkt_push_rr(resp, LDNS_SECTION_AUTHORITY,
 						     rr_from(c->ns[j])));
-		assert_int_equal(cache_insert(s, NULL, qn, c->qtype, resp, T0),
+		assert_int_equal(tu_cache_insert(s, NULL, qn, c->qtype, resp, T0),
 				 TDNS_OK);
 		ldns_pkt_free(resp);
 		ldns_rdf_deep_free(qn);

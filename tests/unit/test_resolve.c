@@ -954,7 +954,7 @@ static void test_batch_snapshot(void **state)
 	resolver_batch(e->r, true);
 	assert_int_equal(ask(e, 0, 1, "www.site.", LDNS_RR_TYPE_A, true, 0),
 			 RESOLVER_DEFER);
-	assert_int_equal(cache_insert(e->store, NULL, qn, LDNS_RR_TYPE_A, resp,
+	assert_int_equal(tu_cache_insert(e->store, NULL, qn, LDNS_RR_TYPE_A, resp,
 				      clock_now()),
 			 TDNS_OK);
 	/* Same batch: the old snapshot, still a miss (joins the first). */

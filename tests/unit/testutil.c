@@ -44,3 +44,52 @@ char *tu_tmpfile(char *buf, const char *text)
 	}
 	return buf;
 }
+
+/* resp written to wire without compression (ldns compresses names that
+ * differ in case, which would lose the case a test gives an owner) into
+ * *b (ldns_buffer_free), parsed into *m. */
+static enum tdns_status tu_msg(const ldns_pkt *resp, struct tdns_msg *m,
+			       ldns_buffer **b)
+{
+	*b = ldns_buffer_new(LDNS_MAX_PACKETLEN);
+	if (*b == NULL ||
+	    ldns_pkt2buffer_wire_compress(*b, resp, NULL) != LDNS_STATUS_OK)
+		return TDNS_ENOMEM;
+	return msg_parse(m, ldns_buffer_begin(*b), ldns_buffer_position(*b)) == MSG_OK
+		       ? TDNS_OK
+		       : TDNS_EINVAL;
+}
+
+enum tdns_status tu_cache_value_build(const struct tdns_cache_cfg *cfg,
+				      const ldns_rdf *qname, uint16_t qtype,
+				      const ldns_pkt *resp, uint64_t now,
+				      struct tdns_cache_value *v)
+{
+	static struct tdns_msg m;
+	ldns_buffer *b = NULL;
+	enum tdns_status st = tu_msg(resp, &m, &b);
+
+	if (st == TDNS_OK)
+		st = cache_value_build(cfg, ldns_rdf_data(qname), ldns_rdf_size(qname),
+				       qtype, &m, now, v);
+	else
+		memset(v, 0, sizeof(*v));
+	ldns_buffer_free(b);
+	return st;
+}
+
+enum tdns_status tu_cache_insert(struct tdns_store *s,
+				 const struct tdns_cache_cfg *cfg,
+				 const ldns_rdf *qname, uint16_t qtype,
+				 const ldns_pkt *resp, uint64_t now)
+{
+	static struct tdns_msg m;
+	ldns_buffer *b = NULL;
+	enum tdns_status st = tu_msg(resp, &m, &b);
+
+	if (st == TDNS_OK)
+		st = cache_insert(s, cfg, ldns_rdf_data(qname), ldns_rdf_size(qname),
+				  qtype, &m, now);
+	ldns_buffer_free(b);
+	return st;
+}

@@ -5,6 +5,12 @@
 #define TIERDNS_TESTUTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include <ldns/ldns.h>
+
+#include "tierdns/cache.h"
+#include "tierdns/store.h"
 
 /* Create a fresh temporary directory (for an LMDB environment) and return its
  * path in a static buffer of the caller: buf must hold 64 bytes. */
@@ -13,5 +19,21 @@ char *tu_tmpdir(char *buf);
 void tu_rmdir(const char *path);
 /* Write text to a fresh temporary file; path returned in buf (64 bytes). */
 char *tu_tmpfile(char *buf, const char *text);
+
+/*
+ * cache_value_build and cache_insert for a reply the tests hold as an ldns
+ * packet: it is written to wire (uncompressed: ldns compresses names that
+ * differ in case, which would lose an owner's case) and parsed with
+ * msg_parse, as the resolver reads replies.
+ * TDNS_EINVAL when it does not come back as a message.
+ */
+enum tdns_status tu_cache_value_build(const struct tdns_cache_cfg *cfg,
+				      const ldns_rdf *qname, uint16_t qtype,
+				      const ldns_pkt *resp, uint64_t now,
+				      struct tdns_cache_value *v);
+enum tdns_status tu_cache_insert(struct tdns_store *s,
+				 const struct tdns_cache_cfg *cfg,
+				 const ldns_rdf *qname, uint16_t qtype,
+				 const ldns_pkt *resp, uint64_t now);
 
 #endif
