@@ -32,6 +32,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* stdbool.h first: without it ldns/common.h defines bool as signed char,
+ * which no longer matches the bool of the other modules. */
+#include <stdbool.h>
 #include <ldns/ldns.h>
 
 #include "tierdns/name.h"

@@ -14,6 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* stdbool.h first: without it ldns/common.h defines bool as signed char,
+ * which no longer matches the bool of the other modules. */
+#include <stdbool.h>
 #include <ldns/ldns.h>
 
 #include "fuzz.h"

@@ -13,6 +13,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+/* stdbool.h first: without it ldns/common.h defines bool as signed char,
+ * which no longer matches the bool of the other modules. */
+#include <stdbool.h>
 #include <ldns/ldns.h>
 
 #include "../fuzz/msg_oracle.h"

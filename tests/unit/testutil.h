@@ -7,6 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* stdbool.h first: without it ldns/common.h defines bool as signed char,
+ * which no longer matches the bool of the other modules. */
+#include <stdbool.h>
 #include <ldns/ldns.h>
 
 #include "tierdns/cache.h"
