@@ -761,3 +761,12 @@ enum tdns_status zonedb_cache_find(struct zonedb_cache *c, struct tdns_txn *t,
 	}
 	return TDNS_ENOTFOUND;
 }
+
+bool zonedb_cache_empty(struct zonedb_cache *c, struct tdns_txn *t)
+{
+	uint64_t id = store_txn_id(t);
+
+	if (id == 0 || (c->txn_id != id && zc_refresh(c, t, id) != TDNS_OK))
+		return false;
+	return c->n == 0 && !c->bypass;
+}

@@ -155,4 +155,9 @@ enum tdns_status zonedb_cache_find(struct zonedb_cache *c, struct tdns_txn *t,
 				   size_t *apex_len, struct tdns_zone_meta *meta,
 				   bool *has_cuts);
 
+/* True when the snapshot t holds no zone at all (read through the cache as
+ * zonedb_cache_find; false when unsure, e.g. in a write transaction or on
+ * an error, so that the caller goes on to the full lookup). */
+bool zonedb_cache_empty(struct zonedb_cache *c, struct tdns_txn *t);
+
 #endif

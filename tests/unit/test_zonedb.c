@@ -147,6 +147,48 @@ static bool cache_find(struct zonedb_cache *zc, struct tdns_txn *t,
 /* The cached zone list finds what zonedb_find finds, knows which zones
  * have a cut below their apex (NS of deeper zones held here do not count),
  * and follows commits at the next snapshot; a write transaction bypasses it. */
+/* zonedb_cache_empty: true only for a committed snapshot without zones;
+ * a store with zones, a write transaction and a snapshot whose zone list
+ * cannot be trusted all say "not empty" (the caller then looks up). */
+static void test_cache_empty(void **state)
+{
+	struct fx *f = *state;
+	struct zonedb_cache *zc = NULL;
+	struct tdns_store *s = NULL;
+	struct tdns_txn *t = NULL, *w = NULL;
+	uint8_t key[NAME_KEY_MAX];
+	size_t klen;
+	char dir[64];
+
+	assert_int_equal(zonedb_cache_new(&zc), TDNS_OK);
+	assert_false(zonedb_cache_empty(zc, f->t));
+	tu_tmpdir(dir);
+	assert_int_equal(store_open(dir, NULL, &s), TDNS_OK);
+	assert_int_equal(store_begin(s, false, &t), TDNS_OK);
+	assert_true(zonedb_cache_empty(zc, t));
+	store_reset(t);
+	/* A zone committed meanwhile is seen by the renewed snapshot. */
+	load(s, "$ORIGIN z.\n@ 60 IN SOA ns hm 1 1 1 1 1\n@ 60 IN NS ns\n");
+	assert_int_equal(store_renew(t), TDNS_OK);
+	assert_false(zonedb_cache_empty(zc, t));
+	store_abort(t);
+	assert_int_equal(store_begin(s, true, &w), TDNS_OK);
+	klen = key_of("z.", key);
+	assert_int_equal(zonedb_delete_zone(w, key, klen), TDNS_OK);
+	assert_false(zonedb_cache_empty(zc, w));
+	/* A malformed zone entry alone: the list skips it, so it is no proof
+	 * that the store is empty. */
+	key[klen] = 0;
+	assert_int_equal(store_put(w, TDNS_DB_ZONES, key, klen + 1, "bad", 3), TDNS_OK);
+	assert_int_equal(store_commit(w), TDNS_OK);
+	assert_int_equal(store_begin(s, false, &t), TDNS_OK);
+	assert_false(zonedb_cache_empty(zc, t));
+	store_abort(t);
+	store_close(s);
+	tu_rmdir(dir);
+	zonedb_cache_free(zc);
+}
+
 static void test_cache_find(void **state)
 {
 	static const char *const child =
@@ -507,6 +549,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_find_closest_enclosing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_find_without_root, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_find, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_empty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_name_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_walk_skips_deeper_zones, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_name_rrsets_and_get, setup, teardown),
