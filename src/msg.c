@@ -19,54 +19,6 @@
 #define Q_FIXED 4   /* qtype, qclass after the question name */
 
 /*
- * Walk the name at w[off] (w holds len bytes). Each pointer must lead
- * strictly backwards from where it stands and past the header, and at most
- * MSG_MAX_POINTERS are followed: with the 255-octet limit that bounds the
- * walk. out (NULL: not written) receives the name uncompressed, *plain its
- * length, *end the offset just past it where it stands.
- */
-static bool name_walk(const uint8_t *w, size_t len, size_t off, uint8_t *out,
-		      size_t *plain, size_t *end)
-{
-	size_t p = off, o = 0, stop = 0;
-	unsigned hops = 0;
-
-	for (;;) {
-		size_t c;
-
-		if (p >= len)
-			return false;
-		c = w[p];
-		if ((c & 0xc0) == 0xc0) {
-			size_t target;
-
-			if (p + 1 >= len)
-				return false;
-			target = (c & 0x3f) << 8 | w[p + 1];
-			if (target >= p || target < DNS_HDR_LEN ||
-			    ++hops > MSG_MAX_POINTERS)
-				return false;
-			if (stop == 0)
-				stop = p + 2;
-			p = target;
-			continue;
-		}
-		/* 0x40 and 0x80 label types are not in use (RFC 6891 5). */
-		if (c > LABEL_MAX || len - p < c + 1 || o + c + 1 > NAME_WIRE_MAX)
-			return false;
-		if (out != NULL)
-			memcpy(out + o, w + p, c + 1);
-		o += c + 1;
-		p += c + 1;
-		if (c == 0)
-			break;
-	}
-	*plain = o;
-	*end = stop != 0 ? stop : p;
-	return true;
-}
-
-/*
  * The wire length of one non-name rdata field of type t at p, with left
  * bytes of the rdata left (at least 1); 0 when it does not fit. The sizes
  * are those ldns_wire2rdf gives each field type; a type it does not list
@@ -182,8 +134,8 @@ static bool rdata_walk(const uint8_t *w, size_t len, uint16_t type,
 		if (t == LDNS_RDF_TYPE_DNAME) {
 			uint8_t tmp[NAME_WIRE_MAX];
 
-			if (!name_walk(w, len, p, out != NULL ? tmp : NULL, &n,
-				       &next) ||
+			if (!name_wire_read(w, len, p, DNS_HDR_LEN,
+					    out != NULL ? tmp : NULL, &n, &next) ||
 			    next > end)
 				return false;
 			if (next - p != n)
@@ -276,7 +228,7 @@ enum msg_verdict msg_parse(struct tdns_msg *m, const uint8_t *w, size_t len)
 	m->edns_opts_len = 0;
 
 	for (i = 0; i < m->qdcount; i++) {
-		if (!name_walk(w, len, pos, NULL, &plain, &next) ||
+		if (!name_wire_read(w, len, pos, DNS_HDR_LEN, NULL, &plain, &next) ||
 		    len - next < Q_FIXED)
 			return MSG_MALFORMED;
 		if (i == 0) {
@@ -292,7 +244,7 @@ enum msg_verdict msg_parse(struct tdns_msg *m, const uint8_t *w, size_t len)
 	for (i = 0; i < total; i++) {
 		struct tdns_msg_rr *rr = &m->rr[i];
 
-		if (!name_walk(w, len, pos, NULL, &plain, &next) ||
+		if (!name_wire_read(w, len, pos, DNS_HDR_LEN, NULL, &plain, &next) ||
 		    len - next < RR_FIXED)
 			return MSG_MALFORMED;
 		rr->owner = (uint16_t)pos;
@@ -329,14 +281,16 @@ size_t msg_name(const struct tdns_msg *m, size_t off, uint8_t *out)
 {
 	size_t plain, end;
 
-	return name_walk(m->wire, m->len, off, out, &plain, &end) ? plain : 0;
+	return name_wire_read(m->wire, m->len, off, DNS_HDR_LEN, out, &plain,
+			      &end) ? plain : 0;
 }
 
 size_t msg_name_skip(const struct tdns_msg *m, size_t off)
 {
 	size_t plain, end;
 
-	return name_walk(m->wire, m->len, off, NULL, &plain, &end) ? end : 0;
+	return name_wire_read(m->wire, m->len, off, DNS_HDR_LEN, NULL, &plain,
+			      &end) ? end : 0;
 }
 
 bool msg_name_eq(const struct tdns_msg *m, size_t off, const uint8_t *name,

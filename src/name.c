@@ -143,3 +143,44 @@ bool name_record_key_split(const uint8_t *rkey, size_t rkey_len,
 	*type = (uint16_t)((rkey[pos + 1] << 8) | rkey[pos + 2]);
 	return true;
 }
+
+bool name_wire_read(const uint8_t *w, size_t len, size_t off,
+		    size_t min_target, uint8_t *out, size_t *plain, size_t *end)
+{
+	size_t p = off, o = 0, stop = 0;
+	unsigned hops = 0;
+
+	for (;;) {
+		size_t c;
+
+		if (p >= len)
+			return false;
+		c = w[p];
+		if ((c & 0xc0) == 0xc0) {
+			size_t target;
+
+			if (p + 1 >= len)
+				return false;
+			target = (c & 0x3f) << 8 | w[p + 1];
+			if (target >= p || target < min_target ||
+			    ++hops > NAME_MAX_POINTERS)
+				return false;
+			if (stop == 0)
+				stop = p + 2;
+			p = target;
+			continue;
+		}
+		/* 0x40 and 0x80 label types are not in use (RFC 6891 5). */
+		if (c > LABEL_MAX || len - p < c + 1 || o + c + 1 > NAME_WIRE_MAX)
+			return false;
+		if (out != NULL)
+			memcpy(out + o, w + p, c + 1);
+		o += c + 1;
+		p += c + 1;
+		if (c == 0)
+			break;
+	}
+	*plain = o;
+	*end = stop != 0 ? stop : p;
+	return true;
+}

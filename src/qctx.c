@@ -67,50 +67,6 @@ static bool skip_name(const uint8_t *m, size_t len, size_t *pos, bool *root)
 	}
 }
 
-/*
- * Read the possibly compressed name at m[*pos] into out (uncompressed,
- * NAME_WIRE_MAX bytes); *pos moves past it, *out_len is its length. Each
- * pointer must lead strictly backwards from where it stands, so the walk
- * ends.
- */
-static bool read_name(const uint8_t *m, size_t len, size_t *pos, uint8_t *out,
-		      size_t *out_len)
-{
-	size_t p = *pos, o = 0, end = 0;
-
-	for (;;) {
-		uint8_t c;
-
-		if (p >= len)
-			return false;
-		c = m[p];
-		if ((c & 0xc0) == 0xc0) {
-			size_t target;
-
-			if (p + 1 >= len)
-				return false;
-			target = (size_t)(c & 0x3f) << 8 | m[p + 1];
-			if (target >= p)
-				return false;
-			if (end == 0)
-				end = p + 2;
-			p = target;
-			continue;
-		}
-		if (c > LABEL_MAX || len - p < (size_t)c + 1 ||
-		    o + (size_t)c + 1 > NAME_WIRE_MAX)
-			return false;
-		memcpy(out + o, m + p, (size_t)c + 1);
-		o += (size_t)c + 1;
-		p += (size_t)c + 1;
-		if (c == 0)
-			break;
-	}
-	*pos = end != 0 ? end : p;
-	*out_len = o;
-	return true;
-}
-
 /* RFC 6891 6.1.2: OPT rdata is a sequence of {code, length, data}. */
 static bool options_ok(const uint8_t *p, size_t len)
 {
@@ -171,7 +127,9 @@ enum qctx_verdict qctx_parse(struct tdns_qctx *q, const uint8_t *m, size_t len)
 	if (n > 0) {
 		q->qname = m + pos;
 		pos += n;
-	} else if (read_name(m, len, &pos, q->qname_buf, &n)) {
+	} else if (name_wire_read(m, len, pos, 0, q->qname_buf, &n, &pos)) {
+		/* RFC 1035 4.1.4 allows a pointer into the header, odd as
+		 * it is; upstream replies (msg.c) get no such latitude. */
 		q->qname = q->qname_buf;
 	} else {
 		return QCTX_FORMERR;

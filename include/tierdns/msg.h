@@ -50,7 +50,7 @@
 
 #define MSG_MAX_LEN 65535    /* the largest DNS message (TCP framing) */
 #define MSG_RR_MAX 512       /* records of all three sections at most */
-#define MSG_MAX_POINTERS 127 /* compression pointers followed per name */
+#define MSG_MAX_POINTERS NAME_MAX_POINTERS /* pointers followed per name */
 
 enum msg_verdict {
 	MSG_OK = 0,

@@ -27,6 +27,22 @@
 #define NAME_KEY_MAX 254               /* wire length minus the root byte */
 #define RECORD_KEY_MAX (NAME_KEY_MAX + 3)
 
+#define NAME_MAX_POINTERS 127 /* compression pointers followed per name */
+
+/*
+ * Read the possibly compressed name at w[off] of a DNS message of len bytes
+ * (RFC 1035 4.1.4). Each pointer must lead strictly backwards from where it
+ * stands, to min_target or later (DNS_HDR_LEN: not into the header; 0:
+ * anywhere), and at most NAME_MAX_POINTERS are followed: with the 255-octet
+ * limit that bounds the walk. out (NULL: not written; else NAME_WIRE_MAX
+ * bytes) receives the name uncompressed, *plain its length, *end the offset
+ * just past it where it stands. false for a malformed name (truncated, a
+ * label over 63 octets or of type 0x40/0x80, a pointer that breaks the
+ * rules, over 255 octets).
+ */
+bool name_wire_read(const uint8_t *w, size_t len, size_t off,
+		    size_t min_target, uint8_t *out, size_t *plain, size_t *end);
+
 /*
  * Build the name key of an uncompressed wire-format name (length-prefixed
  * labels ending with the 0 root label, as in an ldns_rdf of type DNAME).
