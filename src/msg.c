@@ -14,7 +14,6 @@
 
 #include "tierdns/dnsproto.h"
 
-#define LABEL_MAX 63
 #define RR_FIXED 10 /* type, class, ttl, rdlength after the owner */
 #define Q_FIXED 4   /* qtype, qclass after the question name */
 

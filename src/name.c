@@ -7,8 +7,6 @@
 
 #include "tierdns/dnsproto.h"
 
-#define LABEL_MAX 63 /* RFC 1035 2.3.4 */
-
 enum tdns_status name_key_from_wire(const uint8_t *wire, size_t wire_len,
 				    uint8_t *key, size_t *key_len)
 {

@@ -9,7 +9,6 @@
 #include "tierdns/dnsproto.h"
 
 #define RR_FIXED 10 /* type, class, ttl, rdlength after the owner */
-#define LABEL_MAX 63
 
 size_t qctx_name_len(const uint8_t *p, size_t len)
 {

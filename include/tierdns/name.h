@@ -24,6 +24,7 @@
 #include "tierdns/status.h"
 
 #define NAME_WIRE_MAX 255              /* RFC 1035 2.3.4 */
+#define LABEL_MAX 63                   /* RFC 1035 2.3.4 */
 #define NAME_KEY_MAX 254               /* wire length minus the root byte */
 #define RECORD_KEY_MAX (NAME_KEY_MAX + 3)
 
