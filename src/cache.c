@@ -1229,11 +1229,13 @@ enum tdns_status cache_value_answer(const uint8_t *val, size_t len, uint64_t now
 			continue;
 		}
 		/* An owner equal to the question is written as a pointer to it,
-		 * in the client's case (RFC 4343 4). */
+		 * in the client's case (RFC 4343 4). The encoder skips the
+		 * owner, type, class and expiry before each rdlength. */
 		e = answer_add(a, sec,
 			       name_eq(rec, nlen, q->qname, q->qname_len) ? NULL
 									  : rec,
-			       type, rclass, ttl, ANS_REC_CACHED(nlen), 1, rec,
+			       type, rclass, ttl,
+			       (uint16_t)(nlen + CACHE_REC_FIXED - 2), 1, rec,
 			       (size_t)(val + pos - rec));
 		if (e == NULL)
 			return TDNS_OK; /* a->tc says the rest is missing */

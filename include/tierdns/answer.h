@@ -13,16 +13,13 @@
  * returns. The struct itself is plain memory, reused across queries with
  * answer_reset; it holds no heap pointers and needs no destructor.
  *
- * The records of an entry are count x ( skip bytes | u16 rdlength | rdata ):
- *   skip ANS_REC_PACKED (0)   the rrset.h layout
- *   skip ANS_REC_CACHED(nlen) the cache.h record layout, ( owner | u16 type
- *                             | u16 class | u64 expiry | u16 rdlength |
- *                             rdata ), whose records of one entry share an
- *                             owner of nlen bytes; only the rdata is used
- *                             (owner, type, class and TTL are the entry's)
- * so the encoder steps over what it does not use without parsing it. rdata
- * is uncompressed wire rdata; the encoder compresses the names in the rdata
- * of the RFC 1035 types that RFC 3597 4 allows.
+ * The records of an entry are count x ( skip bytes | u16 rdlength | rdata ),
+ * so the encoder steps over what it does not use without parsing it: skip
+ * is ANS_REC_PACKED (0) for the rrset.h layout; the cache (cache.h) sets it
+ * to its record's owner, type, class and expiry, which the records of one
+ * entry share (owner, type, class and TTL are the entry's). rdata is
+ * uncompressed wire rdata; the encoder compresses the names in the rdata of
+ * the RFC 1035 types that RFC 3597 4 allows.
  */
 #ifndef TIERDNS_ANSWER_H
 #define TIERDNS_ANSWER_H
@@ -41,8 +38,7 @@ enum ans_section {
 	ANS_SECTIONS_,
 };
 
-#define ANS_REC_PACKED 0
-#define ANS_REC_CACHED(nlen) ((uint16_t)((nlen) + 12))
+#define ANS_REC_PACKED 0 /* skip of the rrset.h layout */
 
 /* Entry flags. */
 #define ANS_F_REQUIRED 0x01 /* additional data whose loss sets TC: the
