@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# tools/ir_replay.sh - instructions per query of one build, quickly: the
+# callgrind column of tools/bench.sh without the rest of the bench.
+#
+# usage: tools/ir_replay.sh BUILD_DIR [upper|hit|miss]...
+# A 20000-name zone is loaded into a scratch store; each path runs its
+# daemon (one thread) under valgrind --tool=callgrind twice, with and
+# without a replay of 2000 queries (dnsperf), and prints
+# (Ir with - Ir without) / answered. Hits are primed first; misses are
+# fresh names forwarded to a plain tierdns-upper. KEEP=1 keeps the
+# callgrind files (their directory is printed last). It prints figures;
+# it asserts nothing. The hit path varies by about +-100 Ir between runs
+# (how many packets each wakeup finds): compare medians of a few.
+set -u
+[ $# -ge 1 ] && [ -x "$1/tierdns-upper" ] || { echo "usage: $0 BUILD_DIR [upper|hit|miss]..." >&2; exit 2; }
+b=$1; shift
+paths=${*:-upper hit miss}
+w=$(mktemp -d /tmp/irw.XXXX)
+n=20000; k=2000
+awk -v n="$n" 'BEGIN { print "$ORIGIN bench."; print "$TTL 3600";
+ print "@ IN SOA ns.bench. hostmaster.bench. 1 3600 900 604800 3600"; print "@ IN NS ns.bench."; print "ns IN A 127.0.0.1";
+ for (i = 0; i < n; i++) printf "n%d IN A 10.%d.%d.%d\n", i, int(i/65536)%256, int(i/256)%256, i%256 }' > $w/z
+gq() { awk -v a="$1" -v b="$2" 'BEGIN { for (i = a; i < b; i++) printf "n%d.bench. A\n", i }' | shuf --random-source=<(yes) > $3; }
+gq 0 $k $w/hit.txt; gq 5000 $((5000+k)) $w/miss.txt
+$b/tierdns-zone --db $w/up load $w/z >/dev/null 2>&1
+port() { echo $((20000 + RANDOM % 20000)); }
+UP=$(port)
+$b/tierdns-upper --db $w/up --listen 127.0.0.1 --port $UP --threads 1 >/dev/null 2>&1 & UPID=$!
+sleep 0.5
+run() { # tag prime replay cmd...
+  local tag=$1 prime=$2 replay=$3; shift 3
+  local tot=()
+  for rep in with without; do
+    local p=$(port); rm -rf $w/loc
+    valgrind --tool=callgrind --callgrind-out-file=$w/cg.$tag.$rep "$@" --port $p >/dev/null 2>&1 & local pid=$!
+    for i in $(seq 60); do dig @127.0.0.1 -p $p ns.bench. +tries=1 +time=1 >/dev/null 2>&1 && break; sleep 0.5; done
+    [ -n "$prime" ] && dnsperf -s 127.0.0.1 -p $p -d $prime -n 1 -c 1 -q 10 -t 10 >/dev/null 2>&1
+    sleep 0.5
+    if [ $rep = with ]; then dnsperf -s 127.0.0.1 -p $p -d $replay -n 1 -c 1 -q 10 -t 10 > $w/rep.$tag 2>&1; fi
+    sleep 0.5; kill $pid; wait $pid
+    tot+=($(awk '/^totals:/ {print $2}' $w/cg.$tag.$rep))
+  done
+  local q=$(awk '/Queries completed:/ {print $3}' $w/rep.$tag)
+  echo "$tag $(( (tot[0]-tot[1]) / q )) Ir/query ($q answered)"
+}
+for p in $paths; do case $p in
+ upper) run upper $w/hit.txt $w/hit.txt $b/tierdns-upper --db $w/up --listen 127.0.0.1 --threads 1 ;;
+ hit) run hit $w/hit.txt $w/hit.txt $b/tierdns-local --db $w/loc --listen 127.0.0.1 --threads 1 --upstream 127.0.0.1:$UP ;;
+ miss) run miss "" $w/miss.txt $b/tierdns-local --db $w/loc --listen 127.0.0.1 --threads 1 --upstream 127.0.0.1:$UP ;;
+esac; done
+kill $UPID; wait $UPID 2>/dev/null
+[ -n "${KEEP-}" ] && echo $w || rm -rf $w
