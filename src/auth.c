@@ -24,6 +24,7 @@
 
 #include <string.h>
 
+#include "tierdns/clock.h"
 #include "tierdns/dnsproto.h"
 #include "tierdns/log.h"
 #include "tierdns/name.h"
@@ -382,9 +383,11 @@ static enum tdns_status answer_step(struct tdns_txn *t, struct tdns_answer *a,
 	st = find_wildcard(t, s, wkey, &wlen);
 	if (st != TDNS_OK)
 		return st;
-	if (wlen > 0)
+	if (wlen > 0) {
+		a->wildcard = true;
 		return answer_data(t, a, s, wkey, wlen, qtype, KNOWN_NOTHING,
 				   NULL, end, target);
+	}
 	/* RFC 6604 3: the rcode describes the last name of a CNAME chain. */
 	a->rcode = DNS_RCODE_NXDOMAIN;
 	return add_negative_soa(t, a, s->key, s->apex_len);
@@ -446,6 +449,7 @@ enum auth_result auth_lookup(struct zonedb_cache *zc, struct tdns_txn *t,
 	a->rcode = DNS_RCODE_NOERROR;
 	if (st != TDNS_OK)
 		goto out;
+	a->zone_klen = s.apex_len;
 	for (hops = 0;; hops++) {
 		memcpy(seen[hops], s.key, s.klen);
 		seen_len[hops] = s.klen;
@@ -557,6 +561,7 @@ struct auth_ctx {
 	struct zonedb_cache *zc;
 	struct tdns_txn *t;
 	const struct tdns_auth_cfg *cfg;
+	const struct auth_client *cl;
 };
 
 static enum pipeline_verdict query_stage(void *arg, const struct tdns_qctx *q,
@@ -571,21 +576,57 @@ static enum pipeline_verdict query_stage(void *arg, const struct tdns_qctx *q,
 	return PIPELINE_ANSWER;
 }
 
+/* RRL (rrl.h) on UDP answers; TCP is never limited. */
+static enum pipeline_verdict limit_stage(void *arg, const struct tdns_qctx *q,
+					 struct tdns_answer *a)
+{
+	struct auth_ctx *c = arg;
+	const uint8_t *name;
+	enum rrl_class cls;
+	size_t name_len;
+
+	if (c->cfg->rrl == NULL || c->cl->peer == NULL || c->cl->tcp)
+		return PIPELINE_ANSWER;
+	cls = rrl_classify(q, a, &name, &name_len);
+	switch (rrl_check(c->cfg->rrl, c->cl->peer, cls, name, name_len,
+			  clock_mono_coarse_ms(), c->cl->rrl)) {
+	case RRL_PASS:
+		break;
+	case RRL_SLIP:
+		answer_truncate(a);
+		break;
+	case RRL_DROP:
+		return PIPELINE_DROP;
+	}
+	return PIPELINE_ANSWER;
+}
+
+bool auth_answer_from(struct zonedb_cache *zc, struct tdns_txn *t,
+		      const struct tdns_auth_cfg *cfg, const struct auth_client *cl,
+		      const uint8_t *in, size_t in_len, uint8_t *out, size_t cap,
+		      size_t *out_len)
+{
+	static const struct tdns_pipeline upper = {
+		.opcode[DNS_OPCODE_QUERY] = query_stage,
+		.limit = limit_stage,
+	};
+	struct auth_ctx c = { zc, t, cfg, cl };
+	struct tdns_qctx q;
+	struct tdns_answer a;
+
+	q.peer = cl->peer;
+	q.transport = cl->tcp ? QCTX_TCP : QCTX_UDP;
+	return pipeline_run(&upper, &c, &q, &a, in, in_len, out, cap, out_len) ==
+		       PIPELINE_ANSWER &&
+	       *out_len > 0;
+}
+
 bool auth_answer(struct zonedb_cache *zc, struct tdns_txn *t,
 		 const struct tdns_auth_cfg *cfg, const uint8_t *in,
 		 size_t in_len, bool tcp, uint8_t *out, size_t cap,
 		 size_t *out_len)
 {
-	static const struct tdns_pipeline upper = {
-		.opcode[DNS_OPCODE_QUERY] = query_stage,
-	};
-	struct auth_ctx c = { zc, t, cfg };
-	struct tdns_qctx q;
-	struct tdns_answer a;
+	struct auth_client cl = { NULL, tcp, NULL };
 
-	q.peer = NULL;
-	q.transport = tcp ? QCTX_TCP : QCTX_UDP;
-	return pipeline_run(&upper, &c, &q, &a, in, in_len, out, cap, out_len) ==
-		       PIPELINE_ANSWER &&
-	       *out_len > 0;
+	return auth_answer_from(zc, t, cfg, &cl, in, in_len, out, cap, out_len);
 }

@@ -33,6 +33,7 @@ struct worker {
 	struct zonedb_cache *zc; /* this thread's copy of the zone list */
 	bool in_batch;        /* inside a UDP batch: txn holds its snapshot */
 	enum tdns_status snap; /* how taking the batch's snapshot went */
+	struct rrl_counters rrl; /* this worker's rate-limited responses */
 };
 
 /* A fresh read snapshot, so that zones tierdns-zone commits while we run
@@ -57,6 +58,8 @@ static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
 				      size_t *out_len)
 {
 	struct worker *w = ctx;
+	struct auth_client cl = { netio_request_peer(req), netio_request_is_tcp(req),
+				  &w->rrl };
 	enum tdns_status st;
 	bool reply;
 
@@ -64,9 +67,8 @@ static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
 	if (st != TDNS_OK)
 		log_err("worker %u: store snapshot: %s", w->id, tdns_strerror(st));
 	/* Without a snapshot every query is answered SERVFAIL (auth.h). */
-	reply = auth_answer(w->zc, st == TDNS_OK ? w->txn : NULL, w->auth, in,
-			    in_len, netio_request_is_tcp(req), out, QCTX_MAX_MSG,
-			    out_len);
+	reply = auth_answer_from(w->zc, st == TDNS_OK ? w->txn : NULL, w->auth,
+				 &cl, in, in_len, out, QCTX_MAX_MSG, out_len);
 	if (!w->in_batch && st == TDNS_OK)
 		store_reset(w->txn);
 	return reply ? NETIO_REPLY : NETIO_DROP;
@@ -169,6 +171,18 @@ int main(int argc, char **argv)
 		auth.identity = hostname;
 	}
 
+	if (o.rrl.rate > 0) {
+		st = rrl_new(&o.rrl, &auth.rrl);
+		if (st != TDNS_OK) {
+			log_err("rate limiting: %s", tdns_strerror(st));
+			goto out;
+		}
+		log_info("rate limiting: %u responses/s per /%u (IPv4) or /%u (IPv6) "
+			 "client prefix, class and name; every %u-th truncated, %u buckets",
+			 o.rrl.rate, o.rrl.ipv4_prefix, o.rrl.ipv6_prefix, o.rrl.slip,
+			 o.rrl.size);
+	}
+
 	memset(&so, 0, sizeof(so));
 	so.flags = STORE_TIER_UPPER;
 	st = daemon_open(&o, &so, &store);
@@ -229,6 +243,10 @@ int main(int argc, char **argv)
 			log_info("worker %u: %llu tcp connections closed at accept "
 				 "(over --max-tcp-per-client %u)",
 				 i, (unsigned long long)n, o.max_tcp_per_client);
+		if (workers[i].rrl.slipped + workers[i].rrl.dropped > 0)
+			log_info("worker %u: rate limiting slipped %llu and dropped %llu "
+				 "responses", i, (unsigned long long)workers[i].rrl.slipped,
+				 (unsigned long long)workers[i].rrl.dropped);
 	}
 out:
 	if (workers != NULL) {
@@ -238,6 +256,7 @@ out:
 	}
 	if (store != NULL)
 		store_close(store);
+	rrl_free(auth.rrl);
 	daemon_cleanup(&o);
 	return rc;
 }

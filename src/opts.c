@@ -45,6 +45,11 @@ enum {
 	OPT_USER,
 	OPT_PID_FILE,
 	OPT_CHROOT,
+	OPT_RRL_RATE,
+	OPT_RRL_SLIP,
+	OPT_RRL_IPV4_PREFIX,
+	OPT_RRL_IPV6_PREFIX,
+	OPT_RRL_SIZE,
 };
 
 /* RFC 8767 5: a maximum stale timer of 1 to 3 days is suggested. */
@@ -84,6 +89,11 @@ static const struct num_opt num_opts[] = {
 	{ OPT_MAX_TCP_PER_CLIENT, "--max-tcp-per-client", 1, OPTS_MAX_TCP_MAX, "1-65536",
 	  NUM_FIELD(max_tcp_per_client) },
 	{ OPT_TCP_IDLE, "--tcp-idle", 1, OPTS_TCP_IDLE_MAX, "1-3600000 ms", NUM_FIELD(tcp_idle_ms) },
+	{ OPT_RRL_RATE, "--rrl-rate", 0, 1000000, "0-1000000 responses/s", NUM_FIELD(rrl.rate) },
+	{ OPT_RRL_SLIP, "--rrl-slip", 0, 100, "0-100", NUM_FIELD(rrl.slip) },
+	{ OPT_RRL_IPV4_PREFIX, "--rrl-ipv4-prefix", 8, 32, "8-32", NUM_FIELD(rrl_ipv4_prefix) },
+	{ OPT_RRL_IPV6_PREFIX, "--rrl-ipv6-prefix", 16, 128, "16-128", NUM_FIELD(rrl_ipv6_prefix) },
+	{ OPT_RRL_SIZE, "--rrl-size", 1, RRL_MAX_SIZE, "1-16777216 buckets", NUM_FIELD(rrl.size) },
 };
 
 static const struct option upper_longopts[] = {
@@ -94,6 +104,11 @@ static const struct option upper_longopts[] = {
 	{ "max-tcp", required_argument, NULL, OPT_MAX_TCP },
 	{ "max-tcp-per-client", required_argument, NULL, OPT_MAX_TCP_PER_CLIENT },
 	{ "tcp-idle", required_argument, NULL, OPT_TCP_IDLE },
+	{ "rrl-rate", required_argument, NULL, OPT_RRL_RATE },
+	{ "rrl-slip", required_argument, NULL, OPT_RRL_SLIP },
+	{ "rrl-ipv4-prefix", required_argument, NULL, OPT_RRL_IPV4_PREFIX },
+	{ "rrl-ipv6-prefix", required_argument, NULL, OPT_RRL_IPV6_PREFIX },
+	{ "rrl-size", required_argument, NULL, OPT_RRL_SIZE },
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "pid-file", required_argument, NULL, OPT_PID_FILE },
 	{ "chroot", required_argument, NULL, OPT_CHROOT },
@@ -147,8 +162,18 @@ static void print_help(enum tdns_prog prog)
 		       "  -l, --listen ADDR     address to serve on, IPv4 or IPv6, repeatable;\n"
 		       "                        ADDR:PORT or [V6]:PORT overrides --port (default 127.0.0.1)\n"
 		       "  -p, --port N          UDP and TCP port (default %d)\n"
-		       "  -t, --threads N       worker threads, 1-%d (default: number of CPUs)\n",
-		       OPTS_PORT_UPPER, OPTS_MAX_THREADS);
+		       "  -t, --threads N       worker threads, 1-%d (default: number of CPUs)\n"
+		       "      --rrl-rate N      response rate limiting: UDP responses per second\n"
+		       "                        per client prefix, class and name; 0 is off\n"
+		       "                        (default 0)\n"
+		       "      --rrl-slip N      of the limited responses, send every N-th truncated\n"
+		       "                        (TC) and drop the rest; 0 drops all (default %d)\n"
+		       "      --rrl-ipv4-prefix N, --rrl-ipv6-prefix N\n"
+		       "                        client prefix length that counts as one client\n"
+		       "                        (default %d and %d)\n"
+		       "      --rrl-size N      buckets of the shared RRL table (default %d)\n",
+		       OPTS_PORT_UPPER, OPTS_MAX_THREADS, RRL_DEFAULT_SLIP,
+		       RRL_DEFAULT_IPV4_PREFIX, RRL_DEFAULT_IPV6_PREFIX, RRL_DEFAULT_SIZE);
 	} else {
 		printf("Usage: tierdns-local [OPTION]...\n"
 		       "Caching DNS forwarder: static records from its store, then the cache,\n"
@@ -327,6 +352,10 @@ static void set_defaults(enum tdns_prog prog, struct tdns_opts *o)
 	o->max_tcp = 256;
 	o->max_tcp_per_client = 16;
 	o->tcp_idle_ms = 10000;
+	o->rrl.slip = RRL_DEFAULT_SLIP;
+	o->rrl.size = RRL_DEFAULT_SIZE;
+	o->rrl_ipv4_prefix = RRL_DEFAULT_IPV4_PREFIX;
+	o->rrl_ipv6_prefix = RRL_DEFAULT_IPV6_PREFIX;
 }
 
 enum opts_result opts_parse(enum tdns_prog prog, int argc, char **argv,
@@ -454,6 +483,8 @@ enum opts_result opts_parse(enum tdns_prog prog, int argc, char **argv,
 			acl_parse(acl_default[i], &o->allow[i]);
 		o->n_allow = ACL_N_DEFAULT;
 	}
+	o->rrl.ipv4_prefix = (uint8_t)o->rrl_ipv4_prefix;
+	o->rrl.ipv6_prefix = (uint8_t)o->rrl_ipv6_prefix;
 	if (prog == TDNS_PROG_LOCAL && o->n_upstream == 0) {
 		netio_addr_parse(OPTS_UPSTREAM_DEFAULT, OPTS_UPSTREAM_PORT, &o->upstream[0]);
 		o->n_upstream = 1;

@@ -46,6 +46,8 @@ enum pipeline_verdict pipeline_run(const struct tdns_pipeline *p, void *ctx,
 		v = p->opcode[q->opcode](ctx, q, a);
 	if (v == PIPELINE_DEFER)
 		return v;
+	if (v == PIPELINE_ANSWER && p->limit != NULL)
+		v = p->limit(ctx, q, a);
 	if (v == PIPELINE_DROP)
 		goto done;
 encode:

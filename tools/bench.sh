@@ -232,8 +232,9 @@ upstream_port() { echo "${PORT[$upstream]}"; }
 
 run_echo() { exec "${wrap[@]}" "$build/tierdns-echo" -l 127.0.0.1 -p "$1" -t "$threads"; }
 run_upper() {
+	# shellcheck disable=SC2086 # upper_args: extra options, word-split on purpose
 	exec "${wrap[@]}" "$build/tierdns-upper" --db "$upper_db" --listen 127.0.0.1 \
-		--port "$1" --threads "$threads"
+		--port "$1" --threads "$threads" ${upper_args-}
 }
 run_local() {
 	local db="$tmp/db/local.$1"
@@ -392,6 +393,9 @@ start() {
 [ -x "$build/tierdns-echo" ] && start echo run_echo
 if [ -x "$build/tierdns-upper" ]; then
 	start upper run_upper
+	# Rate limiting on, at a rate no client here reaches: what RRL costs
+	# the normal, unlimited load.
+	upper_args="--rrl-rate 1000000" start upper_rrl run_upper
 	if [ "$skip_load" = 0 ]; then
 		upper_db="$tmp/db/small" start upper1k run_upper
 		upper_db="$tmp/db/big" start upper1m run_upper
@@ -416,6 +420,7 @@ target() {
 }
 target echo echo "UDP echo, no DNS work (ceiling)"
 target upper upper "tierdns-upper, authoritative"
+target upper_rrl upper_rrl "tierdns-upper, RRL on (never limiting)"
 target nsd nsd "NSD $(nsd -v 2>&1 | awk 'NR == 1 { print $3 }'), authoritative"
 target upper1k upper1k "tierdns-upper, 1k-record store"
 target upper1m upper1m "tierdns-upper, ${load_records}-record store"
@@ -664,6 +669,7 @@ declare -A MED=() LOST=() RQ=()
 	}
 	ratio "upper / NSD" upper nsd ">=" 1.0 yes
 	ratio "upper / echo ceiling" upper echo ">=" 0.95
+	ratio "upper RRL on / off" upper_rrl upper ">=" 0.95
 	ratio "local hit / Unbound hit" local_hit unbound_hit ">=" 1.1 yes
 	ratio "local hit / dnsmasq hit" local_hit dnsmasq_hit ">=" 1.1 yes
 	ratio "local miss / Unbound miss" local_miss unbound_miss ">=" 1.2

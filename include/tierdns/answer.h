@@ -68,9 +68,14 @@ struct tdns_answer {
 	bool ra;
 	bool tc;         /* set by a lookup that could not list everything */
 	bool has_ede;
+	bool wildcard;   /* the answer was synthesized from a wildcard (RFC 4592) */
 	uint16_t ede_code;          /* RFC 8914 4 INFO-CODE */
 	uint8_t ede_text_len;
 	char ede_text[ANS_EDE_TEXT_MAX];
+	/* The zone that answered: the query's name key truncated to zone_klen
+	 * bytes (name.h keys put the apex first); 0 when none did. For rate
+	 * limiting (rrl.h), which files negative answers under their zone. */
+	size_t zone_klen;
 	size_t n;                   /* entries used */
 	struct tdns_ans_rrset rrsets[ANS_MAX_RRSETS];
 	size_t arena_len;
@@ -91,6 +96,10 @@ struct tdns_ans_rrset *answer_add(struct tdns_answer *a, enum ans_section sec,
 				  uint16_t rclass, uint32_t ttl, uint16_t skip,
 				  uint16_t count, const uint8_t *rdata,
 				  size_t rdata_len);
+
+/* Drop every entry and set TC, keeping the rcode, flags and EDE: the
+ * truncated reply that tells a client to retry over TCP. */
+void answer_truncate(struct tdns_answer *a);
 
 /* Copy n bytes into the answer's arena; the copy lives as long as the
  * descriptor's current contents (until answer_reset). NULL when full. */

@@ -24,6 +24,7 @@
 
 #include "tierdns/acl.h"
 #include "tierdns/netio.h"
+#include "tierdns/rrl.h"
 
 #define OPTS_MAX_LISTEN 16
 #define OPTS_MAX_UPSTREAM 8
@@ -59,6 +60,10 @@ struct tdns_opts {
 	unsigned max_tcp;        /* --max-tcp, per listener and worker, default 256 */
 	unsigned max_tcp_per_client; /* --max-tcp-per-client, same scope, default 16 */
 	unsigned tcp_idle_ms;    /* --tcp-idle, default 10000 (RFC 7766 6.2.3) */
+	/* upper tier: response rate limiting (rrl.h), off while rrl.rate is 0 */
+	struct tdns_rrl_cfg rrl;      /* --rrl-rate, --rrl-slip, --rrl-size */
+	unsigned rrl_ipv4_prefix;     /* --rrl-ipv4-prefix, copied into rrl */
+	unsigned rrl_ipv6_prefix;     /* --rrl-ipv6-prefix, copied into rrl */
 	/* after binding (daemon_drop); NULL: none. Borrowed from argv. */
 	const char *user;        /* --user NAME */
 	const char *pid_file;    /* --pid-file FILE */

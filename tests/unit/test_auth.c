@@ -167,7 +167,7 @@ struct auth_case {
 #define SITE_SOA_NEG "site. 300 IN SOA ns1.site. hostmaster.site. 2024010101 7200 3600 1209600 300"
 #define SUB_NS "sub.site. 3600 IN NS ns1.sub.site.", "sub.site. 3600 IN NS ns.elsewhere."
 
-static const struct tdns_auth_cfg CFG = { "tierdns-test", NULL };
+static const struct tdns_auth_cfg CFG = { .version = "tierdns-test" };
 
 static void rr_text(const ldns_rr *rr, char *buf, size_t cap)
 {
