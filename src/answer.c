@@ -14,6 +14,8 @@ void answer_reset(struct tdns_answer *a)
 	a->tc = false;
 	a->has_ede = false;
 	a->wildcard = false;
+	a->cookie_ok = false;
+	a->cookie_len = 0;
 	a->zone_klen = 0;
 	a->ede_code = 0;
 	a->ede_text_len = 0;

@@ -576,7 +576,18 @@ static enum pipeline_verdict query_stage(void *arg, const struct tdns_qctx *q,
 	return PIPELINE_ANSWER;
 }
 
-/* RRL (rrl.h) on UDP answers; TCP is never limited. */
+static enum pipeline_verdict cookie_stage(void *arg, const struct tdns_qctx *q,
+					  struct tdns_answer *a)
+{
+	struct auth_ctx *c = arg;
+
+	if (q->cookie_len > 0 && c->cfg->cookies != NULL && c->cl->peer != NULL)
+		cookie_answer(c->cfg->cookies, q, c->cl->peer, (uint32_t)clock_now(), a);
+	return PIPELINE_ANSWER;
+}
+
+/* RRL (rrl.h) on UDP answers; TCP and valid server cookies are never
+ * limited. */
 static enum pipeline_verdict limit_stage(void *arg, const struct tdns_qctx *q,
 					 struct tdns_answer *a)
 {
@@ -585,7 +596,7 @@ static enum pipeline_verdict limit_stage(void *arg, const struct tdns_qctx *q,
 	enum rrl_class cls;
 	size_t name_len;
 
-	if (c->cfg->rrl == NULL || c->cl->peer == NULL || c->cl->tcp)
+	if (c->cfg->rrl == NULL || c->cl->peer == NULL || c->cl->tcp || a->cookie_ok)
 		return PIPELINE_ANSWER;
 	cls = rrl_classify(q, a, &name, &name_len);
 	switch (rrl_check(c->cfg->rrl, c->cl->peer, cls, name, name_len,
@@ -593,7 +604,16 @@ static enum pipeline_verdict limit_stage(void *arg, const struct tdns_qctx *q,
 	case RRL_PASS:
 		break;
 	case RRL_SLIP:
-		answer_truncate(a);
+		if (a->cookie_len > 0) {
+			/* RFC 7873 5.2.3: no records, BADCOOKIE and a
+			 * fresh server cookie to retry with. */
+			answer_truncate(a);
+			a->tc = false;
+			a->aa = false;
+			a->rcode = DNS_RCODE_BADCOOKIE;
+		} else {
+			answer_truncate(a);
+		}
 		break;
 	case RRL_DROP:
 		return PIPELINE_DROP;
@@ -607,6 +627,7 @@ bool auth_answer_from(struct zonedb_cache *zc, struct tdns_txn *t,
 		      size_t *out_len)
 {
 	static const struct tdns_pipeline upper = {
+		.cookie = cookie_stage,
 		.opcode[DNS_OPCODE_QUERY] = query_stage,
 		.limit = limit_stage,
 	};

@@ -261,13 +261,14 @@ static size_t opt_len(const struct tdns_qctx *q, const struct tdns_answer *a)
 {
 	if (!q->edns || a->rcode == DNS_RCODE_FORMERR)
 		return 0;
-	return OPT_FIXED + (a->has_ede ? EDE_HDR + a->ede_text_len : 0);
+	return OPT_FIXED + (a->has_ede ? EDE_HDR + (size_t)a->ede_text_len : 0) +
+	       (a->cookie_len > 0 ? 4 + (size_t)a->cookie_len : 0);
 }
 
 static void put_opt(uint8_t *p, const struct tdns_qctx *q,
 		    const struct tdns_answer *a)
 {
-	uint16_t rdlen = a->has_ede ? (uint16_t)(EDE_HDR + a->ede_text_len) : 0;
+	uint16_t rdlen = (uint16_t)(opt_len(q, a) - OPT_FIXED);
 
 	p[0] = 0; /* root owner */
 	dns_wr16(p + 1, DNS_TYPE_OPT);
@@ -276,12 +277,19 @@ static void put_opt(uint8_t *p, const struct tdns_qctx *q,
 	p[6] = 0;                        /* version */
 	dns_wr16(p + 7, q->edns_do ? DNS_EDNS_DO : 0);
 	dns_wr16(p + 9, rdlen);
+	p += OPT_FIXED;
+	if (a->cookie_len > 0) {
+		dns_wr16(p, DNS_OPT_COOKIE);
+		dns_wr16(p + 2, a->cookie_len);
+		memcpy(p + 4, a->cookie, a->cookie_len);
+		p += 4 + a->cookie_len;
+	}
 	if (!a->has_ede)
 		return;
-	dns_wr16(p + 11, DNS_OPT_EDE);
-	dns_wr16(p + 13, (uint16_t)(2 + a->ede_text_len));
-	dns_wr16(p + 15, a->ede_code);
-	memcpy(p + 17, a->ede_text, a->ede_text_len);
+	dns_wr16(p, DNS_OPT_EDE);
+	dns_wr16(p + 2, (uint16_t)(2 + a->ede_text_len));
+	dns_wr16(p + 4, a->ede_code);
+	memcpy(p + 6, a->ede_text, a->ede_text_len);
 }
 
 /* Are the entries in section order? */

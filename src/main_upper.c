@@ -183,6 +183,14 @@ int main(int argc, char **argv)
 			 o.rrl.size);
 	}
 
+	if (!o.no_cookies) {
+		if (!o.cookie_secret_set && !cookie_secret_random(o.cookies.secret)) {
+			log_err("cookies: no random secret could be had");
+			goto out;
+		}
+		auth.cookies = &o.cookies;
+	}
+
 	memset(&so, 0, sizeof(so));
 	so.flags = STORE_TIER_UPPER;
 	st = daemon_open(&o, &so, &store);

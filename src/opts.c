@@ -50,6 +50,9 @@ enum {
 	OPT_RRL_IPV4_PREFIX,
 	OPT_RRL_IPV6_PREFIX,
 	OPT_RRL_SIZE,
+	OPT_NO_COOKIES,
+	OPT_COOKIE_SECRET,
+	OPT_COOKIE_SECRET_ALT,
 };
 
 /* RFC 8767 5: a maximum stale timer of 1 to 3 days is suggested. */
@@ -109,6 +112,9 @@ static const struct option upper_longopts[] = {
 	{ "rrl-ipv4-prefix", required_argument, NULL, OPT_RRL_IPV4_PREFIX },
 	{ "rrl-ipv6-prefix", required_argument, NULL, OPT_RRL_IPV6_PREFIX },
 	{ "rrl-size", required_argument, NULL, OPT_RRL_SIZE },
+	{ "no-cookies", no_argument, NULL, OPT_NO_COOKIES },
+	{ "cookie-secret", required_argument, NULL, OPT_COOKIE_SECRET },
+	{ "cookie-secret-alt", required_argument, NULL, OPT_COOKIE_SECRET_ALT },
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "pid-file", required_argument, NULL, OPT_PID_FILE },
 	{ "chroot", required_argument, NULL, OPT_CHROOT },
@@ -171,7 +177,15 @@ static void print_help(enum tdns_prog prog)
 		       "      --rrl-ipv4-prefix N, --rrl-ipv6-prefix N\n"
 		       "                        client prefix length that counts as one client\n"
 		       "                        (default %d and %d)\n"
-		       "      --rrl-size N      buckets of the shared RRL table (default %d)\n",
+		       "      --rrl-size N      buckets of the shared RRL table (default %d)\n"
+		       "      --no-cookies      do not answer DNS cookies, RFC 7873; a valid server\n"
+		       "                        cookie exempts from RRL (default: answer them)\n"
+		       "      --cookie-secret HEX\n"
+		       "                        server cookie secret, 32 hex digits (default: random\n"
+		       "                        at each start); the same on every server of an address\n"
+		       "      --cookie-secret-alt HEX\n"
+		       "                        a second secret accepted but not used to sign: the\n"
+		       "                        old one during a rollover\n",
 		       OPTS_PORT_UPPER, OPTS_MAX_THREADS, RRL_DEFAULT_SLIP,
 		       RRL_DEFAULT_IPV4_PREFIX, RRL_DEFAULT_IPV6_PREFIX, RRL_DEFAULT_SIZE);
 	} else {
@@ -429,6 +443,21 @@ enum opts_result opts_parse(enum tdns_prog prog, int argc, char **argv,
 				o->pid_file = optarg;
 			else
 				o->chroot_dir = optarg;
+			break;
+		case OPT_NO_COOKIES:
+			o->no_cookies = true;
+			break;
+		case OPT_COOKIE_SECRET:
+		case OPT_COOKIE_SECRET_ALT:
+			if (!cookie_secret_parse(optarg, c == OPT_COOKIE_SECRET
+								 ? o->cookies.secret
+								 : o->cookies.alt))
+				return usage_error(prog, "invalid cookie secret '%s' "
+						   "(32 hex digits)", optarg);
+			if (c == OPT_COOKIE_SECRET)
+				o->cookie_secret_set = true;
+			else
+				o->cookies.has_alt = true;
 			break;
 		case OPT_SERVE_STALE:
 			o->serve_stale = true;

@@ -40,7 +40,9 @@ enum pipeline_verdict pipeline_run(const struct tdns_pipeline *p, void *ctx,
 		goto encode;
 	}
 	a->ra = p->ra;
-	if (p->access != NULL)
+	if (p->cookie != NULL)
+		v = p->cookie(ctx, q, a);
+	if (v == PIPELINE_ANSWER && a->rcode == DNS_RCODE_NOERROR && p->access != NULL)
 		v = p->access(ctx, q, a);
 	if (v == PIPELINE_ANSWER && a->rcode == DNS_RCODE_NOERROR)
 		v = p->opcode[q->opcode](ctx, q, a);

@@ -47,6 +47,7 @@ enum ans_section {
 #define ANS_MAX_RRSETS 128   /* entries per answer; more sets TC */
 #define ANS_ARENA 1024       /* bytes for owner names and synthesized rdata */
 #define ANS_EDE_TEXT_MAX 64  /* EXTRA-TEXT of an EDE option, bytes */
+#define ANS_COOKIE_MAX 40    /* COOKIE option data (RFC 7873 4) */
 
 struct tdns_ans_rrset {
 	const uint8_t *owner; /* uncompressed wire name; NULL: the question
@@ -72,6 +73,11 @@ struct tdns_answer {
 	uint16_t ede_code;          /* RFC 8914 4 INFO-CODE */
 	uint8_t ede_text_len;
 	char ede_text[ANS_EDE_TEXT_MAX];
+	/* The reply's COOKIE option (cookie.h), sent when cookie_len > 0;
+	 * cookie_ok: the query's server cookie was valid. */
+	bool cookie_ok;
+	uint8_t cookie_len;
+	uint8_t cookie[ANS_COOKIE_MAX];
 	/* The zone that answered: the query's name key truncated to zone_klen
 	 * bytes (name.h keys put the apex first); 0 when none did. For rate
 	 * limiting (rrl.h), which files negative answers under their zone. */

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "tierdns/answer.h"
+#include "tierdns/cookie.h"
 #include "tierdns/netio.h"
 #include "tierdns/qctx.h"
 #include "tierdns/rrl.h"
@@ -28,6 +29,7 @@ struct tdns_auth_cfg {
 	const char *version;  /* CHAOS TXT version.bind/version.server; NULL = REFUSED */
 	const char *identity; /* CHAOS TXT id.server/hostname.bind; NULL = REFUSED */
 	struct tdns_rrl *rrl; /* response rate limiting of UDP answers; NULL: off */
+	const struct tdns_cookie_cfg *cookies; /* DNS cookies; NULL: off */
 };
 
 /* Who asked, for auth_answer_from: the transport, the peer and the
@@ -76,9 +78,11 @@ bool auth_answer(struct zonedb_cache *zc, struct tdns_txn *t,
 		 size_t in_len, bool tcp, uint8_t *out, size_t cap,
 		 size_t *out_len);
 
-/* auth_answer for a known client: with cfg->rrl and a UDP peer, every
- * answer to a QUERY first passes the rate limit (rrl.h), which may drop
- * it or send it truncated. */
+/* auth_answer for a known client: with cfg->cookies and a peer, a query
+ * with a COOKIE gets one back (cookie.h); with cfg->rrl and a UDP peer,
+ * every answer to a QUERY without a valid server cookie first passes the
+ * rate limit (rrl.h), which may drop it, send it truncated, or (to a
+ * client that sent a cookie) answer BADCOOKIE instead. */
 bool auth_answer_from(struct zonedb_cache *zc, struct tdns_txn *t,
 		      const struct tdns_auth_cfg *cfg, const struct auth_client *cl,
 		      const uint8_t *in, size_t in_len, uint8_t *out, size_t cap,

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "tierdns/acl.h"
+#include "tierdns/cookie.h"
 #include "tierdns/netio.h"
 #include "tierdns/rrl.h"
 
@@ -64,6 +65,10 @@ struct tdns_opts {
 	struct tdns_rrl_cfg rrl;      /* --rrl-rate, --rrl-slip, --rrl-size */
 	unsigned rrl_ipv4_prefix;     /* --rrl-ipv4-prefix, copied into rrl */
 	unsigned rrl_ipv6_prefix;     /* --rrl-ipv6-prefix, copied into rrl */
+	/* upper tier: DNS cookies (cookie.h), on unless --no-cookies */
+	bool no_cookies;
+	struct tdns_cookie_cfg cookies; /* --cookie-secret, --cookie-secret-alt */
+	bool cookie_secret_set;       /* else a random secret at start */
 	/* after binding (daemon_drop); NULL: none. Borrowed from argv. */
 	const char *user;        /* --user NAME */
 	const char *pid_file;    /* --pid-file FILE */
