@@ -16,6 +16,7 @@ void answer_reset(struct tdns_answer *a)
 	a->wildcard = false;
 	a->cookie_ok = false;
 	a->cookie_len = 0;
+	a->keepalive = 0;
 	a->zone_klen = 0;
 	a->ede_code = 0;
 	a->ede_text_len = 0;

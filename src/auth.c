@@ -576,13 +576,18 @@ static enum pipeline_verdict query_stage(void *arg, const struct tdns_qctx *q,
 	return PIPELINE_ANSWER;
 }
 
-static enum pipeline_verdict cookie_stage(void *arg, const struct tdns_qctx *q,
-					  struct tdns_answer *a)
+/* The EDNS options a reply carries whatever it says: a COOKIE
+ * (cookie.h) and, on TCP, the idle timeout to a client that asks
+ * (RFC 7828; over UDP the option is ignored). */
+static enum pipeline_verdict edns_stage(void *arg, const struct tdns_qctx *q,
+					struct tdns_answer *a)
 {
 	struct auth_ctx *c = arg;
 
 	if (q->cookie_len > 0 && c->cfg->cookies != NULL && c->cl->peer != NULL)
 		cookie_answer(c->cfg->cookies, q, c->cl->peer, (uint32_t)clock_now(), a);
+	if (q->keepalive && c->cl->tcp)
+		a->keepalive = c->cl->keepalive;
 	return PIPELINE_ANSWER;
 }
 
@@ -627,7 +632,7 @@ bool auth_answer_from(struct zonedb_cache *zc, struct tdns_txn *t,
 		      size_t *out_len)
 {
 	static const struct tdns_pipeline upper = {
-		.cookie = cookie_stage,
+		.edns = edns_stage,
 		.opcode[DNS_OPCODE_QUERY] = query_stage,
 		.limit = limit_stage,
 	};
@@ -647,7 +652,7 @@ bool auth_answer(struct zonedb_cache *zc, struct tdns_txn *t,
 		 size_t in_len, bool tcp, uint8_t *out, size_t cap,
 		 size_t *out_len)
 {
-	struct auth_client cl = { NULL, tcp, NULL };
+	struct auth_client cl = { NULL, tcp, NULL, 0 };
 
 	return auth_answer_from(zc, t, cfg, &cl, in, in_len, out, cap, out_len);
 }

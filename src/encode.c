@@ -262,7 +262,8 @@ static size_t opt_len(const struct tdns_qctx *q, const struct tdns_answer *a)
 	if (!q->edns || a->rcode == DNS_RCODE_FORMERR)
 		return 0;
 	return OPT_FIXED + (a->has_ede ? EDE_HDR + (size_t)a->ede_text_len : 0) +
-	       (a->cookie_len > 0 ? 4 + (size_t)a->cookie_len : 0);
+	       (a->cookie_len > 0 ? 4 + (size_t)a->cookie_len : 0) +
+	       (a->keepalive > 0 ? 6 : 0);
 }
 
 static void put_opt(uint8_t *p, const struct tdns_qctx *q,
@@ -283,6 +284,12 @@ static void put_opt(uint8_t *p, const struct tdns_qctx *q,
 		dns_wr16(p + 2, a->cookie_len);
 		memcpy(p + 4, a->cookie, a->cookie_len);
 		p += 4 + a->cookie_len;
+	}
+	if (a->keepalive > 0) {
+		dns_wr16(p, DNS_OPT_TCP_KEEPALIVE);
+		dns_wr16(p + 2, 2);
+		dns_wr16(p + 4, a->keepalive);
+		p += 6;
 	}
 	if (!a->has_ede)
 		return;

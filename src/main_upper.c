@@ -59,7 +59,7 @@ static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
 {
 	struct worker *w = ctx;
 	struct auth_client cl = { netio_request_peer(req), netio_request_is_tcp(req),
-				  &w->rrl };
+				  &w->rrl, netio_request_keepalive(req) };
 	enum tdns_status st;
 	bool reply;
 
@@ -246,11 +246,15 @@ int main(int argc, char **argv)
 	rc = daemon_run(o.threads, worker_loop, worker_run, upper_reload, workers);
 	for (i = 0; i < o.threads; i++) {
 		uint64_t n = netio_tcp_refused_per_client(workers[i].loop);
+		uint64_t ev = netio_tcp_evicted(workers[i].loop);
 
 		if (n > 0)
 			log_info("worker %u: %llu tcp connections closed at accept "
-				 "(over --max-tcp-per-client %u)",
+				 "(over --max-tcp-per-client %u, none idle)",
 				 i, (unsigned long long)n, o.max_tcp_per_client);
+		if (ev > 0)
+			log_info("worker %u: %llu idle tcp connections closed to make "
+				 "room for new ones", i, (unsigned long long)ev);
 		if (workers[i].rrl.slipped + workers[i].rrl.dropped > 0)
 			log_info("worker %u: rate limiting slipped %llu and dropped %llu "
 				 "responses", i, (unsigned long long)workers[i].rrl.slipped,

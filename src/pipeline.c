@@ -40,8 +40,8 @@ enum pipeline_verdict pipeline_run(const struct tdns_pipeline *p, void *ctx,
 		goto encode;
 	}
 	a->ra = p->ra;
-	if (p->cookie != NULL)
-		v = p->cookie(ctx, q, a);
+	if (p->edns != NULL)
+		v = p->edns(ctx, q, a);
 	if (v == PIPELINE_ANSWER && a->rcode == DNS_RCODE_NOERROR && p->access != NULL)
 		v = p->access(ctx, q, a);
 	if (v == PIPELINE_ANSWER && a->rcode == DNS_RCODE_NOERROR)

@@ -84,6 +84,8 @@ static bool options_ok(struct tdns_qctx *q, const uint8_t *p, size_t len)
 				return false;
 			q->cookie = p + pos + 4;
 			q->cookie_len = (uint8_t)olen;
+		} else if (dns_rd16(p + pos) == DNS_OPT_TCP_KEEPALIVE) {
+			q->keepalive = true;
 		}
 		pos += 4 + olen;
 	}
@@ -123,6 +125,7 @@ enum qctx_verdict qctx_parse(struct tdns_qctx *q, const uint8_t *m, size_t len)
 	q->edns_opts_len = 0;
 	q->cookie = NULL;
 	q->cookie_len = 0;
+	q->keepalive = false;
 	q->limit = q->transport == QCTX_TCP ? QCTX_MAX_MSG : QCTX_UDP_DEFAULT;
 	if (len < DNS_HDR_LEN || (m[2] & DNS_FLAG_QR) != 0)
 		return QCTX_DROP;

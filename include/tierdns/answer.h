@@ -78,6 +78,9 @@ struct tdns_answer {
 	bool cookie_ok;
 	uint8_t cookie_len;
 	uint8_t cookie[ANS_COOKIE_MAX];
+	/* RFC 7828 edns-tcp-keepalive TIMEOUT (100 ms units) to send; 0: none.
+	 * Only ever set on TCP. */
+	uint16_t keepalive;
 	/* The zone that answered: the query's name key truncated to zone_klen
 	 * bytes (name.h keys put the apex first); 0 when none did. For rate
 	 * limiting (rrl.h), which files negative answers under their zone. */

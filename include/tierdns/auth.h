@@ -32,12 +32,14 @@ struct tdns_auth_cfg {
 	const struct tdns_cookie_cfg *cookies; /* DNS cookies; NULL: off */
 };
 
-/* Who asked, for auth_answer_from: the transport, the peer and the
- * calling worker's rate-limiting counters (both may be NULL: no RRL). */
+/* Who asked, for auth_answer_from: the transport, the peer, the calling
+ * worker's rate-limiting counters (both may be NULL: no RRL) and, on TCP,
+ * the idle timeout a keepalive option advertises. */
 struct auth_client {
 	const struct tdns_addr *peer;
 	bool tcp;
 	struct rrl_counters *rrl;
+	uint16_t keepalive; /* TCP: netio_request_keepalive, for RFC 7828 */
 };
 
 enum auth_result {

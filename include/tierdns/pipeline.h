@@ -1,7 +1,7 @@
 /*
  * pipeline.h - the stages every query goes through, in a fixed order:
  *
- *   parse (qctx.h)  -> cookie -> access -> opcode dispatch -> answer
+ *   parse (qctx.h)  -> edns -> access -> opcode dispatch -> answer
  *                   -> limit -> encode -> post-answer hooks
  *
  * A daemon describes its stages in a struct tdns_pipeline (constant: the
@@ -46,9 +46,10 @@ typedef void (*pipeline_hook_fn)(void *ctx, const struct tdns_qctx *q,
 #define PIPELINE_OPCODES 16
 
 struct tdns_pipeline {
-	pipeline_stage_fn cookie;                     /* NULL: none. Sees every
-						       * QUERY: DNS cookies
-						       * (cookie.h) */
+	pipeline_stage_fn edns;                       /* NULL: none. Sees every
+						       * QUERY first: the EDNS
+						       * options of its reply
+						       * (cookies, keepalive) */
 	pipeline_stage_fn access;                     /* NULL: everyone */
 	pipeline_stage_fn opcode[PIPELINE_OPCODES];   /* NULL: NOTIMP */
 	pipeline_stage_fn limit;                      /* NULL: none. Sees every

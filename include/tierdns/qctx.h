@@ -85,6 +85,7 @@ struct tdns_qctx {
 	 * A COOKIE of another length, or two, make the query FORMERR. */
 	const uint8_t *cookie;
 	uint8_t cookie_len;
+	bool keepalive;             /* it has an edns-tcp-keepalive option (RFC 7828) */
 
 	/* The answer must fit in limit bytes: over UDP 512 without EDNS, else
 	 * clamp(edns_udp, 512, QCTX_EDNS_SIZE); over TCP QCTX_MAX_MSG. */
