@@ -25,6 +25,9 @@
 #include "tierdns/upstream.h"
 #include "tierdns/wire.h"
 
+#define LOCAL_MAP_FACTOR 4
+#define LOCAL_MAP_EXTRA ((uint64_t)64 << 20)
+
 struct worker {
 	unsigned id;
 	const struct tdns_opts *o; /* the access list */
@@ -115,10 +118,7 @@ static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
 	cfg.chaos.identity = identity;
 	cfg.cache.max_ttl = o->max_ttl;
 	cfg.cache.max_neg_ttl = o->max_neg_ttl;
-	/* A quarter of the map for cache data: B-tree pages are rarely full
-	 * and LMDB keeps the previous snapshot's pages, so the map needs
-	 * headroom to evict in (cache.h). */
-	cfg.cache.max_bytes = o->cache_size / 4;
+	cfg.cache.max_bytes = o->cache_size;
 	cfg.n_upstream = o->n_upstream;
 	cfg.timeout_ms = o->upstream_timeout_ms;
 	cfg.max_outstanding = o->max_outstanding;
@@ -264,7 +264,12 @@ int main(int argc, char **argv)
 	}
 
 	memset(&so, 0, sizeof(so));
-	so.map_size = (size_t)o.cache_size;
+	/* The map is derived from what the cache may hold: B-tree pages are
+	 * rarely full and LMDB keeps the previous snapshot's pages, so cache
+	 * data needs four times its size to evict in (cache.h); the static
+	 * zones and the store's own records get LOCAL_MAP_EXTRA more. The
+	 * map is address space: data.mdb grows only as pages are used. */
+	so.map_size = (size_t)(o.cache_size * LOCAL_MAP_FACTOR + LOCAL_MAP_EXTRA);
 	/* The cache can be refetched: no fsync per answer (it still survives
 	 * kill -9, only not a power loss; store.h). */
 	so.flags = STORE_NOSYNC | STORE_TIER_LOCAL;

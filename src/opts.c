@@ -206,8 +206,8 @@ static void print_help(enum tdns_prog prog)
 		       "      --max-neg-ttl SEC cap on cached NXDOMAIN/NODATA, RFC 2308 (default 3600)\n"
 		       "      --timeout MS      time a miss may take across all upstreams before\n"
 		       "                        SERVFAIL, 1-60000 (default 2000)\n"
-		       "      --cache-size SIZE LMDB map size, bytes with optional K, M or G suffix,\n"
-		       "                        at least 1M (default 256M)\n"
+		       "      --cache-size SIZE bytes of cached answers (keys and values), with an\n"
+		       "                        optional K, M or G suffix, at least 1M (default 64M)\n"
 		       "      --allow CIDR      clients allowed to query, IPv4 or IPv6 prefix,\n"
 		       "                        repeatable; others get REFUSED (default: loopback,\n"
 		       "                        10/8, 172.16/12, 192.168/16, fc00::/7)\n"
@@ -360,7 +360,7 @@ static void set_defaults(enum tdns_prog prog, struct tdns_opts *o)
 	o->max_ttl = 86400;
 	o->max_neg_ttl = 3600;
 	o->upstream_timeout_ms = 2000;
-	o->cache_size = 256ull << 20;
+	o->cache_size = 64ull << 20;
 	o->stale_ttl = 86400;
 	o->max_outstanding = 1024;
 	o->max_tcp = 256;
