@@ -7,8 +7,10 @@ a generated zone; tierdns-local forwards to it with a small --cache-size so
 that eviction runs all the time. dnsperf sends a mix of hot names (hits),
 names spread over the whole zone (misses once evicted), NXDOMAIN and NODATA
 over UDP, and a share over TCP, in back-to-back segments of --sample
-seconds: each segment is one row of the table (QPS, lost, SERVFAIL, memory
-of both daemons, size of the local store). Meanwhile, in turn:
+seconds: each segment is one row of the table (QPS, lost, SERVFAIL, the
+hot-set hit ratio, memory of both daemons, size of the local store). The
+hot-set hit ratio is the share of 100 random hot names that local answers
+with RD=0, that is from its cache alone. Meanwhile, in turn:
 
   stop     upper SIGSTOP for 4 s, then SIGCONT
   kill-up  upper kill -9, restarted 1 s later on the same store and port
@@ -42,8 +44,8 @@ import threading
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TTL = 10           # every record's TTL, and the SOA minimum: the end check waits this long
-HOT = 2000         # hot names
+TTL = 10           # TTL of the changed names and the SOA minimum: the end check waits this long
+LONG_TTL = 3600    # every other name's
 CHANGED = 200      # names whose address the reload changes
 PROBES = 20000     # names only the probe asks
 
@@ -58,6 +60,8 @@ def parse_args():
                    help="part of the rate sent over TCP (default 0.05)")
     p.add_argument("--cache-size", default="6M", help="tierdns-local --cache-size (default 6M)")
     p.add_argument("--names", type=int, default=50000, help="names in the zone (default 50000)")
+    p.add_argument("--hot", type=int, default=2000,
+                   help="hot names, asked by 55 %% of the queries (default 2000)")
     p.add_argument("--sample", type=int, default=5, help="seconds per table row (default 5)")
     p.add_argument("--threads", type=int, default=2, help="threads of each daemon (default 2)")
     p.add_argument("--mem-slack", type=float, default=8.0,
@@ -79,10 +83,13 @@ def say(msg):
 
 # ---------------------------------------------------------------- setup
 
+HOT = 2000  # set from --hot
+
+
 def zone_text(names, version):
     """The zone soak.: n<i>, h<i> (hot), p<i> (probe) and c<i> (changed by
     the reload: its address depends on version)."""
-    out = ["$ORIGIN soak.", "$TTL %d" % TTL,
+    out = ["$ORIGIN soak.", "$TTL %d" % LONG_TTL,
            "@ IN SOA ns.soak. hostmaster.soak. %d 3600 900 604800 %d" % (version, TTL),
            "@ IN NS ns.soak.", "ns IN A 127.0.0.1"]
     for i in range(names):
@@ -92,7 +99,7 @@ def zone_text(names, version):
     for i in range(PROBES):
         out.append("p%d IN A 10.201.%d.%d" % (i, i >> 8 & 255, i & 255))
     for i in range(CHANGED):
-        out.append("c%d IN A 10.%d.0.%d" % (i, 210 + version, i & 255))
+        out.append("c%d %d IN A 10.%d.0.%d" % (i, TTL, 210 + version, i & 255))
     return "\n".join(out) + "\n"
 
 
@@ -150,9 +157,11 @@ def skip_name(m, pos):
         pos += c + 1
 
 
-def ask(port, name, timeout=1.0):
+def ask(port, name, timeout=1.0, rd=True):
     """(rcode, sorted A addresses) from 127.0.0.1:port, or None."""
     qid, wire = make_query(name)
+    if not rd:
+        wire = wire[:2] + b"\0" + wire[3:]
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(timeout)
     try:
@@ -294,7 +303,9 @@ class Prober(threading.Thread):
 # ---------------------------------------------------------------- main
 
 def main():
+    global HOT
     a = parse_args()
+    HOT = a.hot
     for prog in ("tierdns-upper", "tierdns-local", "tierdns-zone"):
         if not os.access(os.path.join(a.build, prog), os.X_OK):
             say("%s/%s is missing: build first (cmake -S . -B %s && cmake --build %s)"
@@ -389,8 +400,8 @@ def main():
     ft.start()
 
     rows = []
-    print("%6s %8s %7s %8s %9s %9s %9s %9s %8s" % (
-        "t(s)", "QPS", "lost", "SERVFAIL", "up anon", "up PSS", "lo anon", "lo PSS",
+    print("%6s %8s %7s %8s %6s %9s %9s %9s %9s %8s" % (
+        "t(s)", "QPS", "lost", "SERVFAIL", "hot%", "up anon", "up PSS", "lo anon", "lo PSS",
         "mdb MiB"), flush=True)
     while time.monotonic() - t0 < a.duration:
         secs = min(a.sample, max(1, int(a.duration - (time.monotonic() - t0))))
@@ -410,16 +421,19 @@ def main():
         qps = u["qps"] + res.get("tcp", {}).get("qps", 0)
         lost = u["lost"] + res.get("tcp", {}).get("lost", 0)
         sf = u["servfail"] + res.get("tcp", {}).get("servfail", 0)
+        probes = [ask(lo.port, "h%d.soak." % rng.randrange(HOT), 0.5, rd=False)
+                  for _ in range(100)]
+        hot = sum(1 for p in probes if p is not None and p[0] == 0 and p[1])
         ua, upss = up.memory()
         la, lpss = lo.memory()
         try:
             mdb = os.path.getsize(os.path.join(lo_db, "data.mdb")) / 2 ** 20
         except OSError:
             mdb = 0
-        rows.append((t, qps, lost, sf, ua, upss, la, lpss, mdb))
+        rows.append((t, qps, lost, sf, ua, upss, la, lpss, mdb, hot))
         fmt = lambda v: "%9.1f" % v if v is not None else "%9s" % "-"  # noqa: E731
-        print("%6.0f %8.0f %7d %8d %s %s %s %s %8.1f" % (
-            t, qps, lost, sf, fmt(ua), fmt(upss), fmt(la), fmt(lpss), mdb), flush=True)
+        print("%6.0f %8.0f %7d %8d %6d %s %s %s %s %8.1f" % (
+            t, qps, lost, sf, hot, fmt(ua), fmt(upss), fmt(la), fmt(lpss), mdb), flush=True)
     stop_all.set()
     ft.join()
     prober.stop_ev.set()
@@ -482,6 +496,9 @@ def main():
     print("load: %d samples, median %.0f QPS, %d lost, %d SERVFAIL in all (faults included)" % (
         len(rows), sorted(r[1] for r in rows)[len(rows) // 2] if rows else 0, total_lost,
         total_sf))
+    if post:
+        print("hot-set hit ratio after warm-up: median %d %%, lowest %d %% (RD=0 probes)" % (
+            sorted(r[9] for r in post)[len(post) // 2], min(r[9] for r in post)))
     print("verdict: %s" % ("PASS" if ok else "FAIL"))
     if a.keep:
         say("kept %s" % tmp)
