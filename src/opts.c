@@ -1056,6 +1056,22 @@ static void print_item(FILE *f, const char *text)
 	print_string(f, text);
 }
 
+/* A listen address as text, without its port when that is port. */
+static const char *listen_str(const struct tdns_addr *a, uint16_t port, char *buf,
+			      size_t cap)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)&a->ss;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&a->ss;
+
+	if (a->ss.ss_family == AF_INET && ntohs(sin->sin_port) == port &&
+	    inet_ntop(AF_INET, &sin->sin_addr, buf, (socklen_t)cap) != NULL)
+		return buf;
+	if (a->ss.ss_family == AF_INET6 && ntohs(sin6->sin6_port) == port &&
+	    inet_ntop(AF_INET6, &sin6->sin6_addr, buf, (socklen_t)cap) != NULL)
+		return buf;
+	return netio_addr_str(a, buf, cap);
+}
+
 /* The value of d in o, as it follows "key:" (a leading space, or a block
  * sequence on the next lines), without the final newline. */
 static void print_value(FILE *f, const struct opts_def *d, const struct tdns_opts *o)
@@ -1109,8 +1125,10 @@ static void print_value(FILE *f, const struct opts_def *d, const struct tdns_opt
 		fprintf(f, " 0%03o", o->control_mode);
 		break;
 	case K_LISTEN:
+		/* Without the port when it is port:'s, as it was most likely
+		 * written (and so that a new port: applies to it). */
 		for (i = 0; i < o->n_listen; i++)
-			print_item(f, netio_addr_str(&o->listen[i], buf, sizeof(buf)));
+			print_item(f, listen_str(&o->listen[i], o->port, buf, sizeof(buf)));
 		break;
 	case K_UPSTREAM:
 		for (i = 0; i < o->n_upstream; i++)
@@ -1222,7 +1240,8 @@ void opts_diff(enum tdns_prog prog, const struct tdns_opts *a,
 void opts_reload(struct tdns_opts *run)
 {
 	struct tdns_opts now;
-	char err[512], restart[512], applied[160];
+	char err[512], restart[512], applied[160], line[900];
+	bool target_changed;
 	int n = 0;
 
 	if (opts_load(run->prog, run->argc, run->argv, &now, err, sizeof(err)) != OPTS_RUN) {
@@ -1238,16 +1257,21 @@ void opts_reload(struct tdns_opts *run)
 		snprintf(applied + n, sizeof(applied) - (size_t)n, ", verbosity %d -> %d",
 			 run->verbose, now.verbose);
 	/* The keys that apply live are taken; the diff names the rest. */
+	target_changed = run->log_target != now.log_target;
 	run->verbose = now.verbose;
 	run->log_target = now.log_target;
 	opts_diff(run->prog, run, &now, restart, sizeof(restart));
-	log_info("configuration reloaded from %s: %s%s%s%s",
+	snprintf(line, sizeof(line), "configuration reloaded from %s: %s%s%s%s",
 		 now.config_path ? now.config_path : "the command line (no file)",
 		 applied[0] ? "applied " : "nothing to apply", applied[0] ? applied + 2 : "",
 		 restart[0] ? "; changed but kept until a restart: " : "", restart);
 	log_set_level(log_level_for(now.verbose));
-	/* Switched after the line, so the old target says where the next
-	 * lines go. */
-	log_set_target(now.log_target);
+	/* A new target gets the line too: the old one learns where the next
+	 * lines go, the new one why they come. */
+	log_info("%s", line);
+	if (target_changed) {
+		log_set_target(now.log_target);
+		log_info("%s", line);
+	}
 	opts_free(&now);
 }
