@@ -1245,7 +1245,7 @@ void opts_reload(struct tdns_opts *run)
 	int n = 0;
 
 	if (opts_load(run->prog, run->argc, run->argv, &now, err, sizeof(err)) != OPTS_RUN) {
-		log_err("configuration not reloaded, the running one stays: %s", err);
+		log_err("configuration file invalid, the running configuration stays: %s", err);
 		return;
 	}
 	applied[0] = '\0';
@@ -1261,7 +1261,7 @@ void opts_reload(struct tdns_opts *run)
 	run->verbose = now.verbose;
 	run->log_target = now.log_target;
 	opts_diff(run->prog, run, &now, restart, sizeof(restart));
-	snprintf(line, sizeof(line), "configuration reloaded from %s: %s%s%s%s",
+	snprintf(line, sizeof(line), "configuration re-read from %s: %s%s%s%s",
 		 now.config_path ? now.config_path : "the command line (no file)",
 		 applied[0] ? "applied " : "nothing to apply", applied[0] ? applied + 2 : "",
 		 restart[0] ? "; changed but kept until a restart: " : "", restart);

@@ -44,22 +44,22 @@ expect_status NOERROR
 # A change that applies, and one that needs a restart.
 printf 'log: stderr\nverbosity: 1\nmax-tcp: 5\n' >"$U"
 hup UPPER
-wait_log UPPER "info: configuration reloaded from $U: applied verbosity 0 -> 1; changed but kept until a restart: max-tcp$"
+wait_log UPPER "info: configuration re-read from $U: applied verbosity 0 -> 1; changed but kept until a restart: max-tcp$"
 q UPPER webapp.site A
 expect_status NOERROR
 expect_rr ANSWER webapp.site. A 192.0.2.10
 
 # Nothing changed: said so.
 hup UPPER
-wait_log UPPER "info: configuration reloaded from $U: nothing to apply; changed but kept until a restart: max-tcp$"
+wait_log UPPER "info: configuration re-read from $U: nothing to apply; changed but kept until a restart: max-tcp$"
 
 # An invalid file: logged with its place, nothing changes, still serving.
 printf 'verbosity: 0\nmax-tcp: [\n' >"$U"
 hup UPPER
-wait_log UPPER "error: configuration not reloaded, the running one stays: $U:3:1: YAML syntax error"
+wait_log UPPER "error: configuration file invalid, the running configuration stays: $U:3:1: YAML syntax error"
 printf 'verbosity: 9\n' >"$U"
 hup UPPER
-wait_log UPPER "error: configuration not reloaded, the running one stays: $U:1:12: key 'verbosity': invalid value '9' \\(0-3\\)"
+wait_log UPPER "error: configuration file invalid, the running configuration stays: $U:1:12: key 'verbosity': invalid value '9' \\(0-3\\)"
 q UPPER webapp.site A
 expect_status NOERROR
 kill -0 "$UPPER_PID" || fail "upper died on an invalid file"
@@ -68,7 +68,7 @@ kill -0 "$UPPER_PID" || fail "upper died on an invalid file"
 # stays, so this client is still let in), and the reload says so.
 printf 'allow: [10.0.0.0/8]\ntimeout: 1500\n' >"$L"
 hup LOCAL
-wait_log LOCAL "info: configuration reloaded from $L: nothing to apply; changed but kept until a restart: allow$"
+wait_log LOCAL "info: configuration re-read from $L: nothing to apply; changed but kept until a restart: allow$"
 q LOCAL webapp.site A
 expect_status NOERROR
 expect_rr ANSWER webapp.site. A 192.0.2.10
@@ -76,7 +76,7 @@ expect_rr ANSWER webapp.site. A 192.0.2.10
 # The log target: the switch is logged on stderr, later lines go to syslog.
 printf 'log: syslog\nverbosity: 0\nmax-tcp: 100\n' >"$U"
 kill -HUP "$UPPER_PID"
-wait_log UPPER "info: configuration reloaded from $U: applied log stderr -> syslog, verbosity 1 -> 0$"
+wait_log UPPER "info: configuration re-read from $U: applied log stderr -> syslog, verbosity 1 -> 0$"
 n=$(wc -l <"$T/UPPER.log")
 kill -HUP "$UPPER_PID"
 sleep 0.5
@@ -86,7 +86,7 @@ expect_status NOERROR
 	fail "upper still logs on stderr after log: syslog: $(tail -n 3 "$T/UPPER.log")"
 printf 'log: stderr\nmax-tcp: 100\n' >"$U"
 kill -HUP "$UPPER_PID"
-wait_log UPPER "info: configuration reloaded from $U: applied log syslog -> stderr$"
+wait_log UPPER "info: configuration re-read from $U: applied log syslog -> stderr$"
 
 stop_daemon LOCAL
 stop_daemon UPPER
