@@ -1248,6 +1248,14 @@ void opts_reload(struct tdns_opts *run)
 		log_err("configuration file invalid, the running configuration stays: %s", err);
 		return;
 	}
+	/* The default file gone, or out of reach (--chroot, --user): not a
+	 * request for every default. */
+	if (run->config_path != NULL && now.config_path == NULL) {
+		log_err("configuration file %s cannot be read any more, the running "
+			"configuration stays", run->config_path);
+		opts_free(&now);
+		return;
+	}
 	applied[0] = '\0';
 	if (now.log_target != run->log_target)
 		n += snprintf(applied + n, sizeof(applied) - (size_t)n, ", log %s -> %s",
