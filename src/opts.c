@@ -437,21 +437,24 @@ static bool bad(struct opt_err *e, const char *noun, const char *value, const ch
 #define ADDRPORT_HINT ": ADDR:PORT or [V6]:PORT is expected, with an IP address"
 
 /*
- * Set row d from text (a flag's argument or a file's scalar; NULL: the
- * file's null, or a flag without a value). own: copy text into o (the
- * file's text dies with the parser). first: the first value of a list, or
- * of -v, from this source.
+ * Set row d from text: a flag's argument (NULL for a flag without a value:
+ * K_BOOL, K_COUNT) or a file's scalar (NULL for YAML's null, which only
+ * F_NULL rows take: opts_key_set checks). own: copy text into o (the
+ * file's text dies with the parser).
  */
 static bool opt_apply(struct opts_build *b, const struct opts_def *d, const char *text,
 		      bool own, struct opt_err *e)
 {
 	struct tdns_opts *o = b->o;
+	enum tdns_log_target target;
 	struct tdns_addr addr;
 	unsigned long long v;
+	uint64_t size;
 	uint16_t v16;
 	uint32_t v32;
 	unsigned mode;
 	bool flag;
+	int count;
 
 	e->msg[0] = '\0';
 	if (text == NULL && d->kind != K_BOOL && d->kind != K_COUNT) {
@@ -492,8 +495,9 @@ static bool opt_apply(struct opts_build *b, const struct opts_def *d, const char
 		}
 		return true;
 	case K_SIZE:
-		if (!parse_size(text, &o->cache_size))
+		if (!parse_size(text, &size))
 			return bad(e, NULL, text, d->range);
+		memcpy(field(o, d), &size, sizeof(size));
 		return true;
 	case K_BOOL:
 		flag = true;
@@ -502,18 +506,20 @@ static bool opt_apply(struct opts_build *b, const struct opts_def *d, const char
 		memcpy(field(o, d), &flag, sizeof(flag));
 		return true;
 	case K_COUNT:
+		memcpy(&count, field(o, d), sizeof(count));
 		if (text == NULL) {
-			o->verbose++;
-			return true;
+			count++;
+		} else {
+			if (!parse_uint(text, d->min, d->max, &v))
+				return bad(e, NULL, text, d->range);
+			count = (int)v;
 		}
-		if (!parse_uint(text, d->min, d->max, &v))
-			return bad(e, NULL, text, d->range);
-		o->verbose = (int)v;
+		memcpy(field(o, d), &count, sizeof(count));
 		return true;
 	case K_LOG:
-		for (int t = TDNS_LOG_STDERR; t <= TDNS_LOG_JOURNAL; t++) {
-			if (strcmp(text, log_target_name((enum tdns_log_target)t)) == 0) {
-				o->log_target = (enum tdns_log_target)t;
+		for (target = TDNS_LOG_STDERR; target <= TDNS_LOG_JOURNAL; target++) {
+			if (strcmp(text, log_target_name(target)) == 0) {
+				memcpy(field(o, d), &target, sizeof(target));
 				return true;
 			}
 		}
@@ -521,7 +527,7 @@ static bool opt_apply(struct opts_build *b, const struct opts_def *d, const char
 	case K_MODE:
 		if (!parse_mode(text, &mode))
 			return bad(e, NULL, text, d->range);
-		o->control_mode = mode;
+		memcpy(field(o, d), &mode, sizeof(mode));
 		return true;
 	case K_LISTEN:
 	case K_UPSTREAM:
@@ -717,6 +723,10 @@ bool opts_key_set(struct opts_build *b, const struct opts_def *d, const char *te
 {
 	struct opt_err e;
 
+	if (text == NULL && !(d->flags & F_NULL)) {
+		snprintf(err, cap, "a value is needed");
+		return false;
+	}
 	if (first)
 		opt_begin(b, d);
 	if (opt_apply(b, d, text, true, &e))

@@ -143,6 +143,9 @@ static const struct err_case err_cases[] = {
 	{ UP, "db:\n", "1:4: key 'db': a value is needed", { NULL } },
 	{ UP, "port: ~\n", "1:7: key 'port': a value is needed", { NULL } },
 	{ UP, "user: ''\n", "1:7: key 'user': empty value", { NULL } },
+	{ UP, "verbosity: ~\n", "1:12: key 'verbosity': a value is needed", { NULL } },
+	{ LO, "serve-stale:\n", "1:13: key 'serve-stale': a value is needed", { NULL } },
+	{ UP, "log: null\n", "1:6: key 'log': a value is needed", { NULL } },
 	/* zones */
 	{ UP, "zones: example.\n",
 	  "1:8: key 'zones': expected a sequence of zones (- name: example.)", { NULL } },
