@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <yaml.h>
 
@@ -211,6 +212,7 @@ bool config_read(struct opts_build *b, const char *path, bool missing_ok, bool *
 	bool parser_ok = false, doc_ok = false, ok = false;
 	yaml_node_t *root;
 	yaml_mark_t m;
+	struct stat sb;
 	FILE *f;
 
 	*found = false;
@@ -222,6 +224,10 @@ bool config_read(struct opts_build *b, const char *path, bool missing_ok, bool *
 		return false;
 	}
 	*found = true;
+	if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		snprintf(err, cap, "cannot read configuration file %s: %s", path, strerror(EISDIR));
+		goto out;
+	}
 	if (!yaml_parser_initialize(&parser)) {
 		snprintf(err, cap, "%s: out of memory", path);
 		goto out;
