@@ -31,6 +31,25 @@ for tier in upper local; do
 		chroot control socket mode group metrics log verbosity zones; do
 		grep -Eq "^(  )?$key:" "$T/out" || fail "$tier: no key $key in: $(cat "$T/out")"
 	done
+	# Every option of --help but -c, --check-config, -h and -V has a key
+	# (the same name; -v is verbosity:, --control and --metrics the
+	# sections' socket: and listen:).
+	bin=$UPPER_BIN
+	[ $tier = local ] && bin=$LOCAL_BIN
+	"$bin" --help | sed -n 's/^  \(-[A-Za-z0-9], \)\{0,1\}--\([a-z0-9-]*\).*/\2/p' |
+		while read -r opt; do
+			case $opt in
+			config | check-config | help | version) continue ;;
+			verbose) key=verbosity ;;
+			control) key="control:
+  socket" ;;
+			metrics) key="metrics:
+  listen" ;;
+			*) key=$opt ;;
+			esac
+			grep -qzF "$key:" "$T/out" || fail "$tier: option --$opt has no key $key"
+		done
+	[ "$("$bin" --help | grep -c '^  .*--')" -ge 15 ] || fail "$tier: few options in --help"
 	check $tier -c "$T/$tier.defaults"
 	[ "$RC" -eq 0 ] || fail "$tier: its own output: exit $RC: $(cat "$T/err")"
 	diff <(body "$T/out") <(body "$T/$tier.defaults") >"$T/diff" ||
