@@ -82,15 +82,16 @@ void log_msg(enum tdns_log_level level, const char *fmt, ...)
 {
 	static const char *names[] = { "error", "warning", "info", "debug" };
 	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
-	enum tdns_log_target target = log_get_target();
+	enum tdns_log_target target;
 	char line[1024];
 	struct timespec ts;
 	struct tm tm;
 	va_list ap;
 	int n, m, body;
 
-	if ((int)level > atomic_load(&log_level))
+	if ((int)level > atomic_load_explicit(&log_level, memory_order_relaxed))
 		return;
+	target = log_get_target();
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02dZ %s[%d]: %s: ",
