@@ -131,7 +131,6 @@ void opts_print(enum tdns_prog prog, const struct tdns_opts *o, FILE *f);
 void opts_diff(enum tdns_prog prog, const struct tdns_opts *a,
 	       const struct tdns_opts *b, char *buf, size_t cap);
 
-
 /* SIGHUP, on the main thread: read the file and the command line again.
  * What can change while the daemon runs is applied to running (the log
  * target and verbosity); every other key that changed is named in the log
