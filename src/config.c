@@ -141,7 +141,8 @@ static bool section_key(struct walk *w, yaml_node_t *k, yaml_node_t *v, void *ct
 	return set_key(w, ctx, k, v);
 }
 
-/* One key of a zones: stanza; the name is kept for the stanza. */
+/* One key of a zones: stanza; the name is kept for the stanza. The keys
+ * other issues add to a stanza (opts.c zone_keys) are read here too. */
 static bool zone_key(struct walk *w, yaml_node_t *k, yaml_node_t *v, void *ctx)
 {
 	yaml_node_t **name = ctx;
@@ -149,6 +150,8 @@ static bool zone_key(struct walk *w, yaml_node_t *k, yaml_node_t *v, void *ctx)
 
 	if (!opts_zone_key(scalar(k), why, sizeof(why)))
 		return fail_at(w, k->start_mark, why);
+	if (strcmp(scalar(k), "name") != 0)
+		return true;
 	if (v->type != YAML_SCALAR_NODE || is_null(v)) {
 		snprintf(want, sizeof(want), "expected a zone name, got %s",
 			 v->type == YAML_SCALAR_NODE ? "nothing" : node_kind(v));
