@@ -27,6 +27,9 @@ struct worker {
 	unsigned id;
 	struct tdns_loop *loop;
 	struct tdns_store *store;
+	/* The options: read by every worker; the main thread's reload
+	 * changes only the log fields, which no worker reads. */
+	struct tdns_opts *o;
 	const char *db_dir;
 	const struct tdns_auth_cfg *auth;
 	struct tdns_txn *txn; /* this thread's read transaction, reset when idle */
@@ -125,18 +128,14 @@ static void upper_zone_report(struct tdns_store *store, const char *dir)
 		log_info("store %s holds %zu zone%s", dir, n, n == 1 ? "" : "s");
 }
 
-/* SIGHUP: the zones are read live, so there is nothing to reload; say
- * what is being served now. */
+/* SIGHUP: the configuration file again (opts_reload: what applies while
+ * running); the zones are read live, so say what is being served now. */
 static void upper_reload(void *ctx)
 {
 	struct worker *workers = ctx;
 
+	opts_reload(workers[0].o);
 	upper_zone_report(workers[0].store, workers[0].db_dir);
-}
-
-static enum tdns_log_level log_level_for(int verbose)
-{
-	return verbose >= 1 ? TDNS_LOG_DEBUG : TDNS_LOG_INFO;
 }
 
 int main(int argc, char **argv)
@@ -162,6 +161,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_init("tierdns-upper", log_level_for(o.verbose));
+	log_set_target(o.log_target);
 	daemon_signals_init();
 
 	if (gethostname(hostname, sizeof(hostname)) == 0) {
@@ -184,6 +184,7 @@ int main(int argc, char **argv)
 		workers[i].id = i;
 		workers[i].store = store;
 		workers[i].db_dir = o.db_dir;
+		workers[i].o = &o;
 		workers[i].auth = &auth;
 		workers[i].loop = netio_loop_new();
 		if (workers[i].loop == NULL)
@@ -239,5 +240,6 @@ out:
 	if (store != NULL)
 		store_close(store);
 	daemon_cleanup(&o);
+	opts_free(&o);
 	return rc;
 }
