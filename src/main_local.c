@@ -30,7 +30,9 @@
 
 struct worker {
 	unsigned id;
-	const struct tdns_opts *o; /* the access list */
+	/* The options (the access list): read by every worker; the main
+	 * thread's reload changes only the log fields, which no worker reads. */
+	struct tdns_opts *o;
 	struct tdns_store *store;
 	struct tdns_loop *loop;
 	struct tdns_upstream *up;
@@ -95,7 +97,7 @@ static void worker_batch(void *ctx, bool begin)
 	resolver_batch(w->r, begin);
 }
 
-static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
+static enum tdns_status worker_init(struct worker *w, struct tdns_opts *o,
 				    struct tdns_store *store, struct tdns_infra *infra,
 				    const char *identity)
 {
@@ -193,14 +195,16 @@ static void worker_fini(struct worker *w)
 	w->loop = NULL;
 }
 
-/* SIGHUP: static zones and the cache are read live, so there is nothing
- * to reload; say what the store holds now. */
+/* SIGHUP: the configuration file again (opts_reload: what applies while
+ * running); static zones and the cache are read live, so say what the
+ * store holds now. */
 static void local_reload(void *ctx)
 {
 	struct worker *workers = ctx;
 	struct tdns_txn *t = NULL;
 	enum tdns_status st;
 
+	opts_reload(workers[0].o);
 	st = store_begin(workers[0].store, false, &t);
 	if (st != TDNS_OK) {
 		log_err("store %s: %s", workers[0].o->db_dir, tdns_strerror(st));
@@ -255,7 +259,8 @@ int main(int argc, char **argv)
 	case OPTS_USAGE:
 		return 2;
 	}
-	log_init("tierdns-local", o.verbose > 0 ? TDNS_LOG_DEBUG : TDNS_LOG_INFO);
+	log_init("tierdns-local", log_level_for(o.verbose));
+	log_set_target(o.log_target);
 	daemon_signals_init();
 
 	if (gethostname(identity, sizeof(identity)) == 0) {
@@ -318,5 +323,6 @@ out:
 	infra_free(infra);
 	store_close(store);
 	daemon_cleanup(&o);
+	opts_free(&o);
 	return rc;
 }

@@ -27,6 +27,9 @@ struct worker {
 	unsigned id;
 	struct tdns_loop *loop;
 	struct tdns_store *store;
+	/* The options: read by every worker; the main thread's reload
+	 * changes only the log fields, which no worker reads. */
+	struct tdns_opts *o;
 	const char *db_dir;
 	const struct tdns_auth_cfg *auth;
 	struct tdns_txn *txn; /* this thread's read transaction, reset when idle */
@@ -127,18 +130,14 @@ static void upper_zone_report(struct tdns_store *store, const char *dir)
 		log_info("store %s holds %zu zone%s", dir, n, n == 1 ? "" : "s");
 }
 
-/* SIGHUP: the zones are read live, so there is nothing to reload; say
- * what is being served now. */
+/* SIGHUP: the configuration file again (opts_reload: what applies while
+ * running); the zones are read live, so say what is being served now. */
 static void upper_reload(void *ctx)
 {
 	struct worker *workers = ctx;
 
+	opts_reload(workers[0].o);
 	upper_zone_report(workers[0].store, workers[0].db_dir);
-}
-
-static enum tdns_log_level log_level_for(int verbose)
-{
-	return verbose >= 1 ? TDNS_LOG_DEBUG : TDNS_LOG_INFO;
 }
 
 int main(int argc, char **argv)
@@ -148,6 +147,7 @@ int main(int argc, char **argv)
 	struct tdns_store_opts so;
 	struct tdns_store *store = NULL;
 	struct worker *workers = NULL;
+	struct tdns_cookie_cfg cookies;
 	struct tdns_opts o;
 	char hostname[256];
 	char as[64];
@@ -164,6 +164,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_init("tierdns-upper", log_level_for(o.verbose));
+	log_set_target(o.log_target);
 	daemon_signals_init();
 
 	if (gethostname(hostname, sizeof(hostname)) == 0) {
@@ -184,11 +185,17 @@ int main(int argc, char **argv)
 	}
 
 	if (!o.no_cookies) {
-		if (!o.cookie_secret_set && !cookie_secret_random(o.cookies.secret)) {
+		/* The option table checked the secrets' text. */
+		memset(&cookies, 0, sizeof(cookies));
+		if (o.cookie_secret != NULL)
+			cookie_secret_parse(o.cookie_secret, cookies.secret);
+		else if (!cookie_secret_random(cookies.secret)) {
 			log_err("cookies: no random secret could be had");
 			goto out;
 		}
-		auth.cookies = &o.cookies;
+		cookies.has_alt = o.cookie_secret_alt != NULL &&
+				  cookie_secret_parse(o.cookie_secret_alt, cookies.alt);
+		auth.cookies = &cookies;
 	}
 
 	memset(&so, 0, sizeof(so));
@@ -206,6 +213,7 @@ int main(int argc, char **argv)
 		workers[i].id = i;
 		workers[i].store = store;
 		workers[i].db_dir = o.db_dir;
+		workers[i].o = &o;
 		workers[i].auth = &auth;
 		workers[i].loop = netio_loop_new();
 		if (workers[i].loop == NULL)
@@ -270,5 +278,6 @@ out:
 		store_close(store);
 	rrl_free(auth.rrl);
 	daemon_cleanup(&o);
+	opts_free(&o);
 	return rc;
 }

@@ -13,9 +13,12 @@
 
 # scdoc: the man pages (man/*.scd) are rendered at build time;
 # libsystemd-dev: sd_notify, so that the Type=notify units know when a
-# daemon is ready, reloading or stopping
+# daemon is ready, reloading or stopping (and sd_journal_print for log: journal);
+# libyaml-dev: the configuration file is YAML, as Knot DNS and Knot Resolver 6
+# use; libyaml is the reference C parser, kept in Debian, and gives every
+# node's line and column for the error messages
 TDNS_PKGS_BUILD=(build-essential cmake pkg-config libldns-dev liblmdb-dev
-                 libsystemd-dev bind9-dnsutils ldnsutils lmdb-utils scdoc)
+                 libsystemd-dev libyaml-dev bind9-dnsutils ldnsutils lmdb-utils scdoc)
 # nsd and unbound: the interop tests (tests/interop) compare both tiers with them;
 # strace: tests/e2e/test_crash_zoneload.py kills the loader at exact system
 # calls of its commit with strace's fault injection (timed kills without it)
