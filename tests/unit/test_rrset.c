@@ -110,7 +110,8 @@ static void test_next_on_handmade_view(void **state)
 {
 	/* A view that was not made by rrset_decode must still not overrun. */
 	static const uint8_t data[] = { 0x00, 0x09, 'a', 'b' };
-	struct tdns_rrset_view v = { 1, 1, data, sizeof(data) };
+	struct tdns_rrset_view v = { .ttl = 1, .count = 1, .data = data,
+				     .data_len = sizeof(data) };
 	const uint8_t *rd;
 	uint16_t rdlen;
 	size_t pos = 0;
