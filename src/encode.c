@@ -302,7 +302,8 @@ enum tdns_status encode_reply(const struct tdns_qctx *q,
 	struct enc e;
 	uint16_t counts[ANS_SECTIONS_] = { 0, 0, 0 };
 	size_t limit = q->limit < cap ? q->limit : cap;
-	size_t olen = opt_len(q, a), n = a->n, i, mark;
+	size_t olen = opt_len(q, a), n = a->n, i, j, mark;
+	uint16_t saved;
 	unsigned pass, passes;
 	bool tc = a->tc, stopped = false;
 	enum rd_result r;
@@ -342,24 +343,35 @@ enum tdns_status encode_reply(const struct tdns_qctx *q,
 			if (passes > 1 && s->section != pass)
 				continue;
 			if (stopped) {
-				/* RFC 2181 9: what is left out decides TC. */
+				/* RFC 2181 9: what is left out decides TC (an
+				 * ANS_F_SIGS entry goes with its RRset). */
 				if (s->section != ANS_ADDITIONAL ||
 				    (s->flags & ANS_F_REQUIRED))
 					tc = true;
 				continue;
 			}
 			mark = e.len;
+			saved = counts[s->section];
 			r = put_rrset(&e, s, &counts[s->section]);
+			/* An RRset and its signatures stand or fall together. */
+			for (j = i + 1; r == RD_OK && j < n &&
+					(a->rrsets[j].flags & ANS_F_SIGS);
+			     j++)
+				r = put_rrset(&e, &a->rrsets[j],
+					      &counts[s->section]);
 			if (r == RD_BAD)
 				return TDNS_EINVAL;
 			if (r == RD_NOSPACE) {
 				e.len = mark;
 				forget_from(&e, mark);
+				counts[s->section] = saved;
 				stopped = true;
 				if (s->section != ANS_ADDITIONAL ||
 				    (s->flags & ANS_F_REQUIRED))
 					tc = true;
 			}
+			while (i + 1 < n && (a->rrsets[i + 1].flags & ANS_F_SIGS))
+				i++;
 		}
 	}
 	if (tc)

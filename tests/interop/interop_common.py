@@ -246,15 +246,17 @@ class Env:
             raise Failure("%s is not installed (Debian package %s; tools/deps.sh test "
                           "installs it)" % (path, pkg))
 
-    def start_nsd(self):
+    def start_nsd(self, zones=None):
+        """NSD serving zones [(origin, path)], by default ZONES."""
         self._need(NSD_BIN, "nsd")
         d = self.path("nsd")
         os.makedirs(d, exist_ok=True)
-        for _, f in ZONES:
-            shutil.copy(os.path.join(ZONES_DIR, f), d)
+        zones = zones or [(o, os.path.join(ZONES_DIR, f)) for o, f in ZONES]
+        for _, f in zones:
+            shutil.copy(f, d)
         conf = os.path.join(d, "nsd.conf")
-        zones = "".join('zone:\n    name: "%s"\n    zonefile: "%s"\n' % (o, f)
-                        for o, f in ZONES)
+        zones = "".join('zone:\n    name: "%s"\n    zonefile: "%s"\n'
+                        % (o, os.path.basename(f)) for o, f in zones)
         # minimal-responses, as tierdns-upper answers (its auth.c): no NS
         # RRset in the authority section of positive answers, no addresses
         # for MX/SRV targets; glue in referrals. Rate limiting off: the test
@@ -282,9 +284,11 @@ remote-control:
         return self._spawn("nsd", [NSD_BIN, "-d", "-c", conf],
                            self._ready_dns("interop.", "SOA"), conf, text)
 
-    def start_upper(self):
+    def start_upper(self, zones=None):
+        """tierdns-upper serving zones [(origin, path)], by default ZONES."""
         db = self.path("upper-db")
-        files = [os.path.join(ZONES_DIR, f) for _, f in ZONES]
+        files = [f for _, f in zones] if zones else \
+            [os.path.join(ZONES_DIR, f) for _, f in ZONES]
         r = subprocess.run([self.bin("tierdns-zone"), "--db", db, "load"] + files,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         if r.returncode != 0:
@@ -373,33 +377,38 @@ class Query:
     """One test query: name (as sent, case included), type, EDNS payload
     (None = no OPT), RD bit, transport."""
 
-    def __init__(self, name, qtype, edns=None, rd=False, tcp=False, note=""):
+    def __init__(self, name, qtype, edns=None, rd=False, tcp=False, note="",
+                 dnssec=False):
         self.name = name
         self.qtype = qtype
         self.edns = edns
         self.rd = rd
         self.tcp = tcp
         self.note = note
+        self.dnssec = dnssec  # DO set (RFC 3225); needs edns
 
     def key(self):
         return "%s %s" % (self.name.lower(), self.qtype)
 
     def __str__(self):
-        return "%s %s [%s%s%s]%s" % (
+        return "%s %s [%s%s%s%s]%s" % (
             self.name, self.qtype,
             "EDNS %d" % self.edns if self.edns is not None else "no EDNS",
+            ", DO" if self.dnssec else "",
             ", RD" if self.rd else "",
             ", TCP" if self.tcp else ", UDP",
             " (%s)" % self.note if self.note else "")
 
     def tcp_copy(self):
         return Query(self.name, self.qtype, self.edns, self.rd, True,
-                     (self.note + "; " if self.note else "") + "TCP retry of a TC answer")
+                     (self.note + "; " if self.note else "") + "TCP retry of a TC answer",
+                     self.dnssec)
 
     def message(self):
         m = dns.message.make_query(self.name, self.qtype, "IN",
                                    use_edns=0 if self.edns is not None else False,
-                                   payload=self.edns or 1232)
+                                   payload=self.edns or 1232,
+                                   want_dnssec=self.dnssec)
         if not self.rd:
             m.flags &= ~dns.flags.RD
         return m
