@@ -84,8 +84,9 @@ static struct tdns_ans_rrset *add_view(struct tdns_answer *a,
 			  v->count, v->data, v->data_len);
 }
 
-/* The signatures of v (RFC 4035 3.1.1) right after the entry e of v. */
-static void add_sigs(struct tdns_answer *a, enum ans_section sec,
+/* The signatures of v (RFC 4035 3.1.1) right after the entry e of v.
+ * Out of line: DO=0 answers must not pay for it (add_set inlines). */
+static void __attribute__((noinline)) add_sigs(struct tdns_answer *a, enum ans_section sec,
 		     const uint8_t *owner, const struct tdns_ans_rrset *e,
 		     const struct tdns_rrset_view *v)
 {
@@ -100,7 +101,7 @@ static void add_sigs(struct tdns_answer *a, enum ans_section sec,
 }
 
 /* An RRset of the step's answer, with its signatures when DO is set. */
-static struct tdns_ans_rrset *add_set(struct tdns_answer *a,
+static inline struct tdns_ans_rrset *add_set(struct tdns_answer *a,
 				      const struct step *s,
 				      enum ans_section sec, const uint8_t *owner,
 				      uint16_t type, uint32_t ttl,
@@ -149,7 +150,7 @@ static enum tdns_status add_negative_soa(struct tdns_txn *t,
 		     v.ttl < minimum ? v.ttl : minimum, &v);
 	/* Its signatures are capped alike (as NSD does): a resolver caches
 	 * the negative answer's records for as long as the shortest. */
-	if (s->dnssec && v.sig_ttl > minimum)
+	if (s->dnssec && v.sig_count > 0 && v.sig_ttl > minimum)
 		v.sig_ttl = minimum;
 	if (s->dnssec)
 		add_sigs(a, ANS_AUTHORITY, owner, e, &v);
@@ -606,12 +607,20 @@ static enum tdns_status answer_data(struct tdns_txn *t, struct tdns_answer *a,
 				    enum step_end *end, const uint8_t **target)
 {
 	struct tdns_rrset_view v;
+	const struct tdns_rrset_view *found = &v;
 	const uint8_t *rdata;
 	uint16_t rdlen;
 	size_t pos = 0;
 	enum tdns_status st;
 
 	*end = STEP_DONE;
+	/* The common case first: the caller found the RRset (never for ANY
+	 * or RRSIG, which are not stored as RRsets of their own). */
+	if (known == KNOWN_FOUND) {
+		found = have;
+		st = TDNS_OK;
+		goto data;
+	}
 	if (qtype == DNS_TYPE_ANY || qtype == DNS_TYPE_RRSIG) {
 		/* RRSIGs live with the RRsets they cover (rrset.h): a query
 		 * for them gathers every set's. */
@@ -623,21 +632,18 @@ static enum tdns_status answer_data(struct tdns_txn *t, struct tdns_answer *a,
 			return st;
 		known = KNOWN_ABSENT;
 	}
-	if (known == KNOWN_FOUND) {
-		v = *have;
-		st = TDNS_OK;
-	} else if (known == KNOWN_ABSENT) {
+	if (known == KNOWN_ABSENT)
 		st = TDNS_ENOTFOUND;
-	} else {
+	else
 		st = zonedb_get_rrset(t, data_key, data_klen, qtype, &v);
-	}
+data:
 	if (st == TDNS_OK) {
-		add_set(a, s, ANS_ANSWER, s->owner, qtype, v.ttl, &v);
+		add_set(a, s, ANS_ANSWER, s->owner, qtype, found->ttl, found);
 		/* The addresses of in-zone name servers go along with an NS
 		 * answer (RFC 1035 3.3.11 additional processing), as NSD
 		 * does; they are optional and the first to go on truncation. */
 		if (qtype == DNS_TYPE_NS)
-			return add_glue(t, a, s, &v, NULL, 0, false);
+			return add_glue(t, a, s, found, NULL, 0, false);
 		return TDNS_OK;
 	}
 	if (st != TDNS_ENOTFOUND)

@@ -302,8 +302,9 @@ enum tdns_status encode_reply(const struct tdns_qctx *q,
 	struct enc e;
 	uint16_t counts[ANS_SECTIONS_] = { 0, 0, 0 };
 	size_t limit = q->limit < cap ? q->limit : cap;
-	size_t olen = opt_len(q, a), n = a->n, i, j, mark;
-	uint16_t saved;
+	size_t olen = opt_len(q, a), n = a->n, i, mark = 0;
+	const struct tdns_ans_rrset *head = NULL;
+	uint16_t saved = 0;
 	unsigned pass, passes;
 	bool tc = a->tc, stopped = false;
 	enum rd_result r;
@@ -350,15 +351,14 @@ enum tdns_status encode_reply(const struct tdns_qctx *q,
 					tc = true;
 				continue;
 			}
-			mark = e.len;
-			saved = counts[s->section];
+			/* An RRset and the signatures after it stand or fall
+			 * together: a failure rolls back to the RRset. */
+			if (!(s->flags & ANS_F_SIGS) || head == NULL) {
+				mark = e.len;
+				saved = counts[s->section];
+				head = s;
+			}
 			r = put_rrset(&e, s, &counts[s->section]);
-			/* An RRset and its signatures stand or fall together. */
-			for (j = i + 1; r == RD_OK && j < n &&
-					(a->rrsets[j].flags & ANS_F_SIGS);
-			     j++)
-				r = put_rrset(&e, &a->rrsets[j],
-					      &counts[s->section]);
 			if (r == RD_BAD)
 				return TDNS_EINVAL;
 			if (r == RD_NOSPACE) {
@@ -366,12 +366,10 @@ enum tdns_status encode_reply(const struct tdns_qctx *q,
 				forget_from(&e, mark);
 				counts[s->section] = saved;
 				stopped = true;
-				if (s->section != ANS_ADDITIONAL ||
-				    (s->flags & ANS_F_REQUIRED))
+				if (head->section != ANS_ADDITIONAL ||
+				    (head->flags & ANS_F_REQUIRED))
 					tc = true;
 			}
-			while (i + 1 < n && (a->rrsets[i + 1].flags & ANS_F_SIGS))
-				i++;
 		}
 	}
 	if (tc)

@@ -40,10 +40,7 @@ enum tdns_status rrset_decode(const uint8_t *val, size_t len,
 	if (!skip_records(val, len, &pos, count))
 		return TDNS_EINVAL;
 	end = pos;
-	v->sig_ttl = 0;
 	v->sig_count = 0;
-	v->sig_data = NULL;
-	v->sig_len = 0;
 	if (pos != len) {
 		/* The signature tail; a tail that does not hold together (or
 		 * any other trailing bytes) means the counts lie. */
@@ -68,6 +65,8 @@ enum tdns_status rrset_decode(const uint8_t *val, size_t len,
 void rrset_sigs(const struct tdns_rrset_view *v, struct tdns_rrset_view *out)
 {
 	memset(out, 0, sizeof(*out));
+	if (v->sig_count == 0)
+		return;
 	out->ttl = v->sig_ttl;
 	out->count = v->sig_count;
 	out->data = v->sig_data;

@@ -32,8 +32,9 @@ struct tdns_rrset_view {
 	uint16_t count;
 	const uint8_t *data; /* first record (u16 rdlength) */
 	size_t data_len;     /* the records, without the signature tail */
-	uint32_t sig_ttl;    /* the covering RRSIGs; sig_count 0: unsigned */
-	uint16_t sig_count;
+	uint16_t sig_count;  /* the covering RRSIGs; 0: unsigned, and the
+			      * three fields below are not set */
+	uint32_t sig_ttl;
 	const uint8_t *sig_data; /* first RRSIG record (u16 rdlength) */
 	size_t sig_len;
 };
