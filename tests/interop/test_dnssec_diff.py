@@ -25,7 +25,6 @@ Run: TDNS_BUILD=build tests/interop/test_dnssec_diff.py [-v] [variant...]
 
 import os
 import random
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -43,37 +42,16 @@ VARIANTS = {
 DNSSEC_TYPES = ["DNSKEY", "NSEC", "NSEC3PARAM", "RRSIG", "DS"]
 
 
-def run(argv, cwd):
-    r = subprocess.run(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    if r.returncode != 0:
-        raise ic.Failure("%s failed:\n%s" % (" ".join(argv), r.stdout.decode(errors="replace")))
-    return r.stdout.decode().strip()
-
-
-def sign(d, origin, path, variant, extra=""):
-    """Sign the zone file path (with extra text appended) in directory d
-    with a fresh KSK and ZSK; returns (signed file, DS text of the KSK)."""
-    v = VARIANTS[variant]
-    base = os.path.join(d, origin.rstrip(".") or "root")
-    with open(path) as f:
-        text = f.read()
-    with open(base + ".zone", "w") as f:
-        f.write(text + extra)
-    ksk = run(["ldns-keygen", "-a", v["alg"], "-b", "2048", "-k", origin], d)
-    zsk = run(["ldns-keygen", "-a", v["alg"], "-b", "1024", origin], d)
-    run(["ldns-signzone"] + v["args"] + ["-o", origin, base + ".zone", ksk, zsk], d)
-    with open(os.path.join(d, ksk + ".ds")) as f:
-        ds = f.read()
-    return base + ".zone.signed", ds
-
-
 def signed_zones(env, variant):
     d = env.path("keys-" + variant)
     os.makedirs(d)
     z = {o: os.path.join(ic.ZONES_DIR, f) for o, f in ic.ZONES}
-    sub, sub_ds = sign(d, "sub.interop.", z["sub.interop."], variant)
-    parent, _ = sign(d, "interop.", z["interop."], variant, "\n" + sub_ds + "\n")
-    rev, _ = sign(d, "2.0.192.in-addr.arpa.", z["2.0.192.in-addr.arpa."], variant)
+    v = VARIANTS[variant]
+    sub, sub_ds, _ = ic.sign_zone(d, "sub.interop.", z["sub.interop."], v["alg"], v["args"])
+    parent, _, _ = ic.sign_zone(d, "interop.", z["interop."], v["alg"], v["args"],
+                                "\n" + sub_ds + "\n")
+    rev, _, _ = ic.sign_zone(d, "2.0.192.in-addr.arpa.", z["2.0.192.in-addr.arpa."],
+                             v["alg"], v["args"])
     return [("interop.", parent), ("sub.interop.", sub), ("2.0.192.in-addr.arpa.", rev)]
 
 
