@@ -25,8 +25,6 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include <ldns/sha1.h>
-
 #include "tierdns/dnsproto.h"
 #include "tierdns/log.h"
 #include "tierdns/name.h"
@@ -37,8 +35,6 @@
 #define SOA_FIXED_LEN 20 /* serial refresh retry expire minimum */
 #define TYPE_NSEC3PARAM 51 /* RFC 5155 4 */
 #define NSEC3_SHA1 1       /* RFC 5155 11, the only hash algorithm */
-#define NSEC3_HASH_LEN 20
-#define NSEC3_LABEL_LEN 32 /* base32hex of 20 octets */
 #define NSEC3_MAX_ITER 2500 /* RFC 5155 10.3's highest; more is refused */
 #define PROOF_MAX 8        /* denial RRsets of one answer, at most 4 used */
 
@@ -199,35 +195,6 @@ static enum tdns_status denial_mode(struct tdns_txn *t, const struct step *s,
 	return TDNS_OK;
 }
 
-/* RFC 5155 5: the hashed owner label (base32hex, lower case) of a name.
- * SHA-1 through ldns: proofs are built for DO=1 negative and wildcard
- * answers only, never on the DO=0 path. */
-static enum tdns_status nsec3_label(const struct denial *d, const uint8_t *key,
-				    size_t klen, uint8_t *label)
-{
-	static const char b32[] = "0123456789abcdefghijklmnopqrstuv";
-	uint8_t buf[NAME_WIRE_MAX + 255], h[NAME_WIRE_MAX + 255];
-	size_t wlen, i, bit;
-	uint16_t it;
-
-	if (name_key_to_wire(key, klen, buf, &wlen) != TDNS_OK)
-		return TDNS_EINVAL;
-	memcpy(buf + wlen, d->salt, d->salt_len);
-	ldns_sha1(buf, (unsigned)(wlen + d->salt_len), h);
-	for (it = 0; it < d->iterations; it++) {
-		memcpy(h + NSEC3_HASH_LEN, d->salt, d->salt_len);
-		ldns_sha1(h, (unsigned)(NSEC3_HASH_LEN + d->salt_len), h);
-	}
-	/* RFC 4648 7, 160 bits = 32 groups of 5, no padding. */
-	for (i = 0, bit = 0; i < NSEC3_LABEL_LEN; i++, bit += 5) {
-		unsigned v = (unsigned)h[bit / 8] << 8 |
-			     (bit / 8 + 1 < NSEC3_HASH_LEN ? h[bit / 8 + 1] : 0);
-
-		label[i] = (uint8_t)b32[(v >> (11 - bit % 8)) & 0x1f];
-	}
-	return TDNS_OK;
-}
-
 /* Put one denial RRset (owner key, NSEC or NSEC3) into authority with its
  * signatures, unless it is there already. */
 static enum tdns_status add_denial_set(struct tdns_answer *a,
@@ -281,14 +248,17 @@ static enum tdns_status nsec3_prove(struct tdns_txn *t, struct tdns_answer *a,
 				    const struct denial *d, const uint8_t *key,
 				    size_t klen, bool add, bool *exact)
 {
-	uint8_t label[NSEC3_LABEL_LEN];
+	uint8_t label[ZONEDB_NSEC3_LABEL];
 	struct tdns_rrset_view v;
 	const uint8_t *okey;
 	size_t olen;
 	enum tdns_status st;
 
 	*exact = false;
-	st = nsec3_label(d, key, klen, label);
+	/* SHA-1 through ldns (zonedb.h): only DO=1 negative and wildcard
+	 * answers hash, never the DO=0 path. */
+	st = zonedb_nsec3_label(d->iterations, d->salt, d->salt_len, key, klen,
+				label);
 	if (st != TDNS_OK)
 		return st;
 	st = zonedb_denial_find(t, s->key, s->apex_len, ZONEDB_NSEC3, label,

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ldns/sha1.h>
+
 #include "tierdns/dnsproto.h"
 #include "tierdns/log.h"
 #include "tierdns/name.h"
@@ -1037,4 +1039,33 @@ enum tdns_status zonedb_denial_clear(struct tdns_txn *t, const uint8_t *apex,
 out:
 	store_cursor_close(c);
 	return st;
+}
+
+enum tdns_status zonedb_nsec3_label(uint16_t iterations, const uint8_t *salt,
+				    uint8_t salt_len, const uint8_t *key,
+				    size_t klen, uint8_t *label)
+{
+	static const char b32[] = "0123456789abcdefghijklmnopqrstuv";
+	uint8_t buf[NAME_WIRE_MAX + 255], h[ZONEDB_NSEC3_HASH + 255];
+	size_t wlen, i, bit;
+	uint16_t it;
+
+	/* RFC 5155 5: IH(salt, x, 0) = H(x || salt), then k more rounds over
+	 * the previous hash, x the canonical (lower-case) wire name. */
+	if (name_key_to_wire(key, klen, buf, &wlen) != TDNS_OK)
+		return TDNS_EINVAL;
+	memcpy(buf + wlen, salt, salt_len);
+	ldns_sha1(buf, (unsigned)(wlen + salt_len), h);
+	for (it = 0; it < iterations; it++) {
+		memcpy(h + ZONEDB_NSEC3_HASH, salt, salt_len);
+		ldns_sha1(h, (unsigned)(ZONEDB_NSEC3_HASH + salt_len), h);
+	}
+	/* RFC 4648 7 base32hex: 160 bits are 32 groups of 5, no padding. */
+	for (i = 0, bit = 0; i < ZONEDB_NSEC3_LABEL; i++, bit += 5) {
+		unsigned v = (unsigned)h[bit / 8] << 8 |
+			     (bit / 8 + 1 < ZONEDB_NSEC3_HASH ? h[bit / 8 + 1] : 0);
+
+		label[i] = (uint8_t)b32[(v >> (11 - bit % 8)) & 0x1f];
+	}
+	return TDNS_OK;
 }

@@ -187,6 +187,16 @@ enum tdns_status zonedb_denial_walk(struct tdns_txn *t, const uint8_t *apex,
 				    size_t apex_len, enum zonedb_chain chain,
 				    zonedb_walk_cb cb, void *ctx, int *stop);
 
+#define ZONEDB_NSEC3_HASH 20  /* SHA-1, RFC 5155 11's only hash */
+#define ZONEDB_NSEC3_LABEL 32 /* its base32hex form */
+
+/* The hashed owner label of the name key (RFC 5155 5: SHA-1 with the
+ * salt, iterations extra rounds) into label (ZONEDB_NSEC3_LABEL bytes,
+ * base32hex, lower case, the index's probe). TDNS_EINVAL for a bad key. */
+enum tdns_status zonedb_nsec3_label(uint16_t iterations, const uint8_t *salt,
+				    uint8_t salt_len, const uint8_t *key,
+				    size_t klen, uint8_t *label);
+
 /* Remove the zone's whole denial index (both chains). */
 enum tdns_status zonedb_denial_clear(struct tdns_txn *t, const uint8_t *apex,
 				     size_t apex_len);
