@@ -218,22 +218,20 @@ static enum tdns_status add_denial_set(struct tdns_answer *a,
 	return TDNS_OK;
 }
 
-/* NSEC: the record matching (*exact) or covering the name key, added.
- * A zone without an NSEC chain adds nothing. */
+/* NSEC: the record matching or covering the name key, added. A zone
+ * without an NSEC chain adds nothing. */
 static enum tdns_status nsec_prove(struct tdns_txn *t, struct tdns_answer *a,
 				   const struct step *s, struct proof *p,
-				   const uint8_t *key, size_t klen, bool *exact)
+				   const uint8_t *key, size_t klen)
 {
 	struct tdns_rrset_view v;
 	const uint8_t *okey;
 	size_t olen;
-	bool ex;
+	bool exact;
 	enum tdns_status st;
 
 	st = zonedb_denial_find(t, s->key, s->apex_len, ZONEDB_NSEC, key, klen,
-				&okey, &olen, &ex, &v);
-	if (exact != NULL)
-		*exact = st == TDNS_OK && ex;
+				&okey, &olen, &exact, &v);
 	if (st == TDNS_ENOTFOUND)
 		return TDNS_OK;
 	if (st != TDNS_OK)
@@ -241,8 +239,9 @@ static enum tdns_status nsec_prove(struct tdns_txn *t, struct tdns_answer *a,
 	return add_denial_set(a, s, p, okey, olen, DNS_TYPE_NSEC, &v);
 }
 
-/* NSEC3: look the name up in the chain; with add, put the record found
- * (matching or covering) into the answer. *found: the chain has records. */
+/* NSEC3: look the name up in the chain (*exact: a record matches it);
+ * with add, put the record found (matching or covering) into the answer.
+ * A zone without an NSEC3 chain adds nothing. */
 static enum tdns_status nsec3_prove(struct tdns_txn *t, struct tdns_answer *a,
 				    const struct step *s, struct proof *p,
 				    const struct denial *d, const uint8_t *key,
@@ -347,22 +346,14 @@ static enum tdns_status prove(struct tdns_txn *t, struct tdns_answer *a,
 	wlen = what == DENY_NODATA || what == DENY_NO_DS ? 0
 							 : wildcard_key(key, ce_len, wkey);
 	if (!d.nsec3) {
-		switch (what) {
-		case DENY_NODATA:
-		case DENY_NO_DS:
-			/* The name's own NSEC; for an empty non-terminal the
-			 * one covering it. */
-			return nsec_prove(t, a, s, &p, key, klen, NULL);
-		case DENY_WILD_ANSWER:
-			return nsec_prove(t, a, s, &p, key, klen, NULL);
-		case DENY_WILD_NODATA:
-		case DENY_NXDOMAIN:
-			st = nsec_prove(t, a, s, &p, key, klen, NULL);
-			if (st == TDNS_OK && wlen > 0)
-				st = nsec_prove(t, a, s, &p, wkey, wlen, NULL);
-			return st;
-		}
-		return TDNS_OK;
+		/* 3.1.3: the name's own NSEC (NODATA, no DS) or the one
+		 * covering it (NXDOMAIN, wildcard, empty non-terminal), and
+		 * for NXDOMAIN and wildcard NODATA the wildcard's (covering
+		 * or matching it). */
+		st = nsec_prove(t, a, s, &p, key, klen);
+		if (st == TDNS_OK && wlen > 0 && what != DENY_WILD_ANSWER)
+			st = nsec_prove(t, a, s, &p, wkey, wlen);
+		return st;
 	}
 	switch (what) {
 	case DENY_NODATA:
