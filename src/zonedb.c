@@ -1041,13 +1041,27 @@ out:
 	return st;
 }
 
+size_t zonedb_base32hex(const uint8_t *in, size_t n, uint8_t *out)
+{
+	static const char b32[] = "0123456789abcdefghijklmnopqrstuv";
+	size_t bit, o = 0;
+
+	/* RFC 4648 7, no padding: every whole group of 5 bits. */
+	for (bit = 0; bit + 5 <= n * 8; bit += 5) {
+		unsigned v = (unsigned)in[bit / 8] << 8 |
+			     (bit / 8 + 1 < n ? in[bit / 8 + 1] : 0);
+
+		out[o++] = (uint8_t)b32[(v >> (11 - bit % 8)) & 0x1f];
+	}
+	return o;
+}
+
 enum tdns_status zonedb_nsec3_label(uint16_t iterations, const uint8_t *salt,
 				    uint8_t salt_len, const uint8_t *key,
 				    size_t klen, uint8_t *label)
 {
-	static const char b32[] = "0123456789abcdefghijklmnopqrstuv";
 	uint8_t buf[NAME_WIRE_MAX + 255], h[ZONEDB_NSEC3_HASH + 255];
-	size_t wlen, i, bit;
+	size_t wlen;
 	uint16_t it;
 
 	/* RFC 5155 5: IH(salt, x, 0) = H(x || salt), then k more rounds over
@@ -1060,12 +1074,7 @@ enum tdns_status zonedb_nsec3_label(uint16_t iterations, const uint8_t *salt,
 		memcpy(h + ZONEDB_NSEC3_HASH, salt, salt_len);
 		ldns_sha1(h, (unsigned)(ZONEDB_NSEC3_HASH + salt_len), h);
 	}
-	/* RFC 4648 7 base32hex: 160 bits are 32 groups of 5, no padding. */
-	for (i = 0, bit = 0; i < ZONEDB_NSEC3_LABEL; i++, bit += 5) {
-		unsigned v = (unsigned)h[bit / 8] << 8 |
-			     (bit / 8 + 1 < ZONEDB_NSEC3_HASH ? h[bit / 8 + 1] : 0);
-
-		label[i] = (uint8_t)b32[(v >> (11 - bit % 8)) & 0x1f];
-	}
+	/* 160 bits: 32 base32hex digits. */
+	zonedb_base32hex(h, ZONEDB_NSEC3_HASH, label);
 	return TDNS_OK;
 }

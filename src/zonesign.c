@@ -546,7 +546,6 @@ static int chain_one(void *ctx, const uint8_t *key, size_t klen,
 	const uint8_t *rd, *me = key;
 	uint16_t rdlen;
 	size_t pos = 0, mlen = klen, hlen;
-	static const char b32[] = "0123456789abcdefghijklmnopqrstuv";
 
 	verify_rrset(vf, key, klen, type, v);
 	if (type == LDNS_RR_TYPE_NSEC3) {
@@ -580,17 +579,7 @@ static int chain_one(void *ctx, const uint8_t *key, size_t klen,
 		problem(vf, key, klen, type, "malformed NSEC3");
 		return 0;
 	}
-	{
-		const uint8_t *h = rd + 6 + rd[4];
-		size_t bit;
-
-		for (bit = 0; bit + 5 <= hlen * 8; bit += 5) {
-			unsigned w = (unsigned)h[bit / 8] << 8 |
-				     (bit / 8 + 1 < hlen ? h[bit / 8 + 1] : 0);
-
-			vf->next[vf->next_len++] = (uint8_t)b32[(w >> (11 - bit % 8)) & 0x1f];
-		}
-	}
+	vf->next_len = zonedb_base32hex(rd + 6 + rd[4], hlen, vf->next);
 	return 0;
 }
 

@@ -197,6 +197,10 @@ enum tdns_status zonedb_nsec3_label(uint16_t iterations, const uint8_t *salt,
 				    uint8_t salt_len, const uint8_t *key,
 				    size_t klen, uint8_t *label);
 
+/* in[0..n) in base32hex (RFC 4648 7, lower case, no padding; the digits
+ * of whole 5-bit groups) into out; returns the digits written. */
+size_t zonedb_base32hex(const uint8_t *in, size_t n, uint8_t *out);
+
 /* Remove the zone's whole denial index (both chains). */
 enum tdns_status zonedb_denial_clear(struct tdns_txn *t, const uint8_t *apex,
 				     size_t apex_len);
