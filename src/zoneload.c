@@ -1443,6 +1443,28 @@ enum tdns_status zoneload_dump(struct tdns_txn *t, const uint8_t *apex,
 
 /* ---- single-record edits ---------------------------------------------- */
 
+/* An edit of a signed zone leaves the changed RRset (and a new name's
+ * place in the NSEC/NSEC3 chain) without a valid proof until the zone is
+ * signed again: say so. TDNS_OK, or the store's error. */
+static enum tdns_status warn_if_signed(struct tdns_txn *t, const uint8_t *apex,
+				       size_t apex_len)
+{
+	struct tdns_rrset_view v;
+	char name[PRESENT_MAX];
+	enum tdns_status st;
+
+	st = zonedb_get_rrset(t, apex, apex_len, LDNS_RR_TYPE_DNSKEY, &v);
+	if (st == TDNS_ENOTFOUND)
+		return TDNS_OK;
+	if (st == TDNS_OK) {
+		key_str(apex, apex_len, name, sizeof(name));
+		log_warn("zone %s is signed: validators will find the change "
+			 "bogus until it is signed again (tierdns-zone sign %s "
+			 "KEY...)", name, name);
+	}
+	return st;
+}
+
 /* Signatures and the denial chains are a whole-zone product (the signer's):
  * one record changed by hand would leave a chain or a signature that no
  * longer proves anything, so add and delete refuse them. */
@@ -1706,6 +1728,8 @@ enum tdns_status zoneload_add(struct tdns_txn *t, const char *rr_text,
 	if (type == LDNS_RR_TYPE_SOA)
 		m.serial = ldns_rdf2native_int32(ldns_rr_rdf(rr, 2));
 	st = zonedb_put_meta(t, key, apex_len, &m);
+	if (st == TDNS_OK)
+		st = warn_if_signed(t, key, apex_len);
 out:
 	free(val);
 	free(canon);
@@ -1768,6 +1792,8 @@ enum tdns_status zoneload_delete(struct tdns_txn *t, const char *name,
 		st = zonedb_del_rrset(t, key, klen, type);
 		if (st == TDNS_OK)
 			st = zonedb_put_meta(t, key, apex_len, &m);
+		if (st == TDNS_OK)
+			st = warn_if_signed(t, key, apex_len);
 		goto out;
 	}
 	if (asprintf(&text, "%s 0 IN %s %s", pname, type_name, rdata) < 0) {
@@ -1818,6 +1844,8 @@ enum tdns_status zoneload_delete(struct tdns_txn *t, const char *name,
 	}
 	if (st == TDNS_OK)
 		st = zonedb_put_meta(t, key, apex_len, &m);
+	if (st == TDNS_OK)
+		st = warn_if_signed(t, key, apex_len);
 out:
 	free(text);
 	free(val);

@@ -129,7 +129,9 @@ enum tdns_status zoneload_name_key(const char *name, uint8_t *key,
  * t. The RRset takes the new record's TTL (RFC 2181 5.2: one TTL per RRset).
  * An SOA replaces the apex SOA and updates the zone's serial.
  * RRSIG, NSEC and NSEC3 records are refused (TDNS_EINVAL): a signed zone
- * is changed by loading its signed file again.
+ * is changed by loading its signed file again or signing it again
+ * (zonesign.h); an edit of a signed zone logs a warning saying so (the
+ * changed RRset loses its signatures).
  * TDNS_ENOTFOUND: no zone encloses the name; TDNS_EEXIST: already present;
  * TDNS_EPARSE/TDNS_EINVAL: bad text or a rule above broken (err says which).
  */

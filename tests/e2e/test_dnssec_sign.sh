@@ -128,4 +128,14 @@ out=$("$ZONE_BIN" --db "$db" add 'webapp.site. 300 IN RRSIG A 13 2 300 203001010
 [ "$rc" -eq 1 ] || fail "adding an RRSIG exited $rc"
 expect_match "$out" "load the signed zone file again"
 "$ZONE_BIN" --db "$db" verify site. >/dev/null || fail "a refused edit changed the zone"
+# A plain edit of a signed zone is allowed, says the zone needs signing
+# again, and verify agrees until it is.
+out=$("$ZONE_BIN" --db "$db" add 'new.site. 300 IN A 192.0.2.99' 2>&1) || fail "add: $out"
+expect_match "$out" "zone site\. is signed: .*tierdns-zone sign site\."
+rc=0
+out=$("$ZONE_BIN" --db "$db" verify site. 2>&1) || rc=$?
+[ "$rc" -eq 1 ] || fail "verify after an unsigned edit exited $rc"
+expect_match "$out" "new.site. A: not signed"
+"$ZONE_BIN" --db "$db" sign site. "$ksk" "$zsk" >/dev/null 2>&1 || fail "signing after the edit"
+"$ZONE_BIN" --db "$db" verify site. >/dev/null || fail "the zone does not verify after signing again"
 log "ok"
