@@ -226,8 +226,18 @@ enum tdns_status zonesign_sign(struct tdns_store *s, const char *zone,
 			}
 		}
 	}
-	/* RFC 1982: the signed zone is a new version. */
-	ldns_rr_soa_increment(ldns_zone_soa(z));
+	/* RFC 1982: the signed zone is a new version (serial + 1, wrapping).
+	 * By hand: ldns_rr_soa_increment leaks the serial it replaces. */
+	{
+		ldns_rr *soa = ldns_zone_soa(z);
+		ldns_rdf *serial = ldns_native2rdf_int32(
+			LDNS_RDF_TYPE_INT32,
+			ldns_rdf2native_int32(ldns_rr_rdf(soa, 2)) + 1u);
+
+		if (serial == NULL)
+			goto nomem;
+		ldns_rdf_deep_free(ldns_rr_set_rdf(soa, serial, 2));
+	}
 	sz = ldns_dnssec_zone_new();
 	if (sz == NULL || ldns_dnssec_zone_add_rr(sz, ldns_zone_soa(z)) !=
 			  LDNS_STATUS_OK)

@@ -13,9 +13,10 @@
  *   dnssec the denial-of-existence index of signed zones (zonedb.h): the
  *          NSEC records in canonical order and the NSEC3 records by hash
  *
- * Schema 2 (the dnssec database, RRSIGs inside the RRset they cover,
- * rrset.h) replaced schema 1; a store of another version is refused with
- * a message saying how to migrate (load the zones into a new store).
+ * A store of STORE_SCHEMA_VERSION has the dnssec database and keeps each
+ * RRSIG inside the RRset it covers (rrset.h); a store of any other version
+ * is refused, with a message saying how to migrate (load the zones into a
+ * new store).
  *
  * A database newer than the schema version (cache_exp) may be absent from
  * a store written before it existed: a writable open creates it empty, a
