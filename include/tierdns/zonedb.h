@@ -14,7 +14,10 @@
  * below its apex: the parent's delegation NS and glue records there are not
  * stored (they would never be served: RFC 1034 4.3.2 picks the closest
  * enclosing zone), and deleting the deeper zone does not bring them back
- * until the parent is loaded again.
+ * until the parent is loaded again. The exception is the DS RRset at the
+ * deeper apex: it is the parent side of the cut (RFC 4035 3.1.4.1), stored
+ * and walked as the parent's (the deeper zone's walks skip it while its
+ * parent is held here).
  *
  * Signed zones (RFC 4034, RFC 5155): an RRSIG is stored in the value of the
  * RRset it covers (rrset.h). NSEC RRsets are stored at their owner like
