@@ -317,7 +317,9 @@ enum tdns_status encode_reply(const struct tdns_qctx *q,
 	struct enc e;
 	uint16_t counts[ANS_SECTIONS_] = { 0, 0, 0 };
 	size_t limit = q->limit < cap ? q->limit : cap;
-	size_t olen = opt_len(q, a), n = a->n, i, mark;
+	size_t olen = opt_len(q, a), n = a->n, i, mark = 0;
+	const struct tdns_ans_rrset *head = NULL;
+	uint16_t saved = 0;
 	unsigned pass, passes;
 	bool tc = a->tc, stopped = false;
 	enum rd_result r;
@@ -357,22 +359,30 @@ enum tdns_status encode_reply(const struct tdns_qctx *q,
 			if (passes > 1 && s->section != pass)
 				continue;
 			if (stopped) {
-				/* RFC 2181 9: what is left out decides TC. */
+				/* RFC 2181 9: what is left out decides TC (an
+				 * ANS_F_SIGS entry goes with its RRset). */
 				if (s->section != ANS_ADDITIONAL ||
 				    (s->flags & ANS_F_REQUIRED))
 					tc = true;
 				continue;
 			}
-			mark = e.len;
+			/* An RRset and the signatures after it stand or fall
+			 * together: a failure rolls back to the RRset. */
+			if (!(s->flags & ANS_F_SIGS) || head == NULL) {
+				mark = e.len;
+				saved = counts[s->section];
+				head = s;
+			}
 			r = put_rrset(&e, s, &counts[s->section]);
 			if (r == RD_BAD)
 				return TDNS_EINVAL;
 			if (r == RD_NOSPACE) {
 				e.len = mark;
 				forget_from(&e, mark);
+				counts[s->section] = saved;
 				stopped = true;
-				if (s->section != ANS_ADDITIONAL ||
-				    (s->flags & ANS_F_REQUIRED))
+				if (head->section != ANS_ADDITIONAL ||
+				    (head->flags & ANS_F_REQUIRED))
 					tc = true;
 			}
 		}

@@ -43,6 +43,9 @@ enum ans_section {
 /* Entry flags. */
 #define ANS_F_REQUIRED 0x01 /* additional data whose loss sets TC: the
 			     * in-domain glue of a referral (RFC 9471 3) */
+#define ANS_F_SIGS 0x02     /* the RRSIGs of the entry before it (same
+			     * section): the two go into a reply together
+			     * or not at all (RFC 4035 3.1.1) */
 
 #define ANS_MAX_RRSETS 128   /* entries per answer; more sets TC */
 #define ANS_ARENA 1024       /* bytes for owner names and synthesized rdata */
