@@ -184,6 +184,7 @@ int main(int argc, char **argv)
 			 o.rrl.size);
 	}
 
+	auth.full_any = o.full_any;
 	if (!o.no_cookies) {
 		/* The option table checked the secrets' text. */
 		memset(&cookies, 0, sizeof(cookies));

@@ -134,6 +134,9 @@ static const struct opts_def opt_table[] = {
 	  "(default 56)" },
 	{ "rrl-size", 0, "rrl", "size", T_UP, K_UINT, 0, 1, RRL_MAX_SIZE, "1-16777216 buckets",
 	  FIELD(rrl.size), "N", "buckets of the shared RRL table (default 65536)" },
+	{ "full-any", 0, NULL, "full-any", T_UP, K_BOOL, 0, 0, 0, NULL, FIELD(full_any), NULL,
+	  "answer ANY over UDP with every RRset of the name\n(over TCP always; default off: "
+	  "one RRset, RFC 8482)" },
 	{ "no-cookies", 0, "cookies", "disabled", T_UP, K_BOOL, 0, 0, 0, NULL, FIELD(no_cookies),
 	  NULL, "do not answer DNS cookies, RFC 7873; a valid server\ncookie exempts from RRL "
 	  "(default: answer them)" },

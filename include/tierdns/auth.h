@@ -30,6 +30,8 @@ struct tdns_auth_cfg {
 	const char *identity; /* CHAOS TXT id.server/hostname.bind; NULL = REFUSED */
 	struct tdns_rrl *rrl; /* response rate limiting of UDP answers; NULL: off */
 	const struct tdns_cookie_cfg *cookies; /* DNS cookies; NULL: off */
+	bool full_any;        /* ANY over UDP with every RRset; false: one
+			       * (RFC 8482, auth_query) */
 };
 
 /* Who asked, for auth_answer_from: the transport, the peer, the calling
