@@ -8,6 +8,7 @@
  * environment holding the static zones and the cache. Threads, signals
  * and shutdown: daemon.h.
  */
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "tierdns/acl.h"
+#include "tierdns/control.h"
 #include "tierdns/daemon.h"
 #include "tierdns/infra.h"
 #include "tierdns/log.h"
@@ -32,6 +34,11 @@ struct worker {
 	struct tdns_loop *loop;
 	struct tdns_upstream *up;
 	struct tdns_resolver *r;
+	struct tdns_stats stats; /* written by this worker only (stats.h) */
+	/* Guards r against the control thread only while worker_run frees
+	 * it at shutdown; never taken on the query path. */
+	pthread_mutex_t r_mu;
+	unsigned n_workers;
 };
 
 static void *client_hold(void *ctx, void *request)
@@ -42,11 +49,30 @@ static void *client_hold(void *ctx, void *request)
 
 static void client_answer(void *ctx, void *held, const uint8_t *msg, size_t len)
 {
-	(void)ctx;
-	if (msg != NULL)
+	struct worker *w = ctx;
+
+	if (msg != NULL) {
+		stats_answer_late(&w->stats, msg, len, netio_request_held_us(held));
 		netio_request_reply(held, msg, len);
-	else
+	} else
 		netio_request_release(held);
+}
+
+/* The verdict of resolver_query/resolver_refuse for netio, counted. */
+static enum netio_verdict counted(struct worker *w, enum resolver_verdict v,
+				  const uint8_t *out, size_t out_len)
+{
+	switch (v) {
+	case RESOLVER_REPLY:
+		stats_answer(&w->stats, out, out_len);
+		return NETIO_REPLY;
+	case RESOLVER_DEFER:
+		return NETIO_DEFER; /* counted in client_answer */
+	case RESOLVER_DROP:
+		break;
+	}
+	stats_answer(&w->stats, out, 0);
+	return NETIO_DROP;
 }
 
 static enum netio_verdict on_query(void *ctx, struct tdns_request *req,
@@ -55,24 +81,26 @@ static enum netio_verdict on_query(void *ctx, struct tdns_request *req,
 {
 	struct worker *w = ctx;
 	const struct tdns_addr *peer = netio_request_peer(req);
+	bool tcp = netio_request_is_tcp(req), timed = !w->stats.in_batch;
+	enum resolver_verdict v;
+	enum netio_verdict nv;
 
+	stats_query(&w->stats, tcp);
+	if (timed)
+		stats_batch(&w->stats, true); /* a TCP query is timed alone */
 	if (!acl_allows(w->o->allow, w->o->n_allow,
 			(const struct sockaddr *)&peer->ss, peer->len)) {
-		return resolver_refuse(w->r, in, in_len, netio_request_is_tcp(req),
-				       out, WIRE_MAX_MSG, out_len) == RESOLVER_REPLY
-			       ? NETIO_REPLY
-			       : NETIO_DROP;
+		v = resolver_refuse(w->r, in, in_len, tcp, out, WIRE_MAX_MSG, out_len);
+		if (v == RESOLVER_DEFER)
+			v = RESOLVER_DROP; /* resolve.h: refuse never defers */
+	} else {
+		v = resolver_query(w->r, in, in_len, tcp, req, out, WIRE_MAX_MSG,
+				   out_len);
 	}
-	switch (resolver_query(w->r, in, in_len, netio_request_is_tcp(req), req,
-			       out, WIRE_MAX_MSG, out_len)) {
-	case RESOLVER_REPLY:
-		return NETIO_REPLY;
-	case RESOLVER_DEFER:
-		return NETIO_DEFER;
-	case RESOLVER_DROP:
-		break;
-	}
-	return NETIO_DROP;
+	nv = counted(w, v, out, *out_len);
+	if (timed)
+		stats_batch(&w->stats, false);
+	return nv;
 }
 
 /* Once per loop iteration: commit the answers that came in it to the cache
@@ -89,6 +117,7 @@ static void worker_batch(void *ctx, bool begin)
 {
 	struct worker *w = ctx;
 
+	stats_batch(&w->stats, begin);
 	resolver_batch(w->r, begin);
 }
 
@@ -130,6 +159,7 @@ static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
 	cfg.transport = upstream_transport(w->up);
 	cfg.client.hold = client_hold;
 	cfg.client.answer = client_answer;
+	cfg.client.ctx = w;
 	st = resolver_new(&cfg, &w->r);
 	if (st != TDNS_OK)
 		goto out;
@@ -214,6 +244,37 @@ static void local_reload(void *ctx)
 	store_abort(t);
 }
 
+/* The control thread's sums (control.h): every worker's counters. */
+static void local_stats(void *ctx, struct tdns_stats_sum *sum)
+{
+	struct worker *workers = ctx;
+
+	for (unsigned i = 0; i < workers[0].n_workers; i++) {
+		struct worker *w = &workers[i];
+
+		stats_sum_add(sum, &w->stats);
+		sum->tcp_accepted += netio_tcp_accepted(w->loop);
+		pthread_mutex_lock(&w->r_mu);
+		if (w->r != NULL)
+			stats_sum_add_resolver(sum, resolver_stats(w->r));
+		pthread_mutex_unlock(&w->r_mu);
+	}
+}
+
+/* After a cache flush: no worker may answer a flushed question from its
+ * failure cache. */
+static void local_flushed(void *ctx)
+{
+	struct worker *workers = ctx;
+
+	for (unsigned i = 0; i < workers[0].n_workers; i++) {
+		pthread_mutex_lock(&workers[i].r_mu);
+		if (workers[i].r != NULL)
+			resolver_cache_flushed(workers[i].r);
+		pthread_mutex_unlock(&workers[i].r_mu);
+	}
+}
+
 static struct tdns_loop *worker_loop(void *ctx, unsigned i)
 {
 	struct worker *workers = ctx;
@@ -229,8 +290,10 @@ static enum tdns_status worker_run(void *ctx, unsigned i)
 	st = netio_loop_run(w->loop);
 	netio_loop_set_flush(w->loop, NULL, NULL);
 	worker_report(w);
+	pthread_mutex_lock(&w->r_mu);
 	resolver_free(w->r);
 	w->r = NULL;
+	pthread_mutex_unlock(&w->r_mu);
 	return st;
 }
 
@@ -240,6 +303,8 @@ int main(int argc, char **argv)
 	struct tdns_store *store = NULL;
 	struct tdns_infra *infra = NULL;
 	struct worker *workers = NULL;
+	struct tdns_control_ops cops;
+	struct tdns_control *ctl = NULL;
 	struct tdns_opts o;
 	char identity[256], addr[64];
 	const char *ident = NULL;
@@ -285,6 +350,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	for (i = 0; i < o.threads; i++) {
+		workers[i].n_workers = o.threads;
+		pthread_mutex_init(&workers[i].r_mu, NULL);
+	}
+	for (i = 0; i < o.threads; i++) {
 		workers[i].id = i;
 		st = worker_init(&workers[i], &o, store, infra, ident);
 		if (st != TDNS_OK) {
@@ -295,9 +364,26 @@ int main(int argc, char **argv)
 	for (i = 0; i < o.n_listen; i++)
 		log_info("listening on %s (udp, tcp)",
 			 netio_addr_str(&o.listen[i], addr, sizeof(addr)));
+	memset(&cops, 0, sizeof(cops));
+	cops.prog = TDNS_PROG_LOCAL;
+	cops.store = store;
+	cops.db_dir = o.db_dir;
+	cops.workers = o.threads;
+	cops.upstream = o.upstream;
+	cops.n_upstream = o.n_upstream;
+	cops.infra = infra;
+	cops.stats = local_stats;
+	cops.flushed = local_flushed;
+	cops.reload = local_reload;
+	cops.ctx = workers;
+	if (control_open(&o, &cops, &ctl) != TDNS_OK)
+		goto out;
 	/* Every socket is bound: root is no longer needed. */
 	if (daemon_drop(&o) != TDNS_OK)
 		goto out;
+	if (control_start(ctl) != TDNS_OK)
+		goto out;
+	daemon_set_usr1(control_log_stats, ctl);
 	for (i = 0; i < o.n_upstream; i++)
 		log_info("upstream %s", netio_addr_str(&o.upstream[i], addr, sizeof(addr)));
 	log_info("store %s, %u thread%s, version %s", o.db_dir, o.threads,
@@ -305,9 +391,13 @@ int main(int argc, char **argv)
 
 	rc = daemon_run(o.threads, worker_loop, worker_run, local_reload, workers);
 out:
+	/* Before the workers go: the control thread reads their counters. */
+	control_free(ctl);
 	if (workers != NULL) {
-		for (i = 0; i < o.threads; i++)
+		for (i = 0; i < o.threads; i++) {
 			worker_fini(&workers[i]);
+			pthread_mutex_destroy(&workers[i].r_mu);
+		}
 		free(workers);
 	}
 	infra_free(infra);

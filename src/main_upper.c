@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "tierdns/auth.h"
+#include "tierdns/control.h"
 #include "tierdns/daemon.h"
 #include "tierdns/log.h"
 #include "tierdns/netio.h"
@@ -31,8 +32,10 @@ struct worker {
 	const struct tdns_auth_cfg *auth;
 	struct tdns_txn *txn; /* this thread's read transaction, reset when idle */
 	struct zonedb_cache *zc; /* this thread's copy of the zone list */
+	unsigned n_workers;
 	bool in_batch;        /* inside a UDP batch: txn holds its snapshot */
 	enum tdns_status snap; /* how taking the batch's snapshot went */
+	struct tdns_stats stats; /* written by this worker only (stats.h) */
 };
 
 /* A fresh read snapshot, so that zones tierdns-zone commits while we run
@@ -42,6 +45,7 @@ static void upper_batch(void *ctx, bool begin)
 {
 	struct worker *w = ctx;
 
+	stats_batch(&w->stats, begin);
 	if (begin) {
 		w->snap = store_renew(w->txn);
 		w->in_batch = true;
@@ -58,17 +62,22 @@ static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
 {
 	struct worker *w = ctx;
 	enum tdns_status st;
-	bool reply;
+	bool reply, tcp = netio_request_is_tcp(req);
 
+	stats_query(&w->stats, tcp);
+	if (!w->in_batch)
+		stats_batch(&w->stats, true); /* a TCP query is timed alone */
 	st = w->in_batch ? w->snap : store_renew(w->txn);
 	if (st != TDNS_OK)
 		log_err("worker %u: store snapshot: %s", w->id, tdns_strerror(st));
 	/* Without a snapshot every query is answered SERVFAIL (auth.h). */
 	reply = auth_answer(w->zc, st == TDNS_OK ? w->txn : NULL, w->auth, in,
-			    in_len, netio_request_is_tcp(req), out, QCTX_MAX_MSG,
-			    out_len);
+			    in_len, tcp, out, QCTX_MAX_MSG, out_len);
+	stats_answer(&w->stats, out, reply ? *out_len : 0);
 	if (!w->in_batch && st == TDNS_OK)
 		store_reset(w->txn);
+	if (!w->in_batch)
+		stats_batch(&w->stats, false);
 	return reply ? NETIO_REPLY : NETIO_DROP;
 }
 
@@ -134,6 +143,17 @@ static void upper_reload(void *ctx)
 	upper_zone_report(workers[0].store, workers[0].db_dir);
 }
 
+/* The control thread's sums (control.h): the workers' counters. */
+static void upper_stats(void *ctx, struct tdns_stats_sum *sum)
+{
+	struct worker *workers = ctx;
+
+	for (unsigned i = 0; i < workers[0].n_workers; i++) {
+		stats_sum_add(sum, &workers[i].stats);
+		sum->tcp_accepted += netio_tcp_accepted(workers[i].loop);
+	}
+}
+
 static enum tdns_log_level log_level_for(int verbose)
 {
 	return verbose >= 1 ? TDNS_LOG_DEBUG : TDNS_LOG_INFO;
@@ -146,6 +166,8 @@ int main(int argc, char **argv)
 	struct tdns_store_opts so;
 	struct tdns_store *store = NULL;
 	struct worker *workers = NULL;
+	struct tdns_control_ops cops;
+	struct tdns_control *ctl = NULL;
 	struct tdns_opts o;
 	char hostname[256];
 	char as[64];
@@ -182,6 +204,7 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < o.threads; i++) {
 		workers[i].id = i;
+		workers[i].n_workers = o.threads;
 		workers[i].store = store;
 		workers[i].db_dir = o.db_dir;
 		workers[i].auth = &auth;
@@ -214,9 +237,22 @@ int main(int argc, char **argv)
 	for (j = 0; j < o.n_listen; j++)
 		log_info("listening on %s (udp, tcp)",
 			 netio_addr_str(&o.listen[j], as, sizeof(as)));
+	memset(&cops, 0, sizeof(cops));
+	cops.prog = TDNS_PROG_UPPER;
+	cops.store = store;
+	cops.db_dir = o.db_dir;
+	cops.workers = o.threads;
+	cops.stats = upper_stats;
+	cops.reload = upper_reload;
+	cops.ctx = workers;
+	if (control_open(&o, &cops, &ctl) != TDNS_OK)
+		goto out;
 	/* Every socket is bound: root is no longer needed. */
 	if (daemon_drop(&o) != TDNS_OK)
 		goto out;
+	if (control_start(ctl) != TDNS_OK)
+		goto out;
+	daemon_set_usr1(control_log_stats, ctl);
 	log_info("store %s, %u thread%s, version %s", o.db_dir, o.threads,
 		 o.threads == 1 ? "" : "s", TDNS_VERSION);
 	upper_zone_report(store, o.db_dir);
@@ -231,6 +267,8 @@ int main(int argc, char **argv)
 				 i, (unsigned long long)n, o.max_tcp_per_client);
 	}
 out:
+	/* Before the workers go: the control thread reads their counters. */
+	control_free(ctl);
 	if (workers != NULL) {
 		for (i = 0; i < o.threads; i++)
 			netio_loop_free(workers[i].loop);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "tierdns/clock.h"
+#include "tierdns/stats.h"
 #include "tierdns/log.h"
 #include "tierdns/pool.h"
 
@@ -115,6 +116,7 @@ struct tdns_request {
 	int local_family;       /* AF_INET, AF_INET6 or 0 when unknown */
 	union local_addr local;
 	struct tdns_request *prev, *next; /* the loop's held list */
+	uint64_t held_us;        /* when netio_request_hold took it */
 };
 
 /* Room for one pktinfo control message, suitably aligned. */
@@ -209,6 +211,7 @@ struct tdns_loop {
 	/* Released handles and closed out sockets kept for reuse (a miss
 	 * takes one of each: no malloc/free per miss). */
 	struct tdns_pool spare_reqs, spare_outs;
+	tdns_counter tcp_accepted;  /* stats.h: written by the loop's thread */
 };
 
 static_assert(ATOMIC_BOOL_LOCK_FREE == 2, "netio_loop_stop must be signal-safe");
@@ -939,6 +942,7 @@ static void tcp_acceptable(struct listener *lst)
 			continue;
 		}
 		lst->n_conns++;
+		stats_inc(&l->tcp_accepted);
 		c->last_ms = clock_mono_ms();
 		conn_list_append(lst, c);
 	}
@@ -1287,6 +1291,11 @@ uint64_t netio_tcp_refused_per_client(const struct tdns_loop *l)
 	return n;
 }
 
+uint64_t netio_tcp_accepted(const struct tdns_loop *l)
+{
+	return stats_get(&l->tcp_accepted);
+}
+
 /* Close idle connections (RFC 7766 6.2.3); returns the next deadline. */
 static uint64_t idle_sweep(struct tdns_loop *l, uint64_t now)
 {
@@ -1327,6 +1336,11 @@ const struct tdns_addr *netio_request_peer(const struct tdns_request *req)
 	return &req->peer;
 }
 
+uint64_t netio_request_held_us(const struct tdns_request *held)
+{
+	return held->held_us;
+}
+
 struct tdns_request *netio_request_hold(struct tdns_request *req)
 {
 	struct tdns_loop *l = req->loop;
@@ -1335,6 +1349,7 @@ struct tdns_request *netio_request_hold(struct tdns_request *req)
 	if (h == NULL)
 		return NULL;
 	*h = *req;
+	h->held_us = stats_now_us();
 	h->prev = NULL;
 	h->next = l->held;
 	if (l->held != NULL)

@@ -6,6 +6,8 @@
  */
 #include "tierdns/opts.h"
 
+#include "tierdns/control.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <stddef.h>
@@ -45,6 +47,8 @@ enum {
 	OPT_USER,
 	OPT_PID_FILE,
 	OPT_CHROOT,
+	OPT_CONTROL,
+	OPT_METRICS,
 };
 
 /* RFC 8767 5: a maximum stale timer of 1 to 3 days is suggested. */
@@ -97,6 +101,8 @@ static const struct option upper_longopts[] = {
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "pid-file", required_argument, NULL, OPT_PID_FILE },
 	{ "chroot", required_argument, NULL, OPT_CHROOT },
+	{ "control", required_argument, NULL, OPT_CONTROL },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -124,6 +130,8 @@ static const struct option local_longopts[] = {
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "pid-file", required_argument, NULL, OPT_PID_FILE },
 	{ "chroot", required_argument, NULL, OPT_CHROOT },
+	{ "control", required_argument, NULL, OPT_CONTROL },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -196,7 +204,12 @@ static void print_help(enum tdns_prog prog)
 	       "                        (as root; the store is handed to NAME first)\n"
 	       "      --pid-file FILE   write the process ID to FILE after binding\n"
 	       "      --chroot DIR      after binding, change the root directory to DIR\n"
-	       "                        (as root; the store stays open)\n");
+	       "                        (as root; the store stays open)\n"
+	       "      --control PATH    the control socket for tierdns-control (default\n"
+	       "                        %s; none: no socket)\n"
+	       "      --metrics ADDR:PORT\n"
+	       "                        serve Prometheus metrics over HTTP (default off)\n",
+	       prog == TDNS_PROG_LOCAL ? CONTROL_DEFAULT_LOCAL : CONTROL_DEFAULT_UPPER);
 	printf("  -v, --verbose         more log output (repeat for debug)\n"
 	       "  -h, --help            show this help and exit\n"
 	       "  -V, --version         show the version and exit\n"
@@ -327,6 +340,7 @@ static void set_defaults(enum tdns_prog prog, struct tdns_opts *o)
 	o->max_tcp = 256;
 	o->max_tcp_per_client = 16;
 	o->tcp_idle_ms = 10000;
+	o->control_mode = 0660;
 }
 
 enum opts_result opts_parse(enum tdns_prog prog, int argc, char **argv,
@@ -400,6 +414,16 @@ enum opts_result opts_parse(enum tdns_prog prog, int argc, char **argv,
 				o->pid_file = optarg;
 			else
 				o->chroot_dir = optarg;
+			break;
+		case OPT_CONTROL:
+		case OPT_METRICS:
+			if (optarg[0] == '\0')
+				return usage_error(prog, "empty value for %s",
+						   c == OPT_CONTROL ? "--control" : "--metrics");
+			if (c == OPT_CONTROL)
+				o->control_path = optarg;
+			else
+				o->metrics_listen = optarg;
 			break;
 		case OPT_SERVE_STALE:
 			o->serve_stale = true;

@@ -11,6 +11,9 @@
  *                      limits per listener and thread (netio.h)
  *   --user NAME, --pid-file FILE, --chroot DIR  both tiers: what to do
  *                      after binding (daemon.h daemon_drop)
+ *   --control PATH     both tiers: the control socket (control.h), "none"
+ *                      for none
+ *   --metrics ADDR:PORT  both tiers: Prometheus metrics over HTTP (off)
  *   -v/--verbose       more log (repeatable)
  *   -h/--help, -V/--version
  * Tier-specific long options (e.g. --max-ttl, --allow, --serve-stale) are
@@ -63,6 +66,14 @@ struct tdns_opts {
 	const char *user;        /* --user NAME */
 	const char *pid_file;    /* --pid-file FILE */
 	const char *chroot_dir;  /* --chroot DIR */
+	/* The control socket (control.h). NULL: the default path
+	 * (CONTROL_DEFAULT_UPPER/LOCAL), skipped with a warning when its
+	 * directory is missing or not writable; a path given (--control) must
+	 * work or the daemon does not start; "none": no control socket. */
+	const char *control_path;
+	unsigned control_mode;        /* default 0660 */
+	const char *control_group;    /* NULL: the daemon's group */
+	const char *metrics_listen;   /* --metrics ADDR:PORT, NULL = off */
 };
 
 enum opts_result {
