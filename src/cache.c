@@ -1263,7 +1263,7 @@ enum tdns_status cache_flush(struct tdns_txn *t, enum cache_flush_what what,
 		plen = qkey_len;
 	st = store_cursor_seek(c, plen > 0 ? qkey : NULL, plen, &k, &v);
 	while (st == TDNS_OK) {
-		if (k.len < plen || memcmp(k.data, qkey, plen) != 0)
+		if (plen > 0 && (k.len < plen || memcmp(k.data, qkey, plen) != 0))
 			break;
 		if (!flush_match(&k, &v, what, qkey_len, qtype) ||
 		    k.len > RECORD_KEY_MAX) {

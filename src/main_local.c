@@ -22,6 +22,7 @@
 #include "tierdns/log.h"
 #include "tierdns/netio.h"
 #include "tierdns/opts.h"
+#include "tierdns/pipeline.h"
 #include "tierdns/resolve.h"
 #include "tierdns/store.h"
 #include "tierdns/upstream.h"
@@ -58,23 +59,6 @@ static void client_answer(void *ctx, void *held, const uint8_t *msg, size_t len)
 		netio_request_release(held);
 }
 
-/* The verdict of resolver_query/resolver_refuse for netio, counted. */
-static enum netio_verdict counted(struct worker *w, enum resolver_verdict v,
-				  const uint8_t *out, size_t out_len)
-{
-	switch (v) {
-	case RESOLVER_REPLY:
-		stats_answer(&w->stats, out, out_len);
-		return NETIO_REPLY;
-	case RESOLVER_DEFER:
-		return NETIO_DEFER; /* counted in client_answer */
-	case RESOLVER_DROP:
-		break;
-	}
-	stats_answer(&w->stats, out, 0);
-	return NETIO_DROP;
-}
-
 static enum netio_verdict on_query(void *ctx, struct tdns_request *req,
 				   const uint8_t *in, size_t in_len, uint8_t *out,
 				   size_t *out_len)
@@ -83,24 +67,27 @@ static enum netio_verdict on_query(void *ctx, struct tdns_request *req,
 	const struct tdns_addr *peer = netio_request_peer(req);
 	bool tcp = netio_request_is_tcp(req), timed = !w->stats.in_batch;
 	enum resolver_verdict v;
-	enum netio_verdict nv;
 
-	stats_query(&w->stats, tcp);
 	if (timed)
 		stats_batch(&w->stats, true); /* a TCP query is timed alone */
 	if (!acl_allows(w->o->allow, w->o->n_allow,
 			(const struct sockaddr *)&peer->ss, peer->len)) {
 		v = resolver_refuse(w->r, in, in_len, tcp, out, WIRE_MAX_MSG, out_len);
-		if (v == RESOLVER_DEFER)
-			v = RESOLVER_DROP; /* resolve.h: refuse never defers */
 	} else {
 		v = resolver_query(w->r, in, in_len, tcp, req, out, WIRE_MAX_MSG,
 				   out_len);
 	}
-	nv = counted(w, v, out, *out_len);
 	if (timed)
 		stats_batch(&w->stats, false);
-	return nv;
+	switch (v) {
+	case RESOLVER_REPLY:
+		return NETIO_REPLY;
+	case RESOLVER_DEFER:
+		return NETIO_DEFER;
+	case RESOLVER_DROP:
+		break;
+	}
+	return NETIO_DROP;
 }
 
 /* Once per loop iteration: commit the answers that came in it to the cache
@@ -287,6 +274,7 @@ static enum tdns_status worker_run(void *ctx, unsigned i)
 	struct worker *w = &((struct worker *)ctx)[i];
 	enum tdns_status st;
 
+	pipeline_bind_stats(&w->stats);
 	st = netio_loop_run(w->loop);
 	netio_loop_set_flush(w->loop, NULL, NULL);
 	worker_report(w);

@@ -21,6 +21,7 @@
 #include "tierdns/log.h"
 #include "tierdns/netio.h"
 #include "tierdns/opts.h"
+#include "tierdns/pipeline.h"
 #include "tierdns/store.h"
 #include "tierdns/zonedb.h"
 
@@ -64,7 +65,6 @@ static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
 	enum tdns_status st;
 	bool reply, tcp = netio_request_is_tcp(req);
 
-	stats_query(&w->stats, tcp);
 	if (!w->in_batch)
 		stats_batch(&w->stats, true); /* a TCP query is timed alone */
 	st = w->in_batch ? w->snap : store_renew(w->txn);
@@ -73,7 +73,6 @@ static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
 	/* Without a snapshot every query is answered SERVFAIL (auth.h). */
 	reply = auth_answer(w->zc, st == TDNS_OK ? w->txn : NULL, w->auth, in,
 			    in_len, tcp, out, QCTX_MAX_MSG, out_len);
-	stats_answer(&w->stats, out, reply ? *out_len : 0);
 	if (!w->in_batch && st == TDNS_OK)
 		store_reset(w->txn);
 	if (!w->in_batch)
@@ -93,6 +92,7 @@ static enum tdns_status worker_run(void *ctx, unsigned i)
 	struct worker *w = &((struct worker *)ctx)[i];
 	enum tdns_status st;
 
+	pipeline_bind_stats(&w->stats);
 	/* LMDB read transactions belong to the thread that began them. */
 	st = zonedb_cache_new(&w->zc);
 	if (st != TDNS_OK)

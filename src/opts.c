@@ -205,8 +205,8 @@ static void print_help(enum tdns_prog prog)
 	       "      --pid-file FILE   write the process ID to FILE after binding\n"
 	       "      --chroot DIR      after binding, change the root directory to DIR\n"
 	       "                        (as root; the store stays open)\n"
-	       "      --control PATH    the control socket for tierdns-control (default\n"
-	       "                        %s; none: no socket)\n"
+	       "      --control PATH    the control socket for tierdns-control, or none\n"
+	       "                        (default %s)\n"
 	       "      --metrics ADDR:PORT\n"
 	       "                        serve Prometheus metrics over HTTP (default off)\n",
 	       prog == TDNS_PROG_LOCAL ? CONTROL_DEFAULT_LOCAL : CONTROL_DEFAULT_UPPER);

@@ -39,13 +39,8 @@ const char *stats_qtype_name(unsigned i)
 	return i < STATS_QT_COUNT ? qtypes[i].name : "?";
 }
 
-static unsigned qtype_slot(uint16_t type)
+unsigned stats_qtype_slot_slow(uint16_t type)
 {
-	/* The common types first: A and AAAA are most of any traffic. */
-	if (type == 1)
-		return STATS_QT_A;
-	if (type == 28)
-		return STATS_QT_AAAA;
 	for (unsigned i = 0; i < STATS_QT_OTHER; i++)
 		if (qtypes[i].type == type)
 			return i;
@@ -70,15 +65,13 @@ static uint32_t answer_qtype(const uint8_t *msg, size_t len)
 	return dns_rd16(msg + p + 1);
 }
 
+/* Bucket i holds [2^(i-1), 2^i) us (bucket 0: 0 us), the last one the
+ * rest: the bit length of us, capped. */
 static unsigned latency_bucket(uint64_t us)
 {
-	unsigned b = 0;
+	unsigned b = us == 0 ? 0 : 64 - (unsigned)__builtin_clzll(us);
 
-	while (us > 0 && b < STATS_LAT_BUCKETS - 1) {
-		us >>= 1;
-		b++;
-	}
-	return b;
+	return b < STATS_LAT_BUCKETS - 1 ? b : STATS_LAT_BUCKETS - 1;
 }
 
 static void count_answer(struct tdns_stats *s, const uint8_t *msg, size_t len)
@@ -89,24 +82,17 @@ static void count_answer(struct tdns_stats *s, const uint8_t *msg, size_t len)
 		stats_inc(&s->dropped);
 		return;
 	}
-	stats_inc(&s->rcode[msg[3] & 0x0f]);
-	stats_inc(&s->opcode[(msg[2] >> 3) & 0x0f]);
 	qt = answer_qtype(msg, len);
-	if (qt != UINT32_MAX)
-		stats_inc(&s->qtype[qtype_slot((uint16_t)qt)]);
+	stats_answered(s, true, msg[3], (msg[2] >> 3) & 0x0f, qt != UINT32_MAX,
+		       (uint16_t)qt);
+	/* Not part of a batch: its latency is counted by the caller. */
+	s->batch_answers--;
 }
 
 static void count_latency(struct tdns_stats *s, uint64_t us, uint64_t n)
 {
 	stats_add(&s->latency[latency_bucket(us)], n);
 	stats_add(&s->latency_us, us * n);
-}
-
-void stats_answer(struct tdns_stats *s, const uint8_t *msg, size_t len)
-{
-	count_answer(s, msg, len);
-	if (len >= DNS_HDR_LEN)
-		s->batch_answers++;
 }
 
 void stats_answer_late(struct tdns_stats *s, const uint8_t *msg, size_t len,
@@ -140,6 +126,7 @@ void stats_batch(struct tdns_stats *s, bool begin)
 
 void stats_sum_add(struct tdns_stats_sum *sum, const struct tdns_stats *s)
 {
+	uint64_t n, answers = 0, others = 0;
 	unsigned i;
 
 	sum->queries_udp += stats_get(&s->queries_udp);
@@ -148,9 +135,18 @@ void stats_sum_add(struct tdns_stats_sum *sum, const struct tdns_stats *s)
 	for (i = 0; i < STATS_QT_COUNT; i++)
 		sum->qtype[i] += stats_get(&s->qtype[i]);
 	for (i = 0; i < 16; i++) {
-		sum->rcode[i] += stats_get(&s->rcode[i]);
-		sum->opcode[i] += stats_get(&s->opcode[i]);
+		n = stats_get(&s->rcode[i]);
+		sum->rcode[i] += n;
+		answers += n;
 	}
+	for (i = 1; i < 16; i++) {
+		n = stats_get(&s->opcode[i]);
+		sum->opcode[i] += n;
+		others += n;
+	}
+	/* QUERY is not counted apart (stats_answered): every answer of no
+	 * other opcode is one. The reads are not one instant: never below 0. */
+	sum->opcode[0] += answers > others ? answers - others : 0;
 	for (i = 0; i < STATS_LAT_BUCKETS; i++)
 		sum->latency[i] += stats_get(&s->latency[i]);
 	sum->latency_us += stats_get(&s->latency_us);

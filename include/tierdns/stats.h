@@ -72,7 +72,7 @@ struct tdns_stats {
 	tdns_counter dropped;          /* no answer sent (not a query, ...) */
 	tdns_counter qtype[STATS_QT_COUNT];  /* of the answers sent */
 	tdns_counter rcode[16];              /* header rcode of the answers */
-	tdns_counter opcode[16];
+	tdns_counter opcode[16];             /* [0] unused: derived */
 	tdns_counter latency[STATS_LAT_BUCKETS];
 	tdns_counter latency_us;       /* sum, for an average */
 	/* The batch being timed (the writer's own state, not counters). */
@@ -84,21 +84,53 @@ struct tdns_stats {
 /* Monotonic microseconds (CLOCK_MONOTONIC). */
 uint64_t stats_now_us(void);
 
-/* A query arrived (tcp: over TCP). */
+/* The slot of a query type (enum stats_qtype). */
+unsigned stats_qtype_slot_slow(uint16_t type);
+static inline unsigned stats_qtype_slot(uint16_t type)
+{
+	/* A and AAAA are most of any traffic. */
+	if (type == 1)
+		return STATS_QT_A;
+	if (type == 28)
+		return STATS_QT_AAAA;
+	return stats_qtype_slot_slow(type);
+}
+
+/* A query arrived (tcp: over TCP). pipeline.h counts every query its
+ * pipeline_run sees on a thread bound with pipeline_bind_stats. */
 static inline void stats_query(struct tdns_stats *s, bool tcp)
 {
 	stats_inc(tcp ? &s->queries_tcp : &s->queries_udp);
 }
 
-/* An answer msg[0..len) was sent for a query that arrived while a batch
- * or a TCP query was being timed (stats_batch, stats_tcp_*): its rcode,
- * opcode and qtype are counted now, its latency when the batch ends.
- * len 0: nothing was sent (dropped). */
-void stats_answer(struct tdns_stats *s, const uint8_t *msg, size_t len);
-/* A deferred answer msg[0..len), held since t0_us (stats_now_us). */
+/* The pipeline's verdict on a query: an answer with header rcode (the low
+ * 4 bits), opcode and, when it has a question, qtype was sent (sent), or
+ * nothing was (dropped). Its latency is counted when the batch ends
+ * (stats_batch). */
+static inline void stats_answered(struct tdns_stats *s, bool sent, unsigned rcode,
+				  unsigned opcode, bool has_q, uint16_t qtype)
+{
+	if (!sent) {
+		stats_inc(&s->dropped);
+		return;
+	}
+	stats_inc(&s->rcode[rcode & 0x0f]);
+	/* Nearly every answer is to a QUERY: only the others are counted
+	 * here, QUERY is the rest (stats_sum_add). */
+	if (opcode != 0)
+		stats_inc(&s->opcode[opcode & 0x0f]);
+	if (has_q)
+		stats_inc(&s->qtype[stats_qtype_slot(qtype)]);
+	s->batch_answers++;
+}
+
+/* A deferred answer msg[0..len) (the local tier's misses, answered
+ * outside the pipeline), held since t0_us (stats_now_us): counted from
+ * its header and question, its latency now. */
 void stats_answer_late(struct tdns_stats *s, const uint8_t *msg, size_t len,
 		       uint64_t t0_us);
-/* A UDP batch begins (begin true) or ends: netio's on_batch. */
+/* A UDP batch (netio's on_batch) or a single TCP query begins (begin
+ * true) or ends: the answers counted in between get its time. */
 void stats_batch(struct tdns_stats *s, bool begin);
 
 /* ---- sums, snapshots and output (the control thread) ---- */
