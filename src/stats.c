@@ -254,6 +254,7 @@ struct item {
 	bool counter;
 	char label[96];
 	uint64_t value;
+	bool ms;       /* value in ms: Prometheus shows seconds (base units) */
 };
 
 typedef void (*item_fn)(void *ctx, const struct item *it);
@@ -271,6 +272,10 @@ static void emit_l(item_fn fn, void *ctx, const char *key, const char *metric,
 {
 	struct item it = { .metric = metric, .help = help, .counter = counter,
 			   .value = v };
+	size_t klen = strlen(key);
+
+	/* Keys ending in "_ms" hold milliseconds: Prometheus gets seconds. */
+	it.ms = klen > 3 && strcmp(key + klen - 3, "_ms") == 0;
 
 	snprintf(it.key, sizeof(it.key), "%s", key);
 	snprintf(it.label, sizeof(it.label), "%s", label);
@@ -385,12 +390,13 @@ static void each_item(const struct tdns_stats_sum *s, bool local, item_fn fn,
 			       "Attempts timed out, per upstream.", true, label,
 			       u->timeouts);
 			snprintf(key, sizeof(key), "upstream.%u.rtt_avg_ms", i);
-			emit_l(fn, ctx, key, "tierdns_upstream_server_rtt_avg_ms",
-			       "Average RTT of the answered attempts, per upstream.",
+			emit_l(fn, ctx, key, "tierdns_upstream_server_rtt_avg_seconds",
+			       "Average RTT of the answered attempts, per upstream "
+			       "(0: none answered).",
 			       false, label,
 			       u->answered > 0 ? u->rtt_ms_sum / u->answered : 0);
 			snprintf(key, sizeof(key), "upstream.%u.srtt_ms", i);
-			emit_l(fn, ctx, key, "tierdns_upstream_server_srtt_ms",
+			emit_l(fn, ctx, key, "tierdns_upstream_server_srtt_seconds",
 			       "Smoothed RTT, per upstream (0: not measured).", false,
 			       label, u->srtt_ms);
 			snprintf(key, sizeof(key), "upstream.%u.up", i);
@@ -446,11 +452,13 @@ static void prom_item(void *ctx, const struct item *it)
 			it->metric, it->counter ? "counter" : "gauge");
 		p->last = it->metric;
 	}
+	fprintf(p->out, "%s", it->metric);
 	if (it->label[0] != '\0')
-		fprintf(p->out, "%s{%s} %llu\n", it->metric, it->label,
-			(unsigned long long)it->value);
+		fprintf(p->out, "{%s}", it->label);
+	if (it->ms)
+		fprintf(p->out, " %.3f\n", (double)it->value / 1000.0);
 	else
-		fprintf(p->out, "%s %llu\n", it->metric, (unsigned long long)it->value);
+		fprintf(p->out, " %llu\n", (unsigned long long)it->value);
 }
 
 void stats_print_prometheus(FILE *out, const struct tdns_stats_sum *sum, bool local)

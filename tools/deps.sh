@@ -20,8 +20,10 @@ TDNS_PKGS_BUILD=(build-essential cmake pkg-config libldns-dev liblmdb-dev
 # calls of its commit with strace's fault injection (timed kills without it)
 # systemd: systemd-analyze verify checks the unit files (tests/e2e/test_units.sh);
 # dpkg-dev: dpkg-shlibdeps, for the .deb that cpack builds (test_deb.sh)
+# prometheus: promtool check metrics, the format's own checker, reads what
+# --metrics serves (tests/e2e/test_metrics.sh)
 TDNS_PKGS_TEST=(libcmocka-dev python3 python3-dnspython procps nsd unbound strace
-                systemd dpkg-dev)
+                systemd dpkg-dev prometheus)
 TDNS_PKGS_BENCH=(dnsperf nsd unbound dnsmasq-base valgrind procps)
 TDNS_PKGS_FUZZ=(clang libclang-rt-14-dev)
 
