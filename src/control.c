@@ -20,7 +20,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <ldns/ldns.h>
@@ -218,44 +217,10 @@ static bool name_arg(struct req *r, const char *text, uint8_t *key, size_t *klen
 	return true;
 }
 
-/* A name key in presentation form ("site.", "." for the root). */
-static void key_text(const uint8_t *key, size_t klen, char *out, size_t cap)
-{
-	uint8_t wire[NAME_WIRE_MAX];
-	size_t wlen;
-	ldns_rdf *rdf = NULL;
-	char *str = NULL;
-
-	snprintf(out, cap, "?");
-	if (name_key_to_wire(key, klen, wire, &wlen) == TDNS_OK)
-		rdf = ldns_dname_new_frm_data((uint16_t)wlen, wire);
-	if (rdf != NULL)
-		str = ldns_rdf2str(rdf);
-	if (str != NULL)
-		snprintf(out, cap, "%s", str);
-	free(str);
-	ldns_rdf_deep_free(rdf);
-}
-
-static void zone_line(FILE *out, const uint8_t *apex, size_t apex_len,
-		      const struct tdns_zone_meta *m)
-{
-	char name[1024], when[32];
-	time_t at = (time_t)m->loaded_at;
-	struct tm tm;
-
-	key_text(apex, apex_len, name, sizeof(name));
-	if (gmtime_r(&at, &tm) == NULL ||
-	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(when, sizeof(when), "?");
-	fprintf(out, "%s serial=%u rrsets=%u records=%u loaded=%s\n", name,
-		(unsigned)m->serial, (unsigned)m->rrsets, (unsigned)m->records, when);
-}
-
 static int zone_list_one(void *ctx, const uint8_t *apex, size_t apex_len,
 			 const struct tdns_zone_meta *m)
 {
-	zone_line(ctx, apex, apex_len, m);
+	zonedb_print_zone(ctx, apex, apex_len, m);
 	return 0;
 }
 
@@ -282,6 +247,7 @@ static void cmd_zone(struct req *r)
 	if (st != TDNS_OK)
 		goto out;
 	if (list) {
+		zonedb_print_zone(r->out, NULL, 0, NULL);
 		st = zonedb_list(t, zone_list_one, r->out, NULL);
 		goto out;
 	}
@@ -293,7 +259,8 @@ static void cmd_zone(struct req *r)
 	if (st != TDNS_OK)
 		goto out;
 	if (strcmp(sub, "status") == 0) {
-		zone_line(r->out, key, klen, &m);
+		zonedb_print_zone(r->out, NULL, 0, NULL);
+		zonedb_print_zone(r->out, key, klen, &m);
 		goto out;
 	}
 	st = zonedb_delete_zone(t, key, klen);

@@ -214,39 +214,11 @@ out:
 	return rc;
 }
 
-static void key_name(const uint8_t *key, size_t klen, char *out, size_t cap)
-{
-	uint8_t wire[NAME_WIRE_MAX];
-	size_t wlen;
-	ldns_rdf *rdf = NULL;
-	char *str = NULL;
-
-	snprintf(out, cap, "?");
-	if (name_key_to_wire(key, klen, wire, &wlen) != TDNS_OK)
-		return;
-	rdf = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, wlen, wire);
-	if (rdf != NULL)
-		str = ldns_rdf2str(rdf);
-	if (str != NULL)
-		snprintf(out, cap, "%s", str);
-	free(str);
-	ldns_rdf_deep_free(rdf);
-}
-
 static int list_one(void *ctx, const uint8_t *apex, size_t apex_len,
 		    const struct tdns_zone_meta *m)
 {
-	char name[1024], when[32];
-	time_t at = (time_t)m->loaded_at;
-	struct tm tm;
-
 	(void)ctx;
-	key_name(apex, apex_len, name, sizeof(name));
-	if (gmtime_r(&at, &tm) == NULL ||
-	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(when, sizeof(when), "?");
-	printf("%-30s %10u %8u %8u  %s\n", name, (unsigned)m->serial,
-	       (unsigned)m->rrsets, (unsigned)m->records, when);
+	zonedb_print_zone(stdout, apex, apex_len, m);
 	return 0;
 }
 
@@ -262,8 +234,7 @@ static int cmd_list(const char *dir)
 		fprintf(stderr, "%s: cannot read the store\n", dir);
 		goto out;
 	}
-	printf("%-30s %10s %8s %8s  %s\n", "zone", "serial", "rrsets", "records",
-	       "loaded");
+	zonedb_print_zone(stdout, NULL, 0, NULL);
 	if (zonedb_list(t, list_one, NULL, NULL) != TDNS_OK) {
 		fprintf(stderr, "%s: cannot list the zones\n", dir);
 		goto out;

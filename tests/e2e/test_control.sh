@@ -187,16 +187,17 @@ expect_match "$CERR" 'has no cache'
 # ---- zones ----
 ctl UPPER zone list
 expect_ok zone list
-expect_lines "$COUT" '^site\. serial=[0-9]+ rrsets=[0-9]+ records=[0-9]+ loaded=20'
+expect_lines "$COUT" '^zone +serial +rrsets +records +loaded$' \
+	'^site\. +[0-9]+ +[0-9]+ +[0-9]+  20[0-9-]+T[0-9:]+Z$'
 ctl UPPER zone status site.
 expect_ok zone status
-expect_match "$COUT" '^site\. serial=2026112501 '
+expect_match "$COUT" '^site\. +2026112501 '
 ctl UPPER zone status nosuch.example
 [ "$CRC" -eq 1 ] || fail "zone status of an absent zone: exit $CRC"
 expect_match "$CERR" 'no zone nosuch\.example'
 ctl LOCAL zone list
 expect_ok
-[ -z "$COUT" ] || fail "the local store holds no zone, listed: $COUT"
+expect_lines "$COUT" '^zone +serial'  # the headings only
 q UPPER webapp.site A
 expect_status NOERROR
 ctl UPPER zone remove site
@@ -206,7 +207,7 @@ expect_status REFUSED
 q UPPER site SOA
 expect_status REFUSED
 ctl UPPER zone list
-[ -z "$COUT" ] || fail "zone list after remove: $COUT"
+expect_lines "$COUT" '^zone +serial'  # the headings only
 ctl UPPER zone remove site
 [ "$CRC" -eq 1 ] || fail "removing a removed zone: exit $CRC"
 
