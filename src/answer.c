@@ -13,10 +13,21 @@ void answer_reset(struct tdns_answer *a)
 	a->ra = false;
 	a->tc = false;
 	a->has_ede = false;
+	a->wildcard = false;
+	a->cookie_ok = false;
+	a->cookie_len = 0;
+	a->keepalive = 0;
+	a->zone_klen = 0;
 	a->ede_code = 0;
 	a->ede_text_len = 0;
 	a->n = 0;
 	a->arena_len = 0;
+}
+
+void answer_truncate(struct tdns_answer *a)
+{
+	a->n = 0;
+	a->tc = true;
 }
 
 struct tdns_ans_rrset *answer_add(struct tdns_answer *a, enum ans_section sec,

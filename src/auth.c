@@ -22,8 +22,10 @@
  */
 #include "tierdns/auth.h"
 
+#include <stdbool.h>
 #include <string.h>
 
+#include "tierdns/clock.h"
 #include "tierdns/dnsproto.h"
 #include "tierdns/log.h"
 #include "tierdns/name.h"
@@ -32,6 +34,10 @@
 
 #define AUTH_MAX_CHAIN 8 /* CNAME hops followed before we stop */
 #define SOA_FIXED_LEN 20 /* serial refresh retry expire minimum */
+#define TYPE_NSEC3PARAM 51 /* RFC 5155 4 */
+#define NSEC3_SHA1 1       /* RFC 5155 11, the only hash algorithm */
+#define NSEC3_MAX_ITER 2500 /* RFC 5155 10.3's highest; more is refused */
+#define PROOF_MAX 8        /* denial RRsets of one answer, at most 4 used */
 
 /* One step of the answer: the name being looked up and its zone. */
 struct step {
@@ -41,6 +47,15 @@ struct step {
 	size_t klen;
 	size_t apex_len;      /* key[0..apex_len) is the zone apex */
 	bool has_cuts;        /* the zone may hold delegations */
+	bool dnssec;          /* the query has DO (RFC 3225): signatures and
+			       * denial proofs go along (RFC 4035 3.1) */
+};
+
+/* The denial RRsets already in the answer (by their value in the
+ * snapshot), so that one that proves two things goes in once. */
+struct proof {
+	const uint8_t *added[PROOF_MAX];
+	size_t n;
 };
 
 /* What a caller already read of the qtype RRset at a name. */
@@ -66,15 +81,47 @@ static struct tdns_ans_rrset *add_view(struct tdns_answer *a,
 			  v->count, v->data, v->data_len);
 }
 
+/* The signatures of v (RFC 4035 3.1.1) right after the entry e of v.
+ * Out of line: DO=0 answers must not pay for it (add_set inlines). */
+static void __attribute__((noinline)) add_sigs(struct tdns_answer *a, enum ans_section sec,
+		     const uint8_t *owner, const struct tdns_ans_rrset *e,
+		     const struct tdns_rrset_view *v)
+{
+	struct tdns_ans_rrset *g;
+
+	if (e == NULL || v->sig_count == 0)
+		return;
+	g = answer_add(a, sec, owner, DNS_TYPE_RRSIG, DNS_CLASS_IN, v->sig_ttl,
+		       ANS_REC_PACKED, v->sig_count, v->sig_data, v->sig_len);
+	if (g != NULL)
+		g->flags |= ANS_F_SIGS;
+}
+
+/* An RRset of the step's answer, with its signatures when DO is set. */
+static inline struct tdns_ans_rrset *add_set(struct tdns_answer *a,
+				      const struct step *s,
+				      enum ans_section sec, const uint8_t *owner,
+				      uint16_t type, uint32_t ttl,
+				      const struct tdns_rrset_view *v)
+{
+	struct tdns_ans_rrset *e = add_view(a, sec, owner, type, ttl, v);
+
+	if (s->dnssec)
+		add_sigs(a, sec, owner, e, v);
+	return e;
+}
+
 /*
  * The zone's SOA in the authority section of a negative answer, with TTL
- * min(SOA TTL, SOA MINIMUM) (RFC 2308 3). A zone without SOA is broken; the
- * answer then goes out without one rather than not at all.
+ * min(SOA TTL, SOA MINIMUM) (RFC 2308 3), and its signatures for DO (RFC
+ * 4035 3.1.3). A zone without SOA is broken; the answer then goes out
+ * without one rather than not at all.
  */
 static enum tdns_status add_negative_soa(struct tdns_txn *t,
 					 struct tdns_answer *a,
-					 const uint8_t *apex, size_t apex_len)
+					 const struct step *s)
 {
+	struct tdns_ans_rrset *e;
 	struct tdns_rrset_view v;
 	const uint8_t *rdata, *owner;
 	uint16_t rdlen;
@@ -82,7 +129,7 @@ static enum tdns_status add_negative_soa(struct tdns_txn *t,
 	uint32_t minimum;
 	enum tdns_status st;
 
-	st = zonedb_get_rrset(t, apex, apex_len, DNS_TYPE_SOA, &v);
+	st = zonedb_get_rrset(t, s->key, s->apex_len, DNS_TYPE_SOA, &v);
 	if (st == TDNS_ENOTFOUND) {
 		log_warn("zone without SOA: negative answer has no authority");
 		return TDNS_OK;
@@ -93,11 +140,254 @@ static enum tdns_status add_negative_soa(struct tdns_txn *t,
 	if (!rrset_next(&v, &pos, &rdata, &rdlen) || rdlen < SOA_FIXED_LEN + 2)
 		return TDNS_EINVAL;
 	minimum = dns_rd32(rdata + rdlen - 4);
-	owner = answer_name_from_key(a, apex, apex_len);
+	owner = answer_name_from_key(a, s->key, s->apex_len);
 	if (owner == NULL)
 		return TDNS_ESPACE;
-	add_view(a, ANS_AUTHORITY, owner, DNS_TYPE_SOA,
-		 v.ttl < minimum ? v.ttl : minimum, &v);
+	e = add_view(a, ANS_AUTHORITY, owner, DNS_TYPE_SOA,
+		     v.ttl < minimum ? v.ttl : minimum, &v);
+	/* Its signatures are capped alike (as NSD does): a resolver caches
+	 * the negative answer's records for as long as the shortest. */
+	if (s->dnssec && v.sig_count > 0 && v.sig_ttl > minimum)
+		v.sig_ttl = minimum;
+	if (s->dnssec)
+		add_sigs(a, ANS_AUTHORITY, owner, e, &v);
+	return TDNS_OK;
+}
+
+/* ---- denial of existence (RFC 4035 3.1.3, RFC 5155 7.2) ---------------- */
+
+/* How the zone of a step denies: NSEC3 with these parameters when its
+ * apex has an NSEC3PARAM (RFC 5155 4), else NSEC (if it has a chain). */
+struct denial {
+	bool nsec3;
+	uint16_t iterations;
+	uint8_t salt_len;
+	const uint8_t *salt;
+};
+
+static enum tdns_status denial_mode(struct tdns_txn *t, const struct step *s,
+				    struct denial *d)
+{
+	struct tdns_rrset_view v;
+	const uint8_t *rd;
+	uint16_t rdlen;
+	size_t pos = 0;
+	enum tdns_status st;
+
+	memset(d, 0, sizeof(*d));
+	st = zonedb_get_rrset(t, s->key, s->apex_len, TYPE_NSEC3PARAM, &v);
+	if (st == TDNS_ENOTFOUND)
+		return TDNS_OK;
+	if (st != TDNS_OK)
+		return st;
+	/* Hash algorithm, flags, iterations, salt length, salt. */
+	while (rrset_next(&v, &pos, &rd, &rdlen)) {
+		if (rdlen < 5 || rdlen != 5u + rd[4] || rd[0] != NSEC3_SHA1 ||
+		    dns_rd16(rd + 2) > NSEC3_MAX_ITER)
+			continue;
+		d->nsec3 = true;
+		d->iterations = dns_rd16(rd + 2);
+		d->salt_len = rd[4];
+		d->salt = rd + 5;
+		return TDNS_OK;
+	}
+	log_warn("auth: NSEC3PARAM with an unknown hash or too many "
+		 "iterations: no NSEC3 proofs");
+	return TDNS_OK;
+}
+
+/* Put one denial RRset (owner key, NSEC or NSEC3) into authority with its
+ * signatures, unless it is there already. */
+static enum tdns_status add_denial_set(struct tdns_answer *a,
+				       const struct step *s, struct proof *p,
+				       const uint8_t *okey, size_t olen,
+				       uint16_t type,
+				       const struct tdns_rrset_view *v)
+{
+	const uint8_t *owner;
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		if (p->added[i] == v->data)
+			return TDNS_OK;
+	if (p->n < PROOF_MAX)
+		p->added[p->n++] = v->data;
+	owner = answer_name_from_key(a, okey, olen);
+	if (owner == NULL)
+		return TDNS_ESPACE;
+	add_set(a, s, ANS_AUTHORITY, owner, type, v->ttl, v);
+	return TDNS_OK;
+}
+
+/* NSEC: the record matching or covering the name key, added. A zone
+ * without an NSEC chain adds nothing. */
+static enum tdns_status nsec_prove(struct tdns_txn *t, struct tdns_answer *a,
+				   const struct step *s, struct proof *p,
+				   const uint8_t *key, size_t klen)
+{
+	struct tdns_rrset_view v;
+	const uint8_t *okey;
+	size_t olen;
+	bool exact;
+	enum tdns_status st;
+
+	st = zonedb_denial_find(t, s->key, s->apex_len, ZONEDB_NSEC, key, klen,
+				&okey, &olen, &exact, &v);
+	if (st == TDNS_ENOTFOUND)
+		return TDNS_OK;
+	if (st != TDNS_OK)
+		return st;
+	return add_denial_set(a, s, p, okey, olen, DNS_TYPE_NSEC, &v);
+}
+
+/* NSEC3: look the name up in the chain (*exact: a record matches it);
+ * with add, put the record found (matching or covering) into the answer.
+ * A zone without an NSEC3 chain adds nothing. */
+static enum tdns_status nsec3_prove(struct tdns_txn *t, struct tdns_answer *a,
+				    const struct step *s, struct proof *p,
+				    const struct denial *d, const uint8_t *key,
+				    size_t klen, bool add, bool *exact)
+{
+	uint8_t label[ZONEDB_NSEC3_LABEL];
+	struct tdns_rrset_view v;
+	const uint8_t *okey;
+	size_t olen;
+	enum tdns_status st;
+
+	*exact = false;
+	/* SHA-1 through ldns (zonedb.h): only DO=1 negative and wildcard
+	 * answers hash, never the DO=0 path. */
+	st = zonedb_nsec3_label(d->iterations, d->salt, d->salt_len, key, klen,
+				label);
+	if (st != TDNS_OK)
+		return st;
+	st = zonedb_denial_find(t, s->key, s->apex_len, ZONEDB_NSEC3, label,
+				sizeof(label), &okey, &olen, exact, &v);
+	if (st == TDNS_ENOTFOUND)
+		return TDNS_OK;
+	if (st != TDNS_OK || !add)
+		return st;
+	return add_denial_set(a, s, p, okey, olen, DNS_TYPE_NSEC3, &v);
+}
+
+/*
+ * RFC 5155 7.2.1 closest encloser proof for the name key: the NSEC3
+ * matching the closest provable encloser and the one covering the next
+ * closer name. *ce_len: the encloser's key length. From ce_hint (an
+ * ancestor known to exist, or the name's length) upwards.
+ */
+static enum tdns_status nsec3_ce_proof(struct tdns_txn *t, struct tdns_answer *a,
+				       const struct step *s, struct proof *p,
+				       const struct denial *d, const uint8_t *key,
+				       size_t klen, size_t ce_hint, size_t *ce_len)
+{
+	int labels = name_key_labels(key, ce_hint);
+	int apex_labels = name_key_labels(key, s->apex_len);
+	size_t plen = ce_hint;
+	bool exact = false;
+	enum tdns_status st;
+
+	for (; labels >= apex_labels; labels--) {
+		plen = name_key_prefix_len(key, klen, labels);
+		st = nsec3_prove(t, a, s, p, d, key, plen, false, &exact);
+		if (st != TDNS_OK)
+			return st;
+		if (exact)
+			break;
+	}
+	*ce_len = plen;
+	if (!exact)
+		return TDNS_OK; /* no NSEC3 at the apex either: nothing to prove */
+	st = nsec3_prove(t, a, s, p, d, key, plen, true, &exact);
+	if (st != TDNS_OK || plen == klen)
+		return st;
+	return nsec3_prove(t, a, s, p, d, key,
+			   name_key_prefix_len(key, klen, labels + 1), true, &exact);
+}
+
+/* *.<encloser>: the wildcard name key into wkey; 0 if it would not fit. */
+static size_t wildcard_key(const uint8_t *key, size_t ce_len, uint8_t *wkey)
+{
+	if (ce_len + 2 > NAME_KEY_MAX)
+		return 0;
+	memcpy(wkey, key, ce_len);
+	wkey[ce_len] = 1;
+	wkey[ce_len + 1] = '*';
+	return ce_len + 2;
+}
+
+/* What a denial proves, in the terms of RFC 5155 7.2 / RFC 4035 3.1.3. */
+enum deny {
+	DENY_NXDOMAIN = 0, /* no such name, no wildcard (ce: closest encloser) */
+	DENY_NODATA,       /* the name exists without the type (or is an ENT) */
+	DENY_WILD_ANSWER,  /* the answer came from the wildcard at *.ce */
+	DENY_WILD_NODATA,  /* the wildcard at *.ce lacks the type */
+	DENY_NO_DS,        /* a delegation without DS (the name is the cut) */
+};
+
+/* Add the proof of what the step's answer says about the name key (with
+ * closest encloser ce_len where a wildcard or NXDOMAIN is involved). Only
+ * for DO queries; a zone without a chain adds nothing. */
+static enum tdns_status prove(struct tdns_txn *t, struct tdns_answer *a,
+			      const struct step *s, enum deny what,
+			      const uint8_t *key, size_t klen, size_t ce_len)
+{
+	uint8_t wkey[NAME_KEY_MAX];
+	size_t wlen, ce = ce_len;
+	struct proof p = { { NULL }, 0 };
+	struct denial d;
+	bool exact = false;
+	enum tdns_status st;
+
+	if (!s->dnssec)
+		return TDNS_OK;
+	st = denial_mode(t, s, &d);
+	if (st != TDNS_OK)
+		return st;
+	wlen = what == DENY_NODATA || what == DENY_NO_DS ? 0
+							 : wildcard_key(key, ce_len, wkey);
+	if (!d.nsec3) {
+		/* 3.1.3: the name's own NSEC (NODATA, no DS) or the one
+		 * covering it (NXDOMAIN, wildcard, empty non-terminal), and
+		 * for NXDOMAIN and wildcard NODATA the wildcard's (covering
+		 * or matching it). */
+		st = nsec_prove(t, a, s, &p, key, klen);
+		if (st == TDNS_OK && wlen > 0 && what != DENY_WILD_ANSWER)
+			st = nsec_prove(t, a, s, &p, wkey, wlen);
+		return st;
+	}
+	switch (what) {
+	case DENY_NODATA:
+	case DENY_NO_DS:
+		/* 7.2.3 / 7.2.7: the NSEC3 matching the name; without one
+		 * (7.2.4, an opt-out delegation) the closest encloser proof. */
+		st = nsec3_prove(t, a, s, &p, &d, key, klen, false, &exact);
+		if (st != TDNS_OK)
+			return st;
+		if (exact)
+			return nsec3_prove(t, a, s, &p, &d, key, klen, true, &exact);
+		return nsec3_ce_proof(t, a, s, &p, &d, key, klen, klen, &ce);
+	case DENY_WILD_ANSWER: {
+		/* 7.2.6: the NSEC3 covering the next closer name. */
+		int l = name_key_labels(key, ce_len);
+
+		return nsec3_prove(t, a, s, &p, &d, key,
+				   name_key_prefix_len(key, klen, l + 1), true,
+				   &exact);
+	}
+	case DENY_WILD_NODATA:
+		/* 7.2.5: closest encloser proof plus the wildcard's match. */
+		st = nsec3_ce_proof(t, a, s, &p, &d, key, klen, ce_len, &ce);
+		if (st == TDNS_OK && wlen > 0)
+			st = nsec3_prove(t, a, s, &p, &d, wkey, wlen, true, &exact);
+		return st;
+	case DENY_NXDOMAIN:
+		/* 7.2.2: closest encloser proof plus the wildcard's cover. */
+		st = nsec3_ce_proof(t, a, s, &p, &d, key, klen, ce_len, &ce);
+		if (st == TDNS_OK && (wlen = wildcard_key(key, ce, wkey)) > 0)
+			st = nsec3_prove(t, a, s, &p, &d, wkey, wlen, true, &exact);
+		return st;
+	}
 	return TDNS_OK;
 }
 
@@ -117,10 +407,12 @@ static const uint8_t *rdata_name(const uint8_t *rdata, uint16_t rdlen)
  * targets lie below the cut (RFC 9471 3).
  */
 static enum tdns_status add_glue(struct tdns_txn *t, struct tdns_answer *a,
+				 const struct step *s,
 				 const struct tdns_rrset_view *ns,
-				 const uint8_t *apex, size_t apex_len,
 				 const uint8_t *cut, size_t cut_len, bool required)
 {
+	const uint8_t *apex = s->key;
+	size_t apex_len = s->apex_len;
 	static const uint16_t types[] = { DNS_TYPE_A, DNS_TYPE_AAAA };
 	uint8_t key[NAME_KEY_MAX], prev[NAME_KEY_MAX];
 	size_t klen = 0, plen = 0, i, pos, start, ppos;
@@ -160,7 +452,7 @@ static enum tdns_status add_glue(struct tdns_txn *t, struct tdns_answer *a,
 				continue;
 			if (st != TDNS_OK)
 				return st;
-			e = add_view(a, ANS_ADDITIONAL, target, types[i], v.ttl, &v);
+			e = add_set(a, s, ANS_ADDITIONAL, target, types[i], v.ttl, &v);
 			if (e != NULL && required && cut != NULL &&
 			    name_key_is_subdomain(key, klen, cut, cut_len))
 				e->flags |= ANS_F_REQUIRED;
@@ -172,7 +464,9 @@ static enum tdns_status add_glue(struct tdns_txn *t, struct tdns_answer *a,
 /*
  * RFC 1034 4.3.2 step 3b: the name is at or below a zone cut. The NS RRset
  * of the cut goes into authority with its glue in additional; AA is cleared
- * when nothing authoritative precedes it in the answer.
+ * when nothing authoritative precedes it in the answer. For DO, the DS
+ * RRset of the cut with its signatures follows the NS, or the proof that
+ * the cut has none (RFC 4035 3.1.4, RFC 5155 7.2.7).
  */
 static enum tdns_status add_referral(struct tdns_txn *t, struct tdns_answer *a,
 				     const struct step *s, size_t cut_len,
@@ -180,6 +474,8 @@ static enum tdns_status add_referral(struct tdns_txn *t, struct tdns_answer *a,
 {
 	const uint8_t *owner = s->owner;
 	bool first = answer_count(a, ANS_ANSWER) == 0;
+	struct tdns_rrset_view ds;
+	enum tdns_status st;
 
 	if (cut_len != s->klen) {
 		owner = answer_name_from_key(a, s->key, cut_len);
@@ -189,7 +485,16 @@ static enum tdns_status add_referral(struct tdns_txn *t, struct tdns_answer *a,
 	add_view(a, ANS_AUTHORITY, owner, DNS_TYPE_NS, ns->ttl, ns);
 	if (first)
 		a->aa = false;
-	return add_glue(t, a, ns, s->key, s->apex_len, s->key, cut_len, first);
+	if (s->dnssec) {
+		st = zonedb_get_rrset(t, s->key, cut_len, DNS_TYPE_DS, &ds);
+		if (st == TDNS_OK)
+			add_set(a, s, ANS_AUTHORITY, owner, DNS_TYPE_DS, ds.ttl, &ds);
+		else if (st == TDNS_ENOTFOUND)
+			st = prove(t, a, s, DENY_NO_DS, s->key, cut_len, cut_len);
+		if (st != TDNS_OK)
+			return st;
+	}
+	return add_glue(t, a, s, ns, s->key, cut_len, first);
 }
 
 /* The deepest zone cut (non-apex NS RRset) at or above the name, if any.
@@ -225,14 +530,27 @@ static enum tdns_status find_cut(struct tdns_txn *t, const struct step *s,
 
 struct any_ctx {
 	struct tdns_answer *a;
-	const uint8_t *owner;
+	const struct step *s;
+	bool sigs_only; /* qtype RRSIG: every signature at the name */
+	bool added;
 };
 
 static int add_any_cb(void *arg, uint16_t type, const struct tdns_rrset_view *v)
 {
 	struct any_ctx *c = arg;
 
-	add_view(c->a, ANS_ANSWER, c->owner, type, v->ttl, v);
+	/* A DS at a zone's apex is the parent side of the cut (zonedb.h). */
+	if (type == DNS_TYPE_DS && c->s->klen == c->s->apex_len &&
+	    c->s->apex_len > 0)
+		return 0;
+	if (!c->sigs_only) {
+		add_set(c->a, c->s, ANS_ANSWER, c->s->owner, type, v->ttl, v);
+	} else if (v->sig_count > 0) {
+		answer_add(c->a, ANS_ANSWER, c->s->owner, DNS_TYPE_RRSIG,
+			   DNS_CLASS_IN, v->sig_ttl, ANS_REC_PACKED, v->sig_count,
+			   v->sig_data, v->sig_len);
+		c->added = true;
+	}
 	return 0;
 }
 
@@ -251,34 +569,43 @@ static enum tdns_status answer_data(struct tdns_txn *t, struct tdns_answer *a,
 				    enum step_end *end, const uint8_t **target)
 {
 	struct tdns_rrset_view v;
+	const struct tdns_rrset_view *found = &v;
 	const uint8_t *rdata;
 	uint16_t rdlen;
 	size_t pos = 0;
 	enum tdns_status st;
 
 	*end = STEP_DONE;
-	if (qtype == DNS_TYPE_ANY) {
-		struct any_ctx c = { a, s->owner };
-
-		return zonedb_name_rrsets(t, data_key, data_klen, add_any_cb, &c,
-					  NULL);
-	}
+	/* The common case first: the caller found the RRset (never for ANY
+	 * or RRSIG, which are not stored as RRsets of their own). */
 	if (known == KNOWN_FOUND) {
-		v = *have;
+		found = have;
 		st = TDNS_OK;
-	} else if (known == KNOWN_ABSENT) {
-		st = TDNS_ENOTFOUND;
-	} else {
-		st = zonedb_get_rrset(t, data_key, data_klen, qtype, &v);
+		goto data;
 	}
+	if (qtype == DNS_TYPE_ANY || qtype == DNS_TYPE_RRSIG) {
+		/* RRSIGs live with the RRsets they cover (rrset.h): a query
+		 * for them gathers every set's. */
+		struct any_ctx c = { a, s, qtype == DNS_TYPE_RRSIG, false };
+
+		st = zonedb_name_rrsets(t, data_key, data_klen, add_any_cb, &c,
+					NULL);
+		if (st != TDNS_OK || qtype == DNS_TYPE_ANY || c.added)
+			return st;
+		known = KNOWN_ABSENT;
+	}
+	if (known == KNOWN_ABSENT)
+		st = TDNS_ENOTFOUND;
+	else
+		st = zonedb_get_rrset(t, data_key, data_klen, qtype, &v);
+data:
 	if (st == TDNS_OK) {
-		add_view(a, ANS_ANSWER, s->owner, qtype, v.ttl, &v);
+		add_set(a, s, ANS_ANSWER, s->owner, qtype, found->ttl, found);
 		/* The addresses of in-zone name servers go along with an NS
 		 * answer (RFC 1035 3.3.11 additional processing), as NSD
 		 * does; they are optional and the first to go on truncation. */
 		if (qtype == DNS_TYPE_NS)
-			return add_glue(t, a, &v, s->key, s->apex_len, NULL, 0,
-					false);
+			return add_glue(t, a, s, found, NULL, 0, false);
 		return TDNS_OK;
 	}
 	if (st != TDNS_ENOTFOUND)
@@ -289,16 +616,30 @@ static enum tdns_status answer_data(struct tdns_txn *t, struct tdns_answer *a,
 			if (!rrset_next(&v, &pos, &rdata, &rdlen) ||
 			    (*target = rdata_name(rdata, rdlen)) == NULL)
 				return TDNS_EINVAL;
-			add_view(a, ANS_ANSWER, s->owner, DNS_TYPE_CNAME, v.ttl, &v);
+			add_set(a, s, ANS_ANSWER, s->owner, DNS_TYPE_CNAME, v.ttl, &v);
 			*end = STEP_FOLLOW;
 			return TDNS_OK;
 		}
 		if (st != TDNS_ENOTFOUND)
 			return st;
 	}
-	/* NODATA (RFC 2308 2.2). */
+	/* NODATA (RFC 2308 2.2), from the name or from its wildcard. */
 	a->rcode = DNS_RCODE_NOERROR;
-	return add_negative_soa(t, a, s->key, s->apex_len);
+	st = add_negative_soa(t, a, s);
+	if (st != TDNS_OK || !s->dnssec)
+		return st;
+	if (data_key != s->key)
+		return prove(t, a, s, DENY_WILD_NODATA, s->key, s->klen,
+			     data_klen - 2);
+	/* A query for a wildcard owner itself is proved as a wildcard NODATA
+	 * too (as NSD does): the encloser's NSEC3 joins the wildcard's. */
+	if (s->klen >= 2 && s->key[s->klen - 2] == 1 &&
+	    s->key[s->klen - 1] == '*' &&
+	    name_key_prefix_len(s->key, s->klen,
+				name_key_labels(s->key, s->klen) - 1) == s->klen - 2)
+		return prove(t, a, s, DENY_WILD_NODATA, s->key, s->klen,
+			     s->klen - 2);
+	return prove(t, a, s, DENY_NODATA, s->key, s->klen, s->klen);
 }
 
 /*
@@ -307,7 +648,7 @@ static enum tdns_status answer_data(struct tdns_txn *t, struct tdns_answer *a,
  * of synthesis. *wlen is the wildcard's key length in wkey, 0 if none exists.
  */
 static enum tdns_status find_wildcard(struct tdns_txn *t, const struct step *s,
-				      uint8_t *wkey, size_t *wlen)
+				      uint8_t *wkey, size_t *wlen, size_t *ce_out)
 {
 	int apex_labels = name_key_labels(s->key, s->apex_len);
 	int l = name_key_labels(s->key, s->klen) - 1;
@@ -316,6 +657,7 @@ static enum tdns_status find_wildcard(struct tdns_txn *t, const struct step *s,
 	enum tdns_status st;
 
 	*wlen = 0;
+	*ce_out = s->apex_len;
 	for (; l > apex_labels; l--) {
 		size_t plen = name_key_prefix_len(s->key, s->klen, l);
 
@@ -327,11 +669,9 @@ static enum tdns_status find_wildcard(struct tdns_txn *t, const struct step *s,
 			break;
 		}
 	}
-	if (ce_len + 2 > NAME_KEY_MAX)
+	*ce_out = ce_len;
+	if (wildcard_key(s->key, ce_len, wkey) == 0)
 		return TDNS_OK;
-	memcpy(wkey, s->key, ce_len);
-	wkey[ce_len] = 1;
-	wkey[ce_len + 1] = '*';
 	st = zonedb_name_state(t, wkey, ce_len + 2, &state);
 	if (st == TDNS_OK && (state & ZONEDB_NAME_DATA))
 		*wlen = ce_len + 2;
@@ -345,7 +685,7 @@ static enum tdns_status answer_step(struct tdns_txn *t, struct tdns_answer *a,
 {
 	struct tdns_rrset_view v;
 	uint8_t wkey[NAME_KEY_MAX];
-	size_t cut_len = 0, wlen = 0;
+	size_t cut_len = 0, wlen = 0, ce_len = 0;
 	unsigned state;
 	enum tdns_status st;
 
@@ -377,17 +717,34 @@ static enum tdns_status answer_step(struct tdns_txn *t, struct tdns_answer *a,
 	if (state & ZONEDB_NAME_CHILDREN) {
 		/* An empty non-terminal exists: NODATA (RFC 4592 2.2.2). */
 		a->rcode = DNS_RCODE_NOERROR;
-		return add_negative_soa(t, a, s->key, s->apex_len);
+		st = add_negative_soa(t, a, s);
+		if (st != TDNS_OK)
+			return st;
+		return prove(t, a, s, DENY_NODATA, s->key, s->klen, s->klen);
 	}
-	st = find_wildcard(t, s, wkey, &wlen);
+	st = find_wildcard(t, s, wkey, &wlen, &ce_len);
 	if (st != TDNS_OK)
 		return st;
-	if (wlen > 0)
-		return answer_data(t, a, s, wkey, wlen, qtype, KNOWN_NOTHING,
-				   NULL, end, target);
+	if (wlen > 0) {
+		size_t before = a->n;
+
+		a->wildcard = true;
+		st = answer_data(t, a, s, wkey, wlen, qtype, KNOWN_NOTHING,
+				 NULL, end, target);
+		/* A synthesized answer proves that the name itself does not
+		 * exist (RFC 4035 3.1.3.3, RFC 5155 7.2.6); a wildcard NODATA
+		 * has proved its part in answer_data. */
+		if (st != TDNS_OK || !s->dnssec || a->n == before ||
+		    a->rrsets[before].section != ANS_ANSWER)
+			return st;
+		return prove(t, a, s, DENY_WILD_ANSWER, s->key, s->klen, ce_len);
+	}
 	/* RFC 6604 3: the rcode describes the last name of a CNAME chain. */
 	a->rcode = DNS_RCODE_NXDOMAIN;
-	return add_negative_soa(t, a, s->key, s->apex_len);
+	st = add_negative_soa(t, a, s);
+	if (st != TDNS_OK)
+		return st;
+	return prove(t, a, s, DENY_NXDOMAIN, s->key, s->klen, ce_len);
 }
 
 /*
@@ -437,6 +794,7 @@ enum auth_result auth_lookup(struct zonedb_cache *zc, struct tdns_txn *t,
 	size_t hops, i, tlen = 0;
 
 	s.owner = NULL;
+	s.dnssec = q->edns && q->edns_do;
 	s.key = q->qkey;
 	s.klen = q->qkey_len;
 	st = find_zone(zc, t, &s, q->qtype);
@@ -446,6 +804,7 @@ enum auth_result auth_lookup(struct zonedb_cache *zc, struct tdns_txn *t,
 	a->rcode = DNS_RCODE_NOERROR;
 	if (st != TDNS_OK)
 		goto out;
+	a->zone_klen = s.apex_len;
 	for (hops = 0;; hops++) {
 		memcpy(seen[hops], s.key, s.klen);
 		seen_len[hops] = s.klen;
@@ -557,6 +916,7 @@ struct auth_ctx {
 	struct zonedb_cache *zc;
 	struct tdns_txn *t;
 	const struct tdns_auth_cfg *cfg;
+	const struct auth_client *cl;
 };
 
 static enum pipeline_verdict query_stage(void *arg, const struct tdns_qctx *q,
@@ -571,21 +931,83 @@ static enum pipeline_verdict query_stage(void *arg, const struct tdns_qctx *q,
 	return PIPELINE_ANSWER;
 }
 
+/* The EDNS options a reply carries whatever it says: a COOKIE
+ * (cookie.h) and, on TCP, the idle timeout to a client that asks
+ * (RFC 7828; over UDP the option is ignored). */
+static enum pipeline_verdict edns_stage(void *arg, const struct tdns_qctx *q,
+					struct tdns_answer *a)
+{
+	struct auth_ctx *c = arg;
+
+	if (q->cookie_len > 0 && c->cfg->cookies != NULL && c->cl->peer != NULL)
+		cookie_answer(c->cfg->cookies, q, c->cl->peer, (uint32_t)clock_now(), a);
+	if (q->keepalive && c->cl->tcp)
+		a->keepalive = c->cl->keepalive;
+	return PIPELINE_ANSWER;
+}
+
+/* RRL (rrl.h) on UDP answers; TCP and valid server cookies are never
+ * limited. */
+static enum pipeline_verdict limit_stage(void *arg, const struct tdns_qctx *q,
+					 struct tdns_answer *a)
+{
+	struct auth_ctx *c = arg;
+	const uint8_t *name;
+	enum rrl_class cls;
+	size_t name_len;
+
+	if (c->cfg->rrl == NULL || c->cl->peer == NULL || c->cl->tcp || a->cookie_ok)
+		return PIPELINE_ANSWER;
+	cls = rrl_classify(q, a, &name, &name_len);
+	switch (rrl_check(c->cfg->rrl, c->cl->peer, cls, name, name_len,
+			  clock_mono_coarse_ms(), c->cl->rrl)) {
+	case RRL_PASS:
+		break;
+	case RRL_SLIP:
+		if (a->cookie_len > 0) {
+			/* RFC 7873 5.2.3: no records, BADCOOKIE and a
+			 * fresh server cookie to retry with. */
+			answer_truncate(a);
+			a->tc = false;
+			a->aa = false;
+			a->rcode = DNS_RCODE_BADCOOKIE;
+		} else {
+			answer_truncate(a);
+		}
+		break;
+	case RRL_DROP:
+		return PIPELINE_DROP;
+	}
+	return PIPELINE_ANSWER;
+}
+
+bool auth_answer_from(struct zonedb_cache *zc, struct tdns_txn *t,
+		      const struct tdns_auth_cfg *cfg, const struct auth_client *cl,
+		      const uint8_t *in, size_t in_len, uint8_t *out, size_t cap,
+		      size_t *out_len)
+{
+	static const struct tdns_pipeline upper = {
+		.edns = edns_stage,
+		.opcode[DNS_OPCODE_QUERY] = query_stage,
+		.limit = limit_stage,
+	};
+	struct auth_ctx c = { zc, t, cfg, cl };
+	struct tdns_qctx q;
+	struct tdns_answer a;
+
+	q.peer = cl->peer;
+	q.transport = cl->tcp ? QCTX_TCP : QCTX_UDP;
+	return pipeline_run(&upper, &c, &q, &a, in, in_len, out, cap, out_len) ==
+		       PIPELINE_ANSWER &&
+	       *out_len > 0;
+}
+
 bool auth_answer(struct zonedb_cache *zc, struct tdns_txn *t,
 		 const struct tdns_auth_cfg *cfg, const uint8_t *in,
 		 size_t in_len, bool tcp, uint8_t *out, size_t cap,
 		 size_t *out_len)
 {
-	static const struct tdns_pipeline upper = {
-		.opcode[DNS_OPCODE_QUERY] = query_stage,
-	};
-	struct auth_ctx c = { zc, t, cfg };
-	struct tdns_qctx q;
-	struct tdns_answer a;
+	struct auth_client cl = { NULL, tcp, NULL, 0 };
 
-	q.peer = NULL;
-	q.transport = tcp ? QCTX_TCP : QCTX_UDP;
-	return pipeline_run(&upper, &c, &q, &a, in, in_len, out, cap, out_len) ==
-		       PIPELINE_ANSWER &&
-	       *out_len > 0;
+	return auth_answer_from(zc, t, cfg, &cl, in, in_len, out, cap, out_len);
 }

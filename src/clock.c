@@ -26,6 +26,16 @@ uint64_t clock_mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+uint64_t clock_mono_coarse_ms(void)
+{
+	struct timespec ts;
+
+	if (fake_on)
+		return fake_ms;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 void clock_set_fake(uint64_t epoch_sec)
 {
 	fake_on = epoch_sec != 0;

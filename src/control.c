@@ -696,7 +696,7 @@ enum tdns_status control_open(const struct tdns_opts *o,
 {
 	struct tdns_control *c;
 	const char *path = o->control_path;
-	bool soft = path == NULL;
+	bool soft = o->control_default;
 
 	*out = NULL;
 	c = calloc(1, sizeof(*c));
@@ -705,10 +705,7 @@ enum tdns_status control_open(const struct tdns_opts *o,
 	c->ops = *ops;
 	c->fd = c->metrics_fd = c->wake[0] = c->wake[1] = -1;
 	c->started_at = clock_now();
-	if (path == NULL)
-		path = ops->prog == TDNS_PROG_LOCAL ? CONTROL_DEFAULT_LOCAL
-						    : CONTROL_DEFAULT_UPPER;
-	if (strcmp(path, "none") != 0) {
+	if (path != NULL && strcmp(path, "none") != 0) {
 		if (strlen(path) >= sizeof(c->path)) {
 			log_msg(soft ? TDNS_LOG_WARN : TDNS_LOG_ERR,
 				"control socket %s: path longer than %zu bytes", path,

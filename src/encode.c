@@ -261,13 +261,15 @@ static size_t opt_len(const struct tdns_qctx *q, const struct tdns_answer *a)
 {
 	if (!q->edns || a->rcode == DNS_RCODE_FORMERR)
 		return 0;
-	return OPT_FIXED + (a->has_ede ? EDE_HDR + a->ede_text_len : 0);
+	return OPT_FIXED + (a->has_ede ? EDE_HDR + (size_t)a->ede_text_len : 0) +
+	       (a->cookie_len > 0 ? 4 + (size_t)a->cookie_len : 0) +
+	       (a->keepalive > 0 ? 6 : 0);
 }
 
 static void put_opt(uint8_t *p, const struct tdns_qctx *q,
 		    const struct tdns_answer *a)
 {
-	uint16_t rdlen = a->has_ede ? (uint16_t)(EDE_HDR + a->ede_text_len) : 0;
+	uint16_t rdlen = (uint16_t)(opt_len(q, a) - OPT_FIXED);
 
 	p[0] = 0; /* root owner */
 	dns_wr16(p + 1, DNS_TYPE_OPT);
@@ -276,12 +278,25 @@ static void put_opt(uint8_t *p, const struct tdns_qctx *q,
 	p[6] = 0;                        /* version */
 	dns_wr16(p + 7, q->edns_do ? DNS_EDNS_DO : 0);
 	dns_wr16(p + 9, rdlen);
+	p += OPT_FIXED;
+	if (a->cookie_len > 0) {
+		dns_wr16(p, DNS_OPT_COOKIE);
+		dns_wr16(p + 2, a->cookie_len);
+		memcpy(p + 4, a->cookie, a->cookie_len);
+		p += 4 + a->cookie_len;
+	}
+	if (a->keepalive > 0) {
+		dns_wr16(p, DNS_OPT_TCP_KEEPALIVE);
+		dns_wr16(p + 2, 2);
+		dns_wr16(p + 4, a->keepalive);
+		p += 6;
+	}
 	if (!a->has_ede)
 		return;
-	dns_wr16(p + 11, DNS_OPT_EDE);
-	dns_wr16(p + 13, (uint16_t)(2 + a->ede_text_len));
-	dns_wr16(p + 15, a->ede_code);
-	memcpy(p + 17, a->ede_text, a->ede_text_len);
+	dns_wr16(p, DNS_OPT_EDE);
+	dns_wr16(p + 2, (uint16_t)(2 + a->ede_text_len));
+	dns_wr16(p + 4, a->ede_code);
+	memcpy(p + 6, a->ede_text, a->ede_text_len);
 }
 
 /* Are the entries in section order? */
@@ -302,7 +317,9 @@ enum tdns_status encode_reply(const struct tdns_qctx *q,
 	struct enc e;
 	uint16_t counts[ANS_SECTIONS_] = { 0, 0, 0 };
 	size_t limit = q->limit < cap ? q->limit : cap;
-	size_t olen = opt_len(q, a), n = a->n, i, mark;
+	size_t olen = opt_len(q, a), n = a->n, i, mark = 0;
+	const struct tdns_ans_rrset *head = NULL;
+	uint16_t saved = 0;
 	unsigned pass, passes;
 	bool tc = a->tc, stopped = false;
 	enum rd_result r;
@@ -342,22 +359,30 @@ enum tdns_status encode_reply(const struct tdns_qctx *q,
 			if (passes > 1 && s->section != pass)
 				continue;
 			if (stopped) {
-				/* RFC 2181 9: what is left out decides TC. */
+				/* RFC 2181 9: what is left out decides TC (an
+				 * ANS_F_SIGS entry goes with its RRset). */
 				if (s->section != ANS_ADDITIONAL ||
 				    (s->flags & ANS_F_REQUIRED))
 					tc = true;
 				continue;
 			}
-			mark = e.len;
+			/* An RRset and the signatures after it stand or fall
+			 * together: a failure rolls back to the RRset. */
+			if (!(s->flags & ANS_F_SIGS) || head == NULL) {
+				mark = e.len;
+				saved = counts[s->section];
+				head = s;
+			}
 			r = put_rrset(&e, s, &counts[s->section]);
 			if (r == RD_BAD)
 				return TDNS_EINVAL;
 			if (r == RD_NOSPACE) {
 				e.len = mark;
 				forget_from(&e, mark);
+				counts[s->section] = saved;
 				stopped = true;
-				if (s->section != ANS_ADDITIONAL ||
-				    (s->flags & ANS_F_REQUIRED))
+				if (head->section != ANS_ADDITIONAL ||
+				    (head->flags & ANS_F_REQUIRED))
 					tc = true;
 			}
 		}

@@ -12,6 +12,8 @@ struct failent {
 	uint64_t until_ms;    /* answer SERVFAIL from memory until */
 	uint64_t forget_ms;   /* a failure before this grows the duration */
 	uint32_t dur_ms;
+	bool unreachable;     /* the last failure was one of reaching upstreams, */
+	uint32_t epoch;       /* at this infra epoch */
 };
 
 struct tdns_failcache {
@@ -47,16 +49,22 @@ static long find(const struct tdns_failcache *fc, const uint8_t *key,
 	return -1;
 }
 
-bool failcache_hit(const struct tdns_failcache *fc, const uint8_t *key,
-		   size_t key_len, uint32_t hash, uint64_t now_ms)
+enum failcache_hit failcache_hit(const struct tdns_failcache *fc, const uint8_t *key,
+				 size_t key_len, uint32_t hash, uint64_t now_ms,
+				 uint32_t epoch)
 {
 	long i = find(fc, key, key_len, hash);
 
-	return i >= 0 && now_ms < fc->e[i].until_ms;
+	if (i < 0 || now_ms >= fc->e[i].until_ms)
+		return FAILCACHE_NONE;
+	if (!fc->e[i].unreachable)
+		return FAILCACHE_RETURNED;
+	return fc->e[i].epoch == epoch ? FAILCACHE_UNREACHABLE : FAILCACHE_NONE;
 }
 
 void failcache_add(struct tdns_failcache *fc, const uint8_t *key,
-		   size_t key_len, uint32_t hash, uint64_t now_ms)
+		   size_t key_len, uint32_t hash, uint64_t now_ms, bool unreachable,
+		   uint32_t epoch)
 {
 	struct failent *set = &fc->e[(hash & (FAILCACHE_SETS - 1)) * FAILCACHE_WAYS];
 	struct failent *f = NULL;
@@ -85,6 +93,8 @@ void failcache_add(struct tdns_failcache *fc, const uint8_t *key,
 		f->key_len = key_len;
 	}
 	f->dur_ms = dur;
+	f->unreachable = unreachable;
+	f->epoch = epoch;
 	f->until_ms = now_ms + dur;
 	f->forget_ms = f->until_ms + dur;
 }

@@ -4,6 +4,7 @@
 #include "tierdns/infra.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 struct upstream {
@@ -18,6 +19,7 @@ struct upstream {
 
 struct tdns_infra {
 	pthread_mutex_t lock;
+	atomic_uint epoch; /* answers that ended a run of failures */
 	unsigned n;
 	struct upstream up[];
 };
@@ -97,6 +99,11 @@ void infra_get(struct tdns_infra *inf, unsigned i, struct infra_state *s)
 	pthread_mutex_unlock(&inf->lock);
 }
 
+uint32_t infra_epoch(struct tdns_infra *inf)
+{
+	return atomic_load_explicit(&inf->epoch, memory_order_relaxed);
+}
+
 enum infra_event infra_report(struct tdns_infra *inf, unsigned i, bool alive,
 			      uint64_t rtt_ms, bool probe, uint64_t now_ms,
 			      uint32_t *backoff_ms)
@@ -116,6 +123,8 @@ enum infra_event infra_report(struct tdns_infra *inf, unsigned i, bool alive,
 				     : (uint32_t)((7u * u->srtt_ms + rtt_ms) / 8u);
 		if (u->fails >= INFRA_DEAD_AFTER)
 			ev = INFRA_EV_ALIVE;
+		if (u->fails > 0)
+			atomic_fetch_add_explicit(&inf->epoch, 1, memory_order_relaxed);
 		u->fails = 0;
 		u->backoff_ms = INFRA_BACKOFF_MIN_MS;
 	} else {

@@ -28,9 +28,14 @@
 #include "tierdns/upstream.h"
 #include "tierdns/wire.h"
 
+#define LOCAL_MAP_FACTOR 4
+#define LOCAL_MAP_EXTRA ((uint64_t)64 << 20)
+
 struct worker {
 	unsigned id;
-	const struct tdns_opts *o; /* the access list */
+	/* The options (the access list): read by every worker; the main
+	 * thread's reload changes only the log fields, which no worker reads. */
+	struct tdns_opts *o;
 	struct tdns_store *store;
 	struct tdns_loop *loop;
 	struct tdns_upstream *up;
@@ -108,7 +113,7 @@ static void worker_batch(void *ctx, bool begin)
 	resolver_batch(w->r, begin);
 }
 
-static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
+static enum tdns_status worker_init(struct worker *w, struct tdns_opts *o,
 				    struct tdns_store *store, struct tdns_infra *infra,
 				    const char *identity)
 {
@@ -131,10 +136,7 @@ static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
 	cfg.chaos.identity = identity;
 	cfg.cache.max_ttl = o->max_ttl;
 	cfg.cache.max_neg_ttl = o->max_neg_ttl;
-	/* A quarter of the map for cache data: B-tree pages are rarely full
-	 * and LMDB keeps the previous snapshot's pages, so the map needs
-	 * headroom to evict in (cache.h). */
-	cfg.cache.max_bytes = o->cache_size / 4;
+	cfg.cache.max_bytes = o->cache_size;
 	cfg.n_upstream = o->n_upstream;
 	cfg.timeout_ms = o->upstream_timeout_ms;
 	cfg.max_outstanding = o->max_outstanding;
@@ -210,14 +212,16 @@ static void worker_fini(struct worker *w)
 	w->loop = NULL;
 }
 
-/* SIGHUP: static zones and the cache are read live, so there is nothing
- * to reload; say what the store holds now. */
+/* SIGHUP: the configuration file again (opts_reload: what applies while
+ * running); static zones and the cache are read live, so say what the
+ * store holds now. */
 static void local_reload(void *ctx)
 {
 	struct worker *workers = ctx;
 	struct tdns_txn *t = NULL;
 	enum tdns_status st;
 
+	opts_reload(workers[0].o);
 	st = store_begin(workers[0].store, false, &t);
 	if (st != TDNS_OK) {
 		log_err("store %s: %s", workers[0].o->db_dir, tdns_strerror(st));
@@ -308,7 +312,8 @@ int main(int argc, char **argv)
 	case OPTS_USAGE:
 		return 2;
 	}
-	log_init("tierdns-local", o.verbose > 0 ? TDNS_LOG_DEBUG : TDNS_LOG_INFO);
+	log_init("tierdns-local", log_level_for(o.verbose));
+	log_set_target(o.log_target);
 	daemon_signals_init();
 
 	if (gethostname(identity, sizeof(identity)) == 0) {
@@ -317,7 +322,12 @@ int main(int argc, char **argv)
 	}
 
 	memset(&so, 0, sizeof(so));
-	so.map_size = (size_t)o.cache_size;
+	/* The map is derived from what the cache may hold: B-tree pages are
+	 * rarely full and LMDB keeps the previous snapshot's pages, so cache
+	 * data needs four times its size to evict in (cache.h); the static
+	 * zones and the store's own records get LOCAL_MAP_EXTRA more. The
+	 * map is address space: data.mdb grows only as pages are used. */
+	so.map_size = (size_t)(o.cache_size * LOCAL_MAP_FACTOR + LOCAL_MAP_EXTRA);
 	/* The cache can be refetched: no fsync per answer (it still survives
 	 * kill -9, only not a power loss; store.h). */
 	so.flags = STORE_NOSYNC | STORE_TIER_LOCAL;
@@ -391,5 +401,6 @@ out:
 	infra_free(infra);
 	store_close(store);
 	daemon_cleanup(&o);
+	opts_free(&o);
 	return rc;
 }

@@ -29,6 +29,9 @@ struct worker {
 	unsigned id;
 	struct tdns_loop *loop;
 	struct tdns_store *store;
+	/* The options: read by every worker; the main thread's reload
+	 * changes only the log fields, which no worker reads. */
+	struct tdns_opts *o;
 	const char *db_dir;
 	const struct tdns_auth_cfg *auth;
 	struct tdns_txn *txn; /* this thread's read transaction, reset when idle */
@@ -36,6 +39,7 @@ struct worker {
 	unsigned n_workers;
 	bool in_batch;        /* inside a UDP batch: txn holds its snapshot */
 	enum tdns_status snap; /* how taking the batch's snapshot went */
+	struct rrl_counters rrl; /* this worker's rate-limited responses */
 	struct tdns_stats stats; /* written by this worker only (stats.h) */
 };
 
@@ -62,8 +66,10 @@ static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
 				      size_t *out_len)
 {
 	struct worker *w = ctx;
+	struct auth_client cl = { netio_request_peer(req), netio_request_is_tcp(req),
+				  &w->rrl, netio_request_keepalive(req) };
 	enum tdns_status st;
-	bool reply, tcp = netio_request_is_tcp(req);
+	bool reply;
 
 	if (!w->in_batch)
 		stats_batch(&w->stats, true); /* a TCP query is timed alone */
@@ -71,8 +77,8 @@ static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
 	if (st != TDNS_OK)
 		log_err("worker %u: store snapshot: %s", w->id, tdns_strerror(st));
 	/* Without a snapshot every query is answered SERVFAIL (auth.h). */
-	reply = auth_answer(w->zc, st == TDNS_OK ? w->txn : NULL, w->auth, in,
-			    in_len, tcp, out, QCTX_MAX_MSG, out_len);
+	reply = auth_answer_from(w->zc, st == TDNS_OK ? w->txn : NULL, w->auth,
+				 &cl, in, in_len, out, QCTX_MAX_MSG, out_len);
 	if (!w->in_batch && st == TDNS_OK)
 		store_reset(w->txn);
 	if (!w->in_batch)
@@ -134,12 +140,13 @@ static void upper_zone_report(struct tdns_store *store, const char *dir)
 		log_info("store %s holds %zu zone%s", dir, n, n == 1 ? "" : "s");
 }
 
-/* SIGHUP: the zones are read live, so there is nothing to reload; say
- * what is being served now. */
+/* SIGHUP: the configuration file again (opts_reload: what applies while
+ * running); the zones are read live, so say what is being served now. */
 static void upper_reload(void *ctx)
 {
 	struct worker *workers = ctx;
 
+	opts_reload(workers[0].o);
 	upper_zone_report(workers[0].store, workers[0].db_dir);
 }
 
@@ -154,11 +161,6 @@ static void upper_stats(void *ctx, struct tdns_stats_sum *sum)
 	}
 }
 
-static enum tdns_log_level log_level_for(int verbose)
-{
-	return verbose >= 1 ? TDNS_LOG_DEBUG : TDNS_LOG_INFO;
-}
-
 int main(int argc, char **argv)
 {
 	struct tdns_auth_cfg auth = { .version = "tierdns " TDNS_VERSION };
@@ -168,6 +170,7 @@ int main(int argc, char **argv)
 	struct worker *workers = NULL;
 	struct tdns_control_ops cops;
 	struct tdns_control *ctl = NULL;
+	struct tdns_cookie_cfg cookies;
 	struct tdns_opts o;
 	char hostname[256];
 	char as[64];
@@ -184,11 +187,38 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_init("tierdns-upper", log_level_for(o.verbose));
+	log_set_target(o.log_target);
 	daemon_signals_init();
 
 	if (gethostname(hostname, sizeof(hostname)) == 0) {
 		hostname[sizeof(hostname) - 1] = '\0';
 		auth.identity = hostname;
+	}
+
+	if (o.rrl.rate > 0) {
+		st = rrl_new(&o.rrl, &auth.rrl);
+		if (st != TDNS_OK) {
+			log_err("rate limiting: %s", tdns_strerror(st));
+			goto out;
+		}
+		log_info("rate limiting: %u responses/s per /%u (IPv4) or /%u (IPv6) "
+			 "client prefix, class and name; every %u-th truncated, %u buckets",
+			 o.rrl.rate, o.rrl.ipv4_prefix, o.rrl.ipv6_prefix, o.rrl.slip,
+			 o.rrl.size);
+	}
+
+	if (!o.no_cookies) {
+		/* The option table checked the secrets' text. */
+		memset(&cookies, 0, sizeof(cookies));
+		if (o.cookie_secret != NULL)
+			cookie_secret_parse(o.cookie_secret, cookies.secret);
+		else if (!cookie_secret_random(cookies.secret)) {
+			log_err("cookies: no random secret could be had");
+			goto out;
+		}
+		cookies.has_alt = o.cookie_secret_alt != NULL &&
+				  cookie_secret_parse(o.cookie_secret_alt, cookies.alt);
+		auth.cookies = &cookies;
 	}
 
 	memset(&so, 0, sizeof(so));
@@ -207,6 +237,7 @@ int main(int argc, char **argv)
 		workers[i].n_workers = o.threads;
 		workers[i].store = store;
 		workers[i].db_dir = o.db_dir;
+		workers[i].o = &o;
 		workers[i].auth = &auth;
 		workers[i].loop = netio_loop_new();
 		if (workers[i].loop == NULL)
@@ -260,11 +291,19 @@ int main(int argc, char **argv)
 	rc = daemon_run(o.threads, worker_loop, worker_run, upper_reload, workers);
 	for (i = 0; i < o.threads; i++) {
 		uint64_t n = netio_tcp_refused_per_client(workers[i].loop);
+		uint64_t ev = netio_tcp_evicted(workers[i].loop);
 
 		if (n > 0)
 			log_info("worker %u: %llu tcp connections closed at accept "
-				 "(over --max-tcp-per-client %u)",
+				 "(over --max-tcp-per-client %u, none idle)",
 				 i, (unsigned long long)n, o.max_tcp_per_client);
+		if (ev > 0)
+			log_info("worker %u: %llu idle tcp connections closed to make "
+				 "room for new ones", i, (unsigned long long)ev);
+		if (workers[i].rrl.slipped + workers[i].rrl.dropped > 0)
+			log_info("worker %u: rate limiting slipped %llu and dropped %llu "
+				 "responses", i, (unsigned long long)workers[i].rrl.slipped,
+				 (unsigned long long)workers[i].rrl.dropped);
 	}
 out:
 	/* Before the workers go: the control thread reads their counters. */
@@ -276,6 +315,8 @@ out:
 	}
 	if (store != NULL)
 		store_close(store);
+	rrl_free(auth.rrl);
 	daemon_cleanup(&o);
+	opts_free(&o);
 	return rc;
 }

@@ -93,7 +93,9 @@ struct listener {
 	bool pktinfo;                 /* wildcard UDP: track destination addresses */
 	struct tcp_conn *head, *tail; /* least recently active first */
 	unsigned n_conns;
-	uint64_t refused_per_client;  /* closed at accept: client over its cap */
+	uint64_t refused_per_client;  /* closed at accept: client over its cap
+				       * with no idle connection to give up */
+	uint64_t evicted;             /* idle connections closed for newcomers */
 	struct tdns_timer *accept_pause;
 	struct listener *next;
 };
@@ -850,18 +852,43 @@ static void conn_event(struct tcp_conn *c, uint32_t events)
 
 /* ---- listeners ---- */
 
-/* Live connections of lst from the client with address ip (a linear scan:
- * there are at most max_tcp of them). */
-static unsigned client_conns(const struct listener *lst, const uint8_t ip[16])
+/* Idle: no query of it is being answered and no answer waits to be
+ * written. Only idle connections are ever closed to make room. */
+static bool conn_idle(const struct tcp_conn *c)
 {
-	const struct tcp_conn *c;
+	return c->held == 0 && c->wbuf.len == c->wbuf.off;
+}
+
+/* Live connections of lst from the client with address ip, and the least
+ * recently active idle one of them (a linear scan: there are at most
+ * max_tcp of them). */
+static unsigned client_conns(const struct listener *lst, const uint8_t ip[16],
+			     struct tcp_conn **oldest_idle)
+{
+	struct tcp_conn *c;
 	unsigned n = 0;
 
+	*oldest_idle = NULL;
 	for (c = lst->head; c != NULL; c = c->next) {
-		if (memcmp(c->ip, ip, sizeof(c->ip)) == 0)
+		if (memcmp(c->ip, ip, sizeof(c->ip)) == 0) {
 			n++;
+			if (*oldest_idle == NULL && conn_idle(c))
+				*oldest_idle = c;
+		}
 	}
 	return n;
+}
+
+/* The least recently active idle connection of lst, or NULL. */
+static struct tcp_conn *oldest_idle(const struct listener *lst)
+{
+	struct tcp_conn *c;
+
+	for (c = lst->head; c != NULL; c = c->next) {
+		if (conn_idle(c))
+			return c;
+	}
+	return NULL;
 }
 
 static void accept_resume(void *ctx)
@@ -903,27 +930,36 @@ static void tcp_acceptable(struct listener *lst)
 			}
 			return;
 		}
-		/* One client may not take every slot (and so evict everyone
-		 * else's idle connections): over its own cap, its new
-		 * connection is closed at once; others are unaffected. */
+		/* RFC 7766 6.2.3 under pressure: a newcomer takes the place
+		 * of the least recently active idle connection - of its own
+		 * client first (one client may hold at most its cap, so it
+		 * cannot take everyone else's slots), then of any client -
+		 * so that an idle flood cannot lock out a real client, even
+		 * one behind the flooder's address (NAT). A connection with
+		 * an answer in progress is never closed; with none idle the
+		 * newcomer is. */
 		addr_ip16(&peer, ip);
-		if (client_conns(lst, ip) >= lst->cfg.max_tcp_per_client) {
-			lst->refused_per_client++;
-			log_debug("tcp from %s: over %u connections per client, closed",
-				  netio_addr_str(&peer, as, sizeof(as)),
-				  lst->cfg.max_tcp_per_client);
-			close(fd);
-			continue;
-		}
-		if (lst->n_conns >= lst->cfg.max_tcp) {
-			/* Full: make room by closing the least recently active
-			 * connection if it owes nothing, else refuse this one. */
-			if (lst->head != NULL && lst->head->held == 0) {
-				conn_close(lst->head);
-			} else {
+		if (client_conns(lst, ip, &c) >= lst->cfg.max_tcp_per_client) {
+			if (c == NULL) {
+				lst->refused_per_client++;
+				log_debug("tcp from %s: %u connections per client, all "
+					  "busy; closed",
+					  netio_addr_str(&peer, as, sizeof(as)),
+					  lst->cfg.max_tcp_per_client);
 				close(fd);
 				continue;
 			}
+			lst->evicted++;
+			conn_close(c);
+		}
+		if (lst->n_conns >= lst->cfg.max_tcp) {
+			c = oldest_idle(lst);
+			if (c == NULL) {
+				close(fd);
+				continue;
+			}
+			lst->evicted++;
+			conn_close(c);
 		}
 		c = calloc(1, sizeof(*c));
 		if (c == NULL) {
@@ -1291,6 +1327,40 @@ uint64_t netio_tcp_refused_per_client(const struct tdns_loop *l)
 	return n;
 }
 
+uint64_t netio_tcp_evicted(const struct tdns_loop *l)
+{
+	const struct listener *lst;
+	uint64_t n = 0;
+
+	for (lst = l->listeners; lst != NULL; lst = lst->next)
+		n += lst->evicted;
+	return n;
+}
+
+/* The idle timeout of lst's connections now: the configured one, or a
+ * quarter of it (at least a second, at most the configured) once three
+ * quarters of max_tcp are taken (RFC 7766 6.2.3: shorter under pressure).
+ * What RFC 7828 keepalive advertises, and what idle_sweep applies. */
+static unsigned listener_idle_ms(const struct listener *lst)
+{
+	unsigned idle = lst->cfg.tcp_idle_ms, low;
+
+	if ((uint64_t)lst->n_conns * 4 < (uint64_t)lst->cfg.max_tcp * 3)
+		return idle;
+	low = idle / 4 > 1000 ? idle / 4 : 1000;
+	return low < idle ? low : idle;
+}
+
+uint16_t netio_request_keepalive(const struct tdns_request *req)
+{
+	unsigned units;
+
+	if (!req->tcp || req->lst == NULL)
+		return 0;
+	units = listener_idle_ms(req->lst) / 100;
+	return (uint16_t)(units > UINT16_MAX ? UINT16_MAX : units == 0 ? 1 : units);
+}
+
 uint64_t netio_tcp_accepted(const struct tdns_loop *l)
 {
 	return stats_get(&l->tcp_accepted);
@@ -1305,7 +1375,7 @@ static uint64_t idle_sweep(struct tdns_loop *l, uint64_t now)
 
 	for (lst = l->listeners; lst != NULL; lst = lst->next) {
 		while ((c = lst->head) != NULL) {
-			due = c->last_ms + lst->cfg.tcp_idle_ms;
+			due = c->last_ms + listener_idle_ms(lst);
 			if (due > now) {
 				if (due < next)
 					next = due;

@@ -1,13 +1,18 @@
 /*
- * opts.c - the daemons' command line (getopt_long), see opts.h.
+ * opts.c - the daemons' options, see opts.h. One table (opt_table) holds
+ * every option; getopt_long's option array, the short-option string, the
+ * configuration file's keys (config.c), --help, --check-config and the
+ * reload diff are all derived from it.
  *
- * Addresses are resolved only after every option has been read, so that
- * "--listen ::1 --port 53" and "--port 53 --listen ::1" mean the same thing.
+ * Addresses are resolved only after every source has been read, so that
+ * "--listen ::1 --port 53" and "--port 53 --listen ::1" mean the same thing
+ * (and a listen: from the file takes a --port from the command line).
  */
 #include "tierdns/opts.h"
 
-#include "tierdns/control.h"
+#include <arpa/inet.h>
 
+#include "tierdns/control.h"
 #include <errno.h>
 #include <getopt.h>
 #include <stddef.h>
@@ -15,230 +20,283 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
+#include <ldns/ldns.h>
+
+#include "tierdns/config.h"
+#include "tierdns/cookie.h"
+
 /* The build's state directory (GNUInstallDirs: LOCALSTATEDIR/lib/tierdns,
- * /var/lib/tierdns for the prefix /usr). */
+ * /var/lib/tierdns for the prefix /usr) and configuration directory
+ * (SYSCONFDIR/tierdns, /etc/tierdns for the prefix /usr). */
 #ifndef TDNS_STATE_DIR
 #error "TDNS_STATE_DIR must be defined by the build"
 #endif
+#ifndef TDNS_CONF_DIR
+#error "TDNS_CONF_DIR must be defined by the build"
+#endif
 #define OPTS_DB_UPPER TDNS_STATE_DIR "/upper"
 #define OPTS_DB_LOCAL TDNS_STATE_DIR "/local"
+#define OPTS_CONF_UPPER TDNS_CONF_DIR "/upper.conf"
+#define OPTS_CONF_LOCAL TDNS_CONF_DIR "/local.conf"
 #define OPTS_PORT_UPPER 9998
 #define OPTS_PORT_LOCAL 9999
 #define OPTS_UPSTREAM_DEFAULT "127.0.0.1:9998"
 #define OPTS_UPSTREAM_PORT 53 /* an upstream given without a port */
 #define OPTS_MAX_THREADS 256
-
-/* Long-only options (values above any short option character). */
-enum {
-	OPT_MAX_TTL = 256,
-	OPT_MAX_NEG_TTL,
-	OPT_TIMEOUT,
-	OPT_CACHE_SIZE,
-	OPT_ALLOW,
-	OPT_SERVE_STALE,
-	OPT_STALE_TTL,
-	OPT_USE_0X20,
-	OPT_MAX_OUTSTANDING,
-	OPT_MAX_TCP,
-	OPT_MAX_TCP_PER_CLIENT,
-	OPT_TCP_IDLE,
-	OPT_USER,
-	OPT_PID_FILE,
-	OPT_CHROOT,
-	OPT_CONTROL,
-	OPT_METRICS,
-};
+#define OPTS_CONTROL_MODE 0660
 
 /* RFC 8767 5: a maximum stale timer of 1 to 3 days is suggested. */
 #define OPTS_STALE_TTL_MAX 259200
 #define OPTS_MAX_OUTSTANDING_MAX 65536
 #define OPTS_MAX_TCP_MAX 65536
 #define OPTS_TCP_IDLE_MAX 3600000 /* ms: an hour */
+#define OPTS_VERBOSITY_MAX 3
+
+/* What an option's value is, and so how it is parsed, printed, compared. */
+enum opt_kind {
+	K_STR,      /* a non-empty string; F_NULL: ~ for none */
+	K_UINT,     /* decimal in [min, max], into a uint16_t or 32-bit field */
+	K_SIZE,     /* bytes with K/M/G, at least 1 MiB, into a uint64_t */
+	K_BOOL,     /* flag without a value; true/false in the file */
+	K_COUNT,    /* -v: each one counts; a number in [min, max] in the file */
+	K_LISTEN,   /* repeatable address, port from --port */
+	K_UPSTREAM, /* repeatable address, port 53 by default */
+	K_ALLOW,    /* repeatable CIDR */
+	K_LOG,      /* stderr | syslog | journal */
+	K_MODE,     /* octal file mode, 0-0777 */
+	K_ADDRPORT, /* ADDR:PORT or [V6]:PORT, kept as text; F_NULL */
+	K_SECRET,   /* 32 hex digits (cookie.h), kept as text; F_NULL */
+	/* command line only (no key) */
+	K_CONFIG, K_CHECK, K_HELP, K_VERSION,
+};
+
+#define T_UP (1u << TDNS_PROG_UPPER)
+#define T_LO (1u << TDNS_PROG_LOCAL)
+#define T_ALL (T_UP | T_LO)
+#define F_NULL 1u /* the key takes ~ (none); the default may be none */
+
+struct opts_def {
+	const char *flag;    /* long option, NULL: key only */
+	char shortopt;       /* 'd', or 0 */
+	const char *section; /* NULL: top level of the file */
+	const char *key;     /* NULL: command line only */
+	unsigned tiers;      /* T_UP, T_LO */
+	enum opt_kind kind;
+	unsigned flags;
+	unsigned long long min, max; /* K_UINT, K_COUNT */
+	const char *range;   /* the error's hint: "1-65535", "seconds" */
+	size_t off, size;    /* the field in struct tdns_opts; size 0: none */
+	const char *arg;     /* --help's name of the value, NULL: none */
+	const char *help;    /* --help text, lines separated by '\n' */
+};
+
+#define FIELD(f) offsetof(struct tdns_opts, f), sizeof(((struct tdns_opts *)0)->f)
+#define NOFIELD 0, 0
 
 /*
- * The options that take a plain decimal number: accepted range, how an
- * error names it, and the field of struct tdns_opts it sets (a uint16_t,
- * or a 32-bit uint32_t/unsigned). One table instead of a case each.
+ * Every option, in --help order. Rows whose default differs per daemon
+ * (config, db, port) come once per daemon. The rows of one section are
+ * adjacent (the printed configuration groups them).
  */
-struct num_opt {
-	int id;
-	const char *name;  /* "--max-ttl", as the error message says it */
-	unsigned long long min, max;
-	const char *range; /* "1-65535", "seconds": the error's hint */
-	size_t off;
-	size_t size;
+static const struct opts_def opt_table[] = {
+	{ "config", 'c', NULL, NULL, T_UP, K_CONFIG, 0, 0, 0, NULL, NOFIELD, "FILE",
+	  "configuration file, YAML, read when it exists\n(default " OPTS_CONF_UPPER ")" },
+	{ "config", 'c', NULL, NULL, T_LO, K_CONFIG, 0, 0, 0, NULL, NOFIELD, "FILE",
+	  "configuration file, YAML, read when it exists\n(default " OPTS_CONF_LOCAL ")" },
+	{ "check-config", 0, NULL, NULL, T_ALL, K_CHECK, 0, 0, 0, NULL, NOFIELD, NULL,
+	  "check the configuration file and the options,\nprint the effective configuration "
+	  "and exit\n(0 valid, 2 not); opens no store, binds nothing" },
+	{ "db", 'd', NULL, "db", T_UP, K_STR, 0, 0, 0, NULL, FIELD(db_dir), "DIR",
+	  "LMDB store directory, created if missing\n(default " OPTS_DB_UPPER ")" },
+	{ "db", 'd', NULL, "db", T_LO, K_STR, 0, 0, 0, NULL, FIELD(db_dir), "DIR",
+	  "LMDB store directory, created if missing\n(default " OPTS_DB_LOCAL ")" },
+	{ "listen", 'l', NULL, "listen", T_ALL, K_LISTEN, 0, 0, OPTS_MAX_LISTEN, NULL, NOFIELD,
+	  "ADDR", "address to serve on, IPv4 or IPv6, repeatable;\n"
+	  "ADDR:PORT or [V6]:PORT overrides --port (default 127.0.0.1)" },
+	{ "port", 'p', NULL, "port", T_UP, K_UINT, 0, 1, 65535, "1-65535", FIELD(port), "N",
+	  "UDP and TCP port (default 9998)" },
+	{ "port", 'p', NULL, "port", T_LO, K_UINT, 0, 1, 65535, "1-65535", FIELD(port), "N",
+	  "UDP and TCP port (default 9999)" },
+	{ "threads", 't', NULL, "threads", T_ALL, K_UINT, 0, 1, OPTS_MAX_THREADS, "1-256",
+	  FIELD(threads), "N", "worker threads, 1-256 (default: number of CPUs)" },
+	{ "rrl-rate", 0, "rrl", "rate", T_UP, K_UINT, 0, 0, 1000000, "0-1000000 responses/s",
+	  FIELD(rrl.rate), "N", "response rate limiting: UDP responses per second\n"
+	  "per client prefix, class and name; 0 is off\n(default 0)" },
+	{ "rrl-slip", 0, "rrl", "slip", T_UP, K_UINT, 0, 0, 100, "0-100", FIELD(rrl.slip), "N",
+	  "of the limited responses, send every N-th truncated\n(TC) and drop the rest; "
+	  "0 drops all (default 2)" },
+	{ "rrl-ipv4-prefix", 0, "rrl", "ipv4-prefix", T_UP, K_UINT, 0, 8, 32, "8-32",
+	  FIELD(rrl_ipv4_prefix), "N", "IPv4 prefix length that counts as one client\n"
+	  "(default 24)" },
+	{ "rrl-ipv6-prefix", 0, "rrl", "ipv6-prefix", T_UP, K_UINT, 0, 16, 128, "16-128",
+	  FIELD(rrl_ipv6_prefix), "N", "IPv6 prefix length that counts as one client\n"
+	  "(default 56)" },
+	{ "rrl-size", 0, "rrl", "size", T_UP, K_UINT, 0, 1, RRL_MAX_SIZE, "1-16777216 buckets",
+	  FIELD(rrl.size), "N", "buckets of the shared RRL table (default 65536)" },
+	{ "no-cookies", 0, "cookies", "disabled", T_UP, K_BOOL, 0, 0, 0, NULL, FIELD(no_cookies),
+	  NULL, "do not answer DNS cookies, RFC 7873; a valid server\ncookie exempts from RRL "
+	  "(default: answer them)" },
+	{ "cookie-secret", 0, "cookies", "secret", T_UP, K_SECRET, F_NULL, 0, 0, NULL,
+	  FIELD(cookie_secret), "HEX", "server cookie secret, 32 hex digits (default: random\n"
+	  "at each start); the same on every server of an address" },
+	{ "cookie-secret-alt", 0, "cookies", "secret-alt", T_UP, K_SECRET, F_NULL, 0, 0, NULL,
+	  FIELD(cookie_secret_alt), "HEX", "a second secret accepted but not used to sign: the\n"
+	  "old one during a rollover" },
+	{ "upstream", 'u', NULL, "upstream", T_LO, K_UPSTREAM, 0, 0, OPTS_MAX_UPSTREAM, NULL,
+	  NOFIELD, "ADDR[:PORT]", "upstream server, repeatable; [V6]:PORT for IPv6;\n"
+	  "PORT defaults to 53 (default " OPTS_UPSTREAM_DEFAULT ")" },
+	{ "max-ttl", 0, NULL, "max-ttl", T_LO, K_UINT, 0, 0, UINT32_MAX, "seconds",
+	  FIELD(max_ttl), "SEC", "cap on the TTL of cached answers (default 86400)" },
+	{ "max-neg-ttl", 0, NULL, "max-neg-ttl", T_LO, K_UINT, 0, 0, UINT32_MAX, "seconds",
+	  FIELD(max_neg_ttl), "SEC", "cap on cached NXDOMAIN/NODATA, RFC 2308 (default 3600)" },
+	{ "timeout", 0, NULL, "timeout", T_LO, K_UINT, 0, 1, 60000, "1-60000 ms",
+	  FIELD(upstream_timeout_ms), "MS", "time a miss may take across all upstreams before\n"
+	  "SERVFAIL, 1-60000 (default 2000)" },
+	{ "cache-size", 0, NULL, "cache-size", T_LO, K_SIZE, 0, 0, 0,
+	  "bytes, K/M/G suffix, at least 1M", FIELD(cache_size), "SIZE",
+	  "bytes of cached answers (keys and values), with an\noptional K, M or G suffix, "
+	  "at least 1M (default 64M)" },
+	{ "allow", 0, NULL, "allow", T_LO, K_ALLOW, 0, 0, OPTS_MAX_ALLOW, NULL, NOFIELD, "CIDR",
+	  "clients allowed to query, IPv4 or IPv6 prefix,\nrepeatable; others get REFUSED "
+	  "(default: loopback,\n10/8, 172.16/12, 192.168/16, fc00::/7)" },
+	{ "serve-stale", 0, NULL, "serve-stale", T_LO, K_BOOL, 0, 0, 0, NULL,
+	  FIELD(serve_stale), NULL, "answer from expired cache entries (TTL 30) when no\n"
+	  "upstream answers, RFC 8767 (default off)" },
+	{ "stale-ttl", 0, NULL, "stale-ttl", T_LO, K_UINT, 0, 1, OPTS_STALE_TTL_MAX,
+	  "1-259200 s", FIELD(stale_ttl), "SEC", "how long expired entries are kept for "
+	  "--serve-stale,\n1-259200 (default 86400)" },
+	{ "use-0x20", 0, NULL, "use-0x20", T_LO, K_BOOL, 0, 0, 0, NULL, FIELD(use_0x20), NULL,
+	  "randomise the case of upstream questions and check\nit in replies (default off)" },
+	{ "max-outstanding", 0, NULL, "max-outstanding", T_LO, K_UINT, 0, 1,
+	  OPTS_MAX_OUTSTANDING_MAX, "1-65536", FIELD(max_outstanding), "N",
+	  "upstream queries in flight per thread, 1-65536\n(default 1024)" },
+	{ "max-tcp", 0, NULL, "max-tcp", T_ALL, K_UINT, 0, 1, OPTS_MAX_TCP_MAX, "1-65536",
+	  FIELD(max_tcp), "N", "TCP connections per listener and thread, 1-65536\n"
+	  "(default 256)" },
+	{ "max-tcp-per-client", 0, NULL, "max-tcp-per-client", T_ALL, K_UINT, 0, 1,
+	  OPTS_MAX_TCP_MAX, "1-65536", FIELD(max_tcp_per_client), "N",
+	  "TCP connections per listener and thread from one\nclient address, 1-65536 "
+	  "(default 16)" },
+	{ "tcp-idle", 0, NULL, "tcp-idle", T_ALL, K_UINT, 0, 1, OPTS_TCP_IDLE_MAX,
+	  "1-3600000 ms", FIELD(tcp_idle_ms), "MS", "close a TCP connection idle this long, "
+	  "RFC 7766\n6.2.3, 1-3600000 (default 10000)" },
+	{ "user", 0, NULL, "user", T_ALL, K_STR, F_NULL, 0, 0, NULL, FIELD(user), "NAME",
+	  "after binding, switch to user NAME and its groups\n(as root; the store is handed "
+	  "to NAME first)" },
+	{ "pid-file", 0, NULL, "pid-file", T_ALL, K_STR, F_NULL, 0, 0, NULL, FIELD(pid_file),
+	  "FILE", "write the process ID to FILE after binding" },
+	{ "chroot", 0, NULL, "chroot", T_ALL, K_STR, F_NULL, 0, 0, NULL, FIELD(chroot_dir),
+	  "DIR", "after binding, change the root directory to DIR\n(as root; the store stays "
+	  "open)" },
+	{ "control", 0, "control", "socket", T_UP, K_STR, F_NULL, 0, 0, NULL,
+	  FIELD(control_path), "PATH", "control socket (Unix domain) for tierdns-control,\n"
+	  "none for none (default " CONTROL_DEFAULT_UPPER ")" },
+	{ "control", 0, "control", "socket", T_LO, K_STR, F_NULL, 0, 0, NULL,
+	  FIELD(control_path), "PATH", "control socket (Unix domain) for tierdns-control,\n"
+	  "none for none (default " CONTROL_DEFAULT_LOCAL ")" },
+	{ NULL, 0, "control", "mode", T_ALL, K_MODE, 0, 0, 0777, "octal, 0-0777",
+	  FIELD(control_mode), NULL, NULL },
+	{ NULL, 0, "control", "group", T_ALL, K_STR, F_NULL, 0, 0, NULL, FIELD(control_group),
+	  NULL, NULL },
+	{ "metrics", 0, "metrics", "listen", T_ALL, K_ADDRPORT, F_NULL, 0, 0, NULL,
+	  FIELD(metrics_listen), "ADDR:PORT", "serve Prometheus metrics over HTTP on ADDR:PORT\n"
+	  "(default: off)" },
+	{ "log", 0, NULL, "log", T_ALL, K_LOG, 0, 0, 0, "stderr, syslog or journal",
+	  FIELD(log_target), "TARGET", "where log lines go: stderr, syslog or journal\n"
+	  "(default stderr)" },
+	{ "verbose", 'v', NULL, "verbosity", T_ALL, K_COUNT, 0, 0, OPTS_VERBOSITY_MAX, "0-3",
+	  FIELD(verbose), NULL, "more log output (repeat for debug)" },
+	{ "help", 'h', NULL, NULL, T_ALL, K_HELP, 0, 0, 0, NULL, NOFIELD, NULL,
+	  "show this help and exit" },
+	{ "version", 'V', NULL, NULL, T_ALL, K_VERSION, 0, 0, 0, NULL, NOFIELD, NULL,
+	  "show the version and exit" },
 };
 
-_Static_assert(sizeof(unsigned) == sizeof(uint32_t), "num_opts stores unsigned as 32 bits");
+#define OPT_N (sizeof(opt_table) / sizeof(opt_table[0]))
+#define OPT_LONG_BASE 256 /* getopt_long's val of row i: OPT_LONG_BASE + i */
 
-#define NUM_FIELD(f) offsetof(struct tdns_opts, f), sizeof(((struct tdns_opts *)0)->f)
+/* The keys of a zones: stanza (other issues add theirs). */
+static const char *const zone_keys[] = { "name" };
 
-static const struct num_opt num_opts[] = {
-	{ 'p', "port", 1, 65535, "1-65535", NUM_FIELD(port) },
-	{ 't', "thread count", 1, OPTS_MAX_THREADS, "1-256", NUM_FIELD(threads) },
-	{ OPT_MAX_TTL, "--max-ttl", 0, UINT32_MAX, "seconds", NUM_FIELD(max_ttl) },
-	{ OPT_MAX_NEG_TTL, "--max-neg-ttl", 0, UINT32_MAX, "seconds", NUM_FIELD(max_neg_ttl) },
-	{ OPT_TIMEOUT, "--timeout", 1, 60000, "1-60000 ms", NUM_FIELD(upstream_timeout_ms) },
-	{ OPT_STALE_TTL, "--stale-ttl", 1, OPTS_STALE_TTL_MAX, "1-259200 s", NUM_FIELD(stale_ttl) },
-	{ OPT_MAX_OUTSTANDING, "--max-outstanding", 1, OPTS_MAX_OUTSTANDING_MAX, "1-65536",
-	  NUM_FIELD(max_outstanding) },
-	{ OPT_MAX_TCP, "--max-tcp", 1, OPTS_MAX_TCP_MAX, "1-65536", NUM_FIELD(max_tcp) },
-	{ OPT_MAX_TCP_PER_CLIENT, "--max-tcp-per-client", 1, OPTS_MAX_TCP_MAX, "1-65536",
-	  NUM_FIELD(max_tcp_per_client) },
-	{ OPT_TCP_IDLE, "--tcp-idle", 1, OPTS_TCP_IDLE_MAX, "1-3600000 ms", NUM_FIELD(tcp_idle_ms) },
+_Static_assert(sizeof(unsigned) == sizeof(uint32_t), "K_UINT stores unsigned as 32 bits");
+
+/* The strings read from the file, freed by opts_free. */
+struct opts_arena {
+	struct opts_arena *next;
+	char text[];
 };
 
-static const struct option upper_longopts[] = {
-	{ "db", required_argument, NULL, 'd' },
-	{ "listen", required_argument, NULL, 'l' },
-	{ "port", required_argument, NULL, 'p' },
-	{ "threads", required_argument, NULL, 't' },
-	{ "max-tcp", required_argument, NULL, OPT_MAX_TCP },
-	{ "max-tcp-per-client", required_argument, NULL, OPT_MAX_TCP_PER_CLIENT },
-	{ "tcp-idle", required_argument, NULL, OPT_TCP_IDLE },
-	{ "user", required_argument, NULL, OPT_USER },
-	{ "pid-file", required_argument, NULL, OPT_PID_FILE },
-	{ "chroot", required_argument, NULL, OPT_CHROOT },
-	{ "control", required_argument, NULL, OPT_CONTROL },
-	{ "metrics", required_argument, NULL, OPT_METRICS },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
+/* What opts_load builds while it reads its sources. */
+struct opts_build {
+	enum tdns_prog prog;
+	struct tdns_opts *o;
+	/* The address lists as text until the port is known. */
+	const char *listen_text[OPTS_MAX_LISTEN];
+	unsigned n_listen_text;
+	const char *upstream_text[OPTS_MAX_UPSTREAM];
+	unsigned n_upstream_text;
+	bool seen[OPT_N]; /* this source set row i already (lists, -v) */
 };
 
-static const struct option local_longopts[] = {
-	{ "db", required_argument, NULL, 'd' },
-	{ "listen", required_argument, NULL, 'l' },
-	{ "port", required_argument, NULL, 'p' },
-	{ "threads", required_argument, NULL, 't' },
-	{ "upstream", required_argument, NULL, 'u' },
-	{ "max-ttl", required_argument, NULL, OPT_MAX_TTL },
-	{ "max-neg-ttl", required_argument, NULL, OPT_MAX_NEG_TTL },
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-	{ "cache-size", required_argument, NULL, OPT_CACHE_SIZE },
-	{ "allow", required_argument, NULL, OPT_ALLOW },
-	{ "serve-stale", no_argument, NULL, OPT_SERVE_STALE },
-	{ "stale-ttl", required_argument, NULL, OPT_STALE_TTL },
-	{ "use-0x20", no_argument, NULL, OPT_USE_0X20 },
-	{ "max-outstanding", required_argument, NULL, OPT_MAX_OUTSTANDING },
-	{ "max-tcp", required_argument, NULL, OPT_MAX_TCP },
-	{ "max-tcp-per-client", required_argument, NULL, OPT_MAX_TCP_PER_CLIENT },
-	{ "tcp-idle", required_argument, NULL, OPT_TCP_IDLE },
-	{ "user", required_argument, NULL, OPT_USER },
-	{ "pid-file", required_argument, NULL, OPT_PID_FILE },
-	{ "chroot", required_argument, NULL, OPT_CHROOT },
-	{ "control", required_argument, NULL, OPT_CONTROL },
-	{ "metrics", required_argument, NULL, OPT_METRICS },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
-};
+const char *opts_default_config(enum tdns_prog prog)
+{
+	return prog == TDNS_PROG_LOCAL ? OPTS_CONF_LOCAL : OPTS_CONF_UPPER;
+}
 
 static const char *prog_name(enum tdns_prog prog)
 {
 	return prog == TDNS_PROG_LOCAL ? "tierdns-local" : "tierdns-upper";
 }
 
+static bool for_prog(const struct opts_def *d, enum tdns_prog prog)
+{
+	return (d->tiers & (1u << prog)) != 0;
+}
+
 static void print_help(enum tdns_prog prog)
 {
-	if (prog == TDNS_PROG_UPPER) {
+	char lead[64];
+	const char *h, *nl;
+	int n;
+
+	if (prog == TDNS_PROG_UPPER)
 		printf("Usage: tierdns-upper [OPTION]...\n"
 		       "Authoritative DNS server answering from the zones in an LMDB store\n"
-		       "(load them with tierdns-zone; zones loaded while it runs are served at once).\n"
-		       "\n"
-		       "  -d, --db DIR          LMDB store directory, created if missing\n"
-		       "                        (default " OPTS_DB_UPPER ")\n"
-		       "  -l, --listen ADDR     address to serve on, IPv4 or IPv6, repeatable;\n"
-		       "                        ADDR:PORT or [V6]:PORT overrides --port (default 127.0.0.1)\n"
-		       "  -p, --port N          UDP and TCP port (default %d)\n"
-		       "  -t, --threads N       worker threads, 1-%d (default: number of CPUs)\n",
-		       OPTS_PORT_UPPER, OPTS_MAX_THREADS);
-	} else {
+		       "(load them with tierdns-zone; zones loaded while it runs are served at once).\n");
+	else
 		printf("Usage: tierdns-local [OPTION]...\n"
 		       "Caching DNS forwarder: static records from its store, then the cache,\n"
-		       "then the upstream server(s).\n"
-		       "\n"
-		       "  -d, --db DIR          LMDB store directory, created if missing\n"
-		       "                        (default " OPTS_DB_LOCAL ")\n"
-		       "  -l, --listen ADDR     address to serve on, IPv4 or IPv6, repeatable;\n"
-		       "                        ADDR:PORT or [V6]:PORT overrides --port (default 127.0.0.1)\n"
-		       "  -p, --port N          UDP and TCP port (default %d)\n"
-		       "  -t, --threads N       worker threads, 1-%d (default: number of CPUs)\n"
-		       "  -u, --upstream ADDR[:PORT]\n"
-		       "                        upstream server, repeatable; [V6]:PORT for IPv6;\n"
-		       "                        PORT defaults to %d (default %s)\n"
-		       "      --max-ttl SEC     cap on the TTL of cached answers (default 86400)\n"
-		       "      --max-neg-ttl SEC cap on cached NXDOMAIN/NODATA, RFC 2308 (default 3600)\n"
-		       "      --timeout MS      time a miss may take across all upstreams before\n"
-		       "                        SERVFAIL, 1-60000 (default 2000)\n"
-		       "      --cache-size SIZE LMDB map size, bytes with optional K, M or G suffix,\n"
-		       "                        at least 1M (default 256M)\n"
-		       "      --allow CIDR      clients allowed to query, IPv4 or IPv6 prefix,\n"
-		       "                        repeatable; others get REFUSED (default: loopback,\n"
-		       "                        10/8, 172.16/12, 192.168/16, fc00::/7)\n"
-		       "      --serve-stale     answer from expired cache entries (TTL 30) when no\n"
-		       "                        upstream answers, RFC 8767 (default off)\n"
-		       "      --stale-ttl SEC   how long expired entries are kept for --serve-stale,\n"
-		       "                        1-%d (default 86400)\n"
-		       "      --use-0x20        randomise the case of upstream questions and check\n"
-		       "                        it in replies (default off)\n"
-		       "      --max-outstanding N\n"
-		       "                        upstream queries in flight per thread, 1-%d\n"
-		       "                        (default 1024)\n",
-		       OPTS_PORT_LOCAL, OPTS_MAX_THREADS, OPTS_UPSTREAM_PORT,
-		       OPTS_UPSTREAM_DEFAULT, OPTS_STALE_TTL_MAX, OPTS_MAX_OUTSTANDING_MAX);
+		       "then the upstream server(s).\n");
+	printf("\nEvery option but -c, --check-config, -h and -V is also a key of the\n"
+	       "configuration file (tierdns.conf(5)); options override the file.\n\n");
+	for (size_t i = 0; i < OPT_N; i++) {
+		const struct opts_def *d = &opt_table[i];
+
+		if (d->flag == NULL || !for_prog(d, prog))
+			continue;
+		if (d->shortopt != 0)
+			n = snprintf(lead, sizeof(lead), "  -%c, --%s%s%s", d->shortopt, d->flag,
+				     d->arg ? " " : "", d->arg ? d->arg : "");
+		else
+			n = snprintf(lead, sizeof(lead), "      --%s%s%s", d->flag,
+				     d->arg ? " " : "", d->arg ? d->arg : "");
+		/* The text starts in column 24, or on the next line when the
+		 * option itself reaches it. */
+		if (n < 24)
+			printf("%-24s", lead);
+		else
+			printf("%s\n%24s", lead, "");
+		for (h = d->help; (nl = strchr(h, '\n')) != NULL; h = nl + 1)
+			printf("%.*s\n%24s", (int)(nl - h), h, "");
+		printf("%s\n", h);
 	}
-	printf("      --max-tcp N       TCP connections per listener and thread, 1-%d\n"
-	       "                        (default 256)\n"
-	       "      --max-tcp-per-client N\n"
-	       "                        TCP connections per listener and thread from one\n"
-	       "                        client address, 1-%d (default 16)\n"
-	       "      --tcp-idle MS     close a TCP connection idle this long, RFC 7766\n"
-	       "                        6.2.3, 1-%d (default 10000)\n",
-	       OPTS_MAX_TCP_MAX, OPTS_MAX_TCP_MAX, OPTS_TCP_IDLE_MAX);
-	printf("      --user NAME       after binding, switch to user NAME and its groups\n"
-	       "                        (as root; the store is handed to NAME first)\n"
-	       "      --pid-file FILE   write the process ID to FILE after binding\n"
-	       "      --chroot DIR      after binding, change the root directory to DIR\n"
-	       "                        (as root; the store stays open)\n"
-	       "      --control PATH    the control socket for tierdns-control, or none\n"
-	       "                        (default %s)\n"
-	       "      --metrics ADDR:PORT\n"
-	       "                        serve Prometheus metrics over HTTP (default off)\n",
-	       prog == TDNS_PROG_LOCAL ? CONTROL_DEFAULT_LOCAL : CONTROL_DEFAULT_UPPER);
-	printf("  -v, --verbose         more log output (repeat for debug)\n"
-	       "  -h, --help            show this help and exit\n"
-	       "  -V, --version         show the version and exit\n"
-	       "\n"
-	       "Exit status: 0 ok, 1 runtime error, 2 usage error.\n");
+	printf("\nExit status: 0 ok, 1 runtime error, 2 usage or configuration error.\n");
 }
 
-static enum opts_result usage_error(enum tdns_prog prog, const char *fmt,
-				    const char *arg)
-{
-	fprintf(stderr, "%s: ", prog_name(prog));
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\nTry '%s --help' for more information.\n", prog_name(prog));
-	return OPTS_USAGE;
-}
-
-/* getopt leaves the offending short option in optopt (argv may hold it
- * bundled, as in "-vx"); a long option is argv[optind - 1] itself. */
-static enum opts_result bad_option(enum tdns_prog prog, const char *fmt,
-				   const char *arg)
-{
-	char shortopt[3] = { '-', 0, 0 };
-
-	if (strncmp(arg, "--", 2) != 0 && optopt > 0 && optopt < 256) {
-		shortopt[1] = (char)optopt;
-		arg = shortopt;
-	}
-	return usage_error(prog, fmt, arg);
-}
+/* ---- values ---- */
 
 /* A decimal number in [min, max]; no sign, no trailing garbage. */
 static bool parse_uint(const char *s, unsigned long long min,
@@ -255,38 +313,6 @@ static bool parse_uint(const char *s, unsigned long long min,
 		return false;
 	*out = v;
 	return true;
-}
-
-static const struct num_opt *num_opt_find(int id)
-{
-	for (size_t i = 0; i < sizeof(num_opts) / sizeof(num_opts[0]); i++) {
-		if (num_opts[i].id == id)
-			return &num_opts[i];
-	}
-	return NULL;
-}
-
-/* Parse optarg for the numeric option n into its field of o. */
-static enum opts_result num_opt_set(enum tdns_prog prog, const struct num_opt *n,
-				    const char *arg, struct tdns_opts *o)
-{
-	unsigned long long v;
-	char fmt[128];
-	uint16_t v16;
-	uint32_t v32;
-
-	if (!parse_uint(arg, n->min, n->max, &v)) {
-		snprintf(fmt, sizeof(fmt), "invalid %s '%%s' (%s)", n->name, n->range);
-		return usage_error(prog, fmt, arg);
-	}
-	if (n->size == sizeof(v16)) {
-		v16 = (uint16_t)v;
-		memcpy((char *)o + n->off, &v16, sizeof(v16));
-	} else {
-		v32 = (uint32_t)v;
-		memcpy((char *)o + n->off, &v32, sizeof(v32));
-	}
-	return OPTS_RUN;
 }
 
 /* "268435456", "256M", "1g": bytes, at least 1 MiB. */
@@ -314,6 +340,41 @@ static bool parse_size(const char *s, uint64_t *out)
 	return true;
 }
 
+/* YAML 1.1 booleans (the file only; the flag takes no value). */
+static bool parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = { "true", "yes", "on" };
+	static const char *const no[] = { "false", "no", "off" };
+
+	for (size_t i = 0; i < 3; i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = true;
+			return true;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = false;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* An octal mode, as chmod takes it: "0660", "660". */
+static bool parse_mode(const char *s, unsigned *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (s[0] < '0' || s[0] > '7')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 8);
+	if (errno != 0 || *end != '\0' || v > 0777)
+		return false;
+	*out = (unsigned)v;
+	return true;
+}
+
 static unsigned online_cpus(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -325,162 +386,962 @@ static unsigned online_cpus(void)
 	return (unsigned)n;
 }
 
+/* The default control sockets, by tier: finish() knows a default that
+ * nothing replaced by its pointer. */
+static const char *const control_defaults[] = {
+	[TDNS_PROG_UPPER] = CONTROL_DEFAULT_UPPER,
+	[TDNS_PROG_LOCAL] = CONTROL_DEFAULT_LOCAL,
+};
+
 static void set_defaults(enum tdns_prog prog, struct tdns_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->db_dir = prog == TDNS_PROG_LOCAL ? OPTS_DB_LOCAL : OPTS_DB_UPPER;
 	o->port = prog == TDNS_PROG_LOCAL ? OPTS_PORT_LOCAL : OPTS_PORT_UPPER;
 	o->threads = online_cpus();
+	o->log_target = TDNS_LOG_STDERR;
 	o->max_ttl = 86400;
 	o->max_neg_ttl = 3600;
 	o->upstream_timeout_ms = 2000;
-	o->cache_size = 256ull << 20;
+	o->cache_size = 64ull << 20;
 	o->stale_ttl = 86400;
 	o->max_outstanding = 1024;
 	o->max_tcp = 256;
 	o->max_tcp_per_client = 16;
 	o->tcp_idle_ms = 10000;
-	o->control_mode = 0660;
+	o->control_path = control_defaults[prog];
+	o->control_mode = OPTS_CONTROL_MODE;
+	o->rrl.slip = RRL_DEFAULT_SLIP;
+	o->rrl.size = RRL_DEFAULT_SIZE;
+	o->rrl_ipv4_prefix = RRL_DEFAULT_IPV4_PREFIX;
+	o->rrl_ipv6_prefix = RRL_DEFAULT_IPV6_PREFIX;
+}
+
+void opts_free(struct tdns_opts *o)
+{
+	struct opts_arena *a, *next;
+
+	for (a = o->arena; a != NULL; a = next) {
+		next = a->next;
+		free(a);
+	}
+	o->arena = NULL;
+	free(o->zones);
+	o->zones = NULL;
+	o->n_zones = 0;
+}
+
+/* A copy of s that lives as long as o. NULL when out of memory. */
+static const char *arena_strdup(struct tdns_opts *o, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	struct opts_arena *a = malloc(sizeof(*a) + n);
+
+	if (a == NULL)
+		return NULL;
+	memcpy(a->text, s, n);
+	a->next = o->arena;
+	o->arena = a;
+	return a->text;
+}
+
+static void *field(struct tdns_opts *o, const struct opts_def *d)
+{
+	return (char *)o + d->off;
+}
+
+static const void *cfield(const struct tdns_opts *o, const struct opts_def *d)
+{
+	return (const char *)o + d->off;
+}
+
+/* Why a value was refused: a noun ("address", or NULL for "value" / the
+ * bare flag) and a hint starting with its separator (" (1-65535)",
+ * ": an IP address is expected ..."), or a whole message. */
+struct opt_err {
+	const char *noun;
+	const char *hint;
+	const char *value;
+	char msg[160]; /* when set, the message without key or flag */
+};
+
+static bool bad(struct opt_err *e, const char *noun, const char *value, const char *hint)
+{
+	e->noun = noun;
+	e->value = value;
+	e->hint = hint;
+	return false;
+}
+
+#define LISTEN_HINT ": an IP address is expected (127.0.0.1, ::1, ADDR:PORT or " \
+	"[V6]:PORT); host names are not looked up"
+#define UPSTREAM_HINT ": an IP address is expected (192.0.2.1, 192.0.2.1:53, " \
+	"[2001:db8::1]:53); host names are not looked up"
+#define ADDRPORT_HINT ": ADDR:PORT or [V6]:PORT is expected, with an IP address"
+#define SECRET_HINT ": 32 hex digits are expected"
+
+/*
+ * Set row d from text: a flag's argument (NULL for a flag without a value:
+ * K_BOOL, K_COUNT) or a file's scalar (NULL for YAML's null, which only
+ * F_NULL rows take: opts_key_set checks). own: copy text into o (the
+ * file's text dies with the parser).
+ */
+static bool opt_apply(struct opts_build *b, const struct opts_def *d, const char *text,
+		      bool own, struct opt_err *e)
+{
+	struct tdns_opts *o = b->o;
+	enum tdns_log_target target;
+	uint8_t secret[COOKIE_SECRET_LEN];
+	struct tdns_addr addr;
+	unsigned long long v;
+	uint64_t size;
+	uint16_t v16;
+	uint32_t v32;
+	unsigned mode;
+	bool flag;
+	int count;
+
+	e->msg[0] = '\0';
+	if (text == NULL && d->kind != K_BOOL && d->kind != K_COUNT) {
+		if (!(d->flags & F_NULL)) {
+			snprintf(e->msg, sizeof(e->msg), "a value is needed");
+			return false;
+		}
+		memset(field(o, d), 0, d->size);
+		return true;
+	}
+	if (text != NULL && text[0] == '\0') {
+		snprintf(e->msg, sizeof(e->msg), "empty value");
+		return false;
+	}
+	switch (d->kind) {
+	case K_STR:
+	case K_ADDRPORT:
+	case K_SECRET:
+		if (d->kind == K_SECRET && !cookie_secret_parse(text, secret))
+			return bad(e, "secret", text, SECRET_HINT);
+		if (d->kind == K_ADDRPORT &&
+		    (netio_addr_parse(text, 0, &addr) != TDNS_OK ||
+		     (addr.ss.ss_family == AF_INET ? ((struct sockaddr_in *)&addr.ss)->sin_port
+						  : ((struct sockaddr_in6 *)&addr.ss)->sin6_port) == 0))
+			return bad(e, "address", text, ADDRPORT_HINT);
+		if (own && (text = arena_strdup(o, text)) == NULL) {
+			snprintf(e->msg, sizeof(e->msg), "out of memory");
+			return false;
+		}
+		memcpy(field(o, d), &text, sizeof(text));
+		return true;
+	case K_UINT:
+		if (!parse_uint(text, d->min, d->max, &v))
+			return bad(e, NULL, text, d->range);
+		if (d->size == sizeof(v16)) {
+			v16 = (uint16_t)v;
+			memcpy(field(o, d), &v16, sizeof(v16));
+		} else {
+			v32 = (uint32_t)v;
+			memcpy(field(o, d), &v32, sizeof(v32));
+		}
+		return true;
+	case K_SIZE:
+		if (!parse_size(text, &size))
+			return bad(e, NULL, text, d->range);
+		memcpy(field(o, d), &size, sizeof(size));
+		return true;
+	case K_BOOL:
+		flag = true;
+		if (text != NULL && !parse_bool(text, &flag))
+			return bad(e, NULL, text, "true or false");
+		memcpy(field(o, d), &flag, sizeof(flag));
+		return true;
+	case K_COUNT:
+		memcpy(&count, field(o, d), sizeof(count));
+		if (text == NULL) {
+			count++;
+		} else {
+			if (!parse_uint(text, d->min, d->max, &v))
+				return bad(e, NULL, text, d->range);
+			count = (int)v;
+		}
+		memcpy(field(o, d), &count, sizeof(count));
+		return true;
+	case K_LOG:
+		for (target = TDNS_LOG_STDERR; target <= TDNS_LOG_JOURNAL; target++) {
+			if (strcmp(text, log_target_name(target)) == 0) {
+				memcpy(field(o, d), &target, sizeof(target));
+				return true;
+			}
+		}
+		return bad(e, NULL, text, d->range);
+	case K_MODE:
+		if (!parse_mode(text, &mode))
+			return bad(e, NULL, text, d->range);
+		memcpy(field(o, d), &mode, sizeof(mode));
+		return true;
+	case K_LISTEN:
+	case K_UPSTREAM:
+		if (netio_addr_parse(text, OPTS_UPSTREAM_PORT, &addr) != TDNS_OK)
+			return bad(e, "address", text,
+				   d->kind == K_LISTEN ? LISTEN_HINT : UPSTREAM_HINT);
+		if ((d->kind == K_LISTEN ? b->n_listen_text : b->n_upstream_text) == d->max) {
+			snprintf(e->msg, sizeof(e->msg), "too many values (at most %llu)", d->max);
+			return false;
+		}
+		if (own && (text = arena_strdup(o, text)) == NULL) {
+			snprintf(e->msg, sizeof(e->msg), "out of memory");
+			return false;
+		}
+		if (d->kind == K_LISTEN)
+			b->listen_text[b->n_listen_text++] = text;
+		else
+			b->upstream_text[b->n_upstream_text++] = text;
+		return true;
+	case K_ALLOW:
+		if (o->n_allow == d->max) {
+			snprintf(e->msg, sizeof(e->msg), "too many values (at most %llu)", d->max);
+			return false;
+		}
+		if (acl_parse(text, &o->allow[o->n_allow]) != TDNS_OK)
+			return bad(e, NULL, text, " (ADDR or ADDR/PREFIX, IPv4 or IPv6)");
+		o->n_allow++;
+		return true;
+	case K_CONFIG: case K_CHECK: case K_HELP: case K_VERSION:
+		break;
+	}
+	return true;
+}
+
+/* The first value of a list (or -v) from a source replaces the earlier
+ * source's. */
+static void opt_begin(struct opts_build *b, const struct opts_def *d)
+{
+	size_t i = (size_t)(d - opt_table);
+
+	if (b->seen[i])
+		return;
+	b->seen[i] = true;
+	switch (d->kind) {
+	case K_LISTEN: b->n_listen_text = 0; break;
+	case K_UPSTREAM: b->n_upstream_text = 0; break;
+	case K_ALLOW: b->o->n_allow = 0; break;
+	case K_COUNT: b->o->verbose = 0; break;
+	default: break;
+	}
+}
+
+/* A value's range hint: " (1-65535)" unless it brings its own separator. */
+static const char *hint_sep(const char *hint)
+{
+	return hint[0] == ' ' || hint[0] == ':' ? "" : " (";
+}
+
+static const char *hint_end(const char *hint)
+{
+	return hint[0] == ' ' || hint[0] == ':' ? "" : ")";
+}
+
+/* The command line's wording: "invalid --port '0' (1-65535)". */
+static void flag_err(const struct opts_def *d, const struct opt_err *e, char *err, size_t cap)
+{
+	if (e->msg[0] != '\0')
+		snprintf(err, cap, "--%s: %s", d->flag, e->msg);
+	else
+		snprintf(err, cap, "invalid --%s%s%s '%s'%s%s%s", d->flag, e->noun ? " " : "",
+			 e->noun ? e->noun : "", e->value, hint_sep(e->hint), e->hint,
+			 hint_end(e->hint));
+}
+
+/* ---- the interface config.c reads the file through (config.h) ---- */
+
+const char *opts_key_label(const struct opts_def *d, char *buf, size_t cap)
+{
+	if (d->section != NULL)
+		snprintf(buf, cap, "%s.%s", d->section, d->key);
+	else
+		snprintf(buf, cap, "%s", d->key);
+	return buf;
+}
+
+enum opts_shape opts_key_shape(const struct opts_def *d)
+{
+	return d->kind == K_LISTEN || d->kind == K_UPSTREAM || d->kind == K_ALLOW
+		       ? OPTS_LIST
+		       : OPTS_SCALAR;
+}
+
+bool opts_is_section(const char *name)
+{
+	for (size_t i = 0; i < OPT_N; i++) {
+		if (opt_table[i].section != NULL && strcmp(opt_table[i].section, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The edit distance of a and b counting a swap of two neighbours as one
+ * edit ("prot" is one from "port"), for "did you mean"; keys are short. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	enum { MAXK = 48 };
+	size_t la = strlen(a), lb = strlen(b), d[MAXK + 1][MAXK + 1], best;
+
+	if (la > MAXK || lb > MAXK)
+		return SIZE_MAX;
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		for (size_t j = 1; j <= lb; j++) {
+			best = d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	}
+	return d[la][lb];
+}
+
+/* A near miss: at most 2 edits, and fewer than half the key. */
+struct suggest {
+	const char *best;
+	size_t dist;
+};
+
+static void suggest_try(struct suggest *s, const char *key, const char *cand)
+{
+	size_t dist = edit_distance(key, cand);
+
+	if (dist <= 2 && dist * 2 < strlen(cand) && (s->best == NULL || dist < s->dist)) {
+		s->best = cand;
+		s->dist = dist;
+	}
+}
+
+static void unknown_key(const struct suggest *s, const char *key, char *why, size_t cap)
+{
+	if (s->best != NULL)
+		snprintf(why, cap, "unknown key '%s' (did you mean '%s'?)", key, s->best);
+	else
+		snprintf(why, cap, "unknown key '%s'", key);
+}
+
+const struct opts_def *opts_key_find(struct opts_build *b, const char *section,
+				     const char *key, char *why, size_t cap)
+{
+	const struct opts_def *other = NULL;
+	struct suggest s = { NULL, 0 };
+
+	for (size_t i = 0; i < OPT_N; i++) {
+		const struct opts_def *d = &opt_table[i];
+
+		if (d->key == NULL || (section == NULL) != (d->section == NULL) ||
+		    (section != NULL && strcmp(section, d->section) != 0))
+			continue;
+		if (strcmp(d->key, key) == 0) {
+			if (for_prog(d, b->prog))
+				return d;
+			other = d;
+		}
+		if (for_prog(d, b->prog))
+			suggest_try(&s, key, d->key);
+	}
+	if (other != NULL) {
+		snprintf(why, cap, "key '%s' applies to %s only", key,
+			 prog_name(b->prog == TDNS_PROG_LOCAL ? TDNS_PROG_UPPER : TDNS_PROG_LOCAL));
+		return NULL;
+	}
+	if (section == NULL) {
+		for (size_t i = 0; i < OPT_N; i++) {
+			if (opt_table[i].section != NULL)
+				suggest_try(&s, key, opt_table[i].section);
+		}
+		suggest_try(&s, key, "zones");
+	}
+	unknown_key(&s, key, why, cap);
+	return NULL;
+}
+
+bool opts_key_set(struct opts_build *b, const struct opts_def *d, const char *text,
+		  bool first, char *err, size_t cap)
+{
+	struct opt_err e;
+
+	if (text == NULL && !(d->flags & F_NULL)) {
+		snprintf(err, cap, "a value is needed");
+		return false;
+	}
+	if (first)
+		opt_begin(b, d);
+	if (opt_apply(b, d, text, true, &e))
+		return true;
+	if (e.msg[0] != '\0')
+		snprintf(err, cap, "%s", e.msg);
+	else
+		snprintf(err, cap, "invalid %s '%s'%s%s%s", e.noun ? e.noun : "value", e.value,
+			 hint_sep(e.hint), e.hint, hint_end(e.hint));
+	return false;
+}
+
+bool opts_zone_key(const char *key, char *why, size_t cap)
+{
+	struct suggest s = { NULL, 0 };
+
+	for (size_t i = 0; i < sizeof(zone_keys) / sizeof(zone_keys[0]); i++) {
+		if (strcmp(key, zone_keys[i]) == 0)
+			return true;
+		suggest_try(&s, key, zone_keys[i]);
+	}
+	unknown_key(&s, key, why, cap);
+	return false;
+}
+
+bool opts_zone_add(struct opts_build *b, const char *name, char *err, size_t cap)
+{
+	struct tdns_opts *o = b->o;
+	struct tdns_zone_conf *z;
+	ldns_rdf *dname = NULL;
+	char *text = NULL;
+	bool ok = false;
+
+	dname = ldns_dname_new_frm_str(name);
+	if (dname == NULL || (text = ldns_rdf2str(dname)) == NULL) {
+		snprintf(err, cap, "invalid zone name '%s'", name);
+		goto out;
+	}
+	for (unsigned i = 0; i < o->n_zones; i++) {
+		if (strcasecmp(o->zones[i].name, text) == 0) {
+			snprintf(err, cap, "zone '%s' is listed twice", text);
+			goto out;
+		}
+	}
+	if (o->n_zones == OPTS_MAX_ZONES) {
+		snprintf(err, cap, "too many zones (at most %d)", OPTS_MAX_ZONES);
+		goto out;
+	}
+	z = realloc(o->zones, (o->n_zones + 1) * sizeof(*z));
+	if (z == NULL) {
+		snprintf(err, cap, "out of memory");
+		goto out;
+	}
+	o->zones = z;
+	z[o->n_zones].name = arena_strdup(o, text);
+	if (z[o->n_zones].name == NULL) {
+		snprintf(err, cap, "out of memory");
+		goto out;
+	}
+	o->n_zones++;
+	ok = true;
+out:
+	free(text);
+	ldns_rdf_deep_free(dname);
+	return ok;
+}
+
+/* ---- the command line, and the whole load ---- */
+
+/* One flag as given, applied after the file. */
+struct cli_opt {
+	const struct opts_def *d;
+	const char *arg;
+};
+
+static const struct opts_def *row_by_short(enum tdns_prog prog, int c)
+{
+	for (size_t i = 0; i < OPT_N; i++) {
+		if (opt_table[i].shortopt == c && for_prog(&opt_table[i], prog))
+			return &opt_table[i];
+	}
+	return NULL;
+}
+
+/* getopt leaves the offending short option in optopt (argv may hold it
+ * bundled, as in "-vx"); a long option is argv[optind - 1] itself. */
+static void bad_option(const char *fmt, const char *arg, char *err, size_t cap)
+{
+	char shortopt[3] = { '-', 0, 0 };
+
+	if (strncmp(arg, "--", 2) != 0 && optopt > 0 && optopt < 256) {
+		shortopt[1] = (char)optopt;
+		arg = shortopt;
+	}
+	snprintf(err, cap, fmt, arg);
+}
+
+/* Read argv into cli[] (n of them); the actions are noted in *action. */
+static enum opts_result read_argv(enum tdns_prog prog, int argc, char **argv,
+				  struct cli_opt *cli, size_t *n, enum opt_kind *action,
+				  const char **config, bool *check, char *err, size_t cap)
+{
+	struct option longopts[OPT_N + 1];
+	char shortopts[2 * OPT_N + 3];
+	const struct opts_def *d;
+	size_t nl = 0, ns = 0;
+	int c;
+
+	shortopts[ns++] = '+'; /* stop at the first non-option */
+	shortopts[ns++] = ':'; /* ':' for a missing value */
+	for (size_t i = 0; i < OPT_N; i++) {
+		d = &opt_table[i];
+		if (d->flag == NULL || !for_prog(d, prog))
+			continue;
+		longopts[nl].name = d->flag;
+		longopts[nl].has_arg = d->arg != NULL ? required_argument : no_argument;
+		longopts[nl].flag = NULL;
+		longopts[nl].val = OPT_LONG_BASE + (int)i;
+		nl++;
+		if (d->shortopt != 0) {
+			shortopts[ns++] = d->shortopt;
+			if (d->arg != NULL)
+				shortopts[ns++] = ':';
+		}
+	}
+	memset(&longopts[nl], 0, sizeof(longopts[nl]));
+	shortopts[ns] = '\0';
+
+	/* optind 0 makes glibc re-initialise, so this can run again (at
+	 * SIGHUP, and the unit tests parse many command lines). */
+	optind = 0;
+	opterr = 0;
+	*n = 0;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		if (c == ':') {
+			bad_option("option '%s' needs a value", argv[optind - 1], err, cap);
+			return OPTS_USAGE;
+		}
+		d = c >= OPT_LONG_BASE ? &opt_table[c - OPT_LONG_BASE] : row_by_short(prog, c);
+		if (d == NULL) {
+			bad_option("unknown option '%s'", argv[optind - 1], err, cap);
+			return OPTS_USAGE;
+		}
+		switch (d->kind) {
+		case K_HELP:
+		case K_VERSION:
+			if (*action == K_CONFIG) /* the first one wins */
+				*action = d->kind;
+			break;
+		case K_CONFIG:
+			if (optarg[0] == '\0') {
+				snprintf(err, cap, "--config: empty value");
+				return OPTS_USAGE;
+			}
+			*config = optarg;
+			break;
+		case K_CHECK:
+			*check = true;
+			break;
+		default:
+			cli[*n].d = d;
+			cli[*n].arg = optarg;
+			(*n)++;
+			break;
+		}
+	}
+	if (optind < argc) {
+		snprintf(err, cap, "unexpected argument '%s'", argv[optind]);
+		return OPTS_USAGE;
+	}
+	return OPTS_RUN;
+}
+
+/* The address lists, now that the port is known; the defaults of the lists
+ * nobody gave. */
+static void finish(struct opts_build *b)
+{
+	struct tdns_opts *o = b->o;
+	unsigned i;
+
+	/* Each text was checked when it was read, and the port only fills in
+	 * a missing one, so these parse. */
+	o->n_listen = 0;
+	for (i = 0; i < b->n_listen_text; i++)
+		if (netio_addr_parse(b->listen_text[i], o->port, &o->listen[o->n_listen]) ==
+		    TDNS_OK)
+			o->n_listen++;
+	if (o->n_listen == 0) {
+		netio_addr_parse("127.0.0.1", o->port, &o->listen[0]);
+		o->n_listen = 1;
+	}
+	o->n_upstream = 0;
+	for (i = 0; i < b->n_upstream_text; i++)
+		if (netio_addr_parse(b->upstream_text[i], OPTS_UPSTREAM_PORT,
+				     &o->upstream[o->n_upstream]) == TDNS_OK)
+			o->n_upstream++;
+	if (b->prog == TDNS_PROG_LOCAL && o->n_upstream == 0) {
+		netio_addr_parse(OPTS_UPSTREAM_DEFAULT, OPTS_UPSTREAM_PORT, &o->upstream[0]);
+		o->n_upstream = 1;
+	}
+	if (o->n_allow == 0 && b->prog == TDNS_PROG_LOCAL) {
+		for (i = 0; i < ACL_N_DEFAULT; i++)
+			acl_parse(acl_default[i], &o->allow[i]);
+		o->n_allow = ACL_N_DEFAULT;
+	}
+	o->rrl.ipv4_prefix = (uint8_t)o->rrl_ipv4_prefix;
+	o->rrl.ipv6_prefix = (uint8_t)o->rrl_ipv6_prefix;
+	o->control_default = o->control_path == control_defaults[b->prog];
+}
+
+/* How a load ended besides its result: which action the command line
+ * asked for (K_CONFIG: none) and whether an error is the command line's. */
+struct load_how {
+	enum opt_kind action;
+	bool flag_error;
+};
+
+static enum opts_result load(enum tdns_prog prog, int argc, char **argv,
+			     struct tdns_opts *o, char *err, size_t cap, struct load_how *how)
+{
+	struct opts_build *b = NULL;
+	struct cli_opt *cli = NULL;
+	enum opts_result r = OPTS_USAGE;
+	const char *config = NULL;
+	bool check = false, found = false;
+	struct opt_err e;
+	size_t n = 0;
+
+	set_defaults(prog, o);
+	err[0] = '\0';
+	how->action = K_CONFIG;
+	how->flag_error = true;
+	b = calloc(1, sizeof(*b));
+	cli = calloc((size_t)argc + 1, sizeof(*cli));
+	if (b == NULL || cli == NULL) {
+		snprintf(err, cap, "out of memory");
+		goto out;
+	}
+	b->prog = prog;
+	b->o = o;
+	r = read_argv(prog, argc, argv, cli, &n, &how->action, &config, &check, err, cap);
+	if (r != OPTS_RUN)
+		goto out;
+	if (how->action != K_CONFIG) {
+		r = OPTS_EXIT_OK;
+		goto out;
+	}
+	r = OPTS_USAGE;
+	how->flag_error = false;
+	if (!config_read(b, config != NULL ? config : opts_default_config(prog), config == NULL,
+			 &found, err, cap))
+		goto out;
+	if (found)
+		o->config_path = config != NULL ? config : opts_default_config(prog);
+	/* The flags override the file: a list or -v given here replaces the
+	 * file's. */
+	how->flag_error = true;
+	memset(b->seen, 0, sizeof(b->seen));
+	for (size_t i = 0; i < n; i++) {
+		opt_begin(b, cli[i].d);
+		if (!opt_apply(b, cli[i].d, cli[i].arg, false, &e)) {
+			flag_err(cli[i].d, &e, err, cap);
+			goto out;
+		}
+	}
+	finish(b);
+	o->check_config = check;
+	o->prog = prog;
+	o->argc = argc;
+	o->argv = argv;
+	r = OPTS_RUN;
+out:
+	free(cli);
+	free(b);
+	if (r != OPTS_RUN)
+		opts_free(o);
+	return r;
+}
+
+enum opts_result opts_load(enum tdns_prog prog, int argc, char **argv,
+			   struct tdns_opts *o, char *err, size_t cap)
+{
+	struct load_how how;
+
+	return load(prog, argc, argv, o, err, cap, &how);
 }
 
 enum opts_result opts_parse(enum tdns_prog prog, int argc, char **argv,
 			    struct tdns_opts *o)
 {
-	const char *listen_text[OPTS_MAX_LISTEN];
-	const char *upstream_text[OPTS_MAX_UPSTREAM];
-	const struct option *longopts;
-	const struct num_opt *num;
-	const char *shortopts;
-	unsigned i;
-	int c;
+	struct load_how how;
+	char err[512];
 
-	set_defaults(prog, o);
-	if (prog == TDNS_PROG_LOCAL) {
-		longopts = local_longopts;
-		shortopts = "+:d:l:p:t:u:vhV";
-	} else {
-		longopts = upper_longopts;
-		shortopts = "+:d:l:p:t:vhV";
-	}
-	/* optind 0 makes glibc re-initialise, so opts_parse can run again
-	 * (the unit tests parse many command lines in one process). */
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			if (optarg[0] == '\0')
-				return usage_error(prog, "empty --db directory%s", "");
-			o->db_dir = optarg;
-			break;
-		case 'l':
-			if (o->n_listen == OPTS_MAX_LISTEN)
-				return usage_error(prog, "too many --listen addresses (at most %s)",
-						   "16");
-			listen_text[o->n_listen++] = optarg;
-			break;
-		case 'u':
-			if (o->n_upstream == OPTS_MAX_UPSTREAM)
-				return usage_error(prog, "too many --upstream servers (at most %s)",
-						   "8");
-			upstream_text[o->n_upstream++] = optarg;
-			break;
-		case OPT_CACHE_SIZE:
-			if (!parse_size(optarg, &o->cache_size))
-				return usage_error(prog,
-						   "invalid --cache-size '%s' (bytes, K/M/G suffix, at least 1M)",
-						   optarg);
-			break;
-		case OPT_ALLOW:
-			if (o->n_allow == OPTS_MAX_ALLOW)
-				return usage_error(prog, "too many --allow prefixes (at most %s)",
-						   "64");
-			if (acl_parse(optarg, &o->allow[o->n_allow]) != TDNS_OK)
-				return usage_error(prog,
-						   "invalid --allow '%s' (ADDR or ADDR/PREFIX, IPv4 or IPv6)",
-						   optarg);
-			o->n_allow++;
-			break;
-		case OPT_USER:
-		case OPT_PID_FILE:
-		case OPT_CHROOT:
-			if (optarg[0] == '\0')
-				return usage_error(prog, "empty value for %s",
-						   c == OPT_USER ? "--user" :
-						   c == OPT_PID_FILE ? "--pid-file" : "--chroot");
-			if (c == OPT_USER)
-				o->user = optarg;
-			else if (c == OPT_PID_FILE)
-				o->pid_file = optarg;
-			else
-				o->chroot_dir = optarg;
-			break;
-		case OPT_CONTROL:
-		case OPT_METRICS:
-			if (optarg[0] == '\0')
-				return usage_error(prog, "empty value for %s",
-						   c == OPT_CONTROL ? "--control" : "--metrics");
-			if (c == OPT_CONTROL)
-				o->control_path = optarg;
-			else
-				o->metrics_listen = optarg;
-			break;
-		case OPT_SERVE_STALE:
-			o->serve_stale = true;
-			break;
-		case OPT_USE_0X20:
-			o->use_0x20 = true;
-			break;
-		case 'v':
-			o->verbose++;
-			break;
-		case 'h':
+	switch (load(prog, argc, argv, o, err, sizeof(err), &how)) {
+	case OPTS_USAGE:
+		fprintf(stderr, "%s: %s\n", prog_name(prog), err);
+		/* A file's error names its place; a flag's points to --help. */
+		if (how.flag_error)
+			fprintf(stderr, "Try '%s --help' for more information.\n",
+				prog_name(prog));
+		return OPTS_USAGE;
+	case OPTS_EXIT_OK:
+		if (how.action == K_HELP)
 			print_help(prog);
-			return OPTS_EXIT_OK;
-		case 'V':
+		else
 			printf("%s %s\n", prog_name(prog), TDNS_VERSION);
-			return OPTS_EXIT_OK;
-		case ':':
-			return bad_option(prog, "option '%s' needs a value", argv[optind - 1]);
-		default:
-			num = num_opt_find(c);
-			if (num == NULL)
-				return bad_option(prog, "unknown option '%s'", argv[optind - 1]);
-			if (num_opt_set(prog, num, optarg, o) != OPTS_RUN)
-				return OPTS_USAGE;
-			break;
-		}
+		return OPTS_EXIT_OK;
+	case OPTS_RUN:
+		break;
 	}
-	if (optind < argc)
-		return usage_error(prog, "unexpected argument '%s'", argv[optind]);
+	if (!o->check_config)
+		return OPTS_RUN;
+	opts_print(prog, o, stdout);
+	opts_free(o);
+	return OPTS_EXIT_OK;
+}
 
-	for (i = 0; i < o->n_listen; i++) {
-		if (netio_addr_parse(listen_text[i], o->port, &o->listen[i]) != TDNS_OK)
-			return usage_error(prog, "invalid --listen address '%s': an IP "
-					   "address is expected (127.0.0.1, ::1, ADDR:PORT or "
-					   "[V6]:PORT); host names are not looked up",
-					   listen_text[i]);
+/* ---- the effective configuration ---- */
+
+/* A YAML double-quoted scalar. */
+static void print_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(f, "\\x%02x", c);
+		else
+			fputc(c, f);
 	}
-	if (o->n_listen == 0) {
-		netio_addr_parse("127.0.0.1", o->port, &o->listen[0]);
-		o->n_listen = 1;
+	fputc('"', f);
+}
+
+static void print_item(FILE *f, const char *text)
+{
+	fprintf(f, "\n  - ");
+	print_string(f, text);
+}
+
+/* A listen address as text, without its port when that is port. */
+static const char *listen_str(const struct tdns_addr *a, uint16_t port, char *buf,
+			      size_t cap)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)&a->ss;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&a->ss;
+
+	if (a->ss.ss_family == AF_INET && ntohs(sin->sin_port) == port &&
+	    inet_ntop(AF_INET, &sin->sin_addr, buf, (socklen_t)cap) != NULL)
+		return buf;
+	if (a->ss.ss_family == AF_INET6 && ntohs(sin6->sin6_port) == port &&
+	    inet_ntop(AF_INET6, &sin6->sin6_addr, buf, (socklen_t)cap) != NULL)
+		return buf;
+	return netio_addr_str(a, buf, cap);
+}
+
+/* The value of d in o, as it follows "key:" (a leading space, or a block
+ * sequence on the next lines), without the final newline. */
+static void print_value(FILE *f, const struct opts_def *d, const struct tdns_opts *o)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	const char *s;
+	uint16_t v16;
+	uint32_t v32;
+	bool flag;
+	unsigned i;
+
+	switch (d->kind) {
+	case K_STR:
+	case K_ADDRPORT:
+	case K_SECRET:
+		memcpy(&s, cfield(o, d), sizeof(s));
+		if (s == NULL) {
+			fprintf(f, " ~");
+		} else {
+			fputc(' ', f);
+			print_string(f, s);
+		}
+		break;
+	case K_UINT:
+		if (d->size == sizeof(v16)) {
+			memcpy(&v16, cfield(o, d), sizeof(v16));
+			fprintf(f, " %u", (unsigned)v16);
+		} else {
+			memcpy(&v32, cfield(o, d), sizeof(v32));
+			fprintf(f, " %lu", (unsigned long)v32);
+		}
+		break;
+	case K_SIZE:
+		if (o->cache_size % (1ull << 30) == 0)
+			fprintf(f, " %lluG", (unsigned long long)(o->cache_size >> 30));
+		else if (o->cache_size % (1ull << 20) == 0)
+			fprintf(f, " %lluM", (unsigned long long)(o->cache_size >> 20));
+		else
+			fprintf(f, " %llu", (unsigned long long)o->cache_size);
+		break;
+	case K_BOOL:
+		memcpy(&flag, cfield(o, d), sizeof(flag));
+		fprintf(f, " %s", flag ? "true" : "false");
+		break;
+	case K_COUNT:
+		fprintf(f, " %d", o->verbose > OPTS_VERBOSITY_MAX ? OPTS_VERBOSITY_MAX : o->verbose);
+		break;
+	case K_LOG:
+		fprintf(f, " %s", log_target_name(o->log_target));
+		break;
+	case K_MODE:
+		fprintf(f, " 0%03o", o->control_mode);
+		break;
+	case K_LISTEN:
+		/* Without the port when it is port:'s, as it was most likely
+		 * written (and so that a new port: applies to it). */
+		for (i = 0; i < o->n_listen; i++)
+			print_item(f, listen_str(&o->listen[i], o->port, buf, sizeof(buf)));
+		break;
+	case K_UPSTREAM:
+		for (i = 0; i < o->n_upstream; i++)
+			print_item(f, netio_addr_str(&o->upstream[i], buf, sizeof(buf)));
+		break;
+	case K_ALLOW:
+		for (i = 0; i < o->n_allow; i++) {
+			if (inet_ntop(o->allow[i].family, o->allow[i].addr, buf,
+				      sizeof(buf) - 4) == NULL)
+				continue;
+			snprintf(buf + strlen(buf), 5, "/%u", o->allow[i].prefix);
+			print_item(f, buf);
+		}
+		break;
+	case K_CONFIG: case K_CHECK: case K_HELP: case K_VERSION:
+		break;
 	}
-	for (i = 0; i < o->n_upstream; i++) {
-		if (netio_addr_parse(upstream_text[i], OPTS_UPSTREAM_PORT, &o->upstream[i]) !=
-		    TDNS_OK)
-			return usage_error(prog, "invalid --upstream address '%s': an IP "
-					   "address is expected (192.0.2.1, 192.0.2.1:53, "
-					   "[2001:db8::1]:53); host names are not looked up",
-					   upstream_text[i]);
+}
+
+static void print_zones(FILE *f, const struct tdns_opts *o)
+{
+	if (o->n_zones == 0)
+		fprintf(f, " []");
+	for (unsigned i = 0; i < o->n_zones; i++) {
+		fprintf(f, "\n  - name: ");
+		print_string(f, o->zones[i].name);
 	}
-	if (o->n_allow == 0) {
-		for (i = 0; i < ACL_N_DEFAULT; i++)
-			acl_parse(acl_default[i], &o->allow[i]);
-		o->n_allow = ACL_N_DEFAULT;
+}
+
+void opts_print(enum tdns_prog prog, const struct tdns_opts *o, FILE *f)
+{
+	const char *section = NULL;
+
+	fprintf(f, "# %s %s: the effective configuration (%s%s)\n", prog_name(prog),
+		TDNS_VERSION, o->config_path ? "file " : "no file, defaults and options",
+		o->config_path ? o->config_path : "");
+	for (size_t i = 0; i < OPT_N; i++) {
+		const struct opts_def *d = &opt_table[i];
+
+		if (d->key == NULL || !for_prog(d, prog))
+			continue;
+		if (d->section != NULL && (section == NULL || strcmp(section, d->section) != 0))
+			fprintf(f, "%s:\n", d->section);
+		section = d->section;
+		fprintf(f, "%s%s:", section ? "  " : "", d->key);
+		print_value(f, d, o);
+		fputc('\n', f);
 	}
-	if (prog == TDNS_PROG_LOCAL && o->n_upstream == 0) {
-		netio_addr_parse(OPTS_UPSTREAM_DEFAULT, OPTS_UPSTREAM_PORT, &o->upstream[0]);
-		o->n_upstream = 1;
+	fprintf(f, "zones:");
+	print_zones(f, o);
+	fputc('\n', f);
+}
+
+/* Whether print() writes the same text for a and b. */
+static bool same_text(void (*print)(FILE *, const struct opts_def *, const struct tdns_opts *),
+		      const struct opts_def *d, const struct tdns_opts *a,
+		      const struct tdns_opts *b)
+{
+	char *ta = NULL, *tb = NULL;
+	size_t la = 0, lb = 0;
+	FILE *fa, *fb;
+	bool same;
+
+	fa = open_memstream(&ta, &la);
+	fb = open_memstream(&tb, &lb);
+	if (fa != NULL)
+		print(fa, d, a);
+	if (fb != NULL)
+		print(fb, d, b);
+	if (fa != NULL)
+		fclose(fa);
+	if (fb != NULL)
+		fclose(fb);
+	/* Out of memory: called different, which is the cautious answer. */
+	same = ta != NULL && tb != NULL && la == lb && memcmp(ta, tb, la) == 0;
+	free(ta);
+	free(tb);
+	return same;
+}
+
+static void print_zones_of(FILE *f, const struct opts_def *d, const struct tdns_opts *o)
+{
+	(void)d;
+	print_zones(f, o);
+}
+
+void opts_diff(enum tdns_prog prog, const struct tdns_opts *a,
+	       const struct tdns_opts *b, char *buf, size_t cap)
+{
+	char label[64];
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < OPT_N; i++) {
+		const struct opts_def *d = &opt_table[i];
+
+		if (d->key == NULL || !for_prog(d, prog) || same_text(print_value, d, a, b))
+			continue;
+		opts_key_label(d, label, sizeof(label));
+		len += (size_t)snprintf(buf + len, len < cap ? cap - len : 0, "%s%s",
+					len ? ", " : "", label);
+		if (len >= cap)
+			return;
 	}
-	return OPTS_RUN;
+	if (!same_text(print_zones_of, NULL, a, b))
+		snprintf(buf + len, len < cap ? cap - len : 0, "%szones", len ? ", " : "");
+}
+
+void opts_reload(struct tdns_opts *run)
+{
+	struct tdns_opts now;
+	char err[512], restart[512], applied[160], line[900];
+	bool target_changed;
+	int n = 0;
+
+	if (opts_load(run->prog, run->argc, run->argv, &now, err, sizeof(err)) != OPTS_RUN) {
+		log_err("configuration file invalid, the running configuration stays: %s", err);
+		return;
+	}
+	/* The default file gone, or out of reach (--chroot, --user): not a
+	 * request for every default. */
+	if (run->config_path != NULL && now.config_path == NULL) {
+		log_err("configuration file %s cannot be read any more, the running "
+			"configuration stays", run->config_path);
+		opts_free(&now);
+		return;
+	}
+	applied[0] = '\0';
+	if (now.log_target != run->log_target)
+		n += snprintf(applied + n, sizeof(applied) - (size_t)n, ", log %s -> %s",
+			      log_target_name(run->log_target), log_target_name(now.log_target));
+	if (log_level_for(now.verbose) != log_level_for(run->verbose) ||
+	    now.verbose != run->verbose)
+		snprintf(applied + n, sizeof(applied) - (size_t)n, ", verbosity %d -> %d",
+			 run->verbose, now.verbose);
+	/* The keys that apply live are taken; the diff names the rest. */
+	target_changed = run->log_target != now.log_target;
+	run->verbose = now.verbose;
+	run->log_target = now.log_target;
+	opts_diff(run->prog, run, &now, restart, sizeof(restart));
+	snprintf(line, sizeof(line), "configuration re-read from %s: %s%s%s%s",
+		 now.config_path ? now.config_path : "the command line (no file)",
+		 applied[0] ? "applied " : "nothing to apply", applied[0] ? applied + 2 : "",
+		 restart[0] ? "; changed but kept until a restart: " : "", restart);
+	log_set_level(log_level_for(now.verbose));
+	/* A new target gets the line too: the old one learns where the next
+	 * lines go, the new one why they come. */
+	log_info("%s", line);
+	if (target_changed) {
+		log_set_target(now.log_target);
+		log_info("%s", line);
+	}
+	opts_free(&now);
 }

@@ -53,12 +53,16 @@ enum pipeline_verdict pipeline_run(const struct tdns_pipeline *p, void *ctx,
 		goto encode;
 	}
 	a->ra = p->ra;
-	if (p->access != NULL)
+	if (p->edns != NULL)
+		v = p->edns(ctx, q, a);
+	if (v == PIPELINE_ANSWER && a->rcode == DNS_RCODE_NOERROR && p->access != NULL)
 		v = p->access(ctx, q, a);
 	if (v == PIPELINE_ANSWER && a->rcode == DNS_RCODE_NOERROR)
 		v = p->opcode[q->opcode](ctx, q, a);
 	if (v == PIPELINE_DEFER)
 		return v;
+	if (v == PIPELINE_ANSWER && p->limit != NULL)
+		v = p->limit(ctx, q, a);
 	if (v == PIPELINE_DROP)
 		goto done;
 encode:

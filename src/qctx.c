@@ -66,15 +66,28 @@ static bool skip_name(const uint8_t *m, size_t len, size_t *pos, bool *root)
 	}
 }
 
-/* RFC 6891 6.1.2: OPT rdata is a sequence of {code, length, data}. */
-static bool options_ok(const uint8_t *p, size_t len)
+/* RFC 6891 6.1.2: OPT rdata is a sequence of {code, length, data}. The
+ * COOKIE option is kept; RFC 7873 5.2.2: one of a length that cannot be a
+ * client cookie with an optional 8-32 byte server cookie is FORMERR (and
+ * so, here, is a second one). */
+static bool options_ok(struct tdns_qctx *q, const uint8_t *p, size_t len)
 {
-	size_t pos = 0;
+	size_t pos = 0, olen;
 
 	while (pos < len) {
 		if (len - pos < 4 || len - pos - 4 < dns_rd16(p + pos + 2))
 			return false;
-		pos += 4 + (size_t)dns_rd16(p + pos + 2);
+		olen = dns_rd16(p + pos + 2);
+		if (dns_rd16(p + pos) == DNS_OPT_COOKIE) {
+			if (q->cookie != NULL || olen < 8 || (olen > 8 && olen < 16) ||
+			    olen > 40)
+				return false;
+			q->cookie = p + pos + 4;
+			q->cookie_len = (uint8_t)olen;
+		} else if (dns_rd16(p + pos) == DNS_OPT_TCP_KEEPALIVE) {
+			q->keepalive = true;
+		}
+		pos += 4 + olen;
 	}
 	return true;
 }
@@ -92,7 +105,7 @@ static enum qctx_verdict parse_opt(struct tdns_qctx *q, const uint8_t *m,
 	q->edns_do = (dns_rd16(m + at + 6) & DNS_EDNS_DO) != 0;
 	q->edns_opts = m + rdata;
 	q->edns_opts_len = rdlen;
-	return options_ok(q->edns_opts, rdlen) ? QCTX_OK : QCTX_FORMERR;
+	return options_ok(q, q->edns_opts, rdlen) ? QCTX_OK : QCTX_FORMERR;
 }
 
 enum qctx_verdict qctx_parse(struct tdns_qctx *q, const uint8_t *m, size_t len)
@@ -110,6 +123,9 @@ enum qctx_verdict qctx_parse(struct tdns_qctx *q, const uint8_t *m, size_t len)
 	q->edns_udp = 0;
 	q->edns_opts = NULL;
 	q->edns_opts_len = 0;
+	q->cookie = NULL;
+	q->cookie_len = 0;
+	q->keepalive = false;
 	q->limit = q->transport == QCTX_TCP ? QCTX_MAX_MSG : QCTX_UDP_DEFAULT;
 	if (len < DNS_HDR_LEN || (m[2] & DNS_FLAG_QR) != 0)
 		return QCTX_DROP;

@@ -415,6 +415,29 @@ static unsigned usable_from(const struct tdns_resolver *r, unsigned from,
 	return n;
 }
 
+/* Failures of reaching the upstreams, not of the name (failcache.h). */
+static bool fail_unreachable(enum fail_kind why)
+{
+	return why == FAIL_TIMEOUT || why == FAIL_DEAD || why == FAIL_NETWORK;
+}
+
+/* Is the question's failure remembered (RFC 9520)? One of reaching the
+ * upstreams only until one answers again (failcache.h). */
+static bool fail_remembered(struct tdns_resolver *r, const uint8_t *key, size_t key_len,
+			    uint32_t hash, uint64_t now_ms)
+{
+	return failcache_hit(r->failc, key, key_len, hash, now_ms,
+			     infra_epoch(r->infra)) != FAILCACHE_NONE;
+}
+
+/* Remember that the question failed with why. */
+static void fail_remember(struct tdns_resolver *r, const uint8_t *key, size_t key_len,
+			  uint32_t hash, uint64_t now_ms, enum fail_kind why)
+{
+	failcache_add(r->failc, key, key_len, hash, now_ms, fail_unreachable(why),
+		      infra_epoch(r->infra));
+}
+
 /* The outcome of u's attempt, told to the shared table; what changes
  * once (dead, alive again) is logged and counted by the worker that saw
  * it happen. */
@@ -767,7 +790,7 @@ static void upq_fail(struct tdns_resolver *r, struct upq *u)
 	struct upq *d = deps_detach(u), *dnext;
 
 	if (why != FAIL_INTERNAL && why != FAIL_OVERLOAD)
-		failcache_add(r->failc, u->key, u->key_len, u->hash, clock_mono_ms());
+		fail_remember(r, u->key, u->key_len, u->hash, clock_mono_ms(), why);
 	if (w != NULL)
 		stale_get(r, u->key, u->qkey_len, u->qtype, u->qclass, now, &stale);
 	if (w != NULL && (stale.data == NULL || stale.expiry > now))
@@ -908,7 +931,7 @@ static enum resolver_verdict miss(struct tdns_resolver *r,
 		if (!attempt_start(r, u, 0, false, false, now_ms)) {
 			*why = u->why;
 			if (*why != FAIL_INTERNAL)
-				failcache_add(r->failc, key, key_len, hash, now_ms);
+				fail_remember(r, key, key_len, hash, now_ms, *why);
 			upq_destroy(r, u);
 			goto out;
 		}
@@ -1096,7 +1119,7 @@ static enum pipeline_verdict miss_stage(struct tdns_resolver *r,
 	key_len = question_key(q->qkey, q->qkey_len, q->qtype, q->qclass, key);
 	hash = key_hash(key, key_len);
 	failures_check_flush(r);
-	if (failcache_hit(r->failc, key, key_len, hash, clock_mono_ms()))
+	if (fail_remembered(r, key, key_len, hash, clock_mono_ms()))
 		stats_inc(&r->stats.failcache_hits);
 	else if (miss(r, q, r->request, key, key_len, hash, &why) == RESOLVER_DEFER)
 		return PIPELINE_DEFER;
@@ -1482,7 +1505,7 @@ static void chase_start(struct tdns_resolver *r, struct upq *u,
 	key_len = question_key(tq.qkey, tq.qkey_len, tq.qtype, tq.qclass, key);
 	hash = key_hash(key, key_len);
 	failures_check_flush(r);
-	if (failcache_hit(r->failc, key, key_len, hash, now_ms)) {
+	if (fail_remembered(r, key, key_len, hash, now_ms)) {
 		stats_inc(&r->stats.failcache_hits);
 		u->why = FAIL_CACHED;
 		goto fail;
@@ -1523,7 +1546,7 @@ static void chase_start(struct tdns_resolver *r, struct upq *u,
 		if (!attempt_start(r, t, 0, false, false, now_ms)) {
 			u->why = t->why;
 			if (u->why != FAIL_INTERNAL)
-				failcache_add(r->failc, key, key_len, hash, now_ms);
+				fail_remember(r, key, key_len, hash, now_ms, u->why);
 			upq_destroy(r, t);
 			goto fail;
 		}

@@ -32,6 +32,7 @@ static const char *const db_names[TDNS_DB_COUNT_] = {
 	[TDNS_DB_RR] = "rr",
 	[TDNS_DB_CACHE] = "cache",
 	[TDNS_DB_CACHE_EXP] = "cache_exp",
+	[TDNS_DB_DNSSEC] = "dnssec",
 };
 
 /* Databases a store of the same schema version may lack (written before
@@ -222,13 +223,64 @@ static enum tdns_status tier_check(struct tdns_store *s, MDB_txn *txn,
 	return TDNS_OK;
 }
 
+/* meta "schema" (store.h): stamp a new store, refuse another version. */
+static enum tdns_status schema_check(struct tdns_store *s, MDB_txn *txn,
+				     const char *dir)
+{
+	bool rdonly = (s->flags & STORE_RDONLY) != 0;
+	MDB_val k, v;
+	uint8_t ver[4];
+	int rc;
+
+	k.mv_data = (void *)STORE_SCHEMA_KEY;
+	k.mv_size = strlen(STORE_SCHEMA_KEY);
+	rc = mdb_get(txn, s->dbi[TDNS_DB_META], &k, &v);
+	if (rc == MDB_NOTFOUND && !rdonly) {
+		/* A new store: stamp it with our schema version. */
+		ver[0] = (uint8_t)(STORE_SCHEMA_VERSION >> 24);
+		ver[1] = (uint8_t)(STORE_SCHEMA_VERSION >> 16);
+		ver[2] = (uint8_t)(STORE_SCHEMA_VERSION >> 8);
+		ver[3] = (uint8_t)STORE_SCHEMA_VERSION;
+		v.mv_data = ver;
+		v.mv_size = sizeof(ver);
+		rc = mdb_put(txn, s->dbi[TDNS_DB_META], &k, &v, 0);
+		if (rc != MDB_SUCCESS) {
+			log_err("%s: cannot write schema version: %s", dir,
+				mdb_strerror(rc));
+			return store_err(rc);
+		}
+	} else if (rc == MDB_NOTFOUND) {
+		log_err("%s: store has no schema version key", dir);
+		return TDNS_ESCHEMA;
+	} else if (rc != MDB_SUCCESS) {
+		log_err("%s: cannot read schema version: %s", dir, mdb_strerror(rc));
+		return store_err(rc);
+	} else if (v.mv_size != 4 || dns_rd32(v.mv_data) != STORE_SCHEMA_VERSION) {
+		if (v.mv_size == 4)
+			log_err("%s: store has schema version %u, this tierdns "
+				"uses version %u; refusing to open it. %s", dir,
+				(unsigned)dns_rd32(v.mv_data), STORE_SCHEMA_VERSION,
+				dns_rd32(v.mv_data) < STORE_SCHEMA_VERSION
+					? "To migrate: load the zone files again into "
+					  "a new, empty directory (tierdns-zone --db "
+					  "NEWDIR load FILE...) and start the daemon "
+					  "with --db NEWDIR (a local tier's cache "
+					  "starts empty there)"
+					: "It was written by a newer tierdns");
+		else
+			log_err("%s: store has a malformed schema version "
+				"(%zu bytes), this tierdns uses version %u", dir,
+				v.mv_size, STORE_SCHEMA_VERSION);
+		return TDNS_ESCHEMA;
+	}
+	return TDNS_OK;
+}
+
 /* Open the named databases, create or check the schema key and the tier. */
 static enum tdns_status store_init_dbs(struct tdns_store *s, const char *dir)
 {
 	bool rdonly = (s->flags & STORE_RDONLY) != 0;
 	MDB_txn *txn = NULL;
-	MDB_val k, v;
-	uint8_t ver[4];
 	enum tdns_status st;
 	int rc, i;
 
@@ -238,7 +290,14 @@ static enum tdns_status store_init_dbs(struct tdns_store *s, const char *dir)
 		st = store_err(rc);
 		goto out;
 	}
+	/* meta first: a store of another schema is refused for that reason,
+	 * before a database it lacks is reported as "not a tierdns store". */
 	for (i = 0; i < TDNS_DB_COUNT_; i++) {
+		if (i == TDNS_DB_META + 1) {
+			st = schema_check(s, txn, dir);
+			if (st != TDNS_OK)
+				goto out;
+		}
 		rc = mdb_dbi_open(txn, db_names[i], rdonly ? 0 : MDB_CREATE,
 				  &s->dbi[i]);
 		if (rc == MDB_NOTFOUND && db_optional[i]) {
@@ -255,44 +314,6 @@ static enum tdns_status store_init_dbs(struct tdns_store *s, const char *dir)
 			st = store_err(rc);
 			goto out;
 		}
-	}
-	k.mv_data = (void *)STORE_SCHEMA_KEY;
-	k.mv_size = strlen(STORE_SCHEMA_KEY);
-	rc = mdb_get(txn, s->dbi[TDNS_DB_META], &k, &v);
-	if (rc == MDB_NOTFOUND && !rdonly) {
-		/* A new store: stamp it with our schema version. */
-		ver[0] = (uint8_t)(STORE_SCHEMA_VERSION >> 24);
-		ver[1] = (uint8_t)(STORE_SCHEMA_VERSION >> 16);
-		ver[2] = (uint8_t)(STORE_SCHEMA_VERSION >> 8);
-		ver[3] = (uint8_t)STORE_SCHEMA_VERSION;
-		v.mv_data = ver;
-		v.mv_size = sizeof(ver);
-		rc = mdb_put(txn, s->dbi[TDNS_DB_META], &k, &v, 0);
-		if (rc != MDB_SUCCESS) {
-			log_err("%s: cannot write schema version: %s", dir,
-				mdb_strerror(rc));
-			st = store_err(rc);
-			goto out;
-		}
-	} else if (rc == MDB_NOTFOUND) {
-		log_err("%s: store has no schema version key", dir);
-		st = TDNS_ESCHEMA;
-		goto out;
-	} else if (rc != MDB_SUCCESS) {
-		log_err("%s: cannot read schema version: %s", dir, mdb_strerror(rc));
-		st = store_err(rc);
-		goto out;
-	} else if (v.mv_size != 4 || dns_rd32(v.mv_data) != STORE_SCHEMA_VERSION) {
-		if (v.mv_size == 4)
-			log_err("%s: store has schema version %u, this tierdns "
-				"uses version %u; refusing to open it", dir,
-				(unsigned)dns_rd32(v.mv_data), STORE_SCHEMA_VERSION);
-		else
-			log_err("%s: store has a malformed schema version "
-				"(%zu bytes), this tierdns uses version %u", dir,
-				v.mv_size, STORE_SCHEMA_VERSION);
-		st = TDNS_ESCHEMA;
-		goto out;
 	}
 	st = tier_check(s, txn, dir);
 	if (st != TDNS_OK)
@@ -685,6 +706,27 @@ enum tdns_status store_cursor_seek(struct tdns_cursor *c, const uint8_t *key,
 		mk.mv_size = klen;
 		rc = mdb_cursor_get(c->cur, &mk, &mv, MDB_SET_RANGE);
 	}
+	if (rc != MDB_SUCCESS)
+		return store_err(rc);
+	fill(&mk, &mv, k, v);
+	return TDNS_OK;
+}
+
+enum tdns_status store_cursor_seek_le(struct tdns_cursor *c, const uint8_t *key,
+				      size_t klen, struct tdns_val *k,
+				      struct tdns_val *v)
+{
+	MDB_val mk = { klen, (void *)key }, mv = { 0, NULL };
+	int rc;
+
+	if (fault_hit())
+		return TDNS_EIO;
+	rc = mdb_cursor_get(c->cur, &mk, &mv, MDB_SET_RANGE);
+	if (rc == MDB_NOTFOUND)
+		rc = mdb_cursor_get(c->cur, &mk, &mv, MDB_LAST);
+	else if (rc == MDB_SUCCESS &&
+		 (mk.mv_size != klen || memcmp(mk.mv_data, key, klen) != 0))
+		rc = mdb_cursor_get(c->cur, &mk, &mv, MDB_PREV);
 	if (rc != MDB_SUCCESS)
 		return store_err(rc);
 	fill(&mk, &mv, k, v);

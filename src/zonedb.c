@@ -4,7 +4,12 @@
  * Record keys (name.h) sort a zone into one contiguous range: the apex's
  * RRsets first (the 0x00 after the name key sorts before any label length),
  * then every name below it. A deeper zone held in the same store is a
- * sub-range of that range; walking or clearing a zone seeks past it.
+ * sub-range of that range; walking or clearing a zone seeks past it. The
+ * one key of that range that is not the deeper zone's is the DS RRset at
+ * its apex: the parent side of the cut (RFC 4035 3.1.4.1) belongs to the
+ * parent. So a walk of a zone visits the DS at each deeper apex, and skips
+ * the DS at its own apex when its parent zone is held in the store too
+ * (without the parent, a DS at the apex is the zone's own data).
  */
 #include "tierdns/zonedb.h"
 
@@ -13,6 +18,8 @@
 #include <time.h>
 
 #include <ldns/ldns.h>
+
+#include <ldns/sha1.h>
 
 #include "tierdns/dnsproto.h"
 #include "tierdns/log.h"
@@ -317,6 +324,13 @@ static bool prefix_successor(const uint8_t *p, size_t plen, uint8_t *out,
 typedef int (*range_fn)(void *ctx, const struct tdns_val *k,
 			const struct tdns_val *v, bool *del);
 
+/* Is k the record key of the DS RRset at the apex? */
+static bool is_apex_ds(const struct tdns_val *k, size_t apex_len)
+{
+	return k->len == apex_len + 3 && k->data[apex_len] == 0 &&
+	       k->data[apex_len + 1] == 0 && k->data[apex_len + 2] == DNS_TYPE_DS;
+}
+
 static enum tdns_status range_walk(struct tdns_txn *t, const uint8_t *apex,
 				   size_t apex_len, range_fn fn, void *ctx, int *ret)
 {
@@ -324,12 +338,23 @@ static enum tdns_status range_walk(struct tdns_txn *t, const uint8_t *apex,
 	struct subzones sub;
 	struct tdns_val k, v;
 	size_t ci = 0;
+	bool parent_ds = false;
 	enum tdns_status st;
 
 	*ret = 0;
 	st = subzones_get(t, apex, apex_len, &sub);
 	if (st != TDNS_OK)
 		return st;
+	/* Our apex DS is the parent's when the parent is held here. */
+	if (apex_len > 0) {
+		size_t plen;
+
+		st = zonedb_find(t, apex, name_key_prefix_len(apex, apex_len,
+				 name_key_labels(apex, apex_len) - 1), &plen, NULL);
+		if (st != TDNS_OK && st != TDNS_ENOTFOUND)
+			goto out;
+		parent_ds = st == TDNS_OK;
+	}
 	st = store_cursor_open(t, TDNS_DB_RR, &c);
 	if (st != TDNS_OK)
 		goto out;
@@ -342,9 +367,24 @@ static enum tdns_status range_walk(struct tdns_txn *t, const uint8_t *apex,
 		       key_cmp(sub.keys[ci], sub.lens[ci], k.data, k.len) < 0)
 			ci++;
 		if (ci < sub.n && has_prefix(&k, sub.keys[ci], sub.lens[ci])) {
-			uint8_t next[NAME_KEY_MAX];
+			uint8_t next[RECORD_KEY_MAX];
 			size_t nlen;
+			bool del = false;
 
+			/* The DS at the deeper apex is ours (see the top). */
+			nlen = name_record_key(sub.keys[ci], sub.lens[ci],
+					       DNS_TYPE_DS, next);
+			st = store_cursor_seek(c, next, nlen, &k, &v);
+			if (st == TDNS_OK && k.len == nlen &&
+			    memcmp(k.data, next, nlen) == 0) {
+				*ret = fn(ctx, &k, &v, &del);
+				if (*ret != 0)
+					break;
+				if (del && (st = store_cursor_del(c)) != TDNS_OK)
+					goto out;
+			} else if (st != TDNS_OK && st != TDNS_ENOTFOUND) {
+				goto out;
+			}
 			if (!prefix_successor(sub.keys[ci], sub.lens[ci], next, &nlen))
 				break;
 			ci++;
@@ -353,6 +393,10 @@ static enum tdns_status range_walk(struct tdns_txn *t, const uint8_t *apex,
 		}
 		bool del = false;
 
+		if (parent_ds && is_apex_ds(&k, apex_len)) {
+			st = store_cursor_next(c, &k, &v);
+			continue;
+		}
 		*ret = fn(ctx, &k, &v, &del);
 		if (*ret != 0)
 			break;
@@ -439,6 +483,8 @@ enum tdns_status zonedb_clear(struct tdns_txn *t, const uint8_t *apex,
 	if (apex_len > NAME_KEY_MAX)
 		return TDNS_EINVAL;
 	st = range_walk(t, apex, apex_len, clear_one, &c, &ret);
+	if (st == TDNS_OK)
+		st = zonedb_denial_clear(t, apex, apex_len);
 	if (rrsets != NULL)
 		*rrsets += c.rrsets;
 	if (records != NULL)
@@ -801,4 +847,266 @@ void zonedb_print_zone(FILE *out, const uint8_t *apex, size_t apex_len,
 		(unsigned)m->serial, (unsigned)m->rrsets, (unsigned)m->records, when);
 	free(name);
 	ldns_rdf_deep_free(rdf);
+}
+
+/* ---- the denial index (zonedb.h) ----------------------------------- */
+
+#define DENIAL_KEY_MAX 511 /* LMDB's default key size limit */
+
+/* apex | 0x00 | chain: the prefix of one chain of one zone. */
+static size_t denial_prefix(const uint8_t *apex, size_t apex_len,
+			    enum zonedb_chain chain, uint8_t *out)
+{
+	memcpy(out, apex, apex_len);
+	out[apex_len] = 0;
+	out[apex_len + 1] = (uint8_t)chain;
+	return apex_len + 2;
+}
+
+/* The chain's index key for probe (zonedb.h); 0 if it does not fit or
+ * the name is not at or below the apex. */
+static size_t denial_key(const uint8_t *apex, size_t apex_len,
+			 enum zonedb_chain chain, const uint8_t *probe,
+			 size_t plen, uint8_t *out)
+{
+	size_t o = denial_prefix(apex, apex_len, chain, out), pos, i;
+
+	if (chain == ZONEDB_NSEC3) {
+		if (o + plen > DENIAL_KEY_MAX)
+			return 0;
+		for (i = 0; i < plen; i++)
+			out[o++] = dns_lower(probe[i]);
+		return o;
+	}
+	if (!name_key_is_subdomain(probe, plen, apex, apex_len))
+		return 0;
+	for (pos = apex_len; pos < plen;) {
+		size_t llen = probe[pos++];
+
+		if (llen > plen - pos || o + 2 * llen + 1 > DENIAL_KEY_MAX)
+			return 0;
+		for (i = 0; i < llen; i++) {
+			uint8_t c = dns_lower(probe[pos + i]);
+
+			if (c <= 1) {
+				out[o++] = 1;
+				out[o++] = (uint8_t)(c + 1);
+			} else {
+				out[o++] = c;
+			}
+		}
+		out[o++] = 0;
+		pos += llen;
+	}
+	return o;
+}
+
+enum tdns_status zonedb_put_denial(struct tdns_txn *t, const uint8_t *apex,
+				   size_t apex_len, enum zonedb_chain chain,
+				   const uint8_t *owner, size_t olen,
+				   const uint8_t *val, size_t vlen)
+{
+	uint8_t k[DENIAL_KEY_MAX];
+	uint8_t *buf;
+	size_t klen;
+	enum tdns_status st;
+
+	if (apex_len > NAME_KEY_MAX || olen > NAME_KEY_MAX ||
+	    !name_key_is_subdomain(owner, olen, apex, apex_len))
+		return TDNS_EINVAL;
+	if (chain == ZONEDB_NSEC3) {
+		/* hash.apex: one label, the whole rest of the key. */
+		if (olen == apex_len ||
+		    (size_t)owner[apex_len] + 1 != olen - apex_len)
+			return TDNS_EINVAL;
+		klen = denial_key(apex, apex_len, chain, owner + apex_len + 1,
+				  owner[apex_len], k);
+	} else {
+		klen = denial_key(apex, apex_len, chain, owner, olen, k);
+	}
+	if (klen == 0)
+		return TDNS_EINVAL;
+	buf = malloc(1 + olen + vlen);
+	if (buf == NULL)
+		return TDNS_ENOMEM;
+	buf[0] = (uint8_t)olen;
+	memcpy(buf + 1, owner, olen);
+	memcpy(buf + 1 + olen, val, vlen);
+	st = store_put(t, TDNS_DB_DNSSEC, k, klen, buf, 1 + olen + vlen);
+	free(buf);
+	return st;
+}
+
+/* Split an index value into owner key and RRset view. */
+static enum tdns_status denial_decode(const struct tdns_val *v,
+				      const uint8_t **owner, size_t *olen,
+				      struct tdns_rrset_view *view)
+{
+	size_t n;
+
+	if (v->len < 1 || (n = v->data[0]) > NAME_KEY_MAX || v->len - 1 < n ||
+	    rrset_decode(v->data + 1 + n, v->len - 1 - n, view) != TDNS_OK) {
+		log_err("zonedb: malformed denial index value (%zu bytes)", v->len);
+		return TDNS_EINVAL;
+	}
+	*owner = v->data + 1;
+	*olen = n;
+	return TDNS_OK;
+}
+
+enum tdns_status zonedb_denial_find(struct tdns_txn *t, const uint8_t *apex,
+				    size_t apex_len, enum zonedb_chain chain,
+				    const uint8_t *probe, size_t plen,
+				    const uint8_t **owner, size_t *olen,
+				    bool *exact, struct tdns_rrset_view *v)
+{
+	uint8_t key[DENIAL_KEY_MAX], last[NAME_KEY_MAX + 3];
+	struct tdns_cursor *c = NULL;
+	struct tdns_val k, val;
+	size_t klen, pfx;
+	enum tdns_status st;
+
+	*exact = false;
+	if (apex_len > NAME_KEY_MAX)
+		return TDNS_EINVAL;
+	klen = denial_key(apex, apex_len, chain, probe, plen, key);
+	if (klen == 0)
+		return TDNS_EINVAL;
+	pfx = apex_len + 2;
+	st = store_cursor_open(t, TDNS_DB_DNSSEC, &c);
+	if (st != TDNS_OK)
+		goto out;
+	st = store_cursor_seek_le(c, key, klen, &k, &val);
+	if (st != TDNS_OK && st != TDNS_ENOTFOUND)
+		goto out;
+	if (st == TDNS_ENOTFOUND || !has_prefix(&k, key, pfx)) {
+		/* Before the first record: NSEC3 wraps to the last one. */
+		if (chain != ZONEDB_NSEC3) {
+			st = TDNS_ENOTFOUND;
+			goto out;
+		}
+		denial_prefix(apex, apex_len, chain, last);
+		last[pfx] = 0xff;
+		st = store_cursor_seek_le(c, last, pfx + 1, &k, &val);
+		if (st == TDNS_OK && !has_prefix(&k, key, pfx))
+			st = TDNS_ENOTFOUND;
+		if (st != TDNS_OK)
+			goto out;
+	} else {
+		*exact = k.len == klen && memcmp(k.data, key, klen) == 0;
+	}
+	st = denial_decode(&val, owner, olen, v);
+out:
+	store_cursor_close(c);
+	return st;
+}
+
+enum tdns_status zonedb_denial_walk(struct tdns_txn *t, const uint8_t *apex,
+				    size_t apex_len, enum zonedb_chain chain,
+				    zonedb_walk_cb cb, void *ctx, int *stop)
+{
+	uint8_t pfx[NAME_KEY_MAX + 2];
+	struct tdns_cursor *c = NULL;
+	struct tdns_rrset_view view;
+	struct tdns_val k, v;
+	const uint8_t *owner;
+	size_t plen, olen;
+	enum tdns_status st;
+	int ret = 0;
+
+	if (apex_len > NAME_KEY_MAX) {
+		st = TDNS_EINVAL;
+		goto out;
+	}
+	plen = denial_prefix(apex, apex_len, chain, pfx);
+	st = store_cursor_open(t, TDNS_DB_DNSSEC, &c);
+	if (st != TDNS_OK)
+		goto out;
+	for (st = store_cursor_seek(c, pfx, plen, &k, &v); st == TDNS_OK;
+	     st = store_cursor_next(c, &k, &v)) {
+		if (!has_prefix(&k, pfx, plen))
+			break;
+		if (denial_decode(&v, &owner, &olen, &view) != TDNS_OK)
+			continue;
+		ret = cb(ctx, owner, olen,
+			 chain == ZONEDB_NSEC3 ? DNS_TYPE_NSEC3 : DNS_TYPE_NSEC,
+			 &view);
+		if (ret != 0)
+			break;
+	}
+	if (st == TDNS_ENOTFOUND)
+		st = TDNS_OK;
+out:
+	if (stop != NULL)
+		*stop = ret;
+	store_cursor_close(c);
+	return st;
+}
+
+enum tdns_status zonedb_denial_clear(struct tdns_txn *t, const uint8_t *apex,
+				     size_t apex_len)
+{
+	uint8_t pfx[NAME_KEY_MAX + 1];
+	struct tdns_cursor *c = NULL;
+	struct tdns_val k;
+	enum tdns_status st;
+
+	if (apex_len > NAME_KEY_MAX)
+		return TDNS_EINVAL;
+	/* apex | 0x00 covers both chains of this zone and no other zone's. */
+	memcpy(pfx, apex, apex_len);
+	pfx[apex_len] = 0;
+	st = store_cursor_open(t, TDNS_DB_DNSSEC, &c);
+	if (st != TDNS_OK)
+		goto out;
+	for (st = store_cursor_seek(c, pfx, apex_len + 1, &k, NULL);
+	     st == TDNS_OK && has_prefix(&k, pfx, apex_len + 1);
+	     st = store_cursor_seek(c, pfx, apex_len + 1, &k, NULL)) {
+		st = store_cursor_del(c);
+		if (st != TDNS_OK)
+			goto out;
+	}
+	if (st == TDNS_ENOTFOUND || st == TDNS_OK)
+		st = TDNS_OK;
+out:
+	store_cursor_close(c);
+	return st;
+}
+
+size_t zonedb_base32hex(const uint8_t *in, size_t n, uint8_t *out)
+{
+	static const char b32[] = "0123456789abcdefghijklmnopqrstuv";
+	size_t bit, o = 0;
+
+	/* RFC 4648 7, no padding: every whole group of 5 bits. */
+	for (bit = 0; bit + 5 <= n * 8; bit += 5) {
+		unsigned v = (unsigned)in[bit / 8] << 8 |
+			     (bit / 8 + 1 < n ? in[bit / 8 + 1] : 0);
+
+		out[o++] = (uint8_t)b32[(v >> (11 - bit % 8)) & 0x1f];
+	}
+	return o;
+}
+
+enum tdns_status zonedb_nsec3_label(uint16_t iterations, const uint8_t *salt,
+				    uint8_t salt_len, const uint8_t *key,
+				    size_t klen, uint8_t *label)
+{
+	uint8_t buf[NAME_WIRE_MAX + 255], h[ZONEDB_NSEC3_HASH + 255];
+	size_t wlen;
+	uint16_t it;
+
+	/* RFC 5155 5: IH(salt, x, 0) = H(x || salt), then k more rounds over
+	 * the previous hash, x the canonical (lower-case) wire name. */
+	if (name_key_to_wire(key, klen, buf, &wlen) != TDNS_OK)
+		return TDNS_EINVAL;
+	memcpy(buf + wlen, salt, salt_len);
+	ldns_sha1(buf, (unsigned)(wlen + salt_len), h);
+	for (it = 0; it < iterations; it++) {
+		memcpy(h + ZONEDB_NSEC3_HASH, salt, salt_len);
+		ldns_sha1(h, (unsigned)(ZONEDB_NSEC3_HASH + salt_len), h);
+	}
+	/* 160 bits: 32 base32hex digits. */
+	zonedb_base32hex(h, ZONEDB_NSEC3_HASH, label);
+	return TDNS_OK;
 }

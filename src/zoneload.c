@@ -33,7 +33,8 @@ struct zl_rec {
 	uint32_t line;
 	uint16_t key_len;
 	uint16_t rdlen;
-	uint16_t type;
+	uint16_t type;     /* the RRset's type: for an RRSIG the type covered */
+	bool sig;      /* an RRSIG, stored in the tail of the RRset it covers */
 	bool dup;      /* a repeat of an earlier record of its RRset */
 	uint8_t flags; /* REC_*, on the first record of an RRset while storing */
 };
@@ -273,7 +274,7 @@ static enum tdns_status add_parsed(struct zl_zone *z, const ldns_rr *rr,
 				   int line, char *err, size_t errlen)
 {
 	const ldns_rdf *owner = ldns_rr_owner(rr);
-	uint16_t type = (uint16_t)ldns_rr_get_type(rr);
+	uint16_t type = (uint16_t)ldns_rr_get_type(rr), key_type = type;
 	uint8_t key[NAME_KEY_MAX];
 	size_t klen, rdlen;
 	struct zl_rec *r;
@@ -314,7 +315,7 @@ static enum tdns_status add_parsed(struct zl_zone *z, const ldns_rr *rr,
 		size_t i;
 
 		for (i = 0; i < z->n; i++) {
-			if (z->recs[i].type == LDNS_RR_TYPE_SOA) {
+			if (z->recs[i].type == LDNS_RR_TYPE_SOA && !z->recs[i].sig) {
 				seterr(err, errlen, "%s:%d: second SOA record (the "
 				       "first is on line %u); a file holds one zone",
 				       z->file, line, (unsigned)z->recs[i].line);
@@ -329,6 +330,18 @@ static enum tdns_status add_parsed(struct zl_zone *z, const ldns_rr *rr,
 		z->apex_len = klen;
 		z->serial = ldns_rdf2native_int32(ldns_rr_rdf(rr, 2));
 	}
+	/* RFC 4034 3.1.1: an RRSIG goes with the RRset of its Type Covered. */
+	if (type == LDNS_RR_TYPE_RRSIG) {
+		const ldns_rdf *tc = ldns_rr_rdf(rr, 0);
+
+		if (ldns_rr_rd_count(rr) < 9 || tc == NULL ||
+		    ldns_rdf_size(tc) != 2) {
+			seterr(err, errlen, "%s:%d: malformed RRSIG", z->file, line);
+			return TDNS_EPARSE;
+		}
+		key_type = (uint16_t)(ldns_rdf_data(tc)[0] << 8 |
+				      ldns_rdf_data(tc)[1]);
+	}
 	r = rec_alloc(z);
 	if (r == NULL)
 		goto nomem;
@@ -336,7 +349,8 @@ static enum tdns_status add_parsed(struct zl_zone *z, const ldns_rr *rr,
 	r->key_off = arena_alloc(z, klen + 3);
 	if (r->key_off == UINT32_MAX)
 		goto nomem;
-	r->key_len = (uint16_t)name_record_key(key, klen, type, z->arena + r->key_off);
+	r->key_len = (uint16_t)name_record_key(key, klen, key_type,
+					       z->arena + r->key_off);
 	r->rd_off = arena_alloc(z, rdlen);
 	if (r->rd_off == UINT32_MAX)
 		goto nomem;
@@ -359,7 +373,8 @@ static enum tdns_status add_parsed(struct zl_zone *z, const ldns_rr *rr,
 		rr_rdata_write(rr, z->arena + r->cmp_off, true);
 	}
 	r->rdlen = (uint16_t)rdlen;
-	r->type = type;
+	r->type = key_type;
+	r->sig = type == LDNS_RR_TYPE_RRSIG;
 	r->ttl = ldns_rr_ttl(rr);
 	r->seq = (uint32_t)(z->n - 1);
 	r->line = (uint32_t)line;
@@ -380,6 +395,8 @@ static int cmp_key_rdata(const void *a, const void *b, void *ctx)
 	c = key_cmp(arena + x->key_off, x->key_len, arena + y->key_off, y->key_len);
 	if (c != 0)
 		return c;
+	if (x->sig != y->sig)
+		return x->sig ? 1 : -1;
 	c = key_cmp(arena + x->cmp_off, x->rdlen, arena + y->cmp_off, y->rdlen);
 	if (c != 0)
 		return c;
@@ -390,6 +407,8 @@ static int cmp_seq(const void *a, const void *b)
 {
 	const struct zl_rec *x = a, *y = b;
 
+	if (x->sig != y->sig)
+		return x->sig ? 1 : -1;
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
@@ -411,19 +430,63 @@ static size_t group_end(const struct zl_zone *z, size_t i)
 }
 
 /*
+ * One TTL per RRset (RFC 2181 5.2) for the records recs[i..j) (the data of
+ * an RRset or its signatures): the lowest, with a warning when they
+ * differed. More than 65535 records is an error.
+ */
+static enum tdns_status settle_ttl(struct zl_zone *z, size_t i, size_t j,
+				   char *err, size_t errlen)
+{
+	char owner[PRESENT_MAX], tname[32];
+	uint32_t ttl;
+	size_t k;
+
+	if (i == j)
+		return TDNS_OK;
+	ttl = z->recs[i].ttl;
+	for (k = i; k < j; k++)
+		if (!z->recs[k].dup && z->recs[k].ttl < ttl)
+			ttl = z->recs[k].ttl;
+	for (k = i; k < j; k++) {
+		if (z->recs[k].dup || z->recs[k].ttl == ttl)
+			continue;
+		key_str(z->arena + z->recs[i].key_off, z->recs[i].key_len - 3u,
+			owner, sizeof(owner));
+		type_str(z->recs[i].type, tname, sizeof(tname));
+		log_warn("%s:%u: TTL %u differs within the %s %s %s; using the "
+			 "lowest, %u (RFC 2181 5.2)", z->file,
+			 (unsigned)z->recs[k].line, (unsigned)z->recs[k].ttl,
+			 z->recs[i].sig ? "signatures of the RRset" : "RRset",
+			 owner, tname, (unsigned)ttl);
+		break;
+	}
+	for (k = i; k < j; k++)
+		z->recs[k].ttl = ttl;
+	if (j - i > UINT16_MAX) {
+		key_str(z->arena + z->recs[i].key_off, z->recs[i].key_len - 3u,
+			owner, sizeof(owner));
+		seterr(err, errlen, "%s:%u: more than 65535 records in the "
+		       "RRset %s", z->file, (unsigned)z->recs[j - 1].line, owner);
+		return TDNS_EPARSE;
+	}
+	return TDNS_OK;
+}
+
+/*
  * After the whole file is read: the zone rules that need every record, then
  * sort into RRsets in key order, drop duplicates, settle TTLs.
  */
 static enum tdns_status finish_zone(struct zl_zone *z, char *err, size_t errlen)
 {
-	size_t i, j, name_start;
+	size_t i, j, w, name_start;
 	char owner[PRESENT_MAX], tname[32];
 
 	if (z->apex_len == 0 && z->n > 0) {
 		bool have_soa = false;
 
 		for (i = 0; i < z->n && !have_soa; i++)
-			have_soa = z->recs[i].type == LDNS_RR_TYPE_SOA;
+			have_soa = z->recs[i].type == LDNS_RR_TYPE_SOA &&
+				   !z->recs[i].sig;
 		if (!have_soa) {
 			seterr(err, errlen, "%s: no SOA record (a zone needs one "
 			       "at its apex)", z->file);
@@ -452,52 +515,44 @@ static enum tdns_status finish_zone(struct zl_zone *z, char *err, size_t errlen)
 	qsort_r(z->recs, z->n, sizeof(*z->recs), cmp_key_rdata, z->arena);
 	z->rrsets = 0;
 	z->records = 0;
-	for (i = 0; i < z->n; i = j) {
-		uint32_t ttl;
-		size_t k;
+	for (i = 0, w = 0; i < z->n; i = j) {
+		size_t k, sig;
 
 		j = group_end(z, i);
 		/* Equal rdata sorts adjacent, earliest first: keep that one. */
 		for (k = i + 1; k < j; k++) {
 			const struct zl_rec *p = &z->recs[k - 1], *r = &z->recs[k];
 
-			if (p->rdlen == r->rdlen &&
+			if (p->sig == r->sig && p->rdlen == r->rdlen &&
 			    memcmp(z->arena + p->cmp_off, z->arena + r->cmp_off,
 				   r->rdlen) == 0)
 				z->recs[k].dup = true;
 		}
+		/* File order, the records before their signatures. */
 		qsort(z->recs + i, j - i, sizeof(*z->recs), cmp_seq);
-		ttl = z->recs[i].ttl;
-		for (k = i; k < j; k++) {
-			if (z->recs[k].dup)
-				continue;
-			z->records++;
-			if (z->recs[k].ttl < ttl)
-				ttl = z->recs[k].ttl;
-		}
-		for (k = i; k < j; k++) {
-			if (z->recs[k].dup || z->recs[k].ttl == ttl)
-				continue;
+		for (sig = i; sig < j && !z->recs[sig].sig; sig++)
+			;
+		if (sig == i) {
+			/* Nothing to attach them to: a signed zone never has
+			 * these, and a validator could not use them. */
 			key_str(z->arena + z->recs[i].key_off,
 				z->recs[i].key_len - 3u, owner, sizeof(owner));
 			type_str(z->recs[i].type, tname, sizeof(tname));
-			log_warn("%s:%u: TTL %u differs within the RRset %s %s; "
-				 "using the lowest, %u (RFC 2181 5.2)", z->file,
-				 (unsigned)z->recs[k].line, (unsigned)z->recs[k].ttl,
-				 owner, tname, (unsigned)ttl);
-			break;
+			log_warn("%s:%u: RRSIG for %s %s, which has no such RRset; "
+				 "not stored", z->file, (unsigned)z->recs[i].line,
+				 owner, tname);
+			continue;
 		}
-		for (k = i; k < j; k++)
-			z->recs[k].ttl = ttl;
-		if (j - i > UINT16_MAX) {
-			key_str(z->arena + z->recs[i].key_off,
-				z->recs[i].key_len - 3u, owner, sizeof(owner));
-			seterr(err, errlen, "%s:%u: more than 65535 records in the "
-			       "RRset %s", z->file, (unsigned)z->recs[j - 1].line, owner);
+		if (settle_ttl(z, i, sig, err, errlen) != TDNS_OK ||
+		    settle_ttl(z, sig, j, err, errlen) != TDNS_OK)
 			return TDNS_EPARSE;
-		}
 		z->rrsets++;
+		for (k = i; k < j; k++) {
+			z->records += z->recs[k].dup ? 0u : 1u;
+			z->recs[w++] = z->recs[k];
+		}
 	}
+	z->n = w;
 	/* RFC 1034 3.6.2, RFC 2181 10.1: a CNAME is alone at its name (RRSIG
 	 * and NSEC aside, RFC 4035 2.5) and there is only one. */
 	for (name_start = 0; name_start < z->n; name_start = i) {
@@ -513,14 +568,13 @@ static enum tdns_status finish_zone(struct zl_zone *z, char *err, size_t errlen)
 				   z->arena + z->recs[name_start].key_off,
 				   nlen - 3u) != 0)
 				break;
-			if (r->dup)
+			if (r->dup || r->sig)
 				continue;
 			if (r->type == LDNS_RR_TYPE_CNAME) {
 				if (cname == NULL)
 					cname = r;
 				cnames++;
-			} else if (r->type != LDNS_RR_TYPE_RRSIG &&
-				   r->type != LDNS_RR_TYPE_NSEC && other == NULL) {
+			} else if (r->type != LDNS_RR_TYPE_NSEC && other == NULL) {
 				other = r;
 			}
 		}
@@ -933,12 +987,13 @@ static enum tdns_status parent_shrinks(struct tdns_txn *t, const struct zl_zone 
 	return zonedb_put_meta(t, z->apex, plen, &m);
 }
 
-/* Encode the RRset recs[i..j) (duplicates left out) into zs->vbuf. */
+/* Encode the RRset recs[i..j) (duplicates left out, signatures in the
+ * tail, rrset.h) into zs->vbuf. */
 static enum tdns_status encode_group(struct tdns_zoneset *zs, const struct zl_zone *z,
 				     size_t i, size_t j, size_t *len)
 {
 	struct tdns_rrset_enc enc;
-	size_t need = RRSET_HDR_LEN, k;
+	size_t need = 2 * RRSET_HDR_LEN, k; /* the header and the sigs' */
 	enum tdns_status st;
 
 	for (k = i; k < j; k++)
@@ -955,6 +1010,12 @@ static enum tdns_status encode_group(struct tdns_zoneset *zs, const struct zl_zo
 	for (k = i; k < j; k++) {
 		if (z->recs[k].dup)
 			continue;
+		/* The records come first, then their signatures (cmp_seq). */
+		if (z->recs[k].sig && (k == i || !z->recs[k - 1].sig)) {
+			st = rrset_enc_sigs(&enc, z->recs[k].ttl);
+			if (st != TDNS_OK)
+				return st;
+		}
 		st = rrset_enc_add(&enc, z->arena + z->recs[k].rd_off, z->recs[k].rdlen);
 		if (st != TDNS_OK)
 			return st;
@@ -1038,8 +1099,13 @@ static enum tdns_status apply_zone(struct tdns_zoneset *zs, struct zl_zone *z,
 							     sub.lens[ci]) &&
 		       key_cmp(sub.keys[ci], sub.lens[ci], rk, rklen) < 0)
 			ci++;
+		/* The DS RRset at a deeper zone's apex is ours: it is the
+		 * parent side of the cut (RFC 4035 3.1.4.1), and the deeper
+		 * zone has none there. */
 		if (ci < sub.n && name_key_is_subdomain(rk, rklen, sub.keys[ci],
-							sub.lens[ci]))
+							sub.lens[ci]) &&
+		    !(z->recs[i].type == LDNS_RR_TYPE_DS &&
+		      rklen == sub.lens[ci] + 3))
 			z->recs[i].flags = REC_OCCLUDED;
 	}
 	st = zonedb_sweep(t, z->apex, z->apex_len, merge_one, &mc);
@@ -1055,6 +1121,11 @@ static enum tdns_status apply_zone(struct tdns_zoneset *zs, struct zl_zone *z,
 		if (st != TDNS_OK)
 			goto out;
 	}
+	/* The denial index is rewritten whole (it is small next to the zone
+	 * and has no per-entry difference to keep). */
+	st = zonedb_denial_clear(t, z->apex, z->apex_len);
+	if (st != TDNS_OK)
+		goto out;
 	memset(&m, 0, sizeof(m));
 	z->occluded = 0;
 	for (i = 0; i < z->n; i = j) {
@@ -1066,14 +1137,40 @@ static enum tdns_status apply_zone(struct tdns_zoneset *zs, struct zl_zone *z,
 			recs += z->recs[k].dup ? 0u : 1u;
 		if (r0->flags & REC_OCCLUDED) {
 			z->occluded += recs;
+			/* Our denial chain still runs through the cut. */
+			if (r0->type != LDNS_RR_TYPE_NSEC)
+				continue;
+			st = encode_group(zs, z, i, j, &len);
+			if (st == TDNS_OK)
+				st = zonedb_put_denial(t, z->apex, z->apex_len,
+						       ZONEDB_NSEC,
+						       z->arena + r0->key_off,
+						       r0->key_len - 3u, zs->vbuf,
+						       len);
+			if (st != TDNS_OK)
+				goto out;
 			continue;
 		}
 		m.rrsets++;
 		m.records += recs;
-		if (r0->flags & REC_SAME)
+		if ((r0->flags & REC_SAME) && r0->type != LDNS_RR_TYPE_NSEC)
 			continue;
 		st = encode_group(zs, z, i, j, &len);
-		if (st == TDNS_OK)
+		if (st != TDNS_OK)
+			goto out;
+		/* NSEC3 RRsets go into the index only, NSEC RRsets into both
+		 * (zonedb.h). */
+		if (r0->type == LDNS_RR_TYPE_NSEC3 || r0->type == LDNS_RR_TYPE_NSEC)
+			st = zonedb_put_denial(t, z->apex, z->apex_len,
+					       r0->type == LDNS_RR_TYPE_NSEC3
+						       ? ZONEDB_NSEC3 : ZONEDB_NSEC,
+					       z->arena + r0->key_off,
+					       r0->key_len - 3u, zs->vbuf, len);
+		if (st == TDNS_EINVAL)
+			log_err("%s: an NSEC3 owner must be one label below the "
+				"apex %s (RFC 5155 3)", z->file, z->name);
+		if (st == TDNS_OK && r0->type != LDNS_RR_TYPE_NSEC3 &&
+		    !(r0->flags & REC_SAME))
 			st = zonedb_put_rrset(t, z->arena + r0->key_off, r0->key_len - 3u,
 					      r0->type, zs->vbuf, len);
 		if (st != TDNS_OK)
@@ -1220,17 +1317,30 @@ enum tdns_status zoneload_rrset_to_ldns(const ldns_rdf *owner, uint16_t type,
 					ldns_rr_list **out)
 {
 	ldns_rr_list *list = NULL;
+	struct tdns_rrset_view sigs;
 	const uint8_t *rd;
 	uint16_t rdlen;
 	size_t pos = 0;
 	enum tdns_status st = TDNS_ENOMEM;
 
 	*out = NULL;
+	rrset_sigs(v, &sigs);
 	list = ldns_rr_list_new();
 	if (list == NULL)
 		goto out;
 	while (rrset_next(v, &pos, &rd, &rdlen)) {
 		ldns_rr *rr = rr_from_rdata(owner, type, v->ttl, rd, rdlen);
+
+		if (rr == NULL)
+			goto out;
+		if (!ldns_rr_list_push_rr(list, rr)) {
+			ldns_rr_free(rr);
+			goto out;
+		}
+	}
+	for (pos = 0; rrset_next(&sigs, &pos, &rd, &rdlen);) {
+		ldns_rr *rr = rr_from_rdata(owner, LDNS_RR_TYPE_RRSIG, sigs.ttl,
+					    rd, rdlen);
 
 		if (rr == NULL)
 			goto out;
@@ -1325,10 +1435,44 @@ enum tdns_status zoneload_dump(struct tdns_txn *t, const uint8_t *apex,
 			return st;
 	}
 	st = zonedb_walk(t, apex, apex_len, dump_one, &d, NULL);
+	if (st == TDNS_OK && d.st == TDNS_OK)
+		st = zonedb_denial_walk(t, apex, apex_len, ZONEDB_NSEC3, dump_one,
+					&d, NULL);
 	return st != TDNS_OK ? st : d.st;
 }
 
 /* ---- single-record edits ---------------------------------------------- */
+
+/* An edit of a signed zone leaves the changed RRset (and a new name's
+ * place in the NSEC/NSEC3 chain) without a valid proof until the zone is
+ * signed again: say so. TDNS_OK, or the store's error. */
+static enum tdns_status warn_if_signed(struct tdns_txn *t, const uint8_t *apex,
+				       size_t apex_len)
+{
+	struct tdns_rrset_view v;
+	char name[PRESENT_MAX];
+	enum tdns_status st;
+
+	st = zonedb_get_rrset(t, apex, apex_len, LDNS_RR_TYPE_DNSKEY, &v);
+	if (st == TDNS_ENOTFOUND)
+		return TDNS_OK;
+	if (st == TDNS_OK) {
+		key_str(apex, apex_len, name, sizeof(name));
+		log_warn("zone %s is signed: validators will find the change "
+			 "bogus until it is signed again (tierdns-zone sign %s "
+			 "KEY...)", name, name);
+	}
+	return st;
+}
+
+/* Signatures and the denial chains are a whole-zone product (the signer's):
+ * one record changed by hand would leave a chain or a signature that no
+ * longer proves anything, so add and delete refuse them. */
+static bool is_dnssec_chain_type(uint16_t type)
+{
+	return type == LDNS_RR_TYPE_RRSIG || type == LDNS_RR_TYPE_NSEC ||
+	       type == LDNS_RR_TYPE_NSEC3;
+}
 
 enum tdns_status zoneload_name_key(const char *name, uint8_t *key, size_t *klen)
 {
@@ -1483,6 +1627,12 @@ enum tdns_status zoneload_add(struct tdns_txn *t, const char *rr_text,
 		goto out;
 	type = (uint16_t)ldns_rr_get_type(rr);
 	type_str(type, tname, sizeof(tname));
+	if (is_dnssec_chain_type(type)) {
+		seterr(err, errlen, "%s records are not added one by one: load "
+		       "the signed zone file again", tname);
+		st = TDNS_EINVAL;
+		goto out;
+	}
 	st = name_key_from_wire(ldns_rdf_data(ldns_rr_owner(rr)),
 				ldns_rdf_size(ldns_rr_owner(rr)), key, &klen);
 	if (st != TDNS_OK) {
@@ -1578,6 +1728,8 @@ enum tdns_status zoneload_add(struct tdns_txn *t, const char *rr_text,
 	if (type == LDNS_RR_TYPE_SOA)
 		m.serial = ldns_rdf2native_int32(ldns_rr_rdf(rr, 2));
 	st = zonedb_put_meta(t, key, apex_len, &m);
+	if (st == TDNS_OK)
+		st = warn_if_signed(t, key, apex_len);
 out:
 	free(val);
 	free(canon);
@@ -1611,6 +1763,12 @@ enum tdns_status zoneload_delete(struct tdns_txn *t, const char *name,
 		st = TDNS_EINVAL;
 		goto out;
 	}
+	if (is_dnssec_chain_type(type)) {
+		seterr(err, errlen, "%s records are not deleted one by one: load "
+		       "the signed zone file again", type_name);
+		st = TDNS_EINVAL;
+		goto out;
+	}
 	st = zonedb_find(t, key, klen, &apex_len, &m);
 	if (st != TDNS_OK) {
 		seterr(err, errlen, "%s: %s", pname, st == TDNS_ENOTFOUND ?
@@ -1634,6 +1792,8 @@ enum tdns_status zoneload_delete(struct tdns_txn *t, const char *name,
 		st = zonedb_del_rrset(t, key, klen, type);
 		if (st == TDNS_OK)
 			st = zonedb_put_meta(t, key, apex_len, &m);
+		if (st == TDNS_OK)
+			st = warn_if_signed(t, key, apex_len);
 		goto out;
 	}
 	if (asprintf(&text, "%s 0 IN %s %s", pname, type_name, rdata) < 0) {
@@ -1684,6 +1844,8 @@ enum tdns_status zoneload_delete(struct tdns_txn *t, const char *name,
 	}
 	if (st == TDNS_OK)
 		st = zonedb_put_meta(t, key, apex_len, &m);
+	if (st == TDNS_OK)
+		st = warn_if_signed(t, key, apex_len);
 out:
 	free(text);
 	free(val);

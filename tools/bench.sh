@@ -7,7 +7,9 @@
 # loads it with tierdns-zone and starts every server on random loopback
 # ports: tierdns-upper, tierdns-local forwarding to it, NSD on the same zone,
 # Unbound and dnsmasq forwarding to tierdns-upper, and tierdns-echo (no DNS
-# work: the ceiling). dnsperf then measures every target in interleaved
+# work: the ceiling), and the zone signed (ldns-signzone, NSEC3) behind a
+# second tierdns-upper and NSD for the DO=1 row (dnsperf -D). dnsperf then
+# measures every target in interleaved
 # rounds (A B C ... A B C ...) and one table of medians and ratios is
 # printed at the end, with zone load time, bytes per record, memory after
 # each round and callgrind instructions per query.
@@ -232,8 +234,9 @@ upstream_port() { echo "${PORT[$upstream]}"; }
 
 run_echo() { exec "${wrap[@]}" "$build/tierdns-echo" -l 127.0.0.1 -p "$1" -t "$threads"; }
 run_upper() {
+	# shellcheck disable=SC2086 # upper_args: extra options, word-split on purpose
 	exec "${wrap[@]}" "$build/tierdns-upper" --db "$upper_db" --listen 127.0.0.1 \
-		--port "$1" --threads "$threads"
+		--port "$1" --threads "$threads" ${upper_args-}
 }
 run_local() {
 	local db="$tmp/db/local.$1"
@@ -243,6 +246,7 @@ run_local() {
 }
 run_nsd() {
 	local d="$tmp/conf/nsd.$1"
+	local zf=${nsd_zone:-$tmp/zone/bench.zone}
 	mkdir -p "$d"
 	cat >"$d/nsd.conf" <<EOF
 server:
@@ -265,7 +269,7 @@ remote-control:
 	control-enable: no
 zone:
 	name: "bench."
-	zonefile: "$tmp/zone/bench.zone"
+	zonefile: "$zf"
 EOF
 	exec "${wrap[@]}" nsd -d -c "$d/nsd.conf"
 }
@@ -352,6 +356,18 @@ zone_records=$((names + 3))
 zone_bpr=$(awk -v b="$(du -B1 "$upper_db/data.mdb" | cut -f1)" -v n="$zone_records" \
 	'BEGIN { printf "%.1f", b / n }')
 
+# The same zone signed (NSEC3, RFC 9276: 0 iterations, no salt; ECDSA
+# P-256) for the DO=1 row: tierdns-upper and NSD serve the signed file to
+# queries with DO set (answers carry the RRSIG).
+signed_db=""
+if have ldns-keygen && have ldns-signzone; then
+	say "signing the $names-name zone"
+	(cd "$tmp/zone" && k=$(ldns-keygen -a ECDSAP256SHA256 -k bench.) &&
+		z=$(ldns-keygen -a ECDSAP256SHA256 bench.) &&
+		ldns-signzone -n -t 0 -o bench. bench.zone "$k" "$z") >>"$tmp/log/zone.log" 2>&1 &&
+		zone_load "$tmp/db/signed" "$tmp/zone/bench.zone.signed" && signed_db="$tmp/db/signed"
+fi
+
 # ------------------------------------------------------- zone load timing
 
 load_line="skipped (--skip-load)"
@@ -392,12 +408,19 @@ start() {
 [ -x "$build/tierdns-echo" ] && start echo run_echo
 if [ -x "$build/tierdns-upper" ]; then
 	start upper run_upper
+	# Rate limiting on, at a rate no client here reaches: what RRL costs
+	# the normal, unlimited load.
+	upper_args="--rrl-rate 1000000" start upper_rrl run_upper
 	if [ "$skip_load" = 0 ]; then
 		upper_db="$tmp/db/small" start upper1k run_upper
 		upper_db="$tmp/db/big" start upper1m run_upper
 	fi
 fi
 have nsd && start nsd run_nsd
+if [ -n "$signed_db" ]; then
+	[ -x "$build/tierdns-upper" ] && upper_db="$signed_db" start upperdo run_upper
+	have nsd && nsd_zone="$tmp/zone/bench.zone.signed" start nsddo run_nsd
+fi
 [ -z "${PORT[upper]-}" ] && upstream=nsd
 if [ -n "${PORT[$upstream]-}" ]; then
 	[ -x "$build/tierdns-local" ] && start local run_local
@@ -416,9 +439,12 @@ target() {
 }
 target echo echo "UDP echo, no DNS work (ceiling)"
 target upper upper "tierdns-upper, authoritative"
+target upper_rrl upper_rrl "tierdns-upper, RRL on (never limiting)"
 target nsd nsd "NSD $(nsd -v 2>&1 | awk 'NR == 1 { print $3 }'), authoritative"
 target upper1k upper1k "tierdns-upper, 1k-record store"
 target upper1m upper1m "tierdns-upper, ${load_records}-record store"
+target upper_do upperdo "tierdns-upper, signed zone, DO=1"
+target nsd_do nsddo "NSD, signed zone, DO=1"
 target local_hit local "tierdns-local, cache hits"
 target unbound_hit unbound "Unbound $(unbound -V 2>/dev/null | awk 'NR == 1 { print $2 }'), cache hits"
 target dnsmasq_hit dnsmasq "dnsmasq $(dnsmasq --version 2>/dev/null | awk 'NR == 1 { print $3 }'), cache hits"
@@ -454,7 +480,7 @@ for ((r = 1; r <= rounds; r++)); do
 		more=()
 		# A miss run asks its fresh slice once: a name asked twice
 		# would be a hit.
-		case "$t" in *_miss) more=(-n 1) ;; esac
+		case "$t" in *_miss) more=(-n 1) ;; *_do) more=(-D) ;; esac
 		dnsperf -s 127.0.0.1 -p "${PORT[${T_SERVER[$t]}]}" -d "$(qfile "$t" "$r")" \
 			-l "$seconds" "${perf_args[@]}" "${more[@]}" >"$out" 2>&1 || true
 	done
@@ -664,10 +690,12 @@ declare -A MED=() LOST=() RQ=()
 	}
 	ratio "upper / NSD" upper nsd ">=" 1.0 yes
 	ratio "upper / echo ceiling" upper echo ">=" 0.95
+	ratio "upper RRL on / off" upper_rrl upper ">=" 0.95
 	ratio "local hit / Unbound hit" local_hit unbound_hit ">=" 1.1 yes
 	ratio "local hit / dnsmasq hit" local_hit dnsmasq_hit ">=" 1.1 yes
 	ratio "local miss / Unbound miss" local_miss unbound_miss ">=" 1.2
 	ratio "upper ${load_records}-record / 1k store" upper1m upper1k ">=" 0.95
+	ratio "upper DO=1 / NSD DO=1 (signed)" upper_do nsd_do ">=" 1.0 yes
 	if [ -n "$load_ratio" ]; then
 		awk -v x="$load_ratio" 'BEGIN { printf "  %-34s %8.2f   (target <= 2)  %s\n", "zone load / ldns parse", x, x <= 2 ? "met" : "NOT met" }'
 	fi

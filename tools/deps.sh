@@ -7,31 +7,38 @@
 #                       tools/bench.sh measures against (never by test.sh)
 #   tdns_deps fuzz    - build plus clang and its libFuzzer runtime, for
 #                       tests/fuzz/run.sh (never by test.sh)
+#   tdns_deps soak    - build plus the load generator, for tools/soak.sh
 # As root it runs `apt-get update` once and `apt-get install -y`; otherwise it
 # prints the exact command to run and fails.
 
 # scdoc: the man pages (man/*.scd) are rendered at build time;
 # libsystemd-dev: sd_notify, so that the Type=notify units know when a
-# daemon is ready, reloading or stopping
+# daemon is ready, reloading or stopping (and sd_journal_print for log: journal);
+# libyaml-dev: the configuration file is YAML, as Knot DNS and Knot Resolver 6
+# use; libyaml is the reference C parser, kept in Debian, and gives every
+# node's line and column for the error messages
 TDNS_PKGS_BUILD=(build-essential cmake pkg-config libldns-dev liblmdb-dev
-                 libsystemd-dev bind9-dnsutils ldnsutils lmdb-utils scdoc)
+                 libsystemd-dev libyaml-dev bind9-dnsutils ldnsutils lmdb-utils scdoc)
 # nsd and unbound: the interop tests (tests/interop) compare both tiers with them;
 # strace: tests/e2e/test_crash_zoneload.py kills the loader at exact system
 # calls of its commit with strace's fault injection (timed kills without it)
 # systemd: systemd-analyze verify checks the unit files (tests/e2e/test_units.sh);
 # dpkg-dev: dpkg-shlibdeps, for the .deb that cpack builds (test_deb.sh)
+# dnsperf: the short soak (tests/e2e/test_soak.sh runs tools/soak.py)
 # prometheus: promtool check metrics, the format's own checker, reads what
 # --metrics serves (tests/e2e/test_metrics.sh)
 TDNS_PKGS_TEST=(libcmocka-dev python3 python3-dnspython procps nsd unbound strace
-                systemd dpkg-dev prometheus)
+                systemd dpkg-dev dnsperf prometheus)
 TDNS_PKGS_BENCH=(dnsperf nsd unbound dnsmasq-base valgrind procps)
 TDNS_PKGS_FUZZ=(clang libclang-rt-14-dev)
+TDNS_PKGS_SOAK=(dnsperf python3 procps)
 
 tdns_deps() {
 	local want=("${TDNS_PKGS_BUILD[@]}") missing=() p
 	[ "${1:-build}" = test ] && want+=("${TDNS_PKGS_TEST[@]}")
 	[ "${1:-build}" = bench ] && want+=("${TDNS_PKGS_BENCH[@]}")
 	[ "${1:-build}" = fuzz ] && want+=("${TDNS_PKGS_FUZZ[@]}")
+	[ "${1:-build}" = soak ] && want+=("${TDNS_PKGS_SOAK[@]}")
 	for p in "${want[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
 			missing+=("$p")

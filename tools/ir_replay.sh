@@ -8,7 +8,9 @@
 # without a replay of 2000 queries (dnsperf), and prints
 # (Ir with - Ir without) / answered. Hits are primed first; misses are
 # fresh names forwarded to a plain tierdns-upper. KEEP=1 keeps the
-# callgrind files (their directory is printed last). It prints figures;
+# callgrind files (their directory is printed last); UPPER_ARGS adds options
+# to the measured tierdns-upper (e.g. "--rrl-rate 1000000" for the cost of
+# rate limiting that never limits). It prints figures;
 # it asserts nothing. The hit path varies by about +-100 Ir between runs
 # (how many packets each wakeup finds): compare medians of a few.
 set -u
@@ -44,7 +46,7 @@ run() { # tag prime replay cmd...
   echo "$tag $(( (tot[0]-tot[1]) / q )) Ir/query ($q answered)"
 }
 for p in $paths; do case $p in
- upper) run upper $w/hit.txt $w/hit.txt $b/tierdns-upper --db $w/up --listen 127.0.0.1 --threads 1 ;;
+ upper) run upper $w/hit.txt $w/hit.txt $b/tierdns-upper --db $w/up --listen 127.0.0.1 --threads 1 ${UPPER_ARGS-} ;;
  hit) run hit $w/hit.txt $w/hit.txt $b/tierdns-local --db $w/loc --listen 127.0.0.1 --threads 1 --upstream 127.0.0.1:$UP ;;
  miss) run miss "" $w/miss.txt $b/tierdns-local --db $w/loc --listen 127.0.0.1 --threads 1 --upstream 127.0.0.1:$UP ;;
 esac; done

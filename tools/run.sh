@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install what is missing, build into build/, seed zones/ into var/, and run
+# Install what is missing, build into build/, seed zones/ into var/ (the
+# upper's zones signed, tools/seed_signed.sh), and run
 # both tiers in the foreground: tierdns-upper on 127.0.0.1:9998 and
 # tierdns-local on 127.0.0.1:9999 forwarding to it. Ctrl-C stops both.
 # Then, from another terminal:  dig @127.0.0.1 -p 9999 webapp.site
@@ -15,7 +16,9 @@ cmake --build "$build" -j "$(nproc)"
 
 var="$top/var"
 mkdir -p "$var"
-"$build/tierdns-zone" --db "$var/upper" load "$top"/zones/upper/*.zone
+# The upper's zones signed (keys made once into var/keys), the local's as
+# they are.
+"$top/tools/seed_signed.sh" "$build" "$var"
 "$build/tierdns-zone" --db "$var/local" load "$top"/zones/local/*.zone
 
 pids=()
@@ -36,4 +39,5 @@ pids+=($!)
 pids+=($!)
 echo "tierdns: upper on 127.0.0.1:9998, local on 127.0.0.1:9999 (Ctrl-C stops both)"
 echo "try:     dig @127.0.0.1 -p 9999 webapp.site"
+echo "         delv @127.0.0.1 -p 9998 -a $var/root-anchor.conf webapp.site"
 wait -n "${pids[@]}"

@@ -10,6 +10,9 @@
  *     delete NAME TYPE [RDATA]  remove an RRset or one record (in a local
  *                               store, a cached answer outside every zone)
  *     remove-zone NAME          remove a zone and all its records
+ *     sign ZONE KEY... [opts]   (re-)sign a zone in the store (zonesign.h)
+ *     ds ZONE                   the DS records of the zone's KSKs
+ *     verify ZONE               verify a signed zone in the store
  *
  * Exit status: 0 ok, 1 runtime error, 2 usage error.
  */
@@ -33,6 +36,7 @@
 #include "tierdns/store.h"
 #include "tierdns/zonedb.h"
 #include "tierdns/zoneload.h"
+#include "tierdns/zonesign.h"
 
 #define EXIT_USAGE 2
 #define DEFAULT_DB TDNS_STATE_DIR "/upper" /* the upper's default store */
@@ -47,7 +51,8 @@ static void usage(FILE *out, const char *prog)
 		"commands:\n"
 		"  load FILE...              parse RFC 1035 master files and replace each\n"
 		"                            zone (all files in one transaction: all or none)\n"
-		"  check FILE...             validate master files without writing\n"
+		"  check FILE...             validate master files without writing (signed\n"
+		"                            zones: verify their signatures and chain)\n"
 		"  list                      zones with serial, RRset/record counts and load\n"
 		"                            time, and the number of cache entries\n"
 		"  dump [ZONE]               print every zone (or one) as master-file text\n"
@@ -61,6 +66,16 @@ static void usage(FILE *out, const char *prog)
 		"                            tierdns-control cache flush NAME TYPE)\n"
 		"  remove-zone NAME          remove the zone NAME with all its records (the\n"
 		"                            SOA included)\n"
+		"  sign ZONE KEY... [--nsec3] [--optout] [--iterations N] [--salt HEX]\n"
+		"       [--validity DAYS]    sign (again) a zone of the store with ldns-keygen\n"
+		"                            key pairs (Kzone+alg+tag, .key and .private;\n"
+		"                            flags 257: KSK); NSEC unless --nsec3 (RFC 9276\n"
+		"                            defaults: 0 iterations, no salt); signatures\n"
+		"                            valid %u days; the SOA serial goes up by one\n"
+		"  ds ZONE                   print the DS records of the zone's KSKs\n"
+		"  verify ZONE               verify a signed zone of the store: signatures\n"
+		"                            valid now, NSEC/NSEC3 chain complete\n"
+		"                            (check FILE... does the same for signed files)\n"
 		"\n"
 		"options:\n"
 		"  -d, --db DIR     LMDB environment directory, created if missing\n"
@@ -71,7 +86,7 @@ static void usage(FILE *out, const char *prog)
 		"\n"
 		"exit status: 0 ok, 1 runtime error (bad zone file, store failure),\n"
 		"2 usage error\n",
-		prog, DEFAULT_DB);
+		prog, ZONESIGN_VALIDITY / 86400u, DEFAULT_DB);
 }
 
 /*
@@ -157,11 +172,62 @@ static struct tdns_zoneset *parse_files(int argc, char **argv)
 	return zs;
 }
 
+/*
+ * A signed zone among the files is verified too (zonesign_verify, as
+ * ldns-verify-zone does), through a scratch store that is removed after.
+ * Returns the number of zones that do not verify, -1 on a store error.
+ */
+static int check_signed(struct tdns_zoneset *zs)
+{
+	char dir[] = "/tmp/tierdns-check.XXXXXX", path[sizeof(dir) + 16];
+	struct tdns_store *s = NULL;
+	struct tdns_txn *t = NULL;
+	struct zoneload_info info;
+	enum tdns_status st;
+	unsigned problems;
+	int bad = -1;
+	size_t i;
+
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		return -1;
+	}
+	if (store_open(dir, NULL, &s) != TDNS_OK || zoneload_commit(zs, s) != TDNS_OK ||
+	    store_begin(s, false, &t) != TDNS_OK)
+		goto out;
+	bad = 0;
+	for (i = 0; i < zoneload_count(zs); i++) {
+		zoneload_info(zs, i, &info);
+		st = zonesign_verify(t, info.name, clock_now(), stdout, &problems);
+		if (st == TDNS_EINVAL)
+			continue; /* not signed */
+		if (st != TDNS_OK) {
+			bad = -1;
+			goto out;
+		}
+		printf("%s: zone %s: %s\n", info.file, info.name, problems == 0 ?
+		       "signatures and chain verify" : "DNSSEC does NOT verify");
+		bad += problems > 0;
+	}
+out:
+	if (bad < 0)
+		fprintf(stderr, "cannot verify the signed zones in %s\n", dir);
+	store_abort(t);
+	store_close(s);
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/lock.mdb", dir);
+	unlink(path);
+	rmdir(dir);
+	return bad;
+}
+
 static int cmd_check(int argc, char **argv)
 {
 	struct tdns_zoneset *zs = parse_files(argc, argv);
 	struct zoneload_info info;
 	size_t i;
+	int bad;
 
 	if (zs == NULL)
 		return 1;
@@ -171,8 +237,9 @@ static int cmd_check(int argc, char **argv)
 		       info.file, info.name, (unsigned)info.serial,
 		       (unsigned)info.records, (unsigned)info.rrsets);
 	}
+	bad = check_signed(zs);
 	zoneload_free(zs);
-	return 0;
+	return bad == 0 ? 0 : 1;
 }
 
 static int cmd_load(const char *dir, int argc, char **argv)
@@ -404,6 +471,140 @@ out:
 	return rc;
 }
 
+static int usage_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* sign ZONE KEY... with its options anywhere after ZONE. */
+static int cmd_sign(const char *dir, int argc, char **argv)
+{
+	struct zonesign_opts o = { .now = clock_now() };
+	static uint8_t salt[255];
+	const char **keys = NULL;
+	struct tdns_store *s = NULL;
+	char err[ZONELOAD_ERR_MAX] = "";
+	size_t nkeys = 0;
+	enum tdns_status st;
+	int i, rc = 1;
+
+	keys = calloc((size_t)argc, sizeof(*keys));
+	if (keys == NULL) {
+		fprintf(stderr, "out of memory\n");
+		return 1;
+	}
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		char *end;
+		unsigned long v;
+
+		if (strcmp(a, "--nsec3") == 0) {
+			o.nsec3 = true;
+		} else if (strcmp(a, "--optout") == 0) {
+			o.nsec3 = o.optout = true;
+		} else if (strcmp(a, "--iterations") == 0 && i + 1 < argc) {
+			v = strtoul(argv[++i], &end, 10);
+			/* RFC 9276 3.1: more than 0 buys nothing; 2500 was
+			 * RFC 5155's highest. */
+			if (*end != '\0' || v > 2500) {
+				rc = usage_line("sign: --iterations takes 0 to 2500");
+				goto out;
+			}
+			o.iterations = (uint16_t)v;
+			o.nsec3 = true;
+		} else if (strcmp(a, "--salt") == 0 && i + 1 < argc) {
+			const char *h = argv[++i];
+			size_t n = strcmp(h, "-") == 0 ? 0 : strlen(h), j;
+
+			if (n % 2 != 0 || n / 2 > sizeof(salt)) {
+				rc = usage_line("sign: --salt takes hex octets or -");
+				goto out;
+			}
+			for (j = 0; j < n; j += 2) {
+				char b[3] = { h[j], h[j + 1], 0 };
+
+				salt[j / 2] = (uint8_t)strtoul(b, &end, 16);
+				if (*end != '\0') {
+					rc = usage_line("sign: --salt takes hex octets or -");
+					goto out;
+				}
+			}
+			o.salt = salt;
+			o.salt_len = (uint8_t)(n / 2);
+			o.nsec3 = true;
+		} else if (strcmp(a, "--validity") == 0 && i + 1 < argc) {
+			v = strtoul(argv[++i], &end, 10);
+			if (*end != '\0' || v == 0 || v > 3650) {
+				rc = usage_line("sign: --validity takes 1 to 3650 days");
+				goto out;
+			}
+			o.validity = (uint32_t)(v * 86400u);
+		} else if (a[0] == '-') {
+			rc = usage_line("sign: unknown option %s", a);
+			goto out;
+		} else {
+			keys[nkeys++] = a;
+		}
+	}
+	if (nkeys == 0) {
+		rc = usage_line("sign: no key files given (tierdns-zone sign ZONE "
+				"Kzone+013+12345...)");
+		goto out;
+	}
+	if (open_store(dir, false, &s) != 0)
+		goto out;
+	st = zonesign_sign(s, argv[0], keys, nkeys, &o, err, sizeof(err));
+	if (st != TDNS_OK) {
+		fprintf(stderr, "%s\n", err[0] ? err : tdns_strerror(st));
+		goto out;
+	}
+	printf("%s: zone %s signed with %zu key(s), %s\n", dir, argv[0], nkeys,
+	       o.nsec3 ? (o.optout ? "NSEC3 opt-out" : "NSEC3") : "NSEC");
+	rc = 0;
+out:
+	store_close(s);
+	free(keys);
+	return rc;
+}
+
+/* ds ZONE and verify ZONE: read-only looks at one zone. */
+static int cmd_zone_dnssec(const char *dir, const char *zone, bool verify)
+{
+	struct tdns_store *s = NULL;
+	struct tdns_txn *t = NULL;
+	enum tdns_status st;
+	unsigned problems = 0;
+	int rc = 1;
+
+	if (open_store(dir, true, &s) != 0)
+		goto out;
+	if (store_begin(s, false, &t) != TDNS_OK) {
+		fprintf(stderr, "%s: cannot read the store\n", dir);
+		goto out;
+	}
+	st = verify ? zonesign_verify(t, zone, clock_now(), stdout, &problems)
+		    : zonesign_ds(t, zone, stdout);
+	if (st == TDNS_ENOTFOUND) {
+		fprintf(stderr, "%s: %s\n", zone, verify ? "no such zone in the store"
+			: "no such zone or no DNSKEY at its apex");
+		goto out;
+	}
+	if (st == TDNS_EINVAL) {
+		fprintf(stderr, "%s: %s\n", zone, verify ? "not signed (no DNSKEY "
+			"at its apex)" : "not a zone name");
+		goto out;
+	}
+	if (st != TDNS_OK) {
+		fprintf(stderr, "%s: %s\n", zone, tdns_strerror(st));
+		goto out;
+	}
+	if (verify)
+		printf("%s: %s\n", zone, problems == 0 ? "signatures and chain verify"
+			: "does NOT verify");
+	rc = problems == 0 ? 0 : 1;
+out:
+	store_abort(t);
+	store_close(s);
+	return rc;
+}
+
 /* remove-zone NAME: the zone's metadata and every RRset of it, SOA
  * included, in one transaction (deeper zones stay). */
 static int cmd_remove_zone(const char *dir, const char *zone)
@@ -463,6 +664,10 @@ static const struct command {
 	{ "add", 1, 1, "needs one record in quotes (tierdns-zone add "
 		       "'www.site. 300 IN A 192.0.2.1')" },
 	{ "delete", 2, 3, "needs NAME TYPE [RDATA] (tierdns-zone delete www.site. A)" },
+	{ "sign", 2, INT_MAX, "needs ZONE KEY... (tierdns-zone sign site. "
+			      "Ksite.+013+12345 Ksite.+013+23456)" },
+	{ "ds", 1, 1, "needs one zone name (tierdns-zone ds site.)" },
+	{ "verify", 1, 1, "needs one zone name (tierdns-zone verify site.)" },
 	{ "remove-zone", 1, 1, "needs one zone name (tierdns-zone remove-zone site.)" },
 };
 
@@ -517,7 +722,7 @@ int main(int argc, char **argv)
 	log_init("tierdns-zone", (enum tdns_log_level)level);
 	if (optind >= argc)
 		return usage_line("a command is required (load, check, list, dump, "
-				  "add, delete, remove-zone)");
+				  "add, delete, remove-zone, sign, ds, verify)");
 	cmd = argv[optind];
 	args = argv + optind + 1;
 	nargs = argc - optind - 1;
@@ -542,6 +747,12 @@ int main(int argc, char **argv)
 		return cmd_edit(dir, nargs, args, false);
 	if (strcmp(cmd, "remove-zone") == 0)
 		return cmd_remove_zone(dir, args[0]);
-	return usage_line("unknown command '%s' (load, check, list, dump, add, delete, "
-			  "remove-zone)", cmd);
+	if (strcmp(cmd, "sign") == 0)
+		return cmd_sign(dir, nargs, args);
+	if (strcmp(cmd, "ds") == 0)
+		return cmd_zone_dnssec(dir, args[0], false);
+	if (strcmp(cmd, "verify") == 0)
+		return cmd_zone_dnssec(dir, args[0], true);
+	return usage_line("unknown command '%s' (load, check, list, dump, add, "
+			  "delete, remove-zone, sign, ds, verify)", cmd);
 }

@@ -43,10 +43,14 @@ enum ans_section {
 /* Entry flags. */
 #define ANS_F_REQUIRED 0x01 /* additional data whose loss sets TC: the
 			     * in-domain glue of a referral (RFC 9471 3) */
+#define ANS_F_SIGS 0x02     /* the RRSIGs of the entry before it (same
+			     * section): the two go into a reply together
+			     * or not at all (RFC 4035 3.1.1) */
 
 #define ANS_MAX_RRSETS 128   /* entries per answer; more sets TC */
 #define ANS_ARENA 1024       /* bytes for owner names and synthesized rdata */
 #define ANS_EDE_TEXT_MAX 64  /* EXTRA-TEXT of an EDE option, bytes */
+#define ANS_COOKIE_MAX 40    /* COOKIE option data (RFC 7873 4) */
 
 struct tdns_ans_rrset {
 	const uint8_t *owner; /* uncompressed wire name; NULL: the question
@@ -68,9 +72,22 @@ struct tdns_answer {
 	bool ra;
 	bool tc;         /* set by a lookup that could not list everything */
 	bool has_ede;
+	bool wildcard;   /* the answer was synthesized from a wildcard (RFC 4592) */
 	uint16_t ede_code;          /* RFC 8914 4 INFO-CODE */
 	uint8_t ede_text_len;
 	char ede_text[ANS_EDE_TEXT_MAX];
+	/* The reply's COOKIE option (cookie.h), sent when cookie_len > 0;
+	 * cookie_ok: the query's server cookie was valid. */
+	bool cookie_ok;
+	uint8_t cookie_len;
+	uint8_t cookie[ANS_COOKIE_MAX];
+	/* RFC 7828 edns-tcp-keepalive TIMEOUT (100 ms units) to send; 0: none.
+	 * Only ever set on TCP. */
+	uint16_t keepalive;
+	/* The zone that answered: the query's name key truncated to zone_klen
+	 * bytes (name.h keys put the apex first); 0 when none did. For rate
+	 * limiting (rrl.h), which files negative answers under their zone. */
+	size_t zone_klen;
 	size_t n;                   /* entries used */
 	struct tdns_ans_rrset rrsets[ANS_MAX_RRSETS];
 	size_t arena_len;
@@ -91,6 +108,10 @@ struct tdns_ans_rrset *answer_add(struct tdns_answer *a, enum ans_section sec,
 				  uint16_t rclass, uint32_t ttl, uint16_t skip,
 				  uint16_t count, const uint8_t *rdata,
 				  size_t rdata_len);
+
+/* Drop every entry and set TC, keeping the rcode, flags and EDE: the
+ * truncated reply that tells a client to retry over TCP. */
+void answer_truncate(struct tdns_answer *a);
 
 /* Copy n bytes into the answer's arena; the copy lives as long as the
  * descriptor's current contents (until answer_reset). NULL when full. */

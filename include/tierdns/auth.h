@@ -18,13 +18,28 @@
 #include <stdint.h>
 
 #include "tierdns/answer.h"
+#include "tierdns/cookie.h"
+#include "tierdns/netio.h"
 #include "tierdns/qctx.h"
+#include "tierdns/rrl.h"
 #include "tierdns/store.h"
 #include "tierdns/zonedb.h"
 
 struct tdns_auth_cfg {
 	const char *version;  /* CHAOS TXT version.bind/version.server; NULL = REFUSED */
 	const char *identity; /* CHAOS TXT id.server/hostname.bind; NULL = REFUSED */
+	struct tdns_rrl *rrl; /* response rate limiting of UDP answers; NULL: off */
+	const struct tdns_cookie_cfg *cookies; /* DNS cookies; NULL: off */
+};
+
+/* Who asked, for auth_answer_from: the transport, the peer, the calling
+ * worker's rate-limiting counters (both may be NULL: no RRL) and, on TCP,
+ * the idle timeout a keepalive option advertises. */
+struct auth_client {
+	const struct tdns_addr *peer;
+	bool tcp;
+	struct rrl_counters *rrl;
+	uint16_t keepalive; /* TCP: netio_request_keepalive, for RFC 7828 */
 };
 
 enum auth_result {
@@ -64,5 +79,15 @@ bool auth_answer(struct zonedb_cache *zc, struct tdns_txn *t,
 		 const struct tdns_auth_cfg *cfg, const uint8_t *in,
 		 size_t in_len, bool tcp, uint8_t *out, size_t cap,
 		 size_t *out_len);
+
+/* auth_answer for a known client: with cfg->cookies and a peer, a query
+ * with a COOKIE gets one back (cookie.h); with cfg->rrl and a UDP peer,
+ * every answer to a QUERY without a valid server cookie first passes the
+ * rate limit (rrl.h), which may drop it, send it truncated, or (to a
+ * client that sent a cookie) answer BADCOOKIE instead. */
+bool auth_answer_from(struct zonedb_cache *zc, struct tdns_txn *t,
+		      const struct tdns_auth_cfg *cfg, const struct auth_client *cl,
+		      const uint8_t *in, size_t in_len, uint8_t *out, size_t cap,
+		      size_t *out_len);
 
 #endif

@@ -77,7 +77,7 @@ struct tdns_cache_cfg {
 	uint32_t max_ttl;     /* cap for positive answers; 0 = 86400 */
 	uint32_t max_neg_ttl; /* cap for NXDOMAIN/NODATA; 0 = 3600 */
 	uint64_t max_bytes;   /* budget for keys + values; 0 = none (see
-			       * cache_store); a quarter of the map is safe */
+			       * cache_store); the map needs four times it */
 	uint32_t keep_stale;  /* seconds an expired entry is kept for
 			       * serve-stale (RFC 8767) before eviction may
 			       * treat it as expired; 0 = not kept */

@@ -18,6 +18,11 @@ uint64_t clock_now(void);
  * plus its millisecond part). */
 uint64_t clock_mono_ms(void);
 
+/* clock_mono_ms at the kernel tick's resolution (a few ms), for counters
+ * that need no more and are read per query: cheaper than clock_mono_ms.
+ * The fake clock serves both. */
+uint64_t clock_mono_coarse_ms(void);
+
 /* Switch this process to a fake clock starting at epoch_sec (0 = use real). */
 void clock_set_fake(uint64_t epoch_sec);
 /* Move the fake clock forward; no effect with the real clock. */

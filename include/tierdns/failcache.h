@@ -6,7 +6,16 @@
  * Rules (RFC 9520 3.2): a failure is remembered FAILCACHE_MIN_MS; one that
  * recurs before twice that has passed is remembered twice as long as the
  * last time, up to FAILCACHE_MAX_MS. An answer for the question forgets
- * it. The table is fixed (FAILCACHE_SETS x FAILCACHE_WAYS entries): a new
+ * it.
+ *
+ * A failure is either one the upstream returned (SERVFAIL, REFUSED, a
+ * reply that makes no sense: kept as above) or one of reaching it (no
+ * answer, a network error): such a failure says nothing about the name,
+ * only about the upstream's health: it is kept with the infra epoch
+ * (infra.h) of its time and lapses the moment the epoch moves on, that is
+ * when an upstream answers again after failing.
+ *
+ * The table is fixed (FAILCACHE_SETS x FAILCACHE_WAYS entries): a new
  * failure takes a free or lapsed slot of its set, else the one that lapses
  * soonest, so memory never grows.
  *
@@ -36,13 +45,23 @@ struct tdns_failcache;
 enum tdns_status failcache_new(struct tdns_failcache **out);
 void failcache_free(struct tdns_failcache *fc); /* NULL is allowed */
 
-/* Is the question remembered as failed at now_ms? */
-bool failcache_hit(const struct tdns_failcache *fc, const uint8_t *key,
-		   size_t key_len, uint32_t hash, uint64_t now_ms);
+enum failcache_hit {
+	FAILCACHE_NONE = 0,     /* not remembered (or lapsed) */
+	FAILCACHE_RETURNED,     /* the upstream returned a failure */
+	FAILCACHE_UNREACHABLE,  /* no upstream could be reached */
+};
+
+/* Is the question remembered as failed at now_ms (with the infra epoch
+ * now epoch), and how? */
+enum failcache_hit failcache_hit(const struct tdns_failcache *fc, const uint8_t *key,
+				 size_t key_len, uint32_t hash, uint64_t now_ms,
+				 uint32_t epoch);
 /* Remember a failure of the question at now_ms (key_len <= FAILCACHE_KEY_MAX;
- * longer keys are not remembered). */
+ * longer keys are not remembered); unreachable: a failure to reach the
+ * upstreams rather than one returned, at infra epoch epoch. */
 void failcache_add(struct tdns_failcache *fc, const uint8_t *key,
-		   size_t key_len, uint32_t hash, uint64_t now_ms);
+		   size_t key_len, uint32_t hash, uint64_t now_ms, bool unreachable,
+		   uint32_t epoch);
 /* Forget every failure (a cache flush: the operator wants the questions
  * asked again). */
 void failcache_clear(struct tdns_failcache *fc);

@@ -64,6 +64,11 @@ struct infra_state {
 };
 void infra_get(struct tdns_infra *inf, unsigned i, struct infra_state *s);
 
+/* A count that grows each time an upstream answers after failing (a run
+ * of timeouts or network errors has ended): what failed to reach the
+ * upstreams before may succeed now (failcache.h). Lock-free. */
+uint32_t infra_epoch(struct tdns_infra *inf);
+
 enum infra_event {
 	INFRA_EV_NONE = 0,
 	INFRA_EV_DEAD,  /* this failure made it dead (report it once) */

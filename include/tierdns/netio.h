@@ -92,13 +92,16 @@ struct tdns_listen_cfg {
 	struct tdns_addr addr;
 	netio_query_fn on_query;
 	void *ctx;
+	/* Connection limits. A new connection over either takes the place of
+	 * the least recently active idle connection (no answer in progress
+	 * or unwritten) - of its own client first, then of any client - and
+	 * is itself closed only when none is idle (netio_tcp_evicted,
+	 * netio_tcp_refused_per_client count both). */
 	unsigned max_tcp;        /* 0 = 256 connections per listener (each loop
 				  * has its own: N threads accept N * max_tcp) */
 	unsigned tcp_idle_ms;    /* 0 = 10000 (RFC 7766 6.2.3) */
 	/* 0 = 16 connections per listener from one client
-	 * IP address (IPv4-mapped IPv6 counts as the IPv4 address); a new
-	 * connection over it is closed at once and counted
-	 * (netio_tcp_refused_per_client). */
+	 * IP address (IPv4-mapped IPv6 counts as the IPv4 address). */
 	unsigned max_tcp_per_client;
 	/* Optional (NULL = none): called with begin true
 	 * before the first on_query of a batch of UDP datagrams (one
@@ -119,9 +122,12 @@ enum tdns_status netio_listen_probe(const struct tdns_addr *a);
  * port 0 in tests). */
 uint16_t netio_listen_port(const struct tdns_loop *l);
 /* TCP connections closed at accept on l's listeners because their client
- * already had max_tcp_per_client open. Read on the loop's thread (or once
- * the loop has stopped). */
+ * already had max_tcp_per_client open, none of them idle. Read on the
+ * loop's thread (or once the loop has stopped). */
 uint64_t netio_tcp_refused_per_client(const struct tdns_loop *l);
+/* Idle TCP connections closed on l's listeners to make room for a new one
+ * (same reading rule). */
+uint64_t netio_tcp_evicted(const struct tdns_loop *l);
 
 /* TCP connections accepted on l's listeners since it was made. Any
  * thread (stats.h: a relaxed read of a counter the loop's thread writes). */
@@ -129,6 +135,10 @@ uint64_t netio_tcp_accepted(const struct tdns_loop *l);
 
 /* True when the request came over TCP (no size limit on the answer). */
 bool netio_request_is_tcp(const struct tdns_request *req);
+/* RFC 7828: the idle timeout of req's TCP connection in units of 100 ms
+ * (shorter while the listener is under pressure); 0 for UDP. Only during
+ * the netio_query_fn call. */
+uint16_t netio_request_keepalive(const struct tdns_request *req);
 /* The client's address (for logs and access lists). */
 const struct tdns_addr *netio_request_peer(const struct tdns_request *req);
 

@@ -1,56 +1,68 @@
 /*
- * opts.h - command-line options shared by the daemons (getopt_long).
+ * opts.h - the daemons' options: command line (getopt_long) and
+ * configuration file (YAML, config.h), both read through ONE table in
+ * opts.c. A row of that table is one option: its flag (-p/--port), its key
+ * in the file (port:), its type and range, the field of struct tdns_opts it
+ * sets and its --help text.
  *
- *   -d/--db DIR        LMDB environment directory (created if missing)
- *   -l/--listen ADDR   repeatable, IPv4 or IPv6 (default 127.0.0.1)
- *   -p/--port N        default 9998 (upper) / 9999 (local)
- *   -t/--threads N     worker threads (default: number of CPUs)
- *   -u/--upstream ADDR[:PORT]  local only, repeatable, [v6]:port form for
- *                      IPv6 (default 127.0.0.1:9998)
- *   --max-tcp N, --max-tcp-per-client N, --tcp-idle MS  both tiers: TCP
- *                      limits per listener and thread (netio.h)
- *   --user NAME, --pid-file FILE, --chroot DIR  both tiers: what to do
- *                      after binding (daemon.h daemon_drop)
- *   --control PATH     both tiers: the control socket (control.h), "none"
- *                      for none
- *   --metrics ADDR:PORT  both tiers: Prometheus metrics over HTTP (off)
- *   -v/--verbose       more log (repeatable)
- *   -h/--help, -V/--version
- * Tier-specific long options (e.g. --max-ttl, --allow, --serve-stale) are
- * parsed here as well and documented in each program's --help.
+ * Sources, later ones winning: the compiled-in defaults, the file
+ * (-c/--config FILE, else the default TDNS_CONF_DIR/upper.conf or
+ * local.conf when it exists), the flags. A repeatable option (listen,
+ * upstream, allow) given by a later source replaces the whole list of the
+ * earlier one. --help, --version, --config and --check-config have no key.
+ *
+ * Ownership: strings in struct tdns_opts are borrowed from argv (which lives
+ * as long as the process) or owned by the opts themselves (text read from
+ * the file); opts_free releases the latter. A struct tdns_opts is filled by
+ * opts_parse/opts_load and read-only afterwards (the daemons share it
+ * between threads), except the log fields on the main thread at SIGHUP.
  */
 #ifndef TIERDNS_OPTS_H
 #define TIERDNS_OPTS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "tierdns/acl.h"
+#include "tierdns/log.h"
 #include "tierdns/netio.h"
+#include "tierdns/rrl.h"
 
 #define OPTS_MAX_LISTEN 16
 #define OPTS_MAX_UPSTREAM 8
 #define OPTS_MAX_ALLOW 64
+#define OPTS_MAX_ZONES 4096
 
 enum tdns_prog {
 	TDNS_PROG_UPPER = 0,
 	TDNS_PROG_LOCAL,
 };
 
+/* One stanza of the zones: sequence. Other issues add their keys here
+ * (transfer ACLs, notify targets, primaries, TSIG keys, signing). */
+struct tdns_zone_conf {
+	const char *name; /* as written, ending in '.' (absolute) */
+};
+
+struct opts_arena; /* the strings the file gave, owned by the opts */
+
 struct tdns_opts {
-	const char *db_dir;                 /* borrowed from argv */
+	const char *db_dir;
 	struct tdns_addr listen[OPTS_MAX_LISTEN];
 	unsigned n_listen;
 	uint16_t port;
 	unsigned threads;
 	struct tdns_addr upstream[OPTS_MAX_UPSTREAM];
 	unsigned n_upstream;
-	int verbose;
+	int verbose;             /* -v count or verbosity:, 0 info, 1+ debug */
+	enum tdns_log_target log_target; /* --log / log:, default stderr */
 	/* local tier */
 	uint32_t max_ttl;        /* --max-ttl, seconds, default 86400 */
 	uint32_t max_neg_ttl;    /* --max-neg-ttl, seconds, default 3600 */
 	unsigned upstream_timeout_ms; /* --timeout, default 2000 (SERVFAIL < 3 s) */
-	uint64_t cache_size;     /* --cache-size bytes, LMDB map size, default 256 MiB */
+	uint64_t cache_size;     /* --cache-size: bytes of cached answers, default 64 MiB */
 	/* --allow CIDR, repeatable; without any, acl_default (acl.h) */
 	struct tdns_acl_entry allow[OPTS_MAX_ALLOW];
 	unsigned n_allow;
@@ -62,29 +74,84 @@ struct tdns_opts {
 	unsigned max_tcp;        /* --max-tcp, per listener and worker, default 256 */
 	unsigned max_tcp_per_client; /* --max-tcp-per-client, same scope, default 16 */
 	unsigned tcp_idle_ms;    /* --tcp-idle, default 10000 (RFC 7766 6.2.3) */
-	/* after binding (daemon_drop); NULL: none. Borrowed from argv. */
+	/* upper tier: response rate limiting (rrl.h), off while rrl.rate is 0 */
+	struct tdns_rrl_cfg rrl;      /* rrl: rate, slip, size */
+	unsigned rrl_ipv4_prefix;     /* rrl: ipv4-prefix, copied into rrl */
+	unsigned rrl_ipv6_prefix;     /* rrl: ipv6-prefix, copied into rrl */
+	/* upper tier: DNS cookies (cookie.h), on unless no_cookies */
+	bool no_cookies;              /* --no-cookies, cookies: {disabled: true} */
+	const char *cookie_secret;    /* 32 hex digits; NULL: random at start */
+	const char *cookie_secret_alt; /* accepted too; NULL: none */
+	/* after binding (daemon_drop); NULL: none. */
 	const char *user;        /* --user NAME */
 	const char *pid_file;    /* --pid-file FILE */
 	const char *chroot_dir;  /* --chroot DIR */
-	/* The control socket (control.h). NULL: the default path
-	 * (CONTROL_DEFAULT_UPPER/LOCAL), skipped with a warning when its
-	 * directory is missing or not writable; a path given (--control) must
-	 * work or the daemon does not start; "none": no control socket. */
-	const char *control_path;
-	unsigned control_mode;        /* default 0660 */
-	const char *control_group;    /* NULL: the daemon's group */
-	const char *metrics_listen;   /* --metrics ADDR:PORT, NULL = off */
+	/* operations: the control socket and the metrics listener
+	 * (control.h). control_path NULL or "none": no socket; by default
+	 * CONTROL_DEFAULT_UPPER/LOCAL, and then control_default is true: a
+	 * default path that cannot be used is a warning, a path given one
+	 * that stops the start. metrics_listen NULL: none. */
+	const char *control_path;  /* --control PATH, control: {socket: PATH} */
+	bool control_default;      /* control_path is the compiled-in default */
+	unsigned control_mode;     /* control: {mode: 0660}, default 0660 */
+	const char *control_group; /* control: {group: NAME} */
+	const char *metrics_listen; /* --metrics ADDR:PORT, metrics: {listen:} */
+	/* zones: stanzas, n_zones of them (NULL when none) */
+	struct tdns_zone_conf *zones;
+	unsigned n_zones;
+	/* the file that was read (-c or the default), NULL when none */
+	const char *config_path;
+	bool check_config;       /* --check-config: print, do not run */
+	/* what this was parsed from, for opts_reload (argv: borrowed) */
+	enum tdns_prog prog;
+	int argc;
+	char **argv;
+	struct opts_arena *arena; /* owned: opts_free */
 };
 
 enum opts_result {
 	OPTS_RUN = 0,   /* options parsed: run */
-	OPTS_EXIT_OK,   /* --help or --version printed: exit 0 */
-	OPTS_USAGE,     /* usage error printed on stderr: exit 2 */
+	OPTS_EXIT_OK,   /* --help, --version or --check-config printed: exit 0 */
+	OPTS_USAGE,     /* usage or configuration error: exit 2 */
 };
 
-/* Parse argv into o (defaults first). Messages go to stdout (help) or
- * stderr (errors). */
+/* The default configuration file of prog (TDNS_CONF_DIR/upper.conf or
+ * local.conf): a static string. */
+const char *opts_default_config(enum tdns_prog prog);
+
+/* Parse argv and the configuration file into o (defaults first). Prints
+ * --help, --version or the effective configuration (--check-config) on
+ * stdout and returns OPTS_EXIT_OK; prints an error on stderr and returns
+ * OPTS_USAGE. On OPTS_RUN the caller owns o (opts_free); on any other
+ * result nothing is left to free. */
 enum opts_result opts_parse(enum tdns_prog prog, int argc, char **argv,
 			    struct tdns_opts *o);
+
+/* The same, printing nothing: an error is written into err (cap bytes, one
+ * line without the program name: "FILE:LINE:COLUMN: key 'port': ..."). For
+ * --help and --version it returns OPTS_EXIT_OK without printing; for
+ * --check-config it returns OPTS_RUN with o->check_config set. Used at
+ * SIGHUP and by the tests. */
+enum opts_result opts_load(enum tdns_prog prog, int argc, char **argv,
+			   struct tdns_opts *o, char *err, size_t cap);
+
+/* The effective configuration as a configuration file: every key of prog
+ * with its value, defaults included (what --check-config prints). */
+void opts_print(enum tdns_prog prog, const struct tdns_opts *o, FILE *f);
+
+/* The keys ("port", "control.socket", "zones") whose values differ between
+ * a and b, comma-separated into buf (cap bytes; "" when none). */
+void opts_diff(enum tdns_prog prog, const struct tdns_opts *a,
+	       const struct tdns_opts *b, char *buf, size_t cap);
+
+/* SIGHUP, on the main thread: read the file and the command line again.
+ * What can change while the daemon runs is applied to running (the log
+ * target and verbosity); every other key that changed is named in the log
+ * line as needing a restart and keeps its running value. An invalid file
+ * is logged and changes nothing. Logs one line either way. */
+void opts_reload(struct tdns_opts *running);
+
+/* Release what o owns (nothing borrowed); o must be parsed again to use. */
+void opts_free(struct tdns_opts *o);
 
 #endif

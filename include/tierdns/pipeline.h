@@ -1,8 +1,8 @@
 /*
  * pipeline.h - the stages every query goes through, in a fixed order:
  *
- *   parse (qctx.h)  -> access -> opcode dispatch -> answer -> encode
- *                   -> post-answer hooks
+ *   parse (qctx.h)  -> edns -> access -> opcode dispatch -> answer
+ *                   -> limit -> encode -> post-answer hooks
  *
  * A daemon describes its stages in a struct tdns_pipeline (constant: the
  * per-query state travels in the ctx argument); features plug
@@ -46,8 +46,16 @@ typedef void (*pipeline_hook_fn)(void *ctx, const struct tdns_qctx *q,
 #define PIPELINE_OPCODES 16
 
 struct tdns_pipeline {
+	pipeline_stage_fn edns;                       /* NULL: none. Sees every
+						       * QUERY first: the EDNS
+						       * options of its reply
+						       * (cookies, keepalive) */
 	pipeline_stage_fn access;                     /* NULL: everyone */
 	pipeline_stage_fn opcode[PIPELINE_OPCODES];   /* NULL: NOTIMP */
+	pipeline_stage_fn limit;                      /* NULL: none. Sees every
+						       * answer to a query with a
+						       * handler (a rate limit):
+						       * may drop it or empty it */
 	pipeline_hook_fn done;                        /* NULL: none */
 	bool ra;                                      /* RA on every reply to a
 						       * QUERY (recursion

@@ -80,6 +80,12 @@ struct tdns_qctx {
 	uint16_t edns_udp;          /* as the client advertised it */
 	const uint8_t *edns_opts;   /* its option bytes, borrowed from msg */
 	size_t edns_opts_len;
+	/* Its COOKIE option (RFC 7873 4), borrowed from msg: 8 bytes of
+	 * client cookie, then 8-32 of server cookie; cookie_len 0: none.
+	 * A COOKIE of another length, or two, make the query FORMERR. */
+	const uint8_t *cookie;
+	uint8_t cookie_len;
+	bool keepalive;             /* it has an edns-tcp-keepalive option (RFC 7828) */
 
 	/* The answer must fit in limit bytes: over UDP 512 without EDNS, else
 	 * clamp(edns_udp, 512, QCTX_EDNS_SIZE); over TCP QCTX_MAX_MSG. */

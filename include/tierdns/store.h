@@ -10,6 +10,13 @@
  *   cache  record key of the question (qname, qtype) -> cache entry (cache.h)
  *   cache_exp  the cache's expiry index: u64 expiry || record key -> empty
  *          (cache.h keeps it in step with `cache`)
+ *   dnssec the denial-of-existence index of signed zones (zonedb.h): the
+ *          NSEC records in canonical order and the NSEC3 records by hash
+ *
+ * A store of STORE_SCHEMA_VERSION has the dnssec database and keeps each
+ * RRSIG inside the RRset it covers (rrset.h); a store of any other version
+ * is refused, with a message saying how to migrate (load the zones into a
+ * new store).
  *
  * A database newer than the schema version (cache_exp) may be absent from
  * a store written before it existed: a writable open creates it empty, a
@@ -32,7 +39,7 @@
 
 #include "tierdns/status.h"
 
-#define STORE_SCHEMA_VERSION 1u
+#define STORE_SCHEMA_VERSION 2u
 
 enum tdns_db {
 	TDNS_DB_META = 0,
@@ -40,6 +47,7 @@ enum tdns_db {
 	TDNS_DB_RR,
 	TDNS_DB_CACHE,
 	TDNS_DB_CACHE_EXP,
+	TDNS_DB_DNSSEC,
 	TDNS_DB_COUNT_
 };
 
@@ -137,6 +145,11 @@ void store_cursor_close(struct tdns_cursor *c);
  * TDNS_ENOTFOUND when there is no such key. */
 enum tdns_status store_cursor_seek(struct tdns_cursor *c, const uint8_t *key,
 				   size_t klen, struct tdns_val *k, struct tdns_val *v);
+/* Position at the last key <= key (klen > 0). TDNS_ENOTFOUND when every
+ * key is greater (or db is empty). */
+enum tdns_status store_cursor_seek_le(struct tdns_cursor *c, const uint8_t *key,
+				      size_t klen, struct tdns_val *k,
+				      struct tdns_val *v);
 /* Next key; TDNS_ENOTFOUND at the end. */
 enum tdns_status store_cursor_next(struct tdns_cursor *c, struct tdns_val *k,
 				   struct tdns_val *v);
@@ -159,7 +172,8 @@ size_t store_used_bytes(struct tdns_store *s);
  *
  * Every call of store_begin, store_renew, store_commit, store_get,
  * store_put, store_put_new, store_del, store_cursor_open,
- * store_cursor_seek, store_cursor_next and store_cursor_del is one
+ * store_cursor_seek, store_cursor_seek_le, store_cursor_next and
+ * store_cursor_del is one
  * operation. store_fault_arm(n) resets the count and makes the n-th
  * operation from now (1: the next one) fail, once, without touching LMDB:
  * reads (begin, renew, get, cursor open/seek/next) with TDNS_EIO, writes

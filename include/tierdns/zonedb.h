@@ -14,7 +14,26 @@
  * below its apex: the parent's delegation NS and glue records there are not
  * stored (they would never be served: RFC 1034 4.3.2 picks the closest
  * enclosing zone), and deleting the deeper zone does not bring them back
- * until the parent is loaded again.
+ * until the parent is loaded again. The exception is the DS RRset at the
+ * deeper apex: it is the parent side of the cut (RFC 4035 3.1.4.1), stored
+ * and walked as the parent's (the deeper zone's walks skip it while its
+ * parent is held here).
+ *
+ * Signed zones (RFC 4034, RFC 5155): an RRSIG is stored in the value of the
+ * RRset it covers (rrset.h). NSEC RRsets are stored at their owner like
+ * any other and, like the NSEC3 RRsets, in the zone's denial index (the
+ * `dnssec` database), which orders them so that the record matching or
+ * covering a name is one cursor seek:
+ *   apex key | 0x00 | 0x01 | canonical form of the owner below the apex
+ *     -> u8 owner key length | owner key | packed NSEC RRset (rrset.h)
+ *   apex key | 0x00 | 0x03 | hashed owner label (base32hex, lower case)
+ *     -> u8 owner key length | owner key | packed NSEC3 RRset
+ * The canonical form lists the owner's labels below the apex from the
+ * root side, each lower-cased with 0x00 and 0x01 escaped (0x01 0x01,
+ * 0x01 0x02) and ended by 0x00, so that byte order is the canonical DNS
+ * order of RFC 4034 6.1. NSEC3 RRsets live in the index only: their owners
+ * are not names of the zone (RFC 5155 7.2.8), so they never appear in the
+ * `rr` database and lookups of a hashed name find nothing there.
  *
  * All pointers returned through views borrow from the transaction (store.h).
  */
@@ -118,7 +137,7 @@ enum tdns_status zonedb_get_meta(struct tdns_txn *t, const uint8_t *apex,
 				 size_t apex_len, struct tdns_zone_meta *m);
 
 /* Delete every RRset of the zone range (apex and below, skipping deeper
- * zones), keeping the metadata; the numbers removed are added to *rrsets and
+ * zones) and its denial index, keeping the metadata; the numbers removed are added to *rrsets and
  * *records (either may be NULL). Used to replace a zone in one transaction. */
 enum tdns_status zonedb_clear(struct tdns_txn *t, const uint8_t *apex,
 			      size_t apex_len, uint32_t *rrsets,
@@ -140,6 +159,61 @@ enum tdns_status zonedb_sweep(struct tdns_txn *t, const uint8_t *apex,
 enum tdns_status zonedb_in_deeper_zone(struct tdns_txn *t, const uint8_t *apex,
 				       size_t apex_len, const uint8_t *key,
 				       size_t klen, bool *deeper);
+
+/* The two chains of the denial index. */
+enum zonedb_chain {
+	ZONEDB_NSEC = 1,
+	ZONEDB_NSEC3 = 3,
+};
+
+/* Put the NSEC or NSEC3 RRset val (packed, with its signatures) owned by
+ * the name key owner into the denial index of the zone with apex (see
+ * above). TDNS_EINVAL when the owner is not below the apex (NSEC3: not
+ * exactly one label below it) or the index key would be too long. */
+enum tdns_status zonedb_put_denial(struct tdns_txn *t, const uint8_t *apex,
+				   size_t apex_len, enum zonedb_chain chain,
+				   const uint8_t *owner, size_t olen,
+				   const uint8_t *val, size_t vlen);
+
+/*
+ * The denial record for a name in the zone with apex. NSEC: probe is the
+ * name key; NSEC3: probe is the hashed owner label (base32hex, lower
+ * case). *exact: the record's owner is the probe (it matches); else it is
+ * the record that covers the probe: the last one before it in the chain's
+ * order (for NSEC3 the last of the chain when the probe sorts before the
+ * first, RFC 5155 the chain wraps around). *owner (borrowed) is its owner
+ * key, v its RRset. TDNS_ENOTFOUND when the zone has no such chain, or
+ * (NSEC) no record before the probe.
+ */
+enum tdns_status zonedb_denial_find(struct tdns_txn *t, const uint8_t *apex,
+				    size_t apex_len, enum zonedb_chain chain,
+				    const uint8_t *probe, size_t plen,
+				    const uint8_t **owner, size_t *olen,
+				    bool *exact, struct tdns_rrset_view *v);
+
+/* Walk the zone's chain in index order (cb as zonedb_walk's, with the
+ * owner key and the type NSEC or NSEC3). Malformed entries are skipped. */
+enum tdns_status zonedb_denial_walk(struct tdns_txn *t, const uint8_t *apex,
+				    size_t apex_len, enum zonedb_chain chain,
+				    zonedb_walk_cb cb, void *ctx, int *stop);
+
+#define ZONEDB_NSEC3_HASH 20  /* SHA-1, RFC 5155 11's only hash */
+#define ZONEDB_NSEC3_LABEL 32 /* its base32hex form */
+
+/* The hashed owner label of the name key (RFC 5155 5: SHA-1 with the
+ * salt, iterations extra rounds) into label (ZONEDB_NSEC3_LABEL bytes,
+ * base32hex, lower case, the index's probe). TDNS_EINVAL for a bad key. */
+enum tdns_status zonedb_nsec3_label(uint16_t iterations, const uint8_t *salt,
+				    uint8_t salt_len, const uint8_t *key,
+				    size_t klen, uint8_t *label);
+
+/* in[0..n) in base32hex (RFC 4648 7, lower case, no padding; the digits
+ * of whole 5-bit groups) into out; returns the digits written. */
+size_t zonedb_base32hex(const uint8_t *in, size_t n, uint8_t *out);
+
+/* Remove the zone's whole denial index (both chains). */
+enum tdns_status zonedb_denial_clear(struct tdns_txn *t, const uint8_t *apex,
+				     size_t apex_len);
 
 /* A per-worker copy of the zone list,
  * so that finding the zone of a query costs no store lookup while the store

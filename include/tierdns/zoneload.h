@@ -14,6 +14,10 @@
  *      case-insensitively); differing TTLs inside one RRset are lowered to
  *      the smallest with a warning (RFC 2181 5.2). A record without a TTL and
  *      no $TTL in force gets 3600 (ldns's default).
+ *      Signed zones (zonedb.h): each RRSIG joins the RRset of its Type
+ *      Covered (its own TTL, settled the same way); an RRSIG covering a
+ *      type absent at its name is dropped with a warning. NSEC and NSEC3
+ *      RRsets also go into the zone's denial index; NSEC3 RRsets only there.
  *   2. zoneload_commit() replaces every parsed zone in ONE write
  *      transaction: for each zone, its old RRsets are deleted (not those of
  *      deeper zones held in the same store), the new ones written in key
@@ -90,7 +94,8 @@ enum tdns_status zoneload_string(struct tdns_store *s, const char *text,
 				 char *err, size_t errlen);
 
 /*
- * One stored RRset as ldns records: owner is cloned into each record (pass
+ * One stored RRset as ldns records, followed by the RRSIG records of its
+ * signature tail (rrset.h): owner is cloned into each record (pass
  * the name in the case you want printed), class IN. Rdata that does not
  * match the type's layout is kept as RFC 3597 unknown data. *out is owned by
  * the caller (ldns_rr_list_deep_free).
@@ -105,7 +110,8 @@ enum tdns_status zoneload_rrset_key_to_ldns(const uint8_t *key, size_t klen,
 					    ldns_rr_list **out);
 
 /* Print the zone with this apex key as master-file text (SOA first, then
- * every RRset in key order; deeper zones not included). TDNS_ENOTFOUND if
+ * every RRset in key order with its signatures, then the NSEC3 chain;
+ * deeper zones not included). TDNS_ENOTFOUND if
  * there is no such zone. */
 enum tdns_status zoneload_dump(struct tdns_txn *t, const uint8_t *apex,
 			       size_t apex_len, FILE *out);
@@ -122,6 +128,10 @@ enum tdns_status zoneload_name_key(const char *name, uint8_t *key,
  * RRset at its name in the closest enclosing zone, inside write transaction
  * t. The RRset takes the new record's TTL (RFC 2181 5.2: one TTL per RRset).
  * An SOA replaces the apex SOA and updates the zone's serial.
+ * RRSIG, NSEC and NSEC3 records are refused (TDNS_EINVAL): a signed zone
+ * is changed by loading its signed file again or signing it again
+ * (zonesign.h); an edit of a signed zone logs a warning saying so (the
+ * changed RRset loses its signatures).
  * TDNS_ENOTFOUND: no zone encloses the name; TDNS_EEXIST: already present;
  * TDNS_EPARSE/TDNS_EINVAL: bad text or a rule above broken (err says which).
  */

@@ -252,13 +252,13 @@ expect_lines "$reply" '^error: not a tierdns-control request'
 
 # ---- start-up: a socket path given must work ----
 rc=0
-timeout 10 "$UPPER_BIN" --db "$T/upper" --listen 127.0.0.1 --port "$(_rand_port)" \
+timeout 10 "$UPPER_BIN" --db "$T/upper" --listen "$(_rand_addr)" --port "$(_rand_port)" \
 	--control "$T/missing/dir/u.sock" >"$T/bad1.log" 2>&1 || rc=$?
 [ "$rc" -eq 1 ] || fail "--control in a missing directory: exit $rc"
 grep -q "control socket $T/missing/dir/u.sock: directory .* does not exist" "$T/bad1.log" ||
 	fail "no clear error for a missing directory: $(cat "$T/bad1.log")"
 rc=0
-timeout 10 "$LOCAL_BIN" --db "$T/local2" --listen 127.0.0.1 --port "$(_rand_port)" \
+timeout 10 "$LOCAL_BIN" --db "$T/local2" --listen "$(_rand_addr)" --port "$(_rand_port)" \
 	--control "$T/LOCAL.sock" >"$T/bad2.log" 2>&1 || rc=$?
 [ "$rc" -eq 1 ] || fail "a second daemon on a live socket: exit $rc"
 grep -q 'another daemon answers on it' "$T/bad2.log" || fail "$(cat "$T/bad2.log")"

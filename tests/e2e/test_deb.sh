@@ -23,7 +23,7 @@ deb=$(ls "$T"/pkg/tierdns_*.deb 2>/dev/null | head -n 1)
 dpkg-deb -I "$deb" >"$T/info.out" || fail "dpkg-deb -I"
 [ "$(dpkg-deb -f "$deb" Package)" = tierdns ] || fail "package name"
 depends=$(dpkg-deb -f "$deb" Depends)
-for lib in libc6 libldns3 liblmdb0 libsystemd0; do
+for lib in libc6 libldns3 liblmdb0 libsystemd0 libyaml-0-2; do
 	case ", $depends," in *", $lib"[\ ,]*) ;; *) fail "Depends lacks $lib: $depends" ;; esac
 done
 grep -q ' postinst ' "$T/info.out" || fail "no postinst: $(cat "$T/info.out")"
@@ -39,7 +39,18 @@ done
 if [ -d "$TDNS_BUILD/man" ]; then
 	grep -qx ".$prefix/share/man/man8/tierdns-local.8" "$T/contents" ||
 		fail "no man page in the package"
+	grep -qx ".$prefix/share/man/man5/tierdns.conf.5" "$T/contents" ||
+		fail "no tierdns.conf(5) in the package"
 fi
+# The configuration files: in SYSCONFDIR/tierdns, and conffiles (an upgrade
+# keeps the operator's edits).
+confdir=$("$TDNS_BUILD/tierdns-upper" --help | sed -n 's|.*(default \(/.*\)/upper.conf)|\1|p')
+dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles >"$T/conffiles" 2>/dev/null ||
+	fail "no conffiles in the package"
+for f in upper.conf local.conf; do
+	grep -qx ".$confdir/$f" "$T/contents" || fail "not in the package: $confdir/$f"
+	grep -qx "$confdir/$f" "$T/conffiles" || fail "$confdir/$f is not a conffile"
+done
 
 # Unpacked into a scratch root: the packaged programs and example zones.
 dpkg -x "$deb" "$T/scratch" || fail "dpkg -x"
@@ -51,8 +62,10 @@ ZONE_BIN="$R/bin/tierdns-zone"
 QUERY_BIN="$R/bin/tierdns-query"
 zone_load "$T/upper" "$EX"/upper/*.zone
 zone_load "$T/local" "$EX"/local/*.zone
-start_upper UPPER "$T/upper"
-start_local LOCAL "$T/local" "$UPPER_ADDR:$UPPER_PORT"
+"$UPPER_BIN" -c "$T/scratch$confdir/upper.conf" --check-config >"$T/check.out" 2>&1 ||
+	fail "packaged upper.conf: $(cat "$T/check.out")"
+start_upper UPPER "$T/upper" -c "$T/scratch$confdir/upper.conf"
+start_local LOCAL "$T/local" "$UPPER_ADDR:$UPPER_PORT" -c "$T/scratch$confdir/local.conf"
 q LOCAL webapp.site A
 expect_status NOERROR
 expect_rr ANSWER webapp.site. A 192.0.2.10

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cmake --install into a scratch root (DESTDIR), then the installed programs
-# against the installed example zones: tierdns-zone loads them, the installed
+# against the installed example zones and configuration files: tierdns-zone loads them, the installed
 # daemons serve them, dig gets the answers through both tiers.
 . "$(dirname "$0")/lib.sh"
 e2e_init
@@ -19,10 +19,20 @@ EX="$R/share/doc/tierdns/examples/zones"
 for f in upper/root.zone upper/site.zone local/home.arpa.zone; do
 	[ -f "$EX/$f" ] || fail "example zone not installed: $f"
 done
+# The sample configuration files, in SYSCONFDIR/tierdns (/etc/tierdns for
+# the prefix /usr, else PREFIX/etc/tierdns): where the daemons look.
+confdir=$("$TDNS_BUILD/tierdns-upper" --help | sed -n 's|.*(default \(/.*\)/upper.conf)|\1|p')
+case "$confdir" in
+/etc/tierdns | "$prefix/etc/tierdns") ;;
+*) fail "default configuration directory '$confdir' is not SYSCONFDIR/tierdns of $prefix" ;;
+esac
+for f in upper.conf local.conf; do
+	[ -s "$T/root$confdir/$f" ] || fail "not installed: $confdir/$f"
+done
 # The man pages, when the build has them (TDNS_MAN, on by default).
 if [ -d "$TDNS_BUILD/man" ]; then
 	for f in man8/tierdns-upper.8 man8/tierdns-local.8 man1/tierdns-query.1 \
-		man1/tierdns-zone.1; do
+		man1/tierdns-zone.1 man5/tierdns.conf.5; do
 		[ -s "$R/share/man/$f" ] || fail "man page not installed: share/man/$f"
 	done
 	grep -q "$EX" "$R/share/man/man8/tierdns-upper.8" 2>/dev/null ||
@@ -40,10 +50,17 @@ LOCAL_BIN="$R/sbin/tierdns-local"
 ZONE_BIN="$R/bin/tierdns-zone"
 QUERY_BIN="$R/bin/tierdns-query"
 "$UPPER_BIN" --version | grep -q '^tierdns-upper ' || fail "installed upper --version"
+# The installed configuration files pass the installed daemons' check.
+"$UPPER_BIN" -c "$T/root$confdir/upper.conf" --check-config >"$T/check.out" 2>&1 ||
+	fail "installed upper.conf: $(cat "$T/check.out")"
+"$LOCAL_BIN" -c "$T/root$confdir/local.conf" --check-config >"$T/check.out" 2>&1 ||
+	fail "installed local.conf: $(cat "$T/check.out")"
 zone_load "$T/upper" "$EX"/upper/*.zone
 zone_load "$T/local" "$EX"/local/*.zone
-start_upper UPPER "$T/upper"
-start_local LOCAL "$T/local" "$UPPER_ADDR:$UPPER_PORT"
+# Started with the installed files (the test's flags override their
+# addresses and stores).
+start_upper UPPER "$T/upper" -c "$T/root$confdir/upper.conf"
+start_local LOCAL "$T/local" "$UPPER_ADDR:$UPPER_PORT" -c "$T/root$confdir/local.conf"
 
 q UPPER webapp.site A
 expect_status NOERROR

@@ -6,7 +6,13 @@ $TDNS_BUILD/man/; every option that --help lists (short and long) and every
 default it states appears in the page, and the page has an EXAMPLES section;
 for tierdns-zone every command too. The README's copy of each --help text is
 the program's output, with the build's state directory shown as
-/var/lib/tierdns (what a package built with the prefix /usr prints).
+/var/lib/tierdns and its configuration directory as /etc/tierdns (what a
+package built with the prefix /usr prints).
+
+tierdns.conf(5) documents every key of the option table: the keys that
+--check-config prints for each daemon (it prints them all, defaults
+included), top-level keys as "key:" and those of a section (control:,
+metrics:, zones:) as "key:" after the section's "section:".
 """
 import os
 import re
@@ -113,6 +119,7 @@ for prog, section in PROGRAMS.items():
     # README: the same --help text.
     block = readme_block(readme, prog)
     want = re.sub(r"\(default /[^)]*/lib/tierdns/", "(default /var/lib/tierdns/", out)
+    want = re.sub(r"\(default /[^)]*/etc/tierdns/", "(default /etc/tierdns/", want)
     if block is None:
         fail(f"README has no --help block under '### {prog}'")
     elif block != want:
@@ -121,6 +128,55 @@ for prog, section in PROGRAMS.items():
                                             "README.md", f"{prog} --help"))
         fail(f"README's {prog} --help differs from the program's:\n{diff}")
     print(f"{prog}: {len(opts)} options, {len(defaults(out))} defaults checked")
+
+
+
+def config_keys(prog):
+    """(section, key) for every key --check-config prints; section None at
+    the top, "zones" for the keys of a zone stanza."""
+    r = subprocess.run([os.path.join(BUILD, prog), "-c", "/dev/null", "--check-config"],
+                       capture_output=True, text=True, timeout=10)
+    if r.returncode != 0:
+        fail(f"{prog} --check-config exited {r.returncode}: {r.stderr}")
+    keys, section = [], None
+    # with a zone stanza, so that the stanza's keys are printed too
+    for line in r.stdout.splitlines() + ["zones:", "  - name: x."]:
+        m = re.match(r"^(  (?:- )?)?([a-z0-9-]+):", line)
+        if not m:
+            continue
+        if m.group(1) is None:
+            section = m.group(2)
+            keys.append((None, m.group(2)))
+        else:
+            keys.append((section, m.group(2)))
+    return keys
+
+
+page = os.path.join(man_dir, "tierdns.conf.5")
+if not os.path.isfile(page):
+    fail(f"no man page {page}")
+else:
+    man = roff_text(page)
+    n = 0
+    for prog in ("tierdns-upper", "tierdns-local"):
+        keys = config_keys(prog)
+        if len(keys) < 15:
+            fail(f"{prog} --check-config printed only {keys}")
+        for section, key in keys:
+            n += 1
+            term = r"(?<![A-Za-z0-9-])" + re.escape(key) + r":"
+            if section is None:
+                ok = re.search(term, man)
+            else:
+                m = re.search(r"(?<![A-Za-z0-9-])" + re.escape(section) + r":", man)
+                ok = m and re.search(term, man[m.end():])
+            if not ok:
+                where = f"{section}: {key}" if section else key
+                fail(f"key '{where}' of {prog} is not in tierdns.conf(5)")
+    for sec in ("NAME", "SYNOPSIS", "DESCRIPTION", "EXAMPLES"):
+        if not re.search(r"^" + sec + r"$", man, re.M):
+            fail(f"tierdns.conf(5) has no {sec} section")
+    print(f"tierdns.conf(5): {n} keys checked")
 
 if failures:
     sys.exit(1)

@@ -62,14 +62,16 @@ expect_match "$resp" '^HTTP/1\.1 405 Method Not Allowed'
 q LOCAL webapp.site A  # still serving
 expect_status NOERROR
 
-# an address in use, or not an ADDR:PORT, is fatal at start
-for bad in "$LM" "127.0.0.1" "localhost:9153"; do
+# an address in use is fatal at start (exit 1), one that is not an
+# ADDR:PORT a usage error (exit 2)
+for bad in "$LM:1" "127.0.0.1:2" "localhost:9153:2"; do
+	want=${bad##*:}
+	bad=${bad%:*}
 	rc=0
-	timeout 10 "$UPPER_BIN" --db "$T/upper" --listen 127.0.0.1 --port "$(_rand_port)" \
+	timeout 10 "$UPPER_BIN" --db "$T/upper" --listen "$(_rand_addr)" --port "$(_rand_port)" \
 		--control none --metrics "$bad" >"$T/bad.log" 2>&1 || rc=$?
-	[ "$rc" -eq 1 ] || fail "--metrics $bad: exit $rc, expected 1"
-	grep -q -- "--metrics $bad" "$T/bad.log" || grep -q -- "--metrics " "$T/bad.log" ||
-		fail "--metrics $bad: no error naming it: $(cat "$T/bad.log")"
+	[ "$rc" -eq "$want" ] || fail "--metrics $bad: exit $rc, expected $want"
+	grep -q -- "metrics" "$T/bad.log" || fail "--metrics $bad: no error naming it: $(cat "$T/bad.log")"
 done
 stop_daemon LOCAL
 stop_daemon UPPER

@@ -21,13 +21,22 @@ for u in tierdns-upper tierdns-local; do
 	f="$units/$u.service"
 	[ -f "$f" ] || fail "not installed: $prefix/lib/systemd/system/$u.service"
 	for line in "Type=notify" "ExecStart=$prefix/sbin/$u " 'ExecReload=/bin/kill -HUP $MAINPID' \
-		"User=tierdns" "Group=tierdns" "StateDirectory=tierdns" "--db /var/lib/tierdns/${u#tierdns-}" \
+		"User=tierdns" "Group=tierdns" "StateDirectory=tierdns" \
 		"NoNewPrivileges=yes" "ProtectSystem=strict" "ProtectHome=yes" "PrivateTmp=yes" \
 		"AmbientCapabilities=CAP_NET_BIND_SERVICE" \
 		"CapabilityBoundingSet=CAP_NET_BIND_SERVICE" "SystemCallFilter=@system-service" \
 		"Documentation=man:$u(8)"; do
 		grep -qF -- "$line" "$f" || fail "$u.service lacks $line"
 	done
+	# The configuration file it names is the installed sample; the store,
+	# when the unit names it, is the one StateDirectory= makes.
+	exec=$(sed -n 's/^ExecStart=//p' "$f")
+	conf=$(printf '%s\n' "$exec" | sed -n 's/.* -c \([^ ]*\).*/\1/p')
+	[ -n "$conf" ] && [ -f "$T/root$conf" ] || fail "$u.service: -c names no installed file: $exec"
+	case "$exec" in
+	*--db*) case "$exec" in *"--db /var/lib/tierdns/${u#tierdns-}"*) ;;
+		*) fail "$u.service: store outside StateDirectory: $exec" ;; esac ;;
+	esac
 	# verify checks that ExecStart exists: point it at the installed binary.
 	sed "s#$prefix/sbin/#$R/sbin/#" "$f" >"$T/$u.service"
 done

@@ -157,6 +157,25 @@ def auth_corpus():
     write(t, "no-rd", query("www.example.", "A", rd=False))
     for name, data in malformed().items():
         write(t, "bad-" + name, data)
+    # The signed zones: qid bit 0x0200 makes the harness add DO.
+    signed = [
+        ("www", "A"), ("www", "AAAA"), ("nx", "A"), ("x.w", "A"), ("x.w", "MX"),
+        ("ent", "A"), ("a.ent", "A"), ("host.kid", "A"), ("kid", "DS"),
+        ("", "DNSKEY"), ("", "ANY"), ("www", "RRSIG"), ("a.b.nx", "TXT"),
+        ("*.w", "A"), ("*.w", "TXT"),
+    ]
+    for zone in ("signed", "hashed"):
+        for label, qt in signed:
+            if zone == "hashed" and label.endswith("kid"):
+                label = label.replace("kid", "secure")
+            qn = (label + "." if label else "") + zone + "."
+            base = "%s-%s-%s" % (zone, label.replace("*", "star").replace(".", "_") or "apex",
+                                 qt.lower())
+            write(t, base + "-do", query(qn, qt, qid=0x1200))
+            write(t, base + "-do-edns", query(qn, qt, edns=0, do=True, payload=512))
+        write(t, zone + "-deleg-do", query("host.deleg.%s." % zone, "A", qid=0x1200))
+        write(t, zone + "-deleg-ds-do", query("deleg.%s." % zone, "DS", qid=0x1200))
+        write(t, zone + "-tcp-do", query("nx.%s." % zone, "A", qid=0x1200, tcp=True))
 
 
 # ---- fuzz_local: queries to the local tier -------------------------------

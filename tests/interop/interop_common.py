@@ -246,15 +246,17 @@ class Env:
             raise Failure("%s is not installed (Debian package %s; tools/deps.sh test "
                           "installs it)" % (path, pkg))
 
-    def start_nsd(self):
+    def start_nsd(self, zones=None):
+        """NSD serving zones [(origin, path)], by default ZONES."""
         self._need(NSD_BIN, "nsd")
         d = self.path("nsd")
         os.makedirs(d, exist_ok=True)
-        for _, f in ZONES:
-            shutil.copy(os.path.join(ZONES_DIR, f), d)
+        zones = zones or [(o, os.path.join(ZONES_DIR, f)) for o, f in ZONES]
+        for _, f in zones:
+            shutil.copy(f, d)
         conf = os.path.join(d, "nsd.conf")
-        zones = "".join('zone:\n    name: "%s"\n    zonefile: "%s"\n' % (o, f)
-                        for o, f in ZONES)
+        zones = "".join('zone:\n    name: "%s"\n    zonefile: "%s"\n'
+                        % (o, os.path.basename(f)) for o, f in zones)
         # minimal-responses, as tierdns-upper answers (its auth.c): no NS
         # RRset in the authority section of positive answers, no addresses
         # for MX/SRV targets; glue in referrals. Rate limiting off: the test
@@ -282,16 +284,18 @@ remote-control:
         return self._spawn("nsd", [NSD_BIN, "-d", "-c", conf],
                            self._ready_dns("interop.", "SOA"), conf, text)
 
-    def start_upper(self):
-        db = self.path("upper-db")
-        files = [os.path.join(ZONES_DIR, f) for _, f in ZONES]
+    def start_upper(self, zones=None, name="upper"):
+        """tierdns-upper serving zones [(origin, path)], by default ZONES."""
+        db = self.path("%s-db" % name)
+        files = [f for _, f in zones] if zones else \
+            [os.path.join(ZONES_DIR, f) for _, f in ZONES]
         r = subprocess.run([self.bin("tierdns-zone"), "--db", db, "load"] + files,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         if r.returncode != 0:
             raise Failure("tierdns-zone load failed:\n%s" % r.stdout.decode(errors="replace"))
-        return self._spawn("upper", [self.bin("tierdns-upper"), "--db", db,
-                                     "--listen", "127.0.0.1", "--port", "@PORT@"],
-                           self._ready_dns("interop.", "SOA"))
+        return self._spawn(name, [self.bin("tierdns-upper"), "--db", db,
+                                  "--listen", "127.0.0.1", "--port", "@PORT@"],
+                           self._ready_dns(zones[0][0] if zones else "interop.", "SOA"))
 
     def start_local(self, name, upstream, db=None, upstream_endpoint=None):
         """tierdns-local forwarding to upstream (a Proc) or to
@@ -315,10 +319,13 @@ remote-control:
         finally:
             s.close()
 
-    def start_unbound(self, name, forward=None, stubs=None, qname_min=False):
+    def start_unbound(self, name, forward=None, stubs=None, qname_min=False,
+                      trust_anchors=None):
         """Unbound as a plain iterator (no validator, no trust anchor),
         either forwarding "." to forward (a Proc) or with stub-zones
-        [(zone, Proc)]; qname_min turns on QNAME minimisation (RFC 9156)."""
+        [(zone, Proc)]; qname_min turns on QNAME minimisation (RFC 9156).
+        trust_anchors (DS or DNSKEY lines): a validating Unbound with
+        those anchors instead."""
         self._need(UNBOUND_BIN, "unbound")
         d = self.path(name)
         os.makedirs(d, exist_ok=True)
@@ -341,7 +348,7 @@ remote-control:
     so-reuseport: no
     do-not-query-localhost: no
     qname-minimisation: %(qmin)s
-    module-config: "iterator"
+    module-config: "%(modules)s"
     minimal-responses: yes
     rrset-roundrobin: no
     prefetch: no
@@ -350,13 +357,57 @@ remote-control:
     local-zone: "2.0.192.in-addr.arpa." nodefault
 remote-control:
     control-enable: no
-""" % {"d": d, "qmin": "yes" if qname_min else "no"}
+""" % {"d": d, "qmin": "yes" if qname_min else "no",
+       "modules": "validator iterator" if trust_anchors else "iterator"}
+        for a in trust_anchors or []:
+            text += 'server:\n    trust-anchor: "%s"\n    val-log-level: 2\n' % a
         if forward is not None:
             text += 'forward-zone:\n    name: "."\n    forward-addr: 127.0.0.1@%d\n' % forward.port
         for zone, p in stubs or []:
             text += 'stub-zone:\n    name: "%s"\n    stub-addr: 127.0.0.1@%d\n' % (zone, p.port)
         return self._spawn(name, [UNBOUND_BIN, "-d", "-c", conf], self._ready_tcp,
                            conf, text)
+
+
+def run_tool(argv, cwd):
+    """Run a helper program in cwd; its stripped output, Failure if it fails."""
+    r = subprocess.run(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if r.returncode != 0:
+        raise Failure("%s failed:\n%s" % (" ".join(argv), r.stdout.decode(errors="replace")))
+    return r.stdout.decode().strip()
+
+
+def sign_zone(d, origin, path, alg, args=(), extra="", corrupt=None):
+    """Sign the zone file path (with extra text appended) in directory d
+    with a fresh KSK and ZSK of algorithm alg (ldns-keygen -a names) and
+    ldns-signzone args (e.g. -n for NSEC3). corrupt: an owner name whose
+    RRSIGs get one signature octet changed (a bogus zone). Keys live in d
+    only (never in the tree). Returns (signed file, DS line of the KSK,
+    KSK file base name)."""
+    base = os.path.join(d, origin.rstrip(".") or "root")
+    with open(path) as f:
+        text = f.read()
+    with open(base + ".zone", "w") as f:
+        f.write(text + extra)
+    ksk = run_tool(["ldns-keygen", "-a", alg, "-b", "2048", "-k", origin], d)
+    zsk = run_tool(["ldns-keygen", "-a", alg, "-b", "1024", origin], d)
+    run_tool(["ldns-signzone"] + list(args) + ["-o", origin, base + ".zone", ksk, zsk], d)
+    with open(os.path.join(d, ksk + ".ds")) as f:
+        ds = f.read().strip()
+    signed = base + ".zone.signed"
+    if corrupt is not None:
+        out = []
+        with open(signed) as f:
+            for line in f:
+                fields = line.split()
+                if fields and fields[0] == corrupt and len(fields) > 4 and fields[3] == "RRSIG":
+                    sig = fields[-1]
+                    fields[-1] = ("B" if sig[0] != "B" else "C") + sig[1:]
+                    line = "\t".join(fields) + "\n"
+                out.append(line)
+        with open(signed, "w") as f:
+            f.writelines(out)
+    return signed, ds, ksk
 
 
 def tail(path, n=30):
@@ -373,33 +424,38 @@ class Query:
     """One test query: name (as sent, case included), type, EDNS payload
     (None = no OPT), RD bit, transport."""
 
-    def __init__(self, name, qtype, edns=None, rd=False, tcp=False, note=""):
+    def __init__(self, name, qtype, edns=None, rd=False, tcp=False, note="",
+                 dnssec=False):
         self.name = name
         self.qtype = qtype
         self.edns = edns
         self.rd = rd
         self.tcp = tcp
         self.note = note
+        self.dnssec = dnssec  # DO set (RFC 3225); needs edns
 
     def key(self):
         return "%s %s" % (self.name.lower(), self.qtype)
 
     def __str__(self):
-        return "%s %s [%s%s%s]%s" % (
+        return "%s %s [%s%s%s%s]%s" % (
             self.name, self.qtype,
             "EDNS %d" % self.edns if self.edns is not None else "no EDNS",
+            ", DO" if self.dnssec else "",
             ", RD" if self.rd else "",
             ", TCP" if self.tcp else ", UDP",
             " (%s)" % self.note if self.note else "")
 
     def tcp_copy(self):
         return Query(self.name, self.qtype, self.edns, self.rd, True,
-                     (self.note + "; " if self.note else "") + "TCP retry of a TC answer")
+                     (self.note + "; " if self.note else "") + "TCP retry of a TC answer",
+                     self.dnssec)
 
     def message(self):
         m = dns.message.make_query(self.name, self.qtype, "IN",
                                    use_edns=0 if self.edns is not None else False,
-                                   payload=self.edns or 1232)
+                                   payload=self.edns or 1232,
+                                   want_dnssec=self.dnssec)
         if not self.rd:
             m.flags &= ~dns.flags.RD
         return m

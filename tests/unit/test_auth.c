@@ -167,7 +167,7 @@ struct auth_case {
 #define SITE_SOA_NEG "site. 300 IN SOA ns1.site. hostmaster.site. 2024010101 7200 3600 1209600 300"
 #define SUB_NS "sub.site. 3600 IN NS ns1.sub.site.", "sub.site. 3600 IN NS ns.elsewhere."
 
-static const struct tdns_auth_cfg CFG = { "tierdns-test", NULL };
+static const struct tdns_auth_cfg CFG = { .version = "tierdns-test" };
 
 static void rr_text(const ldns_rr *rr, char *buf, size_t cap)
 {
@@ -200,7 +200,9 @@ static void check_section(const char *what, const ldns_rr_list *got,
 	}
 }
 
-static void run_case(struct tdns_txn *t, const struct auth_case *c)
+/* The query of c, with EDNS 4096 and DO (RFC 3225) when dnssec. */
+static void run_case_do(struct tdns_txn *t, const struct auth_case *c,
+			bool dnssec)
 {
 	static uint8_t out[QCTX_MAX_MSG];
 	ldns_rdf *name = NULL;
@@ -217,6 +219,10 @@ static void run_case(struct tdns_txn *t, const struct auth_case *c)
 				(ldns_rr_class)c->qclass, LDNS_RD);
 	assert_non_null(qp);
 	ldns_pkt_set_id(qp, 0x4242);
+	if (dnssec) {
+		ldns_pkt_set_edns_udp_size(qp, 4096);
+		ldns_pkt_set_edns_do(qp, true);
+	}
 	assert_int_equal(ldns_pkt2wire(&in, qp, &in_len), LDNS_STATUS_OK);
 	assert_true(auth_answer(NULL, t, &CFG, in, in_len, c->tcp, out, sizeof(out),
 				&out_len));
@@ -233,12 +239,19 @@ static void run_case(struct tdns_txn *t, const struct auth_case *c)
 	s = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_question(rp), 0)));
 	assert_string_equal(s, c->qname);
 	free(s);
+	/* DO is echoed (RFC 3225 3). */
+	assert_int_equal(ldns_pkt_edns_do(rp), dnssec);
 	check_section("answer", ldns_pkt_answer(rp), c->an);
 	check_section("authority", ldns_pkt_authority(rp), c->ns);
 	check_section("additional", ldns_pkt_additional(rp), c->ar);
 	ldns_pkt_free(rp);
 	ldns_pkt_free(qp);
 	free(in);
+}
+
+static void run_case(struct tdns_txn *t, const struct auth_case *c)
+{
+	run_case_do(t, c, false);
 }
 
 static const char *const FULL[] = { ZONE_ROOT, ZONE_SITE, ZONE_KID, ZONE_LOW,
@@ -487,6 +500,148 @@ static void test_noroot(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(noroot_cases) / sizeof(noroot_cases[0]); i++)
 		run_case(f->rd, &noroot_cases[i]);
+	fixture_free(f);
+}
+
+/*
+ * A signed zone (NSEC, RFC 4035), signatures made up (the server never
+ * checks them): each names what it covers in its last octets. Canonical
+ * order: sig. deleg a.ent ns secure *.wild www (ent and wild are empty
+ * non-terminals; glue below the cuts is not in the chain).
+ */
+#define SIG_TAIL "20300101000000 20200101000000 1 sig."
+static const char ZONE_SIG[] =
+	"$ORIGIN sig.\n"
+	"$TTL 3600\n"
+	"@ SOA ns.sig. h.sig. 1 7200 3600 1209600 300\n"
+	"@ RRSIG SOA 13 1 3600 " SIG_TAIL " c29h\n"
+	"@ NS ns\n"
+	"@ RRSIG NS 13 1 3600 " SIG_TAIL " bnMx\n"
+	"@ DNSKEY 257 3 13 a2V5a2V5\n"
+	"@ RRSIG DNSKEY 13 1 3600 " SIG_TAIL " a2V5\n"
+	"@ 300 NSEC deleg NS SOA RRSIG NSEC DNSKEY\n"
+	"@ 300 RRSIG NSEC 13 1 300 " SIG_TAIL " bjAx\n"
+	"deleg NS ns.deleg\n"
+	"ns.deleg A 192.0.2.5\n"
+	"deleg 300 NSEC a.ent NS RRSIG NSEC\n"
+	"deleg 300 RRSIG NSEC 13 2 300 " SIG_TAIL " bjAy\n"
+	"a.ent A 192.0.2.4\n"
+	"a.ent RRSIG A 13 3 3600 " SIG_TAIL " ZW50\n"
+	"a.ent 300 NSEC ns A RRSIG NSEC\n"
+	"a.ent 300 RRSIG NSEC 13 3 300 " SIG_TAIL " bjAz\n"
+	"ns A 192.0.2.1\n"
+	"ns RRSIG A 13 2 3600 " SIG_TAIL " bnNh\n"
+	"ns 300 NSEC secure A RRSIG NSEC\n"
+	"ns 300 RRSIG NSEC 13 2 300 " SIG_TAIL " bjA0\n"
+	"secure NS ns.secure\n"
+	"secure DS 1 13 2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
+	"secure RRSIG DS 13 2 3600 " SIG_TAIL " ZHNz\n"
+	"ns.secure A 192.0.2.6\n"
+	"secure 300 NSEC *.wild NS DS RRSIG NSEC\n"
+	"secure 300 RRSIG NSEC 13 2 300 " SIG_TAIL " bjA1\n"
+	"*.wild A 192.0.2.3\n"
+	"*.wild RRSIG A 13 2 3600 " SIG_TAIL " d2xk\n"
+	"*.wild 300 NSEC www A RRSIG NSEC\n"
+	"*.wild 300 RRSIG NSEC 13 2 300 " SIG_TAIL " bjA2\n"
+	"www A 192.0.2.2\n"
+	"www 600 RRSIG A 13 2 3600 " SIG_TAIL " d3d3\n"
+	"www 300 NSEC sig. A RRSIG NSEC\n"
+	"www 300 RRSIG NSEC 13 2 300 " SIG_TAIL " bjA3\n";
+
+#define RS(o, ttl, rest) o " " #ttl " IN RRSIG " rest " " SIG_TAIL
+#define SIG_SOA_NEG "sig. 300 IN SOA ns.sig. h.sig. 1 7200 3600 1209600 300", \
+	RS("sig.", 300, "SOA 13 1 3600") " c29h"
+#define NSEC_APEX "sig. 300 IN NSEC deleg.sig. NS SOA RRSIG NSEC DNSKEY ", \
+	RS("sig.", 300, "NSEC 13 1 300") " bjAx"
+#define NSEC_DELEG "deleg.sig. 300 IN NSEC a.ent.sig. NS RRSIG NSEC ", \
+	RS("deleg.sig.", 300, "NSEC 13 2 300") " bjAy"
+#define NSEC_AENT "a.ent.sig. 300 IN NSEC ns.sig. A RRSIG NSEC ", \
+	RS("a.ent.sig.", 300, "NSEC 13 3 300") " bjAz"
+#define NSEC_NS "ns.sig. 300 IN NSEC secure.sig. A RRSIG NSEC ", \
+	RS("ns.sig.", 300, "NSEC 13 2 300") " bjA0"
+#define NSEC_WILD "*.wild.sig. 300 IN NSEC www.sig. A RRSIG NSEC ", \
+	RS("*.wild.sig.", 300, "NSEC 13 2 300") " bjA2"
+#define NSEC_WWW "www.sig. 300 IN NSEC sig. A RRSIG NSEC ", \
+	RS("www.sig.", 300, "NSEC 13 2 300") " bjA3"
+
+static const char *const SIGNED[] = { ZONE_SIG, NULL };
+static const struct {
+	struct auth_case c;
+	bool dnssec;
+} dnssec_cases[] = {
+	/* RFC 4035 3.1.1: the RRset and its RRSIGs (their own TTL). */
+	{ { "www.sig.", LDNS_RR_TYPE_A, IN, false, LDNS_RCODE_NOERROR, true,
+	  false, { "www.sig. 3600 IN A 192.0.2.2",
+		   RS("www.sig.", 600, "A 13 2 3600") " d3d3" }, { NULL },
+	  { NULL } }, true },
+	/* Without DO nothing changes: no signatures, no proofs. */
+	{ { "www.sig.", LDNS_RR_TYPE_A, IN, false, LDNS_RCODE_NOERROR, true,
+	  false, { "www.sig. 3600 IN A 192.0.2.2" }, { NULL }, { NULL } },
+	  false },
+	{ { "nothing.sig.", LDNS_RR_TYPE_A, IN, false, LDNS_RCODE_NXDOMAIN, true,
+	  false, { NULL }, { "sig. 300 IN SOA ns.sig. h.sig. 1 7200 3600 1209600 300" },
+	  { NULL } }, false },
+	/* NXDOMAIN (3.1.3.2): the NSEC covering the name (a.ent -> ns) and
+	 * the one covering the wildcard *.sig. (the apex's). */
+	{ { "nothing.sig.", LDNS_RR_TYPE_A, IN, false, LDNS_RCODE_NXDOMAIN, true,
+	  false, { NULL }, { SIG_SOA_NEG, NSEC_AENT, NSEC_APEX }, { NULL } }, true },
+	/* NODATA (3.1.3.1): the name's own NSEC. */
+	{ { "www.sig.", LDNS_RR_TYPE_AAAA, IN, false, LDNS_RCODE_NOERROR, true,
+	  false, { NULL }, { SIG_SOA_NEG, NSEC_WWW }, { NULL } }, true },
+	/* An empty non-terminal: the NSEC that covers it (deleg -> a.ent). */
+	{ { "ent.sig.", LDNS_RR_TYPE_A, IN, false, LDNS_RCODE_NOERROR, true,
+	  false, { NULL }, { SIG_SOA_NEG, NSEC_DELEG }, { NULL } }, true },
+	/* Wildcard answer (3.1.3.3): the signature of the wildcard (labels
+	 * 2) under the query name, and the NSEC proving the name itself
+	 * does not exist. */
+	{ { "x.wild.sig.", LDNS_RR_TYPE_A, IN, false, LDNS_RCODE_NOERROR, true,
+	  false, { "x.wild.sig. 3600 IN A 192.0.2.3",
+		   RS("x.wild.sig.", 3600, "A 13 2 3600") " d2xk" },
+	  { NSEC_WILD }, { NULL } }, true },
+	/* Wildcard NODATA (3.1.3.4): the covering NSEC (the same one) and
+	 * the wildcard's own, which lacks the type. */
+	{ { "x.wild.sig.", LDNS_RR_TYPE_MX, IN, false, LDNS_RCODE_NOERROR, true,
+	  false, { NULL }, { SIG_SOA_NEG, NSEC_WILD }, { NULL } }, true },
+	/* Referral to an unsigned child (3.1.4): no DS, the NSEC proves it. */
+	{ { "host.deleg.sig.", LDNS_RR_TYPE_A, IN, false, LDNS_RCODE_NOERROR,
+	  false, false, { NULL }, { "deleg.sig. 3600 IN NS ns.deleg.sig.", NSEC_DELEG },
+	  { "ns.deleg.sig. 3600 IN A 192.0.2.5" } }, true },
+	/* Referral to a signed child: the DS and its signature. */
+	{ { "host.secure.sig.", LDNS_RR_TYPE_A, IN, false, LDNS_RCODE_NOERROR,
+	  false, false, { NULL },
+	  { "secure.sig. 3600 IN NS ns.secure.sig.",
+	    "secure.sig. 3600 IN DS 1 13 2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+	    RS("secure.sig.", 3600, "DS 13 2 3600") " ZHNz" },
+	  { "ns.secure.sig. 3600 IN A 192.0.2.6" } }, true },
+	/* The DS query at the cut is the parent's, signed. */
+	{ { "secure.sig.", LDNS_RR_TYPE_DS, IN, false, LDNS_RCODE_NOERROR, true,
+	  false, { "secure.sig. 3600 IN DS 1 13 2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		   RS("secure.sig.", 3600, "DS 13 2 3600") " ZHNz" },
+	  { NULL }, { NULL } }, true },
+	/* DNSKEY at the apex, signed; NS answers sign their addresses. */
+	{ { "sig.", LDNS_RR_TYPE_DNSKEY, IN, false, LDNS_RCODE_NOERROR, true,
+	  false, { "sig. 3600 IN DNSKEY 257 3 13 a2V5a2V5 ;{id = 20056 (ksk), size = 256b}",
+		   RS("sig.", 3600, "DNSKEY 13 1 3600") " a2V5" },
+	  { NULL }, { NULL } }, true },
+	{ { "sig.", LDNS_RR_TYPE_NS, IN, false, LDNS_RCODE_NOERROR, true, false,
+	  { "sig. 3600 IN NS ns.sig.", RS("sig.", 3600, "NS 13 1 3600") " bnMx" },
+	  { NULL }, { "ns.sig. 3600 IN A 192.0.2.1",
+		      RS("ns.sig.", 3600, "A 13 2 3600") " bnNh" } }, true },
+	/* A query for RRSIG gathers the signatures of every RRset there. */
+	{ { "www.sig.", LDNS_RR_TYPE_RRSIG, IN, false, LDNS_RCODE_NOERROR, true,
+	  false, { RS("www.sig.", 600, "A 13 2 3600") " d3d3",
+		   RS("www.sig.", 300, "NSEC 13 2 300") " bjA3" },
+	  { NULL }, { NULL } }, false },
+};
+
+static void test_dnssec(void **state)
+{
+	struct fixture *f = fixture_new(SIGNED);
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(dnssec_cases) / sizeof(dnssec_cases[0]); i++)
+		run_case_do(f->rd, &dnssec_cases[i].c, dnssec_cases[i].dnssec);
 	fixture_free(f);
 }
 
@@ -925,6 +1080,7 @@ int main(void)
 		cmocka_unit_test(test_tcp_gets_everything),
 		cmocka_unit_test(test_noroot),
 		cmocka_unit_test(test_lookup_not_auth),
+		cmocka_unit_test(test_dnssec),
 		cmocka_unit_test(test_edns),
 		cmocka_unit_test(test_bad_stored_rdata),
 		cmocka_unit_test(test_answer_malformed),

@@ -1507,8 +1507,8 @@ static size_t fq_query(const char *name, uint16_t qtype, uint16_t id, bool rd,
 	q[n++] = 1;
 	if (udp != 0) {
 		const uint8_t opt[] = { 0, 0, 41, (uint8_t)(udp >> 8), (uint8_t)udp,
-					0, 0, dnssec_ok ? 0x80 : 0, 0, 0, 8,
-					0, 10, 0, 4, 1, 2, 3, 4 /* a COOKIE-ish option */ };
+					0, 0, dnssec_ok ? 0x80 : 0, 0, 0, 12,
+					0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8 /* a client COOKIE */ };
 
 		memcpy(q + n, opt, sizeof(opt));
 		n += sizeof(opt);
@@ -1696,7 +1696,7 @@ static void test_hits_match_ldns(void **state)
 			in_len = fq_query(name, c->qtype, (uint16_t)rand(),
 					  (rand() & 1) != 0, (rand() & 1) != 0,
 					  udps[k / 4], (rand() & 1) != 0, in);
-			qend = in_len - (udps[k / 4] != 0 ? 19 : 0);
+			qend = in_len - (udps[k / 4] != 0 ? 23 : 0);
 			if (fq_new(t, in, in_len, tcp, now, fast, WIRE_MAX_MSG,
 				   &flen) != FQ_ANSWERED)
 				fail_msg("%s: no answer to a plain hit", c->what);
@@ -1850,10 +1850,10 @@ static void test_hit_edges(void **state)
 	/* What the pipeline answers itself: BADVERS, FORMERR, responses,
 	 * other opcodes, short messages. */
 	in_len = fq_query("www.site.", LDNS_RR_TYPE_A, 1, true, false, 1232, false, in);
-	in[in_len - 19 + 6] = 1; /* EDNS version 1 */
+	in[in_len - 23 + 6] = 1; /* EDNS version 1 */
 	assert_int_equal(fq_ask(t, in, in_len, false, T0, WIRE_MAX_MSG), FQ_DECLINED);
 	in_len = fq_query("www.site.", LDNS_RR_TYPE_A, 1, true, false, 1232, false, in);
-	in[in_len - 5] = 9; /* option longer than the rdata */
+	in[in_len - 9] = 13; /* option longer than the rdata */
 	assert_int_equal(fq_ask(t, in, in_len, false, T0, WIRE_MAX_MSG), FQ_DECLINED);
 	in_len = fq_query("www.site.", LDNS_RR_TYPE_A, 1, true, false, 0, false, in);
 	in[2] |= 0x80; /* a response */

@@ -343,6 +343,65 @@ static void test_truncation(void **state)
 	}
 }
 
+/* An RRset and the RRSIG entry after it (ANS_F_SIGS) go in together or
+ * not at all (RFC 4035 3.1.1, RFC 2181 9): when the signatures do not fit,
+ * the RRset they sign is left out too and TC is set; the entries before
+ * them stay. */
+static void test_truncation_keeps_signatures(void **state)
+{
+	static struct tdns_answer a;
+	static struct recs one = { .len = 0 }, sigs = { .len = 0 };
+	uint8_t query[512], addr[4] = { 192, 0, 2, 1 }, sig[400];
+	struct tdns_qctx q;
+	struct tdns_ans_rrset *e;
+	ldns_pkt *p;
+	size_t n = 0, qlen, i;
+
+	(void)state;
+	rec_add(&one, addr, 4);
+	/* RRSIG rdata: covered A, alg 13, 2 labels, TTL, times, tag, the
+	 * signer (the root), then a signature of 380 octets. */
+	memset(sig, 0, sizeof(sig));
+	dns_wr16(sig, DNS_TYPE_A);
+	sig[2] = 13;
+	sig[3] = 2;
+	for (i = 19; i < sizeof(sig); i++)
+		sig[i] = (uint8_t)i;
+	rec_add(&sigs, sig, sizeof(sig));
+	qlen = make_query(query, "www.example.", DNS_TYPE_A, 512, false);
+	for (i = 0; i < 2; i++) {
+		memset(&q, 0, sizeof(q));
+		q.transport = i == 0 ? QCTX_UDP : QCTX_TCP;
+		assert_int_equal(qctx_parse(&q, query, qlen), QCTX_OK);
+		answer_reset(&a);
+		/* A first RRset and its signature fit 512 ... */
+		answer_add(&a, ANS_ANSWER, NULL, DNS_TYPE_A, DNS_CLASS_IN, 60,
+			   ANS_REC_PACKED, one.n, one.b, one.len);
+		e = answer_add(&a, ANS_ANSWER, NULL, DNS_TYPE_RRSIG, DNS_CLASS_IN,
+			       60, ANS_REC_PACKED, sigs.n, sigs.b, sigs.len);
+		e->flags |= ANS_F_SIGS;
+		/* ... a second does, but not with its signature. */
+		answer_add(&a, ANS_AUTHORITY, APEX, DNS_TYPE_A, DNS_CLASS_IN, 60,
+			   ANS_REC_PACKED, one.n, one.b, one.len);
+		e = answer_add(&a, ANS_AUTHORITY, APEX, DNS_TYPE_RRSIG,
+			       DNS_CLASS_IN, 60, ANS_REC_PACKED, sigs.n, sigs.b,
+			       sigs.len);
+		e->flags |= ANS_F_SIGS;
+		assert_int_equal(encode_reply(&q, &a, out, sizeof(out), &n), TDNS_OK);
+		p = parse_reply(n);
+		assert_int_equal(ldns_pkt_ancount(p), 2);
+		if (i == 0) {
+			assert_true(n <= 512);
+			assert_true(ldns_pkt_tc(p));
+			assert_int_equal(ldns_pkt_nscount(p), 0);
+		} else {
+			assert_false(ldns_pkt_tc(p));
+			assert_int_equal(ldns_pkt_nscount(p), 2);
+		}
+		ldns_pkt_free(p);
+	}
+}
+
 /* EDE (RFC 8914) and an extended rcode (RFC 6891 6.1.3) in the OPT. */
 static void test_opt_ede_and_extended_rcode(void **state)
 {
@@ -511,6 +570,7 @@ int main(void)
 		cmocka_unit_test(test_answer_with_compression),
 		cmocka_unit_test(test_repeated_labels),
 		cmocka_unit_test(test_truncation),
+		cmocka_unit_test(test_truncation_keeps_signatures),
 		cmocka_unit_test(test_opt_ede_and_extended_rcode),
 		cmocka_unit_test(test_bad_rdata),
 		cmocka_unit_test(test_pipeline),

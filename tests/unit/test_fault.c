@@ -420,7 +420,7 @@ static bool upper_run(void *arg, unsigned long n, bool sticky,
 		      const uint8_t *in, size_t in_len, uint8_t *out,
 		      size_t *out_len, unsigned long *calls)
 {
-	static const struct tdns_auth_cfg cfg = { "tierdns-test", NULL };
+	static const struct tdns_auth_cfg cfg = { .version = "tierdns-test" };
 	struct upper_ctx *u = arg;
 	struct zonedb_cache *zc = NULL;
 	struct tdns_txn *t = NULL;

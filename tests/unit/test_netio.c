@@ -794,12 +794,13 @@ static void test_tcp_cap_closes_oldest(void **state)
  * client on another address are served. */
 static void test_tcp_per_client_cap(void **state)
 {
+	struct timespec nap = { .tv_nsec = 1000000 };
 	struct tdns_listen_cfg cfg;
 	uint8_t wire[64];
 	char ans[64];
 	struct server s;
 	pthread_t t;
-	int a, b, c, d;
+	int a, b, c, d, e;
 
 	(void)state;
 	memset(&cfg, 0, sizeof(cfg));
@@ -807,32 +808,41 @@ static void test_tcp_per_client_cap(void **state)
 	cfg.max_tcp_per_client = 2;
 	server_start_cfg(&s, &cfg);
 	t = loop_start(s.loop);
+	/* a is busy (its query held), b idle; a is the older. */
 	a = client_socket(SOCK_STREAM, s.port);
+	send_all(a, wire, frame(wire, "hold"));
+	while (!atomic_load(&s.holding))
+		nanosleep(&nap, NULL);
 	b = client_socket(SOCK_STREAM, s.port);
-	/* Answers prove both are accepted before the third connects. */
-	send_all(a, wire, frame(wire, "A"));
-	assert_true(recv_framed(a, ans, sizeof(ans)));
 	send_all(b, wire, frame(wire, "B"));
 	assert_true(recv_framed(b, ans, sizeof(ans)));
+	/* A third connection takes the place of the idle one, not the busy. */
 	c = client_socket(SOCK_STREAM, s.port);
+	send_all(c, wire, frame(wire, "C"));
+	assert_true(recv_framed(c, ans, sizeof(ans)));
+	assert_string_equal(ans, "re:C");
+	assert_true(closed_by_server(b));
+	/* And again: c goes (idle), a stays. */
+	e = client_socket(SOCK_STREAM, s.port);
+	send_all(e, wire, frame(wire, "E"));
+	assert_true(recv_framed(e, ans, sizeof(ans)));
 	assert_true(closed_by_server(c));
+	/* Another client is not affected; its "release" answers a's query,
+	 * which a, never closed, receives. */
 	d = client_socket_from(SOCK_STREAM, s.port, 0x7f000002); /* 127.0.0.2 */
-	send_all(d, wire, frame(wire, "D"));
+	send_all(d, wire, frame(wire, "release"));
 	assert_true(recv_framed(d, ans, sizeof(ans)));
-	assert_string_equal(ans, "re:D");
-	/* The first two were not disturbed by the refusal. */
-	send_all(a, wire, frame(wire, "A2"));
+	assert_string_equal(ans, "re:release");
 	assert_true(recv_framed(a, ans, sizeof(ans)));
-	assert_string_equal(ans, "re:A2");
-	send_all(b, wire, frame(wire, "B2"));
-	assert_true(recv_framed(b, ans, sizeof(ans)));
-	assert_string_equal(ans, "re:B2");
+	assert_string_equal(ans, "late");
 	close(a);
 	close(b);
 	close(c);
 	close(d);
+	close(e);
 	loop_join(s.loop, t);
-	assert_int_equal(netio_tcp_refused_per_client(s.loop), 1);
+	assert_int_equal(netio_tcp_refused_per_client(s.loop), 0);
+	assert_int_equal(netio_tcp_evicted(s.loop), 2);
 	assert_int_equal(s.queries, 5);
 	netio_loop_free(s.loop);
 }

@@ -1726,6 +1726,26 @@ static void test_failure_cache_flushed(void **state)
 	assert_int_equal(resolver_stats(e->r)->upstream_answers, 1);
 }
 
+/* A failure to reach the upstream (no answer) lapses the moment the
+ * upstream answers anything again; a failure it returned (REFUSED) is
+ * remembered whatever else it answers. */
+static void test_failure_cache_reachability(void **state)
+{
+	struct env *e = *state;
+
+	env_resolver(e, 1, 0);
+	assert_int_equal(ask(e, 0, 1, "lost.site.", LDNS_RR_TYPE_A, true, 0), RESOLVER_DEFER);
+	play(e, B_SILENT);
+	assert_int_equal(ask(e, 0, 2, "lost.site.", LDNS_RR_TYPE_A, true, 0), RESOLVER_REPLY);
+	assert_int_equal(ask(e, 0, 3, "other.site.", LDNS_RR_TYPE_A, true, 0), RESOLVER_DEFER);
+	play(e, B_OK);
+	assert_int_equal(ask(e, 0, 4, "lost.site.", LDNS_RR_TYPE_A, true, 0), RESOLVER_DEFER);
+	play(e, B_REFUSED);
+	assert_int_equal(ask(e, 0, 5, "more.site.", LDNS_RR_TYPE_A, true, 0), RESOLVER_DEFER);
+	play(e, B_OK);
+	assert_int_equal(ask(e, 0, 6, "lost.site.", LDNS_RR_TYPE_A, true, 0), RESOLVER_REPLY);
+}
+
 /* Bounded: thousands of failing names do not grow the memory beyond its
  * table; the oldest are forgotten first, nothing crashes. */
 static void test_failure_cache_bounded(void **state)
@@ -2436,6 +2456,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_all_dead, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rtt_attempt_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_cache, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failure_cache_reachability, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_cache_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_cache_flushed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ede_codes, setup, teardown),

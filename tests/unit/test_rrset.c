@@ -49,6 +49,58 @@ static void test_roundtrip(void **state)
 	assert_int_equal(rrset_next(&v, &pos, &rd, &rdlen), 0);
 }
 
+/* An RRset with its signatures (rrset.h tail): the records, then the
+ * RRSIGs with their own TTL, each readable as a view of its own. */
+static void test_roundtrip_signed(void **state)
+{
+	uint8_t buf[64];
+	struct tdns_rrset_enc e;
+	struct tdns_rrset_view v, sigs;
+	const uint8_t *rd;
+	uint16_t rdlen;
+	size_t pos = 0;
+
+	(void)state;
+	rrset_enc_init(&e, buf, sizeof(buf), 300);
+	assert_int_equal(rrset_enc_add(&e, (const uint8_t *)"\xc0\0\2\1", 4), TDNS_OK);
+	assert_int_equal(rrset_enc_add(&e, (const uint8_t *)"\xc0\0\2\2", 4), TDNS_OK);
+	assert_int_equal(rrset_enc_sigs(&e, 600), TDNS_OK);
+	assert_int_equal(rrset_enc_sigs(&e, 600), TDNS_EINVAL);
+	assert_int_equal(rrset_enc_add(&e, (const uint8_t *)"sig1", 4), TDNS_OK);
+	assert_int_equal(rrset_enc_add(&e, (const uint8_t *)"sig22", 5), TDNS_OK);
+	assert_int_equal(e.len, RRSET_HDR_LEN + 2 * 6 + RRSET_HDR_LEN + 6 + 7);
+	/* The data's count is kept, the tail counts its own. */
+	assert_memory_equal(buf, "\0\0\x01\x2c\0\x02", 6);
+	assert_memory_equal(buf + 18, "\0\0\x02\x58\0\x02", 6);
+	assert_int_equal(rrset_decode(buf, e.len, &v), TDNS_OK);
+	assert_int_equal(v.ttl, 300);
+	assert_int_equal(v.count, 2);
+	assert_int_equal(v.data_len, 12);
+	assert_int_equal(v.sig_count, 2);
+	assert_int_equal(v.sig_ttl, 600);
+	/* Iterating the RRset never runs into its signatures. */
+	assert_int_equal(rrset_next(&v, &pos, &rd, &rdlen), 1);
+	assert_int_equal(rrset_next(&v, &pos, &rd, &rdlen), 1);
+	assert_memory_equal(rd, "\xc0\0\2\2", 4);
+	assert_int_equal(rrset_next(&v, &pos, &rd, &rdlen), 0);
+	rrset_sigs(&v, &sigs);
+	assert_int_equal(sigs.ttl, 600);
+	assert_int_equal(sigs.count, 2);
+	pos = 0;
+	assert_int_equal(rrset_next(&sigs, &pos, &rd, &rdlen), 1);
+	assert_memory_equal(rd, "sig1", 4);
+	assert_int_equal(rrset_next(&sigs, &pos, &rd, &rdlen), 1);
+	assert_int_equal(rdlen, 5);
+	assert_int_equal(rrset_next(&sigs, &pos, &rd, &rdlen), 0);
+	/* An unsigned RRset: no tail, no signatures. */
+	rrset_enc_init(&e, buf, sizeof(buf), 300);
+	assert_int_equal(rrset_enc_add(&e, (const uint8_t *)"abcd", 4), TDNS_OK);
+	assert_int_equal(rrset_decode(buf, e.len, &v), TDNS_OK);
+	assert_int_equal(v.sig_count, 0);
+	rrset_sigs(&v, &sigs);
+	assert_int_equal(sigs.count, 0);
+}
+
 static void test_enc_space(void **state)
 {
 	uint8_t buf[12];
@@ -93,6 +145,12 @@ static void test_decode_malformed(void **state)
 		{ "count lies low (trailing bytes)", "\0\0\0\1\0\1\0\1ab", 10 },
 		{ "huge rdlength", "\0\0\0\1\0\1\xff\xff" "a", 9 },
 		{ "count 65535, one record", "\0\0\0\1\xff\xff\0\0", 8 },
+		/* The signature tail (u32 ttl | u16 count | records). */
+		{ "tail shorter than its header", "\0\0\0\1\0\1\0\1a" "\0\0\0\2\0", 14 },
+		{ "tail with no signature", "\0\0\0\1\0\1\0\1a" "\0\0\0\2\0\0", 15 },
+		{ "tail count lies high", "\0\0\0\1\0\1\0\1a" "\0\0\0\2\0\2\0\1s", 18 },
+		{ "tail rdlength overruns", "\0\0\0\1\0\1\0\1a" "\0\0\0\2\0\1\0\5s", 18 },
+		{ "bytes after the tail", "\0\0\0\1\0\1\0\1a" "\0\0\0\2\0\1\0\1sx", 19 },
 	};
 	struct tdns_rrset_view v;
 	size_t i;
@@ -110,7 +168,8 @@ static void test_next_on_handmade_view(void **state)
 {
 	/* A view that was not made by rrset_decode must still not overrun. */
 	static const uint8_t data[] = { 0x00, 0x09, 'a', 'b' };
-	struct tdns_rrset_view v = { 1, 1, data, sizeof(data) };
+	struct tdns_rrset_view v = { .ttl = 1, .count = 1, .data = data,
+				     .data_len = sizeof(data) };
 	const uint8_t *rd;
 	uint16_t rdlen;
 	size_t pos = 0;
@@ -125,6 +184,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_roundtrip_signed),
 		cmocka_unit_test(test_enc_space),
 		cmocka_unit_test(test_enc_count_limit),
 		cmocka_unit_test(test_decode_malformed),

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <lmdb.h>
 
 #include "testutil.h"
 #include "tierdns/log.h"
@@ -108,8 +109,8 @@ static void test_schema_mismatch_refused(void **state)
 		const char *val;
 		size_t len;
 	} bad[] = {
-		{ "\0\0\0\2", 4 },       /* a newer schema */
-		{ "\0\0\0\0", 4 },       /* an older one */
+		{ "\0\0\0\3", 4 },       /* a newer schema */
+		{ "\0\0\0\1", 4 },       /* an older one (before DNSSEC) */
 		{ "\0\0\1", 3 },         /* malformed */
 	};
 	struct fx *f = *state;
@@ -189,6 +190,50 @@ static void test_schema_mismatch_message(void **state)
 		assert_non_null(strstr(log, want));
 	}
 	assert_non_null(strstr(log, "refusing"));
+}
+
+/* A store as schema 1 wrote it (no `dnssec` database), made with LMDB
+ * directly: both opens refuse it for its schema, not as "not a tierdns
+ * store", and the message says how to migrate. */
+static void test_schema1_store_migration_message(void **state)
+{
+	static const char *const dbs[] = { "meta", "zones", "rr", "cache",
+					   "cache_exp" };
+	struct fx *f = *state;
+	struct tdns_store_opts ro = { 0, STORE_RDONLY, 0 };
+	struct tdns_store *s = NULL;
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	MDB_val k = { 6, (void *)"schema" }, v = { 4, (void *)"\0\0\0\1" };
+	char log[2048];
+	size_t i;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+	assert_int_equal(mdb_env_open(env, f->dir, 0, 0644), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	for (i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++)
+		assert_int_equal(mdb_dbi_open(txn, dbs[i], MDB_CREATE, &dbi), 0);
+	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	assert_int_equal(open_capturing(f->dir, log, sizeof(log)), TDNS_ESCHEMA);
+	assert_non_null(strstr(log, "schema version 1"));
+	assert_non_null(strstr(log, "To migrate"));
+	assert_non_null(strstr(log, "tierdns-zone --db NEWDIR load"));
+	assert_int_equal(store_open(f->dir, &ro, &s), TDNS_ESCHEMA);
+	assert_null(s);
+	/* Refused before anything was created in it. */
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+	assert_int_equal(mdb_env_open(env, f->dir, MDB_RDONLY, 0644), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "dnssec", 0, &dbi), MDB_NOTFOUND);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
 }
 
 static void test_rdonly_missing_store(void **state)
@@ -604,6 +649,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_open_creates_and_reopens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_schema_mismatch_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_schema1_store_migration_message,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_schema_mismatch_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rdonly_missing_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tier_stamp, setup, teardown),

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -675,6 +676,209 @@ static void test_dump_round_trip(void **state)
 	free(d2);
 }
 
+/* Load text with warnings on and stderr captured into log. */
+static void load_capturing(struct tdns_store *s, const char *text, char *log,
+			   size_t cap)
+{
+	char path[64];
+	FILE *fp;
+	int saved, fd;
+	size_t n;
+
+	tu_tmpfile(path, "");
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	log_init("test_zoneload", TDNS_LOG_WARN);
+	load_ok(s, text);
+	log_init("test_zoneload", TDNS_LOG_ERR);
+	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	close(saved);
+	close(fd);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	n = fread(log, 1, cap - 1, fp);
+	log[n] = '\0';
+	fclose(fp);
+	unlink(path);
+}
+
+/* NSEC3 owners: base32hex of made-up hashes, in chain order. */
+#define H1 "0p9mhaveqvm6t7vbl5lop2u3t2rp3tom"
+#define H2 "35mthgpgcu1qg68fab165klnsnk3dpvl"
+#define H3 "b4um86eghhds6nea196smvmlo4ors995"
+#define SIGS " 20300101000000 20200101000000 1 site. "
+static const char SIGNED_SITE[] =
+	"$ORIGIN site.\n$TTL 300\n"
+	"@ SOA ns1 hm 7 2 3 4 5\n"
+	"@ 600 RRSIG SOA 13 1 300" SIGS "c29h\n"
+	"@ NS ns1\n"
+	"@ 600 RRSIG NS 13 1 300" SIGS "bnMx\n"
+	"@ NSEC3PARAM 1 0 0 -\n"
+	"@ 600 RRSIG NSEC3PARAM 13 1 300" SIGS "cGFy\n"
+	"ns1 A 192.0.2.1\n"
+	"ns1 600 RRSIG A 13 2 300" SIGS "YTEx\n"
+	"ns1 600 RRSIG A 13 2 300 20300101000000 20200101000000 2 site. YTEy\n"
+	/* An RRSIG for a type the name does not have: dropped. */
+	"ns1 600 RRSIG MX 13 2 300" SIGS "bXh4\n"
+	H1 " NSEC3 1 0 0 - " H2 " NS SOA RRSIG NSEC3PARAM\n"
+	H1 " 600 RRSIG NSEC3 13 2 300" SIGS "bjEx\n"
+	H2 " NSEC3 1 0 0 - " H3 " A RRSIG\n"
+	H2 " 600 RRSIG NSEC3 13 2 300" SIGS "bjEy\n"
+	H3 " NSEC3 1 0 0 - " H1 " A RRSIG\n"
+	H3 " 600 RRSIG NSEC3 13 2 300" SIGS "bjEz\n";
+
+/*
+ * A signed zone: every RRSIG is stored with the RRset it covers, with its
+ * own TTL (no "TTL differs" warning), an orphan RRSIG is dropped with a
+ * warning, the NSEC3 RRsets are only in the denial index (their owners are
+ * no names of the zone), and a dump loads back to the same zone.
+ */
+static void test_signed_zone(void **state)
+{
+	struct fx *f = *state;
+	struct tdns_txn *t = NULL;
+	struct tdns_rrset_view v;
+	struct tdns_zone_meta m;
+	const uint8_t *owner;
+	uint8_t key[NAME_KEY_MAX], apex[NAME_KEY_MAX];
+	size_t klen, alen = key_of("site", apex), olen, l1 = 0, l2 = 0;
+	unsigned state_bits;
+	char log[4096], text[512], *d1 = NULL, *d2 = NULL, dir2[64];
+	struct tdns_store *s2 = NULL;
+	bool exact;
+	FILE *fp;
+
+	load_capturing(f->s, SIGNED_SITE, log, sizeof(log));
+	assert_null(strstr(log, "TTL"));
+	assert_non_null(strstr(log, "RRSIG for ns1.site. MX"));
+	assert_int_equal(store_begin(f->s, false, &t), TDNS_OK);
+	/* 7 RRsets (SOA NS NSEC3PARAM A, 3 NSEC3), 15 records with the
+	 * signatures, the orphan not counted. */
+	assert_int_equal(zonedb_get_meta(t, apex, alen, &m), TDNS_OK);
+	assert_int_equal(m.rrsets, 7);
+	assert_int_equal(m.records, 15);
+	klen = key_of("ns1.site", key);
+	assert_int_equal(zonedb_get_rrset(t, key, klen, LDNS_RR_TYPE_A, &v), TDNS_OK);
+	assert_int_equal(v.ttl, 300);
+	assert_int_equal(v.count, 1);
+	assert_int_equal(v.sig_count, 2);
+	assert_int_equal(v.sig_ttl, 600);
+	assert_int_equal(zonedb_get_rrset(t, key, klen, LDNS_RR_TYPE_RRSIG, &v),
+			 TDNS_ENOTFOUND);
+	assert_int_equal(zonedb_get_rrset(t, key, klen, LDNS_RR_TYPE_MX, &v),
+			 TDNS_ENOTFOUND);
+	/* The NSEC3 owners are not names of the zone ... */
+	klen = key_of(H2 ".site", key);
+	assert_int_equal(zonedb_name_state(t, key, klen, &state_bits), TDNS_OK);
+	assert_int_equal(state_bits, ZONEDB_NAME_NONE);
+	/* ... but their chain is one seek away: a match, a cover, the wrap. */
+	assert_int_equal(zonedb_denial_find(t, apex, alen, ZONEDB_NSEC3,
+					    (const uint8_t *)H2, 32, &owner,
+					    &olen, &exact, &v), TDNS_OK);
+	assert_true(exact);
+	assert_int_equal(olen, klen);
+	assert_memory_equal(owner, key, klen);
+	assert_int_equal(v.sig_count, 1);
+	assert_int_equal(zonedb_denial_find(t, apex, alen, ZONEDB_NSEC3,
+					    (const uint8_t *)"35MTHGPGCU1QG68FAB165KLNSNK3DPVM",
+					    32, &owner, &olen, &exact, &v), TDNS_OK);
+	assert_false(exact);
+	assert_memory_equal(owner, key, klen); /* H2 covers it (any case) */
+	assert_int_equal(zonedb_denial_find(t, apex, alen, ZONEDB_NSEC3,
+					    (const uint8_t *)"00000000000000000000000000000000",
+					    32, &owner, &olen, &exact, &v), TDNS_OK);
+	assert_false(exact);
+	klen = key_of(H3 ".site", key);
+	assert_memory_equal(owner, key, klen); /* before the first: the last */
+	fp = open_memstream(&d1, &l1);
+	assert_int_equal(zoneload_dump(t, apex, alen, fp), TDNS_OK);
+	fclose(fp);
+	store_abort(t);
+	assert_non_null(strstr(d1, "RRSIG\tA 13 2 300"));
+	assert_non_null(strstr(d1, H3 ".site.\t300\tIN\tNSEC3\t"));
+	assert_null(strstr(d1, "RRSIG\tMX"));
+
+	/* The dump loads back to the same zone. */
+	tu_tmpdir(dir2);
+	assert_int_equal(store_open(dir2, NULL, &s2), TDNS_OK);
+	load_ok(s2, d1);
+	fp = open_memstream(&d2, &l2);
+	assert_int_equal(store_begin(s2, false, &t), TDNS_OK);
+	assert_int_equal(zoneload_dump(t, apex, alen, fp), TDNS_OK);
+	store_abort(t);
+	fclose(fp);
+	assert_string_equal(d1, d2);
+	store_close(s2);
+	tu_rmdir(dir2);
+
+	/* Reloaded without its NSEC3 chain, the zone's index is empty. */
+	load_ok(f->s, "$ORIGIN site.\n@ SOA ns1 hm 8 2 3 4 5\n@ NS ns1\n");
+	assert_int_equal(store_begin(f->s, false, &t), TDNS_OK);
+	assert_int_equal(zonedb_denial_find(t, apex, alen, ZONEDB_NSEC3,
+					    (const uint8_t *)H2, 32, &owner,
+					    &olen, &exact, &v), TDNS_ENOTFOUND);
+	store_abort(t);
+	rrset_text(f->s, "site", LDNS_RR_TYPE_NS, text, sizeof(text), NULL);
+	assert_string_equal(text, "ns1.site.");
+	free(d1);
+	free(d2);
+}
+
+/* The DS at the apex of a child zone held in the same store is the
+ * parent's (RFC 4035 3.1.4.1): loading or reloading either zone keeps it,
+ * the parent's dump shows it, the child's does not. */
+static void test_parent_ds_at_child_apex(void **state)
+{
+	struct fx *f = *state;
+	static const char *const parent =
+		"$ORIGIN site.\n@ SOA ns1 hm 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n"
+		"kid NS ns1.kid\nns1.kid A 192.0.2.2\n"
+		"kid DS 1 13 2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n";
+	static const char *const child =
+		"$ORIGIN kid.site.\n@ SOA ns1 hm 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.2\n";
+	struct tdns_txn *t = NULL;
+	uint8_t apex[NAME_KEY_MAX];
+	size_t alen;
+	char text[256], *d = NULL;
+	size_t l = 0;
+	FILE *fp;
+	int round;
+
+	for (round = 0; round < 2; round++) {
+		/* Parent then child, then both again the other way round. */
+		load_ok(f->s, round == 0 ? parent : child);
+		load_ok(f->s, round == 0 ? child : parent);
+		load_ok(f->s, child);
+		rrset_text(f->s, "kid.site", LDNS_RR_TYPE_DS, text, sizeof(text), NULL);
+		assert_string_equal(text, "1 13 2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+		rrset_text(f->s, "kid.site", LDNS_RR_TYPE_SOA, text, sizeof(text), NULL);
+		assert_string_equal(text, "ns1.kid.site. hm.kid.site. 1 2 3 4 5");
+	}
+	alen = key_of("kid.site", apex);
+	fp = open_memstream(&d, &l);
+	assert_int_equal(store_begin(f->s, false, &t), TDNS_OK);
+	assert_int_equal(zoneload_dump(t, apex, alen, fp), TDNS_OK);
+	fclose(fp);
+	assert_null(strstr(d, "DS"));
+	free(d);
+	d = NULL;
+	alen = key_of("site", apex);
+	fp = open_memstream(&d, &l);
+	assert_int_equal(zoneload_dump(t, apex, alen, fp), TDNS_OK);
+	fclose(fp);
+	store_abort(t);
+	assert_non_null(strstr(d, "kid.site.\t3600\tIN\tDS\t"));
+	free(d);
+	/* The parent without the DS: it goes. */
+	load_ok(f->s, "$ORIGIN site.\n@ SOA ns1 hm 2 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n"
+		      "kid NS ns1.kid\nns1.kid A 192.0.2.2\n");
+	rrset_text(f->s, "kid.site", LDNS_RR_TYPE_DS, text, sizeof(text), NULL);
+	assert_string_equal(text, "");
+}
+
 static void test_add_and_delete(void **state)
 {
 	static const struct {
@@ -785,6 +989,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_set_loads_nested_zones_together, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_dump_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_signed_zone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_parent_ds_at_child_apex, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_add_and_delete, setup, teardown),
 	};
 

@@ -1,0 +1,63 @@
+/*
+ * cookie.h - DNS Cookies (RFC 7873), server side, with the interoperable
+ * server cookie of RFC 9018: a server can tell a client that has talked to
+ * it before (its source address is real) from a forged one, without state.
+ *
+ * Server cookie (16 bytes) = Version 1 | Reserved 0 (3 bytes) |
+ *   Timestamp (4, seconds, serial arithmetic) |
+ *   SipHash-2-4(secret, Client Cookie | Version | Reserved | Timestamp |
+ *               Client IP (4 or 16 bytes)) (8).
+ * One secret signs; a second (the previous one, during a rollover, or the
+ * next one before every server of a fleet has it) is accepted as well, so
+ * secrets can be changed without turning cookies of live clients bad.
+ * A cookie is valid for an hour, and up to 5 minutes in the future
+ * (clock skew between servers sharing a secret), RFC 9018 4.3.
+ *
+ * What a valid server cookie buys: exemption from rate limiting (rrl.h).
+ * Over the limit, a query with only a client cookie (or a bad server
+ * cookie) is answered BADCOOKIE with a fresh server cookie where RRL would
+ * send a truncated reply (RFC 7873 5.2.3), so the client retries over UDP
+ * with the cookie instead of over TCP.
+ */
+#ifndef TIERDNS_COOKIE_H
+#define TIERDNS_COOKIE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tierdns/answer.h"
+#include "tierdns/netio.h"
+#include "tierdns/qctx.h"
+
+#define COOKIE_SECRET_LEN 16
+#define COOKIE_CLIENT_LEN 8
+#define COOKIE_SERVER_LEN 16  /* RFC 9018 */
+#define COOKIE_LIFETIME 3600  /* RFC 9018 4.3 */
+#define COOKIE_REFRESH 1800   /* a valid cookie older than this is replaced */
+#define COOKIE_SKEW 300       /* accepted from the future */
+
+struct tdns_cookie_cfg {
+	uint8_t secret[COOKIE_SECRET_LEN];     /* signs and verifies */
+	uint8_t alt[COOKIE_SECRET_LEN];        /* verifies only, when has_alt */
+	bool has_alt;
+};
+
+/* A fresh random secret (getrandom); false when none could be had. */
+bool cookie_secret_random(uint8_t secret[COOKIE_SECRET_LEN]);
+/* 32 hex digits into secret; false on anything else. */
+bool cookie_secret_parse(const char *hex, uint8_t secret[COOKIE_SECRET_LEN]);
+
+/* The server cookie for client (8 bytes) at peer, timestamp now. */
+void cookie_make(const uint8_t secret[COOKIE_SECRET_LEN],
+		 const uint8_t client[COOKIE_CLIENT_LEN], const struct tdns_addr *peer,
+		 uint32_t now, uint8_t out[COOKIE_SERVER_LEN]);
+
+/* For a query with a COOKIE (q->cookie_len > 0) from peer at wall-clock
+ * second now: check its server cookie (a->cookie_ok) and put the reply's
+ * COOKIE option into a: the client cookie and a server cookie (the one
+ * received when valid and younger than COOKIE_REFRESH, else a new one). */
+void cookie_answer(const struct tdns_cookie_cfg *cfg, const struct tdns_qctx *q,
+		   const struct tdns_addr *peer, uint32_t now, struct tdns_answer *a);
+
+#endif

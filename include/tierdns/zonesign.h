@@ -1,0 +1,77 @@
+/*
+ * zonesign.h - DNSSEC for the zones of a store, with ldns's signer and
+ * verifier (no crypto of our own): sign a zone with key files, print the
+ * DS records for its parent, verify a signed zone as ldns-verify-zone
+ * does.
+ *
+ * Keys are BIND/ldns key pairs as ldns-keygen writes them:
+ * K<zone>+<alg>+<tag>.key (the DNSKEY record) and .private (the private
+ * key). A key whose DNSKEY has the SEP flag (257) is a KSK and signs the
+ * DNSKEY RRset only; the others (ZSKs) sign the rest (ldns's KSK/ZSK
+ * split; a single key signs everything). Algorithms 8 (RSASHA256), 13
+ * (ECDSA P-256) and 15 (Ed25519). Private keys are read from their files
+ * for the signing only; nothing of them is stored.
+ *
+ * Not thread-safe (ldns's signer); one call at a time per process.
+ */
+#ifndef TIERDNS_ZONESIGN_H
+#define TIERDNS_ZONESIGN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tierdns/status.h"
+#include "tierdns/store.h"
+
+#define ZONESIGN_VALIDITY (30u * 86400u) /* signatures valid for 30 days */
+#define ZONESIGN_INCEPTION_SKEW 3600u    /* and from an hour ago */
+
+struct zonesign_opts {
+	bool nsec3;           /* NSEC3 (RFC 5155) instead of NSEC */
+	bool optout;          /* NSEC3 opt-out (RFC 5155 6) */
+	uint16_t iterations;  /* NSEC3 extra iterations; RFC 9276: 0 */
+	const uint8_t *salt;  /* NSEC3 salt; RFC 9276: none */
+	uint8_t salt_len;
+	uint32_t validity;    /* seconds; 0: ZONESIGN_VALIDITY */
+	uint64_t now;         /* epoch seconds of the signing */
+};
+
+/*
+ * (Re-)sign the zone (presentation name, e.g. "site.") held in store s
+ * with the key files (each the path of a .key or .private file, or their
+ * common base name). Every old RRSIG, NSEC, NSEC3 and NSEC3PARAM of the
+ * zone is replaced: all signatures are new (valid from now - 1 h to now +
+ * validity), the chain is built again, the keys' DNSKEY records are added
+ * to the apex if missing, and the SOA serial goes up by one (RFC 1982).
+ * The signed zone replaces the old one in one write transaction.
+ * TDNS_ENOTFOUND: no such zone; TDNS_EINVAL / TDNS_EIO: a key file that
+ * cannot be read or does not belong to the zone, an unsupported
+ * algorithm, or the signer failed (err says which).
+ */
+enum tdns_status zonesign_sign(struct tdns_store *s, const char *zone,
+			       const char *const *keyfiles, size_t nkeys,
+			       const struct zonesign_opts *o, char *err,
+			       size_t errlen);
+
+/* The DS records (SHA-256, RFC 4509) of the zone's KSKs (of every DNSKEY
+ * when none has the SEP flag) as master-file lines to out.
+ * TDNS_ENOTFOUND: no such zone or no DNSKEY at its apex. */
+enum tdns_status zonesign_ds(struct tdns_txn *t, const char *zone, FILE *out);
+
+/*
+ * Verify the signed zone at time now, as ldns-verify-zone does: every
+ * authoritative RRset (not the delegation NS or glue below a cut) has a
+ * signature by a DNSKEY of the apex that is valid now; the NSEC or NSEC3
+ * chain is closed (each record's next name is the next record's owner,
+ * the last points back to the first) and every authoritative name has
+ * its NSEC, or its NSEC3 (names of unsigned delegations excepted under
+ * opt-out). Each problem is one line to out; *problems counts them (0: the
+ * zone verifies). TDNS_ENOTFOUND: no such zone; TDNS_EINVAL: it is not
+ * signed (no DNSKEY at the apex).
+ */
+enum tdns_status zonesign_verify(struct tdns_txn *t, const char *zone,
+				 uint64_t now, FILE *out, unsigned *problems);
+
+#endif

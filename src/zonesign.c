@@ -1,0 +1,679 @@
+/*
+ * zonesign.c - signing, DS and verification of stored zones with ldns
+ * (zonesign.h). The zone goes through its master-file form: the dump of
+ * the store is read into an ldns zone, signed, printed and loaded back
+ * (zoneload.h), so the store never holds half a signed zone.
+ */
+#include "tierdns/zonesign.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ldns/ldns.h>
+
+#include "tierdns/dnsproto.h"
+#include "tierdns/name.h"
+#include "tierdns/qctx.h"
+#include "tierdns/rrset.h"
+#include "tierdns/zonedb.h"
+#include "tierdns/zoneload.h"
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* The zone's apex key and its name as an ldns rdf (absolute). */
+static enum tdns_status zone_names(const char *zone, uint8_t *apex,
+				   size_t *alen, ldns_rdf **origin)
+{
+	uint8_t wire[NAME_WIRE_MAX];
+	size_t wlen;
+
+	*origin = NULL;
+	if (zoneload_name_key(zone, apex, alen) != TDNS_OK ||
+	    name_key_to_wire(apex, *alen, wire, &wlen) != TDNS_OK)
+		return TDNS_EINVAL;
+	*origin = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, wlen, wire);
+	return *origin != NULL ? TDNS_OK : TDNS_ENOMEM;
+}
+
+/* The records the signer makes; a zone signed again loses the old ones. */
+static bool made_by_signer(ldns_rr_type type)
+{
+	return type == LDNS_RR_TYPE_RRSIG || type == LDNS_RR_TYPE_NSEC ||
+	       type == LDNS_RR_TYPE_NSEC3 || type == LDNS_RR_TYPE_NSEC3PARAM;
+}
+
+/* One key pair: path is base, base.key or base.private. */
+static enum tdns_status read_key(const char *path, const ldns_rdf *origin,
+				 const struct zonesign_opts *o, ldns_key **key,
+				 ldns_rr **dnskey, char *err, size_t errlen)
+{
+	char base[PATH_MAX], file[PATH_MAX + 16];
+	size_t n = strlen(path);
+	uint32_t validity = o->validity ? o->validity : ZONESIGN_VALIDITY;
+	ldns_status ls;
+	FILE *fp;
+	int line = 0, alg;
+
+	*key = NULL;
+	*dnskey = NULL;
+	if (n >= sizeof(base)) {
+		seterr(err, errlen, "%s: path too long", path);
+		return TDNS_EINVAL;
+	}
+	memcpy(base, path, n + 1);
+	if (n > 8 && strcmp(base + n - 8, ".private") == 0)
+		base[n - 8] = '\0';
+	else if (n > 4 && strcmp(base + n - 4, ".key") == 0)
+		base[n - 4] = '\0';
+	snprintf(file, sizeof(file), "%s.private", base);
+	fp = fopen(file, "r");
+	if (fp == NULL) {
+		seterr(err, errlen, "%s: %s", file, strerror(errno));
+		return TDNS_EIO;
+	}
+	ls = ldns_key_new_frm_fp_l(key, fp, &line);
+	fclose(fp);
+	if (ls != LDNS_STATUS_OK) {
+		seterr(err, errlen, "%s:%d: not a private key: %s", file, line,
+		       ldns_get_errorstr_by_id(ls));
+		return TDNS_EINVAL;
+	}
+	snprintf(file, sizeof(file), "%s.key", base);
+	*dnskey = ldns_read_anchor_file(file);
+	if (*dnskey == NULL || ldns_rr_get_type(*dnskey) != LDNS_RR_TYPE_DNSKEY ||
+	    ldns_rr_rd_count(*dnskey) < 4) {
+		seterr(err, errlen, "%s: no DNSKEY record in it", file);
+		return TDNS_EINVAL;
+	}
+	if (ldns_dname_compare(ldns_rr_owner(*dnskey), origin) != 0) {
+		char *o1 = ldns_rdf2str(ldns_rr_owner(*dnskey));
+		char *o2 = ldns_rdf2str(origin);
+
+		seterr(err, errlen, "%s: a key of %s, not of the zone %s", file,
+		       o1 != NULL ? o1 : "?", o2 != NULL ? o2 : "?");
+		free(o1);
+		free(o2);
+		return TDNS_EINVAL;
+	}
+	alg = (int)ldns_key_algorithm(*key);
+	if (alg != LDNS_SIGN_RSASHA256 && alg != LDNS_SIGN_ECDSAP256SHA256 &&
+	    alg != LDNS_SIGN_ED25519) {
+		seterr(err, errlen, "%s: algorithm %d is not supported (8 "
+		       "RSASHA256, 13 ECDSAP256SHA256, 15 ED25519)", file, alg);
+		return TDNS_EINVAL;
+	}
+	ldns_key_set_flags(*key, ldns_rdf2native_int16(ldns_rr_rdf(*dnskey, 0)));
+	ldns_key_set_keytag(*key, ldns_calc_keytag(*dnskey));
+	ldns_key_set_pubkey_owner(*key, ldns_rdf_clone(origin));
+	ldns_key_set_inception(*key, (uint32_t)(o->now - ZONESIGN_INCEPTION_SKEW));
+	ldns_key_set_expiration(*key, (uint32_t)(o->now + validity));
+	return TDNS_OK;
+}
+
+/* The zone's master-file text from the store (malloc'd, NUL-terminated). */
+static enum tdns_status dump_zone(struct tdns_store *s, const uint8_t *apex,
+				  size_t alen, char **text, size_t *len)
+{
+	struct tdns_txn *t = NULL;
+	enum tdns_status st;
+	FILE *fp;
+
+	*text = NULL;
+	*len = 0;
+	fp = open_memstream(text, len);
+	if (fp == NULL)
+		return TDNS_ENOMEM;
+	st = store_begin(s, false, &t);
+	if (st == TDNS_OK)
+		st = zoneload_dump(t, apex, alen, fp);
+	store_abort(t);
+	if (fclose(fp) != 0 && st == TDNS_OK)
+		st = TDNS_ENOMEM;
+	return st;
+}
+
+enum tdns_status zonesign_sign(struct tdns_store *s, const char *zone,
+			       const char *const *keyfiles, size_t nkeys,
+			       const struct zonesign_opts *o, char *err,
+			       size_t errlen)
+{
+	uint8_t apex[NAME_KEY_MAX];
+	size_t alen, dlen = 0, slen = 0, i, j;
+	ldns_rdf *origin = NULL;
+	ldns_zone *z = NULL;
+	ldns_dnssec_zone *sz = NULL;
+	ldns_key_list *keys = NULL;
+	ldns_rr_list *added = NULL;
+	struct tdns_zoneset *zs = NULL;
+	char *dump = NULL, *text = NULL;
+	enum tdns_status st;
+	ldns_status ls;
+	FILE *fp = NULL;
+	int line = 0;
+
+	st = zone_names(zone, apex, &alen, &origin);
+	if (st != TDNS_OK) {
+		seterr(err, errlen, "'%s' is not a zone name", zone);
+		goto out;
+	}
+	if (nkeys == 0) {
+		st = TDNS_EINVAL;
+		seterr(err, errlen, "%s: no key files given", zone);
+		goto out;
+	}
+	st = dump_zone(s, apex, alen, &dump, &dlen);
+	if (st != TDNS_OK) {
+		seterr(err, errlen, "%s: %s", zone, st == TDNS_ENOTFOUND
+		       ? "no such zone in the store" : tdns_strerror(st));
+		goto out;
+	}
+	st = TDNS_EINVAL;
+	fp = fmemopen(dump, dlen, "r");
+	if (fp == NULL)
+		goto nomem;
+	ls = ldns_zone_new_frm_fp_l(&z, fp, origin, ZONELOAD_DEFAULT_TTL,
+				    LDNS_RR_CLASS_IN, &line);
+	fclose(fp);
+	fp = NULL;
+	if (ls != LDNS_STATUS_OK || ldns_zone_soa(z) == NULL) {
+		seterr(err, errlen, "%s: the stored zone does not read back "
+		       "(line %d: %s)", zone, line, ldns_get_errorstr_by_id(ls));
+		goto out;
+	}
+	keys = ldns_key_list_new();
+	if (keys == NULL)
+		goto nomem;
+	for (i = 0; i < nkeys; i++) {
+		ldns_key *k = NULL;
+		ldns_rr *dnskey = NULL;
+		bool have = false;
+
+		st = read_key(keyfiles[i], origin, o, &k, &dnskey, err, errlen);
+		if (st != TDNS_OK || !ldns_key_list_push_key(keys, k)) {
+			if (k != NULL) /* ldns's key free does not take NULL */
+				ldns_key_deep_free(k);
+			ldns_rr_free(dnskey);
+			if (st == TDNS_OK)
+				goto nomem;
+			goto out;
+		}
+		/* The key's DNSKEY joins the apex unless it is there. */
+		for (j = 0; j < ldns_rr_list_rr_count(ldns_zone_rrs(z)) && !have; j++)
+			have = ldns_rr_compare(ldns_rr_list_rr(ldns_zone_rrs(z), j),
+					       dnskey) == 0;
+		if (have) {
+			ldns_rr_free(dnskey);
+		} else {
+			ldns_rr_set_ttl(dnskey, ldns_rr_ttl(ldns_zone_soa(z)));
+			if (!ldns_zone_push_rr(z, dnskey)) {
+				ldns_rr_free(dnskey);
+				goto nomem;
+			}
+		}
+	}
+	/* RFC 1982: the signed zone is a new version (serial + 1, wrapping).
+	 * By hand: ldns_rr_soa_increment leaks the serial it replaces. */
+	{
+		ldns_rr *soa = ldns_zone_soa(z);
+		ldns_rdf *serial = ldns_native2rdf_int32(
+			LDNS_RDF_TYPE_INT32,
+			ldns_rdf2native_int32(ldns_rr_rdf(soa, 2)) + 1u);
+
+		if (serial == NULL)
+			goto nomem;
+		ldns_rdf_deep_free(ldns_rr_set_rdf(soa, serial, 2));
+	}
+	sz = ldns_dnssec_zone_new();
+	if (sz == NULL || ldns_dnssec_zone_add_rr(sz, ldns_zone_soa(z)) !=
+			  LDNS_STATUS_OK)
+		goto nomem;
+	for (i = 0; i < ldns_rr_list_rr_count(ldns_zone_rrs(z)); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(ldns_zone_rrs(z), i);
+
+		if (made_by_signer(ldns_rr_get_type(rr)))
+			continue;
+		ls = ldns_dnssec_zone_add_rr(sz, rr);
+		if (ls != LDNS_STATUS_OK) {
+			seterr(err, errlen, "%s: %s", zone, ldns_get_errorstr_by_id(ls));
+			goto out;
+		}
+	}
+	added = ldns_rr_list_new();
+	if (added == NULL)
+		goto nomem;
+	if (o->nsec3)
+		ls = ldns_dnssec_zone_sign_nsec3(sz, added, keys,
+						 ldns_dnssec_default_replace_signatures,
+						 NULL, LDNS_SHA1,
+						 o->optout ? LDNS_NSEC3_VARS_OPTOUT_MASK : 0,
+						 o->iterations, o->salt_len,
+						 (uint8_t *)(uintptr_t)o->salt);
+	else
+		ls = ldns_dnssec_zone_sign(sz, added, keys,
+					   ldns_dnssec_default_replace_signatures,
+					   NULL);
+	if (ls != LDNS_STATUS_OK) {
+		seterr(err, errlen, "%s: signing failed: %s", zone,
+		       ldns_get_errorstr_by_id(ls));
+		goto out;
+	}
+	fp = open_memstream(&text, &slen);
+	if (fp == NULL)
+		goto nomem;
+	ldns_dnssec_zone_print(fp, sz);
+	if (fclose(fp) != 0) {
+		fp = NULL;
+		goto nomem;
+	}
+	fp = NULL;
+	zs = zoneload_new();
+	if (zs == NULL)
+		goto nomem;
+	st = zoneload_text(zs, text, zone, err, errlen);
+	if (st == TDNS_OK) {
+		st = zoneload_commit(zs, s);
+		if (st != TDNS_OK)
+			seterr(err, errlen, "%s: cannot store the signed zone: %s",
+			       zone, tdns_strerror(st));
+	}
+	goto out;
+nomem:
+	st = TDNS_ENOMEM;
+	seterr(err, errlen, "%s: out of memory", zone);
+out:
+	zoneload_free(zs);
+	free(text);
+	free(dump);
+	/* The ldns zone owns the records (the dnssec zone points to them),
+	 * added owns what the signer made. */
+	if (sz != NULL)
+		ldns_dnssec_zone_free(sz);
+	if (z != NULL)
+		ldns_zone_deep_free(z);
+	if (added != NULL)
+		ldns_rr_list_deep_free(added);
+	if (keys != NULL)
+		ldns_key_list_free(keys);
+	if (origin != NULL)
+		ldns_rdf_deep_free(origin);
+	return st;
+}
+
+/* The apex DNSKEY RRset as ldns records (signatures left out). */
+static enum tdns_status apex_keys(struct tdns_txn *t, const uint8_t *apex,
+				  size_t alen, ldns_rr_list **keys)
+{
+	struct tdns_rrset_view v;
+	ldns_rr_list *all = NULL;
+	enum tdns_status st;
+	size_t i;
+
+	*keys = NULL;
+	st = zonedb_get_rrset(t, apex, alen, LDNS_RR_TYPE_DNSKEY, &v);
+	if (st == TDNS_OK)
+		st = zoneload_rrset_key_to_ldns(apex, alen, LDNS_RR_TYPE_DNSKEY,
+						&v, &all);
+	if (st != TDNS_OK)
+		return st;
+	*keys = ldns_rr_list_new();
+	for (i = 0; *keys != NULL && i < ldns_rr_list_rr_count(all); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(all, i);
+
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_DNSKEY &&
+		    !ldns_rr_list_push_rr(*keys, ldns_rr_clone(rr))) {
+			ldns_rr_list_deep_free(*keys);
+			*keys = NULL;
+		}
+	}
+	ldns_rr_list_deep_free(all);
+	return *keys != NULL ? TDNS_OK : TDNS_ENOMEM;
+}
+
+enum tdns_status zonesign_ds(struct tdns_txn *t, const char *zone, FILE *out)
+{
+	uint8_t apex[NAME_KEY_MAX];
+	size_t alen, i;
+	ldns_rr_list *keys = NULL;
+	ldns_rdf *origin = NULL;
+	enum tdns_status st;
+	bool any_sep = false;
+
+	st = zone_names(zone, apex, &alen, &origin);
+	if (st == TDNS_OK)
+		st = zonedb_get_meta(t, apex, alen, NULL);
+	if (st == TDNS_OK)
+		st = apex_keys(t, apex, alen, &keys);
+	if (st != TDNS_OK)
+		goto out;
+	for (i = 0; i < ldns_rr_list_rr_count(keys); i++)
+		any_sep |= (ldns_rdf2native_int16(ldns_rr_rdf(ldns_rr_list_rr(keys, i),
+							       0)) &
+			    LDNS_KEY_SEP_KEY) != 0;
+	for (i = 0; i < ldns_rr_list_rr_count(keys); i++) {
+		ldns_rr *k = ldns_rr_list_rr(keys, i), *ds;
+
+		if (any_sep && !(ldns_rdf2native_int16(ldns_rr_rdf(k, 0)) &
+				 LDNS_KEY_SEP_KEY))
+			continue;
+		ds = ldns_key_rr2ds(k, LDNS_SHA256);
+		if (ds == NULL) {
+			st = TDNS_ENOMEM;
+			goto out;
+		}
+		ldns_rr_print(out, ds);
+		ldns_rr_free(ds);
+	}
+	st = ferror(out) ? TDNS_EIO : TDNS_OK;
+out:
+	ldns_rr_list_deep_free(keys);
+	ldns_rdf_deep_free(origin);
+	return st;
+}
+
+/* ---- verification -------------------------------------------------- */
+
+struct verify {
+	struct tdns_txn *t;
+	FILE *out;
+	unsigned problems;
+	ldns_rr_list *keys;
+	time_t now;
+	const uint8_t *apex;
+	size_t alen;
+	uint8_t cut[NAME_KEY_MAX]; /* the delegation being walked below */
+	size_t cut_len;            /* 0: none */
+	/* The owner whose RRsets are being seen, checked for its NSEC or
+	 * NSEC3 when the walk moves on. */
+	uint8_t name[NAME_KEY_MAX];
+	size_t name_len;
+	bool name_auth, name_is_cut, name_has_ds, have_name;
+	bool nsec3, optout;
+	uint16_t iterations;
+	uint8_t salt[255];
+	uint8_t salt_len;
+	/* The chain walk: the previous record's next name (a name key, or
+	 * for NSEC3 the base32hex label) and the first owner. */
+	uint8_t next[NAME_KEY_MAX], first[NAME_KEY_MAX];
+	size_t next_len, first_len;
+	unsigned chain_len;
+	enum tdns_status st;
+};
+
+static void problem(struct verify *vf, const uint8_t *key, size_t klen,
+		    uint16_t type, const char *what)
+{
+	ldns_rdf *owner = NULL;
+	uint8_t wire[NAME_WIRE_MAX];
+	size_t wlen;
+	char *name = NULL, *tname = ldns_rr_type2str((ldns_rr_type)type);
+
+	if (name_key_to_wire(key, klen, wire, &wlen) == TDNS_OK)
+		owner = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, wlen, wire);
+	if (owner != NULL)
+		name = ldns_rdf2str(owner);
+	fprintf(vf->out, "%s %s: %s\n", name != NULL ? name : "?",
+		type != 0 && tname != NULL ? tname : "-", what);
+	vf->problems++;
+	free(name);
+	free(tname);
+	ldns_rdf_deep_free(owner);
+}
+
+/* At least one signature of the RRset verifies now with an apex key. */
+static void verify_rrset(struct verify *vf, const uint8_t *key, size_t klen,
+			 uint16_t type, const struct tdns_rrset_view *v)
+{
+	ldns_rr_list *all = NULL, *rrset = NULL;
+	ldns_status ls = LDNS_STATUS_CRYPTO_NO_RRSIG;
+	char what[160];
+	size_t i;
+
+	if (v->sig_count == 0) {
+		problem(vf, key, klen, type, "not signed");
+		return;
+	}
+	if (zoneload_rrset_key_to_ldns(key, klen, type, v, &all) != TDNS_OK ||
+	    (rrset = ldns_rr_list_new()) == NULL) {
+		vf->st = TDNS_ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < ldns_rr_list_rr_count(all); i++)
+		if (ldns_rr_get_type(ldns_rr_list_rr(all, i)) == (ldns_rr_type)type)
+			ldns_rr_list_push_rr(rrset, ldns_rr_list_rr(all, i));
+	for (i = 0; i < ldns_rr_list_rr_count(all); i++) {
+		ldns_rr *sig = ldns_rr_list_rr(all, i);
+
+		if (ldns_rr_get_type(sig) != LDNS_RR_TYPE_RRSIG)
+			continue;
+		ls = ldns_verify_rrsig_keylist_time(rrset, sig, vf->keys, vf->now,
+						    NULL);
+		if (ls == LDNS_STATUS_OK)
+			goto out;
+	}
+	snprintf(what, sizeof(what), "no signature valid now (%s)",
+		 ldns_get_errorstr_by_id(ls));
+	problem(vf, key, klen, type, what);
+out:
+	if (rrset != NULL)
+		ldns_rr_list_free(rrset);
+	ldns_rr_list_deep_free(all);
+}
+
+/* The owner left behind has its NSEC, or its NSEC3 (RFC 5155 7.1: not
+ * needed for an unsigned delegation under opt-out). */
+static void check_name(struct verify *vf)
+{
+	uint8_t label[ZONEDB_NSEC3_LABEL];
+	struct tdns_rrset_view v;
+	const uint8_t *owner;
+	size_t olen;
+	bool exact = false;
+	enum tdns_status st;
+
+	if (!vf->have_name || !vf->name_auth)
+		return;
+	if (vf->nsec3) {
+		if (vf->optout && vf->name_is_cut && !vf->name_has_ds)
+			return;
+		st = zonedb_nsec3_label(vf->iterations, vf->salt, vf->salt_len,
+					vf->name, vf->name_len, label);
+		if (st == TDNS_OK)
+			st = zonedb_denial_find(vf->t, vf->apex, vf->alen,
+						ZONEDB_NSEC3, label, sizeof(label),
+						&owner, &olen, &exact, &v);
+	} else {
+		st = zonedb_denial_find(vf->t, vf->apex, vf->alen, ZONEDB_NSEC,
+					vf->name, vf->name_len, &owner, &olen,
+					&exact, &v);
+	}
+	if (st != TDNS_OK && st != TDNS_ENOTFOUND) {
+		vf->st = st;
+		return;
+	}
+	if (!exact)
+		problem(vf, vf->name, vf->name_len, 0,
+			vf->nsec3 ? "no NSEC3 for this name" : "no NSEC for this name");
+}
+
+static int verify_one(void *ctx, const uint8_t *key, size_t klen,
+		      uint16_t type, const struct tdns_rrset_view *v)
+{
+	struct verify *vf = ctx;
+	bool at_cut;
+
+	if (!vf->have_name || klen != vf->name_len ||
+	    memcmp(key, vf->name, klen) != 0) {
+		check_name(vf);
+		memcpy(vf->name, key, klen);
+		vf->name_len = klen;
+		vf->have_name = true;
+		vf->name_auth = false;
+		vf->name_is_cut = false;
+		vf->name_has_ds = false;
+	}
+	if (vf->cut_len > 0 &&
+	    !name_key_is_subdomain(key, klen, vf->cut, vf->cut_len))
+		vf->cut_len = 0;
+	at_cut = vf->cut_len > 0 && klen == vf->cut_len;
+	if (type == LDNS_RR_TYPE_NS && klen != vf->alen && vf->cut_len == 0) {
+		/* A delegation: its NS and everything below are the child's
+		 * (RFC 4035 2.2); its DS and NSEC are ours. */
+		memcpy(vf->cut, key, klen);
+		vf->cut_len = klen;
+		vf->name_is_cut = true;
+		vf->name_auth = true;
+		return vf->st != TDNS_OK;
+	}
+	if (vf->cut_len > 0 && (!at_cut || (type != LDNS_RR_TYPE_DS &&
+					    type != LDNS_RR_TYPE_NSEC)))
+		return vf->st != TDNS_OK;
+	vf->name_auth = true;
+	vf->name_has_ds |= type == LDNS_RR_TYPE_DS;
+	verify_rrset(vf, key, klen, type, v);
+	return vf->st != TDNS_OK;
+}
+
+/* One record of the chain: signed, and the previous one's next name. */
+static int chain_one(void *ctx, const uint8_t *key, size_t klen,
+		     uint16_t type, const struct tdns_rrset_view *v)
+{
+	struct verify *vf = ctx;
+	const uint8_t *rd, *me = key;
+	uint16_t rdlen;
+	size_t pos = 0, mlen = klen, hlen;
+
+	verify_rrset(vf, key, klen, type, v);
+	if (type == LDNS_RR_TYPE_NSEC3) {
+		/* The owner's hashed label stands for it in the chain. */
+		me = key + vf->alen + 1;
+		mlen = klen - vf->alen - 1;
+	}
+	if (vf->chain_len == 0) {
+		memcpy(vf->first, me, mlen);
+		vf->first_len = mlen;
+	} else if (vf->next_len != mlen || memcmp(vf->next, me, mlen) != 0) {
+		problem(vf, key, klen, type, "the previous record's next name "
+			"is not this one (the chain has a gap)");
+	}
+	vf->chain_len++;
+	vf->next_len = 0;
+	if (!rrset_next(v, &pos, &rd, &rdlen))
+		return 0;
+	if (type == LDNS_RR_TYPE_NSEC) {
+		size_t n = qctx_name_len(rd, rdlen);
+
+		if (n == 0 || name_key_from_wire(rd, n, vf->next, &vf->next_len) !=
+				      TDNS_OK)
+			problem(vf, key, klen, type, "malformed next name");
+		return 0;
+	}
+	/* NSEC3: hash alg, flags, iterations, salt, hash length, hash. */
+	if (rdlen < 5 || rdlen < 6u + rd[4] ||
+	    (hlen = rd[5 + rd[4]]) > rdlen - 6u - rd[4] ||
+	    hlen * 8 > sizeof(vf->next) * 5) {
+		problem(vf, key, klen, type, "malformed NSEC3");
+		return 0;
+	}
+	vf->next_len = zonedb_base32hex(rd + 6 + rd[4], hlen, vf->next);
+	return 0;
+}
+
+enum tdns_status zonesign_verify(struct tdns_txn *t, const char *zone,
+				 uint64_t now, FILE *out, unsigned *problems)
+{
+	struct verify vf;
+	struct tdns_rrset_view p;
+	uint8_t label[ZONEDB_NSEC3_LABEL];
+	const uint8_t *owner;
+	size_t olen;
+	bool exact = false;
+	const uint8_t *rd;
+	uint16_t rdlen;
+	uint8_t apex[NAME_KEY_MAX];
+	ldns_rdf *origin = NULL;
+	size_t alen, pos = 0;
+	enum tdns_status st;
+
+	memset(&vf, 0, sizeof(vf));
+	*problems = 0;
+	st = zone_names(zone, apex, &alen, &origin);
+	if (st == TDNS_OK)
+		st = zonedb_get_meta(t, apex, alen, NULL);
+	if (st != TDNS_OK)
+		goto out;
+	st = apex_keys(t, apex, alen, &vf.keys);
+	if (st == TDNS_ENOTFOUND)
+		st = TDNS_EINVAL; /* not signed */
+	if (st != TDNS_OK)
+		goto out;
+	vf.t = t;
+	vf.out = out;
+	vf.now = (time_t)now;
+	vf.apex = apex;
+	vf.alen = alen;
+	st = zonedb_get_rrset(t, apex, alen, LDNS_RR_TYPE_NSEC3PARAM, &p);
+	if (st == TDNS_OK && rrset_next(&p, &pos, &rd, &rdlen) && rdlen >= 5 &&
+	    rdlen == 5u + rd[4]) {
+		vf.nsec3 = true;
+		vf.iterations = dns_rd16(rd + 2);
+		vf.salt_len = rd[4];
+		memcpy(vf.salt, rd + 5, rd[4]);
+	} else if (st != TDNS_OK && st != TDNS_ENOTFOUND) {
+		goto out;
+	}
+	/* Opt-out (RFC 5155 6) is a flag of the chain's records: the apex's. */
+	if (vf.nsec3) {
+		st = zonedb_nsec3_label(vf.iterations, vf.salt, vf.salt_len, apex,
+					alen, label);
+		if (st == TDNS_OK)
+			st = zonedb_denial_find(t, apex, alen, ZONEDB_NSEC3, label,
+						sizeof(label), &owner, &olen, &exact,
+						&p);
+		pos = 0;
+		if (st == TDNS_OK && exact && rrset_next(&p, &pos, &rd, &rdlen) &&
+		    rdlen >= 2)
+			vf.optout = (rd[1] & LDNS_NSEC3_VARS_OPTOUT_MASK) != 0;
+		if (st != TDNS_OK && st != TDNS_ENOTFOUND)
+			goto out;
+	}
+	st = zonedb_walk(t, apex, alen, verify_one, &vf, NULL);
+	if (st == TDNS_OK)
+		st = vf.st;
+	if (st != TDNS_OK)
+		goto out;
+	check_name(&vf);
+	st = zonedb_denial_walk(t, apex, alen,
+				vf.nsec3 ? ZONEDB_NSEC3 : ZONEDB_NSEC, chain_one,
+				&vf, NULL);
+	if (st == TDNS_OK)
+		st = vf.st;
+	if (st != TDNS_OK)
+		goto out;
+	if (vf.chain_len == 0) {
+		problem(&vf, apex, alen, 0, vf.nsec3 ? "no NSEC3 chain" : "no NSEC chain");
+	} else if (vf.next_len != vf.first_len ||
+		   memcmp(vf.next, vf.first, vf.first_len) != 0) {
+		problem(&vf, apex, alen, 0, "the last record of the chain does "
+			"not point back to the first");
+	}
+	*problems = vf.problems;
+out:
+	ldns_rr_list_deep_free(vf.keys);
+	ldns_rdf_deep_free(origin);
+	return st;
+}

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# tierdns-zone sign / ds / verify / check (issue 11): a zone of the store
+# signed with ldns-keygen key pairs (made here, in the test's temporary
+# directory), NSEC and NSEC3, algorithms 8, 13 and 15. Each signed zone
+# verifies with tierdns-zone verify and with ldns-verify-zone (its dump);
+# ds prints what ldns-keygen's .ds file says; signing again replaces every
+# signature and the chain and raises the serial; the served zone validates
+# with delv; a broken signature or a missing NSEC makes check fail; key
+# files of another zone, an unknown option and RRSIG edits are refused.
+. "$(dirname "$0")/lib.sh"
+e2e_init
+for tool in ldns-keygen ldns-verify-zone delv; do
+	command -v "$tool" >/dev/null || fail "$tool is not installed (tools/deps.sh)"
+done
+
+cat >"$T/site.zone" <<'EOF'
+$ORIGIN site.
+$TTL 3600
+@ SOA ns1 hostmaster 1 7200 900 1209600 300
+@ NS ns1
+ns1 A 192.0.2.1
+webapp A 192.0.2.10
+webapp TXT "the web app"
+*.wild A 192.0.2.50
+a.b.ent A 192.0.2.60
+kid NS ns.kid
+ns.kid A 192.0.2.70
+EOF
+
+serial() { "$ZONE_BIN" --db "$1" list | awk '$1 == "site." { print $2 }'; }
+
+keys() { # ALG -> "KSK ZSK" base names in $T/keys
+	local k z
+	mkdir -p "$T/keys"
+	k=$(cd "$T/keys" && ldns-keygen -a "$1" -b 2048 -k site.) || fail "ldns-keygen $1"
+	z=$(cd "$T/keys" && ldns-keygen -a "$1" -b 1024 site.) || fail "ldns-keygen $1"
+	printf '%s %s' "$T/keys/$k" "$T/keys/$z"
+}
+
+n=0
+for alg in ECDSAP256SHA256 ED25519 RSASHA256; do
+	read -r ksk zsk <<<"$(keys $alg)"
+	for chain in nsec nsec3; do
+		n=$((n + 1))
+		db="$T/db$n"
+		zone_load "$db" "$T/site.zone"
+		opts=()
+		[ "$chain" = nsec3 ] && opts=(--nsec3)
+		out=$("$ZONE_BIN" --db "$db" sign site. "$ksk.key" "$zsk.private" "${opts[@]}" 2>&1) ||
+			fail "sign $alg $chain: $out"
+		expect_match "$out" "signed with 2 key"
+		out=$("$ZONE_BIN" --db "$db" verify site. 2>&1) || fail "verify $alg $chain: $out"
+		expect_match "$out" "signatures and chain verify"
+		"$ZONE_BIN" --db "$db" dump site. >"$T/dump$n"
+		out=$(ldns-verify-zone "$T/dump$n" 2>&1) || fail "ldns-verify-zone $alg $chain: $out"
+		expect_match "$out" "Zone is verified and complete"
+		if [ "$chain" = nsec3 ]; then
+			grep -q $'\tNSEC3PARAM\t1 0 0 - ' "$T/dump$n" ||
+				fail "NSEC3PARAM is not RFC 9276's (1 0 0 -)"
+			! grep -q $'\tNSEC\t' "$T/dump$n" || fail "NSEC left after NSEC3 signing"
+		else
+			! grep -q $'\tNSEC3' "$T/dump$n" || fail "NSEC3 in an NSEC zone"
+		fi
+		# The DS of the KSK, as ldns-keygen computed it (SHA-256).
+		ds=$("$ZONE_BIN" --db "$db" ds site.) || fail "ds: $ds"
+		want=$(awk '{ print $(NF-3), $(NF-2), $(NF-1), $NF }' "$ksk.ds")
+		got=$(printf '%s\n' "$ds" | awk '{ print $(NF-3), $(NF-2), $(NF-1), $NF }')
+		[ "$got" = "$want" ] || fail "ds $alg: got [$got], want [$want]"
+		[ "$(serial "$db")" = 2 ] || fail "the first signing must raise the serial to 2"
+	done
+done
+
+# Signing again (NSEC3 to NSEC): new signatures, the old chain gone, serial+1.
+old=$(grep -c $'\tRRSIG\t' "$T/dump$n")
+out=$("$ZONE_BIN" --db "$db" sign site. "$ksk" "$zsk" 2>&1) || fail "re-sign: $out"
+"$ZONE_BIN" --db "$db" dump site. >"$T/resigned"
+! grep -q $'\tNSEC3' "$T/resigned" || fail "NSEC3 chain left after signing with NSEC"
+[ "$(grep -c $'\tRRSIG\t' "$T/resigned")" -gt 0 ] || fail "no signatures after re-signing"
+[ "$(serial "$db")" = 3 ] || fail "re-signing must raise the serial to 3"
+"$ZONE_BIN" --db "$db" verify site. >/dev/null || fail "the re-signed zone does not verify"
+[ "$old" -gt 0 ] || fail "no signatures in the first signing"
+
+# Served: delv validates an answer, NXDOMAIN and a wildcard from the DS.
+start_upper UP "$db"
+awk '{ printf "trust-anchors { \"%s\" static-ds %s %s %s \"%s\"; };\n", $1, $4, $5, $6, $7 }' \
+	"$ksk.ds" >"$T/anchor.conf"
+for qa in "webapp.site. A" "nothing.site. A" "x.wild.site. A" "webapp.site. MX"; do
+	# shellcheck disable=SC2086
+	out=$(delv @"$UP_ADDR" -p "$UP_PORT" -a "$T/anchor.conf" +root=site. $qa 2>&1) || true
+	expect_match "$out" "fully validated"
+done
+stop_daemon UP
+
+# check: a signed file verifies; a changed signature or a missing NSEC not.
+out=$("$ZONE_BIN" check "$T/resigned" 2>&1) || fail "check of the signed dump: $out"
+expect_match "$out" "signatures and chain verify"
+awk -F'\t' -v OFS='\t' '$1 == "webapp.site." && $4 == "RRSIG" && $5 ~ /^A / {
+	n = split($5, f, " "); s = f[n]; f[n] = (substr(s, 1, 1) == "A" ? "B" : "A") substr(s, 2)
+	$5 = f[1]; for (i = 2; i <= n; i++) $5 = $5 " " f[i] } { print }' \
+	"$T/resigned" >"$T/bad-sig"
+cmp -s "$T/resigned" "$T/bad-sig" && fail "the test did not change a signature"
+rc=0
+out=$("$ZONE_BIN" check "$T/bad-sig" 2>&1) || rc=$?
+[ "$rc" -eq 1 ] || fail "check of a broken signature exited $rc: $out"
+expect_match "$out" "webapp.site. A: no signature valid now"
+grep -v $'^ns1.site.\t[0-9]*\tIN\tNSEC\t' "$T/resigned" >"$T/no-nsec"
+rc=0
+out=$("$ZONE_BIN" check "$T/no-nsec" 2>&1) || rc=$?
+[ "$rc" -eq 1 ] || fail "check without an NSEC exited $rc: $out"
+expect_match "$out" "ns1.site. -: no NSEC for this name"
+
+# Refusals: another zone's keys, an unknown option, RRSIG edits, no zone.
+mkdir -p "$T/other"
+ok=$(cd "$T/other" && ldns-keygen -a ECDSAP256SHA256 other.)
+rc=0
+out=$("$ZONE_BIN" --db "$db" sign site. "$T/other/$ok" 2>&1) || rc=$?
+[ "$rc" -eq 1 ] || fail "signing with another zone's key exited $rc"
+expect_match "$out" "a key of other\., not of the zone site\."
+rc=0
+out=$("$ZONE_BIN" --db "$db" sign site. "$ksk" --bogus 2>&1) || rc=$?
+[ "$rc" -eq 2 ] || fail "an unknown sign option exited $rc"
+rc=0
+out=$("$ZONE_BIN" --db "$db" sign nothere. "$ksk" 2>&1) || rc=$?
+[ "$rc" -eq 1 ] || fail "signing a zone not in the store exited $rc"
+expect_match "$out" "no such zone"
+rc=0
+out=$("$ZONE_BIN" --db "$db" add 'webapp.site. 300 IN RRSIG A 13 2 300 20300101000000 20200101000000 1 site. AAAA' 2>&1) || rc=$?
+[ "$rc" -eq 1 ] || fail "adding an RRSIG exited $rc"
+expect_match "$out" "load the signed zone file again"
+"$ZONE_BIN" --db "$db" verify site. >/dev/null || fail "a refused edit changed the zone"
+# A plain edit of a signed zone is allowed, says the zone needs signing
+# again, and verify agrees until it is.
+out=$("$ZONE_BIN" --db "$db" add 'new.site. 300 IN A 192.0.2.99' 2>&1) || fail "add: $out"
+expect_match "$out" "zone site\. is signed: .*tierdns-zone sign site\."
+rc=0
+out=$("$ZONE_BIN" --db "$db" verify site. 2>&1) || rc=$?
+[ "$rc" -eq 1 ] || fail "verify after an unsigned edit exited $rc"
+expect_match "$out" "new.site. A: not signed"
+"$ZONE_BIN" --db "$db" sign site. "$ksk" "$zsk" >/dev/null 2>&1 || fail "signing after the edit"
+"$ZONE_BIN" --db "$db" verify site. >/dev/null || fail "the zone does not verify after signing again"
+log "ok"
