@@ -24,9 +24,9 @@
 #include <unistd.h>
 
 #include "tierdns/clock.h"
-#include "tierdns/stats.h"
 #include "tierdns/log.h"
 #include "tierdns/pool.h"
+#include "tierdns/stats.h"
 
 #define NETIO_MSG_MAX 65535        /* RFC 1035 4.2.2: 16-bit length */
 /* The stride of the batch's datagram buffers: a message and one cache line

@@ -11,8 +11,6 @@
 #include "tierdns/opts.h"
 
 #include <arpa/inet.h>
-
-#include "tierdns/control.h"
 #include <errno.h>
 #include <getopt.h>
 #include <stddef.h>
@@ -26,6 +24,7 @@
 #include <ldns/ldns.h>
 
 #include "tierdns/config.h"
+#include "tierdns/control.h"
 #include "tierdns/cookie.h"
 
 /* The build's state directory (GNUInstallDirs: LOCALSTATEDIR/lib/tierdns,
