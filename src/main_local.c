@@ -33,8 +33,8 @@
 
 struct worker {
 	unsigned id;
-	/* The options (the access list): read by every worker; the main
-	 * thread's reload changes only the log fields, which no worker reads. */
+	/* The options (the access list): read by every worker; a reload
+	 * (daemon_reload) changes only the log fields, which no worker reads. */
 	struct tdns_opts *o;
 	struct tdns_store *store;
 	struct tdns_loop *loop;

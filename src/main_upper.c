@@ -29,8 +29,8 @@ struct worker {
 	unsigned id;
 	struct tdns_loop *loop;
 	struct tdns_store *store;
-	/* The options: read by every worker; the main thread's reload
-	 * changes only the log fields, which no worker reads. */
+	/* The options: read by every worker; a reload
+	 * (daemon_reload) changes only the log fields, which no worker reads. */
 	struct tdns_opts *o;
 	const char *db_dir;
 	const struct tdns_auth_cfg *auth;

@@ -15,7 +15,7 @@
  * as long as the process) or owned by the opts themselves (text read from
  * the file); opts_free releases the latter. A struct tdns_opts is filled by
  * opts_parse/opts_load and read-only afterwards (the daemons share it
- * between threads), except the log fields on the main thread at SIGHUP.
+ * between threads), except the log fields at a reload (opts_reload).
  */
 #ifndef TIERDNS_OPTS_H
 #define TIERDNS_OPTS_H
@@ -144,9 +144,10 @@ void opts_print(enum tdns_prog prog, const struct tdns_opts *o, FILE *f);
 void opts_diff(enum tdns_prog prog, const struct tdns_opts *a,
 	       const struct tdns_opts *b, char *buf, size_t cap);
 
-/* SIGHUP, on the main thread: read the file and the command line again.
- * What can change while the daemon runs is applied to running (the log
- * target and verbosity); every other key that changed is named in the log
+/* SIGHUP (main thread) or tierdns-control reload (control thread), never
+ * both at once (daemon.h daemon_reload): read the file and the command
+ * line again. What can change while the daemon runs is applied to
+ * running (the log target and verbosity); every other key that changed is named in the log
  * line as needing a restart and keeps its running value. An invalid file
  * is logged and changes nothing. Logs one line either way. */
 void opts_reload(struct tdns_opts *running);
