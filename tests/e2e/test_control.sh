@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # tierdns-control against running daemons (issue 14): every command of
-# both tiers, the socket's mode, statistics that change by exactly what
-# the test sent, stats --reset, a cached NXDOMAIN that a flush lets the
-# next query fetch again, zone remove making the zone REFUSED, SIGUSR1,
-# the bad-input errors and exit codes, socket-path failures at start.
+# both tiers, the socket's mode (and group, from the file), statistics that
+# change by exactly what the test sent, stats --reset, a cached NXDOMAIN that
+# a flush lets the next query fetch again, zone remove making the zone
+# REFUSED, SIGUSR1, the bad-input errors and exit codes, socket-path
+# failures at start.
 . "$(dirname "$0")/lib.sh"
 e2e_init
 CTL="$TDNS_BUILD/tierdns-control"
@@ -264,6 +265,19 @@ timeout 10 "$LOCAL_BIN" --db "$T/local2" --listen "$(_rand_addr)" --port "$(_ran
 grep -q 'another daemon answers on it' "$T/bad2.log" || fail "$(cat "$T/bad2.log")"
 ctl LOCAL status  # the first one still has its socket
 expect_ok status
+
+# ---- mode and group from the configuration file ----
+if getent group nogroup >/dev/null && [ "$(id -u)" = 0 ]; then
+	printf 'control:\n  socket: %s\n  mode: 0600\n  group: nogroup\n' \
+		"$T/UPPER2.sock" >"$T/upper2.conf"
+	start_upper UPPER2 "$T/upper" -c "$T/upper2.conf"
+	got=$(stat -c '%a %G' "$T/UPPER2.sock")
+	[ "$got" = "600 nogroup" ] || fail "socket mode and group '$got', expected '600 nogroup'"
+	ctl UPPER2 status
+	expect_ok status
+	stop_daemon UPPER2
+	[ ! -e "$T/UPPER2.sock" ] || fail "UPPER2 left its socket behind"
+fi
 
 # ---- stop: a clean exit, the socket removed ----
 ctl LOCAL stop
