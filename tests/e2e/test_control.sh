@@ -266,6 +266,16 @@ grep -q 'another daemon answers on it' "$T/bad2.log" || fail "$(cat "$T/bad2.log
 ctl LOCAL status  # the first one still has its socket
 expect_ok status
 
+# ---- the default socket: its directory missing is a warning, not a stop ----
+if [ ! -e /run/tierdns ]; then
+	start_upper UPPER3 "$T/upper"
+	grep -q 'warning: control socket .*/upper.sock: directory .* does not exist; running without a control socket' \
+		"$T/UPPER3.log" || fail "no warning for the missing default directory"
+	q UPPER3 site SOA
+	expect_status REFUSED  # serving (the zone was removed above)
+	stop_daemon UPPER3
+fi
+
 # ---- mode and group from the configuration file ----
 if getent group nogroup >/dev/null && [ "$(id -u)" = 0 ]; then
 	printf 'control:\n  socket: %s\n  mode: 0600\n  group: nogroup\n' \
