@@ -58,7 +58,8 @@ static void client_answer(void *ctx, void *held, const uint8_t *msg, size_t len)
 	struct worker *w = ctx;
 
 	if (msg != NULL) {
-		stats_answer_late(&w->stats, msg, len, netio_request_held_us(held));
+		stats_answer_late(&w->stats, netio_request_is_tcp(held), msg, len,
+				  netio_request_held_us(held));
 		netio_request_reply(held, msg, len);
 	} else
 		netio_request_release(held);

@@ -24,14 +24,13 @@ enum pipeline_verdict pipeline_run(const struct tdns_pipeline *p, void *ctx,
 	enum pipeline_verdict v = PIPELINE_ANSWER;
 	enum tdns_status st;
 
-	if (stats != NULL)
-		stats_query(stats, q->transport == QCTX_TCP);
 	*out_len = 0;
 	answer_reset(a);
 	switch (qctx_parse(q, in, len)) {
 	case QCTX_DROP:
 		if (stats != NULL)
-			stats_answered(stats, false, 0, 0, false, 0);
+			stats_answered(stats, q->transport == QCTX_TCP, false, 0, 0,
+				       false, 0);
 		return PIPELINE_DROP;
 	case QCTX_FORMERR:
 		a->rcode = DNS_RCODE_FORMERR;
@@ -76,8 +75,8 @@ encode:
 		*out_len = 0;
 done:
 	if (stats != NULL)
-		stats_answered(stats, *out_len > 0, a->rcode, q->opcode, q->has_q,
-			       q->qtype);
+		stats_answered(stats, q->transport == QCTX_TCP, *out_len > 0,
+			       a->rcode, q->opcode, q->has_q, q->qtype);
 	if (p->done != NULL)
 		p->done(ctx, q, a, *out_len);
 	return v;

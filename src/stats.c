@@ -74,16 +74,17 @@ static unsigned latency_bucket(uint64_t us)
 	return b < STATS_LAT_BUCKETS - 1 ? b : STATS_LAT_BUCKETS - 1;
 }
 
-static void count_answer(struct tdns_stats *s, const uint8_t *msg, size_t len)
+static void count_answer(struct tdns_stats *s, bool tcp, const uint8_t *msg,
+			 size_t len)
 {
 	uint32_t qt;
 
 	if (len < DNS_HDR_LEN) {
-		stats_inc(&s->dropped);
+		stats_inc(&s->dropped[tcp]);
 		return;
 	}
 	qt = answer_qtype(msg, len);
-	stats_answered(s, true, msg[3], (msg[2] >> 3) & 0x0f, qt != UINT32_MAX,
+	stats_answered(s, tcp, true, msg[3], (msg[2] >> 3) & 0x0f, qt != UINT32_MAX,
 		       (uint16_t)qt);
 	/* Not part of a batch: its latency is counted by the caller. */
 	s->batch_answers--;
@@ -95,12 +96,12 @@ static void count_latency(struct tdns_stats *s, uint64_t us, uint64_t n)
 	stats_add(&s->latency_us, us * n);
 }
 
-void stats_answer_late(struct tdns_stats *s, const uint8_t *msg, size_t len,
-		       uint64_t t0_us)
+void stats_answer_late(struct tdns_stats *s, bool tcp, const uint8_t *msg,
+		       size_t len, uint64_t t0_us)
 {
 	uint64_t now = stats_now_us();
 
-	count_answer(s, msg, len);
+	count_answer(s, tcp, msg, len);
 	if (len >= DNS_HDR_LEN)
 		count_latency(s, now > t0_us ? now - t0_us : 0, 1);
 }
@@ -129,16 +130,21 @@ void stats_sum_add(struct tdns_stats_sum *sum, const struct tdns_stats *s)
 	uint64_t n, answers = 0, others = 0;
 	unsigned i;
 
-	sum->queries_udp += stats_get(&s->queries_udp);
-	sum->queries_tcp += stats_get(&s->queries_tcp);
-	sum->dropped += stats_get(&s->dropped);
+	for (unsigned t = 0; t < 2; t++) {
+		uint64_t *queries = t == 0 ? &sum->queries_udp : &sum->queries_tcp;
+
+		n = stats_get(&s->dropped[t]);
+		sum->dropped += n;
+		*queries += n;
+		for (i = 0; i < 16; i++) {
+			n = stats_get(&s->answers[t][i]);
+			sum->rcode[i] += n;
+			*queries += n;
+			answers += n;
+		}
+	}
 	for (i = 0; i < STATS_QT_COUNT; i++)
 		sum->qtype[i] += stats_get(&s->qtype[i]);
-	for (i = 0; i < 16; i++) {
-		n = stats_get(&s->rcode[i]);
-		sum->rcode[i] += n;
-		answers += n;
-	}
 	for (i = 1; i < 16; i++) {
 		n = stats_get(&s->opcode[i]);
 		sum->opcode[i] += n;

@@ -77,10 +77,9 @@ enum pipeline_verdict pipeline_run(const struct tdns_pipeline *p, void *ctx,
 
 /*
  * Statistics, the hook every pipeline has: pipeline_run on the calling
- * thread counts into s (stats.h) from now on - each query by transport as
- * it comes in, then its answer (rcode, opcode, qtype) or that none was
- * sent; a query a stage defers is counted by its owner when answered
- * (stats_answer_late). NULL: count nothing (the default). A worker binds
+ * thread counts into s (stats.h) from now on each query it answers (by
+ * transport, rcode, opcode, qtype) or drops; a query a stage defers is
+ * counted by its owner when answered (stats_answer_late). NULL: count nothing (the default). A worker binds
  * its own counters on its own thread, which keeps stats.h's rule that
  * only their thread writes them, and costs a query no lookup of them.
  */
