@@ -96,7 +96,7 @@ void control_log_stats(void *arg)
 	struct tdns_stats_sum sum;
 
 	control_stats(c, &sum);
-	stats_log(&sum, c->ops.prog == TDNS_PROG_LOCAL);
+	stats_log("stats", &sum, c->ops.prog == TDNS_PROG_LOCAL);
 }
 
 /* ---- commands ---- */

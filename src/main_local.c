@@ -179,24 +179,14 @@ out:
 /* One line of counters per worker at shutdown, for the operator. */
 static void worker_report(const struct worker *w)
 {
-	const struct tdns_resolver_stats *st = resolver_stats(w->r);
+	struct tdns_stats_sum sum;
+	char who[32];
 
-	log_info("worker %u: %llu queries, %llu static, %llu cache hits, "
-		 "%llu misses (%llu coalesced), %llu upstream sent, "
-		 "%llu ignored, %llu failed, %llu timeouts, %llu servfail "
-		 "(%llu from the failure cache), %llu stale, %llu refused",
-		 w->id, (unsigned long long)st->queries,
-		 (unsigned long long)st->static_answers,
-		 (unsigned long long)st->cache_hits, (unsigned long long)st->misses,
-		 (unsigned long long)st->coalesced,
-		 (unsigned long long)st->upstream_sent,
-		 (unsigned long long)st->upstream_ignored,
-		 (unsigned long long)st->upstream_failed,
-		 (unsigned long long)st->upstream_timeouts,
-		 (unsigned long long)st->servfail,
-		 (unsigned long long)st->failcache_hits,
-		 (unsigned long long)st->stale_answers,
-		 (unsigned long long)st->refused_acl);
+	memset(&sum, 0, sizeof(sum));
+	stats_sum_add(&sum, &w->stats);
+	stats_sum_add_resolver(&sum, resolver_stats(w->r));
+	snprintf(who, sizeof(who), "worker %u", w->id);
+	stats_log(who, &sum, true);
 }
 
 /* Release in dependency order: the resolver first (it releases held

@@ -289,6 +289,7 @@ int main(int argc, char **argv)
 	upper_zone_report(store, o.db_dir);
 
 	rc = daemon_run(o.threads, worker_loop, worker_run, upper_reload, workers);
+	control_log_stats(ctl); /* the counters, once more at exit */
 	for (i = 0; i < o.threads; i++) {
 		uint64_t n = netio_tcp_refused_per_client(workers[i].loop);
 		uint64_t ev = netio_tcp_evicted(workers[i].loop);

@@ -490,14 +490,14 @@ void stats_print_prometheus(FILE *out, const struct tdns_stats_sum *sum, bool lo
 		(unsigned long long)cum);
 }
 
-void stats_log(const struct tdns_stats_sum *s, bool local)
+void stats_log(const char *who, const struct tdns_stats_sum *s, bool local)
 {
 	uint64_t q = s->queries_udp + s->queries_tcp;
 
 	if (!local) {
-		log_info("stats: %llu queries (%llu udp, %llu tcp), %llu dropped, "
+		log_info("%s: %llu queries (%llu udp, %llu tcp), %llu dropped, "
 			 "NOERROR %llu, NXDOMAIN %llu, REFUSED %llu, SERVFAIL %llu, "
-			 "%llu tcp connections",
+			 "%llu tcp connections", who,
 			 (unsigned long long)q, (unsigned long long)s->queries_udp,
 			 (unsigned long long)s->queries_tcp,
 			 (unsigned long long)s->dropped,
@@ -508,10 +508,11 @@ void stats_log(const struct tdns_stats_sum *s, bool local)
 			 (unsigned long long)s->tcp_accepted);
 		return;
 	}
-	log_info("stats: %llu queries (%llu udp, %llu tcp), %llu dropped, "
+	log_info("%s: %llu queries (%llu udp, %llu tcp), %llu dropped, "
 		 "%llu static, %llu cache hits, %llu misses (%llu coalesced), "
-		 "%llu from upstream, %llu servfail, %llu cache entries, "
-		 "%llu upstream sent, %llu timeouts",
+		 "%llu from upstream, %llu upstream sent, %llu ignored, "
+		 "%llu failed, %llu timeouts, %llu servfail (%llu from the "
+		 "failure cache), %llu stale, %llu refused", who,
 		 (unsigned long long)q, (unsigned long long)s->queries_udp,
 		 (unsigned long long)s->queries_tcp, (unsigned long long)s->dropped,
 		 (unsigned long long)s->answers_static,
@@ -519,8 +520,12 @@ void stats_log(const struct tdns_stats_sum *s, bool local)
 		 (unsigned long long)s->cache_misses,
 		 (unsigned long long)s->cache_coalesced,
 		 (unsigned long long)s->answers_upstream,
-		 (unsigned long long)s->servfail,
-		 (unsigned long long)s->cache_entries,
 		 (unsigned long long)s->upstream_sent,
-		 (unsigned long long)s->upstream_timeouts);
+		 (unsigned long long)s->upstream_ignored,
+		 (unsigned long long)s->upstream_failed,
+		 (unsigned long long)s->upstream_timeouts,
+		 (unsigned long long)s->servfail,
+		 (unsigned long long)s->failcache_hits,
+		 (unsigned long long)s->stale_answers,
+		 (unsigned long long)s->refused_acl);
 }

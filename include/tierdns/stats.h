@@ -193,8 +193,8 @@ void stats_print(FILE *out, const struct tdns_stats_sum *sum, bool local);
  * each metric, names tierdns_*, counters *_total, the latency a
  * histogram in seconds. */
 void stats_print_prometheus(FILE *out, const struct tdns_stats_sum *sum, bool local);
-/* One log line (SIGUSR1). */
-void stats_log(const struct tdns_stats_sum *sum, bool local);
+/* One log line, starting with who ("stats", "worker 0"). */
+void stats_log(const char *who, const struct tdns_stats_sum *sum, bool local);
 
 /* Names of the qtype slots ("A", ..., "other"). */
 const char *stats_qtype_name(unsigned i);
