@@ -4,6 +4,7 @@
  */
 #include "tierdns/cache.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -654,6 +655,15 @@ out:
 
 /* ---- eviction: a walk from the start of the index ---- */
 
+/* Entries evicted by this process (cache_evictions): bumped once per
+ * eviction walk, never on a lookup. */
+static _Atomic uint64_t evictions;
+
+uint64_t cache_evictions(void)
+{
+	return atomic_load_explicit(&evictions, memory_order_relaxed);
+}
+
 /* What an eviction walk removes: entries while the first of the index
  * expired at or before `dead`, or while the account is over `fit`, or
  * until `want` entries are gone; at most `max` in this transaction. */
@@ -732,6 +742,8 @@ static enum tdns_status evict_walk(struct tdns_txn *t, const struct evict_goal *
 	if (st == TDNS_ENOTFOUND)
 		st = TDNS_OK; /* the index is empty */
 out:
+	if (n > 0)
+		atomic_fetch_add_explicit(&evictions, n, memory_order_relaxed);
 	store_cursor_close(c);
 	return st;
 }
@@ -764,6 +776,20 @@ enum tdns_status cache_purge(struct tdns_txn *t, uint64_t now, size_t want_free,
  * of the map-full fallback when the index cannot be built (store_clear
  * frees whole pages without copying them, where a rebuild or a deletion
  * needs fresh ones). */
+static enum tdns_status clear_in_txn(struct tdns_txn *t)
+{
+	enum tdns_status st;
+
+	st = store_clear(t, TDNS_DB_CACHE);
+	if (st == TDNS_OK)
+		st = store_clear(t, TDNS_DB_CACHE_EXP);
+	if (st == TDNS_OK)
+		st = bytes_set(t, 0);
+	if (st == TDNS_OK)
+		st = idx_mark(t);
+	return st;
+}
+
 static enum tdns_status cache_clear(struct tdns_store *s)
 {
 	struct tdns_txn *t = NULL;
@@ -771,13 +797,7 @@ static enum tdns_status cache_clear(struct tdns_store *s)
 
 	st = store_begin(s, true, &t);
 	if (st == TDNS_OK)
-		st = store_clear(t, TDNS_DB_CACHE);
-	if (st == TDNS_OK)
-		st = store_clear(t, TDNS_DB_CACHE_EXP);
-	if (st == TDNS_OK)
-		st = bytes_set(t, 0);
-	if (st == TDNS_OK)
-		st = idx_mark(t);
+		st = clear_in_txn(t);
 	if (st == TDNS_OK) {
 		st = store_commit(t);
 		t = NULL;
@@ -1327,6 +1347,109 @@ enum tdns_status cache_dump(struct tdns_txn *t, uint64_t now, FILE *out)
 	st = TDNS_OK;
 out:
 	store_cursor_close(c);
+	return st;
+}
+
+/* ---- flushing (the operator's cache commands) ---- */
+
+/* A negative answer (NXDOMAIN, or NODATA: a SOA in authority, cache.h);
+ * an unreadable value counts as one (it is never served). */
+static bool value_negative(const struct tdns_val *v)
+{
+	if (v->len < CACHE_HDR_LEN || v->data[0] != CACHE_VALUE_VERSION)
+		return true;
+	return v->data[1] == DNS_RCODE_NXDOMAIN || dns_rd16(v->data + 12) > 0;
+}
+
+/* Does the record key k fall under the flush? */
+static bool flush_match(const struct tdns_val *k, const struct tdns_val *v,
+			enum cache_flush_what what, size_t qkey_len,
+			uint16_t qtype)
+{
+	size_t klen;
+	uint16_t type;
+
+	switch (what) {
+	case CACHE_FLUSH_NAME:
+		if (!name_record_key_split(k->data, k->len, &klen, &type))
+			return false;
+		return klen == qkey_len && (qtype == 0 || type == qtype);
+	case CACHE_FLUSH_TREE:
+		return true; /* the prefix is the whole test */
+	case CACHE_FLUSH_NEGATIVE:
+		return value_negative(v);
+	case CACHE_FLUSH_ALL:
+		break;
+	}
+	return true;
+}
+
+enum tdns_status cache_flush(struct tdns_txn *t, enum cache_flush_what what,
+			     const uint8_t *qkey, size_t qkey_len, uint16_t qtype,
+			     size_t *removed)
+{
+	uint8_t rkey[RECORD_KEY_MAX];
+	struct tdns_cursor *c = NULL;
+	struct tdns_val k, v;
+	uint64_t bytes = 0, before;
+	size_t n = 0, plen = 0, rlen;
+	enum tdns_status st;
+
+	if (removed != NULL)
+		*removed = 0;
+	if (what != CACHE_FLUSH_NEGATIVE && what != CACHE_FLUSH_ALL &&
+	    (qkey == NULL || qkey_len > NAME_KEY_MAX))
+		return TDNS_EINVAL;
+	if (what == CACHE_FLUSH_ALL) {
+		n = store_count(t, TDNS_DB_CACHE);
+		st = clear_in_txn(t);
+		goto out;
+	}
+	st = idx_ready(t);
+	if (st == TDNS_OK)
+		st = bytes_get(t, &bytes);
+	if (st == TDNS_OK)
+		st = store_cursor_open(t, TDNS_DB_CACHE, &c);
+	if (st != TDNS_OK)
+		goto out;
+	before = bytes;
+	/* The entries of a name, and of every name below it, are the keys
+	 * that start with its name key (name.h: a key is a prefix of its
+	 * descendants' at a label boundary, and the record key adds 0x00 and
+	 * the type). */
+	if (what != CACHE_FLUSH_NEGATIVE)
+		plen = qkey_len;
+	st = store_cursor_seek(c, plen > 0 ? qkey : NULL, plen, &k, &v);
+	while (st == TDNS_OK) {
+		if (plen > 0 && (k.len < plen || memcmp(k.data, qkey, plen) != 0))
+			break;
+		if (!flush_match(&k, &v, what, qkey_len, qtype) ||
+		    k.len > RECORD_KEY_MAX) {
+			st = store_cursor_next(c, &k, &v);
+			continue;
+		}
+		rlen = k.len;
+		memcpy(rkey, k.data, rlen);
+		st = idx_del(t, value_expiry(&v), rkey, rlen);
+		if (st != TDNS_OK)
+			break;
+		bytes = bytes > rlen + v.len ? bytes - (rlen + v.len) : 0;
+		/* LMDB: MDB_NEXT after a deletion yields the entry that
+		 * followed the deleted one (idx_rebuild relies on it too). */
+		st = store_cursor_del(c);
+		if (st == TDNS_OK) {
+			n++;
+			st = store_cursor_next(c, &k, &v);
+		}
+	}
+	if (st == TDNS_ENOTFOUND)
+		st = TDNS_OK;
+	if (st == TDNS_OK && bytes != before)
+		st = bytes_set(t, bytes);
+out:
+	store_cursor_close(c);
+	if (st == TDNS_OK && removed != NULL)
+		*removed = n;
 	return st;
 }
 

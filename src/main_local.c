@@ -8,6 +8,7 @@
  * environment holding the static zones and the cache. Threads, signals
  * and shutdown: daemon.h.
  */
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,11 +16,13 @@
 #include <unistd.h>
 
 #include "tierdns/acl.h"
+#include "tierdns/control.h"
 #include "tierdns/daemon.h"
 #include "tierdns/infra.h"
 #include "tierdns/log.h"
 #include "tierdns/netio.h"
 #include "tierdns/opts.h"
+#include "tierdns/pipeline.h"
 #include "tierdns/resolve.h"
 #include "tierdns/store.h"
 #include "tierdns/upstream.h"
@@ -30,13 +33,18 @@
 
 struct worker {
 	unsigned id;
-	/* The options (the access list): read by every worker; the main
-	 * thread's reload changes only the log fields, which no worker reads. */
+	/* The options (the access list): read by every worker; a reload
+	 * (daemon_reload) changes only the log fields, which no worker reads. */
 	struct tdns_opts *o;
 	struct tdns_store *store;
 	struct tdns_loop *loop;
 	struct tdns_upstream *up;
 	struct tdns_resolver *r;
+	struct tdns_stats stats; /* written by this worker only (stats.h) */
+	/* Guards r against the control thread only while worker_run frees
+	 * it at shutdown; never taken on the query path. */
+	pthread_mutex_t r_mu;
+	unsigned n_workers;
 };
 
 static void *client_hold(void *ctx, void *request)
@@ -47,10 +55,13 @@ static void *client_hold(void *ctx, void *request)
 
 static void client_answer(void *ctx, void *held, const uint8_t *msg, size_t len)
 {
-	(void)ctx;
-	if (msg != NULL)
+	struct worker *w = ctx;
+
+	if (msg != NULL) {
+		stats_answer_late(&w->stats, netio_request_is_tcp(held), msg, len,
+				  netio_request_held_us(held));
 		netio_request_reply(held, msg, len);
-	else
+	} else
 		netio_request_release(held);
 }
 
@@ -60,16 +71,21 @@ static enum netio_verdict on_query(void *ctx, struct tdns_request *req,
 {
 	struct worker *w = ctx;
 	const struct tdns_addr *peer = netio_request_peer(req);
+	bool tcp = netio_request_is_tcp(req), timed = !w->stats.in_batch;
+	enum resolver_verdict v;
 
+	if (timed)
+		stats_batch(&w->stats, true); /* a TCP query is timed alone */
 	if (!acl_allows(w->o->allow, w->o->n_allow,
 			(const struct sockaddr *)&peer->ss, peer->len)) {
-		return resolver_refuse(w->r, in, in_len, netio_request_is_tcp(req),
-				       out, WIRE_MAX_MSG, out_len) == RESOLVER_REPLY
-			       ? NETIO_REPLY
-			       : NETIO_DROP;
+		v = resolver_refuse(w->r, in, in_len, tcp, out, WIRE_MAX_MSG, out_len);
+	} else {
+		v = resolver_query(w->r, in, in_len, tcp, req, out, WIRE_MAX_MSG,
+				   out_len);
 	}
-	switch (resolver_query(w->r, in, in_len, netio_request_is_tcp(req), req,
-			       out, WIRE_MAX_MSG, out_len)) {
+	if (timed)
+		stats_batch(&w->stats, false);
+	switch (v) {
 	case RESOLVER_REPLY:
 		return NETIO_REPLY;
 	case RESOLVER_DEFER:
@@ -94,6 +110,7 @@ static void worker_batch(void *ctx, bool begin)
 {
 	struct worker *w = ctx;
 
+	stats_batch(&w->stats, begin);
 	resolver_batch(w->r, begin);
 }
 
@@ -132,6 +149,7 @@ static enum tdns_status worker_init(struct worker *w, struct tdns_opts *o,
 	cfg.transport = upstream_transport(w->up);
 	cfg.client.hold = client_hold;
 	cfg.client.answer = client_answer;
+	cfg.client.ctx = w;
 	st = resolver_new(&cfg, &w->r);
 	if (st != TDNS_OK)
 		goto out;
@@ -161,24 +179,14 @@ out:
 /* One line of counters per worker at shutdown, for the operator. */
 static void worker_report(const struct worker *w)
 {
-	const struct tdns_resolver_stats *st = resolver_stats(w->r);
+	struct tdns_stats_sum sum;
+	char who[32];
 
-	log_info("worker %u: %llu queries, %llu static, %llu cache hits, "
-		 "%llu misses (%llu coalesced), %llu upstream sent, "
-		 "%llu ignored, %llu failed, %llu timeouts, %llu servfail "
-		 "(%llu from the failure cache), %llu stale, %llu refused",
-		 w->id, (unsigned long long)st->queries,
-		 (unsigned long long)st->static_answers,
-		 (unsigned long long)st->cache_hits, (unsigned long long)st->misses,
-		 (unsigned long long)st->coalesced,
-		 (unsigned long long)st->upstream_sent,
-		 (unsigned long long)st->upstream_ignored,
-		 (unsigned long long)st->upstream_failed,
-		 (unsigned long long)st->upstream_timeouts,
-		 (unsigned long long)st->servfail,
-		 (unsigned long long)st->failcache_hits,
-		 (unsigned long long)st->stale_answers,
-		 (unsigned long long)st->refused_acl);
+	memset(&sum, 0, sizeof(sum));
+	stats_sum_add(&sum, &w->stats);
+	stats_sum_add_resolver(&sum, resolver_stats(w->r));
+	snprintf(who, sizeof(who), "worker %u", w->id);
+	stats_log(who, &sum, true);
 }
 
 /* Release in dependency order: the resolver first (it releases held
@@ -218,6 +226,37 @@ static void local_reload(void *ctx)
 	store_abort(t);
 }
 
+/* The control thread's sums (control.h): every worker's counters. */
+static void local_stats(void *ctx, struct tdns_stats_sum *sum)
+{
+	struct worker *workers = ctx;
+
+	for (unsigned i = 0; i < workers[0].n_workers; i++) {
+		struct worker *w = &workers[i];
+
+		stats_sum_add(sum, &w->stats);
+		sum->tcp_accepted += netio_tcp_accepted(w->loop);
+		pthread_mutex_lock(&w->r_mu);
+		if (w->r != NULL)
+			stats_sum_add_resolver(sum, resolver_stats(w->r));
+		pthread_mutex_unlock(&w->r_mu);
+	}
+}
+
+/* After a cache flush: no worker may answer a flushed question from its
+ * failure cache. */
+static void local_flushed(void *ctx)
+{
+	struct worker *workers = ctx;
+
+	for (unsigned i = 0; i < workers[0].n_workers; i++) {
+		pthread_mutex_lock(&workers[i].r_mu);
+		if (workers[i].r != NULL)
+			resolver_cache_flushed(workers[i].r);
+		pthread_mutex_unlock(&workers[i].r_mu);
+	}
+}
+
 static struct tdns_loop *worker_loop(void *ctx, unsigned i)
 {
 	struct worker *workers = ctx;
@@ -230,11 +269,14 @@ static enum tdns_status worker_run(void *ctx, unsigned i)
 	struct worker *w = &((struct worker *)ctx)[i];
 	enum tdns_status st;
 
+	pipeline_bind_stats(&w->stats);
 	st = netio_loop_run(w->loop);
 	netio_loop_set_flush(w->loop, NULL, NULL);
 	worker_report(w);
+	pthread_mutex_lock(&w->r_mu);
 	resolver_free(w->r);
 	w->r = NULL;
+	pthread_mutex_unlock(&w->r_mu);
 	return st;
 }
 
@@ -244,6 +286,8 @@ int main(int argc, char **argv)
 	struct tdns_store *store = NULL;
 	struct tdns_infra *infra = NULL;
 	struct worker *workers = NULL;
+	struct tdns_control_ops cops;
+	struct tdns_control *ctl = NULL;
 	struct tdns_opts o;
 	char identity[256], addr[64];
 	const char *ident = NULL;
@@ -295,6 +339,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	for (i = 0; i < o.threads; i++) {
+		workers[i].n_workers = o.threads;
+		pthread_mutex_init(&workers[i].r_mu, NULL);
+	}
+	for (i = 0; i < o.threads; i++) {
 		workers[i].id = i;
 		st = worker_init(&workers[i], &o, store, infra, ident);
 		if (st != TDNS_OK) {
@@ -305,9 +353,26 @@ int main(int argc, char **argv)
 	for (i = 0; i < o.n_listen; i++)
 		log_info("listening on %s (udp, tcp)",
 			 netio_addr_str(&o.listen[i], addr, sizeof(addr)));
+	memset(&cops, 0, sizeof(cops));
+	cops.prog = TDNS_PROG_LOCAL;
+	cops.store = store;
+	cops.db_dir = o.db_dir;
+	cops.workers = o.threads;
+	cops.upstream = o.upstream;
+	cops.n_upstream = o.n_upstream;
+	cops.infra = infra;
+	cops.stats = local_stats;
+	cops.flushed = local_flushed;
+	cops.reload = local_reload;
+	cops.ctx = workers;
+	if (control_open(&o, &cops, &ctl) != TDNS_OK)
+		goto out;
 	/* Every socket is bound: root is no longer needed. */
 	if (daemon_drop(&o) != TDNS_OK)
 		goto out;
+	if (control_start(ctl) != TDNS_OK)
+		goto out;
+	daemon_set_usr1(control_log_stats, ctl);
 	for (i = 0; i < o.n_upstream; i++)
 		log_info("upstream %s", netio_addr_str(&o.upstream[i], addr, sizeof(addr)));
 	log_info("store %s, %u thread%s, version %s", o.db_dir, o.threads,
@@ -315,9 +380,13 @@ int main(int argc, char **argv)
 
 	rc = daemon_run(o.threads, worker_loop, worker_run, local_reload, workers);
 out:
+	/* Before the workers go: the control thread reads their counters. */
+	control_free(ctl);
 	if (workers != NULL) {
-		for (i = 0; i < o.threads; i++)
+		for (i = 0; i < o.threads; i++) {
 			worker_fini(&workers[i]);
+			pthread_mutex_destroy(&workers[i].r_mu);
+		}
 		free(workers);
 	}
 	infra_free(infra);

@@ -16,10 +16,12 @@
 #include <unistd.h>
 
 #include "tierdns/auth.h"
+#include "tierdns/control.h"
 #include "tierdns/daemon.h"
 #include "tierdns/log.h"
 #include "tierdns/netio.h"
 #include "tierdns/opts.h"
+#include "tierdns/pipeline.h"
 #include "tierdns/store.h"
 #include "tierdns/zonedb.h"
 
@@ -27,16 +29,18 @@ struct worker {
 	unsigned id;
 	struct tdns_loop *loop;
 	struct tdns_store *store;
-	/* The options: read by every worker; the main thread's reload
-	 * changes only the log fields, which no worker reads. */
+	/* The options: read by every worker; a reload
+	 * (daemon_reload) changes only the log fields, which no worker reads. */
 	struct tdns_opts *o;
 	const char *db_dir;
 	const struct tdns_auth_cfg *auth;
 	struct tdns_txn *txn; /* this thread's read transaction, reset when idle */
 	struct zonedb_cache *zc; /* this thread's copy of the zone list */
+	unsigned n_workers;
 	bool in_batch;        /* inside a UDP batch: txn holds its snapshot */
 	enum tdns_status snap; /* how taking the batch's snapshot went */
 	struct rrl_counters rrl; /* this worker's rate-limited responses */
+	struct tdns_stats stats; /* written by this worker only (stats.h) */
 };
 
 /* A fresh read snapshot, so that zones tierdns-zone commits while we run
@@ -46,6 +50,7 @@ static void upper_batch(void *ctx, bool begin)
 {
 	struct worker *w = ctx;
 
+	stats_batch(&w->stats, begin);
 	if (begin) {
 		w->snap = store_renew(w->txn);
 		w->in_batch = true;
@@ -66,6 +71,8 @@ static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
 	enum tdns_status st;
 	bool reply;
 
+	if (!w->in_batch)
+		stats_batch(&w->stats, true); /* a TCP query is timed alone */
 	st = w->in_batch ? w->snap : store_renew(w->txn);
 	if (st != TDNS_OK)
 		log_err("worker %u: store snapshot: %s", w->id, tdns_strerror(st));
@@ -74,6 +81,8 @@ static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
 				 &cl, in, in_len, out, QCTX_MAX_MSG, out_len);
 	if (!w->in_batch && st == TDNS_OK)
 		store_reset(w->txn);
+	if (!w->in_batch)
+		stats_batch(&w->stats, false);
 	return reply ? NETIO_REPLY : NETIO_DROP;
 }
 
@@ -89,6 +98,7 @@ static enum tdns_status worker_run(void *ctx, unsigned i)
 	struct worker *w = &((struct worker *)ctx)[i];
 	enum tdns_status st;
 
+	pipeline_bind_stats(&w->stats);
 	/* LMDB read transactions belong to the thread that began them. */
 	st = zonedb_cache_new(&w->zc);
 	if (st != TDNS_OK)
@@ -140,6 +150,17 @@ static void upper_reload(void *ctx)
 	upper_zone_report(workers[0].store, workers[0].db_dir);
 }
 
+/* The control thread's sums (control.h): the workers' counters. */
+static void upper_stats(void *ctx, struct tdns_stats_sum *sum)
+{
+	struct worker *workers = ctx;
+
+	for (unsigned i = 0; i < workers[0].n_workers; i++) {
+		stats_sum_add(sum, &workers[i].stats);
+		sum->tcp_accepted += netio_tcp_accepted(workers[i].loop);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct tdns_auth_cfg auth = { .version = "tierdns " TDNS_VERSION };
@@ -147,6 +168,8 @@ int main(int argc, char **argv)
 	struct tdns_store_opts so;
 	struct tdns_store *store = NULL;
 	struct worker *workers = NULL;
+	struct tdns_control_ops cops;
+	struct tdns_control *ctl = NULL;
 	struct tdns_cookie_cfg cookies;
 	struct tdns_opts o;
 	char hostname[256];
@@ -212,6 +235,7 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < o.threads; i++) {
 		workers[i].id = i;
+		workers[i].n_workers = o.threads;
 		workers[i].store = store;
 		workers[i].db_dir = o.db_dir;
 		workers[i].o = &o;
@@ -245,14 +269,28 @@ int main(int argc, char **argv)
 	for (j = 0; j < o.n_listen; j++)
 		log_info("listening on %s (udp, tcp)",
 			 netio_addr_str(&o.listen[j], as, sizeof(as)));
+	memset(&cops, 0, sizeof(cops));
+	cops.prog = TDNS_PROG_UPPER;
+	cops.store = store;
+	cops.db_dir = o.db_dir;
+	cops.workers = o.threads;
+	cops.stats = upper_stats;
+	cops.reload = upper_reload;
+	cops.ctx = workers;
+	if (control_open(&o, &cops, &ctl) != TDNS_OK)
+		goto out;
 	/* Every socket is bound: root is no longer needed. */
 	if (daemon_drop(&o) != TDNS_OK)
 		goto out;
+	if (control_start(ctl) != TDNS_OK)
+		goto out;
+	daemon_set_usr1(control_log_stats, ctl);
 	log_info("store %s, %u thread%s, version %s", o.db_dir, o.threads,
 		 o.threads == 1 ? "" : "s", TDNS_VERSION);
 	upper_zone_report(store, o.db_dir);
 
 	rc = daemon_run(o.threads, worker_loop, worker_run, upper_reload, workers);
+	control_log_stats(ctl); /* the counters, once more at exit */
 	for (i = 0; i < o.threads; i++) {
 		uint64_t n = netio_tcp_refused_per_client(workers[i].loop);
 		uint64_t ev = netio_tcp_evicted(workers[i].loop);
@@ -270,6 +308,8 @@ int main(int argc, char **argv)
 				 (unsigned long long)workers[i].rrl.dropped);
 	}
 out:
+	/* Before the workers go: the control thread reads their counters. */
+	control_free(ctl);
 	if (workers != NULL) {
 		for (i = 0; i < o.threads; i++)
 			netio_loop_free(workers[i].loop);

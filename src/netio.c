@@ -26,6 +26,7 @@
 #include "tierdns/clock.h"
 #include "tierdns/log.h"
 #include "tierdns/pool.h"
+#include "tierdns/stats.h"
 
 #define NETIO_MSG_MAX 65535        /* RFC 1035 4.2.2: 16-bit length */
 /* The stride of the batch's datagram buffers: a message and one cache line
@@ -117,6 +118,7 @@ struct tdns_request {
 	int local_family;       /* AF_INET, AF_INET6 or 0 when unknown */
 	union local_addr local;
 	struct tdns_request *prev, *next; /* the loop's held list */
+	uint64_t held_us;        /* when netio_request_hold took it */
 };
 
 /* Room for one pktinfo control message, suitably aligned. */
@@ -211,6 +213,7 @@ struct tdns_loop {
 	/* Released handles and closed out sockets kept for reuse (a miss
 	 * takes one of each: no malloc/free per miss). */
 	struct tdns_pool spare_reqs, spare_outs;
+	tdns_counter tcp_accepted;  /* stats.h: written by the loop's thread */
 };
 
 static_assert(ATOMIC_BOOL_LOCK_FREE == 2, "netio_loop_stop must be signal-safe");
@@ -975,6 +978,7 @@ static void tcp_acceptable(struct listener *lst)
 			continue;
 		}
 		lst->n_conns++;
+		stats_inc(&l->tcp_accepted);
 		c->last_ms = clock_mono_ms();
 		conn_list_append(lst, c);
 	}
@@ -1357,6 +1361,11 @@ uint16_t netio_request_keepalive(const struct tdns_request *req)
 	return (uint16_t)(units > UINT16_MAX ? UINT16_MAX : units == 0 ? 1 : units);
 }
 
+uint64_t netio_tcp_accepted(const struct tdns_loop *l)
+{
+	return stats_get(&l->tcp_accepted);
+}
+
 /* Close idle connections (RFC 7766 6.2.3); returns the next deadline. */
 static uint64_t idle_sweep(struct tdns_loop *l, uint64_t now)
 {
@@ -1397,6 +1406,11 @@ const struct tdns_addr *netio_request_peer(const struct tdns_request *req)
 	return &req->peer;
 }
 
+uint64_t netio_request_held_us(const struct tdns_request *held)
+{
+	return held->held_us;
+}
+
 struct tdns_request *netio_request_hold(struct tdns_request *req)
 {
 	struct tdns_loop *l = req->loop;
@@ -1405,6 +1419,7 @@ struct tdns_request *netio_request_hold(struct tdns_request *req)
 	if (h == NULL)
 		return NULL;
 	*h = *req;
+	h->held_us = stats_now_us();
 	h->prev = NULL;
 	h->next = l->held;
 	if (l->held != NULL)

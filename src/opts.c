@@ -24,6 +24,7 @@
 #include <ldns/ldns.h>
 
 #include "tierdns/config.h"
+#include "tierdns/control.h"
 #include "tierdns/cookie.h"
 
 /* The build's state directory (GNUInstallDirs: LOCALSTATEDIR/lib/tierdns,
@@ -192,9 +193,12 @@ static const struct opts_def opt_table[] = {
 	{ "chroot", 0, NULL, "chroot", T_ALL, K_STR, F_NULL, 0, 0, NULL, FIELD(chroot_dir),
 	  "DIR", "after binding, change the root directory to DIR\n(as root; the store stays "
 	  "open)" },
-	{ "control", 0, "control", "socket", T_ALL, K_STR, F_NULL, 0, 0, NULL,
-	  FIELD(control_path), "PATH", "control socket (Unix domain) for tierdns-control\n"
-	  "(default: none)" },
+	{ "control", 0, "control", "socket", T_UP, K_STR, F_NULL, 0, 0, NULL,
+	  FIELD(control_path), "PATH", "control socket (Unix domain) for tierdns-control,\n"
+	  "none for none (default " CONTROL_DEFAULT_UPPER ")" },
+	{ "control", 0, "control", "socket", T_LO, K_STR, F_NULL, 0, 0, NULL,
+	  FIELD(control_path), "PATH", "control socket (Unix domain) for tierdns-control,\n"
+	  "none for none (default " CONTROL_DEFAULT_LOCAL ")" },
 	{ NULL, 0, "control", "mode", T_ALL, K_MODE, 0, 0, 0777, "octal, 0-0777",
 	  FIELD(control_mode), NULL, NULL },
 	{ NULL, 0, "control", "group", T_ALL, K_STR, F_NULL, 0, 0, NULL, FIELD(control_group),
@@ -384,6 +388,13 @@ static unsigned online_cpus(void)
 	return (unsigned)n;
 }
 
+/* The default control sockets, by tier: finish() knows a default that
+ * nothing replaced by its pointer. */
+static const char *const control_defaults[] = {
+	[TDNS_PROG_UPPER] = CONTROL_DEFAULT_UPPER,
+	[TDNS_PROG_LOCAL] = CONTROL_DEFAULT_LOCAL,
+};
+
 static void set_defaults(enum tdns_prog prog, struct tdns_opts *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -400,6 +411,7 @@ static void set_defaults(enum tdns_prog prog, struct tdns_opts *o)
 	o->max_tcp = 256;
 	o->max_tcp_per_client = 16;
 	o->tcp_idle_ms = 10000;
+	o->control_path = control_defaults[prog];
 	o->control_mode = OPTS_CONTROL_MODE;
 	o->rrl.slip = RRL_DEFAULT_SLIP;
 	o->rrl.size = RRL_DEFAULT_SIZE;
@@ -972,6 +984,7 @@ static void finish(struct opts_build *b)
 	}
 	o->rrl.ipv4_prefix = (uint8_t)o->rrl_ipv4_prefix;
 	o->rrl.ipv6_prefix = (uint8_t)o->rrl_ipv6_prefix;
+	o->control_default = o->control_path == control_defaults[b->prog];
 }
 
 /* How a load ended besides its result: which action the command line

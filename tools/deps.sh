@@ -25,8 +25,10 @@ TDNS_PKGS_BUILD=(build-essential cmake pkg-config libldns-dev liblmdb-dev
 # systemd: systemd-analyze verify checks the unit files (tests/e2e/test_units.sh);
 # dpkg-dev: dpkg-shlibdeps, for the .deb that cpack builds (test_deb.sh)
 # dnsperf: the short soak (tests/e2e/test_soak.sh runs tools/soak.py)
+# prometheus: promtool check metrics, the format's own checker, reads what
+# --metrics serves (tests/e2e/test_metrics.sh)
 TDNS_PKGS_TEST=(libcmocka-dev python3 python3-dnspython procps nsd unbound strace
-                systemd dpkg-dev dnsperf)
+                systemd dpkg-dev dnsperf prometheus)
 TDNS_PKGS_BENCH=(dnsperf nsd unbound dnsmasq-base valgrind procps)
 TDNS_PKGS_FUZZ=(clang libclang-rt-14-dev)
 TDNS_PKGS_SOAK=(dnsperf python3 procps)

@@ -288,6 +288,35 @@ size_t cache_count(struct tdns_txn *t);
 /* The size account: bytes of keys and values in the cache database. */
 uint64_t cache_bytes(struct tdns_txn *t);
 
+/* What cache_flush removes. */
+enum cache_flush_what {
+	CACHE_FLUSH_NAME = 0, /* the entries of the name: of qtype, or of every
+			       * type with qtype 0 */
+	CACHE_FLUSH_TREE,     /* every entry at and below the name */
+	CACHE_FLUSH_NEGATIVE, /* every NXDOMAIN and NODATA entry */
+	CACHE_FLUSH_ALL,      /* everything */
+};
+
+/*
+ * Remove entries in write transaction t (the operator's "cache flush"
+ * commands), expired or not, with the expiry index and the size account
+ * kept in step. qkey is the name key (name.h) of the name, unused for
+ * NEGATIVE and ALL. *removed (may be NULL) gets the number of entries
+ * removed (0 is no error). The work is what the name's range holds for
+ * NAME and TREE, a walk of the whole cache for NEGATIVE, and constant for
+ * ALL (the databases are emptied page by page). TDNS_EINVAL for a missing
+ * or over-long key; store errors as store.h (abort t then).
+ * In-process memory of the resolvers (their failure caches) is not
+ * touched here: resolve.h resolver_cache_flushed.
+ */
+enum tdns_status cache_flush(struct tdns_txn *t, enum cache_flush_what what,
+			     const uint8_t *qkey, size_t qkey_len, uint16_t qtype,
+			     size_t *removed);
+
+/* Entries evicted by this process to keep the cache within its budget
+ * (any thread; a relaxed read). */
+uint64_t cache_evictions(void);
+
 /*
  * Print every live entry as master-file text (RFC 1035 5) with its remaining
  * TTL: a comment naming the question and its rcode, then its records; a last

@@ -129,6 +129,10 @@ uint64_t netio_tcp_refused_per_client(const struct tdns_loop *l);
  * (same reading rule). */
 uint64_t netio_tcp_evicted(const struct tdns_loop *l);
 
+/* TCP connections accepted on l's listeners since it was made. Any
+ * thread (stats.h: a relaxed read of a counter the loop's thread writes). */
+uint64_t netio_tcp_accepted(const struct tdns_loop *l);
+
 /* True when the request came over TCP (no size limit on the answer). */
 bool netio_request_is_tcp(const struct tdns_request *req);
 /* RFC 7828: the idle timeout of req's TCP connection in units of 100 ms
@@ -145,6 +149,8 @@ const struct tdns_addr *netio_request_peer(const struct tdns_request *req);
  * own thread only. Once the loop is freed, remaining handles are inert:
  * reply sends nothing, both calls just free the handle. */
 struct tdns_request *netio_request_hold(struct tdns_request *req);
+/* When the handle was taken (stats.h stats_now_us), for latency. */
+uint64_t netio_request_held_us(const struct tdns_request *held);
 /* Send the answer (copied) and release the handle. Over TCP the answer is
  * written at once. Over UDP it is queued (copied into a fixed per-loop
  * queue of 32 answers) and the queue goes out in one sendmmsg per socket

@@ -1952,6 +1952,133 @@ static void test_hit_edges(void **state)
 	store_abort(t);
 }
 
+/* ---- flushing (cache_flush) ---- */
+
+/* The entries every flush case starts from: name, type, reply. */
+static const struct flush_entry {
+	const char *qname;
+	uint16_t qtype;
+	ldns_pkt_rcode rcode;
+	const char *an[3];
+	const char *ns[2];
+} flush_entries[] = {
+	/* 0 */ { "www.site.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+		  { "www.site. 300 IN A 192.0.2.1" }, { 0 } },
+	/* 1 */ { "www.site.", LDNS_RR_TYPE_AAAA, LDNS_RCODE_NOERROR,
+		  { "www.site. 300 IN AAAA 2001:db8::1" }, { 0 } },
+	/* 2 */ { "a.www.site.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+		  { "a.www.site. 300 IN A 192.0.2.2" }, { 0 } },
+	/* 3 */ { "wwwx.site.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+		  { "wwwx.site. 300 IN A 192.0.2.3" }, { 0 } },
+	/* 4 */ { "nx.site.", LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN, { 0 }, { SOA_SITE } },
+	/* 5 */ { "www.site.", LDNS_RR_TYPE_MX, LDNS_RCODE_NOERROR, { 0 }, { SOA_SITE } },
+	/* 6 */ { "alias.site.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+		  { "alias.site. 300 IN CNAME www.site.",
+		    "www.site. 300 IN A 192.0.2.1" }, { 0 } },
+	/* 7 */ { "host.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+		  { "host.example. 300 IN A 198.51.100.1" }, { 0 } },
+};
+#define FLUSH_N (sizeof(flush_entries) / sizeof(flush_entries[0]))
+#define ALL_ENTRIES ((1u << FLUSH_N) - 1)
+
+static const struct flush_case {
+	const char *what;
+	enum cache_flush_what kind;
+	const char *name;  /* NULL for NEGATIVE and ALL */
+	uint16_t qtype;
+	unsigned removed;  /* bit i: flush_entries[i] is gone afterwards */
+} flush_cases[] = {
+	{ "one type of a name", CACHE_FLUSH_NAME, "www.site.", LDNS_RR_TYPE_A, 1u << 0 },
+	{ "every type of a name", CACHE_FLUSH_NAME, "www.site.", 0,
+	  1u << 0 | 1u << 1 | 1u << 5 },
+	{ "the name in another case", CACHE_FLUSH_NAME, "WWW.Site.", LDNS_RR_TYPE_AAAA,
+	  1u << 1 },
+	{ "a name with nothing cached", CACHE_FLUSH_NAME, "none.site.", 0, 0 },
+	{ "a type not cached", CACHE_FLUSH_NAME, "www.site.", LDNS_RR_TYPE_TXT, 0 },
+	{ "a name and below, not its sibling wwwx", CACHE_FLUSH_TREE, "www.site.", 0,
+	  1u << 0 | 1u << 1 | 1u << 2 | 1u << 5 },
+	{ "a zone", CACHE_FLUSH_TREE, "site.", 0, ALL_ENTRIES & ~(1u << 7) },
+	{ "the root: everything", CACHE_FLUSH_TREE, ".", 0, ALL_ENTRIES },
+	{ "negative answers: NXDOMAIN and NODATA", CACHE_FLUSH_NEGATIVE, NULL, 0,
+	  1u << 4 | 1u << 5 },
+	{ "everything", CACHE_FLUSH_ALL, NULL, 0, ALL_ENTRIES },
+};
+
+static void flush_fill(struct tdns_store *s)
+{
+	for (size_t i = 0; i < FLUSH_N; i++) {
+		const struct flush_entry *e = &flush_entries[i];
+		ldns_pkt *resp = mkreply(e->qname, e->qtype, e->rcode, e->an, e->ns, NULL);
+		ldns_rdf *qn = dname(e->qname);
+
+		assert_int_equal(tu_cache_insert(s, &cfg, qn, e->qtype, resp, T0), TDNS_OK);
+		ldns_rdf_deep_free(qn);
+		ldns_pkt_free(resp);
+	}
+	assert_int_equal(check_index(s), FLUSH_N);
+}
+
+static void test_flush(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < sizeof(flush_cases) / sizeof(flush_cases[0]); c++) {
+		const struct flush_case *fc = &flush_cases[c];
+		uint8_t key[NAME_KEY_MAX];
+		size_t klen = 0, removed = 99, want = 0;
+		struct tdns_txn *t = NULL;
+		struct tdns_store *s;
+		char dir[64];
+
+		tu_tmpdir(dir);
+		s = open_store(dir, 0);
+		flush_fill(s);
+		if (fc->name != NULL)
+			qkey_of(fc->name, key, &klen);
+		assert_int_equal(store_begin(s, true, &t), TDNS_OK);
+		assert_int_equal(cache_flush(t, fc->kind, fc->name != NULL ? key : NULL,
+					     klen, fc->qtype, &removed), TDNS_OK);
+		assert_int_equal(store_commit(t), TDNS_OK);
+		for (size_t i = 0; i < FLUSH_N; i++) {
+			enum tdns_status st = lookup_status(s, flush_entries[i].qname,
+							    flush_entries[i].qtype, T0 + 1);
+			bool gone = (fc->removed >> i) & 1u;
+
+			want += gone;
+			if (st != (gone ? TDNS_ENOTFOUND : TDNS_OK))
+				fail_msg("%s: entry %zu (%s) is %s", fc->what, i,
+					 flush_entries[i].qname, gone ? "still there" : "gone");
+		}
+		if (removed != want)
+			fail_msg("%s: %zu removed, want %zu", fc->what, removed, want);
+		/* The index and the size account follow the deletions. */
+		assert_int_equal(check_index(s), FLUSH_N - want);
+		/* The cache goes on working: a flushed entry can come back. */
+		flush_fill(s);
+		store_close(s);
+		tu_rmdir(dir);
+	}
+}
+
+/* A flush of a name without one, or with a key longer than a name key,
+ * is refused and removes nothing. */
+static void test_flush_bad_args(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t key[NAME_KEY_MAX + 1] = { 0 };
+	struct tdns_txn *t = NULL;
+	size_t removed = 7;
+
+	flush_fill(f->s);
+	assert_int_equal(store_begin(f->s, true, &t), TDNS_OK);
+	assert_int_equal(cache_flush(t, CACHE_FLUSH_NAME, NULL, 0, 0, &removed),
+			 TDNS_EINVAL);
+	assert_int_equal(removed, 0);
+	assert_int_equal(cache_flush(t, CACHE_FLUSH_TREE, key, sizeof(key), 0, &removed),
+			 TDNS_EINVAL);
+	assert_int_equal(store_commit(t), TDNS_OK);
+	assert_int_equal(check_index(f->s), FLUSH_N);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1978,6 +2105,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_index_rebuild, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_map_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hits_match_ldns, setup, teardown),
+		cmocka_unit_test(test_flush),
+		cmocka_unit_test_setup_teardown(test_flush_bad_args, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hit_edges, setup, teardown),
 	};
 
