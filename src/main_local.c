@@ -22,8 +22,15 @@
 #include "tierdns/opts.h"
 #include "tierdns/resolve.h"
 #include "tierdns/store.h"
+#include "tierdns/tls.h"
 #include "tierdns/upstream.h"
 #include "tierdns/wire.h"
+
+/* The TLS configurations the workers share; NULL: none. */
+struct tls_cfgs {
+	struct tdns_tls *dot;      /* --tls-listen */
+	struct tdns_tls *upstream; /* --upstream-tls */
+};
 
 struct worker {
 	unsigned id;
@@ -32,7 +39,16 @@ struct worker {
 	struct tdns_loop *loop;
 	struct tdns_upstream *up;
 	struct tdns_resolver *r;
+	const struct tls_cfgs *tls;
 };
+
+/* What a query came over, as the resolver's context records it. */
+static enum qctx_transport transport_of(const struct tdns_request *req)
+{
+	return netio_request_is_tls(req)   ? QCTX_TLS
+	       : netio_request_is_tcp(req) ? QCTX_TCP
+					   : QCTX_UDP;
+}
 
 static void *client_hold(void *ctx, void *request)
 {
@@ -58,12 +74,12 @@ static enum netio_verdict on_query(void *ctx, struct tdns_request *req,
 
 	if (!acl_allows(w->o->allow, w->o->n_allow,
 			(const struct sockaddr *)&peer->ss, peer->len)) {
-		return resolver_refuse(w->r, in, in_len, netio_request_is_tcp(req),
+		return resolver_refuse(w->r, in, in_len, transport_of(req),
 				       out, WIRE_MAX_MSG, out_len) == RESOLVER_REPLY
 			       ? NETIO_REPLY
 			       : NETIO_DROP;
 	}
-	switch (resolver_query(w->r, in, in_len, netio_request_is_tcp(req), req,
+	switch (resolver_query(w->r, in, in_len, transport_of(req), req,
 			       out, WIRE_MAX_MSG, out_len)) {
 	case RESOLVER_REPLY:
 		return NETIO_REPLY;
@@ -94,7 +110,7 @@ static void worker_batch(void *ctx, bool begin)
 
 static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
 				    struct tdns_store *store, struct tdns_infra *infra,
-				    const char *identity)
+				    const struct tls_cfgs *tls, const char *identity)
 {
 	struct tdns_resolver_cfg cfg;
 	struct tdns_listen_cfg lc;
@@ -103,10 +119,12 @@ static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
 
 	w->o = o;
 	w->store = store;
+	w->tls = tls;
 	w->loop = netio_loop_new();
 	if (w->loop == NULL)
 		goto out;
-	st = upstream_new(w->loop, o->upstream, o->n_upstream, &w->up);
+	st = upstream_new(w->loop, o->upstream, o->upstream_auth, o->n_upstream,
+			  tls->upstream, &w->up);
 	if (st != TDNS_OK)
 		goto out;
 	memset(&cfg, 0, sizeof(cfg));
@@ -135,9 +153,10 @@ static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
 		goto out;
 	upstream_set_resolver(w->up, w->r);
 	netio_loop_set_flush(w->loop, worker_flush, w);
-	for (unsigned i = 0; i < o->n_listen; i++) {
+	for (unsigned i = 0; i < o->n_listen + o->n_tls_listen; i++) {
 		memset(&lc, 0, sizeof(lc));
-		lc.addr = o->listen[i];
+		lc.addr = i < o->n_listen ? o->listen[i] : o->tls_listen[i - o->n_listen];
+		lc.tls = i < o->n_listen ? NULL : tls->dot;
 		lc.on_query = on_query;
 		lc.on_batch = worker_batch;
 		lc.ctx = w;
@@ -194,13 +213,15 @@ static void worker_fini(struct worker *w)
 }
 
 /* SIGHUP: static zones and the cache are read live, so there is nothing
- * to reload; say what the store holds now. */
+ * to reload but the TLS certificates; say what the store holds now. */
 static void local_reload(void *ctx)
 {
 	struct worker *workers = ctx;
 	struct tdns_txn *t = NULL;
 	enum tdns_status st;
 
+	if (workers[0].tls->dot != NULL)
+		(void)tls_server_reload(workers[0].tls->dot);
 	st = store_begin(workers[0].store, false, &t);
 	if (st != TDNS_OK) {
 		log_err("store %s: %s", workers[0].o->db_dir, tdns_strerror(st));
@@ -240,6 +261,7 @@ int main(int argc, char **argv)
 	struct tdns_store *store = NULL;
 	struct tdns_infra *infra = NULL;
 	struct worker *workers = NULL;
+	struct tls_cfgs tls = { NULL, NULL };
 	struct tdns_opts o;
 	char identity[256], addr[64];
 	const char *ident = NULL;
@@ -272,6 +294,13 @@ int main(int argc, char **argv)
 	if (st != TDNS_OK)
 		goto out;
 
+	if (o.n_tls_listen > 0 && tls_listen_setup(&o, "dot", &tls.dot) != TDNS_OK)
+		goto out;
+	for (i = 0; i < o.n_upstream && tls.upstream == NULL; i++) {
+		if (o.upstream_auth[i] != NULL &&
+		    tls_client_new(o.tls_ca, &tls.upstream) != TDNS_OK)
+			goto out;
+	}
 	/* What is learnt about an upstream (dead, RTT, 0x20) is learnt once,
 	 * for every worker. */
 	st = infra_new(o.n_upstream, &infra);
@@ -286,7 +315,7 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < o.threads; i++) {
 		workers[i].id = i;
-		st = worker_init(&workers[i], &o, store, infra, ident);
+		st = worker_init(&workers[i], &o, store, infra, &tls, ident);
 		if (st != TDNS_OK) {
 			log_err("worker %u: %s", i, tdns_strerror(st));
 			goto out;
@@ -295,11 +324,16 @@ int main(int argc, char **argv)
 	for (i = 0; i < o.n_listen; i++)
 		log_info("listening on %s (udp, tcp)",
 			 netio_addr_str(&o.listen[i], addr, sizeof(addr)));
+	for (i = 0; i < o.n_tls_listen; i++)
+		log_info("listening on %s (tls)",
+			 netio_addr_str(&o.tls_listen[i], addr, sizeof(addr)));
 	/* Every socket is bound: root is no longer needed. */
 	if (daemon_drop(&o) != TDNS_OK)
 		goto out;
 	for (i = 0; i < o.n_upstream; i++)
-		log_info("upstream %s", netio_addr_str(&o.upstream[i], addr, sizeof(addr)));
+		log_info("upstream %s%s%s", netio_addr_str(&o.upstream[i], addr, sizeof(addr)),
+			 o.upstream_auth[i] != NULL ? " (tls) #" : "",
+			 o.upstream_auth[i] != NULL ? o.upstream_auth[i] : "");
 	log_info("store %s, %u thread%s, version %s", o.db_dir, o.threads,
 		 o.threads == 1 ? "" : "s", TDNS_VERSION);
 
@@ -312,6 +346,8 @@ out:
 	}
 	infra_free(infra);
 	store_close(store);
+	tls_free(tls.dot);
+	tls_free(tls.upstream);
 	daemon_cleanup(&o);
 	return rc;
 }

@@ -7,6 +7,13 @@
  * same epoll_wait batch. Closed connections and out sockets are therefore
  * only marked closed and parked on a graveyard list that is freed after the
  * batch; every dispatch checks the closed flag first.
+ *
+ * TLS (tls.h): a TLS connection or out socket is the TCP one with
+ * stream_recv/stream_send in place of recv/send; nothing else about it
+ * differs. Two things are its own: the session may want the socket
+ * writable to go on reading (a handshake message to send), which
+ * tls_want_out turns into EPOLLOUT interest; and it may hold decrypted
+ * bytes that epoll cannot see, so a read drains the session.
  */
 #include "tierdns/netio.h"
 
@@ -26,6 +33,7 @@
 #include "tierdns/clock.h"
 #include "tierdns/log.h"
 #include "tierdns/pool.h"
+#include "tierdns/tls.h"
 
 #define NETIO_MSG_MAX 65535        /* RFC 1035 4.2.2: 16-bit length */
 /* The stride of the batch's datagram buffers: a message and one cache line
@@ -82,6 +90,8 @@ struct tcp_conn {
 	bool closed;                  /* fd gone; memory lives while held > 0 */
 	bool eof;                     /* peer shut its side down */
 	bool in_process;              /* conn_process is on the stack */
+	bool tls_want_out;            /* the TLS session waits for EPOLLOUT */
+	struct tdns_tls_conn *tls;    /* NULL: clear TCP */
 	struct buf rbuf, wbuf;
 };
 
@@ -112,6 +122,7 @@ struct tdns_request {
 	int udp_fd;              /* UDP only */
 	struct tdns_addr peer;
 	bool tcp;
+	bool tls;
 	/* UDP on a wildcard address: where the query arrived, so the answer
 	 * leaves from there (a client drops answers from other addresses). */
 	int local_family;       /* AF_INET, AF_INET6 or 0 when unknown */
@@ -134,6 +145,10 @@ struct tdns_out {
 	bool connecting;
 	bool failed;
 	bool closed;
+	bool tls_want_out;            /* the TLS session waits for EPOLLOUT */
+	struct tdns_tls_conn *tls;    /* NULL: clear UDP or TCP */
+	char *auth_name;              /* TLS: the name checked, for logs */
+	struct tdns_addr peer;        /* for logs */
 	struct buf rbuf, wbuf;
 	struct tdns_out *prev, *next; /* live list or graveyard */
 };
@@ -624,6 +639,65 @@ static void timers_fire(struct tdns_loop *l, uint64_t now)
 	}
 }
 
+/* ---- stream I/O: TCP, or TLS over TCP ---- */
+
+/* recv() on a stream socket, through its TLS session when it has one:
+ * bytes read, 0 at the end of the stream, -1 with errno set (EAGAIN: try
+ * again when the socket is ready; *want_out: ready for writing). */
+static ssize_t stream_recv(int fd, struct tdns_tls_conn *tls, bool *want_out,
+			   void *p, size_t cap)
+{
+	size_t n;
+
+	if (tls == NULL)
+		return recv(fd, p, cap, MSG_DONTWAIT);
+	switch (tls_conn_read(tls, p, cap, &n)) {
+	case TLS_IO_OK:
+		return (ssize_t)n;
+	case TLS_IO_EOF:
+		return 0;
+	case TLS_IO_WANT_WRITE:
+		*want_out = true;
+		errno = EAGAIN;
+		return -1;
+	case TLS_IO_WANT_READ:
+		errno = EAGAIN;
+		return -1;
+	case TLS_IO_ERROR:
+		break;
+	}
+	errno = EPROTO;
+	return -1;
+}
+
+/* send() on a stream socket, through its TLS session when it has one (a
+ * TLS write that waits for the peer waits for EPOLLIN, which a live
+ * stream always has unless it is blocked). */
+static ssize_t stream_send(int fd, struct tdns_tls_conn *tls, bool *want_out,
+			   const void *p, size_t len)
+{
+	size_t n;
+
+	if (tls == NULL)
+		return send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	switch (tls_conn_write(tls, p, len, &n)) {
+	case TLS_IO_OK:
+		return (ssize_t)n;
+	case TLS_IO_WANT_WRITE:
+		*want_out = true;
+		errno = EAGAIN;
+		return -1;
+	case TLS_IO_WANT_READ:
+		errno = EAGAIN;
+		return -1;
+	case TLS_IO_EOF:
+	case TLS_IO_ERROR:
+		break;
+	}
+	errno = EPIPE;
+	return -1;
+}
+
 /* ---- TCP connections (server side) ---- */
 
 static void conn_list_unlink(struct tcp_conn **head, struct tcp_conn **tail,
@@ -674,6 +748,7 @@ static void conn_touch(struct tcp_conn *c)
 
 static void conn_free(struct tcp_conn *c)
 {
+	tls_conn_free(c->tls);
 	buf_free(&c->rbuf);
 	buf_free(&c->wbuf);
 	free(c);
@@ -685,6 +760,7 @@ static void conn_close(struct tcp_conn *c)
 
 	if (c->closed)
 		return;
+	tls_conn_shutdown(c->tls); /* close_notify, while the socket is open */
 	ev_close(l, &c->ev);
 	c->closed = true;
 	conn_list_unlink(&c->lst->head, &c->lst->tail, c);
@@ -711,8 +787,8 @@ static void conn_flush(struct tcp_conn *c)
 	ssize_t n;
 
 	while (!c->closed && buf_used(&c->wbuf) > 0) {
-		n = send(c->ev.fd, c->wbuf.data + c->wbuf.off, buf_used(&c->wbuf),
-			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		n = stream_send(c->ev.fd, c->tls, &c->tls_want_out,
+				c->wbuf.data + c->wbuf.off, buf_used(&c->wbuf));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -744,7 +820,7 @@ static void conn_settle(struct tcp_conn *c)
 	}
 	if (!c->eof && !conn_blocked(c))
 		events |= EPOLLIN;
-	if (buf_used(&c->wbuf) > 0)
+	if (buf_used(&c->wbuf) > 0 || c->tls_want_out)
 		events |= EPOLLOUT;
 	ev_set(c->lst->loop, &c->ev, events);
 }
@@ -770,6 +846,7 @@ static void conn_process(struct tcp_conn *c)
 		req.udp_fd = -1;
 		req.peer = c->peer;
 		req.tcp = true;
+		req.tls = c->tls != NULL;
 		out_len = 0;
 		v = lst->cfg.on_query(lst->cfg.ctx, &req, c->rbuf.data + c->rbuf.off + 2,
 				      (size_t)len, lst->loop->answer, &out_len);
@@ -791,6 +868,18 @@ static void conn_process(struct tcp_conn *c)
 	conn_settle(c);
 }
 
+/* A read failed for good; for TLS say why (a client that speaks no TLS
+ * or fails the handshake), then close. */
+static void conn_tls_fail(struct tcp_conn *c)
+{
+	char as[64];
+
+	if (c->tls != NULL)
+		log_debug("tls from %s: %s", netio_addr_str(&c->peer, as, sizeof(as)),
+			  tls_conn_error(c->tls));
+	conn_close(c);
+}
+
 static void conn_readable(struct tcp_conn *c)
 {
 	size_t want = TCP_RBUF_INIT;
@@ -804,11 +893,13 @@ static void conn_readable(struct tcp_conn *c)
 		conn_close(c);
 		return;
 	}
-	n = recv(c->ev.fd, c->rbuf.data + c->rbuf.len, c->rbuf.cap - c->rbuf.len,
-		 MSG_DONTWAIT);
+	n = stream_recv(c->ev.fd, c->tls, &c->tls_want_out, c->rbuf.data + c->rbuf.len,
+			c->rbuf.cap - c->rbuf.len);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			conn_close(c);
+			conn_tls_fail(c);
+		else if (c->tls != NULL)
+			conn_settle(c); /* the handshake may want EPOLLOUT */
 		return;
 	}
 	/* Bytes alone do not restart the idle clock, a complete query does
@@ -818,6 +909,19 @@ static void conn_readable(struct tcp_conn *c)
 		c->eof = true; /* half-close: answer what was asked, then close */
 	else
 		c->rbuf.len += (size_t)n;
+	/* A TLS record can hold more than the room given: take the rest out
+	 * of the session now, epoll would not report it. */
+	while (n > 0 && c->tls != NULL && tls_conn_pending(c->tls)) {
+		if (!buf_reserve(&c->rbuf, TCP_RBUF_INIT)) {
+			log_warn("tcp: no memory for a read buffer, closing the connection");
+			conn_close(c);
+			return;
+		}
+		n = stream_recv(c->ev.fd, c->tls, &c->tls_want_out,
+				c->rbuf.data + c->rbuf.len, c->rbuf.cap - c->rbuf.len);
+		if (n > 0)
+			c->rbuf.len += (size_t)n;
+	}
 	conn_process(c);
 }
 
@@ -843,8 +947,15 @@ static void conn_event(struct tcp_conn *c, uint32_t events)
 			conn_readable(c);
 		}
 	}
-	if (!c->closed && (events & EPOLLOUT))
-		conn_writable(c);
+	if (!c->closed && (events & EPOLLOUT)) {
+		if (c->tls_want_out) {
+			/* The session's read was waiting to write: resume it. */
+			c->tls_want_out = false;
+			conn_readable(c);
+		}
+		if (!c->closed)
+			conn_writable(c);
+	}
 }
 
 /* ---- listeners ---- */
@@ -969,7 +1080,16 @@ static void tcp_acceptable(struct listener *lst)
 		c->lst = lst;
 		c->peer = peer;
 		memcpy(c->ip, ip, sizeof(c->ip));
+		if (lst->cfg.tls != NULL) {
+			c->tls = tls_conn_server(lst->cfg.tls, fd);
+			if (c->tls == NULL) {
+				close(fd);
+				free(c);
+				continue;
+			}
+		}
 		if (ev_add(l, &c->ev, EPOLLIN) != TDNS_OK) {
+			tls_conn_free(c->tls);
 			close(fd);
 			free(c);
 			continue;
@@ -1214,6 +1334,11 @@ enum tdns_status netio_listen_probe(const struct tdns_addr *a)
 	return st == TDNS_OK ? probe_one(a, SOCK_STREAM) : st;
 }
 
+enum tdns_status netio_listen_probe_stream(const struct tdns_addr *a)
+{
+	return probe_one(a, SOCK_STREAM);
+}
+
 /* Bind UDP then TCP on the same port; with port 0, the kernel's choice for
  * UDP is tried for TCP too (a few times, in case it is taken). */
 static enum tdns_status open_pair(struct tdns_addr *a, int *udp_fd, int *tcp_fd)
@@ -1280,14 +1405,24 @@ enum tdns_status netio_listen(struct tdns_loop *l, const struct tdns_listen_cfg 
 		lst->cfg.tcp_idle_ms = TCP_DEFAULT_IDLE_MS;
 	if (lst->cfg.max_tcp_per_client == 0)
 		lst->cfg.max_tcp_per_client = TCP_DEFAULT_PER_CLIENT;
-	st = open_pair(&lst->cfg.addr, &udp_fd, &tcp_fd);
+	/* DNS over TLS has no datagram side (RFC 7858 3.1: TCP only). */
+	if (cfg->tls != NULL)
+		st = open_socket(&lst->cfg.addr, SOCK_STREAM, &tcp_fd);
+	else
+		st = open_pair(&lst->cfg.addr, &udp_fd, &tcp_fd);
 	if (st != TDNS_OK)
 		goto out;
+	if (cfg->tls != NULL && addr_port(&lst->cfg.addr) == 0) {
+		struct tdns_addr bound = { .len = sizeof(bound.ss) };
+
+		if (getsockname(tcp_fd, (struct sockaddr *)&bound.ss, &bound.len) == 0)
+			addr_set_port(&lst->cfg.addr, addr_port(&bound));
+	}
 	lst->udp = (struct ev){ .kind = EV_UDP, .fd = udp_fd, .obj = lst };
 	lst->pktinfo = addr_is_any(&lst->cfg.addr);
 	lst->tcp = (struct ev){ .kind = EV_ACCEPT, .fd = tcp_fd, .obj = lst };
 	udp_fd = tcp_fd = -1;
-	st = ev_add(l, &lst->udp, EPOLLIN);
+	st = lst->udp.fd >= 0 ? ev_add(l, &lst->udp, EPOLLIN) : TDNS_OK;
 	if (st == TDNS_OK)
 		st = ev_add(l, &lst->tcp, EPOLLIN);
 	if (st != TDNS_OK) {
@@ -1390,6 +1525,11 @@ static uint64_t idle_sweep(struct tdns_loop *l, uint64_t now)
 bool netio_request_is_tcp(const struct tdns_request *req)
 {
 	return req->tcp;
+}
+
+bool netio_request_is_tls(const struct tdns_request *req)
+{
+	return req->tls;
 }
 
 const struct tdns_addr *netio_request_peer(const struct tdns_request *req)
@@ -1529,18 +1669,32 @@ static void out_fail(struct tdns_out *o)
 	o->fn(o->ctx, o, NULL, 0);
 }
 
+/* A TLS out socket that failed says why, at warning level: a wrong
+ * certificate is an operator's error to see (RFC 8310 strict profile). */
+static void out_tls_fail(struct tdns_out *o)
+{
+	char as[64];
+
+	if (o->tls != NULL && !o->failed)
+		log_warn("upstream %s (tls, auth name %s): %s",
+			 netio_addr_str(&o->peer, as, sizeof(as)), o->auth_name,
+			 errno == EPROTO || errno == EPIPE ? tls_conn_error(o->tls)
+							   : strerror(errno));
+	out_fail(o);
+}
+
 static void out_flush(struct tdns_out *o)
 {
 	ssize_t n;
 
 	while (buf_used(&o->wbuf) > 0) {
-		n = send(o->ev.fd, o->wbuf.data + o->wbuf.off, buf_used(&o->wbuf),
-			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		n = stream_send(o->ev.fd, o->tls, &o->tls_want_out,
+				o->wbuf.data + o->wbuf.off, buf_used(&o->wbuf));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				out_fail(o);
+				out_tls_fail(o);
 			return;
 		}
 		o->wbuf.off += (size_t)n;
@@ -1554,7 +1708,7 @@ static void out_settle(struct tdns_out *o)
 
 	if (o->closed || o->failed)
 		return;
-	if (o->connecting || buf_used(&o->wbuf) > 0)
+	if (o->connecting || buf_used(&o->wbuf) > 0 || o->tls_want_out)
 		events |= EPOLLOUT;
 	if (o->connecting)
 		events = EPOLLOUT;
@@ -1593,14 +1747,28 @@ static void out_tcp_readable(struct tdns_out *o)
 		out_fail(o);
 		return;
 	}
-	n = recv(o->ev.fd, o->rbuf.data + o->rbuf.len, o->rbuf.cap - o->rbuf.len,
-		 MSG_DONTWAIT);
+	n = stream_recv(o->ev.fd, o->tls, &o->tls_want_out, o->rbuf.data + o->rbuf.len,
+			o->rbuf.cap - o->rbuf.len);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			out_fail(o);
+			out_tls_fail(o);
 		return;
 	}
 	o->rbuf.len += (size_t)n;
+	/* The rest of a TLS record, which epoll cannot see (as conn_readable). */
+	while (n > 0 && o->tls != NULL && tls_conn_pending(o->tls)) {
+		ssize_t more;
+
+		if (!buf_reserve(&o->rbuf, TCP_RBUF_INIT)) {
+			out_fail(o);
+			return;
+		}
+		more = stream_recv(o->ev.fd, o->tls, &o->tls_want_out,
+				   o->rbuf.data + o->rbuf.len, o->rbuf.cap - o->rbuf.len);
+		if (more <= 0)
+			break;
+		o->rbuf.len += (size_t)more;
+	}
 	while (!o->closed && !o->failed && (len = buf_framed_len(&o->rbuf)) >= 0) {
 		o->rbuf.off += (size_t)len + 2;
 		o->fn(o->ctx, o, o->rbuf.data + o->rbuf.off - (size_t)len, (size_t)len);
@@ -1632,20 +1800,29 @@ static void out_event(struct tdns_out *o, uint32_t events)
 		out_settle(o);
 		return;
 	}
+	if (o->tls_want_out && (events & EPOLLOUT)) {
+		/* The session's read was waiting to write: resume it. */
+		o->tls_want_out = false;
+		events |= EPOLLIN;
+	}
 	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
 		if (o->tcp)
 			out_tcp_readable(o);
 		else
 			out_udp_readable(o);
+		/* A TLS write may have waited for the handshake's reads. */
+		if (o->tls != NULL)
+			events |= EPOLLOUT;
 	}
 	if (!o->closed && !o->failed && (events & EPOLLOUT))
 		out_flush(o);
 	out_settle(o);
 }
 
+/* tls NULL: clear UDP or TCP; else TLS over TCP checked for auth_name. */
 static enum tdns_status out_open(struct tdns_loop *l, const struct tdns_addr *peer,
-				 bool tcp, netio_out_fn fn, void *ctx,
-				 struct tdns_out **out)
+				 bool tcp, struct tdns_tls *tls, const char *auth_name,
+				 netio_out_fn fn, void *ctx, struct tdns_out **out)
 {
 	struct tdns_out *o = NULL;
 	enum tdns_status st = TDNS_OK;
@@ -1678,6 +1855,16 @@ static enum tdns_status out_open(struct tdns_loop *l, const struct tdns_addr *pe
 	o->fn = fn;
 	o->ctx = ctx;
 	o->tcp = tcp;
+	o->peer = *peer;
+	if (tls != NULL) {
+		st = TDNS_ENOMEM;
+		o->auth_name = strdup(auth_name);
+		if (o->auth_name == NULL)
+			goto out;
+		o->tls = tls_conn_client(tls, fd, auth_name);
+		if (o->tls == NULL)
+			goto out;
+	}
 	st = ev_add(l, &o->ev, o->connecting ? EPOLLOUT : EPOLLIN);
 	if (st != TDNS_OK)
 		goto out;
@@ -1696,6 +1883,10 @@ fail:
 out:
 	if (fd >= 0)
 		close(fd);
+	if (o != NULL) {
+		tls_conn_free(o->tls);
+		free(o->auth_name);
+	}
 	free(o);
 	return st;
 }
@@ -1703,13 +1894,24 @@ out:
 enum tdns_status netio_out_udp(struct tdns_loop *l, const struct tdns_addr *peer,
 			       netio_out_fn fn, void *ctx, struct tdns_out **out)
 {
-	return out_open(l, peer, false, fn, ctx, out);
+	return out_open(l, peer, false, NULL, NULL, fn, ctx, out);
 }
 
 enum tdns_status netio_out_tcp(struct tdns_loop *l, const struct tdns_addr *peer,
 			       netio_out_fn fn, void *ctx, struct tdns_out **out)
 {
-	return out_open(l, peer, true, fn, ctx, out);
+	return out_open(l, peer, true, NULL, NULL, fn, ctx, out);
+}
+
+enum tdns_status netio_out_tls(struct tdns_loop *l, const struct tdns_addr *peer,
+			       struct tdns_tls *tls, const char *auth_name,
+			       netio_out_fn fn, void *ctx, struct tdns_out **out)
+{
+	if (tls == NULL || auth_name == NULL) {
+		*out = NULL;
+		return TDNS_EINVAL;
+	}
+	return out_open(l, peer, true, tls, auth_name, fn, ctx, out);
 }
 
 enum tdns_status netio_out_send(struct tdns_out *o, const uint8_t *msg, size_t len)
@@ -1744,6 +1946,8 @@ static void out_unlink(struct tdns_loop *l, struct tdns_out *o)
 
 static void out_free(struct tdns_out *o)
 {
+	tls_conn_free(o->tls);
+	free(o->auth_name);
 	buf_free(&o->rbuf);
 	buf_free(&o->wbuf);
 	free(o);
@@ -1753,6 +1957,8 @@ static void out_free(struct tdns_out *o)
  * and closes one each). */
 static void out_recycle(struct tdns_loop *l, struct tdns_out *o)
 {
+	tls_conn_free(o->tls);
+	free(o->auth_name);
 	buf_free(&o->rbuf);
 	buf_free(&o->wbuf);
 	pool_put(&l->spare_outs, o);
@@ -1771,6 +1977,7 @@ void netio_out_close(struct tdns_out *o)
 	 * epoll_wait find it closed on the graveyard. Keep it so: a second
 	 * descriptor would keep the registration, and events would name
 	 * freed memory. */
+	tls_conn_shutdown(o->tls); /* close_notify, while the socket is open */
 	close(o->ev.fd);
 	o->ev.fd = -1;
 	o->closed = true;
@@ -1845,10 +2052,12 @@ void netio_loop_free(struct tdns_loop *l)
 		l->listeners = lst->next;
 		while ((c = lst->head) != NULL) {
 			conn_list_unlink(&lst->head, &lst->tail, c);
+			tls_conn_shutdown(c->tls);
 			close(c->ev.fd);
 			conn_free(c);
 		}
-		close(lst->udp.fd);
+		if (lst->udp.fd >= 0)
+			close(lst->udp.fd);
 		close(lst->tcp.fd);
 		free(lst);
 	}
@@ -1858,6 +2067,7 @@ void netio_loop_free(struct tdns_loop *l)
 	}
 	while ((o = l->outs) != NULL) {
 		l->outs = o->next;
+		tls_conn_shutdown(o->tls);
 		close(o->ev.fd);
 		out_free(o);
 	}

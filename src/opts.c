@@ -27,6 +27,8 @@
 #define OPTS_UPSTREAM_DEFAULT "127.0.0.1:9998"
 #define OPTS_UPSTREAM_PORT 53 /* an upstream given without a port */
 #define OPTS_MAX_THREADS 256
+#define OPTS_TLS_PORT 853     /* RFC 7858 3.1 */
+#define OPTS_ADDR_TEXT_MAX 64 /* "[v6]:port" and a little more */
 
 /* Long-only options (values above any short option character). */
 enum {
@@ -53,6 +55,11 @@ enum {
 	OPT_NO_COOKIES,
 	OPT_COOKIE_SECRET,
 	OPT_COOKIE_SECRET_ALT,
+	OPT_TLS_LISTEN,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_UPSTREAM_TLS,
+	OPT_TLS_CA,
 };
 
 /* RFC 8767 5: a maximum stale timer of 1 to 3 days is suggested. */
@@ -107,6 +114,9 @@ static const struct option upper_longopts[] = {
 	{ "max-tcp", required_argument, NULL, OPT_MAX_TCP },
 	{ "max-tcp-per-client", required_argument, NULL, OPT_MAX_TCP_PER_CLIENT },
 	{ "tcp-idle", required_argument, NULL, OPT_TCP_IDLE },
+	{ "tls-listen", required_argument, NULL, OPT_TLS_LISTEN },
+	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 	{ "rrl-rate", required_argument, NULL, OPT_RRL_RATE },
 	{ "rrl-slip", required_argument, NULL, OPT_RRL_SLIP },
 	{ "rrl-ipv4-prefix", required_argument, NULL, OPT_RRL_IPV4_PREFIX },
@@ -142,6 +152,11 @@ static const struct option local_longopts[] = {
 	{ "max-tcp", required_argument, NULL, OPT_MAX_TCP },
 	{ "max-tcp-per-client", required_argument, NULL, OPT_MAX_TCP_PER_CLIENT },
 	{ "tcp-idle", required_argument, NULL, OPT_TCP_IDLE },
+	{ "tls-listen", required_argument, NULL, OPT_TLS_LISTEN },
+	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+	{ "upstream-tls", required_argument, NULL, OPT_UPSTREAM_TLS },
+	{ "tls-ca", required_argument, NULL, OPT_TLS_CA },
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "pid-file", required_argument, NULL, OPT_PID_FILE },
 	{ "chroot", required_argument, NULL, OPT_CHROOT },
@@ -219,9 +234,16 @@ static void print_help(enum tdns_prog prog)
 		       "                        it in replies (default off)\n"
 		       "      --max-outstanding N\n"
 		       "                        upstream queries in flight per thread, 1-%d\n"
-		       "                        (default 1024)\n",
+		       "                        (default 1024)\n"
+		       "      --upstream-tls ADDR[:PORT]#NAME\n"
+		       "                        upstream over DNS over TLS, repeatable; its\n"
+		       "                        certificate must be valid for NAME, RFC 8310\n"
+		       "                        strict (PORT defaults to %d)\n"
+		       "      --tls-ca FILE     PEM CA certificates that --upstream-tls servers are\n"
+		       "                        verified against (default: the system's store)\n",
 		       OPTS_PORT_LOCAL, OPTS_MAX_THREADS, OPTS_UPSTREAM_PORT,
-		       OPTS_UPSTREAM_DEFAULT, OPTS_STALE_TTL_MAX, OPTS_MAX_OUTSTANDING_MAX);
+		       OPTS_UPSTREAM_DEFAULT, OPTS_STALE_TTL_MAX, OPTS_MAX_OUTSTANDING_MAX,
+		       OPTS_TLS_PORT);
 	}
 	printf("      --max-tcp N       TCP connections per listener and thread, 1-%d\n"
 	       "                        (default 256)\n"
@@ -231,6 +253,13 @@ static void print_help(enum tdns_prog prog)
 	       "      --tcp-idle MS     close a TCP connection idle this long, RFC 7766\n"
 	       "                        6.2.3, 1-%d (default 10000)\n",
 	       OPTS_MAX_TCP_MAX, OPTS_MAX_TCP_MAX, OPTS_TCP_IDLE_MAX);
+	printf("      --tls-listen ADDR serve DNS over TLS, RFC 7858, on ADDR, repeatable;\n"
+	       "                        ADDR:PORT or [V6]:PORT (default port %d)\n"
+	       "      --tls-cert FILE   PEM certificate chain for --tls-listen (read again\n"
+	       "                        on SIGHUP)\n"
+	       "      --tls-key FILE    PEM private key for --tls-listen (read again on\n"
+	       "                        SIGHUP)\n",
+	       OPTS_TLS_PORT);
 	printf("      --user NAME       after binding, switch to user NAME and its groups\n"
 	       "                        (as root; the store is handed to NAME first)\n"
 	       "      --pid-file FILE   write the process ID to FILE after binding\n"
@@ -377,6 +406,8 @@ enum opts_result opts_parse(enum tdns_prog prog, int argc, char **argv,
 {
 	const char *listen_text[OPTS_MAX_LISTEN];
 	const char *upstream_text[OPTS_MAX_UPSTREAM];
+	const char *tls_listen_text[OPTS_MAX_LISTEN];
+	char addr_buf[OPTS_ADDR_TEXT_MAX];
 	const struct option *longopts;
 	const struct num_opt *num;
 	const char *shortopts;
@@ -413,6 +444,34 @@ enum opts_result opts_parse(enum tdns_prog prog, int argc, char **argv,
 				return usage_error(prog, "too many --upstream servers (at most %s)",
 						   "8");
 			upstream_text[o->n_upstream++] = optarg;
+			break;
+		case OPT_UPSTREAM_TLS:
+			if (o->n_upstream == OPTS_MAX_UPSTREAM)
+				return usage_error(prog, "too many --upstream servers (at most %s)",
+						   "8");
+			/* ADDR[:PORT]#NAME: the name is checked below. */
+			o->upstream_auth[o->n_upstream] = "";
+			upstream_text[o->n_upstream++] = optarg;
+			break;
+		case OPT_TLS_LISTEN:
+			if (o->n_tls_listen == OPTS_MAX_LISTEN)
+				return usage_error(prog, "too many --tls-listen addresses (at most %s)",
+						   "16");
+			tls_listen_text[o->n_tls_listen++] = optarg;
+			break;
+		case OPT_TLS_CERT:
+		case OPT_TLS_KEY:
+		case OPT_TLS_CA:
+			if (optarg[0] == '\0')
+				return usage_error(prog, "empty value for %s",
+						   c == OPT_TLS_CERT ? "--tls-cert" :
+						   c == OPT_TLS_KEY ? "--tls-key" : "--tls-ca");
+			if (c == OPT_TLS_CERT)
+				o->tls_cert = optarg;
+			else if (c == OPT_TLS_KEY)
+				o->tls_key = optarg;
+			else
+				o->tls_ca = optarg;
 			break;
 		case OPT_CACHE_SIZE:
 			if (!parse_size(optarg, &o->cache_size))
@@ -499,9 +558,35 @@ enum opts_result opts_parse(enum tdns_prog prog, int argc, char **argv,
 		netio_addr_parse("127.0.0.1", o->port, &o->listen[0]);
 		o->n_listen = 1;
 	}
-	for (i = 0; i < o->n_upstream; i++) {
-		if (netio_addr_parse(upstream_text[i], OPTS_UPSTREAM_PORT, &o->upstream[i]) !=
+	for (i = 0; i < o->n_tls_listen; i++) {
+		if (netio_addr_parse(tls_listen_text[i], OPTS_TLS_PORT, &o->tls_listen[i]) !=
 		    TDNS_OK)
+			return usage_error(prog, "invalid --tls-listen address '%s': an IP "
+					   "address is expected (127.0.0.1, ::1, ADDR:PORT or "
+					   "[V6]:PORT)", tls_listen_text[i]);
+	}
+	if (o->n_tls_listen > 0 && (o->tls_cert == NULL || o->tls_key == NULL))
+		return usage_error(prog, "--tls-listen needs --tls-cert FILE and "
+				   "--tls-key FILE%s", "");
+	for (i = 0; i < o->n_upstream; i++) {
+		const char *text = upstream_text[i];
+		const char *hash = strchr(text, '#');
+		uint16_t port = OPTS_UPSTREAM_PORT;
+
+		if (o->upstream_auth[i] != NULL) {
+			/* RFC 8310 strict: no name, no way to authenticate. */
+			if (hash == NULL || hash[1] == '\0' ||
+			    (size_t)(hash - text) >= sizeof(addr_buf))
+				return usage_error(prog, "invalid --upstream-tls '%s': "
+						   "ADDR[:PORT]#NAME is expected, NAME being "
+						   "the name its certificate is valid for", text);
+			memcpy(addr_buf, text, (size_t)(hash - text));
+			addr_buf[hash - text] = '\0';
+			o->upstream_auth[i] = hash + 1;
+			text = addr_buf;
+			port = OPTS_TLS_PORT;
+		}
+		if (netio_addr_parse(text, port, &o->upstream[i]) != TDNS_OK)
 			return usage_error(prog, "invalid --upstream address '%s': an IP "
 					   "address is expected (192.0.2.1, 192.0.2.1:53, "
 					   "[2001:db8::1]:53); host names are not looked up",

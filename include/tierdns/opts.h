@@ -9,6 +9,10 @@
  *                      IPv6 (default 127.0.0.1:9998)
  *   --max-tcp N, --max-tcp-per-client N, --tcp-idle MS  both tiers: TCP
  *                      limits per listener and thread (netio.h)
+ *   --tls-listen ADDR[:PORT], --tls-cert FILE, --tls-key FILE  both tiers:
+ *                      DNS over TLS listeners (port 853 by default)
+ *   --upstream-tls ADDR[:PORT]#NAME, --tls-ca FILE  local only: DNS over
+ *                      TLS upstreams, verified against NAME (RFC 8310)
  *   --user NAME, --pid-file FILE, --chroot DIR  both tiers: what to do
  *                      after binding (daemon.h daemon_drop)
  *   -v/--verbose       more log (repeatable)
@@ -43,7 +47,12 @@ struct tdns_opts {
 	uint16_t port;
 	unsigned threads;
 	struct tdns_addr upstream[OPTS_MAX_UPSTREAM];
+	/* Upstream i is DNS over TLS when upstream_auth[i] is not NULL: the
+	 * name its certificate must match (--upstream-tls, borrowed from
+	 * argv); else clear UDP (and TCP after TC) (--upstream). */
+	const char *upstream_auth[OPTS_MAX_UPSTREAM];
 	unsigned n_upstream;
+	const char *tls_ca;      /* --tls-ca FILE; NULL: the system trust store */
 	int verbose;
 	/* local tier */
 	uint32_t max_ttl;        /* --max-ttl, seconds, default 86400 */
@@ -61,6 +70,12 @@ struct tdns_opts {
 	unsigned max_tcp;        /* --max-tcp, per listener and worker, default 256 */
 	unsigned max_tcp_per_client; /* --max-tcp-per-client, same scope, default 16 */
 	unsigned tcp_idle_ms;    /* --tcp-idle, default 10000 (RFC 7766 6.2.3) */
+	/* both tiers: DNS over TLS listeners (--tls-listen, port 853 unless
+	 * given), which need --tls-cert and --tls-key (borrowed from argv) */
+	struct tdns_addr tls_listen[OPTS_MAX_LISTEN];
+	unsigned n_tls_listen;
+	const char *tls_cert;
+	const char *tls_key;
 	/* upper tier: response rate limiting (rrl.h), off while rrl.rate is 0 */
 	struct tdns_rrl_cfg rrl;      /* --rrl-rate, --rrl-slip, --rrl-size */
 	unsigned rrl_ipv4_prefix;     /* --rrl-ipv4-prefix, copied into rrl */
