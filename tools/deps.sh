@@ -13,17 +13,23 @@
 
 # scdoc: the man pages (man/*.scd) are rendered at build time;
 # libsystemd-dev: sd_notify, so that the Type=notify units know when a
-# daemon is ready, reloading or stopping
+# daemon is ready, reloading or stopping;
+# libssl-dev: DNS over TLS (src/tls.c). OpenSSL rather than GnuTLS because
+# ldns already links libssl/libcrypto: no new library at run time, and
+# OpenSSL 3.0 has TLS 1.3, tickets and hostname/IP verification
 TDNS_PKGS_BUILD=(build-essential cmake pkg-config libldns-dev liblmdb-dev
-                 libsystemd-dev bind9-dnsutils ldnsutils lmdb-utils scdoc)
+                 libsystemd-dev libssl-dev bind9-dnsutils ldnsutils lmdb-utils scdoc)
 # nsd and unbound: the interop tests (tests/interop) compare both tiers with them;
 # strace: tests/e2e/test_crash_zoneload.py kills the loader at exact system
 # calls of its commit with strace's fault injection (timed kills without it)
 # systemd: systemd-analyze verify checks the unit files (tests/e2e/test_units.sh);
 # dpkg-dev: dpkg-shlibdeps, for the .deb that cpack builds (test_deb.sh)
-# dnsperf: the short soak (tests/e2e/test_soak.sh runs tools/soak.py)
+# dnsperf: the short soak (tests/e2e/test_soak.sh runs tools/soak.py);
+# knot-dnsutils: kdig, a second DNS over TLS client beside dig +tls
+# (tests/e2e/test_tls.py), the one with +https for DNS over HTTPS;
+# openssl: the test CA and certificates are made at test time
 TDNS_PKGS_TEST=(libcmocka-dev python3 python3-dnspython procps nsd unbound strace
-                systemd dpkg-dev dnsperf)
+                systemd dpkg-dev dnsperf knot-dnsutils openssl)
 TDNS_PKGS_BENCH=(dnsperf nsd unbound dnsmasq-base valgrind procps)
 TDNS_PKGS_FUZZ=(clang libclang-rt-14-dev)
 TDNS_PKGS_SOAK=(dnsperf python3 procps)
