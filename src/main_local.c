@@ -16,6 +16,7 @@
 
 #include "tierdns/acl.h"
 #include "tierdns/daemon.h"
+#include "tierdns/doh.h"
 #include "tierdns/infra.h"
 #include "tierdns/log.h"
 #include "tierdns/netio.h"
@@ -29,6 +30,7 @@
 /* The TLS configurations the workers share; NULL: none. */
 struct tls_cfgs {
 	struct tdns_tls *dot;      /* --tls-listen */
+	struct tdns_tls *doh;      /* --https-listen (ALPN h2) */
 	struct tdns_tls *upstream; /* --upstream-tls */
 };
 
@@ -45,7 +47,8 @@ struct worker {
 /* What a query came over, as the resolver's context records it. */
 static enum qctx_transport transport_of(const struct tdns_request *req)
 {
-	return netio_request_is_tls(req)   ? QCTX_TLS
+	return netio_request_is_https(req) ? QCTX_HTTPS
+	       : netio_request_is_tls(req) ? QCTX_TLS
 	       : netio_request_is_tcp(req) ? QCTX_TCP
 					   : QCTX_UDP;
 }
@@ -153,10 +156,20 @@ static enum tdns_status worker_init(struct worker *w, const struct tdns_opts *o,
 		goto out;
 	upstream_set_resolver(w->up, w->r);
 	netio_loop_set_flush(w->loop, worker_flush, w);
-	for (unsigned i = 0; i < o->n_listen + o->n_tls_listen; i++) {
+	for (unsigned i = 0; i < o->n_listen + o->n_tls_listen + o->n_https_listen; i++) {
+		unsigned k = i - o->n_listen - o->n_tls_listen;
+
 		memset(&lc, 0, sizeof(lc));
-		lc.addr = i < o->n_listen ? o->listen[i] : o->tls_listen[i - o->n_listen];
-		lc.tls = i < o->n_listen ? NULL : tls->dot;
+		if (i < o->n_listen) {
+			lc.addr = o->listen[i];
+		} else if (i < o->n_listen + o->n_tls_listen) {
+			lc.addr = o->tls_listen[i - o->n_listen];
+			lc.tls = tls->dot;
+		} else {
+			lc.addr = o->https_listen[k];
+			lc.tls = tls->doh;
+			lc.doh = true;
+		}
 		lc.on_query = on_query;
 		lc.on_batch = worker_batch;
 		lc.ctx = w;
@@ -222,6 +235,8 @@ static void local_reload(void *ctx)
 
 	if (workers[0].tls->dot != NULL)
 		(void)tls_server_reload(workers[0].tls->dot);
+	if (workers[0].tls->doh != NULL)
+		(void)tls_server_reload(workers[0].tls->doh);
 	st = store_begin(workers[0].store, false, &t);
 	if (st != TDNS_OK) {
 		log_err("store %s: %s", workers[0].o->db_dir, tdns_strerror(st));
@@ -261,7 +276,7 @@ int main(int argc, char **argv)
 	struct tdns_store *store = NULL;
 	struct tdns_infra *infra = NULL;
 	struct worker *workers = NULL;
-	struct tls_cfgs tls = { NULL, NULL };
+	struct tls_cfgs tls = { NULL, NULL, NULL };
 	struct tdns_opts o;
 	char identity[256], addr[64];
 	const char *ident = NULL;
@@ -294,7 +309,11 @@ int main(int argc, char **argv)
 	if (st != TDNS_OK)
 		goto out;
 
-	if (o.n_tls_listen > 0 && tls_listen_setup(&o, "dot", &tls.dot) != TDNS_OK)
+	if (o.n_tls_listen > 0 &&
+	    tls_listen_setup(o.tls_listen, o.n_tls_listen, &o, "dot", &tls.dot) != TDNS_OK)
+		goto out;
+	if (o.n_https_listen > 0 &&
+	    tls_listen_setup(o.https_listen, o.n_https_listen, &o, "h2", &tls.doh) != TDNS_OK)
 		goto out;
 	for (i = 0; i < o.n_upstream && tls.upstream == NULL; i++) {
 		if (o.upstream_auth[i] != NULL &&
@@ -327,6 +346,9 @@ int main(int argc, char **argv)
 	for (i = 0; i < o.n_tls_listen; i++)
 		log_info("listening on %s (tls)",
 			 netio_addr_str(&o.tls_listen[i], addr, sizeof(addr)));
+	for (i = 0; i < o.n_https_listen; i++)
+		log_info("listening on %s (https, path %s)",
+			 netio_addr_str(&o.https_listen[i], addr, sizeof(addr)), DOH_PATH);
 	/* Every socket is bound: root is no longer needed. */
 	if (daemon_drop(&o) != TDNS_OK)
 		goto out;
@@ -347,6 +369,7 @@ out:
 	infra_free(infra);
 	store_close(store);
 	tls_free(tls.dot);
+	tls_free(tls.doh);
 	tls_free(tls.upstream);
 	daemon_cleanup(&o);
 	return rc;

@@ -202,7 +202,8 @@ int main(int argc, char **argv)
 	st = daemon_open(&o, &so, &store);
 	if (st != TDNS_OK)
 		goto out;
-	if (o.n_tls_listen > 0 && tls_listen_setup(&o, "dot", &tls) != TDNS_OK)
+	if (o.n_tls_listen > 0 &&
+	    tls_listen_setup(o.tls_listen, o.n_tls_listen, &o, "dot", &tls) != TDNS_OK)
 		goto out;
 
 	workers = calloc(o.threads, sizeof(*workers));

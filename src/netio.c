@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "tierdns/clock.h"
+#include "tierdns/doh.h"
 #include "tierdns/log.h"
 #include "tierdns/pool.h"
 #include "tierdns/tls.h"
@@ -92,6 +93,7 @@ struct tcp_conn {
 	bool in_process;              /* conn_process is on the stack */
 	bool tls_want_out;            /* the TLS session waits for EPOLLOUT */
 	struct tdns_tls_conn *tls;    /* NULL: clear TCP */
+	struct tdns_doh *doh;         /* DoH: the HTTP/2 session, else NULL */
 	struct buf rbuf, wbuf;
 };
 
@@ -123,6 +125,8 @@ struct tdns_request {
 	struct tdns_addr peer;
 	bool tcp;
 	bool tls;
+	bool https;              /* DoH: answered on HTTP/2 stream `stream` */
+	int32_t stream;
 	/* UDP on a wildcard address: where the query arrived, so the answer
 	 * leaves from there (a client drops answers from other addresses). */
 	int local_family;       /* AF_INET, AF_INET6 or 0 when unknown */
@@ -479,6 +483,16 @@ static long buf_framed_len(const struct buf *b)
 	return n - 2 >= len ? (long)len : -1;
 }
 
+/* Append msg[0..len) as it is (HTTP/2 output). */
+static bool buf_put(struct buf *b, const uint8_t *msg, size_t len)
+{
+	if (!buf_reserve(b, len))
+		return false;
+	memcpy(b->data + b->len, msg, len);
+	b->len += len;
+	return true;
+}
+
 static void buf_free(struct buf *b)
 {
 	free(b->data);
@@ -748,6 +762,7 @@ static void conn_touch(struct tcp_conn *c)
 
 static void conn_free(struct tcp_conn *c)
 {
+	doh_free(c->doh);
 	tls_conn_free(c->tls);
 	buf_free(&c->rbuf);
 	buf_free(&c->wbuf);
@@ -818,11 +833,81 @@ static void conn_settle(struct tcp_conn *c)
 		conn_close(c);
 		return;
 	}
+	/* An HTTP/2 session that is over (GOAWAY) closes once written. */
+	if (c->doh != NULL && !doh_alive(c->doh) && buf_used(&c->wbuf) == 0) {
+		conn_close(c);
+		return;
+	}
 	if (!c->eof && !conn_blocked(c))
 		events |= EPOLLIN;
 	if (buf_used(&c->wbuf) > 0 || c->tls_want_out)
 		events |= EPOLLOUT;
 	ev_set(c->lst->loop, &c->ev, events);
+}
+
+/* DoH: what the HTTP/2 session has to send goes into wbuf and out. */
+static void conn_doh_output(struct tcp_conn *c)
+{
+	const uint8_t *p;
+	size_t n;
+
+	while (!c->closed && (n = doh_send(c->doh, &p)) > 0) {
+		if (!buf_put(&c->wbuf, p, n)) {
+			log_warn("doh: no memory for output, closing the connection");
+			conn_close(c);
+			return;
+		}
+	}
+	conn_flush(c);
+	conn_settle(c);
+}
+
+/* DoH: one request from the HTTP/2 session, a query like any other. */
+static void conn_doh_query(void *ctx, struct tdns_doh *d, int32_t stream,
+			   const uint8_t *msg, size_t len)
+{
+	struct tcp_conn *c = ctx;
+	struct listener *lst = c->lst;
+	struct tdns_request req;
+	enum netio_verdict v;
+	size_t out_len = 0;
+
+	memset(&req, 0, sizeof(req));
+	req.loop = lst->loop;
+	req.lst = lst;
+	req.conn = c;
+	req.udp_fd = -1;
+	req.peer = c->peer;
+	req.tcp = req.tls = req.https = true;
+	req.stream = stream;
+	v = lst->cfg.on_query(lst->cfg.ctx, &req, msg, len, lst->loop->answer, &out_len);
+	if (c->closed)
+		return;
+	conn_touch(c);
+	if (v == NETIO_REPLY && out_len > 0)
+		doh_answer(d, stream, lst->loop->answer, out_len);
+	else if (v != NETIO_DEFER)
+		doh_fail(d, stream, 400); /* no DNS answer at all: not a query */
+}
+
+/* DoH: everything read goes to the HTTP/2 session, whose requests come
+ * back through conn_doh_query; then its output is written. A client that
+ * breaks HTTP/2 gets a GOAWAY, and the connection closes once the
+ * answers owed are written. */
+static void conn_doh_process(struct tcp_conn *c)
+{
+	if (c->in_process)
+		return;
+	c->in_process = true;
+	if (buf_used(&c->rbuf) > 0 &&
+	    doh_recv(c->doh, c->rbuf.data + c->rbuf.off, buf_used(&c->rbuf)) != TDNS_OK)
+		c->eof = true;
+	c->rbuf.off = c->rbuf.len;
+	c->in_process = false;
+	if (c->closed)
+		return;
+	buf_consumed(&c->rbuf);
+	conn_doh_output(c);
 }
 
 /* Answer every complete framed query in rbuf (pipelining, RFC 7766 6.2.1.1),
@@ -835,6 +920,10 @@ static void conn_process(struct tcp_conn *c)
 	size_t out_len;
 	long len;
 
+	if (c->doh != NULL) {
+		conn_doh_process(c);
+		return;
+	}
 	if (c->in_process)
 		return; /* a reply from inside the handler: the outer pass goes on */
 	c->in_process = true;
@@ -1082,13 +1171,16 @@ static void tcp_acceptable(struct listener *lst)
 		memcpy(c->ip, ip, sizeof(c->ip));
 		if (lst->cfg.tls != NULL) {
 			c->tls = tls_conn_server(lst->cfg.tls, fd);
-			if (c->tls == NULL) {
+			if (c->tls == NULL ||
+			    (lst->cfg.doh && doh_new(conn_doh_query, c, &c->doh) != TDNS_OK)) {
+				tls_conn_free(c->tls);
 				close(fd);
 				free(c);
 				continue;
 			}
 		}
 		if (ev_add(l, &c->ev, EPOLLIN) != TDNS_OK) {
+			doh_free(c->doh);
 			tls_conn_free(c->tls);
 			close(fd);
 			free(c);
@@ -1532,6 +1624,11 @@ bool netio_request_is_tls(const struct tdns_request *req)
 	return req->tls;
 }
 
+bool netio_request_is_https(const struct tdns_request *req)
+{
+	return req->https;
+}
+
 const struct tdns_addr *netio_request_peer(const struct tdns_request *req)
 {
 	return &req->peer;
@@ -1644,7 +1741,10 @@ void netio_request_reply(struct tdns_request *held, const uint8_t *msg, size_t l
 		return;
 	if (held->loop != NULL && len > 0 && len <= NETIO_MSG_MAX) {
 		c = held->conn;
-		if (held->tcp && !c->closed) {
+		if (held->https && !c->closed) {
+			doh_answer(c->doh, held->stream, msg, len);
+			conn_doh_output(c);
+		} else if (held->tcp && !c->closed) {
 			if (buf_put_framed(&c->wbuf, msg, len))
 				conn_flush(c);
 			else

@@ -6,6 +6,8 @@
  */
 #include "tierdns/opts.h"
 
+#include "tierdns/doh.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <stddef.h>
@@ -28,6 +30,7 @@
 #define OPTS_UPSTREAM_PORT 53 /* an upstream given without a port */
 #define OPTS_MAX_THREADS 256
 #define OPTS_TLS_PORT 853     /* RFC 7858 3.1 */
+#define OPTS_HTTPS_PORT 443   /* RFC 8484: https */
 #define OPTS_ADDR_TEXT_MAX 64 /* "[v6]:port" and a little more */
 
 /* Long-only options (values above any short option character). */
@@ -60,6 +63,7 @@ enum {
 	OPT_TLS_KEY,
 	OPT_UPSTREAM_TLS,
 	OPT_TLS_CA,
+	OPT_HTTPS_LISTEN,
 };
 
 /* RFC 8767 5: a maximum stale timer of 1 to 3 days is suggested. */
@@ -156,6 +160,7 @@ static const struct option local_longopts[] = {
 	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
 	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 	{ "upstream-tls", required_argument, NULL, OPT_UPSTREAM_TLS },
+	{ "https-listen", required_argument, NULL, OPT_HTTPS_LISTEN },
 	{ "tls-ca", required_argument, NULL, OPT_TLS_CA },
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "pid-file", required_argument, NULL, OPT_PID_FILE },
@@ -240,10 +245,14 @@ static void print_help(enum tdns_prog prog)
 		       "                        certificate must be valid for NAME, RFC 8310\n"
 		       "                        strict (PORT defaults to %d)\n"
 		       "      --tls-ca FILE     PEM CA certificates that --upstream-tls servers are\n"
-		       "                        verified against (default: the system's store)\n",
+		       "                        verified against (default: the system's store)\n"
+		       "      --https-listen ADDR\n"
+		       "                        serve DNS over HTTPS, RFC 8484, on ADDR at %s,\n"
+		       "                        repeatable; ADDR:PORT or [V6]:PORT (default port\n"
+		       "                        %d); with --tls-cert and --tls-key\n",
 		       OPTS_PORT_LOCAL, OPTS_MAX_THREADS, OPTS_UPSTREAM_PORT,
 		       OPTS_UPSTREAM_DEFAULT, OPTS_STALE_TTL_MAX, OPTS_MAX_OUTSTANDING_MAX,
-		       OPTS_TLS_PORT);
+		       OPTS_TLS_PORT, DOH_PATH, OPTS_HTTPS_PORT);
 	}
 	printf("      --max-tcp N       TCP connections per listener and thread, 1-%d\n"
 	       "                        (default 256)\n"
@@ -407,6 +416,7 @@ enum opts_result opts_parse(enum tdns_prog prog, int argc, char **argv,
 	const char *listen_text[OPTS_MAX_LISTEN];
 	const char *upstream_text[OPTS_MAX_UPSTREAM];
 	const char *tls_listen_text[OPTS_MAX_LISTEN];
+	const char *https_listen_text[OPTS_MAX_LISTEN];
 	char addr_buf[OPTS_ADDR_TEXT_MAX];
 	const struct option *longopts;
 	const struct num_opt *num;
@@ -458,6 +468,12 @@ enum opts_result opts_parse(enum tdns_prog prog, int argc, char **argv,
 				return usage_error(prog, "too many --tls-listen addresses (at most %s)",
 						   "16");
 			tls_listen_text[o->n_tls_listen++] = optarg;
+			break;
+		case OPT_HTTPS_LISTEN:
+			if (o->n_https_listen == OPTS_MAX_LISTEN)
+				return usage_error(prog, "too many --https-listen addresses (at most %s)",
+						   "16");
+			https_listen_text[o->n_https_listen++] = optarg;
 			break;
 		case OPT_TLS_CERT:
 		case OPT_TLS_KEY:
@@ -565,9 +581,17 @@ enum opts_result opts_parse(enum tdns_prog prog, int argc, char **argv,
 					   "address is expected (127.0.0.1, ::1, ADDR:PORT or "
 					   "[V6]:PORT)", tls_listen_text[i]);
 	}
-	if (o->n_tls_listen > 0 && (o->tls_cert == NULL || o->tls_key == NULL))
-		return usage_error(prog, "--tls-listen needs --tls-cert FILE and "
-				   "--tls-key FILE%s", "");
+	for (i = 0; i < o->n_https_listen; i++) {
+		if (netio_addr_parse(https_listen_text[i], OPTS_HTTPS_PORT,
+				     &o->https_listen[i]) != TDNS_OK)
+			return usage_error(prog, "invalid --https-listen address '%s': an IP "
+					   "address is expected (127.0.0.1, ::1, ADDR:PORT or "
+					   "[V6]:PORT)", https_listen_text[i]);
+	}
+	if (o->n_tls_listen + o->n_https_listen > 0 &&
+	    (o->tls_cert == NULL || o->tls_key == NULL))
+		return usage_error(prog, "%s needs --tls-cert FILE and --tls-key FILE",
+				   o->n_tls_listen > 0 ? "--tls-listen" : "--https-listen");
 	for (i = 0; i < o->n_upstream; i++) {
 		const char *text = upstream_text[i];
 		const char *hash = strchr(text, '#');

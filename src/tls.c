@@ -239,15 +239,16 @@ enum tdns_status tls_client_new(const char *ca_file, struct tdns_tls **out)
 	return TDNS_OK;
 }
 
-enum tdns_status tls_listen_setup(const struct tdns_opts *o, const char *alpn,
+enum tdns_status tls_listen_setup(const struct tdns_addr *addrs, unsigned n,
+				  const struct tdns_opts *o, const char *alpn,
 				  struct tdns_tls **out)
 {
 	enum tdns_status st;
 	unsigned i;
 
 	*out = NULL;
-	for (i = 0; i < o->n_tls_listen; i++) {
-		st = netio_listen_probe_stream(&o->tls_listen[i]);
+	for (i = 0; i < n; i++) {
+		st = netio_listen_probe_stream(&addrs[i]);
 		if (st != TDNS_OK)
 			return st;
 	}

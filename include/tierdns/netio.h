@@ -23,6 +23,12 @@
  * idle timeout too, so a client that stalls in it is closed like an idle
  * one. An out socket may be TLS in the same way (netio_out_tls).
  *
+ * DNS over HTTPS (RFC 8484): a TLS listener with doh set speaks HTTP/2
+ * (doh.h) on its connections instead of RFC 7766 framing; every DoH
+ * request is one query to on_query, answered or deferred the same way,
+ * and several are in flight at once (HTTP/2 streams). Limits and the
+ * idle timeout are those of its TCP connections.
+ *
  * Client side: netio_out_* sockets for upstream queries. A UDP out socket is
  * a fresh socket connect()ed to the upstream, which binds it to a
  * kernel-chosen random port, so the kernel drops datagrams from any other
@@ -121,6 +127,8 @@ struct tdns_listen_cfg {
 	 * socket only, with this server configuration (tls.h), which must
 	 * outlive the loop. */
 	struct tdns_tls *tls;
+	/* With tls: serve DNS over HTTPS (HTTP/2, doh.h) instead of DoT. */
+	bool doh;
 };
 
 /* Bind UDP and TCP on cfg->addr (SO_REUSEADDR/SO_REUSEPORT). With port 0
@@ -147,8 +155,10 @@ uint64_t netio_tcp_evicted(const struct tdns_loop *l);
 /* True when the request came over TCP (no size limit on the answer);
  * also for TLS, which runs over TCP. */
 bool netio_request_is_tcp(const struct tdns_request *req);
-/* True when the request came over a TLS connection. */
+/* True when the request came over a TLS connection (DoT or DoH). */
 bool netio_request_is_tls(const struct tdns_request *req);
+/* True when the request came as DNS over HTTPS. */
+bool netio_request_is_https(const struct tdns_request *req);
 /* RFC 7828: the idle timeout of req's TCP connection in units of 100 ms
  * (shorter while the listener is under pressure); 0 for UDP. Only during
  * the netio_query_fn call. */

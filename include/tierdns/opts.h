@@ -11,6 +11,9 @@
  *                      limits per listener and thread (netio.h)
  *   --tls-listen ADDR[:PORT], --tls-cert FILE, --tls-key FILE  both tiers:
  *                      DNS over TLS listeners (port 853 by default)
+ *   --https-listen ADDR[:PORT]  local only: DNS over HTTPS listeners
+ *                      (port 443 by default, path /dns-query), with the
+ *                      same --tls-cert and --tls-key
  *   --upstream-tls ADDR[:PORT]#NAME, --tls-ca FILE  local only: DNS over
  *                      TLS upstreams, verified against NAME (RFC 8310)
  *   --user NAME, --pid-file FILE, --chroot DIR  both tiers: what to do
@@ -74,6 +77,8 @@ struct tdns_opts {
 	 * given), which need --tls-cert and --tls-key (borrowed from argv) */
 	struct tdns_addr tls_listen[OPTS_MAX_LISTEN];
 	unsigned n_tls_listen;
+	struct tdns_addr https_listen[OPTS_MAX_LISTEN]; /* local: --https-listen */
+	unsigned n_https_listen;
 	const char *tls_cert;
 	const char *tls_key;
 	/* upper tier: response rate limiting (rrl.h), off while rrl.rate is 0 */

@@ -59,11 +59,14 @@ enum tdns_status tls_server_reload(struct tdns_tls *t);
  */
 enum tdns_status tls_client_new(const char *ca_file, struct tdns_tls **out);
 
-/* Start-up of a daemon's DoT listeners: check that no other server holds
- * any of o->tls_listen (netio_listen_probe_stream), then tls_server_new
- * from o->tls_cert and o->tls_key. Errors are logged. */
+/* Start-up of a daemon's DoT or DoH listeners addrs[0..n): check that no
+ * other server holds any of them (netio_listen_probe_stream), then
+ * tls_server_new from o->tls_cert and o->tls_key with alpn. Errors are
+ * logged. */
 struct tdns_opts;
-enum tdns_status tls_listen_setup(const struct tdns_opts *o, const char *alpn,
+struct tdns_addr;
+enum tdns_status tls_listen_setup(const struct tdns_addr *addrs, unsigned n,
+				  const struct tdns_opts *o, const char *alpn,
 				  struct tdns_tls **out);
 
 /* Free a configuration once no session started from it remains. NULL ok. */
