@@ -27,6 +27,7 @@
 #define DOH_CTYPE "application/dns-message"
 
 struct doh_stream {
+	struct doh_stream *prev, *next; /* the session's list */
 	int32_t id;
 	char method[8];
 	char *path;
@@ -45,6 +46,9 @@ struct doh_stream {
 
 struct tdns_doh {
 	nghttp2_session *s;
+	/* Every stream struct: nghttp2_session_del does not call on_close,
+	 * so what is open when the session ends is freed from here. */
+	struct doh_stream *streams;
 	doh_query_fn fn;
 	void *ctx;
 	bool fatal; /* nghttp2 itself failed: nothing more can be sent */
@@ -207,10 +211,16 @@ bool doh_min_ttl(const uint8_t *m, size_t len, uint32_t *ttl)
 
 /* ---- HTTP/2 ---- */
 
-static void stream_free(struct doh_stream *st)
+static void stream_free(struct tdns_doh *d, struct doh_stream *st)
 {
 	if (st == NULL)
 		return;
+	if (st->prev != NULL)
+		st->prev->next = st->next;
+	else
+		d->streams = st->next;
+	if (st->next != NULL)
+		st->next->prev = st->prev;
 	free(st->path);
 	free(st->body);
 	free(st->resp);
@@ -224,9 +234,9 @@ static struct doh_stream *stream_of(const struct tdns_doh *d, int32_t id)
 
 static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *frame, void *user)
 {
+	struct tdns_doh *d = user;
 	struct doh_stream *st;
 
-	(void)user;
 	if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
 	st = calloc(1, sizeof(*st));
@@ -237,6 +247,10 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *frame, void
 		free(st);
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
 	}
+	st->next = d->streams;
+	if (d->streams != NULL)
+		d->streams->prev = st;
+	d->streams = st;
 	return 0;
 }
 
@@ -363,8 +377,7 @@ static int on_frame(nghttp2_session *s, const nghttp2_frame *frame, void *user)
 static int on_close(nghttp2_session *s, int32_t id, uint32_t code, void *user)
 {
 	(void)code;
-	(void)user;
-	stream_free(nghttp2_session_get_stream_user_data(s, id));
+	stream_free(user, nghttp2_session_get_stream_user_data(s, id));
 	nghttp2_session_set_stream_user_data(s, id, NULL);
 	return 0;
 }
@@ -425,8 +438,9 @@ void doh_free(struct tdns_doh *d)
 {
 	if (d == NULL)
 		return;
-	/* Deleting the session closes its streams (on_close frees them). */
 	nghttp2_session_del(d->s);
+	while (d->streams != NULL)
+		stream_free(d, d->streams);
 	free(d);
 }
 
