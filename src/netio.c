@@ -655,33 +655,43 @@ static void timers_fire(struct tdns_loop *l, uint64_t now)
 
 /* ---- stream I/O: TCP, or TLS over TCP ---- */
 
-/* recv() on a stream socket, through its TLS session when it has one:
- * bytes read, 0 at the end of the stream, -1 with errno set (EAGAIN: try
- * again when the socket is ready; *want_out: ready for writing). */
+/* A TLS read's or write's outcome as recv() or send() gives it: bytes, 0
+ * at the end of the stream (reading), or -1 with errno EAGAIN (try again
+ * when the socket is ready; *want_out: ready for writing), EPROTO (a
+ * failed read) or EPIPE (a failed write). */
+static ssize_t tls_as_socket(enum tls_io r, size_t n, bool *want_out, bool reading)
+{
+	switch (r) {
+	case TLS_IO_OK:
+		return (ssize_t)n;
+	case TLS_IO_WANT_WRITE:
+		*want_out = true;
+		/* fall through */
+	case TLS_IO_WANT_READ:
+		errno = EAGAIN;
+		return -1;
+	case TLS_IO_EOF:
+		if (reading)
+			return 0;
+		break;
+	case TLS_IO_ERROR:
+		break;
+	}
+	errno = reading ? EPROTO : EPIPE;
+	return -1;
+}
+
+/* recv() on a stream socket, through its TLS session when it has one. */
 static ssize_t stream_recv(int fd, struct tdns_tls_conn *tls, bool *want_out,
 			   void *p, size_t cap)
 {
+	enum tls_io r;
 	size_t n;
 
 	if (tls == NULL)
 		return recv(fd, p, cap, MSG_DONTWAIT);
-	switch (tls_conn_read(tls, p, cap, &n)) {
-	case TLS_IO_OK:
-		return (ssize_t)n;
-	case TLS_IO_EOF:
-		return 0;
-	case TLS_IO_WANT_WRITE:
-		*want_out = true;
-		errno = EAGAIN;
-		return -1;
-	case TLS_IO_WANT_READ:
-		errno = EAGAIN;
-		return -1;
-	case TLS_IO_ERROR:
-		break;
-	}
-	errno = EPROTO;
-	return -1;
+	r = tls_conn_read(tls, p, cap, &n);
+	return tls_as_socket(r, n, want_out, true);
 }
 
 /* send() on a stream socket, through its TLS session when it has one (a
@@ -690,26 +700,13 @@ static ssize_t stream_recv(int fd, struct tdns_tls_conn *tls, bool *want_out,
 static ssize_t stream_send(int fd, struct tdns_tls_conn *tls, bool *want_out,
 			   const void *p, size_t len)
 {
+	enum tls_io r;
 	size_t n;
 
 	if (tls == NULL)
 		return send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-	switch (tls_conn_write(tls, p, len, &n)) {
-	case TLS_IO_OK:
-		return (ssize_t)n;
-	case TLS_IO_WANT_WRITE:
-		*want_out = true;
-		errno = EAGAIN;
-		return -1;
-	case TLS_IO_WANT_READ:
-		errno = EAGAIN;
-		return -1;
-	case TLS_IO_EOF:
-	case TLS_IO_ERROR:
-		break;
-	}
-	errno = EPIPE;
-	return -1;
+	r = tls_conn_write(tls, p, len, &n);
+	return tls_as_socket(r, n, want_out, false);
 }
 
 /* ---- TCP connections (server side) ---- */

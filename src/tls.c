@@ -78,6 +78,21 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
 	return SSL_TLSEXT_ERR_OK;
 }
 
+/* What servers and clients share: TLS 1.2 at least (1.3 preferred by
+ * both sides' defaults); no renegotiation (a TLS 1.2 peer could otherwise
+ * make us redo the expensive half of a handshake at will); a peer closing
+ * without close_notify is a plain end of stream for DNS, whose messages
+ * carry their own length (RFC 7766 framing); netio's write buffer moves
+ * when it grows, and a partial write is a normal short send. */
+static void ctx_common(SSL_CTX *ctx)
+{
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+				      SSL_MODE_RELEASE_BUFFERS);
+}
+
 /* A server context from the files; NULL (logged) on failure. */
 static SSL_CTX *server_ctx(struct tdns_tls *t)
 {
@@ -92,18 +107,8 @@ static SSL_CTX *server_ctx(struct tdns_tls *t)
 		log_err("tls: %s", why);
 		return NULL;
 	}
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	/* No renegotiation (a TLS 1.2 client could otherwise make the
-	 * server redo the expensive half of a handshake at will); a peer
-	 * closing without close_notify is a plain end of stream for DNS,
-	 * whose messages carry their own length (RFC 7766 framing). */
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF |
-					 SSL_OP_CIPHER_SERVER_PREFERENCE);
-	/* netio's write buffer moves when it grows, and a partial write is
-	 * a normal short send. */
-	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-				      SSL_MODE_RELEASE_BUFFERS);
+	ctx_common(ctx);
+	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 	if (SSL_CTX_set_tlsext_ticket_keys(ctx, t->ticket_key, sizeof(t->ticket_key)) != 1)
@@ -220,11 +225,7 @@ enum tdns_status tls_client_new(const char *ca_file, struct tdns_tls **out)
 		tls_free(t);
 		return TDNS_ENOMEM;
 	}
-	SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(t->ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
-	SSL_CTX_set_mode(t->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-					 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-					 SSL_MODE_RELEASE_BUFFERS);
+	ctx_common(t->ctx);
 	/* RFC 8310 5: strict privacy fails closed on any verification error. */
 	SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
 	ok = ca_file != NULL ? SSL_CTX_load_verify_locations(t->ctx, ca_file, NULL)
