@@ -30,7 +30,9 @@ TDNS_PKGS_BUILD=(build-essential cmake pkg-config libldns-dev liblmdb-dev
 # openssl: the test CA and certificates are made at test time
 TDNS_PKGS_TEST=(libcmocka-dev python3 python3-dnspython procps nsd unbound strace
                 systemd dpkg-dev dnsperf knot-dnsutils openssl)
-TDNS_PKGS_BENCH=(dnsperf nsd unbound dnsmasq-base valgrind procps)
+# openssl: the DNS over TLS rows make a throw-away certificate and time
+# handshakes with openssl s_time
+TDNS_PKGS_BENCH=(dnsperf nsd unbound dnsmasq-base valgrind procps openssl)
 TDNS_PKGS_FUZZ=(clang libclang-rt-14-dev)
 TDNS_PKGS_SOAK=(dnsperf python3 procps)
 
