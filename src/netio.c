@@ -1007,6 +1007,8 @@ static void conn_readable(struct tcp_conn *c)
 				c->rbuf.data + c->rbuf.len, c->rbuf.cap - c->rbuf.len);
 		if (n > 0)
 			c->rbuf.len += (size_t)n;
+		else if (n == 0)
+			c->eof = true;
 	}
 	conn_process(c);
 }

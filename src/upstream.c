@@ -14,6 +14,9 @@
 #include "tierdns/pool.h"
 
 #define TAB_MIN 64    /* slots of the attempt table to begin with */
+#define DOT_BUCKETS 256 /* a DoT connection's attempts, by the low byte of
+			 * their ID (IDs are random: a reply finds its
+			 * attempt among about 1/256 of those in flight) */
 
 struct dot_conn;
 
@@ -24,7 +27,7 @@ struct attempt {
 	struct tdns_out *out;       /* NULL on a DoT connection */
 	struct dot_conn *dot;       /* the DoT connection it waits on, or NULL */
 	uint16_t id;                /* its query's ID (DoT: how replies find it) */
-	struct attempt *dprev, *dnext; /* the DoT connection's attempts */
+	struct attempt *dprev, *dnext; /* its bucket of the DoT connection */
 	bool in_cb; /* inside resolver_on_reply for this attempt */
 	bool dead;  /* done was called meanwhile: free after the callback */
 };
@@ -37,7 +40,8 @@ struct dot_conn {
 	struct tdns_upstream *up;
 	unsigned upstream;
 	struct tdns_out *out;
-	struct attempt *head;
+	struct attempt *bucket[DOT_BUCKETS];
+	unsigned n;  /* attempts on it */
 	bool in_cb;  /* inside its netio callback: freed when that returns */
 	bool gone;   /* failed or closed: no new attempt joins it */
 };
@@ -145,11 +149,12 @@ static void dot_unlink(struct attempt *a)
 	if (a->dprev != NULL)
 		a->dprev->dnext = a->dnext;
 	else
-		c->head = a->dnext;
+		c->bucket[a->id % DOT_BUCKETS] = a->dnext;
 	if (a->dnext != NULL)
 		a->dnext->dprev = a->dprev;
 	a->dprev = a->dnext = NULL;
 	a->dot = NULL;
+	c->n--;
 }
 
 /* Close a DoT connection (unless its own callback is running: that frees
@@ -178,7 +183,7 @@ static void free_attempt(struct tdns_upstream *up, struct attempt *a)
 		netio_out_close(a->out);
 	c = a->dot;
 	dot_unlink(a);
-	if (c != NULL && c->gone && c->head == NULL)
+	if (c != NULL && c->gone && c->n == 0)
 		dot_close(c);
 	pool_put(&up->spare, a);
 }
@@ -202,6 +207,7 @@ static void on_dot_msg(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t
 	struct dot_conn *c = ctx;
 	struct attempt *a;
 	uint16_t id;
+	size_t i;
 
 	(void)o;
 	c->in_cb = true;
@@ -209,13 +215,15 @@ static void on_dot_msg(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t
 		c->gone = true;
 		if (c->up->dot[c->upstream] == c)
 			c->up->dot[c->upstream] = NULL;
-		while ((a = c->head) != NULL) {
-			dot_unlink(a);
-			deliver(a, NULL, 0);
+		for (i = 0; i < DOT_BUCKETS; i++) {
+			while ((a = c->bucket[i]) != NULL) {
+				dot_unlink(a);
+				deliver(a, NULL, 0);
+			}
 		}
 	} else if (len >= 2) {
 		id = (uint16_t)(msg[0] << 8 | msg[1]);
-		for (a = c->head; a != NULL && a->id != id; a = a->dnext)
+		for (a = c->bucket[id % DOT_BUCKETS]; a != NULL && a->id != id; a = a->dnext)
 			;
 		/* No attempt with that ID (it timed out, or the server
 		 * is confused): the resolver would ignore it anyway. */
@@ -223,7 +231,7 @@ static void on_dot_msg(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t
 			deliver(a, msg, len);
 	}
 	c->in_cb = false;
-	if (c->gone && c->head == NULL)
+	if (c->gone && c->n == 0)
 		dot_close(c);
 }
 
@@ -233,7 +241,7 @@ static enum tdns_status dot_send(struct tdns_upstream *up, struct attempt *a,
 				 unsigned i, const uint8_t *msg, size_t len)
 {
 	struct dot_conn *c = up->dot[i];
-	struct attempt *b;
+	struct attempt *b, **bucket;
 	enum tdns_status st;
 
 	if (len < 2)
@@ -255,20 +263,22 @@ static enum tdns_status dot_send(struct tdns_upstream *up, struct attempt *a,
 	}
 	/* A 16-bit ID clash with a query still in flight (1 in 65536 per
 	 * pair): this one goes to the next upstream instead. */
-	for (b = c->head; b != NULL; b = b->dnext)
+	bucket = &c->bucket[a->id % DOT_BUCKETS];
+	for (b = *bucket; b != NULL; b = b->dnext)
 		if (b->id == a->id)
 			return TDNS_EBUSY;
 	st = netio_out_send(c->out, msg, len);
 	if (st != TDNS_OK) {
-		if (c->head == NULL)
+		if (c->n == 0)
 			dot_close(c);
 		return st;
 	}
 	a->dot = c;
-	a->dnext = c->head;
-	if (c->head != NULL)
-		c->head->dprev = a;
-	c->head = a;
+	a->dnext = *bucket;
+	if (*bucket != NULL)
+		(*bucket)->dprev = a;
+	*bucket = a;
+	c->n++;
 	return TDNS_OK;
 }
 
