@@ -226,17 +226,17 @@ static void worker_fini(struct worker *w)
 }
 
 /* SIGHUP: static zones and the cache are read live, so there is nothing
- * to reload but the TLS certificates; say what the store holds now. */
+ * to reload but the TLS certificates and CAs; say what the store holds
+ * now. */
 static void local_reload(void *ctx)
 {
 	struct worker *workers = ctx;
 	struct tdns_txn *t = NULL;
 	enum tdns_status st;
 
-	if (workers[0].tls->dot != NULL)
-		(void)tls_server_reload(workers[0].tls->dot);
-	if (workers[0].tls->doh != NULL)
-		(void)tls_server_reload(workers[0].tls->doh);
+	(void)tls_reload(workers[0].tls->dot);
+	(void)tls_reload(workers[0].tls->doh);
+	(void)tls_reload(workers[0].tls->upstream);
 	st = store_begin(workers[0].store, false, &t);
 	if (st != TDNS_OK) {
 		log_err("store %s: %s", workers[0].o->db_dir, tdns_strerror(st));

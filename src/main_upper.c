@@ -137,7 +137,7 @@ static void upper_reload(void *ctx)
 	struct worker *workers = ctx;
 
 	if (workers[0].tls != NULL)
-		(void)tls_server_reload(workers[0].tls);
+		(void)tls_reload(workers[0].tls);
 	upper_zone_report(workers[0].store, workers[0].db_dir);
 }
 

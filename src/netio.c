@@ -92,6 +92,7 @@ struct tcp_conn {
 	bool eof;                     /* peer shut its side down */
 	bool in_process;              /* conn_process is on the stack */
 	bool tls_want_out;            /* the TLS session waits for EPOLLOUT */
+	bool tls_up;                  /* its handshake is done */
 	struct tdns_tls_conn *tls;    /* NULL: clear TCP */
 	struct tdns_doh *doh;         /* DoH: the HTTP/2 session, else NULL */
 	struct buf rbuf, wbuf;
@@ -150,6 +151,7 @@ struct tdns_out {
 	bool failed;
 	bool closed;
 	bool tls_want_out;            /* the TLS session waits for EPOLLOUT */
+	bool tls_up;                  /* its handshake is done */
 	struct tdns_tls_conn *tls;    /* NULL: clear UDP or TCP */
 	char *auth_name;              /* TLS: the name checked, for logs */
 	struct tdns_addr peer;        /* for logs */
@@ -709,6 +711,20 @@ static ssize_t stream_send(int fd, struct tdns_tls_conn *tls, bool *want_out,
 	return tls_as_socket(r, n, want_out, false);
 }
 
+/* Once per TLS session, when its handshake is done: say so (debug). */
+static void tls_note_up(struct tdns_tls_conn *tls, bool *up, const char *what,
+			const struct tdns_addr *peer)
+{
+	char as[64];
+	bool resumed;
+
+	if (*up || !tls_conn_established(tls, &resumed))
+		return;
+	*up = true;
+	log_debug("tls %s %s: handshake done%s", what,
+		  netio_addr_str(peer, as, sizeof(as)), resumed ? ", session resumed" : "");
+}
+
 /* ---- TCP connections (server side) ---- */
 
 static void conn_list_unlink(struct tcp_conn **head, struct tcp_conn **tail,
@@ -981,6 +997,8 @@ static void conn_readable(struct tcp_conn *c)
 	}
 	n = stream_recv(c->ev.fd, c->tls, &c->tls_want_out, c->rbuf.data + c->rbuf.len,
 			c->rbuf.cap - c->rbuf.len);
+	if (c->tls != NULL)
+		tls_note_up(c->tls, &c->tls_up, "from", &c->peer);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			conn_tls_fail(c);
@@ -1848,6 +1866,8 @@ static void out_tcp_readable(struct tdns_out *o)
 	}
 	n = stream_recv(o->ev.fd, o->tls, &o->tls_want_out, o->rbuf.data + o->rbuf.len,
 			o->rbuf.cap - o->rbuf.len);
+	if (o->tls != NULL)
+		tls_note_up(o->tls, &o->tls_up, "to", &o->peer);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			out_tls_fail(o);
@@ -1918,10 +1938,17 @@ static void out_event(struct tdns_out *o, uint32_t events)
 	out_settle(o);
 }
 
-/* tls NULL: clear UDP or TCP; else TLS over TCP checked for auth_name. */
+/* What a TLS out socket needs (netio_out_tls). */
+struct out_tls {
+	struct tdns_tls *tls;
+	const char *auth_name;
+	struct tdns_tls_session **resume;
+};
+
+/* tls NULL: clear UDP or TCP; else TLS over TCP checked for its name. */
 static enum tdns_status out_open(struct tdns_loop *l, const struct tdns_addr *peer,
-				 bool tcp, struct tdns_tls *tls, const char *auth_name,
-				 netio_out_fn fn, void *ctx, struct tdns_out **out)
+				 bool tcp, const struct out_tls *tls, netio_out_fn fn,
+				 void *ctx, struct tdns_out **out)
 {
 	struct tdns_out *o = NULL;
 	enum tdns_status st = TDNS_OK;
@@ -1957,10 +1984,10 @@ static enum tdns_status out_open(struct tdns_loop *l, const struct tdns_addr *pe
 	o->peer = *peer;
 	if (tls != NULL) {
 		st = TDNS_ENOMEM;
-		o->auth_name = strdup(auth_name);
+		o->auth_name = strdup(tls->auth_name);
 		if (o->auth_name == NULL)
 			goto out;
-		o->tls = tls_conn_client(tls, fd, auth_name);
+		o->tls = tls_conn_client(tls->tls, fd, tls->auth_name, tls->resume);
 		if (o->tls == NULL)
 			goto out;
 	}
@@ -1993,24 +2020,27 @@ out:
 enum tdns_status netio_out_udp(struct tdns_loop *l, const struct tdns_addr *peer,
 			       netio_out_fn fn, void *ctx, struct tdns_out **out)
 {
-	return out_open(l, peer, false, NULL, NULL, fn, ctx, out);
+	return out_open(l, peer, false, NULL, fn, ctx, out);
 }
 
 enum tdns_status netio_out_tcp(struct tdns_loop *l, const struct tdns_addr *peer,
 			       netio_out_fn fn, void *ctx, struct tdns_out **out)
 {
-	return out_open(l, peer, true, NULL, NULL, fn, ctx, out);
+	return out_open(l, peer, true, NULL, fn, ctx, out);
 }
 
 enum tdns_status netio_out_tls(struct tdns_loop *l, const struct tdns_addr *peer,
 			       struct tdns_tls *tls, const char *auth_name,
-			       netio_out_fn fn, void *ctx, struct tdns_out **out)
+			       struct tdns_tls_session **resume, netio_out_fn fn,
+			       void *ctx, struct tdns_out **out)
 {
+	struct out_tls t = { tls, auth_name, resume };
+
 	if (tls == NULL || auth_name == NULL) {
 		*out = NULL;
 		return TDNS_EINVAL;
 	}
-	return out_open(l, peer, true, tls, auth_name, fn, ctx, out);
+	return out_open(l, peer, true, &t, fn, ctx, out);
 }
 
 enum tdns_status netio_out_send(struct tdns_out *o, const uint8_t *msg, size_t len)

@@ -33,7 +33,8 @@
 
 struct tdns_tls {
 	bool server;
-	char *cert_file, *key_file;
+	char *cert_file, *key_file; /* a server's */
+	char *ca_file;              /* a client's; NULL: the system store */
 	uint8_t alpn[ALPN_MAX + 1]; /* length-prefixed, as the wire has it */
 	uint8_t ticket_key[TICKET_KEY_LEN];
 	/* The current context. Sessions take their own reference
@@ -45,6 +46,7 @@ struct tdns_tls {
 struct tdns_tls_conn {
 	SSL *ssl;
 	bool fatal; /* a fatal error: no close_notify may follow */
+	struct tdns_tls_session **resume; /* a client's slot, or NULL */
 	char err[160];
 };
 
@@ -188,15 +190,64 @@ out:
 	return st;
 }
 
-enum tdns_status tls_server_reload(struct tdns_tls *t)
+/* A client's new session (a ticket arriving after the handshake): into
+ * its slot, replacing the one there; returning 1 keeps the reference. */
+static int client_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+	struct tdns_tls_conn *c = SSL_get_app_data(ssl);
+
+	if (c == NULL || c->resume == NULL)
+		return 0;
+	SSL_SESSION_free((SSL_SESSION *)*c->resume);
+	*c->resume = (struct tdns_tls_session *)sess;
+	return 1;
+}
+
+/* A client context that verifies against t->ca_file; NULL (logged) on
+ * failure. */
+static SSL_CTX *client_ctx(const struct tdns_tls *t)
+{
+	SSL_CTX *ctx;
+	char why[160];
+	int ok;
+
+	ERR_clear_error();
+	ctx = SSL_CTX_new(TLS_client_method());
+	if (ctx == NULL) {
+		err_text(why, sizeof(why), "out of memory");
+		log_err("tls: %s", why);
+		return NULL;
+	}
+	ctx_common(ctx);
+	/* RFC 8310 5: strict privacy fails closed on any verification error. */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	/* Sessions live in the callers' slots (one per server and thread),
+	 * not in a cache shared by the threads. */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+						    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(ctx, client_new_session);
+	ok = t->ca_file != NULL ? SSL_CTX_load_verify_locations(ctx, t->ca_file, NULL)
+				: SSL_CTX_set_default_verify_paths(ctx);
+	if (ok != 1) {
+		err_text(why, sizeof(why), "unreadable");
+		log_err("tls: CA %s: %s", t->ca_file != NULL ? t->ca_file : "(system store)",
+			why);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+enum tdns_status tls_reload(struct tdns_tls *t)
 {
 	SSL_CTX *fresh, *old;
 
-	if (t == NULL || !t->server)
-		return TDNS_EINVAL;
-	fresh = server_ctx(t);
+	if (t == NULL)
+		return TDNS_OK;
+	fresh = t->server ? server_ctx(t) : client_ctx(t);
 	if (fresh == NULL) {
-		log_err("tls: reload failed; still serving the previous certificate");
+		log_err("tls: reload failed; still using the previous %s",
+			t->server ? "certificate" : "CA certificates");
 		return TDNS_EINVAL;
 	}
 	pthread_mutex_lock(&t->lock);
@@ -205,34 +256,27 @@ enum tdns_status tls_server_reload(struct tdns_tls *t)
 	pthread_mutex_unlock(&t->lock);
 	/* Sessions started from it hold their own references. */
 	SSL_CTX_free(old);
-	log_info("tls: certificate %s and key %s reloaded", t->cert_file, t->key_file);
+	if (t->server)
+		log_info("tls: certificate %s and key %s reloaded", t->cert_file, t->key_file);
+	else
+		log_info("tls: CA %s reloaded", t->ca_file != NULL ? t->ca_file : "(system store)");
 	return TDNS_OK;
 }
 
 enum tdns_status tls_client_new(const char *ca_file, struct tdns_tls **out)
 {
 	struct tdns_tls *t;
-	char why[160];
-	int ok;
 
 	*out = NULL;
 	t = tls_alloc(false);
 	if (t == NULL)
 		return TDNS_ENOMEM;
-	ERR_clear_error();
-	t->ctx = SSL_CTX_new(TLS_client_method());
-	if (t->ctx == NULL) {
+	if (ca_file != NULL && (t->ca_file = strdup(ca_file)) == NULL) {
 		tls_free(t);
 		return TDNS_ENOMEM;
 	}
-	ctx_common(t->ctx);
-	/* RFC 8310 5: strict privacy fails closed on any verification error. */
-	SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
-	ok = ca_file != NULL ? SSL_CTX_load_verify_locations(t->ctx, ca_file, NULL)
-			     : SSL_CTX_set_default_verify_paths(t->ctx);
-	if (ok != 1) {
-		err_text(why, sizeof(why), "unreadable");
-		log_err("tls: CA %s: %s", ca_file != NULL ? ca_file : "(system store)", why);
+	t->ctx = client_ctx(t);
+	if (t->ctx == NULL) {
 		tls_free(t);
 		return TDNS_EINVAL;
 	}
@@ -264,6 +308,7 @@ void tls_free(struct tdns_tls *t)
 	pthread_mutex_destroy(&t->lock);
 	free(t->cert_file);
 	free(t->key_file);
+	free(t->ca_file);
 	OPENSSL_cleanse(t->ticket_key, sizeof(t->ticket_key));
 	free(t);
 }
@@ -280,6 +325,7 @@ static struct tdns_tls_conn *conn_new(struct tdns_tls *t, int fd)
 	pthread_mutex_unlock(&t->lock);
 	if (c->ssl == NULL || SSL_set_fd(c->ssl, fd) != 1)
 		goto fail;
+	SSL_set_app_data(c->ssl, c);
 	return c;
 fail:
 	ERR_clear_error();
@@ -298,7 +344,8 @@ struct tdns_tls_conn *tls_conn_server(struct tdns_tls *t, int fd)
 }
 
 struct tdns_tls_conn *tls_conn_client(struct tdns_tls *t, int fd,
-				      const char *auth_name)
+				      const char *auth_name,
+				      struct tdns_tls_session **resume)
 {
 	struct tdns_tls_conn *c = conn_new(t, fd);
 	X509_VERIFY_PARAM *vp;
@@ -321,8 +368,19 @@ struct tdns_tls_conn *tls_conn_client(struct tdns_tls *t, int fd,
 			return NULL;
 		}
 	}
+	c->resume = resume;
+	/* A session that no longer resumes (the server restarted, its key
+	 * changed) costs nothing but the full handshake that follows. */
+	if (resume != NULL && *resume != NULL &&
+	    SSL_set_session(c->ssl, (SSL_SESSION *)*resume) != 1)
+		ERR_clear_error();
 	SSL_set_connect_state(c->ssl);
 	return c;
+}
+
+void tls_session_free(struct tdns_tls_session *s)
+{
+	SSL_SESSION_free((SSL_SESSION *)s);
 }
 
 /* The outcome of an SSL_read/SSL_write that returned ok (1 or 0). */
@@ -393,7 +451,10 @@ bool tls_conn_established(const struct tdns_tls_conn *c, bool *resumed)
 
 void tls_conn_shutdown(struct tdns_tls_conn *c)
 {
-	if (c == NULL || c->fatal || !SSL_is_init_finished(c->ssl))
+	if (c == NULL)
+		return;
+	c->resume = NULL;
+	if (c->fatal || !SSL_is_init_finished(c->ssl))
 		return;
 	ERR_clear_error();
 	(void)SSL_shutdown(c->ssl);

@@ -12,6 +12,7 @@
 #include "tierdns/clock.h"
 #include "tierdns/log.h"
 #include "tierdns/pool.h"
+#include "tierdns/tls.h"
 
 #define TAB_MIN 64    /* slots of the attempt table to begin with */
 #define DOT_BUCKETS 256 /* a DoT connection's attempts, by the low byte of
@@ -63,6 +64,9 @@ struct tdns_upstream {
 	char **auth;
 	struct tdns_tls *tls;
 	struct dot_conn **dot;
+	/* DoT: the session to resume when upstream i is connected again
+	 * (the last ticket it gave this loop). */
+	struct tdns_tls_session **sess;
 };
 
 /* The resolver's tokens are a sequence number over a slot number: mix the
@@ -254,7 +258,7 @@ static enum tdns_status dot_send(struct tdns_upstream *up, struct attempt *a,
 		c->up = up;
 		c->upstream = i;
 		st = netio_out_tls(up->loop, &up->addrs[i], up->tls, up->auth[i],
-				   on_dot_msg, c, &c->out);
+				   &up->sess[i], on_dot_msg, c, &c->out);
 		if (st != TDNS_OK) {
 			free(c);
 			return st;
@@ -396,7 +400,8 @@ enum tdns_status upstream_new(struct tdns_loop *loop, const struct tdns_addr *ad
 		up->tls = tls;
 		up->auth = calloc(n, sizeof(*up->auth));
 		up->dot = calloc(n, sizeof(*up->dot));
-		if (up->auth == NULL || up->dot == NULL)
+		up->sess = calloc(n, sizeof(*up->sess));
+		if (up->auth == NULL || up->dot == NULL || up->sess == NULL)
 			goto out;
 		for (i = 0; i < n; i++)
 			if (auth[i] != NULL && (up->auth[i] = strdup(auth[i])) == NULL)
@@ -425,8 +430,13 @@ void upstream_free(struct tdns_upstream *up)
 	for (i = 0; up->dot != NULL && i < up->n; i++)
 		if (up->dot[i] != NULL)
 			dot_close(up->dot[i]);
+	/* The connections are closed (their sessions detached from the
+	 * slots) before the slots go. */
+	for (i = 0; up->sess != NULL && i < up->n; i++)
+		tls_session_free(up->sess[i]);
 	for (i = 0; up->auth != NULL && i < up->n; i++)
 		free(up->auth[i]);
+	free(up->sess);
 	free(up->auth);
 	free(up->dot);
 	free(up->addrs);

@@ -201,12 +201,16 @@ enum tdns_status netio_out_tcp(struct tdns_loop *l, const struct tdns_addr *peer
 /* A TCP connection to peer carrying a TLS session (tls.h) that accepts
  * only a certificate for auth_name (copied) verified by the client
  * configuration tls (which must outlive the socket); messages are framed
- * inside it. A failed handshake or verification is logged at warning
- * level (naming peer, auth_name and the reason) and reported as a failed
- * socket (fn with NULL). */
+ * inside it. resume (may be NULL): the caller's session slot for peer
+ * (tls_conn_client), which must outlive the socket or its
+ * netio_out_close. A failed handshake or verification is logged at
+ * warning level (naming peer, auth_name and the reason) and reported as a
+ * failed socket (fn with NULL). */
+struct tdns_tls_session;
 enum tdns_status netio_out_tls(struct tdns_loop *l, const struct tdns_addr *peer,
 			       struct tdns_tls *tls, const char *auth_name,
-			       netio_out_fn fn, void *ctx, struct tdns_out **out);
+			       struct tdns_tls_session **resume, netio_out_fn fn,
+			       void *ctx, struct tdns_out **out);
 /* Queue one message (copied). */
 enum tdns_status netio_out_send(struct tdns_out *o, const uint8_t *msg, size_t len);
 /* Close and free; no callback afterwards. */

@@ -25,6 +25,9 @@
 
 struct tdns_tls;
 struct tdns_tls_conn;
+/* A client's resumable session (a TLS 1.3 ticket or a TLS 1.2 session),
+ * kept by the caller in a slot per server. */
+struct tdns_tls_session;
 
 enum tls_io {
 	TLS_IO_OK = 0,     /* *n bytes were read or written (n > 0) */
@@ -39,17 +42,18 @@ enum tls_io {
  * (errors logged, naming the file). TLS 1.3 preferred, TLS 1.2 the least
  * accepted; no renegotiation; session resumption with TLS 1.3 tickets (and
  * the TLS 1.2 session cache) under a ticket key made at start, so tickets
- * stay valid across tls_server_reload. alpn: the ALPN protocol offered
+ * stay valid across tls_reload. alpn: the ALPN protocol offered
  * ("dot", RFC 7858 and the IANA registry; "h2" for DoH, RFC 8484 5.2),
  * chosen when the client offers it; a client that offers only others is
  * served anyway. *out owned by the caller (tls_free).
  */
 enum tdns_status tls_server_new(const char *cert_file, const char *key_file,
 				const char *alpn, struct tdns_tls **out);
-/* Read the certificate and key files again (on SIGHUP). On any error the
- * old ones stay in use and the error is logged. Sessions already running
- * keep the certificate they started with. */
-enum tdns_status tls_server_reload(struct tdns_tls *t);
+/* Read the files again (on SIGHUP): a server's certificate and key, a
+ * client's CA file. On any error the old ones stay in use and the error
+ * is logged. Sessions already running keep what they started with. A
+ * server's ticket key is kept, so tickets stay valid. NULL is ignored. */
+enum tdns_status tls_reload(struct tdns_tls *t);
 
 /*
  * A client configuration that verifies servers strictly (RFC 8310 strict
@@ -77,9 +81,16 @@ void tls_free(struct tdns_tls *t);
 struct tdns_tls_conn *tls_conn_server(struct tdns_tls *t, int fd);
 /* A client session on the connected socket fd that accepts only a
  * certificate for auth_name (a host name, or an IP address literal), sent
- * as SNI as well. NULL (logged) when out of memory. */
+ * as SNI as well. resume (may be NULL) is the caller's slot for this
+ * server: a session in it is offered for resumption (RFC 8446 2.2: no
+ * certificate is sent again), and the tickets the server issues replace
+ * it, until tls_conn_shutdown. The slot must outlive the session or be
+ * detached by tls_conn_shutdown first. NULL (logged) when out of memory. */
 struct tdns_tls_conn *tls_conn_client(struct tdns_tls *t, int fd,
-				      const char *auth_name);
+				      const char *auth_name,
+				      struct tdns_tls_session **resume);
+/* Free a session kept in a slot. NULL ok. */
+void tls_session_free(struct tdns_tls_session *s);
 
 enum tls_io tls_conn_read(struct tdns_tls_conn *c, void *buf, size_t cap, size_t *n);
 enum tls_io tls_conn_write(struct tdns_tls_conn *c, const void *buf, size_t len,
@@ -94,7 +105,7 @@ const char *tls_conn_error(const struct tdns_tls_conn *c);
  * earlier session. */
 bool tls_conn_established(const struct tdns_tls_conn *c, bool *resumed);
 /* Send close_notify if the session is up and healthy (best effort, never
- * waits). Call before closing the socket. */
+ * waits), and detach the resume slot. Call before closing the socket. */
 void tls_conn_shutdown(struct tdns_tls_conn *c);
 /* Free the session (not the socket). NULL ok. */
 void tls_conn_free(struct tdns_tls_conn *c);

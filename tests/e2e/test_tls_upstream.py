@@ -9,7 +9,8 @@ time. Cases:
     TLS connection (reused and pipelined: /proc/net/tcp shows exactly one
     established connection to the upper's TLS port, one worker);
   - the upper restarts: the next miss opens a new connection and is
-    answered;
+    answered; once the upper closes that one as idle (--tcp-idle), the
+    next miss reconnects resuming the TLS session (the upper logs it);
   - a dead first DoT upstream fails over to the second within 3 s;
   - the wrong authentication name, and a certificate from another CA,
     fail closed: SERVFAIL with an Extended DNS Error, and a log line
@@ -56,10 +57,13 @@ ua = hl.rand_addr()
 utp = tl.free_port(ua)
 
 
+IDLE_MS = 1500
+
+
 def start_upper(port=None, c=cert, k=key):
     return h.start_upper("UPPER", udb, "--tls-listen", "%s:%d" % (ua, utp),
-                         "--tls-cert", c, "--tls-key", k, "-t", "1",
-                         addr=ua, port=port)
+                         "--tls-cert", c, "--tls-key", k, "-t", "1", "-v",
+                         "--tcp-idle", str(IDLE_MS), addr=ua, port=port)
 
 
 upper = start_upper()
@@ -132,6 +136,21 @@ if m is not None and m.rcode() == dns.rcode.SERVFAIL:
     m, _ = hl.query(local, "lists2.site", timeout=4)
 h.check(m is not None and m.rcode() in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN),
         "local: no answer over a new DoT connection after the upper restarted: %s" % m)
+h.check("session resumed" not in upper.log_text(),
+        "upper: a session resumed before any could be")
+
+# ---- resumption: the upper closes the idle connection, the next miss
+# reconnects with the ticket it was given ----
+deadline = time.monotonic() + IDLE_MS / 1000 + 5
+while established_to(ua, utp) > 0 and time.monotonic() < deadline:
+    time.sleep(0.1)
+h.check(established_to(ua, utp) == 0, "upper did not close the idle DoT connection")
+m, _ = hl.query(local, "resume.site", timeout=4)
+h.check(m is not None and m.rcode() == dns.rcode.NXDOMAIN,
+        "local: no answer after reconnecting: %s" % m)
+time.sleep(0.2)
+h.check("session resumed" in upper.log_text(),
+        "local -> upper: the second connection did not resume the TLS session")
 
 # ---- failover from a dead DoT upstream ----
 dead = "%s:%d" % (ua, tl.free_port(ua))
