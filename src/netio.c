@@ -1339,6 +1339,7 @@ static unsigned udp_batch_once(struct listener *lst)
 		req->udp_fd = lst->udp.fd;
 		req->peer.len = h->msg_namelen;
 		req->tcp = false;
+		req->tls = req->https = false;
 		req->prev = req->next = NULL;
 		req_read_pktinfo(req, h);
 		if (h->msg_flags & MSG_TRUNC)
