@@ -858,6 +858,20 @@ static void conn_settle(struct tcp_conn *c)
 	ev_set(c->lst->loop, &c->ev, events);
 }
 
+/* A request for a query that came on connection c. */
+static void conn_request(struct tcp_conn *c, struct tdns_request *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->loop = c->lst->loop;
+	req->lst = c->lst;
+	req->conn = c;
+	req->udp_fd = -1;
+	req->peer = c->peer;
+	req->tcp = true;
+	req->tls = c->tls != NULL;
+	req->https = c->doh != NULL;
+}
+
 /* DoH: what the HTTP/2 session has to send goes into wbuf and out. */
 static void conn_doh_output(struct tcp_conn *c)
 {
@@ -885,13 +899,7 @@ static void conn_doh_query(void *ctx, struct tdns_doh *d, int32_t stream,
 	enum netio_verdict v;
 	size_t out_len = 0;
 
-	memset(&req, 0, sizeof(req));
-	req.loop = lst->loop;
-	req.lst = lst;
-	req.conn = c;
-	req.udp_fd = -1;
-	req.peer = c->peer;
-	req.tcp = req.tls = req.https = true;
+	conn_request(c, &req);
 	req.stream = stream;
 	v = lst->cfg.on_query(lst->cfg.ctx, &req, msg, len, lst->loop->answer, &out_len);
 	if (c->closed)
@@ -941,14 +949,7 @@ static void conn_process(struct tcp_conn *c)
 		return; /* a reply from inside the handler: the outer pass goes on */
 	c->in_process = true;
 	while (!c->closed && !conn_blocked(c) && (len = buf_framed_len(&c->rbuf)) >= 0) {
-		memset(&req, 0, sizeof(req));
-		req.loop = lst->loop;
-		req.lst = lst;
-		req.conn = c;
-		req.udp_fd = -1;
-		req.peer = c->peer;
-		req.tcp = true;
-		req.tls = c->tls != NULL;
+		conn_request(c, &req);
 		out_len = 0;
 		v = lst->cfg.on_query(lst->cfg.ctx, &req, c->rbuf.data + c->rbuf.off + 2,
 				      (size_t)len, lst->loop->answer, &out_len);
