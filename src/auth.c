@@ -1015,7 +1015,7 @@ bool auth_answer_from(struct zonedb_cache *zc, struct tdns_txn *t,
 	struct tdns_answer a;
 
 	q.peer = cl->peer;
-	q.transport = cl->tcp ? QCTX_TCP : QCTX_UDP;
+	q.transport = cl->tls ? QCTX_TLS : cl->tcp ? QCTX_TCP : QCTX_UDP;
 	return pipeline_run(&upper, &c, &q, &a, in, in_len, out, cap, out_len) ==
 		       PIPELINE_ANSWER &&
 	       *out_len > 0;
@@ -1026,7 +1026,7 @@ bool auth_answer(struct zonedb_cache *zc, struct tdns_txn *t,
 		 size_t in_len, bool tcp, uint8_t *out, size_t cap,
 		 size_t *out_len)
 {
-	struct auth_client cl = { NULL, tcp, NULL, 0 };
+	struct auth_client cl = { NULL, tcp, NULL, 0, false };
 
 	return auth_answer_from(zc, t, cfg, &cl, in, in_len, out, cap, out_len);
 }

@@ -18,6 +18,7 @@
 #include "tierdns/acl.h"
 #include "tierdns/control.h"
 #include "tierdns/daemon.h"
+#include "tierdns/doh.h"
 #include "tierdns/infra.h"
 #include "tierdns/log.h"
 #include "tierdns/netio.h"
@@ -25,11 +26,19 @@
 #include "tierdns/pipeline.h"
 #include "tierdns/resolve.h"
 #include "tierdns/store.h"
+#include "tierdns/tls.h"
 #include "tierdns/upstream.h"
 #include "tierdns/wire.h"
 
 #define LOCAL_MAP_FACTOR 4
 #define LOCAL_MAP_EXTRA ((uint64_t)64 << 20)
+
+/* The TLS configurations the workers share; NULL: none. */
+struct tls_cfgs {
+	struct tdns_tls *dot;      /* --tls-listen */
+	struct tdns_tls *doh;      /* --https-listen (ALPN h2) */
+	struct tdns_tls *upstream; /* --upstream-tls */
+};
 
 struct worker {
 	unsigned id;
@@ -45,7 +54,17 @@ struct worker {
 	 * it at shutdown; never taken on the query path. */
 	pthread_mutex_t r_mu;
 	unsigned n_workers;
+	const struct tls_cfgs *tls;
 };
+
+/* What a query came over, as the resolver's context records it. */
+static enum qctx_transport transport_of(const struct tdns_request *req)
+{
+	return netio_request_is_https(req) ? QCTX_HTTPS
+	       : netio_request_is_tls(req) ? QCTX_TLS
+	       : netio_request_is_tcp(req) ? QCTX_TCP
+					   : QCTX_UDP;
+}
 
 static void *client_hold(void *ctx, void *request)
 {
@@ -71,17 +90,18 @@ static enum netio_verdict on_query(void *ctx, struct tdns_request *req,
 {
 	struct worker *w = ctx;
 	const struct tdns_addr *peer = netio_request_peer(req);
-	bool tcp = netio_request_is_tcp(req), timed = !w->stats.in_batch;
+	bool timed = !w->stats.in_batch;
 	enum resolver_verdict v;
 
 	if (timed)
 		stats_batch(&w->stats, true); /* a TCP query is timed alone */
 	if (!acl_allows(w->o->allow, w->o->n_allow,
 			(const struct sockaddr *)&peer->ss, peer->len)) {
-		v = resolver_refuse(w->r, in, in_len, tcp, out, WIRE_MAX_MSG, out_len);
+		v = resolver_refuse(w->r, in, in_len, transport_of(req), out, WIRE_MAX_MSG,
+				    out_len);
 	} else {
-		v = resolver_query(w->r, in, in_len, tcp, req, out, WIRE_MAX_MSG,
-				   out_len);
+		v = resolver_query(w->r, in, in_len, transport_of(req), req, out,
+				   WIRE_MAX_MSG, out_len);
 	}
 	if (timed)
 		stats_batch(&w->stats, false);
@@ -116,7 +136,7 @@ static void worker_batch(void *ctx, bool begin)
 
 static enum tdns_status worker_init(struct worker *w, struct tdns_opts *o,
 				    struct tdns_store *store, struct tdns_infra *infra,
-				    const char *identity)
+				    const struct tls_cfgs *tls, const char *identity)
 {
 	struct tdns_resolver_cfg cfg;
 	struct tdns_listen_cfg lc;
@@ -125,10 +145,12 @@ static enum tdns_status worker_init(struct worker *w, struct tdns_opts *o,
 
 	w->o = o;
 	w->store = store;
+	w->tls = tls;
 	w->loop = netio_loop_new();
 	if (w->loop == NULL)
 		goto out;
-	st = upstream_new(w->loop, o->upstream, o->n_upstream, &w->up);
+	st = upstream_new(w->loop, o->upstream, o->upstream_auth, o->n_upstream,
+			  tls->upstream, &w->up);
 	if (st != TDNS_OK)
 		goto out;
 	memset(&cfg, 0, sizeof(cfg));
@@ -155,9 +177,20 @@ static enum tdns_status worker_init(struct worker *w, struct tdns_opts *o,
 		goto out;
 	upstream_set_resolver(w->up, w->r);
 	netio_loop_set_flush(w->loop, worker_flush, w);
-	for (unsigned i = 0; i < o->n_listen; i++) {
+	for (unsigned i = 0; i < o->n_listen + o->n_tls_listen + o->n_https_listen; i++) {
+		unsigned k = i - o->n_listen - o->n_tls_listen;
+
 		memset(&lc, 0, sizeof(lc));
-		lc.addr = o->listen[i];
+		if (i < o->n_listen) {
+			lc.addr = o->listen[i];
+		} else if (i < o->n_listen + o->n_tls_listen) {
+			lc.addr = o->tls_listen[i - o->n_listen];
+			lc.tls = tls->dot;
+		} else {
+			lc.addr = o->https_listen[k];
+			lc.tls = tls->doh;
+			lc.doh = true;
+		}
 		lc.on_query = on_query;
 		lc.on_batch = worker_batch;
 		lc.ctx = w;
@@ -204,8 +237,8 @@ static void worker_fini(struct worker *w)
 }
 
 /* SIGHUP: the configuration file again (opts_reload: what applies while
- * running); static zones and the cache are read live, so say what the
- * store holds now. */
+ * running) and the TLS certificates and CAs; static zones and the cache
+ * are read live, so say what the store holds now. */
 static void local_reload(void *ctx)
 {
 	struct worker *workers = ctx;
@@ -213,6 +246,9 @@ static void local_reload(void *ctx)
 	enum tdns_status st;
 
 	opts_reload(workers[0].o);
+	(void)tls_reload(workers[0].tls->dot);
+	(void)tls_reload(workers[0].tls->doh);
+	(void)tls_reload(workers[0].tls->upstream);
 	st = store_begin(workers[0].store, false, &t);
 	if (st != TDNS_OK) {
 		log_err("store %s: %s", workers[0].o->db_dir, tdns_strerror(st));
@@ -288,6 +324,7 @@ int main(int argc, char **argv)
 	struct worker *workers = NULL;
 	struct tdns_control_ops cops;
 	struct tdns_control *ctl = NULL;
+	struct tls_cfgs tls = { NULL, NULL, NULL };
 	struct tdns_opts o;
 	char identity[256], addr[64];
 	const char *ident = NULL;
@@ -326,6 +363,17 @@ int main(int argc, char **argv)
 	if (st != TDNS_OK)
 		goto out;
 
+	if (o.n_tls_listen > 0 &&
+	    tls_listen_setup(o.tls_listen, o.n_tls_listen, &o, "dot", &tls.dot) != TDNS_OK)
+		goto out;
+	if (o.n_https_listen > 0 &&
+	    tls_listen_setup(o.https_listen, o.n_https_listen, &o, "h2", &tls.doh) != TDNS_OK)
+		goto out;
+	for (i = 0; i < o.n_upstream && tls.upstream == NULL; i++) {
+		if (o.upstream_auth[i] != NULL &&
+		    tls_client_new(o.tls_ca, &tls.upstream) != TDNS_OK)
+			goto out;
+	}
 	/* What is learnt about an upstream (dead, RTT, 0x20) is learnt once,
 	 * for every worker. */
 	st = infra_new(o.n_upstream, &infra);
@@ -344,7 +392,7 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < o.threads; i++) {
 		workers[i].id = i;
-		st = worker_init(&workers[i], &o, store, infra, ident);
+		st = worker_init(&workers[i], &o, store, infra, &tls, ident);
 		if (st != TDNS_OK) {
 			log_err("worker %u: %s", i, tdns_strerror(st));
 			goto out;
@@ -353,6 +401,13 @@ int main(int argc, char **argv)
 	for (i = 0; i < o.n_listen; i++)
 		log_info("listening on %s (udp, tcp)",
 			 netio_addr_str(&o.listen[i], addr, sizeof(addr)));
+	for (i = 0; i < o.n_tls_listen; i++)
+		log_info("listening on %s (tls)",
+			 netio_addr_str(&o.tls_listen[i], addr, sizeof(addr)));
+	for (i = 0; i < o.n_https_listen; i++)
+		log_info("listening on %s (https, path %s)",
+			 netio_addr_str(&o.https_listen[i], addr, sizeof(addr)), DOH_PATH);
+
 	memset(&cops, 0, sizeof(cops));
 	cops.prog = TDNS_PROG_LOCAL;
 	cops.store = store;
@@ -374,7 +429,9 @@ int main(int argc, char **argv)
 		goto out;
 	daemon_set_usr1(control_log_stats, ctl);
 	for (i = 0; i < o.n_upstream; i++)
-		log_info("upstream %s", netio_addr_str(&o.upstream[i], addr, sizeof(addr)));
+		log_info("upstream %s%s%s", netio_addr_str(&o.upstream[i], addr, sizeof(addr)),
+			 o.upstream_auth[i] != NULL ? " (tls) #" : "",
+			 o.upstream_auth[i] != NULL ? o.upstream_auth[i] : "");
 	log_info("store %s, %u thread%s, version %s", o.db_dir, o.threads,
 		 o.threads == 1 ? "" : "s", TDNS_VERSION);
 
@@ -391,6 +448,9 @@ out:
 	}
 	infra_free(infra);
 	store_close(store);
+	tls_free(tls.dot);
+	tls_free(tls.doh);
+	tls_free(tls.upstream);
 	daemon_cleanup(&o);
 	opts_free(&o);
 	return rc;

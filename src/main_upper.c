@@ -23,6 +23,7 @@
 #include "tierdns/opts.h"
 #include "tierdns/pipeline.h"
 #include "tierdns/store.h"
+#include "tierdns/tls.h"
 #include "tierdns/zonedb.h"
 
 struct worker {
@@ -41,6 +42,7 @@ struct worker {
 	enum tdns_status snap; /* how taking the batch's snapshot went */
 	struct rrl_counters rrl; /* this worker's rate-limited responses */
 	struct tdns_stats stats; /* written by this worker only (stats.h) */
+	struct tdns_tls *tls; /* the DoT certificate, shared; NULL: none */
 };
 
 /* A fresh read snapshot, so that zones tierdns-zone commits while we run
@@ -67,7 +69,8 @@ static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
 {
 	struct worker *w = ctx;
 	struct auth_client cl = { netio_request_peer(req), netio_request_is_tcp(req),
-				  &w->rrl, netio_request_keepalive(req) };
+				  &w->rrl, netio_request_keepalive(req),
+				  netio_request_is_tls(req) };
 	enum tdns_status st;
 	bool reply;
 
@@ -141,12 +144,15 @@ static void upper_zone_report(struct tdns_store *store, const char *dir)
 }
 
 /* SIGHUP: the configuration file again (opts_reload: what applies while
- * running); the zones are read live, so say what is being served now. */
+ * running) and the DoT certificate; the zones are read live, so say what
+ * is being served now. */
 static void upper_reload(void *ctx)
 {
 	struct worker *workers = ctx;
 
 	opts_reload(workers[0].o);
+	if (workers[0].tls != NULL)
+		(void)tls_reload(workers[0].tls);
 	upper_zone_report(workers[0].store, workers[0].db_dir);
 }
 
@@ -171,6 +177,7 @@ int main(int argc, char **argv)
 	struct tdns_control_ops cops;
 	struct tdns_control *ctl = NULL;
 	struct tdns_cookie_cfg cookies;
+	struct tdns_tls *tls = NULL;
 	struct tdns_opts o;
 	char hostname[256];
 	char as[64];
@@ -227,6 +234,9 @@ int main(int argc, char **argv)
 	st = daemon_open(&o, &so, &store);
 	if (st != TDNS_OK)
 		goto out;
+	if (o.n_tls_listen > 0 &&
+	    tls_listen_setup(o.tls_listen, o.n_tls_listen, &o, "dot", &tls) != TDNS_OK)
+		goto out;
 
 	workers = calloc(o.threads, sizeof(*workers));
 	if (workers == NULL) {
@@ -240,12 +250,14 @@ int main(int argc, char **argv)
 		workers[i].db_dir = o.db_dir;
 		workers[i].o = &o;
 		workers[i].auth = &auth;
+		workers[i].tls = tls;
 		workers[i].loop = netio_loop_new();
 		if (workers[i].loop == NULL)
 			goto out;
-		for (j = 0; j < o.n_listen; j++) {
+		for (j = 0; j < o.n_listen + o.n_tls_listen; j++) {
 			memset(&lcfg, 0, sizeof(lcfg));
-			lcfg.addr = o.listen[j];
+			lcfg.addr = j < o.n_listen ? o.listen[j] : o.tls_listen[j - o.n_listen];
+			lcfg.tls = j < o.n_listen ? NULL : tls;
 			lcfg.on_query = upper_query;
 			lcfg.on_batch = upper_batch;
 			lcfg.max_tcp = o.max_tcp;
@@ -260,7 +272,7 @@ int main(int argc, char **argv)
 			st = netio_listen(workers[i].loop, &lcfg);
 			if (st != TDNS_OK) {
 				log_err("cannot listen on %s: %s",
-					netio_addr_str(&o.listen[j], as, sizeof(as)),
+					netio_addr_str(&lcfg.addr, as, sizeof(as)),
 					tdns_strerror(st));
 				goto out;
 			}
@@ -269,6 +281,10 @@ int main(int argc, char **argv)
 	for (j = 0; j < o.n_listen; j++)
 		log_info("listening on %s (udp, tcp)",
 			 netio_addr_str(&o.listen[j], as, sizeof(as)));
+	for (j = 0; j < o.n_tls_listen; j++)
+		log_info("listening on %s (tls)",
+			 netio_addr_str(&o.tls_listen[j], as, sizeof(as)));
+
 	memset(&cops, 0, sizeof(cops));
 	cops.prog = TDNS_PROG_UPPER;
 	cops.store = store;
@@ -318,6 +334,7 @@ out:
 	if (store != NULL)
 		store_close(store);
 	rrl_free(auth.rrl);
+	tls_free(tls);
 	daemon_cleanup(&o);
 	opts_free(&o);
 	return rc;

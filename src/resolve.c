@@ -61,7 +61,7 @@ struct waiter {
 	uint8_t *msg;          /* a copy of the client's query: its ID, case,
 				* EDNS and limit are the answer's */
 	size_t len;
-	bool tcp;
+	uint8_t transport;     /* enum qctx_transport it came over */
 };
 
 /* Why a query failed: the log text and the Extended DNS Error. */
@@ -723,7 +723,7 @@ static void answer_waiter(struct tdns_resolver *r, struct waiter *w,
 	bool ok = false;
 
 	q.peer = NULL;
-	q.transport = w->tcp ? QCTX_TCP : QCTX_UDP;
+	q.transport = w->transport;
 	/* The query was accepted by the pipeline before it waited. */
 	if (qctx_parse(&q, w->msg, w->len) != QCTX_OK)
 		goto out;
@@ -959,7 +959,7 @@ static enum resolver_verdict miss(struct tdns_resolver *r,
 		goto out;
 	memcpy(w->msg, q->msg, q->len);
 	w->len = q->len;
-	w->tcp = q->transport == QCTX_TCP;
+	w->transport = q->transport;
 	w->next = u->waiters;
 	u->waiters = w;
 	u->n_waiters++;
@@ -1212,15 +1212,15 @@ static const struct tdns_pipeline local_pipeline = {
  * released once the answer is written. */
 static enum pipeline_verdict run_pipeline(struct tdns_resolver *r,
 					  const uint8_t *in, size_t len,
-					  bool tcp, uint8_t *out, size_t cap,
-					  size_t *out_len)
+					  enum qctx_transport transport, uint8_t *out,
+					  size_t cap, size_t *out_len)
 {
 	struct tdns_qctx qc;
 	struct tdns_txn *t;
 	enum pipeline_verdict v;
 
 	qc.peer = NULL;
-	qc.transport = tcp ? QCTX_TCP : QCTX_UDP;
+	qc.transport = (uint8_t)transport;
 	v = pipeline_run(&local_pipeline, r, &qc, &r->ans, in, len, out, cap,
 			 out_len);
 	t = r->stage_txn;
@@ -1232,12 +1232,13 @@ static enum pipeline_verdict run_pipeline(struct tdns_resolver *r,
 }
 
 enum resolver_verdict resolver_query(struct tdns_resolver *r, const uint8_t *in,
-				     size_t len, bool tcp, void *request,
+				     size_t len, enum qctx_transport transport,
+				     void *request,
 				     uint8_t *out, size_t cap, size_t *out_len)
 {
 	r->refusing = false;
 	r->request = request;
-	switch (run_pipeline(r, in, len, tcp, out, cap, out_len)) {
+	switch (run_pipeline(r, in, len, transport, out, cap, out_len)) {
 	case PIPELINE_ANSWER:
 		return *out_len > 0 ? RESOLVER_REPLY : RESOLVER_DROP;
 	case PIPELINE_DEFER:
@@ -1249,18 +1250,19 @@ enum resolver_verdict resolver_query(struct tdns_resolver *r, const uint8_t *in,
 }
 
 enum resolver_verdict resolver_refuse(struct tdns_resolver *r, const uint8_t *in,
-				      size_t len, bool tcp, uint8_t *out,
+				      size_t len, enum qctx_transport transport,
+				      uint8_t *out,
 				      size_t cap, size_t *out_len)
 {
 	struct tdns_qctx qc;
 
 	/* Nothing but a well-formed query earns a disallowed client a reply. */
 	qc.peer = NULL;
-	qc.transport = tcp ? QCTX_TCP : QCTX_UDP;
+	qc.transport = (uint8_t)transport;
 	if (qctx_parse(&qc, in, len) != QCTX_OK)
 		return RESOLVER_DROP;
 	r->refusing = true;
-	switch (run_pipeline(r, in, len, tcp, out, cap, out_len)) {
+	switch (run_pipeline(r, in, len, transport, out, cap, out_len)) {
 	case PIPELINE_ANSWER:
 		r->refusing = false;
 		return *out_len > 0 ? RESOLVER_REPLY : RESOLVER_DROP;

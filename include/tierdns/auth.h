@@ -39,9 +39,10 @@ struct tdns_auth_cfg {
  * the idle timeout a keepalive option advertises. */
 struct auth_client {
 	const struct tdns_addr *peer;
-	bool tcp;
+	bool tcp;               /* a stream: TCP, or TLS over TCP */
 	struct rrl_counters *rrl;
 	uint16_t keepalive; /* TCP: netio_request_keepalive, for RFC 7828 */
+	bool tls;           /* DNS over TLS (the answer is padded) */
 };
 
 enum auth_result {

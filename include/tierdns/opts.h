@@ -83,6 +83,20 @@ struct tdns_opts {
 	bool no_cookies;              /* --no-cookies, cookies: {disabled: true} */
 	const char *cookie_secret;    /* 32 hex digits; NULL: random at start */
 	const char *cookie_secret_alt; /* accepted too; NULL: none */
+	/* both tiers: DNS over TLS listeners (tls-listen, port 853 unless
+	 * given), which need tls-cert and tls-key */
+	struct tdns_addr tls_listen[OPTS_MAX_LISTEN];
+	unsigned n_tls_listen;
+	const char *tls_cert;
+	const char *tls_key;
+	/* local tier: DNS over HTTPS listeners (https-listen, port 443) */
+	struct tdns_addr https_listen[OPTS_MAX_LISTEN];
+	unsigned n_https_listen;
+	/* local tier: upstream i is DNS over TLS when upstream_auth[i] is not
+	 * NULL: the name its certificate must match (upstream-tls); else
+	 * clear UDP (and TCP after TC) (upstream) */
+	const char *upstream_auth[OPTS_MAX_UPSTREAM];
+	const char *tls_ca;           /* tls-ca FILE; NULL: the system trust store */
 	/* after binding (daemon_drop); NULL: none. */
 	const char *user;        /* --user NAME */
 	const char *pid_file;    /* --pid-file FILE */

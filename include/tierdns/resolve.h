@@ -206,13 +206,14 @@ enum tdns_status resolver_new(const struct tdns_resolver_cfg *cfg,
 void resolver_free(struct tdns_resolver *r);
 
 /*
- * Handle one client query in[0..len) (tcp: it came over TCP, no size limit
- * on the answer). out must hold WIRE_MAX_MSG bytes. `request` is the
+ * Handle one client query in[0..len) that came over transport (TCP and
+ * TLS: no size limit on the answer; TLS: padded, encode.h). out must hold WIRE_MAX_MSG bytes. `request` is the
  * daemon's handle, passed to client.hold only when the answer is deferred.
  * Every reply has RA set (RFC 1035 4.1.1); the local tier always recurses.
  */
 enum resolver_verdict resolver_query(struct tdns_resolver *r, const uint8_t *in,
-				     size_t len, bool tcp, void *request,
+				     size_t len, enum qctx_transport transport,
+				     void *request,
 				     uint8_t *out, size_t cap, size_t *out_len);
 
 /*
@@ -222,7 +223,8 @@ enum resolver_verdict resolver_query(struct tdns_resolver *r, const uint8_t *in,
  * well-formed query gets no reply at all (nothing to reflect).
  */
 enum resolver_verdict resolver_refuse(struct tdns_resolver *r, const uint8_t *in,
-				      size_t len, bool tcp, uint8_t *out,
+				      size_t len, enum qctx_transport transport,
+				      uint8_t *out,
 				      size_t cap, size_t *out_len);
 
 /* A message (or, with msg NULL, a failure) from the transport for attempt
