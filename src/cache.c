@@ -8,11 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tierdns/clock.h"
 #include "tierdns/dnsproto.h"
 #include "tierdns/log.h"
 #include "tierdns/name.h"
-#include "tierdns/sketch.h"
 #include "tierdns/wire.h"
 #include "tierdns/zonedb.h"
 
@@ -23,8 +21,6 @@
 #define EVICT_ROUNDS 4
 #define EVICT_BATCH 16 /* deletions per transaction on a full map */
 #define EVICT_AHEAD 16 /* values of room made beyond the one written */
-#define LFU_HEAD 4     /* with a sketch, the victim is the least asked of */
-#define LFU_PROBES 4   /* the 4 soonest-expiring and 4 x 2 at random */
 #define CACHE_BYTES_KEY "cache_bytes" /* in the meta database */
 #define CACHE_INDEX_KEY "cache_index" /* in meta: the index is built */
 #define CACHE_INDEX_VERSION 1u
@@ -873,157 +869,11 @@ out:
 /* ---- writing ---- */
 
 /* The size bound of one write: at most max_bytes (0 = none) after it,
- * entries expired at or before dead going first when room is made. With a
- * sketch, room is made LFU-wise for a value asked `cand` times lately
- * (evict_lfu). */
+ * entries expired at or before dead going first when room is made. */
 struct budget {
 	uint64_t max_bytes;
 	uint64_t dead;
-	const struct tdns_sketch *sk;
-	unsigned cand;
 };
-
-/* How often the entry under rkey was asked lately. */
-static unsigned rkey_count(const struct tdns_sketch *sk, const uint8_t *rkey, size_t rlen)
-{
-	uint16_t type;
-	size_t klen;
-
-	if (!name_record_key_split(rkey, rlen, &klen, &type))
-		return 0;
-	return sketch_count(sk, sketch_hash(sk, rkey, klen, type));
-}
-
-/* The victim evict_lfu has found so far: its index key and count. */
-struct lfu_pick {
-	uint8_t key[IDX_KEY_MAX];
-	size_t len;     /* 0: none yet */
-	unsigned n;
-	bool dead;      /* expired: goes whatever its count */
-};
-
-/* Consider the index entry k for eviction (expired first, then the least
- * asked, then the soonest-expiring). */
-static void lfu_consider(const struct budget *b, const struct tdns_val *k,
-			 struct lfu_pick *p)
-{
-	uint64_t exp;
-	unsigned n;
-
-	if (k->len <= 8 || k->len > IDX_KEY_MAX || p->dead)
-		return;
-	exp = dns_rd64(k->data);
-	n = exp <= b->dead ? 0 : rkey_count(b->sk, k->data + 8, k->len - 8);
-	if (p->len != 0 && n > p->n)
-		return;
-	if (p->len != 0 && n == p->n && exp >= dns_rd64(p->key) && exp > b->dead)
-		return;
-	p->n = n;
-	p->dead = exp <= b->dead;
-	p->len = k->len;
-	memcpy(p->key, k->data, k->len);
-}
-
-/* xorshift64: where the next sample lands; no secret is needed (the
- * sketch's hashes are keyed). */
-static uint64_t lfu_rand(void)
-{
-	static _Thread_local uint64_t x;
-
-	if (x == 0)
-		x = clock_mono_ms() * 0x9e3779b97f4a7c15ull | 1;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return x;
-}
-
-/*
- * Evict until *bytes <= fit (fit <= need, the bound the value must meet),
- * TinyLFU-wise. The victim is picked among LFU_HEAD soonest-expiring
- * entries and LFU_PROBES x 2 entries at random expiries between the first
- * and the last (sampled LFU: the least asked entries may sit anywhere, not
- * only at the head): an expired one (at or before b->dead) goes at once,
- * else the least asked. When even it was asked at least as often as the
- * value that wants the room (b->cand), nothing more is evicted and the
- * value is let in only if *bytes <= need already (else TDNS_EBUSY).
- * TDNS_ESPACE when the index is empty and the bytes still do not fit.
- */
-static enum tdns_status evict_lfu(struct tdns_txn *t, const struct budget *b,
-				  uint64_t need, uint64_t fit, uint64_t *bytes)
-{
-	static const uint8_t top[8] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
-	struct tdns_cursor *c = NULL;
-	struct lfu_pick p;
-	struct tdns_val k, v;
-	uint64_t lo, hi;
-	uint8_t at[8];
-	size_t rlen;
-	unsigned i, j;
-	enum tdns_status st;
-
-	st = store_cursor_open(t, TDNS_DB_CACHE_EXP, &c);
-	while (st == TDNS_OK && *bytes > fit) {
-		memset(&p, 0, sizeof(p));
-		st = store_cursor_seek(c, NULL, 0, &k, &v);
-		lo = st == TDNS_OK && k.len > 8 ? dns_rd64(k.data) : 0;
-		for (i = 0; st == TDNS_OK && i < LFU_HEAD; i++) {
-			lfu_consider(b, &k, &p);
-			st = store_cursor_next(c, &k, &v);
-		}
-		if (st == TDNS_ENOTFOUND)
-			st = TDNS_OK;
-		if (st == TDNS_OK && !p.dead &&
-		    store_cursor_seek_le(c, top, sizeof(top), &k, &v) == TDNS_OK &&
-		    k.len > 8 && (hi = dns_rd64(k.data)) > lo) {
-			for (i = 0; st == TDNS_OK && i < LFU_PROBES; i++) {
-				dns_wr64(at, lo + lfu_rand() % (hi - lo));
-				st = store_cursor_seek(c, at, sizeof(at), &k, &v);
-				for (j = 0; st == TDNS_OK && j < 2; j++) {
-					lfu_consider(b, &k, &p);
-					st = store_cursor_next(c, &k, &v);
-				}
-				if (st == TDNS_ENOTFOUND)
-					st = TDNS_OK;
-			}
-		}
-		if (st != TDNS_OK)
-			break;
-		if (p.len == 0) {
-			/* The index is empty: an account that still says
-			 * otherwise is wrong unless the cache holds entries
-			 * it cannot see (as make_room). */
-			if (*bytes > need && store_count(t, TDNS_DB_CACHE) != 0)
-				st = TDNS_ESPACE;
-			else if (*bytes > need)
-				*bytes = 0;
-			break;
-		}
-		if (!p.dead && p.n >= b->cand) {
-			st = *bytes <= need ? TDNS_OK : TDNS_EBUSY;
-			break;
-		}
-		rlen = p.len - 8;
-		st = store_del(t, TDNS_DB_CACHE_EXP, p.key, p.len);
-		if (st == TDNS_OK)
-			st = store_get(t, TDNS_DB_CACHE, p.key + 8, rlen, &v);
-		if (st == TDNS_ENOTFOUND) {
-			st = TDNS_OK; /* an index entry without its value */
-			continue;
-		}
-		if (st != TDNS_OK)
-			break;
-		if (value_expiry(&v) != dns_rd64(p.key)) {
-			/* A stale index entry: file the value under its expiry. */
-			st = idx_put(t, value_expiry(&v), p.key + 8, rlen);
-			continue;
-		}
-		*bytes = *bytes > rlen + v.len ? *bytes - (rlen + v.len) : 0;
-		st = store_del(t, TDNS_DB_CACHE, p.key + 8, rlen);
-	}
-	store_cursor_close(c);
-	return st;
-}
 
 /*
  * Room for a value of `plus` bytes under rkey in write transaction t over
@@ -1058,8 +908,6 @@ static enum tdns_status make_room(struct tdns_txn *t, const struct budget *b,
 	} else if (st == TDNS_ENOTFOUND) {
 		st = TDNS_OK;
 	}
-	if (st == TDNS_OK && b->sk != NULL)
-		return evict_lfu(t, b, b->max_bytes - plus, g.fit, bytes);
 	if (st == TDNS_OK)
 		st = evict_walk(t, &g, bytes, &done, &more);
 	if (st == TDNS_OK && *bytes > b->max_bytes - plus) {
@@ -1121,7 +969,6 @@ static enum tdns_status put_accounted(struct tdns_store *s, const struct budget 
 {
 	uint8_t rkey[RECORD_KEY_MAX];
 	struct tdns_txn *t = NULL;
-	struct budget pb = *b;
 	uint64_t bytes = 0, before;
 	size_t rlen;
 	enum tdns_status st;
@@ -1137,10 +984,7 @@ static enum tdns_status put_accounted(struct tdns_store *s, const struct budget 
 			continue;
 		rlen = name_record_key(puts[i].qkey, puts[i].qkey_len, puts[i].qtype,
 				       rkey);
-		pb.cand = puts[i].freq;
-		st = put_in_txn(t, &pb, rkey, rlen, puts[i].v, &bytes);
-		if (st == TDNS_EBUSY)
-			st = TDNS_OK; /* not let in (evict_lfu): not an error */
+		st = put_in_txn(t, b, rkey, rlen, puts[i].v, &bytes);
 	}
 	if (st == TDNS_OK && bytes != before)
 		st = bytes_set(t, bytes);
@@ -1220,7 +1064,6 @@ out:
 
 enum tdns_status cache_store_many(struct tdns_store *s,
 				  const struct tdns_cache_cfg *cfg,
-				  const struct tdns_sketch *sk,
 				  struct tdns_cache_put *puts, size_t n,
 				  uint64_t now)
 {
@@ -1228,7 +1071,6 @@ enum tdns_status cache_store_many(struct tdns_store *s,
 	enum tdns_status st = TDNS_OK, batch = TDNS_OK;
 	size_t i, ok = 0;
 
-	b.sk = b.max_bytes != 0 ? sk : NULL;
 	for (i = 0; i < n; i++)
 		if ((puts[i].st = put_check(cfg, &puts[i])) == TDNS_OK)
 			ok++;

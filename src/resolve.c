@@ -18,7 +18,6 @@
 #include "tierdns/msg.h"
 #include "tierdns/name.h"
 #include "tierdns/pipeline.h"
-#include "tierdns/sketch.h"
 
 #define DEFAULT_TIMEOUT_MS 2000u
 #define DEFAULT_MAX_OUTSTANDING 1024u
@@ -94,9 +93,6 @@ struct upq {
 	size_t qname_len;
 	uint16_t qtype;
 	uint16_t qclass;
-	unsigned freq;            /* how often it is asked (sketch.h), for the
-				   * cache's admission; a chased name takes
-				   * the most of the queries that wait on it */
 	uint16_t id;              /* ID of the current attempt */
 	unsigned upstream;        /* index of the current attempt's upstream */
 	bool tcp;                 /* current attempt over TCP */
@@ -153,8 +149,6 @@ struct tdns_resolver {
 	struct tdns_infra *infra; /* upstream health: cfg.infra, or owned */
 	bool own_infra;
 	struct tdns_failcache *failc; /* recent failures (RFC 9520) */
-	struct tdns_sketch *sketch;   /* how often names are asked (sketch.h);
-				       * NULL without a cache size bound */
 	/* resolver_cache_flushed bumps it from any thread; failc is emptied
 	 * on this thread when it differs from failc_gen. */
 	atomic_uint flush_gen;
@@ -878,9 +872,6 @@ static enum tdns_status upq_new(struct tdns_resolver *r, const uint8_t *qkey,
 	u->hash = hash;
 	u->qtype = qtype;
 	u->qclass = qclass;
-	if (r->sketch != NULL)
-		u->freq = sketch_count(r->sketch,
-				       sketch_hash(r->sketch, qkey, qkey_len, qtype));
 	u->deadline = now_ms + r->cfg.timeout_ms;
 	if (r->cfg.serve_stale)
 		u->stale_at = now_ms + STALE_CLIENT_MS;
@@ -1173,9 +1164,6 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 	/* The snapshot stays open until the answer is encoded (auth.h,
 	 * cache.h); run_pipeline closes it. */
 	r->stage_txn = t;
-	/* Every question counts for what the cache keeps (sketch.h). */
-	if (r->sketch != NULL)
-		sketch_add(r->sketch, sketch_hash(r->sketch, q->qkey, q->qkey_len, q->qtype));
 	/* Most resolvers have no static zone: then no lookup is tried. */
 	if (!zonedb_cache_empty(r->zc, t) &&
 	    auth_lookup(r->zc, t, q, a) == AUTH_ANSWERED) {
@@ -1567,8 +1555,6 @@ static void chase_start(struct tdns_resolver *r, struct upq *u,
 	}
 	attempt_close(r, u);
 	u->target = t;
-	if (t->freq < u->freq)
-		t->freq = u->freq;
 	u->dep_next = t->deps;
 	t->deps = u;
 	u->attempt_deadline = u->deadline;
@@ -1643,10 +1629,10 @@ void resolver_flush(struct tdns_resolver *r)
 			u->committing = false;
 			r->puts[n++] = (struct tdns_cache_put){
 				.qkey = u->key, .qkey_len = u->qkey_len,
-				.qtype = u->qtype, .v = &u->val, .freq = u->freq,
+				.qtype = u->qtype, .v = &u->val,
 			};
 		}
-		cache_store_many(r->cfg.store, &r->cfg.cache, r->sketch, r->puts, n, now);
+		cache_store_many(r->cfg.store, &r->cfg.cache, r->puts, n, now);
 		/* Completing one cannot destroy another of the list: a queued
 		 * query has no target (so no failure cascades to it), no
 		 * attempt and no deadline; only resolver_free destroys it. */
@@ -1927,8 +1913,6 @@ enum tdns_status resolver_new(const struct tdns_resolver_cfg *cfg,
 	    r->buf == NULL || failcache_new(&r->failc) != TDNS_OK || r->puts == NULL ||
 	    zonedb_cache_new(&r->zc) != TDNS_OK)
 		goto out;
-	if (r->cfg.cache.max_bytes != 0 && sketch_new(&r->sketch) != TDNS_OK)
-		goto out;
 	r->infra = r->cfg.infra;
 	if (r->infra == NULL) {
 		if (infra_new(r->cfg.n_upstream, &r->infra) != TDNS_OK)
@@ -1973,7 +1957,6 @@ void resolver_free(struct tdns_resolver *r)
 	if (r->own_infra)
 		infra_free(r->infra);
 	failcache_free(r->failc);
-	sketch_free(r->sketch);
 	free(r->puts);
 	zonedb_cache_free(r->zc);
 	free(r);

@@ -224,16 +224,12 @@ enum tdns_status cache_store(struct tdns_store *s, const struct tdns_cache_cfg *
 			     const uint8_t *qkey, size_t qkey_len, uint16_t qtype,
 			     const struct tdns_cache_value *v, uint64_t now);
 
-struct tdns_sketch;
-
 /* One answer for cache_store_many. */
 struct tdns_cache_put {
 	const uint8_t *qkey;              /* name key of the qname */
 	size_t qkey_len;
 	uint16_t qtype;
 	const struct tdns_cache_value *v; /* cacheable; borrowed for the call */
-	unsigned freq;                    /* how often its question was asked
-					   * lately (sketch_count): admission */
 	enum tdns_status st;              /* out: as cache_store would say */
 };
 
@@ -247,17 +243,9 @@ struct tdns_cache_put {
  * any other failure is every entry's. puts[i].st tells each entry's fate; the
  * return value is TDNS_OK when every entry was stored, else the first
  * failure. The caller must not hold a write transaction on this thread.
- *
- * With a sketch (sketch.h, the writing worker's; NULL: none) and a size
- * bound, a batch that must evict does so TinyLFU-wise: of the eight
- * soonest-expiring entries the least asked goes, and an answer whose
- * question was asked (freq) no more often than that one is not stored
- * (st TDNS_OK all the same: not storing it is the policy, not a failure),
- * so one-off misses do not push out what is asked often.
  */
 enum tdns_status cache_store_many(struct tdns_store *s,
 				  const struct tdns_cache_cfg *cfg,
-				  const struct tdns_sketch *sk,
 				  struct tdns_cache_put *puts, size_t n,
 				  uint64_t now);
 

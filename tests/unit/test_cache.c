@@ -18,7 +18,6 @@
 
 #include "testutil.h"
 #include "tierdns/cache.h"
-#include "tierdns/sketch.h"
 #include "tierdns/dnsproto.h"
 #include "tierdns/encode.h"
 #include "tierdns/msg.h"
@@ -912,7 +911,7 @@ static void test_store_many(void **state)
 	many_build(m, 0, 50);
 	m->v[7].cacheable = false;
 	before = snap_of(f->s).txn;
-	assert_int_equal(cache_store_many(f->s, &cfg, NULL, m->puts, 50, T0), TDNS_EINVAL);
+	assert_int_equal(cache_store_many(f->s, &cfg, m->puts, 50, T0), TDNS_EINVAL);
 	assert_int_equal(snap_of(f->s).txn, before + 1);
 	assert_int_equal(check_index(f->s), 49);
 	for (size_t i = 0; i < 50; i++) {
@@ -925,7 +924,7 @@ static void test_store_many(void **state)
 	assert_int_equal(entries, 49);
 	/* Nothing storable: no transaction at all. */
 	before = snap_of(f->s).txn;
-	assert_int_equal(cache_store_many(f->s, &cfg, NULL, &m->puts[7], 1, T0),
+	assert_int_equal(cache_store_many(f->s, &cfg, &m->puts[7], 1, T0),
 			 TDNS_EINVAL);
 	assert_int_equal(m->puts[7].st, TDNS_EINVAL);
 	assert_int_equal(snap_of(f->s).txn, before);
@@ -933,7 +932,7 @@ static void test_store_many(void **state)
 	/* The same keys again (refreshes): replaced, the account still
 	 * matches a scan (scan_bytes checks it). */
 	many_build(m, 0, 50);
-	assert_int_equal(cache_store_many(f->s, &cfg, NULL, m->puts, 50, T0), TDNS_OK);
+	assert_int_equal(cache_store_many(f->s, &cfg, m->puts, 50, T0), TDNS_OK);
 	assert_int_equal(check_index(f->s), 50);
 	scan_bytes(f->s, &entries);
 	assert_int_equal(entries, 50);
@@ -942,7 +941,7 @@ static void test_store_many(void **state)
 	/* 200 answers of ~450 bytes (~90 KB) against a 64 KiB budget. */
 	small.max_bytes = 64 * 1024;
 	many_build(m, 1000, MANY);
-	assert_int_equal(cache_store_many(f->s, &small, NULL, m->puts, MANY, T0), TDNS_OK);
+	assert_int_equal(cache_store_many(f->s, &small, m->puts, MANY, T0), TDNS_OK);
 	check_index(f->s);
 	for (size_t i = 0; i < MANY; i++)
 		assert_int_equal(m->puts[i].st, TDNS_OK);
@@ -955,87 +954,6 @@ static void test_store_many(void **state)
 			 TDNS_ENOTFOUND);
 	many_clear(m, MANY);
 	free(m);
-}
-
-/* Ask each of puts[0..n) k times (sketch_add) and give it its count. */
-static void many_ask(struct tdns_sketch *sk, struct many *m, size_t n, unsigned k)
-{
-	for (size_t i = 0; i < n; i++) {
-		uint64_t h = sketch_hash(sk, m->puts[i].qkey, m->puts[i].qkey_len,
-					 m->puts[i].qtype);
-
-		for (unsigned j = 0; j < k; j++)
-			sketch_add(sk, h);
-		m->puts[i].freq = sketch_count(sk, h);
-	}
-}
-
-/* With a sketch (TinyLFU): one-off answers that arrive when the cache is
- * full do not evict answers asked often; an answer asked more often than
- * the least asked of the soonest-expiring does get in. Without one, the
- * same one-offs push the soonest-expiring popular answers out. */
-static void test_store_many_lfu(void **state)
-{
-	struct fixture *f = *state;
-	struct tdns_cache_cfg small = cfg;
-	struct many *hot = calloc(1, sizeof(*hot)), *once = calloc(1, sizeof(*once));
-	struct tdns_sketch *sk = NULL;
-	size_t entries, hot_left = 0, once_in = 0;
-	char name[32];
-
-	assert_non_null(hot);
-	assert_non_null(once);
-	assert_int_equal(sketch_new(&sk), TDNS_OK);
-	small.max_bytes = 64 * 1024; /* about 140 of these answers */
-	many_build(hot, 0, 100);
-	many_ask(sk, hot, 100, 5);
-	assert_int_equal(cache_store_many(f->s, &small, sk, hot->puts, 100, T0), TDNS_OK);
-	/* 100 one-offs, expiring later than every hot one. */
-	many_build(once, 1000, 100);
-	many_ask(sk, once, 100, 1);
-	assert_int_equal(cache_store_many(f->s, &small, sk, once->puts, 100, T0), TDNS_OK);
-	for (size_t i = 0; i < 100; i++) {
-		assert_int_equal(once->puts[i].st, TDNS_OK);
-		snprintf(name, sizeof(name), "host%zu.site.", i);
-		hot_left += lookup_status(f->s, name, LDNS_RR_TYPE_TXT, T0) == TDNS_OK;
-		snprintf(name, sizeof(name), "host%zu.site.", 1000 + i);
-		once_in += lookup_status(f->s, name, LDNS_RR_TYPE_TXT, T0) == TDNS_OK;
-	}
-	assert_int_equal(hot_left, 100);
-	assert_true(once_in > 0 && once_in < 100); /* what fitted, no more */
-	assert_true(scan_bytes(f->s, &entries) <= small.max_bytes);
-	check_index(f->s);
-	/* One asked more often than the hot ones: it gets in, and what goes
-	 * for it is the least asked the samples found - the one-offs that got
-	 * in, nearly always (a sample that sees only hot ones takes a hot
-	 * one: at most a few). */
-	many_clear(once, 100);
-	many_build(once, 2000, 1);
-	many_ask(sk, once, 1, 9);
-	assert_int_equal(cache_store_many(f->s, &small, sk, once->puts, 1, T0), TDNS_OK);
-	assert_int_equal(lookup_status(f->s, "host2000.site.", LDNS_RR_TYPE_TXT, T0), TDNS_OK);
-	hot_left = 0;
-	for (size_t i = 0; i < 100; i++) {
-		snprintf(name, sizeof(name), "host%zu.site.", i);
-		hot_left += lookup_status(f->s, name, LDNS_RR_TYPE_TXT, T0) == TDNS_OK;
-	}
-	assert_true(hot_left >= 95);
-	assert_true(scan_bytes(f->s, &entries) <= small.max_bytes);
-	/* Without the sketch, one-offs evict the soonest-expiring hot ones. */
-	many_clear(once, 1);
-	many_build(once, 3000, 100);
-	assert_int_equal(cache_store_many(f->s, &small, NULL, once->puts, 100, T0), TDNS_OK);
-	hot_left = 0;
-	for (size_t i = 0; i < 100; i++) {
-		snprintf(name, sizeof(name), "host%zu.site.", i);
-		hot_left += lookup_status(f->s, name, LDNS_RR_TYPE_TXT, T0) == TDNS_OK;
-	}
-	assert_true(hot_left < 50);
-	many_clear(once, 100);
-	many_clear(hot, 100);
-	sketch_free(sk);
-	free(hot);
-	free(once);
 }
 
 /* Expired entries are evicted before any live one. */
@@ -1340,7 +1258,7 @@ static void test_index_steps(void **state)
 				puts[k].qtype = LDNS_RR_TYPE_A;
 				puts[k].v = &v[k];
 			}
-			assert_int_equal(cache_store_many(f->s, &long_cfg, NULL, puts, n,
+			assert_int_equal(cache_store_many(f->s, &long_cfg, puts, n,
 							  T0 + steps[i].at),
 					 TDNS_OK);
 			for (size_t k = 0; k < n; k++)
@@ -1411,7 +1329,7 @@ static void test_evict_soonest(void **state)
 			puts[k].qtype = LDNS_RR_TYPE_A;
 			puts[k].v = &v[k];
 		}
-		assert_int_equal(cache_store_many(f->s, &c, NULL, puts, 100, T0), TDNS_OK);
+		assert_int_equal(cache_store_many(f->s, &c, puts, 100, T0), TDNS_OK);
 		for (size_t k = 0; k < 100; k++)
 			cache_value_clear(&v[k]);
 	}
@@ -2095,7 +2013,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_purge_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_evicts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_many, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_many_lfu, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_expired_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_account_purge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_get, setup, teardown),
