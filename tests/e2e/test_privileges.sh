@@ -5,7 +5,8 @@
 # 65534 and nobody's groups only, dig still gets answers, the local tier
 # still caches (its store was handed to nobody: the cached answer is served
 # with the upper gone, and survives a restart), the pid files hold the
-# PIDs. --chroot: the process's root is the given directory and it answers.
+# PIDs; the local's control socket is nobody's and answers nobody.
+# --chroot: the process's root is the given directory and it answers.
 # Also: --user without root, an unknown user and a missing chroot fail at
 # start with one line. Needs root (skipped otherwise).
 . "$(dirname "$0")/lib.sh"
@@ -68,20 +69,28 @@ expect_flag aa
 
 # The local tier on port 53 of 127.0.0.53 (a high port when 53 is taken).
 if ! start_at LOCAL 127.0.0.53 53 "$LOCAL_BIN" --db "$T/local" \
-	--upstream "$UPPER_ADDR:$UPPER_PORT" --user nobody --pid-file "$T/local.pid"; then
+	--upstream "$UPPER_ADDR:$UPPER_PORT" --user nobody --pid-file "$T/local.pid" \
+	--control "$T/local.sock"; then
 	grep -q "Address already in use" "$T/LOCAL.log" ||
 		fail "port 53 of 127.0.0.53: $(cat "$T/LOCAL.log")"
 	log "127.0.0.53:53 is taken here: a high port instead"
 	start_at LOCAL 127.0.0.53 "$(_rand_port)" "$LOCAL_BIN" --db "$T/local" \
-		--upstream "$UPPER_ADDR:$UPPER_PORT" --user nobody --pid-file "$T/local.pid" ||
-		fail "the local tier would not start"
+		--upstream "$UPPER_ADDR:$UPPER_PORT" --user nobody --pid-file "$T/local.pid" \
+		--control "$T/local.sock" || fail "the local tier would not start"
 fi
 log "local tier on $LOCAL_ADDR:$LOCAL_PORT"
 expect_nobody LOCAL
 [ "$(cat "$T/local.pid")" = "$LOCAL_PID" ] || fail "local.pid holds $(cat "$T/local.pid")"
-for f in "$T/local" "$T/local/data.mdb" "$T/local/lock.mdb"; do
+for f in "$T/local" "$T/local/data.mdb" "$T/local/lock.mdb" "$T/local.sock"; do
 	[ "$(stat -c %u "$f")" = "$NOBODY_UID" ] || fail "$f was not handed to nobody"
 done
+# The control socket, made as root before the drop, is nobody's and still
+# served: nobody itself can ask.
+out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	"$TDNS_BUILD/tierdns-control" -s "$T/local.sock" status 2>&1) ||
+	fail "tierdns-control status as nobody: $out"
+expect_match "$out" "workers"
+
 q LOCAL router.home.arpa A
 expect_rr ANSWER router.home.arpa. A 198.51.100.1
 q LOCAL webapp.site A
