@@ -12,7 +12,8 @@ DESTDIR="$T/root" cmake --install "$TDNS_BUILD" >"$T/install.log" 2>&1 ||
 R="$T/root$prefix"
 
 # What an install must hold (GNUInstallDirs defaults: bin, sbin, share/...).
-for f in sbin/tierdns-upper sbin/tierdns-local bin/tierdns-query bin/tierdns-zone; do
+for f in sbin/tierdns-upper sbin/tierdns-local bin/tierdns-query bin/tierdns-zone \
+	bin/tierdns-control; do
 	[ -x "$R/$f" ] || fail "not installed: $prefix/$f"
 done
 EX="$R/share/doc/tierdns/examples/zones"
@@ -32,7 +33,7 @@ done
 # The man pages, when the build has them (TDNS_MAN, on by default).
 if [ -d "$TDNS_BUILD/man" ]; then
 	for f in man8/tierdns-upper.8 man8/tierdns-local.8 man1/tierdns-query.1 \
-		man1/tierdns-zone.1 man5/tierdns.conf.5; do
+		man1/tierdns-zone.1 man5/tierdns.conf.5 man8/tierdns-control.8; do
 		[ -s "$R/share/man/$f" ] || fail "man page not installed: share/man/$f"
 	done
 	grep -q "$EX" "$R/share/man/man8/tierdns-upper.8" 2>/dev/null ||
@@ -60,7 +61,8 @@ zone_load "$T/local" "$EX"/local/*.zone
 # Started with the installed files (the test's flags override their
 # addresses and stores).
 start_upper UPPER "$T/upper" -c "$T/root$confdir/upper.conf"
-start_local LOCAL "$T/local" "$UPPER_ADDR:$UPPER_PORT" -c "$T/root$confdir/local.conf"
+start_local LOCAL "$T/local" "$UPPER_ADDR:$UPPER_PORT" -c "$T/root$confdir/local.conf" \
+	--control "$T/local.sock"
 
 q UPPER webapp.site A
 expect_status NOERROR
@@ -77,6 +79,10 @@ expect_status NXDOMAIN
 	fail "installed tierdns-query failed"
 grep -q '^webapp.site. [0-9]* IN A 192.0.2.10$' "$T/query.out" ||
 	fail "installed tierdns-query: $(cat "$T/query.out")"
+# The installed control client talks to the installed daemon.
+out=$("$R/bin/tierdns-control" -s "$T/local.sock" status 2>&1) ||
+	fail "installed tierdns-control status: $out"
+expect_match "$out" "tierdns-local"
 stop_daemon LOCAL
 stop_daemon UPPER
 log "ok"
