@@ -18,6 +18,7 @@
 #include "tierdns/acl.h"
 #include "tierdns/control.h"
 #include "tierdns/daemon.h"
+#include "tierdns/dnstap.h"
 #include "tierdns/doh.h"
 #include "tierdns/infra.h"
 #include "tierdns/log.h"
@@ -55,6 +56,8 @@ struct worker {
 	pthread_mutex_t r_mu;
 	unsigned n_workers;
 	const struct tls_cfgs *tls;
+	struct tdns_dnstap *tap;        /* NULL: no dnstap */
+	struct tdns_dnstap_queue *tapq; /* this worker's queue to it */
 };
 
 /* What a query came over, as the resolver's context records it. */
@@ -64,6 +67,16 @@ static enum qctx_transport transport_of(const struct tdns_request *req)
 	       : netio_request_is_tls(req) ? QCTX_TLS
 	       : netio_request_is_tcp(req) ? QCTX_TCP
 					   : QCTX_UDP;
+}
+
+/* An upstream query or reply of worker ctx, for dnstap. */
+static void worker_tap_upstream(void *ctx, const struct tdns_addr *upstream, int proto,
+				bool response, const uint8_t *msg, size_t len)
+{
+	struct worker *w = ctx;
+
+	dnstap_log(w->tap, w->tapq, response ? DNSTAP_FORWARDER_RESPONSE : DNSTAP_FORWARDER_QUERY,
+		   (enum dnstap_proto)proto, upstream, msg, len);
 }
 
 static void *client_hold(void *ctx, void *request)
@@ -77,6 +90,9 @@ static void client_answer(void *ctx, void *held, const uint8_t *msg, size_t len)
 	struct worker *w = ctx;
 
 	if (msg != NULL) {
+		if (w->tap != NULL)
+			dnstap_log(w->tap, w->tapq, DNSTAP_CLIENT_RESPONSE, dnstap_proto_of(held),
+				   netio_request_peer(held), msg, len);
 		stats_answer_late(&w->stats, netio_request_is_tcp(held), msg, len,
 				  netio_request_held_us(held));
 		netio_request_reply(held, msg, len);
@@ -105,6 +121,13 @@ static enum netio_verdict on_query(void *ctx, struct tdns_request *req,
 	}
 	if (timed)
 		stats_batch(&w->stats, false);
+	if (w->tap != NULL) {
+		dnstap_log(w->tap, w->tapq, DNSTAP_CLIENT_QUERY, dnstap_proto_of(req), peer, in,
+			   in_len);
+		if (v == RESOLVER_REPLY)
+			dnstap_log(w->tap, w->tapq, DNSTAP_CLIENT_RESPONSE, dnstap_proto_of(req),
+				   peer, out, *out_len);
+	}
 	switch (v) {
 	case RESOLVER_REPLY:
 		return NETIO_REPLY;
@@ -324,6 +347,7 @@ int main(int argc, char **argv)
 	struct worker *workers = NULL;
 	struct tdns_control_ops cops;
 	struct tdns_control *ctl = NULL;
+	struct tdns_dnstap *tap = NULL;
 	struct tls_cfgs tls = { NULL, NULL, NULL };
 	struct tdns_opts o;
 	char identity[256], addr[64];
@@ -422,6 +446,22 @@ int main(int argc, char **argv)
 	cops.ctx = workers;
 	if (control_open(&o, &cops, &ctl) != TDNS_OK)
 		goto out;
+	if (o.dnstap_socket != NULL || o.dnstap_file != NULL) {
+		st = dnstap_open(o.dnstap_socket, o.dnstap_file, ident, "tierdns " TDNS_VERSION,
+				 o.threads, &tap);
+		if (st != TDNS_OK) {
+			log_err("dnstap %s: %s", o.dnstap_socket ? o.dnstap_socket : o.dnstap_file,
+				tdns_strerror(st));
+			goto out;
+		}
+		for (i = 0; i < o.threads; i++) {
+			workers[i].tap = tap;
+			workers[i].tapq = dnstap_queue(tap, i);
+			upstream_set_tap(workers[i].up, worker_tap_upstream, &workers[i]);
+		}
+		log_info("dnstap: CLIENT_* and FORWARDER_* messages to %s",
+			 o.dnstap_socket ? o.dnstap_socket : o.dnstap_file);
+	}
 	/* Every socket is bound: root is no longer needed. */
 	if (daemon_drop(&o) != TDNS_OK)
 		goto out;
@@ -439,6 +479,11 @@ int main(int argc, char **argv)
 out:
 	/* Before the workers go: the control thread reads their counters. */
 	control_free(ctl);
+	if (tap != NULL && dnstap_dropped(tap) > 0)
+		log_info("dnstap: %llu messages dropped (queue full or no collector)",
+			 (unsigned long long)dnstap_dropped(tap));
+	/* The workers are stopped: what they queued is written out. */
+	dnstap_close(tap);
 	if (workers != NULL) {
 		for (i = 0; i < o.threads; i++) {
 			worker_fini(&workers[i]);

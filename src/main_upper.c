@@ -18,6 +18,7 @@
 #include "tierdns/auth.h"
 #include "tierdns/control.h"
 #include "tierdns/daemon.h"
+#include "tierdns/dnstap.h"
 #include "tierdns/log.h"
 #include "tierdns/netio.h"
 #include "tierdns/opts.h"
@@ -41,6 +42,8 @@ struct worker {
 	bool in_batch;        /* inside a UDP batch: txn holds its snapshot */
 	enum tdns_status snap; /* how taking the batch's snapshot went */
 	struct rrl_counters rrl; /* this worker's rate-limited responses */
+	struct tdns_dnstap *tap;        /* NULL: no dnstap */
+	struct tdns_dnstap_queue *tapq; /* this worker's queue to it */
 	struct tdns_stats stats; /* written by this worker only (stats.h) */
 	struct tdns_tls *tls; /* the DoT certificate, shared; NULL: none */
 };
@@ -82,6 +85,13 @@ static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
 	/* Without a snapshot every query is answered SERVFAIL (auth.h). */
 	reply = auth_answer_from(w->zc, st == TDNS_OK ? w->txn : NULL, w->auth,
 				 &cl, in, in_len, out, QCTX_MAX_MSG, out_len);
+	if (w->tap != NULL) {
+		dnstap_log(w->tap, w->tapq, DNSTAP_AUTH_QUERY, dnstap_proto_of(req), cl.peer,
+			   in, in_len);
+		if (reply)
+			dnstap_log(w->tap, w->tapq, DNSTAP_AUTH_RESPONSE, dnstap_proto_of(req),
+				   cl.peer, out, *out_len);
+	}
 	if (!w->in_batch && st == TDNS_OK)
 		store_reset(w->txn);
 	if (!w->in_batch)
@@ -176,6 +186,7 @@ int main(int argc, char **argv)
 	struct worker *workers = NULL;
 	struct tdns_control_ops cops;
 	struct tdns_control *ctl = NULL;
+	struct tdns_dnstap *tap = NULL;
 	struct tdns_cookie_cfg cookies;
 	struct tdns_tls *tls = NULL;
 	struct tdns_opts o;
@@ -295,6 +306,21 @@ int main(int argc, char **argv)
 	cops.ctx = workers;
 	if (control_open(&o, &cops, &ctl) != TDNS_OK)
 		goto out;
+	if (o.dnstap_socket != NULL || o.dnstap_file != NULL) {
+		st = dnstap_open(o.dnstap_socket, o.dnstap_file, auth.identity,
+				 "tierdns " TDNS_VERSION, o.threads, &tap);
+		if (st != TDNS_OK) {
+			log_err("dnstap %s: %s", o.dnstap_socket ? o.dnstap_socket : o.dnstap_file,
+				tdns_strerror(st));
+			goto out;
+		}
+		for (i = 0; i < o.threads; i++) {
+			workers[i].tap = tap;
+			workers[i].tapq = dnstap_queue(tap, i);
+		}
+		log_info("dnstap: AUTH_QUERY and AUTH_RESPONSE to %s",
+			 o.dnstap_socket ? o.dnstap_socket : o.dnstap_file);
+	}
 	/* Every socket is bound: root is no longer needed. */
 	if (daemon_drop(&o) != TDNS_OK)
 		goto out;
@@ -326,6 +352,11 @@ int main(int argc, char **argv)
 out:
 	/* Before the workers go: the control thread reads their counters. */
 	control_free(ctl);
+	if (tap != NULL && dnstap_dropped(tap) > 0)
+		log_info("dnstap: %llu messages dropped (queue full or no collector)",
+			 (unsigned long long)dnstap_dropped(tap));
+	/* The workers are stopped: what they queued is written out. */
+	dnstap_close(tap);
 	if (workers != NULL) {
 		for (i = 0; i < o.threads; i++)
 			netio_loop_free(workers[i].loop);

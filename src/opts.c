@@ -228,6 +228,11 @@ static const struct opts_def opt_table[] = {
 	{ "metrics", 0, "metrics", "listen", T_ALL, K_ADDRPORT, F_NULL, 0, 0, NULL,
 	  FIELD(metrics_listen), "ADDR:PORT", "serve Prometheus metrics over HTTP on ADDR:PORT\n"
 	  "(default: off)" },
+	{ "dnstap-socket", 0, "dnstap", "socket", T_ALL, K_STR, F_NULL, 0, 0, NULL,
+	  FIELD(dnstap_socket), "PATH", "send dnstap messages to the Unix socket PATH (a\n"
+	  "collector such as fstrm_capture; default: none)" },
+	{ "dnstap-file", 0, "dnstap", "file", T_ALL, K_STR, F_NULL, 0, 0, NULL,
+	  FIELD(dnstap_file), "FILE", "write dnstap messages to FILE (default: none)" },
 	{ "log", 0, NULL, "log", T_ALL, K_LOG, 0, 0, 0, "stderr, syslog or journal",
 	  FIELD(log_target), "TARGET", "where log lines go: stderr, syslog or journal\n"
 	  "(default stderr)" },
@@ -1130,6 +1135,11 @@ static enum opts_result load(enum tdns_prog prog, int argc, char **argv,
 		}
 	}
 	finish(b);
+	if (o->dnstap_socket != NULL && o->dnstap_file != NULL) {
+		snprintf(err, cap, "dnstap: socket and file exclude each other "
+			 "(--dnstap-socket, --dnstap-file)");
+		goto out;
+	}
 	if (o->n_tls_listen + o->n_https_listen > 0 &&
 	    (o->tls_cert == NULL || o->tls_key == NULL)) {
 		snprintf(err, cap, "%s needs tls-cert and tls-key (--tls-cert FILE, "

@@ -29,6 +29,8 @@ struct attempt {
 	struct dot_conn *dot;       /* the DoT connection it waits on, or NULL */
 	uint16_t id;                /* its query's ID (DoT: how replies find it) */
 	struct attempt *dprev, *dnext; /* its bucket of the DoT connection */
+	unsigned idx; /* the upstream it went to */
+	bool tcp;     /* sent over TCP (after a TC) */
 	bool in_cb; /* inside resolver_on_reply for this attempt */
 	bool dead;  /* done was called meanwhile: free after the callback */
 };
@@ -49,6 +51,8 @@ struct dot_conn {
 
 struct tdns_upstream {
 	struct tdns_loop *loop;
+	upstream_tap_fn tap;        /* NULL: none (upstream_set_tap) */
+	void *tap_ctx;
 	struct tdns_addr *addrs;
 	unsigned n;
 	struct tdns_resolver *r;
@@ -192,10 +196,22 @@ static void free_attempt(struct tdns_upstream *up, struct attempt *a)
 	pool_put(&up->spare, a);
 }
 
+/* How attempt a went: 1 UDP, 2 TCP, 3 DNS over TLS (dnstap.h's numbers). */
+static int a_proto(const struct tdns_upstream *up, const struct attempt *a)
+{
+	if (up->auth != NULL && up->auth[a->idx] != NULL)
+		return 3;
+	return a->tcp ? 2 : 1;
+}
+
 /* Deliver msg (NULL: a failure) to attempt a; the resolver may end it
  * (done) from inside the call, so it is freed only afterwards. */
 static void deliver(struct attempt *a, const uint8_t *msg, size_t len)
 {
+	struct tdns_upstream *up = a->up;
+
+	if (msg != NULL && up->tap != NULL)
+		up->tap(up->tap_ctx, &up->addrs[a->idx], a_proto(up, a), true, msg, len);
 	a->in_cb = true;
 	resolver_on_reply(a->up->r, a->token, msg, len);
 	a->in_cb = false;
@@ -309,6 +325,8 @@ static enum tdns_status tr_send(void *ctx, uint64_t token, unsigned upstream,
 		goto out;
 	a->up = up;
 	a->token = token;
+	a->idx = upstream;
+	a->tcp = tcp;
 	if (up->auth != NULL && up->auth[upstream] != NULL) {
 		/* DoT: TC never happens on a stream; tcp changes nothing. */
 		st = dot_send(up, a, upstream, msg, len);
@@ -324,6 +342,8 @@ static enum tdns_status tr_send(void *ctx, uint64_t token, unsigned upstream,
 			 tdns_strerror(st));
 		goto out;
 	}
+	if (up->tap != NULL)
+		up->tap(up->tap_ctx, &up->addrs[upstream], a_proto(up, a), false, msg, len);
 	tab_place(up, a);
 	up->n_open++;
 	a = NULL;
@@ -458,4 +478,10 @@ struct tdns_transport upstream_transport(struct tdns_upstream *up)
 void upstream_set_resolver(struct tdns_upstream *up, struct tdns_resolver *r)
 {
 	up->r = r;
+}
+
+void upstream_set_tap(struct tdns_upstream *up, upstream_tap_fn fn, void *ctx)
+{
+	up->tap = fn;
+	up->tap_ctx = ctx;
 }

@@ -21,10 +21,13 @@
 # ldns already links libssl/libcrypto: no new library at run time, and
 # OpenSSL 3.0 has TLS 1.3, tickets and hostname/IP verification;
 # libnghttp2-dev: DNS over HTTPS (src/doh.c): HTTP/2 framing, HPACK and flow
-# control from the library curl and Apache use, not written here
+# control from the library curl and Apache use, not written here;
+# libfstrm-dev: dnstap (src/dnstap.c) is defined over Frame Streams, and
+# libfstrm is its reference implementation (its I/O thread, queues, the
+# socket reconnects); the protobuf is small enough to be written in dnstap.c
 TDNS_PKGS_BUILD=(build-essential cmake pkg-config libldns-dev liblmdb-dev
-                 libsystemd-dev libyaml-dev libssl-dev libnghttp2-dev bind9-dnsutils
-                 ldnsutils lmdb-utils scdoc)
+                 libsystemd-dev libyaml-dev libssl-dev libnghttp2-dev libfstrm-dev
+                 bind9-dnsutils ldnsutils lmdb-utils scdoc)
 # nsd and unbound: the interop tests (tests/interop) compare both tiers with them;
 # strace: tests/e2e/test_crash_zoneload.py kills the loader at exact system
 # calls of its commit with strace's fault injection (timed kills without it)
@@ -35,9 +38,12 @@ TDNS_PKGS_BUILD=(build-essential cmake pkg-config libldns-dev liblmdb-dev
 # --metrics serves (tests/e2e/test_metrics.sh);
 # knot-dnsutils: kdig, a second DNS over TLS client beside dig +tls
 # (tests/e2e/test_tls.py), the one with +https for DNS over HTTPS;
-# openssl: the test CA and certificates are made at test time
+# openssl: the test CA and certificates are made at test time;
+# dnstap-ldns: an independent dnstap reader, fstrm-bin: fstrm_capture, a
+# Frame Streams collector on a Unix socket (tests/e2e/test_dnstap.sh)
 TDNS_PKGS_TEST=(libcmocka-dev python3 python3-dnspython procps nsd unbound strace
-                systemd dpkg-dev dnsperf prometheus knot-dnsutils openssl)
+                systemd dpkg-dev dnsperf prometheus knot-dnsutils openssl dnstap-ldns
+                fstrm-bin)
 # openssl: the DNS over TLS rows make a throw-away certificate and time
 # handshakes with openssl s_time
 TDNS_PKGS_BENCH=(dnsperf nsd unbound dnsmasq-base valgrind procps openssl)

@@ -111,6 +111,9 @@ struct tdns_opts {
 	unsigned control_mode;     /* control: {mode: 0660}, default 0660 */
 	const char *control_group; /* control: {group: NAME} */
 	const char *metrics_listen; /* --metrics ADDR:PORT, metrics: {listen:} */
+	/* dnstap (dnstap.h): at most one of the two; NULL: off */
+	const char *dnstap_socket;  /* --dnstap-socket PATH, dnstap: {socket:} */
+	const char *dnstap_file;    /* --dnstap-file FILE, dnstap: {file:} */
 	/* zones: stanzas, n_zones of them (NULL when none) */
 	struct tdns_zone_conf *zones;
 	unsigned n_zones;

@@ -41,4 +41,11 @@ struct tdns_transport upstream_transport(struct tdns_upstream *up);
 /* The resolver that receives the replies (set before the loop runs). */
 void upstream_set_resolver(struct tdns_upstream *up, struct tdns_resolver *r);
 
+/* Called with every query sent to an upstream and every reply taken from
+ * one (response), and the protocol (1 UDP, 2 TCP, 3 DNS over TLS): for
+ * dnstap (FORWARDER_QUERY / FORWARDER_RESPONSE). On the loop's thread. */
+typedef void (*upstream_tap_fn)(void *ctx, const struct tdns_addr *upstream, int proto,
+				bool response, const uint8_t *msg, size_t len);
+void upstream_set_tap(struct tdns_upstream *up, upstream_tap_fn fn, void *ctx);
+
 #endif
