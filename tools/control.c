@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "tierdns/control.h"
+#include "tierdns/opts.h"
 
 #define EXIT_USAGE 2
 #define READ_TIMEOUT_S 30
@@ -26,7 +27,7 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: tierdns-control [-s SOCKET | --upper] COMMAND [ARG...]\n"
+		"usage: tierdns-control [-s SOCKET | -c CONFIG] [--upper] COMMAND [ARG...]\n"
 		"\n"
 		"Control a running tierdns-upper or tierdns-local.\n"
 		"\n"
@@ -51,6 +52,9 @@ static void usage(FILE *out)
 		"options:\n"
 		"  -s, --socket PATH   the daemon's control socket\n"
 		"                      (default %s)\n"
+		"  -c, --config FILE   the socket the daemon's configuration file names\n"
+		"                      (control: socket:, else its default; with --upper\n"
+		"                      an upper's file)\n"
 		"      --upper         the upper's default socket (%s)\n"
 		"  -h, --help          this text\n"
 		"  -V, --version       print the version\n"
@@ -158,24 +162,33 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "upper", no_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = CONTROL_DEFAULT_LOCAL;
+	const char *path = CONTROL_DEFAULT_LOCAL, *config = NULL, *sock = NULL;
+	enum tdns_prog prog = TDNS_PROG_LOCAL;
+	struct tdns_opts o;
+	static char cfg_sock[4096];
+	char err[512];
 	char req[CONTROL_LINE_MAX + 2];
 	size_t used;
-	int c, fd, i;
+	int c, fd, i, first;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+s:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:c:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			path = optarg;
+			sock = optarg;
+			break;
+		case 'c':
+			config = optarg;
 			break;
 		case 'U':
 			path = CONTROL_DEFAULT_UPPER;
+			prog = TDNS_PROG_UPPER;
 			break;
 		case 'h':
 			usage(stdout);
@@ -191,8 +204,35 @@ int main(int argc, char **argv)
 	if (optind >= argc)
 		return usage_line("a command is required (status, stats, reload, zone, "
 				  "cache, log-level, stop)", "");
+	if (sock != NULL && config != NULL)
+		return usage_line("-s and -c exclude each other", "");
+	first = optind; /* opts_load runs getopt again */
+	if (sock != NULL) {
+		path = sock;
+	} else if (config != NULL) {
+		/* The daemon's own reading of the file: the same socket. */
+		char *cargv[] = { (char *)"tierdns-control", (char *)"-c", (char *)config, NULL };
+
+		if (opts_load(prog, 3, cargv, &o, err, sizeof(err)) != OPTS_RUN) {
+			fprintf(stderr, "tierdns-control: %s\n", err);
+			return EXIT_USAGE;
+		}
+		if (o.control_path == NULL) {
+			opts_free(&o);
+			fprintf(stderr, "tierdns-control: %s names no control socket "
+				"(control: socket: ~)\n", config);
+			return 1;
+		}
+		if (snprintf(cfg_sock, sizeof(cfg_sock), "%s", o.control_path) >=
+		    (int)sizeof(cfg_sock)) {
+			opts_free(&o);
+			return usage_line("the socket path is too long", "");
+		}
+		opts_free(&o);
+		path = cfg_sock;
+	}
 	used = (size_t)snprintf(req, sizeof(req), "%s", CONTROL_PROTO);
-	for (i = optind; i < argc; i++) {
+	for (i = first; i < argc; i++) {
 		if (argv[i][0] == '\0' || strpbrk(argv[i], " \t\r\n") != NULL)
 			return usage_line("arguments may not be empty or hold spaces: ",
 					  argv[i]);

@@ -285,6 +285,13 @@ if getent group nogroup >/dev/null && [ "$(id -u)" = 0 ]; then
 	[ "$got" = "600 nogroup" ] || fail "socket mode and group '$got', expected '600 nogroup'"
 	ctl UPPER2 status
 	expect_ok status
+	# -c: the client finds the socket the way the daemon does.
+	out=$("$CTL" --upper -c "$T/upper2.conf" status 2>&1) ||
+		fail "tierdns-control --upper -c: $out"
+	expect_match "$out" "^version: "
+	rc=0
+	"$CTL" -c "$T/upper2.conf" -s "$T/UPPER2.sock" status >/dev/null 2>&1 || rc=$?
+	[ "$rc" -eq 2 ] || fail "-c with -s: exit $rc, want 2"
 	stop_daemon UPPER2
 	[ ! -e "$T/UPPER2.sock" ] || fail "UPPER2 left its socket behind"
 fi
