@@ -15,17 +15,23 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <stdbool.h>
+#include <ldns/ldns.h>
+
 #include "tierdns/auth.h"
+#include "tierdns/clock.h"
 #include "tierdns/control.h"
 #include "tierdns/daemon.h"
 #include "tierdns/dnstap.h"
 #include "tierdns/log.h"
+#include "tierdns/name.h"
 #include "tierdns/netio.h"
 #include "tierdns/opts.h"
 #include "tierdns/pipeline.h"
 #include "tierdns/store.h"
 #include "tierdns/tls.h"
 #include "tierdns/zonedb.h"
+#include "tierdns/zonesign.h"
 
 struct worker {
 	unsigned id;
@@ -153,6 +159,57 @@ static void upper_zone_report(struct tdns_store *store, const char *dir)
 		log_info("store %s holds %zu zone%s", dir, n, n == 1 ? "" : "s");
 }
 
+struct sig_check {
+	struct tdns_txn *t;
+	uint64_t now;
+	uint64_t warn;   /* seconds: warn when a signature expires sooner */
+};
+
+static int sig_check_zone(void *ctx, const uint8_t *apex, size_t apex_len,
+			  const struct tdns_zone_meta *meta)
+{
+	struct sig_check *c = ctx;
+	uint8_t wire[NAME_WIRE_MAX];
+	ldns_rdf *rdf = NULL;
+	char *name = NULL;
+	uint64_t exp;
+	size_t wlen;
+	bool is_signed;
+
+	(void)meta;
+	if (zonesign_earliest_expiry(c->t, apex, apex_len, c->now, &is_signed, &exp) !=
+		    TDNS_OK ||
+	    !is_signed || exp > c->now + c->warn)
+		return 0;
+	if (name_key_to_wire(apex, apex_len, wire, &wlen) == TDNS_OK &&
+	    (rdf = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, wlen, wire)) != NULL)
+		name = ldns_rdf2str(rdf);
+	if (exp <= c->now)
+		log_err("zone %s: signatures expired %.1f days ago: validators answer "
+			"SERVFAIL for it; re-sign it (tierdns-zone sign %s KEY...)",
+			name ? name : "?", (double)(c->now - exp) / 86400.0, name ? name : "ZONE");
+	else
+		log_warn("zone %s: a signature expires in %.1f days; re-sign it before "
+			 "(tierdns-zone sign %s KEY...)", name ? name : "?",
+			 (double)(exp - c->now) / 86400.0, name ? name : "ZONE");
+	free(name);
+	ldns_rdf_deep_free(rdf);
+	return 0;
+}
+
+/* At start and at each reload: a warning for every signed zone whose
+ * earliest signature expires within sig_expiry_warn days (an error when
+ * one has expired). */
+static void upper_sig_check(struct tdns_store *store, unsigned days)
+{
+	struct sig_check c = { NULL, clock_now(), (uint64_t)days * 86400u };
+
+	if (days == 0 || store_begin(store, false, &c.t) != TDNS_OK)
+		return;
+	(void)zonedb_list(c.t, sig_check_zone, &c, NULL);
+	store_abort(c.t);
+}
+
 /* SIGHUP: the configuration file again (opts_reload: what applies while
  * running) and the DoT certificate; the zones are read live, so say what
  * is being served now. */
@@ -164,6 +221,7 @@ static void upper_reload(void *ctx)
 	if (workers[0].tls != NULL)
 		(void)tls_reload(workers[0].tls);
 	upper_zone_report(workers[0].store, workers[0].db_dir);
+	upper_sig_check(workers[0].store, workers[0].o->sig_expiry_warn);
 }
 
 /* The control thread's sums (control.h): the workers' counters. */
@@ -330,6 +388,7 @@ int main(int argc, char **argv)
 	log_info("store %s, %u thread%s, version %s", o.db_dir, o.threads,
 		 o.threads == 1 ? "" : "s", TDNS_VERSION);
 	upper_zone_report(store, o.db_dir);
+	upper_sig_check(store, o.sig_expiry_warn);
 
 	rc = daemon_run(o.threads, worker_loop, worker_run, upper_reload, workers);
 	control_log_stats(ctl); /* the counters, once more at exit */

@@ -140,6 +140,9 @@ static const struct opts_def opt_table[] = {
 	  "(default 56)" },
 	{ "rrl-size", 0, "rrl", "size", T_UP, K_UINT, 0, 1, RRL_MAX_SIZE, "1-16777216 buckets",
 	  FIELD(rrl.size), "N", "buckets of the shared RRL table (default 65536)" },
+	{ "sig-expiry-warn", 0, "dnssec", "expiry-warn-days", T_UP, K_UINT, 0, 0, 3650,
+	  "0-3650 days", FIELD(sig_expiry_warn), "DAYS", "warn at start and reload when a "
+	  "signature of a\nserved zone expires within DAYS days; 0 off\n(default 7)" },
 	{ "full-any", 0, NULL, "full-any", T_UP, K_BOOL, 0, 0, 0, NULL, FIELD(full_any), NULL,
 	  "answer ANY over UDP with every RRset of the name\n(over TCP always; default off: "
 	  "one RRset, RFC 8482)" },
@@ -441,6 +444,7 @@ static void set_defaults(enum tdns_prog prog, struct tdns_opts *o)
 	o->tcp_idle_ms = 10000;
 	o->control_path = control_defaults[prog];
 	o->control_mode = OPTS_CONTROL_MODE;
+	o->sig_expiry_warn = 7;
 	o->rrl.slip = RRL_DEFAULT_SLIP;
 	o->rrl.size = RRL_DEFAULT_SIZE;
 	o->rrl_ipv4_prefix = RRL_DEFAULT_IPV4_PREFIX;

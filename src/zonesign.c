@@ -677,3 +677,61 @@ out:
 	ldns_rdf_deep_free(origin);
 	return st;
 }
+
+/* ---- when signatures run out ---- */
+
+struct expiry {
+	uint64_t now;
+	uint64_t earliest;
+	bool found;
+};
+
+/* RRSIG rdata (RFC 4034 3.1): type covered 2, algorithm 1, labels 1,
+ * original TTL 4, then the expiration; a serial-arithmetic time near now. */
+static int expiry_rrset(void *ctx, const uint8_t *key, size_t klen, uint16_t type,
+			const struct tdns_rrset_view *v)
+{
+	struct expiry *e = ctx;
+	const uint8_t *p = v->sig_data;
+	size_t left = v->sig_len;
+
+	(void)key;
+	(void)klen;
+	(void)type;
+	for (unsigned i = 0; i < v->sig_count && left >= 2; i++) {
+		size_t rdlen = dns_rd16(p);
+		uint32_t exp32, d;
+		uint64_t exp;
+
+		if (left - 2 < rdlen)
+			break;
+		if (rdlen >= 12) {
+			exp32 = dns_rd32(p + 2 + 8);
+			d = exp32 - (uint32_t)e->now; /* mod 2^32 */
+			exp = d < 0x80000000u ? e->now + d : e->now - (uint32_t)(0u - d);
+			if (!e->found || exp < e->earliest)
+				e->earliest = exp;
+			e->found = true;
+		}
+		p += 2 + rdlen;
+		left -= 2 + rdlen;
+	}
+	return 0;
+}
+
+enum tdns_status zonesign_earliest_expiry(struct tdns_txn *t, const uint8_t *apex,
+					  size_t apex_len, uint64_t now, bool *signed_zone,
+					  uint64_t *expiry)
+{
+	struct expiry e = { now, 0, false };
+	enum tdns_status st;
+
+	st = zonedb_walk(t, apex, apex_len, expiry_rrset, &e, NULL);
+	if (st == TDNS_OK)
+		st = zonedb_denial_walk(t, apex, apex_len, ZONEDB_NSEC3, expiry_rrset, &e, NULL);
+	if (st == TDNS_ENOTFOUND)
+		st = TDNS_OK;
+	*signed_zone = e.found;
+	*expiry = e.earliest;
+	return st;
+}
