@@ -724,8 +724,17 @@ enum tdns_status zonesign_earliest_expiry(struct tdns_txn *t, const uint8_t *ape
 					  uint64_t *expiry)
 {
 	struct expiry e = { now, 0, false };
+	struct tdns_rrset_view dnskey;
 	enum tdns_status st;
 
+	*signed_zone = false;
+	*expiry = 0;
+	/* No DNSKEY at the apex: not signed, and a big zone is not walked. */
+	st = zonedb_get_rrset(t, apex, apex_len, DNS_TYPE_DNSKEY, &dnskey);
+	if (st == TDNS_ENOTFOUND)
+		return TDNS_OK;
+	if (st != TDNS_OK)
+		return st;
 	st = zonedb_walk(t, apex, apex_len, expiry_rrset, &e, NULL);
 	if (st == TDNS_OK)
 		st = zonedb_denial_walk(t, apex, apex_len, ZONEDB_NSEC3, expiry_rrset, &e, NULL);

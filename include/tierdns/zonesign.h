@@ -78,7 +78,8 @@ enum tdns_status zonesign_verify(struct tdns_txn *t, const char *zone,
  * The earliest expiration of a signature in the zone with apex key
  * apex[0..apex_len) - its RRsets' and its NSEC/NSEC3 chain's - in Unix
  * seconds (RFC 4034 3.1.5 serial arithmetic, resolved around now).
- * *signed_zone false (and *expiry 0) when it holds no signature.
+ * *signed_zone false (and *expiry 0) when it holds no signature; a zone
+ * without a DNSKEY at its apex counts as unsigned without being walked.
  */
 enum tdns_status zonesign_earliest_expiry(struct tdns_txn *t, const uint8_t *apex,
 					  size_t apex_len, uint64_t now, bool *signed_zone,
