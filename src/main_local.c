@@ -199,6 +199,9 @@ static enum tdns_status worker_init(struct worker *w, struct tdns_opts *o,
 	if (st != TDNS_OK)
 		goto out;
 	upstream_set_resolver(w->up, w->r);
+	st = upstream_set_cookies(w->up, !o->no_cookies);
+	if (st != TDNS_OK)
+		goto out;
 	netio_loop_set_flush(w->loop, worker_flush, w);
 	for (unsigned i = 0; i < o->n_listen + o->n_tls_listen + o->n_https_listen; i++) {
 		unsigned k = i - o->n_listen - o->n_tls_listen;

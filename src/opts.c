@@ -149,6 +149,9 @@ static const struct opts_def opt_table[] = {
 	{ "no-cookies", 0, "cookies", "disabled", T_UP, K_BOOL, 0, 0, 0, NULL, FIELD(no_cookies),
 	  NULL, "do not answer DNS cookies, RFC 7873; a valid server\ncookie exempts from RRL "
 	  "(default: answer them)" },
+	{ "no-cookies", 0, "cookies", "disabled", T_LO, K_BOOL, 0, 0, 0, NULL, FIELD(no_cookies),
+	  NULL, "send no DNS cookies to the upstreams, RFC 7873;\nreplies with a cookie not "
+	  "ours are dropped\n(default: send them)" },
 	{ "cookie-secret", 0, "cookies", "secret", T_UP, K_SECRET, F_NULL, 0, 0, NULL,
 	  FIELD(cookie_secret), "HEX", "server cookie secret, 32 hex digits (default: random\n"
 	  "at each start); the same on every server of an address" },

@@ -10,11 +10,15 @@
 #include <string.h>
 
 #include "tierdns/clock.h"
+#include "tierdns/cookie.h"
 #include "tierdns/log.h"
 #include "tierdns/pool.h"
 #include "tierdns/tls.h"
 
 #define TAB_MIN 64    /* slots of the attempt table to begin with */
+/* A query with a COOKIE added fits here (RFC 1035 name limits, one OPT with
+ * a few options); a bigger one goes without. */
+#define UPSTREAM_QUERY_MAX 1024
 #define DOT_BUCKETS 256 /* a DoT connection's attempts, by the low byte of
 			 * their ID (IDs are random: a reply finds its
 			 * attempt among about 1/256 of those in flight) */
@@ -71,6 +75,15 @@ struct tdns_upstream {
 	/* DoT: the session to resume when upstream i is connected again
 	 * (the last ticket it gave this loop). */
 	struct tdns_tls_session **sess;
+	/* DNS cookies to clear (UDP, TCP) upstreams (cookie.h client side),
+	 * when cookies: our client cookie for upstream i, and the server
+	 * cookie it gave last (slen[i] bytes, 0: none yet). */
+	bool cookies;
+	uint8_t (*ccookie)[COOKIE_CLIENT_LEN];
+	uint8_t (*scookie)[COOKIE_SERVER_MAX];
+	uint8_t *slen;
+	uint64_t forged;                 /* replies dropped: not our cookie */
+	uint8_t qbuf[UPSTREAM_QUERY_MAX]; /* a query with its COOKIE added */
 };
 
 /* The resolver's tokens are a sequence number over a slot number: mix the
@@ -196,6 +209,12 @@ static void free_attempt(struct tdns_upstream *up, struct attempt *a)
 	pool_put(&up->spare, a);
 }
 
+/* Upstream i is DNS over TLS. */
+static bool is_dot(const struct tdns_upstream *up, unsigned i)
+{
+	return up->auth != NULL && up->auth[i] != NULL;
+}
+
 /* How attempt a went: 1 UDP, 2 TCP, 3 DNS over TLS (dnstap.h's numbers). */
 static int a_proto(const struct tdns_upstream *up, const struct attempt *a)
 {
@@ -209,6 +228,27 @@ static int a_proto(const struct tdns_upstream *up, const struct attempt *a)
 static void deliver(struct attempt *a, const uint8_t *msg, size_t len)
 {
 	struct tdns_upstream *up = a->up;
+	uint8_t server[COOKIE_SERVER_MAX];
+	size_t slen;
+
+	if (msg != NULL && up->cookies && !is_dot(up, a->idx)) {
+		switch (cookie_client_check(msg, len, up->ccookie[a->idx], server, &slen)) {
+		case COOKIE_REPLY_FORGED:
+			/* RFC 7873 5.3: not the server's answer to us. The
+			 * attempt waits on for the real one (or times out). */
+			up->forged++;
+			log_debug("upstream reply with a cookie that is not ours: dropped");
+			return;
+		case COOKIE_REPLY_MATCH:
+			if (slen > 0) {
+				memcpy(up->scookie[a->idx], server, slen);
+				up->slen[a->idx] = (uint8_t)slen;
+			}
+			break;
+		case COOKIE_REPLY_NONE:
+			break;
+		}
+	}
 
 	if (msg != NULL && up->tap != NULL)
 		up->tap(up->tap_ctx, &up->addrs[a->idx], a_proto(up, a), true, msg, len);
@@ -315,6 +355,7 @@ static enum tdns_status tr_send(void *ctx, uint64_t token, unsigned upstream,
 	struct tdns_upstream *up = ctx;
 	struct attempt *a = NULL;
 	char addr[64];
+	size_t clen;
 	enum tdns_status st = TDNS_EINVAL;
 
 	if (upstream >= up->n)
@@ -327,6 +368,12 @@ static enum tdns_status tr_send(void *ctx, uint64_t token, unsigned upstream,
 	a->token = token;
 	a->idx = upstream;
 	a->tcp = tcp;
+	if (up->cookies && !is_dot(up, upstream) &&
+	    cookie_client_add(msg, len, up->ccookie[upstream], up->scookie[upstream],
+			      up->slen[upstream], up->qbuf, sizeof(up->qbuf), &clen)) {
+		msg = up->qbuf;
+		len = clen;
+	}
 	if (up->auth != NULL && up->auth[upstream] != NULL) {
 		/* DoT: TC never happens on a stream; tcp changes nothing. */
 		st = dot_send(up, a, upstream, msg, len);
@@ -458,6 +505,9 @@ void upstream_free(struct tdns_upstream *up)
 		free(up->auth[i]);
 	free(up->sess);
 	free(up->auth);
+	free(up->ccookie);
+	free(up->scookie);
+	free(up->slen);
 	free(up->dot);
 	free(up->addrs);
 	free(up);
@@ -478,6 +528,33 @@ struct tdns_transport upstream_transport(struct tdns_upstream *up)
 void upstream_set_resolver(struct tdns_upstream *up, struct tdns_resolver *r)
 {
 	up->r = r;
+}
+
+enum tdns_status upstream_set_cookies(struct tdns_upstream *up, bool on)
+{
+	uint8_t secret[COOKIE_SECRET_LEN];
+
+	up->cookies = false;
+	if (!on)
+		return TDNS_OK;
+	if (up->ccookie == NULL) {
+		up->ccookie = calloc(up->n, sizeof(*up->ccookie));
+		up->scookie = calloc(up->n, sizeof(*up->scookie));
+		up->slen = calloc(up->n, 1);
+		if (up->ccookie == NULL || up->scookie == NULL || up->slen == NULL)
+			return TDNS_ENOMEM;
+	}
+	if (!cookie_secret_random(secret))
+		return TDNS_EIO;
+	for (unsigned i = 0; i < up->n; i++)
+		cookie_client_make(secret, &up->addrs[i], up->ccookie[i]);
+	up->cookies = true;
+	return TDNS_OK;
+}
+
+uint64_t upstream_cookie_forged(const struct tdns_upstream *up)
+{
+	return up->forged;
 }
 
 void upstream_set_tap(struct tdns_upstream *up, upstream_tap_fn fn, void *ctx)

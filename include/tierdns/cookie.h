@@ -60,4 +60,36 @@ void cookie_make(const uint8_t secret[COOKIE_SECRET_LEN],
 void cookie_answer(const struct tdns_cookie_cfg *cfg, const struct tdns_qctx *q,
 		   const struct tdns_addr *peer, uint32_t now, struct tdns_answer *a);
 
+/* ---- client side (RFC 7873 5.1, 5.3): tierdns-local to its upstreams ---- */
+
+/* The client cookie for a server at addr: SipHash-2-4 of the address under
+ * secret (RFC 7873 A.2's idea: a different cookie per server, unguessable
+ * by anyone without the secret). */
+void cookie_client_make(const uint8_t secret[COOKIE_SECRET_LEN],
+			const struct tdns_addr *server, uint8_t out[COOKIE_CLIENT_LEN]);
+
+/* Copy the query q[0..len) into out (cap bytes) with a COOKIE option added
+ * to its OPT: the client cookie and, when slen > 0, the server cookie the
+ * server gave last. *out_len its length. False (out untouched) when q is
+ * not a one-question query whose only other record is a last OPT without
+ * a COOKIE, or out is too small: then q goes as it is. */
+bool cookie_client_add(const uint8_t *q, size_t len, const uint8_t client[COOKIE_CLIENT_LEN],
+		       const uint8_t *server, size_t slen, uint8_t *out, size_t cap,
+		       size_t *out_len);
+
+enum cookie_reply {
+	COOKIE_REPLY_NONE = 0, /* no COOKIE in the reply (a server without) */
+	COOKIE_REPLY_MATCH,    /* our client cookie: *slen bytes of server cookie */
+	COOKIE_REPLY_FORGED,   /* a COOKIE that is not ours: not the server's reply */
+};
+
+/* The COOKIE of the reply r[0..len) against our client cookie; on a match
+ * its server cookie (8-32 bytes) into server (COOKIE_SERVER_MAX bytes). A
+ * reply that cannot be walked counts as NONE (the parser that reads it
+ * later judges it). */
+#define COOKIE_SERVER_MAX 32
+enum cookie_reply cookie_client_check(const uint8_t *r, size_t len,
+				      const uint8_t client[COOKIE_CLIENT_LEN],
+				      uint8_t server[COOKIE_SERVER_MAX], size_t *slen);
+
 #endif

@@ -41,6 +41,14 @@ struct tdns_transport upstream_transport(struct tdns_upstream *up);
 /* The resolver that receives the replies (set before the loop runs). */
 void upstream_set_resolver(struct tdns_upstream *up, struct tdns_resolver *r);
 
+/* DNS cookies to the clear (UDP, TCP) upstreams (RFC 7873, cookie.h):
+ * every query carries our client cookie for that upstream and the server
+ * cookie it gave last; a reply whose COOKIE is not ours is dropped as
+ * forged (upstream_cookie_forged counts them); one without any is taken
+ * (a server without cookies). Off until called with on. */
+enum tdns_status upstream_set_cookies(struct tdns_upstream *up, bool on);
+uint64_t upstream_cookie_forged(const struct tdns_upstream *up);
+
 /* Called with every query sent to an upstream and every reply taken from
  * one (response), and the protocol (1 UDP, 2 TCP, 3 DNS over TLS): for
  * dnstap (FORWARDER_QUERY / FORWARDER_RESPONSE). On the loop's thread. */

@@ -113,11 +113,63 @@ static void test_secret_text(void **state)
 	assert_int_equal(s[0], 0xff); /* untouched by a failure */
 }
 
+/* A query of the encoder's shape: one question, an OPT last. */
+static size_t query_with_opt(uint8_t *q)
+{
+	static const uint8_t m[] = {
+		0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1,
+		4, 's', 'i', 't', 'e', 0, 0, 1, 0, 1,
+		0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 0,
+	};
+
+	memcpy(q, m, sizeof(m));
+	return sizeof(m);
+}
+
+static void test_client_side(void **state)
+{
+	uint8_t secret[COOKIE_SECRET_LEN] = { 7 }, cc[8], cc2[8], out[512], got[COOKIE_SERVER_MAX];
+	uint8_t q[64], reply[512];
+	struct tdns_addr a1 = addr("192.0.2.1"), a2 = addr("192.0.2.2");
+	static const uint8_t sc[16] = { 1, 0, 0, 0, 9, 9, 9, 9, 1, 2, 3, 4, 5, 6, 7, 8 };
+	size_t len = query_with_opt(q), n, slen;
+
+	(void)state;
+	cookie_client_make(secret, &a1, cc);
+	cookie_client_make(secret, &a2, cc2);
+	assert_memory_not_equal(cc, cc2, 8); /* one per server */
+	/* Client cookie only, then with the server's. */
+	assert_true(cookie_client_add(q, len, cc, NULL, 0, out, sizeof(out), &n));
+	assert_int_equal(n, len + 12);
+	assert_int_equal(dns_rd16(out + len - 2), 12); /* OPT rdlength */
+	assert_int_equal(dns_rd16(out + len), DNS_OPT_COOKIE);
+	assert_memory_equal(out + len + 4, cc, 8);
+	assert_true(cookie_client_add(q, len, cc, sc, 16, out, sizeof(out), &n));
+	assert_int_equal(n, len + 28);
+	assert_memory_equal(out + len + 12, sc, 16);
+	/* A query that already has a COOKIE, or none OPT, goes as it is. */
+	assert_false(cookie_client_add(out, n, cc, NULL, 0, reply, sizeof(reply), &n));
+	q[11] = 0;
+	assert_false(cookie_client_add(q, len - 11, cc, NULL, 0, out, sizeof(out), &n));
+	q[11] = 1;
+	/* Replies: ours (with a server cookie), forged, without. The reply is
+	 * the query with QR set and the cookies appended. */
+	assert_true(cookie_client_add(q, len, cc, sc, 16, reply, sizeof(reply), &n));
+	reply[2] |= 0x80;
+	assert_int_equal(cookie_client_check(reply, n, cc, got, &slen), COOKIE_REPLY_MATCH);
+	assert_int_equal(slen, 16);
+	assert_memory_equal(got, sc, 16);
+	assert_int_equal(cookie_client_check(reply, n, cc2, got, &slen), COOKIE_REPLY_FORGED);
+	assert_int_equal(cookie_client_check(q, len, cc, got, &slen), COOKIE_REPLY_NONE);
+	assert_int_equal(cookie_client_check(reply, 10, cc, got, &slen), COOKIE_REPLY_NONE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_validity),
 		cmocka_unit_test(test_secret_text),
+		cmocka_unit_test(test_client_side),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
