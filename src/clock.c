@@ -16,24 +16,25 @@ uint64_t clock_now(void)
 	return (uint64_t)ts.tv_sec;
 }
 
-uint64_t clock_mono_ms(void)
+/* Milliseconds of clock id, or the fake clock's. */
+static uint64_t mono_of(clockid_t id)
 {
 	struct timespec ts;
 
 	if (fake_on)
 		return fake_ms;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t clock_mono_ms(void)
+{
+	return mono_of(CLOCK_MONOTONIC);
 }
 
 uint64_t clock_mono_coarse_ms(void)
 {
-	struct timespec ts;
-
-	if (fake_on)
-		return fake_ms;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return mono_of(CLOCK_MONOTONIC_COARSE);
 }
 
 void clock_set_fake(uint64_t epoch_sec)

@@ -160,9 +160,9 @@ size_t dnstap_encode(uint8_t *out, size_t cap, const char *identity, const char 
 
 /* ---- Frame Streams ---- */
 
-enum tdns_status dnstap_open(const char *socket_path, const char *file_path,
-			     const char *identity, const char *version, unsigned n_queues,
-			     struct tdns_dnstap **out)
+static enum tdns_status dnstap_make(const char *socket_path, const char *file_path,
+				    const char *identity, unsigned n_queues,
+				    struct tdns_dnstap **out)
 {
 	struct fstrm_unix_writer_options *uwopt = NULL;
 	struct fstrm_file_options *fopt = NULL;
@@ -179,7 +179,7 @@ enum tdns_status dnstap_open(const char *socket_path, const char *file_path,
 	if (d == NULL)
 		return TDNS_ENOMEM;
 	d->identity = identity != NULL ? strdup(identity) : NULL;
-	d->version = version != NULL ? strdup(version) : NULL;
+	d->version = strdup("tierdns " TDNS_VERSION);
 	wopt = fstrm_writer_options_init();
 	fstrm_writer_options_add_content_type(wopt, DNSTAP_CONTENT_TYPE,
 					      sizeof(DNSTAP_CONTENT_TYPE) - 1);
@@ -229,11 +229,31 @@ out:
 	return TDNS_OK;
 }
 
+enum tdns_status dnstap_open(const char *socket_path, const char *file_path,
+			     const char *identity, unsigned n_queues, const char *what,
+			     struct tdns_dnstap **out)
+{
+	const char *where = socket_path != NULL ? socket_path : file_path;
+	enum tdns_status st = dnstap_make(socket_path, file_path, identity, n_queues, out);
+
+	if (st != TDNS_OK)
+		log_err("dnstap %s: %s", where != NULL ? where : "?", tdns_strerror(st));
+	else
+		log_info("dnstap: %s to %s", what, where);
+	return st;
+}
+
 void dnstap_close(struct tdns_dnstap *d)
 {
+	uint64_t dropped;
+
 	if (d == NULL)
 		return;
 	fstrm_iothr_destroy(&d->iothr);
+	dropped = dnstap_dropped(d);
+	if (dropped > 0)
+		log_info("dnstap: %llu messages dropped (queue full or no collector)",
+			 (unsigned long long)dropped);
 	free(d->identity);
 	free(d->version);
 	free(d);

@@ -450,20 +450,14 @@ int main(int argc, char **argv)
 	if (control_open(&o, &cops, &ctl) != TDNS_OK)
 		goto out;
 	if (o.dnstap_socket != NULL || o.dnstap_file != NULL) {
-		st = dnstap_open(o.dnstap_socket, o.dnstap_file, ident, "tierdns " TDNS_VERSION,
-				 o.threads, &tap);
-		if (st != TDNS_OK) {
-			log_err("dnstap %s: %s", o.dnstap_socket ? o.dnstap_socket : o.dnstap_file,
-				tdns_strerror(st));
+		if (dnstap_open(o.dnstap_socket, o.dnstap_file, ident, o.threads,
+				"CLIENT_* and FORWARDER_* messages", &tap) != TDNS_OK)
 			goto out;
-		}
 		for (i = 0; i < o.threads; i++) {
 			workers[i].tap = tap;
 			workers[i].tapq = dnstap_queue(tap, i);
 			upstream_set_tap(workers[i].up, worker_tap_upstream, &workers[i]);
 		}
-		log_info("dnstap: CLIENT_* and FORWARDER_* messages to %s",
-			 o.dnstap_socket ? o.dnstap_socket : o.dnstap_file);
 	}
 	/* Every socket is bound: root is no longer needed. */
 	if (daemon_drop(&o) != TDNS_OK)
@@ -482,9 +476,6 @@ int main(int argc, char **argv)
 out:
 	/* Before the workers go: the control thread reads their counters. */
 	control_free(ctl);
-	if (tap != NULL && dnstap_dropped(tap) > 0)
-		log_info("dnstap: %llu messages dropped (queue full or no collector)",
-			 (unsigned long long)dnstap_dropped(tap));
 	/* The workers are stopped: what they queued is written out. */
 	dnstap_close(tap);
 	if (workers != NULL) {

@@ -50,11 +50,14 @@ struct tdns_dnstap;
 struct tdns_dnstap_queue;
 
 /* One output (exactly one of socket_path and file_path) for n_queues
- * workers; identity and version go into every frame (may be NULL). */
+ * workers; identity (may be NULL) and "tierdns VERSION" go into every
+ * frame. Logs where it writes, and what (a daemon's words: "AUTH_QUERY and
+ * AUTH_RESPONSE"), or the error. */
 enum tdns_status dnstap_open(const char *socket_path, const char *file_path,
-			     const char *identity, const char *version, unsigned n_queues,
+			     const char *identity, unsigned n_queues, const char *what,
 			     struct tdns_dnstap **out);
-/* Flushes what is queued and stops the I/O thread. NULL is allowed. */
+/* Flushes what is queued, stops the I/O thread and logs how many messages
+ * were dropped, if any. NULL is allowed. */
 void dnstap_close(struct tdns_dnstap *d);
 /* Worker i's queue (i < n_queues). */
 struct tdns_dnstap_queue *dnstap_queue(struct tdns_dnstap *d, unsigned i);
