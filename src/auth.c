@@ -27,6 +27,7 @@
 
 #include "tierdns/clock.h"
 #include "tierdns/dnsproto.h"
+#include "tierdns/xfr.h"
 #include "tierdns/log.h"
 #include "tierdns/name.h"
 #include "tierdns/pipeline.h"
@@ -919,11 +920,54 @@ struct auth_ctx {
 	const struct auth_client *cl;
 };
 
+/* AXFR and IXFR (RFC 5936 4.2, RFC 1995): NOTAUTH for a name that is no
+ * zone's apex here, REFUSED to whoever the zone's transfer list does not
+ * name; over UDP an IXFR gets its SOA or TC (xfr.h), an AXFR FORMERR (it
+ * is a TCP-only query); over TCP the caller streams it. */
+static enum pipeline_verdict xfr_stage(struct auth_ctx *c, const struct tdns_qctx *q,
+				       struct tdns_answer *a)
+{
+	struct tdns_zone_meta m;
+	size_t apex_len;
+	enum tdns_status st;
+
+	st = zonedb_find(c->t, q->qkey, q->qkey_len, &apex_len, &m);
+	if (st != TDNS_OK && st != TDNS_ENOTFOUND) {
+		answer_fail(a, DNS_RCODE_SERVFAIL, EDE_OTHER, "store unavailable");
+		return PIPELINE_ANSWER;
+	}
+	if (st == TDNS_ENOTFOUND || apex_len != q->qkey_len) {
+		a->rcode = DNS_RCODE_NOTAUTH;
+		return PIPELINE_ANSWER;
+	}
+	if (c->cfg->xfr_allowed == NULL || c->cl->peer == NULL ||
+	    !c->cfg->xfr_allowed(c->cfg->xfr_ctx, q->qkey, apex_len, c->cl->peer)) {
+		answer_fail(a, DNS_RCODE_REFUSED, EDE_PROHIBITED, NULL);
+		return PIPELINE_ANSWER;
+	}
+	if (!c->cl->tcp) {
+		if (q->qtype == DNS_TYPE_IXFR)
+			xfr_udp_ixfr(c->t, q, a);
+		else
+			a->rcode = DNS_RCODE_FORMERR;
+		return PIPELINE_ANSWER;
+	}
+	if (c->cl->xfr == NULL) {
+		a->rcode = DNS_RCODE_REFUSED;
+		return PIPELINE_ANSWER;
+	}
+	*c->cl->xfr = true;
+	return PIPELINE_DEFER;
+}
+
 static enum pipeline_verdict query_stage(void *arg, const struct tdns_qctx *q,
 					 struct tdns_answer *a)
 {
 	struct auth_ctx *c = arg;
 
+	if (c->t != NULL && q->qclass == DNS_CLASS_IN &&
+	    (q->qtype == DNS_TYPE_AXFR || q->qtype == DNS_TYPE_IXFR))
+		return xfr_stage(c, q, a);
 	if (c->t == NULL)
 		answer_fail(a, DNS_RCODE_SERVFAIL, EDE_OTHER, "store unavailable");
 	else
@@ -1007,7 +1051,7 @@ bool auth_answer(struct zonedb_cache *zc, struct tdns_txn *t,
 		 size_t in_len, bool tcp, uint8_t *out, size_t cap,
 		 size_t *out_len)
 {
-	struct auth_client cl = { NULL, tcp, NULL, 0 };
+	struct auth_client cl = { NULL, tcp, NULL, 0, NULL };
 
 	return auth_answer_from(zc, t, cfg, &cl, in, in_len, out, cap, out_len);
 }

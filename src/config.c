@@ -161,6 +161,37 @@ static bool zone_key(struct walk *w, yaml_node_t *k, yaml_node_t *v, void *ctx)
 	return true;
 }
 
+/* The other keys of a zones: stanza, once the zone is added: a scalar or
+ * a sequence of scalars each. */
+static bool zone_value(struct walk *w, yaml_node_t *k, yaml_node_t *v, void *ctx)
+{
+	yaml_node_item_t *it;
+	yaml_node_t *item;
+	char why[300], label[80];
+
+	(void)ctx;
+	if (strcmp(scalar(k), "name") == 0)
+		return true;
+	snprintf(label, sizeof(label), "zones.%s", scalar(k));
+	if (v->type == YAML_SCALAR_NODE) {
+		if (!opts_zone_set(w->b, scalar(k), is_null(v) ? NULL : scalar(v), true,
+				   why, sizeof(why)))
+			return fail_key(w, v->start_mark, label, why);
+		return true;
+	}
+	if (v->type != YAML_SEQUENCE_NODE)
+		return fail_key(w, v->start_mark, label, "expected a value or a sequence");
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+		item = yaml_document_get_node(w->doc, *it);
+		if (item == NULL || item->type != YAML_SCALAR_NODE)
+			return fail_key(w, v->start_mark, label, "expected a sequence of values");
+		if (!opts_zone_set(w->b, scalar(k), scalar(item),
+				   it == v->data.sequence.items.start, why, sizeof(why)))
+			return fail_key(w, item->start_mark, label, why);
+	}
+	return true;
+}
+
 static bool zones(struct walk *w, yaml_node_t *v)
 {
 	yaml_node_item_t *it;
@@ -184,6 +215,8 @@ static bool zones(struct walk *w, yaml_node_t *v)
 			return fail_key(w, z->start_mark, "zones", "a zone stanza needs a name:");
 		if (!opts_zone_add(w->b, scalar(name), why, sizeof(why)))
 			return fail_key(w, name->start_mark, "zones.name", why);
+		if (!walk_mapping(w, z, zone_value, NULL))
+			return false;
 	}
 	return true;
 }

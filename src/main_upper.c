@@ -21,7 +21,51 @@
 #include "tierdns/netio.h"
 #include "tierdns/opts.h"
 #include "tierdns/store.h"
+#include "tierdns/xfr.h"
+#include "tierdns/zoneload.h"
 #include "tierdns/zonedb.h"
+
+/* A zones: stanza by its apex key, for the transfer ACL. */
+struct zone_key {
+	uint8_t key[NAME_KEY_MAX];
+	size_t len;
+	const struct tdns_zone_conf *conf;
+};
+
+struct zone_keys {
+	struct zone_key *z;
+	unsigned n;
+};
+
+/* auth.h xfr_allowed: the zone's allow-transfer list names the peer. */
+static bool upper_xfr_allowed(const void *ctx, const uint8_t *apex, size_t apex_len,
+			      const struct tdns_addr *peer)
+{
+	const struct zone_keys *zk = ctx;
+
+	for (unsigned i = 0; i < zk->n; i++)
+		if (zk->z[i].len == apex_len && memcmp(zk->z[i].key, apex, apex_len) == 0)
+			return acl_allows(zk->z[i].conf->allow_transfer,
+					  zk->z[i].conf->n_allow_transfer,
+					  (const struct sockaddr *)&peer->ss, peer->len);
+	return false;
+}
+
+/* The stanzas' apex keys (the option table checked the names). */
+static enum tdns_status zone_keys_init(const struct tdns_opts *o, struct zone_keys *zk)
+{
+	zk->n = 0;
+	zk->z = calloc(o->n_zones ? o->n_zones : 1, sizeof(*zk->z));
+	if (zk->z == NULL)
+		return TDNS_ENOMEM;
+	for (unsigned i = 0; i < o->n_zones; i++) {
+		if (zoneload_name_key(o->zones[i].name, zk->z[zk->n].key,
+				      &zk->z[zk->n].len) != TDNS_OK)
+			continue;
+		zk->z[zk->n++].conf = &o->zones[i];
+	}
+	return TDNS_OK;
+}
 
 struct worker {
 	unsigned id;
@@ -56,13 +100,37 @@ static void upper_batch(void *ctx, bool begin)
 	w->in_batch = false;
 }
 
+/* An allowed AXFR/IXFR over TCP (auth.h): streamed from its own snapshot
+ * (xfr.h), one message whenever the connection drained the last ones. */
+static enum netio_verdict upper_xfr(struct worker *w, struct tdns_request *req,
+				    const uint8_t *in, size_t in_len)
+{
+	struct tdns_request *held = NULL;
+	struct xfr_out *x = NULL;
+	char as[64];
+
+	if (xfr_start(w->store, in, in_len, &x) != TDNS_OK ||
+	    (held = netio_request_hold(req)) == NULL ||
+	    netio_request_stream(held, xfr_next, xfr_free, x) != TDNS_OK) {
+		log_err("zone transfer to %s: out of memory",
+			netio_addr_str(netio_request_peer(req), as, sizeof(as)));
+		netio_request_release(held);
+		xfr_free(x);
+		return NETIO_DROP;
+	}
+	log_info("zone transfer to %s started",
+		 netio_addr_str(netio_request_peer(req), as, sizeof(as)));
+	return NETIO_DEFER;
+}
+
 static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
 				      const uint8_t *in, size_t in_len, uint8_t *out,
 				      size_t *out_len)
 {
 	struct worker *w = ctx;
+	bool xfr = false;
 	struct auth_client cl = { netio_request_peer(req), netio_request_is_tcp(req),
-				  &w->rrl, netio_request_keepalive(req) };
+				  &w->rrl, netio_request_keepalive(req), &xfr };
 	enum tdns_status st;
 	bool reply;
 
@@ -74,6 +142,8 @@ static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
 				 &cl, in, in_len, out, QCTX_MAX_MSG, out_len);
 	if (!w->in_batch && st == TDNS_OK)
 		store_reset(w->txn);
+	if (xfr)
+		return upper_xfr(w, req, in, in_len);
 	return reply ? NETIO_REPLY : NETIO_DROP;
 }
 
@@ -148,6 +218,7 @@ int main(int argc, char **argv)
 	struct tdns_store *store = NULL;
 	struct worker *workers = NULL;
 	struct tdns_cookie_cfg cookies;
+	struct zone_keys zkeys = { NULL, 0 };
 	struct tdns_opts o;
 	char hostname[256];
 	char as[64];
@@ -197,6 +268,13 @@ int main(int argc, char **argv)
 				  cookie_secret_parse(o.cookie_secret_alt, cookies.alt);
 		auth.cookies = &cookies;
 	}
+
+	if (zone_keys_init(&o, &zkeys) != TDNS_OK) {
+		log_err("%s", tdns_strerror(TDNS_ENOMEM));
+		goto out;
+	}
+	auth.xfr_allowed = upper_xfr_allowed;
+	auth.xfr_ctx = &zkeys;
 
 	memset(&so, 0, sizeof(so));
 	so.flags = STORE_TIER_UPPER;
@@ -277,6 +355,7 @@ out:
 	if (store != NULL)
 		store_close(store);
 	rrl_free(auth.rrl);
+	free(zkeys.z);
 	daemon_cleanup(&o);
 	opts_free(&o);
 	return rc;

@@ -214,7 +214,7 @@ static const struct opts_def opt_table[] = {
 #define OPT_LONG_BASE 256 /* getopt_long's val of row i: OPT_LONG_BASE + i */
 
 /* The keys of a zones: stanza (other issues add theirs). */
-static const char *const zone_keys[] = { "name" };
+static const char *const zone_keys[] = { "name", "allow-transfer", "notify" };
 
 _Static_assert(sizeof(unsigned) == sizeof(uint32_t), "K_UINT stores unsigned as 32 bits");
 
@@ -413,6 +413,10 @@ void opts_free(struct tdns_opts *o)
 		free(a);
 	}
 	o->arena = NULL;
+	for (unsigned i = 0; i < o->n_zones; i++) {
+		free(o->zones[i].allow_transfer);
+		free(o->zones[i].notify);
+	}
 	free(o->zones);
 	o->zones = NULL;
 	o->n_zones = 0;
@@ -787,6 +791,44 @@ bool opts_zone_key(const char *key, char *why, size_t cap)
 	return false;
 }
 
+bool opts_zone_set(struct opts_build *b, const char *key, const char *text,
+		   bool first, char *err, size_t cap)
+{
+	struct tdns_zone_conf *z = &b->o->zones[b->o->n_zones - 1];
+	bool acl = strcmp(key, "allow-transfer") == 0;
+	unsigned *n = acl ? &z->n_allow_transfer : &z->n_notify;
+	void **list = acl ? (void **)&z->allow_transfer : (void **)&z->notify;
+	size_t size = acl ? sizeof(*z->allow_transfer) : sizeof(*z->notify);
+	void *grown;
+
+	if (text == NULL) {
+		snprintf(err, cap, "a value is needed");
+		return false;
+	}
+	if (first)
+		*n = 0;
+	if (*n == OPTS_MAX_ZONE_LIST) {
+		snprintf(err, cap, "too many values (at most %d)", OPTS_MAX_ZONE_LIST);
+		return false;
+	}
+	grown = realloc(*list, (*n + 1) * size);
+	if (grown == NULL) {
+		snprintf(err, cap, "out of memory");
+		return false;
+	}
+	*list = grown;
+	if (acl ? acl_parse(text, &z->allow_transfer[*n]) != TDNS_OK
+		: netio_addr_parse(text, 53, &z->notify[*n]) != TDNS_OK) {
+		snprintf(err, cap, acl ? "invalid address or prefix '%s' (192.0.2.1, "
+			 "192.0.2.0/24, 2001:db8::/32)"
+			 : "invalid address '%s' (192.0.2.1, 192.0.2.1:5353, [::1]:53)",
+			 text);
+		return false;
+	}
+	(*n)++;
+	return true;
+}
+
 bool opts_zone_add(struct opts_build *b, const char *name, char *err, size_t cap)
 {
 	struct tdns_opts *o = b->o;
@@ -816,6 +858,7 @@ bool opts_zone_add(struct opts_build *b, const char *name, char *err, size_t cap
 		goto out;
 	}
 	o->zones = z;
+	memset(&z[o->n_zones], 0, sizeof(z[o->n_zones]));
 	z[o->n_zones].name = arena_strdup(o, text);
 	if (z[o->n_zones].name == NULL) {
 		snprintf(err, cap, "out of memory");
@@ -1200,9 +1243,26 @@ static void print_zones(FILE *f, const struct tdns_opts *o)
 {
 	if (o->n_zones == 0)
 		fprintf(f, " []");
+	char buf[64];
+
 	for (unsigned i = 0; i < o->n_zones; i++) {
+		const struct tdns_zone_conf *z = &o->zones[i];
+
 		fprintf(f, "\n  - name: ");
-		print_string(f, o->zones[i].name);
+		print_string(f, z->name);
+		if (z->n_allow_transfer > 0)
+			fprintf(f, "\n    allow-transfer:");
+		for (unsigned j = 0; j < z->n_allow_transfer; j++) {
+			inet_ntop(z->allow_transfer[j].family, z->allow_transfer[j].addr,
+				  buf, sizeof(buf));
+			fprintf(f, "\n      - %s/%u", buf,
+				(unsigned)z->allow_transfer[j].prefix);
+		}
+		if (z->n_notify > 0)
+			fprintf(f, "\n    notify:");
+		for (unsigned j = 0; j < z->n_notify; j++)
+			fprintf(f, "\n      - \"%s\"",
+				netio_addr_str(&z->notify[j], buf, sizeof(buf)));
 	}
 }
 

@@ -30,6 +30,11 @@ struct tdns_auth_cfg {
 	const char *identity; /* CHAOS TXT id.server/hostname.bind; NULL = REFUSED */
 	struct tdns_rrl *rrl; /* response rate limiting of UDP answers; NULL: off */
 	const struct tdns_cookie_cfg *cookies; /* DNS cookies; NULL: off */
+	/* Zone transfers: may peer AXFR/IXFR the zone with this apex key?
+	 * NULL: nobody may (REFUSED). Called on the worker threads. */
+	bool (*xfr_allowed)(const void *ctx, const uint8_t *apex, size_t apex_len,
+			    const struct tdns_addr *peer);
+	const void *xfr_ctx;
 };
 
 /* Who asked, for auth_answer_from: the transport, the peer, the calling
@@ -40,6 +45,10 @@ struct auth_client {
 	bool tcp;
 	struct rrl_counters *rrl;
 	uint16_t keepalive; /* TCP: netio_request_keepalive, for RFC 7828 */
+	/* TCP, may be NULL: set to true when the query is an AXFR or IXFR the
+	 * peer may have; nothing is answered then (auth_answer_from returns
+	 * false) and the caller streams the transfer (xfr.h). */
+	bool *xfr;
 };
 
 enum auth_result {
@@ -65,8 +74,8 @@ void auth_chaos(const struct tdns_auth_cfg *cfg, const struct tdns_qctx *q,
 		struct tdns_answer *a);
 
 /* The upper tier's QUERY stage: class CH to auth_chaos, other classes
- * than IN and zone transfers REFUSED, names outside every zone REFUSED,
- * the rest auth_lookup. */
+ * than IN and zone transfers REFUSED (auth_answer_from lets the allowed
+ * ones through), names outside every zone REFUSED, the rest auth_lookup. */
 void auth_query(struct zonedb_cache *zc, struct tdns_txn *t,
 		const struct tdns_auth_cfg *cfg, const struct tdns_qctx *q,
 		struct tdns_answer *a);

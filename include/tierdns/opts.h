@@ -40,10 +40,19 @@ enum tdns_prog {
 	TDNS_PROG_LOCAL,
 };
 
+#define OPTS_MAX_ZONE_LIST 32 /* addresses in one list of a stanza */
+
 /* One stanza of the zones: sequence. Other issues add their keys here
- * (transfer ACLs, notify targets, primaries, TSIG keys, signing). */
+ * (primaries, TSIG keys, signing). The lists are owned by the opts. */
 struct tdns_zone_conf {
 	const char *name; /* as written, ending in '.' (absolute) */
+	/* allow-transfer: who may AXFR/IXFR the zone (none: nobody) */
+	struct tdns_acl_entry *allow_transfer;
+	unsigned n_allow_transfer;
+	/* notify: the secondaries told of every change (RFC 1996), port 53
+	 * unless given */
+	struct tdns_addr *notify;
+	unsigned n_notify;
 };
 
 struct opts_arena; /* the strings the file gave, owned by the opts */

@@ -152,8 +152,14 @@ static const struct err_case err_cases[] = {
 	{ UP, "zones:\n  - example.\n",
 	  "2:5: key 'zones': expected a zone stanza (- name: example.)", { NULL } },
 	{ UP, "zones:\n  - nam: example.\n", "2:5: unknown key 'nam' (did you mean 'name'?)", { NULL } },
-	{ UP, "zones:\n  - name: example.\n    notify: 192.0.2.1\n",
-	  "3:5: unknown key 'notify'", { NULL } },
+	{ UP, "zones:\n  - name: example.\n    notfy: 192.0.2.1\n",
+	  "3:5: unknown key 'notfy' (did you mean 'notify'?)", { NULL } },
+	{ UP, "zones:\n  - name: example.\n    notify: [192.0.2.1, nohost]\n",
+	  "3:25: key 'zones.notify': invalid address 'nohost' (192.0.2.1, "
+	  "192.0.2.1:5353, [::1]:53)", { NULL } },
+	{ UP, "zones:\n  - name: example.\n    allow-transfer: 10.0.0.0/33\n",
+	  "3:21: key 'zones.allow-transfer': invalid address or prefix '10.0.0.0/33' "
+	  "(192.0.2.1, 192.0.2.0/24, 2001:db8::/32)", { NULL } },
 	{ UP, "zones:\n  - {}\n", "2:5: key 'zones': a zone stanza needs a name:", { NULL } },
 	{ UP, "zones:\n  - name:\n", "2:10: key 'zones.name': expected a zone name, got nothing", { NULL } },
 	{ UP, "zones:\n  - name: [a]\n",
