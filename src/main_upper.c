@@ -19,6 +19,7 @@
 #include "tierdns/daemon.h"
 #include "tierdns/log.h"
 #include "tierdns/netio.h"
+#include "tierdns/notify.h"
 #include "tierdns/opts.h"
 #include "tierdns/store.h"
 #include "tierdns/xfr.h"
@@ -34,6 +35,7 @@ struct zone_key {
 
 struct zone_keys {
 	struct zone_key *z;
+	struct notify_zone *notify; /* the same zones, for notify.h */
 	unsigned n;
 };
 
@@ -62,7 +64,17 @@ static enum tdns_status zone_keys_init(const struct tdns_opts *o, struct zone_ke
 		if (zoneload_name_key(o->zones[i].name, zk->z[zk->n].key,
 				      &zk->z[zk->n].len) != TDNS_OK)
 			continue;
-		zk->z[zk->n++].conf = &o->zones[i];
+		zk->z[zk->n].conf = &o->zones[i];
+		zk->n++;
+	}
+	zk->notify = calloc(zk->n ? zk->n : 1, sizeof(*zk->notify));
+	if (zk->notify == NULL)
+		return TDNS_ENOMEM;
+	for (unsigned i = 0; i < zk->n; i++) {
+		zk->notify[i].apex = zk->z[i].key;
+		zk->notify[i].apex_len = zk->z[i].len;
+		zk->notify[i].targets = zk->z[i].conf->notify;
+		zk->notify[i].n_targets = zk->z[i].conf->n_notify;
 	}
 	return TDNS_OK;
 }
@@ -81,6 +93,7 @@ struct worker {
 	bool in_batch;        /* inside a UDP batch: txn holds its snapshot */
 	enum tdns_status snap; /* how taking the batch's snapshot went */
 	struct rrl_counters rrl; /* this worker's rate-limited responses */
+	const struct zone_keys *zkeys;
 };
 
 /* A fresh read snapshot, so that zones tierdns-zone commits while we run
@@ -157,6 +170,7 @@ static struct tdns_loop *worker_loop(void *ctx, unsigned i)
 static enum tdns_status worker_run(void *ctx, unsigned i)
 {
 	struct worker *w = &((struct worker *)ctx)[i];
+	struct tdns_notifier *notifier = NULL;
 	enum tdns_status st;
 
 	/* LMDB read transactions belong to the thread that began them. */
@@ -167,10 +181,17 @@ static enum tdns_status worker_run(void *ctx, unsigned i)
 	if (st != TDNS_OK)
 		goto out;
 	store_reset(w->txn);
+	/* The first worker tells the secondaries of changes (notify.h). */
+	if (i == 0) {
+		st = notify_new(w->loop, w->store, w->zkeys->notify, w->zkeys->n, &notifier);
+		if (st != TDNS_OK)
+			goto out;
+	}
 	st = netio_loop_run(w->loop);
+out:
+	notify_free(notifier);
 	store_abort(w->txn);
 	w->txn = NULL;
-out:
 	zonedb_cache_free(w->zc);
 	w->zc = NULL;
 	return st;
@@ -218,7 +239,7 @@ int main(int argc, char **argv)
 	struct tdns_store *store = NULL;
 	struct worker *workers = NULL;
 	struct tdns_cookie_cfg cookies;
-	struct zone_keys zkeys = { NULL, 0 };
+	struct zone_keys zkeys = { NULL, NULL, 0 };
 	struct tdns_opts o;
 	char hostname[256];
 	char as[64];
@@ -293,6 +314,7 @@ int main(int argc, char **argv)
 		workers[i].db_dir = o.db_dir;
 		workers[i].o = &o;
 		workers[i].auth = &auth;
+		workers[i].zkeys = &zkeys;
 		workers[i].loop = netio_loop_new();
 		if (workers[i].loop == NULL)
 			goto out;
@@ -356,6 +378,7 @@ out:
 		store_close(store);
 	rrl_free(auth.rrl);
 	free(zkeys.z);
+	free(zkeys.notify);
 	daemon_cleanup(&o);
 	opts_free(&o);
 	return rc;
