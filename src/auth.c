@@ -921,8 +921,8 @@ struct auth_ctx {
 };
 
 /* AXFR and IXFR (RFC 5936 4.2, RFC 1995): NOTAUTH for a name that is no
- * zone's apex here, REFUSED to whoever the zone's transfer list does not
- * name; over UDP an IXFR gets its SOA or TC (xfr.h), an AXFR FORMERR (it
+ * zone's apex here or a TSIG that does not verify, REFUSED to whoever the
+ * zone's transfer lists do not name; over UDP an IXFR gets its SOA or TC (xfr.h), an AXFR FORMERR (it
  * is a TCP-only query); over TCP the caller streams it. */
 static enum pipeline_verdict xfr_stage(struct auth_ctx *c, const struct tdns_qctx *q,
 				       struct tdns_answer *a)
@@ -940,10 +940,17 @@ static enum pipeline_verdict xfr_stage(struct auth_ctx *c, const struct tdns_qct
 		a->rcode = DNS_RCODE_NOTAUTH;
 		return PIPELINE_ANSWER;
 	}
-	if (c->cfg->xfr_allowed == NULL || c->cl->peer == NULL ||
-	    !c->cfg->xfr_allowed(c->cfg->xfr_ctx, q->qkey, apex_len, c->cl->peer)) {
+	switch (c->cfg->xfr_allowed == NULL || c->cl->peer == NULL ? AUTH_XFR_REFUSE
+		: c->cfg->xfr_allowed(c->cfg->xfr_ctx, q->qkey, apex_len, c->cl->peer,
+				      q->msg, q->len)) {
+	case AUTH_XFR_REFUSE:
 		answer_fail(a, DNS_RCODE_REFUSED, EDE_PROHIBITED, NULL);
 		return PIPELINE_ANSWER;
+	case AUTH_XFR_BADSIG:
+		a->rcode = DNS_RCODE_NOTAUTH;
+		return PIPELINE_ANSWER;
+	case AUTH_XFR_ALLOW:
+		break;
 	}
 	if (!c->cl->tcp) {
 		if (q->qtype == DNS_TYPE_IXFR)

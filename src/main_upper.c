@@ -37,26 +37,48 @@ struct zone_keys {
 	struct zone_key *z;
 	struct notify_zone *notify; /* the same zones, for notify.h */
 	unsigned n;
+	const struct tdns_tsig_key *keys; /* keys: */
+	unsigned n_keys;
 };
 
-/* auth.h xfr_allowed: the zone's allow-transfer list names the peer. */
-static bool upper_xfr_allowed(const void *ctx, const uint8_t *apex, size_t apex_len,
-			      const struct tdns_addr *peer)
+/* auth.h xfr_allowed: a request signed with a key of the zone's
+ * allow-transfer-key, or from an address of its allow-transfer; a TSIG
+ * that does not verify is refused whatever the address. */
+static enum auth_xfr_verdict upper_xfr_allowed(const void *ctx, const uint8_t *apex,
+					       size_t apex_len, const struct tdns_addr *peer,
+					       const uint8_t *msg, size_t len)
 {
 	const struct zone_keys *zk = ctx;
+	const struct tdns_zone_conf *z = NULL;
+	const struct tdns_tsig_key *key;
 
-	for (unsigned i = 0; i < zk->n; i++)
+	for (unsigned i = 0; i < zk->n && z == NULL; i++)
 		if (zk->z[i].len == apex_len && memcmp(zk->z[i].key, apex, apex_len) == 0)
-			return acl_allows(zk->z[i].conf->allow_transfer,
-					  zk->z[i].conf->n_allow_transfer,
-					  (const struct sockaddr *)&peer->ss, peer->len);
-	return false;
+			z = zk->z[i].conf;
+	if (z == NULL)
+		return AUTH_XFR_REFUSE;
+	switch (tsig_check(msg, len, zk->keys, zk->n_keys, &key, NULL)) {
+	case TSIG_BAD:
+		return AUTH_XFR_BADSIG;
+	case TSIG_OK:
+		for (unsigned i = 0; i < z->n_transfer_keys; i++)
+			if (&zk->keys[z->transfer_keys[i]] == key)
+				return AUTH_XFR_ALLOW;
+		break;
+	case TSIG_NONE:
+		break;
+	}
+	return acl_allows(z->allow_transfer, z->n_allow_transfer,
+			  (const struct sockaddr *)&peer->ss, peer->len)
+		       ? AUTH_XFR_ALLOW : AUTH_XFR_REFUSE;
 }
 
 /* The stanzas' apex keys (the option table checked the names). */
 static enum tdns_status zone_keys_init(const struct tdns_opts *o, struct zone_keys *zk)
 {
 	zk->n = 0;
+	zk->keys = o->keys;
+	zk->n_keys = o->n_keys;
 	zk->z = calloc(o->n_zones ? o->n_zones : 1, sizeof(*zk->z));
 	if (zk->z == NULL)
 		return TDNS_ENOMEM;
@@ -122,7 +144,7 @@ static enum netio_verdict upper_xfr(struct worker *w, struct tdns_request *req,
 	struct xfr_out *x = NULL;
 	char as[64];
 
-	if (xfr_start(w->store, in, in_len, &x) != TDNS_OK ||
+	if (xfr_start(w->store, in, in_len, w->zkeys->keys, w->zkeys->n_keys, &x) != TDNS_OK ||
 	    (held = netio_request_hold(req)) == NULL ||
 	    netio_request_stream(held, xfr_next, xfr_free, x) != TDNS_OK) {
 		log_err("zone transfer to %s: out of memory",
@@ -239,7 +261,7 @@ int main(int argc, char **argv)
 	struct tdns_store *store = NULL;
 	struct worker *workers = NULL;
 	struct tdns_cookie_cfg cookies;
-	struct zone_keys zkeys = { NULL, NULL, 0 };
+	struct zone_keys zkeys = { NULL, NULL, 0, NULL, 0 };
 	struct tdns_opts o;
 	char hostname[256];
 	char as[64];

@@ -214,7 +214,8 @@ static const struct opts_def opt_table[] = {
 #define OPT_LONG_BASE 256 /* getopt_long's val of row i: OPT_LONG_BASE + i */
 
 /* The keys of a zones: stanza (other issues add theirs). */
-static const char *const zone_keys[] = { "name", "allow-transfer", "notify" };
+static const char *const zone_keys[] = { "name", "allow-transfer", "allow-transfer-key",
+					  "notify" };
 
 _Static_assert(sizeof(unsigned) == sizeof(uint32_t), "K_UINT stores unsigned as 32 bits");
 
@@ -416,7 +417,11 @@ void opts_free(struct tdns_opts *o)
 	for (unsigned i = 0; i < o->n_zones; i++) {
 		free(o->zones[i].allow_transfer);
 		free(o->zones[i].notify);
+		free(o->zones[i].transfer_keys);
 	}
+	free(o->keys);
+	o->keys = NULL;
+	o->n_keys = 0;
 	free(o->zones);
 	o->zones = NULL;
 	o->n_zones = 0;
@@ -791,6 +796,94 @@ bool opts_zone_key(const char *key, char *why, size_t cap)
 	return false;
 }
 
+/* A key's name as its absolute text ("k." for "k"), into out (cap). */
+static bool dname_text(const char *name, char *out, size_t cap)
+{
+	ldns_rdf *d = ldns_dname_new_frm_str(name);
+	char *t = d != NULL ? ldns_rdf2str(d) : NULL;
+	bool ok = t != NULL && strlen(t) < cap;
+
+	if (ok)
+		snprintf(out, cap, "%s", t);
+	free(t);
+	ldns_rdf_deep_free(d);
+	return ok;
+}
+
+bool opts_tsig_add(struct opts_build *b, const char *name, const char *algorithm,
+		   const char *secret, char *err, size_t cap)
+{
+	struct tdns_opts *o = b->o;
+	struct tdns_tsig_key *k;
+	const char *why;
+	char text[300];
+
+	if (!dname_text(name, text, sizeof(text))) {
+		snprintf(err, cap, "invalid key name '%s'", name);
+		return false;
+	}
+	for (unsigned i = 0; i < o->n_keys; i++) {
+		if (strcasecmp(o->keys[i].name, text) == 0) {
+			snprintf(err, cap, "key '%s' is listed twice", text);
+			return false;
+		}
+	}
+	why = tsig_key_check(algorithm, secret);
+	if (why != NULL) {
+		snprintf(err, cap, "key '%s': %s", text, why);
+		return false;
+	}
+	k = realloc(o->keys, (o->n_keys + 1) * sizeof(*k));
+	if (k == NULL) {
+		snprintf(err, cap, "out of memory");
+		return false;
+	}
+	o->keys = k;
+	k[o->n_keys].name = arena_strdup(o, text);
+	k[o->n_keys].algorithm = arena_strdup(o, algorithm);
+	k[o->n_keys].secret = arena_strdup(o, secret);
+	if (k[o->n_keys].name == NULL || k[o->n_keys].algorithm == NULL ||
+	    k[o->n_keys].secret == NULL) {
+		snprintf(err, cap, "out of memory");
+		return false;
+	}
+	o->n_keys++;
+	return true;
+}
+
+/* allow-transfer-key: a name of the keys: section. */
+static bool zone_key_name(struct tdns_opts *o, struct tdns_zone_conf *z, const char *text,
+			  bool first, char *err, size_t cap)
+{
+	char name[300];
+	unsigned *grown, i;
+
+	if (first)
+		z->n_transfer_keys = 0;
+	if (!dname_text(text, name, sizeof(name))) {
+		snprintf(err, cap, "invalid key name '%s'", text);
+		return false;
+	}
+	for (i = 0; i < o->n_keys && strcasecmp(o->keys[i].name, name) != 0; i++)
+		;
+	if (i == o->n_keys) {
+		snprintf(err, cap, "no key '%s' in keys:", name);
+		return false;
+	}
+	if (z->n_transfer_keys == OPTS_MAX_ZONE_LIST) {
+		snprintf(err, cap, "too many values (at most %d)", OPTS_MAX_ZONE_LIST);
+		return false;
+	}
+	grown = realloc(z->transfer_keys, (z->n_transfer_keys + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		snprintf(err, cap, "out of memory");
+		return false;
+	}
+	z->transfer_keys = grown;
+	z->transfer_keys[z->n_transfer_keys++] = i;
+	return true;
+}
+
 bool opts_zone_set(struct opts_build *b, const char *key, const char *text,
 		   bool first, char *err, size_t cap)
 {
@@ -805,6 +898,8 @@ bool opts_zone_set(struct opts_build *b, const char *key, const char *text,
 		snprintf(err, cap, "a value is needed");
 		return false;
 	}
+	if (strcmp(key, "allow-transfer-key") == 0)
+		return zone_key_name(b->o, z, text, first, err, cap);
 	if (first)
 		*n = 0;
 	if (*n == OPTS_MAX_ZONE_LIST) {
@@ -1258,6 +1353,12 @@ static void print_zones(FILE *f, const struct tdns_opts *o)
 			fprintf(f, "\n      - %s/%u", buf,
 				(unsigned)z->allow_transfer[j].prefix);
 		}
+		if (z->n_transfer_keys > 0)
+			fprintf(f, "\n    allow-transfer-key:");
+		for (unsigned j = 0; j < z->n_transfer_keys; j++) {
+			fprintf(f, "\n      - ");
+			print_string(f, o->keys[z->transfer_keys[j]].name);
+		}
 		if (z->n_notify > 0)
 			fprintf(f, "\n    notify:");
 		for (unsigned j = 0; j < z->n_notify; j++)
@@ -1265,6 +1366,8 @@ static void print_zones(FILE *f, const struct tdns_opts *o)
 				netio_addr_str(&z->notify[j], buf, sizeof(buf)));
 	}
 }
+
+static void print_keys(FILE *f, const struct tdns_opts *o);
 
 void opts_print(enum tdns_prog prog, const struct tdns_opts *o, FILE *f)
 {
@@ -1285,8 +1388,26 @@ void opts_print(enum tdns_prog prog, const struct tdns_opts *o, FILE *f)
 		print_value(f, d, o);
 		fputc('\n', f);
 	}
+	if (prog == TDNS_PROG_UPPER)
+		print_keys(f, o);
 	fprintf(f, "zones:");
 	print_zones(f, o);
+	fputc('\n', f);
+}
+
+static void print_keys(FILE *f, const struct tdns_opts *o)
+{
+	fprintf(f, "keys:");
+	if (o->n_keys == 0)
+		fprintf(f, " []");
+	for (unsigned i = 0; i < o->n_keys; i++) {
+		fprintf(f, "\n  - name: ");
+		print_string(f, o->keys[i].name);
+		fprintf(f, "\n    algorithm: ");
+		print_string(f, o->keys[i].algorithm);
+		fprintf(f, "\n    secret: ");
+		print_string(f, o->keys[i].secret);
+	}
 	fputc('\n', f);
 }
 

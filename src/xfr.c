@@ -57,6 +57,7 @@ struct xfr_out {
 	enum tdns_status st;
 	uint8_t owners[ANS_MAX_RRSETS][NAME_WIRE_MAX];
 	uint64_t messages, records;
+	struct tsig_state *tsig; /* a signed query: sign every message */
 };
 
 static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
@@ -268,6 +269,11 @@ bool xfr_next(void *arg, uint8_t *out, size_t *len)
 		*len = 0;
 		return false;
 	}
+	if (x->tsig != NULL && (st = tsig_sign(x->tsig, out, len, QCTX_MAX_MSG)) != TDNS_OK) {
+		log_err("zone transfer: TSIG signing: %s", tdns_strerror(st));
+		*len = 0;
+		return false;
+	}
 	x->messages++;
 	return x->phase != PH_DONE;
 }
@@ -336,8 +342,10 @@ static bool journal_reaches(struct xfr_out *x, uint32_t from)
 }
 
 enum tdns_status xfr_start(struct tdns_store *s, const uint8_t *msg, size_t len,
+			   const struct tdns_tsig_key *keys, unsigned n_keys,
 			   struct xfr_out **out)
 {
+	const struct tdns_tsig_key *key;
 	struct xfr_out *x;
 	enum tdns_status st;
 	uint32_t client;
@@ -357,6 +365,10 @@ enum tdns_status xfr_start(struct tdns_store *s, const uint8_t *msg, size_t len,
 		return TDNS_OK;
 	}
 	x->ixfr = x->q.qtype == DNS_TYPE_IXFR;
+	if (tsig_check(x->msg, len, keys, n_keys, &key, &x->tsig) == TSIG_BAD) {
+		x->rcode = DNS_RCODE_NOTAUTH;
+		return TDNS_OK;
+	}
 	st = store_begin(s, false, &x->t);
 	if (st != TDNS_OK) {
 		log_err("zone transfer: store snapshot: %s", tdns_strerror(st));
@@ -389,6 +401,7 @@ void xfr_free(void *arg)
 	if (x == NULL)
 		return;
 	store_abort(x->t);
+	tsig_state_free(x->tsig);
 	free(x->msg);
 	free(x);
 }

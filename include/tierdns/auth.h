@@ -25,15 +25,23 @@
 #include "tierdns/store.h"
 #include "tierdns/zonedb.h"
 
+enum auth_xfr_verdict {
+	AUTH_XFR_REFUSE = 0, /* REFUSED */
+	AUTH_XFR_ALLOW,
+	AUTH_XFR_BADSIG,     /* a TSIG that does not verify: NOTAUTH (RFC 8945 5.2) */
+};
+
 struct tdns_auth_cfg {
 	const char *version;  /* CHAOS TXT version.bind/version.server; NULL = REFUSED */
 	const char *identity; /* CHAOS TXT id.server/hostname.bind; NULL = REFUSED */
 	struct tdns_rrl *rrl; /* response rate limiting of UDP answers; NULL: off */
 	const struct tdns_cookie_cfg *cookies; /* DNS cookies; NULL: off */
-	/* Zone transfers: may peer AXFR/IXFR the zone with this apex key?
-	 * NULL: nobody may (REFUSED). Called on the worker threads. */
-	bool (*xfr_allowed)(const void *ctx, const uint8_t *apex, size_t apex_len,
-			    const struct tdns_addr *peer);
+	/* Zone transfers: may peer AXFR/IXFR the zone with this apex key,
+	 * asking with message msg[0..len) (its TSIG)? NULL: nobody may
+	 * (REFUSED). Called on the worker threads. */
+	enum auth_xfr_verdict (*xfr_allowed)(const void *ctx, const uint8_t *apex,
+					     size_t apex_len, const struct tdns_addr *peer,
+					     const uint8_t *msg, size_t len);
 	const void *xfr_ctx;
 };
 

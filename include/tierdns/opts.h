@@ -29,6 +29,7 @@
 #include "tierdns/log.h"
 #include "tierdns/netio.h"
 #include "tierdns/rrl.h"
+#include "tierdns/tsig.h"
 
 #define OPTS_MAX_LISTEN 16
 #define OPTS_MAX_UPSTREAM 8
@@ -53,6 +54,10 @@ struct tdns_zone_conf {
 	 * unless given */
 	struct tdns_addr *notify;
 	unsigned n_notify;
+	/* allow-transfer-key: names of keys: (indexes into opts keys) whose
+	 * TSIG-signed transfer requests are allowed from any address */
+	unsigned *transfer_keys;
+	unsigned n_transfer_keys;
 };
 
 struct opts_arena; /* the strings the file gave, owned by the opts */
@@ -101,6 +106,9 @@ struct tdns_opts {
 	unsigned control_mode;     /* control: {mode: 0660}, default 0660 */
 	const char *control_group; /* control: {group: NAME} */
 	const char *metrics_listen; /* --metrics ADDR:PORT, metrics: {listen:} */
+	/* keys: the TSIG keys (tsig.h), n_keys of them (NULL when none) */
+	struct tdns_tsig_key *keys;
+	unsigned n_keys;
 	/* zones: stanzas, n_zones of them (NULL when none) */
 	struct tdns_zone_conf *zones;
 	unsigned n_zones;

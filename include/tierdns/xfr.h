@@ -31,6 +31,7 @@
 #include "tierdns/qctx.h"
 #include "tierdns/status.h"
 #include "tierdns/store.h"
+#include "tierdns/tsig.h"
 
 struct xfr_out;
 
@@ -39,10 +40,12 @@ struct xfr_out;
  * fresh read snapshot of s. Always gives a transfer when memory allows
  * (TDNS_ENOMEM otherwise): a query that is not a transfer of a zone the
  * snapshot holds at its apex, or a snapshot that cannot be taken, makes
- * a one-message transfer with the error (NOTAUTH, SERVFAIL). Owned by
- * the caller: xfr_free. Used on one thread.
+ * a one-message transfer with the error (NOTAUTH, SERVFAIL). A query
+ * signed with one of keys[0..n_keys) (tsig.h) gets every message signed
+ * (RFC 8945 5.3.1). Owned by the caller: xfr_free. Used on one thread.
  */
 enum tdns_status xfr_start(struct tdns_store *s, const uint8_t *msg, size_t len,
+			   const struct tdns_tsig_key *keys, unsigned n_keys,
 			   struct xfr_out **out);
 
 /* The next message into out (QCTX_MAX_MSG bytes), *len its length; true

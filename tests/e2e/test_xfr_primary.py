@@ -17,7 +17,9 @@ the journal, serial bumps, the transfer ACL and NOTIFY (RFC 1996).
     once; read afterwards it gets the whole zone of the moment it asked,
     though the zone changed meanwhile (one snapshot); a reader that stops
     for good is closed after the idle timeout;
-  - NOTIFY after a change, retried with backoff until answered.
+  - NOTIFY after a change, retried with backoff until answered;
+  - TSIG: a transfer signed with the zone's key from any address, every
+    message signed (dig and kdig verify them); a wrong secret NOTAUTH.
 """
 import os
 import socket
@@ -120,12 +122,19 @@ import dns.rrset  # noqa: E402
 db = os.path.join(h.tmp, "db")
 zf = write(os.path.join(h.tmp, "example.zone"), ZONE)
 h.zone_load(db, zf)
-conf = write(os.path.join(h.tmp, "upper.conf"), """zones:
+SECRET = "J934A3sKT3aC5E+X2MgVcBklFlL50rx1FjqidLkztMY="
+WRONG = "d3Jvbmd3cm9uZ3dyb25nd3Jvbmd3cm9uZ3dyb25nMTI="
+conf = write(os.path.join(h.tmp, "upper.conf"), """keys:
+  - name: xfr-key
+    algorithm: hmac-sha256
+    secret: "%s"
+zones:
   - name: example.
     allow-transfer: [127.0.0.1]
   - name: big.
     allow-transfer: [127.0.0.1/32]
-""")
+    allow-transfer-key: [xfr-key]
+""" % SECRET)
 
 # ---- the big zone first (one upper serves both) ----
 big = os.path.join(h.tmp, "big.zone")
@@ -177,6 +186,35 @@ h.check(len(msgs) == 1 and msgs[0].rcode() == dns.rcode.NOTAUTH,
         "AXFR of a name that is no zone apex: NOTAUTH")
 m, _ = hl.query(up, "example.", "AXFR")
 h.check(m is not None and m.rcode() == dns.rcode.FORMERR, "AXFR over UDP: FORMERR")
+
+# ---- TSIG (RFC 8945) ----
+def dig(*args, src=None):
+    cmd = ["dig", "+noall", "+answer", "+comments", "@" + up.addr, "-p", str(up.port)]
+    if src:
+        cmd += ["-b", src]
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=60)
+
+
+r = dig("-y", "hmac-sha256:xfr-key.:" + SECRET, "big.", "AXFR", src="127.0.0.3")
+n_msgs = r.stdout.count("->>HEADER<<-")
+h.check(r.returncode == 0 and r.stdout.count("\tSOA\t") == 2 and n_msgs > 10 and
+        "tsig verify failure" not in (r.stdout + r.stderr).lower() and
+        r.stdout.count("\tA\t") == BIG_N + 1,
+        "AXFR of big. signed with its key from an address not listed: every one of "
+        "%d messages verified by dig: %s" % (n_msgs, (r.stdout + r.stderr)[-300:]))
+r = dig("-y", "hmac-sha256:xfr-key.:" + WRONG, "big.", "AXFR", src="127.0.0.3")
+h.check("\tSOA\t" not in r.stdout and "NOTAUTH" in r.stdout + r.stderr,
+        "AXFR signed with a wrong secret: NOTAUTH: %s" % (r.stdout + r.stderr)[-300:])
+r = dig("-y", "hmac-sha256:xfr-key.:" + SECRET, "example.", "AXFR", src="127.0.0.3")
+h.check("\tSOA\t" not in r.stdout and "REFUSED" in r.stdout,
+        "the key of big. does not open example. to another address: %s" % r.stdout[-300:])
+r = dig("big.", "AXFR", src="127.0.0.3")
+h.check("\tSOA\t" not in r.stdout and "REFUSED" in r.stdout,
+        "AXFR of big. unsigned from an address not listed: REFUSED")
+r = subprocess.run(["kdig", "-y", "hmac-sha256:xfr-key.:" + SECRET, "@" + up.addr, "-p",
+                    str(up.port), "big.", "AXFR"], capture_output=True, text=True, timeout=60)
+h.check(r.returncode == 0 and "TSIG" in r.stdout and "NOERROR" in r.stdout and
+        "BADSIG" not in r.stdout, "kdig -y AXFR: %s" % r.stdout[-300:])
 
 # ---- serials, journal, IXFR ----
 r = h.zone(db, "add", "new.example. 300 IN A 192.0.2.9")

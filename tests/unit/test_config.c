@@ -157,6 +157,13 @@ static const struct err_case err_cases[] = {
 	{ UP, "zones:\n  - name: example.\n    notify: [192.0.2.1, nohost]\n",
 	  "3:25: key 'zones.notify': invalid address 'nohost' (192.0.2.1, "
 	  "192.0.2.1:5353, [::1]:53)", { NULL } },
+	{ UP, "keys:\n  - name: k\n    algorithm: hmac-sha999\n    secret: AAAA\n",
+	  "2:5: key 'keys': key 'k.': unknown algorithm (hmac-sha256, hmac-sha384, "
+	  "hmac-sha512, hmac-sha224, hmac-sha1, hmac-md5)", { NULL } },
+	{ UP, "keys:\n  - name: k\n    secret: '!!'\n",
+	  "2:5: key 'keys': key 'k.': the secret is not base64", { NULL } },
+	{ UP, "zones:\n  - name: example.\n    allow-transfer-key: k\n",
+	  "3:25: key 'zones.allow-transfer-key': no key 'k.' in keys:", { NULL } },
 	{ UP, "zones:\n  - name: example.\n    allow-transfer: 10.0.0.0/33\n",
 	  "3:21: key 'zones.allow-transfer': invalid address or prefix '10.0.0.0/33' "
 	  "(192.0.2.1, 192.0.2.0/24, 2001:db8::/32)", { NULL } },
