@@ -979,6 +979,38 @@ static enum pipeline_verdict query_stage(void *arg, const struct tdns_qctx *q,
 		answer_fail(a, DNS_RCODE_SERVFAIL, EDE_OTHER, "store unavailable");
 	else
 		auth_query(c->zc, c->t, c->cfg, q, a);
+	/* A secondary zone past its expire time has nothing to say
+	 * (RFC 1034 4.3.5). */
+	if (c->cfg->secondary != NULL && a->zone_klen > 0 &&
+	    secondary_expired(c->cfg->secondary, q->qkey, a->zone_klen))
+		answer_fail(a, DNS_RCODE_SERVFAIL, EDE_OTHER, "zone expired");
+	return PIPELINE_ANSWER;
+}
+
+/* NOTIFY (RFC 1996): for a secondary zone, from one of its primaries, an
+ * SOA check at once and NOERROR; REFUSED from anyone else, NOTAUTH for a
+ * zone we are no secondary for. A server with no secondary zone has no
+ * NOTIFY stage (NOTIMP, pipeline.h). */
+static enum pipeline_verdict notify_stage(void *arg, const struct tdns_qctx *q,
+					  struct tdns_answer *a)
+{
+	struct auth_ctx *c = arg;
+
+	if (q->qclass != DNS_CLASS_IN || q->qtype != DNS_TYPE_SOA || c->cl->peer == NULL) {
+		a->rcode = DNS_RCODE_FORMERR;
+		return PIPELINE_ANSWER;
+	}
+	switch (secondary_notify(c->cfg->secondary, q->qkey, q->qkey_len, c->cl->peer)) {
+	case SECONDARY_NOTIFY_OK:
+		a->aa = true;
+		break;
+	case SECONDARY_NOTIFY_REFUSED:
+		a->rcode = DNS_RCODE_REFUSED;
+		break;
+	case SECONDARY_NOTIFY_NOTAUTH:
+		a->rcode = DNS_RCODE_NOTAUTH;
+		break;
+	}
 	return PIPELINE_ANSWER;
 }
 
@@ -1042,13 +1074,20 @@ bool auth_answer_from(struct zonedb_cache *zc, struct tdns_txn *t,
 		.opcode[DNS_OPCODE_QUERY] = query_stage,
 		.limit = limit_stage,
 	};
+	static const struct tdns_pipeline secondary = {
+		.edns = edns_stage,
+		.opcode[DNS_OPCODE_QUERY] = query_stage,
+		.opcode[DNS_OPCODE_NOTIFY] = notify_stage,
+		.limit = limit_stage,
+	};
+	const struct tdns_pipeline *p = cfg->secondary != NULL ? &secondary : &upper;
 	struct auth_ctx c = { zc, t, cfg, cl };
 	struct tdns_qctx q;
 	struct tdns_answer a;
 
 	q.peer = cl->peer;
 	q.transport = cl->tcp ? QCTX_TCP : QCTX_UDP;
-	return pipeline_run(&upper, &c, &q, &a, in, in_len, out, cap, out_len) ==
+	return pipeline_run(p, &c, &q, &a, in, in_len, out, cap, out_len) ==
 		       PIPELINE_ANSWER &&
 	       *out_len > 0;
 }

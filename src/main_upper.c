@@ -20,6 +20,7 @@
 #include "tierdns/log.h"
 #include "tierdns/netio.h"
 #include "tierdns/notify.h"
+#include "tierdns/secondary.h"
 #include "tierdns/opts.h"
 #include "tierdns/store.h"
 #include "tierdns/xfr.h"
@@ -36,6 +37,7 @@ struct zone_key {
 struct zone_keys {
 	struct zone_key *z;
 	struct notify_zone *notify; /* the same zones, for notify.h */
+	struct secondary_zone *secondary; /* and for secondary.h */
 	unsigned n;
 	const struct tdns_tsig_key *keys; /* keys: */
 	unsigned n_keys;
@@ -90,13 +92,20 @@ static enum tdns_status zone_keys_init(const struct tdns_opts *o, struct zone_ke
 		zk->n++;
 	}
 	zk->notify = calloc(zk->n ? zk->n : 1, sizeof(*zk->notify));
-	if (zk->notify == NULL)
+	zk->secondary = calloc(zk->n ? zk->n : 1, sizeof(*zk->secondary));
+	if (zk->notify == NULL || zk->secondary == NULL)
 		return TDNS_ENOMEM;
 	for (unsigned i = 0; i < zk->n; i++) {
 		zk->notify[i].apex = zk->z[i].key;
 		zk->notify[i].apex_len = zk->z[i].len;
 		zk->notify[i].targets = zk->z[i].conf->notify;
 		zk->notify[i].n_targets = zk->z[i].conf->n_notify;
+		zk->secondary[i].apex = zk->z[i].key;
+		zk->secondary[i].apex_len = zk->z[i].len;
+		zk->secondary[i].primaries = zk->z[i].conf->primaries;
+		zk->secondary[i].n_primaries = zk->z[i].conf->n_primaries;
+		zk->secondary[i].key = zk->z[i].conf->primary_key >= 0
+					       ? &o->keys[zk->z[i].conf->primary_key] : NULL;
 	}
 	return TDNS_OK;
 }
@@ -261,7 +270,7 @@ int main(int argc, char **argv)
 	struct tdns_store *store = NULL;
 	struct worker *workers = NULL;
 	struct tdns_cookie_cfg cookies;
-	struct zone_keys zkeys = { NULL, NULL, 0, NULL, 0 };
+	struct zone_keys zkeys = { NULL, NULL, NULL, 0, NULL, 0 };
 	struct tdns_opts o;
 	char hostname[256];
 	char as[64];
@@ -372,6 +381,18 @@ int main(int argc, char **argv)
 	log_info("store %s, %u thread%s, version %s", o.db_dir, o.threads,
 		 o.threads == 1 ? "" : "s", TDNS_VERSION);
 	upper_zone_report(store, o.db_dir);
+	/* The secondary zones: transfers on the first worker's loop. */
+	for (i = 0, j = 0; i < zkeys.n; i++)
+		j += zkeys.secondary[i].n_primaries > 0;
+	if (j > 0) {
+		st = secondary_new(workers[0].loop, store, zkeys.secondary, zkeys.n,
+				   &auth.secondary);
+		if (st != TDNS_OK) {
+			log_err("secondary zones: %s", tdns_strerror(st));
+			goto out;
+		}
+		log_info("secondary for %u zone%s", j, j == 1 ? "" : "s");
+	}
 
 	rc = daemon_run(o.threads, worker_loop, worker_run, upper_reload, workers);
 	for (i = 0; i < o.threads; i++) {
@@ -391,6 +412,7 @@ int main(int argc, char **argv)
 				 (unsigned long long)workers[i].rrl.dropped);
 	}
 out:
+	secondary_free(auth.secondary);
 	if (workers != NULL) {
 		for (i = 0; i < o.threads; i++)
 			netio_loop_free(workers[i].loop);
@@ -401,6 +423,7 @@ out:
 	rrl_free(auth.rrl);
 	free(zkeys.z);
 	free(zkeys.notify);
+	free(zkeys.secondary);
 	daemon_cleanup(&o);
 	opts_free(&o);
 	return rc;

@@ -215,7 +215,7 @@ static const struct opts_def opt_table[] = {
 
 /* The keys of a zones: stanza (other issues add theirs). */
 static const char *const zone_keys[] = { "name", "allow-transfer", "allow-transfer-key",
-					  "notify" };
+					  "notify", "primaries", "primary-key" };
 
 _Static_assert(sizeof(unsigned) == sizeof(uint32_t), "K_UINT stores unsigned as 32 bits");
 
@@ -418,6 +418,7 @@ void opts_free(struct tdns_opts *o)
 		free(o->zones[i].allow_transfer);
 		free(o->zones[i].notify);
 		free(o->zones[i].transfer_keys);
+		free(o->zones[i].primaries);
 	}
 	free(o->keys);
 	o->keys = NULL;
@@ -851,25 +852,37 @@ bool opts_tsig_add(struct opts_build *b, const char *name, const char *algorithm
 	return true;
 }
 
-/* allow-transfer-key: a name of the keys: section. */
-static bool zone_key_name(struct tdns_opts *o, struct tdns_zone_conf *z, const char *text,
-			  bool first, char *err, size_t cap)
+/* The index of the key named text in keys:, or -1 (err says why). */
+static int key_index(const struct tdns_opts *o, const char *text, char *err, size_t cap)
 {
 	char name[300];
-	unsigned *grown, i;
+	unsigned i;
 
-	if (first)
-		z->n_transfer_keys = 0;
 	if (!dname_text(text, name, sizeof(name))) {
 		snprintf(err, cap, "invalid key name '%s'", text);
-		return false;
+		return -1;
 	}
 	for (i = 0; i < o->n_keys && strcasecmp(o->keys[i].name, name) != 0; i++)
 		;
 	if (i == o->n_keys) {
 		snprintf(err, cap, "no key '%s' in keys:", name);
-		return false;
+		return -1;
 	}
+	return (int)i;
+}
+
+/* allow-transfer-key: a name of the keys: section. */
+static bool zone_key_name(struct tdns_opts *o, struct tdns_zone_conf *z, const char *text,
+			  bool first, char *err, size_t cap)
+{
+	unsigned *grown;
+	int i;
+
+	if (first)
+		z->n_transfer_keys = 0;
+	i = key_index(o, text, err, cap);
+	if (i < 0)
+		return false;
 	if (z->n_transfer_keys == OPTS_MAX_ZONE_LIST) {
 		snprintf(err, cap, "too many values (at most %d)", OPTS_MAX_ZONE_LIST);
 		return false;
@@ -880,7 +893,7 @@ static bool zone_key_name(struct tdns_opts *o, struct tdns_zone_conf *z, const c
 		return false;
 	}
 	z->transfer_keys = grown;
-	z->transfer_keys[z->n_transfer_keys++] = i;
+	z->transfer_keys[z->n_transfer_keys++] = (unsigned)i;
 	return true;
 }
 
@@ -889,9 +902,12 @@ bool opts_zone_set(struct opts_build *b, const char *key, const char *text,
 {
 	struct tdns_zone_conf *z = &b->o->zones[b->o->n_zones - 1];
 	bool acl = strcmp(key, "allow-transfer") == 0;
-	unsigned *n = acl ? &z->n_allow_transfer : &z->n_notify;
-	void **list = acl ? (void **)&z->allow_transfer : (void **)&z->notify;
+	bool prim = strcmp(key, "primaries") == 0;
+	unsigned *n = acl ? &z->n_allow_transfer : prim ? &z->n_primaries : &z->n_notify;
+	void **list = acl ? (void **)&z->allow_transfer
+		      : prim ? (void **)&z->primaries : (void **)&z->notify;
 	size_t size = acl ? sizeof(*z->allow_transfer) : sizeof(*z->notify);
+	struct tdns_addr *addrs;
 	void *grown;
 
 	if (text == NULL) {
@@ -900,6 +916,10 @@ bool opts_zone_set(struct opts_build *b, const char *key, const char *text,
 	}
 	if (strcmp(key, "allow-transfer-key") == 0)
 		return zone_key_name(b->o, z, text, first, err, cap);
+	if (strcmp(key, "primary-key") == 0) {
+		z->primary_key = key_index(b->o, text, err, cap);
+		return z->primary_key >= 0;
+	}
 	if (first)
 		*n = 0;
 	if (*n == OPTS_MAX_ZONE_LIST) {
@@ -912,8 +932,9 @@ bool opts_zone_set(struct opts_build *b, const char *key, const char *text,
 		return false;
 	}
 	*list = grown;
+	addrs = prim ? z->primaries : z->notify;
 	if (acl ? acl_parse(text, &z->allow_transfer[*n]) != TDNS_OK
-		: netio_addr_parse(text, 53, &z->notify[*n]) != TDNS_OK) {
+		: netio_addr_parse(text, 53, &addrs[*n]) != TDNS_OK) {
 		snprintf(err, cap, acl ? "invalid address or prefix '%s' (192.0.2.1, "
 			 "192.0.2.0/24, 2001:db8::/32)"
 			 : "invalid address '%s' (192.0.2.1, 192.0.2.1:5353, [::1]:53)",
@@ -954,6 +975,7 @@ bool opts_zone_add(struct opts_build *b, const char *name, char *err, size_t cap
 	}
 	o->zones = z;
 	memset(&z[o->n_zones], 0, sizeof(z[o->n_zones]));
+	z[o->n_zones].primary_key = -1;
 	z[o->n_zones].name = arena_strdup(o, text);
 	if (z[o->n_zones].name == NULL) {
 		snprintf(err, cap, "out of memory");
@@ -1364,6 +1386,15 @@ static void print_zones(FILE *f, const struct tdns_opts *o)
 		for (unsigned j = 0; j < z->n_notify; j++)
 			fprintf(f, "\n      - \"%s\"",
 				netio_addr_str(&z->notify[j], buf, sizeof(buf)));
+		if (z->n_primaries > 0)
+			fprintf(f, "\n    primaries:");
+		for (unsigned j = 0; j < z->n_primaries; j++)
+			fprintf(f, "\n      - \"%s\"",
+				netio_addr_str(&z->primaries[j], buf, sizeof(buf)));
+		if (z->primary_key >= 0) {
+			fprintf(f, "\n    primary-key: ");
+			print_string(f, o->keys[z->primary_key].name);
+		}
 	}
 }
 

@@ -22,6 +22,7 @@
 #include "tierdns/netio.h"
 #include "tierdns/qctx.h"
 #include "tierdns/rrl.h"
+#include "tierdns/secondary.h"
 #include "tierdns/store.h"
 #include "tierdns/zonedb.h"
 
@@ -43,6 +44,10 @@ struct tdns_auth_cfg {
 					     size_t apex_len, const struct tdns_addr *peer,
 					     const uint8_t *msg, size_t len);
 	const void *xfr_ctx;
+	/* The zones this server is a secondary for (secondary.h): NOTIFY
+	 * from their primaries, SERVFAIL once expired. NULL: none (NOTIFY
+	 * is then NOTIMP). */
+	struct tdns_secondary *secondary;
 };
 
 /* Who asked, for auth_answer_from: the transport, the peer, the calling

@@ -58,6 +58,11 @@ struct tdns_zone_conf {
 	 * TSIG-signed transfer requests are allowed from any address */
 	unsigned *transfer_keys;
 	unsigned n_transfer_keys;
+	/* primaries: a secondary zone's primaries (port 53 unless given);
+	 * none: tierdns-upper is not a secondary for it */
+	struct tdns_addr *primaries;
+	unsigned n_primaries;
+	int primary_key; /* primary-key: index into opts keys, -1: none */
 };
 
 struct opts_arena; /* the strings the file gave, owned by the opts */
