@@ -199,5 +199,5 @@ enum qctx_verdict qctx_parse(struct tdns_qctx *q, const uint8_t *m, size_t len)
 			q->limit = q->edns_udp < QCTX_EDNS_SIZE ? q->edns_udp
 								: QCTX_EDNS_SIZE;
 	}
-	return QCTX_OK;
+	return q->opcode == DNS_OPCODE_QUERY ? QCTX_OK : QCTX_OPCODE;
 }

@@ -3,7 +3,8 @@
  * RFC 1996, RFC 5936): zones kept in step with their primaries.
  *
  * Per zone: its primaries (tried in order) and an optional TSIG key for
- * all of them. The SOA's refresh, retry and expire drive the timers: every
+ * all of them, which signs the transfer queries (and the answers must
+ * verify; the SOA queries go unsigned). The SOA's refresh, retry and expire drive the timers: every
  * refresh (retry after a failure) seconds, and at once after a NOTIFY from
  * one of the primaries or when the store lacks the zone, an SOA query
  * (UDP); a newer serial there starts a transfer over TCP: IXFR with the
