@@ -972,6 +972,8 @@ static enum pipeline_verdict query_stage(void *arg, const struct tdns_qctx *q,
 {
 	struct auth_ctx *c = arg;
 
+	if (q->tsig && c->cl->tsig != NULL)
+		*c->cl->tsig = true;
 	if (c->t != NULL && q->qclass == DNS_CLASS_IN &&
 	    (q->qtype == DNS_TYPE_AXFR || q->qtype == DNS_TYPE_IXFR))
 		return xfr_stage(c, q, a);
@@ -1097,7 +1099,7 @@ bool auth_answer(struct zonedb_cache *zc, struct tdns_txn *t,
 		 size_t in_len, bool tcp, uint8_t *out, size_t cap,
 		 size_t *out_len)
 {
-	struct auth_client cl = { NULL, tcp, NULL, 0, NULL };
+	struct auth_client cl = { NULL, tcp, NULL, 0, NULL, NULL };
 
 	return auth_answer_from(zc, t, cfg, &cl, in, in_len, out, cap, out_len);
 }

@@ -153,18 +153,35 @@ static enum netio_verdict upper_xfr(struct worker *w, struct tdns_request *req,
 	struct xfr_out *x = NULL;
 	char as[64];
 
-	if (xfr_start(w->store, in, in_len, w->zkeys->keys, w->zkeys->n_keys, &x) != TDNS_OK ||
-	    (held = netio_request_hold(req)) == NULL ||
-	    netio_request_stream(held, xfr_next, xfr_free, x) != TDNS_OK) {
-		log_err("zone transfer to %s: out of memory",
-			netio_addr_str(netio_request_peer(req), as, sizeof(as)));
-		netio_request_release(held);
-		xfr_free(x);
-		return NETIO_DROP;
-	}
-	log_info("zone transfer to %s started",
+	if (xfr_start(w->store, in, in_len, w->zkeys->keys, w->zkeys->n_keys, &x) != TDNS_OK)
+		goto fail;
+	log_info("zone transfer: %s to %s", xfr_kind(x),
 		 netio_addr_str(netio_request_peer(req), as, sizeof(as)));
+	held = netio_request_hold(req);
+	if (held == NULL || netio_request_stream(held, xfr_next, xfr_free, x) != TDNS_OK)
+		goto fail;
 	return NETIO_DEFER;
+fail:
+	log_err("zone transfer to %s: out of memory",
+		netio_addr_str(netio_request_peer(req), as, sizeof(as)));
+	netio_request_release(held);
+	xfr_free(x);
+	return NETIO_DROP;
+}
+
+/* The answer to a TSIG-signed query (an SOA query of a secondary) signed
+ * with the query's key when it verifies (RFC 8945 5.3); else it goes as
+ * it is. */
+static void upper_sign(struct worker *w, const uint8_t *in, size_t in_len, uint8_t *out,
+		       size_t *out_len)
+{
+	const struct tdns_tsig_key *key;
+	struct tsig_state *st = NULL;
+
+	if (tsig_check(in, in_len, w->zkeys->keys, w->zkeys->n_keys, &key, &st) == TSIG_OK &&
+	    tsig_sign(st, out, out_len, QCTX_MAX_MSG) != TDNS_OK)
+		log_warn("an answer to a signed query could not be signed");
+	tsig_state_free(st);
 }
 
 static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
@@ -172,9 +189,9 @@ static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
 				      size_t *out_len)
 {
 	struct worker *w = ctx;
-	bool xfr = false;
+	bool xfr = false, tsig = false;
 	struct auth_client cl = { netio_request_peer(req), netio_request_is_tcp(req),
-				  &w->rrl, netio_request_keepalive(req), &xfr };
+				  &w->rrl, netio_request_keepalive(req), &xfr, &tsig };
 	enum tdns_status st;
 	bool reply;
 
@@ -188,6 +205,8 @@ static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
 		store_reset(w->txn);
 	if (xfr)
 		return upper_xfr(w, req, in, in_len);
+	if (reply && tsig)
+		upper_sign(w, in, in_len, out, out_len);
 	return reply ? NETIO_REPLY : NETIO_DROP;
 }
 

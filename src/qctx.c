@@ -126,6 +126,7 @@ enum qctx_verdict qctx_parse(struct tdns_qctx *q, const uint8_t *m, size_t len)
 	q->cookie = NULL;
 	q->cookie_len = 0;
 	q->keepalive = false;
+	q->tsig = false;
 	q->limit = q->transport == QCTX_TCP ? QCTX_MAX_MSG : QCTX_UDP_DEFAULT;
 	if (len < DNS_HDR_LEN || (m[2] & DNS_FLAG_QR) != 0)
 		return QCTX_DROP;
@@ -181,6 +182,8 @@ enum qctx_verdict qctx_parse(struct tdns_qctx *q, const uint8_t *m, size_t len)
 		pos += RR_FIXED;
 		if (len - pos < dns_rd16(m + at + 8))
 			return QCTX_FORMERR;
+		if (dns_rd16(m + at) == DNS_TYPE_TSIG)
+			q->tsig = true;
 		if (dns_rd16(m + at) == DNS_TYPE_OPT) {
 			if (i < ns || !root)
 				return QCTX_FORMERR;

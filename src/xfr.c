@@ -406,6 +406,15 @@ void xfr_free(void *arg)
 	free(x);
 }
 
+const char *xfr_kind(const struct xfr_out *x)
+{
+	if (x->rcode != DNS_RCODE_NOERROR)
+		return "refused transfer";
+	if (x->q.qtype == DNS_TYPE_AXFR)
+		return "AXFR";
+	return x->ixfr ? "IXFR" : "IXFR (the whole zone)";
+}
+
 void xfr_counts(const struct xfr_out *x, uint64_t *messages, uint64_t *records)
 {
 	*messages = x->messages;

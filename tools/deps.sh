@@ -25,8 +25,13 @@ TDNS_PKGS_BUILD=(build-essential cmake pkg-config libldns-dev liblmdb-dev
 # systemd: systemd-analyze verify checks the unit files (tests/e2e/test_units.sh);
 # dpkg-dev: dpkg-shlibdeps, for the .deb that cpack builds (test_deb.sh)
 # dnsperf: the short soak (tests/e2e/test_soak.sh runs tools/soak.py)
+# knot (knotd, knotc) and bind9 (named): with nsd, the peers of the zone
+# transfer interop test (tests/interop/test_xfr_interop.py: each as primary
+# and as secondary of tierdns-upper, about 40 s in all); knot-dnsutils:
+# kdig reads tierdns's AXFR (test_xfr_primary.py); dnsdist: the load
+# balancer in front of two tierdns-local (test_dnsdist.py)
 TDNS_PKGS_TEST=(libcmocka-dev python3 python3-dnspython procps nsd unbound strace
-                systemd dpkg-dev dnsperf)
+                systemd dpkg-dev dnsperf knot bind9 knot-dnsutils dnsdist)
 TDNS_PKGS_BENCH=(dnsperf nsd unbound dnsmasq-base valgrind procps)
 TDNS_PKGS_FUZZ=(clang libclang-rt-14-dev)
 TDNS_PKGS_SOAK=(dnsperf python3 procps)

@@ -62,6 +62,9 @@ struct auth_client {
 	 * peer may have; nothing is answered then (auth_answer_from returns
 	 * false) and the caller streams the transfer (xfr.h). */
 	bool *xfr;
+	/* May be NULL: set to true when the query had a TSIG record, so that
+	 * the caller checks it and signs the answer (tsig.h). */
+	bool *tsig;
 };
 
 enum auth_result {

@@ -88,6 +88,8 @@ struct tdns_qctx {
 	const uint8_t *cookie;
 	uint8_t cookie_len;
 	bool keepalive;             /* it has an edns-tcp-keepalive option (RFC 7828) */
+	bool tsig;                  /* a TSIG record in additional (RFC 8945);
+				     * checked by whoever signs the answer */
 
 	/* The answer must fit in limit bytes: over UDP 512 without EDNS, else
 	 * clamp(edns_udp, 512, QCTX_EDNS_SIZE); over TCP QCTX_MAX_MSG. */

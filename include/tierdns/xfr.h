@@ -56,6 +56,10 @@ bool xfr_next(void *x, uint8_t *out, size_t *len);
 /* Release the transfer and its snapshot. NULL is allowed. */
 void xfr_free(void *x);
 
+/* What x sends, for the log: "AXFR", "IXFR", "IXFR (the whole zone)" or
+ * "refused transfer" (a static string). */
+const char *xfr_kind(const struct xfr_out *x);
+
 /* The messages (and records) sent so far, for logs and tests. */
 void xfr_counts(const struct xfr_out *x, uint64_t *messages, uint64_t *records);
 
