@@ -181,6 +181,9 @@ static const struct opts_def opt_table[] = {
 	{ "tcp-idle", 0, NULL, "tcp-idle", T_ALL, K_UINT, 0, 1, OPTS_TCP_IDLE_MAX,
 	  "1-3600000 ms", FIELD(tcp_idle_ms), "MS", "close a TCP connection idle this long, "
 	  "RFC 7766\n6.2.3, 1-3600000 (default 10000)" },
+	{ "reuse-port", 0, NULL, "reuse-port", T_ALL, K_BOOL, 0, 0, 0, NULL, FIELD(reuse_port),
+	  NULL, "share the port with other processes on it (a fleet\non one host with one "
+	  "--db; default: a port in use\nis an error)" },
 	{ "user", 0, NULL, "user", T_ALL, K_STR, F_NULL, 0, 0, NULL, FIELD(user), "NAME",
 	  "after binding, switch to user NAME and its groups\n(as root; the store is handed "
 	  "to NAME first)" },

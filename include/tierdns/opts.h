@@ -93,6 +93,8 @@ struct tdns_opts {
 	unsigned max_tcp;        /* --max-tcp, per listener and worker, default 256 */
 	unsigned max_tcp_per_client; /* --max-tcp-per-client, same scope, default 16 */
 	unsigned tcp_idle_ms;    /* --tcp-idle, default 10000 (RFC 7766 6.2.3) */
+	bool reuse_port;         /* --reuse-port: no check that the port is free
+				  * (several processes share it, SO_REUSEPORT) */
 	/* upper tier: response rate limiting (rrl.h), off while rrl.rate is 0 */
 	struct tdns_rrl_cfg rrl;      /* rrl: rate, slip, size */
 	unsigned rrl_ipv4_prefix;     /* rrl: ipv4-prefix, copied into rrl */
