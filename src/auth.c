@@ -972,17 +972,29 @@ static enum pipeline_verdict query_stage(void *arg, const struct tdns_qctx *q,
 {
 	struct auth_ctx *c = arg;
 
-	if (q->tsig && c->cl->tsig != NULL)
-		*c->cl->tsig = true;
-	if (c->t != NULL && q->qclass == DNS_CLASS_IN &&
-	    (q->qtype == DNS_TYPE_AXFR || q->qtype == DNS_TYPE_IXFR))
-		return xfr_stage(c, q, a);
 	if (c->t == NULL)
 		answer_fail(a, DNS_RCODE_SERVFAIL, EDE_OTHER, "store unavailable");
 	else
 		auth_query(c->zc, c->t, c->cfg, q, a);
-	/* A secondary zone past its expire time has nothing to say
-	 * (RFC 1034 4.3.5). */
+	return PIPELINE_ANSWER;
+}
+
+/* The QUERY stage of a server with transfers, TSIG keys or secondary
+ * zones (a pipeline of its own, so that a server without them pays
+ * nothing): transfers to xfr_stage, the TSIG noted for the caller, and a
+ * secondary zone past its expire time has nothing to say (RFC 1034
+ * 4.3.5). */
+static enum pipeline_verdict repl_query_stage(void *arg, const struct tdns_qctx *q,
+					      struct tdns_answer *a)
+{
+	struct auth_ctx *c = arg;
+
+	if (q->tsig && c->cl->tsig != NULL)
+		*c->cl->tsig = true;
+	if ((q->qtype == DNS_TYPE_AXFR || q->qtype == DNS_TYPE_IXFR) && c->t != NULL &&
+	    q->qclass == DNS_CLASS_IN)
+		return xfr_stage(c, q, a);
+	query_stage(arg, q, a);
 	if (c->cfg->secondary != NULL && a->zone_klen > 0 &&
 	    secondary_expired(c->cfg->secondary, q->qkey, a->zone_klen))
 		answer_fail(a, DNS_RCODE_SERVFAIL, EDE_OTHER, "zone expired");
@@ -1076,13 +1088,19 @@ bool auth_answer_from(struct zonedb_cache *zc, struct tdns_txn *t,
 		.opcode[DNS_OPCODE_QUERY] = query_stage,
 		.limit = limit_stage,
 	};
+	static const struct tdns_pipeline primary = {
+		.edns = edns_stage,
+		.opcode[DNS_OPCODE_QUERY] = repl_query_stage,
+		.limit = limit_stage,
+	};
 	static const struct tdns_pipeline secondary = {
 		.edns = edns_stage,
-		.opcode[DNS_OPCODE_QUERY] = query_stage,
+		.opcode[DNS_OPCODE_QUERY] = repl_query_stage,
 		.opcode[DNS_OPCODE_NOTIFY] = notify_stage,
 		.limit = limit_stage,
 	};
-	const struct tdns_pipeline *p = cfg->secondary != NULL ? &secondary : &upper;
+	const struct tdns_pipeline *p = cfg->secondary != NULL ? &secondary
+				      : cfg->xfr_allowed != NULL ? &primary : &upper;
 	struct auth_ctx c = { zc, t, cfg, cl };
 	struct tdns_qctx q;
 	struct tdns_answer a;

@@ -146,8 +146,8 @@ static void upper_batch(void *ctx, bool begin)
 
 /* An allowed AXFR/IXFR over TCP (auth.h): streamed from its own snapshot
  * (xfr.h), one message whenever the connection drained the last ones. */
-static enum netio_verdict upper_xfr(struct worker *w, struct tdns_request *req,
-				    const uint8_t *in, size_t in_len)
+static enum netio_verdict __attribute__((noinline))
+upper_xfr(struct worker *w, struct tdns_request *req, const uint8_t *in, size_t in_len)
 {
 	struct tdns_request *held = NULL;
 	struct xfr_out *x = NULL;
@@ -172,8 +172,8 @@ fail:
 /* The answer to a TSIG-signed query (an SOA query of a secondary) signed
  * with the query's key when it verifies (RFC 8945 5.3); else it goes as
  * it is. */
-static void upper_sign(struct worker *w, const uint8_t *in, size_t in_len, uint8_t *out,
-		       size_t *out_len)
+static void __attribute__((noinline))
+upper_sign(struct worker *w, const uint8_t *in, size_t in_len, uint8_t *out, size_t *out_len)
 {
 	const struct tdns_tsig_key *key;
 	struct tsig_state *st = NULL;
@@ -184,14 +184,12 @@ static void upper_sign(struct worker *w, const uint8_t *in, size_t in_len, uint8
 	tsig_state_free(st);
 }
 
-static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
-				      const uint8_t *in, size_t in_len, uint8_t *out,
-				      size_t *out_len)
+/* One query in this worker's snapshot (taken per batch, or here for a
+ * query outside one): true when out holds an answer to send. */
+static inline __attribute__((always_inline)) bool
+upper_answer(struct worker *w, const struct auth_client *cl, const uint8_t *in,
+	     size_t in_len, uint8_t *out, size_t *out_len)
 {
-	struct worker *w = ctx;
-	bool xfr = false, tsig = false;
-	struct auth_client cl = { netio_request_peer(req), netio_request_is_tcp(req),
-				  &w->rrl, netio_request_keepalive(req), &xfr, &tsig };
 	enum tdns_status st;
 	bool reply;
 
@@ -200,9 +198,35 @@ static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
 		log_err("worker %u: store snapshot: %s", w->id, tdns_strerror(st));
 	/* Without a snapshot every query is answered SERVFAIL (auth.h). */
 	reply = auth_answer_from(w->zc, st == TDNS_OK ? w->txn : NULL, w->auth,
-				 &cl, in, in_len, out, QCTX_MAX_MSG, out_len);
+				 cl, in, in_len, out, QCTX_MAX_MSG, out_len);
 	if (!w->in_batch && st == TDNS_OK)
 		store_reset(w->txn);
+	return reply;
+}
+
+static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
+				      const uint8_t *in, size_t in_len, uint8_t *out,
+				      size_t *out_len)
+{
+	struct worker *w = ctx;
+	struct auth_client cl = { netio_request_peer(req), netio_request_is_tcp(req),
+				  &w->rrl, netio_request_keepalive(req), NULL, NULL };
+
+	return upper_answer(w, &cl, in, in_len, out, out_len) ? NETIO_REPLY : NETIO_DROP;
+}
+
+/* upper_query of a server with transfers, keys or secondary zones: a
+ * transfer is streamed, the answer to a signed query signed. */
+static enum netio_verdict upper_query_repl(void *ctx, struct tdns_request *req,
+					   const uint8_t *in, size_t in_len, uint8_t *out,
+					   size_t *out_len)
+{
+	struct worker *w = ctx;
+	bool xfr = false, tsig = false;
+	struct auth_client cl = { netio_request_peer(req), netio_request_is_tcp(req),
+				  &w->rrl, netio_request_keepalive(req), &xfr, &tsig };
+	bool reply = upper_answer(w, &cl, in, in_len, out, out_len);
+
 	if (xfr)
 		return upper_xfr(w, req, in, in_len);
 	if (reply && tsig)
@@ -294,7 +318,7 @@ int main(int argc, char **argv)
 	char hostname[256];
 	char as[64];
 	enum tdns_status st;
-	unsigned i, j;
+	unsigned i, j, n_secondary = 0;
 	int rc = 1;
 
 	switch (opts_parse(TDNS_PROG_UPPER, argc, argv, &o)) {
@@ -344,8 +368,16 @@ int main(int argc, char **argv)
 		log_err("%s", tdns_strerror(TDNS_ENOMEM));
 		goto out;
 	}
-	auth.xfr_allowed = upper_xfr_allowed;
-	auth.xfr_ctx = &zkeys;
+	/* Without transfer lists or keys every transfer is REFUSED by the
+	 * plain pipeline (auth.h). */
+	for (i = 0, j = o.n_keys; i < o.n_zones; i++)
+		j += o.zones[i].n_allow_transfer + o.zones[i].n_transfer_keys;
+	if (j > 0) {
+		auth.xfr_allowed = upper_xfr_allowed;
+		auth.xfr_ctx = &zkeys;
+	}
+	for (i = 0; i < zkeys.n; i++)
+		n_secondary += zkeys.secondary[i].n_primaries > 0;
 
 	memset(&so, 0, sizeof(so));
 	so.flags = STORE_TIER_UPPER;
@@ -371,7 +403,8 @@ int main(int argc, char **argv)
 		for (j = 0; j < o.n_listen; j++) {
 			memset(&lcfg, 0, sizeof(lcfg));
 			lcfg.addr = o.listen[j];
-			lcfg.on_query = upper_query;
+			lcfg.on_query = auth.xfr_allowed != NULL || n_secondary > 0
+						? upper_query_repl : upper_query;
 			lcfg.on_batch = upper_batch;
 			lcfg.max_tcp = o.max_tcp;
 			lcfg.max_tcp_per_client = o.max_tcp_per_client;
@@ -401,16 +434,14 @@ int main(int argc, char **argv)
 		 o.threads == 1 ? "" : "s", TDNS_VERSION);
 	upper_zone_report(store, o.db_dir);
 	/* The secondary zones: transfers on the first worker's loop. */
-	for (i = 0, j = 0; i < zkeys.n; i++)
-		j += zkeys.secondary[i].n_primaries > 0;
-	if (j > 0) {
+	if (n_secondary > 0) {
 		st = secondary_new(workers[0].loop, store, zkeys.secondary, zkeys.n,
 				   &auth.secondary);
 		if (st != TDNS_OK) {
 			log_err("secondary zones: %s", tdns_strerror(st));
 			goto out;
 		}
-		log_info("secondary for %u zone%s", j, j == 1 ? "" : "s");
+		log_info("secondary for %u zone%s", n_secondary, n_secondary == 1 ? "" : "s");
 	}
 
 	rc = daemon_run(o.threads, worker_loop, worker_run, upper_reload, workers);

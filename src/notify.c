@@ -235,7 +235,9 @@ enum tdns_status notify_new(struct tdns_loop *l, struct tdns_store *s,
 		return st;
 	}
 	store_reset(n->t);
-	poll_fired(n);
+	/* Nothing to tell anyone: no polling at all. */
+	if (n->n > 0)
+		poll_fired(n);
 	*out = n;
 	return TDNS_OK;
 }

@@ -108,7 +108,9 @@ static enum qctx_verdict parse_opt(struct tdns_qctx *q, const uint8_t *m,
 	return options_ok(q, q->edns_opts, rdlen) ? QCTX_OK : QCTX_FORMERR;
 }
 
-enum qctx_verdict qctx_parse(struct tdns_qctx *q, const uint8_t *m, size_t len)
+/* Inlined into its callers (the pipeline's first step on every query). */
+inline __attribute__((always_inline)) enum qctx_verdict
+qctx_parse(struct tdns_qctx *q, const uint8_t *m, size_t len)
 {
 	unsigned an, ns, ar, i;
 	size_t pos, n;

@@ -39,7 +39,8 @@ struct tdns_auth_cfg {
 	const struct tdns_cookie_cfg *cookies; /* DNS cookies; NULL: off */
 	/* Zone transfers: may peer AXFR/IXFR the zone with this apex key,
 	 * asking with message msg[0..len) (its TSIG)? NULL: nobody may
-	 * (REFUSED). Called on the worker threads. */
+	 * (REFUSED), and answers to TSIG-signed queries are not flagged
+	 * (auth_client tsig). Called on the worker threads. */
 	enum auth_xfr_verdict (*xfr_allowed)(const void *ctx, const uint8_t *apex,
 					     size_t apex_len, const struct tdns_addr *peer,
 					     const uint8_t *msg, size_t len);
