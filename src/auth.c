@@ -27,11 +27,11 @@
 
 #include "tierdns/clock.h"
 #include "tierdns/dnsproto.h"
-#include "tierdns/xfr.h"
 #include "tierdns/log.h"
 #include "tierdns/name.h"
 #include "tierdns/pipeline.h"
 #include "tierdns/rrset.h"
+#include "tierdns/xfr.h"
 
 #define AUTH_MAX_CHAIN 8 /* CNAME hops followed before we stop */
 #define SOA_FIXED_LEN 20 /* serial refresh retry expire minimum */
@@ -922,8 +922,9 @@ struct auth_ctx {
 
 /* AXFR and IXFR (RFC 5936 4.2, RFC 1995): NOTAUTH for a name that is no
  * zone's apex here or a TSIG that does not verify, REFUSED to whoever the
- * zone's transfer lists do not name; over UDP an IXFR gets its SOA or TC (xfr.h), an AXFR FORMERR (it
- * is a TCP-only query); over TCP the caller streams it. */
+ * zone's transfer lists do not name; over UDP an IXFR gets its SOA or TC
+ * (xfr.h), an AXFR FORMERR (it is a TCP-only query); over TCP the caller
+ * streams it. */
 static enum pipeline_verdict xfr_stage(struct auth_ctx *c, const struct tdns_qctx *q,
 				       struct tdns_answer *a)
 {

@@ -8,6 +8,10 @@
  * runs are served at once. Each worker keeps its own copy of the zone list
  * (zonedb_cache), re-read when the snapshot's transaction id changes.
  *
+ * Zone transfers out (xfr.h) are streamed by the worker that took the
+ * query; NOTIFY to secondaries (notify.h) and the secondary zones'
+ * transfers in (secondary.h) run on the first worker's loop.
+ *
  * Threads, signals and shutdown: daemon.h.
  */
 #include <stdio.h>
@@ -20,12 +24,12 @@
 #include "tierdns/log.h"
 #include "tierdns/netio.h"
 #include "tierdns/notify.h"
-#include "tierdns/secondary.h"
 #include "tierdns/opts.h"
+#include "tierdns/secondary.h"
 #include "tierdns/store.h"
 #include "tierdns/xfr.h"
-#include "tierdns/zoneload.h"
 #include "tierdns/zonedb.h"
+#include "tierdns/zoneload.h"
 
 /* A zones: stanza by its apex key, for the transfer ACL. */
 struct zone_key {

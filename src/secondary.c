@@ -49,6 +49,7 @@ struct szone {
 	atomic_bool notified;
 	atomic_bool expired;
 	bool ixfr;               /* the transfer asked for IXFR */
+	bool force_axfr;         /* an IXFR did not apply: the next is AXFR */
 	ldns_rr_list *rrs;       /* the transfer's records so far */
 	unsigned soa_seen;       /* SOAs with the new serial seen */
 	uint32_t new_serial;
@@ -405,8 +406,10 @@ static void apply(struct szone *z)
 			    z->new_serial;
 	enum tdns_status st;
 
-	if (ixfr)
+	if (ixfr) {
 		text = apply_ixfr(z, &why);
+		z->force_axfr = text == NULL;
+	}
 	else
 		text = zone_text(z->rrs, 0, n - 1); /* the closing SOA once */
 	if (text == NULL) {
@@ -508,7 +511,8 @@ static void start_xfr(struct szone *z)
 	ldns_pkt *p;
 
 	z->state = Z_XFR;
-	z->ixfr = z->have;
+	z->ixfr = z->have && !z->force_axfr;
+	z->force_axfr = false;
 	z->soa_seen = 0;
 	z->rrs = ldns_rr_list_new();
 	p = make_query(z, z->ixfr ? LDNS_RR_TYPE_IXFR : LDNS_RR_TYPE_AXFR);

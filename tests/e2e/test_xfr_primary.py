@@ -401,5 +401,14 @@ if data is not None:
     sec.sendto(data[:2] + bytes([data[2] | 0x80, data[3]]) + data[4:], peer)
 h.check("acknowledged" in up.log_text(), "the acknowledgement is logged")
 sec.close()
+
+# --serial-policy unixtime: the serial becomes the time.
+r = h.zone(db, "--serial-policy", "unixtime", "add", "n3.example. 300 IN A 192.0.2.11")
+serial = [line.split()[1] for line in h.zone(db, "list").stdout.splitlines()
+          if line.startswith("example.")]
+h.check(r.returncode == 0 and serial and abs(int(serial[0]) - time.time()) < 60,
+        "add with --serial-policy unixtime: serial %s" % serial)
+r = h.zone(db, "--serial-policy", "weekly", "list")
+h.check(r.returncode == 2, "an unknown serial policy is a usage error")
 h.stop(up)
 h.finish()

@@ -271,9 +271,31 @@ static void test_xfr_many_messages(void **state)
 	free(zone);
 }
 
+/* RFC 1982 serials and the two policies of add/delete. */
+static void test_serials(void **state)
+{
+	(void)state;
+	assert_int_equal(zonedb_next_serial(5, ZONEDB_SERIAL_INCREMENT, 1000), 6);
+	assert_int_equal(zonedb_next_serial(0xffffffffu, ZONEDB_SERIAL_INCREMENT, 0), 0);
+	assert_int_equal(zonedb_next_serial(5, ZONEDB_SERIAL_UNIXTIME, 1700000000u),
+			 1700000000u);
+	/* The clock behind the serial (a date-based serial, 2026120601):
+	 * by one. */
+	assert_int_equal(zonedb_next_serial(2026120601u, ZONEDB_SERIAL_UNIXTIME, 1700000000u),
+			 2026120602u);
+	assert_int_equal(zonedb_next_serial(1700000000u, ZONEDB_SERIAL_UNIXTIME, 1700000000u),
+			 1700000001u);
+	assert_true(zonedb_serial_gt(6, 5));
+	assert_false(zonedb_serial_gt(5, 5));
+	assert_false(zonedb_serial_gt(5, 6));
+	assert_true(zonedb_serial_gt(0, 0xffffffffu));
+	assert_false(zonedb_serial_gt(77 + 0x80000000u, 77));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_serials),
 		cmocka_unit_test_setup_teardown(test_diffs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_xfr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_xfr_many_messages, setup, teardown),
