@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <ldns/ldns.h>
 
+#include "tierdns/clock.h"
 #include "tierdns/log.h"
 
 #define TSIG_FUDGE 300 /* seconds, RFC 8945 10 */
@@ -67,6 +68,23 @@ static struct tsig_state *state_new(const struct tdns_tsig_key *key, const ldns_
 	return st;
 }
 
+/* RFC 8945 5.2.3: the time signed within fudge of ours (ldns checks the
+ * MAC only). */
+static bool time_ok(const ldns_rr *tsig)
+{
+	const ldns_rdf *t = ldns_rr_rdf(tsig, 1), *f = ldns_rr_rdf(tsig, 2);
+	const uint8_t *d;
+	uint64_t signed_at, now = clock_now(), fudge;
+
+	if (t == NULL || f == NULL || ldns_rdf_size(t) != 6 || ldns_rdf_size(f) != 2)
+		return false;
+	d = ldns_rdf_data(t);
+	signed_at = (uint64_t)d[0] << 40 | (uint64_t)d[1] << 32 | (uint64_t)d[2] << 24 |
+		    (uint64_t)d[3] << 16 | (uint64_t)d[4] << 8 | d[5];
+	fudge = ldns_rdf2native_int16(f);
+	return signed_at <= now + fudge && now <= signed_at + fudge;
+}
+
 /* The key of the TSIG record's owner among keys, or NULL. */
 static const struct tdns_tsig_key *find_key(const ldns_rr *tsig,
 					    const struct tdns_tsig_key *keys, unsigned n)
@@ -103,7 +121,8 @@ enum tsig_verdict tsig_check(const uint8_t *msg, size_t len,
 		goto out;
 	}
 	k = find_key(tsig, keys, n);
-	if (k == NULL || !ldns_pkt_tsig_verify(p, msg, len, k->name, k->secret, NULL))
+	if (k == NULL || ldns_rr_rd_count(tsig) < 3 || !time_ok(tsig) ||
+	    !ldns_pkt_tsig_verify(p, msg, len, k->name, k->secret, NULL))
 		goto out;
 	if (st != NULL && (*st = state_new(k, tsig)) == NULL)
 		goto out;
@@ -208,7 +227,8 @@ bool tsig_verify_next(struct tsig_state *st, const uint8_t *msg, size_t len)
 		ok = st->count > 0;
 		goto out;
 	}
-	if (!ldns_pkt_tsig_verify_next(p, msg, len, st->key->name, st->key->secret,
+	if (ldns_rr_rd_count(tsig) < 3 || !time_ok(tsig) ||
+	    !ldns_pkt_tsig_verify_next(p, msg, len, st->key->name, st->key->secret,
 				       st->mac, st->count > 0))
 		goto out;
 	ldns_rdf_deep_free(st->mac);

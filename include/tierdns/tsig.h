@@ -29,8 +29,9 @@ const char *tsig_key_check(const char *algorithm, const char *secret);
 enum tsig_verdict {
 	TSIG_NONE = 0, /* the message has no TSIG record */
 	TSIG_OK,       /* signed with *key (one of keys), the MAC verifies */
-	TSIG_BAD,      /* a TSIG with an unknown key, a wrong MAC or time,
-			* or one that does not parse (RFC 8945 5.2: NOTAUTH) */
+	TSIG_BAD,      /* a TSIG with an unknown key, a wrong MAC, a time
+			* signed more than its fudge away from ours, or one
+			* that does not parse (RFC 8945 5.2: NOTAUTH) */
 };
 
 struct tsig_state;
