@@ -896,6 +896,22 @@ void auth_chaos(const struct tdns_auth_cfg *cfg, const struct tdns_qctx *q,
 		   ANS_REC_PACKED, 1, rec, len + 3);
 }
 
+/* RFC 8482 4.1: ANY over UDP gets one RRset of the name (the first in type
+ * order, with its signatures), so that it is no lever for amplification;
+ * the rest of the reply (a CNAME chain's, a denial) stays. Over TCP the
+ * client gets them all. */
+static void minimal_any(struct tdns_answer *a)
+{
+	size_t i, j, kept = 0;
+
+	for (i = 0, j = 0; i < a->n; i++) {
+		if (a->rrsets[i].section == ANS_ANSWER && kept++ > 0)
+			continue;
+		a->rrsets[j++] = a->rrsets[i];
+	}
+	a->n = j;
+}
+
 void auth_query(struct zonedb_cache *zc, struct tdns_txn *t,
 		const struct tdns_auth_cfg *cfg, const struct tdns_qctx *q,
 		struct tdns_answer *a)
@@ -910,6 +926,9 @@ void auth_query(struct zonedb_cache *zc, struct tdns_txn *t,
 	} else if (auth_lookup(zc, t, q, a) == AUTH_NOT_AUTH) {
 		/* Not ours: REFUSED, AA and RA clear. */
 		a->rcode = DNS_RCODE_REFUSED;
+	} else if (q->qtype == DNS_TYPE_ANY && q->transport == QCTX_UDP &&
+		   !cfg->full_any) {
+		minimal_any(a);
 	}
 }
 
@@ -1107,7 +1126,7 @@ bool auth_answer_from(struct zonedb_cache *zc, struct tdns_txn *t,
 	struct tdns_answer a;
 
 	q.peer = cl->peer;
-	q.transport = cl->tcp ? QCTX_TCP : QCTX_UDP;
+	q.transport = cl->tls ? QCTX_TLS : cl->tcp ? QCTX_TCP : QCTX_UDP;
 	return pipeline_run(p, &c, &q, &a, in, in_len, out, cap, out_len) ==
 		       PIPELINE_ANSWER &&
 	       *out_len > 0;
@@ -1118,7 +1137,7 @@ bool auth_answer(struct zonedb_cache *zc, struct tdns_txn *t,
 		 size_t in_len, bool tcp, uint8_t *out, size_t cap,
 		 size_t *out_len)
 {
-	struct auth_client cl = { NULL, tcp, NULL, 0, NULL, NULL };
+	struct auth_client cl = { NULL, tcp, NULL, 0, false, NULL, NULL };
 
 	return auth_answer_from(zc, t, cfg, &cl, in, in_len, out, cap, out_len);
 }

@@ -4,12 +4,15 @@
  */
 #include "tierdns/cache.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "tierdns/clock.h"
 #include "tierdns/dnsproto.h"
 #include "tierdns/log.h"
 #include "tierdns/name.h"
+#include "tierdns/sketch.h"
 #include "tierdns/wire.h"
 #include "tierdns/zonedb.h"
 
@@ -20,6 +23,8 @@
 #define EVICT_ROUNDS 4
 #define EVICT_BATCH 16 /* deletions per transaction on a full map */
 #define EVICT_AHEAD 16 /* values of room made beyond the one written */
+#define LFU_HEAD 4     /* with a sketch, the victim is the least asked of */
+#define LFU_PROBES 4   /* the 4 soonest-expiring and 4 x 2 at random */
 #define CACHE_BYTES_KEY "cache_bytes" /* in the meta database */
 #define CACHE_INDEX_KEY "cache_index" /* in meta: the index is built */
 #define CACHE_INDEX_VERSION 1u
@@ -650,6 +655,15 @@ out:
 
 /* ---- eviction: a walk from the start of the index ---- */
 
+/* Entries evicted by this process (cache_evictions): bumped once per
+ * eviction walk, never on a lookup. */
+static _Atomic uint64_t evictions;
+
+uint64_t cache_evictions(void)
+{
+	return atomic_load_explicit(&evictions, memory_order_relaxed);
+}
+
 /* What an eviction walk removes: entries while the first of the index
  * expired at or before `dead`, or while the account is over `fit`, or
  * until `want` entries are gone; at most `max` in this transaction. */
@@ -728,6 +742,8 @@ static enum tdns_status evict_walk(struct tdns_txn *t, const struct evict_goal *
 	if (st == TDNS_ENOTFOUND)
 		st = TDNS_OK; /* the index is empty */
 out:
+	if (n > 0)
+		atomic_fetch_add_explicit(&evictions, n, memory_order_relaxed);
 	store_cursor_close(c);
 	return st;
 }
@@ -760,6 +776,20 @@ enum tdns_status cache_purge(struct tdns_txn *t, uint64_t now, size_t want_free,
  * of the map-full fallback when the index cannot be built (store_clear
  * frees whole pages without copying them, where a rebuild or a deletion
  * needs fresh ones). */
+static enum tdns_status clear_in_txn(struct tdns_txn *t)
+{
+	enum tdns_status st;
+
+	st = store_clear(t, TDNS_DB_CACHE);
+	if (st == TDNS_OK)
+		st = store_clear(t, TDNS_DB_CACHE_EXP);
+	if (st == TDNS_OK)
+		st = bytes_set(t, 0);
+	if (st == TDNS_OK)
+		st = idx_mark(t);
+	return st;
+}
+
 static enum tdns_status cache_clear(struct tdns_store *s)
 {
 	struct tdns_txn *t = NULL;
@@ -767,13 +797,7 @@ static enum tdns_status cache_clear(struct tdns_store *s)
 
 	st = store_begin(s, true, &t);
 	if (st == TDNS_OK)
-		st = store_clear(t, TDNS_DB_CACHE);
-	if (st == TDNS_OK)
-		st = store_clear(t, TDNS_DB_CACHE_EXP);
-	if (st == TDNS_OK)
-		st = bytes_set(t, 0);
-	if (st == TDNS_OK)
-		st = idx_mark(t);
+		st = clear_in_txn(t);
 	if (st == TDNS_OK) {
 		st = store_commit(t);
 		t = NULL;
@@ -849,11 +873,157 @@ out:
 /* ---- writing ---- */
 
 /* The size bound of one write: at most max_bytes (0 = none) after it,
- * entries expired at or before dead going first when room is made. */
+ * entries expired at or before dead going first when room is made. With a
+ * sketch, room is made LFU-wise for a value asked `cand` times lately
+ * (evict_lfu). */
 struct budget {
 	uint64_t max_bytes;
 	uint64_t dead;
+	const struct tdns_sketch *sk;
+	unsigned cand;
 };
+
+/* How often the entry under rkey was asked lately. */
+static unsigned rkey_count(const struct tdns_sketch *sk, const uint8_t *rkey, size_t rlen)
+{
+	uint16_t type;
+	size_t klen;
+
+	if (!name_record_key_split(rkey, rlen, &klen, &type))
+		return 0;
+	return sketch_count(sk, sketch_hash(sk, rkey, klen, type));
+}
+
+/* The victim evict_lfu has found so far: its index key and count. */
+struct lfu_pick {
+	uint8_t key[IDX_KEY_MAX];
+	size_t len;     /* 0: none yet */
+	unsigned n;
+	bool dead;      /* expired: goes whatever its count */
+};
+
+/* Consider the index entry k for eviction (expired first, then the least
+ * asked, then the soonest-expiring). */
+static void lfu_consider(const struct budget *b, const struct tdns_val *k,
+			 struct lfu_pick *p)
+{
+	uint64_t exp;
+	unsigned n;
+
+	if (k->len <= 8 || k->len > IDX_KEY_MAX || p->dead)
+		return;
+	exp = dns_rd64(k->data);
+	n = exp <= b->dead ? 0 : rkey_count(b->sk, k->data + 8, k->len - 8);
+	if (p->len != 0 && n > p->n)
+		return;
+	if (p->len != 0 && n == p->n && exp >= dns_rd64(p->key) && exp > b->dead)
+		return;
+	p->n = n;
+	p->dead = exp <= b->dead;
+	p->len = k->len;
+	memcpy(p->key, k->data, k->len);
+}
+
+/* xorshift64: where the next sample lands; no secret is needed (the
+ * sketch's hashes are keyed). */
+static uint64_t lfu_rand(void)
+{
+	static _Thread_local uint64_t x;
+
+	if (x == 0)
+		x = clock_mono_ms() * 0x9e3779b97f4a7c15ull | 1;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return x;
+}
+
+/*
+ * Evict until *bytes <= fit (fit <= need, the bound the value must meet),
+ * TinyLFU-wise. The victim is picked among LFU_HEAD soonest-expiring
+ * entries and LFU_PROBES x 2 entries at random expiries between the first
+ * and the last (sampled LFU: the least asked entries may sit anywhere, not
+ * only at the head): an expired one (at or before b->dead) goes at once,
+ * else the least asked. When even it was asked at least as often as the
+ * value that wants the room (b->cand), nothing more is evicted and the
+ * value is let in only if *bytes <= need already (else TDNS_EBUSY).
+ * TDNS_ESPACE when the index is empty and the bytes still do not fit.
+ */
+static enum tdns_status evict_lfu(struct tdns_txn *t, const struct budget *b,
+				  uint64_t need, uint64_t fit, uint64_t *bytes)
+{
+	static const uint8_t top[8] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	struct tdns_cursor *c = NULL;
+	struct lfu_pick p;
+	struct tdns_val k, v;
+	uint64_t lo, hi;
+	uint8_t at[8];
+	size_t rlen;
+	unsigned i, j;
+	enum tdns_status st;
+
+	st = store_cursor_open(t, TDNS_DB_CACHE_EXP, &c);
+	while (st == TDNS_OK && *bytes > fit) {
+		memset(&p, 0, sizeof(p));
+		st = store_cursor_seek(c, NULL, 0, &k, &v);
+		lo = st == TDNS_OK && k.len > 8 ? dns_rd64(k.data) : 0;
+		for (i = 0; st == TDNS_OK && i < LFU_HEAD; i++) {
+			lfu_consider(b, &k, &p);
+			st = store_cursor_next(c, &k, &v);
+		}
+		if (st == TDNS_ENOTFOUND)
+			st = TDNS_OK;
+		if (st == TDNS_OK && !p.dead &&
+		    store_cursor_seek_le(c, top, sizeof(top), &k, &v) == TDNS_OK &&
+		    k.len > 8 && (hi = dns_rd64(k.data)) > lo) {
+			for (i = 0; st == TDNS_OK && i < LFU_PROBES; i++) {
+				dns_wr64(at, lo + lfu_rand() % (hi - lo));
+				st = store_cursor_seek(c, at, sizeof(at), &k, &v);
+				for (j = 0; st == TDNS_OK && j < 2; j++) {
+					lfu_consider(b, &k, &p);
+					st = store_cursor_next(c, &k, &v);
+				}
+				if (st == TDNS_ENOTFOUND)
+					st = TDNS_OK;
+			}
+		}
+		if (st != TDNS_OK)
+			break;
+		if (p.len == 0) {
+			/* The index is empty: an account that still says
+			 * otherwise is wrong unless the cache holds entries
+			 * it cannot see (as make_room). */
+			if (*bytes > need && store_count(t, TDNS_DB_CACHE) != 0)
+				st = TDNS_ESPACE;
+			else if (*bytes > need)
+				*bytes = 0;
+			break;
+		}
+		if (!p.dead && p.n >= b->cand) {
+			st = *bytes <= need ? TDNS_OK : TDNS_EBUSY;
+			break;
+		}
+		rlen = p.len - 8;
+		st = store_del(t, TDNS_DB_CACHE_EXP, p.key, p.len);
+		if (st == TDNS_OK)
+			st = store_get(t, TDNS_DB_CACHE, p.key + 8, rlen, &v);
+		if (st == TDNS_ENOTFOUND) {
+			st = TDNS_OK; /* an index entry without its value */
+			continue;
+		}
+		if (st != TDNS_OK)
+			break;
+		if (value_expiry(&v) != dns_rd64(p.key)) {
+			/* A stale index entry: file the value under its expiry. */
+			st = idx_put(t, value_expiry(&v), p.key + 8, rlen);
+			continue;
+		}
+		*bytes = *bytes > rlen + v.len ? *bytes - (rlen + v.len) : 0;
+		st = store_del(t, TDNS_DB_CACHE, p.key + 8, rlen);
+	}
+	store_cursor_close(c);
+	return st;
+}
 
 /*
  * Room for a value of `plus` bytes under rkey in write transaction t over
@@ -888,6 +1058,8 @@ static enum tdns_status make_room(struct tdns_txn *t, const struct budget *b,
 	} else if (st == TDNS_ENOTFOUND) {
 		st = TDNS_OK;
 	}
+	if (st == TDNS_OK && b->sk != NULL)
+		return evict_lfu(t, b, b->max_bytes - plus, g.fit, bytes);
 	if (st == TDNS_OK)
 		st = evict_walk(t, &g, bytes, &done, &more);
 	if (st == TDNS_OK && *bytes > b->max_bytes - plus) {
@@ -949,6 +1121,7 @@ static enum tdns_status put_accounted(struct tdns_store *s, const struct budget 
 {
 	uint8_t rkey[RECORD_KEY_MAX];
 	struct tdns_txn *t = NULL;
+	struct budget pb = *b;
 	uint64_t bytes = 0, before;
 	size_t rlen;
 	enum tdns_status st;
@@ -964,7 +1137,10 @@ static enum tdns_status put_accounted(struct tdns_store *s, const struct budget 
 			continue;
 		rlen = name_record_key(puts[i].qkey, puts[i].qkey_len, puts[i].qtype,
 				       rkey);
-		st = put_in_txn(t, b, rkey, rlen, puts[i].v, &bytes);
+		pb.cand = puts[i].freq;
+		st = put_in_txn(t, &pb, rkey, rlen, puts[i].v, &bytes);
+		if (st == TDNS_EBUSY)
+			st = TDNS_OK; /* not let in (evict_lfu): not an error */
 	}
 	if (st == TDNS_OK && bytes != before)
 		st = bytes_set(t, bytes);
@@ -1044,6 +1220,7 @@ out:
 
 enum tdns_status cache_store_many(struct tdns_store *s,
 				  const struct tdns_cache_cfg *cfg,
+				  const struct tdns_sketch *sk,
 				  struct tdns_cache_put *puts, size_t n,
 				  uint64_t now)
 {
@@ -1051,6 +1228,7 @@ enum tdns_status cache_store_many(struct tdns_store *s,
 	enum tdns_status st = TDNS_OK, batch = TDNS_OK;
 	size_t i, ok = 0;
 
+	b.sk = b.max_bytes != 0 ? sk : NULL;
 	for (i = 0; i < n; i++)
 		if ((puts[i].st = put_check(cfg, &puts[i])) == TDNS_OK)
 			ok++;
@@ -1169,6 +1347,109 @@ enum tdns_status cache_dump(struct tdns_txn *t, uint64_t now, FILE *out)
 	st = TDNS_OK;
 out:
 	store_cursor_close(c);
+	return st;
+}
+
+/* ---- flushing (the operator's cache commands) ---- */
+
+/* A negative answer (NXDOMAIN, or NODATA: a SOA in authority, cache.h);
+ * an unreadable value counts as one (it is never served). */
+static bool value_negative(const struct tdns_val *v)
+{
+	if (v->len < CACHE_HDR_LEN || v->data[0] != CACHE_VALUE_VERSION)
+		return true;
+	return v->data[1] == DNS_RCODE_NXDOMAIN || dns_rd16(v->data + 12) > 0;
+}
+
+/* Does the record key k fall under the flush? */
+static bool flush_match(const struct tdns_val *k, const struct tdns_val *v,
+			enum cache_flush_what what, size_t qkey_len,
+			uint16_t qtype)
+{
+	size_t klen;
+	uint16_t type;
+
+	switch (what) {
+	case CACHE_FLUSH_NAME:
+		if (!name_record_key_split(k->data, k->len, &klen, &type))
+			return false;
+		return klen == qkey_len && (qtype == 0 || type == qtype);
+	case CACHE_FLUSH_TREE:
+		return true; /* the prefix is the whole test */
+	case CACHE_FLUSH_NEGATIVE:
+		return value_negative(v);
+	case CACHE_FLUSH_ALL:
+		break;
+	}
+	return true;
+}
+
+enum tdns_status cache_flush(struct tdns_txn *t, enum cache_flush_what what,
+			     const uint8_t *qkey, size_t qkey_len, uint16_t qtype,
+			     size_t *removed)
+{
+	uint8_t rkey[RECORD_KEY_MAX];
+	struct tdns_cursor *c = NULL;
+	struct tdns_val k, v;
+	uint64_t bytes = 0, before;
+	size_t n = 0, plen = 0, rlen;
+	enum tdns_status st;
+
+	if (removed != NULL)
+		*removed = 0;
+	if (what != CACHE_FLUSH_NEGATIVE && what != CACHE_FLUSH_ALL &&
+	    (qkey == NULL || qkey_len > NAME_KEY_MAX))
+		return TDNS_EINVAL;
+	if (what == CACHE_FLUSH_ALL) {
+		n = store_count(t, TDNS_DB_CACHE);
+		st = clear_in_txn(t);
+		goto out;
+	}
+	st = idx_ready(t);
+	if (st == TDNS_OK)
+		st = bytes_get(t, &bytes);
+	if (st == TDNS_OK)
+		st = store_cursor_open(t, TDNS_DB_CACHE, &c);
+	if (st != TDNS_OK)
+		goto out;
+	before = bytes;
+	/* The entries of a name, and of every name below it, are the keys
+	 * that start with its name key (name.h: a key is a prefix of its
+	 * descendants' at a label boundary, and the record key adds 0x00 and
+	 * the type). */
+	if (what != CACHE_FLUSH_NEGATIVE)
+		plen = qkey_len;
+	st = store_cursor_seek(c, plen > 0 ? qkey : NULL, plen, &k, &v);
+	while (st == TDNS_OK) {
+		if (plen > 0 && (k.len < plen || memcmp(k.data, qkey, plen) != 0))
+			break;
+		if (!flush_match(&k, &v, what, qkey_len, qtype) ||
+		    k.len > RECORD_KEY_MAX) {
+			st = store_cursor_next(c, &k, &v);
+			continue;
+		}
+		rlen = k.len;
+		memcpy(rkey, k.data, rlen);
+		st = idx_del(t, value_expiry(&v), rkey, rlen);
+		if (st != TDNS_OK)
+			break;
+		bytes = bytes > rlen + v.len ? bytes - (rlen + v.len) : 0;
+		/* LMDB: MDB_NEXT after a deletion yields the entry that
+		 * followed the deleted one (idx_rebuild relies on it too). */
+		st = store_cursor_del(c);
+		if (st == TDNS_OK) {
+			n++;
+			st = store_cursor_next(c, &k, &v);
+		}
+	}
+	if (st == TDNS_ENOTFOUND)
+		st = TDNS_OK;
+	if (st == TDNS_OK && bytes != before)
+		st = bytes_set(t, bytes);
+out:
+	store_cursor_close(c);
+	if (st == TDNS_OK && removed != NULL)
+		*removed = n;
 	return st;
 }
 

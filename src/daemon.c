@@ -45,6 +45,17 @@ static void signals_set(sigset_t *sigs)
 	sigaddset(sigs, SIGINT);
 	sigaddset(sigs, SIGTERM);
 	sigaddset(sigs, SIGHUP);
+	sigaddset(sigs, SIGUSR1);
+}
+
+/* SIGUSR1's hook (daemon_set_usr1); set before daemon_run. */
+static void (*usr1_fn)(void *ctx);
+static void *usr1_ctx;
+
+void daemon_set_usr1(void (*fn)(void *ctx), void *ctx)
+{
+	usr1_fn = fn;
+	usr1_ctx = ctx;
 }
 
 /* sd_notify(3): a no-op without NOTIFY_SOCKET (not started by systemd). */
@@ -81,6 +92,7 @@ void daemon_signals_init(void)
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGHUP, SIG_DFL); /* nohup leaves it ignored */
+	signal(SIGUSR1, SIG_DFL);
 	signals_set(&sigs);
 	/* Blocked before any thread exists, so every thread inherits it. */
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
@@ -99,6 +111,21 @@ static void *daemon_thread_main(void *arg)
 		kill(getpid(), SIGTERM);
 	}
 	return NULL;
+}
+
+/* SIGHUP and "tierdns-control reload" may come at once: one at a time. */
+static pthread_mutex_t reload_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void daemon_reload(daemon_reload_fn reload, void *ctx, const char *why)
+{
+	pthread_mutex_lock(&reload_mu);
+	notify_reloading();
+	log_info("%s: reloading", why);
+	if (reload != NULL)
+		reload(ctx);
+	log_info("reloaded");
+	notify("READY=1");
+	pthread_mutex_unlock(&reload_mu);
 }
 
 int daemon_run(unsigned n_threads, daemon_loop_fn loop, daemon_run_fn run,
@@ -134,15 +161,15 @@ int daemon_run(unsigned n_threads, daemon_loop_fn loop, daemon_run_fn run,
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
+		if (sig == SIGUSR1 && !atomic_load(&rs.failed)) {
+			if (usr1_fn != NULL)
+				usr1_fn(usr1_ctx);
+			continue;
+		}
 		if (sig != SIGHUP || atomic_load(&rs.failed))
 			break;
 		/* SIGHUP (logrotate, systemctl reload) never stops the server. */
-		notify_reloading();
-		log_info("SIGHUP: reloading");
-		if (reload != NULL)
-			reload(ctx);
-		log_info("reloaded");
-		notify("READY=1");
+		daemon_reload(reload, ctx, "SIGHUP");
 	}
 	notify("STOPPING=1");
 	if (!atomic_load(&rs.failed)) {

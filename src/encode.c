@@ -266,10 +266,25 @@ static size_t opt_len(const struct tdns_qctx *q, const struct tdns_answer *a)
 	       (a->keepalive > 0 ? 6 : 0);
 }
 
-static void put_opt(uint8_t *p, const struct tdns_qctx *q,
-		    const struct tdns_answer *a)
+/* Bytes of the Padding option (RFC 7830, its 4-byte header included) that
+ * bring a reply of len bytes, OPT included, to the next multiple of
+ * QCTX_PAD_BLOCK (RFC 8467 4.1), or 0: only over an encrypted transport
+ * (padding in clear text hides nothing), and only when it fits the
+ * limit. */
+static size_t pad_len(const struct tdns_qctx *q, size_t len, size_t limit)
 {
-	uint16_t rdlen = (uint16_t)(opt_len(q, a) - OPT_FIXED);
+	size_t padded;
+
+	if (!qctx_encrypted(q))
+		return 0;
+	padded = (len + 4 + QCTX_PAD_BLOCK - 1) / QCTX_PAD_BLOCK * QCTX_PAD_BLOCK;
+	return padded <= limit ? padded - len : 0;
+}
+
+static void put_opt(uint8_t *p, const struct tdns_qctx *q,
+		    const struct tdns_answer *a, size_t pad)
+{
+	uint16_t rdlen = (uint16_t)(opt_len(q, a) - OPT_FIXED + pad);
 
 	p[0] = 0; /* root owner */
 	dns_wr16(p + 1, DNS_TYPE_OPT);
@@ -279,6 +294,12 @@ static void put_opt(uint8_t *p, const struct tdns_qctx *q,
 	dns_wr16(p + 7, q->edns_do ? DNS_EDNS_DO : 0);
 	dns_wr16(p + 9, rdlen);
 	p += OPT_FIXED;
+	if (pad > 0) {
+		dns_wr16(p, DNS_OPT_PADDING);
+		dns_wr16(p + 2, (uint16_t)(pad - 4));
+		memset(p + 4, 0, pad - 4); /* RFC 7830 3: zero octets */
+		p += pad;
+	}
 	if (a->cookie_len > 0) {
 		dns_wr16(p, DNS_OPT_COOKIE);
 		dns_wr16(p + 2, a->cookie_len);
@@ -392,8 +413,10 @@ enum tdns_status encode_reply(const struct tdns_qctx *q,
 	dns_wr16(out + 6, counts[ANS_ANSWER]);
 	dns_wr16(out + 8, counts[ANS_AUTHORITY]);
 	if (olen > 0) {
-		put_opt(out + e.len, q, a);
-		e.len += olen;
+		size_t pad = pad_len(q, e.len + olen, limit);
+
+		put_opt(out + e.len, q, a, pad);
+		e.len += olen + pad;
 	}
 	dns_wr16(out + 10, (uint16_t)(counts[ANS_ADDITIONAL] + (olen > 0)));
 	*out_len = e.len;

@@ -31,6 +31,11 @@ void failcache_free(struct tdns_failcache *fc)
 	free(fc);
 }
 
+void failcache_clear(struct tdns_failcache *fc)
+{
+	memset(fc->e, 0, sizeof(fc->e));
+}
+
 /* The index of the question's entry in fc->e, or -1. */
 static long find(const struct tdns_failcache *fc, const uint8_t *key,
 		 size_t key_len, uint32_t hash)

@@ -8,6 +8,7 @@
  * environment holding the static zones and the cache. Threads, signals
  * and shutdown: daemon.h.
  */
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,29 +16,55 @@
 #include <unistd.h>
 
 #include "tierdns/acl.h"
+#include "tierdns/control.h"
 #include "tierdns/daemon.h"
+#include "tierdns/doh.h"
 #include "tierdns/infra.h"
 #include "tierdns/log.h"
 #include "tierdns/netio.h"
 #include "tierdns/opts.h"
+#include "tierdns/pipeline.h"
 #include "tierdns/resolve.h"
 #include "tierdns/store.h"
+#include "tierdns/tls.h"
 #include "tierdns/upstream.h"
 #include "tierdns/wire.h"
 
 #define LOCAL_MAP_FACTOR 4
 #define LOCAL_MAP_EXTRA ((uint64_t)64 << 20)
 
+/* The TLS configurations the workers share; NULL: none. */
+struct tls_cfgs {
+	struct tdns_tls *dot;      /* --tls-listen */
+	struct tdns_tls *doh;      /* --https-listen (ALPN h2) */
+	struct tdns_tls *upstream; /* --upstream-tls */
+};
+
 struct worker {
 	unsigned id;
-	/* The options (the access list): read by every worker; the main
-	 * thread's reload changes only the log fields, which no worker reads. */
+	/* The options (the access list): read by every worker; a reload
+	 * (daemon_reload) changes only the log fields, which no worker reads. */
 	struct tdns_opts *o;
 	struct tdns_store *store;
 	struct tdns_loop *loop;
 	struct tdns_upstream *up;
 	struct tdns_resolver *r;
+	struct tdns_stats stats; /* written by this worker only (stats.h) */
+	/* Guards r against the control thread only while worker_run frees
+	 * it at shutdown; never taken on the query path. */
+	pthread_mutex_t r_mu;
+	unsigned n_workers;
+	const struct tls_cfgs *tls;
 };
+
+/* What a query came over, as the resolver's context records it. */
+static enum qctx_transport transport_of(const struct tdns_request *req)
+{
+	return netio_request_is_https(req) ? QCTX_HTTPS
+	       : netio_request_is_tls(req) ? QCTX_TLS
+	       : netio_request_is_tcp(req) ? QCTX_TCP
+					   : QCTX_UDP;
+}
 
 static void *client_hold(void *ctx, void *request)
 {
@@ -47,10 +74,13 @@ static void *client_hold(void *ctx, void *request)
 
 static void client_answer(void *ctx, void *held, const uint8_t *msg, size_t len)
 {
-	(void)ctx;
-	if (msg != NULL)
+	struct worker *w = ctx;
+
+	if (msg != NULL) {
+		stats_answer_late(&w->stats, netio_request_is_tcp(held), msg, len,
+				  netio_request_held_us(held));
 		netio_request_reply(held, msg, len);
-	else
+	} else
 		netio_request_release(held);
 }
 
@@ -60,16 +90,22 @@ static enum netio_verdict on_query(void *ctx, struct tdns_request *req,
 {
 	struct worker *w = ctx;
 	const struct tdns_addr *peer = netio_request_peer(req);
+	bool timed = !w->stats.in_batch;
+	enum resolver_verdict v;
 
+	if (timed)
+		stats_batch(&w->stats, true); /* a TCP query is timed alone */
 	if (!acl_allows(w->o->allow, w->o->n_allow,
 			(const struct sockaddr *)&peer->ss, peer->len)) {
-		return resolver_refuse(w->r, in, in_len, netio_request_is_tcp(req),
-				       out, WIRE_MAX_MSG, out_len) == RESOLVER_REPLY
-			       ? NETIO_REPLY
-			       : NETIO_DROP;
+		v = resolver_refuse(w->r, in, in_len, transport_of(req), out, WIRE_MAX_MSG,
+				    out_len);
+	} else {
+		v = resolver_query(w->r, in, in_len, transport_of(req), req, out,
+				   WIRE_MAX_MSG, out_len);
 	}
-	switch (resolver_query(w->r, in, in_len, netio_request_is_tcp(req), req,
-			       out, WIRE_MAX_MSG, out_len)) {
+	if (timed)
+		stats_batch(&w->stats, false);
+	switch (v) {
 	case RESOLVER_REPLY:
 		return NETIO_REPLY;
 	case RESOLVER_DEFER:
@@ -94,12 +130,13 @@ static void worker_batch(void *ctx, bool begin)
 {
 	struct worker *w = ctx;
 
+	stats_batch(&w->stats, begin);
 	resolver_batch(w->r, begin);
 }
 
 static enum tdns_status worker_init(struct worker *w, struct tdns_opts *o,
 				    struct tdns_store *store, struct tdns_infra *infra,
-				    const char *identity)
+				    const struct tls_cfgs *tls, const char *identity)
 {
 	struct tdns_resolver_cfg cfg;
 	struct tdns_listen_cfg lc;
@@ -108,10 +145,12 @@ static enum tdns_status worker_init(struct worker *w, struct tdns_opts *o,
 
 	w->o = o;
 	w->store = store;
+	w->tls = tls;
 	w->loop = netio_loop_new();
 	if (w->loop == NULL)
 		goto out;
-	st = upstream_new(w->loop, o->upstream, o->n_upstream, &w->up);
+	st = upstream_new(w->loop, o->upstream, o->upstream_auth, o->n_upstream,
+			  tls->upstream, &w->up);
 	if (st != TDNS_OK)
 		goto out;
 	memset(&cfg, 0, sizeof(cfg));
@@ -132,14 +171,26 @@ static enum tdns_status worker_init(struct worker *w, struct tdns_opts *o,
 	cfg.transport = upstream_transport(w->up);
 	cfg.client.hold = client_hold;
 	cfg.client.answer = client_answer;
+	cfg.client.ctx = w;
 	st = resolver_new(&cfg, &w->r);
 	if (st != TDNS_OK)
 		goto out;
 	upstream_set_resolver(w->up, w->r);
 	netio_loop_set_flush(w->loop, worker_flush, w);
-	for (unsigned i = 0; i < o->n_listen; i++) {
+	for (unsigned i = 0; i < o->n_listen + o->n_tls_listen + o->n_https_listen; i++) {
+		unsigned k = i - o->n_listen - o->n_tls_listen;
+
 		memset(&lc, 0, sizeof(lc));
-		lc.addr = o->listen[i];
+		if (i < o->n_listen) {
+			lc.addr = o->listen[i];
+		} else if (i < o->n_listen + o->n_tls_listen) {
+			lc.addr = o->tls_listen[i - o->n_listen];
+			lc.tls = tls->dot;
+		} else {
+			lc.addr = o->https_listen[k];
+			lc.tls = tls->doh;
+			lc.doh = true;
+		}
 		lc.on_query = on_query;
 		lc.on_batch = worker_batch;
 		lc.ctx = w;
@@ -161,24 +212,14 @@ out:
 /* One line of counters per worker at shutdown, for the operator. */
 static void worker_report(const struct worker *w)
 {
-	const struct tdns_resolver_stats *st = resolver_stats(w->r);
+	struct tdns_stats_sum sum;
+	char who[32];
 
-	log_info("worker %u: %llu queries, %llu static, %llu cache hits, "
-		 "%llu misses (%llu coalesced), %llu upstream sent, "
-		 "%llu ignored, %llu failed, %llu timeouts, %llu servfail "
-		 "(%llu from the failure cache), %llu stale, %llu refused",
-		 w->id, (unsigned long long)st->queries,
-		 (unsigned long long)st->static_answers,
-		 (unsigned long long)st->cache_hits, (unsigned long long)st->misses,
-		 (unsigned long long)st->coalesced,
-		 (unsigned long long)st->upstream_sent,
-		 (unsigned long long)st->upstream_ignored,
-		 (unsigned long long)st->upstream_failed,
-		 (unsigned long long)st->upstream_timeouts,
-		 (unsigned long long)st->servfail,
-		 (unsigned long long)st->failcache_hits,
-		 (unsigned long long)st->stale_answers,
-		 (unsigned long long)st->refused_acl);
+	memset(&sum, 0, sizeof(sum));
+	stats_sum_add(&sum, &w->stats);
+	stats_sum_add_resolver(&sum, resolver_stats(w->r));
+	snprintf(who, sizeof(who), "worker %u", w->id);
+	stats_log(who, &sum, true);
 }
 
 /* Release in dependency order: the resolver first (it releases held
@@ -196,8 +237,8 @@ static void worker_fini(struct worker *w)
 }
 
 /* SIGHUP: the configuration file again (opts_reload: what applies while
- * running); static zones and the cache are read live, so say what the
- * store holds now. */
+ * running) and the TLS certificates and CAs; static zones and the cache
+ * are read live, so say what the store holds now. */
 static void local_reload(void *ctx)
 {
 	struct worker *workers = ctx;
@@ -205,6 +246,9 @@ static void local_reload(void *ctx)
 	enum tdns_status st;
 
 	opts_reload(workers[0].o);
+	(void)tls_reload(workers[0].tls->dot);
+	(void)tls_reload(workers[0].tls->doh);
+	(void)tls_reload(workers[0].tls->upstream);
 	st = store_begin(workers[0].store, false, &t);
 	if (st != TDNS_OK) {
 		log_err("store %s: %s", workers[0].o->db_dir, tdns_strerror(st));
@@ -216,6 +260,37 @@ static void local_reload(void *ctx)
 		 store_count(t, TDNS_DB_CACHE),
 		 store_count(t, TDNS_DB_CACHE) == 1 ? "" : "s");
 	store_abort(t);
+}
+
+/* The control thread's sums (control.h): every worker's counters. */
+static void local_stats(void *ctx, struct tdns_stats_sum *sum)
+{
+	struct worker *workers = ctx;
+
+	for (unsigned i = 0; i < workers[0].n_workers; i++) {
+		struct worker *w = &workers[i];
+
+		stats_sum_add(sum, &w->stats);
+		sum->tcp_accepted += netio_tcp_accepted(w->loop);
+		pthread_mutex_lock(&w->r_mu);
+		if (w->r != NULL)
+			stats_sum_add_resolver(sum, resolver_stats(w->r));
+		pthread_mutex_unlock(&w->r_mu);
+	}
+}
+
+/* After a cache flush: no worker may answer a flushed question from its
+ * failure cache. */
+static void local_flushed(void *ctx)
+{
+	struct worker *workers = ctx;
+
+	for (unsigned i = 0; i < workers[0].n_workers; i++) {
+		pthread_mutex_lock(&workers[i].r_mu);
+		if (workers[i].r != NULL)
+			resolver_cache_flushed(workers[i].r);
+		pthread_mutex_unlock(&workers[i].r_mu);
+	}
 }
 
 static struct tdns_loop *worker_loop(void *ctx, unsigned i)
@@ -230,11 +305,14 @@ static enum tdns_status worker_run(void *ctx, unsigned i)
 	struct worker *w = &((struct worker *)ctx)[i];
 	enum tdns_status st;
 
+	pipeline_bind_stats(&w->stats);
 	st = netio_loop_run(w->loop);
 	netio_loop_set_flush(w->loop, NULL, NULL);
 	worker_report(w);
+	pthread_mutex_lock(&w->r_mu);
 	resolver_free(w->r);
 	w->r = NULL;
+	pthread_mutex_unlock(&w->r_mu);
 	return st;
 }
 
@@ -244,6 +322,9 @@ int main(int argc, char **argv)
 	struct tdns_store *store = NULL;
 	struct tdns_infra *infra = NULL;
 	struct worker *workers = NULL;
+	struct tdns_control_ops cops;
+	struct tdns_control *ctl = NULL;
+	struct tls_cfgs tls = { NULL, NULL, NULL };
 	struct tdns_opts o;
 	char identity[256], addr[64];
 	const char *ident = NULL;
@@ -282,6 +363,17 @@ int main(int argc, char **argv)
 	if (st != TDNS_OK)
 		goto out;
 
+	if (o.n_tls_listen > 0 &&
+	    tls_listen_setup(o.tls_listen, o.n_tls_listen, &o, "dot", &tls.dot) != TDNS_OK)
+		goto out;
+	if (o.n_https_listen > 0 &&
+	    tls_listen_setup(o.https_listen, o.n_https_listen, &o, "h2", &tls.doh) != TDNS_OK)
+		goto out;
+	for (i = 0; i < o.n_upstream && tls.upstream == NULL; i++) {
+		if (o.upstream_auth[i] != NULL &&
+		    tls_client_new(o.tls_ca, &tls.upstream) != TDNS_OK)
+			goto out;
+	}
 	/* What is learnt about an upstream (dead, RTT, 0x20) is learnt once,
 	 * for every worker. */
 	st = infra_new(o.n_upstream, &infra);
@@ -295,8 +387,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	for (i = 0; i < o.threads; i++) {
+		workers[i].n_workers = o.threads;
+		pthread_mutex_init(&workers[i].r_mu, NULL);
+	}
+	for (i = 0; i < o.threads; i++) {
 		workers[i].id = i;
-		st = worker_init(&workers[i], &o, store, infra, ident);
+		st = worker_init(&workers[i], &o, store, infra, &tls, ident);
 		if (st != TDNS_OK) {
 			log_err("worker %u: %s", i, tdns_strerror(st));
 			goto out;
@@ -305,23 +401,56 @@ int main(int argc, char **argv)
 	for (i = 0; i < o.n_listen; i++)
 		log_info("listening on %s (udp, tcp)",
 			 netio_addr_str(&o.listen[i], addr, sizeof(addr)));
+	for (i = 0; i < o.n_tls_listen; i++)
+		log_info("listening on %s (tls)",
+			 netio_addr_str(&o.tls_listen[i], addr, sizeof(addr)));
+	for (i = 0; i < o.n_https_listen; i++)
+		log_info("listening on %s (https, path %s)",
+			 netio_addr_str(&o.https_listen[i], addr, sizeof(addr)), DOH_PATH);
+
+	memset(&cops, 0, sizeof(cops));
+	cops.prog = TDNS_PROG_LOCAL;
+	cops.store = store;
+	cops.db_dir = o.db_dir;
+	cops.workers = o.threads;
+	cops.upstream = o.upstream;
+	cops.n_upstream = o.n_upstream;
+	cops.infra = infra;
+	cops.stats = local_stats;
+	cops.flushed = local_flushed;
+	cops.reload = local_reload;
+	cops.ctx = workers;
+	if (control_open(&o, &cops, &ctl) != TDNS_OK)
+		goto out;
 	/* Every socket is bound: root is no longer needed. */
 	if (daemon_drop(&o) != TDNS_OK)
 		goto out;
+	if (control_start(ctl) != TDNS_OK)
+		goto out;
+	daemon_set_usr1(control_log_stats, ctl);
 	for (i = 0; i < o.n_upstream; i++)
-		log_info("upstream %s", netio_addr_str(&o.upstream[i], addr, sizeof(addr)));
+		log_info("upstream %s%s%s", netio_addr_str(&o.upstream[i], addr, sizeof(addr)),
+			 o.upstream_auth[i] != NULL ? " (tls) #" : "",
+			 o.upstream_auth[i] != NULL ? o.upstream_auth[i] : "");
 	log_info("store %s, %u thread%s, version %s", o.db_dir, o.threads,
 		 o.threads == 1 ? "" : "s", TDNS_VERSION);
 
 	rc = daemon_run(o.threads, worker_loop, worker_run, local_reload, workers);
 out:
+	/* Before the workers go: the control thread reads their counters. */
+	control_free(ctl);
 	if (workers != NULL) {
-		for (i = 0; i < o.threads; i++)
+		for (i = 0; i < o.threads; i++) {
 			worker_fini(&workers[i]);
+			pthread_mutex_destroy(&workers[i].r_mu);
+		}
 		free(workers);
 	}
 	infra_free(infra);
 	store_close(store);
+	tls_free(tls.dot);
+	tls_free(tls.doh);
+	tls_free(tls.upstream);
 	daemon_cleanup(&o);
 	opts_free(&o);
 	return rc;

@@ -20,13 +20,16 @@
 #include <unistd.h>
 
 #include "tierdns/auth.h"
+#include "tierdns/control.h"
 #include "tierdns/daemon.h"
 #include "tierdns/log.h"
 #include "tierdns/netio.h"
 #include "tierdns/notify.h"
 #include "tierdns/opts.h"
+#include "tierdns/pipeline.h"
 #include "tierdns/secondary.h"
 #include "tierdns/store.h"
+#include "tierdns/tls.h"
 #include "tierdns/xfr.h"
 #include "tierdns/zonedb.h"
 #include "tierdns/zoneload.h"
@@ -118,17 +121,20 @@ struct worker {
 	unsigned id;
 	struct tdns_loop *loop;
 	struct tdns_store *store;
-	/* The options: read by every worker; the main thread's reload
-	 * changes only the log fields, which no worker reads. */
+	/* The options: read by every worker; a reload
+	 * (daemon_reload) changes only the log fields, which no worker reads. */
 	struct tdns_opts *o;
 	const char *db_dir;
 	const struct tdns_auth_cfg *auth;
 	struct tdns_txn *txn; /* this thread's read transaction, reset when idle */
 	struct zonedb_cache *zc; /* this thread's copy of the zone list */
+	unsigned n_workers;
 	bool in_batch;        /* inside a UDP batch: txn holds its snapshot */
 	enum tdns_status snap; /* how taking the batch's snapshot went */
 	struct rrl_counters rrl; /* this worker's rate-limited responses */
 	const struct zone_keys *zkeys;
+	struct tdns_stats stats; /* written by this worker only (stats.h) */
+	struct tdns_tls *tls; /* the DoT certificate, shared; NULL: none */
 };
 
 /* A fresh read snapshot, so that zones tierdns-zone commits while we run
@@ -138,6 +144,7 @@ static void upper_batch(void *ctx, bool begin)
 {
 	struct worker *w = ctx;
 
+	stats_batch(&w->stats, begin);
 	if (begin) {
 		w->snap = store_renew(w->txn);
 		w->in_batch = true;
@@ -197,6 +204,8 @@ upper_answer(struct worker *w, const struct auth_client *cl, const uint8_t *in,
 	enum tdns_status st;
 	bool reply;
 
+	if (!w->in_batch)
+		stats_batch(&w->stats, true); /* a TCP query is timed alone */
 	st = w->in_batch ? w->snap : store_renew(w->txn);
 	if (st != TDNS_OK)
 		log_err("worker %u: store snapshot: %s", w->id, tdns_strerror(st));
@@ -205,6 +214,8 @@ upper_answer(struct worker *w, const struct auth_client *cl, const uint8_t *in,
 				 cl, in, in_len, out, QCTX_MAX_MSG, out_len);
 	if (!w->in_batch && st == TDNS_OK)
 		store_reset(w->txn);
+	if (!w->in_batch)
+		stats_batch(&w->stats, false);
 	return reply;
 }
 
@@ -214,7 +225,8 @@ static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
 {
 	struct worker *w = ctx;
 	struct auth_client cl = { netio_request_peer(req), netio_request_is_tcp(req),
-				  &w->rrl, netio_request_keepalive(req), NULL, NULL };
+				  &w->rrl, netio_request_keepalive(req),
+				  netio_request_is_tls(req), NULL, NULL };
 
 	return upper_answer(w, &cl, in, in_len, out, out_len) ? NETIO_REPLY : NETIO_DROP;
 }
@@ -228,7 +240,8 @@ static enum netio_verdict upper_query_repl(void *ctx, struct tdns_request *req,
 	struct worker *w = ctx;
 	bool xfr = false, tsig = false;
 	struct auth_client cl = { netio_request_peer(req), netio_request_is_tcp(req),
-				  &w->rrl, netio_request_keepalive(req), &xfr, &tsig };
+				  &w->rrl, netio_request_keepalive(req),
+				  netio_request_is_tls(req), &xfr, &tsig };
 	bool reply = upper_answer(w, &cl, in, in_len, out, out_len);
 
 	if (xfr)
@@ -251,6 +264,7 @@ static enum tdns_status worker_run(void *ctx, unsigned i)
 	struct tdns_notifier *notifier = NULL;
 	enum tdns_status st;
 
+	pipeline_bind_stats(&w->stats);
 	/* LMDB read transactions belong to the thread that began them. */
 	st = zonedb_cache_new(&w->zc);
 	if (st != TDNS_OK)
@@ -300,13 +314,27 @@ static void upper_zone_report(struct tdns_store *store, const char *dir)
 }
 
 /* SIGHUP: the configuration file again (opts_reload: what applies while
- * running); the zones are read live, so say what is being served now. */
+ * running) and the DoT certificate; the zones are read live, so say what
+ * is being served now. */
 static void upper_reload(void *ctx)
 {
 	struct worker *workers = ctx;
 
 	opts_reload(workers[0].o);
+	if (workers[0].tls != NULL)
+		(void)tls_reload(workers[0].tls);
 	upper_zone_report(workers[0].store, workers[0].db_dir);
+}
+
+/* The control thread's sums (control.h): the workers' counters. */
+static void upper_stats(void *ctx, struct tdns_stats_sum *sum)
+{
+	struct worker *workers = ctx;
+
+	for (unsigned i = 0; i < workers[0].n_workers; i++) {
+		stats_sum_add(sum, &workers[i].stats);
+		sum->tcp_accepted += netio_tcp_accepted(workers[i].loop);
+	}
 }
 
 int main(int argc, char **argv)
@@ -316,8 +344,11 @@ int main(int argc, char **argv)
 	struct tdns_store_opts so;
 	struct tdns_store *store = NULL;
 	struct worker *workers = NULL;
+	struct tdns_control_ops cops;
+	struct tdns_control *ctl = NULL;
 	struct tdns_cookie_cfg cookies;
 	struct zone_keys zkeys = { NULL, NULL, NULL, 0, NULL, 0 };
+	struct tdns_tls *tls = NULL;
 	struct tdns_opts o;
 	char hostname[256];
 	char as[64];
@@ -354,6 +385,7 @@ int main(int argc, char **argv)
 			 o.rrl.size);
 	}
 
+	auth.full_any = o.full_any;
 	if (!o.no_cookies) {
 		/* The option table checked the secrets' text. */
 		memset(&cookies, 0, sizeof(cookies));
@@ -388,6 +420,9 @@ int main(int argc, char **argv)
 	st = daemon_open(&o, &so, &store);
 	if (st != TDNS_OK)
 		goto out;
+	if (o.n_tls_listen > 0 &&
+	    tls_listen_setup(o.tls_listen, o.n_tls_listen, &o, "dot", &tls) != TDNS_OK)
+		goto out;
 
 	workers = calloc(o.threads, sizeof(*workers));
 	if (workers == NULL) {
@@ -396,17 +431,20 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < o.threads; i++) {
 		workers[i].id = i;
+		workers[i].n_workers = o.threads;
 		workers[i].store = store;
 		workers[i].db_dir = o.db_dir;
 		workers[i].o = &o;
 		workers[i].auth = &auth;
 		workers[i].zkeys = &zkeys;
+		workers[i].tls = tls;
 		workers[i].loop = netio_loop_new();
 		if (workers[i].loop == NULL)
 			goto out;
-		for (j = 0; j < o.n_listen; j++) {
+		for (j = 0; j < o.n_listen + o.n_tls_listen; j++) {
 			memset(&lcfg, 0, sizeof(lcfg));
-			lcfg.addr = o.listen[j];
+			lcfg.addr = j < o.n_listen ? o.listen[j] : o.tls_listen[j - o.n_listen];
+			lcfg.tls = j < o.n_listen ? NULL : tls;
 			lcfg.on_query = auth.xfr_allowed != NULL || n_secondary > 0
 						? upper_query_repl : upper_query;
 			lcfg.on_batch = upper_batch;
@@ -422,7 +460,7 @@ int main(int argc, char **argv)
 			st = netio_listen(workers[i].loop, &lcfg);
 			if (st != TDNS_OK) {
 				log_err("cannot listen on %s: %s",
-					netio_addr_str(&o.listen[j], as, sizeof(as)),
+					netio_addr_str(&lcfg.addr, as, sizeof(as)),
 					tdns_strerror(st));
 				goto out;
 			}
@@ -431,9 +469,26 @@ int main(int argc, char **argv)
 	for (j = 0; j < o.n_listen; j++)
 		log_info("listening on %s (udp, tcp)",
 			 netio_addr_str(&o.listen[j], as, sizeof(as)));
+	for (j = 0; j < o.n_tls_listen; j++)
+		log_info("listening on %s (tls)",
+			 netio_addr_str(&o.tls_listen[j], as, sizeof(as)));
+
+	memset(&cops, 0, sizeof(cops));
+	cops.prog = TDNS_PROG_UPPER;
+	cops.store = store;
+	cops.db_dir = o.db_dir;
+	cops.workers = o.threads;
+	cops.stats = upper_stats;
+	cops.reload = upper_reload;
+	cops.ctx = workers;
+	if (control_open(&o, &cops, &ctl) != TDNS_OK)
+		goto out;
 	/* Every socket is bound: root is no longer needed. */
 	if (daemon_drop(&o) != TDNS_OK)
 		goto out;
+	if (control_start(ctl) != TDNS_OK)
+		goto out;
+	daemon_set_usr1(control_log_stats, ctl);
 	log_info("store %s, %u thread%s, version %s", o.db_dir, o.threads,
 		 o.threads == 1 ? "" : "s", TDNS_VERSION);
 	upper_zone_report(store, o.db_dir);
@@ -449,6 +504,7 @@ int main(int argc, char **argv)
 	}
 
 	rc = daemon_run(o.threads, worker_loop, worker_run, upper_reload, workers);
+	control_log_stats(ctl); /* the counters, once more at exit */
 	for (i = 0; i < o.threads; i++) {
 		uint64_t n = netio_tcp_refused_per_client(workers[i].loop);
 		uint64_t ev = netio_tcp_evicted(workers[i].loop);
@@ -466,6 +522,8 @@ int main(int argc, char **argv)
 				 (unsigned long long)workers[i].rrl.dropped);
 	}
 out:
+	/* Before the workers go: the control thread reads their counters. */
+	control_free(ctl);
 	secondary_free(auth.secondary);
 	if (workers != NULL) {
 		for (i = 0; i < o.threads; i++)
@@ -478,6 +536,7 @@ out:
 	free(zkeys.z);
 	free(zkeys.notify);
 	free(zkeys.secondary);
+	tls_free(tls);
 	daemon_cleanup(&o);
 	opts_free(&o);
 	return rc;

@@ -7,6 +7,13 @@
  * same epoll_wait batch. Closed connections and out sockets are therefore
  * only marked closed and parked on a graveyard list that is freed after the
  * batch; every dispatch checks the closed flag first.
+ *
+ * TLS (tls.h): a TLS connection or out socket is the TCP one with
+ * stream_recv/stream_send in place of recv/send; nothing else about it
+ * differs. Two things are its own: the session may want the socket
+ * writable to go on reading (a handshake message to send), which
+ * tls_want_out turns into EPOLLOUT interest; and it may hold decrypted
+ * bytes that epoll cannot see, so a read drains the session.
  */
 #include "tierdns/netio.h"
 
@@ -24,8 +31,11 @@
 #include <unistd.h>
 
 #include "tierdns/clock.h"
+#include "tierdns/doh.h"
 #include "tierdns/log.h"
 #include "tierdns/pool.h"
+#include "tierdns/stats.h"
+#include "tierdns/tls.h"
 
 #define NETIO_MSG_MAX 65535        /* RFC 1035 4.2.2: 16-bit length */
 /* The stride of the batch's datagram buffers: a message and one cache line
@@ -93,6 +103,10 @@ struct tcp_conn {
 	bool closed;                  /* fd gone; memory lives while held > 0 */
 	bool eof;                     /* peer shut its side down */
 	bool in_process;              /* conn_process is on the stack */
+	bool tls_want_out;            /* the TLS session waits for EPOLLOUT */
+	bool tls_up;                  /* its handshake is done */
+	struct tdns_tls_conn *tls;    /* NULL: clear TCP */
+	struct tdns_doh *doh;         /* DoH: the HTTP/2 session, else NULL */
 	struct buf rbuf, wbuf;
 	struct conn_stream *stream;   /* NULL: none */
 };
@@ -124,11 +138,15 @@ struct tdns_request {
 	int udp_fd;              /* UDP only */
 	struct tdns_addr peer;
 	bool tcp;
+	bool tls;
+	bool https;              /* DoH: answered on HTTP/2 stream `stream` */
+	int32_t stream;
 	/* UDP on a wildcard address: where the query arrived, so the answer
 	 * leaves from there (a client drops answers from other addresses). */
 	int local_family;       /* AF_INET, AF_INET6 or 0 when unknown */
 	union local_addr local;
 	struct tdns_request *prev, *next; /* the loop's held list */
+	uint64_t held_us;        /* when netio_request_hold took it */
 };
 
 /* Room for one pktinfo control message, suitably aligned. */
@@ -146,6 +164,11 @@ struct tdns_out {
 	bool connecting;
 	bool failed;
 	bool closed;
+	bool tls_want_out;            /* the TLS session waits for EPOLLOUT */
+	bool tls_up;                  /* its handshake is done */
+	struct tdns_tls_conn *tls;    /* NULL: clear UDP or TCP */
+	char *auth_name;              /* TLS: the name checked, for logs */
+	struct tdns_addr peer;        /* for logs */
 	struct buf rbuf, wbuf;
 	struct tdns_out *prev, *next; /* live list or graveyard */
 };
@@ -223,6 +246,7 @@ struct tdns_loop {
 	/* Released handles and closed out sockets kept for reuse (a miss
 	 * takes one of each: no malloc/free per miss). */
 	struct tdns_pool spare_reqs, spare_outs;
+	tdns_counter tcp_accepted;  /* stats.h: written by the loop's thread */
 };
 
 static_assert(ATOMIC_BOOL_LOCK_FREE == 2, "netio_loop_stop must be signal-safe");
@@ -476,6 +500,16 @@ static long buf_framed_len(const struct buf *b)
 	return n - 2 >= len ? (long)len : -1;
 }
 
+/* Append msg[0..len) as it is (HTTP/2 output). */
+static bool buf_put(struct buf *b, const uint8_t *msg, size_t len)
+{
+	if (!buf_reserve(b, len))
+		return false;
+	memcpy(b->data + b->len, msg, len);
+	b->len += len;
+	return true;
+}
+
 static void buf_free(struct buf *b)
 {
 	free(b->data);
@@ -636,6 +670,76 @@ static void timers_fire(struct tdns_loop *l, uint64_t now)
 	}
 }
 
+/* ---- stream I/O: TCP, or TLS over TCP ---- */
+
+/* A TLS read's or write's outcome as recv() or send() gives it: bytes, 0
+ * at the end of the stream (reading), or -1 with errno EAGAIN (try again
+ * when the socket is ready; *want_out: ready for writing), EPROTO (a
+ * failed read) or EPIPE (a failed write). */
+static ssize_t tls_as_socket(enum tls_io r, size_t n, bool *want_out, bool reading)
+{
+	switch (r) {
+	case TLS_IO_OK:
+		return (ssize_t)n;
+	case TLS_IO_WANT_WRITE:
+		*want_out = true;
+		/* fall through */
+	case TLS_IO_WANT_READ:
+		errno = EAGAIN;
+		return -1;
+	case TLS_IO_EOF:
+		if (reading)
+			return 0;
+		break;
+	case TLS_IO_ERROR:
+		break;
+	}
+	errno = reading ? EPROTO : EPIPE;
+	return -1;
+}
+
+/* recv() on a stream socket, through its TLS session when it has one. */
+static ssize_t stream_recv(int fd, struct tdns_tls_conn *tls, bool *want_out,
+			   void *p, size_t cap)
+{
+	enum tls_io r;
+	size_t n;
+
+	if (tls == NULL)
+		return recv(fd, p, cap, MSG_DONTWAIT);
+	r = tls_conn_read(tls, p, cap, &n);
+	return tls_as_socket(r, n, want_out, true);
+}
+
+/* send() on a stream socket, through its TLS session when it has one (a
+ * TLS write that waits for the peer waits for EPOLLIN, which a live
+ * stream always has unless it is blocked). */
+static ssize_t stream_send(int fd, struct tdns_tls_conn *tls, bool *want_out,
+			   const void *p, size_t len)
+{
+	enum tls_io r;
+	size_t n;
+
+	if (tls == NULL)
+		return send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	r = tls_conn_write(tls, p, len, &n);
+	return tls_as_socket(r, n, want_out, false);
+}
+
+/* Once per TLS session, when its handshake is done: say so (debug). */
+static void tls_note_up(struct tdns_tls_conn *tls, bool *up, const char *what,
+			const struct tdns_addr *peer)
+{
+	char as[64];
+	bool resumed;
+
+	if (*up || !tls_conn_established(tls, &resumed))
+		return;
+	*up = true;
+	log_debug("tls %s %s: handshake done%s", what,
+		  netio_addr_str(peer, as, sizeof(as)), resumed ? ", session resumed" : "");
+}
+
 /* ---- TCP connections (server side) ---- */
 
 static void conn_list_unlink(struct tcp_conn **head, struct tcp_conn **tail,
@@ -686,6 +790,8 @@ static void conn_touch(struct tcp_conn *c)
 
 static void conn_free(struct tcp_conn *c)
 {
+	doh_free(c->doh);
+	tls_conn_free(c->tls);
 	buf_free(&c->rbuf);
 	buf_free(&c->wbuf);
 	free(c);
@@ -700,6 +806,7 @@ static void conn_close(struct tcp_conn *c)
 
 	if (c->closed)
 		return;
+	tls_conn_shutdown(c->tls); /* close_notify, while the socket is open */
 	ev_close(l, &c->ev);
 	c->closed = true;
 	conn_list_unlink(&c->lst->head, &c->lst->tail, c);
@@ -728,8 +835,8 @@ static void conn_flush(struct tcp_conn *c)
 	ssize_t n;
 
 	while (!c->closed && buf_used(&c->wbuf) > 0) {
-		n = send(c->ev.fd, c->wbuf.data + c->wbuf.off, buf_used(&c->wbuf),
-			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		n = stream_send(c->ev.fd, c->tls, &c->tls_want_out,
+				c->wbuf.data + c->wbuf.off, buf_used(&c->wbuf));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -759,9 +866,14 @@ static void conn_settle(struct tcp_conn *c)
 		conn_close(c);
 		return;
 	}
+	/* An HTTP/2 session that is over (GOAWAY) closes once written. */
+	if (c->doh != NULL && !doh_alive(c->doh) && buf_used(&c->wbuf) == 0) {
+		conn_close(c);
+		return;
+	}
 	if (!c->eof && !conn_blocked(c))
 		events |= EPOLLIN;
-	if (buf_used(&c->wbuf) > 0)
+	if (buf_used(&c->wbuf) > 0 || c->tls_want_out)
 		events |= EPOLLOUT;
 	ev_set(c->lst->loop, &c->ev, events);
 }
@@ -818,6 +930,79 @@ static void conn_pump(struct tcp_conn *c)
 		conn_settle(c);
 }
 
+/* A request for a query that came on connection c. */
+static void conn_request(struct tcp_conn *c, struct tdns_request *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->loop = c->lst->loop;
+	req->lst = c->lst;
+	req->conn = c;
+	req->udp_fd = -1;
+	req->peer = c->peer;
+	req->tcp = true;
+	req->tls = c->tls != NULL;
+	req->https = c->doh != NULL;
+}
+
+/* DoH: what the HTTP/2 session has to send goes into wbuf and out. */
+static void conn_doh_output(struct tcp_conn *c)
+{
+	const uint8_t *p;
+	size_t n;
+
+	while (!c->closed && (n = doh_send(c->doh, &p)) > 0) {
+		if (!buf_put(&c->wbuf, p, n)) {
+			log_warn("doh: no memory for output, closing the connection");
+			conn_close(c);
+			return;
+		}
+	}
+	conn_flush(c);
+	conn_settle(c);
+}
+
+/* DoH: one request from the HTTP/2 session, a query like any other. */
+static void conn_doh_query(void *ctx, struct tdns_doh *d, int32_t stream,
+			   const uint8_t *msg, size_t len)
+{
+	struct tcp_conn *c = ctx;
+	struct listener *lst = c->lst;
+	struct tdns_request req;
+	enum netio_verdict v;
+	size_t out_len = 0;
+
+	conn_request(c, &req);
+	req.stream = stream;
+	v = lst->cfg.on_query(lst->cfg.ctx, &req, msg, len, lst->loop->answer, &out_len);
+	if (c->closed)
+		return;
+	conn_touch(c);
+	if (v == NETIO_REPLY && out_len > 0)
+		doh_answer(d, stream, lst->loop->answer, out_len);
+	else if (v != NETIO_DEFER)
+		doh_fail(d, stream, 400); /* no DNS answer at all: not a query */
+}
+
+/* DoH: everything read goes to the HTTP/2 session, whose requests come
+ * back through conn_doh_query; then its output is written. A client that
+ * breaks HTTP/2 gets a GOAWAY, and the connection closes once the
+ * answers owed are written. */
+static void conn_doh_process(struct tcp_conn *c)
+{
+	if (c->in_process)
+		return;
+	c->in_process = true;
+	if (buf_used(&c->rbuf) > 0 &&
+	    doh_recv(c->doh, c->rbuf.data + c->rbuf.off, buf_used(&c->rbuf)) != TDNS_OK)
+		c->eof = true;
+	c->rbuf.off = c->rbuf.len;
+	c->in_process = false;
+	if (c->closed)
+		return;
+	buf_consumed(&c->rbuf);
+	conn_doh_output(c);
+}
+
 /* Answer every complete framed query in rbuf (pipelining, RFC 7766 6.2.1.1),
  * then write the answers in one go. */
 static void conn_process(struct tcp_conn *c)
@@ -828,17 +1013,15 @@ static void conn_process(struct tcp_conn *c)
 	size_t out_len;
 	long len;
 
+	if (c->doh != NULL) {
+		conn_doh_process(c);
+		return;
+	}
 	if (c->in_process)
 		return; /* a reply from inside the handler: the outer pass goes on */
 	c->in_process = true;
 	while (!c->closed && !conn_blocked(c) && (len = buf_framed_len(&c->rbuf)) >= 0) {
-		memset(&req, 0, sizeof(req));
-		req.loop = lst->loop;
-		req.lst = lst;
-		req.conn = c;
-		req.udp_fd = -1;
-		req.peer = c->peer;
-		req.tcp = true;
+		conn_request(c, &req);
 		out_len = 0;
 		v = lst->cfg.on_query(lst->cfg.ctx, &req, c->rbuf.data + c->rbuf.off + 2,
 				      (size_t)len, lst->loop->answer, &out_len);
@@ -864,6 +1047,18 @@ static void conn_process(struct tcp_conn *c)
 	conn_settle(c);
 }
 
+/* A read failed for good; for TLS say why (a client that speaks no TLS
+ * or fails the handshake), then close. */
+static void conn_tls_fail(struct tcp_conn *c)
+{
+	char as[64];
+
+	if (c->tls != NULL)
+		log_debug("tls from %s: %s", netio_addr_str(&c->peer, as, sizeof(as)),
+			  tls_conn_error(c->tls));
+	conn_close(c);
+}
+
 static void conn_readable(struct tcp_conn *c)
 {
 	size_t want = TCP_RBUF_INIT;
@@ -877,11 +1072,15 @@ static void conn_readable(struct tcp_conn *c)
 		conn_close(c);
 		return;
 	}
-	n = recv(c->ev.fd, c->rbuf.data + c->rbuf.len, c->rbuf.cap - c->rbuf.len,
-		 MSG_DONTWAIT);
+	n = stream_recv(c->ev.fd, c->tls, &c->tls_want_out, c->rbuf.data + c->rbuf.len,
+			c->rbuf.cap - c->rbuf.len);
+	if (c->tls != NULL)
+		tls_note_up(c->tls, &c->tls_up, "from", &c->peer);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			conn_close(c);
+			conn_tls_fail(c);
+		else if (c->tls != NULL)
+			conn_settle(c); /* the handshake may want EPOLLOUT */
 		return;
 	}
 	/* Bytes alone do not restart the idle clock, a complete query does
@@ -891,6 +1090,21 @@ static void conn_readable(struct tcp_conn *c)
 		c->eof = true; /* half-close: answer what was asked, then close */
 	else
 		c->rbuf.len += (size_t)n;
+	/* A TLS record can hold more than the room given: take the rest out
+	 * of the session now, epoll would not report it. */
+	while (n > 0 && c->tls != NULL && tls_conn_pending(c->tls)) {
+		if (!buf_reserve(&c->rbuf, TCP_RBUF_INIT)) {
+			log_warn("tcp: no memory for a read buffer, closing the connection");
+			conn_close(c);
+			return;
+		}
+		n = stream_recv(c->ev.fd, c->tls, &c->tls_want_out,
+				c->rbuf.data + c->rbuf.len, c->rbuf.cap - c->rbuf.len);
+		if (n > 0)
+			c->rbuf.len += (size_t)n;
+		else if (n == 0)
+			c->eof = true;
+	}
 	conn_process(c);
 }
 
@@ -918,8 +1132,15 @@ static void conn_event(struct tcp_conn *c, uint32_t events)
 			conn_readable(c);
 		}
 	}
-	if (!c->closed && (events & EPOLLOUT))
-		conn_writable(c);
+	if (!c->closed && (events & EPOLLOUT)) {
+		if (c->tls_want_out) {
+			/* The session's read was waiting to write: resume it. */
+			c->tls_want_out = false;
+			conn_readable(c);
+		}
+		if (!c->closed)
+			conn_writable(c);
+	}
 }
 
 /* ---- listeners ---- */
@@ -1044,12 +1265,25 @@ static void tcp_acceptable(struct listener *lst)
 		c->lst = lst;
 		c->peer = peer;
 		memcpy(c->ip, ip, sizeof(c->ip));
+		if (lst->cfg.tls != NULL) {
+			c->tls = tls_conn_server(lst->cfg.tls, fd);
+			if (c->tls == NULL ||
+			    (lst->cfg.doh && doh_new(conn_doh_query, c, &c->doh) != TDNS_OK)) {
+				tls_conn_free(c->tls);
+				close(fd);
+				free(c);
+				continue;
+			}
+		}
 		if (ev_add(l, &c->ev, EPOLLIN) != TDNS_OK) {
+			doh_free(c->doh);
+			tls_conn_free(c->tls);
 			close(fd);
 			free(c);
 			continue;
 		}
 		lst->n_conns++;
+		stats_inc(&l->tcp_accepted);
 		c->last_ms = clock_mono_ms();
 		conn_list_append(lst, c);
 	}
@@ -1185,6 +1419,7 @@ static unsigned udp_batch_once(struct listener *lst)
 		req->udp_fd = lst->udp.fd;
 		req->peer.len = h->msg_namelen;
 		req->tcp = false;
+		req->tls = req->https = false;
 		req->prev = req->next = NULL;
 		req_read_pktinfo(req, h);
 		if (h->msg_flags & MSG_TRUNC)
@@ -1289,6 +1524,11 @@ enum tdns_status netio_listen_probe(const struct tdns_addr *a)
 	return st == TDNS_OK ? probe_one(a, SOCK_STREAM) : st;
 }
 
+enum tdns_status netio_listen_probe_stream(const struct tdns_addr *a)
+{
+	return probe_one(a, SOCK_STREAM);
+}
+
 /* Bind UDP then TCP on the same port; with port 0, the kernel's choice for
  * UDP is tried for TCP too (a few times, in case it is taken). */
 static enum tdns_status open_pair(struct tdns_addr *a, int *udp_fd, int *tcp_fd)
@@ -1355,14 +1595,24 @@ enum tdns_status netio_listen(struct tdns_loop *l, const struct tdns_listen_cfg 
 		lst->cfg.tcp_idle_ms = TCP_DEFAULT_IDLE_MS;
 	if (lst->cfg.max_tcp_per_client == 0)
 		lst->cfg.max_tcp_per_client = TCP_DEFAULT_PER_CLIENT;
-	st = open_pair(&lst->cfg.addr, &udp_fd, &tcp_fd);
+	/* DNS over TLS has no datagram side (RFC 7858 3.1: TCP only). */
+	if (cfg->tls != NULL)
+		st = open_socket(&lst->cfg.addr, SOCK_STREAM, &tcp_fd);
+	else
+		st = open_pair(&lst->cfg.addr, &udp_fd, &tcp_fd);
 	if (st != TDNS_OK)
 		goto out;
+	if (cfg->tls != NULL && addr_port(&lst->cfg.addr) == 0) {
+		struct tdns_addr bound = { .len = sizeof(bound.ss) };
+
+		if (getsockname(tcp_fd, (struct sockaddr *)&bound.ss, &bound.len) == 0)
+			addr_set_port(&lst->cfg.addr, addr_port(&bound));
+	}
 	lst->udp = (struct ev){ .kind = EV_UDP, .fd = udp_fd, .obj = lst };
 	lst->pktinfo = addr_is_any(&lst->cfg.addr);
 	lst->tcp = (struct ev){ .kind = EV_ACCEPT, .fd = tcp_fd, .obj = lst };
 	udp_fd = tcp_fd = -1;
-	st = ev_add(l, &lst->udp, EPOLLIN);
+	st = lst->udp.fd >= 0 ? ev_add(l, &lst->udp, EPOLLIN) : TDNS_OK;
 	if (st == TDNS_OK)
 		st = ev_add(l, &lst->tcp, EPOLLIN);
 	if (st != TDNS_OK) {
@@ -1432,6 +1682,11 @@ uint16_t netio_request_keepalive(const struct tdns_request *req)
 	return (uint16_t)(units > UINT16_MAX ? UINT16_MAX : units == 0 ? 1 : units);
 }
 
+uint64_t netio_tcp_accepted(const struct tdns_loop *l)
+{
+	return stats_get(&l->tcp_accepted);
+}
+
 /* Close idle connections (RFC 7766 6.2.3); returns the next deadline. */
 static uint64_t idle_sweep(struct tdns_loop *l, uint64_t now)
 {
@@ -1469,9 +1724,24 @@ bool netio_request_is_tcp(const struct tdns_request *req)
 	return req->tcp;
 }
 
+bool netio_request_is_tls(const struct tdns_request *req)
+{
+	return req->tls;
+}
+
+bool netio_request_is_https(const struct tdns_request *req)
+{
+	return req->https;
+}
+
 const struct tdns_addr *netio_request_peer(const struct tdns_request *req)
 {
 	return &req->peer;
+}
+
+uint64_t netio_request_held_us(const struct tdns_request *held)
+{
+	return held->held_us;
 }
 
 struct tdns_request *netio_request_hold(struct tdns_request *req)
@@ -1482,6 +1752,7 @@ struct tdns_request *netio_request_hold(struct tdns_request *req)
 	if (h == NULL)
 		return NULL;
 	*h = *req;
+	h->held_us = stats_now_us();
 	h->prev = NULL;
 	h->next = l->held;
 	if (l->held != NULL)
@@ -1581,7 +1852,10 @@ void netio_request_reply(struct tdns_request *held, const uint8_t *msg, size_t l
 		return;
 	if (held->loop != NULL && len > 0 && len <= NETIO_MSG_MAX) {
 		c = held->conn;
-		if (held->tcp && !c->closed) {
+		if (held->https && !c->closed) {
+			doh_answer(c->doh, held->stream, msg, len);
+			conn_doh_output(c);
+		} else if (held->tcp && !c->closed) {
 			if (buf_put_framed(&c->wbuf, msg, len))
 				conn_flush(c);
 			else
@@ -1599,7 +1873,8 @@ enum tdns_status netio_request_stream(struct tdns_request *held, netio_stream_fn
 	struct conn_stream *s;
 	struct tcp_conn *c;
 
-	if (held == NULL || !held->tcp)
+	/* DNS over HTTPS answers one message per request (RFC 8484). */
+	if (held == NULL || !held->tcp || held->https)
 		return TDNS_EINVAL;
 	c = held->conn;
 	if (held->loop == NULL || c == NULL || c->closed || c->stream != NULL) {
@@ -1634,18 +1909,32 @@ static void out_fail(struct tdns_out *o)
 	o->fn(o->ctx, o, NULL, 0);
 }
 
+/* A TLS out socket that failed says why, at warning level: a wrong
+ * certificate is an operator's error to see (RFC 8310 strict profile). */
+static void out_tls_fail(struct tdns_out *o)
+{
+	char as[64];
+
+	if (o->tls != NULL && !o->failed)
+		log_warn("upstream %s (tls, auth name %s): %s",
+			 netio_addr_str(&o->peer, as, sizeof(as)), o->auth_name,
+			 errno == EPROTO || errno == EPIPE ? tls_conn_error(o->tls)
+							   : strerror(errno));
+	out_fail(o);
+}
+
 static void out_flush(struct tdns_out *o)
 {
 	ssize_t n;
 
 	while (buf_used(&o->wbuf) > 0) {
-		n = send(o->ev.fd, o->wbuf.data + o->wbuf.off, buf_used(&o->wbuf),
-			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		n = stream_send(o->ev.fd, o->tls, &o->tls_want_out,
+				o->wbuf.data + o->wbuf.off, buf_used(&o->wbuf));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				out_fail(o);
+				out_tls_fail(o);
 			return;
 		}
 		o->wbuf.off += (size_t)n;
@@ -1659,7 +1948,7 @@ static void out_settle(struct tdns_out *o)
 
 	if (o->closed || o->failed)
 		return;
-	if (o->connecting || buf_used(&o->wbuf) > 0)
+	if (o->connecting || buf_used(&o->wbuf) > 0 || o->tls_want_out)
 		events |= EPOLLOUT;
 	if (o->connecting)
 		events = EPOLLOUT;
@@ -1698,14 +1987,30 @@ static void out_tcp_readable(struct tdns_out *o)
 		out_fail(o);
 		return;
 	}
-	n = recv(o->ev.fd, o->rbuf.data + o->rbuf.len, o->rbuf.cap - o->rbuf.len,
-		 MSG_DONTWAIT);
+	n = stream_recv(o->ev.fd, o->tls, &o->tls_want_out, o->rbuf.data + o->rbuf.len,
+			o->rbuf.cap - o->rbuf.len);
+	if (o->tls != NULL)
+		tls_note_up(o->tls, &o->tls_up, "to", &o->peer);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			out_fail(o);
+			out_tls_fail(o);
 		return;
 	}
 	o->rbuf.len += (size_t)n;
+	/* The rest of a TLS record, which epoll cannot see (as conn_readable). */
+	while (n > 0 && o->tls != NULL && tls_conn_pending(o->tls)) {
+		ssize_t more;
+
+		if (!buf_reserve(&o->rbuf, TCP_RBUF_INIT)) {
+			out_fail(o);
+			return;
+		}
+		more = stream_recv(o->ev.fd, o->tls, &o->tls_want_out,
+				   o->rbuf.data + o->rbuf.len, o->rbuf.cap - o->rbuf.len);
+		if (more <= 0)
+			break;
+		o->rbuf.len += (size_t)more;
+	}
 	while (!o->closed && !o->failed && (len = buf_framed_len(&o->rbuf)) >= 0) {
 		o->rbuf.off += (size_t)len + 2;
 		o->fn(o->ctx, o, o->rbuf.data + o->rbuf.off - (size_t)len, (size_t)len);
@@ -1737,20 +2042,36 @@ static void out_event(struct tdns_out *o, uint32_t events)
 		out_settle(o);
 		return;
 	}
+	if (o->tls_want_out && (events & EPOLLOUT)) {
+		/* The session's read was waiting to write: resume it. */
+		o->tls_want_out = false;
+		events |= EPOLLIN;
+	}
 	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
 		if (o->tcp)
 			out_tcp_readable(o);
 		else
 			out_udp_readable(o);
+		/* A TLS write may have waited for the handshake's reads. */
+		if (o->tls != NULL)
+			events |= EPOLLOUT;
 	}
 	if (!o->closed && !o->failed && (events & EPOLLOUT))
 		out_flush(o);
 	out_settle(o);
 }
 
+/* What a TLS out socket needs (netio_out_tls). */
+struct out_tls {
+	struct tdns_tls *tls;
+	const char *auth_name;
+	struct tdns_tls_session **resume;
+};
+
+/* tls NULL: clear UDP or TCP; else TLS over TCP checked for its name. */
 static enum tdns_status out_open(struct tdns_loop *l, const struct tdns_addr *peer,
-				 bool tcp, netio_out_fn fn, void *ctx,
-				 struct tdns_out **out)
+				 bool tcp, const struct out_tls *tls, netio_out_fn fn,
+				 void *ctx, struct tdns_out **out)
 {
 	struct tdns_out *o = NULL;
 	enum tdns_status st = TDNS_OK;
@@ -1783,6 +2104,16 @@ static enum tdns_status out_open(struct tdns_loop *l, const struct tdns_addr *pe
 	o->fn = fn;
 	o->ctx = ctx;
 	o->tcp = tcp;
+	o->peer = *peer;
+	if (tls != NULL) {
+		st = TDNS_ENOMEM;
+		o->auth_name = strdup(tls->auth_name);
+		if (o->auth_name == NULL)
+			goto out;
+		o->tls = tls_conn_client(tls->tls, fd, tls->auth_name, tls->resume);
+		if (o->tls == NULL)
+			goto out;
+	}
 	st = ev_add(l, &o->ev, o->connecting ? EPOLLOUT : EPOLLIN);
 	if (st != TDNS_OK)
 		goto out;
@@ -1801,6 +2132,10 @@ fail:
 out:
 	if (fd >= 0)
 		close(fd);
+	if (o != NULL) {
+		tls_conn_free(o->tls);
+		free(o->auth_name);
+	}
 	free(o);
 	return st;
 }
@@ -1808,13 +2143,27 @@ out:
 enum tdns_status netio_out_udp(struct tdns_loop *l, const struct tdns_addr *peer,
 			       netio_out_fn fn, void *ctx, struct tdns_out **out)
 {
-	return out_open(l, peer, false, fn, ctx, out);
+	return out_open(l, peer, false, NULL, fn, ctx, out);
 }
 
 enum tdns_status netio_out_tcp(struct tdns_loop *l, const struct tdns_addr *peer,
 			       netio_out_fn fn, void *ctx, struct tdns_out **out)
 {
-	return out_open(l, peer, true, fn, ctx, out);
+	return out_open(l, peer, true, NULL, fn, ctx, out);
+}
+
+enum tdns_status netio_out_tls(struct tdns_loop *l, const struct tdns_addr *peer,
+			       struct tdns_tls *tls, const char *auth_name,
+			       struct tdns_tls_session **resume, netio_out_fn fn,
+			       void *ctx, struct tdns_out **out)
+{
+	struct out_tls t = { tls, auth_name, resume };
+
+	if (tls == NULL || auth_name == NULL) {
+		*out = NULL;
+		return TDNS_EINVAL;
+	}
+	return out_open(l, peer, true, &t, fn, ctx, out);
 }
 
 enum tdns_status netio_out_send(struct tdns_out *o, const uint8_t *msg, size_t len)
@@ -1849,6 +2198,8 @@ static void out_unlink(struct tdns_loop *l, struct tdns_out *o)
 
 static void out_free(struct tdns_out *o)
 {
+	tls_conn_free(o->tls);
+	free(o->auth_name);
 	buf_free(&o->rbuf);
 	buf_free(&o->wbuf);
 	free(o);
@@ -1858,6 +2209,8 @@ static void out_free(struct tdns_out *o)
  * and closes one each). */
 static void out_recycle(struct tdns_loop *l, struct tdns_out *o)
 {
+	tls_conn_free(o->tls);
+	free(o->auth_name);
 	buf_free(&o->rbuf);
 	buf_free(&o->wbuf);
 	pool_put(&l->spare_outs, o);
@@ -1876,6 +2229,7 @@ void netio_out_close(struct tdns_out *o)
 	 * epoll_wait find it closed on the graveyard. Keep it so: a second
 	 * descriptor would keep the registration, and events would name
 	 * freed memory. */
+	tls_conn_shutdown(o->tls); /* close_notify, while the socket is open */
 	close(o->ev.fd);
 	o->ev.fd = -1;
 	o->closed = true;
@@ -1950,11 +2304,13 @@ void netio_loop_free(struct tdns_loop *l)
 		l->listeners = lst->next;
 		while ((c = lst->head) != NULL) {
 			conn_list_unlink(&lst->head, &lst->tail, c);
+			tls_conn_shutdown(c->tls);
 			close(c->ev.fd);
 			stream_end(c);
 			conn_free(c);
 		}
-		close(lst->udp.fd);
+		if (lst->udp.fd >= 0)
+			close(lst->udp.fd);
 		close(lst->tcp.fd);
 		free(lst);
 	}
@@ -1964,6 +2320,7 @@ void netio_loop_free(struct tdns_loop *l)
 	}
 	while ((o = l->outs) != NULL) {
 		l->outs = o->next;
+		tls_conn_shutdown(o->tls);
 		close(o->ev.fd);
 		out_free(o);
 	}

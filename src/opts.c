@@ -24,6 +24,7 @@
 #include <ldns/ldns.h>
 
 #include "tierdns/config.h"
+#include "tierdns/control.h"
 #include "tierdns/cookie.h"
 
 /* The build's state directory (GNUInstallDirs: LOCALSTATEDIR/lib/tierdns,
@@ -45,6 +46,8 @@
 #define OPTS_UPSTREAM_PORT 53 /* an upstream given without a port */
 #define OPTS_MAX_THREADS 256
 #define OPTS_CONTROL_MODE 0660
+#define OPTS_TLS_PORT 853     /* RFC 7858 3.1 */
+#define OPTS_HTTPS_PORT 443   /* RFC 8484: https */
 
 /* RFC 8767 5: a maximum stale timer of 1 to 3 days is suggested. */
 #define OPTS_STALE_TTL_MAX 259200
@@ -67,6 +70,9 @@ enum opt_kind {
 	K_MODE,     /* octal file mode, 0-0777 */
 	K_ADDRPORT, /* ADDR:PORT or [V6]:PORT, kept as text; F_NULL */
 	K_SECRET,   /* 32 hex digits (cookie.h), kept as text; F_NULL */
+	K_TLS_LISTEN,   /* repeatable address, port 853 by default */
+	K_HTTPS_LISTEN, /* repeatable address, port 443 by default */
+	K_UPSTREAM_TLS, /* repeatable ADDR[:PORT]#NAME, in the upstream list */
 	/* command line only (no key) */
 	K_CONFIG, K_CHECK, K_HELP, K_VERSION,
 };
@@ -134,6 +140,9 @@ static const struct opts_def opt_table[] = {
 	  "(default 56)" },
 	{ "rrl-size", 0, "rrl", "size", T_UP, K_UINT, 0, 1, RRL_MAX_SIZE, "1-16777216 buckets",
 	  FIELD(rrl.size), "N", "buckets of the shared RRL table (default 65536)" },
+	{ "full-any", 0, NULL, "full-any", T_UP, K_BOOL, 0, 0, 0, NULL, FIELD(full_any), NULL,
+	  "answer ANY over UDP with every RRset of the name\n(over TCP always; default off: "
+	  "one RRset, RFC 8482)" },
 	{ "no-cookies", 0, "cookies", "disabled", T_UP, K_BOOL, 0, 0, 0, NULL, FIELD(no_cookies),
 	  NULL, "do not answer DNS cookies, RFC 7873; a valid server\ncookie exempts from RRL "
 	  "(default: answer them)" },
@@ -146,6 +155,16 @@ static const struct opts_def opt_table[] = {
 	{ "upstream", 'u', NULL, "upstream", T_LO, K_UPSTREAM, 0, 0, OPTS_MAX_UPSTREAM, NULL,
 	  NOFIELD, "ADDR[:PORT]", "upstream server, repeatable; [V6]:PORT for IPv6;\n"
 	  "PORT defaults to 53 (default " OPTS_UPSTREAM_DEFAULT ")" },
+	{ "upstream-tls", 0, NULL, "upstream-tls", T_LO, K_UPSTREAM_TLS, F_NULL, 0, OPTS_MAX_UPSTREAM,
+	  NULL, NOFIELD, "ADDR[:PORT]#NAME", "upstream over DNS over TLS, repeatable; its\n"
+	  "certificate must be valid for NAME, RFC 8310\nstrict (PORT defaults to 853)" },
+	{ "tls-ca", 0, NULL, "tls-ca", T_LO, K_STR, F_NULL, 0, 0, NULL, FIELD(tls_ca), "FILE",
+	  "PEM CA certificates that --upstream-tls servers are\nverified against (default: "
+	  "the system's store)" },
+	{ "https-listen", 0, NULL, "https-listen", T_LO, K_HTTPS_LISTEN, F_NULL, 0, OPTS_MAX_LISTEN,
+	  NULL, NOFIELD, "ADDR", "serve DNS over HTTPS, RFC 8484, on ADDR at\n/dns-query, "
+	  "repeatable; ADDR:PORT or [V6]:PORT\n(default port 443); with --tls-cert and "
+	  "--tls-key" },
 	{ "max-ttl", 0, NULL, "max-ttl", T_LO, K_UINT, 0, 0, UINT32_MAX, "seconds",
 	  FIELD(max_ttl), "SEC", "cap on the TTL of cached answers (default 86400)" },
 	{ "max-neg-ttl", 0, NULL, "max-neg-ttl", T_LO, K_UINT, 0, 0, UINT32_MAX, "seconds",
@@ -184,6 +203,13 @@ static const struct opts_def opt_table[] = {
 	{ "reuse-port", 0, NULL, "reuse-port", T_ALL, K_BOOL, 0, 0, 0, NULL, FIELD(reuse_port),
 	  NULL, "share the port with other processes on it (a fleet\non one host with one "
 	  "--db; default: a port in use\nis an error)" },
+	{ "tls-listen", 0, NULL, "tls-listen", T_ALL, K_TLS_LISTEN, F_NULL, 0, OPTS_MAX_LISTEN, NULL,
+	  NOFIELD, "ADDR", "serve DNS over TLS, RFC 7858, on ADDR, repeatable;\n"
+	  "ADDR:PORT or [V6]:PORT (default port 853)" },
+	{ "tls-cert", 0, NULL, "tls-cert", T_ALL, K_STR, F_NULL, 0, 0, NULL, FIELD(tls_cert),
+	  "FILE", "PEM certificate chain for --tls-listen (read again\non SIGHUP)" },
+	{ "tls-key", 0, NULL, "tls-key", T_ALL, K_STR, F_NULL, 0, 0, NULL, FIELD(tls_key),
+	  "FILE", "PEM private key for --tls-listen (read again on\nSIGHUP)" },
 	{ "user", 0, NULL, "user", T_ALL, K_STR, F_NULL, 0, 0, NULL, FIELD(user), "NAME",
 	  "after binding, switch to user NAME and its groups\n(as root; the store is handed "
 	  "to NAME first)" },
@@ -192,9 +218,12 @@ static const struct opts_def opt_table[] = {
 	{ "chroot", 0, NULL, "chroot", T_ALL, K_STR, F_NULL, 0, 0, NULL, FIELD(chroot_dir),
 	  "DIR", "after binding, change the root directory to DIR\n(as root; the store stays "
 	  "open)" },
-	{ "control", 0, "control", "socket", T_ALL, K_STR, F_NULL, 0, 0, NULL,
-	  FIELD(control_path), "PATH", "control socket (Unix domain) for tierdns-control\n"
-	  "(default: none)" },
+	{ "control", 0, "control", "socket", T_UP, K_STR, F_NULL, 0, 0, NULL,
+	  FIELD(control_path), "PATH", "control socket (Unix domain) for tierdns-control,\n"
+	  "none for none (default " CONTROL_DEFAULT_UPPER ")" },
+	{ "control", 0, "control", "socket", T_LO, K_STR, F_NULL, 0, 0, NULL,
+	  FIELD(control_path), "PATH", "control socket (Unix domain) for tierdns-control,\n"
+	  "none for none (default " CONTROL_DEFAULT_LOCAL ")" },
 	{ NULL, 0, "control", "mode", T_ALL, K_MODE, 0, 0, 0777, "octal, 0-0777",
 	  FIELD(control_mode), NULL, NULL },
 	{ NULL, 0, "control", "group", T_ALL, K_STR, F_NULL, 0, 0, NULL, FIELD(control_group),
@@ -236,6 +265,7 @@ struct opts_build {
 	const char *listen_text[OPTS_MAX_LISTEN];
 	unsigned n_listen_text;
 	const char *upstream_text[OPTS_MAX_UPSTREAM];
+	bool upstream_tls[OPTS_MAX_UPSTREAM]; /* ADDR[:PORT]#NAME (upstream-tls) */
 	unsigned n_upstream_text;
 	bool seen[OPT_N]; /* this source set row i already (lists, -v) */
 };
@@ -385,6 +415,13 @@ static unsigned online_cpus(void)
 	return (unsigned)n;
 }
 
+/* The default control sockets, by tier: finish() knows a default that
+ * nothing replaced by its pointer. */
+static const char *const control_defaults[] = {
+	[TDNS_PROG_UPPER] = CONTROL_DEFAULT_UPPER,
+	[TDNS_PROG_LOCAL] = CONTROL_DEFAULT_LOCAL,
+};
+
 static void set_defaults(enum tdns_prog prog, struct tdns_opts *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -401,6 +438,7 @@ static void set_defaults(enum tdns_prog prog, struct tdns_opts *o)
 	o->max_tcp = 256;
 	o->max_tcp_per_client = 16;
 	o->tcp_idle_ms = 10000;
+	o->control_path = control_defaults[prog];
 	o->control_mode = OPTS_CONTROL_MODE;
 	o->rrl.slip = RRL_DEFAULT_SLIP;
 	o->rrl.size = RRL_DEFAULT_SIZE;
@@ -479,6 +517,8 @@ static bool bad(struct opt_err *e, const char *noun, const char *value, const ch
 	"[2001:db8::1]:53); host names are not looked up"
 #define ADDRPORT_HINT ": ADDR:PORT or [V6]:PORT is expected, with an IP address"
 #define SECRET_HINT ": 32 hex digits are expected"
+#define UPSTREAM_TLS_HINT ": ADDR[:PORT]#NAME is expected, NAME being the name its " \
+	"certificate is valid for (RFC 8310), with an IP address"
 
 /*
  * Set row d from text: a flag's argument (NULL for a flag without a value:
@@ -492,6 +532,8 @@ static bool opt_apply(struct opts_build *b, const struct opts_def *d, const char
 	struct tdns_opts *o = b->o;
 	enum tdns_log_target target;
 	uint8_t secret[COOKIE_SECRET_LEN];
+	char abuf[INET6_ADDRSTRLEN + 16];
+	const char *hash;
 	struct tdns_addr addr;
 	unsigned long long v;
 	uint64_t size;
@@ -577,6 +619,41 @@ static bool opt_apply(struct opts_build *b, const struct opts_def *d, const char
 			return bad(e, NULL, text, d->range);
 		memcpy(field(o, d), &mode, sizeof(mode));
 		return true;
+	case K_TLS_LISTEN:
+	case K_HTTPS_LISTEN:
+		if (netio_addr_parse(text, d->kind == K_TLS_LISTEN ? OPTS_TLS_PORT : OPTS_HTTPS_PORT,
+				     &addr) != TDNS_OK)
+			return bad(e, "address", text, LISTEN_HINT);
+		if ((d->kind == K_TLS_LISTEN ? o->n_tls_listen : o->n_https_listen) == d->max) {
+			snprintf(e->msg, sizeof(e->msg), "too many values (at most %llu)", d->max);
+			return false;
+		}
+		if (d->kind == K_TLS_LISTEN)
+			o->tls_listen[o->n_tls_listen++] = addr;
+		else
+			o->https_listen[o->n_https_listen++] = addr;
+		return true;
+	case K_UPSTREAM_TLS:
+		/* RFC 8310 strict: without a name there is no way to
+		 * authenticate the server. */
+		hash = strchr(text, '#');
+		if (hash == NULL || hash[1] == '\0' || (size_t)(hash - text) >= sizeof(abuf))
+			return bad(e, NULL, text, UPSTREAM_TLS_HINT);
+		memcpy(abuf, text, (size_t)(hash - text));
+		abuf[hash - text] = '\0';
+		if (netio_addr_parse(abuf, OPTS_TLS_PORT, &addr) != TDNS_OK)
+			return bad(e, "address", text, UPSTREAM_TLS_HINT);
+		if (b->n_upstream_text == d->max) {
+			snprintf(e->msg, sizeof(e->msg), "too many values (at most %llu)", d->max);
+			return false;
+		}
+		if (own && (text = arena_strdup(o, text)) == NULL) {
+			snprintf(e->msg, sizeof(e->msg), "out of memory");
+			return false;
+		}
+		b->upstream_tls[b->n_upstream_text] = true;
+		b->upstream_text[b->n_upstream_text++] = text;
+		return true;
 	case K_LISTEN:
 	case K_UPSTREAM:
 		if (netio_addr_parse(text, OPTS_UPSTREAM_PORT, &addr) != TDNS_OK)
@@ -590,10 +667,12 @@ static bool opt_apply(struct opts_build *b, const struct opts_def *d, const char
 			snprintf(e->msg, sizeof(e->msg), "out of memory");
 			return false;
 		}
-		if (d->kind == K_LISTEN)
+		if (d->kind == K_LISTEN) {
 			b->listen_text[b->n_listen_text++] = text;
-		else
+		} else {
+			b->upstream_tls[b->n_upstream_text] = false;
 			b->upstream_text[b->n_upstream_text++] = text;
+		}
 		return true;
 	case K_ALLOW:
 		if (o->n_allow == d->max) {
@@ -616,13 +695,19 @@ static void opt_begin(struct opts_build *b, const struct opts_def *d)
 {
 	size_t i = (size_t)(d - opt_table);
 
+	/* upstream and upstream-tls fill one list: either begins it. */
+	if (d->kind == K_UPSTREAM_TLS)
+		for (i = 0; opt_table[i].kind != K_UPSTREAM; i++)
+			;
 	if (b->seen[i])
 		return;
 	b->seen[i] = true;
 	switch (d->kind) {
 	case K_LISTEN: b->n_listen_text = 0; break;
-	case K_UPSTREAM: b->n_upstream_text = 0; break;
+	case K_UPSTREAM: case K_UPSTREAM_TLS: b->n_upstream_text = 0; break;
 	case K_ALLOW: b->o->n_allow = 0; break;
+	case K_TLS_LISTEN: b->o->n_tls_listen = 0; break;
+	case K_HTTPS_LISTEN: b->o->n_https_listen = 0; break;
 	case K_COUNT: b->o->verbose = 0; break;
 	default: break;
 	}
@@ -663,9 +748,13 @@ const char *opts_key_label(const struct opts_def *d, char *buf, size_t cap)
 
 enum opts_shape opts_key_shape(const struct opts_def *d)
 {
-	return d->kind == K_LISTEN || d->kind == K_UPSTREAM || d->kind == K_ALLOW
-		       ? OPTS_LIST
-		       : OPTS_SCALAR;
+	switch (d->kind) {
+	case K_LISTEN: case K_UPSTREAM: case K_ALLOW:
+	case K_TLS_LISTEN: case K_HTTPS_LISTEN: case K_UPSTREAM_TLS:
+		return OPTS_LIST;
+	default:
+		return OPTS_SCALAR;
+	}
 }
 
 bool opts_is_section(const char *name)
@@ -1117,10 +1206,23 @@ static void finish(struct opts_build *b)
 		o->n_listen = 1;
 	}
 	o->n_upstream = 0;
-	for (i = 0; i < b->n_upstream_text; i++)
-		if (netio_addr_parse(b->upstream_text[i], OPTS_UPSTREAM_PORT,
-				     &o->upstream[o->n_upstream]) == TDNS_OK)
+	for (i = 0; i < b->n_upstream_text; i++) {
+		const char *text = b->upstream_text[i], *hash = strchr(text, '#');
+		char abuf[INET6_ADDRSTRLEN + 16];
+		uint16_t port = OPTS_UPSTREAM_PORT;
+
+		o->upstream_auth[o->n_upstream] = NULL;
+		if (b->upstream_tls[i] && hash != NULL &&
+		    (size_t)(hash - text) < sizeof(abuf)) {
+			memcpy(abuf, text, (size_t)(hash - text));
+			abuf[hash - text] = '\0';
+			o->upstream_auth[o->n_upstream] = hash + 1;
+			text = abuf;
+			port = OPTS_TLS_PORT;
+		}
+		if (netio_addr_parse(text, port, &o->upstream[o->n_upstream]) == TDNS_OK)
 			o->n_upstream++;
+	}
 	if (b->prog == TDNS_PROG_LOCAL && o->n_upstream == 0) {
 		netio_addr_parse(OPTS_UPSTREAM_DEFAULT, OPTS_UPSTREAM_PORT, &o->upstream[0]);
 		o->n_upstream = 1;
@@ -1132,6 +1234,7 @@ static void finish(struct opts_build *b)
 	}
 	o->rrl.ipv4_prefix = (uint8_t)o->rrl_ipv4_prefix;
 	o->rrl.ipv6_prefix = (uint8_t)o->rrl_ipv6_prefix;
+	o->control_default = o->control_path == control_defaults[b->prog];
 }
 
 /* How a load ended besides its result: which action the command line
@@ -1190,6 +1293,12 @@ static enum opts_result load(enum tdns_prog prog, int argc, char **argv,
 		}
 	}
 	finish(b);
+	if (o->n_tls_listen + o->n_https_listen > 0 &&
+	    (o->tls_cert == NULL || o->tls_key == NULL)) {
+		snprintf(err, cap, "%s needs tls-cert and tls-key (--tls-cert FILE, "
+			 "--tls-key FILE)", o->n_tls_listen > 0 ? "tls-listen" : "https-listen");
+		goto out;
+	}
 	o->check_config = check;
 	o->prog = prog;
 	o->argc = argc;
@@ -1286,7 +1395,8 @@ static const char *listen_str(const struct tdns_addr *a, uint16_t port, char *bu
  * sequence on the next lines), without the final newline. */
 static void print_value(FILE *f, const struct opts_def *d, const struct tdns_opts *o)
 {
-	char buf[INET6_ADDRSTRLEN + 8];
+	char buf[INET6_ADDRSTRLEN + 8], tbuf[INET6_ADDRSTRLEN + 8 + NAME_WIRE_MAX];
+	unsigned items = 0;
 	const char *s;
 	uint16_t v16;
 	uint32_t v32;
@@ -1339,11 +1449,29 @@ static void print_value(FILE *f, const struct opts_def *d, const struct tdns_opt
 		/* Without the port when it is port:'s, as it was most likely
 		 * written (and so that a new port: applies to it). */
 		for (i = 0; i < o->n_listen; i++)
-			print_item(f, listen_str(&o->listen[i], o->port, buf, sizeof(buf)));
+			items++, print_item(f, listen_str(&o->listen[i], o->port, buf, sizeof(buf)));
 		break;
 	case K_UPSTREAM:
 		for (i = 0; i < o->n_upstream; i++)
-			print_item(f, netio_addr_str(&o->upstream[i], buf, sizeof(buf)));
+			if (o->upstream_auth[i] == NULL)
+				items++, print_item(f, netio_addr_str(&o->upstream[i], buf, sizeof(buf)));
+		break;
+	case K_UPSTREAM_TLS:
+		for (i = 0; i < o->n_upstream; i++) {
+			if (o->upstream_auth[i] == NULL)
+				continue;
+			netio_addr_str(&o->upstream[i], buf, sizeof(buf));
+			snprintf(tbuf, sizeof(tbuf), "%s#%s", buf, o->upstream_auth[i]);
+			items++, print_item(f, tbuf);
+		}
+		break;
+	case K_TLS_LISTEN:
+		for (i = 0; i < o->n_tls_listen; i++)
+			items++, print_item(f, netio_addr_str(&o->tls_listen[i], buf, sizeof(buf)));
+		break;
+	case K_HTTPS_LISTEN:
+		for (i = 0; i < o->n_https_listen; i++)
+			items++, print_item(f, netio_addr_str(&o->https_listen[i], buf, sizeof(buf)));
 		break;
 	case K_ALLOW:
 		for (i = 0; i < o->n_allow; i++) {
@@ -1351,12 +1479,15 @@ static void print_value(FILE *f, const struct opts_def *d, const struct tdns_opt
 				      sizeof(buf) - 4) == NULL)
 				continue;
 			snprintf(buf + strlen(buf), 5, "/%u", o->allow[i].prefix);
-			print_item(f, buf);
+			items++, print_item(f, buf);
 		}
 		break;
 	case K_CONFIG: case K_CHECK: case K_HELP: case K_VERSION:
 		break;
 	}
+	/* An empty list (of a row whose default is none) reads back as ~. */
+	if (opts_key_shape(d) == OPTS_LIST && items == 0)
+		fprintf(f, " ~");
 }
 
 static void print_zones(FILE *f, const struct tdns_opts *o)

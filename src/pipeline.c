@@ -6,12 +6,21 @@
 #include "tierdns/dnsproto.h"
 #include "tierdns/encode.h"
 #include "tierdns/log.h"
+#include "tierdns/stats.h"
+
+static _Thread_local struct tdns_stats *bound;
+
+void pipeline_bind_stats(struct tdns_stats *s)
+{
+	bound = s;
+}
 
 enum pipeline_verdict pipeline_run(const struct tdns_pipeline *p, void *ctx,
 				   struct tdns_qctx *q,
 		  struct tdns_answer *a, const uint8_t *in, size_t len,
 		  uint8_t *out, size_t cap, size_t *out_len)
 {
+	struct tdns_stats *stats = bound;
 	enum pipeline_verdict v = PIPELINE_ANSWER;
 	enum tdns_status st;
 
@@ -19,6 +28,9 @@ enum pipeline_verdict pipeline_run(const struct tdns_pipeline *p, void *ctx,
 	answer_reset(a);
 	switch (qctx_parse(q, in, len)) {
 	case QCTX_DROP:
+		if (stats != NULL)
+			stats_answered(stats, q->transport == QCTX_TCP, false, 0, 0,
+				       false, 0);
 		return PIPELINE_DROP;
 	case QCTX_FORMERR:
 		a->rcode = DNS_RCODE_FORMERR;
@@ -62,6 +74,9 @@ encode:
 	if (st != TDNS_OK)
 		*out_len = 0;
 done:
+	if (stats != NULL)
+		stats_answered(stats, q->transport == QCTX_TCP, *out_len > 0,
+			       a->rcode, q->opcode, q->has_q, q->qtype);
 	if (p->done != NULL)
 		p->done(ctx, q, a, *out_len);
 	return v;

@@ -129,7 +129,7 @@ qctx_parse(struct tdns_qctx *q, const uint8_t *m, size_t len)
 	q->cookie_len = 0;
 	q->keepalive = false;
 	q->tsig = false;
-	q->limit = q->transport == QCTX_TCP ? QCTX_MAX_MSG : QCTX_UDP_DEFAULT;
+	q->limit = q->transport != QCTX_UDP ? QCTX_MAX_MSG : QCTX_UDP_DEFAULT;
 	if (len < DNS_HDR_LEN || (m[2] & DNS_FLAG_QR) != 0)
 		return QCTX_DROP;
 	q->id = dns_rd16(m);
@@ -200,7 +200,7 @@ qctx_parse(struct tdns_qctx *q, const uint8_t *m, size_t len)
 			return QCTX_BADVERS;
 		/* RFC 6891 6.2.5: below 512 counts as 512; we serve at most
 		 * our own advertised size. */
-		if (q->transport != QCTX_TCP && q->edns_udp > QCTX_UDP_DEFAULT)
+		if (q->transport == QCTX_UDP && q->edns_udp > QCTX_UDP_DEFAULT)
 			q->limit = q->edns_udp < QCTX_EDNS_SIZE ? q->edns_udp
 								: QCTX_EDNS_SIZE;
 	}

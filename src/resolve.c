@@ -18,6 +18,7 @@
 #include "tierdns/msg.h"
 #include "tierdns/name.h"
 #include "tierdns/pipeline.h"
+#include "tierdns/sketch.h"
 
 #define DEFAULT_TIMEOUT_MS 2000u
 #define DEFAULT_MAX_OUTSTANDING 1024u
@@ -60,7 +61,7 @@ struct waiter {
 	uint8_t *msg;          /* a copy of the client's query: its ID, case,
 				* EDNS and limit are the answer's */
 	size_t len;
-	bool tcp;
+	uint8_t transport;     /* enum qctx_transport it came over */
 };
 
 /* Why a query failed: the log text and the Extended DNS Error. */
@@ -93,6 +94,9 @@ struct upq {
 	size_t qname_len;
 	uint16_t qtype;
 	uint16_t qclass;
+	unsigned freq;            /* how often it is asked (sketch.h), for the
+				   * cache's admission; a chased name takes
+				   * the most of the queries that wait on it */
 	uint16_t id;              /* ID of the current attempt */
 	unsigned upstream;        /* index of the current attempt's upstream */
 	bool tcp;                 /* current attempt over TCP */
@@ -149,6 +153,12 @@ struct tdns_resolver {
 	struct tdns_infra *infra; /* upstream health: cfg.infra, or owned */
 	bool own_infra;
 	struct tdns_failcache *failc; /* recent failures (RFC 9520) */
+	struct tdns_sketch *sketch;   /* how often names are asked (sketch.h);
+				       * NULL without a cache size bound */
+	/* resolver_cache_flushed bumps it from any thread; failc is emptied
+	 * on this thread when it differs from failc_gen. */
+	atomic_uint flush_gen;
+	unsigned failc_gen;
 	uint64_t log_window;      /* start of the SERVFAIL log window */
 	unsigned log_lines;       /* lines logged in it */
 	uint64_t log_pending;     /* lines left out of it */
@@ -271,11 +281,11 @@ static void log_servfail(struct tdns_resolver *r, const uint8_t *qkey,
 	}
 	if (r->log_lines >= LOG_BURST) {
 		r->log_pending++;
-		r->stats.log_suppressed++;
+		stats_inc(&r->stats.log_suppressed);
 		return;
 	}
 	r->log_lines++;
-	r->stats.servfail_logged++;
+	stats_inc(&r->stats.servfail_logged);
 	if (name_key_to_wire(qkey, qkey_len, wire, &wlen) == TDNS_OK)
 		qname = ldns_dname_new_frm_data((uint16_t)wlen, wire);
 	if (qname != NULL)
@@ -364,17 +374,36 @@ static void fail_answer(struct tdns_resolver *r, const struct tdns_qctx *q,
 		if (cache_value_answer(stale->data, stale->len, now,
 				       STALE_ANSWER_TTL, q, a) == TDNS_OK) {
 			if (stale->expiry <= now) {
-				r->stats.stale_answers++;
+				stats_inc(&r->stats.stale_answers);
 				answer_set_ede(a, EDE_STALE_ANSWER, "stale answer");
 			}
 			return;
 		}
 	}
-	r->stats.servfail++;
+	stats_inc(&r->stats.servfail);
 	answer_fail(a, DNS_RCODE_SERVFAIL, fail_ede(why), fail_text(why));
 }
 
 /* ---- the failure cache (RFC 9520) ---- */
+
+/* A cache flush (resolver_cache_flushed) also forgets the failures: a
+ * flushed name must be asked upstream again, not answered SERVFAIL from
+ * memory. Checked before the failure cache is consulted, on the miss path
+ * only (a cache hit never reads it). */
+static void failures_check_flush(struct tdns_resolver *r)
+{
+	unsigned gen = atomic_load_explicit(&r->flush_gen, memory_order_acquire);
+
+	if (gen != r->failc_gen) {
+		failcache_clear(r->failc);
+		r->failc_gen = gen;
+	}
+}
+
+void resolver_cache_flushed(struct tdns_resolver *r)
+{
+	atomic_fetch_add_explicit(&r->flush_gen, 1, memory_order_release);
+}
 
 /* A small set-associative table: bounded memory, no allocation per
  * entry; a full set loses its entry closest to being forgotten. */
@@ -424,13 +453,17 @@ static void up_verdict(struct tdns_resolver *r, struct upq *u, bool alive,
 	uint64_t rtt = now_ms > u->sent_ms ? now_ms - u->sent_ms : 1;
 	uint32_t backoff = 0;
 
+	if (alive && u->upstream < STATS_MAX_UPSTREAM) {
+		stats_inc(&r->stats.up_answered[u->upstream]);
+		stats_add(&r->stats.up_rtt_ms[u->upstream], rtt);
+	}
 	switch (infra_report(r->infra, u->upstream, alive, rtt, u->probe, now_ms,
 			     &backoff)) {
 	case INFRA_EV_ALIVE:
 		log_info("upstream #%u answers again", u->upstream + 1);
 		break;
 	case INFRA_EV_DEAD:
-		r->stats.upstream_dead++;
+		stats_inc(&r->stats.upstream_dead);
 		if (r->cfg.n_upstream > 1)
 			log_warn("upstream #%u: %u failures in a row, skipped "
 				 "while another works, probed after %u ms",
@@ -635,7 +668,7 @@ static bool attempt_start(struct tdns_resolver *r, struct upq *u, unsigned first
 		 * (up_verdict) or attempt_close gives it back. */
 		use = infra_claim(r->infra, up, now_ms);
 		if (use == INFRA_SKIP && usable_from(r, up + 1, now_ms) > 0) {
-			r->stats.upstream_skipped++;
+			stats_inc(&r->stats.upstream_skipped);
 			continue;
 		}
 		u->upstream = up;
@@ -657,18 +690,20 @@ static bool attempt_start(struct tdns_resolver *r, struct upq *u, unsigned first
 		len = build_query(u, msg);
 		if (r->cfg.transport.send(r->cfg.transport.ctx, u->token, up, tcp,
 					  msg, len) == TDNS_OK) {
-			r->stats.upstream_sent++;
+			stats_inc(&r->stats.upstream_sent);
+			if (up < STATS_MAX_UPSTREAM)
+				stats_inc(&r->stats.up_sent[up]);
 			u->tcp = tcp;
 			u->sent_ms = now_ms;
 			if (u->probe)
-				r->stats.upstream_probes++;
+				stats_inc(&r->stats.upstream_probes);
 			u->attempt_deadline = now_ms + attempt_time(r, u, up, now_ms);
 			wake_at(r, upq_next(u));
 			return true;
 		}
 		r->cfg.transport.done(r->cfg.transport.ctx, u->token);
 		u->token = 0;
-		r->stats.upstream_failed++;
+		stats_inc(&r->stats.upstream_failed);
 		u->why = FAIL_NETWORK;
 		up_verdict(r, u, false, now_ms);
 	}
@@ -688,7 +723,7 @@ static void answer_waiter(struct tdns_resolver *r, struct waiter *w,
 	bool ok = false;
 
 	q.peer = NULL;
-	q.transport = w->tcp ? QCTX_TCP : QCTX_UDP;
+	q.transport = w->transport;
 	/* The query was accepted by the pipeline before it waited. */
 	if (qctx_parse(&q, w->msg, w->len) != QCTX_OK)
 		goto out;
@@ -702,6 +737,8 @@ static void answer_waiter(struct tdns_resolver *r, struct waiter *w,
 	}
 	if (val == NULL)
 		fail_answer(r, &q, stale, why, now, a);
+	else
+		stats_inc(&r->stats.upstream_answers);
 	ok = encode_reply(&q, a, r->buf, WIRE_MAX_MSG, &len) == TDNS_OK;
 out:
 	r->cfg.client.answer(r->cfg.client.ctx, w->held, ok ? r->buf : NULL,
@@ -841,6 +878,9 @@ static enum tdns_status upq_new(struct tdns_resolver *r, const uint8_t *qkey,
 	u->hash = hash;
 	u->qtype = qtype;
 	u->qclass = qclass;
+	if (r->sketch != NULL)
+		u->freq = sketch_count(r->sketch,
+				       sketch_hash(r->sketch, qkey, qkey_len, qtype));
 	u->deadline = now_ms + r->cfg.timeout_ms;
 	if (r->cfg.serve_stale)
 		u->stale_at = now_ms + STALE_CLIENT_MS;
@@ -881,16 +921,16 @@ static enum resolver_verdict miss(struct tdns_resolver *r,
 	struct upq *u;
 	enum resolver_verdict v = RESOLVER_REPLY;
 
-	r->stats.misses++;
+	stats_inc(&r->stats.misses);
 	*why = FAIL_OVERLOAD;
 	u = upq_find(r, key, key_len, hash);
 	if (u != NULL && u->n_waiters >= r->cfg.max_waiters) {
-		r->stats.overload++;
+		stats_inc(&r->stats.overload);
 		goto out;
 	} else if (u != NULL) {
-		r->stats.coalesced++;
+		stats_inc(&r->stats.coalesced);
 	} else if (r->n_free == 0) {
-		r->stats.overload++;
+		stats_inc(&r->stats.overload);
 		goto out;
 	} else {
 		*why = FAIL_INTERNAL;
@@ -919,7 +959,7 @@ static enum resolver_verdict miss(struct tdns_resolver *r,
 		goto out;
 	memcpy(w->msg, q->msg, q->len);
 	w->len = q->len;
-	w->tcp = q->transport == QCTX_TCP;
+	w->transport = q->transport;
 	w->next = u->waiters;
 	u->waiters = w;
 	u->n_waiters++;
@@ -982,7 +1022,7 @@ static int local_value(struct tdns_resolver *r, const struct tdns_qctx *q,
 		return -1;
 	answer_reset(&r->ans);
 	if (auth_lookup(r->zc, t, q, &r->ans) == AUTH_ANSWERED) {
-		r->stats.static_answers++;
+		stats_inc(&r->stats.static_answers);
 		*why = FAIL_INTERNAL;
 		om = malloc(sizeof(*om));
 		if (om == NULL ||
@@ -1008,7 +1048,7 @@ static int local_value(struct tdns_resolver *r, const struct tdns_qctx *q,
 		goto out; /* the cache holds class IN only */
 	st = cache_get(t, q->qkey, q->qkey_len, q->qtype, clock_now(), 0, v);
 	if (st == TDNS_OK) {
-		r->stats.cache_hits++;
+		stats_inc(&r->stats.cache_hits);
 		ret = 1;
 	} else if (st == TDNS_EINVAL) {
 		log_warn("cache lookup: corrupt entry (treated as a miss)");
@@ -1059,7 +1099,7 @@ static enum pipeline_verdict access_stage(void *ctx, const struct tdns_qctx *q,
 	(void)q;
 	if (!r->refusing)
 		return PIPELINE_ANSWER;
-	r->stats.refused_acl++;
+	stats_inc(&r->stats.refused_acl);
 	a->rcode = DNS_RCODE_REFUSED;
 	answer_set_ede(a, EDE_PROHIBITED, "client not allowed");
 	return PIPELINE_ANSWER;
@@ -1087,8 +1127,9 @@ static enum pipeline_verdict miss_stage(struct tdns_resolver *r,
 	}
 	key_len = question_key(q->qkey, q->qkey_len, q->qtype, q->qclass, key);
 	hash = key_hash(key, key_len);
+	failures_check_flush(r);
 	if (fail_remembered(r, key, key_len, hash, clock_mono_ms()))
-		r->stats.failcache_hits++;
+		stats_inc(&r->stats.failcache_hits);
 	else if (miss(r, q, r->request, key, key_len, hash, &why) == RESOLVER_DEFER)
 		return PIPELINE_DEFER;
 	miss_failed(r, q, why, &r->stale, a);
@@ -1108,7 +1149,7 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 	struct tdns_txn *t;
 	enum tdns_status st;
 
-	r->stats.queries++;
+	stats_inc(&r->stats.queries);
 	if (q->qclass == DNS_CLASS_CH) {
 		auth_chaos(&r->cfg.chaos, q, a);
 		return PIPELINE_ANSWER;
@@ -1132,15 +1173,18 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 	/* The snapshot stays open until the answer is encoded (auth.h,
 	 * cache.h); run_pipeline closes it. */
 	r->stage_txn = t;
+	/* Every question counts for what the cache keeps (sketch.h). */
+	if (r->sketch != NULL)
+		sketch_add(r->sketch, sketch_hash(r->sketch, q->qkey, q->qkey_len, q->qtype));
 	/* Most resolvers have no static zone: then no lookup is tried. */
 	if (!zonedb_cache_empty(r->zc, t) &&
 	    auth_lookup(r->zc, t, q, a) == AUTH_ANSWERED) {
-		r->stats.static_answers++;
+		stats_inc(&r->stats.static_answers);
 		return PIPELINE_ANSWER;
 	}
 	st = cache_answer(t, q, clock_now(), a);
 	if (st == TDNS_OK) {
-		r->stats.cache_hits++;
+		stats_inc(&r->stats.cache_hits);
 		return PIPELINE_ANSWER;
 	}
 	answer_reset(a);
@@ -1168,15 +1212,15 @@ static const struct tdns_pipeline local_pipeline = {
  * released once the answer is written. */
 static enum pipeline_verdict run_pipeline(struct tdns_resolver *r,
 					  const uint8_t *in, size_t len,
-					  bool tcp, uint8_t *out, size_t cap,
-					  size_t *out_len)
+					  enum qctx_transport transport, uint8_t *out,
+					  size_t cap, size_t *out_len)
 {
 	struct tdns_qctx qc;
 	struct tdns_txn *t;
 	enum pipeline_verdict v;
 
 	qc.peer = NULL;
-	qc.transport = tcp ? QCTX_TCP : QCTX_UDP;
+	qc.transport = (uint8_t)transport;
 	v = pipeline_run(&local_pipeline, r, &qc, &r->ans, in, len, out, cap,
 			 out_len);
 	t = r->stage_txn;
@@ -1188,12 +1232,13 @@ static enum pipeline_verdict run_pipeline(struct tdns_resolver *r,
 }
 
 enum resolver_verdict resolver_query(struct tdns_resolver *r, const uint8_t *in,
-				     size_t len, bool tcp, void *request,
+				     size_t len, enum qctx_transport transport,
+				     void *request,
 				     uint8_t *out, size_t cap, size_t *out_len)
 {
 	r->refusing = false;
 	r->request = request;
-	switch (run_pipeline(r, in, len, tcp, out, cap, out_len)) {
+	switch (run_pipeline(r, in, len, transport, out, cap, out_len)) {
 	case PIPELINE_ANSWER:
 		return *out_len > 0 ? RESOLVER_REPLY : RESOLVER_DROP;
 	case PIPELINE_DEFER:
@@ -1205,18 +1250,19 @@ enum resolver_verdict resolver_query(struct tdns_resolver *r, const uint8_t *in,
 }
 
 enum resolver_verdict resolver_refuse(struct tdns_resolver *r, const uint8_t *in,
-				      size_t len, bool tcp, uint8_t *out,
+				      size_t len, enum qctx_transport transport,
+				      uint8_t *out,
 				      size_t cap, size_t *out_len)
 {
 	struct tdns_qctx qc;
 
 	/* Nothing but a well-formed query earns a disallowed client a reply. */
 	qc.peer = NULL;
-	qc.transport = tcp ? QCTX_TCP : QCTX_UDP;
+	qc.transport = (uint8_t)transport;
 	if (qctx_parse(&qc, in, len) != QCTX_OK)
 		return RESOLVER_DROP;
 	r->refusing = true;
-	switch (run_pipeline(r, in, len, tcp, out, cap, out_len)) {
+	switch (run_pipeline(r, in, len, transport, out, cap, out_len)) {
 	case PIPELINE_ANSWER:
 		r->refusing = false;
 		return *out_len > 0 ? RESOLVER_REPLY : RESOLVER_DROP;
@@ -1260,7 +1306,7 @@ static void case_verdict(struct tdns_resolver *r, const struct upq *u)
 	if (!r->cfg.use_0x20 || (!u->used_0x20 && !u->plain_case))
 		return;
 	if (infra_case_report(r->infra, u->upstream, u->used_0x20)) {
-		r->stats.fallback_0x20++;
+		stats_inc(&r->stats.fallback_0x20);
 		log_info("upstream #%u does not echo the question's case: 0x20 off for it",
 			 u->upstream + 1);
 	}
@@ -1472,8 +1518,9 @@ static void chase_start(struct tdns_resolver *r, struct upq *u,
 	}
 	key_len = question_key(tq.qkey, tq.qkey_len, tq.qtype, tq.qclass, key);
 	hash = key_hash(key, key_len);
+	failures_check_flush(r);
 	if (fail_remembered(r, key, key_len, hash, now_ms)) {
-		r->stats.failcache_hits++;
+		stats_inc(&r->stats.failcache_hits);
 		u->why = FAIL_CACHED;
 		goto fail;
 	}
@@ -1496,11 +1543,11 @@ static void chase_start(struct tdns_resolver *r, struct upq *u,
 				u->why = FAIL_LOOP;
 				goto fail;
 			}
-		r->stats.coalesced++;
+		stats_inc(&r->stats.coalesced);
 	} else {
 		u->why = FAIL_OVERLOAD;
 		if (r->n_free == 0) {
-			r->stats.overload++;
+			stats_inc(&r->stats.overload);
 			goto fail;
 		}
 		u->why = FAIL_INTERNAL;
@@ -1520,6 +1567,8 @@ static void chase_start(struct tdns_resolver *r, struct upq *u,
 	}
 	attempt_close(r, u);
 	u->target = t;
+	if (t->freq < u->freq)
+		t->freq = u->freq;
 	u->dep_next = t->deps;
 	t->deps = u;
 	u->attempt_deadline = u->deadline;
@@ -1566,10 +1615,10 @@ static void commit_queue(struct tdns_resolver *r, struct upq *u,
 static void note_stored(struct tdns_resolver *r, enum tdns_status st)
 {
 	if (st == TDNS_OK) {
-		r->stats.cache_stored++;
+		stats_inc(&r->stats.cache_stored);
 		return;
 	}
-	r->stats.cache_errors++;
+	stats_inc(&r->stats.cache_errors);
 	if ((r->stats.cache_errors & (r->stats.cache_errors - 1)) == 0)
 		log_warn("cache store: %s (%llu times)", tdns_strerror(st),
 			 (unsigned long long)r->stats.cache_errors);
@@ -1594,10 +1643,10 @@ void resolver_flush(struct tdns_resolver *r)
 			u->committing = false;
 			r->puts[n++] = (struct tdns_cache_put){
 				.qkey = u->key, .qkey_len = u->qkey_len,
-				.qtype = u->qtype, .v = &u->val,
+				.qtype = u->qtype, .v = &u->val, .freq = u->freq,
 			};
 		}
-		cache_store_many(r->cfg.store, &r->cfg.cache, r->puts, n, now);
+		cache_store_many(r->cfg.store, &r->cfg.cache, r->sketch, r->puts, n, now);
 		/* Completing one cannot destroy another of the list: a queued
 		 * query has no target (so no failure cascades to it), no
 		 * attempt and no deadline; only resolver_free destroys it. */
@@ -1661,7 +1710,7 @@ static void accept_reply(struct tdns_resolver *r, struct upq *u,
 static void reply_failed(struct tdns_resolver *r, struct upq *u,
 			 enum fail_kind why, bool alive, uint64_t now_ms)
 {
-	r->stats.upstream_failed++;
+	stats_inc(&r->stats.upstream_failed);
 	u->why = why;
 	up_verdict(r, u, alive, now_ms);
 	attempt_failed(r, u, now_ms);
@@ -1686,7 +1735,7 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 	/* RFC 5452 9.1: anything without our ID and QR=1 may be a forgery:
 	 * ignore it and keep waiting for the real answer. */
 	if (len < DNS_HDR_LEN || dns_rd16(msg) != u->id || !(msg[2] & DNS_FLAG_QR)) {
-		r->stats.upstream_ignored++;
+		stats_inc(&r->stats.upstream_ignored);
 		return;
 	}
 	/* Bounds before parsing: a reply claiming more records than any
@@ -1695,7 +1744,7 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 	counts = (unsigned)dns_rd16(msg + 4) + dns_rd16(msg + 6) + dns_rd16(msg + 8) +
 		 dns_rd16(msg + 10);
 	if (counts > r->cfg.max_records) {
-		r->stats.upstream_oversized++;
+		stats_inc(&r->stats.upstream_oversized);
 		reply_failed(r, u, FAIL_GARBAGE, false, now_ms);
 		return;
 	}
@@ -1712,7 +1761,7 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 	      rcode != DNS_RCODE_NXDOMAIN)) {
 		/* An error reply without a question is let through: servers
 		 * send FORMERR like that, and it carries nothing to cache. */
-		r->stats.upstream_ignored++;
+		stats_inc(&r->stats.upstream_ignored);
 		return;
 	}
 	if (qm == Q_CASE) {
@@ -1724,7 +1773,7 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 		 * queries in a row loses 0x20 for good, so one forged reply
 		 * cannot switch the protection off (draft-vixie-dnsext-dns0x20
 		 * 5.5). */
-		r->stats.upstream_ignored++;
+		stats_inc(&r->stats.upstream_ignored);
 		u->plain_case = true;
 		up_verdict(r, u, true, now_ms);
 		if (!attempt_start(r, u, u->upstream, u->tcp, u->no_edns, now_ms))
@@ -1734,7 +1783,7 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 	if (m.tc && !u->tcp) {
 		/* RFC 1035 4.2.1, RFC 7766 5: truncated over UDP, ask again
 		 * over TCP at the same upstream. */
-		r->stats.tcp_retries++;
+		stats_inc(&r->stats.tcp_retries);
 		up_verdict(r, u, true, now_ms);
 		if (!attempt_start(r, u, u->upstream, true, u->no_edns, now_ms))
 			upq_fail(r, u);
@@ -1779,7 +1828,9 @@ void resolver_tick(struct tdns_resolver *r, uint64_t now_ms)
 			/* Its budget ran out waiting for a CNAME target. */
 			upq_fail(r, u);
 		} else {
-			r->stats.upstream_timeouts++;
+			stats_inc(&r->stats.upstream_timeouts);
+			if (u->upstream < STATS_MAX_UPSTREAM)
+				stats_inc(&r->stats.up_timeouts[u->upstream]);
 			up_verdict(r, u, false, now_ms);
 			attempt_failed(r, u, now_ms);
 		}
@@ -1850,6 +1901,7 @@ enum tdns_status resolver_new(const struct tdns_resolver_cfg *cfg,
 	if (r == NULL)
 		goto out;
 	r->cfg = *cfg;
+	atomic_init(&r->flush_gen, 0);
 	if (r->cfg.timeout_ms == 0)
 		r->cfg.timeout_ms = DEFAULT_TIMEOUT_MS;
 	if (r->cfg.max_outstanding == 0)
@@ -1874,6 +1926,8 @@ enum tdns_status resolver_new(const struct tdns_resolver_cfg *cfg,
 	if (r->slots == NULL || r->free_slots == NULL || r->buckets == NULL ||
 	    r->buf == NULL || failcache_new(&r->failc) != TDNS_OK || r->puts == NULL ||
 	    zonedb_cache_new(&r->zc) != TDNS_OK)
+		goto out;
+	if (r->cfg.cache.max_bytes != 0 && sketch_new(&r->sketch) != TDNS_OK)
 		goto out;
 	r->infra = r->cfg.infra;
 	if (r->infra == NULL) {
@@ -1919,6 +1973,7 @@ void resolver_free(struct tdns_resolver *r)
 	if (r->own_infra)
 		infra_free(r->infra);
 	failcache_free(r->failc);
+	sketch_free(r->sketch);
 	free(r->puts);
 	zonedb_cache_free(r->zc);
 	free(r);

@@ -1,6 +1,7 @@
 /*
  * upstream.c - the resolver's transport over netio: one outbound socket per
- * attempt, one timer for the resolver's deadlines.
+ * attempt (one shared TLS connection per DoT upstream), one timer for the
+ * resolver's deadlines.
  */
 #include "tierdns/upstream.h"
 
@@ -11,16 +12,39 @@
 #include "tierdns/clock.h"
 #include "tierdns/log.h"
 #include "tierdns/pool.h"
+#include "tierdns/tls.h"
 
 #define TAB_MIN 64    /* slots of the attempt table to begin with */
+#define DOT_BUCKETS 256 /* a DoT connection's attempts, by the low byte of
+			 * their ID (IDs are random: a reply finds its
+			 * attempt among about 1/256 of those in flight) */
 
-/* One attempt's socket. */
+struct dot_conn;
+
+/* One attempt's socket, or its place on a DoT connection. */
 struct attempt {
 	struct tdns_upstream *up;
 	uint64_t token;
-	struct tdns_out *out;
+	struct tdns_out *out;       /* NULL on a DoT connection */
+	struct dot_conn *dot;       /* the DoT connection it waits on, or NULL */
+	uint16_t id;                /* its query's ID (DoT: how replies find it) */
+	struct attempt *dprev, *dnext; /* its bucket of the DoT connection */
 	bool in_cb; /* inside resolver_on_reply for this attempt */
 	bool dead;  /* done was called meanwhile: free after the callback */
+};
+
+/* A DNS over TLS connection to one upstream, kept open and shared by
+ * every attempt sent to it (RFC 7858 3.4: reuse, pipelining, answers in
+ * any order), so a miss costs no handshake. Replies find their attempt by
+ * message ID; two attempts in flight on one connection never share one. */
+struct dot_conn {
+	struct tdns_upstream *up;
+	unsigned upstream;
+	struct tdns_out *out;
+	struct attempt *bucket[DOT_BUCKETS];
+	unsigned n;  /* attempts on it */
+	bool in_cb;  /* inside its netio callback: freed when that returns */
+	bool gone;   /* failed or closed: no new attempt joins it */
 };
 
 struct tdns_upstream {
@@ -35,6 +59,14 @@ struct tdns_upstream {
 	size_t cap, n_open;
 	struct tdns_pool spare; /* ended attempts (no malloc per miss) */
 	struct tdns_timer *timer;
+	/* DoT: auth[i] non-NULL makes upstream i DNS over TLS, checked for
+	 * that name under tls; dot[i] its current connection (or NULL). */
+	char **auth;
+	struct tdns_tls *tls;
+	struct dot_conn **dot;
+	/* DoT: the session to resume when upstream i is connected again
+	 * (the last ticket it gave this loop). */
+	struct tdns_tls_session **sess;
 };
 
 /* The resolver's tokens are a sequence number over a slot number: mix the
@@ -112,28 +144,153 @@ static void tab_remove(struct tdns_upstream *up, size_t i)
 	}
 }
 
-/* Close the attempt's socket; its memory is kept for the next attempt. */
+static void dot_unlink(struct attempt *a)
+{
+	struct dot_conn *c = a->dot;
+
+	if (c == NULL)
+		return;
+	if (a->dprev != NULL)
+		a->dprev->dnext = a->dnext;
+	else
+		c->bucket[a->id % DOT_BUCKETS] = a->dnext;
+	if (a->dnext != NULL)
+		a->dnext->dprev = a->dprev;
+	a->dprev = a->dnext = NULL;
+	a->dot = NULL;
+	c->n--;
+}
+
+/* Close a DoT connection (unless its own callback is running: that frees
+ * it when it returns). */
+static void dot_close(struct dot_conn *c)
+{
+	c->gone = true;
+	if (c->up->dot[c->upstream] == c)
+		c->up->dot[c->upstream] = NULL;
+	if (c->in_cb)
+		return;
+	netio_out_close(c->out);
+	free(c);
+}
+
+/* Close the attempt's socket (or leave its DoT connection, which stays
+ * open for the next attempts unless it already failed); its memory is kept
+ * for the next attempt. */
 static void free_attempt(struct tdns_upstream *up, struct attempt *a)
 {
+	struct dot_conn *c;
+
 	if (a == NULL)
 		return;
 	if (a->out != NULL)
 		netio_out_close(a->out);
+	c = a->dot;
+	dot_unlink(a);
+	if (c != NULL && c->gone && c->n == 0)
+		dot_close(c);
 	pool_put(&up->spare, a);
 }
 
-static void on_msg(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t len)
+/* Deliver msg (NULL: a failure) to attempt a; the resolver may end it
+ * (done) from inside the call, so it is freed only afterwards. */
+static void deliver(struct attempt *a, const uint8_t *msg, size_t len)
 {
-	struct attempt *a = ctx;
-
-	(void)o;
-	/* The resolver may end this attempt (done) from inside the call: the
-	 * socket must outlive the callback netio is running for it. */
 	a->in_cb = true;
 	resolver_on_reply(a->up->r, a->token, msg, len);
 	a->in_cb = false;
 	if (a->dead)
 		free_attempt(a->up, a);
+}
+
+/* A reply on a DoT connection goes to the attempt with its ID; a failure
+ * (handshake, verification, reset, the server closing) to every attempt
+ * on it, and the connection is dropped: the next attempt opens another. */
+static void on_dot_msg(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t len)
+{
+	struct dot_conn *c = ctx;
+	struct attempt *a;
+	uint16_t id;
+	size_t i;
+
+	(void)o;
+	c->in_cb = true;
+	if (msg == NULL) {
+		c->gone = true;
+		if (c->up->dot[c->upstream] == c)
+			c->up->dot[c->upstream] = NULL;
+		for (i = 0; i < DOT_BUCKETS; i++) {
+			while ((a = c->bucket[i]) != NULL) {
+				dot_unlink(a);
+				deliver(a, NULL, 0);
+			}
+		}
+	} else if (len >= 2) {
+		id = (uint16_t)(msg[0] << 8 | msg[1]);
+		for (a = c->bucket[id % DOT_BUCKETS]; a != NULL && a->id != id; a = a->dnext)
+			;
+		/* No attempt with that ID (it timed out, or the server
+		 * is confused): the resolver would ignore it anyway. */
+		if (a != NULL)
+			deliver(a, msg, len);
+	}
+	c->in_cb = false;
+	if (c->gone && c->n == 0)
+		dot_close(c);
+}
+
+/* Send msg as attempt a on upstream i's DoT connection (opened when there
+ * is none). */
+static enum tdns_status dot_send(struct tdns_upstream *up, struct attempt *a,
+				 unsigned i, const uint8_t *msg, size_t len)
+{
+	struct dot_conn *c = up->dot[i];
+	struct attempt *b, **bucket;
+	enum tdns_status st;
+
+	if (len < 2)
+		return TDNS_EINVAL;
+	a->id = (uint16_t)(msg[0] << 8 | msg[1]);
+	if (c == NULL) {
+		c = calloc(1, sizeof(*c));
+		if (c == NULL)
+			return TDNS_ENOMEM;
+		c->up = up;
+		c->upstream = i;
+		st = netio_out_tls(up->loop, &up->addrs[i], up->tls, up->auth[i],
+				   &up->sess[i], on_dot_msg, c, &c->out);
+		if (st != TDNS_OK) {
+			free(c);
+			return st;
+		}
+		up->dot[i] = c;
+	}
+	/* A 16-bit ID clash with a query still in flight (1 in 65536 per
+	 * pair): this one goes to the next upstream instead. */
+	bucket = &c->bucket[a->id % DOT_BUCKETS];
+	for (b = *bucket; b != NULL; b = b->dnext)
+		if (b->id == a->id)
+			return TDNS_EBUSY;
+	st = netio_out_send(c->out, msg, len);
+	if (st != TDNS_OK) {
+		if (c->n == 0)
+			dot_close(c);
+		return st;
+	}
+	a->dot = c;
+	a->dnext = *bucket;
+	if (*bucket != NULL)
+		(*bucket)->dprev = a;
+	*bucket = a;
+	c->n++;
+	return TDNS_OK;
+}
+
+static void on_msg(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t len)
+{
+	(void)o;
+	/* The socket must outlive the callback netio is running for it. */
+	deliver(ctx, msg, len);
 }
 
 static enum tdns_status tr_send(void *ctx, uint64_t token, unsigned upstream,
@@ -152,10 +309,15 @@ static enum tdns_status tr_send(void *ctx, uint64_t token, unsigned upstream,
 		goto out;
 	a->up = up;
 	a->token = token;
-	st = tcp ? netio_out_tcp(up->loop, &up->addrs[upstream], on_msg, a, &a->out)
-		 : netio_out_udp(up->loop, &up->addrs[upstream], on_msg, a, &a->out);
-	if (st == TDNS_OK)
-		st = netio_out_send(a->out, msg, len);
+	if (up->auth != NULL && up->auth[upstream] != NULL) {
+		/* DoT: TC never happens on a stream; tcp changes nothing. */
+		st = dot_send(up, a, upstream, msg, len);
+	} else {
+		st = tcp ? netio_out_tcp(up->loop, &up->addrs[upstream], on_msg, a, &a->out)
+			 : netio_out_udp(up->loop, &up->addrs[upstream], on_msg, a, &a->out);
+		if (st == TDNS_OK)
+			st = netio_out_send(a->out, msg, len);
+	}
 	if (st != TDNS_OK) {
 		log_warn("upstream %s: %s",
 			 netio_addr_str(&up->addrs[upstream], addr, sizeof(addr)),
@@ -211,14 +373,19 @@ static void tr_wake(void *ctx, uint64_t deadline_ms)
 }
 
 enum tdns_status upstream_new(struct tdns_loop *loop, const struct tdns_addr *addrs,
-			      unsigned n, struct tdns_upstream **out)
+			      const char *const *auth, unsigned n, struct tdns_tls *tls,
+			      struct tdns_upstream **out)
 {
 	struct tdns_upstream *up = NULL;
 	enum tdns_status st = TDNS_EINVAL;
+	unsigned i;
 
 	*out = NULL;
 	if (loop == NULL || n == 0)
 		goto out;
+	for (i = 0; auth != NULL && i < n; i++)
+		if (auth[i] != NULL && tls == NULL)
+			goto out;
 	st = TDNS_ENOMEM;
 	up = calloc(1, sizeof(*up));
 	if (up == NULL)
@@ -229,6 +396,17 @@ enum tdns_status upstream_new(struct tdns_loop *loop, const struct tdns_addr *ad
 	memcpy(up->addrs, addrs, n * sizeof(*addrs));
 	up->n = n;
 	up->loop = loop;
+	if (auth != NULL) {
+		up->tls = tls;
+		up->auth = calloc(n, sizeof(*up->auth));
+		up->dot = calloc(n, sizeof(*up->dot));
+		up->sess = calloc(n, sizeof(*up->sess));
+		if (up->auth == NULL || up->dot == NULL || up->sess == NULL)
+			goto out;
+		for (i = 0; i < n; i++)
+			if (auth[i] != NULL && (up->auth[i] = strdup(auth[i])) == NULL)
+				goto out;
+	}
 	*out = up;
 	up = NULL;
 	st = TDNS_OK;
@@ -249,6 +427,18 @@ void upstream_free(struct tdns_upstream *up)
 		free_attempt(up, up->tab[i]);
 	free(up->tab);
 	pool_drain(&up->spare);
+	for (i = 0; up->dot != NULL && i < up->n; i++)
+		if (up->dot[i] != NULL)
+			dot_close(up->dot[i]);
+	/* The connections are closed (their sessions detached from the
+	 * slots) before the slots go. */
+	for (i = 0; up->sess != NULL && i < up->n; i++)
+		tls_session_free(up->sess[i]);
+	for (i = 0; up->auth != NULL && i < up->n; i++)
+		free(up->auth[i]);
+	free(up->sess);
+	free(up->auth);
+	free(up->dot);
 	free(up->addrs);
 	free(up);
 }

@@ -15,6 +15,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <ldns/ldns.h>
 
 #include <ldns/sha1.h>
 
@@ -882,6 +885,35 @@ bool zonedb_cache_empty(struct zonedb_cache *c, struct tdns_txn *t)
 	if (id == 0 || (c->txn_id != id && zc_refresh(c, t, id) != TDNS_OK))
 		return false;
 	return c->n == 0 && !c->bypass;
+}
+
+void zonedb_print_zone(FILE *out, const uint8_t *apex, size_t apex_len,
+		       const struct tdns_zone_meta *m)
+{
+	uint8_t wire[NAME_WIRE_MAX];
+	size_t wlen;
+	ldns_rdf *rdf = NULL;
+	char *name = NULL, when[32];
+	time_t at;
+	struct tm tm;
+
+	if (apex == NULL) {
+		fprintf(out, "%-30s %10s %8s %8s  %s\n", "zone", "serial", "rrsets",
+			"records", "loaded");
+		return;
+	}
+	if (name_key_to_wire(apex, apex_len, wire, &wlen) == TDNS_OK)
+		rdf = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, wlen, wire);
+	if (rdf != NULL)
+		name = ldns_rdf2str(rdf);
+	at = (time_t)m->loaded_at;
+	if (gmtime_r(&at, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(when, sizeof(when), "?");
+	fprintf(out, "%-30s %10u %8u %8u  %s\n", name != NULL ? name : "?",
+		(unsigned)m->serial, (unsigned)m->rrsets, (unsigned)m->records, when);
+	free(name);
+	ldns_rdf_deep_free(rdf);
 }
 
 /* ---- the denial index (zonedb.h) ----------------------------------- */

@@ -169,7 +169,7 @@ static enum tdns_status timed_store(struct tdns_store *s,
 	c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	t0 = clock_ns(CLOCK_MONOTONIC);
 	if (many)
-		st = cache_store_many(s, cfg, puts, n, now);
+		st = cache_store_many(s, cfg, NULL, puts, n, now);
 	else
 		st = cache_store(s, cfg, puts[0].qkey, puts[0].qkey_len,
 				 LDNS_RR_TYPE_A, &v[0], now);

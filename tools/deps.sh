@@ -16,23 +16,37 @@
 # daemon is ready, reloading or stopping (and sd_journal_print for log: journal);
 # libyaml-dev: the configuration file is YAML, as Knot DNS and Knot Resolver 6
 # use; libyaml is the reference C parser, kept in Debian, and gives every
-# node's line and column for the error messages
+# node's line and column for the error messages;
+# libssl-dev: DNS over TLS (src/tls.c). OpenSSL rather than GnuTLS because
+# ldns already links libssl/libcrypto: no new library at run time, and
+# OpenSSL 3.0 has TLS 1.3, tickets and hostname/IP verification;
+# libnghttp2-dev: DNS over HTTPS (src/doh.c): HTTP/2 framing, HPACK and flow
+# control from the library curl and Apache use, not written here
 TDNS_PKGS_BUILD=(build-essential cmake pkg-config libldns-dev liblmdb-dev
-                 libsystemd-dev libyaml-dev bind9-dnsutils ldnsutils lmdb-utils scdoc)
+                 libsystemd-dev libyaml-dev libssl-dev libnghttp2-dev bind9-dnsutils
+                 ldnsutils lmdb-utils scdoc)
 # nsd and unbound: the interop tests (tests/interop) compare both tiers with them;
 # strace: tests/e2e/test_crash_zoneload.py kills the loader at exact system
 # calls of its commit with strace's fault injection (timed kills without it)
 # systemd: systemd-analyze verify checks the unit files (tests/e2e/test_units.sh);
 # dpkg-dev: dpkg-shlibdeps, for the .deb that cpack builds (test_deb.sh)
-# dnsperf: the short soak (tests/e2e/test_soak.sh runs tools/soak.py)
+# dnsperf: the short soak (tests/e2e/test_soak.sh runs tools/soak.py);
+# prometheus: promtool check metrics, the format's own checker, reads what
+# --metrics serves (tests/e2e/test_metrics.sh);
+# knot-dnsutils: kdig, a second DNS over TLS client beside dig +tls
+# (tests/e2e/test_tls.py), the one with +https for DNS over HTTPS, and a
+# reader of tierdns's AXFR (test_xfr_primary.py);
+# openssl: the test CA and certificates are made at test time;
 # knot (knotd, knotc) and bind9 (named): with nsd, the peers of the zone
 # transfer interop test (tests/interop/test_xfr_interop.py: each as primary
-# and as secondary of tierdns-upper, about 40 s in all); knot-dnsutils:
-# kdig reads tierdns's AXFR (test_xfr_primary.py); dnsdist: the load
+# and as secondary of tierdns-upper, about 40 s in all); dnsdist: the load
 # balancer in front of two tierdns-local (test_dnsdist.py)
 TDNS_PKGS_TEST=(libcmocka-dev python3 python3-dnspython procps nsd unbound strace
-                systemd dpkg-dev dnsperf knot bind9 knot-dnsutils dnsdist)
-TDNS_PKGS_BENCH=(dnsperf nsd unbound dnsmasq-base valgrind procps)
+                systemd dpkg-dev dnsperf prometheus knot-dnsutils openssl knot bind9
+                dnsdist)
+# openssl: the DNS over TLS rows make a throw-away certificate and time
+# handshakes with openssl s_time
+TDNS_PKGS_BENCH=(dnsperf nsd unbound dnsmasq-base valgrind procps openssl)
 TDNS_PKGS_FUZZ=(clang libclang-rt-14-dev)
 TDNS_PKGS_SOAK=(dnsperf python3 procps)
 

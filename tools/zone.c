@@ -7,7 +7,9 @@
  *     list                      zones, serials, counts; cache entries
  *     dump [ZONE]               master-file text of every zone or one
  *     add 'RR'                  add one record to its closest enclosing zone
- *     delete NAME TYPE [RDATA]  remove an RRset or one record
+ *     delete NAME TYPE [RDATA]  remove an RRset or one record (in a local
+ *                               store, a cached answer outside every zone)
+ *     remove-zone NAME          remove a zone and all its records
  *     sign ZONE KEY... [opts]   (re-)sign a zone in the store (zonesign.h)
  *     ds ZONE                   the DS records of the zone's KSKs
  *     verify ZONE               verify a signed zone in the store
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -57,7 +60,12 @@ static void usage(FILE *out, const char *prog)
 		"                            add 'www.site. 300 IN A 192.0.2.1'\n"
 		"                            (to the closest enclosing zone in the store)\n"
 		"  delete NAME TYPE [RDATA]  delete the RRset NAME TYPE, or the one record\n"
-		"                            with that RDATA, e.g. delete www.site. A 192.0.2.1\n"
+		"                            with that RDATA, e.g. delete www.site. A 192.0.2.1;\n"
+		"                            in a local store, NAME TYPE outside every zone\n"
+		"                            deletes the cached answer (a running tierdns-local:\n"
+		"                            tierdns-control cache flush NAME TYPE)\n"
+		"  remove-zone NAME          remove the zone NAME with all its records (the\n"
+		"                            SOA included)\n"
 		"  sign ZONE KEY... [--nsec3] [--optout] [--iterations N] [--salt HEX]\n"
 		"       [--validity DAYS]    sign (again) a zone of the store with ldns-keygen\n"
 		"                            key pairs (Kzone+alg+tag, .key and .private;\n"
@@ -277,39 +285,11 @@ out:
 	return rc;
 }
 
-static void key_name(const uint8_t *key, size_t klen, char *out, size_t cap)
-{
-	uint8_t wire[NAME_WIRE_MAX];
-	size_t wlen;
-	ldns_rdf *rdf = NULL;
-	char *str = NULL;
-
-	snprintf(out, cap, "?");
-	if (name_key_to_wire(key, klen, wire, &wlen) != TDNS_OK)
-		return;
-	rdf = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, wlen, wire);
-	if (rdf != NULL)
-		str = ldns_rdf2str(rdf);
-	if (str != NULL)
-		snprintf(out, cap, "%s", str);
-	free(str);
-	ldns_rdf_deep_free(rdf);
-}
-
 static int list_one(void *ctx, const uint8_t *apex, size_t apex_len,
 		    const struct tdns_zone_meta *m)
 {
-	char name[1024], when[32];
-	time_t at = (time_t)m->loaded_at;
-	struct tm tm;
-
 	(void)ctx;
-	key_name(apex, apex_len, name, sizeof(name));
-	if (gmtime_r(&at, &tm) == NULL ||
-	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(when, sizeof(when), "?");
-	printf("%-30s %10u %8u %8u  %s\n", name, (unsigned)m->serial,
-	       (unsigned)m->rrsets, (unsigned)m->records, when);
+	zonedb_print_zone(stdout, apex, apex_len, m);
 	return 0;
 }
 
@@ -325,8 +305,7 @@ static int cmd_list(const char *dir)
 		fprintf(stderr, "%s: cannot read the store\n", dir);
 		goto out;
 	}
-	printf("%-30s %10s %8s %8s  %s\n", "zone", "serial", "rrsets", "records",
-	       "loaded");
+	zonedb_print_zone(stdout, NULL, 0, NULL);
 	if (zonedb_list(t, list_one, NULL, NULL) != TDNS_OK) {
 		fprintf(stderr, "%s: cannot list the zones\n", dir);
 		goto out;
@@ -406,6 +385,44 @@ out:
 	return rc;
 }
 
+/*
+ * delete NAME TYPE for a name no zone in the store encloses: in a local
+ * store that is a cached answer (the question NAME TYPE), removed whole.
+ * Returns 1 when it removed one, 0 when there is no zone and no such
+ * answer either (err says so), -1 when a zone encloses the name (the
+ * caller deletes from the zone) or on an error (err set).
+ */
+static int delete_cached(struct tdns_txn *t, int argc, char **argv, char *err,
+			 size_t errlen)
+{
+	uint8_t key[NAME_KEY_MAX];
+	struct tdns_zone_meta m;
+	size_t klen, apex_len, n = 0;
+	int type;
+
+	if (zoneload_name_key(argv[0], key, &klen) != TDNS_OK)
+		return -1; /* zoneload_delete says why */
+	if (zonedb_find(t, key, klen, &apex_len, &m) != TDNS_ENOTFOUND)
+		return -1;
+	type = ldns_get_rr_type_by_name(argv[1]);
+	if (type <= 0)
+		return -1;
+	if (argc > 2) {
+		snprintf(err, errlen, "%s: no zone in the store encloses this name "
+			 "(a cached answer is deleted whole: delete NAME TYPE)", argv[0]);
+		return 0;
+	}
+	if (cache_flush(t, CACHE_FLUSH_NAME, key, klen, (uint16_t)type, &n) != TDNS_OK) {
+		snprintf(err, errlen, "%s %s: cannot delete the cached answer", argv[0],
+			 argv[1]);
+		return 0;
+	}
+	if (n == 0)
+		snprintf(err, errlen, "%s: no zone in the store encloses this name, "
+			 "and no answer to %s %s is cached", argv[0], argv[0], argv[1]);
+	return n > 0 ? 1 : 0;
+}
+
 /* add and delete: one write transaction around one edit. */
 static int cmd_edit(const char *dir, int argc, char **argv, bool add)
 {
@@ -413,12 +430,17 @@ static int cmd_edit(const char *dir, int argc, char **argv, bool add)
 	struct tdns_txn *t = NULL;
 	char err[ZONELOAD_ERR_MAX] = "";
 	enum tdns_status st;
-	int rc = 1;
+	int rc = 1, cached = -1;
 
 	if (open_store(dir, false, &s) != 0)
 		goto out;
 	st = store_begin(s, true, &t);
-	if (st == TDNS_OK) {
+	if (st == TDNS_OK && !add) {
+		cached = delete_cached(t, argc, argv, err, sizeof(err));
+		if (cached == 0)
+			st = TDNS_ENOTFOUND;
+	}
+	if (st == TDNS_OK && cached < 0) {
 		if (add)
 			st = zoneload_add(t, argv[0], err, sizeof(err));
 		else
@@ -428,6 +450,9 @@ static int cmd_edit(const char *dir, int argc, char **argv, bool add)
 	}
 	if (st != TDNS_OK) {
 		fprintf(stderr, "%s\n", err[0] ? err : tdns_strerror(st));
+		if (!add && strcasecmp(argv[1], "SOA") == 0)
+			fprintf(stderr, "(tierdns-zone remove-zone NAME removes a whole "
+				"zone, its SOA included)\n");
 		goto out;
 	}
 	st = store_commit(t);
@@ -438,6 +463,8 @@ static int cmd_edit(const char *dir, int argc, char **argv, bool add)
 	}
 	if (add)
 		printf("%s: added %s\n", dir, argv[0]);
+	else if (cached > 0)
+		printf("%s: deleted the cached answer to %s %s\n", dir, argv[0], argv[1]);
 	else
 		printf("%s: deleted %s %s%s%s\n", dir, argv[0], argv[1],
 		       argc > 2 ? " " : "", argc > 2 ? argv[2] : "");
@@ -582,6 +609,52 @@ out:
 	return rc;
 }
 
+/* remove-zone NAME: the zone's metadata and every RRset of it, SOA
+ * included, in one transaction (deeper zones stay). */
+static int cmd_remove_zone(const char *dir, const char *zone)
+{
+	struct tdns_store *s = NULL;
+	struct tdns_txn *t = NULL;
+	struct tdns_zone_meta m;
+	uint8_t key[NAME_KEY_MAX];
+	size_t klen;
+	enum tdns_status st;
+	int rc = 1;
+
+	if (zoneload_name_key(zone, key, &klen) != TDNS_OK) {
+		fprintf(stderr, "'%s' is not a valid zone name\n", zone);
+		return EXIT_USAGE;
+	}
+	if (open_store(dir, false, &s) != 0)
+		goto out;
+	st = store_begin(s, true, &t);
+	if (st == TDNS_OK)
+		st = zonedb_get_meta(t, key, klen, &m);
+	if (st == TDNS_ENOTFOUND) {
+		fprintf(stderr, "%s: no zone %s in the store (tierdns-zone list shows "
+			"them)\n", dir, zone);
+		goto out;
+	}
+	if (st == TDNS_OK)
+		st = zonedb_delete_zone(t, key, klen);
+	if (st == TDNS_OK) {
+		st = store_commit(t);
+		t = NULL;
+	}
+	if (st != TDNS_OK) {
+		fprintf(stderr, "%s: cannot remove zone %s: %s\n", dir, zone,
+			tdns_strerror(st));
+		goto out;
+	}
+	printf("%s: removed zone %s (%u RRsets, %u records)\n", dir, zone,
+	       (unsigned)m.rrsets, (unsigned)m.records);
+	rc = 0;
+out:
+	store_abort(t);
+	store_close(s);
+	return rc;
+}
+
 /* Each command's argument count, and what its one-line error says. */
 static const struct command {
 	const char *name;
@@ -599,6 +672,7 @@ static const struct command {
 			      "Ksite.+013+12345 Ksite.+013+23456)" },
 	{ "ds", 1, 1, "needs one zone name (tierdns-zone ds site.)" },
 	{ "verify", 1, 1, "needs one zone name (tierdns-zone verify site.)" },
+	{ "remove-zone", 1, 1, "needs one zone name (tierdns-zone remove-zone site.)" },
 };
 
 /* A usage error: one line (--help has the rest). */
@@ -662,7 +736,7 @@ int main(int argc, char **argv)
 	log_init("tierdns-zone", (enum tdns_log_level)level);
 	if (optind >= argc)
 		return usage_line("a command is required (load, check, list, dump, "
-				  "add, delete, sign, ds, verify)");
+				  "add, delete, remove-zone, sign, ds, verify)");
 	cmd = argv[optind];
 	args = argv + optind + 1;
 	nargs = argc - optind - 1;
@@ -685,6 +759,8 @@ int main(int argc, char **argv)
 		return cmd_edit(dir, nargs, args, true);
 	if (strcmp(cmd, "delete") == 0)
 		return cmd_edit(dir, nargs, args, false);
+	if (strcmp(cmd, "remove-zone") == 0)
+		return cmd_remove_zone(dir, args[0]);
 	if (strcmp(cmd, "sign") == 0)
 		return cmd_sign(dir, nargs, args);
 	if (strcmp(cmd, "ds") == 0)
@@ -692,5 +768,5 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "verify") == 0)
 		return cmd_zone_dnssec(dir, args[0], true);
 	return usage_line("unknown command '%s' (load, check, list, dump, add, "
-			  "delete, sign, ds, verify)", cmd);
+			  "delete, remove-zone, sign, ds, verify)", cmd);
 }

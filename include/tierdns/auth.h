@@ -49,6 +49,8 @@ struct tdns_auth_cfg {
 	 * from their primaries, SERVFAIL once expired. NULL: none (NOTIFY
 	 * is then NOTIMP). */
 	struct tdns_secondary *secondary;
+	bool full_any;        /* ANY over UDP with every RRset; false: one
+			       * (RFC 8482, auth_query) */
 };
 
 /* Who asked, for auth_answer_from: the transport, the peer, the calling
@@ -56,9 +58,10 @@ struct tdns_auth_cfg {
  * the idle timeout a keepalive option advertises. */
 struct auth_client {
 	const struct tdns_addr *peer;
-	bool tcp;
+	bool tcp;               /* a stream: TCP, or TLS over TCP */
 	struct rrl_counters *rrl;
 	uint16_t keepalive; /* TCP: netio_request_keepalive, for RFC 7828 */
+	bool tls;           /* DNS over TLS (the answer is padded) */
 	/* TCP, may be NULL: set to true when the query is an AXFR or IXFR the
 	 * peer may have; nothing is answered then (auth_answer_from returns
 	 * false) and the caller streams the transfer (xfr.h). */

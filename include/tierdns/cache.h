@@ -224,12 +224,16 @@ enum tdns_status cache_store(struct tdns_store *s, const struct tdns_cache_cfg *
 			     const uint8_t *qkey, size_t qkey_len, uint16_t qtype,
 			     const struct tdns_cache_value *v, uint64_t now);
 
+struct tdns_sketch;
+
 /* One answer for cache_store_many. */
 struct tdns_cache_put {
 	const uint8_t *qkey;              /* name key of the qname */
 	size_t qkey_len;
 	uint16_t qtype;
 	const struct tdns_cache_value *v; /* cacheable; borrowed for the call */
+	unsigned freq;                    /* how often its question was asked
+					   * lately (sketch_count): admission */
 	enum tdns_status st;              /* out: as cache_store would say */
 };
 
@@ -243,9 +247,17 @@ struct tdns_cache_put {
  * any other failure is every entry's. puts[i].st tells each entry's fate; the
  * return value is TDNS_OK when every entry was stored, else the first
  * failure. The caller must not hold a write transaction on this thread.
+ *
+ * With a sketch (sketch.h, the writing worker's; NULL: none) and a size
+ * bound, a batch that must evict does so TinyLFU-wise: of the eight
+ * soonest-expiring entries the least asked goes, and an answer whose
+ * question was asked (freq) no more often than that one is not stored
+ * (st TDNS_OK all the same: not storing it is the policy, not a failure),
+ * so one-off misses do not push out what is asked often.
  */
 enum tdns_status cache_store_many(struct tdns_store *s,
 				  const struct tdns_cache_cfg *cfg,
+				  const struct tdns_sketch *sk,
 				  struct tdns_cache_put *puts, size_t n,
 				  uint64_t now);
 
@@ -275,6 +287,35 @@ enum tdns_status cache_purge(struct tdns_txn *t, uint64_t now, size_t want_free,
 size_t cache_count(struct tdns_txn *t);
 /* The size account: bytes of keys and values in the cache database. */
 uint64_t cache_bytes(struct tdns_txn *t);
+
+/* What cache_flush removes. */
+enum cache_flush_what {
+	CACHE_FLUSH_NAME = 0, /* the entries of the name: of qtype, or of every
+			       * type with qtype 0 */
+	CACHE_FLUSH_TREE,     /* every entry at and below the name */
+	CACHE_FLUSH_NEGATIVE, /* every NXDOMAIN and NODATA entry */
+	CACHE_FLUSH_ALL,      /* everything */
+};
+
+/*
+ * Remove entries in write transaction t (the operator's "cache flush"
+ * commands), expired or not, with the expiry index and the size account
+ * kept in step. qkey is the name key (name.h) of the name, unused for
+ * NEGATIVE and ALL. *removed (may be NULL) gets the number of entries
+ * removed (0 is no error). The work is what the name's range holds for
+ * NAME and TREE, a walk of the whole cache for NEGATIVE, and constant for
+ * ALL (the databases are emptied page by page). TDNS_EINVAL for a missing
+ * or over-long key; store errors as store.h (abort t then).
+ * In-process memory of the resolvers (their failure caches) is not
+ * touched here: resolve.h resolver_cache_flushed.
+ */
+enum tdns_status cache_flush(struct tdns_txn *t, enum cache_flush_what what,
+			     const uint8_t *qkey, size_t qkey_len, uint16_t qtype,
+			     size_t *removed);
+
+/* Entries evicted by this process to keep the cache within its budget
+ * (any thread; a relaxed read). */
+uint64_t cache_evictions(void);
 
 /*
  * Print every live entry as master-file text (RFC 1035 5) with its remaining

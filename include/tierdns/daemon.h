@@ -2,10 +2,11 @@
  * daemon.h - what both daemons share around their event loops: signal
  * setup, one thread per worker, waiting for SIGINT/SIGTERM, shutdown.
  *
- * Signals: SIGINT, SIGTERM and SIGHUP are blocked in every thread and taken
- * by the main thread with sigwait(); no handler runs in signal context.
- * SIGINT and SIGTERM stop the loops; SIGHUP is logged and calls the
- * daemon's reload hook, and never stops it. SIGPIPE is ignored (a TCP
+ * Signals: SIGINT, SIGTERM, SIGHUP and SIGUSR1 are blocked in every thread
+ * and taken by the main thread with sigwait(); no handler runs in signal
+ * context. SIGINT and SIGTERM stop the loops; SIGHUP is logged and calls
+ * the daemon's reload hook, and never stops it; SIGUSR1 calls the hook of
+ * daemon_set_usr1 (the statistics are logged). SIGPIPE is ignored (a TCP
  * client may vanish).
  *
  * systemd (Type=notify): daemon_run sends READY=1 once the workers run,
@@ -27,12 +28,22 @@ typedef struct tdns_loop *(*daemon_loop_fn)(void *ctx, unsigned i);
  * the fatal error that stops the whole daemon. */
 typedef enum tdns_status (*daemon_run_fn)(void *ctx, unsigned i);
 
-/* On the main thread at SIGHUP, while the workers run: reload what is
- * cheap to reload (and log it). */
+/* At SIGHUP (main thread) or "tierdns-control reload" (control thread),
+ * while the workers run, never two at once (daemon_reload): reload what
+ * is cheap to reload (and log it). */
 typedef void (*daemon_reload_fn)(void *ctx);
 
+/* Run reload(ctx) (may be NULL) under the reload lock, logged with why
+ * ("SIGHUP") and told to systemd (RELOADING=1, then READY=1). Any thread. */
+void daemon_reload(daemon_reload_fn reload, void *ctx, const char *why);
+
+/* SIGUSR1 calls fn(ctx) on the main thread (NULL: it is ignored). Set
+ * before daemon_run. */
+void daemon_set_usr1(void (*fn)(void *ctx), void *ctx);
+
 /* Call first in main, before any thread exists (every thread inherits the
- * signal mask): SIGPIPE ignored, SIGINT, SIGTERM and SIGHUP blocked. */
+ * signal mask): SIGPIPE ignored, SIGINT, SIGTERM, SIGHUP and SIGUSR1
+ * blocked. */
 void daemon_signals_init(void);
 
 /* Start n_threads threads running run(ctx, i), wait for SIGINT/SIGTERM or

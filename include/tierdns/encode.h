@@ -15,7 +15,9 @@
  *   - an OPT record (RFC 6891 7) when the query had one and the rcode is not
  *     FORMERR: our UDP size, the upper 8 bits of the rcode, version 0, DO
  *     copied (RFC 3225 3), and the EDE option (RFC 8914) when the answer
- *     has one.
+ *     has one; over an encrypted transport (qctx_encrypted) a Padding
+ *     option (RFC 7830) brings the reply to a multiple of 468 bytes
+ *     (RFC 8467 4.1) when that fits.
  * Truncation (RFC 2181 9, RFC 1035 4.2.1): the OPT is always kept; RRsets
  * go in whole or not at all, in order; from the first one that does not
  * fit, everything after it is left out. TC is set when what was left out

@@ -62,6 +62,9 @@ enum failcache_hit failcache_hit(const struct tdns_failcache *fc, const uint8_t 
 void failcache_add(struct tdns_failcache *fc, const uint8_t *key,
 		   size_t key_len, uint32_t hash, uint64_t now_ms, bool unreachable,
 		   uint32_t epoch);
+/* Forget every failure (a cache flush: the operator wants the questions
+ * asked again). */
+void failcache_clear(struct tdns_failcache *fc);
 /* The question was answered: forget its failures. */
 void failcache_forget(struct tdns_failcache *fc, const uint8_t *key,
 		      size_t key_len, uint32_t hash);

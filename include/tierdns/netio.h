@@ -16,6 +16,19 @@
  * closed after the idle timeout; at most max_tcp connections per listener,
  * and at most max_tcp_per_client of them from one client address.
  *
+ * DNS over TLS (RFC 7858): a listener with a TLS configuration (tls.h)
+ * serves TCP only, and each of its connections is a TCP connection whose
+ * bytes pass through a TLS session: the same framing, pipelining, limits,
+ * idle timeout and eviction as plain TCP. The handshake runs under the
+ * idle timeout too, so a client that stalls in it is closed like an idle
+ * one. An out socket may be TLS in the same way (netio_out_tls).
+ *
+ * DNS over HTTPS (RFC 8484): a TLS listener with doh set speaks HTTP/2
+ * (doh.h) on its connections instead of RFC 7766 framing; every DoH
+ * request is one query to on_query, answered or deferred the same way,
+ * and several are in flight at once (HTTP/2 streams). Limits and the
+ * idle timeout are those of its TCP connections.
+ *
  * Client side: netio_out_* sockets for upstream queries. A UDP out socket is
  * a fresh socket connect()ed to the upstream, which binds it to a
  * kernel-chosen random port, so the kernel drops datagrams from any other
@@ -33,6 +46,7 @@
 #include "tierdns/status.h"
 
 struct tdns_loop;
+struct tdns_tls;
 struct tdns_request;
 struct tdns_out;
 struct tdns_timer;
@@ -109,6 +123,12 @@ struct tdns_listen_cfg {
 	 * go out, so a handler can share per-batch work (both daemons take
 	 * one LMDB snapshot per batch). TCP queries come outside batches. */
 	void (*on_batch)(void *ctx, bool begin);
+	/* Optional (NULL = clear UDP and TCP): serve DNS over TLS on a TCP
+	 * socket only, with this server configuration (tls.h), which must
+	 * outlive the loop. */
+	struct tdns_tls *tls;
+	/* With tls: serve DNS over HTTPS (HTTP/2, doh.h) instead of DoT. */
+	bool doh;
 };
 
 /* Bind UDP and TCP on cfg->addr (SO_REUSEADDR/SO_REUSEPORT). With port 0
@@ -116,8 +136,11 @@ struct tdns_listen_cfg {
 enum tdns_status netio_listen(struct tdns_loop *l, const struct tdns_listen_cfg *cfg);
 /* Before the first netio_listen on a:port in this process: TDNS_EBUSY (and
  * an error logged) if another socket already holds it. SO_REUSEPORT would
- * otherwise let a second daemon of the same user share the port silently. */
+ * otherwise let a second daemon of the same user share the port silently.
+ * netio_listen_probe_stream checks TCP alone (a TLS listener binds no
+ * UDP socket). */
 enum tdns_status netio_listen_probe(const struct tdns_addr *a);
+enum tdns_status netio_listen_probe_stream(const struct tdns_addr *a);
 /* The port the most recent successful netio_listen on l bound (useful with
  * port 0 in tests). */
 uint16_t netio_listen_port(const struct tdns_loop *l);
@@ -129,8 +152,17 @@ uint64_t netio_tcp_refused_per_client(const struct tdns_loop *l);
  * (same reading rule). */
 uint64_t netio_tcp_evicted(const struct tdns_loop *l);
 
-/* True when the request came over TCP (no size limit on the answer). */
+/* TCP connections accepted on l's listeners since it was made. Any
+ * thread (stats.h: a relaxed read of a counter the loop's thread writes). */
+uint64_t netio_tcp_accepted(const struct tdns_loop *l);
+
+/* True when the request came over TCP (no size limit on the answer);
+ * also for TLS, which runs over TCP. */
 bool netio_request_is_tcp(const struct tdns_request *req);
+/* True when the request came over a TLS connection (DoT or DoH). */
+bool netio_request_is_tls(const struct tdns_request *req);
+/* True when the request came as DNS over HTTPS. */
+bool netio_request_is_https(const struct tdns_request *req);
 /* RFC 7828: the idle timeout of req's TCP connection in units of 100 ms
  * (shorter while the listener is under pressure); 0 for UDP. Only during
  * the netio_query_fn call. */
@@ -145,6 +177,8 @@ const struct tdns_addr *netio_request_peer(const struct tdns_request *req);
  * own thread only. Once the loop is freed, remaining handles are inert:
  * reply sends nothing, both calls just free the handle. */
 struct tdns_request *netio_request_hold(struct tdns_request *req);
+/* When the handle was taken (stats.h stats_now_us), for latency. */
+uint64_t netio_request_held_us(const struct tdns_request *held);
 /* Send the answer (copied) and release the handle. Over TCP the answer is
  * written at once. Over UDP it is queued (copied into a fixed per-loop
  * queue of 32 answers) and the queue goes out in one sendmmsg per socket
@@ -168,8 +202,9 @@ void netio_request_release(struct tdns_request *held);
  * when the stream ends (last message queued, aborted, client gone, loop
  * freed), then the handle is released: from this call on the handle is
  * netio's. fn and done run on the loop's thread, possibly from inside
- * this call. TDNS_EINVAL (a UDP request) or TDNS_ENOMEM: nothing was
- * taken, the caller still owns the handle and ctx.
+ * this call. Over TLS the messages are encrypted as any answer is.
+ * TDNS_EINVAL (a UDP or DNS-over-HTTPS request) or TDNS_ENOMEM: nothing
+ * was taken, the caller still owns the handle and ctx.
  */
 typedef bool (*netio_stream_fn)(void *ctx, uint8_t *out, size_t *len);
 enum tdns_status netio_request_stream(struct tdns_request *held, netio_stream_fn fn,
@@ -190,6 +225,19 @@ enum tdns_status netio_out_udp(struct tdns_loop *l, const struct tdns_addr *peer
 /* A non-blocking TCP connection to peer; messages are framed both ways. */
 enum tdns_status netio_out_tcp(struct tdns_loop *l, const struct tdns_addr *peer,
 			       netio_out_fn fn, void *ctx, struct tdns_out **out);
+/* A TCP connection to peer carrying a TLS session (tls.h) that accepts
+ * only a certificate for auth_name (copied) verified by the client
+ * configuration tls (which must outlive the socket); messages are framed
+ * inside it. resume (may be NULL): the caller's session slot for peer
+ * (tls_conn_client), which must outlive the socket or its
+ * netio_out_close. A failed handshake or verification is logged at
+ * warning level (naming peer, auth_name and the reason) and reported as a
+ * failed socket (fn with NULL). */
+struct tdns_tls_session;
+enum tdns_status netio_out_tls(struct tdns_loop *l, const struct tdns_addr *peer,
+			       struct tdns_tls *tls, const char *auth_name,
+			       struct tdns_tls_session **resume, netio_out_fn fn,
+			       void *ctx, struct tdns_out **out);
 /* Queue one message (copied). */
 enum tdns_status netio_out_send(struct tdns_out *o, const uint8_t *msg, size_t len);
 /* Close and free; no callback afterwards. */

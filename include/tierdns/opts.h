@@ -15,7 +15,7 @@
  * as long as the process) or owned by the opts themselves (text read from
  * the file); opts_free releases the latter. A struct tdns_opts is filled by
  * opts_parse/opts_load and read-only afterwards (the daemons share it
- * between threads), except the log fields on the main thread at SIGHUP.
+ * between threads), except the log fields at a reload (opts_reload).
  */
 #ifndef TIERDNS_OPTS_H
 #define TIERDNS_OPTS_H
@@ -99,17 +99,36 @@ struct tdns_opts {
 	struct tdns_rrl_cfg rrl;      /* rrl: rate, slip, size */
 	unsigned rrl_ipv4_prefix;     /* rrl: ipv4-prefix, copied into rrl */
 	unsigned rrl_ipv6_prefix;     /* rrl: ipv6-prefix, copied into rrl */
+	bool full_any;                /* upper: --full-any, full-any: (RFC 8482) */
 	/* upper tier: DNS cookies (cookie.h), on unless no_cookies */
 	bool no_cookies;              /* --no-cookies, cookies: {disabled: true} */
 	const char *cookie_secret;    /* 32 hex digits; NULL: random at start */
 	const char *cookie_secret_alt; /* accepted too; NULL: none */
+	/* both tiers: DNS over TLS listeners (tls-listen, port 853 unless
+	 * given), which need tls-cert and tls-key */
+	struct tdns_addr tls_listen[OPTS_MAX_LISTEN];
+	unsigned n_tls_listen;
+	const char *tls_cert;
+	const char *tls_key;
+	/* local tier: DNS over HTTPS listeners (https-listen, port 443) */
+	struct tdns_addr https_listen[OPTS_MAX_LISTEN];
+	unsigned n_https_listen;
+	/* local tier: upstream i is DNS over TLS when upstream_auth[i] is not
+	 * NULL: the name its certificate must match (upstream-tls); else
+	 * clear UDP (and TCP after TC) (upstream) */
+	const char *upstream_auth[OPTS_MAX_UPSTREAM];
+	const char *tls_ca;           /* tls-ca FILE; NULL: the system trust store */
 	/* after binding (daemon_drop); NULL: none. */
 	const char *user;        /* --user NAME */
 	const char *pid_file;    /* --pid-file FILE */
 	const char *chroot_dir;  /* --chroot DIR */
-	/* operations: parsed and stored here, used by the control socket and
-	 * the metrics listener. NULL: none. */
+	/* operations: the control socket and the metrics listener
+	 * (control.h). control_path NULL or "none": no socket; by default
+	 * CONTROL_DEFAULT_UPPER/LOCAL, and then control_default is true: a
+	 * default path that cannot be used is a warning, a path given one
+	 * that stops the start. metrics_listen NULL: none. */
 	const char *control_path;  /* --control PATH, control: {socket: PATH} */
+	bool control_default;      /* control_path is the compiled-in default */
 	unsigned control_mode;     /* control: {mode: 0660}, default 0660 */
 	const char *control_group; /* control: {group: NAME} */
 	const char *metrics_listen; /* --metrics ADDR:PORT, metrics: {listen:} */
@@ -164,9 +183,10 @@ void opts_print(enum tdns_prog prog, const struct tdns_opts *o, FILE *f);
 void opts_diff(enum tdns_prog prog, const struct tdns_opts *a,
 	       const struct tdns_opts *b, char *buf, size_t cap);
 
-/* SIGHUP, on the main thread: read the file and the command line again.
- * What can change while the daemon runs is applied to running (the log
- * target and verbosity); every other key that changed is named in the log
+/* SIGHUP (main thread) or tierdns-control reload (control thread), never
+ * both at once (daemon.h daemon_reload): read the file and the command
+ * line again. What can change while the daemon runs is applied to
+ * running (the log target and verbosity); every other key that changed is named in the log
  * line as needing a restart and keeps its running value. An invalid file
  * is logged and changes nothing. Logs one line either way. */
 void opts_reload(struct tdns_opts *running);

@@ -75,4 +75,15 @@ enum pipeline_verdict pipeline_run(const struct tdns_pipeline *p, void *ctx,
 		  struct tdns_answer *a, const uint8_t *in, size_t len,
 		  uint8_t *out, size_t cap, size_t *out_len);
 
+/*
+ * Statistics, the hook every pipeline has: pipeline_run on the calling
+ * thread counts into s (stats.h) from now on each query it answers (by
+ * transport, rcode, opcode, qtype) or drops; a query a stage defers is
+ * counted by its owner when answered (stats_answer_late). NULL: count nothing (the default). A worker binds
+ * its own counters on its own thread, which keeps stats.h's rule that
+ * only their thread writes them, and costs a query no lookup of them.
+ */
+struct tdns_stats;
+void pipeline_bind_stats(struct tdns_stats *s);
+
 #endif

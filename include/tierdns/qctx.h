@@ -38,7 +38,12 @@
 enum qctx_transport {
 	QCTX_UDP = 0,
 	QCTX_TCP,
+	QCTX_TLS,       /* DNS over TLS (RFC 7858): TCP's framing and limits */
+	QCTX_HTTPS,     /* DNS over HTTPS (RFC 8484): TCP's limits */
 };
+
+/* RFC 8467 4.1: encrypted answers are padded to a multiple of this. */
+#define QCTX_PAD_BLOCK 468
 
 enum qctx_verdict {
 	QCTX_OK = 0,    /* a QUERY with a usable question */
@@ -92,9 +97,15 @@ struct tdns_qctx {
 				     * checked by whoever signs the answer */
 
 	/* The answer must fit in limit bytes: over UDP 512 without EDNS, else
-	 * clamp(edns_udp, 512, QCTX_EDNS_SIZE); over TCP QCTX_MAX_MSG. */
+	 * clamp(edns_udp, 512, QCTX_EDNS_SIZE); over the others QCTX_MAX_MSG. */
 	size_t limit;
 };
+
+/* Did q come over an encrypted transport (its answer is padded)? */
+static inline bool qctx_encrypted(const struct tdns_qctx *q)
+{
+	return q->transport == QCTX_TLS || q->transport == QCTX_HTTPS;
+}
 
 /* Parse msg[0..len) into q (peer and transport are kept as set). */
 enum qctx_verdict qctx_parse(struct tdns_qctx *q, const uint8_t *msg,

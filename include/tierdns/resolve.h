@@ -91,6 +91,7 @@
 #include "tierdns/auth.h"
 #include "tierdns/cache.h"
 #include "tierdns/infra.h"
+#include "tierdns/stats.h"
 #include "tierdns/status.h"
 #include "tierdns/store.h"
 
@@ -158,31 +159,41 @@ enum resolver_verdict {
 			     * client.answer call follows for it */
 };
 
+/* Written by the resolver's thread only, readable from any thread with
+ * stats_get (stats.h has the contract). */
 struct tdns_resolver_stats {
-	uint64_t queries;          /* client queries that parsed */
-	uint64_t static_answers;   /* answered from the static zones */
-	uint64_t cache_hits;
-	uint64_t misses;           /* queries that waited on an upstream */
-	uint64_t coalesced;        /* of those, joined to an outstanding query */
-	uint64_t upstream_sent;    /* attempts sent (UDP and TCP) */
-	uint64_t upstream_ignored; /* replies dropped: ID/QR/opcode/question */
-	uint64_t upstream_failed;  /* attempts ended: bad rcode, garbage, socket */
-	uint64_t upstream_timeouts;
-	uint64_t tcp_retries;      /* TC over UDP, retried over TCP */
-	uint64_t cache_stored;
-	uint64_t cache_errors;     /* store failures (the answer still goes out) */
-	uint64_t servfail;         /* SERVFAIL answers given to clients */
-	uint64_t overload;         /* refused by max_outstanding / max_waiters */
-	uint64_t refused_acl;      /* clients refused by the access list */
-	uint64_t upstream_skipped; /* dead upstreams passed over */
-	uint64_t upstream_probes;  /* attempts probing a dead upstream */
-	uint64_t upstream_dead;    /* upstreams declared dead */
-	uint64_t upstream_oversized; /* replies over max_records */
-	uint64_t fallback_0x20;    /* upstreams found not to echo the case */
-	uint64_t failcache_hits;   /* SERVFAIL from the failure cache */
-	uint64_t stale_answers;    /* expired entries served (RFC 8767) */
-	uint64_t servfail_logged;  /* SERVFAIL reasons logged */
-	uint64_t log_suppressed;   /* ... and left out by the rate limit */
+	tdns_counter queries;          /* client queries that parsed */
+	tdns_counter static_answers;   /* answered from the static zones */
+	tdns_counter cache_hits;
+	tdns_counter misses;           /* queries that waited on an upstream */
+	tdns_counter coalesced;        /* of those, joined to an outstanding query */
+	tdns_counter upstream_sent;    /* attempts sent (UDP and TCP) */
+	tdns_counter upstream_ignored; /* replies dropped: ID/QR/opcode/question */
+	tdns_counter upstream_failed;  /* attempts ended: bad rcode, garbage, socket */
+	tdns_counter upstream_timeouts;
+	tdns_counter tcp_retries;      /* TC over UDP, retried over TCP */
+	tdns_counter cache_stored;
+	tdns_counter cache_errors;     /* store failures (the answer still goes out) */
+	tdns_counter servfail;         /* SERVFAIL answers given to clients */
+	tdns_counter overload;         /* refused by max_outstanding / max_waiters */
+	tdns_counter refused_acl;      /* clients refused by the access list */
+	tdns_counter upstream_skipped; /* dead upstreams passed over */
+	tdns_counter upstream_probes;  /* attempts probing a dead upstream */
+	tdns_counter upstream_dead;    /* upstreams declared dead */
+	tdns_counter upstream_oversized; /* replies over max_records */
+	tdns_counter fallback_0x20;    /* upstreams found not to echo the case */
+	tdns_counter failcache_hits;   /* SERVFAIL from the failure cache */
+	tdns_counter stale_answers;    /* expired entries served (RFC 8767) */
+	tdns_counter servfail_logged;  /* SERVFAIL reasons logged */
+	tdns_counter log_suppressed;   /* ... and left out by the rate limit */
+	tdns_counter upstream_answers; /* clients answered from an upstream */
+	/* Per upstream (the first STATS_MAX_UPSTREAM): attempts sent, answered
+	 * (any reply that kept it alive), timed out, and the sum of the RTTs
+	 * of the answered ones in ms. */
+	tdns_counter up_sent[STATS_MAX_UPSTREAM];
+	tdns_counter up_answered[STATS_MAX_UPSTREAM];
+	tdns_counter up_timeouts[STATS_MAX_UPSTREAM];
+	tdns_counter up_rtt_ms[STATS_MAX_UPSTREAM];
 };
 
 /* Create a resolver; the cfg is copied. *out owned by the caller
@@ -195,13 +206,14 @@ enum tdns_status resolver_new(const struct tdns_resolver_cfg *cfg,
 void resolver_free(struct tdns_resolver *r);
 
 /*
- * Handle one client query in[0..len) (tcp: it came over TCP, no size limit
- * on the answer). out must hold WIRE_MAX_MSG bytes. `request` is the
+ * Handle one client query in[0..len) that came over transport (TCP and
+ * TLS: no size limit on the answer; TLS: padded, encode.h). out must hold WIRE_MAX_MSG bytes. `request` is the
  * daemon's handle, passed to client.hold only when the answer is deferred.
  * Every reply has RA set (RFC 1035 4.1.1); the local tier always recurses.
  */
 enum resolver_verdict resolver_query(struct tdns_resolver *r, const uint8_t *in,
-				     size_t len, bool tcp, void *request,
+				     size_t len, enum qctx_transport transport,
+				     void *request,
 				     uint8_t *out, size_t cap, size_t *out_len);
 
 /*
@@ -211,7 +223,8 @@ enum resolver_verdict resolver_query(struct tdns_resolver *r, const uint8_t *in,
  * well-formed query gets no reply at all (nothing to reflect).
  */
 enum resolver_verdict resolver_refuse(struct tdns_resolver *r, const uint8_t *in,
-				      size_t len, bool tcp, uint8_t *out,
+				      size_t len, enum qctx_transport transport,
+				      uint8_t *out,
 				      size_t cap, size_t *out_len);
 
 /* A message (or, with msg NULL, a failure) from the transport for attempt
@@ -250,10 +263,17 @@ uint64_t resolver_next_deadline(const struct tdns_resolver *r);
  * false if the handle is not waiting here. The caller releases the handle. */
 bool resolver_cancel(struct tdns_resolver *r, void *held);
 
+/* The cache was flushed (cache.h cache_flush) by another thread: before
+ * it next consults its failure cache, the resolver forgets every failure
+ * it remembers, so that no flushed question is answered SERVFAIL from
+ * memory. The only entry point that any thread may call. */
+void resolver_cache_flushed(struct tdns_resolver *r);
+
 /* Number of upstream queries outstanding. */
 size_t resolver_outstanding(const struct tdns_resolver *r);
 
-/* Counters since resolver_new (borrowed, valid until resolver_free). */
+/* Counters since resolver_new (borrowed, valid until resolver_free; read
+ * them with stats_get from other threads). */
 const struct tdns_resolver_stats *resolver_stats(const struct tdns_resolver *r);
 
 #endif

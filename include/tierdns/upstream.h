@@ -4,7 +4,12 @@
  * Every attempt the resolver starts gets its own outbound socket: a fresh
  * connected UDP socket on a kernel-chosen random source port (netio_out_udp,
  * RFC 5452 9.2: the kernel then drops datagrams from any other address or
- * port), or a TCP connection after a truncated answer. Replies go to
+ * port), or a TCP connection after a truncated answer. A DNS over TLS
+ * upstream (RFC 7858, RFC 8310 strict) instead has one TLS connection per
+ * loop, opened at its first attempt and kept for the next ones, which are
+ * pipelined on it; a failed connection (wrong certificate, reset, closed
+ * by the server) fails the attempts on it, and the next attempt opens a
+ * new one. Replies go to
  * resolver_on_reply; the socket is closed when the resolver says the attempt
  * is done. The resolver's wake-up requests become one netio timer.
  *
@@ -21,9 +26,13 @@
 
 struct tdns_upstream;
 
-/* addrs[0..n) are copied. *out owned by the caller. */
+/* addrs[0..n) are copied. auth NULL: every upstream clear UDP/TCP; else
+ * auth[i] non-NULL (copied) makes upstream i DNS over TLS, its certificate
+ * checked for that name under the client configuration tls (tls.h; must
+ * outlive up). *out owned by the caller. */
 enum tdns_status upstream_new(struct tdns_loop *loop, const struct tdns_addr *addrs,
-			      unsigned n, struct tdns_upstream **out);
+			      const char *const *auth, unsigned n, struct tdns_tls *tls,
+			      struct tdns_upstream **out);
 /* Close every socket and the timer. NULL is allowed. */
 void upstream_free(struct tdns_upstream *up);
 

@@ -43,6 +43,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "tierdns/rrset.h"
 #include "tierdns/status.h"
@@ -120,6 +121,12 @@ typedef int (*zonedb_zone_cb)(void *ctx, const uint8_t *apex, size_t apex_len,
 			      const struct tdns_zone_meta *meta);
 enum tdns_status zonedb_list(struct tdns_txn *t, zonedb_zone_cb cb, void *ctx,
 			     int *stop);
+
+/* One line of a zone list, as tierdns-zone list and tierdns-control zone
+ * list print it: the apex in presentation form, serial, RRsets, records,
+ * load time (UTC); apex NULL: the column headings. */
+void zonedb_print_zone(FILE *out, const uint8_t *apex, size_t apex_len,
+		       const struct tdns_zone_meta *m);
 
 /* Remove the zone (its metadata and its RRsets, not deeper zones'). */
 enum tdns_status zonedb_delete_zone(struct tdns_txn *t, const uint8_t *apex,

@@ -22,7 +22,8 @@ import sys
 BUILD = os.environ["TDNS_BUILD"]
 SRC = os.environ.get("TDNS_SRC",
                      os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-PROGRAMS = {"tierdns-upper": 8, "tierdns-local": 8, "tierdns-query": 1, "tierdns-zone": 1}
+PROGRAMS = {"tierdns-upper": 8, "tierdns-local": 8, "tierdns-query": 1, "tierdns-zone": 1,
+            "tierdns-control": 8}
 failures = []
 
 

@@ -14,9 +14,12 @@ command -v dnsperf >/dev/null || { echo "dnsperf missing: skipped"; exit 77; }
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 rc=0
+# tee: what it got to is in the test's output even if ctest stops it.
+set +e
 python3 "$src/tools/soak.py" --build "$TDNS_BUILD" --duration 60 --rate 1500 \
-	--names 20000 --threads 2 >"$out" 2>&1 || rc=$?
-cat "$out"
+	--names 20000 --threads 2 2>&1 | tee "$out"
+rc=${PIPESTATUS[0]}
+set -e
 grep -q "^verdict: PASS$" "$out" || { echo "FAIL: soak verdict not PASS (exit $rc)"; exit 1; }
 [ "$rc" = 0 ] || { echo "FAIL: soak exited $rc"; exit 1; }
 echo "ok: soak PASS"

@@ -42,7 +42,7 @@ def write(target, name, data):
 
 # The targets whose seeds this script writes (tests/fuzz/corpus/encode is
 # made elsewhere and left alone).
-TARGETS = ("auth", "local", "upstream", "msg", "rrset", "zoneload")
+TARGETS = ("auth", "local", "upstream", "msg", "rrset", "zoneload", "doh")
 
 
 def clean():
@@ -518,6 +518,75 @@ def zoneload_corpus():
         write("zoneload", name, text)
 
 
+# ---- doh: byte 0 is the chunk size - 1, then the client's HTTP/2 bytes ----
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def h2_frame(ftype, flags, stream, payload):
+    return struct.pack("!I", len(payload))[1:] + struct.pack("!BBI", ftype, flags, stream) + payload
+
+
+def hpack_lit(name, value):
+    """A literal header field without indexing, new name, no Huffman."""
+    return b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
+
+
+def h2_request(stream, method, path, ctype=None, body=None, indexed=False):
+    if indexed:
+        # static table: 2 :method GET, 3 :method POST, 7 :scheme https
+        block = (b"\x82" if method == b"GET" else b"\x83") + b"\x87"
+    else:
+        block = hpack_lit(b":method", method) + hpack_lit(b":scheme", b"https")
+    block += hpack_lit(b":authority", b"dns.test") + hpack_lit(b":path", path)
+    if ctype is not None:
+        block += hpack_lit(b"content-type", ctype)
+    out = h2_frame(1, 0x4 | (0x1 if body is None else 0), stream, block)
+    if body is not None:
+        out += h2_frame(0, 0x1, stream, body)
+    return out
+
+
+def b64url(b):
+    import base64
+    return base64.urlsafe_b64encode(b).rstrip(b"=")
+
+
+def doh_corpus():
+    q = dns.message.make_query("webapp.site", "A")
+    q.id = 0
+    w = q.to_wire()
+    start = H2_PREFACE + h2_frame(4, 0, 0, b"")
+    get = h2_request(1, b"GET", b"/dns-query?dns=" + b64url(w))
+    post = h2_request(3, b"POST", b"/dns-query", b"application/dns-message", w)
+    for chunk in (255, 0, 8):
+        write("doh", "get-chunk%d" % (chunk + 1), bytes([chunk]) + start + get)
+    write("doh", "get-indexed", b"\xff" + start +
+          h2_request(1, b"GET", b"/dns-query?ct=x&dns=" + b64url(w), indexed=True))
+    write("doh", "post", b"\xff" + start + post)
+    write("doh", "post-indexed", b"\xff" + start +
+          h2_request(1, b"POST", b"/dns-query", b"application/dns-message; x=y", w,
+                     indexed=True))
+    write("doh", "get-post-pipelined", b"\xff" + start + get + post)
+    write("doh", "post-text-plain", b"\xff" + start +
+          h2_request(1, b"POST", b"/dns-query", b"text/plain", w))
+    write("doh", "post-short", b"\xff" + start +
+          h2_request(1, b"POST", b"/dns-query", b"application/dns-message", b"12345"))
+    write("doh", "get-other-path", b"\xff" + start + h2_request(1, b"GET", b"/other"))
+    write("doh", "get-bad-base64", b"\xff" + start +
+          h2_request(1, b"GET", b"/dns-query?dns=%%%%"))
+    write("doh", "get-no-dns", b"\xff" + start + h2_request(1, b"GET", b"/dns-query"))
+    write("doh", "put", b"\xff" + start +
+          h2_request(1, b"PUT", b"/dns-query", b"application/dns-message", w))
+    write("doh", "query-odd-id", b"\xff" + start +
+          h2_request(1, b"GET", b"/dns-query?dns=" + b64url(b"\x01" + w[1:])))
+    write("doh", "control-frames", b"\xff" + start +
+          h2_frame(6, 0, 0, b"12345678") + h2_frame(4, 1, 0, b"") +
+          h2_frame(8, 0, 0, b"\x00\x00\x10\x00") + get + h2_frame(3, 0, 1, b"\x00\x00\x00\x08"))
+    write("doh", "bad-preface", b"\xff" + b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    write("doh", "even-stream", b"\xff" + start + h2_request(2, b"GET", b"/dns-query"))
+
+
 def main():
     clean()
     auth_corpus()
@@ -526,6 +595,7 @@ def main():
     msg_corpus()
     rrset_corpus()
     zoneload_corpus()
+    doh_corpus()
     total = 0
     for target in sorted(os.listdir(OUT)):
         d = os.path.join(OUT, target)

@@ -167,7 +167,9 @@ struct auth_case {
 #define SITE_SOA_NEG "site. 300 IN SOA ns1.site. hostmaster.site. 2024010101 7200 3600 1209600 300"
 #define SUB_NS "sub.site. 3600 IN NS ns1.sub.site.", "sub.site. 3600 IN NS ns.elsewhere."
 
-static const struct tdns_auth_cfg CFG = { .version = "tierdns-test" };
+/* Every RRset for ANY over UDP too (the table below lists them all);
+ * test_minimal_any has the default. */
+static const struct tdns_auth_cfg CFG = { .version = "tierdns-test", .full_any = true };
 
 static void rr_text(const ldns_rr *rr, char *buf, size_t cap)
 {
@@ -634,6 +636,52 @@ static const struct {
 	  { NULL }, { NULL } }, false },
 };
 
+/* RFC 8482 4.1 by default: ANY over UDP gets one RRset of the name (the
+ * first in type order), over TCP all of them; --full-any gives all over
+ * UDP too. A CNAME's ANY is the CNAME. */
+static void test_minimal_any(void **state)
+{
+	static const struct tdns_auth_cfg minimal = { .version = "tierdns-test" };
+	static const struct {
+		const struct tdns_auth_cfg *cfg;
+		const char *qname;
+		bool tcp;
+		unsigned ancount;
+		ldns_rr_type first;
+	} cases[] = {
+		{ &minimal, "webapp.site.", false, 1, LDNS_RR_TYPE_A },
+		{ &minimal, "webapp.site.", true, 2, LDNS_RR_TYPE_A },
+		{ &CFG, "webapp.site.", false, 2, LDNS_RR_TYPE_A },
+		{ &minimal, "site.", false, 1, LDNS_RR_TYPE_NS },
+		{ &minimal, "www.site.", false, 1, LDNS_RR_TYPE_CNAME },
+	};
+	static uint8_t out[QCTX_MAX_MSG];
+	struct fixture *f = fixture_new(FULL);
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ldns_pkt *qp = NULL, *rp = NULL;
+		uint8_t *in = NULL;
+		size_t in_len, out_len;
+
+		assert_int_equal(ldns_pkt_query_new_frm_str(&qp, cases[i].qname,
+							    LDNS_RR_TYPE_ANY, IN, 0),
+				 LDNS_STATUS_OK);
+		assert_int_equal(ldns_pkt2wire(&in, qp, &in_len), LDNS_STATUS_OK);
+		assert_true(auth_answer(NULL, f->rd, cases[i].cfg, in, in_len, cases[i].tcp,
+					out, sizeof(out), &out_len));
+		assert_int_equal(ldns_wire2pkt(&rp, out, out_len), LDNS_STATUS_OK);
+		assert_int_equal(ldns_pkt_get_rcode(rp), LDNS_RCODE_NOERROR);
+		assert_int_equal(ldns_pkt_ancount(rp), cases[i].ancount);
+		assert_int_equal(ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_answer(rp), 0)),
+				 cases[i].first);
+		ldns_pkt_free(qp);
+		ldns_pkt_free(rp);
+		free(in);
+	}
+	fixture_free(f);
+}
+
 static void test_dnssec(void **state)
 {
 	struct fixture *f = fixture_new(SIGNED);
@@ -1085,6 +1133,7 @@ int main(void)
 		cmocka_unit_test(test_bad_stored_rdata),
 		cmocka_unit_test(test_answer_malformed),
 		cmocka_unit_test(test_every_name_parses),
+		cmocka_unit_test(test_minimal_any),
 		cmocka_unit_test(test_cache_follows_loads),
 	};
 

@@ -18,6 +18,7 @@
 
 #include "testutil.h"
 #include "tierdns/cache.h"
+#include "tierdns/sketch.h"
 #include "tierdns/dnsproto.h"
 #include "tierdns/encode.h"
 #include "tierdns/msg.h"
@@ -911,7 +912,7 @@ static void test_store_many(void **state)
 	many_build(m, 0, 50);
 	m->v[7].cacheable = false;
 	before = snap_of(f->s).txn;
-	assert_int_equal(cache_store_many(f->s, &cfg, m->puts, 50, T0), TDNS_EINVAL);
+	assert_int_equal(cache_store_many(f->s, &cfg, NULL, m->puts, 50, T0), TDNS_EINVAL);
 	assert_int_equal(snap_of(f->s).txn, before + 1);
 	assert_int_equal(check_index(f->s), 49);
 	for (size_t i = 0; i < 50; i++) {
@@ -924,7 +925,7 @@ static void test_store_many(void **state)
 	assert_int_equal(entries, 49);
 	/* Nothing storable: no transaction at all. */
 	before = snap_of(f->s).txn;
-	assert_int_equal(cache_store_many(f->s, &cfg, &m->puts[7], 1, T0),
+	assert_int_equal(cache_store_many(f->s, &cfg, NULL, &m->puts[7], 1, T0),
 			 TDNS_EINVAL);
 	assert_int_equal(m->puts[7].st, TDNS_EINVAL);
 	assert_int_equal(snap_of(f->s).txn, before);
@@ -932,7 +933,7 @@ static void test_store_many(void **state)
 	/* The same keys again (refreshes): replaced, the account still
 	 * matches a scan (scan_bytes checks it). */
 	many_build(m, 0, 50);
-	assert_int_equal(cache_store_many(f->s, &cfg, m->puts, 50, T0), TDNS_OK);
+	assert_int_equal(cache_store_many(f->s, &cfg, NULL, m->puts, 50, T0), TDNS_OK);
 	assert_int_equal(check_index(f->s), 50);
 	scan_bytes(f->s, &entries);
 	assert_int_equal(entries, 50);
@@ -941,7 +942,7 @@ static void test_store_many(void **state)
 	/* 200 answers of ~450 bytes (~90 KB) against a 64 KiB budget. */
 	small.max_bytes = 64 * 1024;
 	many_build(m, 1000, MANY);
-	assert_int_equal(cache_store_many(f->s, &small, m->puts, MANY, T0), TDNS_OK);
+	assert_int_equal(cache_store_many(f->s, &small, NULL, m->puts, MANY, T0), TDNS_OK);
 	check_index(f->s);
 	for (size_t i = 0; i < MANY; i++)
 		assert_int_equal(m->puts[i].st, TDNS_OK);
@@ -954,6 +955,87 @@ static void test_store_many(void **state)
 			 TDNS_ENOTFOUND);
 	many_clear(m, MANY);
 	free(m);
+}
+
+/* Ask each of puts[0..n) k times (sketch_add) and give it its count. */
+static void many_ask(struct tdns_sketch *sk, struct many *m, size_t n, unsigned k)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t h = sketch_hash(sk, m->puts[i].qkey, m->puts[i].qkey_len,
+					 m->puts[i].qtype);
+
+		for (unsigned j = 0; j < k; j++)
+			sketch_add(sk, h);
+		m->puts[i].freq = sketch_count(sk, h);
+	}
+}
+
+/* With a sketch (TinyLFU): one-off answers that arrive when the cache is
+ * full do not evict answers asked often; an answer asked more often than
+ * the least asked of the soonest-expiring does get in. Without one, the
+ * same one-offs push the soonest-expiring popular answers out. */
+static void test_store_many_lfu(void **state)
+{
+	struct fixture *f = *state;
+	struct tdns_cache_cfg small = cfg;
+	struct many *hot = calloc(1, sizeof(*hot)), *once = calloc(1, sizeof(*once));
+	struct tdns_sketch *sk = NULL;
+	size_t entries, hot_left = 0, once_in = 0;
+	char name[32];
+
+	assert_non_null(hot);
+	assert_non_null(once);
+	assert_int_equal(sketch_new(&sk), TDNS_OK);
+	small.max_bytes = 64 * 1024; /* about 140 of these answers */
+	many_build(hot, 0, 100);
+	many_ask(sk, hot, 100, 5);
+	assert_int_equal(cache_store_many(f->s, &small, sk, hot->puts, 100, T0), TDNS_OK);
+	/* 100 one-offs, expiring later than every hot one. */
+	many_build(once, 1000, 100);
+	many_ask(sk, once, 100, 1);
+	assert_int_equal(cache_store_many(f->s, &small, sk, once->puts, 100, T0), TDNS_OK);
+	for (size_t i = 0; i < 100; i++) {
+		assert_int_equal(once->puts[i].st, TDNS_OK);
+		snprintf(name, sizeof(name), "host%zu.site.", i);
+		hot_left += lookup_status(f->s, name, LDNS_RR_TYPE_TXT, T0) == TDNS_OK;
+		snprintf(name, sizeof(name), "host%zu.site.", 1000 + i);
+		once_in += lookup_status(f->s, name, LDNS_RR_TYPE_TXT, T0) == TDNS_OK;
+	}
+	assert_int_equal(hot_left, 100);
+	assert_true(once_in > 0 && once_in < 100); /* what fitted, no more */
+	assert_true(scan_bytes(f->s, &entries) <= small.max_bytes);
+	check_index(f->s);
+	/* One asked more often than the hot ones: it gets in, and what goes
+	 * for it is the least asked the samples found - the one-offs that got
+	 * in, nearly always (a sample that sees only hot ones takes a hot
+	 * one: at most a few). */
+	many_clear(once, 100);
+	many_build(once, 2000, 1);
+	many_ask(sk, once, 1, 9);
+	assert_int_equal(cache_store_many(f->s, &small, sk, once->puts, 1, T0), TDNS_OK);
+	assert_int_equal(lookup_status(f->s, "host2000.site.", LDNS_RR_TYPE_TXT, T0), TDNS_OK);
+	hot_left = 0;
+	for (size_t i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "host%zu.site.", i);
+		hot_left += lookup_status(f->s, name, LDNS_RR_TYPE_TXT, T0) == TDNS_OK;
+	}
+	assert_true(hot_left >= 95);
+	assert_true(scan_bytes(f->s, &entries) <= small.max_bytes);
+	/* Without the sketch, one-offs evict the soonest-expiring hot ones. */
+	many_clear(once, 1);
+	many_build(once, 3000, 100);
+	assert_int_equal(cache_store_many(f->s, &small, NULL, once->puts, 100, T0), TDNS_OK);
+	hot_left = 0;
+	for (size_t i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "host%zu.site.", i);
+		hot_left += lookup_status(f->s, name, LDNS_RR_TYPE_TXT, T0) == TDNS_OK;
+	}
+	assert_true(hot_left < 50);
+	many_clear(once, 100);
+	many_clear(hot, 100);
+	sketch_free(sk);
+	free(hot);
+	free(once);
 }
 
 /* Expired entries are evicted before any live one. */
@@ -1258,7 +1340,7 @@ static void test_index_steps(void **state)
 				puts[k].qtype = LDNS_RR_TYPE_A;
 				puts[k].v = &v[k];
 			}
-			assert_int_equal(cache_store_many(f->s, &long_cfg, puts, n,
+			assert_int_equal(cache_store_many(f->s, &long_cfg, NULL, puts, n,
 							  T0 + steps[i].at),
 					 TDNS_OK);
 			for (size_t k = 0; k < n; k++)
@@ -1329,7 +1411,7 @@ static void test_evict_soonest(void **state)
 			puts[k].qtype = LDNS_RR_TYPE_A;
 			puts[k].v = &v[k];
 		}
-		assert_int_equal(cache_store_many(f->s, &c, puts, 100, T0), TDNS_OK);
+		assert_int_equal(cache_store_many(f->s, &c, NULL, puts, 100, T0), TDNS_OK);
 		for (size_t k = 0; k < 100; k++)
 			cache_value_clear(&v[k]);
 	}
@@ -1870,6 +1952,133 @@ static void test_hit_edges(void **state)
 	store_abort(t);
 }
 
+/* ---- flushing (cache_flush) ---- */
+
+/* The entries every flush case starts from: name, type, reply. */
+static const struct flush_entry {
+	const char *qname;
+	uint16_t qtype;
+	ldns_pkt_rcode rcode;
+	const char *an[3];
+	const char *ns[2];
+} flush_entries[] = {
+	/* 0 */ { "www.site.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+		  { "www.site. 300 IN A 192.0.2.1" }, { 0 } },
+	/* 1 */ { "www.site.", LDNS_RR_TYPE_AAAA, LDNS_RCODE_NOERROR,
+		  { "www.site. 300 IN AAAA 2001:db8::1" }, { 0 } },
+	/* 2 */ { "a.www.site.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+		  { "a.www.site. 300 IN A 192.0.2.2" }, { 0 } },
+	/* 3 */ { "wwwx.site.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+		  { "wwwx.site. 300 IN A 192.0.2.3" }, { 0 } },
+	/* 4 */ { "nx.site.", LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN, { 0 }, { SOA_SITE } },
+	/* 5 */ { "www.site.", LDNS_RR_TYPE_MX, LDNS_RCODE_NOERROR, { 0 }, { SOA_SITE } },
+	/* 6 */ { "alias.site.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+		  { "alias.site. 300 IN CNAME www.site.",
+		    "www.site. 300 IN A 192.0.2.1" }, { 0 } },
+	/* 7 */ { "host.example.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+		  { "host.example. 300 IN A 198.51.100.1" }, { 0 } },
+};
+#define FLUSH_N (sizeof(flush_entries) / sizeof(flush_entries[0]))
+#define ALL_ENTRIES ((1u << FLUSH_N) - 1)
+
+static const struct flush_case {
+	const char *what;
+	enum cache_flush_what kind;
+	const char *name;  /* NULL for NEGATIVE and ALL */
+	uint16_t qtype;
+	unsigned removed;  /* bit i: flush_entries[i] is gone afterwards */
+} flush_cases[] = {
+	{ "one type of a name", CACHE_FLUSH_NAME, "www.site.", LDNS_RR_TYPE_A, 1u << 0 },
+	{ "every type of a name", CACHE_FLUSH_NAME, "www.site.", 0,
+	  1u << 0 | 1u << 1 | 1u << 5 },
+	{ "the name in another case", CACHE_FLUSH_NAME, "WWW.Site.", LDNS_RR_TYPE_AAAA,
+	  1u << 1 },
+	{ "a name with nothing cached", CACHE_FLUSH_NAME, "none.site.", 0, 0 },
+	{ "a type not cached", CACHE_FLUSH_NAME, "www.site.", LDNS_RR_TYPE_TXT, 0 },
+	{ "a name and below, not its sibling wwwx", CACHE_FLUSH_TREE, "www.site.", 0,
+	  1u << 0 | 1u << 1 | 1u << 2 | 1u << 5 },
+	{ "a zone", CACHE_FLUSH_TREE, "site.", 0, ALL_ENTRIES & ~(1u << 7) },
+	{ "the root: everything", CACHE_FLUSH_TREE, ".", 0, ALL_ENTRIES },
+	{ "negative answers: NXDOMAIN and NODATA", CACHE_FLUSH_NEGATIVE, NULL, 0,
+	  1u << 4 | 1u << 5 },
+	{ "everything", CACHE_FLUSH_ALL, NULL, 0, ALL_ENTRIES },
+};
+
+static void flush_fill(struct tdns_store *s)
+{
+	for (size_t i = 0; i < FLUSH_N; i++) {
+		const struct flush_entry *e = &flush_entries[i];
+		ldns_pkt *resp = mkreply(e->qname, e->qtype, e->rcode, e->an, e->ns, NULL);
+		ldns_rdf *qn = dname(e->qname);
+
+		assert_int_equal(tu_cache_insert(s, &cfg, qn, e->qtype, resp, T0), TDNS_OK);
+		ldns_rdf_deep_free(qn);
+		ldns_pkt_free(resp);
+	}
+	assert_int_equal(check_index(s), FLUSH_N);
+}
+
+static void test_flush(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < sizeof(flush_cases) / sizeof(flush_cases[0]); c++) {
+		const struct flush_case *fc = &flush_cases[c];
+		uint8_t key[NAME_KEY_MAX];
+		size_t klen = 0, removed = 99, want = 0;
+		struct tdns_txn *t = NULL;
+		struct tdns_store *s;
+		char dir[64];
+
+		tu_tmpdir(dir);
+		s = open_store(dir, 0);
+		flush_fill(s);
+		if (fc->name != NULL)
+			qkey_of(fc->name, key, &klen);
+		assert_int_equal(store_begin(s, true, &t), TDNS_OK);
+		assert_int_equal(cache_flush(t, fc->kind, fc->name != NULL ? key : NULL,
+					     klen, fc->qtype, &removed), TDNS_OK);
+		assert_int_equal(store_commit(t), TDNS_OK);
+		for (size_t i = 0; i < FLUSH_N; i++) {
+			enum tdns_status st = lookup_status(s, flush_entries[i].qname,
+							    flush_entries[i].qtype, T0 + 1);
+			bool gone = (fc->removed >> i) & 1u;
+
+			want += gone;
+			if (st != (gone ? TDNS_ENOTFOUND : TDNS_OK))
+				fail_msg("%s: entry %zu (%s) is %s", fc->what, i,
+					 flush_entries[i].qname, gone ? "still there" : "gone");
+		}
+		if (removed != want)
+			fail_msg("%s: %zu removed, want %zu", fc->what, removed, want);
+		/* The index and the size account follow the deletions. */
+		assert_int_equal(check_index(s), FLUSH_N - want);
+		/* The cache goes on working: a flushed entry can come back. */
+		flush_fill(s);
+		store_close(s);
+		tu_rmdir(dir);
+	}
+}
+
+/* A flush of a name without one, or with a key longer than a name key,
+ * is refused and removes nothing. */
+static void test_flush_bad_args(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t key[NAME_KEY_MAX + 1] = { 0 };
+	struct tdns_txn *t = NULL;
+	size_t removed = 7;
+
+	flush_fill(f->s);
+	assert_int_equal(store_begin(f->s, true, &t), TDNS_OK);
+	assert_int_equal(cache_flush(t, CACHE_FLUSH_NAME, NULL, 0, 0, &removed),
+			 TDNS_EINVAL);
+	assert_int_equal(removed, 0);
+	assert_int_equal(cache_flush(t, CACHE_FLUSH_TREE, key, sizeof(key), 0, &removed),
+			 TDNS_EINVAL);
+	assert_int_equal(store_commit(t), TDNS_OK);
+	assert_int_equal(check_index(f->s), FLUSH_N);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1886,6 +2095,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_purge_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_evicts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_many_lfu, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_expired_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_account_purge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_get, setup, teardown),
@@ -1895,6 +2105,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_index_rebuild, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_map_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hits_match_ldns, setup, teardown),
+		cmocka_unit_test(test_flush),
+		cmocka_unit_test_setup_teardown(test_flush_bad_args, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hit_edges, setup, teardown),
 	};
 

@@ -314,9 +314,21 @@ static void test_config_values(void **state)
 	assert_int_equal(load_text(UP, "", NULL, &o, err, sizeof(err)), OPTS_RUN);
 	assert_int_equal(o.port, 9998);
 	assert_int_equal(o.control_mode, 0660);
-	assert_null(o.control_path);
+	assert_string_equal(o.control_path, TDNS_RUN_DIR "/upper.sock");
+	assert_true(o.control_default); /* a warning only, if it cannot be made */
 	assert_null(o.metrics_listen);
 	assert_int_equal(o.log_target, TDNS_LOG_STDERR);
+	opts_free(&o);
+	/* socket: ~ is no control socket; a path given is not the default
+	 * (it must work). */
+	assert_int_equal(load_text(UP, "control: {socket: ~}\n", NULL, &o, err, sizeof(err)),
+			 OPTS_RUN);
+	assert_null(o.control_path);
+	assert_false(o.control_default);
+	opts_free(&o);
+	assert_int_equal(load_text(UP, "control: {socket: /run/tierdns/upper.sock}\n", NULL,
+				   &o, err, sizeof(err)), OPTS_RUN);
+	assert_false(o.control_default);
 	opts_free(&o);
 	assert_int_equal(load_text(LO, "# port: 1\n", NULL, &o, err, sizeof(err)), OPTS_RUN);
 	assert_int_equal(o.port, 9999);

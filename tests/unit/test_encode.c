@@ -445,6 +445,61 @@ static void test_opt_ede_and_extended_rcode(void **state)
 	assert_int_equal(out[n - 11 + 6], 0);
 }
 
+/* RFC 8467 4.1: over TLS and HTTPS a reply with an OPT is padded to a
+ * multiple of 468 bytes by a Padding option (zeros) that comes first, the
+ * EDE after it; over UDP and TCP, or without EDNS, nothing is added; a
+ * reply that the padding would push past the limit goes unpadded. */
+static void test_padding(void **state)
+{
+	static const struct {
+		uint8_t transport;
+		uint16_t udp;      /* the query's EDNS size; 0: no EDNS */
+		bool padded;
+	} rows[] = {
+		{ QCTX_TLS, 1232, true },   { QCTX_HTTPS, 1232, true },
+		{ QCTX_TLS, 0, false },     { QCTX_HTTPS, 0, false },
+		{ QCTX_UDP, 1232, false },  { QCTX_TCP, 1232, false },
+	};
+	static struct tdns_answer a;
+	uint8_t query[512];
+	struct tdns_qctx q;
+	size_t i, n, qlen, plain, opt;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		qlen = make_query(query, "x.example.", DNS_TYPE_A, rows[i].udp, true);
+		memset(&q, 0, sizeof(q));
+		q.transport = rows[i].transport;
+		assert_int_equal(qctx_parse(&q, query, qlen), QCTX_OK);
+		answer_reset(&a);
+		answer_fail(&a, DNS_RCODE_SERVFAIL, EDE_NETWORK_ERROR, "upstream down");
+		assert_int_equal(encode_reply(&q, &a, out, sizeof(out), &n), TDNS_OK);
+		/* header + question, then the OPT (11) and its EDE (19) */
+		plain = qlen - (rows[i].udp > 0 ? 11 : 0) + (rows[i].udp > 0 ? 11 + 19 : 0);
+		if (!rows[i].padded) {
+			assert_int_equal(n, plain);
+			continue;
+		}
+		assert_int_equal(n, 468);
+		opt = qlen - 11; /* where the OPT starts: after the question */
+		assert_int_equal(dns_rd16(out + opt + 9), 468 - opt - 11);
+		assert_int_equal(dns_rd16(out + opt + 11), DNS_OPT_PADDING);
+		assert_int_equal(dns_rd16(out + opt + 13), 468 - plain - 4);
+		for (size_t k = opt + 15; k < opt + 15 + 468 - plain - 4; k++)
+			assert_int_equal(out[k], 0);
+		assert_int_equal(dns_rd16(out + 468 - 19), DNS_OPT_EDE);
+	}
+
+	/* A limit that leaves no room for the padding: none. */
+	qlen = make_query(query, "x.example.", DNS_TYPE_A, 1232, true);
+	memset(&q, 0, sizeof(q));
+	q.transport = QCTX_TLS;
+	assert_int_equal(qctx_parse(&q, query, qlen), QCTX_OK);
+	answer_reset(&a);
+	assert_int_equal(encode_reply(&q, &a, out, 100, &n), TDNS_OK);
+	assert_int_equal(n, qlen);
+}
+
 /* Stored rdata that does not fit its type is an error, not an answer. */
 static void test_bad_rdata(void **state)
 {
@@ -572,6 +627,7 @@ int main(void)
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_truncation_keeps_signatures),
 		cmocka_unit_test(test_opt_ede_and_extended_rcode),
+		cmocka_unit_test(test_padding),
 		cmocka_unit_test(test_bad_rdata),
 		cmocka_unit_test(test_pipeline),
 		cmocka_unit_test(test_encode_query),

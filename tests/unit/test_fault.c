@@ -420,7 +420,8 @@ static bool upper_run(void *arg, unsigned long n, bool sticky,
 		      const uint8_t *in, size_t in_len, uint8_t *out,
 		      size_t *out_len, unsigned long *calls)
 {
-	static const struct tdns_auth_cfg cfg = { .version = "tierdns-test" };
+	/* full_any: the table expects every RRset of an ANY (RFC 8482 aside). */
+	static const struct tdns_auth_cfg cfg = { .version = "tierdns-test", .full_any = true };
 	struct upper_ctx *u = arg;
 	struct zonedb_cache *zc = NULL;
 	struct tdns_txn *t = NULL;

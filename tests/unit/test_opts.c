@@ -322,8 +322,10 @@ static void test_opts_help(void **state)
 	static const char *local_only[] = { "--upstream", "--max-ttl", "--max-neg-ttl",
 					    "--timeout", "--cache-size", "--allow",
 					    "--serve-stale", "--stale-ttl", "--use-0x20",
-					    "--max-outstanding" };
-	static const char *both[] = { "--max-tcp ", "--max-tcp-per-client", "--tcp-idle" };
+					    "--max-outstanding", "--upstream-tls", "--tls-ca",
+					    "--https-listen" };
+	static const char *both[] = { "--max-tcp ", "--max-tcp-per-client", "--tcp-idle",
+				      "--tls-listen", "--tls-cert", "--tls-key" };
 	char text[8192];
 	enum tdns_prog prog;
 	size_t i;
@@ -348,6 +350,96 @@ static void test_opts_help(void **state)
 			else
 				assert_null(strstr(text, local_only[i]));
 		}
+	}
+}
+
+/* DNS over TLS and HTTPS: listeners with their default ports, upstreams
+ * with their authentication names, and what must not run. */
+struct tls_case {
+	enum tdns_prog prog;
+	const char *argv[MAX_ARGS];
+	enum opts_result result;
+	const char *tls_listen, *https_listen; /* the first, as printed */
+	const char *upstream[2];               /* as printed */
+	const char *auth[2];                   /* NULL: clear */
+	const char *ca;
+};
+
+#define CK "--tls-cert", "c.pem", "--tls-key", "k.pem"
+
+#define TLS_NORUN(p, ...) { .prog = (p), .argv = { __VA_ARGS__, NULL }, .result = OPTS_USAGE }
+
+static const struct tls_case tls_cases[] = {
+	{ .prog = UP, .argv = { "--tls-listen", "127.0.0.2", CK, NULL }, .result = OPTS_RUN,
+	  .tls_listen = "127.0.0.2:853" },
+	{ .prog = UP, .argv = { CK, "--tls-listen", "[::1]:8853", NULL }, .result = OPTS_RUN,
+	  .tls_listen = "[::1]:8853" },
+	{ .prog = LO, .argv = { "--https-listen", "127.0.0.3", CK, NULL }, .result = OPTS_RUN,
+	  .https_listen = "127.0.0.3:443", .upstream = { "127.0.0.1:9998" } },
+	{ .prog = LO, .argv = { "--upstream-tls", "192.0.2.1#dns.example", NULL },
+	  .result = OPTS_RUN, .upstream = { "192.0.2.1:853" }, .auth = { "dns.example" } },
+	{ .prog = LO,
+	  .argv = { "-u", "10.0.0.1", "--upstream-tls", "[2001:db8::1]:8853#192.0.2.9",
+		    "--tls-ca", "ca.pem", NULL },
+	  .result = OPTS_RUN, .upstream = { "10.0.0.1:53", "[2001:db8::1]:8853" },
+	  .auth = { NULL, "192.0.2.9" }, .ca = "ca.pem" },
+	/* No certificate, no key, a bad address, no or an empty name. */
+	TLS_NORUN(UP, "--tls-listen", "127.0.0.1"),
+	TLS_NORUN(LO, "--https-listen", "127.0.0.1", "--tls-cert", "c.pem"),
+	TLS_NORUN(UP, "--tls-listen", "localhost", CK),
+	TLS_NORUN(UP, "--tls-cert", ""),
+	TLS_NORUN(LO, "--upstream-tls", "192.0.2.1"),
+	TLS_NORUN(LO, "--upstream-tls", "192.0.2.1#"),
+	TLS_NORUN(LO, "--upstream-tls", "dns.example#dns.example"),
+	TLS_NORUN(LO, "--upstream-tls", "192.0.2.1:0#dns.example"),
+	/* The upper has no upstreams and no DoH. */
+	TLS_NORUN(UP, "--upstream-tls", "192.0.2.1#dns.example"),
+	TLS_NORUN(UP, "--https-listen", "127.0.0.1", CK),
+};
+
+static void test_opts_tls(void **state)
+{
+	char *argv[MAX_ARGS + 2], buf[64];
+	struct tdns_opts o;
+	int argc;
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(tls_cases) / sizeof(tls_cases[0]); c++) {
+		const struct tls_case *k = &tls_cases[c];
+
+		argc = 0;
+		argv[argc++] = (char *)"prog";
+		for (size_t i = 0; k->argv[i] != NULL; i++)
+			argv[argc++] = (char *)k->argv[i];
+		argv[argc] = NULL;
+		if (opts_parse(k->prog, argc, argv, &o) != k->result)
+			fail_msg("tls case %zu: verdict", c);
+		if (k->result != OPTS_RUN)
+			continue;
+		assert_int_equal(o.n_tls_listen, k->tls_listen != NULL);
+		if (k->tls_listen != NULL) {
+			assert_string_equal(netio_addr_str(&o.tls_listen[0], buf, sizeof(buf)),
+					    k->tls_listen);
+			assert_string_equal(o.tls_cert, "c.pem");
+			assert_string_equal(o.tls_key, "k.pem");
+		}
+		assert_int_equal(o.n_https_listen, k->https_listen != NULL);
+		if (k->https_listen != NULL)
+			assert_string_equal(netio_addr_str(&o.https_listen[0], buf, sizeof(buf)),
+					    k->https_listen);
+		for (unsigned i = 0; i < 2 && k->upstream[i] != NULL; i++) {
+			assert_true(o.n_upstream > i);
+			assert_string_equal(netio_addr_str(&o.upstream[i], buf, sizeof(buf)),
+					    k->upstream[i]);
+			if (k->auth[i] == NULL)
+				assert_null(o.upstream_auth[i]);
+			else
+				assert_string_equal(o.upstream_auth[i], k->auth[i]);
+		}
+		if (k->ca == NULL)
+			assert_null(o.tls_ca);
+		else
+			assert_string_equal(o.tls_ca, k->ca);
 	}
 }
 
@@ -409,6 +501,7 @@ int main(void)
 		cmocka_unit_test(test_opts_table),
 		cmocka_unit_test(test_opts_harden),
 		cmocka_unit_test(test_opts_tcp_limits),
+		cmocka_unit_test(test_opts_tls),
 		cmocka_unit_test(test_opts_help),
 		cmocka_unit_test(test_opts_default_db),
 		cmocka_unit_test(test_opts_privileges),

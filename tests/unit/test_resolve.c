@@ -1700,6 +1700,32 @@ static void test_failure_cache(void **state)
 			 RESOLVER_DEFER);
 }
 
+/* A cache flush (resolver_cache_flushed, from the control thread) makes
+ * the resolver forget its failures: the next query goes upstream at once,
+ * where the failure cache would have answered SERVFAIL for 5 s. Without
+ * a flush it does answer from memory. */
+static void test_failure_cache_flushed(void **state)
+{
+	struct env *e = *state;
+	size_t sent;
+
+	env_resolver(e, 1, 0);
+	assert_int_equal(ask(e, 0, 1, "flushed.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	play(e, B_REFUSED);
+	sent = e->n_sent;
+	assert_int_equal(ask(e, 0, 2, "flushed.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_REPLY); /* from the failure cache */
+	assert_int_equal(e->n_sent, sent);
+	resolver_cache_flushed(e->r);
+	assert_int_equal(ask(e, 0, 3, "flushed.site.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	assert_int_equal(e->n_sent, sent + 1);
+	play(e, B_OK);
+	assert_int_equal(resolver_stats(e->r)->failcache_hits, 1);
+	assert_int_equal(resolver_stats(e->r)->upstream_answers, 1);
+}
+
 /* A failure to reach the upstream (no answer) lapses the moment the
  * upstream answers anything again; a failure it returned (REFUSED) is
  * remembered whatever else it answers. */
@@ -2432,6 +2458,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failure_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_cache_reachability, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_cache_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failure_cache_flushed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ede_codes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_servfail_log_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_serve_stale, setup, teardown),

@@ -134,7 +134,7 @@ static void env_start(struct env *e, uint16_t upstream, unsigned timeout_ms)
 	struct tdns_addr addr;
 
 	assert_int_equal(netio_addr_parse("127.0.0.1", upstream, &addr), TDNS_OK);
-	assert_int_equal(upstream_new(e->loop, &addr, 1, &e->up), TDNS_OK);
+	assert_int_equal(upstream_new(e->loop, &addr, NULL, 1, NULL, &e->up), TDNS_OK);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.store = e->store;
 	cfg.n_upstream = 1;

@@ -1,0 +1,770 @@
+/*
+ * control.c - the control socket, the statistics sums and the metrics
+ * endpoint (control.h).
+ */
+#include "tierdns/control.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <ldns/ldns.h>
+
+#include "tierdns/cache.h"
+#include "tierdns/clock.h"
+#include "tierdns/daemon.h"
+#include "tierdns/log.h"
+#include "tierdns/name.h"
+#include "tierdns/zonedb.h"
+#include "tierdns/zoneload.h"
+
+#define IO_TIMEOUT_S 5
+#define MAX_ARGS 8
+#define HTTP_HEAD_MAX 4096
+
+struct tdns_control {
+	struct tdns_control_ops ops;
+	int fd;                  /* the control socket, -1: none */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int metrics_fd;          /* -1: none */
+	int wake[2];             /* control_free wakes the thread */
+	pthread_t thread;
+	bool started;
+	uint64_t started_at;     /* epoch seconds */
+	struct tdns_stats_sum base; /* "stats --reset"; control thread only */
+};
+
+/* ---- statistics ---- */
+
+static size_t zone_count(struct tdns_txn *t)
+{
+	return store_count(t, TDNS_DB_ZONES);
+}
+
+void control_stats(struct tdns_control *c, struct tdns_stats_sum *sum)
+{
+	const struct tdns_control_ops *ops = &c->ops;
+	struct tdns_txn *t = NULL;
+	struct infra_state is;
+	unsigned i;
+
+	memset(sum, 0, sizeof(*sum));
+	sum->uptime_s = clock_now() - c->started_at;
+	sum->workers = ops->workers;
+	if (ops->stats != NULL)
+		ops->stats(ops->ctx, sum);
+	if (store_begin(ops->store, false, &t) == TDNS_OK) {
+		sum->zones = zone_count(t);
+		if (ops->prog == TDNS_PROG_LOCAL) {
+			sum->cache_entries = cache_count(t);
+			sum->cache_bytes = cache_bytes(t);
+		}
+		store_abort(t);
+	}
+	sum->cache_evictions = cache_evictions();
+	sum->n_upstream = ops->n_upstream < STATS_MAX_UPSTREAM ? ops->n_upstream
+							       : STATS_MAX_UPSTREAM;
+	for (i = 0; i < sum->n_upstream; i++) {
+		netio_addr_str(&ops->upstream[i], sum->up[i].addr, sizeof(sum->up[i].addr));
+		if (ops->infra != NULL) {
+			infra_get(ops->infra, i, &is);
+			sum->up[i].srtt_ms = is.srtt_ms;
+			sum->up[i].fails = is.fails;
+			sum->up[i].dead = infra_peek(ops->infra, i, clock_mono_ms()) ==
+					  INFRA_SKIP || is.fails >= INFRA_DEAD_AFTER;
+		}
+	}
+}
+
+void control_log_stats(void *arg)
+{
+	struct tdns_control *c = arg;
+	struct tdns_stats_sum sum;
+
+	control_stats(c, &sum);
+	stats_log("stats", &sum, c->ops.prog == TDNS_PROG_LOCAL);
+}
+
+/* ---- commands ---- */
+
+struct req {
+	struct tdns_control *c;
+	FILE *out;
+	int argc;
+	char *argv[MAX_ARGS];
+	char err[256];    /* set: the status line is "error: err" */
+};
+
+__attribute__((format(printf, 2, 3)))
+static void fail(struct req *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->err, sizeof(r->err), fmt, ap);
+	va_end(ap);
+}
+
+static bool is_local(const struct req *r)
+{
+	return r->c->ops.prog == TDNS_PROG_LOCAL;
+}
+
+static void cmd_status(struct req *r)
+{
+	const struct tdns_control_ops *ops = &r->c->ops;
+	struct tdns_txn *t = NULL;
+	enum tdns_status st;
+
+	fprintf(r->out, "version: %s\n", TDNS_VERSION);
+	fprintf(r->out, "tier: %s\n", is_local(r) ? "local" : "upper");
+	fprintf(r->out, "pid: %ld\n", (long)getpid());
+	fprintf(r->out, "uptime: %llu s\n",
+		(unsigned long long)(clock_now() - r->c->started_at));
+	fprintf(r->out, "workers: %u\n", ops->workers);
+	fprintf(r->out, "store: %s\n", ops->db_dir);
+	st = store_begin(ops->store, false, &t);
+	if (st != TDNS_OK) {
+		fail(r, "store %s: %s", ops->db_dir, tdns_strerror(st));
+		return;
+	}
+	fprintf(r->out, "zones: %zu\n", zone_count(t));
+	if (is_local(r))
+		fprintf(r->out, "cache entries: %zu\n", cache_count(t));
+	store_abort(t);
+	fprintf(r->out, "log level: %s\n",
+		(const char *[]){ "err", "warn", "info", "debug" }[log_get_level()]);
+}
+
+static void cmd_stats(struct req *r)
+{
+	struct tdns_stats_sum sum, now;
+	bool reset = false;
+
+	if (r->argc == 2 && strcmp(r->argv[1], "--reset") == 0)
+		reset = true;
+	else if (r->argc != 1) {
+		fail(r, "usage: stats [--reset]");
+		return;
+	}
+	control_stats(r->c, &sum);
+	now = sum;
+	stats_sum_sub(&sum, &r->c->base);
+	stats_print(r->out, &sum, is_local(r));
+	if (reset)
+		r->c->base = now;
+}
+
+static void cmd_reload(struct req *r)
+{
+	daemon_reload(r->c->ops.reload, r->c->ops.ctx, "tierdns-control reload");
+}
+
+static void cmd_stop(struct req *r)
+{
+	(void)r;
+	log_info("tierdns-control stop");
+	/* The main thread's sigwait takes it: the same stop as SIGTERM. */
+	kill(getpid(), SIGTERM);
+}
+
+static void cmd_log_level(struct req *r)
+{
+	static const struct {
+		const char *name;
+		enum tdns_log_level level;
+	} levels[] = {
+		{ "err", TDNS_LOG_ERR },     { "error", TDNS_LOG_ERR },
+		{ "warn", TDNS_LOG_WARN },   { "warning", TDNS_LOG_WARN },
+		{ "info", TDNS_LOG_INFO },   { "debug", TDNS_LOG_DEBUG },
+	};
+
+	if (r->argc != 2) {
+		fail(r, "usage: log-level err|warn|info|debug");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		if (strcasecmp(r->argv[1], levels[i].name) == 0) {
+			log_set_level(levels[i].level);
+			log_info("log level set to %s (tierdns-control)", levels[i].name);
+			return;
+		}
+	}
+	fail(r, "unknown log level '%s' (err, warn, info, debug)", r->argv[1]);
+}
+
+/* The name argument as a name key; false (and the error set) if invalid. */
+static bool name_arg(struct req *r, const char *text, uint8_t *key, size_t *klen)
+{
+	if (zoneload_name_key(text, key, klen) != TDNS_OK) {
+		fail(r, "'%s' is not a valid domain name", text);
+		return false;
+	}
+	return true;
+}
+
+static int zone_list_one(void *ctx, const uint8_t *apex, size_t apex_len,
+			 const struct tdns_zone_meta *m)
+{
+	zonedb_print_zone(ctx, apex, apex_len, m);
+	return 0;
+}
+
+static void cmd_zone(struct req *r)
+{
+	struct tdns_store *s = r->c->ops.store;
+	uint8_t key[NAME_KEY_MAX];
+	struct tdns_zone_meta m;
+	struct tdns_txn *t = NULL;
+	size_t klen;
+	enum tdns_status st;
+	const char *sub = r->argc > 1 ? r->argv[1] : "";
+	bool list = strcmp(sub, "list") == 0;
+
+	if (list ? r->argc != 2
+		 : (r->argc != 3 || (strcmp(sub, "status") != 0 &&
+				     strcmp(sub, "remove") != 0))) {
+		fail(r, "usage: zone list | zone status NAME | zone remove NAME");
+		return;
+	}
+	if (!list && !name_arg(r, r->argv[2], key, &klen))
+		return;
+	st = store_begin(s, strcmp(sub, "remove") == 0, &t);
+	if (st != TDNS_OK)
+		goto out;
+	if (list) {
+		zonedb_print_zone(r->out, NULL, 0, NULL);
+		st = zonedb_list(t, zone_list_one, r->out, NULL);
+		goto out;
+	}
+	st = zonedb_get_meta(t, key, klen, &m);
+	if (st == TDNS_ENOTFOUND) {
+		fail(r, "no zone %s in the store", r->argv[2]);
+		goto out;
+	}
+	if (st != TDNS_OK)
+		goto out;
+	if (strcmp(sub, "status") == 0) {
+		zonedb_print_zone(r->out, NULL, 0, NULL);
+		zonedb_print_zone(r->out, key, klen, &m);
+		goto out;
+	}
+	st = zonedb_delete_zone(t, key, klen);
+	if (st == TDNS_OK) {
+		st = store_commit(t);
+		t = NULL;
+	}
+	if (st == TDNS_OK)
+		log_info("zone %s removed (tierdns-control)", r->argv[2]);
+out:
+	if (st != TDNS_OK && r->err[0] == '\0')
+		fail(r, "store %s: %s", r->c->ops.db_dir, tdns_strerror(st));
+	store_abort(t);
+}
+
+/* One flush in its own write transaction; the workers are told before the
+ * command answers, so the next query after "ok" cannot be answered from
+ * a failure they remembered. */
+static void flush(struct req *r, enum cache_flush_what what, const uint8_t *key,
+		  size_t klen, uint16_t type)
+{
+	struct tdns_txn *t = NULL;
+	size_t n = 0;
+	enum tdns_status st;
+
+	st = store_begin(r->c->ops.store, true, &t);
+	if (st == TDNS_OK)
+		st = cache_flush(t, what, key, klen, type, &n);
+	if (st == TDNS_OK) {
+		st = store_commit(t);
+		t = NULL;
+	}
+	store_abort(t);
+	if (st != TDNS_OK) {
+		fail(r, "cache flush: %s", tdns_strerror(st));
+		return;
+	}
+	if (r->c->ops.flushed != NULL)
+		r->c->ops.flushed(r->c->ops.ctx);
+	fprintf(r->out, "removed %zu cache entr%s\n", n, n == 1 ? "y" : "ies");
+	log_info("cache flush: %zu entr%s removed (tierdns-control)", n,
+		 n == 1 ? "y" : "ies");
+}
+
+static void cmd_cache(struct req *r)
+{
+	uint8_t key[NAME_KEY_MAX];
+	const char *sub = r->argc > 1 ? r->argv[1] : "";
+	struct tdns_txn *t = NULL;
+	size_t klen = 0;
+	int type = 0;
+	enum tdns_status st;
+
+	if (!is_local(r)) {
+		fail(r, "tierdns-upper has no cache (the cache commands are for "
+			"tierdns-local)");
+		return;
+	}
+	if (strcmp(sub, "flush") == 0 && (r->argc == 3 || r->argc == 4)) {
+		if (!name_arg(r, r->argv[2], key, &klen))
+			return;
+		if (r->argc == 4) {
+			type = ldns_get_rr_type_by_name(r->argv[3]);
+			if (type <= 0) {
+				fail(r, "'%s' is not an RR type", r->argv[3]);
+				return;
+			}
+		}
+		flush(r, CACHE_FLUSH_NAME, key, klen, (uint16_t)type);
+	} else if (strcmp(sub, "flush-zone") == 0 && r->argc == 3) {
+		if (name_arg(r, r->argv[2], key, &klen))
+			flush(r, CACHE_FLUSH_TREE, key, klen, 0);
+	} else if (strcmp(sub, "flush-negative") == 0 && r->argc == 2) {
+		flush(r, CACHE_FLUSH_NEGATIVE, NULL, 0, 0);
+	} else if (strcmp(sub, "flush-all") == 0 && r->argc == 2) {
+		flush(r, CACHE_FLUSH_ALL, NULL, 0, 0);
+	} else if (strcmp(sub, "dump") == 0 && r->argc == 2) {
+		st = store_begin(r->c->ops.store, false, &t);
+		if (st == TDNS_OK)
+			st = cache_dump(t, clock_now(), r->out);
+		store_abort(t);
+		if (st != TDNS_OK)
+			fail(r, "cache dump: %s", tdns_strerror(st));
+	} else {
+		fail(r, "usage: cache flush NAME [TYPE] | cache flush-zone NAME | "
+			"cache flush-negative | cache flush-all | cache dump");
+	}
+}
+
+static void cmd_help(struct req *r);
+
+static const struct command {
+	const char *name;
+	void (*fn)(struct req *r);
+	const char *help;
+} commands[] = {
+	{ "status", cmd_status, "status                   version, uptime, workers, store, zones" },
+	{ "stats", cmd_stats, "stats [--reset]          counters summed over the workers" },
+	{ "reload", cmd_reload, "reload                   what SIGHUP does" },
+	{ "zone", cmd_zone, "zone list | status NAME | remove NAME" },
+	{ "cache", cmd_cache, "cache flush NAME [TYPE] | flush-zone NAME | flush-negative | "
+			      "flush-all | dump   (tierdns-local)" },
+	{ "log-level", cmd_log_level, "log-level err|warn|info|debug" },
+	{ "stop", cmd_stop, "stop                     stop the daemon (as SIGTERM)" },
+	{ "help", cmd_help, "help                     this list" },
+};
+
+static void cmd_help(struct req *r)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(r->out, "%s\n", commands[i].help);
+}
+
+/* Split line into words (spaces and tabs); false when there are too many. */
+static bool split(char *line, struct req *r)
+{
+	char *save = NULL, *w;
+
+	r->argc = 0;
+	for (w = strtok_r(line, " \t", &save); w != NULL; w = strtok_r(NULL, " \t", &save)) {
+		if (r->argc == MAX_ARGS)
+			return false;
+		r->argv[r->argc++] = w;
+	}
+	return true;
+}
+
+static void run_command(struct tdns_control *c, char *line, FILE *out)
+{
+	struct req r = { .c = c, .out = out };
+	size_t plen = strlen(CONTROL_PROTO);
+
+	if (strncmp(line, CONTROL_PROTO, plen) != 0 || (line[plen] != ' ' && line[plen] != '\0')) {
+		fail(&r, "not a tierdns-control request (protocol %s expected)",
+		     CONTROL_PROTO);
+	} else if (!split(line + plen, &r)) {
+		fail(&r, "too many arguments");
+	} else if (r.argc == 0) {
+		fail(&r, "no command (try help)");
+	} else {
+		size_t i;
+
+		for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+			if (strcmp(r.argv[0], commands[i].name) == 0) {
+				commands[i].fn(&r);
+				break;
+			}
+		}
+		if (i == sizeof(commands) / sizeof(commands[0]))
+			fail(&r, "unknown command '%s' (try help)", r.argv[0]);
+	}
+	if (r.err[0] != '\0')
+		fprintf(out, "error: %s\n", r.err);
+	else
+		fprintf(out, "ok\n");
+}
+
+/* ---- connections ---- */
+
+static void set_timeouts(int fd)
+{
+	struct timeval tv = { .tv_sec = IO_TIMEOUT_S };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* Read until end (a terminator string) is seen or cap - 1 bytes came;
+ * returns the length read (NUL-terminated), -1 on error or timeout. */
+static ssize_t read_until(int fd, char *buf, size_t cap, const char *end)
+{
+	size_t used = 0;
+	ssize_t n;
+
+	while (used + 1 < cap) {
+		n = read(fd, buf + used, cap - 1 - used);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		used += (size_t)n;
+		buf[used] = '\0';
+		if (strstr(buf, end) != NULL)
+			return (ssize_t)used;
+	}
+	buf[used] = '\0';
+	return used > 0 && strstr(buf, end) != NULL ? (ssize_t)used : -1;
+}
+
+static void serve_control(struct tdns_control *c, int fd)
+{
+	char line[CONTROL_LINE_MAX + 1], *nl;
+	FILE *out;
+
+	set_timeouts(fd);
+	out = fdopen(fd, "w");
+	if (out == NULL) {
+		close(fd);
+		return;
+	}
+	if (read_until(fd, line, sizeof(line), "\n") < 0) {
+		fprintf(out, "error: no request line (at most %d bytes, ending in a "
+			"newline) within %d s\n", CONTROL_LINE_MAX, IO_TIMEOUT_S);
+	} else {
+		nl = strchr(line, '\n');
+		*nl = '\0';
+		if (nl > line && nl[-1] == '\r')
+			nl[-1] = '\0';
+		run_command(c, line, out);
+	}
+	fclose(out);
+}
+
+static void http_reply(FILE *out, const char *status, const char *type,
+		       const char *body, size_t len)
+{
+	fprintf(out, "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+		     "Connection: close\r\n\r\n", status, type, len);
+	fwrite(body, 1, len, out);
+}
+
+static void serve_metrics(struct tdns_control *c, int fd)
+{
+	char head[HTTP_HEAD_MAX], *body = NULL;
+	size_t len = 0;
+	struct tdns_stats_sum sum;
+	FILE *out, *mem;
+
+	set_timeouts(fd);
+	out = fdopen(fd, "w");
+	if (out == NULL) {
+		close(fd);
+		return;
+	}
+	if (read_until(fd, head, sizeof(head), "\r\n\r\n") < 0 &&
+	    strstr(head, "\n\n") == NULL) {
+		http_reply(out, "400 Bad Request", "text/plain", "bad request\n", 12);
+	} else if (strncmp(head, "GET ", 4) != 0) {
+		http_reply(out, "405 Method Not Allowed", "text/plain",
+			   "only GET\n", 9);
+	} else if (strncmp(head + 4, "/metrics ", 9) != 0 &&
+		   strncmp(head + 4, "/metrics?", 9) != 0) {
+		http_reply(out, "404 Not Found", "text/plain", "try /metrics\n", 13);
+	} else {
+		mem = open_memstream(&body, &len);
+		if (mem != NULL) {
+			control_stats(c, &sum);
+			stats_print_prometheus(mem, &sum, c->ops.prog == TDNS_PROG_LOCAL);
+			fclose(mem);
+		}
+		if (body != NULL)
+			http_reply(out, "200 OK", "text/plain; version=0.0.4; charset=utf-8",
+				   body, len);
+		else
+			http_reply(out, "500 Internal Server Error", "text/plain",
+				   "out of memory\n", 14);
+	}
+	free(body);
+	fclose(out);
+}
+
+static void *control_main(void *arg)
+{
+	struct tdns_control *c = arg;
+	struct pollfd p[3];
+	int fd;
+
+	p[0].fd = c->wake[0];
+	p[1].fd = c->fd;
+	p[2].fd = c->metrics_fd;
+	for (int i = 0; i < 3; i++)
+		p[i].events = POLLIN;
+	for (;;) {
+		if (poll(p, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("control: poll: %s", strerror(errno));
+			break;
+		}
+		if (p[0].revents != 0)
+			break;
+		for (int i = 1; i < 3; i++) {
+			if (p[i].fd < 0 || (p[i].revents & POLLIN) == 0)
+				continue;
+			fd = accept4(p[i].fd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd < 0)
+				continue;
+			if (i == 1)
+				serve_control(c, fd);
+			else
+				serve_metrics(c, fd);
+		}
+	}
+	return NULL;
+}
+
+/* ---- set-up ---- */
+
+/* Is a daemon answering on path? Stale sockets (a crashed daemon) are not. */
+static bool socket_live(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	bool live;
+	int fd;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	live = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return live;
+}
+
+/* Bind the control socket at c->path. Errors are logged (as warnings when
+ * soft: the default path); returns false on failure. */
+static bool bind_control(struct tdns_control *c, const struct tdns_opts *o,
+			 bool soft)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	enum tdns_log_level lv = soft ? TDNS_LOG_WARN : TDNS_LOG_ERR;
+	const char *what = soft ? "; running without a control socket" : "";
+	char dir[sizeof(c->path)], *slash;
+	struct passwd *pw;
+	struct group *gr;
+	struct stat sb;
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	mode_t old;
+	int fd = -1;
+
+	snprintf(dir, sizeof(dir), "%s", c->path);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash != NULL)
+		*slash = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode) || access(dir, W_OK | X_OK) != 0) {
+		log_msg(lv, "control socket %s: directory %s %s%s", c->path, dir,
+			stat(dir, &sb) != 0 ? "does not exist" : "is not writable", what);
+		return false;
+	}
+	if (lstat(c->path, &sb) == 0) {
+		if (!S_ISSOCK(sb.st_mode)) {
+			log_msg(lv, "control socket %s: a file that is not a socket is "
+				"in the way%s", c->path, what);
+			return false;
+		}
+		if (socket_live(c->path)) {
+			log_msg(lv, "control socket %s: another daemon answers on it%s",
+				c->path, what);
+			return false;
+		}
+		unlink(c->path); /* left by a daemon that did not exit cleanly */
+	}
+	if (o->control_group != NULL) {
+		gr = getgrnam(o->control_group);
+		if (gr == NULL) {
+			log_err("control socket %s: no group %s", c->path, o->control_group);
+			return false;
+		}
+		gid = gr->gr_gid;
+	}
+	if (o->user != NULL && geteuid() == 0) {
+		pw = getpwnam(o->user);
+		if (pw != NULL) {
+			uid = pw->pw_uid;
+			if (o->control_group == NULL)
+				gid = pw->pw_gid;
+		}
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", c->path);
+	/* No moment with looser permissions than the mode asked for: the
+	 * umask applies at bind (no worker thread exists yet). */
+	old = umask((mode_t)(~o->control_mode & 0777));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		umask(old);
+		goto fail;
+	}
+	umask(old);
+	if (chmod(c->path, (mode_t)o->control_mode) != 0 ||
+	    ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(c->path, uid, gid) != 0) ||
+	    listen(fd, 16) != 0) {
+		unlink(c->path);
+		goto fail;
+	}
+	c->fd = fd;
+	log_info("control socket %s (mode %04o%s%s)", c->path, o->control_mode,
+		 o->control_group != NULL ? ", group " : "",
+		 o->control_group != NULL ? o->control_group : "");
+	return true;
+fail:
+	log_msg(lv, "control socket %s: %s%s", c->path, strerror(errno), what);
+	if (fd >= 0)
+		close(fd);
+	return false;
+}
+
+static bool bind_metrics(struct tdns_control *c, const char *text)
+{
+	struct tdns_addr a;
+	char as[64];
+	int fd = -1, one = 1;
+
+	if (netio_addr_parse(text, 0, &a) != TDNS_OK ||
+	    ((struct sockaddr_in *)&a.ss)->sin_port == 0) {
+		log_err("--metrics %s: ADDR:PORT expected (127.0.0.1:9153, [::1]:9153)",
+			text);
+		return false;
+	}
+	fd = socket(a.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, (struct sockaddr *)&a.ss, a.len) != 0 || listen(fd, 16) != 0) {
+		log_err("--metrics %s: %s", netio_addr_str(&a, as, sizeof(as)),
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	c->metrics_fd = fd;
+	log_info("metrics on http://%s/metrics", netio_addr_str(&a, as, sizeof(as)));
+	return true;
+}
+
+enum tdns_status control_open(const struct tdns_opts *o,
+			      const struct tdns_control_ops *ops,
+			      struct tdns_control **out)
+{
+	struct tdns_control *c;
+	const char *path = o->control_path;
+	bool soft = o->control_default;
+
+	*out = NULL;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return TDNS_ENOMEM;
+	c->ops = *ops;
+	c->fd = c->metrics_fd = c->wake[0] = c->wake[1] = -1;
+	c->started_at = clock_now();
+	if (path != NULL && strcmp(path, "none") != 0) {
+		if (strlen(path) >= sizeof(c->path)) {
+			log_msg(soft ? TDNS_LOG_WARN : TDNS_LOG_ERR,
+				"control socket %s: path longer than %zu bytes", path,
+				sizeof(c->path) - 1);
+			if (!soft)
+				goto fail;
+		} else {
+			snprintf(c->path, sizeof(c->path), "%s", path);
+			if (!bind_control(c, o, soft) && !soft)
+				goto fail;
+		}
+	}
+	if (o->metrics_listen != NULL && !bind_metrics(c, o->metrics_listen))
+		goto fail;
+	*out = c;
+	return TDNS_OK;
+fail:
+	control_free(c);
+	return TDNS_EINVAL;
+}
+
+enum tdns_status control_start(struct tdns_control *c)
+{
+	int err;
+
+	if (c->fd < 0 && c->metrics_fd < 0)
+		return TDNS_OK;
+	if (pipe2(c->wake, O_CLOEXEC) != 0) {
+		log_err("control: %s", strerror(errno));
+		return TDNS_EIO;
+	}
+	err = pthread_create(&c->thread, NULL, control_main, c);
+	if (err != 0) {
+		log_err("control: cannot start its thread: %s", strerror(err));
+		return TDNS_EIO;
+	}
+	c->started = true;
+	return TDNS_OK;
+}
+
+void control_free(struct tdns_control *c)
+{
+	if (c == NULL)
+		return;
+	if (c->started) {
+		if (write(c->wake[1], "x", 1) != 1)
+			log_warn("control: cannot wake its thread: %s", strerror(errno));
+		pthread_join(c->thread, NULL);
+	}
+	if (c->fd >= 0) {
+		close(c->fd);
+		if (unlink(c->path) != 0)
+			log_debug("control socket %s not removed: %s", c->path,
+				  strerror(errno));
+	}
+	if (c->metrics_fd >= 0)
+		close(c->metrics_fd);
+	for (int i = 0; i < 2; i++)
+		if (c->wake[i] >= 0)
+			close(c->wake[i]);
+	free(c);
+}
