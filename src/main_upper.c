@@ -289,6 +289,14 @@ out:
 	return st;
 }
 
+/* tierdns-control zone status: a secondary zone's timers. */
+static bool upper_zone_status(void *ctx, const uint8_t *apex, size_t apex_len, FILE *out)
+{
+	struct worker *workers = ctx;
+
+	return secondary_status(workers[0].auth->secondary, apex, apex_len, out);
+}
+
 /* At start (and on SIGHUP): how many zones the store holds. With none,
  * every query is REFUSED (RFC 1034 4.3.2: no zone encloses it), which a
  * new operator would not guess from a silent server. */
@@ -473,6 +481,18 @@ int main(int argc, char **argv)
 		log_info("listening on %s (tls)",
 			 netio_addr_str(&o.tls_listen[j], as, sizeof(as)));
 
+	/* The secondary zones: transfers on the first worker's loop; made
+	 * before the control thread, which reads their status. */
+	if (n_secondary > 0) {
+		st = secondary_new(workers[0].loop, store, zkeys.secondary, zkeys.n,
+				   &auth.secondary);
+		if (st != TDNS_OK) {
+			log_err("secondary zones: %s", tdns_strerror(st));
+			goto out;
+		}
+		log_info("secondary for %u zone%s", n_secondary, n_secondary == 1 ? "" : "s");
+	}
+
 	memset(&cops, 0, sizeof(cops));
 	cops.prog = TDNS_PROG_UPPER;
 	cops.store = store;
@@ -480,6 +500,7 @@ int main(int argc, char **argv)
 	cops.workers = o.threads;
 	cops.stats = upper_stats;
 	cops.reload = upper_reload;
+	cops.zone_status = upper_zone_status;
 	cops.ctx = workers;
 	if (control_open(&o, &cops, &ctl) != TDNS_OK)
 		goto out;
@@ -492,16 +513,6 @@ int main(int argc, char **argv)
 	log_info("store %s, %u thread%s, version %s", o.db_dir, o.threads,
 		 o.threads == 1 ? "" : "s", TDNS_VERSION);
 	upper_zone_report(store, o.db_dir);
-	/* The secondary zones: transfers on the first worker's loop. */
-	if (n_secondary > 0) {
-		st = secondary_new(workers[0].loop, store, zkeys.secondary, zkeys.n,
-				   &auth.secondary);
-		if (st != TDNS_OK) {
-			log_err("secondary zones: %s", tdns_strerror(st));
-			goto out;
-		}
-		log_info("secondary for %u zone%s", n_secondary, n_secondary == 1 ? "" : "s");
-	}
 
 	rc = daemon_run(o.threads, worker_loop, worker_run, upper_reload, workers);
 	control_log_stats(ctl); /* the counters, once more at exit */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include <stdbool.h>
 #include <ldns/ldns.h>
@@ -36,16 +37,18 @@ struct szone {
 	uint8_t wire[NAME_WIRE_MAX];
 	size_t wire_len;
 	enum zstate state;
-	unsigned primary;        /* the one being asked */
+	/* The fields secondary_status reads from another thread are atomic;
+	 * the rest belong to the loop's thread. */
+	_Atomic unsigned primary; /* the one being asked */
 	struct tdns_out *o;
 	struct tdns_timer *timeout;
 	struct tsig_state *tsig;
 	uint16_t id;
-	bool have;               /* the store holds the zone */
-	uint32_t serial;         /* its serial when have */
+	_Atomic bool have;       /* the store holds the zone */
+	_Atomic uint32_t serial; /* its serial when have */
 	uint32_t refresh, retry, expire;
-	uint64_t next_ms;        /* the next SOA check (monotonic) */
-	uint64_t last_ok;        /* last contact with a primary (epoch s) */
+	_Atomic uint64_t next_ms; /* the next SOA check (monotonic) */
+	_Atomic uint64_t last_ok; /* last contact with a primary (epoch s) */
 	atomic_bool notified;
 	atomic_bool expired;
 	bool ixfr;               /* the transfer asked for IXFR */
@@ -588,6 +591,11 @@ enum tdns_status secondary_new(struct tdns_loop *l, struct tdns_store *s,
 		ldns_rdf_deep_free(d);
 		atomic_init(&z->notified, false);
 		atomic_init(&z->expired, false);
+		atomic_init(&z->primary, 0u);
+		atomic_init(&z->have, false);
+		atomic_init(&z->serial, 0u);
+		atomic_init(&z->next_ms, 0u);
+		atomic_init(&z->last_ok, 0u);
 		read_zone(z);
 		sec->n++;
 	}
@@ -653,4 +661,39 @@ bool secondary_expired(const struct tdns_secondary *sec, const uint8_t *apex,
 	const struct szone *z = find(sec, apex, apex_len);
 
 	return z != NULL && atomic_load(&z->expired);
+}
+
+bool secondary_status(const struct tdns_secondary *sec, const uint8_t *apex,
+		      size_t apex_len, FILE *out)
+{
+	const struct szone *z = find(sec, apex, apex_len);
+	uint64_t now = clock_mono_ms(), next, last;
+	char as[64], when[32];
+	time_t t;
+	struct tm tm;
+
+	if (z == NULL)
+		return false;
+	fprintf(out, "secondary of:");
+	for (unsigned i = 0; i < z->z->n_primaries; i++)
+		fprintf(out, " %s", netio_addr_str(&z->z->primaries[i], as, sizeof(as)));
+	fprintf(out, "%s\n", z->z->key != NULL ? " (TSIG)" : "");
+	if (atomic_load(&z->have))
+		fprintf(out, "serial: %u\n", (unsigned)atomic_load(&z->serial));
+	else
+		fprintf(out, "serial: none (not transferred yet)\n");
+	last = atomic_load(&z->last_ok);
+	t = (time_t)last;
+	if (last > 0 && gmtime_r(&t, &tm) != NULL &&
+	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
+		fprintf(out, "last refresh: %s\n", when);
+	else
+		fprintf(out, "last refresh: never\n");
+	next = atomic_load(&z->next_ms);
+	fprintf(out, "next refresh: in %llu s (primary %s)\n",
+		(unsigned long long)(next > now ? (next - now + 999) / 1000 : 0),
+		netio_addr_str(&z->z->primaries[atomic_load(&z->primary) % z->z->n_primaries],
+			       as, sizeof(as)));
+	fprintf(out, "expired: %s\n", atomic_load(&z->expired) ? "yes (answers SERVFAIL)" : "no");
+	return true;
 }

@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "tierdns/netio.h"
 #include "tierdns/status.h"
@@ -62,6 +63,12 @@ enum secondary_notify {
  * from the zone's primaries). Any thread. */
 enum secondary_notify secondary_notify(struct tdns_secondary *sec, const uint8_t *apex,
 				       size_t apex_len, const struct tdns_addr *peer);
+
+/* For tierdns-control zone status: the zone's primaries, serial, last and
+ * next refresh and whether it expired, as "key: value" lines on out. false
+ * (nothing written) when it is no secondary zone. Any thread. */
+bool secondary_status(const struct tdns_secondary *sec, const uint8_t *apex,
+		      size_t apex_len, FILE *out);
 
 /* True when the zone with apex key is a secondary zone past its expire
  * time. Any thread; sec may be NULL (false). */

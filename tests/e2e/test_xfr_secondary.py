@@ -12,7 +12,8 @@ and by scripted primaries:
   - a transfer cut off half-way (a scripted primary closes after the
     first message) changes nothing: the old zone keeps being served;
   - past the SOA's expire without a primary: SERVFAIL, logged; back when
-    a primary answers again.
+    a primary answers again;
+  - tierdns-control zone status: primaries, serial, last and next refresh.
 """
 import os
 import socket
@@ -96,7 +97,9 @@ zones:
     primaries: ["%s:%d"]
     primary-key: xfr-key
 """ % (SECRET, prim.addr, prim.port))
-sec = h.start_upper("SECONDARY", sdb, "-c", sconf, "-t", "2", addr=sec_addr, port=sec_port)
+ctl_sock = os.path.join(h.tmp, "sec.ctl")
+sec = h.start_upper("SECONDARY", sdb, "-c", sconf, "-t", "2", "--control", ctl_sock,
+                    addr=sec_addr, port=sec_port)
 
 dt = wait_for(lambda: (answers(sec, "www.example.") or ("",))[0] == "NOERROR", 5)
 h.check(dt is not None, "the secondary transfers the zone at start")
@@ -121,6 +124,15 @@ dt = wait_for(lambda: (answers(sec, "www.example.", "AAAA") or ("", ["x"]))[1] =
 h.check(dt is not None, "a delete reaches the secondary")
 a, b = answers(prim, "example.", "SOA"), answers(sec, "example.", "SOA")
 h.check(a == b and "3" in a[1][0].split(), "serials agree: %s %s" % (a, b))
+
+# ---- the control surface: zone status of a secondary zone ----
+import subprocess  # noqa: E402
+r = subprocess.run([os.path.join(hl.BUILD, "tierdns-control"), "-s", ctl_sock, "zone",
+                    "status", "example."], capture_output=True, text=True, timeout=10)
+h.check(r.returncode == 0 and "secondary of: %s:%d (TSIG)" % (prim.addr, prim.port)
+        in r.stdout and "serial: 3" in r.stdout and "last refresh: 20" in r.stdout and
+        "next refresh: in " in r.stdout and "expired: no" in r.stdout,
+        "tierdns-control zone status shows the secondary zone: %s" % (r.stdout + r.stderr))
 
 # ---- NOTIFY from others ----
 q = dns.message.make_query("example.", "SOA")
