@@ -31,6 +31,7 @@
 #include "tierdns/name.h"
 #include "tierdns/pipeline.h"
 #include "tierdns/rrset.h"
+#include "tierdns/xfr.h"
 
 #define AUTH_MAX_CHAIN 8 /* CNAME hops followed before we stop */
 #define SOA_FIXED_LEN 20 /* serial refresh retry expire minimum */
@@ -938,6 +939,54 @@ struct auth_ctx {
 	const struct auth_client *cl;
 };
 
+/* AXFR and IXFR (RFC 5936 4.2, RFC 1995): NOTAUTH for a name that is no
+ * zone's apex here or a TSIG that does not verify, REFUSED to whoever the
+ * zone's transfer lists do not name; over UDP an IXFR gets its SOA or TC
+ * (xfr.h), an AXFR FORMERR (it is a TCP-only query); over TCP the caller
+ * streams it. */
+static enum pipeline_verdict xfr_stage(struct auth_ctx *c, const struct tdns_qctx *q,
+				       struct tdns_answer *a)
+{
+	struct tdns_zone_meta m;
+	size_t apex_len;
+	enum tdns_status st;
+
+	st = zonedb_find(c->t, q->qkey, q->qkey_len, &apex_len, &m);
+	if (st != TDNS_OK && st != TDNS_ENOTFOUND) {
+		answer_fail(a, DNS_RCODE_SERVFAIL, EDE_OTHER, "store unavailable");
+		return PIPELINE_ANSWER;
+	}
+	if (st == TDNS_ENOTFOUND || apex_len != q->qkey_len) {
+		a->rcode = DNS_RCODE_NOTAUTH;
+		return PIPELINE_ANSWER;
+	}
+	switch (c->cfg->xfr_allowed == NULL || c->cl->peer == NULL ? AUTH_XFR_REFUSE
+		: c->cfg->xfr_allowed(c->cfg->xfr_ctx, q->qkey, apex_len, c->cl->peer,
+				      q->msg, q->len)) {
+	case AUTH_XFR_REFUSE:
+		answer_fail(a, DNS_RCODE_REFUSED, EDE_PROHIBITED, NULL);
+		return PIPELINE_ANSWER;
+	case AUTH_XFR_BADSIG:
+		a->rcode = DNS_RCODE_NOTAUTH;
+		return PIPELINE_ANSWER;
+	case AUTH_XFR_ALLOW:
+		break;
+	}
+	if (!c->cl->tcp) {
+		if (q->qtype == DNS_TYPE_IXFR)
+			xfr_udp_ixfr(c->t, q, a);
+		else
+			a->rcode = DNS_RCODE_FORMERR;
+		return PIPELINE_ANSWER;
+	}
+	if (c->cl->xfr == NULL) {
+		a->rcode = DNS_RCODE_REFUSED;
+		return PIPELINE_ANSWER;
+	}
+	*c->cl->xfr = true;
+	return PIPELINE_DEFER;
+}
+
 static enum pipeline_verdict query_stage(void *arg, const struct tdns_qctx *q,
 					 struct tdns_answer *a)
 {
@@ -947,6 +996,55 @@ static enum pipeline_verdict query_stage(void *arg, const struct tdns_qctx *q,
 		answer_fail(a, DNS_RCODE_SERVFAIL, EDE_OTHER, "store unavailable");
 	else
 		auth_query(c->zc, c->t, c->cfg, q, a);
+	return PIPELINE_ANSWER;
+}
+
+/* The QUERY stage of a server with transfers, TSIG keys or secondary
+ * zones (a pipeline of its own, so that a server without them pays
+ * nothing): transfers to xfr_stage, the TSIG noted for the caller, and a
+ * secondary zone past its expire time has nothing to say (RFC 1034
+ * 4.3.5). */
+static enum pipeline_verdict repl_query_stage(void *arg, const struct tdns_qctx *q,
+					      struct tdns_answer *a)
+{
+	struct auth_ctx *c = arg;
+
+	if (q->tsig && c->cl->tsig != NULL)
+		*c->cl->tsig = true;
+	if ((q->qtype == DNS_TYPE_AXFR || q->qtype == DNS_TYPE_IXFR) && c->t != NULL &&
+	    q->qclass == DNS_CLASS_IN)
+		return xfr_stage(c, q, a);
+	query_stage(arg, q, a);
+	if (c->cfg->secondary != NULL && a->zone_klen > 0 &&
+	    secondary_expired(c->cfg->secondary, q->qkey, a->zone_klen))
+		answer_fail(a, DNS_RCODE_SERVFAIL, EDE_OTHER, "zone expired");
+	return PIPELINE_ANSWER;
+}
+
+/* NOTIFY (RFC 1996): for a secondary zone, from one of its primaries, an
+ * SOA check at once and NOERROR; REFUSED from anyone else, NOTAUTH for a
+ * zone we are no secondary for. A server with no secondary zone has no
+ * NOTIFY stage (NOTIMP, pipeline.h). */
+static enum pipeline_verdict notify_stage(void *arg, const struct tdns_qctx *q,
+					  struct tdns_answer *a)
+{
+	struct auth_ctx *c = arg;
+
+	if (q->qclass != DNS_CLASS_IN || q->qtype != DNS_TYPE_SOA || c->cl->peer == NULL) {
+		a->rcode = DNS_RCODE_FORMERR;
+		return PIPELINE_ANSWER;
+	}
+	switch (secondary_notify(c->cfg->secondary, q->qkey, q->qkey_len, c->cl->peer)) {
+	case SECONDARY_NOTIFY_OK:
+		a->aa = true;
+		break;
+	case SECONDARY_NOTIFY_REFUSED:
+		a->rcode = DNS_RCODE_REFUSED;
+		break;
+	case SECONDARY_NOTIFY_NOTAUTH:
+		a->rcode = DNS_RCODE_NOTAUTH;
+		break;
+	}
 	return PIPELINE_ANSWER;
 }
 
@@ -1010,13 +1108,26 @@ bool auth_answer_from(struct zonedb_cache *zc, struct tdns_txn *t,
 		.opcode[DNS_OPCODE_QUERY] = query_stage,
 		.limit = limit_stage,
 	};
+	static const struct tdns_pipeline primary = {
+		.edns = edns_stage,
+		.opcode[DNS_OPCODE_QUERY] = repl_query_stage,
+		.limit = limit_stage,
+	};
+	static const struct tdns_pipeline secondary = {
+		.edns = edns_stage,
+		.opcode[DNS_OPCODE_QUERY] = repl_query_stage,
+		.opcode[DNS_OPCODE_NOTIFY] = notify_stage,
+		.limit = limit_stage,
+	};
+	const struct tdns_pipeline *p = cfg->secondary != NULL ? &secondary
+				      : cfg->xfr_allowed != NULL ? &primary : &upper;
 	struct auth_ctx c = { zc, t, cfg, cl };
 	struct tdns_qctx q;
 	struct tdns_answer a;
 
 	q.peer = cl->peer;
 	q.transport = cl->tls ? QCTX_TLS : cl->tcp ? QCTX_TCP : QCTX_UDP;
-	return pipeline_run(&upper, &c, &q, &a, in, in_len, out, cap, out_len) ==
+	return pipeline_run(p, &c, &q, &a, in, in_len, out, cap, out_len) ==
 		       PIPELINE_ANSWER &&
 	       *out_len > 0;
 }
@@ -1026,7 +1137,7 @@ bool auth_answer(struct zonedb_cache *zc, struct tdns_txn *t,
 		 size_t in_len, bool tcp, uint8_t *out, size_t cap,
 		 size_t *out_len)
 {
-	struct auth_client cl = { NULL, tcp, NULL, 0, false };
+	struct auth_client cl = { NULL, tcp, NULL, 0, false, NULL, NULL };
 
 	return auth_answer_from(zc, t, cfg, &cl, in, in_len, out, cap, out_len);
 }

@@ -161,6 +161,37 @@ static bool zone_key(struct walk *w, yaml_node_t *k, yaml_node_t *v, void *ctx)
 	return true;
 }
 
+/* The other keys of a zones: stanza, once the zone is added: a scalar or
+ * a sequence of scalars each. */
+static bool zone_value(struct walk *w, yaml_node_t *k, yaml_node_t *v, void *ctx)
+{
+	yaml_node_item_t *it;
+	yaml_node_t *item;
+	char why[300], label[80];
+
+	(void)ctx;
+	if (strcmp(scalar(k), "name") == 0)
+		return true;
+	snprintf(label, sizeof(label), "zones.%s", scalar(k));
+	if (v->type == YAML_SCALAR_NODE) {
+		if (!opts_zone_set(w->b, scalar(k), is_null(v) ? NULL : scalar(v), true,
+				   why, sizeof(why)))
+			return fail_key(w, v->start_mark, label, why);
+		return true;
+	}
+	if (v->type != YAML_SEQUENCE_NODE)
+		return fail_key(w, v->start_mark, label, "expected a value or a sequence");
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+		item = yaml_document_get_node(w->doc, *it);
+		if (item == NULL || item->type != YAML_SCALAR_NODE)
+			return fail_key(w, v->start_mark, label, "expected a sequence of values");
+		if (!opts_zone_set(w->b, scalar(k), scalar(item),
+				   it == v->data.sequence.items.start, why, sizeof(why)))
+			return fail_key(w, item->start_mark, label, why);
+	}
+	return true;
+}
+
 static bool zones(struct walk *w, yaml_node_t *v)
 {
 	yaml_node_item_t *it;
@@ -184,8 +215,70 @@ static bool zones(struct walk *w, yaml_node_t *v)
 			return fail_key(w, z->start_mark, "zones", "a zone stanza needs a name:");
 		if (!opts_zone_add(w->b, scalar(name), why, sizeof(why)))
 			return fail_key(w, name->start_mark, "zones.name", why);
+		if (!walk_mapping(w, z, zone_value, NULL))
+			return false;
 	}
 	return true;
+}
+
+/* One key of a keys: entry: name, algorithm, secret. */
+static bool tsig_field(struct walk *w, yaml_node_t *k, yaml_node_t *v, void *ctx)
+{
+	yaml_node_t **f = ctx;
+	char why[300], label[40];
+	const char *key = scalar(k);
+	int i = strcmp(key, "name") == 0 ? 0 : strcmp(key, "algorithm") == 0 ? 1
+		: strcmp(key, "secret") == 0 ? 2 : -1;
+
+	if (i < 0) {
+		snprintf(why, sizeof(why), "unknown key '%s' in a TSIG key (name, "
+			 "algorithm, secret)", key);
+		return fail_at(w, k->start_mark, why);
+	}
+	snprintf(label, sizeof(label), "keys.%s", key);
+	if (v->type != YAML_SCALAR_NODE || is_null(v))
+		return fail_key(w, v->start_mark, label, "expected a value");
+	f[i] = v;
+	return true;
+}
+
+/* keys: a sequence of TSIG keys (tsig.h), read before the zones: that
+ * name them. */
+static bool tsig_keys(struct walk *w, yaml_node_t *v)
+{
+	yaml_node_item_t *it;
+	yaml_node_t *e, *f[3];
+	char why[300];
+
+	if (v->type == YAML_SCALAR_NODE && is_null(v))
+		return true;
+	if (v->type != YAML_SEQUENCE_NODE)
+		return fail_key(w, v->start_mark, "keys", "expected a sequence of keys "
+				"(- name: k. algorithm: hmac-sha256 secret: BASE64)");
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+		e = yaml_document_get_node(w->doc, *it);
+		if (e == NULL || e->type != YAML_MAPPING_NODE)
+			return fail_key(w, e != NULL ? e->start_mark : v->start_mark, "keys",
+					"expected a key (- name: k. algorithm: hmac-sha256 "
+					"secret: BASE64)");
+		f[0] = f[1] = f[2] = NULL;
+		if (!walk_mapping(w, e, tsig_field, f))
+			return false;
+		if (f[0] == NULL || f[2] == NULL)
+			return fail_key(w, e->start_mark, "keys", "a key needs a name: and a "
+					"secret:");
+		if (!opts_tsig_add(w->b, scalar(f[0]), f[1] ? scalar(f[1]) : "hmac-sha256",
+				   scalar(f[2]), why, sizeof(why)))
+			return fail_key(w, e->start_mark, "keys", why);
+	}
+	return true;
+}
+
+/* The keys: section first (zones: refer to its keys by name). */
+static bool top_tsig(struct walk *w, yaml_node_t *k, yaml_node_t *v, void *ctx)
+{
+	(void)ctx;
+	return strcmp(scalar(k), "keys") != 0 || tsig_keys(w, v);
 }
 
 static bool top_key(struct walk *w, yaml_node_t *k, yaml_node_t *v, void *ctx)
@@ -193,6 +286,8 @@ static bool top_key(struct walk *w, yaml_node_t *k, yaml_node_t *v, void *ctx)
 	char want[80];
 
 	(void)ctx;
+	if (strcmp(scalar(k), "keys") == 0)
+		return true; /* top_tsig read it */
 	if (strcmp(scalar(k), "zones") == 0)
 		return zones(w, v);
 	if (!opts_is_section(scalar(k)))
@@ -253,7 +348,8 @@ bool config_read(struct opts_build *b, const char *path, bool missing_ok, bool *
 		fail_at(&w, root->start_mark, "expected a mapping of keys (key: value) at the top");
 		goto out;
 	}
-	if (!walk_mapping(&w, root, top_key, NULL))
+	if (!walk_mapping(&w, root, top_tsig, NULL) ||
+	    !walk_mapping(&w, root, top_key, NULL))
 		goto out;
 	/* One document per file: a second one would be silently ignored. */
 	if (!yaml_parser_load(&parser, &more))

@@ -252,6 +252,13 @@ static void cmd_zone(struct req *r)
 		goto out;
 	}
 	st = zonedb_get_meta(t, key, klen, &m);
+	/* A secondary zone not transferred yet has a status all the same. */
+	if (st == TDNS_ENOTFOUND && strcmp(sub, "status") == 0 &&
+	    r->c->ops.zone_status != NULL &&
+	    r->c->ops.zone_status(r->c->ops.ctx, key, klen, r->out)) {
+		st = TDNS_OK;
+		goto out;
+	}
 	if (st == TDNS_ENOTFOUND) {
 		fail(r, "no zone %s in the store", r->argv[2]);
 		goto out;
@@ -261,6 +268,8 @@ static void cmd_zone(struct req *r)
 	if (strcmp(sub, "status") == 0) {
 		zonedb_print_zone(r->out, NULL, 0, NULL);
 		zonedb_print_zone(r->out, key, klen, &m);
+		if (r->c->ops.zone_status != NULL)
+			r->c->ops.zone_status(r->c->ops.ctx, key, klen, r->out);
 		goto out;
 	}
 	st = zonedb_delete_zone(t, key, klen);

@@ -390,7 +390,8 @@ enum tdns_status daemon_open(const struct tdns_opts *o,
 		report_open_error(o->db_dir, st);
 		goto out;
 	}
-	for (unsigned i = 0; i < o->n_listen; i++) {
+	/* --reuse-port: other processes on the port are the point. */
+	for (unsigned i = 0; i < o->n_listen && !o->reuse_port; i++) {
 		st = netio_listen_probe(&o->listen[i]);
 		if (st != TDNS_OK)
 			goto out;

@@ -8,6 +8,10 @@
  * runs are served at once. Each worker keeps its own copy of the zone list
  * (zonedb_cache), re-read when the snapshot's transaction id changes.
  *
+ * Zone transfers out (xfr.h) are streamed by the worker that took the
+ * query; NOTIFY to secondaries (notify.h) and the secondary zones'
+ * transfers in (secondary.h) run on the first worker's loop.
+ *
  * Threads, signals and shutdown: daemon.h.
  */
 #include <stdio.h>
@@ -26,12 +30,99 @@
 #include "tierdns/log.h"
 #include "tierdns/name.h"
 #include "tierdns/netio.h"
+#include "tierdns/notify.h"
 #include "tierdns/opts.h"
 #include "tierdns/pipeline.h"
+#include "tierdns/secondary.h"
 #include "tierdns/store.h"
 #include "tierdns/tls.h"
+#include "tierdns/xfr.h"
 #include "tierdns/zonedb.h"
+#include "tierdns/zoneload.h"
 #include "tierdns/zonesign.h"
+
+/* A zones: stanza by its apex key, for the transfer ACL. */
+struct zone_key {
+	uint8_t key[NAME_KEY_MAX];
+	size_t len;
+	const struct tdns_zone_conf *conf;
+};
+
+struct zone_keys {
+	struct zone_key *z;
+	struct notify_zone *notify; /* the same zones, for notify.h */
+	struct secondary_zone *secondary; /* and for secondary.h */
+	unsigned n;
+	const struct tdns_tsig_key *keys; /* keys: */
+	unsigned n_keys;
+};
+
+/* auth.h xfr_allowed: a request signed with a key of the zone's
+ * allow-transfer-key, or from an address of its allow-transfer; a TSIG
+ * that does not verify is refused whatever the address. */
+static enum auth_xfr_verdict upper_xfr_allowed(const void *ctx, const uint8_t *apex,
+					       size_t apex_len, const struct tdns_addr *peer,
+					       const uint8_t *msg, size_t len)
+{
+	const struct zone_keys *zk = ctx;
+	const struct tdns_zone_conf *z = NULL;
+	const struct tdns_tsig_key *key;
+
+	for (unsigned i = 0; i < zk->n && z == NULL; i++)
+		if (zk->z[i].len == apex_len && memcmp(zk->z[i].key, apex, apex_len) == 0)
+			z = zk->z[i].conf;
+	if (z == NULL)
+		return AUTH_XFR_REFUSE;
+	switch (tsig_check(msg, len, zk->keys, zk->n_keys, &key, NULL)) {
+	case TSIG_BAD:
+		return AUTH_XFR_BADSIG;
+	case TSIG_OK:
+		for (unsigned i = 0; i < z->n_transfer_keys; i++)
+			if (&zk->keys[z->transfer_keys[i]] == key)
+				return AUTH_XFR_ALLOW;
+		break;
+	case TSIG_NONE:
+		break;
+	}
+	return acl_allows(z->allow_transfer, z->n_allow_transfer,
+			  (const struct sockaddr *)&peer->ss, peer->len)
+		       ? AUTH_XFR_ALLOW : AUTH_XFR_REFUSE;
+}
+
+/* The stanzas' apex keys (the option table checked the names). */
+static enum tdns_status zone_keys_init(const struct tdns_opts *o, struct zone_keys *zk)
+{
+	zk->n = 0;
+	zk->keys = o->keys;
+	zk->n_keys = o->n_keys;
+	zk->z = calloc(o->n_zones ? o->n_zones : 1, sizeof(*zk->z));
+	if (zk->z == NULL)
+		return TDNS_ENOMEM;
+	for (unsigned i = 0; i < o->n_zones; i++) {
+		if (zoneload_name_key(o->zones[i].name, zk->z[zk->n].key,
+				      &zk->z[zk->n].len) != TDNS_OK)
+			continue;
+		zk->z[zk->n].conf = &o->zones[i];
+		zk->n++;
+	}
+	zk->notify = calloc(zk->n ? zk->n : 1, sizeof(*zk->notify));
+	zk->secondary = calloc(zk->n ? zk->n : 1, sizeof(*zk->secondary));
+	if (zk->notify == NULL || zk->secondary == NULL)
+		return TDNS_ENOMEM;
+	for (unsigned i = 0; i < zk->n; i++) {
+		zk->notify[i].apex = zk->z[i].key;
+		zk->notify[i].apex_len = zk->z[i].len;
+		zk->notify[i].targets = zk->z[i].conf->notify;
+		zk->notify[i].n_targets = zk->z[i].conf->n_notify;
+		zk->secondary[i].apex = zk->z[i].key;
+		zk->secondary[i].apex_len = zk->z[i].len;
+		zk->secondary[i].primaries = zk->z[i].conf->primaries;
+		zk->secondary[i].n_primaries = zk->z[i].conf->n_primaries;
+		zk->secondary[i].key = zk->z[i].conf->primary_key >= 0
+					       ? &o->keys[zk->z[i].conf->primary_key] : NULL;
+	}
+	return TDNS_OK;
+}
 
 struct worker {
 	unsigned id;
@@ -48,6 +139,7 @@ struct worker {
 	bool in_batch;        /* inside a UDP batch: txn holds its snapshot */
 	enum tdns_status snap; /* how taking the batch's snapshot went */
 	struct rrl_counters rrl; /* this worker's rate-limited responses */
+	const struct zone_keys *zkeys;
 	struct tdns_dnstap *tap;        /* NULL: no dnstap */
 	struct tdns_dnstap_queue *tapq; /* this worker's queue to it */
 	struct tdns_stats stats; /* written by this worker only (stats.h) */
@@ -72,14 +164,52 @@ static void upper_batch(void *ctx, bool begin)
 	w->in_batch = false;
 }
 
-static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
-				      const uint8_t *in, size_t in_len, uint8_t *out,
-				      size_t *out_len)
+/* An allowed AXFR/IXFR over TCP (auth.h): streamed from its own snapshot
+ * (xfr.h), one message whenever the connection drained the last ones. */
+static enum netio_verdict __attribute__((noinline))
+upper_xfr(struct worker *w, struct tdns_request *req, const uint8_t *in, size_t in_len)
 {
-	struct worker *w = ctx;
-	struct auth_client cl = { netio_request_peer(req), netio_request_is_tcp(req),
-				  &w->rrl, netio_request_keepalive(req),
-				  netio_request_is_tls(req) };
+	struct tdns_request *held = NULL;
+	struct xfr_out *x = NULL;
+	char as[64];
+
+	if (xfr_start(w->store, in, in_len, w->zkeys->keys, w->zkeys->n_keys, &x) != TDNS_OK)
+		goto fail;
+	log_info("zone transfer: %s to %s", xfr_kind(x),
+		 netio_addr_str(netio_request_peer(req), as, sizeof(as)));
+	held = netio_request_hold(req);
+	if (held == NULL || netio_request_stream(held, xfr_next, xfr_free, x) != TDNS_OK)
+		goto fail;
+	return NETIO_DEFER;
+fail:
+	log_err("zone transfer to %s: out of memory",
+		netio_addr_str(netio_request_peer(req), as, sizeof(as)));
+	netio_request_release(held);
+	xfr_free(x);
+	return NETIO_DROP;
+}
+
+/* The answer to a TSIG-signed query (an SOA query of a secondary) signed
+ * with the query's key when it verifies (RFC 8945 5.3); else it goes as
+ * it is. */
+static void __attribute__((noinline))
+upper_sign(struct worker *w, const uint8_t *in, size_t in_len, uint8_t *out, size_t *out_len)
+{
+	const struct tdns_tsig_key *key;
+	struct tsig_state *st = NULL;
+
+	if (tsig_check(in, in_len, w->zkeys->keys, w->zkeys->n_keys, &key, &st) == TSIG_OK &&
+	    tsig_sign(st, out, out_len, QCTX_MAX_MSG) != TDNS_OK)
+		log_warn("an answer to a signed query could not be signed");
+	tsig_state_free(st);
+}
+
+/* One query in this worker's snapshot (taken per batch, or here for a
+ * query outside one): true when out holds an answer to send. */
+static inline __attribute__((always_inline)) bool
+upper_answer(struct worker *w, const struct auth_client *cl, const uint8_t *in,
+	     size_t in_len, uint8_t *out, size_t *out_len)
+{
 	enum tdns_status st;
 	bool reply;
 
@@ -90,18 +220,63 @@ static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
 		log_err("worker %u: store snapshot: %s", w->id, tdns_strerror(st));
 	/* Without a snapshot every query is answered SERVFAIL (auth.h). */
 	reply = auth_answer_from(w->zc, st == TDNS_OK ? w->txn : NULL, w->auth,
-				 &cl, in, in_len, out, QCTX_MAX_MSG, out_len);
-	if (w->tap != NULL) {
-		dnstap_log(w->tap, w->tapq, DNSTAP_AUTH_QUERY, dnstap_proto_of(req), cl.peer,
-			   in, in_len);
-		if (reply)
-			dnstap_log(w->tap, w->tapq, DNSTAP_AUTH_RESPONSE, dnstap_proto_of(req),
-				   cl.peer, out, *out_len);
-	}
+				 cl, in, in_len, out, QCTX_MAX_MSG, out_len);
 	if (!w->in_batch && st == TDNS_OK)
 		store_reset(w->txn);
 	if (!w->in_batch)
 		stats_batch(&w->stats, false);
+	return reply;
+}
+
+/* dnstap: the query, and the answer when there is one. */
+static void __attribute__((noinline))
+upper_tap(struct worker *w, const struct tdns_request *req, const uint8_t *in, size_t in_len,
+	  const uint8_t *out, size_t out_len, bool reply)
+{
+	dnstap_log(w->tap, w->tapq, DNSTAP_AUTH_QUERY, dnstap_proto_of(req),
+		   netio_request_peer(req), in, in_len);
+	if (reply)
+		dnstap_log(w->tap, w->tapq, DNSTAP_AUTH_RESPONSE, dnstap_proto_of(req),
+			   netio_request_peer(req), out, out_len);
+}
+
+static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
+				      const uint8_t *in, size_t in_len, uint8_t *out,
+				      size_t *out_len)
+{
+	struct worker *w = ctx;
+	struct auth_client cl = { netio_request_peer(req), netio_request_is_tcp(req),
+				  &w->rrl, netio_request_keepalive(req),
+				  netio_request_is_tls(req), NULL, NULL };
+	bool reply = upper_answer(w, &cl, in, in_len, out, out_len);
+
+	if (w->tap != NULL)
+		upper_tap(w, req, in, in_len, out, *out_len, reply);
+	return reply ? NETIO_REPLY : NETIO_DROP;
+}
+
+/* upper_query of a server with transfers, keys or secondary zones: a
+ * transfer is streamed, the answer to a signed query signed. */
+static enum netio_verdict upper_query_repl(void *ctx, struct tdns_request *req,
+					   const uint8_t *in, size_t in_len, uint8_t *out,
+					   size_t *out_len)
+{
+	struct worker *w = ctx;
+	bool xfr = false, tsig = false;
+	struct auth_client cl = { netio_request_peer(req), netio_request_is_tcp(req),
+				  &w->rrl, netio_request_keepalive(req),
+				  netio_request_is_tls(req), &xfr, &tsig };
+	bool reply = upper_answer(w, &cl, in, in_len, out, out_len);
+
+	if (xfr) {
+		if (w->tap != NULL)
+			upper_tap(w, req, in, in_len, NULL, 0, false);
+		return upper_xfr(w, req, in, in_len);
+	}
+	if (reply && tsig)
+		upper_sign(w, in, in_len, out, out_len);
+	if (w->tap != NULL)
+		upper_tap(w, req, in, in_len, out, *out_len, reply);
 	return reply ? NETIO_REPLY : NETIO_DROP;
 }
 
@@ -115,6 +290,7 @@ static struct tdns_loop *worker_loop(void *ctx, unsigned i)
 static enum tdns_status worker_run(void *ctx, unsigned i)
 {
 	struct worker *w = &((struct worker *)ctx)[i];
+	struct tdns_notifier *notifier = NULL;
 	enum tdns_status st;
 
 	pipeline_bind_stats(&w->stats);
@@ -126,13 +302,28 @@ static enum tdns_status worker_run(void *ctx, unsigned i)
 	if (st != TDNS_OK)
 		goto out;
 	store_reset(w->txn);
+	/* The first worker tells the secondaries of changes (notify.h). */
+	if (i == 0) {
+		st = notify_new(w->loop, w->store, w->zkeys->notify, w->zkeys->n, &notifier);
+		if (st != TDNS_OK)
+			goto out;
+	}
 	st = netio_loop_run(w->loop);
+out:
+	notify_free(notifier);
 	store_abort(w->txn);
 	w->txn = NULL;
-out:
 	zonedb_cache_free(w->zc);
 	w->zc = NULL;
 	return st;
+}
+
+/* tierdns-control zone status: a secondary zone's timers. */
+static bool upper_zone_status(void *ctx, const uint8_t *apex, size_t apex_len, FILE *out)
+{
+	struct worker *workers = ctx;
+
+	return secondary_status(workers[0].auth->secondary, apex, apex_len, out);
 }
 
 /* At start (and on SIGHUP): how many zones the store holds. With none,
@@ -246,12 +437,13 @@ int main(int argc, char **argv)
 	struct tdns_control *ctl = NULL;
 	struct tdns_dnstap *tap = NULL;
 	struct tdns_cookie_cfg cookies;
+	struct zone_keys zkeys = { NULL, NULL, NULL, 0, NULL, 0 };
 	struct tdns_tls *tls = NULL;
 	struct tdns_opts o;
 	char hostname[256];
 	char as[64];
 	enum tdns_status st;
-	unsigned i, j;
+	unsigned i, j, n_secondary = 0;
 	int rc = 1;
 
 	switch (opts_parse(TDNS_PROG_UPPER, argc, argv, &o)) {
@@ -298,6 +490,21 @@ int main(int argc, char **argv)
 		auth.cookies = &cookies;
 	}
 
+	if (zone_keys_init(&o, &zkeys) != TDNS_OK) {
+		log_err("%s", tdns_strerror(TDNS_ENOMEM));
+		goto out;
+	}
+	/* Without transfer lists or keys every transfer is REFUSED by the
+	 * plain pipeline (auth.h). */
+	for (i = 0, j = o.n_keys; i < o.n_zones; i++)
+		j += o.zones[i].n_allow_transfer + o.zones[i].n_transfer_keys;
+	if (j > 0) {
+		auth.xfr_allowed = upper_xfr_allowed;
+		auth.xfr_ctx = &zkeys;
+	}
+	for (i = 0; i < zkeys.n; i++)
+		n_secondary += zkeys.secondary[i].n_primaries > 0;
+
 	memset(&so, 0, sizeof(so));
 	so.flags = STORE_TIER_UPPER;
 	st = daemon_open(&o, &so, &store);
@@ -319,6 +526,7 @@ int main(int argc, char **argv)
 		workers[i].db_dir = o.db_dir;
 		workers[i].o = &o;
 		workers[i].auth = &auth;
+		workers[i].zkeys = &zkeys;
 		workers[i].tls = tls;
 		workers[i].loop = netio_loop_new();
 		if (workers[i].loop == NULL)
@@ -327,7 +535,8 @@ int main(int argc, char **argv)
 			memset(&lcfg, 0, sizeof(lcfg));
 			lcfg.addr = j < o.n_listen ? o.listen[j] : o.tls_listen[j - o.n_listen];
 			lcfg.tls = j < o.n_listen ? NULL : tls;
-			lcfg.on_query = upper_query;
+			lcfg.on_query = auth.xfr_allowed != NULL || n_secondary > 0
+						? upper_query_repl : upper_query;
 			lcfg.on_batch = upper_batch;
 			lcfg.max_tcp = o.max_tcp;
 			lcfg.max_tcp_per_client = o.max_tcp_per_client;
@@ -354,6 +563,18 @@ int main(int argc, char **argv)
 		log_info("listening on %s (tls)",
 			 netio_addr_str(&o.tls_listen[j], as, sizeof(as)));
 
+	/* The secondary zones: transfers on the first worker's loop; made
+	 * before the control thread, which reads their status. */
+	if (n_secondary > 0) {
+		st = secondary_new(workers[0].loop, store, zkeys.secondary, zkeys.n,
+				   &auth.secondary);
+		if (st != TDNS_OK) {
+			log_err("secondary zones: %s", tdns_strerror(st));
+			goto out;
+		}
+		log_info("secondary for %u zone%s", n_secondary, n_secondary == 1 ? "" : "s");
+	}
+
 	memset(&cops, 0, sizeof(cops));
 	cops.prog = TDNS_PROG_UPPER;
 	cops.store = store;
@@ -361,6 +582,7 @@ int main(int argc, char **argv)
 	cops.workers = o.threads;
 	cops.stats = upper_stats;
 	cops.reload = upper_reload;
+	cops.zone_status = upper_zone_status;
 	cops.ctx = workers;
 	if (control_open(&o, &cops, &ctl) != TDNS_OK)
 		goto out;
@@ -405,6 +627,7 @@ int main(int argc, char **argv)
 out:
 	/* Before the workers go: the control thread reads their counters. */
 	control_free(ctl);
+	secondary_free(auth.secondary);
 	/* The workers are stopped: what they queued is written out. */
 	dnstap_close(tap);
 	if (workers != NULL) {
@@ -415,6 +638,9 @@ out:
 	if (store != NULL)
 		store_close(store);
 	rrl_free(auth.rrl);
+	free(zkeys.z);
+	free(zkeys.notify);
+	free(zkeys.secondary);
 	tls_free(tls);
 	daemon_cleanup(&o);
 	opts_free(&o);

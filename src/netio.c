@@ -55,6 +55,9 @@ static_assert(UDP_ROW >= NETIO_MSG_MAX && UDP_ROW % 4096 == 64,
 #define TCP_MAX_HELD 64            /* deferred queries per connection before
 				    * reading pauses (RFC 7766 6.2.1.1) */
 #define TCP_WBUF_HIGH (128u * 1024u) /* unsent bytes before reading pauses */
+#define TCP_WBUF_LOW (64u * 1024u)   /* unsent bytes under which a stream
+				      * (netio_request_stream) is asked for
+				      * its next message */
 #define TCP_DEFAULT_MAX 256
 #define TCP_DEFAULT_PER_CLIENT 16
 #define TCP_DEFAULT_IDLE_MS 10000  /* RFC 7766 6.2.3 */
@@ -81,6 +84,14 @@ struct buf {
 
 struct listener;
 
+/* A multi-message answer in progress (netio_request_stream). */
+struct conn_stream {
+	netio_stream_fn fn;
+	void (*done)(void *ctx);
+	void *ctx;
+	struct tdns_request *held;
+};
+
 struct tcp_conn {
 	struct ev ev;
 	struct listener *lst;
@@ -97,6 +108,7 @@ struct tcp_conn {
 	struct tdns_tls_conn *tls;    /* NULL: clear TCP */
 	struct tdns_doh *doh;         /* DoH: the HTTP/2 session, else NULL */
 	struct buf rbuf, wbuf;
+	struct conn_stream *stream;   /* NULL: none */
 };
 
 struct listener {
@@ -785,6 +797,9 @@ static void conn_free(struct tcp_conn *c)
 	free(c);
 }
 
+static void stream_end(struct tcp_conn *c);
+static void conn_process(struct tcp_conn *c);
+
 static void conn_close(struct tcp_conn *c)
 {
 	struct tdns_loop *l = c->lst->loop;
@@ -803,13 +818,15 @@ static void conn_close(struct tcp_conn *c)
 		conn_list_push(&l->limbo, c);
 	else
 		conn_list_push(&l->dead_conns, c);
+	stream_end(c);
 }
 
 /* Too many answers waiting for a slow reader, or too many queries waiting
  * for their answers: stop reading until that drains. */
 static bool conn_blocked(const struct tcp_conn *c)
 {
-	return c->held >= TCP_MAX_HELD || buf_used(&c->wbuf) >= TCP_WBUF_HIGH;
+	return c->held >= TCP_MAX_HELD || buf_used(&c->wbuf) >= TCP_WBUF_HIGH ||
+	       c->stream != NULL;
 }
 
 /* Write what the socket takes now; the rest waits for EPOLLOUT. */
@@ -859,6 +876,58 @@ static void conn_settle(struct tcp_conn *c)
 	if (buf_used(&c->wbuf) > 0 || c->tls_want_out)
 		events |= EPOLLOUT;
 	ev_set(c->lst->loop, &c->ev, events);
+}
+
+/* The stream's done and the release of its request, once; the
+ * connection may be closed already. */
+static void stream_end(struct tcp_conn *c)
+{
+	struct conn_stream *s = c->stream;
+
+	if (s == NULL)
+		return;
+	c->stream = NULL;
+	s->done(s->ctx);
+	netio_request_release(s->held);
+	free(s);
+}
+
+/* Ask the stream for messages while the unsent bytes stay under the low
+ * mark: a slow reader holds at most TCP_WBUF_HIGH bytes, and the next
+ * message is made only when the previous ones drained. Then settle: when
+ * the stream has ended, the connection reads its next query. */
+static void conn_pump(struct tcp_conn *c)
+{
+	uint8_t *out = c->lst->loop->answer;
+	struct conn_stream *s;
+	size_t len;
+	bool more;
+
+	while ((s = c->stream) != NULL && !c->closed &&
+	       buf_used(&c->wbuf) < TCP_WBUF_LOW) {
+		len = 0;
+		more = s->fn(s->ctx, out, &len);
+		if (len > 0 && !buf_put_framed(&c->wbuf, out, len)) {
+			log_warn("tcp: no memory for a stream message, closing the "
+				 "connection");
+			conn_close(c);
+			return;
+		}
+		if (!more) {
+			stream_end(c);
+			if (len == 0) {
+				conn_close(c);
+				return;
+			}
+		}
+		conn_flush(c);
+	}
+	if (c->closed)
+		return;
+	if (c->stream == NULL && !conn_blocked(c) && buf_framed_len(&c->rbuf) >= 0)
+		conn_process(c);
+	else
+		conn_settle(c);
 }
 
 /* A request for a query that came on connection c. */
@@ -971,6 +1040,10 @@ static void conn_process(struct tcp_conn *c)
 		return;
 	buf_consumed(&c->rbuf);
 	conn_flush(c);
+	if (c->stream != NULL) {
+		conn_pump(c);
+		return;
+	}
 	conn_settle(c);
 }
 
@@ -1038,7 +1111,9 @@ static void conn_readable(struct tcp_conn *c)
 static void conn_writable(struct tcp_conn *c)
 {
 	conn_flush(c);
-	if (!c->closed && !conn_blocked(c) && buf_framed_len(&c->rbuf) >= 0)
+	if (!c->closed && c->stream != NULL)
+		conn_pump(c);
+	else if (!c->closed && !conn_blocked(c) && buf_framed_len(&c->rbuf) >= 0)
 		conn_process(c);
 	else
 		conn_settle(c);
@@ -1627,8 +1702,10 @@ static uint64_t idle_sweep(struct tdns_loop *l, uint64_t now)
 					next = due;
 				break;
 			}
-			if (c->held > 0) {
-				/* Waiting on our own answers is not idleness. */
+			if (c->held > 0 && c->stream == NULL) {
+				/* Waiting on our own answers is not idleness
+				 * (a stream that wrote nothing for the idle
+				 * time is: its reader stopped reading). */
 				c->last_ms = now;
 				conn_list_unlink(&lst->head, &lst->tail, c);
 				conn_list_append(lst, c);
@@ -1788,6 +1865,35 @@ void netio_request_reply(struct tdns_request *held, const uint8_t *msg, size_t l
 		}
 	}
 	netio_request_release(held);
+}
+
+enum tdns_status netio_request_stream(struct tdns_request *held, netio_stream_fn fn,
+				      void (*done)(void *ctx), void *ctx)
+{
+	struct conn_stream *s;
+	struct tcp_conn *c;
+
+	/* DNS over HTTPS answers one message per request (RFC 8484). */
+	if (held == NULL || !held->tcp || held->https)
+		return TDNS_EINVAL;
+	c = held->conn;
+	if (held->loop == NULL || c == NULL || c->closed || c->stream != NULL) {
+		done(ctx);
+		netio_request_release(held);
+		return TDNS_OK;
+	}
+	s = malloc(sizeof(*s));
+	if (s == NULL)
+		return TDNS_ENOMEM;
+	s->fn = fn;
+	s->done = done;
+	s->ctx = ctx;
+	s->held = held;
+	c->stream = s;
+	/* Inside conn_process the pass pumps when it ends. */
+	if (!c->in_process)
+		conn_pump(c);
+	return TDNS_OK;
 }
 
 /* ---- out sockets (upstream queries) ---- */
@@ -2200,6 +2306,7 @@ void netio_loop_free(struct tdns_loop *l)
 			conn_list_unlink(&lst->head, &lst->tail, c);
 			tls_conn_shutdown(c->tls);
 			close(c->ev.fd);
+			stream_end(c);
 			conn_free(c);
 		}
 		if (lst->udp.fd >= 0)

@@ -206,6 +206,9 @@ static const struct opts_def opt_table[] = {
 	{ "tcp-idle", 0, NULL, "tcp-idle", T_ALL, K_UINT, 0, 1, OPTS_TCP_IDLE_MAX,
 	  "1-3600000 ms", FIELD(tcp_idle_ms), "MS", "close a TCP connection idle this long, "
 	  "RFC 7766\n6.2.3, 1-3600000 (default 10000)" },
+	{ "reuse-port", 0, NULL, "reuse-port", T_ALL, K_BOOL, 0, 0, 0, NULL, FIELD(reuse_port),
+	  NULL, "share the port with other processes on it (a fleet\non one host with one "
+	  "--db; default: a port in use\nis an error)" },
 	{ "tls-listen", 0, NULL, "tls-listen", T_ALL, K_TLS_LISTEN, F_NULL, 0, OPTS_MAX_LISTEN, NULL,
 	  NOFIELD, "ADDR", "serve DNS over TLS, RFC 7858, on ADDR, repeatable;\n"
 	  "ADDR:PORT or [V6]:PORT (default port 853)" },
@@ -254,7 +257,8 @@ static const struct opts_def opt_table[] = {
 #define OPT_LONG_BASE 256 /* getopt_long's val of row i: OPT_LONG_BASE + i */
 
 /* The keys of a zones: stanza (other issues add theirs). */
-static const char *const zone_keys[] = { "name" };
+static const char *const zone_keys[] = { "name", "allow-transfer", "allow-transfer-key",
+					  "notify", "primaries", "primary-key" };
 
 _Static_assert(sizeof(unsigned) == sizeof(uint32_t), "K_UINT stores unsigned as 32 bits");
 
@@ -463,6 +467,15 @@ void opts_free(struct tdns_opts *o)
 		free(a);
 	}
 	o->arena = NULL;
+	for (unsigned i = 0; i < o->n_zones; i++) {
+		free(o->zones[i].allow_transfer);
+		free(o->zones[i].notify);
+		free(o->zones[i].transfer_keys);
+		free(o->zones[i].primaries);
+	}
+	free(o->keys);
+	o->keys = NULL;
+	o->n_keys = 0;
 	free(o->zones);
 	o->zones = NULL;
 	o->n_zones = 0;
@@ -888,6 +901,154 @@ bool opts_zone_key(const char *key, char *why, size_t cap)
 	return false;
 }
 
+/* A key's name as its absolute text ("k." for "k"), into out (cap). */
+static bool dname_text(const char *name, char *out, size_t cap)
+{
+	ldns_rdf *d = ldns_dname_new_frm_str(name);
+	char *t = d != NULL ? ldns_rdf2str(d) : NULL;
+	bool ok = t != NULL && strlen(t) < cap;
+
+	if (ok)
+		snprintf(out, cap, "%s", t);
+	free(t);
+	ldns_rdf_deep_free(d);
+	return ok;
+}
+
+bool opts_tsig_add(struct opts_build *b, const char *name, const char *algorithm,
+		   const char *secret, char *err, size_t cap)
+{
+	struct tdns_opts *o = b->o;
+	struct tdns_tsig_key *k;
+	const char *why;
+	char text[300];
+
+	if (!dname_text(name, text, sizeof(text))) {
+		snprintf(err, cap, "invalid key name '%s'", name);
+		return false;
+	}
+	for (unsigned i = 0; i < o->n_keys; i++) {
+		if (strcasecmp(o->keys[i].name, text) == 0) {
+			snprintf(err, cap, "key '%s' is listed twice", text);
+			return false;
+		}
+	}
+	why = tsig_key_check(algorithm, secret);
+	if (why != NULL) {
+		snprintf(err, cap, "key '%s': %s", text, why);
+		return false;
+	}
+	k = realloc(o->keys, (o->n_keys + 1) * sizeof(*k));
+	if (k == NULL) {
+		snprintf(err, cap, "out of memory");
+		return false;
+	}
+	o->keys = k;
+	k[o->n_keys].name = arena_strdup(o, text);
+	k[o->n_keys].algorithm = arena_strdup(o, algorithm);
+	k[o->n_keys].secret = arena_strdup(o, secret);
+	if (k[o->n_keys].name == NULL || k[o->n_keys].algorithm == NULL ||
+	    k[o->n_keys].secret == NULL) {
+		snprintf(err, cap, "out of memory");
+		return false;
+	}
+	o->n_keys++;
+	return true;
+}
+
+/* The index of the key named text in keys:, or -1 (err says why). */
+static int key_index(const struct tdns_opts *o, const char *text, char *err, size_t cap)
+{
+	char name[300];
+	unsigned i;
+
+	if (!dname_text(text, name, sizeof(name))) {
+		snprintf(err, cap, "invalid key name '%s'", text);
+		return -1;
+	}
+	for (i = 0; i < o->n_keys && strcasecmp(o->keys[i].name, name) != 0; i++)
+		;
+	if (i == o->n_keys) {
+		snprintf(err, cap, "no key '%s' in keys:", name);
+		return -1;
+	}
+	return (int)i;
+}
+
+/* allow-transfer-key: a name of the keys: section. */
+static bool zone_key_name(struct tdns_opts *o, struct tdns_zone_conf *z, const char *text,
+			  bool first, char *err, size_t cap)
+{
+	unsigned *grown;
+	int i;
+
+	if (first)
+		z->n_transfer_keys = 0;
+	i = key_index(o, text, err, cap);
+	if (i < 0)
+		return false;
+	if (z->n_transfer_keys == OPTS_MAX_ZONE_LIST) {
+		snprintf(err, cap, "too many values (at most %d)", OPTS_MAX_ZONE_LIST);
+		return false;
+	}
+	grown = realloc(z->transfer_keys, (z->n_transfer_keys + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		snprintf(err, cap, "out of memory");
+		return false;
+	}
+	z->transfer_keys = grown;
+	z->transfer_keys[z->n_transfer_keys++] = (unsigned)i;
+	return true;
+}
+
+bool opts_zone_set(struct opts_build *b, const char *key, const char *text,
+		   bool first, char *err, size_t cap)
+{
+	struct tdns_zone_conf *z = &b->o->zones[b->o->n_zones - 1];
+	bool acl = strcmp(key, "allow-transfer") == 0;
+	bool prim = strcmp(key, "primaries") == 0;
+	unsigned *n = acl ? &z->n_allow_transfer : prim ? &z->n_primaries : &z->n_notify;
+	void **list = acl ? (void **)&z->allow_transfer
+		      : prim ? (void **)&z->primaries : (void **)&z->notify;
+	size_t size = acl ? sizeof(*z->allow_transfer) : sizeof(*z->notify);
+	struct tdns_addr *addrs;
+	void *grown;
+
+	if (text == NULL) {
+		snprintf(err, cap, "a value is needed");
+		return false;
+	}
+	if (strcmp(key, "allow-transfer-key") == 0)
+		return zone_key_name(b->o, z, text, first, err, cap);
+	if (strcmp(key, "primary-key") == 0) {
+		z->primary_key = key_index(b->o, text, err, cap);
+		return z->primary_key >= 0;
+	}
+	if (first)
+		*n = 0;
+	if (*n == OPTS_MAX_ZONE_LIST) {
+		snprintf(err, cap, "too many values (at most %d)", OPTS_MAX_ZONE_LIST);
+		return false;
+	}
+	grown = realloc(*list, (*n + 1) * size);
+	if (grown == NULL) {
+		snprintf(err, cap, "out of memory");
+		return false;
+	}
+	*list = grown;
+	addrs = prim ? z->primaries : z->notify;
+	if (acl ? acl_parse(text, &z->allow_transfer[*n]) != TDNS_OK
+		: netio_addr_parse(text, 53, &addrs[*n]) != TDNS_OK) {
+		snprintf(err, cap, acl ? "invalid address or prefix '%s' (192.0.2.1, "
+			 "192.0.2.0/24, 2001:db8::/32)"
+			 : "invalid address '%s' (192.0.2.1, 192.0.2.1:5353, [::1]:53)",
+			 text);
+		return false;
+	}
+	(*n)++;
+	return true;
+}
+
 bool opts_zone_add(struct opts_build *b, const char *name, char *err, size_t cap)
 {
 	struct tdns_opts *o = b->o;
@@ -917,6 +1078,8 @@ bool opts_zone_add(struct opts_build *b, const char *name, char *err, size_t cap
 		goto out;
 	}
 	o->zones = z;
+	memset(&z[o->n_zones], 0, sizeof(z[o->n_zones]));
+	z[o->n_zones].primary_key = -1;
 	z[o->n_zones].name = arena_strdup(o, text);
 	if (z[o->n_zones].name == NULL) {
 		snprintf(err, cap, "out of memory");
@@ -1348,11 +1511,45 @@ static void print_zones(FILE *f, const struct tdns_opts *o)
 {
 	if (o->n_zones == 0)
 		fprintf(f, " []");
+	char buf[64];
+
 	for (unsigned i = 0; i < o->n_zones; i++) {
+		const struct tdns_zone_conf *z = &o->zones[i];
+
 		fprintf(f, "\n  - name: ");
-		print_string(f, o->zones[i].name);
+		print_string(f, z->name);
+		if (z->n_allow_transfer > 0)
+			fprintf(f, "\n    allow-transfer:");
+		for (unsigned j = 0; j < z->n_allow_transfer; j++) {
+			inet_ntop(z->allow_transfer[j].family, z->allow_transfer[j].addr,
+				  buf, sizeof(buf));
+			fprintf(f, "\n      - %s/%u", buf,
+				(unsigned)z->allow_transfer[j].prefix);
+		}
+		if (z->n_transfer_keys > 0)
+			fprintf(f, "\n    allow-transfer-key:");
+		for (unsigned j = 0; j < z->n_transfer_keys; j++) {
+			fprintf(f, "\n      - ");
+			print_string(f, o->keys[z->transfer_keys[j]].name);
+		}
+		if (z->n_notify > 0)
+			fprintf(f, "\n    notify:");
+		for (unsigned j = 0; j < z->n_notify; j++)
+			fprintf(f, "\n      - \"%s\"",
+				netio_addr_str(&z->notify[j], buf, sizeof(buf)));
+		if (z->n_primaries > 0)
+			fprintf(f, "\n    primaries:");
+		for (unsigned j = 0; j < z->n_primaries; j++)
+			fprintf(f, "\n      - \"%s\"",
+				netio_addr_str(&z->primaries[j], buf, sizeof(buf)));
+		if (z->primary_key >= 0) {
+			fprintf(f, "\n    primary-key: ");
+			print_string(f, o->keys[z->primary_key].name);
+		}
 	}
 }
+
+static void print_keys(FILE *f, const struct tdns_opts *o);
 
 void opts_print(enum tdns_prog prog, const struct tdns_opts *o, FILE *f)
 {
@@ -1373,8 +1570,26 @@ void opts_print(enum tdns_prog prog, const struct tdns_opts *o, FILE *f)
 		print_value(f, d, o);
 		fputc('\n', f);
 	}
+	if (prog == TDNS_PROG_UPPER)
+		print_keys(f, o);
 	fprintf(f, "zones:");
 	print_zones(f, o);
+	fputc('\n', f);
+}
+
+static void print_keys(FILE *f, const struct tdns_opts *o)
+{
+	fprintf(f, "keys:");
+	if (o->n_keys == 0)
+		fprintf(f, " []");
+	for (unsigned i = 0; i < o->n_keys; i++) {
+		fprintf(f, "\n  - name: ");
+		print_string(f, o->keys[i].name);
+		fprintf(f, "\n    algorithm: ");
+		print_string(f, o->keys[i].algorithm);
+		fprintf(f, "\n    secret: ");
+		print_string(f, o->keys[i].secret);
+	}
 	fputc('\n', f);
 }
 

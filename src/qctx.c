@@ -108,7 +108,9 @@ static enum qctx_verdict parse_opt(struct tdns_qctx *q, const uint8_t *m,
 	return options_ok(q, q->edns_opts, rdlen) ? QCTX_OK : QCTX_FORMERR;
 }
 
-enum qctx_verdict qctx_parse(struct tdns_qctx *q, const uint8_t *m, size_t len)
+/* Inlined into its callers (the pipeline's first step on every query). */
+inline __attribute__((always_inline)) enum qctx_verdict
+qctx_parse(struct tdns_qctx *q, const uint8_t *m, size_t len)
 {
 	unsigned an, ns, ar, i;
 	size_t pos, n;
@@ -126,6 +128,7 @@ enum qctx_verdict qctx_parse(struct tdns_qctx *q, const uint8_t *m, size_t len)
 	q->cookie = NULL;
 	q->cookie_len = 0;
 	q->keepalive = false;
+	q->tsig = false;
 	q->limit = q->transport != QCTX_UDP ? QCTX_MAX_MSG : QCTX_UDP_DEFAULT;
 	if (len < DNS_HDR_LEN || (m[2] & DNS_FLAG_QR) != 0)
 		return QCTX_DROP;
@@ -133,7 +136,9 @@ enum qctx_verdict qctx_parse(struct tdns_qctx *q, const uint8_t *m, size_t len)
 	q->opcode = (uint8_t)DNS_OPCODE_OF(m[2]);
 	q->rd = (m[2] & DNS_FLAG_RD) != 0;
 	q->cd = (m[3] & DNS_FLAG_CD) != 0;
-	if (q->opcode != DNS_OPCODE_QUERY)
+	/* A NOTIFY (RFC 1996) is parsed as a query is: its handler needs the
+	 * question, and its reply echoes it. */
+	if (q->opcode != DNS_OPCODE_QUERY && q->opcode != DNS_OPCODE_NOTIFY)
 		return QCTX_OPCODE;
 	if (dns_rd16(m + 4) != 1)
 		return QCTX_FORMERR;
@@ -160,12 +165,15 @@ enum qctx_verdict qctx_parse(struct tdns_qctx *q, const uint8_t *m, size_t len)
 	q->has_q = true;
 
 	/* A QUERY carries its question and nothing in answer or authority
-	 * (IXFR excepted, RFC 1995 3); the same rule as NSD's. */
+	 * (IXFR excepted, RFC 1995 3); the same rule as NSD's. A NOTIFY may
+	 * carry the zone's SOA in answer (RFC 1996 3.7). */
 	an = dns_rd16(m + 6);
 	ns = dns_rd16(m + 8);
 	ar = dns_rd16(m + 10);
-	if (an != 0 || (ns != 0 && q->qtype != DNS_TYPE_IXFR))
+	if ((an != 0 && q->opcode != DNS_OPCODE_NOTIFY) ||
+	    (ns != 0 && q->qtype != DNS_TYPE_IXFR))
 		return QCTX_FORMERR;
+	ns += an;
 	for (i = 0; i < ns + ar; i++) {
 		size_t at;
 		bool root;
@@ -176,6 +184,8 @@ enum qctx_verdict qctx_parse(struct tdns_qctx *q, const uint8_t *m, size_t len)
 		pos += RR_FIXED;
 		if (len - pos < dns_rd16(m + at + 8))
 			return QCTX_FORMERR;
+		if (dns_rd16(m + at) == DNS_TYPE_TSIG)
+			q->tsig = true;
 		if (dns_rd16(m + at) == DNS_TYPE_OPT) {
 			if (i < ns || !root)
 				return QCTX_FORMERR;
@@ -194,5 +204,5 @@ enum qctx_verdict qctx_parse(struct tdns_qctx *q, const uint8_t *m, size_t len)
 			q->limit = q->edns_udp < QCTX_EDNS_SIZE ? q->edns_udp
 								: QCTX_EDNS_SIZE;
 	}
-	return QCTX_OK;
+	return q->opcode == DNS_OPCODE_QUERY ? QCTX_OK : QCTX_OPCODE;
 }

@@ -33,12 +33,14 @@ static const char *const db_names[TDNS_DB_COUNT_] = {
 	[TDNS_DB_CACHE] = "cache",
 	[TDNS_DB_CACHE_EXP] = "cache_exp",
 	[TDNS_DB_DNSSEC] = "dnssec",
+	[TDNS_DB_JOURNAL] = "journal",
 };
 
 /* Databases a store of the same schema version may lack (written before
  * they existed): created at a writable open, read as empty otherwise. */
 static const bool db_optional[TDNS_DB_COUNT_] = {
 	[TDNS_DB_CACHE_EXP] = true,
+	[TDNS_DB_JOURNAL] = true,
 };
 
 struct tdns_store {
@@ -54,6 +56,7 @@ struct tdns_txn {
 	struct tdns_store *s;
 	MDB_txn *txn;
 	bool write;
+	void *user; /* store_txn_set_user */
 	struct tdns_cursor *spare[TDNS_DB_COUNT_];
 	/* store_count of a read transaction, per database: the count and
 	 * the snapshot it was taken in (0: none). */
@@ -516,6 +519,21 @@ enum tdns_status store_renew(struct tdns_txn *t)
 	if (fault_hit())
 		return TDNS_EIO;
 	return store_err(mdb_txn_renew(t->txn));
+}
+
+void store_txn_set_user(struct tdns_txn *t, void *user)
+{
+	t->user = user;
+}
+
+void *store_txn_user(const struct tdns_txn *t)
+{
+	return t->user;
+}
+
+struct tdns_store *store_txn_store(const struct tdns_txn *t)
+{
+	return t->s;
 }
 
 uint64_t store_txn_id(struct tdns_txn *t)

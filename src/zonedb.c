@@ -22,6 +22,8 @@
 #include <ldns/sha1.h>
 
 #include "tierdns/dnsproto.h"
+#include "tierdns/journal.h"
+#include "tierdns/qctx.h"
 #include "tierdns/log.h"
 #include "tierdns/name.h"
 
@@ -331,8 +333,13 @@ static bool is_apex_ds(const struct tdns_val *k, size_t apex_len)
 	       k->data[apex_len + 1] == 0 && k->data[apex_len + 2] == DNS_TYPE_DS;
 }
 
-static enum tdns_status range_walk(struct tdns_txn *t, const uint8_t *apex,
-				   size_t apex_len, range_fn fn, void *ctx, int *ret)
+/* Inlined into both callers, so the walk of the whole range (the cut search
+ * of every query) compiles as if there were no starting key. */
+static inline __attribute__((always_inline)) enum tdns_status
+range_walk_from(struct tdns_txn *t, const uint8_t *apex,
+					size_t apex_len, const uint8_t *from,
+					size_t from_len, range_fn fn, void *ctx,
+					int *ret)
 {
 	struct tdns_cursor *c = NULL;
 	struct subzones sub;
@@ -358,7 +365,10 @@ static enum tdns_status range_walk(struct tdns_txn *t, const uint8_t *apex,
 	st = store_cursor_open(t, TDNS_DB_RR, &c);
 	if (st != TDNS_OK)
 		goto out;
-	st = store_cursor_seek(c, apex, apex_len, &k, &v);
+	if (from != NULL && key_cmp(from, from_len, apex, apex_len) > 0)
+		st = store_cursor_seek(c, from, from_len, &k, &v);
+	else
+		st = store_cursor_seek(c, apex, apex_len, &k, &v);
 	while (st == TDNS_OK) {
 		if (!has_prefix(&k, apex, apex_len))
 			break;
@@ -415,6 +425,12 @@ out:
 	return st;
 }
 
+static enum tdns_status range_walk(struct tdns_txn *t, const uint8_t *apex,
+				   size_t apex_len, range_fn fn, void *ctx, int *ret)
+{
+	return range_walk_from(t, apex, apex_len, NULL, 0, fn, ctx, ret);
+}
+
 struct walk_ctx {
 	zonedb_walk_cb cb;
 	void *ctx;
@@ -442,20 +458,33 @@ enum tdns_status zonedb_walk(struct tdns_txn *t, const uint8_t *apex,
 			     size_t apex_len, zonedb_walk_cb cb, void *ctx,
 			     int *stop)
 {
+	return zonedb_walk_from(t, apex, apex_len, NULL, 0, cb, ctx, stop);
+}
+
+enum tdns_status zonedb_walk_from(struct tdns_txn *t, const uint8_t *apex,
+				  size_t apex_len, const uint8_t *from,
+				  size_t from_len, zonedb_walk_cb cb, void *ctx,
+				  int *stop)
+{
 	struct walk_ctx w = { cb, ctx };
 	enum tdns_status st = TDNS_EINVAL;
 	int ret = 0;
 
 	if (apex_len <= NAME_KEY_MAX)
-		st = range_walk(t, apex, apex_len, walk_one, &w, &ret);
+		st = range_walk_from(t, apex, apex_len, from, from_len, walk_one, &w,
+				     &ret);
 	if (stop != NULL)
 		*stop = ret;
 	return st;
 }
 
+static void note_deleted(struct tdns_txn *t, const struct tdns_val *k,
+			 const struct tdns_val *v);
+
 struct clear_ctx {
 	uint32_t rrsets;
 	uint32_t records;
+	struct tdns_txn *t;
 };
 
 static int clear_one(void *ctx, const struct tdns_val *k, const struct tdns_val *v,
@@ -464,8 +493,8 @@ static int clear_one(void *ctx, const struct tdns_val *k, const struct tdns_val 
 	struct clear_ctx *c = ctx;
 	struct tdns_rrset_view view;
 
-	(void)k;
 	*del = true;
+	note_deleted(c->t, k, v);
 	c->rrsets++;
 	if (rrset_decode(v->data, v->len, &view) == TDNS_OK)
 		c->records += view.count;
@@ -476,7 +505,7 @@ enum tdns_status zonedb_clear(struct tdns_txn *t, const uint8_t *apex,
 			      size_t apex_len, uint32_t *rrsets,
 			      uint32_t *records)
 {
-	struct clear_ctx c = { 0, 0 };
+	struct clear_ctx c = { 0, 0, t };
 	enum tdns_status st;
 	int ret;
 
@@ -495,20 +524,36 @@ enum tdns_status zonedb_clear(struct tdns_txn *t, const uint8_t *apex,
 struct sweep_ctx {
 	zonedb_sweep_cb cb;
 	void *ctx;
+	struct tdns_txn *t;
 };
+
+/* A record (raw key and value) deleted in t, for the journal. */
+static void note_deleted(struct tdns_txn *t, const struct tdns_val *k,
+			 const struct tdns_val *v)
+{
+	size_t klen;
+	uint16_t type;
+
+	if (store_txn_user(t) != NULL &&
+	    name_record_key_split(k->data, k->len, &klen, &type))
+		journal_note(t, k->data, klen, type, v->data, v->len, NULL, 0);
+}
 
 static int sweep_one(void *ctx, const struct tdns_val *k, const struct tdns_val *v,
 		     bool *del)
 {
 	struct sweep_ctx *sw = ctx;
+	int ret = sw->cb(sw->ctx, k->data, k->len, v->data, v->len, del);
 
-	return sw->cb(sw->ctx, k->data, k->len, v->data, v->len, del);
+	if (*del)
+		note_deleted(sw->t, k, v);
+	return ret;
 }
 
 enum tdns_status zonedb_sweep(struct tdns_txn *t, const uint8_t *apex,
 			      size_t apex_len, zonedb_sweep_cb cb, void *ctx)
 {
-	struct sweep_ctx sw = { cb, ctx };
+	struct sweep_ctx sw = { cb, ctx, t };
 	int ret;
 
 	if (apex_len > NAME_KEY_MAX)
@@ -588,6 +633,8 @@ enum tdns_status zonedb_delete_zone(struct tdns_txn *t, const uint8_t *apex,
 	if (st != TDNS_OK)
 		return st;
 	st = zonedb_clear(t, apex, apex_len, NULL, NULL);
+	if (st == TDNS_OK)
+		st = journal_drop(t, apex, apex_len);
 	if (st != TDNS_OK)
 		return st;
 	return store_del(t, TDNS_DB_ZONES, zk, zone_key(apex, apex_len, zk));
@@ -598,21 +645,41 @@ enum tdns_status zonedb_put_rrset(struct tdns_txn *t, const uint8_t *key,
 				  size_t vlen)
 {
 	uint8_t rk[RECORD_KEY_MAX];
+	size_t rklen;
+	struct tdns_val old;
+	enum tdns_status st;
 
 	if (klen > NAME_KEY_MAX)
 		return TDNS_EINVAL;
-	return store_put(t, TDNS_DB_RR, rk, name_record_key(key, klen, type, rk),
-			 val, vlen);
+	rklen = name_record_key(key, klen, type, rk);
+	if (store_txn_user(t) != NULL) {
+		st = store_get(t, TDNS_DB_RR, rk, rklen, &old);
+		if (st != TDNS_OK && st != TDNS_ENOTFOUND)
+			return st;
+		journal_note(t, key, klen, type, st == TDNS_OK ? old.data : NULL,
+			     st == TDNS_OK ? old.len : 0, val, vlen);
+	}
+	return store_put(t, TDNS_DB_RR, rk, rklen, val, vlen);
 }
 
 enum tdns_status zonedb_del_rrset(struct tdns_txn *t, const uint8_t *key,
 				  size_t klen, uint16_t type)
 {
 	uint8_t rk[RECORD_KEY_MAX];
+	size_t rklen;
+	struct tdns_val old;
+	enum tdns_status st;
 
 	if (klen > NAME_KEY_MAX)
 		return TDNS_EINVAL;
-	return store_del(t, TDNS_DB_RR, rk, name_record_key(key, klen, type, rk));
+	rklen = name_record_key(key, klen, type, rk);
+	if (store_txn_user(t) != NULL) {
+		st = store_get(t, TDNS_DB_RR, rk, rklen, &old);
+		if (st != TDNS_OK)
+			return st;
+		journal_note(t, key, klen, type, old.data, old.len, NULL, 0);
+	}
+	return store_del(t, TDNS_DB_RR, rk, rklen);
 }
 
 enum tdns_status zonedb_put_meta(struct tdns_txn *t, const uint8_t *apex,
@@ -932,6 +999,18 @@ enum tdns_status zonedb_put_denial(struct tdns_txn *t, const uint8_t *apex,
 	buf[0] = (uint8_t)olen;
 	memcpy(buf + 1, owner, olen);
 	memcpy(buf + 1 + olen, val, vlen);
+	/* NSEC RRsets are journaled where they are also stored (rr). */
+	if (chain == ZONEDB_NSEC3 && store_txn_user(t) != NULL) {
+		struct tdns_val old;
+
+		st = store_get(t, TDNS_DB_DNSSEC, k, klen, &old);
+		if (st == TDNS_OK && old.len > 1u + old.data[0])
+			journal_note(t, owner, olen, DNS_TYPE_NSEC3,
+				     old.data + 1 + old.data[0],
+				     old.len - 1 - old.data[0], val, vlen);
+		else
+			journal_note(t, owner, olen, DNS_TYPE_NSEC3, NULL, 0, val, vlen);
+	}
 	st = store_put(t, TDNS_DB_DNSSEC, k, klen, buf, 1 + olen + vlen);
 	free(buf);
 	return st;
@@ -1005,7 +1084,17 @@ enum tdns_status zonedb_denial_walk(struct tdns_txn *t, const uint8_t *apex,
 				    size_t apex_len, enum zonedb_chain chain,
 				    zonedb_walk_cb cb, void *ctx, int *stop)
 {
-	uint8_t pfx[NAME_KEY_MAX + 2];
+	return zonedb_denial_walk_from(t, apex, apex_len, chain, NULL, 0, cb, ctx,
+				       stop);
+}
+
+enum tdns_status zonedb_denial_walk_from(struct tdns_txn *t, const uint8_t *apex,
+					 size_t apex_len, enum zonedb_chain chain,
+					 const uint8_t *from, size_t from_len,
+					 zonedb_walk_cb cb, void *ctx, int *stop)
+{
+	uint8_t pfx[NAME_KEY_MAX + 2], fk[DENIAL_KEY_MAX];
+	size_t fklen = 0;
 	struct tdns_cursor *c = NULL;
 	struct tdns_rrset_view view;
 	struct tdns_val k, v;
@@ -1019,10 +1108,23 @@ enum tdns_status zonedb_denial_walk(struct tdns_txn *t, const uint8_t *apex,
 		goto out;
 	}
 	plen = denial_prefix(apex, apex_len, chain, pfx);
+	if (from != NULL && name_key_is_subdomain(from, from_len, apex, apex_len) &&
+	    from_len > apex_len) {
+		if (chain == ZONEDB_NSEC3)
+			fklen = (size_t)from[apex_len] + 1 == from_len - apex_len
+					? denial_key(apex, apex_len, chain,
+						     from + apex_len + 1,
+						     from[apex_len], fk)
+					: 0;
+		else
+			fklen = denial_key(apex, apex_len, chain, from, from_len, fk);
+	}
 	st = store_cursor_open(t, TDNS_DB_DNSSEC, &c);
 	if (st != TDNS_OK)
 		goto out;
-	for (st = store_cursor_seek(c, pfx, plen, &k, &v); st == TDNS_OK;
+	for (st = fklen > 0 ? store_cursor_seek(c, fk, fklen, &k, &v)
+			    : store_cursor_seek(c, pfx, plen, &k, &v);
+	     st == TDNS_OK;
 	     st = store_cursor_next(c, &k, &v)) {
 		if (!has_prefix(&k, pfx, plen))
 			break;
@@ -1048,7 +1150,7 @@ enum tdns_status zonedb_denial_clear(struct tdns_txn *t, const uint8_t *apex,
 {
 	uint8_t pfx[NAME_KEY_MAX + 1];
 	struct tdns_cursor *c = NULL;
-	struct tdns_val k;
+	struct tdns_val k, v;
 	enum tdns_status st;
 
 	if (apex_len > NAME_KEY_MAX)
@@ -1059,9 +1161,14 @@ enum tdns_status zonedb_denial_clear(struct tdns_txn *t, const uint8_t *apex,
 	st = store_cursor_open(t, TDNS_DB_DNSSEC, &c);
 	if (st != TDNS_OK)
 		goto out;
-	for (st = store_cursor_seek(c, pfx, apex_len + 1, &k, NULL);
+	for (st = store_cursor_seek(c, pfx, apex_len + 1, &k, &v);
 	     st == TDNS_OK && has_prefix(&k, pfx, apex_len + 1);
-	     st = store_cursor_seek(c, pfx, apex_len + 1, &k, NULL)) {
+	     st = store_cursor_seek(c, pfx, apex_len + 1, &k, &v)) {
+		if (store_txn_user(t) != NULL && k.len > apex_len + 1 &&
+		    k.data[apex_len + 1] == ZONEDB_NSEC3 && v.len > 1u + v.data[0])
+			journal_note(t, v.data + 1, v.data[0], DNS_TYPE_NSEC3,
+				     v.data + 1 + v.data[0], v.len - 1 - v.data[0],
+				     NULL, 0);
 		st = store_cursor_del(c);
 		if (st != TDNS_OK)
 			goto out;
@@ -1109,4 +1216,72 @@ enum tdns_status zonedb_nsec3_label(uint16_t iterations, const uint8_t *salt,
 	/* 160 bits: 32 base32hex digits. */
 	zonedb_base32hex(h, ZONEDB_NSEC3_HASH, label);
 	return TDNS_OK;
+}
+
+/* The offset of the serial in SOA rdata (after MNAME and RNAME), 0 when
+ * the rdata does not hold one. */
+static size_t soa_serial_at(const uint8_t *rd, size_t rdlen)
+{
+	size_t a = qctx_name_len(rd, rdlen), b;
+
+	if (a == 0)
+		return 0;
+	b = qctx_name_len(rd + a, rdlen - a);
+	if (b == 0 || rdlen - a - b < 20)
+		return 0;
+	return a + b;
+}
+
+enum tdns_status zonedb_set_serial(struct tdns_txn *t, const uint8_t *apex,
+				   size_t apex_len, uint32_t serial)
+{
+	struct tdns_rrset_view v;
+	struct tdns_zone_meta m;
+	uint8_t *val = NULL;
+	const uint8_t *rd;
+	uint16_t rdlen;
+	size_t pos = 0, at, vlen;
+	enum tdns_status st;
+
+	st = zonedb_get_meta(t, apex, apex_len, &m);
+	if (st != TDNS_OK)
+		return st;
+	st = zonedb_get_rrset(t, apex, apex_len, DNS_TYPE_SOA, &v);
+	if (st != TDNS_OK)
+		return st;
+	if (v.count != 1 || !rrset_next(&v, &pos, &rd, &rdlen) ||
+	    (at = soa_serial_at(rd, rdlen)) == 0)
+		return TDNS_EINVAL;
+	/* The value is the header, one record, then the signatures: copy it
+	 * (it borrows the map, which the put below may change) and patch. */
+	vlen = (size_t)(v.sig_count > 0 ? v.sig_data + v.sig_len - (v.data - RRSET_HDR_LEN)
+					: v.data + v.data_len - (v.data - RRSET_HDR_LEN));
+	val = malloc(vlen);
+	if (val == NULL)
+		return TDNS_ENOMEM;
+	memcpy(val, v.data - RRSET_HDR_LEN, vlen);
+	dns_wr32(val + (size_t)(rd - (v.data - RRSET_HDR_LEN)) + at, serial);
+	st = zonedb_put_rrset(t, apex, apex_len, DNS_TYPE_SOA, val, vlen);
+	if (st == TDNS_OK) {
+		m.serial = serial;
+		st = zonedb_put_meta(t, apex, apex_len, &m);
+	}
+	free(val);
+	return st;
+}
+
+uint32_t zonedb_next_serial(uint32_t old, enum zonedb_serial_policy policy,
+			    uint64_t now)
+{
+	uint32_t next = old + 1;
+
+	/* RFC 1982: a serial may go forward by less than 2^31. */
+	if (policy == ZONEDB_SERIAL_UNIXTIME && (uint32_t)now - old - 1 < 0x7fffffffu)
+		next = (uint32_t)now;
+	return next;
+}
+
+bool zonedb_serial_gt(uint32_t a, uint32_t b)
+{
+	return a != b && (uint32_t)(a - b) < 0x80000000u;
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "tierdns/clock.h"
+#include "tierdns/journal.h"
 #include "tierdns/log.h"
 #include "tierdns/zonedb.h"
 
@@ -1076,15 +1077,19 @@ static enum tdns_status apply_zone(struct tdns_zoneset *zs, struct zl_zone *z,
 {
 	struct apex_list sub = { 0 };
 	struct merge_ctx mc = { zs, z, 0, 0, 0, TDNS_OK };
-	struct tdns_zone_meta m;
+	struct tdns_zone_meta m, old;
 	bool existed;
 	size_t i, j, k, ci = 0, len;
 	enum tdns_status st;
 
-	st = zonedb_get_meta(t, z->apex, z->apex_len, NULL);
+	st = zonedb_get_meta(t, z->apex, z->apex_len, &old);
 	if (st != TDNS_OK && st != TDNS_ENOTFOUND)
 		return st;
 	existed = st == TDNS_OK;
+	/* The change goes into the zone's journal (journal.h) for IXFR. */
+	st = journal_begin(t, z->apex, z->apex_len);
+	if (st != TDNS_OK)
+		return st;
 	st = deeper_zones(zs, z, t, &sub);
 	if (st != TDNS_OK)
 		goto out;
@@ -1183,7 +1188,21 @@ static enum tdns_status apply_zone(struct tdns_zoneset *zs, struct zl_zone *z,
 	m.loaded_at = clock_now();
 	m.serial = z->serial;
 	st = zonedb_put_meta(t, z->apex, z->apex_len, &m);
+	/* A changed zone whose file kept (or lowered) the serial would look
+	 * unchanged to secondaries (RFC 1982): its serial goes up by one. */
+	if (st == TDNS_OK && existed && journal_changed(t) &&
+	    !zonedb_serial_gt(z->serial, old.serial)) {
+		log_warn("%s: zone %s changed but its serial %u is not above the "
+			 "stored %u: stored with serial %u", z->file, z->name,
+			 (unsigned)z->serial, (unsigned)old.serial,
+			 (unsigned)(old.serial + 1));
+		z->serial = old.serial + 1;
+		st = zonedb_set_serial(t, z->apex, z->apex_len, z->serial);
+	}
+	if (st == TDNS_OK)
+		st = journal_end(t, true);
 out:
+	journal_end(t, false);
 	apex_list_free(&sub);
 	return st;
 }
@@ -1465,6 +1484,32 @@ static enum tdns_status warn_if_signed(struct tdns_txn *t, const uint8_t *apex,
 	return st;
 }
 
+/* The end of an edit by add or delete: the zone's serial raised (bump:
+ * unless the edit was of the SOA itself), the signed-zone warning, the
+ * journal's diff. */
+static enum tdns_status edit_finish(struct tdns_txn *t, const uint8_t *apex,
+				    size_t apex_len, bool bump)
+{
+	struct tdns_zone_meta m;
+	enum tdns_status st = TDNS_OK;
+
+	if (bump) {
+		st = zonedb_get_meta(t, apex, apex_len, &m);
+		if (st == TDNS_OK)
+			st = zonedb_set_serial(t, apex, apex_len,
+					       zonedb_next_serial(m.serial,
+								  zoneload_serial_policy,
+								  clock_now()));
+	}
+	if (st == TDNS_OK)
+		st = warn_if_signed(t, apex, apex_len);
+	if (st == TDNS_OK)
+		st = journal_end(t, true);
+	return st;
+}
+
+enum zonedb_serial_policy zoneload_serial_policy = ZONEDB_SERIAL_INCREMENT;
+
 /* Signatures and the denial chains are a whole-zone product (the signer's):
  * one record changed by hand would leave a chain or a signature that no
  * longer proves anything, so add and delete refuse them. */
@@ -1646,6 +1691,9 @@ enum tdns_status zoneload_add(struct tdns_txn *t, const char *rr_text,
 		       "no zone in the store encloses this name" : tdns_strerror(st));
 		goto out;
 	}
+	st = journal_begin(t, key, apex_len);
+	if (st != TDNS_OK)
+		goto out;
 	rdlen = rr_rdata_len(rr);
 	if (rdlen > RDATA_MAX) {
 		seterr(err, errlen, "%s %s: rdata too long", name, tname);
@@ -1729,8 +1777,9 @@ enum tdns_status zoneload_add(struct tdns_txn *t, const char *rr_text,
 		m.serial = ldns_rdf2native_int32(ldns_rr_rdf(rr, 2));
 	st = zonedb_put_meta(t, key, apex_len, &m);
 	if (st == TDNS_OK)
-		st = warn_if_signed(t, key, apex_len);
+		st = edit_finish(t, key, apex_len, type != LDNS_RR_TYPE_SOA);
 out:
+	journal_end(t, false);
 	free(val);
 	free(canon);
 	ldns_rr_free(rr);
@@ -1780,6 +1829,9 @@ enum tdns_status zoneload_delete(struct tdns_txn *t, const char *name,
 		st = TDNS_EINVAL;
 		goto out;
 	}
+	st = journal_begin(t, key, apex_len);
+	if (st != TDNS_OK)
+		goto out;
 	st = zonedb_get_rrset(t, key, klen, type, &old);
 	if (st != TDNS_OK) {
 		seterr(err, errlen, "%s %s: %s", pname, type_name,
@@ -1793,7 +1845,7 @@ enum tdns_status zoneload_delete(struct tdns_txn *t, const char *name,
 		if (st == TDNS_OK)
 			st = zonedb_put_meta(t, key, apex_len, &m);
 		if (st == TDNS_OK)
-			st = warn_if_signed(t, key, apex_len);
+			st = edit_finish(t, key, apex_len, true);
 		goto out;
 	}
 	if (asprintf(&text, "%s 0 IN %s %s", pname, type_name, rdata) < 0) {
@@ -1845,8 +1897,9 @@ enum tdns_status zoneload_delete(struct tdns_txn *t, const char *name,
 	if (st == TDNS_OK)
 		st = zonedb_put_meta(t, key, apex_len, &m);
 	if (st == TDNS_OK)
-		st = warn_if_signed(t, key, apex_len);
+		st = edit_finish(t, key, apex_len, true);
 out:
+	journal_end(t, false);
 	free(text);
 	free(val);
 	free(canon);

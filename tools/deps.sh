@@ -37,13 +37,18 @@ TDNS_PKGS_BUILD=(build-essential cmake pkg-config libldns-dev liblmdb-dev
 # prometheus: promtool check metrics, the format's own checker, reads what
 # --metrics serves (tests/e2e/test_metrics.sh);
 # knot-dnsutils: kdig, a second DNS over TLS client beside dig +tls
-# (tests/e2e/test_tls.py), the one with +https for DNS over HTTPS;
+# (tests/e2e/test_tls.py), the one with +https for DNS over HTTPS, and a
+# reader of tierdns's AXFR (test_xfr_primary.py);
 # openssl: the test CA and certificates are made at test time;
 # dnstap-ldns: an independent dnstap reader, fstrm-bin: fstrm_capture, a
-# Frame Streams collector on a Unix socket (tests/e2e/test_dnstap.sh)
+# Frame Streams collector on a Unix socket (tests/e2e/test_dnstap.sh);
+# knot (knotd, knotc) and bind9 (named): with nsd, the peers of the zone
+# transfer interop test (tests/interop/test_xfr_interop.py: each as primary
+# and as secondary of tierdns-upper, about 40 s in all); dnsdist: the load
+# balancer in front of two tierdns-local (test_dnsdist.py)
 TDNS_PKGS_TEST=(libcmocka-dev python3 python3-dnspython procps nsd unbound strace
                 systemd dpkg-dev dnsperf prometheus knot-dnsutils openssl dnstap-ldns
-                fstrm-bin)
+                fstrm-bin knot bind9 dnsdist)
 # openssl: the DNS over TLS rows make a throw-away certificate and time
 # handshakes with openssl s_time
 TDNS_PKGS_BENCH=(dnsperf nsd unbound dnsmasq-base valgrind procps openssl)

@@ -80,6 +80,10 @@ static void usage(FILE *out, const char *prog)
 		"options:\n"
 		"  -d, --db DIR     LMDB environment directory, created if missing\n"
 		"                   (default %s)\n"
+		"  -s, --serial-policy increment|unixtime\n"
+		"                   how add and delete raise the zone's SOA serial:\n"
+		"                   by one (default), or to the time in seconds since\n"
+		"                   the epoch when that is ahead (else by one)\n"
 		"  -v, --verbose    more log output (repeat for debug)\n"
 		"  -h, --help       this text\n"
 		"  -V, --version    print the version\n"
@@ -689,6 +693,7 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "db", required_argument, NULL, 'd' },
+		{ "serial-policy", required_argument, NULL, 's' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -699,10 +704,19 @@ int main(int argc, char **argv)
 	char **args;
 
 	opterr = 0; /* usage_line says it, in one line */
-	while ((c = getopt_long(argc, argv, "+d:vhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+d:s:vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			dir = optarg;
+			break;
+		case 's':
+			if (strcmp(optarg, "increment") == 0)
+				zoneload_serial_policy = ZONEDB_SERIAL_INCREMENT;
+			else if (strcmp(optarg, "unixtime") == 0)
+				zoneload_serial_policy = ZONEDB_SERIAL_UNIXTIME;
+			else
+				return usage_line("--serial-policy: increment or unixtime, "
+						  "not '%s'", optarg);
 			break;
 		case 'v':
 			if (level < TDNS_LOG_DEBUG)

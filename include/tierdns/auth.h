@@ -22,14 +22,33 @@
 #include "tierdns/netio.h"
 #include "tierdns/qctx.h"
 #include "tierdns/rrl.h"
+#include "tierdns/secondary.h"
 #include "tierdns/store.h"
 #include "tierdns/zonedb.h"
+
+enum auth_xfr_verdict {
+	AUTH_XFR_REFUSE = 0, /* REFUSED */
+	AUTH_XFR_ALLOW,
+	AUTH_XFR_BADSIG,     /* a TSIG that does not verify: NOTAUTH (RFC 8945 5.2) */
+};
 
 struct tdns_auth_cfg {
 	const char *version;  /* CHAOS TXT version.bind/version.server; NULL = REFUSED */
 	const char *identity; /* CHAOS TXT id.server/hostname.bind; NULL = REFUSED */
 	struct tdns_rrl *rrl; /* response rate limiting of UDP answers; NULL: off */
 	const struct tdns_cookie_cfg *cookies; /* DNS cookies; NULL: off */
+	/* Zone transfers: may peer AXFR/IXFR the zone with this apex key,
+	 * asking with message msg[0..len) (its TSIG)? NULL: nobody may
+	 * (REFUSED), and answers to TSIG-signed queries are not flagged
+	 * (auth_client tsig). Called on the worker threads. */
+	enum auth_xfr_verdict (*xfr_allowed)(const void *ctx, const uint8_t *apex,
+					     size_t apex_len, const struct tdns_addr *peer,
+					     const uint8_t *msg, size_t len);
+	const void *xfr_ctx;
+	/* The zones this server is a secondary for (secondary.h): NOTIFY
+	 * from their primaries, SERVFAIL once expired. NULL: none (NOTIFY
+	 * is then NOTIMP). */
+	struct tdns_secondary *secondary;
 	bool full_any;        /* ANY over UDP with every RRset; false: one
 			       * (RFC 8482, auth_query) */
 };
@@ -43,6 +62,13 @@ struct auth_client {
 	struct rrl_counters *rrl;
 	uint16_t keepalive; /* TCP: netio_request_keepalive, for RFC 7828 */
 	bool tls;           /* DNS over TLS (the answer is padded) */
+	/* TCP, may be NULL: set to true when the query is an AXFR or IXFR the
+	 * peer may have; nothing is answered then (auth_answer_from returns
+	 * false) and the caller streams the transfer (xfr.h). */
+	bool *xfr;
+	/* May be NULL: set to true when the query had a TSIG record, so that
+	 * the caller checks it and signs the answer (tsig.h). */
+	bool *tsig;
 };
 
 enum auth_result {
@@ -68,8 +94,8 @@ void auth_chaos(const struct tdns_auth_cfg *cfg, const struct tdns_qctx *q,
 		struct tdns_answer *a);
 
 /* The upper tier's QUERY stage: class CH to auth_chaos, other classes
- * than IN and zone transfers REFUSED, names outside every zone REFUSED,
- * the rest auth_lookup. */
+ * than IN and zone transfers REFUSED (auth_answer_from lets the allowed
+ * ones through), names outside every zone REFUSED, the rest auth_lookup. */
 void auth_query(struct zonedb_cache *zc, struct tdns_txn *t,
 		const struct tdns_auth_cfg *cfg, const struct tdns_qctx *q,
 		struct tdns_answer *a);

@@ -58,5 +58,12 @@ bool opts_key_set(struct opts_build *b, const struct opts_def *d, const char *te
 bool opts_zone_key(const char *key, char *why, size_t cap);
 /* Add a zones: stanza named name (copied). */
 bool opts_zone_add(struct opts_build *b, const char *name, char *err, size_t cap);
+/* Add a TSIG key of the keys: section (tsig.h; copied). */
+bool opts_tsig_add(struct opts_build *b, const char *name, const char *algorithm,
+		   const char *secret, char *err, size_t cap);
+/* Set key (not name) of the stanza added last from text (NULL: a YAML
+ * null); first: the first value of a sequence. */
+bool opts_zone_set(struct opts_build *b, const char *key, const char *text,
+		   bool first, char *err, size_t cap);
 
 #endif

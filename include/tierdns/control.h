@@ -74,6 +74,10 @@ struct tdns_control_ops {
 	void (*flushed)(void *ctx);
 	/* "reload": the daemon's SIGHUP hook (run through daemon_reload). */
 	void (*reload)(void *ctx);
+	/* "zone status NAME": more lines about the zone (a secondary zone's
+	 * primaries and refresh timers, secondary.h); false when there is
+	 * nothing more to say. NULL: none. */
+	bool (*zone_status)(void *ctx, const uint8_t *apex, size_t apex_len, FILE *out);
 	void *ctx;
 };
 

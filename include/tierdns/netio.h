@@ -189,6 +189,27 @@ uint64_t netio_request_held_us(const struct tdns_request *held);
 void netio_request_reply(struct tdns_request *held, const uint8_t *msg, size_t len);
 void netio_request_release(struct tdns_request *held);
 
+/*
+ * Answer a held TCP request with a stream of messages (a zone transfer,
+ * RFC 5936 2.2). fn(ctx, out, &len) writes the next message into out
+ * (room for 65535 bytes), sets *len and returns true while more follow,
+ * false after the last one; false with *len 0 aborts (the connection is
+ * closed). netio asks for a message only while fewer than 64 KiB of the
+ * connection's answers are unsent, so a slow reader holds one buffer's
+ * worth and never the whole stream; the connection reads no other query
+ * until the stream ends (answers stay in order), and a reader that takes
+ * nothing for the idle timeout is closed. done(ctx) is called exactly once
+ * when the stream ends (last message queued, aborted, client gone, loop
+ * freed), then the handle is released: from this call on the handle is
+ * netio's. fn and done run on the loop's thread, possibly from inside
+ * this call. Over TLS the messages are encrypted as any answer is.
+ * TDNS_EINVAL (a UDP or DNS-over-HTTPS request) or TDNS_ENOMEM: nothing
+ * was taken, the caller still owns the handle and ctx.
+ */
+typedef bool (*netio_stream_fn)(void *ctx, uint8_t *out, size_t *len);
+enum tdns_status netio_request_stream(struct tdns_request *held, netio_stream_fn fn,
+				      void (*done)(void *ctx), void *ctx);
+
 /* ---- client side (upstream queries) ---- */
 
 /* Called once per received message; with msg NULL and len 0 when the socket

@@ -29,6 +29,7 @@
 #include "tierdns/log.h"
 #include "tierdns/netio.h"
 #include "tierdns/rrl.h"
+#include "tierdns/tsig.h"
 
 #define OPTS_MAX_LISTEN 16
 #define OPTS_MAX_UPSTREAM 8
@@ -40,10 +41,28 @@ enum tdns_prog {
 	TDNS_PROG_LOCAL,
 };
 
+#define OPTS_MAX_ZONE_LIST 32 /* addresses in one list of a stanza */
+
 /* One stanza of the zones: sequence. Other issues add their keys here
- * (transfer ACLs, notify targets, primaries, TSIG keys, signing). */
+ * (primaries, TSIG keys, signing). The lists are owned by the opts. */
 struct tdns_zone_conf {
 	const char *name; /* as written, ending in '.' (absolute) */
+	/* allow-transfer: who may AXFR/IXFR the zone (none: nobody) */
+	struct tdns_acl_entry *allow_transfer;
+	unsigned n_allow_transfer;
+	/* notify: the secondaries told of every change (RFC 1996), port 53
+	 * unless given */
+	struct tdns_addr *notify;
+	unsigned n_notify;
+	/* allow-transfer-key: names of keys: (indexes into opts keys) whose
+	 * TSIG-signed transfer requests are allowed from any address */
+	unsigned *transfer_keys;
+	unsigned n_transfer_keys;
+	/* primaries: a secondary zone's primaries (port 53 unless given);
+	 * none: tierdns-upper is not a secondary for it */
+	struct tdns_addr *primaries;
+	unsigned n_primaries;
+	int primary_key; /* primary-key: index into opts keys, -1: none */
 };
 
 struct opts_arena; /* the strings the file gave, owned by the opts */
@@ -74,6 +93,8 @@ struct tdns_opts {
 	unsigned max_tcp;        /* --max-tcp, per listener and worker, default 256 */
 	unsigned max_tcp_per_client; /* --max-tcp-per-client, same scope, default 16 */
 	unsigned tcp_idle_ms;    /* --tcp-idle, default 10000 (RFC 7766 6.2.3) */
+	bool reuse_port;         /* --reuse-port: no check that the port is free
+				  * (several processes share it, SO_REUSEPORT) */
 	/* upper tier: response rate limiting (rrl.h), off while rrl.rate is 0 */
 	struct tdns_rrl_cfg rrl;      /* rrl: rate, slip, size */
 	unsigned rrl_ipv4_prefix;     /* rrl: ipv4-prefix, copied into rrl */
@@ -115,6 +136,9 @@ struct tdns_opts {
 	/* dnstap (dnstap.h): at most one of the two; NULL: off */
 	const char *dnstap_socket;  /* --dnstap-socket PATH, dnstap: {socket:} */
 	const char *dnstap_file;    /* --dnstap-file FILE, dnstap: {file:} */
+	/* keys: the TSIG keys (tsig.h), n_keys of them (NULL when none) */
+	struct tdns_tsig_key *keys;
+	unsigned n_keys;
 	/* zones: stanzas, n_zones of them (NULL when none) */
 	struct tdns_zone_conf *zones;
 	unsigned n_zones;

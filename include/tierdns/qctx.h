@@ -6,8 +6,10 @@
  * ldns object. Its rules (RFC 1035 4.1.1, RFC 6891, RFC 7766), in order:
  *   - fewer than 12 bytes, or QR=1: QCTX_DROP (answering responses invites
  *     reflection loops);
- *   - opcode other than QUERY: QCTX_OPCODE (the pipeline dispatches it; an
- *     opcode without a handler is NOTIMP);
+ *   - opcode other than QUERY and NOTIFY: QCTX_OPCODE (the pipeline
+ *     dispatches it; an opcode without a handler is NOTIMP); a NOTIFY
+ *     (RFC 1996) is parsed by the rules below, its SOA in answer allowed,
+ *     and is QCTX_OPCODE with its question when it passes them;
  *   - QDCOUNT != 1, a question or record that does not hold together
  *     (labels > 63, names > 255 octets, compression pointers that do not
  *     point backwards into a name, data past the end), records in the
@@ -91,6 +93,8 @@ struct tdns_qctx {
 	const uint8_t *cookie;
 	uint8_t cookie_len;
 	bool keepalive;             /* it has an edns-tcp-keepalive option (RFC 7828) */
+	bool tsig;                  /* a TSIG record in additional (RFC 8945);
+				     * checked by whoever signs the answer */
 
 	/* The answer must fit in limit bytes: over UDP 512 without EDNS, else
 	 * clamp(edns_udp, 512, QCTX_EDNS_SIZE); over the others QCTX_MAX_MSG. */

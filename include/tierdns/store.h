@@ -12,6 +12,8 @@
  *          (cache.h keeps it in step with `cache`)
  *   dnssec the denial-of-existence index of signed zones (zonedb.h): the
  *          NSEC records in canonical order and the NSEC3 records by hash
+ *   journal the zones' change history for IXFR (journal.h): apex key |
+ *          0x00 | u32 serial before -> the diff to the next serial
  *
  * A store of STORE_SCHEMA_VERSION has the dnssec database and keeps each
  * RRSIG inside the RRset it covers (rrset.h); a store of any other version
@@ -48,6 +50,7 @@ enum tdns_db {
 	TDNS_DB_CACHE,
 	TDNS_DB_CACHE_EXP,
 	TDNS_DB_DNSSEC,
+	TDNS_DB_JOURNAL,
 	TDNS_DB_COUNT_
 };
 
@@ -155,6 +158,14 @@ enum tdns_status store_cursor_next(struct tdns_cursor *c, struct tdns_val *k,
 				   struct tdns_val *v);
 /* Delete the entry under the cursor (write transactions). */
 enum tdns_status store_cursor_del(struct tdns_cursor *c);
+
+/* One pointer of the caller's riding on a transaction (NULL at begin),
+ * for a module that follows the changes made in it (journal.h); the
+ * store never reads it. */
+void store_txn_set_user(struct tdns_txn *t, void *user);
+void *store_txn_user(const struct tdns_txn *t);
+/* The store t belongs to. */
+struct tdns_store *store_txn_store(const struct tdns_txn *t);
 
 /* The id of the snapshot t reads
  * (LMDB's transaction id, which every committed write increases). Caches

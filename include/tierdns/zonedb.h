@@ -106,6 +106,15 @@ enum tdns_status zonedb_walk(struct tdns_txn *t, const uint8_t *apex,
 			     size_t apex_len, zonedb_walk_cb cb, void *ctx,
 			     int *stop);
 
+/* zonedb_walk starting at the record key from (name.h: name key, 0x00,
+ * type): the RRsets at and after it in walk order, so that a long walk
+ * (a zone transfer) can stop and resume in a later transaction of the
+ * same snapshot. from NULL: the whole zone. */
+enum tdns_status zonedb_walk_from(struct tdns_txn *t, const uint8_t *apex,
+				  size_t apex_len, const uint8_t *from,
+				  size_t from_len, zonedb_walk_cb cb, void *ctx,
+				  int *stop);
+
 /* List zones: cb per zone in key order. Malformed zone entries are logged
  * and skipped (zonedb_find reports them as errors). */
 typedef int (*zonedb_zone_cb)(void *ctx, const uint8_t *apex, size_t apex_len,
@@ -131,6 +140,22 @@ enum tdns_status zonedb_del_rrset(struct tdns_txn *t, const uint8_t *key,
 				  size_t klen, uint16_t type);
 enum tdns_status zonedb_put_meta(struct tdns_txn *t, const uint8_t *apex,
 				 size_t apex_len, const struct tdns_zone_meta *m);
+
+/* SOA serials (RFC 1982). How tierdns-zone add/delete raise a zone's
+ * serial: by one, or to the time (seconds since the epoch) when that is
+ * ahead of the serial, else by one. */
+enum zonedb_serial_policy {
+	ZONEDB_SERIAL_INCREMENT = 0,
+	ZONEDB_SERIAL_UNIXTIME,
+};
+uint32_t zonedb_next_serial(uint32_t old, enum zonedb_serial_policy policy,
+			    uint64_t now);
+/* a is after b in serial number arithmetic (RFC 1982 3.2). */
+bool zonedb_serial_gt(uint32_t a, uint32_t b);
+/* Write serial into the zone's SOA record (its only one; signatures kept,
+ * now stale) and metadata. TDNS_EINVAL when the SOA does not hold one. */
+enum tdns_status zonedb_set_serial(struct tdns_txn *t, const uint8_t *apex,
+				   size_t apex_len, uint32_t serial);
 
 /* Metadata of the zone with exactly this apex. TDNS_ENOTFOUND if none. */
 enum tdns_status zonedb_get_meta(struct tdns_txn *t, const uint8_t *apex,
@@ -196,6 +221,12 @@ enum tdns_status zonedb_denial_find(struct tdns_txn *t, const uint8_t *apex,
 enum tdns_status zonedb_denial_walk(struct tdns_txn *t, const uint8_t *apex,
 				    size_t apex_len, enum zonedb_chain chain,
 				    zonedb_walk_cb cb, void *ctx, int *stop);
+/* The same from the record whose owner key is from (it included when
+ * present), to resume a walk; from NULL: from the start. */
+enum tdns_status zonedb_denial_walk_from(struct tdns_txn *t, const uint8_t *apex,
+					 size_t apex_len, enum zonedb_chain chain,
+					 const uint8_t *from, size_t from_len,
+					 zonedb_walk_cb cb, void *ctx, int *stop);
 
 #define ZONEDB_NSEC3_HASH 20  /* SHA-1, RFC 5155 11's only hash */
 #define ZONEDB_NSEC3_LABEL 32 /* its base32hex form */

@@ -45,6 +45,7 @@
 #include "tierdns/rrset.h"
 #include "tierdns/status.h"
 #include "tierdns/store.h"
+#include "tierdns/zonedb.h"
 
 #define ZONELOAD_ERR_MAX 512  /* a good size for error buffers */
 #define ZONELOAD_DEFAULT_TTL 3600
@@ -121,13 +122,22 @@ enum tdns_status zoneload_dump(struct tdns_txn *t, const uint8_t *apex,
 enum tdns_status zoneload_name_key(const char *name, uint8_t *key,
 				   size_t *klen);
 
+/* How add and delete raise a zone's serial (default: by one); the
+ * program sets it before editing. A load keeps the file's serial, raised
+ * by one (with a warning) when the zone changed but the file's serial is
+ * not above the stored one (RFC 1982), so IXFR stays possible. */
+extern enum zonedb_serial_policy zoneload_serial_policy;
+
 /*
  * Add one record given in master-file form ("www.site. 300 IN A 192.0.2.1";
  * every name must end in a dot: there is no $ORIGIN, so a relative owner or
  * rdata name is TDNS_EINVAL; the TTL defaults to 3600) to the
  * RRset at its name in the closest enclosing zone, inside write transaction
  * t. The RRset takes the new record's TTL (RFC 2181 5.2: one TTL per RRset).
- * An SOA replaces the apex SOA and updates the zone's serial.
+ * An SOA replaces the apex SOA and updates the zone's serial; any other
+ * record raises the serial by zoneload_serial_policy (zonedb.h). Add and
+ * delete, like a load that replaces a zone, write the change into the
+ * zone's journal (journal.h) in t.
  * RRSIG, NSEC and NSEC3 records are refused (TDNS_EINVAL): a signed zone
  * is changed by loading its signed file again or signing it again
  * (zonesign.h); an edit of a signed zone logs a warning saying so (the

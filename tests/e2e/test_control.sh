@@ -192,7 +192,8 @@ expect_lines "$COUT" '^zone +serial +rrsets +records +loaded$' \
 	'^site\. +[0-9]+ +[0-9]+ +[0-9]+  20[0-9-]+T[0-9:]+Z$'
 ctl UPPER zone status site.
 expect_ok zone status
-expect_match "$COUT" '^site\. +2026112501 '
+# The add above raised the serial by one (tierdns-zone(1)).
+expect_match "$COUT" '^site\. +2026112502 '
 ctl UPPER zone status nosuch.example
 [ "$CRC" -eq 1 ] || fail "zone status of an absent zone: exit $CRC"
 expect_match "$CERR" 'no zone nosuch\.example'

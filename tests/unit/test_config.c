@@ -152,8 +152,21 @@ static const struct err_case err_cases[] = {
 	{ UP, "zones:\n  - example.\n",
 	  "2:5: key 'zones': expected a zone stanza (- name: example.)", { NULL } },
 	{ UP, "zones:\n  - nam: example.\n", "2:5: unknown key 'nam' (did you mean 'name'?)", { NULL } },
-	{ UP, "zones:\n  - name: example.\n    notify: 192.0.2.1\n",
-	  "3:5: unknown key 'notify'", { NULL } },
+	{ UP, "zones:\n  - name: example.\n    notfy: 192.0.2.1\n",
+	  "3:5: unknown key 'notfy' (did you mean 'notify'?)", { NULL } },
+	{ UP, "zones:\n  - name: example.\n    notify: [192.0.2.1, nohost]\n",
+	  "3:25: key 'zones.notify': invalid address 'nohost' (192.0.2.1, "
+	  "192.0.2.1:5353, [::1]:53)", { NULL } },
+	{ UP, "keys:\n  - name: k\n    algorithm: hmac-sha999\n    secret: AAAA\n",
+	  "2:5: key 'keys': key 'k.': unknown algorithm (hmac-sha256, hmac-sha384, "
+	  "hmac-sha512, hmac-sha224, hmac-sha1, hmac-md5)", { NULL } },
+	{ UP, "keys:\n  - name: k\n    secret: '!!'\n",
+	  "2:5: key 'keys': key 'k.': the secret is not base64", { NULL } },
+	{ UP, "zones:\n  - name: example.\n    allow-transfer-key: k\n",
+	  "3:25: key 'zones.allow-transfer-key': no key 'k.' in keys:", { NULL } },
+	{ UP, "zones:\n  - name: example.\n    allow-transfer: 10.0.0.0/33\n",
+	  "3:21: key 'zones.allow-transfer': invalid address or prefix '10.0.0.0/33' "
+	  "(192.0.2.1, 192.0.2.0/24, 2001:db8::/32)", { NULL } },
 	{ UP, "zones:\n  - {}\n", "2:5: key 'zones': a zone stanza needs a name:", { NULL } },
 	{ UP, "zones:\n  - name:\n", "2:10: key 'zones.name': expected a zone name, got nothing", { NULL } },
 	{ UP, "zones:\n  - name: [a]\n",

@@ -237,7 +237,7 @@ static bool ask(struct upper *u, const char *peer, bool tcp, const char *qname,
 		unsigned *rcode)
 {
 	struct tdns_addr a = addr(peer);
-	struct auth_client cl = { &a, tcp, c, 0, false };
+	struct auth_client cl = { &a, tcp, c, 0, false, NULL, NULL };
 	uint8_t out[QCTX_MAX_MSG];
 	uint8_t *in = NULL;
 	size_t in_len, out_len;

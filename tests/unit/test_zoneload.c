@@ -925,10 +925,11 @@ static void test_add_and_delete(void **state)
 		  "www.site.", LDNS_RR_TYPE_A, "" },
 		{ false, "www.site.", "A", NULL, TDNS_ENOTFOUND,
 		  "www.site.", LDNS_RR_TYPE_A, "" },
+		/* Each of the six edits that succeeded raised the serial. */
 		{ false, "site.", "SOA", NULL, TDNS_EINVAL,
-		  "site.", LDNS_RR_TYPE_SOA, "ns1.site. hm.site. 1 2 3 4 5" },
+		  "site.", LDNS_RR_TYPE_SOA, "ns1.site. hm.site. 7 2 3 4 5" },
 		{ false, "site.", "NOSUCHTYPE", NULL, TDNS_EINVAL,
-		  "site.", LDNS_RR_TYPE_SOA, "ns1.site. hm.site. 1 2 3 4 5" },
+		  "site.", LDNS_RR_TYPE_SOA, "ns1.site. hm.site. 7 2 3 4 5" },
 		{ true, "site. 60 IN SOA ns1.site. hm.site. 9 2 3 4 5", NULL, NULL, TDNS_OK,
 		  "site.", LDNS_RR_TYPE_SOA, "ns1.site. hm.site. 9 2 3 4 5" },
 	};

@@ -1,0 +1,100 @@
+/*
+ * journal.h - the history of a zone's changes, for IXFR (RFC 1995).
+ *
+ * Every change to a zone that was already held (a load of a new version,
+ * add, delete, signing) is kept as one diff from the serial before to the
+ * serial after, written in the same write transaction as the change, so
+ * the zone and its history never disagree. In the store's `journal`
+ * database (store.h):
+ *   apex key | 0x00 | u32 serial before
+ *     -> u32 serial after | u32 deleted | u32 added | records
+ * and each record, every integer in network order:
+ *   u8 owner length | owner (uncompressed wire name, lower case) |
+ *   u16 type | u32 ttl | u16 rdlength | rdata
+ * The deleted records come first, the old SOA the first of them, then the
+ * added ones, the new SOA the first of them: the order of one difference
+ * sequence of RFC 1995 4. A record both deleted and added (unchanged) is
+ * in neither list.
+ *
+ * How a change is followed: the writer calls journal_begin before it
+ * changes the zone in write transaction t and journal_end before the
+ * commit; in between, zonedb.c calls journal_note for every RRset it
+ * writes or deletes in t (the old and the new value) and for the NSEC3
+ * records of the denial index. A zone not yet held (its first load) gets
+ * no diff. The diffs of a zone are bounded to JOURNAL_MAX_BYTES in all:
+ * the oldest go first; a single diff larger than that empties the zone's
+ * journal (IXFR then answers with the whole zone, RFC 1995 4).
+ *
+ * The tracker lives on the transaction (store_txn_set_user): one zone per
+ * transaction at a time. Views returned by journal_get borrow from the
+ * transaction (store.h).
+ */
+#ifndef TIERDNS_JOURNAL_H
+#define TIERDNS_JOURNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tierdns/status.h"
+#include "tierdns/store.h"
+
+#define JOURNAL_MAX_BYTES (16u << 20) /* per zone */
+
+/* Start following the zone with apex in write transaction t (*serial is
+ * its serial now, when it is held). TDNS_OK also when the zone is not held
+ * (nothing is followed then); TDNS_ENOMEM. */
+enum tdns_status journal_begin(struct tdns_txn *t, const uint8_t *apex,
+			       size_t apex_len);
+
+/* The RRset (key, type) of the followed zone changes from old to new
+ * (packed rrset.h values, either may be NULL: created / deleted). A no-op
+ * when nothing is followed. Out of memory is remembered: the zone's
+ * journal is then emptied at journal_end. */
+void journal_note(struct tdns_txn *t, const uint8_t *key, size_t klen,
+		  uint16_t type, const uint8_t *old, size_t old_len,
+		  const uint8_t *new_val, size_t new_len);
+
+/* True while a zone is followed in t and something changed in it. */
+bool journal_changed(const struct tdns_txn *t);
+
+/* Stop following: with keep, write the diff (old serial -> the serial in
+ * the zone's metadata now) and drop the oldest diffs over the bound;
+ * without, forget it (the caller aborts). Nothing changed: nothing written.
+ * A change that kept the serial cannot be a diff: the zone's journal is
+ * emptied (secondaries then need a full transfer). */
+enum tdns_status journal_end(struct tdns_txn *t, bool keep);
+
+/* Remove every diff of the zone (its deletion). */
+enum tdns_status journal_drop(struct tdns_txn *t, const uint8_t *apex,
+			      size_t apex_len);
+
+/* One stored diff (borrowed from the transaction). */
+struct journal_diff {
+	uint32_t from, to;
+	uint32_t deleted, added;
+	const uint8_t *recs; /* deleted then added records, format above */
+	size_t len;
+};
+
+/* The diff starting at serial from. TDNS_ENOTFOUND if none, TDNS_EINVAL
+ * when the stored value does not hold together (logged). */
+enum tdns_status journal_get(struct tdns_txn *t, const uint8_t *apex,
+			     size_t apex_len, uint32_t from,
+			     struct journal_diff *d);
+
+/* One record of a diff: owner (uncompressed wire name) and rd (u16
+ * rdlength then rdata, the packed layout of rrset.h), both borrowed. */
+struct journal_rr {
+	const uint8_t *owner;
+	uint16_t type;
+	uint32_t ttl;
+	const uint8_t *rd;
+	uint16_t rdlen;
+};
+
+/* Iterate the records of d: *pos starts at 0; 1 per record, 0 at the end
+ * (journal_get checked every record). */
+int journal_next(const struct journal_diff *d, size_t *pos, struct journal_rr *rr);
+
+#endif

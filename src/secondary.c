@@ -1,0 +1,699 @@
+/*
+ * secondary.c - zones kept in step with their primaries (secondary.h).
+ */
+#include "tierdns/secondary.h"
+
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <stdbool.h>
+#include <ldns/ldns.h>
+
+#include "tierdns/clock.h"
+#include "tierdns/dnsproto.h"
+#include "tierdns/encode.h"
+#include "tierdns/log.h"
+#include "tierdns/name.h"
+#include "tierdns/zonedb.h"
+#include "tierdns/zoneload.h"
+
+/* Timers while the zone is absent or its SOA unreadable (RFC 1912 2.2's
+ * usual values). */
+#define DEFAULT_REFRESH 3600u
+#define DEFAULT_RETRY 600u
+#define DEFAULT_EXPIRE 604800u
+
+enum zstate { Z_IDLE = 0, Z_SOA, Z_XFR };
+
+struct szone {
+	struct tdns_secondary *sec;
+	const struct secondary_zone *z;
+	char name[LDNS_MAX_DOMAINLEN + 2];
+	uint8_t wire[NAME_WIRE_MAX];
+	size_t wire_len;
+	enum zstate state;
+	/* The fields secondary_status reads from another thread are atomic;
+	 * the rest belong to the loop's thread. */
+	_Atomic unsigned primary; /* the one being asked */
+	struct tdns_out *o;
+	struct tdns_timer *timeout;
+	struct tsig_state *tsig;
+	uint16_t id;
+	_Atomic bool have;       /* the store holds the zone */
+	_Atomic uint32_t serial; /* its serial when have */
+	uint32_t refresh, retry, expire;
+	_Atomic uint64_t next_ms; /* the next SOA check (monotonic) */
+	_Atomic uint64_t last_ok; /* last contact with a primary (epoch s) */
+	atomic_bool notified;
+	atomic_bool expired;
+	bool ixfr;               /* the transfer asked for IXFR */
+	bool force_axfr;         /* an IXFR did not apply: the next is AXFR */
+	ldns_rr_list *rrs;       /* the transfer's records so far */
+	unsigned soa_seen;       /* SOAs with the new serial seen */
+	uint32_t new_serial;
+};
+
+struct tdns_secondary {
+	struct tdns_loop *l;
+	struct tdns_store *s;
+	struct szone *z;
+	size_t n;
+	struct tdns_timer *tick;
+};
+
+static void schedule(struct szone *z, uint32_t seconds)
+{
+	z->next_ms = clock_mono_ms() + (uint64_t)seconds * 1000u;
+}
+
+/* The stored zone's serial and timers. */
+static void read_zone(struct szone *z)
+{
+	struct tdns_txn *t = NULL;
+	struct tdns_rrset_view v;
+	struct tdns_zone_meta m;
+	const uint8_t *rd;
+	uint16_t rdlen;
+	size_t pos = 0, a, b;
+
+	z->have = false;
+	z->refresh = DEFAULT_REFRESH;
+	z->retry = DEFAULT_RETRY;
+	z->expire = DEFAULT_EXPIRE;
+	if (store_begin(z->sec->s, false, &t) != TDNS_OK)
+		return;
+	if (zonedb_get_meta(t, z->z->apex, z->z->apex_len, &m) == TDNS_OK &&
+	    zonedb_get_rrset(t, z->z->apex, z->z->apex_len, DNS_TYPE_SOA, &v) == TDNS_OK &&
+	    rrset_next(&v, &pos, &rd, &rdlen) && (a = qctx_name_len(rd, rdlen)) > 0 &&
+	    (b = qctx_name_len(rd + a, rdlen - a)) > 0 && rdlen - a - b >= 20) {
+		z->have = true;
+		z->serial = dns_rd32(rd + a + b);
+		z->refresh = dns_rd32(rd + a + b + 4);
+		z->retry = dns_rd32(rd + a + b + 8);
+		z->expire = dns_rd32(rd + a + b + 12);
+		if (z->last_ok == 0)
+			z->last_ok = m.loaded_at;
+	}
+	store_abort(t);
+}
+
+static void end_exchange(struct szone *z)
+{
+	if (z->o != NULL)
+		netio_out_close(z->o);
+	z->o = NULL;
+	if (z->timeout != NULL)
+		netio_timer_cancel(z->sec->l, z->timeout);
+	z->timeout = NULL;
+	tsig_state_free(z->tsig);
+	z->tsig = NULL;
+	ldns_rr_list_deep_free(z->rrs);
+	z->rrs = NULL;
+	z->state = Z_IDLE;
+}
+
+/* The exchange with this primary failed: the next one, or retry later. */
+static void failed(struct szone *z, const char *why)
+{
+	char as[64];
+
+	log_warn("secondary %s: primary %s: %s", z->name,
+		 netio_addr_str(&z->z->primaries[z->primary], as, sizeof(as)), why);
+	end_exchange(z);
+	if (++z->primary < z->z->n_primaries) {
+		z->next_ms = 0;
+		return;
+	}
+	z->primary = 0;
+	schedule(z, z->retry);
+}
+
+static void contact(struct szone *z)
+{
+	z->last_ok = clock_now();
+	if (atomic_load(&z->expired)) {
+		log_info("secondary %s: a primary answers again; serving the zone",
+			 z->name);
+		atomic_store(&z->expired, false);
+	}
+}
+
+static void timed_out(void *ctx)
+{
+	struct szone *z = ctx;
+
+	z->timeout = NULL;
+	failed(z, z->state == Z_SOA ? "no answer to the SOA query" : "transfer stalled");
+}
+
+/* A query for the zone (SOA, AXFR or IXFR with our SOA), signed when the
+ * zone has a key; NULL on failure. */
+static ldns_pkt *make_query(struct szone *z, ldns_rr_type type)
+{
+	ldns_pkt *p = NULL;
+	ldns_rdf *owner = ldns_dname_new_frm_data((uint16_t)z->wire_len, z->wire);
+	ldns_rr *soa = NULL;
+	char text[LDNS_MAX_DOMAINLEN + 64];
+
+	if (owner == NULL)
+		return NULL;
+	p = ldns_pkt_query_new(owner, type, LDNS_RR_CLASS_IN, 0);
+	if (p == NULL)
+		return NULL;
+	if (getrandom(&z->id, sizeof(z->id), 0) != (ssize_t)sizeof(z->id))
+		z->id = (uint16_t)(z->id * 31u + 1u);
+	ldns_pkt_set_id(p, z->id);
+	if (type == LDNS_RR_TYPE_IXFR) {
+		snprintf(text, sizeof(text), "%s 0 IN SOA . . %u 0 0 0 0", z->name,
+			 (unsigned)z->serial);
+		if (ldns_rr_new_frm_str(&soa, text, 0, NULL, NULL) != LDNS_STATUS_OK) {
+			ldns_pkt_free(p);
+			return NULL;
+		}
+		ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY, soa);
+	}
+	return p;
+}
+
+/* Send query p (freed here) on z->o, signed with the zone's key when
+ * sign. */
+static bool send_query(struct szone *z, ldns_pkt *p, bool sign)
+{
+	uint8_t *wire = NULL, buf[1024];
+	size_t len = 0;
+	bool ok = false;
+
+	if (ldns_pkt2wire(&wire, p, &len) != LDNS_STATUS_OK || len > 512)
+		goto out;
+	memcpy(buf, wire, len);
+	if (sign && z->z->key != NULL &&
+	    tsig_sign_query(z->z->key, buf, &len, sizeof(buf), &z->tsig) != TDNS_OK)
+		goto out;
+	ok = netio_out_send(z->o, buf, len) == TDNS_OK;
+out:
+	LDNS_FREE(wire);
+	ldns_pkt_free(p);
+	return ok;
+}
+
+/* A reply to our query: ID, QR, question, TSIG; its packet or NULL. */
+static ldns_pkt *check_reply(struct szone *z, const uint8_t *msg, size_t len)
+{
+	ldns_pkt *p = NULL;
+
+	if (len < DNS_HDR_LEN || dns_rd16(msg) != z->id || !(msg[2] & 0x80))
+		return NULL;
+	if (z->tsig != NULL && !tsig_verify_next(z->tsig, msg, len)) {
+		failed(z, "the answer's TSIG does not verify");
+		return NULL;
+	}
+	if (ldns_wire2pkt(&p, msg, len) != LDNS_STATUS_OK) {
+		failed(z, "a malformed answer");
+		return NULL;
+	}
+	return p;
+}
+
+static void start_xfr(struct szone *z);
+
+static void soa_reply(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t len)
+{
+	struct szone *z = ctx;
+	ldns_rr_list *ans;
+	ldns_pkt *p;
+	uint32_t serial;
+	char why[64];
+
+	(void)o;
+	if (msg == NULL) {
+		failed(z, "network error on the SOA query");
+		return;
+	}
+	p = check_reply(z, msg, len);
+	if (p == NULL)
+		return;
+	ans = ldns_pkt_answer(p);
+	if (ldns_pkt_get_rcode(p) != LDNS_RCODE_NOERROR || ldns_rr_list_rr_count(ans) < 1 ||
+	    ldns_rr_get_type(ldns_rr_list_rr(ans, 0)) != LDNS_RR_TYPE_SOA) {
+		snprintf(why, sizeof(why), "SOA query answered rcode %d without an SOA",
+			 (int)ldns_pkt_get_rcode(p));
+		ldns_pkt_free(p);
+		failed(z, why);
+		return;
+	}
+	serial = ldns_rdf2native_int32(ldns_rr_rdf(ldns_rr_list_rr(ans, 0), 2));
+	ldns_pkt_free(p);
+	contact(z);
+	end_exchange(z);
+	if (z->have && !zonedb_serial_gt(serial, z->serial)) {
+		log_debug("secondary %s: serial %u is current", z->name, (unsigned)serial);
+		z->primary = 0;
+		schedule(z, z->refresh);
+		return;
+	}
+	log_info("secondary %s: primary has serial %u (ours %s%u): transfer", z->name,
+		 (unsigned)serial, z->have ? "" : "none, ", (unsigned)(z->have ? z->serial : 0));
+	start_xfr(z);
+}
+
+static void soa_check(struct szone *z)
+{
+	ldns_pkt *p;
+
+	z->state = Z_SOA;
+	p = make_query(z, LDNS_RR_TYPE_SOA);
+	if (p == NULL || netio_out_udp(z->sec->l, &z->z->primaries[z->primary], soa_reply,
+				       z, &z->o) != TDNS_OK) {
+		ldns_pkt_free(p);
+		failed(z, "cannot send the SOA query");
+		return;
+	}
+	/* The SOA query goes unsigned: many primaries sign only transfers,
+	 * and all that a forged answer can do is start a transfer, which is
+	 * signed. */
+	if (!send_query(z, p, false)) {
+		failed(z, "cannot send the SOA query");
+		return;
+	}
+	z->timeout = netio_timer_add(z->sec->l, SECONDARY_QUERY_MS, timed_out, z);
+}
+
+/* The zone text of rrs[from..to) (master-file lines) into a new string. */
+static char *zone_text(ldns_rr_list *rrs, size_t from, size_t to)
+{
+	char *buf = NULL, *line;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (f == NULL)
+		return NULL;
+	for (size_t i = from; i < to; i++) {
+		line = ldns_rr2str(ldns_rr_list_rr(rrs, i));
+		if (line != NULL)
+			fputs(line, f);
+		free(line);
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* The stored zone as an ldns record list (for IXFR), or NULL. */
+static ldns_rr_list *stored_zone(struct szone *z)
+{
+	struct tdns_txn *t = NULL;
+	ldns_zone *lz = NULL;
+	ldns_rr_list *l = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (store_begin(z->sec->s, false, &t) != TDNS_OK)
+		return NULL;
+	f = open_memstream(&buf, &len);
+	if (f != NULL && zoneload_dump(t, z->z->apex, z->z->apex_len, f) == TDNS_OK &&
+	    fflush(f) == 0) {
+		FILE *in = fmemopen(buf, len, "r");
+
+		if (in != NULL && ldns_zone_new_frm_fp(&lz, in, NULL, 0, LDNS_RR_CLASS_IN) ==
+					  LDNS_STATUS_OK) {
+			l = ldns_rr_list_clone(ldns_zone_rrs(lz));
+			if (l != NULL)
+				ldns_rr_list_push_rr(l, ldns_rr_clone(ldns_zone_soa(lz)));
+		}
+		if (in != NULL)
+			fclose(in);
+	}
+	if (f != NULL)
+		fclose(f);
+	free(buf);
+	ldns_zone_deep_free(lz);
+	store_abort(t);
+	return l;
+}
+
+/* Remove the first record equal to rr from l (names case-insensitively,
+ * TTL ignored as RFC 1995 diffs are by record). */
+static bool list_remove(ldns_rr_list *l, const ldns_rr *rr)
+{
+	size_t n = ldns_rr_list_rr_count(l);
+
+	for (size_t i = 0; i < n; i++) {
+		if (ldns_rr_compare_no_rdata(ldns_rr_list_rr(l, i), rr) == 0 &&
+		    ldns_rr_compare(ldns_rr_list_rr(l, i), rr) == 0) {
+			ldns_rr_free(ldns_rr_list_rr(l, i));
+			ldns_rr_list_set_rr(l, ldns_rr_list_rr(l, n - 1), i);
+			ldns_rr_list_set_rr_count(l, n - 1);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Apply an RFC 1995 response (rrs: SOA new, then difference sequences,
+ * then SOA new) to the stored zone; the text of the new zone, or NULL. */
+static char *apply_ixfr(struct szone *z, const char **why)
+{
+	ldns_rr_list *l = stored_zone(z);
+	size_t n = ldns_rr_list_rr_count(z->rrs), i;
+	bool adding = false;
+	char *text = NULL;
+	int soas = 0;
+
+	*why = "the stored zone cannot be read";
+	if (l == NULL)
+		return NULL;
+	*why = "a deleted record is not in the zone";
+	/* The stored SOA goes with the first deletion. */
+	for (i = 1; i + 1 < n; i++) {
+		ldns_rr *rr = ldns_rr_list_rr(z->rrs, i);
+
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA) {
+			adding = soas++ % 2 == 1;
+			if (!adding && !list_remove(l, rr))
+				goto out;
+			if (adding && !ldns_rr_list_push_rr(l, ldns_rr_clone(rr)))
+				goto out;
+			continue;
+		}
+		if (adding) {
+			if (!ldns_rr_list_push_rr(l, ldns_rr_clone(rr)))
+				goto out;
+		} else if (!list_remove(l, rr)) {
+			goto out;
+		}
+	}
+	text = zone_text(l, 0, ldns_rr_list_rr_count(l));
+	*why = text == NULL ? "out of memory" : NULL;
+out:
+	ldns_rr_list_deep_free(l);
+	return text;
+}
+
+/* The complete transfer: the new zone in one write transaction. */
+static void apply(struct szone *z)
+{
+	struct tdns_zoneset *zs = NULL;
+	char err[ZONELOAD_ERR_MAX], *text = NULL;
+	const char *why = NULL;
+	size_t n = ldns_rr_list_rr_count(z->rrs);
+	bool ixfr = n > 2 && ldns_rr_get_type(ldns_rr_list_rr(z->rrs, 1)) == LDNS_RR_TYPE_SOA &&
+		    ldns_rdf2native_int32(ldns_rr_rdf(ldns_rr_list_rr(z->rrs, 1), 2)) !=
+			    z->new_serial;
+	enum tdns_status st;
+
+	if (ixfr) {
+		text = apply_ixfr(z, &why);
+		z->force_axfr = text == NULL;
+	}
+	else
+		text = zone_text(z->rrs, 0, n - 1); /* the closing SOA once */
+	if (text == NULL) {
+		failed(z, why != NULL ? why : "out of memory");
+		return;
+	}
+	zs = zoneload_new();
+	st = zs == NULL ? TDNS_ENOMEM : zoneload_text(zs, text, z->name, err, sizeof(err));
+	if (st == TDNS_OK)
+		st = zoneload_commit(zs, z->sec->s);
+	else
+		log_err("secondary %s: %s", z->name, err);
+	zoneload_free(zs);
+	free(text);
+	if (st != TDNS_OK) {
+		failed(z, "the transferred zone could not be stored");
+		return;
+	}
+	log_info("secondary %s: serial %u stored (%s, %zu records)", z->name,
+		 (unsigned)z->new_serial, ixfr ? "IXFR" : "AXFR", n);
+	end_exchange(z);
+	z->primary = 0;
+	read_zone(z);
+	schedule(z, z->refresh);
+}
+
+static void xfr_reply(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t len)
+{
+	struct szone *z = ctx;
+	ldns_rr_list *ans;
+	ldns_pkt *p;
+	ldns_rr *rr;
+	size_t i, before;
+	char why[64];
+
+	(void)o;
+	if (msg == NULL) {
+		failed(z, "the transfer connection closed before its end");
+		return;
+	}
+	p = check_reply(z, msg, len);
+	if (p == NULL)
+		return;
+	if (ldns_pkt_get_rcode(p) != LDNS_RCODE_NOERROR) {
+		snprintf(why, sizeof(why), "transfer refused (rcode %d)",
+			 (int)ldns_pkt_get_rcode(p));
+		ldns_pkt_free(p);
+		failed(z, why);
+		return;
+	}
+	ans = ldns_pkt_answer(p);
+	before = ldns_rr_list_rr_count(z->rrs);
+	for (i = 0; i < ldns_rr_list_rr_count(ans); i++) {
+		rr = ldns_rr_clone(ldns_rr_list_rr(ans, i));
+		if (rr == NULL || !ldns_rr_list_push_rr(z->rrs, rr)) {
+			ldns_rr_free(rr);
+			ldns_pkt_free(p);
+			failed(z, "out of memory");
+			return;
+		}
+		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SOA)
+			continue;
+		if (before + i == 0)
+			z->new_serial = ldns_rdf2native_int32(ldns_rr_rdf(rr, 2));
+		if (ldns_rdf2native_int32(ldns_rr_rdf(rr, 2)) == z->new_serial)
+			z->soa_seen++;
+	}
+	ldns_pkt_free(p);
+	contact(z);
+	if (z->timeout != NULL)
+		netio_timer_cancel(z->sec->l, z->timeout);
+	z->timeout = netio_timer_add(z->sec->l, SECONDARY_XFR_IDLE_MS, timed_out, z);
+	i = ldns_rr_list_rr_count(z->rrs);
+	if (i == 0 || ldns_rr_get_type(ldns_rr_list_rr(z->rrs, 0)) != LDNS_RR_TYPE_SOA) {
+		failed(z, "the transfer does not start with the SOA");
+		return;
+	}
+	/* An IXFR answered by the SOA alone: nothing changed (RFC 1995 4). */
+	if (z->ixfr && i == 1 && before == 0) {
+		end_exchange(z);
+		schedule(z, z->refresh);
+		return;
+	}
+	/* The end: the new SOA closes an AXFR (its second time) or an IXFR's
+	 * difference sequences (its third: first, last diff's, closing). */
+	if (i >= 2) {
+		ldns_rr *second = ldns_rr_list_rr(z->rrs, 1);
+		bool ixfr_form = ldns_rr_get_type(second) == LDNS_RR_TYPE_SOA &&
+				 ldns_rdf2native_int32(ldns_rr_rdf(second, 2)) != z->new_serial;
+
+		if (z->soa_seen >= (ixfr_form ? 3u : 2u) &&
+		    ldns_rr_get_type(ldns_rr_list_rr(z->rrs, i - 1)) == LDNS_RR_TYPE_SOA)
+			apply(z);
+	}
+}
+
+static void start_xfr(struct szone *z)
+{
+	ldns_pkt *p;
+
+	z->state = Z_XFR;
+	z->ixfr = z->have && !z->force_axfr;
+	z->force_axfr = false;
+	z->soa_seen = 0;
+	z->rrs = ldns_rr_list_new();
+	p = make_query(z, z->ixfr ? LDNS_RR_TYPE_IXFR : LDNS_RR_TYPE_AXFR);
+	if (z->rrs == NULL || p == NULL ||
+	    netio_out_tcp(z->sec->l, &z->z->primaries[z->primary], xfr_reply, z, &z->o) !=
+		    TDNS_OK) {
+		ldns_pkt_free(p);
+		failed(z, "cannot start the transfer");
+		return;
+	}
+	if (!send_query(z, p, true)) {
+		failed(z, "cannot send the transfer query");
+		return;
+	}
+	z->timeout = netio_timer_add(z->sec->l, SECONDARY_XFR_IDLE_MS, timed_out, z);
+}
+
+static void tick(void *ctx)
+{
+	struct tdns_secondary *sec = ctx;
+	uint64_t now = clock_mono_ms();
+
+	sec->tick = NULL;
+	for (size_t i = 0; i < sec->n; i++) {
+		struct szone *z = &sec->z[i];
+
+		if (z->have && !atomic_load(&z->expired) && z->last_ok > 0 &&
+		    clock_now() > z->last_ok + z->expire) {
+			log_err("secondary %s: no primary reached for the expire time "
+				"(%u s): the zone answers SERVFAIL", z->name,
+				(unsigned)z->expire);
+			atomic_store(&z->expired, true);
+		}
+		if (z->state != Z_IDLE)
+			continue;
+		if (atomic_exchange(&z->notified, false) || now >= z->next_ms) {
+			read_zone(z);
+			soa_check(z);
+		}
+	}
+	sec->tick = netio_timer_add(sec->l, SECONDARY_TICK_MS, tick, sec);
+}
+
+enum tdns_status secondary_new(struct tdns_loop *l, struct tdns_store *s,
+			       const struct secondary_zone *zones, size_t n,
+			       struct tdns_secondary **out)
+{
+	struct tdns_secondary *sec;
+	ldns_rdf *d;
+	char *text;
+
+	*out = NULL;
+	sec = calloc(1, sizeof(*sec));
+	if (sec == NULL || (sec->z = calloc(n ? n : 1, sizeof(*sec->z))) == NULL) {
+		free(sec);
+		return TDNS_ENOMEM;
+	}
+	sec->l = l;
+	sec->s = s;
+	for (size_t i = 0; i < n; i++) {
+		struct szone *z = &sec->z[sec->n];
+
+		if (zones[i].n_primaries == 0 ||
+		    name_key_to_wire(zones[i].apex, zones[i].apex_len, z->wire,
+				     &z->wire_len) != TDNS_OK)
+			continue;
+		z->sec = sec;
+		z->z = &zones[i];
+		d = ldns_dname_new_frm_data((uint16_t)z->wire_len, z->wire);
+		text = d != NULL ? ldns_rdf2str(d) : NULL;
+		snprintf(z->name, sizeof(z->name), "%s", text != NULL ? text : "?");
+		free(text);
+		ldns_rdf_deep_free(d);
+		atomic_init(&z->notified, false);
+		atomic_init(&z->expired, false);
+		atomic_init(&z->primary, 0u);
+		atomic_init(&z->have, false);
+		atomic_init(&z->serial, 0u);
+		atomic_init(&z->next_ms, 0u);
+		atomic_init(&z->last_ok, 0u);
+		read_zone(z);
+		sec->n++;
+	}
+	if (sec->n > 0)
+		sec->tick = netio_timer_add(l, 0, tick, sec);
+	*out = sec;
+	return TDNS_OK;
+}
+
+void secondary_free(struct tdns_secondary *sec)
+{
+	if (sec == NULL)
+		return;
+	for (size_t i = 0; i < sec->n; i++)
+		end_exchange(&sec->z[i]);
+	if (sec->tick != NULL)
+		netio_timer_cancel(sec->l, sec->tick);
+	free(sec->z);
+	free(sec);
+}
+
+static struct szone *find(const struct tdns_secondary *sec, const uint8_t *apex,
+			  size_t apex_len)
+{
+	for (size_t i = 0; sec != NULL && i < sec->n; i++)
+		if (sec->z[i].z->apex_len == apex_len &&
+		    memcmp(sec->z[i].z->apex, apex, apex_len) == 0)
+			return &sec->z[i];
+	return NULL;
+}
+
+/* Same IP address (the port of a NOTIFY is the primary's choice). */
+static bool same_host(const struct tdns_addr *a, const struct tdns_addr *b)
+{
+	if (a->ss.ss_family != b->ss.ss_family)
+		return false;
+	if (a->ss.ss_family == AF_INET)
+		return memcmp(&((const struct sockaddr_in *)&a->ss)->sin_addr,
+			      &((const struct sockaddr_in *)&b->ss)->sin_addr, 4) == 0;
+	return memcmp(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr,
+		      &((const struct sockaddr_in6 *)&b->ss)->sin6_addr, 16) == 0;
+}
+
+enum secondary_notify secondary_notify(struct tdns_secondary *sec, const uint8_t *apex,
+				       size_t apex_len, const struct tdns_addr *peer)
+{
+	struct szone *z = find(sec, apex, apex_len);
+
+	if (z == NULL)
+		return SECONDARY_NOTIFY_NOTAUTH;
+	for (unsigned i = 0; i < z->z->n_primaries; i++) {
+		if (same_host(&z->z->primaries[i], peer)) {
+			atomic_store(&z->notified, true);
+			return SECONDARY_NOTIFY_OK;
+		}
+	}
+	return SECONDARY_NOTIFY_REFUSED;
+}
+
+bool secondary_expired(const struct tdns_secondary *sec, const uint8_t *apex,
+		       size_t apex_len)
+{
+	const struct szone *z = find(sec, apex, apex_len);
+
+	return z != NULL && atomic_load(&z->expired);
+}
+
+bool secondary_status(const struct tdns_secondary *sec, const uint8_t *apex,
+		      size_t apex_len, FILE *out)
+{
+	const struct szone *z = find(sec, apex, apex_len);
+	uint64_t now = clock_mono_ms(), next, last;
+	char as[64], when[32];
+	time_t t;
+	struct tm tm;
+
+	if (z == NULL)
+		return false;
+	fprintf(out, "secondary of:");
+	for (unsigned i = 0; i < z->z->n_primaries; i++)
+		fprintf(out, " %s", netio_addr_str(&z->z->primaries[i], as, sizeof(as)));
+	fprintf(out, "%s\n", z->z->key != NULL ? " (TSIG)" : "");
+	if (atomic_load(&z->have))
+		fprintf(out, "serial: %u\n", (unsigned)atomic_load(&z->serial));
+	else
+		fprintf(out, "serial: none (not transferred yet)\n");
+	last = atomic_load(&z->last_ok);
+	t = (time_t)last;
+	if (last > 0 && gmtime_r(&t, &tm) != NULL &&
+	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
+		fprintf(out, "last refresh: %s\n", when);
+	else
+		fprintf(out, "last refresh: never\n");
+	next = atomic_load(&z->next_ms);
+	fprintf(out, "next refresh: in %llu s (primary %s)\n",
+		(unsigned long long)(next > now ? (next - now + 999) / 1000 : 0),
+		netio_addr_str(&z->z->primaries[atomic_load(&z->primary) % z->z->n_primaries],
+			       as, sizeof(as)));
+	fprintf(out, "expired: %s\n", atomic_load(&z->expired) ? "yes (answers SERVFAIL)" : "no");
+	return true;
+}

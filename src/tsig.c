@@ -1,0 +1,241 @@
+/*
+ * tsig.c - TSIG (RFC 8945) through ldns (tsig.h).
+ */
+#include "tierdns/tsig.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <stdbool.h>
+#include <ldns/ldns.h>
+
+#include "tierdns/clock.h"
+#include "tierdns/log.h"
+
+#define TSIG_FUDGE 300 /* seconds, RFC 8945 10 */
+
+/* What a signed exchange carries from one message to the next. */
+struct tsig_state {
+	const struct tdns_tsig_key *key;
+	ldns_rdf *mac;  /* the last MAC: the query's, then each message's */
+	unsigned count; /* messages signed or verified after the query */
+};
+
+static const char *const algorithms[] = {
+	"hmac-md5", "hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384",
+	"hmac-sha512",
+};
+
+const char *tsig_key_check(const char *algorithm, const char *secret)
+{
+	ldns_rdf *r;
+	bool known = false;
+
+	for (size_t i = 0; i < sizeof(algorithms) / sizeof(algorithms[0]); i++)
+		known = known || strcasecmp(algorithm, algorithms[i]) == 0;
+	if (!known)
+		return "unknown algorithm (hmac-sha256, hmac-sha384, hmac-sha512, "
+		       "hmac-sha224, hmac-sha1, hmac-md5)";
+	r = ldns_rdf_new_frm_str(LDNS_RDF_TYPE_B64, secret);
+	if (r == NULL)
+		return "the secret is not base64";
+	ldns_rdf_deep_free(r);
+	return NULL;
+}
+
+/* ldns names the algorithms by their domain names. */
+static const char *ldns_alg(const char *algorithm)
+{
+	return strcasecmp(algorithm, "hmac-md5") == 0 ? "hmac-md5.sig-alg.reg.int."
+							: algorithm;
+}
+
+static struct tsig_state *state_new(const struct tdns_tsig_key *key, const ldns_rr *tsig)
+{
+	struct tsig_state *st = calloc(1, sizeof(*st));
+
+	if (st == NULL)
+		return NULL;
+	st->key = key;
+	if (tsig != NULL && ldns_rr_rd_count(tsig) > 3 && ldns_rr_rdf(tsig, 3) != NULL) {
+		st->mac = ldns_rdf_clone(ldns_rr_rdf(tsig, 3));
+		if (st->mac == NULL) {
+			free(st);
+			return NULL;
+		}
+	}
+	return st;
+}
+
+/* RFC 8945 5.2.3: the time signed within fudge of ours (ldns checks the
+ * MAC only). */
+static bool time_ok(const ldns_rr *tsig)
+{
+	const ldns_rdf *t = ldns_rr_rdf(tsig, 1), *f = ldns_rr_rdf(tsig, 2);
+	const uint8_t *d;
+	uint64_t signed_at, now = clock_now(), fudge;
+
+	if (t == NULL || f == NULL || ldns_rdf_size(t) != 6 || ldns_rdf_size(f) != 2)
+		return false;
+	d = ldns_rdf_data(t);
+	signed_at = (uint64_t)d[0] << 40 | (uint64_t)d[1] << 32 | (uint64_t)d[2] << 24 |
+		    (uint64_t)d[3] << 16 | (uint64_t)d[4] << 8 | d[5];
+	fudge = ldns_rdf2native_int16(f);
+	return signed_at <= now + fudge && now <= signed_at + fudge;
+}
+
+/* The key of the TSIG record's owner among keys, or NULL. */
+static const struct tdns_tsig_key *find_key(const ldns_rr *tsig,
+					    const struct tdns_tsig_key *keys, unsigned n)
+{
+	ldns_rdf *name;
+	const struct tdns_tsig_key *k = NULL;
+
+	for (unsigned i = 0; i < n && k == NULL; i++) {
+		name = ldns_dname_new_frm_str(keys[i].name);
+		if (name != NULL && ldns_dname_compare(name, ldns_rr_owner(tsig)) == 0)
+			k = &keys[i];
+		ldns_rdf_deep_free(name);
+	}
+	return k;
+}
+
+enum tsig_verdict tsig_check(const uint8_t *msg, size_t len,
+			     const struct tdns_tsig_key *keys, unsigned n,
+			     const struct tdns_tsig_key **key, struct tsig_state **st)
+{
+	ldns_pkt *p = NULL;
+	const ldns_rr *tsig;
+	const struct tdns_tsig_key *k;
+	enum tsig_verdict v = TSIG_BAD;
+
+	*key = NULL;
+	if (st != NULL)
+		*st = NULL;
+	if (ldns_wire2pkt(&p, msg, len) != LDNS_STATUS_OK)
+		return TSIG_BAD;
+	tsig = ldns_pkt_tsig(p);
+	if (tsig == NULL) {
+		v = TSIG_NONE;
+		goto out;
+	}
+	k = find_key(tsig, keys, n);
+	if (k == NULL || ldns_rr_rd_count(tsig) < 3 || !time_ok(tsig) ||
+	    !ldns_pkt_tsig_verify(p, msg, len, k->name, k->secret, NULL))
+		goto out;
+	if (st != NULL && (*st = state_new(k, tsig)) == NULL)
+		goto out;
+	*key = k;
+	v = TSIG_OK;
+out:
+	ldns_pkt_free(p);
+	return v;
+}
+
+/* Sign p (a message of the exchange) and write it back into msg. */
+static enum tdns_status sign_pkt(struct tsig_state *st, ldns_pkt *p, uint8_t *msg,
+				 size_t *len, size_t cap)
+{
+	uint8_t *wire = NULL;
+	size_t wlen = 0;
+	ldns_rr *tsig;
+	enum tdns_status ret = TDNS_EINVAL;
+
+	if (ldns_pkt_tsig_sign_next(p, st->key->name, st->key->secret, TSIG_FUDGE,
+				    ldns_alg(st->key->algorithm), st->mac,
+				    st->mac != NULL && st->count > 0) != LDNS_STATUS_OK)
+		goto out;
+	if (ldns_pkt2wire(&wire, p, &wlen) != LDNS_STATUS_OK)
+		goto out;
+	if (wlen > cap) {
+		ret = TDNS_ESPACE;
+		goto out;
+	}
+	memcpy(msg, wire, wlen);
+	*len = wlen;
+	tsig = ldns_pkt_tsig(p);
+	ldns_rdf_deep_free(st->mac);
+	st->mac = tsig != NULL ? ldns_rdf_clone(ldns_rr_rdf(tsig, 3)) : NULL;
+	st->count++;
+	ret = st->mac != NULL ? TDNS_OK : TDNS_ENOMEM;
+out:
+	LDNS_FREE(wire);
+	return ret;
+}
+
+enum tdns_status tsig_sign(struct tsig_state *st, uint8_t *msg, size_t *len, size_t cap)
+{
+	ldns_pkt *p = NULL;
+	enum tdns_status ret;
+
+	if (ldns_wire2pkt(&p, msg, *len) != LDNS_STATUS_OK)
+		return TDNS_EINVAL;
+	/* RFC 8945 5.3.1: the first answer covers the query's MAC and all
+	 * its variables; the later ones the MAC before and the timers. */
+	ret = sign_pkt(st, p, msg, len, cap);
+	ldns_pkt_free(p);
+	return ret;
+}
+
+void tsig_state_free(struct tsig_state *st)
+{
+	if (st == NULL)
+		return;
+	ldns_rdf_deep_free(st->mac);
+	free(st);
+}
+
+enum tdns_status tsig_sign_query(const struct tdns_tsig_key *key, uint8_t *msg,
+				 size_t *len, size_t cap, struct tsig_state **out)
+{
+	struct tsig_state *st;
+	ldns_pkt *p = NULL;
+	enum tdns_status ret;
+
+	*out = NULL;
+	st = state_new(key, NULL);
+	if (st == NULL)
+		return TDNS_ENOMEM;
+	if (ldns_wire2pkt(&p, msg, *len) != LDNS_STATUS_OK) {
+		tsig_state_free(st);
+		return TDNS_EINVAL;
+	}
+	ret = sign_pkt(st, p, msg, len, cap);
+	ldns_pkt_free(p);
+	if (ret != TDNS_OK) {
+		tsig_state_free(st);
+		return ret;
+	}
+	st->count = 0; /* the answer's first message covers all variables */
+	*out = st;
+	return TDNS_OK;
+}
+
+bool tsig_verify_next(struct tsig_state *st, const uint8_t *msg, size_t len)
+{
+	ldns_pkt *p = NULL;
+	const ldns_rr *tsig;
+	bool ok = false;
+
+	if (ldns_wire2pkt(&p, msg, len) != LDNS_STATUS_OK)
+		return false;
+	tsig = ldns_pkt_tsig(p);
+	/* RFC 8945 5.3.1: every message may be signed, at least every 100th
+	 * must be; an unsigned one in between is accepted. */
+	if (tsig == NULL) {
+		ok = st->count > 0;
+		goto out;
+	}
+	if (ldns_rr_rd_count(tsig) < 3 || !time_ok(tsig) ||
+	    !ldns_pkt_tsig_verify_next(p, msg, len, st->key->name, st->key->secret,
+				       st->mac, st->count > 0))
+		goto out;
+	ldns_rdf_deep_free(st->mac);
+	st->mac = ldns_rdf_clone(ldns_rr_rdf(tsig, 3));
+	st->count++;
+	ok = st->mac != NULL;
+out:
+	ldns_pkt_free(p);
+	return ok;
+}
