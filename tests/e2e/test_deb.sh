@@ -23,7 +23,7 @@ deb=$(ls "$T"/pkg/tierdns_*.deb 2>/dev/null | head -n 1)
 dpkg-deb -I "$deb" >"$T/info.out" || fail "dpkg-deb -I"
 [ "$(dpkg-deb -f "$deb" Package)" = tierdns ] || fail "package name"
 depends=$(dpkg-deb -f "$deb" Depends)
-for lib in libc6 libldns3 liblmdb0 libsystemd0 libyaml-0-2; do
+for lib in libc6 libldns3 liblmdb0 libsystemd0 libyaml-0-2 libssl3 libnghttp2-14 libfstrm0; do
 	case ", $depends," in *", $lib"[\ ,]*) ;; *) fail "Depends lacks $lib: $depends" ;; esac
 done
 grep -q ' postinst ' "$T/info.out" || fail "no postinst: $(cat "$T/info.out")"
@@ -32,6 +32,7 @@ dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./postinst | grep -q 'systemd-sysusers'
 
 dpkg-deb -c "$deb" | awk '{print $6}' >"$T/contents"
 for f in sbin/tierdns-upper sbin/tierdns-local bin/tierdns-query bin/tierdns-zone \
+	bin/tierdns-control \
 	lib/systemd/system/tierdns-upper.service lib/systemd/system/tierdns-local.service \
 	lib/sysusers.d/tierdns.conf share/doc/tierdns/examples/zones/upper/site.zone; do
 	grep -qx ".$prefix/$f" "$T/contents" || fail "not in the package: $prefix/$f"
