@@ -237,12 +237,29 @@ static void cmd_zone(struct req *r)
 
 	if (list ? r->argc != 2
 		 : (r->argc != 3 || (strcmp(sub, "status") != 0 &&
-				     strcmp(sub, "remove") != 0))) {
-		fail(r, "usage: zone list | zone status NAME | zone remove NAME");
+				     strcmp(sub, "remove") != 0 &&
+				     strcmp(sub, "reload") != 0))) {
+		fail(r, "usage: zone list | zone status NAME | zone reload NAME | "
+		     "zone remove NAME");
 		return;
 	}
 	if (!list && !name_arg(r, r->argv[2], key, &klen))
 		return;
+	if (strcmp(sub, "reload") == 0) {
+		/* A secondary zone is fetched again; any other is read live
+		 * from the store: a new version comes with tierdns-zone load. */
+		if (r->c->ops.zone_reload != NULL &&
+		    r->c->ops.zone_reload(r->c->ops.ctx, key, klen)) {
+			fprintf(r->out, "zone %s: SOA check with its primaries started\n",
+				r->argv[2]);
+			log_info("zone %s: refresh from its primaries (tierdns-control)",
+				 r->argv[2]);
+		} else {
+			fail(r, "zone %s is no secondary zone: it is read live from the "
+			     "store (load a new version with tierdns-zone load)", r->argv[2]);
+		}
+		return;
+	}
 	st = store_begin(s, strcmp(sub, "remove") == 0, &t);
 	if (st != TDNS_OK)
 		goto out;
@@ -369,7 +386,7 @@ static const struct command {
 	{ "status", cmd_status, "status                   version, uptime, workers, store, zones" },
 	{ "stats", cmd_stats, "stats [--reset]          counters summed over the workers" },
 	{ "reload", cmd_reload, "reload                   what SIGHUP does" },
-	{ "zone", cmd_zone, "zone list | status NAME | remove NAME" },
+	{ "zone", cmd_zone, "zone list | status NAME | reload NAME | remove NAME" },
 	{ "cache", cmd_cache, "cache flush NAME [TYPE] | flush-zone NAME | flush-negative | "
 			      "flush-all | dump   (tierdns-local)" },
 	{ "log-level", cmd_log_level, "log-level err|warn|info|debug" },

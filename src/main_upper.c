@@ -326,6 +326,14 @@ static bool upper_zone_status(void *ctx, const uint8_t *apex, size_t apex_len, F
 	return secondary_status(workers[0].auth->secondary, apex, apex_len, out);
 }
 
+static bool upper_zone_reload(void *ctx, const uint8_t *apex, size_t apex_len)
+{
+	struct worker *workers = ctx;
+
+	return workers[0].auth->secondary != NULL &&
+	       secondary_refresh(workers[0].auth->secondary, apex, apex_len);
+}
+
 /* At start (and on SIGHUP): how many zones the store holds. With none,
  * every query is REFUSED (RFC 1034 4.3.2: no zone encloses it), which a
  * new operator would not guess from a silent server. */
@@ -583,6 +591,7 @@ int main(int argc, char **argv)
 	cops.stats = upper_stats;
 	cops.reload = upper_reload;
 	cops.zone_status = upper_zone_status;
+	cops.zone_reload = upper_zone_reload;
 	cops.ctx = workers;
 	if (control_open(&o, &cops, &ctl) != TDNS_OK)
 		goto out;

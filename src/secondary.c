@@ -655,6 +655,16 @@ enum secondary_notify secondary_notify(struct tdns_secondary *sec, const uint8_t
 	return SECONDARY_NOTIFY_REFUSED;
 }
 
+bool secondary_refresh(struct tdns_secondary *sec, const uint8_t *apex, size_t apex_len)
+{
+	struct szone *z = find(sec, apex, apex_len);
+
+	if (z == NULL)
+		return false;
+	atomic_store(&z->notified, true);
+	return true;
+}
+
 bool secondary_expired(const struct tdns_secondary *sec, const uint8_t *apex,
 		       size_t apex_len)
 {

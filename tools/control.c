@@ -38,6 +38,7 @@ static void usage(FILE *out)
 		"  reload                    what SIGHUP does\n"
 		"  zone list                 the zones in the store\n"
 		"  zone status NAME          one zone: serial, counts, load time\n"
+		"  zone reload NAME          a secondary zone: check its primaries now\n"
 		"  zone remove NAME          remove the zone from the store (its\n"
 		"                            names become REFUSED on the upper)\n"
 		"  cache flush NAME [TYPE]   remove the cached answers for NAME (one\n"

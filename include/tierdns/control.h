@@ -78,6 +78,9 @@ struct tdns_control_ops {
 	 * primaries and refresh timers, secondary.h); false when there is
 	 * nothing more to say. NULL: none. */
 	bool (*zone_status)(void *ctx, const uint8_t *apex, size_t apex_len, FILE *out);
+	/* "zone reload NAME": refresh a secondary zone from its primaries now
+	 * (secondary.h secondary_refresh); false when it is none. NULL: none. */
+	bool (*zone_reload)(void *ctx, const uint8_t *apex, size_t apex_len);
 	void *ctx;
 };
 

@@ -64,6 +64,12 @@ enum secondary_notify {
 enum secondary_notify secondary_notify(struct tdns_secondary *sec, const uint8_t *apex,
 				       size_t apex_len, const struct tdns_addr *peer);
 
+/* tierdns-control zone reload: an SOA check of the secondary zone with
+ * apex key starts at once, as after a NOTIFY (and a transfer if the
+ * primary has a newer serial). false when it is no secondary zone. Any
+ * thread. */
+bool secondary_refresh(struct tdns_secondary *sec, const uint8_t *apex, size_t apex_len);
+
 /* For tierdns-control zone status: the zone's primaries, serial, last and
  * next refresh and whether it expired, as "key: value" lines on out. false
  * (nothing written) when it is no secondary zone. Any thread. */

@@ -13,7 +13,10 @@ and by scripted primaries:
     first message) changes nothing: the old zone keeps being served;
   - past the SOA's expire without a primary: SERVFAIL, logged; back when
     a primary answers again;
-  - tierdns-control zone status: primaries, serial, last and next refresh.
+  - tierdns-control zone status: primaries, serial, last and next refresh;
+    zone reload: a zone whose primary changed without a NOTIFY (refresh an
+    hour away) is checked and transferred at once; on a zone that is no
+    secondary zone it is an error.
 """
 import os
 import socket
@@ -174,9 +177,10 @@ class FakePrimary:
     the first message of the AXFR/IXFR (SOA serial + records) and closes
     when `cut`, else the whole zone."""
 
-    def __init__(self, serial, expire=86400):
+    def __init__(self, serial, expire=86400, refresh=1):
         self.serial = serial
         self.expire = expire
+        self.refresh = refresh
         self.cut = True
         self.up = True
         self.addr = hl.rand_addr()
@@ -192,8 +196,8 @@ class FakePrimary:
 
     def soa(self):
         return dns.rrset.from_text("cut.", 300, "IN", "SOA",
-                                   "ns1.cut. hm.cut. %d 1 1 %d 300" % (self.serial,
-                                                                        self.expire))
+                                   "ns1.cut. hm.cut. %d %d 1 %d 300" % (
+                                       self.serial, self.refresh, self.expire))
 
     def udp(self):
         while True:
@@ -262,4 +266,34 @@ fp.cut = False
 dt = wait_for(lambda: (answers(csec, "ns1.cut.") or ("",))[0] == "NOERROR", 8)
 h.check(dt is not None, "a primary that answers again brings the zone back")
 h.stop(csec)
+
+# zone reload: the primary changes without a NOTIFY, its refresh an hour away.
+fp2 = FakePrimary(1, refresh=3600)
+fp2.cut = False
+rdb = os.path.join(h.tmp, "rdb")
+rconf = write(os.path.join(h.tmp, "r.conf"), """zones:
+  - name: cut.
+    primaries: ["%s:%d"]
+""" % (fp2.addr, fp2.port))
+rsock = os.path.join(h.tmp, "r.ctl")
+rsec = h.start_upper("RELOADSEC", rdb, "-c", rconf, "-t", "1", "--control", rsock)
+dt = wait_for(lambda: (answers(rsec, "ns1.cut.") or ("", []))[1] ==
+              ["ns1.cut. 300 IN A 192.0.2.1"], 5)
+h.check(dt is not None, "zone reload: the zone at serial 1")
+fp2.serial = 2
+time.sleep(1.5)
+h.check(answers(rsec, "ns1.cut.")[1] == ["ns1.cut. 300 IN A 192.0.2.1"],
+        "without a NOTIFY nothing is fetched before the refresh")
+ctl = os.path.join(hl.BUILD, "tierdns-control")
+r = subprocess.run([ctl, "-s", rsock, "zone", "reload", "cut."], capture_output=True, text=True)
+h.check(r.returncode == 0, "tierdns-control zone reload cut.: %s" % (r.stdout + r.stderr))
+dt = wait_for(lambda: (answers(rsec, "ns1.cut.") or ("", []))[1] ==
+              ["ns1.cut. 300 IN A 192.0.2.2"], 5)
+h.check(dt is not None, "after zone reload the new version is served (%s)" %
+        (answers(rsec, "ns1.cut."),))
+r = subprocess.run([ctl, "-s", rsock, "zone", "reload", "nosuch."], capture_output=True,
+                   text=True)
+h.check(r.returncode == 1 and "no secondary zone" in r.stderr,
+        "zone reload of a zone that is no secondary zone is an error: %s" % r.stderr)
+h.stop(rsec)
 h.finish()
