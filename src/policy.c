@@ -1,0 +1,906 @@
+/*
+ * policy.c - the resolver policy table, see policy.h. One hash table of
+ * name keys; a question looks up its name and its ancestors, longest
+ * first, and only at the label counts where the table has names (a bit
+ * mask per kind), so a policy without names under a question's depth
+ * costs it no lookup.
+ */
+#include "tierdns/policy.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ldns/ldns.h>
+
+#include "tierdns/dnsproto.h"
+#include "tierdns/hosts.h"
+#include "tierdns/log.h"
+#include "tierdns/zoneload.h"
+
+#define LOCAL_DATA_TTL 3600 /* Unbound's default for local-data */
+#define PRIVATE_SOA_TTL 10800
+#define MAX_LABELS 128
+#define DEPTH_BIT(n) (1ull << ((n) < 63 ? (n) : 63))
+
+/* One RRset at a name: count records in the rrset.h record layout
+ * (u16 rdlength | rdata), what answer.h calls ANS_REC_PACKED. */
+struct pol_rrset {
+	uint16_t type;
+	uint16_t count;
+	uint32_t ttl;
+	uint8_t *data;
+	size_t len;
+};
+
+struct pol_node {
+	uint8_t key[NAME_KEY_MAX];
+	size_t klen;
+	uint32_t hash;
+	uint8_t wire[NAME_WIRE_MAX]; /* lower case: the owner of its SOA */
+	size_t wire_len;
+	enum policy_zone zone;
+	enum policy_fwd fwd;
+	bool has_fwd;
+	unsigned first, end;         /* POLICY_FWD_SET: upstreams */
+	struct pol_rrset *rrsets;
+	unsigned n_rrsets;
+};
+
+struct tdns_policy {
+	atomic_uint refs;
+	struct pol_node **table; /* open addressing, mask + 1 slots */
+	size_t mask;
+	size_t n_nodes;
+	size_t n_names;          /* nodes with records */
+	uint64_t depth_local;    /* label counts with records or a zone */
+	uint64_t depth_fwd;      /* label counts with a route */
+	unsigned n_default;
+	uint8_t private_soa[2 + 64]; /* the RFC 6303 zones' SOA record */
+	size_t private_soa_len;
+};
+
+/* A record while the policy is built. */
+struct brec {
+	uint8_t key[NAME_KEY_MAX];
+	size_t klen;
+	uint16_t type;
+	uint32_t ttl;
+	bool single;  /* only the first record of its RRset is kept (a
+		       * hosts file's PTR: the address's first name) */
+	size_t seq;   /* order given: kept within an RRset */
+	uint8_t *rdata;
+	size_t rdlen;
+};
+
+struct tdns_policy_build {
+	struct tdns_policy *p;
+	struct brec *recs;
+	size_t n_recs, cap_recs;
+};
+
+static uint32_t key_hash(const uint8_t *k, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ k[i]) * 16777619u;
+	return h;
+}
+
+/* ---- the table ---- */
+
+static struct pol_node *node_find(const struct tdns_policy *p, const uint8_t *key,
+				  size_t klen)
+{
+	uint32_t h = key_hash(key, klen);
+
+	for (size_t i = h & p->mask;; i = (i + 1) & p->mask) {
+		const struct pol_node *n = p->table[i];
+
+		if (n == NULL)
+			return NULL;
+		if (n->hash == h && n->klen == klen && memcmp(n->key, key, klen) == 0)
+			return p->table[i];
+	}
+}
+
+static bool table_grow(struct tdns_policy *p)
+{
+	size_t cap = (p->mask + 1) * 2;
+	struct pol_node **t = calloc(cap, sizeof(*t));
+
+	if (t == NULL)
+		return false;
+	for (size_t i = 0; i <= p->mask; i++) {
+		struct pol_node *n = p->table[i];
+		size_t j;
+
+		if (n == NULL)
+			continue;
+		for (j = n->hash & (cap - 1); t[j] != NULL; j = (j + 1) & (cap - 1))
+			;
+		t[j] = n;
+	}
+	free(p->table);
+	p->table = t;
+	p->mask = cap - 1;
+	return true;
+}
+
+/* The node of key, created when missing; NULL when out of memory. */
+static struct pol_node *node_get(struct tdns_policy *p, const uint8_t *key, size_t klen)
+{
+	struct pol_node *n = node_find(p, key, klen);
+	size_t i;
+
+	if (n != NULL)
+		return n;
+	if ((p->n_nodes + 1) * 2 > p->mask + 1 && !table_grow(p))
+		return NULL;
+	n = calloc(1, sizeof(*n));
+	if (n == NULL)
+		return NULL;
+	memcpy(n->key, key, klen);
+	n->klen = klen;
+	n->hash = key_hash(key, klen);
+	if (name_key_to_wire(key, klen, n->wire, &n->wire_len) != TDNS_OK) {
+		free(n);
+		return NULL;
+	}
+	for (i = n->hash & p->mask; p->table[i] != NULL; i = (i + 1) & p->mask)
+		;
+	p->table[i] = n;
+	p->n_nodes++;
+	return n;
+}
+
+static void node_free(struct pol_node *n)
+{
+	for (unsigned i = 0; i < n->n_rrsets; i++)
+		free(n->rrsets[i].data);
+	free(n->rrsets);
+	free(n);
+}
+
+static void policy_free(struct tdns_policy *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; p->table != NULL && i <= p->mask; i++)
+		if (p->table[i] != NULL)
+			node_free(p->table[i]);
+	free(p->table);
+	free(p);
+}
+
+struct tdns_policy *policy_ref(struct tdns_policy *p)
+{
+	if (p != NULL)
+		atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+	return p;
+}
+
+void policy_release(struct tdns_policy *p)
+{
+	if (p != NULL && atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) == 1)
+		policy_free(p);
+}
+
+size_t policy_names(const struct tdns_policy *p)
+{
+	return p->n_names;
+}
+
+/* Offsets of the label boundaries of key: off[i] is the length of the
+ * ancestor with i labels (off[0] = 0, the root). Returns the label
+ * count, -1 for a malformed key. */
+static int label_offsets(const uint8_t *key, size_t klen, size_t *off)
+{
+	size_t pos = 0;
+	int n = 0;
+
+	off[0] = 0;
+	while (pos < klen) {
+		if (n + 1 >= MAX_LABELS || key[pos] == 0 || pos + 1 + key[pos] > klen)
+			return -1;
+		pos += 1u + key[pos];
+		off[++n] = pos;
+	}
+	return n;
+}
+
+static const struct pol_rrset *rrset_of(const struct pol_node *n, uint16_t type)
+{
+	for (unsigned i = 0; n != NULL && i < n->n_rrsets; i++)
+		if (n->rrsets[i].type == type)
+			return &n->rrsets[i];
+	return NULL;
+}
+
+/* ---- building ---- */
+
+static enum tdns_status rec_add(struct tdns_policy_build *b, const uint8_t *key, size_t klen,
+				uint16_t type, uint32_t ttl, const uint8_t *rdata, size_t rdlen,
+				bool single)
+{
+	struct brec *r;
+
+	if (rdlen > UINT16_MAX)
+		return TDNS_EINVAL;
+	if (b->n_recs == b->cap_recs) {
+		size_t cap = b->cap_recs ? b->cap_recs * 2 : 64;
+		struct brec *n = realloc(b->recs, cap * sizeof(*n));
+
+		if (n == NULL)
+			return TDNS_ENOMEM;
+		b->recs = n;
+		b->cap_recs = cap;
+	}
+	r = &b->recs[b->n_recs];
+	r->rdata = malloc(rdlen ? rdlen : 1);
+	if (r->rdata == NULL)
+		return TDNS_ENOMEM;
+	if (rdlen > 0)
+		memcpy(r->rdata, rdata, rdlen);
+	memcpy(r->key, key, klen);
+	r->klen = klen;
+	r->type = type;
+	r->ttl = ttl;
+	r->single = single;
+	r->seq = b->n_recs;
+	r->rdlen = rdlen;
+	b->n_recs++;
+	return TDNS_OK;
+}
+
+enum tdns_status policy_build_record(struct tdns_policy_build *b, const uint8_t *key,
+				     size_t klen, uint16_t type, uint32_t ttl,
+				     const uint8_t *rdata, size_t rdlen, bool single)
+{
+	return rec_add(b, key, klen, type, ttl, rdata, rdlen, single);
+}
+
+static int rec_cmp(const void *va, const void *vb)
+{
+	const struct brec *a = va, *b = vb;
+	size_t n = a->klen < b->klen ? a->klen : b->klen;
+	int c = memcmp(a->key, b->key, n);
+
+	if (c != 0)
+		return c;
+	if (a->klen != b->klen)
+		return a->klen < b->klen ? -1 : 1;
+	if (a->type != b->type)
+		return a->type < b->type ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Records of one name and type, recs[0..n), into one RRset of node nd
+ * (the first record's TTL; a record given twice counts once). */
+static enum tdns_status rrset_make(struct pol_node *nd, const struct brec *recs, size_t n)
+{
+	struct pol_rrset *rs, *grown;
+	size_t len = 0, i, j, o = 0;
+	uint16_t count = 0;
+
+	grown = realloc(nd->rrsets, (nd->n_rrsets + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return TDNS_ENOMEM;
+	nd->rrsets = grown;
+	for (i = 0; i < n; i++)
+		len += 2 + recs[i].rdlen;
+	rs = &nd->rrsets[nd->n_rrsets];
+	rs->data = malloc(len);
+	if (rs->data == NULL)
+		return TDNS_ENOMEM;
+	for (i = 0; i < n && count < UINT16_MAX; i++) {
+		for (j = 0; j < i; j++)
+			if (recs[j].rdlen == recs[i].rdlen &&
+			    memcmp(recs[j].rdata, recs[i].rdata, recs[i].rdlen) == 0)
+				break;
+		if (j < i)
+			continue;
+		dns_wr16(rs->data + o, (uint16_t)recs[i].rdlen);
+		if (recs[i].rdlen > 0)
+			memcpy(rs->data + o + 2, recs[i].rdata, recs[i].rdlen);
+		o += 2 + recs[i].rdlen;
+		count++;
+		if (recs[i].single)
+			break;
+	}
+	rs->type = recs[0].type;
+	rs->ttl = recs[0].ttl;
+	rs->count = count;
+	rs->len = o;
+	nd->n_rrsets++;
+	return TDNS_OK;
+}
+
+static enum tdns_status recs_commit(struct tdns_policy_build *b)
+{
+	struct tdns_policy *p = b->p;
+	struct pol_node *nd;
+	size_t i, j;
+	enum tdns_status st;
+
+	if (b->n_recs > 0)
+		qsort(b->recs, b->n_recs, sizeof(*b->recs), rec_cmp);
+	for (i = 0; i < b->n_recs; i = j) {
+		for (j = i + 1; j < b->n_recs && b->recs[j].klen == b->recs[i].klen &&
+				b->recs[j].type == b->recs[i].type &&
+				memcmp(b->recs[j].key, b->recs[i].key, b->recs[i].klen) == 0;
+		     j++)
+			;
+		nd = node_get(p, b->recs[i].key, b->recs[i].klen);
+		if (nd == NULL)
+			return TDNS_ENOMEM;
+		if (nd->n_rrsets == 0)
+			p->n_names++;
+		st = rrset_make(nd, &b->recs[i], j - i);
+		if (st != TDNS_OK)
+			return st;
+	}
+	return TDNS_OK;
+}
+
+static void build_clear(struct tdns_policy_build *b)
+{
+	for (size_t i = 0; i < b->n_recs; i++)
+		free(b->recs[i].rdata);
+	free(b->recs);
+	b->recs = NULL;
+	b->n_recs = b->cap_recs = 0;
+}
+
+static const char *const zone_names[] = {
+	[POLICY_Z_TRANSPARENT] = "transparent",
+	[POLICY_Z_TYPETRANSPARENT] = "typetransparent",
+	[POLICY_Z_STATIC] = "static",
+	[POLICY_Z_REDIRECT] = "redirect",
+	[POLICY_Z_REFUSE] = "refuse",
+	[POLICY_Z_DENY] = "deny",
+	[POLICY_Z_ALWAYS_NXDOMAIN] = "always_nxdomain",
+	[POLICY_Z_ALWAYS_REFUSE] = "always_refuse",
+	[POLICY_Z_ALWAYS_TRANSPARENT] = "always_transparent",
+	[POLICY_Z_NODEFAULT] = "nodefault",
+};
+
+/* "NAME TYPE" */
+static enum tdns_status local_zone(struct tdns_policy *p, const char *text, char *err,
+				   size_t cap)
+{
+	char name[NAME_WIRE_MAX * 4 + 1], type[32];
+	uint8_t key[NAME_KEY_MAX];
+	struct pol_node *n;
+	size_t klen;
+	unsigned z;
+
+	if (sscanf(text, "%1020s %31s", name, type) != 2) {
+		snprintf(err, cap, "local-zone '%s': NAME TYPE is expected", text);
+		return TDNS_EPARSE;
+	}
+	for (z = 1; z < sizeof(zone_names) / sizeof(zone_names[0]); z++)
+		if (strcmp(type, zone_names[z]) == 0)
+			break;
+	if (z == sizeof(zone_names) / sizeof(zone_names[0])) {
+		snprintf(err, cap, "local-zone '%s': unknown type '%s' (transparent, "
+			 "typetransparent, static, redirect, refuse, deny, always_nxdomain, "
+			 "always_refuse, always_transparent, nodefault)", text, type);
+		return TDNS_EPARSE;
+	}
+	if (zoneload_name_key(name, key, &klen) != TDNS_OK) {
+		snprintf(err, cap, "local-zone '%s': '%s' is not a domain name", text, name);
+		return TDNS_EPARSE;
+	}
+	n = node_get(p, key, klen);
+	if (n == NULL)
+		return TDNS_ENOMEM;
+	n->zone = (enum policy_zone)z;
+	return TDNS_OK;
+}
+
+/* One record in master-file syntax, class IN. */
+static enum tdns_status local_data(struct tdns_policy_build *b, const char *text, char *err,
+				   size_t cap)
+{
+	uint8_t key[NAME_KEY_MAX], rdata[UINT16_MAX];
+	ldns_rr *rr = NULL;
+	ldns_rdf *owner;
+	ldns_status ls;
+	size_t klen, len = 0;
+	enum tdns_status st = TDNS_EPARSE;
+
+	ls = ldns_rr_new_frm_str(&rr, text, LOCAL_DATA_TTL, NULL, NULL);
+	if (ls != LDNS_STATUS_OK) {
+		snprintf(err, cap, "local-data '%s': %s", text, ldns_get_errorstr_by_id(ls));
+		goto out;
+	}
+	if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN) {
+		snprintf(err, cap, "local-data '%s': class IN only", text);
+		goto out;
+	}
+	owner = ldns_rr_owner(rr);
+	if (name_key_from_wire(ldns_rdf_data(owner), ldns_rdf_size(owner), key, &klen) !=
+	    TDNS_OK) {
+		snprintf(err, cap, "local-data '%s': bad owner name", text);
+		goto out;
+	}
+	for (size_t i = 0; i < ldns_rr_rd_count(rr); i++) {
+		const ldns_rdf *f = ldns_rr_rdf(rr, i);
+		size_t n = ldns_rdf_size(f);
+
+		if (len + n > sizeof(rdata)) {
+			snprintf(err, cap, "local-data '%s': rdata too long", text);
+			goto out;
+		}
+		if (n > 0)
+			memcpy(rdata + len, ldns_rdf_data(f), n);
+		len += n;
+	}
+	st = rec_add(b, key, klen, (uint16_t)ldns_rr_get_type(rr), ldns_rr_ttl(rr), rdata, len,
+		     false);
+out:
+	ldns_rr_free(rr);
+	return st;
+}
+
+/* RFC 6303 4 (and RFC 7793 for 100.64/10): reverse zones of ranges no
+ * public server can answer for. */
+static const char *const private_zones[] = {
+	"10.in-addr.arpa.", "16.172.in-addr.arpa.", "17.172.in-addr.arpa.",
+	"18.172.in-addr.arpa.", "19.172.in-addr.arpa.", "20.172.in-addr.arpa.",
+	"21.172.in-addr.arpa.", "22.172.in-addr.arpa.", "23.172.in-addr.arpa.",
+	"24.172.in-addr.arpa.", "25.172.in-addr.arpa.", "26.172.in-addr.arpa.",
+	"27.172.in-addr.arpa.", "28.172.in-addr.arpa.", "29.172.in-addr.arpa.",
+	"30.172.in-addr.arpa.", "31.172.in-addr.arpa.", "168.192.in-addr.arpa.",
+	"0.in-addr.arpa.", "127.in-addr.arpa.", "254.169.in-addr.arpa.",
+	"2.0.192.in-addr.arpa.", "100.51.198.in-addr.arpa.", "113.0.203.in-addr.arpa.",
+	"255.255.255.255.in-addr.arpa.",
+	"0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa.",
+	"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa.",
+	"d.f.ip6.arpa.", "8.e.f.ip6.arpa.", "9.e.f.ip6.arpa.", "a.e.f.ip6.arpa.",
+	"b.e.f.ip6.arpa.", "8.b.d.0.1.0.0.2.ip6.arpa.",
+	"64.100.in-addr.arpa.", "65.100.in-addr.arpa.", "66.100.in-addr.arpa.",
+	"67.100.in-addr.arpa.", "68.100.in-addr.arpa.", "69.100.in-addr.arpa.",
+	"70.100.in-addr.arpa.", "71.100.in-addr.arpa.", "72.100.in-addr.arpa.",
+	"73.100.in-addr.arpa.", "74.100.in-addr.arpa.", "75.100.in-addr.arpa.",
+	"76.100.in-addr.arpa.", "77.100.in-addr.arpa.", "78.100.in-addr.arpa.",
+	"79.100.in-addr.arpa.", "80.100.in-addr.arpa.", "81.100.in-addr.arpa.",
+	"82.100.in-addr.arpa.", "83.100.in-addr.arpa.", "84.100.in-addr.arpa.",
+	"85.100.in-addr.arpa.", "86.100.in-addr.arpa.", "87.100.in-addr.arpa.",
+	"88.100.in-addr.arpa.", "89.100.in-addr.arpa.", "90.100.in-addr.arpa.",
+	"91.100.in-addr.arpa.", "92.100.in-addr.arpa.", "93.100.in-addr.arpa.",
+	"94.100.in-addr.arpa.", "95.100.in-addr.arpa.", "96.100.in-addr.arpa.",
+	"97.100.in-addr.arpa.", "98.100.in-addr.arpa.", "99.100.in-addr.arpa.",
+	"100.100.in-addr.arpa.", "101.100.in-addr.arpa.", "102.100.in-addr.arpa.",
+	"103.100.in-addr.arpa.", "104.100.in-addr.arpa.", "105.100.in-addr.arpa.",
+	"106.100.in-addr.arpa.", "107.100.in-addr.arpa.", "108.100.in-addr.arpa.",
+	"109.100.in-addr.arpa.", "110.100.in-addr.arpa.", "111.100.in-addr.arpa.",
+	"112.100.in-addr.arpa.", "113.100.in-addr.arpa.", "114.100.in-addr.arpa.",
+	"115.100.in-addr.arpa.", "116.100.in-addr.arpa.", "117.100.in-addr.arpa.",
+	"118.100.in-addr.arpa.", "119.100.in-addr.arpa.", "120.100.in-addr.arpa.",
+	"121.100.in-addr.arpa.", "122.100.in-addr.arpa.", "123.100.in-addr.arpa.",
+	"124.100.in-addr.arpa.", "125.100.in-addr.arpa.", "126.100.in-addr.arpa.",
+	"127.100.in-addr.arpa.",
+};
+
+/* Does a route of a forward: entry (not a default) cover key: at it, or
+ * at a parent other than the root? */
+static bool forwarded_above(const struct tdns_policy *p, const uint8_t *key, size_t klen)
+{
+	size_t off[MAX_LABELS];
+	int nl = label_offsets(key, klen, off);
+
+	for (int i = nl; i >= 1; i--) {
+		const struct pol_node *n = node_find(p, key, off[i]);
+
+		if (n != NULL && n->has_fwd && n->fwd != POLICY_FWD_PRIVATE)
+			return true;
+	}
+	return false;
+}
+
+static enum tdns_status private_defaults(struct tdns_policy *p)
+{
+	static const uint8_t soa[] = {
+		9, 'l', 'o', 'c', 'a', 'l', 'h', 'o', 's', 't', 0,
+		6, 'n', 'o', 'b', 'o', 'd', 'y', 7, 'i', 'n', 'v', 'a', 'l', 'i', 'd', 0,
+		0, 0, 0, 1, 0, 0, 0x0e, 0x10, 0, 0, 0x04, 0xb0, 0, 0x09, 0x3a, 0x80,
+		0, 0, 0x2a, 0x30,
+	};
+	uint8_t key[NAME_KEY_MAX];
+	struct pol_node *n;
+	size_t klen;
+
+	/* localhost. nobody.invalid. 1 3600 1200 604800 10800, as Unbound */
+	dns_wr16(p->private_soa, sizeof(soa));
+	memcpy(p->private_soa + 2, soa, sizeof(soa));
+	p->private_soa_len = 2 + sizeof(soa);
+	for (size_t i = 0; i < sizeof(private_zones) / sizeof(private_zones[0]); i++) {
+		if (zoneload_name_key(private_zones[i], key, &klen) != TDNS_OK)
+			return TDNS_EINVAL;
+		n = node_find(p, key, klen);
+		if ((n != NULL && (n->has_fwd || n->zone == POLICY_Z_NODEFAULT)) ||
+		    forwarded_above(p, key, klen))
+			continue;
+		n = node_get(p, key, klen);
+		if (n == NULL)
+			return TDNS_ENOMEM;
+		n->has_fwd = true;
+		n->fwd = POLICY_FWD_PRIVATE;
+	}
+	return TDNS_OK;
+}
+
+static enum tdns_status forwards(struct tdns_policy *p, const struct policy_src *src,
+				 char *err, size_t cap)
+{
+	unsigned up = src->n_default;
+	uint8_t key[NAME_KEY_MAX];
+	struct pol_node *n;
+	size_t klen;
+
+	for (unsigned i = 0; i < src->n_forward; i++) {
+		const struct policy_forward *f = &src->forward[i];
+
+		if (zoneload_name_key(f->name, key, &klen) != TDNS_OK) {
+			snprintf(err, cap, "forward '%s': not a domain name", f->name);
+			return TDNS_EPARSE;
+		}
+		n = node_get(p, key, klen);
+		if (n == NULL)
+			return TDNS_ENOMEM;
+		if (n->has_fwd && (n->fwd != f->how || f->how != POLICY_FWD_SET ||
+				   n->end != up)) {
+			snprintf(err, cap, "forward '%s': given twice, or both forwarded and "
+				 "local (list the upstreams of a name together)", f->name);
+			return TDNS_EPARSE;
+		}
+		if (!n->has_fwd) {
+			n->has_fwd = true;
+			n->fwd = f->how;
+			n->first = n->end = up;
+		}
+		if (f->how == POLICY_FWD_SET)
+			n->end = ++up;
+	}
+	return TDNS_OK;
+}
+
+static void depths(struct tdns_policy *p)
+{
+	for (size_t i = 0; i <= p->mask; i++) {
+		const struct pol_node *n = p->table[i];
+		int nl;
+
+		if (n == NULL)
+			continue;
+		nl = name_key_labels(n->key, n->klen);
+		if (nl < 0)
+			continue;
+		if (n->n_rrsets > 0 || (n->zone != POLICY_Z_NONE && n->zone != POLICY_Z_NODEFAULT))
+			p->depth_local |= DEPTH_BIT((unsigned)nl);
+		if (n->has_fwd)
+			p->depth_fwd |= DEPTH_BIT((unsigned)nl);
+	}
+}
+
+enum tdns_status policy_build(const struct policy_src *src, struct tdns_policy **out,
+			      char *err, size_t cap)
+{
+	struct tdns_policy_build b = { NULL, NULL, 0, 0 };
+	enum tdns_status st = TDNS_ENOMEM;
+	unsigned i;
+
+	*out = NULL;
+	err[0] = '\0';
+	b.p = calloc(1, sizeof(*b.p));
+	if (b.p == NULL)
+		goto out;
+	atomic_init(&b.p->refs, 1);
+	b.p->mask = 63;
+	b.p->table = calloc(b.p->mask + 1, sizeof(*b.p->table));
+	if (b.p->table == NULL)
+		goto out;
+	b.p->n_default = src->n_default;
+	st = forwards(b.p, src, err, cap);
+	for (i = 0; st == TDNS_OK && i < src->n_local_zone; i++)
+		st = local_zone(b.p, src->local_zone[i], err, cap);
+	if (st == TDNS_OK)
+		st = private_defaults(b.p);
+	for (i = 0; st == TDNS_OK && i < src->n_local_data; i++)
+		st = local_data(&b, src->local_data[i], err, cap);
+	for (i = 0; st == TDNS_OK && i < src->n_hosts; i++)
+		st = hosts_load(&b, src->hosts[i]);
+	if (st == TDNS_OK)
+		st = recs_commit(&b);
+	if (st != TDNS_OK)
+		goto out;
+	depths(b.p);
+	*out = b.p;
+	b.p = NULL;
+out:
+	if (st == TDNS_ENOMEM && err[0] == '\0')
+		snprintf(err, cap, "out of memory");
+	build_clear(&b);
+	policy_free(b.p);
+	return st;
+}
+
+static int fwd_name_cmp(const char *a, const char *b)
+{
+	uint8_t ka[NAME_KEY_MAX], kb[NAME_KEY_MAX];
+	size_t la = 0, lb = 0, n;
+	int c;
+
+	if (zoneload_name_key(a, ka, &la) != TDNS_OK)
+		la = 0;
+	if (zoneload_name_key(b, kb, &lb) != TDNS_OK)
+		lb = 0;
+	n = la < lb ? la : lb;
+	c = n > 0 ? memcmp(ka, kb, n) : 0;
+	return c != 0 ? c : (la > lb) - (la < lb);
+}
+
+void policy_forward_sort(struct policy_forward *f, unsigned n)
+{
+	/* Insertion sort: stable, and the lists are short (opts.h). */
+	for (unsigned i = 1; i < n; i++) {
+		struct policy_forward x = f[i];
+		unsigned j = i;
+
+		while (j > 0 && fwd_name_cmp(f[j - 1].name, x.name) > 0) {
+			f[j] = f[j - 1];
+			j--;
+		}
+		f[j] = x;
+	}
+}
+
+/* ---- answering ---- */
+
+static void add_rrset(struct tdns_answer *a, enum ans_section sec, const uint8_t *owner,
+		      const struct pol_rrset *rs)
+{
+	answer_add(a, sec, owner, rs->type, DNS_CLASS_IN, rs->ttl, ANS_REC_PACKED, rs->count,
+		   rs->data, rs->len);
+}
+
+/* An answer of the local zone z: rcode, AA, and its SOA (when it has one)
+ * for a negative answer (RFC 2308 3). */
+static void zone_negative(struct tdns_answer *a, const struct pol_node *z, uint16_t rcode)
+{
+	const struct pol_rrset *soa = rrset_of(z, DNS_TYPE_SOA);
+
+	a->rcode = rcode;
+	a->aa = true;
+	if (soa != NULL)
+		add_rrset(a, ANS_AUTHORITY, z->wire, soa);
+}
+
+/* The records of nd for q: of its type, else its CNAME (RFC 1034 3.6.2).
+ * False when it has neither. */
+static bool answer_records(const struct pol_node *nd, const struct tdns_qctx *q,
+			   struct tdns_answer *a)
+{
+	const struct pol_rrset *rs = rrset_of(nd, q->qtype);
+
+	if (rs == NULL && q->qtype != DNS_TYPE_CNAME)
+		rs = rrset_of(nd, DNS_TYPE_CNAME);
+	if (rs == NULL)
+		return false;
+	a->aa = true;
+	add_rrset(a, ANS_ANSWER, NULL, rs);
+	return true;
+}
+
+enum policy_verdict policy_answer(const struct tdns_policy *p, const struct tdns_qctx *q,
+				  struct tdns_answer *a)
+{
+	const struct pol_node *exact = NULL, *z = NULL, *n;
+	size_t off[MAX_LABELS];
+	int nl;
+
+	if (p == NULL || p->depth_local == 0)
+		return POLICY_PASS;
+	nl = label_offsets(q->qkey, q->qkey_len, off);
+	for (int i = nl; i >= 0; i--) {
+		if (!(p->depth_local & DEPTH_BIT((unsigned)i)))
+			continue;
+		n = node_find(p, q->qkey, off[i]);
+		if (n == NULL)
+			continue;
+		if (i == nl)
+			exact = n;
+		if (n->zone != POLICY_Z_NONE && n->zone != POLICY_Z_NODEFAULT) {
+			z = n;
+			break;
+		}
+	}
+	if (z != NULL) {
+		switch (z->zone) {
+		case POLICY_Z_ALWAYS_NXDOMAIN:
+			zone_negative(a, z, DNS_RCODE_NXDOMAIN);
+			return POLICY_ANSWER;
+		case POLICY_Z_ALWAYS_REFUSE:
+			a->rcode = DNS_RCODE_REFUSED;
+			return POLICY_ANSWER;
+		case POLICY_Z_ALWAYS_TRANSPARENT:
+			return POLICY_PASS;
+		default:
+			break;
+		}
+	}
+	if (exact != NULL && exact->n_rrsets > 0) {
+		if (answer_records(exact, q, a))
+			return POLICY_ANSWER;
+		/* The name has records, not of this type. */
+		if (z == NULL || z->zone == POLICY_Z_TYPETRANSPARENT)
+			return POLICY_PASS;
+		zone_negative(a, z, DNS_RCODE_NOERROR);
+		return POLICY_ANSWER;
+	}
+	if (z == NULL)
+		return POLICY_PASS;
+	switch (z->zone) {
+	case POLICY_Z_STATIC:
+		zone_negative(a, z, DNS_RCODE_NXDOMAIN);
+		return POLICY_ANSWER;
+	case POLICY_Z_REDIRECT:
+		if (!answer_records(z, q, a))
+			zone_negative(a, z, DNS_RCODE_NOERROR);
+		return POLICY_ANSWER;
+	case POLICY_Z_REFUSE:
+		a->rcode = DNS_RCODE_REFUSED;
+		return POLICY_ANSWER;
+	case POLICY_Z_DENY:
+		return POLICY_DROP;
+	default:
+		return POLICY_PASS;
+	}
+}
+
+/* The longest name above qkey (or qkey) with a route, NULL: none. */
+static const struct pol_node *route_node(const struct tdns_policy *p, const uint8_t *qkey,
+					 size_t qkey_len)
+{
+	size_t off[MAX_LABELS];
+	const struct pol_node *n;
+	int nl;
+
+	if (p == NULL || p->depth_fwd == 0)
+		return NULL;
+	nl = label_offsets(qkey, qkey_len, off);
+	for (int i = nl; i >= 0; i--) {
+		if (!(p->depth_fwd & DEPTH_BIT((unsigned)i)))
+			continue;
+		n = node_find(p, qkey, off[i]);
+		if (n != NULL && n->has_fwd)
+			return n;
+	}
+	return NULL;
+}
+
+enum policy_fwd policy_route(const struct tdns_policy *p, const uint8_t *qkey,
+			     size_t qkey_len, unsigned *first, unsigned *end)
+{
+	const struct pol_node *n = route_node(p, qkey, qkey_len);
+
+	*first = 0;
+	*end = p != NULL ? p->n_default : 0;
+	if (n == NULL)
+		return POLICY_FWD_DEFAULT;
+	*first = n->first;
+	*end = n->end;
+	return n->fwd;
+}
+
+void policy_route_answer(const struct tdns_policy *p, enum policy_fwd how,
+			 const struct tdns_qctx *q, struct tdns_answer *a)
+{
+	const struct pol_node *z;
+
+	switch (how) {
+	case POLICY_FWD_NXDOMAIN:
+		a->rcode = DNS_RCODE_NXDOMAIN;
+		return;
+	case POLICY_FWD_PRIVATE:
+		/* RFC 6303 3: an empty zone, its SOA in every negative answer;
+		 * the apex's SOA is asked for by name. */
+		z = route_node(p, q->qkey, q->qkey_len);
+		a->aa = true;
+		if (z != NULL && z->klen == q->qkey_len && q->qtype == DNS_TYPE_SOA) {
+			answer_add(a, ANS_ANSWER, NULL, DNS_TYPE_SOA, DNS_CLASS_IN,
+				   PRIVATE_SOA_TTL, ANS_REC_PACKED, 1, p->private_soa,
+				   p->private_soa_len);
+			return;
+		}
+		a->rcode = z != NULL && z->klen == q->qkey_len ? DNS_RCODE_NOERROR
+							       : DNS_RCODE_NXDOMAIN;
+		if (z != NULL)
+			answer_add(a, ANS_AUTHORITY, z->wire, DNS_TYPE_SOA, DNS_CLASS_IN,
+				   PRIVATE_SOA_TTL, ANS_REC_PACKED, 1, p->private_soa,
+				   p->private_soa_len);
+		return;
+	default:
+		a->rcode = DNS_RCODE_REFUSED;
+		return;
+	}
+}
+
+/* ---- the box ---- */
+
+struct tdns_policy_box {
+	pthread_mutex_t mu;
+	atomic_uint gen;
+	struct tdns_policy *cur;
+};
+
+enum tdns_status policy_box_new(struct tdns_policy *p, struct tdns_policy_box **out)
+{
+	struct tdns_policy_box *b = calloc(1, sizeof(*b));
+
+	*out = NULL;
+	if (b == NULL) {
+		policy_release(p);
+		return TDNS_ENOMEM;
+	}
+	pthread_mutex_init(&b->mu, NULL);
+	atomic_init(&b->gen, 1);
+	b->cur = p;
+	*out = b;
+	return TDNS_OK;
+}
+
+void policy_box_free(struct tdns_policy_box *b)
+{
+	if (b == NULL)
+		return;
+	policy_release(b->cur);
+	pthread_mutex_destroy(&b->mu);
+	free(b);
+}
+
+void policy_box_set(struct tdns_policy_box *b, struct tdns_policy *p)
+{
+	struct tdns_policy *old;
+
+	pthread_mutex_lock(&b->mu);
+	old = b->cur;
+	b->cur = p;
+	atomic_fetch_add_explicit(&b->gen, 1, memory_order_release);
+	pthread_mutex_unlock(&b->mu);
+	policy_release(old);
+}
+
+struct tdns_policy *policy_box_take(struct tdns_policy_box *b)
+{
+	struct tdns_policy *p;
+
+	pthread_mutex_lock(&b->mu);
+	p = policy_ref(b->cur);
+	pthread_mutex_unlock(&b->mu);
+	return p;
+}
+
+const struct tdns_policy *policy_box_get(struct tdns_policy_box *b, unsigned *gen,
+					 struct tdns_policy **cur)
+{
+	unsigned g = atomic_load_explicit(&b->gen, memory_order_acquire);
+	struct tdns_policy *old;
+
+	if (g == *gen)
+		return *cur;
+	pthread_mutex_lock(&b->mu);
+	old = *cur;
+	*cur = policy_ref(b->cur);
+	*gen = atomic_load_explicit(&b->gen, memory_order_relaxed);
+	pthread_mutex_unlock(&b->mu);
+	policy_release(old);
+	return *cur;
+}
