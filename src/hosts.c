@@ -83,7 +83,7 @@ static bool hosts_line(struct tdns_policy_build *b, char *line, const char **why
 	for (unsigned i = 0; i < names; i++) {
 		if (zoneload_name_key(name[i], key, &klen) != TDNS_OK)
 			continue;
-		*st = policy_build_record(b, key, klen, af == AF_INET ? DNS_TYPE_A : DNS_TYPE_AAAA,
+		*st = policy_build_record(b, POLICY_T_LOCAL, key, klen, af == AF_INET ? DNS_TYPE_A : DNS_TYPE_AAAA,
 					  HOSTS_TTL, addr, alen, false);
 		if (*st != TDNS_OK)
 			return false;
@@ -99,7 +99,7 @@ static bool hosts_line(struct tdns_policy_build *b, char *line, const char **why
 	reverse_name(af, addr, rev, sizeof(rev));
 	if (zoneload_name_key(rev, key, &klen) != TDNS_OK)
 		return true;
-	*st = policy_build_record(b, key, klen, DNS_TYPE_PTR, HOSTS_TTL, first, first_len, true);
+	*st = policy_build_record(b, POLICY_T_LOCAL, key, klen, DNS_TYPE_PTR, HOSTS_TTL, first, first_len, true);
 	return *st == TDNS_OK;
 }
 

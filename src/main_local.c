@@ -35,10 +35,10 @@
 
 #define LOCAL_MAP_FACTOR 4
 #define LOCAL_MAP_EXTRA ((uint64_t)64 << 20)
-#define HOSTS_POLL_MS 1000 /* how often the hosts files' times are looked at */
+#define WATCH_POLL_MS 1000 /* how often the hosts and RPZ files' times are looked at */
 
 /* The resolver policy (policy.h) and what it is read from again: the
- * hosts files are watched by a thread of their own, which reloads the
+ * hosts and RPZ files are watched by a thread of their own, which reloads the
  * policy (as a reload does) when one of them changes. */
 struct policy_state {
 	struct tdns_policy_box *box;
@@ -47,9 +47,10 @@ struct policy_state {
 	pthread_mutex_t mu;           /* guards what follows */
 	pthread_cond_t cond;
 	bool stop;
-	char **hosts;                 /* the files of the running policy */
+	char **files;                 /* the files of the running policy
+				       * (hosts, then RPZ) */
 	struct timespec *mtime;
-	unsigned n_hosts;
+	unsigned n_files;
 	pthread_t thread;
 	bool running;
 };
@@ -260,29 +261,32 @@ static void worker_fini(struct worker *w)
 	w->loop = NULL;
 }
 
-/* The hosts files of a policy just built and their times (stat: 0 when
- * missing), for the watcher. Under ps->mu. */
-static void watch_set(struct policy_state *ps, const struct opts_strlist *hosts)
+/* The files of a policy just built (hosts and RPZ) and their times
+ * (0 when missing), for the watcher. Under ps->mu. */
+static void watch_set(struct policy_state *ps, const struct opts_strlist *hosts,
+		      const struct opts_strlist *rpz)
 {
+	unsigned n = hosts->n + rpz->n;
 	struct stat sb;
 
-	for (unsigned i = 0; i < ps->n_hosts; i++)
-		free(ps->hosts[i]);
-	free(ps->hosts);
+	for (unsigned i = 0; i < ps->n_files; i++)
+		free(ps->files[i]);
+	free(ps->files);
 	free(ps->mtime);
-	ps->n_hosts = 0;
-	ps->hosts = calloc(hosts->n ? hosts->n : 1, sizeof(*ps->hosts));
-	ps->mtime = calloc(hosts->n ? hosts->n : 1, sizeof(*ps->mtime));
-	if (ps->hosts == NULL || ps->mtime == NULL)
+	ps->n_files = 0;
+	ps->files = calloc(n ? n : 1, sizeof(*ps->files));
+	ps->mtime = calloc(n ? n : 1, sizeof(*ps->mtime));
+	if (ps->files == NULL || ps->mtime == NULL)
 		return;
-	for (unsigned i = 0; i < hosts->n; i++) {
-		ps->hosts[i] = strdup(hosts->v[i]);
-		if (ps->hosts[i] == NULL)
+	for (unsigned i = 0; i < n; i++) {
+		const char *path = i < hosts->n ? hosts->v[i] : rpz->v[i - hosts->n];
+
+		ps->files[i] = strdup(path);
+		if (ps->files[i] == NULL)
 			break;
-		memset(&ps->mtime[i], 0, sizeof(ps->mtime[i]));
-		if (stat(hosts->v[i], &sb) == 0)
+		if (stat(path, &sb) == 0)
 			ps->mtime[i] = sb.st_mtim;
-		ps->n_hosts++;
+		ps->n_files++;
 	}
 }
 
@@ -304,20 +308,23 @@ static enum tdns_status policy_make(struct policy_state *ps, const struct tdns_o
 	src.n_local_data = o->local_data.n;
 	src.hosts = o->hosts.v;
 	src.n_hosts = o->hosts.n;
+	src.rpz = o->rpz.v;
+	src.n_rpz = o->rpz.n;
 	st = policy_build(&src, out, err, sizeof(err));
 	/* Watched from now on either way: a broken build is not retried
 	 * each second, only at the next change. */
 	pthread_mutex_lock(&ps->mu);
-	watch_set(ps, &o->hosts);
+	watch_set(ps, &o->hosts, &o->rpz);
 	pthread_mutex_unlock(&ps->mu);
 	if (st != TDNS_OK) {
 		log_err("policy: %s", err);
 		return st;
 	}
 	log_info("policy: %u forward: entr%s, %u local-zone, %u local-data, %u hosts "
-		 "file%s, %zu names with records", ps->o->n_forward,
-		 ps->o->n_forward == 1 ? "y" : "ies", o->local_zone.n, o->local_data.n,
-		 o->hosts.n, o->hosts.n == 1 ? "" : "s", policy_names(*out));
+		 "file%s, %zu names with records, %zu RPZ triggers from %u file%s",
+		 ps->o->n_forward, ps->o->n_forward == 1 ? "y" : "ies", o->local_zone.n,
+		 o->local_data.n, o->hosts.n, o->hosts.n == 1 ? "" : "s", policy_names(*out),
+		 policy_rpz_triggers(*out), o->rpz.n, o->rpz.n == 1 ? "" : "s");
 	return TDNS_OK;
 }
 
@@ -339,17 +346,17 @@ static void policy_reload(struct policy_state *ps)
 	opts_free(&now);
 }
 
-/* Has a watched hosts file changed (time, or appeared, or gone)? */
-static bool hosts_changed(struct policy_state *ps)
+/* Has a watched file changed (time, or appeared, or gone)? */
+static bool files_changed(struct policy_state *ps)
 {
 	struct timespec t;
 	struct stat sb;
 	bool changed = false;
 
 	pthread_mutex_lock(&ps->mu);
-	for (unsigned i = 0; i < ps->n_hosts && !changed; i++) {
+	for (unsigned i = 0; i < ps->n_files && !changed; i++) {
 		memset(&t, 0, sizeof(t));
-		if (stat(ps->hosts[i], &sb) == 0)
+		if (stat(ps->files[i], &sb) == 0)
 			t = sb.st_mtim;
 		changed = t.tv_sec != ps->mtime[i].tv_sec || t.tv_nsec != ps->mtime[i].tv_nsec;
 	}
@@ -362,7 +369,7 @@ static void policy_reload_fn(void *ctx)
 	policy_reload(ctx);
 }
 
-static void *hosts_watch(void *arg)
+static void *files_watch(void *arg)
 {
 	struct policy_state *ps = arg;
 	struct timespec until;
@@ -370,15 +377,15 @@ static void *hosts_watch(void *arg)
 	pthread_mutex_lock(&ps->mu);
 	while (!ps->stop) {
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += (long)HOSTS_POLL_MS * 1000000L;
+		until.tv_nsec += (long)WATCH_POLL_MS * 1000000L;
 		until.tv_sec += until.tv_nsec / 1000000000L;
 		until.tv_nsec %= 1000000000L;
 		pthread_cond_timedwait(&ps->cond, &ps->mu, &until);
 		if (ps->stop)
 			break;
 		pthread_mutex_unlock(&ps->mu);
-		if (hosts_changed(ps))
-			daemon_reload(policy_reload_fn, ps, "a hosts file changed");
+		if (files_changed(ps))
+			daemon_reload(policy_reload_fn, ps, "a hosts or RPZ file changed");
 		pthread_mutex_lock(&ps->mu);
 	}
 	pthread_mutex_unlock(&ps->mu);
@@ -619,10 +626,10 @@ int main(int argc, char **argv)
 								   : "none (refused)");
 	log_info("store %s, %u thread%s, version %s", o.db_dir, o.threads,
 		 o.threads == 1 ? "" : "s", TDNS_VERSION);
-	if (pthread_create(&ps.thread, NULL, hosts_watch, &ps) == 0)
+	if (pthread_create(&ps.thread, NULL, files_watch, &ps) == 0)
 		ps.running = true;
 	else
-		log_err("hosts files: no watcher thread, read again at reloads only");
+		log_err("hosts and RPZ files: no watcher thread, read again at reloads only");
 
 	rc = daemon_run(o.threads, worker_loop, worker_run, local_reload, workers);
 out:
@@ -644,9 +651,9 @@ out:
 	}
 	infra_free(infra);
 	policy_box_free(ps.box);
-	for (i = 0; i < ps.n_hosts; i++)
-		free(ps.hosts[i]);
-	free(ps.hosts);
+	for (i = 0; i < ps.n_files; i++)
+		free(ps.files[i]);
+	free(ps.files);
 	free(ps.mtime);
 	pthread_cond_destroy(&ps.cond);
 	pthread_mutex_destroy(&ps.mu);

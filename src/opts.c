@@ -182,6 +182,9 @@ static const struct opts_def opt_table[] = {
 	{ "hosts", 0, NULL, "hosts", T_LO, K_TEXTS, F_NULL | F_LIVE, 0, OPTS_MAX_LOCAL, NULL,
 	  FIELD(hosts), "FILE", "answer A, AAAA and PTR from an /etc/hosts-format\nfile, "
 	  "repeatable; read again when it changes\n(default: none)" },
+	{ "rpz", 0, NULL, "rpz", T_LO, K_TEXTS, F_NULL | F_LIVE, 0, OPTS_MAX_LOCAL, NULL,
+	  FIELD(rpz), "FILE", "response policy zone (blocklist) from a zone file,\n"
+	  "QNAME triggers, repeatable; read again when it\nchanges (default: none)" },
 	{ "max-ttl", 0, NULL, "max-ttl", T_LO, K_UINT, 0, 0, UINT32_MAX, "seconds",
 	  FIELD(max_ttl), "SEC", "cap on the TTL of cached answers (default 86400)" },
 	{ "max-neg-ttl", 0, NULL, "max-neg-ttl", T_LO, K_UINT, 0, 0, UINT32_MAX, "seconds",

@@ -20,6 +20,7 @@
 #include "tierdns/dnsproto.h"
 #include "tierdns/hosts.h"
 #include "tierdns/log.h"
+#include "tierdns/rpz.h"
 #include "tierdns/zoneload.h"
 
 #define LOCAL_DATA_TTL 3600 /* Unbound's default for local-data */
@@ -37,26 +38,35 @@ struct pol_rrset {
 	size_t len;
 };
 
+/* A name of a table: small, as a blocklist has a million of them. */
 struct pol_node {
-	uint8_t key[NAME_KEY_MAX];
-	size_t klen;
-	uint32_t hash;
-	uint8_t wire[NAME_WIRE_MAX]; /* lower case: the owner of its SOA */
-	size_t wire_len;
-	enum policy_zone zone;
-	enum policy_fwd fwd;
-	bool has_fwd;
-	unsigned first, end;         /* POLICY_FWD_SET: upstreams */
 	struct pol_rrset *rrsets;
 	unsigned n_rrsets;
+	uint32_t hash;
+	unsigned first, end;   /* POLICY_FWD_SET: upstreams */
+	uint8_t zone;          /* enum policy_zone */
+	uint8_t fwd;           /* enum policy_fwd, when has_fwd */
+	bool has_fwd;
+	uint8_t rpz;           /* enum policy_rpz (the rpz table) */
+	uint8_t klen;
+	uint8_t key[];
+};
+
+/* Open addressing on the key hash, mask + 1 slots, at most half full. */
+struct pol_table {
+	struct pol_node **slot;
+	size_t mask;
+	size_t n;
+	uint64_t depth;        /* label counts of its names (DEPTH_BIT) */
 };
 
 struct tdns_policy {
 	atomic_uint refs;
-	struct pol_node **table; /* open addressing, mask + 1 slots */
-	size_t mask;
-	size_t n_nodes;
-	size_t n_names;          /* nodes with records */
+	struct pol_table local;  /* forward:, local-zone, local-data, hosts */
+	struct pol_table rpz;    /* response policy zones: each trigger at
+				  * its name, a wildcard one at "*.name" */
+	size_t n_names;          /* local names with records */
+	size_t n_rpz;            /* RPZ triggers */
 	uint64_t depth_local;    /* label counts with records or a zone */
 	uint64_t depth_fwd;      /* label counts with a route */
 	unsigned n_default;
@@ -66,6 +76,7 @@ struct tdns_policy {
 
 /* A record while the policy is built. */
 struct brec {
+	enum policy_table table;
 	uint8_t key[NAME_KEY_MAX];
 	size_t klen;
 	uint16_t type;
@@ -92,70 +103,74 @@ static uint32_t key_hash(const uint8_t *k, size_t n)
 	return h;
 }
 
-/* ---- the table ---- */
+/* ---- the tables ---- */
 
-static struct pol_node *node_find(const struct tdns_policy *p, const uint8_t *key,
-				  size_t klen)
+static struct pol_node *node_find(const struct pol_table *t, const uint8_t *key, size_t klen)
 {
 	uint32_t h = key_hash(key, klen);
 
-	for (size_t i = h & p->mask;; i = (i + 1) & p->mask) {
-		const struct pol_node *n = p->table[i];
+	for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
+		struct pol_node *n = t->slot[i];
 
 		if (n == NULL)
 			return NULL;
 		if (n->hash == h && n->klen == klen && memcmp(n->key, key, klen) == 0)
-			return p->table[i];
+			return n;
 	}
 }
 
-static bool table_grow(struct tdns_policy *p)
+static bool table_init(struct pol_table *t)
 {
-	size_t cap = (p->mask + 1) * 2;
-	struct pol_node **t = calloc(cap, sizeof(*t));
+	t->mask = 63;
+	t->slot = calloc(t->mask + 1, sizeof(*t->slot));
+	return t->slot != NULL;
+}
 
-	if (t == NULL)
+static bool table_grow(struct pol_table *t)
+{
+	size_t cap = (t->mask + 1) * 2;
+	struct pol_node **slot = calloc(cap, sizeof(*slot));
+
+	if (slot == NULL)
 		return false;
-	for (size_t i = 0; i <= p->mask; i++) {
-		struct pol_node *n = p->table[i];
+	for (size_t i = 0; i <= t->mask; i++) {
+		struct pol_node *n = t->slot[i];
 		size_t j;
 
 		if (n == NULL)
 			continue;
-		for (j = n->hash & (cap - 1); t[j] != NULL; j = (j + 1) & (cap - 1))
+		for (j = n->hash & (cap - 1); slot[j] != NULL; j = (j + 1) & (cap - 1))
 			;
-		t[j] = n;
+		slot[j] = n;
 	}
-	free(p->table);
-	p->table = t;
-	p->mask = cap - 1;
+	free(t->slot);
+	t->slot = slot;
+	t->mask = cap - 1;
 	return true;
 }
 
 /* The node of key, created when missing; NULL when out of memory. */
-static struct pol_node *node_get(struct tdns_policy *p, const uint8_t *key, size_t klen)
+static struct pol_node *node_get(struct pol_table *t, const uint8_t *key, size_t klen)
 {
-	struct pol_node *n = node_find(p, key, klen);
+	struct pol_node *n = node_find(t, key, klen);
+	int labels = name_key_labels(key, klen);
 	size_t i;
 
 	if (n != NULL)
 		return n;
-	if ((p->n_nodes + 1) * 2 > p->mask + 1 && !table_grow(p))
+	if (labels < 0 || ((t->n + 1) * 2 > t->mask + 1 && !table_grow(t)))
 		return NULL;
-	n = calloc(1, sizeof(*n));
+	n = calloc(1, sizeof(*n) + klen);
 	if (n == NULL)
 		return NULL;
 	memcpy(n->key, key, klen);
-	n->klen = klen;
+	n->klen = (uint8_t)klen;
 	n->hash = key_hash(key, klen);
-	if (name_key_to_wire(key, klen, n->wire, &n->wire_len) != TDNS_OK) {
-		free(n);
-		return NULL;
-	}
-	for (i = n->hash & p->mask; p->table[i] != NULL; i = (i + 1) & p->mask)
+	for (i = n->hash & t->mask; t->slot[i] != NULL; i = (i + 1) & t->mask)
 		;
-	p->table[i] = n;
-	p->n_nodes++;
+	t->slot[i] = n;
+	t->n++;
+	t->depth |= DEPTH_BIT((unsigned)labels);
 	return n;
 }
 
@@ -167,14 +182,20 @@ static void node_free(struct pol_node *n)
 	free(n);
 }
 
+static void table_free(struct pol_table *t)
+{
+	for (size_t i = 0; t->slot != NULL && i <= t->mask; i++)
+		if (t->slot[i] != NULL)
+			node_free(t->slot[i]);
+	free(t->slot);
+}
+
 static void policy_free(struct tdns_policy *p)
 {
 	if (p == NULL)
 		return;
-	for (size_t i = 0; p->table != NULL && i <= p->mask; i++)
-		if (p->table[i] != NULL)
-			node_free(p->table[i]);
-	free(p->table);
+	table_free(&p->local);
+	table_free(&p->rpz);
 	free(p);
 }
 
@@ -194,6 +215,11 @@ void policy_release(struct tdns_policy *p)
 size_t policy_names(const struct tdns_policy *p)
 {
 	return p->n_names;
+}
+
+size_t policy_rpz_triggers(const struct tdns_policy *p)
+{
+	return p->n_rpz;
 }
 
 /* Offsets of the label boundaries of key: off[i] is the length of the
@@ -224,9 +250,9 @@ static const struct pol_rrset *rrset_of(const struct pol_node *n, uint16_t type)
 
 /* ---- building ---- */
 
-static enum tdns_status rec_add(struct tdns_policy_build *b, const uint8_t *key, size_t klen,
-				uint16_t type, uint32_t ttl, const uint8_t *rdata, size_t rdlen,
-				bool single)
+static enum tdns_status rec_add(struct tdns_policy_build *b, enum policy_table table,
+				const uint8_t *key, size_t klen, uint16_t type, uint32_t ttl,
+				const uint8_t *rdata, size_t rdlen, bool single)
 {
 	struct brec *r;
 
@@ -242,6 +268,7 @@ static enum tdns_status rec_add(struct tdns_policy_build *b, const uint8_t *key,
 		b->cap_recs = cap;
 	}
 	r = &b->recs[b->n_recs];
+	r->table = table;
 	r->rdata = malloc(rdlen ? rdlen : 1);
 	if (r->rdata == NULL)
 		return TDNS_ENOMEM;
@@ -258,18 +285,37 @@ static enum tdns_status rec_add(struct tdns_policy_build *b, const uint8_t *key,
 	return TDNS_OK;
 }
 
-enum tdns_status policy_build_record(struct tdns_policy_build *b, const uint8_t *key,
-				     size_t klen, uint16_t type, uint32_t ttl,
-				     const uint8_t *rdata, size_t rdlen, bool single)
+enum tdns_status policy_build_record(struct tdns_policy_build *b, enum policy_table table,
+				     const uint8_t *key, size_t klen, uint16_t type,
+				     uint32_t ttl, const uint8_t *rdata, size_t rdlen, bool single)
 {
-	return rec_add(b, key, klen, type, ttl, rdata, rdlen, single);
+	return rec_add(b, table, key, klen, type, ttl, rdata, rdlen, single);
+}
+
+enum tdns_status policy_build_rpz(struct tdns_policy_build *b, const uint8_t *key,
+				  size_t klen, enum policy_rpz action)
+{
+	struct pol_node *n = node_get(&b->p->rpz, key, klen);
+
+	if (n == NULL)
+		return TDNS_ENOMEM;
+	if (n->rpz == POLICY_RPZ_NONE)
+		b->p->n_rpz++;
+	/* The first action of a name holds (its records go with it). */
+	if (n->rpz == POLICY_RPZ_NONE || n->rpz == POLICY_RPZ_DATA)
+		n->rpz = (uint8_t)action;
+	return TDNS_OK;
 }
 
 static int rec_cmp(const void *va, const void *vb)
 {
 	const struct brec *a = va, *b = vb;
 	size_t n = a->klen < b->klen ? a->klen : b->klen;
-	int c = memcmp(a->key, b->key, n);
+	int c;
+
+	if (a->table != b->table)
+		return a->table < b->table ? -1 : 1;
+	c = memcmp(a->key, b->key, n);
 
 	if (c != 0)
 		return c;
@@ -332,14 +378,16 @@ static enum tdns_status recs_commit(struct tdns_policy_build *b)
 		qsort(b->recs, b->n_recs, sizeof(*b->recs), rec_cmp);
 	for (i = 0; i < b->n_recs; i = j) {
 		for (j = i + 1; j < b->n_recs && b->recs[j].klen == b->recs[i].klen &&
+				b->recs[j].table == b->recs[i].table &&
 				b->recs[j].type == b->recs[i].type &&
 				memcmp(b->recs[j].key, b->recs[i].key, b->recs[i].klen) == 0;
 		     j++)
 			;
-		nd = node_get(p, b->recs[i].key, b->recs[i].klen);
+		nd = node_get(b->recs[i].table == POLICY_T_RPZ ? &p->rpz : &p->local,
+			      b->recs[i].key, b->recs[i].klen);
 		if (nd == NULL)
 			return TDNS_ENOMEM;
-		if (nd->n_rrsets == 0)
+		if (nd->n_rrsets == 0 && b->recs[i].table == POLICY_T_LOCAL)
 			p->n_names++;
 		st = rrset_make(nd, &b->recs[i], j - i);
 		if (st != TDNS_OK)
@@ -397,10 +445,10 @@ static enum tdns_status local_zone(struct tdns_policy *p, const char *text, char
 		snprintf(err, cap, "local-zone '%s': '%s' is not a domain name", text, name);
 		return TDNS_EPARSE;
 	}
-	n = node_get(p, key, klen);
+	n = node_get(&p->local, key, klen);
 	if (n == NULL)
 		return TDNS_ENOMEM;
-	n->zone = (enum policy_zone)z;
+	n->zone = (uint8_t)z;
 	return TDNS_OK;
 }
 
@@ -442,8 +490,8 @@ static enum tdns_status local_data(struct tdns_policy_build *b, const char *text
 			memcpy(rdata + len, ldns_rdf_data(f), n);
 		len += n;
 	}
-	st = rec_add(b, key, klen, (uint16_t)ldns_rr_get_type(rr), ldns_rr_ttl(rr), rdata, len,
-		     false);
+	st = rec_add(b, POLICY_T_LOCAL, key, klen, (uint16_t)ldns_rr_get_type(rr), ldns_rr_ttl(rr),
+		     rdata, len, false);
 out:
 	ldns_rr_free(rr);
 	return st;
@@ -497,7 +545,7 @@ static bool forwarded_above(const struct tdns_policy *p, const uint8_t *key, siz
 	int nl = label_offsets(key, klen, off);
 
 	for (int i = nl; i >= 1; i--) {
-		const struct pol_node *n = node_find(p, key, off[i]);
+		const struct pol_node *n = node_find(&p->local, key, off[i]);
 
 		if (n != NULL && n->has_fwd && n->fwd != POLICY_FWD_PRIVATE)
 			return true;
@@ -524,11 +572,11 @@ static enum tdns_status private_defaults(struct tdns_policy *p)
 	for (size_t i = 0; i < sizeof(private_zones) / sizeof(private_zones[0]); i++) {
 		if (zoneload_name_key(private_zones[i], key, &klen) != TDNS_OK)
 			return TDNS_EINVAL;
-		n = node_find(p, key, klen);
+		n = node_find(&p->local, key, klen);
 		if ((n != NULL && (n->has_fwd || n->zone == POLICY_Z_NODEFAULT)) ||
 		    forwarded_above(p, key, klen))
 			continue;
-		n = node_get(p, key, klen);
+		n = node_get(&p->local, key, klen);
 		if (n == NULL)
 			return TDNS_ENOMEM;
 		n->has_fwd = true;
@@ -552,7 +600,7 @@ static enum tdns_status forwards(struct tdns_policy *p, const struct policy_src 
 			snprintf(err, cap, "forward '%s': not a domain name", f->name);
 			return TDNS_EPARSE;
 		}
-		n = node_get(p, key, klen);
+		n = node_get(&p->local, key, klen);
 		if (n == NULL)
 			return TDNS_ENOMEM;
 		if (n->has_fwd && (n->fwd != f->how || f->how != POLICY_FWD_SET ||
@@ -563,7 +611,7 @@ static enum tdns_status forwards(struct tdns_policy *p, const struct policy_src 
 		}
 		if (!n->has_fwd) {
 			n->has_fwd = true;
-			n->fwd = f->how;
+			n->fwd = (uint8_t)f->how;
 			n->first = n->end = up;
 		}
 		if (f->how == POLICY_FWD_SET)
@@ -574,8 +622,8 @@ static enum tdns_status forwards(struct tdns_policy *p, const struct policy_src 
 
 static void depths(struct tdns_policy *p)
 {
-	for (size_t i = 0; i <= p->mask; i++) {
-		const struct pol_node *n = p->table[i];
+	for (size_t i = 0; i <= p->local.mask; i++) {
+		const struct pol_node *n = p->local.slot[i];
 		int nl;
 
 		if (n == NULL)
@@ -603,9 +651,7 @@ enum tdns_status policy_build(const struct policy_src *src, struct tdns_policy *
 	if (b.p == NULL)
 		goto out;
 	atomic_init(&b.p->refs, 1);
-	b.p->mask = 63;
-	b.p->table = calloc(b.p->mask + 1, sizeof(*b.p->table));
-	if (b.p->table == NULL)
+	if (!table_init(&b.p->local) || !table_init(&b.p->rpz))
 		goto out;
 	b.p->n_default = src->n_default;
 	st = forwards(b.p, src, err, cap);
@@ -617,6 +663,8 @@ enum tdns_status policy_build(const struct policy_src *src, struct tdns_policy *
 		st = local_data(&b, src->local_data[i], err, cap);
 	for (i = 0; st == TDNS_OK && i < src->n_hosts; i++)
 		st = hosts_load(&b, src->hosts[i]);
+	for (i = 0; st == TDNS_OK && i < src->n_rpz; i++)
+		st = rpz_load(&b, src->rpz[i], err, cap);
 	if (st == TDNS_OK)
 		st = recs_commit(&b);
 	if (st != TDNS_OK)
@@ -676,11 +724,12 @@ static void add_rrset(struct tdns_answer *a, enum ans_section sec, const uint8_t
 static void zone_negative(struct tdns_answer *a, const struct pol_node *z, uint16_t rcode)
 {
 	const struct pol_rrset *soa = rrset_of(z, DNS_TYPE_SOA);
+	const uint8_t *owner;
 
 	a->rcode = rcode;
 	a->aa = true;
-	if (soa != NULL)
-		add_rrset(a, ANS_AUTHORITY, z->wire, soa);
+	if (soa != NULL && (owner = answer_name_from_key(a, z->key, z->klen)) != NULL)
+		add_rrset(a, ANS_AUTHORITY, owner, soa);
 }
 
 /* The records of nd for q: of its type, else its CNAME (RFC 1034 3.6.2).
@@ -699,20 +748,16 @@ static bool answer_records(const struct pol_node *nd, const struct tdns_qctx *q,
 	return true;
 }
 
-enum policy_verdict policy_answer(const struct tdns_policy *p, const struct tdns_qctx *q,
-				  struct tdns_answer *a)
+/* local-zone and local-data (Unbound's local_zones_answer). */
+static enum policy_verdict local_answer(const struct tdns_policy *p, const struct tdns_qctx *q,
+					const size_t *off, int nl, struct tdns_answer *a)
 {
 	const struct pol_node *exact = NULL, *z = NULL, *n;
-	size_t off[MAX_LABELS];
-	int nl;
 
-	if (p == NULL || p->depth_local == 0)
-		return POLICY_PASS;
-	nl = label_offsets(q->qkey, q->qkey_len, off);
 	for (int i = nl; i >= 0; i--) {
 		if (!(p->depth_local & DEPTH_BIT((unsigned)i)))
 			continue;
-		n = node_find(p, q->qkey, off[i]);
+		n = node_find(&p->local, q->qkey, off[i]);
 		if (n == NULL)
 			continue;
 		if (i == nl)
@@ -765,6 +810,89 @@ enum policy_verdict policy_answer(const struct tdns_policy *p, const struct tdns
 	}
 }
 
+/* The RPZ trigger of a name: the name's own, else the wildcard ("*.")
+ * of its longest ancestor that has one (RPZ: an exact trigger beats a
+ * wildcard, a longer wildcard a shorter one). */
+static const struct pol_node *rpz_match(const struct tdns_policy *p, const uint8_t *qkey,
+					const size_t *off, int nl)
+{
+	static const uint8_t star[] = { 1, '*' };
+	uint8_t key[NAME_KEY_MAX + sizeof(star)];
+	const struct pol_node *n;
+
+	if (p->rpz.depth & DEPTH_BIT((unsigned)nl)) {
+		n = node_find(&p->rpz, qkey, off[nl]);
+		if (n != NULL && n->rpz != POLICY_RPZ_NONE)
+			return n;
+	}
+	for (int i = nl - 1; i >= 0; i--) {
+		if (!(p->rpz.depth & DEPTH_BIT((unsigned)i + 1)) || off[i] + sizeof(star) > sizeof(key))
+			continue;
+		memcpy(key, qkey, off[i]);
+		memcpy(key + off[i], star, sizeof(star));
+		n = node_find(&p->rpz, key, off[i] + sizeof(star));
+		if (n != NULL && n->rpz != POLICY_RPZ_NONE)
+			return n;
+	}
+	return NULL;
+}
+
+/* A response policy zone's action on q (qname triggers). What it blocks
+ * carries EDE 15 Blocked (RFC 8914 4.16). */
+static enum policy_verdict rpz_answer(const struct tdns_policy *p, const struct tdns_qctx *q,
+				      const size_t *off, int nl, struct tdns_answer *a)
+{
+	const struct pol_node *n = rpz_match(p, q->qkey, off, nl);
+
+	if (n == NULL)
+		return POLICY_PASS;
+	switch ((enum policy_rpz)n->rpz) {
+	case POLICY_RPZ_NXDOMAIN:
+		a->rcode = DNS_RCODE_NXDOMAIN;
+		break;
+	case POLICY_RPZ_NODATA:
+		break;
+	case POLICY_RPZ_DATA:
+		if (answer_records(n, q, a))
+			a->aa = false; /* not the zone's own data */
+		break;
+	case POLICY_RPZ_DROP:
+		return POLICY_DROP;
+	case POLICY_RPZ_TCP_ONLY:
+		if (q->transport != QCTX_UDP)
+			return POLICY_PASS;
+		a->tc = true; /* asked again over TCP, where it passes */
+		return POLICY_ANSWER;
+	case POLICY_RPZ_PASSTHRU:
+	case POLICY_RPZ_NONE:
+		return POLICY_PASS;
+	}
+	answer_set_ede(a, EDE_BLOCKED, "blocked by response policy");
+	return POLICY_ANSWER;
+}
+
+enum policy_verdict policy_answer(const struct tdns_policy *p, const struct tdns_qctx *q,
+				  struct tdns_answer *a)
+{
+	size_t off[MAX_LABELS];
+	enum policy_verdict v;
+	int nl;
+
+	if (p == NULL || (p->depth_local == 0 && p->rpz.n == 0))
+		return POLICY_PASS;
+	nl = label_offsets(q->qkey, q->qkey_len, off);
+	if (nl < 0)
+		return POLICY_PASS;
+	/* The operator's own records and zones first, then the blocklists
+	 * (a PASSTHRU there cannot undo a local answer). */
+	if (p->depth_local != 0) {
+		v = local_answer(p, q, off, nl, a);
+		if (v != POLICY_PASS)
+			return v;
+	}
+	return p->rpz.n > 0 ? rpz_answer(p, q, off, nl, a) : POLICY_PASS;
+}
+
 /* The longest name above qkey (or qkey) with a route, NULL: none. */
 static const struct pol_node *route_node(const struct tdns_policy *p, const uint8_t *qkey,
 					 size_t qkey_len)
@@ -779,7 +907,7 @@ static const struct pol_node *route_node(const struct tdns_policy *p, const uint
 	for (int i = nl; i >= 0; i--) {
 		if (!(p->depth_fwd & DEPTH_BIT((unsigned)i)))
 			continue;
-		n = node_find(p, qkey, off[i]);
+		n = node_find(&p->local, qkey, off[i]);
 		if (n != NULL && n->has_fwd)
 			return n;
 	}
@@ -804,6 +932,7 @@ void policy_route_answer(const struct tdns_policy *p, enum policy_fwd how,
 			 const struct tdns_qctx *q, struct tdns_answer *a)
 {
 	const struct pol_node *z;
+	const uint8_t *owner;
 
 	switch (how) {
 	case POLICY_FWD_NXDOMAIN:
@@ -822,8 +951,8 @@ void policy_route_answer(const struct tdns_policy *p, enum policy_fwd how,
 		}
 		a->rcode = z != NULL && z->klen == q->qkey_len ? DNS_RCODE_NOERROR
 							       : DNS_RCODE_NXDOMAIN;
-		if (z != NULL)
-			answer_add(a, ANS_AUTHORITY, z->wire, DNS_TYPE_SOA, DNS_CLASS_IN,
+		if (z != NULL && (owner = answer_name_from_key(a, z->key, z->klen)) != NULL)
+			answer_add(a, ANS_AUTHORITY, owner, DNS_TYPE_SOA, DNS_CLASS_IN,
 				   PRIVATE_SOA_TTL, ANS_REC_PACKED, 1, p->private_soa,
 				   p->private_soa_len);
 		return;

@@ -122,13 +122,14 @@ struct tdns_opts {
 	const char *metrics_listen; /* --metrics ADDR:PORT, metrics: {listen:} */
 	/* local tier: resolver policy (policy.h). forward: entries sorted so
 	 * that those of one name are adjacent (policy_forward_sort); their
-	 * names point into the opts. Read at start; the other three again
+	 * names point into the opts. Read at start; the others again
 	 * at each reload. */
 	struct policy_forward forward[OPTS_MAX_FORWARD]; /* --forward NAME@ADDR */
 	unsigned n_forward;
 	struct opts_strlist local_zone; /* --local-zone 'NAME TYPE' */
 	struct opts_strlist local_data; /* --local-data 'RR' */
 	struct opts_strlist hosts;      /* --hosts FILE */
+	struct opts_strlist rpz;        /* --rpz FILE */
 	/* zones: stanzas, n_zones of them (NULL when none) */
 	struct tdns_zone_conf *zones;
 	unsigned n_zones;
@@ -182,7 +183,7 @@ void opts_diff(enum tdns_prog prog, const struct tdns_opts *a,
  * line again. What can change while the daemon runs is applied to
  * running (the log target and verbosity); every other key that changed is named in the log
  * line as needing a restart and keeps its running value, except the keys
- * the daemon reads again itself (local-zone, local-data, hosts: see
+ * the daemon reads again itself (local-zone, local-data, hosts, rpz: see
  * main_local.c). An invalid file
  * is logged and changes nothing. Logs one line either way. */
 void opts_reload(struct tdns_opts *running);

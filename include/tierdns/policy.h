@@ -12,19 +12,22 @@
  *   - a local zone type (local-zone:), for the name and below, with
  *     Unbound's meanings (POLICY_Z_* below);
  *   - local records (local-data:, hosts files), exactly at the name.
+ * and a second table holds the triggers of response policy zones (rpz.h):
+ * a name's action, a wildcard's at "*.name".
  *
  * Two decisions are asked of it:
  *   - policy_answer, before the static zones and the cache: local records
  *     and local zone types (a record overrides only its own name and type;
  *     what it does not answer goes on to the static zones, the cache and
- *     the upstreams);
+ *     the upstreams), then the RPZ triggers (POLICY_RPZ_* below);
  *   - policy_route, when a question misses and is about to go upstream:
  *     the longest matching forward: name picks the upstream set; none
  *     matching, the default set. The reverse zones of private and special
  *     ranges (RFC 6303 4) are routed "private" by default: answered
  *     locally, NXDOMAIN with a locally served SOA, as Unbound does, unless
- *     a forward: entry names the zone, one below it, or a parent of it
- *     other than the root.
+ *     a forward: entry names the zone or a parent of it other than the
+ *     root, or a local-zone "nodefault" names it (a forward: entry below
+ *     it takes its own names only, by the longest match).
  *
  * Ownership and threads: a policy is immutable once built and reference
  * counted; a struct tdns_policy_box holds the current one for every
@@ -75,6 +78,25 @@ enum policy_fwd {
 	POLICY_FWD_PRIVATE,     /* RFC 6303: a locally served zone */
 };
 
+/* What a response policy zone trigger does (draft-vixie-dnsop-dns-rpz
+ * 4): its CNAME target says, any other records are local data. */
+enum policy_rpz {
+	POLICY_RPZ_NONE = 0,
+	POLICY_RPZ_NXDOMAIN,  /* CNAME .              NXDOMAIN */
+	POLICY_RPZ_NODATA,    /* CNAME *.             NOERROR, no answer */
+	POLICY_RPZ_PASSTHRU,  /* CNAME rpz-passthru.  resolved as usual */
+	POLICY_RPZ_DROP,      /* CNAME rpz-drop.      no reply */
+	POLICY_RPZ_TCP_ONLY,  /* CNAME rpz-tcp-only.  TC over UDP, else resolved */
+	POLICY_RPZ_DATA,      /* records: those of the qtype (a CNAME for
+			       * any), else NODATA */
+};
+
+/* The tables a source writes to. */
+enum policy_table {
+	POLICY_T_LOCAL = 0,
+	POLICY_T_RPZ,
+};
+
 /* One forward: entry as the options give it (opts.h). */
 struct policy_forward {
 	const char *name;      /* domain, absolute or not */
@@ -96,6 +118,8 @@ struct policy_src {
 	unsigned n_local_data;
 	const char *const *hosts;       /* /etc/hosts-format files */
 	unsigned n_hosts;
+	const char *const *rpz;         /* response policy zone files */
+	unsigned n_rpz;
 };
 
 struct tdns_policy;
@@ -114,8 +138,9 @@ enum tdns_status policy_build(const struct policy_src *src, struct tdns_policy *
 struct tdns_policy *policy_ref(struct tdns_policy *p);
 void policy_release(struct tdns_policy *p);
 
-/* Names with records, in all (for the log). */
+/* Local names with records, RPZ triggers (for the log). */
 size_t policy_names(const struct tdns_policy *p);
+size_t policy_rpz_triggers(const struct tdns_policy *p);
 
 /* Sort forward entries so that those of one name are adjacent (stable:
  * the order of a name's upstreams is kept). Names compare as DNS names. */
@@ -146,13 +171,19 @@ void policy_route_answer(const struct tdns_policy *p, enum policy_fwd how,
 /* A policy being built. */
 struct tdns_policy_build;
 
-/* Add one record (class IN) at the name key; rdata is copied. Records of
- * one name and type become one RRset in the order added (the first one's
- * TTL; a record given twice counts once); single: the RRset keeps only
- * its first record. */
-enum tdns_status policy_build_record(struct tdns_policy_build *b, const uint8_t *key,
-				     size_t klen, uint16_t type, uint32_t ttl,
-				     const uint8_t *rdata, size_t rdlen, bool single);
+/* Add one record (class IN) at the name key of table; rdata is copied.
+ * Records of one name and type become one RRset in the order added (the
+ * first one's TTL; a record given twice counts once); single: the RRset
+ * keeps only its first record. */
+enum tdns_status policy_build_record(struct tdns_policy_build *b, enum policy_table table,
+				     const uint8_t *key, size_t klen, uint16_t type,
+				     uint32_t ttl, const uint8_t *rdata, size_t rdlen, bool single);
+
+/* Set the RPZ action of a trigger (its key; "*.name" for a wildcard).
+ * The first action given to a name holds, except POLICY_RPZ_DATA, which
+ * another action replaces. */
+enum tdns_status policy_build_rpz(struct tdns_policy_build *b, const uint8_t *key,
+				  size_t klen, enum policy_rpz action);
 
 /* ---- the current policy, shared by the workers ---- */
 

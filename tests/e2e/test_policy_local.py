@@ -166,7 +166,7 @@ while time.time() < deadline:
     time.sleep(0.3)
 h.check(rrs(m, dns.rdatatype.A) == ["192.168.1.20"],
         "printer. after the hosts file changed: %s" % m)
-h.check("a hosts file changed" in local.log_text(), "the hosts reload is logged")
+h.check("a hosts or RPZ file changed" in local.log_text(), "the hosts reload is logged")
 
 # SIGHUP: a changed local-data applies without a restart.
 with open(conf, "w") as f:
