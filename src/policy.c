@@ -250,30 +250,28 @@ static const struct pol_rrset *rrset_of(const struct pol_node *n, uint16_t type)
 
 /* ---- building ---- */
 
-static enum tdns_status rec_add(struct tdns_policy_build *b, enum policy_table table,
-				const uint8_t *key, size_t klen, uint16_t type, uint32_t ttl,
-				const uint8_t *rdata, size_t rdlen, bool single)
+/* A new record with room for rdlen bytes of rdata (the caller writes
+ * them); NULL when out of memory. */
+static struct brec *rec_new(struct tdns_policy_build *b, enum policy_table table,
+			    const uint8_t *key, size_t klen, uint16_t type, uint32_t ttl,
+			    size_t rdlen, bool single)
 {
 	struct brec *r;
 
-	if (rdlen > UINT16_MAX)
-		return TDNS_EINVAL;
 	if (b->n_recs == b->cap_recs) {
 		size_t cap = b->cap_recs ? b->cap_recs * 2 : 64;
 		struct brec *n = realloc(b->recs, cap * sizeof(*n));
 
 		if (n == NULL)
-			return TDNS_ENOMEM;
+			return NULL;
 		b->recs = n;
 		b->cap_recs = cap;
 	}
 	r = &b->recs[b->n_recs];
-	r->table = table;
 	r->rdata = malloc(rdlen ? rdlen : 1);
 	if (r->rdata == NULL)
-		return TDNS_ENOMEM;
-	if (rdlen > 0)
-		memcpy(r->rdata, rdata, rdlen);
+		return NULL;
+	r->table = table;
 	memcpy(r->key, key, klen);
 	r->klen = klen;
 	r->type = type;
@@ -282,14 +280,50 @@ static enum tdns_status rec_add(struct tdns_policy_build *b, enum policy_table t
 	r->seq = b->n_recs;
 	r->rdlen = rdlen;
 	b->n_recs++;
-	return TDNS_OK;
+	return r;
 }
 
 enum tdns_status policy_build_record(struct tdns_policy_build *b, enum policy_table table,
 				     const uint8_t *key, size_t klen, uint16_t type,
 				     uint32_t ttl, const uint8_t *rdata, size_t rdlen, bool single)
 {
-	return rec_add(b, table, key, klen, type, ttl, rdata, rdlen, single);
+	struct brec *r;
+
+	if (rdlen > UINT16_MAX)
+		return TDNS_EINVAL;
+	r = rec_new(b, table, key, klen, type, ttl, rdlen, single);
+	if (r == NULL)
+		return TDNS_ENOMEM;
+	if (rdlen > 0)
+		memcpy(r->rdata, rdata, rdlen);
+	return TDNS_OK;
+}
+
+enum tdns_status policy_build_rr(struct tdns_policy_build *b, enum policy_table table,
+				 const uint8_t *key, size_t klen, const ldns_rr *rr)
+{
+	struct brec *r;
+	size_t len = 0, i;
+
+	for (i = 0; i < ldns_rr_rd_count(rr); i++)
+		len += ldns_rdf_size(ldns_rr_rdf(rr, i));
+	if (len > UINT16_MAX)
+		return TDNS_EINVAL;
+	r = rec_new(b, table, key, klen, (uint16_t)ldns_rr_get_type(rr), ldns_rr_ttl(rr), len,
+		    false);
+	if (r == NULL)
+		return TDNS_ENOMEM;
+	len = 0;
+	for (i = 0; i < ldns_rr_rd_count(rr); i++) {
+		const ldns_rdf *f = ldns_rr_rdf(rr, i);
+
+		/* An empty field has no data pointer (memcpy from NULL is
+		 * undefined even for 0 bytes). */
+		if (ldns_rdf_size(f) > 0)
+			memcpy(r->rdata + len, ldns_rdf_data(f), ldns_rdf_size(f));
+		len += ldns_rdf_size(f);
+	}
+	return TDNS_OK;
 }
 
 enum tdns_status policy_build_rpz(struct tdns_policy_build *b, const uint8_t *key,
@@ -456,11 +490,11 @@ static enum tdns_status local_zone(struct tdns_policy *p, const char *text, char
 static enum tdns_status local_data(struct tdns_policy_build *b, const char *text, char *err,
 				   size_t cap)
 {
-	uint8_t key[NAME_KEY_MAX], rdata[UINT16_MAX];
+	uint8_t key[NAME_KEY_MAX];
 	ldns_rr *rr = NULL;
 	ldns_rdf *owner;
 	ldns_status ls;
-	size_t klen, len = 0;
+	size_t klen;
 	enum tdns_status st = TDNS_EPARSE;
 
 	ls = ldns_rr_new_frm_str(&rr, text, LOCAL_DATA_TTL, NULL, NULL);
@@ -478,20 +512,9 @@ static enum tdns_status local_data(struct tdns_policy_build *b, const char *text
 		snprintf(err, cap, "local-data '%s': bad owner name", text);
 		goto out;
 	}
-	for (size_t i = 0; i < ldns_rr_rd_count(rr); i++) {
-		const ldns_rdf *f = ldns_rr_rdf(rr, i);
-		size_t n = ldns_rdf_size(f);
-
-		if (len + n > sizeof(rdata)) {
-			snprintf(err, cap, "local-data '%s': rdata too long", text);
-			goto out;
-		}
-		if (n > 0)
-			memcpy(rdata + len, ldns_rdf_data(f), n);
-		len += n;
-	}
-	st = rec_add(b, POLICY_T_LOCAL, key, klen, (uint16_t)ldns_rr_get_type(rr), ldns_rr_ttl(rr),
-		     rdata, len, false);
+	st = policy_build_rr(b, POLICY_T_LOCAL, key, klen, rr);
+	if (st == TDNS_EINVAL)
+		snprintf(err, cap, "local-data '%s': rdata too long", text);
 out:
 	ldns_rr_free(rr);
 	return st;

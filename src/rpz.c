@@ -61,11 +61,11 @@ static enum tdns_status rpz_rr(struct tdns_policy_build *b, const ldns_rr *rr,
 			       const uint8_t *okey, size_t oklen, unsigned *skipped,
 			       const char *path, int line, char *err, size_t cap)
 {
-	uint8_t key[NAME_KEY_MAX], rdata[UINT16_MAX];
+	uint8_t key[NAME_KEY_MAX];
 	const ldns_rdf *owner = ldns_rr_owner(rr);
 	enum policy_rpz action;
 	uint16_t type = (uint16_t)ldns_rr_get_type(rr);
-	size_t klen, len = 0;
+	size_t klen;
 	enum tdns_status st;
 
 	if (name_key_from_wire(ldns_rdf_data(owner), ldns_rdf_size(owner), key, &klen) != TDNS_OK ||
@@ -85,20 +85,12 @@ static enum tdns_status rpz_rr(struct tdns_policy_build *b, const ldns_rr *rr,
 	st = policy_build_rpz(b, key + oklen, klen - oklen, action);
 	if (st != TDNS_OK || action != POLICY_RPZ_DATA)
 		return st;
-	for (size_t i = 0; i < ldns_rr_rd_count(rr); i++) {
-		const ldns_rdf *f = ldns_rr_rdf(rr, i);
-		size_t n = ldns_rdf_size(f);
-
-		if (len + n > sizeof(rdata)) {
-			snprintf(err, cap, "%s:%d: rdata too long", path, line);
-			return TDNS_EPARSE;
-		}
-		if (n > 0)
-			memcpy(rdata + len, ldns_rdf_data(f), n);
-		len += n;
+	st = policy_build_rr(b, POLICY_T_RPZ, key + oklen, klen - oklen, rr);
+	if (st == TDNS_EINVAL) {
+		snprintf(err, cap, "%s:%d: rdata too long", path, line);
+		st = TDNS_EPARSE;
 	}
-	return policy_build_record(b, POLICY_T_RPZ, key + oklen, klen - oklen, type,
-				   ldns_rr_ttl(rr), rdata, len, false);
+	return st;
 }
 
 enum tdns_status rpz_load(struct tdns_policy_build *b, const char *path, char *err,

@@ -43,6 +43,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* stdbool.h first: ldns/common.h would define its own bool otherwise. */
+#include <ldns/ldns.h>
+
 #include "tierdns/answer.h"
 #include "tierdns/netio.h"
 #include "tierdns/qctx.h"
@@ -178,6 +181,11 @@ struct tdns_policy_build;
 enum tdns_status policy_build_record(struct tdns_policy_build *b, enum policy_table table,
 				     const uint8_t *key, size_t klen, uint16_t type,
 				     uint32_t ttl, const uint8_t *rdata, size_t rdlen, bool single);
+
+/* The same for a record parsed by ldns (its type, TTL and rdata; the
+ * owner is key). TDNS_EINVAL: rdata over 65535 bytes. */
+enum tdns_status policy_build_rr(struct tdns_policy_build *b, enum policy_table table,
+				 const uint8_t *key, size_t klen, const ldns_rr *rr);
 
 /* Set the RPZ action of a trigger (its key; "*.name" for a wildcard).
  * The first action given to a name holds, except POLICY_RPZ_DATA, which
