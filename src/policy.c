@@ -576,8 +576,34 @@ static bool forwarded_above(const struct tdns_policy *p, const uint8_t *key, siz
 	return false;
 }
 
-static enum tdns_status private_defaults(struct tdns_policy *p)
+/* A default record (RFC 6761 6.3: localhost is this host), after what
+ * the configuration gave for the name (an RRset keeps its first single
+ * record). */
+static enum tdns_status default_record(struct tdns_policy_build *b, const char *name,
+				       uint16_t type, const uint8_t *rdata, size_t rdlen)
 {
+	uint8_t key[NAME_KEY_MAX];
+	size_t klen;
+
+	if (zoneload_name_key(name, key, &klen) != TDNS_OK)
+		return TDNS_EINVAL;
+	return policy_build_record(b, POLICY_T_LOCAL, key, klen, type, LOCAL_DATA_TTL, rdata,
+				   rdlen, type == DNS_TYPE_PTR);
+}
+
+/* The zones every resolver serves itself unless told otherwise, as
+ * Unbound does: the RFC 6303 reverse zones (routed POLICY_FWD_PRIVATE,
+ * the loopback addresses' names with a PTR to localhost.), and
+ * localhost. (RFC 6761 6.3: A 127.0.0.1, AAAA ::1 for it and every name
+ * below it, a redirect zone). A forward: entry or a local-zone for the
+ * name turns its default off. */
+static enum tdns_status private_defaults(struct tdns_policy_build *b)
+{
+	static const uint8_t localhost[] = { 9, 'l', 'o', 'c', 'a', 'l', 'h', 'o', 's', 't', 0 };
+	static const uint8_t v4[] = { 127, 0, 0, 1 };
+	static const uint8_t v6[] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+	struct tdns_policy *p = b->p;
+	enum tdns_status st = TDNS_OK;
 	static const uint8_t soa[] = {
 		9, 'l', 'o', 'c', 'a', 'l', 'h', 'o', 's', 't', 0,
 		6, 'n', 'o', 'b', 'o', 'd', 'y', 7, 'i', 'n', 'v', 'a', 'l', 'i', 'd', 0,
@@ -604,8 +630,33 @@ static enum tdns_status private_defaults(struct tdns_policy *p)
 			return TDNS_ENOMEM;
 		n->has_fwd = true;
 		n->fwd = POLICY_FWD_PRIVATE;
+		if (strcmp(private_zones[i], "127.in-addr.arpa.") == 0)
+			st = default_record(b, "1.0.0.127.in-addr.arpa.", DNS_TYPE_PTR, localhost,
+					    sizeof(localhost));
+		else if (strncmp(private_zones[i], "1.0.0.0.", 8) == 0)
+			st = default_record(b, private_zones[i], DNS_TYPE_PTR, localhost,
+					    sizeof(localhost));
+		if (st != TDNS_OK)
+			return st;
 	}
-	return TDNS_OK;
+	if (zoneload_name_key("localhost.", key, &klen) != TDNS_OK)
+		return TDNS_EINVAL;
+	n = node_find(&p->local, key, klen);
+	if (n != NULL && (n->has_fwd || n->zone != POLICY_Z_NONE))
+		return TDNS_OK;
+	n = node_get(&p->local, key, klen);
+	if (n == NULL)
+		return TDNS_ENOMEM;
+	n->zone = POLICY_Z_REDIRECT;
+	/* Unbound's localhost. zone: its SOA and NS, A and AAAA. */
+	st = default_record(b, "localhost.", DNS_TYPE_A, v4, sizeof(v4));
+	if (st == TDNS_OK)
+		st = default_record(b, "localhost.", DNS_TYPE_AAAA, v6, sizeof(v6));
+	if (st == TDNS_OK)
+		st = default_record(b, "localhost.", DNS_TYPE_SOA, soa, sizeof(soa));
+	if (st == TDNS_OK)
+		st = default_record(b, "localhost.", DNS_TYPE_NS, localhost, sizeof(localhost));
+	return st;
 }
 
 static enum tdns_status forwards(struct tdns_policy *p, const struct policy_src *src,
@@ -680,14 +731,14 @@ enum tdns_status policy_build(const struct policy_src *src, struct tdns_policy *
 	st = forwards(b.p, src, err, cap);
 	for (i = 0; st == TDNS_OK && i < src->n_local_zone; i++)
 		st = local_zone(b.p, src->local_zone[i], err, cap);
-	if (st == TDNS_OK)
-		st = private_defaults(b.p);
 	for (i = 0; st == TDNS_OK && i < src->n_local_data; i++)
 		st = local_data(&b, src->local_data[i], err, cap);
 	for (i = 0; st == TDNS_OK && i < src->n_hosts; i++)
 		st = hosts_load(&b, src->hosts[i]);
 	for (i = 0; st == TDNS_OK && i < src->n_rpz; i++)
 		st = rpz_load(&b, src->rpz[i], err, cap);
+	if (st == TDNS_OK)
+		st = private_defaults(&b);
 	if (st == TDNS_OK)
 		st = recs_commit(&b);
 	if (st != TDNS_OK)
@@ -742,8 +793,9 @@ static void add_rrset(struct tdns_answer *a, enum ans_section sec, const uint8_t
 		   rs->data, rs->len);
 }
 
-/* An answer of the local zone z: rcode, AA, and its SOA (when it has one)
- * for a negative answer (RFC 2308 3). */
+/* An answer of the local zone z: rcode, AA (as Unbound sets it in every
+ * answer of a local zone), and for NXDOMAIN and NODATA its SOA when it
+ * has one (RFC 2308 3). */
 static void zone_negative(struct tdns_answer *a, const struct pol_node *z, uint16_t rcode)
 {
 	const struct pol_rrset *soa = rrset_of(z, DNS_TYPE_SOA);
@@ -751,7 +803,8 @@ static void zone_negative(struct tdns_answer *a, const struct pol_node *z, uint1
 
 	a->rcode = rcode;
 	a->aa = true;
-	if (soa != NULL && (owner = answer_name_from_key(a, z->key, z->klen)) != NULL)
+	if (rcode != DNS_RCODE_REFUSED && soa != NULL &&
+	    (owner = answer_name_from_key(a, z->key, z->klen)) != NULL)
 		add_rrset(a, ANS_AUTHORITY, owner, soa);
 }
 
@@ -796,7 +849,7 @@ static enum policy_verdict local_answer(const struct tdns_policy *p, const struc
 			zone_negative(a, z, DNS_RCODE_NXDOMAIN);
 			return POLICY_ANSWER;
 		case POLICY_Z_ALWAYS_REFUSE:
-			a->rcode = DNS_RCODE_REFUSED;
+			zone_negative(a, z, DNS_RCODE_REFUSED);
 			return POLICY_ANSWER;
 		case POLICY_Z_ALWAYS_TRANSPARENT:
 			return POLICY_PASS;
@@ -824,7 +877,7 @@ static enum policy_verdict local_answer(const struct tdns_policy *p, const struc
 			zone_negative(a, z, DNS_RCODE_NOERROR);
 		return POLICY_ANSWER;
 	case POLICY_Z_REFUSE:
-		a->rcode = DNS_RCODE_REFUSED;
+		zone_negative(a, z, DNS_RCODE_REFUSED);
 		return POLICY_ANSWER;
 	case POLICY_Z_DENY:
 		return POLICY_DROP;
@@ -954,7 +1007,7 @@ enum policy_fwd policy_route(const struct tdns_policy *p, const uint8_t *qkey,
 void policy_route_answer(const struct tdns_policy *p, enum policy_fwd how,
 			 const struct tdns_qctx *q, struct tdns_answer *a)
 {
-	const struct pol_node *z;
+	const struct pol_node *z, *n;
 	const uint8_t *owner;
 
 	switch (how) {
@@ -972,8 +1025,11 @@ void policy_route_answer(const struct tdns_policy *p, enum policy_fwd how,
 				   p->private_soa_len);
 			return;
 		}
-		a->rcode = z != NULL && z->klen == q->qkey_len ? DNS_RCODE_NOERROR
-							       : DNS_RCODE_NXDOMAIN;
+		/* The apex, or a name with records (of another type): NODATA. */
+		n = node_find(&p->local, q->qkey, q->qkey_len);
+		a->rcode = (z != NULL && z->klen == q->qkey_len) || (n != NULL && n->n_rrsets > 0)
+				   ? DNS_RCODE_NOERROR
+				   : DNS_RCODE_NXDOMAIN;
 		if (z != NULL && (owner = answer_name_from_key(a, z->key, z->klen)) != NULL)
 			answer_add(a, ANS_AUTHORITY, owner, DNS_TYPE_SOA, DNS_CLASS_IN,
 				   PRIVATE_SOA_TTL, ANS_REC_PACKED, 1, p->private_soa,

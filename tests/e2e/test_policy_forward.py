@@ -86,7 +86,11 @@ TABLE = [
     ("x.blocked.", "A", "REFUSED", set(), [], None),
     # RFC 6303: locally served, unless forwarded
     ("4.3.168.192.in-addr.arpa.", "PTR", "NXDOMAIN", set(), [], "soa"),
-    ("1.0.0.127.in-addr.arpa.", "PTR", "NXDOMAIN", set(), [], "soa"),
+    ("2.0.0.127.in-addr.arpa.", "PTR", "NXDOMAIN", set(), [], "soa"),
+    ("1.0.0.127.in-addr.arpa.", "PTR", "NOERROR", None, [], None),
+    ("1.0.0.127.in-addr.arpa.", "A", "NOERROR", set(), [], "soa"),
+    ("localhost.", "A", "NOERROR", {"127.0.0.1"}, [], None),
+    ("www.localhost.", "AAAA", "NOERROR", {"::1"}, [], None),
     ("1.1.16.172.in-addr.arpa.", "PTR", "NXDOMAIN", set(), [], "soa"),
     ("168.192.in-addr.arpa.", "PTR", "NOERROR", set(), [], "soa"),
     ("5.4.3.10.in-addr.arpa.", "PTR", "NOERROR", None, ["rev"], "ptr"),

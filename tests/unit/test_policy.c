@@ -116,11 +116,18 @@ static void test_local(void **state)
 		{ "x.y.rd.test.", DNS_TYPE_A, POLICY_ANSWER, 0, true, DNS_TYPE_A, 1, 0, 0 },
 		{ "x.y.rd.test.", DNS_TYPE_MX, POLICY_ANSWER, 0, true, 0, 0, 0, 0 },
 		{ "ok.rf.test.", DNS_TYPE_A, POLICY_ANSWER, 0, true, DNS_TYPE_A, 1, 0, 0 },
-		{ "no.rf.test.", DNS_TYPE_A, POLICY_ANSWER, DNS_RCODE_REFUSED, false, 0, 0, 0, 0 },
-		{ "ar.test.", DNS_TYPE_A, POLICY_ANSWER, DNS_RCODE_REFUSED, false, 0, 0, 0, 0 },
+		{ "no.rf.test.", DNS_TYPE_A, POLICY_ANSWER, DNS_RCODE_REFUSED, true, 0, 0, 0, 0 },
+		{ "ar.test.", DNS_TYPE_A, POLICY_ANSWER, DNS_RCODE_REFUSED, true, 0, 0, 0, 0 },
 		{ "x.dn.test.", DNS_TYPE_A, POLICY_DROP, 0, 0, 0, 0, 0, 0 },
 		{ "test.", DNS_TYPE_A, POLICY_PASS, 0, 0, 0, 0, 0, 0 },
 		{ ".", DNS_TYPE_NS, POLICY_PASS, 0, 0, 0, 0, 0, 0 },
+		/* built in (RFC 6761 6.3): localhost. and the loopback PTRs */
+		{ "localhost.", DNS_TYPE_A, POLICY_ANSWER, 0, true, DNS_TYPE_A, 1, 0, 0 },
+		{ "a.b.localhost.", DNS_TYPE_AAAA, POLICY_ANSWER, 0, true, DNS_TYPE_AAAA, 1, 0, 0 },
+		{ "localhost.", DNS_TYPE_MX, POLICY_ANSWER, 0, true, 0, 0, 1, 0 },
+		{ "1.0.0.127.in-addr.arpa.", DNS_TYPE_PTR, POLICY_ANSWER, 0, true, DNS_TYPE_PTR, 1,
+		  0, 0 },
+		{ "2.0.0.127.in-addr.arpa.", DNS_TYPE_PTR, POLICY_PASS, 0, 0, 0, 0, 0, 0 },
 	};
 	struct policy_src src;
 	struct tdns_policy *p;
@@ -133,7 +140,8 @@ static void test_local(void **state)
 	src.local_data = data;
 	src.n_local_data = sizeof(data) / sizeof(data[0]);
 	p = build(&src);
-	assert_int_equal(policy_names(p), 9);
+	/* 9 configured, 3 built in: localhost., the two loopback PTRs */
+	assert_int_equal(policy_names(p), 12);
 	run_answers(p, cases, sizeof(cases) / sizeof(cases[0]));
 	policy_release(p);
 }
@@ -198,6 +206,7 @@ static void test_route(void **state)
 		{ "1.0.0.127.in-addr.arpa.", POLICY_FWD_PRIVATE, 0, 0 },
 		{ "1.1.64.100.in-addr.arpa.", POLICY_FWD_PRIVATE, 0, 0 },
 		{ "1.1.128.100.in-addr.arpa.", POLICY_FWD_DEFAULT, 0, 2 },
+		{ "localhost.", POLICY_FWD_DEFAULT, 0, 2 },
 		{ "b.e.f.ip6.arpa.", POLICY_FWD_PRIVATE, 0, 0 },
 		/* forwarded: the default zone is gone */
 		{ "5.4.3.10.in-addr.arpa.", POLICY_FWD_SET, 2, 3 },
@@ -434,7 +443,7 @@ static void test_box(void **state)
 	assert_ptr_equal(policy_box_get(box, &gen, &cur), p1);
 	policy_box_set(box, p2);
 	/* p1 is still held by the worker (ASan would see a use after free) */
-	assert_int_equal(policy_names(cur), 1);
+	assert_int_equal(policy_names(cur), 1 + 3);
 	assert_ptr_equal(policy_box_get(box, &gen, &cur), p2);
 	policy_release(cur);
 	policy_box_free(box);
