@@ -1,14 +1,14 @@
 /*
- * policy.c - the resolver policy table, see policy.h. One hash table of
- * name keys; a question looks up its name and its ancestors, longest
- * first, and only at the label counts where the table has names (a bit
- * mask per kind), so a policy without names under a question's depth
- * costs it no lookup.
+ * policy.c - the resolver policy tables, see policy.h. Two hash tables of
+ * name keys (the local names, the RPZ triggers); a question looks up its
+ * name and its ancestors, longest first. An index per kind of name (local
+ * data and zones, routes, RPZ triggers) says at which label counts the
+ * kind has names and which top-level labels they end in: a question
+ * under no such top-level label (most of them, with a small policy) costs
+ * a hash of that label and no lookup at all.
  */
 #include "tierdns/policy.h"
 
-#include <arpa/inet.h>
-#include <ctype.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -57,7 +57,13 @@ struct pol_table {
 	struct pol_node **slot;
 	size_t mask;
 	size_t n;
+};
+
+/* Where the names of one kind are: a filter in front of the lookups. */
+struct pol_index {
 	uint64_t depth;        /* label counts of its names (DEPTH_BIT) */
+	uint64_t tld[4];       /* hashes of their top-level labels (tld_bit) */
+	bool all;              /* a name at the root (or "*."): every question */
 };
 
 struct tdns_policy {
@@ -67,8 +73,9 @@ struct tdns_policy {
 				  * its name, a wildcard one at "*.name" */
 	size_t n_names;          /* local names with records */
 	size_t n_rpz;            /* RPZ triggers */
-	uint64_t depth_local;    /* label counts with records or a zone */
-	uint64_t depth_fwd;      /* label counts with a route */
+	struct pol_index ix_local; /* names with records or a zone */
+	struct pol_index ix_fwd;   /* names with a route */
+	struct pol_index ix_rpz;   /* RPZ triggers */
 	unsigned n_default;
 	uint8_t private_soa[2 + 64]; /* the RFC 6303 zones' SOA record */
 	size_t private_soa_len;
@@ -170,7 +177,6 @@ static struct pol_node *node_get(struct pol_table *t, const uint8_t *key, size_t
 		;
 	t->slot[i] = n;
 	t->n++;
-	t->depth |= DEPTH_BIT((unsigned)labels);
 	return n;
 }
 
@@ -220,6 +226,44 @@ size_t policy_names(const struct tdns_policy *p)
 size_t policy_rpz_triggers(const struct tdns_policy *p)
 {
 	return p->n_rpz;
+}
+
+/* A bit for the top-level label of a non-empty key (its first label). */
+static unsigned tld_bit(const uint8_t *key)
+{
+	uint32_t h = 2166136261u;
+
+	for (unsigned i = 0; i <= key[0]; i++)
+		h = (h ^ key[i]) * 16777619u;
+	return (h ^ (h >> 16)) & 255u;
+}
+
+static void index_add(struct pol_index *ix, const uint8_t *key, size_t klen, int labels)
+{
+	unsigned b;
+
+	ix->depth |= DEPTH_BIT((unsigned)labels);
+	if (klen == 0 || (labels == 1 && key[0] == 1 && key[1] == '*')) {
+		ix->all = true;
+		return;
+	}
+	b = tld_bit(key);
+	ix->tld[b >> 6] |= 1ull << (b & 63);
+}
+
+/* May a name of the kind be qkey or one of its ancestors? */
+static bool index_may(const struct pol_index *ix, const uint8_t *qkey, size_t qkey_len)
+{
+	unsigned b;
+
+	if (ix->depth == 0)
+		return false;
+	if (ix->all)
+		return true;
+	if (qkey_len == 0)
+		return false;
+	b = tld_bit(qkey);
+	return (ix->tld[b >> 6] >> (b & 63)) & 1;
 }
 
 /* Offsets of the label boundaries of key: off[i] is the length of the
@@ -694,21 +738,26 @@ static enum tdns_status forwards(struct tdns_policy *p, const struct policy_src 
 	return TDNS_OK;
 }
 
-static void depths(struct tdns_policy *p)
+static void indexes(struct tdns_policy *p)
 {
 	for (size_t i = 0; i <= p->local.mask; i++) {
 		const struct pol_node *n = p->local.slot[i];
 		int nl;
 
-		if (n == NULL)
-			continue;
-		nl = name_key_labels(n->key, n->klen);
-		if (nl < 0)
+		if (n == NULL || (nl = name_key_labels(n->key, n->klen)) < 0)
 			continue;
 		if (n->n_rrsets > 0 || (n->zone != POLICY_Z_NONE && n->zone != POLICY_Z_NODEFAULT))
-			p->depth_local |= DEPTH_BIT((unsigned)nl);
+			index_add(&p->ix_local, n->key, n->klen, nl);
 		if (n->has_fwd)
-			p->depth_fwd |= DEPTH_BIT((unsigned)nl);
+			index_add(&p->ix_fwd, n->key, n->klen, nl);
+	}
+	for (size_t i = 0; i <= p->rpz.mask; i++) {
+		const struct pol_node *n = p->rpz.slot[i];
+		int nl;
+
+		if (n != NULL && n->rpz != POLICY_RPZ_NONE &&
+		    (nl = name_key_labels(n->key, n->klen)) >= 0)
+			index_add(&p->ix_rpz, n->key, n->klen, nl);
 	}
 }
 
@@ -743,7 +792,7 @@ enum tdns_status policy_build(const struct policy_src *src, struct tdns_policy *
 		st = recs_commit(&b);
 	if (st != TDNS_OK)
 		goto out;
-	depths(b.p);
+	indexes(b.p);
 	*out = b.p;
 	b.p = NULL;
 out:
@@ -831,7 +880,7 @@ static enum policy_verdict local_answer(const struct tdns_policy *p, const struc
 	const struct pol_node *exact = NULL, *z = NULL, *n;
 
 	for (int i = nl; i >= 0; i--) {
-		if (!(p->depth_local & DEPTH_BIT((unsigned)i)))
+		if (!(p->ix_local.depth & DEPTH_BIT((unsigned)i)))
 			continue;
 		n = node_find(&p->local, q->qkey, off[i]);
 		if (n == NULL)
@@ -896,13 +945,14 @@ static const struct pol_node *rpz_match(const struct tdns_policy *p, const uint8
 	uint8_t key[NAME_KEY_MAX + sizeof(star)];
 	const struct pol_node *n;
 
-	if (p->rpz.depth & DEPTH_BIT((unsigned)nl)) {
+	if (p->ix_rpz.depth & DEPTH_BIT((unsigned)nl)) {
 		n = node_find(&p->rpz, qkey, off[nl]);
 		if (n != NULL && n->rpz != POLICY_RPZ_NONE)
 			return n;
 	}
 	for (int i = nl - 1; i >= 0; i--) {
-		if (!(p->rpz.depth & DEPTH_BIT((unsigned)i + 1)) || off[i] + sizeof(star) > sizeof(key))
+		if (!(p->ix_rpz.depth & DEPTH_BIT((unsigned)i + 1)) ||
+		    off[i] + sizeof(star) > sizeof(key))
 			continue;
 		memcpy(key, qkey, off[i]);
 		memcpy(key + off[i], star, sizeof(star));
@@ -952,21 +1002,26 @@ enum policy_verdict policy_answer(const struct tdns_policy *p, const struct tdns
 {
 	size_t off[MAX_LABELS];
 	enum policy_verdict v;
+	bool local, rpz;
 	int nl;
 
-	if (p == NULL || (p->depth_local == 0 && p->rpz.n == 0))
+	if (p == NULL)
+		return POLICY_PASS;
+	local = index_may(&p->ix_local, q->qkey, q->qkey_len);
+	rpz = index_may(&p->ix_rpz, q->qkey, q->qkey_len);
+	if (!local && !rpz)
 		return POLICY_PASS;
 	nl = label_offsets(q->qkey, q->qkey_len, off);
 	if (nl < 0)
 		return POLICY_PASS;
 	/* The operator's own records and zones first, then the blocklists
 	 * (a PASSTHRU there cannot undo a local answer). */
-	if (p->depth_local != 0) {
+	if (local) {
 		v = local_answer(p, q, off, nl, a);
 		if (v != POLICY_PASS)
 			return v;
 	}
-	return p->rpz.n > 0 ? rpz_answer(p, q, off, nl, a) : POLICY_PASS;
+	return rpz ? rpz_answer(p, q, off, nl, a) : POLICY_PASS;
 }
 
 /* The longest name above qkey (or qkey) with a route, NULL: none. */
@@ -977,11 +1032,11 @@ static const struct pol_node *route_node(const struct tdns_policy *p, const uint
 	const struct pol_node *n;
 	int nl;
 
-	if (p == NULL || p->depth_fwd == 0)
+	if (p == NULL || !index_may(&p->ix_fwd, qkey, qkey_len))
 		return NULL;
 	nl = label_offsets(qkey, qkey_len, off);
 	for (int i = nl; i >= 0; i--) {
-		if (!(p->depth_fwd & DEPTH_BIT((unsigned)i)))
+		if (!(p->ix_fwd.depth & DEPTH_BIT((unsigned)i)))
 			continue;
 		n = node_find(&p->local, qkey, off[i]);
 		if (n != NULL && n->has_fwd)
