@@ -228,14 +228,12 @@ size_t policy_rpz_triggers(const struct tdns_policy *p)
 	return p->n_rpz;
 }
 
-/* A bit for the top-level label of a non-empty key (its first label). */
+/* A bit for the top-level label of a non-empty key (its first label):
+ * its length, first and last byte, which tell the usual top-level labels
+ * apart and cost a cache hit a few instructions, not a hash of the label. */
 static unsigned tld_bit(const uint8_t *key)
 {
-	uint32_t h = 2166136261u;
-
-	for (unsigned i = 0; i <= key[0]; i++)
-		h = (h ^ key[i]) * 16777619u;
-	return (h ^ (h >> 16)) & 255u;
+	return ((unsigned)key[0] * 37u + (unsigned)key[1] * 11u + key[key[0]]) & 255u;
 }
 
 static void index_add(struct pol_index *ix, const uint8_t *key, size_t klen, int labels)
