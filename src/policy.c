@@ -75,7 +75,9 @@ struct tdns_policy {
 	size_t n_rpz;            /* RPZ triggers */
 	struct pol_index ix_local; /* names with records or a zone */
 	struct pol_index ix_fwd;   /* names with a route */
-	struct pol_index ix_rpz;   /* RPZ triggers */
+	struct pol_index ix_rpz;   /* RPZ triggers of a name */
+	uint64_t rpz_wild_depth;   /* label counts of the names whose "*."
+				    * has a trigger (DEPTH_BIT) */
 	unsigned n_default;
 	uint8_t private_soa[2 + 64]; /* the RFC 6303 zones' SOA record */
 	size_t private_soa_len;
@@ -101,13 +103,25 @@ struct tdns_policy_build {
 	size_t n_recs, cap_recs;
 };
 
+/* The hash of a name key, eight bytes at a time (multiply and fold):
+ * names are looked up on every query the policy may answer. */
 static uint32_t key_hash(const uint8_t *k, size_t n)
 {
-	uint32_t h = 2166136261u;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
+	size_t i = 0;
 
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ k[i]) * 16777619u;
-	return h;
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, k + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	if (i < n) {
+		w = 0;
+		memcpy(&w, k + i, n - i);
+		h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	}
+	h ^= h >> 29;
+	return (uint32_t)h;
 }
 
 /* ---- the tables ---- */
@@ -753,9 +767,13 @@ static void indexes(struct tdns_policy *p)
 		const struct pol_node *n = p->rpz.slot[i];
 		int nl;
 
-		if (n != NULL && n->rpz != POLICY_RPZ_NONE &&
-		    (nl = name_key_labels(n->key, n->klen)) >= 0)
-			index_add(&p->ix_rpz, n->key, n->klen, nl);
+		if (n == NULL || n->rpz == POLICY_RPZ_NONE ||
+		    (nl = name_key_labels(n->key, n->klen)) < 0)
+			continue;
+		/* A wildcard's own top-level label is its name's. */
+		index_add(&p->ix_rpz, n->key, n->klen, nl);
+		if (nl >= 1 && n->klen >= 2 && n->key[n->klen - 2] == 1 && n->key[n->klen - 1] == '*')
+			p->rpz_wild_depth |= DEPTH_BIT((unsigned)nl - 1);
 	}
 }
 
@@ -949,7 +967,7 @@ static const struct pol_node *rpz_match(const struct tdns_policy *p, const uint8
 			return n;
 	}
 	for (int i = nl - 1; i >= 0; i--) {
-		if (!(p->ix_rpz.depth & DEPTH_BIT((unsigned)i + 1)) ||
+		if (!(p->rpz_wild_depth & DEPTH_BIT((unsigned)i)) ||
 		    off[i] + sizeof(star) > sizeof(key))
 			continue;
 		memcpy(key, qkey, off[i]);
