@@ -305,9 +305,13 @@ remote-control:
         upstream_endpoint ("ADDR:PORT"), with a fresh store or db."""
         db = db or self.path("%s-db" % name)
         up = upstream_endpoint or upstream.endpoint()
+        # 2.0.192.in-addr.arpa. is one of the reverse zones tierdns-local
+        # serves itself by default (RFC 6303), as Unbound does: turned off,
+        # as start_unbound turns it off, so that it is asked upstream.
         return self._spawn(name, [self.bin("tierdns-local"), "--db", db,
                                   "--listen", "127.0.0.1", "--port", "@PORT@",
-                                  "--upstream", up],
+                                  "--upstream", up,
+                                  "--local-zone", "2.0.192.in-addr.arpa. nodefault"],
                            self._ready_tcp)
 
     @staticmethod
