@@ -27,7 +27,10 @@
  *     locally, NXDOMAIN with a locally served SOA, as Unbound does, unless
  *     a forward: entry names the zone or a parent of it other than the
  *     root, or a local-zone "nodefault" names it (a forward: entry below
- *     it takes its own names only, by the longest match).
+ *     it takes its own names only, by the longest match). The loopback
+ *     addresses' names have a PTR to localhost., and localhost. itself is
+ *     a built-in redirect zone (A 127.0.0.1, AAAA ::1; RFC 6761 6.3)
+ *     unless a forward: entry or a local-zone names it.
  *
  * Ownership and threads: a policy is immutable once built and reference
  * counted; a struct tdns_policy_box holds the current one for every
