@@ -164,49 +164,23 @@ def main():
         rpz_file = env.path("block.rpz")
         with open(rpz_file, "w") as f:
             f.write(RPZ_ZONE)
-        d = env.path("unbound")
-        os.makedirs(d, exist_ok=True)
-        conf = os.path.join(d, "unbound.conf")
-        text = """server:
-    interface: 127.0.0.1@@PORT@
-    do-ip6: no
-    do-daemonize: no
-    chroot: ""
-    username: ""
-    directory: "%(d)s"
-    pidfile: "%(d)s/unbound.pid"
-    use-syslog: no
-    logfile: ""
-    verbosity: 1
-    num-threads: 1
-    so-reuseport: no
-    do-not-query-localhost: no
-    qname-minimisation: no
-    module-config: "respip iterator"
-    minimal-responses: yes
-    rrset-roundrobin: no
-    prefetch: no
-""" % {"d": d}
+        # start_unbound turns 2.0.192.in-addr.arpa.'s default off itself.
+        extra = "server:\n"
         for z in LOCAL_ZONES:
             name, typ = z.split()
-            text += '    local-zone: "%s" %s\n' % (name, typ)
+            if name != "2.0.192.in-addr.arpa.":
+                extra += '    local-zone: "%s" %s\n' % (name, typ)
         for rr in LOCAL_DATA:
-            text += "    local-data: '%s'\n" % rr
-        text += """remote-control:
-    control-enable: no
-forward-zone:
-    name: "."
-    forward-addr: 127.0.0.1@%d
-forward-zone:
+            extra += "    local-data: '%s'\n" % rr
+        extra += """forward-zone:
     name: "corp."
     forward-addr: 127.0.0.1@%d
 rpz:
     name: "rpz.test."
     zonefile: "%s"
-""" % (upper.port, corp.port, rpz_file)
-        env._need(ic.UNBOUND_BIN, "unbound")
-        ub = env._spawn("unbound", [ic.UNBOUND_BIN, "-d", "-c", conf], env._ready_tcp, conf,
-                        text)
+""" % (corp.port, rpz_file)
+        ub = env.start_unbound("unbound", forward=upper, modules="respip iterator",
+                               extra=extra)
         argv = [env.bin("tierdns-local"), "--db", env.path("local-db"), "--listen",
                 "127.0.0.1", "--port", "@PORT@", "--upstream", upper.endpoint(),
                 "--forward", "corp.@" + corp.endpoint(), "--rpz", rpz_file, "-t", "1"]
