@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tierdns/acl.h"
@@ -25,6 +27,7 @@
 #include "tierdns/netio.h"
 #include "tierdns/opts.h"
 #include "tierdns/pipeline.h"
+#include "tierdns/policy.h"
 #include "tierdns/resolve.h"
 #include "tierdns/store.h"
 #include "tierdns/tls.h"
@@ -33,6 +36,25 @@
 
 #define LOCAL_MAP_FACTOR 4
 #define LOCAL_MAP_EXTRA ((uint64_t)64 << 20)
+#define WATCH_POLL_MS 1000 /* how often the hosts and RPZ files' times are looked at */
+
+/* The resolver policy (policy.h) and what it is read from again: the
+ * hosts and RPZ files are watched by a thread of their own, which reloads the
+ * policy (as a reload does) when one of them changes. */
+struct policy_state {
+	struct tdns_policy_box *box;
+	struct tdns_opts *o;          /* the running options (forward:) */
+	unsigned n_default;
+	pthread_mutex_t mu;           /* guards what follows */
+	pthread_cond_t cond;
+	bool stop;
+	char **files;                 /* the files of the running policy
+				       * (hosts, then RPZ) */
+	struct timespec *mtime;
+	unsigned n_files;
+	pthread_t thread;
+	bool running;
+};
 
 /* The TLS configurations the workers share; NULL: none. */
 struct tls_cfgs {
@@ -58,6 +80,7 @@ struct worker {
 	const struct tls_cfgs *tls;
 	struct tdns_dnstap *tap;        /* NULL: no dnstap */
 	struct tdns_dnstap_queue *tapq; /* this worker's queue to it */
+	struct policy_state *pol;
 };
 
 /* What a query came over, as the resolver's context records it. */
@@ -159,7 +182,9 @@ static void worker_batch(void *ctx, bool begin)
 
 static enum tdns_status worker_init(struct worker *w, struct tdns_opts *o,
 				    struct tdns_store *store, struct tdns_infra *infra,
-				    const struct tls_cfgs *tls, const char *identity)
+				    const struct tls_cfgs *tls, const char *identity,
+				    const struct tdns_addr *ups, const char *const *auth,
+				    unsigned n_ups, struct tdns_policy_box *policy)
 {
 	struct tdns_resolver_cfg cfg;
 	struct tdns_listen_cfg lc;
@@ -172,8 +197,7 @@ static enum tdns_status worker_init(struct worker *w, struct tdns_opts *o,
 	w->loop = netio_loop_new();
 	if (w->loop == NULL)
 		goto out;
-	st = upstream_new(w->loop, o->upstream, o->upstream_auth, o->n_upstream,
-			  tls->upstream, &w->up);
+	st = upstream_new(w->loop, ups, auth, n_ups, tls->upstream, &w->up);
 	if (st != TDNS_OK)
 		goto out;
 	memset(&cfg, 0, sizeof(cfg));
@@ -183,7 +207,8 @@ static enum tdns_status worker_init(struct worker *w, struct tdns_opts *o,
 	cfg.cache.max_ttl = o->max_ttl;
 	cfg.cache.max_neg_ttl = o->max_neg_ttl;
 	cfg.cache.max_bytes = o->cache_size;
-	cfg.n_upstream = o->n_upstream;
+	cfg.n_upstream = n_ups;
+	cfg.policy = policy;
 	cfg.timeout_ms = o->upstream_timeout_ms;
 	cfg.max_outstanding = o->max_outstanding;
 	cfg.serve_stale = o->serve_stale;
@@ -262,9 +287,140 @@ static void worker_fini(struct worker *w)
 	w->loop = NULL;
 }
 
+/* The files of a policy just built (hosts and RPZ) and their times
+ * (0 when missing), for the watcher. Under ps->mu. */
+static void watch_set(struct policy_state *ps, const struct opts_strlist *hosts,
+		      const struct opts_strlist *rpz)
+{
+	unsigned n = hosts->n + rpz->n;
+	struct stat sb;
+
+	for (unsigned i = 0; i < ps->n_files; i++)
+		free(ps->files[i]);
+	free(ps->files);
+	free(ps->mtime);
+	ps->n_files = 0;
+	ps->files = calloc(n ? n : 1, sizeof(*ps->files));
+	ps->mtime = calloc(n ? n : 1, sizeof(*ps->mtime));
+	if (ps->files == NULL || ps->mtime == NULL)
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		const char *path = i < hosts->n ? hosts->v[i] : rpz->v[i - hosts->n];
+
+		ps->files[i] = strdup(path);
+		if (ps->files[i] == NULL)
+			break;
+		if (stat(path, &sb) == 0)
+			ps->mtime[i] = sb.st_mtim;
+		ps->n_files++;
+	}
+}
+
+/* Build the policy from o's lists and the running forward: entries. */
+static enum tdns_status policy_make(struct policy_state *ps, const struct tdns_opts *o,
+				    struct tdns_policy **out)
+{
+	struct policy_src src;
+	char err[512];
+	enum tdns_status st;
+
+	memset(&src, 0, sizeof(src));
+	src.n_default = ps->n_default;
+	src.forward = ps->o->forward;
+	src.n_forward = ps->o->n_forward;
+	src.local_zone = o->local_zone.v;
+	src.n_local_zone = o->local_zone.n;
+	src.local_data = o->local_data.v;
+	src.n_local_data = o->local_data.n;
+	src.hosts = o->hosts.v;
+	src.n_hosts = o->hosts.n;
+	src.rpz = o->rpz.v;
+	src.n_rpz = o->rpz.n;
+	st = policy_build(&src, out, err, sizeof(err));
+	/* Watched from now on either way: a broken build is not retried
+	 * each second, only at the next change. */
+	pthread_mutex_lock(&ps->mu);
+	watch_set(ps, &o->hosts, &o->rpz);
+	pthread_mutex_unlock(&ps->mu);
+	if (st != TDNS_OK) {
+		log_err("policy: %s", err);
+		return st;
+	}
+	log_info("policy: %u forward: entr%s, %u local-zone, %u local-data, %u hosts "
+		 "file%s, %zu names with records, %zu RPZ triggers from %u file%s",
+		 ps->o->n_forward, ps->o->n_forward == 1 ? "y" : "ies", o->local_zone.n,
+		 o->local_data.n, o->hosts.n, o->hosts.n == 1 ? "" : "s", policy_names(*out),
+		 policy_rpz_triggers(*out), o->rpz.n, o->rpz.n == 1 ? "" : "s");
+	return TDNS_OK;
+}
+
+/* The policy again from the configuration as it is now; the running one
+ * stays when the new one has an error. */
+static void policy_reload(struct policy_state *ps)
+{
+	struct tdns_policy *p = NULL;
+	struct tdns_opts now;
+	char err[512];
+
+	if (opts_load(TDNS_PROG_LOCAL, ps->o->argc, ps->o->argv, &now, err, sizeof(err)) !=
+	    OPTS_RUN)
+		return; /* opts_reload logged it */
+	if (policy_make(ps, &now, &p) == TDNS_OK)
+		policy_box_set(ps->box, p);
+	else
+		log_err("policy: the running policy stays");
+	opts_free(&now);
+}
+
+/* Has a watched file changed (time, or appeared, or gone)? */
+static bool files_changed(struct policy_state *ps)
+{
+	struct timespec t;
+	struct stat sb;
+	bool changed = false;
+
+	pthread_mutex_lock(&ps->mu);
+	for (unsigned i = 0; i < ps->n_files && !changed; i++) {
+		memset(&t, 0, sizeof(t));
+		if (stat(ps->files[i], &sb) == 0)
+			t = sb.st_mtim;
+		changed = t.tv_sec != ps->mtime[i].tv_sec || t.tv_nsec != ps->mtime[i].tv_nsec;
+	}
+	pthread_mutex_unlock(&ps->mu);
+	return changed;
+}
+
+static void policy_reload_fn(void *ctx)
+{
+	policy_reload(ctx);
+}
+
+static void *files_watch(void *arg)
+{
+	struct policy_state *ps = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&ps->mu);
+	while (!ps->stop) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += (long)WATCH_POLL_MS * 1000000L;
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&ps->cond, &ps->mu, &until);
+		if (ps->stop)
+			break;
+		pthread_mutex_unlock(&ps->mu);
+		if (files_changed(ps))
+			daemon_reload(policy_reload_fn, ps, "a hosts or RPZ file changed");
+		pthread_mutex_lock(&ps->mu);
+	}
+	pthread_mutex_unlock(&ps->mu);
+	return NULL;
+}
+
 /* SIGHUP: the configuration file again (opts_reload: what applies while
- * running) and the TLS certificates and CAs; static zones and the cache
- * are read live, so say what the store holds now. */
+ * running), the policy, and the TLS certificates and CAs; static zones
+ * and the cache are read live, so say what the store holds now. */
 static void local_reload(void *ctx)
 {
 	struct worker *workers = ctx;
@@ -272,6 +428,7 @@ static void local_reload(void *ctx)
 	enum tdns_status st;
 
 	opts_reload(workers[0].o);
+	policy_reload(workers[0].pol);
 	(void)tls_reload(workers[0].tls->dot);
 	(void)tls_reload(workers[0].tls->doh);
 	(void)tls_reload(workers[0].tls->upstream);
@@ -353,6 +510,11 @@ int main(int argc, char **argv)
 	struct tdns_dnstap *tap = NULL;
 	struct tls_cfgs tls = { NULL, NULL, NULL };
 	struct tdns_opts o;
+	struct policy_state ps;
+	struct tdns_policy *pol = NULL;
+	struct tdns_addr *ups = NULL;
+	const char **auth = NULL;
+	unsigned n_ups = 0;
 	char identity[256], addr[64];
 	const char *ident = NULL;
 	enum tdns_status st;
@@ -370,6 +532,9 @@ int main(int argc, char **argv)
 	log_init("tierdns-local", log_level_for(o.verbose));
 	log_set_target(o.log_target);
 	daemon_signals_init();
+	memset(&ps, 0, sizeof(ps));
+	pthread_mutex_init(&ps.mu, NULL);
+	pthread_cond_init(&ps.cond, NULL);
 
 	if (gethostname(identity, sizeof(identity)) == 0) {
 		identity[sizeof(identity) - 1] = '\0';
@@ -401,9 +566,28 @@ int main(int argc, char **argv)
 		    tls_client_new(o.tls_ca, &tls.upstream) != TDNS_OK)
 			goto out;
 	}
+	/* The upstreams: the default set, then each forward: set (policy.h
+	 * numbers them so). */
+	ups = calloc(o.n_upstream + o.n_forward, sizeof(*ups));
+	auth = calloc(o.n_upstream + o.n_forward, sizeof(*auth));
+	if (ups == NULL || auth == NULL) {
+		log_err("%s", tdns_strerror(TDNS_ENOMEM));
+		goto out;
+	}
+	for (i = 0; i < o.n_upstream; i++, n_ups++) {
+		ups[n_ups] = o.upstream[i];
+		auth[n_ups] = o.upstream_auth[i];
+	}
+	for (i = 0; i < o.n_forward; i++)
+		if (o.forward[i].how == POLICY_FWD_SET)
+			ups[n_ups++] = o.forward[i].addr;
+	ps.o = &o;
+	ps.n_default = o.n_upstream;
+	if (policy_make(&ps, &o, &pol) != TDNS_OK || policy_box_new(pol, &ps.box) != TDNS_OK)
+		goto out;
 	/* What is learnt about an upstream (dead, RTT, 0x20) is learnt once,
 	 * for every worker. */
-	st = infra_new(o.n_upstream, &infra);
+	st = infra_new(n_ups, &infra);
 	if (st != TDNS_OK) {
 		log_err("%s", tdns_strerror(st));
 		goto out;
@@ -415,11 +599,13 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < o.threads; i++) {
 		workers[i].n_workers = o.threads;
+		workers[i].pol = &ps;
 		pthread_mutex_init(&workers[i].r_mu, NULL);
 	}
 	for (i = 0; i < o.threads; i++) {
 		workers[i].id = i;
-		st = worker_init(&workers[i], &o, store, infra, &tls, ident);
+		st = worker_init(&workers[i], &o, store, infra, &tls, ident, ups, auth, n_ups,
+				 ps.box);
 		if (st != TDNS_OK) {
 			log_err("worker %u: %s", i, tdns_strerror(st));
 			goto out;
@@ -440,8 +626,8 @@ int main(int argc, char **argv)
 	cops.store = store;
 	cops.db_dir = o.db_dir;
 	cops.workers = o.threads;
-	cops.upstream = o.upstream;
-	cops.n_upstream = o.n_upstream;
+	cops.upstream = ups;
+	cops.n_upstream = n_ups;
 	cops.infra = infra;
 	cops.stats = local_stats;
 	cops.flushed = local_flushed;
@@ -469,11 +655,28 @@ int main(int argc, char **argv)
 		log_info("upstream %s%s%s", netio_addr_str(&o.upstream[i], addr, sizeof(addr)),
 			 o.upstream_auth[i] != NULL ? " (tls) #" : "",
 			 o.upstream_auth[i] != NULL ? o.upstream_auth[i] : "");
+	for (i = 0; i < o.n_forward; i++)
+		log_info("forward %s to %s", o.forward[i].name,
+			 o.forward[i].how == POLICY_FWD_SET ? netio_addr_str(&o.forward[i].addr, addr,
+									  sizeof(addr))
+			 : o.forward[i].how == POLICY_FWD_NXDOMAIN ? "none (nxdomain)"
+								   : "none (refused)");
 	log_info("store %s, %u thread%s, version %s", o.db_dir, o.threads,
 		 o.threads == 1 ? "" : "s", TDNS_VERSION);
+	if (pthread_create(&ps.thread, NULL, files_watch, &ps) == 0)
+		ps.running = true;
+	else
+		log_err("hosts and RPZ files: no watcher thread, read again at reloads only");
 
 	rc = daemon_run(o.threads, worker_loop, worker_run, local_reload, workers);
 out:
+	if (ps.running) {
+		pthread_mutex_lock(&ps.mu);
+		ps.stop = true;
+		pthread_cond_signal(&ps.cond);
+		pthread_mutex_unlock(&ps.mu);
+		pthread_join(ps.thread, NULL);
+	}
 	/* Before the workers go: the control thread reads their counters. */
 	control_free(ctl);
 	/* The workers are stopped: what they queued is written out. */
@@ -486,6 +689,15 @@ out:
 		free(workers);
 	}
 	infra_free(infra);
+	policy_box_free(ps.box);
+	for (i = 0; i < ps.n_files; i++)
+		free(ps.files[i]);
+	free(ps.files);
+	free(ps.mtime);
+	pthread_cond_destroy(&ps.cond);
+	pthread_mutex_destroy(&ps.mu);
+	free(ups);
+	free(auth);
 	store_close(store);
 	tls_free(tls.dot);
 	tls_free(tls.doh);

@@ -73,6 +73,8 @@ enum opt_kind {
 	K_TLS_LISTEN,   /* repeatable address, port 853 by default */
 	K_HTTPS_LISTEN, /* repeatable address, port 443 by default */
 	K_UPSTREAM_TLS, /* repeatable ADDR[:PORT]#NAME, in the upstream list */
+	K_FORWARD,  /* repeatable NAME@ADDR[:PORT], NAME@nxdomain, NAME@refused */
+	K_TEXTS,    /* repeatable text into a struct opts_strlist */
 	/* command line only (no key) */
 	K_CONFIG, K_CHECK, K_HELP, K_VERSION,
 };
@@ -81,6 +83,7 @@ enum opt_kind {
 #define T_LO (1u << TDNS_PROG_LOCAL)
 #define T_ALL (T_UP | T_LO)
 #define F_NULL 1u /* the key takes ~ (none); the default may be none */
+#define F_LIVE 2u /* read again by the daemon at a reload: no restart */
 
 struct opts_def {
 	const char *flag;    /* long option, NULL: key only */
@@ -171,6 +174,23 @@ static const struct opts_def opt_table[] = {
 	  NULL, NOFIELD, "ADDR", "serve DNS over HTTPS, RFC 8484, on ADDR at\n/dns-query, "
 	  "repeatable; ADDR:PORT or [V6]:PORT\n(default port 443); with --tls-cert and "
 	  "--tls-key" },
+	{ "forward", 0, NULL, "forward", T_LO, K_FORWARD, F_NULL, 0, OPTS_MAX_FORWARD, NULL,
+	  NOFIELD, "NAME@ADDR[:PORT]", "send questions for NAME and below to ADDR instead\n"
+	  "of --upstream, repeatable (a name's upstreams are one\nset with failover); "
+	  "NAME@nxdomain or NAME@refused:\nnever forwarded, answered so (default: none)" },
+	{ "local-zone", 0, NULL, "local-zone", T_LO, K_TEXTS, F_NULL | F_LIVE, 0, OPTS_MAX_LOCAL,
+	  NULL, FIELD(local_zone), "'NAME TYPE'", "answer for NAME and below by TYPE: "
+	  "transparent,\ntypetransparent, static, redirect, refuse, deny,\nalways_nxdomain, "
+	  "always_refuse, always_transparent,\nnodefault; repeatable (default: none)" },
+	{ "local-data", 0, NULL, "local-data", T_LO, K_TEXTS, F_NULL | F_LIVE, 0, OPTS_MAX_LOCAL,
+	  NULL, FIELD(local_data), "'RR'", "answer this record (master-file syntax) for its\n"
+	  "name and type, repeatable (default: none)" },
+	{ "hosts", 0, NULL, "hosts", T_LO, K_TEXTS, F_NULL | F_LIVE, 0, OPTS_MAX_LOCAL, NULL,
+	  FIELD(hosts), "FILE", "answer A, AAAA and PTR from an /etc/hosts-format\nfile, "
+	  "repeatable; read again when it changes\n(default: none)" },
+	{ "rpz", 0, NULL, "rpz", T_LO, K_TEXTS, F_NULL | F_LIVE, 0, OPTS_MAX_LOCAL, NULL,
+	  FIELD(rpz), "FILE", "response policy zone (blocklist) from a zone file,\n"
+	  "QNAME triggers, repeatable; read again when it\nchanges (default: none)" },
 	{ "max-ttl", 0, NULL, "max-ttl", T_LO, K_UINT, 0, 0, UINT32_MAX, "seconds",
 	  FIELD(max_ttl), "SEC", "cap on the TTL of cached answers (default 86400)" },
 	{ "max-neg-ttl", 0, NULL, "max-neg-ttl", T_LO, K_UINT, 0, 0, UINT32_MAX, "seconds",
@@ -532,6 +552,45 @@ static bool bad(struct opt_err *e, const char *noun, const char *value, const ch
 #define UPSTREAM_TLS_HINT ": ADDR[:PORT]#NAME is expected, NAME being the name its " \
 	"certificate is valid for (RFC 8310), with an IP address"
 
+#define FORWARD_HINT ": NAME@ADDR[:PORT], NAME@nxdomain or NAME@refused is " \
+	"expected, with an IP address"
+
+/* NAME@ADDR[:PORT] | NAME@nxdomain | NAME@refused into o->forward; the
+ * name is always copied (it is cut out of the text). */
+static bool forward_apply(struct tdns_opts *o, const struct opts_def *d, const char *text,
+			  struct opt_err *e)
+{
+	struct policy_forward *f;
+	const char *at = strrchr(text, '@');
+	char *copy;
+
+	if (at == NULL || at == text || at[1] == '\0')
+		return bad(e, NULL, text, FORWARD_HINT);
+	if (o->n_forward == d->max) {
+		snprintf(e->msg, sizeof(e->msg), "too many values (at most %llu)", d->max);
+		return false;
+	}
+	f = &o->forward[o->n_forward];
+	memset(f, 0, sizeof(*f));
+	if (strcmp(at + 1, "nxdomain") == 0)
+		f->how = POLICY_FWD_NXDOMAIN;
+	else if (strcmp(at + 1, "refused") == 0)
+		f->how = POLICY_FWD_REFUSED;
+	else if (netio_addr_parse(at + 1, OPTS_UPSTREAM_PORT, &f->addr) == TDNS_OK)
+		f->how = POLICY_FWD_SET;
+	else
+		return bad(e, "address", text, FORWARD_HINT);
+	copy = (char *)arena_strdup(o, text);
+	if (copy == NULL) {
+		snprintf(e->msg, sizeof(e->msg), "out of memory");
+		return false;
+	}
+	copy[at - text] = '\0';
+	f->name = copy;
+	o->n_forward++;
+	return true;
+}
+
 /*
  * Set row d from text: a flag's argument (NULL for a flag without a value:
  * K_BOOL, K_COUNT) or a file's scalar (NULL for YAML's null, which only
@@ -551,6 +610,7 @@ static bool opt_apply(struct opts_build *b, const struct opts_def *d, const char
 	uint64_t size;
 	uint16_t v16;
 	uint32_t v32;
+	struct opts_strlist *list;
 	unsigned mode;
 	bool flag;
 	int count;
@@ -695,6 +755,20 @@ static bool opt_apply(struct opts_build *b, const struct opts_def *d, const char
 			return bad(e, NULL, text, " (ADDR or ADDR/PREFIX, IPv4 or IPv6)");
 		o->n_allow++;
 		return true;
+	case K_FORWARD:
+		return forward_apply(o, d, text, e);
+	case K_TEXTS:
+		list = field(o, d);
+		if (list->n == d->max) {
+			snprintf(e->msg, sizeof(e->msg), "too many values (at most %llu)", d->max);
+			return false;
+		}
+		if (own && (text = arena_strdup(o, text)) == NULL) {
+			snprintf(e->msg, sizeof(e->msg), "out of memory");
+			return false;
+		}
+		list->v[list->n++] = text;
+		return true;
 	case K_CONFIG: case K_CHECK: case K_HELP: case K_VERSION:
 		break;
 	}
@@ -721,6 +795,8 @@ static void opt_begin(struct opts_build *b, const struct opts_def *d)
 	case K_TLS_LISTEN: b->o->n_tls_listen = 0; break;
 	case K_HTTPS_LISTEN: b->o->n_https_listen = 0; break;
 	case K_COUNT: b->o->verbose = 0; break;
+	case K_FORWARD: b->o->n_forward = 0; break;
+	case K_TEXTS: ((struct opts_strlist *)field(b->o, d))->n = 0; break;
 	default: break;
 	}
 }
@@ -763,6 +839,7 @@ enum opts_shape opts_key_shape(const struct opts_def *d)
 	switch (d->kind) {
 	case K_LISTEN: case K_UPSTREAM: case K_ALLOW:
 	case K_TLS_LISTEN: case K_HTTPS_LISTEN: case K_UPSTREAM_TLS:
+	case K_FORWARD: case K_TEXTS:
 		return OPTS_LIST;
 	default:
 		return OPTS_SCALAR;
@@ -1247,6 +1324,7 @@ static void finish(struct opts_build *b)
 	o->rrl.ipv4_prefix = (uint8_t)o->rrl_ipv4_prefix;
 	o->rrl.ipv6_prefix = (uint8_t)o->rrl_ipv6_prefix;
 	o->control_default = o->control_path == control_defaults[b->prog];
+	policy_forward_sort(o->forward, o->n_forward);
 }
 
 /* How a load ended besides its result: which action the command line
@@ -1490,6 +1568,24 @@ static void print_value(FILE *f, const struct opts_def *d, const struct tdns_opt
 		for (i = 0; i < o->n_https_listen; i++)
 			items++, print_item(f, netio_addr_str(&o->https_listen[i], buf, sizeof(buf)));
 		break;
+	case K_FORWARD:
+		for (i = 0; i < o->n_forward; i++) {
+			const struct policy_forward *fw = &o->forward[i];
+
+			snprintf(tbuf, sizeof(tbuf), "%s@%s", fw->name,
+				 fw->how == POLICY_FWD_NXDOMAIN  ? "nxdomain"
+				 : fw->how == POLICY_FWD_REFUSED ? "refused"
+				 : netio_addr_str(&fw->addr, buf, sizeof(buf)));
+			items++, print_item(f, tbuf);
+		}
+		break;
+	case K_TEXTS: {
+		const struct opts_strlist *list = cfield(o, d);
+
+		for (i = 0; i < list->n; i++)
+			items++, print_item(f, list->v[i]);
+		break;
+	}
 	case K_ALLOW:
 		for (i = 0; i < o->n_allow; i++) {
 			if (inet_ntop(o->allow[i].family, o->allow[i].addr, buf,
@@ -1626,8 +1722,9 @@ static void print_zones_of(FILE *f, const struct opts_def *d, const struct tdns_
 	print_zones(f, o);
 }
 
-void opts_diff(enum tdns_prog prog, const struct tdns_opts *a,
-	       const struct tdns_opts *b, char *buf, size_t cap)
+/* opts_diff; live: leave out the keys a reload applies (F_LIVE). */
+static void diff(enum tdns_prog prog, const struct tdns_opts *a, const struct tdns_opts *b,
+		 bool live, char *buf, size_t cap)
 {
 	char label[64];
 	size_t len = 0;
@@ -1636,7 +1733,8 @@ void opts_diff(enum tdns_prog prog, const struct tdns_opts *a,
 	for (size_t i = 0; i < OPT_N; i++) {
 		const struct opts_def *d = &opt_table[i];
 
-		if (d->key == NULL || !for_prog(d, prog) || same_text(print_value, d, a, b))
+		if (d->key == NULL || !for_prog(d, prog) || (live && (d->flags & F_LIVE)) ||
+		    same_text(print_value, d, a, b))
 			continue;
 		opts_key_label(d, label, sizeof(label));
 		len += (size_t)snprintf(buf + len, len < cap ? cap - len : 0, "%s%s",
@@ -1646,6 +1744,12 @@ void opts_diff(enum tdns_prog prog, const struct tdns_opts *a,
 	}
 	if (!same_text(print_zones_of, NULL, a, b))
 		snprintf(buf + len, len < cap ? cap - len : 0, "%szones", len ? ", " : "");
+}
+
+void opts_diff(enum tdns_prog prog, const struct tdns_opts *a,
+	       const struct tdns_opts *b, char *buf, size_t cap)
+{
+	diff(prog, a, b, false, buf, cap);
 }
 
 void opts_reload(struct tdns_opts *run)
@@ -1679,7 +1783,7 @@ void opts_reload(struct tdns_opts *run)
 	target_changed = run->log_target != now.log_target;
 	run->verbose = now.verbose;
 	run->log_target = now.log_target;
-	opts_diff(run->prog, run, &now, restart, sizeof(restart));
+	diff(run->prog, run, &now, true, restart, sizeof(restart));
 	snprintf(line, sizeof(line), "configuration re-read from %s: %s%s%s%s",
 		 now.config_path ? now.config_path : "the command line (no file)",
 		 applied[0] ? "applied " : "nothing to apply", applied[0] ? applied + 2 : "",

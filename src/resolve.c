@@ -18,6 +18,7 @@
 #include "tierdns/msg.h"
 #include "tierdns/name.h"
 #include "tierdns/pipeline.h"
+#include "tierdns/policy.h"
 
 #define DEFAULT_TIMEOUT_MS 2000u
 #define DEFAULT_MAX_OUTSTANDING 1024u
@@ -95,6 +96,8 @@ struct upq {
 	uint16_t qclass;
 	uint16_t id;              /* ID of the current attempt */
 	unsigned upstream;        /* index of the current attempt's upstream */
+	unsigned set_first;       /* its upstream set (policy.h): */
+	unsigned set_end;         /* upstreams set_first .. set_end-1 */
 	bool tcp;                 /* current attempt over TCP */
 	bool no_edns;             /* current attempt without OPT (RFC 6891 7) */
 	bool probe;               /* current attempt probes a dead upstream */
@@ -167,6 +170,8 @@ struct tdns_resolver {
 				    * pipeline (client.hold takes it) */
 	struct tdns_cache_value stale; /* a stale answer the pipeline's
 					* answer borrows until encoded */
+	struct tdns_policy *pol;   /* cfg.policy's, taken at each query */
+	unsigned pol_gen;
 };
 
 /* FNV-1a over the key: spreads names and types over the buckets. */
@@ -403,13 +408,13 @@ void resolver_cache_flushed(struct tdns_resolver *r)
  * entry; a full set loses its entry closest to being forgotten. */
 /* ---- upstream state ---- */
 
-/* How many of the upstreams from `from` on may be asked now. */
-static unsigned usable_from(const struct tdns_resolver *r, unsigned from,
-			    uint64_t now_ms)
+/* How many of u's upstreams from `from` on may be asked now. */
+static unsigned usable_from(const struct tdns_resolver *r, const struct upq *u,
+			    unsigned from, uint64_t now_ms)
 {
 	unsigned n = 0;
 
-	for (unsigned i = from; i < r->cfg.n_upstream; i++)
+	for (unsigned i = from; i < u->set_end; i++)
 		if (infra_peek(r->infra, i, now_ms) != INFRA_SKIP)
 			n++;
 	return n;
@@ -482,11 +487,11 @@ static uint64_t attempt_time(const struct tdns_resolver *r, const struct upq *u,
 			     unsigned up, uint64_t now_ms)
 {
 	uint64_t left = u->deadline - now_ms, per, rto;
-	unsigned n = usable_from(r, up + 1, now_ms);
+	unsigned n = usable_from(r, u, up + 1, now_ms);
 	struct infra_state st;
 
 	/* With none usable after it, the dead ones after it are tried. */
-	n = 1 + (n > 0 ? n : r->cfg.n_upstream - up - 1);
+	n = 1 + (n > 0 ? n : u->set_end - up - 1);
 	per = left / n;
 	if (per < MIN_ATTEMPT_MS)
 		per = MIN_ATTEMPT_MS;
@@ -654,14 +659,14 @@ static bool attempt_start(struct tdns_resolver *r, struct upq *u, unsigned first
 	size_t len;
 
 	attempt_close(r, u);
-	for (unsigned up = first; up < r->cfg.n_upstream;
+	for (unsigned up = first; up < u->set_end;
 	     up++, tcp = false, no_edns = false) {
 		if (now_ms >= u->deadline)
 			return false;
 		/* A probe taken here is this attempt's until its verdict
 		 * (up_verdict) or attempt_close gives it back. */
 		use = infra_claim(r->infra, up, now_ms);
-		if (use == INFRA_SKIP && usable_from(r, up + 1, now_ms) > 0) {
+		if (use == INFRA_SKIP && usable_from(r, u, up + 1, now_ms) > 0) {
 			stats_inc(&r->stats.upstream_skipped);
 			continue;
 		}
@@ -845,6 +850,18 @@ static void attempt_failed(struct tdns_resolver *r, struct upq *u,
 		upq_fail(r, u);
 }
 
+/* The upstream set of a name (policy.h); without a policy, every upstream. */
+static enum policy_fwd route(const struct tdns_resolver *r, const uint8_t *qkey,
+			     size_t qkey_len, unsigned *first, unsigned *end)
+{
+	if (r->pol == NULL) {
+		*first = 0;
+		*end = r->cfg.n_upstream;
+		return POLICY_FWD_DEFAULT;
+	}
+	return policy_route(r->pol, qkey, qkey_len, first, end);
+}
+
 static enum tdns_status upq_new(struct tdns_resolver *r, const uint8_t *qkey,
 				size_t qkey_len, uint16_t qtype, uint16_t qclass,
 				const uint8_t *key, size_t key_len, uint32_t hash,
@@ -873,6 +890,11 @@ static enum tdns_status upq_new(struct tdns_resolver *r, const uint8_t *qkey,
 	u->qtype = qtype;
 	u->qclass = qclass;
 	u->deadline = now_ms + r->cfg.timeout_ms;
+	/* The one place upstreams are chosen: the question's set. A name
+	 * that is never forwarded gets none (a chased CNAME target in one
+	 * fails; a client's question is answered by miss_stage). */
+	if (route(r, qkey, qkey_len, &u->set_first, &u->set_end) > POLICY_FWD_SET)
+		u->set_end = u->set_first;
 	if (r->cfg.serve_stale)
 		u->stale_at = now_ms + STALE_CLIENT_MS;
 	/* Until an attempt fails, the only reason not to have sent one is
@@ -928,7 +950,7 @@ static enum resolver_verdict miss(struct tdns_resolver *r,
 		if (upq_new(r, q->qkey, q->qkey_len, q->qtype, q->qclass, key,
 			    key_len, hash, now_ms, &u) != TDNS_OK)
 			goto out;
-		if (!attempt_start(r, u, 0, false, false, now_ms)) {
+		if (!attempt_start(r, u, u->set_first, false, false, now_ms)) {
 			*why = u->why;
 			if (*why != FAIL_INTERNAL)
 				fail_remember(r, key, key_len, hash, now_ms, *why);
@@ -1109,9 +1131,17 @@ static enum pipeline_verdict miss_stage(struct tdns_resolver *r,
 {
 	uint8_t key[RECORD_KEY_MAX + 2];
 	enum fail_kind why = FAIL_CACHED;
+	enum policy_fwd how;
+	unsigned first, end;
 	size_t key_len;
 	uint32_t hash;
 
+	/* A name never forwarded is answered here, recursion asked or not. */
+	how = route(r, q->qkey, q->qkey_len, &first, &end);
+	if (how > POLICY_FWD_SET) {
+		policy_route_answer(r->pol, how, q, a);
+		return PIPELINE_ANSWER;
+	}
 	if (!q->rd) {
 		a->rcode = DNS_RCODE_REFUSED;
 		return PIPELINE_ANSWER;
@@ -1156,6 +1186,16 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 		a->rcode = DNS_RCODE_REFUSED;
 		return PIPELINE_ANSWER;
 	}
+	/* Local records and local zones (policy.h) come before all else. */
+	if (r->cfg.policy != NULL)
+		switch (policy_answer(policy_box_get(r->cfg.policy, &r->pol_gen, &r->pol), q, a)) {
+		case POLICY_PASS:
+			break;
+		case POLICY_ANSWER:
+			return PIPELINE_ANSWER;
+		case POLICY_DROP:
+			return PIPELINE_DROP;
+		}
 	t = rtxn_open(r);
 	if (t == NULL) {
 		answer_fail(a, DNS_RCODE_SERVFAIL, EDE_OTHER, "store unavailable");
@@ -1545,7 +1585,7 @@ static void chase_start(struct tdns_resolver *r, struct upq *u,
 		t->depth = u->depth + (unsigned)c->n;
 		if (t->deadline > u->deadline)
 			t->deadline = u->deadline;
-		if (!attempt_start(r, t, 0, false, false, now_ms)) {
+		if (!attempt_start(r, t, t->set_first, false, false, now_ms)) {
 			u->why = t->why;
 			if (u->why != FAIL_INTERNAL)
 				fail_remember(r, key, key_len, hash, now_ms, u->why);
@@ -1959,5 +1999,6 @@ void resolver_free(struct tdns_resolver *r)
 	failcache_free(r->failc);
 	free(r->puts);
 	zonedb_cache_free(r->zc);
+	policy_release(r->pol);
 	free(r);
 }

@@ -10,7 +10,9 @@
 # fresh names forwarded to a plain tierdns-upper. KEEP=1 keeps the
 # callgrind files (their directory is printed last); UPPER_ARGS adds options
 # to the measured tierdns-upper (e.g. "--rrl-rate 1000000" for the cost of
-# rate limiting that never limits). It prints figures;
+# rate limiting that never limits), LOCAL_ARGS to the measured
+# tierdns-local (e.g. "--rpz FILE" for the cost of a blocklist that the
+# names pass). It prints figures;
 # it asserts nothing. The hit path varies by about +-100 Ir between runs
 # (how many packets each wakeup finds): compare medians of a few.
 set -u
@@ -47,8 +49,8 @@ run() { # tag prime replay cmd...
 }
 for p in $paths; do case $p in
  upper) run upper $w/hit.txt $w/hit.txt $b/tierdns-upper --db $w/up --listen 127.0.0.1 --threads 1 ${UPPER_ARGS-} ;;
- hit) run hit $w/hit.txt $w/hit.txt $b/tierdns-local --db $w/loc --listen 127.0.0.1 --threads 1 --upstream 127.0.0.1:$UP ;;
- miss) run miss "" $w/miss.txt $b/tierdns-local --db $w/loc --listen 127.0.0.1 --threads 1 --upstream 127.0.0.1:$UP ;;
+ hit) run hit $w/hit.txt $w/hit.txt $b/tierdns-local --db $w/loc --listen 127.0.0.1 --threads 1 --upstream 127.0.0.1:$UP ${LOCAL_ARGS-} ;;
+ miss) run miss "" $w/miss.txt $b/tierdns-local --db $w/loc --listen 127.0.0.1 --threads 1 --upstream 127.0.0.1:$UP ${LOCAL_ARGS-} ;;
 esac; done
 kill $UPID; wait $UPID 2>/dev/null
 [ -n "${KEEP-}" ] && echo $w || rm -rf $w

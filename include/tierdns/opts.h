@@ -28,6 +28,7 @@
 #include "tierdns/acl.h"
 #include "tierdns/log.h"
 #include "tierdns/netio.h"
+#include "tierdns/policy.h"
 #include "tierdns/rrl.h"
 #include "tierdns/tsig.h"
 
@@ -35,6 +36,14 @@
 #define OPTS_MAX_UPSTREAM 8
 #define OPTS_MAX_ALLOW 64
 #define OPTS_MAX_ZONES 4096
+#define OPTS_MAX_FORWARD 64
+#define OPTS_MAX_LOCAL 1024
+
+/* A repeatable text option (local-zone, local-data, hosts). */
+struct opts_strlist {
+	const char *v[OPTS_MAX_LOCAL];
+	unsigned n;
+};
 
 enum tdns_prog {
 	TDNS_PROG_UPPER = 0,
@@ -139,6 +148,16 @@ struct tdns_opts {
 	/* keys: the TSIG keys (tsig.h), n_keys of them (NULL when none) */
 	struct tdns_tsig_key *keys;
 	unsigned n_keys;
+	/* local tier: resolver policy (policy.h). forward: entries sorted so
+	 * that those of one name are adjacent (policy_forward_sort); their
+	 * names point into the opts. Read at start; the others again
+	 * at each reload. */
+	struct policy_forward forward[OPTS_MAX_FORWARD]; /* --forward NAME@ADDR */
+	unsigned n_forward;
+	struct opts_strlist local_zone; /* --local-zone 'NAME TYPE' */
+	struct opts_strlist local_data; /* --local-data 'RR' */
+	struct opts_strlist hosts;      /* --hosts FILE */
+	struct opts_strlist rpz;        /* --rpz FILE */
 	/* zones: stanzas, n_zones of them (NULL when none) */
 	struct tdns_zone_conf *zones;
 	unsigned n_zones;
@@ -191,7 +210,9 @@ void opts_diff(enum tdns_prog prog, const struct tdns_opts *a,
  * both at once (daemon.h daemon_reload): read the file and the command
  * line again. What can change while the daemon runs is applied to
  * running (the log target and verbosity); every other key that changed is named in the log
- * line as needing a restart and keeps its running value. An invalid file
+ * line as needing a restart and keeps its running value, except the keys
+ * the daemon reads again itself (local-zone, local-data, hosts, rpz: see
+ * main_local.c). An invalid file
  * is logged and changes nothing. Logs one line either way. */
 void opts_reload(struct tdns_opts *running);
 

@@ -96,6 +96,7 @@
 #include "tierdns/store.h"
 
 struct tdns_resolver;
+struct tdns_policy_box;
 
 /* How the resolver reaches its upstreams. */
 struct tdns_transport {
@@ -148,6 +149,10 @@ struct tdns_resolver_cfg {
 					* n_upstream entries; borrowed, must
 					* outlive them); NULL: this resolver
 					* keeps its own */
+	struct tdns_policy_box *policy; /* local data and per-domain
+					 * upstreams (policy.h; borrowed, must
+					 * outlive the resolver); NULL: none,
+					 * every question to every upstream */
 	struct tdns_transport transport;
 	struct tdns_client_ops client;
 };

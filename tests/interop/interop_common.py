@@ -305,9 +305,13 @@ remote-control:
         upstream_endpoint ("ADDR:PORT"), with a fresh store or db."""
         db = db or self.path("%s-db" % name)
         up = upstream_endpoint or upstream.endpoint()
+        # 2.0.192.in-addr.arpa. is one of the reverse zones tierdns-local
+        # serves itself by default (RFC 6303), as Unbound does: turned off,
+        # as start_unbound turns it off, so that it is asked upstream.
         return self._spawn(name, [self.bin("tierdns-local"), "--db", db,
                                   "--listen", "127.0.0.1", "--port", "@PORT@",
-                                  "--upstream", up],
+                                  "--upstream", up,
+                                  "--local-zone", "2.0.192.in-addr.arpa. nodefault"],
                            self._ready_tcp)
 
     @staticmethod
@@ -323,12 +327,13 @@ remote-control:
             s.close()
 
     def start_unbound(self, name, forward=None, stubs=None, qname_min=False,
-                      trust_anchors=None):
+                      trust_anchors=None, modules=None, extra=""):
         """Unbound as a plain iterator (no validator, no trust anchor),
         either forwarding "." to forward (a Proc) or with stub-zones
         [(zone, Proc)]; qname_min turns on QNAME minimisation (RFC 9156).
         trust_anchors (DS or DNSKEY lines): a validating Unbound with
-        those anchors instead."""
+        those anchors instead. modules: its module-config instead;
+        extra: more configuration text, after the rest."""
         self._need(UNBOUND_BIN, "unbound")
         d = self.path(name)
         os.makedirs(d, exist_ok=True)
@@ -361,13 +366,14 @@ remote-control:
 remote-control:
     control-enable: no
 """ % {"d": d, "qmin": "yes" if qname_min else "no",
-       "modules": "validator iterator" if trust_anchors else "iterator"}
+       "modules": modules or ("validator iterator" if trust_anchors else "iterator")}
         for a in trust_anchors or []:
             text += 'server:\n    trust-anchor: "%s"\n    val-log-level: 2\n' % a
         if forward is not None:
             text += 'forward-zone:\n    name: "."\n    forward-addr: 127.0.0.1@%d\n' % forward.port
         for zone, p in stubs or []:
             text += 'stub-zone:\n    name: "%s"\n    stub-addr: 127.0.0.1@%d\n' % (zone, p.port)
+        text += extra
         return self._spawn(name, [UNBOUND_BIN, "-d", "-c", conf], self._ready_tcp,
                            conf, text)
 

@@ -176,6 +176,28 @@ static const struct err_case err_cases[] = {
 	{ UP, "zones:\n  - name: a..b\n", "2:11: key 'zones.name': invalid zone name 'a..b'", { NULL } },
 	{ UP, "zones:\n  - name: example.\n    name: other.\n",
 	  "3:5: duplicate key 'name' (first at line 2)", { NULL } },
+	/* forward: stanzas (the resolver policy of tierdns-local) */
+	{ LO, "forward:\n  - name: corp.\n", "2:5: key 'forward': a stanza needs upstream: or "
+	  "local:, not both", { NULL } },
+	{ LO, "forward:\n  - {name: corp., upstream: [10.0.0.1], local: nxdomain}\n",
+	  "2:5: key 'forward': a stanza needs upstream: or local:, not both", { NULL } },
+	{ LO, "forward:\n  - upstream: 10.0.0.1\n", "2:5: key 'forward': a stanza needs a name:",
+	  { NULL } },
+	{ LO, "forward:\n  - {name: corp., upstream: [host.example]}\n",
+	  "2:30: key 'forward.upstream': invalid address 'corp.@host.example': NAME@ADDR[:PORT], "
+	  "NAME@nxdomain or NAME@refused is expected, with an IP address", { NULL } },
+	{ LO, "forward:\n  - {name: corp., upstream: []}\n",
+	  "2:29: key 'forward.upstream': empty sequence", { NULL } },
+	{ LO, "forward:\n  - {name: corp., local: maybe}\n",
+	  "2:26: key 'forward.local': nxdomain or refused is expected", { NULL } },
+	{ LO, "forward:\n  - {name: corp., port: 53}\n",
+	  "2:19: unknown key of a forward: stanza (name, upstream, local)", { NULL } },
+	{ LO, "forward: [corp.]\n", "1:11: key 'forward': invalid value 'corp.': NAME@ADDR[:PORT], "
+	  "NAME@nxdomain or NAME@refused is expected, with an IP address", { NULL } },
+	{ UP, "forward: [corp.@10.0.0.1]\n", "1:1: key 'forward' applies to tierdns-local only",
+	  { NULL } },
+	{ LO, "local-data: []\n", "1:13: key 'local-data': empty sequence (leave the key out "
+	  "for the default)", { NULL } },
 	/* a flag's error is the command line's, after a valid file */
 	{ UP, "port: 53\n", "invalid --port '0' (1-65535)", { "--port", "0", NULL } },
 	{ UP, "port: 53\n", "invalid --log 'file' (stderr, syslog or journal)",
@@ -374,6 +396,12 @@ static void test_config_round_trip(void **state)
 		"cache-size: 1048577\nmax-neg-ttl: 0\nserve-stale: on\nstale-ttl: 600\n"
 		"use-0x20: true\nmax-outstanding: 7\ntcp-idle: 1\nmax-tcp: 2\n"
 		"max-tcp-per-client: 1\nlog: journal\n",
+		"forward:\n  - name: corp.\n    upstream: [10.0.0.1, \"10.0.0.2:5353\"]\n"
+		"  - name: lan.\n    local: nxdomain\n  - blocked.@refused\n"
+		"  - sub.corp.@[2001:db8::1]:53\n"
+		"local-zone: [\"ads.example. always_nxdomain\"]\n"
+		"local-data: [\"x.example. 300 A 10.0.0.1\", 'y.example. TXT \"a b\"']\n"
+		"hosts: [/etc/hosts, /srv/more hosts]\nrpz: /etc/tierdns/block.rpz\n",
 	};
 	char err[300], *first, *second;
 	struct tdns_opts o;
@@ -381,7 +409,7 @@ static void test_config_round_trip(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
 		for (enum tdns_prog prog = UP; prog <= LO; prog++) {
-			if (i == 2 && prog == UP)
+			if (i >= 2 && prog == UP)
 				continue;
 			if (load_text(prog, texts[i], NULL, &o, err, sizeof(err)) != OPTS_RUN)
 				fail_msg("text %zu: %s", i, err);

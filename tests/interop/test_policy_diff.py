@@ -1,0 +1,241 @@
+#!/usr/bin/python3
+"""Resolver policy differential (issue 16): Unbound and tierdns-local with
+the same forward-zones, local-zone/local-data and response policy zone,
+each forwarding "." to one tierdns-upper (the zones of tests/interop/zones)
+and "corp." to a second one. Every query of the table goes to both;
+compared: rcode, AA, and the answer and authority sections as sets of
+(owner, type, rdata), TTLs left out (the two caches fetch at their own
+moments; the policy TTLs are the configuration's in both).
+
+A difference is a failure unless DELIBERATE explains it (each with its
+reason). At the end: the number compared, identical, deliberate,
+unexplained.
+
+Run: TDNS_BUILD=build tests/interop/test_policy_diff.py [-v]
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import dns.flags  # noqa: E402
+import dns.message  # noqa: E402
+import dns.query  # noqa: E402
+import dns.rcode  # noqa: E402
+import dns.rdatatype  # noqa: E402
+
+import interop_common as ic  # noqa: E402
+
+VERBOSE = "-v" in sys.argv
+
+CORP_ZONE = """$ORIGIN corp.
+$TTL 300
+@    IN SOA ns1 hostmaster 1 3600 600 86400 300
+@    IN NS  ns1
+ns1  IN A   10.1.1.53
+www  IN A   10.1.1.10
+www  IN AAAA 2001:db8:c::10
+"""
+
+RPZ_ZONE = """$TTL 300
+$ORIGIN rpz.test.
+@                     SOA localhost. root.localhost. 1 3600 600 86400 300
+@                     NS  localhost.
+blocked.interop       CNAME .
+*.blocked.interop     CNAME .
+nodata.interop        CNAME *.
+mail.interop          CNAME rpz-passthru.
+walled.interop        A 10.10.10.10
+cn.interop            CNAME www.corp.
+www.sub.interop       CNAME .
+"""
+
+LOCAL_ZONES = [
+    "st.interop. static",
+    "tr.interop. transparent",
+    "tt.interop. typetransparent",
+    "rd.interop. redirect",
+    "rf.interop. refuse",
+    "an.interop. always_nxdomain",
+    "2.0.192.in-addr.arpa. nodefault",
+]
+LOCAL_DATA = [
+    "www.interop. 60 IN A 10.0.0.1",
+    "st.interop. 600 IN SOA ns.st.interop. admin.st.interop. 1 3600 600 86400 300",
+    "a.st.interop. 60 IN TXT \"static text\"",
+    "a.tr.interop. 60 IN A 10.0.0.2",
+    "a.tt.interop. 60 IN A 10.0.0.3",
+    "rd.interop. 60 IN A 10.0.0.4",
+    "ok.rf.interop. 60 IN A 10.0.0.5",
+    "x.an.interop. 60 IN A 10.0.0.6",
+    "cname.interop. 60 IN CNAME www.corp.",
+    "mx.interop. 60 IN MX 10 mail.interop.",
+]
+
+QUERIES = [
+    # the default upstream
+    ("mail.interop.", "A"), ("alias.interop.", "A"), ("nothere.interop.", "A"),
+    ("www.sub.interop.", "AAAA"),
+    # forward-zone corp.
+    ("www.corp.", "A"), ("www.corp.", "AAAA"), ("nx.corp.", "A"), ("corp.", "SOA"),
+    # local-data over an upstream name: its own type only
+    ("www.interop.", "A"), ("www.interop.", "AAAA"), ("WWW.Interop.", "A"),
+    ("mx.interop.", "MX"), ("cname.interop.", "A"),
+    # local-zone types
+    ("a.st.interop.", "TXT"), ("a.st.interop.", "A"), ("b.st.interop.", "A"),
+    ("st.interop.", "SOA"), ("a.tr.interop.", "A"), ("a.tr.interop.", "AAAA"),
+    ("a.tt.interop.", "A"), ("a.tt.interop.", "AAAA"), ("x.y.rd.interop.", "A"),
+    ("rd.interop.", "A"), ("x.rd.interop.", "MX"), ("ok.rf.interop.", "A"),
+    ("no.rf.interop.", "A"), ("an.interop.", "A"), ("x.an.interop.", "A"),
+    # RFC 6303 defaults, and one turned off
+    ("1.1.168.192.in-addr.arpa.", "PTR"), ("168.192.in-addr.arpa.", "SOA"),
+    ("5.4.3.10.in-addr.arpa.", "PTR"), ("1.0.0.127.in-addr.arpa.", "PTR"),
+    ("1.1.16.172.in-addr.arpa.", "PTR"), ("10.2.0.192.in-addr.arpa.", "PTR"),
+    # RPZ
+    ("blocked.interop.", "A"), ("x.blocked.interop.", "A"), ("nodata.interop.", "A"),
+    ("mail.interop.", "MX"), ("walled.interop.", "A"), ("walled.interop.", "AAAA"),
+    ("cn.interop.", "A"), ("www.sub.interop.", "A"),
+    # RFC 6761 6.3
+    ("localhost.", "A"), ("localhost.", "AAAA"), ("x.localhost.", "A"), ("localhost.", "MX"),
+    ("localhost.", "NS"), ("localhost.", "SOA"),
+    ("1.0.0.127.in-addr.arpa.", "A"),
+    ("1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa.", "PTR"),
+]
+
+
+def view(r):
+    if r is None:
+        return {"rcode": "NO REPLY"}
+    def sec(s):
+        return frozenset((rr.name.to_text().lower(), dns.rdatatype.to_text(rr.rdtype),
+                          rd.to_text().lower()) for rr in s for rd in rr)
+    return {"rcode": dns.rcode.to_text(r.rcode()), "AA": bool(r.flags & dns.flags.AA),
+            "answer": sec(r.answer), "authority": sec(r.authority)}
+
+
+def _rpz_aa(q, ub, ours):
+    """Unbound sets AA in the answers of its RPZ (it answers them as a
+    local zone); tierdns-local clears it: a blocklist's answer is not the
+    name's authoritative data (RFC 1035 4.1.1), and BIND's RPZ answers
+    carry no AA either. Deliberate for the RPZ names."""
+    if "blocked" not in q[0] and "walled" not in q[0] and "nodata" not in q[0] and \
+       q[0] not in ("cn.interop.", "www.sub.interop."):
+        return None
+    if ub.get("AA") and not ours.get("AA"):
+        return dict(ub, AA=False), ours
+    return None
+
+
+def _cname_followed(q, ub, ours):
+    """A CNAME in local data or in an RPZ: Unbound follows it and adds
+    the target's answer; tierdns-local answers the CNAME alone, which a
+    stub resolver follows itself (RFC 1034 3.6.2). The CNAME is the
+    same in both."""
+    ours_c = {r for r in ours.get("answer", ()) if r[1] == "CNAME"}
+    if not ours_c or ours_c != set(ours["answer"]) or not ours_c <= set(ub.get("answer", ())):
+        return None
+    return dict(ub, answer=frozenset(ours_c)), ours
+
+
+def _typetransparent(q, ub, ours):
+    """A local-data record without a local-zone: Unbound makes its name a
+    transparent zone, so the name's other types are NODATA (AA); issue 16
+    asks that such a record override only its own name and type
+    (Unbound's typetransparent), the rest resolved: the upstream's answer,
+    without AA."""
+    if q != ("www.interop.", "AAAA") or ub.get("answer") or not ours.get("answer"):
+        return None
+    if ub.get("rcode") != "NOERROR" or ours.get("rcode") != "NOERROR":
+        return None
+    return {}, {}
+
+
+DELIBERATE = [_rpz_aa, _cname_followed, _typetransparent]
+
+
+def main():
+    env = ic.Env("policy_diff")
+    try:
+        upper = env.start_upper()
+        corp_file = env.path("corp.zone")
+        with open(corp_file, "w") as f:
+            f.write(CORP_ZONE)
+        corp = env.start_upper(zones=[("corp.", corp_file)], name="upper-corp")
+        rpz_file = env.path("block.rpz")
+        with open(rpz_file, "w") as f:
+            f.write(RPZ_ZONE)
+        # start_unbound turns 2.0.192.in-addr.arpa.'s default off itself.
+        extra = "server:\n"
+        for z in LOCAL_ZONES:
+            name, typ = z.split()
+            if name != "2.0.192.in-addr.arpa.":
+                extra += '    local-zone: "%s" %s\n' % (name, typ)
+        for rr in LOCAL_DATA:
+            extra += "    local-data: '%s'\n" % rr
+        extra += """forward-zone:
+    name: "corp."
+    forward-addr: 127.0.0.1@%d
+rpz:
+    name: "rpz.test."
+    zonefile: "%s"
+""" % (corp.port, rpz_file)
+        ub = env.start_unbound("unbound", forward=upper, modules="respip iterator",
+                               extra=extra)
+        argv = [env.bin("tierdns-local"), "--db", env.path("local-db"), "--listen",
+                "127.0.0.1", "--port", "@PORT@", "--upstream", upper.endpoint(),
+                "--forward", "corp.@" + corp.endpoint(), "--rpz", rpz_file, "-t", "1"]
+        for z in LOCAL_ZONES:
+            argv += ["--local-zone", z]
+        for rr in LOCAL_DATA:
+            argv += ["--local-data", rr]
+        ours = env._spawn("local", argv, env._ready_tcp)
+
+        same = deliberate = 0
+        bad = []
+        for name, qtype in QUERIES:
+            q = dns.message.make_query(name, qtype)
+            a = view(_ask(ub, q))
+            b = view(_ask(ours, q))
+            why = None
+            if a != b:
+                for rule in DELIBERATE:
+                    r = rule((name, qtype), a, b)
+                    if r is not None and r[0] == r[1]:
+                        why = rule.__name__
+                        break
+                    if r is not None:
+                        a, b = r
+                if a == b and why is None:
+                    why = "combined"
+            if a == b and why is None:
+                same += 1
+            elif why is not None:
+                deliberate += 1
+            else:
+                bad.append((name, qtype, a, b))
+            if VERBOSE:
+                print("%-32s %-5s %s" % (name, qtype, why or ("same" if a == b else "DIFF")))
+        for name, qtype, a, b in bad:
+            print("DIFF %s %s\n  unbound: %s\n  tierdns: %s" % (name, qtype, a, b))
+        print("policy diff: %d queries, %d identical, %d deliberate, %d unexplained"
+              % (len(QUERIES), same, deliberate, len(bad)))
+        env.stop(ours)
+        if bad:
+            env.show_logs()
+            return 1
+        return 0
+    except ic.Failure as e:
+        print("FAIL: %s" % e)
+        env.show_logs()
+        return 1
+
+
+def _ask(p, q):
+    try:
+        return dns.query.udp(q, p.addr, timeout=ic.QUERY_TIMEOUT, port=p.port)
+    except Exception:  # noqa: BLE001 - no reply is compared as such
+        return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
