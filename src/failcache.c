@@ -62,9 +62,9 @@ enum failcache_hit failcache_hit(const struct tdns_failcache *fc, const uint8_t 
 	return fc->e[i].epoch == epoch ? FAILCACHE_UNREACHABLE : FAILCACHE_NONE;
 }
 
-void failcache_add(struct tdns_failcache *fc, const uint8_t *key,
-		   size_t key_len, uint32_t hash, uint64_t now_ms, bool unreachable,
-		   uint32_t epoch)
+uint32_t failcache_add(struct tdns_failcache *fc, const uint8_t *key,
+		       size_t key_len, uint32_t hash, uint64_t now_ms, bool unreachable,
+		       uint32_t epoch)
 {
 	struct failent *set = &fc->e[(hash & (FAILCACHE_SETS - 1)) * FAILCACHE_WAYS];
 	struct failent *f = NULL;
@@ -72,7 +72,7 @@ void failcache_add(struct tdns_failcache *fc, const uint8_t *key,
 	long at;
 
 	if (key_len == 0 || key_len > FAILCACHE_KEY_MAX)
-		return;
+		return 0;
 	at = find(fc, key, key_len, hash);
 	if (at >= 0)
 		f = &fc->e[at];
@@ -97,6 +97,7 @@ void failcache_add(struct tdns_failcache *fc, const uint8_t *key,
 	f->epoch = epoch;
 	f->until_ms = now_ms + dur;
 	f->forget_ms = f->until_ms + dur;
+	return dur;
 }
 
 void failcache_forget(struct tdns_failcache *fc, const uint8_t *key,

@@ -208,6 +208,7 @@ static enum tdns_status worker_init(struct worker *w, struct tdns_opts *o,
 	cfg.cache.max_neg_ttl = o->max_neg_ttl;
 	cfg.cache.max_bytes = o->cache_size;
 	cfg.n_upstream = n_ups;
+	cfg.upstream_addrs = ups;
 	cfg.policy = policy;
 	cfg.timeout_ms = o->upstream_timeout_ms;
 	cfg.max_outstanding = o->max_outstanding;

@@ -258,11 +258,18 @@ static uint16_t fail_ede(enum fail_kind why)
 	return 0;
 }
 
+/* Failures of reaching the upstreams, not of the name (failcache.h). */
+static bool fail_unreachable(enum fail_kind why)
+{
+	return why == FAIL_TIMEOUT || why == FAIL_DEAD || why == FAIL_NETWORK;
+}
+
 /* Every SERVFAIL is logged with its reason, at most LOG_BURST lines a
  * second; the lines left out are counted and reported in the next window
  * (a dead upstream under load must not flood the log). */
 static void log_servfail(struct tdns_resolver *r, const uint8_t *qkey,
-			 size_t qkey_len, uint16_t qtype, enum fail_kind why)
+			 size_t qkey_len, uint16_t qtype, enum fail_kind why,
+			 uint32_t remembered_ms)
 {
 	uint64_t now_ms = clock_mono_ms();
 	uint8_t wire[NAME_WIRE_MAX];
@@ -291,8 +298,14 @@ static void log_servfail(struct tdns_resolver *r, const uint8_t *qkey,
 		name = ldns_rdf2str(qname);
 	ldns_rdf_deep_free(qname);
 	type = ldns_rr_type2str((ldns_rr_type)qtype);
-	log_warn("SERVFAIL %s %s: %s", name != NULL ? name : "?",
-		 type != NULL ? type : "?", fail_text(why));
+	if (remembered_ms > 0)
+		log_warn("SERVFAIL %s %s: %s; answered from memory for %u s%s",
+			 name != NULL ? name : "?", type != NULL ? type : "?", fail_text(why),
+			 (unsigned)(remembered_ms / 1000),
+			 fail_unreachable(why) ? " or until an upstream answers" : "");
+	else
+		log_warn("SERVFAIL %s %s: %s", name != NULL ? name : "?",
+			 type != NULL ? type : "?", fail_text(why));
 	free(name);
 	free(type);
 }
@@ -420,11 +433,6 @@ static unsigned usable_from(const struct tdns_resolver *r, const struct upq *u,
 	return n;
 }
 
-/* Failures of reaching the upstreams, not of the name (failcache.h). */
-static bool fail_unreachable(enum fail_kind why)
-{
-	return why == FAIL_TIMEOUT || why == FAIL_DEAD || why == FAIL_NETWORK;
-}
 
 /* Is the question's failure remembered (RFC 9520)? One of reaching the
  * upstreams only until one answers again (failcache.h). */
@@ -435,12 +443,25 @@ static bool fail_remembered(struct tdns_resolver *r, const uint8_t *key, size_t 
 			     infra_epoch(r->infra)) != FAILCACHE_NONE;
 }
 
-/* Remember that the question failed with why. */
-static void fail_remember(struct tdns_resolver *r, const uint8_t *key, size_t key_len,
-			  uint32_t hash, uint64_t now_ms, enum fail_kind why)
+/* Remember that the question failed with why; for how long (ms). */
+static uint32_t fail_remember(struct tdns_resolver *r, const uint8_t *key, size_t key_len,
+			      uint32_t hash, uint64_t now_ms, enum fail_kind why)
 {
-	failcache_add(r->failc, key, key_len, hash, now_ms, fail_unreachable(why),
-		      infra_epoch(r->infra));
+	return failcache_add(r->failc, key, key_len, hash, now_ms, fail_unreachable(why),
+			     infra_epoch(r->infra));
+}
+
+/* "#2 (192.0.2.1:53)" for log lines: the upstream's place and address. */
+static const char *up_label(const struct tdns_resolver *r, unsigned i, char *buf, size_t cap)
+{
+	char a[64];
+
+	if (r->cfg.upstream_addrs != NULL)
+		snprintf(buf, cap, "#%u (%s)", i + 1,
+			 netio_addr_str(&r->cfg.upstream_addrs[i], a, sizeof(a)));
+	else
+		snprintf(buf, cap, "#%u", i + 1);
+	return buf;
 }
 
 /* The outcome of u's attempt, told to the shared table; what changes
@@ -451,6 +472,7 @@ static void up_verdict(struct tdns_resolver *r, struct upq *u, bool alive,
 {
 	uint64_t rtt = now_ms > u->sent_ms ? now_ms - u->sent_ms : 1;
 	uint32_t backoff = 0;
+	char lb[80];
 
 	if (alive && u->upstream < STATS_MAX_UPSTREAM) {
 		stats_inc(&r->stats.up_answered[u->upstream]);
@@ -459,18 +481,19 @@ static void up_verdict(struct tdns_resolver *r, struct upq *u, bool alive,
 	switch (infra_report(r->infra, u->upstream, alive, rtt, u->probe, now_ms,
 			     &backoff)) {
 	case INFRA_EV_ALIVE:
-		log_info("upstream #%u answers again", u->upstream + 1);
+		log_info("upstream %s answers again", up_label(r, u->upstream, lb, sizeof(lb)));
 		break;
 	case INFRA_EV_DEAD:
 		stats_inc(&r->stats.upstream_dead);
 		if (r->cfg.n_upstream > 1)
-			log_warn("upstream #%u: %u failures in a row, skipped "
-				 "while another works, probed after %u ms",
-				 u->upstream + 1, INFRA_DEAD_AFTER, backoff);
+			log_warn("upstream %s: %u failures in a row (the last: %s), "
+				 "skipped while another works, probed after %u ms",
+				 up_label(r, u->upstream, lb, sizeof(lb)), INFRA_DEAD_AFTER,
+				 fail_text(u->why), backoff);
 		else
-			log_warn("upstream #%u: %u failures in a row, probed "
-				 "again after %u ms", u->upstream + 1,
-				 INFRA_DEAD_AFTER, backoff);
+			log_warn("upstream %s: %u failures in a row (the last: %s), "
+				 "probed again after %u ms", up_label(r, u->upstream, lb, sizeof(lb)),
+				 INFRA_DEAD_AFTER, fail_text(u->why), backoff);
 		break;
 	case INFRA_EV_NONE:
 		break;
@@ -793,13 +816,14 @@ static void upq_fail(struct tdns_resolver *r, struct upq *u)
 	uint64_t now = clock_now();
 	enum fail_kind why = u->why;
 	struct upq *d = deps_detach(u), *dnext;
+	uint32_t remembered = 0;
 
 	if (why != FAIL_INTERNAL && why != FAIL_OVERLOAD)
-		fail_remember(r, u->key, u->key_len, u->hash, clock_mono_ms(), why);
+		remembered = fail_remember(r, u->key, u->key_len, u->hash, clock_mono_ms(), why);
 	if (w != NULL)
 		stale_get(r, u->key, u->qkey_len, u->qtype, u->qclass, now, &stale);
 	if (w != NULL && (stale.data == NULL || stale.expiry > now))
-		log_servfail(r, u->key, u->qkey_len, u->qtype, why);
+		log_servfail(r, u->key, u->qkey_len, u->qtype, why, remembered);
 	u->waiters = NULL;
 	upq_destroy(r, u);
 	for (; w != NULL; w = next) {
@@ -1098,7 +1122,7 @@ static void miss_failed(struct tdns_resolver *r, const struct tdns_qctx *q,
 
 	stale_get(r, q->qkey, q->qkey_len, q->qtype, q->qclass, now, stale);
 	if (stale->data == NULL || stale->expiry > now)
-		log_servfail(r, q->qkey, q->qkey_len, q->qtype, why);
+		log_servfail(r, q->qkey, q->qkey_len, q->qtype, why, 0);
 	fail_answer(r, q, stale, why, now, a);
 }
 
@@ -1331,12 +1355,14 @@ static enum qmatch question_match(const struct upq *u, const struct tdns_msg *m)
  * falling back to plain case adds one. */
 static void case_verdict(struct tdns_resolver *r, const struct upq *u)
 {
+	char lb[80];
+
 	if (!r->cfg.use_0x20 || (!u->used_0x20 && !u->plain_case))
 		return;
 	if (infra_case_report(r->infra, u->upstream, u->used_0x20)) {
 		stats_inc(&r->stats.fallback_0x20);
-		log_info("upstream #%u does not echo the question's case: 0x20 off for it",
-			 u->upstream + 1);
+		log_info("upstream %s does not echo the question's case: 0x20 off for it",
+			 up_label(r, u->upstream, lb, sizeof(lb)));
 	}
 }
 

@@ -58,10 +58,11 @@ enum failcache_hit failcache_hit(const struct tdns_failcache *fc, const uint8_t 
 				 uint32_t epoch);
 /* Remember a failure of the question at now_ms (key_len <= FAILCACHE_KEY_MAX;
  * longer keys are not remembered); unreachable: a failure to reach the
- * upstreams rather than one returned, at infra epoch epoch. */
-void failcache_add(struct tdns_failcache *fc, const uint8_t *key,
-		   size_t key_len, uint32_t hash, uint64_t now_ms, bool unreachable,
-		   uint32_t epoch);
+ * upstreams rather than one returned, at infra epoch epoch. Returns how
+ * long it is remembered (ms), 0 when it is not. */
+uint32_t failcache_add(struct tdns_failcache *fc, const uint8_t *key,
+		       size_t key_len, uint32_t hash, uint64_t now_ms, bool unreachable,
+		       uint32_t epoch);
 /* Forget every failure (a cache flush: the operator wants the questions
  * asked again). */
 void failcache_clear(struct tdns_failcache *fc);

@@ -92,6 +92,7 @@
 #include "tierdns/cache.h"
 #include "tierdns/infra.h"
 #include "tierdns/stats.h"
+#include "tierdns/netio.h"
 #include "tierdns/status.h"
 #include "tierdns/store.h"
 
@@ -135,6 +136,8 @@ struct tdns_resolver_cfg {
 	struct tdns_store *store;      /* static zones + cache; borrowed */
 	struct tdns_auth_cfg chaos;    /* CHAOS TXT answers (strings borrowed) */
 	struct tdns_cache_cfg cache;   /* TTL caps */
+	/* upstream i's address, for log lines (NULL: they say "#i" only) */
+	const struct tdns_addr *upstream_addrs;
 	unsigned n_upstream;           /* >= 1 */
 	unsigned timeout_ms;           /* whole budget of a miss; 0 = 2000 */
 	unsigned max_outstanding;      /* upstream queries at once; 0 = 1024 */

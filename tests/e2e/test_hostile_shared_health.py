@@ -24,7 +24,8 @@ for i in range(16):
     h.check(hl.answer_addrs(m) == {"192.0.2.62"},
             "%s: expected 192.0.2.62, got %s after %.2f s" % (name, hl.rcode_text(m), dt))
 log = local.log_text()
-dead = [line for line in log.splitlines() if "upstream #1:" in line and "failures in a row" in line]
+dead = [line for line in log.splitlines()
+        if "upstream #1 (" in line and "failures in a row" in line]
 h.check(len(dead) == 1, "upstream #1 declared dead %d times (want once for all workers):\n%s" %
         (len(dead), "\n".join(dead)))
 # Two failures make it dead; a probe may follow within the run (backoff
