@@ -133,6 +133,7 @@ enum qctx_verdict qctx_parse(struct tdns_qctx *q, const uint8_t *m, size_t len)
 	q->opcode = (uint8_t)DNS_OPCODE_OF(m[2]);
 	q->rd = (m[2] & DNS_FLAG_RD) != 0;
 	q->cd = (m[3] & DNS_FLAG_CD) != 0;
+	q->ad = (m[3] & DNS_FLAG_AD) != 0;
 	if (q->opcode != DNS_OPCODE_QUERY)
 		return QCTX_OPCODE;
 	if (dns_rd16(m + 4) != 1)

@@ -73,6 +73,8 @@ struct tdns_answer {
 	bool tc;         /* set by a lookup that could not list everything */
 	bool has_ede;
 	bool wildcard;   /* the answer was synthesized from a wildcard (RFC 4592) */
+	bool ad;         /* AD: the data was validated secure (RFC 4035 3.2.3) */
+	uint8_t dnssec;  /* cache.h enum valid_status of cached data, else 0 */
 	uint16_t ede_code;          /* RFC 8914 4 INFO-CODE */
 	uint8_t ede_text_len;
 	char ede_text[ANS_EDE_TEXT_MAX];

@@ -89,6 +89,7 @@
 #include <stdint.h>
 
 #include "tierdns/auth.h"
+#include "tierdns/anchor.h"
 #include "tierdns/cache.h"
 #include "tierdns/infra.h"
 #include "tierdns/stats.h"
@@ -141,6 +142,9 @@ struct tdns_resolver_cfg {
 	bool serve_stale;              /* RFC 8767, see below */
 	uint32_t stale_ttl;            /* how long past expiry; 0 = 86400 s */
 	bool use_0x20;                 /* randomise the upstream question's case */
+	const struct tdns_anchors *anchors; /* DNSSEC validation (anchor.h,
+					* validate.h) with these trust anchors;
+					* NULL: off. Borrowed, read-only */
 	unsigned max_records;          /* records per upstream reply; 0 = 512,
 					* at most MSG_RR_MAX (msg.h) */
 	struct tdns_infra *infra;      /* upstream health shared by the
