@@ -117,26 +117,26 @@ enum tdns_status anchors_load(struct tdns_anchors *ta, const char *path, char *e
 	st = TDNS_EPARSE;
 	while (!feof(f)) {
 		struct tdns_anchor *a;
+		int at = line; /* where the record starts: ldns counts past it */
 
 		ls = ldns_rr_new_frm_fp_l(&rr, f, &ttl, &origin, &prev, &line);
 		if (ls == LDNS_STATUS_SYNTAX_EMPTY || ls == LDNS_STATUS_SYNTAX_TTL ||
 		    ls == LDNS_STATUS_SYNTAX_ORIGIN || ls == LDNS_STATUS_SYNTAX_INCLUDE)
 			continue;
 		if (ls != LDNS_STATUS_OK) {
-			snprintf(err, errlen, "%s:%d: %s", path, line,
-				 ldns_get_errorstr_by_id(ls));
+			snprintf(err, errlen, "%s:%d: %s", path, at, ldns_get_errorstr_by_id(ls));
 			goto out;
 		}
 		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_DS &&
 		    ldns_rr_get_type(rr) != LDNS_RR_TYPE_DNSKEY) {
 			snprintf(err, errlen, "%s:%d: a trust anchor is a DS or DNSKEY record",
-				 path, line);
+				 path, at);
 			goto out;
 		}
 		a = slot_for(got, &n, rr);
 		if (a == NULL) {
 			snprintf(err, errlen, "%s:%d: too many trust anchors (at most %d names)",
-				 path, line, ANCHORS_MAX);
+				 path, at, ANCHORS_MAX);
 			goto out;
 		}
 		if (!ldns_rr_list_push_rr(ldns_rr_get_type(rr) == LDNS_RR_TYPE_DS ? a->ds
