@@ -500,6 +500,84 @@ static ldns_rdf *chain_end(const struct vmsg *m, const ldns_rdf *qname)
 	return at;
 }
 
+/* RFC 4035 3.1.3.2: NODATA at an empty non-terminal, which owns no
+ * NSEC: one that covers the name and whose next name is below it (ldns's
+ * check wants the name itself, or an NXDOMAIN proof). */
+static bool nsec_ent_nodata(const ldns_rr_list *nsec, const ldns_rdf *name)
+{
+	for (size_t i = 0; i < ldns_rr_list_rr_count(nsec); i++) {
+		const ldns_rr *n = ldns_rr_list_rr(nsec, i);
+		const ldns_rdf *next = ldns_rr_rdf(n, 0);
+
+		if (next != NULL && ldns_nsec_covers_name(n, name) &&
+		    ldns_dname_is_subdomain(next, name))
+			return true;
+	}
+	return false;
+}
+
+/* The full hashed owner name of name in the NSEC3 chain of n (RFC 5155
+ * 5: base32hex label of the hash, then the zone); NULL without memory. */
+static ldns_rdf *nsec3_hashed(const ldns_rr *n, const ldns_rdf *name)
+{
+	ldns_rdf *label = ldns_nsec3_hash_name_frm_nsec3(n, name);
+	ldns_rdf *zone = ldns_dname_left_chop(ldns_rr_owner(n));
+	ldns_rdf *full = label != NULL && zone != NULL ? ldns_dname_cat_clone(label, zone) : NULL;
+
+	ldns_rdf_deep_free(label);
+	ldns_rdf_deep_free(zone);
+	return full;
+}
+
+/* An NSEC3 of the list matching (match) or covering (!match) name? For a
+ * match, *bitmap gets its type bitmap (borrowed). */
+static bool nsec3_find(const ldns_rr_list *nsec3, const ldns_rdf *name, bool match,
+		       ldns_rdf **bitmap)
+{
+	for (size_t i = 0; i < ldns_rr_list_rr_count(nsec3); i++) {
+		const ldns_rr *n = ldns_rr_list_rr(nsec3, i);
+		ldns_rdf *h = nsec3_hashed(n, name);
+		bool hit = h != NULL && (match ? ldns_dname_compare(h, ldns_rr_owner(n)) == 0
+					       : ldns_nsec_covers_name(n, h));
+
+		ldns_rdf_deep_free(h);
+		if (hit) {
+			if (bitmap != NULL)
+				*bitmap = ldns_nsec3_bitmap(n);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* RFC 5155 8.7: NODATA for a name a wildcard matched: the NSEC3 of the
+ * wildcard at the closest encloser, without qtype (and CNAME), and one
+ * covering the next closer name. */
+static bool nsec3_wildcard_nodata(const ldns_rr_list *nsec3, const ldns_rdf *name,
+				  uint16_t qtype)
+{
+	ldns_rdf *closer = ldns_rdf_clone(name), *ce, *wc, *star;
+	ldns_rdf *bitmap = NULL;
+	bool ok = false;
+
+	while (!ok && closer != NULL && ldns_dname_label_count(closer) > 0) {
+		ce = ldns_dname_left_chop(closer);
+		star = ldns_dname_new_frm_str("*");
+		wc = ce != NULL && star != NULL ? ldns_dname_cat_clone(star, ce) : NULL;
+		ok = wc != NULL && nsec3_find(nsec3, ce, true, NULL) &&
+		     nsec3_find(nsec3, wc, true, &bitmap) && bitmap != NULL &&
+		     !ldns_nsec_bitmap_covers_type(bitmap, (ldns_rr_type)qtype) &&
+		     !ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_CNAME) &&
+		     nsec3_find(nsec3, closer, false, NULL);
+		ldns_rdf_deep_free(star);
+		ldns_rdf_deep_free(wc);
+		ldns_rdf_deep_free(closer);
+		closer = ce;
+	}
+	ldns_rdf_deep_free(closer);
+	return ok;
+}
+
 /* RFC 4035 5.4, RFC 5155 8: the NSEC or NSEC3 records of a negative
  * answer prove that (name, qtype) does not exist. */
 static enum judged judge_denial(const struct vmsg *m, const ldns_rdf *name, uint16_t qtype,
@@ -534,10 +612,16 @@ static enum judged judge_denial(const struct vmsg *m, const ldns_rdf *name, uint
 	ldns_rr_set_class(q, LDNS_RR_CLASS_IN);
 	if (ldns_rr_list_rr_count(nsec) > 0) {
 		ls = ldns_dnssec_verify_denial(q, nsec, sigs);
+		if (ls != LDNS_STATUS_OK && m->rcode == LDNS_RCODE_NOERROR &&
+		    nsec_ent_nodata(nsec, name))
+			ls = LDNS_STATUS_OK;
 	} else if (ldns_rr_list_rr_count(nsec3) > 0) {
 		ls = ldns_dnssec_verify_denial_nsec3(q, nsec3, sigs, (ldns_pkt_rcode)m->rcode,
 						     (ldns_rr_type)qtype,
 						     m->rcode == LDNS_RCODE_NOERROR);
+		if (ls != LDNS_STATUS_OK && m->rcode == LDNS_RCODE_NOERROR &&
+		    nsec3_wildcard_nodata(nsec3, name, qtype))
+			ls = LDNS_STATUS_OK;
 	} else {
 		j = bogus(out, EDE_NSEC_MISSING, "%s: no NSEC or NSEC3 proof", what);
 		goto out;
@@ -563,6 +647,20 @@ static bool judged_set(const struct vset *s)
 	       t == LDNS_RR_TYPE_NSEC3;
 }
 
+/* Is (name, qtype) data of a zone under a trust anchor? A DS RRset is
+ * its parent's (RFC 4035 5.2): the DS of an anchor's own name is not. */
+static bool under_anchor(const struct tdns_anchors *ta, const uint8_t *name, size_t len,
+			 uint16_t qtype)
+{
+	if (qtype == LDNS_RR_TYPE_DS) {
+		if (len <= 1)
+			return false;
+		len -= (size_t)name[0] + 1;
+		name += (size_t)name[0] + 1;
+	}
+	return anchors_find(ta, name, len) != NULL;
+}
+
 enum valid_step valid_check(const struct tdns_anchors *ta, const uint8_t *qname,
 			    size_t qname_len, uint16_t qtype, const uint8_t *val,
 			    size_t vlen, uint64_t now, valid_lookup_fn lookup, void *ctx,
@@ -579,7 +677,7 @@ enum valid_step valid_check(const struct tdns_anchors *ta, const uint8_t *qname,
 		snprintf(out->why, sizeof(out->why), "insecure domain");
 		return VALID_DONE;
 	}
-	if (anchors_find(ta, qname, qname_len) == NULL) {
+	if (!under_anchor(ta, qname, qname_len, qtype)) {
 		out->status = VALID_INSECURE;
 		snprintf(out->why, sizeof(out->why), "no trust anchor above");
 		return VALID_DONE;
@@ -603,8 +701,14 @@ enum valid_step valid_check(const struct tdns_anchors *ta, const uint8_t *qname,
 		j = bogus(out, EDE_DNSSEC_BOGUS, "CNAME chain without an end");
 		goto out;
 	}
+	if (qtype == LDNS_RR_TYPE_DS && !under_anchor(ta, ldns_rdf_data(end), ldns_rdf_size(end),
+						      qtype)) {
+		any_insecure = true;
+		insecure(out, "the DS of a trust anchor's name is its parent's");
+		goto out;
+	}
 	positive = m.rcode == LDNS_RCODE_NOERROR &&
-		   (qtype == LDNS_RR_TYPE_ANY ||
+		   ((qtype == LDNS_RR_TYPE_ANY && m.n > 0 && !m.sets[0].authority) ||
 		    set_find(&m, end, (ldns_rr_type)qtype, false) != NULL ||
 		    (qtype == LDNS_RR_TYPE_CNAME &&
 		     set_find(&m, qn, LDNS_RR_TYPE_CNAME, false) != NULL));
