@@ -35,7 +35,7 @@
 /* The header length of a packed value (both versions are read: entries
  * written before validation existed are VALID_UNCHECKED), 0 when it is no
  * value. */
-static size_t hdr_len(const uint8_t *val, size_t len)
+static inline size_t hdr_len(const uint8_t *val, size_t len)
 {
 	if (len >= CACHE_HDR_LEN && val[0] == CACHE_VALUE_VERSION)
 		return CACHE_HDR_LEN;
@@ -1608,24 +1608,23 @@ static bool dnssec_only(uint16_t type)
 	return type == DNS_TYPE_RRSIG || type == DNS_TYPE_NSEC || type == DNS_TYPE_NSEC3;
 }
 
-enum tdns_status cache_value_answer(const uint8_t *val, size_t len, uint64_t now,
-				    uint32_t expired_ttl,
-				    const struct tdns_qctx *q,
-				    struct tdns_answer *a)
+/*
+ * The records of val from pos on into a (cache_value_answer). dnssec: the
+ * value holds DNSSEC records (only validated ones do: they were asked
+ * with DO), which a DO=0 query is not given and whose RRSIGs are tied to
+ * their RRset. Always inlined with a constant dnssec, so an unvalidated
+ * hit pays nothing for them.
+ */
+static inline __attribute__((always_inline)) enum tdns_status
+answer_records(const uint8_t *val, size_t len, size_t pos, uint64_t now,
+	       uint32_t expired_ttl, const struct tdns_qctx *q, struct tdns_answer *a,
+	       bool dnssec)
 {
 	struct tdns_ans_rrset *e = NULL;
 	const uint8_t *e_owner = NULL;
-	size_t hl = hdr_len(val, len), pos = hl, nlen = 0, rdlen, e_nlen = 0;
-	unsigned an, ns, i;
-	uint8_t status;
-	bool full = false;
+	size_t nlen = 0, rdlen, e_nlen = 0;
+	unsigned an = dns_rd16(val + 10), ns = dns_rd16(val + 12), i;
 
-	if (hl == 0 || val[1] > 0x0f)
-		return TDNS_EINVAL;
-	status = hl == CACHE_HDR_LEN ? val[14] : VALID_UNCHECKED;
-	an = dns_rd16(val + 10);
-	ns = dns_rd16(val + 12);
-	a->rcode = val[1];
 	for (i = 0; i < an + ns; i++) {
 		uint8_t sec = i < an ? ANS_ANSWER : ANS_AUTHORITY;
 		const uint8_t *rec = val + pos;
@@ -1641,7 +1640,7 @@ enum tdns_status cache_value_answer(const uint8_t *val, size_t len, uint64_t now
 		left = exp > now ? exp - now : expired_ttl;
 		ttl = (uint32_t)(left > 0x7fffffffu ? 0x7fffffffu : left);
 		pos += nlen + CACHE_REC_FIXED + rdlen;
-		if (!q->edns_do && dnssec_only(type) && type != q->qtype)
+		if (dnssec && !q->edns_do && dnssec_only(type) && type != q->qtype)
 			continue;
 		/* Consecutive records of one RRset form one entry (they were
 		 * cached with one TTL, RFC 2181 5.2; the smallest is kept). */
@@ -1663,29 +1662,44 @@ enum tdns_status cache_value_answer(const uint8_t *val, size_t len, uint64_t now
 			       type, rclass, ttl,
 			       (uint16_t)(nlen + CACHE_REC_FIXED - 2), 1, rec,
 			       (size_t)(val + pos - rec));
-		if (e == NULL) {
-			full = true; /* a->tc says the rest is missing */
-			break;
-		}
+		if (e == NULL)
+			return TDNS_OK; /* a->tc says the rest is missing */
 		/* Signatures follow the RRset they cover (cache_value_build)
 		 * and go into a reply with it or not at all. */
-		if (type == DNS_TYPE_RRSIG && q->qtype != DNS_TYPE_RRSIG && a->n > 1 &&
+		if (dnssec && type == DNS_TYPE_RRSIG && q->qtype != DNS_TYPE_RRSIG && a->n > 1 &&
 		    a->rrsets[a->n - 2].section == sec)
 			e->flags |= ANS_F_SIGS;
 		e_owner = rec;
 		e_nlen = nlen;
 	}
-	if (!full && pos != len)
+	return pos == len ? TDNS_OK : TDNS_EINVAL;
+}
+
+enum tdns_status cache_value_answer(const uint8_t *val, size_t len, uint64_t now,
+				    uint32_t expired_ttl,
+				    const struct tdns_qctx *q,
+				    struct tdns_answer *a)
+{
+	size_t hl = hdr_len(val, len);
+	enum tdns_status st;
+	uint8_t status;
+
+	if (hl == 0 || val[1] > 0x0f)
 		return TDNS_EINVAL;
+	a->rcode = val[1];
+	status = hl == CACHE_HDR_LEN ? val[14] : VALID_UNCHECKED;
+	a->dnssec = status;
+	if (status == VALID_UNCHECKED)
+		return answer_records(val, len, hl, now, expired_ttl, q, a, false);
+	st = answer_records(val, len, hl, now, expired_ttl, q, a, true);
+	if (st != TDNS_OK)
+		return st;
 	/* RFC 4035 3.2.3: AD for data validated secure when the query asked
 	 * with DO or AD; 4.7 / RFC 9520: bogus data only to CD=1. */
-	a->dnssec = status;
-	if (status == VALID_BOGUS && !q->cd) {
-		answer_fail(a, DNS_RCODE_SERVFAIL, val[15],
-			    "DNSSEC validation failed");
-	} else if (status == VALID_SECURE && (q->edns_do || q->ad)) {
+	if (status == VALID_BOGUS && !q->cd)
+		answer_fail(a, DNS_RCODE_SERVFAIL, val[15], "DNSSEC validation failed");
+	else if (status == VALID_SECURE && (q->edns_do || q->ad))
 		a->ad = true;
-	}
 	return TDNS_OK;
 }
 
