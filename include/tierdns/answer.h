@@ -142,6 +142,12 @@ void answer_set_ede(struct tdns_answer *a, uint16_t ede_code, const char *text);
 enum {
 	EDE_OTHER = 0,
 	EDE_STALE_ANSWER = 3,
+	EDE_DNSSEC_BOGUS = 6,       /* the DNSSEC verdicts (validate.h) */
+	EDE_SIG_EXPIRED = 7,
+	EDE_SIG_NOT_YET_VALID = 8,
+	EDE_DNSKEY_MISSING = 9,
+	EDE_RRSIGS_MISSING = 10,
+	EDE_NSEC_MISSING = 12,
 	EDE_CACHED_ERROR = 13,
 	EDE_PROHIBITED = 18,
 	EDE_NOT_AUTHORITATIVE = 20,

@@ -35,18 +35,9 @@
 #include <stdint.h>
 
 #include "tierdns/anchor.h"
+#include "tierdns/answer.h"
 #include "tierdns/cache.h"
 #include "tierdns/name.h"
-
-/* RFC 8914 4 INFO-CODEs of bogus answers. */
-enum {
-	EDE_DNSSEC_BOGUS = 6,
-	EDE_SIG_EXPIRED = 7,
-	EDE_SIG_NOT_YET_VALID = 8,
-	EDE_DNSKEY_MISSING = 9,
-	EDE_RRSIGS_MISSING = 10,
-	EDE_NSEC_MISSING = 12,
-};
 
 #define VALID_WHY_MAX 128
 
