@@ -6,7 +6,7 @@
  * (RFC 1035 5, as Unbound's trust-anchor-file): comments, $ORIGIN and $TTL
  * are understood, owners may be relative; any other record type is an
  * error. Anchors are static: RFC 5011 automatic rollover is not done (the
- * file is read at start and at every reload).
+ * daemon reads the file once, at start).
  *
  * An insecure domain (Unbound's domain-insecure) is a name at and below
  * which answers are treated as insecure, whatever the anchors say.

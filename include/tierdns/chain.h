@@ -11,8 +11,8 @@
  * (chain_got), and asks again. The fetched answers are kept here (copies),
  * so an answer that may not be cached (TTL 0) still counts.
  *
- * Bounds: CHAIN_GOT_MAX fetched answers per validation; past that, or when
- * a fetched answer does not satisfy what was asked, the verdict is bogus.
+ * Bounds: CHAIN_GOT_MAX fetched answers per validation; a verdict that
+ * needs more is bogus (EDE 6, "chain of trust too long").
  * Not thread-safe: one resolver thread.
  */
 #ifndef TIERDNS_CHAIN_H
@@ -53,8 +53,8 @@ void chain_begin(struct tdns_chain *c, struct tdns_cache_value *v);
 /*
  * The verdict on the parked answer to (qname, qtype) at now, with the
  * anchors ta: VALID_DONE with c->last the verdict, or VALID_NEED with
- * c->last.need_* what to fetch next (and c->waiting set). More than
- * CHAIN_GOT_MAX fetches, or asking again for what was fetched, is bogus.
+ * c->last.need_* what to fetch next (and c->waiting set). Needing more
+ * than CHAIN_GOT_MAX fetches is bogus.
  */
 enum valid_step chain_check(struct tdns_chain *c, const struct tdns_anchors *ta,
 			    const uint8_t *qname, size_t qname_len, uint16_t qtype,
