@@ -404,20 +404,27 @@ enum tdns_status cache_value_records(const struct tdns_msg *m,
 				     const uint16_t *idx, size_t n,
 				     uint64_t now, struct tdns_cache_value *v)
 {
-	struct pick recs[MSG_RR_MAX];
+	struct picks recs;
 	uint64_t expiry = UINT64_MAX;
 	enum tdns_status st;
 
 	memset(v, 0, sizeof(*v));
 	if (n > MSG_RR_MAX)
 		return TDNS_EINVAL;
+	recs.n = 0;
 	for (size_t i = 0; i < n; i++) {
-		recs[i].rr = &m->rr[idx[i]];
-		recs[i].at = now + ttl_clean(recs[i].rr->ttl);
-		if (recs[i].at < expiry)
-			expiry = recs[i].at;
+		const struct tdns_msg_rr *rr = &m->rr[idx[i]];
+
+		picks_add(&recs, rr, ttl_clean(rr->ttl));
+		/* its RRSIGs (a validator judges the chain too) */
+		picks_sigs(m, 0, m->ancount, rr, ttl_clean(rr->ttl), &recs);
 	}
-	st = pack_value(m, DNS_RCODE_NOERROR, n > 0 ? expiry : now, recs, n, 0, v);
+	for (size_t i = 0; i < recs.n; i++) {
+		recs.v[i].at += now;
+		if (recs.v[i].at < expiry)
+			expiry = recs.v[i].at;
+	}
+	st = pack_value(m, DNS_RCODE_NOERROR, n > 0 ? expiry : now, recs.v, recs.n, 0, v);
 	if (st == TDNS_OK)
 		v->expiry = n > 0 ? expiry : now;
 	return st;

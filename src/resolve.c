@@ -1000,7 +1000,7 @@ struct own_msg {
 
 /* A question the resolver asks itself, as the encoder and the lookups see
  * one: uncompressed name, class, type, over TCP (no size limit), no OPT
- * written, but DO (the signatures stay with their data). false when the
+ * written, but DO and CD (the signatures stay with their data). false when the
  * name is no wire name (the root's key is empty, and valid). */
 static bool self_query(struct tdns_qctx *q, const uint8_t *name, size_t name_len,
 		       uint16_t qtype, uint16_t qclass)
@@ -1015,8 +1015,10 @@ static bool self_query(struct tdns_qctx *q, const uint8_t *name, size_t name_len
 	q->qclass = qclass;
 	q->rd = true;
 	/* The DNSSEC records of a combined chain are kept for validation
-	 * (cache.h gives them to DO queries only); none without it. */
+	 * (cache.h gives them to DO queries only; none without it), bogus
+	 * data too (it is judged again as part of the chain). */
 	q->edns_do = true;
+	q->cd = true;
 	return name_key_from_wire(name, name_len, q->qkey, &q->qkey_len) == TDNS_OK;
 }
 

@@ -135,7 +135,8 @@ enum tdns_status cache_value_build(const struct tdns_cache_cfg *cfg,
 
 /*
  * A value in the layout above (rcode NOERROR, records idx[0..n) of m, in
- * that order, in the answer section, none in authority), names and rdata
+ * that order, each followed by the answer section's RRSIGs of its RRset,
+ * in the answer section, none in authority), names and rdata
  * uncompressed, each record expiring at now + its TTL (a TTL with the top
  * bit set counts as 0, RFC 2181 8; no cap); v->expiry the earliest. The
  * resolver keeps the CNAMEs of a chain it chases this way. Never

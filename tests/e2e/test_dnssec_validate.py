@@ -11,7 +11,8 @@ alters the reply). Checked:
   - secure answers (positive, CNAME chain, NXDOMAIN, NODATA) have AD for a
     DO or AD query, not otherwise; RRSIGs only with DO (RFC 4035 3.2);
   - the upstream queries carry DO, and CD when the client set CD;
-  - below the insecure delegation: data without AD; --insecure-domain site.
+  - below the insecure delegation: data without AD, also at the end of a
+    signed CNAME chased into it; --insecure-domain site.
     serves site. without AD;
   - tampering: a flipped RRSIG byte, an altered A record, stripped RRSIGs,
     an RRSIG whose validity ended, a DS that matches no key -> SERVFAIL with
@@ -66,7 +67,8 @@ def key_of(zone, ksk):
 # itself unsigned.
 site = os.path.join(h.tmp, "site.zone")
 with open(os.path.join(hl.ZONES, "upper", "site.zone")) as f, open(site, "w") as out:
-    out.write(f.read() + "\nplain.site. 300 IN NS ns1.site.\n")
+    out.write(f.read() + "\nplain.site. 300 IN NS ns1.site.\n"
+              "toplain.site. 300 IN CNAME www.plain.site.\n")
 plain = os.path.join(h.tmp, "plain.zone")
 with open(plain, "w") as out:
     out.write("$ORIGIN plain.site.\n$TTL 300\n"
@@ -143,6 +145,9 @@ expect("www.plain.site A (unsigned delegation), DO", m, "NOERROR", False)
 h.check("192.0.2.77" in hl.answer_addrs(m), "www.plain.site: no data: %s" % describe(m))
 expect("nosuch.plain.site A (insecure NXDOMAIN)", ask(d, "nosuch.plain.site.", do=True),
        "NXDOMAIN", False)
+m = ask(d, "toplain.site.", do=True)
+expect("toplain.site A (signed CNAME into the insecure child)", m, "NOERROR", False)
+h.check("192.0.2.77" in hl.answer_addrs(m), "toplain.site: no address: %s" % describe(m))
 h.stop(d)
 
 # The status survives a restart: with the upstream gone, the cache alone
@@ -167,6 +172,12 @@ TAMPER = {}  # qname -> how to alter the reply
 
 def alter(raw, how):
     m = dns.message.from_wire(raw)
+    if how == "cut":
+        # an upstream that stops at the edge of its data: the CNAME only
+        for rrset in list(m.answer):
+            if rrset.name != m.question[0].name:
+                m.answer.remove(rrset)
+        return m.to_wire()
     for sec in (m.answer, m.authority):
         for i, rrset in enumerate(list(sec)):
             if how == "strip" and rrset.rdtype == dns.rdatatype.RRSIG:
@@ -228,7 +239,7 @@ if EXPIRED_SIG is None:
     sys.exit(1)
 fake = hl.FakeUpstream(h, proxy)
 TAMPER.update({"webapp.site.": "flip", "api.site.": "alter", "mail.site.": "strip",
-               "ns1.site.": "expired"})
+               "ns1.site.": "expired", "www.site.": "cut"})
 d = h.start_local("LOCAL4", os.path.join(h.tmp, "local4"), [fake.endpoint],
                   "--trust-anchor", anchor)
 expect("untampered ns2.site A through the proxy", ask(d, "ns2.site.", do=True), "NOERROR", True)
@@ -253,6 +264,23 @@ expect("CD=1 client, fresh name docs.site", ask(d, "docs.site.", cd=True), "NOER
 h.check(any(s.msg.flags & dns.flags.CD for s in fake.queries("docs.site.")),
         "a CD=1 client's miss went upstream without CD")
 h.check("DNSSEC bogus" in d.log_text(), "no bogus reason in the log:\n%s" % d.log_text())
+# The CNAME alone from upstream, chased by the local to the tampered
+# webapp.site: the chain is bogus.
+expect("www.site A (CNAME only, chased to the tampered webapp.site)",
+       ask(d, "www.site.", do=True), "SERVFAIL", False, 6)
+h.stop(d)
+
+# An upstream that gives the CNAME only: the local chases the target
+# itself, and the chain keeps its RRSIG: secure.
+TAMPER.clear()
+TAMPER["www.site."] = "cut"
+d = h.start_local("LOCAL6", os.path.join(h.tmp, "local6"), [fake.endpoint],
+                  "--trust-anchor", anchor)
+m = ask(d, "www.site.", do=True)
+expect("www.site A, CNAME only from upstream, target chased", m, "NOERROR", True)
+h.check("192.0.2.10" in hl.answer_addrs(m) and
+        any(s.qtype == dns.rdatatype.A for s in fake.queries("webapp.site.")),
+        "www.site: target not chased: %s" % describe(m))
 h.stop(d)
 
 TAMPER.clear()
