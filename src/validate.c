@@ -529,10 +529,9 @@ static ldns_rdf *nsec3_hashed(const ldns_rr *n, const ldns_rdf *name)
 	return full;
 }
 
-/* An NSEC3 of the list matching (match) or covering (!match) name? For a
- * match, *bitmap gets its type bitmap (borrowed). */
-static bool nsec3_find(const ldns_rr_list *nsec3, const ldns_rdf *name, bool match,
-		       ldns_rdf **bitmap)
+/* The NSEC3 of the list matching (match) or covering (!match) name, NULL
+ * when none does. */
+static const ldns_rr *nsec3_find(const ldns_rr_list *nsec3, const ldns_rdf *name, bool match)
 {
 	for (size_t i = 0; i < ldns_rr_list_rr_count(nsec3); i++) {
 		const ldns_rr *n = ldns_rr_list_rr(nsec3, i);
@@ -541,41 +540,81 @@ static bool nsec3_find(const ldns_rr_list *nsec3, const ldns_rdf *name, bool mat
 					       : ldns_nsec_covers_name(n, h));
 
 		ldns_rdf_deep_free(h);
-		if (hit) {
-			if (bitmap != NULL)
-				*bitmap = ldns_nsec3_bitmap(n);
-			return true;
-		}
+		if (hit)
+			return n;
 	}
-	return false;
+	return NULL;
 }
 
-/* RFC 5155 8.7: NODATA for a name a wildcard matched: the NSEC3 of the
- * wildcard at the closest encloser, without qtype (and CNAME), and one
- * covering the next closer name. */
-static bool nsec3_wildcard_nodata(const ldns_rr_list *nsec3, const ldns_rdf *name,
-				  uint16_t qtype)
+/* Does the NSEC3 (may be NULL) say name has neither type nor a CNAME? */
+static bool nsec3_lacks(const ldns_rr *n, uint16_t type)
+{
+	ldns_rdf *bitmap = n != NULL ? ldns_nsec3_bitmap(n) : NULL;
+
+	/* An empty non-terminal's NSEC3 has no bitmap at all (RFC 5155 7.1). */
+	return n != NULL && (bitmap == NULL ||
+			     (!ldns_nsec_bitmap_covers_type(bitmap, (ldns_rr_type)type) &&
+			      !ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_CNAME)));
+}
+
+/* What the closest encloser proof (RFC 5155 7.2.1, 8.3) must show beside
+ * the encloser and the covered next closer name. */
+enum ce_need {
+	CE_NXDOMAIN,  /* the wildcard at the encloser covered (8.4) */
+	CE_WILDCARD,  /* the wildcard at the encloser matched, without the
+		       * type (8.7: NODATA through a wildcard) */
+	CE_OPTOUT,    /* the next closer name covered with opt-out (8.6: no
+		       * DS below an opt-out span) */
+};
+
+/* The closest encloser proof for name, with what need adds. */
+static bool nsec3_ce_proof(const ldns_rr_list *nsec3, const ldns_rdf *name, uint16_t qtype,
+			   enum ce_need need)
 {
 	ldns_rdf *closer = ldns_rdf_clone(name), *ce, *wc, *star;
-	ldns_rdf *bitmap = NULL;
-	bool ok = false;
+	const ldns_rr *cover;
+	bool ok = false, found = false;
 
-	while (!ok && closer != NULL && ldns_dname_label_count(closer) > 0) {
+	while (!found && closer != NULL && ldns_dname_label_count(closer) > 0) {
 		ce = ldns_dname_left_chop(closer);
-		star = ldns_dname_new_frm_str("*");
-		wc = ce != NULL && star != NULL ? ldns_dname_cat_clone(star, ce) : NULL;
-		ok = wc != NULL && nsec3_find(nsec3, ce, true, NULL) &&
-		     nsec3_find(nsec3, wc, true, &bitmap) && bitmap != NULL &&
-		     !ldns_nsec_bitmap_covers_type(bitmap, (ldns_rr_type)qtype) &&
-		     !ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_CNAME) &&
-		     nsec3_find(nsec3, closer, false, NULL);
-		ldns_rdf_deep_free(star);
-		ldns_rdf_deep_free(wc);
+		if (ce != NULL && nsec3_find(nsec3, ce, true) != NULL) {
+			found = true;
+			cover = nsec3_find(nsec3, closer, false);
+			star = ldns_dname_new_frm_str("*");
+			wc = star != NULL ? ldns_dname_cat_clone(star, ce) : NULL;
+			ok = cover != NULL && wc != NULL;
+			if (ok && need == CE_NXDOMAIN)
+				ok = nsec3_find(nsec3, wc, false) != NULL;
+			else if (ok && need == CE_WILDCARD)
+				ok = nsec3_lacks(nsec3_find(nsec3, wc, true), qtype);
+			else if (ok)
+				ok = ldns_nsec3_optout(cover);
+			ldns_rdf_deep_free(star);
+			ldns_rdf_deep_free(wc);
+		}
 		ldns_rdf_deep_free(closer);
 		closer = ce;
 	}
 	ldns_rdf_deep_free(closer);
 	return ok;
+}
+
+/* RFC 5155 8.4-8.7: NSEC3 records prove that (name, qtype) does not
+ * exist: the name (NXDOMAIN), or the type at it, directly, through a
+ * wildcard, or (for DS) below an opt-out span. Checked here rather than by
+ * ldns_dnssec_verify_denial_nsec3, which leaks the hashed names. */
+static bool nsec3_denial(const ldns_rr_list *nsec3, const ldns_rdf *name, uint16_t qtype,
+			 bool nxdomain)
+{
+	const ldns_rr *exact;
+
+	if (nxdomain)
+		return nsec3_ce_proof(nsec3, name, qtype, CE_NXDOMAIN);
+	exact = nsec3_find(nsec3, name, true);
+	if (exact != NULL)
+		return nsec3_lacks(exact, qtype);
+	return nsec3_ce_proof(nsec3, name, qtype, CE_WILDCARD) ||
+	       (qtype == LDNS_RR_TYPE_DS && nsec3_ce_proof(nsec3, name, qtype, CE_OPTOUT));
 }
 
 /* RFC 4035 5.4, RFC 5155 8: the NSEC or NSEC3 records of a negative
@@ -616,12 +655,9 @@ static enum judged judge_denial(const struct vmsg *m, const ldns_rdf *name, uint
 		    nsec_ent_nodata(nsec, name))
 			ls = LDNS_STATUS_OK;
 	} else if (ldns_rr_list_rr_count(nsec3) > 0) {
-		ls = ldns_dnssec_verify_denial_nsec3(q, nsec3, sigs, (ldns_pkt_rcode)m->rcode,
-						     (ldns_rr_type)qtype,
-						     m->rcode == LDNS_RCODE_NOERROR);
-		if (ls != LDNS_STATUS_OK && m->rcode == LDNS_RCODE_NOERROR &&
-		    nsec3_wildcard_nodata(nsec3, name, qtype))
-			ls = LDNS_STATUS_OK;
+		ls = nsec3_denial(nsec3, name, qtype, m->rcode == LDNS_RCODE_NXDOMAIN)
+			     ? LDNS_STATUS_OK
+			     : LDNS_STATUS_DNSSEC_NSEC_RR_NOT_COVERED;
 	} else {
 		j = bogus(out, EDE_NSEC_MISSING, "%s: no NSEC or NSEC3 proof", what);
 		goto out;
