@@ -311,6 +311,83 @@ static void test_validate_table(void **state)
 	ldns_rr_free(old_krr);
 }
 
+/* The NSEC3 owner label (base32hex of the SHA-1 hash, 0 iterations, no
+ * salt) of name, as text without the trailing dot. */
+static void hashed(const char *name, char *out, size_t cap)
+{
+	ldns_rdf *n = ldns_dname_new_frm_str(name);
+	ldns_rdf *h = ldns_nsec3_hash_name(n, 1, 0, 0, NULL);
+	char *t = ldns_rdf2str(h);
+
+	snprintf(out, cap, "%.*s", (int)strlen(t) - 1, t);
+	free(t);
+	ldns_rdf_deep_free(h);
+	ldns_rdf_deep_free(n);
+}
+
+/* RFC 5155 8.4, 8.5: NSEC3 denials of a zone with two names (test. and
+ * www.test.): the chain is h(test.) -> h(www.test.) -> back, so every other
+ * hash is covered by one of the two. */
+static void test_validate_nsec3(void **state)
+{
+	char ht[64], hw[64], apex[256], www[256];
+	const char *lo, *hi, *lo_types, *hi_types;
+	struct tdns_cache_value key = { 0 };
+	static const struct {
+		const char *what, *qname;
+		uint16_t qtype;
+		ldns_pkt_rcode rcode;
+		bool with_apex;
+		enum valid_status want;
+	} cases[] = {
+		{ "NXDOMAIN: closest encloser test., next closer and wildcard covered",
+		  "nosuch.test.", DNS_TYPE_A, LDNS_RCODE_NXDOMAIN, true, VALID_SECURE },
+		{ "NXDOMAIN without the encloser's NSEC3", "nosuch.test.", DNS_TYPE_A,
+		  LDNS_RCODE_NXDOMAIN, false, VALID_BOGUS },
+		{ "NODATA: the name's NSEC3 lacks the type", "www.test.", DNS_TYPE_TXT,
+		  LDNS_RCODE_NOERROR, false, VALID_SECURE },
+		{ "NODATA whose NSEC3 has the type", "www.test.", DNS_TYPE_A, LDNS_RCODE_NOERROR,
+		  false, VALID_BOGUS },
+	};
+
+	(void)state;
+	hashed("test.", ht, sizeof(ht));
+	hashed("www.test.", hw, sizeof(hw));
+	lo = strcmp(ht, hw) < 0 ? ht : hw;
+	hi = lo == ht ? hw : ht;
+	lo_types = lo == ht ? "SOA NS RRSIG DNSKEY NSEC3PARAM" : "A RRSIG";
+	hi_types = lo == ht ? "A RRSIG" : "SOA NS RRSIG DNSKEY NSEC3PARAM";
+	snprintf(apex, sizeof(apex), "%s.test. 300 IN NSEC3 1 0 0 - %s %s", lo, hi, lo_types);
+	snprintf(www, sizeof(www), "%s.test. 300 IN NSEC3 1 0 0 - %s %s", hi, lo, hi_types);
+	if (lo != ht) { /* apex names the record of test. */
+		char tmp[256];
+
+		memcpy(tmp, apex, sizeof(tmp));
+		memcpy(apex, www, sizeof(apex));
+		memcpy(www, tmp, sizeof(www));
+	}
+	dnskey_value(&key);
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		const char *ns[] = { SOA, www, cases[c].with_apex ? apex : NULL, NULL };
+		struct tdns_cache_value v = { 0 };
+		struct valid_verdict out;
+		struct have h = { 0 };
+		ldns_rdf *qn = ldns_dname_new_frm_str(cases[c].qname);
+		enum valid_step step;
+
+		h.dnskey = key;
+		pack(cases[c].qname, cases[c].qtype, cases[c].rcode, NULL, ns, keys, 0, NULL, &v);
+		step = valid_check(ta, ldns_rdf_data(qn), ldns_rdf_size(qn), cases[c].qtype, v.data,
+				   v.len, T0, lookup, &h, &out);
+		if (step != VALID_DONE || out.status != cases[c].want)
+			fail_msg("%s: got step %d status %d (%s), want %d", cases[c].what, step,
+				 out.status, out.why, cases[c].want);
+		cache_value_clear(&v);
+		ldns_rdf_deep_free(qn);
+	}
+	cache_value_clear(&key);
+}
+
 /* The status stored with a value; bogus shortens its life. */
 static void test_status_in_value(void **state)
 {
@@ -379,6 +456,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_validate_table),
+		cmocka_unit_test(test_validate_nsec3),
 		cmocka_unit_test(test_status_in_value),
 		cmocka_unit_test(test_anchor_files),
 	};
