@@ -238,39 +238,180 @@ static ldns_rr_list *answer_records(const struct vmsg *m, const ldns_rdf *name,
 	return l;
 }
 
-/* Does an NSEC or NSEC3 record of m's authority prove that name is a
- * delegation without DS (RFC 4035 5.2, RFC 5155 8.6): NS set, DS and SOA
- * clear? */
-static bool unsigned_delegation(const struct vmsg *m, const ldns_rdf *name)
+/* RFC 4035 3.1.3.2: NODATA at an empty non-terminal, which owns no
+ * NSEC: one that covers the name and whose next name is below it (ldns's
+ * check wants the name itself, or an NXDOMAIN proof). */
+static bool nsec_ent_nodata(const ldns_rr_list *nsec, const ldns_rdf *name)
+{
+	for (size_t i = 0; i < ldns_rr_list_rr_count(nsec); i++) {
+		const ldns_rr *n = ldns_rr_list_rr(nsec, i);
+		const ldns_rdf *next = ldns_rr_rdf(n, 0);
+
+		if (next != NULL && ldns_nsec_covers_name(n, name) &&
+		    ldns_dname_is_subdomain(next, name))
+			return true;
+	}
+	return false;
+}
+
+/* The full hashed owner name of name in the NSEC3 chain of n (RFC 5155
+ * 5: base32hex label of the hash, then the zone); NULL without memory. */
+static ldns_rdf *nsec3_hashed(const ldns_rr *n, const ldns_rdf *name)
+{
+	ldns_rdf *label = ldns_nsec3_hash_name_frm_nsec3(n, name);
+	ldns_rdf *zone = ldns_dname_left_chop(ldns_rr_owner(n));
+	ldns_rdf *full = label != NULL && zone != NULL ? ldns_dname_cat_clone(label, zone) : NULL;
+
+	ldns_rdf_deep_free(label);
+	ldns_rdf_deep_free(zone);
+	return full;
+}
+
+/* The NSEC3 of the list matching (match) or covering (!match) name, NULL
+ * when none does. */
+static const ldns_rr *nsec3_find(const ldns_rr_list *nsec3, const ldns_rdf *name, bool match)
+{
+	for (size_t i = 0; i < ldns_rr_list_rr_count(nsec3); i++) {
+		const ldns_rr *n = ldns_rr_list_rr(nsec3, i);
+		ldns_rdf *h = nsec3_hashed(n, name);
+		bool hit = h != NULL && (match ? ldns_dname_compare(h, ldns_rr_owner(n)) == 0
+					       : ldns_nsec_covers_name(n, h));
+
+		ldns_rdf_deep_free(h);
+		if (hit)
+			return n;
+	}
+	return NULL;
+}
+
+/* Does the NSEC3 (may be NULL) say name has neither type nor a CNAME? */
+static bool nsec3_lacks(const ldns_rr *n, uint16_t type)
+{
+	ldns_rdf *bitmap = n != NULL ? ldns_nsec3_bitmap(n) : NULL;
+
+	/* An empty non-terminal's NSEC3 has no bitmap at all (RFC 5155 7.1). */
+	return n != NULL && (bitmap == NULL ||
+			     (!ldns_nsec_bitmap_covers_type(bitmap, (ldns_rr_type)type) &&
+			      !ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_CNAME)));
+}
+
+/* What the closest encloser proof (RFC 5155 7.2.1, 8.3) must show beside
+ * the encloser and the covered next closer name. */
+enum ce_need {
+	CE_NXDOMAIN,  /* the wildcard at the encloser covered (8.4) */
+	CE_WILDCARD,  /* the wildcard at the encloser matched, without the
+		       * type (8.7: NODATA through a wildcard) */
+	CE_OPTOUT,    /* the next closer name covered with opt-out (8.6: no
+		       * DS below an opt-out span) */
+};
+
+/* The closest encloser proof for name, with what need adds. */
+static bool nsec3_ce_proof(const ldns_rr_list *nsec3, const ldns_rdf *name, uint16_t qtype,
+			   enum ce_need need)
+{
+	ldns_rdf *closer = ldns_rdf_clone(name), *ce, *wc, *star;
+	const ldns_rr *cover;
+	bool ok = false, found = false;
+
+	while (!found && closer != NULL && ldns_dname_label_count(closer) > 0) {
+		ce = ldns_dname_left_chop(closer);
+		if (ce != NULL && nsec3_find(nsec3, ce, true) != NULL) {
+			found = true;
+			cover = nsec3_find(nsec3, closer, false);
+			star = ldns_dname_new_frm_str("*");
+			wc = star != NULL ? ldns_dname_cat_clone(star, ce) : NULL;
+			ok = cover != NULL && wc != NULL;
+			if (ok && need == CE_NXDOMAIN)
+				ok = nsec3_find(nsec3, wc, false) != NULL;
+			else if (ok && need == CE_WILDCARD)
+				ok = nsec3_lacks(nsec3_find(nsec3, wc, true), qtype);
+			else if (ok)
+				ok = ldns_nsec3_optout(cover);
+			ldns_rdf_deep_free(star);
+			ldns_rdf_deep_free(wc);
+		}
+		ldns_rdf_deep_free(closer);
+		closer = ce;
+	}
+	ldns_rdf_deep_free(closer);
+	return ok;
+}
+
+/* RFC 5155 8.4-8.7: NSEC3 records prove that (name, qtype) does not
+ * exist: the name (NXDOMAIN), or the type at it, directly, through a
+ * wildcard, or (for DS) below an opt-out span. Checked here rather than by
+ * ldns_dnssec_verify_denial_nsec3, which leaks the hashed names. */
+static bool nsec3_denial(const ldns_rr_list *nsec3, const ldns_rdf *name, uint16_t qtype,
+			 bool nxdomain)
+{
+	const ldns_rr *exact;
+
+	if (nxdomain)
+		return nsec3_ce_proof(nsec3, name, qtype, CE_NXDOMAIN);
+	exact = nsec3_find(nsec3, name, true);
+	if (exact != NULL)
+		return nsec3_lacks(exact, qtype);
+	return nsec3_ce_proof(nsec3, name, qtype, CE_WILDCARD) ||
+	       (qtype == LDNS_RR_TYPE_DS && nsec3_ce_proof(nsec3, name, qtype, CE_OPTOUT));
+}
+
+/* The NSEC and NSEC3 records of m's authority section and their RRSIGs,
+ * into the lists (which borrow m's records: ldns_rr_list_free only); sigs
+ * may be NULL. */
+static void denial_records(const struct vmsg *m, ldns_rr_list *nsec, ldns_rr_list *nsec3,
+			   ldns_rr_list *sigs)
 {
 	for (size_t i = 0; i < m->n; i++) {
 		const struct vset *s = &m->sets[i];
+		ldns_rr_type t = ldns_rr_get_type(ldns_rr_list_rr(s->rrs, 0));
 
-		for (size_t j = 0; s->authority && j < ldns_rr_list_rr_count(s->rrs); j++) {
-			const ldns_rr *rr = ldns_rr_list_rr(s->rrs, j);
-			ldns_rdf *bitmap = NULL, *hash = NULL, *label = NULL;
-			bool match = false;
-
-			if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_NSEC) {
-				match = ldns_dname_compare(ldns_rr_owner(rr), name) == 0;
-				bitmap = ldns_nsec_get_bitmap(rr);
-			} else if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_NSEC3) {
-				hash = ldns_nsec3_hash_name_frm_nsec3(rr, name);
-				label = ldns_dname_label(ldns_rr_owner(rr), 0);
-				match = hash != NULL && label != NULL &&
-					ldns_dname_compare(hash, label) == 0;
-				bitmap = ldns_nsec3_bitmap(rr);
-				ldns_rdf_deep_free(hash);
-				ldns_rdf_deep_free(label);
-			}
-			if (match && bitmap != NULL &&
-			    ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_NS) &&
-			    !ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_DS) &&
-			    !ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_SOA))
-				return true;
-		}
+		if (!s->authority || (t != LDNS_RR_TYPE_NSEC && t != LDNS_RR_TYPE_NSEC3))
+			continue;
+		for (size_t k = 0; k < ldns_rr_list_rr_count(s->rrs); k++)
+			ldns_rr_list_push_rr(t == LDNS_RR_TYPE_NSEC ? nsec : nsec3,
+					     ldns_rr_list_rr(s->rrs, k));
+		for (size_t k = 0; sigs != NULL && k < ldns_rr_list_rr_count(s->sigs); k++)
+			ldns_rr_list_push_rr(sigs, ldns_rr_list_rr(s->sigs, k));
 	}
-	return false;
+}
+
+/* Does the bitmap (NULL: empty) show a delegation without DS: NS set, DS
+ * and SOA clear? */
+static bool bitmap_unsigned_cut(const ldns_rdf *bitmap)
+{
+	return bitmap != NULL && ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_NS) &&
+	       !ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_DS) &&
+	       !ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_SOA);
+}
+
+/* Does the (secure) DS answer m prove that name is a delegation without
+ * DS (RFC 4035 5.2): its NSEC, or its NSEC3 (RFC 5155 8.9), with NS and
+ * without DS or SOA; or an opt-out NSEC3 span covering it (RFC 5155 8.6:
+ * unsigned delegations need no NSEC3 of their own there)? */
+static bool unsigned_delegation(const struct vmsg *m, const ldns_rdf *name)
+{
+	ldns_rr_list *nsec = ldns_rr_list_new(), *nsec3 = ldns_rr_list_new();
+	const ldns_rr *n3;
+	bool ok = false;
+
+	if (nsec == NULL || nsec3 == NULL)
+		goto out;
+	denial_records(m, nsec, nsec3, NULL);
+	for (size_t i = 0; i < ldns_rr_list_rr_count(nsec) && !ok; i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(nsec, i);
+
+		ok = ldns_dname_compare(ldns_rr_owner(rr), name) == 0 &&
+		     bitmap_unsigned_cut(ldns_nsec_get_bitmap(rr));
+	}
+	if (!ok && ldns_rr_list_rr_count(nsec3) > 0) {
+		n3 = nsec3_find(nsec3, name, true);
+		ok = n3 != NULL ? bitmap_unsigned_cut(ldns_nsec3_bitmap(n3))
+				: nsec3_ce_proof(nsec3, name, LDNS_RR_TYPE_DS, CE_OPTOUT);
+	}
+out:
+	ldns_rr_list_free(nsec);
+	ldns_rr_list_free(nsec3);
+	return ok;
 }
 
 /*
@@ -500,123 +641,6 @@ static ldns_rdf *chain_end(const struct vmsg *m, const ldns_rdf *qname)
 	return at;
 }
 
-/* RFC 4035 3.1.3.2: NODATA at an empty non-terminal, which owns no
- * NSEC: one that covers the name and whose next name is below it (ldns's
- * check wants the name itself, or an NXDOMAIN proof). */
-static bool nsec_ent_nodata(const ldns_rr_list *nsec, const ldns_rdf *name)
-{
-	for (size_t i = 0; i < ldns_rr_list_rr_count(nsec); i++) {
-		const ldns_rr *n = ldns_rr_list_rr(nsec, i);
-		const ldns_rdf *next = ldns_rr_rdf(n, 0);
-
-		if (next != NULL && ldns_nsec_covers_name(n, name) &&
-		    ldns_dname_is_subdomain(next, name))
-			return true;
-	}
-	return false;
-}
-
-/* The full hashed owner name of name in the NSEC3 chain of n (RFC 5155
- * 5: base32hex label of the hash, then the zone); NULL without memory. */
-static ldns_rdf *nsec3_hashed(const ldns_rr *n, const ldns_rdf *name)
-{
-	ldns_rdf *label = ldns_nsec3_hash_name_frm_nsec3(n, name);
-	ldns_rdf *zone = ldns_dname_left_chop(ldns_rr_owner(n));
-	ldns_rdf *full = label != NULL && zone != NULL ? ldns_dname_cat_clone(label, zone) : NULL;
-
-	ldns_rdf_deep_free(label);
-	ldns_rdf_deep_free(zone);
-	return full;
-}
-
-/* The NSEC3 of the list matching (match) or covering (!match) name, NULL
- * when none does. */
-static const ldns_rr *nsec3_find(const ldns_rr_list *nsec3, const ldns_rdf *name, bool match)
-{
-	for (size_t i = 0; i < ldns_rr_list_rr_count(nsec3); i++) {
-		const ldns_rr *n = ldns_rr_list_rr(nsec3, i);
-		ldns_rdf *h = nsec3_hashed(n, name);
-		bool hit = h != NULL && (match ? ldns_dname_compare(h, ldns_rr_owner(n)) == 0
-					       : ldns_nsec_covers_name(n, h));
-
-		ldns_rdf_deep_free(h);
-		if (hit)
-			return n;
-	}
-	return NULL;
-}
-
-/* Does the NSEC3 (may be NULL) say name has neither type nor a CNAME? */
-static bool nsec3_lacks(const ldns_rr *n, uint16_t type)
-{
-	ldns_rdf *bitmap = n != NULL ? ldns_nsec3_bitmap(n) : NULL;
-
-	/* An empty non-terminal's NSEC3 has no bitmap at all (RFC 5155 7.1). */
-	return n != NULL && (bitmap == NULL ||
-			     (!ldns_nsec_bitmap_covers_type(bitmap, (ldns_rr_type)type) &&
-			      !ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_CNAME)));
-}
-
-/* What the closest encloser proof (RFC 5155 7.2.1, 8.3) must show beside
- * the encloser and the covered next closer name. */
-enum ce_need {
-	CE_NXDOMAIN,  /* the wildcard at the encloser covered (8.4) */
-	CE_WILDCARD,  /* the wildcard at the encloser matched, without the
-		       * type (8.7: NODATA through a wildcard) */
-	CE_OPTOUT,    /* the next closer name covered with opt-out (8.6: no
-		       * DS below an opt-out span) */
-};
-
-/* The closest encloser proof for name, with what need adds. */
-static bool nsec3_ce_proof(const ldns_rr_list *nsec3, const ldns_rdf *name, uint16_t qtype,
-			   enum ce_need need)
-{
-	ldns_rdf *closer = ldns_rdf_clone(name), *ce, *wc, *star;
-	const ldns_rr *cover;
-	bool ok = false, found = false;
-
-	while (!found && closer != NULL && ldns_dname_label_count(closer) > 0) {
-		ce = ldns_dname_left_chop(closer);
-		if (ce != NULL && nsec3_find(nsec3, ce, true) != NULL) {
-			found = true;
-			cover = nsec3_find(nsec3, closer, false);
-			star = ldns_dname_new_frm_str("*");
-			wc = star != NULL ? ldns_dname_cat_clone(star, ce) : NULL;
-			ok = cover != NULL && wc != NULL;
-			if (ok && need == CE_NXDOMAIN)
-				ok = nsec3_find(nsec3, wc, false) != NULL;
-			else if (ok && need == CE_WILDCARD)
-				ok = nsec3_lacks(nsec3_find(nsec3, wc, true), qtype);
-			else if (ok)
-				ok = ldns_nsec3_optout(cover);
-			ldns_rdf_deep_free(star);
-			ldns_rdf_deep_free(wc);
-		}
-		ldns_rdf_deep_free(closer);
-		closer = ce;
-	}
-	ldns_rdf_deep_free(closer);
-	return ok;
-}
-
-/* RFC 5155 8.4-8.7: NSEC3 records prove that (name, qtype) does not
- * exist: the name (NXDOMAIN), or the type at it, directly, through a
- * wildcard, or (for DS) below an opt-out span. Checked here rather than by
- * ldns_dnssec_verify_denial_nsec3, which leaks the hashed names. */
-static bool nsec3_denial(const ldns_rr_list *nsec3, const ldns_rdf *name, uint16_t qtype,
-			 bool nxdomain)
-{
-	const ldns_rr *exact;
-
-	if (nxdomain)
-		return nsec3_ce_proof(nsec3, name, qtype, CE_NXDOMAIN);
-	exact = nsec3_find(nsec3, name, true);
-	if (exact != NULL)
-		return nsec3_lacks(exact, qtype);
-	return nsec3_ce_proof(nsec3, name, qtype, CE_WILDCARD) ||
-	       (qtype == LDNS_RR_TYPE_DS && nsec3_ce_proof(nsec3, name, qtype, CE_OPTOUT));
-}
-
 /* RFC 4035 5.4, RFC 5155 8: the NSEC or NSEC3 records of a negative
  * answer prove that (name, qtype) does not exist. */
 static enum judged judge_denial(const struct vmsg *m, const ldns_rdf *name, uint16_t qtype,
@@ -634,18 +658,7 @@ static enum judged judge_denial(const struct vmsg *m, const ldns_rdf *name, uint
 		j = bogus(out, EDE_DNSSEC_BOGUS, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < m->n; i++) {
-		const struct vset *s = &m->sets[i];
-		ldns_rr_type t = ldns_rr_get_type(ldns_rr_list_rr(s->rrs, 0));
-
-		if (!s->authority || (t != LDNS_RR_TYPE_NSEC && t != LDNS_RR_TYPE_NSEC3))
-			continue;
-		for (size_t k = 0; k < ldns_rr_list_rr_count(s->rrs); k++)
-			ldns_rr_list_push_rr(t == LDNS_RR_TYPE_NSEC ? nsec : nsec3,
-					     ldns_rr_list_rr(s->rrs, k));
-		for (size_t k = 0; k < ldns_rr_list_rr_count(s->sigs); k++)
-			ldns_rr_list_push_rr(sigs, ldns_rr_list_rr(s->sigs, k));
-	}
+	denial_records(m, nsec, nsec3, sigs);
 	ldns_rr_set_owner(q, ldns_rdf_clone(name));
 	ldns_rr_set_type(q, (ldns_rr_type)qtype);
 	ldns_rr_set_class(q, LDNS_RR_CLASS_IN);

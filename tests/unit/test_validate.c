@@ -120,6 +120,7 @@ static void pack(const char *qname, uint16_t qtype, ldns_pkt_rcode rcode,
 struct have {
 	struct tdns_cache_value dnskey;
 	bool dnskey_bogus;
+	struct tdns_cache_value ds; /* the DS answer of child.test., if any */
 	unsigned asked;
 };
 
@@ -129,7 +130,15 @@ static bool lookup(void *ctx, const uint8_t *name, size_t name_len, uint16_t typ
 	struct have *h = ctx;
 	static const uint8_t test[] = { 4, 't', 'e', 's', 't', 0 };
 
+	static const uint8_t child[] = { 5, 'c', 'h', 'i', 'l', 'd', 4, 't', 'e', 's', 't', 0 };
+
 	h->asked++;
+	if (type == DNS_TYPE_DS && name_len == sizeof(child) &&
+	    memcmp(name, child, sizeof(child)) == 0 && h->ds.data != NULL) {
+		*val = h->ds.data;
+		*vlen = h->ds.len;
+		return true;
+	}
 	if (type != DNS_TYPE_DNSKEY || name_len != sizeof(test) ||
 	    memcmp(name, test, sizeof(test)) != 0 || h->dnskey.data == NULL)
 		return false;
@@ -388,6 +397,79 @@ static void test_validate_nsec3(void **state)
 	cache_value_clear(&key);
 }
 
+/* RFC 4035 5.2: unsigned data at child.test. is insecure only when the
+ * (secure) DS answer of child.test. proves a delegation without DS: an
+ * NSEC with NS and without DS, or an opt-out NSEC3 span over it (RFC 5155
+ * 8.6); otherwise it is bogus (RRSIGs missing). */
+static void test_unsigned_delegation(void **state)
+{
+	char ht[64], hc[64], nsec3_a[256], nsec3_b[256];
+	const char *lo, *hi;
+	struct tdns_cache_value key = { 0 };
+	const char *an[] = { "child.test. 300 IN A 192.0.2.9", NULL };
+	struct {
+		const char *what;
+		const char *ns[4];
+		enum valid_status want;
+	} cases[] = {
+		{ "NSEC: NS without DS", { SOA, "child.test. 300 IN NSEC www.test. NS RRSIG NSEC" },
+		  VALID_INSECURE },
+		{ "NSEC: no NS (not a delegation)",
+		  { SOA, "child.test. 300 IN NSEC www.test. A RRSIG NSEC" }, VALID_BOGUS },
+		{ "NSEC3 opt-out span over it", { SOA, nsec3_a, nsec3_b }, VALID_INSECURE },
+		{ "NSEC3 covering it without opt-out", { SOA, NULL, NULL }, VALID_BOGUS },
+	};
+
+	(void)state;
+	/* a two-name chain test. <-> www.test.; child.test. falls in a span */
+	hashed("test.", ht, sizeof(ht));
+	hashed("www.test.", hc, sizeof(hc));
+	lo = strcmp(ht, hc) < 0 ? ht : hc;
+	hi = lo == ht ? hc : ht;
+	snprintf(nsec3_a, sizeof(nsec3_a), "%s.test. 300 IN NSEC3 1 1 0 - %s %s", lo, hi,
+		 lo == ht ? "SOA NS RRSIG DNSKEY NSEC3PARAM" : "A RRSIG");
+	snprintf(nsec3_b, sizeof(nsec3_b), "%s.test. 300 IN NSEC3 1 1 0 - %s %s", hi, lo,
+		 hi == ht ? "SOA NS RRSIG DNSKEY NSEC3PARAM" : "A RRSIG");
+	dnskey_value(&key);
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		char a_plain[256], b_plain[256];
+		struct tdns_cache_value v = { 0 };
+		struct valid_verdict out;
+		struct have h = { 0 };
+		ldns_rdf *qn = ldns_dname_new_frm_str("child.test.");
+		enum valid_step step;
+
+		if (c == 3) { /* the same chain, flags 0 */
+			snprintf(a_plain, sizeof(a_plain), "%s", nsec3_a);
+			snprintf(b_plain, sizeof(b_plain), "%s", nsec3_b);
+			a_plain[strstr(a_plain, "NSEC3 1 1") - a_plain + 8] = '0';
+			b_plain[strstr(b_plain, "NSEC3 1 1") - b_plain + 8] = '0';
+			cases[c].ns[1] = a_plain;
+			cases[c].ns[2] = b_plain;
+		}
+		h.dnskey = key;
+		pack("child.test.", DNS_TYPE_A, LDNS_RCODE_NOERROR, an, NULL, keys, DNS_TYPE_A, NULL,
+		     &v);
+		step = valid_check(ta, ldns_rdf_data(qn), ldns_rdf_size(qn), DNS_TYPE_A, v.data,
+				   v.len, T0, lookup, &h, &out);
+		assert_int_equal(step, VALID_NEED);
+		assert_int_equal(out.need_type, DNS_TYPE_DS);
+		pack("child.test.", DNS_TYPE_DS, LDNS_RCODE_NOERROR, NULL, cases[c].ns, keys, 0,
+		     NULL, &h.ds);
+		cache_value_set_status(&h.ds, VALID_SECURE, 0, 0);
+		step = valid_check(ta, ldns_rdf_data(qn), ldns_rdf_size(qn), DNS_TYPE_A, v.data,
+				   v.len, T0, lookup, &h, &out);
+		if (step != VALID_DONE || out.status != cases[c].want ||
+		    (cases[c].want == VALID_BOGUS && out.ede != EDE_RRSIGS_MISSING))
+			fail_msg("%s: got step %d status %d EDE %u (%s), want %d", cases[c].what, step,
+				 out.status, out.ede, out.why, cases[c].want);
+		cache_value_clear(&h.ds);
+		cache_value_clear(&v);
+		ldns_rdf_deep_free(qn);
+	}
+	cache_value_clear(&key);
+}
+
 /* The status stored with a value; bogus shortens its life. */
 static void test_status_in_value(void **state)
 {
@@ -457,6 +539,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_validate_table),
 		cmocka_unit_test(test_validate_nsec3),
+		cmocka_unit_test(test_unsigned_delegation),
 		cmocka_unit_test(test_status_in_value),
 		cmocka_unit_test(test_anchor_files),
 	};
