@@ -266,19 +266,24 @@ static void picks_dnssec(const struct tdns_msg *m, const struct picks *an,
 			 struct picks *out, size_t *ns)
 {
 	size_t as = msg_ns_start(m), ae = msg_ar_start(m);
+	bool signed_reply = false;
 
+	/* Most replies carry no RRSIG (no DO asked): then no search for them. */
+	for (size_t i = 0; i < ae && !signed_reply; i++)
+		signed_reply = m->rr[i].type == DNS_TYPE_RRSIG;
 	out->n = 0;
 	for (size_t i = 0; i < an->n; i++) {
 		const struct tdns_msg_rr *rr = an->v[i].rr;
 		const struct tdns_msg_rr *next = i + 1 < an->n ? an->v[i + 1].rr : NULL;
 
 		picks_add(out, rr, (uint32_t)an->v[i].at);
-		if (next == NULL || !same_set(m, rr, next))
+		if (signed_reply && (next == NULL || !same_set(m, rr, next)))
 			picks_sigs(m, 0, m->ancount, rr, an->v[i].at, out);
 	}
 	*ns = out->n;
-	if (soa != NULL) {
+	if (soa != NULL)
 		picks_add(out, soa, neg_ttl);
+	if (soa != NULL && signed_reply) {
 		picks_sigs(m, as, ae, soa, neg_ttl, out);
 		for (size_t i = as; i < ae; i++) {
 			const struct tdns_msg_rr *rr = &m->rr[i];
