@@ -499,6 +499,22 @@ static enum judged verify_set(const struct vset *s, const ldns_rr_list *keys, ui
 	return bogus(out, sig_ede(ls), "%s: %s", what, ldns_get_errorstr_by_id(ls));
 }
 
+/* Has the DS RRset one record whose key algorithm and digest type this
+ * build can check (RFC 4035 5.2, RFC 4509, RFC 6605)? */
+static bool ds_usable(const ldns_rr_list *ds)
+{
+	for (size_t i = 0; i < ldns_rr_list_rr_count(ds); i++) {
+		const ldns_rr *d = ldns_rr_list_rr(ds, i);
+		const ldns_rdf *alg = ldns_rr_rdf(d, 1), *digest = ldns_rr_rdf(d, 2);
+		uint8_t dt = digest != NULL ? ldns_rdf2native_int8(digest) : 0;
+
+		if (alg != NULL && ldns_key_algo_supported(ldns_rdf2native_int8(alg)) &&
+		    (dt == LDNS_SHA1 || dt == LDNS_SHA256 || dt == LDNS_SHA384))
+			return true;
+	}
+	return false;
+}
+
 /* The keys of s's own DNSKEY RRset that the anchor or the DS answer
  * trusts (RFC 4035 5.2); s is the DNSKEY RRset at its signer. */
 static enum judged judge_keyset(const struct tdns_anchors *ta, const struct vset *s,
@@ -510,7 +526,7 @@ static enum judged judge_keyset(const struct tdns_anchors *ta, const struct vset
 	const struct tdns_anchor *a = anchors_find(ta, w, wl);
 	struct vmsg dep = { 0 };
 	enum valid_status st = VALID_UNCHECKED;
-	ldns_rr_list *ds = NULL, *matched = ldns_rr_list_new();
+	ldns_rr_list *ds = NULL, *borrowed, *matched = ldns_rr_list_new();
 	const ldns_rr_list *anchor_keys = NULL;
 	enum judged j;
 
@@ -533,17 +549,18 @@ static enum judged judge_keyset(const struct tdns_anchors *ta, const struct vset
 			j = insecure(out, "zone below an insecure delegation");
 			goto out;
 		}
-		ds = answer_records(&dep, zone, LDNS_RR_TYPE_DS);
+		/* answer_records borrows: cloned so that one free fits both */
+		borrowed = answer_records(&dep, zone, LDNS_RR_TYPE_DS);
+		ds = borrowed != NULL ? ldns_rr_list_clone(borrowed) : NULL;
+		ldns_rr_list_free(borrowed);
 		if (ds != NULL && ldns_rr_list_rr_count(ds) == 0) {
 			j = insecure(out, "no DS for the zone: unsigned delegation");
 			goto out;
 		}
-		/* answer_records borrows: clone so that one free fits both */
-		if (ds != NULL) {
-			ldns_rr_list *c = ldns_rr_list_clone(ds);
-
-			ldns_rr_list_free(ds);
-			ds = c;
+		if (ds != NULL && !ds_usable(ds)) {
+			/* RFC 4035 5.2: no DS we can use is as good as none. */
+			j = insecure(out, "no DS of a supported algorithm and digest");
+			goto out;
 		}
 	}
 	if (ds == NULL) {

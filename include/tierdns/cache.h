@@ -153,7 +153,7 @@ void cache_value_clear(struct tdns_cache_value *v);
 void cache_value_set_status(struct tdns_cache_value *v, enum valid_status status,
 			    uint16_t ede, uint64_t bogus_until);
 
-/* The status and EDE stored in a packed value (VALID_UNCHECKED for a
+/* The status stored in a packed value (VALID_UNCHECKED for a
  * version 1 or unreadable one). */
 enum valid_status cache_value_status(const uint8_t *val, size_t len);
 

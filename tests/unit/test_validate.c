@@ -38,15 +38,16 @@ static ldns_rr *rr(const char *text)
 	return r;
 }
 
-/* A key for "test." whose signatures are valid from inception to
+/* A key for zone whose signatures are valid from inception to
  * expiration. */
-static ldns_key_list *make_keys(uint32_t inception, uint32_t expiration, ldns_rr **krr)
+static ldns_key_list *make_zone_keys(const char *zone, uint32_t inception, uint32_t expiration,
+				     ldns_rr **krr)
 {
 	ldns_key_list *kl = ldns_key_list_new();
 	ldns_key *k = ldns_key_new_frm_algorithm(LDNS_SIGN_ECDSAP256SHA256, 256);
 
 	assert_non_null(k);
-	ldns_key_set_pubkey_owner(k, ldns_dname_new_frm_str("test."));
+	ldns_key_set_pubkey_owner(k, ldns_dname_new_frm_str(zone));
 	ldns_key_set_flags(k, 257);
 	ldns_key_set_inception(k, inception);
 	ldns_key_set_expiration(k, expiration);
@@ -54,6 +55,11 @@ static ldns_key_list *make_keys(uint32_t inception, uint32_t expiration, ldns_rr
 	ldns_key_set_keytag(k, ldns_calc_keytag(*krr));
 	ldns_key_list_push_key(kl, k);
 	return kl;
+}
+
+static ldns_key_list *make_keys(uint32_t inception, uint32_t expiration, ldns_rr **krr)
+{
+	return make_zone_keys("test.", inception, expiration, krr);
 }
 
 /* The packed value of a reply to (qname, qtype) with the records of an
@@ -470,6 +476,55 @@ static void test_unsigned_delegation(void **state)
 	cache_value_clear(&key);
 }
 
+/* RFC 4035 5.2: a child whose DS records all name a digest this build
+ * cannot compute is insecure, not bogus; one whose DS matches no key is
+ * bogus (DNSKEY missing). */
+static void test_unusable_ds(void **state)
+{
+	ldns_rr *ckrr = NULL;
+	ldns_key_list *ck = make_zone_keys("child.test.", T0 - 3600, T0 + 86400, &ckrr);
+	struct tdns_cache_value key = { 0 }, v = { 0 };
+	char *k = ldns_rr2str(ckrr);
+	const char *an[] = { k, NULL };
+	static const struct {
+		const char *ds;
+		enum valid_status want;
+	} cases[] = {
+		{ "child.test. 300 IN DS 1 13 99 00112233", VALID_INSECURE },
+		{ "child.test. 300 IN DS 1 13 2 "
+		  "0011223344556677889900112233445566778899001122334455667788990011", VALID_BOGUS },
+	};
+
+	(void)state;
+	k[strlen(k) - 1] = '\0';
+	/* the child's DNSKEY RRset, signed by its own key */
+	pack("child.test.", DNS_TYPE_DNSKEY, LDNS_RCODE_NOERROR, an, NULL, ck, 0, NULL, &v);
+	dnskey_value(&key);
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		const char *ds[] = { cases[c].ds, NULL };
+		struct valid_verdict out;
+		struct have h = { 0 };
+		ldns_rdf *qn = ldns_dname_new_frm_str("child.test.");
+
+		h.dnskey = key;
+		pack("child.test.", DNS_TYPE_DS, LDNS_RCODE_NOERROR, ds, NULL, keys, 0, NULL, &h.ds);
+		cache_value_set_status(&h.ds, VALID_SECURE, 0, 0);
+		assert_int_equal(valid_check(ta, ldns_rdf_data(qn), ldns_rdf_size(qn),
+					     DNS_TYPE_DNSKEY, v.data, v.len, T0, lookup, &h, &out),
+				 VALID_DONE);
+		if (out.status != cases[c].want)
+			fail_msg("%s: got status %d EDE %u (%s), want %d", cases[c].ds, out.status,
+				 out.ede, out.why, cases[c].want);
+		cache_value_clear(&h.ds);
+		ldns_rdf_deep_free(qn);
+	}
+	cache_value_clear(&key);
+	cache_value_clear(&v);
+	free(k);
+	ldns_key_list_free(ck);
+	ldns_rr_free(ckrr);
+}
+
 /* The status stored with a value; bogus shortens its life. */
 static void test_status_in_value(void **state)
 {
@@ -540,6 +595,7 @@ int main(void)
 		cmocka_unit_test(test_validate_table),
 		cmocka_unit_test(test_validate_nsec3),
 		cmocka_unit_test(test_unsigned_delegation),
+		cmocka_unit_test(test_unusable_ds),
 		cmocka_unit_test(test_status_in_value),
 		cmocka_unit_test(test_anchor_files),
 	};
