@@ -14,6 +14,8 @@ void answer_reset(struct tdns_answer *a)
 	a->tc = false;
 	a->has_ede = false;
 	a->wildcard = false;
+	a->ad = false;
+	a->dnssec = 0;
 	a->cookie_ok = false;
 	a->cookie_len = 0;
 	a->keepalive = 0;
@@ -106,6 +108,7 @@ void answer_fail(struct tdns_answer *a, uint16_t rcode, uint16_t ede_code,
 {
 	a->n = 0;
 	a->aa = false;
+	a->ad = false;
 	a->tc = false;
 	a->rcode = rcode;
 	answer_set_ede(a, ede_code, text);

@@ -14,7 +14,9 @@
 #include "tierdns/wire.h"
 #include "tierdns/zonedb.h"
 
-#define CACHE_HDR_LEN 14     /* version, rcode, expiry, ancount, nscount */
+#define CACHE_HDR_LEN 16     /* version, rcode, expiry, ancount, nscount,
+			      * status, EDE */
+#define CACHE_HDR_V1_LEN 14  /* version 1: no status, no EDE */
 #define CACHE_REC_FIXED 14   /* type, class, expiry, rdlength */
 #define DEFAULT_MAX_TTL 86400u
 #define DEFAULT_MAX_NEG_TTL 3600u
@@ -25,6 +27,18 @@
 #define CACHE_INDEX_KEY "cache_index" /* in meta: the index is built */
 #define CACHE_INDEX_VERSION 1u
 #define IDX_KEY_MAX (8 + RECORD_KEY_MAX)
+
+/* The header length of a packed value (both versions are read: entries
+ * written before validation existed are VALID_UNCHECKED), 0 when it is no
+ * value. */
+static inline size_t hdr_len(const uint8_t *val, size_t len)
+{
+	if (len >= CACHE_HDR_LEN && val[0] == CACHE_VALUE_VERSION)
+		return CACHE_HDR_LEN;
+	if (len >= CACHE_HDR_V1_LEN && val[0] == 1)
+		return CACHE_HDR_V1_LEN;
+	return 0;
+}
 
 /* ---- building a value from an upstream reply ---- */
 
@@ -201,6 +215,85 @@ static const struct tdns_msg_rr *find_soa(const struct tdns_msg *m,
 	return NULL;
 }
 
+/* The type an RRSIG record covers (RFC 4034 3.1.1), 0 for a short one. */
+static uint16_t sig_covers(const struct tdns_msg *m, const struct tdns_msg_rr *rr)
+{
+	return rr->type == DNS_TYPE_RRSIG && rr->rdlen >= 2 ? dns_rd16(m->wire + rr->rdata)
+							    : 0;
+}
+
+/* Append the RRSIGs of sections [from, to) of m that cover the RRset of
+ * `set` (its owner and type), expiring no later than the RRset (`at`). */
+static void picks_sigs(const struct tdns_msg *m, size_t from, size_t to,
+		       const struct tdns_msg_rr *set, uint64_t at, struct picks *p)
+{
+	uint8_t owner[NAME_WIRE_MAX];
+	size_t olen = msg_name(m, set->owner, owner);
+
+	for (size_t i = from; i < to; i++) {
+		const struct tdns_msg_rr *rr = &m->rr[i];
+
+		if (sig_covers(m, rr) == set->type && rr_is(m, rr, owner, olen, DNS_TYPE_RRSIG))
+			picks_add(p, rr, (uint32_t)(ttl_clean(rr->ttl) < at ? ttl_clean(rr->ttl)
+									     : at));
+	}
+}
+
+/* Are a and b of one RRset (owner, type)? */
+static bool same_set(const struct tdns_msg *m, const struct tdns_msg_rr *a,
+		     const struct tdns_msg_rr *b)
+{
+	uint8_t owner[NAME_WIRE_MAX];
+
+	return a->type == b->type && a->owner_len == b->owner_len &&
+	       msg_name_eq(m, b->owner, owner, msg_name(m, a->owner, owner));
+}
+
+/*
+ * What DNSSEC adds to a value (RFC 4035 3.1.1, 3.1.3): after each RRset of
+ * the answer (an, TTLs), its RRSIGs from the answer section; for a negative
+ * answer (soa), the SOA, its RRSIGs and every NSEC/NSEC3 of the authority
+ * section with theirs (the denial proof). The records go to out, the
+ * authority ones counted in *ns. Without RRSIGs in the reply (no DO, or an
+ * unsigned zone) out holds an and the SOA as before.
+ */
+static void picks_dnssec(const struct tdns_msg *m, const struct picks *an,
+			 const struct tdns_msg_rr *soa, uint32_t neg_ttl,
+			 struct picks *out, size_t *ns)
+{
+	size_t as = msg_ns_start(m), ae = msg_ar_start(m);
+	bool signed_reply = false;
+
+	/* Most replies carry no RRSIG (no DO asked): then no search for them. */
+	for (size_t i = 0; i < ae && !signed_reply; i++)
+		signed_reply = m->rr[i].type == DNS_TYPE_RRSIG;
+	out->n = 0;
+	for (size_t i = 0; i < an->n; i++) {
+		const struct tdns_msg_rr *rr = an->v[i].rr;
+		const struct tdns_msg_rr *next = i + 1 < an->n ? an->v[i + 1].rr : NULL;
+
+		picks_add(out, rr, (uint32_t)an->v[i].at);
+		if (signed_reply && (next == NULL || !same_set(m, rr, next)))
+			picks_sigs(m, 0, m->ancount, rr, an->v[i].at, out);
+	}
+	*ns = out->n;
+	if (soa != NULL)
+		picks_add(out, soa, neg_ttl);
+	if (soa != NULL && signed_reply) {
+		picks_sigs(m, as, ae, soa, neg_ttl, out);
+		for (size_t i = as; i < ae; i++) {
+			const struct tdns_msg_rr *rr = &m->rr[i];
+
+			if ((rr->type == DNS_TYPE_NSEC || rr->type == DNS_TYPE_NSEC3) &&
+			    rr->rclass == DNS_CLASS_IN) {
+				picks_add(out, rr, min32(ttl_clean(rr->ttl), neg_ttl));
+				picks_sigs(m, as, ae, rr, min32(ttl_clean(rr->ttl), neg_ttl), out);
+			}
+		}
+	}
+	*ns = out->n - *ns;
+}
+
 static enum tdns_status pack_value(const struct tdns_msg *m, uint8_t rcode,
 				   uint64_t expiry, const struct pick *recs,
 				   size_t an, size_t ns, struct tdns_cache_value *v)
@@ -221,6 +314,8 @@ static enum tdns_status pack_value(const struct tdns_msg *m, uint8_t rcode,
 	dns_wr64(p + 2, expiry);
 	dns_wr16(p + 10, (uint16_t)an);
 	dns_wr16(p + 12, (uint16_t)ns);
+	p[14] = VALID_UNCHECKED;
+	p[15] = 0;
 	pos = CACHE_HDR_LEN;
 	for (size_t i = 0; i < an + ns; i++) {
 		const struct tdns_msg_rr *rr = recs[i].rr;
@@ -252,6 +347,8 @@ enum tdns_status cache_value_build(const struct tdns_cache_cfg *cfg,
 	uint8_t last[NAME_WIRE_MAX];
 	size_t last_len = 0;
 	const struct tdns_msg_rr *soa = NULL;
+	struct picks allp, *all = &allp;
+	size_t ns = 0;
 	uint32_t neg_ttl = 0;
 	bool complete, sane, cacheable;
 	uint64_t expiry = UINT64_MAX;
@@ -284,25 +381,19 @@ enum tdns_status cache_value_build(const struct tdns_cache_cfg *cfg,
 			neg_ttl = min32(neg_ttl, max_neg);
 		}
 	}
-	for (size_t i = 0; i < an.n; i++)
-		if (an.v[i].at < expiry)
-			expiry = an.v[i].at;
-	if (soa != NULL && neg_ttl < expiry)
-		expiry = neg_ttl;
+	picks_dnssec(resp, &an, soa, neg_ttl, all, &ns);
+	for (size_t i = 0; i < all->n; i++)
+		if (all->v[i].at < expiry)
+			expiry = all->v[i].at;
 	if (expiry == UINT64_MAX)
 		expiry = 0; /* nothing at all to keep */
 	/* RFC 2308 5 / SPEC: TTL 0 means use once, do not cache. */
 	if (expiry == 0)
 		cacheable = false;
 
-	for (size_t i = 0; i < an.n; i++)
-		an.v[i].at += now;
-	if (soa != NULL) {
-		an.v[an.n].rr = soa;
-		an.v[an.n].at = now + neg_ttl;
-	}
-	st = pack_value(resp, rcode, now + expiry, an.v, an.n, soa != NULL ? 1 : 0,
-			v);
+	for (size_t i = 0; i < all->n; i++)
+		all->v[i].at += now;
+	st = pack_value(resp, rcode, now + expiry, all->v, all->n - ns, ns, v);
 	if (st != TDNS_OK)
 		return st;
 	v->expiry = now + expiry;
@@ -314,20 +405,27 @@ enum tdns_status cache_value_records(const struct tdns_msg *m,
 				     const uint16_t *idx, size_t n,
 				     uint64_t now, struct tdns_cache_value *v)
 {
-	struct pick recs[MSG_RR_MAX];
+	struct picks recs;
 	uint64_t expiry = UINT64_MAX;
 	enum tdns_status st;
 
 	memset(v, 0, sizeof(*v));
 	if (n > MSG_RR_MAX)
 		return TDNS_EINVAL;
+	recs.n = 0;
 	for (size_t i = 0; i < n; i++) {
-		recs[i].rr = &m->rr[idx[i]];
-		recs[i].at = now + ttl_clean(recs[i].rr->ttl);
-		if (recs[i].at < expiry)
-			expiry = recs[i].at;
+		const struct tdns_msg_rr *rr = &m->rr[idx[i]];
+
+		picks_add(&recs, rr, ttl_clean(rr->ttl));
+		/* its RRSIGs (a validator judges the chain too) */
+		picks_sigs(m, 0, m->ancount, rr, ttl_clean(rr->ttl), &recs);
 	}
-	st = pack_value(m, DNS_RCODE_NOERROR, n > 0 ? expiry : now, recs, n, 0, v);
+	for (size_t i = 0; i < recs.n; i++) {
+		recs.v[i].at += now;
+		if (recs.v[i].at < expiry)
+			expiry = recs.v[i].at;
+	}
+	st = pack_value(m, DNS_RCODE_NOERROR, n > 0 ? expiry : now, recs.v, recs.n, 0, v);
 	if (st == TDNS_OK)
 		v->expiry = n > 0 ? expiry : now;
 	return st;
@@ -339,6 +437,25 @@ void cache_value_clear(struct tdns_cache_value *v)
 		return;
 	free(v->data);
 	memset(v, 0, sizeof(*v));
+}
+
+void cache_value_set_status(struct tdns_cache_value *v, enum valid_status status,
+			    uint16_t ede, uint64_t bogus_until)
+{
+	if (v->data == NULL || v->len < CACHE_HDR_LEN || v->data[0] != CACHE_VALUE_VERSION)
+		return;
+	v->data[14] = (uint8_t)status;
+	v->data[15] = (uint8_t)(status == VALID_BOGUS ? ede : 0);
+	if (status == VALID_BOGUS && v->expiry > bogus_until) {
+		v->expiry = bogus_until;
+		dns_wr64(v->data + 2, bogus_until);
+	}
+}
+
+enum valid_status cache_value_status(const uint8_t *val, size_t len)
+{
+	return hdr_len(val, len) == CACHE_HDR_LEN ? (enum valid_status)val[14]
+						  : VALID_UNCHECKED;
 }
 
 /* ---- reading a value ---- */
@@ -353,6 +470,34 @@ static bool record_bounds(const uint8_t *val, size_t len, size_t pos,
 		return false;
 	*rdlen = dns_rd16(val + pos + *nlen + 12);
 	return len - pos - *nlen - CACHE_REC_FIXED >= *rdlen;
+}
+
+bool cache_value_next(const uint8_t *val, size_t len, size_t *pos, unsigned *idx,
+		      struct cache_rec *r)
+{
+	size_t hl = hdr_len(val, len), nlen, rdlen;
+
+	if (hl == 0)
+		return false;
+	if (*pos == 0) {
+		*pos = hl;
+		*idx = 0;
+	} else {
+		(*idx)++;
+	}
+	if (*idx >= (unsigned)dns_rd16(val + 10) + dns_rd16(val + 12) ||
+	    !record_bounds(val, len, *pos, &nlen, &rdlen))
+		return false;
+	r->owner = val + *pos;
+	r->owner_len = nlen;
+	r->type = dns_rd16(val + *pos + nlen);
+	r->rclass = dns_rd16(val + *pos + nlen + 2);
+	r->expiry = dns_rd64(val + *pos + nlen + 4);
+	r->rdlen = (uint16_t)rdlen;
+	r->rdata = val + *pos + nlen + CACHE_REC_FIXED;
+	r->authority = *idx >= dns_rd16(val + 10);
+	*pos += nlen + CACHE_REC_FIXED + rdlen;
+	return true;
 }
 
 /* Decode one record at val[*pos) into a new ldns_rr (owned by caller). */
@@ -406,12 +551,12 @@ enum tdns_status cache_value_render_ttl(const uint8_t *val, size_t len,
 					uint64_t now, uint32_t expired_ttl,
 					ldns_pkt *reply)
 {
-	size_t pos = CACHE_HDR_LEN;
+	size_t pos = hdr_len(val, len);
 	unsigned an, ns;
 	ldns_rr *rr = NULL;
 	enum tdns_status st = TDNS_EINVAL;
 
-	if (len < CACHE_HDR_LEN || val[0] != CACHE_VALUE_VERSION)
+	if (pos == 0)
 		goto out;
 	an = dns_rd16(val + 10);
 	ns = dns_rd16(val + 12);
@@ -438,7 +583,7 @@ out:
 
 static uint64_t value_expiry(const struct tdns_val *v)
 {
-	if (v->len < CACHE_HDR_LEN || v->data[0] != CACHE_VALUE_VERSION)
+	if (hdr_len(v->data, v->len) == 0)
 		return 0; /* unreadable: as good as expired */
 	return dns_rd64(v->data + 2);
 }
@@ -460,7 +605,7 @@ static enum tdns_status value_get(struct tdns_txn *t, const uint8_t *qkey,
 	st = store_get(t, TDNS_DB_CACHE, rkey, rlen, v);
 	if (st != TDNS_OK)
 		return st;
-	if (v->len < CACHE_HDR_LEN || v->data[0] != CACHE_VALUE_VERSION)
+	if (hdr_len(v->data, v->len) == 0)
 		return TDNS_EINVAL;
 	if (value_expiry(v) + max_stale <= now)
 		return TDNS_ENOTFOUND;
@@ -1198,7 +1343,7 @@ out:
  * an unreadable value counts as one (it is never served). */
 static bool value_negative(const struct tdns_val *v)
 {
-	if (v->len < CACHE_HDR_LEN || v->data[0] != CACHE_VALUE_VERSION)
+	if (hdr_len(v->data, v->len) == 0)
 		return true;
 	return v->data[1] == DNS_RCODE_NXDOMAIN || dns_rd16(v->data + 12) > 0;
 }
@@ -1310,21 +1455,30 @@ static bool name_eq(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen
 	return true;
 }
 
-enum tdns_status cache_value_answer(const uint8_t *val, size_t len, uint64_t now,
-				    uint32_t expired_ttl,
-				    const struct tdns_qctx *q,
-				    struct tdns_answer *a)
+/* RFC 4035 3.2.1: the DNSSEC records a DO=0 query is not given, unless
+ * it asked for that type. */
+static bool dnssec_only(uint16_t type)
+{
+	return type == DNS_TYPE_RRSIG || type == DNS_TYPE_NSEC || type == DNS_TYPE_NSEC3;
+}
+
+/*
+ * The records of val from pos on into a (cache_value_answer). dnssec: the
+ * value holds DNSSEC records (only validated ones do: they were asked
+ * with DO), which a DO=0 query is not given and whose RRSIGs are tied to
+ * their RRset. Always inlined with a constant dnssec, so an unvalidated
+ * hit pays nothing for them.
+ */
+static inline __attribute__((always_inline)) enum tdns_status
+answer_records(const uint8_t *val, size_t len, size_t pos, uint64_t now,
+	       uint32_t expired_ttl, const struct tdns_qctx *q, struct tdns_answer *a,
+	       bool dnssec)
 {
 	struct tdns_ans_rrset *e = NULL;
 	const uint8_t *e_owner = NULL;
-	size_t pos = CACHE_HDR_LEN, nlen = 0, rdlen, e_nlen = 0;
-	unsigned an, ns, i;
+	size_t nlen = 0, rdlen, e_nlen = 0;
+	unsigned an = dns_rd16(val + 10), ns = dns_rd16(val + 12), i;
 
-	if (len < CACHE_HDR_LEN || val[0] != CACHE_VALUE_VERSION || val[1] > 0x0f)
-		return TDNS_EINVAL;
-	an = dns_rd16(val + 10);
-	ns = dns_rd16(val + 12);
-	a->rcode = val[1];
 	for (i = 0; i < an + ns; i++) {
 		uint8_t sec = i < an ? ANS_ANSWER : ANS_AUTHORITY;
 		const uint8_t *rec = val + pos;
@@ -1340,6 +1494,8 @@ enum tdns_status cache_value_answer(const uint8_t *val, size_t len, uint64_t now
 		left = exp > now ? exp - now : expired_ttl;
 		ttl = (uint32_t)(left > 0x7fffffffu ? 0x7fffffffu : left);
 		pos += nlen + CACHE_REC_FIXED + rdlen;
+		if (dnssec && !q->edns_do && dnssec_only(type) && type != q->qtype)
+			continue;
 		/* Consecutive records of one RRset form one entry (they were
 		 * cached with one TTL, RFC 2181 5.2; the smallest is kept). */
 		if (e != NULL && e->section == sec && e->type == type &&
@@ -1362,10 +1518,43 @@ enum tdns_status cache_value_answer(const uint8_t *val, size_t len, uint64_t now
 			       (size_t)(val + pos - rec));
 		if (e == NULL)
 			return TDNS_OK; /* a->tc says the rest is missing */
+		/* Signatures follow the RRset they cover (cache_value_build)
+		 * and go into a reply with it or not at all. */
+		if (dnssec && type == DNS_TYPE_RRSIG && q->qtype != DNS_TYPE_RRSIG && a->n > 1 &&
+		    a->rrsets[a->n - 2].section == sec)
+			e->flags |= ANS_F_SIGS;
 		e_owner = rec;
 		e_nlen = nlen;
 	}
 	return pos == len ? TDNS_OK : TDNS_EINVAL;
+}
+
+enum tdns_status cache_value_answer(const uint8_t *val, size_t len, uint64_t now,
+				    uint32_t expired_ttl,
+				    const struct tdns_qctx *q,
+				    struct tdns_answer *a)
+{
+	size_t hl = hdr_len(val, len);
+	enum tdns_status st;
+	uint8_t status;
+
+	if (hl == 0 || val[1] > 0x0f)
+		return TDNS_EINVAL;
+	a->rcode = val[1];
+	status = hl == CACHE_HDR_LEN ? val[14] : VALID_UNCHECKED;
+	a->dnssec = status;
+	if (status == VALID_UNCHECKED)
+		return answer_records(val, len, hl, now, expired_ttl, q, a, false);
+	st = answer_records(val, len, hl, now, expired_ttl, q, a, true);
+	if (st != TDNS_OK)
+		return st;
+	/* RFC 4035 3.2.3: AD for data validated secure when the query asked
+	 * with DO or AD; 4.7 / RFC 9520: bogus data only to CD=1. */
+	if (status == VALID_BOGUS && !q->cd)
+		answer_fail(a, DNS_RCODE_SERVFAIL, val[15], "DNSSEC validation failed");
+	else if (status == VALID_SECURE && (q->edns_do || q->ad))
+		a->ad = true;
+	return TDNS_OK;
 }
 
 enum tdns_status cache_answer(struct tdns_txn *t, const struct tdns_qctx *q,

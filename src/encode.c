@@ -360,6 +360,7 @@ enum tdns_status encode_reply(const struct tdns_qctx *q,
 		out[2] |= (uint8_t)((a->aa ? DNS_FLAG_AA : 0) |
 				    (q->rd ? DNS_FLAG_RD : 0));
 		out[3] |= (uint8_t)((a->ra ? DNS_FLAG_RA : 0) |
+				    (a->ad ? DNS_FLAG_AD : 0) |
 				    (q->cd ? DNS_FLAG_CD : 0));
 	}
 	memset(out + 4, 0, 8);
@@ -437,9 +438,10 @@ size_t encode_error(const struct tdns_qctx *q, uint16_t rcode, uint8_t *out,
 }
 
 size_t encode_query(uint16_t id, const uint8_t *qname, size_t qname_len,
-		    uint16_t qtype, uint16_t qclass, bool edns, uint8_t *out,
+		    uint16_t qtype, uint16_t qclass, unsigned flags, uint8_t *out,
 		    size_t cap)
 {
+	bool edns = (flags & ENC_Q_EDNS) != 0;
 	size_t need = DNS_HDR_LEN + qname_len + 4 + (edns ? OPT_FIXED : 0), p;
 
 	if (cap < need)
@@ -447,6 +449,8 @@ size_t encode_query(uint16_t id, const uint8_t *qname, size_t qname_len,
 	memset(out, 0, DNS_HDR_LEN);
 	dns_wr16(out, id);
 	out[2] = DNS_FLAG_RD; /* we forward: recursion desired (RFC 1035 4.3.1) */
+	if (flags & ENC_Q_CD)
+		out[3] = DNS_FLAG_CD;
 	dns_wr16(out + 4, 1);
 	dns_wr16(out + 10, edns ? 1 : 0);
 	memcpy(out + DNS_HDR_LEN, qname, qname_len);
@@ -459,6 +463,8 @@ size_t encode_query(uint16_t id, const uint8_t *qname, size_t qname_len,
 		dns_wr16(out + p + 1, DNS_TYPE_OPT);
 		dns_wr16(out + p + 3, QCTX_EDNS_SIZE);
 		memset(out + p + 5, 0, 6); /* extended rcode, version, flags, rdlength */
+		if (flags & ENC_Q_DO)
+			dns_wr16(out + p + 7, DNS_EDNS_DO);
 		p += OPT_FIXED;
 	}
 	return p;

@@ -182,9 +182,10 @@ static void worker_batch(void *ctx, bool begin)
 
 static enum tdns_status worker_init(struct worker *w, struct tdns_opts *o,
 				    struct tdns_store *store, struct tdns_infra *infra,
-				    const struct tls_cfgs *tls, const char *identity,
-				    const struct tdns_addr *ups, const char *const *auth,
-				    unsigned n_ups, struct tdns_policy_box *policy)
+				    const struct tls_cfgs *tls, const struct tdns_anchors *ta,
+				    const char *identity, const struct tdns_addr *ups,
+				    const char *const *auth, unsigned n_ups,
+				    struct tdns_policy_box *policy)
 {
 	struct tdns_resolver_cfg cfg;
 	struct tdns_listen_cfg lc;
@@ -216,6 +217,7 @@ static enum tdns_status worker_init(struct worker *w, struct tdns_opts *o,
 	cfg.stale_ttl = o->stale_ttl;
 	cfg.cache.keep_stale = o->serve_stale ? o->stale_ttl : 0;
 	cfg.use_0x20 = o->use_0x20;
+	cfg.anchors = ta;
 	cfg.infra = infra;
 	cfg.transport = upstream_transport(w->up);
 	cfg.client.hold = client_hold;
@@ -500,6 +502,38 @@ static enum tdns_status worker_run(void *ctx, unsigned i)
 	return st;
 }
 
+/* The trust anchors of --trust-anchor and the --insecure-domain names:
+ * validation is on once this succeeds. A file that cannot be used stops
+ * the start (a validator without its anchor would serve forgeries). */
+static enum tdns_status load_anchors(const struct tdns_opts *o, struct tdns_anchors **out)
+{
+	struct tdns_anchors *ta = NULL;
+	char err[512];
+	enum tdns_status st;
+
+	st = anchors_new(&ta);
+	if (st == TDNS_OK)
+		st = anchors_load(ta, o->trust_anchor, err, sizeof(err));
+	else
+		snprintf(err, sizeof(err), "%s", tdns_strerror(st));
+	for (unsigned i = 0; st == TDNS_OK && i < o->n_insecure; i++) {
+		st = anchors_add_insecure(ta, o->insecure[i]);
+		if (st != TDNS_OK)
+			snprintf(err, sizeof(err), "insecure domain %s: %s", o->insecure[i],
+				 tdns_strerror(st));
+	}
+	if (st != TDNS_OK) {
+		log_err("trust anchor: %s", err);
+		anchors_free(ta);
+		return st;
+	}
+	log_info("DNSSEC validation on: %zu trust anchor%s from %s, %u insecure domain%s",
+		 anchors_count(ta), anchors_count(ta) == 1 ? "" : "s", o->trust_anchor,
+		 o->n_insecure, o->n_insecure == 1 ? "" : "s");
+	*out = ta;
+	return TDNS_OK;
+}
+
 int main(int argc, char **argv)
 {
 	struct tdns_store_opts so;
@@ -510,6 +544,7 @@ int main(int argc, char **argv)
 	struct tdns_control *ctl = NULL;
 	struct tdns_dnstap *tap = NULL;
 	struct tls_cfgs tls = { NULL, NULL, NULL };
+	struct tdns_anchors *anchors = NULL;
 	struct tdns_opts o;
 	struct policy_state ps;
 	struct tdns_policy *pol = NULL;
@@ -541,6 +576,11 @@ int main(int argc, char **argv)
 		identity[sizeof(identity) - 1] = '\0';
 		ident = identity;
 	}
+
+	/* Trust anchors are read once, before --chroot and --user (RFC 5011
+	 * rollover is not done: a new anchor takes a restart). */
+	if (o.trust_anchor != NULL && load_anchors(&o, &anchors) != TDNS_OK)
+		goto out;
 
 	memset(&so, 0, sizeof(so));
 	/* The map is derived from what the cache may hold: B-tree pages are
@@ -605,8 +645,8 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < o.threads; i++) {
 		workers[i].id = i;
-		st = worker_init(&workers[i], &o, store, infra, &tls, ident, ups, auth, n_ups,
-				 ps.box);
+		st = worker_init(&workers[i], &o, store, infra, &tls, anchors, ident, ups, auth,
+				 n_ups, ps.box);
 		if (st != TDNS_OK) {
 			log_err("worker %u: %s", i, tdns_strerror(st));
 			goto out;
@@ -699,6 +739,7 @@ out:
 	pthread_mutex_destroy(&ps.mu);
 	free(ups);
 	free(auth);
+	anchors_free(anchors);
 	store_close(store);
 	tls_free(tls.dot);
 	tls_free(tls.doh);

@@ -75,6 +75,7 @@ enum opt_kind {
 	K_UPSTREAM_TLS, /* repeatable ADDR[:PORT]#NAME, in the upstream list */
 	K_FORWARD,  /* repeatable NAME@ADDR[:PORT], NAME@nxdomain, NAME@refused */
 	K_TEXTS,    /* repeatable text into a struct opts_strlist */
+	K_DOMAIN,   /* repeatable domain name (insecure-domain) */
 	/* command line only (no key) */
 	K_CONFIG, K_CHECK, K_HELP, K_VERSION,
 };
@@ -191,6 +192,12 @@ static const struct opts_def opt_table[] = {
 	{ "rpz", 0, NULL, "rpz", T_LO, K_TEXTS, F_NULL | F_LIVE, 0, OPTS_MAX_LOCAL, NULL,
 	  FIELD(rpz), "FILE", "response policy zone (blocklist) from a zone file,\n"
 	  "QNAME triggers, repeatable; read again when it\nchanges (default: none)" },
+	{ "trust-anchor", 0, "dnssec", "trust-anchor", T_LO, K_STR, F_NULL, 0, 0, NULL,
+	  FIELD(trust_anchor), "FILE", "validate DNSSEC with the DS or DNSKEY records of\n"
+	  "FILE (master-file format) as trust anchors\n(default: none, no validation)" },
+	{ "insecure-domain", 0, "dnssec", "insecure-domain", T_LO, K_DOMAIN, F_NULL, 0,
+	  OPTS_MAX_INSECURE, NULL, NOFIELD, "NAME", "treat answers at and below NAME as "
+	  "insecure\n(no validation), repeatable" },
 	{ "max-ttl", 0, NULL, "max-ttl", T_LO, K_UINT, 0, 0, UINT32_MAX, "seconds",
 	  FIELD(max_ttl), "SEC", "cap on the TTL of cached answers (default 86400)" },
 	{ "max-neg-ttl", 0, NULL, "max-neg-ttl", T_LO, K_UINT, 0, 0, UINT32_MAX, "seconds",
@@ -614,6 +621,7 @@ static bool opt_apply(struct opts_build *b, const struct opts_def *d, const char
 	unsigned mode;
 	bool flag;
 	int count;
+	ldns_rdf *dname;
 
 	e->msg[0] = '\0';
 	if (text == NULL && d->kind != K_BOOL && d->kind != K_COUNT) {
@@ -746,6 +754,21 @@ static bool opt_apply(struct opts_build *b, const struct opts_def *d, const char
 			b->upstream_text[b->n_upstream_text++] = text;
 		}
 		return true;
+	case K_DOMAIN:
+		dname = NULL;
+		if (ldns_str2rdf_dname(&dname, text) != LDNS_STATUS_OK)
+			return bad(e, "name", text, " (a domain name)");
+		ldns_rdf_deep_free(dname);
+		if (o->n_insecure == d->max) {
+			snprintf(e->msg, sizeof(e->msg), "too many values (at most %llu)", d->max);
+			return false;
+		}
+		if (own && (text = arena_strdup(o, text)) == NULL) {
+			snprintf(e->msg, sizeof(e->msg), "out of memory");
+			return false;
+		}
+		o->insecure[o->n_insecure++] = text;
+		return true;
 	case K_ALLOW:
 		if (o->n_allow == d->max) {
 			snprintf(e->msg, sizeof(e->msg), "too many values (at most %llu)", d->max);
@@ -792,6 +815,7 @@ static void opt_begin(struct opts_build *b, const struct opts_def *d)
 	case K_LISTEN: b->n_listen_text = 0; break;
 	case K_UPSTREAM: case K_UPSTREAM_TLS: b->n_upstream_text = 0; break;
 	case K_ALLOW: b->o->n_allow = 0; break;
+	case K_DOMAIN: b->o->n_insecure = 0; break;
 	case K_TLS_LISTEN: b->o->n_tls_listen = 0; break;
 	case K_HTTPS_LISTEN: b->o->n_https_listen = 0; break;
 	case K_COUNT: b->o->verbose = 0; break;
@@ -839,7 +863,7 @@ enum opts_shape opts_key_shape(const struct opts_def *d)
 	switch (d->kind) {
 	case K_LISTEN: case K_UPSTREAM: case K_ALLOW:
 	case K_TLS_LISTEN: case K_HTTPS_LISTEN: case K_UPSTREAM_TLS:
-	case K_FORWARD: case K_TEXTS:
+	case K_FORWARD: case K_TEXTS: case K_DOMAIN:
 		return OPTS_LIST;
 	default:
 		return OPTS_SCALAR;
@@ -1586,6 +1610,10 @@ static void print_value(FILE *f, const struct opts_def *d, const struct tdns_opt
 			items++, print_item(f, list->v[i]);
 		break;
 	}
+	case K_DOMAIN:
+		for (i = 0; i < o->n_insecure; i++)
+			items++, print_item(f, o->insecure[i]);
+		break;
 	case K_ALLOW:
 		for (i = 0; i < o->n_allow; i++) {
 			if (inet_ntop(o->allow[i].family, o->allow[i].addr, buf,

@@ -136,6 +136,7 @@ qctx_parse(struct tdns_qctx *q, const uint8_t *m, size_t len)
 	q->opcode = (uint8_t)DNS_OPCODE_OF(m[2]);
 	q->rd = (m[2] & DNS_FLAG_RD) != 0;
 	q->cd = (m[3] & DNS_FLAG_CD) != 0;
+	q->ad = (m[3] & DNS_FLAG_AD) != 0;
 	/* A NOTIFY (RFC 1996) is parsed as a query is: its handler needs the
 	 * question, and its reply echoes it. */
 	if (q->opcode != DNS_OPCODE_QUERY && q->opcode != DNS_OPCODE_NOTIFY)

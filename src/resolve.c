@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "tierdns/chain.h"
 #include "tierdns/clock.h"
 #include "tierdns/dnsproto.h"
 #include "tierdns/encode.h"
@@ -51,6 +52,9 @@
 #define CHASE_MAX_HOPS 8u
 /* Random bytes fetched from the kernel at a time (IDs, 0x20 bits). */
 #define RAND_POOL 256u
+/* RFC 9520 3.2 (Unbound's val-bogus-ttl): how long a bogus answer is
+ * kept, seconds. */
+#define BOGUS_TTL 60u
 /* Names remembered while walking one chain (loop detection). */
 #define CHAIN_NAMES_MAX (CACHE_CHAIN_MAX + 2)
 
@@ -121,6 +125,10 @@ struct upq {
 					* as cache.h cache_value_records */
 	unsigned depth;           /* CNAMEs before qname (a chased target) */
 	bool chased;              /* the answer now comes from a target query */
+	/* DNSSEC (validating resolvers only): the client's CD goes upstream;
+	 * vc holds the answer while the DNSKEY/DS it needs are fetched. */
+	bool cd;
+	struct tdns_chain *vc;
 	/* Answered, its cache value waiting for the next resolver_flush
 	 * (one commit per batch): no attempt, no deadline; clients asking
 	 * meanwhile join the waiters. */
@@ -268,8 +276,8 @@ static bool fail_unreachable(enum fail_kind why)
  * second; the lines left out are counted and reported in the next window
  * (a dead upstream under load must not flood the log). */
 static void log_servfail(struct tdns_resolver *r, const uint8_t *qkey,
-			 size_t qkey_len, uint16_t qtype, enum fail_kind why,
-			 uint32_t remembered_ms)
+			 size_t qkey_len, uint16_t qtype, const char *why,
+			 uint32_t remembered_ms, bool unreachable)
 {
 	uint64_t now_ms = clock_mono_ms();
 	uint8_t wire[NAME_WIRE_MAX];
@@ -300,12 +308,12 @@ static void log_servfail(struct tdns_resolver *r, const uint8_t *qkey,
 	type = ldns_rr_type2str((ldns_rr_type)qtype);
 	if (remembered_ms > 0)
 		log_warn("SERVFAIL %s %s: %s; answered from memory for %u s%s",
-			 name != NULL ? name : "?", type != NULL ? type : "?", fail_text(why),
+			 name != NULL ? name : "?", type != NULL ? type : "?", why,
 			 (unsigned)(remembered_ms / 1000),
-			 fail_unreachable(why) ? " or until an upstream answers" : "");
+			 unreachable ? " or until an upstream answers" : "");
 	else
 		log_warn("SERVFAIL %s %s: %s", name != NULL ? name : "?",
-			 type != NULL ? type : "?", fail_text(why));
+			 type != NULL ? type : "?", why);
 	free(name);
 	free(type);
 }
@@ -611,6 +619,7 @@ static void upq_destroy(struct tdns_resolver *r, struct upq *u)
 	r->free_slots[r->n_free++] = u->slot;
 	r->n_out--;
 	cache_value_clear(&u->chain);
+	chain_free(u->vc);
 	free(u);
 }
 
@@ -659,11 +668,20 @@ static void set_qsent(struct tdns_resolver *r, struct upq *u, bool mix)
 
 /* The upstream query message (encode.h encode_query): RD set, one question
  * (qsent), an OPT advertising 1232 bytes (RFC 6891 6.2.5, DNS flag day
- * 2020) unless this upstream refused EDNS. */
-static size_t build_query(const struct upq *u, uint8_t *m)
+ * 2020) unless this upstream refused EDNS; DO and CD when validating. */
+static size_t build_query(const struct tdns_resolver *r, const struct upq *u,
+			  uint8_t *m)
 {
-	return encode_query(u->id, u->qsent, u->qname_len, u->qtype,
-			    u->qclass, !u->no_edns, m, UPQ_MSG_MAX);
+	unsigned flags = u->no_edns ? 0 : ENC_Q_EDNS;
+
+	/* A validator asks for the signatures (RFC 4035 4.9.1), and passes
+	 * a client's CD on (4.9.2: the upstream need not validate for it). */
+	if (r->cfg.anchors != NULL && !u->no_edns)
+		flags |= ENC_Q_DO;
+	if (u->cd)
+		flags |= ENC_Q_CD;
+	return encode_query(u->id, u->qsent, u->qname_len, u->qtype, u->qclass, flags, m,
+			    UPQ_MSG_MAX);
 }
 
 /*
@@ -709,7 +727,7 @@ static bool attempt_start(struct tdns_resolver *r, struct upq *u, unsigned first
 		if (++r->seq == 0)
 			r->seq = 1;
 		u->token = (uint64_t)r->seq << SLOT_BITS | u->slot;
-		len = build_query(u, msg);
+		len = build_query(r, u, msg);
 		if (r->cfg.transport.send(r->cfg.transport.ctx, u->token, up, tcp,
 					  msg, len) == TDNS_OK) {
 			stats_inc(&r->stats.upstream_sent);
@@ -769,8 +787,8 @@ out:
 }
 
 static void upq_fail(struct tdns_resolver *r, struct upq *u);
-static void chase_resume(struct tdns_resolver *r, struct upq *u,
-			 const uint8_t *val, size_t vlen);
+static void dep_done(struct tdns_resolver *r, struct upq *u, const uint8_t *val,
+		     size_t vlen, bool waited);
 
 /* Take the queries waiting for u's answer (CNAME chasing) off it: the
  * list stays linked through dep_next for the caller to walk. */
@@ -803,7 +821,7 @@ static void upq_complete(struct tdns_resolver *r, struct upq *u,
 	for (; d != NULL; d = dnext) {
 		dnext = d->dep_next;
 		d->dep_next = NULL;
-		chase_resume(r, d, val, vlen);
+		dep_done(r, d, val, vlen, true);
 	}
 }
 
@@ -823,7 +841,8 @@ static void upq_fail(struct tdns_resolver *r, struct upq *u)
 	if (w != NULL)
 		stale_get(r, u->key, u->qkey_len, u->qtype, u->qclass, now, &stale);
 	if (w != NULL && (stale.data == NULL || stale.expiry > now))
-		log_servfail(r, u->key, u->qkey_len, u->qtype, why, remembered);
+		log_servfail(r, u->key, u->qkey_len, u->qtype, fail_text(why), remembered,
+			     fail_unreachable(why));
 	u->waiters = NULL;
 	upq_destroy(r, u);
 	for (; w != NULL; w = next) {
@@ -974,6 +993,7 @@ static enum resolver_verdict miss(struct tdns_resolver *r,
 		if (upq_new(r, q->qkey, q->qkey_len, q->qtype, q->qclass, key,
 			    key_len, hash, now_ms, &u) != TDNS_OK)
 			goto out;
+		u->cd = r->cfg.anchors != NULL && q->cd;
 		if (!attempt_start(r, u, u->set_first, false, false, now_ms)) {
 			*why = u->why;
 			if (*why != FAIL_INTERNAL)
@@ -1017,8 +1037,10 @@ struct own_msg {
 };
 
 /* A question the resolver asks itself, as the encoder and the lookups see
- * one: uncompressed name, class, type, over TCP (no size limit), no EDNS. */
-static void self_query(struct tdns_qctx *q, const uint8_t *name, size_t name_len,
+ * one: uncompressed name, class, type, over TCP (no size limit), no OPT
+ * written, but DO and CD (the signatures stay with their data). false when the
+ * name is no wire name (the root's key is empty, and valid). */
+static bool self_query(struct tdns_qctx *q, const uint8_t *name, size_t name_len,
 		       uint16_t qtype, uint16_t qclass)
 {
 	memset(q, 0, sizeof(*q));
@@ -1030,8 +1052,12 @@ static void self_query(struct tdns_qctx *q, const uint8_t *name, size_t name_len
 	q->qtype = qtype;
 	q->qclass = qclass;
 	q->rd = true;
-	if (name_key_from_wire(name, name_len, q->qkey, &q->qkey_len) != TDNS_OK)
-		q->qkey_len = 0;
+	/* The DNSSEC records of a combined chain are kept for validation
+	 * (cache.h gives them to DO queries only; none without it), bogus
+	 * data too (it is judged again as part of the chain). */
+	q->edns_do = true;
+	q->cd = true;
+	return name_key_from_wire(name, name_len, q->qkey, &q->qkey_len) == TDNS_OK;
 }
 
 /*
@@ -1122,7 +1148,7 @@ static void miss_failed(struct tdns_resolver *r, const struct tdns_qctx *q,
 
 	stale_get(r, q->qkey, q->qkey_len, q->qtype, q->qclass, now, stale);
 	if (stale->data == NULL || stale->expiry > now)
-		log_servfail(r, q->qkey, q->qkey_len, q->qtype, why, 0);
+		log_servfail(r, q->qkey, q->qkey_len, q->qtype, fail_text(why), 0, false);
 	fail_answer(r, q, stale, why, now, a);
 }
 
@@ -1235,6 +1261,10 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 		return PIPELINE_ANSWER;
 	}
 	st = cache_answer(t, q, clock_now(), a);
+	/* An entry validated under another setting (validation switched on
+	 * or off since) is a miss: asked again, stored again. */
+	if (st == TDNS_OK && (a->dnssec == VALID_UNCHECKED) != (r->cfg.anchors == NULL))
+		st = TDNS_ENOTFOUND;
 	if (st == TDNS_OK) {
 		stats_inc(&r->stats.cache_hits);
 		return PIPELINE_ANSWER;
@@ -1522,7 +1552,7 @@ static void chase_continue(struct tdns_resolver *r, struct upq *u,
 	om = malloc(sizeof(*om));
 	if (om == NULL)
 		goto fail;
-	self_query(&q, u->qname, u->qname_len, u->qtype, u->qclass);
+	(void)self_query(&q, u->qname, u->qname_len, u->qtype, u->qclass);
 	answer_reset(a);
 	u->why = FAIL_GARBAGE;
 	if ((u->chain.data != NULL &&
@@ -1539,34 +1569,31 @@ fail:
 	upq_fail(r, u);
 }
 
+static void dep_done(struct tdns_resolver *r, struct upq *u, const uint8_t *val,
+		     size_t vlen, bool waited);
+
 /*
- * Ask for (c->last, qtype) on u's behalf the way a client's query goes:
- * the failure cache, the static zones and the cache, else the outstanding
+ * Ask for (name, qtype) on u's behalf the way a client's query goes: the
+ * failure cache, the static zones and the cache, else the outstanding
  * query for it (coalescing) or a new one, which u then waits for (within
- * u's own budget). The target query counts the CNAMEs before it (depth)
- * so a chain chased piece by piece still ends at CHASE_MAX_HOPS. The
- * chain's CNAMEs are copied out of m first (chain_keep): m dies with the
- * reply.
+ * u's own budget); dep_done goes on with u once the answer is there, at
+ * once for local data. depth: the CNAMEs before the name (a chase), so
+ * a chain chased piece by piece still ends at CHASE_MAX_HOPS. A validator
+ * does not take an unvalidated cache entry for a key it needs.
  */
-static void chase_start(struct tdns_resolver *r, struct upq *u,
-			const struct tdns_msg *m, const struct chain_walk *c)
+static void depend_on(struct tdns_resolver *r, struct upq *u, const uint8_t *name,
+		      size_t name_len, uint16_t qtype, unsigned depth)
 {
 	uint8_t key[RECORD_KEY_MAX + 2];
 	uint64_t now_ms = clock_mono_ms();
-	struct tdns_cache_value chain = { 0 }, tv = { 0 };
+	struct tdns_cache_value tv = { 0 };
 	struct tdns_qctx tq;
 	enum fail_kind why;
 	struct upq *t;
 	size_t key_len;
 	uint32_t hash;
 
-	u->why = FAIL_INTERNAL;
-	if (cache_value_records(m, c->cname, c->n, clock_now(), &chain) != TDNS_OK)
-		goto fail;
-	cache_value_clear(&u->chain);
-	u->chain = chain;
-	self_query(&tq, c->last, c->last_len, u->qtype, u->qclass);
-	if (tq.qkey_len == 0) {
+	if (!self_query(&tq, name, name_len, qtype, u->qclass)) {
 		u->why = FAIL_GARBAGE;
 		goto fail;
 	}
@@ -1580,7 +1607,10 @@ static void chase_start(struct tdns_resolver *r, struct upq *u,
 	}
 	switch (local_value(r, &tq, &tv, &why)) {
 	case 1:
-		chase_continue(r, u, tv.data, tv.len);
+		if (u->vc != NULL && u->vc->waiting &&
+		    cache_value_status(tv.data, tv.len) == VALID_UNCHECKED)
+			break; /* cached before validation: fetch it again */
+		dep_done(r, u, tv.data, tv.len, false);
 		goto out;
 	case -1:
 		u->why = why;
@@ -1608,7 +1638,7 @@ static void chase_start(struct tdns_resolver *r, struct upq *u,
 		if (upq_new(r, tq.qkey, tq.qkey_len, tq.qtype, tq.qclass, key,
 			    key_len, hash, now_ms, &t) != TDNS_OK)
 			goto fail;
-		t->depth = u->depth + (unsigned)c->n;
+		t->depth = depth;
 		if (t->deadline > u->deadline)
 			t->deadline = u->deadline;
 		if (!attempt_start(r, t, t->set_first, false, false, now_ms)) {
@@ -1632,6 +1662,26 @@ out:
 	cache_value_clear(&tv);
 }
 
+/*
+ * Chase u's CNAME chain (c) from its end, c->last: the chain's CNAMEs are
+ * copied out of m first (m dies with the reply), then the target is asked
+ * for (depend_on).
+ */
+static void chase_start(struct tdns_resolver *r, struct upq *u,
+			const struct tdns_msg *m, const struct chain_walk *c)
+{
+	struct tdns_cache_value chain = { 0 };
+
+	u->why = FAIL_INTERNAL;
+	if (cache_value_records(m, c->cname, c->n, clock_now(), &chain) != TDNS_OK) {
+		upq_fail(r, u);
+		return;
+	}
+	cache_value_clear(&u->chain);
+	u->chain = chain;
+	depend_on(r, u, c->last, c->last_len, u->qtype, u->depth + (unsigned)c->n);
+}
+
 /* The target query u waited for answered (val, packed as cached): its
  * answer completes u's chain. */
 static void chase_resume(struct tdns_resolver *r, struct upq *u,
@@ -1639,6 +1689,79 @@ static void chase_resume(struct tdns_resolver *r, struct upq *u,
 {
 	u->chased = true;
 	chase_continue(r, u, val, vlen);
+}
+
+/* ---- DNSSEC validation (validate.h, chain.h) ---- */
+
+static void accept_value(struct tdns_resolver *r, struct upq *u,
+			 struct tdns_cache_value *v, uint64_t now);
+
+/* Every bogus answer is logged with its reason (rate-limited as the
+ * SERVFAIL reasons). */
+static void log_bogus(struct tdns_resolver *r, const struct upq *u,
+		      const struct valid_verdict *vd)
+{
+	char text[VALID_WHY_MAX + 32];
+
+	snprintf(text, sizeof(text), "DNSSEC bogus (EDE %u): %s", vd->ede, vd->why);
+	log_servfail(r, u->key, u->qkey_len, u->qtype, text, 0, false);
+}
+
+/* Judge u's parked answer; fetch what the verdict needs (depend_on, which
+ * comes back here through dep_done), else store the status with the value
+ * and go on as with any accepted answer. */
+static void valid_run(struct tdns_resolver *r, struct upq *u)
+{
+	struct tdns_cache_value v;
+	uint64_t now = clock_now();
+	const struct valid_verdict *vd = &u->vc->last;
+
+	if (chain_check(u->vc, r->cfg.anchors, u->qname, u->qname_len, u->qtype, now) ==
+	    VALID_NEED) {
+		depend_on(r, u, vd->need_name, vd->need_len, vd->need_type, 0);
+		return;
+	}
+	chain_take(u->vc, &v);
+	if (vd->status == VALID_BOGUS)
+		log_bogus(r, u, vd);
+	cache_value_set_status(&v, vd->status, vd->ede, now + BOGUS_TTL);
+	accept_value(r, u, &v, now);
+}
+
+/* Validate v, u's answer (taken), before it is cached and answered. */
+static void valid_start(struct tdns_resolver *r, struct upq *u,
+			struct tdns_cache_value *v)
+{
+	if (u->vc == NULL)
+		u->vc = chain_new();
+	if (u->vc == NULL) {
+		cache_value_clear(v);
+		u->why = FAIL_INTERNAL;
+		upq_fail(r, u);
+		return;
+	}
+	chain_begin(u->vc, v);
+	valid_run(r, u);
+}
+
+/* The answer u waited for is there (val): a DNSKEY or DS its validation
+ * needed, or the target of its CNAME chain (waited: from a target query,
+ * not local data). */
+static void dep_done(struct tdns_resolver *r, struct upq *u, const uint8_t *val,
+		     size_t vlen, bool waited)
+{
+	if (u->vc != NULL && u->vc->waiting) {
+		if (chain_got(u->vc, val, vlen) != TDNS_OK) {
+			u->why = FAIL_INTERNAL;
+			upq_fail(r, u);
+			return;
+		}
+		valid_run(r, u);
+	} else if (waited) {
+		chase_resume(r, u, val, vlen);
+	} else {
+		chase_continue(r, u, val, vlen);
+	}
 }
 
 /* ---- batched cache writes ---- */
@@ -1749,12 +1872,23 @@ static void accept_reply(struct tdns_resolver *r, struct upq *u,
 		upq_fail(r, u);
 		return;
 	}
-	if (v.cacheable && u->qclass == DNS_CLASS_IN) {
-		commit_queue(r, u, &v);
+	if (r->cfg.anchors != NULL && u->qclass == DNS_CLASS_IN) {
+		valid_start(r, u, &v);
 		return;
 	}
-	upq_complete(r, u, v.data, v.len, now);
-	cache_value_clear(&v);
+	accept_value(r, u, &v, now);
+}
+
+/* u's answer v (taken) is final: cache what may be cached, answer. */
+static void accept_value(struct tdns_resolver *r, struct upq *u,
+			 struct tdns_cache_value *v, uint64_t now)
+{
+	if (v->cacheable && u->qclass == DNS_CLASS_IN) {
+		commit_queue(r, u, v);
+		return;
+	}
+	upq_complete(r, u, v->data, v->len, now);
+	cache_value_clear(v);
 }
 
 /* The attempt failed for `why`; alive says whether the upstream itself

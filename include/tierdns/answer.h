@@ -73,6 +73,8 @@ struct tdns_answer {
 	bool tc;         /* set by a lookup that could not list everything */
 	bool has_ede;
 	bool wildcard;   /* the answer was synthesized from a wildcard (RFC 4592) */
+	bool ad;         /* AD: the data was validated secure (RFC 4035 3.2.3) */
+	uint8_t dnssec;  /* cache.h enum valid_status of cached data, else 0 */
 	uint16_t ede_code;          /* RFC 8914 4 INFO-CODE */
 	uint8_t ede_text_len;
 	char ede_text[ANS_EDE_TEXT_MAX];
@@ -140,6 +142,12 @@ void answer_set_ede(struct tdns_answer *a, uint16_t ede_code, const char *text);
 enum {
 	EDE_OTHER = 0,
 	EDE_STALE_ANSWER = 3,
+	EDE_DNSSEC_BOGUS = 6,       /* the DNSSEC verdicts (validate.h) */
+	EDE_SIG_EXPIRED = 7,
+	EDE_SIG_NOT_YET_VALID = 8,
+	EDE_DNSKEY_MISSING = 9,
+	EDE_RRSIGS_MISSING = 10,
+	EDE_NSEC_MISSING = 12,
 	EDE_CACHED_ERROR = 13,
 	EDE_BLOCKED = 15,
 	EDE_PROHIBITED = 18,

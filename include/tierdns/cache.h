@@ -12,6 +12,8 @@
  *   u16 ancount            records of the answer section (the CNAME chain)
  *   u16 nscount            records of the authority section (the SOA of a
  *                          negative answer, or none)
+ *   u8  status             enum valid_status: what DNSSEC validation said
+ *   u8  ede                RFC 8914 INFO-CODE of a bogus value, else 0
  *   (ancount + nscount) times:
  *     owner                uncompressed wire name, case as received
  *     u16 type | u16 class | u64 expiry (absolute) | u16 rdlength | rdata
@@ -27,6 +29,13 @@
  * discarded. TTLs with the top bit set count as 0 (RFC 2181 8); a reply with
  * a TTL of 0 anywhere on what would be cached is answered but not cached.
  * Positive TTLs are capped by max_ttl, negative ones by max_neg_ttl.
+ *
+ * With DNSSEC (the upstream asked with DO): each RRset of the answer is
+ * followed by its RRSIGs, and a negative answer's authority holds the SOA,
+ * its RRSIGs, and the NSEC/NSEC3 records with theirs (the denial proof).
+ * DO=0 clients are not given RRSIG, NSEC and NSEC3 records unless they
+ * asked for that type (RFC 4035 3.2.1). Version 1 values (without status
+ * and ede) are still read, as VALID_UNCHECKED.
  *
  * Serving counts TTLs down from the absolute expiry (TTL = expiry - now) and
  * never up; an entry whose expiry is not in the future is a miss.
@@ -70,7 +79,15 @@
 #include "tierdns/store.h"
 #include "tierdns/wire.h"
 
-#define CACHE_VALUE_VERSION 1u
+#define CACHE_VALUE_VERSION 2u
+
+/* The DNSSEC status stored with a value (RFC 4035 4.3). */
+enum valid_status {
+	VALID_UNCHECKED = 0, /* not validated: validation off, or static data */
+	VALID_SECURE,
+	VALID_INSECURE,
+	VALID_BOGUS,         /* served only to CD=1 clients */
+};
 #define CACHE_CHAIN_MAX 16 /* CNAME hops followed before giving up */
 
 struct tdns_cache_cfg {
@@ -118,7 +135,8 @@ enum tdns_status cache_value_build(const struct tdns_cache_cfg *cfg,
 
 /*
  * A value in the layout above (rcode NOERROR, records idx[0..n) of m, in
- * that order, in the answer section, none in authority), names and rdata
+ * that order, each followed by the answer section's RRSIGs of its RRset,
+ * in the answer section, none in authority), names and rdata
  * uncompressed, each record expiring at now + its TTL (a TTL with the top
  * bit set counts as 0, RFC 2181 8; no cap); v->expiry the earliest. The
  * resolver keeps the CNAMEs of a chain it chases this way. Never
@@ -129,6 +147,34 @@ enum tdns_status cache_value_records(const struct tdns_msg *m,
 				     const uint16_t *idx, size_t n,
 				     uint64_t now, struct tdns_cache_value *v);
 void cache_value_clear(struct tdns_cache_value *v);
+
+/* Set the validation status (and the EDE of a bogus one) of v; a bogus
+ * value expires at the latest at bogus_until (RFC 9520 3.2). */
+void cache_value_set_status(struct tdns_cache_value *v, enum valid_status status,
+			    uint16_t ede, uint64_t bogus_until);
+
+/* The status stored in a packed value (VALID_UNCHECKED for a
+ * version 1 or unreadable one). */
+enum valid_status cache_value_status(const uint8_t *val, size_t len);
+
+/* One record of a packed value, as cache_value_next reads it: pointers
+ * into the value (borrowed). */
+struct cache_rec {
+	const uint8_t *owner; /* uncompressed wire name */
+	size_t owner_len;
+	uint16_t type;
+	uint16_t rclass;
+	uint64_t expiry;
+	const uint8_t *rdata; /* uncompressed */
+	uint16_t rdlen;
+	bool authority;       /* in the authority section */
+};
+
+/* Iterate over the records of a packed value: *pos 0 to begin, *idx the
+ * record's number. true with *r filled, false at the end or on a
+ * malformed value. */
+bool cache_value_next(const uint8_t *val, size_t len, size_t *pos, unsigned *idx,
+		      struct cache_rec *r);
 
 /*
  * Fill reply (a wire_reply_new skeleton) from a packed value: its rcode, the
@@ -166,7 +212,9 @@ enum tdns_status cache_get(struct tdns_txn *t, const uint8_t *qkey,
  * 0 otherwise). An owner equal to the question name is the question's
  * (written in the client's case). The entries borrow val: it must outlive
  * the encoding. TDNS_EINVAL if the value is malformed (a may then hold
- * part of it: discard it).
+ * part of it: discard it). The DNSSEC status goes into a->dnssec: bogus
+ * data becomes SERVFAIL with the stored EDE unless q has CD; secure data
+ * sets AD when q has DO or AD (RFC 4035 3.2.3).
  */
 enum tdns_status cache_value_answer(const uint8_t *val, size_t len, uint64_t now,
 				    uint32_t expired_ttl,

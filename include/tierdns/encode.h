@@ -53,14 +53,19 @@ enum tdns_status encode_reply(const struct tdns_qctx *q,
 size_t encode_error(const struct tdns_qctx *q, uint16_t rcode, uint8_t *out,
 		    size_t cap);
 
+/* encode_query flags. */
+#define ENC_Q_EDNS 1u /* an OPT record */
+#define ENC_Q_DO 2u   /* with DO set (RFC 3225; needs ENC_Q_EDNS) */
+#define ENC_Q_CD 4u   /* CD set (RFC 4035 3.2.2) */
+
 /*
  * A query for upstream: ID id, RD set, one question (qname uncompressed,
- * written as given, e.g. with 0x20 case mixing), and unless edns is false
- * an OPT advertising QCTX_EDNS_SIZE with DO clear. Returns its length, 0
- * if it does not fit cap.
+ * written as given, e.g. with 0x20 case mixing), with ENC_Q_EDNS an OPT
+ * advertising QCTX_EDNS_SIZE (DO with ENC_Q_DO), CD with ENC_Q_CD. Returns
+ * its length, 0 if it does not fit cap.
  */
 size_t encode_query(uint16_t id, const uint8_t *qname, size_t qname_len,
-		    uint16_t qtype, uint16_t qclass, bool edns, uint8_t *out,
+		    uint16_t qtype, uint16_t qclass, unsigned flags, uint8_t *out,
 		    size_t cap);
 
 #endif

@@ -35,6 +35,7 @@
 #define OPTS_MAX_LISTEN 16
 #define OPTS_MAX_UPSTREAM 8
 #define OPTS_MAX_ALLOW 64
+#define OPTS_MAX_INSECURE 64
 #define OPTS_MAX_ZONES 4096
 #define OPTS_MAX_FORWARD 64
 #define OPTS_MAX_LOCAL 1024
@@ -97,6 +98,10 @@ struct tdns_opts {
 	bool serve_stale;        /* --serve-stale (RFC 8767), default off */
 	uint32_t stale_ttl;      /* --stale-ttl, seconds, default 86400 */
 	bool use_0x20;           /* --use-0x20, default off */
+	/* DNSSEC validation (anchor.h): on with a trust anchor file */
+	const char *trust_anchor; /* --trust-anchor FILE, dnssec: {trust-anchor:} */
+	const char *insecure[OPTS_MAX_INSECURE]; /* --insecure-domain NAME */
+	unsigned n_insecure;
 	unsigned max_outstanding; /* --max-outstanding, per worker, default 1024 */
 	/* both tiers */
 	unsigned max_tcp;        /* --max-tcp, per listener and worker, default 256 */

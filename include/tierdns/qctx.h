@@ -67,6 +67,7 @@ struct tdns_qctx {
 	uint8_t opcode;
 	bool rd;
 	bool cd;
+	bool ad;                 /* RFC 6840 5.7: asks for the AD bit */
 
 	/* The question (valid when has_q). qname is uncompressed: it borrows
 	 * msg, or qname_buf when the client compressed it (a pointer back

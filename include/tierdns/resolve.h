@@ -36,6 +36,18 @@
  * and a longer chain are SERVFAIL and not cached; a failed target lookup
  * is SERVFAIL. Not for qtype CNAME or ANY.
  *
+ * DNSSEC validation (cfg.anchors, validate.h): upstream queries set DO,
+ * and CD for a client's CD=1 miss (the first client's: later ones join
+ * it). Every accepted NOERROR/NXDOMAIN answer of class IN is judged before
+ * it is cached or sent: the DNSKEY and DS answers the verdict needs are
+ * asked for the way a chased CNAME target is (cache, coalesced upstream
+ * queries, each judged in turn), within the first query's budget; a
+ * failed fetch is the query's failure. The verdict is stored with the
+ * value (cache.h): bogus ones for at most 60 s, logged with their
+ * reason; cache.h turns it into AD or SERVFAIL per client. A cached
+ * entry whose verdict does not fit the configuration (unchecked with
+ * validation on, judged with it off) is a miss.
+ *
  * AXFR and IXFR are answered REFUSED at once (RFC 5936 4.2; tierdns-local
  * is the transfer source of no zone), never forwarded.
  *
@@ -89,6 +101,7 @@
 #include <stdint.h>
 
 #include "tierdns/auth.h"
+#include "tierdns/anchor.h"
 #include "tierdns/cache.h"
 #include "tierdns/infra.h"
 #include "tierdns/stats.h"
@@ -145,6 +158,9 @@ struct tdns_resolver_cfg {
 	bool serve_stale;              /* RFC 8767, see below */
 	uint32_t stale_ttl;            /* how long past expiry; 0 = 86400 s */
 	bool use_0x20;                 /* randomise the upstream question's case */
+	const struct tdns_anchors *anchors; /* DNSSEC validation (anchor.h,
+					* validate.h) with these trust anchors;
+					* NULL: off. Borrowed, read-only */
 	unsigned max_records;          /* records per upstream reply; 0 = 512,
 					* at most MSG_RR_MAX (msg.h) */
 	struct tdns_infra *infra;      /* upstream health shared by the

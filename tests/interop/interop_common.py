@@ -58,6 +58,20 @@ ZONES = [
     ("2.0.192.in-addr.arpa.", "reverse.zone"),
 ]
 
+# The DNSSEC variants the validator tests sign the zones with: NSEC with
+# ECDSA P-256 (algorithm 13), NSEC3 (RFC 9276: 0 iterations, empty salt)
+# with Ed25519 (algorithm 15); (name, ldns-keygen -a, ldns-signzone args).
+DNSSEC_VARIANTS = [("nsec", "ECDSAP256SHA256", []), ("nsec3", "ED25519", ["-n", "-t", "0"])]
+
+# deleg.interop. as its own unsigned zone (interop. delegates it without DS).
+DELEG_ZONE = """$ORIGIN deleg.interop.
+$TTL 300
+@ SOA ns.deleg.interop. hostmaster.interop. 1 7200 900 1209600 300
+@ NS ns
+ns A 192.0.2.53
+host A 192.0.2.54
+"""
+
 NSD_BIN = os.environ.get("TDNS_NSD", "/usr/sbin/nsd")
 UNBOUND_BIN = os.environ.get("TDNS_UNBOUND", "/usr/sbin/unbound")
 
@@ -417,6 +431,26 @@ def sign_zone(d, origin, path, alg, args=(), extra="", corrupt=None):
         with open(signed, "w") as f:
             f.writelines(out)
     return signed, ds, ksk
+
+
+def sign_interop(env, alg, args):
+    """The interop zones signed for the validator tests, keys in
+    env.path("keys"): sub.interop. with its DS in interop., and
+    broken.interop. (an A record) with one signature octet changed; the
+    unsigned deleg.interop. (DELEG_ZONE) written beside. Returns (signed
+    interop., signed sub.interop., deleg zone file, DS line of interop.,
+    its KSK's base name)."""
+    d = env.path("keys")
+    os.makedirs(d)
+    z = {o: os.path.join(ZONES_DIR, f) for o, f in ZONES}
+    sub, sub_ds, _ = sign_zone(d, "sub.interop.", z["sub.interop."], alg, args)
+    parent, ds, ksk = sign_zone(
+        d, "interop.", z["interop."], alg, args,
+        "\n" + sub_ds + "\nbroken 300 IN A 192.0.2.66\n", corrupt="broken.interop.")
+    deleg = env.path("deleg.zone")
+    with open(deleg, "w") as f:
+        f.write(DELEG_ZONE)
+    return parent, sub, deleg, ds, ksk
 
 
 def tail(path, n=30):

@@ -36,15 +36,7 @@ import dns.rcode  # noqa: E402
 
 import interop_common as ic  # noqa: E402
 
-VARIANTS = [("nsec", "ECDSAP256SHA256", []), ("nsec3", "ED25519", ["-n", "-t", "0"])]
-
-DELEG_ZONE = """$ORIGIN deleg.interop.
-$TTL 300
-@ SOA ns.deleg.interop. hostmaster.interop. 1 7200 900 1209600 300
-@ NS ns
-ns A 192.0.2.53
-host A 192.0.2.54
-"""
+VARIANTS = ic.DNSSEC_VARIANTS
 
 # (query name, type, what it shows, expected verdict)
 SECURE = [
@@ -82,16 +74,8 @@ def tool(argv):
 def one_variant(name, alg, args, c):
     env = ic.Env("dnssec-validators-" + name)
     try:
+        parent, sub, deleg, ds, ksk = ic.sign_interop(env, alg, args)
         d = env.path("keys")
-        os.makedirs(d)
-        z = {o: os.path.join(ic.ZONES_DIR, f) for o, f in ic.ZONES}
-        sub, sub_ds, _ = ic.sign_zone(d, "sub.interop.", z["sub.interop."], alg, args)
-        parent, ds, ksk = ic.sign_zone(
-            d, "interop.", z["interop."], alg, args,
-            "\n" + sub_ds + "\nbroken 300 IN A 192.0.2.66\n", corrupt="broken.interop.")
-        deleg = env.path("deleg.zone")
-        with open(deleg, "w") as f:
-            f.write(DELEG_ZONE)
         upper = env.start_upper([("interop.", parent), ("sub.interop.", sub)])
         child = env.start_upper([("deleg.interop.", deleg)], name="upper-child")
         ub = env.start_unbound("unbound", stubs=[("interop.", upper), ("sub.interop.", upper),

@@ -599,7 +599,7 @@ static void test_encode_query(void **state)
 
 	(void)state;
 	n = encode_query(0xbeef, name, sizeof(name), DNS_TYPE_AAAA, DNS_CLASS_IN,
-			 true, out, sizeof(out));
+			 ENC_Q_EDNS, out, sizeof(out));
 	p = parse_reply(n);
 	assert_int_equal(ldns_pkt_id(p), 0xbeef);
 	assert_false(ldns_pkt_qr(p));
@@ -611,9 +611,17 @@ static void test_encode_query(void **state)
 	assert_true(ldns_pkt_edns(p));
 	assert_int_equal(ldns_pkt_edns_udp_size(p), QCTX_EDNS_SIZE);
 	assert_false(ldns_pkt_edns_do(p));
+	assert_false(ldns_pkt_cd(p));
 	ldns_pkt_free(p);
-	assert_int_equal(encode_query(1, name, sizeof(name), 1, 1, false, out, 20), 0);
-	assert_int_equal(encode_query(1, name, sizeof(name), 1, 1, false, out,
+	/* A validating resolver's query: DO, and CD for a CD=1 client. */
+	n = encode_query(7, name, sizeof(name), DNS_TYPE_A, DNS_CLASS_IN,
+			 ENC_Q_EDNS | ENC_Q_DO | ENC_Q_CD, out, sizeof(out));
+	p = parse_reply(n);
+	assert_true(ldns_pkt_edns_do(p));
+	assert_true(ldns_pkt_cd(p));
+	ldns_pkt_free(p);
+	assert_int_equal(encode_query(1, name, sizeof(name), 1, 1, 0, out, 20), 0);
+	assert_int_equal(encode_query(1, name, sizeof(name), 1, 1, 0, out,
 				      sizeof(out)), 12 + sizeof(name) + 4);
 }
 

@@ -130,6 +130,12 @@ static const struct opts_case cases[] = {
 	NORUN(LO, OPTS_USAGE, "--max-outstanding", "65537"),
 	NORUN(LO, OPTS_USAGE, "--max-tcp", "0"),
 	NORUN(LO, OPTS_USAGE, "--max-tcp", "x"),
+	/* DNSSEC validation: local only; names that are names. */
+	NORUN(UP, OPTS_USAGE, "--trust-anchor", "root.ds"),
+	NORUN(UP, OPTS_USAGE, "--insecure-domain", "site"),
+	NORUN(LO, OPTS_USAGE, "--trust-anchor"),
+	NORUN(LO, OPTS_USAGE, "--insecure-domain", "a..b"),
+	NORUN(LO, OPTS_USAGE, "--insecure-domain", ""),
 	/* TCP limits: both tiers, checked values. */
 	NORUN(UP, OPTS_USAGE, "--max-tcp", "0"),
 	NORUN(UP, OPTS_USAGE, "--max-tcp", "65537"),
@@ -236,6 +242,28 @@ static void test_opts_harden(void **state)
 	}
 }
 
+/* --trust-anchor and --insecure-domain (repeatable) as given; none by
+ * default. */
+static void test_opts_dnssec(void **state)
+{
+	char *argv[] = { (char *)"tierdns-local", (char *)"--trust-anchor", (char *)"/x/root.ds",
+			 (char *)"--insecure-domain", (char *)"site", (char *)"--insecure-domain",
+			 (char *)"corp.example.", NULL };
+	struct tdns_opts o;
+
+	(void)state;
+	assert_int_equal(opts_parse(TDNS_PROG_LOCAL, 7, argv, &o), OPTS_RUN);
+	assert_string_equal(o.trust_anchor, "/x/root.ds");
+	assert_int_equal(o.n_insecure, 2);
+	assert_string_equal(o.insecure[0], "site");
+	assert_string_equal(o.insecure[1], "corp.example.");
+	opts_free(&o);
+	assert_int_equal(opts_parse(TDNS_PROG_LOCAL, 1, argv, &o), OPTS_RUN);
+	assert_null(o.trust_anchor);
+	assert_int_equal(o.n_insecure, 0);
+	opts_free(&o);
+}
+
 static void check_case(const struct opts_case *c)
 {
 	char *argv[MAX_ARGS + 2];
@@ -323,7 +351,7 @@ static void test_opts_help(void **state)
 					    "--timeout", "--cache-size", "--allow",
 					    "--serve-stale", "--stale-ttl", "--use-0x20",
 					    "--max-outstanding", "--upstream-tls", "--tls-ca",
-					    "--https-listen" };
+					    "--https-listen", "--trust-anchor", "--insecure-domain" };
 	static const char *both[] = { "--max-tcp ", "--max-tcp-per-client", "--tcp-idle",
 				      "--tls-listen", "--tls-cert", "--tls-key" };
 	char text[8192];
@@ -499,6 +527,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_opts_table),
+		cmocka_unit_test(test_opts_dnssec),
 		cmocka_unit_test(test_opts_harden),
 		cmocka_unit_test(test_opts_tcp_limits),
 		cmocka_unit_test(test_opts_tls),

@@ -1,0 +1,306 @@
+#!/usr/bin/python3
+"""DNSSEC validation in tierdns-local (issue 12), end to end.
+
+tierdns-upper serves the shipped zones signed by tools/seed_signed.sh (the
+root "." and site., with site.'s DS in the root), plus an unsigned child
+plain.site. that site. delegates without a DS (an insecure delegation: site.
+is signed again here with the delegation). tierdns-local validates with the
+root's DS as its trust anchor (--trust-anchor), directly against the upper
+and through a tampering proxy (a FakeUpstream that asks the upper and
+alters the reply). Checked:
+  - secure answers (positive, CNAME chain, NXDOMAIN, NODATA) have AD for a
+    DO or AD query, not otherwise; RRSIGs only with DO (RFC 4035 3.2);
+  - the upstream queries carry DO, and CD when the client set CD;
+  - below the insecure delegation: data without AD, also at the end of a
+    signed CNAME chased into it; --insecure-domain site.
+    serves site. without AD;
+  - tampering: a flipped RRSIG byte, an altered A record, stripped RRSIGs,
+    an RRSIG whose validity ended, a DS that matches no key -> SERVFAIL with
+    the EDE of RFC 8914 (6, 6, 10, 7, 9), logged; CD=1 gets the data without
+    AD; a bogus answer is not cached as good (asked again, still SERVFAIL);
+  - the status is kept with the cached entry across a restart (AD from the
+    cache with the upstream gone).
+"""
+import glob
+import os
+import struct
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hostile_lib as hl  # noqa: E402
+
+import dns.edns  # noqa: E402
+import dns.flags  # noqa: E402
+import dns.message  # noqa: E402
+import dns.rdata  # noqa: E402
+import dns.rdatatype  # noqa: E402
+
+h = hl.Harness("test_dnssec_validate")
+if subprocess.run(["sh", "-c", "command -v ldns-keygen"], capture_output=True).returncode:
+    h.log("FAIL: ldns-keygen is not installed (tools/deps.sh)")
+    sys.exit(1)
+EDE = 15
+var = os.path.join(h.tmp, "var")
+r = subprocess.run([os.path.join(hl.SRC, "tools", "seed_signed.sh"), hl.BUILD, var],
+                   capture_output=True, text=True)
+if r.returncode != 0:
+    h.log("FAIL: seed_signed.sh: %s" % (r.stdout + r.stderr))
+    sys.exit(1)
+upper_db = os.path.join(var, "upper")
+
+
+def key_of(zone, ksk):
+    """The base name of the zone's KSK or ZSK that seed_signed.sh made."""
+    for f in glob.glob(os.path.join(var, "keys", "K%s+013+*.key" % zone)):
+        with open(f) as fh:
+            is_ksk = " 257 " in fh.read().replace("\t", " ")
+        if is_ksk == ksk:
+            return f[:-4]
+    h.log("FAIL: no %s key for %s" % ("KSK" if ksk else "ZSK", zone))
+    sys.exit(1)
+
+
+# site. again with an unsigned delegation to plain.site. (no DS), signed
+# with the same keys (the root's DS for site. still holds); plain.site.
+# itself unsigned.
+site = os.path.join(h.tmp, "site.zone")
+with open(os.path.join(hl.ZONES, "upper", "site.zone")) as f, open(site, "w") as out:
+    out.write(f.read() + "\nplain.site. 300 IN NS ns1.site.\n"
+              "toplain.site. 300 IN CNAME www.plain.site.\n")
+plain = os.path.join(h.tmp, "plain.zone")
+with open(plain, "w") as out:
+    out.write("$ORIGIN plain.site.\n$TTL 300\n"
+              "@ IN SOA ns1.site. hostmaster.site. 1 3600 900 604800 300\n"
+              "@ IN NS ns1.site.\nwww IN A 192.0.2.77\n")
+for args in (("load", site), ("sign", "site.", key_of("site.", True), key_of("site.", False)),
+             ("load", plain)):
+    r = h.zone(upper_db, *args)
+    if r.returncode != 0:
+        h.log("FAIL: tierdns-zone %s: %s" % (args, r.stdout + r.stderr))
+        sys.exit(1)
+anchor = os.path.join(var, "root.ds")
+up = h.start_upper("UPPER", upper_db)
+upper_ep = "%s:%d" % (up.addr, up.port)
+
+
+def ask(d, name, rdtype="A", do=False, ad=False, cd=False, timeout=3.0):
+    q = dns.message.make_query(name, rdtype, want_dnssec=do, use_edns=0)
+    q.flags = dns.flags.RD | (dns.flags.AD if ad else 0) | (dns.flags.CD if cd else 0)
+    raw = hl.udp_exchange(d.addr, d.port, q.to_wire(), timeout)
+    if raw is None:
+        raw = hl.tcp_exchange(d.addr, d.port, q.to_wire(), timeout)
+    return dns.message.from_wire(raw) if raw is not None else None
+
+
+def ede(m):
+    for o in (m.options if m is not None else []):
+        if o.otype == EDE:
+            return struct.unpack("!H", o.to_wire()[:2])[0]
+    return None
+
+
+def has(m, section, rdtype):
+    return m is not None and any(s.rdtype == rdtype for s in getattr(m, section))
+
+
+def describe(m):
+    if m is None:
+        return "no answer"
+    return "%s flags %s EDE %s\n%s" % (hl.rcode_text(m), dns.flags.to_text(m.flags), ede(m), m)
+
+
+def expect(label, m, rcode, ad, code=None):
+    ok = (hl.rcode_text(m) == rcode and bool(m.flags & dns.flags.AD) == ad and
+          (code is None or ede(m) == code))
+    h.check(ok, "%s: expected %s%s%s, got %s" % (label, rcode, " AD" if ad else " no AD",
+                                                 "" if code is None else " EDE %d" % code,
+                                                 describe(m)))
+
+
+# ---- straight to the upper ----
+d = h.start_local("LOCAL", os.path.join(h.tmp, "local"), [upper_ep], "--trust-anchor", anchor)
+m = ask(d, "webapp.site.", do=True)
+expect("webapp.site A, DO", m, "NOERROR", True)
+h.check(has(m, "answer", dns.rdatatype.RRSIG), "webapp.site A, DO: no RRSIG: %s" % describe(m))
+h.check("192.0.2.10" in hl.answer_addrs(m), "webapp.site A: no address: %s" % describe(m))
+m = ask(d, "webapp.site.")
+expect("webapp.site A, no DO, no AD (from the cache)", m, "NOERROR", False)
+h.check(not has(m, "answer", dns.rdatatype.RRSIG), "an RRSIG without DO: %s" % describe(m))
+expect("webapp.site A, AD without DO (RFC 6840 5.7)", ask(d, "webapp.site.", ad=True), "NOERROR", True)
+m = ask(d, "docs.site.", do=True)
+expect("docs.site A (CNAME chain), DO", m, "NOERROR", True)
+h.check("192.0.2.10" in hl.answer_addrs(m), "docs.site: chain not followed: %s" % describe(m))
+m = ask(d, "nosuch.site.", do=True)
+expect("nosuch.site A (NXDOMAIN), DO", m, "NXDOMAIN", True)
+h.check(has(m, "authority", dns.rdatatype.NSEC), "NXDOMAIN without NSEC for DO: %s" % describe(m))
+m = ask(d, "nosuch.site.")
+h.check(not has(m, "authority", dns.rdatatype.NSEC), "NSEC without DO: %s" % describe(m))
+expect("webapp.site TXT (NODATA), DO", ask(d, "webapp.site.", "TXT", do=True), "NOERROR", True)
+expect("www.example A (root NXDOMAIN), DO", ask(d, "www.example.", do=True), "NXDOMAIN", True)
+expect("site DS, DO", ask(d, "site.", "DS", do=True), "NOERROR", True)
+m = ask(d, "www.plain.site.", do=True)
+expect("www.plain.site A (unsigned delegation), DO", m, "NOERROR", False)
+h.check("192.0.2.77" in hl.answer_addrs(m), "www.plain.site: no data: %s" % describe(m))
+expect("nosuch.plain.site A (insecure NXDOMAIN)", ask(d, "nosuch.plain.site.", do=True),
+       "NXDOMAIN", False)
+m = ask(d, "toplain.site.", do=True)
+expect("toplain.site A (signed CNAME into the insecure child)", m, "NOERROR", False)
+h.check("192.0.2.77" in hl.answer_addrs(m), "toplain.site: no address: %s" % describe(m))
+h.stop(d)
+
+# The status survives a restart: with the upstream gone, the cache alone
+# answers with AD.
+d = h.start_local("LOCAL2", os.path.join(h.tmp, "local"), [hl.dead_endpoint()],
+                  "--trust-anchor", anchor, "--timeout", "500")
+expect("webapp.site A after a restart, from the cache", ask(d, "webapp.site.", do=True),
+       "NOERROR", True)
+h.stop(d)
+
+# --insecure-domain: validation off at and below it.
+d = h.start_local("LOCAL3", os.path.join(h.tmp, "local3"), [upper_ep], "--trust-anchor", anchor,
+                  "--insecure-domain", "site")
+expect("webapp.site A under --insecure-domain site", ask(d, "webapp.site.", do=True), "NOERROR",
+       False)
+expect("www.example A, not under it", ask(d, "www.example.", do=True), "NXDOMAIN", True)
+h.stop(d)
+
+# ---- through a tampering proxy ----
+TAMPER = {}  # qname -> how to alter the reply
+
+
+def alter(raw, how):
+    m = dns.message.from_wire(raw)
+    if how == "cut":
+        # an upstream that stops at the edge of its data: the CNAME only
+        for rrset in list(m.answer):
+            if rrset.name != m.question[0].name:
+                m.answer.remove(rrset)
+        return m.to_wire()
+    for sec in (m.answer, m.authority):
+        for i, rrset in enumerate(list(sec)):
+            if how == "strip" and rrset.rdtype == dns.rdatatype.RRSIG:
+                sec.remove(rrset)
+                continue
+            new = []
+            for rd in rrset:
+                if how == "flip" and rrset.rdtype == dns.rdatatype.RRSIG:
+                    sig = bytearray(rd.signature)
+                    sig[len(sig) // 2] ^= 0x01
+                    rd = rd.replace(signature=bytes(sig))
+                elif how == "alter" and rrset.rdtype == dns.rdatatype.A:
+                    rd = rd.replace(address="192.0.2.66")
+                elif how == "expired" and rrset.rdtype == dns.rdatatype.RRSIG:
+                    rd = EXPIRED_SIG
+                elif how == "ds" and rrset.rdtype == dns.rdatatype.DS:
+                    digest = bytearray(rd.digest)
+                    digest[0] ^= 0xff
+                    rd = rd.replace(digest=bytes(digest))
+                new.append(rd)
+            if new:
+                rrset.clear()
+                for rd in new:
+                    rrset.add(rd)
+    return m.to_wire()
+
+
+def proxy(up_, s):
+    if s.msg is None:
+        return None
+    raw = hl.udp_exchange(up.addr, up.port, s.raw, 2.0)
+    if raw is None:
+        return None
+    how = TAMPER.get(s.qname)
+    # The attack is on the answer asked for (A), or on the DS.
+    if s.qtype != (dns.rdatatype.DS if how == "ds" else dns.rdatatype.A):
+        how = None
+    return [("send", alter(raw, how) if how else raw)]
+
+
+# A real signature of ns1.site. A whose validity ended ten days ago
+# (ldns-signzone with site.'s ZSK and past dates): a replayed old answer.
+old = os.path.join(h.tmp, "site.old")
+
+
+def days_ago(n):
+    return time.strftime("%Y%m%d", time.gmtime(time.time() - n * 86400))
+
+
+r = subprocess.run(["ldns-signzone", "-f", old, "-i", days_ago(40), "-e", days_ago(10), site,
+                    key_of("site.", False)], capture_output=True, text=True)
+EXPIRED_SIG = None
+for line in open(old) if r.returncode == 0 else []:
+    f = line.split()
+    if len(f) > 5 and f[0] == "ns1.site." and f[3] == "RRSIG" and f[4] == "A":
+        EXPIRED_SIG = dns.rdata.from_text("IN", "RRSIG", " ".join(f[4:]))
+if EXPIRED_SIG is None:
+    h.log("FAIL: ldns-signzone made no old signature: %s" % (r.stdout + r.stderr))
+    sys.exit(1)
+fake = hl.FakeUpstream(h, proxy)
+TAMPER.update({"webapp.site.": "flip", "api.site.": "alter", "mail.site.": "strip",
+               "ns1.site.": "expired", "www.site.": "cut"})
+d = h.start_local("LOCAL4", os.path.join(h.tmp, "local4"), [fake.endpoint],
+                  "--trust-anchor", anchor)
+expect("untampered ns2.site A through the proxy", ask(d, "ns2.site.", do=True), "NOERROR", True)
+for name, label, code in (("webapp.site.", "a flipped RRSIG byte", 6),
+                          ("api.site.", "an altered A record", 6),
+                          ("mail.site.", "stripped RRSIGs", 10),
+                          ("ns1.site.", "an expired RRSIG", 7)):
+    expect("%s (%s)" % (name, label), ask(d, name, do=True), "SERVFAIL", False, code)
+    n_before = len(fake.queries(name))
+    m = ask(d, name, cd=True, do=True)
+    expect("%s (%s) with CD" % (name, label), m, "NOERROR", False)
+    h.check(m is not None and len(m.answer) > 0, "%s with CD: no data: %s" % (name, describe(m)))
+    h.check(len(fake.queries(name)) == n_before,
+            "%s with CD: asked upstream again instead of the cached bogus entry" % name)
+    expect("%s (%s), asked again: not cached as good" % (name, label), ask(d, name),
+           "SERVFAIL", False)
+cd_seen = [s for s in fake.queries("webapp.site.") if s.msg.flags & dns.flags.CD]
+h.check(all(s.msg.ednsflags & dns.flags.DO for s in fake.queries()),
+        "an upstream query without DO")
+h.check(not cd_seen, "CD sent upstream for a client without CD")
+expect("CD=1 client, fresh name docs.site", ask(d, "docs.site.", cd=True), "NOERROR", False)
+h.check(any(s.msg.flags & dns.flags.CD for s in fake.queries("docs.site.")),
+        "a CD=1 client's miss went upstream without CD")
+h.check("DNSSEC bogus" in d.log_text(), "no bogus reason in the log:\n%s" % d.log_text())
+# The CNAME alone from upstream, chased by the local to the tampered
+# webapp.site: the chain is bogus.
+expect("www.site A (CNAME only, chased to the tampered webapp.site)",
+       ask(d, "www.site.", do=True), "SERVFAIL", False, 6)
+h.stop(d)
+
+# An upstream that gives the CNAME only: the local chases the target
+# itself, and the chain keeps its RRSIG: secure.
+TAMPER.clear()
+TAMPER["www.site."] = "cut"
+d = h.start_local("LOCAL6", os.path.join(h.tmp, "local6"), [fake.endpoint],
+                  "--trust-anchor", anchor)
+m = ask(d, "www.site.", do=True)
+expect("www.site A, CNAME only from upstream, target chased", m, "NOERROR", True)
+h.check("192.0.2.10" in hl.answer_addrs(m) and
+        any(s.qtype == dns.rdatatype.A for s in fake.queries("webapp.site.")),
+        "www.site: target not chased: %s" % describe(m))
+h.stop(d)
+
+TAMPER.clear()
+TAMPER["site."] = "ds"
+d = h.start_local("LOCAL5", os.path.join(h.tmp, "local5"), [fake.endpoint],
+                  "--trust-anchor", anchor)
+expect("webapp.site A under a DS that matches no key", ask(d, "webapp.site.", do=True),
+       "SERVFAIL", False, 9)
+h.stop(d)
+
+# A trust anchor file that is not one stops the start (exit 1), loudly.
+bad = os.path.join(h.tmp, "bad.anchor")
+with open(bad, "w") as f:
+    f.write(". 3600 IN A 192.0.2.1\n")
+for path, what in ((bad, "a DS or DNSKEY"), (os.path.join(h.tmp, "none"), "No such file")):
+    r = subprocess.run([hl.LOCAL_BIN, "--db", os.path.join(h.tmp, "l6"), "--port", "1",
+                        "--trust-anchor", path, "--control", "none"],
+                       capture_output=True, text=True, timeout=20)
+    h.check(r.returncode == 1 and what in r.stderr,
+            "--trust-anchor %s: expected exit 1 naming the problem, got %d: %s" %
+            (path, r.returncode, r.stderr))
+h.stop(up)
+h.finish()
