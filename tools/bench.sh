@@ -664,7 +664,7 @@ if [ -x "$build/tierdns-local" ] && [ -n "${PORT[$upstream]-}" ]; then
 		done
 		fq=$(median <"$tmp/res/fleet.qps")
 		sq=$(median <"$tmp/res/single.qps")
-		fleet_line=$(awk -v f="$fq" -v s="$sq" 'BEGIN { printf "2 processes x -t 1 (one store, one port) %.0f QPS, 1 process -t 2 %.0f QPS, ratio %.2f", f, s, s > 0 ? f / s : 0 }')
+		fleet_line=$(awk -v f="$fq" -v s="$sq" 'BEGIN { printf "2 processes x -t 1 (one store, one port) %.0f QPS, 1 process -t 2 %.0f QPS, ratio %.2f", f, s, (s > 0 ? f / s : 0) }')
 	fi
 	stop single_t2
 	stop fleet_a
