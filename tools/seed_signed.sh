@@ -45,7 +45,7 @@ keypair() {
 # unchanged in zones/: unsigned stores load it as it is).
 {
 	cat "$top/zones/upper/root.zone"
-	printf '\n; added by tools/seed_signed.sh: the signed delegation to site.\n'
+	printf '\n; the signed delegation to site.: its NS and the DS of its KSK\n'
 	printf 'site.\t86400\tIN\tNS\tns1.site.\n'
 	"$zone" --db "$var/upper" ds site. | awk '{ $2 = 86400; print }'
 } >"$var/root.zone"
