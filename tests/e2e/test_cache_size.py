@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """--cache-size is what the cache holds (issue 18): with --cache-size 1M,
 30,000 distinct answers (more than a megabyte of keys and values) leave the cache
-holding a megabyte's worth of them, far more than the quarter of it that
-the size used to mean, and evicting the rest."""
+holding a megabyte's worth of them (not a quarter of it, as a budget that
+counted the whole map with its page overhead would), and evicting the rest."""
 import os
 import subprocess
 import sys
@@ -40,8 +40,8 @@ _, recs = hl.dump_cache(h, lodb)
 cached = sum(1 for rec in recs if len(rec) >= 5 and rec[3] == "A" and
              rec[0].startswith("name-number-"))
 # One entry (its record key, a packed one-record value and its index
-# entry) takes about 80 bytes here: 1M holds about 13,000, the quarter of it
-# that --cache-size used to mean about 3,300.
+# entry) takes about 80 bytes here: 1M holds about 13,000; a quarter of the
+# budget would hold about 3,300, well under the bound checked.
 h.log("%d of %d answers cached with --cache-size 1M" % (cached, N))
 h.check(cached > 8000, "the cache holds far more than a quarter megabyte's worth (%d)" % cached)
 h.check(cached < N, "and not all %d: the budget evicted (%d)" % (N, cached))
