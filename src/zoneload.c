@@ -63,10 +63,7 @@ struct tdns_zoneset {
 	size_t vcap;
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
+void zoneload_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -286,29 +283,29 @@ static enum tdns_status add_parsed(struct zl_zone *z, const ldns_rr *rr,
 	if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN) {
 		char *cls = ldns_rr_class2str(ldns_rr_get_class(rr));
 
-		seterr(err, errlen, "%s:%d: class %s is not supported (only IN)",
+		zoneload_seterr(err, errlen, "%s:%d: class %s is not supported (only IN)",
 		       z->file, line, cls != NULL ? cls : "?");
 		free(cls);
 		return TDNS_EPARSE;
 	}
 	if (!type_is_data(type)) {
-		seterr(err, errlen, "%s:%d: type %s cannot appear in a zone",
+		zoneload_seterr(err, errlen, "%s:%d: type %s cannot appear in a zone",
 		       z->file, line, tname);
 		return TDNS_EPARSE;
 	}
 	if (owner == NULL || !ldns_dname_absolute(owner)) {
-		seterr(err, errlen, "%s:%d: relative owner name and no $ORIGIN",
+		zoneload_seterr(err, errlen, "%s:%d: relative owner name and no $ORIGIN",
 		       z->file, line);
 		return TDNS_EPARSE;
 	}
 	if (name_key_from_wire(ldns_rdf_data(owner), ldns_rdf_size(owner), key,
 			       &klen) != TDNS_OK) {
-		seterr(err, errlen, "%s:%d: malformed owner name", z->file, line);
+		zoneload_seterr(err, errlen, "%s:%d: malformed owner name", z->file, line);
 		return TDNS_EPARSE;
 	}
 	rdlen = rr_rdata_len(rr);
 	if (rdlen > RDATA_MAX) {
-		seterr(err, errlen, "%s:%d: rdata of %zu bytes exceeds 65535",
+		zoneload_seterr(err, errlen, "%s:%d: rdata of %zu bytes exceeds 65535",
 		       z->file, line, rdlen);
 		return TDNS_EPARSE;
 	}
@@ -317,14 +314,14 @@ static enum tdns_status add_parsed(struct zl_zone *z, const ldns_rr *rr,
 
 		for (i = 0; i < z->n; i++) {
 			if (z->recs[i].type == LDNS_RR_TYPE_SOA && !z->recs[i].sig) {
-				seterr(err, errlen, "%s:%d: second SOA record (the "
+				zoneload_seterr(err, errlen, "%s:%d: second SOA record (the "
 				       "first is on line %u); a file holds one zone",
 				       z->file, line, (unsigned)z->recs[i].line);
 				return TDNS_EPARSE;
 			}
 		}
 		if (ldns_rr_rd_count(rr) < 3) {
-			seterr(err, errlen, "%s:%d: malformed SOA", z->file, line);
+			zoneload_seterr(err, errlen, "%s:%d: malformed SOA", z->file, line);
 			return TDNS_EPARSE;
 		}
 		memcpy(z->apex, key, klen);
@@ -337,7 +334,7 @@ static enum tdns_status add_parsed(struct zl_zone *z, const ldns_rr *rr,
 
 		if (ldns_rr_rd_count(rr) < 9 || tc == NULL ||
 		    ldns_rdf_size(tc) != 2) {
-			seterr(err, errlen, "%s:%d: malformed RRSIG", z->file, line);
+			zoneload_seterr(err, errlen, "%s:%d: malformed RRSIG", z->file, line);
 			return TDNS_EPARSE;
 		}
 		key_type = (uint16_t)(ldns_rdf_data(tc)[0] << 8 |
@@ -360,7 +357,7 @@ static enum tdns_status add_parsed(struct zl_zone *z, const ldns_rr *rr,
 	case 1:
 		break;
 	case 0:
-		seterr(err, errlen, "%s:%d: rdata does not have the layout of "
+		zoneload_seterr(err, errlen, "%s:%d: rdata does not have the layout of "
 		       "type %s", z->file, line, tname);
 		return TDNS_EPARSE;
 	default:
@@ -383,7 +380,7 @@ static enum tdns_status add_parsed(struct zl_zone *z, const ldns_rr *rr,
 	r->flags = 0;
 	return TDNS_OK;
 nomem:
-	seterr(err, errlen, "%s:%d: out of memory", z->file, line);
+	zoneload_seterr(err, errlen, "%s:%d: out of memory", z->file, line);
 	return TDNS_ENOMEM;
 }
 
@@ -466,7 +463,7 @@ static enum tdns_status settle_ttl(struct zl_zone *z, size_t i, size_t j,
 	if (j - i > UINT16_MAX) {
 		key_str(z->arena + z->recs[i].key_off, z->recs[i].key_len - 3u,
 			owner, sizeof(owner));
-		seterr(err, errlen, "%s:%u: more than 65535 records in the "
+		zoneload_seterr(err, errlen, "%s:%u: more than 65535 records in the "
 		       "RRset %s", z->file, (unsigned)z->recs[j - 1].line, owner);
 		return TDNS_EPARSE;
 	}
@@ -489,13 +486,13 @@ static enum tdns_status finish_zone(struct zl_zone *z, char *err, size_t errlen)
 			have_soa = z->recs[i].type == LDNS_RR_TYPE_SOA &&
 				   !z->recs[i].sig;
 		if (!have_soa) {
-			seterr(err, errlen, "%s: no SOA record (a zone needs one "
+			zoneload_seterr(err, errlen, "%s: no SOA record (a zone needs one "
 			       "at its apex)", z->file);
 			return TDNS_EPARSE;
 		}
 	}
 	if (z->n == 0) {
-		seterr(err, errlen, "%s: no records (a zone needs an SOA)", z->file);
+		zoneload_seterr(err, errlen, "%s: no records (a zone needs an SOA)", z->file);
 		return TDNS_EPARSE;
 	}
 	key_str(z->apex, z->apex_len, z->name, sizeof(z->name));
@@ -507,7 +504,7 @@ static enum tdns_status finish_zone(struct zl_zone *z, char *err, size_t errlen)
 		    memcmp(z->arena + r->key_off, z->apex, z->apex_len) != 0) {
 			key_str(z->arena + r->key_off, r->key_len - 3u, owner,
 				sizeof(owner));
-			seterr(err, errlen, "%s:%u: %s is outside the zone %s "
+			zoneload_seterr(err, errlen, "%s:%u: %s is outside the zone %s "
 			       "(the owner of the SOA)", z->file, (unsigned)r->line,
 			       owner, z->name);
 			return TDNS_EPARSE;
@@ -584,13 +581,13 @@ static enum tdns_status finish_zone(struct zl_zone *z, char *err, size_t errlen)
 		key_str(z->arena + cname->key_off, cname->key_len - 3u, owner,
 			sizeof(owner));
 		if (cnames > 1) {
-			seterr(err, errlen, "%s:%u: more than one CNAME at %s",
+			zoneload_seterr(err, errlen, "%s:%u: more than one CNAME at %s",
 			       z->file, (unsigned)z->recs[name_start].line, owner);
 			return TDNS_EPARSE;
 		}
 		if (other != NULL) {
 			type_str(other->type, tname, sizeof(tname));
-			seterr(err, errlen, "%s:%u: CNAME at %s next to other data "
+			zoneload_seterr(err, errlen, "%s:%u: CNAME at %s next to other data "
 			       "(%s on line %u); a CNAME must be alone at its name",
 			       z->file, (unsigned)cname->line, owner, tname,
 			       (unsigned)other->line);
@@ -608,7 +605,7 @@ static enum tdns_status set_add_zone(struct tdns_zoneset *zs, struct zl_zone *z,
 	for (i = 0; i < zs->n; i++) {
 		if (zs->zones[i]->apex_len == z->apex_len &&
 		    memcmp(zs->zones[i]->apex, z->apex, z->apex_len) == 0) {
-			seterr(err, errlen, "%s: zone %s is already given by %s",
+			zoneload_seterr(err, errlen, "%s: zone %s is already given by %s",
 			       z->file, z->name, zs->zones[i]->file);
 			return TDNS_EEXIST;
 		}
@@ -618,7 +615,7 @@ static enum tdns_status set_add_zone(struct tdns_zoneset *zs, struct zl_zone *z,
 		struct zl_zone **nz = realloc(zs->zones, ncap * sizeof(*nz));
 
 		if (nz == NULL) {
-			seterr(err, errlen, "%s: out of memory", z->file);
+			zoneload_seterr(err, errlen, "%s: out of memory", z->file);
 			return TDNS_ENOMEM;
 		}
 		zs->zones = nz;
@@ -663,7 +660,7 @@ static enum tdns_status no_origin_fixup(struct zl_zone *z, ldns_rr *rr,
 	size_t i;
 
 	if (relative_part(owner, sentinel) >= 0) {
-		seterr(err, errlen, "%s:%d: relative owner name and no $ORIGIN",
+		zoneload_seterr(err, errlen, "%s:%d: relative owner name and no $ORIGIN",
 		       z->file, line);
 		return TDNS_EPARSE;
 	}
@@ -676,19 +673,19 @@ static enum tdns_status no_origin_fixup(struct zl_zone *z, ldns_rr *rr,
 		if (rel < 0)
 			continue;
 		if (!soa) {
-			seterr(err, errlen, "%s:%d: relative name in rdata before "
+			zoneload_seterr(err, errlen, "%s:%d: relative name in rdata before "
 			       "the SOA and no $ORIGIN", z->file, line);
 			return TDNS_EPARSE;
 		}
 		if ((size_t)rel + osz > NAME_WIRE_MAX) {
-			seterr(err, errlen, "%s:%d: name too long", z->file, line);
+			zoneload_seterr(err, errlen, "%s:%d: name too long", z->file, line);
 			return TDNS_EPARSE;
 		}
 		memcpy(buf, ldns_rdf_data(f), (size_t)rel);
 		memcpy(buf + rel, ldns_rdf_data(owner), osz);
 		nf = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, (size_t)rel + osz, buf);
 		if (nf == NULL) {
-			seterr(err, errlen, "%s:%d: out of memory", z->file, line);
+			zoneload_seterr(err, errlen, "%s:%d: out of memory", z->file, line);
 			return TDNS_ENOMEM;
 		}
 		ldns_rdf_deep_free(ldns_rr_set_rdf(rr, nf, i));
@@ -696,7 +693,7 @@ static enum tdns_status no_origin_fixup(struct zl_zone *z, ldns_rr *rr,
 	if (soa) {
 		apex = ldns_rdf_clone(owner);
 		if (apex == NULL) {
-			seterr(err, errlen, "%s:%d: out of memory", z->file, line);
+			zoneload_seterr(err, errlen, "%s:%d: out of memory", z->file, line);
 			return TDNS_ENOMEM;
 		}
 		ldns_rdf_deep_free(*origin);
@@ -722,7 +719,7 @@ static enum tdns_status parse_fp(struct tdns_zoneset *zs, FILE *fp,
 	origin = ldns_rdf_clone(sentinel);
 	if (z == NULL || sentinel == NULL || origin == NULL ||
 	    (z->file = strdup(label)) == NULL) {
-		seterr(err, errlen, "%s: out of memory", label);
+		zoneload_seterr(err, errlen, "%s: out of memory", label);
 		st = TDNS_ENOMEM;
 		goto out;
 	}
@@ -750,12 +747,12 @@ static enum tdns_status parse_fp(struct tdns_zoneset *zs, FILE *fp,
 		case LDNS_STATUS_SYNTAX_TTL:
 			break;
 		case LDNS_STATUS_SYNTAX_INCLUDE:
-			seterr(err, errlen, "%s:%d: $INCLUDE is not supported",
+			zoneload_seterr(err, errlen, "%s:%d: $INCLUDE is not supported",
 			       label, line);
 			st = TDNS_EPARSE;
 			goto out;
 		default:
-			seterr(err, errlen, "%s:%d: %s", label, line,
+			zoneload_seterr(err, errlen, "%s:%d: %s", label, line,
 			       ldns_get_errorstr_by_id(ls));
 			st = TDNS_EPARSE;
 			goto out;
@@ -763,7 +760,7 @@ static enum tdns_status parse_fp(struct tdns_zoneset *zs, FILE *fp,
 		if (feof(fp))
 			break;
 		if (ferror(fp)) {
-			seterr(err, errlen, "%s:%d: read error: %s", label, line,
+			zoneload_seterr(err, errlen, "%s:%d: read error: %s", label, line,
 			       strerror(errno));
 			st = TDNS_EIO;
 			goto out;
@@ -811,7 +808,7 @@ enum tdns_status zoneload_file(struct tdns_zoneset *zs, const char *path,
 
 	fp = fopen(path, "r");
 	if (fp == NULL) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		zoneload_seterr(err, errlen, "%s: %s", path, strerror(errno));
 		return TDNS_EIO;
 	}
 	st = parse_fp(zs, fp, path, err, errlen);
@@ -828,7 +825,7 @@ enum tdns_status zoneload_text(struct tdns_zoneset *zs, const char *text,
 	/* fmemopen of an empty buffer fails; an empty zone is an error anyway. */
 	fp = fmemopen((void *)text, strlen(text) > 0 ? strlen(text) : 1, "r");
 	if (fp == NULL) {
-		seterr(err, errlen, "%s: %s", label, strerror(errno));
+		zoneload_seterr(err, errlen, "%s: %s", label, strerror(errno));
 		return TDNS_ENOMEM;
 	}
 	st = parse_fp(zs, fp, label, err, errlen);
@@ -1247,7 +1244,7 @@ enum tdns_status zoneload_string(struct tdns_store *s, const char *text,
 	if (st == TDNS_OK) {
 		st = zoneload_commit(zs, s);
 		if (st != TDNS_OK)
-			seterr(err, errlen, "inline: cannot store: %s",
+			zoneload_seterr(err, errlen, "inline: cannot store: %s",
 			       tdns_strerror(st));
 	}
 	zoneload_free(zs);
@@ -1577,14 +1574,14 @@ static enum tdns_status parse_rr(const char *text, ldns_rr **rr, char *err,
 	ls = ldns_rr_new_frm_str(rr, text, ZONELOAD_DEFAULT_TTL, mark, NULL);
 	if (ls != LDNS_STATUS_OK) {
 		ldns_rdf_deep_free(mark);
-		seterr(err, errlen, "'%s': %s", text, ldns_get_errorstr_by_id(ls));
+		zoneload_seterr(err, errlen, "'%s': %s", text, ldns_get_errorstr_by_id(ls));
 		*rr = NULL;
 		return TDNS_EPARSE;
 	}
 	rel = relative_name(*rr, mark);
 	ldns_rdf_deep_free(mark);
 	if (rel != NULL) {
-		seterr(err, errlen, "'%s': %s name without a final dot; give every "
+		zoneload_seterr(err, errlen, "'%s': %s name without a final dot; give every "
 		       "name in full, e.g. www.site. (there is no $ORIGIN here)", text,
 		       rel == ldns_rr_owner(*rr) ? "an owner" : "a");
 		ldns_rr_free(*rr);
@@ -1593,7 +1590,7 @@ static enum tdns_status parse_rr(const char *text, ldns_rr **rr, char *err,
 	}
 	if (ldns_rr_get_class(*rr) != LDNS_RR_CLASS_IN ||
 	    !type_is_data((uint16_t)ldns_rr_get_type(*rr))) {
-		seterr(err, errlen, "'%s': only class IN data types can be stored",
+		zoneload_seterr(err, errlen, "'%s': only class IN data types can be stored",
 		       text);
 		ldns_rr_free(*rr);
 		*rr = NULL;
@@ -1673,7 +1670,7 @@ enum tdns_status zoneload_add(struct tdns_txn *t, const char *rr_text,
 	type = (uint16_t)ldns_rr_get_type(rr);
 	type_str(type, tname, sizeof(tname));
 	if (is_dnssec_chain_type(type)) {
-		seterr(err, errlen, "%s records are not added one by one: load "
+		zoneload_seterr(err, errlen, "%s records are not added one by one: load "
 		       "the signed zone file again", tname);
 		st = TDNS_EINVAL;
 		goto out;
@@ -1681,13 +1678,13 @@ enum tdns_status zoneload_add(struct tdns_txn *t, const char *rr_text,
 	st = name_key_from_wire(ldns_rdf_data(ldns_rr_owner(rr)),
 				ldns_rdf_size(ldns_rr_owner(rr)), key, &klen);
 	if (st != TDNS_OK) {
-		seterr(err, errlen, "'%s': malformed owner name", rr_text);
+		zoneload_seterr(err, errlen, "'%s': malformed owner name", rr_text);
 		goto out;
 	}
 	key_str(key, klen, name, sizeof(name));
 	st = zonedb_find(t, key, klen, &apex_len, &m);
 	if (st != TDNS_OK) {
-		seterr(err, errlen, "%s: %s", name, st == TDNS_ENOTFOUND ?
+		zoneload_seterr(err, errlen, "%s: %s", name, st == TDNS_ENOTFOUND ?
 		       "no zone in the store encloses this name" : tdns_strerror(st));
 		goto out;
 	}
@@ -1696,12 +1693,12 @@ enum tdns_status zoneload_add(struct tdns_txn *t, const char *rr_text,
 		goto out;
 	rdlen = rr_rdata_len(rr);
 	if (rdlen > RDATA_MAX) {
-		seterr(err, errlen, "%s %s: rdata too long", name, tname);
+		zoneload_seterr(err, errlen, "%s %s: rdata too long", name, tname);
 		st = TDNS_EINVAL;
 		goto out;
 	}
 	if (type == LDNS_RR_TYPE_SOA && klen != apex_len) {
-		seterr(err, errlen, "%s: an SOA belongs at a zone apex", name);
+		zoneload_seterr(err, errlen, "%s: an SOA belongs at a zone apex", name);
 		st = TDNS_EINVAL;
 		goto out;
 	}
@@ -1709,12 +1706,12 @@ enum tdns_status zoneload_add(struct tdns_txn *t, const char *rr_text,
 	oc.found = 0;
 	st = zonedb_name_rrsets(t, key, klen, find_conflict, &oc, NULL);
 	if (st != TDNS_OK) {
-		seterr(err, errlen, "%s: %s", name, tdns_strerror(st));
+		zoneload_seterr(err, errlen, "%s: %s", name, tdns_strerror(st));
 		goto out;
 	}
 	if (oc.found != 0) {
 		type_str(oc.found, tname, sizeof(tname));
-		seterr(err, errlen, "%s: a CNAME cannot coexist with other data "
+		zoneload_seterr(err, errlen, "%s: a CNAME cannot coexist with other data "
 		       "(%s is there; RFC 1034 3.6.2)", name, tname);
 		st = TDNS_EINVAL;
 		goto out;
@@ -1747,7 +1744,7 @@ enum tdns_status zoneload_add(struct tdns_txn *t, const char *rr_text,
 
 		while (rrset_next(&old, &pos, &rd, &len)) {
 			if (rdata_matches(type, rd, len, canon, rdlen)) {
-				seterr(err, errlen, "%s %s: this record is already "
+				zoneload_seterr(err, errlen, "%s %s: this record is already "
 				       "present", name, tname);
 				st = TDNS_EEXIST;
 				goto out;
@@ -1801,31 +1798,31 @@ enum tdns_status zoneload_delete(struct tdns_txn *t, const char *name,
 	enum tdns_status st;
 
 	if (zoneload_name_key(name, key, &klen) != TDNS_OK) {
-		seterr(err, errlen, "'%s' is not a valid domain name", name);
+		zoneload_seterr(err, errlen, "'%s' is not a valid domain name", name);
 		st = TDNS_EINVAL;
 		goto out;
 	}
 	key_str(key, klen, pname, sizeof(pname));
 	type = (uint16_t)ldns_get_rr_type_by_name(type_name);
 	if (type == 0) {
-		seterr(err, errlen, "'%s' is not an RR type", type_name);
+		zoneload_seterr(err, errlen, "'%s' is not an RR type", type_name);
 		st = TDNS_EINVAL;
 		goto out;
 	}
 	if (is_dnssec_chain_type(type)) {
-		seterr(err, errlen, "%s records are not deleted one by one: load "
+		zoneload_seterr(err, errlen, "%s records are not deleted one by one: load "
 		       "the signed zone file again", type_name);
 		st = TDNS_EINVAL;
 		goto out;
 	}
 	st = zonedb_find(t, key, klen, &apex_len, &m);
 	if (st != TDNS_OK) {
-		seterr(err, errlen, "%s: %s", pname, st == TDNS_ENOTFOUND ?
+		zoneload_seterr(err, errlen, "%s: %s", pname, st == TDNS_ENOTFOUND ?
 		       "no zone in the store encloses this name" : tdns_strerror(st));
 		goto out;
 	}
 	if (type == LDNS_RR_TYPE_SOA && klen == apex_len) {
-		seterr(err, errlen, "%s: the SOA of a zone cannot be deleted", pname);
+		zoneload_seterr(err, errlen, "%s: the SOA of a zone cannot be deleted", pname);
 		st = TDNS_EINVAL;
 		goto out;
 	}
@@ -1834,7 +1831,7 @@ enum tdns_status zoneload_delete(struct tdns_txn *t, const char *name,
 		goto out;
 	st = zonedb_get_rrset(t, key, klen, type, &old);
 	if (st != TDNS_OK) {
-		seterr(err, errlen, "%s %s: %s", pname, type_name,
+		zoneload_seterr(err, errlen, "%s %s: %s", pname, type_name,
 		       st == TDNS_ENOTFOUND ? "no such RRset" : tdns_strerror(st));
 		goto out;
 	}
@@ -1881,7 +1878,7 @@ enum tdns_status zoneload_delete(struct tdns_txn *t, const char *name,
 				goto out;
 		}
 		if (!found) {
-			seterr(err, errlen, "%s %s %s: no such record", pname,
+			zoneload_seterr(err, errlen, "%s %s %s: no such record", pname,
 			       type_name, rdata);
 			st = TDNS_ENOTFOUND;
 			goto out;

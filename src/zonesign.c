@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,20 +19,6 @@
 #include "tierdns/rrset.h"
 #include "tierdns/zonedb.h"
 #include "tierdns/zoneload.h"
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* The zone's apex key and its name as an ldns rdf (absolute). */
 static enum tdns_status zone_names(const char *zone, uint8_t *apex,
@@ -72,7 +57,7 @@ static enum tdns_status read_key(const char *path, const ldns_rdf *origin,
 	*key = NULL;
 	*dnskey = NULL;
 	if (n >= sizeof(base)) {
-		seterr(err, errlen, "%s: path too long", path);
+		zoneload_seterr(err, errlen, "%s: path too long", path);
 		return TDNS_EINVAL;
 	}
 	memcpy(base, path, n + 1);
@@ -83,13 +68,13 @@ static enum tdns_status read_key(const char *path, const ldns_rdf *origin,
 	snprintf(file, sizeof(file), "%s.private", base);
 	fp = fopen(file, "r");
 	if (fp == NULL) {
-		seterr(err, errlen, "%s: %s", file, strerror(errno));
+		zoneload_seterr(err, errlen, "%s: %s", file, strerror(errno));
 		return TDNS_EIO;
 	}
 	ls = ldns_key_new_frm_fp_l(key, fp, &line);
 	fclose(fp);
 	if (ls != LDNS_STATUS_OK) {
-		seterr(err, errlen, "%s:%d: not a private key: %s", file, line,
+		zoneload_seterr(err, errlen, "%s:%d: not a private key: %s", file, line,
 		       ldns_get_errorstr_by_id(ls));
 		return TDNS_EINVAL;
 	}
@@ -97,14 +82,14 @@ static enum tdns_status read_key(const char *path, const ldns_rdf *origin,
 	*dnskey = ldns_read_anchor_file(file);
 	if (*dnskey == NULL || ldns_rr_get_type(*dnskey) != LDNS_RR_TYPE_DNSKEY ||
 	    ldns_rr_rd_count(*dnskey) < 4) {
-		seterr(err, errlen, "%s: no DNSKEY record in it", file);
+		zoneload_seterr(err, errlen, "%s: no DNSKEY record in it", file);
 		return TDNS_EINVAL;
 	}
 	if (ldns_dname_compare(ldns_rr_owner(*dnskey), origin) != 0) {
 		char *o1 = ldns_rdf2str(ldns_rr_owner(*dnskey));
 		char *o2 = ldns_rdf2str(origin);
 
-		seterr(err, errlen, "%s: a key of %s, not of the zone %s", file,
+		zoneload_seterr(err, errlen, "%s: a key of %s, not of the zone %s", file,
 		       o1 != NULL ? o1 : "?", o2 != NULL ? o2 : "?");
 		free(o1);
 		free(o2);
@@ -113,7 +98,7 @@ static enum tdns_status read_key(const char *path, const ldns_rdf *origin,
 	alg = (int)ldns_key_algorithm(*key);
 	if (alg != LDNS_SIGN_RSASHA256 && alg != LDNS_SIGN_ECDSAP256SHA256 &&
 	    alg != LDNS_SIGN_ED25519) {
-		seterr(err, errlen, "%s: algorithm %d is not supported (8 "
+		zoneload_seterr(err, errlen, "%s: algorithm %d is not supported (8 "
 		       "RSASHA256, 13 ECDSAP256SHA256, 15 ED25519)", file, alg);
 		return TDNS_EINVAL;
 	}
@@ -168,17 +153,17 @@ enum tdns_status zonesign_sign(struct tdns_store *s, const char *zone,
 
 	st = zone_names(zone, apex, &alen, &origin);
 	if (st != TDNS_OK) {
-		seterr(err, errlen, "'%s' is not a zone name", zone);
+		zoneload_seterr(err, errlen, "'%s' is not a zone name", zone);
 		goto out;
 	}
 	if (nkeys == 0) {
 		st = TDNS_EINVAL;
-		seterr(err, errlen, "%s: no key files given", zone);
+		zoneload_seterr(err, errlen, "%s: no key files given", zone);
 		goto out;
 	}
 	st = dump_zone(s, apex, alen, &dump, &dlen);
 	if (st != TDNS_OK) {
-		seterr(err, errlen, "%s: %s", zone, st == TDNS_ENOTFOUND
+		zoneload_seterr(err, errlen, "%s: %s", zone, st == TDNS_ENOTFOUND
 		       ? "no such zone in the store" : tdns_strerror(st));
 		goto out;
 	}
@@ -191,7 +176,7 @@ enum tdns_status zonesign_sign(struct tdns_store *s, const char *zone,
 	fclose(fp);
 	fp = NULL;
 	if (ls != LDNS_STATUS_OK || ldns_zone_soa(z) == NULL) {
-		seterr(err, errlen, "%s: the stored zone does not read back "
+		zoneload_seterr(err, errlen, "%s: the stored zone does not read back "
 		       "(line %d: %s)", zone, line, ldns_get_errorstr_by_id(ls));
 		goto out;
 	}
@@ -249,7 +234,7 @@ enum tdns_status zonesign_sign(struct tdns_store *s, const char *zone,
 			continue;
 		ls = ldns_dnssec_zone_add_rr(sz, rr);
 		if (ls != LDNS_STATUS_OK) {
-			seterr(err, errlen, "%s: %s", zone, ldns_get_errorstr_by_id(ls));
+			zoneload_seterr(err, errlen, "%s: %s", zone, ldns_get_errorstr_by_id(ls));
 			goto out;
 		}
 	}
@@ -268,7 +253,7 @@ enum tdns_status zonesign_sign(struct tdns_store *s, const char *zone,
 					   ldns_dnssec_default_replace_signatures,
 					   NULL);
 	if (ls != LDNS_STATUS_OK) {
-		seterr(err, errlen, "%s: signing failed: %s", zone,
+		zoneload_seterr(err, errlen, "%s: signing failed: %s", zone,
 		       ldns_get_errorstr_by_id(ls));
 		goto out;
 	}
@@ -288,13 +273,13 @@ enum tdns_status zonesign_sign(struct tdns_store *s, const char *zone,
 	if (st == TDNS_OK) {
 		st = zoneload_commit(zs, s);
 		if (st != TDNS_OK)
-			seterr(err, errlen, "%s: cannot store the signed zone: %s",
+			zoneload_seterr(err, errlen, "%s: cannot store the signed zone: %s",
 			       zone, tdns_strerror(st));
 	}
 	goto out;
 nomem:
 	st = TDNS_ENOMEM;
-	seterr(err, errlen, "%s: out of memory", zone);
+	zoneload_seterr(err, errlen, "%s: out of memory", zone);
 out:
 	zoneload_free(zs);
 	free(text);

@@ -122,6 +122,12 @@ enum tdns_status zoneload_dump(struct tdns_txn *t, const uint8_t *apex,
 enum tdns_status zoneload_name_key(const char *name, uint8_t *key,
 				   size_t *klen);
 
+/* Format an error message into err (errlen bytes, truncated; nothing when
+ * err is NULL or errlen 0): the err/errlen convention of this header and
+ * zonesign.h. */
+void zoneload_seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* How add and delete raise a zone's serial (default: by one); the
  * program sets it before editing. A load keeps the file's serial, raised
  * by one (with a warning) when the zone changed but the file's serial is
