@@ -141,29 +141,13 @@ static void test_schema_mismatch_refused(void **state)
 static enum tdns_status open_capturing(const char *dir, char *log, size_t cap)
 {
 	struct tdns_store *s = NULL;
-	char path[64];
+	struct tu_capture c;
 	enum tdns_status st;
-	FILE *fp;
-	int saved, fd;
-	size_t n;
 
-	tu_tmpfile(path, "");
-	fd = open(path, O_WRONLY | O_TRUNC);
-	assert_true(fd >= 0);
-	saved = dup(STDERR_FILENO);
-	assert_true(saved >= 0);
-	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	tu_stderr_capture(&c);
 	st = store_open(dir, NULL, &s);
-	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
-	close(saved);
-	close(fd);
+	tu_stderr_release(&c, log, cap);
 	store_close(s);
-	fp = fopen(path, "r");
-	assert_non_null(fp);
-	n = fread(log, 1, cap - 1, fp);
-	log[n] = '\0';
-	fclose(fp);
-	unlink(path);
 	return st;
 }
 

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -680,29 +679,13 @@ static void test_dump_round_trip(void **state)
 static void load_capturing(struct tdns_store *s, const char *text, char *log,
 			   size_t cap)
 {
-	char path[64];
-	FILE *fp;
-	int saved, fd;
-	size_t n;
+	struct tu_capture c;
 
-	tu_tmpfile(path, "");
-	fd = open(path, O_WRONLY | O_TRUNC);
-	assert_true(fd >= 0);
-	saved = dup(STDERR_FILENO);
-	assert_true(saved >= 0);
-	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	tu_stderr_capture(&c);
 	log_init("test_zoneload", TDNS_LOG_WARN);
 	load_ok(s, text);
 	log_init("test_zoneload", TDNS_LOG_ERR);
-	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
-	close(saved);
-	close(fd);
-	fp = fopen(path, "r");
-	assert_non_null(fp);
-	n = fread(log, 1, cap - 1, fp);
-	log[n] = '\0';
-	fclose(fp);
-	unlink(path);
+	tu_stderr_release(&c, log, cap);
 }
 
 /* NSEC3 owners: base32hex of made-up hashes, in chain order. */

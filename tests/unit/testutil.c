@@ -1,5 +1,6 @@
 #include "testutil.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,43 @@ char *tu_tmpfile(char *buf, const char *text)
 		abort();
 	}
 	return buf;
+}
+
+void tu_stderr_capture(struct tu_capture *c)
+{
+	int fd;
+
+	fflush(stderr);
+	tu_tmpfile(c->path, "");
+	fd = open(c->path, O_WRONLY | O_TRUNC);
+	c->saved = dup(STDERR_FILENO);
+	if (fd < 0 || c->saved < 0 || dup2(fd, STDERR_FILENO) != STDERR_FILENO) {
+		perror("capturing stderr");
+		abort();
+	}
+	close(fd);
+}
+
+void tu_stderr_release(struct tu_capture *c, char *log, size_t cap)
+{
+	FILE *fp;
+	size_t n;
+
+	fflush(stderr);
+	if (dup2(c->saved, STDERR_FILENO) != STDERR_FILENO) {
+		perror("restoring stderr");
+		abort();
+	}
+	close(c->saved);
+	fp = fopen(c->path, "r");
+	if (fp == NULL) {
+		perror(c->path);
+		abort();
+	}
+	n = fread(log, 1, cap - 1, fp);
+	log[n] = '\0';
+	fclose(fp);
+	unlink(c->path);
 }
 
 /* resp written to wire without compression (ldns compresses names that

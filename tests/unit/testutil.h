@@ -23,6 +23,16 @@ void tu_rmdir(const char *path);
 /* Write text to a fresh temporary file; path returned in buf (64 bytes). */
 char *tu_tmpfile(char *buf, const char *text);
 
+/* Redirect stderr into a temporary file until tu_stderr_release, which
+ * restores it and copies what was written into log (cap bytes, NUL
+ * terminated, cut). Failures to redirect abort the test program. */
+struct tu_capture {
+	char path[64];
+	int saved;
+};
+void tu_stderr_capture(struct tu_capture *c);
+void tu_stderr_release(struct tu_capture *c, char *log, size_t cap);
+
 /*
  * cache_value_build and cache_insert for a reply the tests hold as an ldns
  * packet: it is written to wire (uncompressed: ldns compresses names that
