@@ -151,6 +151,20 @@ static int open_store(const char *dir, bool rdonly, struct tdns_store **s)
 	return 0;
 }
 
+/* The store opened read-only with a read transaction on it, for the
+ * commands that only look; prints why not. 0 on success. */
+static int open_reading(const char *dir, struct tdns_store **s,
+			struct tdns_txn **t)
+{
+	if (open_store(dir, true, s) != 0)
+		return 1;
+	if (store_begin(*s, false, t) != TDNS_OK) {
+		fprintf(stderr, "%s: cannot read the store\n", dir);
+		return 1;
+	}
+	return 0;
+}
+
 /* Parse every file; prints each error. Returns the set or NULL. */
 static struct tdns_zoneset *parse_files(int argc, char **argv)
 {
@@ -299,12 +313,8 @@ static int cmd_list(const char *dir)
 	struct tdns_txn *t = NULL;
 	int rc = 1;
 
-	if (open_store(dir, true, &s) != 0)
+	if (open_reading(dir, &s, &t) != 0)
 		goto out;
-	if (store_begin(s, false, &t) != TDNS_OK) {
-		fprintf(stderr, "%s: cannot read the store\n", dir);
-		goto out;
-	}
 	zonedb_print_zone(stdout, NULL, 0, NULL);
 	if (zonedb_list(t, list_one, NULL, NULL) != TDNS_OK) {
 		fprintf(stderr, "%s: cannot list the zones\n", dir);
@@ -346,12 +356,8 @@ static int cmd_dump(const char *dir, const char *zone)
 		fprintf(stderr, "'%s' is not a valid zone name\n", zone);
 		return EXIT_USAGE;
 	}
-	if (open_store(dir, true, &s) != 0)
+	if (open_reading(dir, &s, &d.t) != 0)
 		goto out;
-	if (store_begin(s, false, &d.t) != TDNS_OK) {
-		fprintf(stderr, "%s: cannot read the store\n", dir);
-		goto out;
-	}
 	if (zone != NULL) {
 		d.st = zoneload_dump(d.t, key, klen, stdout);
 		if (d.st == TDNS_ENOTFOUND) {
@@ -577,12 +583,8 @@ static int cmd_zone_dnssec(const char *dir, const char *zone, bool verify)
 	unsigned problems = 0;
 	int rc = 1;
 
-	if (open_store(dir, true, &s) != 0)
+	if (open_reading(dir, &s, &t) != 0)
 		goto out;
-	if (store_begin(s, false, &t) != TDNS_OK) {
-		fprintf(stderr, "%s: cannot read the store\n", dir);
-		goto out;
-	}
 	st = verify ? zonesign_verify(t, zone, clock_now(), stdout, &problems)
 		    : zonesign_ds(t, zone, stdout);
 	if (st == TDNS_ENOTFOUND) {
