@@ -45,6 +45,16 @@ bool cookie_secret_parse(const char *hex, uint8_t secret[COOKIE_SECRET_LEN])
 	return true;
 }
 
+bool cookie_cfg_init(struct tdns_cookie_cfg *cfg, const char *secret, const char *alt)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	if (secret != NULL ? !cookie_secret_parse(secret, cfg->secret)
+			   : !cookie_secret_random(cfg->secret))
+		return false;
+	cfg->has_alt = alt != NULL && cookie_secret_parse(alt, cfg->alt);
+	return alt == NULL || cfg->has_alt;
+}
+
 void cookie_make(const uint8_t secret[COOKIE_SECRET_LEN],
 		 const uint8_t client[COOKIE_CLIENT_LEN], const struct tdns_addr *peer,
 		 uint32_t now, uint8_t out[COOKIE_SERVER_LEN])

@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #include "tierdns/acl.h"
+#include "tierdns/clock.h"
 #include "tierdns/control.h"
+#include "tierdns/cookie.h"
 #include "tierdns/daemon.h"
 #include "tierdns/dnstap.h"
 #include "tierdns/doh.h"
@@ -81,6 +83,7 @@ struct worker {
 	struct tdns_dnstap *tap;        /* NULL: no dnstap */
 	struct tdns_dnstap_queue *tapq; /* this worker's queue to it */
 	struct policy_state *pol;
+	const struct tdns_cookie_cfg *cookies; /* server cookies; NULL: off */
 };
 
 /* What a query came over, as the resolver's context records it. */
@@ -121,6 +124,22 @@ static void client_answer(void *ctx, void *held, const uint8_t *msg, size_t len)
 		netio_request_reply(held, msg, len);
 	} else
 		netio_request_release(held);
+}
+
+/* A reply's per-client EDNS options (resolve.h client.edns): the server
+ * cookie (cookie.h) to a query with a COOKIE, and over TCP and TLS the
+ * idle timeout to a client that asks (RFC 7828; over DoH, HTTP/2 keeps
+ * the connection, RFC 8484 5.3). */
+static void client_edns(void *ctx, void *request, const struct tdns_qctx *q,
+			struct tdns_answer *a)
+{
+	struct worker *w = ctx;
+
+	if (q->cookie_len > 0 && w->cookies != NULL)
+		cookie_answer(w->cookies, q, netio_request_peer(request), (uint32_t)clock_now(),
+			      a);
+	if (q->keepalive && (q->transport == QCTX_TCP || q->transport == QCTX_TLS))
+		a->keepalive = netio_request_keepalive(request);
 }
 
 static enum netio_verdict on_query(void *ctx, struct tdns_request *req,
@@ -222,6 +241,7 @@ static enum tdns_status worker_init(struct worker *w, struct tdns_opts *o,
 	cfg.transport = upstream_transport(w->up);
 	cfg.client.hold = client_hold;
 	cfg.client.answer = client_answer;
+	cfg.client.edns = client_edns;
 	cfg.client.ctx = w;
 	st = resolver_new(&cfg, &w->r);
 	if (st != TDNS_OK)
@@ -544,6 +564,7 @@ int main(int argc, char **argv)
 	struct tdns_control *ctl = NULL;
 	struct tdns_dnstap *tap = NULL;
 	struct tls_cfgs tls = { NULL, NULL, NULL };
+	struct tdns_cookie_cfg cookies;
 	struct tdns_anchors *anchors = NULL;
 	struct tdns_opts o;
 	struct policy_state ps;
@@ -638,9 +659,14 @@ int main(int argc, char **argv)
 		log_err("%s", tdns_strerror(TDNS_ENOMEM));
 		goto out;
 	}
+	if (!o.no_cookies && !cookie_cfg_init(&cookies, o.cookie_secret, o.cookie_secret_alt)) {
+		log_err("cookies: no random secret could be had");
+		goto out;
+	}
 	for (i = 0; i < o.threads; i++) {
 		workers[i].n_workers = o.threads;
 		workers[i].pol = &ps;
+		workers[i].cookies = o.no_cookies ? NULL : &cookies;
 		pthread_mutex_init(&workers[i].r_mu, NULL);
 	}
 	for (i = 0; i < o.threads; i++) {

@@ -485,16 +485,10 @@ int main(int argc, char **argv)
 
 	auth.full_any = o.full_any;
 	if (!o.no_cookies) {
-		/* The option table checked the secrets' text. */
-		memset(&cookies, 0, sizeof(cookies));
-		if (o.cookie_secret != NULL)
-			cookie_secret_parse(o.cookie_secret, cookies.secret);
-		else if (!cookie_secret_random(cookies.secret)) {
+		if (!cookie_cfg_init(&cookies, o.cookie_secret, o.cookie_secret_alt)) {
 			log_err("cookies: no random secret could be had");
 			goto out;
 		}
-		cookies.has_alt = o.cookie_secret_alt != NULL &&
-				  cookie_secret_parse(o.cookie_secret_alt, cookies.alt);
 		auth.cookies = &cookies;
 	}
 

@@ -154,12 +154,12 @@ static const struct opts_def opt_table[] = {
 	  NULL, "do not answer DNS cookies, RFC 7873; a valid server\ncookie exempts from RRL "
 	  "(default: answer them)" },
 	{ "no-cookies", 0, "cookies", "disabled", T_LO, K_BOOL, 0, 0, 0, NULL, FIELD(no_cookies),
-	  NULL, "send no DNS cookies to the upstreams, RFC 7873;\nreplies with a cookie not "
-	  "ours are dropped\n(default: send them)" },
-	{ "cookie-secret", 0, "cookies", "secret", T_UP, K_SECRET, F_NULL, 0, 0, NULL,
+	  NULL, "neither answer DNS cookies, RFC 7873, nor send them\nto the upstreams; replies "
+	  "with a cookie not ours\nare dropped (default: both)" },
+	{ "cookie-secret", 0, "cookies", "secret", T_ALL, K_SECRET, F_NULL, 0, 0, NULL,
 	  FIELD(cookie_secret), "HEX", "server cookie secret, 32 hex digits (default: random\n"
 	  "at each start); the same on every server of an address" },
-	{ "cookie-secret-alt", 0, "cookies", "secret-alt", T_UP, K_SECRET, F_NULL, 0, 0, NULL,
+	{ "cookie-secret-alt", 0, "cookies", "secret-alt", T_ALL, K_SECRET, F_NULL, 0, 0, NULL,
 	  FIELD(cookie_secret_alt), "HEX", "a second secret accepted but not used to sign: the\n"
 	  "old one during a rollover" },
 	{ "upstream", 'u', NULL, "upstream", T_LO, K_UPSTREAM, 0, 0, OPTS_MAX_UPSTREAM, NULL,

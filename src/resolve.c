@@ -750,6 +750,14 @@ static bool attempt_start(struct tdns_resolver *r, struct upq *u, unsigned first
 	return false;
 }
 
+/* The client's EDNS options (client.edns) of an answer to request. */
+static void client_edns(struct tdns_resolver *r, void *request, const struct tdns_qctx *q,
+			struct tdns_answer *a)
+{
+	if (r->cfg.client.edns != NULL && request != NULL)
+		r->cfg.client.edns(r->cfg.client.ctx, request, q, a);
+}
+
 /* Answer one waiter and free it: from a packed cache value (val), else
  * from the stale value, else SERVFAIL for `why`. */
 static void answer_waiter(struct tdns_resolver *r, struct waiter *w,
@@ -775,6 +783,7 @@ static void answer_waiter(struct tdns_resolver *r, struct waiter *w,
 		val = NULL;
 		why = FAIL_GARBAGE;
 	}
+	client_edns(r, w->held, &q, a);
 	if (val == NULL)
 		fail_answer(r, &q, stale, why, now, a);
 	else
@@ -1154,6 +1163,16 @@ static void miss_failed(struct tdns_resolver *r, const struct tdns_qctx *q,
 
 /* The pipeline's access stage: clients outside the access list are
  * REFUSED with EDE "Prohibited" (RFC 8914 4.19). */
+/* The pipeline's EDNS stage: every answer given at once carries them. */
+static enum pipeline_verdict edns_stage(void *ctx, const struct tdns_qctx *q,
+					struct tdns_answer *a)
+{
+	struct tdns_resolver *r = ctx;
+
+	client_edns(r, r->request, q, a);
+	return PIPELINE_ANSWER;
+}
+
 static enum pipeline_verdict access_stage(void *ctx, const struct tdns_qctx *q,
 					  struct tdns_answer *a)
 {
@@ -1271,6 +1290,7 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 	}
 	answer_reset(a);
 	a->ra = true;
+	client_edns(r, r->request, q, a);
 	if (st == TDNS_EINVAL)
 		log_warn("cache lookup: corrupt entry (treated as a miss)");
 	else if (st != TDNS_ENOTFOUND) {
@@ -1285,6 +1305,7 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 
 /* The local tier's stages: RA on every reply (recursion is available). */
 static const struct tdns_pipeline local_pipeline = {
+	.edns = edns_stage,
 	.access = access_stage,
 	.opcode[DNS_OPCODE_QUERY] = query_stage,
 	.ra = true,
@@ -1344,6 +1365,7 @@ enum resolver_verdict resolver_refuse(struct tdns_resolver *r, const uint8_t *in
 	if (qctx_parse(&qc, in, len) != QCTX_OK)
 		return RESOLVER_DROP;
 	r->refusing = true;
+	r->request = NULL; /* a refused client is given no cookie */
 	switch (run_pipeline(r, in, len, transport, out, cap, out_len)) {
 	case PIPELINE_ANSWER:
 		r->refusing = false;

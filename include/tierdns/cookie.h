@@ -48,6 +48,11 @@ bool cookie_secret_random(uint8_t secret[COOKIE_SECRET_LEN]);
 /* 32 hex digits into secret; false on anything else. */
 bool cookie_secret_parse(const char *hex, uint8_t secret[COOKIE_SECRET_LEN]);
 
+/* A server's cookie configuration: secret (32 hex digits, NULL: a random
+ * one) signs, alt (NULL: none) is accepted too. False when a secret does
+ * not parse or no random one could be had. */
+bool cookie_cfg_init(struct tdns_cookie_cfg *cfg, const char *secret, const char *alt);
+
 /* The server cookie for client (8 bytes) at peer, timestamp now. */
 void cookie_make(const uint8_t secret[COOKIE_SECRET_LEN],
 		 const uint8_t client[COOKIE_CLIENT_LEN], const struct tdns_addr *peer,

@@ -115,7 +115,8 @@ struct tdns_opts {
 	unsigned rrl_ipv6_prefix;     /* rrl: ipv6-prefix, copied into rrl */
 	bool full_any;                /* upper: --full-any, full-any: (RFC 8482) */
 	unsigned sig_expiry_warn;     /* upper: --sig-expiry-warn days, 0 off */
-	/* upper tier: DNS cookies (cookie.h), on unless no_cookies */
+	/* DNS cookies (cookie.h), on unless no_cookies: the upper answers
+	 * them, the local answers them and sends them to its upstreams */
 	bool no_cookies;              /* --no-cookies, cookies: {disabled: true} */
 	const char *cookie_secret;    /* 32 hex digits; NULL: random at start */
 	const char *cookie_secret_alt; /* accepted too; NULL: none */

@@ -142,6 +142,12 @@ struct tdns_client_ops {
 	 * valid only during the call; msg NULL (len 0) means no answer will
 	 * ever come (resolver_free): release the handle without sending. */
 	void (*answer)(void *ctx, void *held, const uint8_t *msg, size_t len);
+	/* Put the per-client EDNS options (a server cookie, cookie.h; the
+	 * RFC 7828 idle timeout) into the answer a to the query q of request
+	 * (the one passed to resolver_query, or a held handle). Called for
+	 * every answer to a QUERY with a handle; NULL: none. */
+	void (*edns)(void *ctx, void *request, const struct tdns_qctx *q,
+		     struct tdns_answer *a);
 	void *ctx;
 };
 
