@@ -107,6 +107,7 @@ struct upq {
 	bool probe;               /* current attempt probes a dead upstream */
 	bool used_0x20;           /* current question has randomised case */
 	bool plain_case;          /* this query fell back to no 0x20 */
+	bool badcookie;           /* it was answered BADCOOKIE once */
 	uint8_t qsent[NAME_WIRE_MAX]; /* the qname as sent, case included */
 	uint64_t sent_ms;         /* when the current attempt went out */
 	uint64_t deadline;        /* whole budget, monotonic ms */
@@ -1994,6 +1995,21 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 		stats_inc(&r->stats.tcp_retries);
 		up_verdict(r, u, true, now_ms);
 		if (!attempt_start(r, u, u->upstream, true, u->no_edns, now_ms))
+			upq_fail(r, u);
+		return;
+	}
+	if (m.edns && !u->tcp &&
+	    ((unsigned)m.edns_ext_rcode << 4 | rcode) == DNS_RCODE_BADCOOKIE) {
+		/* RFC 7873 5.3: the server wants a fresh server cookie,
+		 * which the transport took from this reply (upstream.h)
+		 * when the client cookie was ours. Asked again with it once
+		 * over UDP; a second BADCOOKIE, over TCP, where servers
+		 * check none. */
+		bool again = u->badcookie;
+
+		u->badcookie = true;
+		up_verdict(r, u, true, now_ms);
+		if (!attempt_start(r, u, u->upstream, again, u->no_edns, now_ms))
 			upq_fail(r, u);
 		return;
 	}

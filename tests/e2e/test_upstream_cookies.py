@@ -5,6 +5,8 @@
      carry it too;
   b) a reply whose COOKIE is not ours is dropped as forged: the query waits
      for the real answer, which is taken;
+  d) BADCOOKIE from the upstream: asked again at once over UDP with the
+     server cookie it gave, and over TCP after a second BADCOOKIE;
   c) against tierdns-upper with rate limiting that drops everything over 1
      response a second, the local's queries, which carry the upper's valid
      server cookie, are never limited: 30 fresh names that do not exist
@@ -68,6 +70,51 @@ h.check(m is not None and hl.answer_addrs(m) == {"192.0.2.7"},
         % (hl.answer_addrs(m) if m else None))
 h.check(local.alive(), "tierdns-local lives")
 h.stop(local)
+
+# d) BADCOOKIE (RFC 7873 5.3): a server that wants its cookie answers a
+# query without it BADCOOKIE with a fresh one; the local asks again at
+# once with it. A server that answers BADCOOKIE whatever comes is asked
+# over TCP after the second.
+bad_log = []
+
+
+def badcookie_handler(always):
+    def handler(up, s):
+        if s.msg is None:
+            return None
+        c = cookie_of(s.msg)
+        bad_log.append((always, s.tcp, c))
+        r = hl.dns.message.make_response(s.msg)
+        if c is not None:
+            r.use_edns(0, options=[hl.dns.edns.GenericOption(10, c[:8] + SERVER)])
+        if not s.tcp and c is not None and (always or c[8:] != SERVER):
+            r.set_rcode(hl.dns.rcode.BADCOOKIE)  # after use_edns, which resets it
+        else:
+            r.answer.append(hl.dns.rrset.from_text(s.qname, 300, "IN", "A", "192.0.2.8"))
+        return [("send", r.to_wire())]
+    return handler
+
+
+for always in (False, True):
+    bad_log.clear()
+    bup = hl.FakeUpstream(h, badcookie_handler(always))
+    loc = h.start_local("L_BAD%d" % always, os.path.join(h.tmp, "lb%d" % always),
+                        [bup.endpoint], "--threads", "1")
+    m, _ = hl.query(loc, "bc.test.", timeout=3)
+    h.check(hl.answer_addrs(m) == {"192.0.2.8"},
+            "d) %s: answered after BADCOOKIE (%s)"
+            % ("BADCOOKIE always" if always else "BADCOOKIE without the server cookie",
+               hl.rcode_text(m)))
+    udp = [c for a, tcp, c in bad_log if not tcp]
+    if not always:
+        h.check(len(bad_log) == 2 and not bad_log[1][1] and udp[1][8:] == SERVER,
+                "d) the retry is over UDP with the server cookie BADCOOKIE gave: %s"
+                % [(tcp, c.hex() if c else None) for _, tcp, c in bad_log])
+    else:
+        h.check(len(udp) == 2 and len(bad_log) == 3 and bad_log[2][1],
+                "d) after a second BADCOOKIE the query goes over TCP: %s"
+                % [("tcp" if tcp else "udp") for _, tcp, _ in bad_log])
+    h.stop(loc)
 
 # c) the real server side: tierdns-upper with RRL that drops all over 1/s.
 db = os.path.join(h.tmp, "upper")
