@@ -8,7 +8,9 @@
 # ports: tierdns-upper, tierdns-local forwarding to it, NSD on the same zone,
 # Unbound and dnsmasq forwarding to tierdns-upper, and tierdns-echo (no DNS
 # work: the ceiling), and the zone signed (ldns-signzone, NSEC3) behind a
-# second tierdns-upper and NSD for the DO=1 row (dnsperf -D). DNS over TLS:
+# second tierdns-upper and NSD for the DO=1 row (dnsperf -D), and behind
+# tierdns-local and Unbound validating with its DS as trust anchor (the
+# validated hit and miss rows). DNS over TLS:
 # tierdns-upper, tierdns-local and Unbound again with a TLS listener (a
 # throw-away certificate made with openssl), measured with dnsperf -m dot,
 # and their full handshakes per second with openssl s_time -new. dnsperf
@@ -262,9 +264,10 @@ run_local() {
 	local db="$tmp/db/local.$1"
 	rm -rf "$db"
 	# shellcheck disable=SC2046 # dot_args: options, word-split on purpose
+	# shellcheck disable=SC2086 # local_args: extra options, word-split on purpose
 	exec "${wrap[@]}" "$build/tierdns-local" --db "$db" --listen 127.0.0.1 \
 		--port "$1" --threads "$threads" --upstream "127.0.0.1:$(upstream_port)" \
-		$(dot_args "$1")
+		${local_args-} $(dot_args "$1")
 }
 run_nsd() {
 	local d="$tmp/conf/nsd.$1"
@@ -315,7 +318,8 @@ $([ -n "${dot-}" ] && printf '\tinterface: 127.0.0.1@%s\n\ttls-port: %s\n\ttls-s
 	use-syslog: no
 	logfile: "$d/unbound.log"
 	verbosity: 0
-	module-config: "iterator"
+	module-config: "$([ -n "${val-}" ] && echo "validator ")iterator"
+$([ -n "${val-}" ] && printf '\ttrust-anchor-file: "%s"\n' "$tmp/zone/bench.anchor")
 	do-not-query-localhost: no
 	qname-minimisation: no
 	access-control: 127.0.0.0/8 allow
@@ -389,7 +393,8 @@ if have ldns-keygen && have ldns-signzone; then
 	say "signing the $names-name zone"
 	(cd "$tmp/zone" && k=$(ldns-keygen -a ECDSAP256SHA256 -k bench.) &&
 		z=$(ldns-keygen -a ECDSAP256SHA256 bench.) &&
-		ldns-signzone -n -t 0 -o bench. bench.zone "$k" "$z") >>"$tmp/log/zone.log" 2>&1 &&
+		ldns-signzone -n -t 0 -o bench. bench.zone "$k" "$z" &&
+		ldns-key2ds -n -2 "$k.key" >bench.anchor) >>"$tmp/log/zone.log" 2>&1 &&
 		zone_load "$tmp/db/signed" "$tmp/zone/bench.zone.signed" && signed_db="$tmp/db/signed"
 fi
 
@@ -452,6 +457,13 @@ if [ -n "${PORT[$upstream]-}" ]; then
 	have unbound && start unbound run_unbound
 	have dnsmasq && start dnsmasq run_dnsmasq
 fi
+# Validating resolvers (issue 12): tierdns-local and Unbound with the
+# signed zone's DS as their trust anchor, forwarding to the signed upper.
+if [ -n "${PORT[upperdo]-}" ] && [ -s "$tmp/zone/bench.anchor" ]; then
+	[ -x "$build/tierdns-local" ] && upstream=upperdo \
+		local_args="--trust-anchor $tmp/zone/bench.anchor" start local_val run_local
+	have unbound && upstream=upperdo val=1 start unbound_val run_unbound
+fi
 # The DoT servers: the same programs and data again, with a TLS listener.
 if have openssl && make_cert; then
 	[ -n "${PORT[upper]-}" ] && dot=1 start upper_dot run_upper
@@ -493,6 +505,10 @@ target dnsmasq_hit dnsmasq "dnsmasq $(dnsmasq --version 2>/dev/null | awk 'NR ==
 target local_miss local "tierdns-local, misses"
 target unbound_miss unbound "Unbound, misses"
 target dnsmasq_miss dnsmasq "dnsmasq, misses"
+target local_val_hit local_val "tierdns-local validating, cache hits"
+target unbound_val_hit unbound_val "Unbound validating, cache hits"
+target local_val_miss local_val "tierdns-local validating, misses"
+target unbound_val_miss unbound_val "Unbound validating, misses"
 target upper_dot upper_dot "tierdns-upper over DoT" dot
 target local_dot_hit local_dot "tierdns-local over DoT, cache hits" dot
 target unbound_dot_hit unbound_dot "Unbound over DoT, cache hits" dot
@@ -510,7 +526,7 @@ qfile() {
 perf_args=(-c "$clients" -q "$outstanding" -t 2)
 
 # Prime the caches with the hit set, gently so nothing is lost.
-for s in local unbound dnsmasq local_dot unbound_dot; do
+for s in local unbound dnsmasq local_val unbound_val local_dot unbound_dot; do
 	[ -n "${PORT[$s]-}" ] || continue
 	dnsperf -s 127.0.0.1 -p "${PORT[$s]}" -d "$tmp/q/hot.txt" -n 1 -c 1 -q 20 \
 		>"$tmp/log/prime.$s.txt" 2>&1 || true
@@ -892,6 +908,8 @@ declare -A MED=() LOST=() RQ=()
 	ratio "local miss / Unbound miss" local_miss unbound_miss ">=" 1.2
 	ratio "upper ${load_records}-record / 1k store" upper1m upper1k ">=" 0.95
 	ratio "upper DO=1 / NSD DO=1 (signed)" upper_do nsd_do ">=" 1.0 yes
+	ratio "local valid. hit / Unbound valid." local_val_hit unbound_val_hit ">=" 1.1 yes
+	ratio "local valid. miss / Unbound valid." local_val_miss unbound_val_miss ">=" 1.2
 	if [ -n "${XFR_S[upper_xfr]-}" ] && [ -n "${XFR_S[nsd_xfr]-}" ]; then
 		awk -v a="${XFR_S[upper_xfr]}" -v b="${XFR_S[nsd_xfr]}" 'BEGIN {
 			printf "  %-34s %8.2f   (target <= 1)  %s\n", "AXFR time upper / NSD", a / b, a <= b ? "met" : "NOT met" }'
@@ -903,7 +921,7 @@ declare -A MED=() LOST=() RQ=()
 		awk -v x="$load_ratio" 'BEGIN { printf "  %-34s %8.2f   (target <= 2)  %s\n", "zone load / ldns parse", x, x <= 2 ? "met" : "NOT met" }'
 	fi
 	lost=""
-	for t in upper local_hit local_miss; do
+	for t in upper local_hit local_miss local_val_hit local_val_miss; do
 		[ -n "${LOST[$t]-}" ] && [ "${LOST[$t]}" != - ] && [ "${LOST[$t]}" != 0 ] && lost="$lost $t:${LOST[$t]}"
 	done
 	printf '  %-34s %8s   (target 0)  %s\n' "tierdns queries lost" "${lost:-0}" "$([ -z "$lost" ] && echo met || echo "NOT met")"
