@@ -31,25 +31,10 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 import hostile_lib as hl  # noqa: E402
+from interop_common import free_port  # noqa: E402
 
 h = hl.Harness("test_cookie_interop")
 NAMED, KNOTD = "/usr/sbin/named", "/usr/sbin/knotd"
-
-
-def free_port():
-    while True:
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        t.bind(("127.0.0.1", 0))
-        port = t.getsockname()[1]
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            u.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            u.close()
-            t.close()
 
 
 def write(path, text):

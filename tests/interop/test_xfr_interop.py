@@ -22,6 +22,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 import hostile_lib as hl  # noqa: E402
+from interop_common import free_port  # noqa: E402
 
 import dns.rcode  # noqa: E402
 
@@ -45,25 +46,6 @@ txt TXT "some text"
 sub NS ns.sub
 ns.sub A 192.0.2.53
 %s""" % (origin, serial, extra)
-
-
-def free_port():
-    """A port free on 127.0.0.1 for both UDP and TCP right now (the
-    peers take the port from their configuration files)."""
-    import socket
-    while True:
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        t.bind(("127.0.0.1", 0))
-        port = t.getsockname()[1]
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            u.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            u.close()
-            t.close()
 
 
 def write(path, text):
