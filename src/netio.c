@@ -166,6 +166,7 @@ struct tdns_out {
 	bool closed;
 	bool tls_want_out;            /* the TLS session waits for EPOLLOUT */
 	bool tls_up;                  /* its handshake is done */
+	bool auth_failed;             /* failed: the peer's certificate */
 	struct tdns_tls_conn *tls;    /* NULL: clear UDP or TCP */
 	char *auth_name;              /* TLS: the name checked, for logs */
 	struct tdns_addr peer;        /* for logs */
@@ -1916,6 +1917,8 @@ static void out_tls_fail(struct tdns_out *o)
 	char as[64];
 
 	if (o->tls != NULL && !o->failed)
+		o->auth_failed = tls_conn_auth_failed(o->tls);
+	if (o->tls != NULL && !o->failed)
 		log_warn("upstream %s (tls, auth name %s): %s",
 			 netio_addr_str(&o->peer, as, sizeof(as)), o->auth_name,
 			 errno == EPROTO || errno == EPIPE ? tls_conn_error(o->tls)
@@ -2214,6 +2217,11 @@ static void out_recycle(struct tdns_loop *l, struct tdns_out *o)
 	buf_free(&o->rbuf);
 	buf_free(&o->wbuf);
 	pool_put(&l->spare_outs, o);
+}
+
+bool netio_out_auth_failed(const struct tdns_out *o)
+{
+	return o->auth_failed;
 }
 
 void netio_out_close(struct tdns_out *o)

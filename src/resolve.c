@@ -73,6 +73,7 @@ enum fail_kind {
 	FAIL_TIMEOUT = 0, /* no upstream answered in time */
 	FAIL_DEAD,        /* every upstream is marked dead (backing off) */
 	FAIL_NETWORK,     /* socket failure, or no upstream took the query */
+	FAIL_TLS_AUTH,    /* a DoT upstream's certificate failed verification */
 	FAIL_RCODE,       /* SERVFAIL, REFUSED or another error rcode */
 	FAIL_GARBAGE,     /* unparsable, too many records, bad reply */
 	FAIL_OVERLOAD,    /* local limit: max_outstanding, max_waiters */
@@ -230,6 +231,7 @@ static const char *fail_text(enum fail_kind why)
 	case FAIL_TIMEOUT: return "upstream timed out";
 	case FAIL_DEAD: return "no upstream reachable";
 	case FAIL_NETWORK: return "network error";
+	case FAIL_TLS_AUTH: return "upstream TLS authentication failed";
 	case FAIL_RCODE: return "upstream error rcode";
 	case FAIL_GARBAGE: return "malformed upstream reply";
 	case FAIL_OVERLOAD: return "resolver overloaded";
@@ -253,6 +255,7 @@ static uint16_t fail_ede(enum fail_kind why)
 	case FAIL_RCODE:
 		return EDE_NO_REACHABLE_AUTHORITY;
 	case FAIL_NETWORK:
+	case FAIL_TLS_AUTH:
 	case FAIL_GARBAGE:
 		return EDE_NETWORK_ERROR;
 	case FAIL_CACHED:
@@ -270,7 +273,8 @@ static uint16_t fail_ede(enum fail_kind why)
 /* Failures of reaching the upstreams, not of the name (failcache.h). */
 static bool fail_unreachable(enum fail_kind why)
 {
-	return why == FAIL_TIMEOUT || why == FAIL_DEAD || why == FAIL_NETWORK;
+	return why == FAIL_TIMEOUT || why == FAIL_DEAD || why == FAIL_NETWORK ||
+	       why == FAIL_TLS_AUTH;
 }
 
 /* Every SERVFAIL is logged with its reason, at most LOG_BURST lines a
@@ -2034,6 +2038,16 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 	up_verdict(r, u, true, now_ms);
 	case_verdict(r, u);
 	accept_reply(r, u, &m);
+}
+
+void resolver_on_failure(struct tdns_resolver *r, uint64_t token,
+			 enum resolver_failure why)
+{
+	struct upq *u = upq_by_token(r, token);
+
+	if (u != NULL)
+		reply_failed(r, u, why == RESOLVER_FAIL_TLS_AUTH ? FAIL_TLS_AUTH : FAIL_NETWORK,
+			      false, clock_mono_ms());
 }
 
 void resolver_tick(struct tdns_resolver *r, uint64_t now_ms)

@@ -46,6 +46,7 @@ struct tdns_tls {
 struct tdns_tls_conn {
 	SSL *ssl;
 	bool fatal; /* a fatal error: no close_notify may follow */
+	bool auth_failed; /* the fatal error: the peer's certificate failed */
 	struct tdns_tls_session **resume; /* a client's slot, or NULL */
 	char err[160];
 };
@@ -402,6 +403,7 @@ static enum tls_io io_result(struct tdns_tls_conn *c, int ok)
 	}
 	c->fatal = true;
 	vr = SSL_get_verify_result(c->ssl);
+	c->auth_failed = vr != X509_V_OK;
 	if (vr != X509_V_OK)
 		snprintf(c->err, sizeof(c->err), "certificate verify failed: %s",
 			 X509_verify_cert_error_string(vr));
@@ -438,6 +440,11 @@ bool tls_conn_pending(const struct tdns_tls_conn *c)
 const char *tls_conn_error(const struct tdns_tls_conn *c)
 {
 	return c->err[0] != '\0' ? c->err : "connection failed";
+}
+
+bool tls_conn_auth_failed(const struct tdns_tls_conn *c)
+{
+	return c->auth_failed;
 }
 
 bool tls_conn_established(const struct tdns_tls_conn *c, bool *resumed)

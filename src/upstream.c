@@ -223,9 +223,10 @@ static int a_proto(const struct tdns_upstream *up, const struct attempt *a)
 	return a->tcp ? 2 : 1;
 }
 
-/* Deliver msg (NULL: a failure) to attempt a; the resolver may end it
- * (done) from inside the call, so it is freed only afterwards. */
-static void deliver(struct attempt *a, const uint8_t *msg, size_t len)
+/* Deliver msg (NULL: a failure; auth_failed: the TLS upstream's
+ * certificate) to attempt a; the resolver may end it (done) from inside
+ * the call, so it is freed only afterwards. */
+static void deliver(struct attempt *a, const uint8_t *msg, size_t len, bool auth_failed)
 {
 	struct tdns_upstream *up = a->up;
 	uint8_t server[COOKIE_SERVER_MAX];
@@ -253,7 +254,10 @@ static void deliver(struct attempt *a, const uint8_t *msg, size_t len)
 	if (msg != NULL && up->tap != NULL)
 		up->tap(up->tap_ctx, &up->addrs[a->idx], a_proto(up, a), true, msg, len);
 	a->in_cb = true;
-	resolver_on_reply(a->up->r, a->token, msg, len);
+	if (msg == NULL && auth_failed)
+		resolver_on_failure(a->up->r, a->token, RESOLVER_FAIL_TLS_AUTH);
+	else
+		resolver_on_reply(a->up->r, a->token, msg, len);
 	a->in_cb = false;
 	if (a->dead)
 		free_attempt(a->up, a);
@@ -269,16 +273,17 @@ static void on_dot_msg(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t
 	uint16_t id;
 	size_t i;
 
-	(void)o;
 	c->in_cb = true;
 	if (msg == NULL) {
+		bool auth = netio_out_auth_failed(o);
+
 		c->gone = true;
 		if (c->up->dot[c->upstream] == c)
 			c->up->dot[c->upstream] = NULL;
 		for (i = 0; i < DOT_BUCKETS; i++) {
 			while ((a = c->bucket[i]) != NULL) {
 				dot_unlink(a);
-				deliver(a, NULL, 0);
+				deliver(a, NULL, 0, auth);
 			}
 		}
 	} else if (len >= 2) {
@@ -288,7 +293,7 @@ static void on_dot_msg(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t
 		/* No attempt with that ID (it timed out, or the server
 		 * is confused): the resolver would ignore it anyway. */
 		if (a != NULL)
-			deliver(a, msg, len);
+			deliver(a, msg, len, false);
 	}
 	c->in_cb = false;
 	if (c->gone && c->n == 0)
@@ -346,7 +351,7 @@ static void on_msg(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t len
 {
 	(void)o;
 	/* The socket must outlive the callback netio is running for it. */
-	deliver(ctx, msg, len);
+	deliver(ctx, msg, len, false);
 }
 
 static enum tdns_status tr_send(void *ctx, uint64_t token, unsigned upstream,

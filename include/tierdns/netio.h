@@ -240,6 +240,9 @@ enum tdns_status netio_out_tls(struct tdns_loop *l, const struct tdns_addr *peer
 			       void *ctx, struct tdns_out **out);
 /* Queue one message (copied). */
 enum tdns_status netio_out_send(struct tdns_out *o, const uint8_t *msg, size_t len);
+/* After a failure was reported (msg NULL): whether it was the TLS peer's
+ * certificate that failed verification. */
+bool netio_out_auth_failed(const struct tdns_out *o);
 /* Close and free; no callback afterwards. */
 void netio_out_close(struct tdns_out *o);
 

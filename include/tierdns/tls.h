@@ -101,6 +101,9 @@ bool tls_conn_pending(const struct tdns_tls_conn *c);
 /* After TLS_IO_ERROR: what went wrong, e.g. "certificate verify failed:
  * hostname mismatch". Valid until the next call on c. */
 const char *tls_conn_error(const struct tdns_tls_conn *c);
+/* After TLS_IO_ERROR: whether the peer's certificate failed verification
+ * (its chain, or the name asked for: RFC 8310 strict profile). */
+bool tls_conn_auth_failed(const struct tdns_tls_conn *c);
 /* True once the handshake completed; with *resumed whether it resumed an
  * earlier session. */
 bool tls_conn_established(const struct tdns_tls_conn *c, bool *resumed);

@@ -171,10 +171,13 @@ def fail_closed(label, upstream, ca, reason):
     h.check(m is not None and m.rcode() == dns.rcode.SERVFAIL and not m.answer,
             "%s: want SERVFAIL, got %s" % (label, m))
     ede = [o for o in (m.options if m else []) if o.otype == 15]
-    # 23 Network Error for the failed connection; 22 No Reachable
-    # Authority once the upstream is held dead (resolve.c).
-    h.check(len(ede) == 1 and ede[0].code in (22, 23),
-            "%s: want one EDE 22 or 23, got %r" % (label, ede))
+    # The first query meets the failed certificate: 23 Network Error
+    # that says so (22 No Reachable Authority only once the upstream is
+    # held dead, resolve.c).
+    h.check(len(ede) == 1 and ede[0].code == 23 and
+            "TLS authentication failed" in (ede[0].text or ""),
+            "%s: want one EDE 23 'upstream TLS authentication failed', got %r"
+            % (label, [(o.code, o.text) for o in ede]))
     time.sleep(0.2)
     log = d.log_text()
     line = [x for x in log.splitlines() if "tls, auth name" in x]
