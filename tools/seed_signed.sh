@@ -8,8 +8,9 @@
 # Keys: an ECDSA P-256 (algorithm 13) KSK and ZSK per zone, made with
 # ldns-keygen into VAR/keys the first time and kept there (mode 0700; the
 # private keys never leave VAR, which is not part of the repository). The
-# zones are signed again at every run (fresh 30-day signatures), site.
-# first, then "." with site.'s DS. The root's DS goes to VAR/root.ds and
+# zones are signed again at every run (signatures within a quarter of
+# their 30 days of expiry renewed, the others kept), site. first, then "."
+# with site.'s DS. The root's DS goes to VAR/root.ds and
 # a delv trust anchor to VAR/root-anchor.conf.
 set -euo pipefail
 [ $# -eq 2 ] || { echo "usage: $0 BUILD VAR" >&2; exit 2; }

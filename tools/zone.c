@@ -30,6 +30,7 @@
 
 #include "tierdns/cache.h"
 #include "tierdns/clock.h"
+#include "tierdns/journal.h"
 #include "tierdns/log.h"
 #include "tierdns/name.h"
 #include "tierdns/status.h"
@@ -67,11 +68,16 @@ static void usage(FILE *out, const char *prog)
 		"  remove-zone NAME          remove the zone NAME with all its records (the\n"
 		"                            SOA included)\n"
 		"  sign ZONE KEY... [--nsec3] [--optout] [--iterations N] [--salt HEX]\n"
-		"       [--validity DAYS]    sign (again) a zone of the store with ldns-keygen\n"
+		"       [--validity DAYS] [--refresh DAYS]\n"
+		"                            sign (again) a zone of the store with ldns-keygen\n"
 		"                            key pairs (Kzone+alg+tag, .key and .private;\n"
 		"                            flags 257: KSK); NSEC unless --nsec3 (RFC 9276\n"
-		"                            defaults: 0 iterations, no salt); signatures\n"
-		"                            valid %u days; the SOA serial goes up by one\n"
+		"                            defaults: 0 iterations, no salt); new signatures\n"
+		"                            valid %u days; a signature that expires later\n"
+		"                            than --refresh days from now is kept (default\n"
+		"                            a quarter of the validity; 0 renews all); the\n"
+		"                            SOA serial goes up by one; add and delete sign\n"
+		"                            the zone again with the same keys and options\n"
 		"  ds ZONE                   print the DS records of the zone's KSKs\n"
 		"  verify ZONE               verify a signed zone of the store: signatures\n"
 		"                            valid now, NSEC/NSEC3 chain complete\n"
@@ -429,6 +435,54 @@ static int delete_cached(struct tdns_txn *t, int argc, char **argv, char *err,
 	return n > 0 ? 1 : 0;
 }
 
+/* The apex of the zone the edit is in (add: the owner of the record,
+ * its first word). Nonzero when there is none: the edit says why. */
+static int edit_apex(struct tdns_txn *t, const char *name, uint8_t *key, size_t *apex_len)
+{
+	char owner[4 * NAME_WIRE_MAX + 2];
+	size_t n = strcspn(name, " \t"), klen;
+
+	if (n >= sizeof(owner))
+		return -1;
+	memcpy(owner, name, n);
+	owner[n] = '\0';
+	if (zoneload_name_key(owner, key, &klen) != TDNS_OK)
+		return -1;
+	return zonedb_find(t, key, klen, apex_len, NULL) == TDNS_OK ? 0 : -1;
+}
+
+/*
+ * One edit of a zone, and of a signed zone its signing again with the
+ * keys its last `sign` used (zonesign_resign), both in one journal diff.
+ */
+static enum tdns_status edit_zone(struct tdns_txn *t, int argc, char **argv, bool add,
+				  char *err, size_t errlen)
+{
+	uint8_t apex[NAME_KEY_MAX];
+	size_t alen = 0;
+	bool followed, resigned = false;
+	enum tdns_status st;
+
+	followed = edit_apex(t, argv[0], apex, &alen) == 0;
+	st = followed ? journal_begin(t, apex, alen) : TDNS_OK;
+	if (st != TDNS_OK)
+		return st;
+	if (add)
+		st = zoneload_add(t, argv[0], err, errlen);
+	else
+		st = zoneload_delete(t, argv[0], argv[1], argc > 2 ? argv[2] : NULL, err,
+				     errlen);
+	if (st == TDNS_OK && followed)
+		st = zonesign_resign(t, apex, alen, clock_now(), &resigned, err, errlen);
+	if (followed) {
+		if (st == TDNS_OK)
+			st = journal_end(t, true);
+		else
+			journal_end(t, false);
+	}
+	return st;
+}
+
 /* add and delete: one write transaction around one edit. */
 static int cmd_edit(const char *dir, int argc, char **argv, bool add)
 {
@@ -446,14 +500,8 @@ static int cmd_edit(const char *dir, int argc, char **argv, bool add)
 		if (cached == 0)
 			st = TDNS_ENOTFOUND;
 	}
-	if (st == TDNS_OK && cached < 0) {
-		if (add)
-			st = zoneload_add(t, argv[0], err, sizeof(err));
-		else
-			st = zoneload_delete(t, argv[0], argv[1],
-					     argc > 2 ? argv[2] : NULL, err,
-					     sizeof(err));
-	}
+	if (st == TDNS_OK && cached < 0)
+		st = edit_zone(t, argc, argv, add, err, sizeof(err));
 	if (st != TDNS_OK) {
 		fprintf(stderr, "%s\n", err[0] ? err : tdns_strerror(st));
 		if (!add && strcasecmp(argv[1], "SOA") == 0)
@@ -492,6 +540,7 @@ static int cmd_sign(const char *dir, int argc, char **argv)
 	struct tdns_store *s = NULL;
 	char err[ZONELOAD_ERR_MAX] = "";
 	size_t nkeys = 0;
+	long refresh = -1;
 	enum tdns_status st;
 	int i, rc = 1;
 
@@ -546,6 +595,13 @@ static int cmd_sign(const char *dir, int argc, char **argv)
 				goto out;
 			}
 			o.validity = (uint32_t)(v * 86400u);
+		} else if (strcmp(a, "--refresh") == 0 && i + 1 < argc) {
+			v = strtoul(argv[++i], &end, 10);
+			if (*end != '\0' || v > 3650) {
+				rc = usage_line("sign: --refresh takes 0 to 3650 days");
+				goto out;
+			}
+			refresh = (long)v;
 		} else if (a[0] == '-') {
 			rc = usage_line("sign: unknown option %s", a);
 			goto out;
@@ -553,6 +609,12 @@ static int cmd_sign(const char *dir, int argc, char **argv)
 			keys[nkeys++] = a;
 		}
 	}
+	/* BIND's default: renew what expires within a quarter of the
+	 * validity (sig-validity-interval 30 days, refresh 7.5). */
+	if (refresh < 0)
+		o.refresh = (o.validity ? o.validity : ZONESIGN_VALIDITY) / 4u;
+	else
+		o.refresh = (uint32_t)refresh * 86400u;
 	if (nkeys == 0) {
 		rc = usage_line("sign: no key files given (tierdns-zone sign ZONE "
 				"Kzone+013+12345...)");

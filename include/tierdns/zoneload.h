@@ -111,7 +111,8 @@ enum tdns_status zoneload_rrset_key_to_ldns(const uint8_t *key, size_t klen,
 					    ldns_rr_list **out);
 
 /* Print the zone with this apex key as master-file text (SOA first, then
- * every RRset in key order with its signatures, then the NSEC3 chain;
+ * every RRset in key order with its signatures, then its NSEC records at
+ * the apex of deeper zones held in the store, then the NSEC3 chain;
  * deeper zones not included). TDNS_ENOTFOUND if
  * there is no such zone. */
 enum tdns_status zoneload_dump(struct tdns_txn *t, const uint8_t *apex,
@@ -146,8 +147,9 @@ extern enum zonedb_serial_policy zoneload_serial_policy;
  * zone's journal (journal.h) in t.
  * RRSIG, NSEC and NSEC3 records are refused (TDNS_EINVAL): a signed zone
  * is changed by loading its signed file again or signing it again
- * (zonesign.h); an edit of a signed zone logs a warning saying so (the
- * changed RRset loses its signatures).
+ * (zonesign.h). The changed RRset loses its signatures: the caller signs
+ * the zone again in t (zonesign_resign), inside a journal_begin of its
+ * own around both so that the edit and the signing are one diff.
  * TDNS_ENOTFOUND: no zone encloses the name; TDNS_EEXIST: already present;
  * TDNS_EPARSE/TDNS_EINVAL: bad text or a rule above broken (err says which).
  */
