@@ -189,18 +189,29 @@ fail:
 	return NETIO_DROP;
 }
 
-/* The answer to a TSIG-signed query (an SOA query of a secondary) signed
- * with the query's key when it verifies (RFC 8945 5.3); else it goes as
- * it is. */
+/* The answer to a TSIG-signed query (an SOA query of a secondary, a
+ * refused transfer) signed with the query's key when it verifies (RFC
+ * 8945 5.3); when it does not, NOTAUTH with the TSIG error (5.2). */
 static void __attribute__((noinline))
 upper_sign(struct worker *w, const uint8_t *in, size_t in_len, uint8_t *out, size_t *out_len)
 {
 	const struct tdns_tsig_key *key;
 	struct tsig_state *st = NULL;
+	enum tdns_status ret = TDNS_OK;
 
-	if (tsig_check(in, in_len, w->zkeys->keys, w->zkeys->n_keys, &key, &st) == TSIG_OK &&
-	    tsig_sign(st, out, out_len, QCTX_MAX_MSG) != TDNS_OK)
-		log_warn("an answer to a signed query could not be signed");
+	switch (tsig_check(in, in_len, w->zkeys->keys, w->zkeys->n_keys, &key, &st)) {
+	case TSIG_OK:
+		ret = tsig_sign(st, out, out_len, QCTX_MAX_MSG);
+		break;
+	case TSIG_BAD:
+		ret = tsig_error_reply(in, in_len, w->zkeys->keys, w->zkeys->n_keys, out,
+				       out_len, QCTX_MAX_MSG);
+		break;
+	case TSIG_NONE:
+		break;
+	}
+	if (ret != TDNS_OK)
+		log_warn("the answer to a signed query: TSIG: %s", tdns_strerror(ret));
 	tsig_state_free(st);
 }
 
