@@ -89,6 +89,28 @@ static enum auth_xfr_verdict upper_xfr_allowed(const void *ctx, const uint8_t *a
 		       ? AUTH_XFR_ALLOW : AUTH_XFR_REFUSE;
 }
 
+/* Each zone stanza's serial-policy into the store, where tierdns-zone add
+ * and delete read it (zonedb.h); a stanza without the key clears it. */
+static void upper_record_policies(struct tdns_store *store, const struct zone_keys *zk)
+{
+	struct tdns_txn *t = NULL;
+	enum tdns_status st;
+
+	if (zk->n == 0)
+		return;
+	st = store_begin(store, true, &t);
+	for (unsigned i = 0; i < zk->n && st == TDNS_OK; i++)
+		st = zonedb_put_serial_policy(t, zk->z[i].key, zk->z[i].len,
+					      (enum zonedb_serial_policy)zk->z[i].conf->serial_policy);
+	if (st == TDNS_OK)
+		st = store_commit(t);
+	else
+		store_abort(t);
+	if (st != TDNS_OK)
+		log_err("the zones' serial-policy could not be recorded in the store: %s",
+			tdns_strerror(st));
+}
+
 /* The stanzas' apex keys (the option table checked the names). */
 static enum tdns_status zone_keys_init(const struct tdns_opts *o, struct zone_keys *zk)
 {
@@ -554,6 +576,7 @@ int main(int argc, char **argv)
 	st = daemon_open(&o, &so, &store);
 	if (st != TDNS_OK)
 		goto out;
+	upper_record_policies(store, &zkeys);
 	if (o.n_tls_listen > 0 &&
 	    tls_listen_setup(o.tls_listen, o.n_tls_listen, &o, "dot", &tls) != TDNS_OK)
 		goto out;

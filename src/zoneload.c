@@ -61,6 +61,7 @@ struct tdns_zoneset {
 	size_t n, cap;
 	uint8_t *vbuf; /* value encoding buffer, reused */
 	size_t vcap;
+	bool refuse_old_serial; /* zoneload_refuse_old_serial */
 };
 
 void zoneload_seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -787,6 +788,11 @@ struct tdns_zoneset *zoneload_new(void)
 	return calloc(1, sizeof(struct tdns_zoneset));
 }
 
+void zoneload_refuse_old_serial(struct tdns_zoneset *zs)
+{
+	zs->refuse_old_serial = true;
+}
+
 void zoneload_free(struct tdns_zoneset *zs)
 {
 	size_t i;
@@ -1192,6 +1198,16 @@ static enum tdns_status apply_zone(struct tdns_zoneset *zs, struct zl_zone *z,
 	 * the zone again applies it inside its own journal_begin, having
 	 * raised the serial already.) */
 	if (st == TDNS_OK && existed && journal_changed(t) &&
+	    journal_from(t, &from) && !zonedb_serial_gt(z->serial, from) &&
+	    zs->refuse_old_serial) {
+		log_err("%s: zone %s changed but its serial %u is not above the "
+			"stored %u: not loaded (raise the serial in the file, or "
+			"load --force to store it with serial %u)", z->file, z->name,
+			(unsigned)z->serial, (unsigned)from, (unsigned)(from + 1));
+		st = TDNS_EINVAL;
+		goto out;
+	}
+	if (st == TDNS_OK && existed && journal_changed(t) &&
 	    journal_from(t, &from) && !zonedb_serial_gt(z->serial, from)) {
 		log_warn("%s: zone %s changed but its serial %u is not above the "
 			 "stored %u: stored with serial %u", z->file, z->name,
@@ -1493,11 +1509,14 @@ static enum tdns_status edit_finish(struct tdns_txn *t, const uint8_t *apex,
 	enum tdns_status st = TDNS_OK;
 
 	if (bump) {
+		enum zonedb_serial_policy policy = zoneload_serial_policy;
+
 		st = zonedb_get_meta(t, apex, apex_len, &m);
+		if (st == TDNS_OK && policy == ZONEDB_SERIAL_ZONE)
+			st = zonedb_get_serial_policy(t, apex, apex_len, &policy);
 		if (st == TDNS_OK)
 			st = zonedb_set_serial(t, apex, apex_len,
-					       zonedb_next_serial(m.serial,
-								  zoneload_serial_policy,
+					       zonedb_next_serial(m.serial, policy,
 								  clock_now()));
 	}
 	if (st == TDNS_OK)
@@ -1505,7 +1524,7 @@ static enum tdns_status edit_finish(struct tdns_txn *t, const uint8_t *apex,
 	return st;
 }
 
-enum zonedb_serial_policy zoneload_serial_policy = ZONEDB_SERIAL_INCREMENT;
+enum zonedb_serial_policy zoneload_serial_policy = ZONEDB_SERIAL_ZONE;
 
 /* Signatures and the denial chains are a whole-zone product (the signer's):
  * one record changed by hand would leave a chain or a signature that no

@@ -39,7 +39,8 @@ keypair() {
 	(cd "$keys" && umask 077 && printf '%s/%s' "$keys" "$(ldns-keygen -a ECDSAP256SHA256 $flag "$z")")
 }
 
-"$zone" --db "$var/upper" load "$top/zones/upper/site.zone"
+# --force: the store holds the signed version, serial + 1, from a run before.
+"$zone" --db "$var/upper" load --force "$top/zones/upper/site.zone"
 "$zone" --db "$var/upper" sign site. "$(keypair site. -k)" "$(keypair site. '')"
 
 # The root as shipped, delegating site. with its DS (the zone itself stays
@@ -50,7 +51,7 @@ keypair() {
 	printf 'site.\t86400\tIN\tNS\tns1.site.\n'
 	"$zone" --db "$var/upper" ds site. | awk '{ $2 = 86400; print }'
 } >"$var/root.zone"
-"$zone" --db "$var/upper" load "$var/root.zone"
+"$zone" --db "$var/upper" load --force "$var/root.zone"
 "$zone" --db "$var/upper" sign . "$(keypair . -k)" "$(keypair . '')"
 
 "$zone" --db "$var/upper" ds . >"$var/root.ds"

@@ -50,8 +50,11 @@ static void usage(FILE *out, const char *prog)
 		"Seed and inspect the LMDB store of a tierdns tier.\n"
 		"\n"
 		"commands:\n"
-		"  load FILE...              parse RFC 1035 master files and replace each\n"
-		"                            zone (all files in one transaction: all or none)\n"
+		"  load FILE... [--force]    parse RFC 1035 master files and replace each\n"
+		"                            zone (all files in one transaction: all or none);\n"
+		"                            a changed zone whose serial is not above the\n"
+		"                            stored one is refused (--force: stored with\n"
+		"                            the stored serial + 1)\n"
 		"  check FILE...             validate master files without writing (signed\n"
 		"                            zones: verify their signatures and chain)\n"
 		"  list                      zones with serial, RRset/record counts and load\n"
@@ -88,8 +91,10 @@ static void usage(FILE *out, const char *prog)
 		"                   (default %s)\n"
 		"  -s, --serial-policy increment|unixtime\n"
 		"                   how add and delete raise the zone's SOA serial:\n"
-		"                   by one (default), or to the time in seconds since\n"
-		"                   the epoch when that is ahead (else by one)\n"
+		"                   by one, or to the time in seconds since the epoch\n"
+		"                   when that is ahead (else by one); default: the\n"
+		"                   zone's serial-policy in tierdns.conf (recorded in\n"
+		"                   the store by tierdns-upper), else by one\n"
 		"  -v, --verbose    more log output (repeat for debug)\n"
 		"  -h, --help       this text\n"
 		"  -V, --version    print the version\n"
@@ -170,6 +175,8 @@ static int open_reading(const char *dir, struct tdns_store **s,
 	}
 	return 0;
 }
+
+static int usage_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Parse every file; prints each error. Returns the set or NULL. */
 static struct tdns_zoneset *parse_files(int argc, char **argv)
@@ -273,13 +280,27 @@ static int cmd_load(const char *dir, int argc, char **argv)
 	struct zoneload_info info;
 	enum tdns_status st;
 	size_t i;
-	int rc = 1;
+	int rc = 1, nfiles = 0;
+	bool force = false;
 
-	zs = parse_files(argc, argv);
+	/* --force: a changed zone whose serial did not go up is stored with
+	 * the old serial + 1 instead of being refused. */
+	for (i = 0; i < (size_t)argc; i++)
+		if (strcmp(argv[i], "--force") == 0)
+			force = true;
+		else
+			argv[nfiles++] = argv[i];
+	if (nfiles == 0) {
+		rc = usage_line("no zone files given (tierdns-zone load FILE...)");
+		goto out;
+	}
+	zs = parse_files(nfiles, argv);
 	if (zs == NULL) {
 		fprintf(stderr, "nothing loaded\n");
 		goto out;
 	}
+	if (!force)
+		zoneload_refuse_old_serial(zs);
 	if (open_store(dir, false, &s) != 0)
 		goto out;
 	st = zoneload_commit(zs, s);
@@ -529,7 +550,6 @@ out:
 	return rc;
 }
 
-static int usage_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* sign ZONE KEY... with its options anywhere after ZONE. */
 static int cmd_sign(const char *dir, int argc, char **argv)

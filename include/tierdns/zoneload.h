@@ -67,6 +67,12 @@ struct zoneload_info {
 struct tdns_zoneset *zoneload_new(void);
 void zoneload_free(struct tdns_zoneset *zs);
 
+/* Applying zs, a zone already held that changed while its serial did not
+ * go up (RFC 1982) is refused - logged, TDNS_EINVAL, nothing of zs is
+ * stored - instead of being stored with the old serial + 1 (the default,
+ * which a secondary's transfer and the signer rely on). */
+void zoneload_refuse_old_serial(struct tdns_zoneset *zs);
+
 /* Parse and validate one master file (one zone) into zs. On error nothing of
  * the file is kept, err holds "FILE:LINE: ..." and the result is TDNS_EPARSE
  * (bad content), TDNS_EIO (unreadable), TDNS_EEXIST (a zone already in the
@@ -129,10 +135,12 @@ enum tdns_status zoneload_name_key(const char *name, uint8_t *key,
 void zoneload_seterr(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* How add and delete raise a zone's serial (default: by one); the
- * program sets it before editing. A load keeps the file's serial, raised
- * by one (with a warning) when the zone changed but the file's serial is
- * not above the stored one (RFC 1982), so IXFR stays possible. */
+/* How add and delete raise a zone's serial; the program sets it before
+ * editing (default ZONEDB_SERIAL_ZONE: the zone's recorded policy,
+ * zonedb.h, else by one). A load keeps the file's serial, raised by one
+ * (with a warning) when the zone changed but the file's serial is not
+ * above the stored one (RFC 1982), so IXFR stays possible - or refused
+ * (zoneload_refuse_old_serial). */
 extern enum zonedb_serial_policy zoneload_serial_policy;
 
 /*

@@ -318,13 +318,17 @@ r = subprocess.run(["dig", "+noall", "+answer", "@" + up.addr, "-p", str(up.port
 h.check(r.stdout.count("\tSOA\t") == 6 and "192.0.2.100" in r.stdout,
         "dig ixfr=3: %s" % r.stdout)
 
-# A changed file with the same serial: stored as serial + 1, as a diff.
+# A changed file with the same serial: refused; with --force stored as
+# serial + 1, as a diff.
 write(zf, ZONE.replace("www A 192.0.2.2", "www A 192.0.2.22").replace(
     "ns1 A 192.0.2.1", "ns1 A 192.0.2.100").replace("www AAAA 2001:db8::2\n", "")
     + "new A 192.0.2.9\n")
 r = h.zone(db, "load", zf)
+h.check(r.returncode == 1 and "not above the stored" in r.stderr,
+        "load of a changed file keeping its serial is refused: %s" % (r.stdout + r.stderr))
+r = h.zone(db, "load", "--force", zf)
 h.check(r.returncode == 0 and "serial" in r.stderr + r.stdout,
-        "load of a changed file keeping its serial: %s" % (r.stdout + r.stderr))
+        "load --force of a changed file keeping its serial: %s" % (r.stdout + r.stderr))
 msgs = tcp_xfr(up, "example.", "IXFR", serial=5)
 h.check(rrs_of(msgs) == [SOA % 6, SOA % 5, "www.example. 300 A 192.0.2.2", SOA % 6,
                          "www.example. 300 A 192.0.2.22", SOA % 6],
