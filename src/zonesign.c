@@ -678,6 +678,17 @@ static enum tdns_status load_conf(struct tdns_txn *t, const uint8_t *apex, size_
 	return TDNS_OK;
 }
 
+enum tdns_status zonesign_forget(struct tdns_txn *t, const uint8_t *apex, size_t alen)
+{
+	uint8_t key[sizeof(CONF_PREFIX) + NAME_KEY_MAX];
+	enum tdns_status st;
+
+	if (alen > NAME_KEY_MAX)
+		return TDNS_EINVAL;
+	st = store_del(t, TDNS_DB_META, key, conf_key(apex, alen, key));
+	return st == TDNS_ENOTFOUND ? TDNS_OK : st;
+}
+
 static void free_paths(char **paths, size_t n)
 {
 	size_t i;

@@ -178,6 +178,34 @@ static int open_reading(const char *dir, struct tdns_store **s,
 
 static int usage_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The zones of zs into the store in one write transaction; the signing
+ * keys remembered for each are forgotten (zonesign_forget): the file is
+ * the zone now, and only a `sign` after it chooses keys again. */
+static enum tdns_status load_txn(struct tdns_zoneset *zs, struct tdns_store *s)
+{
+	struct tdns_txn *t = NULL;
+	struct zoneload_info info;
+	uint8_t key[NAME_KEY_MAX];
+	size_t i, klen;
+	enum tdns_status st;
+
+	st = store_begin(s, true, &t);
+	if (st == TDNS_OK)
+		st = zoneload_apply(zs, t);
+	for (i = 0; st == TDNS_OK && i < zoneload_count(zs); i++) {
+		zoneload_info(zs, i, &info);
+		st = zoneload_name_key(info.name, key, &klen);
+		if (st == TDNS_OK)
+			st = zonesign_forget(t, key, klen);
+	}
+	if (st == TDNS_OK) {
+		st = store_commit(t);
+		t = NULL;
+	}
+	store_abort(t);
+	return st;
+}
+
 /* Parse every file; prints each error. Returns the set or NULL. */
 static struct tdns_zoneset *parse_files(int argc, char **argv)
 {
@@ -303,7 +331,7 @@ static int cmd_load(const char *dir, int argc, char **argv)
 		zoneload_refuse_old_serial(zs);
 	if (open_store(dir, false, &s) != 0)
 		goto out;
-	st = zoneload_commit(zs, s);
+	st = load_txn(zs, s);
 	if (st != TDNS_OK) {
 		fprintf(stderr, "%s: cannot store the zones: %s; nothing loaded\n",
 			dir, tdns_strerror(st));
@@ -721,6 +749,8 @@ static int cmd_remove_zone(const char *dir, const char *zone)
 	}
 	if (st == TDNS_OK)
 		st = zonedb_delete_zone(t, key, klen);
+	if (st == TDNS_OK)
+		st = zonesign_forget(t, key, klen);
 	if (st == TDNS_OK) {
 		st = store_commit(t);
 		t = NULL;

@@ -82,6 +82,12 @@ enum tdns_status zonesign_sign(struct tdns_store *s, const char *zone,
 enum tdns_status zonesign_resign(struct tdns_txn *t, const uint8_t *apex, size_t alen,
 				 uint64_t now, bool *resigned, char *err, size_t errlen);
 
+/* Forget the keys and options zonesign_sign remembered for the zone (a
+ * load replaces the zone with a file's, remove-zone removes it: an edit
+ * must not sign them with keys chosen for the zone before). TDNS_OK also
+ * when none were remembered. */
+enum tdns_status zonesign_forget(struct tdns_txn *t, const uint8_t *apex, size_t alen);
+
 /* The DS records (SHA-256, RFC 4509) of the zone's KSKs (of every DNSKEY
  * when none has the SEP flag) as master-file lines to out.
  * TDNS_ENOTFOUND: no such zone or no DNSKEY at its apex. */

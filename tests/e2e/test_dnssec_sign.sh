@@ -224,4 +224,12 @@ grep -P '^site\.\t[0-9]+\tIN\tNSEC\t.* NS DS RRSIG NSEC' "$T/root-signed" >/dev/
 ! grep -P '^site\.\t[0-9]+\tIN\tRRSIG\tNS ' "$T/root-signed" >/dev/null || fail "the delegation NS was signed"
 "$ZONE_BIN" --db "$db" verify . >/dev/null || fail "the root does not verify"
 "$ZONE_BIN" --db "$db" verify site. >/dev/null || fail "site. does not verify beside its parent"
+
+# A load replaces the zone with the file's, signed or not: the keys of the
+# sign before are forgotten, an edit then warns instead of signing with them.
+"$ZONE_BIN" --db "$db" dump site. >"$T/presigned"
+zone_load "$db" --force "$T/presigned"
+out=$("$ZONE_BIN" --db "$db" add 'after-load.site. 300 IN A 192.0.2.98' 2>&1) || fail "add: $out"
+expect_match "$out" "no keys known"
+expect_match "$out" "zone site\. is signed: .*tierdns-zone sign site\."
 log "ok"
