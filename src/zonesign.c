@@ -125,10 +125,52 @@ static enum tdns_status dump_zone(struct tdns_txn *t, const uint8_t *apex,
 
 /* ---- which signatures are kept ------------------------------------ */
 
+/* The old NSEC/NSEC3 records and their signatures, sorted by owner. */
+struct old_chain {
+	ldns_rr **rec, **sig;
+	size_t nrec, nsig;
+};
+
+static int owner_cmp(const void *a, const void *b)
+{
+	return ldns_dname_compare(ldns_rr_owner(*(ldns_rr *const *)a),
+				  ldns_rr_owner(*(ldns_rr *const *)b));
+}
+
+/* The first of v[0..n) whose owner is not below owner's (canonical). */
+static size_t lower_bound(ldns_rr **v, size_t n, const ldns_rdf *owner)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ldns_dname_compare(ldns_rr_owner(v[mid]), owner) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The old chain record that equals now (owner, rdata and TTL), or NULL. */
+static const ldns_rr *old_same(const struct old_chain *oc, const ldns_rr *now)
+{
+	const ldns_rdf *owner = ldns_rr_owner(now);
+	size_t i = lower_bound(oc->rec, oc->nrec, owner);
+
+	if (i == oc->nrec || ldns_dname_compare(ldns_rr_owner(oc->rec[i]), owner) != 0 ||
+	    ldns_rr_compare(oc->rec[i], now) != 0 || ldns_rr_ttl(oc->rec[i]) != ldns_rr_ttl(now))
+		return NULL;
+	return oc->rec[i];
+}
+
 struct keep {
 	ldns_key_list *keys;
 	uint32_t now;     /* RFC 4034 3.1.5: 32-bit serial arithmetic */
 	uint32_t refresh; /* renew what expires within this many seconds */
+	ldns_dnssec_zone *sz;        /* the zone being signed */
+	const struct old_chain *oc;  /* its chain before */
 };
 
 static ldns_rr_type sig_covers(const ldns_rr *sig)
@@ -167,53 +209,41 @@ static bool sig_fresh(const ldns_rr *sig, const struct keep *k)
  * fresh signature and make none for its key, replace the others. */
 static int keep_sig(ldns_rr *sig, void *arg)
 {
+	const struct keep *k = arg;
+	const ldns_dnssec_name *name;
+	ldns_rbnode_t *node;
+
 	if (sig == NULL)
 		return LDNS_SIGNATURE_LEAVE_ADD_NEW;
-	return sig_fresh(sig, arg) ? LDNS_SIGNATURE_LEAVE_NO_ADD
-				   : LDNS_SIGNATURE_REMOVE_ADD_NEW;
-}
-
-/* The old NSEC/NSEC3 records and their signatures, sorted by owner. */
-struct old_chain {
-	ldns_rr **rec, **sig;
-	size_t nrec, nsig;
-};
-
-static int owner_cmp(const void *a, const void *b)
-{
-	return ldns_dname_compare(ldns_rr_owner(*(ldns_rr *const *)a),
-				  ldns_rr_owner(*(ldns_rr *const *)b));
-}
-
-/* The first of v[0..n) whose owner is not below owner's (canonical). */
-static size_t lower_bound(ldns_rr **v, size_t n, const ldns_rdf *owner)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (ldns_dname_compare(ldns_rr_owner(v[mid]), owner) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
+	/* An old NSEC signature (given back to its name, NSEC zones only):
+	 * the chain was made again, so it stays only with the same NSEC. */
+	if (sig_covers(sig) == LDNS_RR_TYPE_NSEC) {
+		node = ldns_rbtree_search(k->sz->names, ldns_rr_owner(sig));
+		name = node != NULL ? node->data : NULL;
+		if (name == NULL || name->nsec == NULL || old_same(k->oc, name->nsec) == NULL)
+			return LDNS_SIGNATURE_REMOVE_ADD_NEW;
 	}
-	return lo;
+	return sig_fresh(sig, k) ? LDNS_SIGNATURE_LEAVE_NO_ADD
+				 : LDNS_SIGNATURE_REMOVE_ADD_NEW;
 }
 
 /*
- * The chain was made anew by the signer and signed in full; where a
- * record came out as it was (same owner, rdata and TTL) and all its old
- * signatures are fresh, those are kept instead, so that only the chain
- * around a name added or deleted changes. The new signatures stay owned
- * by the signer's list of new records (freed with it).
+ * NSEC3: the chain was made anew by the signer and signed in full (ldns
+ * files the old NSEC3 signatures under their hashed owners, not with the
+ * names the new records belong to); where a record came out as it was
+ * and all its old signatures are fresh, those are kept instead, so that
+ * only the chain around a name added or deleted changes. The new
+ * signatures stay owned by the signer's list of new records (freed with
+ * it). NSEC zones had their old signatures given back before signing
+ * (keep_sig decides); here only those left at a name that has no NSEC
+ * any more (it became glue) are dropped.
  */
-static enum tdns_status keep_chain_sigs(ldns_dnssec_zone *sz, const struct old_chain *oc,
-					const struct keep *k)
+static enum tdns_status keep_chain_sigs(ldns_dnssec_zone *sz, const struct keep *k)
 {
+	const struct old_chain *oc = k->oc;
 	ldns_rbnode_t *node;
 
-	if (sz->names == NULL || oc->nrec == 0)
+	if (sz->names == NULL)
 		return TDNS_OK;
 	for (node = ldns_rbtree_first(sz->names); node != LDNS_RBTREE_NULL;
 	     node = ldns_rbtree_next(node)) {
@@ -222,20 +252,19 @@ static enum tdns_status keep_chain_sigs(ldns_dnssec_zone *sz, const struct old_c
 		const ldns_rdf *owner;
 		size_t i, j;
 
-		if (name->nsec == NULL)
+		if (name->nsec == NULL) {
+			ldns_dnssec_rrs_free(name->nsec_signatures);
+			name->nsec_signatures = NULL;
+			continue;
+		}
+		if (ldns_rr_get_type(name->nsec) != LDNS_RR_TYPE_NSEC3 ||
+		    old_same(oc, name->nsec) == NULL)
 			continue;
 		owner = ldns_rr_owner(name->nsec);
-		i = lower_bound(oc->rec, oc->nrec, owner);
-		if (i == oc->nrec ||
-		    ldns_dname_compare(ldns_rr_owner(oc->rec[i]), owner) != 0 ||
-		    ldns_rr_compare(oc->rec[i], name->nsec) != 0 ||
-		    ldns_rr_ttl(oc->rec[i]) != ldns_rr_ttl(name->nsec))
-			continue;
 		j = lower_bound(oc->sig, oc->nsig, owner);
 		for (i = j; i < oc->nsig &&
 			    ldns_dname_compare(ldns_rr_owner(oc->sig[i]), owner) == 0; i++)
-			if (sig_covers(oc->sig[i]) != ldns_rr_get_type(name->nsec) ||
-			    !sig_fresh(oc->sig[i], k))
+			if (sig_covers(oc->sig[i]) != LDNS_RR_TYPE_NSEC3 || !sig_fresh(oc->sig[i], k))
 				break;
 		if (i == j || (i < oc->nsig &&
 			       ldns_dname_compare(ldns_rr_owner(oc->sig[i]), owner) == 0))
@@ -371,7 +400,7 @@ static enum tdns_status sign_txn(struct tdns_txn *t, const char *zone,
 	ldns_rr_list *added = NULL;
 	struct tdns_zoneset *zs = NULL;
 	struct old_chain oc = { NULL, NULL, 0, 0 };
-	struct keep k;
+	struct keep k = { 0 };
 	char *dump = NULL, *text = NULL;
 	enum tdns_status st;
 	ldns_status ls;
@@ -488,6 +517,23 @@ static enum tdns_status sign_txn(struct tdns_txn *t, const char *zone,
 	}
 	qsort(oc.rec, oc.nrec, sizeof(*oc.rec), owner_cmp);
 	qsort(oc.sig, oc.nsig, sizeof(*oc.sig), owner_cmp);
+	k.sz = sz;
+	k.oc = &oc;
+	/* NSEC: the old signatures go back to their names (those still in the
+	 * zone), for keep_sig to keep where the NSEC comes out the same. */
+	for (i = 0; !o->nsec3 && i < oc.nsig; i++) {
+		ldns_rbnode_t *node = ldns_rbtree_search(sz->names, ldns_rr_owner(oc.sig[i]));
+		const ldns_dnssec_name *name = node != NULL ? node->data : NULL;
+
+		if (name == NULL || name->rrsets == NULL ||
+		    sig_covers(oc.sig[i]) != LDNS_RR_TYPE_NSEC)
+			continue;
+		ls = ldns_dnssec_zone_add_rr(sz, oc.sig[i]);
+		if (ls != LDNS_STATUS_OK) {
+			zoneload_seterr(err, errlen, "%s: %s", zone, ldns_get_errorstr_by_id(ls));
+			goto out;
+		}
+	}
 	added = ldns_rr_list_new();
 	if (added == NULL)
 		goto nomem;
@@ -503,7 +549,7 @@ static enum tdns_status sign_txn(struct tdns_txn *t, const char *zone,
 		       ldns_get_errorstr_by_id(ls));
 		goto out;
 	}
-	st = keep_chain_sigs(sz, &oc, &k);
+	st = keep_chain_sigs(sz, &k);
 	if (st != TDNS_OK)
 		goto nomem;
 	fp = open_memstream(&text, &slen);
