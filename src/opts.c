@@ -146,8 +146,8 @@ static const struct opts_def opt_table[] = {
 	{ "rrl-size", 0, "rrl", "size", T_UP, K_UINT, 0, 1, RRL_MAX_SIZE, "1-16777216 buckets",
 	  FIELD(rrl.size), "N", "buckets of the shared RRL table (default 65536)" },
 	{ "sig-expiry-warn", 0, "dnssec", "expiry-warn-days", T_UP, K_UINT, 0, 0, 3650,
-	  "0-3650 days", FIELD(sig_expiry_warn), "DAYS", "warn at start and reload when a "
-	  "signature of a\nserved zone expires within DAYS days; 0 off\n(default 7)" },
+	  "0-3650 days", FIELD(sig_expiry_warn), "DAYS", "warn at start, at reload and every hour\n"
+	  "when a signature of a served zone expires within\nDAYS days; 0 off (default 7)" },
 	{ "full-any", 0, NULL, "full-any", T_UP, K_BOOL, 0, 0, 0, NULL, FIELD(full_any), NULL,
 	  "answer ANY over UDP with every RRset of the name\n(over TCP always; default off: "
 	  "one RRset, RFC 8482)" },
