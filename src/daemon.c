@@ -402,3 +402,86 @@ out:
 	store_close(store);
 	return st;
 }
+
+/* ---- periodic work ------------------------------------------------- */
+
+struct daemon_ticker {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	bool stop;
+	uint64_t interval_ms;
+	void (*fn)(void *ctx);
+	void *ctx;
+};
+
+static void *ticker_main(void *arg)
+{
+	struct daemon_ticker *t = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&t->mu);
+	while (!t->stop) {
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += (time_t)(t->interval_ms / 1000u);
+		until.tv_nsec += (long)(t->interval_ms % 1000u) * 1000000L;
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		while (!t->stop &&
+		       pthread_cond_timedwait(&t->cond, &t->mu, &until) != ETIMEDOUT)
+			;
+		if (t->stop)
+			break;
+		pthread_mutex_unlock(&t->mu);
+		t->fn(t->ctx);
+		pthread_mutex_lock(&t->mu);
+	}
+	pthread_mutex_unlock(&t->mu);
+	return NULL;
+}
+
+enum tdns_status daemon_ticker_start(uint64_t interval_ms, void (*fn)(void *ctx),
+				     void *ctx, struct daemon_ticker **out)
+{
+	struct daemon_ticker *t;
+	pthread_condattr_t ca;
+	int err;
+
+	*out = NULL;
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return TDNS_ENOMEM;
+	t->interval_ms = interval_ms > 0 ? interval_ms : 1;
+	t->fn = fn;
+	t->ctx = ctx;
+	pthread_mutex_init(&t->mu, NULL);
+	/* Monotonic: a clock step does not skip or repeat a period. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&t->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	err = pthread_create(&t->thread, NULL, ticker_main, t);
+	if (err != 0) {
+		log_err("cannot start a thread: %s", strerror(err));
+		pthread_cond_destroy(&t->cond);
+		pthread_mutex_destroy(&t->mu);
+		free(t);
+		return TDNS_EIO;
+	}
+	*out = t;
+	return TDNS_OK;
+}
+
+void daemon_ticker_stop(struct daemon_ticker *t)
+{
+	if (t == NULL)
+		return;
+	pthread_mutex_lock(&t->mu);
+	t->stop = true;
+	pthread_cond_signal(&t->cond);
+	pthread_mutex_unlock(&t->mu);
+	pthread_join(t->thread, NULL);
+	pthread_cond_destroy(&t->cond);
+	pthread_mutex_destroy(&t->mu);
+	free(t);
+}

@@ -30,6 +30,7 @@ struct tracker {
 	uint32_t old_serial;
 	struct recbuf del, add;
 	bool oom;
+	unsigned depth; /* journal_begin calls nested inside the first */
 };
 
 static size_t jkey(const uint8_t *apex, size_t apex_len, uint32_t serial, uint8_t *out)
@@ -126,6 +127,13 @@ enum tdns_status journal_begin(struct tdns_txn *t, const uint8_t *apex,
 
 	if (apex_len > NAME_KEY_MAX)
 		return TDNS_EINVAL;
+	tr = store_txn_user(t);
+	if (tr != NULL) {
+		if (tr->apex_len != apex_len || memcmp(tr->apex, apex, apex_len) != 0)
+			return TDNS_EINVAL;
+		tr->depth++;
+		return TDNS_OK;
+	}
 	st = zonedb_get_meta(t, apex, apex_len, &m);
 	if (st == TDNS_ENOTFOUND)
 		return TDNS_OK;
@@ -165,6 +173,16 @@ bool journal_changed(const struct tdns_txn *t)
 	const struct tracker *tr = store_txn_user(t);
 
 	return tr != NULL && (tr->oom || tr->del.n > 0 || tr->add.n > 0);
+}
+
+bool journal_from(const struct tdns_txn *t, uint32_t *serial)
+{
+	const struct tracker *tr = store_txn_user(t);
+
+	if (tr == NULL)
+		return false;
+	*serial = tr->old_serial;
+	return true;
 }
 
 static int rec_cmp(const void *a, const void *b, void *ctx)
@@ -316,6 +334,10 @@ enum tdns_status journal_end(struct tdns_txn *t, bool keep)
 
 	if (tr == NULL)
 		return TDNS_OK;
+	if (tr->depth > 0) {
+		tr->depth--;
+		return TDNS_OK;
+	}
 	store_txn_set_user(t, NULL);
 	if (!keep || (!tr->oom && tr->del.n == 0 && tr->add.n == 0))
 		goto out;

@@ -48,14 +48,11 @@ struct policy_state {
 	struct tdns_opts *o;          /* the running options (forward:) */
 	unsigned n_default;
 	pthread_mutex_t mu;           /* guards what follows */
-	pthread_cond_t cond;
-	bool stop;
 	char **files;                 /* the files of the running policy
 				       * (hosts, then RPZ) */
 	struct timespec *mtime;
 	unsigned n_files;
-	pthread_t thread;
-	bool running;
+	struct daemon_ticker *watch;  /* calls files_tick */
 };
 
 /* The TLS configurations the workers share; NULL: none. */
@@ -418,27 +415,12 @@ static void policy_reload_fn(void *ctx)
 	policy_reload(ctx);
 }
 
-static void *files_watch(void *arg)
+static void files_tick(void *arg)
 {
 	struct policy_state *ps = arg;
-	struct timespec until;
 
-	pthread_mutex_lock(&ps->mu);
-	while (!ps->stop) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += (long)WATCH_POLL_MS * 1000000L;
-		until.tv_sec += until.tv_nsec / 1000000000L;
-		until.tv_nsec %= 1000000000L;
-		pthread_cond_timedwait(&ps->cond, &ps->mu, &until);
-		if (ps->stop)
-			break;
-		pthread_mutex_unlock(&ps->mu);
-		if (files_changed(ps))
-			daemon_reload(policy_reload_fn, ps, "a hosts or RPZ file changed");
-		pthread_mutex_lock(&ps->mu);
-	}
-	pthread_mutex_unlock(&ps->mu);
-	return NULL;
+	if (files_changed(ps))
+		daemon_reload(policy_reload_fn, ps, "a hosts or RPZ file changed");
 }
 
 /* SIGHUP: the configuration file again (opts_reload: what applies while
@@ -591,7 +573,6 @@ int main(int argc, char **argv)
 	daemon_signals_init();
 	memset(&ps, 0, sizeof(ps));
 	pthread_mutex_init(&ps.mu, NULL);
-	pthread_cond_init(&ps.cond, NULL);
 
 	if (gethostname(identity, sizeof(identity)) == 0) {
 		identity[sizeof(identity) - 1] = '\0';
@@ -730,20 +711,12 @@ int main(int argc, char **argv)
 								   : "none (refused)");
 	log_info("store %s, %u thread%s, version %s", o.db_dir, o.threads,
 		 o.threads == 1 ? "" : "s", TDNS_VERSION);
-	if (pthread_create(&ps.thread, NULL, files_watch, &ps) == 0)
-		ps.running = true;
-	else
+	if (daemon_ticker_start(WATCH_POLL_MS, files_tick, &ps, &ps.watch) != TDNS_OK)
 		log_err("hosts and RPZ files: no watcher thread, read again at reloads only");
 
 	rc = daemon_run(o.threads, worker_loop, worker_run, local_reload, workers);
 out:
-	if (ps.running) {
-		pthread_mutex_lock(&ps.mu);
-		ps.stop = true;
-		pthread_cond_signal(&ps.cond);
-		pthread_mutex_unlock(&ps.mu);
-		pthread_join(ps.thread, NULL);
-	}
+	daemon_ticker_stop(ps.watch);
 	/* Before the workers go: the control thread reads their counters. */
 	control_free(ctl);
 	/* The workers are stopped: what they queued is written out. */
@@ -761,7 +734,6 @@ out:
 		free(ps.files[i]);
 	free(ps.files);
 	free(ps.mtime);
-	pthread_cond_destroy(&ps.cond);
 	pthread_mutex_destroy(&ps.mu);
 	free(ups);
 	free(auth);

@@ -89,6 +89,28 @@ static enum auth_xfr_verdict upper_xfr_allowed(const void *ctx, const uint8_t *a
 		       ? AUTH_XFR_ALLOW : AUTH_XFR_REFUSE;
 }
 
+/* Each zone stanza's serial-policy into the store, where tierdns-zone add
+ * and delete read it (zonedb.h); a stanza without the key clears it. */
+static void upper_record_policies(struct tdns_store *store, const struct zone_keys *zk)
+{
+	struct tdns_txn *t = NULL;
+	enum tdns_status st;
+
+	if (zk->n == 0)
+		return;
+	st = store_begin(store, true, &t);
+	for (unsigned i = 0; i < zk->n && st == TDNS_OK; i++)
+		st = zonedb_put_serial_policy(t, zk->z[i].key, zk->z[i].len,
+					      (enum zonedb_serial_policy)zk->z[i].conf->serial_policy);
+	if (st == TDNS_OK)
+		st = store_commit(t);
+	else
+		store_abort(t);
+	if (st != TDNS_OK)
+		log_err("the zones' serial-policy could not be recorded in the store: %s",
+			tdns_strerror(st));
+}
+
 /* The stanzas' apex keys (the option table checked the names). */
 static enum tdns_status zone_keys_init(const struct tdns_opts *o, struct zone_keys *zk)
 {
@@ -189,18 +211,29 @@ fail:
 	return NETIO_DROP;
 }
 
-/* The answer to a TSIG-signed query (an SOA query of a secondary) signed
- * with the query's key when it verifies (RFC 8945 5.3); else it goes as
- * it is. */
+/* The answer to a TSIG-signed query (an SOA query of a secondary, a
+ * refused transfer) signed with the query's key when it verifies (RFC
+ * 8945 5.3); when it does not, NOTAUTH with the TSIG error (5.2). */
 static void __attribute__((noinline))
 upper_sign(struct worker *w, const uint8_t *in, size_t in_len, uint8_t *out, size_t *out_len)
 {
 	const struct tdns_tsig_key *key;
 	struct tsig_state *st = NULL;
+	enum tdns_status ret = TDNS_OK;
 
-	if (tsig_check(in, in_len, w->zkeys->keys, w->zkeys->n_keys, &key, &st) == TSIG_OK &&
-	    tsig_sign(st, out, out_len, QCTX_MAX_MSG) != TDNS_OK)
-		log_warn("an answer to a signed query could not be signed");
+	switch (tsig_check(in, in_len, w->zkeys->keys, w->zkeys->n_keys, &key, &st)) {
+	case TSIG_OK:
+		ret = tsig_sign(st, out, out_len, QCTX_MAX_MSG);
+		break;
+	case TSIG_BAD:
+		ret = tsig_error_reply(in, in_len, w->zkeys->keys, w->zkeys->n_keys, out,
+				       out_len, QCTX_MAX_MSG);
+		break;
+	case TSIG_NONE:
+		break;
+	}
+	if (ret != TDNS_OK)
+		log_warn("the answer to a signed query: TSIG: %s", tdns_strerror(ret));
 	tsig_state_free(st);
 }
 
@@ -396,9 +429,9 @@ static int sig_check_zone(void *ctx, const uint8_t *apex, size_t apex_len,
 	return 0;
 }
 
-/* At start and at each reload: a warning for every signed zone whose
- * earliest signature expires within sig_expiry_warn days (an error when
- * one has expired). */
+/* At start, at each reload and every SIG_CHECK_MS: a warning for every
+ * signed zone whose earliest signature expires within sig_expiry_warn
+ * days (an error when one has expired). */
 static void upper_sig_check(struct tdns_store *store, unsigned days)
 {
 	struct sig_check c = { NULL, clock_now(), (uint64_t)days * 86400u };
@@ -407,6 +440,30 @@ static void upper_sig_check(struct tdns_store *store, unsigned days)
 		return;
 	(void)zonedb_list(c.t, sig_check_zone, &c, NULL);
 	store_abort(c.t);
+}
+
+#define SIG_CHECK_MS (3600u * 1000u) /* hourly */
+
+/* The periodic check (its own thread: it walks every signed zone). */
+static void upper_sig_tick(void *ctx)
+{
+	struct worker *workers = ctx;
+
+	upper_sig_check(workers[0].store, workers[0].o->sig_expiry_warn);
+}
+
+/* The check's period: SIG_CHECK_MS, or for tests TDNS_TEST_SIG_CHECK_MS
+ * from the environment (milliseconds; not an option: nothing to tune). */
+static uint64_t sig_check_ms(void)
+{
+	const char *e = getenv("TDNS_TEST_SIG_CHECK_MS");
+	char *end;
+	unsigned long long v;
+
+	if (e == NULL || *e == '\0')
+		return SIG_CHECK_MS;
+	v = strtoull(e, &end, 10);
+	return *end == '\0' && v > 0 ? (uint64_t)v : SIG_CHECK_MS;
 }
 
 /* SIGHUP: the configuration file again (opts_reload: what applies while
@@ -443,6 +500,7 @@ int main(int argc, char **argv)
 	struct worker *workers = NULL;
 	struct tdns_control_ops cops;
 	struct tdns_control *ctl = NULL;
+	struct daemon_ticker *sig_ticker = NULL;
 	struct tdns_dnstap *tap = NULL;
 	struct tdns_cookie_cfg cookies;
 	struct zone_keys zkeys = { NULL, NULL, NULL, 0, NULL, 0 };
@@ -512,6 +570,7 @@ int main(int argc, char **argv)
 	st = daemon_open(&o, &so, &store);
 	if (st != TDNS_OK)
 		goto out;
+	upper_record_policies(store, &zkeys);
 	if (o.n_tls_listen > 0 &&
 	    tls_listen_setup(o.tls_listen, o.n_tls_listen, &o, "dot", &tls) != TDNS_OK)
 		goto out;
@@ -608,6 +667,10 @@ int main(int argc, char **argv)
 		 o.threads == 1 ? "" : "s", TDNS_VERSION);
 	upper_zone_report(store, o.db_dir);
 	upper_sig_check(store, o.sig_expiry_warn);
+	if (o.sig_expiry_warn > 0 &&
+	    daemon_ticker_start(sig_check_ms(), upper_sig_tick, workers, &sig_ticker) !=
+		    TDNS_OK)
+		log_warn("signature expiry: checked at start and reloads only");
 
 	rc = daemon_run(o.threads, worker_loop, worker_run, upper_reload, workers);
 	control_log_stats(ctl); /* the counters, once more at exit */
@@ -628,6 +691,7 @@ int main(int argc, char **argv)
 				 (unsigned long long)workers[i].rrl.dropped);
 	}
 out:
+	daemon_ticker_stop(sig_ticker);
 	/* Before the workers go: the control thread reads their counters. */
 	control_free(ctl);
 	secondary_free(auth.secondary);

@@ -26,6 +26,7 @@
 #include "tierdns/config.h"
 #include "tierdns/control.h"
 #include "tierdns/cookie.h"
+#include "tierdns/zonedb.h"
 
 /* The build's state directory (GNUInstallDirs: LOCALSTATEDIR/lib/tierdns,
  * /var/lib/tierdns for the prefix /usr) and configuration directory
@@ -145,8 +146,8 @@ static const struct opts_def opt_table[] = {
 	{ "rrl-size", 0, "rrl", "size", T_UP, K_UINT, 0, 1, RRL_MAX_SIZE, "1-16777216 buckets",
 	  FIELD(rrl.size), "N", "buckets of the shared RRL table (default 65536)" },
 	{ "sig-expiry-warn", 0, "dnssec", "expiry-warn-days", T_UP, K_UINT, 0, 0, 3650,
-	  "0-3650 days", FIELD(sig_expiry_warn), "DAYS", "warn at start and reload when a "
-	  "signature of a\nserved zone expires within DAYS days; 0 off\n(default 7)" },
+	  "0-3650 days", FIELD(sig_expiry_warn), "DAYS", "warn at start, at reload and every hour\n"
+	  "when a signature of a served zone expires within\nDAYS days; 0 off (default 7)" },
 	{ "full-any", 0, NULL, "full-any", T_UP, K_BOOL, 0, 0, 0, NULL, FIELD(full_any), NULL,
 	  "answer ANY over UDP with every RRset of the name\n(over TCP always; default off: "
 	  "one RRset, RFC 8482)" },
@@ -285,7 +286,8 @@ static const struct opts_def opt_table[] = {
 
 /* The keys of a zones: stanza (other issues add theirs). */
 static const char *const zone_keys[] = { "name", "allow-transfer", "allow-transfer-key",
-					  "notify", "primaries", "primary-key" };
+					  "notify", "primaries", "primary-key",
+					  "serial-policy" };
 
 _Static_assert(sizeof(unsigned) == sizeof(uint32_t), "K_UINT stores unsigned as 32 bits");
 
@@ -1125,6 +1127,17 @@ bool opts_zone_set(struct opts_build *b, const char *key, const char *text,
 		z->primary_key = key_index(b->o, text, err, cap);
 		return z->primary_key >= 0;
 	}
+	if (strcmp(key, "serial-policy") == 0) {
+		if (strcmp(text, "increment") == 0)
+			z->serial_policy = ZONEDB_SERIAL_INCREMENT;
+		else if (strcmp(text, "unixtime") == 0)
+			z->serial_policy = ZONEDB_SERIAL_UNIXTIME;
+		else {
+			snprintf(err, cap, "'%s': increment or unixtime", text);
+			return false;
+		}
+		return true;
+	}
 	if (first)
 		*n = 0;
 	if (*n == OPTS_MAX_ZONE_LIST) {
@@ -1181,6 +1194,7 @@ bool opts_zone_add(struct opts_build *b, const char *name, char *err, size_t cap
 	o->zones = z;
 	memset(&z[o->n_zones], 0, sizeof(z[o->n_zones]));
 	z[o->n_zones].primary_key = -1;
+	z[o->n_zones].serial_policy = ZONEDB_SERIAL_ZONE;
 	z[o->n_zones].name = arena_strdup(o, text);
 	if (z[o->n_zones].name == NULL) {
 		snprintf(err, cap, "out of memory");
@@ -1670,6 +1684,10 @@ static void print_zones(FILE *f, const struct tdns_opts *o)
 			fprintf(f, "\n    primary-key: ");
 			print_string(f, o->keys[z->primary_key].name);
 		}
+		if (z->serial_policy != ZONEDB_SERIAL_ZONE)
+			fprintf(f, "\n    serial-policy: %s",
+				z->serial_policy == ZONEDB_SERIAL_UNIXTIME ? "unixtime"
+									   : "increment");
 	}
 }
 

@@ -180,9 +180,9 @@ static ldns_pkt *make_query(struct szone *z, ldns_rr_type type)
 	return p;
 }
 
-/* Send query p (freed here) on z->o, signed with the zone's key when
- * sign. */
-static bool send_query(struct szone *z, ldns_pkt *p, bool sign)
+/* Send query p (freed here) on z->o, signed with the zone's key when it
+ * has one. */
+static bool send_query(struct szone *z, ldns_pkt *p)
 {
 	uint8_t *wire = NULL, buf[1024];
 	size_t len = 0;
@@ -191,7 +191,7 @@ static bool send_query(struct szone *z, ldns_pkt *p, bool sign)
 	if (ldns_pkt2wire(&wire, p, &len) != LDNS_STATUS_OK || len > 512)
 		goto out;
 	memcpy(buf, wire, len);
-	if (sign && z->z->key != NULL &&
+	if (z->z->key != NULL &&
 	    tsig_sign_query(z->z->key, buf, &len, sizeof(buf), &z->tsig) != TDNS_OK)
 		goto out;
 	ok = netio_out_send(z->o, buf, len) == TDNS_OK;
@@ -273,10 +273,10 @@ static void soa_check(struct szone *z)
 		failed(z, "cannot send the SOA query");
 		return;
 	}
-	/* The SOA query goes unsigned: many primaries sign only transfers,
-	 * and all that a forged answer can do is start a transfer, which is
-	 * signed. */
-	if (!send_query(z, p, false)) {
+	/* Signed like the transfer when the zone has a key (RFC 8945: the
+	 * answer is then checked too, so a forged SOA cannot start a
+	 * transfer or hold one back). */
+	if (!send_query(z, p)) {
 		failed(z, "cannot send the SOA query");
 		return;
 	}
@@ -526,7 +526,7 @@ static void start_xfr(struct szone *z)
 		failed(z, "cannot start the transfer");
 		return;
 	}
-	if (!send_query(z, p, true)) {
+	if (!send_query(z, p)) {
 		failed(z, "cannot send the transfer query");
 		return;
 	}

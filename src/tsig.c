@@ -15,6 +15,11 @@
 
 #define TSIG_FUDGE 300 /* seconds, RFC 8945 10 */
 
+/* TSIG error codes (RFC 8945 3, the TSIG RR's Error field). */
+#define TSIG_BADSIG 16
+#define TSIG_BADKEY 17
+#define TSIG_BADTIME 18
+
 /* What a signed exchange carries from one message to the next. */
 struct tsig_state {
 	const struct tdns_tsig_key *key;
@@ -238,4 +243,110 @@ bool tsig_verify_next(struct tsig_state *st, const uint8_t *msg, size_t len)
 out:
 	ldns_pkt_free(p);
 	return ok;
+}
+
+/* The TSIG error a query's bad TSIG deserves (RFC 8945 5.2): BADKEY for
+ * a key we do not hold, BADSIG for a MAC that does not verify, BADTIME
+ * for a good MAC signed too far from our time. */
+static uint16_t query_error(ldns_pkt *q, const uint8_t *msg, size_t len,
+			    const struct tdns_tsig_key *keys, unsigned n)
+{
+	const ldns_rr *tsig = ldns_pkt_tsig(q);
+	const struct tdns_tsig_key *k = find_key(tsig, keys, n);
+
+	if (k == NULL)
+		return TSIG_BADKEY;
+	if (ldns_rr_rd_count(tsig) < 3 ||
+	    !ldns_pkt_tsig_verify(q, msg, len, k->name, k->secret, NULL))
+		return TSIG_BADSIG;
+	return time_ok(tsig) ? TSIG_BADSIG : TSIG_BADTIME;
+}
+
+/* A 48-bit time as ldns's TSIGTIME rdf. */
+static ldns_rdf *time_rdf(ldns_rdf_type type, uint64_t t)
+{
+	uint8_t d[6] = { (uint8_t)(t >> 40), (uint8_t)(t >> 32), (uint8_t)(t >> 24),
+			 (uint8_t)(t >> 16), (uint8_t)(t >> 8), (uint8_t)t };
+
+	return ldns_rdf_new_frm_data(type, sizeof(d), d);
+}
+
+enum tdns_status tsig_error_reply(const uint8_t *query, size_t qlen,
+				  const struct tdns_tsig_key *keys, unsigned n,
+				  uint8_t *msg, size_t *len, size_t cap)
+{
+	ldns_pkt *q = NULL, *a = NULL;
+	ldns_rr *rr = NULL;
+	uint8_t *wire = NULL, empty[2] = { 0, 0 }, other[8];
+	size_t wlen = 0;
+	uint16_t error;
+	uint64_t now = clock_now();
+	enum tdns_status ret = TDNS_EINVAL;
+	bool ok;
+
+	if (ldns_wire2pkt(&q, query, qlen) != LDNS_STATUS_OK || ldns_pkt_tsig(q) == NULL ||
+	    ldns_rr_rd_count(ldns_pkt_tsig(q)) < 1 ||
+	    ldns_wire2pkt(&a, msg, *len) != LDNS_STATUS_OK)
+		goto out;
+	error = query_error(q, query, qlen, keys, n);
+	/* RFC 8945 5.2: NOTAUTH, and nothing of the zone. */
+	ldns_pkt_set_rcode(a, LDNS_RCODE_NOTAUTH);
+	ldns_pkt_set_aa(a, false);
+	ldns_rr_list_deep_free(ldns_pkt_answer(a));
+	ldns_rr_list_deep_free(ldns_pkt_authority(a));
+	ldns_rr_list_deep_free(ldns_pkt_additional(a));
+	ldns_pkt_set_answer(a, ldns_rr_list_new());
+	ldns_pkt_set_authority(a, ldns_rr_list_new());
+	ldns_pkt_set_additional(a, ldns_rr_list_new());
+	ldns_pkt_set_ancount(a, 0);
+	ldns_pkt_set_nscount(a, 0);
+	ldns_pkt_set_arcount(a, 0);
+	/* The error goes unsigned (RFC 8945 5.3.2: MAC size 0), BADTIME with
+	 * our time as Other Data (5.2.3; ldns cannot sign an error, so it is
+	 * unsigned too: the client learns our time all the same). */
+	rr = ldns_rr_new(); /* (_frm_type would hold empty rdata fields) */
+	if (rr == NULL)
+		goto nomem;
+	ldns_rr_set_type(rr, LDNS_RR_TYPE_TSIG);
+	ldns_rr_set_owner(rr, ldns_rdf_clone(ldns_rr_owner(ldns_pkt_tsig(q))));
+	ldns_rr_set_class(rr, LDNS_RR_CLASS_ANY);
+	ldns_rr_set_ttl(rr, 0);
+	other[0] = 0;
+	other[1] = error == TSIG_BADTIME ? 6 : 0;
+	for (int i = 0; i < 6; i++)
+		other[2 + i] = (uint8_t)(now >> (40 - 8 * i));
+	ok = ldns_rr_push_rdf(rr, ldns_rdf_clone(ldns_rr_rdf(ldns_pkt_tsig(q), 0))) &&
+	     ldns_rr_push_rdf(rr, time_rdf(LDNS_RDF_TYPE_TSIGTIME, now)) &&
+	     ldns_rr_push_rdf(rr, ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, TSIG_FUDGE)) &&
+	     ldns_rr_push_rdf(rr, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_INT16_DATA, 2, empty)) &&
+	     ldns_rr_push_rdf(rr, ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16,
+							ldns_pkt_id(q))) &&
+	     ldns_rr_push_rdf(rr, ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, error)) &&
+	     ldns_rr_push_rdf(rr, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_INT16_DATA,
+							(size_t)2 + other[1], other));
+	if (!ok)
+		goto nomem;
+	for (size_t i = 0; i < ldns_rr_rd_count(rr); i++)
+		if (ldns_rr_rdf(rr, i) == NULL)
+			goto nomem;
+	ldns_pkt_set_tsig(a, rr);
+	rr = NULL;
+	if (ldns_pkt2wire(&wire, a, &wlen) != LDNS_STATUS_OK)
+		goto out;
+	if (wlen > cap) {
+		ret = TDNS_ESPACE;
+		goto out;
+	}
+	memcpy(msg, wire, wlen);
+	*len = wlen;
+	ret = TDNS_OK;
+	goto out;
+nomem:
+	ret = TDNS_ENOMEM;
+out:
+	LDNS_FREE(wire);
+	ldns_rr_free(rr);
+	ldns_pkt_free(a);
+	ldns_pkt_free(q);
+	return ret;
 }

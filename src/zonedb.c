@@ -1281,6 +1281,49 @@ uint32_t zonedb_next_serial(uint32_t old, enum zonedb_serial_policy policy,
 	return next;
 }
 
+#define POLICY_PREFIX "serial-policy:"
+
+static size_t policy_key(const uint8_t *apex, size_t apex_len, uint8_t *out)
+{
+	memcpy(out, POLICY_PREFIX, sizeof(POLICY_PREFIX) - 1);
+	memcpy(out + sizeof(POLICY_PREFIX) - 1, apex, apex_len);
+	return sizeof(POLICY_PREFIX) - 1 + apex_len;
+}
+
+enum tdns_status zonedb_put_serial_policy(struct tdns_txn *t, const uint8_t *apex,
+					  size_t apex_len, enum zonedb_serial_policy p)
+{
+	uint8_t key[sizeof(POLICY_PREFIX) + NAME_KEY_MAX], v = (uint8_t)p;
+	size_t klen;
+	enum tdns_status st;
+
+	if (apex_len > NAME_KEY_MAX)
+		return TDNS_EINVAL;
+	klen = policy_key(apex, apex_len, key);
+	if (p != ZONEDB_SERIAL_ZONE)
+		return store_put(t, TDNS_DB_META, key, klen, &v, 1);
+	st = store_del(t, TDNS_DB_META, key, klen);
+	return st == TDNS_ENOTFOUND ? TDNS_OK : st;
+}
+
+enum tdns_status zonedb_get_serial_policy(struct tdns_txn *t, const uint8_t *apex,
+					  size_t apex_len, enum zonedb_serial_policy *p)
+{
+	uint8_t key[sizeof(POLICY_PREFIX) + NAME_KEY_MAX];
+	struct tdns_val v;
+	enum tdns_status st;
+
+	*p = ZONEDB_SERIAL_INCREMENT;
+	if (apex_len > NAME_KEY_MAX)
+		return TDNS_EINVAL;
+	st = store_get(t, TDNS_DB_META, key, policy_key(apex, apex_len, key), &v);
+	if (st == TDNS_ENOTFOUND)
+		return TDNS_OK;
+	if (st == TDNS_OK && v.len == 1 && v.data[0] == ZONEDB_SERIAL_UNIXTIME)
+		*p = ZONEDB_SERIAL_UNIXTIME;
+	return st;
+}
+
 bool zonedb_serial_gt(uint32_t a, uint32_t b)
 {
 	return a != b && (uint32_t)(a - b) < 0x80000000u;

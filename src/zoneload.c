@@ -61,6 +61,7 @@ struct tdns_zoneset {
 	size_t n, cap;
 	uint8_t *vbuf; /* value encoding buffer, reused */
 	size_t vcap;
+	bool refuse_old_serial; /* zoneload_refuse_old_serial */
 };
 
 void zoneload_seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -787,6 +788,11 @@ struct tdns_zoneset *zoneload_new(void)
 	return calloc(1, sizeof(struct tdns_zoneset));
 }
 
+void zoneload_refuse_old_serial(struct tdns_zoneset *zs)
+{
+	zs->refuse_old_serial = true;
+}
+
 void zoneload_free(struct tdns_zoneset *zs)
 {
 	size_t i;
@@ -1076,6 +1082,7 @@ static enum tdns_status apply_zone(struct tdns_zoneset *zs, struct zl_zone *z,
 	struct merge_ctx mc = { zs, z, 0, 0, 0, TDNS_OK };
 	struct tdns_zone_meta m, old;
 	bool existed;
+	uint32_t from;
 	size_t i, j, k, ci = 0, len;
 	enum tdns_status st;
 
@@ -1187,19 +1194,33 @@ static enum tdns_status apply_zone(struct tdns_zoneset *zs, struct zl_zone *z,
 	st = zonedb_put_meta(t, z->apex, z->apex_len, &m);
 	/* A changed zone whose file kept (or lowered) the serial would look
 	 * unchanged to secondaries (RFC 1982): its serial goes up by one. */
+	/* (Against the serial before the whole change: an edit that signs
+	 * the zone again applies it inside its own journal_begin, having
+	 * raised the serial already.) */
 	if (st == TDNS_OK && existed && journal_changed(t) &&
-	    !zonedb_serial_gt(z->serial, old.serial)) {
+	    journal_from(t, &from) && !zonedb_serial_gt(z->serial, from) &&
+	    zs->refuse_old_serial) {
+		log_err("%s: zone %s changed but its serial %u is not above the "
+			"stored %u: not loaded (raise the serial in the file, or "
+			"load --force to store it with serial %u)", z->file, z->name,
+			(unsigned)z->serial, (unsigned)from, (unsigned)(from + 1));
+		st = TDNS_EINVAL;
+		goto out;
+	}
+	if (st == TDNS_OK && existed && journal_changed(t) &&
+	    journal_from(t, &from) && !zonedb_serial_gt(z->serial, from)) {
 		log_warn("%s: zone %s changed but its serial %u is not above the "
 			 "stored %u: stored with serial %u", z->file, z->name,
-			 (unsigned)z->serial, (unsigned)old.serial,
-			 (unsigned)(old.serial + 1));
-		z->serial = old.serial + 1;
+			 (unsigned)z->serial, (unsigned)from,
+			 (unsigned)(from + 1));
+		z->serial = from + 1;
 		st = zonedb_set_serial(t, z->apex, z->apex_len, z->serial);
 	}
 	if (st == TDNS_OK)
 		st = journal_end(t, true);
 out:
-	journal_end(t, false);
+	if (st != TDNS_OK)
+		journal_end(t, false);
 	apex_list_free(&sub);
 	return st;
 }
@@ -1415,9 +1436,26 @@ static enum tdns_status print_rrset(FILE *out, const uint8_t *key, size_t klen,
 
 struct dump_ctx {
 	FILE *out;
+	struct tdns_txn *t;
+	const uint8_t *apex;
 	size_t apex_len;
 	enum tdns_status st;
 };
+
+/* The zone's NSEC at the apex of a deeper zone held in the store (the
+ * child owns the name in the rr database; ours is in the denial index
+ * only): printed so that the dump holds the whole chain. */
+static int dump_cut_nsec(void *ctx, const uint8_t *key, size_t klen, uint16_t type,
+			 const struct tdns_rrset_view *v)
+{
+	struct dump_ctx *d = ctx;
+	bool deeper = false;
+
+	d->st = zonedb_in_deeper_zone(d->t, d->apex, d->apex_len, key, klen, &deeper);
+	if (d->st == TDNS_OK && deeper)
+		d->st = print_rrset(d->out, key, klen, type, v);
+	return d->st != TDNS_OK;
+}
 
 static int dump_one(void *ctx, const uint8_t *key, size_t klen, uint16_t type,
 		    const struct tdns_rrset_view *v)
@@ -1435,7 +1473,7 @@ enum tdns_status zoneload_dump(struct tdns_txn *t, const uint8_t *apex,
 {
 	struct tdns_zone_meta m;
 	struct tdns_rrset_view soa;
-	struct dump_ctx d = { out, apex_len, TDNS_OK };
+	struct dump_ctx d = { out, t, apex, apex_len, TDNS_OK };
 	char name[PRESENT_MAX];
 	enum tdns_status st;
 
@@ -1452,6 +1490,9 @@ enum tdns_status zoneload_dump(struct tdns_txn *t, const uint8_t *apex,
 	}
 	st = zonedb_walk(t, apex, apex_len, dump_one, &d, NULL);
 	if (st == TDNS_OK && d.st == TDNS_OK)
+		st = zonedb_denial_walk(t, apex, apex_len, ZONEDB_NSEC, dump_cut_nsec,
+					&d, NULL);
+	if (st == TDNS_OK && d.st == TDNS_OK)
 		st = zonedb_denial_walk(t, apex, apex_len, ZONEDB_NSEC3, dump_one,
 					&d, NULL);
 	return st != TDNS_OK ? st : d.st;
@@ -1459,31 +1500,8 @@ enum tdns_status zoneload_dump(struct tdns_txn *t, const uint8_t *apex,
 
 /* ---- single-record edits ---------------------------------------------- */
 
-/* An edit of a signed zone leaves the changed RRset (and a new name's
- * place in the NSEC/NSEC3 chain) without a valid proof until the zone is
- * signed again: say so. TDNS_OK, or the store's error. */
-static enum tdns_status warn_if_signed(struct tdns_txn *t, const uint8_t *apex,
-				       size_t apex_len)
-{
-	struct tdns_rrset_view v;
-	char name[PRESENT_MAX];
-	enum tdns_status st;
-
-	st = zonedb_get_rrset(t, apex, apex_len, LDNS_RR_TYPE_DNSKEY, &v);
-	if (st == TDNS_ENOTFOUND)
-		return TDNS_OK;
-	if (st == TDNS_OK) {
-		key_str(apex, apex_len, name, sizeof(name));
-		log_warn("zone %s is signed: validators will find the change "
-			 "bogus until it is signed again (tierdns-zone sign %s "
-			 "KEY...)", name, name);
-	}
-	return st;
-}
-
 /* The end of an edit by add or delete: the zone's serial raised (bump:
- * unless the edit was of the SOA itself), the signed-zone warning, the
- * journal's diff. */
+ * unless the edit was of the SOA itself), the journal's diff. */
 static enum tdns_status edit_finish(struct tdns_txn *t, const uint8_t *apex,
 				    size_t apex_len, bool bump)
 {
@@ -1491,21 +1509,22 @@ static enum tdns_status edit_finish(struct tdns_txn *t, const uint8_t *apex,
 	enum tdns_status st = TDNS_OK;
 
 	if (bump) {
+		enum zonedb_serial_policy policy = zoneload_serial_policy;
+
 		st = zonedb_get_meta(t, apex, apex_len, &m);
+		if (st == TDNS_OK && policy == ZONEDB_SERIAL_ZONE)
+			st = zonedb_get_serial_policy(t, apex, apex_len, &policy);
 		if (st == TDNS_OK)
 			st = zonedb_set_serial(t, apex, apex_len,
-					       zonedb_next_serial(m.serial,
-								  zoneload_serial_policy,
+					       zonedb_next_serial(m.serial, policy,
 								  clock_now()));
 	}
-	if (st == TDNS_OK)
-		st = warn_if_signed(t, apex, apex_len);
 	if (st == TDNS_OK)
 		st = journal_end(t, true);
 	return st;
 }
 
-enum zonedb_serial_policy zoneload_serial_policy = ZONEDB_SERIAL_INCREMENT;
+enum zonedb_serial_policy zoneload_serial_policy = ZONEDB_SERIAL_ZONE;
 
 /* Signatures and the denial chains are a whole-zone product (the signer's):
  * one record changed by hand would leave a chain or a signature that no
@@ -1776,7 +1795,8 @@ enum tdns_status zoneload_add(struct tdns_txn *t, const char *rr_text,
 	if (st == TDNS_OK)
 		st = edit_finish(t, key, apex_len, type != LDNS_RR_TYPE_SOA);
 out:
-	journal_end(t, false);
+	if (st != TDNS_OK)
+		journal_end(t, false);
 	free(val);
 	free(canon);
 	ldns_rr_free(rr);
@@ -1896,7 +1916,8 @@ enum tdns_status zoneload_delete(struct tdns_txn *t, const char *name,
 	if (st == TDNS_OK)
 		st = edit_finish(t, key, apex_len, true);
 out:
-	journal_end(t, false);
+	if (st != TDNS_OK)
+		journal_end(t, false);
 	free(text);
 	free(val);
 	free(canon);

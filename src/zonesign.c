@@ -14,6 +14,7 @@
 #include <ldns/ldns.h>
 
 #include "tierdns/dnsproto.h"
+#include "tierdns/log.h"
 #include "tierdns/name.h"
 #include "tierdns/qctx.h"
 #include "tierdns/rrset.h"
@@ -33,13 +34,6 @@ static enum tdns_status zone_names(const char *zone, uint8_t *apex,
 		return TDNS_EINVAL;
 	*origin = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, wlen, wire);
 	return *origin != NULL ? TDNS_OK : TDNS_ENOMEM;
-}
-
-/* The records the signer makes; a zone signed again loses the old ones. */
-static bool made_by_signer(ldns_rr_type type)
-{
-	return type == LDNS_RR_TYPE_RRSIG || type == LDNS_RR_TYPE_NSEC ||
-	       type == LDNS_RR_TYPE_NSEC3 || type == LDNS_RR_TYPE_NSEC3PARAM;
 }
 
 /* One key pair: path is base, base.key or base.private. */
@@ -110,11 +104,11 @@ static enum tdns_status read_key(const char *path, const ldns_rdf *origin,
 	return TDNS_OK;
 }
 
-/* The zone's master-file text from the store (malloc'd, NUL-terminated). */
-static enum tdns_status dump_zone(struct tdns_store *s, const uint8_t *apex,
+/* The zone's master-file text from transaction t (malloc'd,
+ * NUL-terminated). */
+static enum tdns_status dump_zone(struct tdns_txn *t, const uint8_t *apex,
 				  size_t alen, char **text, size_t *len)
 {
-	struct tdns_txn *t = NULL;
 	enum tdns_status st;
 	FILE *fp;
 
@@ -123,45 +117,298 @@ static enum tdns_status dump_zone(struct tdns_store *s, const uint8_t *apex,
 	fp = open_memstream(text, len);
 	if (fp == NULL)
 		return TDNS_ENOMEM;
-	st = store_begin(s, false, &t);
-	if (st == TDNS_OK)
-		st = zoneload_dump(t, apex, alen, fp);
-	store_abort(t);
+	st = zoneload_dump(t, apex, alen, fp);
 	if (fclose(fp) != 0 && st == TDNS_OK)
 		st = TDNS_ENOMEM;
 	return st;
 }
 
-enum tdns_status zonesign_sign(struct tdns_store *s, const char *zone,
-			       const char *const *keyfiles, size_t nkeys,
-			       const struct zonesign_opts *o, char *err,
-			       size_t errlen)
+/* ---- which signatures are kept ------------------------------------ */
+
+/* The old NSEC/NSEC3 records and their signatures, sorted by owner. */
+struct old_chain {
+	ldns_rr **rec, **sig;
+	size_t nrec, nsig;
+};
+
+static int owner_cmp(const void *a, const void *b)
 {
-	uint8_t apex[NAME_KEY_MAX];
-	size_t alen, dlen = 0, slen = 0, i, j;
-	ldns_rdf *origin = NULL;
+	return ldns_dname_compare(ldns_rr_owner(*(ldns_rr *const *)a),
+				  ldns_rr_owner(*(ldns_rr *const *)b));
+}
+
+/* The first of v[0..n) whose owner is not below owner's (canonical). */
+static size_t lower_bound(ldns_rr **v, size_t n, const ldns_rdf *owner)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ldns_dname_compare(ldns_rr_owner(v[mid]), owner) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The old chain record that equals now (owner, rdata and TTL), or NULL. */
+static const ldns_rr *old_same(const struct old_chain *oc, const ldns_rr *now)
+{
+	const ldns_rdf *owner = ldns_rr_owner(now);
+	size_t i = lower_bound(oc->rec, oc->nrec, owner);
+
+	if (i == oc->nrec || ldns_dname_compare(ldns_rr_owner(oc->rec[i]), owner) != 0 ||
+	    ldns_rr_compare(oc->rec[i], now) != 0 || ldns_rr_ttl(oc->rec[i]) != ldns_rr_ttl(now))
+		return NULL;
+	return oc->rec[i];
+}
+
+struct keep {
+	ldns_key_list *keys;
+	uint32_t now;     /* RFC 4034 3.1.5: 32-bit serial arithmetic */
+	uint32_t refresh; /* renew what expires within this many seconds */
+	ldns_dnssec_zone *sz;        /* the zone being signed */
+	const struct old_chain *oc;  /* its chain before */
+};
+
+static ldns_rr_type sig_covers(const ldns_rr *sig)
+{
+	return ldns_rdf2rr_type(ldns_rr_rrsig_typecovered(sig));
+}
+
+/* A signature stays when it is one of our keys', valid now, and expires
+ * after the refresh window. The SOA's and the DNSKEY RRset's are always
+ * made again: the serial changes at every signing, and the key set may;
+ * so is the NSEC3PARAM's, which is made again with the chain. */
+static bool sig_fresh(const ldns_rr *sig, const struct keep *k)
+{
+	uint16_t tag = ldns_rdf2native_int16(ldns_rr_rrsig_keytag(sig));
+	uint8_t alg = ldns_rdf2native_int8(ldns_rr_rrsig_algorithm(sig));
+	uint32_t inc = ldns_rdf2native_int32(ldns_rr_rrsig_inception(sig));
+	uint32_t exp = ldns_rdf2native_int32(ldns_rr_rrsig_expiration(sig));
+	ldns_rr_type covers = sig_covers(sig);
+	bool ours = false;
+	size_t i;
+
+	if (k->refresh == 0 || covers == LDNS_RR_TYPE_SOA ||
+	    covers == LDNS_RR_TYPE_DNSKEY || covers == LDNS_RR_TYPE_NSEC3PARAM)
+		return false;
+	for (i = 0; i < ldns_key_list_key_count(k->keys) && !ours; i++) {
+		ldns_key *key = ldns_key_list_key(k->keys, i);
+
+		ours = ldns_key_keytag(key) == tag &&
+		       (uint8_t)ldns_key_algorithm(key) == alg;
+	}
+	return ours && (int32_t)(k->now - inc) >= 0 &&
+	       (int32_t)(exp - k->now) > (int32_t)k->refresh;
+}
+
+/* ldns's per-signature callback (dnssec.h LDNS_SIGNATURE_*): leave a
+ * fresh signature and make none for its key, replace the others. */
+static int keep_sig(ldns_rr *sig, void *arg)
+{
+	const struct keep *k = arg;
+	const ldns_dnssec_name *name;
+	ldns_rbnode_t *node;
+
+	if (sig == NULL)
+		return LDNS_SIGNATURE_LEAVE_ADD_NEW;
+	/* An old NSEC signature (given back to its name, NSEC zones only):
+	 * the chain was made again, so it stays only with the same NSEC. */
+	if (sig_covers(sig) == LDNS_RR_TYPE_NSEC) {
+		node = ldns_rbtree_search(k->sz->names, ldns_rr_owner(sig));
+		name = node != NULL ? node->data : NULL;
+		if (name == NULL || name->nsec == NULL || old_same(k->oc, name->nsec) == NULL)
+			return LDNS_SIGNATURE_REMOVE_ADD_NEW;
+	}
+	return sig_fresh(sig, k) ? LDNS_SIGNATURE_LEAVE_NO_ADD
+				 : LDNS_SIGNATURE_REMOVE_ADD_NEW;
+}
+
+/*
+ * NSEC3: the chain was made anew by the signer and signed in full (ldns
+ * files the old NSEC3 signatures under their hashed owners, not with the
+ * names the new records belong to); where a record came out as it was
+ * and all its old signatures are fresh, those are kept instead, so that
+ * only the chain around a name added or deleted changes. The new
+ * signatures stay owned by the signer's list of new records (freed with
+ * it). NSEC zones had their old signatures given back before signing
+ * (keep_sig decides); here only those left at a name that has no NSEC
+ * any more (it became glue) are dropped.
+ */
+static enum tdns_status keep_chain_sigs(ldns_dnssec_zone *sz, const struct keep *k)
+{
+	const struct old_chain *oc = k->oc;
+	ldns_rbnode_t *node;
+
+	if (sz->names == NULL)
+		return TDNS_OK;
+	for (node = ldns_rbtree_first(sz->names); node != LDNS_RBTREE_NULL;
+	     node = ldns_rbtree_next(node)) {
+		ldns_dnssec_name *name = (ldns_dnssec_name *)(uintptr_t)node->data;
+		ldns_dnssec_rrs *kept = NULL;
+		const ldns_rdf *owner;
+		size_t i, j;
+
+		if (name->nsec == NULL) {
+			ldns_dnssec_rrs_free(name->nsec_signatures);
+			name->nsec_signatures = NULL;
+			continue;
+		}
+		if (ldns_rr_get_type(name->nsec) != LDNS_RR_TYPE_NSEC3 ||
+		    old_same(oc, name->nsec) == NULL)
+			continue;
+		owner = ldns_rr_owner(name->nsec);
+		j = lower_bound(oc->sig, oc->nsig, owner);
+		for (i = j; i < oc->nsig &&
+			    ldns_dname_compare(ldns_rr_owner(oc->sig[i]), owner) == 0; i++)
+			if (sig_covers(oc->sig[i]) != LDNS_RR_TYPE_NSEC3 || !sig_fresh(oc->sig[i], k))
+				break;
+		if (i == j || (i < oc->nsig &&
+			       ldns_dname_compare(ldns_rr_owner(oc->sig[i]), owner) == 0))
+			continue;
+		for (; j < i; j++) {
+			if (kept == NULL) {
+				kept = ldns_dnssec_rrs_new();
+				if (kept == NULL)
+					return TDNS_ENOMEM;
+				kept->rr = oc->sig[j];
+			} else if (ldns_dnssec_rrs_add_rr(kept, oc->sig[j]) != LDNS_STATUS_OK) {
+				ldns_dnssec_rrs_free(kept);
+				return TDNS_ENOMEM;
+			}
+		}
+		ldns_dnssec_rrs_free(name->nsec_signatures);
+		name->nsec_signatures = kept;
+	}
+	return TDNS_OK;
+}
+
+/* ---- delegations to zones of the same store ----------------------- */
+
+struct children {
+	const uint8_t *apex;
+	size_t alen;
+	uint8_t (*keys)[NAME_KEY_MAX];
+	size_t *lens, n, cap;
+};
+
+static int child_one(void *ctx, const uint8_t *apex, size_t apex_len,
+		     const struct tdns_zone_meta *m)
+{
+	struct children *c = ctx;
+
+	(void)m;
+	if (apex_len <= c->alen ||
+	    !name_key_is_subdomain(apex, apex_len, c->apex, c->alen))
+		return 0;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 8;
+		void *k = realloc(c->keys, cap * sizeof(*c->keys));
+		void *l = k != NULL ? realloc(c->lens, cap * sizeof(*c->lens)) : NULL;
+
+		if (k != NULL)
+			c->keys = k;
+		if (l == NULL)
+			return 1;
+		c->lens = l;
+		c->cap = cap;
+	}
+	memcpy(c->keys[c->n], apex, apex_len);
+	c->lens[c->n++] = apex_len;
+	return 0;
+}
+
+/*
+ * A zone held in the same store below this one keeps the delegation's NS
+ * RRset (zonedb.h: the deeper zone owns its apex), so the dump lacks it.
+ * The signer must see the cut - the NSEC/NSEC3 at the delegation lists NS
+ * (RFC 4035 2.3), the NS is not signed, the names below are not in the
+ * chain - so the child's apex NS records join the zone to sign; storing
+ * the signed zone leaves them to the child again.
+ */
+static enum tdns_status add_cuts(struct tdns_txn *t, const uint8_t *apex, size_t alen,
+				 ldns_zone *z)
+{
+	struct children c = { apex, alen, NULL, NULL, 0, 0 };
+	enum tdns_status st;
+	size_t i, j;
+	int stop = 0;
+
+	st = zonedb_list(t, child_one, &c, &stop);
+	if (st == TDNS_OK && stop)
+		st = TDNS_ENOMEM;
+	for (i = 0; i < c.n && st == TDNS_OK; i++) {
+		struct tdns_rrset_view v;
+		ldns_rr_list *ns = NULL;
+		bool nearest = true;
+
+		/* Only the nearest: a zone below another child is its. */
+		for (j = 0; j < c.n && nearest; j++)
+			nearest = j == i || c.lens[j] >= c.lens[i] ||
+				  !name_key_is_subdomain(c.keys[i], c.lens[i], c.keys[j],
+							 c.lens[j]);
+		if (!nearest)
+			continue;
+		st = zonedb_get_rrset(t, c.keys[i], c.lens[i], LDNS_RR_TYPE_NS, &v);
+		if (st == TDNS_ENOTFOUND) {
+			st = TDNS_OK;
+			continue;
+		}
+		if (st == TDNS_OK)
+			st = zoneload_rrset_key_to_ldns(c.keys[i], c.lens[i],
+							LDNS_RR_TYPE_NS, &v, &ns);
+		for (j = 0; st == TDNS_OK && j < ldns_rr_list_rr_count(ns); j++) {
+			ldns_rr *rr = ldns_rr_list_rr(ns, j), *copy;
+
+			if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_NS)
+				continue;
+			copy = ldns_rr_clone(rr);
+			if (copy == NULL || !ldns_zone_push_rr(z, copy)) {
+				ldns_rr_free(copy);
+				st = TDNS_ENOMEM;
+			}
+		}
+		ldns_rr_list_deep_free(ns);
+	}
+	free(c.keys);
+	free(c.lens);
+	return st;
+}
+
+/* ---- signing ------------------------------------------------------- */
+
+/*
+ * Sign the zone apex[0..alen) (origin, named zone) in write transaction t:
+ * its dump read back, the keys' DNSKEYs added, the serial raised when
+ * bump, every RRset and the chain signed where no fresh signature of ours
+ * is kept, and the result applied to the store (zoneload_apply: in the
+ * caller's journal when it follows the zone already).
+ */
+static enum tdns_status sign_txn(struct tdns_txn *t, const char *zone,
+				 const uint8_t *apex, size_t alen, ldns_rdf *origin,
+				 const char *const *keyfiles, size_t nkeys,
+				 const struct zonesign_opts *o, bool bump, char *err,
+				 size_t errlen)
+{
+	size_t dlen = 0, slen = 0, i, j;
 	ldns_zone *z = NULL;
 	ldns_dnssec_zone *sz = NULL;
 	ldns_key_list *keys = NULL;
 	ldns_rr_list *added = NULL;
 	struct tdns_zoneset *zs = NULL;
+	struct old_chain oc = { NULL, NULL, 0, 0 };
+	struct keep k = { 0 };
 	char *dump = NULL, *text = NULL;
 	enum tdns_status st;
 	ldns_status ls;
 	FILE *fp = NULL;
 	int line = 0;
+	uint32_t validity = o->validity ? o->validity : ZONESIGN_VALIDITY;
 
-	st = zone_names(zone, apex, &alen, &origin);
-	if (st != TDNS_OK) {
-		zoneload_seterr(err, errlen, "'%s' is not a zone name", zone);
-		goto out;
-	}
-	if (nkeys == 0) {
-		st = TDNS_EINVAL;
-		zoneload_seterr(err, errlen, "%s: no key files given", zone);
-		goto out;
-	}
-	st = dump_zone(s, apex, alen, &dump, &dlen);
+	st = dump_zone(t, apex, alen, &dump, &dlen);
 	if (st != TDNS_OK) {
 		zoneload_seterr(err, errlen, "%s: %s", zone, st == TDNS_ENOTFOUND
 		       ? "no such zone in the store" : tdns_strerror(st));
@@ -180,18 +427,24 @@ enum tdns_status zonesign_sign(struct tdns_store *s, const char *zone,
 		       "(line %d: %s)", zone, line, ldns_get_errorstr_by_id(ls));
 		goto out;
 	}
+	st = add_cuts(t, apex, alen, z);
+	if (st != TDNS_OK) {
+		zoneload_seterr(err, errlen, "%s: %s", zone, tdns_strerror(st));
+		goto out;
+	}
+	st = TDNS_EINVAL;
 	keys = ldns_key_list_new();
 	if (keys == NULL)
 		goto nomem;
 	for (i = 0; i < nkeys; i++) {
-		ldns_key *k = NULL;
+		ldns_key *key = NULL;
 		ldns_rr *dnskey = NULL;
 		bool have = false;
 
-		st = read_key(keyfiles[i], origin, o, &k, &dnskey, err, errlen);
-		if (st != TDNS_OK || !ldns_key_list_push_key(keys, k)) {
-			if (k != NULL) /* ldns's key free does not take NULL */
-				ldns_key_deep_free(k);
+		st = read_key(keyfiles[i], origin, o, &key, &dnskey, err, errlen);
+		if (st != TDNS_OK || !ldns_key_list_push_key(keys, key)) {
+			if (key != NULL) /* ldns's key free does not take NULL */
+				ldns_key_deep_free(key);
 			ldns_rr_free(dnskey);
 			if (st == TDNS_OK)
 				goto nomem;
@@ -213,7 +466,7 @@ enum tdns_status zonesign_sign(struct tdns_store *s, const char *zone,
 	}
 	/* RFC 1982: the signed zone is a new version (serial + 1, wrapping).
 	 * By hand: ldns_rr_soa_increment leaks the serial it replaces. */
-	{
+	if (bump) {
 		ldns_rr *soa = ldns_zone_soa(z);
 		ldns_rdf *serial = ldns_native2rdf_int32(
 			LDNS_RDF_TYPE_INT32,
@@ -223,16 +476,59 @@ enum tdns_status zonesign_sign(struct tdns_store *s, const char *zone,
 			goto nomem;
 		ldns_rdf_deep_free(ldns_rr_set_rdf(soa, serial, 2));
 	}
+	k.keys = keys;
+	k.now = (uint32_t)o->now;
+	k.refresh = o->refresh;
+	if (k.refresh > validity)
+		k.refresh = validity;
 	sz = ldns_dnssec_zone_new();
-	if (sz == NULL || ldns_dnssec_zone_add_rr(sz, ldns_zone_soa(z)) !=
-			  LDNS_STATUS_OK)
+	oc.rec = calloc(ldns_rr_list_rr_count(ldns_zone_rrs(z)) + 1, sizeof(*oc.rec));
+	oc.sig = calloc(ldns_rr_list_rr_count(ldns_zone_rrs(z)) + 1, sizeof(*oc.sig));
+	if (sz == NULL || oc.rec == NULL || oc.sig == NULL ||
+	    ldns_dnssec_zone_add_rr(sz, ldns_zone_soa(z)) != LDNS_STATUS_OK)
 		goto nomem;
 	for (i = 0; i < ldns_rr_list_rr_count(ldns_zone_rrs(z)); i++) {
 		ldns_rr *rr = ldns_rr_list_rr(ldns_zone_rrs(z), i);
+		ldns_rr_type type = ldns_rr_get_type(rr), covers;
 
-		if (made_by_signer(ldns_rr_get_type(rr)))
+		/* The chain is made again (the old one kept aside to keep its
+		 * fresh signatures), so is the NSEC3PARAM; signatures of ours
+		 * that are fresh stay with their RRset (keep_sig). */
+		if (type == LDNS_RR_TYPE_NSEC || type == LDNS_RR_TYPE_NSEC3) {
+			oc.rec[oc.nrec++] = rr;
 			continue;
+		}
+		if (type == LDNS_RR_TYPE_NSEC3PARAM)
+			continue;
+		if (type == LDNS_RR_TYPE_RRSIG) {
+			covers = sig_covers(rr);
+			if (covers == LDNS_RR_TYPE_NSEC || covers == LDNS_RR_TYPE_NSEC3) {
+				oc.sig[oc.nsig++] = rr;
+				continue;
+			}
+			if (!sig_fresh(rr, &k))
+				continue;
+		}
 		ls = ldns_dnssec_zone_add_rr(sz, rr);
+		if (ls != LDNS_STATUS_OK) {
+			zoneload_seterr(err, errlen, "%s: %s", zone, ldns_get_errorstr_by_id(ls));
+			goto out;
+		}
+	}
+	qsort(oc.rec, oc.nrec, sizeof(*oc.rec), owner_cmp);
+	qsort(oc.sig, oc.nsig, sizeof(*oc.sig), owner_cmp);
+	k.sz = sz;
+	k.oc = &oc;
+	/* NSEC: the old signatures go back to their names (those still in the
+	 * zone), for keep_sig to keep where the NSEC comes out the same. */
+	for (i = 0; !o->nsec3 && i < oc.nsig; i++) {
+		ldns_rbnode_t *node = ldns_rbtree_search(sz->names, ldns_rr_owner(oc.sig[i]));
+		const ldns_dnssec_name *name = node != NULL ? node->data : NULL;
+
+		if (name == NULL || name->rrsets == NULL ||
+		    sig_covers(oc.sig[i]) != LDNS_RR_TYPE_NSEC)
+			continue;
+		ls = ldns_dnssec_zone_add_rr(sz, oc.sig[i]);
 		if (ls != LDNS_STATUS_OK) {
 			zoneload_seterr(err, errlen, "%s: %s", zone, ldns_get_errorstr_by_id(ls));
 			goto out;
@@ -242,21 +538,20 @@ enum tdns_status zonesign_sign(struct tdns_store *s, const char *zone,
 	if (added == NULL)
 		goto nomem;
 	if (o->nsec3)
-		ls = ldns_dnssec_zone_sign_nsec3(sz, added, keys,
-						 ldns_dnssec_default_replace_signatures,
-						 NULL, LDNS_SHA1,
+		ls = ldns_dnssec_zone_sign_nsec3(sz, added, keys, keep_sig, &k, LDNS_SHA1,
 						 o->optout ? LDNS_NSEC3_VARS_OPTOUT_MASK : 0,
 						 o->iterations, o->salt_len,
 						 (uint8_t *)(uintptr_t)o->salt);
 	else
-		ls = ldns_dnssec_zone_sign(sz, added, keys,
-					   ldns_dnssec_default_replace_signatures,
-					   NULL);
+		ls = ldns_dnssec_zone_sign(sz, added, keys, keep_sig, &k);
 	if (ls != LDNS_STATUS_OK) {
 		zoneload_seterr(err, errlen, "%s: signing failed: %s", zone,
 		       ldns_get_errorstr_by_id(ls));
 		goto out;
 	}
+	st = keep_chain_sigs(sz, &k);
+	if (st != TDNS_OK)
+		goto nomem;
 	fp = open_memstream(&text, &slen);
 	if (fp == NULL)
 		goto nomem;
@@ -271,7 +566,7 @@ enum tdns_status zonesign_sign(struct tdns_store *s, const char *zone,
 		goto nomem;
 	st = zoneload_text(zs, text, zone, err, errlen);
 	if (st == TDNS_OK) {
-		st = zoneload_commit(zs, s);
+		st = zoneload_apply(zs, t);
 		if (st != TDNS_OK)
 			zoneload_seterr(err, errlen, "%s: cannot store the signed zone: %s",
 			       zone, tdns_strerror(st));
@@ -284,6 +579,8 @@ out:
 	zoneload_free(zs);
 	free(text);
 	free(dump);
+	free(oc.rec);
+	free(oc.sig);
 	/* The ldns zone owns the records (the dnssec zone points to them),
 	 * added owns what the signer made. */
 	if (sz != NULL)
@@ -294,6 +591,253 @@ out:
 		ldns_rr_list_deep_free(added);
 	if (keys != NULL)
 		ldns_key_list_free(keys);
+	return st;
+}
+
+/* ---- what add and delete sign with -------------------------------- */
+
+/*
+ * The signing settings of a zone, kept in the store's meta database by
+ * zonesign_sign under "zonesign:" + apex key, network order:
+ *   u8 version (1) | u8 flags (1 NSEC3, 2 opt-out) | u16 iterations |
+ *   u32 validity | u32 refresh | u8 salt length | salt |
+ *   u8 key count | count * ( u16 length | key file path )
+ */
+#define CONF_PREFIX "zonesign:"
+#define CONF_VERSION 1
+
+static size_t conf_key(const uint8_t *apex, size_t alen, uint8_t *out)
+{
+	memcpy(out, CONF_PREFIX, sizeof(CONF_PREFIX) - 1);
+	memcpy(out + sizeof(CONF_PREFIX) - 1, apex, alen);
+	return sizeof(CONF_PREFIX) - 1 + alen;
+}
+
+static enum tdns_status save_conf(struct tdns_txn *t, const uint8_t *apex, size_t alen,
+				  const char *const *keyfiles, size_t nkeys,
+				  const struct zonesign_opts *o)
+{
+	uint8_t key[sizeof(CONF_PREFIX) + NAME_KEY_MAX], *val = NULL, *p;
+	char **paths = NULL;
+	size_t i, len = 14 + o->salt_len;
+	enum tdns_status st = TDNS_ENOMEM;
+
+	if (nkeys > 255)
+		return TDNS_EINVAL;
+	paths = calloc(nkeys + 1, sizeof(*paths));
+	if (paths == NULL)
+		goto out;
+	for (i = 0; i < nkeys; i++) {
+		/* Absolute, so that an edit from another directory finds them. */
+		paths[i] = realpath(keyfiles[i], NULL);
+		if (paths[i] == NULL)
+			paths[i] = strdup(keyfiles[i]);
+		if (paths[i] == NULL)
+			goto out;
+		if (strlen(paths[i]) > UINT16_MAX) {
+			st = TDNS_EINVAL;
+			goto out;
+		}
+		len += 2 + strlen(paths[i]);
+	}
+	val = malloc(len);
+	if (val == NULL)
+		goto out;
+	p = val;
+	*p++ = CONF_VERSION;
+	*p++ = (uint8_t)((o->nsec3 ? 1 : 0) | (o->optout ? 2 : 0));
+	dns_wr16(p, o->iterations);
+	dns_wr32(p + 2, o->validity ? o->validity : ZONESIGN_VALIDITY);
+	dns_wr32(p + 6, o->refresh);
+	p += 10;
+	*p++ = o->salt_len;
+	if (o->salt_len > 0)
+		memcpy(p, o->salt, o->salt_len);
+	p += o->salt_len;
+	*p++ = (uint8_t)nkeys;
+	for (i = 0; i < nkeys; i++) {
+		size_t n = strlen(paths[i]);
+
+		dns_wr16(p, (uint16_t)n);
+		memcpy(p + 2, paths[i], n);
+		p += 2 + n;
+	}
+	st = store_put(t, TDNS_DB_META, key, conf_key(apex, alen, key), val,
+		       (size_t)(p - val));
+out:
+	for (i = 0; paths != NULL && i < nkeys; i++)
+		free(paths[i]);
+	free(paths);
+	free(val);
+	return st;
+}
+
+/* The settings back: *keyfiles (malloc'd array of malloc'd paths, *nkeys
+ * of them) and o (its salt in salt[]). TDNS_ENOTFOUND: never signed here;
+ * TDNS_EINVAL: a value this version does not read. */
+static enum tdns_status load_conf(struct tdns_txn *t, const uint8_t *apex, size_t alen,
+				  char ***keyfiles, size_t *nkeys,
+				  struct zonesign_opts *o, uint8_t *salt)
+{
+	uint8_t key[sizeof(CONF_PREFIX) + NAME_KEY_MAX];
+	struct tdns_val v;
+	const uint8_t *p, *end;
+	enum tdns_status st;
+	size_t i, n;
+
+	*keyfiles = NULL;
+	*nkeys = 0;
+	st = store_get(t, TDNS_DB_META, key, conf_key(apex, alen, key), &v);
+	if (st != TDNS_OK)
+		return st;
+	p = v.data;
+	end = v.data + v.len;
+	if (v.len < 13 || p[0] != CONF_VERSION)
+		return TDNS_EINVAL;
+	o->nsec3 = (p[1] & 1) != 0;
+	o->optout = (p[1] & 2) != 0;
+	o->iterations = dns_rd16(p + 2);
+	o->validity = dns_rd32(p + 4);
+	o->refresh = dns_rd32(p + 8);
+	o->salt_len = p[12];
+	p += 13;
+	if ((size_t)(end - p) < (size_t)o->salt_len + 1)
+		return TDNS_EINVAL;
+	memcpy(salt, p, o->salt_len);
+	o->salt = salt;
+	p += o->salt_len;
+	n = *p++;
+	*keyfiles = calloc(n + 1, sizeof(**keyfiles));
+	if (*keyfiles == NULL)
+		return TDNS_ENOMEM;
+	for (i = 0; i < n; i++) {
+		size_t len;
+
+		if (end - p < 2 || (size_t)(end - p - 2) < (len = dns_rd16(p)))
+			return TDNS_EINVAL;
+		(*keyfiles)[i] = strndup((const char *)p + 2, len);
+		if ((*keyfiles)[i] == NULL)
+			return TDNS_ENOMEM;
+		*nkeys = i + 1;
+		p += 2 + len;
+	}
+	return TDNS_OK;
+}
+
+enum tdns_status zonesign_forget(struct tdns_txn *t, const uint8_t *apex, size_t alen)
+{
+	uint8_t key[sizeof(CONF_PREFIX) + NAME_KEY_MAX];
+	enum tdns_status st;
+
+	if (alen > NAME_KEY_MAX)
+		return TDNS_EINVAL;
+	st = store_del(t, TDNS_DB_META, key, conf_key(apex, alen, key));
+	return st == TDNS_ENOTFOUND ? TDNS_OK : st;
+}
+
+static void free_paths(char **paths, size_t n)
+{
+	size_t i;
+
+	for (i = 0; paths != NULL && i < n; i++)
+		free(paths[i]);
+	free(paths);
+}
+
+enum tdns_status zonesign_sign(struct tdns_store *s, const char *zone,
+			       const char *const *keyfiles, size_t nkeys,
+			       const struct zonesign_opts *o, char *err,
+			       size_t errlen)
+{
+	uint8_t apex[NAME_KEY_MAX];
+	size_t alen;
+	ldns_rdf *origin = NULL;
+	struct tdns_txn *t = NULL;
+	enum tdns_status st;
+
+	st = zone_names(zone, apex, &alen, &origin);
+	if (st != TDNS_OK) {
+		zoneload_seterr(err, errlen, "'%s' is not a zone name", zone);
+		goto out;
+	}
+	if (nkeys == 0) {
+		st = TDNS_EINVAL;
+		zoneload_seterr(err, errlen, "%s: no key files given", zone);
+		goto out;
+	}
+	st = store_begin(s, true, &t);
+	if (st == TDNS_OK)
+		st = sign_txn(t, zone, apex, alen, origin, keyfiles, nkeys, o, true, err,
+			      errlen);
+	else
+		zoneload_seterr(err, errlen, "%s: %s", zone, tdns_strerror(st));
+	if (st == TDNS_OK) {
+		st = save_conf(t, apex, alen, keyfiles, nkeys, o);
+		if (st == TDNS_OK)
+			st = store_commit(t);
+		t = NULL;
+		if (st != TDNS_OK)
+			zoneload_seterr(err, errlen, "%s: cannot store the signed zone: %s",
+			       zone, tdns_strerror(st));
+	}
+out:
+	store_abort(t);
+	if (origin != NULL)
+		ldns_rdf_deep_free(origin);
+	return st;
+}
+
+enum tdns_status zonesign_resign(struct tdns_txn *t, const uint8_t *apex, size_t alen,
+				 uint64_t now, bool *resigned, char *err, size_t errlen)
+{
+	struct zonesign_opts o = { .now = now };
+	struct tdns_rrset_view v;
+	uint8_t salt[255], wire[NAME_WIRE_MAX];
+	char **keyfiles = NULL, *zone = NULL;
+	size_t nkeys = 0, wlen;
+	ldns_rdf *origin = NULL;
+	enum tdns_status st;
+
+	*resigned = false;
+	st = zonedb_get_rrset(t, apex, alen, LDNS_RR_TYPE_DNSKEY, &v);
+	if (st == TDNS_ENOTFOUND)
+		return TDNS_OK; /* not signed */
+	if (st != TDNS_OK)
+		return st;
+	st = name_key_to_wire(apex, alen, wire, &wlen);
+	if (st != TDNS_OK)
+		return st;
+	origin = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, wlen, wire);
+	zone = origin != NULL ? ldns_rdf2str(origin) : NULL;
+	if (zone == NULL) {
+		st = TDNS_ENOMEM;
+		goto out;
+	}
+	st = load_conf(t, apex, alen, &keyfiles, &nkeys, &o, salt);
+	if (st == TDNS_ENOTFOUND || (st == TDNS_OK && nkeys == 0)) {
+		zoneload_seterr(err, errlen, "no keys known: it was not signed by "
+				"tierdns-zone sign in this store");
+		st = TDNS_ENOTFOUND;
+	} else if (st == TDNS_OK) {
+		st = sign_txn(t, zone, apex, alen, origin, (const char *const *)keyfiles,
+			      nkeys, &o, false, err, errlen);
+	} else if (st == TDNS_EINVAL) {
+		zoneload_seterr(err, errlen, "its signing settings in the store do "
+				"not read");
+	}
+	*resigned = st == TDNS_OK;
+	/* Nothing is written before the keys are read and the signer has
+	 * made the zone: without keys the edit stands, unsigned. */
+	if (st == TDNS_ENOTFOUND || st == TDNS_EIO || st == TDNS_EINVAL) {
+		log_warn("%s", err != NULL && errlen > 0 ? err : "no keys");
+		log_warn("zone %s is signed: validators will find the change "
+			 "bogus until it is signed again (tierdns-zone sign %s "
+			 "KEY...)", zone, zone);
+		st = TDNS_OK;
+	}
+out:
+	free_paths(keyfiles, nkeys);
+	free(zone);
 	if (origin != NULL)
 		ldns_rdf_deep_free(origin);
 	return st;

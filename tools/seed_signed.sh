@@ -8,8 +8,9 @@
 # Keys: an ECDSA P-256 (algorithm 13) KSK and ZSK per zone, made with
 # ldns-keygen into VAR/keys the first time and kept there (mode 0700; the
 # private keys never leave VAR, which is not part of the repository). The
-# zones are signed again at every run (fresh 30-day signatures), site.
-# first, then "." with site.'s DS. The root's DS goes to VAR/root.ds and
+# zones are signed again at every run (signatures within a quarter of
+# their 30 days of expiry renewed, the others kept), site. first, then "."
+# with site.'s DS. The root's DS goes to VAR/root.ds and
 # a delv trust anchor to VAR/root-anchor.conf.
 set -euo pipefail
 [ $# -eq 2 ] || { echo "usage: $0 BUILD VAR" >&2; exit 2; }
@@ -38,7 +39,8 @@ keypair() {
 	(cd "$keys" && umask 077 && printf '%s/%s' "$keys" "$(ldns-keygen -a ECDSAP256SHA256 $flag "$z")")
 }
 
-"$zone" --db "$var/upper" load "$top/zones/upper/site.zone"
+# --force: the store holds the signed version, serial + 1, from a run before.
+"$zone" --db "$var/upper" load --force "$top/zones/upper/site.zone"
 "$zone" --db "$var/upper" sign site. "$(keypair site. -k)" "$(keypair site. '')"
 
 # The root as shipped, delegating site. with its DS (the zone itself stays
@@ -49,7 +51,7 @@ keypair() {
 	printf 'site.\t86400\tIN\tNS\tns1.site.\n'
 	"$zone" --db "$var/upper" ds site. | awk '{ $2 = 86400; print }'
 } >"$var/root.zone"
-"$zone" --db "$var/upper" load "$var/root.zone"
+"$zone" --db "$var/upper" load --force "$var/root.zone"
 "$zone" --db "$var/upper" sign . "$(keypair . -k)" "$(keypair . '')"
 
 "$zone" --db "$var/upper" ds . >"$var/root.ds"

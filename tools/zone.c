@@ -30,6 +30,7 @@
 
 #include "tierdns/cache.h"
 #include "tierdns/clock.h"
+#include "tierdns/journal.h"
 #include "tierdns/log.h"
 #include "tierdns/name.h"
 #include "tierdns/status.h"
@@ -49,8 +50,11 @@ static void usage(FILE *out, const char *prog)
 		"Seed and inspect the LMDB store of a tierdns tier.\n"
 		"\n"
 		"commands:\n"
-		"  load FILE...              parse RFC 1035 master files and replace each\n"
-		"                            zone (all files in one transaction: all or none)\n"
+		"  load FILE... [--force]    parse RFC 1035 master files and replace each\n"
+		"                            zone (all files in one transaction: all or none);\n"
+		"                            a changed zone whose serial is not above the\n"
+		"                            stored one is refused (--force: stored with\n"
+		"                            the stored serial + 1)\n"
 		"  check FILE...             validate master files without writing (signed\n"
 		"                            zones: verify their signatures and chain)\n"
 		"  list                      zones with serial, RRset/record counts and load\n"
@@ -67,11 +71,16 @@ static void usage(FILE *out, const char *prog)
 		"  remove-zone NAME          remove the zone NAME with all its records (the\n"
 		"                            SOA included)\n"
 		"  sign ZONE KEY... [--nsec3] [--optout] [--iterations N] [--salt HEX]\n"
-		"       [--validity DAYS]    sign (again) a zone of the store with ldns-keygen\n"
+		"       [--validity DAYS] [--refresh DAYS]\n"
+		"                            sign (again) a zone of the store with ldns-keygen\n"
 		"                            key pairs (Kzone+alg+tag, .key and .private;\n"
 		"                            flags 257: KSK); NSEC unless --nsec3 (RFC 9276\n"
-		"                            defaults: 0 iterations, no salt); signatures\n"
-		"                            valid %u days; the SOA serial goes up by one\n"
+		"                            defaults: 0 iterations, no salt); new signatures\n"
+		"                            valid %u days; a signature that expires later\n"
+		"                            than --refresh days from now is kept (default\n"
+		"                            a quarter of the validity; 0 renews all); the\n"
+		"                            SOA serial goes up by one; add and delete sign\n"
+		"                            the zone again with the same keys and options\n"
 		"  ds ZONE                   print the DS records of the zone's KSKs\n"
 		"  verify ZONE               verify a signed zone of the store: signatures\n"
 		"                            valid now, NSEC/NSEC3 chain complete\n"
@@ -82,8 +91,10 @@ static void usage(FILE *out, const char *prog)
 		"                   (default %s)\n"
 		"  -s, --serial-policy increment|unixtime\n"
 		"                   how add and delete raise the zone's SOA serial:\n"
-		"                   by one (default), or to the time in seconds since\n"
-		"                   the epoch when that is ahead (else by one)\n"
+		"                   by one, or to the time in seconds since the epoch\n"
+		"                   when that is ahead (else by one); default: the\n"
+		"                   zone's serial-policy in tierdns.conf (recorded in\n"
+		"                   the store by tierdns-upper), else by one\n"
 		"  -v, --verbose    more log output (repeat for debug)\n"
 		"  -h, --help       this text\n"
 		"  -V, --version    print the version\n"
@@ -163,6 +174,36 @@ static int open_reading(const char *dir, struct tdns_store **s,
 		return 1;
 	}
 	return 0;
+}
+
+static int usage_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The zones of zs into the store in one write transaction; the signing
+ * keys remembered for each are forgotten (zonesign_forget): the file is
+ * the zone now, and only a `sign` after it chooses keys again. */
+static enum tdns_status load_txn(struct tdns_zoneset *zs, struct tdns_store *s)
+{
+	struct tdns_txn *t = NULL;
+	struct zoneload_info info;
+	uint8_t key[NAME_KEY_MAX];
+	size_t i, klen;
+	enum tdns_status st;
+
+	st = store_begin(s, true, &t);
+	if (st == TDNS_OK)
+		st = zoneload_apply(zs, t);
+	for (i = 0; st == TDNS_OK && i < zoneload_count(zs); i++) {
+		zoneload_info(zs, i, &info);
+		st = zoneload_name_key(info.name, key, &klen);
+		if (st == TDNS_OK)
+			st = zonesign_forget(t, key, klen);
+	}
+	if (st == TDNS_OK) {
+		st = store_commit(t);
+		t = NULL;
+	}
+	store_abort(t);
+	return st;
 }
 
 /* Parse every file; prints each error. Returns the set or NULL. */
@@ -267,16 +308,30 @@ static int cmd_load(const char *dir, int argc, char **argv)
 	struct zoneload_info info;
 	enum tdns_status st;
 	size_t i;
-	int rc = 1;
+	int rc = 1, nfiles = 0;
+	bool force = false;
 
-	zs = parse_files(argc, argv);
+	/* --force: a changed zone whose serial did not go up is stored with
+	 * the old serial + 1 instead of being refused. */
+	for (i = 0; i < (size_t)argc; i++)
+		if (strcmp(argv[i], "--force") == 0)
+			force = true;
+		else
+			argv[nfiles++] = argv[i];
+	if (nfiles == 0) {
+		rc = usage_line("no zone files given (tierdns-zone load FILE...)");
+		goto out;
+	}
+	zs = parse_files(nfiles, argv);
 	if (zs == NULL) {
 		fprintf(stderr, "nothing loaded\n");
 		goto out;
 	}
+	if (!force)
+		zoneload_refuse_old_serial(zs);
 	if (open_store(dir, false, &s) != 0)
 		goto out;
-	st = zoneload_commit(zs, s);
+	st = load_txn(zs, s);
 	if (st != TDNS_OK) {
 		fprintf(stderr, "%s: cannot store the zones: %s; nothing loaded\n",
 			dir, tdns_strerror(st));
@@ -429,6 +484,54 @@ static int delete_cached(struct tdns_txn *t, int argc, char **argv, char *err,
 	return n > 0 ? 1 : 0;
 }
 
+/* The apex of the zone the edit is in (add: the owner of the record,
+ * its first word). Nonzero when there is none: the edit says why. */
+static int edit_apex(struct tdns_txn *t, const char *name, uint8_t *key, size_t *apex_len)
+{
+	char owner[4 * NAME_WIRE_MAX + 2];
+	size_t n = strcspn(name, " \t"), klen;
+
+	if (n >= sizeof(owner))
+		return -1;
+	memcpy(owner, name, n);
+	owner[n] = '\0';
+	if (zoneload_name_key(owner, key, &klen) != TDNS_OK)
+		return -1;
+	return zonedb_find(t, key, klen, apex_len, NULL) == TDNS_OK ? 0 : -1;
+}
+
+/*
+ * One edit of a zone, and of a signed zone its signing again with the
+ * keys its last `sign` used (zonesign_resign), both in one journal diff.
+ */
+static enum tdns_status edit_zone(struct tdns_txn *t, int argc, char **argv, bool add,
+				  char *err, size_t errlen)
+{
+	uint8_t apex[NAME_KEY_MAX];
+	size_t alen = 0;
+	bool followed, resigned = false;
+	enum tdns_status st;
+
+	followed = edit_apex(t, argv[0], apex, &alen) == 0;
+	st = followed ? journal_begin(t, apex, alen) : TDNS_OK;
+	if (st != TDNS_OK)
+		return st;
+	if (add)
+		st = zoneload_add(t, argv[0], err, errlen);
+	else
+		st = zoneload_delete(t, argv[0], argv[1], argc > 2 ? argv[2] : NULL, err,
+				     errlen);
+	if (st == TDNS_OK && followed)
+		st = zonesign_resign(t, apex, alen, clock_now(), &resigned, err, errlen);
+	if (followed) {
+		if (st == TDNS_OK)
+			st = journal_end(t, true);
+		else
+			journal_end(t, false);
+	}
+	return st;
+}
+
 /* add and delete: one write transaction around one edit. */
 static int cmd_edit(const char *dir, int argc, char **argv, bool add)
 {
@@ -446,14 +549,8 @@ static int cmd_edit(const char *dir, int argc, char **argv, bool add)
 		if (cached == 0)
 			st = TDNS_ENOTFOUND;
 	}
-	if (st == TDNS_OK && cached < 0) {
-		if (add)
-			st = zoneload_add(t, argv[0], err, sizeof(err));
-		else
-			st = zoneload_delete(t, argv[0], argv[1],
-					     argc > 2 ? argv[2] : NULL, err,
-					     sizeof(err));
-	}
+	if (st == TDNS_OK && cached < 0)
+		st = edit_zone(t, argc, argv, add, err, sizeof(err));
 	if (st != TDNS_OK) {
 		fprintf(stderr, "%s\n", err[0] ? err : tdns_strerror(st));
 		if (!add && strcasecmp(argv[1], "SOA") == 0)
@@ -481,7 +578,6 @@ out:
 	return rc;
 }
 
-static int usage_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* sign ZONE KEY... with its options anywhere after ZONE. */
 static int cmd_sign(const char *dir, int argc, char **argv)
@@ -492,6 +588,7 @@ static int cmd_sign(const char *dir, int argc, char **argv)
 	struct tdns_store *s = NULL;
 	char err[ZONELOAD_ERR_MAX] = "";
 	size_t nkeys = 0;
+	long refresh = -1;
 	enum tdns_status st;
 	int i, rc = 1;
 
@@ -546,6 +643,13 @@ static int cmd_sign(const char *dir, int argc, char **argv)
 				goto out;
 			}
 			o.validity = (uint32_t)(v * 86400u);
+		} else if (strcmp(a, "--refresh") == 0 && i + 1 < argc) {
+			v = strtoul(argv[++i], &end, 10);
+			if (*end != '\0' || v > 3650) {
+				rc = usage_line("sign: --refresh takes 0 to 3650 days");
+				goto out;
+			}
+			refresh = (long)v;
 		} else if (a[0] == '-') {
 			rc = usage_line("sign: unknown option %s", a);
 			goto out;
@@ -553,6 +657,12 @@ static int cmd_sign(const char *dir, int argc, char **argv)
 			keys[nkeys++] = a;
 		}
 	}
+	/* BIND's default: renew what expires within a quarter of the
+	 * validity (sig-validity-interval 30 days, refresh 7.5). */
+	if (refresh < 0)
+		o.refresh = (o.validity ? o.validity : ZONESIGN_VALIDITY) / 4u;
+	else
+		o.refresh = (uint32_t)refresh * 86400u;
 	if (nkeys == 0) {
 		rc = usage_line("sign: no key files given (tierdns-zone sign ZONE "
 				"Kzone+013+12345...)");
@@ -639,6 +749,8 @@ static int cmd_remove_zone(const char *dir, const char *zone)
 	}
 	if (st == TDNS_OK)
 		st = zonedb_delete_zone(t, key, klen);
+	if (st == TDNS_OK)
+		st = zonesign_forget(t, key, klen);
 	if (st == TDNS_OK) {
 		st = store_commit(t);
 		t = NULL;

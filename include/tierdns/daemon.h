@@ -41,6 +41,18 @@ void daemon_reload(daemon_reload_fn reload, void *ctx, const char *why);
  * before daemon_run. */
 void daemon_set_usr1(void (*fn)(void *ctx), void *ctx);
 
+/*
+ * A thread of its own that calls fn(ctx) every interval_ms (the first
+ * call one interval after the start), for periodic work that reads the
+ * whole store and so must not run on a worker's event loop.
+ * daemon_ticker_stop wakes and joins it (NULL allowed); fn must not call
+ * it. *out owned by the caller.
+ */
+struct daemon_ticker;
+enum tdns_status daemon_ticker_start(uint64_t interval_ms, void (*fn)(void *ctx),
+				     void *ctx, struct daemon_ticker **out);
+void daemon_ticker_stop(struct daemon_ticker *t);
+
 /* Call first in main, before any thread exists (every thread inherits the
  * signal mask): SIGPIPE ignored, SIGINT, SIGTERM, SIGHUP and SIGUSR1
  * blocked. */

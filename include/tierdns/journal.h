@@ -26,7 +26,12 @@
  * journal (IXFR then answers with the whole zone, RFC 1995 4).
  *
  * The tracker lives on the transaction (store_txn_set_user): one zone per
- * transaction at a time. Views returned by journal_get borrow from the
+ * transaction at a time. Calls nest: a journal_begin for the zone already
+ * followed (an edit that re-signs the zone, each step following it on its
+ * own) only counts, and its journal_end only uncounts, so the outermost
+ * pair writes the one diff of all the steps. A caller therefore calls
+ * journal_end once per journal_begin (with keep=false on its error path
+ * only). Views returned by journal_get borrow from the
  * transaction (store.h).
  */
 #ifndef TIERDNS_JOURNAL_H
@@ -57,6 +62,10 @@ void journal_note(struct tdns_txn *t, const uint8_t *key, size_t klen,
 
 /* True while a zone is followed in t and something changed in it. */
 bool journal_changed(const struct tdns_txn *t);
+
+/* While a zone is followed in t: true and *serial its serial at the
+ * outermost journal_begin (the version secondaries may hold). */
+bool journal_from(const struct tdns_txn *t, uint32_t *serial);
 
 /* Stop following: with keep, write the diff (old serial -> the serial in
  * the zone's metadata now) and drop the oldest diffs over the bound;

@@ -73,6 +73,10 @@ struct tdns_zone_conf {
 	struct tdns_addr *primaries;
 	unsigned n_primaries;
 	int primary_key; /* primary-key: index into opts keys, -1: none */
+	/* serial-policy: enum zonedb_serial_policy, how tierdns-zone add and
+	 * delete raise the serial (recorded in the store by tierdns-upper);
+	 * ZONEDB_SERIAL_ZONE: not given */
+	int serial_policy;
 };
 
 struct opts_arena; /* the strings the file gave, owned by the opts */

@@ -50,6 +50,19 @@ enum tsig_verdict tsig_check(const uint8_t *msg, size_t len,
  * the timers only (RFC 8945 5.3.1). TDNS_ESPACE when it does not fit. */
 enum tdns_status tsig_sign(struct tsig_state *st, uint8_t *msg, size_t *len, size_t cap);
 
+/*
+ * The answer msg[0..*len) (cap bytes) to a query whose TSIG checked
+ * TSIG_BAD, made the error RFC 8945 5.2 asks for: rcode NOTAUTH, the
+ * sections emptied, and a TSIG RR with the query's key name, algorithm
+ * and ID carrying the error - BADKEY (a key not among keys), BADSIG (a
+ * MAC that does not verify) or BADTIME (a good MAC signed more than the
+ * fudge away; our time in Other Data) - unsigned (MAC size 0).
+ * TDNS_EINVAL when query or msg does not parse or query has no TSIG.
+ */
+enum tdns_status tsig_error_reply(const uint8_t *query, size_t qlen,
+				  const struct tdns_tsig_key *keys, unsigned n,
+				  uint8_t *msg, size_t *len, size_t cap);
+
 /* NULL is allowed. */
 void tsig_state_free(struct tsig_state *st);
 

@@ -147,9 +147,19 @@ enum tdns_status zonedb_put_meta(struct tdns_txn *t, const uint8_t *apex,
 enum zonedb_serial_policy {
 	ZONEDB_SERIAL_INCREMENT = 0,
 	ZONEDB_SERIAL_UNIXTIME,
+	ZONEDB_SERIAL_ZONE, /* the zone's own (zonedb_get_serial_policy) */
 };
 uint32_t zonedb_next_serial(uint32_t old, enum zonedb_serial_policy policy,
 			    uint64_t now);
+/* A zone's serial policy (the serial-policy key of its stanza in
+ * tierdns.conf(5), which tierdns-upper records at start and reload), kept
+ * in the store's meta database under "serial-policy:" + apex key (one
+ * byte). ZONEDB_SERIAL_ZONE clears it. get: ZONEDB_SERIAL_INCREMENT when
+ * none is recorded. */
+enum tdns_status zonedb_put_serial_policy(struct tdns_txn *t, const uint8_t *apex,
+					  size_t apex_len, enum zonedb_serial_policy p);
+enum tdns_status zonedb_get_serial_policy(struct tdns_txn *t, const uint8_t *apex,
+					  size_t apex_len, enum zonedb_serial_policy *p);
 /* a is after b in serial number arithmetic (RFC 1982 3.2). */
 bool zonedb_serial_gt(uint32_t a, uint32_t b);
 /* Write serial into the zone's SOA record (its only one; signatures kept,

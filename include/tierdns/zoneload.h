@@ -67,6 +67,12 @@ struct zoneload_info {
 struct tdns_zoneset *zoneload_new(void);
 void zoneload_free(struct tdns_zoneset *zs);
 
+/* Applying zs, a zone already held that changed while its serial did not
+ * go up (RFC 1982) is refused - logged, TDNS_EINVAL, nothing of zs is
+ * stored - instead of being stored with the old serial + 1 (the default,
+ * which a secondary's transfer and the signer rely on). */
+void zoneload_refuse_old_serial(struct tdns_zoneset *zs);
+
 /* Parse and validate one master file (one zone) into zs. On error nothing of
  * the file is kept, err holds "FILE:LINE: ..." and the result is TDNS_EPARSE
  * (bad content), TDNS_EIO (unreadable), TDNS_EEXIST (a zone already in the
@@ -111,7 +117,8 @@ enum tdns_status zoneload_rrset_key_to_ldns(const uint8_t *key, size_t klen,
 					    ldns_rr_list **out);
 
 /* Print the zone with this apex key as master-file text (SOA first, then
- * every RRset in key order with its signatures, then the NSEC3 chain;
+ * every RRset in key order with its signatures, then its NSEC records at
+ * the apex of deeper zones held in the store, then the NSEC3 chain;
  * deeper zones not included). TDNS_ENOTFOUND if
  * there is no such zone. */
 enum tdns_status zoneload_dump(struct tdns_txn *t, const uint8_t *apex,
@@ -128,10 +135,12 @@ enum tdns_status zoneload_name_key(const char *name, uint8_t *key,
 void zoneload_seterr(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* How add and delete raise a zone's serial (default: by one); the
- * program sets it before editing. A load keeps the file's serial, raised
- * by one (with a warning) when the zone changed but the file's serial is
- * not above the stored one (RFC 1982), so IXFR stays possible. */
+/* How add and delete raise a zone's serial; the program sets it before
+ * editing (default ZONEDB_SERIAL_ZONE: the zone's recorded policy,
+ * zonedb.h, else by one). A load keeps the file's serial, raised by one
+ * (with a warning) when the zone changed but the file's serial is not
+ * above the stored one (RFC 1982), so IXFR stays possible - or refused
+ * (zoneload_refuse_old_serial). */
 extern enum zonedb_serial_policy zoneload_serial_policy;
 
 /*
@@ -146,8 +155,9 @@ extern enum zonedb_serial_policy zoneload_serial_policy;
  * zone's journal (journal.h) in t.
  * RRSIG, NSEC and NSEC3 records are refused (TDNS_EINVAL): a signed zone
  * is changed by loading its signed file again or signing it again
- * (zonesign.h); an edit of a signed zone logs a warning saying so (the
- * changed RRset loses its signatures).
+ * (zonesign.h). The changed RRset loses its signatures: the caller signs
+ * the zone again in t (zonesign_resign), inside a journal_begin of its
+ * own around both so that the edit and the signing are one diff.
  * TDNS_ENOTFOUND: no zone encloses the name; TDNS_EEXIST: already present;
  * TDNS_EPARSE/TDNS_EINVAL: bad text or a rule above broken (err says which).
  */

@@ -35,17 +35,26 @@ struct zonesign_opts {
 	const uint8_t *salt;  /* NSEC3 salt; RFC 9276: none */
 	uint8_t salt_len;
 	uint32_t validity;    /* seconds; 0: ZONESIGN_VALIDITY */
+	uint32_t refresh;     /* seconds: a signature of ours that expires
+			       * later than this from now is kept; 0 renews
+			       * every signature */
 	uint64_t now;         /* epoch seconds of the signing */
 };
 
 /*
  * (Re-)sign the zone (presentation name, e.g. "site.") held in store s
  * with the key files (each the path of a .key or .private file, or their
- * common base name). Every old RRSIG, NSEC, NSEC3 and NSEC3PARAM of the
- * zone is replaced: all signatures are new (valid from now - 1 h to now +
- * validity), the chain is built again, the keys' DNSKEY records are added
- * to the apex if missing, and the SOA serial goes up by one (RFC 1982).
- * The signed zone replaces the old one in one write transaction.
+ * common base name), in one write transaction. The keys' DNSKEY records
+ * are added to the apex if missing and the SOA serial goes up by one (RFC
+ * 1982). A signature already there is kept when it is by one of these
+ * keys, valid now and expires more than o->refresh seconds from now (the
+ * SOA's and the DNSKEY RRset's are always made again); every other RRset
+ * is signed anew (valid from now - 1 h to now + validity). The NSEC or
+ * NSEC3 chain is built again; a chain record that came out unchanged
+ * keeps its fresh signatures. A zone held in the same store below this
+ * one is a delegation (its apex NS records are shown to the signer, so
+ * the NSEC/NSEC3 there lists NS). The key paths (made absolute) and the
+ * options are remembered in the store for zonesign_resign.
  * TDNS_ENOTFOUND: no such zone; TDNS_EINVAL / TDNS_EIO: a key file that
  * cannot be read or does not belong to the zone, an unsupported
  * algorithm, or the signer failed (err says which).
@@ -54,6 +63,30 @@ enum tdns_status zonesign_sign(struct tdns_store *s, const char *zone,
 			       const char *const *keyfiles, size_t nkeys,
 			       const struct zonesign_opts *o, char *err,
 			       size_t errlen);
+
+/*
+ * After an edit of the zone with apex key apex[0..alen) in write
+ * transaction t (add, delete): sign it again with the keys and options of
+ * its last zonesign_sign in this store, keeping the serial (the edit
+ * raised it) and every fresh signature, so only the changed RRset, the
+ * SOA, the DNSKEY RRset and the chain records around a name added or
+ * deleted get new signatures. The changes go into the journal diff the
+ * caller follows (journal.h, nested). TDNS_OK with *resigned false when
+ * the zone is not signed (no DNSKEY at its apex), and also when it is but
+ * no keys are known here or they cannot be read, or the signer fails:
+ * then nothing of the signing is written (the edit stands, unsigned) and
+ * a warning is logged that validators will find the change bogus until
+ * the zone is signed again. Other errors (store, memory): the caller
+ * aborts t. Not thread-safe (ldns's signer).
+ */
+enum tdns_status zonesign_resign(struct tdns_txn *t, const uint8_t *apex, size_t alen,
+				 uint64_t now, bool *resigned, char *err, size_t errlen);
+
+/* Forget the keys and options zonesign_sign remembered for the zone (a
+ * load replaces the zone with a file's, remove-zone removes it: an edit
+ * must not sign them with keys chosen for the zone before). TDNS_OK also
+ * when none were remembered. */
+enum tdns_status zonesign_forget(struct tdns_txn *t, const uint8_t *apex, size_t alen);
 
 /* The DS records (SHA-256, RFC 4509) of the zone's KSKs (of every DNSKEY
  * when none has the SEP flag) as master-file lines to out.

@@ -3,8 +3,10 @@
 # signed with ldns-keygen key pairs (made here, in the test's temporary
 # directory), NSEC and NSEC3, algorithms 8, 13 and 15. Each signed zone
 # verifies with tierdns-zone verify and with ldns-verify-zone (its dump);
-# ds prints what ldns-keygen's .ds file says; signing again replaces every
-# signature and the chain and raises the serial; the served zone validates
+# ds prints what ldns-keygen's .ds file says; signing again makes the chain
+# again and raises the serial; add and delete sign what they change again;
+# a signature is renewed only within the refresh window; the parent's NSEC
+# at a child held in the same store lists NS; the served zone validates
 # with delv; a broken signature or a missing NSEC makes check fail; key
 # files of another zone, an unknown option and RRSIG edits are refused.
 . "$(dirname "$0")/lib.sh"
@@ -128,14 +130,106 @@ out=$("$ZONE_BIN" --db "$db" add 'webapp.site. 300 IN RRSIG A 13 2 300 203001010
 [ "$rc" -eq 1 ] || fail "adding an RRSIG exited $rc"
 expect_match "$out" "load the signed zone file again"
 "$ZONE_BIN" --db "$db" verify site. >/dev/null || fail "a refused edit changed the zone"
-# A plain edit of a signed zone is allowed, says the zone needs signing
-# again, and verify agrees until it is.
+# add and delete on a signed zone sign it again with the keys of its last
+# `sign` (remembered in the store): the new RRset, the NSEC/NSEC3 records
+# around the name, the SOA; every other signature stays as it was.
+sigline() { grep -P "^$2\t[0-9]+\tIN\tRRSIG\t$3 " "$1" || true; }
+edit_verifies() { # WHAT: the store verifies, its dump with ldns-verify-zone
+	local out
+	out=$("$ZONE_BIN" --db "$db" verify site. 2>&1) || fail "verify after $1: $out"
+	"$ZONE_BIN" --db "$db" dump site. >"$T/edited"
+	out=$(ldns-verify-zone "$T/edited" 2>&1) || fail "ldns-verify-zone after $1: $out"
+}
+for chain in nsec nsec3; do
+	opts=()
+	[ "$chain" = nsec3 ] && opts=(--nsec3)
+	"$ZONE_BIN" --db "$db" sign site. "$ksk" "$zsk" "${opts[@]}" >/dev/null 2>&1 || fail "sign $chain"
+	"$ZONE_BIN" --db "$db" dump site. >"$T/before-edit"
+	s0=$(serial "$db")
+	out=$("$ZONE_BIN" --db "$db" add 'new.site. 300 IN A 192.0.2.99' 2>&1) || fail "add: $out"
+	case $out in *"is signed: validators"*) fail "add warned although the keys are known: $out" ;; esac
+	edit_verifies "add ($chain)"
+	[ "$(serial "$db")" = $((s0 + 1)) ] || fail "add + signing must raise the serial by one"
+	[ -n "$(sigline "$T/edited" 'new\.site\.' A)" ] || fail "the added RRset is not signed"
+	[ "$(sigline "$T/edited" 'webapp\.site\.' TXT)" = "$(sigline "$T/before-edit" 'webapp\.site\.' TXT)" ] ||
+		fail "add re-signed an untouched RRset ($chain)"
+	out=$("$ZONE_BIN" --db "$db" delete webapp.site. TXT 2>&1) || fail "delete: $out"
+	edit_verifies "delete of an RRset ($chain)"
+	out=$("$ZONE_BIN" --db "$db" delete new.site. A 2>&1) || fail "delete: $out"
+	edit_verifies "delete of a name ($chain)"
+	! grep -q '^new\.site\.' "$T/edited" || fail "new.site. left after its delete"
+	[ "$(sigline "$T/edited" 'webapp\.site\.' A)" = "$(sigline "$T/before-edit" 'webapp\.site\.' A)" ] ||
+		fail "delete re-signed an untouched RRset ($chain)"
+	"$ZONE_BIN" --db "$db" add 'webapp.site. 3600 IN TXT "the web app"' >/dev/null 2>&1 || fail "add back"
+done
+# Without its keys (moved away) an edit stands, unsigned, with the warning.
+mkdir -p "$T/away"
+mv "$T/keys/"* "$T/away/"
 out=$("$ZONE_BIN" --db "$db" add 'new.site. 300 IN A 192.0.2.99' 2>&1) || fail "add: $out"
 expect_match "$out" "zone site\. is signed: .*tierdns-zone sign site\."
+mv "$T/away/"* "$T/keys/"
 rc=0
 out=$("$ZONE_BIN" --db "$db" verify site. 2>&1) || rc=$?
 [ "$rc" -eq 1 ] || fail "verify after an unsigned edit exited $rc"
 expect_match "$out" "new.site. A: not signed"
 "$ZONE_BIN" --db "$db" sign site. "$ksk" "$zsk" >/dev/null 2>&1 || fail "signing after the edit"
 "$ZONE_BIN" --db "$db" verify site. >/dev/null || fail "the zone does not verify after signing again"
+
+# The refresh window: signing again keeps a signature that expires later
+# than --refresh days from now and renews one that expires sooner.
+"$ZONE_BIN" --db "$db" sign site. "$ksk" "$zsk" --refresh 0 >/dev/null 2>&1 || fail "sign --refresh 0"
+"$ZONE_BIN" --db "$db" dump site. >"$T/r1"
+sleep 1
+"$ZONE_BIN" --db "$db" sign site. "$ksk" "$zsk" >/dev/null 2>&1 || fail "sign again"
+"$ZONE_BIN" --db "$db" dump site. >"$T/r2"
+a1=$(sigline "$T/r1" 'webapp\.site\.' A)
+[ -n "$a1" ] && [ "$a1" = "$(sigline "$T/r2" 'webapp\.site\.' A)" ] ||
+	fail "a signature far from expiry was renewed: [$a1]"
+[ "$(sigline "$T/r1" 'site\.' SOA)" != "$(sigline "$T/r2" 'site\.' SOA)" ] ||
+	fail "the SOA's signature must be new (the serial changed)"
+# --validity 2 then a signing with the default window (7.5 days): renewed.
+"$ZONE_BIN" --db "$db" sign site. "$ksk" "$zsk" --validity 2 --refresh 0 >/dev/null 2>&1 || fail "sign --validity 2"
+"$ZONE_BIN" --db "$db" dump site. >"$T/r3"
+sleep 1
+"$ZONE_BIN" --db "$db" sign site. "$ksk" "$zsk" >/dev/null 2>&1 || fail "sign after --validity 2"
+"$ZONE_BIN" --db "$db" dump site. >"$T/r4"
+exp3=$(sigline "$T/r3" 'webapp\.site\.' A | awk '{ print $9 }')
+exp4=$(sigline "$T/r4" 'webapp\.site\.' A | awk '{ print $9 }')
+[ -n "$exp3" ] && [ "$exp4" -gt "$exp3" ] || fail "a signature 2 days from expiry was not renewed ($exp3 -> $exp4)"
+"$ZONE_BIN" --db "$db" verify site. >/dev/null || fail "the refreshed zone does not verify"
+# --refresh longer than the validity renews everything (a second later:
+# RSA signatures of the same data and times are the same bytes).
+sleep 1
+"$ZONE_BIN" --db "$db" sign site. "$ksk" "$zsk" --refresh 60 >/dev/null 2>&1 || fail "sign --refresh 60"
+"$ZONE_BIN" --db "$db" dump site. >"$T/r5"
+[ "$(sigline "$T/r4" 'webapp\.site\.' A)" != "$(sigline "$T/r5" 'webapp\.site\.' A)" ] ||
+	fail "--refresh 60 kept a signature"
+
+# The parent and its child in one store: the parent's NSEC at the child's
+# apex lists NS (the cut), though the NS RRset is stored with the child.
+mkdir -p "$T/rk"
+rk=$(cd "$T/rk" && ldns-keygen -a ECDSAP256SHA256 .) || fail "ldns-keygen ."
+cat >"$T/root.zone" <<'EOF'
+. 86400 IN SOA a.root. nstld. 1 1800 900 604800 86400
+. 86400 IN NS a.root.
+a.root. 86400 IN A 192.0.2.53
+site. 86400 IN NS ns1.site.
+EOF
+"$ZONE_BIN" --db "$db" ds site. | awk '{ $2 = 86400; print }' >>"$T/root.zone"
+zone_load "$db" "$T/root.zone"
+"$ZONE_BIN" --db "$db" sign . "$T/rk/$rk" >/dev/null 2>&1 || fail "sign ."
+"$ZONE_BIN" --db "$db" dump . >"$T/root-signed"
+grep -P '^site\.\t[0-9]+\tIN\tNSEC\t.* NS DS RRSIG NSEC' "$T/root-signed" >/dev/null ||
+	fail "the root's NSEC at site. lacks the NS bit: $(grep -P '^site\.\t.*NSEC' "$T/root-signed")"
+! grep -P '^site\.\t[0-9]+\tIN\tRRSIG\tNS ' "$T/root-signed" >/dev/null || fail "the delegation NS was signed"
+"$ZONE_BIN" --db "$db" verify . >/dev/null || fail "the root does not verify"
+"$ZONE_BIN" --db "$db" verify site. >/dev/null || fail "site. does not verify beside its parent"
+
+# A load replaces the zone with the file's, signed or not: the keys of the
+# sign before are forgotten, an edit then warns instead of signing with them.
+"$ZONE_BIN" --db "$db" dump site. >"$T/presigned"
+zone_load "$db" --force "$T/presigned"
+out=$("$ZONE_BIN" --db "$db" add 'after-load.site. 300 IN A 192.0.2.98' 2>&1) || fail "add: $out"
+expect_match "$out" "no keys known"
+expect_match "$out" "zone site\. is signed: .*tierdns-zone sign site\."
 log "ok"

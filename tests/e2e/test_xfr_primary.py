@@ -19,7 +19,9 @@ the journal, serial bumps, the transfer ACL and NOTIFY (RFC 1996).
     for good is closed after the idle timeout;
   - NOTIFY after a change, retried with backoff until answered;
   - TSIG: a transfer signed with the zone's key from any address, every
-    message signed (dig and kdig verify them); a wrong secret NOTAUTH.
+    message signed (dig and kdig verify them); a wrong secret NOTAUTH;
+    an unknown key, a wrong secret, a time too far off: NOTAUTH with the
+    TSIG error BADKEY / BADSIG / BADTIME (RFC 8945 5.2), over UDP and TCP.
 """
 import os
 import socket
@@ -219,6 +221,59 @@ r = subprocess.run(["kdig", "-y", "hmac-sha256:xfr-key.:" + SECRET, "@" + up.add
 h.check(r.returncode == 0 and "TSIG" in r.stdout and "NOERROR" in r.stdout and
         "BADSIG" not in r.stdout, "kdig -y AXFR: %s" % r.stdout[-300:])
 
+# ---- TSIG errors (RFC 8945 5.2): NOTAUTH carrying the TSIG error RR ----
+import dns.tsig  # noqa: E402
+import dns.tsigkeyring  # noqa: E402
+
+
+def tsig_error(wire, q, keyname, secret):
+    """(rcode, the TSIG error dnspython raises on the answer, or None)."""
+    ring = dns.tsigkeyring.from_text({keyname: secret})
+    try:
+        m = dns.message.from_wire(wire, keyring=ring, request_mac=q.mac)
+    except dns.tsig.PeerError as e:
+        return (wire[3] & 0xF, type(e).__name__)
+    except Exception as e:  # noqa: BLE001 - reported by the check
+        return (wire[3] & 0xF, "unparsed: %r" % e)
+    return (m.rcode(), "signed" if m.had_tsig else None)
+
+
+def signed_query(name, rdtype, keyname, secret, skew=0):
+    q = dns.message.make_query(name, rdtype)
+    q.use_tsig(dns.tsigkeyring.from_text({keyname: secret}), keyname=keyname,
+               algorithm="hmac-sha256")
+    real = dns.message.time.time
+    dns.message.time.time = lambda: real() + skew
+    try:
+        wire = q.to_wire()
+    finally:
+        dns.message.time.time = real
+    return q, wire
+
+
+for what, keyname, secret, skew, want in [
+        ("a key it does not hold", "other-key.", SECRET, 0, "PeerBadKey"),
+        ("a wrong secret", "xfr-key.", WRONG, 0, "PeerBadSignature"),
+        ("a good MAC signed 1000 s ago", "xfr-key.", SECRET, -1000, "PeerBadTime")]:
+    q, wire = signed_query("big.", "SOA", keyname, secret, skew)
+    got = tsig_error(hl.udp_exchange(up.addr, up.port, wire), q, keyname, secret)
+    h.check(got == (dns.rcode.NOTAUTH, want), "SOA query signed with %s: NOTAUTH "
+            "with the TSIG error %s, got %s" % (what, want, got))
+    q, wire = signed_query("big.", "AXFR", keyname, secret, skew)
+    got = tsig_error(hl.tcp_exchange(up.addr, up.port, wire), q, keyname, secret)
+    h.check(got == (dns.rcode.NOTAUTH, want), "AXFR signed with %s: NOTAUTH with the "
+            "TSIG error %s, got %s" % (what, want, got))
+q, wire = signed_query("big.", "SOA", "xfr-key.", SECRET)
+got = tsig_error(hl.udp_exchange(up.addr, up.port, wire), q, "xfr-key.", SECRET)
+h.check(got == (dns.rcode.NOERROR, "signed"), "a good signed SOA query: a signed "
+        "answer, got %s" % (got,))
+r = subprocess.run(["kdig", "-y", "hmac-sha256:xfr-key.:" + WRONG, "@" + up.addr, "-p",
+                    str(up.port), "big.", "SOA"], capture_output=True, text=True, timeout=60)
+h.check(any("TSIG" in line and line.split()[-2:] == ["BADSIG", "0"]
+            for line in r.stdout.splitlines()) and "ANSWER: 0" in r.stdout,
+        "kdig -y with a wrong secret shows the error BADSIG in the answer's TSIG: %s" %
+        (r.stdout + r.stderr)[-600:])
+
 # ---- serials, journal, IXFR ----
 r = h.zone(db, "add", "new.example. 300 IN A 192.0.2.9")
 h.check(r.returncode == 0, "add: %s" % r.stderr)
@@ -264,13 +319,17 @@ r = subprocess.run(["dig", "+noall", "+answer", "@" + up.addr, "-p", str(up.port
 h.check(r.stdout.count("\tSOA\t") == 6 and "192.0.2.100" in r.stdout,
         "dig ixfr=3: %s" % r.stdout)
 
-# A changed file with the same serial: stored as serial + 1, as a diff.
+# A changed file with the same serial: refused; with --force stored as
+# serial + 1, as a diff.
 write(zf, ZONE.replace("www A 192.0.2.2", "www A 192.0.2.22").replace(
     "ns1 A 192.0.2.1", "ns1 A 192.0.2.100").replace("www AAAA 2001:db8::2\n", "")
     + "new A 192.0.2.9\n")
 r = h.zone(db, "load", zf)
+h.check(r.returncode == 1 and "not above the stored" in r.stderr,
+        "load of a changed file keeping its serial is refused: %s" % (r.stdout + r.stderr))
+r = h.zone(db, "load", "--force", zf)
 h.check(r.returncode == 0 and "serial" in r.stderr + r.stdout,
-        "load of a changed file keeping its serial: %s" % (r.stdout + r.stderr))
+        "load --force of a changed file keeping its serial: %s" % (r.stdout + r.stderr))
 msgs = tcp_xfr(up, "example.", "IXFR", serial=5)
 h.check(rrs_of(msgs) == [SOA % 6, SOA % 5, "www.example. 300 A 192.0.2.2", SOA % 6,
                          "www.example. 300 A 192.0.2.22", SOA % 6],

@@ -5,8 +5,9 @@ and by scripted primaries:
   - the zone absent: AXFR at start; answers equal the primary's;
   - tierdns-zone add on the primary -> NOTIFY -> IXFR -> the secondary
     answers the new record (the time it took is asserted), and a delete;
-  - TSIG: primary-key signs the secondary's queries, the primary only
-    allows the key; a wrong key transfers nothing;
+  - TSIG: primary-key signs the secondary's queries (the SOA queries
+    too: a scripted primary checks), the primary only allows the key; a
+    wrong key transfers nothing;
   - NOTIFY from an address that is not a primary: REFUSED; for a zone we
     are no secondary for: NOTAUTH; both change nothing;
   - a transfer cut off half-way (a scripted primary closes after the
@@ -177,8 +178,10 @@ class FakePrimary:
     the first message of the AXFR/IXFR (SOA serial + records) and closes
     when `cut`, else the whole zone."""
 
-    def __init__(self, serial, expire=86400, refresh=1):
+    def __init__(self, serial, expire=86400, refresh=1, keyring=None):
         self.serial = serial
+        self.keyring = keyring  # queries verified and answers signed with it
+        self.soa_signed = []    # per UDP SOA query: did it carry a TSIG
         self.expire = expire
         self.refresh = refresh
         self.cut = True
@@ -204,7 +207,12 @@ class FakePrimary:
             data, peer = self.u.recvfrom(4096)
             if not self.up:
                 continue
-            q = dns.message.from_wire(data)
+            try:
+                q = dns.message.from_wire(data, keyring=self.keyring)
+            except Exception:  # noqa: BLE001 - a bad TSIG: no answer
+                self.soa_signed.append("bad")
+                continue
+            self.soa_signed.append(q.had_tsig)
             r = dns.message.make_response(q)
             r.flags |= 0x400
             r.answer.append(self.soa())
@@ -215,7 +223,7 @@ class FakePrimary:
             c, _ = self.t.accept()
             try:
                 n = struct.unpack("!H", hl.recv_exact(c, 2))[0]
-                q = dns.message.from_wire(hl.recv_exact(c, n))
+                q = dns.message.from_wire(hl.recv_exact(c, n), keyring=self.keyring)
                 r = dns.message.make_response(q)
                 r.flags |= 0x400
                 r.answer.append(self.soa())
@@ -266,6 +274,35 @@ fp.cut = False
 dt = wait_for(lambda: (answers(csec, "ns1.cut.") or ("",))[0] == "NOERROR", 8)
 h.check(dt is not None, "a primary that answers again brings the zone back")
 h.stop(csec)
+
+# A zone with a key: its SOA queries are signed too, and the signed
+# answers verified (the change is fetched).
+import dns.tsigkeyring  # noqa: E402
+fpk = FakePrimary(1, refresh=3600, keyring=dns.tsigkeyring.from_text({"xfr-key.": SECRET}))
+fpk.cut = False
+kdb = os.path.join(h.tmp, "kdb")
+kconf = write(os.path.join(h.tmp, "k.conf"), """keys:
+  - name: xfr-key
+    secret: "%s"
+zones:
+  - name: cut.
+    primaries: ["%s:%d"]
+    primary-key: xfr-key
+""" % (SECRET, fpk.addr, fpk.port))
+ksec = h.start_upper("KEYSEC", kdb, "-c", kconf, "-t", "1")
+dt = wait_for(lambda: (answers(ksec, "ns1.cut.") or ("", []))[1] ==
+              ["ns1.cut. 300 IN A 192.0.2.1"], 5)
+h.check(dt is not None, "a signed transfer from the scripted primary")
+fpk.serial = 2
+q = dns.message.make_query("cut.", "SOA")
+q.set_opcode(4)
+hl.udp_exchange(ksec.addr, ksec.port, q.to_wire(), src=fpk.addr)
+dt = wait_for(lambda: (answers(ksec, "ns1.cut.") or ("", []))[1] ==
+              ["ns1.cut. 300 IN A 192.0.2.2"], 5)
+h.check(dt is not None, "NOTIFY -> signed SOA query -> signed answer verified -> transfer")
+h.check(len(fpk.soa_signed) > 0 and all(x is True for x in fpk.soa_signed),
+        "every SOA query of a zone with a key carries a valid TSIG: %s" % fpk.soa_signed)
+h.stop(ksec)
 
 # zone reload: the primary changes without a NOTIFY, its refresh an hour away.
 fp2 = FakePrimary(1, refresh=3600)

@@ -9,7 +9,8 @@ loopback (issue 13), each pair with and without TSIG:
   PEER primary -> tierdns secondary: the initial AXFR, a change on the
       peer (file edited, serial raised, reloaded) -> the peer's NOTIFY ->
       tierdns transfers it; tierdns then answers exactly as the peer
-      (answer, authority, rcode) for a set of names.
+      (answer, authority, rcode) for a set of names; with TSIG the peer
+      transfers to the key only and tierdns signs its SOA queries too.
 
 Prints one line per pair. A peer that is not installed is skipped.
 """
@@ -106,8 +107,9 @@ def nsd_conf(d, port, zone, role, other_port, key_secret):
         z = ('    request-xfr: 127.0.0.1@%d %s\n    allow-notify: 127.0.0.1 NOKEY\n'
              % (other_port, key))
     else:
-        z = ('    zonefile: "%szone"\n    provide-xfr: 127.0.0.1 NOKEY\n'
-             '    notify: 127.0.0.1@%d NOKEY\n' % (zone, other_port))
+        # With a key, transfers only to its holder (and NOTIFY signed).
+        z = ('    zonefile: "%szone"\n    provide-xfr: 127.0.0.1 %s\n'
+             '    notify: 127.0.0.1@%d %s\n' % (zone, key, other_port, key))
     keytext = ('key:\n    name: "xfr-key"\n    algorithm: hmac-sha256\n'
                '    secret: "%s"\n' % key_secret) if key_secret else ""
     return """server:
@@ -146,10 +148,10 @@ def knot_conf(d, port, zone, role, other_port, key_secret):
              "    file: %s/%%s.zone\n" % (other_port, keyref, zone, d))
     else:
         z = ("remote:\n  - id: other\n    address: 127.0.0.1@%d\n"
-             "acl:\n  - id: xfr\n    address: 127.0.0.1\n    action: transfer\n"
+             "%sacl:\n  - id: xfr\n    address: 127.0.0.1\n    action: transfer\n%s"
              "zone:\n  - domain: %s\n    file: %s/%szone\n    notify: other\n"
              "    acl: xfr\n    zonefile-load: difference\n    journal-content: changes\n"
-             % (other_port, zone, d, zone))
+             % (other_port, keyref, keyref, zone, d, zone))
     return """server:
     listen: 127.0.0.1@%d
     rundir: %s
@@ -171,9 +173,11 @@ def bind_conf(d, port, zone, role, other_port, key_secret):
              'file "%s/%sdb"; allow-notify { 127.0.0.1; }; };\n'
              % (zone, other_port, " key xfr-key" if key_secret else "", d, zone))
     else:
-        z = ('zone "%s" { type primary; file "%s/%szone"; allow-transfer { 127.0.0.1; }; '
-             'also-notify { 127.0.0.1 port %d; }; notify explicit; '
-             'ixfr-from-differences yes; };\n' % (zone, d, zone, other_port))
+        z = ('zone "%s" { type primary; file "%s/%szone"; allow-transfer { %s; }; '
+             'also-notify { 127.0.0.1 port %d%s; }; notify explicit; '
+             'ixfr-from-differences yes; };\n'
+             % (zone, d, zone, "key xfr-key" if key_secret else "127.0.0.1", other_port,
+                " key xfr-key" if key_secret else ""))
     return """options {
     directory "%s";
     listen-on port %d { 127.0.0.1; };
@@ -298,20 +302,26 @@ NAMES = [("www", "A"), ("www", "AAAA"), ("@", "SOA"), ("@", "NS"), ("mail", "MX"
          ("txt", "TXT"), ("nope", "A"), ("www", "TXT"), ("x.sub", "A"), ("fresh", "A")]
 
 
-def secondary_pair(peer):
-    zone = "ixs-%s." % peer
+def secondary_pair(peer, tsig):
+    zone = "ixs-%s-%s." % (peer, "tsig" if tsig else "plain")
     sec_port = free_port()
-    pr = start_peer(peer, "primary", zone, sec_port, None, zone_text(zone, 1))
-    label = "%s -> tierdns" % peer
+    pr = start_peer(peer, "primary", zone, sec_port, SECRET if tsig else None,
+                    zone_text(zone, 1))
+    label = "%s -> tierdns, TSIG %s" % (peer, "yes" if tsig else "no")
     if pr is None:
         RESULTS.append("%s: peer did not start" % label)
         return
-    db = os.path.join(h.tmp, "sdb-" + peer)
-    conf = write(os.path.join(h.tmp, "s-%s.conf" % peer), """zones:
+    db = os.path.join(h.tmp, "sdb-" + zone)
+    # With TSIG the primary transfers to the key only; tierdns signs its
+    # SOA queries and transfers with it and checks the signed answers.
+    conf = write(os.path.join(h.tmp, "s-%s.conf" % zone), """keys:
+  - name: xfr-key
+    secret: "%s"
+zones:
   - name: %s
     primaries: ["127.0.0.1:%d"]
-""" % (zone, pr.port))
-    sec = h.start_upper("tierdns-sec-" + peer, db, "-c", conf, "-t", "1", addr="127.0.0.1",
+%s""" % (SECRET, zone, pr.port, "    primary-key: xfr-key\n" if tsig else ""))
+    sec = h.start_upper("tierdns-sec-" + zone, db, "-c", conf, "-t", "1", addr="127.0.0.1",
                         port=sec_port)
     try:
         dt = wait_for(lambda: (answers(sec.addr, sec.port, "www." + zone) or ("",))[0] ==
@@ -350,7 +360,8 @@ for peer, binary in PEERS.items():
         continue
     primary_pair(peer, False)
     primary_pair(peer, True)
-    secondary_pair(peer)
+    secondary_pair(peer, False)
+    secondary_pair(peer, True)
 
 for line in RESULTS:
     print(line)

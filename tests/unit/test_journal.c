@@ -152,6 +152,43 @@ static void test_diffs(void **state)
 	store_abort(t);
 }
 
+/* Nested journal_begin/end (an edit signed again in the same transaction,
+ * tools/zone.c): the outer pair writes one diff of every step, from the
+ * serial before the whole change; an inner load that keeps the edit's
+ * serial is not raised again. */
+static void test_nested(void **state)
+{
+	struct fx *f = *state;
+	struct tdns_txn *t = NULL;
+	struct tdns_zoneset *zs = zoneload_new();
+	struct journal_diff d;
+	char text[2048], err[ZONELOAD_ERR_MAX];
+	uint32_t to;
+
+	assert_non_null(zs);
+	assert_int_equal(store_begin(f->s, true, &t), TDNS_OK);
+	assert_int_equal(journal_begin(t, f->apex, f->apex_len), TDNS_OK);
+	assert_int_equal(zoneload_add(t, "new.j.test. 60 IN A 192.0.2.9", err, sizeof(err)),
+			 TDNS_OK);
+	/* The zone as the edit left it (serial 11), one record more. */
+	assert_int_equal(zoneload_text(zs, "$ORIGIN j.test.\n$TTL 300\n"
+				       "@ SOA ns1 hm 11 3600 600 86400 300\n@ NS ns1\n"
+				       "ns1 A 192.0.2.1\nwww A 192.0.2.2\nwww A 192.0.2.3\n"
+				       "new 60 A 192.0.2.9\nmore A 192.0.2.10\n", "inline",
+				       err, sizeof(err)), TDNS_OK);
+	assert_int_equal(zoneload_apply(zs, t), TDNS_OK);
+	assert_int_equal(journal_end(t, true), TDNS_OK);
+	assert_int_equal(store_commit(t), TDNS_OK);
+	zoneload_free(zs);
+	diff_text(f, 10, text, sizeof(text), &to);
+	assert_int_equal(to, 11);
+	assert_string_equal(text, "j.test. 6 soa|+|j.test. 6 soa|new.j.test. 1 192.0.2.9|"
+				  "more.j.test. 1 192.0.2.10|");
+	assert_int_equal(store_begin(f->s, false, &t), TDNS_OK);
+	assert_int_equal(journal_get(t, f->apex, f->apex_len, 11, &d), TDNS_ENOTFOUND);
+	store_abort(t);
+}
+
 /* A transfer's messages until the last: the answer RRs as text lines. */
 static int transfer(struct fx *f, const char *qtype, int serial, char *out, size_t cap)
 {
@@ -297,6 +334,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_serials),
 		cmocka_unit_test_setup_teardown(test_diffs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nested, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_xfr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_xfr_many_messages, setup, teardown),
 	};
