@@ -873,13 +873,25 @@ static void zone_negative(struct tdns_answer *a, const struct pol_node *z, uint1
 		add_rrset(a, ANS_AUTHORITY, owner, soa);
 }
 
-/* The records of nd for q: of its type, else its CNAME (RFC 1034 3.6.2).
- * False when it has neither. */
+/* The records of nd for q: of its type, else its CNAME (RFC 1034 3.6.2);
+ * for ANY, every RRset of the name, one over UDP (RFC 8482 4.1, as the
+ * upper tier answers it). False when it has none of them. */
 static bool answer_records(const struct pol_node *nd, const struct tdns_qctx *q,
 			   struct tdns_answer *a)
 {
 	const struct pol_rrset *rs = rrset_of(nd, q->qtype);
 
+	if (q->qtype == DNS_TYPE_ANY) {
+		if (nd->n_rrsets == 0)
+			return false;
+		a->aa = true;
+		/* rrsets are in type order (rec_cmp) */
+		for (unsigned i = 0; i < nd->n_rrsets; i++)
+			add_rrset(a, ANS_ANSWER, NULL, &nd->rrsets[i]);
+		if (q->transport == QCTX_UDP)
+			answer_minimal_any(a);
+		return true;
+	}
 	if (rs == NULL && q->qtype != DNS_TYPE_CNAME)
 		rs = rrset_of(nd, DNS_TYPE_CNAME);
 	if (rs == NULL)

@@ -80,7 +80,8 @@ QUERIES = [
     ("www.corp.", "A"), ("www.corp.", "AAAA"), ("nx.corp.", "A"), ("corp.", "SOA"),
     # local-data over an upstream name: its own type only
     ("www.interop.", "A"), ("www.interop.", "AAAA"), ("WWW.Interop.", "A"),
-    ("mx.interop.", "MX"), ("cname.interop.", "A"),
+    ("mx.interop.", "MX"), ("cname.interop.", "A"), ("mx.interop.", "ANY"),
+    ("a.st.interop.", "ANY"),
     # local-zone types
     ("a.st.interop.", "TXT"), ("a.st.interop.", "A"), ("b.st.interop.", "A"),
     ("st.interop.", "SOA"), ("a.tr.interop.", "A"), ("a.tr.interop.", "AAAA"),
@@ -150,7 +151,23 @@ def _typetransparent(q, ub, ours):
     return {}, {}
 
 
-DELIBERATE = [_rpz_aa, _cname_followed, _typetransparent]
+def _any_local(q, ub, ours):
+    """ANY at a name with local data: Unbound 1.17 looks for an RRset of
+    type ANY, finds none and answers NODATA (AA); tierdns-local answers
+    with the name's local RRsets, one over UDP (RFC 8482 4.1), as its
+    upper tier answers ANY. Both answer locally with AA and NOERROR; ours
+    holds one of the configured RRsets."""
+    if q[1] != "ANY" or ub.get("answer") or ub.get("rcode") != "NOERROR":
+        return None
+    if ours.get("rcode") != "NOERROR" or not ours.get("AA") or len(ours.get("answer", ())) < 1:
+        return None
+    rrsets = {(r[0], r[1]) for r in ours["answer"]}
+    if len(rrsets) != 1 or next(iter(rrsets))[0] != q[0]:
+        return None
+    return {}, {}
+
+
+DELIBERATE = [_rpz_aa, _cname_followed, _typetransparent, _any_local]
 
 
 def main():
