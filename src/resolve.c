@@ -81,6 +81,8 @@ enum fail_kind {
 	FAIL_CHAIN,       /* a CNAME chain longer than CHASE_MAX_HOPS */
 	FAIL_INTERNAL,    /* out of memory and the like */
 	FAIL_STORE,       /* the local store failed (static zones, cache) */
+	FAIL_REFUSED,     /* a CNAME target in a domain never forwarded
+			   * (NAME@refused): REFUSED, as the target itself is */
 };
 
 /* What the resolver knows about one upstream. */
@@ -236,6 +238,7 @@ static const char *fail_text(enum fail_kind why)
 	case FAIL_LOOP: return "CNAME loop";
 	case FAIL_CHAIN: return "CNAME chain too long";
 	case FAIL_STORE: return "local store error";
+	case FAIL_REFUSED: return "CNAME target in a domain never forwarded (refused)";
 	case FAIL_INTERNAL: break;
 	}
 	return "internal error";
@@ -261,9 +264,16 @@ static uint16_t fail_ede(enum fail_kind why)
 	case FAIL_OVERLOAD:
 	case FAIL_INTERNAL:
 	case FAIL_STORE:
+	case FAIL_REFUSED:
 		break;
 	}
 	return 0;
+}
+
+/* The rcode of a failure: SERVFAIL, except what the policy refuses. */
+static uint16_t fail_rcode(enum fail_kind why)
+{
+	return why == FAIL_REFUSED ? DNS_RCODE_REFUSED : DNS_RCODE_SERVFAIL;
 }
 
 /* Failures of reaching the upstreams, not of the name (failcache.h). */
@@ -272,13 +282,15 @@ static bool fail_unreachable(enum fail_kind why)
 	return why == FAIL_TIMEOUT || why == FAIL_DEAD || why == FAIL_NETWORK;
 }
 
-/* Every SERVFAIL is logged with its reason, at most LOG_BURST lines a
- * second; the lines left out are counted and reported in the next window
- * (a dead upstream under load must not flood the log). */
-static void log_servfail(struct tdns_resolver *r, const uint8_t *qkey,
-			 size_t qkey_len, uint16_t qtype, const char *why,
-			 uint32_t remembered_ms, bool unreachable)
+/* Every SERVFAIL (and every REFUSED of a failure, fail_rcode) is logged
+ * with its reason, at most LOG_BURST lines a second; the lines left out
+ * are counted and reported in the next window (a dead upstream under load
+ * must not flood the log). */
+static void log_failure(struct tdns_resolver *r, uint16_t rcode, const uint8_t *qkey,
+			size_t qkey_len, uint16_t qtype, const char *why,
+			uint32_t remembered_ms, bool unreachable)
 {
+	const char *rc = rcode == DNS_RCODE_REFUSED ? "REFUSED" : "SERVFAIL";
 	uint64_t now_ms = clock_mono_ms();
 	uint8_t wire[NAME_WIRE_MAX];
 	size_t wlen = 0;
@@ -307,12 +319,12 @@ static void log_servfail(struct tdns_resolver *r, const uint8_t *qkey,
 	ldns_rdf_deep_free(qname);
 	type = ldns_rr_type2str((ldns_rr_type)qtype);
 	if (remembered_ms > 0)
-		log_warn("SERVFAIL %s %s: %s; answered from memory for %u s%s",
+		log_warn("%s %s %s: %s; answered from memory for %u s%s", rc,
 			 name != NULL ? name : "?", type != NULL ? type : "?", why,
 			 (unsigned)(remembered_ms / 1000),
 			 unreachable ? " or until an upstream answers" : "");
 	else
-		log_warn("SERVFAIL %s %s: %s", name != NULL ? name : "?",
+		log_warn("%s %s %s: %s", rc, name != NULL ? name : "?",
 			 type != NULL ? type : "?", why);
 	free(name);
 	free(type);
@@ -400,8 +412,9 @@ static void fail_answer(struct tdns_resolver *r, const struct tdns_qctx *q,
 			return;
 		}
 	}
-	stats_inc(&r->stats.servfail);
-	answer_fail(a, DNS_RCODE_SERVFAIL, fail_ede(why), fail_text(why));
+	if (fail_rcode(why) == DNS_RCODE_SERVFAIL)
+		stats_inc(&r->stats.servfail);
+	answer_fail(a, fail_rcode(why), fail_ede(why), fail_text(why));
 }
 
 /* ---- the failure cache (RFC 9520) ---- */
@@ -836,13 +849,15 @@ static void upq_fail(struct tdns_resolver *r, struct upq *u)
 	struct upq *d = deps_detach(u), *dnext;
 	uint32_t remembered = 0;
 
-	if (why != FAIL_INTERNAL && why != FAIL_OVERLOAD)
+	/* A refusal is the policy's answer, not a failure to remember: a
+	 * reload may change it. */
+	if (why != FAIL_INTERNAL && why != FAIL_OVERLOAD && why != FAIL_REFUSED)
 		remembered = fail_remember(r, u->key, u->key_len, u->hash, clock_mono_ms(), why);
 	if (w != NULL)
 		stale_get(r, u->key, u->qkey_len, u->qtype, u->qclass, now, &stale);
 	if (w != NULL && (stale.data == NULL || stale.expiry > now))
-		log_servfail(r, u->key, u->qkey_len, u->qtype, fail_text(why), remembered,
-			     fail_unreachable(why));
+		log_failure(r, fail_rcode(why), u->key, u->qkey_len, u->qtype, fail_text(why),
+			    remembered, fail_unreachable(why));
 	u->waiters = NULL;
 	upq_destroy(r, u);
 	for (; w != NULL; w = next) {
@@ -934,8 +949,8 @@ static enum tdns_status upq_new(struct tdns_resolver *r, const uint8_t *qkey,
 	u->qclass = qclass;
 	u->deadline = now_ms + r->cfg.timeout_ms;
 	/* The one place upstreams are chosen: the question's set. A name
-	 * that is never forwarded gets none (a chased CNAME target in one
-	 * fails; a client's question is answered by miss_stage). */
+	 * that is never forwarded gets none (no query for one is started:
+	 * miss_stage answers a client's, local_value a chased target's). */
 	if (route(r, qkey, qkey_len, &u->set_first, &u->set_end) > POLICY_FWD_SET)
 		u->set_end = u->set_first;
 	if (r->cfg.serve_stale)
@@ -1060,21 +1075,56 @@ static bool self_query(struct tdns_qctx *q, const uint8_t *name, size_t name_len
 	return name_key_from_wire(name, name_len, q->qkey, &q->qkey_len) == TDNS_OK;
 }
 
+/* A local answer a to q (a static zone's, a never-forwarded domain's) as
+ * a packed value in *v, the form of an upstream reply: encoded, parsed
+ * back (msg.h) and packed. 1 with *v set, -1 on failure (*why). */
+static int own_value(struct tdns_resolver *r, const struct tdns_qctx *q,
+		     const struct tdns_answer *a, struct tdns_cache_value *v,
+		     enum fail_kind *why)
+{
+	struct own_msg *om;
+	size_t n = 0;
+	enum tdns_status st;
+	int ret = -1;
+
+	*why = FAIL_INTERNAL;
+	om = malloc(sizeof(*om));
+	if (om == NULL || encode_reply(q, a, om->wire, sizeof(om->wire), &n) != TDNS_OK ||
+	    msg_parse(&om->m, om->wire, n) != MSG_OK)
+		goto out;
+	if (om->m.rcode != DNS_RCODE_NOERROR && om->m.rcode != DNS_RCODE_NXDOMAIN) {
+		/* auth_lookup answers SERVFAIL for a store error */
+		*why = om->m.rcode == DNS_RCODE_SERVFAIL ? FAIL_STORE : FAIL_RCODE;
+		goto out;
+	}
+	st = cache_value_build(&r->cfg.cache, q->qname, q->qname_len, q->qtype, &om->m,
+			       clock_now(), v);
+	if (st == TDNS_OK)
+		ret = 1;
+	else if (st != TDNS_ENOMEM)
+		*why = FAIL_GARBAGE;
+out:
+	free(om);
+	return ret;
+}
+
 /*
- * Static zones, then the cache, for a question the resolver asks itself (a
- * CNAME target being chased), as a packed value (cache.h) in *v: a static
- * answer is encoded, parsed back (msg.h) and packed like an upstream
- * reply, so the chase deals with one form only. Returns 1 with *v set, 0
- * for a miss (a corrupt cache entry included: the upstream's answer
+ * Static zones, the cache, then the route, for a question the resolver
+ * asks itself (a CNAME target being chased), as a packed value (cache.h)
+ * in *v (own_value), so the chase deals with one form only. A name in a
+ * domain that is never forwarded gets that domain's answer, as a client
+ * asking it would (policy.h): NXDOMAIN, the RFC 6303 zone's negative
+ * answer; REFUSED fails the chase with FAIL_REFUSED. Returns 1 with *v
+ * set, 0 for a miss (a corrupt cache entry included: the upstream's answer
  * replaces it), -1 when the lookup failed (*why). Runs once per chased
  * name, never for a client's question.
  */
 static int local_value(struct tdns_resolver *r, const struct tdns_qctx *q,
 		       struct tdns_cache_value *v, enum fail_kind *why)
 {
-	struct own_msg *om = NULL;
 	struct tdns_txn *t;
-	size_t n = 0;
+	enum policy_fwd how;
+	unsigned first, end;
 	enum tdns_status st;
 	int ret = -1;
 
@@ -1086,24 +1136,7 @@ static int local_value(struct tdns_resolver *r, const struct tdns_qctx *q,
 	answer_reset(&r->ans);
 	if (auth_lookup(r->zc, t, q, &r->ans) == AUTH_ANSWERED) {
 		stats_inc(&r->stats.static_answers);
-		*why = FAIL_INTERNAL;
-		om = malloc(sizeof(*om));
-		if (om == NULL ||
-		    encode_reply(q, &r->ans, om->wire, sizeof(om->wire), &n) != TDNS_OK ||
-		    msg_parse(&om->m, om->wire, n) != MSG_OK)
-			goto out;
-		if (om->m.rcode != DNS_RCODE_NOERROR &&
-		    om->m.rcode != DNS_RCODE_NXDOMAIN) {
-			/* auth_lookup answers SERVFAIL for a store error */
-			*why = om->m.rcode == DNS_RCODE_SERVFAIL ? FAIL_STORE : FAIL_RCODE;
-			goto out;
-		}
-		st = cache_value_build(&r->cfg.cache, q->qname, q->qname_len,
-				       q->qtype, &om->m, clock_now(), v);
-		if (st == TDNS_OK)
-			ret = 1;
-		else if (st != TDNS_ENOMEM)
-			*why = FAIL_GARBAGE;
+		ret = own_value(r, q, &r->ans, v, why);
 		goto out;
 	}
 	ret = 0;
@@ -1113,15 +1146,25 @@ static int local_value(struct tdns_resolver *r, const struct tdns_qctx *q,
 	if (st == TDNS_OK) {
 		stats_inc(&r->stats.cache_hits);
 		ret = 1;
+		goto out;
 	} else if (st == TDNS_EINVAL) {
 		log_warn("cache lookup: corrupt entry (treated as a miss)");
 	} else if (st != TDNS_ENOTFOUND) {
 		log_warn("local lookup: %s", tdns_strerror(st));
 		*why = st == TDNS_ENOMEM ? FAIL_INTERNAL : FAIL_STORE;
 		ret = -1;
+		goto out;
+	}
+	how = route(r, q->qkey, q->qkey_len, &first, &end);
+	if (how == POLICY_FWD_REFUSED) {
+		*why = FAIL_REFUSED;
+		ret = -1;
+	} else if (how > POLICY_FWD_SET) {
+		answer_reset(&r->ans);
+		policy_route_answer(r->pol, how, q, &r->ans);
+		ret = own_value(r, q, &r->ans, v, why);
 	}
 out:
-	free(om);
 	rtxn_close(r, t);
 	return ret;
 }
@@ -1148,7 +1191,8 @@ static void miss_failed(struct tdns_resolver *r, const struct tdns_qctx *q,
 
 	stale_get(r, q->qkey, q->qkey_len, q->qtype, q->qclass, now, stale);
 	if (stale->data == NULL || stale->expiry > now)
-		log_servfail(r, q->qkey, q->qkey_len, q->qtype, fail_text(why), 0, false);
+		log_failure(r, fail_rcode(why), q->qkey, q->qkey_len, q->qtype, fail_text(why), 0,
+			    false);
 	fail_answer(r, q, stale, why, now, a);
 }
 
@@ -1704,7 +1748,7 @@ static void log_bogus(struct tdns_resolver *r, const struct upq *u,
 	char text[VALID_WHY_MAX + 32];
 
 	snprintf(text, sizeof(text), "DNSSEC bogus (EDE %u): %s", vd->ede, vd->why);
-	log_servfail(r, u->key, u->qkey_len, u->qtype, text, 0, false);
+	log_failure(r, DNS_RCODE_SERVFAIL, u->key, u->qkey_len, u->qtype, text, 0, false);
 }
 
 /* Judge u's parked answer; fetch what the verdict needs (depend_on, which
