@@ -183,7 +183,7 @@ static void worker_batch(void *ctx, bool begin)
 static enum tdns_status worker_init(struct worker *w, struct tdns_opts *o,
 				    struct tdns_store *store, struct tdns_infra *infra,
 				    const struct tls_cfgs *tls, const struct tdns_anchors *ta,
-				    const char *identity, const struct tdns_addr *ups,
+				    const struct tdns_auth_cfg *chaos, const struct tdns_addr *ups,
 				    const char *const *auth, unsigned n_ups,
 				    struct tdns_policy_box *policy)
 {
@@ -203,8 +203,7 @@ static enum tdns_status worker_init(struct worker *w, struct tdns_opts *o,
 		goto out;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.store = store;
-	cfg.chaos.version = "tierdns " TDNS_VERSION;
-	cfg.chaos.identity = identity;
+	cfg.chaos = *chaos;
 	cfg.cache.max_ttl = o->max_ttl;
 	cfg.cache.max_neg_ttl = o->max_neg_ttl;
 	cfg.cache.max_bytes = o->cache_size;
@@ -553,6 +552,7 @@ int main(int argc, char **argv)
 	unsigned n_ups = 0;
 	char identity[256], addr[64];
 	const char *ident = NULL;
+	struct tdns_auth_cfg chaos = { 0 };
 	enum tdns_status st;
 	unsigned i;
 	int rc = 1;
@@ -572,10 +572,7 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&ps.mu, NULL);
 	pthread_cond_init(&ps.cond, NULL);
 
-	if (gethostname(identity, sizeof(identity)) == 0) {
-		identity[sizeof(identity) - 1] = '\0';
-		ident = identity;
-	}
+	daemon_identity(&o, identity, sizeof(identity), &ident, &chaos);
 
 	/* Trust anchors are read once, before --chroot and --user (RFC 5011
 	 * rollover is not done: a new anchor takes a restart). */
@@ -645,7 +642,7 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < o.threads; i++) {
 		workers[i].id = i;
-		st = worker_init(&workers[i], &o, store, infra, &tls, anchors, ident, ups, auth,
+		st = worker_init(&workers[i], &o, store, infra, &tls, anchors, &chaos, ups, auth,
 				 n_ups, ps.box);
 		if (st != TDNS_OK) {
 			log_err("worker %u: %s", i, tdns_strerror(st));

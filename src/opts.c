@@ -236,6 +236,17 @@ static const struct opts_def opt_table[] = {
 	{ "reuse-port", 0, NULL, "reuse-port", T_ALL, K_BOOL, 0, 0, 0, NULL, FIELD(reuse_port),
 	  NULL, "share the port with other processes on it (a fleet\non one host with one "
 	  "--db; default: a port in use\nis an error)" },
+	{ "identity", 0, NULL, "identity", T_ALL, K_STR, F_NULL, 0, 0, NULL, FIELD(identity),
+	  "STR", "the answer to CHAOS TXT id.server and hostname.bind\n(default: the host name)" },
+	{ "hide-identity", 0, NULL, "hide-identity", T_ALL, K_BOOL, 0, 0, 0, NULL,
+	  FIELD(hide_identity), NULL, "answer CHAOS TXT id.server and hostname.bind\n"
+	  "REFUSED, as NSD and Unbound do (default off)" },
+	{ "version-string", 0, NULL, "version", T_ALL, K_STR, F_NULL, 0, 0, NULL,
+	  FIELD(version_string), "STR", "the answer to CHAOS TXT version.bind and\n"
+	  "version.server (default: tierdns and its version)" },
+	{ "hide-version", 0, NULL, "hide-version", T_ALL, K_BOOL, 0, 0, 0, NULL,
+	  FIELD(hide_version), NULL, "answer CHAOS TXT version.bind and version.server\n"
+	  "REFUSED, as NSD and Unbound do (default off)" },
 	{ "tls-listen", 0, NULL, "tls-listen", T_ALL, K_TLS_LISTEN, F_NULL, 0, OPTS_MAX_LISTEN, NULL,
 	  NOFIELD, "ADDR", "serve DNS over TLS, RFC 7858, on ADDR, repeatable;\n"
 	  "ADDR:PORT or [V6]:PORT (default port 853)" },
