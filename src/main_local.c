@@ -617,7 +617,7 @@ int main(int argc, char **argv)
 		auth[n_ups] = o.upstream_auth[i];
 	}
 	for (i = 0; i < o.n_forward; i++)
-		if (o.forward[i].how == POLICY_FWD_SET)
+		if (o.forward[i].how == POLICY_FWD_SET || o.forward[i].how == POLICY_FWD_STUB)
 			ups[n_ups++] = o.forward[i].addr;
 	ps.o = &o;
 	ps.n_default = o.n_upstream;
@@ -694,11 +694,11 @@ int main(int argc, char **argv)
 			 o.upstream_auth[i] != NULL ? " (tls) #" : "",
 			 o.upstream_auth[i] != NULL ? o.upstream_auth[i] : "");
 	for (i = 0; i < o.n_forward; i++)
-		log_info("forward %s to %s", o.forward[i].name,
-			 o.forward[i].how == POLICY_FWD_SET ? netio_addr_str(&o.forward[i].addr, addr,
-									  sizeof(addr))
-			 : o.forward[i].how == POLICY_FWD_NXDOMAIN ? "none (nxdomain)"
-								   : "none (refused)");
+		log_info("%s %s to %s", o.forward[i].how == POLICY_FWD_STUB ? "stub" : "forward",
+			 o.forward[i].name,
+			 o.forward[i].how == POLICY_FWD_NXDOMAIN  ? "none (nxdomain)"
+			 : o.forward[i].how == POLICY_FWD_REFUSED ? "none (refused)"
+			 : netio_addr_str(&o.forward[i].addr, addr, sizeof(addr)));
 	log_info("store %s, %u thread%s, version %s", o.db_dir, o.threads,
 		 o.threads == 1 ? "" : "s", TDNS_VERSION);
 	if (pthread_create(&ps.thread, NULL, files_watch, &ps) == 0)

@@ -43,7 +43,7 @@ struct pol_node {
 	struct pol_rrset *rrsets;
 	unsigned n_rrsets;
 	uint32_t hash;
-	unsigned first, end;   /* POLICY_FWD_SET: upstreams */
+	unsigned first, end;   /* POLICY_FWD_SET, _STUB: upstreams */
 	uint8_t zone;          /* enum policy_zone */
 	uint8_t fwd;           /* enum policy_fwd, when has_fwd */
 	bool has_fwd;
@@ -733,10 +733,11 @@ static enum tdns_status forwards(struct tdns_policy *p, const struct policy_src 
 		n = node_get(&p->local, key, klen);
 		if (n == NULL)
 			return TDNS_ENOMEM;
-		if (n->has_fwd && (n->fwd != f->how || f->how != POLICY_FWD_SET ||
+		if (n->has_fwd && (n->fwd != f->how || f->how > POLICY_FWD_STUB ||
 				   n->end != up)) {
 			snprintf(err, cap, "forward '%s': given twice, or both forwarded and "
-				 "local (list the upstreams of a name together)", f->name);
+				 "local or stub (list the upstreams of a name together)",
+				 f->name);
 			return TDNS_EPARSE;
 		}
 		if (!n->has_fwd) {
@@ -744,7 +745,7 @@ static enum tdns_status forwards(struct tdns_policy *p, const struct policy_src 
 			n->fwd = (uint8_t)f->how;
 			n->first = n->end = up;
 		}
-		if (f->how == POLICY_FWD_SET)
+		if (f->how == POLICY_FWD_SET || f->how == POLICY_FWD_STUB)
 			n->end = ++up;
 	}
 	return TDNS_OK;

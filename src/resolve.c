@@ -81,6 +81,7 @@ enum fail_kind {
 	FAIL_CHAIN,       /* a CNAME chain longer than CHASE_MAX_HOPS */
 	FAIL_INTERNAL,    /* out of memory and the like */
 	FAIL_STORE,       /* the local store failed (static zones, cache) */
+	FAIL_REFERRAL,    /* a stub zone's server referred further down */
 	FAIL_REFUSED,     /* a CNAME target in a domain never forwarded
 			   * (NAME@refused): REFUSED, as the target itself is */
 };
@@ -104,6 +105,8 @@ struct upq {
 	unsigned upstream;        /* index of the current attempt's upstream */
 	unsigned set_first;       /* its upstream set (policy.h): */
 	unsigned set_end;         /* upstreams set_first .. set_end-1 */
+	bool stub;                /* the set is a stub zone's authoritative
+				   * servers: asked with RD clear */
 	bool tcp;                 /* current attempt over TCP */
 	bool no_edns;             /* current attempt without OPT (RFC 6891 7) */
 	bool probe;               /* current attempt probes a dead upstream */
@@ -239,6 +242,7 @@ static const char *fail_text(enum fail_kind why)
 	case FAIL_CHAIN: return "CNAME chain too long";
 	case FAIL_STORE: return "local store error";
 	case FAIL_REFUSED: return "CNAME target in a domain never forwarded (refused)";
+	case FAIL_REFERRAL: return "referral from a stub zone's server (not followed)";
 	case FAIL_INTERNAL: break;
 	}
 	return "internal error";
@@ -265,6 +269,7 @@ static uint16_t fail_ede(enum fail_kind why)
 	case FAIL_INTERNAL:
 	case FAIL_STORE:
 	case FAIL_REFUSED:
+	case FAIL_REFERRAL:
 		break;
 	}
 	return 0;
@@ -679,7 +684,9 @@ static void set_qsent(struct tdns_resolver *r, struct upq *u, bool mix)
 	u->used_0x20 = true;
 }
 
-/* The upstream query message (encode.h encode_query): RD set, one question
+/* The upstream query message (encode.h encode_query): RD set (clear for
+ * a stub zone's servers, RFC 1034 4.3.1: they answer from their data and
+ * do not recurse), one question
  * (qsent), an OPT advertising 1232 bytes (RFC 6891 6.2.5, DNS flag day
  * 2020) unless this upstream refused EDNS; DO and CD when validating. */
 static size_t build_query(const struct tdns_resolver *r, const struct upq *u,
@@ -693,6 +700,8 @@ static size_t build_query(const struct tdns_resolver *r, const struct upq *u,
 		flags |= ENC_Q_DO;
 	if (u->cd)
 		flags |= ENC_Q_CD;
+	if (u->stub)
+		flags |= ENC_Q_NORD;
 	return encode_query(u->id, u->qsent, u->qname_len, u->qtype, u->qclass, flags, m,
 			    UPQ_MSG_MAX);
 }
@@ -926,6 +935,7 @@ static enum tdns_status upq_new(struct tdns_resolver *r, const uint8_t *qkey,
 				uint64_t now_ms, struct upq **out)
 {
 	uint8_t wire[NAME_WIRE_MAX];
+	enum policy_fwd how;
 	size_t wire_len;
 	struct upq *u = NULL;
 	uint32_t b;
@@ -951,8 +961,10 @@ static enum tdns_status upq_new(struct tdns_resolver *r, const uint8_t *qkey,
 	/* The one place upstreams are chosen: the question's set. A name
 	 * that is never forwarded gets none (no query for one is started:
 	 * miss_stage answers a client's, local_value a chased target's). */
-	if (route(r, qkey, qkey_len, &u->set_first, &u->set_end) > POLICY_FWD_SET)
+	how = route(r, qkey, qkey_len, &u->set_first, &u->set_end);
+	if (how > POLICY_FWD_STUB)
 		u->set_end = u->set_first;
+	u->stub = how == POLICY_FWD_STUB;
 	if (r->cfg.serve_stale)
 		u->stale_at = now_ms + STALE_CLIENT_MS;
 	/* Until an attempt fails, the only reason not to have sent one is
@@ -1159,7 +1171,7 @@ static int local_value(struct tdns_resolver *r, const struct tdns_qctx *q,
 	if (how == POLICY_FWD_REFUSED) {
 		*why = FAIL_REFUSED;
 		ret = -1;
-	} else if (how > POLICY_FWD_SET) {
+	} else if (how > POLICY_FWD_STUB) {
 		answer_reset(&r->ans);
 		policy_route_answer(r->pol, how, q, &r->ans);
 		ret = own_value(r, q, &r->ans, v, why);
@@ -1232,7 +1244,7 @@ static enum pipeline_verdict miss_stage(struct tdns_resolver *r,
 
 	/* A name never forwarded is answered here, recursion asked or not. */
 	how = route(r, q->qkey, q->qkey_len, &first, &end);
-	if (how > POLICY_FWD_SET) {
+	if (how > POLICY_FWD_STUB) {
 		policy_route_answer(r->pol, how, q, a);
 		return PIPELINE_ANSWER;
 	}
@@ -1542,6 +1554,18 @@ static bool soa_covers(const struct tdns_msg *m, const uint8_t *name,
 				    msg_name(m, rr->owner, owner)))
 			return true;
 	}
+	return false;
+}
+
+/* A referral (RFC 1034 4.3.2 step 3b): not authoritative, no answer, the
+ * NS records of a zone below in the authority section. */
+static bool referral(const struct tdns_msg *m)
+{
+	if (m->rcode != DNS_RCODE_NOERROR || m->aa || m->ancount > 0)
+		return false;
+	for (size_t i = msg_ns_start(m); i < msg_ar_start(m); i++)
+		if (m->rr[i].type == DNS_TYPE_NS)
+			return true;
 	return false;
 }
 
@@ -2035,6 +2059,12 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 	if ((rcode != DNS_RCODE_NOERROR && rcode != DNS_RCODE_NXDOMAIN) ||
 	    (m.edns && m.edns_ext_rcode != 0) || m.tc) {
 		reply_failed(r, u, FAIL_RCODE, true, now_ms);
+		return;
+	}
+	if (u->stub && referral(&m)) {
+		/* Following it is an iterator's work (Unbound's stub-zone
+		 * does): not done; the next server of the set may answer. */
+		reply_failed(r, u, FAIL_REFERRAL, true, now_ms);
 		return;
 	}
 	up_verdict(r, u, true, now_ms);

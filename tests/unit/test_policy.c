@@ -239,7 +239,10 @@ static void test_route(void **state)
 		{ ".", POLICY_FWD_DEFAULT, 0, 2 },
 		{ "corp.", POLICY_FWD_SET, 4, 6 },
 		{ "a.b.CORP.", POLICY_FWD_SET, 4, 6 },
-		{ "x.sub.corp.", POLICY_FWD_SET, 6, 7 },
+		{ "x.sub.corp.", POLICY_FWD_SET, 7, 8 },
+		/* a stub zone: a set of its own, asked without RD */
+		{ "st.corp.", POLICY_FWD_STUB, 6, 7 },
+		{ "a.st.corp.", POLICY_FWD_STUB, 6, 7 },
 		{ "corpx.", POLICY_FWD_DEFAULT, 0, 2 },
 		{ "h.lan.", POLICY_FWD_NXDOMAIN, 0, 0 },
 		{ "blocked.", POLICY_FWD_REFUSED, 0, 0 },
@@ -258,8 +261,8 @@ static void test_route(void **state)
 		{ "8.8.8.8.in-addr.arpa.", POLICY_FWD_DEFAULT, 0, 2 },
 	};
 	/* Sorted by name key: lan., 10.in-addr.arpa. (upstream 2),
-	 * 172.in-addr.arpa. (3), corp and Corp. (4, 5), sub.corp. (6),
-	 * blocked. */
+	 * 172.in-addr.arpa. (3), corp and Corp. (4, 5), st.corp. (6, a
+	 * stub), sub.corp. (7), blocked. */
 	struct policy_forward f[] = {
 		{ "sub.corp.", POLICY_FWD_SET, { .len = 0 } },
 		{ "corp", POLICY_FWD_SET, { .len = 0 } },
@@ -268,6 +271,7 @@ static void test_route(void **state)
 		{ "Corp.", POLICY_FWD_SET, { .len = 0 } },
 		{ "blocked.", POLICY_FWD_REFUSED, { .len = 0 } },
 		{ "10.in-addr.arpa.", POLICY_FWD_SET, { .len = 0 } },
+		{ "st.corp.", POLICY_FWD_STUB, { .len = 0 } },
 	};
 	static const char *const zones[] = { "254.169.in-addr.arpa. nodefault" };
 	struct policy_src src;
@@ -297,7 +301,7 @@ static void test_route(void **state)
 		assert_int_equal(zoneload_name_key(cases[i].name, key, &klen), TDNS_OK);
 		how = policy_route(p, key, klen, &first, &end);
 		assert_int_equal(how, cases[i].how);
-		if (how <= POLICY_FWD_SET) {
+		if (how <= POLICY_FWD_STUB) {
 			assert_int_equal(first, cases[i].first);
 			assert_int_equal(end, cases[i].end);
 		}
