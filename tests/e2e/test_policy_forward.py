@@ -183,13 +183,7 @@ BAD = [
     ("forward: [{name: corp., port: 5}]\n", "unknown key"),
     ("forward: [corp.]\n", "NAME@ADDR"),
 ]
-for text, want in BAD:
-    with open(conf, "w") as f:
-        f.write(text)
-    r = subprocess.run([hl.LOCAL_BIN, "-c", conf, "--check-config"], capture_output=True,
-                       text=True)
-    h.check(r.returncode == 2 and want in r.stderr and "local.conf:" in r.stderr,
-            "bad forward %r: status %d, %s" % (text, r.returncode, r.stderr.strip()))
+hl.check_bad_configs(h, conf, BAD, "forward")
 r = subprocess.run([hl.LOCAL_BIN, "--forward", "corp.@10.0.0.1", "--forward", "corp.@nxdomain",
                     "-d", os.path.join(h.tmp, "db3"), "-p", "1"],
                    capture_output=True, text=True, timeout=20)

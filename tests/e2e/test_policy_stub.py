@@ -135,15 +135,10 @@ h.check(hl.rcode_text(m) == "NXDOMAIN", "cached nx.stubzone.test.: %s" % m)
 h.stop(local)
 
 # Bad entries are refused with the key named.
-for text, want in (("stub: [{name: corp.}]\n", "needs upstream:"),
-                   ("stub: [{name: corp., local: nxdomain}]\n", "no local:"),
-                   ("stub: [corp.@nxdomain]\n", "NAME@ADDR[:PORT] is expected")):
-    with open(conf, "w") as f:
-        f.write(text)
-    r = subprocess.run([hl.LOCAL_BIN, "-c", conf, "--check-config"], capture_output=True,
-                       text=True)
-    h.check(r.returncode == 2 and want in r.stderr and "local.conf:" in r.stderr,
-            "bad stub %r: status %d, %s" % (text, r.returncode, r.stderr.strip()))
+hl.check_bad_configs(h, conf, [("stub: [{name: corp.}]\n", "needs upstream:"),
+                                ("stub: [{name: corp., local: nxdomain}]\n", "no local:"),
+                                ("stub: [corp.@nxdomain]\n", "NAME@ADDR[:PORT] is expected")],
+                     "stub")
 r = subprocess.run([hl.LOCAL_BIN, "--stub", "corp.@10.0.0.1", "--forward", "corp.@10.0.0.2",
                     "-d", os.path.join(h.tmp, "db3"), "-p", "1"],
                    capture_output=True, text=True, timeout=20)
