@@ -216,6 +216,7 @@ static enum tdns_status worker_init(struct worker *w, struct tdns_opts *o,
 	cfg.stale_ttl = o->stale_ttl;
 	cfg.cache.keep_stale = o->serve_stale ? o->stale_ttl : 0;
 	cfg.use_0x20 = o->use_0x20;
+	cfg.prefetch = o->prefetch;
 	cfg.anchors = ta;
 	cfg.infra = infra;
 	cfg.transport = upstream_transport(w->up);

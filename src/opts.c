@@ -225,6 +225,9 @@ static const struct opts_def opt_table[] = {
 	  "--serve-stale,\n1-259200 (default 86400)" },
 	{ "use-0x20", 0, NULL, "use-0x20", T_LO, K_BOOL, 0, 0, 0, NULL, FIELD(use_0x20), NULL,
 	  "randomise the case of upstream questions and check\nit in replies (default off)" },
+	{ "prefetch", 0, NULL, "prefetch", T_LO, K_BOOL, 0, 0, 0, NULL, FIELD(prefetch), NULL,
+	  "refresh a cache entry asked in the last tenth of\nits TTL in the background, "
+	  "once (default off)" },
 	{ "max-outstanding", 0, NULL, "max-outstanding", T_LO, K_UINT, 0, 1,
 	  OPTS_MAX_OUTSTANDING_MAX, "1-65536", FIELD(max_outstanding), "N",
 	  "upstream queries in flight per thread, 1-65536\n(default 1024)" },

@@ -1263,6 +1263,30 @@ static enum pipeline_verdict miss_stage(struct tdns_resolver *r,
 	return PIPELINE_ANSWER;
 }
 
+/* A cache hit due for prefetch (resolve.h): one upstream query for q
+ * with nobody waiting, unless one is out already, the question's failure
+ * is remembered, or no slot is free; its answer is cached as any. */
+static void prefetch(struct tdns_resolver *r, const struct tdns_qctx *q)
+{
+	uint8_t key[RECORD_KEY_MAX + 2];
+	uint64_t now_ms = clock_mono_ms();
+	struct upq *u;
+	size_t key_len;
+	uint32_t hash;
+
+	key_len = question_key(q->qkey, q->qkey_len, q->qtype, q->qclass, key);
+	hash = key_hash(key, key_len);
+	failures_check_flush(r);
+	if (r->n_free == 0 || upq_find(r, key, key_len, hash) != NULL ||
+	    fail_remembered(r, key, key_len, hash, now_ms))
+		return;
+	if (upq_new(r, q->qkey, q->qkey_len, q->qtype, q->qclass, key, key_len, hash, now_ms,
+		    &u) != TDNS_OK)
+		return;
+	if (!attempt_start(r, u, u->set_first, false, false, now_ms))
+		upq_destroy(r, u);
+}
+
 /*
  * The pipeline's QUERY stage: what local data answers. CHAOS identity,
  * classes and transfers we do not forward, and the static zones are
@@ -1275,6 +1299,7 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 	struct tdns_resolver *r = ctx;
 	struct tdns_txn *t;
 	enum tdns_status st;
+	bool due = false;
 
 	stats_inc(&r->stats.queries);
 	if (q->qclass == DNS_CLASS_CH) {
@@ -1316,13 +1341,15 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 		stats_inc(&r->stats.static_answers);
 		return PIPELINE_ANSWER;
 	}
-	st = cache_answer(t, q, clock_now(), a);
+	st = cache_answer(t, q, clock_now(), r->cfg.prefetch ? &due : NULL, a);
 	/* An entry validated under another setting (validation switched on
 	 * or off since) is a miss: asked again, stored again. */
 	if (st == TDNS_OK && (a->dnssec == VALID_UNCHECKED) != (r->cfg.anchors == NULL))
 		st = TDNS_ENOTFOUND;
 	if (st == TDNS_OK) {
 		stats_inc(&r->stats.cache_hits);
+		if (due)
+			prefetch(r, q);
 		return PIPELINE_ANSWER;
 	}
 	answer_reset(a);

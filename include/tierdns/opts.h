@@ -98,6 +98,7 @@ struct tdns_opts {
 	bool serve_stale;        /* --serve-stale (RFC 8767), default off */
 	uint32_t stale_ttl;      /* --stale-ttl, seconds, default 86400 */
 	bool use_0x20;           /* --use-0x20, default off */
+	bool prefetch;           /* --prefetch, default off */
 	/* DNSSEC validation (anchor.h): on with a trust anchor file */
 	const char *trust_anchor; /* --trust-anchor FILE, dnssec: {trust-anchor:} */
 	const char *insecure[OPTS_MAX_INSECURE]; /* --insecure-domain NAME */
