@@ -20,7 +20,9 @@
  * Two decisions are asked of it:
  *   - policy_answer, before the static zones and the cache: local records
  *     and local zone types (a record overrides only its own name and type;
- *     what it does not answer goes on to the static zones, the cache and
+ *     ANY at a name with records gets its RRsets, one over UDP as RFC 8482
+ *     4.1 allows; what it does not answer goes on to the static zones, the
+ *     cache and
  *     the upstreams), then the RPZ triggers (POLICY_RPZ_* below);
  *   - policy_route, when a question misses and is about to go upstream:
  *     the longest matching forward: name picks the upstream set; none
