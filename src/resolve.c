@@ -400,14 +400,16 @@ static bool stale_get(struct tdns_resolver *r, const uint8_t *qkey,
 /*
  * The answer to a client whose query failed (why): the stale entry when
  * serve-stale found one (RFC 8767 4: TTL 30, EDE "Stale Answer" once it is
- * past its expiry), else SERVFAIL with the EDE of why (RFC 8914). a keeps
- * RA; stale->data must outlive the encoding of a.
+ * past its expiry), else SERVFAIL (REFUSED for FAIL_REFUSED, never stale)
+ * with the EDE of why (RFC 8914). a keeps RA; stale->data must outlive the
+ * encoding of a.
  */
 static void fail_answer(struct tdns_resolver *r, const struct tdns_qctx *q,
 			const struct tdns_cache_value *stale, enum fail_kind why,
 			uint64_t now, struct tdns_answer *a)
 {
-	if (stale != NULL && stale->data != NULL) {
+	/* A refusal is the policy's answer: no stale data stands in for it. */
+	if (stale != NULL && stale->data != NULL && why != FAIL_REFUSED) {
 		if (cache_value_answer(stale->data, stale->len, now,
 				       STALE_ANSWER_TTL, q, a) == TDNS_OK) {
 			if (stale->expiry <= now) {
