@@ -113,3 +113,15 @@ void answer_fail(struct tdns_answer *a, uint16_t rcode, uint16_t ede_code,
 	a->rcode = rcode;
 	answer_set_ede(a, ede_code, text);
 }
+
+void answer_minimal_any(struct tdns_answer *a)
+{
+	size_t i, j, kept = 0;
+
+	for (i = 0, j = 0; i < a->n; i++) {
+		if (a->rrsets[i].section == ANS_ANSWER && kept++ > 0)
+			continue;
+		a->rrsets[j++] = a->rrsets[i];
+	}
+	a->n = j;
+}

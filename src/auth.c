@@ -896,22 +896,6 @@ void auth_chaos(const struct tdns_auth_cfg *cfg, const struct tdns_qctx *q,
 		   ANS_REC_PACKED, 1, rec, len + 3);
 }
 
-/* RFC 8482 4.1: ANY over UDP gets one RRset of the name (the first in type
- * order, with its signatures), so that it is no lever for amplification;
- * the rest of the reply (a CNAME chain's, a denial) stays. Over TCP the
- * client gets them all. */
-static void minimal_any(struct tdns_answer *a)
-{
-	size_t i, j, kept = 0;
-
-	for (i = 0, j = 0; i < a->n; i++) {
-		if (a->rrsets[i].section == ANS_ANSWER && kept++ > 0)
-			continue;
-		a->rrsets[j++] = a->rrsets[i];
-	}
-	a->n = j;
-}
-
 void auth_query(struct zonedb_cache *zc, struct tdns_txn *t,
 		const struct tdns_auth_cfg *cfg, const struct tdns_qctx *q,
 		struct tdns_answer *a)
@@ -928,7 +912,7 @@ void auth_query(struct zonedb_cache *zc, struct tdns_txn *t,
 		a->rcode = DNS_RCODE_REFUSED;
 	} else if (q->qtype == DNS_TYPE_ANY && q->transport == QCTX_UDP &&
 		   !cfg->full_any) {
-		minimal_any(a);
+		answer_minimal_any(a);
 	}
 }
 

@@ -14,8 +14,9 @@
 #include "tierdns/wire.h"
 #include "tierdns/zonedb.h"
 
-#define CACHE_HDR_LEN 16     /* version, rcode, expiry, ancount, nscount,
-			      * status, EDE */
+#define CACHE_HDR_LEN 20     /* version, rcode, expiry, ancount, nscount,
+			      * status, EDE, TTL */
+#define CACHE_HDR_V2_LEN 16  /* version 2: no TTL */
 #define CACHE_HDR_V1_LEN 14  /* version 1: no status, no EDE */
 #define CACHE_REC_FIXED 14   /* type, class, expiry, rdlength */
 #define DEFAULT_MAX_TTL 86400u
@@ -28,13 +29,15 @@
 #define CACHE_INDEX_VERSION 1u
 #define IDX_KEY_MAX (8 + RECORD_KEY_MAX)
 
-/* The header length of a packed value (both versions are read: entries
- * written before validation existed are VALID_UNCHECKED), 0 when it is no
- * value. */
+/* The header length of a packed value (every version is read: entries
+ * written before validation existed are VALID_UNCHECKED, those written
+ * before prefetch have no TTL), 0 when it is no value. */
 static inline size_t hdr_len(const uint8_t *val, size_t len)
 {
 	if (len >= CACHE_HDR_LEN && val[0] == CACHE_VALUE_VERSION)
 		return CACHE_HDR_LEN;
+	if (len >= CACHE_HDR_V2_LEN && val[0] == 2)
+		return CACHE_HDR_V2_LEN;
 	if (len >= CACHE_HDR_V1_LEN && val[0] == 1)
 		return CACHE_HDR_V1_LEN;
 	return 0;
@@ -295,7 +298,7 @@ static void picks_dnssec(const struct tdns_msg *m, const struct picks *an,
 }
 
 static enum tdns_status pack_value(const struct tdns_msg *m, uint8_t rcode,
-				   uint64_t expiry, const struct pick *recs,
+				   uint64_t expiry, uint32_t ttl, const struct pick *recs,
 				   size_t an, size_t ns, struct tdns_cache_value *v)
 {
 	size_t size = CACHE_HDR_LEN, rdlen, pos;
@@ -316,6 +319,7 @@ static enum tdns_status pack_value(const struct tdns_msg *m, uint8_t rcode,
 	dns_wr16(p + 12, (uint16_t)ns);
 	p[14] = VALID_UNCHECKED;
 	p[15] = 0;
+	dns_wr32(p + 16, ttl);
 	pos = CACHE_HDR_LEN;
 	for (size_t i = 0; i < an + ns; i++) {
 		const struct tdns_msg_rr *rr = recs[i].rr;
@@ -393,7 +397,7 @@ enum tdns_status cache_value_build(const struct tdns_cache_cfg *cfg,
 
 	for (size_t i = 0; i < all->n; i++)
 		all->v[i].at += now;
-	st = pack_value(resp, rcode, now + expiry, all->v, all->n - ns, ns, v);
+	st = pack_value(resp, rcode, now + expiry, (uint32_t)expiry, all->v, all->n - ns, ns, v);
 	if (st != TDNS_OK)
 		return st;
 	v->expiry = now + expiry;
@@ -425,7 +429,8 @@ enum tdns_status cache_value_records(const struct tdns_msg *m,
 		if (recs.v[i].at < expiry)
 			expiry = recs.v[i].at;
 	}
-	st = pack_value(m, DNS_RCODE_NOERROR, n > 0 ? expiry : now, recs.v, recs.n, 0, v);
+	st = pack_value(m, DNS_RCODE_NOERROR, n > 0 ? expiry : now,
+			n > 0 ? (uint32_t)(expiry - now) : 0, recs.v, recs.n, 0, v);
 	if (st == TDNS_OK)
 		v->expiry = n > 0 ? expiry : now;
 	return st;
@@ -454,8 +459,8 @@ void cache_value_set_status(struct tdns_cache_value *v, enum valid_status status
 
 enum valid_status cache_value_status(const uint8_t *val, size_t len)
 {
-	return hdr_len(val, len) == CACHE_HDR_LEN ? (enum valid_status)val[14]
-						  : VALID_UNCHECKED;
+	return hdr_len(val, len) >= CACHE_HDR_V2_LEN ? (enum valid_status)val[14]
+						     : VALID_UNCHECKED;
 }
 
 /* ---- reading a value ---- */
@@ -1541,7 +1546,7 @@ enum tdns_status cache_value_answer(const uint8_t *val, size_t len, uint64_t now
 	if (hl == 0 || val[1] > 0x0f)
 		return TDNS_EINVAL;
 	a->rcode = val[1];
-	status = hl == CACHE_HDR_LEN ? val[14] : VALID_UNCHECKED;
+	status = hl >= CACHE_HDR_V2_LEN ? val[14] : VALID_UNCHECKED;
 	a->dnssec = status;
 	if (status == VALID_UNCHECKED)
 		return answer_records(val, len, hl, now, expired_ttl, q, a, false);
@@ -1557,8 +1562,20 @@ enum tdns_status cache_value_answer(const uint8_t *val, size_t len, uint64_t now
 	return TDNS_OK;
 }
 
+/* Unbound's prefetch rule: in the last tenth of the TTL it was stored
+ * with (none known: never). */
+static bool prefetch_due(const uint8_t *val, size_t len, uint64_t now)
+{
+	uint64_t left;
+
+	if (hdr_len(val, len) != CACHE_HDR_LEN)
+		return false;
+	left = dns_rd64(val + 2) - now; /* the entry is fresh: expiry > now */
+	return left * 10 <= dns_rd32(val + 16);
+}
+
 enum tdns_status cache_answer(struct tdns_txn *t, const struct tdns_qctx *q,
-			      uint64_t now, struct tdns_answer *a)
+			      uint64_t now, bool *prefetch, struct tdns_answer *a)
 {
 	struct tdns_val v;
 	enum tdns_status st;
@@ -1568,5 +1585,7 @@ enum tdns_status cache_answer(struct tdns_txn *t, const struct tdns_qctx *q,
 	st = value_get(t, q->qkey, q->qkey_len, q->qtype, now, 0, &v);
 	if (st != TDNS_OK)
 		return st;
+	if (prefetch != NULL)
+		*prefetch = prefetch_due(v.data, v.len, now);
 	return cache_value_answer(v.data, v.len, now, 0, q, a);
 }

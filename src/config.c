@@ -274,7 +274,7 @@ static bool tsig_keys(struct walk *w, yaml_node_t *v)
 	return true;
 }
 
-/* One key of a forward: stanza. */
+/* One key of a forward: or stub: stanza. */
 static bool forward_key(struct walk *w, yaml_node_t *k, yaml_node_t *v, void *ctx)
 {
 	yaml_node_t **keys = ctx; /* name, upstream, local */
@@ -286,31 +286,35 @@ static bool forward_key(struct walk *w, yaml_node_t *k, yaml_node_t *v, void *ct
 			return true;
 		}
 	}
-	return fail_at(w, k->start_mark, "unknown key of a forward: stanza (name, upstream, "
-		       "local)");
+	return fail_at(w, k->start_mark, "unknown key of a forward: or stub: stanza (name, "
+		       "upstream, local)");
 }
 
-/* One item of forward:: "NAME@ADDR" text, or a stanza {name, upstream:
- * [ADDR...]} or {name, local: nxdomain|refused}, each upstream one
- * NAME@ADDR value of the option. */
-static bool forward_item(struct walk *w, const struct opts_def *d, yaml_node_t *item,
-			 bool first)
+/* One item of forward: (or stub:, key): "NAME@ADDR" text, or a stanza
+ * {name, upstream: [ADDR...]} or (forward: only) {name, local:
+ * nxdomain|refused}, each upstream one NAME@ADDR value of the option. */
+static bool forward_item(struct walk *w, const struct opts_def *d, const char *key,
+			 yaml_node_t *item, bool first)
 {
 	yaml_node_t *keys[3] = { NULL, NULL, NULL }, *up;
 	yaml_node_item_t *it, *start = NULL, *top = NULL;
-	char text[600], why[300];
+	char text[600], why[300], sub[32];
+	bool stub = strcmp(key, "stub") == 0;
 
 	if (item->type == YAML_SCALAR_NODE)
-		return set_scalar(w, d, "forward", item, first);
+		return set_scalar(w, d, key, item, first);
 	if (item->type != YAML_MAPPING_NODE)
-		return fail_key(w, item->start_mark, "forward",
+		return fail_key(w, item->start_mark, key,
 				"expected a stanza (- name: corp.) or NAME@ADDR");
 	if (!walk_mapping(w, item, forward_key, keys))
 		return false;
 	if (keys[0] == NULL || keys[0]->type != YAML_SCALAR_NODE || is_null(keys[0]))
-		return fail_key(w, item->start_mark, "forward", "a stanza needs a name:");
+		return fail_key(w, item->start_mark, key, "a stanza needs a name:");
+	if (stub && (keys[1] == NULL || keys[2] != NULL))
+		return fail_key(w, item->start_mark, key, "a stanza needs upstream: "
+				"(the zone's servers) and no local:");
 	if ((keys[1] == NULL) == (keys[2] == NULL))
-		return fail_key(w, item->start_mark, "forward",
+		return fail_key(w, item->start_mark, key,
 				"a stanza needs upstream: or local:, not both");
 	if (keys[2] != NULL) {
 		if (keys[2]->type != YAML_SCALAR_NODE)
@@ -325,24 +329,23 @@ static bool forward_item(struct walk *w, const struct opts_def *d, yaml_node_t *
 			return fail_key(w, keys[2]->start_mark, "forward.local", why);
 		return true;
 	}
+	snprintf(sub, sizeof(sub), "%s.upstream", key);
 	if (keys[1]->type == YAML_SEQUENCE_NODE) {
 		start = keys[1]->data.sequence.items.start;
 		top = keys[1]->data.sequence.items.top;
 		if (start == top)
-			return fail_key(w, keys[1]->start_mark, "forward.upstream",
-					"empty sequence");
+			return fail_key(w, keys[1]->start_mark, sub, "empty sequence");
 	} else if (keys[1]->type != YAML_SCALAR_NODE) {
-		return fail_key(w, keys[1]->start_mark, "forward.upstream",
+		return fail_key(w, keys[1]->start_mark, sub,
 				"expected an address or a sequence of them");
 	}
 	for (it = start; start == NULL || it < top; it++) {
 		up = start == NULL ? keys[1] : yaml_document_get_node(w->doc, *it);
 		if (up == NULL || up->type != YAML_SCALAR_NODE)
-			return fail_key(w, keys[1]->start_mark, "forward.upstream",
-					"expected an address");
+			return fail_key(w, keys[1]->start_mark, sub, "expected an address");
 		snprintf(text, sizeof(text), "%s@%s", scalar(keys[0]), scalar(up));
 		if (!opts_key_set(w->b, d, text, first, why, sizeof(why)))
-			return fail_key(w, up->start_mark, "forward.upstream", why);
+			return fail_key(w, up->start_mark, sub, why);
 		first = false;
 		if (start == NULL)
 			break;
@@ -361,12 +364,12 @@ static bool forward(struct walk *w, yaml_node_t *k, yaml_node_t *v)
 	if (d == NULL)
 		return fail_at(w, k->start_mark, why);
 	if (v->type != YAML_SEQUENCE_NODE)
-		return forward_item(w, d, v, true);
+		return forward_item(w, d, scalar(k), v, true);
 	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
 		item = yaml_document_get_node(w->doc, *it);
 		if (item == NULL)
 			return fail_at(w, v->start_mark, "broken sequence");
-		if (!forward_item(w, d, item, it == v->data.sequence.items.start))
+		if (!forward_item(w, d, scalar(k), item, it == v->data.sequence.items.start))
 			return false;
 	}
 	return true;
@@ -388,7 +391,7 @@ static bool top_key(struct walk *w, yaml_node_t *k, yaml_node_t *v, void *ctx)
 		return true; /* top_tsig read it */
 	if (strcmp(scalar(k), "zones") == 0)
 		return zones(w, v);
-	if (strcmp(scalar(k), "forward") == 0)
+	if (strcmp(scalar(k), "forward") == 0 || strcmp(scalar(k), "stub") == 0)
 		return forward(w, k, v);
 	if (!opts_is_section(scalar(k)))
 		return set_key(w, NULL, k, v);

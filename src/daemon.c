@@ -485,3 +485,20 @@ void daemon_ticker_stop(struct daemon_ticker *t)
 	pthread_mutex_destroy(&t->mu);
 	free(t);
 }
+
+void daemon_identity(const struct tdns_opts *o, char *host, size_t cap, const char **ident,
+		     struct tdns_auth_cfg *chaos)
+{
+	*ident = o->identity;
+	if (*ident == NULL && cap > 0 && gethostname(host, cap) == 0) {
+		host[cap - 1] = '\0';
+		*ident = host;
+	}
+	chaos->identity = o->hide_identity ? NULL : *ident;
+	if (o->hide_version)
+		chaos->version = NULL;
+	else if (o->version_string != NULL)
+		chaos->version = o->version_string;
+	else
+		chaos->version = "tierdns " TDNS_VERSION;
+}

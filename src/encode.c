@@ -448,7 +448,9 @@ size_t encode_query(uint16_t id, const uint8_t *qname, size_t qname_len,
 		return 0;
 	memset(out, 0, DNS_HDR_LEN);
 	dns_wr16(out, id);
-	out[2] = DNS_FLAG_RD; /* we forward: recursion desired (RFC 1035 4.3.1) */
+	/* we forward: recursion desired (RFC 1035 4.3.1), unless asking an
+	 * authoritative server as an iterator does */
+	out[2] = (flags & ENC_Q_NORD) ? 0 : DNS_FLAG_RD;
 	if (flags & ENC_Q_CD)
 		out[3] = DNS_FLAG_CD;
 	dns_wr16(out + 4, 1);

@@ -199,7 +199,7 @@ static void worker_batch(void *ctx, bool begin)
 static enum tdns_status worker_init(struct worker *w, struct tdns_opts *o,
 				    struct tdns_store *store, struct tdns_infra *infra,
 				    const struct tls_cfgs *tls, const struct tdns_anchors *ta,
-				    const char *identity, const struct tdns_addr *ups,
+				    const struct tdns_auth_cfg *chaos, const struct tdns_addr *ups,
 				    const char *const *auth, unsigned n_ups,
 				    struct tdns_policy_box *policy)
 {
@@ -219,8 +219,7 @@ static enum tdns_status worker_init(struct worker *w, struct tdns_opts *o,
 		goto out;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.store = store;
-	cfg.chaos.version = "tierdns " TDNS_VERSION;
-	cfg.chaos.identity = identity;
+	cfg.chaos = *chaos;
 	cfg.cache.max_ttl = o->max_ttl;
 	cfg.cache.max_neg_ttl = o->max_neg_ttl;
 	cfg.cache.max_bytes = o->cache_size;
@@ -233,6 +232,7 @@ static enum tdns_status worker_init(struct worker *w, struct tdns_opts *o,
 	cfg.stale_ttl = o->stale_ttl;
 	cfg.cache.keep_stale = o->serve_stale ? o->stale_ttl : 0;
 	cfg.use_0x20 = o->use_0x20;
+	cfg.prefetch = o->prefetch;
 	cfg.anchors = ta;
 	cfg.infra = infra;
 	cfg.transport = upstream_transport(w->up);
@@ -556,6 +556,7 @@ int main(int argc, char **argv)
 	unsigned n_ups = 0;
 	char identity[256], addr[64];
 	const char *ident = NULL;
+	struct tdns_auth_cfg chaos = { 0 };
 	enum tdns_status st;
 	unsigned i;
 	int rc = 1;
@@ -574,10 +575,7 @@ int main(int argc, char **argv)
 	memset(&ps, 0, sizeof(ps));
 	pthread_mutex_init(&ps.mu, NULL);
 
-	if (gethostname(identity, sizeof(identity)) == 0) {
-		identity[sizeof(identity) - 1] = '\0';
-		ident = identity;
-	}
+	daemon_identity(&o, identity, sizeof(identity), &ident, &chaos);
 
 	/* Trust anchors are read once, before --chroot and --user (RFC 5011
 	 * rollover is not done: a new anchor takes a restart). */
@@ -622,7 +620,7 @@ int main(int argc, char **argv)
 		auth[n_ups] = o.upstream_auth[i];
 	}
 	for (i = 0; i < o.n_forward; i++)
-		if (o.forward[i].how == POLICY_FWD_SET)
+		if (o.forward[i].how == POLICY_FWD_SET || o.forward[i].how == POLICY_FWD_STUB)
 			ups[n_ups++] = o.forward[i].addr;
 	ps.o = &o;
 	ps.n_default = o.n_upstream;
@@ -652,7 +650,7 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < o.threads; i++) {
 		workers[i].id = i;
-		st = worker_init(&workers[i], &o, store, infra, &tls, anchors, ident, ups, auth,
+		st = worker_init(&workers[i], &o, store, infra, &tls, anchors, &chaos, ups, auth,
 				 n_ups, ps.box);
 		if (st != TDNS_OK) {
 			log_err("worker %u: %s", i, tdns_strerror(st));
@@ -704,11 +702,11 @@ int main(int argc, char **argv)
 			 o.upstream_auth[i] != NULL ? " (tls) #" : "",
 			 o.upstream_auth[i] != NULL ? o.upstream_auth[i] : "");
 	for (i = 0; i < o.n_forward; i++)
-		log_info("forward %s to %s", o.forward[i].name,
-			 o.forward[i].how == POLICY_FWD_SET ? netio_addr_str(&o.forward[i].addr, addr,
-									  sizeof(addr))
-			 : o.forward[i].how == POLICY_FWD_NXDOMAIN ? "none (nxdomain)"
-								   : "none (refused)");
+		log_info("%s %s to %s", o.forward[i].how == POLICY_FWD_STUB ? "stub" : "forward",
+			 o.forward[i].name,
+			 o.forward[i].how == POLICY_FWD_NXDOMAIN  ? "none (nxdomain)"
+			 : o.forward[i].how == POLICY_FWD_REFUSED ? "none (refused)"
+			 : netio_addr_str(&o.forward[i].addr, addr, sizeof(addr)));
 	log_info("store %s, %u thread%s, version %s", o.db_dir, o.threads,
 		 o.threads == 1 ? "" : "s", TDNS_VERSION);
 	if (daemon_ticker_start(WATCH_POLL_MS, files_tick, &ps, &ps.watch) != TDNS_OK)

@@ -493,7 +493,7 @@ static void upper_stats(void *ctx, struct tdns_stats_sum *sum)
 
 int main(int argc, char **argv)
 {
-	struct tdns_auth_cfg auth = { .version = "tierdns " TDNS_VERSION };
+	struct tdns_auth_cfg auth = { 0 };
 	struct tdns_listen_cfg lcfg;
 	struct tdns_store_opts so;
 	struct tdns_store *store = NULL;
@@ -507,6 +507,7 @@ int main(int argc, char **argv)
 	struct tdns_tls *tls = NULL;
 	struct tdns_opts o;
 	char hostname[256];
+	const char *ident;
 	char as[64];
 	enum tdns_status st;
 	unsigned i, j, n_secondary = 0;
@@ -524,10 +525,7 @@ int main(int argc, char **argv)
 	log_set_target(o.log_target);
 	daemon_signals_init();
 
-	if (gethostname(hostname, sizeof(hostname)) == 0) {
-		hostname[sizeof(hostname) - 1] = '\0';
-		auth.identity = hostname;
-	}
+	daemon_identity(&o, hostname, sizeof(hostname), &ident, &auth);
 
 	if (o.rrl.rate > 0) {
 		st = rrl_new(&o.rrl, &auth.rrl);
@@ -649,7 +647,7 @@ int main(int argc, char **argv)
 	if (control_open(&o, &cops, &ctl) != TDNS_OK)
 		goto out;
 	if (o.dnstap_socket != NULL || o.dnstap_file != NULL) {
-		if (dnstap_open(o.dnstap_socket, o.dnstap_file, auth.identity, o.threads,
+		if (dnstap_open(o.dnstap_socket, o.dnstap_file, ident, o.threads,
 				"AUTH_QUERY and AUTH_RESPONSE", &tap) != TDNS_OK)
 			goto out;
 		for (i = 0; i < o.threads; i++) {

@@ -75,6 +75,7 @@ enum opt_kind {
 	K_HTTPS_LISTEN, /* repeatable address, port 443 by default */
 	K_UPSTREAM_TLS, /* repeatable ADDR[:PORT]#NAME, in the upstream list */
 	K_FORWARD,  /* repeatable NAME@ADDR[:PORT], NAME@nxdomain, NAME@refused */
+	K_STUB,     /* repeatable NAME@ADDR[:PORT], kept with K_FORWARD's */
 	K_TEXTS,    /* repeatable text into a struct opts_strlist */
 	K_DOMAIN,   /* repeatable domain name (insecure-domain) */
 	/* command line only (no key) */
@@ -180,6 +181,10 @@ static const struct opts_def opt_table[] = {
 	  NOFIELD, "NAME@ADDR[:PORT]", "send questions for NAME and below to ADDR instead\n"
 	  "of --upstream, repeatable (a name's upstreams are one\nset with failover); "
 	  "NAME@nxdomain or NAME@refused:\nnever forwarded, answered so (default: none)" },
+	{ "stub", 0, NULL, "stub", T_LO, K_STUB, F_NULL, 0, OPTS_MAX_FORWARD, NULL, NOFIELD,
+	  "NAME@ADDR[:PORT]", "ask ADDR, an authoritative server of zone NAME,\n"
+	  "the questions for NAME and below, without\nrecursion (RD clear), repeatable; "
+	  "referrals are\nnot followed (default: none)" },
 	{ "local-zone", 0, NULL, "local-zone", T_LO, K_TEXTS, F_NULL | F_LIVE, 0, OPTS_MAX_LOCAL,
 	  NULL, FIELD(local_zone), "'NAME TYPE'", "answer for NAME and below by TYPE: "
 	  "transparent,\ntypetransparent, static, redirect, refuse, deny,\nalways_nxdomain, "
@@ -221,6 +226,9 @@ static const struct opts_def opt_table[] = {
 	  "--serve-stale,\n1-259200 (default 86400)" },
 	{ "use-0x20", 0, NULL, "use-0x20", T_LO, K_BOOL, 0, 0, 0, NULL, FIELD(use_0x20), NULL,
 	  "randomise the case of upstream questions and check\nit in replies (default off)" },
+	{ "prefetch", 0, NULL, "prefetch", T_LO, K_BOOL, 0, 0, 0, NULL, FIELD(prefetch), NULL,
+	  "refresh a cache entry asked in the last tenth of\nits TTL in the background, "
+	  "once (default off)" },
 	{ "max-outstanding", 0, NULL, "max-outstanding", T_LO, K_UINT, 0, 1,
 	  OPTS_MAX_OUTSTANDING_MAX, "1-65536", FIELD(max_outstanding), "N",
 	  "upstream queries in flight per thread, 1-65536\n(default 1024)" },
@@ -237,6 +245,17 @@ static const struct opts_def opt_table[] = {
 	{ "reuse-port", 0, NULL, "reuse-port", T_ALL, K_BOOL, 0, 0, 0, NULL, FIELD(reuse_port),
 	  NULL, "share the port with other processes on it (a fleet\non one host with one "
 	  "--db; default: a port in use\nis an error)" },
+	{ "identity", 0, NULL, "identity", T_ALL, K_STR, F_NULL, 0, 0, NULL, FIELD(identity),
+	  "STR", "the answer to CHAOS TXT id.server and hostname.bind\n(default: the host name)" },
+	{ "hide-identity", 0, NULL, "hide-identity", T_ALL, K_BOOL, 0, 0, 0, NULL,
+	  FIELD(hide_identity), NULL, "answer CHAOS TXT id.server and hostname.bind\n"
+	  "REFUSED, as NSD and Unbound do (default off)" },
+	{ "version-string", 0, NULL, "version", T_ALL, K_STR, F_NULL, 0, 0, NULL,
+	  FIELD(version_string), "STR", "the answer to CHAOS TXT version.bind and\n"
+	  "version.server (default: tierdns and its version)" },
+	{ "hide-version", 0, NULL, "hide-version", T_ALL, K_BOOL, 0, 0, 0, NULL,
+	  FIELD(hide_version), NULL, "answer CHAOS TXT version.bind and version.server\n"
+	  "REFUSED, as NSD and Unbound do (default off)" },
 	{ "tls-listen", 0, NULL, "tls-listen", T_ALL, K_TLS_LISTEN, F_NULL, 0, OPTS_MAX_LISTEN, NULL,
 	  NOFIELD, "ADDR", "serve DNS over TLS, RFC 7858, on ADDR, repeatable;\n"
 	  "ADDR:PORT or [V6]:PORT (default port 853)" },
@@ -563,32 +582,36 @@ static bool bad(struct opt_err *e, const char *noun, const char *value, const ch
 
 #define FORWARD_HINT ": NAME@ADDR[:PORT], NAME@nxdomain or NAME@refused is " \
 	"expected, with an IP address"
+#define STUB_HINT ": NAME@ADDR[:PORT] is expected, with an IP address"
 
-/* NAME@ADDR[:PORT] | NAME@nxdomain | NAME@refused into o->forward; the
- * name is always copied (it is cut out of the text). */
+/* NAME@ADDR[:PORT] | NAME@nxdomain | NAME@refused into o->forward, or for
+ * K_STUB NAME@ADDR[:PORT] (kept in o->forward too, so that the upstreams
+ * of both are numbered as policy.h says); the name is always copied (it is
+ * cut out of the text). */
 static bool forward_apply(struct tdns_opts *o, const struct opts_def *d, const char *text,
 			  struct opt_err *e)
 {
 	struct policy_forward *f;
 	const char *at = strrchr(text, '@');
+	const char *hint = d->kind == K_STUB ? STUB_HINT : FORWARD_HINT;
 	char *copy;
 
 	if (at == NULL || at == text || at[1] == '\0')
-		return bad(e, NULL, text, FORWARD_HINT);
+		return bad(e, NULL, text, hint);
 	if (o->n_forward == d->max) {
 		snprintf(e->msg, sizeof(e->msg), "too many values (at most %llu)", d->max);
 		return false;
 	}
 	f = &o->forward[o->n_forward];
 	memset(f, 0, sizeof(*f));
-	if (strcmp(at + 1, "nxdomain") == 0)
+	if (d->kind == K_FORWARD && strcmp(at + 1, "nxdomain") == 0)
 		f->how = POLICY_FWD_NXDOMAIN;
-	else if (strcmp(at + 1, "refused") == 0)
+	else if (d->kind == K_FORWARD && strcmp(at + 1, "refused") == 0)
 		f->how = POLICY_FWD_REFUSED;
 	else if (netio_addr_parse(at + 1, OPTS_UPSTREAM_PORT, &f->addr) == TDNS_OK)
-		f->how = POLICY_FWD_SET;
+		f->how = d->kind == K_STUB ? POLICY_FWD_STUB : POLICY_FWD_SET;
 	else
-		return bad(e, "address", text, FORWARD_HINT);
+		return bad(e, "address", text, hint);
 	copy = (char *)arena_strdup(o, text);
 	if (copy == NULL) {
 		snprintf(e->msg, sizeof(e->msg), "out of memory");
@@ -781,6 +804,7 @@ static bool opt_apply(struct opts_build *b, const struct opts_def *d, const char
 		o->n_allow++;
 		return true;
 	case K_FORWARD:
+	case K_STUB:
 		return forward_apply(o, d, text, e);
 	case K_TEXTS:
 		list = field(o, d);
@@ -798,6 +822,17 @@ static bool opt_apply(struct opts_build *b, const struct opts_def *d, const char
 		break;
 	}
 	return true;
+}
+
+/* Drop the stub: entries of o->forward (stub) or the others. */
+static void forward_clear(struct tdns_opts *o, bool stub)
+{
+	unsigned i, j;
+
+	for (i = 0, j = 0; i < o->n_forward; i++)
+		if ((o->forward[i].how == POLICY_FWD_STUB) != stub)
+			o->forward[j++] = o->forward[i];
+	o->n_forward = j;
 }
 
 /* The first value of a list (or -v) from a source replaces the earlier
@@ -821,7 +856,7 @@ static void opt_begin(struct opts_build *b, const struct opts_def *d)
 	case K_TLS_LISTEN: b->o->n_tls_listen = 0; break;
 	case K_HTTPS_LISTEN: b->o->n_https_listen = 0; break;
 	case K_COUNT: b->o->verbose = 0; break;
-	case K_FORWARD: b->o->n_forward = 0; break;
+	case K_FORWARD: case K_STUB: forward_clear(b->o, d->kind == K_STUB); break;
 	case K_TEXTS: ((struct opts_strlist *)field(b->o, d))->n = 0; break;
 	default: break;
 	}
@@ -865,7 +900,7 @@ enum opts_shape opts_key_shape(const struct opts_def *d)
 	switch (d->kind) {
 	case K_LISTEN: case K_UPSTREAM: case K_ALLOW:
 	case K_TLS_LISTEN: case K_HTTPS_LISTEN: case K_UPSTREAM_TLS:
-	case K_FORWARD: case K_TEXTS: case K_DOMAIN:
+	case K_FORWARD: case K_STUB: case K_TEXTS: case K_DOMAIN:
 		return OPTS_LIST;
 	default:
 		return OPTS_SCALAR;
@@ -1607,9 +1642,12 @@ static void print_value(FILE *f, const struct opts_def *d, const struct tdns_opt
 			items++, print_item(f, netio_addr_str(&o->https_listen[i], buf, sizeof(buf)));
 		break;
 	case K_FORWARD:
+	case K_STUB:
 		for (i = 0; i < o->n_forward; i++) {
 			const struct policy_forward *fw = &o->forward[i];
 
+			if ((fw->how == POLICY_FWD_STUB) != (d->kind == K_STUB))
+				continue;
 			snprintf(tbuf, sizeof(tbuf), "%s@%s", fw->name,
 				 fw->how == POLICY_FWD_NXDOMAIN  ? "nxdomain"
 				 : fw->how == POLICY_FWD_REFUSED ? "refused"

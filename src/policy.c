@@ -43,7 +43,7 @@ struct pol_node {
 	struct pol_rrset *rrsets;
 	unsigned n_rrsets;
 	uint32_t hash;
-	unsigned first, end;   /* POLICY_FWD_SET: upstreams */
+	unsigned first, end;   /* POLICY_FWD_SET, _STUB: upstreams */
 	uint8_t zone;          /* enum policy_zone */
 	uint8_t fwd;           /* enum policy_fwd, when has_fwd */
 	bool has_fwd;
@@ -733,10 +733,11 @@ static enum tdns_status forwards(struct tdns_policy *p, const struct policy_src 
 		n = node_get(&p->local, key, klen);
 		if (n == NULL)
 			return TDNS_ENOMEM;
-		if (n->has_fwd && (n->fwd != f->how || f->how != POLICY_FWD_SET ||
+		if (n->has_fwd && (n->fwd != f->how || f->how > POLICY_FWD_STUB ||
 				   n->end != up)) {
 			snprintf(err, cap, "forward '%s': given twice, or both forwarded and "
-				 "local (list the upstreams of a name together)", f->name);
+				 "local or stub (list the upstreams of a name together)",
+				 f->name);
 			return TDNS_EPARSE;
 		}
 		if (!n->has_fwd) {
@@ -744,7 +745,7 @@ static enum tdns_status forwards(struct tdns_policy *p, const struct policy_src 
 			n->fwd = (uint8_t)f->how;
 			n->first = n->end = up;
 		}
-		if (f->how == POLICY_FWD_SET)
+		if (f->how == POLICY_FWD_SET || f->how == POLICY_FWD_STUB)
 			n->end = ++up;
 	}
 	return TDNS_OK;
@@ -873,13 +874,25 @@ static void zone_negative(struct tdns_answer *a, const struct pol_node *z, uint1
 		add_rrset(a, ANS_AUTHORITY, owner, soa);
 }
 
-/* The records of nd for q: of its type, else its CNAME (RFC 1034 3.6.2).
- * False when it has neither. */
+/* The records of nd for q: of its type, else its CNAME (RFC 1034 3.6.2);
+ * for ANY, every RRset of the name, one over UDP (RFC 8482 4.1, as the
+ * upper tier answers it). False when it has none of them. */
 static bool answer_records(const struct pol_node *nd, const struct tdns_qctx *q,
 			   struct tdns_answer *a)
 {
 	const struct pol_rrset *rs = rrset_of(nd, q->qtype);
 
+	if (q->qtype == DNS_TYPE_ANY) {
+		if (nd->n_rrsets == 0)
+			return false;
+		a->aa = true;
+		/* rrsets are in type order (rec_cmp) */
+		for (unsigned i = 0; i < nd->n_rrsets; i++)
+			add_rrset(a, ANS_ANSWER, NULL, &nd->rrsets[i]);
+		if (q->transport == QCTX_UDP)
+			answer_minimal_any(a);
+		return true;
+	}
 	if (rs == NULL && q->qtype != DNS_TYPE_CNAME)
 		rs = rrset_of(nd, DNS_TYPE_CNAME);
 	if (rs == NULL)

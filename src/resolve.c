@@ -82,6 +82,9 @@ enum fail_kind {
 	FAIL_CHAIN,       /* a CNAME chain longer than CHASE_MAX_HOPS */
 	FAIL_INTERNAL,    /* out of memory and the like */
 	FAIL_STORE,       /* the local store failed (static zones, cache) */
+	FAIL_REFERRAL,    /* a stub zone's server referred further down */
+	FAIL_REFUSED,     /* a CNAME target in a domain never forwarded
+			   * (NAME@refused): REFUSED, as the target itself is */
 };
 
 /* What the resolver knows about one upstream. */
@@ -103,6 +106,8 @@ struct upq {
 	unsigned upstream;        /* index of the current attempt's upstream */
 	unsigned set_first;       /* its upstream set (policy.h): */
 	unsigned set_end;         /* upstreams set_first .. set_end-1 */
+	bool stub;                /* the set is a stub zone's authoritative
+				   * servers: asked with RD clear */
 	bool tcp;                 /* current attempt over TCP */
 	bool no_edns;             /* current attempt without OPT (RFC 6891 7) */
 	bool probe;               /* current attempt probes a dead upstream */
@@ -239,6 +244,8 @@ static const char *fail_text(enum fail_kind why)
 	case FAIL_LOOP: return "CNAME loop";
 	case FAIL_CHAIN: return "CNAME chain too long";
 	case FAIL_STORE: return "local store error";
+	case FAIL_REFUSED: return "CNAME target in a domain never forwarded (refused)";
+	case FAIL_REFERRAL: return "referral from a stub zone's server (not followed)";
 	case FAIL_INTERNAL: break;
 	}
 	return "internal error";
@@ -265,9 +272,17 @@ static uint16_t fail_ede(enum fail_kind why)
 	case FAIL_OVERLOAD:
 	case FAIL_INTERNAL:
 	case FAIL_STORE:
+	case FAIL_REFUSED:
+	case FAIL_REFERRAL:
 		break;
 	}
 	return 0;
+}
+
+/* The rcode of a failure: SERVFAIL, except what the policy refuses. */
+static uint16_t fail_rcode(enum fail_kind why)
+{
+	return why == FAIL_REFUSED ? DNS_RCODE_REFUSED : DNS_RCODE_SERVFAIL;
 }
 
 /* Failures of reaching the upstreams, not of the name (failcache.h). */
@@ -277,13 +292,15 @@ static bool fail_unreachable(enum fail_kind why)
 	       why == FAIL_TLS_AUTH;
 }
 
-/* Every SERVFAIL is logged with its reason, at most LOG_BURST lines a
- * second; the lines left out are counted and reported in the next window
- * (a dead upstream under load must not flood the log). */
-static void log_servfail(struct tdns_resolver *r, const uint8_t *qkey,
-			 size_t qkey_len, uint16_t qtype, const char *why,
-			 uint32_t remembered_ms, bool unreachable)
+/* Every SERVFAIL (and every REFUSED of a failure, fail_rcode) is logged
+ * with its reason, at most LOG_BURST lines a second; the lines left out
+ * are counted and reported in the next window (a dead upstream under load
+ * must not flood the log). */
+static void log_failure(struct tdns_resolver *r, uint16_t rcode, const uint8_t *qkey,
+			size_t qkey_len, uint16_t qtype, const char *why,
+			uint32_t remembered_ms, bool unreachable)
 {
+	const char *rc = rcode == DNS_RCODE_REFUSED ? "REFUSED" : "SERVFAIL";
 	uint64_t now_ms = clock_mono_ms();
 	uint8_t wire[NAME_WIRE_MAX];
 	size_t wlen = 0;
@@ -312,12 +329,12 @@ static void log_servfail(struct tdns_resolver *r, const uint8_t *qkey,
 	ldns_rdf_deep_free(qname);
 	type = ldns_rr_type2str((ldns_rr_type)qtype);
 	if (remembered_ms > 0)
-		log_warn("SERVFAIL %s %s: %s; answered from memory for %u s%s",
+		log_warn("%s %s %s: %s; answered from memory for %u s%s", rc,
 			 name != NULL ? name : "?", type != NULL ? type : "?", why,
 			 (unsigned)(remembered_ms / 1000),
 			 unreachable ? " or until an upstream answers" : "");
 	else
-		log_warn("SERVFAIL %s %s: %s", name != NULL ? name : "?",
+		log_warn("%s %s %s: %s", rc, name != NULL ? name : "?",
 			 type != NULL ? type : "?", why);
 	free(name);
 	free(type);
@@ -388,14 +405,16 @@ static bool stale_get(struct tdns_resolver *r, const uint8_t *qkey,
 /*
  * The answer to a client whose query failed (why): the stale entry when
  * serve-stale found one (RFC 8767 4: TTL 30, EDE "Stale Answer" once it is
- * past its expiry), else SERVFAIL with the EDE of why (RFC 8914). a keeps
- * RA; stale->data must outlive the encoding of a.
+ * past its expiry), else SERVFAIL (REFUSED for FAIL_REFUSED, never stale)
+ * with the EDE of why (RFC 8914). a keeps RA; stale->data must outlive the
+ * encoding of a.
  */
 static void fail_answer(struct tdns_resolver *r, const struct tdns_qctx *q,
 			const struct tdns_cache_value *stale, enum fail_kind why,
 			uint64_t now, struct tdns_answer *a)
 {
-	if (stale != NULL && stale->data != NULL) {
+	/* A refusal is the policy's answer: no stale data stands in for it. */
+	if (stale != NULL && stale->data != NULL && why != FAIL_REFUSED) {
 		if (cache_value_answer(stale->data, stale->len, now,
 				       STALE_ANSWER_TTL, q, a) == TDNS_OK) {
 			if (stale->expiry <= now) {
@@ -405,8 +424,9 @@ static void fail_answer(struct tdns_resolver *r, const struct tdns_qctx *q,
 			return;
 		}
 	}
-	stats_inc(&r->stats.servfail);
-	answer_fail(a, DNS_RCODE_SERVFAIL, fail_ede(why), fail_text(why));
+	if (fail_rcode(why) == DNS_RCODE_SERVFAIL)
+		stats_inc(&r->stats.servfail);
+	answer_fail(a, fail_rcode(why), fail_ede(why), fail_text(why));
 }
 
 /* ---- the failure cache (RFC 9520) ---- */
@@ -671,7 +691,9 @@ static void set_qsent(struct tdns_resolver *r, struct upq *u, bool mix)
 	u->used_0x20 = true;
 }
 
-/* The upstream query message (encode.h encode_query): RD set, one question
+/* The upstream query message (encode.h encode_query): RD set (clear for
+ * a stub zone's servers, RFC 1034 4.3.1: they answer from their data and
+ * do not recurse), one question
  * (qsent), an OPT advertising 1232 bytes (RFC 6891 6.2.5, DNS flag day
  * 2020) unless this upstream refused EDNS; DO and CD when validating. */
 static size_t build_query(const struct tdns_resolver *r, const struct upq *u,
@@ -685,6 +707,8 @@ static size_t build_query(const struct tdns_resolver *r, const struct upq *u,
 		flags |= ENC_Q_DO;
 	if (u->cd)
 		flags |= ENC_Q_CD;
+	if (u->stub)
+		flags |= ENC_Q_NORD;
 	return encode_query(u->id, u->qsent, u->qname_len, u->qtype, u->qclass, flags, m,
 			    UPQ_MSG_MAX);
 }
@@ -850,13 +874,15 @@ static void upq_fail(struct tdns_resolver *r, struct upq *u)
 	struct upq *d = deps_detach(u), *dnext;
 	uint32_t remembered = 0;
 
-	if (why != FAIL_INTERNAL && why != FAIL_OVERLOAD)
+	/* A refusal is the policy's answer, not a failure to remember: a
+	 * reload may change it. */
+	if (why != FAIL_INTERNAL && why != FAIL_OVERLOAD && why != FAIL_REFUSED)
 		remembered = fail_remember(r, u->key, u->key_len, u->hash, clock_mono_ms(), why);
 	if (w != NULL)
 		stale_get(r, u->key, u->qkey_len, u->qtype, u->qclass, now, &stale);
 	if (w != NULL && (stale.data == NULL || stale.expiry > now))
-		log_servfail(r, u->key, u->qkey_len, u->qtype, fail_text(why), remembered,
-			     fail_unreachable(why));
+		log_failure(r, fail_rcode(why), u->key, u->qkey_len, u->qtype, fail_text(why),
+			    remembered, fail_unreachable(why));
 	u->waiters = NULL;
 	upq_destroy(r, u);
 	for (; w != NULL; w = next) {
@@ -925,6 +951,7 @@ static enum tdns_status upq_new(struct tdns_resolver *r, const uint8_t *qkey,
 				uint64_t now_ms, struct upq **out)
 {
 	uint8_t wire[NAME_WIRE_MAX];
+	enum policy_fwd how;
 	size_t wire_len;
 	struct upq *u = NULL;
 	uint32_t b;
@@ -948,10 +975,12 @@ static enum tdns_status upq_new(struct tdns_resolver *r, const uint8_t *qkey,
 	u->qclass = qclass;
 	u->deadline = now_ms + r->cfg.timeout_ms;
 	/* The one place upstreams are chosen: the question's set. A name
-	 * that is never forwarded gets none (a chased CNAME target in one
-	 * fails; a client's question is answered by miss_stage). */
-	if (route(r, qkey, qkey_len, &u->set_first, &u->set_end) > POLICY_FWD_SET)
+	 * that is never forwarded gets none (no query for one is started:
+	 * miss_stage answers a client's, local_value a chased target's). */
+	how = route(r, qkey, qkey_len, &u->set_first, &u->set_end);
+	if (how > POLICY_FWD_STUB)
 		u->set_end = u->set_first;
+	u->stub = how == POLICY_FWD_STUB;
 	if (r->cfg.serve_stale)
 		u->stale_at = now_ms + STALE_CLIENT_MS;
 	/* Until an attempt fails, the only reason not to have sent one is
@@ -1074,21 +1103,56 @@ static bool self_query(struct tdns_qctx *q, const uint8_t *name, size_t name_len
 	return name_key_from_wire(name, name_len, q->qkey, &q->qkey_len) == TDNS_OK;
 }
 
+/* A local answer a to q (a static zone's, a never-forwarded domain's) as
+ * a packed value in *v, the form of an upstream reply: encoded, parsed
+ * back (msg.h) and packed. 1 with *v set, -1 on failure (*why). */
+static int own_value(struct tdns_resolver *r, const struct tdns_qctx *q,
+		     const struct tdns_answer *a, struct tdns_cache_value *v,
+		     enum fail_kind *why)
+{
+	struct own_msg *om;
+	size_t n = 0;
+	enum tdns_status st;
+	int ret = -1;
+
+	*why = FAIL_INTERNAL;
+	om = malloc(sizeof(*om));
+	if (om == NULL || encode_reply(q, a, om->wire, sizeof(om->wire), &n) != TDNS_OK ||
+	    msg_parse(&om->m, om->wire, n) != MSG_OK)
+		goto out;
+	if (om->m.rcode != DNS_RCODE_NOERROR && om->m.rcode != DNS_RCODE_NXDOMAIN) {
+		/* auth_lookup answers SERVFAIL for a store error */
+		*why = om->m.rcode == DNS_RCODE_SERVFAIL ? FAIL_STORE : FAIL_RCODE;
+		goto out;
+	}
+	st = cache_value_build(&r->cfg.cache, q->qname, q->qname_len, q->qtype, &om->m,
+			       clock_now(), v);
+	if (st == TDNS_OK)
+		ret = 1;
+	else if (st != TDNS_ENOMEM)
+		*why = FAIL_GARBAGE;
+out:
+	free(om);
+	return ret;
+}
+
 /*
- * Static zones, then the cache, for a question the resolver asks itself (a
- * CNAME target being chased), as a packed value (cache.h) in *v: a static
- * answer is encoded, parsed back (msg.h) and packed like an upstream
- * reply, so the chase deals with one form only. Returns 1 with *v set, 0
- * for a miss (a corrupt cache entry included: the upstream's answer
+ * Static zones, the cache, then the route, for a question the resolver
+ * asks itself (a CNAME target being chased), as a packed value (cache.h)
+ * in *v (own_value), so the chase deals with one form only. A name in a
+ * domain that is never forwarded gets that domain's answer, as a client
+ * asking it would (policy.h): NXDOMAIN, the RFC 6303 zone's negative
+ * answer; REFUSED fails the chase with FAIL_REFUSED. Returns 1 with *v
+ * set, 0 for a miss (a corrupt cache entry included: the upstream's answer
  * replaces it), -1 when the lookup failed (*why). Runs once per chased
  * name, never for a client's question.
  */
 static int local_value(struct tdns_resolver *r, const struct tdns_qctx *q,
 		       struct tdns_cache_value *v, enum fail_kind *why)
 {
-	struct own_msg *om = NULL;
 	struct tdns_txn *t;
-	size_t n = 0;
+	enum policy_fwd how;
+	unsigned first, end;
 	enum tdns_status st;
 	int ret = -1;
 
@@ -1100,24 +1164,7 @@ static int local_value(struct tdns_resolver *r, const struct tdns_qctx *q,
 	answer_reset(&r->ans);
 	if (auth_lookup(r->zc, t, q, &r->ans) == AUTH_ANSWERED) {
 		stats_inc(&r->stats.static_answers);
-		*why = FAIL_INTERNAL;
-		om = malloc(sizeof(*om));
-		if (om == NULL ||
-		    encode_reply(q, &r->ans, om->wire, sizeof(om->wire), &n) != TDNS_OK ||
-		    msg_parse(&om->m, om->wire, n) != MSG_OK)
-			goto out;
-		if (om->m.rcode != DNS_RCODE_NOERROR &&
-		    om->m.rcode != DNS_RCODE_NXDOMAIN) {
-			/* auth_lookup answers SERVFAIL for a store error */
-			*why = om->m.rcode == DNS_RCODE_SERVFAIL ? FAIL_STORE : FAIL_RCODE;
-			goto out;
-		}
-		st = cache_value_build(&r->cfg.cache, q->qname, q->qname_len,
-				       q->qtype, &om->m, clock_now(), v);
-		if (st == TDNS_OK)
-			ret = 1;
-		else if (st != TDNS_ENOMEM)
-			*why = FAIL_GARBAGE;
+		ret = own_value(r, q, &r->ans, v, why);
 		goto out;
 	}
 	ret = 0;
@@ -1127,15 +1174,25 @@ static int local_value(struct tdns_resolver *r, const struct tdns_qctx *q,
 	if (st == TDNS_OK) {
 		stats_inc(&r->stats.cache_hits);
 		ret = 1;
+		goto out;
 	} else if (st == TDNS_EINVAL) {
 		log_warn("cache lookup: corrupt entry (treated as a miss)");
 	} else if (st != TDNS_ENOTFOUND) {
 		log_warn("local lookup: %s", tdns_strerror(st));
 		*why = st == TDNS_ENOMEM ? FAIL_INTERNAL : FAIL_STORE;
 		ret = -1;
+		goto out;
+	}
+	how = route(r, q->qkey, q->qkey_len, &first, &end);
+	if (how == POLICY_FWD_REFUSED) {
+		*why = FAIL_REFUSED;
+		ret = -1;
+	} else if (how > POLICY_FWD_STUB) {
+		answer_reset(&r->ans);
+		policy_route_answer(r->pol, how, q, &r->ans);
+		ret = own_value(r, q, &r->ans, v, why);
 	}
 out:
-	free(om);
 	rtxn_close(r, t);
 	return ret;
 }
@@ -1162,7 +1219,8 @@ static void miss_failed(struct tdns_resolver *r, const struct tdns_qctx *q,
 
 	stale_get(r, q->qkey, q->qkey_len, q->qtype, q->qclass, now, stale);
 	if (stale->data == NULL || stale->expiry > now)
-		log_servfail(r, q->qkey, q->qkey_len, q->qtype, fail_text(why), 0, false);
+		log_failure(r, fail_rcode(why), q->qkey, q->qkey_len, q->qtype, fail_text(why), 0,
+			    false);
 	fail_answer(r, q, stale, why, now, a);
 }
 
@@ -1212,7 +1270,7 @@ static enum pipeline_verdict miss_stage(struct tdns_resolver *r,
 
 	/* A name never forwarded is answered here, recursion asked or not. */
 	how = route(r, q->qkey, q->qkey_len, &first, &end);
-	if (how > POLICY_FWD_SET) {
+	if (how > POLICY_FWD_STUB) {
 		policy_route_answer(r->pol, how, q, a);
 		return PIPELINE_ANSWER;
 	}
@@ -1231,6 +1289,30 @@ static enum pipeline_verdict miss_stage(struct tdns_resolver *r,
 	return PIPELINE_ANSWER;
 }
 
+/* A cache hit due for prefetch (resolve.h): one upstream query for q
+ * with nobody waiting, unless one is out already, the question's failure
+ * is remembered, or no slot is free; its answer is cached as any. */
+static void prefetch(struct tdns_resolver *r, const struct tdns_qctx *q)
+{
+	uint8_t key[RECORD_KEY_MAX + 2];
+	uint64_t now_ms = clock_mono_ms();
+	struct upq *u;
+	size_t key_len;
+	uint32_t hash;
+
+	key_len = question_key(q->qkey, q->qkey_len, q->qtype, q->qclass, key);
+	hash = key_hash(key, key_len);
+	failures_check_flush(r);
+	if (r->n_free == 0 || upq_find(r, key, key_len, hash) != NULL ||
+	    fail_remembered(r, key, key_len, hash, now_ms))
+		return;
+	if (upq_new(r, q->qkey, q->qkey_len, q->qtype, q->qclass, key, key_len, hash, now_ms,
+		    &u) != TDNS_OK)
+		return;
+	if (!attempt_start(r, u, u->set_first, false, false, now_ms))
+		upq_destroy(r, u);
+}
+
 /*
  * The pipeline's QUERY stage: what local data answers. CHAOS identity,
  * classes and transfers we do not forward, and the static zones are
@@ -1243,6 +1325,7 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 	struct tdns_resolver *r = ctx;
 	struct tdns_txn *t;
 	enum tdns_status st;
+	bool due = false;
 
 	stats_inc(&r->stats.queries);
 	if (q->qclass == DNS_CLASS_CH) {
@@ -1284,13 +1367,15 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 		stats_inc(&r->stats.static_answers);
 		return PIPELINE_ANSWER;
 	}
-	st = cache_answer(t, q, clock_now(), a);
+	st = cache_answer(t, q, clock_now(), r->cfg.prefetch ? &due : NULL, a);
 	/* An entry validated under another setting (validation switched on
 	 * or off since) is a miss: asked again, stored again. */
 	if (st == TDNS_OK && (a->dnssec == VALID_UNCHECKED) != (r->cfg.anchors == NULL))
 		st = TDNS_ENOTFOUND;
 	if (st == TDNS_OK) {
 		stats_inc(&r->stats.cache_hits);
+		if (due)
+			prefetch(r, q);
 		return PIPELINE_ANSWER;
 	}
 	answer_reset(a);
@@ -1528,6 +1613,18 @@ static bool soa_covers(const struct tdns_msg *m, const uint8_t *name,
 	return false;
 }
 
+/* A referral (RFC 1034 4.3.2 step 3b): not authoritative, no answer, the
+ * NS records of a zone below in the authority section. */
+static bool referral(const struct tdns_msg *m)
+{
+	if (m->rcode != DNS_RCODE_NOERROR || m->aa || m->ancount > 0)
+		return false;
+	for (size_t i = msg_ns_start(m); i < msg_ar_start(m); i++)
+		if (m->rr[i].type == DNS_TYPE_NS)
+			return true;
+	return false;
+}
+
 static size_t chain_len(const struct upq *u)
 {
 	return u->chain.data != NULL ? dns_rd16(u->chain.data + 10) : 0;
@@ -1731,7 +1828,7 @@ static void log_bogus(struct tdns_resolver *r, const struct upq *u,
 	char text[VALID_WHY_MAX + 32];
 
 	snprintf(text, sizeof(text), "DNSSEC bogus (EDE %u): %s", vd->ede, vd->why);
-	log_servfail(r, u->key, u->qkey_len, u->qtype, text, 0, false);
+	log_failure(r, DNS_RCODE_SERVFAIL, u->key, u->qkey_len, u->qtype, text, 0, false);
 }
 
 /* Judge u's parked answer; fetch what the verdict needs (depend_on, which
@@ -2033,6 +2130,12 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 	if ((rcode != DNS_RCODE_NOERROR && rcode != DNS_RCODE_NXDOMAIN) ||
 	    (m.edns && m.edns_ext_rcode != 0) || m.tc) {
 		reply_failed(r, u, FAIL_RCODE, true, now_ms);
+		return;
+	}
+	if (u->stub && referral(&m)) {
+		/* Following it is an iterator's work (Unbound's stub-zone
+		 * does): not done; the next server of the set may answer. */
+		reply_failed(r, u, FAIL_REFERRAL, true, now_ms);
 		return;
 	}
 	up_verdict(r, u, true, now_ms);

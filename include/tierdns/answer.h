@@ -115,6 +115,13 @@ struct tdns_ans_rrset *answer_add(struct tdns_answer *a, enum ans_section sec,
  * truncated reply that tells a client to retry over TCP. */
 void answer_truncate(struct tdns_answer *a);
 
+/* RFC 8482 4.1: the answer to ANY over UDP keeps one RRset of the answer
+ * section (the first added: the first in type order, with its
+ * signatures), so that ANY is no lever for amplification; the other
+ * sections (a CNAME chain's, a denial) stay. Over TCP a client gets them
+ * all. */
+void answer_minimal_any(struct tdns_answer *a);
+
 /* Copy n bytes into the answer's arena; the copy lives as long as the
  * descriptor's current contents (until answer_reset). NULL when full. */
 const uint8_t *answer_keep(struct tdns_answer *a, const void *p, size_t n);

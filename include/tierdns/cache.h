@@ -14,6 +14,8 @@
  *                          negative answer, or none)
  *   u8  status             enum valid_status: what DNSSEC validation said
  *   u8  ede                RFC 8914 INFO-CODE of a bogus value, else 0
+ *   u32 ttl                expiry minus the time the value was built: the
+ *                          TTL it was stored with (prefetch)
  *   (ancount + nscount) times:
  *     owner                uncompressed wire name, case as received
  *     u16 type | u16 class | u64 expiry (absolute) | u16 rdlength | rdata
@@ -35,7 +37,8 @@
  * its RRSIGs, and the NSEC/NSEC3 records with theirs (the denial proof).
  * DO=0 clients are not given RRSIG, NSEC and NSEC3 records unless they
  * asked for that type (RFC 4035 3.2.1). Version 1 values (without status
- * and ede) are still read, as VALID_UNCHECKED.
+ * and ede) are still read, as VALID_UNCHECKED; version 2 values (without
+ * ttl) too, never due for prefetch.
  *
  * Serving counts TTLs down from the absolute expiry (TTL = expiry - now) and
  * never up; an entry whose expiry is not in the future is a miss.
@@ -79,7 +82,7 @@
 #include "tierdns/store.h"
 #include "tierdns/wire.h"
 
-#define CACHE_VALUE_VERSION 2u
+#define CACHE_VALUE_VERSION 3u
 
 /* The DNSSEC status stored with a value (RFC 4035 4.3). */
 enum valid_status {
@@ -224,12 +227,14 @@ enum tdns_status cache_value_answer(const uint8_t *val, size_t len, uint64_t now
 /*
  * The fresh cache entry for q (its name key, qtype, class IN) in read
  * transaction t, as cache_value_answer; the entries borrow the snapshot.
+ * prefetch (NULL: not asked) is set on a hit: true when the entry is in
+ * the last tenth of the TTL it was stored with (Unbound's prefetch rule).
  * TDNS_ENOTFOUND on a miss, an expired entry or a type never cached;
  * TDNS_EINVAL for a corrupt entry (a miss: the upstream's answer replaces
  * it); other store errors as store.h (never to be read as a miss).
  */
 enum tdns_status cache_answer(struct tdns_txn *t, const struct tdns_qctx *q,
-			      uint64_t now, struct tdns_answer *a);
+			      uint64_t now, bool *prefetch, struct tdns_answer *a);
 
 /*
  * Look the question (name key qkey of the qname, qtype, class IN) up in read

@@ -16,6 +16,7 @@
 #ifndef TIERDNS_DAEMON_H
 #define TIERDNS_DAEMON_H
 
+#include "tierdns/auth.h"
 #include "tierdns/netio.h"
 #include "tierdns/opts.h"
 #include "tierdns/status.h"
@@ -88,5 +89,14 @@ void daemon_cleanup(const struct tdns_opts *o);
 enum tdns_status daemon_open(const struct tdns_opts *o,
 			     const struct tdns_store_opts *so,
 			     struct tdns_store **out);
+
+/* Both daemons' identity, as NSD and Unbound set theirs: *ident is
+ * o->identity (--identity), else the host name (written into host[cap]),
+ * NULL when neither is known (dnstap's identity); chaos gets the CHAOS TXT
+ * strings (auth.h): the identity unless --hide-identity, o->version_string
+ * or "tierdns VERSION" unless --hide-version (NULL: REFUSED). The strings
+ * are o's, host or static: they live as long as those. */
+void daemon_identity(const struct tdns_opts *o, char *host, size_t cap, const char **ident,
+		     struct tdns_auth_cfg *chaos);
 
 #endif

@@ -57,12 +57,14 @@ size_t encode_error(const struct tdns_qctx *q, uint16_t rcode, uint8_t *out,
 #define ENC_Q_EDNS 1u /* an OPT record */
 #define ENC_Q_DO 2u   /* with DO set (RFC 3225; needs ENC_Q_EDNS) */
 #define ENC_Q_CD 4u   /* CD set (RFC 4035 3.2.2) */
+#define ENC_Q_NORD 8u /* RD clear: a question to an authoritative server
+		       * (a stub zone's, RFC 1034 4.3.1) */
 
 /*
- * A query for upstream: ID id, RD set, one question (qname uncompressed,
- * written as given, e.g. with 0x20 case mixing), with ENC_Q_EDNS an OPT
- * advertising QCTX_EDNS_SIZE (DO with ENC_Q_DO), CD with ENC_Q_CD. Returns
- * its length, 0 if it does not fit cap.
+ * A query for upstream: ID id, RD set unless ENC_Q_NORD, one question
+ * (qname uncompressed, written as given, e.g. with 0x20 case mixing), with
+ * ENC_Q_EDNS an OPT advertising QCTX_EDNS_SIZE (DO with ENC_Q_DO), CD with
+ * ENC_Q_CD. Returns its length, 0 if it does not fit cap.
  */
 size_t encode_query(uint16_t id, const uint8_t *qname, size_t qname_len,
 		    uint16_t qtype, uint16_t qclass, unsigned flags, uint8_t *out,

@@ -102,6 +102,7 @@ struct tdns_opts {
 	bool serve_stale;        /* --serve-stale (RFC 8767), default off */
 	uint32_t stale_ttl;      /* --stale-ttl, seconds, default 86400 */
 	bool use_0x20;           /* --use-0x20, default off */
+	bool prefetch;           /* --prefetch, default off */
 	/* DNSSEC validation (anchor.h): on with a trust anchor file */
 	const char *trust_anchor; /* --trust-anchor FILE, dnssec: {trust-anchor:} */
 	const char *insecure[OPTS_MAX_INSECURE]; /* --insecure-domain NAME */
@@ -113,6 +114,12 @@ struct tdns_opts {
 	unsigned tcp_idle_ms;    /* --tcp-idle, default 10000 (RFC 7766 6.2.3) */
 	bool reuse_port;         /* --reuse-port: no check that the port is free
 				  * (several processes share it, SO_REUSEPORT) */
+	/* both tiers: CHAOS TXT identity (RFC 4892, auth.h), NSD's and
+	 * Unbound's keys */
+	const char *identity;       /* --identity, identity:; NULL: the host name */
+	const char *version_string; /* --version-string, version:; NULL: tierdns's */
+	bool hide_identity;         /* --hide-identity: id.server etc. REFUSED */
+	bool hide_version;          /* --hide-version: version.bind etc. REFUSED */
 	/* upper tier: response rate limiting (rrl.h), off while rrl.rate is 0 */
 	struct tdns_rrl_cfg rrl;      /* rrl: rate, slip, size */
 	unsigned rrl_ipv4_prefix;     /* rrl: ipv4-prefix, copied into rrl */

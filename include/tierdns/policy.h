@@ -5,10 +5,12 @@
  * and hosts files). Bytes in, bytes out: no sockets, no store.
  *
  * A policy is one table of names (name.h keys). Each name may carry:
- *   - a route (forward:), for the name and every name below it unless a
- *     longer name has its own: an upstream set (a range of the resolver's
- *     upstream indices, with the failover and health rules of resolve.h),
- *     or "never forward" (answered NXDOMAIN or REFUSED, dnsmasq --local);
+ *   - a route (forward:, stub:), for the name and every name below it
+ *     unless a longer name has its own: an upstream set (a range of the
+ *     resolver's upstream indices, with the failover and health rules of
+ *     resolve.h), asked with RD (forward:) or without it, as the zone's
+ *     authoritative servers (stub:, Unbound's stub-zone), or "never
+ *     forward" (answered NXDOMAIN or REFUSED, dnsmasq --local);
  *   - a local zone type (local-zone:), for the name and below, with
  *     Unbound's meanings (POLICY_Z_* below);
  *   - local records (local-data:, hosts files), exactly at the name.
@@ -18,7 +20,9 @@
  * Two decisions are asked of it:
  *   - policy_answer, before the static zones and the cache: local records
  *     and local zone types (a record overrides only its own name and type;
- *     what it does not answer goes on to the static zones, the cache and
+ *     ANY at a name with records gets its RRsets, one over UDP as RFC 8482
+ *     4.1 allows; what it does not answer goes on to the static zones, the
+ *     cache and
  *     the upstreams), then the RPZ triggers (POLICY_RPZ_* below);
  *   - policy_route, when a question misses and is about to go upstream:
  *     the longest matching forward: name picks the upstream set; none
@@ -74,11 +78,13 @@ enum policy_zone {
 	POLICY_Z_NODEFAULT,          /* no RFC 6303 default for this name */
 };
 
-/* How forward: routes a name. The values after POLICY_FWD_SET are not
- * forwarded at all. */
+/* How forward: and stub: route a name. The values after POLICY_FWD_STUB
+ * are not forwarded at all. */
 enum policy_fwd {
 	POLICY_FWD_DEFAULT = 0, /* the default upstreams */
 	POLICY_FWD_SET,         /* a forward: set */
+	POLICY_FWD_STUB,        /* a stub: set: authoritative servers, asked
+				 * with RD clear */
 	POLICY_FWD_NXDOMAIN,    /* never forwarded: NXDOMAIN */
 	POLICY_FWD_REFUSED,     /* never forwarded: REFUSED */
 	POLICY_FWD_PRIVATE,     /* RFC 6303: a locally served zone */
@@ -103,17 +109,17 @@ enum policy_table {
 	POLICY_T_RPZ,
 };
 
-/* One forward: entry as the options give it (opts.h). */
+/* One forward: or stub: entry as the options give it (opts.h). */
 struct policy_forward {
 	const char *name;      /* domain, absolute or not */
-	enum policy_fwd how;   /* POLICY_FWD_SET, _NXDOMAIN or _REFUSED */
-	struct tdns_addr addr; /* POLICY_FWD_SET: one upstream of the set */
+	enum policy_fwd how;   /* POLICY_FWD_SET, _STUB, _NXDOMAIN or _REFUSED */
+	struct tdns_addr addr; /* POLICY_FWD_SET, _STUB: one upstream of the set */
 };
 
 /* What a policy is built from; every pointer is borrowed for the call. */
 struct policy_src {
 	unsigned n_default;            /* upstreams 0..n_default-1: the default set */
-	/* forward: entries; the upstream of entry i (a set) is upstream
+	/* forward: and stub: entries; the upstream of entry i (a set) is upstream
 	 * number n_default + k, k counting the set entries before it, and
 	 * the entries of one name must be adjacent (policy_forward_sort) */
 	const struct policy_forward *forward;
@@ -162,7 +168,7 @@ enum policy_verdict {
 enum policy_verdict policy_answer(const struct tdns_policy *p, const struct tdns_qctx *q,
 				  struct tdns_answer *a);
 
-/* The route of a name key. POLICY_FWD_DEFAULT and _SET: upstreams
+/* The route of a name key. POLICY_FWD_DEFAULT, _SET and _STUB: upstreams
  * [*first, *end). */
 enum policy_fwd policy_route(const struct tdns_policy *p, const uint8_t *qkey,
 			     size_t qkey_len, unsigned *first, unsigned *end);

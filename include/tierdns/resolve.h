@@ -81,6 +81,12 @@
  *    3 Stale Answer, 18 Prohibited (resolver_refuse), 0 Other (local
  *    overload). Every SERVFAIL's reason is logged, at most 5 lines a
  *    second, the rest counted.
+ *  - Prefetch (cfg.prefetch, Unbound's prefetch): a cache hit on an entry
+ *    in the last tenth of the TTL it was stored with is answered from the
+ *    cache and starts one upstream query for the question with no client
+ *    waiting (none when one is already out: coalescing, nor when the
+ *    failure cache remembers the question or max_outstanding is reached);
+ *    its answer replaces the entry. Off: one test of a flag per hit.
  *  - 0x20 (cfg.use_0x20): the question's letters go out in random case
  *    (getrandom) and a reply must echo it byte for byte; an upstream that
  *    answers with another case is asked again without 0x20 and is never
@@ -164,6 +170,8 @@ struct tdns_resolver_cfg {
 	bool serve_stale;              /* RFC 8767, see below */
 	uint32_t stale_ttl;            /* how long past expiry; 0 = 86400 s */
 	bool use_0x20;                 /* randomise the upstream question's case */
+	bool prefetch;                 /* refresh entries asked in their last
+					* tenth, see below */
 	const struct tdns_anchors *anchors; /* DNSSEC validation (anchor.h,
 					* validate.h) with these trust anchors;
 					* NULL: off. Borrowed, read-only */

@@ -309,6 +309,20 @@ def tcp_exchange(addr, port, data, timeout=2.0, framed=True, src=None):
         s.close()
 
 
+def check_bad_configs(h, conf, table, label):
+    """Each (file text, message part) of table written to conf is refused
+    by tierdns-local --check-config: status 2, the part and the file's name
+    in its error."""
+    for text, want in table:
+        with open(conf, "w") as f:
+            f.write(text)
+        r = subprocess.run([LOCAL_BIN, "-c", conf, "--check-config"], capture_output=True,
+                           text=True)
+        h.check(r.returncode == 2 and want in r.stderr and
+                os.path.basename(conf) + ":" in r.stderr,
+                "bad %s %r: status %d, %s" % (label, text, r.returncode, r.stderr.strip()))
+
+
 def make_query(name, rdtype="A", edns=False, rd=True, qid=None):
     q = dns.message.make_query(name, rdtype, use_edns=0 if edns else False)
     if not rd:

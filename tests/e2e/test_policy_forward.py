@@ -23,6 +23,21 @@ def answering(addr):
     return lambda up, s: [("send", hl.a_reply(s, addr))] if s.msg else None
 
 
+# Names of the default upstream that are CNAMEs into never-forwarded
+# domains: the chase gets that domain's answer, never an upstream's.
+CNAMES = {"to-lan.example.": "host.lan.", "to-blocked.example.": "x.blocked.",
+          "to-private.example.": "4.3.168.192.in-addr.arpa."}
+
+
+def default_answering(up, s):
+    if s.msg is None:
+        return None
+    if s.qname in CNAMES:
+        return [("send", hl.reply(s, answer=["%s 300 IN CNAME %s" %
+                                              (s.qname_raw, CNAMES[s.qname])]))]
+    return [("send", hl.a_reply(s, "192.0.2.1"))]
+
+
 def ptr_answering(target):
     def handler(up, s):
         if s.msg is None:
@@ -38,7 +53,7 @@ def corp_first(up, s):
     return [("send", hl.a_reply(s, "10.0.0.1"))]
 
 
-default = hl.FakeUpstream(h, answering("192.0.2.1"))
+default = hl.FakeUpstream(h, default_answering)
 corp1 = hl.FakeUpstream(h, corp_first)
 corp2 = hl.FakeUpstream(h, answering("10.0.0.2"))
 sub = hl.FakeUpstream(h, answering("10.9.9.9"))
@@ -107,6 +122,26 @@ run_table(local, TABLE, "flags")
 # A second question for a corp. name is a cache hit: no upstream asked again.
 m, _ = hl.query(local, "www.corp.")
 h.check(corp1.count("www.corp.") == 1, "www.corp. again: asked %d times" % corp1.count("www.corp."))
+# A CNAME chased into a never-forwarded domain: that domain's answer after
+# the CNAME (RFC 6604: the rcode is the last name's), no upstream asked for
+# the target; a refused one is REFUSED, logged as what it is.
+for name, rcode, soa in (("to-lan.example.", "NXDOMAIN", False),
+                         ("to-private.example.", "NXDOMAIN", True),
+                         ("to-blocked.example.", "REFUSED", False),
+                         ("to-blocked.example.", "REFUSED", False)):
+    m, _ = hl.query(local, name, timeout=5)
+    target = CNAMES[name]
+    h.check(hl.rcode_text(m) == rcode, "%s: rcode %s, want %s" % (name, hl.rcode_text(m), rcode))
+    if rcode != "REFUSED" and m is not None:
+        h.check([r.to_text() for rr in m.answer for r in rr] == [target] and
+                any(rr.rdtype == dns.rdatatype.SOA for rr in m.authority) == soa,
+                "%s: CNAME %s%s, got %s" % (name, target, " and the SOA" if soa else "", m))
+    h.check(who(target) == [], "%s: the target %s asked of %s" % (name, target, who(target)))
+text = local.log_text()
+h.check("no upstream reachable" not in text and "SERVFAIL to-" not in text,
+        "a chase into a never-forwarded domain logged as a failure: %s" % text[-1500:])
+h.check("REFUSED to-blocked.example. A: CNAME target in a domain never forwarded (refused)"
+        in text, "the refused chase is logged as such: %s" % text[-1500:])
 # Without recursion, never-forwarded names are still answered.
 m, _ = hl.query(local, "other.lan.", rd=False)
 h.check(hl.rcode_text(m) == "NXDOMAIN", "other.lan. RD=0: %s, want NXDOMAIN" % hl.rcode_text(m))
@@ -148,13 +183,7 @@ BAD = [
     ("forward: [{name: corp., port: 5}]\n", "unknown key"),
     ("forward: [corp.]\n", "NAME@ADDR"),
 ]
-for text, want in BAD:
-    with open(conf, "w") as f:
-        f.write(text)
-    r = subprocess.run([hl.LOCAL_BIN, "-c", conf, "--check-config"], capture_output=True,
-                       text=True)
-    h.check(r.returncode == 2 and want in r.stderr and "local.conf:" in r.stderr,
-            "bad forward %r: status %d, %s" % (text, r.returncode, r.stderr.strip()))
+hl.check_bad_configs(h, conf, BAD, "forward")
 r = subprocess.run([hl.LOCAL_BIN, "--forward", "corp.@10.0.0.1", "--forward", "corp.@nxdomain",
                     "-d", os.path.join(h.tmp, "db3"), "-p", "1"],
                    capture_output=True, text=True, timeout=20)

@@ -129,6 +129,14 @@ TABLE = [
     ("blocked.example.", "A", "NOERROR", lambda m: rrs(m, dns.rdatatype.A) == ["0.0.0.0"], False),
     ("0.0.0.0.in-addr.arpa.", "PTR", "NXDOMAIN", None, False),
     ("foo.", "A", "NOERROR", lambda m: rrs(m, dns.rdatatype.A) == ["192.0.2.1"], True),
+    # ANY at a name with local records: answered from them, one RRset over
+    # UDP (RFC 8482 4.1: the first in type order); no local records: upstream
+    ("mail.test.", "ANY", "NOERROR", lambda m: rrs(m, dns.rdatatype.MX) == ["10 mx.mail.test."],
+     False),
+    ("nas.", "ANY", "NOERROR", lambda m: len(m.answer) == 1 and
+     rrs(m, dns.rdatatype.A) == ["192.168.1.10"], False),
+    ("b.st.test.", "ANY", "NXDOMAIN", lambda m: auth_soa(m), False),
+    ("any.example.", "ANY", "NOERROR", None, True),
 ]
 
 
@@ -148,6 +156,12 @@ def run(table, label):
 
 
 run(TABLE, "start")
+# ANY over TCP: every RRset of the name's local data.
+m, _ = hl.query(local, "nas.", "ANY", tcp=True)
+h.check(m is not None and rrs(m, dns.rdatatype.A) == ["192.168.1.10"] and
+        rrs(m, dns.rdatatype.AAAA) == ["fd00::10"] and (m.flags & 0x0400),
+        "nas. ANY over TCP: A and AAAA with AA, got %s" % m)
+h.check(up.count("nas.") == 0, "nas. ANY over TCP asked upstream")
 text = local.log_text()
 h.check("hosts:5: not an IPv4 or IPv6 address, line skipped" in text and
         "hosts:6: not a host name, line skipped" in text,

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Resolver policy differential (issue 16): Unbound and tierdns-local with
-the same forward-zones, local-zone/local-data and response policy zone,
-each forwarding "." to one tierdns-upper (the zones of tests/interop/zones)
-and "corp." to a second one. Every query of the table goes to both;
+the same forward-zones, stub-zones, local-zone/local-data and response
+policy zone, each forwarding "." to one tierdns-upper (the zones of
+tests/interop/zones), "corp." to a second one, and asking a third one as
+the authoritative server of the stub zone "lab.". Every query of the table goes to both;
 compared: rcode, AA, and the answer and authority sections as sets of
 (owner, type, rdata), TTLs left out (the two caches fetch at their own
 moments; the policy TTLs are the configuration's in both).
@@ -35,6 +36,16 @@ $TTL 300
 ns1  IN A   10.1.1.53
 www  IN A   10.1.1.10
 www  IN AAAA 2001:db8:c::10
+"""
+
+LAB_ZONE = """$ORIGIN lab.
+$TTL 300
+@    IN SOA ns1 hostmaster 1 3600 600 86400 300
+@    IN NS  ns1
+ns1  IN A   10.2.2.53
+www  IN A   10.2.2.10
+www  IN TXT "lab"
+out  IN CNAME www.interop.
 """
 
 RPZ_ZONE = """$TTL 300
@@ -78,9 +89,13 @@ QUERIES = [
     ("www.sub.interop.", "AAAA"),
     # forward-zone corp.
     ("www.corp.", "A"), ("www.corp.", "AAAA"), ("nx.corp.", "A"), ("corp.", "SOA"),
+    # stub-zone lab.: its authoritative server, asked without recursion
+    ("www.lab.", "A"), ("www.lab.", "TXT"), ("nx.lab.", "A"), ("lab.", "SOA"),
+    ("lab.", "NS"), ("out.lab.", "A"),
     # local-data over an upstream name: its own type only
     ("www.interop.", "A"), ("www.interop.", "AAAA"), ("WWW.Interop.", "A"),
-    ("mx.interop.", "MX"), ("cname.interop.", "A"),
+    ("mx.interop.", "MX"), ("cname.interop.", "A"), ("mx.interop.", "ANY"),
+    ("a.st.interop.", "ANY"),
     # local-zone types
     ("a.st.interop.", "TXT"), ("a.st.interop.", "A"), ("b.st.interop.", "A"),
     ("st.interop.", "SOA"), ("a.tr.interop.", "A"), ("a.tr.interop.", "AAAA"),
@@ -150,7 +165,23 @@ def _typetransparent(q, ub, ours):
     return {}, {}
 
 
-DELIBERATE = [_rpz_aa, _cname_followed, _typetransparent]
+def _any_local(q, ub, ours):
+    """ANY at a name with local data: Unbound 1.17 looks for an RRset of
+    type ANY, finds none and answers NODATA (AA); tierdns-local answers
+    with the name's local RRsets, one over UDP (RFC 8482 4.1), as its
+    upper tier answers ANY. Both answer locally with AA and NOERROR; ours
+    holds one of the configured RRsets."""
+    if q[1] != "ANY" or ub.get("answer") or ub.get("rcode") != "NOERROR":
+        return None
+    if ours.get("rcode") != "NOERROR" or not ours.get("AA") or len(ours.get("answer", ())) < 1:
+        return None
+    rrsets = {(r[0], r[1]) for r in ours["answer"]}
+    if len(rrsets) != 1 or next(iter(rrsets))[0] != q[0]:
+        return None
+    return {}, {}
+
+
+DELIBERATE = [_rpz_aa, _cname_followed, _typetransparent, _any_local]
 
 
 def main():
@@ -161,6 +192,10 @@ def main():
         with open(corp_file, "w") as f:
             f.write(CORP_ZONE)
         corp = env.start_upper(zones=[("corp.", corp_file)], name="upper-corp")
+        lab_file = env.path("lab.zone")
+        with open(lab_file, "w") as f:
+            f.write(LAB_ZONE)
+        lab = env.start_upper(zones=[("lab.", lab_file)], name="upper-lab")
         rpz_file = env.path("block.rpz")
         with open(rpz_file, "w") as f:
             f.write(RPZ_ZONE)
@@ -179,11 +214,12 @@ rpz:
     name: "rpz.test."
     zonefile: "%s"
 """ % (corp.port, rpz_file)
-        ub = env.start_unbound("unbound", forward=upper, modules="respip iterator",
-                               extra=extra)
+        ub = env.start_unbound("unbound", forward=upper, stubs=[("lab.", lab)],
+                               modules="respip iterator", extra=extra)
         argv = [env.bin("tierdns-local"), "--db", env.path("local-db"), "--listen",
                 "127.0.0.1", "--port", "@PORT@", "--upstream", upper.endpoint(),
-                "--forward", "corp.@" + corp.endpoint(), "--rpz", rpz_file, "-t", "1"]
+                "--forward", "corp.@" + corp.endpoint(), "--stub", "lab.@" + lab.endpoint(),
+                "--rpz", rpz_file, "-t", "1"]
         for z in LOCAL_ZONES:
             argv += ["--local-zone", z]
         for rr in LOCAL_DATA:

@@ -668,7 +668,7 @@ static void test_corrupt_value(void **state)
 	struct fixture *f = *state;
 	uint8_t key[NAME_KEY_MAX], rkey[RECORD_KEY_MAX];
 	uint8_t val[] = { CACHE_VALUE_VERSION, 0, 0xff, 0xff, 0xff, 0xff, 0xff,
-			  0xff, 0xff, 0xff, 0, 1, 0, 0, 3, 'w', 'w', 'w' };
+			  0xff, 0xff, 0xff, 0, 1, 0, 0, 3, 'w', 0, 0, 1, 0x2c, 'w', 'w' };
 	size_t klen, rlen;
 	struct tdns_txn *t = NULL;
 	ldns_pkt *got = NULL;
@@ -1474,7 +1474,7 @@ static enum fq_result fq_new(struct tdns_txn *t, const uint8_t *in, size_t len,
 		return FQ_DECLINED;
 	answer_reset(&a);
 	a.ra = true;
-	st = cache_answer(t, &q, now, &a);
+	st = cache_answer(t, &q, now, NULL, &a);
 	if (st == TDNS_ENOTFOUND)
 		return FQ_MISS;
 	if (st != TDNS_OK)

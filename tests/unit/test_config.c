@@ -191,7 +191,14 @@ static const struct err_case err_cases[] = {
 	{ LO, "forward:\n  - {name: corp., local: maybe}\n",
 	  "2:26: key 'forward.local': nxdomain or refused is expected", { NULL } },
 	{ LO, "forward:\n  - {name: corp., port: 53}\n",
-	  "2:19: unknown key of a forward: stanza (name, upstream, local)", { NULL } },
+	  "2:19: unknown key of a forward: or stub: stanza (name, upstream, local)", { NULL } },
+	/* stub: stanzas: the zone's servers, nothing local */
+	{ LO, "stub:\n  - name: corp.\n", "2:5: key 'stub': a stanza needs upstream: (the "
+	  "zone's servers) and no local:", { NULL } },
+	{ LO, "stub:\n  - {name: corp., upstream: []}\n",
+	  "2:29: key 'stub.upstream': empty sequence", { NULL } },
+	{ LO, "stub: [corp.@refused]\n", "1:8: key 'stub': invalid address 'corp.@refused': "
+	  "NAME@ADDR[:PORT] is expected, with an IP address", { NULL } },
 	{ LO, "forward: [corp.]\n", "1:11: key 'forward': invalid value 'corp.': NAME@ADDR[:PORT], "
 	  "NAME@nxdomain or NAME@refused is expected, with an IP address", { NULL } },
 	{ UP, "forward: [corp.@10.0.0.1]\n", "1:1: key 'forward' applies to tierdns-local only",

@@ -91,13 +91,23 @@ static void test_local(void **state)
 		"x.ads.test. A 10.6.6.6", "st.test. SOA ns. admin. 1 2 3 4 5",
 		"a.st.test. TXT hi", "a.tr.test. A 10.2.2.2", "rd.test. A 10.3.3.3",
 		"ok.rf.test. A 10.4.4.4", "alias.test. CNAME webapp.site.",
-		"a.tt.test. A 10.5.5.5",
+		"a.tt.test. A 10.5.5.5", "webapp.site. TXT hi", "webapp.site. MX 10 mail.site.",
 	};
 	static const struct acase cases[] = {
 		{ "webapp.site.", DNS_TYPE_A, POLICY_ANSWER, 0, true, DNS_TYPE_A, 2, 0, 0 },
 		{ "WEBAPP.site.", DNS_TYPE_A, POLICY_ANSWER, 0, true, DNS_TYPE_A, 2, 0, 0 },
 		{ "webapp.site.", DNS_TYPE_AAAA, POLICY_PASS, 0, 0, 0, 0, 0, 0 },
 		{ "www.webapp.site.", DNS_TYPE_A, POLICY_PASS, 0, 0, 0, 0, 0, 0 },
+		/* ANY at a name with records: answered here, one RRset over
+		 * UDP (RFC 8482 4.1), the first in type order (test_any: TCP) */
+		{ "webapp.site.", DNS_TYPE_ANY, POLICY_ANSWER, 0, true, DNS_TYPE_A, 2, 0, 0 },
+		{ "www.webapp.site.", DNS_TYPE_ANY, POLICY_PASS, 0, 0, 0, 0, 0, 0 },
+		{ "alias.test.", DNS_TYPE_ANY, POLICY_ANSWER, 0, true, DNS_TYPE_CNAME, 1, 0, 0 },
+		{ "a.tt.test.", DNS_TYPE_ANY, POLICY_ANSWER, 0, true, DNS_TYPE_A, 1, 0, 0 },
+		{ "a.st.test.", DNS_TYPE_ANY, POLICY_ANSWER, 0, true, DNS_TYPE_TXT, 1, 0, 0 },
+		{ "b.st.test.", DNS_TYPE_ANY, POLICY_ANSWER, DNS_RCODE_NXDOMAIN, true, 0, 0, 1, 0 },
+		{ "x.y.rd.test.", DNS_TYPE_ANY, POLICY_ANSWER, 0, true, DNS_TYPE_A, 1, 0, 0 },
+		{ "localhost.", DNS_TYPE_ANY, POLICY_ANSWER, 0, true, DNS_TYPE_A, 1, 0, 0 },
 		{ "site.", DNS_TYPE_A, POLICY_PASS, 0, 0, 0, 0, 0, 0 },
 		{ "alias.test.", DNS_TYPE_A, POLICY_ANSWER, 0, true, DNS_TYPE_CNAME, 1, 0, 0 },
 		{ "alias.test.", DNS_TYPE_CNAME, POLICY_ANSWER, 0, true, DNS_TYPE_CNAME, 1, 0, 0 },
@@ -143,6 +153,37 @@ static void test_local(void **state)
 	/* 9 configured, 3 built in: localhost., the two loopback PTRs */
 	assert_int_equal(policy_names(p), 12);
 	run_answers(p, cases, sizeof(cases) / sizeof(cases[0]));
+	policy_release(p);
+}
+
+/* ANY over TCP: every RRset of the name, in type order. */
+static void test_any_tcp(void **state)
+{
+	static const char *const data[] = {
+		"webapp.site. 60 TXT hi", "webapp.site. 60 A 10.1.2.3",
+		"webapp.site. 60 MX 10 mail.site.", "webapp.site. 60 A 10.1.2.4",
+	};
+	static const uint16_t types[] = { DNS_TYPE_A, DNS_TYPE_MX, DNS_TYPE_TXT };
+	struct policy_src src;
+	struct tdns_policy *p;
+	struct tdns_answer a;
+	struct tdns_qctx q;
+
+	(void)state;
+	memset(&src, 0, sizeof(src));
+	src.n_default = 1;
+	src.local_data = data;
+	src.n_local_data = sizeof(data) / sizeof(data[0]);
+	p = build(&src);
+	mkq(&q, "webapp.site.", DNS_TYPE_ANY, QCTX_TCP);
+	answer_reset(&a);
+	assert_int_equal(policy_answer(p, &q, &a), POLICY_ANSWER);
+	assert_int_equal(a.rcode, DNS_RCODE_NOERROR);
+	assert_true(a.aa);
+	assert_int_equal(answer_count(&a, ANS_ANSWER), 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(a.rrsets[i].type, types[i]);
+	assert_int_equal(a.rrsets[0].count, 2);
 	policy_release(p);
 }
 
@@ -198,7 +239,10 @@ static void test_route(void **state)
 		{ ".", POLICY_FWD_DEFAULT, 0, 2 },
 		{ "corp.", POLICY_FWD_SET, 4, 6 },
 		{ "a.b.CORP.", POLICY_FWD_SET, 4, 6 },
-		{ "x.sub.corp.", POLICY_FWD_SET, 6, 7 },
+		{ "x.sub.corp.", POLICY_FWD_SET, 7, 8 },
+		/* a stub zone: a set of its own, asked without RD */
+		{ "st.corp.", POLICY_FWD_STUB, 6, 7 },
+		{ "a.st.corp.", POLICY_FWD_STUB, 6, 7 },
 		{ "corpx.", POLICY_FWD_DEFAULT, 0, 2 },
 		{ "h.lan.", POLICY_FWD_NXDOMAIN, 0, 0 },
 		{ "blocked.", POLICY_FWD_REFUSED, 0, 0 },
@@ -217,8 +261,8 @@ static void test_route(void **state)
 		{ "8.8.8.8.in-addr.arpa.", POLICY_FWD_DEFAULT, 0, 2 },
 	};
 	/* Sorted by name key: lan., 10.in-addr.arpa. (upstream 2),
-	 * 172.in-addr.arpa. (3), corp and Corp. (4, 5), sub.corp. (6),
-	 * blocked. */
+	 * 172.in-addr.arpa. (3), corp and Corp. (4, 5), st.corp. (6, a
+	 * stub), sub.corp. (7), blocked. */
 	struct policy_forward f[] = {
 		{ "sub.corp.", POLICY_FWD_SET, { .len = 0 } },
 		{ "corp", POLICY_FWD_SET, { .len = 0 } },
@@ -227,6 +271,7 @@ static void test_route(void **state)
 		{ "Corp.", POLICY_FWD_SET, { .len = 0 } },
 		{ "blocked.", POLICY_FWD_REFUSED, { .len = 0 } },
 		{ "10.in-addr.arpa.", POLICY_FWD_SET, { .len = 0 } },
+		{ "st.corp.", POLICY_FWD_STUB, { .len = 0 } },
 	};
 	static const char *const zones[] = { "254.169.in-addr.arpa. nodefault" };
 	struct policy_src src;
@@ -256,7 +301,7 @@ static void test_route(void **state)
 		assert_int_equal(zoneload_name_key(cases[i].name, key, &klen), TDNS_OK);
 		how = policy_route(p, key, klen, &first, &end);
 		assert_int_equal(how, cases[i].how);
-		if (how <= POLICY_FWD_SET) {
+		if (how <= POLICY_FWD_STUB) {
 			assert_int_equal(first, cases[i].first);
 			assert_int_equal(end, cases[i].end);
 		}
@@ -453,6 +498,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_local),
+		cmocka_unit_test(test_any_tcp),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_route),
 		cmocka_unit_test(test_route_answer),

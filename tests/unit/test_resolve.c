@@ -60,6 +60,7 @@ struct env {
 	int clients[8]; /* their addresses are the request handles */
 	uint8_t out[WIRE_MAX_MSG];
 	size_t out_len;
+	bool prefetch; /* env_resolver: cfg.prefetch */
 };
 
 static enum tdns_status fake_send(void *ctx, uint64_t token, unsigned upstream,
@@ -303,6 +304,7 @@ static void env_resolver(struct env *e, unsigned n_upstream, unsigned max_out)
 	cfg.timeout_ms = 2000;
 	cfg.max_outstanding = max_out;
 	cfg.max_waiters = 4;
+	cfg.prefetch = e->prefetch;
 	cfg.transport.send = fake_send;
 	cfg.transport.done = fake_done;
 	cfg.transport.wake = fake_wake;
@@ -1958,6 +1960,51 @@ static void test_stale_refresh(void **state)
 	assert_int_equal(e->n_sent, 1);
 }
 
+/* Prefetch (Unbound's): a hit in the last tenth of the stored TTL (300 s)
+ * answers from the cache and sends one upstream query with nobody
+ * waiting; more hits meanwhile send none; its answer replaces the entry.
+ * Before the last tenth, or with prefetch off, a hit sends nothing. */
+static void test_prefetch(void **state)
+{
+	static const char *const NEW_A[] = { "www.site. 300 IN A 192.0.2.99", NULL };
+	static const char *const LEFT_A[] = { "www.site. 30 IN A 192.0.2.10", NULL };
+	struct env *e = *state;
+	uint8_t rep[4096];
+	ldns_pkt *p;
+	size_t n;
+
+	for (int on = 0; on <= 1; on++) {
+		e->prefetch = on;
+		env_resolver(e, 1, 0);
+		clock_set_fake(T0 + (uint64_t)on * 100000);
+		cache_then_expire(e, 269000); /* 31 s left */
+		assert_int_equal(ask(e, 0, 1, "www.site.", LDNS_RR_TYPE_A, true, 0),
+				 RESOLVER_REPLY);
+		assert_int_equal(e->n_sent, 0);
+		clock_advance_ms(1000); /* 30 s left: the last tenth */
+		assert_int_equal(ask(e, 0, 2, "www.site.", LDNS_RR_TYPE_A, true, 0),
+				 RESOLVER_REPLY);
+		p = check_reply(e->out, e->out_len, 2, LDNS_RCODE_NOERROR, LEFT_A);
+		ldns_pkt_free(p);
+		assert_int_equal(e->n_sent, (size_t)on);
+		assert_int_equal(resolver_outstanding(e->r), (size_t)on);
+		assert_int_equal(ask(e, 1, 3, "www.site.", LDNS_RR_TYPE_A, true, 0),
+				 RESOLVER_REPLY);
+		assert_int_equal(e->n_sent, (size_t)on);
+		if (!on)
+			continue;
+		n = mkreply(&e->sent[0], LDNS_RCODE_NOERROR, false, NEW_A, NULL, rep);
+		deliver(e, 0, rep, n);
+		assert_int_equal(e->n_got, 0); /* nobody waited */
+		assert_int_equal(resolver_outstanding(e->r), 0);
+		assert_int_equal(ask(e, 0, 4, "www.site.", LDNS_RR_TYPE_A, true, 0),
+				 RESOLVER_REPLY);
+		p = check_reply(e->out, e->out_len, 4, LDNS_RCODE_NOERROR, NEW_A);
+		ldns_pkt_free(p);
+		assert_int_equal(e->n_sent, 1);
+	}
+}
+
 /* The name as the resolver sent it in attempt i, as text. */
 static char *sent_qname(const struct env *e, size_t i)
 {
@@ -2429,6 +2476,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_miss_then_answer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_random_ids, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prefetch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coalesce, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spoofs_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout_servfail, setup, teardown),
