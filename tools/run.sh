@@ -17,9 +17,10 @@ cmake --build "$build" -j "$(nproc)"
 var="$top/var"
 mkdir -p "$var"
 # The upper's zones signed (keys made once into var/keys), the local's as
-# they are.
+# they are (--force: the repository's files are what to serve, edited or
+# not, their serial raised by the store if need be).
 "$top/tools/seed_signed.sh" "$build" "$var"
-"$build/tierdns-zone" --db "$var/local" load "$top"/zones/local/*.zone
+"$build/tierdns-zone" --db "$var/local" load --force "$top"/zones/local/*.zone
 
 pids=()
 stop() {
