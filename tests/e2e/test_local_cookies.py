@@ -13,7 +13,6 @@ RFC 9018, RFC 7828), on every way an answer leaves it:
      (--tcp-idle in 100 ms units), over UDP never;
   f) dig +cookie, as a user runs it, reports the server cookie good."""
 import os
-import socket
 import struct
 import subprocess
 import sys

@@ -21,7 +21,6 @@ DNS cookies (NSD from 4.8.0, Unbound's answer-cookie from 1.18.0): they
 are not peers here. A peer that is not installed is skipped."""
 import os
 import select
-import signal
 import socket
 import struct
 import subprocess
@@ -118,16 +117,6 @@ def spawn(label, argv, port, probe="version.bind", probe_type="TXT", probe_class
     return None
 
 
-def stop(p):
-    if p is not None and p.proc.poll() is None:
-        p.proc.send_signal(signal.SIGTERM)
-        try:
-            p.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.proc.kill()
-            p.proc.wait()
-
-
 ZONE = """$ORIGIN ck.
 $TTL 300
 @ SOA ns1 hostmaster 1 3600 600 86400 300
@@ -195,7 +184,7 @@ zone "ck." { type primary; file "%s/ck.zone"; };
                     "a) 3 NOERROR replies through the relay: %s"
                     % [(e[0], e[2]) for e in log])
         h.log("a) relay saw: %s" % [(e[0], len(e[1]) if e[1] else 0, e[2]) for e in log])
-        stop(bind)
+        h.stop(bind)
 
 # ---- b) tierdns-local -> Knot DNS with mod-cookies ----
 if not os.access(KNOTD, os.X_OK):
@@ -244,7 +233,7 @@ zone:
                 replies[0][2] in (0, hl.dns.rcode.BADCOOKIE),
                 "b) every reply after the first NOERROR: %s"
                 % [(e[0], len(e[1]) if e[1] else 0, e[2]) for e in log])
-        stop(knot)
+        h.stop(knot)
 
 # ---- c) BIND resolver -> tierdns-upper with RRL ----
 if not os.access(NAMED, os.X_OK):
@@ -280,7 +269,7 @@ zone "ck." { type primary; file "%s/ck.zone"; };
         procs = [subprocess.Popen(dig + ["nx%d.site." % i], stdout=subprocess.PIPE, text=True)
                  for i in range(first, first + n)]
         ok = sum("status: NXDOMAIN" in p.communicate(timeout=20)[0] for p in procs)
-        stop(named)
+        h.stop(named)
         return ok
 
     relay = Relay(up.port)
