@@ -32,7 +32,11 @@
  *
  * With DNSSEC (the upstream asked with DO): each RRset of the answer is
  * followed by its RRSIGs, and a negative answer's authority holds the SOA,
- * its RRSIGs, and the NSEC/NSEC3 records with theirs (the denial proof).
+ * its RRSIGs, and the NSEC/NSEC3 records with theirs (the denial proof);
+ * so does a positive answer's with an RRset expanded from a wildcard (an
+ * RRSIG whose Labels field is below its owner's label count): the NSEC/
+ * NSEC3 records with theirs, the proof that no closer name exists (RFC
+ * 4035 3.1.3.3), their TTLs capped as positive ones.
  * DO=0 clients are not given RRSIG, NSEC and NSEC3 records unless they
  * asked for that type (RFC 4035 3.2.1). Version 1 values (without status
  * and ede) are still read, as VALID_UNCHECKED.

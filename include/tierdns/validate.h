@@ -22,7 +22,13 @@
  *     chain); otherwise bogus (EDE 10 RRSIGs Missing);
  *   - a negative answer (NXDOMAIN, or NODATA with its SOA) needs an NSEC
  *     (RFC 4035 5.4) or NSEC3 (RFC 5155 8) proof for the last name of the
- *     chain and qtype (ldns_dnssec_verify_denial[_nsec3]).
+ *     chain and qtype (ldns_dnssec_verify_denial[_nsec3]);
+ *   - an answer RRset whose verifying RRSIG was made for a wildcard (its
+ *     Labels field below the owner's label count) needs the proof that
+ *     the owner does not exist: an NSEC covering it whose closest encloser
+ *     is the wildcard's parent (RFC 4035 5.3.4), or an NSEC3 covering the
+ *     next closer name (RFC 5155 8.8; opt-out: insecure, as Unbound);
+ *     none is bogus EDE 12, a wrong one EDE 6.
  * Bogus verdicts carry the RFC 8914 INFO-CODE: 6 DNSSEC Bogus, 7 Signature
  * Expired, 8 Signature Not Yet Valid, 9 DNSKEY Missing, 10 RRSIGs Missing,
  * 12 NSEC Missing.

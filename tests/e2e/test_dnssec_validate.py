@@ -14,9 +14,11 @@ alters the reply). Checked:
   - below the insecure delegation: data without AD, also at the end of a
     signed CNAME chased into it; --insecure-domain site.
     serves site. without AD;
+  - a wildcard answer is secure with its NSEC proof, which DO clients get;
   - tampering: a flipped RRSIG byte, an altered A record, stripped RRSIGs,
-    an RRSIG whose validity ended, a DS that matches no key -> SERVFAIL with
-    the EDE of RFC 8914 (6, 6, 10, 7, 9), logged; CD=1 gets the data without
+    an RRSIG whose validity ended, a wildcard answer stripped of the NSEC
+    proving the name absent, a DS that matches no key -> SERVFAIL with the
+    EDE of RFC 8914 (6, 6, 10, 7, 12, 9), logged; CD=1 gets the data without
     AD; a bogus answer is not cached as good (asked again, still SERVFAIL);
   - the status is kept with the cached entry across a restart (AD from the
     cache with the upstream gone).
@@ -68,7 +70,8 @@ def key_of(zone, ksk):
 site = os.path.join(h.tmp, "site.zone")
 with open(os.path.join(hl.ZONES, "upper", "site.zone")) as f, open(site, "w") as out:
     out.write(f.read() + "\nplain.site. 300 IN NS ns1.site.\n"
-              "toplain.site. 300 IN CNAME www.plain.site.\n")
+              "toplain.site. 300 IN CNAME www.plain.site.\n"
+              "*.wild.site. 300 IN A 192.0.2.88\n")
 plain = os.path.join(h.tmp, "plain.zone")
 with open(plain, "w") as out:
     out.write("$ORIGIN plain.site.\n$TTL 300\n"
@@ -148,6 +151,13 @@ expect("nosuch.plain.site A (insecure NXDOMAIN)", ask(d, "nosuch.plain.site.", d
 m = ask(d, "toplain.site.", do=True)
 expect("toplain.site A (signed CNAME into the insecure child)", m, "NOERROR", False)
 h.check("192.0.2.77" in hl.answer_addrs(m), "toplain.site: no address: %s" % describe(m))
+# A wildcard answer is secure with its NSEC proof (RFC 4035 5.3.4), which
+# a DO client is given too (3.1.3.3), from the cache as well.
+for label in ("x.wild.site A, wildcard expansion", "x.wild.site A again, from the cache"):
+    m = ask(d, "x.wild.site.", do=True)
+    expect(label, m, "NOERROR", True)
+    h.check("192.0.2.88" in hl.answer_addrs(m) and has(m, "authority", dns.rdatatype.NSEC),
+            "%s: no address or no NSEC proof: %s" % (label, describe(m)))
 h.stop(d)
 
 # The status survives a restart: with the upstream gone, the cache alone
@@ -172,6 +182,12 @@ TAMPER = {}  # qname -> how to alter the reply
 
 def alter(raw, how):
     m = dns.message.from_wire(raw)
+    if how == "noproof":
+        # the wildcard's proof that the name does not exist, taken out
+        for rrset in list(m.authority):
+            if dns.rdatatype.NSEC in (rrset.rdtype, rrset.covers):
+                m.authority.remove(rrset)
+        return m.to_wire()
     if how == "cut":
         # an upstream that stops at the edge of its data: the CNAME only
         for rrset in list(m.answer):
@@ -239,14 +255,15 @@ if EXPIRED_SIG is None:
     sys.exit(1)
 fake = hl.FakeUpstream(h, proxy)
 TAMPER.update({"webapp.site.": "flip", "api.site.": "alter", "mail.site.": "strip",
-               "ns1.site.": "expired", "www.site.": "cut"})
+               "ns1.site.": "expired", "www.site.": "cut", "y.wild.site.": "noproof"})
 d = h.start_local("LOCAL4", os.path.join(h.tmp, "local4"), [fake.endpoint],
                   "--trust-anchor", anchor)
 expect("untampered ns2.site A through the proxy", ask(d, "ns2.site.", do=True), "NOERROR", True)
 for name, label, code in (("webapp.site.", "a flipped RRSIG byte", 6),
                           ("api.site.", "an altered A record", 6),
                           ("mail.site.", "stripped RRSIGs", 10),
-                          ("ns1.site.", "an expired RRSIG", 7)):
+                          ("ns1.site.", "an expired RRSIG", 7),
+                          ("y.wild.site.", "a wildcard answer without its NSEC", 12)):
     expect("%s (%s)" % (name, label), ask(d, name, do=True), "SERVFAIL", False, code)
     n_before = len(fake.queries(name))
     m = ask(d, name, cd=True, do=True)

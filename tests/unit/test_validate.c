@@ -62,13 +62,26 @@ static ldns_key_list *make_keys(uint32_t inception, uint32_t expiration, ldns_rr
 	return make_zone_keys("test.", inception, expiration, krr);
 }
 
+/* Every record of l (may be NULL) owned by name from now on. */
+static void rename_all(ldns_rr_list *l, const char *name)
+{
+	for (size_t i = 0; l != NULL && i < ldns_rr_list_rr_count(l); i++) {
+		ldns_rr *r = ldns_rr_list_rr(l, i);
+
+		ldns_rdf_deep_free(ldns_rr_owner(r));
+		ldns_rr_set_owner(r, ldns_dname_new_frm_str(name));
+	}
+}
+
 /* The packed value of a reply to (qname, qtype) with the records of an
  * and ns (master-file text, NULL-terminated), each RRset signed with kl
  * unless of unsigned_type; with tamper_to, an A record is replaced by it
- * after signing. */
-static void pack(const char *qname, uint16_t qtype, ldns_pkt_rcode rcode,
-		 const char *const *an, const char *const *ns, ldns_key_list *kl,
-		 uint16_t unsigned_type, const char *tamper_to, struct tdns_cache_value *v)
+ * after signing; with wild_as, an answer RRset owned by a wildcard is
+ * expanded to that owner after signing (RFC 4592: its RRSIGs keep their Labels). */
+static void pack_wild(const char *qname, uint16_t qtype, ldns_pkt_rcode rcode,
+		      const char *const *an, const char *const *ns, ldns_key_list *kl,
+		      uint16_t unsigned_type, const char *tamper_to, const char *wild_as,
+		      struct tdns_cache_value *v)
 {
 	ldns_pkt *p = ldns_pkt_new();
 	ldns_rdf *qn = ldns_dname_new_frm_str(qname);
@@ -101,6 +114,11 @@ static void pack(const char *qname, uint16_t qtype, ldns_pkt_rcode rcode,
 				ldns_rr_free(ldns_rr_list_pop_rr(one));
 				ldns_rr_list_push_rr(one, rr(tamper_to));
 			}
+			if (wild_as != NULL && sec == 0 &&
+			    ldns_dname_is_wildcard(ldns_rr_owner(ldns_rr_list_rr(one, 0)))) {
+				rename_all(one, wild_as);
+				rename_all(sigs, wild_as);
+			}
 			for (size_t i = 0; i < ldns_rr_list_rr_count(one); i++)
 				ldns_pkt_push_rr(p, sec ? LDNS_SECTION_AUTHORITY : LDNS_SECTION_ANSWER,
 						 ldns_rr_list_rr(one, i));
@@ -120,6 +138,13 @@ static void pack(const char *qname, uint16_t qtype, ldns_pkt_rcode rcode,
 	free(wire);
 	free(m);
 	ldns_pkt_free(p);
+}
+
+static void pack(const char *qname, uint16_t qtype, ldns_pkt_rcode rcode,
+		 const char *const *an, const char *const *ns, ldns_key_list *kl,
+		 uint16_t unsigned_type, const char *tamper_to, struct tdns_cache_value *v)
+{
+	pack_wild(qname, qtype, rcode, an, ns, kl, unsigned_type, tamper_to, NULL, v);
 }
 
 /* What the lookup has: the secure DNSKEY answer of test. (or a bogus one). */
@@ -403,6 +428,85 @@ static void test_validate_nsec3(void **state)
 	cache_value_clear(&key);
 }
 
+/* RFC 4035 5.3.4, RFC 5155 8.8: an answer expanded from a wildcard is
+ * secure only with the proof that the name itself does not exist. The
+ * zone holds test., *.w.test. and www.test.; x.w.test. is asked. */
+static void test_wildcard_proof(void **state)
+{
+	char ht[64], hw[64], hx[64], span_lo[256], span_hi[256];
+	const char *lo, *hi, *covering, *other;
+	struct tdns_cache_value key = { 0 };
+	const char *wild_w = "*.w.test. 300 IN A 192.0.2.7";
+	const char *wild_apex = "*.test. 300 IN A 192.0.2.7";
+	const char *nsec_w = "*.w.test. 300 IN NSEC www.test. A RRSIG NSEC";
+	struct {
+		const char *what;
+		const char *answer; /* expanded to x.w.test. */
+		const char *ns[3];
+		enum valid_status want;
+		uint16_t want_ede;
+	} cases[] = {
+		{ "NSEC covering the name, encloser w.test.", NULL, { nsec_w }, VALID_SECURE, 0 },
+		{ "no proof at all", NULL, { 0 }, VALID_BOGUS, EDE_NSEC_MISSING },
+		{ "an NSEC that does not cover the name", NULL,
+		  { "test. 300 IN NSEC *.w.test. SOA NS RRSIG NSEC DNSKEY" }, VALID_BOGUS,
+		  EDE_DNSSEC_BOGUS },
+		{ "*.test. expanded, but the NSEC shows the encloser w.test.", wild_apex,
+		  { nsec_w }, VALID_BOGUS, EDE_DNSSEC_BOGUS },
+		{ "NSEC3 covering the next closer name", NULL, { NULL }, VALID_SECURE, 0 },
+		{ "NSEC3 covering another span only", NULL, { NULL }, VALID_BOGUS,
+		  EDE_DNSSEC_BOGUS },
+		{ "NSEC3 opt-out span over the next closer name", NULL, { NULL },
+		  VALID_INSECURE, 0 },
+	};
+
+	(void)state;
+	/* NSEC3 chain test. <-> www.test.: x.w.test. (the next closer name
+	 * under the encloser w.test.) hashes into one of the two spans */
+	hashed("test.", ht, sizeof(ht));
+	hashed("www.test.", hw, sizeof(hw));
+	hashed("x.w.test.", hx, sizeof(hx));
+	lo = strcmp(ht, hw) < 0 ? ht : hw;
+	hi = lo == ht ? hw : ht;
+	snprintf(span_lo, sizeof(span_lo), "%s.test. 300 IN NSEC3 1 0 0 - %s %s", lo, hi,
+		 lo == ht ? "SOA NS RRSIG DNSKEY NSEC3PARAM" : "A RRSIG");
+	snprintf(span_hi, sizeof(span_hi), "%s.test. 300 IN NSEC3 1 0 0 - %s %s", hi, lo,
+		 hi == ht ? "SOA NS RRSIG DNSKEY NSEC3PARAM" : "A RRSIG");
+	covering = strcmp(lo, hx) < 0 && strcmp(hx, hi) < 0 ? span_lo : span_hi;
+	other = covering == span_lo ? span_hi : span_lo;
+	cases[4].ns[0] = covering;
+	cases[5].ns[0] = other;
+	cases[6].ns[0] = covering;
+	dnskey_value(&key);
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		const char *an[] = { cases[c].answer != NULL ? cases[c].answer : wild_w, NULL };
+		char optout[256];
+		struct tdns_cache_value v = { 0 };
+		struct valid_verdict out;
+		struct have h = { 0 };
+		ldns_rdf *qn = ldns_dname_new_frm_str("x.w.test.");
+		enum valid_step step;
+
+		if (c == 6) { /* the covering span, flags 1 */
+			snprintf(optout, sizeof(optout), "%s", covering);
+			optout[strstr(optout, "NSEC3 1 0") - optout + 8] = '1';
+			cases[c].ns[0] = optout;
+		}
+		h.dnskey = key;
+		pack_wild("x.w.test.", DNS_TYPE_A, LDNS_RCODE_NOERROR, an, cases[c].ns, keys, 0,
+			  NULL, "x.w.test.", &v);
+		step = valid_check(ta, ldns_rdf_data(qn), ldns_rdf_size(qn), DNS_TYPE_A, v.data,
+				   v.len, T0, lookup, &h, &out);
+		if (step != VALID_DONE || out.status != cases[c].want || out.ede != cases[c].want_ede)
+			fail_msg("%s: got step %d status %d EDE %u (%s), want %d EDE %u",
+				 cases[c].what, step, out.status, out.ede, out.why, cases[c].want,
+				 cases[c].want_ede);
+		cache_value_clear(&v);
+		ldns_rdf_deep_free(qn);
+	}
+	cache_value_clear(&key);
+}
+
 /* RFC 4035 5.2: unsigned data at child.test. is insecure only when the
  * (secure) DS answer of child.test. proves a delegation without DS: an
  * NSEC with NS and without DS, or an opt-out NSEC3 span over it (RFC 5155
@@ -594,6 +698,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_validate_table),
 		cmocka_unit_test(test_validate_nsec3),
+		cmocka_unit_test(test_wildcard_proof),
 		cmocka_unit_test(test_unsigned_delegation),
 		cmocka_unit_test(test_unusable_ds),
 		cmocka_unit_test(test_status_in_value),
