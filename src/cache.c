@@ -474,16 +474,24 @@ void cache_value_clear(struct tdns_cache_value *v)
 }
 
 void cache_value_set_status(struct tdns_cache_value *v, enum valid_status status,
-			    uint16_t ede, uint64_t bogus_until)
+			    uint16_t ede, uint64_t until)
 {
+	struct cache_rec r;
+	size_t pos = 0;
+	unsigned idx = 0;
+
 	if (v->data == NULL || v->len < CACHE_HDR_LEN || v->data[0] != CACHE_VALUE_VERSION)
 		return;
 	v->data[14] = (uint8_t)status;
 	v->data[15] = (uint8_t)(status == VALID_BOGUS ? ede : 0);
-	if (status == VALID_BOGUS && v->expiry > bogus_until) {
-		v->expiry = bogus_until;
-		dns_wr64(v->data + 2, bogus_until);
+	if (v->expiry > until) {
+		v->expiry = until;
+		dns_wr64(v->data + 2, until);
 	}
+	/* A record may outlive the value (its own TTL was longer). */
+	while (until != UINT64_MAX && cache_value_next(v->data, v->len, &pos, &idx, &r))
+		if (r.expiry > until)
+			dns_wr64(v->data + (r.owner - v->data) + r.owner_len + 4, until);
 }
 
 enum valid_status cache_value_status(const uint8_t *val, size_t len)

@@ -1724,7 +1724,11 @@ static void valid_run(struct tdns_resolver *r, struct upq *u)
 	chain_take(u->vc, &v);
 	if (vd->status == VALID_BOGUS)
 		log_bogus(r, u, vd);
-	cache_value_set_status(&v, vd->status, vd->ede, now + BOGUS_TTL);
+	cache_value_set_status(&v, vd->status, vd->ede,
+			       vd->status == VALID_BOGUS ? now + BOGUS_TTL : vd->until);
+	/* A secure answer whose signature ends now is answered, not kept. */
+	if (v.expiry <= now)
+		v.cacheable = false;
 	accept_value(r, u, &v, now);
 }
 

@@ -824,6 +824,33 @@ static bool judged_set(const struct vset *s)
 	       t == LDNS_RR_TYPE_NSEC3;
 }
 
+/* RFC 4035 5.3.3: how long m, judged secure at now, stays good: until
+ * the earliest expiration of the RRSIGs that verified it (RFC 4034 3.1.5:
+ * serial arithmetic, the 32-bit time nearest to now) or the end of their
+ * Original TTL counted from now, whichever comes first. */
+static uint64_t good_until(const struct vmsg *m, uint64_t now)
+{
+	uint64_t until = UINT64_MAX;
+
+	for (size_t i = 0; i < m->n; i++) {
+		const ldns_rr *sig = m->sets[i].good;
+		const ldns_rdf *exp = sig != NULL ? ldns_rr_rrsig_expiration(sig) : NULL;
+		const ldns_rdf *orig = sig != NULL ? ldns_rr_rrsig_origttl(sig) : NULL;
+		int32_t left;
+		uint64_t t;
+
+		if (exp == NULL || orig == NULL)
+			continue;
+		left = (int32_t)(ldns_rdf2native_int32(exp) - (uint32_t)now);
+		t = left > 0 ? now + (uint64_t)left : now;
+		if (now + ldns_rdf2native_int32(orig) < t)
+			t = now + ldns_rdf2native_int32(orig);
+		if (t < until)
+			until = t;
+	}
+	return until;
+}
+
 /* Is (name, qtype) data of a zone under a trust anchor? A DS RRset is
  * its parent's (RFC 4035 5.2): the DS of an anchor's own name is not. */
 static bool under_anchor(const struct tdns_anchors *ta, const uint8_t *name, size_t len,
@@ -849,6 +876,7 @@ enum valid_step valid_check(const struct tdns_anchors *ta, const uint8_t *qname,
 	enum judged j = J_SECURE;
 
 	memset(out, 0, sizeof(*out));
+	out->until = UINT64_MAX;
 	if (anchors_insecure(ta, qname, qname_len)) {
 		out->status = VALID_INSECURE;
 		snprintf(out->why, sizeof(out->why), "insecure domain");
@@ -916,8 +944,10 @@ out:
 	if (j != J_BOGUS) {
 		out->status = any_insecure || j == J_INSECURE ? VALID_INSECURE : VALID_SECURE;
 		out->ede = 0;
-		if (out->status == VALID_SECURE)
+		if (out->status == VALID_SECURE) {
 			out->why[0] = '\0';
+			out->until = good_until(&m, now);
+		}
 	}
 	vmsg_free(&m);
 	ldns_rdf_deep_free(qn);

@@ -152,10 +152,14 @@ enum tdns_status cache_value_records(const struct tdns_msg *m,
 				     uint64_t now, struct tdns_cache_value *v);
 void cache_value_clear(struct tdns_cache_value *v);
 
-/* Set the validation status (and the EDE of a bogus one) of v; a bogus
- * value expires at the latest at bogus_until (RFC 9520 3.2). */
+/* Set the validation status (and the EDE of a bogus one) of v, which
+ * then expires at the latest at until (epoch seconds; UINT64_MAX: no
+ * bound), the value and each of its records (the TTLs it is served
+ * with): a bogus one soon (RFC 9520 3.2), a secure one when the first
+ * signature it was validated with expires or its original TTL ends (RFC
+ * 4035 5.3.3; validate.h). */
 void cache_value_set_status(struct tdns_cache_value *v, enum valid_status status,
-			    uint16_t ede, uint64_t bogus_until);
+			    uint16_t ede, uint64_t until);
 
 /* The status stored in a packed value (VALID_UNCHECKED for a
  * version 1 or unreadable one). */

@@ -44,7 +44,9 @@
  * queries, each judged in turn), within the first query's budget; a
  * failed fetch is the query's failure. The verdict is stored with the
  * value (cache.h): bogus ones for at most 60 s, logged with their
- * reason; cache.h turns it into AD or SERVFAIL per client. A cached
+ * reason; secure ones no longer than their signatures last or their
+ * Original TTL (validate.h until, RFC 4035 5.3.3), the served TTLs cut
+ * alike; cache.h turns it into AD or SERVFAIL per client. A cached
  * entry whose verdict does not fit the configuration (unchecked with
  * validation on, judged with it off) is a miss.
  *

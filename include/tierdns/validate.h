@@ -56,6 +56,11 @@ struct valid_verdict {
 	enum valid_status status;
 	uint16_t ede;                /* bogus: the INFO-CODE */
 	char why[VALID_WHY_MAX];     /* bogus or insecure: the reason */
+	/* secure: the answer is good until then at the latest (epoch
+	 * seconds): the earliest, over the RRSIGs that verified its RRsets,
+	 * of the signature's expiration and now + its Original TTL (RFC 4035
+	 * 5.3.3, as Unbound); UINT64_MAX otherwise */
+	uint64_t until;
 	/* VALID_NEED: the question whose answer is missing */
 	uint8_t need_name[NAME_WIRE_MAX]; /* lower-case wire name */
 	size_t need_len;

@@ -20,6 +20,8 @@ alters the reply). Checked:
     proving the name absent, a DS that matches no key -> SERVFAIL with the
     EDE of RFC 8914 (6, 6, 10, 7, 12, 9), logged; CD=1 gets the data without
     AD; a bogus answer is not cached as good (asked again, still SERVFAIL);
+  - a secure answer's TTL is cut to what its signature has left, and to the
+    signature's Original TTL when the TTLs were raised on the way;
   - the status is kept with the cached entry across a restart (AD from the
     cache with the upstream gone).
 """
@@ -188,6 +190,11 @@ def alter(raw, how):
             if dns.rdatatype.NSEC in (rrset.rdtype, rrset.covers):
                 m.authority.remove(rrset)
         return m.to_wire()
+    if how == "ttl":
+        # TTLs raised on the way: the RRSIG's Original TTL still says 300
+        for rrset in m.answer:
+            rrset.ttl = 86400
+        return m.to_wire()
     if how == "cut":
         # an upstream that stops at the edge of its data: the CNAME only
         for rrset in list(m.answer):
@@ -209,6 +216,8 @@ def alter(raw, how):
                     rd = rd.replace(address="192.0.2.66")
                 elif how == "expired" and rrset.rdtype == dns.rdatatype.RRSIG:
                     rd = EXPIRED_SIG
+                elif how == "soon" and rrset.rdtype == dns.rdatatype.RRSIG:
+                    rd = SOON_SIG
                 elif how == "ds" and rrset.rdtype == dns.rdatatype.DS:
                     digest = bytearray(rd.digest)
                     digest[0] ^= 0xff
@@ -253,12 +262,44 @@ for line in open(old) if r.returncode == 0 else []:
 if EXPIRED_SIG is None:
     h.log("FAIL: ldns-signzone made no old signature: %s" % (r.stdout + r.stderr))
     sys.exit(1)
+# A real signature of mail-backup.site. A that expires 100 s from now.
+soon = os.path.join(h.tmp, "site.soon")
+r = subprocess.run(["ldns-signzone", "-f", soon, "-i", days_ago(1), "-e",
+                    time.strftime("%Y%m%d%H%M%S", time.gmtime(time.time() + 100)), site,
+                    key_of("site.", False)], capture_output=True, text=True)
+SOON_SIG = None
+for line in open(soon) if r.returncode == 0 else []:
+    f = line.split()
+    if len(f) > 5 and f[0] == "mail-backup.site." and f[3] == "RRSIG" and f[4] == "A":
+        SOON_SIG = dns.rdata.from_text("IN", "RRSIG", " ".join(f[4:]))
+if SOON_SIG is None:
+    h.log("FAIL: ldns-signzone made no short signature: %s" % (r.stdout + r.stderr))
+    sys.exit(1)
 fake = hl.FakeUpstream(h, proxy)
 TAMPER.update({"webapp.site.": "flip", "api.site.": "alter", "mail.site.": "strip",
-               "ns1.site.": "expired", "www.site.": "cut", "y.wild.site.": "noproof"})
+               "ns1.site.": "expired", "www.site.": "cut", "y.wild.site.": "noproof",
+               "mail-backup.site.": "soon", "t.wild.site.": "ttl"})
 d = h.start_local("LOCAL4", os.path.join(h.tmp, "local4"), [fake.endpoint],
                   "--trust-anchor", anchor)
 expect("untampered ns2.site A through the proxy", ask(d, "ns2.site.", do=True), "NOERROR", True)
+
+
+def a_ttl(m):
+    return max([rrset.ttl for rrset in m.answer if rrset.rdtype == dns.rdatatype.A] or [-1])
+
+
+# RFC 4035 5.3.3: a secure answer is kept no longer than the signature it
+# was validated with lasts, nor than that signature's Original TTL.
+for name, label, bound in (("mail-backup.site.", "signature expiring in 100 s", 100),
+                           ("t.wild.site.", "TTLs raised to 86400 on the way", 300)):
+    for when in ("", ", from the cache"):
+        m = ask(d, name, do=True)
+        expect("%s (%s)%s" % (name, label, when), m, "NOERROR", True)
+        h.check(m is not None and 0 < a_ttl(m) <= bound,
+                "%s (%s)%s: A TTL %s, want 1..%d: %s" % (name, label, when, a_ttl(m) if m else None,
+                                                         bound, describe(m)))
+h.check(len(fake.queries("mail-backup.site.")) == 1,
+        "mail-backup.site. asked upstream again while cached")
 for name, label, code in (("webapp.site.", "a flipped RRSIG byte", 6),
                           ("api.site.", "an altered A record", 6),
                           ("mail.site.", "stripped RRSIGs", 10),

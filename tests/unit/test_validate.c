@@ -235,7 +235,7 @@ static void dnskey_value(struct tdns_cache_value *v)
 			 VALID_DONE);
 	assert_int_equal(out.status, VALID_SECURE);
 	assert_int_equal(none.asked, 0);
-	cache_value_set_status(v, VALID_SECURE, 0, 0);
+	cache_value_set_status(v, VALID_SECURE, 0, UINT64_MAX);
 }
 
 struct vcase {
@@ -327,7 +327,7 @@ static void test_validate_table(void **state)
 				pack("test.", DNS_TYPE_DNSKEY, LDNS_RCODE_NOERROR, an, NULL, keys, 0,
 				     NULL, &h.dnskey);
 				free(k);
-				cache_value_set_status(&h.dnskey, VALID_SECURE, 0, 0);
+				cache_value_set_status(&h.dnskey, VALID_SECURE, 0, UINT64_MAX);
 			} else {
 				h.dnskey.data = malloc(key.len);
 				memcpy(h.dnskey.data, key.data, key.len);
@@ -566,7 +566,7 @@ static void test_unsigned_delegation(void **state)
 		assert_int_equal(out.need_type, DNS_TYPE_DS);
 		pack("child.test.", DNS_TYPE_DS, LDNS_RCODE_NOERROR, NULL, cases[c].ns, keys, 0,
 		     NULL, &h.ds);
-		cache_value_set_status(&h.ds, VALID_SECURE, 0, 0);
+		cache_value_set_status(&h.ds, VALID_SECURE, 0, UINT64_MAX);
 		step = valid_check(ta, ldns_rdf_data(qn), ldns_rdf_size(qn), DNS_TYPE_A, v.data,
 				   v.len, T0, lookup, &h, &out);
 		if (step != VALID_DONE || out.status != cases[c].want ||
@@ -612,7 +612,7 @@ static void test_unusable_ds(void **state)
 
 		h.dnskey = key;
 		pack("child.test.", DNS_TYPE_DS, LDNS_RCODE_NOERROR, ds, NULL, keys, 0, NULL, &h.ds);
-		cache_value_set_status(&h.ds, VALID_SECURE, 0, 0);
+		cache_value_set_status(&h.ds, VALID_SECURE, 0, UINT64_MAX);
 		assert_int_equal(valid_check(ta, ldns_rdf_data(qn), ldns_rdf_size(qn),
 					     DNS_TYPE_DNSKEY, v.data, v.len, T0, lookup, &h, &out),
 				 VALID_DONE);
@@ -629,7 +629,73 @@ static void test_unusable_ds(void **state)
 	ldns_rr_free(ckrr);
 }
 
-/* The status stored with a value; bogus shortens its life. */
+/* Every record of v expires at the latest at until? */
+static bool records_until(const struct tdns_cache_value *v, uint64_t until)
+{
+	struct cache_rec r;
+	size_t pos = 0;
+	unsigned idx = 0, n = 0;
+
+	while (cache_value_next(v->data, v->len, &pos, &idx, &r)) {
+		n++;
+		if (r.expiry > until)
+			return false;
+	}
+	return n > 0;
+}
+
+/* RFC 4035 5.3.3: a secure answer is good until the first signature it
+ * was validated with expires, and no longer than that signature's
+ * Original TTL (a TTL raised on the way counts for nothing); the value
+ * and its records are then cut to that. */
+static void test_secure_until(void **state)
+{
+	ldns_key *k = ldns_key_list_key(keys, 0);
+	static const struct {
+		const char *what;
+		const char *tamper_to;  /* the A record as served */
+		uint32_t sig_expiration;
+		uint64_t want_until;
+		bool outlives;          /* as built, a record outlives want_until */
+	} cases[] = {
+		{ "TTL 300, signature good for a day", NULL, T0 + 86400, T0 + 300, false },
+		{ "A TTL raised to 86400 after signing: the Original TTL bounds it",
+		  "www.test. 86400 IN A 192.0.2.1", T0 + 86400, T0 + 300, true },
+		{ "signature expiring in 120 s", NULL, T0 + 120, T0 + 120, true },
+	};
+	struct tdns_cache_value key = { 0 };
+
+	(void)state;
+	dnskey_value(&key);
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		const char *an[] = { "www.test. 300 IN A 192.0.2.1", NULL };
+		struct tdns_cache_value v = { 0 };
+		struct valid_verdict out;
+		struct have h = { 0 };
+		ldns_rdf *qn = ldns_dname_new_frm_str("www.test.");
+
+		ldns_key_set_expiration(k, cases[c].sig_expiration);
+		pack("www.test.", DNS_TYPE_A, LDNS_RCODE_NOERROR, an, NULL, keys, 0,
+		     cases[c].tamper_to, &v);
+		ldns_key_set_expiration(k, T0 + 86400);
+		h.dnskey = key;
+		assert_int_equal(valid_check(ta, ldns_rdf_data(qn), ldns_rdf_size(qn), DNS_TYPE_A,
+					     v.data, v.len, T0, lookup, &h, &out),
+				 VALID_DONE);
+		if (out.status != VALID_SECURE || out.until != cases[c].want_until ||
+		    records_until(&v, cases[c].want_until) == cases[c].outlives)
+			fail_msg("%s: status %d (%s) until T0%+lld", cases[c].what, out.status,
+				 out.why, (long long)(out.until - T0));
+		cache_value_set_status(&v, out.status, 0, out.until);
+		assert_int_equal(v.expiry, cases[c].want_until);
+		assert_true(records_until(&v, cases[c].want_until));
+		cache_value_clear(&v);
+		ldns_rdf_deep_free(qn);
+	}
+	cache_value_clear(&key);
+}
+
+/* The status stored with a value; a bound shortens its life. */
 static void test_status_in_value(void **state)
 {
 	struct tdns_cache_value v = { 0 };
@@ -638,12 +704,14 @@ static void test_status_in_value(void **state)
 	(void)state;
 	pack("www.test.", DNS_TYPE_A, LDNS_RCODE_NOERROR, an, NULL, keys, 0, NULL, &v);
 	assert_int_equal(cache_value_status(v.data, v.len), VALID_UNCHECKED);
-	cache_value_set_status(&v, VALID_SECURE, 0, T0 + 60);
+	cache_value_set_status(&v, VALID_SECURE, 0, UINT64_MAX);
 	assert_int_equal(cache_value_status(v.data, v.len), VALID_SECURE);
 	assert_int_equal(v.expiry, T0 + 300);
+	assert_true(records_until(&v, T0 + 300));
 	cache_value_set_status(&v, VALID_BOGUS, EDE_SIG_EXPIRED, T0 + 60);
 	assert_int_equal(cache_value_status(v.data, v.len), VALID_BOGUS);
 	assert_int_equal(v.expiry, T0 + 60);
+	assert_true(records_until(&v, T0 + 60));
 	cache_value_clear(&v);
 }
 
@@ -701,6 +769,7 @@ int main(void)
 		cmocka_unit_test(test_wildcard_proof),
 		cmocka_unit_test(test_unsigned_delegation),
 		cmocka_unit_test(test_unusable_ds),
+		cmocka_unit_test(test_secure_until),
 		cmocka_unit_test(test_status_in_value),
 		cmocka_unit_test(test_anchor_files),
 	};
