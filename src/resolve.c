@@ -55,6 +55,10 @@
 /* RFC 9520 3.2 (Unbound's val-bogus-ttl): how long a bogus answer is
  * kept, seconds. */
 #define BOGUS_TTL 60u
+/* A question key (question_key): record key || class || CD; the failure
+ * cache remembers such keys. */
+#define QUESTION_KEY_MAX (RECORD_KEY_MAX + 3)
+_Static_assert(QUESTION_KEY_MAX <= FAILCACHE_KEY_MAX, "failcache keys hold question keys");
 /* Names remembered while walking one chain (loop detection). */
 #define CHAIN_NAMES_MAX (CACHE_CHAIN_MAX + 2)
 
@@ -90,7 +94,7 @@ struct upq {
 	struct upq *prev, *next;  /* list of all outstanding */
 	uint32_t slot;            /* index in r->slots, low half of tokens */
 	uint64_t token;           /* current attempt, 0 = none */
-	uint8_t key[RECORD_KEY_MAX + 2]; /* record key || class */
+	uint8_t key[QUESTION_KEY_MAX]; /* question_key */
 	size_t key_len;
 	size_t qkey_len;          /* the name key's part of key */
 	uint32_t hash;
@@ -1126,14 +1130,19 @@ out:
 	return ret;
 }
 
-/* The question key: record key || class (coalescing and failures). */
+/* The question key: record key || class || CD (coalescing and failures).
+ * cd: the upstream query goes with CD (validating, for a CD=1 client):
+ * its answer is not what a CD=0 query would get from a validating
+ * upstream (SERVFAIL for bogus data), nor the other way round, so the two
+ * are never joined (RFC 4035 4.9.2, 5; RFC 6840 5.9). */
 static size_t question_key(const uint8_t *qkey, size_t qkey_len, uint16_t qtype,
-			   uint16_t qclass, uint8_t *key)
+			   uint16_t qclass, bool cd, uint8_t *key)
 {
 	size_t n = name_record_key(qkey, qkey_len, qtype, key);
 
 	dns_wr16(key + n, qclass);
-	return n + 2;
+	key[n + 2] = cd ? 1 : 0;
+	return n + 3;
 }
 
 /* A miss that will not be resolved now: the failure cache says so, or
@@ -1179,7 +1188,7 @@ static enum pipeline_verdict miss_stage(struct tdns_resolver *r,
 					const struct tdns_qctx *q,
 					struct tdns_answer *a)
 {
-	uint8_t key[RECORD_KEY_MAX + 2];
+	uint8_t key[QUESTION_KEY_MAX];
 	enum fail_kind why = FAIL_CACHED;
 	enum policy_fwd how;
 	unsigned first, end;
@@ -1196,7 +1205,8 @@ static enum pipeline_verdict miss_stage(struct tdns_resolver *r,
 		a->rcode = DNS_RCODE_REFUSED;
 		return PIPELINE_ANSWER;
 	}
-	key_len = question_key(q->qkey, q->qkey_len, q->qtype, q->qclass, key);
+	key_len = question_key(q->qkey, q->qkey_len, q->qtype, q->qclass,
+			       r->cfg.anchors != NULL && q->cd, key);
 	hash = key_hash(key, key_len);
 	failures_check_flush(r);
 	if (fail_remembered(r, key, key_len, hash, clock_mono_ms()))
@@ -1584,7 +1594,7 @@ static void dep_done(struct tdns_resolver *r, struct upq *u, const uint8_t *val,
 static void depend_on(struct tdns_resolver *r, struct upq *u, const uint8_t *name,
 		      size_t name_len, uint16_t qtype, unsigned depth)
 {
-	uint8_t key[RECORD_KEY_MAX + 2];
+	uint8_t key[QUESTION_KEY_MAX];
 	uint64_t now_ms = clock_mono_ms();
 	struct tdns_cache_value tv = { 0 };
 	struct tdns_qctx tq;
@@ -1597,7 +1607,7 @@ static void depend_on(struct tdns_resolver *r, struct upq *u, const uint8_t *nam
 		u->why = FAIL_GARBAGE;
 		goto fail;
 	}
-	key_len = question_key(tq.qkey, tq.qkey_len, tq.qtype, tq.qclass, key);
+	key_len = question_key(tq.qkey, tq.qkey_len, tq.qtype, tq.qclass, u->cd, key);
 	hash = key_hash(key, key_len);
 	failures_check_flush(r);
 	if (fail_remembered(r, key, key_len, hash, now_ms)) {
@@ -1639,6 +1649,9 @@ static void depend_on(struct tdns_resolver *r, struct upq *u, const uint8_t *nam
 			    key_len, hash, now_ms, &t) != TDNS_OK)
 			goto fail;
 		t->depth = depth;
+		/* asked as u is: a CD=1 client's chain stays unvalidated
+		 * upstream, a CD=0 one's validated */
+		t->cd = u->cd;
 		if (t->deadline > u->deadline)
 			t->deadline = u->deadline;
 		if (!attempt_start(r, t, t->set_first, false, false, now_ms)) {

@@ -6,9 +6,10 @@
  * hands deferred answers back through the daemon's client ops.
  *
  * A miss creates an outstanding upstream query keyed by (lower-case qname,
- * qtype, qclass); identical misses arriving meanwhile wait on that one query
- * instead of sending their own (coalescing, CVE-2020-25686). Each waiting
- * client keeps its own ID, question case, EDNS and size limit.
+ * qtype, qclass, and CD when validating); identical misses arriving
+ * meanwhile wait on that one query instead of sending their own
+ * (coalescing, CVE-2020-25686). Each waiting client keeps its own ID,
+ * question case, EDNS and size limit.
  *
  * Every upstream attempt gets a fresh token, a fresh ID from the kernel's
  * CSPRNG (getrandom(2), fetched 256 bytes at a time) and (in the real
@@ -37,8 +38,10 @@
  * is SERVFAIL. Not for qtype CNAME or ANY.
  *
  * DNSSEC validation (cfg.anchors, validate.h): upstream queries set DO,
- * and CD for a client's CD=1 miss (the first client's: later ones join
- * it). Every accepted NOERROR/NXDOMAIN answer of class IN is judged before
+ * and CD for a client's CD=1 miss, and for the CNAME targets, DNSKEYs
+ * and DS its answer needs. CD is part of the coalescing key: a CD=1 miss
+ * never joins a CD=0 upstream query nor the other way round (from a
+ * validating upstream one gets bogus data, the other SERVFAIL). Every accepted NOERROR/NXDOMAIN answer of class IN is judged before
  * it is cached or sent: the DNSKEY and DS answers the verdict needs are
  * asked for the way a chased CNAME target is (cache, coalesced upstream
  * queries, each judged in turn), within the first query's budget; a

@@ -22,6 +22,8 @@ alters the reply). Checked:
     AD; a bogus answer is not cached as good (asked again, still SERVFAIL);
   - a secure answer's TTL is cut to what its signature has left, and to the
     signature's Original TTL when the TTLs were raised on the way;
+  - a CD=1 miss does not join a CD=0 upstream query for the same question,
+    nor the other way round (CD is part of the coalescing key);
   - the status is kept with the cached entry across a restart (AD from the
     cache with the upstream gone).
 """
@@ -30,6 +32,7 @@ import os
 import struct
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -39,6 +42,7 @@ import dns.edns  # noqa: E402
 import dns.flags  # noqa: E402
 import dns.message  # noqa: E402
 import dns.rdata  # noqa: E402
+import dns.rcode  # noqa: E402
 import dns.rdatatype  # noqa: E402
 
 h = hl.Harness("test_dnssec_validate")
@@ -240,6 +244,14 @@ def proxy(up_, s):
     # The attack is on the answer asked for (A), or on the DS.
     if s.qtype != (dns.rdatatype.DS if how == "ds" else dns.rdatatype.A):
         how = None
+    if how == "validating":
+        # a slow validating upstream in front of altered data: the data
+        # for CD=1, SERVFAIL otherwise
+        if s.msg.flags & dns.flags.CD:
+            return [("sleep", 0.5), ("send", alter(raw, "alter"))]
+        fail = dns.message.make_response(s.msg)
+        fail.set_rcode(dns.rcode.SERVFAIL)
+        return [("sleep", 0.5), ("send", fail.to_wire())]
     return [("send", alter(raw, how) if how else raw)]
 
 
@@ -347,6 +359,41 @@ d = h.start_local("LOCAL5", os.path.join(h.tmp, "local5"), [fake.endpoint],
                   "--trust-anchor", anchor)
 expect("webapp.site A under a DS that matches no key", ask(d, "webapp.site.", do=True),
        "SERVFAIL", False, 9)
+h.stop(d)
+
+# CD is part of the coalescing key: a CD=1 miss while a CD=0 query for the
+# same question is upstream (and the other way round) goes upstream on its
+# own. Behind a validating upstream that SERVFAILs altered data unless CD
+# is set, the CD=1 client gets the data either way.
+TAMPER.clear()
+TAMPER.update({"api.site.": "validating", "webapp.site.": "validating"})
+fake7 = hl.FakeUpstream(h, proxy)
+# One worker thread: each thread coalesces its own clients' misses.
+d = h.start_local("LOCAL7", os.path.join(h.tmp, "local7"), [fake7.endpoint],
+                  "--trust-anchor", anchor, "--threads", "1")
+for name, first_cd in (("api.site.", False), ("webapp.site.", True)):
+    got = {}
+
+    def client(cd, name=name):
+        got[cd] = ask(d, name, cd=cd, do=True)
+
+    ts = [threading.Thread(target=client, args=(first_cd,)),
+          threading.Thread(target=client, args=(not first_cd,))]
+    ts[0].start()
+    time.sleep(0.15)
+    ts[1].start()
+    for t in ts:
+        t.join()
+    order = "CD=%d first" % first_cd
+    flags = sorted({bool(s.msg.flags & dns.flags.CD) for s in fake7.queries(name)})
+    h.check(flags == [False, True],
+            "%s (%s): the second client joined the first's upstream query (CD seen: %s)"
+            % (name, order, flags))
+    m = got.get(True)
+    expect("%s CD=1 (%s)" % (name, order), m, "NOERROR", False)
+    h.check("192.0.2.66" in hl.answer_addrs(m), "%s CD=1 (%s): no data: %s"
+            % (name, order, describe(m)))
+    expect("%s CD=0 (%s)" % (name, order), got.get(False), "SERVFAIL", False)
 h.stop(d)
 
 # A trust anchor file that is not one stops the start (exit 1), loudly.
