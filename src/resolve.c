@@ -829,6 +829,8 @@ static void upq_complete(struct tdns_resolver *r, struct upq *u,
 	}
 }
 
+static void dep_failed(struct tdns_resolver *r, struct upq *u);
+
 /* The query failed for good (u->why): remember the failure (RFC 9520),
  * log it, and answer the waiters stale (RFC 8767) or SERVFAIL. */
 static void upq_fail(struct tdns_resolver *r, struct upq *u)
@@ -855,12 +857,13 @@ static void upq_fail(struct tdns_resolver *r, struct upq *u)
 	}
 	cache_value_clear(&stale);
 	/* The target of a CNAME failed: so does every chain that led to it
-	 * (RFC 1034 5.3.3; Unbound answers SERVFAIL too). */
+	 * (RFC 1034 5.3.3; Unbound answers SERVFAIL too); a DNSKEY or DS
+	 * fetch that failed makes the answer waiting for it bogus. */
 	for (; d != NULL; d = dnext) {
 		dnext = d->dep_next;
 		d->dep_next = NULL;
 		d->why = why;
-		upq_fail(r, d);
+		dep_failed(r, d);
 	}
 }
 
@@ -1670,7 +1673,7 @@ static void depend_on(struct tdns_resolver *r, struct upq *u, const uint8_t *nam
 	wake_at(r, upq_next(u));
 	goto out;
 fail:
-	upq_fail(r, u);
+	dep_failed(r, u);
 out:
 	cache_value_clear(&tv);
 }
@@ -1759,6 +1762,23 @@ static void valid_start(struct tdns_resolver *r, struct upq *u,
 	}
 	chain_begin(u->vc, v);
 	valid_run(r, u);
+}
+
+/*
+ * What u waited for could not be had (u->why). A DNSKEY or DS its
+ * validation needed: the verdict is bogus with a DNSSEC EDE (chain.h
+ * chain_failed; Unbound: "No DNSKEY record", EDE 9) and the reason logged,
+ * and the answer is kept as bogus (60 s) and given to CD=1 clients as
+ * any bogus answer. A CNAME target: u fails.
+ */
+static void dep_failed(struct tdns_resolver *r, struct upq *u)
+{
+	if (u->vc != NULL && u->vc->waiting &&
+	    chain_failed(u->vc, fail_text(u->why)) == TDNS_OK) {
+		valid_run(r, u);
+		return;
+	}
+	upq_fail(r, u);
 }
 
 /* The answer u waited for is there (val): a DNSKEY or DS its validation

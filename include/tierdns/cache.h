@@ -152,6 +152,11 @@ enum tdns_status cache_value_records(const struct tdns_msg *m,
 				     uint64_t now, struct tdns_cache_value *v);
 void cache_value_clear(struct tdns_cache_value *v);
 
+/* A value without records, rcode as given, standing for an answer that
+ * could not be had (a validator's failed fetch, chain.h); never
+ * cacheable, expiry 0. TDNS_ENOMEM. */
+enum tdns_status cache_value_none(uint8_t rcode, struct tdns_cache_value *v);
+
 /* Set the validation status (and the EDE of a bogus one) of v, which
  * then expires at the latest at until (epoch seconds; UINT64_MAX: no
  * bound), the value and each of its records (the TTLs it is served

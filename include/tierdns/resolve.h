@@ -45,7 +45,9 @@
  * it is cached or sent: the DNSKEY and DS answers the verdict needs are
  * asked for the way a chased CNAME target is (cache, coalesced upstream
  * queries, each judged in turn), within the first query's budget; a
- * failed fetch is the query's failure. The verdict is stored with the
+ * fetch that fails makes the answer bogus (EDE 9 DNSKEY Missing where the
+ * key was needed, as Unbound; the failed fetch and its reason logged:
+ * chain.h chain_failed). The verdict is stored with the
  * value (cache.h): bogus ones for at most 60 s, logged with their
  * reason; secure ones no longer than their signatures last or their
  * Original TTL (validate.h until, RFC 4035 5.3.3), the served TTLs cut

@@ -22,6 +22,8 @@ alters the reply). Checked:
     AD; a bogus answer is not cached as good (asked again, still SERVFAIL);
   - a secure answer's TTL is cut to what its signature has left, and to the
     signature's Original TTL when the TTLs were raised on the way;
+  - a DNSKEY or DS that cannot be fetched: SERVFAIL with EDE 9, the failed
+    fetch logged, the data for CD=1;
   - a CD=1 miss does not join a CD=0 upstream query for the same question,
     nor the other way round (CD is part of the coalescing key);
   - the status is kept with the cached entry across a restart (AD from the
@@ -241,9 +243,15 @@ def proxy(up_, s):
     if raw is None:
         return None
     how = TAMPER.get(s.qname)
-    # The attack is on the answer asked for (A), or on the DS.
-    if s.qtype != (dns.rdatatype.DS if how == "ds" else dns.rdatatype.A):
+    # The attack is on the answer asked for (A), or on the DS or DNSKEY.
+    if s.qtype != {"ds": dns.rdatatype.DS, "dsfail": dns.rdatatype.DS,
+                   "keyfail": dns.rdatatype.DNSKEY}.get(how, dns.rdatatype.A):
         how = None
+    if how in ("keyfail", "dsfail"):
+        # an upstream that cannot get the zone's DNSKEY or DS
+        fail = dns.message.make_response(s.msg)
+        fail.set_rcode(dns.rcode.SERVFAIL)
+        return [("send", fail.to_wire())]
     if how == "validating":
         # a slow validating upstream in front of altered data: the data
         # for CD=1, SERVFAIL otherwise
@@ -360,6 +368,24 @@ d = h.start_local("LOCAL5", os.path.join(h.tmp, "local5"), [fake.endpoint],
 expect("webapp.site A under a DS that matches no key", ask(d, "webapp.site.", do=True),
        "SERVFAIL", False, 9)
 h.stop(d)
+
+# A DNSKEY or DS the validator cannot fetch makes the answer bogus with a
+# DNSSEC EDE (9 DNSKEY Missing, as Unbound's "No DNSKEY record"), the
+# failed fetch named in the log; CD=1 clients still get the data.
+for how, rdtype, label in (("keyfail", "DNSKEY", "LOCAL8"), ("dsfail", "DS", "LOCAL9")):
+    TAMPER.clear()
+    TAMPER["site."] = how
+    d = h.start_local(label, os.path.join(h.tmp, label.lower()), [fake.endpoint],
+                      "--trust-anchor", anchor)
+    expect("webapp.site A, the upstream failing site. %s" % rdtype,
+           ask(d, "webapp.site.", do=True), "SERVFAIL", False, 9)
+    m = ask(d, "webapp.site.", do=True, cd=True)
+    expect("webapp.site A with CD, site. %s failing" % rdtype, m, "NOERROR", False)
+    h.check("192.0.2.10" in hl.answer_addrs(m), "webapp.site with CD, site. %s failing: "
+            "no data: %s" % (rdtype, describe(m)))
+    h.check("failed to fetch site. %s" % rdtype in d.log_text(),
+            "the failed %s fetch is not in the log:\n%s" % (rdtype, d.log_text()))
+    h.stop(d)
 
 # CD is part of the coalescing key: a CD=1 miss while a CD=0 query for the
 # same question is upstream (and the other way round) goes upstream on its

@@ -18,6 +18,7 @@
 #include "testutil.h"
 #include "tierdns/anchor.h"
 #include "tierdns/cache.h"
+#include "tierdns/chain.h"
 #include "tierdns/dnsproto.h"
 #include "tierdns/msg.h"
 #include "tierdns/validate.h"
@@ -695,6 +696,34 @@ static void test_secure_until(void **state)
 	cache_value_clear(&key);
 }
 
+/* A DNSKEY the resolver could not fetch (chain_failed): the answer that
+ * needed it is bogus, EDE 9 DNSKEY Missing, the failed fetch in the
+ * reason. */
+static void test_chain_failed(void **state)
+{
+	const char *an[] = { "www.test. 300 IN A 192.0.2.1", NULL };
+	struct tdns_cache_value v = { 0 };
+	struct tdns_chain *c = chain_new();
+	ldns_rdf *qn = ldns_dname_new_frm_str("www.test.");
+
+	(void)state;
+	assert_non_null(c);
+	pack("www.test.", DNS_TYPE_A, LDNS_RCODE_NOERROR, an, NULL, keys, 0, NULL, &v);
+	chain_begin(c, &v);
+	assert_int_equal(chain_check(c, ta, ldns_rdf_data(qn), ldns_rdf_size(qn), DNS_TYPE_A, T0),
+			 VALID_NEED);
+	assert_int_equal(c->last.need_type, DNS_TYPE_DNSKEY);
+	assert_int_equal(chain_failed(c, "upstream error rcode"), TDNS_OK);
+	assert_int_equal(chain_check(c, ta, ldns_rdf_data(qn), ldns_rdf_size(qn), DNS_TYPE_A, T0),
+			 VALID_DONE);
+	assert_int_equal(c->last.status, VALID_BOGUS);
+	assert_int_equal(c->last.ede, EDE_DNSKEY_MISSING);
+	if (strstr(c->last.why, "failed to fetch test. DNSKEY (upstream error rcode)") == NULL)
+		fail_msg("reason: %s", c->last.why);
+	ldns_rdf_deep_free(qn);
+	chain_free(c);
+}
+
 /* The status stored with a value; a bound shortens its life. */
 static void test_status_in_value(void **state)
 {
@@ -770,6 +799,7 @@ int main(void)
 		cmocka_unit_test(test_unsigned_delegation),
 		cmocka_unit_test(test_unusable_ds),
 		cmocka_unit_test(test_secure_until),
+		cmocka_unit_test(test_chain_failed),
 		cmocka_unit_test(test_status_in_value),
 		cmocka_unit_test(test_anchor_files),
 	};
