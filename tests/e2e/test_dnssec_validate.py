@@ -263,38 +263,29 @@ def proxy(up_, s):
     return [("send", alter(raw, how) if how else raw)]
 
 
-# A real signature of ns1.site. A whose validity ended ten days ago
-# (ldns-signzone with site.'s ZSK and past dates): a replayed old answer.
-old = os.path.join(h.tmp, "site.old")
-
-
 def days_ago(n):
     return time.strftime("%Y%m%d", time.gmtime(time.time() - n * 86400))
 
 
-r = subprocess.run(["ldns-signzone", "-f", old, "-i", days_ago(40), "-e", days_ago(10), site,
-                    key_of("site.", False)], capture_output=True, text=True)
-EXPIRED_SIG = None
-for line in open(old) if r.returncode == 0 else []:
-    f = line.split()
-    if len(f) > 5 and f[0] == "ns1.site." and f[3] == "RRSIG" and f[4] == "A":
-        EXPIRED_SIG = dns.rdata.from_text("IN", "RRSIG", " ".join(f[4:]))
-if EXPIRED_SIG is None:
-    h.log("FAIL: ldns-signzone made no old signature: %s" % (r.stdout + r.stderr))
+def real_sig(owner, inception, expiration, label):
+    """A real signature of owner's A RRset by site.'s ZSK (ldns-signzone)
+    valid from inception to expiration (its -i/-e dates)."""
+    out = os.path.join(h.tmp, "site." + label)
+    r = subprocess.run(["ldns-signzone", "-f", out, "-i", inception, "-e", expiration, site,
+                        key_of("site.", False)], capture_output=True, text=True)
+    for line in open(out) if r.returncode == 0 else []:
+        f = line.split()
+        if len(f) > 5 and f[0] == owner and f[3] == "RRSIG" and f[4] == "A":
+            return dns.rdata.from_text("IN", "RRSIG", " ".join(f[4:]))
+    h.log("FAIL: ldns-signzone made no %s signature: %s" % (label, r.stdout + r.stderr))
     sys.exit(1)
-# A real signature of mail-backup.site. A that expires 100 s from now.
-soon = os.path.join(h.tmp, "site.soon")
-r = subprocess.run(["ldns-signzone", "-f", soon, "-i", days_ago(1), "-e",
-                    time.strftime("%Y%m%d%H%M%S", time.gmtime(time.time() + 100)), site,
-                    key_of("site.", False)], capture_output=True, text=True)
-SOON_SIG = None
-for line in open(soon) if r.returncode == 0 else []:
-    f = line.split()
-    if len(f) > 5 and f[0] == "mail-backup.site." and f[3] == "RRSIG" and f[4] == "A":
-        SOON_SIG = dns.rdata.from_text("IN", "RRSIG", " ".join(f[4:]))
-if SOON_SIG is None:
-    h.log("FAIL: ldns-signzone made no short signature: %s" % (r.stdout + r.stderr))
-    sys.exit(1)
+
+
+# ns1.site. A signed with a validity that ended ten days ago (a replayed
+# old answer); mail-backup.site. A signed to expire 100 s from now.
+EXPIRED_SIG = real_sig("ns1.site.", days_ago(40), days_ago(10), "old")
+SOON_SIG = real_sig("mail-backup.site.", days_ago(1),
+                    time.strftime("%Y%m%d%H%M%S", time.gmtime(time.time() + 100)), "soon")
 fake = hl.FakeUpstream(h, proxy)
 TAMPER.update({"webapp.site.": "flip", "api.site.": "alter", "mail.site.": "strip",
                "ns1.site.": "expired", "www.site.": "cut", "y.wild.site.": "noproof",

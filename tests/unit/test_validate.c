@@ -148,6 +148,24 @@ static void pack(const char *qname, uint16_t qtype, ldns_pkt_rcode rcode,
 	pack_wild(qname, qtype, rcode, an, ns, kl, unsigned_type, tamper_to, NULL, v);
 }
 
+struct have;
+static bool lookup(void *ctx, const uint8_t *name, size_t name_len, uint16_t type,
+		   const uint8_t **val, size_t *vlen);
+
+/* valid_check of v, the answer to (qname, qtype), at T0 with what h has. */
+static enum valid_step judge(const char *qname, uint16_t qtype, const struct tdns_cache_value *v,
+			     struct have *h, struct valid_verdict *out)
+{
+	ldns_rdf *qn = ldns_dname_new_frm_str(qname);
+	enum valid_step step;
+
+	assert_non_null(qn);
+	step = valid_check(ta, ldns_rdf_data(qn), ldns_rdf_size(qn), qtype, v->data, v->len, T0,
+			   lookup, h, out);
+	ldns_rdf_deep_free(qn);
+	return step;
+}
+
 /* What the lookup has: the secure DNSKEY answer of test. (or a bogus one). */
 struct have {
 	struct tdns_cache_value dnskey;
@@ -366,6 +384,30 @@ static void hashed(const char *name, char *out, size_t cap)
 	ldns_rdf_deep_free(n);
 }
 
+/* The NSEC3 chain of a zone with two names, test. and www.test.
+ * (SHA-1, 0 iterations, no salt, the flags given): from_lo is the span
+ * from the lower hash (lo) to the higher (hi), from_hi the one wrapping
+ * back, so every other hash falls in one of the two. */
+struct two_spans {
+	char ht[64], hw[64];
+	const char *lo, *hi;
+	char from_lo[256], from_hi[256];
+};
+
+static void two_spans(struct two_spans *sp, unsigned flags)
+{
+	hashed("test.", sp->ht, sizeof(sp->ht));
+	hashed("www.test.", sp->hw, sizeof(sp->hw));
+	sp->lo = strcmp(sp->ht, sp->hw) < 0 ? sp->ht : sp->hw;
+	sp->hi = sp->lo == sp->ht ? sp->hw : sp->ht;
+	snprintf(sp->from_lo, sizeof(sp->from_lo), "%s.test. 300 IN NSEC3 1 %u 0 - %s %s",
+		 sp->lo, flags, sp->hi,
+		 sp->lo == sp->ht ? "SOA NS RRSIG DNSKEY NSEC3PARAM" : "A RRSIG");
+	snprintf(sp->from_hi, sizeof(sp->from_hi), "%s.test. 300 IN NSEC3 1 %u 0 - %s %s",
+		 sp->hi, flags, sp->lo,
+		 sp->hi == sp->ht ? "SOA NS RRSIG DNSKEY NSEC3PARAM" : "A RRSIG");
+}
+
 /* RFC 5155 8.4, 8.5: NSEC3 denials of a zone with two names (test. and
  * www.test.): the chain is h(test.) -> h(www.test.) -> back, so every other
  * hash is covered by one of the two. */
@@ -434,8 +476,9 @@ static void test_validate_nsec3(void **state)
  * zone holds test., *.w.test. and www.test.; x.w.test. is asked. */
 static void test_wildcard_proof(void **state)
 {
-	char ht[64], hw[64], hx[64], span_lo[256], span_hi[256];
-	const char *lo, *hi, *covering, *other;
+	struct two_spans sp, opt;
+	char hx[64];
+	const char *covering, *other;
 	struct tdns_cache_value key = { 0 };
 	const char *wild_w = "*.w.test. 300 IN A 192.0.2.7";
 	const char *wild_apex = "*.test. 300 IN A 192.0.2.7";
@@ -464,46 +507,30 @@ static void test_wildcard_proof(void **state)
 	(void)state;
 	/* NSEC3 chain test. <-> www.test.: x.w.test. (the next closer name
 	 * under the encloser w.test.) hashes into one of the two spans */
-	hashed("test.", ht, sizeof(ht));
-	hashed("www.test.", hw, sizeof(hw));
+	two_spans(&sp, 0);
+	two_spans(&opt, 1);
 	hashed("x.w.test.", hx, sizeof(hx));
-	lo = strcmp(ht, hw) < 0 ? ht : hw;
-	hi = lo == ht ? hw : ht;
-	snprintf(span_lo, sizeof(span_lo), "%s.test. 300 IN NSEC3 1 0 0 - %s %s", lo, hi,
-		 lo == ht ? "SOA NS RRSIG DNSKEY NSEC3PARAM" : "A RRSIG");
-	snprintf(span_hi, sizeof(span_hi), "%s.test. 300 IN NSEC3 1 0 0 - %s %s", hi, lo,
-		 hi == ht ? "SOA NS RRSIG DNSKEY NSEC3PARAM" : "A RRSIG");
-	covering = strcmp(lo, hx) < 0 && strcmp(hx, hi) < 0 ? span_lo : span_hi;
-	other = covering == span_lo ? span_hi : span_lo;
+	covering = strcmp(sp.lo, hx) < 0 && strcmp(hx, sp.hi) < 0 ? sp.from_lo : sp.from_hi;
+	other = covering == sp.from_lo ? sp.from_hi : sp.from_lo;
 	cases[4].ns[0] = covering;
 	cases[5].ns[0] = other;
-	cases[6].ns[0] = covering;
+	cases[6].ns[0] = covering == sp.from_lo ? opt.from_lo : opt.from_hi;
 	dnskey_value(&key);
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		const char *an[] = { cases[c].answer != NULL ? cases[c].answer : wild_w, NULL };
-		char optout[256];
 		struct tdns_cache_value v = { 0 };
 		struct valid_verdict out;
-		struct have h = { 0 };
-		ldns_rdf *qn = ldns_dname_new_frm_str("x.w.test.");
+		struct have h = { .dnskey = key };
 		enum valid_step step;
 
-		if (c == 6) { /* the covering span, flags 1 */
-			snprintf(optout, sizeof(optout), "%s", covering);
-			optout[strstr(optout, "NSEC3 1 0") - optout + 8] = '1';
-			cases[c].ns[0] = optout;
-		}
-		h.dnskey = key;
 		pack_wild("x.w.test.", DNS_TYPE_A, LDNS_RCODE_NOERROR, an, cases[c].ns, keys, 0,
 			  NULL, "x.w.test.", &v);
-		step = valid_check(ta, ldns_rdf_data(qn), ldns_rdf_size(qn), DNS_TYPE_A, v.data,
-				   v.len, T0, lookup, &h, &out);
+		step = judge("x.w.test.", DNS_TYPE_A, &v, &h, &out);
 		if (step != VALID_DONE || out.status != cases[c].want || out.ede != cases[c].want_ede)
 			fail_msg("%s: got step %d status %d EDE %u (%s), want %d EDE %u",
 				 cases[c].what, step, out.status, out.ede, out.why, cases[c].want,
 				 cases[c].want_ede);
 		cache_value_clear(&v);
-		ldns_rdf_deep_free(qn);
 	}
 	cache_value_clear(&key);
 }
@@ -514,8 +541,7 @@ static void test_wildcard_proof(void **state)
  * 8.6); otherwise it is bogus (RRSIGs missing). */
 static void test_unsigned_delegation(void **state)
 {
-	char ht[64], hc[64], nsec3_a[256], nsec3_b[256];
-	const char *lo, *hi;
+	struct two_spans sp, plain;
 	struct tdns_cache_value key = { 0 };
 	const char *an[] = { "child.test. 300 IN A 192.0.2.9", NULL };
 	struct {
@@ -527,37 +553,23 @@ static void test_unsigned_delegation(void **state)
 		  VALID_INSECURE },
 		{ "NSEC: no NS (not a delegation)",
 		  { SOA, "child.test. 300 IN NSEC www.test. A RRSIG NSEC" }, VALID_BOGUS },
-		{ "NSEC3 opt-out span over it", { SOA, nsec3_a, nsec3_b }, VALID_INSECURE },
-		{ "NSEC3 covering it without opt-out", { SOA, NULL, NULL }, VALID_BOGUS },
+		{ "NSEC3 opt-out span over it", { SOA, sp.from_lo, sp.from_hi }, VALID_INSECURE },
+		{ "NSEC3 covering it without opt-out", { SOA, plain.from_lo, plain.from_hi },
+		  VALID_BOGUS },
 	};
 
 	(void)state;
 	/* a two-name chain test. <-> www.test.; child.test. falls in a span */
-	hashed("test.", ht, sizeof(ht));
-	hashed("www.test.", hc, sizeof(hc));
-	lo = strcmp(ht, hc) < 0 ? ht : hc;
-	hi = lo == ht ? hc : ht;
-	snprintf(nsec3_a, sizeof(nsec3_a), "%s.test. 300 IN NSEC3 1 1 0 - %s %s", lo, hi,
-		 lo == ht ? "SOA NS RRSIG DNSKEY NSEC3PARAM" : "A RRSIG");
-	snprintf(nsec3_b, sizeof(nsec3_b), "%s.test. 300 IN NSEC3 1 1 0 - %s %s", hi, lo,
-		 hi == ht ? "SOA NS RRSIG DNSKEY NSEC3PARAM" : "A RRSIG");
+	two_spans(&sp, 1);
+	two_spans(&plain, 0);
 	dnskey_value(&key);
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-		char a_plain[256], b_plain[256];
 		struct tdns_cache_value v = { 0 };
 		struct valid_verdict out;
 		struct have h = { 0 };
 		ldns_rdf *qn = ldns_dname_new_frm_str("child.test.");
 		enum valid_step step;
 
-		if (c == 3) { /* the same chain, flags 0 */
-			snprintf(a_plain, sizeof(a_plain), "%s", nsec3_a);
-			snprintf(b_plain, sizeof(b_plain), "%s", nsec3_b);
-			a_plain[strstr(a_plain, "NSEC3 1 1") - a_plain + 8] = '0';
-			b_plain[strstr(b_plain, "NSEC3 1 1") - b_plain + 8] = '0';
-			cases[c].ns[1] = a_plain;
-			cases[c].ns[2] = b_plain;
-		}
 		h.dnskey = key;
 		pack("child.test.", DNS_TYPE_A, LDNS_RCODE_NOERROR, an, NULL, keys, DNS_TYPE_A, NULL,
 		     &v);
