@@ -10,6 +10,7 @@
 #include <sys/random.h>
 
 #include "tierdns/chain.h"
+#include "tierdns/negcache.h"
 #include "tierdns/clock.h"
 #include "tierdns/dnsproto.h"
 #include "tierdns/encode.h"
@@ -58,6 +59,9 @@
 /* A question key (question_key): record key || class || CD; the failure
  * cache remembers such keys. */
 #define QUESTION_KEY_MAX (RECORD_KEY_MAX + 3)
+/* Secure NXDOMAIN answers kept for RFC 8198 synthesis (negcache.h), per
+ * resolver: each is scanned on a miss, so few. */
+#define NEGCACHE_ANSWERS 64u
 _Static_assert(QUESTION_KEY_MAX <= FAILCACHE_KEY_MAX, "failcache keys hold question keys");
 /* Names remembered while walking one chain (loop detection). */
 #define CHAIN_NAMES_MAX (CACHE_CHAIN_MAX + 2)
@@ -164,6 +168,7 @@ struct tdns_resolver {
 	struct tdns_infra *infra; /* upstream health: cfg.infra, or owned */
 	bool own_infra;
 	struct tdns_failcache *failc; /* recent failures (RFC 9520) */
+	struct tdns_negcache *negc;   /* cfg.aggressive_nsec: RFC 8198, else NULL */
 	/* resolver_cache_flushed bumps it from any thread; failc is emptied
 	 * on this thread when it differs from failc_gen. */
 	atomic_uint flush_gen;
@@ -1195,7 +1200,8 @@ static enum pipeline_verdict miss_stage(struct tdns_resolver *r,
 	enum fail_kind why = FAIL_CACHED;
 	enum policy_fwd how;
 	unsigned first, end;
-	size_t key_len;
+	const uint8_t *nval;
+	size_t key_len, nlen;
 	uint32_t hash;
 
 	/* A name never forwarded is answered here, recursion asked or not. */
@@ -1207,6 +1213,15 @@ static enum pipeline_verdict miss_stage(struct tdns_resolver *r,
 	if (!q->rd) {
 		a->rcode = DNS_RCODE_REFUSED;
 		return PIPELINE_ANSWER;
+	}
+	/* RFC 8198: a name a validated NSEC answer proves absent is not
+	 * asked for (the answer borrows the table until it is encoded). */
+	if (r->negc != NULL && !q->cd && q->qclass == DNS_CLASS_IN &&
+	    negcache_find(r->negc, q->qname, q->qname_len, clock_now(), &nval, &nlen)) {
+		if (cache_value_answer(nval, nlen, clock_now(), 0, q, a) == TDNS_OK)
+			return PIPELINE_ANSWER;
+		answer_reset(a);
+		a->ra = true;
 	}
 	key_len = question_key(q->qkey, q->qkey_len, q->qtype, q->qclass,
 			       r->cfg.anchors != NULL && q->cd, key);
@@ -1742,6 +1757,8 @@ static void valid_run(struct tdns_resolver *r, struct upq *u)
 		log_bogus(r, u, vd);
 	cache_value_set_status(&v, vd->status, vd->ede,
 			       vd->status == VALID_BOGUS ? now + BOGUS_TTL : vd->until);
+	if (r->negc != NULL && vd->status == VALID_SECURE)
+		negcache_add(r->negc, v.data, v.len, now);
 	/* A secure answer whose signature ends now is answered, not kept. */
 	if (v.expiry <= now)
 		v.cacheable = false;
@@ -2150,6 +2167,9 @@ enum tdns_status resolver_new(const struct tdns_resolver_cfg *cfg,
 	    r->buf == NULL || failcache_new(&r->failc) != TDNS_OK || r->puts == NULL ||
 	    zonedb_cache_new(&r->zc) != TDNS_OK)
 		goto out;
+	if (r->cfg.aggressive_nsec && r->cfg.anchors != NULL &&
+	    negcache_new(NEGCACHE_ANSWERS, &r->negc) != TDNS_OK)
+		goto out;
 	r->infra = r->cfg.infra;
 	if (r->infra == NULL) {
 		if (infra_new(r->cfg.n_upstream, &r->infra) != TDNS_OK)
@@ -2194,6 +2214,7 @@ void resolver_free(struct tdns_resolver *r)
 	if (r->own_infra)
 		infra_free(r->infra);
 	failcache_free(r->failc);
+	negcache_free(r->negc);
 	free(r->puts);
 	zonedb_cache_free(r->zc);
 	policy_release(r->pol);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tierdns/dnsproto.h"
+#include "tierdns/wire.h"
 
 /* One RRset of an answer and the RRSIGs that cover it. */
 struct vset {
@@ -706,25 +707,6 @@ out:
 	return j;
 }
 
-/* The number of trailing labels a and b share (their closest common
- * ancestor's label count). */
-static unsigned shared_labels(const ldns_rdf *a, const ldns_rdf *b)
-{
-	unsigned la = ldns_dname_label_count(a), lb = ldns_dname_label_count(b);
-
-	for (unsigned k = la < lb ? la : lb; k > 0; k--) {
-		ldns_rdf *ca = ldns_dname_clone_from(a, (uint16_t)(la - k));
-		ldns_rdf *cb = ldns_dname_clone_from(b, (uint16_t)(lb - k));
-		bool same = ca != NULL && cb != NULL && ldns_dname_compare(ca, cb) == 0;
-
-		ldns_rdf_deep_free(ca);
-		ldns_rdf_deep_free(cb);
-		if (same)
-			return k;
-	}
-	return 0;
-}
-
 /* RFC 4035 5.3.4 (as Unbound's positive wildcard check): an NSEC of the
  * list proves that name does not exist and that its closest encloser has
  * encloser_labels labels: it covers name, is no delegation or DNAME
@@ -747,8 +729,8 @@ static bool nsec_wildcard_proof(const ldns_rr_list *nsec, const ldns_rdf *name,
 		      !ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_SOA)) ||
 		     ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_DNAME)))
 			continue;
-		lo = shared_labels(name, owner);
-		ln = shared_labels(name, next);
+		lo = wire_dname_shared_labels(name, owner);
+		ln = wire_dname_shared_labels(name, next);
 		if ((lo > ln ? lo : ln) == encloser_labels)
 			return true;
 	}

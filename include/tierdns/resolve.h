@@ -168,6 +168,10 @@ struct tdns_resolver_cfg {
 	const struct tdns_anchors *anchors; /* DNSSEC validation (anchor.h,
 					* validate.h) with these trust anchors;
 					* NULL: off. Borrowed, read-only */
+	bool aggressive_nsec;          /* with anchors: NXDOMAIN synthesized
+					* from validated NSEC answers (RFC
+					* 8198, negcache.h), before asking
+					* upstream; CD=1 misses are not */
 	unsigned max_records;          /* records per upstream reply; 0 = 512,
 					* at most MSG_RR_MAX (msg.h) */
 	struct tdns_infra *infra;      /* upstream health shared by the

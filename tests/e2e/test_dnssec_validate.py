@@ -26,6 +26,8 @@ alters the reply). Checked:
     fetch logged, the data for CD=1;
   - a CD=1 miss does not join a CD=0 upstream query for the same question,
     nor the other way round (CD is part of the coalescing key);
+  - --aggressive-nsec: NXDOMAIN synthesized from a cached validated NSEC
+    answer without asking upstream (RFC 8198), not for CD=1;
   - the status is kept with the cached entry across a restart (AD from the
     cache with the upstream gone).
 """
@@ -411,6 +413,27 @@ for name, first_cd in (("api.site.", False), ("webapp.site.", True)):
     h.check("192.0.2.66" in hl.answer_addrs(m), "%s CD=1 (%s): no data: %s"
             % (name, order, describe(m)))
     expect("%s CD=0 (%s)" % (name, order), got.get(False), "SERVFAIL", False)
+h.stop(d)
+
+# --aggressive-nsec (RFC 8198): after the secure NXDOMAIN for nosuch.site.
+# (NSEC mail-backup.site. -> ns1.site., and site. -> _dmarc.site. over the
+# wildcard *.site.), other names in that span are NXDOMAIN without asking
+# upstream; a name outside it, and a CD=1 query, still go upstream. Off by
+# default (LOCAL7 asked nothing it could have synthesized).
+TAMPER.clear()
+fake8 = hl.FakeUpstream(h, proxy)
+d = h.start_local("LOCAL10", os.path.join(h.tmp, "local10"), [fake8.endpoint],
+                  "--trust-anchor", anchor, "--threads", "1", "--aggressive-nsec")
+expect("nosuch.site A, the first NXDOMAIN", ask(d, "nosuch.site.", do=True), "NXDOMAIN", True)
+for name in ("nosuch2.site.", "n.site."):
+    m = ask(d, name, do=True)
+    expect("%s A, synthesized from the cached NSEC" % name, m, "NXDOMAIN", True)
+    h.check(has(m, "authority", dns.rdatatype.NSEC), "%s: no NSEC proof: %s" % (name, describe(m)))
+    h.check(fake8.count(name) == 0, "%s: asked upstream (%d queries)" % (name, fake8.count(name)))
+expect("nosuch3.site A with CD", ask(d, "nosuch3.site.", cd=True), "NXDOMAIN", False)
+h.check(fake8.count("nosuch3.site.") == 1, "nosuch3.site with CD: not asked upstream")
+expect("zzz.site A, outside the cached spans", ask(d, "zzz.site.", do=True), "NXDOMAIN", True)
+h.check(fake8.count("zzz.site.") == 1, "zzz.site: not asked upstream")
 h.stop(d)
 
 # A trust anchor file that is not one stops the start (exit 1), loudly.

@@ -21,6 +21,7 @@
 #include "tierdns/chain.h"
 #include "tierdns/dnsproto.h"
 #include "tierdns/msg.h"
+#include "tierdns/negcache.h"
 #include "tierdns/validate.h"
 
 #define T0 1700000000u
@@ -736,6 +737,60 @@ static void test_chain_failed(void **state)
 	chain_free(c);
 }
 
+/* RFC 8198 (negcache.h): a secure NXDOMAIN for b.test. with the NSECs
+ * a.test. -> m.test. and test. -> a.test. (over *.test.) proves the names
+ * of that span absent, and nothing else; a delegation's NSEC proves
+ * nothing below it. */
+static void test_negcache(void **state)
+{
+	const char *ns[] = { SOA, "a.test. 300 IN NSEC m.test. A RRSIG NSEC",
+			     "test. 300 IN NSEC a.test. SOA NS RRSIG NSEC DNSKEY", NULL };
+	const char *ns_cut[] = { SOA, "a.test. 300 IN NSEC m.test. NS RRSIG NSEC",
+				 "test. 300 IN NSEC a.test. SOA NS RRSIG NSEC DNSKEY", NULL };
+	static const struct {
+		const char *name;
+		uint64_t at;
+		bool cut; /* the NSEC at a.test. is a delegation's */
+		bool want;
+	} cases[] = {
+		{ "c.test.", T0, false, true },
+		{ "x.c.TEST.", T0 + 299, false, true },
+		{ "n.test.", T0, false, false },     /* after m.test.: not held */
+		{ "test.", T0, false, false },       /* the apex exists */
+		{ "c.other.", T0, false, false },    /* another zone */
+		{ "c.test.", T0 + 300, false, false }, /* expired */
+		{ "c.test.", T0, true, true },
+		{ "x.a.test.", T0, true, false },    /* below the delegation */
+	};
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct tdns_negcache *n = NULL;
+		struct tdns_cache_value v = { 0 };
+		ldns_rdf *q = ldns_dname_new_frm_str(cases[c].name);
+		const uint8_t *val = NULL;
+		size_t len = 0;
+		bool got;
+
+		assert_int_equal(negcache_new(4, &n), TDNS_OK);
+		pack("b.test.", DNS_TYPE_A, LDNS_RCODE_NXDOMAIN, NULL, cases[c].cut ? ns_cut : ns,
+		     keys, 0, NULL, &v);
+		/* only a secure answer is taken */
+		negcache_add(n, v.data, v.len, T0);
+		assert_false(negcache_find(n, ldns_rdf_data(q), ldns_rdf_size(q), T0, &val, &len));
+		cache_value_set_status(&v, VALID_SECURE, 0, UINT64_MAX);
+		negcache_add(n, v.data, v.len, T0);
+		got = negcache_find(n, ldns_rdf_data(q), ldns_rdf_size(q), cases[c].at, &val, &len);
+		if (got != cases[c].want || (got && (len != v.len || memcmp(val, v.data, len) != 0)))
+			fail_msg("%s at T0%+lld%s: got %d, want %d", cases[c].name,
+				 (long long)(cases[c].at - T0), cases[c].cut ? " (cut)" : "", got,
+				 cases[c].want);
+		ldns_rdf_deep_free(q);
+		cache_value_clear(&v);
+		negcache_free(n);
+	}
+}
+
 /* The status stored with a value; a bound shortens its life. */
 static void test_status_in_value(void **state)
 {
@@ -812,6 +867,7 @@ int main(void)
 		cmocka_unit_test(test_unusable_ds),
 		cmocka_unit_test(test_secure_until),
 		cmocka_unit_test(test_chain_failed),
+		cmocka_unit_test(test_negcache),
 		cmocka_unit_test(test_status_in_value),
 		cmocka_unit_test(test_anchor_files),
 	};
