@@ -91,15 +91,21 @@ static bool bitmap_cut(const uint8_t *bm, size_t len)
 }
 
 /* Read the SOA and NSEC records of val into e (which owns them after);
- * false when there is no SOA or no NSEC, or no memory. */
+ * false when there is an answer section, no SOA or no NSEC, or no
+ * memory. */
 static bool entry_read(struct neg_entry *e, const uint8_t *val, size_t len)
 {
 	struct cache_rec r;
 	size_t pos = 0, n = 0;
 	unsigned idx = 0;
 
-	while (cache_value_next(val, len, &pos, &idx, &r))
-		n += r.authority && r.type == DNS_TYPE_NSEC;
+	while (cache_value_next(val, len, &pos, &idx, &r)) {
+		/* an answer section (a CNAME chain to the name denied) is
+		 * no answer for another name */
+		if (!r.authority)
+			return false;
+		n += r.type == DNS_TYPE_NSEC;
+	}
 	e->nsec = n > 0 ? calloc(n, sizeof(*e->nsec)) : NULL;
 	if (e->nsec == NULL)
 		return false;
@@ -108,8 +114,6 @@ static bool entry_read(struct neg_entry *e, const uint8_t *val, size_t len)
 		struct neg_nsec *x = &e->nsec[e->n_nsec];
 		size_t nl;
 
-		if (!r.authority)
-			continue;
 		if (r.type == DNS_TYPE_SOA && e->apex == NULL)
 			e->apex = ldns_dname_new_frm_data((uint16_t)r.owner_len, r.owner);
 		if (r.type != DNS_TYPE_NSEC || e->n_nsec == n)

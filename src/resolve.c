@@ -10,7 +10,6 @@
 #include <sys/random.h>
 
 #include "tierdns/chain.h"
-#include "tierdns/negcache.h"
 #include "tierdns/clock.h"
 #include "tierdns/dnsproto.h"
 #include "tierdns/encode.h"
@@ -19,6 +18,7 @@
 #include "tierdns/log.h"
 #include "tierdns/msg.h"
 #include "tierdns/name.h"
+#include "tierdns/negcache.h"
 #include "tierdns/pipeline.h"
 #include "tierdns/policy.h"
 
@@ -59,10 +59,10 @@
 /* A question key (question_key): record key || class || CD; the failure
  * cache remembers such keys. */
 #define QUESTION_KEY_MAX (RECORD_KEY_MAX + 3)
+_Static_assert(QUESTION_KEY_MAX <= FAILCACHE_KEY_MAX, "failcache keys hold question keys");
 /* Secure NXDOMAIN answers kept for RFC 8198 synthesis (negcache.h), per
  * resolver: each is scanned on a miss, so few. */
 #define NEGCACHE_ANSWERS 64u
-_Static_assert(QUESTION_KEY_MAX <= FAILCACHE_KEY_MAX, "failcache keys hold question keys");
 /* Names remembered while walking one chain (loop detection). */
 #define CHAIN_NAMES_MAX (CACHE_CHAIN_MAX + 2)
 

@@ -35,9 +35,10 @@ struct tdns_negcache;
 enum tdns_status negcache_new(size_t max, struct tdns_negcache **out);
 void negcache_free(struct tdns_negcache *n);
 
-/* Keep a copy of val, a packed value validated secure: an NXDOMAIN whose
- * authority holds its SOA and NSEC records (anything else is ignored, as
- * is a value already expired at now or one without memory). */
+/* Keep a copy of val, a packed value validated secure: an NXDOMAIN with
+ * no answer section (no CNAME chain) whose authority holds its SOA and
+ * NSEC records (anything else is ignored, as is a value already expired
+ * at now or one without memory). */
 void negcache_add(struct tdns_negcache *n, const uint8_t *val, size_t len, uint64_t now);
 
 /*

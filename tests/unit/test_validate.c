@@ -747,20 +747,23 @@ static void test_negcache(void **state)
 			     "test. 300 IN NSEC a.test. SOA NS RRSIG NSEC DNSKEY", NULL };
 	const char *ns_cut[] = { SOA, "a.test. 300 IN NSEC m.test. NS RRSIG NSEC",
 				 "test. 300 IN NSEC a.test. SOA NS RRSIG NSEC DNSKEY", NULL };
+	const char *chain[] = { "b.test. 300 IN CNAME bb.test.", NULL };
 	static const struct {
 		const char *name;
 		uint64_t at;
-		bool cut; /* the NSEC at a.test. is a delegation's */
+		bool cut;   /* the NSEC at a.test. is a delegation's */
+		bool cname; /* the answer is a CNAME to bb.test., which is denied */
 		bool want;
 	} cases[] = {
-		{ "c.test.", T0, false, true },
-		{ "x.c.TEST.", T0 + 299, false, true },
-		{ "n.test.", T0, false, false },     /* after m.test.: not held */
-		{ "test.", T0, false, false },       /* the apex exists */
-		{ "c.other.", T0, false, false },    /* another zone */
-		{ "c.test.", T0 + 300, false, false }, /* expired */
-		{ "c.test.", T0, true, true },
-		{ "x.a.test.", T0, true, false },    /* below the delegation */
+		{ "c.test.", T0, false, false, true },
+		{ "x.c.TEST.", T0 + 299, false, false, true },
+		{ "n.test.", T0, false, false, false },     /* after m.test.: not held */
+		{ "test.", T0, false, false, false },       /* the apex exists */
+		{ "c.other.", T0, false, false, false },    /* another zone */
+		{ "c.test.", T0 + 300, false, false, false }, /* expired */
+		{ "c.test.", T0, true, false, true },
+		{ "x.a.test.", T0, true, false, false },    /* below the delegation */
+		{ "c.test.", T0, false, true, false },      /* not kept: a chain */
 	};
 
 	(void)state;
@@ -773,8 +776,8 @@ static void test_negcache(void **state)
 		bool got;
 
 		assert_int_equal(negcache_new(4, &n), TDNS_OK);
-		pack("b.test.", DNS_TYPE_A, LDNS_RCODE_NXDOMAIN, NULL, cases[c].cut ? ns_cut : ns,
-		     keys, 0, NULL, &v);
+		pack("b.test.", DNS_TYPE_A, LDNS_RCODE_NXDOMAIN, cases[c].cname ? chain : NULL,
+		     cases[c].cut ? ns_cut : ns, keys, 0, NULL, &v);
 		/* only a secure answer is taken */
 		negcache_add(n, v.data, v.len, T0);
 		assert_false(negcache_find(n, ldns_rdf_data(q), ldns_rdf_size(q), T0, &val, &len));
