@@ -252,20 +252,58 @@ static bool same_set(const struct tdns_msg *m, const struct tdns_msg_rr *a,
 	       msg_name_eq(m, b->owner, owner, msg_name(m, a->owner, owner));
 }
 
+/* Is rr an RRSIG made for a wildcard and expanded at its owner (RFC 4035
+ * 5.3.4: its Labels field below the owner's label count, a leading "*"
+ * not counted, RFC 4034 3.1.3)? */
+static bool sig_expanded(const struct tdns_msg *m, const struct tdns_msg_rr *rr)
+{
+	uint8_t owner[NAME_WIRE_MAX];
+	size_t len = msg_name(m, rr->owner, owner);
+	unsigned labels = 0;
+
+	if (rr->type != DNS_TYPE_RRSIG || rr->rdlen < 4)
+		return false;
+	for (size_t i = 0; i < len && owner[i] != 0; i += (size_t)owner[i] + 1)
+		labels++;
+	if (len > 2 && owner[0] == 1 && owner[1] == '*')
+		labels--;
+	return m->wire[rr->rdata + 3] < labels;
+}
+
+/* Append every NSEC/NSEC3 of m's authority section, with its RRSIGs, each
+ * expiring no later than cap (a TTL). */
+static void picks_denial(const struct tdns_msg *m, uint32_t cap, struct picks *out)
+{
+	size_t as = msg_ns_start(m), ae = msg_ar_start(m);
+
+	for (size_t i = as; i < ae; i++) {
+		const struct tdns_msg_rr *rr = &m->rr[i];
+
+		if ((rr->type == DNS_TYPE_NSEC || rr->type == DNS_TYPE_NSEC3) &&
+		    rr->rclass == DNS_CLASS_IN) {
+			picks_add(out, rr, min32(ttl_clean(rr->ttl), cap));
+			picks_sigs(m, as, ae, rr, min32(ttl_clean(rr->ttl), cap), out);
+		}
+	}
+}
+
 /*
  * What DNSSEC adds to a value (RFC 4035 3.1.1, 3.1.3): after each RRset of
  * the answer (an, TTLs), its RRSIGs from the answer section; for a negative
  * answer (soa), the SOA, its RRSIGs and every NSEC/NSEC3 of the authority
- * section with theirs (the denial proof). The records go to out, the
- * authority ones counted in *ns. Without RRSIGs in the reply (no DO, or an
- * unsigned zone) out holds an and the SOA as before.
+ * section with theirs (the denial proof); for a positive answer with an
+ * RRset expanded from a wildcard, the authority's NSEC/NSEC3 with theirs
+ * (RFC 4035 3.1.3.3, 5.3.4; RFC 5155 7.2.6, 8.8: the proof that no closer
+ * name exists), capped by max_ttl. The records go to out, the authority
+ * ones counted in *ns. Without RRSIGs in the reply (no DO, or an unsigned
+ * zone) out holds an and the SOA as before.
  */
 static void picks_dnssec(const struct tdns_msg *m, const struct picks *an,
-			 const struct tdns_msg_rr *soa, uint32_t neg_ttl,
+			 const struct tdns_msg_rr *soa, uint32_t neg_ttl, uint32_t max_ttl,
 			 struct picks *out, size_t *ns)
 {
 	size_t as = msg_ns_start(m), ae = msg_ar_start(m);
-	bool signed_reply = false;
+	bool signed_reply = false, expanded = false;
 
 	/* Most replies carry no RRSIG (no DO asked): then no search for them. */
 	for (size_t i = 0; i < ae && !signed_reply; i++)
@@ -279,20 +317,16 @@ static void picks_dnssec(const struct tdns_msg *m, const struct picks *an,
 		if (signed_reply && (next == NULL || !same_set(m, rr, next)))
 			picks_sigs(m, 0, m->ancount, rr, an->v[i].at, out);
 	}
+	for (size_t i = 0; signed_reply && soa == NULL && i < out->n && !expanded; i++)
+		expanded = sig_expanded(m, out->v[i].rr);
 	*ns = out->n;
 	if (soa != NULL)
 		picks_add(out, soa, neg_ttl);
 	if (soa != NULL && signed_reply) {
 		picks_sigs(m, as, ae, soa, neg_ttl, out);
-		for (size_t i = as; i < ae; i++) {
-			const struct tdns_msg_rr *rr = &m->rr[i];
-
-			if ((rr->type == DNS_TYPE_NSEC || rr->type == DNS_TYPE_NSEC3) &&
-			    rr->rclass == DNS_CLASS_IN) {
-				picks_add(out, rr, min32(ttl_clean(rr->ttl), neg_ttl));
-				picks_sigs(m, as, ae, rr, min32(ttl_clean(rr->ttl), neg_ttl), out);
-			}
-		}
+		picks_denial(m, neg_ttl, out);
+	} else if (expanded) {
+		picks_denial(m, max_ttl, out);
 	}
 	*ns = out->n - *ns;
 }
@@ -385,7 +419,7 @@ enum tdns_status cache_value_build(const struct tdns_cache_cfg *cfg,
 			neg_ttl = min32(neg_ttl, max_neg);
 		}
 	}
-	picks_dnssec(resp, &an, soa, neg_ttl, all, &ns);
+	picks_dnssec(resp, &an, soa, neg_ttl, max_ttl, all, &ns);
 	for (size_t i = 0; i < all->n; i++)
 		if (all->v[i].at < expiry)
 			expiry = all->v[i].at;
@@ -436,6 +470,13 @@ enum tdns_status cache_value_records(const struct tdns_msg *m,
 	return st;
 }
 
+enum tdns_status cache_value_none(uint8_t rcode, struct tdns_cache_value *v)
+{
+	memset(v, 0, sizeof(*v));
+	/* no records: pack_value reads nothing of a message */
+	return pack_value(NULL, rcode, 0, NULL, 0, 0, v);
+}
+
 void cache_value_clear(struct tdns_cache_value *v)
 {
 	if (v == NULL)
@@ -445,16 +486,24 @@ void cache_value_clear(struct tdns_cache_value *v)
 }
 
 void cache_value_set_status(struct tdns_cache_value *v, enum valid_status status,
-			    uint16_t ede, uint64_t bogus_until)
+			    uint16_t ede, uint64_t until)
 {
+	struct cache_rec r;
+	size_t pos = 0;
+	unsigned idx = 0;
+
 	if (v->data == NULL || v->len < CACHE_HDR_LEN || v->data[0] != CACHE_VALUE_VERSION)
 		return;
 	v->data[14] = (uint8_t)status;
 	v->data[15] = (uint8_t)(status == VALID_BOGUS ? ede : 0);
-	if (status == VALID_BOGUS && v->expiry > bogus_until) {
-		v->expiry = bogus_until;
-		dns_wr64(v->data + 2, bogus_until);
+	if (v->expiry > until) {
+		v->expiry = until;
+		dns_wr64(v->data + 2, until);
 	}
+	/* A record may outlive the value (its own TTL was longer). */
+	while (until != UINT64_MAX && cache_value_next(v->data, v->len, &pos, &idx, &r))
+		if (r.expiry > until)
+			dns_wr64(v->data + (r.owner - v->data) + r.owner_len + 4, until);
 }
 
 enum valid_status cache_value_status(const uint8_t *val, size_t len)

@@ -3,8 +3,11 @@
  */
 #include "tierdns/chain.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "tierdns/dnsproto.h"
 
 struct tdns_chain *chain_new(void)
 {
@@ -17,6 +20,7 @@ static void got_clear(struct tdns_chain *c)
 	for (size_t i = 0; i < c->n_got; i++)
 		cache_value_clear(&c->got[i].v);
 	c->n_got = 0;
+	c->failed[0] = '\0';
 }
 
 void chain_free(struct tdns_chain *c)
@@ -80,25 +84,73 @@ enum valid_step chain_check(struct tdns_chain *c, const struct tdns_anchors *ta,
 		return VALID_DONE;
 	}
 	c->waiting = step == VALID_NEED;
+	if (step == VALID_DONE && c->last.status == VALID_BOGUS && c->failed[0] != '\0') {
+		char why[2 * VALID_WHY_MAX + 2];
+
+		/* the failed fetch first: it is the cause (cut to fit) */
+		snprintf(why, sizeof(why), "%s; %s", c->failed, c->last.why);
+		memcpy(c->last.why, why, VALID_WHY_MAX - 1);
+		c->last.why[VALID_WHY_MAX - 1] = '\0';
+	}
 	return step;
 }
 
-enum tdns_status chain_got(struct tdns_chain *c, const uint8_t *val, size_t vlen)
+/* Keep v (taken) as the answer to what c->last needed. */
+static enum tdns_status got_keep(struct tdns_chain *c, struct tdns_cache_value *v)
 {
 	struct chain_got *g;
 
-	if (c->n_got == CHAIN_GOT_MAX)
+	if (c->n_got == CHAIN_GOT_MAX) {
+		cache_value_clear(v);
 		return TDNS_ESPACE;
+	}
 	g = &c->got[c->n_got];
-	g->v.data = malloc(vlen > 0 ? vlen : 1);
-	if (g->v.data == NULL)
-		return TDNS_ENOMEM;
-	memcpy(g->v.data, val, vlen);
-	g->v.len = vlen;
+	g->v = *v;
+	memset(v, 0, sizeof(*v));
 	memcpy(g->name, c->last.need_name, c->last.need_len);
 	g->name_len = c->last.need_len;
 	g->type = c->last.need_type;
 	c->n_got++;
 	c->waiting = false;
 	return TDNS_OK;
+}
+
+enum tdns_status chain_got(struct tdns_chain *c, const uint8_t *val, size_t vlen)
+{
+	struct tdns_cache_value v = { 0 };
+
+	if (c->n_got == CHAIN_GOT_MAX)
+		return TDNS_ESPACE;
+	v.data = malloc(vlen > 0 ? vlen : 1);
+	if (v.data == NULL)
+		return TDNS_ENOMEM;
+	memcpy(v.data, val, vlen);
+	v.len = vlen;
+	return got_keep(c, &v);
+}
+
+enum tdns_status chain_failed(struct tdns_chain *c, const char *why)
+{
+	struct tdns_cache_value v = { 0 };
+	ldns_rdf *name;
+	char *text, *type;
+	enum tdns_status st;
+
+	if (c->n_got == CHAIN_GOT_MAX)
+		return TDNS_ESPACE;
+	st = cache_value_none(DNS_RCODE_SERVFAIL, &v);
+	if (st != TDNS_OK)
+		return st;
+	cache_value_set_status(&v, VALID_BOGUS, EDE_DNSKEY_MISSING, 0);
+	if (c->failed[0] == '\0') {
+		name = ldns_dname_new_frm_data((uint16_t)c->last.need_len, c->last.need_name);
+		text = name != NULL ? ldns_rdf2str(name) : NULL;
+		type = ldns_rr_type2str((ldns_rr_type)c->last.need_type);
+		snprintf(c->failed, sizeof(c->failed), "failed to fetch %s %s (%s)",
+			 text != NULL ? text : "?", type != NULL ? type : "?", why);
+		free(type);
+		free(text);
+		ldns_rdf_deep_free(name);
+	}
+	return got_keep(c, &v);
 }

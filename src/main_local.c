@@ -234,6 +234,7 @@ static enum tdns_status worker_init(struct worker *w, struct tdns_opts *o,
 	cfg.use_0x20 = o->use_0x20;
 	cfg.prefetch = o->prefetch;
 	cfg.anchors = ta;
+	cfg.aggressive_nsec = o->aggressive_nsec;
 	cfg.infra = infra;
 	cfg.transport = upstream_transport(w->up);
 	cfg.client.hold = client_hold;

@@ -204,6 +204,9 @@ static const struct opts_def opt_table[] = {
 	{ "insecure-domain", 0, "dnssec", "insecure-domain", T_LO, K_DOMAIN, F_NULL, 0,
 	  OPTS_MAX_INSECURE, NULL, NOFIELD, "NAME", "treat answers at and below NAME as "
 	  "insecure\n(no validation), repeatable" },
+	{ "aggressive-nsec", 0, "dnssec", "aggressive-nsec", T_LO, K_BOOL, 0, 0, 0, NULL,
+	  FIELD(aggressive_nsec), NULL, "answer NXDOMAIN from validated NSEC records that\n"
+	  "prove the name absent, without asking upstream,\nRFC 8198 (default off)" },
 	{ "max-ttl", 0, NULL, "max-ttl", T_LO, K_UINT, 0, 0, UINT32_MAX, "seconds",
 	  FIELD(max_ttl), "SEC", "cap on the TTL of cached answers (default 86400)" },
 	{ "max-neg-ttl", 0, NULL, "max-neg-ttl", T_LO, K_UINT, 0, 0, UINT32_MAX, "seconds",

@@ -18,6 +18,7 @@
 #include "tierdns/log.h"
 #include "tierdns/msg.h"
 #include "tierdns/name.h"
+#include "tierdns/negcache.h"
 #include "tierdns/pipeline.h"
 #include "tierdns/policy.h"
 
@@ -55,6 +56,13 @@
 /* RFC 9520 3.2 (Unbound's val-bogus-ttl): how long a bogus answer is
  * kept, seconds. */
 #define BOGUS_TTL 60u
+/* A question key (question_key): record key || class || CD; the failure
+ * cache remembers such keys. */
+#define QUESTION_KEY_MAX (RECORD_KEY_MAX + 3)
+_Static_assert(QUESTION_KEY_MAX <= FAILCACHE_KEY_MAX, "failcache keys hold question keys");
+/* Secure NXDOMAIN answers kept for RFC 8198 synthesis (negcache.h), per
+ * resolver: each is scanned on a miss, so few. */
+#define NEGCACHE_ANSWERS 64u
 /* Names remembered while walking one chain (loop detection). */
 #define CHAIN_NAMES_MAX (CACHE_CHAIN_MAX + 2)
 
@@ -94,7 +102,7 @@ struct upq {
 	struct upq *prev, *next;  /* list of all outstanding */
 	uint32_t slot;            /* index in r->slots, low half of tokens */
 	uint64_t token;           /* current attempt, 0 = none */
-	uint8_t key[RECORD_KEY_MAX + 2]; /* record key || class */
+	uint8_t key[QUESTION_KEY_MAX]; /* question_key */
 	size_t key_len;
 	size_t qkey_len;          /* the name key's part of key */
 	uint32_t hash;
@@ -167,6 +175,7 @@ struct tdns_resolver {
 	struct tdns_infra *infra; /* upstream health: cfg.infra, or owned */
 	bool own_infra;
 	struct tdns_failcache *failc; /* recent failures (RFC 9520) */
+	struct tdns_negcache *negc;   /* cfg.aggressive_nsec: RFC 8198, else NULL */
 	/* resolver_cache_flushed bumps it from any thread; failc is emptied
 	 * on this thread when it differs from failc_gen. */
 	atomic_uint flush_gen;
@@ -863,6 +872,8 @@ static void upq_complete(struct tdns_resolver *r, struct upq *u,
 	}
 }
 
+static void dep_failed(struct tdns_resolver *r, struct upq *u);
+
 /* The query failed for good (u->why): remember the failure (RFC 9520),
  * log it, and answer the waiters stale (RFC 8767) or SERVFAIL. */
 static void upq_fail(struct tdns_resolver *r, struct upq *u)
@@ -891,12 +902,13 @@ static void upq_fail(struct tdns_resolver *r, struct upq *u)
 	}
 	cache_value_clear(&stale);
 	/* The target of a CNAME failed: so does every chain that led to it
-	 * (RFC 1034 5.3.3; Unbound answers SERVFAIL too). */
+	 * (RFC 1034 5.3.3; Unbound answers SERVFAIL too); a DNSKEY or DS
+	 * fetch that failed makes the answer waiting for it bogus. */
 	for (; d != NULL; d = dnext) {
 		dnext = d->dep_next;
 		d->dep_next = NULL;
 		d->why = why;
-		upq_fail(r, d);
+		dep_failed(r, d);
 	}
 }
 
@@ -1197,14 +1209,19 @@ out:
 	return ret;
 }
 
-/* The question key: record key || class (coalescing and failures). */
+/* The question key: record key || class || CD (coalescing and failures).
+ * cd: the upstream query goes with CD (validating, for a CD=1 client):
+ * its answer is not what a CD=0 query would get from a validating
+ * upstream (SERVFAIL for bogus data), nor the other way round, so the two
+ * are never joined (RFC 4035 4.9.2, 5; RFC 6840 5.9). */
 static size_t question_key(const uint8_t *qkey, size_t qkey_len, uint16_t qtype,
-			   uint16_t qclass, uint8_t *key)
+			   uint16_t qclass, bool cd, uint8_t *key)
 {
 	size_t n = name_record_key(qkey, qkey_len, qtype, key);
 
 	dns_wr16(key + n, qclass);
-	return n + 2;
+	key[n + 2] = cd ? 1 : 0;
+	return n + 3;
 }
 
 /* A miss that will not be resolved now: the failure cache says so, or
@@ -1261,11 +1278,12 @@ static enum pipeline_verdict miss_stage(struct tdns_resolver *r,
 					const struct tdns_qctx *q,
 					struct tdns_answer *a)
 {
-	uint8_t key[RECORD_KEY_MAX + 2];
+	uint8_t key[QUESTION_KEY_MAX];
 	enum fail_kind why = FAIL_CACHED;
 	enum policy_fwd how;
 	unsigned first, end;
-	size_t key_len;
+	const uint8_t *nval;
+	size_t key_len, nlen;
 	uint32_t hash;
 
 	/* A name never forwarded is answered here, recursion asked or not. */
@@ -1278,7 +1296,17 @@ static enum pipeline_verdict miss_stage(struct tdns_resolver *r,
 		a->rcode = DNS_RCODE_REFUSED;
 		return PIPELINE_ANSWER;
 	}
-	key_len = question_key(q->qkey, q->qkey_len, q->qtype, q->qclass, key);
+	/* RFC 8198: a name a validated NSEC answer proves absent is not
+	 * asked for (the answer borrows the table until it is encoded). */
+	if (r->negc != NULL && !q->cd && q->qclass == DNS_CLASS_IN &&
+	    negcache_find(r->negc, q->qname, q->qname_len, clock_now(), &nval, &nlen)) {
+		if (cache_value_answer(nval, nlen, clock_now(), 0, q, a) == TDNS_OK)
+			return PIPELINE_ANSWER;
+		answer_reset(a);
+		a->ra = true;
+	}
+	key_len = question_key(q->qkey, q->qkey_len, q->qtype, q->qclass,
+			       r->cfg.anchors != NULL && q->cd, key);
 	hash = key_hash(key, key_len);
 	failures_check_flush(r);
 	if (fail_remembered(r, key, key_len, hash, clock_mono_ms()))
@@ -1708,7 +1736,7 @@ static void dep_done(struct tdns_resolver *r, struct upq *u, const uint8_t *val,
 static void depend_on(struct tdns_resolver *r, struct upq *u, const uint8_t *name,
 		      size_t name_len, uint16_t qtype, unsigned depth)
 {
-	uint8_t key[RECORD_KEY_MAX + 2];
+	uint8_t key[QUESTION_KEY_MAX];
 	uint64_t now_ms = clock_mono_ms();
 	struct tdns_cache_value tv = { 0 };
 	struct tdns_qctx tq;
@@ -1721,7 +1749,7 @@ static void depend_on(struct tdns_resolver *r, struct upq *u, const uint8_t *nam
 		u->why = FAIL_GARBAGE;
 		goto fail;
 	}
-	key_len = question_key(tq.qkey, tq.qkey_len, tq.qtype, tq.qclass, key);
+	key_len = question_key(tq.qkey, tq.qkey_len, tq.qtype, tq.qclass, u->cd, key);
 	hash = key_hash(key, key_len);
 	failures_check_flush(r);
 	if (fail_remembered(r, key, key_len, hash, now_ms)) {
@@ -1763,6 +1791,9 @@ static void depend_on(struct tdns_resolver *r, struct upq *u, const uint8_t *nam
 			    key_len, hash, now_ms, &t) != TDNS_OK)
 			goto fail;
 		t->depth = depth;
+		/* asked as u is: a CD=1 client's chain stays unvalidated
+		 * upstream, a CD=0 one's validated */
+		t->cd = u->cd;
 		if (t->deadline > u->deadline)
 			t->deadline = u->deadline;
 		if (!attempt_start(r, t, t->set_first, false, false, now_ms)) {
@@ -1781,7 +1812,7 @@ static void depend_on(struct tdns_resolver *r, struct upq *u, const uint8_t *nam
 	wake_at(r, upq_next(u));
 	goto out;
 fail:
-	upq_fail(r, u);
+	dep_failed(r, u);
 out:
 	cache_value_clear(&tv);
 }
@@ -1848,7 +1879,13 @@ static void valid_run(struct tdns_resolver *r, struct upq *u)
 	chain_take(u->vc, &v);
 	if (vd->status == VALID_BOGUS)
 		log_bogus(r, u, vd);
-	cache_value_set_status(&v, vd->status, vd->ede, now + BOGUS_TTL);
+	cache_value_set_status(&v, vd->status, vd->ede,
+			       vd->status == VALID_BOGUS ? now + BOGUS_TTL : vd->until);
+	if (r->negc != NULL && vd->status == VALID_SECURE)
+		negcache_add(r->negc, v.data, v.len, now);
+	/* A secure answer whose signature ends now is answered, not kept. */
+	if (v.expiry <= now)
+		v.cacheable = false;
 	accept_value(r, u, &v, now);
 }
 
@@ -1866,6 +1903,23 @@ static void valid_start(struct tdns_resolver *r, struct upq *u,
 	}
 	chain_begin(u->vc, v);
 	valid_run(r, u);
+}
+
+/*
+ * What u waited for could not be had (u->why). A DNSKEY or DS its
+ * validation needed: the verdict is bogus with a DNSSEC EDE (chain.h
+ * chain_failed; Unbound: "No DNSKEY record", EDE 9) and the reason logged,
+ * and the answer is kept as bogus (60 s) and given to CD=1 clients as
+ * any bogus answer. A CNAME target: u fails.
+ */
+static void dep_failed(struct tdns_resolver *r, struct upq *u)
+{
+	if (u->vc != NULL && u->vc->waiting &&
+	    chain_failed(u->vc, fail_text(u->why)) == TDNS_OK) {
+		valid_run(r, u);
+		return;
+	}
+	upq_fail(r, u);
 }
 
 /* The answer u waited for is there (val): a DNSKEY or DS its validation
@@ -2268,6 +2322,9 @@ enum tdns_status resolver_new(const struct tdns_resolver_cfg *cfg,
 	    r->buf == NULL || failcache_new(&r->failc) != TDNS_OK || r->puts == NULL ||
 	    zonedb_cache_new(&r->zc) != TDNS_OK)
 		goto out;
+	if (r->cfg.aggressive_nsec && r->cfg.anchors != NULL &&
+	    negcache_new(NEGCACHE_ANSWERS, &r->negc) != TDNS_OK)
+		goto out;
 	r->infra = r->cfg.infra;
 	if (r->infra == NULL) {
 		if (infra_new(r->cfg.n_upstream, &r->infra) != TDNS_OK)
@@ -2312,6 +2369,7 @@ void resolver_free(struct tdns_resolver *r)
 	if (r->own_infra)
 		infra_free(r->infra);
 	failcache_free(r->failc);
+	negcache_free(r->negc);
 	free(r->puts);
 	zonedb_cache_free(r->zc);
 	policy_release(r->pol);

@@ -9,11 +9,13 @@
 #include <string.h>
 
 #include "tierdns/dnsproto.h"
+#include "tierdns/wire.h"
 
 /* One RRset of an answer and the RRSIGs that cover it. */
 struct vset {
 	ldns_rr_list *rrs;
 	ldns_rr_list *sigs;
+	const ldns_rr *good; /* the RRSIG (of sigs) that verified, once one has */
 	bool authority;
 };
 
@@ -481,8 +483,8 @@ static uint16_t sig_ede(ldns_status ls)
 	}
 }
 
-/* One of s's RRSIGs verifies with one of keys at now? */
-static enum judged verify_set(const struct vset *s, const ldns_rr_list *keys, uint64_t now,
+/* One of s's RRSIGs verifies with one of keys at now? It becomes s->good. */
+static enum judged verify_set(struct vset *s, const ldns_rr_list *keys, uint64_t now,
 			      struct valid_verdict *out)
 {
 	const ldns_rr *first = ldns_rr_list_rr(s->rrs, 0);
@@ -492,8 +494,10 @@ static enum judged verify_set(const struct vset *s, const ldns_rr_list *keys, ui
 	for (size_t i = 0; i < ldns_rr_list_rr_count(s->sigs); i++) {
 		ls = ldns_verify_rrsig_keylist_time(s->rrs, ldns_rr_list_rr(s->sigs, i), keys,
 						    (time_t)now, NULL);
-		if (ls == LDNS_STATUS_OK)
+		if (ls == LDNS_STATUS_OK) {
+			s->good = ldns_rr_list_rr(s->sigs, i);
 			return J_SECURE;
+		}
 	}
 	describe(ldns_rr_owner(first), ldns_rr_get_type(first), what, sizeof(what));
 	return bogus(out, sig_ede(ls), "%s: %s", what, ldns_get_errorstr_by_id(ls));
@@ -517,7 +521,7 @@ static bool ds_usable(const ldns_rr_list *ds)
 
 /* The keys of s's own DNSKEY RRset that the anchor or the DS answer
  * trusts (RFC 4035 5.2); s is the DNSKEY RRset at its signer. */
-static enum judged judge_keyset(const struct tdns_anchors *ta, const struct vset *s,
+static enum judged judge_keyset(const struct tdns_anchors *ta, struct vset *s,
 				const ldns_rdf *zone, uint64_t now, valid_lookup_fn lookup,
 				void *ctx, struct valid_verdict *out)
 {
@@ -591,7 +595,7 @@ out:
 }
 
 /* One RRset (RFC 4035 5.3): signed by a trusted key of its signer. */
-static enum judged judge_set(const struct tdns_anchors *ta, const struct vset *s,
+static enum judged judge_set(const struct tdns_anchors *ta, struct vset *s,
 			     uint64_t now, valid_lookup_fn lookup, void *ctx,
 			     struct valid_verdict *out)
 {
@@ -703,6 +707,95 @@ out:
 	return j;
 }
 
+/* RFC 4035 5.3.4 (as Unbound's positive wildcard check): an NSEC of the
+ * list proves that name does not exist and that its closest encloser has
+ * encloser_labels labels: it covers name, is no delegation or DNAME
+ * above it, and its owner or next name shares exactly that many labels
+ * with name. */
+static bool nsec_wildcard_proof(const ldns_rr_list *nsec, const ldns_rdf *name,
+				unsigned encloser_labels)
+{
+	for (size_t i = 0; i < ldns_rr_list_rr_count(nsec); i++) {
+		const ldns_rr *n = ldns_rr_list_rr(nsec, i);
+		const ldns_rdf *owner = ldns_rr_owner(n), *next = ldns_rr_rdf(n, 0);
+		const ldns_rdf *bitmap = ldns_nsec_get_bitmap(n);
+		unsigned lo, ln;
+
+		if (next == NULL || ldns_dname_compare(owner, name) == 0 ||
+		    !ldns_nsec_covers_name(n, name))
+			continue;
+		if (ldns_dname_is_subdomain(name, owner) && bitmap != NULL &&
+		    ((ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_NS) &&
+		      !ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_SOA)) ||
+		     ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_DNAME)))
+			continue;
+		lo = wire_dname_shared_labels(name, owner);
+		ln = wire_dname_shared_labels(name, next);
+		if ((lo > ln ? lo : ln) == encloser_labels)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * An answer RRset s whose good RRSIG was made for a wildcard (its Labels
+ * field below the owner's label count, RFC 4034 3.1.3) is secure only
+ * with the proof in m's authority that no closer name exists: RFC 4035
+ * 5.3.4 (an NSEC covering the owner, the closest encloser the wildcard's
+ * parent) or RFC 5155 8.8 (an NSEC3 covering the next closer name; an
+ * opt-out one leaves it insecure, as Unbound). No proof at all is EDE 12
+ * NSEC Missing, a wrong one EDE 6.
+ */
+static enum judged judge_wildcard(const struct vmsg *m, const struct vset *s,
+				  struct valid_verdict *out)
+{
+	const ldns_rdf *owner = ldns_rr_owner(ldns_rr_list_rr(s->rrs, 0));
+	const ldns_rdf *lf = s->good != NULL ? ldns_rr_rdf(s->good, 2) : NULL;
+	unsigned labels = lf != NULL ? ldns_rdf2native_int8(lf) : 0;
+	unsigned count = ldns_dname_label_count(owner);
+	ldns_rr_list *nsec = NULL, *nsec3 = NULL;
+	ldns_rdf *closer = NULL;
+	const ldns_rr *cover;
+	enum judged j = J_SECURE;
+	char what[NAME_WIRE_MAX * 4 + 16];
+
+	if (ldns_dname_is_wildcard(owner))
+		count--;
+	if (lf == NULL || labels >= count)
+		return J_SECURE;
+	describe(owner, ldns_rr_get_type(ldns_rr_list_rr(s->rrs, 0)), what, sizeof(what));
+	nsec = ldns_rr_list_new();
+	nsec3 = ldns_rr_list_new();
+	closer = ldns_dname_clone_from(owner, (uint16_t)(count - labels - 1));
+	if (nsec == NULL || nsec3 == NULL || closer == NULL) {
+		j = bogus(out, EDE_DNSSEC_BOGUS, "out of memory");
+		goto out;
+	}
+	denial_records(m, nsec, nsec3, NULL);
+	if (ldns_rr_list_rr_count(nsec) > 0) {
+		if (!nsec_wildcard_proof(nsec, owner, labels))
+			j = bogus(out, EDE_DNSSEC_BOGUS,
+				  "%s: wildcard answer without an NSEC proving the name absent",
+				  what);
+	} else if (ldns_rr_list_rr_count(nsec3) > 0) {
+		cover = nsec3_find(nsec3, closer, false);
+		if (cover == NULL)
+			j = bogus(out, EDE_DNSSEC_BOGUS,
+				  "%s: wildcard answer without an NSEC3 covering the next closer "
+				  "name", what);
+		else if (ldns_nsec3_optout(cover))
+			j = insecure(out, "%s: wildcard answer in an opt-out span", what);
+	} else {
+		j = bogus(out, EDE_NSEC_MISSING, "%s: wildcard answer without NSEC or NSEC3",
+			  what);
+	}
+out:
+	ldns_rdf_deep_free(closer);
+	ldns_rr_list_free(nsec);
+	ldns_rr_list_free(nsec3);
+	return j;
+}
+
 /* Is the set part of what a reply's validity rests on: the answer's
  * RRsets, and in authority the SOA and the denial records? */
 static bool judged_set(const struct vset *s)
@@ -711,6 +804,33 @@ static bool judged_set(const struct vset *s)
 
 	return !s->authority || t == LDNS_RR_TYPE_SOA || t == LDNS_RR_TYPE_NSEC ||
 	       t == LDNS_RR_TYPE_NSEC3;
+}
+
+/* RFC 4035 5.3.3: how long m, judged secure at now, stays good: until
+ * the earliest expiration of the RRSIGs that verified it (RFC 4034 3.1.5:
+ * serial arithmetic, the 32-bit time nearest to now) or the end of their
+ * Original TTL counted from now, whichever comes first. */
+static uint64_t good_until(const struct vmsg *m, uint64_t now)
+{
+	uint64_t until = UINT64_MAX;
+
+	for (size_t i = 0; i < m->n; i++) {
+		const ldns_rr *sig = m->sets[i].good;
+		const ldns_rdf *exp = sig != NULL ? ldns_rr_rrsig_expiration(sig) : NULL;
+		const ldns_rdf *orig = sig != NULL ? ldns_rr_rrsig_origttl(sig) : NULL;
+		int32_t left;
+		uint64_t t;
+
+		if (exp == NULL || orig == NULL)
+			continue;
+		left = (int32_t)(ldns_rdf2native_int32(exp) - (uint32_t)now);
+		t = left > 0 ? now + (uint64_t)left : now;
+		if (now + ldns_rdf2native_int32(orig) < t)
+			t = now + ldns_rdf2native_int32(orig);
+		if (t < until)
+			until = t;
+	}
+	return until;
 }
 
 /* Is (name, qtype) data of a zone under a trust anchor? A DS RRset is
@@ -738,6 +858,7 @@ enum valid_step valid_check(const struct tdns_anchors *ta, const uint8_t *qname,
 	enum judged j = J_SECURE;
 
 	memset(out, 0, sizeof(*out));
+	out->until = UINT64_MAX;
 	if (anchors_insecure(ta, qname, qname_len)) {
 		out->status = VALID_INSECURE;
 		snprintf(out->why, sizeof(out->why), "insecure domain");
@@ -761,6 +882,15 @@ enum valid_step valid_check(const struct tdns_anchors *ta, const uint8_t *qname,
 			any_insecure = true;
 	}
 	if (j == J_BOGUS || j == J_NEED)
+		goto out;
+	for (size_t i = 0; i < m.n && j != J_BOGUS; i++) {
+		if (m.sets[i].authority)
+			continue;
+		j = judge_wildcard(&m, &m.sets[i], out);
+		if (j == J_INSECURE)
+			any_insecure = true;
+	}
+	if (j == J_BOGUS)
 		goto out;
 	end = chain_end(&m, qn);
 	if (end == NULL) {
@@ -796,8 +926,10 @@ out:
 	if (j != J_BOGUS) {
 		out->status = any_insecure || j == J_INSECURE ? VALID_INSECURE : VALID_SECURE;
 		out->ede = 0;
-		if (out->status == VALID_SECURE)
+		if (out->status == VALID_SECURE) {
 			out->why[0] = '\0';
+			out->until = good_until(&m, now);
+		}
 	}
 	vmsg_free(&m);
 	ldns_rdf_deep_free(qn);

@@ -464,3 +464,20 @@ out:
 	ldns_buffer_free(buf);
 	return st;
 }
+
+unsigned wire_dname_shared_labels(const ldns_rdf *a, const ldns_rdf *b)
+{
+	unsigned la = ldns_dname_label_count(a), lb = ldns_dname_label_count(b);
+
+	for (unsigned k = la < lb ? la : lb; k > 0; k--) {
+		ldns_rdf *ca = ldns_dname_clone_from(a, (uint16_t)(la - k));
+		ldns_rdf *cb = ldns_dname_clone_from(b, (uint16_t)(lb - k));
+		bool same = ca != NULL && cb != NULL && ldns_dname_compare(ca, cb) == 0;
+
+		ldns_rdf_deep_free(ca);
+		ldns_rdf_deep_free(cb);
+		if (same)
+			return k;
+	}
+	return 0;
+}

@@ -34,7 +34,11 @@
  *
  * With DNSSEC (the upstream asked with DO): each RRset of the answer is
  * followed by its RRSIGs, and a negative answer's authority holds the SOA,
- * its RRSIGs, and the NSEC/NSEC3 records with theirs (the denial proof).
+ * its RRSIGs, and the NSEC/NSEC3 records with theirs (the denial proof);
+ * so does a positive answer's with an RRset expanded from a wildcard (an
+ * RRSIG whose Labels field is below its owner's label count): the NSEC/
+ * NSEC3 records with theirs, the proof that no closer name exists (RFC
+ * 4035 3.1.3.3), their TTLs capped as positive ones.
  * DO=0 clients are not given RRSIG, NSEC and NSEC3 records unless they
  * asked for that type (RFC 4035 3.2.1). Version 1 values (without status
  * and ede) are still read, as VALID_UNCHECKED; version 2 values (without
@@ -151,10 +155,19 @@ enum tdns_status cache_value_records(const struct tdns_msg *m,
 				     uint64_t now, struct tdns_cache_value *v);
 void cache_value_clear(struct tdns_cache_value *v);
 
-/* Set the validation status (and the EDE of a bogus one) of v; a bogus
- * value expires at the latest at bogus_until (RFC 9520 3.2). */
+/* A value without records, rcode as given, standing for an answer that
+ * could not be had (a validator's failed fetch, chain.h); never
+ * cacheable, expiry 0. TDNS_ENOMEM. */
+enum tdns_status cache_value_none(uint8_t rcode, struct tdns_cache_value *v);
+
+/* Set the validation status (and the EDE of a bogus one) of v, which
+ * then expires at the latest at until (epoch seconds; UINT64_MAX: no
+ * bound), the value and each of its records (the TTLs it is served
+ * with): a bogus one soon (RFC 9520 3.2), a secure one when the first
+ * signature it was validated with expires or its original TTL ends (RFC
+ * 4035 5.3.3; validate.h). */
 void cache_value_set_status(struct tdns_cache_value *v, enum valid_status status,
-			    uint16_t ede, uint64_t bogus_until);
+			    uint16_t ede, uint64_t until);
 
 /* The status stored in a packed value (VALID_UNCHECKED for a
  * version 1 or unreadable one). */

@@ -41,6 +41,7 @@ struct tdns_chain {
 	struct valid_verdict last;       /* the last verdict or need */
 	struct chain_got got[CHAIN_GOT_MAX];
 	size_t n_got;
+	char failed[VALID_WHY_MAX];      /* the first failed fetch, "" = none */
 };
 
 /* A new, empty state (calloc; chain_free releases it). NULL: no memory. */
@@ -63,6 +64,17 @@ enum valid_step chain_check(struct tdns_chain *c, const struct tdns_anchors *ta,
 /* The answer (packed, cache.h; copied) to what c->last needed.
  * TDNS_ENOMEM, TDNS_ESPACE when CHAIN_GOT_MAX are kept already. */
 enum tdns_status chain_got(struct tdns_chain *c, const uint8_t *val, size_t vlen);
+
+/*
+ * What c->last needed could not be fetched (why: the resolver's reason):
+ * it counts as a bogus answer (RFC 4035 5: no chain of trust without
+ * it), so the next chain_check gives a bogus verdict with the EDE its
+ * place calls for (9 DNSKEY Missing for a signer's DNSKEY or a zone's DS,
+ * as Unbound's "No DNSKEY record"; 6 for the DS that would prove data
+ * unsigned) and a reason that names the failed fetch. TDNS_ENOMEM,
+ * TDNS_ESPACE as chain_got.
+ */
+enum tdns_status chain_failed(struct tdns_chain *c, const char *why);
 
 /* Take the parked answer out (moved into *v; c keeps none). */
 void chain_take(struct tdns_chain *c, struct tdns_cache_value *v);

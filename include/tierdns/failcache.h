@@ -19,7 +19,7 @@
  * failure takes a free or lapsed slot of its set, else the one that lapses
  * soonest, so memory never grows.
  *
- * Keys are question keys (record key || class, resolve.c) up to
+ * Keys are question keys (record key || class || CD, resolve.c) up to
  * FAILCACHE_KEY_MAX bytes; hash is the caller's hash of the key. One table
  * per resolver: not thread-safe. Time is monotonic milliseconds.
  */
@@ -37,7 +37,7 @@
 #define FAILCACHE_MAX_MS 300000u
 #define FAILCACHE_SETS 256u /* a power of two */
 #define FAILCACHE_WAYS 4u
-#define FAILCACHE_KEY_MAX (RECORD_KEY_MAX + 2)
+#define FAILCACHE_KEY_MAX (RECORD_KEY_MAX + 3)
 
 struct tdns_failcache;
 

@@ -107,6 +107,7 @@ struct tdns_opts {
 	const char *trust_anchor; /* --trust-anchor FILE, dnssec: {trust-anchor:} */
 	const char *insecure[OPTS_MAX_INSECURE]; /* --insecure-domain NAME */
 	unsigned n_insecure;
+	bool aggressive_nsec;    /* --aggressive-nsec (RFC 8198), default off */
 	unsigned max_outstanding; /* --max-outstanding, per worker, default 1024 */
 	/* both tiers */
 	unsigned max_tcp;        /* --max-tcp, per listener and worker, default 256 */

@@ -6,9 +6,10 @@
  * hands deferred answers back through the daemon's client ops.
  *
  * A miss creates an outstanding upstream query keyed by (lower-case qname,
- * qtype, qclass); identical misses arriving meanwhile wait on that one query
- * instead of sending their own (coalescing, CVE-2020-25686). Each waiting
- * client keeps its own ID, question case, EDNS and size limit.
+ * qtype, qclass, and CD when validating); identical misses arriving
+ * meanwhile wait on that one query instead of sending their own
+ * (coalescing, CVE-2020-25686). Each waiting client keeps its own ID,
+ * question case, EDNS and size limit.
  *
  * Every upstream attempt gets a fresh token, a fresh ID from the kernel's
  * CSPRNG (getrandom(2), fetched 256 bytes at a time) and (in the real
@@ -37,14 +38,20 @@
  * is SERVFAIL. Not for qtype CNAME or ANY.
  *
  * DNSSEC validation (cfg.anchors, validate.h): upstream queries set DO,
- * and CD for a client's CD=1 miss (the first client's: later ones join
- * it). Every accepted NOERROR/NXDOMAIN answer of class IN is judged before
+ * and CD for a client's CD=1 miss, and for the CNAME targets, DNSKEYs
+ * and DS its answer needs. CD is part of the coalescing key: a CD=1 miss
+ * never joins a CD=0 upstream query nor the other way round (from a
+ * validating upstream one gets bogus data, the other SERVFAIL). Every accepted NOERROR/NXDOMAIN answer of class IN is judged before
  * it is cached or sent: the DNSKEY and DS answers the verdict needs are
  * asked for the way a chased CNAME target is (cache, coalesced upstream
  * queries, each judged in turn), within the first query's budget; a
- * failed fetch is the query's failure. The verdict is stored with the
+ * fetch that fails makes the answer bogus (EDE 9 DNSKEY Missing where the
+ * key was needed, as Unbound; the failed fetch and its reason logged:
+ * chain.h chain_failed). The verdict is stored with the
  * value (cache.h): bogus ones for at most 60 s, logged with their
- * reason; cache.h turns it into AD or SERVFAIL per client. A cached
+ * reason; secure ones no longer than their signatures last or their
+ * Original TTL (validate.h until, RFC 4035 5.3.3), the served TTLs cut
+ * alike; cache.h turns it into AD or SERVFAIL per client. A cached
  * entry whose verdict does not fit the configuration (unchecked with
  * validation on, judged with it off) is a miss.
  *
@@ -175,6 +182,10 @@ struct tdns_resolver_cfg {
 	const struct tdns_anchors *anchors; /* DNSSEC validation (anchor.h,
 					* validate.h) with these trust anchors;
 					* NULL: off. Borrowed, read-only */
+	bool aggressive_nsec;          /* with anchors: NXDOMAIN synthesized
+					* from validated NSEC answers (RFC
+					* 8198, negcache.h), before asking
+					* upstream; CD=1 misses are not */
 	unsigned max_records;          /* records per upstream reply; 0 = 512,
 					* at most MSG_RR_MAX (msg.h) */
 	struct tdns_infra *infra;      /* upstream health shared by the

@@ -22,7 +22,13 @@
  *     chain); otherwise bogus (EDE 10 RRSIGs Missing);
  *   - a negative answer (NXDOMAIN, or NODATA with its SOA) needs an NSEC
  *     (RFC 4035 5.4) or NSEC3 (RFC 5155 8) proof for the last name of the
- *     chain and qtype (ldns_dnssec_verify_denial[_nsec3]).
+ *     chain and qtype (ldns_dnssec_verify_denial[_nsec3]);
+ *   - an answer RRset whose verifying RRSIG was made for a wildcard (its
+ *     Labels field below the owner's label count) needs the proof that
+ *     the owner does not exist: an NSEC covering it whose closest encloser
+ *     is the wildcard's parent (RFC 4035 5.3.4), or an NSEC3 covering the
+ *     next closer name (RFC 5155 8.8; opt-out: insecure, as Unbound);
+ *     none is bogus EDE 12, a wrong one EDE 6.
  * Bogus verdicts carry the RFC 8914 INFO-CODE: 6 DNSSEC Bogus, 7 Signature
  * Expired, 8 Signature Not Yet Valid, 9 DNSKEY Missing, 10 RRSIGs Missing,
  * 12 NSEC Missing.
@@ -50,6 +56,11 @@ struct valid_verdict {
 	enum valid_status status;
 	uint16_t ede;                /* bogus: the INFO-CODE */
 	char why[VALID_WHY_MAX];     /* bogus or insecure: the reason */
+	/* secure: the answer is good until then at the latest (epoch
+	 * seconds): the earliest, over the RRSIGs that verified its RRsets,
+	 * of the signature's expiration and now + its Original TTL (RFC 4035
+	 * 5.3.3, as Unbound); UINT64_MAX otherwise */
+	uint64_t until;
 	/* VALID_NEED: the question whose answer is missing */
 	uint8_t need_name[NAME_WIRE_MAX]; /* lower-case wire name */
 	size_t need_len;

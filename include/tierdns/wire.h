@@ -94,4 +94,8 @@ enum tdns_status wire_reply_render(ldns_pkt *reply, const struct tdns_query *q,
 size_t wire_error_reply(const uint8_t *in, size_t len, uint8_t rcode,
 			uint8_t *out, size_t cap);
 
+/* The number of trailing labels the dnames a and b share: the label
+ * count of their closest common ancestor (0: the root only). */
+unsigned wire_dname_shared_labels(const ldns_rdf *a, const ldns_rdf *b);
+
 #endif

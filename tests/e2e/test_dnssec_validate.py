@@ -14,10 +14,20 @@ alters the reply). Checked:
   - below the insecure delegation: data without AD, also at the end of a
     signed CNAME chased into it; --insecure-domain site.
     serves site. without AD;
+  - a wildcard answer is secure with its NSEC proof, which DO clients get;
   - tampering: a flipped RRSIG byte, an altered A record, stripped RRSIGs,
-    an RRSIG whose validity ended, a DS that matches no key -> SERVFAIL with
-    the EDE of RFC 8914 (6, 6, 10, 7, 9), logged; CD=1 gets the data without
+    an RRSIG whose validity ended, a wildcard answer stripped of the NSEC
+    proving the name absent, a DS that matches no key -> SERVFAIL with the
+    EDE of RFC 8914 (6, 6, 10, 7, 12, 9), logged; CD=1 gets the data without
     AD; a bogus answer is not cached as good (asked again, still SERVFAIL);
+  - a secure answer's TTL is cut to what its signature has left, and to the
+    signature's Original TTL when the TTLs were raised on the way;
+  - a DNSKEY or DS that cannot be fetched: SERVFAIL with EDE 9, the failed
+    fetch logged, the data for CD=1;
+  - a CD=1 miss does not join a CD=0 upstream query for the same question,
+    nor the other way round (CD is part of the coalescing key);
+  - --aggressive-nsec: NXDOMAIN synthesized from a cached validated NSEC
+    answer without asking upstream (RFC 8198), not for CD=1;
   - the status is kept with the cached entry across a restart (AD from the
     cache with the upstream gone).
 """
@@ -26,6 +36,7 @@ import os
 import struct
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -35,6 +46,7 @@ import dns.edns  # noqa: E402
 import dns.flags  # noqa: E402
 import dns.message  # noqa: E402
 import dns.rdata  # noqa: E402
+import dns.rcode  # noqa: E402
 import dns.rdatatype  # noqa: E402
 
 h = hl.Harness("test_dnssec_validate")
@@ -68,7 +80,8 @@ def key_of(zone, ksk):
 site = os.path.join(h.tmp, "site.zone")
 with open(os.path.join(hl.ZONES, "upper", "site.zone")) as f, open(site, "w") as out:
     out.write(f.read() + "\nplain.site. 300 IN NS ns1.site.\n"
-              "toplain.site. 300 IN CNAME www.plain.site.\n")
+              "toplain.site. 300 IN CNAME www.plain.site.\n"
+              "*.wild.site. 300 IN A 192.0.2.88\n")
 plain = os.path.join(h.tmp, "plain.zone")
 with open(plain, "w") as out:
     out.write("$ORIGIN plain.site.\n$TTL 300\n"
@@ -149,6 +162,13 @@ expect("nosuch.plain.site A (insecure NXDOMAIN)", ask(d, "nosuch.plain.site.", d
 m = ask(d, "toplain.site.", do=True)
 expect("toplain.site A (signed CNAME into the insecure child)", m, "NOERROR", False)
 h.check("192.0.2.77" in hl.answer_addrs(m), "toplain.site: no address: %s" % describe(m))
+# A wildcard answer is secure with its NSEC proof (RFC 4035 5.3.4), which
+# a DO client is given too (3.1.3.3), from the cache as well.
+for label in ("x.wild.site A, wildcard expansion", "x.wild.site A again, from the cache"):
+    m = ask(d, "x.wild.site.", do=True)
+    expect(label, m, "NOERROR", True)
+    h.check("192.0.2.88" in hl.answer_addrs(m) and has(m, "authority", dns.rdatatype.NSEC),
+            "%s: no address or no NSEC proof: %s" % (label, describe(m)))
 h.stop(d)
 
 # The status survives a restart: with the upstream gone, the cache alone
@@ -173,6 +193,17 @@ TAMPER = {}  # qname -> how to alter the reply
 
 def alter(raw, how):
     m = dns.message.from_wire(raw)
+    if how == "noproof":
+        # the wildcard's proof that the name does not exist, taken out
+        for rrset in list(m.authority):
+            if dns.rdatatype.NSEC in (rrset.rdtype, rrset.covers):
+                m.authority.remove(rrset)
+        return m.to_wire()
+    if how == "ttl":
+        # TTLs raised on the way: the RRSIG's Original TTL still says 300
+        for rrset in m.answer:
+            rrset.ttl = 86400
+        return m.to_wire()
     if how == "cut":
         # an upstream that stops at the edge of its data: the CNAME only
         for rrset in list(m.answer):
@@ -194,6 +225,8 @@ def alter(raw, how):
                     rd = rd.replace(address="192.0.2.66")
                 elif how == "expired" and rrset.rdtype == dns.rdatatype.RRSIG:
                     rd = EXPIRED_SIG
+                elif how == "soon" and rrset.rdtype == dns.rdatatype.RRSIG:
+                    rd = SOON_SIG
                 elif how == "ds" and rrset.rdtype == dns.rdatatype.DS:
                     digest = bytearray(rd.digest)
                     digest[0] ^= 0xff
@@ -213,41 +246,79 @@ def proxy(up_, s):
     if raw is None:
         return None
     how = TAMPER.get(s.qname)
-    # The attack is on the answer asked for (A), or on the DS.
-    if s.qtype != (dns.rdatatype.DS if how == "ds" else dns.rdatatype.A):
+    # The attack is on the answer asked for (A), or on the DS or DNSKEY.
+    if s.qtype != {"ds": dns.rdatatype.DS, "dsfail": dns.rdatatype.DS,
+                   "keyfail": dns.rdatatype.DNSKEY}.get(how, dns.rdatatype.A):
         how = None
+    if how in ("keyfail", "dsfail"):
+        # an upstream that cannot get the zone's DNSKEY or DS
+        fail = dns.message.make_response(s.msg)
+        fail.set_rcode(dns.rcode.SERVFAIL)
+        return [("send", fail.to_wire())]
+    if how == "validating":
+        # a slow validating upstream in front of altered data: the data
+        # for CD=1, SERVFAIL otherwise
+        if s.msg.flags & dns.flags.CD:
+            return [("sleep", 0.5), ("send", alter(raw, "alter"))]
+        fail = dns.message.make_response(s.msg)
+        fail.set_rcode(dns.rcode.SERVFAIL)
+        return [("sleep", 0.5), ("send", fail.to_wire())]
     return [("send", alter(raw, how) if how else raw)]
-
-
-# A real signature of ns1.site. A whose validity ended ten days ago
-# (ldns-signzone with site.'s ZSK and past dates): a replayed old answer.
-old = os.path.join(h.tmp, "site.old")
 
 
 def days_ago(n):
     return time.strftime("%Y%m%d", time.gmtime(time.time() - n * 86400))
 
 
-r = subprocess.run(["ldns-signzone", "-f", old, "-i", days_ago(40), "-e", days_ago(10), site,
-                    key_of("site.", False)], capture_output=True, text=True)
-EXPIRED_SIG = None
-for line in open(old) if r.returncode == 0 else []:
-    f = line.split()
-    if len(f) > 5 and f[0] == "ns1.site." and f[3] == "RRSIG" and f[4] == "A":
-        EXPIRED_SIG = dns.rdata.from_text("IN", "RRSIG", " ".join(f[4:]))
-if EXPIRED_SIG is None:
-    h.log("FAIL: ldns-signzone made no old signature: %s" % (r.stdout + r.stderr))
+def real_sig(owner, inception, expiration, label):
+    """A real signature of owner's A RRset by site.'s ZSK (ldns-signzone)
+    valid from inception to expiration (its -i/-e dates)."""
+    out = os.path.join(h.tmp, "site." + label)
+    r = subprocess.run(["ldns-signzone", "-f", out, "-i", inception, "-e", expiration, site,
+                        key_of("site.", False)], capture_output=True, text=True)
+    for line in open(out) if r.returncode == 0 else []:
+        f = line.split()
+        if len(f) > 5 and f[0] == owner and f[3] == "RRSIG" and f[4] == "A":
+            return dns.rdata.from_text("IN", "RRSIG", " ".join(f[4:]))
+    h.log("FAIL: ldns-signzone made no %s signature: %s" % (label, r.stdout + r.stderr))
     sys.exit(1)
+
+
+# ns1.site. A signed with a validity that ended ten days ago (a replayed
+# old answer); mail-backup.site. A signed to expire 100 s from now.
+EXPIRED_SIG = real_sig("ns1.site.", days_ago(40), days_ago(10), "old")
+SOON_SIG = real_sig("mail-backup.site.", days_ago(1),
+                    time.strftime("%Y%m%d%H%M%S", time.gmtime(time.time() + 100)), "soon")
 fake = hl.FakeUpstream(h, proxy)
 TAMPER.update({"webapp.site.": "flip", "api.site.": "alter", "mail.site.": "strip",
-               "ns1.site.": "expired", "www.site.": "cut"})
+               "ns1.site.": "expired", "www.site.": "cut", "y.wild.site.": "noproof",
+               "mail-backup.site.": "soon", "t.wild.site.": "ttl"})
 d = h.start_local("LOCAL4", os.path.join(h.tmp, "local4"), [fake.endpoint],
                   "--trust-anchor", anchor)
 expect("untampered ns2.site A through the proxy", ask(d, "ns2.site.", do=True), "NOERROR", True)
+
+
+def a_ttl(m):
+    return max([rrset.ttl for rrset in m.answer if rrset.rdtype == dns.rdatatype.A] or [-1])
+
+
+# RFC 4035 5.3.3: a secure answer is kept no longer than the signature it
+# was validated with lasts, nor than that signature's Original TTL.
+for name, label, bound in (("mail-backup.site.", "signature expiring in 100 s", 100),
+                           ("t.wild.site.", "TTLs raised to 86400 on the way", 300)):
+    for when in ("", ", from the cache"):
+        m = ask(d, name, do=True)
+        expect("%s (%s)%s" % (name, label, when), m, "NOERROR", True)
+        h.check(m is not None and 0 < a_ttl(m) <= bound,
+                "%s (%s)%s: A TTL %s, want 1..%d: %s" % (name, label, when, a_ttl(m) if m else None,
+                                                         bound, describe(m)))
+h.check(len(fake.queries("mail-backup.site.")) == 1,
+        "mail-backup.site. asked upstream again while cached")
 for name, label, code in (("webapp.site.", "a flipped RRSIG byte", 6),
                           ("api.site.", "an altered A record", 6),
                           ("mail.site.", "stripped RRSIGs", 10),
-                          ("ns1.site.", "an expired RRSIG", 7)):
+                          ("ns1.site.", "an expired RRSIG", 7),
+                          ("y.wild.site.", "a wildcard answer without its NSEC", 12)):
     expect("%s (%s)" % (name, label), ask(d, name, do=True), "SERVFAIL", False, code)
     n_before = len(fake.queries(name))
     m = ask(d, name, cd=True, do=True)
@@ -290,6 +361,80 @@ d = h.start_local("LOCAL5", os.path.join(h.tmp, "local5"), [fake.endpoint],
                   "--trust-anchor", anchor)
 expect("webapp.site A under a DS that matches no key", ask(d, "webapp.site.", do=True),
        "SERVFAIL", False, 9)
+h.stop(d)
+
+# A DNSKEY or DS the validator cannot fetch makes the answer bogus with a
+# DNSSEC EDE (9 DNSKEY Missing, as Unbound's "No DNSKEY record"), the
+# failed fetch named in the log; CD=1 clients still get the data.
+for how, rdtype, label in (("keyfail", "DNSKEY", "LOCAL8"), ("dsfail", "DS", "LOCAL9")):
+    TAMPER.clear()
+    TAMPER["site."] = how
+    d = h.start_local(label, os.path.join(h.tmp, label.lower()), [fake.endpoint],
+                      "--trust-anchor", anchor)
+    expect("webapp.site A, the upstream failing site. %s" % rdtype,
+           ask(d, "webapp.site.", do=True), "SERVFAIL", False, 9)
+    m = ask(d, "webapp.site.", do=True, cd=True)
+    expect("webapp.site A with CD, site. %s failing" % rdtype, m, "NOERROR", False)
+    h.check("192.0.2.10" in hl.answer_addrs(m), "webapp.site with CD, site. %s failing: "
+            "no data: %s" % (rdtype, describe(m)))
+    h.check("failed to fetch site. %s" % rdtype in d.log_text(),
+            "the failed %s fetch is not in the log:\n%s" % (rdtype, d.log_text()))
+    h.stop(d)
+
+# CD is part of the coalescing key: a CD=1 miss while a CD=0 query for the
+# same question is upstream (and the other way round) goes upstream on its
+# own. Behind a validating upstream that SERVFAILs altered data unless CD
+# is set, the CD=1 client gets the data either way.
+TAMPER.clear()
+TAMPER.update({"api.site.": "validating", "webapp.site.": "validating"})
+fake7 = hl.FakeUpstream(h, proxy)
+# One worker thread: each thread coalesces its own clients' misses.
+d = h.start_local("LOCAL7", os.path.join(h.tmp, "local7"), [fake7.endpoint],
+                  "--trust-anchor", anchor, "--threads", "1")
+for name, first_cd in (("api.site.", False), ("webapp.site.", True)):
+    got = {}
+
+    def client(cd, name=name):
+        got[cd] = ask(d, name, cd=cd, do=True)
+
+    ts = [threading.Thread(target=client, args=(first_cd,)),
+          threading.Thread(target=client, args=(not first_cd,))]
+    ts[0].start()
+    time.sleep(0.15)
+    ts[1].start()
+    for t in ts:
+        t.join()
+    order = "CD=%d first" % first_cd
+    flags = sorted({bool(s.msg.flags & dns.flags.CD) for s in fake7.queries(name)})
+    h.check(flags == [False, True],
+            "%s (%s): the second client joined the first's upstream query (CD seen: %s)"
+            % (name, order, flags))
+    m = got.get(True)
+    expect("%s CD=1 (%s)" % (name, order), m, "NOERROR", False)
+    h.check("192.0.2.66" in hl.answer_addrs(m), "%s CD=1 (%s): no data: %s"
+            % (name, order, describe(m)))
+    expect("%s CD=0 (%s)" % (name, order), got.get(False), "SERVFAIL", False)
+h.stop(d)
+
+# --aggressive-nsec (RFC 8198): after the secure NXDOMAIN for nosuch.site.
+# (NSEC mail-backup.site. -> ns1.site., and site. -> _dmarc.site. over the
+# wildcard *.site.), other names in that span are NXDOMAIN without asking
+# upstream; a name outside it, and a CD=1 query, still go upstream. Off by
+# default (LOCAL7 asked nothing it could have synthesized).
+TAMPER.clear()
+fake8 = hl.FakeUpstream(h, proxy)
+d = h.start_local("LOCAL10", os.path.join(h.tmp, "local10"), [fake8.endpoint],
+                  "--trust-anchor", anchor, "--threads", "1", "--aggressive-nsec")
+expect("nosuch.site A, the first NXDOMAIN", ask(d, "nosuch.site.", do=True), "NXDOMAIN", True)
+for name in ("nosuch2.site.", "n.site."):
+    m = ask(d, name, do=True)
+    expect("%s A, synthesized from the cached NSEC" % name, m, "NXDOMAIN", True)
+    h.check(has(m, "authority", dns.rdatatype.NSEC), "%s: no NSEC proof: %s" % (name, describe(m)))
+    h.check(fake8.count(name) == 0, "%s: asked upstream (%d queries)" % (name, fake8.count(name)))
+expect("nosuch3.site A with CD", ask(d, "nosuch3.site.", cd=True), "NXDOMAIN", False)
+h.check(fake8.count("nosuch3.site.") == 1, "nosuch3.site with CD: not asked upstream")
+expect("zzz.site A, outside the cached spans", ask(d, "zzz.site.", do=True), "NXDOMAIN", True)
+h.check(fake8.count("zzz.site.") == 1, "zzz.site: not asked upstream")
 h.stop(d)
 
 # A trust anchor file that is not one stops the start (exit 1), loudly.

@@ -18,8 +18,10 @@
 #include "testutil.h"
 #include "tierdns/anchor.h"
 #include "tierdns/cache.h"
+#include "tierdns/chain.h"
 #include "tierdns/dnsproto.h"
 #include "tierdns/msg.h"
+#include "tierdns/negcache.h"
 #include "tierdns/validate.h"
 
 #define T0 1700000000u
@@ -62,13 +64,26 @@ static ldns_key_list *make_keys(uint32_t inception, uint32_t expiration, ldns_rr
 	return make_zone_keys("test.", inception, expiration, krr);
 }
 
+/* Every record of l (may be NULL) owned by name from now on. */
+static void rename_all(ldns_rr_list *l, const char *name)
+{
+	for (size_t i = 0; l != NULL && i < ldns_rr_list_rr_count(l); i++) {
+		ldns_rr *r = ldns_rr_list_rr(l, i);
+
+		ldns_rdf_deep_free(ldns_rr_owner(r));
+		ldns_rr_set_owner(r, ldns_dname_new_frm_str(name));
+	}
+}
+
 /* The packed value of a reply to (qname, qtype) with the records of an
  * and ns (master-file text, NULL-terminated), each RRset signed with kl
  * unless of unsigned_type; with tamper_to, an A record is replaced by it
- * after signing. */
-static void pack(const char *qname, uint16_t qtype, ldns_pkt_rcode rcode,
-		 const char *const *an, const char *const *ns, ldns_key_list *kl,
-		 uint16_t unsigned_type, const char *tamper_to, struct tdns_cache_value *v)
+ * after signing; with wild_as, an answer RRset owned by a wildcard is
+ * expanded to that owner after signing (RFC 4592: its RRSIGs keep their Labels). */
+static void pack_wild(const char *qname, uint16_t qtype, ldns_pkt_rcode rcode,
+		      const char *const *an, const char *const *ns, ldns_key_list *kl,
+		      uint16_t unsigned_type, const char *tamper_to, const char *wild_as,
+		      struct tdns_cache_value *v)
 {
 	ldns_pkt *p = ldns_pkt_new();
 	ldns_rdf *qn = ldns_dname_new_frm_str(qname);
@@ -101,6 +116,11 @@ static void pack(const char *qname, uint16_t qtype, ldns_pkt_rcode rcode,
 				ldns_rr_free(ldns_rr_list_pop_rr(one));
 				ldns_rr_list_push_rr(one, rr(tamper_to));
 			}
+			if (wild_as != NULL && sec == 0 &&
+			    ldns_dname_is_wildcard(ldns_rr_owner(ldns_rr_list_rr(one, 0)))) {
+				rename_all(one, wild_as);
+				rename_all(sigs, wild_as);
+			}
 			for (size_t i = 0; i < ldns_rr_list_rr_count(one); i++)
 				ldns_pkt_push_rr(p, sec ? LDNS_SECTION_AUTHORITY : LDNS_SECTION_ANSWER,
 						 ldns_rr_list_rr(one, i));
@@ -120,6 +140,31 @@ static void pack(const char *qname, uint16_t qtype, ldns_pkt_rcode rcode,
 	free(wire);
 	free(m);
 	ldns_pkt_free(p);
+}
+
+static void pack(const char *qname, uint16_t qtype, ldns_pkt_rcode rcode,
+		 const char *const *an, const char *const *ns, ldns_key_list *kl,
+		 uint16_t unsigned_type, const char *tamper_to, struct tdns_cache_value *v)
+{
+	pack_wild(qname, qtype, rcode, an, ns, kl, unsigned_type, tamper_to, NULL, v);
+}
+
+struct have;
+static bool lookup(void *ctx, const uint8_t *name, size_t name_len, uint16_t type,
+		   const uint8_t **val, size_t *vlen);
+
+/* valid_check of v, the answer to (qname, qtype), at T0 with what h has. */
+static enum valid_step judge(const char *qname, uint16_t qtype, const struct tdns_cache_value *v,
+			     struct have *h, struct valid_verdict *out)
+{
+	ldns_rdf *qn = ldns_dname_new_frm_str(qname);
+	enum valid_step step;
+
+	assert_non_null(qn);
+	step = valid_check(ta, ldns_rdf_data(qn), ldns_rdf_size(qn), qtype, v->data, v->len, T0,
+			   lookup, h, out);
+	ldns_rdf_deep_free(qn);
+	return step;
 }
 
 /* What the lookup has: the secure DNSKEY answer of test. (or a bogus one). */
@@ -210,7 +255,7 @@ static void dnskey_value(struct tdns_cache_value *v)
 			 VALID_DONE);
 	assert_int_equal(out.status, VALID_SECURE);
 	assert_int_equal(none.asked, 0);
-	cache_value_set_status(v, VALID_SECURE, 0, 0);
+	cache_value_set_status(v, VALID_SECURE, 0, UINT64_MAX);
 }
 
 struct vcase {
@@ -302,7 +347,7 @@ static void test_validate_table(void **state)
 				pack("test.", DNS_TYPE_DNSKEY, LDNS_RCODE_NOERROR, an, NULL, keys, 0,
 				     NULL, &h.dnskey);
 				free(k);
-				cache_value_set_status(&h.dnskey, VALID_SECURE, 0, 0);
+				cache_value_set_status(&h.dnskey, VALID_SECURE, 0, UINT64_MAX);
 			} else {
 				h.dnskey.data = malloc(key.len);
 				memcpy(h.dnskey.data, key.data, key.len);
@@ -338,6 +383,30 @@ static void hashed(const char *name, char *out, size_t cap)
 	free(t);
 	ldns_rdf_deep_free(h);
 	ldns_rdf_deep_free(n);
+}
+
+/* The NSEC3 chain of a zone with two names, test. and www.test.
+ * (SHA-1, 0 iterations, no salt, the flags given): from_lo is the span
+ * from the lower hash (lo) to the higher (hi), from_hi the one wrapping
+ * back, so every other hash falls in one of the two. */
+struct two_spans {
+	char ht[64], hw[64];
+	const char *lo, *hi;
+	char from_lo[256], from_hi[256];
+};
+
+static void two_spans(struct two_spans *sp, unsigned flags)
+{
+	hashed("test.", sp->ht, sizeof(sp->ht));
+	hashed("www.test.", sp->hw, sizeof(sp->hw));
+	sp->lo = strcmp(sp->ht, sp->hw) < 0 ? sp->ht : sp->hw;
+	sp->hi = sp->lo == sp->ht ? sp->hw : sp->ht;
+	snprintf(sp->from_lo, sizeof(sp->from_lo), "%s.test. 300 IN NSEC3 1 %u 0 - %s %s",
+		 sp->lo, flags, sp->hi,
+		 sp->lo == sp->ht ? "SOA NS RRSIG DNSKEY NSEC3PARAM" : "A RRSIG");
+	snprintf(sp->from_hi, sizeof(sp->from_hi), "%s.test. 300 IN NSEC3 1 %u 0 - %s %s",
+		 sp->hi, flags, sp->lo,
+		 sp->hi == sp->ht ? "SOA NS RRSIG DNSKEY NSEC3PARAM" : "A RRSIG");
 }
 
 /* RFC 5155 8.4, 8.5: NSEC3 denials of a zone with two names (test. and
@@ -403,14 +472,77 @@ static void test_validate_nsec3(void **state)
 	cache_value_clear(&key);
 }
 
+/* RFC 4035 5.3.4, RFC 5155 8.8: an answer expanded from a wildcard is
+ * secure only with the proof that the name itself does not exist. The
+ * zone holds test., *.w.test. and www.test.; x.w.test. is asked. */
+static void test_wildcard_proof(void **state)
+{
+	struct two_spans sp, opt;
+	char hx[64];
+	const char *covering, *other;
+	struct tdns_cache_value key = { 0 };
+	const char *wild_w = "*.w.test. 300 IN A 192.0.2.7";
+	const char *wild_apex = "*.test. 300 IN A 192.0.2.7";
+	const char *nsec_w = "*.w.test. 300 IN NSEC www.test. A RRSIG NSEC";
+	struct {
+		const char *what;
+		const char *answer; /* expanded to x.w.test. */
+		const char *ns[3];
+		enum valid_status want;
+		uint16_t want_ede;
+	} cases[] = {
+		{ "NSEC covering the name, encloser w.test.", NULL, { nsec_w }, VALID_SECURE, 0 },
+		{ "no proof at all", NULL, { 0 }, VALID_BOGUS, EDE_NSEC_MISSING },
+		{ "an NSEC that does not cover the name", NULL,
+		  { "test. 300 IN NSEC *.w.test. SOA NS RRSIG NSEC DNSKEY" }, VALID_BOGUS,
+		  EDE_DNSSEC_BOGUS },
+		{ "*.test. expanded, but the NSEC shows the encloser w.test.", wild_apex,
+		  { nsec_w }, VALID_BOGUS, EDE_DNSSEC_BOGUS },
+		{ "NSEC3 covering the next closer name", NULL, { NULL }, VALID_SECURE, 0 },
+		{ "NSEC3 covering another span only", NULL, { NULL }, VALID_BOGUS,
+		  EDE_DNSSEC_BOGUS },
+		{ "NSEC3 opt-out span over the next closer name", NULL, { NULL },
+		  VALID_INSECURE, 0 },
+	};
+
+	(void)state;
+	/* NSEC3 chain test. <-> www.test.: x.w.test. (the next closer name
+	 * under the encloser w.test.) hashes into one of the two spans */
+	two_spans(&sp, 0);
+	two_spans(&opt, 1);
+	hashed("x.w.test.", hx, sizeof(hx));
+	covering = strcmp(sp.lo, hx) < 0 && strcmp(hx, sp.hi) < 0 ? sp.from_lo : sp.from_hi;
+	other = covering == sp.from_lo ? sp.from_hi : sp.from_lo;
+	cases[4].ns[0] = covering;
+	cases[5].ns[0] = other;
+	cases[6].ns[0] = covering == sp.from_lo ? opt.from_lo : opt.from_hi;
+	dnskey_value(&key);
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		const char *an[] = { cases[c].answer != NULL ? cases[c].answer : wild_w, NULL };
+		struct tdns_cache_value v = { 0 };
+		struct valid_verdict out;
+		struct have h = { .dnskey = key };
+		enum valid_step step;
+
+		pack_wild("x.w.test.", DNS_TYPE_A, LDNS_RCODE_NOERROR, an, cases[c].ns, keys, 0,
+			  NULL, "x.w.test.", &v);
+		step = judge("x.w.test.", DNS_TYPE_A, &v, &h, &out);
+		if (step != VALID_DONE || out.status != cases[c].want || out.ede != cases[c].want_ede)
+			fail_msg("%s: got step %d status %d EDE %u (%s), want %d EDE %u",
+				 cases[c].what, step, out.status, out.ede, out.why, cases[c].want,
+				 cases[c].want_ede);
+		cache_value_clear(&v);
+	}
+	cache_value_clear(&key);
+}
+
 /* RFC 4035 5.2: unsigned data at child.test. is insecure only when the
  * (secure) DS answer of child.test. proves a delegation without DS: an
  * NSEC with NS and without DS, or an opt-out NSEC3 span over it (RFC 5155
  * 8.6); otherwise it is bogus (RRSIGs missing). */
 static void test_unsigned_delegation(void **state)
 {
-	char ht[64], hc[64], nsec3_a[256], nsec3_b[256];
-	const char *lo, *hi;
+	struct two_spans sp, plain;
 	struct tdns_cache_value key = { 0 };
 	const char *an[] = { "child.test. 300 IN A 192.0.2.9", NULL };
 	struct {
@@ -422,37 +554,23 @@ static void test_unsigned_delegation(void **state)
 		  VALID_INSECURE },
 		{ "NSEC: no NS (not a delegation)",
 		  { SOA, "child.test. 300 IN NSEC www.test. A RRSIG NSEC" }, VALID_BOGUS },
-		{ "NSEC3 opt-out span over it", { SOA, nsec3_a, nsec3_b }, VALID_INSECURE },
-		{ "NSEC3 covering it without opt-out", { SOA, NULL, NULL }, VALID_BOGUS },
+		{ "NSEC3 opt-out span over it", { SOA, sp.from_lo, sp.from_hi }, VALID_INSECURE },
+		{ "NSEC3 covering it without opt-out", { SOA, plain.from_lo, plain.from_hi },
+		  VALID_BOGUS },
 	};
 
 	(void)state;
 	/* a two-name chain test. <-> www.test.; child.test. falls in a span */
-	hashed("test.", ht, sizeof(ht));
-	hashed("www.test.", hc, sizeof(hc));
-	lo = strcmp(ht, hc) < 0 ? ht : hc;
-	hi = lo == ht ? hc : ht;
-	snprintf(nsec3_a, sizeof(nsec3_a), "%s.test. 300 IN NSEC3 1 1 0 - %s %s", lo, hi,
-		 lo == ht ? "SOA NS RRSIG DNSKEY NSEC3PARAM" : "A RRSIG");
-	snprintf(nsec3_b, sizeof(nsec3_b), "%s.test. 300 IN NSEC3 1 1 0 - %s %s", hi, lo,
-		 hi == ht ? "SOA NS RRSIG DNSKEY NSEC3PARAM" : "A RRSIG");
+	two_spans(&sp, 1);
+	two_spans(&plain, 0);
 	dnskey_value(&key);
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-		char a_plain[256], b_plain[256];
 		struct tdns_cache_value v = { 0 };
 		struct valid_verdict out;
 		struct have h = { 0 };
 		ldns_rdf *qn = ldns_dname_new_frm_str("child.test.");
 		enum valid_step step;
 
-		if (c == 3) { /* the same chain, flags 0 */
-			snprintf(a_plain, sizeof(a_plain), "%s", nsec3_a);
-			snprintf(b_plain, sizeof(b_plain), "%s", nsec3_b);
-			a_plain[strstr(a_plain, "NSEC3 1 1") - a_plain + 8] = '0';
-			b_plain[strstr(b_plain, "NSEC3 1 1") - b_plain + 8] = '0';
-			cases[c].ns[1] = a_plain;
-			cases[c].ns[2] = b_plain;
-		}
 		h.dnskey = key;
 		pack("child.test.", DNS_TYPE_A, LDNS_RCODE_NOERROR, an, NULL, keys, DNS_TYPE_A, NULL,
 		     &v);
@@ -462,7 +580,7 @@ static void test_unsigned_delegation(void **state)
 		assert_int_equal(out.need_type, DNS_TYPE_DS);
 		pack("child.test.", DNS_TYPE_DS, LDNS_RCODE_NOERROR, NULL, cases[c].ns, keys, 0,
 		     NULL, &h.ds);
-		cache_value_set_status(&h.ds, VALID_SECURE, 0, 0);
+		cache_value_set_status(&h.ds, VALID_SECURE, 0, UINT64_MAX);
 		step = valid_check(ta, ldns_rdf_data(qn), ldns_rdf_size(qn), DNS_TYPE_A, v.data,
 				   v.len, T0, lookup, &h, &out);
 		if (step != VALID_DONE || out.status != cases[c].want ||
@@ -508,7 +626,7 @@ static void test_unusable_ds(void **state)
 
 		h.dnskey = key;
 		pack("child.test.", DNS_TYPE_DS, LDNS_RCODE_NOERROR, ds, NULL, keys, 0, NULL, &h.ds);
-		cache_value_set_status(&h.ds, VALID_SECURE, 0, 0);
+		cache_value_set_status(&h.ds, VALID_SECURE, 0, UINT64_MAX);
 		assert_int_equal(valid_check(ta, ldns_rdf_data(qn), ldns_rdf_size(qn),
 					     DNS_TYPE_DNSKEY, v.data, v.len, T0, lookup, &h, &out),
 				 VALID_DONE);
@@ -525,7 +643,158 @@ static void test_unusable_ds(void **state)
 	ldns_rr_free(ckrr);
 }
 
-/* The status stored with a value; bogus shortens its life. */
+/* Every record of v expires at the latest at until? */
+static bool records_until(const struct tdns_cache_value *v, uint64_t until)
+{
+	struct cache_rec r;
+	size_t pos = 0;
+	unsigned idx = 0, n = 0;
+
+	while (cache_value_next(v->data, v->len, &pos, &idx, &r)) {
+		n++;
+		if (r.expiry > until)
+			return false;
+	}
+	return n > 0;
+}
+
+/* RFC 4035 5.3.3: a secure answer is good until the first signature it
+ * was validated with expires, and no longer than that signature's
+ * Original TTL (a TTL raised on the way counts for nothing); the value
+ * and its records are then cut to that. */
+static void test_secure_until(void **state)
+{
+	ldns_key *k = ldns_key_list_key(keys, 0);
+	static const struct {
+		const char *what;
+		const char *tamper_to;  /* the A record as served */
+		uint32_t sig_expiration;
+		uint64_t want_until;
+		bool outlives;          /* as built, a record outlives want_until */
+	} cases[] = {
+		{ "TTL 300, signature good for a day", NULL, T0 + 86400, T0 + 300, false },
+		{ "A TTL raised to 86400 after signing: the Original TTL bounds it",
+		  "www.test. 86400 IN A 192.0.2.1", T0 + 86400, T0 + 300, true },
+		{ "signature expiring in 120 s", NULL, T0 + 120, T0 + 120, true },
+	};
+	struct tdns_cache_value key = { 0 };
+
+	(void)state;
+	dnskey_value(&key);
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		const char *an[] = { "www.test. 300 IN A 192.0.2.1", NULL };
+		struct tdns_cache_value v = { 0 };
+		struct valid_verdict out;
+		struct have h = { 0 };
+		ldns_rdf *qn = ldns_dname_new_frm_str("www.test.");
+
+		ldns_key_set_expiration(k, cases[c].sig_expiration);
+		pack("www.test.", DNS_TYPE_A, LDNS_RCODE_NOERROR, an, NULL, keys, 0,
+		     cases[c].tamper_to, &v);
+		ldns_key_set_expiration(k, T0 + 86400);
+		h.dnskey = key;
+		assert_int_equal(valid_check(ta, ldns_rdf_data(qn), ldns_rdf_size(qn), DNS_TYPE_A,
+					     v.data, v.len, T0, lookup, &h, &out),
+				 VALID_DONE);
+		if (out.status != VALID_SECURE || out.until != cases[c].want_until ||
+		    records_until(&v, cases[c].want_until) == cases[c].outlives)
+			fail_msg("%s: status %d (%s) until T0%+lld", cases[c].what, out.status,
+				 out.why, (long long)(out.until - T0));
+		cache_value_set_status(&v, out.status, 0, out.until);
+		assert_int_equal(v.expiry, cases[c].want_until);
+		assert_true(records_until(&v, cases[c].want_until));
+		cache_value_clear(&v);
+		ldns_rdf_deep_free(qn);
+	}
+	cache_value_clear(&key);
+}
+
+/* A DNSKEY the resolver could not fetch (chain_failed): the answer that
+ * needed it is bogus, EDE 9 DNSKEY Missing, the failed fetch in the
+ * reason. */
+static void test_chain_failed(void **state)
+{
+	const char *an[] = { "www.test. 300 IN A 192.0.2.1", NULL };
+	struct tdns_cache_value v = { 0 };
+	struct tdns_chain *c = chain_new();
+	ldns_rdf *qn = ldns_dname_new_frm_str("www.test.");
+
+	(void)state;
+	assert_non_null(c);
+	pack("www.test.", DNS_TYPE_A, LDNS_RCODE_NOERROR, an, NULL, keys, 0, NULL, &v);
+	chain_begin(c, &v);
+	assert_int_equal(chain_check(c, ta, ldns_rdf_data(qn), ldns_rdf_size(qn), DNS_TYPE_A, T0),
+			 VALID_NEED);
+	assert_int_equal(c->last.need_type, DNS_TYPE_DNSKEY);
+	assert_int_equal(chain_failed(c, "upstream error rcode"), TDNS_OK);
+	assert_int_equal(chain_check(c, ta, ldns_rdf_data(qn), ldns_rdf_size(qn), DNS_TYPE_A, T0),
+			 VALID_DONE);
+	assert_int_equal(c->last.status, VALID_BOGUS);
+	assert_int_equal(c->last.ede, EDE_DNSKEY_MISSING);
+	if (strstr(c->last.why, "failed to fetch test. DNSKEY (upstream error rcode)") == NULL)
+		fail_msg("reason: %s", c->last.why);
+	ldns_rdf_deep_free(qn);
+	chain_free(c);
+}
+
+/* RFC 8198 (negcache.h): a secure NXDOMAIN for b.test. with the NSECs
+ * a.test. -> m.test. and test. -> a.test. (over *.test.) proves the names
+ * of that span absent, and nothing else; a delegation's NSEC proves
+ * nothing below it. */
+static void test_negcache(void **state)
+{
+	const char *ns[] = { SOA, "a.test. 300 IN NSEC m.test. A RRSIG NSEC",
+			     "test. 300 IN NSEC a.test. SOA NS RRSIG NSEC DNSKEY", NULL };
+	const char *ns_cut[] = { SOA, "a.test. 300 IN NSEC m.test. NS RRSIG NSEC",
+				 "test. 300 IN NSEC a.test. SOA NS RRSIG NSEC DNSKEY", NULL };
+	const char *chain[] = { "b.test. 300 IN CNAME bb.test.", NULL };
+	static const struct {
+		const char *name;
+		uint64_t at;
+		bool cut;   /* the NSEC at a.test. is a delegation's */
+		bool cname; /* the answer is a CNAME to bb.test., which is denied */
+		bool want;
+	} cases[] = {
+		{ "c.test.", T0, false, false, true },
+		{ "x.c.TEST.", T0 + 299, false, false, true },
+		{ "n.test.", T0, false, false, false },     /* after m.test.: not held */
+		{ "test.", T0, false, false, false },       /* the apex exists */
+		{ "c.other.", T0, false, false, false },    /* another zone */
+		{ "c.test.", T0 + 300, false, false, false }, /* expired */
+		{ "c.test.", T0, true, false, true },
+		{ "x.a.test.", T0, true, false, false },    /* below the delegation */
+		{ "c.test.", T0, false, true, false },      /* not kept: a chain */
+	};
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct tdns_negcache *n = NULL;
+		struct tdns_cache_value v = { 0 };
+		ldns_rdf *q = ldns_dname_new_frm_str(cases[c].name);
+		const uint8_t *val = NULL;
+		size_t len = 0;
+		bool got;
+
+		assert_int_equal(negcache_new(4, &n), TDNS_OK);
+		pack("b.test.", DNS_TYPE_A, LDNS_RCODE_NXDOMAIN, cases[c].cname ? chain : NULL,
+		     cases[c].cut ? ns_cut : ns, keys, 0, NULL, &v);
+		/* only a secure answer is taken */
+		negcache_add(n, v.data, v.len, T0);
+		assert_false(negcache_find(n, ldns_rdf_data(q), ldns_rdf_size(q), T0, &val, &len));
+		cache_value_set_status(&v, VALID_SECURE, 0, UINT64_MAX);
+		negcache_add(n, v.data, v.len, T0);
+		got = negcache_find(n, ldns_rdf_data(q), ldns_rdf_size(q), cases[c].at, &val, &len);
+		if (got != cases[c].want || (got && (len != v.len || memcmp(val, v.data, len) != 0)))
+			fail_msg("%s at T0%+lld%s: got %d, want %d", cases[c].name,
+				 (long long)(cases[c].at - T0), cases[c].cut ? " (cut)" : "", got,
+				 cases[c].want);
+		ldns_rdf_deep_free(q);
+		cache_value_clear(&v);
+		negcache_free(n);
+	}
+}
+
+/* The status stored with a value; a bound shortens its life. */
 static void test_status_in_value(void **state)
 {
 	struct tdns_cache_value v = { 0 };
@@ -534,12 +803,14 @@ static void test_status_in_value(void **state)
 	(void)state;
 	pack("www.test.", DNS_TYPE_A, LDNS_RCODE_NOERROR, an, NULL, keys, 0, NULL, &v);
 	assert_int_equal(cache_value_status(v.data, v.len), VALID_UNCHECKED);
-	cache_value_set_status(&v, VALID_SECURE, 0, T0 + 60);
+	cache_value_set_status(&v, VALID_SECURE, 0, UINT64_MAX);
 	assert_int_equal(cache_value_status(v.data, v.len), VALID_SECURE);
 	assert_int_equal(v.expiry, T0 + 300);
+	assert_true(records_until(&v, T0 + 300));
 	cache_value_set_status(&v, VALID_BOGUS, EDE_SIG_EXPIRED, T0 + 60);
 	assert_int_equal(cache_value_status(v.data, v.len), VALID_BOGUS);
 	assert_int_equal(v.expiry, T0 + 60);
+	assert_true(records_until(&v, T0 + 60));
 	cache_value_clear(&v);
 }
 
@@ -594,8 +865,12 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_validate_table),
 		cmocka_unit_test(test_validate_nsec3),
+		cmocka_unit_test(test_wildcard_proof),
 		cmocka_unit_test(test_unsigned_delegation),
 		cmocka_unit_test(test_unusable_ds),
+		cmocka_unit_test(test_secure_until),
+		cmocka_unit_test(test_chain_failed),
+		cmocka_unit_test(test_negcache),
 		cmocka_unit_test(test_status_in_value),
 		cmocka_unit_test(test_anchor_files),
 	};
