@@ -474,7 +474,7 @@ enum tdns_status cache_value_none(uint8_t rcode, struct tdns_cache_value *v)
 {
 	memset(v, 0, sizeof(*v));
 	/* no records: pack_value reads nothing of a message */
-	return pack_value(NULL, rcode, 0, NULL, 0, 0, v);
+	return pack_value(NULL, rcode, 0, 0, NULL, 0, 0, v);
 }
 
 void cache_value_clear(struct tdns_cache_value *v)

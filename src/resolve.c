@@ -1322,13 +1322,14 @@ static enum pipeline_verdict miss_stage(struct tdns_resolver *r,
  * is remembered, or no slot is free; its answer is cached as any. */
 static void prefetch(struct tdns_resolver *r, const struct tdns_qctx *q)
 {
-	uint8_t key[RECORD_KEY_MAX + 2];
+	bool cd = r->cfg.anchors != NULL && q->cd;
+	uint8_t key[QUESTION_KEY_MAX];
 	uint64_t now_ms = clock_mono_ms();
 	struct upq *u;
 	size_t key_len;
 	uint32_t hash;
 
-	key_len = question_key(q->qkey, q->qkey_len, q->qtype, q->qclass, key);
+	key_len = question_key(q->qkey, q->qkey_len, q->qtype, q->qclass, cd, key);
 	hash = key_hash(key, key_len);
 	failures_check_flush(r);
 	if (r->n_free == 0 || upq_find(r, key, key_len, hash) != NULL ||
@@ -1337,6 +1338,7 @@ static void prefetch(struct tdns_resolver *r, const struct tdns_qctx *q)
 	if (upq_new(r, q->qkey, q->qkey_len, q->qtype, q->qclass, key, key_len, hash, now_ms,
 		    &u) != TDNS_OK)
 		return;
+	u->cd = cd;
 	if (!attempt_start(r, u, u->set_first, false, false, now_ms))
 		upq_destroy(r, u);
 }

@@ -354,7 +354,7 @@ static void test_opts_help(void **state)
 					    "--https-listen", "--trust-anchor", "--insecure-domain" };
 	static const char *both[] = { "--max-tcp ", "--max-tcp-per-client", "--tcp-idle",
 				      "--tls-listen", "--tls-cert", "--tls-key" };
-	char text[8192];
+	char text[16384];
 	enum tdns_prog prog;
 	size_t i;
 
@@ -496,7 +496,7 @@ static void test_opts_privileges(void **state)
 /* The default stores are absolute paths, shown by --help. */
 static void test_opts_default_db(void **state)
 {
-	char text[8192];
+	char text[16384];
 	enum tdns_prog prog;
 
 	(void)state;
