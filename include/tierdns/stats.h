@@ -67,8 +67,17 @@ enum stats_qtype {
 	STATS_QT_COUNT
 };
 
+/* Validation verdicts (cache.h enum valid_status: 0 unchecked, then
+ * secure, insecure, bogus). */
+#define STATS_DNSSEC_COUNT 4
+/* SERVFAIL reasons of the local tier (resolve.h enum resolver_servfail). */
+#define STATS_SERVFAIL_COUNT 12
+
 #define STATS_LAT_BUCKETS 24 /* bucket i < 2^i us; the last: the rest */
-#define STATS_MAX_UPSTREAM 8 /* opts.h OPTS_MAX_UPSTREAM */
+/* Every upstream a resolver can have: the default set and one per
+ * forward: entry (opts.h OPTS_MAX_UPSTREAM + OPTS_MAX_FORWARD; main_local.c
+ * checks it). */
+#define STATS_MAX_UPSTREAM 72
 
 /* One worker's query counters (written by its thread only). */
 struct tdns_stats {
@@ -164,12 +173,20 @@ struct tdns_stats_sum {
 	uint64_t latency[STATS_LAT_BUCKETS];
 	uint64_t latency_us;
 	uint64_t tcp_accepted;
+	uint64_t dnstap_dropped;  /* frames lost to a full queue (dnstap.h) */
+	/* upper tier: rate limiting (rrl.h) and server cookies (cookie.h) */
+	uint64_t rrl_slipped, rrl_dropped;
+	uint64_t rrl_limited;     /* gauge: keys in a limiting episode now */
+	uint64_t cookie_valid, cookie_bad, cookie_client_only, cookie_badcookie;
 	/* local tier */
 	uint64_t answers_static, answers_cache, answers_upstream;
 	uint64_t cache_hits, cache_misses, cache_coalesced, cache_evictions;
 	uint64_t cache_stored, servfail, failcache_hits, stale_answers, refused_acl;
 	uint64_t upstream_sent, upstream_timeouts, upstream_failed,
 		upstream_ignored, tcp_retries;
+	uint64_t upstream_cookie_forged; /* replies dropped: not our cookie */
+	uint64_t dnssec[STATS_DNSSEC_COUNT];   /* validation verdicts */
+	uint64_t servfail_why[STATS_SERVFAIL_COUNT];
 	unsigned n_upstream;
 	struct tdns_upstream_sum up[STATS_MAX_UPSTREAM];
 };
