@@ -54,6 +54,26 @@ done
 [ "$(metric "$UBODY" 'tierdns_queries_total{transport="udp"}')" = 2 ] ||
 	fail "upper: udp queries, expected 2 (the local's misses): $UBODY"
 expect_no_match "$UBODY" 'tierdns_cache_'
+# the counters of rate limiting, cookies, dnstap, validation and SERVFAIL
+# reasons are there (0 here; the tests that provoke them check their values)
+for k in 'tierdns_rrl_responses_total{action="slipped"}' 'tierdns_rrl_responses_total{action="dropped"}' \
+	tierdns_rrl_limited 'tierdns_cookie_queries_total{server_cookie="bad"}' \
+	tierdns_cookie_badcookie_total tierdns_dnstap_dropped_total; do
+	[ "$(metric "$UBODY" "$k")" = 0 ] || fail "upper: $k, expected 0"
+done
+# the local's first upstream query had its client cookie only, the second
+# the upper's server cookie too
+[ "$(metric "$UBODY" 'tierdns_cookie_queries_total{server_cookie="missing"}')" = 1 ] &&
+	[ "$(metric "$UBODY" 'tierdns_cookie_queries_total{server_cookie="valid"}')" = 1 ] ||
+	fail "upper: cookies, expected 1 missing and 1 valid: $UBODY"
+for k in 'tierdns_servfail_reason_total{reason="timeout"}' 'tierdns_servfail_reason_total{reason="bogus"}' \
+	'tierdns_dnssec_verdicts_total{verdict="secure"}' 'tierdns_dnssec_verdicts_total{verdict="insecure"}' \
+	'tierdns_dnssec_verdicts_total{verdict="bogus"}' tierdns_upstream_cookie_forged_total \
+	tierdns_dnstap_dropped_total; do
+	[ "$(metric "$LBODY" "$k")" = 0 ] || fail "local: $k, expected 0"
+done
+expect_no_match "$LBODY" 'tierdns_rrl_'
+expect_no_match "$UBODY" 'tierdns_servfail_reason_'
 
 resp=$(http "$LM" "GET / HTTP/1.1")
 expect_match "$resp" '^HTTP/1\.1 404 Not Found'
