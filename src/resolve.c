@@ -1313,18 +1313,21 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 		return PIPELINE_ANSWER;
 	}
 	st = cache_answer(t, q, clock_now(), a);
-	/* An entry validated under another setting (validation switched on
-	 * or off since) is a miss: asked again, stored again. */
-	if (st == TDNS_OK && (a->dnssec == VALID_UNCHECKED) != (r->cfg.anchors == NULL))
-		st = TDNS_ENOTFOUND;
-	if (st == TDNS_OK) {
+	if (st == TDNS_OK && a->dnssec == VALID_UNCHECKED && r->cfg.anchors == NULL) {
+		stats_inc(&r->stats.cache_hits);
+		return PIPELINE_ANSWER;
+	}
+	if (st == TDNS_OK && a->dnssec != VALID_UNCHECKED && r->cfg.anchors != NULL) {
 		stats_inc(&r->stats.cache_hits);
 		/* A bogus entry is SERVFAIL to all but CD=1 (cache.h). */
-		if (__builtin_expect(a->dnssec == VALID_BOGUS, 0) &&
-		    a->rcode == DNS_RCODE_SERVFAIL)
+		if (a->dnssec == VALID_BOGUS && a->rcode == DNS_RCODE_SERVFAIL)
 			count_servfail(r, RESOLVER_SF_BOGUS);
 		return PIPELINE_ANSWER;
 	}
+	/* An entry validated under another setting (validation switched on
+	 * or off since) is a miss: asked again, stored again. */
+	if (st == TDNS_OK)
+		st = TDNS_ENOTFOUND;
 	answer_reset(a);
 	a->ra = true;
 	client_edns(r, r->request, q, a);

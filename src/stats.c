@@ -137,7 +137,7 @@ void stats_sum_add(struct tdns_stats_sum *sum, const struct tdns_stats *s)
 		sum->dropped += n;
 		*queries += n;
 		for (i = 0; i < 16; i++) {
-			n = stats_get(&s->answers[t][i]);
+			n = stats_get(&s->answers[i][t]);
 			sum->rcode[i] += n;
 			*queries += n;
 			answers += n;

@@ -58,10 +58,11 @@ static inline uint64_t stats_get(const tdns_counter *c)
 	return atomic_load_explicit(c, memory_order_relaxed);
 }
 
-/* Query types counted by name; the rest are "other". */
+/* Query types counted by name; the rest are "other". A and AAAA, most of
+ * any traffic, side by side (struct tdns_stats). */
 enum stats_qtype {
-	STATS_QT_A = 0, STATS_QT_NS, STATS_QT_CNAME, STATS_QT_SOA, STATS_QT_PTR,
-	STATS_QT_MX, STATS_QT_TXT, STATS_QT_AAAA, STATS_QT_SRV, STATS_QT_NAPTR,
+	STATS_QT_A = 0, STATS_QT_AAAA, STATS_QT_NS, STATS_QT_CNAME, STATS_QT_SOA,
+	STATS_QT_PTR, STATS_QT_MX, STATS_QT_TXT, STATS_QT_SRV, STATS_QT_NAPTR,
 	STATS_QT_DS, STATS_QT_DNSKEY, STATS_QT_SVCB, STATS_QT_HTTPS, STATS_QT_CAA,
 	STATS_QT_AXFR, STATS_QT_IXFR, STATS_QT_ANY, STATS_QT_OTHER,
 	STATS_QT_COUNT
@@ -79,22 +80,26 @@ enum stats_qtype {
  * checks it). */
 #define STATS_MAX_UPSTREAM 72
 
-/* One worker's query counters (written by its thread only). */
+/* One worker's query counters (written by its thread only). An answer
+ * writes three words: batch_answers and answers[rcode][transport] (within
+ * the first 72 bytes for NOERROR to NXDOMAIN) and its qtype's (A and AAAA
+ * in one 16-byte pair): two cache lines of this struct, with nothing of
+ * another thread's in them (each worker's struct is its own). */
 struct tdns_stats {
-	/* Queries are counted as they are done with: answered, by transport
-	 * (0 UDP, 1 TCP) and header rcode, or given no answer (dropped: not
-	 * a query, malformed beyond a reply, rate-limited away). The queries
-	 * of a transport are the sum of its row and its drops: one counter
-	 * per query instead of two. */
-	tdns_counter answers[2][16];
-	tdns_counter dropped[2];
+	/* The batch being timed (the writer's own state, not counters). */
+	uint64_t batch_answers;
+	/* Queries are counted as they are done with: answered, by header
+	 * rcode and transport (0 UDP, 1 a stream: TCP, TLS, HTTPS), or
+	 * given no answer (dropped: not a query, malformed beyond a reply,
+	 * rate-limited away). The queries of a transport are the sum of its
+	 * column and its drops: one counter per query instead of two. */
+	tdns_counter answers[16][2];
 	tdns_counter qtype[STATS_QT_COUNT];  /* of the answers sent */
+	tdns_counter dropped[2];
 	tdns_counter opcode[16];             /* [0] unused: derived */
 	tdns_counter latency[STATS_LAT_BUCKETS];
 	tdns_counter latency_us;       /* sum, for an average */
-	/* The batch being timed (the writer's own state, not counters). */
 	uint64_t batch_t0;
-	uint64_t batch_answers;
 	bool in_batch;
 };
 
@@ -127,7 +132,7 @@ static inline void stats_answered(struct tdns_stats *s, bool tcp, bool sent,
 		stats_inc(&s->dropped[tcp]);
 		return;
 	}
-	stats_inc(&s->answers[tcp][rcode & 0x0f]);
+	stats_inc(&s->answers[rcode & 0x0f][tcp]);
 	/* Nearly every answer is to a QUERY: only the others are counted
 	 * here, QUERY is the rest (stats_sum_add). */
 	if (opcode != 0)
