@@ -25,16 +25,6 @@ ACCEPT, START, STOP, READY, FINISH = 1, 2, 3, 4, 5
 BURST = 3000
 
 
-def recv_exact(c, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = c.recv(n - len(buf))
-        if not chunk:
-            return None
-        buf += chunk
-    return buf
-
-
 def control(ctype):
     body = struct.pack(">I", ctype)
     if ctype == ACCEPT:
@@ -63,14 +53,14 @@ class Collector:
     def _frame(self, c):
         """(None, data) for a data frame, (type, b"") for a control frame,
         None at EOF."""
-        hdr = recv_exact(c, 4)
+        hdr = hl.recv_exact(c, 4)
         if hdr is None:
             return None
         n = struct.unpack(">I", hdr)[0]
         if n > 0:
-            return None, recv_exact(c, n)
-        n = struct.unpack(">I", recv_exact(c, 4))[0]
-        body = recv_exact(c, n)
+            return None, hl.recv_exact(c, n)
+        n = struct.unpack(">I", hl.recv_exact(c, 4))[0]
+        body = hl.recv_exact(c, n)
         return struct.unpack(">I", body[:4])[0], b""
 
     def _run(self):
