@@ -307,6 +307,37 @@ static void emit_l(item_fn fn, void *ctx, const char *key, const char *metric,
 	fn(ctx, &it);
 }
 
+/* The counters of one upstream, in the order of up_value. */
+static const struct {
+	const char *key, *metric, *help;
+	bool counter;
+} up_items[] = {
+	{ "sent", "tierdns_upstream_server_queries_total", "Attempts sent, per upstream.",
+	  true },
+	{ "answered", "tierdns_upstream_server_answers_total",
+	  "Attempts answered, per upstream.", true },
+	{ "timeouts", "tierdns_upstream_server_timeouts_total",
+	  "Attempts timed out, per upstream.", true },
+	{ "rtt_avg_ms", "tierdns_upstream_server_rtt_avg_seconds",
+	  "Average RTT of the answered attempts, per upstream (0: none answered).", false },
+	{ "srtt_ms", "tierdns_upstream_server_srtt_seconds",
+	  "Smoothed RTT, per upstream (0: not measured).", false },
+	{ "up", "tierdns_upstream_server_up",
+	  "1 while the upstream is usable, 0 while it is marked dead.", false },
+};
+
+static uint64_t up_value(const struct tdns_upstream_sum *u, unsigned item)
+{
+	switch (item) {
+	case 0: return u->sent;
+	case 1: return u->answered;
+	case 2: return u->timeouts;
+	case 3: return u->answered > 0 ? u->rtt_ms_sum / u->answered : 0;
+	case 4: return u->srtt_ms;
+	default: return u->dead ? 0 : 1;
+	}
+}
+
 static void each_item(const struct tdns_stats_sum *s, bool local, item_fn fn,
 		      void *ctx)
 {
@@ -448,36 +479,15 @@ static void each_item(const struct tdns_stats_sum *s, bool local, item_fn fn,
 		EMIT("upstream.cookie_forged", "tierdns_upstream_cookie_forged_total",
 		     "Upstream replies dropped: their COOKIE is not ours (RFC 7873 "
 		     "5.3).", true, s->upstream_cookie_forged);
-		for (i = 0; i < s->n_upstream && i < STATS_MAX_UPSTREAM; i++) {
-			const struct tdns_upstream_sum *u = &s->up[i];
-
-			snprintf(label, sizeof(label), "upstream=\"%s\"", u->addr);
-			snprintf(key, sizeof(key), "upstream.%u.sent", i);
-			emit_l(fn, ctx, key, "tierdns_upstream_server_queries_total",
-			       "Attempts sent, per upstream.", true, label, u->sent);
-			snprintf(key, sizeof(key), "upstream.%u.answered", i);
-			emit_l(fn, ctx, key, "tierdns_upstream_server_answers_total",
-			       "Attempts answered, per upstream.", true, label,
-			       u->answered);
-			snprintf(key, sizeof(key), "upstream.%u.timeouts", i);
-			emit_l(fn, ctx, key, "tierdns_upstream_server_timeouts_total",
-			       "Attempts timed out, per upstream.", true, label,
-			       u->timeouts);
-			snprintf(key, sizeof(key), "upstream.%u.rtt_avg_ms", i);
-			emit_l(fn, ctx, key, "tierdns_upstream_server_rtt_avg_seconds",
-			       "Average RTT of the answered attempts, per upstream "
-			       "(0: none answered).",
-			       false, label,
-			       u->answered > 0 ? u->rtt_ms_sum / u->answered : 0);
-			snprintf(key, sizeof(key), "upstream.%u.srtt_ms", i);
-			emit_l(fn, ctx, key, "tierdns_upstream_server_srtt_seconds",
-			       "Smoothed RTT, per upstream (0: not measured).", false,
-			       label, u->srtt_ms);
-			snprintf(key, sizeof(key), "upstream.%u.up", i);
-			emit_l(fn, ctx, key, "tierdns_upstream_server_up",
-			       "1 while the upstream is usable, 0 while it is marked "
-			       "dead.", false, label, u->dead ? 0 : 1);
-		}
+		/* Family by family (Prometheus wants a family's samples
+		 * together), each upstream in turn. */
+		for (unsigned f = 0; f < sizeof(up_items) / sizeof(up_items[0]); f++)
+			for (i = 0; i < s->n_upstream && i < STATS_MAX_UPSTREAM; i++) {
+				snprintf(label, sizeof(label), "upstream=\"%s\"", s->up[i].addr);
+				snprintf(key, sizeof(key), "upstream.%u.%s", i, up_items[f].key);
+				emit_l(fn, ctx, key, up_items[f].metric, up_items[f].help,
+				       up_items[f].counter, label, up_value(&s->up[i], f));
+			}
 	}
 }
 

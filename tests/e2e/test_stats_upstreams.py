@@ -3,10 +3,13 @@
 16), not only the first eight: one default upstream and ten --forward
 domains, each to an upstream of its own (eleven in all). After one question
 in each domain, /metrics shows for every upstream, by its address, the
-attempts it received and answered, and tierdns-control stats lists
+attempts it received and answered, each family's samples together
+(promtool check metrics accepts it), and tierdns-control stats lists
 upstream.0 to upstream.10."""
 import os
 import re
+import shutil
+import subprocess
 import sys
 import urllib.request
 
@@ -46,6 +49,13 @@ def per_upstream(family):
         r'^%s\{upstream="([^"]+)"\} (\d+)$' % family, body, re.M)}
 
 
+if shutil.which("promtool"):
+    r = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True,
+                       text=True, timeout=30)
+    h.check(r.returncode == 0, "promtool accepts the metrics of eleven upstreams: %s"
+            % (r.stdout + r.stderr))
+else:
+    h.log("promtool not installed: its check skipped")
 sent = per_upstream("tierdns_upstream_server_queries_total")
 answered = per_upstream("tierdns_upstream_server_answers_total")
 for up in [default] + fwd:
