@@ -23,10 +23,10 @@
  * eviction walk (a cache write, never a lookup).
  *
  * Cost on the query path (callgrind, tools/ir_replay.sh, the lines of
- * this header): about 24 instructions per answer for the pipeline's
- * counting (pipeline.h), 28 on a cache hit of the local tier (its
- * resolver counts the hit too), and 4 to 8 per answer for the batch's two
- * clock reads and its latency (a batch of about eight answers).
+ * this header): about 18 instructions per answer for the pipeline's
+ * counting (pipeline.h), 19 on a cache hit of the local tier (its
+ * resolver counts the hit too), and 4 to 6 per answer for the batch's
+ * latency besides its two clock reads (a batch of about eight answers).
  *
  * Latency: the time from reading a query to handing its answer over, in
  * log2 buckets of microseconds. Answers given at once are timed per UDP
