@@ -1059,10 +1059,7 @@ static enum pipeline_verdict edns_stage(void *arg, const struct tdns_qctx *q,
 	if (q->cookie_len > 0 && c->cfg->cookies != NULL && c->cl->peer != NULL) {
 		cookie_answer(c->cfg->cookies, q, c->cl->peer, (uint32_t)clock_now(), a);
 		if (c->cl->counters != NULL)
-			stats_inc(a->cookie_ok ? &c->cl->counters->cookie_valid
-				  : q->cookie_len > COOKIE_CLIENT_LEN
-					  ? &c->cl->counters->cookie_bad
-					  : &c->cl->counters->cookie_client_only);
+			cookie_count(&c->cl->counters->cookies, q, a);
 	}
 	if (q->keepalive && c->cl->tcp)
 		a->keepalive = c->cl->keepalive;
@@ -1095,7 +1092,7 @@ static enum pipeline_verdict limit_stage(void *arg, const struct tdns_qctx *q,
 			a->tc = false;
 			a->aa = false;
 			a->rcode = DNS_RCODE_BADCOOKIE;
-			stats_inc(&c->cl->counters->badcookie);
+			stats_inc(&c->cl->counters->cookies.badcookie);
 		} else {
 			answer_truncate(a);
 		}

@@ -435,10 +435,7 @@ static void upper_stats(void *ctx, struct tdns_stats_sum *sum)
 		sum->tcp_accepted += netio_tcp_accepted(workers[i].loop);
 		sum->rrl_slipped += stats_get(&c->rrl.slipped);
 		sum->rrl_dropped += stats_get(&c->rrl.dropped);
-		sum->cookie_valid += stats_get(&c->cookie_valid);
-		sum->cookie_bad += stats_get(&c->cookie_bad);
-		sum->cookie_client_only += stats_get(&c->cookie_client_only);
-		sum->cookie_badcookie += stats_get(&c->badcookie);
+		stats_sum_add_cookies(sum, &c->cookies);
 	}
 	if (workers[0].auth->rrl != NULL)
 		sum->rrl_limited = rrl_limited_now(workers[0].auth->rrl, clock_mono_coarse_ms());

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tierdns/cookie.h"
 #include "tierdns/dnsproto.h"
 #include "tierdns/log.h"
 #include "tierdns/resolve.h"
@@ -158,6 +159,14 @@ void stats_sum_add(struct tdns_stats_sum *sum, const struct tdns_stats *s)
 	sum->latency_us += stats_get(&s->latency_us);
 }
 
+void stats_sum_add_cookies(struct tdns_stats_sum *sum, const struct cookie_counters *c)
+{
+	sum->cookie_valid += stats_get(&c->valid);
+	sum->cookie_bad += stats_get(&c->bad);
+	sum->cookie_client_only += stats_get(&c->client_only);
+	sum->cookie_badcookie += stats_get(&c->badcookie);
+}
+
 void stats_sum_add_resolver(struct tdns_stats_sum *sum,
 			    const struct tdns_resolver_stats *rs)
 {
@@ -179,6 +188,7 @@ void stats_sum_add_resolver(struct tdns_stats_sum *sum,
 	sum->upstream_failed += stats_get(&rs->upstream_failed);
 	sum->upstream_ignored += stats_get(&rs->upstream_ignored);
 	sum->tcp_retries += stats_get(&rs->tcp_retries);
+	stats_sum_add_cookies(sum, &rs->cookies);
 	for (i = 0; i < STATS_DNSSEC_COUNT; i++)
 		sum->dnssec[i] += stats_get(&rs->dnssec[i]);
 	for (i = 0; i < STATS_SERVFAIL_COUNT; i++)
@@ -362,6 +372,21 @@ static void each_item(const struct tdns_stats_sum *s, bool local, item_fn fn,
 	EMIT("dnstap.dropped", "tierdns_dnstap_dropped_total",
 	     "dnstap messages dropped (queue full or no collector).", true,
 	     s->dnstap_dropped);
+	emit_l(fn, ctx, "cookies.valid", "tierdns_cookie_queries_total",
+	       "Queries with a COOKIE option, by its server cookie: valid, "
+	       "bad (present, not valid) or missing (a client cookie only).",
+	       true, "server_cookie=\"valid\"", s->cookie_valid);
+	emit_l(fn, ctx, "cookies.bad", "tierdns_cookie_queries_total",
+	       "Queries with a COOKIE option, by its server cookie: valid, "
+	       "bad (present, not valid) or missing (a client cookie only).",
+	       true, "server_cookie=\"bad\"", s->cookie_bad);
+	emit_l(fn, ctx, "cookies.missing", "tierdns_cookie_queries_total",
+	       "Queries with a COOKIE option, by its server cookie: valid, "
+	       "bad (present, not valid) or missing (a client cookie only).",
+	       true, "server_cookie=\"missing\"", s->cookie_client_only);
+	EMIT("cookies.badcookie_sent", "tierdns_cookie_badcookie_total",
+	     "BADCOOKIE answers sent (rate-limited queries without a valid "
+	     "server cookie).", true, s->cookie_badcookie);
 	if (!local) {
 		emit_l(fn, ctx, "rrl.slipped", "tierdns_rrl_responses_total",
 		       "UDP responses rate-limited, by action: slipped (sent "
@@ -374,21 +399,6 @@ static void each_item(const struct tdns_stats_sum *s, bool local, item_fn fn,
 		EMIT("rrl.limited", "tierdns_rrl_limited",
 		     "Rate-limiting keys (prefix, class, name) limited now.", false,
 		     s->rrl_limited);
-		emit_l(fn, ctx, "cookies.valid", "tierdns_cookie_queries_total",
-		       "Queries with a COOKIE option, by its server cookie: valid, "
-		       "bad (present, not valid) or missing (a client cookie only).",
-		       true, "server_cookie=\"valid\"", s->cookie_valid);
-		emit_l(fn, ctx, "cookies.bad", "tierdns_cookie_queries_total",
-		       "Queries with a COOKIE option, by its server cookie: valid, "
-		       "bad (present, not valid) or missing (a client cookie only).",
-		       true, "server_cookie=\"bad\"", s->cookie_bad);
-		emit_l(fn, ctx, "cookies.missing", "tierdns_cookie_queries_total",
-		       "Queries with a COOKIE option, by its server cookie: valid, "
-		       "bad (present, not valid) or missing (a client cookie only).",
-		       true, "server_cookie=\"missing\"", s->cookie_client_only);
-		EMIT("cookies.badcookie_sent", "tierdns_cookie_badcookie_total",
-		     "BADCOOKIE answers sent (rate-limited queries without a valid "
-		     "server cookie).", true, s->cookie_badcookie);
 	}
 	for (i = 0; i < STATS_QT_COUNT; i++) {
 		snprintf(key, sizeof(key), "answers.qtype.%s", qtypes[i].name);
@@ -588,10 +598,13 @@ static void log_extra(const struct tdns_stats_sum *s, bool local, char *buf, siz
 		return;
 	}
 	n = (size_t)snprintf(buf, cap, "dnssec %llu secure, %llu insecure, %llu bogus; "
+			     "cookies %llu valid, %llu bad, %llu missing; "
 			     "%llu upstream replies with a forged cookie; "
 			     "%llu dnstap dropped; servfail by reason:",
 			     (unsigned long long)s->dnssec[1], (unsigned long long)s->dnssec[2],
-			     (unsigned long long)s->dnssec[3],
+			     (unsigned long long)s->dnssec[3], (unsigned long long)s->cookie_valid,
+			     (unsigned long long)s->cookie_bad,
+			     (unsigned long long)s->cookie_client_only,
 			     (unsigned long long)s->upstream_cookie_forged,
 			     (unsigned long long)s->dnstap_dropped);
 	for (i = 0; i < STATS_SERVFAIL_COUNT && n < cap; i++)

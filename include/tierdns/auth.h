@@ -58,10 +58,7 @@ struct tdns_auth_cfg {
  * worker's thread only (stats.h). */
 struct auth_counters {
 	struct rrl_counters rrl;
-	tdns_counter cookie_valid;       /* a valid server cookie */
-	tdns_counter cookie_bad;         /* a server cookie that is not valid */
-	tdns_counter cookie_client_only; /* a client cookie only */
-	tdns_counter badcookie;          /* BADCOOKIE sent (RFC 7873 5.2.3) */
+	struct cookie_counters cookies;
 };
 
 /* Who asked, for auth_answer_from: the transport, the peer, the calling

@@ -103,6 +103,7 @@
 #include "tierdns/auth.h"
 #include "tierdns/anchor.h"
 #include "tierdns/cache.h"
+#include "tierdns/cookie.h"
 #include "tierdns/infra.h"
 #include "tierdns/stats.h"
 #include "tierdns/netio.h"
@@ -242,6 +243,8 @@ struct tdns_resolver_stats {
 	tdns_counter servfail_logged;  /* SERVFAIL reasons logged */
 	tdns_counter log_suppressed;   /* ... and left out by the rate limit */
 	tdns_counter upstream_answers; /* clients answered from an upstream */
+	struct cookie_counters cookies; /* clients' COOKIEs as client.edns
+					 * judged them (cookie.h), once a query */
 	/* Per upstream (all: STATS_MAX_UPSTREAM): attempts sent, answered
 	 * (any reply that kept it alive), timed out, and the sum of the RTTs
 	 * of the answered ones in ms. */

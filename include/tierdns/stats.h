@@ -190,10 +190,11 @@ struct tdns_stats_sum {
 	uint64_t latency_us;
 	uint64_t tcp_accepted;
 	uint64_t dnstap_dropped;  /* frames lost to a full queue (dnstap.h) */
-	/* upper tier: rate limiting (rrl.h) and server cookies (cookie.h) */
+	/* server cookies (cookie.h) */
+	uint64_t cookie_valid, cookie_bad, cookie_client_only, cookie_badcookie;
+	/* upper tier: rate limiting (rrl.h) */
 	uint64_t rrl_slipped, rrl_dropped;
 	uint64_t rrl_limited;     /* gauge: keys in a limiting episode now */
-	uint64_t cookie_valid, cookie_bad, cookie_client_only, cookie_badcookie;
 	/* local tier */
 	uint64_t answers_static, answers_cache, answers_upstream;
 	uint64_t cache_hits, cache_misses, cache_coalesced, cache_evictions;
@@ -209,6 +210,9 @@ struct tdns_stats_sum {
 
 /* Add worker counters s into sum. */
 void stats_sum_add(struct tdns_stats_sum *sum, const struct tdns_stats *s);
+/* Add a server's cookie counters (cookie.h) into sum. */
+struct cookie_counters;
+void stats_sum_add_cookies(struct tdns_stats_sum *sum, const struct cookie_counters *c);
 /* Add a resolver's counters (resolve.h) into sum: answers by source, the
  * cache and the upstreams. */
 struct tdns_resolver_stats;

@@ -166,6 +166,8 @@ static void test_new_counters_printed(void **state)
 
 	print(&sum, true, false, buf, sizeof(buf));
 	assert_null(strstr(buf, "rrl."));
+	assert_true(has_line(buf, "cookies.valid=5"));
+	assert_true(has_line(buf, "cookies.missing=7"));
 	assert_true(has_line(buf, "dnstap.dropped=8"));
 	assert_true(has_line(buf, "upstream.cookie_forged=9"));
 	assert_true(has_line(buf, "dnssec.secure=10"));
