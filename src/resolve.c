@@ -1204,8 +1204,9 @@ static enum pipeline_verdict edns_stage(void *ctx, const struct tdns_qctx *q,
 
 	client_edns(r, r->request, q, a);
 	/* Counted here, once per query (the options are put again into
-	 * answers built later). A COOKIE in the reply: the daemon judged it. */
-	if (q->cookie_len > 0 && a->cookie_len > 0)
+	 * answers built later). A COOKIE in the reply: the daemon judged the
+	 * query's. */
+	if (a->cookie_len > 0)
 		cookie_count(&r->stats.cookies, q, a);
 	return PIPELINE_ANSWER;
 }
