@@ -1040,8 +1040,11 @@ static enum pipeline_verdict edns_stage(void *arg, const struct tdns_qctx *q,
 {
 	struct auth_ctx *c = arg;
 
-	if (q->cookie_len > 0 && c->cfg->cookies != NULL && c->cl->peer != NULL)
+	if (q->cookie_len > 0 && c->cfg->cookies != NULL && c->cl->peer != NULL) {
 		cookie_answer(c->cfg->cookies, q, c->cl->peer, (uint32_t)clock_now(), a);
+		if (c->cl->counters != NULL)
+			cookie_count(&c->cl->counters->cookies, q, a);
+	}
 	if (q->keepalive && c->cl->tcp)
 		a->keepalive = c->cl->keepalive;
 	return PIPELINE_ANSWER;
@@ -1057,11 +1060,12 @@ static enum pipeline_verdict limit_stage(void *arg, const struct tdns_qctx *q,
 	enum rrl_class cls;
 	size_t name_len;
 
-	if (c->cfg->rrl == NULL || c->cl->peer == NULL || c->cl->tcp || a->cookie_ok)
+	if (c->cfg->rrl == NULL || c->cl->peer == NULL || c->cl->counters == NULL ||
+	    c->cl->tcp || a->cookie_ok)
 		return PIPELINE_ANSWER;
 	cls = rrl_classify(q, a, &name, &name_len);
 	switch (rrl_check(c->cfg->rrl, c->cl->peer, cls, name, name_len,
-			  clock_mono_coarse_ms(), c->cl->rrl)) {
+			  clock_mono_coarse_ms(), &c->cl->counters->rrl)) {
 	case RRL_PASS:
 		break;
 	case RRL_SLIP:
@@ -1072,6 +1076,7 @@ static enum pipeline_verdict limit_stage(void *arg, const struct tdns_qctx *q,
 			a->tc = false;
 			a->aa = false;
 			a->rcode = DNS_RCODE_BADCOOKIE;
+			stats_inc(&c->cl->counters->cookies.badcookie);
 		} else {
 			answer_truncate(a);
 		}

@@ -40,6 +40,11 @@
 #define LOCAL_MAP_EXTRA ((uint64_t)64 << 20)
 #define WATCH_POLL_MS 1000 /* how often the hosts and RPZ files' times are looked at */
 
+/* Every upstream (the default set, then one per forward: entry) has its
+ * own counters. */
+_Static_assert(STATS_MAX_UPSTREAM >= OPTS_MAX_UPSTREAM + OPTS_MAX_FORWARD,
+	       "stats.h STATS_MAX_UPSTREAM");
+
 /* The resolver policy (policy.h) and what it is read from again: the
  * hosts and RPZ files are watched by a thread of their own, which reloads the
  * policy (as a reload does) when one of them changes. */
@@ -461,11 +466,14 @@ static void local_stats(void *ctx, struct tdns_stats_sum *sum)
 
 		stats_sum_add(sum, &w->stats);
 		sum->tcp_accepted += netio_tcp_accepted(w->loop);
+		sum->upstream_cookie_forged += upstream_cookie_forged(w->up);
 		pthread_mutex_lock(&w->r_mu);
 		if (w->r != NULL)
 			stats_sum_add_resolver(sum, resolver_stats(w->r));
 		pthread_mutex_unlock(&w->r_mu);
 	}
+	if (workers[0].tap != NULL)
+		sum->dnstap_dropped = dnstap_dropped(workers[0].tap);
 }
 
 /* After a cache flush: no worker may answer a flushed question from its

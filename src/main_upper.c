@@ -160,7 +160,7 @@ struct worker {
 	unsigned n_workers;
 	bool in_batch;        /* inside a UDP batch: txn holds its snapshot */
 	enum tdns_status snap; /* how taking the batch's snapshot went */
-	struct rrl_counters rrl; /* this worker's rate-limited responses */
+	struct auth_counters counters; /* rate limiting, cookies (auth.h) */
 	const struct zone_keys *zkeys;
 	struct tdns_dnstap *tap;        /* NULL: no dnstap */
 	struct tdns_dnstap_queue *tapq; /* this worker's queue to it */
@@ -279,7 +279,7 @@ static enum netio_verdict upper_query(void *ctx, struct tdns_request *req,
 {
 	struct worker *w = ctx;
 	struct auth_client cl = { netio_request_peer(req), netio_request_is_tcp(req),
-				  &w->rrl, netio_request_keepalive(req),
+				  &w->counters, netio_request_keepalive(req),
 				  netio_request_is_tls(req), NULL, NULL };
 	bool reply = upper_answer(w, &cl, in, in_len, out, out_len);
 
@@ -297,7 +297,7 @@ static enum netio_verdict upper_query_repl(void *ctx, struct tdns_request *req,
 	struct worker *w = ctx;
 	bool xfr = false, tsig = false;
 	struct auth_client cl = { netio_request_peer(req), netio_request_is_tcp(req),
-				  &w->rrl, netio_request_keepalive(req),
+				  &w->counters, netio_request_keepalive(req),
 				  netio_request_is_tls(req), &xfr, &tsig };
 	bool reply = upper_answer(w, &cl, in, in_len, out, out_len);
 
@@ -486,9 +486,18 @@ static void upper_stats(void *ctx, struct tdns_stats_sum *sum)
 	struct worker *workers = ctx;
 
 	for (unsigned i = 0; i < workers[0].n_workers; i++) {
+		const struct auth_counters *c = &workers[i].counters;
+
 		stats_sum_add(sum, &workers[i].stats);
 		sum->tcp_accepted += netio_tcp_accepted(workers[i].loop);
+		sum->rrl_slipped += stats_get(&c->rrl.slipped);
+		sum->rrl_dropped += stats_get(&c->rrl.dropped);
+		stats_sum_add_cookies(sum, &c->cookies);
 	}
+	if (workers[0].auth->rrl != NULL)
+		sum->rrl_limited = rrl_limited_now(workers[0].auth->rrl, clock_mono_coarse_ms());
+	if (workers[0].tap != NULL)
+		sum->dnstap_dropped = dnstap_dropped(workers[0].tap);
 }
 
 int main(int argc, char **argv)
@@ -683,10 +692,12 @@ int main(int argc, char **argv)
 		if (ev > 0)
 			log_info("worker %u: %llu idle tcp connections closed to make "
 				 "room for new ones", i, (unsigned long long)ev);
-		if (workers[i].rrl.slipped + workers[i].rrl.dropped > 0)
+		if (stats_get(&workers[i].counters.rrl.slipped) +
+			    stats_get(&workers[i].counters.rrl.dropped) > 0)
 			log_info("worker %u: rate limiting slipped %llu and dropped %llu "
-				 "responses", i, (unsigned long long)workers[i].rrl.slipped,
-				 (unsigned long long)workers[i].rrl.dropped);
+				 "responses", i,
+				 (unsigned long long)stats_get(&workers[i].counters.rrl.slipped),
+				 (unsigned long long)stats_get(&workers[i].counters.rrl.dropped));
 	}
 out:
 	daemon_ticker_stop(sig_ticker);

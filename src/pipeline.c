@@ -29,7 +29,7 @@ enum pipeline_verdict pipeline_run(const struct tdns_pipeline *p, void *ctx,
 	switch (qctx_parse(q, in, len)) {
 	case QCTX_DROP:
 		if (stats != NULL)
-			stats_answered(stats, q->transport == QCTX_TCP, false, 0, 0,
+			stats_answered(stats, q->transport != QCTX_UDP, false, 0, 0,
 				       false, 0);
 		return PIPELINE_DROP;
 	case QCTX_FORMERR:
@@ -75,7 +75,7 @@ encode:
 		*out_len = 0;
 done:
 	if (stats != NULL)
-		stats_answered(stats, q->transport == QCTX_TCP, *out_len > 0,
+		stats_answered(stats, q->transport != QCTX_UDP, *out_len > 0,
 			       a->rcode, q->opcode, q->has_q, q->qtype);
 	if (p->done != NULL)
 		p->done(ctx, q, a, *out_len);

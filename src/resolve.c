@@ -260,6 +260,38 @@ static const char *fail_text(enum fail_kind why)
 	return "internal error";
 }
 
+/* The failure kinds are the first SERVFAIL reasons of the statistics. */
+_Static_assert((int)FAIL_TIMEOUT == RESOLVER_SF_TIMEOUT && (int)FAIL_DEAD == RESOLVER_SF_DEAD &&
+		       (int)FAIL_NETWORK == RESOLVER_SF_NETWORK &&
+		       (int)FAIL_TLS_AUTH == RESOLVER_SF_TLS_AUTH &&
+		       (int)FAIL_RCODE == RESOLVER_SF_RCODE &&
+		       (int)FAIL_GARBAGE == RESOLVER_SF_GARBAGE &&
+		       (int)FAIL_OVERLOAD == RESOLVER_SF_OVERLOAD &&
+		       (int)FAIL_CACHED == RESOLVER_SF_CACHED && (int)FAIL_LOOP == RESOLVER_SF_LOOP &&
+		       (int)FAIL_CHAIN == RESOLVER_SF_CHAIN &&
+		       (int)FAIL_INTERNAL == RESOLVER_SF_INTERNAL &&
+		       (int)FAIL_STORE == RESOLVER_SF_STORE &&
+		       (int)FAIL_REFERRAL == RESOLVER_SF_REFERRAL,
+	       "enum fail_kind and enum resolver_servfail");
+
+const char *resolver_servfail_name(unsigned why)
+{
+	static const char *const names[RESOLVER_SF_COUNT] = {
+		"timeout", "dead", "network", "tls_auth", "rcode", "garbage",
+		"overload", "cached", "loop", "chain", "internal", "store",
+		"referral", "bogus",
+	};
+
+	return why < RESOLVER_SF_COUNT ? names[why] : "?";
+}
+
+/* A client is answered SERVFAIL for why (enum resolver_servfail). */
+static void count_servfail(struct tdns_resolver *r, unsigned why)
+{
+	stats_inc(&r->stats.servfail);
+	stats_inc(&r->stats.servfail_why[why]);
+}
+
 /* RFC 8914 4: 22 No Reachable Authority for servers that did not answer
  * (or refused), 23 Network Error for broken exchanges, 13 Cached Error
  * for the failure cache (RFC 9520 3.2), 0 Other for local trouble. */
@@ -434,7 +466,7 @@ static void fail_answer(struct tdns_resolver *r, const struct tdns_qctx *q,
 		}
 	}
 	if (fail_rcode(why) == DNS_RCODE_SERVFAIL)
-		stats_inc(&r->stats.servfail);
+		count_servfail(r, why);
 	answer_fail(a, fail_rcode(why), fail_ede(why), fail_text(why));
 }
 
@@ -824,8 +856,11 @@ static void answer_waiter(struct tdns_resolver *r, struct waiter *w,
 	client_edns(r, w->held, &q, a);
 	if (val == NULL)
 		fail_answer(r, &q, stale, why, now, a);
-	else
+	else {
 		stats_inc(&r->stats.upstream_answers);
+		if (a->dnssec == VALID_BOGUS && a->rcode == DNS_RCODE_SERVFAIL)
+			count_servfail(r, RESOLVER_SF_BOGUS);
+	}
 	ok = encode_reply(&q, a, r->buf, WIRE_MAX_MSG, &len) == TDNS_OK;
 out:
 	r->cfg.client.answer(r->cfg.client.ctx, w->held, ok ? r->buf : NULL,
@@ -1250,6 +1285,11 @@ static enum pipeline_verdict edns_stage(void *ctx, const struct tdns_qctx *q,
 	struct tdns_resolver *r = ctx;
 
 	client_edns(r, r->request, q, a);
+	/* Counted here, once per query (the options are put again into
+	 * answers built later). A COOKIE in the reply: the daemon judged the
+	 * query's. */
+	if (a->cookie_len > 0)
+		cookie_count(&r->stats.cookies, q, a);
 	return PIPELINE_ANSWER;
 }
 
@@ -1357,7 +1397,6 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 	enum tdns_status st;
 	bool due = false;
 
-	stats_inc(&r->stats.queries);
 	if (q->qclass == DNS_CLASS_CH) {
 		auth_chaos(&r->cfg.chaos, q, a);
 		return PIPELINE_ANSWER;
@@ -1385,6 +1424,7 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 		}
 	t = rtxn_open(r);
 	if (t == NULL) {
+		count_servfail(r, RESOLVER_SF_STORE);
 		answer_fail(a, DNS_RCODE_SERVFAIL, EDE_OTHER, "store unavailable");
 		return PIPELINE_ANSWER;
 	}
@@ -1398,16 +1438,25 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 		return PIPELINE_ANSWER;
 	}
 	st = cache_answer(t, q, clock_now(), r->cfg.prefetch ? &due : NULL, a);
-	/* An entry validated under another setting (validation switched on
-	 * or off since) is a miss: asked again, stored again. */
-	if (st == TDNS_OK && (a->dnssec == VALID_UNCHECKED) != (r->cfg.anchors == NULL))
-		st = TDNS_ENOTFOUND;
-	if (st == TDNS_OK) {
+	if (st == TDNS_OK && a->dnssec == VALID_UNCHECKED && r->cfg.anchors == NULL) {
 		stats_inc(&r->stats.cache_hits);
 		if (due)
 			prefetch(r, q);
 		return PIPELINE_ANSWER;
 	}
+	if (st == TDNS_OK && a->dnssec != VALID_UNCHECKED && r->cfg.anchors != NULL) {
+		stats_inc(&r->stats.cache_hits);
+		/* A bogus entry is SERVFAIL to all but CD=1 (cache.h). */
+		if (a->dnssec == VALID_BOGUS && a->rcode == DNS_RCODE_SERVFAIL)
+			count_servfail(r, RESOLVER_SF_BOGUS);
+		else if (due)
+			prefetch(r, q);
+		return PIPELINE_ANSWER;
+	}
+	/* An entry validated under another setting (validation switched on
+	 * or off since) is a miss: asked again, stored again. */
+	if (st == TDNS_OK)
+		st = TDNS_ENOTFOUND;
 	answer_reset(a);
 	a->ra = true;
 	client_edns(r, r->request, q, a);
@@ -1417,6 +1466,7 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 		/* A store that cannot be read is no miss: a static zone
 		 * in it may override what the upstream would say. */
 		log_warn("cache lookup: %s", tdns_strerror(st));
+		count_servfail(r, RESOLVER_SF_STORE);
 		answer_fail(a, DNS_RCODE_SERVFAIL, EDE_OTHER, "store unavailable");
 		return PIPELINE_ANSWER;
 	}
@@ -1879,6 +1929,7 @@ static void valid_run(struct tdns_resolver *r, struct upq *u)
 		return;
 	}
 	chain_take(u->vc, &v);
+	stats_inc(&r->stats.dnssec[vd->status]);
 	if (vd->status == VALID_BOGUS)
 		log_bogus(r, u, vd);
 	cache_value_set_status(&v, vd->status, vd->ede,

@@ -277,9 +277,9 @@ enum rrl_verdict rrl_check(struct tdns_rrl *r, const struct tdns_addr *peer,
 	atomic_flag_clear_explicit(&b->lock, memory_order_release);
 
 	if (v == RRL_SLIP)
-		c->slipped++;
+		stats_inc(&c->slipped);
 	else if (v == RRL_DROP)
-		c->dropped++;
+		stats_inc(&c->dropped);
 	if (stopped && log_allowed(r, now_ms)) {
 		char pbuf[INET6_ADDRSTRLEN + 8];
 
@@ -290,4 +290,25 @@ enum rrl_verdict rrl_check(struct tdns_rrl *r, const struct tdns_addr *peer,
 	if (started && log_allowed(r, now_ms))
 		log_start(r, family, prefix, cls, name, name_len);
 	return v;
+}
+
+uint64_t rrl_limited_now(struct tdns_rrl *r, uint64_t now_ms)
+{
+	const int64_t cap = (int64_t)r->cfg.rate * RRL_UNIT;
+	uint64_t n = 0;
+	uint32_t elapsed;
+
+	for (uint64_t i = 0; i <= r->mask; i++) {
+		struct rrl_bucket *b = &r->b[i];
+
+		while (atomic_flag_test_and_set_explicit(&b->lock, memory_order_acquire))
+			;
+		/* The negation of rrl_check's "full again". */
+		elapsed = (uint32_t)now_ms - b->stamp;
+		if (b->limited && b->tag != 0 && elapsed < 1000 &&
+		    b->tokens + (int64_t)elapsed * r->cfg.rate < cap)
+			n++;
+		atomic_flag_clear_explicit(&b->lock, memory_order_release);
+	}
+	return n;
 }

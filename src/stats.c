@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tierdns/cookie.h"
 #include "tierdns/dnsproto.h"
 #include "tierdns/log.h"
 #include "tierdns/resolve.h"
@@ -137,7 +138,7 @@ void stats_sum_add(struct tdns_stats_sum *sum, const struct tdns_stats *s)
 		sum->dropped += n;
 		*queries += n;
 		for (i = 0; i < 16; i++) {
-			n = stats_get(&s->answers[t][i]);
+			n = stats_get(&s->answers[i][t]);
 			sum->rcode[i] += n;
 			*queries += n;
 			answers += n;
@@ -156,6 +157,14 @@ void stats_sum_add(struct tdns_stats_sum *sum, const struct tdns_stats *s)
 	for (i = 0; i < STATS_LAT_BUCKETS; i++)
 		sum->latency[i] += stats_get(&s->latency[i]);
 	sum->latency_us += stats_get(&s->latency_us);
+}
+
+void stats_sum_add_cookies(struct tdns_stats_sum *sum, const struct cookie_counters *c)
+{
+	sum->cookie_valid += stats_get(&c->valid);
+	sum->cookie_bad += stats_get(&c->bad);
+	sum->cookie_client_only += stats_get(&c->client_only);
+	sum->cookie_badcookie += stats_get(&c->badcookie);
 }
 
 void stats_sum_add_resolver(struct tdns_stats_sum *sum,
@@ -179,6 +188,11 @@ void stats_sum_add_resolver(struct tdns_stats_sum *sum,
 	sum->upstream_failed += stats_get(&rs->upstream_failed);
 	sum->upstream_ignored += stats_get(&rs->upstream_ignored);
 	sum->tcp_retries += stats_get(&rs->tcp_retries);
+	stats_sum_add_cookies(sum, &rs->cookies);
+	for (i = 0; i < STATS_DNSSEC_COUNT; i++)
+		sum->dnssec[i] += stats_get(&rs->dnssec[i]);
+	for (i = 0; i < STATS_SERVFAIL_COUNT; i++)
+		sum->servfail_why[i] += stats_get(&rs->servfail_why[i]);
 	for (i = 0; i < STATS_MAX_UPSTREAM; i++) {
 		sum->up[i].sent += stats_get(&rs->up_sent[i]);
 		sum->up[i].answered += stats_get(&rs->up_answered[i]);
@@ -226,6 +240,18 @@ void stats_sum_sub(struct tdns_stats_sum *sum, const struct tdns_stats_sum *base
 	sub(&sum->upstream_failed, base->upstream_failed);
 	sub(&sum->upstream_ignored, base->upstream_ignored);
 	sub(&sum->tcp_retries, base->tcp_retries);
+	sub(&sum->dnstap_dropped, base->dnstap_dropped);
+	sub(&sum->rrl_slipped, base->rrl_slipped);
+	sub(&sum->rrl_dropped, base->rrl_dropped);
+	sub(&sum->cookie_valid, base->cookie_valid);
+	sub(&sum->cookie_bad, base->cookie_bad);
+	sub(&sum->cookie_client_only, base->cookie_client_only);
+	sub(&sum->cookie_badcookie, base->cookie_badcookie);
+	sub(&sum->upstream_cookie_forged, base->upstream_cookie_forged);
+	for (i = 0; i < STATS_DNSSEC_COUNT; i++)
+		sub(&sum->dnssec[i], base->dnssec[i]);
+	for (i = 0; i < STATS_SERVFAIL_COUNT; i++)
+		sub(&sum->servfail_why[i], base->servfail_why[i]);
 	for (i = 0; i < sum->n_upstream && i < STATS_MAX_UPSTREAM; i++) {
 		sub(&sum->up[i].sent, base->up[i].sent);
 		sub(&sum->up[i].answered, base->up[i].answered);
@@ -240,6 +266,9 @@ static const char *const rcode_names[16] = {
 	"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
 	"YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE", "DSOTYPENI",
 	"RCODE12", "RCODE13", "RCODE14", "RCODE15",
+};
+static const char *const dnssec_names[STATS_DNSSEC_COUNT] = {
+	"unchecked", "secure", "insecure", "bogus",
 };
 static const char *const opcode_names[16] = {
 	"QUERY", "IQUERY", "STATUS", "OPCODE3", "NOTIFY", "UPDATE", "DSO",
@@ -288,6 +317,37 @@ static void emit_l(item_fn fn, void *ctx, const char *key, const char *metric,
 	fn(ctx, &it);
 }
 
+/* The counters of one upstream, in the order of up_value. */
+static const struct {
+	const char *key, *metric, *help;
+	bool counter;
+} up_items[] = {
+	{ "sent", "tierdns_upstream_server_queries_total", "Attempts sent, per upstream.",
+	  true },
+	{ "answered", "tierdns_upstream_server_answers_total",
+	  "Attempts answered, per upstream.", true },
+	{ "timeouts", "tierdns_upstream_server_timeouts_total",
+	  "Attempts timed out, per upstream.", true },
+	{ "rtt_avg_ms", "tierdns_upstream_server_rtt_avg_seconds",
+	  "Average RTT of the answered attempts, per upstream (0: none answered).", false },
+	{ "srtt_ms", "tierdns_upstream_server_srtt_seconds",
+	  "Smoothed RTT, per upstream (0: not measured).", false },
+	{ "up", "tierdns_upstream_server_up",
+	  "1 while the upstream is usable, 0 while it is marked dead.", false },
+};
+
+static uint64_t up_value(const struct tdns_upstream_sum *u, unsigned item)
+{
+	switch (item) {
+	case 0: return u->sent;
+	case 1: return u->answered;
+	case 2: return u->timeouts;
+	case 3: return u->answered > 0 ? u->rtt_ms_sum / u->answered : 0;
+	case 4: return u->srtt_ms;
+	default: return u->dead ? 0 : 1;
+	}
+}
+
 static void each_item(const struct tdns_stats_sum *s, bool local, item_fn fn,
 		      void *ctx)
 {
@@ -309,6 +369,37 @@ static void each_item(const struct tdns_stats_sum *s, bool local, item_fn fn,
 	     true, s->dropped);
 	EMIT("tcp.connections", "tierdns_tcp_connections_total",
 	     "TCP connections accepted.", true, s->tcp_accepted);
+	EMIT("dnstap.dropped", "tierdns_dnstap_dropped_total",
+	     "dnstap messages dropped (queue full or no collector).", true,
+	     s->dnstap_dropped);
+	emit_l(fn, ctx, "cookies.valid", "tierdns_cookie_queries_total",
+	       "Queries with a COOKIE option, by its server cookie: valid, "
+	       "bad (present, not valid) or missing (a client cookie only).",
+	       true, "server_cookie=\"valid\"", s->cookie_valid);
+	emit_l(fn, ctx, "cookies.bad", "tierdns_cookie_queries_total",
+	       "Queries with a COOKIE option, by its server cookie: valid, "
+	       "bad (present, not valid) or missing (a client cookie only).",
+	       true, "server_cookie=\"bad\"", s->cookie_bad);
+	emit_l(fn, ctx, "cookies.missing", "tierdns_cookie_queries_total",
+	       "Queries with a COOKIE option, by its server cookie: valid, "
+	       "bad (present, not valid) or missing (a client cookie only).",
+	       true, "server_cookie=\"missing\"", s->cookie_client_only);
+	EMIT("cookies.badcookie_sent", "tierdns_cookie_badcookie_total",
+	     "BADCOOKIE answers sent (rate-limited queries without a valid "
+	     "server cookie).", true, s->cookie_badcookie);
+	if (!local) {
+		emit_l(fn, ctx, "rrl.slipped", "tierdns_rrl_responses_total",
+		       "UDP responses rate-limited, by action: slipped (sent "
+		       "truncated, or BADCOOKIE to a client with a cookie) or "
+		       "dropped.", true, "action=\"slipped\"", s->rrl_slipped);
+		emit_l(fn, ctx, "rrl.dropped", "tierdns_rrl_responses_total",
+		       "UDP responses rate-limited, by action: slipped (sent "
+		       "truncated, or BADCOOKIE to a client with a cookie) or "
+		       "dropped.", true, "action=\"dropped\"", s->rrl_dropped);
+		EMIT("rrl.limited", "tierdns_rrl_limited",
+		     "Rate-limiting keys (prefix, class, name) limited now.", false,
+		     s->rrl_limited);
+	}
 	for (i = 0; i < STATS_QT_COUNT; i++) {
 		snprintf(key, sizeof(key), "answers.qtype.%s", qtypes[i].name);
 		snprintf(label, sizeof(label), "qtype=\"%s\"", qtypes[i].name);
@@ -343,6 +434,21 @@ static void each_item(const struct tdns_stats_sum *s, bool local, item_fn fn,
 		       s->answers_upstream);
 		EMIT("answers.servfail", "tierdns_servfail_total",
 		     "SERVFAIL answers given by the resolver.", true, s->servfail);
+		for (i = 0; i < STATS_SERVFAIL_COUNT; i++) {
+			snprintf(key, sizeof(key), "servfail.%s", resolver_servfail_name(i));
+			snprintf(label, sizeof(label), "reason=\"%s\"",
+				 resolver_servfail_name(i));
+			emit_l(fn, ctx, key, "tierdns_servfail_reason_total",
+			       "SERVFAIL answers given by the resolver, by reason.", true,
+			       label, s->servfail_why[i]);
+		}
+		for (i = 1; i < STATS_DNSSEC_COUNT; i++) {
+			snprintf(key, sizeof(key), "dnssec.%s", dnssec_names[i]);
+			snprintf(label, sizeof(label), "verdict=\"%s\"", dnssec_names[i]);
+			emit_l(fn, ctx, key, "tierdns_dnssec_verdicts_total",
+			       "Upstream answers validated (DNSSEC), by verdict.", true,
+			       label, s->dnssec[i]);
+		}
 		EMIT("answers.failcache", "tierdns_failcache_hits_total",
 		     "SERVFAIL answers from the failure cache (RFC 9520).", true,
 		     s->failcache_hits);
@@ -380,36 +486,18 @@ static void each_item(const struct tdns_stats_sum *s, bool local, item_fn fn,
 		EMIT("upstream.tcp_retries", "tierdns_upstream_tcp_retries_total",
 		     "Truncated upstream replies retried over TCP.", true,
 		     s->tcp_retries);
-		for (i = 0; i < s->n_upstream && i < STATS_MAX_UPSTREAM; i++) {
-			const struct tdns_upstream_sum *u = &s->up[i];
-
-			snprintf(label, sizeof(label), "upstream=\"%s\"", u->addr);
-			snprintf(key, sizeof(key), "upstream.%u.sent", i);
-			emit_l(fn, ctx, key, "tierdns_upstream_server_queries_total",
-			       "Attempts sent, per upstream.", true, label, u->sent);
-			snprintf(key, sizeof(key), "upstream.%u.answered", i);
-			emit_l(fn, ctx, key, "tierdns_upstream_server_answers_total",
-			       "Attempts answered, per upstream.", true, label,
-			       u->answered);
-			snprintf(key, sizeof(key), "upstream.%u.timeouts", i);
-			emit_l(fn, ctx, key, "tierdns_upstream_server_timeouts_total",
-			       "Attempts timed out, per upstream.", true, label,
-			       u->timeouts);
-			snprintf(key, sizeof(key), "upstream.%u.rtt_avg_ms", i);
-			emit_l(fn, ctx, key, "tierdns_upstream_server_rtt_avg_seconds",
-			       "Average RTT of the answered attempts, per upstream "
-			       "(0: none answered).",
-			       false, label,
-			       u->answered > 0 ? u->rtt_ms_sum / u->answered : 0);
-			snprintf(key, sizeof(key), "upstream.%u.srtt_ms", i);
-			emit_l(fn, ctx, key, "tierdns_upstream_server_srtt_seconds",
-			       "Smoothed RTT, per upstream (0: not measured).", false,
-			       label, u->srtt_ms);
-			snprintf(key, sizeof(key), "upstream.%u.up", i);
-			emit_l(fn, ctx, key, "tierdns_upstream_server_up",
-			       "1 while the upstream is usable, 0 while it is marked "
-			       "dead.", false, label, u->dead ? 0 : 1);
-		}
+		EMIT("upstream.cookie_forged", "tierdns_upstream_cookie_forged_total",
+		     "Upstream replies dropped: their COOKIE is not ours (RFC 7873 "
+		     "5.3).", true, s->upstream_cookie_forged);
+		/* Family by family (Prometheus wants a family's samples
+		 * together), each upstream in turn. */
+		for (unsigned f = 0; f < sizeof(up_items) / sizeof(up_items[0]); f++)
+			for (i = 0; i < s->n_upstream && i < STATS_MAX_UPSTREAM; i++) {
+				snprintf(label, sizeof(label), "upstream=\"%s\"", s->up[i].addr);
+				snprintf(key, sizeof(key), "upstream.%u.%s", i, up_items[f].key);
+				emit_l(fn, ctx, key, up_items[f].metric, up_items[f].help,
+				       up_items[f].counter, label, up_value(&s->up[i], f));
+			}
 	}
 }
 
@@ -490,14 +578,54 @@ void stats_print_prometheus(FILE *out, const struct tdns_stats_sum *sum, bool lo
 		(unsigned long long)cum);
 }
 
+/* The counters of the log line past the common ones: what is not 0 of the
+ * SERVFAIL reasons, the rest always. */
+static void log_extra(const struct tdns_stats_sum *s, bool local, char *buf, size_t cap)
+{
+	size_t n;
+	unsigned i;
+
+	if (!local) {
+		snprintf(buf, cap, "rrl %llu slipped, %llu dropped, %llu keys limited; "
+			 "cookies %llu valid, %llu bad, %llu missing, %llu BADCOOKIE; "
+			 "%llu dnstap dropped",
+			 (unsigned long long)s->rrl_slipped, (unsigned long long)s->rrl_dropped,
+			 (unsigned long long)s->rrl_limited, (unsigned long long)s->cookie_valid,
+			 (unsigned long long)s->cookie_bad,
+			 (unsigned long long)s->cookie_client_only,
+			 (unsigned long long)s->cookie_badcookie,
+			 (unsigned long long)s->dnstap_dropped);
+		return;
+	}
+	n = (size_t)snprintf(buf, cap, "dnssec %llu secure, %llu insecure, %llu bogus; "
+			     "cookies %llu valid, %llu bad, %llu missing; "
+			     "%llu upstream replies with a forged cookie; "
+			     "%llu dnstap dropped; servfail by reason:",
+			     (unsigned long long)s->dnssec[1], (unsigned long long)s->dnssec[2],
+			     (unsigned long long)s->dnssec[3], (unsigned long long)s->cookie_valid,
+			     (unsigned long long)s->cookie_bad,
+			     (unsigned long long)s->cookie_client_only,
+			     (unsigned long long)s->upstream_cookie_forged,
+			     (unsigned long long)s->dnstap_dropped);
+	for (i = 0; i < STATS_SERVFAIL_COUNT && n < cap; i++)
+		if (s->servfail_why[i] > 0)
+			n += (size_t)snprintf(buf + n, cap - n, " %s %llu",
+					      resolver_servfail_name(i),
+					      (unsigned long long)s->servfail_why[i]);
+	if (n < cap && s->servfail == 0)
+		snprintf(buf + n, cap - n, " none");
+}
+
 void stats_log(const char *who, const struct tdns_stats_sum *s, bool local)
 {
 	uint64_t q = s->queries_udp + s->queries_tcp;
+	char extra[512];
 
+	log_extra(s, local, extra, sizeof(extra));
 	if (!local) {
 		log_info("%s: %llu queries (%llu udp, %llu tcp), %llu dropped, "
 			 "NOERROR %llu, NXDOMAIN %llu, REFUSED %llu, SERVFAIL %llu, "
-			 "%llu tcp connections", who,
+			 "%llu tcp connections; %s", who,
 			 (unsigned long long)q, (unsigned long long)s->queries_udp,
 			 (unsigned long long)s->queries_tcp,
 			 (unsigned long long)s->dropped,
@@ -505,14 +633,14 @@ void stats_log(const char *who, const struct tdns_stats_sum *s, bool local)
 			 (unsigned long long)s->rcode[DNS_RCODE_NXDOMAIN],
 			 (unsigned long long)s->rcode[DNS_RCODE_REFUSED],
 			 (unsigned long long)s->rcode[DNS_RCODE_SERVFAIL],
-			 (unsigned long long)s->tcp_accepted);
+			 (unsigned long long)s->tcp_accepted, extra);
 		return;
 	}
 	log_info("%s: %llu queries (%llu udp, %llu tcp), %llu dropped, "
 		 "%llu static, %llu cache hits, %llu misses (%llu coalesced), "
 		 "%llu from upstream, %llu upstream sent, %llu ignored, "
 		 "%llu failed, %llu timeouts, %llu servfail (%llu from the "
-		 "failure cache), %llu stale, %llu refused", who,
+		 "failure cache), %llu stale, %llu refused; %s", who,
 		 (unsigned long long)q, (unsigned long long)s->queries_udp,
 		 (unsigned long long)s->queries_tcp, (unsigned long long)s->dropped,
 		 (unsigned long long)s->answers_static,
@@ -527,5 +655,5 @@ void stats_log(const char *who, const struct tdns_stats_sum *s, bool local)
 		 (unsigned long long)s->servfail,
 		 (unsigned long long)s->failcache_hits,
 		 (unsigned long long)s->stale_answers,
-		 (unsigned long long)s->refused_acl);
+		 (unsigned long long)s->refused_acl, extra);
 }

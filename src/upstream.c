@@ -13,6 +13,7 @@
 #include "tierdns/cookie.h"
 #include "tierdns/log.h"
 #include "tierdns/pool.h"
+#include "tierdns/stats.h"
 #include "tierdns/tls.h"
 
 #define TAB_MIN 64    /* slots of the attempt table to begin with */
@@ -82,7 +83,8 @@ struct tdns_upstream {
 	uint8_t (*ccookie)[COOKIE_CLIENT_LEN];
 	uint8_t (*scookie)[COOKIE_SERVER_MAX];
 	uint8_t *slen;
-	uint64_t forged;                 /* replies dropped: not our cookie */
+	tdns_counter forged;             /* replies dropped: not our cookie
+					  * (stats.h: the loop's thread writes) */
 	uint8_t qbuf[UPSTREAM_QUERY_MAX]; /* a query with its COOKIE added */
 };
 
@@ -237,7 +239,7 @@ static void deliver(struct attempt *a, const uint8_t *msg, size_t len, bool auth
 		case COOKIE_REPLY_FORGED:
 			/* RFC 7873 5.3: not the server's answer to us. The
 			 * attempt waits on for the real one (or times out). */
-			up->forged++;
+			stats_inc(&up->forged);
 			log_debug("upstream reply with a cookie that is not ours: dropped");
 			return;
 		case COOKIE_REPLY_MATCH:
@@ -559,7 +561,7 @@ enum tdns_status upstream_set_cookies(struct tdns_upstream *up, bool on)
 
 uint64_t upstream_cookie_forged(const struct tdns_upstream *up)
 {
-	return up->forged;
+	return stats_get(&up->forged);
 }
 
 void upstream_set_tap(struct tdns_upstream *up, upstream_tap_fn fn, void *ctx)

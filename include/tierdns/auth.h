@@ -53,13 +53,21 @@ struct tdns_auth_cfg {
 			       * (RFC 8482, auth_query) */
 };
 
+/* What the answer stages of one worker counted: rate limiting and the
+ * server cookies of queries with a COOKIE (cookie.h). Written by that
+ * worker's thread only (stats.h). */
+struct auth_counters {
+	struct rrl_counters rrl;
+	struct cookie_counters cookies;
+};
+
 /* Who asked, for auth_answer_from: the transport, the peer, the calling
- * worker's rate-limiting counters (both may be NULL: no RRL) and, on TCP,
+ * worker's counters (both may be NULL: no RRL, no counting) and, on TCP,
  * the idle timeout a keepalive option advertises. */
 struct auth_client {
 	const struct tdns_addr *peer;
 	bool tcp;               /* a stream: TCP, or TLS over TCP */
-	struct rrl_counters *rrl;
+	struct auth_counters *counters;
 	uint16_t keepalive; /* TCP: netio_request_keepalive, for RFC 7828 */
 	bool tls;           /* DNS over TLS (the answer is padded) */
 	/* TCP, may be NULL: set to true when the query is an AXFR or IXFR the

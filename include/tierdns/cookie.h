@@ -29,6 +29,7 @@
 #include "tierdns/answer.h"
 #include "tierdns/netio.h"
 #include "tierdns/qctx.h"
+#include "tierdns/stats.h"
 
 #define COOKIE_SECRET_LEN 16
 #define COOKIE_CLIENT_LEN 8
@@ -64,6 +65,24 @@ void cookie_make(const uint8_t secret[COOKIE_SECRET_LEN],
  * received when valid and younger than COOKIE_REFRESH, else a new one). */
 void cookie_answer(const struct tdns_cookie_cfg *cfg, const struct tdns_qctx *q,
 		   const struct tdns_addr *peer, uint32_t now, struct tdns_answer *a);
+
+/* What one worker's server side counted (written by that worker's thread
+ * only, stats.h): queries with a COOKIE by their server cookie, and the
+ * BADCOOKIE answers sent. */
+struct cookie_counters {
+	tdns_counter valid;       /* a valid server cookie */
+	tdns_counter bad;         /* a server cookie that is not valid */
+	tdns_counter client_only; /* a client cookie only */
+	tdns_counter badcookie;   /* BADCOOKIE sent (RFC 7873 5.2.3) */
+};
+
+/* Count q's COOKIE as cookie_answer judged it into a. */
+static inline void cookie_count(struct cookie_counters *c, const struct tdns_qctx *q,
+				const struct tdns_answer *a)
+{
+	stats_inc(a->cookie_ok ? &c->valid
+		  : q->cookie_len > COOKIE_CLIENT_LEN ? &c->bad : &c->client_only);
+}
 
 /* ---- client side (RFC 7873 5.1, 5.3): tierdns-local to its upstreams ---- */
 

@@ -116,6 +116,7 @@
 #include "tierdns/auth.h"
 #include "tierdns/anchor.h"
 #include "tierdns/cache.h"
+#include "tierdns/cookie.h"
 #include "tierdns/infra.h"
 #include "tierdns/stats.h"
 #include "tierdns/netio.h"
@@ -208,10 +209,33 @@ enum resolver_verdict {
 			     * client.answer call follows for it */
 };
 
+/* Why a client was answered SERVFAIL (the resolver's failure kinds, as its
+ * log lines name them, and a DNSSEC bogus answer). */
+enum resolver_servfail {
+	RESOLVER_SF_TIMEOUT = 0, /* no upstream answered in time */
+	RESOLVER_SF_DEAD,        /* every upstream marked dead */
+	RESOLVER_SF_NETWORK,     /* socket failure, no upstream took it */
+	RESOLVER_SF_TLS_AUTH,    /* a DoT upstream's certificate failed */
+	RESOLVER_SF_RCODE,       /* the upstream said SERVFAIL, REFUSED, ... */
+	RESOLVER_SF_GARBAGE,     /* malformed or oversized upstream reply */
+	RESOLVER_SF_OVERLOAD,    /* max_outstanding / max_waiters */
+	RESOLVER_SF_CACHED,      /* the failure cache (RFC 9520) */
+	RESOLVER_SF_LOOP,        /* a CNAME loop */
+	RESOLVER_SF_CHAIN,       /* a CNAME chain too long */
+	RESOLVER_SF_INTERNAL,    /* out of memory and the like */
+	RESOLVER_SF_STORE,       /* the local store failed */
+	RESOLVER_SF_REFERRAL,    /* a stub zone's server referred further */
+	RESOLVER_SF_BOGUS,       /* DNSSEC validation failed (validate.h) */
+	RESOLVER_SF_COUNT
+};
+_Static_assert(RESOLVER_SF_COUNT == STATS_SERVFAIL_COUNT, "stats.h SERVFAIL reasons");
+
+/* Its name in statistics ("timeout", "dead", ...). */
+const char *resolver_servfail_name(unsigned why);
+
 /* Written by the resolver's thread only, readable from any thread with
  * stats_get (stats.h has the contract). */
 struct tdns_resolver_stats {
-	tdns_counter queries;          /* client queries that parsed */
 	tdns_counter static_answers;   /* answered from the static zones */
 	tdns_counter cache_hits;
 	tdns_counter misses;           /* queries that waited on an upstream */
@@ -224,6 +248,10 @@ struct tdns_resolver_stats {
 	tdns_counter cache_stored;
 	tdns_counter cache_errors;     /* store failures (the answer still goes out) */
 	tdns_counter servfail;         /* SERVFAIL answers given to clients */
+	tdns_counter servfail_why[RESOLVER_SF_COUNT]; /* the same by reason */
+	tdns_counter dnssec[STATS_DNSSEC_COUNT]; /* verdicts by enum
+						  * valid_status (cache.h)
+						  * of validated answers */
 	tdns_counter overload;         /* refused by max_outstanding / max_waiters */
 	tdns_counter refused_acl;      /* clients refused by the access list */
 	tdns_counter upstream_skipped; /* dead upstreams passed over */
@@ -236,7 +264,9 @@ struct tdns_resolver_stats {
 	tdns_counter servfail_logged;  /* SERVFAIL reasons logged */
 	tdns_counter log_suppressed;   /* ... and left out by the rate limit */
 	tdns_counter upstream_answers; /* clients answered from an upstream */
-	/* Per upstream (the first STATS_MAX_UPSTREAM): attempts sent, answered
+	struct cookie_counters cookies; /* clients' COOKIEs as client.edns
+					 * judged them (cookie.h), once a query */
+	/* Per upstream (all: STATS_MAX_UPSTREAM): attempts sent, answered
 	 * (any reply that kept it alive), timed out, and the sum of the RTTs
 	 * of the answered ones in ms. */
 	tdns_counter up_sent[STATS_MAX_UPSTREAM];

@@ -35,6 +35,7 @@
 #include "tierdns/answer.h"
 #include "tierdns/netio.h"
 #include "tierdns/qctx.h"
+#include "tierdns/stats.h"
 #include "tierdns/status.h"
 
 #define RRL_DEFAULT_SLIP 2
@@ -68,10 +69,12 @@ enum rrl_verdict {
 	RRL_DROP,     /* send nothing */
 };
 
-/* What one worker counted (its own memory: no sharing on the query path). */
+/* What one worker counted (its own memory: no sharing on the query path;
+ * written by that worker's thread only, read by any with stats_get:
+ * stats.h). */
 struct rrl_counters {
-	uint64_t slipped;
-	uint64_t dropped;
+	tdns_counter slipped;
+	tdns_counter dropped;
 };
 
 struct tdns_rrl;
@@ -93,5 +96,10 @@ enum rrl_verdict rrl_check(struct tdns_rrl *r, const struct tdns_addr *peer,
 			   uint64_t now_ms, struct rrl_counters *c);
 
 const char *rrl_class_str(enum rrl_class cls);
+
+/* Keys in a limiting episode at now_ms (their bucket not full again), for
+ * statistics: a walk of the whole table taking each bucket's lock, so from
+ * a control thread on demand, never on the query path. */
+uint64_t rrl_limited_now(struct tdns_rrl *r, uint64_t now_ms);
 
 #endif

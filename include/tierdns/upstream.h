@@ -47,6 +47,7 @@ void upstream_set_resolver(struct tdns_upstream *up, struct tdns_resolver *r);
  * forged (upstream_cookie_forged counts them); one without any is taken
  * (a server without cookies). Off until called with on. */
 enum tdns_status upstream_set_cookies(struct tdns_upstream *up, bool on);
+/* From any thread (stats.h stats_get). */
 uint64_t upstream_cookie_forged(const struct tdns_upstream *up);
 
 /* Called with every query sent to an upstream and every reply taken from

@@ -19,6 +19,7 @@ and its temporary directory removed when the script exits, passed or not.
 
   FakeUpstream(h, handler)            a scripted upstream on UDP and TCP
   udp_exchange / tcp_exchange / query raw and dnspython exchanges
+  control_stats(sock)                 tierdns-control -s SOCK stats as a dict
 
 Requires python3 and python3-dnspython (Debian).
 """
@@ -52,6 +53,7 @@ if not BUILD:
 UPPER_BIN = os.path.join(BUILD, "tierdns-upper")
 LOCAL_BIN = os.path.join(BUILD, "tierdns-local")
 ZONE_BIN = os.path.join(BUILD, "tierdns-zone")
+CONTROL_BIN = os.path.join(BUILD, "tierdns-control")
 ZONES = os.path.join(SRC, "zones")
 
 # Sanitizer reports make the daemon exit non-zero; stop() checks the status.
@@ -262,6 +264,19 @@ class Harness:
 
 
 # ---- raw exchanges ----
+
+def control_stats(sock):
+    """The counters of `tierdns-control -s SOCK stats` as {key: int}
+    (empty when the command fails)."""
+    r = subprocess.run([CONTROL_BIN, "-s", sock, "stats"], capture_output=True,
+                       text=True, timeout=15)
+    out = {}
+    for line in r.stdout.splitlines():
+        k, sep, v = line.partition("=")
+        if sep and v.isdigit():
+            out[k] = int(v)
+    return out
+
 
 def udp_exchange(addr, port, data, timeout=2.0, src=None):
     """Send one datagram, return the first reply (bytes) or None."""

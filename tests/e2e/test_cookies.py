@@ -8,7 +8,10 @@ the previous secret's cookies valid during a rollover, and without it they
 are replaced; --no-cookies answers without one. With rate limiting, a valid
 server cookie is never limited, and a limited query that carries only a
 client cookie is answered BADCOOKIE (with a server cookie to retry with)
-instead of truncated. dig +cookie, as a user would run it, sees "(good)"."""
+instead of truncated. dig +cookie, as a user would run it, sees "(good)".
+tierdns-control stats counts the queries by their server cookie (valid, bad,
+missing) and the BADCOOKIE answers, and rate limiting's slipped responses
+are exactly the BADCOOKIE and truncated answers the client got."""
 import os
 import struct
 import subprocess
@@ -46,7 +49,16 @@ def rcode(m):
     return None if m is None else m.rcode()
 
 
-up = h.start_upper("UPPER", db, "--threads", "1", "--cookie-secret", S1)
+sock = os.path.join(h.tmp, "upper.sock")
+
+
+def cookie_stats():
+    st = hl.control_stats(sock)
+    return {k: st.get(k) for k in ("cookies.valid", "cookies.bad", "cookies.missing",
+                                   "cookies.badcookie_sent", "rrl.slipped", "rrl.dropped")}
+
+
+up = h.start_upper("UPPER", db, "--threads", "1", "--cookie-secret", S1, "--control", sock)
 m, c = ask(up, CLIENT)
 h.check(m is not None and hl.answer_addrs(m, NAME) == {ADDR}, "answered with a cookie")
 h.check(c is not None and len(c) == 24 and c[:8] == CLIENT and c[8] == 1 and c[9:12] == b"\0\0\0",
@@ -69,6 +81,11 @@ for bad in (CLIENT[:5], CLIENT + b"\1" * 4, CLIENT + b"\1" * 33):
             "a %d-byte COOKIE is FORMERR (%s)" % (len(bad), rcode(m5)))
 m6, c6 = ask(up, None)
 h.check(m6 is not None and c6 is None, "no cookie asked, none given")
+st = cookie_stats()
+h.check(st == {"cookies.valid": 1, "cookies.bad": 2, "cookies.missing": 1,
+               "cookies.badcookie_sent": 0, "rrl.slipped": 0, "rrl.dropped": 0},
+        "stats: 1 valid server cookie, 2 bad (forged, another address), 1 client cookie "
+        "only; malformed ones and no cookie not counted: %s" % st)
 r = subprocess.run(["dig", "@" + up.addr, "-p", str(up.port), NAME, "+cookie", "+tries=1"],
                    capture_output=True, text=True, timeout=10)
 h.check("(good)" in r.stdout and "status: NOERROR" in r.stdout,
@@ -97,7 +114,7 @@ h.stop(up)
 
 # Rate limiting: one response a second, every limited one slipped.
 up = h.start_upper("UPPER_RRL", db, "--threads", "1", "--cookie-secret", S1,
-                   "--rrl-rate", "1", "--rrl-slip", "1")
+                   "--rrl-rate", "1", "--rrl-slip", "1", "--control", sock)
 _, good = ask(up, CLIENT)
 full = 0
 for _ in range(20):
@@ -111,6 +128,7 @@ for _ in range(6):
 h.check(kinds.count(hl.dns.rcode.BADCOOKIE) >= 4,
         "limited queries with only a client cookie get BADCOOKIE: %s" % kinds)
 m, c = ask(up, CLIENT)
+kinds.append(rcode(m))
 h.check(c is not None and len(c) == 24, "BADCOOKIE carries a server cookie to retry with")
 m, _ = ask(up, c)
 h.check(rcode(m) == 0 and hl.answer_addrs(m, NAME) == {ADDR},
@@ -120,5 +138,11 @@ for _ in range(6):
     m, _ = ask(up, None)
     tcs += m is not None and bool(m.flags & hl.dns.flags.TC)
 h.check(tcs >= 4, "limited queries without a cookie are truncated (%d/6)" % tcs)
+badcookies = kinds.count(hl.dns.rcode.BADCOOKIE)
+st = cookie_stats()
+want = {"cookies.valid": 21, "cookies.bad": 0, "cookies.missing": 8,
+        "cookies.badcookie_sent": badcookies, "rrl.slipped": badcookies + tcs, "rrl.dropped": 0}
+h.check(st == want, "stats: 21 valid, 8 with a client cookie only, the %d BADCOOKIE seen, "
+        "slipped = BADCOOKIE + %d truncated: %s (expected %s)" % (badcookies, tcs, st, want))
 h.stop(up)
 h.finish()

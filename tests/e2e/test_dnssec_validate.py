@@ -29,7 +29,10 @@ alters the reply). Checked:
   - --aggressive-nsec: NXDOMAIN synthesized from a cached validated NSEC
     answer without asking upstream (RFC 8198), not for CD=1;
   - the status is kept with the cached entry across a restart (AD from the
-    cache with the upstream gone).
+    cache with the upstream gone);
+  - tierdns-control stats counts each verdict once per validated answer
+    (dnssec.secure, .insecure, .bogus) and each bogus SERVFAIL, from the
+    upstream or from the cache, as servfail.bogus.
 """
 import glob
 import os
@@ -125,6 +128,17 @@ def describe(m):
     return "%s flags %s EDE %s\n%s" % (hl.rcode_text(m), dns.flags.to_text(m.flags), ede(m), m)
 
 
+def verdicts(sock):
+    """The verdict and bogus SERVFAIL counters of tierdns-control stats."""
+    st = hl.control_stats(sock)
+    return tuple(st.get(k) for k in ("dnssec.secure", "dnssec.insecure", "dnssec.bogus",
+                                     "servfail.bogus"))
+
+
+def delta(a, b):
+    return tuple(y - x for x, y in zip(a, b))
+
+
 def expect(label, m, rcode, ad, code=None):
     ok = (hl.rcode_text(m) == rcode and bool(m.flags & dns.flags.AD) == ad and
           (code is None or ede(m) == code))
@@ -134,7 +148,9 @@ def expect(label, m, rcode, ad, code=None):
 
 
 # ---- straight to the upper ----
-d = h.start_local("LOCAL", os.path.join(h.tmp, "local"), [upper_ep], "--trust-anchor", anchor)
+sock = os.path.join(h.tmp, "local.sock")
+d = h.start_local("LOCAL", os.path.join(h.tmp, "local"), [upper_ep], "--trust-anchor", anchor,
+                  "--control", sock)
 m = ask(d, "webapp.site.", do=True)
 expect("webapp.site A, DO", m, "NOERROR", True)
 h.check(has(m, "answer", dns.rdatatype.RRSIG), "webapp.site A, DO: no RRSIG: %s" % describe(m))
@@ -157,8 +173,15 @@ expect("site DS, DO", ask(d, "site.", "DS", do=True), "NOERROR", True)
 m = ask(d, "www.plain.site.", do=True)
 expect("www.plain.site A (unsigned delegation), DO", m, "NOERROR", False)
 h.check("192.0.2.77" in hl.answer_addrs(m), "www.plain.site: no data: %s" % describe(m))
+v0 = verdicts(sock)
+h.check(v0[0] > 0 and v0[2] == 0 and v0[3] == 0, "stats: secure verdicts, none bogus: %s" % (v0,))
 expect("nosuch.plain.site A (insecure NXDOMAIN)", ask(d, "nosuch.plain.site.", do=True),
        "NXDOMAIN", False)
+v1 = verdicts(sock)
+h.check(delta(v0, v1) == (0, 1, 0, 0), "stats: one insecure verdict: %s" % (delta(v0, v1),))
+expect("ns2.site A (a fresh secure name)", ask(d, "ns2.site.", do=True), "NOERROR", True)
+v2 = verdicts(sock)
+h.check(delta(v1, v2) == (1, 0, 0, 0), "stats: one secure verdict: %s" % (delta(v1, v2),))
 m = ask(d, "toplain.site.", do=True)
 expect("toplain.site A (signed CNAME into the insecure child)", m, "NOERROR", False)
 h.check("192.0.2.77" in hl.answer_addrs(m), "toplain.site: no address: %s" % describe(m))
@@ -294,7 +317,7 @@ TAMPER.update({"webapp.site.": "flip", "api.site.": "alter", "mail.site.": "stri
                "ns1.site.": "expired", "www.site.": "cut", "y.wild.site.": "noproof",
                "mail-backup.site.": "soon", "t.wild.site.": "ttl"})
 d = h.start_local("LOCAL4", os.path.join(h.tmp, "local4"), [fake.endpoint],
-                  "--trust-anchor", anchor)
+                  "--trust-anchor", anchor, "--control", sock)
 expect("untampered ns2.site A through the proxy", ask(d, "ns2.site.", do=True), "NOERROR", True)
 
 
@@ -319,6 +342,7 @@ for name, label, code in (("webapp.site.", "a flipped RRSIG byte", 6),
                           ("mail.site.", "stripped RRSIGs", 10),
                           ("ns1.site.", "an expired RRSIG", 7),
                           ("y.wild.site.", "a wildcard answer without its NSEC", 12)):
+    v0 = verdicts(sock)
     expect("%s (%s)" % (name, label), ask(d, name, do=True), "SERVFAIL", False, code)
     n_before = len(fake.queries(name))
     m = ask(d, name, cd=True, do=True)
@@ -328,6 +352,13 @@ for name, label, code in (("webapp.site.", "a flipped RRSIG byte", 6),
             "%s with CD: asked upstream again instead of the cached bogus entry" % name)
     expect("%s (%s), asked again: not cached as good" % (name, label), ask(d, name),
            "SERVFAIL", False)
+    v1 = verdicts(sock)
+    # With its RRSIGs stripped, the validator asks for the name's DS (an
+    # unsigned delegation would explain them): that denial is secure.
+    ds = sum(s.qtype == dns.rdatatype.DS for s in fake.queries(name))
+    h.check(delta(v0, v1) == (ds, 0, 1, 2),
+            "%s: stats count one bogus verdict, %d secure (its DS) and two bogus SERVFAILs "
+            "(the CD=1 answer is none): %s" % (name, ds, delta(v0, v1)))
 cd_seen = [s for s in fake.queries("webapp.site.") if s.msg.flags & dns.flags.CD]
 h.check(all(s.msg.ednsflags & dns.flags.DO for s in fake.queries()),
         "an upstream query without DO")

@@ -11,7 +11,9 @@ RFC 9018, RFC 7828), on every way an answer leaves it:
   d) --no-cookies: no COOKIE in the reply;
   e) over TCP a query with edns-tcp-keepalive gets the idle timeout
      (--tcp-idle in 100 ms units), over UDP never;
-  f) dig +cookie, as a user runs it, reports the server cookie good."""
+  f) dig +cookie, as a user runs it, reports the server cookie good;
+  g) tierdns-control stats counts the queries of a) and b) by their server
+     cookie: valid, bad (forged, another address), missing (client only)."""
 import os
 import struct
 import subprocess
@@ -65,8 +67,9 @@ def good_cookie(c):
             c[9:12] == b"\0\0\0")
 
 
+sock = os.path.join(h.tmp, "l1.sock")
 loc = h.start_local("LOCAL", os.path.join(h.tmp, "l1"), [UPEP], "--threads", "1",
-                    "--cookie-secret", S1)
+                    "--cookie-secret", S1, "--control", sock)
 # a) prime webapp.site. without a cookie, then hit the cache with one.
 m, _ = hl.query(loc, "webapp.site.", timeout=3)
 h.check(hl.answer_addrs(m) == {"192.0.2.10"}, "a) webapp.site. answered (cache primed)")
@@ -92,6 +95,11 @@ m6, c6 = ask(loc, "ns2.site.", CLIENT, rd=False)
 h.check(rcode(m6) == hl.dns.rcode.REFUSED and good_cookie(c6),
         "b) a miss refused at once (RD=0) carries a server cookie (%s, %s)"
         % (rcode(m6), c6.hex() if c6 else None))
+st = hl.control_stats(sock)
+got = {k: st.get("cookies." + k) for k in ("valid", "bad", "missing", "badcookie_sent")}
+h.check(got == {"valid": 2, "bad": 2, "missing": 2, "badcookie_sent": 0},
+        "g) stats: 2 valid (echoed, the waited answer), 2 bad (forged, another address), "
+        "2 client cookie only, no BADCOOKIE: %s" % got)
 h.stop(loc)
 
 # c) a fleet: the same secret; then a rollover to S2 with S1 still accepted.

@@ -54,6 +54,28 @@ done
 [ "$(metric "$UBODY" 'tierdns_queries_total{transport="udp"}')" = 2 ] ||
 	fail "upper: udp queries, expected 2 (the local's misses): $UBODY"
 expect_no_match "$UBODY" 'tierdns_cache_'
+# the counters of rate limiting, cookies, dnstap, validation and SERVFAIL
+# reasons are there (0 here; the tests that provoke them check their values)
+for k in 'tierdns_rrl_responses_total{action="slipped"}' 'tierdns_rrl_responses_total{action="dropped"}' \
+	tierdns_rrl_limited 'tierdns_cookie_queries_total{server_cookie="bad"}' \
+	tierdns_cookie_badcookie_total tierdns_dnstap_dropped_total; do
+	[ "$(metric "$UBODY" "$k")" = 0 ] || fail "upper: $k, expected 0"
+done
+# the local's two upstream queries carried its cookie: a worker's first one
+# its client cookie only, a later one of the same worker the upper's server
+# cookie too (the two misses may have gone through either worker)
+missing=$(metric "$UBODY" 'tierdns_cookie_queries_total{server_cookie="missing"}')
+valid=$(metric "$UBODY" 'tierdns_cookie_queries_total{server_cookie="valid"}')
+[ "$((missing + valid))" = 2 ] && [ "$missing" -ge 1 ] ||
+	fail "upper: cookies, expected 2 (1 or 2 missing, the rest valid): $missing missing, $valid valid"
+for k in 'tierdns_servfail_reason_total{reason="timeout"}' 'tierdns_servfail_reason_total{reason="bogus"}' \
+	'tierdns_dnssec_verdicts_total{verdict="secure"}' 'tierdns_dnssec_verdicts_total{verdict="insecure"}' \
+	'tierdns_dnssec_verdicts_total{verdict="bogus"}' tierdns_upstream_cookie_forged_total \
+	tierdns_dnstap_dropped_total; do
+	[ "$(metric "$LBODY" "$k")" = 0 ] || fail "local: $k, expected 0"
+done
+expect_no_match "$LBODY" 'tierdns_rrl_'
+expect_no_match "$UBODY" 'tierdns_servfail_reason_'
 
 resp=$(http "$LM" "GET / HTTP/1.1")
 expect_match "$resp" '^HTTP/1\.1 404 Not Found'

@@ -6,7 +6,13 @@ answers a second in all (the table is shared: not twice that), every
 --rrl-slip-th limited response truncated (TC, no records) and the rest
 dropped; a second address asking at a normal rate meanwhile is answered in
 full every time; TCP from the flooding address is always answered; the
-server logs when limiting starts. Without --rrl-rate nothing is limited."""
+server logs when limiting starts. The statistics (tierdns-control stats and
+the SIGUSR1 line) count what was slipped and dropped: every dropped response
+is a query given no answer, every UDP query is answered in full, slipped or
+dropped, at least the truncated replies the client saw were slipped, and
+the flooding key is the one limited while the flood runs, none a second
+after it. Without --rrl-rate nothing is limited."""
+import signal
 import os
 import random
 import socket
@@ -31,10 +37,11 @@ def two_prefixes():
             return a, b
 
 
-def flood(d, src, n, other_src, other_every):
+def flood(d, src, n, other_src, other_every, mid=None):
     """Send n queries from src over SOCKS sockets in bursts, draining
     replies as they come; every other_every seconds one query from
-    other_src (a normal client). Returns (full, tc, other_results, secs)."""
+    other_src (a normal client); mid() is called halfway. Returns (full,
+    tc, other_results, secs)."""
     socks = []
     for _ in range(SOCKS):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -68,6 +75,8 @@ def flood(d, src, n, other_src, other_every):
         if i % 50 == 49:
             drain()
             time.sleep(0.002)
+        if mid is not None and i == n // 2:
+            mid()
         if hl.now() - last_other >= other_every:
             last_other = hl.now()
             m, _ = hl.query(d, NAME, src=other_src, timeout=2)
@@ -84,9 +93,12 @@ def flood(d, src, n, other_src, other_every):
 
 
 src, other_src = two_prefixes()
+sock = os.path.join(h.tmp, "upper.sock")
 up = h.start_upper("UPPER", db, "--threads", "2", "--rrl-rate", str(RATE),
-                   "--rrl-slip", str(SLIP))
-full, tc, other, secs = flood(up, src, FLOOD, other_src, 0.1)
+                   "--rrl-slip", str(SLIP), "--control", sock)
+during = {}
+full, tc, other, secs = flood(up, src, FLOOD, other_src, 0.1,
+                              mid=lambda: during.update(hl.control_stats(sock)))
 limited = FLOOD - full
 h.log("flood of %d in %.2f s from %s: %d full, %d truncated, %d dropped or lost"
       % (FLOOD, secs, src, full, tc, FLOOD - full - tc))
@@ -110,6 +122,33 @@ h.check(m is not None and hl.answer_addrs(m, NAME) == {ADDR} and
 prefix = src.rsplit(".", 1)[0] + ".0/24"
 h.check(("rrl: limiting %s answer webapp.site." % prefix) in up.log_text(),
         "the log says that %s is being limited" % prefix)
+st = hl.control_stats(sock)
+h.log("stats: %s" % {k: v for k, v in st.items() if k.startswith(("rrl.", "queries."))})
+h.check(during.get("rrl.limited") == 1,
+        "halfway through the flood one key is limited: %s" % during.get("rrl.limited"))
+h.check(st.get("rrl.limited") == 0, "a second after it none is: %s" % st.get("rrl.limited"))
+h.check(st.get("rrl.dropped", 0) > 0 and st.get("rrl.dropped") == st.get("queries.dropped"),
+        "every rate-limited drop is a query given no answer: rrl.dropped %s, queries.dropped %s"
+        % (st.get("rrl.dropped"), st.get("queries.dropped")))
+sent_full = (st.get("queries.udp", 0) - st.get("rrl.slipped", 0) - st.get("rrl.dropped", 0) -
+             len(other))
+h.check(full <= sent_full <= allowed,
+        "UDP queries less slipped, dropped and the other client's: the full answers sent "
+        "to the flooder, %d, at least the %d seen and within the rate (%d)"
+        % (sent_full, full, allowed))
+h.check(tc <= st.get("rrl.slipped", -1) <= tc + max(5, 0.02 * FLOOD),
+        "rrl.slipped %s: at least the %d truncated replies seen (a few lost at most)"
+        % (st.get("rrl.slipped"), tc))
+h.check(abs(st.get("rrl.slipped", 0) - st.get("rrl.dropped", 0)) <= 4,
+        "slip %d: as many slipped as dropped (%s, %s)"
+        % (SLIP, st.get("rrl.slipped"), st.get("rrl.dropped")))
+os.kill(up.pid, signal.SIGUSR1)
+line = "rrl %d slipped, %d dropped, 0 keys limited" % (st.get("rrl.slipped", -1),
+                                                      st.get("rrl.dropped", -1))
+deadline = hl.now() + 5
+while line not in up.log_text() and hl.now() < deadline:
+    time.sleep(0.1)
+h.check(line in up.log_text(), "SIGUSR1 logs the same counts: %r" % line)
 h.check(up.alive(), "tierdns-upper lives")
 h.stop(up)
 h.check("rate limiting slipped" in up.log_text(),

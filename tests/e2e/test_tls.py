@@ -68,12 +68,13 @@ def tls_args(addr, port):
 
 ua = hl.rand_addr()
 utp = tl.free_port(ua)
-upper = h.start_upper("UPPER", udb, *tls_args(ua, utp), addr=ua)
+usock, lsock = os.path.join(h.tmp, "upper.sock"), os.path.join(h.tmp, "local.sock")
+upper = h.start_upper("UPPER", udb, *tls_args(ua, utp), "--control", usock, addr=ua)
 upper.tls_port = utp
 la = hl.rand_addr()
 ltp = tl.free_port(la)
 local = h.start_local("LOCAL", ldb, ["%s:%d" % (upper.addr, upper.port)],
-                      *tls_args(la, ltp), addr=la)
+                      *tls_args(la, ltp), "--control", lsock, addr=la)
 local.tls_port = ltp
 for d in (upper, local):
     h.check(tl.wait_listening(d.addr, d.tls_port),
@@ -120,6 +121,25 @@ def alive(d, what):
 
 def run(argv):
     return subprocess.run(argv, capture_output=True, text=True, timeout=20)
+
+
+# ---- statistics: a DoT query is a stream (tcp) query, answered at once or
+# from upstream ----
+def transports(sock):
+    st = hl.control_stats(sock)
+    return st.get("queries.udp"), st.get("queries.tcp")
+
+
+u0, l0 = transports(usock), transports(lsock)
+m, _ = dot_query(upper, "webapp.site")
+h.check(m is not None and transports(usock) == (u0[0], u0[1] + 1),
+        "upper: a DoT query counted as tcp: %s -> %s" % (u0, transports(usock)))
+for what in ("a miss", "a cache hit"):
+    m, _ = dot_query(local, "ns1.site")
+    h.check(hl.answer_addrs(m) == EXPECT["ns1.site."], "local: DoT %s answered" % what)
+l1 = transports(lsock)
+h.check(l1 == (l0[0], l0[1] + 2),
+        "local: a DoT miss and a DoT cache hit counted as tcp: %s -> %s" % (l0, l1))
 
 
 # ---- real clients with verification on ----

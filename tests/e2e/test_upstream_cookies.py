@@ -4,14 +4,16 @@
      upstream; once the upstream gave a server cookie, the next queries
      carry it too;
   b) a reply whose COOKIE is not ours is dropped as forged: the query waits
-     for the real answer, which is taken;
+     for the real answer, which is taken, and counted
+     (upstream.cookie_forged in tierdns-control stats);
   d) BADCOOKIE from the upstream: asked again at once over UDP with the
      server cookie it gave, and over TCP after a second BADCOOKIE;
   c) against tierdns-upper with rate limiting that drops everything over 1
      response a second, the local's queries, which carry the upper's valid
      server cookie, are never limited: 30 fresh names that do not exist
      (NXDOMAIN, limited per zone) all answered; with --no-cookies the same
-     load is mostly dropped."""
+     load is mostly dropped. The upper counts the first query with a client
+     cookie only and the 29 others with its valid server cookie."""
 import os
 import sys
 
@@ -52,7 +54,9 @@ def handler(up, s):
 
 
 up = hl.FakeUpstream(h, handler)
-local = h.start_local("LOCAL", os.path.join(h.tmp, "l"), [up.endpoint], "--threads", "1")
+lsock = os.path.join(h.tmp, "local.sock")
+local = h.start_local("LOCAL", os.path.join(h.tmp, "l"), [up.endpoint], "--threads", "1",
+                      "--control", lsock)
 for i in range(3):
     m, _ = hl.query(local, "c%d.test." % i, timeout=3)
     h.check(hl.answer_addrs(m) == {"192.0.2.7"}, "a) c%d.test. answered" % i)
@@ -63,11 +67,15 @@ h.check(all(len(c) >= 8 and c[:8] == seen_cookies[0][:8] for c in seen_cookies i
 h.check(len(seen_cookies[0]) == 8 and seen_cookies[1] == seen_cookies[0][:8] + SERVER,
         "a) the first has the client cookie only, the next the server's too")
 
+before = hl.control_stats(lsock).get("upstream.cookie_forged")
 mode["forge"] = True
 m, _ = hl.query(local, "forged.test.", timeout=3)
 h.check(m is not None and hl.answer_addrs(m) == {"192.0.2.7"},
         "b) a reply with another client cookie is dropped, the real one taken: %s"
         % (hl.answer_addrs(m) if m else None))
+after = hl.control_stats(lsock).get("upstream.cookie_forged")
+h.check(before == 0 and after == 1,
+        "b) the forged reply is counted: upstream.cookie_forged %s -> %s" % (before, after))
 h.check(local.alive(), "tierdns-local lives")
 h.stop(local)
 
@@ -125,7 +133,9 @@ with open(zone, "w") as f:
     for i in range(100):
         f.write("n%d A 10.0.0.%d\n" % (i, i))
 h.zone_load(db, zone)
-upper = h.start_upper("UPPER", db, "--threads", "1", "--rrl-rate", "1", "--rrl-slip", "0")
+usock = os.path.join(h.tmp, "upper.sock")
+upper = h.start_upper("UPPER", db, "--threads", "1", "--rrl-rate", "1", "--rrl-slip", "0",
+                      "--control", usock)
 for label, extra, want_all in (("with cookies", [], True), ("--no-cookies", ["--no-cookies"], False)):
     loc = h.start_local("L_" + label.strip("-").replace(" ", "_"),
                         os.path.join(h.tmp, "l2" + label.replace(" ", "")),
@@ -140,6 +150,11 @@ for label, extra, want_all in (("with cookies", [], True), ("--no-cookies", ["--
     if want_all:
         h.check(ok == 30, "c) %s: the upper's cookie exempts the local from RRL: %d/30 answered"
                 % (label, ok))
+        st = hl.control_stats(usock)
+        got = (st.get("cookies.missing"), st.get("cookies.valid"), st.get("rrl.dropped"))
+        h.check(got == (1, 29, 0),
+                "c) the upper counts 1 query with a client cookie only, 29 with its valid "
+                "server cookie, none limited: %s" % (got,))
     else:
         h.check(ok < 20, "c) %s: rate limited: only %d/30 answered" % (label, ok))
     h.stop(loc)

@@ -1814,6 +1814,9 @@ static void test_servfail_log_limit(void **state)
 		play(e, B_SERVFAIL);
 	}
 	assert_int_equal(resolver_stats(e->r)->servfail, 20);
+	/* Each by its reason, logged or not. */
+	assert_int_equal(resolver_stats(e->r)->servfail_why[RESOLVER_SF_RCODE], 20);
+	assert_int_equal(resolver_stats(e->r)->servfail_why[RESOLVER_SF_TIMEOUT], 0);
 	assert_int_equal(resolver_stats(e->r)->servfail_logged, 5);
 	assert_int_equal(resolver_stats(e->r)->log_suppressed, 15);
 	clock_advance_ms(1000);

@@ -93,8 +93,8 @@ static struct tally send_n(struct tdns_rrl *r, const char *peer, enum rrl_class 
 		case RRL_DROP: y.drop++; break;
 		}
 	}
-	assert_int_equal(c.slipped, y.slip);
-	assert_int_equal(c.dropped, y.drop);
+	assert_int_equal(stats_get(&c.slipped), y.slip);
+	assert_int_equal(stats_get(&c.dropped), y.drop);
 	return y;
 }
 
@@ -233,7 +233,7 @@ static int upper_teardown(void **state)
 /* Send one query; returns false when it was dropped, else *tc and the
  * answer count of the reply. */
 static bool ask(struct upper *u, const char *peer, bool tcp, const char *qname,
-		uint16_t qtype, struct rrl_counters *c, bool *tc, unsigned *an,
+		uint16_t qtype, struct auth_counters *c, bool *tc, unsigned *an,
 		unsigned *rcode)
 {
 	struct tdns_addr a = addr(peer);
@@ -262,10 +262,11 @@ static bool ask(struct upper *u, const char *peer, bool tcp, const char *qname,
 static void test_upper_slip_keeps_rcode(void **state)
 {
 	struct upper *u = *state;
-	struct rrl_counters c = { 0, 0 };
+	struct auth_counters c;
 	unsigned an, rcode;
 	bool tc;
 
+	memset(&c, 0, sizeof(c));
 	clock_set_fake(1700000000);
 	/* rate 1, slip 1: the first answer whole, the second truncated. */
 	assert_true(ask(u, "192.0.2.7", false, "www.site.", DNS_TYPE_A, &c, &tc, &an, &rcode));
@@ -275,7 +276,7 @@ static void test_upper_slip_keeps_rcode(void **state)
 	assert_true(tc);
 	assert_int_equal(an, 0);
 	assert_int_equal(rcode, DNS_RCODE_NOERROR);
-	assert_int_equal(c.slipped, 1);
+	assert_int_equal(stats_get(&c.rrl.slipped), 1);
 	/* TCP is never limited. */
 	for (int i = 0; i < 5; i++) {
 		assert_true(ask(u, "192.0.2.7", true, "www.site.", DNS_TYPE_A, &c, &tc, &an,
