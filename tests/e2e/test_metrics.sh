@@ -19,8 +19,8 @@ http() {
 metric() { printf '%s\n' "$1" | awk -v k="$2" '$1 == k { print $2 }'; }
 
 zone_load "$T/upper" "$ZONES/upper/site.zone"
-UM=127.0.0.1:$(_rand_port)
-LM=127.0.0.1:$(_rand_port)
+UM=$(_rand_addr):$(_rand_port)
+LM=$(_rand_addr):$(_rand_port)
 start_upper UPPER "$T/upper" --control none --metrics "$UM"
 start_local LOCAL "$T/local" "$UPPER_ADDR:$UPPER_PORT" --control none --metrics "$LM"
 

@@ -35,7 +35,7 @@ def handler(up, s):
 
 up = hl.FakeUpstream(h, handler)
 sock = os.path.join(h.tmp, "local.sock")
-metrics = "127.0.0.1:%d" % hl.rand_port()
+metrics = "%s:%d" % (hl.rand_addr(), hl.rand_port())
 local = h.start_local("LOCAL", os.path.join(h.tmp, "l"), [up.endpoint], "--threads", "1",
                       "--timeout", "400", "--control", sock, "--metrics", metrics)
 REASONS = ("timeout", "dead", "network", "tls_auth", "rcode", "garbage", "overload", "cached",

@@ -29,7 +29,7 @@ def handler(up, s):
 default = hl.FakeUpstream(h, handler)
 fwd = [hl.FakeUpstream(h, handler) for _ in range(N_FWD)]
 args = ["--threads", "1", "--control", os.path.join(h.tmp, "local.sock"),
-        "--metrics", "127.0.0.1:%d" % hl.rand_port()]
+        "--metrics", "%s:%d" % (hl.rand_addr(), hl.rand_port())]
 for i, f in enumerate(fwd):
     args += ["--forward", "f%d.test.@%s" % (i, f.endpoint)]
 local = h.start_local("LOCAL", os.path.join(h.tmp, "l"), [default.endpoint], *args)
