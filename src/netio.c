@@ -167,6 +167,7 @@ struct tdns_out {
 	bool tls_want_out;            /* the TLS session waits for EPOLLOUT */
 	bool tls_up;                  /* its handshake is done */
 	bool auth_failed;             /* failed: the peer's certificate */
+	int err;                      /* failed: the errno, 0 if none */
 	struct tdns_tls_conn *tls;    /* NULL: clear UDP or TCP */
 	char *auth_name;              /* TLS: the name checked, for logs */
 	struct tdns_addr peer;        /* for logs */
@@ -1910,12 +1911,22 @@ static void out_fail(struct tdns_out *o)
 	o->fn(o->ctx, o, NULL, 0);
 }
 
+/* out_fail for a system call that failed with err. */
+static void out_fail_errno(struct tdns_out *o, int err)
+{
+	if (!o->failed)
+		o->err = err;
+	out_fail(o);
+}
+
 /* A TLS out socket that failed says why, at warning level: a wrong
  * certificate is an operator's error to see (RFC 8310 strict profile). */
 static void out_tls_fail(struct tdns_out *o)
 {
 	char as[64];
 
+	if (!o->failed && errno != EPROTO)
+		o->err = errno; /* EPROTO: the TLS session's own error */
 	if (o->tls != NULL && !o->failed)
 		o->auth_failed = tls_conn_auth_failed(o->tls);
 	if (o->tls != NULL && !o->failed)
@@ -1971,7 +1982,7 @@ static void out_udp_readable(struct tdns_out *o)
 			/* ECONNREFUSED: the ICMP port unreachable of a connected
 			 * UDP socket; report it so the caller fails fast. */
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				out_fail(o);
+				out_fail_errno(o, errno);
 			return;
 		}
 		o->fn(o->ctx, o, o->loop->rx, (size_t)n);
@@ -2037,7 +2048,7 @@ static void out_event(struct tdns_out *o, uint32_t events)
 			return;
 		if (getsockopt(o->ev.fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0 || err != 0) {
 			log_debug("tcp connect: %s", strerror(err != 0 ? err : errno));
-			out_fail(o);
+			out_fail_errno(o, err != 0 ? err : errno);
 			return;
 		}
 		o->connecting = false;
@@ -2222,6 +2233,11 @@ static void out_recycle(struct tdns_loop *l, struct tdns_out *o)
 bool netio_out_auth_failed(const struct tdns_out *o)
 {
 	return o->auth_failed;
+}
+
+int netio_out_errno(const struct tdns_out *o)
+{
+	return o->err;
 }
 
 void netio_out_close(struct tdns_out *o)

@@ -122,6 +122,7 @@ struct upq {
 	bool used_0x20;           /* current question has randomised case */
 	bool plain_case;          /* this query fell back to no 0x20 */
 	bool badcookie;           /* it was answered BADCOOKIE once */
+	int err;                  /* FAIL_NETWORK: the errno, 0 if unknown */
 	uint8_t qsent[NAME_WIRE_MAX]; /* the qname as sent, case included */
 	uint64_t sent_ms;         /* when the current attempt went out */
 	uint64_t deadline;        /* whole budget, monotonic ms */
@@ -258,6 +259,16 @@ static const char *fail_text(enum fail_kind why)
 	case FAIL_INTERNAL: break;
 	}
 	return "internal error";
+}
+
+/* What failed u, for a log line: its kind, and for a network error the
+ * errno the transport saw ("network error (Connection refused)"). */
+static const char *upq_fail_text(const struct upq *u, char *buf, size_t cap)
+{
+	if (u->why != FAIL_NETWORK || u->err == 0)
+		return fail_text(u->why);
+	snprintf(buf, cap, "%s (%s)", fail_text(u->why), strerror(u->err));
+	return buf;
 }
 
 /* The failure kinds are the first SERVFAIL reasons of the statistics. */
@@ -546,7 +557,7 @@ static void up_verdict(struct tdns_resolver *r, struct upq *u, bool alive,
 {
 	uint64_t rtt = now_ms > u->sent_ms ? now_ms - u->sent_ms : 1;
 	uint32_t backoff = 0;
-	char lb[80];
+	char lb[80], fb[96];
 
 	if (alive && u->upstream < STATS_MAX_UPSTREAM) {
 		stats_inc(&r->stats.up_answered[u->upstream]);
@@ -563,11 +574,11 @@ static void up_verdict(struct tdns_resolver *r, struct upq *u, bool alive,
 			log_warn("upstream %s: %u failures in a row (the last: %s), "
 				 "skipped while another works, probed after %u ms",
 				 up_label(r, u->upstream, lb, sizeof(lb)), INFRA_DEAD_AFTER,
-				 fail_text(u->why), backoff);
+				 upq_fail_text(u, fb, sizeof(fb)), backoff);
 		else
 			log_warn("upstream %s: %u failures in a row (the last: %s), "
 				 "probed again after %u ms", up_label(r, u->upstream, lb, sizeof(lb)),
-				 INFRA_DEAD_AFTER, fail_text(u->why), backoff);
+				 INFRA_DEAD_AFTER, upq_fail_text(u, fb, sizeof(fb)), backoff);
 		break;
 	case INFRA_EV_NONE:
 		break;
@@ -919,6 +930,7 @@ static void upq_fail(struct tdns_resolver *r, struct upq *u)
 	enum fail_kind why = u->why;
 	struct upq *d = deps_detach(u), *dnext;
 	uint32_t remembered = 0;
+	char fb[96];
 
 	/* A refusal is the policy's answer, not a failure to remember: a
 	 * reload may change it. */
@@ -927,8 +939,8 @@ static void upq_fail(struct tdns_resolver *r, struct upq *u)
 	if (w != NULL)
 		stale_get(r, u->key, u->qkey_len, u->qtype, u->qclass, now, &stale);
 	if (w != NULL && (stale.data == NULL || stale.expiry > now))
-		log_failure(r, fail_rcode(why), u->key, u->qkey_len, u->qtype, fail_text(why),
-			    remembered, fail_unreachable(why));
+		log_failure(r, fail_rcode(why), u->key, u->qkey_len, u->qtype,
+			    upq_fail_text(u, fb, sizeof(fb)), remembered, fail_unreachable(why));
 	u->waiters = NULL;
 	upq_destroy(r, u);
 	for (; w != NULL; w = next) {
@@ -2146,6 +2158,7 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 	if (u == NULL)
 		return; /* a stale attempt */
 	if (msg == NULL) {
+		u->err = 0;
 		reply_failed(r, u, FAIL_NETWORK, false, now_ms);
 		return;
 	}
@@ -2251,13 +2264,15 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 }
 
 void resolver_on_failure(struct tdns_resolver *r, uint64_t token,
-			 enum resolver_failure why)
+			 enum resolver_failure why, int err)
 {
 	struct upq *u = upq_by_token(r, token);
 
-	if (u != NULL)
-		reply_failed(r, u, why == RESOLVER_FAIL_TLS_AUTH ? FAIL_TLS_AUTH : FAIL_NETWORK,
-			      false, clock_mono_ms());
+	if (u == NULL)
+		return;
+	u->err = err;
+	reply_failed(r, u, why == RESOLVER_FAIL_TLS_AUTH ? FAIL_TLS_AUTH : FAIL_NETWORK, false,
+		     clock_mono_ms());
 }
 
 void resolver_tick(struct tdns_resolver *r, uint64_t now_ms)

@@ -225,10 +225,11 @@ static int a_proto(const struct tdns_upstream *up, const struct attempt *a)
 	return a->tcp ? 2 : 1;
 }
 
-/* Deliver msg (NULL: a failure; auth_failed: the TLS upstream's
- * certificate) to attempt a; the resolver may end it (done) from inside
- * the call, so it is freed only afterwards. */
-static void deliver(struct attempt *a, const uint8_t *msg, size_t len, bool auth_failed)
+/* Deliver msg to attempt a, or (msg NULL) the failure of its socket o;
+ * the resolver may end the attempt (done) from inside the call, so it is
+ * freed only afterwards. */
+static void deliver(struct attempt *a, const uint8_t *msg, size_t len,
+		    const struct tdns_out *o)
 {
 	struct tdns_upstream *up = a->up;
 	uint8_t server[COOKIE_SERVER_MAX];
@@ -256,10 +257,13 @@ static void deliver(struct attempt *a, const uint8_t *msg, size_t len, bool auth
 	if (msg != NULL && up->tap != NULL)
 		up->tap(up->tap_ctx, &up->addrs[a->idx], a_proto(up, a), true, msg, len);
 	a->in_cb = true;
-	if (msg == NULL && auth_failed)
-		resolver_on_failure(a->up->r, a->token, RESOLVER_FAIL_TLS_AUTH);
-	else
+	if (msg != NULL)
 		resolver_on_reply(a->up->r, a->token, msg, len);
+	else
+		resolver_on_failure(a->up->r, a->token,
+				    netio_out_auth_failed(o) ? RESOLVER_FAIL_TLS_AUTH
+							     : RESOLVER_FAIL_NETWORK,
+				    netio_out_errno(o));
 	a->in_cb = false;
 	if (a->dead)
 		free_attempt(a->up, a);
@@ -277,15 +281,13 @@ static void on_dot_msg(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t
 
 	c->in_cb = true;
 	if (msg == NULL) {
-		bool auth = netio_out_auth_failed(o);
-
 		c->gone = true;
 		if (c->up->dot[c->upstream] == c)
 			c->up->dot[c->upstream] = NULL;
 		for (i = 0; i < DOT_BUCKETS; i++) {
 			while ((a = c->bucket[i]) != NULL) {
 				dot_unlink(a);
-				deliver(a, NULL, 0, auth);
+				deliver(a, NULL, 0, o);
 			}
 		}
 	} else if (len >= 2) {
@@ -295,7 +297,7 @@ static void on_dot_msg(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t
 		/* No attempt with that ID (it timed out, or the server
 		 * is confused): the resolver would ignore it anyway. */
 		if (a != NULL)
-			deliver(a, msg, len, false);
+			deliver(a, msg, len, o);
 	}
 	c->in_cb = false;
 	if (c->gone && c->n == 0)
@@ -351,9 +353,8 @@ static enum tdns_status dot_send(struct tdns_upstream *up, struct attempt *a,
 
 static void on_msg(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t len)
 {
-	(void)o;
 	/* The socket must outlive the callback netio is running for it. */
-	deliver(ctx, msg, len, false);
+	deliver(ctx, msg, len, o);
 }
 
 static enum tdns_status tr_send(void *ctx, uint64_t token, unsigned upstream,

@@ -243,6 +243,10 @@ enum tdns_status netio_out_send(struct tdns_out *o, const uint8_t *msg, size_t l
 /* After a failure was reported (msg NULL): whether it was the TLS peer's
  * certificate that failed verification. */
 bool netio_out_auth_failed(const struct tdns_out *o);
+/* After a failure was reported: the errno of the system call that failed
+ * (ECONNREFUSED: the ICMP port unreachable of a UDP peer), 0 if it was
+ * none (the peer closed, a TLS error of the session). */
+int netio_out_errno(const struct tdns_out *o);
 /* Close and free; no callback afterwards. */
 void netio_out_close(struct tdns_out *o);
 

@@ -311,15 +311,16 @@ enum resolver_verdict resolver_refuse(struct tdns_resolver *r, const uint8_t *in
 void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 		       const uint8_t *msg, size_t len);
 
-/* A failure of attempt token the transport can name (resolver_on_reply
- * with NULL is RESOLVER_FAIL_NETWORK). Stale tokens are ignored. */
+/* A failure of attempt token the transport can name, with the errno of
+ * the system call that failed (0: none; resolver_on_reply with NULL is
+ * RESOLVER_FAIL_NETWORK without one). Stale tokens are ignored. */
 enum resolver_failure {
 	RESOLVER_FAIL_NETWORK = 0, /* socket, connection, TLS session */
 	RESOLVER_FAIL_TLS_AUTH,    /* the DoT upstream's certificate failed
 				    * verification (RFC 8310 strict) */
 };
 void resolver_on_failure(struct tdns_resolver *r, uint64_t token,
-			 enum resolver_failure why);
+			 enum resolver_failure why, int err);
 
 /*
  * Commit the answers that came since the last call to the cache, in one

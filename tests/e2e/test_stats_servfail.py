@@ -8,7 +8,7 @@ and /metrics show the same counts. Against a scripted upstream:
   - an upstream that stays silent: servfail.timeout (a sole upstream is
     probed even while marked dead: still a timeout);
   - an upstream address where nothing listens (ICMP port unreachable):
-    servfail.network;
+    servfail.network, and the SERVFAIL line names the errno;
   - answers and NXDOMAIN count nothing."""
 import os
 import re
@@ -102,5 +102,9 @@ h.stop(local)
 local = h.start_local("LOCAL_NET", os.path.join(h.tmp, "l2"), [hl.dead_endpoint()],
                       "--threads", "1", "--timeout", "400", "--control", sock)
 step("an upstream where nothing listens", "x.test.", "SERVFAIL", {"network": 1})
+# The failure line names the errno (ICMP port unreachable: ECONNREFUSED).
+h.check("x.test. A: network error (Connection refused)" in local.log_text(),
+        "the SERVFAIL line names the errno: %s"
+        % [x for x in local.log_text().splitlines() if "x.test." in x])
 h.stop(local)
 h.finish()
