@@ -25,6 +25,7 @@
 enum phase {
 	PH_SOA_FIRST = 0,
 	PH_RR,      /* the zone's RRsets (AXFR) */
+	PH_CUTS,    /* its delegations to zones held here (AXFR) */
 	PH_NSEC3,   /* its NSEC3 chain (AXFR) */
 	PH_DIFFS,   /* journal diffs (IXFR) */
 	PH_SOA_LAST,
@@ -43,7 +44,7 @@ struct xfr_out {
 	uint8_t apex_wire[NAME_WIRE_MAX];
 	struct tdns_rrset_view soa;
 	uint32_t serial;
-	/* Where the walk resumes: the last record key (PH_RR) or owner key
+	/* Where the walk resumes: the last record key (PH_RR, PH_CUTS) or owner key
 	 * (PH_NSEC3) sent; len 0: from the start. */
 	uint8_t last[RECORD_KEY_MAX];
 	size_t last_len;
@@ -119,7 +120,8 @@ static bool add_soa(struct xfr_out *x)
 	return true;
 }
 
-/* One RRset of the walk (PH_RR) or of the NSEC3 chain (PH_NSEC3). */
+/* One RRset of the walk (PH_RR), of the delegations (PH_CUTS) or of the
+ * NSEC3 chain (PH_NSEC3). */
 static int walk_cb(void *ctx, const uint8_t *key, size_t klen, uint16_t type,
 		   const struct tdns_rrset_view *v)
 {
@@ -128,7 +130,7 @@ static int walk_cb(void *ctx, const uint8_t *key, size_t klen, uint16_t type,
 	size_t rklen, olen, wire;
 	uint8_t *owner = x->owners[x->a.n];
 
-	if (x->phase == PH_RR) {
+	if (x->phase != PH_NSEC3) {
 		/* The apex SOA opens and closes the transfer. */
 		if (type == DNS_TYPE_SOA && klen == x->apex_len)
 			return 0;
@@ -220,6 +222,16 @@ static void fill(struct xfr_out *x)
 			x->st = zonedb_walk_from(x->t, x->apex, x->apex_len,
 						 x->last_len ? x->last : NULL, x->last_len,
 						 walk_cb, x, &stop);
+			if (x->st == TDNS_OK && !x->full) {
+				x->phase = PH_CUTS;
+				x->last_len = 0;
+			}
+			break;
+		case PH_CUTS:
+			/* The store keeps the NS and glue at a cut as the
+			 * deeper zone's data: a secondary of this zone needs
+			 * them as its own. */
+			x->st = zonedb_cut_walk(x->t, x->apex, x->apex_len, walk_cb, x, &stop);
 			if (x->st == TDNS_OK && !x->full) {
 				x->phase = PH_NSEC3;
 				x->last_len = 0;

@@ -478,6 +478,82 @@ enum tdns_status zonedb_walk_from(struct tdns_txn *t, const uint8_t *apex,
 	return st;
 }
 
+/* Sort name keys (qsort). */
+static int name_key_qcmp(const void *a, const void *b)
+{
+	const uint8_t *x = a, *y = b;
+
+	return key_cmp(x + 1, x[0], y + 1, y[0]);
+}
+
+/* The delegation to the deeper zone with apex key (zonedb_cut_walk): its
+ * NS RRset, then the glue of its names at or below the cut. */
+static enum tdns_status delegation_of(struct tdns_txn *t, const uint8_t *key,
+				      size_t klen, zonedb_walk_cb cb, void *ctx, int *ret)
+{
+	static const uint16_t glue_types[] = { DNS_TYPE_A, DNS_TYPE_AAAA };
+	/* Each name key prefixed by its length byte, to be sorted whole. */
+	uint8_t names[ZONEDB_GLUE_MAX][1 + NAME_KEY_MAX];
+	struct tdns_rrset_view ns, v;
+	const uint8_t *rd;
+	size_t pos = 0, n = 0, nl;
+	uint16_t rdlen;
+	enum tdns_status st;
+
+	st = zonedb_get_rrset(t, key, klen, DNS_TYPE_NS, &ns);
+	if (st == TDNS_ENOTFOUND)
+		return TDNS_OK; /* a zone without NS: nothing to delegate to */
+	if (st != TDNS_OK)
+		return st;
+	while (n < ZONEDB_GLUE_MAX && rrset_next(&ns, &pos, &rd, &rdlen)) {
+		if (name_key_from_wire(rd, rdlen, names[n] + 1, &nl) == TDNS_OK &&
+		    nl >= klen && memcmp(names[n] + 1, key, klen) == 0) {
+			names[n][0] = (uint8_t)nl;
+			n++;
+		}
+	}
+	ns.sig_count = 0;
+	*ret = cb(ctx, key, klen, DNS_TYPE_NS, &ns);
+	if (*ret != 0)
+		return TDNS_OK;
+	qsort(names, n, sizeof(names[0]), name_key_qcmp);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && name_key_qcmp(names[i - 1], names[i]) == 0)
+			continue;
+		for (size_t j = 0; j < sizeof(glue_types) / sizeof(glue_types[0]); j++) {
+			st = zonedb_get_rrset(t, names[i] + 1, names[i][0], glue_types[j], &v);
+			if (st == TDNS_ENOTFOUND)
+				continue;
+			if (st != TDNS_OK)
+				return st;
+			v.sig_count = 0;
+			*ret = cb(ctx, names[i] + 1, names[i][0], glue_types[j], &v);
+			if (*ret != 0)
+				return TDNS_OK;
+		}
+	}
+	return TDNS_OK;
+}
+
+enum tdns_status zonedb_cut_walk(struct tdns_txn *t, const uint8_t *apex,
+				 size_t apex_len, zonedb_walk_cb cb, void *ctx,
+				 int *stop)
+{
+	struct subzones sub;
+	enum tdns_status st;
+	int ret = 0;
+
+	if (apex_len > NAME_KEY_MAX)
+		return TDNS_EINVAL;
+	st = subzones_get(t, apex, apex_len, &sub);
+	for (size_t i = 0; st == TDNS_OK && ret == 0 && i < sub.n; i++)
+		st = delegation_of(t, sub.keys[i], sub.lens[i], cb, ctx, &ret);
+	subzones_free(&sub);
+	if (stop != NULL)
+		*stop = ret;
+	return st;
+}
+
 static void note_deleted(struct tdns_txn *t, const struct tdns_val *k,
 			 const struct tdns_val *v);
 

@@ -115,6 +115,17 @@ enum tdns_status zonedb_walk_from(struct tdns_txn *t, const uint8_t *apex,
 				  size_t from_len, zonedb_walk_cb cb, void *ctx,
 				  int *stop);
 
+/* The delegations the zone makes to deeper zones held in the same store,
+ * which the store keeps only as those zones' data: at each cut (in key
+ * order) the deeper zone's apex NS RRset, then the A and AAAA RRsets of
+ * the NS names at or below the cut (glue), in key order, all without
+ * signatures (RFC 4035 2.2: a parent signs neither). cb as zonedb_walk's.
+ * What a transfer of the zone sends besides zonedb_walk's RRsets. */
+#define ZONEDB_GLUE_MAX 32 /* NS names of one cut given glue */
+enum tdns_status zonedb_cut_walk(struct tdns_txn *t, const uint8_t *apex,
+				 size_t apex_len, zonedb_walk_cb cb, void *ctx,
+				 int *stop);
+
 /* List zones: cb per zone in key order. Malformed zone entries are logged
  * and skipped (zonedb_find reports them as errors). */
 typedef int (*zonedb_zone_cb)(void *ctx, const uint8_t *apex, size_t apex_len,
