@@ -570,7 +570,9 @@ static void up_verdict(struct tdns_resolver *r, struct upq *u, bool alive,
 		break;
 	case INFRA_EV_DEAD:
 		stats_inc(&r->stats.upstream_dead);
-		if (r->cfg.n_upstream > 1)
+		/* "Another" is one of the same set (policy.h): a forward:
+		 * set of one has none, whatever the other sets hold. */
+		if (u->set_end - u->set_first > 1)
 			log_warn("upstream %s: %u failures in a row (the last: %s), "
 				 "skipped while another works, probed after %u ms",
 				 up_label(r, u->upstream, lb, sizeof(lb)), INFRA_DEAD_AFTER,
