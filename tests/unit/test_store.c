@@ -391,6 +391,103 @@ static void test_cursor_semantics(void **state)
 	store_close(s);
 }
 
+/* memcmp's order, a shorter key first when it is a prefix: LMDB's default,
+ * which the store's comparison keeps (so any build reads any store). */
+static int memcmp_order(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+
+	return c != 0 ? c : alen < blen ? -1 : alen > blen;
+}
+
+struct okey {
+	uint8_t b[40];
+	size_t len;
+};
+
+static int okey_cmp(const void *x, const void *y)
+{
+	const struct okey *a = x, *b = y;
+
+	return memcmp_order(a->b, a->len, b->b, b->len);
+}
+
+static void test_key_order(void **state)
+{
+	/* Keys sharing long prefixes, of every length around the 8-byte
+	 * words the comparison reads, with the bytes at the ends of the
+	 * range: 0x00, 0x7f, 0x80, 0xff. */
+	static const uint8_t alphabet[] = { 0x00, 0x01, 0x05, 0x7f, 0x80, 0xfe, 0xff };
+	enum { N = 3000 };
+	struct okey *keys = calloc(N, sizeof(*keys));
+	struct fx *f = *state;
+	struct tdns_store *s = NULL;
+	struct tdns_txn *t = NULL;
+	struct tdns_cursor *c = NULL;
+	struct tdns_val k;
+	size_t n = 0, i;
+	unsigned seed = 12345;
+
+	assert_non_null(keys);
+	for (i = 0; i < N; i++) {
+		seed = seed * 1103515245u + 12345u;
+		keys[i].len = 1 + (seed >> 16) % 24;
+		/* half of them extend an earlier key by a few bytes */
+		if (i > 0 && (seed & 0x100)) {
+			const struct okey *o = &keys[(seed >> 9) % i];
+
+			memcpy(keys[i].b, o->b, o->len);
+			keys[i].len = o->len + 1 + (seed >> 20) % 9;
+			if (keys[i].len > sizeof(keys[i].b))
+				keys[i].len = sizeof(keys[i].b);
+			for (size_t j = o->len; j < keys[i].len; j++) {
+				seed = seed * 1103515245u + 12345u;
+				keys[i].b[j] = alphabet[(seed >> 16) % sizeof(alphabet)];
+			}
+			continue;
+		}
+		for (size_t j = 0; j < keys[i].len; j++) {
+			seed = seed * 1103515245u + 12345u;
+			keys[i].b[j] = alphabet[(seed >> 16) % sizeof(alphabet)];
+		}
+	}
+	assert_int_equal(store_open(f->dir, NULL, &s), TDNS_OK);
+	assert_int_equal(store_begin(s, true, &t), TDNS_OK);
+	for (i = 0; i < N; i++)
+		assert_int_equal(store_put(t, TDNS_DB_RR, keys[i].b, keys[i].len, "v", 1),
+				 TDNS_OK);
+	assert_int_equal(store_commit(t), TDNS_OK);
+	qsort(keys, N, sizeof(*keys), okey_cmp);
+	for (i = 0; i < N; i++)
+		if (n == 0 || okey_cmp(&keys[n - 1], &keys[i]) != 0)
+			keys[n++] = keys[i];
+	/* A walk gives exactly the distinct keys in memcmp's order. */
+	assert_int_equal(store_begin(s, false, &t), TDNS_OK);
+	assert_int_equal(store_cursor_open(t, TDNS_DB_RR, &c), TDNS_OK);
+	assert_int_equal(store_cursor_seek(c, NULL, 0, &k, NULL), TDNS_OK);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(k.len, keys[i].len);
+		assert_memory_equal(k.data, keys[i].b, k.len);
+		assert_int_equal(store_cursor_next(c, &k, NULL), i + 1 < n ? TDNS_OK : TDNS_ENOTFOUND);
+	}
+	/* A seek to each key less its last byte lands where memcmp says. */
+	for (i = 0; i < n; i += 7) {
+		size_t plen = keys[i].len - 1, lo = 0;
+
+		if (plen == 0)
+			continue;
+		while (lo < n && memcmp_order(keys[lo].b, keys[lo].len, keys[i].b, plen) < 0)
+			lo++;
+		assert_int_equal(store_cursor_seek(c, keys[i].b, plen, &k, NULL), TDNS_OK);
+		assert_int_equal(k.len, keys[lo].len);
+		assert_memory_equal(k.data, keys[lo].b, k.len);
+	}
+	store_cursor_close(c);
+	store_abort(t);
+	store_close(s);
+	free(keys);
+}
+
 static void test_efull_on_tiny_map(void **state)
 {
 	struct fx *f = *state;
@@ -641,6 +738,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_get_put_del, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_count_per_snapshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cursor_semantics, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_efull_on_tiny_map, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_renew_sees_new_commits, setup,
 						teardown),
