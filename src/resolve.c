@@ -19,6 +19,7 @@
 #include "tierdns/msg.h"
 #include "tierdns/name.h"
 #include "tierdns/pipeline.h"
+#include "tierdns/sketch.h"
 #include "tierdns/policy.h"
 
 #define DEFAULT_TIMEOUT_MS 2000u
@@ -161,6 +162,8 @@ struct tdns_resolver {
 	struct tdns_infra *infra; /* upstream health: cfg.infra, or owned */
 	bool own_infra;
 	struct tdns_failcache *failc; /* recent failures (RFC 9520) */
+	struct tdns_sketch *sketch;   /* owned, as cfg.cache.sketch when the
+				       * cache has a size bound (sketch.h) */
 	/* resolver_cache_flushed bumps it from any thread; failc is emptied
 	 * on this thread when it differs from failc_gen. */
 	atomic_uint flush_gen;
@@ -1280,6 +1283,9 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 		stats_inc(&r->stats.static_answers);
 		return PIPELINE_ANSWER;
 	}
+	/* Every question counts for what the cache keeps (sketch.h). */
+	if (r->cfg.cache.sketch != NULL)
+		sketch_add(r->cfg.cache.sketch, q->qkey, q->qkey_len, q->qtype);
 	st = cache_answer(t, q, clock_now(), a);
 	/* An entry validated under another setting (validation switched on
 	 * or off since) is a miss: asked again, stored again. */
@@ -2151,6 +2157,14 @@ enum tdns_status resolver_new(const struct tdns_resolver_cfg *cfg,
 	    r->buf == NULL || failcache_new(&r->failc) != TDNS_OK || r->puts == NULL ||
 	    zonedb_cache_new(&r->zc) != TDNS_OK)
 		goto out;
+	if (r->cfg.cache.max_bytes != 0 && r->cfg.cache.sketch == NULL) {
+		/* A word of counters per 64 bytes of the bound: about two
+		 * per entry the bound holds, so one-offs rarely share all
+		 * four counters of a key. */
+		if (sketch_new((size_t)(r->cfg.cache.max_bytes / 64), &r->sketch) != TDNS_OK)
+			goto out;
+		r->cfg.cache.sketch = r->sketch;
+	}
 	r->infra = r->cfg.infra;
 	if (r->infra == NULL) {
 		if (infra_new(r->cfg.n_upstream, &r->infra) != TDNS_OK)
@@ -2195,6 +2209,7 @@ void resolver_free(struct tdns_resolver *r)
 	if (r->own_infra)
 		infra_free(r->infra);
 	failcache_free(r->failc);
+	sketch_free(r->sketch);
 	free(r->puts);
 	zonedb_cache_free(r->zc);
 	policy_release(r->pol);
