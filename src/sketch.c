@@ -13,6 +13,9 @@
 #define HALF_MASK 0x7777777777777777ull
 
 struct tdns_sketch {
+	uint64_t ones[256]; /* ones[b]: a 1 at the low bit of the key's counter
+			     * in each quarter, chosen by the 2-bit fields
+			     * of b (see counters) */
 	uint64_t seed;
 	uint64_t mask;    /* words - 1 */
 	uint32_t adds;    /* counted since the last halving */
@@ -35,6 +38,9 @@ enum tdns_status sketch_new(size_t entries, struct tdns_sketch **out)
 		free(s);
 		return TDNS_EIO;
 	}
+	for (unsigned b = 0; b < 256; b++)
+		for (unsigned q = 0; q < 4; q++)
+			s->ones[b] |= 1ull << (q * 16 + (b >> 2 * q & 3) * 4);
 	s->mask = words - 1;
 	s->period = (uint32_t)(words * PERIOD_PER_WORD);
 	*out = s;
@@ -54,50 +60,53 @@ static inline uint64_t load64(const uint8_t *p)
 	return w;
 }
 
-/* A seeded hash of (key, type): a multiply per 8 bytes (a name key of 8
- * bytes or more ends with an overlapping word, so no byte loop), then the
- * SplitMix64 finaliser, which spreads every input bit over the result. */
+/* The high and low halves of a * b folded together: one multiply that
+ * spreads every bit of both over the result. */
+static inline uint64_t fold(uint64_t a, uint64_t b)
+{
+	unsigned __int128 r = (unsigned __int128)a * b;
+
+	return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+/* A seeded hash of (key, type): a folded multiply per 8 bytes (a name key
+ * of 8 bytes or more ends with an overlapping word, so no byte loop). */
 static inline uint64_t key_hash(const struct tdns_sketch *s, const uint8_t *key,
 				size_t len, uint16_t type)
 {
-	uint64_t h = s->seed ^ ((uint64_t)type << 32) ^ len;
+	uint64_t h = s->seed ^ ((uint64_t)type << 32) ^ len, w = 0;
 	size_t i;
 
 	if (len >= 8) {
 		for (i = 0; i + 8 < len; i += 8)
-			h = (h ^ load64(key + i)) * 0x9e3779b97f4a7c15ull;
-		h ^= load64(key + len - 8);
+			h = fold(h ^ load64(key + i), 0x9e3779b97f4a7c15ull);
+		w = load64(key + len - 8);
 	} else {
 		for (i = 0; i < len; i++)
-			h = (h ^ key[i]) * 0x100000001b3ull;
+			w = w << 8 | key[i];
 	}
-	h ^= h >> 30;
-	h *= 0xbf58476d1ce4e5b9ull;
-	h ^= h >> 27;
-	h *= 0x94d049bb133111ebull;
-	return h ^ (h >> 31);
+	return fold(h ^ w, 0xbf58476d1ce4e5b9ull);
 }
 
-/* The bit offset of the key's counter in quarter q of its word: two bits
- * of the hash each, above the ones that pick the word. */
-static inline unsigned slot(uint64_t h, unsigned q)
+/* The key's four counters in its word: ones[] of the top 8 bits of the
+ * hash (the word is picked by the low bits). */
+static inline uint64_t counters(const struct tdns_sketch *s, uint64_t h)
 {
-	return (q * 4 + (unsigned)(h >> (56 + 2 * q) & 3)) * 4;
+	return s->ones[h >> 56];
 }
 
 void sketch_add(struct tdns_sketch *s, const uint8_t *key, size_t len,
 		uint16_t type)
 {
 	uint64_t h = key_hash(s, key, len, type);
-	uint64_t w = s->word[h & s->mask];
-	unsigned sh;
+	uint64_t *p = &s->word[h & s->mask];
+	uint64_t m = counters(s, h);
+	/* Each of the four counters that is not at SKETCH_MAX (all four bits
+	 * set) gets one more, all in one add: x has a zero counter where the
+	 * key's counter is full, and its bits ORed down mark the others. */
+	uint64_t x = (*p & m * 0xf) ^ m * 0xf;
 
-	for (unsigned q = 0; q < 4; q++) {
-		sh = slot(h, q);
-		if ((w >> sh & 0xf) != SKETCH_MAX)
-			w += 1ull << sh;
-	}
-	s->word[h & s->mask] = w;
+	*p += (x | x >> 1 | x >> 2 | x >> 3) & m;
 	if (++s->adds < s->period)
 		return;
 	/* Halve every counter: shift each word and drop the bit that moved
@@ -111,13 +120,15 @@ unsigned sketch_count(const struct tdns_sketch *s, const uint8_t *key,
 		      size_t len, uint16_t type)
 {
 	uint64_t h = key_hash(s, key, len, type);
-	uint64_t w = s->word[h & s->mask];
+	uint64_t w = s->word[h & s->mask], m = counters(s, h);
 	unsigned min = SKETCH_MAX, c;
 
 	for (unsigned q = 0; q < 4; q++) {
-		c = (unsigned)(w >> slot(h, q) & 0xf);
+		/* The lowest set bit of m in quarter q is the counter's. */
+		c = (unsigned)(w >> __builtin_ctzll(m) & 0xf);
 		if (c < min)
 			min = c;
+		m &= m - 1;
 	}
 	return min;
 }
