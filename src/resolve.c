@@ -163,7 +163,8 @@ struct tdns_resolver {
 	bool own_infra;
 	struct tdns_failcache *failc; /* recent failures (RFC 9520) */
 	struct tdns_sketch *sketch;   /* owned, as cfg.cache.sketch when the
-				       * cache has a size bound (sketch.h) */
+				       * cache has a size bound and the caller
+				       * gave none (sketch.h) */
 	/* resolver_cache_flushed bumps it from any thread; failc is emptied
 	 * on this thread when it differs from failc_gen. */
 	atomic_uint flush_gen;
@@ -1285,7 +1286,7 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 	}
 	/* Every question counts for what the cache keeps (sketch.h). */
 	if (r->cfg.cache.sketch != NULL)
-		sketch_add(r->cfg.cache.sketch, q->qkey, q->qkey_len, q->qtype);
+		sketch_seen(r->cfg.cache.sketch, q->qkey, q->qkey_len, q->qtype);
 	st = cache_answer(t, q, clock_now(), a);
 	/* An entry validated under another setting (validation switched on
 	 * or off since) is a miss: asked again, stored again. */

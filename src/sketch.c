@@ -3,6 +3,7 @@
  */
 #include "tierdns/sketch.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -17,11 +18,21 @@ struct tdns_sketch {
 			     * in each quarter, chosen by the 2-bit fields
 			     * of b (see counters) */
 	uint64_t seed;
-	uint64_t mask;    /* words - 1 */
-	uint32_t adds;    /* counted since the last halving */
-	uint32_t period;  /* counted between halvings */
-	uint64_t word[];  /* 16 counters of 4 bits each */
+	uint64_t mask;      /* words - 1 */
+	uint32_t period;    /* counted by one thread between its halvings */
+	_Atomic uint64_t word[]; /* 16 counters of 4 bits each */
 };
+
+/* What one thread counted, of the last sketch it used: a thread's own
+ * counts, so that the threads sharing a sketch share no counter that every
+ * question would write. */
+struct mine {
+	const struct tdns_sketch *s;
+	uint32_t tick; /* sketch_seen's questions */
+	uint32_t adds; /* counted since this thread's last halving */
+};
+
+static _Thread_local struct mine me;
 
 enum tdns_status sketch_new(size_t entries, struct tdns_sketch **out)
 {
@@ -38,6 +49,8 @@ enum tdns_status sketch_new(size_t entries, struct tdns_sketch **out)
 		free(s);
 		return TDNS_EIO;
 	}
+	for (size_t i = 0; i < words; i++)
+		atomic_init(&s->word[i], 0);
 	for (unsigned b = 0; b < 256; b++)
 		for (unsigned q = 0; q < 4; q++)
 			s->ones[b] |= 1ull << (q * 16 + (b >> 2 * q & 3) * 4);
@@ -95,32 +108,61 @@ static inline uint64_t counters(const struct tdns_sketch *s, uint64_t h)
 	return s->ones[h >> 56];
 }
 
+/* Halve every counter: shift each word and drop the bit that moved into
+ * the top of the counter below. Another thread's update racing with it
+ * may be lost or undo one word's halving: a count stays approximate. */
+static void halve(struct tdns_sketch *s)
+{
+	uint64_t w;
+
+	for (uint64_t i = 0; i <= s->mask; i++) {
+		w = atomic_load_explicit(&s->word[i], memory_order_relaxed);
+		atomic_store_explicit(&s->word[i], w >> 1 & HALF_MASK,
+				      memory_order_relaxed);
+	}
+}
+
 void sketch_add(struct tdns_sketch *s, const uint8_t *key, size_t len,
 		uint16_t type)
 {
 	uint64_t h = key_hash(s, key, len, type);
-	uint64_t *p = &s->word[h & s->mask];
-	uint64_t m = counters(s, h);
+	_Atomic uint64_t *p = &s->word[h & s->mask];
+	uint64_t m = counters(s, h), w, x, inc;
+
 	/* Each of the four counters that is not at SKETCH_MAX (all four bits
 	 * set) gets one more, all in one add: x has a zero counter where the
-	 * key's counter is full, and its bits ORed down mark the others. */
-	uint64_t x = (*p & m * 0xf) ^ m * 0xf;
-
-	*p += (x | x >> 1 | x >> 2 | x >> 3) & m;
-	if (++s->adds < s->period)
+	 * key's counter is full, and its bits ORed down mark the others. A
+	 * load and a store, not an atomic add: an update racing with another
+	 * thread's may be lost, which costs a count, not a lock. */
+	w = atomic_load_explicit(p, memory_order_relaxed);
+	x = (w & m * 0xf) ^ m * 0xf;
+	inc = (x | x >> 1 | x >> 2 | x >> 3) & m;
+	if (inc != 0) /* a popular key's full counters: no write to share */
+		atomic_store_explicit(p, w + inc, memory_order_relaxed);
+	if (me.s != s) {
+		me.s = s;
+		me.tick = me.adds = 0;
+	}
+	if (++me.adds < s->period)
 		return;
-	/* Halve every counter: shift each word and drop the bit that moved
-	 * into the top of the counter below. */
-	for (uint64_t i = 0; i <= s->mask; i++)
-		s->word[i] = s->word[i] >> 1 & HALF_MASK;
-	s->adds = 0;
+	halve(s);
+	me.adds = 0;
+}
+
+void sketch_seen(struct tdns_sketch *s, const uint8_t *key, size_t len,
+		 uint16_t type)
+{
+	if (me.s == s && ++me.tick % SKETCH_EVERY != 0)
+		return;
+	sketch_add(s, key, len, type);
 }
 
 unsigned sketch_count(const struct tdns_sketch *s, const uint8_t *key,
 		      size_t len, uint16_t type)
 {
 	uint64_t h = key_hash(s, key, len, type);
-	uint64_t w = s->word[h & s->mask], m = counters(s, h);
+	uint64_t w = atomic_load_explicit(&s->word[h & s->mask], memory_order_relaxed);
+	uint64_t m = counters(s, h);
 	unsigned min = SKETCH_MAX, c;
 
 	for (unsigned q = 0; q < 4; q++) {

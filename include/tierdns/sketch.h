@@ -11,12 +11,26 @@
  * word; the key's count is the smallest of its four. One memory access
  * per update and per estimate.
  *
- * Aging: after `period` counted questions (ten per word) every counter is
- * halved, so counts follow the recent load.
+ * Aging: every counter is halved after about ten counted questions per
+ * word, so counts follow the recent load (each thread halves after that
+ * many of its own: threads that count alike halve the sketch at that
+ * rate together).
+ *
+ * Sampling: sketch_seen, the query path's call, counts one question in
+ * SKETCH_EVERY of its thread (a counter, no randomness): every key's
+ * count is its asked rate scaled down alike, for a fraction of the cost.
+ *
+ * Sharing: one sketch may serve every worker of a process (tierdns-local
+ * keeps one: each worker's cache writes then weigh what all workers were
+ * asked). The counters are relaxed atomics, updated by a load and a store:
+ * an update racing with another thread's may be lost, which makes a count
+ * approximate, never wrong in kind; a counter at SKETCH_MAX is not written
+ * again, so the words of popular keys are not written back and forth
+ * between cores. What counts a thread's questions (sampling, halving) is
+ * the thread's own (thread-local, of the last sketch it used).
  *
  * Keys are hashed with a random seed per sketch, so no client can aim at
- * one counter. One sketch per worker, touched only by its thread (no
- * atomics): the worker counts its questions and its cache writes read it.
+ * one counter.
  */
 #ifndef TIERDNS_SKETCH_H
 #define TIERDNS_SKETCH_H
@@ -27,6 +41,7 @@
 #include "tierdns/status.h"
 
 #define SKETCH_MAX 15u   /* counts saturate here */
+#define SKETCH_EVERY 2u  /* sketch_seen counts one question in this many */
 
 struct tdns_sketch;
 
@@ -36,7 +51,11 @@ struct tdns_sketch;
 enum tdns_status sketch_new(size_t entries, struct tdns_sketch **out);
 void sketch_free(struct tdns_sketch *s); /* NULL is allowed */
 
-/* One use of (name key, type): a question asked. */
+/* A question for (name key, type) asked: counted one time in SKETCH_EVERY
+ * of this thread's. */
+void sketch_seen(struct tdns_sketch *s, const uint8_t *key, size_t len,
+		 uint16_t type);
+/* One use of (name key, type), always counted. */
 void sketch_add(struct tdns_sketch *s, const uint8_t *key, size_t len,
 		uint16_t type);
 /* Its estimated recent uses, 0-SKETCH_MAX: never below the counted uses

@@ -1,7 +1,8 @@
 /*
  * test_sketch.c - the frequency sketch (sketch.h): counts grow with use up
  * to SKETCH_MAX, keys keep apart, every count halves after ten counted uses
- * per word, and the hash depends on name and type.
+ * per word, sketch_seen counts one question in SKETCH_EVERY, and the hash
+ * depends on name and type.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -77,11 +78,26 @@ static void test_aging(void **state)
 	sketch_free(s);
 }
 
+static void test_seen_samples(void **state)
+{
+	struct tdns_sketch *s = NULL;
+	uint8_t key[32];
+	size_t len = key_of(3, key);
+
+	(void)state;
+	assert_int_equal(sketch_new(1000, &s), TDNS_OK);
+	for (unsigned i = 0; i < 8 * SKETCH_EVERY; i++)
+		sketch_seen(s, key, len, 1);
+	assert_int_equal(sketch_count(s, key, len, 1), 8);
+	sketch_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_counts),
 		cmocka_unit_test(test_aging),
+		cmocka_unit_test(test_seen_samples),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
