@@ -107,9 +107,9 @@ struct tdns_cache_cfg {
 			       * serve-stale (RFC 8767) before eviction may
 			       * treat it as expired; 0 = not kept */
 	struct tdns_sketch *sketch; /* how often questions are asked lately
-			       * (sketch.h), read by the writes of the
-			       * thread that owns it; NULL: evict by expiry
-			       * alone (see cache_store) */
+			       * (sketch.h; it may be shared by the
+			       * threads that write); NULL: evict by
+			       * expiry alone (see cache_store) */
 };
 
 /*
