@@ -1058,6 +1058,45 @@ static void test_store_many_lfu(void **state)
 	free(once);
 }
 
+/* With a sketch too, expired entries go first, however often they were
+ * asked: 60 answers asked nine times each have expired when 100 one-offs
+ * overflow the bound; every expired one is gone (lookups at T0, when they
+ * were live, no longer find them), while the earlier live one-offs, asked
+ * once, are not all evicted for them. */
+static void test_lfu_expired_first(void **state)
+{
+	struct fixture *f = *state;
+	struct tdns_cache_cfg small = cfg;
+	struct many *m = calloc(1, sizeof(*m));
+	struct tdns_sketch *sk = NULL;
+	size_t entries;
+
+	assert_non_null(m);
+	assert_int_equal(sketch_new(1000, &sk), TDNS_OK);
+	small.max_bytes = 64 * 1024;
+	small.sketch = sk;
+	many_build(m, 0, 60); /* TTLs 300-359 */
+	many_ask(sk, m, 60, 9);
+	assert_int_equal(cache_store_many(f->s, &small, m->puts, 60, T0), TDNS_OK);
+	many_clear(m, 60);
+	many_build(m, 1000, 60); /* TTLs 1300-1359 */
+	many_ask(sk, m, 60, 1);
+	assert_int_equal(cache_store_many(f->s, &small, m->puts, 60, T0), TDNS_OK);
+	many_clear(m, 60);
+	assert_int_equal(held(f->s, 0, 60), 60);
+	many_build(m, 2000, 100);
+	many_ask(sk, m, 100, 1);
+	assert_int_equal(cache_store_many(f->s, &small, m->puts, 100, T0 + 500),
+			 TDNS_OK);
+	many_clear(m, 100);
+	assert_int_equal(held(f->s, 0, 60), 0);
+	assert_true(held(f->s, 1000, 60) > 0);
+	assert_true(scan_bytes(f->s, &entries) <= small.max_bytes);
+	check_index(f->s);
+	sketch_free(sk);
+	free(m);
+}
+
 /* Expired entries are evicted before any live one. */
 static void test_budget_expired_first(void **state)
 {
@@ -2116,6 +2155,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_budget_evicts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_many_lfu, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lfu_expired_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_expired_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_account_purge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_get, setup, teardown),
