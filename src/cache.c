@@ -1234,8 +1234,9 @@ static enum tdns_status make_room(struct tdns_txn *t, const struct budget *b,
 		st = TDNS_OK;
 	}
 	if (st == TDNS_OK && b->sk != NULL) {
-		/* Asked once at least: the question that brought it (a
-		 * chased CNAME target's was its alias's). */
+		/* Asked once at least: by the question that brought it (a
+		 * chased CNAME target is counted under its alias's name, so
+		 * its own count may be 0). */
 		if (sb.cand != UINT32_MAX)
 			sb.cand = rkey_count(b->sk, rkey, rlen);
 		if (sb.cand == 0)
@@ -1287,9 +1288,9 @@ static enum tdns_status put_in_txn(struct tdns_txn *t, const struct budget *b,
 			if (st == TDNS_OK)
 				st = store_put(t, TDNS_DB_CACHE, rkey, rlen, v->data,
 					       v->len);
-		}
-		else if (st == TDNS_OK)
+		} else if (st == TDNS_OK) {
 			st = pick_put(t, rkey, rlen);
+		}
 	} else {
 		st = make_room(t, b, rkey, rlen, plus, bytes);
 		if (st == TDNS_OK)
