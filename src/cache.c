@@ -11,6 +11,7 @@
 #include "tierdns/dnsproto.h"
 #include "tierdns/log.h"
 #include "tierdns/name.h"
+#include "tierdns/sketch.h"
 #include "tierdns/wire.h"
 #include "tierdns/zonedb.h"
 
@@ -26,8 +27,9 @@
 #define EVICT_AHEAD 16 /* values of room made beyond the one written */
 #define CACHE_BYTES_KEY "cache_bytes" /* in the meta database */
 #define CACHE_INDEX_KEY "cache_index" /* in meta: the index is built */
-#define CACHE_INDEX_VERSION 1u
+#define CACHE_INDEX_VERSION 2u /* 2: the sampling index too */
 #define IDX_KEY_MAX (8 + RECORD_KEY_MAX)
+#define PICK_KEY_MAX (4 + RECORD_KEY_MAX)
 
 /* The header length of a packed value (every version is read: entries
  * written before validation existed are VALID_UNCHECKED, those written
@@ -777,6 +779,45 @@ static enum tdns_status idx_del(struct tdns_txn *t, uint64_t expiry,
 	return st == TDNS_ENOTFOUND ? TDNS_OK : st;
 }
 
+/* ---- the sampling index (cache_pick): u32 hash || record key -> empty,
+ * one entry per cache entry, written in the same transaction ---- */
+
+/* The index key of rkey into out (PICK_KEY_MAX bytes); returns its length.
+ * The hash is FNV-1a, unkeyed (it is stored, so it may never change): a
+ * client who chooses names can only bunch up its own entries, which makes
+ * them the ones sampled, never anyone else's. */
+static size_t pick_key(const uint8_t *rkey, size_t rlen, uint8_t *out)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < rlen; i++)
+		h = (h ^ rkey[i]) * 16777619u;
+	h ^= h >> 16; /* FNV's low bits mix better than its high ones */
+	dns_wr32(out, h);
+	memcpy(out + 4, rkey, rlen);
+	return 4 + rlen;
+}
+
+static enum tdns_status pick_put(struct tdns_txn *t, const uint8_t *rkey,
+				 size_t rlen)
+{
+	static const uint8_t empty;
+	uint8_t k[PICK_KEY_MAX];
+
+	return store_put(t, TDNS_DB_CACHE_PICK, k, pick_key(rkey, rlen, k), &empty, 0);
+}
+
+/* As idx_del: an entry that is not there is not an error. */
+static enum tdns_status pick_del(struct tdns_txn *t, const uint8_t *rkey,
+				 size_t rlen)
+{
+	uint8_t k[PICK_KEY_MAX];
+	enum tdns_status st;
+
+	st = store_del(t, TDNS_DB_CACHE_PICK, k, pick_key(rkey, rlen, k));
+	return st == TDNS_ENOTFOUND ? TDNS_OK : st;
+}
+
 static enum tdns_status idx_mark(struct tdns_txn *t)
 {
 	static const uint8_t ver = CACHE_INDEX_VERSION;
@@ -785,8 +826,8 @@ static enum tdns_status idx_mark(struct tdns_txn *t)
 			 sizeof(CACHE_INDEX_KEY) - 1, &ver, sizeof(ver));
 }
 
-/* Build the index (and the size account) from the cache entries in write
- * transaction t. A cache key no record key can be (longer than
+/* Build both indexes (and the size account) from the cache entries in
+ * write transaction t. A cache key no record key can be (longer than
  * RECORD_KEY_MAX, so never looked up) is deleted. */
 static enum tdns_status idx_rebuild(struct tdns_txn *t)
 {
@@ -798,6 +839,8 @@ static enum tdns_status idx_rebuild(struct tdns_txn *t)
 
 	st = store_clear(t, TDNS_DB_CACHE_EXP);
 	if (st == TDNS_OK)
+		st = store_clear(t, TDNS_DB_CACHE_PICK);
+	if (st == TDNS_OK)
 		st = store_cursor_open(t, TDNS_DB_CACHE, &c);
 	if (st != TDNS_OK)
 		goto out;
@@ -807,6 +850,8 @@ static enum tdns_status idx_rebuild(struct tdns_txn *t)
 			st = store_cursor_del(c);
 		else
 			st = idx_put(t, value_expiry(&v), k.data, k.len);
+		if (st == TDNS_OK && k.len <= RECORD_KEY_MAX)
+			st = pick_put(t, k.data, k.len);
 		if (st != TDNS_OK)
 			goto out;
 		if (k.len <= RECORD_KEY_MAX) {
@@ -820,14 +865,15 @@ static enum tdns_status idx_rebuild(struct tdns_txn *t)
 	if (st == TDNS_OK)
 		st = idx_mark(t);
 	if (st == TDNS_OK && n > 0)
-		log_info("cache: expiry index built for %zu cached entries", n);
+		log_info("cache: indexes built for %zu cached entries", n);
 out:
 	store_cursor_close(c);
 	return st;
 }
 
-/* In write transaction t, rebuild the index unless it is known to be in
- * step: the marker is there and both databases hold as many entries. */
+/* In write transaction t, rebuild the indexes unless they are known to be
+ * in step: the marker is there and all three databases hold as many
+ * entries. */
 static enum tdns_status idx_ready(struct tdns_txn *t)
 {
 	struct tdns_val v;
@@ -838,11 +884,12 @@ static enum tdns_status idx_ready(struct tdns_txn *t)
 	if (st != TDNS_OK && st != TDNS_ENOTFOUND)
 		goto out;
 	if (st == TDNS_OK && v.len == 1 && v.data[0] == CACHE_INDEX_VERSION &&
-	    store_count(t, TDNS_DB_CACHE) == store_count(t, TDNS_DB_CACHE_EXP))
+	    store_count(t, TDNS_DB_CACHE) == store_count(t, TDNS_DB_CACHE_EXP) &&
+	    store_count(t, TDNS_DB_CACHE) == store_count(t, TDNS_DB_CACHE_PICK))
 		goto out;
-	if (st == TDNS_OK)
-		log_warn("cache: expiry index out of step with the cache; "
-			 "rebuilding it");
+	if (st == TDNS_OK && v.len == 1 && v.data[0] == CACHE_INDEX_VERSION)
+		log_warn("cache: indexes out of step with the cache; "
+			 "rebuilding them");
 	st = idx_rebuild(t);
 out:
 	return st;
@@ -929,6 +976,8 @@ static enum tdns_status evict_walk(struct tdns_txn *t, const struct evict_goal *
 		}
 		*bytes = *bytes > rlen + v.len ? *bytes - (rlen + v.len) : 0;
 		st = store_del(t, TDNS_DB_CACHE, rkey, rlen);
+		if (st == TDNS_OK)
+			st = pick_del(t, rkey, rlen);
 		if (st != TDNS_OK)
 			break;
 		n++;
@@ -978,6 +1027,8 @@ static enum tdns_status clear_in_txn(struct tdns_txn *t)
 	st = store_clear(t, TDNS_DB_CACHE);
 	if (st == TDNS_OK)
 		st = store_clear(t, TDNS_DB_CACHE_EXP);
+	if (st == TDNS_OK)
+		st = store_clear(t, TDNS_DB_CACHE_PICK);
 	if (st == TDNS_OK)
 		st = bytes_set(t, 0);
 	if (st == TDNS_OK)
@@ -1068,11 +1119,134 @@ out:
 /* ---- writing ---- */
 
 /* The size bound of one write: at most max_bytes (0 = none) after it,
- * entries expired at or before dead going first when room is made. */
+ * entries expired at or before dead going first when room is made. With
+ * a sketch, the rest of the room is made by sampling (evict_sampled) for
+ * a value whose question was asked `cand` times lately. */
 struct budget {
 	uint64_t max_bytes;
 	uint64_t dead;
+	const struct tdns_sketch *sk;
+	unsigned cand;
 };
+
+/* How often the question of the entry under rkey was asked lately. */
+static unsigned rkey_count(const struct tdns_sketch *sk, const uint8_t *rkey,
+			   size_t rlen)
+{
+	uint16_t type;
+	size_t klen;
+
+	if (!name_record_key_split(rkey, rlen, &klen, &type))
+		return 0;
+	return sketch_count(sk, rkey, klen, type);
+}
+
+/* xorshift64: where the next sample starts. No secret is needed: the
+ * sampling index is in hash order, and what a sample finds is judged by
+ * the sketch, whose hashes are keyed. */
+static uint32_t sample_at(void)
+{
+	static _Thread_local uint64_t x;
+
+	if (x == 0)
+		x = (uint64_t)(uintptr_t)&x * 0x9e3779b97f4a7c15ull | 1;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return (uint32_t)(x >> 32);
+}
+
+/* The least asked of CACHE_SAMPLE entries of the sampling index from a
+ * random point on (wrapping round at its end) into rkey (RECORD_KEY_MAX
+ * bytes), *rlen (0: the index is empty) and *n its count. */
+static enum tdns_status sample_victim(struct tdns_cursor *c,
+				      const struct tdns_sketch *sk, uint8_t *rkey,
+				      size_t *rlen, unsigned *n)
+{
+	struct tdns_val k, v;
+	uint8_t at[4];
+	unsigned i, cnt;
+	enum tdns_status st;
+
+	*rlen = 0;
+	*n = UINT32_MAX;
+	dns_wr32(at, sample_at());
+	st = store_cursor_seek(c, at, sizeof(at), &k, &v);
+	for (i = 0; i < CACHE_SAMPLE; i++) {
+		if (st == TDNS_ENOTFOUND)
+			st = store_cursor_seek(c, NULL, 0, &k, &v); /* wrap */
+		if (st != TDNS_OK)
+			break;
+		if (k.len > 4 && k.len <= PICK_KEY_MAX) {
+			cnt = rkey_count(sk, k.data + 4, k.len - 4);
+			if (cnt < *n) {
+				*n = cnt;
+				*rlen = k.len - 4;
+				memcpy(rkey, k.data + 4, *rlen);
+			}
+		}
+		st = store_cursor_next(c, &k, &v);
+	}
+	return st == TDNS_ENOTFOUND ? TDNS_OK : st;
+}
+
+/*
+ * Evict by sampling until *bytes <= fit (cache_store, with a sketch): each
+ * victim is the least asked of a sample (sample_victim). When even it was
+ * asked more often than the value that wants the room (b->cand), nothing
+ * more is evicted: TDNS_OK if the value fits the bound already (*bytes <=
+ * need), else TDNS_EBUSY (not admitted). TDNS_ESPACE when the index is
+ * empty and the bytes still do not fit.
+ */
+static enum tdns_status evict_sampled(struct tdns_txn *t, const struct budget *b,
+				      uint64_t need, uint64_t fit, uint64_t *bytes)
+{
+	uint8_t rkey[RECORD_KEY_MAX];
+	struct tdns_cursor *c = NULL;
+	struct tdns_val v;
+	size_t rlen, n = 0;
+	unsigned cnt;
+	enum tdns_status st;
+
+	st = store_cursor_open(t, TDNS_DB_CACHE_PICK, &c);
+	while (st == TDNS_OK && *bytes > fit) {
+		st = sample_victim(c, b->sk, rkey, &rlen, &cnt);
+		if (st != TDNS_OK)
+			break;
+		if (rlen == 0) {
+			/* The index is empty: an account that still says
+			 * otherwise is wrong unless the cache holds entries
+			 * it cannot see (as make_room). */
+			if (*bytes > need && store_count(t, TDNS_DB_CACHE) != 0)
+				st = TDNS_ESPACE;
+			else if (*bytes > need)
+				*bytes = 0;
+			break;
+		}
+		if (cnt > b->cand) {
+			st = *bytes <= need ? TDNS_OK : TDNS_EBUSY;
+			break;
+		}
+		st = pick_del(t, rkey, rlen);
+		if (st == TDNS_OK)
+			st = store_get(t, TDNS_DB_CACHE, rkey, rlen, &v);
+		if (st == TDNS_ENOTFOUND) {
+			st = TDNS_OK; /* an index entry without its value */
+			continue;
+		}
+		if (st == TDNS_OK)
+			st = idx_del(t, value_expiry(&v), rkey, rlen);
+		if (st != TDNS_OK)
+			break;
+		*bytes = *bytes > rlen + v.len ? *bytes - (rlen + v.len) : 0;
+		st = store_del(t, TDNS_DB_CACHE, rkey, rlen);
+		n++;
+	}
+	if (n > 0)
+		atomic_fetch_add_explicit(&evictions, n, memory_order_relaxed);
+	store_cursor_close(c);
+	return st;
+}
 
 /*
  * Room for a value of `plus` bytes under rkey in write transaction t over
@@ -1081,8 +1255,10 @@ struct budget {
  * at or before b->dead, then the soonest-expiring until the value and
  * EVICT_AHEAD more of its size fit (at most a sixteenth of the budget
  * more), so that a cache at its bound evicts once every few writes, a
- * few entries each time. TDNS_ESPACE when the value cannot fit (nothing
- * indexed is left to evict).
+ * few entries each time. With a sketch, the walk stops after the expired
+ * entries and the rest is evict_sampled's (TDNS_EBUSY: not admitted).
+ * TDNS_ESPACE when the value cannot fit (nothing indexed is left to
+ * evict).
  */
 static enum tdns_status make_room(struct tdns_txn *t, const struct budget *b,
 				  const uint8_t *rkey, size_t rlen, uint64_t plus,
@@ -1093,6 +1269,7 @@ static enum tdns_status make_room(struct tdns_txn *t, const struct budget *b,
 	struct evict_goal g = {
 		.dead = b->dead, .fit = b->max_bytes - plus - ahead, .max = SIZE_MAX,
 	};
+	struct budget sb = *b;
 	struct tdns_val old;
 	size_t done = 0;
 	bool more;
@@ -1103,9 +1280,27 @@ static enum tdns_status make_room(struct tdns_txn *t, const struct budget *b,
 		st = idx_del(t, value_expiry(&old), rkey, rlen);
 		*bytes = *bytes > rlen + old.len ? *bytes - (rlen + old.len) : 0;
 		if (st == TDNS_OK)
+			st = pick_del(t, rkey, rlen);
+		if (st == TDNS_OK)
 			st = store_del(t, TDNS_DB_CACHE, rkey, rlen);
+		sb.cand = UINT32_MAX; /* a refresh keeps its place */
 	} else if (st == TDNS_ENOTFOUND) {
 		st = TDNS_OK;
+	}
+	if (st == TDNS_OK && b->sk != NULL) {
+		/* Asked once at least: by the question that brought it (a
+		 * chased CNAME target is counted under its alias's name, so
+		 * its own count may be 0). */
+		if (sb.cand != UINT32_MAX)
+			sb.cand = rkey_count(b->sk, rkey, rlen);
+		if (sb.cand == 0)
+			sb.cand = 1;
+		g.fit = UINT64_MAX; /* the expired only, then by sampling */
+		st = evict_walk(t, &g, bytes, &done, &more);
+		if (st == TDNS_OK)
+			st = evict_sampled(t, &sb, b->max_bytes - plus,
+					   b->max_bytes - plus - ahead, bytes);
+		return st;
 	}
 	if (st == TDNS_OK)
 		st = evict_walk(t, &g, bytes, &done, &more);
@@ -1147,12 +1342,16 @@ static enum tdns_status put_in_txn(struct tdns_txn *t, const struct budget *b,
 			if (st == TDNS_OK)
 				st = store_put(t, TDNS_DB_CACHE, rkey, rlen, v->data,
 					       v->len);
+		} else if (st == TDNS_OK) {
+			st = pick_put(t, rkey, rlen);
 		}
 	} else {
 		st = make_room(t, b, rkey, rlen, plus, bytes);
 		if (st == TDNS_OK)
 			st = store_put(t, TDNS_DB_CACHE, rkey, rlen, v->data,
 				       v->len);
+		if (st == TDNS_OK)
+			st = pick_put(t, rkey, rlen);
 	}
 	if (st == TDNS_OK)
 		st = idx_put(t, value_expiry(&nv), rkey, rlen);
@@ -1184,6 +1383,8 @@ static enum tdns_status put_accounted(struct tdns_store *s, const struct budget 
 		rlen = name_record_key(puts[i].qkey, puts[i].qkey_len, puts[i].qtype,
 				       rkey);
 		st = put_in_txn(t, b, rkey, rlen, puts[i].v, &bytes);
+		if (st == TDNS_EBUSY)
+			st = TDNS_OK; /* not admitted (make_room): the policy */
 	}
 	if (st == TDNS_OK && bytes != before)
 		st = bytes_set(t, bytes);
@@ -1219,6 +1420,9 @@ static struct budget budget_of(const struct tdns_cache_cfg *cfg, uint64_t now)
 		.max_bytes = cfg != NULL ? cfg->max_bytes : 0,
 		.dead = now > keep ? now - keep : 0,
 	};
+
+	if (b.max_bytes != 0)
+		b.sk = cfg->sketch;
 
 	return b;
 }
@@ -1472,6 +1676,8 @@ enum tdns_status cache_flush(struct tdns_txn *t, enum cache_flush_what what,
 		rlen = k.len;
 		memcpy(rkey, k.data, rlen);
 		st = idx_del(t, value_expiry(&v), rkey, rlen);
+		if (st == TDNS_OK)
+			st = pick_del(t, rkey, rlen);
 		if (st != TDNS_OK)
 			break;
 		bytes = bytes > rlen + v.len ? bytes - (rlen + v.len) : 0;

@@ -25,6 +25,7 @@
 #include "tierdns/dnstap.h"
 #include "tierdns/doh.h"
 #include "tierdns/infra.h"
+#include "tierdns/sketch.h"
 #include "tierdns/log.h"
 #include "tierdns/netio.h"
 #include "tierdns/opts.h"
@@ -86,6 +87,8 @@ struct worker {
 	struct tdns_dnstap_queue *tapq; /* this worker's queue to it */
 	struct policy_state *pol;
 	const struct tdns_cookie_cfg *cookies; /* server cookies; NULL: off */
+	struct tdns_sketch *sketch;     /* how often names are asked, shared
+					 * by the workers (sketch.h) */
 };
 
 /* What a query came over, as the resolver's context records it. */
@@ -236,6 +239,7 @@ static enum tdns_status worker_init(struct worker *w, struct tdns_opts *o,
 	cfg.serve_stale = o->serve_stale;
 	cfg.stale_ttl = o->stale_ttl;
 	cfg.cache.keep_stale = o->serve_stale ? o->stale_ttl : 0;
+	cfg.cache.sketch = w->sketch;
 	cfg.use_0x20 = o->use_0x20;
 	cfg.prefetch = o->prefetch;
 	cfg.anchors = ta;
@@ -550,6 +554,7 @@ int main(int argc, char **argv)
 	struct tdns_store_opts so;
 	struct tdns_store *store = NULL;
 	struct tdns_infra *infra = NULL;
+	struct tdns_sketch *sketch = NULL;
 	struct worker *workers = NULL;
 	struct tdns_control_ops cops;
 	struct tdns_control *ctl = NULL;
@@ -642,6 +647,14 @@ int main(int argc, char **argv)
 		log_err("%s", tdns_strerror(st));
 		goto out;
 	}
+	/* What the cache keeps is weighed by what every worker is asked: a
+	 * word of counters per 64 bytes of the bound, about two per entry it
+	 * holds, so one-offs rarely share all four counters of a key. */
+	st = sketch_new((size_t)(o.cache_size / 64), &sketch);
+	if (st != TDNS_OK) {
+		log_err("%s", tdns_strerror(st));
+		goto out;
+	}
 	workers = calloc(o.threads, sizeof(*workers));
 	if (workers == NULL) {
 		log_err("%s", tdns_strerror(TDNS_ENOMEM));
@@ -655,6 +668,7 @@ int main(int argc, char **argv)
 		workers[i].n_workers = o.threads;
 		workers[i].pol = &ps;
 		workers[i].cookies = o.no_cookies ? NULL : &cookies;
+		workers[i].sketch = sketch;
 		pthread_mutex_init(&workers[i].r_mu, NULL);
 	}
 	for (i = 0; i < o.threads; i++) {
@@ -736,6 +750,7 @@ out:
 		free(workers);
 	}
 	infra_free(infra);
+	sketch_free(sketch);
 	policy_box_free(ps.box);
 	for (i = 0; i < ps.n_files; i++)
 		free(ps.files[i]);

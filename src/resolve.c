@@ -21,6 +21,7 @@
 #include "tierdns/negcache.h"
 #include "tierdns/pipeline.h"
 #include "tierdns/policy.h"
+#include "tierdns/sketch.h"
 
 #define DEFAULT_TIMEOUT_MS 2000u
 #define DEFAULT_MAX_OUTSTANDING 1024u
@@ -177,6 +178,9 @@ struct tdns_resolver {
 	bool own_infra;
 	struct tdns_failcache *failc; /* recent failures (RFC 9520) */
 	struct tdns_negcache *negc;   /* cfg.aggressive_nsec: RFC 8198, else NULL */
+	struct tdns_sketch *sketch;   /* owned, as cfg.cache.sketch when the
+				       * cache has a size bound and the caller
+				       * gave none (sketch.h) */
 	/* resolver_cache_flushed bumps it from any thread; failc is emptied
 	 * on this thread when it differs from failc_gen. */
 	atomic_uint flush_gen;
@@ -1451,6 +1455,9 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 		stats_inc(&r->stats.static_answers);
 		return PIPELINE_ANSWER;
 	}
+	/* Every question counts for what the cache keeps (sketch.h). */
+	if (r->cfg.cache.sketch != NULL)
+		sketch_seen(r->cfg.cache.sketch, q->qkey, q->qkey_len, q->qtype);
 	st = cache_answer(t, q, clock_now(), r->cfg.prefetch ? &due : NULL, a);
 	if (st == TDNS_OK && a->dnssec == VALID_UNCHECKED && r->cfg.anchors == NULL) {
 		stats_inc(&r->stats.cache_hits);
@@ -2395,6 +2402,14 @@ enum tdns_status resolver_new(const struct tdns_resolver_cfg *cfg,
 	if (r->cfg.aggressive_nsec && r->cfg.anchors != NULL &&
 	    negcache_new(NEGCACHE_ANSWERS, &r->negc) != TDNS_OK)
 		goto out;
+	if (r->cfg.cache.max_bytes != 0 && r->cfg.cache.sketch == NULL) {
+		/* A word of counters per 64 bytes of the bound: about two
+		 * per entry the bound holds, so one-offs rarely share all
+		 * four counters of a key. */
+		if (sketch_new((size_t)(r->cfg.cache.max_bytes / 64), &r->sketch) != TDNS_OK)
+			goto out;
+		r->cfg.cache.sketch = r->sketch;
+	}
 	r->infra = r->cfg.infra;
 	if (r->infra == NULL) {
 		if (infra_new(r->cfg.n_upstream, &r->infra) != TDNS_OK)
@@ -2440,6 +2455,7 @@ void resolver_free(struct tdns_resolver *r)
 		infra_free(r->infra);
 	failcache_free(r->failc);
 	negcache_free(r->negc);
+	sketch_free(r->sketch);
 	free(r->puts);
 	zonedb_cache_free(r->zc);
 	policy_release(r->pol);

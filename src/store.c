@@ -34,6 +34,7 @@ static const char *const db_names[TDNS_DB_COUNT_] = {
 	[TDNS_DB_CACHE_EXP] = "cache_exp",
 	[TDNS_DB_DNSSEC] = "dnssec",
 	[TDNS_DB_JOURNAL] = "journal",
+	[TDNS_DB_CACHE_PICK] = "cache_pick",
 };
 
 /* Databases a store of the same schema version may lack (written before
@@ -41,6 +42,7 @@ static const char *const db_names[TDNS_DB_COUNT_] = {
 static const bool db_optional[TDNS_DB_COUNT_] = {
 	[TDNS_DB_CACHE_EXP] = true,
 	[TDNS_DB_JOURNAL] = true,
+	[TDNS_DB_CACHE_PICK] = true,
 };
 
 struct tdns_store {

@@ -58,9 +58,14 @@
  * index in the same transaction, so the two agree after any commit, also
  * across kill -9; eviction walks the index from its start (the soonest
  * expiry), so its work is what it evicts, never the size of the cache.
- * Meta "cache_index" (u8 1) says the index was built. A store without it
- * (written before the index existed), or whose index holds another number
- * of entries than the cache, has the index - and the size account - rebuilt
+ * The sampling index (store.h `cache_pick`): one entry per cache entry
+ * too, key = u32 hash of the record key (network order) || the record key,
+ * value empty, kept in step the same way. In hash order, the entries that
+ * follow a random seek are a uniform sample of the cache, whatever their
+ * names or expiries (eviction with a sketch, cache_store).
+ * Meta "cache_index" (u8 2) says both indexes were built. A store without it
+ * (written before the indexes existed), or whose indexes hold another number
+ * of entries than the cache, has the indexes - and the size account - rebuilt
  * from the cache entries, every entry kept, in the first cache write
  * transaction (cache_store, cache_store_many, cache_purge), logged once.
  * Writes to the cache database that bypass this module (store_put) leave
@@ -96,6 +101,9 @@ enum valid_status {
 	VALID_BOGUS,         /* served only to CD=1 clients */
 };
 #define CACHE_CHAIN_MAX 16 /* CNAME hops followed before giving up */
+#define CACHE_SAMPLE 8     /* entries an eviction with a sketch compares */
+
+struct tdns_sketch;
 
 struct tdns_cache_cfg {
 	uint32_t max_ttl;     /* cap for positive answers; 0 = 86400 */
@@ -105,6 +113,10 @@ struct tdns_cache_cfg {
 	uint32_t keep_stale;  /* seconds an expired entry is kept for
 			       * serve-stale (RFC 8767) before eviction may
 			       * treat it as expired; 0 = not kept */
+	struct tdns_sketch *sketch; /* how often questions are asked lately
+			       * (sketch.h; it may be shared by the
+			       * threads that write); NULL: evict by
+			       * expiry alone (see cache_store) */
 };
 
 /*
@@ -272,6 +284,17 @@ enum tdns_status cache_lookup(struct tdns_txn *t, const uint8_t *qkey,
  * soonest) until the value and 16 more of its size fit (at most a
  * sixteenth of the budget beyond the value). The work is proportional to
  * what is evicted.
+ *
+ * With a sketch (cfg->sketch, TinyLFU): the expired entries still go first,
+ * then each victim is the least asked of CACHE_SAMPLE entries drawn from a
+ * random point of the sampling index (a uniform sample: not the oldest
+ * entries, which with one TTL for most answers the soonest-expiring are).
+ * Admission: when even that victim was asked more often than the value's
+ * own question, nothing more is evicted for it, and the value is stored
+ * only if it fits the bound already (else it is not stored, and that is
+ * TDNS_OK: the policy, not a failure). A value that replaces an entry of
+ * its key is always admitted. So one-off misses do not push out what is
+ * asked often.
  *
  * The budget must leave the map headroom: an LMDB map that is completely
  * full cannot even delete (every delete copies pages), so TDNS_EFULL from

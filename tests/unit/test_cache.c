@@ -18,6 +18,7 @@
 
 #include "testutil.h"
 #include "tierdns/cache.h"
+#include "tierdns/sketch.h"
 #include "tierdns/dnsproto.h"
 #include "tierdns/encode.h"
 #include "tierdns/msg.h"
@@ -289,14 +290,27 @@ static uint64_t entry_expiry(const struct tdns_val *v)
 	return dns_rd64(v->data + 2);
 }
 
+/* The sampling index key of rkey (cache.h: u32 FNV-1a folded || rkey). */
+static size_t pick_key_of(const uint8_t *rkey, size_t rlen, uint8_t *out)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < rlen; i++)
+		h = (h ^ rkey[i]) * 16777619u;
+	dns_wr32(out, h ^ h >> 16);
+	memcpy(out + 4, rkey, rlen);
+	return 4 + rlen;
+}
+
 /* The expiry index agrees with the cache: every cache entry has an index
  * entry (its expiry || its key), every index entry names a cache entry of
  * that expiry, both hold as many (so exactly one each), and the size
- * account is the sum of the cache's keys and values. Returns the number
- * of cache entries. */
+ * account is the sum of the cache's keys and values. The sampling index
+ * likewise holds one entry per cache entry. Returns the number of cache
+ * entries. */
 static size_t check_index(struct tdns_store *s)
 {
-	uint8_t ik[8 + RECORD_KEY_MAX];
+	uint8_t ik[8 + RECORD_KEY_MAX], pk[4 + RECORD_KEY_MAX];
 	struct tdns_txn *t = NULL;
 	struct tdns_cursor *c = NULL;
 	struct tdns_val k, v, iv;
@@ -314,6 +328,9 @@ static size_t check_index(struct tdns_store *s)
 		if (store_get(t, TDNS_DB_CACHE_EXP, ik, 8 + k.len, &iv) != TDNS_OK)
 			fail_msg("cache entry %zu (expiry %llu) is not indexed", n,
 				 (unsigned long long)entry_expiry(&v));
+		if (store_get(t, TDNS_DB_CACHE_PICK, pk, pick_key_of(k.data, k.len, pk),
+			      &iv) != TDNS_OK)
+			fail_msg("cache entry %zu is not in the sampling index", n);
 		sum += k.len + v.len;
 		n++;
 	}
@@ -330,6 +347,7 @@ static size_t check_index(struct tdns_store *s)
 	}
 	assert_int_equal(st, TDNS_ENOTFOUND);
 	assert_int_equal(ni, n);
+	assert_int_equal(store_count(t, TDNS_DB_CACHE_PICK), n);
 	assert_int_equal(cache_count(t), n);
 	assert_int_equal(cache_bytes(t), sum);
 	store_cursor_close(c);
@@ -953,6 +971,129 @@ static void test_store_many(void **state)
 	assert_int_equal(lookup_status(f->s, "host0.site.", LDNS_RR_TYPE_TXT, T0),
 			 TDNS_ENOTFOUND);
 	many_clear(m, MANY);
+	free(m);
+}
+
+/* Ask each of puts[0..n) k times (sketch_add). */
+static void many_ask(struct tdns_sketch *sk, const struct many *m, size_t n,
+		     unsigned k)
+{
+	for (size_t i = 0; i < n; i++)
+		for (unsigned j = 0; j < k; j++)
+			sketch_add(sk, m->puts[i].qkey, m->puts[i].qkey_len,
+				   m->puts[i].qtype);
+}
+
+/* How many of host<first..first+n-1>.site. TXT the cache holds at T0. */
+static size_t held(struct tdns_store *s, size_t first, size_t n)
+{
+	char name[32];
+	size_t in = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "host%zu.site.", first + i);
+		in += lookup_status(s, name, LDNS_RR_TYPE_TXT, T0) == TDNS_OK;
+	}
+	return in;
+}
+
+/* With a sketch (TinyLFU): 100 answers asked often, stored first (so the
+ * soonest to expire), survive a flood of 600 one-off answers that overflow
+ * the cache four times over: the victims are the least asked of uniform
+ * samples, and a one-off is not let in for a popular victim. The one-offs
+ * replace one another, the bound holds, the indexes stay in step. Without
+ * the sketch, the same flood evicts the popular answers (soonest expiry
+ * first). An answer asked more often than the popular ones still gets in. */
+static void test_store_many_lfu(void **state)
+{
+	struct fixture *f = *state;
+	struct tdns_cache_cfg small = cfg;
+	struct many *hot = calloc(1, sizeof(*hot)), *once = calloc(1, sizeof(*once));
+	struct tdns_sketch *sk = NULL;
+	size_t entries;
+
+	assert_non_null(hot);
+	assert_non_null(once);
+	assert_int_equal(sketch_new(1000, &sk), TDNS_OK);
+	small.max_bytes = 64 * 1024; /* about 140 of these answers */
+	small.sketch = sk;
+	many_build(hot, 0, 100);
+	many_ask(sk, hot, 100, 5);
+	assert_int_equal(cache_store_many(f->s, &small, hot->puts, 100, T0), TDNS_OK);
+	assert_int_equal(held(f->s, 0, 100), 100);
+	for (size_t r = 0; r < 3; r++) {
+		many_build(once, 1000 + r * MANY, MANY);
+		many_ask(sk, once, MANY, 1);
+		assert_int_equal(cache_store_many(f->s, &small, once->puts, MANY, T0),
+				 TDNS_OK);
+		for (size_t i = 0; i < MANY; i++)
+			assert_int_equal(once->puts[i].st, TDNS_OK);
+		many_clear(once, MANY);
+		assert_int_equal(held(f->s, 0, 100), 100);
+		assert_true(scan_bytes(f->s, &entries) <= small.max_bytes);
+		check_index(f->s);
+	}
+	/* The one-offs that are in are the latest ones, mostly: they
+	 * replaced the earlier one-offs, not the popular answers. */
+	assert_true(held(f->s, 1000 + 2 * MANY, MANY) > 0);
+	assert_true(held(f->s, 1000, MANY) + held(f->s, 1000 + MANY, MANY) +
+		    held(f->s, 1000 + 2 * MANY, MANY) + 100 == entries);
+	/* One asked more often than the popular ones gets in. */
+	many_build(once, 5000, 1);
+	many_ask(sk, once, 1, 9);
+	assert_int_equal(cache_store_many(f->s, &small, once->puts, 1, T0), TDNS_OK);
+	many_clear(once, 1);
+	assert_int_equal(held(f->s, 5000, 1), 1);
+	assert_true(scan_bytes(f->s, &entries) <= small.max_bytes);
+	check_index(f->s);
+	/* Without the sketch: the soonest-expiring go, the popular first. */
+	small.sketch = NULL;
+	many_build(once, 6000, MANY);
+	assert_int_equal(cache_store_many(f->s, &small, once->puts, MANY, T0), TDNS_OK);
+	many_clear(once, MANY);
+	assert_true(held(f->s, 0, 100) < 10);
+	many_clear(hot, 100);
+	sketch_free(sk);
+	free(hot);
+	free(once);
+}
+
+/* With a sketch too, expired entries go first, however often they were
+ * asked: 60 answers asked nine times each have expired when 100 one-offs
+ * overflow the bound; every expired one is gone (lookups at T0, when they
+ * were live, no longer find them), while the earlier live one-offs, asked
+ * once, are not all evicted for them. */
+static void test_lfu_expired_first(void **state)
+{
+	struct fixture *f = *state;
+	struct tdns_cache_cfg small = cfg;
+	struct many *m = calloc(1, sizeof(*m));
+	struct tdns_sketch *sk = NULL;
+	size_t entries;
+
+	assert_non_null(m);
+	assert_int_equal(sketch_new(1000, &sk), TDNS_OK);
+	small.max_bytes = 64 * 1024;
+	small.sketch = sk;
+	many_build(m, 0, 60); /* TTLs 300-359 */
+	many_ask(sk, m, 60, 9);
+	assert_int_equal(cache_store_many(f->s, &small, m->puts, 60, T0), TDNS_OK);
+	many_clear(m, 60);
+	many_build(m, 1000, 60); /* TTLs 1300-1359 */
+	many_ask(sk, m, 60, 1);
+	assert_int_equal(cache_store_many(f->s, &small, m->puts, 60, T0), TDNS_OK);
+	many_clear(m, 60);
+	assert_int_equal(held(f->s, 0, 60), 60);
+	many_build(m, 2000, 100);
+	many_ask(sk, m, 100, 1);
+	assert_int_equal(cache_store_many(f->s, &small, m->puts, 100, T0 + 500),
+			 TDNS_OK);
+	many_clear(m, 100);
+	assert_int_equal(held(f->s, 0, 60), 0);
+	assert_true(held(f->s, 1000, 60) > 0);
+	assert_true(scan_bytes(f->s, &entries) <= small.max_bytes);
+	check_index(f->s);
+	sketch_free(sk);
 	free(m);
 }
 
@@ -2013,6 +2154,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_purge_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_evicts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_many_lfu, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lfu_expired_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_expired_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_account_purge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_get, setup, teardown),
