@@ -257,11 +257,11 @@ ttl_of() {
 }
 
 expect_match() {
-	printf '%s\n' "$1" | grep -Eq -- "$2" || fail "expected /$2/ in: $1"
+	grep -Eq -- "$2" <<<"$1" || fail "expected /$2/ in: $1"
 }
 
 expect_no_match() {
-	if printf '%s\n' "$1" | grep -Eq -- "$2"; then
+	if grep -Eq -- "$2" <<<"$1"; then
 		fail "did not expect /$2/ in: $1"
 	fi
 }
@@ -277,7 +277,7 @@ expect_lines() {
 $text"
 	while IFS= read -r line; do
 		i=$((i + 1))
-		printf '%s\n' "$line" | grep -Eq -- "${!i}" ||
+		grep -Eq -- "${!i}" <<<"$line" ||
 			fail "line $i '$line' does not match /${!i}/ in:
 $text"
 	done <<<"$text"

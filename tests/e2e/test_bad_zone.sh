@@ -11,7 +11,7 @@ db="$T/upper"
 zone_load "$db" "$ZONES"/upper/*.zone
 before_dump=$("$ZONE_BIN" --db "$db" dump 2>&1) || fail "dump failed: $before_dump"
 before_list=$("$ZONE_BIN" --db "$db" list 2>&1) || fail "list failed: $before_list"
-printf '%s\n' "$before_dump" | grep -q '192\.0\.2\.10' || fail "dump lacks webapp.site"
+grep -q '192\.0\.2\.10' <<<"$before_dump" || fail "dump lacks webapp.site"
 
 # A new version of site.: webapp moved, 60 new hosts, then one bad address.
 bad="$T/site-bad.zone"
@@ -61,5 +61,5 @@ expect_match "$err" "site-bad\.zone:$badline([^0-9]|$)"
 grep -v '^broken ' "$bad" >"$T/site-good.zone"
 zone_load "$db" --force "$T/site-good.zone" # the same serial: --force
 after_dump=$("$ZONE_BIN" --db "$db" dump site. 2>&1) || fail "dump site. failed"
-printf '%s\n' "$after_dump" | grep -Eq '^host60\.site\.[[:space:]]+[0-9]+[[:space:]]+IN[[:space:]]+A[[:space:]]+192\.0\.2\.160$' ||
+grep -Eq '^host60\.site\.[[:space:]]+[0-9]+[[:space:]]+IN[[:space:]]+A[[:space:]]+192\.0\.2\.160$' <<<"$after_dump" ||
 	fail "fixed zone did not load: $after_dump"

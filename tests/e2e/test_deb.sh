@@ -27,7 +27,7 @@ for lib in libc6 libldns3 liblmdb0 libsystemd0 libyaml-0-2 libssl3 libnghttp2-14
 	case ", $depends," in *", $lib"[\ ,]*) ;; *) fail "Depends lacks $lib: $depends" ;; esac
 done
 grep -q ' postinst ' "$T/info.out" || fail "no postinst: $(cat "$T/info.out")"
-dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./postinst | grep -q 'systemd-sysusers' ||
+dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./postinst | grep 'systemd-sysusers' >/dev/null ||
 	fail "postinst does not create the tierdns user"
 
 dpkg-deb -c "$deb" | awk '{print $6}' >"$T/contents"

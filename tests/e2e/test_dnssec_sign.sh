@@ -89,7 +89,7 @@ awk '{ printf "trust-anchors { \"%s\" static-ds %s %s %s \"%s\"; };\n", $1, $4, 
 for qa in "webapp.site. A" "nothing.site. A" "x.wild.site. A" "webapp.site. MX"; do
 	# shellcheck disable=SC2086
 	out=$(delv @"$UP_ADDR" -p "$UP_PORT" -a "$T/anchor.conf" +root=site. $qa 2>&1) || true
-	printf '%s\n' "$out" | grep -q "fully validated" || fail "delv $qa: $out"
+	grep -q "fully validated" <<<"$out" || fail "delv $qa: $out"
 done
 stop_daemon UP
 

@@ -50,7 +50,7 @@ UPPER_BIN="$R/sbin/tierdns-upper"
 LOCAL_BIN="$R/sbin/tierdns-local"
 ZONE_BIN="$R/bin/tierdns-zone"
 QUERY_BIN="$R/bin/tierdns-query"
-"$UPPER_BIN" --version | grep -q '^tierdns-upper ' || fail "installed upper --version"
+"$UPPER_BIN" --version | grep '^tierdns-upper ' >/dev/null || fail "installed upper --version"
 # The installed configuration files pass the installed daemons' check.
 "$UPPER_BIN" -c "$T/root$confdir/upper.conf" --check-config >"$T/check.out" 2>&1 ||
 	fail "installed upper.conf: $(cat "$T/check.out")"

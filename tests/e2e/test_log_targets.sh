@@ -80,14 +80,14 @@ printf 'log: journal\n' >"$C"
 kill -HUP "$UPPER_PID"
 wait_in "$T/syslog.out" "configuration re-read from $C: applied log syslog -> journal$"
 wait_in "$T/journal.out" "MESSAGE=configuration re-read from $C: applied log syslog -> journal\\|"
-grep "MESSAGE=configuration re-read" "$T/journal.out" | grep -q "PRIORITY=6|" ||
+grep "MESSAGE=configuration re-read" "$T/journal.out" | grep "PRIORITY=6|" >/dev/null ||
 	fail "journal entry without PRIORITY=6: $(cat "$T/journal.out")"
 wait_in "$T/journal.out" "MESSAGE=reloaded\\|"
 # An error has priority 3.
 printf 'log: journal\nport: [\n' >"$C"
 kill -HUP "$UPPER_PID"
 wait_in "$T/journal.out" "MESSAGE=configuration file invalid, the running configuration stays: $C:3:1: YAML syntax error"
-grep "MESSAGE=configuration file invalid" "$T/journal.out" | grep -q "PRIORITY=3|" ||
+grep "MESSAGE=configuration file invalid" "$T/journal.out" | grep "PRIORITY=3|" >/dev/null ||
 	fail "journal error without PRIORITY=3: $(cat "$T/journal.out")"
 q UPPER webapp.site A
 expect_status NOERROR

@@ -42,9 +42,9 @@ expect_nobody() {
 	local pid st
 	pid=$(_get "${1}_PID")
 	st=$(cat "/proc/$pid/status")
-	printf '%s\n' "$st" | grep -Eq "^Uid:\s+$NOBODY_UID\s+$NOBODY_UID\s+$NOBODY_UID\s+$NOBODY_UID\$" ||
+	grep -Eq "^Uid:\s+$NOBODY_UID\s+$NOBODY_UID\s+$NOBODY_UID\s+$NOBODY_UID\$" <<<"$st" ||
 		fail "$1: $(printf '%s\n' "$st" | grep ^Uid)"
-	printf '%s\n' "$st" | grep -Eq "^Gid:\s+$NOBODY_GID\s+$NOBODY_GID\s+$NOBODY_GID\s+$NOBODY_GID\$" ||
+	grep -Eq "^Gid:\s+$NOBODY_GID\s+$NOBODY_GID\s+$NOBODY_GID\s+$NOBODY_GID\$" <<<"$st" ||
 		fail "$1: $(printf '%s\n' "$st" | grep ^Gid)"
 	[ "$(printf '%s\n' "$st" | sed -n 's/^Groups:\s*//p' | xargs)" = \
 		"$(id -G nobody | xargs)" ] || fail "$1: $(printf '%s\n' "$st" | grep ^Groups)"

@@ -50,7 +50,7 @@ $dump"
 dttl=$(printf '%s\n' "$line" | awk '{ print $2 }')
 [ "$dttl" -le 300 ] || fail "cached TTL $dttl in the dump exceeds the original 300"
 # The static zone is still there, listed first.
-printf '%s\n' "$dump" | grep -Eq '^router\.home\.arpa\.[[:space:]]' ||
+grep -Eq '^router\.home\.arpa\.[[:space:]]' <<<"$dump" ||
 	fail "static router.home.arpa missing from the dump:
 $dump"
 
