@@ -26,6 +26,19 @@ void answer_reset(struct tdns_answer *a)
 	a->arena_len = 0;
 }
 
+void answer_restart(struct tdns_answer *a)
+{
+	bool ra = a->ra, cookie_ok = a->cookie_ok;
+	uint8_t cookie_len = a->cookie_len;
+	uint16_t keepalive = a->keepalive;
+
+	answer_reset(a);
+	a->ra = ra;
+	a->cookie_ok = cookie_ok;
+	a->cookie_len = cookie_len; /* the bytes were left in place */
+	a->keepalive = keepalive;
+}
+
 void answer_truncate(struct tdns_answer *a)
 {
 	a->n = 0;

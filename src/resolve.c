@@ -864,13 +864,12 @@ static void answer_waiter(struct tdns_resolver *r, struct waiter *w,
 		goto out;
 	answer_reset(a);
 	a->ra = true;
+	client_edns(r, w->held, &q, a);
 	if (val != NULL && cache_value_answer(val, vlen, now, 0, &q, a) != TDNS_OK) {
-		answer_reset(a);
-		a->ra = true;
+		answer_restart(a);
 		val = NULL;
 		why = FAIL_GARBAGE;
 	}
-	client_edns(r, w->held, &q, a);
 	if (val == NULL)
 		fail_answer(r, &q, stale, why, now, a);
 	else {
@@ -1294,8 +1293,6 @@ static void miss_failed(struct tdns_resolver *r, const struct tdns_qctx *q,
 	fail_answer(r, q, stale, why, now, a);
 }
 
-/* The pipeline's access stage: clients outside the access list are
- * REFUSED with EDE "Prohibited" (RFC 8914 4.19). */
 /* The pipeline's EDNS stage: every answer given at once carries them. */
 static enum pipeline_verdict edns_stage(void *ctx, const struct tdns_qctx *q,
 					struct tdns_answer *a)
@@ -1311,6 +1308,8 @@ static enum pipeline_verdict edns_stage(void *ctx, const struct tdns_qctx *q,
 	return PIPELINE_ANSWER;
 }
 
+/* The pipeline's access stage: clients outside the access list are
+ * REFUSED with EDE "Prohibited" (RFC 8914 4.19). */
 static enum pipeline_verdict access_stage(void *ctx, const struct tdns_qctx *q,
 					  struct tdns_answer *a)
 {
@@ -1360,8 +1359,7 @@ static enum pipeline_verdict miss_stage(struct tdns_resolver *r,
 	    negcache_find(r->negc, q->qname, q->qname_len, clock_now(), &nval, &nlen)) {
 		if (cache_value_answer(nval, nlen, clock_now(), 0, q, a) == TDNS_OK)
 			return PIPELINE_ANSWER;
-		answer_reset(a);
-		a->ra = true;
+		answer_restart(a);
 	}
 	key_len = question_key(q->qkey, q->qkey_len, q->qtype, q->qclass,
 			       r->cfg.anchors != NULL && q->cd, key);
@@ -1478,9 +1476,7 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 	 * or off since) is a miss: asked again, stored again. */
 	if (st == TDNS_OK)
 		st = TDNS_ENOTFOUND;
-	answer_reset(a);
-	a->ra = true;
-	client_edns(r, r->request, q, a);
+	answer_restart(a);
 	if (st == TDNS_EINVAL)
 		log_warn("cache lookup: corrupt entry (treated as a miss)");
 	else if (st != TDNS_ENOTFOUND) {
@@ -2167,8 +2163,7 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 	if (u == NULL)
 		return; /* a stale attempt */
 	if (msg == NULL) {
-		u->err = 0;
-		reply_failed(r, u, FAIL_NETWORK, false, now_ms);
+		resolver_on_failure(r, token, RESOLVER_FAIL_NETWORK, 0);
 		return;
 	}
 	/* RFC 5452 9.1: anything without our ID and QR=1 may be a forgery:

@@ -98,6 +98,10 @@ struct tdns_answer {
 
 /* Empty the descriptor: rcode NOERROR, no flags, no entries, no EDE. */
 void answer_reset(struct tdns_answer *a);
+/* Empty it for another try at the same query: as answer_reset, but RA and
+ * the per-client EDNS options an earlier stage put in (the COOKIE, its
+ * verdict, the keepalive) stay. */
+void answer_restart(struct tdns_answer *a);
 
 /*
  * Append one RRset to section sec. owner and rdata are borrowed (see the
