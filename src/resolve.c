@@ -1397,6 +1397,8 @@ static void prefetch(struct tdns_resolver *r, const struct tdns_qctx *q)
 	u->cd = cd;
 	if (!attempt_start(r, u, u->set_first, false, false, now_ms))
 		upq_destroy(r, u);
+	else
+		stats_inc(&r->stats.prefetched);
 }
 
 /*

@@ -178,6 +178,7 @@ void stats_sum_add_resolver(struct tdns_stats_sum *sum,
 	sum->cache_hits += stats_get(&rs->cache_hits);
 	sum->cache_misses += stats_get(&rs->misses);
 	sum->cache_coalesced += stats_get(&rs->coalesced);
+	sum->cache_prefetched += stats_get(&rs->prefetched);
 	sum->cache_stored += stats_get(&rs->cache_stored);
 	sum->servfail += stats_get(&rs->servfail);
 	sum->failcache_hits += stats_get(&rs->failcache_hits);
@@ -229,6 +230,7 @@ void stats_sum_sub(struct tdns_stats_sum *sum, const struct tdns_stats_sum *base
 	sub(&sum->cache_hits, base->cache_hits);
 	sub(&sum->cache_misses, base->cache_misses);
 	sub(&sum->cache_coalesced, base->cache_coalesced);
+	sub(&sum->cache_prefetched, base->cache_prefetched);
 	sub(&sum->cache_evictions, base->cache_evictions);
 	sub(&sum->cache_stored, base->cache_stored);
 	sub(&sum->servfail, base->servfail);
@@ -468,6 +470,9 @@ static void each_item(const struct tdns_stats_sum *s, bool local, item_fn fn,
 		EMIT("cache.coalesced", "tierdns_cache_coalesced_total",
 		     "Misses joined to an outstanding upstream query.", true,
 		     s->cache_coalesced);
+		EMIT("cache.prefetched", "tierdns_cache_prefetched_total",
+		     "Hits in the last tenth of their TTL that started a refresh (--prefetch).",
+		     true, s->cache_prefetched);
 		EMIT("cache.stored", "tierdns_cache_stored_total",
 		     "Answers written to the cache.", true, s->cache_stored);
 		EMIT("cache.evictions", "tierdns_cache_evictions_total",

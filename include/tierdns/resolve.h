@@ -240,6 +240,7 @@ struct tdns_resolver_stats {
 	tdns_counter cache_hits;
 	tdns_counter misses;           /* queries that waited on an upstream */
 	tdns_counter coalesced;        /* of those, joined to an outstanding query */
+	tdns_counter prefetched;       /* hits that started a prefetch query */
 	tdns_counter upstream_sent;    /* attempts sent (UDP and TCP) */
 	tdns_counter upstream_ignored; /* replies dropped: ID/QR/opcode/question */
 	tdns_counter upstream_failed;  /* attempts ended: bad rcode, garbage, socket */

@@ -4,7 +4,8 @@ cache hit in the last tenth of the entry's TTL from the cache and refreshes
 the entry in the background with one upstream query, however many hits
 come meanwhile; without --prefetch the same hits ask nothing. Two daemons
 on the same timeline, each with its own fake upstream (TTL 20 s: the last
-tenth is the last 2 s)."""
+tenth is the last 2 s). tierdns-control stats counts the refresh
+(cache.prefetched)."""
 import os
 import sys
 import time
@@ -26,9 +27,11 @@ def answering(up, s):
 
 
 ups = {on: hl.FakeUpstream(h, answering) for on in (False, True)}
+sock = {on: os.path.join(h.tmp, "ctl-%d" % on) for on in (False, True)}
 local = {on: h.start_local("LOCAL_%s" % ("PREFETCH" if on else "PLAIN"),
                            os.path.join(h.tmp, "db-%d" % on), [ups[on].endpoint],
-                           *(["--prefetch"] if on else []), "-t", "1")
+                           *(["--prefetch"] if on else []), "-t", "1",
+                           "--control", sock[on])
          for on in (False, True)}
 first = {}
 for on in (False, True):
@@ -56,6 +59,11 @@ h.check(ups[False].count("www.example.") == 1,
         "without --prefetch: asked %d times" % ups[False].count("www.example."))
 h.check(ups[True].count("www.example.") == 2,
         "with --prefetch: asked %d times, want 2 (one refresh)" % ups[True].count("www.example."))
+for on in (False, True):
+    st = hl.control_stats(sock[on])
+    h.check(st.get("cache.prefetched") == (1 if on else 0) and st.get("cache.hits") == 7,
+            "prefetch %s: cache.prefetched %s, cache.hits %s" %
+            (on, st.get("cache.prefetched"), st.get("cache.hits")))
 # The refreshed entry answers once the old one would have expired.
 time.sleep(max(0.0, t0 + 21 - time.time()))
 m, _ = hl.query(local[True], "www.example.")
