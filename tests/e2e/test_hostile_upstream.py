@@ -6,7 +6,8 @@ The fake upstream (hostile_lib.FakeUpstream) decides per question name what
 to send. Cases:
   forged replies   wrong ID, wrong question (name, type), another source
                    port or address, QR=0, 1000 wrong IDs: each ignored; the true reply that follows is
-                   the answer; with no true reply the client gets SERVFAIL;
+                   the answer; with no true reply the client gets SERVFAIL
+                   (counted as servfail.timeout);
                    the forged data is never served or cached, nor is a
                    reply that comes after the timeout;
   poisoning        unrelated records in answer/authority/additional (an A
@@ -16,10 +17,11 @@ to send. Cases:
                    CNAMEs at one name and a CNAME loop are not cached;
   malformed        empty, 5 and 11 bytes, RDLENGTH overrun, pointer loop,
                    ANCOUNT larger than present, QDCOUNT 0, 5000 records over
-                   UDP, a 64 KiB reply over TCP after TC: SERVFAIL within 1 s
-                   of the reply (for junk that cannot be matched to the query
-                   and must be ignored: within the upstream timeout), nothing
-                   cached, the daemon lives;
+                   UDP, a 64 KiB reply over TCP after TC: SERVFAIL as soon
+                   as the reply is read (counted as servfail.garbage; junk
+                   that cannot be matched to the query is ignored, so its
+                   SERVFAIL is a servfail.timeout), nothing cached, the
+                   daemon lives;
   TC=1             retried over TCP, the whole answer cached;
   coalescing       20 identical concurrent queries: the upstream sees 1
                    (--threads 1; with 2 workers at most 2, one per worker);
@@ -81,8 +83,9 @@ local = h.start_local("LOCAL", db, [up.endpoint], "--threads", "1",
 # marked dead and backed off): the cases that cause them run on a daemon of
 # their own, so that they cannot change the outcome of the others.
 db_t = os.path.join(h.tmp, "local_t")
+ctl_t = os.path.join(h.tmp, "ctl_t")
 local_t = h.start_local("LOCAL_T", db_t, [up.endpoint], "--threads", "1",
-                        "--timeout", str(TIMEOUT_MS))
+                        "--timeout", str(TIMEOUT_MS), "--control", ctl_t)
 
 
 def cache_records(db):
@@ -153,18 +156,31 @@ def forged_alone_case(i, label, forge):
     """Only the forgery: SERVFAIL once the upstream times out."""
     name = "forgedonly%d.test." % i
     behaviors[name] = lambda u, s: forge(s)
-    m, dt = hl.query(local_t, name, timeout=TIMEOUT_MS / 1000 + 3)
+    m, _ = hl.query(local_t, name, timeout=TIMEOUT_MS / 1000 + 10)
     h.check(hl.rcode_text(m) == "SERVFAIL" and not hl.answer_addrs(m),
             "only a forged reply (%s): expected SERVFAIL, got %s %s" %
             (label, hl.rcode_text(m), hl.answer_addrs(m)))
-    h.check(dt < TIMEOUT_MS / 1000 + 2.0,
-            "only a forged reply (%s): SERVFAIL took %.2f s" % (label, dt))
+
+
+def servfails(before):
+    """The SERVFAIL reasons of local_t counted since `before` (a stats
+    snapshot), the nonzero ones."""
+    after = hl.control_stats(ctl_t)
+    return {k[len("servfail."):]: after[k] - before.get(k, 0) for k in after
+            if k.startswith("servfail.") and after[k] != before.get(k, 0)}
 
 
 for i, (label, forge) in enumerate(FORGERIES):
     forged_case(i, label, forge)
+# Each forgery was ignored, not taken for the upstream's reply: every
+# SERVFAIL is a timeout (an event counted by the daemon, not a wall-clock
+# bound that a loaded machine breaks).
+before = hl.control_stats(ctl_t)
 with concurrent.futures.ThreadPoolExecutor(len(FORGERIES)) as ex:
     list(ex.map(lambda a: forged_alone_case(a[0], *a[1]), enumerate(FORGERIES)))
+why = servfails(before)
+h.check(why == {"timeout": len(FORGERIES)},
+        "only forged replies: SERVFAIL reasons %s, want %d timeouts" % (why, len(FORGERIES)))
 
 # A reply that comes after the query timed out (the client has its
 # SERVFAIL) is not cached.
@@ -290,24 +306,25 @@ MALFORMED = [
 def malformed_case(i, label, fn, matched):
     name = "bad%d.test." % i
     behaviors[name] = lambda u, s: fn(s)
-    m, _ = hl.query(local_t, name, timeout=TIMEOUT_MS / 1000 + 3)
-    t_recv = hl.now()
-    sent = up.sent_at.get(name)
+    m, _ = hl.query(local_t, name, timeout=TIMEOUT_MS / 1000 + 10)
     h.check(hl.rcode_text(m) == "SERVFAIL",
             "malformed upstream reply (%s): expected SERVFAIL, got %s %s" %
             (label, hl.rcode_text(m), hl.answer_addrs(m)))
-    if sent is None:
-        h.check(False, "malformed upstream reply (%s): the upstream was never asked" % label)
-        return
-    limit = 1.0 if matched else TIMEOUT_MS / 1000 + 1.5
-    h.check(t_recv - sent < limit,
-            "malformed upstream reply (%s): SERVFAIL %.2f s after the reply (limit %.1f s)" %
-            (label, t_recv - sent, limit))
+    h.check(up.sent_at.get(name) is not None,
+            "malformed upstream reply (%s): the upstream was never asked" % label)
     h.check(local_t.alive(), "tierdns-local died on a malformed reply (%s)" % label)
 
 
+# A matched malformed reply ends its query at once (servfail.garbage); an
+# unmatched one is ignored until the timeout (servfail.timeout).
+before = hl.control_stats(ctl_t)
 with concurrent.futures.ThreadPoolExecutor(4) as ex:
     list(ex.map(lambda a: malformed_case(a[0], *a[1]), enumerate(MALFORMED)))
+why = servfails(before)
+n_matched = sum(1 for _, _, matched in MALFORMED if matched)
+h.check(why == {"garbage": n_matched, "timeout": len(MALFORMED) - n_matched},
+        "malformed replies: SERVFAIL reasons %s, want %d garbage (the matched ones, at "
+        "once) and %d timeouts" % (why, n_matched, len(MALFORMED) - n_matched))
 
 # ---- TC=1: retried over TCP, the whole answer cached ----
 TC_ADDRS = {"192.0.2.11", "192.0.2.12", "192.0.2.13"}
