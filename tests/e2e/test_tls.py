@@ -45,6 +45,9 @@ import dns.rcode  # noqa: E402
 h = hl.Harness("test_tls")
 NAME = "dns.test"
 IDLE_MS = 2000
+# How long past a deadline a close may come and still count: an outer bound
+# for a loaded machine (a check returns as soon as the close is seen).
+SLACK = 15
 
 pki = tl.Pki(h.tmp)
 cert0, key0 = pki.server(NAME)
@@ -258,7 +261,7 @@ def raw_send_then(d, data, then):
             s.sendall(data)
         if then == "close":
             return True
-        return tl.closed_within(s, IDLE_MS / 1000 + 3)
+        return tl.closed_within(s, IDLE_MS / 1000 + SLACK)
 
 
 def after_handshake(d, action):
@@ -275,7 +278,7 @@ def after_handshake(d, action):
 def garbage_records(s, raw):
     # Application data records the session cannot decrypt (bad MAC).
     raw.sendall(b"\x17\x03\x03\x00\x40" + os.urandom(64))
-    return tl.closed_within(s, 3)
+    return tl.closed_within(s, SLACK)
 
 
 def framed_garbage_then_query(s, raw):
@@ -342,7 +345,7 @@ def test_limits(d):
     tl.tls_send(s, hl.make_query("webapp.site").to_wire())
     h.check(tl.tls_recv(s) is not None, "%s: no answer before idling" % d.label)
     t0 = time.monotonic()
-    closed = tl.closed_within(s, IDLE_MS / 1000 + 3)
+    closed = tl.closed_within(s, IDLE_MS / 1000 + SLACK)
     h.check(closed and time.monotonic() - t0 >= IDLE_MS / 1000 * 0.2,
             "%s: idle TLS connection not closed after --tcp-idle" % d.label)
     s.close()
