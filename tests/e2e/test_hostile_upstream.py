@@ -356,7 +356,9 @@ def coalesce(d, name, expect_max):
 
     def one(_):
         barrier.wait()
-        return hl.query(d, name, timeout=3)[0]
+        # an outer bound: 20 clients at once answered by an ASan build on
+        # a loaded machine may take seconds; what is asserted is counts
+        return hl.query(d, name, timeout=10)[0]
     with concurrent.futures.ThreadPoolExecutor(20) as ex:
         got = list(ex.map(one, range(20)))
     ok = sum(1 for m in got if hl.answer_addrs(m, name) == {"192.0.2.20"})
