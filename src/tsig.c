@@ -9,6 +9,8 @@
 
 #include <stdbool.h>
 #include <ldns/ldns.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "tierdns/clock.h"
 #include "tierdns/log.h"
@@ -249,17 +251,105 @@ out:
  * a key we do not hold, BADSIG for a MAC that does not verify, BADTIME
  * for a good MAC signed too far from our time. */
 static uint16_t query_error(ldns_pkt *q, const uint8_t *msg, size_t len,
-			    const struct tdns_tsig_key *keys, unsigned n)
+			    const struct tdns_tsig_key *keys, unsigned n,
+			    const struct tdns_tsig_key **key)
 {
 	const ldns_rr *tsig = ldns_pkt_tsig(q);
 	const struct tdns_tsig_key *k = find_key(tsig, keys, n);
 
+	*key = k;
 	if (k == NULL)
 		return TSIG_BADKEY;
 	if (ldns_rr_rd_count(tsig) < 3 ||
 	    !ldns_pkt_tsig_verify(q, msg, len, k->name, k->secret, NULL))
 		return TSIG_BADSIG;
 	return time_ok(tsig) ? TSIG_BADSIG : TSIG_BADTIME;
+}
+
+/* The digest of a TSIG algorithm name (RFC 8945 6), or NULL. */
+static const EVP_MD *hmac_md(const ldns_rdf *alg)
+{
+	static const struct {
+		const char *name;
+		const EVP_MD *(*md)(void);
+	} mds[] = {
+		{ "hmac-md5.sig-alg.reg.int.", EVP_md5 }, { "hmac-sha1.", EVP_sha1 },
+		{ "hmac-sha224.", EVP_sha224 }, { "hmac-sha256.", EVP_sha256 },
+		{ "hmac-sha384.", EVP_sha384 }, { "hmac-sha512.", EVP_sha512 },
+	};
+	char *name = ldns_rdf2str(alg);
+	const EVP_MD *md = NULL;
+
+	for (size_t i = 0; name != NULL && i < sizeof(mds) / sizeof(mds[0]); i++)
+		if (strcasecmp(name, mds[i].name) == 0)
+			md = mds[i].md();
+	free(name);
+	return md;
+}
+
+/* Append the canonical (lower-case) wire form of a name. */
+static bool put_name(ldns_buffer *b, const ldns_rdf *name)
+{
+	ldns_rdf *c = ldns_rdf_clone(name);
+	bool ok = c != NULL;
+
+	if (ok) {
+		ldns_dname2canonical(c);
+		ldns_buffer_write(b, ldns_rdf_data(c), ldns_rdf_size(c));
+	}
+	ldns_rdf_deep_free(c);
+	return ok;
+}
+
+/*
+ * The MAC of an error answer signed with key k (RFC 8945 4.3.3, 5.3):
+ * over the request's MAC, the answer wire[0..len) (its TSIG not yet in
+ * it) and the variables of rr, the TSIG RR it gets (owner, class ANY, TTL
+ * 0, algorithm, time signed, fudge, error, other data): into *mac, an
+ * INT16_DATA rdf (size, then the MAC). ldns signs only answers whose
+ * error is 0, so this is done here with OpenSSL's HMAC, which ldns uses.
+ */
+static bool error_mac(const struct tdns_tsig_key *k, const ldns_rdf *req_mac,
+		      const uint8_t *wire, size_t len, const ldns_rr *rr, ldns_rdf **mac)
+{
+	const EVP_MD *md = hmac_md(ldns_rr_rdf(rr, 0));
+	uint8_t out[EVP_MAX_MD_SIZE + 2];
+	unsigned int out_len = 0;
+	ldns_buffer *b = ldns_buffer_new(len + 512);
+	ldns_rdf *secret = ldns_rdf_new_frm_str(LDNS_RDF_TYPE_B64, k->secret);
+	bool ok;
+
+	*mac = NULL;
+	ok = md != NULL && b != NULL && secret != NULL;
+	if (ok) {
+		ldns_buffer_write(b, ldns_rdf_data(req_mac), ldns_rdf_size(req_mac));
+		ldns_buffer_write(b, wire, len);
+		ok = put_name(b, ldns_rr_owner(rr));
+		ldns_buffer_write_u16(b, LDNS_RR_CLASS_ANY);
+		ldns_buffer_write_u32(b, 0);
+		ok = ok && put_name(b, ldns_rr_rdf(rr, 0));
+		/* time signed, fudge, error, other data: not the MAC (3) and
+		 * the original ID (4) */
+		for (size_t i = 1; ok && i <= 6; i++)
+			if (i != 3 && i != 4)
+				ldns_buffer_write(b, ldns_rdf_data(ldns_rr_rdf(rr, i)),
+						  ldns_rdf_size(ldns_rr_rdf(rr, i)));
+		ok = ok && ldns_buffer_status_ok(b) &&
+		     HMAC(md, ldns_rdf_data(secret), (int)ldns_rdf_size(secret),
+			  ldns_buffer_begin(b), ldns_buffer_position(b), out + 2,
+			  &out_len) != NULL;
+	}
+	if (ok) {
+		out[0] = (uint8_t)(out_len >> 8);
+		out[1] = (uint8_t)out_len;
+		*mac = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_INT16_DATA, out_len + 2, out);
+		ok = *mac != NULL;
+	}
+	if (secret != NULL)
+		OPENSSL_cleanse(ldns_rdf_data(secret), ldns_rdf_size(secret));
+	ldns_rdf_deep_free(secret);
+	ldns_buffer_free(b);
+	return ok;
 }
 
 /* A 48-bit time as ldns's TSIGTIME rdf. */
@@ -277,6 +367,8 @@ enum tdns_status tsig_error_reply(const uint8_t *query, size_t qlen,
 {
 	ldns_pkt *q = NULL, *a = NULL;
 	ldns_rr *rr = NULL;
+	ldns_rdf *mac = NULL;
+	const struct tdns_tsig_key *k = NULL;
 	uint8_t *wire = NULL, empty[2] = { 0, 0 }, other[8];
 	size_t wlen = 0;
 	uint16_t error;
@@ -288,7 +380,7 @@ enum tdns_status tsig_error_reply(const uint8_t *query, size_t qlen,
 	    ldns_rr_rd_count(ldns_pkt_tsig(q)) < 1 ||
 	    ldns_wire2pkt(&a, msg, *len) != LDNS_STATUS_OK)
 		goto out;
-	error = query_error(q, query, qlen, keys, n);
+	error = query_error(q, query, qlen, keys, n, &k);
 	/* RFC 8945 5.2: NOTAUTH, and nothing of the zone. */
 	ldns_pkt_set_rcode(a, LDNS_RCODE_NOTAUTH);
 	ldns_pkt_set_aa(a, false);
@@ -301,9 +393,10 @@ enum tdns_status tsig_error_reply(const uint8_t *query, size_t qlen,
 	ldns_pkt_set_ancount(a, 0);
 	ldns_pkt_set_nscount(a, 0);
 	ldns_pkt_set_arcount(a, 0);
-	/* The error goes unsigned (RFC 8945 5.3.2: MAC size 0), BADTIME with
-	 * our time as Other Data (5.2.3; ldns cannot sign an error, so it is
-	 * unsigned too: the client learns our time all the same). */
+	/* The error goes unsigned (RFC 8945 5.3.2: MAC size 0), but BADTIME
+	 * (the MAC was good) is signed with the query's key, carries the
+	 * query's time signed and our time as Other Data (5.2.3, 5.3.2; as
+	 * BIND and Knot do), so that the client can trust our time. */
 	rr = ldns_rr_new(); /* (_frm_type would hold empty rdata fields) */
 	if (rr == NULL)
 		goto nomem;
@@ -316,7 +409,9 @@ enum tdns_status tsig_error_reply(const uint8_t *query, size_t qlen,
 	for (int i = 0; i < 6; i++)
 		other[2 + i] = (uint8_t)(now >> (40 - 8 * i));
 	ok = ldns_rr_push_rdf(rr, ldns_rdf_clone(ldns_rr_rdf(ldns_pkt_tsig(q), 0))) &&
-	     ldns_rr_push_rdf(rr, time_rdf(LDNS_RDF_TYPE_TSIGTIME, now)) &&
+	     ldns_rr_push_rdf(rr, error == TSIG_BADTIME
+					  ? ldns_rdf_clone(ldns_rr_rdf(ldns_pkt_tsig(q), 1))
+					  : time_rdf(LDNS_RDF_TYPE_TSIGTIME, now)) &&
 	     ldns_rr_push_rdf(rr, ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, TSIG_FUDGE)) &&
 	     ldns_rr_push_rdf(rr, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_INT16_DATA, 2, empty)) &&
 	     ldns_rr_push_rdf(rr, ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16,
@@ -329,6 +424,16 @@ enum tdns_status tsig_error_reply(const uint8_t *query, size_t qlen,
 	for (size_t i = 0; i < ldns_rr_rd_count(rr); i++)
 		if (ldns_rr_rdf(rr, i) == NULL)
 			goto nomem;
+	if (error == TSIG_BADTIME) {
+		/* the answer without its TSIG, which the MAC covers */
+		if (ldns_pkt2wire(&wire, a, &wlen) != LDNS_STATUS_OK ||
+		    ldns_rr_rd_count(ldns_pkt_tsig(q)) < 4 ||
+		    !error_mac(k, ldns_rr_rdf(ldns_pkt_tsig(q), 3), wire, wlen, rr, &mac))
+			goto nomem;
+		ldns_rdf_deep_free(ldns_rr_set_rdf(rr, mac, 3));
+		LDNS_FREE(wire);
+		wire = NULL;
+	}
 	ldns_pkt_set_tsig(a, rr);
 	rr = NULL;
 	if (ldns_pkt2wire(&wire, a, &wlen) != LDNS_STATUS_OK)

@@ -55,8 +55,9 @@ enum tdns_status tsig_sign(struct tsig_state *st, uint8_t *msg, size_t *len, siz
  * TSIG_BAD, made the error RFC 8945 5.2 asks for: rcode NOTAUTH, the
  * sections emptied, and a TSIG RR with the query's key name, algorithm
  * and ID carrying the error - BADKEY (a key not among keys), BADSIG (a
- * MAC that does not verify) or BADTIME (a good MAC signed more than the
- * fudge away; our time in Other Data) - unsigned (MAC size 0).
+ * MAC that does not verify), unsigned (MAC size 0), or BADTIME (a good
+ * MAC signed more than the fudge away), signed with the query's key over
+ * the query's time signed, our time in Other Data (RFC 8945 5.2.3).
  * TDNS_EINVAL when query or msg does not parse or query has no TSIG.
  */
 enum tdns_status tsig_error_reply(const uint8_t *query, size_t qlen,

@@ -21,7 +21,8 @@ the journal, serial bumps, the transfer ACL and NOTIFY (RFC 1996).
   - TSIG: a transfer signed with the zone's key from any address, every
     message signed (dig and kdig verify them); a wrong secret NOTAUTH;
     an unknown key, a wrong secret, a time too far off: NOTAUTH with the
-    TSIG error BADKEY / BADSIG / BADTIME (RFC 8945 5.2), over UDP and TCP.
+    TSIG error BADKEY / BADSIG / BADTIME (RFC 8945 5.2), over UDP and TCP;
+    BADTIME signed with the query's key (its MAC checked here).
 """
 import os
 import socket
@@ -238,6 +239,54 @@ def tsig_error(wire, q, keyname, secret):
     return (m.rcode(), "signed" if m.had_tsig else None)
 
 
+def wire_name(wire, i):
+    """(the uncompressed lower-case name at wire[i:], the offset after it)."""
+    labels, end = [], None
+    while wire[i]:
+        if wire[i] & 0xC0 == 0xC0:
+            end = end or i + 2
+            i = struct.unpack("!H", wire[i:i + 2])[0] & 0x3FFF
+            continue
+        labels.append(wire[i + 1:i + 1 + wire[i]].lower())
+        i += 1 + wire[i]
+    return b"".join(bytes([len(x)]) + x for x in labels) + b"\0", end or i + 1
+
+
+def badtime_signed(wire, q, secret, skew):
+    """Whether an answer with the TSIG error BADTIME is signed as RFC 8945
+    5.2.3 and 4.3.3 ask (checked here with hashlib, not the server's code):
+    the HMAC-SHA256 of the query's MAC, the answer without its TSIG and
+    the TSIG variables; the query's time signed, ours in Other Data."""
+    import base64
+    import hashlib
+    import hmac
+    counts = struct.unpack("!HHHH", wire[4:12])
+    i = wire_name(wire, 12)[1] + 4
+    for _ in range(sum(counts[1:]) - 1):  # to the last record, the TSIG
+        i = wire_name(wire, i)[1]
+        i += 10 + struct.unpack("!H", wire[i + 8:i + 10])[0]
+    start = i
+    owner, i = wire_name(wire, i)
+    rdata = wire[i + 10:]
+    alg, j = wire_name(rdata, 0)
+    t_signed, fudge, mac_len = struct.unpack("!6sHH", rdata[j:j + 10])
+    mac = rdata[j + 10:j + 10 + mac_len]
+    k = j + 10 + mac_len + 2  # after the original ID
+    error_other = rdata[k:]
+    other = error_other[4:]
+    body = bytearray(wire[:start])
+    body[10:12] = struct.pack("!H", counts[3] - 1)
+    data = (struct.pack("!H", len(q.mac)) + q.mac + bytes(body) + owner +
+            struct.pack("!HI", 255, 0) + alg + t_signed + struct.pack("!H", fudge) +
+            error_other)
+    want = hmac.new(base64.b64decode(secret), data, hashlib.sha256).digest()
+    req_time = int(q.tsig[0].time_signed)
+    our_time = int.from_bytes(other, "big") if len(other) == 6 else 0
+    return (hmac.compare_digest(mac, want) and
+            int.from_bytes(t_signed, "big") == req_time and
+            abs(our_time - (req_time - skew)) < 60)
+
+
 def signed_query(name, rdtype, keyname, secret, skew=0):
     q = dns.message.make_query(name, rdtype)
     q.use_tsig(dns.tsigkeyring.from_text({keyname: secret}), keyname=keyname,
@@ -259,10 +308,19 @@ for what, keyname, secret, skew, want in [
     got = tsig_error(hl.udp_exchange(up.addr, up.port, wire), q, keyname, secret)
     h.check(got == (dns.rcode.NOTAUTH, want), "SOA query signed with %s: NOTAUTH "
             "with the TSIG error %s, got %s" % (what, want, got))
+    if skew:
+        a = hl.udp_exchange(up.addr, up.port, wire)
+        h.check(a is not None and badtime_signed(a, q, secret, skew),
+                "BADTIME is signed with the query's key over its time signed, our "
+                "time in Other Data: %r" % a)
     q, wire = signed_query("big.", "AXFR", keyname, secret, skew)
-    got = tsig_error(hl.tcp_exchange(up.addr, up.port, wire), q, keyname, secret)
+    a = hl.tcp_exchange(up.addr, up.port, wire)
+    got = tsig_error(a, q, keyname, secret)
     h.check(got == (dns.rcode.NOTAUTH, want), "AXFR signed with %s: NOTAUTH with the "
             "TSIG error %s, got %s" % (what, want, got))
+    if skew:
+        h.check(a is not None and badtime_signed(a, q, secret, skew),
+                "BADTIME over TCP is signed: %r" % a)
 q, wire = signed_query("big.", "SOA", "xfr-key.", SECRET)
 got = tsig_error(hl.udp_exchange(up.addr, up.port, wire), q, "xfr-key.", SECRET)
 h.check(got == (dns.rcode.NOERROR, "signed"), "a good signed SOA query: a signed "
