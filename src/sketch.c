@@ -18,6 +18,9 @@ struct tdns_sketch {
 			     * in each quarter, chosen by the 2-bit fields
 			     * of b (see counters) */
 	uint64_t seed;
+	uint64_t id;        /* unique per sketch made, so that a thread's
+			     * counts (struct mine) never carry over to a
+			     * new sketch at a freed one's address */
 	uint64_t mask;      /* words - 1 */
 	uint32_t period;    /* counted by one thread between its halvings */
 	_Atomic uint64_t word[]; /* 16 counters of 4 bits each */
@@ -27,12 +30,13 @@ struct tdns_sketch {
  * counts, so that the threads sharing a sketch share no counter that every
  * question would write. */
 struct mine {
-	const struct tdns_sketch *s;
+	uint64_t id; /* the sketch's (0: none yet) */
 	uint32_t tick; /* sketch_seen's questions */
 	uint32_t adds; /* counted since this thread's last halving */
 };
 
 static _Thread_local struct mine me;
+static _Atomic uint64_t last_id;
 
 enum tdns_status sketch_new(size_t entries, struct tdns_sketch **out)
 {
@@ -54,6 +58,7 @@ enum tdns_status sketch_new(size_t entries, struct tdns_sketch **out)
 	for (unsigned b = 0; b < 256; b++)
 		for (unsigned q = 0; q < 4; q++)
 			s->ones[b] |= 1ull << (q * 16 + (b >> 2 * q & 3) * 4);
+	s->id = atomic_fetch_add_explicit(&last_id, 1, memory_order_relaxed) + 1;
 	s->mask = words - 1;
 	s->period = (uint32_t)(words * PERIOD_PER_WORD);
 	*out = s;
@@ -139,8 +144,8 @@ void sketch_add(struct tdns_sketch *s, const uint8_t *key, size_t len,
 	inc = (x | x >> 1 | x >> 2 | x >> 3) & m;
 	if (inc != 0) /* a popular key's full counters: no write to share */
 		atomic_store_explicit(p, w + inc, memory_order_relaxed);
-	if (me.s != s) {
-		me.s = s;
+	if (me.id != s->id) {
+		me.id = s->id;
 		me.tick = me.adds = 0;
 	}
 	if (++me.adds < s->period)
@@ -152,7 +157,7 @@ void sketch_add(struct tdns_sketch *s, const uint8_t *key, size_t len,
 void sketch_seen(struct tdns_sketch *s, const uint8_t *key, size_t len,
 		 uint16_t type)
 {
-	if (me.s == s && ++me.tick % SKETCH_EVERY != 0)
+	if (me.id == s->id && ++me.tick % SKETCH_EVERY != 0)
 		return;
 	sketch_add(s, key, len, type);
 }

@@ -6,6 +6,7 @@
  * samples are together.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -25,13 +26,17 @@
 
 struct race {
 	tdns_counter c;
-	atomic_bool done;
+	atomic_bool go, done;
 };
 
 static void *writer(void *arg)
 {
 	struct race *r = arg;
 
+	/* the reader is in its loop before the first add (a loaded machine
+	 * may run the whole writer before the reader gets a turn) */
+	while (!atomic_load(&r->go))
+		sched_yield();
 	for (unsigned i = 0; i < ADDS; i++)
 		stats_add(&r->c, (i & 1) ? 1 : 0x100000001ull);
 	atomic_store(&r->done, true);
@@ -52,6 +57,7 @@ static void test_single_writer(void **state)
 	assert_int_equal(pthread_create(&t, NULL, writer, &r), 0);
 	while (!atomic_load(&r.done)) {
 		v = stats_get(&r.c);
+		atomic_store(&r.go, true);
 		assert_true(v >= last);
 		/* after k adds: high = ceil(k/2), low = k */
 		assert_true((v >> 32) == ((v & 0xffffffffu) + 1) / 2);
