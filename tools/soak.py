@@ -199,7 +199,8 @@ def ask(port, name, timeout=1.0, rd=True):
 class Daemon:
     def __init__(self, name, argv, port, logdir):
         self.name, self.argv, self.port = name, argv, port
-        self.log = open(os.path.join(logdir, name + ".log"), "ab")
+        self.log_path = os.path.join(logdir, name + ".log")
+        self.log = open(self.log_path, "ab")
         self.proc = None
         self.expected_exit = False
         self.died = []  # unexpected exits: (time, status)
@@ -317,8 +318,9 @@ def main():
     if shutil.which("dnsperf") is None:
         say("dnsperf is missing (Debian package dnsperf)")
         return 2
-    sanitized = "asan" in subprocess.run(["ldd", os.path.join(a.build, "tierdns-local")],
-                                         capture_output=True, text=True).stdout
+    libs = subprocess.run(["ldd", os.path.join(a.build, "tierdns-local")],
+                          capture_output=True, text=True).stdout
+    sanitized = "asan" in libs or "tsan" in libs
     tmp = tempfile.mkdtemp(prefix="tierdns-soak.")
     rng = random.Random(20261206)
     up_db, lo_db = os.path.join(tmp, "upper"), os.path.join(tmp, "local")
@@ -484,10 +486,16 @@ def main():
         print("  only %d of %d faults ran (--duration too short?)" % (len(fault_log), len(faults)))
     died = [(d.name, t, s) for d in daemons for t, s in d.died]
     print("crashes: %s" % (", ".join("%s at %.0f s (status %s)" % x for x in died) or "none"))
+    for d in daemons:
+        if d.died:  # why: the end of its log (the scratch directory goes)
+            d.log.flush()
+            with open(d.log_path, "rb") as f:
+                tail = f.read().decode(errors="replace").splitlines()[-25:]
+            print("  the end of %s's log:\n    %s" % (d.name, "\n    ".join(tail)))
     ok &= not died
     post = [r for r in rows if r[0] >= warm and r[6] is not None]
     if sanitized:
-        print("memory: not judged (sanitizer build: freed memory stays in quarantine)")
+        print("memory: not judged (sanitizer build: quarantine and shadow memory)")
     elif len(post) >= 2:
         # The local restarts at the kill-lo fault: compare within each life,
         # the second one after its own warm-up (a new process fills its
