@@ -136,6 +136,12 @@ struct tdns_transport {
 	 * return makes the resolver try the next upstream. */
 	enum tdns_status (*send)(void *ctx, uint64_t token, unsigned upstream,
 				 bool tcp, const uint8_t *msg, size_t len);
+	/* The same to a server that is none of the upstreams, at addr
+	 * (copied): a name server that a stub zone's server referred to
+	 * (referral.h). Its replies come back as send's do. NULL: such
+	 * servers cannot be asked (every attempt at one fails). */
+	enum tdns_status (*send_to)(void *ctx, uint64_t token, const struct tdns_addr *addr,
+				    bool tcp, const uint8_t *msg, size_t len);
 	/* The attempt `token` is over: release its socket. No
 	 * resolver_on_reply for this token may follow. */
 	void (*done)(void *ctx, uint64_t token);
