@@ -68,6 +68,8 @@ _Static_assert(QUESTION_KEY_MAX <= FAILCACHE_KEY_MAX, "failcache keys hold quest
 /* Secure NXDOMAIN answers kept for RFC 8198 synthesis (negcache.h), per
  * resolver: each is scanned on a miss, so few. */
 #define NEGCACHE_ANSWERS 64u
+/* A name as text: each of its octets as \DDD at most (RFC 1035 5.1). */
+#define NAME_TEXT_MAX (NAME_WIRE_MAX * 4 + 1)
 /* Names remembered while walking one chain (loop detection). */
 #define CHAIN_NAMES_MAX (CACHE_CHAIN_MAX + 2)
 
@@ -364,6 +366,26 @@ static bool fail_unreachable(enum fail_kind why)
 	       why == FAIL_TLS_AUTH;
 }
 
+/* The name of the key qkey[0..len) into buf, for log lines. */
+static const char *key_text(const uint8_t *qkey, size_t len, char *buf, size_t cap)
+{
+	uint8_t wire[NAME_WIRE_MAX];
+	size_t wlen;
+	ldns_rdf *d = NULL;
+	char *text = NULL;
+
+	snprintf(buf, cap, "?");
+	if (name_key_to_wire(qkey, len, wire, &wlen) == TDNS_OK)
+		d = ldns_dname_new_frm_data((uint16_t)wlen, wire);
+	if (d != NULL)
+		text = ldns_rdf2str(d);
+	if (text != NULL)
+		snprintf(buf, cap, "%s", text);
+	free(text);
+	ldns_rdf_deep_free(d);
+	return buf;
+}
+
 /* Every SERVFAIL (and every REFUSED of a failure, fail_rcode) is logged
  * with its reason, at most LOG_BURST lines a second; the lines left out
  * are counted and reported in the next window (a dead upstream under load
@@ -374,10 +396,7 @@ static void log_failure(struct tdns_resolver *r, uint16_t rcode, const uint8_t *
 {
 	const char *rc = rcode == DNS_RCODE_REFUSED ? "REFUSED" : "SERVFAIL";
 	uint64_t now_ms = clock_mono_ms();
-	uint8_t wire[NAME_WIRE_MAX];
-	size_t wlen = 0;
-	ldns_rdf *qname = NULL;
-	char *name = NULL, *type;
+	char name[NAME_TEXT_MAX], *type;
 
 	if (now_ms >= r->log_window + LOG_WINDOW_MS) {
 		if (r->log_pending != 0)
@@ -394,21 +413,14 @@ static void log_failure(struct tdns_resolver *r, uint16_t rcode, const uint8_t *
 	}
 	r->log_lines++;
 	stats_inc(&r->stats.servfail_logged);
-	if (name_key_to_wire(qkey, qkey_len, wire, &wlen) == TDNS_OK)
-		qname = ldns_dname_new_frm_data((uint16_t)wlen, wire);
-	if (qname != NULL)
-		name = ldns_rdf2str(qname);
-	ldns_rdf_deep_free(qname);
+	key_text(qkey, qkey_len, name, sizeof(name));
 	type = ldns_rr_type2str((ldns_rr_type)qtype);
 	if (remembered_ms > 0)
-		log_warn("%s %s %s: %s; answered from memory for %u s%s", rc,
-			 name != NULL ? name : "?", type != NULL ? type : "?", why,
-			 (unsigned)(remembered_ms / 1000),
+		log_warn("%s %s %s: %s; answered from memory for %u s%s", rc, name,
+			 type != NULL ? type : "?", why, (unsigned)(remembered_ms / 1000),
 			 unreachable ? " or until an upstream answers" : "");
 	else
-		log_warn("%s %s %s: %s", rc, name != NULL ? name : "?",
-			 type != NULL ? type : "?", why);
-	free(name);
+		log_warn("%s %s %s: %s", rc, name, type != NULL ? type : "?", why);
 	free(type);
 }
 
@@ -2181,26 +2193,6 @@ static void accept_value(struct tdns_resolver *r, struct upq *u,
 	cache_value_clear(v);
 }
 
-/* The name of the key qkey[0..len) into buf, for log lines. */
-static const char *key_text(const uint8_t *qkey, size_t len, char *buf, size_t cap)
-{
-	uint8_t wire[NAME_WIRE_MAX];
-	size_t wlen;
-	ldns_rdf *d = NULL;
-	char *text = NULL;
-
-	snprintf(buf, cap, "?");
-	if (name_key_to_wire(qkey, len, wire, &wlen) == TDNS_OK)
-		d = ldns_dname_new_frm_data((uint16_t)wlen, wire);
-	if (d != NULL)
-		text = ldns_rdf2str(d);
-	if (text != NULL)
-		snprintf(buf, cap, "%s", text);
-	free(text);
-	ldns_rdf_deep_free(d);
-	return buf;
-}
-
 /*
  * A stub zone's server (or one a referral named) referred u further
  * (RFC 1034 4.3.2 step 3b): when referral.h takes it, the delegated zone's
@@ -2214,7 +2206,7 @@ static void referral_take(struct tdns_resolver *r, struct upq *u, const struct t
 {
 	struct referral_state *s = u->ref;
 	enum referral_verdict v;
-	char zone[NAME_WIRE_MAX * 4];
+	char zone[NAME_TEXT_MAX];
 
 	if (s == NULL) {
 		s = malloc(sizeof(*s));
@@ -2237,8 +2229,9 @@ static void referral_take(struct tdns_resolver *r, struct upq *u, const struct t
 	}
 	attempt_close(r, u);
 	u->ref = s;
-	log_debug("stub zone referral %u to %s (%u addresses) followed", s->hops,
-		  key_text(u->key, s->zone_len, zone, sizeof(zone)), s->n_addr);
+	if (log_get_level() >= TDNS_LOG_DEBUG)
+		log_debug("stub zone referral %u to %s (%u addresses) followed", s->hops,
+			  key_text(u->key, s->zone_len, zone, sizeof(zone)), s->n_addr);
 	if (!attempt_start(r, u, 0, false, false, now_ms))
 		upq_fail(r, u);
 }
