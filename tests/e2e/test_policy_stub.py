@@ -10,7 +10,9 @@ Referrals within the zone are followed, as Unbound's stub-zone does: the
 stub zone's server delegates child.stubzone.test. to a second
 tierdns-upper (glue within the child, port 53 on a random loopback
 address: needs root), whose answers, NXDOMAIN and NODATA reach the client
-and are cached. A scripted server that a delegation leads to refers back
+and are cached. A delegation to a lame server (REFUSED), an address where
+nothing listens and a third server is answered by the third. A scripted
+server that a delegation leads to refers back
 up (a loop), out of the stub zone, or one label deeper every time (the
 limit of 8 referrals): SERVFAIL at once, logged with the reason, and the
 daemon goes on serving."""
@@ -43,6 +45,12 @@ ns.away A  %(script)s
 deep   NS  ns.deep
 ns.deep A  %(script)s
 nsout  NS  ns.elsewhere.example.
+lame   NS  ns1.lame
+lame   NS  ns2.lame
+lame   NS  ns3.lame
+ns1.lame A %(script)s
+ns2.lame A %(dead)s
+ns3.lame A %(good)s
 """
 
 CHILD_ZONE = """$ORIGIN child.stubzone.test.
@@ -89,17 +97,19 @@ def scripted(up, s):
         zone = ".".join(labels[-(4 + up.count(q)):])
         ns = "ns." + zone
     else:
-        return [("send", hl.reply(s, rcode=5))]
+        return [("send", hl.reply(s, rcode=5))]  # lame for lame.
     return [("send", hl.reply(s, authority=["%s 300 IN NS %s" % (zone, ns)],
                               additional=["%s 300 IN A %s" % (ns, up.addr)], aa=False))]
 
 
 default = hl.FakeUpstream(h, default_answering)
 fake = hl.FakeUpstream(h, authoritative)
-child = script = None
+child = script = good = None
+dead = hl.rand_addr()  # nothing listens there
 if ROOT:
     # Glue has no port: the delegated servers listen on 53.
     script = hl.FakeUpstream(h, scripted, port=53)
+    good = hl.FakeUpstream(h, authoritative, port=53)
     cz = os.path.join(h.tmp, "child.zone")
     child_db = os.path.join(h.tmp, "child-db")
     child_addr = hl.rand_addr()
@@ -110,7 +120,8 @@ if ROOT:
 zone = os.path.join(h.tmp, "stub.zone")
 with open(zone, "w") as f:
     f.write(ZONE % {"child": child.addr if ROOT else "192.0.2.54",
-                    "script": script.addr if ROOT else "192.0.2.55"})
+                    "script": script.addr if ROOT else "192.0.2.55",
+                    "good": good.addr if ROOT else "192.0.2.56", "dead": dead})
 h.zone_load(os.path.join(h.tmp, "upper-db"), zone)
 upper = h.start_upper("UPPER", os.path.join(h.tmp, "upper-db"), "-t", "1")
 upper_ep = "%s:%d" % (upper.addr, upper.port)
@@ -186,6 +197,16 @@ def run(local, label):
                 and why in local.log_text(),
                 "%s: %s: the reason (%s) is logged: %s" % (label, name, why,
                                                            local.log_text()[-1500:]))
+    # The delegated zone's servers in turn: a lame one (REFUSED), one
+    # that is not there, one that answers.
+    m, _ = hl.query(local, "host.lame.stubzone.test.", timeout=4)
+    h.check(rrs(m, dns.rdatatype.A) == ["203.0.113.7"],
+            "%s: host.lame.stubzone.test.: the third server's answer, got %s" % (label, m))
+    h.check(script.count("host.lame.stubzone.test.") == 1 and
+            good.count("host.lame.stubzone.test.") == 1,
+            "%s: the lame server asked once (%d), then the good one (%d)" %
+            (label, script.count("host.lame.stubzone.test."),
+             good.count("host.lame.stubzone.test.")))
     # the scripted server was asked after each of 1..8 referrals followed
     h.check(script.count(DEEP) == 8, "%s: %s asked %d times at the delegated server, 8 "
             "expected" % (label, DEEP, script.count(DEEP)))
@@ -198,7 +219,7 @@ def run(local, label):
 
 
 def clear():
-    for u in (default, fake, script):
+    for u in (default, fake, script, good):
         if u is None:
             continue
         with u.lock:
