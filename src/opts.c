@@ -184,7 +184,7 @@ static const struct opts_def opt_table[] = {
 	{ "stub", 0, NULL, "stub", T_LO, K_STUB, F_NULL, 0, OPTS_MAX_FORWARD, NULL, NOFIELD,
 	  "NAME@ADDR[:PORT]", "ask ADDR, an authoritative server of zone NAME,\n"
 	  "the questions for NAME and below, without\nrecursion (RD clear), repeatable; "
-	  "referrals are\nnot followed (default: none)" },
+	  "its referrals\nwithin NAME are followed (default: none)" },
 	{ "local-zone", 0, NULL, "local-zone", T_LO, K_TEXTS, F_NULL | F_LIVE, 0, OPTS_MAX_LOCAL,
 	  NULL, FIELD(local_zone), "'NAME TYPE'", "answer for NAME and below by TYPE: "
 	  "transparent,\ntypetransparent, static, redirect, refuse, deny,\nalways_nxdomain, "

@@ -1075,16 +1075,18 @@ static const struct pol_node *route_node(const struct tdns_policy *p, const uint
 }
 
 enum policy_fwd policy_route(const struct tdns_policy *p, const uint8_t *qkey,
-			     size_t qkey_len, unsigned *first, unsigned *end)
+			     size_t qkey_len, unsigned *first, unsigned *end, size_t *zone_len)
 {
 	const struct pol_node *n = route_node(p, qkey, qkey_len);
 
 	*first = 0;
 	*end = p != NULL ? p->n_default : 0;
+	*zone_len = 0;
 	if (n == NULL)
 		return POLICY_FWD_DEFAULT;
 	*first = n->first;
 	*end = n->end;
+	*zone_len = n->klen;
 	return n->fwd;
 }
 

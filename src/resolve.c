@@ -21,6 +21,7 @@
 #include "tierdns/negcache.h"
 #include "tierdns/pipeline.h"
 #include "tierdns/policy.h"
+#include "tierdns/referral.h"
 #include "tierdns/sketch.h"
 
 #define DEFAULT_TIMEOUT_MS 2000u
@@ -52,6 +53,9 @@
  * is followed by asking for the target in turn; at most this many CNAMEs
  * in all from the client's qname (Unbound restarts about as often). */
 #define CHASE_MAX_HOPS 8u
+/* The servers a stub zone's referral names are asked at their glue
+ * addresses on the DNS port (RFC 1035 4.2). */
+#define DNS_PORT 53u
 /* Random bytes fetched from the kernel at a time (IDs, 0x20 bits). */
 #define RAND_POOL 256u
 /* RFC 9520 3.2 (Unbound's val-bogus-ttl): how long a bogus answer is
@@ -64,6 +68,8 @@ _Static_assert(QUESTION_KEY_MAX <= FAILCACHE_KEY_MAX, "failcache keys hold quest
 /* Secure NXDOMAIN answers kept for RFC 8198 synthesis (negcache.h), per
  * resolver: each is scanned on a miss, so few. */
 #define NEGCACHE_ANSWERS 64u
+/* A name as text: each of its octets as \DDD at most (RFC 1035 5.1). */
+#define NAME_TEXT_MAX (NAME_WIRE_MAX * 4 + 1)
 /* Names remembered while walking one chain (loop detection). */
 #define CHAIN_NAMES_MAX (CACHE_CHAIN_MAX + 2)
 
@@ -91,7 +97,8 @@ enum fail_kind {
 	FAIL_CHAIN,       /* a CNAME chain longer than CHASE_MAX_HOPS */
 	FAIL_INTERNAL,    /* out of memory and the like */
 	FAIL_STORE,       /* the local store failed (static zones, cache) */
-	FAIL_REFERRAL,    /* a stub zone's server referred further down */
+	FAIL_REFERRAL,    /* a stub zone's server gave a referral that is
+			   * not followed (upq.ref_bad says why) */
 	FAIL_REFUSED,     /* a CNAME target in a domain never forwarded
 			   * (NAME@refused): REFUSED, as the target itself is */
 };
@@ -117,6 +124,13 @@ struct upq {
 	unsigned set_end;         /* upstreams set_first .. set_end-1 */
 	bool stub;                /* the set is a stub zone's authoritative
 				   * servers: asked with RD clear */
+	size_t stub_len;          /* stub: the zone's key, qname key[0..stub_len) */
+	/* stub, once a referral was followed (referral.h): the servers asked
+	 * now are ref->addr[0 .. n_addr), upstream indexes them, and no
+	 * health is kept for them (they are none of the upstreams). NULL:
+	 * the set's upstreams are asked. */
+	struct referral_state *ref;
+	uint8_t ref_bad;          /* FAIL_REFERRAL: the enum referral_verdict */
 	bool tcp;                 /* current attempt over TCP */
 	bool no_edns;             /* current attempt without OPT (RFC 6891 7) */
 	bool probe;               /* current attempt probes a dead upstream */
@@ -259,7 +273,7 @@ static const char *fail_text(enum fail_kind why)
 	case FAIL_CHAIN: return "CNAME chain too long";
 	case FAIL_STORE: return "local store error";
 	case FAIL_REFUSED: return "CNAME target in a domain never forwarded (refused)";
-	case FAIL_REFERRAL: return "referral from a stub zone's server (not followed)";
+	case FAIL_REFERRAL: return "referral from a stub zone's server not followed";
 	case FAIL_INTERNAL: break;
 	}
 	return "internal error";
@@ -269,9 +283,13 @@ static const char *fail_text(enum fail_kind why)
  * errno the transport saw ("network error (Connection refused)"). */
 static const char *upq_fail_text(const struct upq *u, char *buf, size_t cap)
 {
-	if (u->why != FAIL_NETWORK || u->err == 0)
+	if (u->why == FAIL_REFERRAL)
+		snprintf(buf, cap, "%s: %s", fail_text(u->why),
+			 referral_text((enum referral_verdict)u->ref_bad));
+	else if (u->why == FAIL_NETWORK && u->err != 0)
+		snprintf(buf, cap, "%s (%s)", fail_text(u->why), strerror(u->err));
+	else
 		return fail_text(u->why);
-	snprintf(buf, cap, "%s (%s)", fail_text(u->why), strerror(u->err));
 	return buf;
 }
 
@@ -348,6 +366,26 @@ static bool fail_unreachable(enum fail_kind why)
 	       why == FAIL_TLS_AUTH;
 }
 
+/* The name of the key qkey[0..len) into buf, for log lines. */
+static const char *key_text(const uint8_t *qkey, size_t len, char *buf, size_t cap)
+{
+	uint8_t wire[NAME_WIRE_MAX];
+	size_t wlen;
+	ldns_rdf *d = NULL;
+	char *text = NULL;
+
+	snprintf(buf, cap, "?");
+	if (name_key_to_wire(qkey, len, wire, &wlen) == TDNS_OK)
+		d = ldns_dname_new_frm_data((uint16_t)wlen, wire);
+	if (d != NULL)
+		text = ldns_rdf2str(d);
+	if (text != NULL)
+		snprintf(buf, cap, "%s", text);
+	free(text);
+	ldns_rdf_deep_free(d);
+	return buf;
+}
+
 /* Every SERVFAIL (and every REFUSED of a failure, fail_rcode) is logged
  * with its reason, at most LOG_BURST lines a second; the lines left out
  * are counted and reported in the next window (a dead upstream under load
@@ -358,10 +396,7 @@ static void log_failure(struct tdns_resolver *r, uint16_t rcode, const uint8_t *
 {
 	const char *rc = rcode == DNS_RCODE_REFUSED ? "REFUSED" : "SERVFAIL";
 	uint64_t now_ms = clock_mono_ms();
-	uint8_t wire[NAME_WIRE_MAX];
-	size_t wlen = 0;
-	ldns_rdf *qname = NULL;
-	char *name = NULL, *type;
+	char name[NAME_TEXT_MAX], *type;
 
 	if (now_ms >= r->log_window + LOG_WINDOW_MS) {
 		if (r->log_pending != 0)
@@ -378,21 +413,14 @@ static void log_failure(struct tdns_resolver *r, uint16_t rcode, const uint8_t *
 	}
 	r->log_lines++;
 	stats_inc(&r->stats.servfail_logged);
-	if (name_key_to_wire(qkey, qkey_len, wire, &wlen) == TDNS_OK)
-		qname = ldns_dname_new_frm_data((uint16_t)wlen, wire);
-	if (qname != NULL)
-		name = ldns_rdf2str(qname);
-	ldns_rdf_deep_free(qname);
+	key_text(qkey, qkey_len, name, sizeof(name));
 	type = ldns_rr_type2str((ldns_rr_type)qtype);
 	if (remembered_ms > 0)
-		log_warn("%s %s %s: %s; answered from memory for %u s%s", rc,
-			 name != NULL ? name : "?", type != NULL ? type : "?", why,
-			 (unsigned)(remembered_ms / 1000),
+		log_warn("%s %s %s: %s; answered from memory for %u s%s", rc, name,
+			 type != NULL ? type : "?", why, (unsigned)(remembered_ms / 1000),
 			 unreachable ? " or until an upstream answers" : "");
 	else
-		log_warn("%s %s %s: %s", rc, name != NULL ? name : "?",
-			 type != NULL ? type : "?", why);
-	free(name);
+		log_warn("%s %s %s: %s", rc, name, type != NULL ? type : "?", why);
 	free(type);
 }
 
@@ -516,6 +544,8 @@ static unsigned usable_from(const struct tdns_resolver *r, const struct upq *u,
 {
 	unsigned n = 0;
 
+	if (u->ref != NULL)
+		return from < u->ref->n_addr ? u->ref->n_addr - from : 0;
 	for (unsigned i = from; i < u->set_end; i++)
 		if (infra_peek(r->infra, i, now_ms) != INFRA_SKIP)
 			n++;
@@ -561,8 +591,10 @@ static void up_verdict(struct tdns_resolver *r, struct upq *u, bool alive,
 {
 	uint64_t rtt = now_ms > u->sent_ms ? now_ms - u->sent_ms : 1;
 	uint32_t backoff = 0;
-	char lb[80], fb[96];
+	char lb[80], fb[224];
 
+	if (u->ref != NULL)
+		return; /* a referral's server: no upstream's health */
 	if (alive && u->upstream < STATS_MAX_UPSTREAM) {
 		stats_inc(&r->stats.up_answered[u->upstream]);
 		stats_add(&r->stats.up_rtt_ms[u->upstream], rtt);
@@ -602,14 +634,15 @@ static uint64_t attempt_time(const struct tdns_resolver *r, const struct upq *u,
 {
 	uint64_t left = u->deadline - now_ms, per, rto;
 	unsigned n = usable_from(r, u, up + 1, now_ms);
-	struct infra_state st;
+	struct infra_state st = { 0 };
 
 	/* With none usable after it, the dead ones after it are tried. */
-	n = 1 + (n > 0 ? n : u->set_end - up - 1);
+	n = 1 + (n > 0 || u->ref != NULL ? n : u->set_end - up - 1);
 	per = left / n;
 	if (per < MIN_ATTEMPT_MS)
 		per = MIN_ATTEMPT_MS;
-	infra_get(r->infra, up, &st);
+	if (u->ref == NULL)
+		infra_get(r->infra, up, &st);
 	if (n > 1 && st.fails > 0) {
 		rto = (uint64_t)SUSPECT_FACTOR * st.srtt_ms;
 		if (rto < MIN_ATTEMPT_MS)
@@ -703,6 +736,7 @@ static void upq_destroy(struct tdns_resolver *r, struct upq *u)
 	r->n_out--;
 	cache_value_clear(&u->chain);
 	chain_free(u->vc);
+	free(u->ref);
 	free(u);
 }
 
@@ -771,29 +805,46 @@ static size_t build_query(const struct tdns_resolver *r, const struct upq *u,
 			    UPQ_MSG_MAX);
 }
 
+/* Send u's current question (the attempt's token and ID set) to server
+ * `up` of its set: an upstream, or a referral's server (u->ref). */
+static enum tdns_status attempt_send(struct tdns_resolver *r, const struct upq *u,
+				     unsigned up, bool tcp, const uint8_t *msg, size_t len)
+{
+	const struct tdns_transport *t = &r->cfg.transport;
+
+	if (u->ref == NULL)
+		return t->send(t->ctx, u->token, up, tcp, msg, len);
+	if (t->send_to == NULL)
+		return TDNS_EINVAL;
+	return t->send_to(t->ctx, u->token, &u->ref->addr[up], tcp, msg, len);
+}
+
 /*
- * Start an attempt on the first upstream from `first` that takes it: a new
+ * Start an attempt on the first server from `first` that takes it: a new
  * token and a new random ID every time (RFC 5452 9.2). Dead upstreams are
- * skipped unless due for their one probe. tcp and no_edns apply to `first`
- * only; a further upstream is asked over UDP with EDNS. Returns false
- * when no upstream could be sent to (u->why says why).
+ * skipped unless due for their one probe (a referral's servers have no
+ * health: each is asked in turn). tcp and no_edns apply to `first` only; a
+ * further server is asked over UDP with EDNS. Returns false when none could
+ * be sent to (u->why says why).
  */
 static bool attempt_start(struct tdns_resolver *r, struct upq *u, unsigned first,
 			  bool tcp, bool no_edns, uint64_t now_ms)
 {
 	uint8_t msg[UPQ_MSG_MAX];
-	struct infra_state st;
-	enum infra_use use;
+	struct infra_state st = { 0 };
+	enum infra_use use = INFRA_USE;
+	unsigned end = u->ref != NULL ? u->ref->n_addr : u->set_end;
 	size_t len;
 
 	attempt_close(r, u);
-	for (unsigned up = first; up < u->set_end;
+	for (unsigned up = first; up < end;
 	     up++, tcp = false, no_edns = false) {
 		if (now_ms >= u->deadline)
 			return false;
 		/* A probe taken here is this attempt's until its verdict
 		 * (up_verdict) or attempt_close gives it back. */
-		use = infra_claim(r->infra, up, now_ms);
+		if (u->ref == NULL)
+			use = infra_claim(r->infra, up, now_ms);
 		if (use == INFRA_SKIP && usable_from(r, u, up + 1, now_ms) > 0) {
 			stats_inc(&r->stats.upstream_skipped);
 			continue;
@@ -809,16 +860,16 @@ static bool attempt_start(struct tdns_resolver *r, struct upq *u, unsigned first
 			return false;
 		}
 		u->no_edns = no_edns;
-		infra_get(r->infra, up, &st);
+		if (u->ref == NULL)
+			infra_get(r->infra, up, &st);
 		set_qsent(r, u, r->cfg.use_0x20 && !st.no_0x20 && !u->plain_case);
 		if (++r->seq == 0)
 			r->seq = 1;
 		u->token = (uint64_t)r->seq << SLOT_BITS | u->slot;
 		len = build_query(r, u, msg);
-		if (r->cfg.transport.send(r->cfg.transport.ctx, u->token, up, tcp,
-					  msg, len) == TDNS_OK) {
+		if (attempt_send(r, u, up, tcp, msg, len) == TDNS_OK) {
 			stats_inc(&r->stats.upstream_sent);
-			if (up < STATS_MAX_UPSTREAM)
+			if (u->ref == NULL && up < STATS_MAX_UPSTREAM)
 				stats_inc(&r->stats.up_sent[up]);
 			u->tcp = tcp;
 			u->sent_ms = now_ms;
@@ -935,7 +986,7 @@ static void upq_fail(struct tdns_resolver *r, struct upq *u)
 	enum fail_kind why = u->why;
 	struct upq *d = deps_detach(u), *dnext;
 	uint32_t remembered = 0;
-	char fb[96];
+	char fb[224];
 
 	/* A refusal is the policy's answer, not a failure to remember: a
 	 * reload may change it. */
@@ -997,16 +1048,18 @@ static void attempt_failed(struct tdns_resolver *r, struct upq *u,
 		upq_fail(r, u);
 }
 
-/* The upstream set of a name (policy.h); without a policy, every upstream. */
+/* The upstream set of a name (policy.h); without a policy, every upstream.
+ * *zone_len: the key length of the name that routes it (0: the default). */
 static enum policy_fwd route(const struct tdns_resolver *r, const uint8_t *qkey,
-			     size_t qkey_len, unsigned *first, unsigned *end)
+			     size_t qkey_len, unsigned *first, unsigned *end, size_t *zone_len)
 {
 	if (r->pol == NULL) {
 		*first = 0;
 		*end = r->cfg.n_upstream;
+		*zone_len = 0;
 		return POLICY_FWD_DEFAULT;
 	}
-	return policy_route(r->pol, qkey, qkey_len, first, end);
+	return policy_route(r->pol, qkey, qkey_len, first, end, zone_len);
 }
 
 static enum tdns_status upq_new(struct tdns_resolver *r, const uint8_t *qkey,
@@ -1041,7 +1094,7 @@ static enum tdns_status upq_new(struct tdns_resolver *r, const uint8_t *qkey,
 	/* The one place upstreams are chosen: the question's set. A name
 	 * that is never forwarded gets none (no query for one is started:
 	 * miss_stage answers a client's, local_value a chased target's). */
-	how = route(r, qkey, qkey_len, &u->set_first, &u->set_end);
+	how = route(r, qkey, qkey_len, &u->set_first, &u->set_end, &u->stub_len);
 	if (how > POLICY_FWD_STUB)
 		u->set_end = u->set_first;
 	u->stub = how == POLICY_FWD_STUB;
@@ -1217,6 +1270,7 @@ static int local_value(struct tdns_resolver *r, const struct tdns_qctx *q,
 	struct tdns_txn *t;
 	enum policy_fwd how;
 	unsigned first, end;
+	size_t zone_len;
 	enum tdns_status st;
 	int ret = -1;
 
@@ -1247,7 +1301,7 @@ static int local_value(struct tdns_resolver *r, const struct tdns_qctx *q,
 		ret = -1;
 		goto out;
 	}
-	how = route(r, q->qkey, q->qkey_len, &first, &end);
+	how = route(r, q->qkey, q->qkey_len, &first, &end, &zone_len);
 	if (how == POLICY_FWD_REFUSED) {
 		*why = FAIL_REFUSED;
 		ret = -1;
@@ -1340,11 +1394,11 @@ static enum pipeline_verdict miss_stage(struct tdns_resolver *r,
 	enum policy_fwd how;
 	unsigned first, end;
 	const uint8_t *nval;
-	size_t key_len, nlen;
+	size_t key_len, nlen, zone_len;
 	uint32_t hash;
 
 	/* A name never forwarded is answered here, recursion asked or not. */
-	how = route(r, q->qkey, q->qkey_len, &first, &end);
+	how = route(r, q->qkey, q->qkey_len, &first, &end, &zone_len);
 	if (how > POLICY_FWD_STUB) {
 		policy_route_answer(r->pol, how, q, a);
 		return PIPELINE_ANSWER;
@@ -1598,7 +1652,7 @@ static void case_verdict(struct tdns_resolver *r, const struct upq *u)
 {
 	char lb[80];
 
-	if (!r->cfg.use_0x20 || (!u->used_0x20 && !u->plain_case))
+	if (!r->cfg.use_0x20 || (!u->used_0x20 && !u->plain_case) || u->ref != NULL)
 		return;
 	if (infra_case_report(r->infra, u->upstream, u->used_0x20)) {
 		stats_inc(&r->stats.fallback_0x20);
@@ -2141,6 +2195,49 @@ static void accept_value(struct tdns_resolver *r, struct upq *u,
 	cache_value_clear(v);
 }
 
+/*
+ * A stub zone's server (or one a referral named) referred u further
+ * (RFC 1034 4.3.2 step 3b): when referral.h takes it, the delegated zone's
+ * servers are asked the same question, with what is left of u's budget;
+ * otherwise (a loop, out of the zone, no glue, too many) the next server
+ * of the current set is tried, and when none is left u fails with the
+ * referral's reason (FAIL_REFERRAL).
+ */
+static void referral_take(struct tdns_resolver *r, struct upq *u, const struct tdns_msg *m,
+			  uint64_t now_ms)
+{
+	struct referral_state *s = u->ref;
+	enum referral_verdict v;
+	char zone[NAME_TEXT_MAX];
+
+	if (s == NULL) {
+		s = malloc(sizeof(*s));
+		if (s == NULL) {
+			u->why = FAIL_INTERNAL;
+			attempt_failed(r, u, now_ms);
+			return;
+		}
+		referral_begin(s, u->stub_len);
+	}
+	v = referral_follow(s, m, u->key, u->qkey_len, DNS_PORT);
+	if (v != REFERRAL_OK) {
+		if (s != u->ref)
+			free(s);
+		stats_inc(&r->stats.upstream_failed);
+		u->why = FAIL_REFERRAL;
+		u->ref_bad = (uint8_t)v;
+		attempt_failed(r, u, now_ms);
+		return;
+	}
+	attempt_close(r, u);
+	u->ref = s;
+	if (log_get_level() >= TDNS_LOG_DEBUG)
+		log_debug("stub zone referral %u to %s (%u addresses) followed", s->hops,
+			  key_text(u->key, s->zone_len, zone, sizeof(zone)), s->n_addr);
+	if (!attempt_start(r, u, 0, false, false, now_ms))
+		upq_fail(r, u);
+}
+
 /* The attempt failed for `why`; alive says whether the upstream itself
  * answered (an error rcode) or not (silence, garbage, socket). */
 static void reply_failed(struct tdns_resolver *r, struct upq *u,
@@ -2259,9 +2356,9 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 		return;
 	}
 	if (u->stub && referral(&m)) {
-		/* Following it is an iterator's work (Unbound's stub-zone
-		 * does): not done; the next server of the set may answer. */
-		reply_failed(r, u, FAIL_REFERRAL, true, now_ms);
+		up_verdict(r, u, true, now_ms);
+		case_verdict(r, u);
+		referral_take(r, u, &m, now_ms);
 		return;
 	}
 	up_verdict(r, u, true, now_ms);
@@ -2298,7 +2395,7 @@ void resolver_tick(struct tdns_resolver *r, uint64_t now_ms)
 			upq_fail(r, u);
 		} else {
 			stats_inc(&r->stats.upstream_timeouts);
-			if (u->upstream < STATS_MAX_UPSTREAM)
+			if (u->ref == NULL && u->upstream < STATS_MAX_UPSTREAM)
 				stats_inc(&r->stats.up_timeouts[u->upstream]);
 			up_verdict(r, u, false, now_ms);
 			attempt_failed(r, u, now_ms);

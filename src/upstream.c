@@ -5,6 +5,7 @@
  */
 #include "tierdns/upstream.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,10 @@
 
 struct dot_conn;
 
+/* The idx of an attempt at a server that is none of the upstreams
+ * (resolve.h send_to): clear UDP/TCP, no cookie state kept for it. */
+#define NOT_UPSTREAM UINT_MAX
+
 /* One attempt's socket, or its place on a DoT connection. */
 struct attempt {
 	struct tdns_upstream *up;
@@ -34,7 +39,9 @@ struct attempt {
 	struct dot_conn *dot;       /* the DoT connection it waits on, or NULL */
 	uint16_t id;                /* its query's ID (DoT: how replies find it) */
 	struct attempt *dprev, *dnext; /* its bucket of the DoT connection */
-	unsigned idx; /* the upstream it went to */
+	unsigned idx; /* the upstream it went to, or NOT_UPSTREAM */
+	const struct tdns_addr *to; /* its address: up->addrs[idx], or own */
+	struct tdns_addr own;       /* NOT_UPSTREAM: the server's address */
 	bool tcp;     /* sent over TCP (after a TC) */
 	bool in_cb; /* inside resolver_on_reply for this attempt */
 	bool dead;  /* done was called meanwhile: free after the callback */
@@ -214,13 +221,19 @@ static void free_attempt(struct tdns_upstream *up, struct attempt *a)
 /* Upstream i is DNS over TLS. */
 static bool is_dot(const struct tdns_upstream *up, unsigned i)
 {
-	return up->auth != NULL && up->auth[i] != NULL;
+	return i < up->n && up->auth != NULL && up->auth[i] != NULL;
+}
+
+/* Queries to upstream i carry cookies (one of the clear upstreams). */
+static bool has_cookies(const struct tdns_upstream *up, unsigned i)
+{
+	return up->cookies && i < up->n && !is_dot(up, i);
 }
 
 /* How attempt a went: 1 UDP, 2 TCP, 3 DNS over TLS (dnstap.h's numbers). */
 static int a_proto(const struct tdns_upstream *up, const struct attempt *a)
 {
-	if (up->auth != NULL && up->auth[a->idx] != NULL)
+	if (is_dot(up, a->idx))
 		return 3;
 	return a->tcp ? 2 : 1;
 }
@@ -235,7 +248,7 @@ static void deliver(struct attempt *a, const uint8_t *msg, size_t len,
 	uint8_t server[COOKIE_SERVER_MAX];
 	size_t slen;
 
-	if (msg != NULL && up->cookies && !is_dot(up, a->idx)) {
+	if (msg != NULL && has_cookies(up, a->idx)) {
 		switch (cookie_client_check(msg, len, up->ccookie[a->idx], server, &slen)) {
 		case COOKIE_REPLY_FORGED:
 			/* RFC 7873 5.3: not the server's answer to us. The
@@ -255,7 +268,7 @@ static void deliver(struct attempt *a, const uint8_t *msg, size_t len,
 	}
 
 	if (msg != NULL && up->tap != NULL)
-		up->tap(up->tap_ctx, &up->addrs[a->idx], a_proto(up, a), true, msg, len);
+		up->tap(up->tap_ctx, a->to, a_proto(up, a), true, msg, len);
 	a->in_cb = true;
 	if (msg != NULL)
 		resolver_on_reply(a->up->r, a->token, msg, len);
@@ -357,54 +370,74 @@ static void on_msg(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t len
 	deliver(ctx, msg, len, o);
 }
 
-static enum tdns_status tr_send(void *ctx, uint64_t token, unsigned upstream,
-				bool tcp, const uint8_t *msg, size_t len)
+/* Send msg as the attempt token to upstream idx, or (idx NOT_UPSTREAM)
+ * to the server at *to. */
+static enum tdns_status send_attempt(struct tdns_upstream *up, uint64_t token, unsigned idx,
+				     const struct tdns_addr *to, bool tcp, const uint8_t *msg,
+				     size_t len)
 {
-	struct tdns_upstream *up = ctx;
 	struct attempt *a = NULL;
 	char addr[64];
 	size_t clen;
-	enum tdns_status st = TDNS_EINVAL;
+	enum tdns_status st = TDNS_ENOMEM;
 
-	if (upstream >= up->n)
-		goto out;
-	st = TDNS_ENOMEM;
 	a = pool_get(&up->spare, sizeof(*a));
 	if (a == NULL || !tab_reserve(up))
 		goto out;
 	a->up = up;
 	a->token = token;
-	a->idx = upstream;
+	a->idx = idx;
 	a->tcp = tcp;
-	if (up->cookies && !is_dot(up, upstream) &&
-	    cookie_client_add(msg, len, up->ccookie[upstream], up->scookie[upstream],
-			      up->slen[upstream], up->qbuf, sizeof(up->qbuf), &clen)) {
+	if (idx == NOT_UPSTREAM) {
+		a->own = *to;
+		a->to = &a->own;
+	} else {
+		a->to = &up->addrs[idx];
+	}
+	if (has_cookies(up, idx) &&
+	    cookie_client_add(msg, len, up->ccookie[idx], up->scookie[idx], up->slen[idx],
+			      up->qbuf, sizeof(up->qbuf), &clen)) {
 		msg = up->qbuf;
 		len = clen;
 	}
-	if (up->auth != NULL && up->auth[upstream] != NULL) {
+	if (is_dot(up, idx)) {
 		/* DoT: TC never happens on a stream; tcp changes nothing. */
-		st = dot_send(up, a, upstream, msg, len);
+		st = dot_send(up, a, idx, msg, len);
 	} else {
-		st = tcp ? netio_out_tcp(up->loop, &up->addrs[upstream], on_msg, a, &a->out)
-			 : netio_out_udp(up->loop, &up->addrs[upstream], on_msg, a, &a->out);
+		st = tcp ? netio_out_tcp(up->loop, a->to, on_msg, a, &a->out)
+			 : netio_out_udp(up->loop, a->to, on_msg, a, &a->out);
 		if (st == TDNS_OK)
 			st = netio_out_send(a->out, msg, len);
 	}
 	if (st != TDNS_OK) {
-		log_warn("upstream %s: %s",
-			 netio_addr_str(&up->addrs[upstream], addr, sizeof(addr)),
-			 tdns_strerror(st));
+		log_warn("%s %s: %s", idx == NOT_UPSTREAM ? "name server" : "upstream",
+			 netio_addr_str(a->to, addr, sizeof(addr)), tdns_strerror(st));
 		goto out;
 	}
 	if (up->tap != NULL)
-		up->tap(up->tap_ctx, &up->addrs[upstream], a_proto(up, a), false, msg, len);
+		up->tap(up->tap_ctx, a->to, a_proto(up, a), false, msg, len);
 	tab_place(up, a);
 	up->n_open++;
 	a = NULL;
 out:
 	free_attempt(up, a);
 	return st;
+}
+
+static enum tdns_status tr_send(void *ctx, uint64_t token, unsigned upstream,
+				bool tcp, const uint8_t *msg, size_t len)
+{
+	struct tdns_upstream *up = ctx;
+
+	if (upstream >= up->n)
+		return TDNS_EINVAL;
+	return send_attempt(up, token, upstream, NULL, tcp, msg, len);
+}
+
+static enum tdns_status tr_send_to(void *ctx, uint64_t token, const struct tdns_addr *addr,
+				   bool tcp, const uint8_t *msg, size_t len)
+{
+	return send_attempt(ctx, token, NOT_UPSTREAM, addr, tcp, msg, len);
 }
 
 static void tr_done(void *ctx, uint64_t token)
@@ -525,6 +558,7 @@ struct tdns_transport upstream_transport(struct tdns_upstream *up)
 {
 	struct tdns_transport t = {
 		.send = tr_send,
+		.send_to = tr_send_to,
 		.done = tr_done,
 		.wake = tr_wake,
 		.ctx = up,

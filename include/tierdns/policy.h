@@ -169,9 +169,10 @@ enum policy_verdict policy_answer(const struct tdns_policy *p, const struct tdns
 				  struct tdns_answer *a);
 
 /* The route of a name key. POLICY_FWD_DEFAULT, _SET and _STUB: upstreams
- * [*first, *end). */
+ * [*first, *end). *zone_len: the length of the key of the forward: or
+ * stub: name that routes it (a prefix of qkey), 0 for the default set. */
 enum policy_fwd policy_route(const struct tdns_policy *p, const uint8_t *qkey,
-			     size_t qkey_len, unsigned *first, unsigned *end);
+			     size_t qkey_len, unsigned *first, unsigned *end, size_t *zone_len);
 
 /* The answer to q for a route that is not forwarded (NXDOMAIN, REFUSED,
  * PRIVATE); a's entries borrow p. */

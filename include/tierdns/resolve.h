@@ -37,6 +37,19 @@
  * and a longer chain are SERVFAIL and not cached; a failed target lookup
  * is SERVFAIL. Not for qtype CNAME or ANY.
  *
+ * Stub zones (policy.h POLICY_FWD_STUB): the zone's servers are asked with
+ * RD clear. A referral from one of them to a zone delegated within the
+ * stub zone (referral.h has the rules: closer each time, glue within the
+ * delegated zone, at most 8) is followed: the delegated zone's servers, at
+ * their glue addresses on port 53, are asked the same question through
+ * transport.send_to, one after the other as upstreams are (an even share
+ * of the budget left each, 0x20 as configured), within the query's
+ * budget, but with no health kept for them (they are none of the
+ * upstreams, infra.h); their answer is cached as the stub server's would
+ * be. A referral that is not followed moves on to the next server of the
+ * set that gave it; after the last one the query fails (SERVFAIL, reason
+ * "referral", logged with referral.h's text).
+ *
  * DNSSEC validation (cfg.anchors, validate.h): upstream queries set DO,
  * and CD for a client's CD=1 miss, and for the CNAME targets, DNSKEYs
  * and DS its answer needs. CD is part of the coalescing key: a CD=1 miss
@@ -136,6 +149,12 @@ struct tdns_transport {
 	 * return makes the resolver try the next upstream. */
 	enum tdns_status (*send)(void *ctx, uint64_t token, unsigned upstream,
 				 bool tcp, const uint8_t *msg, size_t len);
+	/* The same to a server that is none of the upstreams, at addr
+	 * (copied): a name server that a stub zone's server referred to
+	 * (referral.h). Its replies come back as send's do. NULL: such
+	 * servers cannot be asked (every attempt at one fails). */
+	enum tdns_status (*send_to)(void *ctx, uint64_t token, const struct tdns_addr *addr,
+				    bool tcp, const uint8_t *msg, size_t len);
 	/* The attempt `token` is over: release its socket. No
 	 * resolver_on_reply for this token may follow. */
 	void (*done)(void *ctx, uint64_t token);

@@ -407,9 +407,11 @@ class FakeUpstream:
       ("send_other", bytes)  reply over UDP from another port
       ("send_other_addr", bytes)  reply over UDP from another address
       ("sleep", seconds)
-    None or [] sends nothing (silence). Each query is appended to up.seen."""
+    None or [] sends nothing (silence). Each query is appended to up.seen.
+    port: the port to listen on (0: one the kernel picks; 53, where a
+    referral's glue points, needs root)."""
 
-    def __init__(self, h, handler):
+    def __init__(self, h, handler, port=0):
         self.h = h
         self.handler = handler
         self.seen = []
@@ -420,7 +422,7 @@ class FakeUpstream:
             self.addr = rand_addr()
             self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.tcp.bind((self.addr, 0))
+            self.tcp.bind((self.addr, port))
             self.port = self.tcp.getsockname()[1]
             self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             try:

@@ -158,11 +158,12 @@ class Env:
 
     # -- processes -------------------------------------------------------
 
-    def _spawn(self, name, argv, ready, conf=None, text=None):
+    def _spawn(self, name, argv, ready, conf=None, text=None, where=None):
         """Start argv on a free port and wait until ready(proc) is true; a
         daemon that exits at start (a port taken meanwhile) is retried on
         another port. "@PORT@" in argv, and in text (written to the file
-        conf first, for the daemons configured by file), becomes the port."""
+        conf first, for the daemons configured by file), becomes the port.
+        where: (addr, port) the daemon listens on instead (argv says so)."""
         log = self.path("%s.log" % name)
         for attempt in range(5):
             port = free_port()
@@ -178,6 +179,8 @@ class Env:
                                          start_new_session=True)
             p = Proc(name, full, log, popen)
             p.port = port
+            if where is not None:
+                p.addr, p.port = where
             self.procs.append(p)
             deadline = time.monotonic() + 15
             while time.monotonic() < deadline:
@@ -298,8 +301,10 @@ remote-control:
         return self._spawn("nsd", [NSD_BIN, "-d", "-c", conf],
                            self._ready_dns("interop.", "SOA"), conf, text)
 
-    def start_upper(self, zones=None, name="upper"):
-        """tierdns-upper serving zones [(origin, path)], by default ZONES."""
+    def start_upper(self, zones=None, name="upper", where=None):
+        """tierdns-upper serving zones [(origin, path)], by default ZONES;
+        where: (addr, port) to listen on instead of 127.0.0.1 and a free
+        port (port 53, where a referral's glue leads, needs root)."""
         db = self.path("%s-db" % name)
         files = [f for _, f in zones] if zones else \
             [os.path.join(ZONES_DIR, f) for _, f in ZONES]
@@ -310,9 +315,11 @@ remote-control:
         # --full-any: ANY over UDP with every RRset, as NSD does over TCP,
         # so that rule_any_subset can compare it with NSD's one RRset (the
         # default, one RRset by RFC 8482, is tests/e2e/test_minimal_any.sh's).
+        addr, port = where if where is not None else ("127.0.0.1", "@PORT@")
         return self._spawn(name, [self.bin("tierdns-upper"), "--db", db, "--full-any",
-                                  "--listen", "127.0.0.1", "--port", "@PORT@"],
-                           self._ready_dns(zones[0][0] if zones else "interop.", "SOA"))
+                                  "--listen", addr, "--port", str(port)],
+                           self._ready_dns(zones[0][0] if zones else "interop.", "SOA"),
+                           where=where)
 
     def start_local(self, name, upstream, db=None, upstream_endpoint=None):
         """tierdns-local forwarding to upstream (a Proc) or to

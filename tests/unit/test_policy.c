@@ -277,7 +277,7 @@ static void test_route(void **state)
 	struct policy_src src;
 	struct tdns_policy *p;
 	unsigned first, end;
-	size_t i;
+	size_t i, zone_len;
 
 	(void)state;
 	/* corp. twice apart, as flags may give it: sorted together */
@@ -299,12 +299,27 @@ static void test_route(void **state)
 
 		print_message("%s\n", cases[i].name);
 		assert_int_equal(zoneload_name_key(cases[i].name, key, &klen), TDNS_OK);
-		how = policy_route(p, key, klen, &first, &end);
+		how = policy_route(p, key, klen, &first, &end, &zone_len);
 		assert_int_equal(how, cases[i].how);
 		if (how <= POLICY_FWD_STUB) {
 			assert_int_equal(first, cases[i].first);
 			assert_int_equal(end, cases[i].end);
 		}
+		/* the routing name's key: a prefix of the name's (none for
+		 * the default set) */
+		assert_true(how == POLICY_FWD_DEFAULT ? zone_len == 0
+						      : zone_len > 0 && zone_len <= klen);
+	}
+	/* a stub zone's referrals are judged against its name (referral.h) */
+	{
+		uint8_t key[NAME_KEY_MAX];
+		size_t klen;
+
+		assert_int_equal(zoneload_name_key("a.b.St.corp.", key, &klen), TDNS_OK);
+		assert_int_equal(policy_route(p, key, klen, &first, &end, &zone_len),
+				 POLICY_FWD_STUB);
+		assert_int_equal(zone_len, 8); /* \x04corp\x02st */
+		assert_memory_equal(key, "\x04" "corp\x02st", 8);
 	}
 	policy_release(p);
 }

@@ -18,6 +18,7 @@
 #include "testutil.h"
 #include "tierdns/clock.h"
 #include "tierdns/name.h"
+#include "tierdns/policy.h"
 #include "tierdns/resolve.h"
 #include "tierdns/rrset.h"
 #include "tierdns/wire.h"
@@ -32,9 +33,13 @@
 
 /* ---- the fake transport and the fake daemon ---- */
 
+/* fake_send_to's attempts: upstream NOT_UPSTREAM, the address in to. */
+#define NOT_UPSTREAM 0xffffffffu
+
 struct sent {
 	uint64_t token;
 	unsigned upstream;
+	struct tdns_addr to;
 	bool tcp;
 	uint8_t msg[512];
 	size_t len;
@@ -61,6 +66,7 @@ struct env {
 	uint8_t out[WIRE_MAX_MSG];
 	size_t out_len;
 	bool prefetch; /* env_resolver: cfg.prefetch */
+	struct tdns_policy_box *policy; /* env_resolver: cfg.policy */
 };
 
 static enum tdns_status fake_send(void *ctx, uint64_t token, unsigned upstream,
@@ -81,6 +87,17 @@ static enum tdns_status fake_send(void *ctx, uint64_t token, unsigned upstream,
 	s->len = len;
 	s->done = false;
 	return TDNS_OK;
+}
+
+static enum tdns_status fake_send_to(void *ctx, uint64_t token, const struct tdns_addr *addr,
+				     bool tcp, const uint8_t *msg, size_t len)
+{
+	struct env *e = ctx;
+	enum tdns_status st = fake_send(ctx, token, NOT_UPSTREAM, tcp, msg, len);
+
+	if (st == TDNS_OK)
+		e->sent[e->n_sent - 1].to = *addr;
+	return st;
 }
 
 static void fake_done(void *ctx, uint64_t token)
@@ -166,16 +183,20 @@ static size_t mkquery(uint16_t id, const char *name, uint16_t type, bool rd,
 	return n;
 }
 
-/* The upstream's reply to what the resolver sent as s: same ID and question
- * unless the test changes them; answer/authority from master-file text. */
-static size_t mkreply(const struct sent *s, ldns_pkt_rcode rcode, bool tc,
-		      const char *const *an, const char *const *ns, uint8_t *out)
+/* The reply to what the resolver sent as s: same ID and question unless
+ * the test changes them; answer, authority and additional from master-file
+ * text; an authoritative server's (aa: AA set, RA clear) or a recursive
+ * upstream's. */
+static size_t mkreply_full(const struct sent *s, ldns_pkt_rcode rcode, bool tc, bool aa,
+			   const char *const *an, const char *const *ns,
+			   const char *const *ar, uint8_t *out)
 {
 	ldns_pkt *p = parse(s->msg, s->len);
 	size_t n;
 
 	ldns_pkt_set_qr(p, true);
-	ldns_pkt_set_ra(p, true);
+	ldns_pkt_set_ra(p, !aa);
+	ldns_pkt_set_aa(p, aa);
 	ldns_pkt_set_tc(p, tc);
 	ldns_pkt_set_rcode(p, (uint8_t)rcode);
 	ldns_pkt_set_edns_udp_size(p, 0);
@@ -184,9 +205,19 @@ static size_t mkreply(const struct sent *s, ldns_pkt_rcode rcode, bool tc,
 		assert_true(ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, rr_from(an[i])));
 	for (size_t i = 0; ns != NULL && ns[i] != NULL; i++)
 		assert_true(ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY, rr_from(ns[i])));
+	for (size_t i = 0; ar != NULL && ar[i] != NULL; i++)
+		assert_true(ldns_pkt_push_rr(p, LDNS_SECTION_ADDITIONAL, rr_from(ar[i])));
 	n = to_wire(p, out, 4096);
 	ldns_pkt_free(p);
 	return n;
+}
+
+/* The upstream's reply to what the resolver sent as s: same ID and question
+ * unless the test changes them; answer/authority from master-file text. */
+static size_t mkreply(const struct sent *s, ldns_pkt_rcode rcode, bool tc,
+		      const char *const *an, const char *const *ns, uint8_t *out)
+{
+	return mkreply_full(s, rcode, tc, false, an, ns, NULL, out);
 }
 
 /* The same reply with another question (name, type). */
@@ -305,7 +336,9 @@ static void env_resolver(struct env *e, unsigned n_upstream, unsigned max_out)
 	cfg.max_outstanding = max_out;
 	cfg.max_waiters = 4;
 	cfg.prefetch = e->prefetch;
+	cfg.policy = e->policy;
 	cfg.transport.send = fake_send;
+	cfg.transport.send_to = fake_send_to;
 	cfg.transport.done = fake_done;
 	cfg.transport.wake = fake_wake;
 	cfg.transport.ctx = e;
@@ -334,6 +367,7 @@ static int teardown(void **state)
 	struct env *e = *state;
 
 	resolver_free(e->r);
+	policy_box_free(e->policy);
 	store_close(e->store);
 	tu_rmdir(e->dir);
 	free(e);
@@ -2474,6 +2508,246 @@ static void test_xfr_refused(void **state)
 	assert_int_equal(e->n_sent, 0);
 }
 
+/* ---- stub zones: referrals within the zone (referral.h) ---- */
+
+/* A policy with corp. a stub zone: upstream 0 the default, 1 corp.'s
+ * server. */
+static void env_stub(struct env *e)
+{
+	struct policy_forward f[] = { { "corp.", POLICY_FWD_STUB, { .len = 0 } } };
+	struct policy_src src;
+	struct tdns_policy *p = NULL;
+	char err[256];
+
+	memset(&src, 0, sizeof(src));
+	src.n_default = 1;
+	src.forward = f;
+	src.n_forward = 1;
+	assert_int_equal(policy_build(&src, &p, err, sizeof(err)), TDNS_OK);
+	assert_int_equal(policy_box_new(p, &e->policy), TDNS_OK);
+	env_resolver(e, 2, 0);
+}
+
+/* The last attempt sent: to a referral's server at addr (NULL: to the
+ * stub zone's own upstream), RD clear, for qname. */
+static const struct sent *stub_sent(struct env *e, const char *addr, const char *qname)
+{
+	const struct sent *s = &e->sent[e->n_sent - 1];
+	ldns_pkt *p = parse(s->msg, s->len);
+	char text[80], *name;
+
+	if (addr == NULL) {
+		assert_int_equal(s->upstream, 1);
+	} else {
+		assert_int_equal(s->upstream, NOT_UPSTREAM);
+		assert_string_equal(netio_addr_str(&s->to, text, sizeof(text)), addr);
+	}
+	assert_false(ldns_pkt_rd(p));
+	name = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_question(p), 0)));
+	assert_int_equal(strcasecmp(name, qname), 0);
+	free(name);
+	ldns_pkt_free(p);
+	return s;
+}
+
+/* The last client answer: rcode and answer records. */
+static void check_got(struct env *e, uint16_t id, ldns_pkt_rcode rcode, const char *const *an)
+{
+	assert_true(e->n_got > 0);
+	ldns_pkt_free(check_reply(e->got[e->n_got - 1].msg, e->got[e->n_got - 1].len, id,
+				  rcode, an));
+}
+
+/* A referral from the server of s: NS of zone, each named ns.ZONE with
+ * glue addr (and an out-of-bailiwick name with glue, which must not be
+ * used). */
+static void refer(struct env *e, const struct sent *s, const char *zone, const char *addr)
+{
+	char ns1[160], ns2[160], g1[160], g2[160];
+	const char *ns[] = { ns1, ns2, NULL }, *ar[] = { g2, g1, NULL };
+	uint8_t rep[4096];
+	size_t n;
+
+	snprintf(ns1, sizeof(ns1), "%s 300 IN NS ns.outside.test.", zone);
+	snprintf(ns2, sizeof(ns2), "%s 300 IN NS ns.%s", zone, zone);
+	snprintf(g1, sizeof(g1), "ns.%s 300 IN A %s", zone, addr);
+	snprintf(g2, sizeof(g2), "ns.outside.test. 300 IN A 192.0.2.250");
+	n = mkreply_full(s, LDNS_RCODE_NOERROR, false, false, NULL, ns, ar, rep);
+	deliver(e, (size_t)(s - e->sent), rep, n);
+}
+
+/* A stub zone's server delegates eng.corp.: its server (by the glue within
+ * eng.corp.) is asked the same question without RD, and its answers -
+ * data, NXDOMAIN, NODATA - reach the client and are cached. A second
+ * referral further down is followed too. */
+static void test_stub_referral_followed(void **state)
+{
+	static const char *const WWW[] = { "www.eng.corp. 300 IN A 192.0.2.80", NULL };
+	static const char *const DEEP[] = { "h.x.eng.corp. 300 IN A 192.0.2.81", NULL };
+	static const char *const SOA[] = {
+		"eng.corp. 300 IN SOA ns.eng.corp. h.eng.corp. 1 3600 600 86400 300", NULL
+	};
+	struct env *e = *state;
+	const struct sent *s;
+	uint8_t rep[4096];
+	size_t n;
+
+	env_stub(e);
+	assert_int_equal(ask(e, 0, 0x51, "www.eng.corp.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	assert_int_equal(e->n_sent, 1);
+	s = stub_sent(e, NULL, "www.eng.corp.");
+	refer(e, s, "eng.corp.", "192.0.2.7");
+	assert_int_equal(e->n_got, 0);
+	assert_int_equal(e->n_sent, 2);
+	assert_true(e->sent[0].done);
+	s = stub_sent(e, "192.0.2.7:53", "www.eng.corp.");
+	n = mkreply_full(s, LDNS_RCODE_NOERROR, false, true, WWW, NULL, NULL, rep);
+	deliver(e, 1, rep, n);
+	assert_int_equal(e->n_got, 1);
+	check_got(e, 0x51, LDNS_RCODE_NOERROR, WWW);
+	assert_true(in_cache(e, "www.eng.corp.", LDNS_RR_TYPE_A, NULL));
+	/* from the cache now */
+	assert_int_equal(ask(e, 0, 0x52, "www.eng.corp.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_REPLY);
+	ldns_pkt_free(check_reply(e->out, e->out_len, 0x52, LDNS_RCODE_NOERROR, WWW));
+	assert_int_equal(e->n_sent, 2);
+
+	/* NXDOMAIN and NODATA from the delegated zone's server */
+	for (unsigned i = 0; i < 2; i++) {
+		const char *name = i == 0 ? "nx.eng.corp." : "www.eng.corp.";
+		ldns_pkt_rcode rcode = i == 0 ? LDNS_RCODE_NXDOMAIN : LDNS_RCODE_NOERROR;
+		uint16_t qtype = i == 0 ? LDNS_RR_TYPE_A : LDNS_RR_TYPE_AAAA;
+
+		assert_int_equal(ask(e, 0, (uint16_t)(0x53 + i), name, qtype, true, 0),
+				 RESOLVER_DEFER);
+		refer(e, stub_sent(e, NULL, name), "eng.corp.", "192.0.2.7");
+		s = stub_sent(e, "192.0.2.7:53", name);
+		n = mkreply_full(s, rcode, false, true, NULL, SOA, NULL, rep);
+		deliver(e, (size_t)(s - e->sent), rep, n);
+		check_got(e, (uint16_t)(0x53 + i), rcode, NULL);
+		assert_true(in_cache(e, name, qtype, NULL));
+	}
+
+	/* two referrals: corp. -> eng.corp. -> x.eng.corp. */
+	assert_int_equal(ask(e, 0, 0x55, "h.x.eng.corp.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	refer(e, stub_sent(e, NULL, "h.x.eng.corp."), "eng.corp.", "192.0.2.7");
+	refer(e, stub_sent(e, "192.0.2.7:53", "h.x.eng.corp."), "x.eng.corp.", "192.0.2.9");
+	s = stub_sent(e, "192.0.2.9:53", "h.x.eng.corp.");
+	n = mkreply_full(s, LDNS_RCODE_NOERROR, false, true, DEEP, NULL, NULL, rep);
+	deliver(e, (size_t)(s - e->sent), rep, n);
+	check_got(e, 0x55, LDNS_RCODE_NOERROR, DEEP);
+	assert_int_equal(resolver_outstanding(e->r), 0);
+}
+
+/* Referrals that are not followed: back up (a loop), sideways, out of
+ * the stub zone, without usable glue, the 9th in a row: SERVFAIL with
+ * no further query (the set of each has one server). */
+static void test_stub_referral_refused(void **state)
+{
+	static const char *const deep[] = {
+		"l1.corp.", "l2.l1.corp.", "l3.l2.l1.corp.", "l4.l3.l2.l1.corp.",
+		"l5.l4.l3.l2.l1.corp.", "l6.l5.l4.l3.l2.l1.corp.",
+		"l7.l6.l5.l4.l3.l2.l1.corp.", "l8.l7.l6.l5.l4.l3.l2.l1.corp.",
+		"l9.l8.l7.l6.l5.l4.l3.l2.l1.corp.",
+	};
+	static const char *const NOGLUE_NS[] = { "ng.corp. 300 IN NS ns.outside.test.", NULL };
+	static const char *const NOGLUE_AR[] = { "ns.outside.test. 300 IN A 192.0.2.250", NULL };
+	/* a delegated zone's server refers back up (a loop), sideways */
+	static const struct {
+		const char *qname, *child, *then;
+	} two[] = {
+		{ "www.loop.corp.", "loop.corp.", "corp." },
+		{ "www.a.side.corp.", "side.corp.", "b.side.corp." },
+	};
+	const char *qdeep = "www.l9.l8.l7.l6.l5.l4.l3.l2.l1.corp.";
+	struct env *e = *state;
+	const struct sent *s;
+	uint8_t rep[4096];
+	size_t n, before;
+
+	env_stub(e);
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(ask(e, 0, (uint16_t)(0x61 + i), two[i].qname, LDNS_RR_TYPE_A,
+				     true, 0), RESOLVER_DEFER);
+		refer(e, stub_sent(e, NULL, two[i].qname), two[i].child, "192.0.2.8");
+		refer(e, stub_sent(e, "192.0.2.8:53", two[i].qname), two[i].then, "192.0.2.9");
+		assert_int_equal(e->n_sent, 2 * (i + 1));
+		check_got(e, (uint16_t)(0x61 + i), LDNS_RCODE_SERVFAIL, NULL);
+	}
+	/* out of the stub zone, from its own server */
+	assert_int_equal(ask(e, 0, 0x63, "www.out.corp.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	refer(e, stub_sent(e, NULL, "www.out.corp."), "example.", "192.0.2.8");
+	assert_int_equal(e->n_sent, 5);
+	check_got(e, 0x63, LDNS_RCODE_SERVFAIL, NULL);
+	/* no glue within the delegation */
+	assert_int_equal(ask(e, 0, 0x64, "www.ng.corp.", LDNS_RR_TYPE_A, true, 0),
+			 RESOLVER_DEFER);
+	s = stub_sent(e, NULL, "www.ng.corp.");
+	n = mkreply_full(s, LDNS_RCODE_NOERROR, false, false, NULL, NOGLUE_NS, NOGLUE_AR, rep);
+	deliver(e, (size_t)(s - e->sent), rep, n);
+	assert_int_equal(e->n_sent, 6);
+	check_got(e, 0x64, LDNS_RCODE_SERVFAIL, NULL);
+	/* 8 referrals followed, the 9th not */
+	assert_int_equal(ask(e, 0, 0x65, qdeep, LDNS_RR_TYPE_A, true, 0), RESOLVER_DEFER);
+	before = e->n_sent;
+	refer(e, stub_sent(e, NULL, qdeep), deep[0], "192.0.2.10");
+	for (unsigned i = 1; i < 9; i++) {
+		char addr[32], next[32];
+
+		snprintf(addr, sizeof(addr), "192.0.2.%u:53", 9 + i);
+		snprintf(next, sizeof(next), "192.0.2.%u", 10 + i);
+		assert_int_equal(e->n_got, 4);
+		refer(e, stub_sent(e, addr, qdeep), deep[i], next);
+	}
+	assert_int_equal(e->n_sent, before + 8);
+	check_got(e, 0x65, LDNS_RCODE_SERVFAIL, NULL);
+	assert_int_equal(resolver_outstanding(e->r), 0);
+}
+
+/* A delegated zone's server that does not answer: the next address of
+ * the referral is asked within the budget; all silent: SERVFAIL. */
+static void test_stub_referral_failover(void **state)
+{
+	static const char *const NS[] = { "eng.corp. 300 IN NS a.eng.corp.",
+					  "eng.corp. 300 IN NS b.eng.corp.", NULL };
+	static const char *const AR[] = { "a.eng.corp. 300 IN A 192.0.2.1",
+					  "b.eng.corp. 300 IN A 192.0.2.2", NULL };
+	static const char *const WWW[] = { "www.eng.corp. 300 IN A 192.0.2.80", NULL };
+	struct env *e = *state;
+	const struct sent *s;
+	uint8_t rep[4096];
+	size_t n;
+
+	env_stub(e);
+	for (int round = 0; round < 2; round++) {
+		const char *name = round == 0 ? "www.eng.corp." : "x.eng.corp.";
+
+		assert_int_equal(ask(e, 0, (uint16_t)(0x71 + round), name, LDNS_RR_TYPE_A,
+				     true, 0), RESOLVER_DEFER);
+		s = stub_sent(e, NULL, name);
+		n = mkreply_full(s, LDNS_RCODE_NOERROR, false, false, NULL, NS, AR, rep);
+		deliver(e, (size_t)(s - e->sent), rep, n);
+		stub_sent(e, "192.0.2.1:53", name);
+		/* an even share of what is left: half */
+		clock_advance_ms(1000);
+		resolver_tick(e->r, clock_mono_ms());
+		s = stub_sent(e, "192.0.2.2:53", name);
+		if (round == 0) {
+			n = mkreply_full(s, LDNS_RCODE_NOERROR, false, true, WWW, NULL, NULL, rep);
+			deliver(e, (size_t)(s - e->sent), rep, n);
+			check_got(e, 0x71, LDNS_RCODE_NOERROR, WWW);
+		} else {
+			clock_advance_ms(1000);
+			resolver_tick(e->r, clock_mono_ms());
+			check_got(e, 0x72, LDNS_RCODE_SERVFAIL, NULL);
+		}
+	}
+	assert_int_equal(resolver_outstanding(e->r), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2520,6 +2794,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_chase_outcomes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chase_loop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chase_hop_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stub_referral_followed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stub_referral_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stub_referral_failover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chase_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_xfr_refused, setup, teardown),
 	};

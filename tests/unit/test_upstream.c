@@ -48,6 +48,9 @@ struct env {
 	bool answered;
 	bool timed_out;
 	int client;
+	struct tdns_addr tapped; /* the last query the tap saw: its server */
+	size_t tapped_len;       /* and length */
+	unsigned n_tapped;
 };
 
 /* ---- the fake upstream ---- */
@@ -343,6 +346,52 @@ static void test_many_attempts(void **state)
 	assert_int_equal(open_fds(), base);
 }
 
+static void tap_record(void *ctx, const struct tdns_addr *a, int proto, bool response,
+		       const uint8_t *msg, size_t len)
+{
+	struct env *e = ctx;
+
+	(void)proto;
+	(void)msg;
+	if (response)
+		return;
+	e->tapped = *a;
+	e->tapped_len = len;
+	e->n_tapped++;
+}
+
+/* An attempt at a server that is none of the upstreams (send_to: a name
+ * server a stub zone's referral named): a socket of its own to that
+ * address, which the tap is given; no cookie added (none is kept for
+ * it), even with cookies on for the upstreams; done closes it. */
+static void test_send_to(void **state)
+{
+	struct env *e = *state;
+	struct tdns_transport t;
+	struct tdns_addr to;
+	static const uint8_t q[] = { 0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
+				     0, 0, 1, 0, 1 };
+	uint64_t tok = (uint64_t)5 << 32 | 3;
+	unsigned base;
+
+	e->mode = UP_SILENT;
+	env_start(e, fake_upstream_start(e), 2000);
+	assert_int_equal(upstream_set_cookies(e->up, true), TDNS_OK);
+	upstream_set_tap(e->up, tap_record, e);
+	t = upstream_transport(e->up);
+	assert_non_null(t.send_to);
+	assert_int_equal(netio_addr_parse("127.0.0.2:5353", 53, &to), TDNS_OK);
+	base = open_fds();
+	assert_int_equal(t.send_to(t.ctx, tok, &to, false, q, sizeof(q)), TDNS_OK);
+	assert_int_equal(open_fds(), base + 1);
+	assert_int_equal(e->n_tapped, 1);
+	assert_int_equal(e->tapped.len, to.len);
+	assert_memory_equal(&e->tapped.ss, &to.ss, to.len);
+	assert_int_equal(e->tapped_len, sizeof(q));
+	t.done(t.ctx, tok);
+	assert_int_equal(open_fds(), base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -351,6 +400,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_silent_upstream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_upstream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_attempts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_send_to, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
