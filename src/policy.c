@@ -20,6 +20,7 @@
 #include "tierdns/dnsproto.h"
 #include "tierdns/hosts.h"
 #include "tierdns/log.h"
+#include "tierdns/name.h"
 #include "tierdns/rpz.h"
 #include "tierdns/zoneload.h"
 
@@ -878,7 +879,7 @@ static void zone_negative(struct tdns_answer *a, const struct pol_node *z, uint1
  * for ANY, every RRset of the name, one over UDP (RFC 8482 4.1, as the
  * upper tier answers it). False when it has none of them. */
 static bool answer_records(const struct pol_node *nd, const struct tdns_qctx *q,
-			   struct tdns_answer *a)
+			   const uint8_t *owner, struct tdns_answer *a)
 {
 	const struct pol_rrset *rs = rrset_of(nd, q->qtype);
 
@@ -888,7 +889,7 @@ static bool answer_records(const struct pol_node *nd, const struct tdns_qctx *q,
 		a->aa = true;
 		/* rrsets are in type order (rec_cmp) */
 		for (unsigned i = 0; i < nd->n_rrsets; i++)
-			add_rrset(a, ANS_ANSWER, NULL, &nd->rrsets[i]);
+			add_rrset(a, ANS_ANSWER, owner, &nd->rrsets[i]);
 		if (q->transport == QCTX_UDP)
 			answer_minimal_any(a);
 		return true;
@@ -898,7 +899,7 @@ static bool answer_records(const struct pol_node *nd, const struct tdns_qctx *q,
 	if (rs == NULL)
 		return false;
 	a->aa = true;
-	add_rrset(a, ANS_ANSWER, NULL, rs);
+	add_rrset(a, ANS_ANSWER, owner, rs);
 	return true;
 }
 
@@ -936,7 +937,7 @@ static enum policy_verdict local_answer(const struct tdns_policy *p, const struc
 		}
 	}
 	if (exact != NULL && exact->n_rrsets > 0) {
-		if (answer_records(exact, q, a))
+		if (answer_records(exact, q, NULL, a))
 			return POLICY_ANSWER;
 		/* The name has records, not of this type. */
 		if (z == NULL || z->zone == POLICY_Z_TYPETRANSPARENT)
@@ -951,7 +952,7 @@ static enum policy_verdict local_answer(const struct tdns_policy *p, const struc
 		zone_negative(a, z, DNS_RCODE_NXDOMAIN);
 		return POLICY_ANSWER;
 	case POLICY_Z_REDIRECT:
-		if (!answer_records(z, q, a))
+		if (!answer_records(z, q, NULL, a))
 			zone_negative(a, z, DNS_RCODE_NOERROR);
 		return POLICY_ANSWER;
 	case POLICY_Z_REFUSE:
@@ -1008,7 +1009,7 @@ static enum policy_verdict rpz_answer(const struct tdns_policy *p, const struct 
 	case POLICY_RPZ_NODATA:
 		break;
 	case POLICY_RPZ_DATA:
-		if (answer_records(n, q, a))
+		if (answer_records(n, q, NULL, a))
 			a->aa = false; /* not the zone's own data */
 		break;
 	case POLICY_RPZ_DROP:
@@ -1051,6 +1052,62 @@ enum policy_verdict policy_answer(const struct tdns_policy *p, const struct tdns
 			return v;
 	}
 	return rpz ? rpz_answer(p, q, off, nl, a) : POLICY_PASS;
+}
+
+enum policy_verdict policy_rpz_chain(const struct tdns_policy *p, const struct tdns_qctx *q,
+				     struct tdns_answer *a)
+{
+	uint8_t key[NAME_KEY_MAX];
+	size_t off[MAX_LABELS], klen, keep;
+	const struct pol_node *n;
+	int nl;
+
+	if (p == NULL || p->n_rpz == 0)
+		return POLICY_PASS;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct tdns_ans_rrset *e = &a->rrsets[i];
+		const uint8_t *target;
+
+		if (e->section != ANS_ANSWER || e->type != DNS_TYPE_CNAME || e->count == 0 ||
+		    e->rdata_len < (size_t)e->skip + 2)
+			continue;
+		target = e->rdata + e->skip + 2; /* the first record's rdata */
+		if (name_key_from_wire(target, e->rdata_len - e->skip - 2, key, &klen) !=
+			    TDNS_OK ||
+		    !index_may(&p->ix_rpz, key, klen) ||
+		    (nl = label_offsets(key, klen, off)) < 0 ||
+		    (n = rpz_match(p, key, off, nl)) == NULL)
+			continue;
+		switch ((enum policy_rpz)n->rpz) {
+		case POLICY_RPZ_PASSTHRU: /* the rest of the chain is exempt */
+		case POLICY_RPZ_NONE:
+			return POLICY_PASS;
+		case POLICY_RPZ_DROP:
+			return POLICY_DROP;
+		case POLICY_RPZ_TCP_ONLY:
+			if (q->transport != QCTX_UDP)
+				return POLICY_PASS;
+			answer_truncate(a);
+			return POLICY_ANSWER;
+		default:
+			break;
+		}
+		/* The chain up to the CNAME whose target triggered (with its
+		 * signatures), then the action's answer for the target;
+		 * what followed (the target's data, the denial of it) goes. */
+		keep = i + 1;
+		if (keep < a->n && (a->rrsets[keep].flags & ANS_F_SIGS))
+			keep++;
+		a->n = keep;
+		a->aa = a->ad = false;
+		a->rcode = n->rpz == POLICY_RPZ_NXDOMAIN ? DNS_RCODE_NXDOMAIN : DNS_RCODE_NOERROR;
+		if (n->rpz == POLICY_RPZ_DATA)
+			(void)answer_records(n, q, target, a);
+		a->aa = false;
+		answer_set_ede(a, EDE_BLOCKED, "blocked by response policy");
+		return POLICY_ANSWER;
+	}
+	return POLICY_PASS;
 }
 
 /* The longest name above qkey (or qkey) with a route, NULL: none. */

@@ -888,6 +888,15 @@ static bool attempt_start(struct tdns_resolver *r, struct upq *u, unsigned first
 	return false;
 }
 
+/* A cached, upstream or stale answer for q put through the response
+ * policy zones' triggers on the names its CNAME chain leads to
+ * (policy_rpz_chain): PIPELINE_DROP when one says drop. */
+static enum pipeline_verdict chain_policy(const struct tdns_resolver *r,
+					  const struct tdns_qctx *q, struct tdns_answer *a)
+{
+	return policy_rpz_chain(r->pol, q, a) == POLICY_DROP ? PIPELINE_DROP : PIPELINE_ANSWER;
+}
+
 /* The client's EDNS options (client.edns) of an answer to request. */
 static void client_edns(struct tdns_resolver *r, void *request, const struct tdns_qctx *q,
 			struct tdns_answer *a)
@@ -928,7 +937,8 @@ static void answer_waiter(struct tdns_resolver *r, struct waiter *w,
 		if (a->dnssec == VALID_BOGUS && a->rcode == DNS_RCODE_SERVFAIL)
 			count_servfail(r, RESOLVER_SF_BOGUS);
 	}
-	ok = encode_reply(&q, a, r->buf, WIRE_MAX_MSG, &len) == TDNS_OK;
+	ok = chain_policy(r, &q, a) == PIPELINE_ANSWER &&
+	     encode_reply(&q, a, r->buf, WIRE_MAX_MSG, &len) == TDNS_OK;
 out:
 	r->cfg.client.answer(r->cfg.client.ctx, w->held, ok ? r->buf : NULL,
 			     ok ? len : 0);
@@ -1424,7 +1434,7 @@ static enum pipeline_verdict miss_stage(struct tdns_resolver *r,
 	else if (miss(r, q, r->request, key, key_len, hash, &why) == RESOLVER_DEFER)
 		return PIPELINE_DEFER;
 	miss_failed(r, q, why, &r->stale, a);
-	return PIPELINE_ANSWER;
+	return chain_policy(r, q, a);
 }
 
 /* A cache hit due for prefetch (resolve.h): one upstream query for q
@@ -1517,7 +1527,7 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 		stats_inc(&r->stats.cache_hits);
 		if (due)
 			prefetch(r, q);
-		return PIPELINE_ANSWER;
+		return chain_policy(r, q, a);
 	}
 	if (st == TDNS_OK && a->dnssec != VALID_UNCHECKED && r->cfg.anchors != NULL) {
 		stats_inc(&r->stats.cache_hits);
@@ -1526,7 +1536,7 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 			count_servfail(r, RESOLVER_SF_BOGUS);
 		else if (due)
 			prefetch(r, q);
-		return PIPELINE_ANSWER;
+		return chain_policy(r, q, a);
 	}
 	/* An entry validated under another setting (validation switched on
 	 * or off since) is a miss: asked again, stored again. */

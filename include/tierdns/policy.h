@@ -168,6 +168,21 @@ enum policy_verdict {
 enum policy_verdict policy_answer(const struct tdns_policy *p, const struct tdns_qctx *q,
 				  struct tdns_answer *a);
 
+/*
+ * The response policy zones applied to the names a CNAME chain in answer
+ * a leads to (the chain of a cached or upstream answer to q), as Unbound
+ * (1.14 on), BIND and PowerDNS do, so that a blocked name cannot be
+ * reached through an alias (CNAME cloaking). At the first target with a
+ * trigger the chain is cut after its CNAME and the action answers for the
+ * target: NXDOMAIN or NODATA (the chain alone), the trigger's records of
+ * q's type (or its CNAME) owned by the target, DROP, or TC over UDP for
+ * TCP-only; EDE 15 Blocked, AD and AA clear. A PASSTHRU target exempts the
+ * rest of the chain. POLICY_PASS: a unchanged (no RPZ, no CNAME, no
+ * trigger). Entries added borrow p and a's CNAME rdata.
+ */
+enum policy_verdict policy_rpz_chain(const struct tdns_policy *p, const struct tdns_qctx *q,
+				     struct tdns_answer *a);
+
 /* The route of a name key. POLICY_FWD_DEFAULT, _SET and _STUB: upstreams
  * [*first, *end). *zone_len: the length of the key of the forward: or
  * stub: name that routes it (a prefix of qkey), 0 for the default set. */

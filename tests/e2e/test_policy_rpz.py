@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Response policy zones (issue 16): QNAME triggers from a zone file, each
 action answered as BIND and Unbound do (NXDOMAIN, NODATA, PASSTHRU, DROP,
-TCP-ONLY, local data), exact triggers before wildcards, blocked answers
+TCP-ONLY, local data), exact triggers before wildcards, the triggers of
+the names a CNAME chain leads to (an alias cannot hide a blocked name, as
+Unbound 1.14 on, BIND and PowerDNS), blocked answers
 with EDE 15 Blocked (RFC 8914) when the query has EDNS; local-data wins
 over a trigger; IP triggers are left out with a warning; the file is read
 again when it changes; a broken file at start stops the daemon with
@@ -19,7 +21,31 @@ import dns.rdatatype  # noqa: E402
 import hostile_lib as hl  # noqa: E402
 
 h = hl.Harness("test_policy_rpz")
-up = hl.FakeUpstream(h, lambda u, s: [("send", hl.a_reply(s, "192.0.2.1"))] if s.msg else None)
+# Names the upstream answers with a CNAME chain (the alias, then the
+# target's A): the triggers apply to the targets too (CNAME cloaking).
+CHAINS = {
+    "cloak.site.": ("cdn.ads.example.", "192.0.2.9"),
+    "cloak2.site.": ("x.y.ads.example.", "192.0.2.9"),
+    "nodatachain.site.": ("nodata.example.", "192.0.2.9"),
+    "walledchain.site.": ("walled.example.", "192.0.2.9"),
+    "dropchain.site.": ("drop.example.", "192.0.2.9"),
+    "passchain.site.": ("pass.ads.example.", "192.0.2.9"),
+    "cleanchain.site.": ("cdn.clean.example.", "192.0.2.9"),
+}
+
+
+def answering(u, s):
+    if s.msg is None:
+        return None
+    name = s.msg.question[0].name.to_text().lower()
+    if name in CHAINS:
+        target, addr = CHAINS[name]
+        return [("send", hl.reply(s, answer=["%s 300 IN CNAME %s" % (name, target),
+                                             "%s 300 IN A %s" % (target, addr)]))]
+    return [("send", hl.a_reply(s, "192.0.2.1"))]
+
+
+up = hl.FakeUpstream(h, answering)
 zone = os.path.join(h.tmp, "block.rpz")
 ZONE = """$TTL 300
 $ORIGIN rpz.local.
@@ -86,6 +112,35 @@ for name, qtype, tcp, rcode, addrs, blocked, asked in TABLE:
                 (label, ede(m), "15" if blocked else "none"))
     h.check((up.count(name) > before) == asked, "%s: upstream asked: %s, want %s" %
             (label, up.count(name) > before, asked))
+# CNAME chains from the upstream: the first target with a trigger cuts
+# the chain after its CNAME and answers by its action, the miss and the
+# cache hit after it alike; PASSTHRU and untriggered targets pass.
+# name, rcode, A records, blocked
+CHAIN_TABLE = [
+    ("cloak.site.", "NXDOMAIN", [], True),
+    ("cloak2.site.", "NXDOMAIN", [], True),
+    ("nodatachain.site.", "NOERROR", [], True),
+    ("walledchain.site.", "NOERROR", ["10.10.10.10"], True),
+    ("dropchain.site.", "NONE", None, False),
+    ("passchain.site.", "NOERROR", ["192.0.2.9"], False),
+    ("cleanchain.site.", "NOERROR", ["192.0.2.9"], False),
+]
+for name, rcode, addrs, blocked in CHAIN_TABLE:
+    for attempt in ("miss", "hit"):
+        m, _ = hl.query(local, name, "A", edns=True, timeout=1.5 if rcode == "NONE" else 4)
+        label = "%s (%s)" % (name, attempt)
+        h.check(hl.rcode_text(m) == rcode, "%s: rcode %s, want %s" %
+                (label, hl.rcode_text(m), rcode))
+        if m is None:
+            continue
+        h.check(rrs(m, dns.rdatatype.CNAME) == [CHAINS[name][0]],
+                "%s: the alias's CNAME kept: %s" % (label, m))
+        h.check(rrs(m, dns.rdatatype.A) == addrs, "%s: A %s, want %s" %
+                (label, rrs(m, dns.rdatatype.A), addrs))
+        h.check((ede(m) == 15) == blocked, "%s: EDE %s, want %s" %
+                (label, ede(m), "15" if blocked else "none"))
+    h.check(up.count(name) == 1, "%s: asked upstream %d times, want 1 (then cached)" %
+            (name, up.count(name)))
 m, _ = hl.query(local, "cn.example.", "A", edns=True)
 h.check(rrs(m, dns.rdatatype.CNAME) == ["walled.garden."], "cn.example.: CNAME local data: %s" % m)
 m, _ = hl.query(local, "walled.example.", "TXT")

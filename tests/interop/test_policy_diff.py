@@ -79,6 +79,8 @@ mail.interop          CNAME rpz-passthru.
 walled.interop        A 10.10.10.10
 cn.interop            CNAME www.corp.
 www.sub.interop       CNAME .
+chain3.interop        CNAME .
+host.sub.interop      A 10.9.9.9
 """
 
 LOCAL_ZONES = [
@@ -135,6 +137,8 @@ QUERIES = [
     ("blocked.interop.", "A"), ("x.blocked.interop.", "A"), ("nodata.interop.", "A"),
     ("mail.interop.", "MX"), ("walled.interop.", "A"), ("walled.interop.", "AAAA"),
     ("cn.interop.", "A"), ("www.sub.interop.", "A"),
+    # RPZ on the names a CNAME chain leads to
+    ("chain1.interop.", "A"), ("chain2.interop.", "AAAA"), ("tosub.interop.", "A"),
     # RFC 6761 6.3
     ("localhost.", "A"), ("localhost.", "AAAA"), ("x.localhost.", "A"), ("localhost.", "MX"),
     ("localhost.", "NS"), ("localhost.", "SOA"),
@@ -157,13 +161,35 @@ def _rpz_aa(q, ub, ours):
     """Unbound sets AA in the answers of its RPZ (it answers them as a
     local zone); tierdns-local clears it: a blocklist's answer is not the
     name's authoritative data (RFC 1035 4.1.1), and BIND's RPZ answers
-    carry no AA either. Deliberate for the RPZ names."""
+    carry no AA either. Deliberate for the RPZ names and the chains that
+    lead to one."""
     if "blocked" not in q[0] and "walled" not in q[0] and "nodata" not in q[0] and \
-       q[0] not in ("cn.interop.", "www.sub.interop."):
+       q[0] not in ("cn.interop.", "www.sub.interop.") + CHAINS_TO_RPZ:
         return None
     if ub.get("AA") and not ours.get("AA"):
         return dict(ub, AA=False), ours
     return None
+
+
+# The names whose CNAME chains lead to an RPZ trigger (RPZ_ZONE).
+CHAINS_TO_RPZ = ("chain1.interop.", "chain2.interop.", "tosub.interop.")
+
+
+def _rpz_chain_cached(q, ub, ours):
+    """chain2 -> chain3, whose trigger says NXDOMAIN: Unbound 1.17.1 answers
+    chain1 (asked first) NXDOMAIN with the chain cut at chain3, but chain2
+    afterwards, with the CNAMEs in its cache, with the whole unfiltered
+    chain and www's data (its RPZ on CNAME targets is applied by its
+    iterator, not to answers from its cache: Unbound issue #954).
+    tierdns-local applies the trigger to answers from the upstream and from
+    its cache alike: the chain cut at chain3, NXDOMAIN. Deliberate when
+    ours is Unbound's chain cut there."""
+    if q[0] != "chain2.interop." or ub.get("rcode") != "NOERROR" or \
+       ours.get("rcode") != "NXDOMAIN" or not ours.get("answer") or \
+       not ours["answer"] < ub.get("answer", frozenset()) or \
+       not any(r[0] == "chain3.interop." for r in ub["answer"]):
+        return None
+    return {}, {}
 
 
 def _cname_followed(q, ub, ours):
@@ -206,7 +232,7 @@ def _any_local(q, ub, ours):
     return {}, {}
 
 
-DELIBERATE = [_rpz_aa, _cname_followed, _typetransparent, _any_local]
+DELIBERATE = [_rpz_aa, _rpz_chain_cached, _cname_followed, _typetransparent, _any_local]
 
 
 def main():

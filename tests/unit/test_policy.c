@@ -17,6 +17,7 @@
 
 #include "testutil.h"
 #include "tierdns/dnsproto.h"
+#include "tierdns/name.h"
 #include "tierdns/policy.h"
 #include "tierdns/zoneload.h"
 
@@ -480,6 +481,135 @@ static void test_rpz(void **state)
 	unlink(path);
 }
 
+/* rdata of one record of the packed layout (u16 rdlength, rdata) holding
+ * the wire name of text, into buf; its length. */
+static size_t name_rdata(const char *text, uint8_t *buf)
+{
+	uint8_t key[NAME_KEY_MAX];
+	size_t klen, wlen;
+
+	assert_int_equal(zoneload_name_key(text, key, &klen), TDNS_OK);
+	assert_int_equal(name_key_to_wire(key, klen, buf + 2, &wlen), TDNS_OK);
+	buf[0] = (uint8_t)(wlen >> 8);
+	buf[1] = (uint8_t)wlen;
+	return wlen + 2;
+}
+
+/* The response policy zones on a CNAME chain's targets (Unbound 1.14 on,
+ * BIND, PowerDNS): www.example.org. A answered www CNAME a.clean.example.
+ * CNAME TARGET, TARGET A 192.0.2.1 and an SOA in authority, as the cache
+ * or an upstream would give it; the first target with a trigger cuts the
+ * chain after its CNAME and its action answers for it. */
+static void test_rpz_chain(void **state)
+{
+	static const struct {
+		const char *target;
+		uint8_t transport;
+		enum policy_verdict v;
+		uint16_t rcode;
+		size_t n;       /* entries left */
+		uint16_t last;  /* type of the last one */
+		bool tc;
+	} cases[] = {
+		{ "ads.example.", QCTX_UDP, POLICY_ANSWER, DNS_RCODE_NXDOMAIN, 2, DNS_TYPE_CNAME,
+		  false },
+		{ "x.ads.example.", QCTX_UDP, POLICY_ANSWER, DNS_RCODE_NXDOMAIN, 2, DNS_TYPE_CNAME,
+		  false },
+		{ "pass.ads.example.", QCTX_UDP, POLICY_PASS, 0, 4, DNS_TYPE_SOA, false },
+		{ "nodata.example.", QCTX_UDP, POLICY_ANSWER, 0, 2, DNS_TYPE_CNAME, false },
+		{ "walled.example.", QCTX_UDP, POLICY_ANSWER, 0, 3, DNS_TYPE_A, false },
+		{ "drop.example.", QCTX_UDP, POLICY_DROP, 0, 4, DNS_TYPE_SOA, false },
+		{ "tcp.example.", QCTX_UDP, POLICY_ANSWER, 0, 0, 0, true },
+		{ "tcp.example.", QCTX_TCP, POLICY_PASS, 0, 4, DNS_TYPE_SOA, false },
+		{ "clean.example.", QCTX_UDP, POLICY_PASS, 0, 4, DNS_TYPE_SOA, false },
+		{ "example.", QCTX_UDP, POLICY_PASS, 0, 4, DNS_TYPE_SOA, false },
+	};
+	static const uint8_t a_rec[] = { 0, 4, 192, 0, 2, 1 };
+	static const uint8_t soa_rec[] = { 0, 22, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2,
+					   0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 5 };
+	uint8_t first[NAME_WIRE_MAX + 2], second[NAME_WIRE_MAX + 2];
+	char path[64];
+	const char *files[1];
+	struct policy_src src;
+	struct tdns_policy *p, *plain;
+	struct tdns_answer a;
+	struct tdns_qctx q;
+	size_t n1, n2;
+
+	(void)state;
+	tu_tmpfile(path, "$TTL 300\n$ORIGIN rpz.local.\n"
+			 "@ SOA localhost. root.localhost. 1 3600 600 86400 300\n@ NS localhost.\n"
+			 "ads.example CNAME .\n*.ads.example CNAME .\n"
+			 "nodata.example CNAME *.\npass.ads.example CNAME rpz-passthru.\n"
+			 "drop.example CNAME rpz-drop.\ntcp.example CNAME rpz-tcp-only.\n"
+			 "walled.example A 10.10.10.10\n");
+	files[0] = path;
+	memset(&src, 0, sizeof(src));
+	src.n_default = 1;
+	src.rpz = files;
+	src.n_rpz = 1;
+	p = build(&src);
+	src.n_rpz = 0;
+	plain = build(&src);
+	n1 = name_rdata("a.clean.example.", first);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		print_message("%s %s\n", cases[i].target,
+			      cases[i].transport == QCTX_UDP ? "udp" : "tcp");
+		n2 = name_rdata(cases[i].target, second);
+		mkq(&q, "www.example.org.", DNS_TYPE_A, cases[i].transport);
+		for (int with = 0; with < 2; with++) {
+			answer_reset(&a);
+			a.ad = true;
+			answer_add(&a, ANS_ANSWER, NULL, DNS_TYPE_CNAME, DNS_CLASS_IN, 300,
+				   ANS_REC_PACKED, 1, first, n1);
+			answer_add(&a, ANS_ANSWER, first + 2, DNS_TYPE_CNAME, DNS_CLASS_IN, 300,
+				   ANS_REC_PACKED, 1, second, n2);
+			answer_add(&a, ANS_ANSWER, second + 2, DNS_TYPE_A, DNS_CLASS_IN, 300,
+				   ANS_REC_PACKED, 1, a_rec, sizeof(a_rec));
+			answer_add(&a, ANS_AUTHORITY, second + 2, DNS_TYPE_SOA, DNS_CLASS_IN, 300,
+				   ANS_REC_PACKED, 1, soa_rec, sizeof(soa_rec));
+			if (with == 0) { /* no response policy zone: untouched */
+				assert_int_equal(policy_rpz_chain(plain, &q, &a), POLICY_PASS);
+				assert_int_equal(policy_rpz_chain(NULL, &q, &a), POLICY_PASS);
+				assert_int_equal(a.n, 4);
+				continue;
+			}
+			assert_int_equal(policy_rpz_chain(p, &q, &a), cases[i].v);
+			assert_int_equal(a.tc, cases[i].tc);
+			if (cases[i].tc)
+				continue;
+			assert_int_equal(a.n, cases[i].n);
+			assert_int_equal(a.rrsets[a.n - 1].type, cases[i].last);
+			assert_int_equal(a.rcode, cases[i].rcode);
+			/* blocked: EDE 15, no AD; else as it was */
+			assert_int_equal(a.has_ede, cases[i].v == POLICY_ANSWER);
+			assert_int_equal(a.ad, cases[i].v != POLICY_ANSWER);
+			if (cases[i].v == POLICY_ANSWER)
+				assert_int_equal(a.ede_code, EDE_BLOCKED);
+			if (cases[i].last == DNS_TYPE_A && cases[i].v == POLICY_ANSWER) {
+				/* the trigger's record, owned by the target */
+				assert_ptr_equal(a.rrsets[2].owner, second + 2);
+				static const uint8_t walled[] = { 10, 10, 10, 10 };
+
+				assert_memory_equal(a.rrsets[2].rdata + 2, walled, 4);
+			}
+		}
+	}
+	/* A trigger on the first target cuts at the first CNAME. */
+	answer_reset(&a);
+	n2 = name_rdata("ads.example.", second);
+	answer_add(&a, ANS_ANSWER, NULL, DNS_TYPE_CNAME, DNS_CLASS_IN, 300, ANS_REC_PACKED, 1,
+		   second, n2);
+	answer_add(&a, ANS_ANSWER, second + 2, DNS_TYPE_A, DNS_CLASS_IN, 300, ANS_REC_PACKED,
+		   1, a_rec, sizeof(a_rec));
+	assert_int_equal(policy_rpz_chain(p, &q, &a), POLICY_ANSWER);
+	assert_int_equal(a.n, 1);
+	assert_int_equal(a.rcode, DNS_RCODE_NXDOMAIN);
+	policy_release(p);
+	policy_release(plain);
+	unlink(path);
+}
+
 /* A worker sees a new policy at its next look, and the old one lives
  * until it lets go. */
 static void test_box(void **state)
@@ -518,6 +648,7 @@ int main(void)
 		cmocka_unit_test(test_route),
 		cmocka_unit_test(test_route_answer),
 		cmocka_unit_test(test_hosts),
+		cmocka_unit_test(test_rpz_chain),
 		cmocka_unit_test(test_rpz),
 		cmocka_unit_test(test_box),
 	};
