@@ -483,6 +483,16 @@ static char *apply_ixfr(struct szone *z, const char **why)
 			goto out;
 		}
 	}
+	/* The SOA first, as an AXFR has it (secondary_update). */
+	for (i = 0; i < ldns_rr_list_rr_count(l); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(l, i);
+
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA) {
+			ldns_rr_list_set_rr(l, ldns_rr_list_rr(l, 0), i);
+			ldns_rr_list_set_rr(l, rr, 0);
+			break;
+		}
+	}
 	text = zone_text(l, 0, ldns_rr_list_rr_count(l));
 	*why = text == NULL ? "out of memory" : NULL;
 out:
