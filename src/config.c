@@ -385,7 +385,7 @@ static bool rpz_key(struct walk *w, yaml_node_t *k, yaml_node_t *v, void *ctx)
 	for (size_t i = 0; i < 4; i++) {
 		if (strcmp(scalar(k), names[i]) == 0) {
 			if (i != 1 && (v->type != YAML_SCALAR_NODE || is_null(v)))
-				return fail_key(w, v->start_mark, names[i], "expected a value");
+				return fail_at(w, v->start_mark, "expected a value");
 			keys[i] = v;
 			return true;
 		}
@@ -405,7 +405,7 @@ static bool rpz_item(struct walk *w, const char *key, yaml_node_t *item, bool fi
 	const struct opts_def *files, *prim;
 	yaml_node_item_t *it, *start = NULL, *top = NULL;
 	bool is_rpz = strcmp(key, "rpz") == 0;
-	char text[600], why[300];
+	char text[600], why[300], sub[40], sub_key[40];
 
 	files = opts_key_find(w->b, NULL, "rpz", why, sizeof(why));
 	prim = opts_key_find(w->b, NULL, "rpz-primary", why, sizeof(why));
@@ -436,31 +436,33 @@ static bool rpz_item(struct walk *w, const char *key, yaml_node_t *item, bool fi
 		first[0] = false;
 		return true;
 	}
+	snprintf(sub, sizeof(sub), "%s.primary", key);
 	if (keys[1]->type == YAML_SEQUENCE_NODE) {
 		start = keys[1]->data.sequence.items.start;
 		top = keys[1]->data.sequence.items.top;
 		if (start == top)
-			return fail_key(w, keys[1]->start_mark, "primary", "empty sequence");
+			return fail_key(w, keys[1]->start_mark, sub, "empty sequence");
 	} else if (keys[1]->type != YAML_SCALAR_NODE || is_null(keys[1])) {
-		return fail_key(w, keys[1]->start_mark, "primary",
+		return fail_key(w, keys[1]->start_mark, sub,
 				"expected an address or a sequence of them");
 	}
 	for (it = start; start == NULL || it < top; it++) {
 		up = start == NULL ? keys[1] : yaml_document_get_node(w->doc, *it);
 		if (up == NULL || up->type != YAML_SCALAR_NODE)
-			return fail_key(w, keys[1]->start_mark, "primary", "expected an address");
+			return fail_key(w, keys[1]->start_mark, sub, "expected an address");
 		snprintf(text, sizeof(text), "%s@%s", scalar(keys[0]), scalar(up));
 		if (!opts_key_set(w->b, prim, text, first[1], why, sizeof(why)))
-			return fail_key(w, up->start_mark, "primary", why);
+			return fail_key(w, up->start_mark, sub, why);
 		first[1] = false;
 		if (start == NULL)
 			break;
 	}
 	for (size_t i = 2; i < 4; i++) {
-		const char *sub = i == 2 ? "primary-key" : "zonefile";
+		const char *name = i == 2 ? "primary-key" : "zonefile";
 
-		if (keys[i] != NULL && !opts_rpz_set(w->b, sub, scalar(keys[i]), why, sizeof(why)))
-			return fail_key(w, keys[i]->start_mark, sub, why);
+		snprintf(sub_key, sizeof(sub_key), "%s.%s", key, name);
+		if (keys[i] != NULL && !opts_rpz_set(w->b, name, scalar(keys[i]), why, sizeof(why)))
+			return fail_key(w, keys[i]->start_mark, sub_key, why);
 	}
 	return true;
 }

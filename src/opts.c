@@ -1650,6 +1650,27 @@ static const char *listen_str(const struct tdns_addr *a, uint16_t port, char *bu
 
 /* The value of d in o, as it follows "key:" (a leading space, or a block
  * sequence on the next lines), without the final newline. */
+/* A stanza's list of addresses (nothing when n is 0). */
+static void print_stanza_addrs(FILE *f, const char *key, const struct tdns_addr *a,
+			       unsigned n)
+{
+	char buf[64];
+
+	if (n > 0)
+		fprintf(f, "\n    %s:", key);
+	for (unsigned j = 0; j < n; j++)
+		fprintf(f, "\n      - \"%s\"", netio_addr_str(&a[j], buf, sizeof(buf)));
+}
+
+/* A stanza's primary-key: (nothing when key is -1). */
+static void print_stanza_key(FILE *f, const struct tdns_opts *o, int key)
+{
+	if (key >= 0) {
+		fprintf(f, "\n    primary-key: ");
+		print_string(f, o->keys[key].name);
+	}
+}
+
 static void print_value(FILE *f, const struct opts_def *d, const struct tdns_opts *o)
 {
 	char buf[INET6_ADDRSTRLEN + 8], tbuf[INET6_ADDRSTRLEN + 8 + NAME_WIRE_MAX];
@@ -1752,14 +1773,8 @@ static void print_value(FILE *f, const struct opts_def *d, const struct tdns_opt
 			items++;
 			fprintf(f, "\n  - name: ");
 			print_string(f, z->name);
-			fprintf(f, "\n    primary:");
-			for (unsigned j = 0; j < z->n_primaries; j++)
-				fprintf(f, "\n      - \"%s\"",
-					netio_addr_str(&z->primaries[j], buf, sizeof(buf)));
-			if (z->key >= 0) {
-				fprintf(f, "\n    primary-key: ");
-				print_string(f, o->keys[z->key].name);
-			}
+			print_stanza_addrs(f, "primary", z->primaries, z->n_primaries);
+			print_stanza_key(f, o, z->key);
 			if (z->zonefile != NULL) {
 				fprintf(f, "\n    zonefile: ");
 				print_string(f, z->zonefile);
@@ -1819,20 +1834,9 @@ static void print_zones(FILE *f, const struct tdns_opts *o)
 			fprintf(f, "\n      - ");
 			print_string(f, o->keys[z->transfer_keys[j]].name);
 		}
-		if (z->n_notify > 0)
-			fprintf(f, "\n    notify:");
-		for (unsigned j = 0; j < z->n_notify; j++)
-			fprintf(f, "\n      - \"%s\"",
-				netio_addr_str(&z->notify[j], buf, sizeof(buf)));
-		if (z->n_primaries > 0)
-			fprintf(f, "\n    primaries:");
-		for (unsigned j = 0; j < z->n_primaries; j++)
-			fprintf(f, "\n      - \"%s\"",
-				netio_addr_str(&z->primaries[j], buf, sizeof(buf)));
-		if (z->primary_key >= 0) {
-			fprintf(f, "\n    primary-key: ");
-			print_string(f, o->keys[z->primary_key].name);
-		}
+		print_stanza_addrs(f, "notify", z->notify, z->n_notify);
+		print_stanza_addrs(f, "primaries", z->primaries, z->n_primaries);
+		print_stanza_key(f, o, z->primary_key);
 		if (z->serial_policy != ZONEDB_SERIAL_ZONE)
 			fprintf(f, "\n    serial-policy: %s",
 				z->serial_policy == ZONEDB_SERIAL_UNIXTIME ? "unixtime"

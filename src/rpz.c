@@ -160,25 +160,11 @@ out:
 	return st;
 }
 
-enum tdns_status rpz_load(struct tdns_policy_build *b, const char *path, char *err,
-			  size_t cap)
+/* The zone read from f, closed here; f NULL: it could not be opened
+ * (errno says why). */
+static enum tdns_status rpz_read_close(struct tdns_policy_build *b, FILE *f,
+				       const char *label, char *err, size_t cap)
 {
-	FILE *f = fopen(path, "r");
-	enum tdns_status st;
-
-	if (f == NULL) {
-		snprintf(err, cap, "rpz %s: %s", path, strerror(errno));
-		return TDNS_EPARSE;
-	}
-	st = rpz_read(b, f, path, err, cap);
-	fclose(f);
-	return st;
-}
-
-enum tdns_status rpz_load_text(struct tdns_policy_build *b, const char *label,
-			       const char *text, char *err, size_t cap)
-{
-	FILE *f = fmemopen((void *)(uintptr_t)text, strlen(text), "r");
 	enum tdns_status st;
 
 	if (f == NULL) {
@@ -188,4 +174,17 @@ enum tdns_status rpz_load_text(struct tdns_policy_build *b, const char *label,
 	st = rpz_read(b, f, label, err, cap);
 	fclose(f);
 	return st;
+}
+
+enum tdns_status rpz_load(struct tdns_policy_build *b, const char *path, char *err,
+			  size_t cap)
+{
+	return rpz_read_close(b, fopen(path, "r"), path, err, cap);
+}
+
+enum tdns_status rpz_load_text(struct tdns_policy_build *b, const char *label,
+			       const char *text, char *err, size_t cap)
+{
+	return rpz_read_close(b, fmemopen((void *)(uintptr_t)text, strlen(text), "r"), label,
+			      err, cap);
 }

@@ -72,6 +72,16 @@ def rand_port():
     return random.randint(20000, 49999)
 
 
+def wait_for(fn, timeout, step=0.1):
+    """Seconds until fn() was true, None when it was not within timeout."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if fn():
+            return time.monotonic() - t0
+        time.sleep(step)
+    return None
+
+
 def now():
     return time.monotonic()
 

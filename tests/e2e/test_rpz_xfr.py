@@ -65,15 +65,6 @@ def resolved(m):
         "192.0.2.1" in hl.answer_addrs(m)
 
 
-def wait_for(fn, timeout):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if fn():
-            return time.monotonic() - t0
-        time.sleep(0.1)
-    return None
-
-
 def ask(d, name):
     m, _ = hl.query(d, name, "A", edns=True, timeout=2)
     return m
@@ -121,9 +112,9 @@ local = h.start_local("LOCAL", local_db, [fake.endpoint], "-c", local_conf, "-t"
                       addr=l_addr, port=l_port)
 
 # ---- the first transfer (AXFR) ----
-h.check(wait_for(lambda: blocked(ask(local, "bad.example.")), 10) is not None,
+h.check(hl.wait_for(lambda: blocked(ask(local, "bad.example.")), 10) is not None,
         "bad.example. blocked (NXDOMAIN, EDE 15) after the AXFR at start")
-h.check(wait_for(lambda: blocked(ask(local, "tsig.example.")), 10) is not None,
+h.check(hl.wait_for(lambda: blocked(ask(local, "tsig.example.")), 10) is not None,
         "tsig.example. blocked: rpz2.test. transferred with TSIG")
 h.check(blocked(ask(local, "x.ads.example.")), "the wildcard trigger *.ads.example.")
 m = ask(local, "walled.example.")
@@ -154,7 +145,7 @@ r = h.zone(up_db, "add", "new.example.rpz.test. 300 IN CNAME .")
 h.check(r.returncode == 0, "tierdns-zone add: %s" % (r.stdout + r.stderr))
 r = h.zone(up_db, "delete", "bad.example.rpz.test.", "CNAME")
 h.check(r.returncode == 0, "tierdns-zone delete: %s" % (r.stdout + r.stderr))
-took = wait_for(lambda: blocked(ask(local, "new.example.")) and
+took = hl.wait_for(lambda: blocked(ask(local, "new.example.")) and
                 resolved(ask(local, "bad.example.")), 8)
 h.check(took is not None, "after add/delete on the primary, new.example. is blocked and "
         "bad.example. resolved, without restart")
@@ -171,7 +162,7 @@ h.check("new.example.rpz.test." in open(zonefile).read() and
 # ---- the SOA refresh (rpz2.test.: refresh 2 s, no NOTIFY) ----
 r = h.zone(up_db, "add", "tsig2.example.rpz2.test. 300 IN CNAME .")
 h.check(r.returncode == 0, "tierdns-zone add to rpz2.test.")
-h.check(wait_for(lambda: blocked(ask(local, "tsig2.example.")), 10) is not None,
+h.check(hl.wait_for(lambda: blocked(ask(local, "tsig2.example.")), 10) is not None,
         "rpz2.test.'s change is picked up by the SOA refresh")
 
 # ---- NOTIFY from others ----
