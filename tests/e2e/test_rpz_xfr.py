@@ -15,7 +15,10 @@ tierdns-upper as the RPZ primary:
     zone the local does not transfer: NOTAUTH;
   - the primary stopped: the local keeps the last policy (and says why in
     its log); restarted with the primary still down, the local serves the
-    zone its zonefile kept.
+    zone its zonefile kept;
+  - a scripted primary (--rpz-primary flag, memory only): a transfer cut
+    off half-way and a transfer that makes no policy (a name outside the
+    zone) leave the last policy, logged; the next good one applies.
 """
 import os
 import sys
@@ -80,7 +83,6 @@ fake = hl.FakeUpstream(h, lambda u, s: [("send", hl.a_reply(s, "192.0.2.1"))]
 # NOTIFY goes there. The upper listens on 127.0.0.1, the source address
 # of what it sends, so that its NOTIFY comes from the configured primary.
 l_addr, l_port = hl.rand_addr(), hl.rand_port()
-u_port = hl.rand_port()
 up_conf = write(os.path.join(h.tmp, "upper.conf"), """keys:
   - name: rpz-key
     algorithm: hmac-sha256
@@ -92,7 +94,8 @@ zones:
   - name: rpz2.test.
     allow-transfer-key: [rpz-key]
 """ % (SECRET, l_addr, l_port))
-up = h.start_upper("UPPER", up_db, "-c", up_conf, "-t", "1", addr="127.0.0.1", port=u_port)
+up = h.start_upper("UPPER", up_db, "-c", up_conf, "-t", "1", addr="127.0.0.1")
+u_port = up.port
 
 zonefile = os.path.join(h.tmp, "rpz-kept.zone")
 local_conf = write(os.path.join(h.tmp, "local.conf"), """keys:
@@ -152,12 +155,11 @@ h.check(took is not None, "after add/delete on the primary, new.example. is bloc
 if took is not None:
     h.log("change seen by the local %.2f s after tierdns-zone add" % (time.monotonic() - t0))
 log = local.log_text()
-h.check("rpz rpz.test.: serial 3 applied (IXFR" in log or
-        "rpz rpz.test.: serial 2 applied (IXFR" in log,
+h.check("rpz rpz.test.: serial 3 applied (IXFR" in log,
         "the change came by IXFR: %s" % [l for l in log.splitlines() if "rpz.test" in l][-4:])
-h.check("new.example.rpz.test." in open(zonefile).read() and
-        "bad.example.rpz.test." not in open(zonefile).read(),
-        "the zonefile holds the new zone")
+h.check(hl.wait_for(lambda: "new.example.rpz.test." in open(zonefile).read() and
+                    "bad.example.rpz.test." not in open(zonefile).read(), 3) is not None,
+        "the zonefile holds the new zone (written after the policy is swapped)")
 
 # ---- the SOA refresh (rpz2.test.: refresh 2 s, no NOTIFY) ----
 r = h.zone(up_db, "add", "tsig2.example.rpz2.test. 300 IN CNAME .")
@@ -202,5 +204,45 @@ h.check("from %s until the primary answers" % zonefile in local.log_text(),
         "the zonefile's zone is logged at start")
 h.check(not blocked(ask(local, "tsig.example.")),
         "rpz2.test. (no zonefile: memory only) is not kept across a restart")
+h.stop(local)
+
+# ---- a scripted primary: broken transfers keep the last policy ----
+sp = hl.ScriptedPrimary(1, refresh=3600, zone="rpz3.test.")
+sp.records = lambda serial: ["rpz3.test. 300 IN NS localhost.",
+                             "blk%d.example.rpz3.test. 300 IN CNAME ." % serial] + \
+    (["outside.example. 300 IN CNAME ."] if serial == 3 else [])
+sp.cut = False
+local = h.start_local("LOCAL3", os.path.join(h.tmp, "local3"), [fake.endpoint], "-t", "1",
+                      "--rpz-primary", "rpz3.test.@%s:%d" % (sp.addr, sp.port))
+h.check(hl.wait_for(lambda: blocked(ask(local, "blk1.example.")), 10) is not None,
+        "the scripted primary's zone (serial 1) is applied")
+
+
+def notify_from_primary():
+    q = dns.message.make_query("rpz3.test.", "SOA")
+    q.flags = 0
+    q.set_opcode(dns.opcode.NOTIFY)
+    data = hl.udp_exchange(local.addr, local.port, q.to_wire(), timeout=2, src=sp.addr)
+    return dns.message.from_wire(data).rcode() if data else None
+
+
+sp.serial, sp.cut = 2, True
+h.check(notify_from_primary() == dns.rcode.NOERROR, "NOTIFY from the scripted primary")
+h.check(hl.wait_for(lambda: "closed before its end" in local.log_text(), 5) is not None,
+        "the cut-off transfer is logged")
+h.check(blocked(ask(local, "blk1.example.")) and not blocked(ask(local, "blk2.example.")),
+        "a transfer cut off half-way leaves the last policy")
+sp.serial, sp.cut = 3, False
+notify_from_primary()
+h.check(hl.wait_for(lambda: "serial 3 not applied (the policy stays as it was)" in
+                    local.log_text(), 5) is not None,
+        "a transfer that makes no policy is logged: %s" % local.log_text()[-400:])
+h.check(blocked(ask(local, "blk1.example.")) and not blocked(ask(local, "blk3.example.")),
+        "a transfer that makes no policy leaves the last policy")
+sp.serial = 4
+notify_from_primary()
+h.check(hl.wait_for(lambda: blocked(ask(local, "blk4.example.")) and
+                    not blocked(ask(local, "blk1.example.")), 5) is not None,
+        "the next good transfer applies")
 h.stop(local)
 h.finish()
