@@ -12,7 +12,8 @@ tierdns-upper as the RPZ primary:
     the key): AXFR, then a change picked up by the SOA refresh (2 s)
     without NOTIFY;
   - NOTIFY from an address that is not the zone's primary: REFUSED; for a
-    zone the local does not transfer: NOTAUTH;
+    zone the local does not transfer: NOTAUTH; a local without
+    rpz-primary answers NOTIFY NOTIMP, as before;
   - the primary stopped: the local keeps the last policy (and says why in
     its log); restarted with the primary still down, the local serves the
     zone its zonefile kept;
@@ -168,11 +169,12 @@ h.check(hl.wait_for(lambda: blocked(ask(local, "tsig2.example.")), 10) is not No
         "rpz2.test.'s change is picked up by the SOA refresh")
 
 # ---- NOTIFY from others ----
-def notify(zone, src):
+def notify(zone, src, d=None):
+    d = d or local
     q = dns.message.make_query(zone, "SOA")
     q.flags = dns.flags.AA  # and RD clear
     q.set_opcode(dns.opcode.NOTIFY)
-    data = hl.udp_exchange(local.addr, local.port, q.to_wire(), timeout=2, src=src)
+    data = hl.udp_exchange(d.addr, d.port, q.to_wire(), timeout=2, src=src)
     return dns.message.from_wire(data) if data else None
 
 
@@ -185,6 +187,12 @@ h.check(m is not None and m.rcode() == dns.rcode.REFUSED,
 m = notify("other.test.", "127.0.0.1")
 h.check(m is not None and m.rcode() == dns.rcode.NOTAUTH,
         "NOTIFY for a zone the local does not transfer: NOTAUTH (%s)" % hl.rcode_text(m))
+
+plain = h.start_local("PLAIN", os.path.join(h.tmp, "plain"), [fake.endpoint], "-t", "1")
+m = notify("rpz.test.", "127.0.0.1", plain)
+h.check(m is not None and m.rcode() == dns.rcode.NOTIMP,
+        "a local without rpz-primary: NOTIFY NOTIMP (%s)" % hl.rcode_text(m))
+h.stop(plain)
 
 # ---- the primary gone: the last policy stays ----
 h.stop(up)
