@@ -162,9 +162,10 @@ static void read_zone(struct szone *z)
 	memset(&h, 0, sizeof(h));
 	z->sec->sink.held(z->sec->sink.ctx, z->idx, &h);
 	z->have = h.have;
-	z->refresh = h.have ? h.refresh : DEFAULT_REFRESH;
-	z->retry = h.have ? h.retry : DEFAULT_RETRY;
-	z->expire = h.have ? h.expire : DEFAULT_EXPIRE;
+	/* Without a zone, the sink's timers when it gives some. */
+	z->refresh = h.have || h.refresh > 0 ? h.refresh : DEFAULT_REFRESH;
+	z->retry = h.have || h.retry > 0 ? h.retry : DEFAULT_RETRY;
+	z->expire = h.have || h.expire > 0 ? h.expire : DEFAULT_EXPIRE;
 	if (h.have) {
 		z->serial = h.serial;
 		if (z->last_ok == 0)

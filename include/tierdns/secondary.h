@@ -56,7 +56,9 @@ struct secondary_zone {
 
 struct tdns_secondary;
 
-/* What a sink holds of a zone: its SOA's serial and timers. */
+/* What a sink holds of a zone: its SOA's serial and timers. Without a
+ * zone, a timer left 0 is RFC 1912's usual value (refresh 3600, retry
+ * 600, expire 604800). */
 struct secondary_held {
 	bool have;          /* false: no zone yet (the first transfer is AXFR) */
 	uint32_t serial, refresh, retry, expire;

@@ -17,7 +17,9 @@ tierdns-upper as the RPZ primary:
   - the primary stopped: the local keeps the last policy (and says why in
     its log); restarted with the primary still down, the local serves the
     zone its zonefile kept;
-  - a scripted primary (--rpz-primary flag, memory only): a transfer cut
+  - a scripted primary (--rpz-primary flag, memory only), silent at the
+    local's start: asked again after 10 s (not the SOA's usual 600 s retry
+    of a zone not held yet); a transfer cut
     off half-way and a transfer that makes no policy (a name outside the
     zone) leave the last policy, logged; the next good one applies.
 """
@@ -220,10 +222,14 @@ sp.records = lambda serial: ["rpz3.test. 300 IN NS localhost.",
                              "blk%d.example.rpz3.test. 300 IN CNAME ." % serial] + \
     (["outside.example. 300 IN CNAME ."] if serial == 3 else [])
 sp.cut = False
+sp.up = False  # silent at the local's start: asked again 10 s later
 local = h.start_local("LOCAL3", os.path.join(h.tmp, "local3"), [fake.endpoint], "-t", "1",
                       "--rpz-primary", "rpz3.test.@%s:%d" % (sp.addr, sp.port))
-h.check(hl.wait_for(lambda: blocked(ask(local, "blk1.example.")), 10) is not None,
-        "the scripted primary's zone (serial 1) is applied")
+time.sleep(1)
+sp.up = True
+h.check(hl.wait_for(lambda: blocked(ask(local, "blk1.example.")), 14) is not None,
+        "a primary silent at the start is asked again within 10 s; its zone (serial 1) "
+        "is applied")
 
 
 def notify_from_primary():
