@@ -591,6 +591,30 @@ static enum tdns_status rpz_apply(void *ctx, size_t i, const struct secondary_up
 	return TDNS_OK;
 }
 
+/* A zonefile's text: a zone that makes a policy on its own (a file that
+ * does not is left out, not fatal: the primary sends the zone again). */
+static bool rpz_zonefile_ok(const struct opts_rpz_primary *c, const char *text,
+			    struct secondary_held *held)
+{
+	struct tdns_policy *p = NULL;
+	struct policy_src src;
+	char err[512];
+
+	if (!secondary_held_from_text(text, held))
+		return false;
+	memset(&src, 0, sizeof(src));
+	src.rpz_text = &text;
+	src.rpz_text_name = &c->name;
+	src.n_rpz_text = 1;
+	if (policy_build(&src, &p, err, sizeof(err)) != TDNS_OK) {
+		log_warn("rpz %s: %s", c->name, err);
+		memset(held, 0, sizeof(*held));
+		return false;
+	}
+	policy_release(p);
+	return true;
+}
+
 /* The zones of o->rpz_primary, each with what its zonefile holds (served
  * until the primary answers). */
 static enum tdns_status rpz_zones_init(struct policy_state *ps, const struct tdns_opts *o)
@@ -617,14 +641,14 @@ static enum tdns_status rpz_zones_init(struct policy_state *ps, const struct tdn
 			ssize_t n = getdelim(&buf, &cap, '\0', f);
 
 			fclose(f);
-			if (n > 0 && secondary_held_from_text(buf, &z->held)) {
+			if (n > 0 && rpz_zonefile_ok(c, buf, &z->held)) {
 				z->text = buf;
 				log_info("rpz %s: serial %u from %s until the primary answers",
 					 c->name, (unsigned)z->held.serial, c->zonefile);
 			} else {
 				free(buf);
-				log_warn("rpz %s: %s holds no zone: transferred whole", c->name,
-					 c->zonefile);
+				log_warn("rpz %s: %s holds no usable zone: transferred whole",
+					 c->name, c->zonefile);
 			}
 		}
 		ps->sz[ps->n_rz].apex = z->key;

@@ -16,7 +16,7 @@ tierdns-upper as the RPZ primary:
     rpz-primary answers NOTIFY NOTIMP, as before;
   - the primary stopped: the local keeps the last policy (and says why in
     its log); restarted with the primary still down, the local serves the
-    zone its zonefile kept;
+    zone its zonefile kept; a zonefile that makes no policy is left out;
   - a scripted primary (--rpz-primary flag, memory only), silent at the
     local's start: asked again after 10 s (not the SOA's usual 600 s retry
     of a zone not held yet); a transfer cut
@@ -214,6 +214,14 @@ h.check("from %s until the primary answers" % zonefile in local.log_text(),
         "the zonefile's zone is logged at start")
 h.check(not blocked(ask(local, "tsig.example.")),
         "rpz2.test. (no zonefile: memory only) is not kept across a restart")
+h.stop(local)
+# A zonefile that makes no policy is left out, not fatal.
+with open(zonefile, "a") as f:
+    f.write("outside.example. 300 IN CNAME .\n")
+local = h.start_local("LOCAL2B", local_db, [fake.endpoint], "-c", local_conf, "-t", "1")
+h.check("holds no usable zone" in local.log_text() and
+        not blocked(ask(local, "new.example.")),
+        "a broken zonefile is logged and left out; the local starts without it")
 h.stop(local)
 
 # ---- a scripted primary: broken transfers keep the last policy ----
