@@ -666,7 +666,8 @@ static enum tdns_status rpz_zones_init(struct policy_state *ps, const struct tdn
 static enum tdns_status rpz_xfr_start(struct policy_state *ps)
 {
 	struct secondary_sink sink = { rpz_held, rpz_text, rpz_apply, "rpz",
-				       "the last policy stays", ps };
+				       "the last policy stays", "response policy zone from",
+				       ps };
 	enum tdns_status st;
 
 	if (ps->n_rz == 0)
@@ -678,6 +679,23 @@ static enum tdns_status rpz_xfr_start(struct policy_state *ps)
 	if (st != TDNS_OK)
 		log_err("rpz transfers: %s", tdns_strerror(st));
 	return st;
+}
+
+/* tierdns-control zone status and zone reload of a transferred response
+ * policy zone (it is not in the store). */
+static bool local_zone_status(void *ctx, const uint8_t *apex, size_t apex_len, FILE *out)
+{
+	struct worker *workers = ctx;
+
+	return secondary_status(workers[0].pol->sec, apex, apex_len, out);
+}
+
+static bool local_zone_reload(void *ctx, const uint8_t *apex, size_t apex_len)
+{
+	struct worker *workers = ctx;
+
+	return workers[0].pol->sec != NULL &&
+	       secondary_refresh(workers[0].pol->sec, apex, apex_len);
 }
 
 static void rpz_fini(struct policy_state *ps)
@@ -1006,6 +1024,8 @@ int main(int argc, char **argv)
 	cops.stats = local_stats;
 	cops.flushed = local_flushed;
 	cops.reload = local_reload;
+	cops.zone_status = local_zone_status;
+	cops.zone_reload = local_zone_reload;
 	cops.ctx = workers;
 	if (control_open(&o, &cops, &ctl) != TDNS_OK)
 		goto out;

@@ -672,8 +672,8 @@ enum tdns_status secondary_new(struct tdns_loop *l, struct tdns_store *s,
 {
 	/* ctx NULL: the secondary itself (new_secondary). */
 	static const struct secondary_sink sink = { store_held, store_text, store_apply,
-						    "secondary",
-						    "the zone answers SERVFAIL", NULL };
+						    "secondary", "the zone answers SERVFAIL",
+						    "secondary of", NULL };
 
 	return new_secondary(l, &sink, s, zones, n, out);
 }
@@ -836,7 +836,7 @@ bool secondary_status(const struct tdns_secondary *sec, const uint8_t *apex,
 
 	if (z == NULL)
 		return false;
-	fprintf(out, "secondary of:");
+	fprintf(out, "%s:", z->sec->sink.status_what);
 	for (unsigned i = 0; i < z->z->n_primaries; i++)
 		fprintf(out, " %s", netio_addr_str(&z->z->primaries[i], as, sizeof(as)));
 	fprintf(out, "%s\n", z->z->key != NULL ? " (TSIG)" : "");
@@ -856,6 +856,8 @@ bool secondary_status(const struct tdns_secondary *sec, const uint8_t *apex,
 		(unsigned long long)(next > now ? (next - now + 999) / 1000 : 0),
 		netio_addr_str(&z->z->primaries[atomic_load(&z->primary) % z->z->n_primaries],
 			       as, sizeof(as)));
-	fprintf(out, "expired: %s\n", atomic_load(&z->expired) ? "yes (answers SERVFAIL)" : "no");
+	fprintf(out, "expired: %s%s%s\n", atomic_load(&z->expired) ? "yes (" : "no",
+		atomic_load(&z->expired) ? z->sec->sink.on_expire : "",
+		atomic_load(&z->expired) ? ")" : "");
 	return true;
 }

@@ -77,7 +77,8 @@ struct secondary_held {
  *          and err (cap bytes) says why (the secondary logs it and retries
  *          after the SOA's retry time).
  * label starts the log lines ("secondary", "rpz"); on_expire says what
- * happens when no primary answered for the expire time.
+ * happens when no primary answered for the expire time; status_what
+ * starts secondary_status's first line ("secondary of").
  */
 struct secondary_update {
 	const char *name;   /* the zone ("example.") */
@@ -93,6 +94,7 @@ struct secondary_sink {
 				  char *err, size_t cap);
 	const char *label;
 	const char *on_expire;
+	const char *status_what;
 	void *ctx;
 };
 

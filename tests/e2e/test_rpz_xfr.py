@@ -17,6 +17,8 @@ tierdns-upper as the RPZ primary:
   - the primary stopped: the local keeps the last policy (and says why in
     its log); restarted with the primary still down, the local serves the
     zone its zonefile kept; a zonefile that makes no policy is left out;
+  - tierdns-control zone status shows an RPZ's primary and serial, zone
+    reload starts an SOA check;
   - a scripted primary (--rpz-primary flag, memory only), silent at the
     local's start: asked again after 10 s (not the SOA's usual 600 s retry
     of a zone not held yet); a transfer cut
@@ -24,6 +26,7 @@ tierdns-upper as the RPZ primary:
     zone) leave the last policy, logged; the next good one applies.
 """
 import os
+import subprocess
 import sys
 import time
 
@@ -114,8 +117,9 @@ rpz:
     primary-key: rpz-key
 """ % (SECRET, u_port, zonefile, u_port))
 local_db = os.path.join(h.tmp, "local")
+ctl = os.path.join(h.tmp, "local.ctl")
 local = h.start_local("LOCAL", local_db, [fake.endpoint], "-c", local_conf, "-t", "1",
-                      addr=l_addr, port=l_port)
+                      "--control", ctl, addr=l_addr, port=l_port)
 
 # ---- the first transfer (AXFR) ----
 h.check(hl.wait_for(lambda: blocked(ask(local, "bad.example.")), 10) is not None,
@@ -163,6 +167,18 @@ h.check("rpz rpz.test.: serial 3 applied (IXFR" in log,
 h.check(hl.wait_for(lambda: "new.example.rpz.test." in open(zonefile).read() and
                     "bad.example.rpz.test." not in open(zonefile).read(), 3) is not None,
         "the zonefile holds the new zone (written after the policy is swapped)")
+
+# ---- tierdns-control: zone status and zone reload of an RPZ ----
+r = subprocess.run([hl.CONTROL_BIN, "-s", ctl, "zone", "status", "rpz.test."],
+                   capture_output=True, text=True, timeout=15)
+h.check(r.returncode == 0 and "response policy zone from: 127.0.0.1:%d" % u_port in r.stdout
+        and "serial: 3" in r.stdout and "expired: no" in r.stdout,
+        "tierdns-control zone status shows the RPZ's primary and serial: %s" %
+        (r.stdout + r.stderr))
+r = subprocess.run([hl.CONTROL_BIN, "-s", ctl, "zone", "reload", "rpz.test."],
+                   capture_output=True, text=True, timeout=15)
+h.check(r.returncode == 0 and "SOA check" in r.stdout,
+        "tierdns-control zone reload starts an SOA check: %s" % (r.stdout + r.stderr))
 
 # ---- the SOA refresh (rpz2.test.: refresh 2 s, no NOTIFY) ----
 r = h.zone(up_db, "add", "tsig2.example.rpz2.test. 300 IN CNAME .")

@@ -121,7 +121,8 @@ static void test_notify_answer(void **state)
 		{ "rpz.example.", LDNS_RR_TYPE_A, "192.0.2.1", DNS_RCODE_FORMERR, false },
 		{ "rpz.example.", LDNS_RR_TYPE_SOA, NULL, DNS_RCODE_FORMERR, false },
 	};
-	struct secondary_sink sink = { no_held, no_text, no_apply, "test", "nothing", NULL };
+	struct secondary_sink sink = { no_held, no_text, no_apply, "test", "nothing",
+				       "test of", NULL };
 	struct tdns_addr prim[2];
 	struct secondary_zone z;
 	uint8_t key[NAME_KEY_MAX];
