@@ -290,14 +290,46 @@ static bool forward_key(struct walk *w, yaml_node_t *k, yaml_node_t *v, void *ct
 		       "upstream, local)");
 }
 
+/* Each address of a stanza's key, v (one address or a sequence of them),
+ * as the value "NAME@ADDR" of row d, name being the stanza's name:; sub
+ * names the key in errors. *first: d's list not begun by this source. */
+static bool stanza_addrs(struct walk *w, const struct opts_def *d, yaml_node_t *name,
+			 yaml_node_t *v, const char *sub, bool *first)
+{
+	yaml_node_item_t *it, *start = NULL, *top = NULL;
+	yaml_node_t *up;
+	char text[600], why[300];
+
+	if (v->type == YAML_SEQUENCE_NODE) {
+		start = v->data.sequence.items.start;
+		top = v->data.sequence.items.top;
+		if (start == top)
+			return fail_key(w, v->start_mark, sub, "empty sequence");
+	} else if (v->type != YAML_SCALAR_NODE || is_null(v)) {
+		return fail_key(w, v->start_mark, sub,
+				"expected an address or a sequence of them");
+	}
+	for (it = start; start == NULL || it < top; it++) {
+		up = start == NULL ? v : yaml_document_get_node(w->doc, *it);
+		if (up == NULL || up->type != YAML_SCALAR_NODE)
+			return fail_key(w, v->start_mark, sub, "expected an address");
+		snprintf(text, sizeof(text), "%s@%s", scalar(name), scalar(up));
+		if (!opts_key_set(w->b, d, text, *first, why, sizeof(why)))
+			return fail_key(w, up->start_mark, sub, why);
+		*first = false;
+		if (start == NULL)
+			break;
+	}
+	return true;
+}
+
 /* One item of forward: (or stub:, key): "NAME@ADDR" text, or a stanza
  * {name, upstream: [ADDR...]} or (forward: only) {name, local:
  * nxdomain|refused}, each upstream one NAME@ADDR value of the option. */
 static bool forward_item(struct walk *w, const struct opts_def *d, const char *key,
 			 yaml_node_t *item, bool first)
 {
-	yaml_node_t *keys[3] = { NULL, NULL, NULL }, *up;
-	yaml_node_item_t *it, *start = NULL, *top = NULL;
+	yaml_node_t *keys[3] = { NULL, NULL, NULL };
 	char text[600], why[300], sub[32];
 	bool stub = strcmp(key, "stub") == 0;
 
@@ -330,27 +362,7 @@ static bool forward_item(struct walk *w, const struct opts_def *d, const char *k
 		return true;
 	}
 	snprintf(sub, sizeof(sub), "%s.upstream", key);
-	if (keys[1]->type == YAML_SEQUENCE_NODE) {
-		start = keys[1]->data.sequence.items.start;
-		top = keys[1]->data.sequence.items.top;
-		if (start == top)
-			return fail_key(w, keys[1]->start_mark, sub, "empty sequence");
-	} else if (keys[1]->type != YAML_SCALAR_NODE) {
-		return fail_key(w, keys[1]->start_mark, sub,
-				"expected an address or a sequence of them");
-	}
-	for (it = start; start == NULL || it < top; it++) {
-		up = start == NULL ? keys[1] : yaml_document_get_node(w->doc, *it);
-		if (up == NULL || up->type != YAML_SCALAR_NODE)
-			return fail_key(w, keys[1]->start_mark, sub, "expected an address");
-		snprintf(text, sizeof(text), "%s@%s", scalar(keys[0]), scalar(up));
-		if (!opts_key_set(w->b, d, text, first, why, sizeof(why)))
-			return fail_key(w, up->start_mark, sub, why);
-		first = false;
-		if (start == NULL)
-			break;
-	}
-	return true;
+	return stanza_addrs(w, d, keys[0], keys[1], sub, &first);
 }
 
 static bool forward(struct walk *w, yaml_node_t *k, yaml_node_t *v)
@@ -401,11 +413,10 @@ static bool rpz_key(struct walk *w, yaml_node_t *k, yaml_node_t *v, void *ctx)
  * begun yet, first[1]: rpz-primary:'s. */
 static bool rpz_item(struct walk *w, const char *key, yaml_node_t *item, bool first[2])
 {
-	yaml_node_t *keys[4] = { NULL, NULL, NULL, NULL }, *up;
+	yaml_node_t *keys[4] = { NULL, NULL, NULL, NULL };
 	const struct opts_def *files, *prim;
-	yaml_node_item_t *it, *start = NULL, *top = NULL;
 	bool is_rpz = strcmp(key, "rpz") == 0;
-	char text[600], why[300], sub[40], sub_key[40];
+	char why[300], sub[40], sub_key[40];
 
 	files = opts_key_find(w->b, NULL, "rpz", why, sizeof(why));
 	prim = opts_key_find(w->b, NULL, "rpz-primary", why, sizeof(why));
@@ -437,26 +448,8 @@ static bool rpz_item(struct walk *w, const char *key, yaml_node_t *item, bool fi
 		return true;
 	}
 	snprintf(sub, sizeof(sub), "%s.primary", key);
-	if (keys[1]->type == YAML_SEQUENCE_NODE) {
-		start = keys[1]->data.sequence.items.start;
-		top = keys[1]->data.sequence.items.top;
-		if (start == top)
-			return fail_key(w, keys[1]->start_mark, sub, "empty sequence");
-	} else if (keys[1]->type != YAML_SCALAR_NODE || is_null(keys[1])) {
-		return fail_key(w, keys[1]->start_mark, sub,
-				"expected an address or a sequence of them");
-	}
-	for (it = start; start == NULL || it < top; it++) {
-		up = start == NULL ? keys[1] : yaml_document_get_node(w->doc, *it);
-		if (up == NULL || up->type != YAML_SCALAR_NODE)
-			return fail_key(w, keys[1]->start_mark, sub, "expected an address");
-		snprintf(text, sizeof(text), "%s@%s", scalar(keys[0]), scalar(up));
-		if (!opts_key_set(w->b, prim, text, first[1], why, sizeof(why)))
-			return fail_key(w, up->start_mark, sub, why);
-		first[1] = false;
-		if (start == NULL)
-			break;
-	}
+	if (!stanza_addrs(w, prim, keys[0], keys[1], sub, &first[1]))
+		return false;
 	for (size_t i = 2; i < 4; i++) {
 		const char *name = i == 2 ? "primary-key" : "zonefile";
 
