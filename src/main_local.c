@@ -5,8 +5,9 @@
  * One worker per --threads, each on its own thread with its own loop, its
  * own SO_REUSEPORT listeners, its own upstream sockets and its own resolver
  * (so identical misses are coalesced per worker). All share one LMDB
- * environment holding the static zones and the cache. Threads, signals
- * and shutdown: daemon.h.
+ * environment holding the static zones and the cache. Response policy
+ * zones kept by zone transfer (rpz-primary) have a loop and thread of their
+ * own after the workers'. Threads, signals and shutdown: daemon.h.
  */
 #include <errno.h>
 #include <pthread.h>
