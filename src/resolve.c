@@ -1490,7 +1490,8 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 	return miss_stage(r, q, a);
 }
 
-/* NOTIFY (client.notify): the daemon answers it. */
+/* NOTIFY (client.notify): the daemon answers it, given the request (a
+ * refused client, resolver_refuse, has none). */
 static enum pipeline_verdict notify_stage(void *ctx, const struct tdns_qctx *q,
 					  struct tdns_answer *a)
 {
