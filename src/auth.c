@@ -1014,21 +1014,7 @@ static enum pipeline_verdict notify_stage(void *arg, const struct tdns_qctx *q,
 {
 	struct auth_ctx *c = arg;
 
-	if (q->qclass != DNS_CLASS_IN || q->qtype != DNS_TYPE_SOA || c->cl->peer == NULL) {
-		a->rcode = DNS_RCODE_FORMERR;
-		return PIPELINE_ANSWER;
-	}
-	switch (secondary_notify(c->cfg->secondary, q->qkey, q->qkey_len, c->cl->peer)) {
-	case SECONDARY_NOTIFY_OK:
-		a->aa = true;
-		break;
-	case SECONDARY_NOTIFY_REFUSED:
-		a->rcode = DNS_RCODE_REFUSED;
-		break;
-	case SECONDARY_NOTIFY_NOTAUTH:
-		a->rcode = DNS_RCODE_NOTAUTH;
-		break;
-	}
+	secondary_notify_answer(c->cfg->secondary, q, c->cl->peer, a);
 	return PIPELINE_ANSWER;
 }
 

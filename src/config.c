@@ -290,14 +290,46 @@ static bool forward_key(struct walk *w, yaml_node_t *k, yaml_node_t *v, void *ct
 		       "upstream, local)");
 }
 
+/* Each address of a stanza's key, v (one address or a sequence of them),
+ * as the value "NAME@ADDR" of row d, name being the stanza's name:; sub
+ * names the key in errors. *first: d's list not begun by this source. */
+static bool stanza_addrs(struct walk *w, const struct opts_def *d, yaml_node_t *name,
+			 yaml_node_t *v, const char *sub, bool *first)
+{
+	yaml_node_item_t *it, *start = NULL, *top = NULL;
+	yaml_node_t *up;
+	char text[600], why[300];
+
+	if (v->type == YAML_SEQUENCE_NODE) {
+		start = v->data.sequence.items.start;
+		top = v->data.sequence.items.top;
+		if (start == top)
+			return fail_key(w, v->start_mark, sub, "empty sequence");
+	} else if (v->type != YAML_SCALAR_NODE || is_null(v)) {
+		return fail_key(w, v->start_mark, sub,
+				"expected an address or a sequence of them");
+	}
+	for (it = start; start == NULL || it < top; it++) {
+		up = start == NULL ? v : yaml_document_get_node(w->doc, *it);
+		if (up == NULL || up->type != YAML_SCALAR_NODE)
+			return fail_key(w, v->start_mark, sub, "expected an address");
+		snprintf(text, sizeof(text), "%s@%s", scalar(name), scalar(up));
+		if (!opts_key_set(w->b, d, text, *first, why, sizeof(why)))
+			return fail_key(w, up->start_mark, sub, why);
+		*first = false;
+		if (start == NULL)
+			break;
+	}
+	return true;
+}
+
 /* One item of forward: (or stub:, key): "NAME@ADDR" text, or a stanza
  * {name, upstream: [ADDR...]} or (forward: only) {name, local:
  * nxdomain|refused}, each upstream one NAME@ADDR value of the option. */
 static bool forward_item(struct walk *w, const struct opts_def *d, const char *key,
 			 yaml_node_t *item, bool first)
 {
-	yaml_node_t *keys[3] = { NULL, NULL, NULL }, *up;
-	yaml_node_item_t *it, *start = NULL, *top = NULL;
+	yaml_node_t *keys[3] = { NULL, NULL, NULL };
 	char text[600], why[300], sub[32];
 	bool stub = strcmp(key, "stub") == 0;
 
@@ -330,27 +362,7 @@ static bool forward_item(struct walk *w, const struct opts_def *d, const char *k
 		return true;
 	}
 	snprintf(sub, sizeof(sub), "%s.upstream", key);
-	if (keys[1]->type == YAML_SEQUENCE_NODE) {
-		start = keys[1]->data.sequence.items.start;
-		top = keys[1]->data.sequence.items.top;
-		if (start == top)
-			return fail_key(w, keys[1]->start_mark, sub, "empty sequence");
-	} else if (keys[1]->type != YAML_SCALAR_NODE) {
-		return fail_key(w, keys[1]->start_mark, sub,
-				"expected an address or a sequence of them");
-	}
-	for (it = start; start == NULL || it < top; it++) {
-		up = start == NULL ? keys[1] : yaml_document_get_node(w->doc, *it);
-		if (up == NULL || up->type != YAML_SCALAR_NODE)
-			return fail_key(w, keys[1]->start_mark, sub, "expected an address");
-		snprintf(text, sizeof(text), "%s@%s", scalar(keys[0]), scalar(up));
-		if (!opts_key_set(w->b, d, text, first, why, sizeof(why)))
-			return fail_key(w, up->start_mark, sub, why);
-		first = false;
-		if (start == NULL)
-			break;
-	}
-	return true;
+	return stanza_addrs(w, d, keys[0], keys[1], sub, &first);
 }
 
 static bool forward(struct walk *w, yaml_node_t *k, yaml_node_t *v)
@@ -375,6 +387,105 @@ static bool forward(struct walk *w, yaml_node_t *k, yaml_node_t *v)
 	return true;
 }
 
+/* One key of an rpz: or rpz-primary: stanza: Unbound's rpz: keys (name,
+ * primary, zonefile) and zones:'s primary-key. */
+static bool rpz_key(struct walk *w, yaml_node_t *k, yaml_node_t *v, void *ctx)
+{
+	yaml_node_t **keys = ctx;
+	static const char *const names[] = { "name", "primary", "primary-key", "zonefile" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcmp(scalar(k), names[i]) == 0) {
+			if (i != 1 && (v->type != YAML_SCALAR_NODE || is_null(v)))
+				return fail_at(w, v->start_mark, "expected a value");
+			keys[i] = v;
+			return true;
+		}
+	}
+	return fail_at(w, k->start_mark, "unknown key of an rpz: stanza (name, primary, "
+		       "primary-key, zonefile)");
+}
+
+/* One item of rpz: (a FILE, or a stanza) or rpz-primary: (ZONE@ADDR, or
+ * a stanza). A stanza with primary: becomes one rpz-primary value per
+ * address, then its primary-key: and zonefile:; an rpz: stanza without
+ * primary: is its zonefile: read as a file. first[0]: rpz:'s list not
+ * begun yet, first[1]: rpz-primary:'s. */
+static bool rpz_item(struct walk *w, const char *key, yaml_node_t *item, bool first[2])
+{
+	yaml_node_t *keys[4] = { NULL, NULL, NULL, NULL };
+	const struct opts_def *files, *prim;
+	bool is_rpz = strcmp(key, "rpz") == 0;
+	char why[300], sub[40], sub_key[40];
+
+	files = opts_key_find(w->b, NULL, "rpz", why, sizeof(why));
+	prim = opts_key_find(w->b, NULL, "rpz-primary", why, sizeof(why));
+	if (files == NULL || prim == NULL)
+		return fail_at(w, item->start_mark, why);
+	if (item->type == YAML_SCALAR_NODE) {
+		bool *f = &first[is_rpz ? 0 : 1];
+
+		if (!set_scalar(w, is_rpz ? files : prim, key, item, *f))
+			return false;
+		*f = false;
+		return true;
+	}
+	if (item->type != YAML_MAPPING_NODE)
+		return fail_key(w, item->start_mark, key, "expected a stanza (- name: rpz.example.)");
+	if (!walk_mapping(w, item, rpz_key, keys))
+		return false;
+	if (keys[0] == NULL)
+		return fail_key(w, item->start_mark, key, "a stanza needs a name:");
+	if (keys[1] == NULL) {
+		if (!is_rpz || keys[3] == NULL || keys[2] != NULL)
+			return fail_key(w, item->start_mark, key,
+					is_rpz ? "a stanza needs primary: or zonefile:, and "
+						 "primary-key: only with primary:"
+					       : "a stanza needs primary:");
+		if (!set_scalar(w, files, "rpz.zonefile", keys[3], first[0]))
+			return false;
+		first[0] = false;
+		return true;
+	}
+	snprintf(sub, sizeof(sub), "%s.primary", key);
+	if (!stanza_addrs(w, prim, keys[0], keys[1], sub, &first[1]))
+		return false;
+	for (size_t i = 2; i < 4; i++) {
+		const char *name = i == 2 ? "primary-key" : "zonefile";
+
+		snprintf(sub_key, sizeof(sub_key), "%s.%s", key, name);
+		if (keys[i] != NULL && !opts_rpz_set(w->b, name, scalar(keys[i]), why, sizeof(why)))
+			return fail_key(w, keys[i]->start_mark, sub_key, why);
+	}
+	return true;
+}
+
+/* rpz: and rpz-primary:, a value or a sequence of them. */
+static bool rpz(struct walk *w, yaml_node_t *k, yaml_node_t *v)
+{
+	yaml_node_item_t *it;
+	yaml_node_t *item;
+	bool first[2] = { true, true };
+	char why[300];
+	const struct opts_def *d = opts_key_find(w->b, NULL, scalar(k), why, sizeof(why));
+
+	if (d == NULL)
+		return fail_at(w, k->start_mark, why);
+	if (v->type != YAML_SEQUENCE_NODE)
+		return rpz_item(w, scalar(k), v, first);
+	if (v->data.sequence.items.start == v->data.sequence.items.top)
+		return fail_key(w, v->start_mark, scalar(k),
+				"empty sequence (leave the key out for the default)");
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+		item = yaml_document_get_node(w->doc, *it);
+		if (item == NULL)
+			return fail_at(w, v->start_mark, "broken sequence");
+		if (!rpz_item(w, scalar(k), item, first))
+			return false;
+	}
+	return true;
+}
+
 /* The keys: section first (zones: refer to its keys by name). */
 static bool top_tsig(struct walk *w, yaml_node_t *k, yaml_node_t *v, void *ctx)
 {
@@ -393,6 +504,8 @@ static bool top_key(struct walk *w, yaml_node_t *k, yaml_node_t *v, void *ctx)
 		return zones(w, v);
 	if (strcmp(scalar(k), "forward") == 0 || strcmp(scalar(k), "stub") == 0)
 		return forward(w, k, v);
+	if (strcmp(scalar(k), "rpz") == 0 || strcmp(scalar(k), "rpz-primary") == 0)
+		return rpz(w, k, v);
 	if (!opts_is_section(scalar(k)))
 		return set_key(w, NULL, k, v);
 	if (v->type == YAML_SCALAR_NODE && is_null(v))

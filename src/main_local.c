@@ -5,9 +5,11 @@
  * One worker per --threads, each on its own thread with its own loop, its
  * own SO_REUSEPORT listeners, its own upstream sockets and its own resolver
  * (so identical misses are coalesced per worker). All share one LMDB
- * environment holding the static zones and the cache. Threads, signals
- * and shutdown: daemon.h.
+ * environment holding the static zones and the cache. Response policy
+ * zones kept by zone transfer (rpz-primary) have a loop and thread of their
+ * own after the workers'. Threads, signals and shutdown: daemon.h.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -32,23 +34,46 @@
 #include "tierdns/pipeline.h"
 #include "tierdns/policy.h"
 #include "tierdns/resolve.h"
+#include "tierdns/secondary.h"
 #include "tierdns/store.h"
 #include "tierdns/tls.h"
 #include "tierdns/upstream.h"
 #include "tierdns/wire.h"
+#include "tierdns/zoneload.h"
 
 #define LOCAL_MAP_FACTOR 4
 #define LOCAL_MAP_EXTRA ((uint64_t)64 << 20)
 #define WATCH_POLL_MS 1000 /* how often the hosts and RPZ files' times are looked at */
+/* The SOA timers of a transferred response policy zone, bounded: a
+ * blocklist is checked at least daily and not more often than every two
+ * seconds (Knot's refresh-min-interval); before the first transfer the
+ * primary is asked again every RPZ_RETRY_NONE seconds. */
+#define RPZ_REFRESH_MIN 2u
+#define RPZ_REFRESH_MAX 86400u
+#define RPZ_RETRY_MAX 3600u
+#define RPZ_RETRY_NONE 10u
 
 /* Every upstream (the default set, then one per forward: entry) has its
  * own counters. */
 _Static_assert(STATS_MAX_UPSTREAM >= OPTS_MAX_UPSTREAM + OPTS_MAX_FORWARD,
 	       "stats.h STATS_MAX_UPSTREAM");
 
+/* A response policy zone kept current by transfer (rpz-primary): the
+ * zone as last applied, in the policy with the RPZ files. */
+struct rpz_zone {
+	const struct opts_rpz_primary *conf;
+	uint8_t key[NAME_KEY_MAX];    /* its apex */
+	size_t klen;
+	char *text;                   /* master-file text; NULL: none yet */
+	struct secondary_held held;   /* text's SOA */
+};
+
 /* The resolver policy (policy.h) and what it is read from again: the
  * hosts and RPZ files are watched by a thread of their own, which reloads the
- * policy (as a reload does) when one of them changes. */
+ * policy (as a reload does) when one of them changes; the transferred
+ * response policy zones are kept by a secondary (secondary.h) on a loop
+ * and thread of their own, which builds the policy again after each
+ * transfer. */
 struct policy_state {
 	struct tdns_policy_box *box;
 	struct tdns_opts *o;          /* the running options (forward:) */
@@ -59,6 +84,16 @@ struct policy_state {
 	struct timespec *mtime;
 	unsigned n_files;
 	struct daemon_ticker *watch;  /* calls files_tick */
+	/* One build at a time (a reload's or a transfer's); guards cur and
+	 * every rz[i].text. */
+	pthread_mutex_t build_mu;
+	struct tdns_opts *cur;        /* the options the running policy was
+				       * built from: o, or a reload's (owned) */
+	struct rpz_zone *rz;          /* o->rpz_primary's zones */
+	struct secondary_zone *sz;    /* the same, for secondary.h */
+	unsigned n_rz;
+	struct tdns_loop *xfr_loop;   /* the transfers' loop; NULL: none */
+	struct tdns_secondary *sec;
 };
 
 /* The TLS configurations the workers share; NULL: none. */
@@ -145,6 +180,15 @@ static void client_edns(void *ctx, void *request, const struct tdns_qctx *q,
 			      a);
 	if (q->keepalive && (q->transport == QCTX_TCP || q->transport == QCTX_TLS))
 		a->keepalive = netio_request_keepalive(request);
+}
+
+/* NOTIFY for a transferred response policy zone, from its primary. */
+static void client_notify(void *ctx, void *request, const struct tdns_qctx *q,
+			  struct tdns_answer *a)
+{
+	struct worker *w = ctx;
+
+	secondary_notify_answer(w->pol->sec, q, netio_request_peer(request), a);
 }
 
 static enum netio_verdict on_query(void *ctx, struct tdns_request *req,
@@ -249,6 +293,7 @@ static enum tdns_status worker_init(struct worker *w, struct tdns_opts *o,
 	cfg.client.hold = client_hold;
 	cfg.client.answer = client_answer;
 	cfg.client.edns = client_edns;
+	cfg.client.notify = w->pol->sec != NULL ? client_notify : NULL;
 	cfg.client.ctx = w;
 	st = resolver_new(&cfg, &w->r);
 	if (st != TDNS_OK)
@@ -351,10 +396,28 @@ static enum tdns_status policy_make(struct policy_state *ps, const struct tdns_o
 				    struct tdns_policy **out)
 {
 	struct policy_src src;
+	const char **text = NULL, **name = NULL;
 	char err[512];
 	enum tdns_status st;
 
 	memset(&src, 0, sizeof(src));
+	if (ps->n_rz > 0) {
+		text = calloc(ps->n_rz, sizeof(*text));
+		name = calloc(ps->n_rz, sizeof(*name));
+		if (text == NULL || name == NULL) {
+			free(text);
+			free(name);
+			log_err("policy: %s", tdns_strerror(TDNS_ENOMEM));
+			return TDNS_ENOMEM;
+		}
+		for (unsigned i = 0; i < ps->n_rz; i++) {
+			text[i] = ps->rz[i].text;
+			name[i] = ps->rz[i].conf->name;
+		}
+	}
+	src.rpz_text = text;
+	src.rpz_text_name = name;
+	src.n_rpz_text = ps->n_rz;
 	src.n_default = ps->n_default;
 	src.forward = ps->o->forward;
 	src.n_forward = ps->o->n_forward;
@@ -367,6 +430,8 @@ static enum tdns_status policy_make(struct policy_state *ps, const struct tdns_o
 	src.rpz = o->rpz.v;
 	src.n_rpz = o->rpz.n;
 	st = policy_build(&src, out, err, sizeof(err));
+	free(text);
+	free(name);
 	/* Watched from now on either way: a broken build is not retried
 	 * each second, only at the next change. */
 	pthread_mutex_lock(&ps->mu);
@@ -377,11 +442,24 @@ static enum tdns_status policy_make(struct policy_state *ps, const struct tdns_o
 		return st;
 	}
 	log_info("policy: %u forward: entr%s, %u local-zone, %u local-data, %u hosts "
-		 "file%s, %zu names with records, %zu RPZ triggers from %u file%s",
+		 "file%s, %zu names with records, %zu RPZ triggers from %u file%s and %u "
+		 "transferred zone%s",
 		 ps->o->n_forward, ps->o->n_forward == 1 ? "y" : "ies", o->local_zone.n,
 		 o->local_data.n, o->hosts.n, o->hosts.n == 1 ? "" : "s", policy_names(*out),
-		 policy_rpz_triggers(*out), o->rpz.n, o->rpz.n == 1 ? "" : "s");
+		 policy_rpz_triggers(*out), o->rpz.n, o->rpz.n == 1 ? "" : "s", ps->n_rz,
+		 ps->n_rz == 1 ? "" : "s");
 	return TDNS_OK;
+}
+
+/* The options a reload read become those of the running policy. Under
+ * build_mu. */
+static void policy_cur_set(struct policy_state *ps, struct tdns_opts *now)
+{
+	if (ps->cur != ps->o) {
+		opts_free(ps->cur);
+		free(ps->cur);
+	}
+	ps->cur = now;
 }
 
 /* The policy again from the configuration as it is now; the running one
@@ -389,17 +467,251 @@ static enum tdns_status policy_make(struct policy_state *ps, const struct tdns_o
 static void policy_reload(struct policy_state *ps)
 {
 	struct tdns_policy *p = NULL;
-	struct tdns_opts now;
+	struct tdns_opts *now = malloc(sizeof(*now));
 	char err[512];
 
-	if (opts_load(TDNS_PROG_LOCAL, ps->o->argc, ps->o->argv, &now, err, sizeof(err)) !=
-	    OPTS_RUN)
+	if (now == NULL) {
+		log_err("policy: %s", tdns_strerror(TDNS_ENOMEM));
+		return;
+	}
+	if (opts_load(TDNS_PROG_LOCAL, ps->o->argc, ps->o->argv, now, err, sizeof(err)) !=
+	    OPTS_RUN) {
+		free(now);
 		return; /* opts_reload logged it */
-	if (policy_make(ps, &now, &p) == TDNS_OK)
+	}
+	pthread_mutex_lock(&ps->build_mu);
+	if (policy_make(ps, now, &p) == TDNS_OK) {
 		policy_box_set(ps->box, p);
-	else
+		policy_cur_set(ps, now);
+		now = NULL;
+	} else {
 		log_err("policy: the running policy stays");
-	opts_free(&now);
+	}
+	pthread_mutex_unlock(&ps->build_mu);
+	if (now != NULL) {
+		opts_free(now);
+		free(now);
+	}
+}
+
+/* ---- response policy zones by transfer: the secondary's sink ---- */
+
+static void rpz_held(void *ctx, size_t i, struct secondary_held *out)
+{
+	struct policy_state *ps = ctx;
+
+	*out = ps->rz[i].held;
+	if (!out->have) {
+		out->retry = RPZ_RETRY_NONE;
+		return;
+	}
+	if (out->refresh < RPZ_REFRESH_MIN)
+		out->refresh = RPZ_REFRESH_MIN;
+	if (out->refresh > RPZ_REFRESH_MAX)
+		out->refresh = RPZ_REFRESH_MAX;
+	if (out->retry < RPZ_REFRESH_MIN)
+		out->retry = RPZ_REFRESH_MIN;
+	if (out->retry > RPZ_RETRY_MAX)
+		out->retry = RPZ_RETRY_MAX;
+}
+
+static char *rpz_text(void *ctx, size_t i)
+{
+	struct policy_state *ps = ctx;
+
+	return ps->rz[i].text != NULL ? strdup(ps->rz[i].text) : NULL;
+}
+
+/* text into path, whole or not at all (a temporary file renamed over it):
+ * NULL, or why not. */
+static const char *write_whole(const char *path, const char *text)
+{
+	char tmp[4096];
+	size_t len = strlen(text);
+	FILE *f;
+	bool ok;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return "path too long";
+	f = fopen(tmp, "w");
+	if (f == NULL)
+		return strerror(errno);
+	ok = fwrite(text, 1, len, f) == len;
+	ok = fflush(f) == 0 && ok;
+	ok = fsync(fileno(f)) == 0 && ok;
+	ok = fclose(f) == 0 && ok;
+	if (!ok || rename(tmp, path) != 0) {
+		const char *why = strerror(errno);
+
+		unlink(tmp);
+		return why;
+	}
+	return NULL;
+}
+
+/* A transfer done: the policy built again with the new zone and put in
+ * place at once (policy.h: a query sees the old policy or the new, never
+ * a mix); a zone the policy cannot be built from leaves the old one. */
+static enum tdns_status rpz_apply(void *ctx, size_t i, const struct secondary_update *u,
+				  char *err, size_t cap)
+{
+	struct policy_state *ps = ctx;
+	struct rpz_zone *z = &ps->rz[i];
+	struct tdns_policy *p = NULL;
+	struct secondary_held held;
+	char *old = z->text, *text = strdup(u->text);
+	const char *why = NULL;
+	enum tdns_status st;
+
+	if (text == NULL || !secondary_held_from_text(text, &held)) {
+		free(text);
+		snprintf(err, cap, "%s", text == NULL ? "out of memory" : "the zone has no SOA");
+		return TDNS_EPARSE;
+	}
+	pthread_mutex_lock(&ps->build_mu);
+	z->text = text;
+	st = policy_make(ps, ps->cur, &p);
+	if (st != TDNS_OK) {
+		z->text = old;
+		pthread_mutex_unlock(&ps->build_mu);
+		free(text);
+		snprintf(err, cap, "serial %u not applied (the policy stays as it was): %s",
+			 (unsigned)u->serial, tdns_strerror(st));
+		return st;
+	}
+	policy_box_set(ps->box, p);
+	z->held = held;
+	z->held.since = (uint64_t)clock_now();
+	log_info("rpz %s: serial %u applied (%s, %zu records transferred): %zu RPZ triggers "
+		 "in the policy", u->name, (unsigned)u->serial, u->how, u->records,
+		 policy_rpz_triggers(p));
+	pthread_mutex_unlock(&ps->build_mu);
+	free(old);
+	if (z->conf->zonefile != NULL && (why = write_whole(z->conf->zonefile, text)) != NULL)
+		log_warn("rpz %s: zonefile %s not written: %s", u->name, z->conf->zonefile, why);
+	return TDNS_OK;
+}
+
+/* A zonefile's text: a zone that makes a policy on its own (a file that
+ * does not is left out, not fatal: the primary sends the zone again). */
+static bool rpz_zonefile_ok(const struct opts_rpz_primary *c, const char *text,
+			    struct secondary_held *held)
+{
+	struct tdns_policy *p = NULL;
+	struct policy_src src;
+	char err[512];
+
+	if (!secondary_held_from_text(text, held))
+		return false;
+	memset(&src, 0, sizeof(src));
+	src.rpz_text = &text;
+	src.rpz_text_name = &c->name;
+	src.n_rpz_text = 1;
+	if (policy_build(&src, &p, err, sizeof(err)) != TDNS_OK) {
+		log_warn("rpz %s: %s", c->name, err);
+		memset(held, 0, sizeof(*held));
+		return false;
+	}
+	policy_release(p);
+	return true;
+}
+
+/* The zones of o->rpz_primary, each with what its zonefile holds (served
+ * until the primary answers). */
+static enum tdns_status rpz_zones_init(struct policy_state *ps, const struct tdns_opts *o)
+{
+	ps->n_rz = 0;
+	if (o->n_rpz_primary == 0)
+		return TDNS_OK;
+	ps->rz = calloc(o->n_rpz_primary, sizeof(*ps->rz));
+	ps->sz = calloc(o->n_rpz_primary, sizeof(*ps->sz));
+	if (ps->rz == NULL || ps->sz == NULL)
+		return TDNS_ENOMEM;
+	for (unsigned i = 0; i < o->n_rpz_primary; i++) {
+		struct rpz_zone *z = &ps->rz[ps->n_rz];
+		const struct opts_rpz_primary *c = &o->rpz_primary[i];
+		FILE *f;
+
+		if (zoneload_name_key(c->name, z->key, &z->klen) != TDNS_OK)
+			continue;
+		z->conf = c;
+		f = c->zonefile != NULL ? fopen(c->zonefile, "r") : NULL;
+		if (f != NULL) {
+			char *buf = NULL;
+			size_t cap = 0;
+			ssize_t n = getdelim(&buf, &cap, '\0', f);
+
+			fclose(f);
+			if (n > 0 && rpz_zonefile_ok(c, buf, &z->held)) {
+				z->text = buf;
+				log_info("rpz %s: serial %u from %s until the primary answers",
+					 c->name, (unsigned)z->held.serial, c->zonefile);
+			} else {
+				free(buf);
+				log_warn("rpz %s: %s holds no usable zone: transferred whole",
+					 c->name, c->zonefile);
+			}
+		}
+		ps->sz[ps->n_rz].apex = z->key;
+		ps->sz[ps->n_rz].apex_len = z->klen;
+		ps->sz[ps->n_rz].primaries = c->primaries;
+		ps->sz[ps->n_rz].n_primaries = c->n_primaries;
+		ps->sz[ps->n_rz].key = c->key >= 0 ? &o->keys[c->key] : NULL;
+		ps->n_rz++;
+	}
+	return TDNS_OK;
+}
+
+/* The transfers' secondary on a loop of its own (run by daemon_run as the
+ * thread after the workers'). */
+static enum tdns_status rpz_xfr_start(struct policy_state *ps)
+{
+	struct secondary_sink sink = { rpz_held, rpz_text, rpz_apply, "rpz",
+				       "the last policy stays", "response policy zone from",
+				       ps };
+	enum tdns_status st;
+
+	if (ps->n_rz == 0)
+		return TDNS_OK;
+	ps->xfr_loop = netio_loop_new();
+	if (ps->xfr_loop == NULL)
+		return TDNS_ENOMEM;
+	st = secondary_new_sink(ps->xfr_loop, &sink, ps->sz, ps->n_rz, &ps->sec);
+	if (st != TDNS_OK)
+		log_err("rpz transfers: %s", tdns_strerror(st));
+	return st;
+}
+
+/* tierdns-control zone status and zone reload of a transferred response
+ * policy zone (it is not in the store). */
+static bool local_zone_status(void *ctx, const uint8_t *apex, size_t apex_len, FILE *out)
+{
+	struct worker *workers = ctx;
+
+	return secondary_status(workers[0].pol->sec, apex, apex_len, out);
+}
+
+static bool local_zone_reload(void *ctx, const uint8_t *apex, size_t apex_len)
+{
+	struct worker *workers = ctx;
+
+	return workers[0].pol->sec != NULL &&
+	       secondary_refresh(workers[0].pol->sec, apex, apex_len);
+}
+
+static void rpz_fini(struct policy_state *ps)
+{
+	secondary_free(ps->sec);
+	ps->sec = NULL;
+	netio_loop_free(ps->xfr_loop);
+	ps->xfr_loop = NULL;
+	for (unsigned i = 0; i < ps->n_rz; i++)
+		free(ps->rz[i].text);
+	free(ps->rz);
+	free(ps->sz);
+	ps->rz = NULL;
+	ps->sz = NULL;
+	ps->n_rz = 0;
 }
 
 /* Has a watched file changed (time, or appeared, or gone)? */
@@ -494,17 +806,21 @@ static void local_flushed(void *ctx)
 	}
 }
 
+/* Thread n_workers, when there is one, runs the RPZ transfers' loop. */
 static struct tdns_loop *worker_loop(void *ctx, unsigned i)
 {
 	struct worker *workers = ctx;
 
-	return workers[i].loop;
+	return i == workers[0].n_workers ? workers[0].pol->xfr_loop : workers[i].loop;
 }
 
 static enum tdns_status worker_run(void *ctx, unsigned i)
 {
 	struct worker *w = &((struct worker *)ctx)[i];
 	enum tdns_status st;
+
+	if (i == ((struct worker *)ctx)[0].n_workers)
+		return netio_loop_run(((struct worker *)ctx)[0].pol->xfr_loop);
 
 	pipeline_bind_stats(&w->stats);
 	st = netio_loop_run(w->loop);
@@ -588,6 +904,7 @@ int main(int argc, char **argv)
 	daemon_signals_init();
 	memset(&ps, 0, sizeof(ps));
 	pthread_mutex_init(&ps.mu, NULL);
+	pthread_mutex_init(&ps.build_mu, NULL);
 
 	daemon_identity(&o, identity, sizeof(identity), &ident, &chaos);
 
@@ -637,8 +954,15 @@ int main(int argc, char **argv)
 		if (o.forward[i].how == POLICY_FWD_SET || o.forward[i].how == POLICY_FWD_STUB)
 			ups[n_ups++] = o.forward[i].addr;
 	ps.o = &o;
+	ps.cur = &o;
 	ps.n_default = o.n_upstream;
+	if (rpz_zones_init(&ps, &o) != TDNS_OK) {
+		log_err("%s", tdns_strerror(TDNS_ENOMEM));
+		goto out;
+	}
 	if (policy_make(&ps, &o, &pol) != TDNS_OK || policy_box_new(pol, &ps.box) != TDNS_OK)
+		goto out;
+	if (rpz_xfr_start(&ps) != TDNS_OK)
 		goto out;
 	/* What is learnt about an upstream (dead, RTT, 0x20) is learnt once,
 	 * for every worker. */
@@ -701,6 +1025,8 @@ int main(int argc, char **argv)
 	cops.stats = local_stats;
 	cops.flushed = local_flushed;
 	cops.reload = local_reload;
+	cops.zone_status = local_zone_status;
+	cops.zone_reload = local_zone_reload;
 	cops.ctx = workers;
 	if (control_open(&o, &cops, &ctl) != TDNS_OK)
 		goto out;
@@ -730,12 +1056,20 @@ int main(int argc, char **argv)
 			 o.forward[i].how == POLICY_FWD_NXDOMAIN  ? "none (nxdomain)"
 			 : o.forward[i].how == POLICY_FWD_REFUSED ? "none (refused)"
 			 : netio_addr_str(&o.forward[i].addr, addr, sizeof(addr)));
+	for (i = 0; i < ps.n_rz; i++)
+		log_info("rpz %s by transfer from %s%s%s%s", ps.rz[i].conf->name,
+			 netio_addr_str(&ps.rz[i].conf->primaries[0], addr, sizeof(addr)),
+			 ps.rz[i].conf->n_primaries > 1 ? " (and more)" : "",
+			 ps.sz[i].key != NULL ? " with TSIG" : "",
+			 ps.rz[i].conf->zonefile != NULL ? ", kept in its zonefile"
+							  : ", kept in memory only");
 	log_info("store %s, %u thread%s, version %s", o.db_dir, o.threads,
 		 o.threads == 1 ? "" : "s", TDNS_VERSION);
 	if (daemon_ticker_start(WATCH_POLL_MS, files_tick, &ps, &ps.watch) != TDNS_OK)
 		log_err("hosts and RPZ files: no watcher thread, read again at reloads only");
 
-	rc = daemon_run(o.threads, worker_loop, worker_run, local_reload, workers);
+	rc = daemon_run(o.threads + (ps.xfr_loop != NULL), worker_loop, worker_run, local_reload,
+			workers);
 out:
 	daemon_ticker_stop(ps.watch);
 	/* Before the workers go: the control thread reads their counters. */
@@ -751,12 +1085,18 @@ out:
 	}
 	infra_free(infra);
 	sketch_free(sketch);
+	rpz_fini(&ps);
+	if (ps.cur != &o && ps.cur != NULL) {
+		opts_free(ps.cur);
+		free(ps.cur);
+	}
 	policy_box_free(ps.box);
 	for (i = 0; i < ps.n_files; i++)
 		free(ps.files[i]);
 	free(ps.files);
 	free(ps.mtime);
 	pthread_mutex_destroy(&ps.mu);
+	pthread_mutex_destroy(&ps.build_mu);
 	free(ups);
 	free(auth);
 	anchors_free(anchors);

@@ -78,6 +78,7 @@ enum opt_kind {
 	K_STUB,     /* repeatable NAME@ADDR[:PORT], kept with K_FORWARD's */
 	K_TEXTS,    /* repeatable text into a struct opts_strlist */
 	K_DOMAIN,   /* repeatable domain name (insecure-domain) */
+	K_RPZ_PRIMARY, /* repeatable ZONE@ADDR[:PORT] (rpz-primary) */
 	/* command line only (no key) */
 	K_CONFIG, K_CHECK, K_HELP, K_VERSION,
 };
@@ -198,6 +199,11 @@ static const struct opts_def opt_table[] = {
 	{ "rpz", 0, NULL, "rpz", T_LO, K_TEXTS, F_NULL | F_LIVE, 0, OPTS_MAX_LOCAL, NULL,
 	  FIELD(rpz), "FILE", "response policy zone (blocklist) from a zone file,\n"
 	  "QNAME triggers, repeatable; read again when it\nchanges (default: none)" },
+	{ "rpz-primary", 0, NULL, "rpz-primary", T_LO, K_RPZ_PRIMARY, F_NULL, 0,
+	  OPTS_MAX_RPZ_PRIMARY, NULL, NOFIELD, "ZONE@ADDR[:PORT]", "response policy zone ZONE "
+	  "kept current by zone\ntransfer (AXFR, then IXFR) from its primary ADDR,\n"
+	  "checked every SOA refresh and at a NOTIFY from\nADDR; repeatable, in memory only "
+	  "(default: none)" },
 	{ "trust-anchor", 0, "dnssec", "trust-anchor", T_LO, K_STR, F_NULL, 0, 0, NULL,
 	  FIELD(trust_anchor), "FILE", "validate DNSSEC with the DS or DNSKEY records of\n"
 	  "FILE (master-file format) as trust anchors\n(default: none, no validation)" },
@@ -330,6 +336,7 @@ struct opts_build {
 	bool upstream_tls[OPTS_MAX_UPSTREAM]; /* ADDR[:PORT]#NAME (upstream-tls) */
 	unsigned n_upstream_text;
 	bool seen[OPT_N]; /* this source set row i already (lists, -v) */
+	int rpz_cur;      /* the rpz_primary entry the last value named */
 };
 
 const char *opts_default_config(enum tdns_prog prog)
@@ -626,6 +633,60 @@ static bool forward_apply(struct tdns_opts *o, const struct opts_def *d, const c
 	return true;
 }
 
+#define RPZ_PRIMARY_HINT ": ZONE@ADDR[:PORT] is expected, with an IP address"
+
+static bool dname_text(const char *name, char *out, size_t cap);
+
+/* ZONE@ADDR[:PORT] into o->rpz_primary: a new zone, or one more primary
+ * of a zone named before. */
+static bool rpz_primary_apply(struct opts_build *b, const struct opts_def *d,
+			      const char *text, struct opt_err *e)
+{
+	struct tdns_opts *o = b->o;
+	struct opts_rpz_primary *z = NULL;
+	const char *at = strrchr(text, '@');
+	char name[300], *zone;
+	struct tdns_addr addr;
+	unsigned i;
+
+	if (at == NULL || at == text || at[1] == '\0')
+		return bad(e, NULL, text, RPZ_PRIMARY_HINT);
+	zone = strndup(text, (size_t)(at - text));
+	if (zone == NULL || !dname_text(zone, name, sizeof(name))) {
+		free(zone);
+		return bad(e, "zone name", text, RPZ_PRIMARY_HINT);
+	}
+	free(zone);
+	if (netio_addr_parse(at + 1, OPTS_UPSTREAM_PORT, &addr) != TDNS_OK)
+		return bad(e, "address", text, RPZ_PRIMARY_HINT);
+	for (i = 0; i < o->n_rpz_primary; i++)
+		if (strcasecmp(o->rpz_primary[i].name, name) == 0)
+			z = &o->rpz_primary[i];
+	if (z == NULL) {
+		if (o->n_rpz_primary == d->max) {
+			snprintf(e->msg, sizeof(e->msg), "too many zones (at most %llu)", d->max);
+			return false;
+		}
+		z = &o->rpz_primary[o->n_rpz_primary];
+		memset(z, 0, sizeof(*z));
+		z->key = -1;
+		z->name = arena_strdup(o, name);
+		if (z->name == NULL) {
+			snprintf(e->msg, sizeof(e->msg), "out of memory");
+			return false;
+		}
+		o->n_rpz_primary++;
+	}
+	if (z->n_primaries == OPTS_MAX_ZONE_LIST) {
+		snprintf(e->msg, sizeof(e->msg), "too many primaries (at most %d)",
+			 OPTS_MAX_ZONE_LIST);
+		return false;
+	}
+	z->primaries[z->n_primaries++] = addr;
+	b->rpz_cur = (int)(z - o->rpz_primary);
+	return true;
+}
+
 /*
  * Set row d from text: a flag's argument (NULL for a flag without a value:
  * K_BOOL, K_COUNT) or a file's scalar (NULL for YAML's null, which only
@@ -809,6 +870,8 @@ static bool opt_apply(struct opts_build *b, const struct opts_def *d, const char
 	case K_FORWARD:
 	case K_STUB:
 		return forward_apply(o, d, text, e);
+	case K_RPZ_PRIMARY:
+		return rpz_primary_apply(b, d, text, e);
 	case K_TEXTS:
 		list = field(o, d);
 		if (list->n == d->max) {
@@ -861,6 +924,7 @@ static void opt_begin(struct opts_build *b, const struct opts_def *d)
 	case K_COUNT: b->o->verbose = 0; break;
 	case K_FORWARD: case K_STUB: forward_clear(b->o, d->kind == K_STUB); break;
 	case K_TEXTS: ((struct opts_strlist *)field(b->o, d))->n = 0; break;
+	case K_RPZ_PRIMARY: b->o->n_rpz_primary = 0; break;
 	default: break;
 	}
 }
@@ -904,6 +968,7 @@ enum opts_shape opts_key_shape(const struct opts_def *d)
 	case K_LISTEN: case K_UPSTREAM: case K_ALLOW:
 	case K_TLS_LISTEN: case K_HTTPS_LISTEN: case K_UPSTREAM_TLS:
 	case K_FORWARD: case K_STUB: case K_TEXTS: case K_DOMAIN:
+	case K_RPZ_PRIMARY:
 		return OPTS_LIST;
 	default:
 		return OPTS_SCALAR;
@@ -1114,6 +1179,27 @@ static int key_index(const struct tdns_opts *o, const char *text, char *err, siz
 		return -1;
 	}
 	return (int)i;
+}
+
+bool opts_rpz_set(struct opts_build *b, const char *key, const char *text, char *err,
+		  size_t cap)
+{
+	struct opts_rpz_primary *z = &b->o->rpz_primary[b->rpz_cur];
+
+	if (b->o->n_rpz_primary == 0 || text == NULL) {
+		snprintf(err, cap, text == NULL ? "a value is needed" : "no primary: given");
+		return false;
+	}
+	if (strcmp(key, "primary-key") == 0) {
+		z->key = key_index(b->o, text, err, cap);
+		return z->key >= 0;
+	}
+	z->zonefile = arena_strdup(b->o, text);
+	if (z->zonefile == NULL) {
+		snprintf(err, cap, "out of memory");
+		return false;
+	}
+	return true;
 }
 
 /* allow-transfer-key: a name of the keys: section. */
@@ -1564,6 +1650,27 @@ static const char *listen_str(const struct tdns_addr *a, uint16_t port, char *bu
 
 /* The value of d in o, as it follows "key:" (a leading space, or a block
  * sequence on the next lines), without the final newline. */
+/* A stanza's list of addresses (nothing when n is 0). */
+static void print_stanza_addrs(FILE *f, const char *key, const struct tdns_addr *a,
+			       unsigned n)
+{
+	char buf[64];
+
+	if (n > 0)
+		fprintf(f, "\n    %s:", key);
+	for (unsigned j = 0; j < n; j++)
+		fprintf(f, "\n      - \"%s\"", netio_addr_str(&a[j], buf, sizeof(buf)));
+}
+
+/* A stanza's primary-key: (nothing when key is -1). */
+static void print_stanza_key(FILE *f, const struct tdns_opts *o, int key)
+{
+	if (key >= 0) {
+		fprintf(f, "\n    primary-key: ");
+		print_string(f, o->keys[key].name);
+	}
+}
+
 static void print_value(FILE *f, const struct opts_def *d, const struct tdns_opts *o)
 {
 	char buf[INET6_ADDRSTRLEN + 8], tbuf[INET6_ADDRSTRLEN + 8 + NAME_WIRE_MAX];
@@ -1658,6 +1765,22 @@ static void print_value(FILE *f, const struct opts_def *d, const struct tdns_opt
 			items++, print_item(f, tbuf);
 		}
 		break;
+	case K_RPZ_PRIMARY:
+		/* As stanzas: the zone file and key do not fit ZONE@ADDR. */
+		for (i = 0; i < o->n_rpz_primary; i++) {
+			const struct opts_rpz_primary *z = &o->rpz_primary[i];
+
+			items++;
+			fprintf(f, "\n  - name: ");
+			print_string(f, z->name);
+			print_stanza_addrs(f, "primary", z->primaries, z->n_primaries);
+			print_stanza_key(f, o, z->key);
+			if (z->zonefile != NULL) {
+				fprintf(f, "\n    zonefile: ");
+				print_string(f, z->zonefile);
+			}
+		}
+		break;
 	case K_TEXTS: {
 		const struct opts_strlist *list = cfield(o, d);
 
@@ -1711,20 +1834,9 @@ static void print_zones(FILE *f, const struct tdns_opts *o)
 			fprintf(f, "\n      - ");
 			print_string(f, o->keys[z->transfer_keys[j]].name);
 		}
-		if (z->n_notify > 0)
-			fprintf(f, "\n    notify:");
-		for (unsigned j = 0; j < z->n_notify; j++)
-			fprintf(f, "\n      - \"%s\"",
-				netio_addr_str(&z->notify[j], buf, sizeof(buf)));
-		if (z->n_primaries > 0)
-			fprintf(f, "\n    primaries:");
-		for (unsigned j = 0; j < z->n_primaries; j++)
-			fprintf(f, "\n      - \"%s\"",
-				netio_addr_str(&z->primaries[j], buf, sizeof(buf)));
-		if (z->primary_key >= 0) {
-			fprintf(f, "\n    primary-key: ");
-			print_string(f, o->keys[z->primary_key].name);
-		}
+		print_stanza_addrs(f, "notify", z->notify, z->n_notify);
+		print_stanza_addrs(f, "primaries", z->primaries, z->n_primaries);
+		print_stanza_key(f, o, z->primary_key);
 		if (z->serial_policy != ZONEDB_SERIAL_ZONE)
 			fprintf(f, "\n    serial-policy: %s",
 				z->serial_policy == ZONEDB_SERIAL_UNIXTIME ? "unixtime"
@@ -1753,7 +1865,7 @@ void opts_print(enum tdns_prog prog, const struct tdns_opts *o, FILE *f)
 		print_value(f, d, o);
 		fputc('\n', f);
 	}
-	if (prog == TDNS_PROG_UPPER)
+	if (prog == TDNS_PROG_UPPER || o->n_keys > 0)
 		print_keys(f, o);
 	fprintf(f, "zones:");
 	print_zones(f, o);

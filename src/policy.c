@@ -804,6 +804,9 @@ enum tdns_status policy_build(const struct policy_src *src, struct tdns_policy *
 		st = hosts_load(&b, src->hosts[i]);
 	for (i = 0; st == TDNS_OK && i < src->n_rpz; i++)
 		st = rpz_load(&b, src->rpz[i], err, cap);
+	for (i = 0; st == TDNS_OK && i < src->n_rpz_text; i++)
+		if (src->rpz_text[i] != NULL)
+			st = rpz_load_text(&b, src->rpz_text_name[i], src->rpz_text[i], err, cap);
 	if (st == TDNS_OK)
 		st = private_defaults(&b);
 	if (st == TDNS_OK)

@@ -1556,11 +1556,33 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 	return miss_stage(r, q, a);
 }
 
-/* The local tier's stages: RA on every reply (recursion is available). */
+/* NOTIFY (client.notify): the daemon answers it, given the request (a
+ * refused client, resolver_refuse, has none). */
+static enum pipeline_verdict notify_stage(void *ctx, const struct tdns_qctx *q,
+					  struct tdns_answer *a)
+{
+	struct tdns_resolver *r = ctx;
+
+	if (r->request == NULL)
+		a->rcode = DNS_RCODE_REFUSED;
+	else
+		r->cfg.client.notify(r->cfg.client.ctx, r->request, q, a);
+	return PIPELINE_ANSWER;
+}
+
+/* The local tier's stages: RA on every reply (recursion is available).
+ * A daemon that takes NOTIFY has a pipeline of its own. */
 static const struct tdns_pipeline local_pipeline = {
 	.edns = edns_stage,
 	.access = access_stage,
 	.opcode[DNS_OPCODE_QUERY] = query_stage,
+	.ra = true,
+};
+static const struct tdns_pipeline notify_pipeline = {
+	.edns = edns_stage,
+	.access = access_stage,
+	.opcode[DNS_OPCODE_QUERY] = query_stage,
+	.opcode[DNS_OPCODE_NOTIFY] = notify_stage,
 	.ra = true,
 };
 
@@ -1577,8 +1599,8 @@ static enum pipeline_verdict run_pipeline(struct tdns_resolver *r,
 
 	qc.peer = NULL;
 	qc.transport = (uint8_t)transport;
-	v = pipeline_run(&local_pipeline, r, &qc, &r->ans, in, len, out, cap,
-			 out_len);
+	v = pipeline_run(r->cfg.client.notify != NULL ? &notify_pipeline : &local_pipeline, r,
+			 &qc, &r->ans, in, len, out, cap, out_len);
 	t = r->stage_txn;
 	r->stage_txn = NULL;
 	if (t != NULL)

@@ -4,6 +4,7 @@
 #include "tierdns/rpz.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,8 +94,9 @@ static enum tdns_status rpz_rr(struct tdns_policy_build *b, const ldns_rr *rr,
 	return st;
 }
 
-enum tdns_status rpz_load(struct tdns_policy_build *b, const char *path, char *err,
-			  size_t cap)
+/* The zone read from f; path names it in messages. */
+static enum tdns_status rpz_read(struct tdns_policy_build *b, FILE *f, const char *path,
+				 char *err, size_t cap)
 {
 	uint8_t okey[NAME_KEY_MAX];
 	uint32_t ttl = RPZ_DEFAULT_TTL;
@@ -106,12 +108,7 @@ enum tdns_status rpz_load(struct tdns_policy_build *b, const char *path, char *e
 	bool have_soa = false;
 	enum tdns_status st = TDNS_EPARSE;
 	int line = 0;
-	FILE *f = fopen(path, "r");
 
-	if (f == NULL) {
-		snprintf(err, cap, "rpz %s: %s", path, strerror(errno));
-		return TDNS_EPARSE;
-	}
 	for (;;) {
 		ls = ldns_rr_new_frm_fp_l(&rr, f, &ttl, &origin, &prev, &line);
 		if (ls == LDNS_STATUS_OK) {
@@ -160,6 +157,34 @@ out:
 	ldns_rr_free(rr);
 	ldns_rdf_deep_free(origin);
 	ldns_rdf_deep_free(prev);
+	return st;
+}
+
+/* The zone read from f, closed here; f NULL: it could not be opened
+ * (errno says why). */
+static enum tdns_status rpz_read_close(struct tdns_policy_build *b, FILE *f,
+				       const char *label, char *err, size_t cap)
+{
+	enum tdns_status st;
+
+	if (f == NULL) {
+		snprintf(err, cap, "rpz %s: %s", label, strerror(errno));
+		return TDNS_EPARSE;
+	}
+	st = rpz_read(b, f, label, err, cap);
 	fclose(f);
 	return st;
+}
+
+enum tdns_status rpz_load(struct tdns_policy_build *b, const char *path, char *err,
+			  size_t cap)
+{
+	return rpz_read_close(b, fopen(path, "r"), path, err, cap);
+}
+
+enum tdns_status rpz_load_text(struct tdns_policy_build *b, const char *label,
+			       const char *text, char *err, size_t cap)
+{
+	return rpz_read_close(b, fmemopen((void *)(uintptr_t)text, strlen(text), "r"), label,
+			      err, cap);
 }

@@ -33,6 +33,7 @@ enum zstate { Z_IDLE = 0, Z_SOA, Z_XFR };
 struct szone {
 	struct tdns_secondary *sec;
 	const struct secondary_zone *z;
+	size_t idx;              /* z's index in the zones given (the sink's i) */
 	char name[LDNS_MAX_DOMAINLEN + 2];
 	uint8_t wire[NAME_WIRE_MAX];
 	size_t wire_len;
@@ -60,7 +61,9 @@ struct szone {
 
 struct tdns_secondary {
 	struct tdns_loop *l;
-	struct tdns_store *s;
+	struct secondary_sink sink;
+	struct tdns_store *s;                /* the store sink's */
+	const struct secondary_zone *zones;  /* the store sink's */
 	struct szone *z;
 	size_t n;
 	struct tdns_timer *tick;
@@ -71,9 +74,11 @@ static void schedule(struct szone *z, uint32_t seconds)
 	z->next_ms = clock_mono_ms() + (uint64_t)seconds * 1000u;
 }
 
-/* The stored zone's serial and timers. */
-static void read_zone(struct szone *z)
+/* The store sink (secondary_new): the stored zone's serial and timers. */
+static void store_held(void *ctx, size_t i, struct secondary_held *out)
 {
+	struct tdns_secondary *sec = ctx;
+	const struct secondary_zone *sz = &sec->zones[i];
 	struct tdns_txn *t = NULL;
 	struct tdns_rrset_view v;
 	struct tdns_zone_meta m;
@@ -81,25 +86,126 @@ static void read_zone(struct szone *z)
 	uint16_t rdlen;
 	size_t pos = 0, a, b;
 
-	z->have = false;
-	z->refresh = DEFAULT_REFRESH;
-	z->retry = DEFAULT_RETRY;
-	z->expire = DEFAULT_EXPIRE;
-	if (store_begin(z->sec->s, false, &t) != TDNS_OK)
+	if (store_begin(sec->s, false, &t) != TDNS_OK)
 		return;
-	if (zonedb_get_meta(t, z->z->apex, z->z->apex_len, &m) == TDNS_OK &&
-	    zonedb_get_rrset(t, z->z->apex, z->z->apex_len, DNS_TYPE_SOA, &v) == TDNS_OK &&
+	if (zonedb_get_meta(t, sz->apex, sz->apex_len, &m) == TDNS_OK &&
+	    zonedb_get_rrset(t, sz->apex, sz->apex_len, DNS_TYPE_SOA, &v) == TDNS_OK &&
 	    rrset_next(&v, &pos, &rd, &rdlen) && (a = qctx_name_len(rd, rdlen)) > 0 &&
 	    (b = qctx_name_len(rd + a, rdlen - a)) > 0 && rdlen - a - b >= 20) {
-		z->have = true;
-		z->serial = dns_rd32(rd + a + b);
-		z->refresh = dns_rd32(rd + a + b + 4);
-		z->retry = dns_rd32(rd + a + b + 8);
-		z->expire = dns_rd32(rd + a + b + 12);
-		if (z->last_ok == 0)
-			z->last_ok = m.loaded_at;
+		out->have = true;
+		out->serial = dns_rd32(rd + a + b);
+		out->refresh = dns_rd32(rd + a + b + 4);
+		out->retry = dns_rd32(rd + a + b + 8);
+		out->expire = dns_rd32(rd + a + b + 12);
+		out->since = m.loaded_at;
 	}
 	store_abort(t);
+}
+
+/* The store sink: the stored zone as master-file text. */
+static char *store_text(void *ctx, size_t i)
+{
+	struct tdns_secondary *sec = ctx;
+	const struct secondary_zone *sz = &sec->zones[i];
+	struct tdns_txn *t = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (store_begin(sec->s, false, &t) != TDNS_OK)
+		return NULL;
+	f = open_memstream(&buf, &len);
+	if (f != NULL && zoneload_dump(t, sz->apex, sz->apex_len, f) != TDNS_OK) {
+		fclose(f);
+		f = NULL;
+		free(buf);
+		buf = NULL;
+	}
+	if (f != NULL && fclose(f) != 0) {
+		free(buf);
+		buf = NULL;
+	}
+	store_abort(t);
+	return buf;
+}
+
+/* The store sink: the new zone in one write transaction. */
+static enum tdns_status store_apply(void *ctx, size_t i, const struct secondary_update *u,
+				    char *err, size_t cap)
+{
+	struct tdns_secondary *sec = ctx;
+	struct tdns_zoneset *zs = zoneload_new();
+	enum tdns_status st;
+
+	(void)i;
+	st = zs == NULL ? TDNS_ENOMEM : zoneload_text(zs, u->text, u->name, err, cap);
+	if (st == TDNS_OK) {
+		st = zoneload_commit(zs, sec->s);
+		if (st != TDNS_OK)
+			snprintf(err, cap, "the transferred zone could not be stored: %s",
+				 tdns_strerror(st));
+	} else if (zs == NULL) {
+		snprintf(err, cap, "%s", tdns_strerror(st));
+	}
+	zoneload_free(zs);
+	if (st == TDNS_OK)
+		log_info("secondary %s: serial %u stored (%s, %zu records)", u->name,
+			 (unsigned)u->serial, u->how, u->records);
+	return st;
+}
+
+/* The held zone's serial and timers, from the sink. */
+static void read_zone(struct szone *z)
+{
+	struct secondary_held h;
+
+	memset(&h, 0, sizeof(h));
+	z->sec->sink.held(z->sec->sink.ctx, z->idx, &h);
+	z->have = h.have;
+	/* Without a zone, the sink's timers when it gives some. */
+	z->refresh = h.have || h.refresh > 0 ? h.refresh : DEFAULT_REFRESH;
+	z->retry = h.have || h.retry > 0 ? h.retry : DEFAULT_RETRY;
+	z->expire = h.have || h.expire > 0 ? h.expire : DEFAULT_EXPIRE;
+	if (h.have) {
+		z->serial = h.serial;
+		if (z->last_ok == 0)
+			z->last_ok = h.since;
+	}
+}
+
+bool secondary_held_from_text(const char *text, struct secondary_held *out)
+{
+	FILE *f = fmemopen((void *)(uintptr_t)text, strlen(text), "r");
+	ldns_rr *rr = NULL;
+	ldns_rdf *origin = NULL, *prev = NULL;
+	uint32_t ttl = 0;
+	int line = 0;
+	bool found = false;
+
+	memset(out, 0, sizeof(*out));
+	if (f == NULL)
+		return false;
+	while (!found && !feof(f)) {
+		ldns_status ls = ldns_rr_new_frm_fp_l(&rr, f, &ttl, &origin, &prev, &line);
+
+		if (ls == LDNS_STATUS_OK && ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA &&
+		    ldns_rr_rd_count(rr) == 7) {
+			out->have = found = true;
+			out->serial = ldns_rdf2native_int32(ldns_rr_rdf(rr, 2));
+			out->refresh = ldns_rdf2native_int32(ldns_rr_rdf(rr, 3));
+			out->retry = ldns_rdf2native_int32(ldns_rr_rdf(rr, 4));
+			out->expire = ldns_rdf2native_int32(ldns_rr_rdf(rr, 5));
+		} else if (ls != LDNS_STATUS_OK && ls != LDNS_STATUS_SYNTAX_ORIGIN &&
+			   ls != LDNS_STATUS_SYNTAX_EMPTY && ls != LDNS_STATUS_SYNTAX_TTL) {
+			break;
+		}
+		ldns_rr_free(rr);
+		rr = NULL;
+	}
+	ldns_rdf_deep_free(origin);
+	ldns_rdf_deep_free(prev);
+	fclose(f);
+	return found;
 }
 
 static void end_exchange(struct szone *z)
@@ -122,7 +228,7 @@ static void failed(struct szone *z, const char *why)
 {
 	char as[64];
 
-	log_warn("secondary %s: primary %s: %s", z->name,
+	log_warn("%s %s: primary %s: %s", z->sec->sink.label, z->name,
 		 netio_addr_str(&z->z->primaries[z->primary], as, sizeof(as)), why);
 	end_exchange(z);
 	if (++z->primary < z->z->n_primaries) {
@@ -137,8 +243,7 @@ static void contact(struct szone *z)
 {
 	z->last_ok = clock_now();
 	if (atomic_load(&z->expired)) {
-		log_info("secondary %s: a primary answers again; serving the zone",
-			 z->name);
+		log_info("%s %s: a primary answers again", z->sec->sink.label, z->name);
 		atomic_store(&z->expired, false);
 	}
 }
@@ -251,12 +356,14 @@ static void soa_reply(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t 
 	contact(z);
 	end_exchange(z);
 	if (z->have && !zonedb_serial_gt(serial, z->serial)) {
-		log_debug("secondary %s: serial %u is current", z->name, (unsigned)serial);
+		log_debug("%s %s: serial %u is current", z->sec->sink.label, z->name,
+			  (unsigned)serial);
 		z->primary = 0;
 		schedule(z, z->refresh);
 		return;
 	}
-	log_info("secondary %s: primary has serial %u (ours %s%u): transfer", z->name,
+	log_info("%s %s: primary has serial %u (ours %s%u): transfer", z->sec->sink.label,
+		 z->name,
 		 (unsigned)serial, z->have ? "" : "none, ", (unsigned)(z->have ? z->serial : 0));
 	start_xfr(z);
 }
@@ -305,37 +412,24 @@ static char *zone_text(ldns_rr_list *rrs, size_t from, size_t to)
 	return buf;
 }
 
-/* The stored zone as an ldns record list (for IXFR), or NULL. */
+/* The held zone as an ldns record list (for IXFR), or NULL. */
 static ldns_rr_list *stored_zone(struct szone *z)
 {
-	struct tdns_txn *t = NULL;
 	ldns_zone *lz = NULL;
 	ldns_rr_list *l = NULL;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f;
+	char *buf = z->sec->sink.text(z->sec->sink.ctx, z->idx);
+	FILE *in = buf != NULL ? fmemopen(buf, strlen(buf), "r") : NULL;
 
-	if (store_begin(z->sec->s, false, &t) != TDNS_OK)
-		return NULL;
-	f = open_memstream(&buf, &len);
-	if (f != NULL && zoneload_dump(t, z->z->apex, z->z->apex_len, f) == TDNS_OK &&
-	    fflush(f) == 0) {
-		FILE *in = fmemopen(buf, len, "r");
-
-		if (in != NULL && ldns_zone_new_frm_fp(&lz, in, NULL, 0, LDNS_RR_CLASS_IN) ==
-					  LDNS_STATUS_OK) {
-			l = ldns_rr_list_clone(ldns_zone_rrs(lz));
-			if (l != NULL)
-				ldns_rr_list_push_rr(l, ldns_rr_clone(ldns_zone_soa(lz)));
-		}
-		if (in != NULL)
-			fclose(in);
+	if (in != NULL &&
+	    ldns_zone_new_frm_fp(&lz, in, NULL, 0, LDNS_RR_CLASS_IN) == LDNS_STATUS_OK) {
+		l = ldns_rr_list_clone(ldns_zone_rrs(lz));
+		if (l != NULL)
+			ldns_rr_list_push_rr(l, ldns_rr_clone(ldns_zone_soa(lz)));
 	}
-	if (f != NULL)
-		fclose(f);
+	if (in != NULL)
+		fclose(in);
 	free(buf);
 	ldns_zone_deep_free(lz);
-	store_abort(t);
 	return l;
 }
 
@@ -390,6 +484,16 @@ static char *apply_ixfr(struct szone *z, const char **why)
 			goto out;
 		}
 	}
+	/* The SOA first, as an AXFR has it (secondary_update). */
+	for (i = 0; i < ldns_rr_list_rr_count(l); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(l, i);
+
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA) {
+			ldns_rr_list_set_rr(l, ldns_rr_list_rr(l, 0), i);
+			ldns_rr_list_set_rr(l, rr, 0);
+			break;
+		}
+	}
 	text = zone_text(l, 0, ldns_rr_list_rr_count(l));
 	*why = text == NULL ? "out of memory" : NULL;
 out:
@@ -397,16 +501,17 @@ out:
 	return text;
 }
 
-/* The complete transfer: the new zone in one write transaction. */
+/* The complete transfer: the new zone to the sink (the store: one write
+ * transaction). */
 static void apply(struct szone *z)
 {
-	struct tdns_zoneset *zs = NULL;
 	char err[ZONELOAD_ERR_MAX], *text = NULL;
 	const char *why = NULL;
 	size_t n = ldns_rr_list_rr_count(z->rrs);
 	bool ixfr = n > 2 && ldns_rr_get_type(ldns_rr_list_rr(z->rrs, 1)) == LDNS_RR_TYPE_SOA &&
 		    ldns_rdf2native_int32(ldns_rr_rdf(ldns_rr_list_rr(z->rrs, 1), 2)) !=
 			    z->new_serial;
+	struct secondary_update u;
 	enum tdns_status st;
 
 	if (ixfr) {
@@ -419,20 +524,18 @@ static void apply(struct szone *z)
 		failed(z, why != NULL ? why : "out of memory");
 		return;
 	}
-	zs = zoneload_new();
-	st = zs == NULL ? TDNS_ENOMEM : zoneload_text(zs, text, z->name, err, sizeof(err));
-	if (st == TDNS_OK)
-		st = zoneload_commit(zs, z->sec->s);
-	else
-		log_err("secondary %s: %s", z->name, err);
-	zoneload_free(zs);
+	u.name = z->name;
+	u.text = text;
+	u.how = ixfr ? "IXFR" : "AXFR";
+	u.serial = z->new_serial;
+	u.records = n;
+	err[0] = '\0';
+	st = z->sec->sink.apply(z->sec->sink.ctx, z->idx, &u, err, sizeof(err));
 	free(text);
 	if (st != TDNS_OK) {
-		failed(z, "the transferred zone could not be stored");
+		failed(z, err[0] != '\0' ? err : tdns_strerror(st));
 		return;
 	}
-	log_info("secondary %s: serial %u stored (%s, %zu records)", z->name,
-		 (unsigned)z->new_serial, ixfr ? "IXFR" : "AXFR", n);
 	end_exchange(z);
 	z->primary = 0;
 	read_zone(z);
@@ -544,9 +647,9 @@ static void tick(void *ctx)
 
 		if (z->have && !atomic_load(&z->expired) && z->last_ok > 0 &&
 		    clock_now() > z->last_ok + z->expire) {
-			log_err("secondary %s: no primary reached for the expire time "
-				"(%u s): the zone answers SERVFAIL", z->name,
-				(unsigned)z->expire);
+			log_err("%s %s: no primary reached for the expire time (%u s): %s",
+				z->sec->sink.label, z->name, (unsigned)z->expire,
+				z->sec->sink.on_expire);
 			atomic_store(&z->expired, true);
 		}
 		if (z->state != Z_IDLE)
@@ -559,9 +662,33 @@ static void tick(void *ctx)
 	sec->tick = netio_timer_add(sec->l, SECONDARY_TICK_MS, tick, sec);
 }
 
+static enum tdns_status new_secondary(struct tdns_loop *l, const struct secondary_sink *sink,
+				      struct tdns_store *s, const struct secondary_zone *zones,
+				      size_t n, struct tdns_secondary **out);
+
 enum tdns_status secondary_new(struct tdns_loop *l, struct tdns_store *s,
 			       const struct secondary_zone *zones, size_t n,
 			       struct tdns_secondary **out)
+{
+	/* ctx NULL: the secondary itself (new_secondary). */
+	static const struct secondary_sink sink = { store_held, store_text, store_apply,
+						    "secondary", "the zone answers SERVFAIL",
+						    "secondary of", NULL };
+
+	return new_secondary(l, &sink, s, zones, n, out);
+}
+
+enum tdns_status secondary_new_sink(struct tdns_loop *l, const struct secondary_sink *sink,
+				    const struct secondary_zone *zones, size_t n,
+				    struct tdns_secondary **out)
+{
+	return new_secondary(l, sink, NULL, zones, n, out);
+}
+
+/* A sink whose ctx is NULL is the store sink, whose ctx is the secondary. */
+static enum tdns_status new_secondary(struct tdns_loop *l, const struct secondary_sink *sink,
+				      struct tdns_store *s, const struct secondary_zone *zones,
+				      size_t n, struct tdns_secondary **out)
 {
 	struct tdns_secondary *sec;
 	ldns_rdf *d;
@@ -574,7 +701,11 @@ enum tdns_status secondary_new(struct tdns_loop *l, struct tdns_store *s,
 		return TDNS_ENOMEM;
 	}
 	sec->l = l;
+	sec->sink = *sink;
+	if (sec->sink.ctx == NULL)
+		sec->sink.ctx = sec;
 	sec->s = s;
+	sec->zones = zones;
 	for (size_t i = 0; i < n; i++) {
 		struct szone *z = &sec->z[sec->n];
 
@@ -584,6 +715,7 @@ enum tdns_status secondary_new(struct tdns_loop *l, struct tdns_store *s,
 			continue;
 		z->sec = sec;
 		z->z = &zones[i];
+		z->idx = i;
 		d = ldns_dname_new_frm_data((uint16_t)z->wire_len, z->wire);
 		text = d != NULL ? ldns_rdf2str(d) : NULL;
 		snprintf(z->name, sizeof(z->name), "%s", text != NULL ? text : "?");
@@ -655,6 +787,26 @@ enum secondary_notify secondary_notify(struct tdns_secondary *sec, const uint8_t
 	return SECONDARY_NOTIFY_REFUSED;
 }
 
+void secondary_notify_answer(struct tdns_secondary *sec, const struct tdns_qctx *q,
+			     const struct tdns_addr *peer, struct tdns_answer *a)
+{
+	if (q->qclass != DNS_CLASS_IN || q->qtype != DNS_TYPE_SOA || peer == NULL) {
+		a->rcode = DNS_RCODE_FORMERR;
+		return;
+	}
+	switch (secondary_notify(sec, q->qkey, q->qkey_len, peer)) {
+	case SECONDARY_NOTIFY_OK:
+		a->aa = true;
+		break;
+	case SECONDARY_NOTIFY_REFUSED:
+		a->rcode = DNS_RCODE_REFUSED;
+		break;
+	case SECONDARY_NOTIFY_NOTAUTH:
+		a->rcode = DNS_RCODE_NOTAUTH;
+		break;
+	}
+}
+
 bool secondary_refresh(struct tdns_secondary *sec, const uint8_t *apex, size_t apex_len)
 {
 	struct szone *z = find(sec, apex, apex_len);
@@ -684,7 +836,7 @@ bool secondary_status(const struct tdns_secondary *sec, const uint8_t *apex,
 
 	if (z == NULL)
 		return false;
-	fprintf(out, "secondary of:");
+	fprintf(out, "%s:", z->sec->sink.status_what);
 	for (unsigned i = 0; i < z->z->n_primaries; i++)
 		fprintf(out, " %s", netio_addr_str(&z->z->primaries[i], as, sizeof(as)));
 	fprintf(out, "%s\n", z->z->key != NULL ? " (TSIG)" : "");
@@ -704,6 +856,8 @@ bool secondary_status(const struct tdns_secondary *sec, const uint8_t *apex,
 		(unsigned long long)(next > now ? (next - now + 999) / 1000 : 0),
 		netio_addr_str(&z->z->primaries[atomic_load(&z->primary) % z->z->n_primaries],
 			       as, sizeof(as)));
-	fprintf(out, "expired: %s\n", atomic_load(&z->expired) ? "yes (answers SERVFAIL)" : "no");
+	fprintf(out, "expired: %s%s%s\n", atomic_load(&z->expired) ? "yes (" : "no",
+		atomic_load(&z->expired) ? z->sec->sink.on_expire : "",
+		atomic_load(&z->expired) ? ")" : "");
 	return true;
 }

@@ -65,5 +65,9 @@ bool opts_tsig_add(struct opts_build *b, const char *name, const char *algorithm
  * null); first: the first value of a sequence. */
 bool opts_zone_set(struct opts_build *b, const char *key, const char *text,
 		   bool first, char *err, size_t cap);
+/* Set primary-key or zonefile (key) of the RPZ primary zone the last
+ * rpz-primary value named, from text. */
+bool opts_rpz_set(struct opts_build *b, const char *key, const char *text, char *err,
+		  size_t cap);
 
 #endif

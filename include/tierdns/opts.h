@@ -39,6 +39,7 @@
 #define OPTS_MAX_ZONES 4096
 #define OPTS_MAX_FORWARD 64
 #define OPTS_MAX_LOCAL 1024
+#define OPTS_MAX_RPZ_PRIMARY 16
 
 /* A repeatable text option (local-zone, local-data, hosts). */
 struct opts_strlist {
@@ -77,6 +78,18 @@ struct tdns_zone_conf {
 	 * delete raise the serial (recorded in the store by tierdns-upper);
 	 * ZONEDB_SERIAL_ZONE: not given */
 	int serial_policy;
+};
+
+/* One response policy zone kept current by zone transfer (rpz-primary:,
+ * or an rpz: stanza with primary:, Unbound's form). Strings owned by the
+ * opts. */
+struct opts_rpz_primary {
+	const char *name;     /* the zone, absolute */
+	struct tdns_addr primaries[OPTS_MAX_ZONE_LIST]; /* port 53 unless given */
+	unsigned n_primaries;
+	int key;              /* primary-key: index into opts keys, -1: none */
+	const char *zonefile; /* zonefile: written after each transfer and
+			       * read at start; NULL: in memory only */
 };
 
 struct opts_arena; /* the strings the file gave, owned by the opts */
@@ -176,6 +189,10 @@ struct tdns_opts {
 	struct opts_strlist local_data; /* --local-data 'RR' */
 	struct opts_strlist hosts;      /* --hosts FILE */
 	struct opts_strlist rpz;        /* --rpz FILE */
+	/* --rpz-primary ZONE@ADDR (entries of one zone merged); read at
+	 * start only */
+	struct opts_rpz_primary rpz_primary[OPTS_MAX_RPZ_PRIMARY];
+	unsigned n_rpz_primary;
 	/* zones: stanzas, n_zones of them (NULL when none) */
 	struct tdns_zone_conf *zones;
 	unsigned n_zones;

@@ -132,6 +132,12 @@ struct policy_src {
 	unsigned n_hosts;
 	const char *const *rpz;         /* response policy zone files */
 	unsigned n_rpz;
+	/* response policy zones held in memory (master-file text, as
+	 * transferred from an RPZ primary), named rpz_text_name[i] in
+	 * messages; a NULL text is skipped (not transferred yet) */
+	const char *const *rpz_text;
+	const char *const *rpz_text_name;
+	unsigned n_rpz_text;
 };
 
 struct tdns_policy;

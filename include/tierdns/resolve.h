@@ -181,6 +181,11 @@ struct tdns_client_ops {
 	 * every answer to a QUERY with a handle; NULL: none. */
 	void (*edns)(void *ctx, void *request, const struct tdns_qctx *q,
 		     struct tdns_answer *a);
+	/* Answer the NOTIFY q of request (RFC 1996; the local takes them for
+	 * the response policy zones it transfers, secondary.h). NULL: NOTIFY
+	 * is NOTIMP, as every opcode but QUERY. */
+	void (*notify)(void *ctx, void *request, const struct tdns_qctx *q,
+		       struct tdns_answer *a);
 	void *ctx;
 };
 

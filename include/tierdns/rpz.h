@@ -24,4 +24,9 @@
 enum tdns_status rpz_load(struct tdns_policy_build *b, const char *path, char *err,
 			  size_t cap);
 
+/* The same for a zone held in memory (master-file text, e.g. one
+ * transferred from an RPZ primary); label names it in err and the log. */
+enum tdns_status rpz_load_text(struct tdns_policy_build *b, const char *label,
+			       const char *text, char *err, size_t cap);
+
 #endif

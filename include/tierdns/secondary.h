@@ -16,6 +16,12 @@
  * contact for its SOA's expire time answers SERVFAIL
  * (secondary_expired) and the log says so, until a primary answers again.
  *
+ * Where the zones are kept is a sink (struct secondary_sink): the store by
+ * default (secondary_new: the upper's secondary zones, as above), or the
+ * caller's (secondary_new_sink: tierdns-local keeps the response policy
+ * zones it transfers in its policy). The timers, SOA checks, transfers,
+ * TSIG and NOTIFY are the same for both.
+ *
  * One secondary runs on one loop (sockets and timers of that loop) with
  * its own store transactions. secondary_notify and secondary_expired may
  * be called from any thread.
@@ -28,7 +34,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "tierdns/answer.h"
 #include "tierdns/netio.h"
+#include "tierdns/qctx.h"
 #include "tierdns/status.h"
 #include "tierdns/store.h"
 #include "tierdns/tsig.h"
@@ -48,9 +56,61 @@ struct secondary_zone {
 
 struct tdns_secondary;
 
+/* What a sink holds of a zone: its SOA's serial and timers. Without a
+ * zone, a timer left 0 is RFC 1912's usual value (refresh 3600, retry
+ * 600, expire 604800). */
+struct secondary_held {
+	bool have;          /* false: no zone yet (the first transfer is AXFR) */
+	uint32_t serial, refresh, retry, expire;
+	uint64_t since;     /* when it was stored (epoch s); 0: unknown */
+};
+
+/*
+ * Where a secondary keeps its zones; zone i is zones[i] of secondary_new_sink.
+ * Called on the secondary's loop thread.
+ *   held:  the zone's SOA values (have false when it holds none);
+ *   text:  the zone as master-file text, SOA first (malloc'd, the caller
+ *          frees it), for an IXFR to be applied to; NULL when it cannot;
+ *   apply: replace the zone by u->text, the whole new zone in
+ *          master-file form (struct secondary_update): TDNS_OK once the
+ *          new zone is in use (the sink logs it), else the old one stays
+ *          and err (cap bytes) says why (the secondary logs it and retries
+ *          after the SOA's retry time).
+ * label starts the log lines ("secondary", "rpz"); on_expire says what
+ * happens when no primary answered for the expire time; status_what
+ * starts secondary_status's first line ("secondary of").
+ */
+struct secondary_update {
+	const char *name;   /* the zone ("example.") */
+	const char *text;   /* the new zone, SOA first */
+	const char *how;    /* "AXFR" or "IXFR" */
+	uint32_t serial;    /* its SOA serial */
+	size_t records;     /* records the transfer carried */
+};
+struct secondary_sink {
+	void (*held)(void *ctx, size_t i, struct secondary_held *out);
+	char *(*text)(void *ctx, size_t i);
+	enum tdns_status (*apply)(void *ctx, size_t i, const struct secondary_update *u,
+				  char *err, size_t cap);
+	const char *label;
+	const char *on_expire;
+	const char *status_what;
+	void *ctx;
+};
+
+/* The upper's secondary zones, kept in store s. */
 enum tdns_status secondary_new(struct tdns_loop *l, struct tdns_store *s,
 			       const struct secondary_zone *zones, size_t n,
 			       struct tdns_secondary **out);
+/* Zones kept in sink (copied; its ctx borrowed, as zones are). */
+enum tdns_status secondary_new_sink(struct tdns_loop *l, const struct secondary_sink *sink,
+				    const struct secondary_zone *zones, size_t n,
+				    struct tdns_secondary **out);
+
+/* The SOA values of a zone in master-file text (its SOA record; the
+ * first one when there are several). false when text has no SOA or does
+ * not parse. since is left 0. */
+bool secondary_held_from_text(const char *text, struct secondary_held *out);
 /* NULL is allowed. */
 void secondary_free(struct tdns_secondary *sec);
 
@@ -63,6 +123,14 @@ enum secondary_notify {
  * from the zone's primaries). Any thread. */
 enum secondary_notify secondary_notify(struct tdns_secondary *sec, const uint8_t *apex,
 				       size_t apex_len, const struct tdns_addr *peer);
+
+/* The answer to NOTIFY q from peer (RFC 1996 3.7, 3.10), the NOTIFY
+ * stage of both daemons: NOERROR with AA when it starts an SOA check,
+ * REFUSED from anyone but the zone's primaries, NOTAUTH for a zone we are
+ * no secondary for, FORMERR for a NOTIFY that is not of an IN SOA or
+ * whose peer is unknown. Any thread. */
+void secondary_notify_answer(struct tdns_secondary *sec, const struct tdns_qctx *q,
+			     const struct tdns_addr *peer, struct tdns_answer *a);
 
 /* tierdns-control zone reload: an SOA check of the secondary zone with
  * apex key starts at once, as after a NOTIFY (and a transfer if the

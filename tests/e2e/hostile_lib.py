@@ -72,6 +72,16 @@ def rand_port():
     return random.randint(20000, 49999)
 
 
+def wait_for(fn, timeout, step=0.1):
+    """Seconds until fn() was true, None when it was not within timeout."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if fn():
+            return time.monotonic() - t0
+        time.sleep(step)
+    return None
+
+
 def now():
     return time.monotonic()
 
@@ -586,3 +596,78 @@ def dump_cache(h, db):
 
 def cached_names(recs):
     return {f[0].lower() for f in recs if f}
+
+
+class ScriptedPrimary:
+    """A primary of zone `zone` on a random loopback address: answers SOA
+    queries over UDP with serial `serial`; over TCP sends the first message
+    of the AXFR/IXFR (SOA serial + records(serial), rrsets in master-file
+    text, "NAME TTL IN TYPE RDATA") and closes when `cut`, else the whole
+    zone. `up` False: silent."""
+
+    def __init__(self, serial, expire=86400, refresh=1, keyring=None, zone="cut.",
+                 records=None):
+        self.serial = serial
+        self.zone = zone
+        self.records = records or (lambda serial: [
+            "cut. 300 IN NS ns1.cut.", "ns1.cut. 300 IN A 192.0.2.%d" % serial])
+        self.keyring = keyring  # queries verified and answers signed with it
+        self.soa_signed = []    # per UDP SOA query: did it carry a TSIG
+        self.expire = expire
+        self.refresh = refresh
+        self.cut = True
+        self.up = True
+        self.addr = rand_addr()
+        self.u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.u.bind((self.addr, 0))
+        self.port = self.u.getsockname()[1]
+        self.t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.t.bind((self.addr, self.port))
+        self.t.listen(8)
+        for fn in (self.udp, self.tcp):
+            threading.Thread(target=fn, daemon=True).start()
+
+    def soa(self):
+        return dns.rrset.from_text(self.zone, 300, "IN", "SOA",
+                                   "ns1.%s hm.%s %d %d 1 %d 300" % (
+                                       self.zone, self.zone, self.serial, self.refresh,
+                                       self.expire))
+
+    def udp(self):
+        while True:
+            data, peer = self.u.recvfrom(4096)
+            if not self.up:
+                continue
+            try:
+                q = dns.message.from_wire(data, keyring=self.keyring)
+            except Exception:  # noqa: BLE001 - a bad TSIG: no answer
+                self.soa_signed.append("bad")
+                continue
+            self.soa_signed.append(q.had_tsig)
+            r = dns.message.make_response(q)
+            r.flags |= 0x400
+            r.answer.append(self.soa())
+            self.u.sendto(r.to_wire(), peer)
+
+    def tcp(self):
+        while True:
+            c, _ = self.t.accept()
+            try:
+                n = struct.unpack("!H", recv_exact(c, 2))[0]
+                q = dns.message.from_wire(recv_exact(c, n), keyring=self.keyring)
+                r = dns.message.make_response(q)
+                r.flags |= 0x400
+                r.answer.append(self.soa())
+                for text in self.records(self.serial):
+                    f = text.split(None, 4)
+                    r.answer.append(dns.rrset.from_text(f[0], int(f[1]), f[2], f[3], f[4]))
+                if not self.cut:
+                    r.answer.append(self.soa())
+                w = r.to_wire()
+                c.sendall(struct.pack("!H", len(w)) + w)
+                if not self.cut:
+                    time.sleep(0.2)
+            except Exception:  # noqa: BLE001 - a test peer
+                pass
+            c.close()

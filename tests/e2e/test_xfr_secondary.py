@@ -173,72 +173,7 @@ h.stop(prim)
 
 
 # ---- scripted primaries: a cut-off transfer, expiry ----
-class FakePrimary:
-    """Answers SOA queries over UDP with serial `serial`; over TCP sends
-    the first message of the AXFR/IXFR (SOA serial + records) and closes
-    when `cut`, else the whole zone."""
-
-    def __init__(self, serial, expire=86400, refresh=1, keyring=None):
-        self.serial = serial
-        self.keyring = keyring  # queries verified and answers signed with it
-        self.soa_signed = []    # per UDP SOA query: did it carry a TSIG
-        self.expire = expire
-        self.refresh = refresh
-        self.cut = True
-        self.up = True
-        self.addr = hl.rand_addr()
-        self.u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.u.bind((self.addr, 0))
-        self.port = self.u.getsockname()[1]
-        self.t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.t.bind((self.addr, self.port))
-        self.t.listen(8)
-        for fn in (self.udp, self.tcp):
-            threading.Thread(target=fn, daemon=True).start()
-
-    def soa(self):
-        return dns.rrset.from_text("cut.", 300, "IN", "SOA",
-                                   "ns1.cut. hm.cut. %d %d 1 %d 300" % (
-                                       self.serial, self.refresh, self.expire))
-
-    def udp(self):
-        while True:
-            data, peer = self.u.recvfrom(4096)
-            if not self.up:
-                continue
-            try:
-                q = dns.message.from_wire(data, keyring=self.keyring)
-            except Exception:  # noqa: BLE001 - a bad TSIG: no answer
-                self.soa_signed.append("bad")
-                continue
-            self.soa_signed.append(q.had_tsig)
-            r = dns.message.make_response(q)
-            r.flags |= 0x400
-            r.answer.append(self.soa())
-            self.u.sendto(r.to_wire(), peer)
-
-    def tcp(self):
-        while True:
-            c, _ = self.t.accept()
-            try:
-                n = struct.unpack("!H", hl.recv_exact(c, 2))[0]
-                q = dns.message.from_wire(hl.recv_exact(c, n), keyring=self.keyring)
-                r = dns.message.make_response(q)
-                r.flags |= 0x400
-                r.answer.append(self.soa())
-                r.answer.append(dns.rrset.from_text("cut.", 300, "IN", "NS", "ns1.cut."))
-                r.answer.append(dns.rrset.from_text("ns1.cut.", 300, "IN", "A",
-                                                    "192.0.2.%d" % self.serial))
-                if not self.cut:
-                    r.answer.append(self.soa())
-                w = r.to_wire()
-                c.sendall(struct.pack("!H", len(w)) + w)
-                if not self.cut:
-                    time.sleep(0.2)
-            except Exception:  # noqa: BLE001 - a test peer
-                pass
-            c.close()
+FakePrimary = hl.ScriptedPrimary
 
 
 fp = FakePrimary(1, expire=4)

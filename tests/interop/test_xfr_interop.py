@@ -10,7 +10,12 @@ loopback (issue 13), each pair with and without TSIG:
       peer (file edited, serial raised, reloaded) -> the peer's NOTIFY ->
       tierdns transfers it; tierdns then answers exactly as the peer
       (answer, authority, rcode) for a set of names; with TSIG the peer
-      transfers to the key only and tierdns signs its SOA queries too.
+      transfers to the key only and tierdns signs its SOA queries too;
+  PEER primary -> tierdns-local, a response policy zone (rpz: stanza with
+      primary: and primary-key:, TSIG): the blocked name NXDOMAIN with EDE
+      15 after the initial transfer; a change on the peer (serial raised,
+      reloaded) -> its NOTIFY -> the local blocks the new name and resolves
+      the removed one.
 
 Prints one line per pair. A peer that is not installed is skipped.
 """
@@ -354,6 +359,70 @@ zones:
         stop(pr)
 
 
+# ---- peer primary -> tierdns-local, RPZ ----
+def rpz_text(origin, serial, name):
+    return """$ORIGIN %s
+$TTL 300
+@ SOA ns1 hostmaster %d 3600 600 86400 300
+@ NS ns1
+ns1 A 192.0.2.1
+%s CNAME .
+""" % (origin, serial, name)
+
+
+def blocked(addr, port, name):
+    class D:
+        pass
+    d = D()
+    d.addr, d.port = addr, port
+    m, _ = hl.query(d, name, "A", edns=True)
+    return (m is not None and m.rcode() == dns.rcode.NXDOMAIN and
+            any(o.otype == 15 for o in m.options))
+
+
+def rpz_pair(peer, upstream):
+    zone = "rpz-%s." % peer
+    local_port = free_port()
+    pr = start_peer(peer, "primary", zone, local_port, SECRET,
+                    rpz_text(zone, 1, "blocked.example"))
+    label = "%s -> tierdns-local (RPZ), TSIG yes" % peer
+    if pr is None:
+        RESULTS.append("%s: peer did not start" % label)
+        return
+    conf = write(os.path.join(h.tmp, "l-%s.conf" % zone), """keys:
+  - name: xfr-key
+    secret: "%s"
+rpz:
+  - name: %s
+    primary: 127.0.0.1:%d
+    primary-key: xfr-key
+""" % (SECRET, zone, pr.port))
+    local = h.start_local("tierdns-local-" + zone, os.path.join(h.tmp, "ldb-" + zone),
+                          [upstream], "-c", conf, "-t", "1", addr="127.0.0.1",
+                          port=local_port)
+    try:
+        dt = wait_for(lambda: blocked(local.addr, local.port, "blocked.example."), 10)
+        ok1 = h.check(dt is not None, "%s: initial transfer: %s" %
+                      (label, local.log_text()[-500:]))
+        write(os.path.join(pr.dir, zone + "zone"), rpz_text(zone, 2, "fresh.example"))
+        t0 = time.monotonic()
+        reload_peer(pr, zone)
+        dt = wait_for(lambda: blocked(local.addr, local.port, "fresh.example.") and
+                      not blocked(local.addr, local.port, "blocked.example."), 15)
+        took = time.monotonic() - t0
+        ok2 = h.check(dt is not None, "%s: the change reaches the local: %s / %s" %
+                      (label, local.log_text()[-600:], pr.log_text()[-600:]))
+        kind = "IXFR" if "applied (IXFR" in local.log_text() else "AXFR"
+        RESULTS.append("%s: first transfer %s, change by %s %s (%.0f ms after reload)" %
+                       (label, "ok" if ok1 else "FAIL", kind, "ok" if ok2 else "FAIL",
+                        took * 1000))
+    finally:
+        h.stop(local)
+        stop(pr)
+
+
+fake = hl.FakeUpstream(h, lambda u, s: [("send", hl.a_reply(s, "192.0.2.1"))]
+                       if s.msg else None)
 for peer, binary in PEERS.items():
     if not os.access(binary, os.X_OK):
         h.skip("%s is not installed" % peer)
@@ -362,6 +431,7 @@ for peer, binary in PEERS.items():
     primary_pair(peer, True)
     secondary_pair(peer, False)
     secondary_pair(peer, True)
+    rpz_pair(peer, fake.endpoint)
 
 for line in RESULTS:
     print(line)

@@ -136,6 +136,24 @@ static const struct err_case err_cases[] = {
 	{ UP, "metrics:\n  listen: prometheus:9100\n", "2:11: key 'metrics.listen': invalid "
 	  "address 'prometheus:9100': ADDR:PORT or [V6]:PORT is expected, with an IP address", { NULL } },
 	{ UP, SEVENTEEN, "2:82: key 'listen': too many values (at most 16)", { NULL } },
+	/* rpz: stanzas (Unbound's keys) and rpz-primary: */
+	{ LO, "rpz:\n  - name: r.\n    primary-key: k\n    zonefile: /x\n", "2:5: key 'rpz': "
+	  "a stanza needs primary: or zonefile:, and primary-key: only with primary:", { NULL } },
+	{ LO, "rpz:\n  - primary: 192.0.2.1\n", "2:5: key 'rpz': a stanza needs a name:",
+	  { NULL } },
+	{ LO, "rpz:\n  - name: r.\n    primary: dns.example\n", "3:14: key 'rpz.primary': "
+	  "invalid address 'r.@dns.example': ZONE@ADDR[:PORT] is expected, with an IP address",
+	  { NULL } },
+	{ LO, "rpz:\n  - name: r.\n    primary: 192.0.2.1\n    primary-key: nokey\n",
+	  "4:18: key 'rpz.primary-key': no key 'nokey.' in keys:", { NULL } },
+	{ LO, "rpz:\n  - name: r.\n    master: 192.0.2.1\n", "3:5: unknown key of an rpz: "
+	  "stanza (name, primary, primary-key, zonefile)", { NULL } },
+	{ LO, "rpz-primary:\n  - name: r.\n    zonefile: /x\n",
+	  "2:5: key 'rpz-primary': a stanza needs primary:", { NULL } },
+	{ LO, "rpz-primary: [r.192.0.2.1]\n", "1:15: key 'rpz-primary': invalid value "
+	  "'r.192.0.2.1': ZONE@ADDR[:PORT] is expected, with an IP address", { NULL } },
+	{ UP, "rpz-primary: [r.@192.0.2.1]\n",
+	  "1:1: key 'rpz-primary' applies to tierdns-local only", { NULL } },
 	/* empty and missing values */
 	{ LO, "allow: []\n",
 	  "1:8: key 'allow': empty sequence (leave the key out for the default)", { NULL } },
@@ -389,6 +407,45 @@ static char *print_text(enum tdns_prog prog, const struct tdns_opts *o)
 	return text;
 }
 
+/* rpz: items: files, stanzas with primary: (one zone per name, its
+ * primaries merged with rpz-primary:'s), a stanza without primary: is its
+ * zonefile read as a file. */
+static void test_config_rpz(void **state)
+{
+	static const char text[] =
+		"keys:\n  - name: k\n    secret: \"J934A3sKT3aC5E+X2MgVcBklFlL50rx1FjqidLkztMY=\"\n"
+		"rpz:\n  - /f.rpz\n  - name: r\n    primary: [192.0.2.1, '192.0.2.2:5353']\n"
+		"    primary-key: k\n    zonefile: /z\n  - name: file.\n    zonefile: /g.rpz\n"
+		"rpz-primary: [r.@192.0.2.3, s.@192.0.2.4]\n";
+	static const char *const args[] = { "--rpz-primary", "t.@192.0.2.5", NULL };
+	char err[300], a[64];
+	struct tdns_opts o;
+
+	(void)state;
+	assert_int_equal(load_text(LO, text, NULL, &o, err, sizeof(err)), OPTS_RUN);
+	assert_int_equal(o.rpz.n, 2);
+	assert_string_equal(o.rpz.v[0], "/f.rpz");
+	assert_string_equal(o.rpz.v[1], "/g.rpz");
+	assert_int_equal(o.n_rpz_primary, 2);
+	assert_string_equal(o.rpz_primary[0].name, "r.");
+	assert_int_equal(o.rpz_primary[0].n_primaries, 3);
+	assert_string_equal(netio_addr_str(&o.rpz_primary[0].primaries[1], a, sizeof(a)),
+			    "192.0.2.2:5353");
+	assert_string_equal(netio_addr_str(&o.rpz_primary[0].primaries[2], a, sizeof(a)),
+			    "192.0.2.3:53");
+	assert_int_equal(o.rpz_primary[0].key, 0);
+	assert_string_equal(o.rpz_primary[0].zonefile, "/z");
+	assert_string_equal(o.rpz_primary[1].name, "s.");
+	assert_int_equal(o.rpz_primary[1].key, -1);
+	assert_null(o.rpz_primary[1].zonefile);
+	opts_free(&o);
+	/* The command line's list replaces the file's. */
+	assert_int_equal(load_text(LO, text, args, &o, err, sizeof(err)), OPTS_RUN);
+	assert_int_equal(o.n_rpz_primary, 1);
+	assert_string_equal(o.rpz_primary[0].name, "t.");
+	opts_free(&o);
+}
+
 /* --check-config's output is a configuration file that gives the same
  * options: printed, read back, printed again, the same text. */
 static void test_config_round_trip(void **state)
@@ -409,6 +466,10 @@ static void test_config_round_trip(void **state)
 		"local-zone: [\"ads.example. always_nxdomain\"]\n"
 		"local-data: [\"x.example. 300 A 10.0.0.1\", 'y.example. TXT \"a b\"']\n"
 		"hosts: [/etc/hosts, /srv/more hosts]\nrpz: /etc/tierdns/block.rpz\n",
+		"keys: [{name: k., secret: \"J934A3sKT3aC5E+X2MgVcBklFlL50rx1FjqidLkztMY=\"}]\n"
+		"rpz:\n  - name: rpz.example.\n    primary: [192.0.2.1, \"[2001:db8::1]:5300\"]\n"
+		"    primary-key: k.\n    zonefile: /var/lib/tierdns/rpz.zone\n"
+		"rpz-primary: [other.@192.0.2.9]\n",
 	};
 	char err[300], *first, *second;
 	struct tdns_opts o;
@@ -471,6 +532,7 @@ int main(void)
 		cmocka_unit_test(test_config_missing),
 		cmocka_unit_test(test_config_default_absent),
 		cmocka_unit_test(test_config_values),
+		cmocka_unit_test(test_config_rpz),
 		cmocka_unit_test(test_config_round_trip),
 		cmocka_unit_test(test_config_diff),
 	};

@@ -610,6 +610,48 @@ static void test_rpz_chain(void **state)
 	unlink(path);
 }
 
+/* Response policy zones held as text (transferred, rpz-primary), beside
+ * the files; a text not yet transferred (NULL) adds nothing; one that is
+ * no zone fails the build, named by its label. */
+static void test_rpz_text(void **state)
+{
+	static const struct acase cases[] = {
+		{ "ads.example.", DNS_TYPE_A, POLICY_ANSWER, DNS_RCODE_NXDOMAIN, false, 0, 0, 0, 15 },
+		{ "x.track.example.", DNS_TYPE_A, POLICY_ANSWER, DNS_RCODE_NXDOMAIN, false, 0, 0, 0,
+		  15 },
+		{ "track.example.", DNS_TYPE_A, POLICY_PASS, 0, 0, 0, 0, 0, 0 },
+		{ "walled.example.", DNS_TYPE_A, POLICY_ANSWER, 0, false, DNS_TYPE_A, 1, 0, 15 },
+		{ "other.example.", DNS_TYPE_A, POLICY_PASS, 0, 0, 0, 0, 0, 0 },
+	};
+	/* as secondary.c writes a transferred zone: one record a line, absolute */
+	static const char one[] = "rpz.one. 300 IN SOA a. b. 2 3600 600 86400 300\n"
+				  "rpz.one. 300 IN NS a.\n"
+				  "ads.example.rpz.one. 300 IN CNAME .\n"
+				  "walled.example.rpz.one. 300 IN A 10.10.10.10\n";
+	static const char two[] = "$ORIGIN rpz.two.\n@ 300 SOA a. b. 1 1 1 1 1\n"
+				  "*.track.example 300 CNAME .\n";
+	const char *texts[3] = { one, NULL, two };
+	const char *names[3] = { "rpz.one.", "rpz.none.", "rpz.two." };
+	char err[256];
+	struct policy_src src;
+	struct tdns_policy *p;
+
+	(void)state;
+	memset(&src, 0, sizeof(src));
+	src.n_default = 1;
+	src.rpz_text = texts;
+	src.rpz_text_name = names;
+	src.n_rpz_text = 3;
+	p = build(&src);
+	assert_int_equal(policy_rpz_triggers(p), 3);
+	run_answers(p, cases, sizeof(cases) / sizeof(cases[0]));
+	policy_release(p);
+
+	texts[1] = "x.example.rpz.none. 300 IN CNAME .\n";
+	assert_int_equal(policy_build(&src, &p, err, sizeof(err)), TDNS_EPARSE);
+	assert_non_null(strstr(err, "rpz.none.:1: the zone must begin with its SOA"));
+}
+
 /* A worker sees a new policy at its next look, and the old one lives
  * until it lets go. */
 static void test_box(void **state)
@@ -650,6 +692,7 @@ int main(void)
 		cmocka_unit_test(test_hosts),
 		cmocka_unit_test(test_rpz_chain),
 		cmocka_unit_test(test_rpz),
+		cmocka_unit_test(test_rpz_text),
 		cmocka_unit_test(test_box),
 	};
 
