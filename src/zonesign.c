@@ -1,8 +1,10 @@
 /*
  * zonesign.c - signing, DS and verification of stored zones with ldns
- * (zonesign.h). The zone goes through its master-file form: the dump of
- * the store is read into an ldns zone, signed, printed and loaded back
- * (zoneload.h), so the store never holds half a signed zone.
+ * (zonesign.h). Signing a whole zone goes through its master-file form:
+ * the dump of the store is read into an ldns zone, signed, printed and
+ * loaded back (zoneload.h), so the store never holds half a signed zone.
+ * Signing an edit works in the store itself, by name and by hash, with
+ * ldns signing each RRset (the incremental section below).
  */
 #include "tierdns/zonesign.h"
 
@@ -910,12 +912,14 @@ static enum tdns_status inc_name_read(struct inc *in, const uint8_t *key, size_t
 	return TDNS_OK;
 }
 
-/* The keys ldns's signer uses for an RRset of type: the DNSKEY RRset is
+/* The keys ldns's signer uses for an RRset of type: the DNSKEY, CDS and
+ * CDNSKEY RRsets (RFC 7344: what the parent checks against the DS) are
  * signed by the KSKs (SEP flag), every other RRset by the ZSKs; by all
  * keys when there is no key of that kind. */
 static void inc_use_keys(ldns_key_list *keys, uint16_t type)
 {
-	bool want_sep = type == LDNS_RR_TYPE_DNSKEY, any = false;
+	bool want_sep = type == LDNS_RR_TYPE_DNSKEY || type == LDNS_RR_TYPE_CDS ||
+			type == LDNS_RR_TYPE_CDNSKEY, any = false;
 	size_t i;
 
 	for (i = 0; i < ldns_key_list_key_count(keys); i++)
@@ -1170,6 +1174,24 @@ static bool nsec3_split(const uint8_t *rd, size_t len, size_t *hash_at, size_t *
 	return *bm_at <= len;
 }
 
+/* A chain record old[0..oldlen) (cur: its RRset) kept up to keep (its next
+ * name or hash) with the bitmap bm; written only when that changes it, its
+ * TTL is not the chain's or it is not signed. */
+static enum tdns_status inc_rebitmap(struct inc *in, enum zonedb_chain chain,
+				     const uint8_t *owner, size_t olen,
+				     const struct tdns_rrset_view *cur, const uint8_t *old,
+				     size_t oldlen, size_t keep, const uint8_t *bm, size_t bmlen)
+{
+	uint8_t rd[2 * INC_RD_MAX];
+
+	memcpy(rd, old, keep);
+	memcpy(rd + keep, bm, bmlen);
+	if (keep + bmlen == oldlen && memcmp(rd, old, oldlen) == 0 &&
+	    cur->ttl == in->chain_ttl && cur->sig_count > 0)
+		return TDNS_OK;
+	return inc_put_chain(in, chain, owner, olen, rd, keep + bmlen);
+}
+
 /*
  * The NSEC of one name made right for the zone as it is now (RFC 4035
  * 2.3): an authoritative name with data has one (its bitmap as
@@ -1209,12 +1231,8 @@ static enum tdns_status inc_fix_nsec(struct inc *in, const uint8_t *key, size_t 
 			return TDNS_ENOMEM;
 		if (exists) {
 			/* The same next name, the bitmap made again. */
-			memcpy(rd, old, nlen);
-			memcpy(rd + nlen, bm, bmlen);
-			if (nlen + bmlen == oldlen && memcmp(rd, old, oldlen) == 0 &&
-			    cur.ttl == in->chain_ttl && cur.sig_count > 0)
-				return TDNS_OK;
-			return inc_put_chain(in, ZONEDB_NSEC, key, klen, rd, nlen + bmlen);
+			return inc_rebitmap(in, ZONEDB_NSEC, key, klen, &cur, old, oldlen,
+					    nlen, bm, bmlen);
 		}
 	} else if (!exists) {
 		return TDNS_OK;
@@ -1304,12 +1322,8 @@ static enum tdns_status inc_fix_nsec3(struct inc *in, const uint8_t *key, size_t
 			return TDNS_ENOMEM;
 	}
 	if (wanted && exact) {
-		memcpy(rd, old, ba);
-		memcpy(rd + ba, bm, bmlen);
-		if (ba + bmlen == oldlen && memcmp(rd, old, oldlen) == 0 &&
-		    cur.ttl == in->chain_ttl && cur.sig_count > 0)
-			return TDNS_OK;
-		return inc_put_chain(in, ZONEDB_NSEC3, hkey, hklen, rd, ba + bmlen);
+		return inc_rebitmap(in, ZONEDB_NSEC3, hkey, hklen, &cur, old, oldlen, ba, bm,
+				    bmlen);
 	}
 	if (!wanted && !exact)
 		return TDNS_OK;

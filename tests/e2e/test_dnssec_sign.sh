@@ -206,6 +206,16 @@ for chain in nsec nsec3 nsec3-optout; do
 	edit delete kid.site. NS                                  # a delegation of the file
 	edit add 'kid.site. 3600 IN NS ns.kid.site.'
 	edit delete site. MX
+	if [ "$chain" = nsec ]; then
+		# CDS and CDNSKEY are signed by the KSK, as the DNSKEY RRset.
+		edit add "site. 3600 IN CDS $(awk '{ print $(NF-3), $(NF-2), $(NF-1), $NF }' "$ksk.ds")"
+		edit add "site. 3600 IN CDNSKEY $(awk '{ for (i = 4; i <= NF; i++) printf "%s ", $i }' "$ksk.key" | sed 's/ *;.*//; s/^DNSKEY //')"
+		edit delete site. CDS
+		edit delete site. CDNSKEY
+	else
+		edit add '*.w.site. 300 IN A 192.0.2.95'          # a wildcard
+		edit delete '*.w.site.' A
+	fi
 	"$ZONE_BIN" --db "$db" add 'webapp.site. 3600 IN TXT "the web app"' >/dev/null 2>&1 || fail "add back"
 done
 # The chain's TTL follows the SOA's (RFC 9077: the lesser of its TTL and
