@@ -1122,6 +1122,8 @@ static enum tdns_status inc_put_chain(struct inc *in, enum zonedb_chain chain,
 		st = zonedb_in_deeper_zone(in->t, in->apex, in->alen, owner, olen, &deeper);
 	if (st == TDNS_OK && chain == ZONEDB_NSEC && !deeper)
 		st = inc_put(in, owner, olen, type, val, vlen);
+	else if (st == TDNS_OK && chain == ZONEDB_NSEC)
+		in->written++; /* the index only (not counted: apply_zone's) */
 	if (st == TDNS_OK && chain == ZONEDB_NSEC3) {
 		/* Counted as an RRset of the zone, as a load counts it. */
 		st = zonedb_denial_find(in->t, in->apex, in->alen, ZONEDB_NSEC3,
