@@ -1123,7 +1123,7 @@ static enum tdns_status inc_put_chain(struct inc *in, enum zonedb_chain chain,
 	if (st == TDNS_OK && chain == ZONEDB_NSEC && !deeper)
 		st = inc_put(in, owner, olen, type, val, vlen);
 	else if (st == TDNS_OK && chain == ZONEDB_NSEC)
-		in->written++; /* the index only (not counted: apply_zone's) */
+		in->written++; /* the index only: not one of the counted RRsets */
 	if (st == TDNS_OK && chain == ZONEDB_NSEC3) {
 		/* Counted as an RRset of the zone, as a load counts it. */
 		st = zonedb_denial_find(in->t, in->apex, in->alen, ZONEDB_NSEC3,
