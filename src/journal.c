@@ -175,6 +175,40 @@ bool journal_changed(const struct tdns_txn *t)
 	return tr != NULL && (tr->oom || tr->del.n > 0 || tr->add.n > 0);
 }
 
+/* The records of one list for journal_changes; 1 when cb stopped. */
+static int changes_of(const struct recbuf *b, journal_change_cb cb, void *ctx)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++) {
+		const uint8_t *p = b->data + b->off[i], *rd;
+		size_t olen = p[0];
+		uint16_t type = dns_rd16(p + 1 + olen), rdlen = dns_rd16(p + 1 + olen + 6);
+
+		rd = p + 1 + olen + 8;
+		/* RRSIG rdata starts with the type covered (RFC 4034 3.1). */
+		if (type == DNS_TYPE_RRSIG && rdlen >= 2)
+			type = dns_rd16(rd);
+		if (cb(ctx, p + 1, olen, type) != 0)
+			return 1;
+	}
+	return 0;
+}
+
+enum tdns_status journal_changes(const struct tdns_txn *t, journal_change_cb cb,
+				 void *ctx)
+{
+	const struct tracker *tr = store_txn_user(t);
+
+	if (tr == NULL)
+		return TDNS_OK;
+	if (tr->oom)
+		return TDNS_ENOMEM;
+	if (changes_of(&tr->del, cb, ctx) == 0)
+		changes_of(&tr->add, cb, ctx);
+	return TDNS_OK;
+}
+
 bool journal_from(const struct tdns_txn *t, uint32_t *serial)
 {
 	const struct tracker *tr = store_txn_user(t);

@@ -1044,6 +1044,23 @@ static size_t denial_key(const uint8_t *apex, size_t apex_len,
 	return o;
 }
 
+/* The index key of owner's record in the chain (DENIAL_KEY_MAX bytes);
+ * 0 when owner cannot have one (zonedb_put_denial's TDNS_EINVAL). */
+static size_t owner_denial_key(const uint8_t *apex, size_t apex_len,
+			       enum zonedb_chain chain, const uint8_t *owner,
+			       size_t olen, uint8_t *k)
+{
+	if (apex_len > NAME_KEY_MAX || olen > NAME_KEY_MAX ||
+	    !name_key_is_subdomain(owner, olen, apex, apex_len))
+		return 0;
+	if (chain != ZONEDB_NSEC3)
+		return denial_key(apex, apex_len, chain, owner, olen, k);
+	/* hash.apex: one label, the whole rest of the key. */
+	if (olen == apex_len || (size_t)owner[apex_len] + 1 != olen - apex_len)
+		return 0;
+	return denial_key(apex, apex_len, chain, owner + apex_len + 1, owner[apex_len], k);
+}
+
 enum tdns_status zonedb_put_denial(struct tdns_txn *t, const uint8_t *apex,
 				   size_t apex_len, enum zonedb_chain chain,
 				   const uint8_t *owner, size_t olen,
@@ -1054,19 +1071,7 @@ enum tdns_status zonedb_put_denial(struct tdns_txn *t, const uint8_t *apex,
 	size_t klen;
 	enum tdns_status st;
 
-	if (apex_len > NAME_KEY_MAX || olen > NAME_KEY_MAX ||
-	    !name_key_is_subdomain(owner, olen, apex, apex_len))
-		return TDNS_EINVAL;
-	if (chain == ZONEDB_NSEC3) {
-		/* hash.apex: one label, the whole rest of the key. */
-		if (olen == apex_len ||
-		    (size_t)owner[apex_len] + 1 != olen - apex_len)
-			return TDNS_EINVAL;
-		klen = denial_key(apex, apex_len, chain, owner + apex_len + 1,
-				  owner[apex_len], k);
-	} else {
-		klen = denial_key(apex, apex_len, chain, owner, olen, k);
-	}
+	klen = owner_denial_key(apex, apex_len, chain, owner, olen, k);
 	if (klen == 0)
 		return TDNS_EINVAL;
 	buf = malloc(1 + olen + vlen);
@@ -1090,6 +1095,28 @@ enum tdns_status zonedb_put_denial(struct tdns_txn *t, const uint8_t *apex,
 	st = store_put(t, TDNS_DB_DNSSEC, k, klen, buf, 1 + olen + vlen);
 	free(buf);
 	return st;
+}
+
+enum tdns_status zonedb_del_denial(struct tdns_txn *t, const uint8_t *apex,
+				   size_t apex_len, enum zonedb_chain chain,
+				   const uint8_t *owner, size_t olen)
+{
+	uint8_t k[DENIAL_KEY_MAX];
+	struct tdns_val old;
+	size_t klen;
+	enum tdns_status st;
+
+	klen = owner_denial_key(apex, apex_len, chain, owner, olen, k);
+	if (klen == 0)
+		return TDNS_EINVAL;
+	st = store_get(t, TDNS_DB_DNSSEC, k, klen, &old);
+	if (st != TDNS_OK)
+		return st;
+	/* NSEC RRsets are journaled where they are also stored (rr). */
+	if (chain == ZONEDB_NSEC3 && store_txn_user(t) != NULL && old.len > 1u + old.data[0])
+		journal_note(t, owner, olen, DNS_TYPE_NSEC3, old.data + 1 + old.data[0],
+			     old.len - 1 - old.data[0], NULL, 0);
+	return store_del(t, TDNS_DB_DNSSEC, k, klen);
 }
 
 /* Split an index value into owner key and RRset view. */
@@ -1271,9 +1298,9 @@ size_t zonedb_base32hex(const uint8_t *in, size_t n, uint8_t *out)
 	return o;
 }
 
-enum tdns_status zonedb_nsec3_label(uint16_t iterations, const uint8_t *salt,
-				    uint8_t salt_len, const uint8_t *key,
-				    size_t klen, uint8_t *label)
+enum tdns_status zonedb_nsec3_hash(uint16_t iterations, const uint8_t *salt,
+				   uint8_t salt_len, const uint8_t *key, size_t klen,
+				   uint8_t *hash)
 {
 	uint8_t buf[NAME_WIRE_MAX + 255], h[ZONEDB_NSEC3_HASH + 255];
 	size_t wlen;
@@ -1289,9 +1316,22 @@ enum tdns_status zonedb_nsec3_label(uint16_t iterations, const uint8_t *salt,
 		memcpy(h + ZONEDB_NSEC3_HASH, salt, salt_len);
 		ldns_sha1(h, (unsigned)(ZONEDB_NSEC3_HASH + salt_len), h);
 	}
-	/* 160 bits: 32 base32hex digits. */
-	zonedb_base32hex(h, ZONEDB_NSEC3_HASH, label);
+	memcpy(hash, h, ZONEDB_NSEC3_HASH);
 	return TDNS_OK;
+}
+
+enum tdns_status zonedb_nsec3_label(uint16_t iterations, const uint8_t *salt,
+				    uint8_t salt_len, const uint8_t *key,
+				    size_t klen, uint8_t *label)
+{
+	uint8_t h[ZONEDB_NSEC3_HASH];
+	enum tdns_status st;
+
+	st = zonedb_nsec3_hash(iterations, salt, salt_len, key, klen, h);
+	/* 160 bits: 32 base32hex digits. */
+	if (st == TDNS_OK)
+		zonedb_base32hex(h, ZONEDB_NSEC3_HASH, label);
+	return st;
 }
 
 /* The offset of the serial in SOA rdata (after MNAME and RNAME), 0 when

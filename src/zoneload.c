@@ -173,6 +173,16 @@ static void rr_rdata_write(const ldns_rr *rr, uint8_t *out, bool canon)
 	}
 }
 
+size_t zoneload_rdata_len(const ldns_rr *rr)
+{
+	return rr_rdata_len(rr);
+}
+
+void zoneload_rdata_write(const ldns_rr *rr, uint8_t *out)
+{
+	rr_rdata_write(rr, out, false);
+}
+
 /*
  * Whether ldns reads rdata[0..rdlen) back from wire as a record of type:
  * 1 yes, 0 no, -1 out of memory. ldns's text parser accepts some rdata (in
@@ -1781,8 +1791,11 @@ enum tdns_status zoneload_add(struct tdns_txn *t, const char *rr_text,
 	st = rrset_enc_add(&enc, canon, (uint16_t)rdlen);
 	if (st != TDNS_OK)
 		goto out;
+	/* The records counted include the signatures (apply_zone), which
+	 * the changed RRset loses. */
 	if (existed)
-		m.records -= m.records >= old.count ? old.count : m.records;
+		m.records -= m.records >= (uint32_t)old.count + old.sig_count
+				     ? (uint32_t)old.count + old.sig_count : m.records;
 	else
 		m.rrsets++;
 	st = zonedb_put_rrset(t, key, klen, type, enc.buf, enc.len);
@@ -1857,7 +1870,8 @@ enum tdns_status zoneload_delete(struct tdns_txn *t, const char *name,
 	}
 	if (rdata == NULL) {
 		m.rrsets -= m.rrsets > 0 ? 1 : 0;
-		m.records -= m.records >= old.count ? old.count : m.records;
+		m.records -= m.records >= (uint32_t)old.count + old.sig_count
+				     ? (uint32_t)old.count + old.sig_count : m.records;
 		st = zonedb_del_rrset(t, key, klen, type);
 		if (st == TDNS_OK)
 			st = zonedb_put_meta(t, key, apex_len, &m);
@@ -1904,7 +1918,8 @@ enum tdns_status zoneload_delete(struct tdns_txn *t, const char *name,
 			goto out;
 		}
 	}
-	m.records -= m.records > 0 ? 1 : 0;
+	/* One record, and the signatures the RRset loses. */
+	m.records -= m.records >= 1u + old.sig_count ? 1u + old.sig_count : m.records;
 	if (enc.count == 0) {
 		m.rrsets -= m.rrsets > 0 ? 1 : 0;
 		st = zonedb_del_rrset(t, key, klen, type);

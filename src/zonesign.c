@@ -1,8 +1,10 @@
 /*
  * zonesign.c - signing, DS and verification of stored zones with ldns
- * (zonesign.h). The zone goes through its master-file form: the dump of
- * the store is read into an ldns zone, signed, printed and loaded back
- * (zoneload.h), so the store never holds half a signed zone.
+ * (zonesign.h). Signing a whole zone goes through its master-file form:
+ * the dump of the store is read into an ldns zone, signed, printed and
+ * loaded back (zoneload.h), so the store never holds half a signed zone.
+ * Signing an edit works in the store itself, by name and by hash, with
+ * ldns signing each RRset (the incremental section below).
  */
 #include "tierdns/zonesign.h"
 
@@ -14,6 +16,7 @@
 #include <ldns/ldns.h>
 
 #include "tierdns/dnsproto.h"
+#include "tierdns/journal.h"
 #include "tierdns/log.h"
 #include "tierdns/name.h"
 #include "tierdns/qctx.h"
@@ -102,6 +105,43 @@ static enum tdns_status read_key(const char *path, const ldns_rdf *origin,
 	ldns_key_set_inception(*key, (uint32_t)(o->now - ZONESIGN_INCEPTION_SKEW));
 	ldns_key_set_expiration(*key, (uint32_t)(o->now + validity));
 	return TDNS_OK;
+}
+
+/* The key pairs keyfiles[0..nkeys) (read_key) into *keys, their DNSKEY
+ * records into *dnskeys; both the caller's (ldns_key_list_free,
+ * ldns_rr_list_deep_free), also on an error. */
+static enum tdns_status read_keys(const char *const *keyfiles, size_t nkeys,
+				  const ldns_rdf *origin, const struct zonesign_opts *o,
+				  ldns_key_list **keys, ldns_rr_list **dnskeys, char *err,
+				  size_t errlen)
+{
+	enum tdns_status st = TDNS_OK;
+	size_t i;
+
+	*keys = ldns_key_list_new();
+	*dnskeys = ldns_rr_list_new();
+	if (*keys == NULL || *dnskeys == NULL)
+		st = TDNS_ENOMEM;
+	for (i = 0; i < nkeys && st == TDNS_OK; i++) {
+		ldns_key *key = NULL;
+		ldns_rr *dnskey = NULL;
+
+		st = read_key(keyfiles[i], origin, o, &key, &dnskey, err, errlen);
+		if (st == TDNS_OK && !ldns_key_list_push_key(*keys, key))
+			st = TDNS_ENOMEM;
+		else if (st == TDNS_OK)
+			key = NULL;
+		if (st == TDNS_OK && !ldns_rr_list_push_rr(*dnskeys, dnskey))
+			st = TDNS_ENOMEM;
+		else if (st == TDNS_OK)
+			dnskey = NULL;
+		if (key != NULL) /* ldns's key free does not take NULL */
+			ldns_key_deep_free(key);
+		ldns_rr_free(dnskey);
+	}
+	if (st == TDNS_ENOMEM)
+		zoneload_seterr(err, errlen, "out of memory");
+	return st;
 }
 
 /* The zone's master-file text from transaction t (malloc'd,
@@ -397,7 +437,8 @@ static enum tdns_status sign_txn(struct tdns_txn *t, const char *zone,
 	ldns_zone *z = NULL;
 	ldns_dnssec_zone *sz = NULL;
 	ldns_key_list *keys = NULL;
-	ldns_rr_list *added = NULL;
+	ldns_rr_list *added = NULL, *dnskeys = NULL;
+	ldns_rr *dnskey;
 	struct tdns_zoneset *zs = NULL;
 	struct old_chain oc = { NULL, NULL, 0, 0 };
 	struct keep k = { 0 };
@@ -432,36 +473,25 @@ static enum tdns_status sign_txn(struct tdns_txn *t, const char *zone,
 		zoneload_seterr(err, errlen, "%s: %s", zone, tdns_strerror(st));
 		goto out;
 	}
+	st = read_keys(keyfiles, nkeys, origin, o, &keys, &dnskeys, err, errlen);
+	if (st != TDNS_OK)
+		goto out;
 	st = TDNS_EINVAL;
-	keys = ldns_key_list_new();
-	if (keys == NULL)
-		goto nomem;
-	for (i = 0; i < nkeys; i++) {
-		ldns_key *key = NULL;
-		ldns_rr *dnskey = NULL;
+	/* Each key's DNSKEY joins the apex unless it is there. */
+	while ((dnskey = ldns_rr_list_pop_rr(dnskeys)) != NULL) {
 		bool have = false;
 
-		st = read_key(keyfiles[i], origin, o, &key, &dnskey, err, errlen);
-		if (st != TDNS_OK || !ldns_key_list_push_key(keys, key)) {
-			if (key != NULL) /* ldns's key free does not take NULL */
-				ldns_key_deep_free(key);
-			ldns_rr_free(dnskey);
-			if (st == TDNS_OK)
-				goto nomem;
-			goto out;
-		}
-		/* The key's DNSKEY joins the apex unless it is there. */
 		for (j = 0; j < ldns_rr_list_rr_count(ldns_zone_rrs(z)) && !have; j++)
 			have = ldns_rr_compare(ldns_rr_list_rr(ldns_zone_rrs(z), j),
 					       dnskey) == 0;
 		if (have) {
 			ldns_rr_free(dnskey);
-		} else {
-			ldns_rr_set_ttl(dnskey, ldns_rr_ttl(ldns_zone_soa(z)));
-			if (!ldns_zone_push_rr(z, dnskey)) {
-				ldns_rr_free(dnskey);
-				goto nomem;
-			}
+			continue;
+		}
+		ldns_rr_set_ttl(dnskey, ldns_rr_ttl(ldns_zone_soa(z)));
+		if (!ldns_zone_push_rr(z, dnskey)) {
+			ldns_rr_free(dnskey);
+			goto nomem;
 		}
 	}
 	/* RFC 1982: the signed zone is a new version (serial + 1, wrapping).
@@ -589,6 +619,7 @@ out:
 		ldns_zone_deep_free(z);
 	if (added != NULL)
 		ldns_rr_list_deep_free(added);
+	ldns_rr_list_deep_free(dnskeys);
 	if (keys != NULL)
 		ldns_key_list_free(keys);
 	return st;
@@ -787,15 +818,857 @@ out:
 	return st;
 }
 
+/* ---- signing an edit again: what it changed ------------------------ */
+
+/*
+ * After add or delete, the RRsets the edit changed (the journal's notes)
+ * are signed again, and the chain records of their names - and of the
+ * names below a delegation the edit made or removed - are made, changed
+ * or removed with the neighbour whose next name changes, all by point
+ * lookups and writes in the store: the work grows with the change, not
+ * with the zone. What is made is what zonesign_sign would make of the
+ * edited zone (ldns's signer's rules, restated below where ldns keeps
+ * them to itself); every other record stays as it is, byte for byte.
+ */
+
+#define INC_TYPES_MAX 256 /* RRsets at one name the chain lists */
+/* A chain record's rdata: a name or a hash, and a bitmap of at most 256
+ * windows of 34 octets (RFC 4034 4.1.2). */
+#define INC_RD_MAX (NAME_WIRE_MAX + 256 * 34)
+
+struct inc {
+	struct tdns_txn *t;
+	const uint8_t *apex;
+	size_t alen;
+	ldns_key_list *keys;
+	const struct zonesign_opts *o;
+	uint32_t chain_ttl;          /* every NSEC/NSEC3 record's */
+	int64_t d_rrsets, d_records; /* the zone's counts change by these */
+	unsigned sigs, written;      /* signatures made, RRsets written */
+};
+
+/* What is at one name of the zone. */
+struct inc_name {
+	uint16_t types[INC_TYPES_MAX]; /* its RRsets but NSEC, in type order */
+	size_t ntypes;
+	bool cut;      /* a delegation: NS below the apex (RFC 4035 2.2) */
+	bool occluded; /* below a delegation or DNAME: not ours to sign */
+	bool deeper;   /* in a zone held in the store below this one */
+	bool children; /* names below it (an empty non-terminal if no types) */
+};
+
+static int inc_type_one(void *ctx, uint16_t type, const struct tdns_rrset_view *v)
+{
+	struct inc_name *n = ctx;
+
+	(void)v;
+	if (type != LDNS_RR_TYPE_NSEC && n->ntypes < INC_TYPES_MAX)
+		n->types[n->ntypes++] = type;
+	return 0;
+}
+
+static bool inc_has(const struct inc_name *n, uint16_t type)
+{
+	size_t i;
+
+	for (i = 0; i < n->ntypes; i++)
+		if (n->types[i] == type)
+			return true;
+	return false;
+}
+
+static enum tdns_status inc_name_read(struct inc *in, const uint8_t *key, size_t klen,
+				      struct inc_name *n)
+{
+	struct tdns_rrset_view v;
+	unsigned state;
+	int l, from = name_key_labels(in->apex, in->alen), to = name_key_labels(key, klen);
+	enum tdns_status st;
+
+	memset(n, 0, sizeof(*n));
+	st = zonedb_in_deeper_zone(in->t, in->apex, in->alen, key, klen, &n->deeper);
+	if (st != TDNS_OK || n->deeper)
+		return st;
+	st = zonedb_name_rrsets(in->t, key, klen, inc_type_one, n, NULL);
+	if (st == TDNS_OK)
+		st = zonedb_name_state(in->t, key, klen, &state);
+	if (st != TDNS_OK)
+		return st;
+	n->children = (state & ZONEDB_NAME_CHILDREN) != 0;
+	n->cut = klen != in->alen && inc_has(n, LDNS_RR_TYPE_NS);
+	/* Occluded: an NS or DNAME between the apex and the name (ldns's
+	 * signer marks such names glue: not signed, not in the chain). */
+	for (l = from + 1; l < to && !n->occluded; l++) {
+		size_t plen = name_key_prefix_len(key, klen, l);
+
+		st = zonedb_get_rrset(in->t, key, plen, LDNS_RR_TYPE_NS, &v);
+		if (st == TDNS_ENOTFOUND)
+			st = zonedb_get_rrset(in->t, key, plen, LDNS_RR_TYPE_DNAME, &v);
+		if (st == TDNS_OK)
+			n->occluded = true;
+		else if (st != TDNS_ENOTFOUND)
+			return st;
+	}
+	return TDNS_OK;
+}
+
+/* The keys ldns's signer uses for an RRset of type: the DNSKEY, CDS and
+ * CDNSKEY RRsets (RFC 7344: what the parent checks against the DS) are
+ * signed by the KSKs (SEP flag), every other RRset by the ZSKs; by all
+ * keys when there is no key of that kind. */
+static void inc_use_keys(ldns_key_list *keys, uint16_t type)
+{
+	bool want_sep = type == LDNS_RR_TYPE_DNSKEY || type == LDNS_RR_TYPE_CDS ||
+			type == LDNS_RR_TYPE_CDNSKEY, any = false;
+	size_t i;
+
+	for (i = 0; i < ldns_key_list_key_count(keys); i++)
+		any |= ((ldns_key_flags(ldns_key_list_key(keys, i)) & LDNS_KEY_SEP_KEY) != 0) ==
+		       want_sep;
+	for (i = 0; i < ldns_key_list_key_count(keys); i++) {
+		ldns_key *k = ldns_key_list_key(keys, i);
+
+		ldns_key_set_use(k, !any || ((ldns_key_flags(k) & LDNS_KEY_SEP_KEY) != 0) ==
+						    want_sep);
+	}
+}
+
+/* The records of v at key (its signatures left out) packed (rrset.h) into
+ * *val (malloc'd), with new signatures when sign. */
+static enum tdns_status inc_pack(struct inc *in, const uint8_t *key, size_t klen,
+				 uint16_t type, const struct tdns_rrset_view *v, bool sign,
+				 uint8_t **val, size_t *vlen)
+{
+	struct tdns_rrset_view data = *v;
+	struct tdns_rrset_enc enc;
+	ldns_rr_list *rrs = NULL, *sigs = NULL;
+	size_t cap = 2 * RRSET_HDR_LEN + v->data_len, i, pos = 0;
+	const uint8_t *rd;
+	uint16_t rdlen;
+	uint8_t *buf = NULL;
+	enum tdns_status st = TDNS_OK;
+
+	*val = NULL;
+	data.sig_count = 0;
+	if (sign) {
+		st = zoneload_rrset_key_to_ldns(key, klen, type, &data, &rrs);
+		if (st != TDNS_OK)
+			goto out;
+		inc_use_keys(in->keys, type);
+		sigs = ldns_sign_public(rrs, in->keys);
+		if (sigs == NULL || ldns_rr_list_rr_count(sigs) == 0) {
+			st = TDNS_EINVAL;
+			goto out;
+		}
+		for (i = 0; i < ldns_rr_list_rr_count(sigs); i++)
+			cap += 2 + zoneload_rdata_len(ldns_rr_list_rr(sigs, i));
+		in->sigs += (unsigned)ldns_rr_list_rr_count(sigs);
+	}
+	buf = malloc(cap);
+	if (buf == NULL) {
+		st = TDNS_ENOMEM;
+		goto out;
+	}
+	rrset_enc_init(&enc, buf, cap, v->ttl);
+	while (st == TDNS_OK && rrset_next(&data, &pos, &rd, &rdlen))
+		st = rrset_enc_add(&enc, rd, rdlen);
+	/* An RRSIG's TTL is the RRset's (RFC 4034 3). */
+	if (st == TDNS_OK && sigs != NULL)
+		st = rrset_enc_sigs(&enc, v->ttl);
+	for (i = 0; st == TDNS_OK && sigs != NULL && i < ldns_rr_list_rr_count(sigs); i++) {
+		const ldns_rr *sig = ldns_rr_list_rr(sigs, i);
+		size_t n = zoneload_rdata_len(sig);
+
+		if (n > UINT16_MAX || enc.len + 2 + n > enc.cap) {
+			st = TDNS_ESPACE;
+			break;
+		}
+		zoneload_rdata_write(sig, buf + enc.len + 2);
+		st = rrset_enc_add(&enc, buf + enc.len + 2, (uint16_t)n);
+	}
+	if (st == TDNS_OK) {
+		*val = buf;
+		*vlen = enc.len;
+		buf = NULL;
+	}
+out:
+	free(buf);
+	ldns_rr_list_deep_free(rrs);
+	ldns_rr_list_deep_free(sigs);
+	return st;
+}
+
+/* Write (val) or delete (NULL) the RRset (key, type), keeping the zone's
+ * counts: RRsets, and records with their signatures (apply_zone's). */
+static enum tdns_status inc_put(struct inc *in, const uint8_t *key, size_t klen,
+				uint16_t type, const uint8_t *val, size_t vlen)
+{
+	struct tdns_rrset_view old, nv;
+	enum tdns_status st;
+
+	st = zonedb_get_rrset(in->t, key, klen, type, &old);
+	if (st == TDNS_OK) {
+		in->d_rrsets--;
+		in->d_records -= (int64_t)old.count + old.sig_count;
+	} else if (st != TDNS_ENOTFOUND) {
+		return st;
+	}
+	if (val == NULL)
+		return st == TDNS_OK ? zonedb_del_rrset(in->t, key, klen, type) : TDNS_OK;
+	st = rrset_decode(val, vlen, &nv);
+	if (st != TDNS_OK)
+		return st;
+	in->d_rrsets++;
+	in->d_records += (int64_t)nv.count + nv.sig_count;
+	in->written++;
+	return zonedb_put_rrset(in->t, key, klen, type, val, vlen);
+}
+
+/*
+ * The RRsets at one name signed as ldns's signer signs them: those of an
+ * authoritative name (not occluded, not in a deeper zone), at a delegation
+ * only the DS (RFC 4035 2.2). One unsigned (the edit wrote it) is signed,
+ * the SOA always (the serial changed), one signed that must not be (below
+ * a delegation made by the edit) loses its signatures.
+ */
+static enum tdns_status inc_settle_rrsets(struct inc *in, const uint8_t *key, size_t klen,
+					  const struct inc_name *n)
+{
+	enum tdns_status st = TDNS_OK;
+	size_t i;
+
+	for (i = 0; i < n->ntypes && st == TDNS_OK && !n->deeper; i++) {
+		uint16_t type = n->types[i];
+		bool want = !n->occluded && (!n->cut || type == LDNS_RR_TYPE_DS);
+		struct tdns_rrset_view v;
+		uint8_t *val = NULL;
+		size_t vlen = 0;
+
+		st = zonedb_get_rrset(in->t, key, klen, type, &v);
+		if (st != TDNS_OK)
+			break;
+		if (want && (v.sig_count == 0 || type == LDNS_RR_TYPE_SOA))
+			st = inc_pack(in, key, klen, type, &v, true, &val, &vlen);
+		else if (!want && v.sig_count > 0)
+			st = inc_pack(in, key, klen, type, &v, false, &val, &vlen);
+		else
+			continue;
+		if (st == TDNS_OK)
+			st = inc_put(in, key, klen, type, val, vlen);
+		free(val);
+	}
+	return st;
+}
+
+/* The type bitmap of the chain record of a name (RFC 4034 4.1.2, RFC 5155
+ * 3.2.1) as ldns's signer makes it: at a delegation NS and DS only, else
+ * every type there; NSEC adds RRSIG and NSEC, NSEC3 adds RRSIG unless the
+ * name has no type or is an unsigned delegation; an empty non-terminal's
+ * NSEC3 has no bitmap. out: INC_RD_MAX bytes; returns its length. */
+static size_t inc_bitmap(const struct inc_name *n, bool nsec3, uint8_t *out)
+{
+	ldns_rr_type types[INC_TYPES_MAX + 2];
+	size_t i, k = 0, len = 0;
+	ldns_rdf *bm;
+
+	for (i = 0; i < n->ntypes; i++)
+		if (!n->cut || n->types[i] == LDNS_RR_TYPE_NS || n->types[i] == LDNS_RR_TYPE_DS)
+			types[k++] = (ldns_rr_type)n->types[i];
+	if (!nsec3) {
+		types[k++] = LDNS_RR_TYPE_RRSIG;
+		types[k++] = LDNS_RR_TYPE_NSEC;
+	} else if (k > 0 && !(k == 1 && types[0] == LDNS_RR_TYPE_NS)) {
+		types[k++] = LDNS_RR_TYPE_RRSIG;
+	}
+	if (k == 0)
+		return 0;
+	bm = ldns_dnssec_create_nsec_bitmap(types, k,
+					    nsec3 ? LDNS_RR_TYPE_NSEC3 : LDNS_RR_TYPE_NSEC);
+	if (bm == NULL)
+		return SIZE_MAX;
+	if (ldns_rdf_size(bm) <= INC_RD_MAX) {
+		len = ldns_rdf_size(bm);
+		memcpy(out, ldns_rdf_data(bm), len);
+	}
+	ldns_rdf_deep_free(bm);
+	return len;
+}
+
+/* Write the chain record rd[0..rdlen) of owner (NSEC: at the owner and in
+ * the index, unless the owner is a deeper zone's apex, which holds its own
+ * NSEC there; NSEC3: the index only, owner the hashed name), signed. */
+static enum tdns_status inc_put_chain(struct inc *in, enum zonedb_chain chain,
+				      const uint8_t *owner, size_t olen, const uint8_t *rd,
+				      size_t rdlen)
+{
+	uint16_t type = chain == ZONEDB_NSEC3 ? LDNS_RR_TYPE_NSEC3 : LDNS_RR_TYPE_NSEC;
+	uint8_t one[RRSET_HDR_LEN + 2 + INC_RD_MAX], *val = NULL;
+	struct tdns_rrset_enc enc;
+	struct tdns_rrset_view v, old;
+	const uint8_t *o;
+	size_t vlen = 0, ol;
+	bool deeper = false, exact = false;
+	enum tdns_status st;
+
+	if (rdlen > INC_RD_MAX)
+		return TDNS_EINVAL;
+	rrset_enc_init(&enc, one, sizeof(one), in->chain_ttl);
+	st = rrset_enc_add(&enc, rd, (uint16_t)rdlen);
+	if (st == TDNS_OK)
+		st = rrset_decode(one, enc.len, &v);
+	if (st == TDNS_OK)
+		st = inc_pack(in, owner, olen, type, &v, true, &val, &vlen);
+	if (st == TDNS_OK && chain == ZONEDB_NSEC)
+		st = zonedb_in_deeper_zone(in->t, in->apex, in->alen, owner, olen, &deeper);
+	if (st == TDNS_OK && chain == ZONEDB_NSEC && !deeper)
+		st = inc_put(in, owner, olen, type, val, vlen);
+	else if (st == TDNS_OK && chain == ZONEDB_NSEC)
+		in->written++; /* the index only: not one of the counted RRsets */
+	if (st == TDNS_OK && chain == ZONEDB_NSEC3) {
+		/* Counted as an RRset of the zone, as a load counts it. */
+		st = zonedb_denial_find(in->t, in->apex, in->alen, ZONEDB_NSEC3,
+					owner + in->alen + 1, owner[in->alen], &o, &ol,
+					&exact, &old);
+		if (st == TDNS_ENOTFOUND)
+			st = TDNS_OK;
+		if (st == TDNS_OK && exact) {
+			in->d_rrsets--;
+			in->d_records -= (int64_t)old.count + old.sig_count;
+		}
+		if (st == TDNS_OK)
+			st = rrset_decode(val, vlen, &v);
+		if (st == TDNS_OK) {
+			in->d_rrsets++;
+			in->d_records += (int64_t)v.count + v.sig_count;
+			in->written++;
+		}
+	}
+	if (st == TDNS_OK)
+		st = zonedb_put_denial(in->t, in->apex, in->alen, chain, owner, olen, val, vlen);
+	free(val);
+	return st;
+}
+
+/* The first record of a chain RRset copied out (it dies with the next
+ * write): rd (INC_RD_MAX bytes), *rdlen. */
+static enum tdns_status inc_first(const struct tdns_rrset_view *v, uint8_t *rd, size_t *rdlen)
+{
+	const uint8_t *r;
+	uint16_t n;
+	size_t pos = 0;
+
+	if (!rrset_next(v, &pos, &r, &n) || n > INC_RD_MAX)
+		return TDNS_EINVAL;
+	memcpy(rd, r, n);
+	*rdlen = n;
+	return TDNS_OK;
+}
+
+/* Where an NSEC3 rdata's next hashed owner starts, and its end (RFC 5155
+ * 3.2: algorithm, flags, iterations, salt length, salt, hash length,
+ * hash, bitmap); false when it does not hold together. */
+static bool nsec3_split(const uint8_t *rd, size_t len, size_t *hash_at, size_t *bm_at)
+{
+	if (len < 6 || len < 6u + rd[4])
+		return false;
+	*hash_at = 6u + rd[4];
+	*bm_at = *hash_at + rd[5 + rd[4]];
+	return *bm_at <= len;
+}
+
+/* A chain record old[0..oldlen) (cur: its RRset) kept up to keep (its next
+ * name or hash) with the bitmap bm; written only when that changes it, its
+ * TTL is not the chain's or it is not signed. */
+static enum tdns_status inc_rebitmap(struct inc *in, enum zonedb_chain chain,
+				     const uint8_t *owner, size_t olen,
+				     const struct tdns_rrset_view *cur, const uint8_t *old,
+				     size_t oldlen, size_t keep, const uint8_t *bm, size_t bmlen)
+{
+	uint8_t rd[2 * INC_RD_MAX];
+
+	memcpy(rd, old, keep);
+	memcpy(rd + keep, bm, bmlen);
+	if (keep + bmlen == oldlen && memcmp(rd, old, oldlen) == 0 &&
+	    cur->ttl == in->chain_ttl && cur->sig_count > 0)
+		return TDNS_OK;
+	return inc_put_chain(in, chain, owner, olen, rd, keep + bmlen);
+}
+
+/*
+ * The NSEC of one name made right for the zone as it is now (RFC 4035
+ * 2.3): an authoritative name with data has one (its bitmap as
+ * inc_bitmap says), an empty non-terminal, an occluded name or a name
+ * gone has none. One inserted takes its predecessor's next name, and the
+ * predecessor points to it; one removed leaves its next name to its
+ * predecessor. Unchanged: nothing written.
+ */
+static enum tdns_status inc_fix_nsec(struct inc *in, const uint8_t *key, size_t klen)
+{
+	struct inc_name n;
+	struct tdns_rrset_view cur, pv;
+	uint8_t old[INC_RD_MAX], prd[INC_RD_MAX], rd[2 * INC_RD_MAX];
+	uint8_t bm[INC_RD_MAX], pkey[NAME_KEY_MAX], wire[NAME_WIRE_MAX];
+	const uint8_t *po;
+	size_t oldlen = 0, prdlen, bmlen, nlen = 0, pnlen, plen, wlen;
+	bool exists, wanted, exact;
+	enum tdns_status st;
+
+	st = inc_name_read(in, key, klen, &n);
+	if (st != TDNS_OK || n.deeper)
+		return st;
+	wanted = !n.occluded && n.ntypes > 0;
+	st = zonedb_get_rrset(in->t, key, klen, LDNS_RR_TYPE_NSEC, &cur);
+	exists = st == TDNS_OK;
+	if (st != TDNS_OK && st != TDNS_ENOTFOUND)
+		return st;
+	if (exists) {
+		st = inc_first(&cur, old, &oldlen);
+		nlen = st == TDNS_OK ? qctx_name_len(old, oldlen) : 0;
+		if (nlen == 0)
+			return TDNS_EINVAL;
+	}
+	if (wanted) {
+		bmlen = inc_bitmap(&n, false, bm);
+		if (bmlen == SIZE_MAX)
+			return TDNS_ENOMEM;
+		if (exists) {
+			/* The same next name, the bitmap made again. */
+			return inc_rebitmap(in, ZONEDB_NSEC, key, klen, &cur, old, oldlen,
+					    nlen, bm, bmlen);
+		}
+	} else if (!exists) {
+		return TDNS_OK;
+	} else {
+		st = inc_put(in, key, klen, LDNS_RR_TYPE_NSEC, NULL, 0);
+		if (st == TDNS_OK)
+			st = zonedb_del_denial(in->t, in->apex, in->alen, ZONEDB_NSEC, key, klen);
+		if (st != TDNS_OK && st != TDNS_ENOTFOUND)
+			return st;
+	}
+	/* The predecessor in canonical order (the apex is the first name). */
+	st = zonedb_denial_find(in->t, in->apex, in->alen, ZONEDB_NSEC, key, klen, &po,
+				&plen, &exact, &pv);
+	if (st == TDNS_OK && (exact || plen > NAME_KEY_MAX))
+		st = TDNS_EINVAL;
+	if (st == TDNS_OK) {
+		memcpy(pkey, po, plen);
+		st = inc_first(&pv, prd, &prdlen);
+	}
+	pnlen = st == TDNS_OK ? qctx_name_len(prd, prdlen) : 0;
+	if (st != TDNS_OK || pnlen == 0)
+		return st != TDNS_OK ? st : TDNS_EINVAL;
+	if (wanted) {
+		/* X takes P's next name; P points to X. */
+		memcpy(rd, prd, pnlen);
+		memcpy(rd + pnlen, bm, bmlen);
+		st = inc_put_chain(in, ZONEDB_NSEC, key, klen, rd, pnlen + bmlen);
+		if (st == TDNS_OK)
+			st = name_key_to_wire(key, klen, wire, &wlen);
+	} else {
+		/* P takes X's next name. */
+		memcpy(wire, old, nlen);
+		wlen = nlen;
+	}
+	if (st != TDNS_OK)
+		return st;
+	memcpy(rd, wire, wlen);
+	memcpy(rd + wlen, prd + pnlen, prdlen - pnlen);
+	return inc_put_chain(in, ZONEDB_NSEC, pkey, plen, rd, wlen + prdlen - pnlen);
+}
+
+/*
+ * The NSEC3 of one name made right (RFC 5155 7.1): every authoritative
+ * name with data, and every empty non-terminal above one, has one; an
+ * occluded name or a name gone has none. Insertion and removal in hash
+ * order as inc_fix_nsec's, the chain wrapping around; a new record takes
+ * the parameters (flags, iterations, salt) of its predecessor, which
+ * are the chain's.
+ */
+static enum tdns_status inc_fix_nsec3(struct inc *in, const uint8_t *key, size_t klen)
+{
+	struct inc_name n;
+	struct tdns_rrset_view cur, pv;
+	uint8_t hash[ZONEDB_NSEC3_HASH], hkey[NAME_KEY_MAX], pkey[NAME_KEY_MAX];
+	uint8_t old[INC_RD_MAX], prd[INC_RD_MAX], rd[2 * INC_RD_MAX];
+	uint8_t bm[INC_RD_MAX];
+	const uint8_t *po;
+	size_t oldlen = 0, prdlen = 0, bmlen = 0, plen, hklen, ha = 0, ba = 0, pha, pba;
+	bool wanted, exact = false;
+	enum tdns_status st;
+
+	st = inc_name_read(in, key, klen, &n);
+	if (st != TDNS_OK || n.deeper)
+		return st;
+	wanted = !n.occluded && (n.ntypes > 0 || n.children);
+	if (in->alen + 1 + ZONEDB_NSEC3_LABEL > NAME_KEY_MAX)
+		return TDNS_EINVAL;
+	st = zonedb_nsec3_hash(in->o->iterations, in->o->salt, in->o->salt_len, key, klen,
+			       hash);
+	if (st != TDNS_OK)
+		return st;
+	memcpy(hkey, in->apex, in->alen);
+	hkey[in->alen] = ZONEDB_NSEC3_LABEL;
+	zonedb_base32hex(hash, sizeof(hash), hkey + in->alen + 1);
+	hklen = in->alen + 1 + ZONEDB_NSEC3_LABEL;
+	st = zonedb_denial_find(in->t, in->apex, in->alen, ZONEDB_NSEC3, hkey + in->alen + 1,
+				ZONEDB_NSEC3_LABEL, &po, &plen, &exact, &cur);
+	if (st == TDNS_OK)
+		st = inc_first(&cur, old, &oldlen);
+	if (st == TDNS_OK && !nsec3_split(old, oldlen, &ha, &ba))
+		st = TDNS_EINVAL;
+	if (st != TDNS_OK)
+		return st; /* no chain at all: the caller signs the whole zone */
+	if (wanted) {
+		bmlen = inc_bitmap(&n, true, bm);
+		if (bmlen == SIZE_MAX)
+			return TDNS_ENOMEM;
+	}
+	if (wanted && exact) {
+		return inc_rebitmap(in, ZONEDB_NSEC3, hkey, hklen, &cur, old, oldlen, ba, bm,
+				    bmlen);
+	}
+	if (!wanted && !exact)
+		return TDNS_OK;
+	if (wanted) {
+		/* The record found covers the new one: its predecessor. */
+		if (plen > NAME_KEY_MAX)
+			return TDNS_EINVAL;
+		memcpy(pkey, po, plen);
+		memcpy(prd, old, oldlen);
+		prdlen = oldlen;
+		pha = ha;
+		pba = ba;
+		memcpy(rd, prd, pba); /* the chain's parameters, P's next hash */
+		memcpy(rd + pba, bm, bmlen);
+		st = inc_put_chain(in, ZONEDB_NSEC3, hkey, hklen, rd, pba + bmlen);
+		memcpy(rd, prd, pha - 1);
+		rd[pha - 1] = ZONEDB_NSEC3_HASH;
+		memcpy(rd + pha, hash, ZONEDB_NSEC3_HASH);
+		memcpy(rd + pha + ZONEDB_NSEC3_HASH, prd + pba, prdlen - pba);
+		if (st == TDNS_OK)
+			st = inc_put_chain(in, ZONEDB_NSEC3, pkey, plen, rd,
+					   pha + ZONEDB_NSEC3_HASH + prdlen - pba);
+		return st;
+	}
+	/* Removed: its predecessor takes its next hash. */
+	in->d_rrsets--;
+	in->d_records -= (int64_t)cur.count + cur.sig_count;
+	st = zonedb_del_denial(in->t, in->apex, in->alen, ZONEDB_NSEC3, hkey, hklen);
+	if (st == TDNS_OK)
+		st = zonedb_denial_find(in->t, in->apex, in->alen, ZONEDB_NSEC3,
+					hkey + in->alen + 1, ZONEDB_NSEC3_LABEL, &po, &plen,
+					&exact, &pv);
+	if (st == TDNS_OK && (exact || plen > NAME_KEY_MAX))
+		st = TDNS_EINVAL;
+	if (st == TDNS_OK) {
+		memcpy(pkey, po, plen);
+		st = inc_first(&pv, prd, &prdlen);
+	}
+	if (st == TDNS_OK && !nsec3_split(prd, prdlen, &pha, &pba))
+		st = TDNS_EINVAL;
+	if (st != TDNS_OK)
+		return st;
+	memcpy(rd, prd, pha - 1);
+	memcpy(rd + pha - 1, old + ha - 1, ba - ha + 1); /* X's hash length, hash */
+	memcpy(rd + pha + (ba - ha), prd + pba, prdlen - pba);
+	return inc_put_chain(in, ZONEDB_NSEC3, pkey, plen, rd, pha + (ba - ha) + prdlen - pba);
+}
+
+/* The names an edit touched, and whether it changed something that makes
+ * the whole chain anew. */
+struct inc_key {
+	uint8_t key[NAME_KEY_MAX];
+	size_t len;
+	uint16_t type; /* of the change (inc_collect's input only) */
+};
+
+struct inc_keys {
+	struct inc_key *v;
+	size_t n, cap;
+	enum tdns_status st;
+};
+
+static int inc_keys_add(struct inc_keys *c, const uint8_t *key, size_t klen, uint16_t type)
+{
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 16;
+		void *p = realloc(c->v, cap * sizeof(*c->v));
+
+		if (p == NULL) {
+			c->st = TDNS_ENOMEM;
+			return 1;
+		}
+		c->v = p;
+		c->cap = cap;
+	}
+	memcpy(c->v[c->n].key, key, klen);
+	c->v[c->n].len = klen;
+	c->v[c->n++].type = type;
+	return 0;
+}
+
+/* Canonical order of name keys: parents before their children. */
+static int inc_key_cmp(const void *a, const void *b)
+{
+	const struct inc_key *x = a, *y = b;
+	int c = memcmp(x->key, y->key, x->len < y->len ? x->len : y->len);
+
+	return c != 0 ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* journal_changes: each changed RRset once (its records come together). */
+static int inc_change_one(void *ctx, const uint8_t *owner, size_t olen, uint16_t type)
+{
+	struct inc_keys *c = ctx;
+	uint8_t key[NAME_KEY_MAX];
+	size_t klen;
+
+	if (name_key_from_wire(owner, olen, key, &klen) != TDNS_OK)
+		return 0;
+	if (c->n > 0 && c->v[c->n - 1].type == type && c->v[c->n - 1].len == klen &&
+	    memcmp(c->v[c->n - 1].key, key, klen) == 0)
+		return 0;
+	return inc_keys_add(c, key, klen, type);
+}
+
+/* The names below a cut the edit made or removed: their RRsets and chain
+ * records change with it. */
+struct inc_below {
+	struct inc_keys *c;
+	const uint8_t *cut;
+	size_t cut_len;
+};
+
+static int inc_below_one(void *ctx, const uint8_t *key, size_t klen, uint16_t type,
+			 const struct tdns_rrset_view *v)
+{
+	struct inc_below *b = ctx;
+	const struct inc_key *last = b->c->n > 0 ? &b->c->v[b->c->n - 1] : NULL;
+
+	(void)type;
+	(void)v;
+	if (!name_key_is_subdomain(key, klen, b->cut, b->cut_len))
+		return 1;
+	if (last != NULL && last->len == klen && memcmp(last->key, key, klen) == 0)
+		return 0;
+	return inc_keys_add(b->c, key, klen, 0);
+}
+
+/*
+ * The names to settle after the edit followed in t, into names (sorted,
+ * once each): those of the RRsets it changed, the apex (its SOA), and
+ * every name below a cut (NS or DNAME below the apex) it made or removed.
+ * *why set when the chain must be made anew instead (then names is not).
+ */
+static enum tdns_status inc_collect(struct tdns_txn *t, const uint8_t *apex, size_t alen,
+				    struct inc_keys *names, const char **why)
+{
+	struct inc_keys ch = { NULL, 0, 0, TDNS_OK };
+	enum tdns_status st;
+	size_t i, j;
+
+	*why = NULL;
+	st = journal_changes(t, inc_change_one, &ch);
+	if (st == TDNS_OK)
+		st = ch.st;
+	if (st == TDNS_ENOMEM) {
+		*why = "the journal lost track of the change (out of memory)";
+		st = TDNS_OK;
+		goto out;
+	}
+	if (st != TDNS_OK)
+		goto out;
+	inc_keys_add(names, apex, alen, 0);
+	for (i = 0; i < ch.n && names->st == TDNS_OK; i++) {
+		const struct inc_key *e = &ch.v[i];
+
+		if (e->type == LDNS_RR_TYPE_NSEC3PARAM) {
+			*why = "the NSEC3PARAM changed";
+			goto out;
+		}
+		if (!name_key_is_subdomain(e->key, e->len, apex, alen) ||
+		    e->type == LDNS_RR_TYPE_NSEC || e->type == LDNS_RR_TYPE_NSEC3)
+			continue;
+		inc_keys_add(names, e->key, e->len, 0);
+		if (e->len != alen &&
+		    (e->type == LDNS_RR_TYPE_NS || e->type == LDNS_RR_TYPE_DNAME)) {
+			struct inc_below b = { names, e->key, e->len };
+			uint8_t from[RECORD_KEY_MAX];
+			size_t flen = name_record_key(e->key, e->len, 0, from);
+
+			st = zonedb_walk_from(t, apex, alen, from, flen, inc_below_one, &b, NULL);
+			if (st != TDNS_OK)
+				goto out;
+		}
+	}
+	st = names->st;
+	if (st != TDNS_OK)
+		goto out;
+	qsort(names->v, names->n, sizeof(*names->v), inc_key_cmp);
+	for (i = 0, j = 0; i < names->n; i++) {
+		if (j > 0 && inc_key_cmp(&names->v[j - 1], &names->v[i]) == 0)
+			continue;
+		if (i != j)
+			names->v[j] = names->v[i];
+		j++;
+	}
+	names->n = j;
+out:
+	free(ch.v);
+	return st;
+}
+
+/* The chain's TTL (ldns's signer: the lesser of the SOA's TTL and its
+ * minimum, RFC 9077) from the apex SOA; 0 when the SOA does not read. */
+static uint32_t inc_chain_ttl(struct tdns_txn *t, const uint8_t *apex, size_t alen)
+{
+	struct tdns_rrset_view v;
+	const uint8_t *rd;
+	uint16_t rdlen;
+	size_t pos = 0, a, b;
+	uint32_t min;
+
+	if (zonedb_get_rrset(t, apex, alen, LDNS_RR_TYPE_SOA, &v) != TDNS_OK ||
+	    !rrset_next(&v, &pos, &rd, &rdlen))
+		return 0;
+	a = qctx_name_len(rd, rdlen);
+	b = a > 0 ? qctx_name_len(rd + a, rdlen - a) : 0;
+	if (b == 0 || rdlen - a - b < 20)
+		return 0;
+	min = dns_rd32(rd + a + b + 16);
+	return min < v.ttl ? min : v.ttl;
+}
+
+/*
+ * Sign the edit followed in t incrementally with the keys (inc.keys) and
+ * options. *why set (and nothing written) when it cannot be: the chain
+ * is of the other kind than the options say or missing, its TTL changes
+ * with the SOA's (every chain record changes), the NSEC3PARAM changed, or
+ * the journal lost the change; the caller then signs the whole zone.
+ */
+static enum tdns_status inc_sign(struct inc *in, const char **why)
+{
+	struct inc_keys names = { NULL, 0, 0, TDNS_OK };
+	struct tdns_rrset_view v, param;
+	struct tdns_zone_meta m;
+	const uint8_t *o;
+	size_t ol, i;
+	bool exact = false;
+	uint8_t label[ZONEDB_NSEC3_LABEL];
+	enum tdns_status st;
+
+	in->chain_ttl = inc_chain_ttl(in->t, in->apex, in->alen);
+	st = zonedb_get_rrset(in->t, in->apex, in->alen, LDNS_RR_TYPE_NSEC3PARAM, &param);
+	if (st != TDNS_OK && st != TDNS_ENOTFOUND)
+		return st;
+	if ((st == TDNS_OK) != in->o->nsec3) {
+		*why = "its chain is not of the kind its last signing made";
+		return TDNS_OK;
+	}
+	/* The apex's chain record: there, and of the TTL the chain keeps. */
+	if (in->o->nsec3) {
+		st = zonedb_nsec3_label(in->o->iterations, in->o->salt, in->o->salt_len,
+					in->apex, in->alen, label);
+		if (st == TDNS_OK)
+			st = zonedb_denial_find(in->t, in->apex, in->alen, ZONEDB_NSEC3, label,
+						sizeof(label), &o, &ol, &exact, &v);
+	} else {
+		st = zonedb_get_rrset(in->t, in->apex, in->alen, LDNS_RR_TYPE_NSEC, &v);
+		exact = st == TDNS_OK;
+	}
+	if (st != TDNS_OK && st != TDNS_ENOTFOUND)
+		return st;
+	if (!exact) {
+		*why = "the apex has no NSEC/NSEC3 record of its options";
+		return TDNS_OK;
+	}
+	if (in->chain_ttl == 0 || v.ttl != in->chain_ttl) {
+		*why = "the NSEC/NSEC3 TTL changes with the SOA's TTL or minimum";
+		return TDNS_OK;
+	}
+	st = inc_collect(in->t, in->apex, in->alen, &names, why);
+	if (st != TDNS_OK || *why != NULL)
+		goto out;
+	/* The RRsets first, then the chain (whose bitmaps list RRSIG). */
+	for (i = 0; i < names.n && st == TDNS_OK; i++) {
+		struct inc_name n;
+
+		st = inc_name_read(in, names.v[i].key, names.v[i].len, &n);
+		if (st == TDNS_OK)
+			st = inc_settle_rrsets(in, names.v[i].key, names.v[i].len, &n);
+	}
+	for (i = 0; i < names.n && st == TDNS_OK; i++) {
+		const struct inc_key *k = &names.v[i];
+		int l, from = name_key_labels(in->apex, in->alen), to = name_key_labels(k->key, k->len);
+
+		if (!in->o->nsec3) {
+			st = inc_fix_nsec(in, k->key, k->len);
+			continue;
+		}
+		/* The name and the empty non-terminals above it (RFC 5155 7.1),
+		 * which it may have made or left empty. */
+		for (l = to; l > from && st == TDNS_OK; l--)
+			st = inc_fix_nsec3(in, k->key, name_key_prefix_len(k->key, k->len, l));
+		if (st == TDNS_OK && k->len == in->alen)
+			st = inc_fix_nsec3(in, k->key, k->len);
+	}
+	if (st == TDNS_OK)
+		st = zonedb_get_meta(in->t, in->apex, in->alen, &m);
+	if (st == TDNS_OK) {
+		int64_t r = (int64_t)m.rrsets + in->d_rrsets, c = (int64_t)m.records + in->d_records;
+
+		m.rrsets = r < 0 ? 0 : (uint32_t)r;
+		m.records = c < 0 ? 0 : (uint32_t)c;
+		st = zonedb_put_meta(in->t, in->apex, in->alen, &m);
+	}
+out:
+	free(names.v);
+	return st;
+}
+
+static enum tdns_status apex_keys(struct tdns_txn *t, const uint8_t *apex,
+				  size_t alen, ldns_rr_list **keys);
+
+/* The keys' DNSKEY records all at the apex (an incremental signing adds
+ * none; zonesign_sign does). */
+static enum tdns_status keys_at_apex(struct tdns_txn *t, const uint8_t *apex, size_t alen,
+				     const ldns_rr_list *dnskeys, bool *all)
+{
+	ldns_rr_list *have = NULL;
+	enum tdns_status st;
+	size_t i, j;
+
+	*all = false;
+	st = apex_keys(t, apex, alen, &have);
+	if (st != TDNS_OK)
+		return st;
+	*all = true;
+	for (i = 0; i < ldns_rr_list_rr_count(dnskeys) && *all; i++) {
+		bool found = false;
+
+		for (j = 0; j < ldns_rr_list_rr_count(have) && !found; j++)
+			found = ldns_rr_compare(ldns_rr_list_rr(have, j),
+						ldns_rr_list_rr(dnskeys, i)) == 0;
+		*all = found;
+	}
+	ldns_rr_list_deep_free(have);
+	return TDNS_OK;
+}
+
 enum tdns_status zonesign_resign(struct tdns_txn *t, const uint8_t *apex, size_t alen,
 				 uint64_t now, bool *resigned, char *err, size_t errlen)
 {
 	struct zonesign_opts o = { .now = now };
 	struct tdns_rrset_view v;
+	struct inc in = { 0 };
 	uint8_t salt[255], wire[NAME_WIRE_MAX];
 	char **keyfiles = NULL, *zone = NULL;
+	const char *why = NULL;
 	size_t nkeys = 0, wlen;
 	ldns_rdf *origin = NULL;
+	ldns_key_list *keys = NULL;
+	ldns_rr_list *dnskeys = NULL;
+	bool all = false;
 	enum tdns_status st;
 
 	*resigned = false;
@@ -818,12 +1691,38 @@ enum tdns_status zonesign_resign(struct tdns_txn *t, const uint8_t *apex, size_t
 		zoneload_seterr(err, errlen, "no keys known: it was not signed by "
 				"tierdns-zone sign in this store");
 		st = TDNS_ENOTFOUND;
-	} else if (st == TDNS_OK) {
-		st = sign_txn(t, zone, apex, alen, origin, (const char *const *)keyfiles,
-			      nkeys, &o, false, err, errlen);
 	} else if (st == TDNS_EINVAL) {
 		zoneload_seterr(err, errlen, "its signing settings in the store do "
 				"not read");
+	} else if (st == TDNS_OK) {
+		st = read_keys((const char *const *)keyfiles, nkeys, origin, &o, &keys,
+			       &dnskeys, err, errlen);
+	}
+	if (st == TDNS_OK)
+		st = keys_at_apex(t, apex, alen, dnskeys, &all);
+	if (st == TDNS_OK && !all)
+		why = "a key's DNSKEY is not at the apex";
+	if (st == TDNS_OK && why == NULL) {
+		in.t = t;
+		in.apex = apex;
+		in.alen = alen;
+		in.keys = keys;
+		in.o = &o;
+		st = inc_sign(&in, &why);
+		if (st != TDNS_OK) {
+			/* Written in part: the caller aborts the edit. */
+			zoneload_seterr(err, errlen, "%s: signing the change failed: %s", zone,
+					tdns_strerror(st));
+			goto out;
+		}
+		if (why == NULL)
+			log_info("zone %s: the change signed: %u RRset(s) written, %u "
+				 "signature(s) made", zone, in.written, in.sigs);
+	}
+	if (st == TDNS_OK && why != NULL) {
+		log_info("zone %s: signed whole: %s", zone, why);
+		st = sign_txn(t, zone, apex, alen, origin, (const char *const *)keyfiles,
+			      nkeys, &o, false, err, errlen);
 	}
 	*resigned = st == TDNS_OK;
 	/* Nothing is written before the keys are read and the signer has
@@ -838,6 +1737,9 @@ enum tdns_status zonesign_resign(struct tdns_txn *t, const uint8_t *apex, size_t
 out:
 	free_paths(keyfiles, nkeys);
 	free(zone);
+	ldns_rr_list_deep_free(dnskeys);
+	if (keys != NULL)
+		ldns_key_list_free(keys);
 	if (origin != NULL)
 		ldns_rdf_deep_free(origin);
 	return st;

@@ -80,7 +80,7 @@ static void usage(FILE *out, const char *prog)
 		"                            than --refresh days from now is kept (default\n"
 		"                            a quarter of the validity; 0 renews all); the\n"
 		"                            SOA serial goes up by one; add and delete sign\n"
-		"                            the zone again with the same keys and options\n"
+		"                            what they change with the same keys and options\n"
 		"  ds ZONE                   print the DS records of the zone's KSKs\n"
 		"  verify ZONE               verify a signed zone of the store: signatures\n"
 		"                            valid now, NSEC/NSEC3 chain complete\n"

@@ -63,6 +63,18 @@ void journal_note(struct tdns_txn *t, const uint8_t *key, size_t klen,
 /* True while a zone is followed in t and something changed in it. */
 bool journal_changed(const struct tdns_txn *t);
 
+/* The RRsets changed so far in the zone followed in t: cb once per record
+ * deleted or added, with its owner (uncompressed lower-case wire name,
+ * borrowed for the call) and type, an RRSIG record's as the type it
+ * covers; an RRset of several records is seen several times. A non-zero
+ * return from cb stops. TDNS_ENOMEM when the tracker lost records (out of
+ * memory while following: the list is not whole); TDNS_OK also when
+ * nothing is followed. */
+typedef int (*journal_change_cb)(void *ctx, const uint8_t *owner, size_t olen,
+				 uint16_t type);
+enum tdns_status journal_changes(const struct tdns_txn *t, journal_change_cb cb,
+				 void *ctx);
+
 /* While a zone is followed in t: true and *serial its serial at the
  * outermost journal_begin (the version secondaries may hold). */
 bool journal_from(const struct tdns_txn *t, uint32_t *serial);

@@ -221,6 +221,13 @@ enum tdns_status zonedb_put_denial(struct tdns_txn *t, const uint8_t *apex,
 				   const uint8_t *owner, size_t olen,
 				   const uint8_t *val, size_t vlen);
 
+/* Remove the NSEC or NSEC3 record of owner from the zone's denial index
+ * (the NSEC RRset stored at its owner is the caller's to delete).
+ * TDNS_ENOTFOUND when there is none; TDNS_EINVAL as zonedb_put_denial. */
+enum tdns_status zonedb_del_denial(struct tdns_txn *t, const uint8_t *apex,
+				   size_t apex_len, enum zonedb_chain chain,
+				   const uint8_t *owner, size_t olen);
+
 /*
  * The denial record for a name in the zone with apex. NSEC: probe is the
  * name key; NSEC3: probe is the hashed owner label (base32hex, lower
@@ -258,6 +265,12 @@ enum tdns_status zonedb_denial_walk_from(struct tdns_txn *t, const uint8_t *apex
 enum tdns_status zonedb_nsec3_label(uint16_t iterations, const uint8_t *salt,
 				    uint8_t salt_len, const uint8_t *key,
 				    size_t klen, uint8_t *label);
+
+/* The same hash as raw bytes (ZONEDB_NSEC3_HASH of them), as an NSEC3
+ * record's next hashed owner field holds it (RFC 5155 3.2). */
+enum tdns_status zonedb_nsec3_hash(uint16_t iterations, const uint8_t *salt,
+				   uint8_t salt_len, const uint8_t *key, size_t klen,
+				   uint8_t *hash);
 
 /* in[0..n) in base32hex (RFC 4648 7, lower case, no padding; the digits
  * of whole 5-bit groups) into out; returns the digits written. */

@@ -116,6 +116,12 @@ enum tdns_status zoneload_rrset_key_to_ldns(const uint8_t *key, size_t klen,
 					    const struct tdns_rrset_view *v,
 					    ldns_rr_list **out);
 
+/* The uncompressed wire rdata of rr (names as written) into out, which
+ * holds zoneload_rdata_len(rr) bytes: the rdata of a packed RRset
+ * (rrset.h) as a load stores it. */
+size_t zoneload_rdata_len(const ldns_rr *rr);
+void zoneload_rdata_write(const ldns_rr *rr, uint8_t *out);
+
 /* Print the zone with this apex key as master-file text (SOA first, then
  * every RRset in key order with its signatures, then its NSEC records at
  * the apex of deeper zones held in the store, then the NSEC3 chain;

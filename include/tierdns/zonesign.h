@@ -66,18 +66,32 @@ enum tdns_status zonesign_sign(struct tdns_store *s, const char *zone,
 
 /*
  * After an edit of the zone with apex key apex[0..alen) in write
- * transaction t (add, delete): sign it again with the keys and options of
- * its last zonesign_sign in this store, keeping the serial (the edit
- * raised it) and every fresh signature, so only the changed RRset, the
- * SOA, the DNSKEY RRset and the chain records around a name added or
- * deleted get new signatures. The changes go into the journal diff the
- * caller follows (journal.h, nested). TDNS_OK with *resigned false when
- * the zone is not signed (no DNSKEY at its apex), and also when it is but
- * no keys are known here or they cannot be read, or the signer fails:
- * then nothing of the signing is written (the edit stands, unsigned) and
- * a warning is logged that validators will find the change bogus until
- * the zone is signed again. Other errors (store, memory): the caller
- * aborts t. Not thread-safe (ldns's signer).
+ * transaction t (add, delete), inside the journal_begin that follows it
+ * (journal.h, nested): sign what the edit changed with the keys and
+ * options of the zone's last zonesign_sign in this store, keeping the
+ * serial (the edit raised it). Incremental, in t: the RRsets the journal
+ * noted as changed are signed (the DNSKEY RRset by the KSKs, others by
+ * the ZSKs), the SOA again, and the NSEC or NSEC3 records of their names
+ * (and for NSEC3 of the empty non-terminals above them) made, changed or
+ * removed, with the predecessor whose next name changes; a delegation
+ * made or removed also settles every name below it (glue loses its
+ * signatures and chain records, or gets them). Every other record stays
+ * byte for byte, so the work grows with the change, not with the zone,
+ * and the result is what zonesign_sign of the edited zone makes (the
+ * signatures' times aside). The whole zone is signed as zonesign_sign
+ * does (keeping fresh signatures) instead, with an info log line that
+ * says why, when the chain TTL changes (the SOA's TTL or minimum did,
+ * RFC 9077), the NSEC3PARAM changed, the chain is not of the kind the
+ * options say, a key's DNSKEY is not at the apex, or the journal lost
+ * the change. The changes go into the journal diff the caller follows.
+ * TDNS_OK with *resigned false when the zone is not signed (no DNSKEY at
+ * its apex), and also when it is but no keys are known here or they
+ * cannot be read, or the whole-zone signer fails: then nothing of the
+ * signing is written (the edit stands, unsigned) and a warning is logged
+ * that validators will find the change bogus until the zone is signed
+ * again. Other errors (store, memory, an incremental signing that failed
+ * after writing): err says which, the caller aborts t. Not thread-safe
+ * (ldns's signer).
  */
 enum tdns_status zonesign_resign(struct tdns_txn *t, const uint8_t *apex, size_t alen,
 				 uint64_t now, bool *resigned, char *err, size_t errlen);

@@ -130,9 +130,12 @@ out=$("$ZONE_BIN" --db "$db" add 'webapp.site. 300 IN RRSIG A 13 2 300 203001010
 [ "$rc" -eq 1 ] || fail "adding an RRSIG exited $rc"
 expect_match "$out" "load the signed zone file again"
 "$ZONE_BIN" --db "$db" verify site. >/dev/null || fail "a refused edit changed the zone"
-# add and delete on a signed zone sign it again with the keys of its last
-# `sign` (remembered in the store): the new RRset, the NSEC/NSEC3 records
-# around the name, the SOA; every other signature stays as it was.
+# add and delete on a signed zone sign what they change with the keys of
+# its last `sign` (remembered in the store), incrementally: the changed
+# RRsets, the NSEC/NSEC3 records around the name, the SOA; every other
+# signature stays as it was. After each edit the zone verifies (tierdns-zone
+# verify, ldns-verify-zone) and equals what a whole `sign` of the edited
+# zone makes in another store (signed_equal.py), record counts included.
 sigline() { grep -P "^$2\t[0-9]+\tIN\tRRSIG\t$3 " "$1" || true; }
 edit_verifies() { # WHAT: the store verifies, its dump with ldns-verify-zone
 	local out
@@ -140,28 +143,89 @@ edit_verifies() { # WHAT: the store verifies, its dump with ldns-verify-zone
 	"$ZONE_BIN" --db "$db" dump site. >"$T/edited"
 	out=$(ldns-verify-zone "$T/edited" 2>&1) || fail "ldns-verify-zone after $1: $out"
 }
-for chain in nsec nsec3; do
-	opts=()
-	[ "$chain" = nsec3 ] && opts=(--nsec3)
-	"$ZONE_BIN" --db "$db" sign site. "$ksk" "$zsk" "${opts[@]}" >/dev/null 2>&1 || fail "sign $chain"
+# The edited zone unsigned (RRSIG, NSEC, NSEC3, NSEC3PARAM out, the serial
+# one lower) into a store of its own, signed whole with the same options:
+# the serial comes out the same.
+sign_whole() { # DUMP OPTS... -> $T/whole
+	grep -vP '\t(RRSIG|NSEC|NSEC3|NSEC3PARAM)\t' "$1" |
+		awk -F'\t' -v OFS='\t' '$4 == "SOA" { n = split($5, f, " "); f[3]--; $5 = f[1]
+			for (i = 2; i <= n; i++) $5 = $5 " " f[i] } { print }' >"$T/plain"
+	shift
+	rm -rf "$T/wholedb"
+	"$ZONE_BIN" --db "$T/wholedb" load "$T/plain" >/dev/null 2>&1 || fail "load of the plain zone"
+	"$ZONE_BIN" --db "$T/wholedb" sign site. "$ksk" "$zsk" "$@" >/dev/null 2>&1 ||
+		fail "whole signing of the edited zone"
+	"$ZONE_BIN" --db "$T/wholedb" dump site. >"$T/whole"
+}
+counts() { "$ZONE_BIN" --db "$1" list | awk '$1 == "site." { print $3, $4 }'; }
+edit() { # add|delete ARGS...: one edit, checked as above
+	local out s0
 	"$ZONE_BIN" --db "$db" dump site. >"$T/before-edit"
 	s0=$(serial "$db")
-	out=$("$ZONE_BIN" --db "$db" add 'new.site. 300 IN A 192.0.2.99' 2>&1) || fail "add: $out"
-	case $out in *"is signed: validators"*) fail "add warned although the keys are known: $out" ;; esac
-	edit_verifies "add ($chain)"
-	[ "$(serial "$db")" = $((s0 + 1)) ] || fail "add + signing must raise the serial by one"
+	out=$("$ZONE_BIN" -v --db "$db" "$@" 2>&1) || fail "$*: $out"
+	case $out in *"is signed: validators"*) fail "$* warned although the keys are known: $out" ;; esac
+	grep -q "the change signed" <<<"$out" || fail "$* did not sign incrementally: $out"
+	edit_verifies "$* ($chain)"
+	[ "$(serial "$db")" = $((s0 + 1)) ] || fail "$* + signing must raise the serial by one"
+	sign_whole "$T/edited" "${opts[@]}"
+	out=$(python3 "$TDNS_SRC/tests/e2e/signed_equal.py" "$T/before-edit" "$T/edited" "$T/whole") ||
+		fail "$* ($chain): not what signing the whole zone makes: $out"
+	[ "$(counts "$db")" = "$(counts "$T/wholedb")" ] ||
+		fail "$* ($chain): counts $(counts "$db"), signed whole $(counts "$T/wholedb")"
+}
+for chain in nsec nsec3 nsec3-optout; do
+	opts=()
+	[ "$chain" = nsec3 ] && opts=(--nsec3)
+	[ "$chain" = nsec3-optout ] && opts=(--nsec3 --optout)
+	"$ZONE_BIN" --db "$db" sign site. "$ksk" "$zsk" "${opts[@]}" >/dev/null 2>&1 || fail "sign $chain"
+	"$ZONE_BIN" --db "$db" dump site. >"$T/signed-$chain"
+	edit add 'new.site. 300 IN A 192.0.2.99'                  # a new name
 	[ -n "$(sigline "$T/edited" 'new\.site\.' A)" ] || fail "the added RRset is not signed"
-	[ "$(sigline "$T/edited" 'webapp\.site\.' TXT)" = "$(sigline "$T/before-edit" 'webapp\.site\.' TXT)" ] ||
+	[ "$(sigline "$T/edited" 'webapp\.site\.' TXT)" = "$(sigline "$T/signed-$chain" 'webapp\.site\.' TXT)" ] ||
 		fail "add re-signed an untouched RRset ($chain)"
-	out=$("$ZONE_BIN" --db "$db" delete webapp.site. TXT 2>&1) || fail "delete: $out"
-	edit_verifies "delete of an RRset ($chain)"
-	out=$("$ZONE_BIN" --db "$db" delete new.site. A 2>&1) || fail "delete: $out"
-	edit_verifies "delete of a name ($chain)"
+	edit add 'new.site. 300 IN TXT "more"'                    # a type at a name
+	edit add 'site. 300 IN MX 10 ns1.site.'                   # a type at the apex
+	edit delete webapp.site. TXT                              # an RRset
+	edit delete new.site. TXT
+	edit delete new.site. A                                   # a name
 	! grep -q '^new\.site\.' "$T/edited" || fail "new.site. left after its delete"
-	[ "$(sigline "$T/edited" 'webapp\.site\.' A)" = "$(sigline "$T/before-edit" 'webapp\.site\.' A)" ] ||
+	[ "$(sigline "$T/edited" 'webapp\.site\.' A)" = "$(sigline "$T/signed-$chain" 'webapp\.site\.' A)" ] ||
 		fail "delete re-signed an untouched RRset ($chain)"
+	edit add 'deep.x.y.site. 300 IN A 192.0.2.98'             # empty non-terminals
+	edit add 'other.x.y.site. 300 IN A 192.0.2.97'
+	edit delete deep.x.y.site. A
+	edit delete other.x.y.site. A                             # ENTs gone
+	edit add 'ns.sub.site. 300 IN A 192.0.2.96'               # then glue
+	edit add 'sub.site. 300 IN NS ns.sub.site.'               # a delegation
+	! grep -qP '^ns\.sub\.site\.\t.*\tRRSIG\t' "$T/edited" || fail "glue signed ($chain)"
+	edit add 'sub.site. 300 IN DS 12345 13 2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef'
+	edit delete sub.site. DS
+	edit delete sub.site. NS                                  # no delegation
+	grep -qP '^ns\.sub\.site\.\t.*\tRRSIG\tA ' "$T/edited" || fail "ns.sub not signed after the cut went ($chain)"
+	edit delete ns.sub.site. A
+	edit delete kid.site. NS                                  # a delegation of the file
+	edit add 'kid.site. 3600 IN NS ns.kid.site.'
+	edit delete site. MX
+	if [ "$chain" = nsec ]; then
+		# CDS and CDNSKEY are signed by the KSK, as the DNSKEY RRset.
+		edit add "site. 3600 IN CDS $(awk '{ print $(NF-3), $(NF-2), $(NF-1), $NF }' "$ksk.ds")"
+		edit add "site. 3600 IN CDNSKEY $(awk '{ for (i = 4; i <= NF; i++) printf "%s ", $i }' "$ksk.key" | sed 's/ *;.*//; s/^DNSKEY //')"
+		edit delete site. CDS
+		edit delete site. CDNSKEY
+	else
+		edit add '*.w.site. 300 IN A 192.0.2.95'          # a wildcard
+		edit delete '*.w.site.' A
+	fi
 	"$ZONE_BIN" --db "$db" add 'webapp.site. 3600 IN TXT "the web app"' >/dev/null 2>&1 || fail "add back"
 done
+# The chain's TTL follows the SOA's (RFC 9077: the lesser of its TTL and
+# minimum): an SOA edit that changes it signs the whole zone, logged so.
+s0=$(serial "$db")
+out=$("$ZONE_BIN" -v --db "$db" add "site. 3600 IN SOA ns1.site. hostmaster.site. $((s0 + 5)) 7200 900 1209600 120" 2>&1) ||
+	fail "SOA edit: $out"
+expect_match "$out" "signed whole: the NSEC/NSEC3 TTL changes"
+edit_verifies "an SOA edit"
+grep -qP '^[^\t]+\t120\tIN\tNSEC3\t' "$T/edited" || fail "the chain's TTL did not follow the SOA's minimum"
 # Without its keys (moved away) an edit stands, unsigned, with the warning.
 mkdir -p "$T/away"
 mv "$T/keys/"* "$T/away/"

@@ -189,6 +189,55 @@ static void test_nested(void **state)
 	store_abort(t);
 }
 
+/* journal_changes: "owner/type" per record, '|'-separated. */
+static int change_text(void *ctx, const uint8_t *owner, size_t olen, uint16_t type)
+{
+	char *out = ctx, name[NAME_WIRE_MAX * 4];
+	ldns_rdf *o = ldns_dname_new_frm_data((uint16_t)olen, owner);
+	char *os = o != NULL ? ldns_rdf2str(o) : NULL;
+
+	assert_non_null(os);
+	snprintf(name, sizeof(name), "%s/%u|", os, (unsigned)type);
+	strcat(out, name);
+	free(os);
+	ldns_rdf_deep_free(o);
+	return 0;
+}
+
+/* The RRsets an edit changed, as a signer of the edit reads them: each
+ * record deleted then added with its owner and type, a signature as the
+ * type it covers; nothing outside a followed zone. */
+static void test_changes(void **state)
+{
+	struct fx *f = *state;
+	struct tdns_txn *t = NULL;
+	struct tdns_rrset_enc e;
+	uint8_t val[128], key[NAME_KEY_MAX], rd[18] = { 0, 1 }; /* RRSIG covering A */
+	size_t klen;
+	char text[1024] = "", err[ZONELOAD_ERR_MAX];
+
+	assert_int_equal(store_begin(f->s, true, &t), TDNS_OK);
+	assert_int_equal(journal_changes(t, change_text, text), TDNS_OK);
+	assert_string_equal(text, ""); /* nothing followed */
+	assert_int_equal(journal_begin(t, f->apex, f->apex_len), TDNS_OK);
+	assert_int_equal(zoneload_delete(t, "www.j.test.", "A", "192.0.2.3", err, sizeof(err)),
+			 TDNS_OK);
+	/* A signed RRset written by hand: its signature counts as an A. */
+	assert_int_equal(zoneload_name_key("sig.j.test.", key, &klen), TDNS_OK);
+	rrset_enc_init(&e, val, sizeof(val), 60);
+	assert_int_equal(rrset_enc_add(&e, (const uint8_t *)"\xc0\0\2\1", 4), TDNS_OK);
+	assert_int_equal(rrset_enc_sigs(&e, 60), TDNS_OK);
+	assert_int_equal(rrset_enc_add(&e, rd, sizeof(rd)), TDNS_OK);
+	assert_int_equal(zonedb_put_rrset(t, key, klen, 1, val, e.len), TDNS_OK);
+	assert_int_equal(journal_changes(t, change_text, text), TDNS_OK);
+	/* Deleted: www's two A and the old SOA; added: www's one A, the new
+	 * SOA (the serial), sig's A and its signature. */
+	assert_string_equal(text, "www.j.test./1|www.j.test./1|j.test./6|"
+				  "www.j.test./1|j.test./6|sig.j.test./1|sig.j.test./1|");
+	journal_end(t, false);
+	store_abort(t);
+}
+
 /* A transfer's messages until the last: the answer RRs as text lines. */
 static int transfer(struct fx *f, const char *qtype, int serial, char *out, size_t cap)
 {
@@ -335,6 +384,7 @@ int main(void)
 		cmocka_unit_test(test_serials),
 		cmocka_unit_test_setup_teardown(test_diffs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nested, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_xfr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_xfr_many_messages, setup, teardown),
 	};
