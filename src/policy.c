@@ -1057,16 +1057,16 @@ enum policy_verdict policy_answer(const struct tdns_policy *p, const struct tdns
 	return rpz ? rpz_answer(p, q, off, nl, a) : POLICY_PASS;
 }
 
-enum policy_verdict policy_rpz_chain(const struct tdns_policy *p, const struct tdns_qctx *q,
-				     struct tdns_answer *a)
+/* policy_rpz_chain past its quick test, out of line: its frame (a name
+ * key, label offsets) is not set up on every cache hit. */
+static __attribute__((noinline)) enum policy_verdict
+rpz_chain(const struct tdns_policy *p, const struct tdns_qctx *q, struct tdns_answer *a)
 {
 	uint8_t key[NAME_KEY_MAX];
 	size_t off[MAX_LABELS], klen, keep;
 	const struct pol_node *n;
 	int nl;
 
-	if (p == NULL || p->n_rpz == 0)
-		return POLICY_PASS;
 	for (size_t i = 0; i < a->n; i++) {
 		const struct tdns_ans_rrset *e = &a->rrsets[i];
 		const uint8_t *target;
@@ -1111,6 +1111,14 @@ enum policy_verdict policy_rpz_chain(const struct tdns_policy *p, const struct t
 		return POLICY_ANSWER;
 	}
 	return POLICY_PASS;
+}
+
+enum policy_verdict policy_rpz_chain(const struct tdns_policy *p, const struct tdns_qctx *q,
+				     struct tdns_answer *a)
+{
+	if (p == NULL || p->n_rpz == 0)
+		return POLICY_PASS;
+	return rpz_chain(p, q, a);
 }
 
 /* The longest name above qkey (or qkey) with a route, NULL: none. */
