@@ -1209,7 +1209,7 @@ static enum tdns_status inc_fix_nsec(struct inc *in, const uint8_t *key, size_t 
 	uint8_t old[INC_RD_MAX], prd[INC_RD_MAX], rd[2 * INC_RD_MAX];
 	uint8_t bm[INC_RD_MAX], pkey[NAME_KEY_MAX], wire[NAME_WIRE_MAX];
 	const uint8_t *po;
-	size_t oldlen = 0, prdlen, bmlen, nlen = 0, pnlen, plen, wlen;
+	size_t oldlen = 0, prdlen, bmlen = 0, nlen = 0, pnlen, plen, wlen;
 	bool exists, wanted, exact;
 	enum tdns_status st;
 
