@@ -183,15 +183,16 @@ def run(local, label):
             any(r.rdtype == dns.rdatatype.SOA and r.name.to_text() == "child.stubzone.test."
                 for r in m.authority),
             "%s: www.child.stubzone.test. AAAA: NODATA with the child's SOA, got %s" % (label, m))
-    # Referrals that lead nowhere: SERVFAIL at once (a reply, not the
-    # 2 s budget), with the reason logged.
+    # Referrals that lead nowhere: SERVFAIL at once (a reply well before
+    # the 6 s budget: 3 s is an outer bound for a loaded machine), with the
+    # reason logged.
     for name, why in (("www.loop.stubzone.test.", "no closer to the name"),
                       ("www.away.stubzone.test.", "outside the stub zone"),
                       (DEEP, "more than 8 referrals")):
         t0 = time.monotonic()
-        m, _ = hl.query(local, name, timeout=4)
+        m, _ = hl.query(local, name, timeout=8)
         took = time.monotonic() - t0
-        h.check(hl.rcode_text(m) == "SERVFAIL" and took < 1.0,
+        h.check(hl.rcode_text(m) == "SERVFAIL" and took < 3.0,
                 "%s: %s: SERVFAIL at once, got %s in %.2f s" % (label, name, hl.rcode_text(m), took))
         h.check("%s A: referral from a stub zone's server not followed" % name in local.log_text()
                 and why in local.log_text(),
@@ -228,7 +229,7 @@ def clear():
 
 local = h.start_local("LOCAL", os.path.join(h.tmp, "db"), [default.endpoint],
                       "--stub", "stubzone.test.@" + upper_ep, "--stub",
-                      "fake.test.@" + fake.endpoint, "--timeout", "2000", "-t", "1")
+                      "fake.test.@" + fake.endpoint, "--timeout", "6000", "-t", "1")
 run(local, "flags")
 h.stop(local)
 
@@ -249,7 +250,7 @@ h.check(r.returncode == 0 and "stubzone.test.@" + upper_ep in stub_part and
         "lan.@nxdomain" not in stub_part and "lan.@nxdomain" in r.stdout,
         "--check-config with stub: stanzas: %s" % (r.stdout + r.stderr))
 local = h.start_local("LOCAL_CONF", os.path.join(h.tmp, "db2"), [default.endpoint], "-c", conf,
-                      "--timeout", "2000", "-t", "1")
+                      "--timeout", "6000", "-t", "1")
 run(local, "config")
 # Answers are cached: with the stub zone's server gone, still answered.
 h.stop(upper)
