@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tierdns/dnsproto.h"
+#include "tierdns/sigverify.h"
 #include "tierdns/wire.h"
 
 /* One RRset of an answer and the RRSIGs that cover it. */
@@ -492,8 +493,7 @@ static enum judged verify_set(struct vset *s, const ldns_rr_list *keys, uint64_t
 	char what[NAME_WIRE_MAX * 4 + 16];
 
 	for (size_t i = 0; i < ldns_rr_list_rr_count(s->sigs); i++) {
-		ls = ldns_verify_rrsig_keylist_time(s->rrs, ldns_rr_list_rr(s->sigs, i), keys,
-						    (time_t)now, NULL);
+		ls = sigverify_rrsig(s->rrs, ldns_rr_list_rr(s->sigs, i), keys, now);
 		if (ls == LDNS_STATUS_OK) {
 			s->good = ldns_rr_list_rr(s->sigs, i);
 			return J_SECURE;
