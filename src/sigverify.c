@@ -18,6 +18,8 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
+#include <openssl/rsa.h>
+#include <openssl/sha.h>
 
 /* The largest DNSKEY rdata kept (a 4096-bit RSA key is 4 + 3 + 512). */
 #define KEY_RDATA_MAX 1024
@@ -25,6 +27,10 @@
 struct kept_key {
 	uint64_t hash;
 	EVP_PKEY *pkey;
+	/* RSA and ECDSA: pkey's context set up to verify a digest, reused
+	 * (EVP_PKEY_verify keeps no state between calls); NULL for Ed25519,
+	 * which signs the message itself */
+	EVP_PKEY_CTX *vctx;
 	uint16_t len;
 	uint8_t rdata[KEY_RDATA_MAX]; /* the DNSKEY rdata: flags, protocol, algorithm, key */
 };
@@ -46,6 +52,7 @@ static void cache_destroy(void *p)
 	if (c == NULL)
 		return;
 	for (unsigned i = 0; i < c->n; i++) {
+		EVP_PKEY_CTX_free(c->keys[i]->vctx);
 		EVP_PKEY_free(c->keys[i]->pkey);
 		free(c->keys[i]);
 	}
@@ -170,22 +177,51 @@ static EVP_PKEY *ec_key(uint8_t alg, const uint8_t *k, size_t len)
 	return pk;
 }
 
-/* The EVP_PKEY of the DNSKEY rdata (its key field at offset 4), kept or
+static const EVP_MD *algo_md(uint8_t alg)
+{
+	return alg == LDNS_RSASHA512 ? EVP_sha512()
+	       : alg == LDNS_ECDSAP384SHA384 ? EVP_sha384()
+	       : alg == LDNS_ED25519 ? NULL
+	       : EVP_sha256();
+}
+
+/* pk's context for verifying digests of alg (RSA: PKCS #1 v1.5 with the
+ * DigestInfo of the hash, RFC 5702 3; ECDSA: RFC 6605 4); NULL for
+ * Ed25519 or when OpenSSL refuses. */
+static EVP_PKEY_CTX *verify_ctx(EVP_PKEY *pk, uint8_t alg)
+{
+	EVP_PKEY_CTX *ctx;
+	bool rsa = alg == LDNS_RSASHA256 || alg == LDNS_RSASHA512;
+
+	if (alg == LDNS_ED25519)
+		return NULL;
+	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
+	if (ctx == NULL || EVP_PKEY_verify_init(ctx) != 1 ||
+	    (rsa && EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0) ||
+	    EVP_PKEY_CTX_set_signature_md(ctx, algo_md(alg)) <= 0) {
+		EVP_PKEY_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* The kept key of the DNSKEY rdata (its key field at offset 4), found or
  * made and kept; NULL when OpenSSL does not take it. */
-static EVP_PKEY *key_for(const uint8_t *rdata, size_t len)
+static const struct kept_key *key_for(const uint8_t *rdata, size_t len)
 {
 	struct key_cache *c = cache_get();
 	uint64_t h = fnv1a(rdata, len);
 	struct kept_key *kk;
 	uint8_t alg = rdata[3];
 	EVP_PKEY *pk;
+	EVP_PKEY_CTX *vctx = NULL;
 
 	if (c == NULL)
 		return NULL;
 	for (unsigned i = 0; i < c->n; i++) {
 		kk = c->keys[i];
 		if (kk->hash == h && kk->len == len && memcmp(kk->rdata, rdata, len) == 0)
-			return kk->pkey;
+			return kk;
 	}
 	if (alg == LDNS_RSASHA256 || alg == LDNS_RSASHA512)
 		pk = rsa_key(rdata + 4, len - 4);
@@ -194,6 +230,13 @@ static EVP_PKEY *key_for(const uint8_t *rdata, size_t len)
 	else
 		pk = len - 4 == 32 ? EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, rdata + 4, 32)
 				   : NULL;
+	if (pk != NULL && alg != LDNS_ED25519) {
+		vctx = verify_ctx(pk, alg);
+		if (vctx == NULL) {
+			EVP_PKEY_free(pk);
+			pk = NULL;
+		}
+	}
 	if (pk == NULL) {
 		ERR_clear_error();
 		return NULL;
@@ -201,6 +244,7 @@ static EVP_PKEY *key_for(const uint8_t *rdata, size_t len)
 	if (c->n < SIGVERIFY_CACHE_KEYS) {
 		kk = malloc(sizeof(*kk));
 		if (kk == NULL) {
+			EVP_PKEY_CTX_free(vctx);
 			EVP_PKEY_free(pk);
 			return NULL;
 		}
@@ -208,14 +252,16 @@ static EVP_PKEY *key_for(const uint8_t *rdata, size_t len)
 	} else {
 		kk = c->keys[c->next];
 		c->next = (c->next + 1) % SIGVERIFY_CACHE_KEYS;
+		EVP_PKEY_CTX_free(kk->vctx);
 		EVP_PKEY_free(kk->pkey);
 	}
 	kk->hash = h;
 	kk->pkey = pk;
+	kk->vctx = vctx;
 	kk->len = (uint16_t)len;
 	memcpy(kk->rdata, rdata, len);
 	c->made++;
-	return pk;
+	return kk;
 }
 
 /* One DER INTEGER (X.690 8.3) of the big-endian unsigned n bytes at p. */
@@ -262,19 +308,32 @@ static size_t sig_form(uint8_t alg, const ldns_rdf *sig, const uint8_t **form, u
 }
 
 /* 1 good, 0 bad, -1 an OpenSSL error. */
-static int evp_verify(EVP_PKEY *pk, uint8_t alg, const uint8_t *sig, size_t siglen,
+static int evp_verify(const struct kept_key *kk, uint8_t alg, const uint8_t *sig, size_t siglen,
 		      const uint8_t *data, size_t len)
 {
-	const EVP_MD *md = alg == LDNS_RSASHA512		? EVP_sha512()
-			   : alg == LDNS_ECDSAP384SHA384 ? EVP_sha384()
-			   : alg == LDNS_ED25519	 ? NULL
-							 : EVP_sha256();
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint8_t digest[SHA512_DIGEST_LENGTH];
+	size_t dlen;
+	EVP_MD_CTX *ctx = NULL;
 	int r = -1;
 
-	if (ctx != NULL && EVP_DigestVerifyInit(ctx, NULL, md, NULL, pk) == 1)
-		r = EVP_DigestVerify(ctx, sig, siglen, data, len);
-	EVP_MD_CTX_free(ctx);
+	if (kk->vctx != NULL) {
+		if (alg == LDNS_RSASHA512) {
+			SHA512(data, len, digest);
+			dlen = SHA512_DIGEST_LENGTH;
+		} else if (alg == LDNS_ECDSAP384SHA384) {
+			SHA384(data, len, digest);
+			dlen = SHA384_DIGEST_LENGTH;
+		} else {
+			SHA256(data, len, digest);
+			dlen = SHA256_DIGEST_LENGTH;
+		}
+		r = EVP_PKEY_verify(kk->vctx, sig, siglen, digest, dlen);
+	} else {
+		ctx = EVP_MD_CTX_new();
+		if (ctx != NULL && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, kk->pkey) == 1)
+			r = EVP_DigestVerify(ctx, sig, siglen, data, len);
+		EVP_MD_CTX_free(ctx);
+	}
 	if (r != 1)
 		ERR_clear_error();
 	return r == 1 ? 1 : r == 0 ? 0 : -1;
@@ -395,7 +454,7 @@ static bool fast_verdict(const ldns_rr_list *rrset, const ldns_rr *rrsig, const 
 	    ldns_rr_list2buffer_wire(data, c) != LDNS_STATUS_OK)
 		goto out;
 	for (size_t i = 0; i < ldns_rr_list_rr_count(keys); i++) {
-		EVP_PKEY *pk;
+		const struct kept_key *kk;
 		int r;
 
 		rlen = key_rdata(ldns_rr_list_rr(keys, i), rdata);
@@ -404,8 +463,8 @@ static bool fast_verdict(const ldns_rr_list *rrset, const ldns_rr *rrsig, const 
 		if (ldns_calc_keytag_raw(rdata, rlen) != tag || rdata[3] != alg) {
 			status = LDNS_STATUS_CRYPTO_NO_MATCHING_KEYTAG_DNSKEY;
 		} else {
-			pk = key_for(rdata, rlen);
-			r = pk != NULL ? evp_verify(pk, alg, sig, siglen, ldns_buffer_begin(data),
+			kk = key_for(rdata, rlen);
+			r = kk != NULL ? evp_verify(kk, alg, sig, siglen, ldns_buffer_begin(data),
 						    ldns_buffer_position(data))
 				       : -1;
 			if (r < 0)

@@ -14,7 +14,8 @@
  * ldns does not look at them. What differs is the cost: for algorithms
  * 8, 10, 13, 14 and 15 the DNSKEY is turned into an EVP_PKEY once per
  * thread and kept (SIGVERIFY_CACHE_KEYS entries, the oldest replaced),
- * and the signature is checked with EVP_DigestVerify; any other
+ * with its verify context for RSA and ECDSA (EVP_PKEY_verify on the
+ * SHA-2 digest; Ed25519 with EVP_DigestVerify); any other
  * algorithm, a key OpenSSL will not take, an OpenSSL error or a malformed
  * record is left to ldns itself, whose status is returned.
  *
