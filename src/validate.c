@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tierdns/dnsproto.h"
+#include "tierdns/sigverify.h"
 #include "tierdns/wire.h"
 
 /* One RRset of an answer and the RRSIGs that cover it. */
@@ -492,8 +493,7 @@ static enum judged verify_set(struct vset *s, const ldns_rr_list *keys, uint64_t
 	char what[NAME_WIRE_MAX * 4 + 16];
 
 	for (size_t i = 0; i < ldns_rr_list_rr_count(s->sigs); i++) {
-		ls = ldns_verify_rrsig_keylist_time(s->rrs, ldns_rr_list_rr(s->sigs, i), keys,
-						    (time_t)now, NULL);
+		ls = sigverify_rrsig(s->rrs, ldns_rr_list_rr(s->sigs, i), keys, now);
 		if (ls == LDNS_STATUS_OK) {
 			s->good = ldns_rr_list_rr(s->sigs, i);
 			return J_SECURE;
@@ -615,27 +615,36 @@ static enum judged judge_set(const struct tdns_anchors *ta, struct vset *s,
 	if (ldns_rr_list_rr_count(s->sigs) == 0)
 		return judge_unsigned(ta, owner, type, now, lookup, ctx, out);
 	signer = ldns_rr_rrsig_signame(ldns_rr_list_rr(s->sigs, 0));
-	describe(owner, type, what, sizeof(what));
-	if (signer == NULL || !dname_at_or_below(owner, signer))
+	/* "what" is written on the way to a verdict that is not secure only:
+	 * a secure miss prints no names */
+	if (signer == NULL || !dname_at_or_below(owner, signer)) {
+		describe(owner, type, what, sizeof(what));
 		return bogus(out, EDE_DNSSEC_BOGUS, "%s: signer not at or above the owner", what);
+	}
 	wl = dname_wire(signer, w);
-	if (anchors_find(ta, w, wl) == NULL)
+	if (anchors_find(ta, w, wl) == NULL) {
+		describe(owner, type, what, sizeof(what));
 		return insecure(out, "%s: signer not under a trust anchor", what);
+	}
 	if (type == LDNS_RR_TYPE_DNSKEY && ldns_dname_compare(owner, signer) == 0)
 		return judge_keyset(ta, s, signer, now, lookup, ctx, out);
 	j = depend(signer, LDNS_RR_TYPE_DNSKEY, now, lookup, ctx, &dep, &st, out);
 	if (j != J_SECURE)
 		goto out;
+	if (st != VALID_SECURE)
+		describe(owner, type, what, sizeof(what));
 	if (st == VALID_BOGUS) {
 		j = bogus(out, EDE_DNSKEY_MISSING, "%s: the signer's DNSKEY is bogus", what);
 	} else if (st != VALID_SECURE) {
 		j = insecure(out, "%s: the signer's zone is insecure", what);
 	} else {
 		keys = answer_records(&dep, signer, LDNS_RR_TYPE_DNSKEY);
-		if (keys == NULL || ldns_rr_list_rr_count(keys) == 0)
+		if (keys == NULL || ldns_rr_list_rr_count(keys) == 0) {
+			describe(owner, type, what, sizeof(what));
 			j = bogus(out, EDE_DNSKEY_MISSING, "%s: the signer has no DNSKEY", what);
-		else
+		} else {
 			j = verify_set(s, keys, now, out);
+		}
 	}
 out:
 	ldns_rr_list_free(keys);

@@ -2,7 +2,7 @@
 # tools/ir_replay.sh - instructions per query of one build, quickly: the
 # callgrind column of tools/bench.sh without the rest of the bench.
 #
-# usage: tools/ir_replay.sh BUILD_DIR [upper|hit|miss]...
+# usage: tools/ir_replay.sh BUILD_DIR [upper|hit|miss|valhit|valmiss]...
 # A 20000-name zone is loaded into a scratch store; each path runs its
 # daemon (one thread) under valgrind --tool=callgrind twice, with and
 # without a replay of 2000 queries (dnsperf), and prints
@@ -12,11 +12,15 @@
 # to the measured tierdns-upper (e.g. "--rrl-rate 1000000" for the cost of
 # rate limiting that never limits), LOCAL_ARGS to the measured
 # tierdns-local (e.g. "--rpz FILE" for the cost of a blocklist that the
-# names pass). It prints figures;
+# names pass). valhit and valmiss are hit and miss with validation on: the
+# zone signed as tools/bench.sh signs it (ECDSA P-256, NSEC3), served by a
+# second tierdns-upper, the measured tierdns-local given its DS as the
+# trust anchor and primed with a few other names (the DNSKEY and DS are
+# then cached), so a miss costs one RRSIG verification. It prints figures;
 # it asserts nothing. The hit path varies by about +-100 Ir between runs
 # (how many packets each wakeup finds): compare medians of a few.
 set -u
-[ $# -ge 1 ] && [ -x "$1/tierdns-upper" ] || { echo "usage: $0 BUILD_DIR [upper|hit|miss]..." >&2; exit 2; }
+[ $# -ge 1 ] && [ -x "$1/tierdns-upper" ] || { echo "usage: $0 BUILD_DIR [upper|hit|miss|valhit|valmiss]..." >&2; exit 2; }
 b=$1; shift
 paths=${*:-upper hit miss}
 w=$(mktemp -d /tmp/irw.XXXX)
@@ -25,11 +29,19 @@ awk -v n="$n" 'BEGIN { print "$ORIGIN bench."; print "$TTL 3600";
  print "@ IN SOA ns.bench. hostmaster.bench. 1 3600 900 604800 3600"; print "@ IN NS ns.bench."; print "ns IN A 127.0.0.1";
  for (i = 0; i < n; i++) printf "n%d IN A 10.%d.%d.%d\n", i, int(i/65536)%256, int(i/256)%256, i%256 }' > $w/z
 gq() { awk -v a="$1" -v b="$2" 'BEGIN { for (i = a; i < b; i++) printf "n%d.bench. A\n", i }' | shuf --random-source=<(yes) > $3; }
-gq 0 $k $w/hit.txt; gq 5000 $((5000+k)) $w/miss.txt
+gq 0 $k $w/hit.txt; gq 5000 $((5000+k)) $w/miss.txt; gq 19000 19010 $w/prime.txt
 $b/tierdns-zone --db $w/up load $w/z >/dev/null 2>&1
 port() { echo $((20000 + RANDOM % 20000)); }
 UP=$(port)
 $b/tierdns-upper --db $w/up --listen 127.0.0.1 --port $UP --threads 1 >/dev/null 2>&1 & UPID=$!
+SUP=""; SUPID=""
+case " $paths " in *" val"*)
+  (cd $w && k=$(ldns-keygen -a ECDSAP256SHA256 -k bench.) && z=$(ldns-keygen -a ECDSAP256SHA256 bench.) &&
+   ldns-signzone -n -t 0 -o bench. z "$k" "$z" && ldns-key2ds -n -2 "$k.key" > anchor) >/dev/null 2>&1 &&
+  $b/tierdns-zone --db $w/sup load $w/z.signed >/dev/null 2>&1 || { echo "signing failed" >&2; exit 1; }
+  SUP=$(port)
+  $b/tierdns-upper --db $w/sup --listen 127.0.0.1 --port $SUP --threads 1 >/dev/null 2>&1 & SUPID=$! ;;
+esac
 sleep 0.5
 run() { # tag prime replay cmd...
   local tag=$1 prime=$2 replay=$3; shift 3
@@ -51,6 +63,8 @@ for p in $paths; do case $p in
  upper) run upper $w/hit.txt $w/hit.txt $b/tierdns-upper --db $w/up --listen 127.0.0.1 --threads 1 ${UPPER_ARGS-} ;;
  hit) run hit $w/hit.txt $w/hit.txt $b/tierdns-local --db $w/loc --listen 127.0.0.1 --threads 1 --upstream 127.0.0.1:$UP ${LOCAL_ARGS-} ;;
  miss) run miss "" $w/miss.txt $b/tierdns-local --db $w/loc --listen 127.0.0.1 --threads 1 --upstream 127.0.0.1:$UP ${LOCAL_ARGS-} ;;
+ valhit) run valhit $w/hit.txt $w/hit.txt $b/tierdns-local --db $w/loc --listen 127.0.0.1 --threads 1 --upstream 127.0.0.1:$SUP --trust-anchor $w/anchor ${LOCAL_ARGS-} ;;
+ valmiss) run valmiss $w/prime.txt $w/miss.txt $b/tierdns-local --db $w/loc --listen 127.0.0.1 --threads 1 --upstream 127.0.0.1:$SUP --trust-anchor $w/anchor ${LOCAL_ARGS-} ;;
 esac; done
-kill $UPID; wait $UPID 2>/dev/null
+kill $UPID $SUPID; wait $UPID $SUPID 2>/dev/null
 [ -n "${KEEP-}" ] && echo $w || rm -rf $w
