@@ -22,6 +22,10 @@
 #include <openssl/sha.h>
 
 /* The largest DNSKEY rdata kept (a 4096-bit RSA key is 4 + 3 + 512). */
+/* The Zone Key flag (RFC 4034 2.1.1: bit 7 of the DNSKEY flags) in their
+ * first byte: a DNSKEY without it MUST NOT verify RRSIGs (RFC 4035
+ * 5.3.1). ldns does not check it; Unbound does. */
+#define ZONE_KEY_FLAG_HI 0x01
 #define KEY_RDATA_MAX 1024
 
 struct kept_key {
@@ -460,7 +464,8 @@ static bool fast_verdict(const ldns_rr_list *rrset, const ldns_rr *rrsig, const 
 		rlen = key_rdata(ldns_rr_list_rr(keys, i), rdata);
 		if (rlen == 0)
 			goto out;
-		if (ldns_calc_keytag_raw(rdata, rlen) != tag || rdata[3] != alg) {
+		if (ldns_calc_keytag_raw(rdata, rlen) != tag || rdata[3] != alg ||
+		    !(rdata[0] & ZONE_KEY_FLAG_HI)) {
 			status = LDNS_STATUS_CRYPTO_NO_MATCHING_KEYTAG_DNSKEY;
 		} else {
 			kk = key_for(rdata, rlen);
@@ -486,11 +491,31 @@ out:
 	return done;
 }
 
+/* The keys of list with the Zone Key flag, in a new list that borrows
+ * them (ldns_rr_list_free, not deep); NULL when out of memory. */
+static ldns_rr_list *zone_keys(const ldns_rr_list *keys)
+{
+	ldns_rr_list *z = ldns_rr_list_new();
+
+	for (size_t i = 0; z != NULL && i < ldns_rr_list_rr_count(keys); i++) {
+		ldns_rr *k = ldns_rr_list_rr(keys, i);
+		const ldns_rdf *flags = ldns_rr_get_type(k) == LDNS_RR_TYPE_DNSKEY
+						? ldns_rr_rdf(k, 0) : NULL;
+
+		if (flags != NULL && ldns_rdf_size(flags) == 2 &&
+		    (ldns_rdf_data(flags)[0] & ZONE_KEY_FLAG_HI) && !ldns_rr_list_push_rr(z, k)) {
+			ldns_rr_list_free(z);
+			z = NULL;
+		}
+	}
+	return z;
+}
+
 ldns_status sigverify_rrsig(const ldns_rr_list *rrset, ldns_rr *rrsig, const ldns_rr_list *keys,
 			    uint64_t now)
 {
 	ldns_status st;
-
+	ldns_rr_list *z;
 	struct key_cache *c;
 
 	if (rrset != NULL && rrsig != NULL && keys != NULL &&
@@ -499,5 +524,12 @@ ldns_status sigverify_rrsig(const ldns_rr_list *rrset, ldns_rr *rrsig, const ldn
 	c = cache_get();
 	if (c != NULL)
 		c->to_ldns++;
-	return ldns_verify_rrsig_keylist_time(rrset, rrsig, keys, (time_t)now, NULL);
+	if (keys == NULL)
+		return ldns_verify_rrsig_keylist_time(rrset, rrsig, keys, (time_t)now, NULL);
+	z = zone_keys(keys);
+	if (z == NULL)
+		return LDNS_STATUS_MEM_ERR;
+	st = ldns_verify_rrsig_keylist_time(rrset, rrsig, z, (time_t)now, NULL);
+	ldns_rr_list_free(z);
+	return st;
 }

@@ -10,8 +10,10 @@
  * canonical order, after the RRSIG rdata without the signature), the
  * keys tried in order (key tag, then algorithm, then the signature),
  * inception and expiration checked last with serial arithmetic (RFC 4034
- * 3.1.5). The DNSKEY's flags are not looked at beyond the key tag, as
- * ldns does not look at them. What differs is the cost: for algorithms
+ * 3.1.5). One difference: a DNSKEY without the Zone Key flag is not
+ * used (RFC 4035 5.3.1, as Unbound; ldns does not check it), so a
+ * signature only such a key matches is LDNS_STATUS_CRYPTO_NO_MATCHING_
+ * KEYTAG_DNSKEY. The other difference is the cost: for algorithms
  * 8, 10, 13, 14 and 15 the DNSKEY is turned into an EVP_PKEY once per
  * thread and kept (SIGVERIFY_CACHE_KEYS entries, the oldest replaced),
  * with its verify context for RSA and ECDSA (EVP_PKEY_verify on the
