@@ -15,7 +15,7 @@ E2E_NAMES+=(FAKE)
 for _ in $(seq 1 50); do [ -s "$T/port" ] && break; sleep 0.1; done
 [ -s "$T/port" ] || fail "fake server did not start"
 port=$(cat "$T/port")
-qry() { "$QUERY_BIN" -s "$addr" -p "$port" --timeout 2000 "$@"; }
+qry() { "$QUERY_BIN" -s "$addr" -p "$port" --timeout 8000 "$@"; }
 
 out=$(qry ok.test) || fail "ok.test failed: $out"
 expect_lines "$out" '^ok\.test\. 300 IN A 192\.0\.2\.77$'
@@ -36,7 +36,7 @@ pid, fd = pty.fork()
 if pid == 0:
     os.execv(sys.argv[1], ["tierdns-query", "-s", sys.argv[2], "-p", sys.argv[3]])
 buf = b""
-def read_until(token, times=1, limit=5.0):
+def read_until(token, times=1, limit=15.0):
     global buf
     end = time.time() + limit
     while buf.count(token) < times and time.time() < end:
