@@ -415,6 +415,25 @@ static void test_hosts(void **state)
 	unlink(path);
 }
 
+/* A response policy zone with a trigger of each action. */
+#define RPZ_ACTIONS                                                                 \
+	"$TTL 300\n$ORIGIN rpz.local.\n"                                            \
+	"@ SOA localhost. root.localhost. 1 3600 600 86400 300\n@ NS localhost.\n"  \
+	"ads.example CNAME .\n*.ads.example CNAME .\n"                               \
+	"nodata.example CNAME *.\npass.ads.example CNAME rpz-passthru.\n"            \
+	"drop.example CNAME rpz-drop.\ntcp.example CNAME rpz-tcp-only.\n"            \
+	"walled.example A 10.10.10.10\n"
+
+/* src: the default upstream set and the one RPZ file at path. */
+static void rpz_source(struct policy_src *src, const char **files, const char *path)
+{
+	files[0] = path;
+	memset(src, 0, sizeof(*src));
+	src->n_default = 1;
+	src->rpz = files;
+	src->n_rpz = 1;
+}
+
 static void test_rpz(void **state)
 {
 	static const struct acase cases[] = {
@@ -446,19 +465,10 @@ static void test_rpz(void **state)
 	struct tdns_qctx q;
 
 	(void)state;
-	tu_tmpfile(path, "$TTL 300\n$ORIGIN rpz.local.\n"
-			 "@ SOA localhost. root.localhost. 1 3600 600 86400 300\n@ NS localhost.\n"
-			 "ads.example CNAME .\n*.ads.example CNAME .\n"
-			 "nodata.example CNAME *.\npass.ads.example CNAME rpz-passthru.\n"
-			 "drop.example CNAME rpz-drop.\ntcp.example CNAME rpz-tcp-only.\n"
-			 "walled.example A 10.10.10.10\ncn.example CNAME walled.garden.\n"
+	tu_tmpfile(path, RPZ_ACTIONS "cn.example CNAME walled.garden.\n"
 			 "*.wild.example CNAME *.\nmine.example CNAME .\n"
 			 "24.0.2.0.192.rpz-ip CNAME .\n");
-	files[0] = path;
-	memset(&src, 0, sizeof(src));
-	src.n_default = 1;
-	src.rpz = files;
-	src.n_rpz = 1;
+	rpz_source(&src, files, path);
 	src.local_data = data;
 	src.n_local_data = 1;
 	p = build(&src);
@@ -537,17 +547,8 @@ static void test_rpz_chain(void **state)
 	size_t n1, n2;
 
 	(void)state;
-	tu_tmpfile(path, "$TTL 300\n$ORIGIN rpz.local.\n"
-			 "@ SOA localhost. root.localhost. 1 3600 600 86400 300\n@ NS localhost.\n"
-			 "ads.example CNAME .\n*.ads.example CNAME .\n"
-			 "nodata.example CNAME *.\npass.ads.example CNAME rpz-passthru.\n"
-			 "drop.example CNAME rpz-drop.\ntcp.example CNAME rpz-tcp-only.\n"
-			 "walled.example A 10.10.10.10\n");
-	files[0] = path;
-	memset(&src, 0, sizeof(src));
-	src.n_default = 1;
-	src.rpz = files;
-	src.n_rpz = 1;
+	tu_tmpfile(path, RPZ_ACTIONS);
+	rpz_source(&src, files, path);
 	p = build(&src);
 	src.n_rpz = 0;
 	plain = build(&src);
