@@ -893,7 +893,9 @@ static bool answer_records(const struct pol_node *nd, const struct tdns_qctx *q,
 		/* rrsets are in type order (rec_cmp) */
 		for (unsigned i = 0; i < nd->n_rrsets; i++)
 			add_rrset(a, ANS_ANSWER, owner, &nd->rrsets[i]);
-		if (q->transport == QCTX_UDP)
+		/* (after a CNAME chain, owner set: minimal ANY would keep the
+		 * chain's first CNAME only) */
+		if (q->transport == QCTX_UDP && owner == NULL)
 			answer_minimal_any(a);
 		return true;
 	}

@@ -34,6 +34,24 @@ static bool key_at(const struct tdns_msg *m, size_t off, uint8_t *key, size_t *k
 
 /* Add the address of a glue record rr (A or AAAA, class IN) to s->addr
  * unless it is there already or s is full. */
+/* An address a delegation may send queries to: not unspecified (0.0.0.0,
+ * ::), multicast or broadcast, which glue must not name. (Loopback is
+ * allowed: a stub zone's servers are the operator's choice, and may be
+ * on this host.) */
+static bool glue_usable(const struct tdns_addr *a)
+{
+	static const uint8_t zero[16];
+	const uint8_t *b;
+
+	if (a->ss.ss_family == AF_INET) {
+		b = (const uint8_t *)&((const struct sockaddr_in *)&a->ss)->sin_addr;
+		return !(b[0] == 0 || (b[0] >= 224 && b[0] <= 239) ||
+			 (b[0] == 255 && b[1] == 255 && b[2] == 255 && b[3] == 255));
+	}
+	b = (const uint8_t *)&((const struct sockaddr_in6 *)&a->ss)->sin6_addr;
+	return memcmp(b, zero, 16) != 0 && b[0] != 0xff;
+}
+
 static void add_glue(struct referral_state *s, const struct tdns_msg *m,
 		     const struct tdns_msg_rr *rr, uint16_t port)
 {
@@ -57,6 +75,8 @@ static void add_glue(struct referral_state *s, const struct tdns_msg *m,
 	} else {
 		return;
 	}
+	if (!glue_usable(&a))
+		return;
 	for (unsigned i = 0; i < s->n_addr; i++)
 		if (s->addr[i].len == a.len && memcmp(&s->addr[i].ss, &a.ss, a.len) == 0)
 			return;

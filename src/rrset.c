@@ -114,7 +114,7 @@ enum tdns_status rrset_enc_add(struct tdns_rrset_enc *e, const uint8_t *rdata,
 	if (e->len < RRSET_HDR_LEN || e->cap - e->len < 2 + (size_t)rdlen)
 		return TDNS_ESPACE;
 	dns_wr16(e->buf + e->len, rdlen);
-	if (rdlen > 0)
+	if (rdlen > 0 && rdata != e->buf + e->len + 2)
 		memcpy(e->buf + e->len + 2, rdata, rdlen);
 	e->len += 2 + (size_t)rdlen;
 	e->count++;

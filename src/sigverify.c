@@ -26,6 +26,9 @@
  * first byte: a DNSKEY without it MUST NOT verify RRSIGs (RFC 4035
  * 5.3.1). ldns does not check it; Unbound does. */
 #define ZONE_KEY_FLAG_HI 0x01
+/* A DNSKEY whose Protocol is not 3 is invalid for verification (RFC 4034
+ * 2.1.2; Unbound checks it, ldns does not). */
+#define DNSKEY_PROTOCOL 3
 #define KEY_RDATA_MAX 1024
 
 struct kept_key {
@@ -465,7 +468,7 @@ static bool fast_verdict(const ldns_rr_list *rrset, const ldns_rr *rrsig, const 
 		if (rlen == 0)
 			goto out;
 		if (ldns_calc_keytag_raw(rdata, rlen) != tag || rdata[3] != alg ||
-		    !(rdata[0] & ZONE_KEY_FLAG_HI)) {
+		    !(rdata[0] & ZONE_KEY_FLAG_HI) || rdata[2] != DNSKEY_PROTOCOL) {
 			status = LDNS_STATUS_CRYPTO_NO_MATCHING_KEYTAG_DNSKEY;
 		} else {
 			kk = key_for(rdata, rlen);
@@ -491,19 +494,23 @@ out:
 	return done;
 }
 
-/* The keys of list with the Zone Key flag, in a new list that borrows
- * them (ldns_rr_list_free, not deep); NULL when out of memory. */
+/* The keys of list with the Zone Key flag and protocol 3, in a new list
+ * that borrows them (ldns_rr_list_free, not deep); NULL when out of
+ * memory. */
 static ldns_rr_list *zone_keys(const ldns_rr_list *keys)
 {
 	ldns_rr_list *z = ldns_rr_list_new();
 
 	for (size_t i = 0; z != NULL && i < ldns_rr_list_rr_count(keys); i++) {
 		ldns_rr *k = ldns_rr_list_rr(keys, i);
-		const ldns_rdf *flags = ldns_rr_get_type(k) == LDNS_RR_TYPE_DNSKEY
-						? ldns_rr_rdf(k, 0) : NULL;
+		bool dnskey = ldns_rr_get_type(k) == LDNS_RR_TYPE_DNSKEY &&
+			      ldns_rr_rd_count(k) == 4;
+		const ldns_rdf *flags = dnskey ? ldns_rr_rdf(k, 0) : NULL;
+		const ldns_rdf *proto = dnskey ? ldns_rr_rdf(k, 1) : NULL;
 
-		if (flags != NULL && ldns_rdf_size(flags) == 2 &&
-		    (ldns_rdf_data(flags)[0] & ZONE_KEY_FLAG_HI) && !ldns_rr_list_push_rr(z, k)) {
+		if (flags != NULL && proto != NULL && ldns_rdf_size(flags) == 2 &&
+		    ldns_rdf_size(proto) == 1 && (ldns_rdf_data(flags)[0] & ZONE_KEY_FLAG_HI) &&
+		    ldns_rdf_data(proto)[0] == DNSKEY_PROTOCOL && !ldns_rr_list_push_rr(z, k)) {
 			ldns_rr_list_free(z);
 			z = NULL;
 		}

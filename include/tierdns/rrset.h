@@ -63,7 +63,8 @@ struct tdns_rrset_enc {
 };
 void rrset_enc_init(struct tdns_rrset_enc *e, uint8_t *buf, size_t cap,
 		    uint32_t ttl);
-/* TDNS_ESPACE if it does not fit, TDNS_EINVAL at 65535 records. */
+/* TDNS_ESPACE if it does not fit, TDNS_EINVAL at 65535 records. rdata
+ * may be already in place (written at buf + len + 2 by the caller). */
 enum tdns_status rrset_enc_add(struct tdns_rrset_enc *e, const uint8_t *rdata,
 			       uint16_t rdlen);
 /* Start the signature tail: every rrset_enc_add after it adds an RRSIG

@@ -10,8 +10,9 @@
  * canonical order, after the RRSIG rdata without the signature), the
  * keys tried in order (key tag, then algorithm, then the signature),
  * inception and expiration checked last with serial arithmetic (RFC 4034
- * 3.1.5). One difference: a DNSKEY without the Zone Key flag is not
- * used (RFC 4035 5.3.1, as Unbound; ldns does not check it), so a
+ * 3.1.5). One difference: a DNSKEY without the Zone Key flag or with a
+ * Protocol other than 3 is not used (RFC 4035 5.3.1, RFC 4034 2.1.2, as
+ * Unbound; ldns checks neither), so a
  * signature only such a key matches is LDNS_STATUS_CRYPTO_NO_MATCHING_
  * KEYTAG_DNSKEY. The other difference is the cost: for algorithms
  * 8, 10, 13, 14 and 15 the DNSKEY is turned into an EVP_PKEY once per

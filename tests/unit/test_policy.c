@@ -596,6 +596,18 @@ static void test_rpz_chain(void **state)
 			}
 		}
 	}
+	/* ANY over UDP: the whole chain to the trigger and its records
+	 * (minimal ANY thins a name's own records, not a chain's). */
+	mkq(&q, "www.example.org.", DNS_TYPE_ANY, QCTX_UDP);
+	n2 = name_rdata("walled.example.", second);
+	answer_reset(&a);
+	answer_add(&a, ANS_ANSWER, NULL, DNS_TYPE_CNAME, DNS_CLASS_IN, 300, ANS_REC_PACKED, 1,
+		   first, n1);
+	answer_add(&a, ANS_ANSWER, first + 2, DNS_TYPE_CNAME, DNS_CLASS_IN, 300, ANS_REC_PACKED,
+		   1, second, n2);
+	assert_int_equal(policy_rpz_chain(p, &q, &a), POLICY_ANSWER);
+	assert_int_equal(a.n, 3);
+	assert_int_equal(a.rrsets[2].type, DNS_TYPE_A);
 	/* A trigger on the first target cuts at the first CNAME. */
 	answer_reset(&a);
 	n2 = name_rdata("ads.example.", second);

@@ -325,10 +325,10 @@ static void resign(ldns_rr *s, const ldns_rr_list *set, ldns_key *k, uint16_t ta
 	ldns_buffer_free(b);
 }
 
-/* A key without the Zone Key flag (RFC 4034 2.1.1) that made the
- * signature is not used (RFC 4035 5.3.1; ldns, which does not look at
- * the flags, accepts it), on the kept-key path and on the one left to
- * ldns alike. The key tag is computed over the flags, so the signature is
+/* A key without the Zone Key flag (RFC 4034 2.1.1), or with a Protocol
+ * other than 3, that made the signature is not used (RFC 4035 5.3.1,
+ * RFC 4034 2.1.2; ldns, which looks at neither, accepts it), on the
+ * kept-key path and on the one left to ldns alike. The key tag is computed over the flags, so the signature is
  * made again for the flag-less key. */
 static void test_non_zone_key(void **state)
 {
@@ -342,6 +342,16 @@ static void test_non_zone_key(void **state)
 		assert_int_equal(both(set, s, keys, T0), LDNS_STATUS_OK);
 		ldns_rr_list_pop_rr(keys);
 		ldns_rdf_deep_free(ldns_rr_set_rdf(k, ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, 0), 0));
+		ldns_rr_list_push_rr(keys, k);
+		resign(s, set, nz, ldns_calc_keytag(k));
+		assert_int_equal(sigverify_rrsig(set, s, keys, T0),
+				 LDNS_STATUS_CRYPTO_NO_MATCHING_KEYTAG_DNSKEY);
+		/* the Zone flag back, Protocol 2: not used either (RFC 4034
+		 * 2.1.2) */
+		ldns_rr_list_pop_rr(keys);
+		ldns_rdf_deep_free(ldns_rr_set_rdf(k, ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16,
+									     256), 0));
+		ldns_rdf_deep_free(ldns_rr_set_rdf(k, ldns_native2rdf_int8(LDNS_RDF_TYPE_INT8, 2), 1));
 		ldns_rr_list_push_rr(keys, k);
 		resign(s, set, nz, ldns_calc_keytag(k));
 		assert_int_equal(sigverify_rrsig(set, s, keys, T0),
