@@ -154,6 +154,20 @@ gen_zone() {
 	}' >"$2"
 }
 
+# A response policy zone of N QNAME triggers (blockI.bench. NXDOMAIN), under
+# the label the queries ask for, so that each of them is looked up in it
+# and passes (issue 16: a 1M-name blocklist costs no measurable QPS).
+gen_rpz() {
+	awk -v n="$1" 'BEGIN {
+		print "$ORIGIN rpz.bench."
+		print "$TTL 300"
+		print "@ IN SOA localhost. root.localhost. 1 3600 600 86400 300"
+		print "@ IN NS localhost."
+		for (i = 0; i < n; i++)
+			printf "block%d.bench CNAME .\n", i
+	}' >"$2"
+}
+
 # dnsperf input: names n[FROM, TO) in a fixed pseudo-random order, so every
 # run asks the same sequence and the store is read all over, not in order.
 gen_queries() {
@@ -454,6 +468,10 @@ fi
 [ -z "${PORT[upper]-}" ] && upstream=nsd
 if [ -n "${PORT[$upstream]-}" ]; then
 	[ -x "$build/tierdns-local" ] && start local run_local
+	if [ -x "$build/tierdns-local" ]; then
+		gen_rpz 1000000 "$tmp/zone/block.rpz"
+		local_args="--rpz $tmp/zone/block.rpz" start local_rpz run_local
+	fi
 	have unbound && start unbound run_unbound
 	have dnsmasq && start dnsmasq run_dnsmasq
 fi
@@ -500,6 +518,7 @@ target upper1m upper1m "tierdns-upper, ${load_records}-record store"
 target upper_do upperdo "tierdns-upper, signed zone, DO=1"
 target nsd_do nsddo "NSD, signed zone, DO=1"
 target local_hit local "tierdns-local, cache hits"
+target local_rpz_hit local_rpz "tierdns-local, 1M-name RPZ, cache hits"
 target unbound_hit unbound "Unbound $(unbound -V 2>/dev/null | awk 'NR == 1 { print $2 }'), cache hits"
 target dnsmasq_hit dnsmasq "dnsmasq $(dnsmasq --version 2>/dev/null | awk 'NR == 1 { print $3 }'), cache hits"
 target local_miss local "tierdns-local, misses"
@@ -526,7 +545,7 @@ qfile() {
 perf_args=(-c "$clients" -q "$outstanding" -t 2)
 
 # Prime the caches with the hit set, gently so nothing is lost.
-for s in local unbound dnsmasq local_val unbound_val local_dot unbound_dot; do
+for s in local local_rpz unbound dnsmasq local_val unbound_val local_dot unbound_dot; do
 	[ -n "${PORT[$s]-}" ] || continue
 	dnsperf -s 127.0.0.1 -p "${PORT[$s]}" -d "$tmp/q/hot.txt" -n 1 -c 1 -q 20 \
 		>"$tmp/log/prime.$s.txt" 2>&1 || true
@@ -905,6 +924,7 @@ declare -A MED=() LOST=() RQ=()
 	ratio "upper RRL on / off" upper_rrl upper ">=" 0.95
 	ratio "local hit / Unbound hit" local_hit unbound_hit ">=" 1.1 yes
 	ratio "local hit / dnsmasq hit" local_hit dnsmasq_hit ">=" 1.1 yes
+	ratio "local hit, 1M RPZ / none" local_rpz_hit local_hit ">=" 0.95
 	ratio "local miss / Unbound miss" local_miss unbound_miss ">=" 1.2
 	ratio "upper ${load_records}-record / 1k store" upper1m upper1k ">=" 0.95
 	ratio "upper DO=1 / NSD DO=1 (signed)" upper_do nsd_do ">=" 1.0 yes
