@@ -1104,11 +1104,10 @@ rpz_chain(const struct tdns_policy *p, const struct tdns_qctx *q, struct tdns_an
 		if (keep < a->n && (a->rrsets[keep].flags & ANS_F_SIGS))
 			keep++;
 		a->n = keep;
-		a->aa = a->ad = false;
 		a->rcode = n->rpz == POLICY_RPZ_NXDOMAIN ? DNS_RCODE_NXDOMAIN : DNS_RCODE_NOERROR;
 		if (n->rpz == POLICY_RPZ_DATA)
 			(void)answer_records(n, q, target, a);
-		a->aa = false;
+		a->aa = a->ad = false; /* (answer_records sets AA) */
 		answer_set_ede(a, EDE_BLOCKED, "blocked by response policy");
 		return POLICY_ANSWER;
 	}
