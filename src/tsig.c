@@ -29,9 +29,14 @@ struct tsig_state {
 	unsigned count; /* messages signed or verified after the query */
 };
 
-static const char *const algorithms[] = {
-	"hmac-md5", "hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384",
-	"hmac-sha512",
+/* The algorithms a key may name (RFC 8945 6), with their digests. */
+static const struct {
+	const char *name;
+	const EVP_MD *(*md)(void);
+} algorithms[] = {
+	{ "hmac-md5", EVP_md5 },       { "hmac-sha1", EVP_sha1 },
+	{ "hmac-sha224", EVP_sha224 }, { "hmac-sha256", EVP_sha256 },
+	{ "hmac-sha384", EVP_sha384 }, { "hmac-sha512", EVP_sha512 },
 };
 
 const char *tsig_key_check(const char *algorithm, const char *secret)
@@ -40,7 +45,7 @@ const char *tsig_key_check(const char *algorithm, const char *secret)
 	bool known = false;
 
 	for (size_t i = 0; i < sizeof(algorithms) / sizeof(algorithms[0]); i++)
-		known = known || strcasecmp(algorithm, algorithms[i]) == 0;
+		known = known || strcasecmp(algorithm, algorithms[i].name) == 0;
 	if (!known)
 		return "unknown algorithm (hmac-sha256, hmac-sha384, hmac-sha512, "
 		       "hmac-sha224, hmac-sha1, hmac-md5)";
@@ -266,23 +271,26 @@ static uint16_t query_error(ldns_pkt *q, const uint8_t *msg, size_t len,
 	return time_ok(tsig) ? TSIG_BADSIG : TSIG_BADTIME;
 }
 
-/* The digest of a TSIG algorithm name (RFC 8945 6), or NULL. */
+/* Do two domain names in text say the same, the final dot aside? */
+static bool same_name(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	la -= la > 0 && a[la - 1] == '.';
+	lb -= lb > 0 && b[lb - 1] == '.';
+	return la == lb && strncasecmp(a, b, la) == 0;
+}
+
+/* The digest of a TSIG RR's algorithm name (the domain name ldns_alg
+ * gives a key's algorithm), or NULL. */
 static const EVP_MD *hmac_md(const ldns_rdf *alg)
 {
-	static const struct {
-		const char *name;
-		const EVP_MD *(*md)(void);
-	} mds[] = {
-		{ "hmac-md5.sig-alg.reg.int.", EVP_md5 }, { "hmac-sha1.", EVP_sha1 },
-		{ "hmac-sha224.", EVP_sha224 }, { "hmac-sha256.", EVP_sha256 },
-		{ "hmac-sha384.", EVP_sha384 }, { "hmac-sha512.", EVP_sha512 },
-	};
 	char *name = ldns_rdf2str(alg);
 	const EVP_MD *md = NULL;
 
-	for (size_t i = 0; name != NULL && i < sizeof(mds) / sizeof(mds[0]); i++)
-		if (strcasecmp(name, mds[i].name) == 0)
-			md = mds[i].md();
+	for (size_t i = 0; name != NULL && i < sizeof(algorithms) / sizeof(algorithms[0]); i++)
+		if (same_name(name, ldns_alg(algorithms[i].name)))
+			md = algorithms[i].md();
 	free(name);
 	return md;
 }
