@@ -18,7 +18,7 @@
 #include "fuzz.h"
 #include "tierdns/cache.h"
 #include "tierdns/rrset.h"
-#include "tierdns/wire.h"
+#include "oracle.h"
 #include "tierdns/zoneload.h"
 
 /* Types whose rdata ldns parses field by field, and one it does not know. */
