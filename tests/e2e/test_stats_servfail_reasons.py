@@ -24,9 +24,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hostile_lib as hl  # noqa: E402
 
 h = hl.Harness("test_stats_servfail_reasons")
-REASONS = ("timeout", "dead", "network", "tls_auth", "rcode", "garbage", "overload", "cached",
-           "loop", "chain", "internal", "store", "referral", "bogus")
-EDE_OPTION = 15  # RFC 8914
 # resolve.c: CHASE_MAX_HOPS CNAMEs are followed, one more is an error.
 CHASE_MAX_HOPS = 8
 # resolve.h: clients waiting on one upstream query (max_waiters default).
@@ -97,44 +94,18 @@ up = hl.FakeUpstream(h, handler)
 sock = os.path.join(h.tmp, "local.sock")
 
 
-def reasons():
-    st = hl.control_stats(sock)
-    return {r: st.get("servfail." + r) for r in REASONS}, st
-
-
-def ede_text(m):
-    for o in (m.options if m is not None else ()):
-        if o.otype == EDE_OPTION:
-            return getattr(o, "text", None)
-    return None
-
-
-def delta(before, after):
-    return {r: after[r] - before[r] for r in REASONS if after[r] != before[r]}
-
-
 def step(label, name, want, ede=None, want_rcode="SERVFAIL"):
-    """Ask name (with EDNS); expect want_rcode, the reason counters to grow
-    by want (reason: delta, every other reason unchanged) and, for a
-    SERVFAIL, the reason's text as the EDE's."""
-    before, st0 = reasons()
-    m, _ = hl.query(local, name, edns=True, timeout=10)
-    after, st1 = reasons()
-    d = delta(before, after)
-    h.check(hl.rcode_text(m) == want_rcode,
-            "%s: %s, expected %s" % (label, hl.rcode_text(m), want_rcode))
-    grown = st1.get("answers.servfail", 0) - st0.get("answers.servfail", 0)
-    h.check(d == want and grown == sum(want.values()),
-            "%s: servfail reasons grew by %s (answers.servfail by %d), expected %s"
-            % (label, d, grown, want))
-    if ede is not None:
-        h.check(ede_text(m) == ede, "%s: EDE text %r, expected %r" % (label, ede_text(m), ede))
-    return st0, st1
+    """Ask name (with EDNS) of the current local: want_rcode, the reasons
+    grown by want (hostile_lib.servfail_step) and, for a SERVFAIL, the
+    reason's text as the EDE's."""
+    return hl.servfail_step(h, sock, label,
+                            lambda: hl.query(local, name, edns=True, timeout=10)[0],
+                            want_rcode, want, ede)
 
 
 local = h.start_local("LOCAL", os.path.join(h.tmp, "l"), [up.endpoint], "--threads", "1",
                       "--timeout", "3000", "--control", sock)
-zero, _ = reasons()
+zero, _ = hl.servfail_counts(sock)
 h.check(all(v == 0 for v in zero.values()), "every reason is listed, all 0 at start: %s" % zero)
 step("an answer", "ok.test.", {}, want_rcode="NOERROR")
 
@@ -160,7 +131,7 @@ step("a chain of %d CNAMEs" % CHASE_MAX_HOPS, "eight.test.", {}, want_rcode="NOE
 # A silent upstream holds the query for --timeout (3 s); the clients all
 # ask within it (they start together; their outer bound is generous).
 N = MAX_WAITERS + 6
-before, _ = reasons()
+before, _ = hl.servfail_counts(sock)
 barrier = threading.Barrier(N)
 results = [None] * N
 
@@ -168,7 +139,7 @@ results = [None] * N
 def crowd(i):
     barrier.wait()
     m, _ = hl.query(local, "crowd.test.", edns=True, timeout=20)
-    results[i] = (hl.rcode_text(m), ede_text(m))
+    results[i] = (hl.rcode_text(m), hl.ede_text(m))
 
 
 threads = [threading.Thread(target=crowd, args=(i,)) for i in range(N)]
@@ -176,8 +147,8 @@ for t in threads:
     t.start()
 for t in threads:
     t.join()
-after, _ = reasons()
-d = delta(before, after)
+after, _ = hl.servfail_counts(sock)
+d = hl.servfail_delta(before, after)
 h.check(d == {"overload": N - MAX_WAITERS, "timeout": MAX_WAITERS},
         "%d clients on one question: reasons grew by %s, expected %d overload and %d timeout"
         % (N, d, N - MAX_WAITERS, MAX_WAITERS))
@@ -200,7 +171,7 @@ step("a CNAME whose target needs a second query", "cn.test.", {"overload": 1},
 h.check(up.count("target.test.") == 0, "the target was never asked upstream: %d"
         % up.count("target.test."))
 # A silent name holds the slot; a second name meanwhile fails at once.
-before, _ = reasons()
+before, _ = hl.servfail_counts(sock)
 held = {}
 
 
@@ -213,15 +184,15 @@ t.start()
 h.check(hl.wait_for(lambda: up.count("held.test.") == 1, 10) is not None,
         "the silent name was asked upstream")
 m, _ = hl.query(local, "second.test.", edns=True, timeout=10)
-h.check(hl.rcode_text(m) == "SERVFAIL" and ede_text(m) == "resolver overloaded",
-        "a second name while the slot is held: %s %r" % (hl.rcode_text(m), ede_text(m)))
+h.check(hl.rcode_text(m) == "SERVFAIL" and hl.ede_text(m) == "resolver overloaded",
+        "a second name while the slot is held: %s %r" % (hl.rcode_text(m), hl.ede_text(m)))
 h.check(up.count("second.test.") == 0, "the second name was never asked upstream")
 t.join()
 h.check(hl.rcode_text(held.get("m")) == "SERVFAIL" and
-        ede_text(held.get("m")) == "upstream timed out",
-        "the silent name: %s %r" % (hl.rcode_text(held.get("m")), ede_text(held.get("m"))))
-after, _ = reasons()
-d = delta(before, after)
+        hl.ede_text(held.get("m")) == "upstream timed out",
+        "the silent name: %s %r" % (hl.rcode_text(held.get("m")), hl.ede_text(held.get("m"))))
+after, _ = hl.servfail_counts(sock)
+d = hl.servfail_delta(before, after)
 h.check(d == {"overload": 1, "timeout": 1},
         "--max-outstanding 1, a second name while one is out: reasons grew by %s, "
         "expected overload 1 and timeout 1" % d)
