@@ -86,5 +86,8 @@ h.check(len(txt) == 1 and len(txt[0].strings) == N_STRINGS,
 step("a cached name, after a restart", "cached.test.", "A", "NOERROR", {})
 h.check(up.count("cached.test.") == 1, "cached.test. still from the cache after the restart: "
         "asked upstream %d times" % up.count("cached.test."))
+step("a new name, after a restart", "fresh.test.", "A", "NOERROR", {})
+h.check(up.count("fresh.test.") == 1, "fresh.test. asked upstream once: %d"
+        % up.count("fresh.test."))
 h.stop(local)
 h.finish()
