@@ -31,13 +31,15 @@
 
 struct tdns_notifier;
 
-/* One zone to watch: its apex key and where to send (borrowed: they must
- * live as long as the notifier). */
+/* One zone to watch: its apex key, where to send and from which local
+ * address (borrowed: they must live as long as the notifier). */
 struct notify_zone {
 	const uint8_t *apex;
 	size_t apex_len;
 	const struct tdns_addr *targets;
 	unsigned n_targets;
+	const struct tdns_addr *source; /* notify-source (netio_out_udp_from);
+					 * NULL: the kernel's choice */
 };
 
 /* Watch zones[0..n) of store s on loop l (zones without targets are

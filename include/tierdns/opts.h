@@ -78,6 +78,11 @@ struct tdns_zone_conf {
 	 * delete raise the serial (recorded in the store by tierdns-upper);
 	 * ZONEDB_SERIAL_ZONE: not given */
 	int serial_policy;
+	/* notify-source, transfer-source: this zone's source address of its
+	 * NOTIFY messages, and of its SOA queries and transfers (as a
+	 * secondary); len 0: the global key's (tdns_opts) */
+	struct tdns_addr notify_source;
+	struct tdns_addr transfer_source;
 };
 
 /* One response policy zone kept current by zone transfer (rpz-primary:,
@@ -193,6 +198,13 @@ struct tdns_opts {
 	 * start only */
 	struct opts_rpz_primary rpz_primary[OPTS_MAX_RPZ_PRIMARY];
 	unsigned n_rpz_primary;
+	/* upper tier: the source address (port 0: any) of the NOTIFY messages
+	 * (notify-source, BIND's key) and of the secondary's SOA queries and
+	 * transfers (transfer-source); a zone's stanza may give its own. Used
+	 * for peers of its family; len 0, or a peer of the other family: the
+	 * kernel's choice. */
+	struct tdns_addr notify_source;   /* --notify-source ADDR[:PORT] */
+	struct tdns_addr transfer_source; /* --transfer-source ADDR[:PORT] */
 	/* zones: stanzas, n_zones of them (NULL when none) */
 	struct tdns_zone_conf *zones;
 	unsigned n_zones;
