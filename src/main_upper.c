@@ -473,13 +473,15 @@ static uint64_t sig_check_ms(void)
 }
 
 /* SIGHUP: the configuration file again (opts_reload: what applies while
- * running) and the DoT certificate; the zones are read live, so say what
- * is being served now. */
+ * running, the stanzas' serial-policy among it, recorded again) and the
+ * DoT certificate; the zones are read live, so say what is being served
+ * now. */
 static void upper_reload(void *ctx)
 {
 	struct worker *workers = ctx;
 
 	opts_reload(workers[0].o);
+	upper_record_policies(workers[0].store, workers[0].zkeys);
 	if (workers[0].tls != NULL)
 		(void)tls_reload(workers[0].tls);
 	upper_zone_report(workers[0].store, workers[0].db_dir);

@@ -1990,6 +1990,34 @@ void opts_diff(enum tdns_prog prog, const struct tdns_opts *a,
 	diff(prog, a, b, false, buf, cap);
 }
 
+static const char *serial_policy_name(int p)
+{
+	return p == ZONEDB_SERIAL_UNIXTIME ? "unixtime"
+	       : p == ZONEDB_SERIAL_INCREMENT ? "increment" : "none (increment)";
+}
+
+/* The serial-policy of the stanzas of run that now has too (by name) is
+ * taken from now, each change logged: the one key of a stanza a reload
+ * applies (tierdns-upper writes it to the store, where tierdns-zone reads
+ * it at each edit). A stanza added or removed is a change of the zones
+ * the diff names. */
+static void reload_serial_policies(struct tdns_opts *run, const struct tdns_opts *now)
+{
+	for (unsigned i = 0; i < run->n_zones; i++) {
+		struct tdns_zone_conf *z = &run->zones[i];
+
+		for (unsigned j = 0; j < now->n_zones; j++) {
+			if (strcasecmp(z->name, now->zones[j].name) != 0 ||
+			    z->serial_policy == now->zones[j].serial_policy)
+				continue;
+			log_info("zone %s: serial-policy %s -> %s", z->name,
+				 serial_policy_name(z->serial_policy),
+				 serial_policy_name(now->zones[j].serial_policy));
+			z->serial_policy = now->zones[j].serial_policy;
+		}
+	}
+}
+
 void opts_reload(struct tdns_opts *run)
 {
 	struct tdns_opts now;
@@ -2021,6 +2049,7 @@ void opts_reload(struct tdns_opts *run)
 	target_changed = run->log_target != now.log_target;
 	run->verbose = now.verbose;
 	run->log_target = now.log_target;
+	reload_serial_policies(run, &now);
 	diff(run->prog, run, &now, true, restart, sizeof(restart));
 	snprintf(line, sizeof(line), "configuration re-read from %s: %s%s%s%s",
 		 now.config_path ? now.config_path : "the command line (no file)",
