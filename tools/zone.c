@@ -185,9 +185,11 @@ static int usage_line(const char *fmt, ...) __attribute__((format(printf, 1, 2))
  * parent's diff carries the change, so that a secondary of the parent
  * following by IXFR gets what an AXFR gives (and the NOTIFY follows from
  * the serial); a signed parent's SOA is signed again (zonesign_resign).
+ * The line to print once t is committed is appended to done.
  */
+#define DONE_MAX 2048
 static enum tdns_status follow_cut(struct tdns_txn *t, struct journal_cut *cut, char *err,
-				   size_t errlen)
+				   size_t errlen, char *done)
 {
 	struct tdns_zone_meta m;
 	const uint8_t *parent;
@@ -214,9 +216,12 @@ static enum tdns_status follow_cut(struct tdns_txn *t, struct journal_cut *cut, 
 	}
 	st = journal_end(t, true);
 	if (st == TDNS_OK && zonedb_get_meta(t, parent, plen, &m) == TDNS_OK) {
+		size_t len = strlen(done);
+
 		zoneload_key_str(parent, plen, name, sizeof(name));
-		printf("zone %s: serial %u (its delegation of a zone below changed)\n", name,
-		       (unsigned)m.serial);
+		snprintf(done + len, DONE_MAX - len,
+			 "zone %s: serial %u (its delegation of a zone below changed)\n", name,
+			 (unsigned)m.serial);
 	}
 	return st;
 }
@@ -251,7 +256,7 @@ static enum tdns_status load_txn(struct tdns_zoneset *zs, struct tdns_store *s)
 	struct zoneload_info info;
 	struct journal_cut **cuts;
 	uint8_t key[NAME_KEY_MAX];
-	char err[ZONELOAD_ERR_MAX] = "";
+	char err[ZONELOAD_ERR_MAX] = "", done[DONE_MAX] = "";
 	size_t i, klen, n = zoneload_count(zs);
 	enum tdns_status st;
 
@@ -270,13 +275,15 @@ static enum tdns_status load_txn(struct tdns_zoneset *zs, struct tdns_store *s)
 			st = zonesign_forget(t, key, klen);
 	}
 	for (i = 0; st == TDNS_OK && i < n; i++)
-		st = follow_cut(t, cuts[i], err, sizeof(err));
+		st = follow_cut(t, cuts[i], err, sizeof(err), done);
 	if (st != TDNS_OK && err[0] != '\0')
 		fprintf(stderr, "%s\n", err);
 	if (st == TDNS_OK) {
 		st = store_commit(t);
 		t = NULL;
 	}
+	if (st == TDNS_OK)
+		fputs(done, stdout);
 	store_abort(t);
 	for (i = 0; i < n; i++)
 		journal_cut_free(cuts[i]);
@@ -580,10 +587,12 @@ static int edit_apex(struct tdns_txn *t, const char *name, uint8_t *key, size_t 
 
 /*
  * One edit of a zone, and of a signed zone its signing again with the
- * keys its last `sign` used (zonesign_resign), both in one journal diff.
+ * keys its last `sign` used (zonesign_resign), both in one journal diff;
+ * then its parent's, when the edit changed the delegation (follow_cut,
+ * its line into done).
  */
 static enum tdns_status edit_zone(struct tdns_txn *t, int argc, char **argv, bool add,
-				  char *err, size_t errlen)
+				  char *err, size_t errlen, char *done)
 {
 	uint8_t apex[NAME_KEY_MAX];
 	struct journal_cut *cut = NULL;
@@ -613,7 +622,7 @@ static enum tdns_status edit_zone(struct tdns_txn *t, int argc, char **argv, boo
 			journal_end(t, false);
 	}
 	if (st == TDNS_OK)
-		st = follow_cut(t, cut, err, errlen);
+		st = follow_cut(t, cut, err, errlen, done);
 	journal_cut_free(cut);
 	return st;
 }
@@ -623,7 +632,7 @@ static int cmd_edit(const char *dir, int argc, char **argv, bool add)
 {
 	struct tdns_store *s = NULL;
 	struct tdns_txn *t = NULL;
-	char err[ZONELOAD_ERR_MAX] = "";
+	char err[ZONELOAD_ERR_MAX] = "", done[DONE_MAX] = "";
 	enum tdns_status st;
 	int rc = 1, cached = -1;
 
@@ -636,7 +645,7 @@ static int cmd_edit(const char *dir, int argc, char **argv, bool add)
 			st = TDNS_ENOTFOUND;
 	}
 	if (st == TDNS_OK && cached < 0)
-		st = edit_zone(t, argc, argv, add, err, sizeof(err));
+		st = edit_zone(t, argc, argv, add, err, sizeof(err), done);
 	if (st != TDNS_OK) {
 		fprintf(stderr, "%s\n", err[0] ? err : tdns_strerror(st));
 		if (!add && strcasecmp(argv[1], "SOA") == 0)
@@ -657,6 +666,7 @@ static int cmd_edit(const char *dir, int argc, char **argv, bool add)
 	else
 		printf("%s: deleted %s %s%s%s\n", dir, argv[0], argv[1],
 		       argc > 2 ? " " : "", argc > 2 ? argv[2] : "");
+	fputs(done, stdout);
 	rc = 0;
 out:
 	store_abort(t);
