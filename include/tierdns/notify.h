@@ -7,7 +7,9 @@
  * serial with the one it last announced. A zone whose serial changed (and
  * every configured zone once at start, as NSD does) gets a NOTIFY (opcode
  * 4, AA, the zone's SOA as the question) to each of its notify targets
- * over UDP, from a fresh socket and a random ID, retried after 1, 2, 4, 8
+ * over UDP, from a fresh socket (bound to the zone's source address when
+ * it has one: a secondary accepts a NOTIFY only from an address it knows
+ * as the zone's primary, RFC 1996 3.10) and a random ID, retried after 1, 2, 4, 8
  * and 16 s (RFC 1996 3.6: until a response, with growing intervals) and
  * then given up with a log line. Any response from the target with the
  * same ID and opcode ends it; a newer serial restarts it.
