@@ -245,8 +245,11 @@ static void cancel_common(struct recbuf *del, struct recbuf *add)
 	size_t i = 0, j = 0;
 	int c;
 
-	qsort_r(del->off, del->n, sizeof(size_t), rec_cmp, del->data);
-	qsort_r(add->off, add->n, sizeof(size_t), rec_cmp, add->data);
+	/* (An empty list has no array: qsort_r takes no NULL.) */
+	if (del->n > 0)
+		qsort_r(del->off, del->n, sizeof(size_t), rec_cmp, del->data);
+	if (add->n > 0)
+		qsort_r(add->off, add->n, sizeof(size_t), rec_cmp, add->data);
 	while (i < del->n && j < add->n) {
 		const uint8_t *pa = del->data + del->off[i], *pb = add->data + add->off[j];
 		size_t la = rec_len(pa), lb = rec_len(pb);
@@ -461,13 +464,21 @@ static int cut_rrset(void *ctx, const uint8_t *key, size_t klen, uint16_t type,
 	return add_rrset(ctx, owner, olen, type, v) ? 0 : 1;
 }
 
+/* What the parent's transfers carry at and below the cut: the child's
+ * delegation while the child is held, else the parent's own RRsets there
+ * (zonedb_walk of the range skips the DS at the cut, the parent's in both
+ * cases). */
 static enum tdns_status cut_capture(struct tdns_txn *t, const struct journal_cut *c,
 				    struct recbuf *b)
 {
 	enum tdns_status st;
 	int stop = 0;
 
-	st = zonedb_delegation_walk(t, c->child, c->child_len, cut_rrset, b, &stop);
+	st = zonedb_get_meta(t, c->child, c->child_len, NULL);
+	if (st == TDNS_OK)
+		st = zonedb_delegation_walk(t, c->child, c->child_len, cut_rrset, b, &stop);
+	else if (st == TDNS_ENOTFOUND)
+		st = zonedb_walk(t, c->child, c->child_len, cut_rrset, b, &stop);
 	return st == TDNS_OK && stop != 0 ? TDNS_ENOMEM : st;
 }
 
@@ -483,9 +494,6 @@ enum tdns_status journal_cut_take(struct tdns_txn *t, const uint8_t *child,
 		return TDNS_EINVAL;
 	if (labels == 0)
 		return TDNS_OK; /* the root has no parent */
-	st = zonedb_get_meta(t, child, child_len, NULL);
-	if (st != TDNS_OK)
-		return st == TDNS_ENOTFOUND ? TDNS_OK : st;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return TDNS_ENOMEM;

@@ -818,13 +818,16 @@ out:
 }
 
 /* remove-zone NAME: the zone's metadata and every RRset of it, SOA
- * included, in one transaction (deeper zones stay). */
+ * included, in one transaction (deeper zones stay); its parent's
+ * transfers lose the delegation, a diff of the parent (follow_cut). */
 static int cmd_remove_zone(const char *dir, const char *zone)
 {
 	struct tdns_store *s = NULL;
 	struct tdns_txn *t = NULL;
 	struct tdns_zone_meta m;
+	struct journal_cut *cut = NULL;
 	uint8_t key[NAME_KEY_MAX];
+	char err[ZONELOAD_ERR_MAX] = "", done[DONE_MAX] = "";
 	size_t klen;
 	enum tdns_status st;
 	int rc = 1;
@@ -844,22 +847,28 @@ static int cmd_remove_zone(const char *dir, const char *zone)
 		goto out;
 	}
 	if (st == TDNS_OK)
+		st = journal_cut_take(t, key, klen, &cut);
+	if (st == TDNS_OK)
 		st = zonedb_delete_zone(t, key, klen);
 	if (st == TDNS_OK)
 		st = zonesign_forget(t, key, klen);
+	if (st == TDNS_OK)
+		st = follow_cut(t, cut, err, sizeof(err), done);
 	if (st == TDNS_OK) {
 		st = store_commit(t);
 		t = NULL;
 	}
 	if (st != TDNS_OK) {
 		fprintf(stderr, "%s: cannot remove zone %s: %s\n", dir, zone,
-			tdns_strerror(st));
+			err[0] != '\0' ? err : tdns_strerror(st));
 		goto out;
 	}
 	printf("%s: removed zone %s (%u RRsets, %u records)\n", dir, zone,
 	       (unsigned)m.rrsets, (unsigned)m.records);
+	fputs(done, stdout);
 	rc = 0;
 out:
+	journal_cut_free(cut);
 	store_abort(t);
 	store_close(s);
 	return rc;

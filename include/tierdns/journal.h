@@ -91,8 +91,11 @@ enum tdns_status journal_end(struct tdns_txn *t, bool keep);
  * carry the delegation to a child zone held in the same store
  * (zonedb_cut_walk: the child's apex NS RRset and glue), which the store
  * keeps as the child's data only, so a change of the child that changes
- * it must also be a diff of the parent's. The writer takes the delegation
- * (journal_cut_take) before it changes the child in t, and after the
+ * it must also be a diff of the parent's; so must the child's first load
+ * and its removal, which swap the parent's own RRsets at and below the cut
+ * (what its transfers carried before) for the delegation, and back. The
+ * writer takes what the parent's transfers carry there (journal_cut_take)
+ * before it changes, adds or removes the child in t, and after the
  * child's own journal_end asks journal_cut_changed; when it changed, it
  * follows the parent (journal_begin), raises its serial, and calls
  * journal_cut_note before the parent's journal_end: the records that left
@@ -102,10 +105,12 @@ enum tdns_status journal_end(struct tdns_txn *t, bool keep);
  * own RRsets: a parent signs neither NS nor glue at a cut, RFC 4035 2.2).
  */
 struct journal_cut;
-/* The delegation to the zone with apex key child as t holds it now, into
- * *out (owned by the caller: journal_cut_free). *out is NULL, with
- * TDNS_OK, when there is none to follow: child is not held, or no zone
- * held encloses it. TDNS_ENOMEM, or the store's error. */
+/* What the transfers of the zone enclosing the name key child carry at
+ * and below child as t holds it now: the delegation when child is a zone
+ * held, else the enclosing zone's own RRsets there; into *out (owned by
+ * the caller: journal_cut_free). *out is NULL, with TDNS_OK, when no zone
+ * held encloses child (or child is the root). TDNS_ENOMEM, or the store's
+ * error. */
 enum tdns_status journal_cut_take(struct tdns_txn *t, const uint8_t *child,
 				  size_t child_len, struct journal_cut **out);
 /* Whether the delegation in t now differs from the one taken (false for

@@ -10,7 +10,8 @@ zone. dnspython reads the transfers; a tierdns secondary of the parent
 answers the referral.
 
 A change of the delegation made on the child (tierdns-zone add and delete
-of its apex NS and of glue, a load of a new version of the child) raises
+of its apex NS and of glue, a load of a new version of the child, its
+removal and its first load) raises
 the parent's serial and is a diff of the parent's journal too: an IXFR of
 the parent carries exactly it, and the secondary of the parent, told by
 NOTIFY, follows by IXFR to the delegation an AXFR gives. A change of the
@@ -24,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hostile_lib as hl  # noqa: E402
 
 import dns.message  # noqa: E402
+import dns.rcode  # noqa: E402
 import dns.rdatatype  # noqa: E402
 import dns.rrset  # noqa: E402
 
@@ -249,6 +251,35 @@ h.check(secondary_refers(["ns.elsewhere.test.", "ns1.child.p.test.", "ns2.child.
 h.check(hl.wait_for(lambda: ("serial %s stored (IXFR" % s2) in sec.log_text(), 5) is not None
         and sec.log_text().count("stored (AXFR") == 1,
         "by IXFR too, the first transfer the only AXFR: %s" % sec.log_text()[-600:])
+
+# The child removed: the parent's transfers carry nothing at the cut any
+# more (the store held the delegation as the child's), and its IXFR says
+# so; loaded again (a first load), the delegation is back in both.
+held = set(delegation(axfr("p.test.")[0]))
+r = h.zone(db, "remove-zone", "child.p.test.")
+s3 = serial_of(up, "p.test.")
+diff = ixfr_diff(ixfr("p.test.", s2))
+h.check(r.returncode == 0 and s3 == s2 + 1 and diff is not None and diff[0] == held and
+        not diff[1] and not delegation(axfr("p.test.")[0]),
+        "remove-zone of the child is a diff of the parent: %s %s" % (r.stdout + r.stderr, diff))
+
+
+def secondary_nxdomain():
+    m, _ = hl.query(sec, "x.child.p.test.", "A", rd=False)
+    return m is not None and m.rcode() == dns.rcode.NXDOMAIN
+
+
+h.check(hl.wait_for(secondary_nxdomain, 10) is not None,
+        "the secondary follows: no delegation, the name does not exist")
+r = h.zone(db, "load", write("c3.zone", child2))
+s4 = serial_of(up, "p.test.")
+diff = ixfr_diff(ixfr("p.test.", s3))
+h.check(r.returncode == 0 and s4 == s3 + 1 and diff is not None and not diff[0] and
+        diff[1] == held, "the child's first load is a diff of the parent: %s %s" %
+        (r.stdout + r.stderr, diff))
+h.check(secondary_refers(["ns.elsewhere.test.", "ns1.child.p.test.", "ns2.child.p.test."]),
+        "the secondary refers to the child again")
+h.check(sec.log_text().count("stored (AXFR") == 1, "all by IXFR: %s" % sec.log_text()[-600:])
 h.stop(sec)
 h.stop(up)
 h.finish()

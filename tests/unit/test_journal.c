@@ -238,8 +238,8 @@ static void test_changes(void **state)
 	store_abort(t);
 }
 
-/* journal_cut (a child's delegation in its parent's journal): taken for a
- * held zone below a held zone only; a change of the child's data beside
+/* journal_cut (a child's delegation in its parent's journal): nothing
+ * above the top zone; a change of the child's data beside
  * the delegation is none; a change of its NS set and glue is, and noted
  * in the parent's diff (followed, its serial raised) it is what left and
  * joined the delegation; the note goes only to the parent's tracker. */
@@ -262,13 +262,19 @@ static void test_cut(void **state)
 	assert_int_equal(zoneload_name_key("c.j.test.", child, &clen), TDNS_OK);
 	assert_int_equal(zoneload_name_key("d.j.test.", other, &olen), TDNS_OK);
 	assert_int_equal(store_begin(f->s, true, &t), TDNS_OK);
-	/* Nothing to follow: the top zone, a zone not held. */
+	/* Nothing to follow for the top zone; below a zone but no zone
+	 * itself, the enclosing zone's own RRsets there (none: unchanged). */
 	assert_int_equal(journal_cut_take(t, f->apex, f->apex_len, &none), TDNS_OK);
-	assert_null(none);
-	assert_int_equal(journal_cut_take(t, other, olen, &none), TDNS_OK);
 	assert_null(none);
 	assert_int_equal(journal_cut_changed(t, NULL, &changed), TDNS_OK);
 	assert_false(changed);
+	assert_int_equal(journal_cut_take(t, other, olen, &none), TDNS_OK);
+	assert_non_null(none);
+	assert_int_equal(zoneload_add(t, "x.c.j.test. 600 IN A 192.0.2.9", err, sizeof(err)),
+			 TDNS_OK);
+	assert_int_equal(journal_cut_changed(t, none, &changed), TDNS_OK);
+	assert_false(changed);
+	journal_cut_free(none);
 
 	assert_int_equal(journal_cut_take(t, child, clen, &cut), TDNS_OK);
 	assert_non_null(cut);
