@@ -43,7 +43,6 @@ struct tdns_notifier {
 	struct watched *w;
 	size_t n;
 	struct tdns_timer *poll;
-	uint64_t sent, acked;
 };
 
 size_t notify_encode(uint16_t id, const uint8_t *apex, size_t apex_len, uint8_t *out,
@@ -94,7 +93,6 @@ static void reply_in(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t l
 	(void)o;
 	if (msg == NULL || !notify_is_reply(msg, len, p->id))
 		return; /* a socket error or a stray datagram: the retry goes on */
-	p->n->acked++;
 	log_info("notify: %s acknowledged zone serial %u (rcode %u)",
 		 netio_addr_str(p->target, as, sizeof(as)), (unsigned)p->serial,
 		 (unsigned)(msg[3] & 0x0f));
@@ -126,9 +124,7 @@ static void send_one(struct pending *p)
 	len = notify_encode(p->id, w->wire, w->wire_len, msg, sizeof(msg));
 	if (len > 0 && netio_out_udp_from(p->n->l, p->target, p->z->source, reply_in, p,
 					    &p->o) == TDNS_OK &&
-	    netio_out_send(p->o, msg, len) == TDNS_OK)
-		p->n->sent++;
-	else
+	    netio_out_send(p->o, msg, len) != TDNS_OK)
 		log_warn("notify: cannot send to %s",
 			 netio_addr_str(p->target, as, sizeof(as)));
 	p->retry = netio_timer_add(p->n->l, (uint64_t)NOTIFY_FIRST_RETRY_MS << p->attempts,
@@ -257,10 +253,4 @@ void notify_free(struct tdns_notifier *n)
 	store_abort(n->t);
 	free(n->w);
 	free(n);
-}
-
-void notify_counts(const struct tdns_notifier *n, uint64_t *sent, uint64_t *acked)
-{
-	*sent = n->sent;
-	*acked = n->acked;
 }

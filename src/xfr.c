@@ -57,7 +57,6 @@ struct xfr_out {
 	bool full;
 	enum tdns_status st;
 	uint8_t owners[ANS_MAX_RRSETS][NAME_WIRE_MAX];
-	uint64_t messages, records;
 	struct tsig_state *tsig; /* a signed query: sign every message */
 };
 
@@ -95,12 +94,10 @@ static void add_rrset(struct xfr_out *x, const uint8_t *owner, uint16_t type,
 {
 	answer_add(&x->a, ANS_ANSWER, owner, type, DNS_CLASS_IN, v->ttl,
 		   ANS_REC_PACKED, v->count, v->data, v->data_len);
-	x->records += v->count;
 	if (v->sig_count > 0) {
 		answer_add(&x->a, ANS_ANSWER, owner, DNS_TYPE_RRSIG, DNS_CLASS_IN,
 			   v->sig_ttl, ANS_REC_PACKED, v->sig_count, v->sig_data,
 			   v->sig_len);
-		x->records += v->sig_count;
 	}
 	x->used += wire;
 }
@@ -180,7 +177,6 @@ static void fill_diffs(struct xfr_out *x)
 			answer_add(&x->a, ANS_ANSWER, rr.owner, rr.type, DNS_CLASS_IN,
 				   rr.ttl, ANS_REC_PACKED, 1, rr.rd, (size_t)rr.rdlen + 2);
 			x->used += wire;
-			x->records++;
 			x->pos = pos;
 		}
 		if (x->diff.to == x->serial) {
@@ -286,7 +282,6 @@ bool xfr_next(void *arg, uint8_t *out, size_t *len)
 		*len = 0;
 		return false;
 	}
-	x->messages++;
 	return x->phase != PH_DONE;
 }
 
@@ -425,12 +420,6 @@ const char *xfr_kind(const struct xfr_out *x)
 	if (x->q.qtype == DNS_TYPE_AXFR)
 		return "AXFR";
 	return x->ixfr ? "IXFR" : "IXFR (the whole zone)";
-}
-
-void xfr_counts(const struct xfr_out *x, uint64_t *messages, uint64_t *records)
-{
-	*messages = x->messages;
-	*records = x->records;
 }
 
 void xfr_udp_ixfr(struct tdns_txn *t, const struct tdns_qctx *q,

@@ -60,7 +60,4 @@ size_t notify_encode(uint16_t id, const uint8_t *apex, size_t apex_len, uint8_t 
 /* True when msg[0..len) answers the NOTIFY with ID id (QR, opcode NOTIFY). */
 bool notify_is_reply(const uint8_t *msg, size_t len, uint16_t id);
 
-/* NOTIFY messages sent and acknowledged so far (for tests and logs). */
-void notify_counts(const struct tdns_notifier *n, uint64_t *sent, uint64_t *acked);
-
 #endif

@@ -60,9 +60,6 @@ void xfr_free(void *x);
  * "refused transfer" (a static string). */
 const char *xfr_kind(const struct xfr_out *x);
 
-/* The messages (and records) sent so far, for logs and tests. */
-void xfr_counts(const struct xfr_out *x, uint64_t *messages, uint64_t *records);
-
 /* The client's serial in an IXFR query (its authority SOA, RFC 1995 3).
  * false when there is none. */
 bool xfr_ixfr_serial(const uint8_t *msg, size_t len, uint32_t *serial);
