@@ -666,9 +666,16 @@ static enum tdns_status rpz_zones_init(struct policy_state *ps, const struct tdn
  * thread after the workers'). */
 static enum tdns_status rpz_xfr_start(struct policy_state *ps)
 {
-	struct secondary_sink sink = { rpz_held, rpz_text, rpz_apply, "rpz",
-				       "the last policy stays", "response policy zone from",
-				       ps };
+	/* No apply_diff: a policy is built from the whole zone's text. */
+	struct secondary_sink sink = {
+		.held = rpz_held,
+		.text = rpz_text,
+		.apply = rpz_apply,
+		.label = "rpz",
+		.on_expire = "the last policy stays",
+		.status_what = "response policy zone from",
+		.ctx = ps,
+	};
 	enum tdns_status st;
 
 	if (ps->n_rz == 0)

@@ -102,33 +102,6 @@ static void store_held(void *ctx, size_t i, struct secondary_held *out)
 	store_abort(t);
 }
 
-/* The store sink: the stored zone as master-file text. */
-static char *store_text(void *ctx, size_t i)
-{
-	struct tdns_secondary *sec = ctx;
-	const struct secondary_zone *sz = &sec->zones[i];
-	struct tdns_txn *t = NULL;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f;
-
-	if (store_begin(sec->s, false, &t) != TDNS_OK)
-		return NULL;
-	f = open_memstream(&buf, &len);
-	if (f != NULL && zoneload_dump(t, sz->apex, sz->apex_len, f) != TDNS_OK) {
-		fclose(f);
-		f = NULL;
-		free(buf);
-		buf = NULL;
-	}
-	if (f != NULL && fclose(f) != 0) {
-		free(buf);
-		buf = NULL;
-	}
-	store_abort(t);
-	return buf;
-}
-
 /* The store sink: the new zone in one write transaction. */
 static enum tdns_status store_apply(void *ctx, size_t i, const struct secondary_update *u,
 				    char *err, size_t cap)
@@ -152,6 +125,50 @@ static enum tdns_status store_apply(void *ctx, size_t i, const struct secondary_
 		log_info("secondary %s: serial %u stored (%s, %zu records)", u->name,
 			 (unsigned)u->serial, u->how, u->records);
 	return st;
+}
+
+/* The store sink: an IXFR's difference sequences in one write
+ * transaction, each a diff of the zone's journal. */
+static enum tdns_status store_apply_diff(void *ctx, size_t i, const struct secondary_diff *d,
+					 char *err, size_t cap)
+{
+	struct tdns_secondary *sec = ctx;
+	const struct secondary_zone *sz = &sec->zones[i];
+	struct zoneload_diff_info info;
+	struct tdns_txn *t = NULL;
+	unsigned long deleted = 0, added = 0, written = 0, occluded = 0;
+	enum tdns_status st;
+
+	st = store_begin(sec->s, true, &t);
+	for (size_t k = 0; st == TDNS_OK && k < d->n_seq; k++) {
+		st = zoneload_diff(t, sz->apex, sz->apex_len, d->seq[k].del, d->seq[k].n_del,
+				   d->seq[k].add, d->seq[k].n_add, &info, err, cap);
+		deleted += info.deleted;
+		added += info.added;
+		written += info.rrsets_written;
+		occluded += info.occluded;
+	}
+	if (st == TDNS_OK) {
+		st = store_commit(t);
+		t = NULL;
+	}
+	if (t != NULL)
+		store_abort(t);
+	if (st != TDNS_OK) {
+		if (err[0] == '\0')
+			snprintf(err, cap, "the IXFR could not be stored: %s", tdns_strerror(st));
+		return st;
+	}
+	/* The counts say what was written: the change, not the zone. */
+	log_info("secondary %s: serial %u stored (IXFR, %zu difference sequence%s: "
+		 "%lu records deleted, %lu added, %lu RRsets written)", d->name,
+		 (unsigned)d->serial, d->n_seq, d->n_seq == 1 ? "" : "s", deleted, added,
+		 written);
+	if (occluded > 0)
+		log_info("secondary %s: %lu record(s) at or below a deeper zone held in "
+			 "this store were not stored (that zone answers for them)", d->name,
+			 occluded);
+	return TDNS_OK;
 }
 
 /* The held zone's serial and timers, from the sink. */
@@ -412,7 +429,7 @@ static char *zone_text(ldns_rr_list *rrs, size_t from, size_t to)
 	return buf;
 }
 
-/* The held zone as an ldns record list (for IXFR), or NULL. */
+/* The zone held as text (sink.text), as an ldns record list, or NULL. */
 static ldns_rr_list *stored_zone(struct szone *z)
 {
 	ldns_zone *lz = NULL;
@@ -452,7 +469,8 @@ static bool list_remove(ldns_rr_list *l, const ldns_rr *rr)
 }
 
 /* Apply an RFC 1995 response (rrs: SOA new, then difference sequences,
- * then SOA new) to the stored zone; the text of the new zone, or NULL. */
+ * then SOA new) to the zone held as text (a sink without apply_diff);
+ * the text of the new zone, or NULL. */
 static char *apply_ixfr(struct szone *z, const char **why)
 {
 	ldns_rr_list *l = stored_zone(z);
@@ -501,8 +519,65 @@ out:
 	return text;
 }
 
-/* The complete transfer: the new zone to the sink (the store: one write
- * transaction). */
+/* The difference sequences of the IXFR response in z->rrs (SOA new,
+ * sequences, SOA new) into d; *all (malloc'd, as d->seq) holds the
+ * records' pointers. false when they are not whole sequences from an SOA
+ * to the new serial. */
+static bool split_ixfr(struct szone *z, struct secondary_diff *d, ldns_rr ***all,
+		       struct secondary_seq **seq)
+{
+	size_t n = ldns_rr_list_rr_count(z->rrs), soas = 0, k = 0;
+	struct secondary_seq *q = NULL;
+
+	*all = malloc((n > 2 ? n - 2 : 1) * sizeof(**all));
+	*seq = malloc((n / 2 + 1) * sizeof(**seq));
+	if (*all == NULL || *seq == NULL)
+		return false;
+	for (size_t i = 1; i + 1 < n; i++) {
+		ldns_rr *rr = ldns_rr_list_rr(z->rrs, i);
+
+		(*all)[i - 1] = rr;
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA && soas++ % 2 == 0) {
+			q = &(*seq)[k++];
+			q->del = *all + (i - 1);
+			q->n_del = 0;
+			q->add = NULL;
+			q->n_add = 0;
+		} else if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA) {
+			q->add = *all + (i - 1);
+		}
+		if (q->add != NULL)
+			q->n_add++;
+		else
+			q->n_del++;
+	}
+	d->name = z->name;
+	d->serial = z->new_serial;
+	d->seq = *seq;
+	d->n_seq = k;
+	return k > 0 && q->add != NULL && ldns_rr_rd_count(q->add[0]) >= 3 &&
+	       ldns_rdf2native_int32(ldns_rr_rdf(q->add[0], 2)) == z->new_serial;
+}
+
+/* The complete IXFR to the sink's apply_diff. */
+static enum tdns_status apply_diff(struct szone *z, char *err, size_t cap)
+{
+	struct secondary_diff d;
+	struct secondary_seq *seq = NULL;
+	ldns_rr **all = NULL;
+	enum tdns_status st = TDNS_EINVAL;
+
+	if (!split_ixfr(z, &d, &all, &seq))
+		snprintf(err, cap, "%s", all == NULL || seq == NULL ? "out of memory" :
+			 "the IXFR is not made of whole difference sequences");
+	else
+		st = z->sec->sink.apply_diff(z->sec->sink.ctx, z->idx, &d, err, cap);
+	free(all);
+	free(seq);
+	return st;
+}
+
+/* The complete transfer to the sink (the store: one write transaction). */
 static void apply(struct szone *z)
 {
 	char err[ZONELOAD_ERR_MAX], *text = NULL;
@@ -514,6 +589,14 @@ static void apply(struct szone *z)
 	struct secondary_update u;
 	enum tdns_status st;
 
+	err[0] = '\0';
+	if (ixfr && z->sec->sink.apply_diff != NULL) {
+		st = apply_diff(z, err, sizeof(err));
+		/* Nothing changed; the zone held may not be the version the
+		 * primary's diff starts from: the whole zone next time. */
+		z->force_axfr = st != TDNS_OK;
+		goto done;
+	}
 	if (ixfr) {
 		text = apply_ixfr(z, &why);
 		z->force_axfr = text == NULL;
@@ -529,9 +612,9 @@ static void apply(struct szone *z)
 	u.how = ixfr ? "IXFR" : "AXFR";
 	u.serial = z->new_serial;
 	u.records = n;
-	err[0] = '\0';
 	st = z->sec->sink.apply(z->sec->sink.ctx, z->idx, &u, err, sizeof(err));
 	free(text);
+done:
 	if (st != TDNS_OK) {
 		failed(z, err[0] != '\0' ? err : tdns_strerror(st));
 		return;
@@ -671,9 +754,14 @@ enum tdns_status secondary_new(struct tdns_loop *l, struct tdns_store *s,
 			       struct tdns_secondary **out)
 {
 	/* ctx NULL: the secondary itself (new_secondary). */
-	static const struct secondary_sink sink = { store_held, store_text, store_apply,
-						    "secondary", "the zone answers SERVFAIL",
-						    "secondary of", NULL };
+	static const struct secondary_sink sink = {
+		.held = store_held,
+		.apply = store_apply,
+		.apply_diff = store_apply_diff,
+		.label = "secondary",
+		.on_expire = "the zone answers SERVFAIL",
+		.status_what = "secondary of",
+	};
 
 	return new_secondary(l, &sink, s, zones, n, out);
 }

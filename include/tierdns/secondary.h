@@ -10,9 +10,14 @@
  * (UDP); a newer serial there starts a transfer over TCP: IXFR with the
  * stored SOA (RFC 1995), AXFR when the zone is absent or the primary
  * answers in AXFR form. The whole transfer is received first, then
- * applied in one write transaction (zoneload.h: the old zone or the new
- * one; it goes into the journal, so this server can feed secondaries of
- * its own); a transfer that breaks off changes nothing. A zone without
+ * applied in one write transaction: an AXFR replaces the zone
+ * (zoneload.h: the old zone or the new one), an IXFR's difference
+ * sequences change only the RRsets they name (zoneload_diff), its cost
+ * that of the change, not of the zone; either goes into the journal, so
+ * this server can feed secondaries of its own. A transfer that breaks
+ * off changes nothing; an IXFR that does not apply to the zone held (a
+ * deleted record is not there) changes nothing and the next transfer is
+ * an AXFR. A zone without
  * contact for its SOA's expire time answers SERVFAIL
  * (secondary_expired) and the log says so, until a primary answers again.
  *
@@ -33,6 +38,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+/* stdbool.h first (zoneload.h says why). */
+#include <ldns/ldns.h>
 
 #include "tierdns/answer.h"
 #include "tierdns/netio.h"
@@ -69,13 +77,19 @@ struct secondary_held {
  * Where a secondary keeps its zones; zone i is zones[i] of secondary_new_sink.
  * Called on the secondary's loop thread.
  *   held:  the zone's SOA values (have false when it holds none);
- *   text:  the zone as master-file text, SOA first (malloc'd, the caller
- *          frees it), for an IXFR to be applied to; NULL when it cannot;
  *   apply: replace the zone by u->text, the whole new zone in
  *          master-file form (struct secondary_update): TDNS_OK once the
  *          new zone is in use (the sink logs it), else the old one stays
  *          and err (cap bytes) says why (the secondary logs it and retries
- *          after the SOA's retry time).
+ *          after the SOA's retry time);
+ *   apply_diff: an IXFR's difference sequences (struct secondary_diff),
+ *          applied all or none to the zone held: TDNS_OK once the new
+ *          version is in use (the sink logs it), else the old one stays,
+ *          err says why and the next transfer is an AXFR. NULL: the sink
+ *          has none, and an IXFR is applied through text and apply;
+ *   text:  the zone as master-file text, SOA first (malloc'd, the caller
+ *          frees it), for an IXFR to be applied to when the sink has no
+ *          apply_diff; NULL when it cannot (or with apply_diff: unused).
  * label starts the log lines ("secondary", "rpz"); on_expire says what
  * happens when no primary answered for the expire time; status_what
  * starts secondary_status's first line ("secondary of").
@@ -87,11 +101,26 @@ struct secondary_update {
 	uint32_t serial;    /* its SOA serial */
 	size_t records;     /* records the transfer carried */
 };
+/* One difference sequence of RFC 1995 4; the records borrowed for the call. */
+struct secondary_seq {
+	ldns_rr *const *del; /* the records deleted, the old SOA first */
+	size_t n_del;
+	ldns_rr *const *add; /* the records added, the new SOA first */
+	size_t n_add;
+};
+struct secondary_diff {
+	const char *name;                /* the zone ("example.") */
+	uint32_t serial;                 /* the new SOA serial */
+	const struct secondary_seq *seq; /* from the serial held to serial, in order */
+	size_t n_seq;
+};
 struct secondary_sink {
 	void (*held)(void *ctx, size_t i, struct secondary_held *out);
 	char *(*text)(void *ctx, size_t i);
 	enum tdns_status (*apply)(void *ctx, size_t i, const struct secondary_update *u,
 				  char *err, size_t cap);
+	enum tdns_status (*apply_diff)(void *ctx, size_t i, const struct secondary_diff *d,
+				       char *err, size_t cap);
 	const char *label;
 	const char *on_expire;
 	const char *status_what;

@@ -121,8 +121,9 @@ static void test_notify_answer(void **state)
 		{ "rpz.example.", LDNS_RR_TYPE_A, "192.0.2.1", DNS_RCODE_FORMERR, false },
 		{ "rpz.example.", LDNS_RR_TYPE_SOA, NULL, DNS_RCODE_FORMERR, false },
 	};
-	struct secondary_sink sink = { no_held, no_text, no_apply, "test", "nothing",
-				       "test of", NULL };
+	struct secondary_sink sink = { .held = no_held, .text = no_text, .apply = no_apply,
+				       .label = "test", .on_expire = "nothing",
+				       .status_what = "test of" };
 	struct tdns_addr prim[2];
 	struct secondary_zone z;
 	uint8_t key[NAME_KEY_MAX];
