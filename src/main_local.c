@@ -559,13 +559,17 @@ static enum tdns_status rpz_apply(void *ctx, size_t i, const struct secondary_up
 	struct rpz_zone *z = &ps->rz[i];
 	struct tdns_policy *p = NULL;
 	struct secondary_held held;
-	char *old = z->text, *text = strdup(u->text);
+	char *old = z->text, *text = NULL;
+	size_t tcap = 0;
 	const char *why = NULL;
 	enum tdns_status st;
 
-	if (text == NULL || !secondary_held_from_text(text, &held)) {
+	/* A policy is built from the whole zone's text. */
+	if (getdelim(&text, &tcap, '\0', u->zone) <= 0 || ferror(u->zone) ||
+	    !secondary_held_from_text(text, &held)) {
+		snprintf(err, cap, "%s", ferror(u->zone) ? "the transfer cannot be read back" :
+			 "the zone has no SOA");
 		free(text);
-		snprintf(err, cap, "%s", text == NULL ? "out of memory" : "the zone has no SOA");
 		return TDNS_EPARSE;
 	}
 	pthread_mutex_lock(&ps->build_mu);

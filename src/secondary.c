@@ -3,6 +3,7 @@
  */
 #include "tierdns/secondary.h"
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <stdbool.h>
 #include <ldns/ldns.h>
@@ -29,6 +31,9 @@
 #define DEFAULT_EXPIRE 604800u
 
 enum zstate { Z_IDLE = 0, Z_SOA, Z_XFR };
+
+/* What the transfer's second record says it is (RFC 1995 4). */
+enum xform { FORM_UNKNOWN = 0, FORM_AXFR, FORM_IXFR };
 
 struct szone {
 	struct tdns_secondary *sec;
@@ -54,7 +59,13 @@ struct szone {
 	atomic_bool expired;
 	bool ixfr;               /* the transfer asked for IXFR */
 	bool force_axfr;         /* an IXFR did not apply: the next is AXFR */
-	ldns_rr_list *rrs;       /* the transfer's records so far */
+	enum xform form;
+	/* The records while the form is unknown, then an IXFR's (their
+	 * number is the change's); an AXFR's go to spool instead, an
+	 * unlinked temporary file, as master-file lines. */
+	ldns_rr_list *rrs;
+	FILE *spool;
+	size_t count;            /* records received */
 	unsigned soa_seen;       /* SOAs with the new serial seen */
 	uint32_t new_serial;
 };
@@ -111,7 +122,7 @@ static enum tdns_status store_apply(void *ctx, size_t i, const struct secondary_
 	enum tdns_status st;
 
 	(void)i;
-	st = zs == NULL ? TDNS_ENOMEM : zoneload_text(zs, u->text, u->name, err, cap);
+	st = zs == NULL ? TDNS_ENOMEM : zoneload_stream(zs, u->zone, u->name, err, cap);
 	if (st == TDNS_OK) {
 		st = zoneload_commit(zs, sec->s);
 		if (st != TDNS_OK)
@@ -237,6 +248,9 @@ static void end_exchange(struct szone *z)
 	z->tsig = NULL;
 	ldns_rr_list_deep_free(z->rrs);
 	z->rrs = NULL;
+	if (z->spool != NULL)
+		fclose(z->spool);
+	z->spool = NULL;
 	z->state = Z_IDLE;
 }
 
@@ -582,11 +596,9 @@ static void apply(struct szone *z)
 {
 	char err[ZONELOAD_ERR_MAX], *text = NULL;
 	const char *why = NULL;
-	size_t n = ldns_rr_list_rr_count(z->rrs);
-	bool ixfr = n > 2 && ldns_rr_get_type(ldns_rr_list_rr(z->rrs, 1)) == LDNS_RR_TYPE_SOA &&
-		    ldns_rdf2native_int32(ldns_rr_rdf(ldns_rr_list_rr(z->rrs, 1), 2)) !=
-			    z->new_serial;
+	bool ixfr = z->form == FORM_IXFR;
 	struct secondary_update u;
+	FILE *f = NULL;
 	enum tdns_status st;
 
 	err[0] = '\0';
@@ -600,19 +612,25 @@ static void apply(struct szone *z)
 	if (ixfr) {
 		text = apply_ixfr(z, &why);
 		z->force_axfr = text == NULL;
+		f = text != NULL ? fmemopen(text, strlen(text), "r") : NULL;
+	} else if (fflush(z->spool) == 0 && fseek(z->spool, 0, SEEK_SET) == 0) {
+		f = z->spool;
+	} else {
+		why = "the transfer's temporary file cannot be read back";
 	}
-	else
-		text = zone_text(z->rrs, 0, n - 1); /* the closing SOA once */
-	if (text == NULL) {
+	if (f == NULL) {
+		free(text);
 		failed(z, why != NULL ? why : "out of memory");
 		return;
 	}
 	u.name = z->name;
-	u.text = text;
+	u.zone = f;
 	u.how = ixfr ? "IXFR" : "AXFR";
 	u.serial = z->new_serial;
-	u.records = n;
+	u.records = z->count;
 	st = z->sec->sink.apply(z->sec->sink.ctx, z->idx, &u, err, sizeof(err));
+	if (f != z->spool)
+		fclose(f);
 	free(text);
 done:
 	if (st != TDNS_OK) {
@@ -625,14 +643,92 @@ done:
 	schedule(z, z->refresh);
 }
 
+/* An AXFR's records from now on go to an unlinked temporary file (the
+ * ones held so far first): a large zone is not held in memory while it
+ * arrives. false (why says so) when it cannot be made. */
+static bool spool_start(struct szone *z, char *why, size_t cap)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[4096];
+	int fd;
+
+	if (dir == NULL || dir[0] == '\0')
+		dir = "/tmp";
+	snprintf(path, sizeof(path), "%s/tierdns-xfr.XXXXXX", dir);
+	fd = mkstemp(path);
+	if (fd < 0) {
+		snprintf(why, cap, "cannot create a temporary file for the transfer in %s: %s",
+			 dir, strerror(errno));
+		return false;
+	}
+	/* Nothing is left behind, however the transfer ends. */
+	unlink(path);
+	z->spool = fdopen(fd, "w+");
+	if (z->spool == NULL) {
+		close(fd);
+		snprintf(why, cap, "out of memory");
+		return false;
+	}
+	for (size_t i = 0; i < ldns_rr_list_rr_count(z->rrs); i++)
+		ldns_rr_print(z->spool, ldns_rr_list_rr(z->rrs, i));
+	ldns_rr_list_deep_free(z->rrs);
+	z->rrs = NULL;
+	return true;
+}
+
+/* One record of the transfer: held (an IXFR's) or spooled (an AXFR's).
+ * *done at the closing SOA; false (why says so) on failure. */
+static bool take(struct szone *z, const ldns_rr *rr, bool *done, char *why, size_t cap)
+{
+	bool soa = ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA && ldns_rr_rd_count(rr) >= 3;
+	uint32_t serial = soa ? ldns_rdf2native_int32(ldns_rr_rdf(rr, 2)) : 0;
+	ldns_rr *copy;
+
+	if (z->count == 0 && !soa) {
+		snprintf(why, cap, "the transfer does not start with the SOA");
+		return false;
+	}
+	if (z->count == 0)
+		z->new_serial = serial;
+	z->count++;
+	if (soa && serial == z->new_serial)
+		z->soa_seen++;
+	/* An IXFR's second record is the old SOA (RFC 1995 4). */
+	if (z->count == 2)
+		z->form = soa && serial != z->new_serial ? FORM_IXFR : FORM_AXFR;
+	/* The new SOA closes an AXFR (its second time) or an IXFR's
+	 * difference sequences (its third: first, last sequence's, closing). */
+	*done = soa && serial == z->new_serial &&
+		z->soa_seen >= (z->form == FORM_IXFR ? 3u : 2u);
+	if (z->form == FORM_AXFR) {
+		if (z->spool == NULL && !spool_start(z, why, cap))
+			return false;
+		/* The closing SOA once: it is the first record's. */
+		if (!*done)
+			ldns_rr_print(z->spool, rr);
+		if (ferror(z->spool)) {
+			snprintf(why, cap, "cannot write the transfer's temporary file");
+			return false;
+		}
+		return true;
+	}
+	copy = ldns_rr_clone(rr);
+	if (copy == NULL || !ldns_rr_list_push_rr(z->rrs, copy)) {
+		ldns_rr_free(copy);
+		snprintf(why, cap, "out of memory");
+		return false;
+	}
+	return true;
+}
+
 static void xfr_reply(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t len)
 {
 	struct szone *z = ctx;
 	ldns_rr_list *ans;
 	ldns_pkt *p;
-	ldns_rr *rr;
-	size_t i, before;
-	char why[64];
+	size_t i, before = z->count;
+	bool done = false;
+	char why[160];
 
 	(void)o;
 	if (msg == NULL) {
@@ -650,49 +746,30 @@ static void xfr_reply(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t 
 		return;
 	}
 	ans = ldns_pkt_answer(p);
-	before = ldns_rr_list_rr_count(z->rrs);
-	for (i = 0; i < ldns_rr_list_rr_count(ans); i++) {
-		rr = ldns_rr_clone(ldns_rr_list_rr(ans, i));
-		if (rr == NULL || !ldns_rr_list_push_rr(z->rrs, rr)) {
-			ldns_rr_free(rr);
+	for (i = 0; i < ldns_rr_list_rr_count(ans) && !done; i++) {
+		if (!take(z, ldns_rr_list_rr(ans, i), &done, why, sizeof(why))) {
 			ldns_pkt_free(p);
-			failed(z, "out of memory");
+			failed(z, why);
 			return;
 		}
-		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SOA)
-			continue;
-		if (before + i == 0)
-			z->new_serial = ldns_rdf2native_int32(ldns_rr_rdf(rr, 2));
-		if (ldns_rdf2native_int32(ldns_rr_rdf(rr, 2)) == z->new_serial)
-			z->soa_seen++;
 	}
 	ldns_pkt_free(p);
 	contact(z);
 	if (z->timeout != NULL)
 		netio_timer_cancel(z->sec->l, z->timeout);
 	z->timeout = netio_timer_add(z->sec->l, SECONDARY_XFR_IDLE_MS, timed_out, z);
-	i = ldns_rr_list_rr_count(z->rrs);
-	if (i == 0 || ldns_rr_get_type(ldns_rr_list_rr(z->rrs, 0)) != LDNS_RR_TYPE_SOA) {
+	if (z->count == 0) {
 		failed(z, "the transfer does not start with the SOA");
 		return;
 	}
 	/* An IXFR answered by the SOA alone: nothing changed (RFC 1995 4). */
-	if (z->ixfr && i == 1 && before == 0) {
+	if (z->ixfr && z->count == 1 && before == 0) {
 		end_exchange(z);
 		schedule(z, z->refresh);
 		return;
 	}
-	/* The end: the new SOA closes an AXFR (its second time) or an IXFR's
-	 * difference sequences (its third: first, last diff's, closing). */
-	if (i >= 2) {
-		ldns_rr *second = ldns_rr_list_rr(z->rrs, 1);
-		bool ixfr_form = ldns_rr_get_type(second) == LDNS_RR_TYPE_SOA &&
-				 ldns_rdf2native_int32(ldns_rr_rdf(second, 2)) != z->new_serial;
-
-		if (z->soa_seen >= (ixfr_form ? 3u : 2u) &&
-		    ldns_rr_get_type(ldns_rr_list_rr(z->rrs, i - 1)) == LDNS_RR_TYPE_SOA)
-			apply(z);
-	}
+	if (done)
+		apply(z);
 }
 
 static void start_xfr(struct szone *z)
@@ -702,6 +779,8 @@ static void start_xfr(struct szone *z)
 	z->state = Z_XFR;
 	z->ixfr = z->have && !z->force_axfr;
 	z->force_axfr = false;
+	z->form = FORM_UNKNOWN;
+	z->count = 0;
 	z->soa_seen = 0;
 	z->rrs = ldns_rr_list_new();
 	p = make_query(z, z->ixfr ? LDNS_RR_TYPE_IXFR : LDNS_RR_TYPE_AXFR);

@@ -832,6 +832,12 @@ enum tdns_status zoneload_file(struct tdns_zoneset *zs, const char *path,
 	return st;
 }
 
+enum tdns_status zoneload_stream(struct tdns_zoneset *zs, FILE *fp, const char *label,
+				 char *err, size_t errlen)
+{
+	return parse_fp(zs, fp, label, err, errlen);
+}
+
 enum tdns_status zoneload_text(struct tdns_zoneset *zs, const char *text,
 			       const char *label, char *err, size_t errlen)
 {

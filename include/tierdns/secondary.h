@@ -13,7 +13,9 @@
  * applied in one write transaction: an AXFR replaces the zone
  * (zoneload.h: the old zone or the new one), an IXFR's difference
  * sequences change only the RRsets they name (zoneload_diff), its cost
- * that of the change, not of the zone; either goes into the journal, so
+ * that of the change, not of the zone. An AXFR's records are spooled to
+ * an unlinked temporary file in $TMPDIR (else /tmp) as they arrive, not
+ * held in memory, and the zone is loaded from it at the end; either goes into the journal, so
  * this server can feed secondaries of its own. A transfer that breaks
  * off changes nothing; an IXFR that does not apply to the zone held (a
  * deleted record is not there) changes nothing and the next transfer is
@@ -77,7 +79,7 @@ struct secondary_held {
  * Where a secondary keeps its zones; zone i is zones[i] of secondary_new_sink.
  * Called on the secondary's loop thread.
  *   held:  the zone's SOA values (have false when it holds none);
- *   apply: replace the zone by u->text, the whole new zone in
+ *   apply: replace the zone by u->zone, the whole new zone in
  *          master-file form (struct secondary_update): TDNS_OK once the
  *          new zone is in use (the sink logs it), else the old one stays
  *          and err (cap bytes) says why (the secondary logs it and retries
@@ -96,7 +98,9 @@ struct secondary_held {
  */
 struct secondary_update {
 	const char *name;   /* the zone ("example.") */
-	const char *text;   /* the new zone, SOA first */
+	FILE *zone;         /* the new zone, SOA first, read from where it stands
+			     * (borrowed: an AXFR's is a temporary file, so
+			     * that a large zone is not held in memory twice) */
 	const char *how;    /* "AXFR" or "IXFR" */
 	uint32_t serial;    /* its SOA serial */
 	size_t records;     /* records the transfer carried */

@@ -82,6 +82,10 @@ enum tdns_status zoneload_file(struct tdns_zoneset *zs, const char *path,
 /* The same from a string; label names it in errors (e.g. "inline"). */
 enum tdns_status zoneload_text(struct tdns_zoneset *zs, const char *text,
 			       const char *label, char *err, size_t errlen);
+/* The same from an open stream, read from where it stands to its end (not
+ * closed here). */
+enum tdns_status zoneload_stream(struct tdns_zoneset *zs, FILE *fp, const char *label,
+				 char *err, size_t errlen);
 
 size_t zoneload_count(const struct tdns_zoneset *zs);
 /* i < zoneload_count(zs). The info is valid until zs changes. */

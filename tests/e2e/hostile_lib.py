@@ -619,6 +619,7 @@ class ScriptedPrimary:
         self.up = True
         self.ixfr = None
         self.asked = []
+        self.stall = 0  # seconds a cut transfer stays open before the close
         self.addr = rand_addr()
         self.u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.u.bind((self.addr, 0))
@@ -683,8 +684,7 @@ class ScriptedPrimary:
                     r.answer.append(self.soa())
                 w = r.to_wire()
                 c.sendall(struct.pack("!H", len(w)) + w)
-                if not self.cut:
-                    time.sleep(0.2)
+                time.sleep(0.2 if not self.cut else self.stall)
             except Exception:  # noqa: BLE001 - a test peer
                 pass
             c.close()

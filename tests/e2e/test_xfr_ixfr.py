@@ -10,6 +10,9 @@
   - an IXFR deleting a record the secondary does not hold changes nothing
     (version 3 is served while the primary is silent) and the next
     transfer is an AXFR;
+  - an AXFR's records are spooled to an unlinked file in $TMPDIR while
+    they arrive, not held in memory; a transfer cut off closes it and
+    changes nothing;
   - a large zone from a tierdns primary: `tierdns-zone add` of one record
     reaches the secondary by IXFR with 2 RRsets written, and a secondary
     of that secondary gets the same change by IXFR (NOTIFY from the first).
@@ -174,6 +177,52 @@ h.check(dt is not None and fp.asked[n_asked:] == ["IXFR", "AXFR"],
 h.check(any("serial 4 stored (AXFR" in x for x in stored_lines(sec)), "%s" %
         stored_lines(sec))
 h.stop(sec)
+
+# ---- an AXFR goes to an unlinked temporary file while it arrives ----
+def spool_files(d):
+    """The secondary's open files in the spool directory: (link, size)."""
+    out = []
+    fds = "/proc/%d/fd" % d.pid
+    for fd in os.listdir(fds):
+        try:
+            target = os.readlink(os.path.join(fds, fd))
+            if target.startswith(spool_dir + "/tierdns-xfr."):
+                out.append((target, os.stat(os.path.join(fds, fd)).st_size))
+        except OSError:
+            pass
+    return out
+
+
+spool_dir = os.path.join(h.tmp, "spool")
+os.mkdir(spool_dir)
+# More than a stdio buffer's worth in the first message.
+fs = hl.ScriptedPrimary(1, refresh=3600, zone="sp.",
+                        records=lambda s: ["sp. 300 IN NS ns1.sp.", "ns1.sp. 300 IN A 192.0.2.%d" % s]
+                        + ["h%d.sp. 300 IN A 192.0.2.1" % i for i in range(300)])
+fs.cut = True
+fs.stall = 2
+os.environ["TMPDIR"] = spool_dir
+spsec = h.start_upper("SPOOLSEC", os.path.join(h.tmp, "spdb"), "-c", write(
+    os.path.join(h.tmp, "sp.conf"), 'zones:\n  - name: sp.\n    primaries: ["%s:%d"]\n' %
+    (fs.addr, fs.port)), "-t", "1")
+del os.environ["TMPDIR"]
+files = []
+wait_for(lambda: files.extend(spool_files(spsec)) or files, 5)
+h.check(len(files) > 0 and files[0][0].endswith(" (deleted)") and files[0][1] > 0,
+        "the AXFR's first message is in an unlinked file in $TMPDIR: %s" % files)
+h.check(os.listdir(spool_dir) == [], "nothing left in the directory: %s" %
+        os.listdir(spool_dir))
+dt = wait_for(lambda: "closed before its end" in spsec.log_text(), 10)
+h.check(dt is not None and spool_files(spsec) == [] and
+        (answers(spsec, "ns1.sp.") or ("",))[0] == "REFUSED",
+        "cut off: the file is closed, nothing stored: %s" % (spool_files(spsec),))
+fs.cut = False
+notify(spsec, "sp.", fs.addr)
+dt = wait_for(lambda: (answers(spsec, "ns1.sp.") or ("", []))[1] ==
+              ["ns1.sp. 300 IN A 192.0.2.1"], 15)
+h.check(dt is not None and spool_files(spsec) == [],
+        "a whole AXFR is loaded from it, and it is closed: %s" % (spool_files(spsec),))
+h.stop(spsec)
 
 # ---- a large zone: tierdns primary -> secondary -> its secondary ----
 pdb = os.path.join(h.tmp, "pdb")
