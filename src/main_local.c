@@ -559,15 +559,13 @@ static enum tdns_status rpz_apply(void *ctx, size_t i, const struct secondary_up
 	struct rpz_zone *z = &ps->rz[i];
 	struct tdns_policy *p = NULL;
 	struct secondary_held held;
-	char *old = z->text, *text = NULL;
-	size_t tcap = 0;
+	char *old = z->text, *text = secondary_update_text(u);
 	const char *why = NULL;
 	enum tdns_status st;
 
 	/* A policy is built from the whole zone's text. */
-	if (getdelim(&text, &tcap, '\0', u->zone) <= 0 || ferror(u->zone) ||
-	    !secondary_held_from_text(text, &held)) {
-		snprintf(err, cap, "%s", ferror(u->zone) ? "the transfer cannot be read back" :
+	if (text == NULL || !secondary_held_from_text(text, &held)) {
+		snprintf(err, cap, "%s", text == NULL ? "the transfer cannot be read back" :
 			 "the zone has no SOA");
 		free(text);
 		return TDNS_EPARSE;

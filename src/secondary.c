@@ -30,6 +30,8 @@
 #define DEFAULT_RETRY 600u
 #define DEFAULT_EXPIRE 604800u
 
+#define SPOOL_REC_MAX 65535u /* a record of a message fits in one */
+
 enum zstate { Z_IDLE = 0, Z_SOA, Z_XFR };
 
 /* What the transfer's second record says it is (RFC 1995 4). */
@@ -65,6 +67,8 @@ struct szone {
 	 * unlinked temporary file, as master-file lines. */
 	ldns_rr_list *rrs;
 	FILE *spool;
+	ldns_buffer *line;       /* one record on its way to spool */
+	uint8_t *rec;            /* one record read back (SPOOL_REC_MAX) */
 	size_t count;            /* records received */
 	unsigned soa_seen;       /* SOAs with the new serial seen */
 	uint32_t new_serial;
@@ -122,7 +126,7 @@ static enum tdns_status store_apply(void *ctx, size_t i, const struct secondary_
 	enum tdns_status st;
 
 	(void)i;
-	st = zs == NULL ? TDNS_ENOMEM : zoneload_stream(zs, u->zone, u->name, err, cap);
+	st = zs == NULL ? TDNS_ENOMEM : zoneload_records(zs, u->next, u->it, u->name, err, cap);
 	if (st == TDNS_OK) {
 		st = zoneload_commit(zs, sec->s);
 		if (st != TDNS_OK)
@@ -201,6 +205,28 @@ static void read_zone(struct szone *z)
 	}
 }
 
+char *secondary_update_text(const struct secondary_update *u)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	ldns_rr *rr = NULL;
+	bool ok = f != NULL;
+
+	while (ok && (ok = u->next(u->it, &rr)) && rr != NULL) {
+		ldns_rr_print(f, rr);
+		ldns_rr_free(rr);
+		rr = NULL;
+	}
+	if (f != NULL && fclose(f) != 0)
+		ok = false;
+	if (!ok) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
 bool secondary_held_from_text(const char *text, struct secondary_held *out)
 {
 	FILE *f = fmemopen((void *)(uintptr_t)text, strlen(text), "r");
@@ -251,6 +277,10 @@ static void end_exchange(struct szone *z)
 	if (z->spool != NULL)
 		fclose(z->spool);
 	z->spool = NULL;
+	ldns_buffer_free(z->line);
+	z->line = NULL;
+	free(z->rec);
+	z->rec = NULL;
 	z->state = Z_IDLE;
 }
 
@@ -338,16 +368,25 @@ out:
 }
 
 /* A reply to our query: ID, QR, question, TSIG; its packet or NULL. */
+/* A reply to our query: ID, QR, TSIG. false: not ours (ignored) or
+ * failed here. */
+static bool reply_ours(struct szone *z, const uint8_t *msg, size_t len)
+{
+	if (len < DNS_HDR_LEN || dns_rd16(msg) != z->id || !(msg[2] & 0x80))
+		return false;
+	if (z->tsig != NULL && !tsig_verify_next(z->tsig, msg, len)) {
+		failed(z, "the answer's TSIG does not verify");
+		return false;
+	}
+	return true;
+}
+
 static ldns_pkt *check_reply(struct szone *z, const uint8_t *msg, size_t len)
 {
 	ldns_pkt *p = NULL;
 
-	if (len < DNS_HDR_LEN || dns_rd16(msg) != z->id || !(msg[2] & 0x80))
+	if (!reply_ours(z, msg, len))
 		return NULL;
-	if (z->tsig != NULL && !tsig_verify_next(z->tsig, msg, len)) {
-		failed(z, "the answer's TSIG does not verify");
-		return NULL;
-	}
 	if (ldns_wire2pkt(&p, msg, len) != LDNS_STATUS_OK) {
 		failed(z, "a malformed answer");
 		return NULL;
@@ -421,28 +460,6 @@ static void soa_check(struct szone *z)
 	z->timeout = netio_timer_add(z->sec->l, SECONDARY_QUERY_MS, timed_out, z);
 }
 
-/* The zone text of rrs[from..to) (master-file lines) into a new string. */
-static char *zone_text(ldns_rr_list *rrs, size_t from, size_t to)
-{
-	char *buf = NULL, *line;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	if (f == NULL)
-		return NULL;
-	for (size_t i = from; i < to; i++) {
-		line = ldns_rr2str(ldns_rr_list_rr(rrs, i));
-		if (line != NULL)
-			fputs(line, f);
-		free(line);
-	}
-	if (fclose(f) != 0) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
-
 /* The zone held as text (sink.text), as an ldns record list, or NULL. */
 static ldns_rr_list *stored_zone(struct szone *z)
 {
@@ -484,13 +501,12 @@ static bool list_remove(ldns_rr_list *l, const ldns_rr *rr)
 
 /* Apply an RFC 1995 response (rrs: SOA new, then difference sequences,
  * then SOA new) to the zone held as text (a sink without apply_diff);
- * the text of the new zone, or NULL. */
-static char *apply_ixfr(struct szone *z, const char **why)
+ * the records of the new zone, SOA first, or NULL. */
+static ldns_rr_list *apply_ixfr(struct szone *z, const char **why)
 {
 	ldns_rr_list *l = stored_zone(z);
 	size_t n = ldns_rr_list_rr_count(z->rrs), i;
 	bool adding = false;
-	char *text = NULL;
 	int soas = 0;
 
 	*why = "the stored zone cannot be read";
@@ -526,11 +542,11 @@ static char *apply_ixfr(struct szone *z, const char **why)
 			break;
 		}
 	}
-	text = zone_text(l, 0, ldns_rr_list_rr_count(l));
-	*why = text == NULL ? "out of memory" : NULL;
+	*why = NULL;
+	return l;
 out:
 	ldns_rr_list_deep_free(l);
-	return text;
+	return NULL;
 }
 
 /* The difference sequences of the IXFR response in z->rrs (SOA new,
@@ -591,14 +607,35 @@ static enum tdns_status apply_diff(struct szone *z, char *err, size_t cap)
 	return st;
 }
 
+/* secondary_update.next over the records of a list (the new zone the text
+ * path makes). */
+struct list_it {
+	const ldns_rr_list *l;
+	size_t i;
+};
+
+static bool list_next(void *ctx, ldns_rr **rr)
+{
+	struct list_it *it = ctx;
+
+	*rr = NULL;
+	if (it->i >= ldns_rr_list_rr_count(it->l))
+		return true;
+	*rr = ldns_rr_clone(ldns_rr_list_rr(it->l, it->i++));
+	return *rr != NULL;
+}
+
+static bool spool_next(void *ctx, ldns_rr **rr);
+
 /* The complete transfer to the sink (the store: one write transaction). */
 static void apply(struct szone *z)
 {
-	char err[ZONELOAD_ERR_MAX], *text = NULL;
+	char err[ZONELOAD_ERR_MAX];
 	const char *why = NULL;
 	bool ixfr = z->form == FORM_IXFR;
 	struct secondary_update u;
-	FILE *f = NULL;
+	struct list_it lit = { NULL, 0 };
+	ldns_rr_list *l = NULL;
 	enum tdns_status st;
 
 	err[0] = '\0';
@@ -609,29 +646,29 @@ static void apply(struct szone *z)
 		z->force_axfr = st != TDNS_OK;
 		goto done;
 	}
-	if (ixfr) {
-		text = apply_ixfr(z, &why);
-		z->force_axfr = text == NULL;
-		f = text != NULL ? fmemopen(text, strlen(text), "r") : NULL;
-	} else if (fflush(z->spool) == 0 && fseek(z->spool, 0, SEEK_SET) == 0) {
-		f = z->spool;
-	} else {
-		why = "the transfer's temporary file cannot be read back";
-	}
-	if (f == NULL) {
-		free(text);
-		failed(z, why != NULL ? why : "out of memory");
-		return;
-	}
 	u.name = z->name;
-	u.zone = f;
 	u.how = ixfr ? "IXFR" : "AXFR";
 	u.serial = z->new_serial;
 	u.records = z->count;
+	if (ixfr) {
+		l = apply_ixfr(z, &why);
+		z->force_axfr = l == NULL;
+		if (l == NULL) {
+			failed(z, why != NULL ? why : "out of memory");
+			return;
+		}
+		lit.l = l;
+		u.next = list_next;
+		u.it = &lit;
+	} else if (fflush(z->spool) == 0 && fseek(z->spool, 0, SEEK_SET) == 0) {
+		u.next = spool_next;
+		u.it = z;
+	} else {
+		failed(z, "the transfer's temporary file cannot be read back");
+		return;
+	}
 	st = z->sec->sink.apply(z->sec->sink.ctx, z->idx, &u, err, sizeof(err));
-	if (f != z->spool)
-		fclose(f);
-	free(text);
+	ldns_rr_list_deep_free(l);
 done:
 	if (st != TDNS_OK) {
 		failed(z, err[0] != '\0' ? err : tdns_strerror(st));
@@ -641,6 +678,49 @@ done:
 	z->primary = 0;
 	read_zone(z);
 	schedule(z, z->refresh);
+}
+
+/* rr onto the spool: u16 length, the record in uncompressed wire form
+ * (through one buffer for the whole transfer). */
+static bool spool_rr(struct szone *z, const ldns_rr *rr)
+{
+	uint8_t hdr[2];
+	size_t len;
+
+	ldns_buffer_clear(z->line);
+	if (ldns_rr2buffer_wire(z->line, rr, LDNS_SECTION_ANSWER) != LDNS_STATUS_OK)
+		return false;
+	len = ldns_buffer_position(z->line);
+	if (len > SPOOL_REC_MAX)
+		return false;
+	hdr[0] = (uint8_t)(len >> 8);
+	hdr[1] = (uint8_t)len;
+	return fwrite(hdr, 1, 2, z->spool) == 2 &&
+	       fwrite(ldns_buffer_begin(z->line), 1, len, z->spool) == len;
+}
+
+/* secondary_update.next over the spool. */
+static bool spool_next(void *ctx, ldns_rr **rr)
+{
+	struct szone *z = ctx;
+	uint8_t hdr[2];
+	size_t got, len, pos = 0;
+
+	*rr = NULL;
+	got = fread(hdr, 1, 2, z->spool);
+	if (got == 0 && feof(z->spool) && !ferror(z->spool))
+		return true;
+	if (got != 2)
+		return false;
+	len = dns_rd16(hdr);
+	if (fread(z->rec, 1, len, z->spool) != len ||
+	    ldns_wire2rr(rr, z->rec, len, &pos, LDNS_SECTION_ANSWER) != LDNS_STATUS_OK ||
+	    pos != len) {
+		ldns_rr_free(*rr);
+		*rr = NULL;
+		return false;
+	}
+	return true;
 }
 
 /* An AXFR's records from now on go to an unlinked temporary file (the
@@ -664,13 +744,20 @@ static bool spool_start(struct szone *z, char *why, size_t cap)
 	/* Nothing is left behind, however the transfer ends. */
 	unlink(path);
 	z->spool = fdopen(fd, "w+");
-	if (z->spool == NULL) {
-		close(fd);
+	z->line = ldns_buffer_new(512);
+	z->rec = malloc(SPOOL_REC_MAX);
+	if (z->spool == NULL || z->line == NULL || z->rec == NULL) {
+		if (z->spool == NULL)
+			close(fd);
 		snprintf(why, cap, "out of memory");
 		return false;
 	}
-	for (size_t i = 0; i < ldns_rr_list_rr_count(z->rrs); i++)
-		ldns_rr_print(z->spool, ldns_rr_list_rr(z->rrs, i));
+	for (size_t i = 0; i < ldns_rr_list_rr_count(z->rrs); i++) {
+		if (!spool_rr(z, ldns_rr_list_rr(z->rrs, i))) {
+			snprintf(why, cap, "cannot write the transfer's temporary file");
+			return false;
+		}
+	}
 	ldns_rr_list_deep_free(z->rrs);
 	z->rrs = NULL;
 	return true;
@@ -704,9 +791,7 @@ static bool take(struct szone *z, const ldns_rr *rr, bool *done, char *why, size
 		if (z->spool == NULL && !spool_start(z, why, cap))
 			return false;
 		/* The closing SOA once: it is the first record's. */
-		if (!*done)
-			ldns_rr_print(z->spool, rr);
-		if (ferror(z->spool)) {
+		if ((!*done && !spool_rr(z, rr)) || ferror(z->spool)) {
 			snprintf(why, cap, "cannot write the transfer's temporary file");
 			return false;
 		}
@@ -724,10 +809,8 @@ static bool take(struct szone *z, const ldns_rr *rr, bool *done, char *why, size
 static void xfr_reply(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t len)
 {
 	struct szone *z = ctx;
-	ldns_rr_list *ans;
-	ldns_pkt *p;
-	size_t i, before = z->count;
-	bool done = false;
+	size_t i, n, qd, pos = DNS_HDR_LEN, before = z->count;
+	bool done = false, ok;
 	char why[160];
 
 	(void)o;
@@ -735,25 +818,34 @@ static void xfr_reply(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t 
 		failed(z, "the transfer connection closed before its end");
 		return;
 	}
-	p = check_reply(z, msg, len);
-	if (p == NULL)
+	if (!reply_ours(z, msg, len))
 		return;
-	if (ldns_pkt_get_rcode(p) != LDNS_RCODE_NOERROR) {
-		snprintf(why, sizeof(why), "transfer refused (rcode %d)",
-			 (int)ldns_pkt_get_rcode(p));
-		ldns_pkt_free(p);
+	if ((msg[3] & 0x0f) != LDNS_RCODE_NOERROR) {
+		snprintf(why, sizeof(why), "transfer refused (rcode %d)", msg[3] & 0x0f);
 		failed(z, why);
 		return;
 	}
-	ans = ldns_pkt_answer(p);
-	for (i = 0; i < ldns_rr_list_rr_count(ans) && !done; i++) {
-		if (!take(z, ldns_rr_list_rr(ans, i), &done, why, sizeof(why))) {
-			ldns_pkt_free(p);
+	/* Record by record, each freed before the next: a message's
+	 * records never pile up (a heap that grows and shrinks by a whole
+	 * message each time costs page faults at every message). */
+	qd = dns_rd16(msg + 4);
+	n = qd + dns_rd16(msg + 6);
+	for (i = 0; i < n && !done; i++) {
+		ldns_rr *rr = NULL;
+
+		if (ldns_wire2rr(&rr, msg, len, &pos, i < qd ? LDNS_SECTION_QUESTION
+							     : LDNS_SECTION_ANSWER) !=
+		    LDNS_STATUS_OK) {
+			failed(z, "a malformed answer");
+			return;
+		}
+		ok = i < qd || take(z, rr, &done, why, sizeof(why));
+		ldns_rr_free(rr);
+		if (!ok) {
 			failed(z, why);
 			return;
 		}
 	}
-	ldns_pkt_free(p);
 	contact(z);
 	if (z->timeout != NULL)
 		netio_timer_cancel(z->sec->l, z->timeout);

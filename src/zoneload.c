@@ -832,10 +832,43 @@ enum tdns_status zoneload_file(struct tdns_zoneset *zs, const char *path,
 	return st;
 }
 
-enum tdns_status zoneload_stream(struct tdns_zoneset *zs, FILE *fp, const char *label,
-				 char *err, size_t errlen)
+enum tdns_status zoneload_records(struct tdns_zoneset *zs, zoneload_next_fn next, void *ctx,
+				  const char *label, char *err, size_t errlen)
 {
-	return parse_fp(zs, fp, label, err, errlen);
+	struct zl_zone *z = calloc(1, sizeof(*z));
+	ldns_rr *rr = NULL;
+	enum tdns_status st = TDNS_OK;
+	int n = 0;
+
+	if (z == NULL || (z->file = strdup(label)) == NULL) {
+		zoneload_seterr(err, errlen, "%s: out of memory", label);
+		st = TDNS_ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		if (!next(ctx, &rr)) {
+			zoneload_seterr(err, errlen, "%s: record %d cannot be read", label,
+					n + 1);
+			st = TDNS_EIO;
+			goto out;
+		}
+		if (rr == NULL)
+			break;
+		st = add_parsed(z, rr, ++n, err, errlen);
+		ldns_rr_free(rr);
+		rr = NULL;
+		if (st != TDNS_OK)
+			goto out;
+	}
+	st = finish_zone(z, err, errlen);
+	if (st == TDNS_OK)
+		st = set_add_zone(zs, z, err, errlen);
+	if (st == TDNS_OK)
+		z = NULL;
+out:
+	ldns_rr_free(rr);
+	zone_free(z);
+	return st;
 }
 
 enum tdns_status zoneload_text(struct tdns_zoneset *zs, const char *text,

@@ -13,9 +13,9 @@
  * applied in one write transaction: an AXFR replaces the zone
  * (zoneload.h: the old zone or the new one), an IXFR's difference
  * sequences change only the RRsets they name (zoneload_diff), its cost
- * that of the change, not of the zone. An AXFR's records are spooled to
- * an unlinked temporary file in $TMPDIR (else /tmp) as they arrive, not
- * held in memory, and the zone is loaded from it at the end; either goes into the journal, so
+ * that of the change, not of the zone. An AXFR's records are spooled (in
+ * wire form) to an unlinked temporary file in $TMPDIR (else /tmp) as they
+ * arrive, not held in memory, and the zone is loaded from it at the end; either goes into the journal, so
  * this server can feed secondaries of its own. A transfer that breaks
  * off changes nothing; an IXFR that does not apply to the zone held (a
  * deleted record is not there) changes nothing and the next transfer is
@@ -79,8 +79,8 @@ struct secondary_held {
  * Where a secondary keeps its zones; zone i is zones[i] of secondary_new_sink.
  * Called on the secondary's loop thread.
  *   held:  the zone's SOA values (have false when it holds none);
- *   apply: replace the zone by u->zone, the whole new zone in
- *          master-file form (struct secondary_update): TDNS_OK once the
+ *   apply: replace the zone by the whole new zone, whose records
+ *          u->next gives (struct secondary_update): TDNS_OK once the
  *          new zone is in use (the sink logs it), else the old one stays
  *          and err (cap bytes) says why (the secondary logs it and retries
  *          after the SOA's retry time);
@@ -98,9 +98,13 @@ struct secondary_held {
  */
 struct secondary_update {
 	const char *name;   /* the zone ("example.") */
-	FILE *zone;         /* the new zone, SOA first, read from where it stands
-			     * (borrowed: an AXFR's is a temporary file, so
-			     * that a large zone is not held in memory twice) */
+	/* The new zone's records, SOA first, once through: u->next(u->it,
+	 * &rr) gives the next in *rr (the sink frees it), NULL after the
+	 * last; false when it cannot be read (nothing is applied then). An
+	 * AXFR's are read back from the file they were spooled to. The
+	 * signature is zoneload_next_fn's. */
+	bool (*next)(void *it, ldns_rr **rr);
+	void *it;
 	const char *how;    /* "AXFR" or "IXFR" */
 	uint32_t serial;    /* its SOA serial */
 	size_t records;     /* records the transfer carried */
@@ -139,6 +143,11 @@ enum tdns_status secondary_new(struct tdns_loop *l, struct tdns_store *s,
 enum tdns_status secondary_new_sink(struct tdns_loop *l, const struct secondary_sink *sink,
 				    const struct secondary_zone *zones, size_t n,
 				    struct tdns_secondary **out);
+
+/* The zone of u as master-file text, SOA first (malloc'd: the caller
+ * frees it), for a sink that keeps text; NULL when it cannot be read or
+ * out of memory. Reads u's records (once). */
+char *secondary_update_text(const struct secondary_update *u);
 
 /* The SOA values of a zone in master-file text (its SOA record; the
  * first one when there are several). false when text has no SOA or does

@@ -82,10 +82,14 @@ enum tdns_status zoneload_file(struct tdns_zoneset *zs, const char *path,
 /* The same from a string; label names it in errors (e.g. "inline"). */
 enum tdns_status zoneload_text(struct tdns_zoneset *zs, const char *text,
 			       const char *label, char *err, size_t errlen);
-/* The same from an open stream, read from where it stands to its end (not
- * closed here). */
-enum tdns_status zoneload_stream(struct tdns_zoneset *zs, FILE *fp, const char *label,
-				 char *err, size_t errlen);
+/* The same from records given one at a time (an AXFR's, without the
+ * closing SOA), every name absolute: each call of next gives the next
+ * record in *rr (owned by the caller of next, which frees it), NULL after
+ * the last; next's false is a read error (TDNS_EIO). Errors say "LABEL:N"
+ * for the Nth record. */
+typedef bool (*zoneload_next_fn)(void *ctx, ldns_rr **rr);
+enum tdns_status zoneload_records(struct tdns_zoneset *zs, zoneload_next_fn next, void *ctx,
+				  const char *label, char *err, size_t errlen);
 
 size_t zoneload_count(const struct tdns_zoneset *zs);
 /* i < zoneload_count(zs). The info is valid until zs changes. */
