@@ -1163,6 +1163,69 @@ static void test_diff(void **state)
 	}
 }
 
+/* zoneload_records: records given one at a time make the zone their text
+ * makes; a record that cannot be read adds nothing. */
+struct rec_it {
+	ldns_rr_list *l;
+	size_t i, fail_at; /* next fails at record fail_at (0: never) */
+};
+
+static bool rec_next(void *ctx, ldns_rr **rr)
+{
+	struct rec_it *it = ctx;
+
+	*rr = NULL;
+	if (it->fail_at > 0 && it->i + 1 == it->fail_at)
+		return false;
+	if (it->i < ldns_rr_list_rr_count(it->l))
+		*rr = ldns_rr_clone(ldns_rr_list_rr(it->l, it->i++));
+	return true;
+}
+
+static void test_records(void **state)
+{
+	struct fx *f = *state;
+	struct rec_it it = { NULL, 0, 0 };
+	struct tdns_zoneset *zs;
+	struct tdns_store *s2 = NULL;
+	ldns_zone *lz = NULL;
+	FILE *fp = fmemopen((void *)(uintptr_t)DSIGNED, strlen(DSIGNED), "r");
+	char err[ZONELOAD_ERR_MAX] = "", dir2[64], *got, *want;
+
+	assert_non_null(fp);
+	assert_int_equal(ldns_zone_new_frm_fp(&lz, fp, NULL, 0, LDNS_RR_CLASS_IN),
+			 LDNS_STATUS_OK);
+	fclose(fp);
+	it.l = ldns_rr_list_clone(ldns_zone_rrs(lz));
+	assert_non_null(it.l);
+	assert_true(ldns_rr_list_push_rr(it.l, ldns_rr_clone(ldns_zone_soa(lz))));
+	ldns_zone_deep_free(lz);
+
+	zs = zoneload_new();
+	it.fail_at = 3;
+	assert_int_equal(zoneload_records(zs, rec_next, &it, "xfr", err, sizeof(err)),
+			 TDNS_EIO);
+	assert_string_equal(err, "xfr: record 3 cannot be read");
+	assert_int_equal(zoneload_count(zs), 0);
+	it.i = 0;
+	it.fail_at = 0;
+	assert_int_equal(zoneload_records(zs, rec_next, &it, "xfr", err, sizeof(err)),
+			 TDNS_OK);
+	assert_int_equal(zoneload_commit(zs, f->s), TDNS_OK);
+	zoneload_free(zs);
+	got = zone_state(f->s, "site.");
+	tu_tmpdir(dir2);
+	assert_int_equal(store_open(dir2, NULL, &s2), TDNS_OK);
+	load_ok(s2, DSIGNED);
+	want = zone_state(s2, "site.");
+	assert_string_equal(got, want);
+	store_close(s2);
+	tu_rmdir(dir2);
+	free(got);
+	free(want);
+	ldns_rr_list_deep_free(it.l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1189,6 +1252,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_add_and_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_diff, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_records, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
