@@ -49,12 +49,7 @@ def answers(d, name, rdtype="A"):
 
 
 def wait_for(fn, timeout):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if fn():
-            return time.monotonic() - t0
-        time.sleep(0.02)
-    return None
+    return hl.wait_for(fn, timeout, step=0.02)
 
 
 def notify(d, zone, src):
