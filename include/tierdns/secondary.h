@@ -12,14 +12,14 @@
  * answers in AXFR form. The whole transfer is received first, then
  * applied in one write transaction: an AXFR replaces the zone
  * (zoneload.h: the old zone or the new one), an IXFR's difference
- * sequences change only the RRsets they name (zoneload_diff), its cost
- * that of the change, not of the zone. An AXFR's records are spooled (in
- * wire form) to an unlinked temporary file in $TMPDIR (else /tmp) as they
- * arrive, not held in memory, and the zone is loaded from it at the end; either goes into the journal, so
- * this server can feed secondaries of its own. A transfer that breaks
- * off changes nothing; an IXFR that does not apply to the zone held (a
- * deleted record is not there) changes nothing and the next transfer is
- * an AXFR. A zone without
+ * sequences change only the RRsets they name (zoneload_diff), at the cost
+ * of the change, not of the zone; either goes into the journal, so this
+ * server can feed secondaries of its own. An AXFR's records are spooled
+ * (in wire form) to an unlinked temporary file in $TMPDIR (else /tmp) as
+ * they arrive, not held in memory, and loaded from it at the closing SOA.
+ * A transfer that breaks off changes nothing; an IXFR that does not apply
+ * to the zone held (a deleted record is not there) changes nothing and
+ * the next transfer is an AXFR. A zone without
  * contact for its SOA's expire time answers SERVFAIL
  * (secondary_expired) and the log says so, until a primary answers again.
  *
