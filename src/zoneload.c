@@ -1667,34 +1667,47 @@ static enum tdns_status parse_rr(const char *text, ldns_rr **rr, char *err,
 	return TDNS_OK;
 }
 
+/* Stored rdata of type (names in any case) into out (rdlen bytes) with
+ * its names lower-cased, as rr_rdata_write's canon writes it: which bytes
+ * are names only the type's layout says; rdata ldns cannot lay out is
+ * copied as it is. false: out of memory. */
+static bool rdata_canon(uint16_t type, const uint8_t *rd, uint16_t rdlen, uint8_t *out)
+{
+	ldns_rr *rr = ldns_rr_new();
+	uint8_t *buf = malloc(2 + (size_t)rdlen);
+	size_t pos = 0;
+
+	if (buf == NULL || rr == NULL) {
+		free(buf);
+		ldns_rr_free(rr);
+		return false;
+	}
+	ldns_rr_set_type(rr, (ldns_rr_type)type);
+	buf[0] = (uint8_t)(rdlen >> 8);
+	buf[1] = (uint8_t)rdlen;
+	if (rdlen > 0)
+		memcpy(buf + 2, rd, rdlen);
+	if (ldns_wire2rdf(rr, buf, 2 + (size_t)rdlen, &pos) == LDNS_STATUS_OK &&
+	    pos == 2 + (size_t)rdlen && rr_rdata_len(rr) == rdlen)
+		rr_rdata_write(rr, out, true);
+	else if (rdlen > 0)
+		memcpy(out, rd, rdlen);
+	free(buf);
+	ldns_rr_free(rr);
+	return true;
+}
+
 /* Compare a stored rdata with a canonical one (names case-insensitive). */
 static bool rdata_matches(uint16_t type, const uint8_t *rd, uint16_t rdlen,
 			  const uint8_t *canon, size_t clen)
 {
-	static const uint8_t root_wire[1] = { 0 };
-	ldns_rdf *owner = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, 1, root_wire);
-	ldns_rr *rr = NULL;
-	uint8_t *buf = NULL;
-	bool eq = false;
-	size_t len;
+	uint8_t *buf;
+	bool eq;
 
-	if (owner == NULL)
-		goto out;
-	rr = rr_from_rdata(owner, type, 0, rd, rdlen);
-	if (rr == NULL)
-		goto out;
-	len = rr_rdata_len(rr);
-	if (len != clen)
-		goto out;
-	buf = malloc(len > 0 ? len : 1);
-	if (buf == NULL)
-		goto out;
-	rr_rdata_write(rr, buf, true);
-	eq = memcmp(buf, canon, len) == 0;
-out:
+	if (rdlen != clen || (buf = malloc(clen > 0 ? clen : 1)) == NULL)
+		return false;
+	eq = rdata_canon(type, rd, rdlen, buf) && memcmp(buf, canon, clen) == 0;
 	free(buf);
-	ldns_rr_free(rr);
-	ldns_rdf_deep_free(owner);
 	return eq;
 }
 
@@ -2032,8 +2045,6 @@ static enum tdns_status df_set_push(struct df_set *s, uint16_t type, bool sig,
 				    const uint8_t *rd, uint16_t rdlen, const uint8_t *canon)
 {
 	struct df_item *it;
-	ldns_rr *rr = NULL;
-	size_t pos = 0;
 
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 8;
@@ -2056,30 +2067,9 @@ static enum tdns_status df_set_push(struct df_set *s, uint16_t type, bool sig,
 		memcpy(it->rd, rd, rdlen);
 	if (canon != NULL) {
 		memcpy(it->canon, canon, rdlen);
-	} else {
-		/* Which bytes are names only the type's layout says; rdata
-		 * ldns cannot lay out is compared as it is. */
-		uint8_t *buf = malloc(2 + (size_t)rdlen);
-
-		rr = ldns_rr_new();
-		if (buf == NULL || rr == NULL) {
-			free(buf);
-			ldns_rr_free(rr);
-			free(it->rd);
-			return TDNS_ENOMEM;
-		}
-		ldns_rr_set_type(rr, sig ? LDNS_RR_TYPE_RRSIG : (ldns_rr_type)type);
-		buf[0] = (uint8_t)(rdlen >> 8);
-		buf[1] = (uint8_t)rdlen;
-		if (rdlen > 0)
-			memcpy(buf + 2, rd, rdlen);
-		if (ldns_wire2rdf(rr, buf, 2 + (size_t)rdlen, &pos) == LDNS_STATUS_OK &&
-		    pos == 2 + (size_t)rdlen && rr_rdata_len(rr) == rdlen)
-			rr_rdata_write(rr, it->canon, true);
-		else if (rdlen > 0)
-			memcpy(it->canon, rd, rdlen);
-		free(buf);
-		ldns_rr_free(rr);
+	} else if (!rdata_canon(sig ? LDNS_RR_TYPE_RRSIG : type, rd, rdlen, it->canon)) {
+		free(it->rd);
+		return TDNS_ENOMEM;
 	}
 	s->n++;
 	return TDNS_OK;
