@@ -29,6 +29,7 @@ import dns.message  # noqa: E402
 import dns.query  # noqa: E402
 import dns.rcode  # noqa: E402
 import dns.rdatatype  # noqa: E402
+import dns.rrset  # noqa: E402
 
 h = hl.Harness("test_xfr_ixfr")
 BIG = int(os.environ.get("TDNS_IXFR_RECORDS", "20000"))
@@ -191,9 +192,9 @@ def spool_files(d):
 spool_dir = os.path.join(h.tmp, "spool")
 os.mkdir(spool_dir)
 # More than a stdio buffer's worth in the first message.
-fs = hl.ScriptedPrimary(1, refresh=3600, zone="sp.",
-                        records=lambda s: ["sp. 300 IN NS ns1.sp.", "ns1.sp. 300 IN A 192.0.2.%d" % s]
-                        + ["h%d.sp. 300 IN A 192.0.2.1" % i for i in range(300)])
+fs = hl.ScriptedPrimary(1, refresh=3600, zone="sp.", records=lambda s: [
+    "sp. 300 IN NS ns1.sp.", "ns1.sp. 300 IN A 192.0.2.%d" % s] +
+    ["h%d.sp. 300 IN A 192.0.2.1" % i for i in range(300)])
 fs.cut = True
 fs.stall = 2
 os.environ["TMPDIR"] = spool_dir
