@@ -64,7 +64,7 @@ struct szone {
 	enum xform form;
 	/* The records while the form is unknown, then an IXFR's (their
 	 * number is the change's); an AXFR's go to spool instead, an
-	 * unlinked temporary file, as master-file lines. */
+	 * unlinked temporary file, in wire form (spool_rr). */
 	ldns_rr_list *rrs;
 	FILE *spool;
 	ldns_buffer *line;       /* one record on its way to spool */
