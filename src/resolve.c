@@ -179,7 +179,7 @@ struct tdns_resolver {
 	size_t n_out;
 	uint32_t seq;             /* high half of the next token */
 	uint64_t armed;           /* deadline last given to transport.wake */
-	uint8_t *buf;             /* WIRE_MAX_MSG scratch for deferred answers */
+	uint8_t *buf;             /* DNS_MSG_MAX scratch for deferred answers */
 	struct tdns_txn *rtxn;    /* read snapshot, reset between queries
 				   * (or batches, resolver_batch) */
 	bool held;                /* in a batch: rtxn stays open across it */
@@ -938,7 +938,7 @@ static void answer_waiter(struct tdns_resolver *r, struct waiter *w,
 			count_servfail(r, RESOLVER_SF_BOGUS);
 	}
 	ok = chain_policy(r, &q, a) == PIPELINE_ANSWER &&
-	     encode_reply(&q, a, r->buf, WIRE_MAX_MSG, &len) == TDNS_OK;
+	     encode_reply(&q, a, r->buf, DNS_MSG_MAX, &len) == TDNS_OK;
 out:
 	r->cfg.client.answer(r->cfg.client.ctx, w->held, ok ? r->buf : NULL,
 			     ok ? len : 0);
@@ -2518,7 +2518,7 @@ enum tdns_status resolver_new(const struct tdns_resolver_cfg *cfg,
 	r->slots = calloc(r->cfg.max_outstanding, sizeof(*r->slots));
 	r->free_slots = calloc(r->cfg.max_outstanding, sizeof(*r->free_slots));
 	r->buckets = calloc(r->n_buckets, sizeof(*r->buckets));
-	r->buf = malloc(WIRE_MAX_MSG);
+	r->buf = malloc(DNS_MSG_MAX);
 	r->puts = calloc(r->cfg.max_outstanding, sizeof(*r->puts));
 	r->commit_tail = &r->commit;
 	if (r->slots == NULL || r->free_slots == NULL || r->buckets == NULL ||
