@@ -23,6 +23,7 @@
 #include "tierdns/name.h"
 #include "tierdns/zonedb.h"
 #include "tierdns/zoneload.h"
+#include "tierdns/zonesign.h"
 
 /* Timers while the zone is absent or its SOA unreadable (RFC 1912 2.2's
  * usual values). */
@@ -117,18 +118,35 @@ static void store_held(void *ctx, size_t i, struct secondary_held *out)
 	store_abort(t);
 }
 
+/* The end of a transfer's write transaction t: the primary's version is
+ * the zone now, so signing keys a `tierdns-zone sign` of this store
+ * remembered for it are forgotten, as a load forgets them (zonesign.h),
+ * and t is committed (aborted on failure). */
+static enum tdns_status store_finish(struct tdns_txn *t, const struct secondary_zone *sz,
+				     enum tdns_status st)
+{
+	if (st == TDNS_OK)
+		st = zonesign_forget(t, sz->apex, sz->apex_len);
+	if (st == TDNS_OK)
+		return store_commit(t);
+	store_abort(t);
+	return st;
+}
+
 /* The store sink: the new zone in one write transaction. */
 static enum tdns_status store_apply(void *ctx, size_t i, const struct secondary_update *u,
 				    char *err, size_t cap)
 {
 	struct tdns_secondary *sec = ctx;
 	struct tdns_zoneset *zs = zoneload_new();
+	struct tdns_txn *t = NULL;
 	enum tdns_status st;
 
-	(void)i;
 	st = zs == NULL ? TDNS_ENOMEM : zoneload_records(zs, u->next, u->it, u->name, err, cap);
 	if (st == TDNS_OK) {
-		st = zoneload_commit(zs, sec->s);
+		st = store_begin(sec->s, true, &t);
+		if (st == TDNS_OK)
+			st = store_finish(t, &sec->zones[i], zoneload_apply(zs, t));
 		if (st != TDNS_OK)
 			snprintf(err, cap, "the transferred zone could not be stored: %s",
 				 tdns_strerror(st));
@@ -155,20 +173,18 @@ static enum tdns_status store_apply_diff(void *ctx, size_t i, const struct secon
 	enum tdns_status st;
 
 	st = store_begin(sec->s, true, &t);
-	for (size_t k = 0; st == TDNS_OK && k < d->n_seq; k++) {
-		st = zoneload_diff(t, sz->apex, sz->apex_len, d->seq[k].del, d->seq[k].n_del,
-				   d->seq[k].add, d->seq[k].n_add, &info, err, cap);
-		deleted += info.deleted;
-		added += info.added;
-		written += info.rrsets_written;
-		occluded += info.occluded;
-	}
 	if (st == TDNS_OK) {
-		st = store_commit(t);
-		t = NULL;
+		for (size_t k = 0; st == TDNS_OK && k < d->n_seq; k++) {
+			st = zoneload_diff(t, sz->apex, sz->apex_len, d->seq[k].del,
+					   d->seq[k].n_del, d->seq[k].add, d->seq[k].n_add, &info,
+					   err, cap);
+			deleted += info.deleted;
+			added += info.added;
+			written += info.rrsets_written;
+			occluded += info.occluded;
+		}
+		st = store_finish(t, sz, st);
 	}
-	if (t != NULL)
-		store_abort(t);
 	if (st != TDNS_OK) {
 		if (err[0] == '\0')
 			snprintf(err, cap, "the IXFR could not be stored: %s", tdns_strerror(st));
