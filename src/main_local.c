@@ -559,13 +559,15 @@ static enum tdns_status rpz_apply(void *ctx, size_t i, const struct secondary_up
 	struct rpz_zone *z = &ps->rz[i];
 	struct tdns_policy *p = NULL;
 	struct secondary_held held;
-	char *old = z->text, *text = strdup(u->text);
+	char *old = z->text, *text = secondary_update_text(u);
 	const char *why = NULL;
 	enum tdns_status st;
 
+	/* A policy is built from the whole zone's text. */
 	if (text == NULL || !secondary_held_from_text(text, &held)) {
+		snprintf(err, cap, "%s", text == NULL ? "the transfer cannot be read back" :
+			 "the zone has no SOA");
 		free(text);
-		snprintf(err, cap, "%s", text == NULL ? "out of memory" : "the zone has no SOA");
 		return TDNS_EPARSE;
 	}
 	pthread_mutex_lock(&ps->build_mu);
@@ -666,9 +668,16 @@ static enum tdns_status rpz_zones_init(struct policy_state *ps, const struct tdn
  * thread after the workers'). */
 static enum tdns_status rpz_xfr_start(struct policy_state *ps)
 {
-	struct secondary_sink sink = { rpz_held, rpz_text, rpz_apply, "rpz",
-				       "the last policy stays", "response policy zone from",
-				       ps };
+	/* No apply_diff: a policy is built from the whole zone's text. */
+	struct secondary_sink sink = {
+		.held = rpz_held,
+		.text = rpz_text,
+		.apply = rpz_apply,
+		.label = "rpz",
+		.on_expire = "the last policy stays",
+		.status_what = "response policy zone from",
+		.ctx = ps,
+	};
 	enum tdns_status st;
 
 	if (ps->n_rz == 0)

@@ -3,6 +3,7 @@
  */
 #include "tierdns/secondary.h"
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <stdbool.h>
 #include <ldns/ldns.h>
@@ -21,6 +23,7 @@
 #include "tierdns/name.h"
 #include "tierdns/zonedb.h"
 #include "tierdns/zoneload.h"
+#include "tierdns/zonesign.h"
 
 /* Timers while the zone is absent or its SOA unreadable (RFC 1912 2.2's
  * usual values). */
@@ -28,7 +31,12 @@
 #define DEFAULT_RETRY 600u
 #define DEFAULT_EXPIRE 604800u
 
+#define SPOOL_REC_MAX 65535u /* a record of a message fits in one */
+
 enum zstate { Z_IDLE = 0, Z_SOA, Z_XFR };
+
+/* What the transfer's second record says it is (RFC 1995 4). */
+enum xform { FORM_UNKNOWN = 0, FORM_AXFR, FORM_IXFR };
 
 struct szone {
 	struct tdns_secondary *sec;
@@ -54,7 +62,15 @@ struct szone {
 	atomic_bool expired;
 	bool ixfr;               /* the transfer asked for IXFR */
 	bool force_axfr;         /* an IXFR did not apply: the next is AXFR */
-	ldns_rr_list *rrs;       /* the transfer's records so far */
+	enum xform form;
+	/* The records while the form is unknown, then an IXFR's (their
+	 * number is the change's); an AXFR's go to spool instead, an
+	 * unlinked temporary file, in wire form (spool_rr). */
+	ldns_rr_list *rrs;
+	FILE *spool;
+	ldns_buffer *line;       /* one record on its way to spool */
+	uint8_t *rec;            /* one record read back (SPOOL_REC_MAX) */
+	size_t count;            /* records received */
 	unsigned soa_seen;       /* SOAs with the new serial seen */
 	uint32_t new_serial;
 };
@@ -102,31 +118,19 @@ static void store_held(void *ctx, size_t i, struct secondary_held *out)
 	store_abort(t);
 }
 
-/* The store sink: the stored zone as master-file text. */
-static char *store_text(void *ctx, size_t i)
+/* The end of a transfer's write transaction t: the primary's version is
+ * the zone now, so signing keys a `tierdns-zone sign` of this store
+ * remembered for it are forgotten, as a load forgets them (zonesign.h),
+ * and t is committed (aborted on failure). */
+static enum tdns_status store_finish(struct tdns_txn *t, const struct secondary_zone *sz,
+				     enum tdns_status st)
 {
-	struct tdns_secondary *sec = ctx;
-	const struct secondary_zone *sz = &sec->zones[i];
-	struct tdns_txn *t = NULL;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f;
-
-	if (store_begin(sec->s, false, &t) != TDNS_OK)
-		return NULL;
-	f = open_memstream(&buf, &len);
-	if (f != NULL && zoneload_dump(t, sz->apex, sz->apex_len, f) != TDNS_OK) {
-		fclose(f);
-		f = NULL;
-		free(buf);
-		buf = NULL;
-	}
-	if (f != NULL && fclose(f) != 0) {
-		free(buf);
-		buf = NULL;
-	}
+	if (st == TDNS_OK)
+		st = zonesign_forget(t, sz->apex, sz->apex_len);
+	if (st == TDNS_OK)
+		return store_commit(t);
 	store_abort(t);
-	return buf;
+	return st;
 }
 
 /* The store sink: the new zone in one write transaction. */
@@ -135,12 +139,14 @@ static enum tdns_status store_apply(void *ctx, size_t i, const struct secondary_
 {
 	struct tdns_secondary *sec = ctx;
 	struct tdns_zoneset *zs = zoneload_new();
+	struct tdns_txn *t = NULL;
 	enum tdns_status st;
 
-	(void)i;
-	st = zs == NULL ? TDNS_ENOMEM : zoneload_text(zs, u->text, u->name, err, cap);
+	st = zs == NULL ? TDNS_ENOMEM : zoneload_records(zs, u->next, u->it, u->name, err, cap);
 	if (st == TDNS_OK) {
-		st = zoneload_commit(zs, sec->s);
+		st = store_begin(sec->s, true, &t);
+		if (st == TDNS_OK)
+			st = store_finish(t, &sec->zones[i], zoneload_apply(zs, t));
 		if (st != TDNS_OK)
 			snprintf(err, cap, "the transferred zone could not be stored: %s",
 				 tdns_strerror(st));
@@ -152,6 +158,48 @@ static enum tdns_status store_apply(void *ctx, size_t i, const struct secondary_
 		log_info("secondary %s: serial %u stored (%s, %zu records)", u->name,
 			 (unsigned)u->serial, u->how, u->records);
 	return st;
+}
+
+/* The store sink: an IXFR's difference sequences in one write
+ * transaction, each a diff of the zone's journal. */
+static enum tdns_status store_apply_diff(void *ctx, size_t i, const struct secondary_diff *d,
+					 char *err, size_t cap)
+{
+	struct tdns_secondary *sec = ctx;
+	const struct secondary_zone *sz = &sec->zones[i];
+	struct zoneload_diff_info info;
+	struct tdns_txn *t = NULL;
+	unsigned long deleted = 0, added = 0, written = 0, occluded = 0;
+	enum tdns_status st;
+
+	st = store_begin(sec->s, true, &t);
+	if (st == TDNS_OK) {
+		for (size_t k = 0; st == TDNS_OK && k < d->n_seq; k++) {
+			st = zoneload_diff(t, sz->apex, sz->apex_len, d->seq[k].del,
+					   d->seq[k].n_del, d->seq[k].add, d->seq[k].n_add, &info,
+					   err, cap);
+			deleted += info.deleted;
+			added += info.added;
+			written += info.rrsets_written;
+			occluded += info.occluded;
+		}
+		st = store_finish(t, sz, st);
+	}
+	if (st != TDNS_OK) {
+		if (err[0] == '\0')
+			snprintf(err, cap, "the IXFR could not be stored: %s", tdns_strerror(st));
+		return st;
+	}
+	/* The counts say what was written: the change, not the zone. */
+	log_info("secondary %s: serial %u stored (IXFR, %zu difference sequence%s: "
+		 "%lu records deleted, %lu added, %lu RRsets written)", d->name,
+		 (unsigned)d->serial, d->n_seq, d->n_seq == 1 ? "" : "s", deleted, added,
+		 written);
+	if (occluded > 0)
+		log_info("secondary %s: %lu record(s) at or below a deeper zone held in "
+			 "this store were not stored (that zone answers for them)", d->name,
+			 occluded);
+	return TDNS_OK;
 }
 
 /* The held zone's serial and timers, from the sink. */
@@ -171,6 +219,28 @@ static void read_zone(struct szone *z)
 		if (z->last_ok == 0)
 			z->last_ok = h.since;
 	}
+}
+
+char *secondary_update_text(const struct secondary_update *u)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	ldns_rr *rr = NULL;
+	bool ok = f != NULL;
+
+	while (ok && (ok = u->next(u->it, &rr)) && rr != NULL) {
+		ldns_rr_print(f, rr);
+		ldns_rr_free(rr);
+		rr = NULL;
+	}
+	if (f != NULL && fclose(f) != 0)
+		ok = false;
+	if (!ok) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
 }
 
 bool secondary_held_from_text(const char *text, struct secondary_held *out)
@@ -220,6 +290,13 @@ static void end_exchange(struct szone *z)
 	z->tsig = NULL;
 	ldns_rr_list_deep_free(z->rrs);
 	z->rrs = NULL;
+	if (z->spool != NULL)
+		fclose(z->spool);
+	z->spool = NULL;
+	ldns_buffer_free(z->line);
+	z->line = NULL;
+	free(z->rec);
+	z->rec = NULL;
 	z->state = Z_IDLE;
 }
 
@@ -307,16 +384,25 @@ out:
 }
 
 /* A reply to our query: ID, QR, question, TSIG; its packet or NULL. */
+/* A reply to our query: ID, QR, TSIG. false: not ours (ignored) or
+ * failed here. */
+static bool reply_ours(struct szone *z, const uint8_t *msg, size_t len)
+{
+	if (len < DNS_HDR_LEN || dns_rd16(msg) != z->id || !(msg[2] & 0x80))
+		return false;
+	if (z->tsig != NULL && !tsig_verify_next(z->tsig, msg, len)) {
+		failed(z, "the answer's TSIG does not verify");
+		return false;
+	}
+	return true;
+}
+
 static ldns_pkt *check_reply(struct szone *z, const uint8_t *msg, size_t len)
 {
 	ldns_pkt *p = NULL;
 
-	if (len < DNS_HDR_LEN || dns_rd16(msg) != z->id || !(msg[2] & 0x80))
+	if (!reply_ours(z, msg, len))
 		return NULL;
-	if (z->tsig != NULL && !tsig_verify_next(z->tsig, msg, len)) {
-		failed(z, "the answer's TSIG does not verify");
-		return NULL;
-	}
 	if (ldns_wire2pkt(&p, msg, len) != LDNS_STATUS_OK) {
 		failed(z, "a malformed answer");
 		return NULL;
@@ -390,29 +476,7 @@ static void soa_check(struct szone *z)
 	z->timeout = netio_timer_add(z->sec->l, SECONDARY_QUERY_MS, timed_out, z);
 }
 
-/* The zone text of rrs[from..to) (master-file lines) into a new string. */
-static char *zone_text(ldns_rr_list *rrs, size_t from, size_t to)
-{
-	char *buf = NULL, *line;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	if (f == NULL)
-		return NULL;
-	for (size_t i = from; i < to; i++) {
-		line = ldns_rr2str(ldns_rr_list_rr(rrs, i));
-		if (line != NULL)
-			fputs(line, f);
-		free(line);
-	}
-	if (fclose(f) != 0) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
-
-/* The held zone as an ldns record list (for IXFR), or NULL. */
+/* The zone held as text (sink.text), as an ldns record list, or NULL. */
 static ldns_rr_list *stored_zone(struct szone *z)
 {
 	ldns_zone *lz = NULL;
@@ -452,13 +516,13 @@ static bool list_remove(ldns_rr_list *l, const ldns_rr *rr)
 }
 
 /* Apply an RFC 1995 response (rrs: SOA new, then difference sequences,
- * then SOA new) to the stored zone; the text of the new zone, or NULL. */
-static char *apply_ixfr(struct szone *z, const char **why)
+ * then SOA new) to the zone held as text (a sink without apply_diff);
+ * the records of the new zone, SOA first, or NULL. */
+static ldns_rr_list *apply_ixfr(struct szone *z, const char **why)
 {
 	ldns_rr_list *l = stored_zone(z);
 	size_t n = ldns_rr_list_rr_count(z->rrs), i;
 	bool adding = false;
-	char *text = NULL;
 	int soas = 0;
 
 	*why = "the stored zone cannot be read";
@@ -494,44 +558,134 @@ static char *apply_ixfr(struct szone *z, const char **why)
 			break;
 		}
 	}
-	text = zone_text(l, 0, ldns_rr_list_rr_count(l));
-	*why = text == NULL ? "out of memory" : NULL;
+	*why = NULL;
+	return l;
 out:
 	ldns_rr_list_deep_free(l);
-	return text;
+	return NULL;
 }
 
-/* The complete transfer: the new zone to the sink (the store: one write
- * transaction). */
+/* The difference sequences of the IXFR response in z->rrs (SOA new,
+ * sequences, SOA new) into d; *all (malloc'd, as d->seq) holds the
+ * records' pointers. false when they are not whole sequences from an SOA
+ * to the new serial. */
+static bool split_ixfr(struct szone *z, struct secondary_diff *d, ldns_rr ***all,
+		       struct secondary_seq **seq)
+{
+	size_t n = ldns_rr_list_rr_count(z->rrs), soas = 0, k = 0;
+	struct secondary_seq *q = NULL;
+
+	*all = malloc((n > 2 ? n - 2 : 1) * sizeof(**all));
+	*seq = malloc((n / 2 + 1) * sizeof(**seq));
+	if (*all == NULL || *seq == NULL)
+		return false;
+	for (size_t i = 1; i + 1 < n; i++) {
+		ldns_rr *rr = ldns_rr_list_rr(z->rrs, i);
+
+		(*all)[i - 1] = rr;
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA && soas++ % 2 == 0) {
+			q = &(*seq)[k++];
+			q->del = *all + (i - 1);
+			q->n_del = 0;
+			q->add = NULL;
+			q->n_add = 0;
+		} else if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA) {
+			q->add = *all + (i - 1);
+		}
+		if (q->add != NULL)
+			q->n_add++;
+		else
+			q->n_del++;
+	}
+	d->name = z->name;
+	d->serial = z->new_serial;
+	d->seq = *seq;
+	d->n_seq = k;
+	return k > 0 && q->add != NULL && ldns_rr_rd_count(q->add[0]) >= 3 &&
+	       ldns_rdf2native_int32(ldns_rr_rdf(q->add[0], 2)) == z->new_serial;
+}
+
+/* The complete IXFR to the sink's apply_diff. */
+static enum tdns_status apply_diff(struct szone *z, char *err, size_t cap)
+{
+	struct secondary_diff d;
+	struct secondary_seq *seq = NULL;
+	ldns_rr **all = NULL;
+	enum tdns_status st = TDNS_EINVAL;
+
+	if (!split_ixfr(z, &d, &all, &seq))
+		snprintf(err, cap, "%s", all == NULL || seq == NULL ? "out of memory" :
+			 "the IXFR is not made of whole difference sequences");
+	else
+		st = z->sec->sink.apply_diff(z->sec->sink.ctx, z->idx, &d, err, cap);
+	free(all);
+	free(seq);
+	return st;
+}
+
+/* secondary_update.next over the records of a list (the new zone the text
+ * path makes). */
+struct list_it {
+	const ldns_rr_list *l;
+	size_t i;
+};
+
+static bool list_next(void *ctx, ldns_rr **rr)
+{
+	struct list_it *it = ctx;
+
+	*rr = NULL;
+	if (it->i >= ldns_rr_list_rr_count(it->l))
+		return true;
+	*rr = ldns_rr_clone(ldns_rr_list_rr(it->l, it->i++));
+	return *rr != NULL;
+}
+
+static bool spool_next(void *ctx, ldns_rr **rr);
+
+/* The complete transfer to the sink (the store: one write transaction). */
 static void apply(struct szone *z)
 {
-	char err[ZONELOAD_ERR_MAX], *text = NULL;
+	char err[ZONELOAD_ERR_MAX];
 	const char *why = NULL;
-	size_t n = ldns_rr_list_rr_count(z->rrs);
-	bool ixfr = n > 2 && ldns_rr_get_type(ldns_rr_list_rr(z->rrs, 1)) == LDNS_RR_TYPE_SOA &&
-		    ldns_rdf2native_int32(ldns_rr_rdf(ldns_rr_list_rr(z->rrs, 1), 2)) !=
-			    z->new_serial;
+	bool ixfr = z->form == FORM_IXFR;
 	struct secondary_update u;
+	struct list_it lit = { NULL, 0 };
+	ldns_rr_list *l = NULL;
 	enum tdns_status st;
 
-	if (ixfr) {
-		text = apply_ixfr(z, &why);
-		z->force_axfr = text == NULL;
-	}
-	else
-		text = zone_text(z->rrs, 0, n - 1); /* the closing SOA once */
-	if (text == NULL) {
-		failed(z, why != NULL ? why : "out of memory");
-		return;
+	err[0] = '\0';
+	if (ixfr && z->sec->sink.apply_diff != NULL) {
+		st = apply_diff(z, err, sizeof(err));
+		/* Nothing changed; the zone held may not be the version the
+		 * primary's diff starts from: the whole zone next time. */
+		z->force_axfr = st != TDNS_OK;
+		goto done;
 	}
 	u.name = z->name;
-	u.text = text;
 	u.how = ixfr ? "IXFR" : "AXFR";
 	u.serial = z->new_serial;
-	u.records = n;
-	err[0] = '\0';
+	u.records = z->count;
+	if (ixfr) {
+		l = apply_ixfr(z, &why);
+		z->force_axfr = l == NULL;
+		if (l == NULL) {
+			failed(z, why != NULL ? why : "out of memory");
+			return;
+		}
+		lit.l = l;
+		u.next = list_next;
+		u.it = &lit;
+	} else if (fflush(z->spool) == 0 && fseek(z->spool, 0, SEEK_SET) == 0) {
+		u.next = spool_next;
+		u.it = z;
+	} else {
+		failed(z, "the transfer's temporary file cannot be read back");
+		return;
+	}
 	st = z->sec->sink.apply(z->sec->sink.ctx, z->idx, &u, err, sizeof(err));
-	free(text);
+	ldns_rr_list_deep_free(l);
+done:
 	if (st != TDNS_OK) {
 		failed(z, err[0] != '\0' ? err : tdns_strerror(st));
 		return;
@@ -542,74 +696,188 @@ static void apply(struct szone *z)
 	schedule(z, z->refresh);
 }
 
+/* rr onto the spool: u16 length, the record in uncompressed wire form
+ * (through one buffer for the whole transfer). */
+static bool spool_rr(struct szone *z, const ldns_rr *rr)
+{
+	uint8_t hdr[2];
+	size_t len;
+
+	ldns_buffer_clear(z->line);
+	if (ldns_rr2buffer_wire(z->line, rr, LDNS_SECTION_ANSWER) != LDNS_STATUS_OK)
+		return false;
+	len = ldns_buffer_position(z->line);
+	if (len > SPOOL_REC_MAX)
+		return false;
+	hdr[0] = (uint8_t)(len >> 8);
+	hdr[1] = (uint8_t)len;
+	return fwrite(hdr, 1, 2, z->spool) == 2 &&
+	       fwrite(ldns_buffer_begin(z->line), 1, len, z->spool) == len;
+}
+
+/* secondary_update.next over the spool. */
+static bool spool_next(void *ctx, ldns_rr **rr)
+{
+	struct szone *z = ctx;
+	uint8_t hdr[2];
+	size_t got, len, pos = 0;
+
+	*rr = NULL;
+	got = fread(hdr, 1, 2, z->spool);
+	if (got == 0 && feof(z->spool) && !ferror(z->spool))
+		return true;
+	if (got != 2)
+		return false;
+	len = dns_rd16(hdr);
+	if (fread(z->rec, 1, len, z->spool) != len ||
+	    ldns_wire2rr(rr, z->rec, len, &pos, LDNS_SECTION_ANSWER) != LDNS_STATUS_OK ||
+	    pos != len) {
+		ldns_rr_free(*rr);
+		*rr = NULL;
+		return false;
+	}
+	return true;
+}
+
+/* An AXFR's records from now on go to an unlinked temporary file (the
+ * ones held so far first): a large zone is not held in memory while it
+ * arrives. false (why says so) when it cannot be made. */
+static bool spool_start(struct szone *z, char *why, size_t cap)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[4096];
+	int fd;
+
+	if (dir == NULL || dir[0] == '\0')
+		dir = "/tmp";
+	snprintf(path, sizeof(path), "%s/tierdns-xfr.XXXXXX", dir);
+	fd = mkstemp(path);
+	if (fd < 0) {
+		snprintf(why, cap, "cannot create a temporary file for the transfer in %s: %s",
+			 dir, strerror(errno));
+		return false;
+	}
+	/* Nothing is left behind, however the transfer ends. */
+	unlink(path);
+	z->spool = fdopen(fd, "w+");
+	z->line = ldns_buffer_new(512);
+	z->rec = malloc(SPOOL_REC_MAX);
+	if (z->spool == NULL || z->line == NULL || z->rec == NULL) {
+		if (z->spool == NULL)
+			close(fd);
+		snprintf(why, cap, "out of memory");
+		return false;
+	}
+	for (size_t i = 0; i < ldns_rr_list_rr_count(z->rrs); i++) {
+		if (!spool_rr(z, ldns_rr_list_rr(z->rrs, i))) {
+			snprintf(why, cap, "cannot write the transfer's temporary file");
+			return false;
+		}
+	}
+	ldns_rr_list_deep_free(z->rrs);
+	z->rrs = NULL;
+	return true;
+}
+
+/* One record of the transfer: held (an IXFR's) or spooled (an AXFR's).
+ * *done at the closing SOA; false (why says so) on failure. */
+static bool take(struct szone *z, const ldns_rr *rr, bool *done, char *why, size_t cap)
+{
+	bool soa = ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA && ldns_rr_rd_count(rr) >= 3;
+	uint32_t serial = soa ? ldns_rdf2native_int32(ldns_rr_rdf(rr, 2)) : 0;
+	ldns_rr *copy;
+
+	if (z->count == 0 && !soa) {
+		snprintf(why, cap, "the transfer does not start with the SOA");
+		return false;
+	}
+	if (z->count == 0)
+		z->new_serial = serial;
+	z->count++;
+	if (soa && serial == z->new_serial)
+		z->soa_seen++;
+	/* An IXFR's second record is the old SOA (RFC 1995 4). */
+	if (z->count == 2)
+		z->form = soa && serial != z->new_serial ? FORM_IXFR : FORM_AXFR;
+	/* The new SOA closes an AXFR (its second time) or an IXFR's
+	 * difference sequences (its third: first, last sequence's, closing). */
+	*done = soa && serial == z->new_serial &&
+		z->soa_seen >= (z->form == FORM_IXFR ? 3u : 2u);
+	if (z->form == FORM_AXFR) {
+		if (z->spool == NULL && !spool_start(z, why, cap))
+			return false;
+		/* The closing SOA once: it is the first record's. */
+		if ((!*done && !spool_rr(z, rr)) || ferror(z->spool)) {
+			snprintf(why, cap, "cannot write the transfer's temporary file");
+			return false;
+		}
+		return true;
+	}
+	copy = ldns_rr_clone(rr);
+	if (copy == NULL || !ldns_rr_list_push_rr(z->rrs, copy)) {
+		ldns_rr_free(copy);
+		snprintf(why, cap, "out of memory");
+		return false;
+	}
+	return true;
+}
+
 static void xfr_reply(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t len)
 {
 	struct szone *z = ctx;
-	ldns_rr_list *ans;
-	ldns_pkt *p;
-	ldns_rr *rr;
-	size_t i, before;
-	char why[64];
+	size_t i, n, qd, pos = DNS_HDR_LEN, before = z->count;
+	bool done = false, ok;
+	char why[160];
 
 	(void)o;
 	if (msg == NULL) {
 		failed(z, "the transfer connection closed before its end");
 		return;
 	}
-	p = check_reply(z, msg, len);
-	if (p == NULL)
+	if (!reply_ours(z, msg, len))
 		return;
-	if (ldns_pkt_get_rcode(p) != LDNS_RCODE_NOERROR) {
-		snprintf(why, sizeof(why), "transfer refused (rcode %d)",
-			 (int)ldns_pkt_get_rcode(p));
-		ldns_pkt_free(p);
+	if ((msg[3] & 0x0f) != LDNS_RCODE_NOERROR) {
+		snprintf(why, sizeof(why), "transfer refused (rcode %d)", msg[3] & 0x0f);
 		failed(z, why);
 		return;
 	}
-	ans = ldns_pkt_answer(p);
-	before = ldns_rr_list_rr_count(z->rrs);
-	for (i = 0; i < ldns_rr_list_rr_count(ans); i++) {
-		rr = ldns_rr_clone(ldns_rr_list_rr(ans, i));
-		if (rr == NULL || !ldns_rr_list_push_rr(z->rrs, rr)) {
-			ldns_rr_free(rr);
-			ldns_pkt_free(p);
-			failed(z, "out of memory");
+	/* Record by record, each freed before the next: a message's
+	 * records never pile up (a heap that grows and shrinks by a whole
+	 * message each time costs page faults at every message). */
+	qd = dns_rd16(msg + 4);
+	n = qd + dns_rd16(msg + 6);
+	for (i = 0; i < n && !done; i++) {
+		ldns_rr *rr = NULL;
+
+		if (ldns_wire2rr(&rr, msg, len, &pos, i < qd ? LDNS_SECTION_QUESTION
+							     : LDNS_SECTION_ANSWER) !=
+		    LDNS_STATUS_OK) {
+			failed(z, "a malformed answer");
 			return;
 		}
-		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SOA)
-			continue;
-		if (before + i == 0)
-			z->new_serial = ldns_rdf2native_int32(ldns_rr_rdf(rr, 2));
-		if (ldns_rdf2native_int32(ldns_rr_rdf(rr, 2)) == z->new_serial)
-			z->soa_seen++;
+		ok = i < qd || take(z, rr, &done, why, sizeof(why));
+		ldns_rr_free(rr);
+		if (!ok) {
+			failed(z, why);
+			return;
+		}
 	}
-	ldns_pkt_free(p);
 	contact(z);
 	if (z->timeout != NULL)
 		netio_timer_cancel(z->sec->l, z->timeout);
 	z->timeout = netio_timer_add(z->sec->l, SECONDARY_XFR_IDLE_MS, timed_out, z);
-	i = ldns_rr_list_rr_count(z->rrs);
-	if (i == 0 || ldns_rr_get_type(ldns_rr_list_rr(z->rrs, 0)) != LDNS_RR_TYPE_SOA) {
+	if (z->count == 0) {
 		failed(z, "the transfer does not start with the SOA");
 		return;
 	}
 	/* An IXFR answered by the SOA alone: nothing changed (RFC 1995 4). */
-	if (z->ixfr && i == 1 && before == 0) {
+	if (z->ixfr && z->count == 1 && before == 0) {
 		end_exchange(z);
 		schedule(z, z->refresh);
 		return;
 	}
-	/* The end: the new SOA closes an AXFR (its second time) or an IXFR's
-	 * difference sequences (its third: first, last diff's, closing). */
-	if (i >= 2) {
-		ldns_rr *second = ldns_rr_list_rr(z->rrs, 1);
-		bool ixfr_form = ldns_rr_get_type(second) == LDNS_RR_TYPE_SOA &&
-				 ldns_rdf2native_int32(ldns_rr_rdf(second, 2)) != z->new_serial;
-
-		if (z->soa_seen >= (ixfr_form ? 3u : 2u) &&
-		    ldns_rr_get_type(ldns_rr_list_rr(z->rrs, i - 1)) == LDNS_RR_TYPE_SOA)
-			apply(z);
-	}
+	if (done)
+		apply(z);
 }
 
 static void start_xfr(struct szone *z)
@@ -619,6 +887,8 @@ static void start_xfr(struct szone *z)
 	z->state = Z_XFR;
 	z->ixfr = z->have && !z->force_axfr;
 	z->force_axfr = false;
+	z->form = FORM_UNKNOWN;
+	z->count = 0;
 	z->soa_seen = 0;
 	z->rrs = ldns_rr_list_new();
 	p = make_query(z, z->ixfr ? LDNS_RR_TYPE_IXFR : LDNS_RR_TYPE_AXFR);
@@ -671,9 +941,14 @@ enum tdns_status secondary_new(struct tdns_loop *l, struct tdns_store *s,
 			       struct tdns_secondary **out)
 {
 	/* ctx NULL: the secondary itself (new_secondary). */
-	static const struct secondary_sink sink = { store_held, store_text, store_apply,
-						    "secondary", "the zone answers SERVFAIL",
-						    "secondary of", NULL };
+	static const struct secondary_sink sink = {
+		.held = store_held,
+		.apply = store_apply,
+		.apply_diff = store_apply_diff,
+		.label = "secondary",
+		.on_expire = "the zone answers SERVFAIL",
+		.status_what = "secondary of",
+	};
 
 	return new_secondary(l, &sink, s, zones, n, out);
 }

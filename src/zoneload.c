@@ -837,6 +837,45 @@ enum tdns_status zoneload_file(struct tdns_zoneset *zs, const char *path,
 	return st;
 }
 
+enum tdns_status zoneload_records(struct tdns_zoneset *zs, zoneload_next_fn next, void *ctx,
+				  const char *label, char *err, size_t errlen)
+{
+	struct zl_zone *z = calloc(1, sizeof(*z));
+	ldns_rr *rr = NULL;
+	enum tdns_status st = TDNS_OK;
+	int n = 0;
+
+	if (z == NULL || (z->file = strdup(label)) == NULL) {
+		zoneload_seterr(err, errlen, "%s: out of memory", label);
+		st = TDNS_ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		if (!next(ctx, &rr)) {
+			zoneload_seterr(err, errlen, "%s: record %d cannot be read", label,
+					n + 1);
+			st = TDNS_EIO;
+			goto out;
+		}
+		if (rr == NULL)
+			break;
+		st = add_parsed(z, rr, ++n, err, errlen);
+		ldns_rr_free(rr);
+		rr = NULL;
+		if (st != TDNS_OK)
+			goto out;
+	}
+	st = finish_zone(z, err, errlen);
+	if (st == TDNS_OK)
+		st = set_add_zone(zs, z, err, errlen);
+	if (st == TDNS_OK)
+		z = NULL;
+out:
+	ldns_rr_free(rr);
+	zone_free(z);
+	return st;
+}
+
 enum tdns_status zoneload_text(struct tdns_zoneset *zs, const char *text,
 			       const char *label, char *err, size_t errlen)
 {
@@ -1638,34 +1677,47 @@ static enum tdns_status parse_rr(const char *text, ldns_rr **rr, char *err,
 	return TDNS_OK;
 }
 
+/* Stored rdata of type (names in any case) into out (rdlen bytes) with
+ * its names lower-cased, as rr_rdata_write's canon writes it: which bytes
+ * are names only the type's layout says; rdata ldns cannot lay out is
+ * copied as it is. false: out of memory. */
+static bool rdata_canon(uint16_t type, const uint8_t *rd, uint16_t rdlen, uint8_t *out)
+{
+	ldns_rr *rr = ldns_rr_new();
+	uint8_t *buf = malloc(2 + (size_t)rdlen);
+	size_t pos = 0;
+
+	if (buf == NULL || rr == NULL) {
+		free(buf);
+		ldns_rr_free(rr);
+		return false;
+	}
+	ldns_rr_set_type(rr, (ldns_rr_type)type);
+	buf[0] = (uint8_t)(rdlen >> 8);
+	buf[1] = (uint8_t)rdlen;
+	if (rdlen > 0)
+		memcpy(buf + 2, rd, rdlen);
+	if (ldns_wire2rdf(rr, buf, 2 + (size_t)rdlen, &pos) == LDNS_STATUS_OK &&
+	    pos == 2 + (size_t)rdlen && rr_rdata_len(rr) == rdlen)
+		rr_rdata_write(rr, out, true);
+	else if (rdlen > 0)
+		memcpy(out, rd, rdlen);
+	free(buf);
+	ldns_rr_free(rr);
+	return true;
+}
+
 /* Compare a stored rdata with a canonical one (names case-insensitive). */
 static bool rdata_matches(uint16_t type, const uint8_t *rd, uint16_t rdlen,
 			  const uint8_t *canon, size_t clen)
 {
-	static const uint8_t root_wire[1] = { 0 };
-	ldns_rdf *owner = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, 1, root_wire);
-	ldns_rr *rr = NULL;
-	uint8_t *buf = NULL;
-	bool eq = false;
-	size_t len;
+	uint8_t *buf;
+	bool eq;
 
-	if (owner == NULL)
-		goto out;
-	rr = rr_from_rdata(owner, type, 0, rd, rdlen);
-	if (rr == NULL)
-		goto out;
-	len = rr_rdata_len(rr);
-	if (len != clen)
-		goto out;
-	buf = malloc(len > 0 ? len : 1);
-	if (buf == NULL)
-		goto out;
-	rr_rdata_write(rr, buf, true);
-	eq = memcmp(buf, canon, len) == 0;
-out:
+	if (rdlen != clen || (buf = malloc(clen > 0 ? clen : 1)) == NULL)
+		return false;
+	eq = rdata_canon(type, rd, rdlen, buf) && memcmp(buf, canon, clen) == 0;
 	free(buf);
-	ldns_rr_free(rr);
-	ldns_rdf_deep_free(owner);
 	return eq;
 }
 
@@ -1947,5 +1999,503 @@ out:
 	free(val);
 	free(canon);
 	ldns_rr_free(rr);
+	return st;
+}
+
+/* ---- difference sequences (IXFR) -------------------------------------- */
+
+/* One record of a difference sequence. */
+struct df_rec {
+	const ldns_rr *rr;
+	uint8_t key[RECORD_KEY_MAX]; /* the record key of the RRset it goes to */
+	uint16_t key_len;
+	uint16_t type;   /* the RRset's type: for an RRSIG the type covered */
+	uint32_t seq;    /* position in its list */
+	bool add, sig;
+};
+
+/* Deletions before additions in each RRset, each list in its order. */
+static int cmp_df(const void *a, const void *b)
+{
+	const struct df_rec *x = a, *y = b;
+	int c = key_cmp(x->key, x->key_len, y->key, y->key_len);
+
+	if (c != 0)
+		return c;
+	if (x->add != y->add)
+		return x->add ? 1 : -1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* One record of an RRset being changed: its rdata and the same with names
+ * lower-cased (the comparison of RFC 4034 6.2 that deletions match by). */
+struct df_item {
+	uint8_t *rd, *canon;
+	uint16_t rdlen;
+	bool sig, alive;
+};
+
+struct df_set {
+	struct df_item *items;
+	size_t n, cap;
+	uint32_t ttl, sig_ttl;
+};
+
+static void df_set_free(struct df_set *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->items[i].rd);
+	free(s->items);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Append a record (rdata copied; canon: its canonical form, or NULL to
+ * work it out from the rdata by the type's layout). */
+static enum tdns_status df_set_push(struct df_set *s, uint16_t type, bool sig,
+				    const uint8_t *rd, uint16_t rdlen, const uint8_t *canon)
+{
+	struct df_item *it;
+
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 8;
+		struct df_item *n = realloc(s->items, cap * sizeof(*n));
+
+		if (n == NULL)
+			return TDNS_ENOMEM;
+		s->items = n;
+		s->cap = cap;
+	}
+	it = &s->items[s->n];
+	it->rd = malloc(2 * (size_t)rdlen + 1);
+	if (it->rd == NULL)
+		return TDNS_ENOMEM;
+	it->canon = it->rd + rdlen;
+	it->rdlen = rdlen;
+	it->sig = sig;
+	it->alive = true;
+	if (rdlen > 0)
+		memcpy(it->rd, rd, rdlen);
+	if (canon != NULL) {
+		memcpy(it->canon, canon, rdlen);
+	} else if (!rdata_canon(sig ? LDNS_RR_TYPE_RRSIG : type, rd, rdlen, it->canon)) {
+		free(it->rd);
+		return TDNS_ENOMEM;
+	}
+	s->n++;
+	return TDNS_OK;
+}
+
+/* The records of a stored RRset view (data and signatures). */
+static enum tdns_status df_set_load(struct df_set *s, uint16_t type,
+				    const struct tdns_rrset_view *v)
+{
+	struct tdns_rrset_view sigs;
+	const uint8_t *rd;
+	uint16_t rdlen;
+	size_t pos = 0;
+	enum tdns_status st = TDNS_OK;
+
+	s->ttl = v->ttl;
+	while (st == TDNS_OK && rrset_next(v, &pos, &rd, &rdlen))
+		st = df_set_push(s, type, false, rd, rdlen, NULL);
+	if (v->sig_count == 0)
+		return st;
+	rrset_sigs(v, &sigs);
+	s->sig_ttl = sigs.ttl;
+	for (pos = 0; st == TDNS_OK && rrset_next(&sigs, &pos, &rd, &rdlen);)
+		st = df_set_push(s, type, true, rd, rdlen, NULL);
+	return st;
+}
+
+/* The living records of s, data then signatures, packed (rrset.h) into a
+ * new *val; *val NULL when no data record is left (signatures without
+ * their RRset are dropped, as a load drops them). */
+static enum tdns_status df_set_encode(const struct df_set *s, uint8_t **val, size_t *len,
+				      uint32_t *count)
+{
+	struct tdns_rrset_enc enc;
+	size_t cap = 2 * RRSET_HDR_LEN, nd = 0, ns = 0;
+	enum tdns_status st = TDNS_OK;
+
+	*val = NULL;
+	*len = 0;
+	*count = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		if (!s->items[i].alive)
+			continue;
+		cap += 2 + (size_t)s->items[i].rdlen;
+		if (s->items[i].sig)
+			ns++;
+		else
+			nd++;
+	}
+	if (nd == 0)
+		return TDNS_OK;
+	*val = malloc(cap);
+	if (*val == NULL)
+		return TDNS_ENOMEM;
+	rrset_enc_init(&enc, *val, cap, s->ttl);
+	for (int pass = 0; pass < 2 && st == TDNS_OK; pass++) {
+		if (pass == 1 && ns > 0)
+			st = rrset_enc_sigs(&enc, s->sig_ttl);
+		for (size_t i = 0; i < s->n && st == TDNS_OK; i++)
+			if (s->items[i].alive && s->items[i].sig == (pass == 1))
+				st = rrset_enc_add(&enc, s->items[i].rd, s->items[i].rdlen);
+	}
+	if (st != TDNS_OK) {
+		free(*val);
+		*val = NULL;
+		return st;
+	}
+	*len = enc.len;
+	*count = (uint32_t)(nd + ns);
+	return TDNS_OK;
+}
+
+/* A record of a sequence as text for a message (without its newline). */
+static void df_rr_str(const ldns_rr *rr, char *out, size_t cap)
+{
+	char *s = ldns_rr2str(rr);
+	size_t n;
+
+	snprintf(out, cap, "%s", s != NULL ? s : "?");
+	free(s);
+	n = strlen(out);
+	if (n > 0 && out[n - 1] == '\n')
+		out[n - 1] = '\0';
+}
+
+/* Where the RRset of a group lives (zonedb.h). */
+enum df_place {
+	DF_RR,         /* the rr database */
+	DF_RR_NSEC,    /* an NSEC RRset: rr and the denial index */
+	DF_NSEC_ONLY,  /* an NSEC RRset at or below a deeper zone: the index only */
+	DF_NSEC3,      /* the denial index only */
+	DF_OCCLUDED,   /* the deeper zone's: not stored */
+};
+
+static enum tdns_status df_place(struct tdns_txn *t, const uint8_t *apex, size_t apex_len,
+				 const uint8_t *key, size_t klen, uint16_t type,
+				 enum df_place *out)
+{
+	size_t check = klen;
+	bool deeper = false;
+	enum tdns_status st;
+	int labels;
+
+	if (type == LDNS_RR_TYPE_NSEC3) {
+		*out = DF_NSEC3;
+		return TDNS_OK;
+	}
+	/* The DS RRset at a deeper zone's apex is the parent side of the
+	 * cut (RFC 4035 3.1.4.1): whether it is ours is its parent's say. */
+	if (type == LDNS_RR_TYPE_DS && klen > apex_len &&
+	    (labels = name_key_labels(key, klen)) > 0)
+		check = name_key_prefix_len(key, klen, labels - 1);
+	st = zonedb_in_deeper_zone(t, apex, apex_len, key, check, &deeper);
+	if (st != TDNS_OK)
+		return st;
+	if (deeper)
+		*out = type == LDNS_RR_TYPE_NSEC ? DF_NSEC_ONLY : DF_OCCLUDED;
+	else
+		*out = type == LDNS_RR_TYPE_NSEC ? DF_RR_NSEC : DF_RR;
+	return TDNS_OK;
+}
+
+/* The stored RRset of a group into s; *had: there was one. */
+static enum tdns_status df_read(struct tdns_txn *t, const uint8_t *apex, size_t apex_len,
+				enum df_place place, const uint8_t *key, size_t klen,
+				uint16_t type, struct df_set *s, bool *had)
+{
+	struct tdns_rrset_view v;
+	const uint8_t *owner = NULL, *probe = key;
+	size_t olen = 0, plen = klen;
+	bool exact = false;
+	enum tdns_status st;
+
+	*had = false;
+	if (place == DF_RR || place == DF_RR_NSEC) {
+		st = zonedb_get_rrset(t, key, klen, type, &v);
+	} else {
+		if (place == DF_NSEC3) {
+			/* The index is keyed by the hashed label (RFC 5155 3). */
+			if (klen <= apex_len || klen != apex_len + 1u + key[apex_len])
+				return TDNS_EINVAL;
+			probe = key + apex_len + 1;
+			plen = key[apex_len];
+		}
+		st = zonedb_denial_find(t, apex, apex_len,
+					place == DF_NSEC3 ? ZONEDB_NSEC3 : ZONEDB_NSEC, probe,
+					plen, &owner, &olen, &exact, &v);
+		if (st == TDNS_OK && !(exact && olen == klen && memcmp(owner, key, klen) == 0))
+			st = TDNS_ENOTFOUND;
+	}
+	if (st == TDNS_ENOTFOUND)
+		return TDNS_OK;
+	if (st != TDNS_OK)
+		return st;
+	*had = true;
+	return df_set_load(s, type, &v);
+}
+
+/* Write the new value of a group (NULL: the RRset goes). */
+static enum tdns_status df_write(struct tdns_txn *t, const uint8_t *apex, size_t apex_len,
+				 enum df_place place, const uint8_t *key, size_t klen,
+				 uint16_t type, bool had, const uint8_t *val, size_t len)
+{
+	enum zonedb_chain chain = place == DF_NSEC3 ? ZONEDB_NSEC3 : ZONEDB_NSEC;
+	enum tdns_status st = TDNS_OK;
+
+	if (place == DF_RR || place == DF_RR_NSEC) {
+		if (val != NULL)
+			st = zonedb_put_rrset(t, key, klen, type, val, len);
+		else if (had)
+			st = zonedb_del_rrset(t, key, klen, type);
+	}
+	if (st != TDNS_OK || place == DF_RR)
+		return st;
+	if (val != NULL)
+		return zonedb_put_denial(t, apex, apex_len, chain, key, klen, val, len);
+	return had ? zonedb_del_denial(t, apex, apex_len, chain, key, klen) : TDNS_OK;
+}
+
+struct df_ctx {
+	struct tdns_txn *t;
+	const uint8_t *apex;
+	size_t apex_len;
+	struct tdns_zone_meta *m;
+	struct zoneload_diff_info *info;
+	char *err;
+	size_t errlen;
+};
+
+/* Apply the records recs[0..n) of one RRset: deletions (each must be
+ * there, TTL aside), then additions (a record already there is kept
+ * once, and the RRset takes the TTL of the last one, RFC 2181 5.2). */
+static enum tdns_status df_group(struct df_ctx *c, const struct df_rec *recs, size_t n)
+{
+	const uint8_t *key = recs[0].key;
+	size_t klen = recs[0].key_len - 3u;
+	uint16_t type = recs[0].type;
+	struct df_set s = { 0 };
+	enum df_place place;
+	uint8_t *val = NULL, *buf = NULL;
+	size_t len = 0, rdlen, i, k;
+	uint32_t old_count = 0, new_count = 0;
+	bool had = false, changed = false;
+	char text[512];
+	enum tdns_status st;
+
+	st = df_place(c->t, c->apex, c->apex_len, key, klen, type, &place);
+	if (st != TDNS_OK)
+		goto out;
+	if (place == DF_OCCLUDED) {
+		c->info->occluded += (uint32_t)n;
+		goto out;
+	}
+	st = df_read(c->t, c->apex, c->apex_len, place, key, klen, type, &s, &had);
+	if (st == TDNS_EINVAL) {
+		df_rr_str(recs[0].rr, text, sizeof(text));
+		zoneload_seterr(c->err, c->errlen, "%s: an NSEC3 owner must be one label "
+				"below the apex (RFC 5155 3)", text);
+	}
+	if (st != TDNS_OK)
+		goto out;
+	old_count = (uint32_t)s.n;
+	for (i = 0; i < n; i++) {
+		const struct df_rec *r = &recs[i];
+
+		rdlen = rr_rdata_len(r->rr);
+		free(buf);
+		buf = malloc(2 * rdlen + 1);
+		if (buf == NULL) {
+			st = TDNS_ENOMEM;
+			goto out;
+		}
+		rr_rdata_write(r->rr, buf, true);
+		for (k = 0; k < s.n; k++)
+			if (s.items[k].alive && s.items[k].sig == r->sig &&
+			    s.items[k].rdlen == rdlen &&
+			    (rdlen == 0 || memcmp(s.items[k].canon, buf, rdlen) == 0))
+				break;
+		if (!r->add) {
+			/* RFC 1995 4: the response is a diff against the
+			 * version we hold; a record it deletes that we do
+			 * not hold means we hold another version. */
+			if (k == s.n) {
+				df_rr_str(r->rr, text, sizeof(text));
+				zoneload_seterr(c->err, c->errlen, "the deleted record %s "
+						"is not in the zone", text);
+				st = TDNS_ENOTFOUND;
+				goto out;
+			}
+			s.items[k].alive = false;
+			changed = true;
+			continue;
+		}
+		if (r->sig)
+			s.sig_ttl = ldns_rr_ttl(r->rr);
+		else
+			s.ttl = ldns_rr_ttl(r->rr);
+		changed = true;
+		if (k < s.n)
+			continue;
+		/* Stored with names in the case sent, as a load keeps them. */
+		rr_rdata_write(r->rr, buf + rdlen, false);
+		st = df_set_push(&s, type, r->sig, buf + rdlen, (uint16_t)rdlen, buf);
+		if (st != TDNS_OK)
+			goto out;
+	}
+	if (!changed)
+		goto out;
+	st = df_set_encode(&s, &val, &len, &new_count);
+	if (st != TDNS_OK)
+		goto out;
+	if (val == NULL) {
+		for (k = 0; k < s.n; k++)
+			if (s.items[k].alive && s.items[k].sig) {
+				df_rr_str(recs[0].rr, text, sizeof(text));
+				log_warn("%s: signatures left without the RRset they cover "
+					 "are dropped", text);
+				break;
+			}
+	}
+	st = df_write(c->t, c->apex, c->apex_len, place, key, klen, type, had, val, len);
+	if (st != TDNS_OK)
+		goto out;
+	c->info->rrsets_written++;
+	/* The zone's counts (zonedb.h), as a load makes them. */
+	if (place != DF_NSEC_ONLY) {
+		if (had && val == NULL)
+			c->m->rrsets -= c->m->rrsets > 0 ? 1u : 0u;
+		else if (!had && val != NULL)
+			c->m->rrsets++;
+		c->m->records = c->m->records - (c->m->records >= old_count ? old_count
+								 : c->m->records) + new_count;
+	}
+out:
+	free(buf);
+	free(val);
+	df_set_free(&s);
+	return st;
+}
+
+/* Check one record of a sequence and fill r. */
+static enum tdns_status df_rec_init(struct df_rec *r, const ldns_rr *rr, bool add,
+				    size_t seq, const uint8_t *apex, size_t apex_len,
+				    char *err, size_t errlen)
+{
+	const ldns_rdf *owner = ldns_rr_owner(rr), *tc;
+	uint16_t type = (uint16_t)ldns_rr_get_type(rr), key_type = type;
+	uint8_t key[NAME_KEY_MAX];
+	size_t klen;
+	char text[512];
+
+	df_rr_str(rr, text, sizeof(text));
+	if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN || !type_is_data(type) ||
+	    owner == NULL || rr_rdata_len(rr) > RDATA_MAX ||
+	    name_key_from_wire(ldns_rdf_data(owner), ldns_rdf_size(owner), key,
+			       &klen) != TDNS_OK) {
+		zoneload_seterr(err, errlen, "%s: not a record of class IN that a zone "
+				"can hold", text);
+		return TDNS_EINVAL;
+	}
+	if (!name_key_is_subdomain(key, klen, apex, apex_len) ||
+	    (type == LDNS_RR_TYPE_SOA && klen != apex_len)) {
+		zoneload_seterr(err, errlen, "%s: %s", text, type == LDNS_RR_TYPE_SOA
+				? "an SOA belongs at the zone apex" : "outside the zone");
+		return TDNS_EINVAL;
+	}
+	/* RFC 4034 3.1.1: an RRSIG goes with the RRset of its Type Covered. */
+	if (type == LDNS_RR_TYPE_RRSIG) {
+		tc = ldns_rr_rdf(rr, 0);
+		if (ldns_rr_rd_count(rr) < 9 || tc == NULL || ldns_rdf_size(tc) != 2) {
+			zoneload_seterr(err, errlen, "%s: malformed RRSIG", text);
+			return TDNS_EINVAL;
+		}
+		key_type = (uint16_t)(ldns_rdf_data(tc)[0] << 8 | ldns_rdf_data(tc)[1]);
+	}
+	r->rr = rr;
+	r->key_len = (uint16_t)name_record_key(key, klen, key_type, r->key);
+	r->type = key_type;
+	r->seq = (uint32_t)seq;
+	r->add = add;
+	r->sig = type == LDNS_RR_TYPE_RRSIG;
+	return TDNS_OK;
+}
+
+enum tdns_status zoneload_diff(struct tdns_txn *t, const uint8_t *apex, size_t apex_len,
+			       ldns_rr *const *del, size_t n_del, ldns_rr *const *add,
+			       size_t n_add, struct zoneload_diff_info *info, char *err,
+			       size_t errlen)
+{
+	struct df_rec *recs = NULL;
+	struct tdns_zone_meta m;
+	struct tdns_rrset_view soa;
+	struct df_ctx c = { t, apex, apex_len, &m, info, err, errlen };
+	size_t n = n_del + n_add, i, j;
+	bool followed = false;
+	char name[PRESENT_MAX];
+	enum tdns_status st;
+
+	memset(info, 0, sizeof(*info));
+	key_str(apex, apex_len, name, sizeof(name));
+	if (n_del == 0 || n_add == 0 || ldns_rr_get_type(del[0]) != LDNS_RR_TYPE_SOA ||
+	    ldns_rr_get_type(add[0]) != LDNS_RR_TYPE_SOA || ldns_rr_rd_count(add[0]) < 3) {
+		zoneload_seterr(err, errlen, "%s: a difference sequence starts its "
+				"deletions and its additions with an SOA (RFC 1995 4)", name);
+		return TDNS_EINVAL;
+	}
+	st = zonedb_get_meta(t, apex, apex_len, &m);
+	if (st != TDNS_OK) {
+		zoneload_seterr(err, errlen, "%s: %s", name, st == TDNS_ENOTFOUND ?
+				"the zone is not in the store" : tdns_strerror(st));
+		return st;
+	}
+	recs = malloc(n * sizeof(*recs));
+	if (recs == NULL)
+		return TDNS_ENOMEM;
+	for (i = 0; i < n && st == TDNS_OK; i++)
+		st = df_rec_init(&recs[i], i < n_del ? del[i] : add[i - n_del], i >= n_del,
+				 i < n_del ? i : i - n_del, apex, apex_len, err, errlen);
+	if (st != TDNS_OK)
+		goto out;
+	/* The change goes into the zone's journal (journal.h) as one diff,
+	 * as add and delete write theirs. */
+	st = journal_begin(t, apex, apex_len);
+	if (st != TDNS_OK)
+		goto out;
+	followed = true;
+	qsort(recs, n, sizeof(*recs), cmp_df);
+	for (i = 0; i < n && st == TDNS_OK; i = j) {
+		for (j = i + 1; j < n && key_cmp(recs[j].key, recs[j].key_len, recs[i].key,
+						 recs[i].key_len) == 0;)
+			j++;
+		st = df_group(&c, recs + i, j - i);
+	}
+	if (st != TDNS_OK)
+		goto out;
+	/* The old SOA went with the deletions and the new one came with the
+	 * additions: one SOA is left, or the sequence was not one. */
+	st = zonedb_get_rrset(t, apex, apex_len, LDNS_RR_TYPE_SOA, &soa);
+	if (st != TDNS_OK || soa.count != 1) {
+		zoneload_seterr(err, errlen, "%s: the sequence does not leave the zone "
+				"one SOA", name);
+		st = st == TDNS_OK || st == TDNS_ENOTFOUND ? TDNS_EINVAL : st;
+		goto out;
+	}
+	m.serial = ldns_rdf2native_int32(ldns_rr_rdf(add[0], 2));
+	m.loaded_at = clock_now();
+	info->serial = m.serial;
+	info->deleted = (uint32_t)n_del;
+	info->added = (uint32_t)n_add;
+	st = zonedb_put_meta(t, apex, apex_len, &m);
+	if (st == TDNS_OK)
+		st = journal_end(t, true);
+	followed = false;
+out:
+	if (followed)
+		journal_end(t, false);
+	free(recs);
 	return st;
 }

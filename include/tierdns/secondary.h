@@ -10,9 +10,16 @@
  * (UDP); a newer serial there starts a transfer over TCP: IXFR with the
  * stored SOA (RFC 1995), AXFR when the zone is absent or the primary
  * answers in AXFR form. The whole transfer is received first, then
- * applied in one write transaction (zoneload.h: the old zone or the new
- * one; it goes into the journal, so this server can feed secondaries of
- * its own); a transfer that breaks off changes nothing. A zone without
+ * applied in one write transaction: an AXFR replaces the zone
+ * (zoneload.h: the old zone or the new one), an IXFR's difference
+ * sequences change only the RRsets they name (zoneload_diff), at the cost
+ * of the change, not of the zone; either goes into the journal, so this
+ * server can feed secondaries of its own. An AXFR's records are spooled
+ * (in wire form) to an unlinked temporary file in $TMPDIR (else /tmp) as
+ * they arrive, not held in memory, and loaded from it at the closing SOA.
+ * A transfer that breaks off changes nothing; an IXFR that does not apply
+ * to the zone held (a deleted record is not there) changes nothing and
+ * the next transfer is an AXFR. A zone without
  * contact for its SOA's expire time answers SERVFAIL
  * (secondary_expired) and the log says so, until a primary answers again.
  *
@@ -33,6 +40,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+/* stdbool.h first (zoneload.h says why). */
+#include <ldns/ldns.h>
 
 #include "tierdns/answer.h"
 #include "tierdns/netio.h"
@@ -72,29 +82,56 @@ struct secondary_held {
  * Where a secondary keeps its zones; zone i is zones[i] of secondary_new_sink.
  * Called on the secondary's loop thread.
  *   held:  the zone's SOA values (have false when it holds none);
- *   text:  the zone as master-file text, SOA first (malloc'd, the caller
- *          frees it), for an IXFR to be applied to; NULL when it cannot;
- *   apply: replace the zone by u->text, the whole new zone in
- *          master-file form (struct secondary_update): TDNS_OK once the
+ *   apply: replace the zone by the whole new zone, whose records
+ *          u->next gives (struct secondary_update): TDNS_OK once the
  *          new zone is in use (the sink logs it), else the old one stays
  *          and err (cap bytes) says why (the secondary logs it and retries
- *          after the SOA's retry time).
+ *          after the SOA's retry time);
+ *   apply_diff: an IXFR's difference sequences (struct secondary_diff),
+ *          applied all or none to the zone held: TDNS_OK once the new
+ *          version is in use (the sink logs it), else the old one stays,
+ *          err says why and the next transfer is an AXFR. NULL: the sink
+ *          has none, and an IXFR is applied through text and apply;
+ *   text:  the zone as master-file text, SOA first (malloc'd, the caller
+ *          frees it), for an IXFR to be applied to when the sink has no
+ *          apply_diff; NULL when it cannot (or with apply_diff: unused).
  * label starts the log lines ("secondary", "rpz"); on_expire says what
  * happens when no primary answered for the expire time; status_what
  * starts secondary_status's first line ("secondary of").
  */
 struct secondary_update {
 	const char *name;   /* the zone ("example.") */
-	const char *text;   /* the new zone, SOA first */
+	/* The new zone's records, SOA first, once through: u->next(u->it,
+	 * &rr) gives the next in *rr (the sink frees it), NULL after the
+	 * last; false when it cannot be read (nothing is applied then). An
+	 * AXFR's are read back from the file they were spooled to. The
+	 * signature is zoneload_next_fn's. */
+	bool (*next)(void *it, ldns_rr **rr);
+	void *it;
 	const char *how;    /* "AXFR" or "IXFR" */
 	uint32_t serial;    /* its SOA serial */
 	size_t records;     /* records the transfer carried */
+};
+/* One difference sequence of RFC 1995 4; the records borrowed for the call. */
+struct secondary_seq {
+	ldns_rr *const *del; /* the records deleted, the old SOA first */
+	size_t n_del;
+	ldns_rr *const *add; /* the records added, the new SOA first */
+	size_t n_add;
+};
+struct secondary_diff {
+	const char *name;                /* the zone ("example.") */
+	uint32_t serial;                 /* the new SOA serial */
+	const struct secondary_seq *seq; /* from the serial held to serial, in order */
+	size_t n_seq;
 };
 struct secondary_sink {
 	void (*held)(void *ctx, size_t i, struct secondary_held *out);
 	char *(*text)(void *ctx, size_t i);
 	enum tdns_status (*apply)(void *ctx, size_t i, const struct secondary_update *u,
 				  char *err, size_t cap);
+	enum tdns_status (*apply_diff)(void *ctx, size_t i, const struct secondary_diff *d,
+				       char *err, size_t cap);
 	const char *label;
 	const char *on_expire;
 	const char *status_what;
@@ -109,6 +146,11 @@ enum tdns_status secondary_new(struct tdns_loop *l, struct tdns_store *s,
 enum tdns_status secondary_new_sink(struct tdns_loop *l, const struct secondary_sink *sink,
 				    const struct secondary_zone *zones, size_t n,
 				    struct tdns_secondary **out);
+
+/* The zone of u as master-file text, SOA first (malloc'd: the caller
+ * frees it), for a sink that keeps text; NULL when it cannot be read or
+ * out of memory. Reads u's records (once). */
+char *secondary_update_text(const struct secondary_update *u);
 
 /* The SOA values of a zone in master-file text (its SOA record; the
  * first one when there are several). false when text has no SOA or does

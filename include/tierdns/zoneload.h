@@ -82,6 +82,14 @@ enum tdns_status zoneload_file(struct tdns_zoneset *zs, const char *path,
 /* The same from a string; label names it in errors (e.g. "inline"). */
 enum tdns_status zoneload_text(struct tdns_zoneset *zs, const char *text,
 			       const char *label, char *err, size_t errlen);
+/* The same from records given one at a time (an AXFR's, without the
+ * closing SOA), every name absolute: each call of next gives the next
+ * record in *rr (owned by the caller of next, which frees it), NULL after
+ * the last; next's false is a read error (TDNS_EIO). Errors say "LABEL:N"
+ * for the Nth record. */
+typedef bool (*zoneload_next_fn)(void *ctx, ldns_rr **rr);
+enum tdns_status zoneload_records(struct tdns_zoneset *zs, zoneload_next_fn next, void *ctx,
+				  const char *label, char *err, size_t errlen);
 
 size_t zoneload_count(const struct tdns_zoneset *zs);
 /* i < zoneload_count(zs). The info is valid until zs changes. */
@@ -188,5 +196,36 @@ enum tdns_status zoneload_add(struct tdns_txn *t, const char *rr_text,
 enum tdns_status zoneload_delete(struct tdns_txn *t, const char *name,
 				 const char *type, const char *rdata,
 				 char *err, size_t errlen);
+
+/*
+ * Apply one difference sequence of an IXFR response (RFC 1995 4) to the
+ * zone with apex key, inside write transaction t: every record of del
+ * (the zone's SOA first) is deleted, then every record of add (the new
+ * SOA first) added; the change is written into the zone's journal as one
+ * diff (old serial -> new), as add and delete write theirs, and the
+ * zone's metadata (serial, counts, load time) follows. The work is per
+ * RRset touched: the rest of the zone is not read.
+ * Records match as in RFC 1995: owner names and names in rdata
+ * case-insensitively, TTL ignored. An added record already present is
+ * kept once; an RRset takes the TTL of its last added record (RFC 2181
+ * 5.2). RRSIG records go to the RRset they cover, NSEC and NSEC3 to the
+ * denial index as a load puts them (zonedb.h); records at or below a
+ * deeper zone held in the store are left to it (info->occluded). del and
+ * add are borrowed for the call.
+ * TDNS_ENOTFOUND: a deleted record is not in the zone (the response is
+ * against another version); TDNS_EINVAL: the sequence is malformed (a
+ * record out of the zone or not data, not one SOA left); err says which.
+ * On any error the caller aborts t.
+ */
+struct zoneload_diff_info {
+	uint32_t serial;          /* the new one */
+	uint32_t deleted, added;  /* records in the sequence */
+	uint32_t rrsets_written;  /* RRsets written or deleted */
+	uint32_t occluded;        /* records left to a deeper zone */
+};
+enum tdns_status zoneload_diff(struct tdns_txn *t, const uint8_t *apex, size_t apex_len,
+			       ldns_rr *const *del, size_t n_del, ldns_rr *const *add,
+			       size_t n_add, struct zoneload_diff_info *info, char *err,
+			       size_t errlen);
 
 #endif

@@ -664,6 +664,9 @@ class ScriptedPrimary:
         self.refresh = refresh
         self.cut = True
         self.up = True
+        self.ixfr = None
+        self.asked = []
+        self.stall = 0  # seconds a cut transfer stays open before the close
         self.addr = rand_addr()
         self.u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.u.bind((self.addr, 0))
@@ -705,6 +708,21 @@ class ScriptedPrimary:
                 q = dns.message.from_wire(recv_exact(c, n), keyring=self.keyring)
                 r = dns.message.make_response(q)
                 r.flags |= 0x400
+                qtype = q.question[0].rdtype
+                self.asked.append(dns.rdatatype.to_text(qtype))
+                diff = None
+                if qtype == dns.rdatatype.IXFR and self.ixfr is not None:
+                    diff = self.ixfr(q.authority[0][0].serial)
+                if diff is not None:
+                    for text in diff:
+                        f = text.split(None, 4)
+                        r.answer.append(dns.rrset.from_text(f[0], int(f[1]), f[2], f[3],
+                                                            f[4]))
+                    w = r.to_wire()
+                    c.sendall(struct.pack("!H", len(w)) + w)
+                    time.sleep(0.2)
+                    c.close()
+                    continue
                 r.answer.append(self.soa())
                 for text in self.records(self.serial):
                     f = text.split(None, 4)
@@ -713,8 +731,7 @@ class ScriptedPrimary:
                     r.answer.append(self.soa())
                 w = r.to_wire()
                 c.sendall(struct.pack("!H", len(w)) + w)
-                if not self.cut:
-                    time.sleep(0.2)
+                time.sleep(0.2 if not self.cut else self.stall)
             except Exception:  # noqa: BLE001 - a test peer
                 pass
             c.close()

@@ -121,8 +121,9 @@ static void test_notify_answer(void **state)
 		{ "rpz.example.", LDNS_RR_TYPE_A, "192.0.2.1", DNS_RCODE_FORMERR, false },
 		{ "rpz.example.", LDNS_RR_TYPE_SOA, NULL, DNS_RCODE_FORMERR, false },
 	};
-	struct secondary_sink sink = { no_held, no_text, no_apply, "test", "nothing",
-				       "test of", NULL };
+	struct secondary_sink sink = { .held = no_held, .text = no_text, .apply = no_apply,
+				       .label = "test", .on_expire = "nothing",
+				       .status_what = "test of" };
 	struct tdns_addr prim[2];
 	struct secondary_zone z;
 	uint8_t key[NAME_KEY_MAX];
@@ -148,11 +149,53 @@ static void test_notify_answer(void **state)
 	netio_loop_free(l);
 }
 
+/* secondary_update_text: the records of an update as master-file text
+ * (the RPZ sink's), NULL when they cannot be read. */
+struct text_it {
+	const char *const *recs;
+	size_t i, n;
+};
+
+static bool text_next(void *ctx, ldns_rr **rr)
+{
+	struct text_it *it = ctx;
+
+	*rr = NULL;
+	if (it->i == it->n)
+		return true;
+	return ldns_rr_new_frm_str(rr, it->recs[it->i++], 0, NULL, NULL) == LDNS_STATUS_OK;
+}
+
+static void test_update_text(void **state)
+{
+	static const char *const recs[] = { "r. 300 IN SOA a. b. 7 60 30 600 300",
+					    "x.r. 60 IN CNAME ." };
+	static const char *const bad[] = { "r. 300 IN SOA a. b. 7 60 30 600 300", "x.r. 60 IN" };
+	struct text_it it = { recs, 0, 2 };
+	struct secondary_update u = { .name = "r.", .how = "AXFR", .serial = 7, .records = 2,
+				      .next = text_next, .it = &it };
+	struct secondary_held h;
+	char *text;
+
+	(void)state;
+	text = secondary_update_text(&u);
+	assert_non_null(text);
+	assert_string_equal(text, "r.\t300\tIN\tSOA\ta. b. 7 60 30 600 300\n"
+				  "x.r.\t60\tIN\tCNAME\t.\n");
+	assert_true(secondary_held_from_text(text, &h));
+	assert_int_equal(h.serial, 7);
+	free(text);
+	it.recs = bad;
+	it.i = 0;
+	assert_null(secondary_update_text(&u));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_held_from_text),
 		cmocka_unit_test(test_notify_answer),
+		cmocka_unit_test(test_update_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

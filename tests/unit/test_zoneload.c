@@ -15,6 +15,7 @@
 
 #include "testutil.h"
 #include "tierdns/clock.h"
+#include "tierdns/journal.h"
 #include "tierdns/log.h"
 #include "tierdns/name.h"
 #include "tierdns/store.h"
@@ -952,6 +953,279 @@ static void test_add_and_delete(void **state)
 	store_abort(t);
 }
 
+
+/* ---- difference sequences (zoneload_diff) ---- */
+
+#define DZ "$ORIGIN ex.\n$TTL 300\n@ SOA ns1 hm 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n" \
+	   "www A 192.0.2.2\nwww TXT \"a\"\nwww TXT \"b\"\nmx MX 10 Mail.ex.\n"
+#define DSOA1 "- ex. 300 IN SOA ns1.ex. hm.ex. 1 2 3 4 5\n"
+#define DSOA2 "+ ex. 300 IN SOA ns1.ex. hm.ex. 2 2 3 4 5\n"
+#define DSIG " 20300101000000 20200101000000 1 site. "
+#define DSIGNED "$ORIGIN site.\n$TTL 300\n@ SOA ns1 hm 7 2 3 4 5\n" \
+	"@ 600 RRSIG SOA 13 1 300" DSIG "c29h\n@ NS ns1\n@ 600 RRSIG NS 13 1 300" DSIG "bnMx\n" \
+	"@ NSEC3PARAM 1 0 0 -\n@ 600 RRSIG NSEC3PARAM 13 1 300" DSIG "cGFy\n" \
+	"ns1 A 192.0.2.1\nns1 600 RRSIG A 13 2 300" DSIG "YTEx\n" \
+	H1 " NSEC3 1 0 0 - " H2 " NS SOA RRSIG NSEC3PARAM\n" \
+	H1 " 600 RRSIG NSEC3 13 2 300" DSIG "bjEx\n" \
+	H2 " NSEC3 1 0 0 - " H1 " A RRSIG\n" H2 " 600 RRSIG NSEC3 13 2 300" DSIG "bjEy\n"
+#define DPARENT "$ORIGIN p.\n$TTL 300\n@ SOA ns1 hm 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n"
+#define DCHILD "$ORIGIN kid.p.\n@ SOA ns1 hm 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.2\n"
+#define DSREC "kid.p. 300 IN DS 1 13 2 " \
+	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
+
+/* The zone of apex dumped (and its counts), malloc'd. */
+static char *zone_state(struct tdns_store *s, const char *apex_name)
+{
+	struct tdns_txn *t = NULL;
+	struct tdns_zone_meta m;
+	uint8_t apex[NAME_KEY_MAX];
+	size_t alen = key_of(apex_name, apex), len = 0;
+	char *buf = NULL;
+	FILE *fp = open_memstream(&buf, &len);
+
+	assert_non_null(fp);
+	assert_int_equal(store_begin(s, false, &t), TDNS_OK);
+	assert_int_equal(zonedb_get_meta(t, apex, alen, &m), TDNS_OK);
+	fprintf(fp, "serial %u rrsets %u records %u\n", (unsigned)m.serial,
+		(unsigned)m.rrsets, (unsigned)m.records);
+	assert_int_equal(zoneload_dump(t, apex, alen, fp), TDNS_OK);
+	store_abort(t);
+	fclose(fp);
+	return buf;
+}
+
+/*
+ * One IXFR difference sequence applied to a stored zone: the result is the
+ * zone a load of the new version gives (its dump and its counts), the
+ * journal holds the diff; a sequence that does not apply changes nothing.
+ */
+static void test_diff(void **state)
+{
+	static const struct {
+		const char *apex;
+		const char *child;  /* a deeper zone held in the store too, or NULL */
+		const char *before; /* the zone */
+		const char *seq;    /* "- record" deleted, "+ record" added, in order */
+		enum tdns_status want;
+		const char *after;  /* the zone a load of the new version makes */
+		uint32_t j_del, j_add; /* the journal's diff: records deleted, added */
+		uint32_t written, occluded;
+	} cases[] = {
+		/* names in any case, TTL ignored for deletions */
+		{ "ex.", NULL, DZ, DSOA1 "- WWW.EX. 999 IN A 192.0.2.2\n" DSOA2
+		  "+ www.ex. 300 IN A 192.0.2.3\n", TDNS_OK,
+		  "$ORIGIN ex.\n$TTL 300\n@ SOA ns1 hm 2 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n"
+		  "www A 192.0.2.3\nwww TXT \"a\"\nwww TXT \"b\"\nmx MX 10 Mail.ex.\n",
+		  2, 2, 2, 0 },
+		/* a name in rdata compared case-insensitively; the RRset goes */
+		{ "ex.", NULL, DZ, DSOA1 "- mx.ex. 300 IN MX 10 MAIL.EX.\n" DSOA2, TDNS_OK,
+		  "$ORIGIN ex.\n$TTL 300\n@ SOA ns1 hm 2 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n"
+		  "www A 192.0.2.2\nwww TXT \"a\"\nwww TXT \"b\"\n", 2, 1, 2, 0 },
+		/* one record of two; a record added that is there is kept once,
+		 * the RRset takes the TTL of the last added (RFC 2181 5.2) */
+		{ "ex.", NULL, DZ, DSOA1 "- www.ex. 300 IN TXT \"b\"\n" DSOA2
+		  "+ www.ex. 60 IN TXT \"a\"\n+ www.ex. 60 IN TXT \"c\"\n+ new.ex. 5 IN A 192.0.2.9\n",
+		  TDNS_OK,
+		  "$ORIGIN ex.\n$TTL 300\n@ SOA ns1 hm 2 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n"
+		  "www A 192.0.2.2\nwww 60 TXT \"a\"\nwww 60 TXT \"c\"\nmx MX 10 Mail.ex.\n"
+		  "new 5 A 192.0.2.9\n", 3, 4, 3, 0 },
+		/* a deleted record that is not there: another version */
+		{ "ex.", NULL, DZ, DSOA1 "- www.ex. 300 IN A 192.0.2.99\n" DSOA2, TDNS_ENOTFOUND, NULL,
+		  0, 0, 0, 0 },
+		/* so is another old SOA */
+		{ "ex.", NULL, DZ, "- ex. 300 IN SOA ns1.ex. hm.ex. 7 2 3 4 5\n" DSOA2, TDNS_ENOTFOUND,
+		  NULL, 0, 0, 0, 0 },
+		/* the old SOA kept: two SOAs */
+		{ "ex.", NULL, DZ, "- www.ex. 300 IN A 192.0.2.2\n" DSOA2, TDNS_EINVAL, NULL, 0, 0, 0, 0 },
+		/* a record out of the zone */
+		{ "ex.", NULL, DZ, DSOA1 DSOA2 "+ www.other. 300 IN A 192.0.2.3\n", TDNS_EINVAL, NULL,
+		  0, 0, 0, 0 },
+		/* signed: signatures go with their RRset, NSEC3 to the index */
+		{ "site.", NULL, DSIGNED,
+		  "- site. 300 IN SOA ns1.site. hm.site. 7 2 3 4 5\n"
+		  "- site. 600 IN RRSIG SOA 13 1 300" DSIG "c29h\n"
+		  "- ns1.site. 300 IN A 192.0.2.1\n"
+		  "- ns1.site. 600 IN RRSIG A 13 2 300" DSIG "YTEx\n"
+		  "- " H2 ".site. 300 IN NSEC3 1 0 0 - " H1 " A RRSIG\n"
+		  "- " H2 ".site. 600 IN RRSIG NSEC3 13 2 300" DSIG "bjEy\n"
+		  "+ site. 300 IN SOA ns1.site. hm.site. 8 2 3 4 5\n"
+		  "+ site. 600 IN RRSIG SOA 13 1 300" DSIG "c29i\n"
+		  "+ ns1.site. 300 IN A 192.0.2.2\n"
+		  "+ ns1.site. 600 IN RRSIG A 13 2 300" DSIG "YTEy\n"
+		  "+ " H3 ".site. 300 IN NSEC3 1 0 0 - " H1 " A RRSIG\n"
+		  "+ " H3 ".site. 600 IN RRSIG NSEC3 13 2 300" DSIG "bjEz\n"
+		  "+ www.site. 300 IN A 192.0.2.7\n", TDNS_OK,
+		  "$ORIGIN site.\n$TTL 300\n@ SOA ns1 hm 8 2 3 4 5\n"
+		  "@ 600 RRSIG SOA 13 1 300" DSIG "c29i\n@ NS ns1\n"
+		  "@ 600 RRSIG NS 13 1 300" DSIG "bnMx\n"
+		  "@ NSEC3PARAM 1 0 0 -\n@ 600 RRSIG NSEC3PARAM 13 1 300" DSIG "cGFy\n"
+		  "ns1 A 192.0.2.2\nns1 600 RRSIG A 13 2 300" DSIG "YTEy\n"
+		  H1 " NSEC3 1 0 0 - " H2 " NS SOA RRSIG NSEC3PARAM\n"
+		  H1 " 600 RRSIG NSEC3 13 2 300" DSIG "bjEx\n"
+		  H3 " NSEC3 1 0 0 - " H1 " A RRSIG\n" H3 " 600 RRSIG NSEC3 13 2 300" DSIG "bjEz\n"
+		  "www A 192.0.2.7\n", 6, 7, 5, 0 },
+		/* a deeper zone in the store keeps its names; the DS at its apex
+		 * is the parent's (RFC 4035 3.1.4.1) */
+		{ "p.", DCHILD, DPARENT, "- p. 300 IN SOA ns1.p. hm.p. 1 2 3 4 5\n"
+		  "+ p. 300 IN SOA ns1.p. hm.p. 2 2 3 4 5\n+ kid.p. 300 IN NS ns1.kid.p.\n"
+		  "+ ns1.kid.p. 300 IN A 192.0.2.2\n+ " DSREC, TDNS_OK,
+		  "$ORIGIN p.\n$TTL 300\n@ SOA ns1 hm 2 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n"
+		  "kid NS ns1.kid\nns1.kid A 192.0.2.2\n" DSREC, 1, 2, 2, 2 },
+	};
+	struct fx *f = *state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ldns_rr *del[16], *add[16];
+		size_t n_del = 0, n_add = 0;
+		char err[ZONELOAD_ERR_MAX] = "", dir2[64];
+		const char *apex_name = cases[i].apex;
+		char *seq = strdup(cases[i].seq), *line, *save = NULL, *before, *after, *want;
+		struct zoneload_diff_info info;
+		struct tdns_store *s2 = NULL;
+		struct tdns_txn *t = NULL;
+		struct journal_diff jd;
+		uint8_t apex[NAME_KEY_MAX];
+		size_t alen;
+		enum tdns_status st;
+
+		assert_non_null(seq);
+		assert_int_equal(store_begin(f->s, true, &t), TDNS_OK);
+		assert_int_equal(store_clear(t, TDNS_DB_RR), TDNS_OK);
+		assert_int_equal(store_clear(t, TDNS_DB_ZONES), TDNS_OK);
+		assert_int_equal(store_clear(t, TDNS_DB_DNSSEC), TDNS_OK);
+		assert_int_equal(store_clear(t, TDNS_DB_JOURNAL), TDNS_OK);
+		assert_int_equal(store_commit(t), TDNS_OK);
+		if (cases[i].child != NULL)
+			load_ok(f->s, cases[i].child);
+		load_ok(f->s, cases[i].before);
+		for (line = strtok_r(seq, "\n", &save); line != NULL;
+		     line = strtok_r(NULL, "\n", &save)) {
+			ldns_rr *rr = NULL;
+
+			assert_int_equal(ldns_rr_new_frm_str(&rr, line + 2, 0, NULL, NULL),
+					 LDNS_STATUS_OK);
+			if (line[0] == '-')
+				del[n_del++] = rr;
+			else
+				add[n_add++] = rr;
+		}
+		alen = key_of(apex_name, apex);
+		before = zone_state(f->s, apex_name);
+		assert_int_equal(store_begin(f->s, true, &t), TDNS_OK);
+		st = zoneload_diff(t, apex, alen, del, n_del, add, n_add, &info, err,
+				   sizeof(err));
+		if (st != cases[i].want)
+			fail_msg("case %zu: %s, want %s (%s)", i, tdns_strerror(st),
+				 tdns_strerror(cases[i].want), err);
+		if (st != TDNS_OK) {
+			store_abort(t);
+			assert_true(err[0] != '\0');
+			after = zone_state(f->s, apex_name);
+			assert_string_equal(before, after);
+		} else {
+			assert_int_equal(store_commit(t), TDNS_OK);
+			if (info.rrsets_written != cases[i].written ||
+			    info.occluded != cases[i].occluded)
+				fail_msg("case %zu: %u RRsets written, %u occluded", i,
+					 (unsigned)info.rrsets_written, (unsigned)info.occluded);
+			after = zone_state(f->s, apex_name);
+			tu_tmpdir(dir2);
+			assert_int_equal(store_open(dir2, NULL, &s2), TDNS_OK);
+			if (cases[i].child != NULL)
+				load_ok(s2, cases[i].child);
+			load_ok(s2, cases[i].after);
+			want = zone_state(s2, apex_name);
+			if (strcmp(after, want) != 0)
+				fail_msg("case %zu: got\n%s\nwant\n%s", i, after, want);
+			free(want);
+			store_close(s2);
+			tu_rmdir(dir2);
+			/* The diff from the old serial, for this store's own
+			 * secondaries. */
+			assert_int_equal(store_begin(f->s, false, &t), TDNS_OK);
+			assert_int_equal(journal_get(t, apex, alen,
+						     ldns_rdf2native_int32(ldns_rr_rdf(del[0], 2)),
+						     &jd), TDNS_OK);
+			if (jd.to != info.serial || jd.deleted != cases[i].j_del ||
+			    jd.added != cases[i].j_add)
+				fail_msg("case %zu: journal %u -> %u, -%u +%u", i, (unsigned)jd.from,
+					 (unsigned)jd.to, (unsigned)jd.deleted,
+					 (unsigned)jd.added);
+			store_abort(t);
+		}
+		free(before);
+		free(after);
+		for (size_t k = 0; k < n_del; k++)
+			ldns_rr_free(del[k]);
+		for (size_t k = 0; k < n_add; k++)
+			ldns_rr_free(add[k]);
+		free(seq);
+	}
+}
+
+/* zoneload_records: records given one at a time make the zone their text
+ * makes; a record that cannot be read adds nothing. */
+struct rec_it {
+	ldns_rr_list *l;
+	size_t i, fail_at; /* next fails at record fail_at (0: never) */
+};
+
+static bool rec_next(void *ctx, ldns_rr **rr)
+{
+	struct rec_it *it = ctx;
+
+	*rr = NULL;
+	if (it->fail_at > 0 && it->i + 1 == it->fail_at)
+		return false;
+	if (it->i < ldns_rr_list_rr_count(it->l))
+		*rr = ldns_rr_clone(ldns_rr_list_rr(it->l, it->i++));
+	return true;
+}
+
+static void test_records(void **state)
+{
+	struct fx *f = *state;
+	struct rec_it it = { NULL, 0, 0 };
+	struct tdns_zoneset *zs;
+	struct tdns_store *s2 = NULL;
+	ldns_zone *lz = NULL;
+	FILE *fp = fmemopen((void *)(uintptr_t)DSIGNED, strlen(DSIGNED), "r");
+	char err[ZONELOAD_ERR_MAX] = "", dir2[64], *got, *want;
+
+	assert_non_null(fp);
+	assert_int_equal(ldns_zone_new_frm_fp(&lz, fp, NULL, 0, LDNS_RR_CLASS_IN),
+			 LDNS_STATUS_OK);
+	fclose(fp);
+	it.l = ldns_rr_list_clone(ldns_zone_rrs(lz));
+	assert_non_null(it.l);
+	assert_true(ldns_rr_list_push_rr(it.l, ldns_rr_clone(ldns_zone_soa(lz))));
+	ldns_zone_deep_free(lz);
+
+	zs = zoneload_new();
+	it.fail_at = 3;
+	assert_int_equal(zoneload_records(zs, rec_next, &it, "xfr", err, sizeof(err)),
+			 TDNS_EIO);
+	assert_string_equal(err, "xfr: record 3 cannot be read");
+	assert_int_equal(zoneload_count(zs), 0);
+	it.i = 0;
+	it.fail_at = 0;
+	assert_int_equal(zoneload_records(zs, rec_next, &it, "xfr", err, sizeof(err)),
+			 TDNS_OK);
+	assert_int_equal(zoneload_commit(zs, f->s), TDNS_OK);
+	zoneload_free(zs);
+	got = zone_state(f->s, "site.");
+	tu_tmpdir(dir2);
+	assert_int_equal(store_open(dir2, NULL, &s2), TDNS_OK);
+	load_ok(s2, DSIGNED);
+	want = zone_state(s2, "site.");
+	assert_string_equal(got, want);
+	store_close(s2);
+	tu_rmdir(dir2);
+	free(got);
+	free(want);
+	ldns_rr_list_deep_free(it.l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -977,6 +1251,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_parent_ds_at_child_apex, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_add_and_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_diff, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_records, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
