@@ -2,7 +2,7 @@
  * resolve.c - the local tier: CHAOS, static zones, cache, then upstream
  * queries with coalescing (see resolve.h for the rules).
  */
-#include "tierdns/resolve.h"
+#include "resolve_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -56,166 +56,14 @@
 /* The servers a stub zone's referral names are asked at their glue
  * addresses on the DNS port (RFC 1035 4.2). */
 #define DNS_PORT 53u
-/* Random bytes fetched from the kernel at a time (IDs, 0x20 bits). */
-#define RAND_POOL 256u
 /* RFC 9520 3.2 (Unbound's val-bogus-ttl): how long a bogus answer is
  * kept, seconds. */
 #define BOGUS_TTL 60u
-/* A question key (question_key): record key || class || CD; the failure
- * cache remembers such keys. */
-#define QUESTION_KEY_MAX (RECORD_KEY_MAX + 3)
-_Static_assert(QUESTION_KEY_MAX <= FAILCACHE_KEY_MAX, "failcache keys hold question keys");
 /* Secure NXDOMAIN answers kept for RFC 8198 synthesis (negcache.h), per
  * resolver: each is scanned on a miss, so few. */
 #define NEGCACHE_ANSWERS 64u
-/* A name as text: each of its octets as \DDD at most (RFC 1035 5.1). */
-#define NAME_TEXT_MAX (NAME_WIRE_MAX * 4 + 1)
 /* Names remembered while walking one chain (loop detection). */
 #define CHAIN_NAMES_MAX (CACHE_CHAIN_MAX + 2)
-
-/* One client waiting for an upstream query. */
-struct waiter {
-	struct waiter *next;
-	void *held;            /* the daemon's handle (client.hold) */
-	uint8_t *msg;          /* a copy of the client's query: its ID, case,
-				* EDNS and limit are the answer's */
-	size_t len;
-	uint8_t transport;     /* enum qctx_transport it came over */
-};
-
-/* Why a query failed: the log text and the Extended DNS Error. */
-enum fail_kind {
-	FAIL_TIMEOUT = 0, /* no upstream answered in time */
-	FAIL_DEAD,        /* every upstream is marked dead (backing off) */
-	FAIL_NETWORK,     /* socket failure, or no upstream took the query */
-	FAIL_TLS_AUTH,    /* a DoT upstream's certificate failed verification */
-	FAIL_RCODE,       /* SERVFAIL, REFUSED or another error rcode */
-	FAIL_GARBAGE,     /* unparsable, too many records, bad reply */
-	FAIL_OVERLOAD,    /* local limit: max_outstanding, max_waiters */
-	FAIL_CACHED,      /* the failure cache (RFC 9520) */
-	FAIL_LOOP,        /* a CNAME chain that comes back to a name */
-	FAIL_CHAIN,       /* a CNAME chain longer than CHASE_MAX_HOPS */
-	FAIL_INTERNAL,    /* out of memory and the like */
-	FAIL_STORE,       /* the local store failed (static zones, cache) */
-	FAIL_REFERRAL,    /* a stub zone's server gave a referral that is
-			   * not followed (upq.ref_bad says why) */
-	FAIL_REFUSED,     /* a CNAME target in a domain never forwarded
-			   * (NAME@refused): REFUSED, as the target itself is */
-};
-
-/* What the resolver knows about one upstream. */
-/* One outstanding upstream query. */
-struct upq {
-	struct upq *hnext;        /* chain in the key hash */
-	struct upq *prev, *next;  /* list of all outstanding */
-	uint32_t slot;            /* index in r->slots, low half of tokens */
-	uint64_t token;           /* current attempt, 0 = none */
-	uint8_t key[QUESTION_KEY_MAX]; /* question_key */
-	size_t key_len;
-	size_t qkey_len;          /* the name key's part of key */
-	uint32_t hash;
-	uint8_t qname[NAME_WIRE_MAX]; /* lower case, uncompressed */
-	size_t qname_len;
-	uint16_t qtype;
-	uint16_t qclass;
-	uint16_t id;              /* ID of the current attempt */
-	unsigned upstream;        /* index of the current attempt's upstream */
-	unsigned set_first;       /* its upstream set (policy.h): */
-	unsigned set_end;         /* upstreams set_first .. set_end-1 */
-	bool stub;                /* the set is a stub zone's authoritative
-				   * servers: asked with RD clear */
-	size_t stub_len;          /* stub: the zone's key, qname key[0..stub_len) */
-	/* stub, once a referral was followed (referral.h): the servers asked
-	 * now are ref->addr[0 .. n_addr), upstream indexes them, and no
-	 * health is kept for them (they are none of the upstreams). NULL:
-	 * the set's upstreams are asked. */
-	struct referral_state *ref;
-	uint8_t ref_bad;          /* FAIL_REFERRAL: the enum referral_verdict */
-	bool tcp;                 /* current attempt over TCP */
-	bool no_edns;             /* current attempt without OPT (RFC 6891 7) */
-	bool probe;               /* current attempt probes a dead upstream */
-	bool used_0x20;           /* current question has randomised case */
-	bool plain_case;          /* this query fell back to no 0x20 */
-	bool badcookie;           /* it was answered BADCOOKIE once */
-	int err;                  /* FAIL_NETWORK: the errno, 0 if unknown */
-	uint8_t qsent[NAME_WIRE_MAX]; /* the qname as sent, case included */
-	uint64_t sent_ms;         /* when the current attempt went out */
-	uint64_t deadline;        /* whole budget, monotonic ms */
-	uint64_t attempt_deadline;
-	uint64_t stale_at;        /* RFC 8767 client-response timer, 0 = off */
-	enum fail_kind why;       /* the last failure, for SERVFAIL */
-	struct waiter *waiters;
-	unsigned n_waiters;
-	/* CNAME chasing (RFC 1034 5.3.3 step 3): while target is set, this
-	 * query waits for the upstream query of its CNAME target instead of
-	 * an attempt of its own; chain holds the CNAMEs from qname to it. */
-	struct upq *target;       /* the query waited for, NULL = none */
-	struct upq *deps;         /* queries waiting for this one */
-	struct upq *dep_next;     /* next in target->deps */
-	struct tdns_cache_value chain; /* CNAMEs collected so far, packed
-					* as cache.h cache_value_records */
-	unsigned depth;           /* CNAMEs before qname (a chased target) */
-	bool chased;              /* the answer now comes from a target query */
-	/* DNSSEC (validating resolvers only): the client's CD goes upstream;
-	 * vc holds the answer while the DNSKEY/DS it needs are fetched. */
-	bool cd;
-	struct tdns_chain *vc;
-	/* Answered, its cache value waiting for the next resolver_flush
-	 * (one commit per batch): no attempt, no deadline; clients asking
-	 * meanwhile join the waiters. */
-	struct tdns_cache_value val;
-	struct upq *commit_next;  /* in r->commit, NULL at its tail */
-	bool committing;
-};
-
-struct tdns_resolver {
-	struct tdns_resolver_cfg cfg;
-	struct upq **slots;       /* max_outstanding, NULL = free */
-	uint32_t *free_slots;     /* stack of free slot indices */
-	uint32_t n_free;
-	struct upq **buckets;     /* key hash, n_buckets a power of two */
-	uint32_t n_buckets;
-	struct upq *all;          /* list of all outstanding */
-	size_t n_out;
-	uint32_t seq;             /* high half of the next token */
-	uint64_t armed;           /* deadline last given to transport.wake */
-	uint8_t *buf;             /* WIRE_MAX_MSG scratch for deferred answers */
-	struct tdns_txn *rtxn;    /* read snapshot, reset between queries
-				   * (or batches, resolver_batch) */
-	bool held;                /* in a batch: rtxn stays open across it */
-	struct upq *commit;       /* answers waiting for resolver_flush, */
-	struct upq **commit_tail; /* in the order they came */
-	struct tdns_cache_put *puts; /* max_outstanding, for resolver_flush */
-	uint8_t rand[RAND_POOL];  /* getrandom output not used yet */
-	size_t rand_left;
-	struct tdns_infra *infra; /* upstream health: cfg.infra, or owned */
-	bool own_infra;
-	struct tdns_failcache *failc; /* recent failures (RFC 9520) */
-	struct tdns_negcache *negc;   /* cfg.aggressive_nsec: RFC 8198, else NULL */
-	struct tdns_sketch *sketch;   /* owned, as cfg.cache.sketch when the
-				       * cache has a size bound and the caller
-				       * gave none (sketch.h) */
-	/* resolver_cache_flushed bumps it from any thread; failc is emptied
-	 * on this thread when it differs from failc_gen. */
-	atomic_uint flush_gen;
-	unsigned failc_gen;
-	uint64_t log_window;      /* start of the SERVFAIL log window */
-	unsigned log_lines;       /* lines logged in it */
-	uint64_t log_pending;     /* lines left out of it */
-	struct tdns_resolver_stats stats;
-	struct tdns_answer ans;    /* the pipeline's answer, reused */
-	struct tdns_answer wans;   /* the answer to a waiting client, reused */
-	struct zonedb_cache *zc;   /* this resolver's copy of the static
-				    * zone list (zonedb.h) */
-	bool refusing;             /* the query's client is not allowed */
-	struct tdns_txn *stage_txn; /* the snapshot the QUERY stage opened */
-	void *request;             /* the daemon's handle of the query in the
-				    * pipeline (client.hold takes it) */
-	struct tdns_cache_value stale; /* a stale answer the pipeline's
-					* answer borrows until encoded */
-	struct tdns_policy *pol;   /* cfg.policy's, taken at each query */
-	unsigned pol_gen;
-};
 
 /* FNV-1a over the key: spreads names and types over the buckets. */
 static uint32_t key_hash(const uint8_t *k, size_t n)
