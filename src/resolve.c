@@ -4,10 +4,8 @@
  */
 #include "resolve_int.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "tierdns/chain.h"
 #include "tierdns/clock.h"
@@ -73,35 +71,6 @@ static uint32_t key_hash(const uint8_t *k, size_t n)
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ k[i]) * 16777619u;
 	return h;
-}
-
-/* n bytes from the OS CSPRNG (RFC 5452 9.2: IDs; 0x20 bits), taken from
- * a pool refilled RAND_POOL bytes at a time: the same randomness as a
- * getrandom call per query, without the syscall per query. Each byte is
- * handed out once. */
-static enum tdns_status random_bytes(struct tdns_resolver *r, void *out, size_t n)
-{
-	uint8_t *o = out;
-	size_t take;
-	ssize_t got;
-
-	while (n > 0) {
-		if (r->rand_left == 0) {
-			do {
-				got = getrandom(r->rand, sizeof(r->rand), 0);
-			} while (got < 0 && errno == EINTR);
-			if (got != (ssize_t)sizeof(r->rand))
-				return TDNS_EIO;
-			r->rand_left = sizeof(r->rand);
-		}
-		take = n < r->rand_left ? n : r->rand_left;
-		memcpy(o, r->rand + sizeof(r->rand) - r->rand_left, take);
-		explicit_bzero(r->rand + sizeof(r->rand) - r->rand_left, take);
-		r->rand_left -= take;
-		o += take;
-		n -= take;
-	}
-	return TDNS_OK;
 }
 
 /* ---- failure reasons ---- */
@@ -621,7 +590,7 @@ static void set_qsent(struct tdns_resolver *r, struct upq *u, bool mix)
 
 	memcpy(u->qsent, u->qname, n);
 	u->used_0x20 = false;
-	if (!mix || random_bytes(r, bits, n) != TDNS_OK)
+	if (!mix || randpool_bytes(&r->rand, bits, n) != TDNS_OK)
 		return;
 	for (size_t i = 0; i < n && u->qsent[i] != 0; i += (size_t)u->qsent[i] + 1) {
 		for (size_t j = i + 1; j <= i + u->qsent[i] && j < n; j++)
@@ -702,7 +671,7 @@ static bool attempt_start(struct tdns_resolver *r, struct upq *u, unsigned first
 		/* A dead upstream with no usable one after it is asked all
 		 * the same: failing without asking would only prolong an
 		 * outage of every upstream past its end. */
-		if (random_bytes(r, &u->id, sizeof(u->id)) != TDNS_OK) {
+		if (randpool_bytes(&r->rand, &u->id, sizeof(u->id)) != TDNS_OK) {
 			attempt_close(r, u);
 			u->why = FAIL_INTERNAL;
 			return false;

@@ -40,11 +40,9 @@
 #include "tierdns/name.h"
 #include "tierdns/negcache.h"
 #include "tierdns/policy.h"
+#include "tierdns/randpool.h"
 #include "tierdns/referral.h"
 #include "tierdns/sketch.h"
-
-/* Random bytes fetched from the kernel at a time (IDs, 0x20 bits). */
-#define RAND_POOL 256u
 
 /* A question key (question_key): record key || class || CD; the failure
  * cache remembers such keys. */
@@ -165,8 +163,7 @@ struct tdns_resolver {
 	struct upq *commit;       /* answers waiting for resolver_flush, */
 	struct upq **commit_tail; /* in the order they came */
 	struct tdns_cache_put *puts; /* max_outstanding, for resolver_flush */
-	uint8_t rand[RAND_POOL];  /* getrandom output not used yet */
-	size_t rand_left;
+	struct tdns_randpool rand; /* query IDs and 0x20 bits */
 	struct tdns_infra *infra; /* upstream health: cfg.infra, or owned */
 	bool own_infra;
 	struct tdns_failcache *failc; /* recent failures (RFC 9520) */
