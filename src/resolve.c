@@ -4,6 +4,8 @@
  */
 #include "resolve_int.h"
 
+#include "fail.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,9 +43,6 @@
 #define STALE_CLIENT_MS 1800u
 #define DEFAULT_STALE_TTL 86400u
 #define DEFAULT_MAX_RECORDS 512u
-/* SERVFAIL reasons logged per second at most. */
-#define LOG_BURST 5u
-#define LOG_WINDOW_MS 1000u
 /* Header, the question, one OPT record (RFC 6891 6.1.2). */
 #define UPQ_MSG_MAX (DNS_HDR_LEN + NAME_WIRE_MAX + 4 + 11)
 #define SLOT_BITS 32
@@ -71,174 +70,6 @@ static uint32_t key_hash(const uint8_t *k, size_t n)
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ k[i]) * 16777619u;
 	return h;
-}
-
-/* ---- failure reasons ---- */
-
-static const char *fail_text(enum fail_kind why)
-{
-	switch (why) {
-	case FAIL_TIMEOUT: return "upstream timed out";
-	case FAIL_DEAD: return "no upstream reachable";
-	case FAIL_NETWORK: return "network error";
-	case FAIL_TLS_AUTH: return "upstream TLS authentication failed";
-	case FAIL_RCODE: return "upstream error rcode";
-	case FAIL_GARBAGE: return "malformed upstream reply";
-	case FAIL_OVERLOAD: return "resolver overloaded";
-	case FAIL_CACHED: return "cached failure";
-	case FAIL_LOOP: return "CNAME loop";
-	case FAIL_CHAIN: return "CNAME chain too long";
-	case FAIL_STORE: return "local store error";
-	case FAIL_REFUSED: return "CNAME target in a domain never forwarded (refused)";
-	case FAIL_REFERRAL: return "referral from a stub zone's server not followed";
-	case FAIL_INTERNAL: break;
-	}
-	return "internal error";
-}
-
-/* What failed u, for a log line: its kind, and for a network error the
- * errno the transport saw ("network error (Connection refused)"). */
-static const char *upq_fail_text(const struct upq *u, char *buf, size_t cap)
-{
-	if (u->why == FAIL_REFERRAL)
-		snprintf(buf, cap, "%s: %s", fail_text(u->why),
-			 referral_text((enum referral_verdict)u->ref_bad));
-	else if (u->why == FAIL_NETWORK && u->err != 0)
-		snprintf(buf, cap, "%s (%s)", fail_text(u->why), strerror(u->err));
-	else
-		return fail_text(u->why);
-	return buf;
-}
-
-/* The failure kinds are the first SERVFAIL reasons of the statistics. */
-_Static_assert((int)FAIL_TIMEOUT == RESOLVER_SF_TIMEOUT && (int)FAIL_DEAD == RESOLVER_SF_DEAD &&
-		       (int)FAIL_NETWORK == RESOLVER_SF_NETWORK &&
-		       (int)FAIL_TLS_AUTH == RESOLVER_SF_TLS_AUTH &&
-		       (int)FAIL_RCODE == RESOLVER_SF_RCODE &&
-		       (int)FAIL_GARBAGE == RESOLVER_SF_GARBAGE &&
-		       (int)FAIL_OVERLOAD == RESOLVER_SF_OVERLOAD &&
-		       (int)FAIL_CACHED == RESOLVER_SF_CACHED && (int)FAIL_LOOP == RESOLVER_SF_LOOP &&
-		       (int)FAIL_CHAIN == RESOLVER_SF_CHAIN &&
-		       (int)FAIL_INTERNAL == RESOLVER_SF_INTERNAL &&
-		       (int)FAIL_STORE == RESOLVER_SF_STORE &&
-		       (int)FAIL_REFERRAL == RESOLVER_SF_REFERRAL,
-	       "enum fail_kind and enum resolver_servfail");
-
-const char *resolver_servfail_name(unsigned why)
-{
-	static const char *const names[RESOLVER_SF_COUNT] = {
-		"timeout", "dead", "network", "tls_auth", "rcode", "garbage",
-		"overload", "cached", "loop", "chain", "internal", "store",
-		"referral", "bogus",
-	};
-
-	return why < RESOLVER_SF_COUNT ? names[why] : "?";
-}
-
-/* A client is answered SERVFAIL for why (enum resolver_servfail). */
-static void count_servfail(struct tdns_resolver *r, unsigned why)
-{
-	stats_inc(&r->stats.servfail);
-	stats_inc(&r->stats.servfail_why[why]);
-}
-
-/* RFC 8914 4: 22 No Reachable Authority for servers that did not answer
- * (or refused), 23 Network Error for broken exchanges, 13 Cached Error
- * for the failure cache (RFC 9520 3.2), 0 Other for local trouble. */
-static uint16_t fail_ede(enum fail_kind why)
-{
-	switch (why) {
-	case FAIL_TIMEOUT:
-	case FAIL_DEAD:
-	case FAIL_RCODE:
-		return EDE_NO_REACHABLE_AUTHORITY;
-	case FAIL_NETWORK:
-	case FAIL_TLS_AUTH:
-	case FAIL_GARBAGE:
-		return EDE_NETWORK_ERROR;
-	case FAIL_CACHED:
-		return EDE_CACHED_ERROR;
-	case FAIL_LOOP:
-	case FAIL_CHAIN:
-	case FAIL_OVERLOAD:
-	case FAIL_INTERNAL:
-	case FAIL_STORE:
-	case FAIL_REFUSED:
-	case FAIL_REFERRAL:
-		break;
-	}
-	return 0;
-}
-
-/* The rcode of a failure: SERVFAIL, except what the policy refuses. */
-static uint16_t fail_rcode(enum fail_kind why)
-{
-	return why == FAIL_REFUSED ? DNS_RCODE_REFUSED : DNS_RCODE_SERVFAIL;
-}
-
-/* Failures of reaching the upstreams, not of the name (failcache.h). */
-static bool fail_unreachable(enum fail_kind why)
-{
-	return why == FAIL_TIMEOUT || why == FAIL_DEAD || why == FAIL_NETWORK ||
-	       why == FAIL_TLS_AUTH;
-}
-
-/* The name of the key qkey[0..len) into buf, for log lines. */
-static const char *key_text(const uint8_t *qkey, size_t len, char *buf, size_t cap)
-{
-	uint8_t wire[NAME_WIRE_MAX];
-	size_t wlen;
-	ldns_rdf *d = NULL;
-	char *text = NULL;
-
-	snprintf(buf, cap, "?");
-	if (name_key_to_wire(qkey, len, wire, &wlen) == TDNS_OK)
-		d = ldns_dname_new_frm_data((uint16_t)wlen, wire);
-	if (d != NULL)
-		text = ldns_rdf2str(d);
-	if (text != NULL)
-		snprintf(buf, cap, "%s", text);
-	free(text);
-	ldns_rdf_deep_free(d);
-	return buf;
-}
-
-/* Every SERVFAIL (and every REFUSED of a failure, fail_rcode) is logged
- * with its reason, at most LOG_BURST lines a second; the lines left out
- * are counted and reported in the next window (a dead upstream under load
- * must not flood the log). */
-static void log_failure(struct tdns_resolver *r, uint16_t rcode, const uint8_t *qkey,
-			size_t qkey_len, uint16_t qtype, const char *why,
-			uint32_t remembered_ms, bool unreachable)
-{
-	const char *rc = rcode == DNS_RCODE_REFUSED ? "REFUSED" : "SERVFAIL";
-	uint64_t now_ms = clock_mono_ms();
-	char name[NAME_TEXT_MAX], *type;
-
-	if (now_ms >= r->log_window + LOG_WINDOW_MS) {
-		if (r->log_pending != 0)
-			log_warn("%llu more SERVFAIL reasons not logged (rate limit)",
-				 (unsigned long long)r->log_pending);
-		r->log_window = now_ms;
-		r->log_lines = 0;
-		r->log_pending = 0;
-	}
-	if (r->log_lines >= LOG_BURST) {
-		r->log_pending++;
-		stats_inc(&r->stats.log_suppressed);
-		return;
-	}
-	r->log_lines++;
-	stats_inc(&r->stats.servfail_logged);
-	key_text(qkey, qkey_len, name, sizeof(name));
-	type = ldns_rr_type2str((ldns_rr_type)qtype);
-	if (remembered_ms > 0)
-		log_warn("%s %s %s: %s; answered from memory for %u s%s", rc, name,
-			 type != NULL ? type : "?", why, (unsigned)(remembered_ms / 1000),
-			 unreachable ? " or until an upstream answers" : "");
-	else
-		log_warn("%s %s %s: %s", rc, name, type != NULL ? type : "?", why);
-	free(type);
 }
 
 /* ---- the read snapshot ---- */
@@ -326,7 +157,7 @@ static void fail_answer(struct tdns_resolver *r, const struct tdns_qctx *q,
 		}
 	}
 	if (fail_rcode(why) == DNS_RCODE_SERVFAIL)
-		count_servfail(r, why);
+		fail_count(&r->stats, why);
 	answer_fail(a, fail_rcode(why), fail_ede(why), fail_text(why));
 }
 
@@ -429,11 +260,12 @@ static void up_verdict(struct tdns_resolver *r, struct upq *u, bool alive,
 			log_warn("upstream %s: %u failures in a row (the last: %s), "
 				 "skipped while another works, probed after %u ms",
 				 up_label(r, u->upstream, lb, sizeof(lb)), INFRA_DEAD_AFTER,
-				 upq_fail_text(u, fb, sizeof(fb)), backoff);
+				 fail_reason(u->why, u->ref_bad, u->err, fb, sizeof(fb)), backoff);
 		else
 			log_warn("upstream %s: %u failures in a row (the last: %s), "
 				 "probed again after %u ms", up_label(r, u->upstream, lb, sizeof(lb)),
-				 INFRA_DEAD_AFTER, upq_fail_text(u, fb, sizeof(fb)), backoff);
+				 INFRA_DEAD_AFTER, fail_reason(u->why, u->ref_bad, u->err, fb, sizeof(fb)),
+				 backoff);
 		break;
 	case INFRA_EV_NONE:
 		break;
@@ -752,7 +584,7 @@ static void answer_waiter(struct tdns_resolver *r, struct waiter *w,
 	else {
 		stats_inc(&r->stats.upstream_answers);
 		if (a->dnssec == VALID_BOGUS && a->rcode == DNS_RCODE_SERVFAIL)
-			count_servfail(r, RESOLVER_SF_BOGUS);
+			fail_count(&r->stats, RESOLVER_SF_BOGUS);
 	}
 	ok = chain_policy(r, &q, a) == PIPELINE_ANSWER &&
 	     encode_reply(&q, a, r->buf, WIRE_MAX_MSG, &len) == TDNS_OK;
@@ -822,8 +654,9 @@ static void upq_fail(struct tdns_resolver *r, struct upq *u)
 	if (w != NULL)
 		stale_get(r, u->key, u->qkey_len, u->qtype, u->qclass, now, &stale);
 	if (w != NULL && (stale.data == NULL || stale.expiry > now))
-		log_failure(r, fail_rcode(why), u->key, u->qkey_len, u->qtype,
-			    upq_fail_text(u, fb, sizeof(fb)), remembered, fail_unreachable(why));
+		fail_log(&r->flog, &r->stats, fail_rcode(why), u->key, u->qkey_len, u->qtype,
+			 fail_reason(why, u->ref_bad, u->err, fb, sizeof(fb)), remembered,
+			 fail_unreachable(why));
 	u->waiters = NULL;
 	upq_destroy(r, u);
 	for (; w != NULL; w = next) {
@@ -1169,8 +1002,8 @@ static void miss_failed(struct tdns_resolver *r, const struct tdns_qctx *q,
 
 	stale_get(r, q->qkey, q->qkey_len, q->qtype, q->qclass, now, stale);
 	if (stale->data == NULL || stale->expiry > now)
-		log_failure(r, fail_rcode(why), q->qkey, q->qkey_len, q->qtype, fail_text(why), 0,
-			    false);
+		fail_log(&r->flog, &r->stats, fail_rcode(why), q->qkey, q->qkey_len, q->qtype,
+			 fail_text(why), 0, false);
 	fail_answer(r, q, stale, why, now, a);
 }
 
@@ -1323,7 +1156,7 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 		}
 	t = rtxn_open(r);
 	if (t == NULL) {
-		count_servfail(r, RESOLVER_SF_STORE);
+		fail_count(&r->stats, RESOLVER_SF_STORE);
 		answer_fail(a, DNS_RCODE_SERVFAIL, EDE_OTHER, "store unavailable");
 		return PIPELINE_ANSWER;
 	}
@@ -1350,7 +1183,7 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 		stats_inc(&r->stats.cache_hits);
 		/* A bogus entry is SERVFAIL to all but CD=1 (cache.h). */
 		if (a->dnssec == VALID_BOGUS && a->rcode == DNS_RCODE_SERVFAIL)
-			count_servfail(r, RESOLVER_SF_BOGUS);
+			fail_count(&r->stats, RESOLVER_SF_BOGUS);
 		else if (due)
 			prefetch(r, q);
 		return chain_policy(r, q, a);
@@ -1366,7 +1199,7 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 		/* A store that cannot be read is no miss: a static zone
 		 * in it may override what the upstream would say. */
 		log_warn("cache lookup: %s", tdns_strerror(st));
-		count_servfail(r, RESOLVER_SF_STORE);
+		fail_count(&r->stats, RESOLVER_SF_STORE);
 		answer_fail(a, DNS_RCODE_SERVFAIL, EDE_OTHER, "store unavailable");
 		return PIPELINE_ANSWER;
 	}
@@ -1833,7 +1666,8 @@ static void log_bogus(struct tdns_resolver *r, const struct upq *u,
 	char text[VALID_WHY_MAX + 32];
 
 	snprintf(text, sizeof(text), "DNSSEC bogus (EDE %u): %s", vd->ede, vd->why);
-	log_failure(r, DNS_RCODE_SERVFAIL, u->key, u->qkey_len, u->qtype, text, 0, false);
+	fail_log(&r->flog, &r->stats, DNS_RCODE_SERVFAIL, u->key, u->qkey_len, u->qtype, text, 0,
+		 false);
 }
 
 /* Judge u's parked answer; fetch what the verdict needs (depend_on, which
@@ -2082,7 +1916,7 @@ static void referral_take(struct tdns_resolver *r, struct upq *u, const struct t
 	u->ref = s;
 	if (log_get_level() >= TDNS_LOG_DEBUG)
 		log_debug("stub zone referral %u to %s (%u addresses) followed", s->hops,
-			  key_text(u->key, s->zone_len, zone, sizeof(zone)), s->n_addr);
+			  fail_key_text(u->key, s->zone_len, zone, sizeof(zone)), s->n_addr);
 	if (!attempt_start(r, u, 0, false, false, now_ms))
 		upq_fail(r, u);
 }

@@ -44,12 +44,12 @@
 #include "tierdns/referral.h"
 #include "tierdns/sketch.h"
 
+#include "fail.h"
+
 /* A question key (question_key): record key || class || CD; the failure
  * cache remembers such keys. */
 #define QUESTION_KEY_MAX (RECORD_KEY_MAX + 3)
 _Static_assert(QUESTION_KEY_MAX <= FAILCACHE_KEY_MAX, "failcache keys hold question keys");
-/* A name as text: each of its octets as \DDD at most (RFC 1035 5.1). */
-#define NAME_TEXT_MAX (NAME_WIRE_MAX * 4 + 1)
 
 /* One client waiting for an upstream query. */
 struct waiter {
@@ -59,26 +59,6 @@ struct waiter {
 				* EDNS and limit are the answer's */
 	size_t len;
 	uint8_t transport;     /* enum qctx_transport it came over */
-};
-
-/* Why a query failed: the log text and the Extended DNS Error. */
-enum fail_kind {
-	FAIL_TIMEOUT = 0, /* no upstream answered in time */
-	FAIL_DEAD,        /* every upstream is marked dead (backing off) */
-	FAIL_NETWORK,     /* socket failure, or no upstream took the query */
-	FAIL_TLS_AUTH,    /* a DoT upstream's certificate failed verification */
-	FAIL_RCODE,       /* SERVFAIL, REFUSED or another error rcode */
-	FAIL_GARBAGE,     /* unparsable, too many records, bad reply */
-	FAIL_OVERLOAD,    /* local limit: max_outstanding, max_waiters */
-	FAIL_CACHED,      /* the failure cache (RFC 9520) */
-	FAIL_LOOP,        /* a CNAME chain that comes back to a name */
-	FAIL_CHAIN,       /* a CNAME chain longer than CHASE_MAX_HOPS */
-	FAIL_INTERNAL,    /* out of memory and the like */
-	FAIL_STORE,       /* the local store failed (static zones, cache) */
-	FAIL_REFERRAL,    /* a stub zone's server gave a referral that is
-			   * not followed (upq.ref_bad says why) */
-	FAIL_REFUSED,     /* a CNAME target in a domain never forwarded
-			   * (NAME@refused): REFUSED, as the target itself is */
 };
 
 /* One outstanding upstream query. */
@@ -175,9 +155,7 @@ struct tdns_resolver {
 	 * on this thread when it differs from failc_gen. */
 	atomic_uint flush_gen;
 	unsigned failc_gen;
-	uint64_t log_window;      /* start of the SERVFAIL log window */
-	unsigned log_lines;       /* lines logged in it */
-	uint64_t log_pending;     /* lines left out of it */
+	struct fail_log flog;     /* fail.c: the SERVFAIL log's rate limit */
 	struct tdns_resolver_stats stats;
 	struct tdns_answer ans;    /* the pipeline's answer, reused */
 	struct tdns_answer wans;   /* the answer to a waiting client, reused */
