@@ -5,6 +5,7 @@
 #include "resolve_int.h"
 
 #include "fail.h"
+#include "stale.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -38,9 +39,6 @@
  * least MIN_ATTEMPT_MS) before they are asked, so a silent upstream costs
  * the clients one full wait, not one per query. */
 #define SUSPECT_FACTOR 2u
-/* RFC 8767 4, 5: stale answers carry TTL 30; the client-response timer. */
-#define STALE_ANSWER_TTL 30u
-#define STALE_CLIENT_MS 1800u
 #define DEFAULT_STALE_TTL 86400u
 #define DEFAULT_MAX_RECORDS 512u
 /* Header, the question, one OPT record (RFC 6891 6.1.2). */
@@ -74,35 +72,6 @@ static uint32_t key_hash(const uint8_t *k, size_t n)
 
 /* ---- the read snapshot ---- */
 
-/* One read transaction per resolver, begun on its own thread at first use
- * and reset after each query or batch: renewing keeps the reader slot, so
- * a lookup costs no slot search (LMDB mdb_txn_renew), and sees the latest
- * commit. The caller rtxn_close()s it when done. */
-static struct tdns_txn *rtxn_open(struct tdns_resolver *r)
-{
-	enum tdns_status st;
-
-	if (r->held || r->stage_txn != NULL)
-		return r->rtxn;
-	if (r->rtxn == NULL)
-		st = store_begin(r->cfg.store, false, &r->rtxn);
-	else
-		st = store_renew(r->rtxn);
-	if (st != TDNS_OK) {
-		log_warn("store read: %s", tdns_strerror(st));
-		return NULL;
-	}
-	return r->rtxn;
-}
-
-/* Done with the snapshot of rtxn_open: reset it, unless a batch or the
- * pipeline's QUERY stage (whose answer borrows from it) holds it. */
-static void rtxn_close(struct tdns_resolver *r, struct tdns_txn *t)
-{
-	if (!r->held && t != r->stage_txn)
-		store_reset(t);
-}
-
 void resolver_batch(struct tdns_resolver *r, bool begin)
 {
 	if (begin && r->held)
@@ -113,52 +82,6 @@ void resolver_batch(struct tdns_resolver *r, bool begin)
 		r->held = false;
 		store_reset(r->rtxn);
 	}
-}
-
-/* RFC 8767: the cached entry for the question if serve-stale is on and it
- * expired at most stale_ttl seconds ago (or is fresh again). */
-static bool stale_get(struct tdns_resolver *r, const uint8_t *qkey,
-		      size_t qkey_len, uint16_t qtype, uint16_t qclass,
-		      uint64_t now, struct tdns_cache_value *v)
-{
-	struct tdns_txn *t;
-	enum tdns_status st;
-
-	if (!r->cfg.serve_stale || qclass != DNS_CLASS_IN)
-		return false;
-	t = rtxn_open(r);
-	if (t == NULL)
-		return false;
-	st = cache_get(t, qkey, qkey_len, qtype, now, r->cfg.stale_ttl, v);
-	rtxn_close(r, t);
-	return st == TDNS_OK;
-}
-
-/*
- * The answer to a client whose query failed (why): the stale entry when
- * serve-stale found one (RFC 8767 4: TTL 30, EDE "Stale Answer" once it is
- * past its expiry), else SERVFAIL (REFUSED for FAIL_REFUSED, never stale)
- * with the EDE of why (RFC 8914). a keeps RA; stale->data must outlive the
- * encoding of a.
- */
-static void fail_answer(struct tdns_resolver *r, const struct tdns_qctx *q,
-			const struct tdns_cache_value *stale, enum fail_kind why,
-			uint64_t now, struct tdns_answer *a)
-{
-	/* A refusal is the policy's answer: no stale data stands in for it. */
-	if (stale != NULL && stale->data != NULL && why != FAIL_REFUSED) {
-		if (cache_value_answer(stale->data, stale->len, now,
-				       STALE_ANSWER_TTL, q, a) == TDNS_OK) {
-			if (stale->expiry <= now) {
-				stats_inc(&r->stats.stale_answers);
-				answer_set_ede(a, EDE_STALE_ANSWER, "stale answer");
-			}
-			return;
-		}
-	}
-	if (fail_rcode(why) == DNS_RCODE_SERVFAIL)
-		fail_count(&r->stats, why);
-	answer_fail(a, fail_rcode(why), fail_ede(why), fail_text(why));
 }
 
 /* ---- the failure cache (RFC 9520) ---- */
@@ -556,10 +479,8 @@ static void client_edns(struct tdns_resolver *r, void *request, const struct tdn
 
 /* Answer one waiter and free it: from a packed cache value (val), else
  * from the stale value, else SERVFAIL for `why`. */
-static void answer_waiter(struct tdns_resolver *r, struct waiter *w,
-			  const uint8_t *val, size_t vlen,
-			  const struct tdns_cache_value *stale,
-			  enum fail_kind why, uint64_t now)
+void answer_waiter(struct tdns_resolver *r, struct waiter *w, const uint8_t *val, size_t vlen,
+		   const struct tdns_cache_value *stale, enum fail_kind why, uint64_t now)
 {
 	struct tdns_answer *a = &r->wans;
 	struct tdns_qctx q;
@@ -580,7 +501,7 @@ static void answer_waiter(struct tdns_resolver *r, struct waiter *w,
 		why = FAIL_GARBAGE;
 	}
 	if (val == NULL)
-		fail_answer(r, &q, stale, why, now, a);
+		stale_answer(r, &q, stale, why, now, a);
 	else {
 		stats_inc(&r->stats.upstream_answers);
 		if (a->dnssec == VALID_BOGUS && a->rcode == DNS_RCODE_SERVFAIL)
@@ -673,31 +594,6 @@ static void upq_fail(struct tdns_resolver *r, struct upq *u)
 		d->why = why;
 		dep_failed(r, d);
 	}
-}
-
-/* RFC 8767 5: the client-response timer went off before the upstreams
- * answered: the waiters get the stale entry now, if there is one, while
- * the query goes on to refresh the cache. */
-static void upq_stale_early(struct tdns_resolver *r, struct upq *u)
-{
-	struct tdns_cache_value stale = { 0 };
-	struct waiter *w, *next;
-	uint64_t now = clock_now();
-
-	u->stale_at = 0;
-	if (u->waiters == NULL ||
-	    !stale_get(r, u->key, u->qkey_len, u->qtype, u->qclass, now, &stale))
-		return;
-	if (stale.expiry <= now) {
-		w = u->waiters;
-		u->waiters = NULL;
-		u->n_waiters = 0;
-		for (; w != NULL; w = next) {
-			next = w->next;
-			answer_waiter(r, w, NULL, 0, &stale, FAIL_TIMEOUT, now);
-		}
-	}
-	cache_value_clear(&stale);
 }
 
 /* The current attempt failed: next upstream, else the query fails. */
@@ -1004,7 +900,7 @@ static void miss_failed(struct tdns_resolver *r, const struct tdns_qctx *q,
 	if (stale->data == NULL || stale->expiry > now)
 		fail_log(&r->flog, &r->stats, fail_rcode(why), q->qkey, q->qkey_len, q->qtype,
 			 fail_text(why), 0, false);
-	fail_answer(r, q, stale, why, now, a);
+	stale_answer(r, q, stale, why, now, a);
 }
 
 /* The pipeline's EDNS stage: every answer given at once carries them. */
@@ -2069,7 +1965,7 @@ void resolver_tick(struct tdns_resolver *r, uint64_t now_ms)
 	for (u = r->all; u != NULL; u = next) {
 		next = u->next;
 		if (u->stale_at != 0 && u->stale_at <= now_ms)
-			upq_stale_early(r, u);
+			stale_early(r, u);
 		if (u->attempt_deadline > now_ms)
 			continue;
 		u->why = FAIL_TIMEOUT;

@@ -43,6 +43,8 @@
 #include "tierdns/randpool.h"
 #include "tierdns/referral.h"
 #include "tierdns/sketch.h"
+#include "tierdns/log.h"
+#include "tierdns/store.h"
 
 #include "fail.h"
 
@@ -170,5 +172,44 @@ struct tdns_resolver {
 	struct tdns_policy *pol;   /* cfg.policy's, taken at each query */
 	unsigned pol_gen;
 };
+
+/* ---- the read snapshot (resolve.c opens it; stale.c and chase.c read
+ * through it) ---- */
+
+/* One read transaction per resolver, begun on its own thread at first use
+ * and reset after each query or batch: renewing keeps the reader slot, so
+ * a lookup costs no slot search (LMDB mdb_txn_renew), and sees the latest
+ * commit. The caller rtxn_close()s it when done. */
+static inline struct tdns_txn *rtxn_open(struct tdns_resolver *r)
+{
+	enum tdns_status st;
+
+	if (r->held || r->stage_txn != NULL)
+		return r->rtxn;
+	if (r->rtxn == NULL)
+		st = store_begin(r->cfg.store, false, &r->rtxn);
+	else
+		st = store_renew(r->rtxn);
+	if (st != TDNS_OK) {
+		log_warn("store read: %s", tdns_strerror(st));
+		return NULL;
+	}
+	return r->rtxn;
+}
+
+/* Done with the snapshot of rtxn_open: reset it, unless a batch or the
+ * pipeline's QUERY stage (whose answer borrows from it) holds it. */
+static inline void rtxn_close(struct tdns_resolver *r, struct tdns_txn *t)
+{
+	if (!r->held && t != r->stage_txn)
+		store_reset(t);
+}
+
+/* ---- resolve.c: the state machine's steps the other files call ---- */
+
+/* Answer one waiter and free it: from a packed cache value (val), else
+ * from the stale value, else SERVFAIL for why (stale.h stale_answer). */
+void answer_waiter(struct tdns_resolver *r, struct waiter *w, const uint8_t *val, size_t vlen,
+		   const struct tdns_cache_value *stale, enum fail_kind why, uint64_t now);
 
 #endif
