@@ -4,6 +4,7 @@
  */
 #include "resolve_int.h"
 
+#include "commit.h"
 #include "fail.h"
 #include "stale.h"
 
@@ -293,15 +294,7 @@ static void upq_destroy(struct tdns_resolver *r, struct upq *u)
 		r->all = u->next;
 	if (u->next != NULL)
 		u->next->prev = u->prev;
-	if (u->committing) {
-		struct upq **cp = &r->commit;
-
-		while (*cp != u)
-			cp = &(*cp)->commit_next;
-		*cp = u->commit_next;
-		if (r->commit_tail == &u->commit_next)
-			r->commit_tail = cp;
-	}
+	commit_unlink(&r->commit, u);
 	cache_value_clear(&u->val);
 	r->slots[u->slot] = NULL;
 	r->free_slots[r->n_free++] = u->slot;
@@ -535,8 +528,8 @@ static struct upq *deps_detach(struct upq *u)
  * it, then let the queries that chased a CNAME to it go on. It is
  * unlinked first so that nothing done while answering can find it
  * half-finished. */
-static void upq_complete(struct tdns_resolver *r, struct upq *u,
-			 const uint8_t *val, size_t vlen, uint64_t now)
+void upq_complete(struct tdns_resolver *r, struct upq *u, const uint8_t *val, size_t vlen,
+		  uint64_t now)
 {
 	struct waiter *w = u->waiters, *next;
 	struct upq *d = deps_detach(u), *dnext;
@@ -1647,79 +1640,6 @@ static void dep_done(struct tdns_resolver *r, struct upq *u, const uint8_t *val,
 	}
 }
 
-/* ---- batched cache writes ---- */
-
-/* Queue u's answer (taking v) for resolver_flush. An answer is sent only
- * once it is in the cache, so that what a client was told survives a
- * crash right after (tests/e2e/test_crash_local.py); the commit is shared
- * by every answer of the same loop iteration. The attempt is over: its
- * socket goes now, and no deadline applies while u waits. */
-static void commit_queue(struct tdns_resolver *r, struct upq *u,
-			 struct tdns_cache_value *v)
-{
-	attempt_close(r, u);
-	u->val = *v;
-	memset(v, 0, sizeof(*v));
-	u->committing = true;
-	u->attempt_deadline = UINT64_MAX;
-	u->stale_at = 0;
-	u->commit_next = NULL;
-	*r->commit_tail = u;
-	r->commit_tail = &u->commit_next;
-}
-
-/* Count one cache write's outcome. The clients get their answer either
- * way; a failing store fails for every answer: log the 1st, 2nd, 4th, ... */
-static void note_stored(struct tdns_resolver *r, enum tdns_status st)
-{
-	if (st == TDNS_OK) {
-		stats_inc(&r->stats.cache_stored);
-		return;
-	}
-	stats_inc(&r->stats.cache_errors);
-	if ((r->stats.cache_errors & (r->stats.cache_errors - 1)) == 0)
-		log_warn("cache store: %s (%llu times)", tdns_strerror(st),
-			 (unsigned long long)r->stats.cache_errors);
-}
-
-void resolver_flush(struct tdns_resolver *r)
-{
-	struct tdns_cache_value val;
-	struct upq *list, *u, *next;
-	uint64_t now;
-	size_t n;
-
-	/* Answering may complete more (queries that chased a CNAME to one
-	 * of these): they form the next batch. */
-	while (r->commit != NULL) {
-		list = r->commit;
-		r->commit = NULL;
-		r->commit_tail = &r->commit;
-		now = clock_now();
-		n = 0;
-		for (u = list; u != NULL; u = u->commit_next) {
-			u->committing = false;
-			r->puts[n++] = (struct tdns_cache_put){
-				.qkey = u->key, .qkey_len = u->qkey_len,
-				.qtype = u->qtype, .v = &u->val,
-			};
-		}
-		cache_store_many(r->cfg.store, &r->cfg.cache, r->puts, n, now);
-		/* Completing one cannot destroy another of the list: a queued
-		 * query has no target (so no failure cascades to it), no
-		 * attempt and no deadline; only resolver_free destroys it. */
-		n = 0;
-		for (u = list; u != NULL; u = next) {
-			next = u->commit_next;
-			note_stored(r, r->puts[n++].st);
-			val = u->val;
-			memset(&u->val, 0, sizeof(u->val));
-			upq_complete(r, u, val.data, val.len, now);
-			cache_value_clear(&val);
-		}
-	}
-}
-
 /* An accepted NOERROR/NXDOMAIN reply (or one combined from a chase): a
  * CNAME loop or an over-long chase fails; a chain to chase is chased;
  * otherwise cache what may be cached, answer. */
@@ -1767,7 +1687,9 @@ static void accept_value(struct tdns_resolver *r, struct upq *u,
 			 struct tdns_cache_value *v, uint64_t now)
 {
 	if (v->cacheable && u->qclass == DNS_CLASS_IN) {
-		commit_queue(r, u, v);
+		/* The attempt is over: its socket goes now. */
+		attempt_close(r, u);
+		commit_queue(&r->commit, u, v);
 		return;
 	}
 	upq_complete(r, u, v->data, v->len, now);
@@ -2066,10 +1988,9 @@ enum tdns_status resolver_new(const struct tdns_resolver_cfg *cfg,
 	r->free_slots = calloc(r->cfg.max_outstanding, sizeof(*r->free_slots));
 	r->buckets = calloc(r->n_buckets, sizeof(*r->buckets));
 	r->buf = malloc(WIRE_MAX_MSG);
-	r->puts = calloc(r->cfg.max_outstanding, sizeof(*r->puts));
-	r->commit_tail = &r->commit;
 	if (r->slots == NULL || r->free_slots == NULL || r->buckets == NULL ||
-	    r->buf == NULL || failcache_new(&r->failc) != TDNS_OK || r->puts == NULL ||
+	    r->buf == NULL || failcache_new(&r->failc) != TDNS_OK ||
+	    commit_init(&r->commit, r->cfg.max_outstanding) != TDNS_OK ||
 	    zonedb_cache_new(&r->zc) != TDNS_OK)
 		goto out;
 	if (r->cfg.aggressive_nsec && r->cfg.anchors != NULL &&
@@ -2129,7 +2050,7 @@ void resolver_free(struct tdns_resolver *r)
 	failcache_free(r->failc);
 	negcache_free(r->negc);
 	sketch_free(r->sketch);
-	free(r->puts);
+	commit_fini(&r->commit);
 	zonedb_cache_free(r->zc);
 	policy_release(r->pol);
 	free(r);

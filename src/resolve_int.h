@@ -127,6 +127,13 @@ struct upq {
 	bool committing;
 };
 
+/* Answers waiting for one cache commit (commit.c). */
+struct commit_batch {
+	struct upq *head;            /* in the order they came, */
+	struct upq **tail;           /* linked through upq.commit_next */
+	struct tdns_cache_put *puts; /* max_outstanding, for resolver_flush */
+};
+
 struct tdns_resolver {
 	struct tdns_resolver_cfg cfg;
 	struct upq **slots;       /* max_outstanding, NULL = free */
@@ -142,9 +149,7 @@ struct tdns_resolver {
 	struct tdns_txn *rtxn;    /* read snapshot, reset between queries
 				   * (or batches, resolver_batch) */
 	bool held;                /* in a batch: rtxn stays open across it */
-	struct upq *commit;       /* answers waiting for resolver_flush, */
-	struct upq **commit_tail; /* in the order they came */
-	struct tdns_cache_put *puts; /* max_outstanding, for resolver_flush */
+	struct commit_batch commit; /* commit.c: answers waiting for resolver_flush */
 	struct tdns_randpool rand; /* query IDs and 0x20 bits */
 	struct tdns_infra *infra; /* upstream health: cfg.infra, or owned */
 	bool own_infra;
@@ -211,5 +216,11 @@ static inline void rtxn_close(struct tdns_resolver *r, struct tdns_txn *t)
  * from the stale value, else SERVFAIL for why (stale.h stale_answer). */
 void answer_waiter(struct tdns_resolver *r, struct waiter *w, const uint8_t *val, size_t vlen,
 		   const struct tdns_cache_value *stale, enum fail_kind why, uint64_t now);
+
+/* The query is over with an answer (val, packed as cached; NULL: none):
+ * its waiters are answered, u is freed, and the queries chasing a CNAME
+ * to it go on. */
+void upq_complete(struct tdns_resolver *r, struct upq *u, const uint8_t *val, size_t vlen,
+		  uint64_t now);
 
 #endif
