@@ -53,6 +53,10 @@
 #define QUESTION_KEY_MAX (RECORD_KEY_MAX + 3)
 _Static_assert(QUESTION_KEY_MAX <= FAILCACHE_KEY_MAX, "failcache keys hold question keys");
 
+/* An attempt's token (the transport's handle of it): a sequence number
+ * above SLOT_BITS, the query's slot below. */
+#define SLOT_BITS 32
+
 /* One client waiting for an upstream query. */
 struct waiter {
 	struct waiter *next;
@@ -208,6 +212,24 @@ static inline void rtxn_close(struct tdns_resolver *r, struct tdns_txn *t)
 {
 	if (!r->held && t != r->stage_txn)
 		store_reset(t);
+}
+
+/* ---- timers (resolve.c arms them; attempt.c and chase.c set deadlines) ---- */
+/* The next moment u needs attention: its attempt's deadline or its
+ * serve-stale client timer. */
+static inline uint64_t upq_next(const struct upq *u)
+{
+	return u->stale_at != 0 && u->stale_at < u->attempt_deadline
+		       ? u->stale_at
+		       : u->attempt_deadline;
+}
+
+static inline void wake_at(struct tdns_resolver *r, uint64_t deadline)
+{
+	if (deadline < r->armed) {
+		r->armed = deadline;
+		r->cfg.transport.wake(r->cfg.transport.ctx, deadline);
+	}
 }
 
 /* ---- resolve.c: the state machine's steps the other files call ---- */
