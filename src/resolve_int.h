@@ -214,6 +214,22 @@ static inline void rtxn_close(struct tdns_resolver *r, struct tdns_txn *t)
 		store_reset(t);
 }
 
+/* ---- the route (resolve.c takes r->pol at each query) ---- */
+
+/* The upstream set of a name (policy.h); without a policy, every upstream.
+ * *zone_len: the key length of the name that routes it (0: the default). */
+static inline enum policy_fwd route(const struct tdns_resolver *r, const uint8_t *qkey,
+				    size_t qkey_len, unsigned *first, unsigned *end, size_t *zone_len)
+{
+	if (r->pol == NULL) {
+		*first = 0;
+		*end = r->cfg.n_upstream;
+		*zone_len = 0;
+		return POLICY_FWD_DEFAULT;
+	}
+	return policy_route(r->pol, qkey, qkey_len, first, end, zone_len);
+}
+
 /* ---- timers (resolve.c arms them; attempt.c and chase.c set deadlines) ---- */
 /* The next moment u needs attention: its attempt's deadline or its
  * serve-stale client timer. */
