@@ -1,17 +1,23 @@
 /*
- * resolve.c - the local tier: CHAOS, static zones, cache, then upstream
- * queries with coalescing (see resolve.h for the rules).
+ * resolve.c - the local tier's request state machine (resolve.h has the
+ * rules): the pipeline's stages (CHAOS, local policy, static zones, the
+ * cache), the table of outstanding upstream queries and the clients
+ * waiting on them (coalescing), and what each event leads to: an attempt
+ * failed (the next server, attempt.h), an answer accepted (chased,
+ * chase.h; validated, chain.h; queued for the cache, commit.h; answered),
+ * a query failed (remembered, failcache.h; answered stale or SERVFAIL,
+ * stale.h and fail.h), a timer due. resolve_int.h maps the files.
  */
 #include "resolve_int.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 #include "attempt.h"
 #include "chase.h"
 #include "commit.h"
 #include "fail.h"
 #include "stale.h"
-
-#include <stdlib.h>
-#include <string.h>
 
 #include "tierdns/chain.h"
 #include "tierdns/clock.h"
@@ -767,7 +773,8 @@ enum resolver_verdict resolver_refuse(struct tdns_resolver *r, const uint8_t *in
 	}
 }
 
-/* ---- CNAME chasing (RFC 1034 5.3.3 step 3, 4.3.2 step 3a) ---- */
+/* ---- questions asked on a query's behalf: its CNAME target (chase.h),
+ * the DNSKEY and DS its validation needs ---- */
 
 static void accept_reply(struct tdns_resolver *r, struct upq *u,
 			 const struct tdns_msg *m);
