@@ -10,17 +10,21 @@
  *              (ID, 0x20, EDNS, RD/DO/CD), its time (RTO, suspect
  *              upstreams), the reply's screening and the retries it asks
  *              for, the verdicts told to the shared upstream health
- *   chase.c    CNAME chasing: the chain in a reply, whether to chase, the
- *              questions the resolver asks itself (a CNAME target, a
- *              DNSKEY or DS) and the answer combined from a target's
+ *   chase.c    CNAME chains: the chain in a reply, whether to chase it,
+ *              local data for a question the resolver asks itself (a
+ *              CNAME target, a DNSKEY or DS), the answer combined from a
+ *              chain and its target's
  *   stale.c    serve-stale (RFC 8767): the stale entry, the answer to a
  *              failed query, the client-response timer
  *   commit.c   answers queued for one cache commit per batch
  *   fail.c     why a query failed: its text, rcode, EDE, the counters and
  *              the rate-limited log line
  *
+ * and randpool.c (its own public module) for the random bytes.
+ *
  * Not for use outside these files. Everything here runs on the resolver's
- * own thread (one resolver per worker), except flush_gen.
+ * own thread (one resolver per worker), except flush_gen. Each field below
+ * says which file writes it; the others only read it.
  */
 #ifndef TIERDNS_RESOLVE_INT_H
 #define TIERDNS_RESOLVE_INT_H
@@ -42,8 +46,8 @@
 #include "tierdns/policy.h"
 #include "tierdns/randpool.h"
 #include "tierdns/referral.h"
-#include "tierdns/sketch.h"
 #include "tierdns/log.h"
+#include "tierdns/sketch.h"
 #include "tierdns/store.h"
 
 #include "fail.h"
@@ -67,12 +71,16 @@ struct waiter {
 	uint8_t transport;     /* enum qctx_transport it came over */
 };
 
-/* One outstanding upstream query. */
+/*
+ * One outstanding upstream query. resolve.c creates it (upq_new), links it
+ * into the resolver's table, and alone frees it (upq_destroy); the groups
+ * below say which file writes which fields.
+ */
 struct upq {
+	/* resolve.c: the table (coalescing, tokens) and the question */
 	struct upq *hnext;        /* chain in the key hash */
 	struct upq *prev, *next;  /* list of all outstanding */
 	uint32_t slot;            /* index in r->slots, low half of tokens */
-	uint64_t token;           /* current attempt, 0 = none */
 	uint8_t key[QUESTION_KEY_MAX]; /* question_key */
 	size_t key_len;
 	size_t qkey_len;          /* the name key's part of key */
@@ -81,37 +89,47 @@ struct upq {
 	size_t qname_len;
 	uint16_t qtype;
 	uint16_t qclass;
-	uint16_t id;              /* ID of the current attempt */
-	unsigned upstream;        /* index of the current attempt's upstream */
-	unsigned set_first;       /* its upstream set (policy.h): */
-	unsigned set_end;         /* upstreams set_first .. set_end-1 */
+	uint64_t deadline;        /* whole budget, monotonic ms */
+	enum fail_kind why;       /* the last failure, for SERVFAIL (set by
+				   * whichever file saw it fail) */
+	struct waiter *waiters;   /* the clients waiting (resolve.c; stale.c */
+	unsigned n_waiters;       /* answers them early) */
+	/* resolve.c, once at upq_new: the question's upstream set (policy.h) */
+	unsigned set_first;       /* upstreams set_first .. set_end-1 */
+	unsigned set_end;
 	bool stub;                /* the set is a stub zone's authoritative
 				   * servers: asked with RD clear */
 	size_t stub_len;          /* stub: the zone's key, qname key[0..stub_len) */
-	/* stub, once a referral was followed (referral.h): the servers asked
-	 * now are ref->addr[0 .. n_addr), upstream indexes them, and no
-	 * health is kept for them (they are none of the upstreams). NULL:
-	 * the set's upstreams are asked. */
+	/* resolve.c (referral_take), stub only, once a referral was followed
+	 * (referral.h): the servers asked now are ref->addr[0 .. n_addr),
+	 * upstream indexes them, and no health is kept for them (they are
+	 * none of the upstreams). NULL: the set's upstreams are asked. */
 	struct referral_state *ref;
 	uint8_t ref_bad;          /* FAIL_REFERRAL: the enum referral_verdict */
-	bool tcp;                 /* current attempt over TCP */
-	bool no_edns;             /* current attempt without OPT (RFC 6891 7) */
-	bool probe;               /* current attempt probes a dead upstream */
-	bool used_0x20;           /* current question has randomised case */
+	/* attempt.c: the current attempt */
+	uint64_t token;           /* 0 = none */
+	uint16_t id;              /* its ID */
+	unsigned upstream;        /* the server it asks (an index of the set,
+				   * or of ref->addr) */
+	bool tcp;                 /* over TCP */
+	bool no_edns;             /* without OPT (RFC 6891 7) */
+	bool probe;               /* it probes a dead upstream */
+	bool used_0x20;           /* its question has randomised case */
 	bool plain_case;          /* this query fell back to no 0x20 */
 	bool badcookie;           /* it was answered BADCOOKIE once */
-	int err;                  /* FAIL_NETWORK: the errno, 0 if unknown */
+	int err;                  /* FAIL_NETWORK: the errno, 0 if unknown
+				   * (resolve.c, from the transport) */
 	uint8_t qsent[NAME_WIRE_MAX]; /* the qname as sent, case included */
-	uint64_t sent_ms;         /* when the current attempt went out */
-	uint64_t deadline;        /* whole budget, monotonic ms */
-	uint64_t attempt_deadline;
-	uint64_t stale_at;        /* RFC 8767 client-response timer, 0 = off */
-	enum fail_kind why;       /* the last failure, for SERVFAIL */
-	struct waiter *waiters;
-	unsigned n_waiters;
-	/* CNAME chasing (RFC 1034 5.3.3 step 3): while target is set, this
-	 * query waits for the upstream query of its CNAME target instead of
-	 * an attempt of its own; chain holds the CNAMEs from qname to it. */
+	uint64_t sent_ms;         /* when it went out */
+	uint64_t attempt_deadline; /* also resolve.c (waiting for a target)
+				    * and commit.c (none while queued) */
+	/* stale.c's client-response timer (RFC 8767 5), armed by resolve.c
+	 * at upq_new: 0 = off */
+	uint64_t stale_at;
+	/* resolve.c, CNAME chasing (RFC 1034 5.3.3 step 3): while target is
+	 * set, this query waits for the upstream query of its CNAME target
+	 * (or of a DNSKEY or DS) instead of an attempt of its own; chain holds
+	 * the CNAMEs from qname to it (chase.h reads it). */
 	struct upq *target;       /* the query waited for, NULL = none */
 	struct upq *deps;         /* queries waiting for this one */
 	struct upq *dep_next;     /* next in target->deps */
@@ -119,13 +137,14 @@ struct upq {
 					* as cache.h cache_value_records */
 	unsigned depth;           /* CNAMEs before qname (a chased target) */
 	bool chased;              /* the answer now comes from a target query */
-	/* DNSSEC (validating resolvers only): the client's CD goes upstream;
-	 * vc holds the answer while the DNSKEY/DS it needs are fetched. */
+	/* resolve.c, DNSSEC (validating resolvers only): the client's CD goes
+	 * upstream; vc holds the answer while the DNSKEY/DS it needs are
+	 * fetched. */
 	bool cd;
 	struct tdns_chain *vc;
-	/* Answered, its cache value waiting for the next resolver_flush
-	 * (one commit per batch): no attempt, no deadline; clients asking
-	 * meanwhile join the waiters. */
+	/* commit.c: answered, its cache value waiting for the next
+	 * resolver_flush (one commit per batch): no attempt, no deadline;
+	 * clients asking meanwhile join the waiters. */
 	struct tdns_cache_value val;
 	struct upq *commit_next;  /* in r->commit, NULL at its tail */
 	bool committing;
@@ -138,8 +157,12 @@ struct commit_batch {
 	struct tdns_cache_put *puts; /* max_outstanding, for resolver_flush */
 };
 
+/* One resolver (one per worker thread): resolve.c's resolver_new makes
+ * it and resolver_free frees all it holds; the groups below say which file
+ * writes which fields. */
 struct tdns_resolver {
-	struct tdns_resolver_cfg cfg;
+	struct tdns_resolver_cfg cfg; /* resolver_new's copy, defaults filled */
+	/* resolve.c: the table of outstanding queries */
 	struct upq **slots;       /* max_outstanding, NULL = free */
 	uint32_t *free_slots;     /* stack of free slot indices */
 	uint32_t n_free;
@@ -147,15 +170,21 @@ struct tdns_resolver {
 	uint32_t n_buckets;
 	struct upq *all;          /* list of all outstanding */
 	size_t n_out;
+	/* attempt.c */
 	uint32_t seq;             /* high half of the next token */
-	uint64_t armed;           /* deadline last given to transport.wake */
-	uint8_t *buf;             /* WIRE_MAX_MSG scratch for deferred answers */
-	struct tdns_txn *rtxn;    /* read snapshot, reset between queries
-				   * (or batches, resolver_batch) */
-	bool held;                /* in a batch: rtxn stays open across it */
-	struct commit_batch commit; /* commit.c: answers waiting for resolver_flush */
 	struct tdns_randpool rand; /* query IDs and 0x20 bits */
-	struct tdns_infra *infra; /* upstream health: cfg.infra, or owned */
+	/* wake_at (attempt.c, resolve.c) and resolver_tick */
+	uint64_t armed;           /* deadline last given to transport.wake */
+	/* resolve.c: the read snapshot (rtxn_open below) */
+	struct tdns_txn *rtxn;    /* reset between queries (or batches,
+				   * resolver_batch) */
+	bool held;                /* in a batch: rtxn stays open across it */
+	struct tdns_txn *stage_txn; /* the snapshot the QUERY stage opened */
+	/* commit.c: answers waiting for resolver_flush */
+	struct commit_batch commit;
+	/* shared knowledge, resolve.c makes and frees it */
+	struct tdns_infra *infra; /* upstream health: cfg.infra, or owned;
+				   * attempt.c reports to it */
 	bool own_infra;
 	struct tdns_failcache *failc; /* recent failures (RFC 9520) */
 	struct tdns_negcache *negc;   /* cfg.aggressive_nsec: RFC 8198, else NULL */
@@ -166,14 +195,18 @@ struct tdns_resolver {
 	 * on this thread when it differs from failc_gen. */
 	atomic_uint flush_gen;
 	unsigned failc_gen;
-	struct fail_log flog;     /* fail.c: the SERVFAIL log's rate limit */
+	/* fail.c: the SERVFAIL log's rate limit */
+	struct fail_log flog;
+	/* every file counts what it sees */
 	struct tdns_resolver_stats stats;
-	struct tdns_answer ans;    /* the pipeline's answer, reused */
+	/* resolve.c: the query in the pipeline and the answers it writes */
+	uint8_t *buf;             /* WIRE_MAX_MSG scratch for deferred answers */
+	struct tdns_answer ans;    /* the pipeline's answer, reused (also
+				    * chase.c's scratch, between queries) */
 	struct tdns_answer wans;   /* the answer to a waiting client, reused */
 	struct zonedb_cache *zc;   /* this resolver's copy of the static
 				    * zone list (zonedb.h) */
 	bool refusing;             /* the query's client is not allowed */
-	struct tdns_txn *stage_txn; /* the snapshot the QUERY stage opened */
 	void *request;             /* the daemon's handle of the query in the
 				    * pipeline (client.hold takes it) */
 	struct tdns_cache_value stale; /* a stale answer the pipeline's
