@@ -5,6 +5,7 @@
  */
 #include "attempt.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "tierdns/encode.h"
@@ -24,6 +25,9 @@
  * least MIN_ATTEMPT_MS) before they are asked, so a silent upstream costs
  * the clients one full wait, not one per query. */
 #define SUSPECT_FACTOR 2u
+/* The servers a stub zone's referral names are asked at their glue
+ * addresses on the DNS port (RFC 1035 4.2). */
+#define DNS_PORT 53u
 /* Header, the question, one OPT record (RFC 6891 6.1.2). */
 #define UPQ_MSG_MAX (DNS_HDR_LEN + NAME_WIRE_MAX + 4 + 11)
 
@@ -333,6 +337,58 @@ static enum attempt_reply asked_again(bool sent)
 	return sent ? ATTEMPT_SENT : ATTEMPT_FAIL;
 }
 
+/* A referral (RFC 1034 4.3.2 step 3b): not authoritative, no answer, the
+ * NS records of a zone below in the authority section. */
+static bool referral(const struct tdns_msg *m)
+{
+	if (m->rcode != DNS_RCODE_NOERROR || m->aa || m->ancount > 0)
+		return false;
+	for (size_t i = msg_ns_start(m); i < msg_ar_start(m); i++)
+		if (m->rr[i].type == DNS_TYPE_NS)
+			return true;
+	return false;
+}
+
+/*
+ * A stub zone's server (or one a referral named) referred u further
+ * (RFC 1034 4.3.2 step 3b): when referral.h takes it, the delegated zone's
+ * servers are asked the same question, with what is left of u's budget;
+ * otherwise (a loop, out of the zone, no glue, too many) the next server
+ * of the current set is tried, and when none is left u fails with the
+ * referral's reason (FAIL_REFERRAL). Returns ATTEMPT_SENT, _NEXT or _FAIL.
+ */
+static enum attempt_reply referral_take(struct tdns_resolver *r, struct upq *u,
+					const struct tdns_msg *m, uint64_t now_ms)
+{
+	struct referral_state *s = u->ref;
+	enum referral_verdict v;
+	char zone[NAME_TEXT_MAX];
+
+	if (s == NULL) {
+		s = malloc(sizeof(*s));
+		if (s == NULL) {
+			u->why = FAIL_INTERNAL;
+			return ATTEMPT_NEXT;
+		}
+		referral_begin(s, u->stub_len);
+	}
+	v = referral_follow(s, m, u->key, u->qkey_len, DNS_PORT);
+	if (v != REFERRAL_OK) {
+		if (s != u->ref)
+			free(s);
+		stats_inc(&r->stats.upstream_failed);
+		u->why = FAIL_REFERRAL;
+		u->ref_bad = (uint8_t)v;
+		return ATTEMPT_NEXT;
+	}
+	attempt_close(r, u);
+	u->ref = s;
+	if (log_get_level() >= TDNS_LOG_DEBUG)
+		log_debug("stub zone referral %u to %s (%u addresses) followed", s->hops,
+			  fail_key_text(u->key, s->zone_len, zone, sizeof(zone)), s->n_addr);
+	return asked_again(attempt_start(r, u, 0, false, false, now_ms));
+}
+
 enum attempt_reply attempt_reply(struct tdns_resolver *r, struct upq *u, const uint8_t *msg,
 				 size_t len, uint64_t now_ms, struct tdns_msg *m)
 {
@@ -424,5 +480,7 @@ enum attempt_reply attempt_reply(struct tdns_resolver *r, struct upq *u, const u
 	}
 	up_verdict(r, u, true, now_ms);
 	case_verdict(r, u);
+	if (u->stub && referral(m))
+		return referral_take(r, u, m, now_ms);
 	return ATTEMPT_ANSWER;
 }

@@ -14,6 +14,13 @@
  * for one whose RTT is known (RTO_FACTOR x RTT) or that is suspect
  * (SUSPECT_FACTOR x RTT), at least MIN_ATTEMPT_MS.
  *
+ * A stub zone's server (or one a referral named) that refers the query
+ * further is followed (referral.h has the rules): the delegated zone's
+ * servers at their glue addresses, port 53, are asked the same question
+ * within what is left of the budget, one after the other, as upstreams
+ * are; a referral not followed moves on to the next server of the set that
+ * gave it (FAIL_REFERRAL, upq.ref_bad says why).
+ *
  * Every outcome of an attempt at an upstream is told to the shared health
  * table (alive or not, the RTT, 0x20 echoed or not); what changes there
  * once (dead, alive again, 0x20 off) is logged and counted by the worker
@@ -38,7 +45,8 @@ enum attempt_reply {
 	ATTEMPT_WAIT = 0, /* not the reply (forged, not our question): keep
 			   * waiting for it, the attempt goes on */
 	ATTEMPT_SENT,     /* asked the same server again (plain case, TCP,
-			   * a fresh cookie, no EDNS): waiting for that */
+			   * a fresh cookie, no EDNS), or the servers a
+			   * referral named: waiting for that */
 	ATTEMPT_FAIL,     /* asked again, but no server took it: u fails
 			   * with u->why */
 	ATTEMPT_NEXT,     /* the attempt failed (u->why; counted and told to

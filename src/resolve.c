@@ -39,9 +39,6 @@
 #define DEFAULT_MAX_WAITERS 64u
 #define DEFAULT_STALE_TTL 86400u
 #define DEFAULT_MAX_RECORDS 512u
-/* The servers a stub zone's referral names are asked at their glue
- * addresses on the DNS port (RFC 1035 4.2). */
-#define DNS_PORT 53u
 /* RFC 9520 3.2 (Unbound's val-bogus-ttl): how long a bogus answer is
  * kept, seconds. */
 #define BOGUS_TTL 60u
@@ -1080,61 +1077,6 @@ static void accept_value(struct tdns_resolver *r, struct upq *u,
 	cache_value_clear(v);
 }
 
-/* A referral (RFC 1034 4.3.2 step 3b): not authoritative, no answer, the
- * NS records of a zone below in the authority section. */
-static bool referral(const struct tdns_msg *m)
-{
-	if (m->rcode != DNS_RCODE_NOERROR || m->aa || m->ancount > 0)
-		return false;
-	for (size_t i = msg_ns_start(m); i < msg_ar_start(m); i++)
-		if (m->rr[i].type == DNS_TYPE_NS)
-			return true;
-	return false;
-}
-
-/*
- * A stub zone's server (or one a referral named) referred u further
- * (RFC 1034 4.3.2 step 3b): when referral.h takes it, the delegated zone's
- * servers are asked the same question, with what is left of u's budget;
- * otherwise (a loop, out of the zone, no glue, too many) the next server
- * of the current set is tried, and when none is left u fails with the
- * referral's reason (FAIL_REFERRAL).
- */
-static void referral_take(struct tdns_resolver *r, struct upq *u, const struct tdns_msg *m,
-			  uint64_t now_ms)
-{
-	struct referral_state *s = u->ref;
-	enum referral_verdict v;
-	char zone[NAME_TEXT_MAX];
-
-	if (s == NULL) {
-		s = malloc(sizeof(*s));
-		if (s == NULL) {
-			u->why = FAIL_INTERNAL;
-			attempt_failed(r, u, now_ms);
-			return;
-		}
-		referral_begin(s, u->stub_len);
-	}
-	v = referral_follow(s, m, u->key, u->qkey_len, DNS_PORT);
-	if (v != REFERRAL_OK) {
-		if (s != u->ref)
-			free(s);
-		stats_inc(&r->stats.upstream_failed);
-		u->why = FAIL_REFERRAL;
-		u->ref_bad = (uint8_t)v;
-		attempt_failed(r, u, now_ms);
-		return;
-	}
-	attempt_close(r, u);
-	u->ref = s;
-	if (log_get_level() >= TDNS_LOG_DEBUG)
-		log_debug("stub zone referral %u to %s (%u addresses) followed", s->hops,
-			  fail_key_text(u->key, s->zone_len, zone, sizeof(zone)), s->n_addr);
-	if (!attempt_start(r, u, 0, false, false, now_ms))
-		upq_fail(r, u);
-}
-
 /* The attempt failed for `why`; alive says whether the upstream itself
  * answered (an error rcode) or not (silence, garbage, socket). */
 static void reply_failed(struct tdns_resolver *r, struct upq *u,
@@ -1170,10 +1112,7 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 	case ATTEMPT_ANSWER:
 		break;
 	}
-	if (u->stub && referral(&m))
-		referral_take(r, u, &m, now_ms);
-	else
-		accept_reply(r, u, &m);
+	accept_reply(r, u, &m);
 }
 
 void resolver_on_failure(struct tdns_resolver *r, uint64_t token,
