@@ -9,7 +9,8 @@
  *   attempt.c  one upstream attempt: choosing the server, the query sent
  *              (ID, 0x20, EDNS, RD/DO/CD), its time (RTO, suspect
  *              upstreams), the reply's screening and the retries it asks
- *              for, the verdicts told to the shared upstream health
+ *              for, a stub zone's referral followed (referral.h has the
+ *              rules), the verdicts told to the shared upstream health
  *   chase.c    CNAME chains: the chain in a reply, whether to chase it,
  *              local data for a question the resolver asks itself (a
  *              CNAME target, a DNSKEY or DS), the answer combined from a
@@ -100,7 +101,7 @@ struct upq {
 	bool stub;                /* the set is a stub zone's authoritative
 				   * servers: asked with RD clear */
 	size_t stub_len;          /* stub: the zone's key, qname key[0..stub_len) */
-	/* resolve.c (referral_take), stub only, once a referral was followed
+	/* attempt.c (referral_take), stub only, once a referral was followed
 	 * (referral.h): the servers asked now are ref->addr[0 .. n_addr),
 	 * upstream indexes them, and no health is kept for them (they are
 	 * none of the upstreams). NULL: the set's upstreams are asked. */
