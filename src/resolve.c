@@ -1,8 +1,9 @@
 /*
  * resolve.c - the local tier's request state machine (resolve.h has the
  * rules): the pipeline's stages (CHAOS, local policy, static zones, the
- * cache), the table of outstanding upstream queries and the clients
- * waiting on them (coalescing), and what each event leads to: an attempt
+ * cache), the outstanding upstream queries (their table: upqtab.h) and
+ * the clients waiting on them (coalescing), and what each event leads to:
+ * an attempt
  * failed (the next server, attempt.h), an answer accepted (chased,
  * chase.h; validated, chain.h; queued for the cache, commit.h; answered),
  * a query failed (remembered, failcache.h; answered stale or SERVFAIL,
@@ -18,6 +19,7 @@
 #include "commit.h"
 #include "fail.h"
 #include "stale.h"
+#include "upqtab.h"
 
 #include "tierdns/chain.h"
 #include "tierdns/clock.h"
@@ -45,16 +47,6 @@
 /* Secure NXDOMAIN answers kept for RFC 8198 synthesis (negcache.h), per
  * resolver: each is scanned on a miss, so few. */
 #define NEGCACHE_ANSWERS 64u
-
-/* FNV-1a over the key: spreads names and types over the buckets. */
-static uint32_t key_hash(const uint8_t *k, size_t n)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ k[i]) * 16777619u;
-	return h;
-}
 
 /* ---- the read snapshot ---- */
 
@@ -110,34 +102,9 @@ static uint32_t fail_remember(struct tdns_resolver *r, const uint8_t *key, size_
 
 /* ---- outstanding queries ---- */
 
-static struct upq *upq_find(struct tdns_resolver *r, const uint8_t *key,
-			    size_t key_len, uint32_t hash)
-{
-	struct upq *u = r->buckets[hash & (r->n_buckets - 1)];
-
-	for (; u != NULL; u = u->hnext)
-		if (u->hash == hash && u->key_len == key_len &&
-		    memcmp(u->key, key, key_len) == 0)
-			return u;
-	return NULL;
-}
-
-static struct upq *upq_by_token(struct tdns_resolver *r, uint64_t token)
-{
-	uint32_t slot = (uint32_t)(token & 0xffffffffu);
-	struct upq *u;
-
-	if (token == 0 || slot >= r->cfg.max_outstanding)
-		return NULL;
-	u = r->slots[slot];
-	return u != NULL && u->token == token ? u : NULL;
-}
-
 /* Unlink u from every index and free it; its waiters must be gone. */
 static void upq_destroy(struct tdns_resolver *r, struct upq *u)
 {
-	struct upq **pp = &r->buckets[u->hash & (r->n_buckets - 1)];
-
 	attempt_close(r, u);
 	if (u->target != NULL) {
 		struct upq **dp = &u->target->deps;
@@ -148,20 +115,9 @@ static void upq_destroy(struct tdns_resolver *r, struct upq *u)
 	}
 	for (struct upq *d = u->deps; d != NULL; d = d->dep_next)
 		d->target = NULL;
-	while (*pp != u)
-		pp = &(*pp)->hnext;
-	*pp = u->hnext;
-	if (u->prev != NULL)
-		u->prev->next = u->next;
-	else
-		r->all = u->next;
-	if (u->next != NULL)
-		u->next->prev = u->prev;
+	upqtab_remove(&r->tab, u);
 	commit_unlink(&r->commit, u);
 	cache_value_clear(&u->val);
-	r->slots[u->slot] = NULL;
-	r->free_slots[r->n_free++] = u->slot;
-	r->n_out--;
 	cache_value_clear(&u->chain);
 	chain_free(u->vc);
 	free(u->ref);
@@ -327,7 +283,6 @@ static enum tdns_status upq_new(struct tdns_resolver *r, const uint8_t *qkey,
 	enum policy_fwd how;
 	size_t wire_len;
 	struct upq *u = NULL;
-	uint32_t b;
 	enum tdns_status st;
 
 	*out = NULL;
@@ -349,7 +304,7 @@ static enum tdns_status upq_new(struct tdns_resolver *r, const uint8_t *qkey,
 	u->deadline = now_ms + r->cfg.timeout_ms;
 	/* The one place upstreams are chosen: the question's set. A name
 	 * that is never forwarded gets none (no query for one is started:
-	 * miss_stage answers a client's, local_value a chased target's). */
+	 * miss_stage answers a client's, chase_local a chased target's). */
 	how = route(r, qkey, qkey_len, &u->set_first, &u->set_end, &u->stub_len);
 	if (how > POLICY_FWD_STUB)
 		u->set_end = u->set_first;
@@ -359,16 +314,7 @@ static enum tdns_status upq_new(struct tdns_resolver *r, const uint8_t *qkey,
 	/* Until an attempt fails, the only reason not to have sent one is
 	 * that every upstream is backing off. */
 	u->why = FAIL_DEAD;
-	u->slot = r->free_slots[--r->n_free];
-	r->slots[u->slot] = u;
-	b = hash & (r->n_buckets - 1);
-	u->hnext = r->buckets[b];
-	r->buckets[b] = u;
-	u->next = r->all;
-	if (r->all != NULL)
-		r->all->prev = u;
-	r->all = u;
-	r->n_out++;
+	upqtab_add(&r->tab, u);
 	*out = u;
 	u = NULL;
 	st = TDNS_OK;
@@ -395,13 +341,13 @@ static enum resolver_verdict miss(struct tdns_resolver *r,
 
 	stats_inc(&r->stats.misses);
 	*why = FAIL_OVERLOAD;
-	u = upq_find(r, key, key_len, hash);
+	u = upqtab_find(&r->tab, key, key_len, hash);
 	if (u != NULL && u->n_waiters >= r->cfg.max_waiters) {
 		stats_inc(&r->stats.overload);
 		goto out;
 	} else if (u != NULL) {
 		stats_inc(&r->stats.coalesced);
-	} else if (r->n_free == 0) {
+	} else if (upqtab_full(&r->tab)) {
 		stats_inc(&r->stats.overload);
 		goto out;
 	} else {
@@ -442,21 +388,6 @@ out:
 	if (w != NULL)
 		waiter_free(w);
 	return v;
-}
-
-/* The question key: record key || class || CD (coalescing and failures).
- * cd: the upstream query goes with CD (validating, for a CD=1 client):
- * its answer is not what a CD=0 query would get from a validating
- * upstream (SERVFAIL for bogus data), nor the other way round, so the two
- * are never joined (RFC 4035 4.9.2, 5; RFC 6840 5.9). */
-static size_t question_key(const uint8_t *qkey, size_t qkey_len, uint16_t qtype,
-			   uint16_t qclass, bool cd, uint8_t *key)
-{
-	size_t n = name_record_key(qkey, qkey_len, qtype, key);
-
-	dns_wr16(key + n, qclass);
-	key[n + 2] = cd ? 1 : 0;
-	return n + 3;
 }
 
 /* A miss that will not be resolved now: the failure cache says so, or
@@ -544,9 +475,9 @@ static enum pipeline_verdict miss_stage(struct tdns_resolver *r,
 			return PIPELINE_ANSWER;
 		answer_restart(a);
 	}
-	key_len = question_key(q->qkey, q->qkey_len, q->qtype, q->qclass,
+	key_len = upqtab_key(q->qkey, q->qkey_len, q->qtype, q->qclass,
 			       r->cfg.anchors != NULL && q->cd, key);
-	hash = key_hash(key, key_len);
+	hash = upqtab_hash(key, key_len);
 	failures_check_flush(r);
 	if (fail_remembered(r, key, key_len, hash, clock_mono_ms()))
 		stats_inc(&r->stats.failcache_hits);
@@ -568,10 +499,10 @@ static void prefetch(struct tdns_resolver *r, const struct tdns_qctx *q)
 	size_t key_len;
 	uint32_t hash;
 
-	key_len = question_key(q->qkey, q->qkey_len, q->qtype, q->qclass, cd, key);
-	hash = key_hash(key, key_len);
+	key_len = upqtab_key(q->qkey, q->qkey_len, q->qtype, q->qclass, cd, key);
+	hash = upqtab_hash(key, key_len);
 	failures_check_flush(r);
-	if (r->n_free == 0 || upq_find(r, key, key_len, hash) != NULL ||
+	if (upqtab_full(&r->tab) || upqtab_find(&r->tab, key, key_len, hash) != NULL ||
 	    fail_remembered(r, key, key_len, hash, now_ms))
 		return;
 	if (upq_new(r, q->qkey, q->qkey_len, q->qtype, q->qclass, key, key_len, hash, now_ms,
@@ -826,8 +757,8 @@ static void depend_on(struct tdns_resolver *r, struct upq *u, const uint8_t *nam
 		u->why = FAIL_GARBAGE;
 		goto fail;
 	}
-	key_len = question_key(tq.qkey, tq.qkey_len, tq.qtype, tq.qclass, u->cd, key);
-	hash = key_hash(key, key_len);
+	key_len = upqtab_key(tq.qkey, tq.qkey_len, tq.qtype, tq.qclass, u->cd, key);
+	hash = upqtab_hash(key, key_len);
 	failures_check_flush(r);
 	if (fail_remembered(r, key, key_len, hash, now_ms)) {
 		stats_inc(&r->stats.failcache_hits);
@@ -847,7 +778,7 @@ static void depend_on(struct tdns_resolver *r, struct upq *u, const uint8_t *nam
 	default:
 		break;
 	}
-	t = upq_find(r, key, key_len, hash);
+	t = upqtab_find(&r->tab, key, key_len, hash);
 	if (t != NULL) {
 		/* Waiting for a query that (through its own chase) waits for
 		 * u would never end: that is a loop across replies. */
@@ -859,7 +790,7 @@ static void depend_on(struct tdns_resolver *r, struct upq *u, const uint8_t *nam
 		stats_inc(&r->stats.coalesced);
 	} else {
 		u->why = FAIL_OVERLOAD;
-		if (r->n_free == 0) {
+		if (upqtab_full(&r->tab)) {
 			stats_inc(&r->stats.overload);
 			goto fail;
 		}
@@ -1089,7 +1020,7 @@ static void reply_failed(struct tdns_resolver *r, struct upq *u,
 void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 		       const uint8_t *msg, size_t len)
 {
-	struct upq *u = upq_by_token(r, token);
+	struct upq *u = upqtab_by_token(&r->tab, token);
 	struct tdns_msg m;
 	uint64_t now_ms = clock_mono_ms();
 
@@ -1118,7 +1049,7 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 void resolver_on_failure(struct tdns_resolver *r, uint64_t token,
 			 enum resolver_failure why, int err)
 {
-	struct upq *u = upq_by_token(r, token);
+	struct upq *u = upqtab_by_token(&r->tab, token);
 
 	if (u == NULL)
 		return;
@@ -1132,7 +1063,7 @@ void resolver_tick(struct tdns_resolver *r, uint64_t now_ms)
 	struct upq *u, *next;
 	uint64_t min = UINT64_MAX;
 
-	for (u = r->all; u != NULL; u = next) {
+	for (u = r->tab.all; u != NULL; u = next) {
 		next = u->next;
 		if (u->stale_at != 0 && u->stale_at <= now_ms)
 			stale_early(r, u);
@@ -1149,9 +1080,9 @@ void resolver_tick(struct tdns_resolver *r, uint64_t now_ms)
 		/* A failure may have failed the queries chasing to this one
 		 * (next among them): start over; what is done is gone or has
 		 * a later deadline. */
-		next = r->all;
+		next = r->tab.all;
 	}
-	for (u = r->all; u != NULL; u = u->next)
+	for (u = r->tab.all; u != NULL; u = u->next)
 		if (upq_next(u) < min)
 			min = upq_next(u);
 	r->armed = min;
@@ -1162,7 +1093,7 @@ uint64_t resolver_next_deadline(const struct tdns_resolver *r)
 {
 	uint64_t min = UINT64_MAX;
 
-	for (const struct upq *u = r->all; u != NULL; u = u->next)
+	for (const struct upq *u = r->tab.all; u != NULL; u = u->next)
 		if (upq_next(u) < min)
 			min = upq_next(u);
 	return min;
@@ -1170,7 +1101,7 @@ uint64_t resolver_next_deadline(const struct tdns_resolver *r)
 
 bool resolver_cancel(struct tdns_resolver *r, void *held)
 {
-	for (struct upq *u = r->all; u != NULL; u = u->next) {
+	for (struct upq *u = r->tab.all; u != NULL; u = u->next) {
 		for (struct waiter **pp = &u->waiters; *pp != NULL;
 		     pp = &(*pp)->next) {
 			struct waiter *w = *pp;
@@ -1188,7 +1119,7 @@ bool resolver_cancel(struct tdns_resolver *r, void *held)
 
 size_t resolver_outstanding(const struct tdns_resolver *r)
 {
-	return r->n_out;
+	return r->tab.n_out;
 }
 
 const struct tdns_resolver_stats *resolver_stats(const struct tdns_resolver *r)
@@ -1226,15 +1157,9 @@ enum tdns_status resolver_new(const struct tdns_resolver_cfg *cfg,
 		r->cfg.max_records = DEFAULT_MAX_RECORDS;
 	if (r->cfg.max_records > MSG_RR_MAX)
 		r->cfg.max_records = MSG_RR_MAX; /* what msg_parse takes */
-	r->n_buckets = 16;
-	while (r->n_buckets < r->cfg.max_outstanding)
-		r->n_buckets *= 2;
-	r->slots = calloc(r->cfg.max_outstanding, sizeof(*r->slots));
-	r->free_slots = calloc(r->cfg.max_outstanding, sizeof(*r->free_slots));
-	r->buckets = calloc(r->n_buckets, sizeof(*r->buckets));
 	r->buf = malloc(WIRE_MAX_MSG);
-	if (r->slots == NULL || r->free_slots == NULL || r->buckets == NULL ||
-	    r->buf == NULL || failcache_new(&r->failc) != TDNS_OK ||
+	if (upqtab_init(&r->tab, r->cfg.max_outstanding) != TDNS_OK || r->buf == NULL ||
+	    failcache_new(&r->failc) != TDNS_OK ||
 	    commit_init(&r->commit, r->cfg.max_outstanding) != TDNS_OK ||
 	    zonedb_cache_new(&r->zc) != TDNS_OK)
 		goto out;
@@ -1255,10 +1180,6 @@ enum tdns_status resolver_new(const struct tdns_resolver_cfg *cfg,
 			goto out;
 		r->own_infra = true;
 	}
-	/* Hand out low slots first: a stack with slot 0 on top. */
-	for (uint32_t i = 0; i < r->cfg.max_outstanding; i++)
-		r->free_slots[i] = r->cfg.max_outstanding - 1 - i;
-	r->n_free = r->cfg.max_outstanding;
 	r->armed = UINT64_MAX;
 	*out = r;
 	r = NULL;
@@ -1274,8 +1195,8 @@ void resolver_free(struct tdns_resolver *r)
 
 	if (r == NULL)
 		return;
-	while (r->all != NULL) {
-		struct upq *u = r->all;
+	while (r->tab.all != NULL) {
+		struct upq *u = r->tab.all;
 
 		for (w = u->waiters; w != NULL; w = next) {
 			next = w->next;
@@ -1286,9 +1207,7 @@ void resolver_free(struct tdns_resolver *r)
 		upq_destroy(r, u);
 	}
 	store_abort(r->rtxn);
-	free(r->slots);
-	free(r->free_slots);
-	free(r->buckets);
+	upqtab_fini(&r->tab);
 	free(r->buf);
 	if (r->own_infra)
 		infra_free(r->infra);

@@ -15,6 +15,8 @@
  *              local data for a question the resolver asks itself (a
  *              CNAME target, a DNSKEY or DS), the answer combined from a
  *              chain and its target's
+ *   upqtab.c   the table of outstanding queries: by question (coalescing),
+ *              by attempt token, all of them (timers)
  *   stale.c    serve-stale (RFC 8767): the stale entry, the answer to a
  *              failed query, the client-response timer
  *   commit.c   answers queued for one cache commit per batch
@@ -53,7 +55,7 @@
 
 #include "fail.h"
 
-/* A question key (question_key): record key || class || CD; the failure
+/* A question key (upqtab_key): record key || class || CD; the failure
  * cache remembers such keys. */
 #define QUESTION_KEY_MAX (RECORD_KEY_MAX + 3)
 _Static_assert(QUESTION_KEY_MAX <= FAILCACHE_KEY_MAX, "failcache keys hold question keys");
@@ -78,11 +80,12 @@ struct waiter {
  * below say which file writes which fields.
  */
 struct upq {
-	/* resolve.c: the table (coalescing, tokens) and the question */
+	/* upqtab.c: its place in the table */
 	struct upq *hnext;        /* chain in the key hash */
 	struct upq *prev, *next;  /* list of all outstanding */
-	uint32_t slot;            /* index in r->slots, low half of tokens */
-	uint8_t key[QUESTION_KEY_MAX]; /* question_key */
+	uint32_t slot;            /* index in slots, low half of tokens */
+	/* resolve.c: the question */
+	uint8_t key[QUESTION_KEY_MAX]; /* upqtab_key */
 	size_t key_len;
 	size_t qkey_len;          /* the name key's part of key */
 	uint32_t hash;
@@ -151,6 +154,18 @@ struct upq {
 	bool committing;
 };
 
+/* The outstanding queries (upqtab.c). */
+struct upq_table {
+	struct upq **slots;       /* n_slots, NULL = free */
+	uint32_t *free_slots;     /* stack of free slot indices */
+	uint32_t n_slots;
+	uint32_t n_free;
+	struct upq **buckets;     /* key hash, n_buckets a power of two */
+	uint32_t n_buckets;
+	struct upq *all;          /* list of all outstanding */
+	size_t n_out;
+};
+
 /* Answers waiting for one cache commit (commit.c). */
 struct commit_batch {
 	struct upq *head;            /* in the order they came, */
@@ -163,14 +178,8 @@ struct commit_batch {
  * writes which fields. */
 struct tdns_resolver {
 	struct tdns_resolver_cfg cfg; /* resolver_new's copy, defaults filled */
-	/* resolve.c: the table of outstanding queries */
-	struct upq **slots;       /* max_outstanding, NULL = free */
-	uint32_t *free_slots;     /* stack of free slot indices */
-	uint32_t n_free;
-	struct upq **buckets;     /* key hash, n_buckets a power of two */
-	uint32_t n_buckets;
-	struct upq *all;          /* list of all outstanding */
-	size_t n_out;
+	/* upqtab.c (resolve.c adds and removes): the outstanding queries */
+	struct upq_table tab;
 	/* attempt.c */
 	uint32_t seq;             /* high half of the next token */
 	struct tdns_randpool rand; /* query IDs and 0x20 bits */
