@@ -3,11 +3,11 @@
  * rules): the pipeline's stages (CHAOS, local policy, static zones, the
  * cache), the outstanding upstream queries (their table: upqtab.h) and
  * the clients waiting on them (coalescing), and what each event leads to:
- * an attempt
- * failed (the next server, attempt.h), an answer accepted (chased,
- * chase.h; validated, chain.h; queued for the cache, commit.h; answered),
- * a query failed (remembered, failcache.h; answered stale or SERVFAIL,
- * stale.h and fail.h), a timer due. resolve_int.h maps the files.
+ * an attempt failed (the next server, attempt.h), an answer accepted
+ * (chased, chase.h; validated, chain.h; queued for the cache, commit.h;
+ * answered), a query failed (remembered, failcache.h; answered stale or
+ * SERVFAIL, stale.h and fail.h), a timer due. resolve_int.h maps the
+ * files.
  */
 #include "resolve_int.h"
 
