@@ -12,7 +12,6 @@
 #include "tierdns/log.h"
 #include "tierdns/name.h"
 #include "tierdns/sketch.h"
-#include "tierdns/wire.h"
 #include "tierdns/zonedb.h"
 
 #define CACHE_HDR_LEN 20     /* version, rcode, expiry, ancount, nscount,
@@ -666,19 +665,6 @@ static enum tdns_status value_get(struct tdns_txn *t, const uint8_t *qkey,
 	if (value_expiry(v) + max_stale <= now)
 		return TDNS_ENOTFOUND;
 	return TDNS_OK;
-}
-
-enum tdns_status cache_lookup(struct tdns_txn *t, const uint8_t *qkey,
-			      size_t qkey_len, uint16_t qtype, uint64_t now,
-			      ldns_pkt *reply)
-{
-	struct tdns_val v;
-	enum tdns_status st;
-
-	st = value_get(t, qkey, qkey_len, qtype, now, 0, &v);
-	if (st != TDNS_OK)
-		return st;
-	return cache_value_render(v.data, v.len, now, reply);
 }
 
 enum tdns_status cache_get(struct tdns_txn *t, const uint8_t *qkey,
@@ -1493,33 +1479,6 @@ enum tdns_status cache_store_many(struct tdns_store *s,
 	}
 	for (i = 0; i < n && st == TDNS_OK; i++)
 		st = puts[i].st;
-	return st;
-}
-
-enum tdns_status cache_insert(struct tdns_store *s,
-			      const struct tdns_cache_cfg *cfg,
-			      const uint8_t *qname, size_t qname_len,
-			      uint16_t qtype, const struct tdns_msg *resp,
-			      uint64_t now)
-{
-	struct tdns_cache_value v = { 0 };
-	uint8_t qkey[NAME_KEY_MAX];
-	size_t qkey_len;
-	enum tdns_status st;
-
-	st = name_key_from_wire(qname, qname_len, qkey, &qkey_len);
-	if (st != TDNS_OK)
-		goto out;
-	st = cache_value_build(cfg, qname, qname_len, qtype, resp, now, &v);
-	if (st != TDNS_OK)
-		goto out;
-	if (!v.cacheable) {
-		st = TDNS_ENOTFOUND;
-		goto out;
-	}
-	st = cache_store(s, cfg, qkey, qkey_len, qtype, &v, now);
-out:
-	cache_value_clear(&v);
 	return st;
 }
 

@@ -349,7 +349,7 @@ static void cmd_cache(struct req *r)
 		if (!name_arg(r, r->argv[2], key, &klen))
 			return;
 		if (r->argc == 4) {
-			type = ldns_get_rr_type_by_name(r->argv[3]);
+			type = (int)ldns_get_rr_type_by_name(r->argv[3]);
 			if (type <= 0) {
 				fail(r, "'%s' is not an RR type", r->argv[3]);
 				return;

@@ -95,27 +95,36 @@ static size_t rec_len(const uint8_t *p)
 	return 1 + olen + 8 + dns_rd16(p + 1 + olen + 6);
 }
 
-static bool add_view(struct recbuf *b, const uint8_t *owner, size_t olen,
-		     uint16_t type, const uint8_t *val, size_t vlen)
+/* The records of RRset v (and its signatures, when it has any). */
+static bool add_rrset(struct recbuf *b, const uint8_t *owner, size_t olen,
+		      uint16_t type, const struct tdns_rrset_view *v)
 {
-	struct tdns_rrset_view v, sigs;
+	struct tdns_rrset_view sigs;
 	const uint8_t *rd;
 	uint16_t rdlen;
 	size_t pos = 0;
 
-	if (rrset_decode(val, vlen, &v) != TDNS_OK)
-		return true; /* not ours to repair: zonedb logs malformed values */
-	while (rrset_next(&v, &pos, &rd, &rdlen))
-		if (!recbuf_add(b, owner, olen, type, v.ttl, rd, rdlen))
+	while (rrset_next(v, &pos, &rd, &rdlen))
+		if (!recbuf_add(b, owner, olen, type, v->ttl, rd, rdlen))
 			return false;
-	if (v.sig_count == 0)
+	if (v->sig_count == 0)
 		return true;
-	rrset_sigs(&v, &sigs);
+	rrset_sigs(v, &sigs);
 	pos = 0;
 	while (rrset_next(&sigs, &pos, &rd, &rdlen))
 		if (!recbuf_add(b, owner, olen, DNS_TYPE_RRSIG, sigs.ttl, rd, rdlen))
 			return false;
 	return true;
+}
+
+static bool add_view(struct recbuf *b, const uint8_t *owner, size_t olen,
+		     uint16_t type, const uint8_t *val, size_t vlen)
+{
+	struct tdns_rrset_view v;
+
+	if (rrset_decode(val, vlen, &v) != TDNS_OK)
+		return true; /* not ours to repair: zonedb logs malformed values */
+	return add_rrset(b, owner, olen, type, &v);
 }
 
 enum tdns_status journal_begin(struct tdns_txn *t, const uint8_t *apex,
@@ -236,8 +245,11 @@ static void cancel_common(struct recbuf *del, struct recbuf *add)
 	size_t i = 0, j = 0;
 	int c;
 
-	qsort_r(del->off, del->n, sizeof(size_t), rec_cmp, del->data);
-	qsort_r(add->off, add->n, sizeof(size_t), rec_cmp, add->data);
+	/* (An empty list has no array: qsort_r takes no NULL.) */
+	if (del->n > 0)
+		qsort_r(del->off, del->n, sizeof(size_t), rec_cmp, del->data);
+	if (add->n > 0)
+		qsort_r(add->off, add->n, sizeof(size_t), rec_cmp, add->data);
 	while (i < del->n && j < add->n) {
 		const uint8_t *pa = del->data + del->off[i], *pb = add->data + add->off[j];
 		size_t la = rec_len(pa), lb = rec_len(pb);
@@ -254,6 +266,16 @@ static void cancel_common(struct recbuf *del, struct recbuf *add)
 			j++;
 		}
 	}
+}
+
+/* The records of b that cancel_common left. */
+static size_t count_left(const struct recbuf *b)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->n; i++)
+		n += b->off[i] != SIZE_MAX;
+	return n;
 }
 
 /* The apex SOA among the records left, or SIZE_MAX; the count left. */
@@ -418,6 +440,139 @@ out:
 	recbuf_free(&tr->add);
 	free(tr);
 	return st;
+}
+
+/* ---- a child's delegation in its parent's journal ---- */
+
+struct journal_cut {
+	uint8_t child[NAME_KEY_MAX];
+	size_t child_len;
+	uint8_t parent[NAME_KEY_MAX];
+	size_t parent_len;
+	struct recbuf before, after; /* after journal_cut_changed: what differs */
+};
+
+/* zonedb_delegation_walk's RRsets into a recbuf. */
+static int cut_rrset(void *ctx, const uint8_t *key, size_t klen, uint16_t type,
+		     const struct tdns_rrset_view *v)
+{
+	uint8_t owner[NAME_WIRE_MAX];
+	size_t olen;
+
+	if (name_key_to_wire(key, klen, owner, &olen) != TDNS_OK)
+		return 0;
+	return add_rrset(ctx, owner, olen, type, v) ? 0 : 1;
+}
+
+/* What the parent's transfers carry at and below the cut: the child's
+ * delegation while the child is held, else the parent's own RRsets there
+ * (zonedb_walk of the range skips the DS at the cut, the parent's in both
+ * cases). */
+static enum tdns_status cut_capture(struct tdns_txn *t, const struct journal_cut *c,
+				    struct recbuf *b)
+{
+	enum tdns_status st;
+	int stop = 0;
+
+	st = zonedb_get_meta(t, c->child, c->child_len, NULL);
+	if (st == TDNS_OK)
+		st = zonedb_delegation_walk(t, c->child, c->child_len, cut_rrset, b, &stop);
+	else if (st == TDNS_ENOTFOUND)
+		st = zonedb_walk(t, c->child, c->child_len, cut_rrset, b, &stop);
+	return st == TDNS_OK && stop != 0 ? TDNS_ENOMEM : st;
+}
+
+enum tdns_status journal_cut_take(struct tdns_txn *t, const uint8_t *child,
+				  size_t child_len, struct journal_cut **out)
+{
+	struct journal_cut *c = NULL;
+	enum tdns_status st;
+	int labels = name_key_labels(child, child_len);
+
+	*out = NULL;
+	if (labels < 0 || child_len > NAME_KEY_MAX)
+		return TDNS_EINVAL;
+	if (labels == 0)
+		return TDNS_OK; /* the root has no parent */
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return TDNS_ENOMEM;
+	memcpy(c->child, child, child_len);
+	c->child_len = child_len;
+	st = zonedb_find(t, child, name_key_prefix_len(child, child_len, labels - 1),
+			 &c->parent_len, NULL);
+	if (st == TDNS_OK) {
+		memcpy(c->parent, child, c->parent_len);
+		st = cut_capture(t, c, &c->before);
+	}
+	if (st == TDNS_OK) {
+		*out = c;
+		return TDNS_OK;
+	}
+	journal_cut_free(c);
+	return st == TDNS_ENOTFOUND ? TDNS_OK : st;
+}
+
+enum tdns_status journal_cut_changed(struct tdns_txn *t, struct journal_cut *c,
+				     bool *changed)
+{
+	enum tdns_status st;
+
+	*changed = false;
+	if (c == NULL)
+		return TDNS_OK;
+	recbuf_free(&c->after);
+	st = cut_capture(t, c, &c->after);
+	if (st != TDNS_OK)
+		return st;
+	cancel_common(&c->before, &c->after);
+	*changed = count_left(&c->before) > 0 || count_left(&c->after) > 0;
+	return TDNS_OK;
+}
+
+const uint8_t *journal_cut_parent(const struct journal_cut *c, size_t *len)
+{
+	*len = c->parent_len;
+	return c->parent;
+}
+
+/* The records of src left by cancel_common, appended to dst. */
+static bool recbuf_append(struct recbuf *dst, const struct recbuf *src)
+{
+	for (size_t i = 0; i < src->n; i++) {
+		const uint8_t *p = src->data + src->off[i];
+		size_t olen;
+
+		if (src->off[i] == SIZE_MAX)
+			continue;
+		olen = p[0];
+		if (!recbuf_add(dst, p + 1, olen, dns_rd16(p + 1 + olen),
+				dns_rd32(p + 1 + olen + 2), p + 1 + olen + 8,
+				dns_rd16(p + 1 + olen + 6)))
+			return false;
+	}
+	return true;
+}
+
+enum tdns_status journal_cut_note(struct tdns_txn *t, const struct journal_cut *c)
+{
+	struct tracker *tr = store_txn_user(t);
+
+	if (tr == NULL || tr->apex_len != c->parent_len ||
+	    memcmp(tr->apex, c->parent, c->parent_len) != 0)
+		return TDNS_EINVAL;
+	if (!recbuf_append(&tr->del, &c->before) || !recbuf_append(&tr->add, &c->after))
+		tr->oom = true;
+	return TDNS_OK;
+}
+
+void journal_cut_free(struct journal_cut *c)
+{
+	if (c == NULL)
+		return;
+	recbuf_free(&c->before);
+	recbuf_free(&c->after);
+	free(c);
 }
 
 enum tdns_status journal_drop(struct tdns_txn *t, const uint8_t *apex,

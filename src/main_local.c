@@ -24,6 +24,7 @@
 #include "tierdns/control.h"
 #include "tierdns/cookie.h"
 #include "tierdns/daemon.h"
+#include "tierdns/dnsproto.h"
 #include "tierdns/dnstap.h"
 #include "tierdns/doh.h"
 #include "tierdns/infra.h"
@@ -38,7 +39,6 @@
 #include "tierdns/store.h"
 #include "tierdns/tls.h"
 #include "tierdns/upstream.h"
-#include "tierdns/wire.h"
 #include "tierdns/zoneload.h"
 
 #define LOCAL_MAP_FACTOR 4
@@ -204,11 +204,11 @@ static enum netio_verdict on_query(void *ctx, struct tdns_request *req,
 		stats_batch(&w->stats, true); /* a TCP query is timed alone */
 	if (!acl_allows(w->o->allow, w->o->n_allow,
 			(const struct sockaddr *)&peer->ss, peer->len)) {
-		v = resolver_refuse(w->r, in, in_len, transport_of(req), out, WIRE_MAX_MSG,
+		v = resolver_refuse(w->r, in, in_len, transport_of(req), out, DNS_MSG_MAX,
 				    out_len);
 	} else {
 		v = resolver_query(w->r, in, in_len, transport_of(req), req, out,
-				   WIRE_MAX_MSG, out_len);
+				   DNS_MSG_MAX, out_len);
 	}
 	if (timed)
 		stats_batch(&w->stats, false);

@@ -142,6 +142,12 @@ static enum tdns_status zone_keys_init(const struct tdns_opts *o, struct zone_ke
 		zk->secondary[i].n_primaries = zk->z[i].conf->n_primaries;
 		zk->secondary[i].key = zk->z[i].conf->primary_key >= 0
 					       ? &o->keys[zk->z[i].conf->primary_key] : NULL;
+		/* The stanza's source, else the global one (len 0: none). */
+		zk->notify[i].source = zk->z[i].conf->notify_source.len > 0
+					       ? &zk->z[i].conf->notify_source : &o->notify_source;
+		zk->secondary[i].source = zk->z[i].conf->transfer_source.len > 0
+						  ? &zk->z[i].conf->transfer_source
+						  : &o->transfer_source;
 	}
 	return TDNS_OK;
 }
@@ -467,13 +473,15 @@ static uint64_t sig_check_ms(void)
 }
 
 /* SIGHUP: the configuration file again (opts_reload: what applies while
- * running) and the DoT certificate; the zones are read live, so say what
- * is being served now. */
+ * running, the stanzas' serial-policy among it, recorded again) and the
+ * DoT certificate; the zones are read live, so say what is being served
+ * now. */
 static void upper_reload(void *ctx)
 {
 	struct worker *workers = ctx;
 
 	opts_reload(workers[0].o);
+	upper_record_policies(workers[0].store, workers[0].zkeys);
 	if (workers[0].tls != NULL)
 		(void)tls_reload(workers[0].tls);
 	upper_zone_report(workers[0].store, workers[0].db_dir);

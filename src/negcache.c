@@ -11,7 +11,7 @@
 #include "tierdns/cache.h"
 #include "tierdns/dnsproto.h"
 #include "tierdns/name.h"
-#include "tierdns/wire.h"
+#include "tierdns/validate.h"
 
 /* One NSEC of a kept answer: its owner and next name, and whether it is
  * a delegation or DNAME (no proof for the names below its owner). */
@@ -197,8 +197,8 @@ static bool entry_proves(const struct neg_entry *e, const ldns_rdf *name)
 			cover = &e->nsec[i];
 	if (cover == NULL)
 		return false;
-	lo = wire_dname_shared_labels(name, cover->owner);
-	ln = wire_dname_shared_labels(name, cover->next);
+	lo = validate_shared_labels(name, cover->owner);
+	ln = validate_shared_labels(name, cover->next);
 	ce_labels = lo > ln ? lo : ln;
 	if (ce_labels >= labels)
 		return false;

@@ -2082,10 +2082,31 @@ struct out_tls {
 	struct tdns_tls_session **resume;
 };
 
-/* tls NULL: clear UDP or TCP; else TLS over TCP checked for its name. */
+/* Bind fd to src before its connect (netio_out_udp_from). A fixed port is
+ * shared by the sockets of several peers at once (SO_REUSEADDR: the
+ * connected sockets differ in their peer). */
+static bool out_bind(int fd, const struct tdns_addr *src, const struct tdns_addr *peer)
+{
+	char as[64], ps[64];
+	int one = 1;
+
+	if (addr_port(src) != 0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+		return false;
+	if (bind(fd, (const struct sockaddr *)&src->ss, src->len) == 0)
+		return true;
+	log_warn("out %s: cannot bind the source address %s: %s",
+		 netio_addr_str(peer, ps, sizeof(ps)), netio_addr_str(src, as, sizeof(as)),
+		 strerror(errno));
+	return false;
+}
+
+/* tls NULL: clear UDP or TCP; else TLS over TCP checked for its name.
+ * src NULL: the kernel picks the source address. */
 static enum tdns_status out_open(struct tdns_loop *l, const struct tdns_addr *peer,
-				 bool tcp, const struct out_tls *tls, netio_out_fn fn,
-				 void *ctx, struct tdns_out **out)
+				 const struct tdns_addr *src, bool tcp,
+				 const struct out_tls *tls, netio_out_fn fn, void *ctx,
+				 struct tdns_out **out)
 {
 	struct tdns_out *o = NULL;
 	enum tdns_status st = TDNS_OK;
@@ -2094,14 +2115,15 @@ static enum tdns_status out_open(struct tdns_loop *l, const struct tdns_addr *pe
 
 	*out = NULL;
 	if (peer == NULL || fn == NULL ||
-	    (peer->ss.ss_family != AF_INET && peer->ss.ss_family != AF_INET6))
+	    (peer->ss.ss_family != AF_INET && peer->ss.ss_family != AF_INET6) ||
+	    (src != NULL && src->ss.ss_family != peer->ss.ss_family))
 		return TDNS_EINVAL;
 	o = pool_get(&l->spare_outs, sizeof(*o));
 	if (o == NULL)
 		return TDNS_ENOMEM;
 	fd = socket(peer->ss.ss_family,
 		    (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
+	if (fd < 0 || (src != NULL && !out_bind(fd, src, peer)))
 		goto fail;
 	/* connect(): the kernel now drops datagrams from any other source. A
 	 * UDP socket is not bound first: connect() autobinds it, and Linux
@@ -2157,13 +2179,36 @@ out:
 enum tdns_status netio_out_udp(struct tdns_loop *l, const struct tdns_addr *peer,
 			       netio_out_fn fn, void *ctx, struct tdns_out **out)
 {
-	return out_open(l, peer, false, NULL, fn, ctx, out);
+	return out_open(l, peer, NULL, false, NULL, fn, ctx, out);
 }
 
 enum tdns_status netio_out_tcp(struct tdns_loop *l, const struct tdns_addr *peer,
 			       netio_out_fn fn, void *ctx, struct tdns_out **out)
 {
-	return out_open(l, peer, true, NULL, fn, ctx, out);
+	return out_open(l, peer, NULL, true, NULL, fn, ctx, out);
+}
+
+/* A source of the other family than peer's, or none: the kernel's choice. */
+static const struct tdns_addr *out_source(const struct tdns_addr *src,
+					  const struct tdns_addr *peer)
+{
+	return src != NULL && src->len > 0 && peer != NULL &&
+			       src->ss.ss_family == peer->ss.ss_family
+		       ? src : NULL;
+}
+
+enum tdns_status netio_out_udp_from(struct tdns_loop *l, const struct tdns_addr *peer,
+				    const struct tdns_addr *src, netio_out_fn fn, void *ctx,
+				    struct tdns_out **out)
+{
+	return out_open(l, peer, out_source(src, peer), false, NULL, fn, ctx, out);
+}
+
+enum tdns_status netio_out_tcp_from(struct tdns_loop *l, const struct tdns_addr *peer,
+				    const struct tdns_addr *src, netio_out_fn fn, void *ctx,
+				    struct tdns_out **out)
+{
+	return out_open(l, peer, out_source(src, peer), true, NULL, fn, ctx, out);
 }
 
 enum tdns_status netio_out_tls(struct tdns_loop *l, const struct tdns_addr *peer,
@@ -2177,7 +2222,7 @@ enum tdns_status netio_out_tls(struct tdns_loop *l, const struct tdns_addr *peer
 		*out = NULL;
 		return TDNS_EINVAL;
 	}
-	return out_open(l, peer, true, &t, fn, ctx, out);
+	return out_open(l, peer, NULL, true, &t, fn, ctx, out);
 }
 
 enum tdns_status netio_out_send(struct tdns_out *o, const uint8_t *msg, size_t len)

@@ -79,6 +79,8 @@ enum opt_kind {
 	K_TEXTS,    /* repeatable text into a struct opts_strlist */
 	K_DOMAIN,   /* repeatable domain name (insecure-domain) */
 	K_RPZ_PRIMARY, /* repeatable ZONE@ADDR[:PORT] (rpz-primary) */
+	K_SOURCE,   /* one address, port 0 unless given, into a struct tdns_addr
+		     * (len 0: none); F_NULL */
 	/* command line only (no key) */
 	K_CONFIG, K_CHECK, K_HELP, K_VERSION,
 };
@@ -298,6 +300,14 @@ static const struct opts_def opt_table[] = {
 	  "collector such as fstrm_capture; default: none)" },
 	{ "dnstap-file", 0, "dnstap", "file", T_ALL, K_STR, F_NULL, 0, 0, NULL,
 	  FIELD(dnstap_file), "FILE", "write dnstap messages to FILE (default: none)" },
+	{ "notify-source", 0, NULL, "notify-source", T_UP, K_SOURCE, F_NULL, 0, 0, NULL,
+	  FIELD(notify_source), "ADDR[:PORT]", "send NOTIFY from this local address (for "
+	  "targets\nof its family; a zone's stanza may give its own;\ndefault: the "
+	  "kernel's choice)" },
+	{ "transfer-source", 0, NULL, "transfer-source", T_UP, K_SOURCE, F_NULL, 0, 0, NULL,
+	  FIELD(transfer_source), "ADDR[:PORT]", "send a secondary zone's SOA queries and "
+	  "transfer\nrequests from this local address (for primaries\nof its family; a "
+	  "zone's stanza may give its own;\ndefault: the kernel's choice)" },
 	{ "log", 0, NULL, "log", T_ALL, K_LOG, 0, 0, 0, "stderr, syslog or journal",
 	  FIELD(log_target), "TARGET", "where log lines go: stderr, syslog or journal\n"
 	  "(default stderr)" },
@@ -315,7 +325,7 @@ static const struct opts_def opt_table[] = {
 /* The keys of a zones: stanza (other issues add theirs). */
 static const char *const zone_keys[] = { "name", "allow-transfer", "allow-transfer-key",
 					  "notify", "primaries", "primary-key",
-					  "serial-policy" };
+					  "serial-policy", "notify-source", "transfer-source" };
 
 _Static_assert(sizeof(unsigned) == sizeof(uint32_t), "K_UINT stores unsigned as 32 bits");
 
@@ -587,6 +597,8 @@ static bool bad(struct opt_err *e, const char *noun, const char *value, const ch
 	"[2001:db8::1]:53); host names are not looked up"
 #define ADDRPORT_HINT ": ADDR:PORT or [V6]:PORT is expected, with an IP address"
 #define SECRET_HINT ": 32 hex digits are expected"
+#define SOURCE_HINT ": a local IP address is expected (192.0.2.1, 2001:db8::1, " \
+	"ADDR:PORT or [V6]:PORT)"
 #define UPSTREAM_TLS_HINT ": ADDR[:PORT]#NAME is expected, NAME being the name its " \
 	"certificate is valid for (RFC 8310), with an IP address"
 
@@ -872,6 +884,11 @@ static bool opt_apply(struct opts_build *b, const struct opts_def *d, const char
 		return forward_apply(o, d, text, e);
 	case K_RPZ_PRIMARY:
 		return rpz_primary_apply(b, d, text, e);
+	case K_SOURCE:
+		if (netio_addr_parse(text, 0, &addr) != TDNS_OK)
+			return bad(e, "address", text, SOURCE_HINT);
+		memcpy(field(o, d), &addr, sizeof(addr));
+		return true;
 	case K_TEXTS:
 		list = field(o, d);
 		if (list->n == d->max) {
@@ -1250,6 +1267,13 @@ bool opts_zone_set(struct opts_build *b, const char *key, const char *text,
 	if (strcmp(key, "primary-key") == 0) {
 		z->primary_key = key_index(b->o, text, err, cap);
 		return z->primary_key >= 0;
+	}
+	if (strcmp(key, "notify-source") == 0 || strcmp(key, "transfer-source") == 0) {
+		if (netio_addr_parse(text, 0, key[0] == 'n' ? &z->notify_source
+							     : &z->transfer_source) == TDNS_OK)
+			return true;
+		snprintf(err, cap, "invalid address '%s'%s", text, SOURCE_HINT);
+		return false;
 	}
 	if (strcmp(key, "serial-policy") == 0) {
 		if (strcmp(text, "increment") == 0)
@@ -1801,6 +1825,15 @@ static void print_value(FILE *f, const struct opts_def *d, const struct tdns_opt
 			items++, print_item(f, buf);
 		}
 		break;
+	case K_SOURCE: {
+		const struct tdns_addr *a = cfield(o, d);
+
+		if (a->len == 0)
+			fprintf(f, " ~");
+		else
+			fprintf(f, " \"%s\"", listen_str(a, 0, buf, sizeof(buf)));
+		break;
+	}
 	case K_CONFIG: case K_CHECK: case K_HELP: case K_VERSION:
 		break;
 	}
@@ -1841,6 +1874,12 @@ static void print_zones(FILE *f, const struct tdns_opts *o)
 			fprintf(f, "\n    serial-policy: %s",
 				z->serial_policy == ZONEDB_SERIAL_UNIXTIME ? "unixtime"
 									   : "increment");
+		if (z->notify_source.len > 0)
+			fprintf(f, "\n    notify-source: \"%s\"",
+				listen_str(&z->notify_source, 0, buf, sizeof(buf)));
+		if (z->transfer_source.len > 0)
+			fprintf(f, "\n    transfer-source: \"%s\"",
+				listen_str(&z->transfer_source, 0, buf, sizeof(buf)));
 	}
 }
 
@@ -1951,6 +1990,34 @@ void opts_diff(enum tdns_prog prog, const struct tdns_opts *a,
 	diff(prog, a, b, false, buf, cap);
 }
 
+static const char *serial_policy_name(int p)
+{
+	return p == ZONEDB_SERIAL_UNIXTIME ? "unixtime"
+	       : p == ZONEDB_SERIAL_INCREMENT ? "increment" : "none (increment)";
+}
+
+/* The serial-policy of the stanzas of run that now has too (by name) is
+ * taken from now, each change logged: the one key of a stanza a reload
+ * applies (tierdns-upper writes it to the store, where tierdns-zone reads
+ * it at each edit). A stanza added or removed is a change of the zones
+ * the diff names. */
+static void reload_serial_policies(struct tdns_opts *run, const struct tdns_opts *now)
+{
+	for (unsigned i = 0; i < run->n_zones; i++) {
+		struct tdns_zone_conf *z = &run->zones[i];
+
+		for (unsigned j = 0; j < now->n_zones; j++) {
+			if (strcasecmp(z->name, now->zones[j].name) != 0 ||
+			    z->serial_policy == now->zones[j].serial_policy)
+				continue;
+			log_info("zone %s: serial-policy %s -> %s", z->name,
+				 serial_policy_name(z->serial_policy),
+				 serial_policy_name(now->zones[j].serial_policy));
+			z->serial_policy = now->zones[j].serial_policy;
+		}
+	}
+}
+
 void opts_reload(struct tdns_opts *run)
 {
 	struct tdns_opts now;
@@ -1982,6 +2049,7 @@ void opts_reload(struct tdns_opts *run)
 	target_changed = run->log_target != now.log_target;
 	run->verbose = now.verbose;
 	run->log_target = now.log_target;
+	reload_serial_policies(run, &now);
 	diff(run->prog, run, &now, true, restart, sizeof(restart));
 	snprintf(line, sizeof(line), "configuration re-read from %s: %s%s%s%s",
 		 now.config_path ? now.config_path : "the command line (no file)",

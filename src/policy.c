@@ -1241,16 +1241,6 @@ void policy_box_set(struct tdns_policy_box *b, struct tdns_policy *p)
 	policy_release(old);
 }
 
-struct tdns_policy *policy_box_take(struct tdns_policy_box *b)
-{
-	struct tdns_policy *p;
-
-	pthread_mutex_lock(&b->mu);
-	p = policy_ref(b->cur);
-	pthread_mutex_unlock(&b->mu);
-	return p;
-}
-
 const struct tdns_policy *policy_box_get(struct tdns_policy_box *b, unsigned *gen,
 					 struct tdns_policy **cur)
 {

@@ -178,7 +178,7 @@ void answer_waiter(struct tdns_resolver *r, struct waiter *w, const uint8_t *val
 			fail_count(&r->stats, RESOLVER_SF_BOGUS);
 	}
 	ok = chain_policy(r, &q, a) == PIPELINE_ANSWER &&
-	     encode_reply(&q, a, r->buf, WIRE_MAX_MSG, &len) == TDNS_OK;
+	     encode_reply(&q, a, r->buf, DNS_MSG_MAX, &len) == TDNS_OK;
 out:
 	r->cfg.client.answer(r->cfg.client.ctx, w->held, ok ? r->buf : NULL,
 			     ok ? len : 0);
@@ -1157,7 +1157,7 @@ enum tdns_status resolver_new(const struct tdns_resolver_cfg *cfg,
 		r->cfg.max_records = DEFAULT_MAX_RECORDS;
 	if (r->cfg.max_records > MSG_RR_MAX)
 		r->cfg.max_records = MSG_RR_MAX; /* what msg_parse takes */
-	r->buf = malloc(WIRE_MAX_MSG);
+	r->buf = malloc(DNS_MSG_MAX);
 	if (upqtab_init(&r->tab, r->cfg.max_outstanding) != TDNS_OK || r->buf == NULL ||
 	    failcache_new(&r->failc) != TDNS_OK ||
 	    commit_init(&r->commit, r->cfg.max_outstanding) != TDNS_OK ||

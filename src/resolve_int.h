@@ -210,7 +210,7 @@ struct tdns_resolver {
 	/* every file counts what it sees */
 	struct tdns_resolver_stats stats;
 	/* resolve.c: the query in the pipeline and the answers it writes */
-	uint8_t *buf;             /* WIRE_MAX_MSG scratch for deferred answers */
+	uint8_t *buf;             /* DNS_MSG_MAX scratch for deferred answers */
 	struct tdns_answer ans;    /* the pipeline's answer, reused (also
 				    * chase.c's scratch, between queries) */
 	struct tdns_answer wans;   /* the answer to a waiting client, reused */

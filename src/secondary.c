@@ -374,8 +374,8 @@ static void soa_check(struct szone *z)
 
 	z->state = Z_SOA;
 	p = make_query(z, LDNS_RR_TYPE_SOA);
-	if (p == NULL || netio_out_udp(z->sec->l, &z->z->primaries[z->primary], soa_reply,
-				       z, &z->o) != TDNS_OK) {
+	if (p == NULL || netio_out_udp_from(z->sec->l, &z->z->primaries[z->primary],
+					    z->z->source, soa_reply, z, &z->o) != TDNS_OK) {
 		ldns_pkt_free(p);
 		failed(z, "cannot send the SOA query");
 		return;
@@ -623,8 +623,8 @@ static void start_xfr(struct szone *z)
 	z->rrs = ldns_rr_list_new();
 	p = make_query(z, z->ixfr ? LDNS_RR_TYPE_IXFR : LDNS_RR_TYPE_AXFR);
 	if (z->rrs == NULL || p == NULL ||
-	    netio_out_tcp(z->sec->l, &z->z->primaries[z->primary], xfr_reply, z, &z->o) !=
-		    TDNS_OK) {
+	    netio_out_tcp_from(z->sec->l, &z->z->primaries[z->primary], z->z->source,
+			       xfr_reply, z, &z->o) != TDNS_OK) {
 		ldns_pkt_free(p);
 		failed(z, "cannot start the transfer");
 		return;

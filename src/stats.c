@@ -35,11 +35,6 @@ static const struct {
 	[STATS_QT_OTHER] = { 0, "other" },
 };
 
-const char *stats_qtype_name(unsigned i)
-{
-	return i < STATS_QT_COUNT ? qtypes[i].name : "?";
-}
-
 unsigned stats_qtype_slot_slow(uint16_t type)
 {
 	for (unsigned i = 0; i < STATS_QT_OTHER; i++)

@@ -570,11 +570,6 @@ void *store_txn_user(const struct tdns_txn *t)
 	return t->user;
 }
 
-struct tdns_store *store_txn_store(const struct tdns_txn *t)
-{
-	return t->s;
-}
-
 uint64_t store_txn_id(struct tdns_txn *t)
 {
 	return t->write ? 0 : (uint64_t)mdb_txn_id(t->txn);

@@ -10,7 +10,6 @@
 
 #include "tierdns/dnsproto.h"
 #include "tierdns/sigverify.h"
-#include "tierdns/wire.h"
 
 /* One RRset of an answer and the RRSIGs that cover it. */
 struct vset {
@@ -738,8 +737,8 @@ static bool nsec_wildcard_proof(const ldns_rr_list *nsec, const ldns_rdf *name,
 		      !ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_SOA)) ||
 		     ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_DNAME)))
 			continue;
-		lo = wire_dname_shared_labels(name, owner);
-		ln = wire_dname_shared_labels(name, next);
+		lo = validate_shared_labels(name, owner);
+		ln = validate_shared_labels(name, next);
 		if ((lo > ln ? lo : ln) == encloser_labels)
 			return true;
 	}
@@ -944,4 +943,21 @@ out:
 	ldns_rdf_deep_free(qn);
 	ldns_rdf_deep_free(end);
 	return VALID_DONE;
+}
+
+unsigned validate_shared_labels(const ldns_rdf *a, const ldns_rdf *b)
+{
+	unsigned la = ldns_dname_label_count(a), lb = ldns_dname_label_count(b);
+
+	for (unsigned k = la < lb ? la : lb; k > 0; k--) {
+		ldns_rdf *ca = ldns_dname_clone_from(a, (uint16_t)(la - k));
+		ldns_rdf *cb = ldns_dname_clone_from(b, (uint16_t)(lb - k));
+		bool same = ca != NULL && cb != NULL && ldns_dname_compare(ca, cb) == 0;
+
+		ldns_rdf_deep_free(ca);
+		ldns_rdf_deep_free(cb);
+		if (same)
+			return k;
+	}
+	return 0;
 }

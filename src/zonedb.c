@@ -535,6 +535,20 @@ static enum tdns_status delegation_of(struct tdns_txn *t, const uint8_t *key,
 	return TDNS_OK;
 }
 
+enum tdns_status zonedb_delegation_walk(struct tdns_txn *t, const uint8_t *child,
+					size_t child_len, zonedb_walk_cb cb, void *ctx,
+					int *stop)
+{
+	enum tdns_status st = TDNS_EINVAL;
+	int ret = 0;
+
+	if (child_len <= NAME_KEY_MAX)
+		st = delegation_of(t, child, child_len, cb, ctx, &ret);
+	if (stop != NULL)
+		*stop = ret;
+	return st;
+}
+
 enum tdns_status zonedb_cut_walk(struct tdns_txn *t, const uint8_t *apex,
 				 size_t apex_len, zonedb_walk_cb cb, void *ctx,
 				 int *stop)

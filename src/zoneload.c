@@ -221,6 +221,11 @@ static bool type_is_data(uint16_t type)
 	return type != 0 && type != LDNS_RR_TYPE_OPT && (type < 128 || type > 255);
 }
 
+void zoneload_key_str(const uint8_t *key, size_t klen, char *out, size_t cap)
+{
+	key_str(key, klen, out, cap);
+}
+
 static void type_str(uint16_t type, char *out, size_t cap)
 {
 	char *s = ldns_rr_type2str((ldns_rr_type)type);
@@ -1510,25 +1515,30 @@ enum tdns_status zoneload_dump(struct tdns_txn *t, const uint8_t *apex,
 
 /* ---- single-record edits ---------------------------------------------- */
 
+enum tdns_status zoneload_bump_serial(struct tdns_txn *t, const uint8_t *apex,
+				      size_t apex_len, enum zonedb_serial_policy policy)
+{
+	struct tdns_zone_meta m;
+	enum tdns_status st;
+
+	st = zonedb_get_meta(t, apex, apex_len, &m);
+	if (st == TDNS_OK && policy == ZONEDB_SERIAL_ZONE)
+		st = zonedb_get_serial_policy(t, apex, apex_len, &policy);
+	if (st == TDNS_OK)
+		st = zonedb_set_serial(t, apex, apex_len,
+				       zonedb_next_serial(m.serial, policy, clock_now()));
+	return st;
+}
+
 /* The end of an edit by add or delete: the zone's serial raised (bump:
  * unless the edit was of the SOA itself), the journal's diff. */
 static enum tdns_status edit_finish(struct tdns_txn *t, const uint8_t *apex,
 				    size_t apex_len, bool bump)
 {
-	struct tdns_zone_meta m;
 	enum tdns_status st = TDNS_OK;
 
-	if (bump) {
-		enum zonedb_serial_policy policy = zoneload_serial_policy;
-
-		st = zonedb_get_meta(t, apex, apex_len, &m);
-		if (st == TDNS_OK && policy == ZONEDB_SERIAL_ZONE)
-			st = zonedb_get_serial_policy(t, apex, apex_len, &policy);
-		if (st == TDNS_OK)
-			st = zonedb_set_serial(t, apex, apex_len,
-					       zonedb_next_serial(m.serial, policy,
-								  clock_now()));
-	}
+	if (bump)
+		st = zoneload_bump_serial(t, apex, apex_len, zoneload_serial_policy);
 	if (st == TDNS_OK)
 		st = journal_end(t, true);
 	return st;

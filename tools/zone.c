@@ -178,31 +178,116 @@ static int open_reading(const char *dir, struct tdns_store **s,
 
 static int usage_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * After a change of a zone in t (its own diff written): when the
+ * delegation to it that its parent's transfers carry changed (journal.h
+ * journal_cut), the parent's serial goes up by the parent's policy and the
+ * parent's diff carries the change, so that a secondary of the parent
+ * following by IXFR gets what an AXFR gives (and the NOTIFY follows from
+ * the serial); a signed parent's SOA is signed again (zonesign_resign).
+ * The line to print once t is committed is appended to done.
+ */
+#define DONE_MAX 2048
+static enum tdns_status follow_cut(struct tdns_txn *t, struct journal_cut *cut, char *err,
+				   size_t errlen, char *done)
+{
+	struct tdns_zone_meta m;
+	const uint8_t *parent;
+	char name[4 * NAME_WIRE_MAX];
+	size_t plen;
+	bool changed, resigned;
+	enum tdns_status st;
+
+	st = journal_cut_changed(t, cut, &changed);
+	if (st != TDNS_OK || !changed)
+		return st;
+	parent = journal_cut_parent(cut, &plen);
+	st = journal_begin(t, parent, plen);
+	if (st != TDNS_OK)
+		return st;
+	st = zoneload_bump_serial(t, parent, plen, ZONEDB_SERIAL_ZONE);
+	if (st == TDNS_OK)
+		st = zonesign_resign(t, parent, plen, clock_now(), &resigned, err, errlen);
+	if (st == TDNS_OK)
+		st = journal_cut_note(t, cut);
+	if (st != TDNS_OK) {
+		journal_end(t, false);
+		return st;
+	}
+	st = journal_end(t, true);
+	if (st == TDNS_OK && zonedb_get_meta(t, parent, plen, &m) == TDNS_OK) {
+		size_t len = strlen(done);
+
+		zoneload_key_str(parent, plen, name, sizeof(name));
+		snprintf(done + len, DONE_MAX - len,
+			 "zone %s: serial %u (its delegation of a zone below changed)\n", name,
+			 (unsigned)m.serial);
+	}
+	return st;
+}
+
+/* The cuts of the zones of zs held now (journal_cut_take), cuts[i] for zone
+ * i (NULL: none). */
+static enum tdns_status take_cuts(struct tdns_txn *t, struct tdns_zoneset *zs,
+				  struct journal_cut **cuts)
+{
+	struct zoneload_info info;
+	uint8_t key[NAME_KEY_MAX];
+	size_t klen;
+	enum tdns_status st = TDNS_OK;
+
+	for (size_t i = 0; st == TDNS_OK && i < zoneload_count(zs); i++) {
+		zoneload_info(zs, i, &info);
+		st = zoneload_name_key(info.name, key, &klen);
+		if (st == TDNS_OK)
+			st = journal_cut_take(t, key, klen, &cuts[i]);
+	}
+	return st;
+}
+
 /* The zones of zs into the store in one write transaction; the signing
  * keys remembered for each are forgotten (zonesign_forget): the file is
- * the zone now, and only a `sign` after it chooses keys again. */
+ * the zone now, and only a `sign` after it chooses keys again. A parent
+ * held here whose delegation to one of them changed gets a diff too
+ * (follow_cut). */
 static enum tdns_status load_txn(struct tdns_zoneset *zs, struct tdns_store *s)
 {
 	struct tdns_txn *t = NULL;
 	struct zoneload_info info;
+	struct journal_cut **cuts;
 	uint8_t key[NAME_KEY_MAX];
-	size_t i, klen;
+	char err[ZONELOAD_ERR_MAX] = "", done[DONE_MAX] = "";
+	size_t i, klen, n = zoneload_count(zs);
 	enum tdns_status st;
 
+	cuts = calloc(n ? n : 1, sizeof(*cuts));
+	if (cuts == NULL)
+		return TDNS_ENOMEM;
 	st = store_begin(s, true, &t);
 	if (st == TDNS_OK)
+		st = take_cuts(t, zs, cuts);
+	if (st == TDNS_OK)
 		st = zoneload_apply(zs, t);
-	for (i = 0; st == TDNS_OK && i < zoneload_count(zs); i++) {
+	for (i = 0; st == TDNS_OK && i < n; i++) {
 		zoneload_info(zs, i, &info);
 		st = zoneload_name_key(info.name, key, &klen);
 		if (st == TDNS_OK)
 			st = zonesign_forget(t, key, klen);
 	}
+	for (i = 0; st == TDNS_OK && i < n; i++)
+		st = follow_cut(t, cuts[i], err, sizeof(err), done);
+	if (st != TDNS_OK && err[0] != '\0')
+		fprintf(stderr, "%s\n", err);
 	if (st == TDNS_OK) {
 		st = store_commit(t);
 		t = NULL;
 	}
+	if (st == TDNS_OK)
+		fputs(done, stdout);
 	store_abort(t);
+	for (i = 0; i < n; i++)
+		journal_cut_free(cuts[i]);
+	free(cuts);
 	return st;
 }
 
@@ -502,20 +587,27 @@ static int edit_apex(struct tdns_txn *t, const char *name, uint8_t *key, size_t 
 
 /*
  * One edit of a zone, and of a signed zone its signing again with the
- * keys its last `sign` used (zonesign_resign), both in one journal diff.
+ * keys its last `sign` used (zonesign_resign), both in one journal diff;
+ * then its parent's, when the edit changed the delegation (follow_cut,
+ * its line into done).
  */
 static enum tdns_status edit_zone(struct tdns_txn *t, int argc, char **argv, bool add,
-				  char *err, size_t errlen)
+				  char *err, size_t errlen, char *done)
 {
 	uint8_t apex[NAME_KEY_MAX];
+	struct journal_cut *cut = NULL;
 	size_t alen = 0;
 	bool followed, resigned = false;
 	enum tdns_status st;
 
 	followed = edit_apex(t, argv[0], apex, &alen) == 0;
-	st = followed ? journal_begin(t, apex, alen) : TDNS_OK;
-	if (st != TDNS_OK)
+	st = followed ? journal_cut_take(t, apex, alen, &cut) : TDNS_OK;
+	if (st == TDNS_OK && followed)
+		st = journal_begin(t, apex, alen);
+	if (st != TDNS_OK) {
+		journal_cut_free(cut);
 		return st;
+	}
 	if (add)
 		st = zoneload_add(t, argv[0], err, errlen);
 	else
@@ -529,6 +621,9 @@ static enum tdns_status edit_zone(struct tdns_txn *t, int argc, char **argv, boo
 		else
 			journal_end(t, false);
 	}
+	if (st == TDNS_OK)
+		st = follow_cut(t, cut, err, errlen, done);
+	journal_cut_free(cut);
 	return st;
 }
 
@@ -537,7 +632,7 @@ static int cmd_edit(const char *dir, int argc, char **argv, bool add)
 {
 	struct tdns_store *s = NULL;
 	struct tdns_txn *t = NULL;
-	char err[ZONELOAD_ERR_MAX] = "";
+	char err[ZONELOAD_ERR_MAX] = "", done[DONE_MAX] = "";
 	enum tdns_status st;
 	int rc = 1, cached = -1;
 
@@ -550,7 +645,7 @@ static int cmd_edit(const char *dir, int argc, char **argv, bool add)
 			st = TDNS_ENOTFOUND;
 	}
 	if (st == TDNS_OK && cached < 0)
-		st = edit_zone(t, argc, argv, add, err, sizeof(err));
+		st = edit_zone(t, argc, argv, add, err, sizeof(err), done);
 	if (st != TDNS_OK) {
 		fprintf(stderr, "%s\n", err[0] ? err : tdns_strerror(st));
 		if (!add && strcasecmp(argv[1], "SOA") == 0)
@@ -571,6 +666,7 @@ static int cmd_edit(const char *dir, int argc, char **argv, bool add)
 	else
 		printf("%s: deleted %s %s%s%s\n", dir, argv[0], argv[1],
 		       argc > 2 ? " " : "", argc > 2 ? argv[2] : "");
+	fputs(done, stdout);
 	rc = 0;
 out:
 	store_abort(t);
@@ -722,13 +818,16 @@ out:
 }
 
 /* remove-zone NAME: the zone's metadata and every RRset of it, SOA
- * included, in one transaction (deeper zones stay). */
+ * included, in one transaction (deeper zones stay); its parent's
+ * transfers lose the delegation, a diff of the parent (follow_cut). */
 static int cmd_remove_zone(const char *dir, const char *zone)
 {
 	struct tdns_store *s = NULL;
 	struct tdns_txn *t = NULL;
 	struct tdns_zone_meta m;
+	struct journal_cut *cut = NULL;
 	uint8_t key[NAME_KEY_MAX];
+	char err[ZONELOAD_ERR_MAX] = "", done[DONE_MAX] = "";
 	size_t klen;
 	enum tdns_status st;
 	int rc = 1;
@@ -748,22 +847,28 @@ static int cmd_remove_zone(const char *dir, const char *zone)
 		goto out;
 	}
 	if (st == TDNS_OK)
+		st = journal_cut_take(t, key, klen, &cut);
+	if (st == TDNS_OK)
 		st = zonedb_delete_zone(t, key, klen);
 	if (st == TDNS_OK)
 		st = zonesign_forget(t, key, klen);
+	if (st == TDNS_OK)
+		st = follow_cut(t, cut, err, sizeof(err), done);
 	if (st == TDNS_OK) {
 		st = store_commit(t);
 		t = NULL;
 	}
 	if (st != TDNS_OK) {
 		fprintf(stderr, "%s: cannot remove zone %s: %s\n", dir, zone,
-			tdns_strerror(st));
+			err[0] != '\0' ? err : tdns_strerror(st));
 		goto out;
 	}
 	printf("%s: removed zone %s (%u RRsets, %u records)\n", dir, zone,
 	       (unsigned)m.rrsets, (unsigned)m.records);
+	fputs(done, stdout);
 	rc = 0;
 out:
+	journal_cut_free(cut);
 	store_abort(t);
 	store_close(s);
 	return rc;

@@ -89,7 +89,6 @@
 #include "tierdns/qctx.h"
 #include "tierdns/status.h"
 #include "tierdns/store.h"
-#include "tierdns/wire.h"
 
 #define CACHE_VALUE_VERSION 3u
 
@@ -205,7 +204,8 @@ bool cache_value_next(const uint8_t *val, size_t len, size_t *pos, unsigned *idx
 		      struct cache_rec *r);
 
 /*
- * Fill reply (a wire_reply_new skeleton) from a packed value: its rcode, the
+ * Fill reply (an ldns packet whose header and question are the caller's)
+ * from a packed value: its rcode, the
  * chain in the answer section, the SOA in authority, every TTL = record
  * expiry - now (0 when already past). The value is validated first and only
  * read (it may be unaligned LMDB memory); TDNS_EINVAL if malformed (reply
@@ -260,17 +260,6 @@ enum tdns_status cache_value_answer(const uint8_t *val, size_t len, uint64_t now
  */
 enum tdns_status cache_answer(struct tdns_txn *t, const struct tdns_qctx *q,
 			      uint64_t now, bool *prefetch, struct tdns_answer *a);
-
-/*
- * Look the question (name key qkey of the qname, qtype, class IN) up in read
- * or write transaction t and, on a hit, fill reply as cache_value_render.
- * TDNS_ENOTFOUND on a miss or an expired entry (left for cache_store or
- * cache_purge to remove); TDNS_EINVAL if the stored value is corrupt (treat
- * as a miss); other store errors as store.h.
- */
-enum tdns_status cache_lookup(struct tdns_txn *t, const uint8_t *qkey,
-			      size_t qkey_len, uint16_t qtype, uint64_t now,
-			      ldns_pkt *reply);
 
 /*
  * Store a cacheable value under (qkey, qtype) in its own write transaction,
@@ -337,16 +326,6 @@ enum tdns_status cache_store_many(struct tdns_store *s,
 				  const struct tdns_cache_cfg *cfg,
 				  struct tdns_cache_put *puts, size_t n,
 				  uint64_t now);
-
-/*
- * cache_value_build + cache_store. TDNS_OK when stored; TDNS_ENOTFOUND when
- * the reply holds nothing cacheable (passed through uncached).
- */
-enum tdns_status cache_insert(struct tdns_store *s,
-			      const struct tdns_cache_cfg *cfg,
-			      const uint8_t *qname, size_t qname_len,
-			      uint16_t qtype, const struct tdns_msg *resp,
-			      uint64_t now);
 
 /*
  * Evict in write transaction t, from the start of the expiry index: every

@@ -78,6 +78,7 @@ enum {
 
 /* Header layout (RFC 1035 4.1.1): flag bits within bytes 2 and 3. */
 #define DNS_HDR_LEN 12
+#define DNS_MSG_MAX 65535 /* RFC 1035 4.2.2: the largest message (TCP) */
 #define DNS_FLAG_QR 0x80 /* byte 2 */
 #define DNS_FLAG_AA 0x04 /* byte 2 */
 #define DNS_FLAG_TC 0x02 /* byte 2 */

@@ -86,6 +86,45 @@ bool journal_from(const struct tdns_txn *t, uint32_t *serial);
  * emptied (secondaries then need a full transfer). */
 enum tdns_status journal_end(struct tdns_txn *t, bool keep);
 
+/*
+ * A child zone's delegation in its parent's journal. A parent's transfers
+ * carry the delegation to a child zone held in the same store
+ * (zonedb_cut_walk: the child's apex NS RRset and glue), which the store
+ * keeps as the child's data only, so a change of the child that changes
+ * it must also be a diff of the parent's; so must the child's first load
+ * and its removal, which swap the parent's own RRsets at and below the cut
+ * (what its transfers carried before) for the delegation, and back. The
+ * writer takes what the parent's transfers carry there (journal_cut_take)
+ * before it changes, adds or removes the child in t, and after the
+ * child's own journal_end asks journal_cut_changed; when it changed, it
+ * follows the parent (journal_begin), raises its serial, and calls
+ * journal_cut_note before the parent's journal_end: the records that left
+ * the delegation go into the parent's diff as deleted, those that joined
+ * it as added. The note comes last, after any re-signing of the parent
+ * (which reads journal_changes and must not take them for the parent's
+ * own RRsets: a parent signs neither NS nor glue at a cut, RFC 4035 2.2).
+ */
+struct journal_cut;
+/* What the transfers of the zone enclosing the name key child carry at
+ * and below child as t holds it now: the delegation when child is a zone
+ * held, else the enclosing zone's own RRsets there; into *out (owned by
+ * the caller: journal_cut_free). *out is NULL, with TDNS_OK, when no zone
+ * held encloses child (or child is the root). TDNS_ENOMEM, or the store's
+ * error. */
+enum tdns_status journal_cut_take(struct tdns_txn *t, const uint8_t *child,
+				  size_t child_len, struct journal_cut **out);
+/* Whether the delegation in t now differs from the one taken (false for
+ * c NULL). Call it once per take. */
+enum tdns_status journal_cut_changed(struct tdns_txn *t, struct journal_cut *c,
+				     bool *changed);
+/* The parent's apex key (borrowed from c). */
+const uint8_t *journal_cut_parent(const struct journal_cut *c, size_t *len);
+/* The change journal_cut_changed found, into the diff of the parent
+ * followed in t. TDNS_EINVAL when t does not follow the parent. */
+enum tdns_status journal_cut_note(struct tdns_txn *t, const struct journal_cut *c);
+/* NULL is allowed. */
+void journal_cut_free(struct journal_cut *c);
+
 /* Remove every diff of the zone (its deletion). */
 enum tdns_status journal_drop(struct tdns_txn *t, const uint8_t *apex,
 			      size_t apex_len);

@@ -225,6 +225,18 @@ enum tdns_status netio_out_udp(struct tdns_loop *l, const struct tdns_addr *peer
 /* A non-blocking TCP connection to peer; messages are framed both ways. */
 enum tdns_status netio_out_tcp(struct tdns_loop *l, const struct tdns_addr *peer,
 			       netio_out_fn fn, void *ctx, struct tdns_out **out);
+/* As netio_out_udp and netio_out_tcp, from the local address src when it
+ * is of peer's family (its port 0: a random free one; a fixed port is
+ * shared with SO_REUSEADDR); src NULL, of length 0 or of the other family:
+ * the kernel's choice, as above. A source that cannot be bound (not a
+ * local address: EADDRNOTAVAIL) is logged at warning level and fails the
+ * call with the errno's status. src is read during the call only. */
+enum tdns_status netio_out_udp_from(struct tdns_loop *l, const struct tdns_addr *peer,
+				    const struct tdns_addr *src, netio_out_fn fn, void *ctx,
+				    struct tdns_out **out);
+enum tdns_status netio_out_tcp_from(struct tdns_loop *l, const struct tdns_addr *peer,
+				    const struct tdns_addr *src, netio_out_fn fn, void *ctx,
+				    struct tdns_out **out);
 /* A TCP connection to peer carrying a TLS session (tls.h) that accepts
  * only a certificate for auth_name (copied) verified by the client
  * configuration tls (which must outlive the socket); messages are framed

@@ -7,7 +7,9 @@
  * serial with the one it last announced. A zone whose serial changed (and
  * every configured zone once at start, as NSD does) gets a NOTIFY (opcode
  * 4, AA, the zone's SOA as the question) to each of its notify targets
- * over UDP, from a fresh socket and a random ID, retried after 1, 2, 4, 8
+ * over UDP, from a fresh socket (bound to the zone's source address when
+ * it has one: a secondary accepts a NOTIFY only from an address it knows
+ * as the zone's primary, RFC 1996 3.10) and a random ID, retried after 1, 2, 4, 8
  * and 16 s (RFC 1996 3.6: until a response, with growing intervals) and
  * then given up with a log line. Any response from the target with the
  * same ID and opcode ends it; a newer serial restarts it.
@@ -31,13 +33,15 @@
 
 struct tdns_notifier;
 
-/* One zone to watch: its apex key and where to send (borrowed: they must
- * live as long as the notifier). */
+/* One zone to watch: its apex key, where to send and from which local
+ * address (borrowed: they must live as long as the notifier). */
 struct notify_zone {
 	const uint8_t *apex;
 	size_t apex_len;
 	const struct tdns_addr *targets;
 	unsigned n_targets;
+	const struct tdns_addr *source; /* notify-source (netio_out_udp_from);
+					 * NULL: the kernel's choice */
 };
 
 /* Watch zones[0..n) of store s on loop l (zones without targets are

@@ -15,7 +15,8 @@
  * as long as the process) or owned by the opts themselves (text read from
  * the file); opts_free releases the latter. A struct tdns_opts is filled by
  * opts_parse/opts_load and read-only afterwards (the daemons share it
- * between threads), except the log fields at a reload (opts_reload).
+ * between threads), except the log fields and the zones' serial_policy at
+ * a reload (opts_reload), which no worker reads.
  */
 #ifndef TIERDNS_OPTS_H
 #define TIERDNS_OPTS_H
@@ -78,6 +79,11 @@ struct tdns_zone_conf {
 	 * delete raise the serial (recorded in the store by tierdns-upper);
 	 * ZONEDB_SERIAL_ZONE: not given */
 	int serial_policy;
+	/* notify-source, transfer-source: this zone's source address of its
+	 * NOTIFY messages, and of its SOA queries and transfers (as a
+	 * secondary); len 0: the global key's (tdns_opts) */
+	struct tdns_addr notify_source;
+	struct tdns_addr transfer_source;
 };
 
 /* One response policy zone kept current by zone transfer (rpz-primary:,
@@ -193,6 +199,13 @@ struct tdns_opts {
 	 * start only */
 	struct opts_rpz_primary rpz_primary[OPTS_MAX_RPZ_PRIMARY];
 	unsigned n_rpz_primary;
+	/* upper tier: the source address (port 0: any) of the NOTIFY messages
+	 * (notify-source, BIND's key) and of the secondary's SOA queries and
+	 * transfers (transfer-source); a zone's stanza may give its own. Used
+	 * for peers of its family; len 0, or a peer of the other family: the
+	 * kernel's choice. */
+	struct tdns_addr notify_source;   /* --notify-source ADDR[:PORT] */
+	struct tdns_addr transfer_source; /* --transfer-source ADDR[:PORT] */
 	/* zones: stanzas, n_zones of them (NULL when none) */
 	struct tdns_zone_conf *zones;
 	unsigned n_zones;
@@ -244,7 +257,9 @@ void opts_diff(enum tdns_prog prog, const struct tdns_opts *a,
 /* SIGHUP (main thread) or tierdns-control reload (control thread), never
  * both at once (daemon.h daemon_reload): read the file and the command
  * line again. What can change while the daemon runs is applied to
- * running (the log target and verbosity); every other key that changed is named in the log
+ * running (the log target and verbosity, and the serial-policy of the
+ * zones: stanzas running has, each change logged: tierdns-upper records
+ * them in its store afterwards); every other key that changed is named in the log
  * line as needing a restart and keeps its running value, except the keys
  * the daemon reads again itself (local-zone, local-data, hosts, rpz: see
  * main_local.c). An invalid file

@@ -235,9 +235,6 @@ void policy_box_free(struct tdns_policy_box *b); /* NULL is allowed */
 /* Replace the current policy by p (reference taken over), from any thread. */
 void policy_box_set(struct tdns_policy_box *b, struct tdns_policy *p);
 
-/* A reference to the current policy (policy_release it). */
-struct tdns_policy *policy_box_take(struct tdns_policy_box *b);
-
 /*
  * For a worker holding *cur (a reference, or NULL) taken at generation
  * *gen: when the box changed since, *cur is replaced by the current

@@ -311,7 +311,7 @@ void resolver_free(struct tdns_resolver *r);
 
 /*
  * Handle one client query in[0..len) that came over transport (TCP and
- * TLS: no size limit on the answer; TLS: padded, encode.h). out must hold WIRE_MAX_MSG bytes. `request` is the
+ * TLS: no size limit on the answer; TLS: padded, encode.h). out must hold DNS_MSG_MAX bytes. `request` is the
  * daemon's handle, passed to client.hold only when the answer is deferred.
  * Every reply has RA set (RFC 1035 4.1.1); the local tier always recurses.
  */

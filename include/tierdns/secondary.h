@@ -52,6 +52,9 @@ struct secondary_zone {
 	const struct tdns_addr *primaries;
 	unsigned n_primaries;
 	const struct tdns_tsig_key *key; /* NULL: unsigned */
+	/* transfer-source: the local address of the SOA queries and
+	 * transfers (netio_out_udp_from); NULL: the kernel's choice */
+	const struct tdns_addr *source;
 };
 
 struct tdns_secondary;

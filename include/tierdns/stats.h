@@ -234,7 +234,4 @@ void stats_print_prometheus(FILE *out, const struct tdns_stats_sum *sum, bool lo
 /* One log line, starting with who ("stats", "worker 0"). */
 void stats_log(const char *who, const struct tdns_stats_sum *sum, bool local);
 
-/* Names of the qtype slots ("A", ..., "other"). */
-const char *stats_qtype_name(unsigned i);
-
 #endif

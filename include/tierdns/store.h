@@ -168,8 +168,6 @@ enum tdns_status store_cursor_del(struct tdns_cursor *c);
  * store never reads it. */
 void store_txn_set_user(struct tdns_txn *t, void *user);
 void *store_txn_user(const struct tdns_txn *t);
-/* The store t belongs to. */
-struct tdns_store *store_txn_store(const struct tdns_txn *t);
 
 /* The id of the snapshot t reads
  * (LMDB's transaction id, which every committed write increases). Caches

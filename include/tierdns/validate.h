@@ -88,4 +88,9 @@ enum valid_step valid_check(const struct tdns_anchors *ta, const uint8_t *qname,
 			    size_t vlen, uint64_t now, valid_lookup_fn lookup, void *ctx,
 			    struct valid_verdict *out);
 
+/* The number of trailing labels the dnames a and b share: the label
+ * count of their closest common ancestor (0: the root only), for the
+ * closest-encloser checks of denial proofs. */
+unsigned validate_shared_labels(const ldns_rdf *a, const ldns_rdf *b);
+
 #endif

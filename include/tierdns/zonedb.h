@@ -125,6 +125,12 @@ enum tdns_status zonedb_walk_from(struct tdns_txn *t, const uint8_t *apex,
 enum tdns_status zonedb_cut_walk(struct tdns_txn *t, const uint8_t *apex,
 				 size_t apex_len, zonedb_walk_cb cb, void *ctx,
 				 int *stop);
+/* The part of zonedb_cut_walk for the one deeper zone with apex key
+ * child: its apex NS RRset and the glue, as above (nothing when it has no
+ * NS RRset). The views borrow from t until it changes. */
+enum tdns_status zonedb_delegation_walk(struct tdns_txn *t, const uint8_t *child,
+					size_t child_len, zonedb_walk_cb cb, void *ctx,
+					int *stop);
 
 /* List zones: cb per zone in key order. Malformed zone entries are logged
  * and skipped (zonedb_find reports them as errors). */

@@ -149,6 +149,16 @@ void zoneload_seterr(char *err, size_t errlen, const char *fmt, ...)
  * (zoneload_refuse_old_serial). */
 extern enum zonedb_serial_policy zoneload_serial_policy;
 
+/* The presentation form of a name key ("site."), RFC 1035 5.1 escapes,
+ * into out (cap bytes, truncated to fit). */
+void zoneload_key_str(const uint8_t *key, size_t klen, char *out, size_t cap);
+
+/* Raise the serial of the zone with apex key in t by policy
+ * (ZONEDB_SERIAL_ZONE: the zone's recorded one, else by one), as an edit
+ * does (the SOA's signature is not renewed: zonesign_resign). */
+enum tdns_status zoneload_bump_serial(struct tdns_txn *t, const uint8_t *apex,
+				      size_t apex_len, enum zonedb_serial_policy policy);
+
 /*
  * Add one record given in master-file form ("www.site. 300 IN A 192.0.2.1";
  * every name must end in a dot: there is no $ORIGIN, so a relative owner or

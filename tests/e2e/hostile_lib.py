@@ -20,6 +20,8 @@ and its temporary directory removed when the script exits, passed or not.
   FakeUpstream(h, handler)            a scripted upstream on UDP and TCP
   udp_exchange / tcp_exchange / query raw and dnspython exchanges
   control_stats(sock)                 tierdns-control -s SOCK stats as a dict
+  servfail_step(h, sock, label, ask, rcode, {reason: delta}, ede)
+                                      a query and the SERVFAIL reasons it counts
 
 Requires python3 and python3-dnspython (Debian).
 """
@@ -286,6 +288,51 @@ def control_stats(sock):
         if sep and v.isdigit():
             out[k] = int(v)
     return out
+
+
+# The SERVFAIL reasons of tierdns-local's statistics (resolve.h enum
+# resolver_servfail), in their order: servfail.REASON in control stats.
+SERVFAIL_REASONS = ("timeout", "dead", "network", "tls_auth", "rcode", "garbage", "overload",
+                    "cached", "loop", "chain", "internal", "store", "referral", "bogus")
+EDE_OPTION = 15  # RFC 8914
+
+
+def servfail_counts(sock):
+    """({reason: count} for every SERVFAIL_REASONS, the whole stats dict)."""
+    st = control_stats(sock)
+    return {r: st.get("servfail." + r) for r in SERVFAIL_REASONS}, st
+
+
+def servfail_delta(before, after):
+    """The reasons that changed between two servfail_counts: {reason: delta}."""
+    return {r: after[r] - before[r] for r in SERVFAIL_REASONS if after[r] != before[r]}
+
+
+def ede_text(m):
+    """The EXTRA-TEXT of a reply's Extended DNS Error (None without one)."""
+    for o in (m.options if m is not None else ()):
+        if o.otype == EDE_OPTION:
+            return getattr(o, "text", None)
+    return None
+
+
+def servfail_step(h, sock, label, ask, want_rcode, want, ede=None):
+    """ask() -> dns.message or None, against the daemon whose control socket
+    is sock; expect rcode want_rcode, the SERVFAIL reasons to grow by want
+    ({reason: delta}, every other reason unchanged, answers.servfail by the
+    sum) and, if given, ede as the reply's EDE text. Returns the reply."""
+    before, st0 = servfail_counts(sock)
+    m = ask()
+    after, st1 = servfail_counts(sock)
+    d = servfail_delta(before, after)
+    grown = (st1.get("answers.servfail") or 0) - (st0.get("answers.servfail") or 0)
+    h.check(rcode_text(m) == want_rcode, "%s: %s, expected %s" % (label, rcode_text(m), want_rcode))
+    h.check(d == want and grown == sum(want.values()),
+            "%s: servfail reasons grew by %s (answers.servfail by %d), expected %s"
+            % (label, d, grown, want))
+    if ede is not None:
+        h.check(ede_text(m) == ede, "%s: EDE text %r, expected %r" % (label, ede_text(m), ede))
+    return m
 
 
 def udp_exchange(addr, port, data, timeout=2.0, src=None):

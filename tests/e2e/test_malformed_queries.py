@@ -3,7 +3,7 @@
 "Malformed input": a table).
 
 Every case is sent to tierdns-upper and tierdns-local. The expected outcome
-follows the rules in include/tierdns/wire.h:
+follows the rules in include/tierdns/qctx.h:
   drop     fewer than 12 bytes, or QR=1: no reply at all;
   notimp   opcode other than QUERY: NOTIMP with the query's ID and opcode;
   formerr  unparsable, QDCOUNT != 1, more than one OPT, OPT owner not the

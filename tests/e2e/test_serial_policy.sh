@@ -4,7 +4,8 @@
 # with --force; loading the same file again is no error. The zones:
 # stanza's serial-policy, recorded in the store by tierdns-upper at start,
 # is how tierdns-zone add raises that zone's serial (unixtime here, by one
-# for a zone without it); --serial-policy overrides it.
+# for a zone without it); --serial-policy overrides it. A reload (SIGHUP)
+# records a changed serial-policy, which the next add follows.
 . "$(dirname "$0")/lib.sh"
 e2e_init
 
@@ -57,6 +58,30 @@ s=$(serial one.)
 "$ZONE_BIN" --db "$T/db" --serial-policy increment add 'y.one. 300 IN A 192.0.2.22' >/dev/null ||
 	fail "add --serial-policy increment"
 [ "$(serial one.)" = $((s + 1)) ] || fail "--serial-policy increment overrides the zone's"
+# A reload records the new serial-policy (SIGHUP, tierdns-control reload):
+# two. goes from increment to unixtime while the server runs; add follows.
+printf 'zones:\n  - name: one.\n    serial-policy: unixtime\n  - name: two.\n    serial-policy: increment\n' >"$T/upper.conf"
+start_upper UP "$T/db" -c "$T/upper.conf"
+s2=$(serial two.)
+"$ZONE_BIN" --db "$T/db" add 'y.two. 300 IN A 192.0.2.23' >/dev/null || fail "add to two."
+[ "$(serial two.)" = $((s2 + 1)) ] || fail "serial-policy increment: $s2 -> $(serial two.)"
+printf 'zones:\n  - name: one.\n    serial-policy: unixtime\n  - name: two.\n    serial-policy: unixtime\n' >"$T/upper.conf"
+kill -HUP "$UP_PID"
+for i in $(seq 1 50); do
+	grep -q 'info: reloaded$' "$T/UP.log" && break
+	sleep 0.1
+done
+grep -q 'zone two\.: serial-policy increment -> unixtime' "$T/UP.log" ||
+	fail "the new serial-policy is not logged: $(tail -n 5 "$T/UP.log")"
+grep 'configuration re-read' "$T/UP.log" | grep -q 'kept until a restart.*zones' &&
+	fail "a changed serial-policy is called restart-only: $(grep 're-read' "$T/UP.log")"
+before=$(date +%s)
+"$ZONE_BIN" --db "$T/db" add 'z.two. 300 IN A 192.0.2.24' >/dev/null || fail "add to two."
+s=$(serial two.)
+[ "$s" -ge "$before" ] && [ "$s" -le $(($(date +%s) + 1)) ] ||
+	fail "after the reload add raised two.'s serial to $s, not the time ($before)"
+stop_daemon UP
+
 # The key is checked.
 printf 'zones:\n  - name: one.\n    serial-policy: sometimes\n' >"$T/bad.conf"
 rc=0

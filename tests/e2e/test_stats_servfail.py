@@ -38,32 +38,18 @@ sock = os.path.join(h.tmp, "local.sock")
 metrics = "%s:%d" % (hl.rand_addr(), hl.rand_port())
 local = h.start_local("LOCAL", os.path.join(h.tmp, "l"), [up.endpoint], "--threads", "1",
                       "--timeout", "400", "--control", sock, "--metrics", metrics)
-REASONS = ("timeout", "dead", "network", "tls_auth", "rcode", "garbage", "overload", "cached",
-           "loop", "chain", "internal", "store", "referral", "bogus")
 
 
 def reasons():
-    st = hl.control_stats(sock)
-    return {r: st.get("servfail." + r) for r in REASONS}, st.get("answers.servfail")
-
-
-def ask(name):
-    m, _ = hl.query(local, name, timeout=3)
-    return hl.rcode_text(m) if m is not None else None
+    counts, st = hl.servfail_counts(sock)
+    return counts, st.get("answers.servfail")
 
 
 def step(label, name, want_rcode, want):
     """Ask name; expect want_rcode and the reason counters to grow by want
     (a dict of reason: delta, the others unchanged)."""
-    before, total0 = reasons()
-    got = ask(name)
-    after, total1 = reasons()
-    d = {r: after[r] - before[r] for r in REASONS if after[r] != before[r]}
-    h.check(got == want_rcode, "%s: %s, expected %s" % (label, got, want_rcode))
-    h.check(d == want and total1 - total0 == sum(want.values()),
-            "%s: servfail reasons grew by %s (total by %d), expected %s"
-            % (label, d, total1 - total0, want))
-    return d
+    hl.servfail_step(h, sock, label, lambda: hl.query(local, name, timeout=3)[0], want_rcode,
+                     want)
 
 
 zero, total = reasons()
@@ -93,7 +79,7 @@ h.check(line in local.log_text(), "SIGUSR1 logs %r" % line)
 
 body = urllib.request.urlopen("http://%s/metrics" % metrics, timeout=5).read().decode()
 prom = dict(re.findall(r'^tierdns_servfail_reason_total\{reason="(\w+)"\} (\d+)$', body, re.M))
-h.check(len(prom) == len(REASONS) and
+h.check(len(prom) == len(hl.SERVFAIL_REASONS) and
         {r: int(v) for r, v in prom.items() if v != "0"} == want,
         "/metrics tierdns_servfail_reason_total: %s" % prom)
 h.check(local.alive(), "tierdns-local lives")

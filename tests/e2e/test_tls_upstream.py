@@ -72,7 +72,8 @@ UPPER_DOT = "%s:%d" % (ua, utp)
 
 
 def start_local(label, *upstreams, ca=pki.ca):
-    args = ["--db", os.path.join(h.tmp, label.lower()), "-t", "1", "--tls-ca", ca]
+    args = ["--db", os.path.join(h.tmp, label.lower()), "-t", "1", "--tls-ca", ca,
+            "--control", os.path.join(h.tmp, label.lower() + ".sock")]
     for u in upstreams:
         args += ["--upstream-tls", u]
     return h.start(label, hl.LOCAL_BIN, args)
@@ -166,8 +167,13 @@ h.check(m is not None and hl.answer_addrs(m) == EXPECT["webapp.site."] and
 def fail_closed(label, upstream, ca, reason):
     d = start_local(label, upstream, ca=ca)
     q = hl.make_query("webapp.site", "A", edns=True)
-    raw = hl.udp_exchange(d.addr, d.port, q.to_wire(), timeout=4)
-    m = dns.message.from_wire(raw) if raw else None
+
+    def ask():
+        raw = hl.udp_exchange(d.addr, d.port, q.to_wire(), timeout=4)
+        return dns.message.from_wire(raw) if raw else None
+    # counted as servfail.tls_auth, no other reason (issue 14)
+    m = hl.servfail_step(h, os.path.join(h.tmp, label.lower() + ".sock"), label, ask,
+                         "SERVFAIL", {"tls_auth": 1})
     h.check(m is not None and m.rcode() == dns.rcode.SERVFAIL and not m.answer,
             "%s: want SERVFAIL, got %s" % (label, m))
     ede = [o for o in (m.options if m else []) if o.otype == 15]

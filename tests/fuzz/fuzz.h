@@ -95,7 +95,7 @@ struct tdns_resolver *fuzz_resolver_new(struct fuzz_net *net,
 					struct tdns_store *s,
 					unsigned n_upstream, bool hardened);
 
-/* cache_insert (cache.h) of a reply held as an ldns packet (the targets
+/* cache_insert (tests/support/oracle.h) of a reply held as an ldns packet (the targets
  * seed their caches with ldns-built replies): written to wire
  * (uncompressed), parsed with msg_parse as the resolver reads replies. */
 enum tdns_status fuzz_cache_insert(struct tdns_store *s,

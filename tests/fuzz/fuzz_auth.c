@@ -23,7 +23,7 @@
 
 #include "fuzz.h"
 #include "tierdns/auth.h"
-#include "tierdns/wire.h"
+#include "oracle.h"
 
 /* Kept in step with tests/fuzz/make_corpus.py, which asks these names. */
 static const char *const zones[] = {

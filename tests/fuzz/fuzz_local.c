@@ -20,7 +20,7 @@
 #include "fuzz.h"
 #include "tierdns/cache.h"
 #include "tierdns/resolve.h"
-#include "tierdns/wire.h"
+#include "oracle.h"
 
 /* Kept in step with tests/fuzz/make_corpus.py, which asks these names. */
 static const char *const zones[] = {

@@ -18,7 +18,7 @@
 #include "fuzz.h"
 #include "tierdns/cache.h"
 #include "tierdns/rrset.h"
-#include "tierdns/wire.h"
+#include "oracle.h"
 #include "tierdns/zoneload.h"
 
 /* Types whose rdata ldns parses field by field, and one it does not know. */
@@ -40,8 +40,8 @@ static void try_rrset(const uint8_t *data, size_t size, const ldns_rdf *owner)
 
 	if (rrset_decode(data, size, &v) != TDNS_OK)
 		return;
-	/* A valid view covers the value exactly and yields count records,
-	 * each inside the value. */
+	/* A valid view and its signature tail cover the value exactly and
+	 * yield their counts of records, each inside the value. */
 	while (rrset_next(&v, &pos, &rdata, &rdlen) == 1) {
 		FUZZ_CHECK(rdlen == 0 || (rdata >= data && rdata + rdlen <= data + size));
 		bytes += 2u + rdlen;
@@ -49,11 +49,27 @@ static void try_rrset(const uint8_t *data, size_t size, const ldns_rdf *owner)
 		FUZZ_CHECK(n <= v.count);
 	}
 	FUZZ_CHECK(n == v.count);
+	/* Then the signature tail, when there is one: a view of its own. */
+	if (v.sig_count > 0) {
+		struct tdns_rrset_view sigs;
+
+		rrset_sigs(&v, &sigs);
+		FUZZ_CHECK(sigs.count == v.sig_count);
+		bytes += RRSET_HDR_LEN;
+		pos = n = 0;
+		while (rrset_next(&sigs, &pos, &rdata, &rdlen) == 1) {
+			FUZZ_CHECK(rdlen == 0 ||
+				   (rdata >= data && rdata + rdlen <= data + size));
+			bytes += 2u + rdlen;
+			n++;
+		}
+		FUZZ_CHECK(n == v.sig_count);
+	}
 	FUZZ_CHECK(bytes == size);
 
 	type = types[v.ttl % (sizeof(types) / sizeof(types[0]))];
 	if (zoneload_rrset_to_ldns(owner, type, &v, &list) == TDNS_OK) {
-		FUZZ_CHECK(ldns_rr_list_rr_count(list) == v.count);
+		FUZZ_CHECK(ldns_rr_list_rr_count(list) == (size_t)v.count + v.sig_count);
 		for (size_t i = 0; i < ldns_rr_list_rr_count(list); i++) {
 			char *text = ldns_rr2str(ldns_rr_list_rr(list, i));
 

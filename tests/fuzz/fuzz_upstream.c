@@ -36,7 +36,7 @@
 #include "tierdns/cache.h"
 #include "tierdns/clock.h"
 #include "tierdns/resolve.h"
-#include "tierdns/wire.h"
+#include "oracle.h"
 
 #define FUZZ_ROUNDS 4
 #define CTL_EDNS 0x08

@@ -14,7 +14,7 @@
 #include "tierdns/clock.h"
 #include "tierdns/log.h"
 #include "tierdns/msg.h"
-#include "tierdns/wire.h"
+#include "oracle.h"
 #include "tierdns/zoneload.h"
 
 #define FUZZ_MAX_STORES 4

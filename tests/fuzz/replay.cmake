@@ -7,7 +7,9 @@ set(TDNS_FUZZ_TARGETS auth local upstream rrset zoneload encode msg doh)
 foreach(target ${TDNS_FUZZ_TARGETS})
   add_executable(replay_${target} ${CMAKE_CURRENT_LIST_DIR}/fuzz_${target}.c
                  ${CMAKE_CURRENT_LIST_DIR}/fuzz_util.c
-                 ${CMAKE_CURRENT_LIST_DIR}/replay.c)
+                 ${CMAKE_CURRENT_LIST_DIR}/replay.c
+                 ${CMAKE_CURRENT_LIST_DIR}/../support/oracle.c)
+  target_include_directories(replay_${target} PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../support)
   target_link_libraries(replay_${target} PRIVATE tierdns)
   set_target_properties(replay_${target} PROPERTIES
     RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)

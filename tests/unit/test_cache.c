@@ -24,7 +24,7 @@
 #include "tierdns/msg.h"
 #include "tierdns/name.h"
 #include "tierdns/store.h"
-#include "tierdns/wire.h"
+#include "oracle.h"
 #include "tierdns/zoneload.h"
 
 #define T0 1700000000u

@@ -39,7 +39,7 @@
 #include "tierdns/dnsproto.h"
 #include "tierdns/resolve.h"
 #include "tierdns/store.h"
-#include "tierdns/wire.h"
+#include "oracle.h"
 #include "tierdns/zonedb.h"
 #include "tierdns/zoneload.h"
 

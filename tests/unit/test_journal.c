@@ -238,6 +238,88 @@ static void test_changes(void **state)
 	store_abort(t);
 }
 
+/* journal_cut (a child's delegation in its parent's journal): nothing
+ * above the top zone; a change of the child's data beside
+ * the delegation is none; a change of its NS set and glue is, and noted
+ * in the parent's diff (followed, its serial raised) it is what left and
+ * joined the delegation; the note goes only to the parent's tracker. */
+static void test_cut(void **state)
+{
+	struct fx *f = *state;
+	struct tdns_txn *t = NULL;
+	struct journal_cut *cut = NULL, *none = NULL;
+	uint8_t child[NAME_KEY_MAX], other[NAME_KEY_MAX];
+	const uint8_t *parent;
+	size_t clen, olen, plen;
+	char text[2048], err[ZONELOAD_ERR_MAX];
+	uint32_t to;
+	bool changed = true;
+
+	assert_int_equal(zoneload_string(f->s,
+		"$ORIGIN c.j.test.\n$TTL 600\n@ SOA ns1 hm 1 3600 600 86400 300\n"
+		"@ NS ns1\n@ NS ns.elsewhere.test.\nns1 A 192.0.2.53\nx A 192.0.2.7\n",
+		err, sizeof(err)), TDNS_OK);
+	assert_int_equal(zoneload_name_key("c.j.test.", child, &clen), TDNS_OK);
+	assert_int_equal(zoneload_name_key("d.j.test.", other, &olen), TDNS_OK);
+	assert_int_equal(store_begin(f->s, true, &t), TDNS_OK);
+	/* Nothing to follow for the top zone; below a zone but no zone
+	 * itself, the enclosing zone's own RRsets there (none: unchanged). */
+	assert_int_equal(journal_cut_take(t, f->apex, f->apex_len, &none), TDNS_OK);
+	assert_null(none);
+	assert_int_equal(journal_cut_changed(t, NULL, &changed), TDNS_OK);
+	assert_false(changed);
+	assert_int_equal(journal_cut_take(t, other, olen, &none), TDNS_OK);
+	assert_non_null(none);
+	assert_int_equal(zoneload_add(t, "x.c.j.test. 600 IN A 192.0.2.9", err, sizeof(err)),
+			 TDNS_OK);
+	assert_int_equal(journal_cut_changed(t, none, &changed), TDNS_OK);
+	assert_false(changed);
+	journal_cut_free(none);
+
+	assert_int_equal(journal_cut_take(t, child, clen, &cut), TDNS_OK);
+	assert_non_null(cut);
+	parent = journal_cut_parent(cut, &plen);
+	assert_memory_equal(parent, f->apex, f->apex_len);
+	assert_int_equal(plen, f->apex_len);
+	assert_int_equal(zoneload_add(t, "x.c.j.test. 600 IN A 192.0.2.8", err, sizeof(err)),
+			 TDNS_OK);
+	assert_int_equal(journal_cut_changed(t, cut, &changed), TDNS_OK);
+	assert_false(changed);
+	journal_cut_free(cut);
+
+	assert_int_equal(journal_cut_take(t, child, clen, &cut), TDNS_OK);
+	parent = journal_cut_parent(cut, &plen);
+	assert_int_equal(zoneload_add(t, "c.j.test. 600 IN NS ns2.c.j.test.", err, sizeof(err)),
+			 TDNS_OK);
+	assert_int_equal(zoneload_add(t, "ns2.c.j.test. 600 IN A 192.0.2.54", err, sizeof(err)),
+			 TDNS_OK);
+	assert_int_equal(zoneload_delete(t, "c.j.test.", "NS", "ns.elsewhere.test.", err,
+					 sizeof(err)), TDNS_OK);
+	/* The same address with another TTL: a changed record. */
+	assert_int_equal(zoneload_delete(t, "ns1.c.j.test.", "A", NULL, err, sizeof(err)),
+			 TDNS_OK);
+	assert_int_equal(zoneload_add(t, "ns1.c.j.test. 900 IN A 192.0.2.53", err, sizeof(err)),
+			 TDNS_OK);
+	assert_int_equal(journal_cut_changed(t, cut, &changed), TDNS_OK);
+	assert_true(changed);
+	/* Not into the child's diff. */
+	assert_int_equal(journal_begin(t, child, clen), TDNS_OK);
+	assert_int_equal(journal_cut_note(t, cut), TDNS_EINVAL);
+	assert_int_equal(journal_end(t, false), TDNS_OK);
+	assert_int_equal(journal_begin(t, parent, plen), TDNS_OK);
+	assert_int_equal(zoneload_bump_serial(t, parent, plen, ZONEDB_SERIAL_ZONE), TDNS_OK);
+	assert_int_equal(journal_cut_note(t, cut), TDNS_OK);
+	assert_int_equal(journal_end(t, true), TDNS_OK);
+	journal_cut_free(cut);
+	assert_int_equal(store_commit(t), TDNS_OK);
+	diff_text(f, 10, text, sizeof(text), &to);
+	assert_int_equal(to, 11);
+	assert_string_equal(text, "j.test. 6 soa|c.j.test. 2 ns.elsewhere.test.|"
+				  "ns1.c.j.test. 1 192.0.2.53|+|j.test. 6 soa|"
+				  "c.j.test. 2 ns2.c.j.test.|ns1.c.j.test. 1 192.0.2.53|"
+				  "ns2.c.j.test. 1 192.0.2.54|");
+}
+
 /* A transfer's messages until the last: the answer RRs as text lines. */
 static int transfer(struct fx *f, const char *qtype, int serial, char *out, size_t cap)
 {
@@ -385,6 +467,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_diffs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nested, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_xfr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_xfr_many_messages, setup, teardown),
 	};

@@ -21,7 +21,7 @@
 #include "tierdns/policy.h"
 #include "tierdns/resolve.h"
 #include "tierdns/rrset.h"
-#include "tierdns/wire.h"
+#include "oracle.h"
 #include "tierdns/zonedb.h"
 
 #define T0 1700000000u

@@ -26,7 +26,7 @@
 #include "tierdns/netio.h"
 #include "tierdns/resolve.h"
 #include "tierdns/upstream.h"
-#include "tierdns/wire.h"
+#include "oracle.h"
 
 enum up_mode {
 	UP_ANSWER = 0, /* answer www.site. A over UDP and TCP */

@@ -1,5 +1,6 @@
 /*
- * test_wire.c - query classification, reply skeletons and truncation.
+ * test_wire.c - the test oracle's query classification, reply skeletons and
+ * truncation (tests/support/oracle.h), checked before tests rely on it.
  * Raw packets are written inline as hex (spaces ignored) so each case shows
  * exactly the bytes on the wire.
  */
@@ -14,7 +15,7 @@
 #include <cmocka.h>
 
 #include "testutil.h"
-#include "tierdns/wire.h"
+#include "oracle.h"
 
 /* Pieces of the packets below. */
 #define HDR_Q1 "1234 0100 0001 0000 0000 "   /* ID 0x1234, RD, QDCOUNT 1 (ARCOUNT follows) */

@@ -1,5 +1,7 @@
 #include "testutil.h"
 
+#include "oracle.h"
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>

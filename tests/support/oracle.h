@@ -1,6 +1,9 @@
 /*
- * wire.h - ldns glue for both tiers: classify and parse a query, build the
- * skeleton of a reply, render a reply to wire with truncation.
+ * oracle.h - an ldns path beside the product's, for tests and fuzz targets
+ * only: classify and parse a query, build the skeleton of a reply, render
+ * a reply to wire with truncation, and the cache looked up and filled
+ * through ldns packets. Tests compare the product's encoder (encode.h)
+ * and parser (qctx.h, msg.h) with it; no daemon links it.
  *
  * Rules (RFC 1035 4.1.1, RFC 6891, RFC 7766), applied in this order by
  * wire_parse_query:
@@ -13,8 +16,8 @@
  *   - OPT version > 0: BADVERS (extended rcode 16) with an OPT version 0.
  * Error replies are rendered into the caller's buffer (WIRE_ERROR).
  */
-#ifndef TIERDNS_WIRE_H
-#define TIERDNS_WIRE_H
+#ifndef TIERDNS_TEST_ORACLE_H
+#define TIERDNS_TEST_ORACLE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,8 +25,11 @@
 
 #include <ldns/ldns.h>
 
+#include "tierdns/cache.h"
+#include "tierdns/msg.h"
 #include "tierdns/name.h"
 #include "tierdns/status.h"
+#include "tierdns/store.h"
 
 #define WIRE_HDR_LEN 12
 #define WIRE_MAX_MSG 65535
@@ -68,13 +74,6 @@ void wire_query_clear(struct tdns_query *q);
  * Returned packet owned by the caller (ldns_pkt_free). NULL on ENOMEM. */
 ldns_pkt *wire_reply_new(const struct tdns_query *q, ldns_pkt_rcode rcode);
 
-/* RFC 8914 2: make reply's OPT carry one Extended DNS Error option
- * (info-code, EXTRA-TEXT cut at 64 bytes), replacing any option data,
- * only when q carried an OPT (RFC 8914 3, RFC 6891 7: no OPT in a reply
- * to a query without one). Failing to allocate only loses the option. */
-void wire_reply_add_ede(ldns_pkt *reply, const struct tdns_query *q,
-			uint16_t info, const char *text);
-
 /* Render reply to wire into out[0..cap). Over UDP (tcp false), an answer
  * larger than q->max_udp is cut at an RRset boundary (additional first,
  * then authority, then answer; RFC 2181 9, RFC 1035 4.2.1); the OPT record
@@ -94,8 +93,21 @@ enum tdns_status wire_reply_render(ldns_pkt *reply, const struct tdns_query *q,
 size_t wire_error_reply(const uint8_t *in, size_t len, uint8_t rcode,
 			uint8_t *out, size_t cap);
 
-/* The number of trailing labels the dnames a and b share: the label
- * count of their closest common ancestor (0: the root only). */
-unsigned wire_dname_shared_labels(const ldns_rdf *a, const ldns_rdf *b);
+/*
+ * The ldns forms of cache.h's lookup and store, for tests:
+ * cache_lookup fills reply (a wire_reply_new skeleton) from the entry for
+ * the question as cache_value_render does (TDNS_ENOTFOUND on a miss or an
+ * expired entry, TDNS_EINVAL for a corrupt one); cache_insert is
+ * cache_value_build + cache_store (TDNS_ENOTFOUND when resp holds nothing
+ * cacheable).
+ */
+enum tdns_status cache_lookup(struct tdns_txn *t, const uint8_t *qkey,
+			      size_t qkey_len, uint16_t qtype, uint64_t now,
+			      ldns_pkt *reply);
+enum tdns_status cache_insert(struct tdns_store *s,
+			      const struct tdns_cache_cfg *cfg,
+			      const uint8_t *qname, size_t qname_len,
+			      uint16_t qtype, const struct tdns_msg *resp,
+			      uint64_t now);
 
 #endif

@@ -1,9 +1,7 @@
 /*
- * wire.c - classify and parse queries, build reply skeletons, render replies
- * with truncation. The only place that decides which raw packets deserve an
- * answer at all.
+ * oracle.c - the ldns path of oracle.h (tests only).
  */
-#include "tierdns/wire.h"
+#include "oracle.h"
 
 #include "tierdns/dnsproto.h"
 
@@ -201,28 +199,6 @@ fail:
 out:
 	ldns_rr_free(qrr);
 	return r;
-}
-
-void wire_reply_add_ede(ldns_pkt *reply, const struct tdns_query *q,
-			uint16_t info, const char *text)
-{
-	uint8_t opt[4 + 2 + 64];
-	size_t tlen = strlen(text);
-	ldns_rdf *rdf;
-
-	if (!q->edns || reply == NULL)
-		return;
-	if (tlen > sizeof(opt) - 6)
-		tlen = sizeof(opt) - 6;
-	dns_wr16(opt, DNS_OPT_EDE);
-	dns_wr16(opt + 2, (uint16_t)(2 + tlen));
-	dns_wr16(opt + 4, info);
-	memcpy(opt + 6, text, tlen);
-	rdf = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_UNKNOWN, 6 + tlen, opt);
-	if (rdf == NULL)
-		return;
-	ldns_rdf_deep_free(ldns_pkt_edns_data(reply));
-	ldns_pkt_set_edns_data(reply, rdf);
 }
 
 static void query_from_pkt(struct tdns_query *q, ldns_pkt *pkt,
@@ -465,19 +441,43 @@ out:
 	return st;
 }
 
-unsigned wire_dname_shared_labels(const ldns_rdf *a, const ldns_rdf *b)
+enum tdns_status cache_lookup(struct tdns_txn *t, const uint8_t *qkey,
+			      size_t qkey_len, uint16_t qtype, uint64_t now,
+			      ldns_pkt *reply)
 {
-	unsigned la = ldns_dname_label_count(a), lb = ldns_dname_label_count(b);
+	struct tdns_cache_value v;
+	enum tdns_status st;
 
-	for (unsigned k = la < lb ? la : lb; k > 0; k--) {
-		ldns_rdf *ca = ldns_dname_clone_from(a, (uint16_t)(la - k));
-		ldns_rdf *cb = ldns_dname_clone_from(b, (uint16_t)(lb - k));
-		bool same = ca != NULL && cb != NULL && ldns_dname_compare(ca, cb) == 0;
+	st = cache_get(t, qkey, qkey_len, qtype, now, 0, &v);
+	if (st == TDNS_OK)
+		st = cache_value_render(v.data, v.len, now, reply);
+	cache_value_clear(&v);
+	return st;
+}
 
-		ldns_rdf_deep_free(ca);
-		ldns_rdf_deep_free(cb);
-		if (same)
-			return k;
+enum tdns_status cache_insert(struct tdns_store *s,
+			      const struct tdns_cache_cfg *cfg,
+			      const uint8_t *qname, size_t qname_len,
+			      uint16_t qtype, const struct tdns_msg *resp,
+			      uint64_t now)
+{
+	struct tdns_cache_value v = { 0 };
+	uint8_t qkey[NAME_KEY_MAX];
+	size_t qkey_len;
+	enum tdns_status st;
+
+	st = name_key_from_wire(qname, qname_len, qkey, &qkey_len);
+	if (st != TDNS_OK)
+		goto out;
+	st = cache_value_build(cfg, qname, qname_len, qtype, resp, now, &v);
+	if (st != TDNS_OK)
+		goto out;
+	if (!v.cacheable) {
+		st = TDNS_ENOTFOUND;
+		goto out;
 	}
-	return 0;
+	st = cache_store(s, cfg, qkey, qkey_len, qtype, &v, now);
+out:
+	cache_value_clear(&v);
+	return st;
 }
