@@ -1,13 +1,25 @@
 /*
- * resolve.c - the local tier: CHAOS, static zones, cache, then upstream
- * queries with coalescing (see resolve.h for the rules).
+ * resolve.c - the local tier's request state machine (resolve.h has the
+ * rules): the pipeline's stages (CHAOS, local policy, static zones, the
+ * cache), the outstanding upstream queries (their table: upqtab.h) and
+ * the clients waiting on them (coalescing), and what each event leads to:
+ * an attempt failed (the next server, attempt.h), an answer accepted
+ * (chased, chase.h; validated, chain.h; queued for the cache, commit.h;
+ * answered), a query failed (remembered, failcache.h; answered stale or
+ * SERVFAIL, stale.h and fail.h), a timer due. resolve_int.h maps the
+ * files.
  */
-#include "tierdns/resolve.h"
+#include "resolve_int.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
+
+#include "attempt.h"
+#include "chase.h"
+#include "commit.h"
+#include "fail.h"
+#include "stale.h"
+#include "upqtab.h"
 
 #include "tierdns/chain.h"
 #include "tierdns/clock.h"
@@ -27,433 +39,16 @@
 #define DEFAULT_TIMEOUT_MS 2000u
 #define DEFAULT_MAX_OUTSTANDING 1024u
 #define DEFAULT_MAX_WAITERS 64u
-#define MIN_ATTEMPT_MS 250u
-/* With an RTT estimate and another upstream left, an attempt waits at most
- * RTO_FACTOR * RTT (but at least RTO_MIN_MS) before moving on. */
-#define RTO_FACTOR 4u
-#define RTO_MIN_MS 500u
-/* Upstream health (dead, probes, backoff, 0x20) is infra.h's, shared by
- * all workers. After one failure an upstream is suspect: still asked
- * first, but with others left it gets at most SUSPECT_FACTOR x RTT (at
- * least MIN_ATTEMPT_MS) before they are asked, so a silent upstream costs
- * the clients one full wait, not one per query. */
-#define SUSPECT_FACTOR 2u
-/* RFC 8767 4, 5: stale answers carry TTL 30; the client-response timer. */
-#define STALE_ANSWER_TTL 30u
-#define STALE_CLIENT_MS 1800u
 #define DEFAULT_STALE_TTL 86400u
 #define DEFAULT_MAX_RECORDS 512u
-/* SERVFAIL reasons logged per second at most. */
-#define LOG_BURST 5u
-#define LOG_WINDOW_MS 1000u
-/* Header, the question, one OPT record (RFC 6891 6.1.2). */
-#define UPQ_MSG_MAX (DNS_HDR_LEN + NAME_WIRE_MAX + 4 + 11)
-#define SLOT_BITS 32
-/* RFC 1034 5.3.3 step 3: a CNAME whose target the upstream left unresolved
- * is followed by asking for the target in turn; at most this many CNAMEs
- * in all from the client's qname (Unbound restarts about as often). */
-#define CHASE_MAX_HOPS 8u
-/* The servers a stub zone's referral names are asked at their glue
- * addresses on the DNS port (RFC 1035 4.2). */
-#define DNS_PORT 53u
-/* Random bytes fetched from the kernel at a time (IDs, 0x20 bits). */
-#define RAND_POOL 256u
 /* RFC 9520 3.2 (Unbound's val-bogus-ttl): how long a bogus answer is
  * kept, seconds. */
 #define BOGUS_TTL 60u
-/* A question key (question_key): record key || class || CD; the failure
- * cache remembers such keys. */
-#define QUESTION_KEY_MAX (RECORD_KEY_MAX + 3)
-_Static_assert(QUESTION_KEY_MAX <= FAILCACHE_KEY_MAX, "failcache keys hold question keys");
 /* Secure NXDOMAIN answers kept for RFC 8198 synthesis (negcache.h), per
  * resolver: each is scanned on a miss, so few. */
 #define NEGCACHE_ANSWERS 64u
-/* A name as text: each of its octets as \DDD at most (RFC 1035 5.1). */
-#define NAME_TEXT_MAX (NAME_WIRE_MAX * 4 + 1)
-/* Names remembered while walking one chain (loop detection). */
-#define CHAIN_NAMES_MAX (CACHE_CHAIN_MAX + 2)
-
-/* One client waiting for an upstream query. */
-struct waiter {
-	struct waiter *next;
-	void *held;            /* the daemon's handle (client.hold) */
-	uint8_t *msg;          /* a copy of the client's query: its ID, case,
-				* EDNS and limit are the answer's */
-	size_t len;
-	uint8_t transport;     /* enum qctx_transport it came over */
-};
-
-/* Why a query failed: the log text and the Extended DNS Error. */
-enum fail_kind {
-	FAIL_TIMEOUT = 0, /* no upstream answered in time */
-	FAIL_DEAD,        /* every upstream is marked dead (backing off) */
-	FAIL_NETWORK,     /* socket failure, or no upstream took the query */
-	FAIL_TLS_AUTH,    /* a DoT upstream's certificate failed verification */
-	FAIL_RCODE,       /* SERVFAIL, REFUSED or another error rcode */
-	FAIL_GARBAGE,     /* unparsable, too many records, bad reply */
-	FAIL_OVERLOAD,    /* local limit: max_outstanding, max_waiters */
-	FAIL_CACHED,      /* the failure cache (RFC 9520) */
-	FAIL_LOOP,        /* a CNAME chain that comes back to a name */
-	FAIL_CHAIN,       /* a CNAME chain longer than CHASE_MAX_HOPS */
-	FAIL_INTERNAL,    /* out of memory and the like */
-	FAIL_STORE,       /* the local store failed (static zones, cache) */
-	FAIL_REFERRAL,    /* a stub zone's server gave a referral that is
-			   * not followed (upq.ref_bad says why) */
-	FAIL_REFUSED,     /* a CNAME target in a domain never forwarded
-			   * (NAME@refused): REFUSED, as the target itself is */
-};
-
-/* What the resolver knows about one upstream. */
-/* One outstanding upstream query. */
-struct upq {
-	struct upq *hnext;        /* chain in the key hash */
-	struct upq *prev, *next;  /* list of all outstanding */
-	uint32_t slot;            /* index in r->slots, low half of tokens */
-	uint64_t token;           /* current attempt, 0 = none */
-	uint8_t key[QUESTION_KEY_MAX]; /* question_key */
-	size_t key_len;
-	size_t qkey_len;          /* the name key's part of key */
-	uint32_t hash;
-	uint8_t qname[NAME_WIRE_MAX]; /* lower case, uncompressed */
-	size_t qname_len;
-	uint16_t qtype;
-	uint16_t qclass;
-	uint16_t id;              /* ID of the current attempt */
-	unsigned upstream;        /* index of the current attempt's upstream */
-	unsigned set_first;       /* its upstream set (policy.h): */
-	unsigned set_end;         /* upstreams set_first .. set_end-1 */
-	bool stub;                /* the set is a stub zone's authoritative
-				   * servers: asked with RD clear */
-	size_t stub_len;          /* stub: the zone's key, qname key[0..stub_len) */
-	/* stub, once a referral was followed (referral.h): the servers asked
-	 * now are ref->addr[0 .. n_addr), upstream indexes them, and no
-	 * health is kept for them (they are none of the upstreams). NULL:
-	 * the set's upstreams are asked. */
-	struct referral_state *ref;
-	uint8_t ref_bad;          /* FAIL_REFERRAL: the enum referral_verdict */
-	bool tcp;                 /* current attempt over TCP */
-	bool no_edns;             /* current attempt without OPT (RFC 6891 7) */
-	bool probe;               /* current attempt probes a dead upstream */
-	bool used_0x20;           /* current question has randomised case */
-	bool plain_case;          /* this query fell back to no 0x20 */
-	bool badcookie;           /* it was answered BADCOOKIE once */
-	int err;                  /* FAIL_NETWORK: the errno, 0 if unknown */
-	uint8_t qsent[NAME_WIRE_MAX]; /* the qname as sent, case included */
-	uint64_t sent_ms;         /* when the current attempt went out */
-	uint64_t deadline;        /* whole budget, monotonic ms */
-	uint64_t attempt_deadline;
-	uint64_t stale_at;        /* RFC 8767 client-response timer, 0 = off */
-	enum fail_kind why;       /* the last failure, for SERVFAIL */
-	struct waiter *waiters;
-	unsigned n_waiters;
-	/* CNAME chasing (RFC 1034 5.3.3 step 3): while target is set, this
-	 * query waits for the upstream query of its CNAME target instead of
-	 * an attempt of its own; chain holds the CNAMEs from qname to it. */
-	struct upq *target;       /* the query waited for, NULL = none */
-	struct upq *deps;         /* queries waiting for this one */
-	struct upq *dep_next;     /* next in target->deps */
-	struct tdns_cache_value chain; /* CNAMEs collected so far, packed
-					* as cache.h cache_value_records */
-	unsigned depth;           /* CNAMEs before qname (a chased target) */
-	bool chased;              /* the answer now comes from a target query */
-	/* DNSSEC (validating resolvers only): the client's CD goes upstream;
-	 * vc holds the answer while the DNSKEY/DS it needs are fetched. */
-	bool cd;
-	struct tdns_chain *vc;
-	/* Answered, its cache value waiting for the next resolver_flush
-	 * (one commit per batch): no attempt, no deadline; clients asking
-	 * meanwhile join the waiters. */
-	struct tdns_cache_value val;
-	struct upq *commit_next;  /* in r->commit, NULL at its tail */
-	bool committing;
-};
-
-struct tdns_resolver {
-	struct tdns_resolver_cfg cfg;
-	struct upq **slots;       /* max_outstanding, NULL = free */
-	uint32_t *free_slots;     /* stack of free slot indices */
-	uint32_t n_free;
-	struct upq **buckets;     /* key hash, n_buckets a power of two */
-	uint32_t n_buckets;
-	struct upq *all;          /* list of all outstanding */
-	size_t n_out;
-	uint32_t seq;             /* high half of the next token */
-	uint64_t armed;           /* deadline last given to transport.wake */
-	uint8_t *buf;             /* DNS_MSG_MAX scratch for deferred answers */
-	struct tdns_txn *rtxn;    /* read snapshot, reset between queries
-				   * (or batches, resolver_batch) */
-	bool held;                /* in a batch: rtxn stays open across it */
-	struct upq *commit;       /* answers waiting for resolver_flush, */
-	struct upq **commit_tail; /* in the order they came */
-	struct tdns_cache_put *puts; /* max_outstanding, for resolver_flush */
-	uint8_t rand[RAND_POOL];  /* getrandom output not used yet */
-	size_t rand_left;
-	struct tdns_infra *infra; /* upstream health: cfg.infra, or owned */
-	bool own_infra;
-	struct tdns_failcache *failc; /* recent failures (RFC 9520) */
-	struct tdns_negcache *negc;   /* cfg.aggressive_nsec: RFC 8198, else NULL */
-	struct tdns_sketch *sketch;   /* owned, as cfg.cache.sketch when the
-				       * cache has a size bound and the caller
-				       * gave none (sketch.h) */
-	/* resolver_cache_flushed bumps it from any thread; failc is emptied
-	 * on this thread when it differs from failc_gen. */
-	atomic_uint flush_gen;
-	unsigned failc_gen;
-	uint64_t log_window;      /* start of the SERVFAIL log window */
-	unsigned log_lines;       /* lines logged in it */
-	uint64_t log_pending;     /* lines left out of it */
-	struct tdns_resolver_stats stats;
-	struct tdns_answer ans;    /* the pipeline's answer, reused */
-	struct tdns_answer wans;   /* the answer to a waiting client, reused */
-	struct zonedb_cache *zc;   /* this resolver's copy of the static
-				    * zone list (zonedb.h) */
-	bool refusing;             /* the query's client is not allowed */
-	struct tdns_txn *stage_txn; /* the snapshot the QUERY stage opened */
-	void *request;             /* the daemon's handle of the query in the
-				    * pipeline (client.hold takes it) */
-	struct tdns_cache_value stale; /* a stale answer the pipeline's
-					* answer borrows until encoded */
-	struct tdns_policy *pol;   /* cfg.policy's, taken at each query */
-	unsigned pol_gen;
-};
-
-/* FNV-1a over the key: spreads names and types over the buckets. */
-static uint32_t key_hash(const uint8_t *k, size_t n)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ k[i]) * 16777619u;
-	return h;
-}
-
-/* n bytes from the OS CSPRNG (RFC 5452 9.2: IDs; 0x20 bits), taken from
- * a pool refilled RAND_POOL bytes at a time: the same randomness as a
- * getrandom call per query, without the syscall per query. Each byte is
- * handed out once. */
-static enum tdns_status random_bytes(struct tdns_resolver *r, void *out, size_t n)
-{
-	uint8_t *o = out;
-	size_t take;
-	ssize_t got;
-
-	while (n > 0) {
-		if (r->rand_left == 0) {
-			do {
-				got = getrandom(r->rand, sizeof(r->rand), 0);
-			} while (got < 0 && errno == EINTR);
-			if (got != (ssize_t)sizeof(r->rand))
-				return TDNS_EIO;
-			r->rand_left = sizeof(r->rand);
-		}
-		take = n < r->rand_left ? n : r->rand_left;
-		memcpy(o, r->rand + sizeof(r->rand) - r->rand_left, take);
-		explicit_bzero(r->rand + sizeof(r->rand) - r->rand_left, take);
-		r->rand_left -= take;
-		o += take;
-		n -= take;
-	}
-	return TDNS_OK;
-}
-
-/* ---- failure reasons ---- */
-
-static const char *fail_text(enum fail_kind why)
-{
-	switch (why) {
-	case FAIL_TIMEOUT: return "upstream timed out";
-	case FAIL_DEAD: return "no upstream reachable";
-	case FAIL_NETWORK: return "network error";
-	case FAIL_TLS_AUTH: return "upstream TLS authentication failed";
-	case FAIL_RCODE: return "upstream error rcode";
-	case FAIL_GARBAGE: return "malformed upstream reply";
-	case FAIL_OVERLOAD: return "resolver overloaded";
-	case FAIL_CACHED: return "cached failure";
-	case FAIL_LOOP: return "CNAME loop";
-	case FAIL_CHAIN: return "CNAME chain too long";
-	case FAIL_STORE: return "local store error";
-	case FAIL_REFUSED: return "CNAME target in a domain never forwarded (refused)";
-	case FAIL_REFERRAL: return "referral from a stub zone's server not followed";
-	case FAIL_INTERNAL: break;
-	}
-	return "internal error";
-}
-
-/* What failed u, for a log line: its kind, and for a network error the
- * errno the transport saw ("network error (Connection refused)"). */
-static const char *upq_fail_text(const struct upq *u, char *buf, size_t cap)
-{
-	if (u->why == FAIL_REFERRAL)
-		snprintf(buf, cap, "%s: %s", fail_text(u->why),
-			 referral_text((enum referral_verdict)u->ref_bad));
-	else if (u->why == FAIL_NETWORK && u->err != 0)
-		snprintf(buf, cap, "%s (%s)", fail_text(u->why), strerror(u->err));
-	else
-		return fail_text(u->why);
-	return buf;
-}
-
-/* The failure kinds are the first SERVFAIL reasons of the statistics. */
-_Static_assert((int)FAIL_TIMEOUT == RESOLVER_SF_TIMEOUT && (int)FAIL_DEAD == RESOLVER_SF_DEAD &&
-		       (int)FAIL_NETWORK == RESOLVER_SF_NETWORK &&
-		       (int)FAIL_TLS_AUTH == RESOLVER_SF_TLS_AUTH &&
-		       (int)FAIL_RCODE == RESOLVER_SF_RCODE &&
-		       (int)FAIL_GARBAGE == RESOLVER_SF_GARBAGE &&
-		       (int)FAIL_OVERLOAD == RESOLVER_SF_OVERLOAD &&
-		       (int)FAIL_CACHED == RESOLVER_SF_CACHED && (int)FAIL_LOOP == RESOLVER_SF_LOOP &&
-		       (int)FAIL_CHAIN == RESOLVER_SF_CHAIN &&
-		       (int)FAIL_INTERNAL == RESOLVER_SF_INTERNAL &&
-		       (int)FAIL_STORE == RESOLVER_SF_STORE &&
-		       (int)FAIL_REFERRAL == RESOLVER_SF_REFERRAL,
-	       "enum fail_kind and enum resolver_servfail");
-
-const char *resolver_servfail_name(unsigned why)
-{
-	static const char *const names[RESOLVER_SF_COUNT] = {
-		"timeout", "dead", "network", "tls_auth", "rcode", "garbage",
-		"overload", "cached", "loop", "chain", "internal", "store",
-		"referral", "bogus",
-	};
-
-	return why < RESOLVER_SF_COUNT ? names[why] : "?";
-}
-
-/* A client is answered SERVFAIL for why (enum resolver_servfail). */
-static void count_servfail(struct tdns_resolver *r, unsigned why)
-{
-	stats_inc(&r->stats.servfail);
-	stats_inc(&r->stats.servfail_why[why]);
-}
-
-/* RFC 8914 4: 22 No Reachable Authority for servers that did not answer
- * (or refused), 23 Network Error for broken exchanges, 13 Cached Error
- * for the failure cache (RFC 9520 3.2), 0 Other for local trouble. */
-static uint16_t fail_ede(enum fail_kind why)
-{
-	switch (why) {
-	case FAIL_TIMEOUT:
-	case FAIL_DEAD:
-	case FAIL_RCODE:
-		return EDE_NO_REACHABLE_AUTHORITY;
-	case FAIL_NETWORK:
-	case FAIL_TLS_AUTH:
-	case FAIL_GARBAGE:
-		return EDE_NETWORK_ERROR;
-	case FAIL_CACHED:
-		return EDE_CACHED_ERROR;
-	case FAIL_LOOP:
-	case FAIL_CHAIN:
-	case FAIL_OVERLOAD:
-	case FAIL_INTERNAL:
-	case FAIL_STORE:
-	case FAIL_REFUSED:
-	case FAIL_REFERRAL:
-		break;
-	}
-	return 0;
-}
-
-/* The rcode of a failure: SERVFAIL, except what the policy refuses. */
-static uint16_t fail_rcode(enum fail_kind why)
-{
-	return why == FAIL_REFUSED ? DNS_RCODE_REFUSED : DNS_RCODE_SERVFAIL;
-}
-
-/* Failures of reaching the upstreams, not of the name (failcache.h). */
-static bool fail_unreachable(enum fail_kind why)
-{
-	return why == FAIL_TIMEOUT || why == FAIL_DEAD || why == FAIL_NETWORK ||
-	       why == FAIL_TLS_AUTH;
-}
-
-/* The name of the key qkey[0..len) into buf, for log lines. */
-static const char *key_text(const uint8_t *qkey, size_t len, char *buf, size_t cap)
-{
-	uint8_t wire[NAME_WIRE_MAX];
-	size_t wlen;
-	ldns_rdf *d = NULL;
-	char *text = NULL;
-
-	snprintf(buf, cap, "?");
-	if (name_key_to_wire(qkey, len, wire, &wlen) == TDNS_OK)
-		d = ldns_dname_new_frm_data((uint16_t)wlen, wire);
-	if (d != NULL)
-		text = ldns_rdf2str(d);
-	if (text != NULL)
-		snprintf(buf, cap, "%s", text);
-	free(text);
-	ldns_rdf_deep_free(d);
-	return buf;
-}
-
-/* Every SERVFAIL (and every REFUSED of a failure, fail_rcode) is logged
- * with its reason, at most LOG_BURST lines a second; the lines left out
- * are counted and reported in the next window (a dead upstream under load
- * must not flood the log). */
-static void log_failure(struct tdns_resolver *r, uint16_t rcode, const uint8_t *qkey,
-			size_t qkey_len, uint16_t qtype, const char *why,
-			uint32_t remembered_ms, bool unreachable)
-{
-	const char *rc = rcode == DNS_RCODE_REFUSED ? "REFUSED" : "SERVFAIL";
-	uint64_t now_ms = clock_mono_ms();
-	char name[NAME_TEXT_MAX], *type;
-
-	if (now_ms >= r->log_window + LOG_WINDOW_MS) {
-		if (r->log_pending != 0)
-			log_warn("%llu more SERVFAIL reasons not logged (rate limit)",
-				 (unsigned long long)r->log_pending);
-		r->log_window = now_ms;
-		r->log_lines = 0;
-		r->log_pending = 0;
-	}
-	if (r->log_lines >= LOG_BURST) {
-		r->log_pending++;
-		stats_inc(&r->stats.log_suppressed);
-		return;
-	}
-	r->log_lines++;
-	stats_inc(&r->stats.servfail_logged);
-	key_text(qkey, qkey_len, name, sizeof(name));
-	type = ldns_rr_type2str((ldns_rr_type)qtype);
-	if (remembered_ms > 0)
-		log_warn("%s %s %s: %s; answered from memory for %u s%s", rc, name,
-			 type != NULL ? type : "?", why, (unsigned)(remembered_ms / 1000),
-			 unreachable ? " or until an upstream answers" : "");
-	else
-		log_warn("%s %s %s: %s", rc, name, type != NULL ? type : "?", why);
-	free(type);
-}
 
 /* ---- the read snapshot ---- */
-
-/* One read transaction per resolver, begun on its own thread at first use
- * and reset after each query or batch: renewing keeps the reader slot, so
- * a lookup costs no slot search (LMDB mdb_txn_renew), and sees the latest
- * commit. The caller rtxn_close()s it when done. */
-static struct tdns_txn *rtxn_open(struct tdns_resolver *r)
-{
-	enum tdns_status st;
-
-	if (r->held || r->stage_txn != NULL)
-		return r->rtxn;
-	if (r->rtxn == NULL)
-		st = store_begin(r->cfg.store, false, &r->rtxn);
-	else
-		st = store_renew(r->rtxn);
-	if (st != TDNS_OK) {
-		log_warn("store read: %s", tdns_strerror(st));
-		return NULL;
-	}
-	return r->rtxn;
-}
-
-/* Done with the snapshot of rtxn_open: reset it, unless a batch or the
- * pipeline's QUERY stage (whose answer borrows from it) holds it. */
-static void rtxn_close(struct tdns_resolver *r, struct tdns_txn *t)
-{
-	if (!r->held && t != r->stage_txn)
-		store_reset(t);
-}
 
 void resolver_batch(struct tdns_resolver *r, bool begin)
 {
@@ -465,52 +60,6 @@ void resolver_batch(struct tdns_resolver *r, bool begin)
 		r->held = false;
 		store_reset(r->rtxn);
 	}
-}
-
-/* RFC 8767: the cached entry for the question if serve-stale is on and it
- * expired at most stale_ttl seconds ago (or is fresh again). */
-static bool stale_get(struct tdns_resolver *r, const uint8_t *qkey,
-		      size_t qkey_len, uint16_t qtype, uint16_t qclass,
-		      uint64_t now, struct tdns_cache_value *v)
-{
-	struct tdns_txn *t;
-	enum tdns_status st;
-
-	if (!r->cfg.serve_stale || qclass != DNS_CLASS_IN)
-		return false;
-	t = rtxn_open(r);
-	if (t == NULL)
-		return false;
-	st = cache_get(t, qkey, qkey_len, qtype, now, r->cfg.stale_ttl, v);
-	rtxn_close(r, t);
-	return st == TDNS_OK;
-}
-
-/*
- * The answer to a client whose query failed (why): the stale entry when
- * serve-stale found one (RFC 8767 4: TTL 30, EDE "Stale Answer" once it is
- * past its expiry), else SERVFAIL (REFUSED for FAIL_REFUSED, never stale)
- * with the EDE of why (RFC 8914). a keeps RA; stale->data must outlive the
- * encoding of a.
- */
-static void fail_answer(struct tdns_resolver *r, const struct tdns_qctx *q,
-			const struct tdns_cache_value *stale, enum fail_kind why,
-			uint64_t now, struct tdns_answer *a)
-{
-	/* A refusal is the policy's answer: no stale data stands in for it. */
-	if (stale != NULL && stale->data != NULL && why != FAIL_REFUSED) {
-		if (cache_value_answer(stale->data, stale->len, now,
-				       STALE_ANSWER_TTL, q, a) == TDNS_OK) {
-			if (stale->expiry <= now) {
-				stats_inc(&r->stats.stale_answers);
-				answer_set_ede(a, EDE_STALE_ANSWER, "stale answer");
-			}
-			return;
-		}
-	}
-	if (fail_rcode(why) == DNS_RCODE_SERVFAIL)
-		count_servfail(r, why);
-	answer_fail(a, fail_rcode(why), fail_ede(why), fail_text(why));
 }
 
 /* ---- the failure cache (RFC 9520) ---- */
@@ -534,25 +83,6 @@ void resolver_cache_flushed(struct tdns_resolver *r)
 	atomic_fetch_add_explicit(&r->flush_gen, 1, memory_order_release);
 }
 
-/* A small set-associative table: bounded memory, no allocation per
- * entry; a full set loses its entry closest to being forgotten. */
-/* ---- upstream state ---- */
-
-/* How many of u's upstreams from `from` on may be asked now. */
-static unsigned usable_from(const struct tdns_resolver *r, const struct upq *u,
-			    unsigned from, uint64_t now_ms)
-{
-	unsigned n = 0;
-
-	if (u->ref != NULL)
-		return from < u->ref->n_addr ? u->ref->n_addr - from : 0;
-	for (unsigned i = from; i < u->set_end; i++)
-		if (infra_peek(r->infra, i, now_ms) != INFRA_SKIP)
-			n++;
-	return n;
-}
-
-
 /* Is the question's failure remembered (RFC 9520)? One of reaching the
  * upstreams only until one answers again (failcache.h). */
 static bool fail_remembered(struct tdns_resolver *r, const uint8_t *key, size_t key_len,
@@ -570,138 +100,11 @@ static uint32_t fail_remember(struct tdns_resolver *r, const uint8_t *key, size_
 			     infra_epoch(r->infra));
 }
 
-/* "#2 (192.0.2.1:53)" for log lines: the upstream's place and address. */
-static const char *up_label(const struct tdns_resolver *r, unsigned i, char *buf, size_t cap)
-{
-	char a[64];
-
-	if (r->cfg.upstream_addrs != NULL)
-		snprintf(buf, cap, "#%u (%s)", i + 1,
-			 netio_addr_str(&r->cfg.upstream_addrs[i], a, sizeof(a)));
-	else
-		snprintf(buf, cap, "#%u", i + 1);
-	return buf;
-}
-
-/* The outcome of u's attempt, told to the shared table; what changes
- * once (dead, alive again) is logged and counted by the worker that saw
- * it happen. */
-static void up_verdict(struct tdns_resolver *r, struct upq *u, bool alive,
-		       uint64_t now_ms)
-{
-	uint64_t rtt = now_ms > u->sent_ms ? now_ms - u->sent_ms : 1;
-	uint32_t backoff = 0;
-	char lb[80], fb[224];
-
-	if (u->ref != NULL)
-		return; /* a referral's server: no upstream's health */
-	if (alive && u->upstream < STATS_MAX_UPSTREAM) {
-		stats_inc(&r->stats.up_answered[u->upstream]);
-		stats_add(&r->stats.up_rtt_ms[u->upstream], rtt);
-	}
-	switch (infra_report(r->infra, u->upstream, alive, rtt, u->probe, now_ms,
-			     &backoff)) {
-	case INFRA_EV_ALIVE:
-		log_info("upstream %s answers again", up_label(r, u->upstream, lb, sizeof(lb)));
-		break;
-	case INFRA_EV_DEAD:
-		stats_inc(&r->stats.upstream_dead);
-		/* "Another" is one of the same set (policy.h): a forward:
-		 * set of one has none, whatever the other sets hold. */
-		if (u->set_end - u->set_first > 1)
-			log_warn("upstream %s: %u failures in a row (the last: %s), "
-				 "skipped while another works, probed after %u ms",
-				 up_label(r, u->upstream, lb, sizeof(lb)), INFRA_DEAD_AFTER,
-				 upq_fail_text(u, fb, sizeof(fb)), backoff);
-		else
-			log_warn("upstream %s: %u failures in a row (the last: %s), "
-				 "probed again after %u ms", up_label(r, u->upstream, lb, sizeof(lb)),
-				 INFRA_DEAD_AFTER, upq_fail_text(u, fb, sizeof(fb)), backoff);
-		break;
-	case INFRA_EV_NONE:
-		break;
-	}
-	u->probe = false;
-}
-
-/* How long the attempt at upstream `up` may take: an even share of the
- * budget left among the upstreams still to try (so a silent first one
- * leaves time for the others, and the last one gets all that is left),
- * and with more to try, less for a suspect upstream or one whose RTT is
- * known (RFC 6298 in spirit: the wait follows the measured RTT). */
-static uint64_t attempt_time(const struct tdns_resolver *r, const struct upq *u,
-			     unsigned up, uint64_t now_ms)
-{
-	uint64_t left = u->deadline - now_ms, per, rto;
-	unsigned n = usable_from(r, u, up + 1, now_ms);
-	struct infra_state st = { 0 };
-
-	/* With none usable after it, the dead ones after it are tried. */
-	n = 1 + (n > 0 || u->ref != NULL ? n : u->set_end - up - 1);
-	per = left / n;
-	if (per < MIN_ATTEMPT_MS)
-		per = MIN_ATTEMPT_MS;
-	if (u->ref == NULL)
-		infra_get(r->infra, up, &st);
-	if (n > 1 && st.fails > 0) {
-		rto = (uint64_t)SUSPECT_FACTOR * st.srtt_ms;
-		if (rto < MIN_ATTEMPT_MS)
-			rto = MIN_ATTEMPT_MS;
-		if (rto < per)
-			per = rto;
-	} else if (n > 1 && st.srtt_ms != 0) {
-		rto = (uint64_t)RTO_FACTOR * st.srtt_ms;
-		if (rto < RTO_MIN_MS)
-			rto = RTO_MIN_MS;
-		if (rto < per)
-			per = rto;
-	}
-	return per < left ? per : left;
-}
-
 /* ---- outstanding queries ---- */
-
-static struct upq *upq_find(struct tdns_resolver *r, const uint8_t *key,
-			    size_t key_len, uint32_t hash)
-{
-	struct upq *u = r->buckets[hash & (r->n_buckets - 1)];
-
-	for (; u != NULL; u = u->hnext)
-		if (u->hash == hash && u->key_len == key_len &&
-		    memcmp(u->key, key, key_len) == 0)
-			return u;
-	return NULL;
-}
-
-static struct upq *upq_by_token(struct tdns_resolver *r, uint64_t token)
-{
-	uint32_t slot = (uint32_t)(token & 0xffffffffu);
-	struct upq *u;
-
-	if (token == 0 || slot >= r->cfg.max_outstanding)
-		return NULL;
-	u = r->slots[slot];
-	return u != NULL && u->token == token ? u : NULL;
-}
-
-/* Close the current attempt (if any) with the transport; a probe that
- * ends without a verdict frees the upstream for the next probe. */
-static void attempt_close(struct tdns_resolver *r, struct upq *u)
-{
-	if (u->token != 0)
-		r->cfg.transport.done(r->cfg.transport.ctx, u->token);
-	u->token = 0;
-	if (u->probe) {
-		infra_probe_abandon(r->infra, u->upstream);
-		u->probe = false;
-	}
-}
 
 /* Unlink u from every index and free it; its waiters must be gone. */
 static void upq_destroy(struct tdns_resolver *r, struct upq *u)
 {
-	struct upq **pp = &r->buckets[u->hash & (r->n_buckets - 1)];
-
 	attempt_close(r, u);
 	if (u->target != NULL) {
 		struct upq **dp = &u->target->deps;
@@ -712,28 +115,9 @@ static void upq_destroy(struct tdns_resolver *r, struct upq *u)
 	}
 	for (struct upq *d = u->deps; d != NULL; d = d->dep_next)
 		d->target = NULL;
-	while (*pp != u)
-		pp = &(*pp)->hnext;
-	*pp = u->hnext;
-	if (u->prev != NULL)
-		u->prev->next = u->next;
-	else
-		r->all = u->next;
-	if (u->next != NULL)
-		u->next->prev = u->prev;
-	if (u->committing) {
-		struct upq **cp = &r->commit;
-
-		while (*cp != u)
-			cp = &(*cp)->commit_next;
-		*cp = u->commit_next;
-		if (r->commit_tail == &u->commit_next)
-			r->commit_tail = cp;
-	}
+	upqtab_remove(&r->tab, u);
+	commit_unlink(&r->commit, u);
 	cache_value_clear(&u->val);
-	r->slots[u->slot] = NULL;
-	r->free_slots[r->n_free++] = u->slot;
-	r->n_out--;
 	cache_value_clear(&u->chain);
 	chain_free(u->vc);
 	free(u->ref);
@@ -744,148 +128,6 @@ static void waiter_free(struct waiter *w)
 {
 	free(w->msg);
 	free(w);
-}
-
-/* The next moment u needs attention: its attempt's deadline or its
- * serve-stale client timer. */
-static uint64_t upq_next(const struct upq *u)
-{
-	return u->stale_at != 0 && u->stale_at < u->attempt_deadline
-		       ? u->stale_at
-		       : u->attempt_deadline;
-}
-
-static void wake_at(struct tdns_resolver *r, uint64_t deadline)
-{
-	if (deadline < r->armed) {
-		r->armed = deadline;
-		r->cfg.transport.wake(r->cfg.transport.ctx, deadline);
-	}
-}
-
-/* The qname as this attempt sends it: lower case, or with 0x20 each
- * letter's case from a random bit (draft-vixie-dnsext-dns0x20), which a
- * forger must also guess. */
-static void set_qsent(struct tdns_resolver *r, struct upq *u, bool mix)
-{
-	uint8_t bits[NAME_WIRE_MAX];
-	size_t n = u->qname_len;
-
-	memcpy(u->qsent, u->qname, n);
-	u->used_0x20 = false;
-	if (!mix || random_bytes(r, bits, n) != TDNS_OK)
-		return;
-	for (size_t i = 0; i < n && u->qsent[i] != 0; i += (size_t)u->qsent[i] + 1) {
-		for (size_t j = i + 1; j <= i + u->qsent[i] && j < n; j++)
-			if (u->qsent[j] >= 'a' && u->qsent[j] <= 'z' && (bits[j] & 1))
-				u->qsent[j] ^= 0x20;
-	}
-	u->used_0x20 = true;
-}
-
-/* The upstream query message (encode.h encode_query): RD set (clear for
- * a stub zone's servers, RFC 1034 4.3.1: they answer from their data and
- * do not recurse), one question
- * (qsent), an OPT advertising 1232 bytes (RFC 6891 6.2.5, DNS flag day
- * 2020) unless this upstream refused EDNS; DO and CD when validating. */
-static size_t build_query(const struct tdns_resolver *r, const struct upq *u,
-			  uint8_t *m)
-{
-	unsigned flags = u->no_edns ? 0 : ENC_Q_EDNS;
-
-	/* A validator asks for the signatures (RFC 4035 4.9.1), and passes
-	 * a client's CD on (4.9.2: the upstream need not validate for it). */
-	if (r->cfg.anchors != NULL && !u->no_edns)
-		flags |= ENC_Q_DO;
-	if (u->cd)
-		flags |= ENC_Q_CD;
-	if (u->stub)
-		flags |= ENC_Q_NORD;
-	return encode_query(u->id, u->qsent, u->qname_len, u->qtype, u->qclass, flags, m,
-			    UPQ_MSG_MAX);
-}
-
-/* Send u's current question (the attempt's token and ID set) to server
- * `up` of its set: an upstream, or a referral's server (u->ref). */
-static enum tdns_status attempt_send(struct tdns_resolver *r, const struct upq *u,
-				     unsigned up, bool tcp, const uint8_t *msg, size_t len)
-{
-	const struct tdns_transport *t = &r->cfg.transport;
-
-	if (u->ref == NULL)
-		return t->send(t->ctx, u->token, up, tcp, msg, len);
-	if (t->send_to == NULL)
-		return TDNS_EINVAL;
-	return t->send_to(t->ctx, u->token, &u->ref->addr[up], tcp, msg, len);
-}
-
-/*
- * Start an attempt on the first server from `first` that takes it: a new
- * token and a new random ID every time (RFC 5452 9.2). Dead upstreams are
- * skipped unless due for their one probe (a referral's servers have no
- * health: each is asked in turn). tcp and no_edns apply to `first` only; a
- * further server is asked over UDP with EDNS. Returns false when none could
- * be sent to (u->why says why).
- */
-static bool attempt_start(struct tdns_resolver *r, struct upq *u, unsigned first,
-			  bool tcp, bool no_edns, uint64_t now_ms)
-{
-	uint8_t msg[UPQ_MSG_MAX];
-	struct infra_state st = { 0 };
-	enum infra_use use = INFRA_USE;
-	unsigned end = u->ref != NULL ? u->ref->n_addr : u->set_end;
-	size_t len;
-
-	attempt_close(r, u);
-	for (unsigned up = first; up < end;
-	     up++, tcp = false, no_edns = false) {
-		if (now_ms >= u->deadline)
-			return false;
-		/* A probe taken here is this attempt's until its verdict
-		 * (up_verdict) or attempt_close gives it back. */
-		if (u->ref == NULL)
-			use = infra_claim(r->infra, up, now_ms);
-		if (use == INFRA_SKIP && usable_from(r, u, up + 1, now_ms) > 0) {
-			stats_inc(&r->stats.upstream_skipped);
-			continue;
-		}
-		u->upstream = up;
-		u->probe = use == INFRA_PROBE;
-		/* A dead upstream with no usable one after it is asked all
-		 * the same: failing without asking would only prolong an
-		 * outage of every upstream past its end. */
-		if (random_bytes(r, &u->id, sizeof(u->id)) != TDNS_OK) {
-			attempt_close(r, u);
-			u->why = FAIL_INTERNAL;
-			return false;
-		}
-		u->no_edns = no_edns;
-		if (u->ref == NULL)
-			infra_get(r->infra, up, &st);
-		set_qsent(r, u, r->cfg.use_0x20 && !st.no_0x20 && !u->plain_case);
-		if (++r->seq == 0)
-			r->seq = 1;
-		u->token = (uint64_t)r->seq << SLOT_BITS | u->slot;
-		len = build_query(r, u, msg);
-		if (attempt_send(r, u, up, tcp, msg, len) == TDNS_OK) {
-			stats_inc(&r->stats.upstream_sent);
-			if (u->ref == NULL && up < STATS_MAX_UPSTREAM)
-				stats_inc(&r->stats.up_sent[up]);
-			u->tcp = tcp;
-			u->sent_ms = now_ms;
-			if (u->probe)
-				stats_inc(&r->stats.upstream_probes);
-			u->attempt_deadline = now_ms + attempt_time(r, u, up, now_ms);
-			wake_at(r, upq_next(u));
-			return true;
-		}
-		r->cfg.transport.done(r->cfg.transport.ctx, u->token);
-		u->token = 0;
-		stats_inc(&r->stats.upstream_failed);
-		u->why = FAIL_NETWORK;
-		up_verdict(r, u, false, now_ms);
-	}
-	return false;
 }
 
 /* A cached, upstream or stale answer for q put through the response
@@ -907,10 +149,8 @@ static void client_edns(struct tdns_resolver *r, void *request, const struct tdn
 
 /* Answer one waiter and free it: from a packed cache value (val), else
  * from the stale value, else SERVFAIL for `why`. */
-static void answer_waiter(struct tdns_resolver *r, struct waiter *w,
-			  const uint8_t *val, size_t vlen,
-			  const struct tdns_cache_value *stale,
-			  enum fail_kind why, uint64_t now)
+void answer_waiter(struct tdns_resolver *r, struct waiter *w, const uint8_t *val, size_t vlen,
+		   const struct tdns_cache_value *stale, enum fail_kind why, uint64_t now)
 {
 	struct tdns_answer *a = &r->wans;
 	struct tdns_qctx q;
@@ -931,11 +171,11 @@ static void answer_waiter(struct tdns_resolver *r, struct waiter *w,
 		why = FAIL_GARBAGE;
 	}
 	if (val == NULL)
-		fail_answer(r, &q, stale, why, now, a);
+		stale_answer(r, &q, stale, why, now, a);
 	else {
 		stats_inc(&r->stats.upstream_answers);
 		if (a->dnssec == VALID_BOGUS && a->rcode == DNS_RCODE_SERVFAIL)
-			count_servfail(r, RESOLVER_SF_BOGUS);
+			fail_count(&r->stats, RESOLVER_SF_BOGUS);
 	}
 	ok = chain_policy(r, &q, a) == PIPELINE_ANSWER &&
 	     encode_reply(&q, a, r->buf, DNS_MSG_MAX, &len) == TDNS_OK;
@@ -965,8 +205,8 @@ static struct upq *deps_detach(struct upq *u)
  * it, then let the queries that chased a CNAME to it go on. It is
  * unlinked first so that nothing done while answering can find it
  * half-finished. */
-static void upq_complete(struct tdns_resolver *r, struct upq *u,
-			 const uint8_t *val, size_t vlen, uint64_t now)
+void upq_complete(struct tdns_resolver *r, struct upq *u, const uint8_t *val, size_t vlen,
+		  uint64_t now)
 {
 	struct waiter *w = u->waiters, *next;
 	struct upq *d = deps_detach(u), *dnext;
@@ -1005,8 +245,9 @@ static void upq_fail(struct tdns_resolver *r, struct upq *u)
 	if (w != NULL)
 		stale_get(r, u->key, u->qkey_len, u->qtype, u->qclass, now, &stale);
 	if (w != NULL && (stale.data == NULL || stale.expiry > now))
-		log_failure(r, fail_rcode(why), u->key, u->qkey_len, u->qtype,
-			    upq_fail_text(u, fb, sizeof(fb)), remembered, fail_unreachable(why));
+		fail_log(&r->flog, &r->stats, fail_rcode(why), u->key, u->qkey_len, u->qtype,
+			 fail_reason(why, u->ref_bad, u->err, fb, sizeof(fb)), remembered,
+			 fail_unreachable(why));
 	u->waiters = NULL;
 	upq_destroy(r, u);
 	for (; w != NULL; w = next) {
@@ -1025,51 +266,12 @@ static void upq_fail(struct tdns_resolver *r, struct upq *u)
 	}
 }
 
-/* RFC 8767 5: the client-response timer went off before the upstreams
- * answered: the waiters get the stale entry now, if there is one, while
- * the query goes on to refresh the cache. */
-static void upq_stale_early(struct tdns_resolver *r, struct upq *u)
-{
-	struct tdns_cache_value stale = { 0 };
-	struct waiter *w, *next;
-	uint64_t now = clock_now();
-
-	u->stale_at = 0;
-	if (u->waiters == NULL ||
-	    !stale_get(r, u->key, u->qkey_len, u->qtype, u->qclass, now, &stale))
-		return;
-	if (stale.expiry <= now) {
-		w = u->waiters;
-		u->waiters = NULL;
-		u->n_waiters = 0;
-		for (; w != NULL; w = next) {
-			next = w->next;
-			answer_waiter(r, w, NULL, 0, &stale, FAIL_TIMEOUT, now);
-		}
-	}
-	cache_value_clear(&stale);
-}
-
 /* The current attempt failed: next upstream, else the query fails. */
 static void attempt_failed(struct tdns_resolver *r, struct upq *u,
 			   uint64_t now_ms)
 {
 	if (!attempt_start(r, u, u->upstream + 1, false, false, now_ms))
 		upq_fail(r, u);
-}
-
-/* The upstream set of a name (policy.h); without a policy, every upstream.
- * *zone_len: the key length of the name that routes it (0: the default). */
-static enum policy_fwd route(const struct tdns_resolver *r, const uint8_t *qkey,
-			     size_t qkey_len, unsigned *first, unsigned *end, size_t *zone_len)
-{
-	if (r->pol == NULL) {
-		*first = 0;
-		*end = r->cfg.n_upstream;
-		*zone_len = 0;
-		return POLICY_FWD_DEFAULT;
-	}
-	return policy_route(r->pol, qkey, qkey_len, first, end, zone_len);
 }
 
 static enum tdns_status upq_new(struct tdns_resolver *r, const uint8_t *qkey,
@@ -1081,7 +283,6 @@ static enum tdns_status upq_new(struct tdns_resolver *r, const uint8_t *qkey,
 	enum policy_fwd how;
 	size_t wire_len;
 	struct upq *u = NULL;
-	uint32_t b;
 	enum tdns_status st;
 
 	*out = NULL;
@@ -1103,7 +304,7 @@ static enum tdns_status upq_new(struct tdns_resolver *r, const uint8_t *qkey,
 	u->deadline = now_ms + r->cfg.timeout_ms;
 	/* The one place upstreams are chosen: the question's set. A name
 	 * that is never forwarded gets none (no query for one is started:
-	 * miss_stage answers a client's, local_value a chased target's). */
+	 * miss_stage answers a client's, chase_local a chased target's). */
 	how = route(r, qkey, qkey_len, &u->set_first, &u->set_end, &u->stub_len);
 	if (how > POLICY_FWD_STUB)
 		u->set_end = u->set_first;
@@ -1113,16 +314,7 @@ static enum tdns_status upq_new(struct tdns_resolver *r, const uint8_t *qkey,
 	/* Until an attempt fails, the only reason not to have sent one is
 	 * that every upstream is backing off. */
 	u->why = FAIL_DEAD;
-	u->slot = r->free_slots[--r->n_free];
-	r->slots[u->slot] = u;
-	b = hash & (r->n_buckets - 1);
-	u->hnext = r->buckets[b];
-	r->buckets[b] = u;
-	u->next = r->all;
-	if (r->all != NULL)
-		r->all->prev = u;
-	r->all = u;
-	r->n_out++;
+	upqtab_add(&r->tab, u);
 	*out = u;
 	u = NULL;
 	st = TDNS_OK;
@@ -1149,13 +341,13 @@ static enum resolver_verdict miss(struct tdns_resolver *r,
 
 	stats_inc(&r->stats.misses);
 	*why = FAIL_OVERLOAD;
-	u = upq_find(r, key, key_len, hash);
+	u = upqtab_find(&r->tab, key, key_len, hash);
 	if (u != NULL && u->n_waiters >= r->cfg.max_waiters) {
 		stats_inc(&r->stats.overload);
 		goto out;
 	} else if (u != NULL) {
 		stats_inc(&r->stats.coalesced);
-	} else if (r->n_free == 0) {
+	} else if (upqtab_full(&r->tab)) {
 		stats_inc(&r->stats.overload);
 		goto out;
 	} else {
@@ -1198,148 +390,6 @@ out:
 	return v;
 }
 
-/* A message and its parsed view, for answers the resolver writes to itself
- * (a static answer to a CNAME target, a chain combined with its target's
- * answer): allocated once per such message, never per upstream reply. */
-struct own_msg {
-	struct tdns_msg m;
-	uint8_t wire[MSG_MAX_LEN];
-};
-
-/* A question the resolver asks itself, as the encoder and the lookups see
- * one: uncompressed name, class, type, over TCP (no size limit), no OPT
- * written, but DO and CD (the signatures stay with their data). false when the
- * name is no wire name (the root's key is empty, and valid). */
-static bool self_query(struct tdns_qctx *q, const uint8_t *name, size_t name_len,
-		       uint16_t qtype, uint16_t qclass)
-{
-	memset(q, 0, sizeof(*q));
-	q->transport = QCTX_TCP;
-	q->limit = QCTX_MAX_MSG;
-	q->has_q = true;
-	q->qname = name;
-	q->qname_len = name_len;
-	q->qtype = qtype;
-	q->qclass = qclass;
-	q->rd = true;
-	/* The DNSSEC records of a combined chain are kept for validation
-	 * (cache.h gives them to DO queries only; none without it), bogus
-	 * data too (it is judged again as part of the chain). */
-	q->edns_do = true;
-	q->cd = true;
-	return name_key_from_wire(name, name_len, q->qkey, &q->qkey_len) == TDNS_OK;
-}
-
-/* A local answer a to q (a static zone's, a never-forwarded domain's) as
- * a packed value in *v, the form of an upstream reply: encoded, parsed
- * back (msg.h) and packed. 1 with *v set, -1 on failure (*why). */
-static int own_value(struct tdns_resolver *r, const struct tdns_qctx *q,
-		     const struct tdns_answer *a, struct tdns_cache_value *v,
-		     enum fail_kind *why)
-{
-	struct own_msg *om;
-	size_t n = 0;
-	enum tdns_status st;
-	int ret = -1;
-
-	*why = FAIL_INTERNAL;
-	om = malloc(sizeof(*om));
-	if (om == NULL || encode_reply(q, a, om->wire, sizeof(om->wire), &n) != TDNS_OK ||
-	    msg_parse(&om->m, om->wire, n) != MSG_OK)
-		goto out;
-	if (om->m.rcode != DNS_RCODE_NOERROR && om->m.rcode != DNS_RCODE_NXDOMAIN) {
-		/* auth_lookup answers SERVFAIL for a store error */
-		*why = om->m.rcode == DNS_RCODE_SERVFAIL ? FAIL_STORE : FAIL_RCODE;
-		goto out;
-	}
-	st = cache_value_build(&r->cfg.cache, q->qname, q->qname_len, q->qtype, &om->m,
-			       clock_now(), v);
-	if (st == TDNS_OK)
-		ret = 1;
-	else if (st != TDNS_ENOMEM)
-		*why = FAIL_GARBAGE;
-out:
-	free(om);
-	return ret;
-}
-
-/*
- * Static zones, the cache, then the route, for a question the resolver
- * asks itself (a CNAME target being chased), as a packed value (cache.h)
- * in *v (own_value), so the chase deals with one form only. A name in a
- * domain that is never forwarded gets that domain's answer, as a client
- * asking it would (policy.h): NXDOMAIN, the RFC 6303 zone's negative
- * answer; REFUSED fails the chase with FAIL_REFUSED. Returns 1 with *v
- * set, 0 for a miss (a corrupt cache entry included: the upstream's answer
- * replaces it), -1 when the lookup failed (*why). Runs once per chased
- * name, never for a client's question.
- */
-static int local_value(struct tdns_resolver *r, const struct tdns_qctx *q,
-		       struct tdns_cache_value *v, enum fail_kind *why)
-{
-	struct tdns_txn *t;
-	enum policy_fwd how;
-	unsigned first, end;
-	size_t zone_len;
-	enum tdns_status st;
-	int ret = -1;
-
-	memset(v, 0, sizeof(*v));
-	*why = FAIL_STORE;
-	t = rtxn_open(r);
-	if (t == NULL)
-		return -1;
-	answer_reset(&r->ans);
-	if (auth_lookup(r->zc, t, q, &r->ans) == AUTH_ANSWERED) {
-		stats_inc(&r->stats.static_answers);
-		ret = own_value(r, q, &r->ans, v, why);
-		goto out;
-	}
-	ret = 0;
-	if (q->qclass != DNS_CLASS_IN)
-		goto out; /* the cache holds class IN only */
-	st = cache_get(t, q->qkey, q->qkey_len, q->qtype, clock_now(), 0, v);
-	if (st == TDNS_OK) {
-		stats_inc(&r->stats.cache_hits);
-		ret = 1;
-		goto out;
-	} else if (st == TDNS_EINVAL) {
-		log_warn("cache lookup: corrupt entry (treated as a miss)");
-	} else if (st != TDNS_ENOTFOUND) {
-		log_warn("local lookup: %s", tdns_strerror(st));
-		*why = st == TDNS_ENOMEM ? FAIL_INTERNAL : FAIL_STORE;
-		ret = -1;
-		goto out;
-	}
-	how = route(r, q->qkey, q->qkey_len, &first, &end, &zone_len);
-	if (how == POLICY_FWD_REFUSED) {
-		*why = FAIL_REFUSED;
-		ret = -1;
-	} else if (how > POLICY_FWD_STUB) {
-		answer_reset(&r->ans);
-		policy_route_answer(r->pol, how, q, &r->ans);
-		ret = own_value(r, q, &r->ans, v, why);
-	}
-out:
-	rtxn_close(r, t);
-	return ret;
-}
-
-/* The question key: record key || class || CD (coalescing and failures).
- * cd: the upstream query goes with CD (validating, for a CD=1 client):
- * its answer is not what a CD=0 query would get from a validating
- * upstream (SERVFAIL for bogus data), nor the other way round, so the two
- * are never joined (RFC 4035 4.9.2, 5; RFC 6840 5.9). */
-static size_t question_key(const uint8_t *qkey, size_t qkey_len, uint16_t qtype,
-			   uint16_t qclass, bool cd, uint8_t *key)
-{
-	size_t n = name_record_key(qkey, qkey_len, qtype, key);
-
-	dns_wr16(key + n, qclass);
-	key[n + 2] = cd ? 1 : 0;
-	return n + 3;
-}
-
 /* A miss that will not be resolved now: the failure cache says so, or
  * miss() could not start or join an upstream query. The answer goes into
  * a (stale data borrowed from *stale, which the caller clears after
@@ -1352,9 +402,9 @@ static void miss_failed(struct tdns_resolver *r, const struct tdns_qctx *q,
 
 	stale_get(r, q->qkey, q->qkey_len, q->qtype, q->qclass, now, stale);
 	if (stale->data == NULL || stale->expiry > now)
-		log_failure(r, fail_rcode(why), q->qkey, q->qkey_len, q->qtype, fail_text(why), 0,
-			    false);
-	fail_answer(r, q, stale, why, now, a);
+		fail_log(&r->flog, &r->stats, fail_rcode(why), q->qkey, q->qkey_len, q->qtype,
+			 fail_text(why), 0, false);
+	stale_answer(r, q, stale, why, now, a);
 }
 
 /* The pipeline's EDNS stage: every answer given at once carries them. */
@@ -1425,9 +475,9 @@ static enum pipeline_verdict miss_stage(struct tdns_resolver *r,
 			return PIPELINE_ANSWER;
 		answer_restart(a);
 	}
-	key_len = question_key(q->qkey, q->qkey_len, q->qtype, q->qclass,
+	key_len = upqtab_key(q->qkey, q->qkey_len, q->qtype, q->qclass,
 			       r->cfg.anchors != NULL && q->cd, key);
-	hash = key_hash(key, key_len);
+	hash = upqtab_hash(key, key_len);
 	failures_check_flush(r);
 	if (fail_remembered(r, key, key_len, hash, clock_mono_ms()))
 		stats_inc(&r->stats.failcache_hits);
@@ -1449,10 +499,10 @@ static void prefetch(struct tdns_resolver *r, const struct tdns_qctx *q)
 	size_t key_len;
 	uint32_t hash;
 
-	key_len = question_key(q->qkey, q->qkey_len, q->qtype, q->qclass, cd, key);
-	hash = key_hash(key, key_len);
+	key_len = upqtab_key(q->qkey, q->qkey_len, q->qtype, q->qclass, cd, key);
+	hash = upqtab_hash(key, key_len);
 	failures_check_flush(r);
-	if (r->n_free == 0 || upq_find(r, key, key_len, hash) != NULL ||
+	if (upqtab_full(&r->tab) || upqtab_find(&r->tab, key, key_len, hash) != NULL ||
 	    fail_remembered(r, key, key_len, hash, now_ms))
 		return;
 	if (upq_new(r, q->qkey, q->qkey_len, q->qtype, q->qclass, key, key_len, hash, now_ms,
@@ -1506,7 +556,7 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 		}
 	t = rtxn_open(r);
 	if (t == NULL) {
-		count_servfail(r, RESOLVER_SF_STORE);
+		fail_count(&r->stats, RESOLVER_SF_STORE);
 		answer_fail(a, DNS_RCODE_SERVFAIL, EDE_OTHER, "store unavailable");
 		return PIPELINE_ANSWER;
 	}
@@ -1533,7 +583,7 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 		stats_inc(&r->stats.cache_hits);
 		/* A bogus entry is SERVFAIL to all but CD=1 (cache.h). */
 		if (a->dnssec == VALID_BOGUS && a->rcode == DNS_RCODE_SERVFAIL)
-			count_servfail(r, RESOLVER_SF_BOGUS);
+			fail_count(&r->stats, RESOLVER_SF_BOGUS);
 		else if (due)
 			prefetch(r, q);
 		return chain_policy(r, q, a);
@@ -1549,7 +599,7 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 		/* A store that cannot be read is no miss: a static zone
 		 * in it may override what the upstream would say. */
 		log_warn("cache lookup: %s", tdns_strerror(st));
-		count_servfail(r, RESOLVER_SF_STORE);
+		fail_count(&r->stats, RESOLVER_SF_STORE);
 		answer_fail(a, DNS_RCODE_SERVFAIL, EDE_OTHER, "store unavailable");
 		return PIPELINE_ANSWER;
 	}
@@ -1651,185 +701,8 @@ enum resolver_verdict resolver_refuse(struct tdns_resolver *r, const uint8_t *in
 	}
 }
 
-enum qmatch {
-	Q_NO = 0, /* not our question: ignore the reply */
-	Q_YES,
-	Q_CASE,   /* our question, but not the case we sent (0x20) */
-};
-
-/* Does the reply's question match what u asked? (RFC 5452 4.2) The name
- * matches case-insensitively (RFC 1035 2.3.3), and with 0x20 byte for
- * byte. */
-static enum qmatch question_match(const struct upq *u, const struct tdns_msg *m)
-{
-	uint8_t qn[NAME_WIRE_MAX];
-
-	if (m->qdcount != 1 || m->opcode != DNS_OPCODE_QUERY ||
-	    m->qtype != u->qtype || m->qclass != u->qclass ||
-	    m->qname_len != u->qname_len ||
-	    !msg_name_eq(m, m->qname, u->qname, u->qname_len))
-		return Q_NO;
-	if (!u->used_0x20)
-		return Q_YES;
-	return msg_name(m, m->qname, qn) == u->qname_len &&
-			       memcmp(qn, u->qsent, u->qname_len) == 0
-		       ? Q_YES
-		       : Q_CASE;
-}
-
-/* An accepted answer tells whether its upstream keeps the case we send:
- * an exact 0x20 echo clears its strikes, an answer that came only after
- * falling back to plain case adds one. */
-static void case_verdict(struct tdns_resolver *r, const struct upq *u)
-{
-	char lb[80];
-
-	if (!r->cfg.use_0x20 || (!u->used_0x20 && !u->plain_case) || u->ref != NULL)
-		return;
-	if (infra_case_report(r->infra, u->upstream, u->used_0x20)) {
-		stats_inc(&r->stats.fallback_0x20);
-		log_info("upstream %s does not echo the question's case: 0x20 off for it",
-			 up_label(r, u->upstream, lb, sizeof(lb)));
-	}
-}
-
-/* ---- CNAME chasing (RFC 1034 5.3.3 step 3, 4.3.2 step 3a) ---- */
-
-/* Both uncompressed wire names: equal, ASCII case ignored? */
-static bool wire_name_eq(const uint8_t *a, size_t alen, const uint8_t *b,
-			 size_t blen)
-{
-	if (alen != blen)
-		return false;
-	for (size_t i = 0; i < alen; i++)
-		if (a[i] != b[i] && dns_lower(a[i]) != dns_lower(b[i]))
-			return false;
-	return true;
-}
-
-/* True if the uncompressed wire name `name` equals `apex` or lies below it. */
-static bool wire_name_under(const uint8_t *name, size_t name_len,
-			    const uint8_t *apex, size_t apex_len)
-{
-	uint8_t nk[NAME_KEY_MAX], ak[NAME_KEY_MAX];
-	size_t nl, al;
-
-	return name_key_from_wire(name, name_len, nk, &nl) == TDNS_OK &&
-	       name_key_from_wire(apex, apex_len, ak, &al) == TDNS_OK &&
-	       name_key_is_subdomain(nk, nl, ak, al);
-}
-
-/* The CNAME chain from a qname through an answer section. */
-struct chain_walk {
-	uint16_t cname[CHAIN_NAMES_MAX]; /* the CNAMEs in order: m->rr indices */
-	size_t n;
-	uint8_t last[NAME_WIRE_MAX];     /* the name the chain ends at */
-	size_t last_len;
-	bool complete;         /* an RRset of qtype is owned by last */
-	bool loop;             /* a CNAME points back into the chain */
-	bool too_long;         /* more than CHAIN_NAMES_MAX CNAMEs */
-};
-
-/* Follow the chain from qname through m's answer section. A loop is a
- * CNAME whose target is a name already on the chain (RFC 1034 3.6.2:
- * chains must not loop; RFC 1035 7.1 bounds the work). */
-static void chain_walk(const struct tdns_msg *m, const uint8_t *qname,
-		       size_t qname_len, uint16_t qtype, struct chain_walk *c)
-{
-	uint8_t to[NAME_WIRE_MAX];
-	size_t to_len;
-
-	c->n = 0;
-	c->complete = c->loop = c->too_long = false;
-	memcpy(c->last, qname, qname_len);
-	c->last_len = qname_len;
-	for (;;) {
-		const struct tdns_msg_rr *cname = NULL;
-
-		for (size_t i = 0; i < m->ancount; i++) {
-			const struct tdns_msg_rr *rr = &m->rr[i];
-
-			if (rr->rclass != DNS_CLASS_IN || rr->owner_len != c->last_len ||
-			    !msg_name_eq(m, rr->owner, c->last, c->last_len))
-				continue;
-			if (rr->type == qtype || qtype == DNS_TYPE_ANY) {
-				c->complete = true;
-				return;
-			}
-			/* An empty rdata has no target (ldns reads no field). */
-			if (rr->type == DNS_TYPE_CNAME && rr->rdlen > 0)
-				cname = rr;
-		}
-		if (cname == NULL)
-			return;
-		to_len = msg_name(m, cname->rdata, to);
-		if (to_len == 0)
-			return;
-		c->loop = wire_name_eq(to, to_len, qname, qname_len);
-		for (size_t i = 0; i < c->n && !c->loop; i++)
-			c->loop = msg_name_eq(m, m->rr[c->cname[i]].rdata, to, to_len);
-		if (c->loop)
-			return;
-		if (c->n == CHAIN_NAMES_MAX) {
-			c->too_long = true;
-			return;
-		}
-		c->cname[c->n++] = (uint16_t)(cname - m->rr);
-		memcpy(c->last, to, to_len);
-		c->last_len = to_len;
-	}
-}
-
-/* Does the authority section hold the SOA of a zone at or above name
- * (a NODATA or NXDOMAIN from the zone of the chain's end)? */
-static bool soa_covers(const struct tdns_msg *m, const uint8_t *name,
-		       size_t name_len)
-{
-	uint8_t owner[NAME_WIRE_MAX];
-
-	for (size_t i = msg_ns_start(m); i < msg_ar_start(m); i++) {
-		const struct tdns_msg_rr *rr = &m->rr[i];
-
-		if (rr->type == DNS_TYPE_SOA &&
-		    wire_name_under(name, name_len, owner,
-				    msg_name(m, rr->owner, owner)))
-			return true;
-	}
-	return false;
-}
-
-/* A referral (RFC 1034 4.3.2 step 3b): not authoritative, no answer, the
- * NS records of a zone below in the authority section. */
-static bool referral(const struct tdns_msg *m)
-{
-	if (m->rcode != DNS_RCODE_NOERROR || m->aa || m->ancount > 0)
-		return false;
-	for (size_t i = msg_ns_start(m); i < msg_ar_start(m); i++)
-		if (m->rr[i].type == DNS_TYPE_NS)
-			return true;
-	return false;
-}
-
-static size_t chain_len(const struct upq *u)
-{
-	return u->chain.data != NULL ? dns_rd16(u->chain.data + 10) : 0;
-}
-
-/* RFC 1034 5.3.3 step 3: a NOERROR answer whose chain ends at a name with
- * no RRset of qtype and no SOA saying it has none is the upstream
- * stopping at the edge of its data: the target must be asked for. Not
- * for CNAME/ANY questions (the CNAME is the answer), not again once the
- * answer came from the target's own query (it chased what it could),
- * and only when the chain grew since the last chase (so a target that
- * answers with nothing ends the chase). */
-static bool chase_needed(const struct upq *u, const struct tdns_msg *m,
-			 const struct chain_walk *c)
-{
-	return m->rcode == DNS_RCODE_NOERROR && !c->complete &&
-	       c->n > chain_len(u) && !u->chased &&
-	       u->qtype != DNS_TYPE_CNAME && u->qtype != DNS_TYPE_ANY &&
-	       !soa_covers(m, c->last, c->last_len);
-}
+/* ---- questions asked on a query's behalf: its CNAME target (chase.h),
+ * the DNSKEY and DS its validation needs ---- */
 
 static void accept_reply(struct tdns_resolver *r, struct upq *u,
 			 const struct tdns_msg *m);
@@ -1846,36 +719,14 @@ static void accept_reply(struct tdns_resolver *r, struct upq *u,
 static void chase_continue(struct tdns_resolver *r, struct upq *u,
 			   const uint8_t *tval, size_t tlen)
 {
-	struct tdns_answer *a = &r->ans;
-	struct own_msg *om = NULL;
-	struct tdns_qctx q;
-	uint64_t now = clock_now();
-	size_t n = 0;
+	struct own_msg *om = chase_combine(&r->ans, u, tval, tlen);
 
-	if (tlen < 2 || (tval[1] != DNS_RCODE_NOERROR &&
-			 tval[1] != DNS_RCODE_NXDOMAIN)) {
-		u->why = FAIL_RCODE;
-		goto fail;
+	if (om == NULL) {
+		upq_fail(r, u);
+		return;
 	}
-	u->why = FAIL_INTERNAL;
-	om = malloc(sizeof(*om));
-	if (om == NULL)
-		goto fail;
-	(void)self_query(&q, u->qname, u->qname_len, u->qtype, u->qclass);
-	answer_reset(a);
-	u->why = FAIL_GARBAGE;
-	if ((u->chain.data != NULL &&
-	     cache_value_answer(u->chain.data, u->chain.len, now, 0, &q, a) != TDNS_OK) ||
-	    cache_value_answer(tval, tlen, now, 0, &q, a) != TDNS_OK ||
-	    encode_reply(&q, a, om->wire, sizeof(om->wire), &n) != TDNS_OK ||
-	    msg_parse(&om->m, om->wire, n) != MSG_OK)
-		goto fail;
 	accept_reply(r, u, &om->m);
 	free(om);
-	return;
-fail:
-	free(om);
-	upq_fail(r, u);
 }
 
 static void dep_done(struct tdns_resolver *r, struct upq *u, const uint8_t *val,
@@ -1902,19 +753,19 @@ static void depend_on(struct tdns_resolver *r, struct upq *u, const uint8_t *nam
 	size_t key_len;
 	uint32_t hash;
 
-	if (!self_query(&tq, name, name_len, qtype, u->qclass)) {
+	if (!chase_question(&tq, name, name_len, qtype, u->qclass)) {
 		u->why = FAIL_GARBAGE;
 		goto fail;
 	}
-	key_len = question_key(tq.qkey, tq.qkey_len, tq.qtype, tq.qclass, u->cd, key);
-	hash = key_hash(key, key_len);
+	key_len = upqtab_key(tq.qkey, tq.qkey_len, tq.qtype, tq.qclass, u->cd, key);
+	hash = upqtab_hash(key, key_len);
 	failures_check_flush(r);
 	if (fail_remembered(r, key, key_len, hash, now_ms)) {
 		stats_inc(&r->stats.failcache_hits);
 		u->why = FAIL_CACHED;
 		goto fail;
 	}
-	switch (local_value(r, &tq, &tv, &why)) {
+	switch (chase_local(r, &tq, &tv, &why)) {
 	case 1:
 		if (u->vc != NULL && u->vc->waiting &&
 		    cache_value_status(tv.data, tv.len) == VALID_UNCHECKED)
@@ -1927,7 +778,7 @@ static void depend_on(struct tdns_resolver *r, struct upq *u, const uint8_t *nam
 	default:
 		break;
 	}
-	t = upq_find(r, key, key_len, hash);
+	t = upqtab_find(&r->tab, key, key_len, hash);
 	if (t != NULL) {
 		/* Waiting for a query that (through its own chase) waits for
 		 * u would never end: that is a loop across replies. */
@@ -1939,7 +790,7 @@ static void depend_on(struct tdns_resolver *r, struct upq *u, const uint8_t *nam
 		stats_inc(&r->stats.coalesced);
 	} else {
 		u->why = FAIL_OVERLOAD;
-		if (r->n_free == 0) {
+		if (upqtab_full(&r->tab)) {
 			stats_inc(&r->stats.overload);
 			goto fail;
 		}
@@ -2016,7 +867,8 @@ static void log_bogus(struct tdns_resolver *r, const struct upq *u,
 	char text[VALID_WHY_MAX + 32];
 
 	snprintf(text, sizeof(text), "DNSSEC bogus (EDE %u): %s", vd->ede, vd->why);
-	log_failure(r, DNS_RCODE_SERVFAIL, u->key, u->qkey_len, u->qtype, text, 0, false);
+	fail_log(&r->flog, &r->stats, DNS_RCODE_SERVFAIL, u->key, u->qkey_len, u->qtype, text, 0,
+		 false);
 }
 
 /* Judge u's parked answer; fetch what the verdict needs (depend_on, which
@@ -2100,79 +952,6 @@ static void dep_done(struct tdns_resolver *r, struct upq *u, const uint8_t *val,
 	}
 }
 
-/* ---- batched cache writes ---- */
-
-/* Queue u's answer (taking v) for resolver_flush. An answer is sent only
- * once it is in the cache, so that what a client was told survives a
- * crash right after (tests/e2e/test_crash_local.py); the commit is shared
- * by every answer of the same loop iteration. The attempt is over: its
- * socket goes now, and no deadline applies while u waits. */
-static void commit_queue(struct tdns_resolver *r, struct upq *u,
-			 struct tdns_cache_value *v)
-{
-	attempt_close(r, u);
-	u->val = *v;
-	memset(v, 0, sizeof(*v));
-	u->committing = true;
-	u->attempt_deadline = UINT64_MAX;
-	u->stale_at = 0;
-	u->commit_next = NULL;
-	*r->commit_tail = u;
-	r->commit_tail = &u->commit_next;
-}
-
-/* Count one cache write's outcome. The clients get their answer either
- * way; a failing store fails for every answer: log the 1st, 2nd, 4th, ... */
-static void note_stored(struct tdns_resolver *r, enum tdns_status st)
-{
-	if (st == TDNS_OK) {
-		stats_inc(&r->stats.cache_stored);
-		return;
-	}
-	stats_inc(&r->stats.cache_errors);
-	if ((r->stats.cache_errors & (r->stats.cache_errors - 1)) == 0)
-		log_warn("cache store: %s (%llu times)", tdns_strerror(st),
-			 (unsigned long long)r->stats.cache_errors);
-}
-
-void resolver_flush(struct tdns_resolver *r)
-{
-	struct tdns_cache_value val;
-	struct upq *list, *u, *next;
-	uint64_t now;
-	size_t n;
-
-	/* Answering may complete more (queries that chased a CNAME to one
-	 * of these): they form the next batch. */
-	while (r->commit != NULL) {
-		list = r->commit;
-		r->commit = NULL;
-		r->commit_tail = &r->commit;
-		now = clock_now();
-		n = 0;
-		for (u = list; u != NULL; u = u->commit_next) {
-			u->committing = false;
-			r->puts[n++] = (struct tdns_cache_put){
-				.qkey = u->key, .qkey_len = u->qkey_len,
-				.qtype = u->qtype, .v = &u->val,
-			};
-		}
-		cache_store_many(r->cfg.store, &r->cfg.cache, r->puts, n, now);
-		/* Completing one cannot destroy another of the list: a queued
-		 * query has no target (so no failure cascades to it), no
-		 * attempt and no deadline; only resolver_free destroys it. */
-		n = 0;
-		for (u = list; u != NULL; u = next) {
-			next = u->commit_next;
-			note_stored(r, r->puts[n++].st);
-			val = u->val;
-			memset(&u->val, 0, sizeof(u->val));
-			upq_complete(r, u, val.data, val.len, now);
-			cache_value_clear(&val);
-		}
-	}
-}
-
 /* An accepted NOERROR/NXDOMAIN reply (or one combined from a chase): a
  * CNAME loop or an over-long chase fails; a chain to chase is chased;
  * otherwise cache what may be cached, answer. */
@@ -2185,7 +964,7 @@ static void accept_reply(struct tdns_resolver *r, struct upq *u,
 	enum tdns_status st;
 	bool chase;
 
-	chain_walk(m, u->qname, u->qname_len, u->qtype, &c);
+	chase_walk(m, u->qname, u->qname_len, u->qtype, &c);
 	chase = chase_needed(u, m, &c);
 	if (c.loop || c.too_long ||
 	    ((chase || u->chased) && u->depth + c.n > CHASE_MAX_HOPS)) {
@@ -2220,54 +999,13 @@ static void accept_value(struct tdns_resolver *r, struct upq *u,
 			 struct tdns_cache_value *v, uint64_t now)
 {
 	if (v->cacheable && u->qclass == DNS_CLASS_IN) {
-		commit_queue(r, u, v);
+		/* The attempt is over: its socket goes now. */
+		attempt_close(r, u);
+		commit_queue(&r->commit, u, v);
 		return;
 	}
 	upq_complete(r, u, v->data, v->len, now);
 	cache_value_clear(v);
-}
-
-/*
- * A stub zone's server (or one a referral named) referred u further
- * (RFC 1034 4.3.2 step 3b): when referral.h takes it, the delegated zone's
- * servers are asked the same question, with what is left of u's budget;
- * otherwise (a loop, out of the zone, no glue, too many) the next server
- * of the current set is tried, and when none is left u fails with the
- * referral's reason (FAIL_REFERRAL).
- */
-static void referral_take(struct tdns_resolver *r, struct upq *u, const struct tdns_msg *m,
-			  uint64_t now_ms)
-{
-	struct referral_state *s = u->ref;
-	enum referral_verdict v;
-	char zone[NAME_TEXT_MAX];
-
-	if (s == NULL) {
-		s = malloc(sizeof(*s));
-		if (s == NULL) {
-			u->why = FAIL_INTERNAL;
-			attempt_failed(r, u, now_ms);
-			return;
-		}
-		referral_begin(s, u->stub_len);
-	}
-	v = referral_follow(s, m, u->key, u->qkey_len, DNS_PORT);
-	if (v != REFERRAL_OK) {
-		if (s != u->ref)
-			free(s);
-		stats_inc(&r->stats.upstream_failed);
-		u->why = FAIL_REFERRAL;
-		u->ref_bad = (uint8_t)v;
-		attempt_failed(r, u, now_ms);
-		return;
-	}
-	attempt_close(r, u);
-	u->ref = s;
-	if (log_get_level() >= TDNS_LOG_DEBUG)
-		log_debug("stub zone referral %u to %s (%u addresses) followed", s->hops,
-			  key_text(u->key, s->zone_len, zone, sizeof(zone)), s->n_addr);
-	if (!attempt_start(r, u, 0, false, false, now_ms))
-		upq_fail(r, u);
 }
 
 /* The attempt failed for `why`; alive says whether the upstream itself
@@ -2275,21 +1013,16 @@ static void referral_take(struct tdns_resolver *r, struct upq *u, const struct t
 static void reply_failed(struct tdns_resolver *r, struct upq *u,
 			 enum fail_kind why, bool alive, uint64_t now_ms)
 {
-	stats_inc(&r->stats.upstream_failed);
-	u->why = why;
-	up_verdict(r, u, alive, now_ms);
+	attempt_lost(r, u, why, alive, now_ms);
 	attempt_failed(r, u, now_ms);
 }
 
 void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 		       const uint8_t *msg, size_t len)
 {
-	struct upq *u = upq_by_token(r, token);
+	struct upq *u = upqtab_by_token(&r->tab, token);
 	struct tdns_msg m;
 	uint64_t now_ms = clock_mono_ms();
-	uint8_t rcode;
-	enum qmatch qm;
-	unsigned counts;
 
 	if (u == NULL)
 		return; /* a stale attempt */
@@ -2297,111 +1030,26 @@ void resolver_on_reply(struct tdns_resolver *r, uint64_t token,
 		resolver_on_failure(r, token, RESOLVER_FAIL_NETWORK, 0);
 		return;
 	}
-	/* RFC 5452 9.1: anything without our ID and QR=1 may be a forgery:
-	 * ignore it and keep waiting for the real answer. */
-	if (len < DNS_HDR_LEN || dns_rd16(msg) != u->id || !(msg[2] & DNS_FLAG_QR)) {
-		stats_inc(&r->stats.upstream_ignored);
+	switch (attempt_reply(r, u, msg, len, now_ms, &m)) {
+	case ATTEMPT_WAIT:
+	case ATTEMPT_SENT:
 		return;
-	}
-	/* Bounds before parsing: a reply claiming more records than any
-	 * sane answer to one question is garbage, however long it is (the
-	 * cost of parsing and walking it must stay small). */
-	counts = (unsigned)dns_rd16(msg + 4) + dns_rd16(msg + 6) + dns_rd16(msg + 8) +
-		 dns_rd16(msg + 10);
-	if (counts > r->cfg.max_records) {
-		stats_inc(&r->stats.upstream_oversized);
-		reply_failed(r, u, FAIL_GARBAGE, false, now_ms);
+	case ATTEMPT_NEXT:
+		attempt_failed(r, u, now_ms);
 		return;
-	}
-	/* Parsed once, into a view on the stack (msg.h): an ldns_pkt would
-	 * cost an allocation per record and name, most of a miss. */
-	if (msg_parse(&m, msg, len) != MSG_OK) {
-		reply_failed(r, u, FAIL_GARBAGE, false, now_ms);
+	case ATTEMPT_FAIL:
+		upq_fail(r, u);
 		return;
+	case ATTEMPT_ANSWER:
+		break;
 	}
-	rcode = m.rcode;
-	qm = question_match(u, &m);
-	if (qm == Q_NO &&
-	    !(m.qdcount == 0 && rcode != DNS_RCODE_NOERROR &&
-	      rcode != DNS_RCODE_NXDOMAIN)) {
-		/* An error reply without a question is let through: servers
-		 * send FORMERR like that, and it carries nothing to cache. */
-		stats_inc(&r->stats.upstream_ignored);
-		return;
-	}
-	if (qm == Q_CASE) {
-		/* Our question, but not in the case we sent: either the
-		 * upstream does not preserve case, or a forger guessed ID and
-		 * port but not the case bits. The reply is not used either
-		 * way. This query is asked again without 0x20 (new ID, new
-		 * port); only an upstream that needs this for CASE_STRIKES
-		 * queries in a row loses 0x20 for good, so one forged reply
-		 * cannot switch the protection off (draft-vixie-dnsext-dns0x20
-		 * 5.5). */
-		stats_inc(&r->stats.upstream_ignored);
-		u->plain_case = true;
-		up_verdict(r, u, true, now_ms);
-		if (!attempt_start(r, u, u->upstream, u->tcp, u->no_edns, now_ms))
-			upq_fail(r, u);
-		return;
-	}
-	if (m.tc && !u->tcp) {
-		/* RFC 1035 4.2.1, RFC 7766 5: truncated over UDP, ask again
-		 * over TCP at the same upstream. */
-		stats_inc(&r->stats.tcp_retries);
-		up_verdict(r, u, true, now_ms);
-		if (!attempt_start(r, u, u->upstream, true, u->no_edns, now_ms))
-			upq_fail(r, u);
-		return;
-	}
-	if (m.edns && !u->tcp &&
-	    ((unsigned)m.edns_ext_rcode << 4 | rcode) == DNS_RCODE_BADCOOKIE) {
-		/* RFC 7873 5.3: the server wants a fresh server cookie,
-		 * which the transport took from this reply (upstream.h)
-		 * when the client cookie was ours. Asked again with it once
-		 * over UDP; a second BADCOOKIE, over TCP, where servers
-		 * check none. */
-		bool again = u->badcookie;
-
-		u->badcookie = true;
-		up_verdict(r, u, true, now_ms);
-		if (!attempt_start(r, u, u->upstream, again, u->no_edns, now_ms))
-			upq_fail(r, u);
-		return;
-	}
-	if (rcode == DNS_RCODE_FORMERR && !u->no_edns) {
-		/* RFC 6891 7: a server that does not know EDNS may answer
-		 * FORMERR; ask it once more without the OPT record. */
-		up_verdict(r, u, true, now_ms);
-		if (!attempt_start(r, u, u->upstream, u->tcp, true, now_ms))
-			upq_fail(r, u);
-		return;
-	}
-	/* An extended rcode (BADVERS, ...) is a failure whatever the header
-	 * says (RFC 6891 6.1.3). The next upstream is tried, but a server
-	 * that answers with an error rcode is alive: it answers other names
-	 * (an upstream is declared dead only for silence, broken sockets and
-	 * garbage). */
-	if ((rcode != DNS_RCODE_NOERROR && rcode != DNS_RCODE_NXDOMAIN) ||
-	    (m.edns && m.edns_ext_rcode != 0) || m.tc) {
-		reply_failed(r, u, FAIL_RCODE, true, now_ms);
-		return;
-	}
-	if (u->stub && referral(&m)) {
-		up_verdict(r, u, true, now_ms);
-		case_verdict(r, u);
-		referral_take(r, u, &m, now_ms);
-		return;
-	}
-	up_verdict(r, u, true, now_ms);
-	case_verdict(r, u);
 	accept_reply(r, u, &m);
 }
 
 void resolver_on_failure(struct tdns_resolver *r, uint64_t token,
 			 enum resolver_failure why, int err)
 {
-	struct upq *u = upq_by_token(r, token);
+	struct upq *u = upqtab_by_token(&r->tab, token);
 
 	if (u == NULL)
 		return;
@@ -2415,10 +1063,10 @@ void resolver_tick(struct tdns_resolver *r, uint64_t now_ms)
 	struct upq *u, *next;
 	uint64_t min = UINT64_MAX;
 
-	for (u = r->all; u != NULL; u = next) {
+	for (u = r->tab.all; u != NULL; u = next) {
 		next = u->next;
 		if (u->stale_at != 0 && u->stale_at <= now_ms)
-			upq_stale_early(r, u);
+			stale_early(r, u);
 		if (u->attempt_deadline > now_ms)
 			continue;
 		u->why = FAIL_TIMEOUT;
@@ -2426,18 +1074,15 @@ void resolver_tick(struct tdns_resolver *r, uint64_t now_ms)
 			/* Its budget ran out waiting for a CNAME target. */
 			upq_fail(r, u);
 		} else {
-			stats_inc(&r->stats.upstream_timeouts);
-			if (u->ref == NULL && u->upstream < STATS_MAX_UPSTREAM)
-				stats_inc(&r->stats.up_timeouts[u->upstream]);
-			up_verdict(r, u, false, now_ms);
+			attempt_timeout(r, u, now_ms);
 			attempt_failed(r, u, now_ms);
 		}
 		/* A failure may have failed the queries chasing to this one
 		 * (next among them): start over; what is done is gone or has
 		 * a later deadline. */
-		next = r->all;
+		next = r->tab.all;
 	}
-	for (u = r->all; u != NULL; u = u->next)
+	for (u = r->tab.all; u != NULL; u = u->next)
 		if (upq_next(u) < min)
 			min = upq_next(u);
 	r->armed = min;
@@ -2448,7 +1093,7 @@ uint64_t resolver_next_deadline(const struct tdns_resolver *r)
 {
 	uint64_t min = UINT64_MAX;
 
-	for (const struct upq *u = r->all; u != NULL; u = u->next)
+	for (const struct upq *u = r->tab.all; u != NULL; u = u->next)
 		if (upq_next(u) < min)
 			min = upq_next(u);
 	return min;
@@ -2456,7 +1101,7 @@ uint64_t resolver_next_deadline(const struct tdns_resolver *r)
 
 bool resolver_cancel(struct tdns_resolver *r, void *held)
 {
-	for (struct upq *u = r->all; u != NULL; u = u->next) {
+	for (struct upq *u = r->tab.all; u != NULL; u = u->next) {
 		for (struct waiter **pp = &u->waiters; *pp != NULL;
 		     pp = &(*pp)->next) {
 			struct waiter *w = *pp;
@@ -2474,7 +1119,7 @@ bool resolver_cancel(struct tdns_resolver *r, void *held)
 
 size_t resolver_outstanding(const struct tdns_resolver *r)
 {
-	return r->n_out;
+	return r->tab.n_out;
 }
 
 const struct tdns_resolver_stats *resolver_stats(const struct tdns_resolver *r)
@@ -2512,17 +1157,10 @@ enum tdns_status resolver_new(const struct tdns_resolver_cfg *cfg,
 		r->cfg.max_records = DEFAULT_MAX_RECORDS;
 	if (r->cfg.max_records > MSG_RR_MAX)
 		r->cfg.max_records = MSG_RR_MAX; /* what msg_parse takes */
-	r->n_buckets = 16;
-	while (r->n_buckets < r->cfg.max_outstanding)
-		r->n_buckets *= 2;
-	r->slots = calloc(r->cfg.max_outstanding, sizeof(*r->slots));
-	r->free_slots = calloc(r->cfg.max_outstanding, sizeof(*r->free_slots));
-	r->buckets = calloc(r->n_buckets, sizeof(*r->buckets));
 	r->buf = malloc(DNS_MSG_MAX);
-	r->puts = calloc(r->cfg.max_outstanding, sizeof(*r->puts));
-	r->commit_tail = &r->commit;
-	if (r->slots == NULL || r->free_slots == NULL || r->buckets == NULL ||
-	    r->buf == NULL || failcache_new(&r->failc) != TDNS_OK || r->puts == NULL ||
+	if (upqtab_init(&r->tab, r->cfg.max_outstanding) != TDNS_OK || r->buf == NULL ||
+	    failcache_new(&r->failc) != TDNS_OK ||
+	    commit_init(&r->commit, r->cfg.max_outstanding) != TDNS_OK ||
 	    zonedb_cache_new(&r->zc) != TDNS_OK)
 		goto out;
 	if (r->cfg.aggressive_nsec && r->cfg.anchors != NULL &&
@@ -2542,10 +1180,6 @@ enum tdns_status resolver_new(const struct tdns_resolver_cfg *cfg,
 			goto out;
 		r->own_infra = true;
 	}
-	/* Hand out low slots first: a stack with slot 0 on top. */
-	for (uint32_t i = 0; i < r->cfg.max_outstanding; i++)
-		r->free_slots[i] = r->cfg.max_outstanding - 1 - i;
-	r->n_free = r->cfg.max_outstanding;
 	r->armed = UINT64_MAX;
 	*out = r;
 	r = NULL;
@@ -2561,8 +1195,8 @@ void resolver_free(struct tdns_resolver *r)
 
 	if (r == NULL)
 		return;
-	while (r->all != NULL) {
-		struct upq *u = r->all;
+	while (r->tab.all != NULL) {
+		struct upq *u = r->tab.all;
 
 		for (w = u->waiters; w != NULL; w = next) {
 			next = w->next;
@@ -2573,16 +1207,14 @@ void resolver_free(struct tdns_resolver *r)
 		upq_destroy(r, u);
 	}
 	store_abort(r->rtxn);
-	free(r->slots);
-	free(r->free_slots);
-	free(r->buckets);
+	upqtab_fini(&r->tab);
 	free(r->buf);
 	if (r->own_infra)
 		infra_free(r->infra);
 	failcache_free(r->failc);
 	negcache_free(r->negc);
 	sketch_free(r->sketch);
-	free(r->puts);
+	commit_fini(&r->commit);
 	zonedb_cache_free(r->zc);
 	policy_release(r->pol);
 	free(r);

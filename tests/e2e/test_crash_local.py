@@ -3,7 +3,7 @@
 "crash safety"). Four clients query distinct names that the fake upstream
 answers (TTL 3600); every answer a client received is "acknowledged".
 After SIGKILL, `tierdns-zone --db DIR dump` must show every acknowledged
-answer (resolve.c stores in the cache before it answers), and a daemon
+answer (the resolver stores in the cache before it answers, commit.c), and a daemon
 restarted on the same store answers them from its cache, without asking
 the upstream, and still resolves new names. Two rounds; then a third on
 a 1 MiB cache, killed while it evicts: the store stays readable and right."""

@@ -179,7 +179,7 @@ def fail_closed(label, upstream, ca, reason):
     ede = [o for o in (m.options if m else []) if o.otype == 15]
     # The first query meets the failed certificate: 23 Network Error
     # that says so (22 No Reachable Authority only once the upstream is
-    # held dead, resolve.c).
+    # held dead, fail.c).
     h.check(len(ede) == 1 and ede[0].code == 23 and
             "TLS authentication failed" in (ede[0].text or ""),
             "%s: want one EDE 23 'upstream TLS authentication failed', got %r"
