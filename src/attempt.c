@@ -224,8 +224,14 @@ bool attempt_start(struct tdns_resolver *r, struct upq *u, unsigned first,
 	attempt_close(r, u);
 	for (unsigned up = first; up < end;
 	     up++, tcp = false, no_edns = false) {
-		if (now_ms >= u->deadline)
+		/* Out of time before asking (a reply read after the budget
+		 * ran out, before the timer): the query timed out, whatever
+		 * the upstreams' health. */
+		if (now_ms >= u->deadline) {
+			if (u->why == FAIL_DEAD)
+				u->why = FAIL_TIMEOUT;
 			return false;
+		}
 		/* A probe taken here is this attempt's until its verdict
 		 * (up_verdict) or attempt_close gives it back. */
 		if (u->ref == NULL)

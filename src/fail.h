@@ -28,7 +28,8 @@
 /* Why a query failed: the log text and the Extended DNS Error. */
 enum fail_kind {
 	FAIL_TIMEOUT = 0, /* no upstream answered in time */
-	FAIL_DEAD,        /* every upstream is marked dead (backing off) */
+	FAIL_DEAD,        /* no upstream could be asked (the last of a set is
+	                   * asked even when marked dead: attempt_start) */
 	FAIL_NETWORK,     /* socket failure, or no upstream took the query */
 	FAIL_TLS_AUTH,    /* a DoT upstream's certificate failed verification */
 	FAIL_RCODE,       /* SERVFAIL, REFUSED or another error rcode */

@@ -311,8 +311,9 @@ static enum tdns_status upq_new(struct tdns_resolver *r, const uint8_t *qkey,
 	u->stub = how == POLICY_FWD_STUB;
 	if (r->cfg.serve_stale)
 		u->stale_at = now_ms + STALE_CLIENT_MS;
-	/* Until an attempt fails, the only reason not to have sent one is
-	 * that every upstream is backing off. */
+	/* Until an attempt fails, the reason not to have sent one is that
+	 * none could be (an empty set; every upstream backing off is not
+	 * it: the last is asked all the same, attempt_start). */
 	u->why = FAIL_DEAD;
 	upqtab_add(&r->tab, u);
 	*out = u;
@@ -806,7 +807,9 @@ static void depend_on(struct tdns_resolver *r, struct upq *u, const uint8_t *nam
 			t->deadline = u->deadline;
 		if (!attempt_start(r, t, t->set_first, false, false, now_ms)) {
 			u->why = t->why;
-			if (u->why != FAIL_INTERNAL)
+			/* A target never asked (no time was left) is not
+			 * known to fail: nothing to remember of it. */
+			if (u->why != FAIL_INTERNAL && now_ms < t->deadline)
 				fail_remember(r, key, key_len, hash, now_ms, u->why);
 			upq_destroy(r, t);
 			goto fail;

@@ -237,7 +237,8 @@ enum resolver_verdict {
  * log lines name them, and a DNSSEC bogus answer). */
 enum resolver_servfail {
 	RESOLVER_SF_TIMEOUT = 0, /* no upstream answered in time */
-	RESOLVER_SF_DEAD,        /* every upstream marked dead */
+	RESOLVER_SF_DEAD,        /* no upstream could be asked (the last of a
+	                          * set is asked even when marked dead) */
 	RESOLVER_SF_NETWORK,     /* socket failure, no upstream took it */
 	RESOLVER_SF_TLS_AUTH,    /* a DoT upstream's certificate failed */
 	RESOLVER_SF_RCODE,       /* the upstream said SERVFAIL, REFUSED, ... */

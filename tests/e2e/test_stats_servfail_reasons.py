@@ -13,8 +13,10 @@ others unchanged) and the reason's text in the client's EDE (RFC 8914):
     (64, resolve.h max_waiters), --max-outstanding 1 with a query out and
     a second name asked, and --max-outstanding 1 with a CNAME whose target
     needs a second upstream query.
-servfail.dead and servfail.store are not provoked here (see
-test_stats_servfail_store for the store)."""
+servfail.store is provoked in test_stats_servfail_store. servfail.dead
+has no outside cause: the last upstream of a set is asked even when it is
+held dead, and a reply read after a query's time ran out is a timeout
+(unit/test_resolve test_tc_after_deadline)."""
 import os
 import struct
 import sys

@@ -750,6 +750,34 @@ static void test_tc_retry_tcp(void **state)
 	assert_int_equal(resolver_stats(e->r)->tcp_retries, 1);
 }
 
+static int ede_of(const ldns_pkt *p);
+
+/* A reply that asks for a retry (TC) read after the query's time ran out,
+ * before its timer: the query failed by timeout, not as if no upstream
+ * were reachable, and nothing more is sent. */
+static void test_tc_after_deadline(void **state)
+{
+	struct env *e = *state;
+	const struct tdns_resolver_stats *rs;
+	uint8_t rep[4096];
+	ldns_pkt *p;
+	size_t n;
+
+	assert_int_equal(ask(e, 0, 0x8889, "www.site.", LDNS_RR_TYPE_A, true, 1232),
+			 RESOLVER_DEFER);
+	clock_advance_ms(2000);
+	n = mkreply(&e->sent[0], LDNS_RCODE_NOERROR, true, NULL, NULL, rep);
+	deliver(e, 0, rep, n);
+	assert_int_equal(e->n_sent, 1);
+	assert_int_equal(e->n_got, 1);
+	p = check_reply(e->got[0].msg, e->got[0].len, 0x8889, LDNS_RCODE_SERVFAIL, NULL);
+	assert_int_equal(ede_of(p), 22);
+	ldns_pkt_free(p);
+	rs = resolver_stats(e->r);
+	assert_int_equal(rs->servfail_why[RESOLVER_SF_TIMEOUT], 1);
+	assert_int_equal(rs->servfail_why[RESOLVER_SF_DEAD], 0);
+}
+
 /* Static zones answer first, without the upstream, with AA and RA. */
 static void test_static_zone(void **state)
 {
@@ -2275,6 +2303,36 @@ static void test_chase_cname(void **state)
 	assert_int_equal(resolver_stats(e->r)->cache_hits, 2);
 }
 
+/* A CNAME read after the query's time ran out: the client's query fails by
+ * timeout, and its target, never asked, is not remembered as failing: asked
+ * by a client a second later, it goes upstream. */
+static void test_chase_after_deadline(void **state)
+{
+	struct env *e = *state;
+	const struct tdns_resolver_stats *rs;
+	uint8_t rep[4096];
+	ldns_pkt *p;
+	size_t n;
+
+	assert_int_equal(ask(e, 0, 0x0b01, "outside.site.", LDNS_RR_TYPE_A, true, 1232),
+			 RESOLVER_DEFER);
+	clock_advance_ms(2000);
+	n = mkreply(&e->sent[0], LDNS_RCODE_NOERROR, false, OUT_CNAME, NULL, rep);
+	deliver(e, 0, rep, n);
+	assert_int_equal(e->n_sent, 1);
+	assert_int_equal(e->n_got, 1);
+	p = check_reply(e->got[0].msg, e->got[0].len, 0x0b01, LDNS_RCODE_SERVFAIL, NULL);
+	ldns_pkt_free(p);
+	rs = resolver_stats(e->r);
+	assert_int_equal(rs->servfail_why[RESOLVER_SF_TIMEOUT], 1);
+	assert_int_equal(rs->servfail_why[RESOLVER_SF_DEAD], 0);
+	clock_advance_ms(1000);
+	assert_int_equal(ask(e, 1, 0x0b02, "www.elsewhere.test.", LDNS_RR_TYPE_A, true, 1232),
+			 RESOLVER_DEFER);
+	assert_int_equal(e->n_sent, 2);
+	assert_int_equal(rs->servfail_why[RESOLVER_SF_CACHED], 0);
+}
+
 /* A target that does not exist: NXDOMAIN (RFC 6604: the last name's
  * rcode) with the chain and the target zone's SOA; a target whose lookup
  * fails (the upstream REFUSES it): SERVFAIL; a target in the cache is
@@ -2763,6 +2821,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_formerr_edns_fallback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_odd_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tc_retry_tcp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tc_after_deadline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_static_zone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_hit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ttl0_uncached, setup, teardown),
@@ -2791,6 +2850,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_0x20, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_record_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chase_cname, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chase_after_deadline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chase_outcomes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chase_loop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chase_hop_limit, setup, teardown),
