@@ -550,7 +550,7 @@ static int delete_cached(struct tdns_txn *t, int argc, char **argv, char *err,
 		return -1; /* zoneload_delete says why */
 	if (zonedb_find(t, key, klen, &apex_len, &m) != TDNS_ENOTFOUND)
 		return -1;
-	type = ldns_get_rr_type_by_name(argv[1]);
+	type = (int)ldns_get_rr_type_by_name(argv[1]);
 	if (type <= 0)
 		return -1;
 	if (argc > 2) {
