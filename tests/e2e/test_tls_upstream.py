@@ -22,7 +22,9 @@ time. Cases:
   - the wrong authentication name, and a certificate from another CA,
     fail closed: SERVFAIL with an Extended DNS Error, and a log line
     naming the upstream, the name and the reason;
-  - local -> Unbound's DoT listener (tls-service-key/pem, tls-port).
+  - local -> Unbound's DoT listener (tls-service-key/pem, tls-port), with
+    edns-tcp-keepalive: the local closes the idle connection after 7/8 of
+    Unbound's keepalive timeout.
 Every daemon exits 0 on SIGTERM (no sanitizer report).
 """
 import os
@@ -283,6 +285,7 @@ fail_closed("WRONGCA", UPPER_DOT + "#" + NAME, other.ca, "certificate verify fai
 
 # ---- Unbound's DoT listener ----
 ub = shutil.which("unbound") or "/usr/sbin/unbound"
+UB_KA_MS = 4000
 if os.access(ub, os.X_OK):
     ud = os.path.join(h.tmp, "unbound")
     os.makedirs(ud)
@@ -304,6 +307,8 @@ if os.access(ub, os.X_OK):
     use-syslog: no
     logfile: ""
     verbosity: 1
+    edns-tcp-keepalive: yes
+    edns-tcp-keepalive-timeout: %(ka)d
     num-threads: 1
     so-reuseport: no
     access-control: 127.0.0.0/8 allow
@@ -312,7 +317,7 @@ if os.access(ub, os.X_OK):
     local-data: "webapp.example. 300 IN A 192.0.2.99"
 remote-control:
     control-enable: no
-""" % {"a": uba, "p": ubp, "k": key, "c": cert, "d": ud})
+""" % {"a": uba, "p": ubp, "k": key, "c": cert, "d": ud, "ka": UB_KA_MS})
     with open(os.path.join(ud, "unbound.log"), "wb") as lf:
         proc = subprocess.Popen([ub, "-d", "-c", conf], stdout=lf, stderr=subprocess.STDOUT)
     h.children.append(proc)
@@ -330,6 +335,17 @@ remote-control:
                     "local -> unbound DoT, NXDOMAIN: %s" % m)
         h.check(established_to(uba, ubp) == 1,
                 "local -> unbound: %d TLS connections, want 1" % established_to(uba, ubp))
+        # Unbound answers the first query's keepalive with its
+        # edns-tcp-keepalive-timeout: the local closes the idle
+        # connection after 7/8 of it, before Unbound would.
+        t0 = time.monotonic()
+        while not idle_closes(ul) and time.monotonic() - t0 < UB_KA_MS / 1000 + 5:
+            time.sleep(0.05)
+        lines = idle_closes(ul)
+        h.check(len(lines) == 1 and "idle for %d ms, closed" % (UB_KA_MS * 7 // 8) in lines[0],
+                "local -> unbound with edns-tcp-keepalive-timeout %d: want the local to "
+                "close the idle connection after %d ms, got %r" %
+                (UB_KA_MS, UB_KA_MS * 7 // 8, lines))
     proc.terminate()
     proc.wait()
 else:
