@@ -264,7 +264,7 @@ static void dot_idle_fired(void *ctx)
 /* The reply msg to the query that asked for the server's idle timeout
  * (RFC 7828 3.2.1): when it carries one (TIMEOUT, 100 ms units), the
  * connection's idle time becomes the smaller of ours and 7/8 of the
- * server's. The client closes first (RFC 7828 3.2.2, RFC 7766 6.2.1):
+ * server's. The client closes first (RFC 7828 3.2, RFC 7766 6.2.1):
  * the server counts from its answer, before this reply arrived, and the
  * margin covers the round trip and a late timer. A TIMEOUT of 0 closes
  * the connection as soon as it is idle. */
