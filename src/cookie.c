@@ -8,6 +8,7 @@
 #include <sys/random.h>
 
 #include "tierdns/dnsproto.h"
+#include "tierdns/edns.h"
 #include "tierdns/siphash.h"
 
 #define COOKIE_VERSION 1
@@ -139,100 +140,37 @@ void cookie_client_make(const uint8_t secret[COOKIE_SECRET_LEN],
 		out[i] = (uint8_t)(h >> (56 - 8 * i));
 }
 
-/* Past the (possibly compressed) name at m[pos]; 0 when it runs out. */
-static size_t skip_name(const uint8_t *m, size_t len, size_t pos)
-{
-	while (pos < len) {
-		uint8_t c = m[pos];
-
-		if (c == 0)
-			return pos + 1;
-		if ((c & 0xc0) == 0xc0)
-			return pos + 2 <= len ? pos + 2 : 0;
-		if (c > 63)
-			return 0;
-		pos += (size_t)c + 1;
-	}
-	return 0;
-}
-
 bool cookie_client_add(const uint8_t *q, size_t len, const uint8_t client[COOKIE_CLIENT_LEN],
 		       const uint8_t *server, size_t slen, uint8_t *out, size_t cap,
 		       size_t *out_len)
 {
-	size_t pos, opt, rdlen, add = 4 + COOKIE_CLIENT_LEN + slen;
+	uint8_t data[COOKIE_CLIENT_LEN + COOKIE_SERVER_MAX];
 
-	if (len < DNS_HDR_LEN || dns_rd16(q + 4) != 1 || dns_rd16(q + 6) != 0 ||
-	    dns_rd16(q + 8) != 0 || dns_rd16(q + 10) != 1 || slen > COOKIE_SERVER_MAX)
+	if (slen > COOKIE_SERVER_MAX)
 		return false;
-	pos = skip_name(q, len, DNS_HDR_LEN);
-	if (pos == 0 || len - pos < 4 + 11)
-		return false;
-	opt = pos + 4;
-	if (q[opt] != 0 || dns_rd16(q + opt + 1) != DNS_TYPE_OPT)
-		return false;
-	rdlen = dns_rd16(q + opt + 9);
-	if (opt + 11 + rdlen != len || len + add > cap || rdlen + add > 0xffff)
-		return false;
-	for (size_t p = opt + 11; p + 4 <= len; p += 4 + (size_t)dns_rd16(q + p + 2))
-		if (dns_rd16(q + p) == DNS_OPT_COOKIE)
-			return false;
-	memcpy(out, q, len);
-	dns_wr16(out + opt + 9, (uint16_t)(rdlen + add));
-	dns_wr16(out + len, DNS_OPT_COOKIE);
-	dns_wr16(out + len + 2, (uint16_t)(COOKIE_CLIENT_LEN + slen));
-	memcpy(out + len + 4, client, COOKIE_CLIENT_LEN);
+	memcpy(data, client, COOKIE_CLIENT_LEN);
 	if (slen > 0)
-		memcpy(out + len + 4 + COOKIE_CLIENT_LEN, server, slen);
-	*out_len = len + add;
-	return true;
+		memcpy(data + COOKIE_CLIENT_LEN, server, slen);
+	return edns_opt_append(q, len, DNS_OPT_COOKIE, data, COOKIE_CLIENT_LEN + slen, out,
+			       cap, out_len);
 }
 
 enum cookie_reply cookie_client_check(const uint8_t *r, size_t len,
 				      const uint8_t client[COOKIE_CLIENT_LEN],
 				      uint8_t server[COOKIE_SERVER_MAX], size_t *slen)
 {
-	size_t pos = DNS_HDR_LEN, n, i, rdlen, olen;
+	const uint8_t *o;
+	size_t olen;
 
 	*slen = 0;
-	if (len < DNS_HDR_LEN)
+	if (!edns_opt_find(r, len, DNS_OPT_COOKIE, &o, &olen))
 		return COOKIE_REPLY_NONE;
-	for (i = 0; i < dns_rd16(r + 4); i++) {
-		pos = skip_name(r, len, pos);
-		if (pos == 0 || len - pos < 4)
-			return COOKIE_REPLY_NONE;
-		pos += 4;
-	}
-	n = (size_t)dns_rd16(r + 6) + dns_rd16(r + 8) + dns_rd16(r + 10);
-	for (i = 0; i < n; i++) {
-		pos = skip_name(r, len, pos);
-		if (pos == 0 || len - pos < 10)
-			return COOKIE_REPLY_NONE;
-		rdlen = dns_rd16(r + pos + 8);
-		if (len - pos - 10 < rdlen)
-			return COOKIE_REPLY_NONE;
-		if (dns_rd16(r + pos) == DNS_TYPE_OPT) {
-			const uint8_t *o = r + pos + 10;
-
-			for (size_t p = 0; p + 4 <= rdlen; p += 4 + olen) {
-				olen = dns_rd16(o + p + 2);
-				if (p + 4 + olen > rdlen)
-					break;
-				if (dns_rd16(o + p) != DNS_OPT_COOKIE)
-					continue;
-				if (olen < COOKIE_CLIENT_LEN ||
-				    memcmp(o + p + 4, client, COOKIE_CLIENT_LEN) != 0)
-					return COOKIE_REPLY_FORGED;
-				olen -= COOKIE_CLIENT_LEN;
-				if (olen < 8 || olen > COOKIE_SERVER_MAX)
-					return COOKIE_REPLY_MATCH; /* no usable server cookie */
-				memcpy(server, o + p + 4 + COOKIE_CLIENT_LEN, olen);
-				*slen = olen;
-				return COOKIE_REPLY_MATCH;
-			}
-			return COOKIE_REPLY_NONE;
-		}
-		pos += 10 + rdlen;
-	}
-	return COOKIE_REPLY_NONE;
+	if (olen < COOKIE_CLIENT_LEN || memcmp(o, client, COOKIE_CLIENT_LEN) != 0)
+		return COOKIE_REPLY_FORGED;
+	olen -= COOKIE_CLIENT_LEN;
+	if (olen < 8 || olen > COOKIE_SERVER_MAX)
+		return COOKIE_REPLY_MATCH; /* no usable server cookie */
+	memcpy(server, o + COOKIE_CLIENT_LEN, olen);
+	*slen = olen;
+	return COOKIE_REPLY_MATCH;
 }

@@ -299,6 +299,7 @@ static enum tdns_status worker_init(struct worker *w, struct tdns_opts *o,
 	if (st != TDNS_OK)
 		goto out;
 	upstream_set_resolver(w->up, w->r);
+	upstream_set_idle(w->up, o->upstream_idle_ms);
 	st = upstream_set_cookies(w->up, !o->no_cookies);
 	if (st != TDNS_OK)
 		goto out;

@@ -62,6 +62,8 @@ static_assert(UDP_ROW >= NETIO_MSG_MAX && UDP_ROW % 4096 == 64,
 #define TCP_DEFAULT_PER_CLIENT 16
 #define TCP_DEFAULT_IDLE_MS 10000  /* RFC 7766 6.2.3 */
 #define OUT_RX_BURST 64
+#define OUT_LINGER_MS 1000 /* a closed TLS out socket waits this long at
+			    * most for the peer to close its side */
 /* Bytes of queued deferred UDP answers: 4 KB a slot on average, and never
  * less than one message of the largest size. */
 #define REPLY_ARENA (UDP_BATCH * 4096 > NETIO_MSG_MAX ? UDP_BATCH * 4096 : NETIO_MSG_MAX)
@@ -166,6 +168,8 @@ struct tdns_out {
 	bool closed;
 	bool tls_want_out;            /* the TLS session waits for EPOLLOUT */
 	bool tls_up;                  /* its handshake is done */
+	bool lingering;               /* closed, waiting for the peer's end */
+	struct tdns_timer *linger;    /* lingering: the end of the wait */
 	bool auth_failed;             /* failed: the peer's certificate */
 	int err;                      /* failed: the errno, 0 if none */
 	struct tdns_tls_conn *tls;    /* NULL: clear UDP or TCP */
@@ -2036,11 +2040,17 @@ static void out_tcp_readable(struct tdns_out *o)
 		out_fail(o);
 }
 
+static void out_linger_read(struct tdns_out *o);
+
 static void out_event(struct tdns_out *o, uint32_t events)
 {
 	int err = 0;
 	socklen_t elen = sizeof(err);
 
+	if (o->lingering) {
+		out_linger_read(o);
+		return;
+	}
 	if (o->closed || o->failed)
 		return;
 	if (o->connecting) {
@@ -2285,26 +2295,88 @@ int netio_out_errno(const struct tdns_out *o)
 	return o->err;
 }
 
+/* The end of a closed out socket: its descriptor closed, its memory to the
+ * graveyard. */
+static void out_bury(struct tdns_out *o)
+{
+	struct tdns_loop *l = o->loop;
+
+	close(o->ev.fd);
+	o->ev.fd = -1;
+	o->closed = true;
+	o->lingering = false;
+	out_unlink(l, o);
+	o->next = l->dead_outs;
+	l->dead_outs = o;
+}
+
+static void out_linger_expired(void *ctx)
+{
+	struct tdns_out *o = ctx;
+
+	o->linger = NULL; /* the handle dies as the callback starts */
+	out_bury(o);
+}
+
+/* A lingering socket's bytes (the peer's close_notify, or what it sent
+ * before it saw ours) are dropped; its end (EOF) or an error ends the
+ * wait. */
+static void out_linger_read(struct tdns_out *o)
+{
+	ssize_t n;
+	int k;
+
+	for (k = 0; k < OUT_RX_BURST; k++) {
+		n = recv(o->ev.fd, o->loop->rx, NETIO_MSG_MAX, MSG_DONTWAIT);
+		if (n > 0 || (n < 0 && errno == EINTR))
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		netio_timer_cancel(o->loop, o->linger);
+		o->linger = NULL;
+		out_bury(o);
+		return;
+	}
+}
+
+/* A TLS out socket whose handshake is done closes cleanly (RFC 8446 6.1,
+ * RFC 7766 6.2.1 for the client that closes): close_notify and our FIN,
+ * then the descriptor stays open, reading and dropping, until the peer
+ * closes its side or OUT_LINGER_MS pass. Closed at once, the socket would
+ * answer the peer's close_notify with a reset. False: not possible (the
+ * caller closes at once). */
+static bool out_linger(struct tdns_out *o)
+{
+	struct tdns_loop *l = o->loop;
+
+	if (o->tls == NULL || !o->tls_up || o->failed)
+		return false;
+	tls_conn_shutdown(o->tls);
+	if (shutdown(o->ev.fd, SHUT_WR) < 0)
+		return true; /* the caller closes it; close_notify went */
+	o->linger = netio_timer_add(l, OUT_LINGER_MS, out_linger_expired, o);
+	if (o->linger == NULL)
+		return true;
+	o->closed = true;
+	o->lingering = true;
+	ev_set(l, &o->ev, EPOLLIN);
+	return true;
+}
+
 void netio_out_close(struct tdns_out *o)
 {
-	struct tdns_loop *l;
-
 	if (o == NULL || o->closed)
 		return;
-	l = o->loop;
 	/* No EPOLL_CTL_DEL: this is the socket's only descriptor (never
 	 * dup'ed, and tierdns never forks, which would copy it), and closing
 	 * it takes it out of epoll. Events of it already returned by
 	 * epoll_wait find it closed on the graveyard. Keep it so: a second
 	 * descriptor would keep the registration, and events would name
 	 * freed memory. */
-	tls_conn_shutdown(o->tls); /* close_notify, while the socket is open */
-	close(o->ev.fd);
-	o->ev.fd = -1;
-	o->closed = true;
-	out_unlink(l, o);
-	o->next = l->dead_outs;
-	l->dead_outs = o;
+	if (!out_linger(o))
+		tls_conn_shutdown(o->tls); /* close_notify, while the socket is open */
+	if (!o->lingering)
+		out_bury(o);
 }
 
 /* ---- the loop ---- */
@@ -2389,7 +2461,8 @@ void netio_loop_free(struct tdns_loop *l)
 	}
 	while ((o = l->outs) != NULL) {
 		l->outs = o->next;
-		tls_conn_shutdown(o->tls);
+		if (!o->lingering)
+			tls_conn_shutdown(o->tls);
 		close(o->ev.fd);
 		out_free(o);
 	}

@@ -176,6 +176,10 @@ static const struct opts_def opt_table[] = {
 	{ "tls-ca", 0, NULL, "tls-ca", T_LO, K_STR, F_NULL, 0, 0, NULL, FIELD(tls_ca), "FILE",
 	  "PEM CA certificates that --upstream-tls servers are\nverified against (default: "
 	  "the system's store)" },
+	{ "upstream-idle", 0, NULL, "upstream-idle", T_LO, K_UINT, 0, 1, OPTS_TCP_IDLE_MAX,
+	  "1-3600000 ms", FIELD(upstream_idle_ms), "MS", "close an --upstream-tls connection "
+	  "with no query\nin flight this long, or sooner when the server's\nkeepalive says so, "
+	  "RFC 7828, 1-3600000\n(default 10000)" },
 	{ "https-listen", 0, NULL, "https-listen", T_LO, K_HTTPS_LISTEN, F_NULL, 0, OPTS_MAX_LISTEN,
 	  NULL, NOFIELD, "ADDR", "serve DNS over HTTPS, RFC 8484, on ADDR at\n/dns-query, "
 	  "repeatable; ADDR:PORT or [V6]:PORT\n(default port 443); with --tls-cert and "
@@ -517,6 +521,7 @@ static void set_defaults(enum tdns_prog prog, struct tdns_opts *o)
 	o->max_tcp = 256;
 	o->max_tcp_per_client = 16;
 	o->tcp_idle_ms = 10000;
+	o->upstream_idle_ms = 10000;
 	o->control_path = control_defaults[prog];
 	o->control_mode = OPTS_CONTROL_MODE;
 	o->sig_expiry_warn = 7;

@@ -12,6 +12,8 @@
 
 #include "tierdns/clock.h"
 #include "tierdns/cookie.h"
+#include "tierdns/dnsproto.h"
+#include "tierdns/edns.h"
 #include "tierdns/log.h"
 #include "tierdns/pool.h"
 #include "tierdns/stats.h"
@@ -24,6 +26,10 @@
 #define DOT_BUCKETS 256 /* a DoT connection's attempts, by the low byte of
 			 * their ID (IDs are random: a reply finds its
 			 * attempt among about 1/256 of those in flight) */
+/* A DoT connection found busy by its idle timer looks again after its idle
+ * time, but not sooner than this (an idle time of 0, a server's keepalive
+ * of 0, must not make the timer spin while queries are in flight). */
+#define DOT_IDLE_RECHECK_MIN_MS 100
 
 struct dot_conn;
 
@@ -50,7 +56,15 @@ struct attempt {
 /* A DNS over TLS connection to one upstream, kept open and shared by
  * every attempt sent to it (RFC 7858 3.4: reuse, pipelining, answers in
  * any order), so a miss costs no handshake. Replies find their attempt by
- * message ID; two attempts in flight on one connection never share one. */
+ * message ID; two attempts in flight on one connection never share one.
+ *
+ * Idle (RFC 7766 6.2.1, RFC 7858 3.4): once no attempt has been on it for
+ * idle_ms, the client closes it (close_notify, then close). The timer is
+ * lazy so that a query costs no timer operation: it is armed when the
+ * connection opens and, when it fires, closes the connection if it has
+ * been idle long enough, else sets itself for the rest of the time (busy:
+ * a whole idle time). A query only writes idle_since when the connection
+ * goes idle. */
 struct dot_conn {
 	struct tdns_upstream *up;
 	unsigned upstream;
@@ -59,6 +73,11 @@ struct dot_conn {
 	unsigned n;  /* attempts on it */
 	bool in_cb;  /* inside its netio callback: freed when that returns */
 	bool gone;   /* failed or closed: no new attempt joins it */
+	bool ka_asked; /* the query ka_id asked for the keepalive (RFC 7828) */
+	uint16_t ka_id;
+	unsigned idle_ms;    /* up->idle_ms, or less after the server's keepalive */
+	uint64_t idle_since; /* when n last fell to 0 (clock_mono_ms) */
+	struct tdns_timer *idle; /* the idle timer, NULL: none armed */
 };
 
 struct tdns_upstream {
@@ -75,6 +94,7 @@ struct tdns_upstream {
 	size_t cap, n_open;
 	struct tdns_pool spare; /* ended attempts (no malloc per miss) */
 	struct tdns_timer *timer;
+	unsigned idle_ms; /* DoT: close a connection idle this long */
 	/* DoT: auth[i] non-NULL makes upstream i DNS over TLS, checked for
 	 * that name under tls; dot[i] its current connection (or NULL). */
 	char **auth;
@@ -184,13 +204,16 @@ static void dot_unlink(struct attempt *a)
 		a->dnext->dprev = a->dprev;
 	a->dprev = a->dnext = NULL;
 	a->dot = NULL;
-	c->n--;
+	if (--c->n == 0)
+		c->idle_since = clock_mono_ms();
 }
 
 /* Close a DoT connection (unless its own callback is running: that frees
  * it when it returns). */
 static void dot_close(struct dot_conn *c)
 {
+	netio_timer_cancel(c->up->loop, c->idle);
+	c->idle = NULL;
 	c->gone = true;
 	if (c->up->dot[c->upstream] == c)
 		c->up->dot[c->upstream] = NULL;
@@ -198,6 +221,67 @@ static void dot_close(struct dot_conn *c)
 		return;
 	netio_out_close(c->out);
 	free(c);
+}
+
+static void dot_idle_fired(void *ctx);
+
+/* Set c's idle timer to fire after delay_ms (replacing one armed). */
+static void dot_idle_arm(struct dot_conn *c, uint64_t delay_ms)
+{
+	netio_timer_cancel(c->up->loop, c->idle);
+	c->idle = netio_timer_add(c->up->loop, delay_ms, dot_idle_fired, c);
+	if (c->idle == NULL)
+		log_err("upstream: no memory for a timer; an idle DoT connection stays open");
+}
+
+/* How long from now until c has been idle for its idle time; busy: its
+ * idle time (at least DOT_IDLE_RECHECK_MIN_MS). */
+static uint64_t dot_idle_delay(const struct dot_conn *c, uint64_t now)
+{
+	uint64_t due = c->idle_since + c->idle_ms;
+
+	if (c->n > 0)
+		return c->idle_ms > DOT_IDLE_RECHECK_MIN_MS ? c->idle_ms : DOT_IDLE_RECHECK_MIN_MS;
+	return due > now ? due - now : 0;
+}
+
+static void dot_idle_fired(void *ctx)
+{
+	struct dot_conn *c = ctx;
+	uint64_t delay = dot_idle_delay(c, clock_mono_ms());
+	char as[64];
+
+	c->idle = NULL; /* the handle dies as the callback starts */
+	if (c->n > 0 || delay > 0) {
+		dot_idle_arm(c, delay);
+		return;
+	}
+	log_debug("upstream %s (tls): idle for %u ms, closed",
+		  netio_addr_str(&c->up->addrs[c->upstream], as, sizeof(as)), c->idle_ms);
+	dot_close(c);
+}
+
+/* The reply msg to the query that asked for the server's idle timeout
+ * (RFC 7828 3.2.1): when it carries one (TIMEOUT, 100 ms units), the
+ * connection's idle time becomes the smaller of ours and 7/8 of the
+ * server's. The client closes first (RFC 7828 3.2, RFC 7766 6.2.1):
+ * the server counts from its answer, before this reply arrived, and the
+ * margin covers the round trip and a late timer. A TIMEOUT of 0 closes
+ * the connection as soon as it is idle. */
+static void dot_keepalive(struct dot_conn *c, const uint8_t *msg, size_t len)
+{
+	const uint8_t *data;
+	size_t dlen;
+	uint64_t ms;
+
+	if (!edns_opt_find(msg, len, DNS_OPT_TCP_KEEPALIVE, &data, &dlen) || dlen != 2)
+		return;
+	ms = (uint64_t)dns_rd16(data) * 100;
+	ms -= ms / 8;
+	if (ms >= c->idle_ms)
+		return;
+	c->idle_ms = (unsigned)ms;
+	dot_idle_arm(c, dot_idle_delay(c, clock_mono_ms()));
 }
 
 /* Close the attempt's socket (or leave its DoT connection, which stays
@@ -305,6 +389,10 @@ static void on_dot_msg(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t
 		}
 	} else if (len >= 2) {
 		id = (uint16_t)(msg[0] << 8 | msg[1]);
+		if (c->ka_asked && id == c->ka_id) {
+			c->ka_asked = false;
+			dot_keepalive(c, msg, len);
+		}
 		for (a = c->bucket[id % DOT_BUCKETS]; a != NULL && a->id != id; a = a->dnext)
 			;
 		/* No attempt with that ID (it timed out, or the server
@@ -318,9 +406,9 @@ static void on_dot_msg(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t
 }
 
 /* Send msg as attempt a on upstream i's DoT connection (opened when there
- * is none). */
+ * is none; ka: msg asks for the server's keepalive). */
 static enum tdns_status dot_send(struct tdns_upstream *up, struct attempt *a,
-				 unsigned i, const uint8_t *msg, size_t len)
+				 unsigned i, const uint8_t *msg, size_t len, bool ka)
 {
 	struct dot_conn *c = up->dot[i];
 	struct attempt *b, **bucket;
@@ -335,6 +423,9 @@ static enum tdns_status dot_send(struct tdns_upstream *up, struct attempt *a,
 			return TDNS_ENOMEM;
 		c->up = up;
 		c->upstream = i;
+		c->idle_ms = up->idle_ms;
+		c->ka_asked = ka;
+		c->ka_id = a->id;
 		st = netio_out_tls(up->loop, &up->addrs[i], up->tls, up->auth[i],
 				   &up->sess[i], on_dot_msg, c, &c->out);
 		if (st != TDNS_OK) {
@@ -342,6 +433,7 @@ static enum tdns_status dot_send(struct tdns_upstream *up, struct attempt *a,
 			return st;
 		}
 		up->dot[i] = c;
+		dot_idle_arm(c, c->idle_ms);
 	}
 	/* A 16-bit ID clash with a query still in flight (1 in 65536 per
 	 * pair): this one goes to the next upstream instead. */
@@ -379,6 +471,7 @@ static enum tdns_status send_attempt(struct tdns_upstream *up, uint64_t token, u
 	struct attempt *a = NULL;
 	char addr[64];
 	size_t clen;
+	bool ka;
 	enum tdns_status st = TDNS_ENOMEM;
 
 	a = pool_get(&up->spare, sizeof(*a));
@@ -401,8 +494,18 @@ static enum tdns_status send_attempt(struct tdns_upstream *up, uint64_t token, u
 		len = clen;
 	}
 	if (is_dot(up, idx)) {
-		/* DoT: TC never happens on a stream; tcp changes nothing. */
-		st = dot_send(up, a, idx, msg, len);
+		/* DoT: TC never happens on a stream; tcp changes nothing.
+		 * The first query on a new connection asks for the server's
+		 * idle timeout (RFC 7828 3.2.1; no cookies on DoT, so qbuf
+		 * is free). */
+		ka = up->dot[idx] == NULL &&
+		     edns_opt_append(msg, len, DNS_OPT_TCP_KEEPALIVE, NULL, 0, up->qbuf,
+				     sizeof(up->qbuf), &clen);
+		if (ka) {
+			msg = up->qbuf;
+			len = clen;
+		}
+		st = dot_send(up, a, idx, msg, len, ka);
 	} else {
 		st = tcp ? netio_out_tcp(up->loop, a->to, on_msg, a, &a->out)
 			 : netio_out_udp(up->loop, a->to, on_msg, a, &a->out);
@@ -504,6 +607,7 @@ enum tdns_status upstream_new(struct tdns_loop *loop, const struct tdns_addr *ad
 	memcpy(up->addrs, addrs, n * sizeof(*addrs));
 	up->n = n;
 	up->loop = loop;
+	up->idle_ms = UPSTREAM_IDLE_DEFAULT_MS;
 	if (auth != NULL) {
 		up->tls = tls;
 		up->auth = calloc(n, sizeof(*up->auth));
@@ -570,6 +674,11 @@ struct tdns_transport upstream_transport(struct tdns_upstream *up)
 void upstream_set_resolver(struct tdns_upstream *up, struct tdns_resolver *r)
 {
 	up->r = r;
+}
+
+void upstream_set_idle(struct tdns_upstream *up, unsigned ms)
+{
+	up->idle_ms = ms;
 }
 
 enum tdns_status upstream_set_cookies(struct tdns_upstream *up, bool on)

@@ -2,7 +2,7 @@
 # tools/ir_replay.sh - instructions per query of one build, quickly: the
 # callgrind column of tools/bench.sh without the rest of the bench.
 #
-# usage: tools/ir_replay.sh BUILD_DIR [upper|hit|miss|valhit|valmiss]...
+# usage: tools/ir_replay.sh BUILD_DIR [upper|hit|miss|dotmiss|valhit|valmiss]...
 # A 20000-name zone is loaded into a scratch store; each path runs its
 # daemon (one thread) under valgrind --tool=callgrind twice, with and
 # without a replay of 2000 queries (dnsperf), and prints
@@ -16,11 +16,15 @@
 # zone signed as tools/bench.sh signs it (ECDSA P-256, NSEC3), served by a
 # second tierdns-upper, the measured tierdns-local given its DS as the
 # trust anchor and primed with a few other names (the DNSKEY and DS are
-# then cached), so a miss costs one RRSIG verification. It prints figures;
+# then cached), so a miss costs one RRSIG verification. dotmiss is miss
+# forwarded over DNS over TLS (--upstream-tls) to the tierdns-upper's
+# --tls-listen, with a self-signed certificate made here: the connection is
+# opened by the startup probe in both runs, so the figure is the cost of a
+# miss on an open DoT connection. It prints figures;
 # it asserts nothing. The hit path varies by about +-100 Ir between runs
 # (how many packets each wakeup finds): compare medians of a few.
 set -u
-[ $# -ge 1 ] && [ -x "$1/tierdns-upper" ] || { echo "usage: $0 BUILD_DIR [upper|hit|miss|valhit|valmiss]..." >&2; exit 2; }
+[ $# -ge 1 ] && [ -x "$1/tierdns-upper" ] || { echo "usage: $0 BUILD_DIR [upper|hit|miss|dotmiss|valhit|valmiss]..." >&2; exit 2; }
 b=$1; shift
 paths=${*:-upper hit miss}
 w=$(mktemp -d /tmp/irw.XXXX)
@@ -33,7 +37,15 @@ gq 0 $k $w/hit.txt; gq 5000 $((5000+k)) $w/miss.txt; gq 19000 19010 $w/prime.txt
 $b/tierdns-zone --db $w/up load $w/z >/dev/null 2>&1
 port() { echo $((20000 + RANDOM % 20000)); }
 UP=$(port)
-$b/tierdns-upper --db $w/up --listen 127.0.0.1 --port $UP --threads 1 >/dev/null 2>&1 & UPID=$!
+DUP=$(port)
+TLS_ARGS=()
+case " $paths " in *" dotmiss "*)
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=dns.test \
+    -addext subjectAltName=DNS:dns.test -keyout $w/key.pem -out $w/cert.pem >/dev/null 2>&1 ||
+    { echo "no certificate" >&2; exit 1; }
+  TLS_ARGS=(--tls-listen 127.0.0.1:$DUP --tls-cert $w/cert.pem --tls-key $w/key.pem) ;;
+esac
+$b/tierdns-upper --db $w/up --listen 127.0.0.1 --port $UP --threads 1 "${TLS_ARGS[@]}" >/dev/null 2>&1 & UPID=$!
 SUP=""; SUPID=""
 case " $paths " in *" val"*)
   (cd $w && k=$(ldns-keygen -a ECDSAP256SHA256 -k bench.) && z=$(ldns-keygen -a ECDSAP256SHA256 bench.) &&
@@ -63,6 +75,7 @@ for p in $paths; do case $p in
  upper) run upper $w/hit.txt $w/hit.txt $b/tierdns-upper --db $w/up --listen 127.0.0.1 --threads 1 ${UPPER_ARGS-} ;;
  hit) run hit $w/hit.txt $w/hit.txt $b/tierdns-local --db $w/loc --listen 127.0.0.1 --threads 1 --upstream 127.0.0.1:$UP ${LOCAL_ARGS-} ;;
  miss) run miss "" $w/miss.txt $b/tierdns-local --db $w/loc --listen 127.0.0.1 --threads 1 --upstream 127.0.0.1:$UP ${LOCAL_ARGS-} ;;
+ dotmiss) run dotmiss "" $w/miss.txt $b/tierdns-local --db $w/loc --listen 127.0.0.1 --threads 1 --upstream-tls "127.0.0.1:$DUP#dns.test" --tls-ca $w/cert.pem ${LOCAL_ARGS-} ;;
  valhit) run valhit $w/hit.txt $w/hit.txt $b/tierdns-local --db $w/loc --listen 127.0.0.1 --threads 1 --upstream 127.0.0.1:$SUP --trust-anchor $w/anchor ${LOCAL_ARGS-} ;;
  valmiss) run valmiss $w/prime.txt $w/miss.txt $b/tierdns-local --db $w/loc --listen 127.0.0.1 --threads 1 --upstream 127.0.0.1:$SUP --trust-anchor $w/anchor ${LOCAL_ARGS-} ;;
 esac; done

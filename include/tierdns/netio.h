@@ -259,7 +259,10 @@ bool netio_out_auth_failed(const struct tdns_out *o);
  * (ECONNREFUSED: the ICMP port unreachable of a UDP peer), 0 if it was
  * none (the peer closed, a TLS error of the session). */
 int netio_out_errno(const struct tdns_out *o);
-/* Close and free; no callback afterwards. */
+/* Close and free; no callback afterwards (o is gone for the caller). A
+ * TLS socket whose handshake is done sends close_notify and its FIN, and
+ * the loop keeps the descriptor, dropping what arrives, until the peer
+ * closes too or a second passes: a clean close, not a reset. */
 void netio_out_close(struct tdns_out *o);
 
 /* ---- timers ---- */

@@ -114,6 +114,7 @@ struct tdns_opts {
 	uint32_t max_ttl;        /* --max-ttl, seconds, default 86400 */
 	uint32_t max_neg_ttl;    /* --max-neg-ttl, seconds, default 3600 */
 	unsigned upstream_timeout_ms; /* --timeout, default 2000 (SERVFAIL < 3 s) */
+	unsigned upstream_idle_ms; /* --upstream-idle, default 10000 (upstream.h) */
 	uint64_t cache_size;     /* --cache-size: bytes of cached answers, default 64 MiB */
 	/* --allow CIDR, repeatable; without any, acl_default (acl.h) */
 	struct tdns_acl_entry allow[OPTS_MAX_ALLOW];

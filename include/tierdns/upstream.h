@@ -9,7 +9,11 @@
  * loop, opened at its first attempt and kept for the next ones, which are
  * pipelined on it; a failed connection (wrong certificate, reset, closed
  * by the server) fails the attempts on it, and the next attempt opens a
- * new one. Replies go to
+ * new one, resuming the TLS session. The client closes a DoT connection
+ * that has had no query in flight for its idle time (upstream_set_idle;
+ * RFC 7766 6.2.1, RFC 7858 3.4), or sooner when the server's answer to
+ * the connection's first query, which asks for it, carries a shorter
+ * edns-tcp-keepalive (RFC 7828). Replies go to
  * resolver_on_reply; the socket is closed when the resolver says the attempt
  * is done. The resolver's wake-up requests become one netio timer.
  *
@@ -40,6 +44,13 @@ void upstream_free(struct tdns_upstream *up);
 struct tdns_transport upstream_transport(struct tdns_upstream *up);
 /* The resolver that receives the replies (set before the loop runs). */
 void upstream_set_resolver(struct tdns_upstream *up, struct tdns_resolver *r);
+
+/* How long a DoT connection may stay without a query in flight before the
+ * client closes it, in ms (default UPSTREAM_IDLE_DEFAULT_MS; 0: as soon
+ * as it is idle). Connections opened afterwards take it. Clear TCP
+ * connections are one per attempt, closed when it ends. */
+#define UPSTREAM_IDLE_DEFAULT_MS 10000
+void upstream_set_idle(struct tdns_upstream *up, unsigned ms);
 
 /* DNS cookies to the clear (UDP, TCP) upstreams (RFC 7873, cookie.h):
  * every query carries our client cookie for that upstream and the server

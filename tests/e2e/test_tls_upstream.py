@@ -9,13 +9,22 @@ time. Cases:
     TLS connection (reused and pipelined: /proc/net/tcp shows exactly one
     established connection to the upper's TLS port, one worker);
   - the upper restarts: the next miss opens a new connection and is
-    answered; once the upper closes that one as idle (--tcp-idle), the
-    next miss reconnects resuming the TLS session (the upper logs it);
+    answered; the first query on it asks for the upper's keepalive (RFC
+    7828), whose answer gives the upper's --tcp-idle: the local, with its
+    own --upstream-idle longer (the default 10 s), closes the idle
+    connection after 7/8 of the upper's, before the upper does, cleanly
+    (close_notify, FINs both ways: TIME_WAIT, no reset); the next
+    miss reconnects resuming the TLS session (the upper logs it);
+  - a local with --upstream-idle 300 closes its idle connection itself
+    after 300 ms (long before the upper's idle timeout), and its next
+    miss reconnects, resumed;
   - a dead first DoT upstream fails over to the second within 3 s;
   - the wrong authentication name, and a certificate from another CA,
     fail closed: SERVFAIL with an Extended DNS Error, and a log line
     naming the upstream, the name and the reason;
-  - local -> Unbound's DoT listener (tls-service-key/pem, tls-port).
+  - local -> Unbound's DoT listener (tls-service-key/pem, tls-port), with
+    edns-tcp-keepalive: the local closes the idle connection after 7/8 of
+    Unbound's keepalive timeout.
 Every daemon exits 0 on SIGTERM (no sanitizer report).
 """
 import os
@@ -57,7 +66,7 @@ ua = hl.rand_addr()
 utp = tl.free_port(ua)
 
 
-IDLE_MS = 1500
+IDLE_MS = 4000  # the upper's --tcp-idle, and so the keepalive it gives
 
 
 def start_upper(port=None, c=cert, k=key):
@@ -72,7 +81,7 @@ UPPER_DOT = "%s:%d" % (ua, utp)
 
 
 def start_local(label, *upstreams, ca=pki.ca):
-    args = ["--db", os.path.join(h.tmp, label.lower()), "-t", "1", "--tls-ca", ca,
+    args = ["--db", os.path.join(h.tmp, label.lower()), "-t", "1", "--tls-ca", ca, "-v",
             "--control", os.path.join(h.tmp, label.lower() + ".sock")]
     for u in upstreams:
         args += ["--upstream-tls", u]
@@ -90,6 +99,57 @@ def established_to(addr, port):
             if p[2] == want and p[3] == "01":
                 n += 1
     return n
+
+
+def tcp_table():
+    """{(local, remote): state} of the IPv4 TCP sockets (/proc/net/tcp)."""
+    with open("/proc/net/tcp") as f:
+        return {(p[1], p[2]): p[3] for p in (x.split() for x in f.readlines()[1:])}
+
+
+UPPER_HEX = "%08X:%04X" % (int.from_bytes(socket.inet_aton(ua), "little"), utp)
+
+
+def new_conn(before):
+    """The (client, upper) key of the one connection to the upper's TLS
+    port that is not in the table before, or None."""
+    new = [k for k in tcp_table() if k[1] == UPPER_HEX and k not in before]
+    return new[0] if len(new) == 1 else None
+
+
+def idle_closes(d):
+    """The local's log lines (-v) saying it closed an idle DoT connection."""
+    return [x for x in d.log_text().splitlines() if "(tls): idle for" in x]
+
+
+TIME_WAIT = "06"
+
+
+def time_wait(key):
+    """One side of the connection key is in TIME_WAIT: it ended with a FIN
+    each way (a reset leaves no trace). Which side depends on whose FIN
+    went first: the upper answers the local's close_notify with its own
+    and its FIN, which can overtake the local's FIN."""
+    t = tcp_table()
+    return TIME_WAIT in (t.get(key), t.get((key[1], key[0])))
+
+
+def wait_idle_close(d, before, key, seconds):
+    """Wait up to seconds for the local d to log one more idle close than
+    the before lines, then up to 2 s for the connection key to end in
+    TIME_WAIT: (the new line or None, seconds waited for it, whether it
+    ended cleanly)."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        lines = idle_closes(d)
+        if len(lines) > len(before):
+            waited = time.monotonic() - t0
+            t1 = time.monotonic()
+            while not time_wait(key) and time.monotonic() - t1 < 2:
+                time.sleep(0.02)
+            return lines[-1], waited, time_wait(key)
+        time.sleep(0.02)
+    return None, time.monotonic() - t0, time_wait(key)
 
 
 def check_answers(d, names, what):
@@ -130,6 +190,7 @@ h.daemons.remove(upper)
 upper = start_upper(port=upper.port)
 h.check(tl.wait_listening(ua, utp), "upper (restarted): TLS port not listening")
 time.sleep(0.3)
+before = set(tcp_table())
 m, _ = hl.query(local, "lists.site", timeout=4)
 if m is not None and m.rcode() == dns.rcode.SERVFAIL:
     # A miss sent just as the old connection died may fail once (the
@@ -139,19 +200,51 @@ h.check(m is not None and m.rcode() in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN),
         "local: no answer over a new DoT connection after the upper restarted: %s" % m)
 h.check("session resumed" not in upper.log_text(),
         "upper: a session resumed before any could be")
+conn = new_conn(before)
+h.check(conn is not None, "local -> upper: no new DoT connection after the restart")
 
-# ---- resumption: the upper closes the idle connection, the next miss
-# reconnects with the ticket it was given ----
-deadline = time.monotonic() + IDLE_MS / 1000 + 5
-while established_to(ua, utp) > 0 and time.monotonic() < deadline:
-    time.sleep(0.1)
-h.check(established_to(ua, utp) == 0, "upper did not close the idle DoT connection")
+# ---- the upper's keepalive (RFC 7828) is shorter than the local's
+# --upstream-idle (10 s): the local closes the idle connection first,
+# at 7/8 of it; the next miss reconnects with the ticket it was given ----
+line, waited, clean = wait_idle_close(local, idle_closes(local), conn, IDLE_MS / 1000 + 5)
+h.check(line is not None and "idle for %d ms, closed" % (IDLE_MS * 7 // 8) in line and
+        1.0 <= waited < IDLE_MS / 1000 and clean,
+        "idle DoT connection with the upper's keepalive %d ms: want the local to close "
+        "it after %d ms, cleanly, got %r after %.2f s (TIME_WAIT: %s)" %
+        (IDLE_MS, IDLE_MS * 7 // 8, line, waited, clean))
 m, _ = hl.query(local, "resume.site", timeout=4)
 h.check(m is not None and m.rcode() == dns.rcode.NXDOMAIN,
         "local: no answer after reconnecting: %s" % m)
 time.sleep(0.2)
 h.check("session resumed" in upper.log_text(),
         "local -> upper: the second connection did not resume the TLS session")
+
+# ---- --upstream-idle shorter than the upper's keepalive: the local
+# closes after its own idle time, and the next miss reconnects, resumed ----
+short = h.start("SHORTIDLE", hl.LOCAL_BIN,
+                ["--db", os.path.join(h.tmp, "shortidle"), "-t", "1", "--tls-ca", pki.ca, "-v",
+                 "--upstream-tls", UPPER_DOT + "#" + NAME, "--upstream-idle", "300"])
+for rnd in range(2):
+    before = set(tcp_table())
+    resumed = upper.log_text().count("session resumed")
+    m, _ = hl.query(short, "webapp.site" if rnd == 0 else "www.site", timeout=4)
+    h.check(m is not None and hl.answer_addrs(m) == EXPECT["webapp.site."],
+            "--upstream-idle 300, query %d: %s" % (rnd, m))
+    conn = new_conn(before)
+    h.check(conn is not None, "--upstream-idle 300, query %d: no new DoT connection" % rnd)
+    line, waited, clean = wait_idle_close(short, idle_closes(short), conn,
+                                          IDLE_MS / 1000 + 5)
+    # Counted from the answer's arrival here, so a little under 300 ms;
+    # the upper would close it only after IDLE_MS.
+    h.check(line is not None and "idle for 300 ms, closed" in line and
+            0.2 <= waited < 2.0 and clean,
+            "--upstream-idle 300, query %d: want the local to close the idle "
+            "connection after 300 ms, cleanly, got %r after %.2f s (TIME_WAIT: %s)" %
+            (rnd, line, waited, clean))
+    if rnd == 1:
+        time.sleep(0.2)
+        h.check(upper.log_text().count("session resumed") > resumed,
+                "--upstream-idle 300: the reconnection did not resume the TLS session")
 
 # ---- failover from a dead DoT upstream ----
 dead = "%s:%d" % (ua, tl.free_port(ua))
@@ -198,6 +291,7 @@ fail_closed("WRONGCA", UPPER_DOT + "#" + NAME, other.ca, "certificate verify fai
 
 # ---- Unbound's DoT listener ----
 ub = shutil.which("unbound") or "/usr/sbin/unbound"
+UB_KA_MS = 4000
 if os.access(ub, os.X_OK):
     ud = os.path.join(h.tmp, "unbound")
     os.makedirs(ud)
@@ -219,6 +313,8 @@ if os.access(ub, os.X_OK):
     use-syslog: no
     logfile: ""
     verbosity: 1
+    edns-tcp-keepalive: yes
+    edns-tcp-keepalive-timeout: %(ka)d
     num-threads: 1
     so-reuseport: no
     access-control: 127.0.0.0/8 allow
@@ -227,7 +323,7 @@ if os.access(ub, os.X_OK):
     local-data: "webapp.example. 300 IN A 192.0.2.99"
 remote-control:
     control-enable: no
-""" % {"a": uba, "p": ubp, "k": key, "c": cert, "d": ud})
+""" % {"a": uba, "p": ubp, "k": key, "c": cert, "d": ud, "ka": UB_KA_MS})
     with open(os.path.join(ud, "unbound.log"), "wb") as lf:
         proc = subprocess.Popen([ub, "-d", "-c", conf], stdout=lf, stderr=subprocess.STDOUT)
     h.children.append(proc)
@@ -245,6 +341,17 @@ remote-control:
                     "local -> unbound DoT, NXDOMAIN: %s" % m)
         h.check(established_to(uba, ubp) == 1,
                 "local -> unbound: %d TLS connections, want 1" % established_to(uba, ubp))
+        # Unbound answers the first query's keepalive with its
+        # edns-tcp-keepalive-timeout: the local closes the idle
+        # connection after 7/8 of it, before Unbound would.
+        t0 = time.monotonic()
+        while not idle_closes(ul) and time.monotonic() - t0 < UB_KA_MS / 1000 + 5:
+            time.sleep(0.05)
+        lines = idle_closes(ul)
+        h.check(len(lines) == 1 and "idle for %d ms, closed" % (UB_KA_MS * 7 // 8) in lines[0],
+                "local -> unbound with edns-tcp-keepalive-timeout %d: want the local to "
+                "close the idle connection after %d ms, got %r" %
+                (UB_KA_MS, UB_KA_MS * 7 // 8, lines))
     proc.terminate()
     proc.wait()
 else:

@@ -28,34 +28,6 @@
 #define OPT_V1 "00 0029 1000 00010000 0000 "
 #define OPT_DO_COOKIE "00 0029 0200 00008000 0008 fde9 0004 deadbeef "
 
-static size_t unhex(const char *s, uint8_t *out, size_t cap)
-{
-	size_t n = 0;
-	int hi = -1;
-
-	for (; *s != '\0'; s++) {
-		int v = 0;
-
-		if (*s == ' ')
-			continue;
-		if (*s >= '0' && *s <= '9')
-			v = *s - '0';
-		else if (*s >= 'a' && *s <= 'f')
-			v = *s - 'a' + 10;
-		else
-			fail_msg("bad hex character '%c'", *s);
-		if (hi < 0) {
-			hi = v;
-			continue;
-		}
-		assert_true(n < cap);
-		out[n++] = (uint8_t)(hi << 4 | v);
-		hi = -1;
-	}
-	assert_int_equal(hi, -1);
-	return n;
-}
-
 enum expect_q { Q_NONE, Q_COPIED };
 
 struct parse_case {
@@ -170,7 +142,7 @@ static void test_parse_table(void **state)
 	for (i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
 		const struct parse_case *c = &parse_cases[i];
 		uint8_t in[1024];
-		size_t len = unhex(c->hex, in, sizeof(in));
+		size_t len = tu_unhex(c->hex, in, sizeof(in));
 		size_t out_len = 0;
 		struct tdns_query q;
 		enum wire_verdict v;
@@ -191,7 +163,7 @@ static enum wire_verdict parse_hex(const char *hex, struct tdns_query *q)
 {
 	static uint8_t out[WIRE_MAX_MSG];
 	uint8_t in[1024];
-	size_t len = unhex(hex, in, sizeof(in));
+	size_t len = tu_unhex(hex, in, sizeof(in));
 	size_t out_len = 0;
 
 	memset(q, 0, sizeof(*q));
@@ -259,7 +231,7 @@ static void test_reply_skeleton(void **state)
 {
 	static uint8_t out[WIRE_MAX_MSG];
 	uint8_t in[256];
-	size_t in_len = unhex("beef 0110 0001 0000 0000 0001 " QN A_IN
+	size_t in_len = tu_unhex("beef 0110 0001 0000 0000 0001 " QN A_IN
 			      OPT_DO_COOKIE, in, sizeof(in));
 	size_t out_len = 0;
 	struct tdns_query q;
@@ -437,7 +409,7 @@ static void test_truncation(void **state)
 static void test_error_reply_raw(void **state)
 {
 	uint8_t in[64], out[64];
-	size_t len = unhex(HDR_Q1 "0000 " QN A_IN, in, sizeof(in));
+	size_t len = tu_unhex(HDR_Q1 "0000 " QN A_IN, in, sizeof(in));
 
 	(void)state;
 	assert_int_equal(wire_error_reply(in, 11, LDNS_RCODE_SERVFAIL, out,
@@ -470,7 +442,7 @@ static void test_garbage(void **state)
 	(void)state;
 	for (s = 0; s < sizeof(seeds) / sizeof(seeds[0]); s++) {
 		uint8_t base[512];
-		size_t base_len = unhex(seeds[s], base, sizeof(base));
+		size_t base_len = tu_unhex(seeds[s], base, sizeof(base));
 
 		for (round = 0; round < 3000; round++) {
 			uint8_t in[512];

@@ -3,10 +3,14 @@
 #include "oracle.h"
 
 #include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 char *tu_tmpdir(char *buf)
 {
@@ -132,4 +136,32 @@ enum tdns_status tu_cache_insert(struct tdns_store *s,
 				  qtype, &m, now);
 	ldns_buffer_free(b);
 	return st;
+}
+
+size_t tu_unhex(const char *s, uint8_t *out, size_t cap)
+{
+	size_t n = 0;
+	int hi = -1;
+
+	for (; *s != '\0'; s++) {
+		int v = 0;
+
+		if (*s == ' ')
+			continue;
+		if (*s >= '0' && *s <= '9')
+			v = *s - '0';
+		else if (*s >= 'a' && *s <= 'f')
+			v = *s - 'a' + 10;
+		else
+			fail_msg("bad hex character '%c'", *s);
+		if (hi < 0) {
+			hi = v;
+			continue;
+		}
+		assert_true(n < cap);
+		out[n++] = (uint8_t)(hi << 4 | v);
+		hi = -1;
+	}
+	assert_int_equal(hi, -1);
+	return n;
 }

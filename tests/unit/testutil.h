@@ -23,6 +23,11 @@ void tu_rmdir(const char *path);
 /* Write text to a fresh temporary file; path returned in buf (64 bytes). */
 char *tu_tmpfile(char *buf, const char *text);
 
+/* Bytes from hex text (spaces ignored, lower case) into out (cap bytes);
+ * returns how many. A bad character, an odd digit count or no room fails
+ * the test. */
+size_t tu_unhex(const char *s, uint8_t *out, size_t cap);
+
 /* Redirect stderr into a temporary file until tu_stderr_release, which
  * restores it and copies what was written into log (cap bytes, NUL
  * terminated, cut). Failures to redirect abort the test program. */
