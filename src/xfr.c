@@ -56,7 +56,10 @@ struct xfr_out {
 	size_t used;
 	bool full;
 	enum tdns_status st;
-	uint8_t owners[ANS_MAX_RRSETS][NAME_WIRE_MAX];
+	/* The owner names of the message's RRsets, one after the other: each
+	 * is counted in used at least once, so the budget bounds them. */
+	uint8_t owners[XFR_BUDGET + 4000u + NAME_WIRE_MAX];
+	size_t owners_len;
 	struct tsig_state *tsig; /* a signed query: sign every message */
 };
 
@@ -125,7 +128,7 @@ static int walk_cb(void *ctx, const uint8_t *key, size_t klen, uint16_t type,
 	struct xfr_out *x = ctx;
 	uint8_t rk[RECORD_KEY_MAX];
 	size_t rklen, olen, wire;
-	uint8_t *owner = x->owners[x->a.n];
+	uint8_t *owner = x->owners + x->owners_len;
 
 	if (x->phase != PH_NSEC3) {
 		/* The apex SOA opens and closes the transfer. */
@@ -153,6 +156,7 @@ static int walk_cb(void *ctx, const uint8_t *key, size_t klen, uint16_t type,
 		return 1;
 	}
 	add_rrset(x, owner, type, v, wire);
+	x->owners_len += olen;
 	memcpy(x->last, rk, rklen);
 	x->last_len = rklen;
 	return 0;
@@ -198,6 +202,7 @@ static void fill(struct xfr_out *x)
 	answer_reset(&x->a);
 	x->a.aa = true;
 	x->used = 0;
+	x->owners_len = 0;
 	x->full = false;
 	while (!x->full && x->st == TDNS_OK && x->phase != PH_DONE) {
 		switch (x->phase) {

@@ -47,7 +47,11 @@ enum ans_section {
 			     * section): the two go into a reply together
 			     * or not at all (RFC 4035 3.1.1) */
 
-#define ANS_MAX_RRSETS 128   /* entries per answer; more sets TC */
+/* Entries per answer; more sets TC. A zone transfer message holds up to
+ * this many RRsets less one: 1023 A records make about 24 KB (NSD's
+ * messages hold about 16 KB); fewer records a message made a transfer
+ * slower to read than NSD's. */
+#define ANS_MAX_RRSETS 1024
 #define ANS_ARENA 1024       /* bytes for owner names and synthesized rdata */
 #define ANS_EDE_TEXT_MAX 64  /* EXTRA-TEXT of an EDE option, bytes */
 #define ANS_COOKIE_MAX 40    /* COOKIE option data (RFC 7873 4) */
