@@ -278,6 +278,18 @@ static size_t count_left(const struct recbuf *b)
 	return n;
 }
 
+/* The bytes of the records of b that cancel_common left: what put_list
+ * writes of it. */
+static size_t bytes_left(const struct recbuf *b)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->n; i++)
+		if (b->off[i] != SIZE_MAX)
+			n += rec_len(b->data + b->off[i]);
+	return n;
+}
+
 /* The apex SOA among the records left, or SIZE_MAX; the count left. */
 static size_t find_soa(const struct recbuf *b, const uint8_t *apex_wire,
 		       size_t apex_wlen, uint32_t *left)
@@ -322,9 +334,9 @@ struct entry {
 };
 
 /* Drop diffs, those furthest behind serial first, until the zone's fit in
- * JOURNAL_MAX_BYTES. */
+ * max bytes. */
 static enum tdns_status trim(struct tdns_txn *t, const uint8_t *apex, size_t apex_len,
-			     uint32_t serial)
+			     uint32_t serial, uint64_t max)
 {
 	uint8_t pfx[JKEY_MAX], k[JKEY_MAX];
 	struct tdns_cursor *c = NULL;
@@ -361,7 +373,7 @@ static enum tdns_status trim(struct tdns_txn *t, const uint8_t *apex, size_t ape
 	store_cursor_close(c);
 	c = NULL;
 	st = TDNS_OK;
-	while (total > JOURNAL_MAX_BYTES && n > 0) {
+	while (total > max && n > 0) {
 		best = 0;
 		for (i = 1; i < n; i++)
 			if (serial - e[i].from > serial - e[best].from)
@@ -383,7 +395,8 @@ enum tdns_status journal_end(struct tdns_txn *t, bool keep)
 	struct tracker *tr = store_txn_user(t);
 	uint8_t apex_wire[NAME_WIRE_MAX], k[JKEY_MAX];
 	struct tdns_zone_meta m;
-	size_t awlen, dsoa, asoa;
+	uint64_t max = 0;
+	size_t awlen, dsoa, asoa, size;
 	uint32_t ndel, nadd;
 	uint8_t *val = NULL, *p;
 	enum tdns_status st = TDNS_OK;
@@ -412,15 +425,20 @@ enum tdns_status journal_end(struct tdns_txn *t, bool keep)
 	if (ndel == 0 && nadd == 0)
 		goto out;
 	st = zonedb_get_meta(t, tr->apex, tr->apex_len, &m);
+	if (st == TDNS_OK)
+		st = zonedb_get_journal_max(t, tr->apex, tr->apex_len, &max);
 	if (st != TDNS_OK)
 		goto out;
+	if (max == 0)
+		max = JOURNAL_MAX_BYTES;
+	size = DIFF_HDR + bytes_left(&tr->del) + bytes_left(&tr->add);
 	if (dsoa == SIZE_MAX || asoa == SIZE_MAX || m.serial == tr->old_serial ||
-	    tr->del.len + tr->add.len + DIFF_HDR > JOURNAL_MAX_BYTES) {
+	    size > max) {
 		/* Not expressible as a diff, or larger than the bound. */
 		st = journal_drop(t, tr->apex, tr->apex_len);
 		goto out;
 	}
-	val = malloc(DIFF_HDR + tr->del.len + tr->add.len);
+	val = malloc(size);
 	if (val == NULL) {
 		st = TDNS_ENOMEM;
 		goto out;
@@ -433,7 +451,7 @@ enum tdns_status journal_end(struct tdns_txn *t, bool keep)
 	st = store_put(t, TDNS_DB_JOURNAL, k, jkey(tr->apex, tr->apex_len, tr->old_serial, k),
 		       val, (size_t)(p - val));
 	if (st == TDNS_OK)
-		st = trim(t, tr->apex, tr->apex_len, m.serial);
+		st = trim(t, tr->apex, tr->apex_len, m.serial, max);
 out:
 	free(val);
 	recbuf_free(&tr->del);

@@ -89,8 +89,9 @@ static enum auth_xfr_verdict upper_xfr_allowed(const void *ctx, const uint8_t *a
 		       ? AUTH_XFR_ALLOW : AUTH_XFR_REFUSE;
 }
 
-/* Each zone stanza's serial-policy into the store, where tierdns-zone add
- * and delete read it (zonedb.h); a stanza without the key clears it. */
+/* Each zone stanza's serial-policy and journal-size into the store, where
+ * every process changing the zone reads them (zonedb.h); a stanza without
+ * the keys clears them. */
 static void upper_record_policies(struct tdns_store *store, const struct zone_keys *zk)
 {
 	struct tdns_txn *t = NULL;
@@ -100,14 +101,16 @@ static void upper_record_policies(struct tdns_store *store, const struct zone_ke
 		return;
 	st = store_begin(store, true, &t);
 	for (unsigned i = 0; i < zk->n && st == TDNS_OK; i++)
-		st = zonedb_put_serial_policy(t, zk->z[i].key, zk->z[i].len,
-					      (enum zonedb_serial_policy)zk->z[i].conf->serial_policy);
+		st = zonedb_put_zone_policy(t, zk->z[i].key, zk->z[i].len,
+					    (enum zonedb_serial_policy)zk->z[i].conf->serial_policy,
+					    zk->z[i].conf->journal_size);
 	if (st == TDNS_OK)
 		st = store_commit(t);
 	else
 		store_abort(t);
 	if (st != TDNS_OK)
-		log_err("the zones' serial-policy could not be recorded in the store: %s",
+		log_err("the zones' serial-policy and journal-size could not be recorded "
+			"in the store: %s",
 			tdns_strerror(st));
 }
 

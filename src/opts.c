@@ -26,6 +26,7 @@
 #include "tierdns/config.h"
 #include "tierdns/control.h"
 #include "tierdns/cookie.h"
+#include "tierdns/journal.h"
 #include "tierdns/zonedb.h"
 
 /* The build's state directory (GNUInstallDirs: LOCALSTATEDIR/lib/tierdns,
@@ -329,7 +330,8 @@ static const struct opts_def opt_table[] = {
 /* The keys of a zones: stanza (other issues add theirs). */
 static const char *const zone_keys[] = { "name", "allow-transfer", "allow-transfer-key",
 					  "notify", "primaries", "primary-key",
-					  "serial-policy", "notify-source", "transfer-source" };
+					  "serial-policy", "journal-size", "notify-source",
+					  "transfer-source" };
 
 _Static_assert(sizeof(unsigned) == sizeof(uint32_t), "K_UINT stores unsigned as 32 bits");
 
@@ -427,8 +429,8 @@ static bool parse_uint(const char *s, unsigned long long min,
 	return true;
 }
 
-/* "268435456", "256M", "1g": bytes, at least 1 MiB. */
-static bool parse_size(const char *s, uint64_t *out)
+/* "268435456", "256M", "1g": bytes, at least min. */
+static bool parse_size(const char *s, uint64_t min, uint64_t *out)
 {
 	unsigned long long v, mult = 1;
 	char *end;
@@ -446,7 +448,7 @@ static bool parse_size(const char *s, uint64_t *out)
 	case 'g': case 'G': mult = 1ull << 30; end++; break;
 	default: return false;
 	}
-	if (*end != '\0' || v > UINT64_MAX / mult || v * mult < (1ull << 20))
+	if (*end != '\0' || v > UINT64_MAX / mult || v * mult < min)
 		return false;
 	*out = v * mult;
 	return true;
@@ -771,7 +773,7 @@ static bool opt_apply(struct opts_build *b, const struct opts_def *d, const char
 		}
 		return true;
 	case K_SIZE:
-		if (!parse_size(text, &size))
+		if (!parse_size(text, 1ull << 20, &size))
 			return bad(e, NULL, text, d->range);
 		memcpy(field(o, d), &size, sizeof(size));
 		return true;
@@ -1278,6 +1280,13 @@ bool opts_zone_set(struct opts_build *b, const char *key, const char *text,
 							     : &z->transfer_source) == TDNS_OK)
 			return true;
 		snprintf(err, cap, "invalid address '%s'%s", text, SOURCE_HINT);
+		return false;
+	}
+	if (strcmp(key, "journal-size") == 0) {
+		if (parse_size(text, JOURNAL_SIZE_MIN, &z->journal_size) &&
+		    z->journal_size <= JOURNAL_SIZE_MAX)
+			return true;
+		snprintf(err, cap, "'%s': bytes from 64K to 4G (16M, 1G)", text);
 		return false;
 	}
 	if (strcmp(key, "serial-policy") == 0) {
@@ -1879,6 +1888,9 @@ static void print_zones(FILE *f, const struct tdns_opts *o)
 			fprintf(f, "\n    serial-policy: %s",
 				z->serial_policy == ZONEDB_SERIAL_UNIXTIME ? "unixtime"
 									   : "increment");
+		if (z->journal_size > 0)
+			fprintf(f, "\n    journal-size: %llu",
+				(unsigned long long)z->journal_size);
 		if (z->notify_source.len > 0)
 			fprintf(f, "\n    notify-source: \"%s\"",
 				listen_str(&z->notify_source, 0, buf, sizeof(buf)));
@@ -2001,24 +2013,30 @@ static const char *serial_policy_name(int p)
 	       : p == ZONEDB_SERIAL_INCREMENT ? "increment" : "none (increment)";
 }
 
-/* The serial-policy of the stanzas of run that now has too (by name) is
- * taken from now, each change logged: the one key of a stanza a reload
- * applies (tierdns-upper writes it to the store, where tierdns-zone reads
- * it at each edit). A stanza added or removed is a change of the zones
- * the diff names. */
-static void reload_serial_policies(struct tdns_opts *run, const struct tdns_opts *now)
+/* The serial-policy and journal-size of the stanzas of run that now has
+ * too (by name) are taken from now, each change logged: the keys of a
+ * stanza a reload applies (tierdns-upper writes them to the store, where
+ * tierdns-zone reads them at each edit). A stanza added or removed is a
+ * change of the zones the diff names. */
+static void reload_zone_policies(struct tdns_opts *run, const struct tdns_opts *now)
 {
 	for (unsigned i = 0; i < run->n_zones; i++) {
 		struct tdns_zone_conf *z = &run->zones[i];
 
 		for (unsigned j = 0; j < now->n_zones; j++) {
-			if (strcasecmp(z->name, now->zones[j].name) != 0 ||
-			    z->serial_policy == now->zones[j].serial_policy)
+			if (strcasecmp(z->name, now->zones[j].name) != 0)
 				continue;
-			log_info("zone %s: serial-policy %s -> %s", z->name,
-				 serial_policy_name(z->serial_policy),
-				 serial_policy_name(now->zones[j].serial_policy));
+			if (z->serial_policy != now->zones[j].serial_policy)
+				log_info("zone %s: serial-policy %s -> %s", z->name,
+					 serial_policy_name(z->serial_policy),
+					 serial_policy_name(now->zones[j].serial_policy));
+			if (z->journal_size != now->zones[j].journal_size)
+				log_info("zone %s: journal-size %llu -> %llu bytes (0: the "
+					 "default)", z->name,
+					 (unsigned long long)z->journal_size,
+					 (unsigned long long)now->zones[j].journal_size);
 			z->serial_policy = now->zones[j].serial_policy;
+			z->journal_size = now->zones[j].journal_size;
 		}
 	}
 }
@@ -2054,7 +2072,7 @@ void opts_reload(struct tdns_opts *run)
 	target_changed = run->log_target != now.log_target;
 	run->verbose = now.verbose;
 	run->log_target = now.log_target;
-	reload_serial_policies(run, &now);
+	reload_zone_policies(run, &now);
 	diff(run->prog, run, &now, true, restart, sizeof(restart));
 	snprintf(line, sizeof(line), "configuration re-read from %s: %s%s%s%s",
 		 now.config_path ? now.config_path : "the command line (no file)",

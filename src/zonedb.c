@@ -1420,18 +1420,21 @@ static size_t policy_key(const uint8_t *apex, size_t apex_len, uint8_t *out)
 	return sizeof(POLICY_PREFIX) - 1 + apex_len;
 }
 
-enum tdns_status zonedb_put_serial_policy(struct tdns_txn *t, const uint8_t *apex,
-					  size_t apex_len, enum zonedb_serial_policy p)
+enum tdns_status zonedb_put_zone_policy(struct tdns_txn *t, const uint8_t *apex,
+					size_t apex_len, enum zonedb_serial_policy p,
+					uint64_t journal_max)
 {
-	uint8_t key[sizeof(POLICY_PREFIX) + NAME_KEY_MAX], v = (uint8_t)p;
+	uint8_t key[sizeof(POLICY_PREFIX) + NAME_KEY_MAX], v[9];
 	size_t klen;
 	enum tdns_status st;
 
 	if (apex_len > NAME_KEY_MAX)
 		return TDNS_EINVAL;
 	klen = policy_key(apex, apex_len, key);
-	if (p != ZONEDB_SERIAL_ZONE)
-		return store_put(t, TDNS_DB_META, key, klen, &v, 1);
+	v[0] = (uint8_t)p;
+	dns_wr64(v + 1, journal_max);
+	if (p != ZONEDB_SERIAL_ZONE || journal_max > 0)
+		return store_put(t, TDNS_DB_META, key, klen, v, journal_max > 0 ? 9 : 1);
 	st = store_del(t, TDNS_DB_META, key, klen);
 	return st == TDNS_ENOTFOUND ? TDNS_OK : st;
 }
@@ -1449,8 +1452,26 @@ enum tdns_status zonedb_get_serial_policy(struct tdns_txn *t, const uint8_t *ape
 	st = store_get(t, TDNS_DB_META, key, policy_key(apex, apex_len, key), &v);
 	if (st == TDNS_ENOTFOUND)
 		return TDNS_OK;
-	if (st == TDNS_OK && v.len == 1 && v.data[0] == ZONEDB_SERIAL_UNIXTIME)
+	if (st == TDNS_OK && v.len >= 1 && v.data[0] == ZONEDB_SERIAL_UNIXTIME)
 		*p = ZONEDB_SERIAL_UNIXTIME;
+	return st;
+}
+
+enum tdns_status zonedb_get_journal_max(struct tdns_txn *t, const uint8_t *apex,
+					size_t apex_len, uint64_t *journal_max)
+{
+	uint8_t key[sizeof(POLICY_PREFIX) + NAME_KEY_MAX];
+	struct tdns_val v;
+	enum tdns_status st;
+
+	*journal_max = 0;
+	if (apex_len > NAME_KEY_MAX)
+		return TDNS_EINVAL;
+	st = store_get(t, TDNS_DB_META, key, policy_key(apex, apex_len, key), &v);
+	if (st == TDNS_ENOTFOUND)
+		return TDNS_OK;
+	if (st == TDNS_OK && v.len == 9)
+		*journal_max = dns_rd64(v.data + 1);
 	return st;
 }
 

@@ -21,8 +21,8 @@
  * commit; in between, zonedb.c calls journal_note for every RRset it
  * writes or deletes in t (the old and the new value) and for the NSEC3
  * records of the denial index. A zone not yet held (its first load) gets
- * no diff. The diffs of a zone are bounded to JOURNAL_MAX_BYTES in all:
- * the oldest go first; a single diff larger than that empties the zone's
+ * no diff. The diffs of a zone are bounded in all, to its journal-size
+ * (zonedb_get_journal_max) or JOURNAL_MAX_BYTES: the oldest go first; a single diff larger than that empties the zone's
  * journal (IXFR then answers with the whole zone, RFC 1995 4).
  *
  * The tracker lives on the transaction (store_txn_set_user): one zone per
@@ -44,7 +44,10 @@
 #include "tierdns/status.h"
 #include "tierdns/store.h"
 
-#define JOURNAL_MAX_BYTES (16u << 20) /* per zone */
+#define JOURNAL_MAX_BYTES (16u << 20) /* per zone, unless its journal-size */
+/* The range of a zone's journal-size (tierdns.conf(5)). */
+#define JOURNAL_SIZE_MIN (64ull << 10)
+#define JOURNAL_SIZE_MAX (4ull << 30)
 
 /* Start following the zone with apex in write transaction t (*serial is
  * its serial now, when it is held). TDNS_OK also when the zone is not held

@@ -15,8 +15,8 @@
  * as long as the process) or owned by the opts themselves (text read from
  * the file); opts_free releases the latter. A struct tdns_opts is filled by
  * opts_parse/opts_load and read-only afterwards (the daemons share it
- * between threads), except the log fields and the zones' serial_policy at
- * a reload (opts_reload), which no worker reads.
+ * between threads), except the log fields and the zones' serial_policy
+ * and journal_size at a reload (opts_reload), which no worker reads.
  */
 #ifndef TIERDNS_OPTS_H
 #define TIERDNS_OPTS_H
@@ -79,6 +79,10 @@ struct tdns_zone_conf {
 	 * delete raise the serial (recorded in the store by tierdns-upper);
 	 * ZONEDB_SERIAL_ZONE: not given */
 	int serial_policy;
+	/* journal-size: the bound of the zone's IXFR journal in bytes
+	 * (journal.h; recorded in the store with serial_policy); 0: not
+	 * given, JOURNAL_MAX_BYTES */
+	uint64_t journal_size;
 	/* notify-source, transfer-source: this zone's source address of its
 	 * NOTIFY messages, and of its SOA queries and transfers (as a
 	 * secondary); len 0: the global key's (tdns_opts) */
@@ -258,9 +262,9 @@ void opts_diff(enum tdns_prog prog, const struct tdns_opts *a,
 /* SIGHUP (main thread) or tierdns-control reload (control thread), never
  * both at once (daemon.h daemon_reload): read the file and the command
  * line again. What can change while the daemon runs is applied to
- * running (the log target and verbosity, and the serial-policy of the
- * zones: stanzas running has, each change logged: tierdns-upper records
- * them in its store afterwards); every other key that changed is named in the log
+ * running (the log target and verbosity, and the serial-policy and
+ * journal-size of the zones: stanzas running has, each change logged:
+ * tierdns-upper records them in its store afterwards); every other key that changed is named in the log
  * line as needing a restart and keeps its running value, except the keys
  * the daemon reads again itself (local-zone, local-data, hosts, rpz: see
  * main_local.c). An invalid file

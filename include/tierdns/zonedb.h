@@ -168,15 +168,21 @@ enum zonedb_serial_policy {
 };
 uint32_t zonedb_next_serial(uint32_t old, enum zonedb_serial_policy policy,
 			    uint64_t now);
-/* A zone's serial policy (the serial-policy key of its stanza in
- * tierdns.conf(5), which tierdns-upper records at start and reload), kept
- * in the store's meta database under "serial-policy:" + apex key (one
- * byte). ZONEDB_SERIAL_ZONE clears it. get: ZONEDB_SERIAL_INCREMENT when
- * none is recorded. */
-enum tdns_status zonedb_put_serial_policy(struct tdns_txn *t, const uint8_t *apex,
-					  size_t apex_len, enum zonedb_serial_policy p);
+/* A zone's serial policy and journal bound (the serial-policy and
+ * journal-size keys of its stanza in tierdns.conf(5), which tierdns-upper
+ * records at start and reload, for every process that changes the zone),
+ * kept in the store's meta database under "serial-policy:" + apex key: the
+ * policy byte, then the bound in bytes (8, big-endian) when one is given.
+ * ZONEDB_SERIAL_ZONE with journal_max 0 clears both. get_serial_policy:
+ * ZONEDB_SERIAL_INCREMENT when none is recorded; get_journal_max: 0 when
+ * none is (journal.h's default applies). */
+enum tdns_status zonedb_put_zone_policy(struct tdns_txn *t, const uint8_t *apex,
+					size_t apex_len, enum zonedb_serial_policy p,
+					uint64_t journal_max);
 enum tdns_status zonedb_get_serial_policy(struct tdns_txn *t, const uint8_t *apex,
 					  size_t apex_len, enum zonedb_serial_policy *p);
+enum tdns_status zonedb_get_journal_max(struct tdns_txn *t, const uint8_t *apex,
+					size_t apex_len, uint64_t *journal_max);
 /* a is after b in serial number arithmetic (RFC 1982 3.2). */
 bool zonedb_serial_gt(uint32_t a, uint32_t b);
 /* Write serial into the zone's SOA record (its only one; signatures kept,

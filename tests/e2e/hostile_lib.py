@@ -352,6 +352,48 @@ def udp_exchange(addr, port, data, timeout=2.0, src=None):
         s.close()
 
 
+def tcp_xfr(d, zone, rdtype="AXFR", serial=None, src=None, timeout=10):
+    """Send one AXFR/IXFR over TCP, read messages until the transfer ends
+    (the SOA seen twice at the end) or the connection closes."""
+    q = dns.message.make_query(zone, rdtype)
+    if serial is not None:
+        q.authority.append(dns.rrset.from_text(zone, 0, "IN", "SOA",
+                                               ". . %d 0 0 0 0" % serial))
+    wire = q.to_wire()
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    if src:
+        s.bind((src, 0))
+    s.connect((d.addr, d.port))
+    s.sendall(struct.pack("!H", len(wire)) + wire)
+    msgs = []
+    soa_serial = None
+    soas = 0
+    try:
+        while True:
+            hdr = recv_exact(s, 2)
+            if hdr is None or len(hdr) < 2:
+                break
+            data = recv_exact(s, struct.unpack("!H", hdr)[0])
+            m = dns.message.from_wire(data, xfr=True, one_rr_per_rrset=True)
+            msgs.append(m)
+            if m.rcode() != 0:
+                break
+            for rrset in m.answer:
+                if rrset.rdtype == dns.rdatatype.SOA:
+                    if soa_serial is None:
+                        soa_serial = rrset[0].serial
+                    if rrset[0].serial == soa_serial:
+                        soas += 1
+            done = soas >= 2 or (rdtype == "IXFR" and len(msgs) == 1 and
+                                 sum(len(r) for r in m.answer) == 1)
+            if done:
+                break
+    finally:
+        s.close()
+    return msgs
+
+
 def recv_exact(s, n):
     buf = b""
     while len(buf) < n:

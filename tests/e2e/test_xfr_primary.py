@@ -78,48 +78,6 @@ def rrs_of(msgs):
     return out
 
 
-def tcp_xfr(d, zone, rdtype="AXFR", serial=None, src=None, timeout=10):
-    """Send one AXFR/IXFR over TCP, read messages until the transfer ends
-    (the SOA seen twice at the end) or the connection closes."""
-    q = dns.message.make_query(zone, rdtype)
-    if serial is not None:
-        q.authority.append(dns.rrset.from_text(zone, 0, "IN", "SOA",
-                                               ". . %d 0 0 0 0" % serial))
-    wire = q.to_wire()
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    if src:
-        s.bind((src, 0))
-    s.connect((d.addr, d.port))
-    s.sendall(struct.pack("!H", len(wire)) + wire)
-    msgs = []
-    soa_serial = None
-    soas = 0
-    try:
-        while True:
-            hdr = hl.recv_exact(s, 2)
-            if hdr is None or len(hdr) < 2:
-                break
-            data = hl.recv_exact(s, struct.unpack("!H", hdr)[0])
-            m = dns.message.from_wire(data, xfr=True, one_rr_per_rrset=True)
-            msgs.append(m)
-            if m.rcode() != 0:
-                break
-            for rrset in m.answer:
-                if rrset.rdtype == dns.rdatatype.SOA:
-                    if soa_serial is None:
-                        soa_serial = rrset[0].serial
-                    if rrset[0].serial == soa_serial:
-                        soas += 1
-            done = soas >= 2 or (rdtype == "IXFR" and len(msgs) == 1 and
-                                 sum(len(r) for r in m.answer) == 1)
-            if done:
-                break
-    finally:
-        s.close()
-    return msgs
-
-
 import dns.rrset  # noqa: E402
 
 db = os.path.join(h.tmp, "db")
@@ -154,7 +112,7 @@ h.zone_load(db, big)
 up = h.start_upper("UPPER", db, "-c", conf, "-t", "2", "--tcp-idle", "12000")
 
 # ---- AXFR ----
-msgs = tcp_xfr(up, "example.")
+msgs = hl.tcp_xfr(up, "example.")
 recs = rrs_of(msgs)
 h.check(len(recs) >= 2 and recs[0].split()[2] == "SOA" and recs[-1] == recs[0],
         "AXFR: SOA first and last: %s" % (recs[:1] + recs[-1:]))
@@ -184,10 +142,10 @@ h.check(r.returncode == 0 and "Received" in r.stdout and "ns.sub.example." in r.
         "kdig axfr: %s" % (r.stdout + r.stderr)[-400:])
 
 # ---- who may, what may be transferred ----
-msgs = tcp_xfr(up, "example.", src="127.0.0.2")
+msgs = hl.tcp_xfr(up, "example.", src="127.0.0.2")
 h.check(len(msgs) == 1 and msgs[0].rcode() == dns.rcode.REFUSED,
         "AXFR from a peer not in allow-transfer: REFUSED")
-msgs = tcp_xfr(up, "www.example.")
+msgs = hl.tcp_xfr(up, "www.example.")
 h.check(len(msgs) == 1 and msgs[0].rcode() == dns.rcode.NOTAUTH,
         "AXFR of a name that is no zone apex: NOTAUTH")
 m, _ = hl.query(up, "example.", "AXFR")
@@ -344,7 +302,7 @@ h.check(any(line.split()[:2] == ["example.", "5"] for line in lst.splitlines()),
         "four edits raise the serial from 1 to 5: %s" % lst)
 
 SOA = "example. 300 SOA ns1.example. hostmaster.example. %d 3600 600 86400 300"
-msgs = tcp_xfr(up, "example.", "IXFR", serial=1)
+msgs = hl.tcp_xfr(up, "example.", "IXFR", serial=1)
 want = [SOA % 5,
         SOA % 1, SOA % 2, "new.example. 300 A 192.0.2.9",
         SOA % 2, "www.example. 300 AAAA 2001:db8::2", SOA % 3,
@@ -353,13 +311,13 @@ want = [SOA % 5,
         SOA % 5]
 h.check(rrs_of(msgs) == want, "IXFR from 1 (TCP)\n got %s\nwant %s" %
         (rrs_of(msgs), want))
-msgs = tcp_xfr(up, "example.", "IXFR", serial=4)
+msgs = hl.tcp_xfr(up, "example.", "IXFR", serial=4)
 h.check(rrs_of(msgs) == [SOA % 5, SOA % 4, SOA % 5, "ns1.example. 300 A 192.0.2.100",
                          SOA % 5], "IXFR from 4: %s" % rrs_of(msgs))
-msgs = tcp_xfr(up, "example.", "IXFR", serial=5)
+msgs = hl.tcp_xfr(up, "example.", "IXFR", serial=5)
 h.check(rrs_of(msgs) == [SOA % 5], "IXFR of an up-to-date client: the SOA alone: %s"
         % rrs_of(msgs))
-msgs = tcp_xfr(up, "example.", "IXFR", serial=0)
+msgs = hl.tcp_xfr(up, "example.", "IXFR", serial=0)
 h.check(len(rrs_of(msgs)) > 5 and rrs_of(msgs)[1].split()[2] == "NS",
         "IXFR from a serial the journal lacks: the whole zone: %s" % rrs_of(msgs)[:3])
 
@@ -388,7 +346,7 @@ h.check(r.returncode == 1 and "not above the stored" in r.stderr,
 r = h.zone(db, "load", "--force", zf)
 h.check(r.returncode == 0 and "serial" in r.stderr + r.stdout,
         "load --force of a changed file keeping its serial: %s" % (r.stdout + r.stderr))
-msgs = tcp_xfr(up, "example.", "IXFR", serial=5)
+msgs = hl.tcp_xfr(up, "example.", "IXFR", serial=5)
 h.check(rrs_of(msgs) == [SOA % 6, SOA % 5, "www.example. 300 A 192.0.2.2", SOA % 6,
                          "www.example. 300 A 192.0.2.22", SOA % 6],
         "the reload is the diff 5 -> 6: %s" % rrs_of(msgs))
@@ -451,7 +409,7 @@ slow.close()
 h.check(n_a == BIG_N + 1 and serials == [1, 1] and not late,
         "the slow reader gets the zone of the moment it asked: %d A records, SOA "
         "serials %s, late record %s" % (n_a, serials, late))
-msgs = tcp_xfr(up, "big.", "IXFR", serial=1)
+msgs = hl.tcp_xfr(up, "big.", "IXFR", serial=1)
 h.check(rrs_of(msgs) == ["big. 600 SOA ns1.big. hm.big. 2 3600 600 86400 300",
                          "big. 600 SOA ns1.big. hm.big. 1 3600 600 86400 300",
                          "big. 600 SOA ns1.big. hm.big. 2 3600 600 86400 300",
