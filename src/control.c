@@ -295,16 +295,8 @@ static void cmd_zone(struct req *r)
 			r->c->ops.zone_status(r->c->ops.ctx, key, klen, r->out);
 		goto out;
 	}
-	/* As tierdns-zone remove-zone: the zone's signing keys are
-	 * forgotten, and a parent held here loses the delegation in its
-	 * transfers, a diff of its own (zonesign_follow_cut). */
-	st = journal_cut_take(t, key, klen, &cut);
-	if (st == TDNS_OK)
-		st = zonedb_delete_zone(t, key, klen);
-	if (st == TDNS_OK)
-		st = zonesign_forget(t, key, klen);
-	if (st == TDNS_OK)
-		st = zonesign_follow_cut(t, cut, &followed, &serial, r->err, sizeof(r->err));
+	st = zonesign_remove_zone(t, key, klen, &cut, &followed, &serial, r->err,
+				  sizeof(r->err));
 	if (st == TDNS_OK) {
 		st = store_commit(t);
 		t = NULL;

@@ -805,6 +805,26 @@ enum tdns_status zonesign_follow_cut(struct tdns_txn *t, struct journal_cut *cut
 	return st;
 }
 
+enum tdns_status zonesign_remove_zone(struct tdns_txn *t, const uint8_t *apex, size_t alen,
+				      struct journal_cut **cut, bool *followed, uint32_t *serial,
+				      char *err, size_t errlen)
+{
+	enum tdns_status st;
+
+	*cut = NULL;
+	*followed = false;
+	st = zonedb_get_meta(t, apex, alen, NULL);
+	if (st == TDNS_OK)
+		st = journal_cut_take(t, apex, alen, cut);
+	if (st == TDNS_OK)
+		st = zonedb_delete_zone(t, apex, alen);
+	if (st == TDNS_OK)
+		st = zonesign_forget(t, apex, alen);
+	if (st == TDNS_OK)
+		st = zonesign_follow_cut(t, *cut, followed, serial, err, errlen);
+	return st;
+}
+
 static void free_paths(char **paths, size_t n)
 {
 	size_t i;

@@ -178,30 +178,36 @@ static int open_reading(const char *dir, struct tdns_store **s,
 
 static int usage_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* After a change of a zone in t (its own diff written), its parent's
- * side (zonesign_follow_cut); the line to print once t is committed is
- * appended to done. */
 #define DONE_MAX 2048
-static enum tdns_status follow_cut(struct tdns_txn *t, struct journal_cut *cut, char *err,
-				   size_t errlen, char *done)
+/* The line that says a parent followed the change of its delegation
+ * (zonesign_follow_cut), appended to done, to print once t is committed. */
+static void done_line(const struct journal_cut *cut, uint32_t serial, char *done)
 {
 	const uint8_t *parent;
 	char name[4 * NAME_WIRE_MAX];
 	size_t plen, len;
-	uint32_t serial = 0;
-	bool followed;
-	enum tdns_status st;
 
-	st = zonesign_follow_cut(t, cut, &followed, &serial, err, errlen);
-	if (st != TDNS_OK || !followed)
-		return st;
 	parent = journal_cut_parent(cut, &plen);
 	zoneload_key_str(parent, plen, name, sizeof(name));
 	len = strlen(done);
 	snprintf(done + len, DONE_MAX - len,
 		 "zone %s: serial %u (its delegation of a zone below changed)\n", name,
 		 (unsigned)serial);
-	return TDNS_OK;
+}
+
+/* After a change of a zone in t (its own diff written), its parent's
+ * side (zonesign_follow_cut), its line into done. */
+static enum tdns_status follow_cut(struct tdns_txn *t, struct journal_cut *cut, char *err,
+				   size_t errlen, char *done)
+{
+	uint32_t serial = 0;
+	bool followed;
+	enum tdns_status st;
+
+	st = zonesign_follow_cut(t, cut, &followed, &serial, err, errlen);
+	if (st == TDNS_OK && followed)
+		done_line(cut, serial, done);
+	return st;
 }
 
 /* The cuts of the zones of zs held now (journal_cut_take), cuts[i] for zone
@@ -797,7 +803,7 @@ out:
 
 /* remove-zone NAME: the zone's metadata and every RRset of it, SOA
  * included, in one transaction (deeper zones stay); its parent's
- * transfers lose the delegation, a diff of the parent (follow_cut). */
+ * transfers lose the delegation, a diff of the parent (zonesign_remove_zone). */
 static int cmd_remove_zone(const char *dir, const char *zone)
 {
 	struct tdns_store *s = NULL;
@@ -807,6 +813,8 @@ static int cmd_remove_zone(const char *dir, const char *zone)
 	uint8_t key[NAME_KEY_MAX];
 	char err[ZONELOAD_ERR_MAX] = "", done[DONE_MAX] = "";
 	size_t klen;
+	uint32_t serial = 0;
+	bool followed = false;
 	enum tdns_status st;
 	int rc = 1;
 
@@ -825,13 +833,10 @@ static int cmd_remove_zone(const char *dir, const char *zone)
 		goto out;
 	}
 	if (st == TDNS_OK)
-		st = journal_cut_take(t, key, klen, &cut);
-	if (st == TDNS_OK)
-		st = zonedb_delete_zone(t, key, klen);
-	if (st == TDNS_OK)
-		st = zonesign_forget(t, key, klen);
-	if (st == TDNS_OK)
-		st = follow_cut(t, cut, err, sizeof(err), done);
+		st = zonesign_remove_zone(t, key, klen, &cut, &followed, &serial, err,
+					  sizeof(err));
+	if (st == TDNS_OK && followed)
+		done_line(cut, serial, done);
 	if (st == TDNS_OK) {
 		st = store_commit(t);
 		t = NULL;

@@ -121,6 +121,18 @@ struct journal_cut;
 enum tdns_status zonesign_follow_cut(struct tdns_txn *t, struct journal_cut *cut,
 				     bool *followed, uint32_t *serial, char *err, size_t errlen);
 
+/* Remove the zone with apex key from t (tierdns-zone remove-zone,
+ * tierdns-control zone remove): its data, metadata and journal
+ * (zonedb_delete_zone), the signing keys remembered for it
+ * (zonesign_forget), and a parent held in the store follows the loss of
+ * the delegation (zonesign_follow_cut, *followed and *serial as there).
+ * *cut (the caller frees it: journal_cut_free; NULL when no zone held
+ * encloses this one) names the parent. TDNS_ENOTFOUND: no such zone. On
+ * error err may say why and the caller aborts t. */
+enum tdns_status zonesign_remove_zone(struct tdns_txn *t, const uint8_t *apex, size_t alen,
+				      struct journal_cut **cut, bool *followed, uint32_t *serial,
+				      char *err, size_t errlen);
+
 /* The DS records (SHA-256, RFC 4509) of the zone's KSKs (of every DNSKEY
  * when none has the SEP flag) as master-file lines to out.
  * TDNS_ENOTFOUND: no such zone or no DNSKEY at its apex. */
