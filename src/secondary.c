@@ -120,16 +120,32 @@ static void store_held(void *ctx, size_t i, struct secondary_held *out)
 }
 
 /* A transfer's write transaction for zone sz, and what its parent's
- * transfers carry at its cut before the change (journal.h journal_cut). */
-static enum tdns_status store_start(struct tdns_store *s, const struct secondary_zone *sz,
-				    struct tdns_txn **t, struct journal_cut **cut)
+ * transfers carry at its cut before the change (journal.h journal_cut).
+ * A parent that is a secondary zone here too is not followed (*cut NULL):
+ * its serial is its primary's, and raised here it would pass the
+ * primary's next one, whose version would then never be transferred. */
+static enum tdns_status store_start(const struct tdns_secondary *sec,
+				    const struct secondary_zone *sz, struct tdns_txn **t,
+				    struct journal_cut **cut)
 {
+	const uint8_t *parent;
+	size_t plen;
 	enum tdns_status st;
 
 	*cut = NULL;
-	st = store_begin(s, true, t);
+	st = store_begin(sec->s, true, t);
 	if (st == TDNS_OK)
 		st = journal_cut_take(*t, sz->apex, sz->apex_len, cut);
+	if (st != TDNS_OK || *cut == NULL)
+		return st;
+	parent = journal_cut_parent(*cut, &plen);
+	for (size_t i = 0; i < sec->n; i++) {
+		if (sec->z[i].z->apex_len == plen && memcmp(sec->z[i].z->apex, parent, plen) == 0) {
+			journal_cut_free(*cut);
+			*cut = NULL;
+			break;
+		}
+	}
 	return st;
 }
 
@@ -182,7 +198,7 @@ static enum tdns_status store_apply(void *ctx, size_t i, const struct secondary_
 	st = zs == NULL ? TDNS_ENOMEM : zoneload_records(zs, u->next, u->it, u->name, err, cap);
 	if (st == TDNS_OK) {
 		err[0] = '\0';
-		st = store_start(sec->s, &sec->zones[i], &t, &cut);
+		st = store_start(sec, &sec->zones[i], &t, &cut);
 		if (st == TDNS_OK)
 			st = zoneload_apply(zs, t);
 		st = store_finish(t, &sec->zones[i], cut, st, err, cap);
@@ -212,7 +228,7 @@ static enum tdns_status store_apply_diff(void *ctx, size_t i, const struct secon
 	unsigned long deleted = 0, added = 0, written = 0, occluded = 0;
 	enum tdns_status st;
 
-	st = store_start(sec->s, sz, &t, &cut);
+	st = store_start(sec, sz, &t, &cut);
 	for (size_t k = 0; st == TDNS_OK && k < d->n_seq; k++) {
 		st = zoneload_diff(t, sz->apex, sz->apex_len, d->seq[k].del, d->seq[k].n_del,
 				   d->seq[k].add, d->seq[k].n_add, &info, err, cap);

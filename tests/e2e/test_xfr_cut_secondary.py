@@ -6,7 +6,9 @@ its apex NS (by AXFR, then by IXFR) raises the parent's serial and is a diff
 of the parent's journal, as `tierdns-zone add` on the child does
 (test_xfr_cut.py): an IXFR of the parent from its old serial carries exactly
 the NS records that changed. So does `tierdns-control zone remove` of the
-child (the delegation leaves the parent's transfers). Else a secondary of the parent, which follows
+child (the delegation leaves the parent's transfers). A parent that is a
+secondary zone of the same server keeps its primary's serial: raised here,
+it would pass the primary's next one, never to be transferred. Else a secondary of the parent, which follows
 by SOA serial and IXFR, never learns of the delegation the parent's AXFR
 already carries."""
 import os
@@ -126,4 +128,34 @@ h.check(s3 is not None and s2 is not None and s3 != s2,
         "the parent's serial follows the removal: %s -> %s" % (s2, s3))
 h.check(s3 is not None and s2 is not None and parent_ixfr(up, s2) == [("-", "ns2.c.p.test.")],
         "the parent's IXFR carries the removal: %s" % (parent_ixfr(up, s2) if s3 else None))
+h.stop(up)
+
+# ---- the parent a secondary zone too: its serial stays its primary's ----
+pp = hl.ScriptedPrimary(5, refresh=3600, zone="q.test.", records=lambda s: [
+    "q.test. 300 IN NS ns1.q.test.", "ns1.q.test. 300 IN A 192.0.2.1"])
+pp.cut = False
+qns = {1: ["ns1.c.q.test."], 2: ["ns1.c.q.test.", "ns2.c.q.test."]}
+qc = hl.ScriptedPrimary(1, refresh=3600, zone="c.q.test.", records=lambda s: [
+    "c.q.test. 300 IN NS %s" % n for n in qns[s]] + [
+    "ns1.c.q.test. 300 IN A 192.0.2.53", "ns2.c.q.test. 300 IN A 192.0.2.54"])
+qc.cut = False
+conf2 = write("u2.conf", """zones:
+  - name: q.test.
+    primaries: ["%s:%d"]
+    allow-transfer: [127.0.0.0/8]
+  - name: c.q.test.
+    primaries: ["%s:%d"]
+""" % (pp.addr, pp.port, qc.addr, qc.port))
+up2 = h.start_upper("UPPER2", os.path.join(h.tmp, "db2"), "-c", conf2, "-t", "1")
+dt = hl.wait_for(lambda: axfr_ns(up2, "q.test.", "c.q.test.") == ["ns1.c.q.test."] and
+                 soa_serial(up2, "q.test.") == 5, 10)
+h.check(dt is not None, "both secondary zones transferred")
+qc.serial = 2
+q2 = dns.message.make_query("c.q.test.", "SOA")
+q2.set_opcode(4)
+hl.udp_exchange(up2.addr, up2.port, q2.to_wire(), src=qc.addr)
+dt = hl.wait_for(lambda: axfr_ns(up2, "q.test.", "c.q.test.") ==
+                 ["ns1.c.q.test.", "ns2.c.q.test."], 10)
+h.check(dt is not None and soa_serial(up2, "q.test.") == 5,
+        "a secondary parent keeps its primary's serial: %s" % soa_serial(up2, "q.test."))
 h.finish()
