@@ -27,10 +27,12 @@
 #include "tierdns/cache.h"
 #include "tierdns/clock.h"
 #include "tierdns/daemon.h"
+#include "tierdns/journal.h"
 #include "tierdns/log.h"
 #include "tierdns/name.h"
 #include "tierdns/zonedb.h"
 #include "tierdns/zoneload.h"
+#include "tierdns/zonesign.h"
 
 #define IO_TIMEOUT_S 5
 #define MAX_ARGS 8
@@ -230,10 +232,14 @@ static void cmd_zone(struct req *r)
 	uint8_t key[NAME_KEY_MAX];
 	struct tdns_zone_meta m;
 	struct tdns_txn *t = NULL;
-	size_t klen;
+	struct journal_cut *cut = NULL;
+	const uint8_t *parent;
+	char pname[4 * NAME_WIRE_MAX];
+	size_t klen, plen;
+	uint32_t serial = 0;
 	enum tdns_status st;
 	const char *sub = r->argc > 1 ? r->argv[1] : "";
-	bool list = strcmp(sub, "list") == 0;
+	bool list = strcmp(sub, "list") == 0, followed = false;
 
 	if (list ? r->argc != 2
 		 : (r->argc != 3 || (strcmp(sub, "status") != 0 &&
@@ -289,16 +295,24 @@ static void cmd_zone(struct req *r)
 			r->c->ops.zone_status(r->c->ops.ctx, key, klen, r->out);
 		goto out;
 	}
-	st = zonedb_delete_zone(t, key, klen);
+	st = zonesign_remove_zone(t, key, klen, &cut, &followed, &serial, r->err,
+				  sizeof(r->err));
 	if (st == TDNS_OK) {
 		st = store_commit(t);
 		t = NULL;
 	}
 	if (st == TDNS_OK)
 		log_info("zone %s removed (tierdns-control)", r->argv[2]);
+	if (st == TDNS_OK && followed) {
+		parent = journal_cut_parent(cut, &plen);
+		zoneload_key_str(parent, plen, pname, sizeof(pname));
+		log_info("zone %s: serial %u (its delegation of %s removed)", pname,
+			 (unsigned)serial, r->argv[2]);
+	}
 out:
 	if (st != TDNS_OK && r->err[0] == '\0')
 		fail(r, "store %s: %s", r->c->ops.db_dir, tdns_strerror(st));
+	journal_cut_free(cut);
 	store_abort(t);
 }
 

@@ -19,6 +19,7 @@
 #include "tierdns/clock.h"
 #include "tierdns/dnsproto.h"
 #include "tierdns/encode.h"
+#include "tierdns/journal.h"
 #include "tierdns/log.h"
 #include "tierdns/name.h"
 #include "tierdns/zonedb.h"
@@ -118,18 +119,69 @@ static void store_held(void *ctx, size_t i, struct secondary_held *out)
 	store_abort(t);
 }
 
+/* A transfer's write transaction for zone sz, and what its parent's
+ * transfers carry at its cut before the change (journal.h journal_cut).
+ * A parent that is a secondary zone here too is not followed (*cut NULL):
+ * its serial is its primary's, and raised here it would pass the
+ * primary's next one, whose version would then never be transferred. */
+static enum tdns_status store_start(const struct tdns_secondary *sec,
+				    const struct secondary_zone *sz, struct tdns_txn **t,
+				    struct journal_cut **cut)
+{
+	const uint8_t *parent;
+	size_t plen;
+	enum tdns_status st;
+
+	*cut = NULL;
+	st = store_begin(sec->s, true, t);
+	if (st == TDNS_OK)
+		st = journal_cut_take(*t, sz->apex, sz->apex_len, cut);
+	if (st != TDNS_OK || *cut == NULL)
+		return st;
+	parent = journal_cut_parent(*cut, &plen);
+	for (size_t i = 0; i < sec->n; i++) {
+		if (sec->z[i].z->apex_len == plen && memcmp(sec->z[i].z->apex, parent, plen) == 0) {
+			journal_cut_free(*cut);
+			*cut = NULL;
+			break;
+		}
+	}
+	return st;
+}
+
 /* The end of a transfer's write transaction t: the primary's version is
  * the zone now, so signing keys a `tierdns-zone sign` of this store
- * remembered for it are forgotten, as a load forgets them (zonesign.h),
- * and t is committed (aborted on failure). */
+ * remembered for it are forgotten, as a load forgets them (zonesign.h); a
+ * parent held here whose delegation to the zone changed follows it
+ * (zonesign_follow_cut); t is committed (aborted on failure) and cut
+ * freed. */
 static enum tdns_status store_finish(struct tdns_txn *t, const struct secondary_zone *sz,
-				     enum tdns_status st)
+				     struct journal_cut *cut, enum tdns_status st, char *err,
+				     size_t cap)
 {
+	char name[4 * NAME_WIRE_MAX], child[4 * NAME_WIRE_MAX];
+	const uint8_t *parent;
+	size_t plen;
+	uint32_t serial = 0;
+	bool followed = false;
+
 	if (st == TDNS_OK)
 		st = zonesign_forget(t, sz->apex, sz->apex_len);
 	if (st == TDNS_OK)
-		return store_commit(t);
+		st = zonesign_follow_cut(t, cut, &followed, &serial, err, cap);
+	if (st == TDNS_OK) {
+		st = store_commit(t);
+		t = NULL;
+	}
 	store_abort(t);
+	if (st == TDNS_OK && followed) {
+		parent = journal_cut_parent(cut, &plen);
+		zoneload_key_str(parent, plen, name, sizeof(name));
+		zoneload_key_str(sz->apex, sz->apex_len, child, sizeof(child));
+		log_info("zone %s: serial %u (its delegation of %s changed)", name,
+			 (unsigned)serial, child);
+	}
+	journal_cut_free(cut);
 	return st;
 }
 
@@ -140,14 +192,17 @@ static enum tdns_status store_apply(void *ctx, size_t i, const struct secondary_
 	struct tdns_secondary *sec = ctx;
 	struct tdns_zoneset *zs = zoneload_new();
 	struct tdns_txn *t = NULL;
+	struct journal_cut *cut = NULL;
 	enum tdns_status st;
 
 	st = zs == NULL ? TDNS_ENOMEM : zoneload_records(zs, u->next, u->it, u->name, err, cap);
 	if (st == TDNS_OK) {
-		st = store_begin(sec->s, true, &t);
+		err[0] = '\0';
+		st = store_start(sec, &sec->zones[i], &t, &cut);
 		if (st == TDNS_OK)
-			st = store_finish(t, &sec->zones[i], zoneload_apply(zs, t));
-		if (st != TDNS_OK)
+			st = zoneload_apply(zs, t);
+		st = store_finish(t, &sec->zones[i], cut, st, err, cap);
+		if (st != TDNS_OK && err[0] == '\0')
 			snprintf(err, cap, "the transferred zone could not be stored: %s",
 				 tdns_strerror(st));
 	} else if (zs == NULL) {
@@ -169,22 +224,20 @@ static enum tdns_status store_apply_diff(void *ctx, size_t i, const struct secon
 	const struct secondary_zone *sz = &sec->zones[i];
 	struct zoneload_diff_info info;
 	struct tdns_txn *t = NULL;
+	struct journal_cut *cut = NULL;
 	unsigned long deleted = 0, added = 0, written = 0, occluded = 0;
 	enum tdns_status st;
 
-	st = store_begin(sec->s, true, &t);
-	if (st == TDNS_OK) {
-		for (size_t k = 0; st == TDNS_OK && k < d->n_seq; k++) {
-			st = zoneload_diff(t, sz->apex, sz->apex_len, d->seq[k].del,
-					   d->seq[k].n_del, d->seq[k].add, d->seq[k].n_add, &info,
-					   err, cap);
-			deleted += info.deleted;
-			added += info.added;
-			written += info.rrsets_written;
-			occluded += info.occluded;
-		}
-		st = store_finish(t, sz, st);
+	st = store_start(sec, sz, &t, &cut);
+	for (size_t k = 0; st == TDNS_OK && k < d->n_seq; k++) {
+		st = zoneload_diff(t, sz->apex, sz->apex_len, d->seq[k].del, d->seq[k].n_del,
+				   d->seq[k].add, d->seq[k].n_add, &info, err, cap);
+		deleted += info.deleted;
+		added += info.added;
+		written += info.rrsets_written;
+		occluded += info.occluded;
 	}
+	st = store_finish(t, sz, cut, st, err, cap);
 	if (st != TDNS_OK) {
 		if (err[0] == '\0')
 			snprintf(err, cap, "the IXFR could not be stored: %s", tdns_strerror(st));

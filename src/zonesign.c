@@ -15,6 +15,7 @@
 
 #include <ldns/ldns.h>
 
+#include "tierdns/clock.h"
 #include "tierdns/dnsproto.h"
 #include "tierdns/journal.h"
 #include "tierdns/log.h"
@@ -764,6 +765,64 @@ enum tdns_status zonesign_forget(struct tdns_txn *t, const uint8_t *apex, size_t
 		return TDNS_EINVAL;
 	st = store_del(t, TDNS_DB_META, key, conf_key(apex, alen, key));
 	return st == TDNS_ENOTFOUND ? TDNS_OK : st;
+}
+
+enum tdns_status zonesign_follow_cut(struct tdns_txn *t, struct journal_cut *cut,
+				     bool *followed, uint32_t *serial, char *err, size_t errlen)
+{
+	struct tdns_zone_meta m;
+	const uint8_t *parent;
+	size_t plen;
+	bool changed, resigned;
+	enum tdns_status st;
+
+	*followed = false;
+	st = journal_cut_changed(t, cut, &changed);
+	if (st != TDNS_OK || !changed)
+		return st;
+	parent = journal_cut_parent(cut, &plen);
+	st = journal_begin(t, parent, plen);
+	if (st != TDNS_OK)
+		return st;
+	st = zoneload_bump_serial(t, parent, plen, ZONEDB_SERIAL_ZONE);
+	if (st == TDNS_OK)
+		st = zonesign_resign(t, parent, plen, clock_now(), &resigned, err, errlen);
+	/* The note comes last: the re-signing reads the diff's changes and
+	 * must not take the delegation for the parent's own RRsets. */
+	if (st == TDNS_OK)
+		st = journal_cut_note(t, cut);
+	if (st != TDNS_OK) {
+		journal_end(t, false);
+		return st;
+	}
+	st = journal_end(t, true);
+	if (st == TDNS_OK)
+		st = zonedb_get_meta(t, parent, plen, &m);
+	if (st == TDNS_OK) {
+		*followed = true;
+		*serial = m.serial;
+	}
+	return st;
+}
+
+enum tdns_status zonesign_remove_zone(struct tdns_txn *t, const uint8_t *apex, size_t alen,
+				      struct journal_cut **cut, bool *followed, uint32_t *serial,
+				      char *err, size_t errlen)
+{
+	enum tdns_status st;
+
+	*cut = NULL;
+	*followed = false;
+	st = zonedb_get_meta(t, apex, alen, NULL);
+	if (st == TDNS_OK)
+		st = journal_cut_take(t, apex, alen, cut);
+	if (st == TDNS_OK)
+		st = zonedb_delete_zone(t, apex, alen);
+	if (st == TDNS_OK)
+		st = zonesign_forget(t, apex, alen);
+	if (st == TDNS_OK)
+		st = zonesign_follow_cut(t, *cut, followed, serial, err, errlen);
+	return st;
 }
 
 static void free_paths(char **paths, size_t n)

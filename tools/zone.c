@@ -178,51 +178,35 @@ static int open_reading(const char *dir, struct tdns_store **s,
 
 static int usage_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/*
- * After a change of a zone in t (its own diff written): when the
- * delegation to it that its parent's transfers carry changed (journal.h
- * journal_cut), the parent's serial goes up by the parent's policy and the
- * parent's diff carries the change, so that a secondary of the parent
- * following by IXFR gets what an AXFR gives (and the NOTIFY follows from
- * the serial); a signed parent's SOA is signed again (zonesign_resign).
- * The line to print once t is committed is appended to done.
- */
 #define DONE_MAX 2048
+/* The line that says a parent followed the change of its delegation
+ * (zonesign_follow_cut), appended to done, to print once t is committed. */
+static void done_line(const struct journal_cut *cut, uint32_t serial, char *done)
+{
+	const uint8_t *parent;
+	char name[4 * NAME_WIRE_MAX];
+	size_t plen, len;
+
+	parent = journal_cut_parent(cut, &plen);
+	zoneload_key_str(parent, plen, name, sizeof(name));
+	len = strlen(done);
+	snprintf(done + len, DONE_MAX - len,
+		 "zone %s: serial %u (its delegation of a zone below changed)\n", name,
+		 (unsigned)serial);
+}
+
+/* After a change of a zone in t (its own diff written), its parent's
+ * side (zonesign_follow_cut), its line into done. */
 static enum tdns_status follow_cut(struct tdns_txn *t, struct journal_cut *cut, char *err,
 				   size_t errlen, char *done)
 {
-	struct tdns_zone_meta m;
-	const uint8_t *parent;
-	char name[4 * NAME_WIRE_MAX];
-	size_t plen;
-	bool changed, resigned;
+	uint32_t serial = 0;
+	bool followed;
 	enum tdns_status st;
 
-	st = journal_cut_changed(t, cut, &changed);
-	if (st != TDNS_OK || !changed)
-		return st;
-	parent = journal_cut_parent(cut, &plen);
-	st = journal_begin(t, parent, plen);
-	if (st != TDNS_OK)
-		return st;
-	st = zoneload_bump_serial(t, parent, plen, ZONEDB_SERIAL_ZONE);
-	if (st == TDNS_OK)
-		st = zonesign_resign(t, parent, plen, clock_now(), &resigned, err, errlen);
-	if (st == TDNS_OK)
-		st = journal_cut_note(t, cut);
-	if (st != TDNS_OK) {
-		journal_end(t, false);
-		return st;
-	}
-	st = journal_end(t, true);
-	if (st == TDNS_OK && zonedb_get_meta(t, parent, plen, &m) == TDNS_OK) {
-		size_t len = strlen(done);
-
-		zoneload_key_str(parent, plen, name, sizeof(name));
-		snprintf(done + len, DONE_MAX - len,
-			 "zone %s: serial %u (its delegation of a zone below changed)\n", name,
-			 (unsigned)m.serial);
-	}
+	st = zonesign_follow_cut(t, cut, &followed, &serial, err, errlen);
+	if (st == TDNS_OK && followed)
+		done_line(cut, serial, done);
 	return st;
 }
 
@@ -819,7 +803,7 @@ out:
 
 /* remove-zone NAME: the zone's metadata and every RRset of it, SOA
  * included, in one transaction (deeper zones stay); its parent's
- * transfers lose the delegation, a diff of the parent (follow_cut). */
+ * transfers lose the delegation, a diff of the parent (zonesign_remove_zone). */
 static int cmd_remove_zone(const char *dir, const char *zone)
 {
 	struct tdns_store *s = NULL;
@@ -829,6 +813,8 @@ static int cmd_remove_zone(const char *dir, const char *zone)
 	uint8_t key[NAME_KEY_MAX];
 	char err[ZONELOAD_ERR_MAX] = "", done[DONE_MAX] = "";
 	size_t klen;
+	uint32_t serial = 0;
+	bool followed = false;
 	enum tdns_status st;
 	int rc = 1;
 
@@ -847,13 +833,10 @@ static int cmd_remove_zone(const char *dir, const char *zone)
 		goto out;
 	}
 	if (st == TDNS_OK)
-		st = journal_cut_take(t, key, klen, &cut);
-	if (st == TDNS_OK)
-		st = zonedb_delete_zone(t, key, klen);
-	if (st == TDNS_OK)
-		st = zonesign_forget(t, key, klen);
-	if (st == TDNS_OK)
-		st = follow_cut(t, cut, err, sizeof(err), done);
+		st = zonesign_remove_zone(t, key, klen, &cut, &followed, &serial, err,
+					  sizeof(err));
+	if (st == TDNS_OK && followed)
+		done_line(cut, serial, done);
 	if (st == TDNS_OK) {
 		st = store_commit(t);
 		t = NULL;

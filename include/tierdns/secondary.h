@@ -14,7 +14,9 @@
  * (zoneload.h: the old zone or the new one), an IXFR's difference
  * sequences change only the RRsets they name (zoneload_diff), at the cost
  * of the change, not of the zone; either goes into the journal, so this
- * server can feed secondaries of its own. An AXFR's records are spooled
+ * server can feed secondaries of its own, and a parent zone held in the
+ * same store whose delegation to this one changed follows it in the same
+ * transaction (zonesign_follow_cut: its serial and journal). An AXFR's records are spooled
  * (in wire form) to an unlinked temporary file in $TMPDIR (else /tmp) as
  * they arrive, not held in memory, and loaded from it at the closing SOA.
  * A transfer that breaks off changes nothing; an IXFR that does not apply

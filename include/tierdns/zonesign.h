@@ -102,6 +102,37 @@ enum tdns_status zonesign_resign(struct tdns_txn *t, const uint8_t *apex, size_t
  * when none were remembered. */
 enum tdns_status zonesign_forget(struct tdns_txn *t, const uint8_t *apex, size_t alen);
 
+/*
+ * The parent's side of a change of a child zone held in the same store
+ * (journal.h journal_cut): cut was taken (journal_cut_take) in t before the
+ * child changed, and the child's own diff is written. When the delegation
+ * the parent's transfers carry changed, the parent follows it in t: its
+ * serial goes up by its policy (zoneload_bump_serial, ZONEDB_SERIAL_ZONE),
+ * a signed parent's SOA is signed again (zonesign_resign), and the change
+ * is the parent's journal diff, so that a secondary of the parent that
+ * follows by SOA serial and IXFR gets what an AXFR gives. *serial is then
+ * the parent's new serial and *followed true; cut NULL or no change:
+ * *followed false, nothing written. Every writer of a zone's data follows
+ * this (tierdns-zone, a secondary's transfer, a zone's removal). On error
+ * err may say why and the caller aborts t. Not thread-safe (as
+ * zonesign_resign).
+ */
+struct journal_cut;
+enum tdns_status zonesign_follow_cut(struct tdns_txn *t, struct journal_cut *cut,
+				     bool *followed, uint32_t *serial, char *err, size_t errlen);
+
+/* Remove the zone with apex key from t (tierdns-zone remove-zone,
+ * tierdns-control zone remove): its data, metadata and journal
+ * (zonedb_delete_zone), the signing keys remembered for it
+ * (zonesign_forget), and a parent held in the store follows the loss of
+ * the delegation (zonesign_follow_cut, *followed and *serial as there).
+ * *cut (the caller frees it: journal_cut_free; NULL when no zone held
+ * encloses this one) names the parent. TDNS_ENOTFOUND: no such zone. On
+ * error err may say why and the caller aborts t. */
+enum tdns_status zonesign_remove_zone(struct tdns_txn *t, const uint8_t *apex, size_t alen,
+				      struct journal_cut **cut, bool *followed, uint32_t *serial,
+				      char *err, size_t errlen);
+
 /* The DS records (SHA-256, RFC 4509) of the zone's KSKs (of every DNSKEY
  * when none has the SEP flag) as master-file lines to out.
  * TDNS_ENOTFOUND: no such zone or no DNSKEY at its apex. */
