@@ -2098,16 +2098,18 @@ struct out_tls {
 static bool out_bind(int fd, const struct tdns_addr *src, const struct tdns_addr *peer)
 {
 	char as[64], ps[64];
-	int one = 1;
+	int one = 1, e;
 
 	if (addr_port(src) != 0 &&
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
 		return false;
 	if (bind(fd, (const struct sockaddr *)&src->ss, src->len) == 0)
 		return true;
+	e = errno; /* the caller reads it after the log line */
 	log_warn("out %s: cannot bind the source address %s: %s",
 		 netio_addr_str(peer, ps, sizeof(ps)), netio_addr_str(src, as, sizeof(as)),
-		 strerror(errno));
+		 strerror(e));
+	errno = e;
 	return false;
 }
 

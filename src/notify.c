@@ -122,8 +122,9 @@ static void send_one(struct pending *p)
 	if (getrandom(&p->id, sizeof(p->id), 0) != (ssize_t)sizeof(p->id))
 		p->id = (uint16_t)(p->id * 31u + 7u);
 	len = notify_encode(p->id, w->wire, w->wire_len, msg, sizeof(msg));
-	if (len > 0 && netio_out_udp_from(p->n->l, p->target, p->z->source, reply_in, p,
-					    &p->o) == TDNS_OK &&
+	if (len == 0 ||
+	    netio_out_udp_from(p->n->l, p->target, p->z->source, reply_in, p, &p->o) !=
+		    TDNS_OK ||
 	    netio_out_send(p->o, msg, len) != TDNS_OK)
 		log_warn("notify: cannot send to %s",
 			 netio_addr_str(p->target, as, sizeof(as)));

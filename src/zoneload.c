@@ -2391,17 +2391,18 @@ static enum tdns_status df_rec_init(struct df_rec *r, const ldns_rr *rr, bool ad
 	size_t klen;
 	char text[512];
 
-	df_rr_str(rr, text, sizeof(text));
 	if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN || !type_is_data(type) ||
 	    owner == NULL || rr_rdata_len(rr) > RDATA_MAX ||
 	    name_key_from_wire(ldns_rdf_data(owner), ldns_rdf_size(owner), key,
 			       &klen) != TDNS_OK) {
+		df_rr_str(rr, text, sizeof(text));
 		zoneload_seterr(err, errlen, "%s: not a record of class IN that a zone "
 				"can hold", text);
 		return TDNS_EINVAL;
 	}
 	if (!name_key_is_subdomain(key, klen, apex, apex_len) ||
 	    (type == LDNS_RR_TYPE_SOA && klen != apex_len)) {
+		df_rr_str(rr, text, sizeof(text));
 		zoneload_seterr(err, errlen, "%s: %s", text, type == LDNS_RR_TYPE_SOA
 				? "an SOA belongs at the zone apex" : "outside the zone");
 		return TDNS_EINVAL;
@@ -2410,6 +2411,7 @@ static enum tdns_status df_rec_init(struct df_rec *r, const ldns_rr *rr, bool ad
 	if (type == LDNS_RR_TYPE_RRSIG) {
 		tc = ldns_rr_rdf(rr, 0);
 		if (ldns_rr_rd_count(rr) < 9 || tc == NULL || ldns_rdf_size(tc) != 2) {
+			df_rr_str(rr, text, sizeof(text));
 			zoneload_seterr(err, errlen, "%s: malformed RRSIG", text);
 			return TDNS_EINVAL;
 		}
