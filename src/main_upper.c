@@ -58,15 +58,16 @@ struct zone_keys {
 };
 
 /* auth.h xfr_allowed: a request signed with a key of the zone's
- * allow-transfer-key, or from an address of its allow-transfer; a TSIG
- * that does not verify is refused whatever the address. */
+ * allow-transfer-key, or from an address of its allow-transfer (signed with
+ * the entry's key when it names one); a TSIG that does not verify is
+ * refused whatever the address. */
 static enum auth_xfr_verdict upper_xfr_allowed(const void *ctx, const uint8_t *apex,
 					       size_t apex_len, const struct tdns_addr *peer,
 					       const uint8_t *msg, size_t len)
 {
 	const struct zone_keys *zk = ctx;
 	const struct tdns_zone_conf *z = NULL;
-	const struct tdns_tsig_key *key;
+	const struct tdns_tsig_key *key = NULL;
 
 	for (unsigned i = 0; i < zk->n && z == NULL; i++)
 		if (zk->z[i].len == apex_len && memcmp(zk->z[i].key, apex, apex_len) == 0)
@@ -82,11 +83,17 @@ static enum auth_xfr_verdict upper_xfr_allowed(const void *ctx, const uint8_t *a
 				return AUTH_XFR_ALLOW;
 		break;
 	case TSIG_NONE:
+		key = NULL;
 		break;
 	}
-	return acl_allows(z->allow_transfer, z->n_allow_transfer,
-			  (const struct sockaddr *)&peer->ss, peer->len)
-		       ? AUTH_XFR_ALLOW : AUTH_XFR_REFUSE;
+	/* An address entry with a key: the request signed with that one. */
+	for (unsigned i = 0; i < z->n_allow_transfer; i++)
+		if (acl_allows(&z->allow_transfer[i], 1, (const struct sockaddr *)&peer->ss,
+			       peer->len) &&
+		    (z->allow_transfer_key[i] < 0 ||
+		     (key != NULL && key == &zk->keys[z->allow_transfer_key[i]])))
+			return AUTH_XFR_ALLOW;
+	return AUTH_XFR_REFUSE;
 }
 
 /* Each zone stanza's serial-policy and journal-size into the store, where

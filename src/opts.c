@@ -544,6 +544,7 @@ void opts_free(struct tdns_opts *o)
 	o->arena = NULL;
 	for (unsigned i = 0; i < o->n_zones; i++) {
 		free(o->zones[i].allow_transfer);
+		free(o->zones[i].allow_transfer_key);
 		free(o->zones[i].notify);
 		free(o->zones[i].transfer_keys);
 		free(o->zones[i].primaries);
@@ -1252,6 +1253,42 @@ static bool zone_key_name(struct tdns_opts *o, struct tdns_zone_conf *z, const c
 	return true;
 }
 
+/* One allow-transfer entry at index i of z's list: "ADDR|CIDR", or
+ * "ADDR|CIDR key NAME" (NSD's provide-xfr form: from there, and signed
+ * with that key of keys:). */
+static bool transfer_acl(const struct tdns_opts *o, struct tdns_zone_conf *z, unsigned i,
+			 const char *text, char *err, size_t cap)
+{
+	char addr[128];
+	const char *sp = strchr(text, ' '), *name = NULL;
+	size_t alen = sp != NULL ? (size_t)(sp - text) : strlen(text);
+	int *grown = realloc(z->allow_transfer_key, (i + 1) * sizeof(*grown));
+
+	if (grown == NULL) {
+		snprintf(err, cap, "out of memory");
+		return false;
+	}
+	z->allow_transfer_key = grown;
+	grown[i] = -1;
+	if (sp != NULL) {
+		while (*sp == ' ')
+			sp++;
+		if (strncmp(sp, "key ", 4) == 0)
+			for (name = sp + 4; *name == ' '; name++)
+				;
+	}
+	if (alen >= sizeof(addr) || (sp != NULL && (name == NULL || *name == '\0')) ||
+	    (memcpy(addr, text, alen), addr[alen] = '\0',
+	     acl_parse(addr, &z->allow_transfer[i]) != TDNS_OK)) {
+		snprintf(err, cap, "invalid address or prefix '%s' (192.0.2.1, 192.0.2.0/24, "
+			 "2001:db8::/32; then 'key NAME' for a key it must sign with)", text);
+		return false;
+	}
+	if (name != NULL && (grown[i] = key_index(o, name, err, cap)) < 0)
+		return false;
+	return true;
+}
+
 bool opts_zone_set(struct opts_build *b, const char *key, const char *text,
 		   bool first, char *err, size_t cap)
 {
@@ -1312,12 +1349,15 @@ bool opts_zone_set(struct opts_build *b, const char *key, const char *text,
 		return false;
 	}
 	*list = grown;
+	if (acl) {
+		if (!transfer_acl(b->o, z, *n, text, err, cap))
+			return false;
+		(*n)++;
+		return true;
+	}
 	addrs = prim ? z->primaries : z->notify;
-	if (acl ? acl_parse(text, &z->allow_transfer[*n]) != TDNS_OK
-		: netio_addr_parse(text, 53, &addrs[*n]) != TDNS_OK) {
-		snprintf(err, cap, acl ? "invalid address or prefix '%s' (192.0.2.1, "
-			 "192.0.2.0/24, 2001:db8::/32)"
-			 : "invalid address '%s' (192.0.2.1, 192.0.2.1:5353, [::1]:53)",
+	if (netio_addr_parse(text, 53, &addrs[*n]) != TDNS_OK) {
+		snprintf(err, cap, "invalid address '%s' (192.0.2.1, 192.0.2.1:5353, [::1]:53)",
 			 text);
 		return false;
 	}
@@ -1872,8 +1912,11 @@ static void print_zones(FILE *f, const struct tdns_opts *o)
 		for (unsigned j = 0; j < z->n_allow_transfer; j++) {
 			inet_ntop(z->allow_transfer[j].family, z->allow_transfer[j].addr,
 				  buf, sizeof(buf));
-			fprintf(f, "\n      - %s/%u", buf,
+			fprintf(f, "\n      - \"%s/%u", buf,
 				(unsigned)z->allow_transfer[j].prefix);
+			if (z->allow_transfer_key[j] >= 0)
+				fprintf(f, " key %s", o->keys[z->allow_transfer_key[j]].name);
+			fputc('"', f);
 		}
 		if (z->n_transfer_keys > 0)
 			fprintf(f, "\n    allow-transfer-key:");

@@ -59,8 +59,11 @@ enum tdns_prog {
  * (primaries, TSIG keys, signing). The lists are owned by the opts. */
 struct tdns_zone_conf {
 	const char *name; /* as written, ending in '.' (absolute) */
-	/* allow-transfer: who may AXFR/IXFR the zone (none: nobody) */
+	/* allow-transfer: who may AXFR/IXFR the zone (none: nobody); each
+	 * entry's key (allow_transfer_key[i], an index into opts keys, -1:
+	 * none) must sign the request as well */
 	struct tdns_acl_entry *allow_transfer;
+	int *allow_transfer_key;
 	unsigned n_allow_transfer;
 	/* notify: the secondaries told of every change (RFC 1996), port 53
 	 * unless given */

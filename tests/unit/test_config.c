@@ -184,7 +184,12 @@ static const struct err_case err_cases[] = {
 	  "3:25: key 'zones.allow-transfer-key': no key 'k.' in keys:", { NULL } },
 	{ UP, "zones:\n  - name: example.\n    allow-transfer: 10.0.0.0/33\n",
 	  "3:21: key 'zones.allow-transfer': invalid address or prefix '10.0.0.0/33' "
-	  "(192.0.2.1, 192.0.2.0/24, 2001:db8::/32)", { NULL } },
+	  "(192.0.2.1, 192.0.2.0/24, 2001:db8::/32; then 'key NAME' for a key it must "
+	  "sign with)", { NULL } },
+	{ UP, "zones:\n  - name: example.\n    allow-transfer: [\"10.0.0.1 key\"]\n",
+	  "3:22: key 'zones.allow-transfer': invalid address or prefix '10.0.0.1 key' "
+	  "(192.0.2.1, 192.0.2.0/24, 2001:db8::/32; then 'key NAME' for a key it must "
+	  "sign with)", { NULL } },
 	{ UP, "zones:\n  - {}\n", "2:5: key 'zones': a zone stanza needs a name:", { NULL } },
 	{ UP, "zones:\n  - name:\n", "2:10: key 'zones.name': expected a zone name, got nothing", { NULL } },
 	{ UP, "zones:\n  - name: [a]\n",
