@@ -1439,39 +1439,43 @@ enum tdns_status zonedb_put_zone_policy(struct tdns_txn *t, const uint8_t *apex,
 	return st == TDNS_ENOTFOUND ? TDNS_OK : st;
 }
 
+/* The zone's recorded policy value (zonedb_put_zone_policy), len 0 when
+ * none is. */
+static enum tdns_status policy_get(struct tdns_txn *t, const uint8_t *apex,
+				   size_t apex_len, struct tdns_val *v)
+{
+	uint8_t key[sizeof(POLICY_PREFIX) + NAME_KEY_MAX];
+	enum tdns_status st;
+
+	v->len = 0;
+	if (apex_len > NAME_KEY_MAX)
+		return TDNS_EINVAL;
+	st = store_get(t, TDNS_DB_META, key, policy_key(apex, apex_len, key), v);
+	if (st == TDNS_ENOTFOUND) {
+		v->len = 0;
+		return TDNS_OK;
+	}
+	return st;
+}
+
 enum tdns_status zonedb_get_serial_policy(struct tdns_txn *t, const uint8_t *apex,
 					  size_t apex_len, enum zonedb_serial_policy *p)
 {
-	uint8_t key[sizeof(POLICY_PREFIX) + NAME_KEY_MAX];
 	struct tdns_val v;
-	enum tdns_status st;
+	enum tdns_status st = policy_get(t, apex, apex_len, &v);
 
-	*p = ZONEDB_SERIAL_INCREMENT;
-	if (apex_len > NAME_KEY_MAX)
-		return TDNS_EINVAL;
-	st = store_get(t, TDNS_DB_META, key, policy_key(apex, apex_len, key), &v);
-	if (st == TDNS_ENOTFOUND)
-		return TDNS_OK;
-	if (st == TDNS_OK && v.len >= 1 && v.data[0] == ZONEDB_SERIAL_UNIXTIME)
-		*p = ZONEDB_SERIAL_UNIXTIME;
+	*p = st == TDNS_OK && v.len >= 1 && v.data[0] == ZONEDB_SERIAL_UNIXTIME
+		     ? ZONEDB_SERIAL_UNIXTIME : ZONEDB_SERIAL_INCREMENT;
 	return st;
 }
 
 enum tdns_status zonedb_get_journal_max(struct tdns_txn *t, const uint8_t *apex,
 					size_t apex_len, uint64_t *journal_max)
 {
-	uint8_t key[sizeof(POLICY_PREFIX) + NAME_KEY_MAX];
 	struct tdns_val v;
-	enum tdns_status st;
+	enum tdns_status st = policy_get(t, apex, apex_len, &v);
 
-	*journal_max = 0;
-	if (apex_len > NAME_KEY_MAX)
-		return TDNS_EINVAL;
-	st = store_get(t, TDNS_DB_META, key, policy_key(apex, apex_len, key), &v);
-	if (st == TDNS_ENOTFOUND)
-		return TDNS_OK;
-	if (st == TDNS_OK && v.len == 9)
-		*journal_max = dns_rd64(v.data + 1);
+	*journal_max = st == TDNS_OK && v.len == 9 ? dns_rd64(v.data + 1) : 0;
 	return st;
 }
 
