@@ -923,8 +923,10 @@ static void xfr_reply(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t 
 		failed(z, "the transfer does not start with the SOA");
 		return;
 	}
-	/* An IXFR answered by the SOA alone: nothing changed (RFC 1995 4). */
-	if (z->ixfr && z->count == 1 && before == 0) {
+	/* An IXFR answered by the SOA alone: nothing changed (RFC 1995 4). A
+	 * newer serial alone opens a transfer sent a record a message. */
+	if (z->ixfr && z->count == 1 && before == 0 &&
+	    !zonedb_serial_gt(z->new_serial, z->serial)) {
 		end_exchange(z);
 		schedule(z, z->refresh);
 		return;

@@ -709,6 +709,7 @@ class ScriptedPrimary:
         self.ixfr = None
         self.asked = []
         self.stall = 0  # seconds a cut transfer stays open before the close
+        self.one_per_msg = False  # an IXFR sent one record a message
         self.addr = rand_addr()
         self.u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.u.bind((self.addr, 0))
@@ -756,12 +757,17 @@ class ScriptedPrimary:
                 if qtype == dns.rdatatype.IXFR and self.ixfr is not None:
                     diff = self.ixfr(q.authority[0][0].serial)
                 if diff is not None:
+                    msgs = []
                     for text in diff:
+                        if self.one_per_msg or not msgs:
+                            msgs.append(dns.message.make_response(q))
+                            msgs[-1].flags |= 0x400
                         f = text.split(None, 4)
-                        r.answer.append(dns.rrset.from_text(f[0], int(f[1]), f[2], f[3],
-                                                            f[4]))
-                    w = r.to_wire()
-                    c.sendall(struct.pack("!H", len(w)) + w)
+                        msgs[-1].answer.append(dns.rrset.from_text(f[0], int(f[1]), f[2],
+                                                                   f[3], f[4]))
+                    for m in msgs:
+                        w = m.to_wire()
+                        c.sendall(struct.pack("!H", len(w)) + w)
                     time.sleep(0.2)
                     c.close()
                     continue

@@ -72,6 +72,7 @@ V[2] = [r for r in V[1] if r != "www.ix. 300 IN A 192.0.2.2"] + ["www.ix. 300 IN
 V[3] = [r for r in V[2] if "MX" not in r and '"b"' not in r] + \
     ['www.ix. 300 IN TXT "c"', "new.ix. 300 IN AAAA 2001:db8::1"]
 V[4] = V[3] + ["four.ix. 300 IN A 192.0.2.4"]
+V[5] = V[4] + ["five.ix. 300 IN A 192.0.2.5"]
 
 
 def soa(serial):
@@ -172,6 +173,18 @@ h.check(dt is not None and fp.asked[n_asked:] == ["IXFR", "AXFR"],
         "then the whole zone by AXFR: %s" % fp.asked[n_asked:])
 h.check(any("serial 4 stored (AXFR" in x for x in stored_lines(sec)), "%s" %
         stored_lines(sec))
+# A primary that sends an IXFR one record a message (RFC 1995 allows any
+# split): its first message is the new SOA alone, which is no "up to date".
+bad = False
+fp.one_per_msg = True
+fp.serial = 5
+n_asked = len(fp.asked)
+notify(sec, "ix.", fp.addr)
+dt = wait_for(lambda: (answers(sec, "five.ix.") or ("", []))[1] ==
+              ["five.ix. 300 IN A 192.0.2.5"], 10)
+h.check(dt is not None and fp.asked[n_asked:] == ["IXFR"],
+        "an IXFR of one record a message applied: %s, %s" % (fp.asked[n_asked:],
+                                                           stored_lines(sec)[-1:]))
 h.stop(sec)
 
 # ---- an AXFR goes to an unlinked temporary file while it arrives ----
