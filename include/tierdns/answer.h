@@ -94,10 +94,12 @@ struct tdns_answer {
 	 * bytes (name.h keys put the apex first); 0 when none did. For rate
 	 * limiting (rrl.h), which files negative answers under their zone. */
 	size_t zone_klen;
-	size_t n;                   /* entries used */
-	struct tdns_ans_rrset rrsets[ANS_MAX_RRSETS];
 	size_t arena_len;
 	uint8_t arena[ANS_ARENA];
+	size_t n;                   /* entries used */
+	/* Last: a reply uses its first few entries, a transfer message up
+	 * to all; the fields above stay together whatever its size. */
+	struct tdns_ans_rrset rrsets[ANS_MAX_RRSETS];
 };
 
 /* Empty the descriptor: rcode NOERROR, no flags, no entries, no EDE. */
