@@ -382,7 +382,12 @@ h.check(m is not None and m2 is not None and dt < 5.0,
         "other clients are answered during a stalled transfer (%.3f s)" % dt)
 time.sleep(1.5)
 rss1 = rss_kb(up.pid)
-h.check(rss1 - rss0 < 3000, "a stalled transfer of %d RRsets holds the memory to a "
+# The messages sent before the stall fill the kernel's socket buffers, not
+# the heap: a Release build grows by about 80 kB here. Under ASan the
+# freed message buffers stay in its quarantine, about 2.9 MB with messages
+# of up to 1023 RRsets. The whole transfer is about 6 MB of wire (and more
+# as records in memory), so a server holding it fails the bound either way.
+h.check(rss1 - rss0 < 4500, "a stalled transfer of %d RRsets holds the memory to a "
         "bound: anonymous RSS %d -> %d kB" % (BIG_N, rss0, rss1))
 # Now read it all.
 slow.settimeout(10)
