@@ -5,7 +5,10 @@
  * start, below the 14-bit pointer limit) and, for each suffix of a new
  * name, looks for an earlier occurrence by comparing label by label through
  * the pointers already in the message. Answers are small (a few RRsets),
- * so a linear table beats hashing here.
+ * so a linear table beats hashing there; a message that has remembered
+ * ENC_HASH_FROM offsets (a zone transfer's: up to a thousand owners) also
+ * indexes them by a hash of the name from that label on, so each suffix of
+ * a new name costs one probe instead of a scan.
  */
 #include "tierdns/encode.h"
 
@@ -13,7 +16,10 @@
 
 #include "tierdns/dnsproto.h"
 
-#define ENC_MAX_NAMES 96       /* label offsets remembered for compression */
+#define ENC_MAX_NAMES 1024     /* label offsets remembered for compression */
+#define ENC_HASH_FROM 32       /* remembered offsets from which they are hashed */
+#define ENC_HASH_SLOTS 2048    /* the index: a power of two, twice the names */
+#define ENC_MAX_LABELS 128     /* labels of a name (255 octets) */
 #define ENC_PTR_LIMIT 0x4000   /* offsets a pointer can reach (14 bits) */
 #define OPT_FIXED 11           /* root owner, type, class, ttl, rdlength */
 #define EDE_HDR 6              /* option code, length, INFO-CODE */
@@ -27,6 +33,12 @@ struct enc {
 	uint16_t names[ENC_MAX_NAMES];
 	unsigned n_names;
 	bool q_pending; /* the question's labels are not in names[] yet */
+	/* From ENC_HASH_FROM names on: names[] again, by the hash of the
+	 * name at each offset (open addressing; offset 0, the header, is
+	 * an empty slot). Not initialised until then. */
+	bool hashed;
+	uint32_t hkey[ENC_HASH_SLOTS];
+	uint16_t hoff[ENC_HASH_SLOTS];
 };
 
 static bool put(struct enc *e, const void *p, size_t n)
@@ -70,10 +82,96 @@ static bool name_at(const struct enc *e, size_t off, const uint8_t *name)
 	}
 }
 
-static void remember(struct enc *e, size_t off)
+/* The hash of an uncompressed name from its label at name on, given the
+ * hash of the rest (after this label): FNV-1a over the label, case
+ * folded, chained from the root so each suffix has its own. */
+static uint32_t label_hash(const uint8_t *label, uint32_t rest)
 {
-	if (off < ENC_PTR_LIMIT && e->n_names < ENC_MAX_NAMES)
-		e->names[e->n_names++] = (uint16_t)off;
+	uint32_t h = rest;
+
+	for (size_t i = 0; i <= label[0]; i++)
+		h = (h ^ dns_lower(label[i])) * 16777619u;
+	return h;
+}
+
+/* Hashes of each suffix of the uncompressed name (h[j]: from its label j
+ * on) and where each label starts; the number of labels. */
+static unsigned suffix_hashes(const uint8_t *name, uint32_t *h, uint16_t *start)
+{
+	unsigned k = 0;
+	uint32_t rest = 2166136261u;
+
+	for (size_t p = 0; name[p] != 0 && k < ENC_MAX_LABELS; p += (size_t)name[p] + 1)
+		start[k++] = (uint16_t)p;
+	for (unsigned j = k; j-- > 0;) {
+		rest = label_hash(name + start[j], rest);
+		h[j] = rest;
+	}
+	return k;
+}
+
+/* The hash of the name written at out[off] (through its pointers). */
+static uint32_t hash_at(const struct enc *e, size_t off)
+{
+	uint8_t name[NAME_WIRE_MAX];
+	uint32_t h[ENC_MAX_LABELS];
+	uint16_t start[ENC_MAX_LABELS];
+	const uint8_t *o = e->out;
+	size_t n = 0;
+
+	for (;;) {
+		while ((o[off] & 0xc0) == 0xc0)
+			off = (size_t)(o[off] & 0x3f) << 8 | o[off + 1];
+		memcpy(name + n, o + off, (size_t)o[off] + 1);
+		n += (size_t)o[off] + 1;
+		if (o[off] == 0)
+			break;
+		off += (size_t)o[off] + 1;
+	}
+	return suffix_hashes(name, h, start) > 0 ? h[0] : 2166136261u;
+}
+
+static void hash_put(struct enc *e, uint32_t h, uint16_t off)
+{
+	size_t i = h & (ENC_HASH_SLOTS - 1);
+
+	while (e->hoff[i] != 0)
+		i = (i + 1) & (ENC_HASH_SLOTS - 1);
+	e->hkey[i] = h;
+	e->hoff[i] = off;
+}
+
+/* Index every remembered offset (names[] holds fewer than the slots). */
+static void hash_build(struct enc *e)
+{
+	memset(e->hoff, 0, sizeof(e->hoff));
+	for (unsigned i = 0; i < e->n_names; i++)
+		hash_put(e, hash_at(e, e->names[i]), e->names[i]);
+	e->hashed = true;
+}
+
+/* An earlier occurrence of the uncompressed name whose hash is h, or 0. */
+static uint16_t hash_find(const struct enc *e, uint32_t h, const uint8_t *name)
+{
+	for (size_t i = h & (ENC_HASH_SLOTS - 1); e->hoff[i] != 0;
+	     i = (i + 1) & (ENC_HASH_SLOTS - 1))
+		if (e->hkey[i] == h && name_at(e, e->hoff[i], name))
+			return e->hoff[i];
+	return 0;
+}
+
+/* Remember the label at out[off], written whole, as a pointer target; h
+ * (NULL: not known) is the hash of the name from there on, for the index
+ * when it is in use. */
+static void remember(struct enc *e, size_t off, const uint32_t *h)
+{
+	if (off >= ENC_PTR_LIMIT || e->n_names >= ENC_MAX_NAMES)
+		return;
+	e->names[e->n_names++] = (uint16_t)off;
+	if (e->hashed)
+		hash_put(e, h != NULL ? *h : hash_at(e, off), (uint16_t)off);
+	else if (e->n_names == ENC_HASH_FROM)
+		hash_build(e);
 }
 
 /* Write an uncompressed, validated wire name: the longest suffix already
@@ -82,29 +180,42 @@ static void remember(struct enc *e, size_t off)
  * suffix of the same name would match bytes not yet written. */
 static bool put_name(struct enc *e, const uint8_t *name)
 {
-	uint16_t fresh[NAME_WIRE_MAX / 2];
-	unsigned i, n_fresh = 0;
-	bool ok = true;
+	uint16_t fresh[ENC_MAX_LABELS], start[ENC_MAX_LABELS];
+	uint32_t h[ENC_MAX_LABELS], fresh_h[ENC_MAX_LABELS];
+	unsigned i, j = 0, n_fresh = 0;
+	bool hashed = e->hashed, ok = true;
+	uint16_t at;
 
 	/* The question's labels are the first targets (RFC 1035 4.1.4),
 	 * taken only when a name is written: an answer whose owners all
-	 * point at the question never needs them. */
+	 * point at the question never needs them. (Fewer than ENC_HASH_FROM:
+	 * the index is not in use yet.) */
 	if (e->q_pending) {
 		e->q_pending = false;
 		for (i = DNS_HDR_LEN; e->out[i] != 0; i += (unsigned)e->out[i] + 1)
-			remember(e, i);
+			remember(e, i, NULL);
 	}
+	if (hashed)
+		suffix_hashes(name, h, start);
 
-	while (name[0] != 0) {
-		for (i = 0; i < e->n_names; i++)
-			if (name_at(e, e->names[i], name))
-				break;
-		if (i < e->n_names) {
-			ok = put16(e, (uint16_t)(0xc000 | e->names[i]));
+	/* j counts the labels written, the suffix now looked up being j's. */
+	for (; name[0] != 0; j++) {
+		if (hashed) {
+			at = hash_find(e, h[j], name);
+		} else {
+			for (i = 0; i < e->n_names && !name_at(e, e->names[i], name); i++)
+				;
+			at = i < e->n_names ? e->names[i] : 0;
+		}
+		if (at != 0) {
+			ok = put16(e, (uint16_t)(0xc000 | at));
 			goto out;
 		}
-		if (e->len < ENC_PTR_LIMIT)
+		if (e->len < ENC_PTR_LIMIT) {
+			if (hashed)
+				fresh_h[n_fresh] = h[j];
 			fresh[n_fresh++] = (uint16_t)e->len;
+		}
 		if (!put(e, name, (size_t)name[0] + 1))
 			return false;
 		name += (size_t)name[0] + 1;
@@ -112,15 +223,23 @@ static bool put_name(struct enc *e, const uint8_t *name)
 	ok = put(e, name, 1);
 out:
 	for (i = 0; ok && i < n_fresh; i++)
-		remember(e, fresh[i]);
+		remember(e, fresh[i], hashed ? &fresh_h[i] : NULL);
 	return ok;
 }
 
 /* Forget the names at or after offset mark (an RRset rolled back). */
 static void forget_from(struct enc *e, size_t mark)
 {
+	unsigned before = e->n_names;
+
 	while (e->n_names > 0 && e->names[e->n_names - 1] >= mark)
 		e->n_names--;
+	if (e->hashed && e->n_names != before) {
+		if (e->n_names >= ENC_HASH_FROM)
+			hash_build(e);
+		else
+			e->hashed = false;
+	}
 }
 
 enum rd_result {
@@ -353,6 +472,7 @@ enum tdns_status encode_reply(const struct tdns_qctx *q,
 	e.len = DNS_HDR_LEN;
 	e.n_names = 0;
 	e.q_pending = false;
+	e.hashed = false;
 	dns_wr16(out, q->id);
 	out[2] = (uint8_t)(DNS_FLAG_QR | (q->opcode & 0x0f) << 3);
 	out[3] = (uint8_t)(a->rcode & 0x0f);

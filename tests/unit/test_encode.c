@@ -274,6 +274,74 @@ static void test_repeated_labels(void **state)
 	ldns_pkt_free(p);
 }
 
+/* A message of many names (a zone transfer's): past the first few the
+ * encoder looks suffixes up through its hash index. Each owner
+ * "hN.sub.Example." and each MX target "mN.sub.example." (case aside)
+ * compresses to its first label and a pointer, the records read back as
+ * written, and two owners that differ only in case share one name. */
+static void test_many_names_compressed(void **state)
+{
+	enum { N = 300 }; /* all within the 16 KB a pointer reaches */
+	static struct tdns_answer a;
+	static uint8_t owners[N][32];
+	static struct recs rd[N];
+	uint8_t query[512];
+	struct tdns_qctx q;
+	ldns_pkt *p;
+	size_t n = 0, qlen, olen;
+	const uint8_t *first;
+	char want[128];
+
+	(void)state;
+	qlen = make_query(query, "Example.", DNS_TYPE_AXFR, 0, false);
+	memset(&q, 0, sizeof(q));
+	q.transport = QCTX_TCP;
+	assert_int_equal(qctx_parse(&q, query, qlen), QCTX_OK);
+	answer_reset(&a);
+	for (int i = 0; i < N; i++) {
+		uint8_t mx[40];
+		int l = snprintf((char *)owners[i] + 1, 16, "%c%d", i == N - 1 ? 'H' : 'h',
+				 i == N - 1 ? N - 2 : i);
+
+		owners[i][0] = (uint8_t)l;
+		olen = (size_t)l + 1;
+		memcpy(owners[i] + olen, "\x03sub\x07" "Example", 12);
+		owners[i][olen + 12] = 0;
+		mx[0] = 0;
+		mx[1] = 10;
+		l = snprintf((char *)mx + 3, 16, "m%d", i);
+		mx[2] = (uint8_t)l;
+		memcpy(mx + 3 + l, "\x03sub\x07" "example", 12);
+		mx[3 + l + 12] = 0;
+		rd[i].len = 0;
+		rd[i].n = 0;
+		rec_add(&rd[i], mx, (size_t)(3 + l + 13));
+		answer_add(&a, ANS_ANSWER, owners[i], DNS_TYPE_MX, DNS_CLASS_IN, 300,
+			   ANS_REC_PACKED, rd[i].n, rd[i].b, rd[i].len);
+	}
+	assert_int_equal(a.n, N);
+	assert_int_equal(encode_reply(&q, &a, out, sizeof(out), &n), TDNS_OK);
+	p = parse_reply(n);
+	assert_int_equal(ldns_pkt_ancount(p), N);
+	for (int i = 0; i < N; i += 37) {
+		snprintf(want, sizeof(want), "h%d.sub.Example. 300 IN MX 10 m%d.sub.Example.", i,
+			 i);
+		rr_is(ldns_pkt_answer(p), (size_t)i, want);
+	}
+	/* The last owner, "H298", is the earlier "h298" (RFC 4343): a pointer. */
+	snprintf(want, sizeof(want), "h%d.sub.Example. 300 IN MX 10 m%d.sub.Example.", N - 2,
+		 N - 1);
+	rr_is(ldns_pkt_answer(p), N - 1, want);
+	/* "sub" written once, in the first owner; every other name
+	 * is its first label and a pointer: per record at most 2 + 5 + 2
+	 * (owner), 10 fixed, 2 + 2 + 5 + 2 (MX), under 31 bytes. */
+	first = memmem(out + 12, n - 12, "\x03sub", 4);
+	assert_non_null(first);
+	assert_null(memmem(first + 4, (size_t)(out + n - first) - 4, "\x03sub", 4));
+	assert_true(n < 12 + q.qname_len + 4 + (size_t)N * 31);
+	ldns_pkt_free(p);
+}
+
 /* Many records: over UDP the RRset goes whole or not at all, with TC; the
  * OPT stays; over TCP everything goes. */
 static void test_truncation(void **state)
@@ -632,6 +700,7 @@ int main(void)
 		cmocka_unit_test(test_compressed_question),
 		cmocka_unit_test(test_answer_with_compression),
 		cmocka_unit_test(test_repeated_labels),
+		cmocka_unit_test(test_many_names_compressed),
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_truncation_keeps_signatures),
 		cmocka_unit_test(test_opt_ede_and_extended_rcode),
