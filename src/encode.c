@@ -188,8 +188,7 @@ static bool put_name(struct enc *e, const uint8_t *name)
 
 	/* The question's labels are the first targets (RFC 1035 4.1.4),
 	 * taken only when a name is written: an answer whose owners all
-	 * point at the question never needs them. (Fewer than ENC_HASH_FROM:
-	 * the index is not in use yet.) */
+	 * point at the question never needs them. */
 	if (e->q_pending) {
 		e->q_pending = false;
 		for (i = DNS_HDR_LEN; e->out[i] != 0; i += (unsigned)e->out[i] + 1)
