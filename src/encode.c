@@ -30,13 +30,14 @@ struct enc {
 	uint8_t *out;
 	size_t limit; /* bytes the sections may use (the OPT is reserved) */
 	size_t len;
-	uint16_t names[ENC_MAX_NAMES];
 	unsigned n_names;
 	bool q_pending; /* the question's labels are not in names[] yet */
+	bool hashed;    /* the index below is in use */
+	/* The arrays last, so that the fields above share a cache line. */
+	uint16_t names[ENC_MAX_NAMES];
 	/* From ENC_HASH_FROM names on: names[] again, by the hash of the
 	 * name at each offset (open addressing; offset 0, the header, is
 	 * an empty slot). Not initialised until then. */
-	bool hashed;
 	uint32_t hkey[ENC_HASH_SLOTS];
 	uint16_t hoff[ENC_HASH_SLOTS];
 };
