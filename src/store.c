@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -54,10 +55,45 @@ struct tdns_store {
 
 /* A transaction keeps one closed cursor per database for reuse, so the
  * per-query lookups (zonedb_name_state ...) do not allocate each time. */
+/*
+ * The memo of a long-lived read transaction: the answers of store_get
+ * (value or absence) by database and key, for the snapshot they were read
+ * in. A slot is used only while the transaction holds that same snapshot:
+ * LMDB's pages reachable from the last committed snapshot stay where they
+ * are until a later commit, so a pointer read in snapshot N is good for as
+ * long as a renewed transaction is again at N, whichever process writes.
+ * A worker answering the same names again (every busy server) then skips
+ * the B-tree descent. MEMO_SLOTS slots in sets of MEMO_WAYS, keys of at
+ * most MEMO_KEY_MAX bytes (longer ones always go to LMDB); a full set
+ * evicts. The hash is seeded per memo, so which names evict which is not
+ * known outside.
+ */
+#define MEMO_SLOTS 4096u
+#define MEMO_WAYS 4u
+#define MEMO_KEY_MAX 62u
+
+struct memo_slot {
+	uint64_t snap; /* snapshot the slot was filled in; 0: empty */
+	const void *data; /* NULL: the key was absent */
+	size_t len;
+	uint8_t db;
+	uint8_t klen;
+	uint8_t key[MEMO_KEY_MAX];
+};
+
+struct memo {
+	uint64_t seed;
+	struct memo_slot slot[MEMO_SLOTS];
+};
+
 struct tdns_txn {
 	struct tdns_store *s;
 	MDB_txn *txn;
 	bool write;
+	/* The snapshot a renewed read transaction holds, 0 while reset or
+	 * before its first renewal; the memo is used only when non-zero. */
+	uint64_t snap;
+	struct memo *memo; /* allocated at the first store_renew */
 	void *user; /* store_txn_set_user */
 	struct tdns_cursor *spare[TDNS_DB_COUNT_];
 	/* store_count of a read transaction, per database: the count and
@@ -530,6 +566,7 @@ enum tdns_status store_commit(struct tdns_txn *t)
 	} else {
 		rc = mdb_txn_commit(t->txn);
 	}
+	free(t->memo);
 	free(t);
 	return store_err(rc);
 }
@@ -540,6 +577,7 @@ void store_abort(struct tdns_txn *t)
 		return;
 	drop_spares(t);
 	mdb_txn_abort(t->txn);
+	free(t->memo);
 	free(t);
 }
 
@@ -548,16 +586,36 @@ void store_reset(struct tdns_txn *t)
 	if (t != NULL && !t->write) {
 		drop_spares(t);
 		mdb_txn_reset(t->txn);
+		t->snap = 0;
 	}
+}
+
+static struct memo *memo_new(void)
+{
+	struct memo *m = calloc(1, sizeof(*m));
+
+	if (m != NULL &&
+	    getrandom(&m->seed, sizeof(m->seed), GRND_NONBLOCK) != sizeof(m->seed))
+		m->seed = (uint64_t)(uintptr_t)m ^ 0x9e3779b97f4a7c15u;
+	return m;
 }
 
 enum tdns_status store_renew(struct tdns_txn *t)
 {
+	int rc;
+
 	if (t == NULL || t->write)
 		return TDNS_EINVAL;
 	if (fault_hit())
 		return TDNS_EIO;
-	return store_err(mdb_txn_renew(t->txn));
+	rc = mdb_txn_renew(t->txn);
+	if (rc != MDB_SUCCESS)
+		return store_err(rc);
+	/* Without memory for a memo the transaction reads LMDB every time. */
+	if (t->memo == NULL)
+		t->memo = memo_new();
+	t->snap = t->memo != NULL ? (uint64_t)mdb_txn_id(t->txn) : 0;
+	return TDNS_OK;
 }
 
 void store_txn_set_user(struct tdns_txn *t, void *user)
@@ -580,9 +638,38 @@ static bool db_ok(enum tdns_db db)
 	return (unsigned)db < TDNS_DB_COUNT_;
 }
 
+/* The memo set of (db, key): a multiply-xorshift over the key's words and
+ * MurmurHash3's 64-bit finalizer. klen <= MEMO_KEY_MAX. */
+static struct memo_slot *memo_set(struct memo *m, enum tdns_db db,
+				  const uint8_t *key, size_t klen, uint64_t *hash)
+{
+	uint64_t h = m->seed ^ ((uint64_t)klen << 8 | (unsigned)db), w;
+	size_t i = 0;
+
+	for (; i + 8 <= klen; i += 8) {
+		memcpy(&w, key + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdu;
+		h ^= h >> 32;
+	}
+	if (i < klen) {
+		w = 0;
+		for (; i < klen; i++)
+			w = w << 8 | key[i];
+		h = (h ^ w) * 0xff51afd7ed558ccdu;
+	}
+	/* A product's low bits depend only on its factors' low bits: fold the
+	 * high half down before taking the set from the low ones. */
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53u;
+	h ^= h >> 33;
+	*hash = h;
+	return &m->slot[(h & (MEMO_SLOTS / MEMO_WAYS - 1)) * MEMO_WAYS];
+}
+
 enum tdns_status store_get(struct tdns_txn *t, enum tdns_db db, const uint8_t *key,
 			   size_t klen, struct tdns_val *out)
 {
+	struct memo_slot *ms = NULL;
 	MDB_val k, v;
 	int rc;
 
@@ -592,9 +679,43 @@ enum tdns_status store_get(struct tdns_txn *t, enum tdns_db db, const uint8_t *k
 		return TDNS_EINVAL;
 	if (klen == 0 || t->s->absent[db])
 		return TDNS_ENOTFOUND; /* LMDB cannot hold an empty key */
+	if (t->snap != 0 && klen <= MEMO_KEY_MAX) {
+		struct memo_slot *set;
+		uint64_t h;
+		unsigned i;
+
+		set = memo_set(t->memo, db, key, klen, &h);
+		for (i = 0; i < MEMO_WAYS; i++) {
+			ms = &set[i];
+			if (ms->snap != t->snap)
+				break; /* the free way, filled below */
+			if (ms->db == db && ms->klen == klen &&
+			    memcmp(ms->key, key, klen) == 0) {
+				if (ms->data == NULL)
+					return TDNS_ENOTFOUND;
+				out->data = ms->data;
+				out->len = ms->len;
+				return TDNS_OK;
+			}
+		}
+		/* Ways fill in order, so a full set has no free way: evict one
+		 * the hash picks. */
+		if (i == MEMO_WAYS)
+			ms = &set[(h >> 40) & (MEMO_WAYS - 1)];
+	}
 	k.mv_data = (void *)key;
 	k.mv_size = klen;
 	rc = mdb_get(t->txn, t->s->dbi[db], &k, &v);
+	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+		return store_err(rc);
+	if (ms != NULL) {
+		ms->snap = t->snap;
+		ms->data = rc == MDB_SUCCESS ? v.mv_data : NULL;
+		ms->len = rc == MDB_SUCCESS ? v.mv_size : 0;
+		ms->db = (uint8_t)db;
+		ms->klen = (uint8_t)klen;
+		memcpy(ms->key, key, klen);
+	}
 	if (rc != MDB_SUCCESS)
 		return store_err(rc);
 	out->data = v.mv_data;

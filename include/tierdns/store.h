@@ -116,7 +116,10 @@ enum tdns_status store_commit(struct tdns_txn *t);
 /* Abort and free t. NULL is allowed. */
 void store_abort(struct tdns_txn *t);
 /* For long-lived read transactions (one per worker): release the snapshot
- * without freeing, then take a fresh snapshot. Read-only transactions only. */
+ * without freeing, then take a fresh snapshot. Read-only transactions only.
+ * A renewed transaction remembers what store_get found (or did not) per
+ * key while it stays on one snapshot, so a name asked again in a later
+ * batch costs a hash probe instead of a B-tree descent (store.c). */
 void store_reset(struct tdns_txn *t);
 enum tdns_status store_renew(struct tdns_txn *t);
 

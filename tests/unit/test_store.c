@@ -562,6 +562,96 @@ static void test_reset_renew_sees_new_commits(void **state)
 	store_close(s);
 }
 
+/* Get `k` in r, expecting `want` (NULL: absent). */
+static void expect(struct tdns_txn *r, enum tdns_db db, const char *k, const char *want)
+{
+	struct tdns_val v;
+	enum tdns_status st = store_get(r, db, (const uint8_t *)k, strlen(k), &v);
+
+	if (want == NULL) {
+		assert_int_equal(st, TDNS_ENOTFOUND);
+		return;
+	}
+	assert_int_equal(st, TDNS_OK);
+	assert_int_equal(v.len, strlen(want));
+	assert_memory_equal(v.data, want, v.len);
+}
+
+/* A renewed read transaction remembers its gets for its snapshot only:
+ * after a commit and a renewal every key, present, absent, changed or
+ * deleted, reads as the new snapshot has it, in every database apart, and
+ * in a working set far larger than the memo (evictions), with keys too
+ * long to remember among them. */
+static void test_memo_follows_snapshot(void **state)
+{
+	struct fx *f = *state;
+	struct tdns_store *s = NULL;
+	struct tdns_txn *r = NULL, *w = NULL;
+	struct tdns_val v;
+	char k[128], val[32];
+	int i, round;
+
+	assert_int_equal(store_open(f->dir, NULL, &s), TDNS_OK);
+	assert_int_equal(store_begin(s, true, &w), TDNS_OK);
+	put_str(w, TDNS_DB_RR, "same", "rr one");
+	put_str(w, TDNS_DB_CACHE, "same", "cache one");
+	put_str(w, TDNS_DB_RR, "gone", "here");
+	for (i = 0; i < 10000; i++) {
+		snprintf(k, sizeof(k), i % 7 ? "key%d" : "%0100d", i);
+		snprintf(val, sizeof(val), "v%d", i);
+		put_str(w, TDNS_DB_CACHE, k, val);
+	}
+	assert_int_equal(store_commit(w), TDNS_OK);
+
+	assert_int_equal(store_begin(s, false, &r), TDNS_OK);
+	store_reset(r);
+	/* A reset transaction has no snapshot: nothing is read from memory. */
+	assert_int_not_equal(store_get(r, TDNS_DB_RR, (const uint8_t *)"same", 4, &v),
+			     TDNS_OK);
+	assert_int_equal(store_renew(r), TDNS_OK);
+	for (round = 0; round < 2; round++) {
+		expect(r, TDNS_DB_RR, "same", "rr one");
+		expect(r, TDNS_DB_CACHE, "same", "cache one");
+		expect(r, TDNS_DB_RR, "gone", "here");
+		expect(r, TDNS_DB_RR, "new", NULL);
+		for (i = 0; i < 10000; i++) {
+			snprintf(k, sizeof(k), i % 7 ? "key%d" : "%0100d", i);
+			snprintf(val, sizeof(val), "v%d", i);
+			expect(r, TDNS_DB_CACHE, k, val);
+		}
+	}
+
+	assert_int_equal(store_begin(s, true, &w), TDNS_OK);
+	put_str(w, TDNS_DB_RR, "same", "rr two");
+	put_str(w, TDNS_DB_RR, "new", "now");
+	assert_int_equal(store_del(w, TDNS_DB_RR, (const uint8_t *)"gone", 4), TDNS_OK);
+	for (i = 0; i < 10000; i += 3) {
+		snprintf(k, sizeof(k), i % 7 ? "key%d" : "%0100d", i);
+		snprintf(val, sizeof(val), "w%d", i);
+		put_str(w, TDNS_DB_CACHE, k, val);
+	}
+	assert_int_equal(store_commit(w), TDNS_OK);
+	/* The snapshot held goes on answering as it did ... */
+	expect(r, TDNS_DB_RR, "same", "rr one");
+	expect(r, TDNS_DB_RR, "new", NULL);
+	store_reset(r);
+	assert_int_equal(store_renew(r), TDNS_OK);
+	/* ... the renewed one answers as the commit left the store. */
+	for (round = 0; round < 2; round++) {
+		expect(r, TDNS_DB_RR, "same", "rr two");
+		expect(r, TDNS_DB_CACHE, "same", "cache one");
+		expect(r, TDNS_DB_RR, "new", "now");
+		expect(r, TDNS_DB_RR, "gone", NULL);
+		for (i = 0; i < 10000; i++) {
+			snprintf(k, sizeof(k), i % 7 ? "key%d" : "%0100d", i);
+			snprintf(val, sizeof(val), i % 3 ? "v%d" : "w%d", i);
+			expect(r, TDNS_DB_CACHE, k, val);
+		}
+	}
+	store_abort(r);
+	store_close(s);
+}
+
 /* A read-only opener in this process sees what another process commits,
  * at its next transaction: the upper serves zones loaded while it runs. */
 static void test_rdonly_sees_other_process(void **state)
@@ -579,6 +669,11 @@ static void test_rdonly_sees_other_process(void **state)
 	assert_int_equal(store_open(f->dir, &ro, &reader), TDNS_OK);
 	assert_int_equal(store_begin(reader, true, &w), TDNS_EINVAL);
 	assert_int_equal(store_begin(reader, false, &t), TDNS_OK);
+	assert_int_equal(store_get(t, TDNS_DB_RR, (const uint8_t *)"k", 1, &v),
+			 TDNS_ENOTFOUND);
+	/* Renewed, the transaction remembers the absence for its snapshot. */
+	store_reset(t);
+	assert_int_equal(store_renew(t), TDNS_OK);
 	assert_int_equal(store_get(t, TDNS_DB_RR, (const uint8_t *)"k", 1, &v),
 			 TDNS_ENOTFOUND);
 	store_reset(t);
@@ -742,6 +837,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_efull_on_tiny_map, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_renew_sees_new_commits, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_memo_follows_snapshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rdonly_sees_other_process, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_stale_readers_cleared_at_open, setup,
