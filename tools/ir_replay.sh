@@ -2,12 +2,15 @@
 # tools/ir_replay.sh - instructions per query of one build, quickly: the
 # callgrind column of tools/bench.sh without the rest of the bench.
 #
-# usage: tools/ir_replay.sh BUILD_DIR [upper|hit|miss|dotmiss|valhit|valmiss]...
+# usage: tools/ir_replay.sh BUILD_DIR [upper|hit|rehit|miss|dotmiss|valhit|valmiss]...
 # A 20000-name zone is loaded into a scratch store; each path runs its
 # daemon (one thread) under valgrind --tool=callgrind twice, with and
 # without a replay of 2000 queries (dnsperf), and prints
 # (Ir with - Ir without) / answered. Hits are primed first; misses are
-# fresh names forwarded to a plain tierdns-upper. KEEP=1 keeps the
+# fresh names forwarded to a plain tierdns-upper. The upper's replay and
+# rehit's are in the snapshot their priming read (store.h's memo: names
+# asked again); hit's is the first ask of each name after the priming
+# pass's cache commits. KEEP=1 keeps the
 # callgrind files (their directory is printed last); UPPER_ARGS adds options
 # to the measured tierdns-upper (e.g. "--rrl-rate 1000000" for the cost of
 # rate limiting that never limits), LOCAL_ARGS to the measured
@@ -24,9 +27,9 @@
 # it asserts nothing. The hit path varies by about +-100 Ir between runs
 # (how many packets each wakeup finds): compare medians of a few.
 set -u
-[ $# -ge 1 ] && [ -x "$1/tierdns-upper" ] || { echo "usage: $0 BUILD_DIR [upper|hit|miss|dotmiss|valhit|valmiss]..." >&2; exit 2; }
+[ $# -ge 1 ] && [ -x "$1/tierdns-upper" ] || { echo "usage: $0 BUILD_DIR [upper|hit|rehit|miss|dotmiss|valhit|valmiss]..." >&2; exit 2; }
 b=$1; shift
-paths=${*:-upper hit miss}
+paths=${*:-upper hit rehit miss}
 w=$(mktemp -d /tmp/irw.XXXX)
 n=20000; k=2000
 awk -v n="$n" 'BEGIN { print "$ORIGIN bench."; print "$TTL 3600";
@@ -62,7 +65,7 @@ run() { # tag prime replay cmd...
     local p=$(port); rm -rf $w/loc
     valgrind --tool=callgrind --callgrind-out-file=$w/cg.$tag.$rep "$@" --port $p >/dev/null 2>&1 & local pid=$!
     for i in $(seq 60); do dig @127.0.0.1 -p $p ns.bench. +tries=1 +time=1 >/dev/null 2>&1 && break; sleep 0.5; done
-    [ -n "$prime" ] && dnsperf -s 127.0.0.1 -p $p -d $prime -n 1 -c 1 -q 10 -t 10 >/dev/null 2>&1
+    for pf in $prime; do dnsperf -s 127.0.0.1 -p $p -d $pf -n 1 -c 1 -q 10 -t 10 >/dev/null 2>&1; sleep 0.2; done
     sleep 0.5
     if [ $rep = with ]; then dnsperf -s 127.0.0.1 -p $p -d $replay -n 1 -c 1 -q 10 -t 10 > $w/rep.$tag 2>&1; fi
     sleep 0.5; kill $pid; wait $pid
@@ -74,6 +77,7 @@ run() { # tag prime replay cmd...
 for p in $paths; do case $p in
  upper) run upper $w/hit.txt $w/hit.txt $b/tierdns-upper --db $w/up --listen 127.0.0.1 --threads 1 ${UPPER_ARGS-} ;;
  hit) run hit $w/hit.txt $w/hit.txt $b/tierdns-local --db $w/loc --listen 127.0.0.1 --threads 1 --upstream 127.0.0.1:$UP ${LOCAL_ARGS-} ;;
+ rehit) run rehit "$w/hit.txt $w/hit.txt" $w/hit.txt $b/tierdns-local --db $w/loc --listen 127.0.0.1 --threads 1 --upstream 127.0.0.1:$UP ${LOCAL_ARGS-} ;;
  miss) run miss "" $w/miss.txt $b/tierdns-local --db $w/loc --listen 127.0.0.1 --threads 1 --upstream 127.0.0.1:$UP ${LOCAL_ARGS-} ;;
  dotmiss) run dotmiss "" $w/miss.txt $b/tierdns-local --db $w/loc --listen 127.0.0.1 --threads 1 --upstream-tls "127.0.0.1:$DUP#dns.test" --tls-ca $w/cert.pem ${LOCAL_ARGS-} ;;
  valhit) run valhit $w/hit.txt $w/hit.txt $b/tierdns-local --db $w/loc --listen 127.0.0.1 --threads 1 --upstream 127.0.0.1:$SUP --trust-anchor $w/anchor ${LOCAL_ARGS-} ;;
