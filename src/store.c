@@ -75,7 +75,8 @@ struct tdns_store {
 struct memo_slot {
 	uint64_t snap; /* snapshot the slot was filled in; 0: empty */
 	const void *data; /* NULL: the key was absent */
-	size_t len;
+	uint32_t len;
+	uint32_t tag; /* the hash's high half */
 	uint8_t db;
 	uint8_t klen;
 	uint8_t key[MEMO_KEY_MAX];
@@ -652,9 +653,14 @@ static struct memo_slot *memo_set(struct memo *m, enum tdns_db db,
 		h ^= h >> 32;
 	}
 	if (i < klen) {
-		w = 0;
-		for (; i < klen; i++)
-			w = w << 8 | key[i];
+		/* The last word overlaps the one before when there is one. */
+		if (klen >= 8) {
+			memcpy(&w, key + klen - 8, 8);
+		} else {
+			w = 0;
+			for (; i < klen; i++)
+				w = w << 8 | key[i];
+		}
 		h = (h ^ w) * 0xff51afd7ed558ccdu;
 	}
 	/* A product's low bits depend only on its factors' low bits: fold the
@@ -670,6 +676,7 @@ enum tdns_status store_get(struct tdns_txn *t, enum tdns_db db, const uint8_t *k
 			   size_t klen, struct tdns_val *out)
 {
 	struct memo_slot *ms = NULL;
+	uint64_t h = 0;
 	MDB_val k, v;
 	int rc;
 
@@ -681,7 +688,6 @@ enum tdns_status store_get(struct tdns_txn *t, enum tdns_db db, const uint8_t *k
 		return TDNS_ENOTFOUND; /* LMDB cannot hold an empty key */
 	if (t->snap != 0 && klen <= MEMO_KEY_MAX) {
 		struct memo_slot *set;
-		uint64_t h;
 		unsigned i;
 
 		set = memo_set(t->memo, db, key, klen, &h);
@@ -689,8 +695,8 @@ enum tdns_status store_get(struct tdns_txn *t, enum tdns_db db, const uint8_t *k
 			ms = &set[i];
 			if (ms->snap != t->snap)
 				break; /* the free way, filled below */
-			if (ms->db == db && ms->klen == klen &&
-			    memcmp(ms->key, key, klen) == 0) {
+			if (ms->tag == (uint32_t)(h >> 32) && ms->db == db &&
+			    ms->klen == klen && memcmp(ms->key, key, klen) == 0) {
 				if (ms->data == NULL)
 					return TDNS_ENOTFOUND;
 				out->data = ms->data;
@@ -708,10 +714,11 @@ enum tdns_status store_get(struct tdns_txn *t, enum tdns_db db, const uint8_t *k
 	rc = mdb_get(t->txn, t->s->dbi[db], &k, &v);
 	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
 		return store_err(rc);
-	if (ms != NULL) {
+	if (ms != NULL && (rc != MDB_SUCCESS || v.mv_size <= UINT32_MAX)) {
 		ms->snap = t->snap;
+		ms->tag = (uint32_t)(h >> 32);
 		ms->data = rc == MDB_SUCCESS ? v.mv_data : NULL;
-		ms->len = rc == MDB_SUCCESS ? v.mv_size : 0;
+		ms->len = rc == MDB_SUCCESS ? (uint32_t)v.mv_size : 0;
 		ms->db = (uint8_t)db;
 		ms->klen = (uint8_t)klen;
 		memcpy(ms->key, key, klen);
