@@ -53,8 +53,6 @@ struct tdns_store {
 	unsigned flags;
 };
 
-/* A transaction keeps one closed cursor per database for reuse, so the
- * per-query lookups (zonedb_name_state ...) do not allocate each time. */
 /*
  * The memo of a long-lived read transaction: the answers of store_get
  * (value or absence) by database and key, for the snapshot they were read
@@ -87,6 +85,8 @@ struct memo {
 	struct memo_slot slot[MEMO_SLOTS];
 };
 
+/* A transaction keeps one closed cursor per database for reuse, so the
+ * per-query lookups (zonedb_name_state ...) do not allocate each time. */
 struct tdns_txn {
 	struct tdns_store *s;
 	MDB_txn *txn;
