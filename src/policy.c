@@ -104,25 +104,11 @@ struct tdns_policy_build {
 	size_t n_recs, cap_recs;
 };
 
-/* The hash of a name key, eight bytes at a time (multiply and fold):
- * names are looked up on every query the policy may answer. */
+/* The hash of a name key (dnsproto.h): names are looked up on every query
+ * the policy may answer. */
 static uint32_t key_hash(const uint8_t *k, size_t n)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
-	size_t i = 0;
-
-	for (; i + 8 <= n; i += 8) {
-		memcpy(&w, k + i, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdull;
-		h ^= h >> 32;
-	}
-	if (i < n) {
-		w = 0;
-		memcpy(&w, k + i, n - i);
-		h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-	}
-	h ^= h >> 29;
-	return (uint32_t)h;
+	return (uint32_t)dns_key_hash(0x9e3779b97f4a7c15ull, k, n);
 }
 
 /* ---- the tables ---- */

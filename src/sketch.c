@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "tierdns/dnsproto.h"
+
 #define WORDS_MIN 1024u
 #define WORDS_MAX 131072u
 #define PERIOD_PER_WORD 10u /* counted questions per word between halvings */
@@ -70,40 +72,11 @@ void sketch_free(struct tdns_sketch *s)
 	free(s);
 }
 
-static inline uint64_t load64(const uint8_t *p)
-{
-	uint64_t w;
-
-	memcpy(&w, p, sizeof(w));
-	return w;
-}
-
-/* The high and low halves of a * b folded together: one multiply that
- * spreads every bit of both over the result. */
-static inline uint64_t fold(uint64_t a, uint64_t b)
-{
-	unsigned __int128 r = (unsigned __int128)a * b;
-
-	return (uint64_t)r ^ (uint64_t)(r >> 64);
-}
-
-/* A seeded hash of (key, type): a folded multiply per 8 bytes (a name key
- * of 8 bytes or more ends with an overlapping word, so no byte loop). */
+/* A seeded hash of (key, type). */
 static inline uint64_t key_hash(const struct tdns_sketch *s, const uint8_t *key,
 				size_t len, uint16_t type)
 {
-	uint64_t h = s->seed ^ ((uint64_t)type << 32) ^ len, w = 0;
-	size_t i;
-
-	if (len >= 8) {
-		for (i = 0; i + 8 < len; i += 8)
-			h = fold(h ^ load64(key + i), 0x9e3779b97f4a7c15ull);
-		w = load64(key + len - 8);
-	} else {
-		for (i = 0; i < len; i++)
-			w = w << 8 | key[i];
-	}
-	return fold(h ^ w, 0xbf58476d1ce4e5b9ull);
+	return dns_key_hash(s->seed ^ ((uint64_t)type << 32), key, len);
 }
 
 /* The key's four counters in its word: ones[] of the top 8 bits of the

@@ -639,35 +639,13 @@ static bool db_ok(enum tdns_db db)
 	return (unsigned)db < TDNS_DB_COUNT_;
 }
 
-/* The memo set of (db, key): a multiply-xorshift over the key's words and
- * MurmurHash3's 64-bit finalizer. klen <= MEMO_KEY_MAX. */
+/* The memo set of (db, key) and, in *hash, the key's hash (dnsproto.h).
+ * klen <= MEMO_KEY_MAX. */
 static struct memo_slot *memo_set(struct memo *m, enum tdns_db db,
 				  const uint8_t *key, size_t klen, uint64_t *hash)
 {
-	uint64_t h = m->seed ^ ((uint64_t)klen << 8 | (unsigned)db), w;
-	size_t i = 0;
+	uint64_t h = dns_key_hash(m->seed ^ ((uint64_t)db << 56), key, klen);
 
-	for (; i + 8 <= klen; i += 8) {
-		memcpy(&w, key + i, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdu;
-		h ^= h >> 32;
-	}
-	if (i < klen) {
-		/* The last word overlaps the one before when there is one. */
-		if (klen >= 8) {
-			memcpy(&w, key + klen - 8, 8);
-		} else {
-			w = 0;
-			for (; i < klen; i++)
-				w = w << 8 | key[i];
-		}
-		h = (h ^ w) * 0xff51afd7ed558ccdu;
-	}
-	/* A product's low bits depend only on its factors' low bits: fold the
-	 * high half down before taking the set from the low ones. */
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53u;
-	h ^= h >> 33;
 	*hash = h;
 	return &m->slot[(h & (MEMO_SLOTS / MEMO_WAYS - 1)) * MEMO_WAYS];
 }

@@ -1,8 +1,9 @@
 /*
  * dnsproto.h - DNS protocol constants (RFC 1035 and successors) and the
  * byte-level helpers every module shares: big-endian reads and writes of
- * possibly unaligned bytes, and ASCII case folding (RFC 4343: DNS names
- * compare case-insensitively in ASCII only, never by locale).
+ * possibly unaligned bytes, ASCII case folding (RFC 4343: DNS names
+ * compare case-insensitively in ASCII only, never by locale), and the
+ * seeded hash of keys that in-memory tables index by.
  *
  * Header-only, no state, no dependency: safe to include anywhere.
  */
@@ -10,6 +11,7 @@
 #define TIERDNS_DNSPROTO_H
 
 #include <stdint.h>
+#include <string.h>
 
 /* RR types (IANA DNS parameters). */
 enum {
@@ -139,6 +141,40 @@ static inline void dns_wr64(uint8_t *p, uint64_t v)
 static inline uint8_t dns_lower(uint8_t c)
 {
 	return (uint8_t)((unsigned)(c - 'A') < 26u ? c + ('a' - 'A') : c);
+}
+
+/* The high and low halves of a * b folded together: one multiply that
+ * spreads every bit of both over the result. */
+static inline uint64_t dns_fold(uint64_t a, uint64_t b)
+{
+	unsigned __int128 r = (unsigned __int128)a * b;
+
+	return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+/*
+ * A seeded 64-bit hash of a key's bytes (a name key, a record key), for
+ * in-memory tables only (never stored): a folded multiply per 8 bytes, a
+ * key of 8 bytes or more ending with an overlapping word, so no byte loop.
+ * Every bit of the result depends on every byte; the seed keeps which keys
+ * collide unknown outside the process.
+ */
+static inline uint64_t dns_key_hash(uint64_t seed, const uint8_t *key, size_t len)
+{
+	uint64_t h = seed ^ len, w = 0, x;
+	size_t i;
+
+	if (len >= 8) {
+		for (i = 0; i + 8 < len; i += 8) {
+			memcpy(&x, key + i, 8);
+			h = dns_fold(h ^ x, 0x9e3779b97f4a7c15ull);
+		}
+		memcpy(&w, key + len - 8, 8);
+	} else {
+		for (i = 0; i < len; i++)
+			w = w << 8 | key[i];
+	}
+	return dns_fold(h ^ w, 0xbf58476d1ce4e5b9ull);
 }
 
 #endif
