@@ -631,6 +631,8 @@ void *store_txn_user(const struct tdns_txn *t)
 
 uint64_t store_txn_id(struct tdns_txn *t)
 {
+	if (t->snap != 0)
+		return t->snap; /* taken at store_renew */
 	return t->write ? 0 : (uint64_t)mdb_txn_id(t->txn);
 }
 
@@ -773,7 +775,7 @@ size_t store_count(struct tdns_txn *t, enum tdns_db db)
 	 * before mdb_stat (a B-tree search of the main database): a worker
 	 * asking per query (the cache hit path) keeps the answer for the
 	 * snapshot instead. */
-	id = t->write ? 0 : (uint64_t)mdb_txn_id(t->txn);
+	id = store_txn_id(t);
 	if (id != 0 && t->count_id[db] == id)
 		return t->count[db];
 	if (mdb_stat(t->txn, t->s->dbi[db], &ms) != MDB_SUCCESS)
