@@ -577,59 +577,86 @@ static void expect(struct tdns_txn *r, enum tdns_db db, const char *k, const cha
 	assert_memory_equal(v.data, want, v.len);
 }
 
+/* Key i of test_memo_follows_snapshot's working set: every seventh too
+ * long for the memo. */
+static void memo_key(char *k, size_t n, int i)
+{
+	snprintf(k, n, i % 7 ? "key%d" : "%0100d", i);
+}
+
+/* Put (rewritten: every third) key i with value "v<i>" (rewritten: "w<i>"). */
+static void memo_put_all(struct tdns_txn *w, bool rewritten)
+{
+	char k[128], val[32];
+
+	for (int i = 0; i < 10000; i += rewritten ? 3 : 1) {
+		memo_key(k, sizeof(k), i);
+		snprintf(val, sizeof(val), "%c%d", rewritten ? 'w' : 'v', i);
+		put_str(w, TDNS_DB_CACHE, k, val);
+	}
+}
+
+/* Every key i reads "v<i>", or "w<i>" for every third once rewritten. */
+static void memo_expect_all(struct tdns_txn *r, bool rewritten)
+{
+	char k[128], val[32];
+
+	for (int i = 0; i < 10000; i++) {
+		memo_key(k, sizeof(k), i);
+		snprintf(val, sizeof(val), "%c%d", rewritten && i % 3 == 0 ? 'w' : 'v', i);
+		expect(r, TDNS_DB_CACHE, k, val);
+	}
+}
+
 /* A renewed read transaction remembers its gets for its snapshot only:
  * after a commit and a renewal every key, present, absent, changed or
  * deleted, reads as the new snapshot has it, in every database apart, and
  * in a working set far larger than the memo (evictions), with keys too
- * long to remember among them. */
+ * long to remember among them; a reset transaction answers nothing from
+ * what it remembered. */
 static void test_memo_follows_snapshot(void **state)
 {
 	struct fx *f = *state;
 	struct tdns_store *s = NULL;
 	struct tdns_txn *r = NULL, *w = NULL;
 	struct tdns_val v;
-	char k[128], val[32];
-	int i, round;
+	int round;
 
 	assert_int_equal(store_open(f->dir, NULL, &s), TDNS_OK);
 	assert_int_equal(store_begin(s, true, &w), TDNS_OK);
 	put_str(w, TDNS_DB_RR, "same", "rr one");
 	put_str(w, TDNS_DB_CACHE, "same", "cache one");
 	put_str(w, TDNS_DB_RR, "gone", "here");
-	for (i = 0; i < 10000; i++) {
-		snprintf(k, sizeof(k), i % 7 ? "key%d" : "%0100d", i);
-		snprintf(val, sizeof(val), "v%d", i);
-		put_str(w, TDNS_DB_CACHE, k, val);
-	}
+	memo_put_all(w, false);
 	assert_int_equal(store_commit(w), TDNS_OK);
 
 	assert_int_equal(store_begin(s, false, &r), TDNS_OK);
 	store_reset(r);
-	/* A reset transaction has no snapshot: nothing is read from memory. */
-	assert_int_not_equal(store_get(r, TDNS_DB_RR, (const uint8_t *)"same", 4, &v),
-			     TDNS_OK);
 	assert_int_equal(store_renew(r), TDNS_OK);
 	for (round = 0; round < 2; round++) {
 		expect(r, TDNS_DB_RR, "same", "rr one");
 		expect(r, TDNS_DB_CACHE, "same", "cache one");
 		expect(r, TDNS_DB_RR, "gone", "here");
 		expect(r, TDNS_DB_RR, "new", NULL);
-		for (i = 0; i < 10000; i++) {
-			snprintf(k, sizeof(k), i % 7 ? "key%d" : "%0100d", i);
-			snprintf(val, sizeof(val), "v%d", i);
-			expect(r, TDNS_DB_CACHE, k, val);
-		}
+		memo_expect_all(r, false);
 	}
+	/* Reset, the transaction has no snapshot: keys just remembered (read
+	 * again after the working set evicted them) are not answered from
+	 * memory. */
+	expect(r, TDNS_DB_RR, "same", "rr one");
+	expect(r, TDNS_DB_RR, "new", NULL);
+	store_reset(r);
+	assert_int_not_equal(store_get(r, TDNS_DB_RR, (const uint8_t *)"same", 4, &v),
+			     TDNS_OK);
+	assert_int_not_equal(store_get(r, TDNS_DB_RR, (const uint8_t *)"new", 3, &v),
+			     TDNS_ENOTFOUND);
+	assert_int_equal(store_renew(r), TDNS_OK);
 
 	assert_int_equal(store_begin(s, true, &w), TDNS_OK);
 	put_str(w, TDNS_DB_RR, "same", "rr two");
 	put_str(w, TDNS_DB_RR, "new", "now");
 	assert_int_equal(store_del(w, TDNS_DB_RR, (const uint8_t *)"gone", 4), TDNS_OK);
-	for (i = 0; i < 10000; i += 3) {
-		snprintf(k, sizeof(k), i % 7 ? "key%d" : "%0100d", i);
-		snprintf(val, sizeof(val), "w%d", i);
-		put_str(w, TDNS_DB_CACHE, k, val);
-	}
+	memo_put_all(w, true);
 	assert_int_equal(store_commit(w), TDNS_OK);
 	/* The snapshot held goes on answering as it did ... */
 	expect(r, TDNS_DB_RR, "same", "rr one");
@@ -642,11 +669,7 @@ static void test_memo_follows_snapshot(void **state)
 		expect(r, TDNS_DB_CACHE, "same", "cache one");
 		expect(r, TDNS_DB_RR, "new", "now");
 		expect(r, TDNS_DB_RR, "gone", NULL);
-		for (i = 0; i < 10000; i++) {
-			snprintf(k, sizeof(k), i % 7 ? "key%d" : "%0100d", i);
-			snprintf(val, sizeof(val), i % 3 ? "v%d" : "w%d", i);
-			expect(r, TDNS_DB_CACHE, k, val);
-		}
+		memo_expect_all(r, true);
 	}
 	store_abort(r);
 	store_close(s);
