@@ -24,8 +24,11 @@
 # --tls-listen, with a self-signed certificate made here: the connection is
 # opened by the startup probe in both runs, so the figure is the cost of a
 # miss on an open DoT connection. It prints figures;
-# it asserts nothing. The hit path varies by about +-100 Ir between runs
-# (how many packets each wakeup finds): compare medians of a few.
+# it asserts nothing. The local's rows vary between runs, hit and rehit
+# most (1,500 to 4,200 Ir/query seen for hit on one build): how many
+# packets each wakeup finds, and how much of the priming pass's cache
+# write work lands in the run with the replay rather than the one without.
+# Compare medians of several runs, alternating the builds compared.
 set -u
 [ $# -ge 1 ] && [ -x "$1/tierdns-upper" ] || { echo "usage: $0 BUILD_DIR [upper|hit|rehit|miss|dotmiss|valhit|valmiss]..." >&2; exit 2; }
 b=$1; shift
