@@ -4,14 +4,16 @@
 #
 # usage: tools/ir_replay.sh BUILD_DIR [upper|hit|rehit|miss|dotmiss|valhit|valmiss]...
 # A 20000-name zone is loaded into a scratch store; each path runs its
-# daemon (one thread) under valgrind --tool=callgrind twice, with and
-# without a replay of 2000 queries (dnsperf), and prints
-# (Ir with - Ir without) / answered. Hits are primed first; misses are
-# fresh names forwarded to a plain tierdns-upper. The upper's replay and
-# rehit's are in the snapshot their priming read (store.h's memo: names
-# asked again); hit's is the first ask of each name after the priming
-# pass's cache commits. KEEP=1 keeps the
-# callgrind files (their directory is printed last); UPPER_ARGS adds options
+# daemon (one thread) under valgrind --tool=callgrind, primes it, zeroes the
+# counters (callgrind_control -z), replays 2000 queries (dnsperf), dumps
+# (callgrind_control -d) and prints the dump's Ir / answered: the replay
+# alone, with none of the startup's or the priming's work. Hits are primed
+# first; misses are fresh names forwarded to a plain tierdns-upper. The
+# upper's replay and rehit's ask names their priming asked; hit's is the
+# first ask of each name after the priming pass cached it (the store.h
+# memo has it when the worker's own commit wrote it through). KEEP=1 keeps
+# the callgrind dumps (their directory is printed last; the dump ending in
+# .1 is the replay's profile); UPPER_ARGS adds options
 # to the measured tierdns-upper (e.g. "--rrl-rate 1000000" for the cost of
 # rate limiting that never limits), LOCAL_ARGS to the measured
 # tierdns-local (e.g. "--rpz FILE" for the cost of a blocklist that the
@@ -22,13 +24,11 @@
 # then cached), so a miss costs one RRSIG verification. dotmiss is miss
 # forwarded over DNS over TLS (--upstream-tls) to the tierdns-upper's
 # --tls-listen, with a self-signed certificate made here: the connection is
-# opened by the startup probe in both runs, so the figure is the cost of a
-# miss on an open DoT connection. It prints figures;
-# it asserts nothing. The local's rows vary between runs, hit and rehit
-# most (1,500 to 4,200 Ir/query seen for hit on one build): how many
-# packets each wakeup finds, and how much of the priming pass's cache
-# write work lands in the run with the replay rather than the one without.
-# Compare medians of several runs, alternating the builds compared.
+# opened by the startup probe, so the figure is the cost of a miss on an
+# open DoT connection. It prints figures; it asserts nothing. The rows
+# include the event loop's idle wakeups during the replay; the miss row
+# varies most between runs (about 1,000 Ir/query), with how the answers
+# fall into commit batches. Compare medians of runs alternating the builds.
 set -u
 [ $# -ge 1 ] && [ -x "$1/tierdns-upper" ] || { echo "usage: $0 BUILD_DIR [upper|hit|rehit|miss|dotmiss|valhit|valmiss]..." >&2; exit 2; }
 b=$1; shift
@@ -63,19 +63,18 @@ esac
 sleep 0.5
 run() { # tag prime replay cmd...
   local tag=$1 prime=$2 replay=$3; shift 3
-  local tot=()
-  for rep in with without; do
-    local p=$(port); rm -rf $w/loc
-    valgrind --tool=callgrind --callgrind-out-file=$w/cg.$tag.$rep "$@" --port $p >/dev/null 2>&1 & local pid=$!
-    for i in $(seq 60); do dig @127.0.0.1 -p $p ns.bench. +tries=1 +time=1 >/dev/null 2>&1 && break; sleep 0.5; done
-    for pf in $prime; do dnsperf -s 127.0.0.1 -p $p -d $pf -n 1 -c 1 -q 10 -t 10 >/dev/null 2>&1; sleep 0.2; done
-    sleep 0.5
-    if [ $rep = with ]; then dnsperf -s 127.0.0.1 -p $p -d $replay -n 1 -c 1 -q 10 -t 10 > $w/rep.$tag 2>&1; fi
-    sleep 0.5; kill $pid; wait $pid
-    tot+=($(awk '/^totals:/ {print $2}' $w/cg.$tag.$rep))
-  done
+  local p=$(port); rm -rf $w/loc
+  valgrind --tool=callgrind --callgrind-out-file=$w/cg.$tag.%p "$@" --port $p >/dev/null 2>&1 & local pid=$!
+  for i in $(seq 60); do dig @127.0.0.1 -p $p ns.bench. +tries=1 +time=1 >/dev/null 2>&1 && break; sleep 0.5; done
+  for pf in $prime; do dnsperf -s 127.0.0.1 -p $p -d $pf -n 1 -c 1 -q 10 -t 10 >/dev/null 2>&1; sleep 0.2; done
+  sleep 0.5
+  callgrind_control -z $pid >/dev/null 2>&1
+  dnsperf -s 127.0.0.1 -p $p -d $replay -n 1 -c 1 -q 10 -t 10 > $w/rep.$tag 2>&1
+  callgrind_control -d $pid >/dev/null 2>&1
+  kill $pid; wait $pid
   local q=$(awk '/Queries completed:/ {print $3}' $w/rep.$tag)
-  echo "$tag $(( (tot[0]-tot[1]) / q )) Ir/query ($q answered)"
+  local f=$(ls $w/cg.$tag.$pid.* | head -1)
+  echo "$tag $(( $(awk '/^totals:/ {print $2}' $f) / q )) Ir/query ($q answered)"
 }
 for p in $paths; do case $p in
  upper) run upper $w/hit.txt $w/hit.txt $b/tierdns-upper --db $w/up --listen 127.0.0.1 --threads 1 ${UPPER_ARGS-} ;;
