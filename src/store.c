@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -51,38 +52,106 @@ struct tdns_store {
 	MDB_dbi dbi[TDNS_DB_COUNT_];
 	bool absent[TDNS_DB_COUNT_]; /* optional and missing (read-only) */
 	unsigned flags;
+	uint64_t seed; /* of the memo's and the stamps' hash */
+	struct stamps *stamps;
 };
 
 /*
  * The memo of a long-lived read transaction: the answers of store_get
- * (value or absence) by database and key, for the snapshot they were read
- * in. A slot is used only while the transaction holds that same snapshot:
- * LMDB's pages reachable from the last committed snapshot stay where they
- * are until a later commit, so a pointer read in snapshot N is good for as
- * long as a renewed transaction is again at N, whichever process writes.
- * A worker answering the same names again (every busy server) then skips
- * the B-tree descent. MEMO_SLOTS slots in sets of MEMO_WAYS, keys of at
- * most MEMO_KEY_MAX bytes (longer ones always go to LMDB); a full set
- * evicts. The hash is seeded per memo, so which names evict which is not
- * known outside.
+ * (value or absence) by database and key, so that a worker answering the
+ * same names again (every busy server) skips the B-tree descent. A slot
+ * holds one of:
+ * - an absence, or a copy of a value of at most MEMO_COPY_MAX bytes: good
+ *   in every later snapshot in which no commit has changed the key (the
+ *   store's stamps, below);
+ * - a pointer to a larger value in the map: good only while the
+ *   transaction is again at the snapshot it was read in (LMDB's pages
+ *   reachable from the last committed snapshot stay where they are until
+ *   a later commit).
+ * MEMO_SLOTS slots in sets of MEMO_WAYS, keys of at most MEMO_KEY_MAX
+ * bytes (longer ones always go to LMDB); a full set evicts, but never a
+ * copy handed out since the last renewal (the caller may still read it).
+ * The hash is seeded per store, so which names evict which is not known
+ * outside.
  */
-#define MEMO_SLOTS 4096u
+#define MEMO_SLOTS 8192u
 #define MEMO_WAYS 4u
 #define MEMO_KEY_MAX 62u
+#define MEMO_COPY_MAX 192u
 
 struct memo_slot {
-	uint64_t snap; /* snapshot the slot was filled in; 0: empty */
-	const void *data; /* NULL: the key was absent */
+	uint64_t snap; /* snapshot the slot holds the key's state of; 0: empty */
+	const void *data; /* NULL: absent; copy: copied; else in the map */
+	uint64_t hash; /* of (db, key) */
 	uint32_t len;
-	uint32_t tag; /* the hash's high half */
+	uint32_t lent; /* the memo's epoch in which the copy was handed out */
 	uint8_t db;
 	uint8_t klen;
 	uint8_t key[MEMO_KEY_MAX];
+	uint8_t copy[MEMO_COPY_MAX];
 };
 
 struct memo {
-	uint64_t seed;
+	uint32_t epoch; /* renewals so far */
 	struct memo_slot slot[MEMO_SLOTS];
+};
+
+/*
+ * What a memo copy taken in snapshot C needs to know to be used in a later
+ * snapshot S of the same store: that no commit in (C, S] changed its key.
+ * - Every write transaction of this process, before it commits as id X,
+ *   sets the stamp of each key it writes (by hash, many keys to a stamp)
+ *   to X, and cleared[db] to X when it empties db. A copy is good while
+ *   its key's stamp and its database's cleared are <= C.
+ * - Commits of other processes (tierdns-zone) or other handles set no
+ *   stamps: `known` is the id up to which every commit is either this
+ *   handle's (stamped) or covered by `wall`, and a renewal that finds its
+ *   snapshot above `known` raises the wall to it, which voids every copy
+ *   taken below it. A commit of this handle advances `known` from X - 1
+ *   to X; one of another process leaves a gap only a wall closes.
+ * - A renewal may see this handle's commit X before `known` does: X is
+ *   then `pending`, and that transaction alone treats X as a wall (its
+ *   copies are likely good, but a commit that failed after LMDB let go of
+ *   its lock may have left X to another process).
+ * The stamps are stored before LMDB publishes the commit and loaded after a
+ * renewal has read it, so a reader that sees a commit sees its stamps.
+ */
+#define STAMPS 65536u
+
+struct stamps {
+	_Atomic uint64_t known;
+	_Atomic uint64_t wall;
+	_Atomic uint64_t pending; /* the id this handle is committing, or 0 */
+	_Atomic uint64_t cleared[TDNS_DB_COUNT_];
+	_Atomic uint64_t stamp[STAMPS];
+};
+
+/* What a write transaction puts is also handed to the memo of its
+ * thread's long-lived read transaction when it commits (store.h): up to
+ * WRITE_THROUGH_MAX small values of the databases store_get reads. */
+#define WRITE_THROUGH_MAX 32u
+
+struct through {
+	uint64_t hash;
+	uint32_t len;
+	uint8_t db;
+	uint8_t klen;
+	uint8_t key[MEMO_KEY_MAX];
+	uint8_t val[MEMO_COPY_MAX];
+};
+
+struct through_list {
+	unsigned n;
+	uint64_t bloom; /* bit (hash & 63) of every entry's hash */
+	struct through e[WRITE_THROUGH_MAX];
+};
+
+/* Databases only walked by cursors: nothing of theirs is remembered, so
+ * their keys need no stamps and nothing is written through. */
+static const bool db_walked[TDNS_DB_COUNT_] = {
+	[TDNS_DB_CACHE_EXP] = true,
+	[TDNS_DB_JOURNAL] = true,
+	[TDNS_DB_CACHE_PICK] = true,
 };
 
 /* A transaction keeps one closed cursor per database for reuse, so the
@@ -94,7 +163,13 @@ struct tdns_txn {
 	/* The snapshot a renewed read transaction holds, 0 while reset or
 	 * before its first renewal; the memo is used only when non-zero. */
 	uint64_t snap;
+	uint64_t wall; /* the store's wall at the renewal */
 	struct memo *memo; /* allocated at the first store_renew */
+	/* A write transaction: whether it changed anything, and what it
+	 * writes through (allocated at its first such put). */
+	bool dirty;
+	struct through_list *through;
+	struct through_list *through_spare; /* a reader's, for its thread's writes */
 	void *user; /* store_txn_set_user */
 	struct tdns_cursor *spare[TDNS_DB_COUNT_];
 	/* store_count of a read transaction, per database: the count and
@@ -411,6 +486,24 @@ out:
 	return st;
 }
 
+/* The stamps (struct stamps) of a store just opened: nothing is memoized
+ * yet, so every commit so far is known. */
+static enum tdns_status stamps_init(struct tdns_store *s)
+{
+	MDB_envinfo info;
+
+	s->stamps = calloc(1, sizeof(*s->stamps));
+	if (s->stamps == NULL)
+		return TDNS_ENOMEM;
+	if (getrandom(&s->seed, sizeof(s->seed), GRND_NONBLOCK) != sizeof(s->seed))
+		s->seed = (uint64_t)(uintptr_t)s ^ 0x9e3779b97f4a7c15u;
+	if (mdb_env_info(s->env, &info) == MDB_SUCCESS) {
+		atomic_store(&s->stamps->known, info.me_last_txnid);
+		atomic_store(&s->stamps->wall, info.me_last_txnid);
+	}
+	return TDNS_OK;
+}
+
 enum tdns_status store_open(const char *dir, const struct tdns_store_opts *opts,
 			    struct tdns_store **out)
 {
@@ -485,6 +578,9 @@ enum tdns_status store_open(const char *dir, const struct tdns_store_opts *opts,
 	st = store_init_dbs(s, dir);
 	if (st != TDNS_OK)
 		goto out;
+	st = stamps_init(s);
+	if (st != TDNS_OK)
+		goto out;
 	*out = s;
 	s = NULL;
 out:
@@ -498,6 +594,7 @@ void store_close(struct tdns_store *s)
 		return;
 	if (s->env != NULL)
 		mdb_env_close(s->env);
+	free(s->stamps);
 	free(s);
 }
 
@@ -554,21 +651,251 @@ static void drop_spares(struct tdns_txn *t)
 	}
 }
 
+/* The long-lived read transaction of this thread that was renewed last:
+ * what this thread's write transactions on its store write through to. */
+static _Thread_local struct tdns_txn *thread_reader;
+
+/* The hash of (db, key) under s's seed (dnsproto.h); klen <= MEMO_KEY_MAX. */
+static uint64_t key_hash(const struct tdns_store *s, enum tdns_db db,
+			 const uint8_t *key, size_t klen)
+{
+	return dns_key_hash(s->seed ^ ((uint64_t)db << 56), key, klen);
+}
+
+static _Atomic uint64_t *stamp_of(const struct tdns_store *s, uint64_t hash)
+{
+	return &s->stamps->stamp[(hash >> 20) & (STAMPS - 1)];
+}
+
+/* Raise *a to at least v. */
+static void atomic_raise(_Atomic uint64_t *a, uint64_t v)
+{
+	uint64_t cur = atomic_load(a);
+
+	while (cur < v && !atomic_compare_exchange_weak(a, &cur, v))
+		;
+}
+
+/* The first slot of the memo set of hash. */
+static struct memo_slot *memo_set(struct memo *m, uint64_t hash)
+{
+	return &m->slot[(hash & (MEMO_SLOTS / MEMO_WAYS - 1)) * MEMO_WAYS];
+}
+
+static bool slot_copied(const struct memo_slot *ms)
+{
+	return ms->data == NULL || ms->data == ms->copy;
+}
+
+/* Whether filled slot ms may answer for read transaction t (struct memo,
+ * struct stamps). */
+static inline bool slot_good(const struct tdns_txn *t, const struct memo_slot *ms)
+{
+	const struct stamps *sp = t->s->stamps;
+
+	if (ms->snap == t->snap)
+		return true;
+	if (ms->snap > t->snap || ms->snap < t->wall || !slot_copied(ms))
+		return false; /* a later snapshot's, voided, or a map pointer */
+	return atomic_load_explicit(stamp_of(t->s, ms->hash), memory_order_acquire) <=
+		       ms->snap &&
+	       atomic_load_explicit(&sp->cleared[ms->db], memory_order_acquire) <=
+		       ms->snap;
+}
+
+/* Whether ms holds a copy handed out by t since its renewal. */
+static bool slot_lent(const struct tdns_txn *t, const struct memo_slot *ms)
+{
+	return ms->data != NULL && ms->data == ms->copy &&
+	       ms->lent == t->memo->epoch;
+}
+
+static bool slot_is(const struct memo_slot *ms, uint64_t hash, enum tdns_db db,
+		    const uint8_t *key, size_t klen)
+{
+	return ms->hash == hash && ms->snap != 0 && ms->db == db &&
+	       ms->klen == klen && memcmp(ms->key, key, klen) == 0;
+}
+
+/* The way of set to fill with (db, key, hash) for t: the key's own when
+ * it may be replaced, else an empty one, else one that can no longer
+ * answer (not even in a later snapshot), else one the hash picks; never a
+ * copy t lent out. NULL when every way holds one. */
+static struct memo_slot *memo_victim(const struct tdns_txn *t,
+				     struct memo_slot *set, enum tdns_db db,
+				     const uint8_t *key, size_t klen, uint64_t hash)
+{
+	struct memo_slot *ms, *empty = NULL, *dead = NULL;
+	unsigned i, pick = (unsigned)(hash >> 40);
+
+	for (i = 0; i < MEMO_WAYS; i++) {
+		ms = &set[i];
+		if (ms->snap == 0) {
+			empty = empty != NULL ? empty : ms;
+		} else if (!slot_lent(t, ms)) {
+			if (slot_is(ms, hash, db, key, klen))
+				return ms;
+			if (dead == NULL && ms->snap <= t->snap && !slot_good(t, ms))
+				dead = ms;
+		}
+	}
+	if (empty != NULL || dead != NULL)
+		return empty != NULL ? empty : dead;
+	for (i = 0; i < MEMO_WAYS; i++) {
+		ms = &set[(pick + i) & (MEMO_WAYS - 1)];
+		if (!slot_lent(t, ms))
+			return ms;
+	}
+	return NULL;
+}
+
+/* Fill ms with (db, key) as of snapshot snap: absent (data NULL), copied
+ * (len <= MEMO_COPY_MAX) or, when `pointer`, by its place in the map. */
+static void memo_fill(struct memo_slot *ms, uint64_t snap, uint64_t hash,
+		      enum tdns_db db, const uint8_t *key, size_t klen,
+		      const void *data, size_t len, bool pointer)
+{
+	ms->snap = snap;
+	ms->hash = hash;
+	ms->db = (uint8_t)db;
+	ms->klen = (uint8_t)klen;
+	memcpy(ms->key, key, klen);
+	ms->len = (uint32_t)len;
+	if (data == NULL || pointer) {
+		ms->data = data;
+	} else {
+		memcpy(ms->copy, data, len);
+		ms->data = ms->copy;
+	}
+}
+
+/* Write transaction t writes (db, key): stamp the key, and forget what it
+ * would have written through for it (a delete, or a value written again).
+ * Keys the memo never holds need no stamp. */
+static void write_mark(struct tdns_txn *t, enum tdns_db db, const uint8_t *key,
+		       size_t klen, uint64_t *hash)
+{
+	struct through_list *tl = t->through;
+	uint64_t h;
+
+	t->dirty = true;
+	if (klen > MEMO_KEY_MAX || db_walked[db])
+		return;
+	h = key_hash(t->s, db, key, klen);
+	*hash = h;
+	atomic_store_explicit(stamp_of(t->s, h), (uint64_t)mdb_txn_id(t->txn),
+			      memory_order_release);
+	if (tl == NULL || !(tl->bloom >> (h & 63) & 1))
+		return;
+	for (unsigned i = 0; i < tl->n; i++) {
+		if (tl->e[i].hash == h && tl->e[i].db == db &&
+		    tl->e[i].klen == klen && memcmp(tl->e[i].key, key, klen) == 0) {
+			tl->e[i] = tl->e[--tl->n];
+			break;
+		}
+	}
+}
+
+/* Keep (db, key, val) to write through at the commit of t, if it is of
+ * the kind the memo holds and this thread has a reader for the store. */
+static void write_keep(struct tdns_txn *t, enum tdns_db db, const uint8_t *key,
+		       size_t klen, const void *val, size_t vlen, uint64_t hash)
+{
+	struct tdns_txn *r = thread_reader;
+	struct through *e;
+
+	if (klen > MEMO_KEY_MAX || vlen > MEMO_COPY_MAX || db_walked[db] ||
+	    r == NULL || r->s != t->s || r->memo == NULL)
+		return;
+	if (t->through == NULL) {
+		t->through = r->through_spare != NULL ? r->through_spare
+						      : malloc(sizeof(*t->through));
+		r->through_spare = NULL;
+		if (t->through == NULL)
+			return;
+		t->through->n = 0;
+		t->through->bloom = 0;
+	}
+	if (t->through->n == WRITE_THROUGH_MAX)
+		return;
+	t->through->bloom |= (uint64_t)1 << (hash & 63);
+	e = &t->through->e[t->through->n++];
+	e->hash = hash;
+	e->db = (uint8_t)db;
+	e->klen = (uint8_t)klen;
+	e->len = (uint32_t)vlen;
+	memcpy(e->key, key, klen);
+	memcpy(e->val, val, vlen);
+}
+
+/* After t committed as snapshot id: hand what it kept to the thread's
+ * reader. A slot of one of these keys that the reader lent out keeps its
+ * old copy (the stamps void it); the new one goes to another way. */
+static void write_through(const struct tdns_txn *t, uint64_t id)
+{
+	struct tdns_txn *r = thread_reader;
+	struct memo_slot *ms;
+
+	if (t->through == NULL || r == NULL || r->s != t->s || r->memo == NULL)
+		return;
+	for (unsigned i = 0; i < t->through->n; i++) {
+		const struct through *e = &t->through->e[i];
+
+		ms = memo_victim(r, memo_set(r->memo, e->hash), e->db, e->key,
+				 e->klen, e->hash);
+		if (ms != NULL)
+			memo_fill(ms, id, e->hash, e->db, e->key, e->klen, e->val,
+				  e->len, false);
+	}
+}
+
+/* The end of transaction t (committed as snapshot id when non-zero). */
+static void txn_free(struct tdns_txn *t, uint64_t id)
+{
+	if (thread_reader == t)
+		thread_reader = NULL;
+	if (id != 0) {
+		uint64_t prev = id - 1;
+
+		/* Every commit up to id is known if every one up to id - 1
+		 * was (struct stamps); then it is no longer pending. */
+		atomic_compare_exchange_strong(&t->s->stamps->known, &prev, id);
+		atomic_store(&t->s->stamps->pending, 0);
+		write_through(t, id);
+	} else if (t->write && t->dirty) {
+		atomic_store(&t->s->stamps->pending, 0);
+	}
+	if (t->through != NULL && thread_reader != NULL &&
+	    thread_reader->through_spare == NULL)
+		thread_reader->through_spare = t->through; /* for the next one */
+	else
+		free(t->through);
+	free(t->through_spare);
+	free(t->memo);
+	free(t);
+}
+
 enum tdns_status store_commit(struct tdns_txn *t)
 {
+	uint64_t id;
 	int rc;
 
 	if (t == NULL)
 		return TDNS_EINVAL;
 	drop_spares(t);
+	id = t->write && t->dirty ? (uint64_t)mdb_txn_id(t->txn) : 0;
+	/* The stamps and `pending` before LMDB publishes the commit (struct
+	 * stamps). */
+	if (id != 0)
+		atomic_store(&t->s->stamps->pending, id);
+	atomic_thread_fence(memory_order_seq_cst);
 	if (fault_hit()) {
 		mdb_txn_abort(t->txn);
 		rc = MDB_MAP_FULL;
 	} else {
 		rc = mdb_txn_commit(t->txn);
 	}
-	free(t->memo);
-	free(t);
+	txn_free(t, rc == MDB_SUCCESS ? id : 0);
 	return store_err(rc);
 }
 
@@ -578,8 +905,7 @@ void store_abort(struct tdns_txn *t)
 		return;
 	drop_spares(t);
 	mdb_txn_abort(t->txn);
-	free(t->memo);
-	free(t);
+	txn_free(t, 0);
 }
 
 void store_reset(struct tdns_txn *t)
@@ -591,18 +917,10 @@ void store_reset(struct tdns_txn *t)
 	}
 }
 
-static struct memo *memo_new(void)
-{
-	struct memo *m = calloc(1, sizeof(*m));
-
-	if (m != NULL &&
-	    getrandom(&m->seed, sizeof(m->seed), GRND_NONBLOCK) != sizeof(m->seed))
-		m->seed = (uint64_t)(uintptr_t)m ^ 0x9e3779b97f4a7c15u;
-	return m;
-}
-
 enum tdns_status store_renew(struct tdns_txn *t)
 {
+	struct stamps *sp = t != NULL ? t->s->stamps : NULL;
+	uint64_t id;
 	int rc;
 
 	if (t == NULL || t->write)
@@ -614,8 +932,30 @@ enum tdns_status store_renew(struct tdns_txn *t)
 		return store_err(rc);
 	/* Without memory for a memo the transaction reads LMDB every time. */
 	if (t->memo == NULL)
-		t->memo = memo_new();
-	t->snap = t->memo != NULL ? (uint64_t)mdb_txn_id(t->txn) : 0;
+		t->memo = calloc(1, sizeof(*t->memo));
+	if (t->memo == NULL) {
+		t->snap = 0;
+		return TDNS_OK;
+	}
+	id = (uint64_t)mdb_txn_id(t->txn);
+	/* The stamps after the renewal read the commit (struct stamps). */
+	atomic_thread_fence(memory_order_seq_cst);
+	t->wall = 0;
+	if (id > atomic_load(&sp->known)) {
+		if (id == atomic_load(&sp->pending)) {
+			t->wall = id; /* this handle's, still publishing */
+		} else {
+			/* Another process's commit (or more than one): void
+			 * every older copy. */
+			atomic_raise(&sp->wall, id);
+			atomic_raise(&sp->known, id);
+		}
+	}
+	if (t->wall < atomic_load(&sp->wall))
+		t->wall = atomic_load(&sp->wall);
+	t->snap = id;
+	t->memo->epoch++;
+	thread_reader = t;
 	return TDNS_OK;
 }
 
@@ -641,21 +981,10 @@ static bool db_ok(enum tdns_db db)
 	return (unsigned)db < TDNS_DB_COUNT_;
 }
 
-/* The memo set of (db, key) and, in *hash, the key's hash (dnsproto.h).
- * klen <= MEMO_KEY_MAX. */
-static struct memo_slot *memo_set(struct memo *m, enum tdns_db db,
-				  const uint8_t *key, size_t klen, uint64_t *hash)
-{
-	uint64_t h = dns_key_hash(m->seed ^ ((uint64_t)db << 56), key, klen);
-
-	*hash = h;
-	return &m->slot[(h & (MEMO_SLOTS / MEMO_WAYS - 1)) * MEMO_WAYS];
-}
-
 enum tdns_status store_get(struct tdns_txn *t, enum tdns_db db, const uint8_t *key,
 			   size_t klen, struct tdns_val *out)
 {
-	struct memo_slot *ms = NULL;
+	struct memo_slot *set = NULL, *ms;
 	uint64_t h = 0;
 	MDB_val k, v;
 	int rc;
@@ -666,43 +995,37 @@ enum tdns_status store_get(struct tdns_txn *t, enum tdns_db db, const uint8_t *k
 		return TDNS_EINVAL;
 	if (klen == 0 || t->s->absent[db])
 		return TDNS_ENOTFOUND; /* LMDB cannot hold an empty key */
-	if (t->snap != 0 && klen <= MEMO_KEY_MAX) {
-		struct memo_slot *set;
+	if (t->snap != 0 && klen <= MEMO_KEY_MAX && !db_walked[db]) {
 		unsigned i;
 
-		set = memo_set(t->memo, db, key, klen, &h);
+		h = key_hash(t->s, db, key, klen);
+		set = memo_set(t->memo, h);
 		for (i = 0; i < MEMO_WAYS; i++) {
 			ms = &set[i];
-			if (ms->snap != t->snap)
-				break; /* the free way, filled below */
-			if (ms->tag == (uint32_t)(h >> 32) && ms->db == db &&
-			    ms->klen == klen && memcmp(ms->key, key, klen) == 0) {
-				if (ms->data == NULL)
-					return TDNS_ENOTFOUND;
-				out->data = ms->data;
-				out->len = ms->len;
-				return TDNS_OK;
-			}
+			if (!slot_is(ms, h, db, key, klen) || !slot_good(t, ms))
+				continue;
+			if (ms->data == NULL)
+				return TDNS_ENOTFOUND;
+			if (ms->data == ms->copy)
+				ms->lent = t->memo->epoch;
+			out->data = ms->data;
+			out->len = ms->len;
+			return TDNS_OK;
 		}
-		/* Ways fill in order, so a full set has no free way: evict one
-		 * the hash picks. */
-		if (i == MEMO_WAYS)
-			ms = &set[(h >> 40) & (MEMO_WAYS - 1)];
 	}
 	k.mv_data = (void *)key;
 	k.mv_size = klen;
 	rc = mdb_get(t->txn, t->s->dbi[db], &k, &v);
 	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
 		return store_err(rc);
-	if (ms != NULL && (rc != MDB_SUCCESS || v.mv_size <= UINT32_MAX)) {
-		ms->snap = t->snap;
-		ms->tag = (uint32_t)(h >> 32);
-		ms->data = rc == MDB_SUCCESS ? v.mv_data : NULL;
-		ms->len = rc == MDB_SUCCESS ? (uint32_t)v.mv_size : 0;
-		ms->db = (uint8_t)db;
-		ms->klen = (uint8_t)klen;
-		memcpy(ms->key, key, klen);
-	}
+	ms = set != NULL && (rc != MDB_SUCCESS || v.mv_size <= UINT32_MAX)
+		     ? memo_victim(t, set, db, key, klen, h)
+		     : NULL;
+	if (ms != NULL)
+		memo_fill(ms, t->snap, h, db, key, klen,
+			  rc == MDB_SUCCESS ? v.mv_data : NULL,
+			  rc == MDB_SUCCESS ? v.mv_size : 0,
+			  rc == MDB_SUCCESS && v.mv_size > MEMO_COPY_MAX);
 	if (rc != MDB_SUCCESS)
 		return store_err(rc);
 	out->data = v.mv_data;
@@ -716,6 +1039,7 @@ static enum tdns_status put_flags(struct tdns_txn *t, enum tdns_db db,
 				  const uint8_t *key, size_t klen, const void *val,
 				  size_t vlen, unsigned flags, struct tdns_val *old)
 {
+	uint64_t h = 0;
 	MDB_val k, v;
 	int rc;
 
@@ -731,6 +1055,10 @@ static enum tdns_status put_flags(struct tdns_txn *t, enum tdns_db db,
 	if (rc == MDB_KEYEXIST && old != NULL) {
 		old->data = v.mv_data;
 		old->len = v.mv_size;
+	}
+	if (rc == MDB_SUCCESS) {
+		write_mark(t, db, key, klen, &h);
+		write_keep(t, db, key, klen, val, vlen, h);
 	}
 	return store_err(rc);
 }
@@ -751,7 +1079,9 @@ enum tdns_status store_put_new(struct tdns_txn *t, enum tdns_db db,
 enum tdns_status store_del(struct tdns_txn *t, enum tdns_db db, const uint8_t *key,
 			   size_t klen)
 {
+	uint64_t h;
 	MDB_val k;
+	int rc;
 
 	if (fault_hit())
 		return TDNS_EFULL;
@@ -761,7 +1091,10 @@ enum tdns_status store_del(struct tdns_txn *t, enum tdns_db db, const uint8_t *k
 		return TDNS_ENOTFOUND;
 	k.mv_data = (void *)key;
 	k.mv_size = klen;
-	return store_err(mdb_del(t->txn, t->s->dbi[db], &k, NULL));
+	rc = mdb_del(t->txn, t->s->dbi[db], &k, NULL);
+	if (rc == MDB_SUCCESS)
+		write_mark(t, db, key, klen, &h);
+	return store_err(rc);
 }
 
 size_t store_count(struct tdns_txn *t, enum tdns_db db)
@@ -787,9 +1120,24 @@ size_t store_count(struct tdns_txn *t, enum tdns_db db)
 
 enum tdns_status store_clear(struct tdns_txn *t, enum tdns_db db)
 {
+	struct through_list *tl = t->through;
+	int rc;
+
 	if (!db_ok(db) || !t->write)
 		return TDNS_EINVAL;
-	return store_err(mdb_drop(t->txn, t->s->dbi[db], 0));
+	rc = mdb_drop(t->txn, t->s->dbi[db], 0);
+	if (rc != MDB_SUCCESS)
+		return store_err(rc);
+	t->dirty = true;
+	atomic_store_explicit(&t->s->stamps->cleared[db],
+			      (uint64_t)mdb_txn_id(t->txn), memory_order_release);
+	for (unsigned i = 0; tl != NULL && i < tl->n;) {
+		if (tl->e[i].db == db)
+			tl->e[i] = tl->e[--tl->n];
+		else
+			i++;
+	}
+	return TDNS_OK;
 }
 
 enum tdns_status store_cursor_open(struct tdns_txn *t, enum tdns_db db,
@@ -910,9 +1258,23 @@ enum tdns_status store_cursor_next(struct tdns_cursor *c, struct tdns_val *k,
 
 enum tdns_status store_cursor_del(struct tdns_cursor *c)
 {
+	MDB_val mk = { 0, NULL }, mv = { 0, NULL };
+	uint8_t key[MEMO_KEY_MAX];
+	uint64_t h;
+	int rc;
+
 	if (fault_hit())
 		return TDNS_EFULL;
-	return store_err(mdb_cursor_del(c->cur, 0));
+	/* The key, for write_mark (which reads only keys the memo can
+	 * hold), before its page changes. */
+	rc = mdb_cursor_get(c->cur, &mk, &mv, MDB_GET_CURRENT);
+	if (rc == MDB_SUCCESS && mk.mv_size <= MEMO_KEY_MAX)
+		memcpy(key, mk.mv_data, mk.mv_size);
+	if (rc == MDB_SUCCESS)
+		rc = mdb_cursor_del(c->cur, 0);
+	if (rc == MDB_SUCCESS)
+		write_mark(c->t, c->db, key, mk.mv_size, &h);
+	return store_err(rc);
 }
 
 size_t store_used_bytes(struct tdns_store *s)

@@ -118,8 +118,11 @@ void store_abort(struct tdns_txn *t);
 /* For long-lived read transactions (one per worker): release the snapshot
  * without freeing, then take a fresh snapshot. Read-only transactions only.
  * A renewed transaction remembers what store_get found (or did not) per
- * key while it stays on one snapshot, so a name asked again in a later
- * batch costs a hash probe instead of a B-tree descent (store.c). */
+ * key, so a name asked again in a later batch costs a hash probe instead
+ * of a B-tree descent; small values and absences are remembered across
+ * commits that did not change them, and what a write transaction of the
+ * same thread commits is remembered at once (store.c). A value store_get
+ * returned stays valid until the next store_reset, as LMDB's own do. */
 void store_reset(struct tdns_txn *t);
 enum tdns_status store_renew(struct tdns_txn *t);
 

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -675,6 +677,435 @@ static void test_memo_follows_snapshot(void **state)
 	store_close(s);
 }
 
+/* Value of key i in version ver, "<ver>:<i>", or for every fifth key one
+ * of 300 bytes (longer than the memo copies): into val (320 bytes). */
+static size_t copy_value(char *val, int i, int ver)
+{
+	int n = snprintf(val, 320, "%d:%d", ver, i);
+
+	if (i % 5 == 0) {
+		memset(val + n, 'x', 300 - (size_t)n);
+		n = 300;
+	}
+	return (size_t)n;
+}
+
+/* Key i of the copy tests ("c<i>", in TDNS_DB_RR): absent when ver[i] is
+ * 0, else copy_value(i, ver[i]). */
+static void copy_expect(struct tdns_txn *r, const int *ver, int n)
+{
+	char k[32], val[320];
+	struct tdns_val v;
+	size_t len;
+
+	for (int i = 0; i < n; i++) {
+		snprintf(k, sizeof(k), "c%d", i);
+		if (ver[i] == 0) {
+			assert_int_equal(store_get(r, TDNS_DB_RR, (const uint8_t *)k,
+						   strlen(k), &v), TDNS_ENOTFOUND);
+			continue;
+		}
+		len = copy_value(val, i, ver[i]);
+		assert_int_equal(store_get(r, TDNS_DB_RR, (const uint8_t *)k, strlen(k), &v),
+				 TDNS_OK);
+		assert_int_equal(v.len, len);
+		assert_memory_equal(v.data, val, len);
+	}
+}
+
+/* Write key i as ver[i] (0: delete it) for every i with i % step == phase,
+ * in a write transaction of s, and commit. */
+struct copy_write {
+	struct tdns_store *s;
+	int *ver;
+	int n, step, phase, to;
+	bool clear;
+};
+
+static void *copy_write_run(void *arg)
+{
+	struct copy_write *cw = arg;
+	struct tdns_txn *w = NULL;
+	char k[32], val[320];
+	bool ok = store_begin(cw->s, true, &w) == TDNS_OK;
+
+	if (ok && cw->clear)
+		ok = store_clear(w, TDNS_DB_RR) == TDNS_OK;
+	for (int i = 0; ok && i < cw->n; i++) {
+		if (cw->clear)
+			cw->ver[i] = 0;
+		if (i % cw->step != cw->phase)
+			continue;
+		snprintf(k, sizeof(k), "c%d", i);
+		cw->ver[i] = cw->to;
+		if (cw->to == 0)
+			ok = store_del(w, TDNS_DB_RR, (const uint8_t *)k, strlen(k)) ==
+			     TDNS_OK;
+		else
+			ok = store_put(w, TDNS_DB_RR, (const uint8_t *)k, strlen(k), val,
+				       copy_value(val, i, cw->to)) == TDNS_OK;
+	}
+	ok = ok && store_commit(w) == TDNS_OK;
+	return ok ? cw : NULL;
+}
+
+/* copy_write_run on a thread of its own, which has no reader of the store
+ * (so nothing is written through: the memo learns of the change only by
+ * its stamps). */
+static void copy_write_elsewhere(struct copy_write cw)
+{
+	pthread_t th;
+	void *ret = NULL;
+
+	assert_int_equal(pthread_create(&th, NULL, copy_write_run, &cw), 0);
+	assert_int_equal(pthread_join(th, &ret), 0);
+	assert_non_null(ret);
+}
+
+/* Copies that the memo keeps across commits answer only while no commit
+ * has changed their key: written again, deleted, added, or the database
+ * emptied, by a thread of this process other than the reader's; read
+ * twice per snapshot (the second time from the memo), in a working set
+ * larger than the memo, with values too long to copy among them. */
+static void test_memo_copies_follow_commits(void **state)
+{
+	enum { N = 6000 };
+	struct fx *f = *state;
+	struct tdns_store *s = NULL;
+	struct tdns_txn *r = NULL;
+	static int ver[N + 100];
+	struct copy_write cw;
+
+	assert_int_equal(store_open(f->dir, NULL, &s), TDNS_OK);
+	cw = (struct copy_write){ s, ver, N, 1, 0, 1, false };
+	copy_write_elsewhere(cw);
+	assert_int_equal(store_begin(s, false, &r), TDNS_OK);
+	store_reset(r);
+	assert_int_equal(store_renew(r), TDNS_OK);
+	copy_expect(r, ver, N + 100);
+	copy_expect(r, ver, N + 100);
+
+	const struct { int n, step, phase, to; bool clear; } change[] = {
+		{ N, 3, 0, 2, false },        /* every third written again */
+		{ N, 7, 1, 0, false },        /* every seventh deleted */
+		{ N + 100, 101, 100, 3, false }, /* new keys */
+		{ N + 100, 1000000, 1, 4, true }, /* emptied, one key back */
+		{ N, 2, 0, 5, false },        /* half of them again */
+	};
+	for (size_t c = 0; c < sizeof(change) / sizeof(change[0]); c++) {
+		cw = (struct copy_write){ s, ver, change[c].n, change[c].step,
+					  change[c].phase, change[c].to,
+					  change[c].clear };
+		copy_write_elsewhere(cw);
+		store_reset(r);
+		assert_int_equal(store_renew(r), TDNS_OK);
+		copy_expect(r, ver, N + 100);
+		copy_expect(r, ver, N + 100);
+		/* A commit of an unrelated key leaves the copies good. */
+		cw = (struct copy_write){ s, ver, N + 100, 1000000, N + 99, 9, false };
+		copy_write_elsewhere(cw);
+		store_reset(r);
+		assert_int_equal(store_renew(r), TDNS_OK);
+		copy_expect(r, ver, N + 100);
+	}
+	store_abort(r);
+	store_close(s);
+}
+
+/* A commit of another process (tierdns-zone loading a zone, or flushing the
+ * local's cache) sets no stamps: the reader's copies of every key it read
+ * before must not answer after it. */
+static void test_memo_copies_after_other_process(void **state)
+{
+	enum { N = 500 };
+	struct fx *f = *state;
+	struct tdns_store *s = NULL;
+	struct tdns_txn *r = NULL;
+	static int ver[N];
+	struct copy_write cw;
+	int status;
+	pid_t pid;
+
+	assert_int_equal(store_open(f->dir, NULL, &s), TDNS_OK);
+	cw = (struct copy_write){ s, ver, N, 1, 0, 1, false };
+	copy_write_elsewhere(cw);
+	assert_int_equal(store_begin(s, false, &r), TDNS_OK);
+	store_reset(r);
+	assert_int_equal(store_renew(r), TDNS_OK);
+	copy_expect(r, ver, N);
+	store_reset(r);
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		static int cver[N];
+		struct copy_write ccw = { NULL, cver, N, 2, 1, 7, false };
+		bool ok = store_open(f->dir, NULL, &ccw.s) == TDNS_OK &&
+			  copy_write_run(&ccw) != NULL;
+
+		store_close(ccw.s);
+		_exit(ok ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	for (int i = 1; i < N; i += 2)
+		ver[i] = 7;
+	assert_int_equal(store_renew(r), TDNS_OK);
+	copy_expect(r, ver, N);
+	copy_expect(r, ver, N);
+	store_abort(r);
+	store_close(s);
+}
+
+/* What a thread commits, its own reader knows at once (written through):
+ * the value put last, not one deleted after it in the same transaction,
+ * nothing of an aborted transaction; and a copy the reader handed out in
+ * its snapshot stays as it was while the reader holds it. */
+static void test_memo_write_through(void **state)
+{
+	struct fx *f = *state;
+	struct tdns_store *s = NULL;
+	struct tdns_txn *r = NULL, *w = NULL;
+	struct tdns_val held;
+
+	assert_int_equal(store_open(f->dir, NULL, &s), TDNS_OK);
+	assert_int_equal(store_begin(s, true, &w), TDNS_OK);
+	put_str(w, TDNS_DB_RR, "a", "a one");
+	put_str(w, TDNS_DB_RR, "b", "b one");
+	assert_int_equal(store_commit(w), TDNS_OK);
+	assert_int_equal(store_begin(s, false, &r), TDNS_OK);
+	store_reset(r);
+	assert_int_equal(store_renew(r), TDNS_OK);
+	expect(r, TDNS_DB_RR, "a", "a one");
+	expect(r, TDNS_DB_RR, "b", "b one");
+	expect(r, TDNS_DB_RR, "c", NULL);
+	store_reset(r);
+	/* The next snapshot answers "a" from the copy kept across the
+	 * commit (the one handed out). */
+	assert_int_equal(store_renew(r), TDNS_OK);
+	assert_int_equal(store_get(r, TDNS_DB_RR, (const uint8_t *)"a", 1, &held), TDNS_OK);
+	assert_int_equal(held.len, 5);
+
+	assert_int_equal(store_begin(s, true, &w), TDNS_OK);
+	put_str(w, TDNS_DB_RR, "a", "a two");
+	put_str(w, TDNS_DB_RR, "b", "b two");
+	put_str(w, TDNS_DB_RR, "b", "b three");
+	put_str(w, TDNS_DB_RR, "c", "c one");
+	assert_int_equal(store_del(w, TDNS_DB_RR, (const uint8_t *)"c", 1), TDNS_OK);
+	put_str(w, TDNS_DB_RR, "d", "d one");
+	assert_int_equal(store_commit(w), TDNS_OK);
+	/* Still in the old snapshot: the held copy and the answers are the
+	 * old ones. */
+	assert_memory_equal(held.data, "a one", 5);
+	expect(r, TDNS_DB_RR, "a", "a one");
+	expect(r, TDNS_DB_RR, "b", "b one");
+	expect(r, TDNS_DB_RR, "d", NULL);
+	store_reset(r);
+	assert_int_equal(store_renew(r), TDNS_OK);
+	expect(r, TDNS_DB_RR, "a", "a two");
+	expect(r, TDNS_DB_RR, "b", "b three");
+	expect(r, TDNS_DB_RR, "c", NULL);
+	expect(r, TDNS_DB_RR, "d", "d one");
+
+	assert_int_equal(store_begin(s, true, &w), TDNS_OK);
+	put_str(w, TDNS_DB_RR, "a", "a aborted");
+	put_str(w, TDNS_DB_RR, "e", "e aborted");
+	store_abort(w);
+	store_reset(r);
+	assert_int_equal(store_renew(r), TDNS_OK);
+	expect(r, TDNS_DB_RR, "a", "a two");
+	expect(r, TDNS_DB_RR, "e", NULL);
+	/* The next commit takes the id the aborted one would have had. */
+	assert_int_equal(store_begin(s, true, &w), TDNS_OK);
+	put_str(w, TDNS_DB_RR, "f", "f one");
+	assert_int_equal(store_commit(w), TDNS_OK);
+	store_reset(r);
+	assert_int_equal(store_renew(r), TDNS_OK);
+	expect(r, TDNS_DB_RR, "a", "a two");
+	expect(r, TDNS_DB_RR, "e", NULL);
+	expect(r, TDNS_DB_RR, "f", "f one");
+	store_abort(r);
+	store_close(s);
+}
+
+/* Copies handed out in a snapshot are not evicted in it: a reader that
+ * holds every value it read while it reads more keys than the memo has
+ * slots finds them all unchanged. */
+static void test_memo_lent_copies_kept(void **state)
+{
+	enum { N = 12000 };
+	struct fx *f = *state;
+	struct tdns_store *s = NULL;
+	struct tdns_txn *r = NULL;
+	static int ver[N];
+	static struct tdns_val held[N];
+	struct copy_write cw;
+	char k[32], val[320];
+	size_t len;
+
+	assert_int_equal(store_open(f->dir, NULL, &s), TDNS_OK);
+	cw = (struct copy_write){ s, ver, N, 1, 0, 1, false };
+	copy_write_elsewhere(cw);
+	assert_int_equal(store_begin(s, false, &r), TDNS_OK);
+	store_reset(r);
+	assert_int_equal(store_renew(r), TDNS_OK);
+	copy_expect(r, ver, N);
+	store_reset(r);
+	/* A new snapshot, so what the memo answers are copies. */
+	cw = (struct copy_write){ s, ver, N, 1000000, N - 1, 2, false };
+	copy_write_elsewhere(cw);
+	assert_int_equal(store_renew(r), TDNS_OK);
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < N; i++) {
+			snprintf(k, sizeof(k), "c%d", i);
+			assert_int_equal(store_get(r, TDNS_DB_RR, (const uint8_t *)k,
+						   strlen(k), &held[i]), TDNS_OK);
+		}
+	}
+	for (int i = 0; i < N; i++) {
+		len = copy_value(val, i, ver[i]);
+		assert_int_equal(held[i].len, len);
+		assert_memory_equal(held[i].data, val, len);
+	}
+	store_abort(r);
+	store_close(s);
+}
+
+/* Under concurrent commits the memo never answers otherwise than LMDB:
+ * reader threads (each committing now and then, so written through too)
+ * compare every store_get with a cursor read of the same snapshot, while a
+ * writer thread and another process change the keys. */
+enum { RACE_KEYS = 3000, RACE_READERS = 2 };
+
+struct race {
+	struct tdns_store *s;
+	atomic_bool stop;
+	atomic_ulong checked, wrong;
+	unsigned seed;
+};
+
+/* Write `n` random keys of the race (a few deleted) in one transaction. */
+static bool race_write(struct tdns_store *s, unsigned *seed, int n, int tag)
+{
+	struct tdns_txn *w = NULL;
+	char k[32], val[320];
+	bool ok = store_begin(s, true, &w) == TDNS_OK;
+
+	for (int j = 0; ok && j < n; j++) {
+		int i = rand_r(seed) % RACE_KEYS;
+		enum tdns_status st;
+
+		snprintf(k, sizeof(k), "c%d", i);
+		if (rand_r(seed) % 8 == 0) {
+			st = store_del(w, TDNS_DB_RR, (const uint8_t *)k, strlen(k));
+			ok = st == TDNS_OK || st == TDNS_ENOTFOUND;
+		} else {
+			ok = store_put(w, TDNS_DB_RR, (const uint8_t *)k, strlen(k), val,
+				       copy_value(val, i, tag * 100000 + rand_r(seed) % 1000)) ==
+			     TDNS_OK;
+		}
+	}
+	return ok && store_commit(w) == TDNS_OK;
+}
+
+static void *race_writer(void *arg)
+{
+	struct race *rc = arg;
+	unsigned seed = rc->seed;
+	bool ok = true;
+
+	while (ok && !atomic_load(&rc->stop))
+		ok = race_write(rc->s, &seed, 1 + rand_r(&seed) % 20, 1);
+	return ok ? rc : NULL;
+}
+
+static void *race_reader(void *arg)
+{
+	struct race *rc = arg;
+	struct tdns_txn *r = NULL;
+	struct tdns_cursor *c = NULL;
+	struct tdns_val v, ck, cv;
+	unsigned seed = (unsigned)(uintptr_t)&r;
+	char k[32];
+	bool ok = store_begin(rc->s, false, &r) == TDNS_OK;
+
+	if (ok)
+		store_reset(r);
+	while (ok && !atomic_load(&rc->stop)) {
+		ok = store_renew(r) == TDNS_OK &&
+		     store_cursor_open(r, TDNS_DB_RR, &c) == TDNS_OK;
+		for (int j = 0; ok && j < 200; j++) {
+			int i = rand_r(&seed) % RACE_KEYS;
+			enum tdns_status st, cst;
+			bool same;
+
+			snprintf(k, sizeof(k), "c%d", i);
+			st = store_get(r, TDNS_DB_RR, (const uint8_t *)k, strlen(k), &v);
+			cst = store_cursor_seek(c, (const uint8_t *)k, strlen(k), &ck, &cv);
+			if (cst == TDNS_OK &&
+			    (ck.len != strlen(k) || memcmp(ck.data, k, ck.len) != 0))
+				cst = TDNS_ENOTFOUND;
+			same = st == cst &&
+			       (st != TDNS_OK ||
+				(v.len == cv.len && memcmp(v.data, cv.data, v.len) == 0));
+			if (!same)
+				atomic_fetch_add(&rc->wrong, 1);
+			atomic_fetch_add(&rc->checked, 1);
+		}
+		store_cursor_close(c);
+		c = NULL;
+		store_reset(r);
+		if (ok && rand_r(&seed) % 4 == 0)
+			ok = race_write(rc->s, &seed, 1 + rand_r(&seed) % 5, 2);
+	}
+	store_abort(r);
+	return ok ? rc : NULL;
+}
+
+static void test_memo_agrees_under_races(void **state)
+{
+	struct fx *f = *state;
+	static struct race rc;
+	pthread_t rd[RACE_READERS], wr;
+	void *ret;
+	unsigned seed = 7;
+	int status;
+	pid_t pid;
+
+	assert_int_equal(store_open(f->dir, NULL, &rc.s), TDNS_OK);
+	assert_true(race_write(rc.s, &seed, RACE_KEYS * 2, 1));
+	/* The other process, before any thread starts (fork). */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct tdns_store *cs = NULL;
+		bool ok = store_open(f->dir, NULL, &cs) == TDNS_OK;
+
+		for (int n = 0; ok && n < 300; n++) {
+			ok = race_write(cs, &seed, 1 + rand_r(&seed) % 20, 3);
+			usleep(3000);
+		}
+		store_close(cs);
+		_exit(ok ? 0 : 1);
+	}
+	rc.seed = 11;
+	assert_int_equal(pthread_create(&wr, NULL, race_writer, &rc), 0);
+	for (int i = 0; i < RACE_READERS; i++)
+		assert_int_equal(pthread_create(&rd[i], NULL, race_reader, &rc), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	atomic_store(&rc.stop, true);
+	assert_int_equal(pthread_join(wr, &ret), 0);
+	assert_non_null(ret);
+	for (int i = 0; i < RACE_READERS; i++) {
+		assert_int_equal(pthread_join(rd[i], &ret), 0);
+		assert_non_null(ret);
+	}
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_true(atomic_load(&rc.checked) > 10000);
+	assert_int_equal(atomic_load(&rc.wrong), 0);
+	store_close(rc.s);
+}
+
 /* A read-only opener in this process sees what another process commits,
  * at its next transaction: the upper serves zones loaded while it runs. */
 static void test_rdonly_sees_other_process(void **state)
@@ -861,6 +1292,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reset_renew_sees_new_commits, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_memo_follows_snapshot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_memo_copies_follow_commits, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_memo_copies_after_other_process, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_memo_write_through, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_memo_lent_copies_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_memo_agrees_under_races, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_rdonly_sees_other_process, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_stale_readers_cleared_at_open, setup,
