@@ -677,6 +677,13 @@ static void test_memo_follows_snapshot(void **state)
 	store_close(s);
 }
 
+/* Reader r leaves its snapshot for the latest. */
+static void next_snapshot(struct tdns_txn *r)
+{
+	store_reset(r);
+	assert_int_equal(store_renew(r), TDNS_OK);
+}
+
 /* Value of key i in version ver, "<ver>:<i>", or for every fifth key one
  * of 300 bytes (longer than the memo copies): into val (320 bytes). */
 static size_t copy_value(char *val, int i, int ver)
@@ -780,8 +787,7 @@ static void test_memo_copies_follow_commits(void **state)
 	cw = (struct copy_write){ s, ver, N, 1, 0, 1, false };
 	copy_write_elsewhere(cw);
 	assert_int_equal(store_begin(s, false, &r), TDNS_OK);
-	store_reset(r);
-	assert_int_equal(store_renew(r), TDNS_OK);
+	next_snapshot(r);
 	copy_expect(r, ver, N + 100);
 	copy_expect(r, ver, N + 100);
 
@@ -797,15 +803,13 @@ static void test_memo_copies_follow_commits(void **state)
 					  change[c].phase, change[c].to,
 					  change[c].clear };
 		copy_write_elsewhere(cw);
-		store_reset(r);
-		assert_int_equal(store_renew(r), TDNS_OK);
+		next_snapshot(r);
 		copy_expect(r, ver, N + 100);
 		copy_expect(r, ver, N + 100);
 		/* A commit of an unrelated key leaves the copies good. */
 		cw = (struct copy_write){ s, ver, N + 100, 1000000, N + 99, 9, false };
 		copy_write_elsewhere(cw);
-		store_reset(r);
-		assert_int_equal(store_renew(r), TDNS_OK);
+		next_snapshot(r);
 		copy_expect(r, ver, N + 100);
 	}
 	store_abort(r);
@@ -830,8 +834,7 @@ static void test_memo_copies_after_other_process(void **state)
 	cw = (struct copy_write){ s, ver, N, 1, 0, 1, false };
 	copy_write_elsewhere(cw);
 	assert_int_equal(store_begin(s, false, &r), TDNS_OK);
-	store_reset(r);
-	assert_int_equal(store_renew(r), TDNS_OK);
+	next_snapshot(r);
 	copy_expect(r, ver, N);
 	store_reset(r);
 
@@ -874,8 +877,7 @@ static void test_memo_write_through(void **state)
 	put_str(w, TDNS_DB_RR, "b", "b one");
 	assert_int_equal(store_commit(w), TDNS_OK);
 	assert_int_equal(store_begin(s, false, &r), TDNS_OK);
-	store_reset(r);
-	assert_int_equal(store_renew(r), TDNS_OK);
+	next_snapshot(r);
 	expect(r, TDNS_DB_RR, "a", "a one");
 	expect(r, TDNS_DB_RR, "b", "b one");
 	expect(r, TDNS_DB_RR, "c", NULL);
@@ -900,8 +902,7 @@ static void test_memo_write_through(void **state)
 	expect(r, TDNS_DB_RR, "a", "a one");
 	expect(r, TDNS_DB_RR, "b", "b one");
 	expect(r, TDNS_DB_RR, "d", NULL);
-	store_reset(r);
-	assert_int_equal(store_renew(r), TDNS_OK);
+	next_snapshot(r);
 	expect(r, TDNS_DB_RR, "a", "a two");
 	expect(r, TDNS_DB_RR, "b", "b three");
 	expect(r, TDNS_DB_RR, "c", NULL);
@@ -911,16 +912,14 @@ static void test_memo_write_through(void **state)
 	put_str(w, TDNS_DB_RR, "a", "a aborted");
 	put_str(w, TDNS_DB_RR, "e", "e aborted");
 	store_abort(w);
-	store_reset(r);
-	assert_int_equal(store_renew(r), TDNS_OK);
+	next_snapshot(r);
 	expect(r, TDNS_DB_RR, "a", "a two");
 	expect(r, TDNS_DB_RR, "e", NULL);
 	/* The next commit takes the id the aborted one would have had. */
 	assert_int_equal(store_begin(s, true, &w), TDNS_OK);
 	put_str(w, TDNS_DB_RR, "f", "f one");
 	assert_int_equal(store_commit(w), TDNS_OK);
-	store_reset(r);
-	assert_int_equal(store_renew(r), TDNS_OK);
+	next_snapshot(r);
 	expect(r, TDNS_DB_RR, "a", "a two");
 	expect(r, TDNS_DB_RR, "e", NULL);
 	expect(r, TDNS_DB_RR, "f", "f one");
@@ -947,8 +946,7 @@ static void test_memo_lent_copies_kept(void **state)
 	cw = (struct copy_write){ s, ver, N, 1, 0, 1, false };
 	copy_write_elsewhere(cw);
 	assert_int_equal(store_begin(s, false, &r), TDNS_OK);
-	store_reset(r);
-	assert_int_equal(store_renew(r), TDNS_OK);
+	next_snapshot(r);
 	copy_expect(r, ver, N);
 	store_reset(r);
 	/* A new snapshot, so what the memo answers are copies. */
