@@ -859,12 +859,17 @@ out:
 
 /* In write transaction t, rebuild the indexes unless they are known to be
  * in step: the marker is there and all three databases hold as many
- * entries. */
+ * entries, or t follows a commit of this process that checked them (every
+ * write transaction of this file keeps them in step; store.h). */
 static enum tdns_status idx_ready(struct tdns_txn *t)
 {
 	struct tdns_val v;
 	enum tdns_status st;
 
+	if (store_txn_follows_checked(t)) {
+		store_txn_checked(t);
+		return TDNS_OK;
+	}
 	st = store_get(t, TDNS_DB_META, (const uint8_t *)CACHE_INDEX_KEY,
 		       sizeof(CACHE_INDEX_KEY) - 1, &v);
 	if (st != TDNS_OK && st != TDNS_ENOTFOUND)
@@ -878,6 +883,8 @@ static enum tdns_status idx_ready(struct tdns_txn *t)
 			 "rebuilding them");
 	st = idx_rebuild(t);
 out:
+	if (st == TDNS_OK)
+		store_txn_checked(t);
 	return st;
 }
 

@@ -122,6 +122,7 @@ struct stamps {
 	_Atomic uint64_t known;
 	_Atomic uint64_t wall;
 	_Atomic uint64_t pending; /* the id this handle is committing, or 0 */
+	_Atomic uint64_t checked; /* store_txn_checked: its snapshot, or 0 */
 	_Atomic uint64_t cleared[TDNS_DB_COUNT_];
 	_Atomic uint64_t stamp[STAMPS];
 };
@@ -168,6 +169,7 @@ struct tdns_txn {
 	/* A write transaction: whether it changed anything, and what it
 	 * writes through (allocated at its first such put). */
 	bool dirty;
+	bool checked; /* store_txn_checked */
 	struct through_list *through;
 	struct through_list *through_spare; /* a reader's, for its thread's writes */
 	void *user; /* store_txn_set_user */
@@ -877,13 +879,14 @@ static void txn_free(struct tdns_txn *t, uint64_t id)
 
 enum tdns_status store_commit(struct tdns_txn *t)
 {
-	uint64_t id;
+	uint64_t id, base;
 	int rc;
 
 	if (t == NULL)
 		return TDNS_EINVAL;
 	drop_spares(t);
 	id = t->write && t->dirty ? (uint64_t)mdb_txn_id(t->txn) : 0;
+	base = t->write ? (uint64_t)mdb_txn_id(t->txn) - 1 : 0;
 	/* The stamps and `pending` before LMDB publishes the commit (struct
 	 * stamps). */
 	if (id != 0)
@@ -895,6 +898,8 @@ enum tdns_status store_commit(struct tdns_txn *t)
 	} else {
 		rc = mdb_txn_commit(t->txn);
 	}
+	if (rc == MDB_SUCCESS && t->checked)
+		atomic_store(&t->s->stamps->checked, id != 0 ? id : base);
 	txn_free(t, rc == MDB_SUCCESS ? id : 0);
 	return store_err(rc);
 }
@@ -967,6 +972,20 @@ void store_txn_set_user(struct tdns_txn *t, void *user)
 void *store_txn_user(const struct tdns_txn *t)
 {
 	return t->user;
+}
+
+void store_txn_checked(struct tdns_txn *t)
+{
+	if (t->write)
+		t->checked = true;
+}
+
+bool store_txn_follows_checked(struct tdns_txn *t)
+{
+	uint64_t checked = atomic_load(&t->s->stamps->checked);
+
+	return t->write && checked != 0 &&
+	       (uint64_t)mdb_txn_id(t->txn) - 1 == checked;
 }
 
 uint64_t store_txn_id(struct tdns_txn *t)

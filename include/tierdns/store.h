@@ -175,6 +175,16 @@ enum tdns_status store_cursor_del(struct tdns_cursor *c);
 void store_txn_set_user(struct tdns_txn *t, void *user);
 void *store_txn_user(const struct tdns_txn *t);
 
+/* For a module that keeps an invariant across databases in every write
+ * transaction of its own (cache.c's indexes) and checks it at the start
+ * of each: store_txn_checked says write transaction t checked it (or
+ * followed a checked one, below) and keeps it; store_txn_follows_checked
+ * is true when t starts from the snapshot such a transaction of this
+ * handle committed (or checked and left unchanged), so nothing else has
+ * written since and the check may be skipped. */
+void store_txn_checked(struct tdns_txn *t);
+bool store_txn_follows_checked(struct tdns_txn *t);
+
 /* The id of the snapshot t reads
  * (LMDB's transaction id, which every committed write increases). Caches
  * derived from the store compare it to know they are still current.
