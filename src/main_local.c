@@ -928,7 +928,9 @@ int main(int argc, char **argv)
 	 * rarely full and LMDB keeps the previous snapshot's pages, so cache
 	 * data needs four times its size to evict in (cache.h); the static
 	 * zones and the store's own records get LOCAL_MAP_EXTRA more. The
-	 * map is address space: data.mdb grows only as pages are used. */
+	 * map is address space: data.mdb is as large as the map but sparse
+	 * (written in place, store.h STORE_NOSYNC), its blocks taken only as
+	 * pages are used. */
 	so.map_size = (size_t)(o.cache_size * LOCAL_MAP_FACTOR + LOCAL_MAP_EXTRA);
 	/* The cache can be refetched: no fsync per answer (it still survives
 	 * kill -9, only not a power loss; store.h). */

@@ -62,7 +62,9 @@ enum tdns_store_flags {
 	STORE_RDONLY = 1u << 0, /* open read-only: no schema creation */
 	STORE_NOSYNC = 1u << 1, /* no fsync per commit: survives kill -9
 				 * (data is in the OS page cache), not power loss;
-				 * used for the local tier's cache */
+				 * written in place in the map (the file is the
+				 * map's size, sparse); used for the local tier's
+				 * cache */
 	/*
 	 * Which daemon the store belongs to (at most one of the two). meta
 	 * "tier" holds "upper" or "local" (ASCII): a daemon stamps its store
