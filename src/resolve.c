@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sanitizer/asan_interface.h>
+
 #include "attempt.h"
 #include "chase.h"
 #include "commit.h"
@@ -102,6 +104,39 @@ static uint32_t fail_remember(struct tdns_resolver *r, const uint8_t *key, size_
 
 /* ---- outstanding queries ---- */
 
+/* Freed queries kept for upq_alloc, at most. */
+#define UPQ_SPARE 64u
+
+/* A zeroed query: a spare one (struct tdns_resolver) or a new one. */
+static struct upq *upq_alloc(struct tdns_resolver *r)
+{
+	struct upq *u = r->spare;
+
+	if (u == NULL)
+		return calloc(1, sizeof(*u));
+	ASAN_UNPOISON_MEMORY_REGION(u, sizeof(*u));
+	r->spare = u->hnext;
+	r->n_spare--;
+	memset(u, 0, sizeof(*u));
+	return u;
+}
+
+/* Free u, or keep it for upq_alloc; a kept one is poisoned under
+ * AddressSanitizer but for its link, so a use after upq_destroy is still
+ * caught. */
+static void upq_release(struct tdns_resolver *r, struct upq *u)
+{
+	if (r->n_spare >= UPQ_SPARE) {
+		free(u);
+		return;
+	}
+	u->hnext = r->spare;
+	r->spare = u;
+	r->n_spare++;
+	ASAN_POISON_MEMORY_REGION((char *)u + sizeof(u->hnext),
+				  sizeof(*u) - sizeof(u->hnext));
+}
+
 /* Unlink u from every index and free it; its waiters must be gone. */
 static void upq_destroy(struct tdns_resolver *r, struct upq *u)
 {
@@ -121,7 +156,7 @@ static void upq_destroy(struct tdns_resolver *r, struct upq *u)
 	cache_value_clear(&u->chain);
 	chain_free(u->vc);
 	free(u->ref);
-	free(u);
+	upq_release(r, u);
 }
 
 static void waiter_free(struct waiter *w)
@@ -290,7 +325,7 @@ static enum tdns_status upq_new(struct tdns_resolver *r, const uint8_t *qkey,
 	if (st != TDNS_OK)
 		goto out;
 	st = TDNS_ENOMEM;
-	u = calloc(1, sizeof(*u));
+	u = upq_alloc(r);
 	if (u == NULL)
 		goto out;
 	memcpy(u->qname, wire, wire_len);
@@ -368,9 +403,10 @@ static enum resolver_verdict miss(struct tdns_resolver *r,
 	/* Without memory for the waiter the upstream query still goes on: its
 	 * answer fills the cache for the client's retry. */
 	*why = FAIL_INTERNAL;
-	w = calloc(1, sizeof(*w));
+	w = malloc(sizeof(*w)); /* calloc would bypass the per-thread cache */
 	if (w == NULL)
 		goto out;
+	*w = (struct waiter){ .msg = NULL };
 	w->msg = malloc(q->len);
 	if (w->msg == NULL)
 		goto out;
@@ -1208,6 +1244,13 @@ void resolver_free(struct tdns_resolver *r)
 		}
 		u->waiters = NULL;
 		upq_destroy(r, u);
+	}
+	while (r->spare != NULL) {
+		struct upq *u = r->spare;
+
+		ASAN_UNPOISON_MEMORY_REGION(u, sizeof(*u));
+		r->spare = u->hnext;
+		free(u);
 	}
 	store_abort(r->rtxn);
 	upqtab_fini(&r->tab);

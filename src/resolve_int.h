@@ -192,6 +192,12 @@ struct tdns_resolver {
 	struct tdns_txn *stage_txn; /* the snapshot the QUERY stage opened */
 	/* commit.c: answers waiting for resolver_flush */
 	struct commit_batch commit;
+	/* resolve.c: queries upq_destroy freed, for upq_new to take again
+	 * (chained by hnext): a miss then allocates no 1 KB query, which
+	 * glibc's calloc of that size takes from its arenas, not its
+	 * per-thread cache. */
+	struct upq *spare;
+	unsigned n_spare;
 	/* shared knowledge, resolve.c makes and frees it */
 	struct tdns_infra *infra; /* upstream health: cfg.infra, or owned;
 				   * attempt.c reports to it */
