@@ -161,7 +161,6 @@ static void upq_destroy(struct tdns_resolver *r, struct upq *u)
 
 static void waiter_free(struct waiter *w)
 {
-	free(w->msg);
 	free(w);
 }
 
@@ -403,13 +402,11 @@ static enum resolver_verdict miss(struct tdns_resolver *r,
 	/* Without memory for the waiter the upstream query still goes on: its
 	 * answer fills the cache for the client's retry. */
 	*why = FAIL_INTERNAL;
-	w = malloc(sizeof(*w)); /* calloc would bypass the per-thread cache */
+	w = malloc(sizeof(*w) + q->len); /* not calloc: it bypasses the
+					  * per-thread cache */
 	if (w == NULL)
 		goto out;
-	*w = (struct waiter){ .msg = NULL };
-	w->msg = malloc(q->len);
-	if (w->msg == NULL)
-		goto out;
+	*w = (struct waiter){ .next = NULL };
 	w->held = r->cfg.client.hold(r->cfg.client.ctx, request);
 	if (w->held == NULL)
 		goto out;

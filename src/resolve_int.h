@@ -68,10 +68,11 @@ _Static_assert(QUESTION_KEY_MAX <= FAILCACHE_KEY_MAX, "failcache keys hold quest
 struct waiter {
 	struct waiter *next;
 	void *held;            /* the daemon's handle (client.hold) */
-	uint8_t *msg;          /* a copy of the client's query: its ID, case,
-				* EDNS and limit are the answer's */
 	size_t len;
 	uint8_t transport;     /* enum qctx_transport it came over */
+	uint8_t msg[];         /* a copy of the client's query (len bytes):
+				* its ID, case, EDNS and limit are the
+				* answer's; allocated with the waiter */
 };
 
 /*
