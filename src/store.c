@@ -170,6 +170,7 @@ struct tdns_txn {
 	 * writes through (allocated at its first such put). */
 	bool dirty;
 	bool checked; /* store_txn_checked */
+	uint64_t pending; /* the id it set as the store's pending, or 0 */
 	struct through_list *through;
 	struct through_list *through_spare; /* a reader's, for its thread's writes */
 	void *user; /* store_txn_set_user */
@@ -893,13 +894,17 @@ static void txn_free(struct tdns_txn *t, uint64_t id)
 		uint64_t prev = id - 1;
 
 		/* Every commit up to id is known if every one up to id - 1
-		 * was (struct stamps); then it is no longer pending. */
+		 * was (struct stamps). */
 		atomic_compare_exchange_strong(&t->s->stamps->known, &prev, id);
-		atomic_store(&t->s->stamps->pending, 0);
-		write_through(t, id);
-	} else if (t->write && t->dirty) {
-		atomic_store(&t->s->stamps->pending, 0);
 	}
+	if (t->pending != 0) {
+		/* No longer pending; a later commit's own mark stays. */
+		uint64_t mine = t->pending;
+
+		atomic_compare_exchange_strong(&t->s->stamps->pending, &mine, 0);
+	}
+	if (id != 0)
+		write_through(t, id);
 	if (t->through != NULL && thread_reader != NULL &&
 	    thread_reader->through_spare == NULL)
 		thread_reader->through_spare = t->through; /* for the next one */
@@ -922,8 +927,10 @@ enum tdns_status store_commit(struct tdns_txn *t)
 	base = t->write ? (uint64_t)mdb_txn_id(t->txn) - 1 : 0;
 	/* The stamps and `pending` before LMDB publishes the commit (struct
 	 * stamps). */
-	if (id != 0)
+	if (id != 0) {
+		t->pending = id;
 		atomic_store(&t->s->stamps->pending, id);
+	}
 	atomic_thread_fence(memory_order_seq_cst);
 	if (fault_hit()) {
 		mdb_txn_abort(t->txn);
