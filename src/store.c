@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -489,13 +490,31 @@ out:
 	return st;
 }
 
+/* n zeroed bytes for a memo or the stamps, mapped from the kernel: their
+ * pages are taken only as they fill, where calloc would clear the whole
+ * of a block this large once its heap serves one (after the first is
+ * freed). NULL if it cannot be had. */
+static void *zeroed_map(size_t n)
+{
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void zeroed_unmap(void *p, size_t n)
+{
+	if (p != NULL)
+		munmap(p, n);
+}
+
 /* The stamps (struct stamps) of a store just opened: nothing is memoized
  * yet, so every commit so far is known. */
 static enum tdns_status stamps_init(struct tdns_store *s)
 {
 	MDB_envinfo info;
 
-	s->stamps = calloc(1, sizeof(*s->stamps));
+	s->stamps = zeroed_map(sizeof(*s->stamps));
 	if (s->stamps == NULL)
 		return TDNS_ENOMEM;
 	if (getrandom(&s->seed, sizeof(s->seed), GRND_NONBLOCK) != sizeof(s->seed))
@@ -605,7 +624,7 @@ void store_close(struct tdns_store *s)
 		return;
 	if (s->env != NULL)
 		mdb_env_close(s->env);
-	free(s->stamps);
+	zeroed_unmap(s->stamps, sizeof(*s->stamps));
 	free(s);
 }
 
@@ -911,7 +930,7 @@ static void txn_free(struct tdns_txn *t, uint64_t id)
 	else
 		free(t->through);
 	free(t->through_spare);
-	free(t->memo);
+	zeroed_unmap(t->memo, sizeof(*t->memo));
 	free(t);
 }
 
@@ -977,7 +996,7 @@ enum tdns_status store_renew(struct tdns_txn *t)
 		return store_err(rc);
 	/* Without memory for a memo the transaction reads LMDB every time. */
 	if (t->memo == NULL)
-		t->memo = calloc(1, sizeof(*t->memo));
+		t->memo = zeroed_map(sizeof(*t->memo));
 	if (t->memo == NULL) {
 		t->snap = 0;
 		return TDNS_OK;
