@@ -1062,7 +1062,7 @@ static bool db_ok(enum tdns_db db)
 enum tdns_status store_get(struct tdns_txn *t, enum tdns_db db, const uint8_t *key,
 			   size_t klen, struct tdns_val *out)
 {
-	struct memo_slot *set = NULL, *ms;
+	struct memo_slot *set = NULL, *ms, *fill = NULL;
 	uint64_t h = 0;
 	MDB_val k, v;
 	int rc;
@@ -1080,8 +1080,17 @@ enum tdns_status store_get(struct tdns_txn *t, enum tdns_db db, const uint8_t *k
 		set = memo_set(t->memo, h);
 		for (i = 0; i < MEMO_WAYS; i++) {
 			ms = &set[i];
-			if (!slot_is(ms, h, db, key, klen) || !slot_good(t, ms))
+			if (ms->snap == 0) {
+				fill = fill != NULL ? fill : ms; /* an empty way */
 				continue;
+			}
+			if (!slot_is(ms, h, db, key, klen))
+				continue;
+			if (!slot_good(t, ms)) {
+				if (!slot_lent(t, ms))
+					fill = ms; /* the key's own, gone stale */
+				continue;
+			}
 			if (ms->data == NULL)
 				return TDNS_ENOTFOUND;
 			if (ms->data == ms->copy)
@@ -1096,9 +1105,10 @@ enum tdns_status store_get(struct tdns_txn *t, enum tdns_db db, const uint8_t *k
 	rc = mdb_get(t->txn, t->s->dbi[db], &k, &v);
 	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
 		return store_err(rc);
-	ms = set != NULL && (rc != MDB_SUCCESS || v.mv_size <= UINT32_MAX)
-		     ? memo_victim(t, set, db, key, klen, h)
-		     : NULL;
+	if (set == NULL || (rc == MDB_SUCCESS && v.mv_size > UINT32_MAX))
+		ms = NULL;
+	else
+		ms = fill != NULL ? fill : memo_victim(t, set, db, key, klen, h);
 	if (ms != NULL)
 		memo_fill(ms, t->snap, h, db, key, klen,
 			  rc == MDB_SUCCESS ? v.mv_data : NULL,
