@@ -107,16 +107,27 @@ static uint32_t fail_remember(struct tdns_resolver *r, const uint8_t *key, size_
 /* Freed queries kept for upq_alloc, at most. */
 #define UPQ_SPARE 64u
 
-/* A zeroed query: a spare one (struct tdns_resolver) or a new one. */
-static struct upq *upq_alloc(struct tdns_resolver *r)
+/* A spare query taken off the list (struct tdns_resolver), as it was
+ * left; NULL when there is none. */
+static struct upq *upq_spare(struct tdns_resolver *r)
 {
 	struct upq *u = r->spare;
 
 	if (u == NULL)
-		return calloc(1, sizeof(*u));
+		return NULL;
 	ASAN_UNPOISON_MEMORY_REGION(u, sizeof(*u));
 	r->spare = u->hnext;
 	r->n_spare--;
+	return u;
+}
+
+/* A zeroed query: a spare one or a new one. */
+static struct upq *upq_alloc(struct tdns_resolver *r)
+{
+	struct upq *u = upq_spare(r);
+
+	if (u == NULL)
+		return calloc(1, sizeof(*u));
 	memset(u, 0, sizeof(*u));
 	return u;
 }
@@ -1242,13 +1253,8 @@ void resolver_free(struct tdns_resolver *r)
 		u->waiters = NULL;
 		upq_destroy(r, u);
 	}
-	while (r->spare != NULL) {
-		struct upq *u = r->spare;
-
-		ASAN_UNPOISON_MEMORY_REGION(u, sizeof(*u));
-		r->spare = u->hnext;
+	for (struct upq *u; (u = upq_spare(r)) != NULL;)
 		free(u);
-	}
 	store_abort(r->rtxn);
 	upqtab_fini(&r->tab);
 	free(r->buf);
