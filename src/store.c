@@ -844,11 +844,20 @@ static void write_mark(struct tdns_txn *t, enum tdns_db db, const uint8_t *key,
 		return;
 	for (unsigned i = 0; i < tl->n; i++) {
 		if (tl->e[i].hash == h && tl->e[i].db == db &&
-		    tl->e[i].klen == klen && memcmp(tl->e[i].key, key, klen) == 0) {
+		    tl->e[i].klen == klen && key_same(tl->e[i].key, key, klen)) {
 			tl->e[i] = tl->e[--tl->n];
 			break;
 		}
 	}
+}
+
+/* The reader write transaction t writes through to: this thread's, if it
+ * reads t's store and has a memo; else NULL. */
+static struct tdns_txn *through_reader(const struct tdns_txn *t)
+{
+	struct tdns_txn *r = thread_reader;
+
+	return r != NULL && r->s == t->s && r->memo != NULL ? r : NULL;
 }
 
 /* Keep (db, key, val) to write through at the commit of t, if it is of
@@ -856,11 +865,11 @@ static void write_mark(struct tdns_txn *t, enum tdns_db db, const uint8_t *key,
 static void write_keep(struct tdns_txn *t, enum tdns_db db, const uint8_t *key,
 		       size_t klen, const void *val, size_t vlen, uint64_t hash)
 {
-	struct tdns_txn *r = thread_reader;
+	struct tdns_txn *r;
 	struct through *e;
 
 	if (klen > MEMO_KEY_MAX || vlen > MEMO_COPY_MAX || db_walked[db] ||
-	    r == NULL || r->s != t->s || r->memo == NULL)
+	    (r = through_reader(t)) == NULL)
 		return;
 	if (t->through == NULL) {
 		t->through = r->through_spare != NULL ? r->through_spare
@@ -888,10 +897,10 @@ static void write_keep(struct tdns_txn *t, enum tdns_db db, const uint8_t *key,
  * old copy (the stamps void it); the new one goes to another way. */
 static void write_through(const struct tdns_txn *t, uint64_t id)
 {
-	struct tdns_txn *r = thread_reader;
+	struct tdns_txn *r = through_reader(t);
 	struct memo_slot *ms;
 
-	if (t->through == NULL || r == NULL || r->s != t->s || r->memo == NULL)
+	if (t->through == NULL || r == NULL)
 		return;
 	for (unsigned i = 0; i < t->through->n; i++) {
 		const struct through *e = &t->through->e[i];
@@ -1087,8 +1096,10 @@ enum tdns_status store_get(struct tdns_txn *t, enum tdns_db db, const uint8_t *k
 			if (!slot_is(ms, h, db, key, klen))
 				continue;
 			if (!slot_good(t, ms)) {
-				if (!slot_lent(t, ms))
-					fill = ms; /* the key's own, gone stale */
+				/* The key's own, gone stale (not a later
+				 * snapshot's: that one is newer news). */
+				if (!slot_lent(t, ms) && ms->snap < t->snap)
+					fill = ms;
 				continue;
 			}
 			if (ms->data == NULL)
