@@ -860,27 +860,69 @@ static void test_memo_copies_after_other_process(void **state)
 	store_close(s);
 }
 
+/* A key of TDNS_DB_RR and its value (NULL: delete it); a NULL key ends a
+ * list of them. */
+struct kv {
+	const char *k, *v;
+};
+
+/* Write the list in one transaction of s, then commit it or abort it. */
+static void write_kv(struct tdns_store *s, const struct kv *kv, bool commit)
+{
+	struct tdns_txn *w = NULL;
+
+	assert_int_equal(store_begin(s, true, &w), TDNS_OK);
+	for (; kv->k != NULL; kv++) {
+		if (kv->v != NULL)
+			put_str(w, TDNS_DB_RR, kv->k, kv->v);
+		else
+			assert_int_equal(store_del(w, TDNS_DB_RR, (const uint8_t *)kv->k,
+						   strlen(kv->k)), TDNS_OK);
+	}
+	if (commit)
+		assert_int_equal(store_commit(w), TDNS_OK);
+	else
+		store_abort(w);
+}
+
+/* Every key of the list reads as its value (NULL: absent) in r. */
+static void expect_kv(struct tdns_txn *r, const struct kv *kv)
+{
+	for (; kv->k != NULL; kv++)
+		expect(r, TDNS_DB_RR, kv->k, kv->v);
+}
+
 /* What a thread commits, its own reader knows at once (written through):
  * the value put last, not one deleted after it in the same transaction,
  * nothing of an aborted transaction; and a copy the reader handed out in
  * its snapshot stays as it was while the reader holds it. */
 static void test_memo_write_through(void **state)
 {
+	static const struct kv one[] = { { "a", "a one" }, { "b", "b one" }, { NULL, NULL } };
+	static const struct kv before[] = { { "a", "a one" }, { "b", "b one" },
+					    { "c", NULL }, { NULL, NULL } };
+	static const struct kv still[] = { { "a", "a one" }, { "b", "b one" },
+					   { "d", NULL }, { NULL, NULL } };
+	static const struct kv two[] = { { "a", "a two" }, { "b", "b two" },
+					 { "b", "b three" }, { "c", "c one" },
+					 { "c", NULL }, { "d", "d one" }, { NULL, NULL } };
+	static const struct kv after[] = { { "a", "a two" }, { "b", "b three" },
+					   { "c", NULL }, { "d", "d one" }, { NULL, NULL } };
+	static const struct kv aborted[] = { { "a", "a aborted" }, { "e", "e aborted" },
+					     { NULL, NULL } };
+	static const struct kv unaborted[] = { { "a", "a two" }, { "e", NULL },
+					       { NULL, NULL } };
+	static const struct kv other[] = { { "f", "f one" }, { NULL, NULL } };
 	struct fx *f = *state;
 	struct tdns_store *s = NULL;
-	struct tdns_txn *r = NULL, *w = NULL;
+	struct tdns_txn *r = NULL;
 	struct tdns_val held;
 
 	assert_int_equal(store_open(f->dir, NULL, &s), TDNS_OK);
-	assert_int_equal(store_begin(s, true, &w), TDNS_OK);
-	put_str(w, TDNS_DB_RR, "a", "a one");
-	put_str(w, TDNS_DB_RR, "b", "b one");
-	assert_int_equal(store_commit(w), TDNS_OK);
+	write_kv(s, one, true);
 	assert_int_equal(store_begin(s, false, &r), TDNS_OK);
 	next_snapshot(r);
-	expect(r, TDNS_DB_RR, "a", "a one");
-	expect(r, TDNS_DB_RR, "b", "b one");
-	expect(r, TDNS_DB_RR, "c", NULL);
+	expect_kv(r, before);
 	store_reset(r);
 	/* The next snapshot answers "a" from the copy kept across the
 	 * commit (the one handed out). */
@@ -888,41 +930,22 @@ static void test_memo_write_through(void **state)
 	assert_int_equal(store_get(r, TDNS_DB_RR, (const uint8_t *)"a", 1, &held), TDNS_OK);
 	assert_int_equal(held.len, 5);
 
-	assert_int_equal(store_begin(s, true, &w), TDNS_OK);
-	put_str(w, TDNS_DB_RR, "a", "a two");
-	put_str(w, TDNS_DB_RR, "b", "b two");
-	put_str(w, TDNS_DB_RR, "b", "b three");
-	put_str(w, TDNS_DB_RR, "c", "c one");
-	assert_int_equal(store_del(w, TDNS_DB_RR, (const uint8_t *)"c", 1), TDNS_OK);
-	put_str(w, TDNS_DB_RR, "d", "d one");
-	assert_int_equal(store_commit(w), TDNS_OK);
+	write_kv(s, two, true);
 	/* Still in the old snapshot: the held copy and the answers are the
 	 * old ones. */
 	assert_memory_equal(held.data, "a one", 5);
-	expect(r, TDNS_DB_RR, "a", "a one");
-	expect(r, TDNS_DB_RR, "b", "b one");
-	expect(r, TDNS_DB_RR, "d", NULL);
+	expect_kv(r, still);
 	next_snapshot(r);
-	expect(r, TDNS_DB_RR, "a", "a two");
-	expect(r, TDNS_DB_RR, "b", "b three");
-	expect(r, TDNS_DB_RR, "c", NULL);
-	expect(r, TDNS_DB_RR, "d", "d one");
+	expect_kv(r, after);
 
-	assert_int_equal(store_begin(s, true, &w), TDNS_OK);
-	put_str(w, TDNS_DB_RR, "a", "a aborted");
-	put_str(w, TDNS_DB_RR, "e", "e aborted");
-	store_abort(w);
+	write_kv(s, aborted, false);
 	next_snapshot(r);
-	expect(r, TDNS_DB_RR, "a", "a two");
-	expect(r, TDNS_DB_RR, "e", NULL);
+	expect_kv(r, unaborted);
 	/* The next commit takes the id the aborted one would have had. */
-	assert_int_equal(store_begin(s, true, &w), TDNS_OK);
-	put_str(w, TDNS_DB_RR, "f", "f one");
-	assert_int_equal(store_commit(w), TDNS_OK);
+	write_kv(s, other, true);
 	next_snapshot(r);
-	expect(r, TDNS_DB_RR, "a", "a two");
-	expect(r, TDNS_DB_RR, "e", NULL);
-	expect(r, TDNS_DB_RR, "f", "f one");
+	expect_kv(r, unaborted);
+	expect_kv(r, other);
 	store_abort(r);
 	store_close(s);
 }
