@@ -769,6 +769,19 @@ static void copy_write_elsewhere(struct copy_write cw)
 	assert_non_null(ret);
 }
 
+/* The copy tests' start: a store in dir with keys 0..n-1 at version 1,
+ * written by another thread, and a renewed reader that has read keys
+ * 0..n_read-1 once. */
+static void copy_start(const char *dir, int *ver, int n, int n_read,
+		       struct tdns_store **s, struct tdns_txn **r)
+{
+	assert_int_equal(store_open(dir, NULL, s), TDNS_OK);
+	copy_write_elsewhere((struct copy_write){ *s, ver, n, 1, 0, 1, false });
+	assert_int_equal(store_begin(*s, false, r), TDNS_OK);
+	next_snapshot(*r);
+	copy_expect(*r, ver, n_read);
+}
+
 /* Copies that the memo keeps across commits answer only while no commit
  * has changed their key: written again, deleted, added, or the database
  * emptied, by a thread of this process other than the reader's; read
@@ -783,12 +796,7 @@ static void test_memo_copies_follow_commits(void **state)
 	static int ver[N + 100];
 	struct copy_write cw;
 
-	assert_int_equal(store_open(f->dir, NULL, &s), TDNS_OK);
-	cw = (struct copy_write){ s, ver, N, 1, 0, 1, false };
-	copy_write_elsewhere(cw);
-	assert_int_equal(store_begin(s, false, &r), TDNS_OK);
-	next_snapshot(r);
-	copy_expect(r, ver, N + 100);
+	copy_start(f->dir, ver, N, N + 100, &s, &r);
 	copy_expect(r, ver, N + 100);
 
 	const struct { int n, step, phase, to; bool clear; } change[] = {
@@ -826,16 +834,10 @@ static void test_memo_copies_after_other_process(void **state)
 	struct tdns_store *s = NULL;
 	struct tdns_txn *r = NULL;
 	static int ver[N];
-	struct copy_write cw;
 	int status;
 	pid_t pid;
 
-	assert_int_equal(store_open(f->dir, NULL, &s), TDNS_OK);
-	cw = (struct copy_write){ s, ver, N, 1, 0, 1, false };
-	copy_write_elsewhere(cw);
-	assert_int_equal(store_begin(s, false, &r), TDNS_OK);
-	next_snapshot(r);
-	copy_expect(r, ver, N);
+	copy_start(f->dir, ver, N, N, &s, &r);
 	store_reset(r);
 
 	pid = fork();
@@ -965,12 +967,7 @@ static void test_memo_lent_copies_kept(void **state)
 	char k[32], val[320];
 	size_t len;
 
-	assert_int_equal(store_open(f->dir, NULL, &s), TDNS_OK);
-	cw = (struct copy_write){ s, ver, N, 1, 0, 1, false };
-	copy_write_elsewhere(cw);
-	assert_int_equal(store_begin(s, false, &r), TDNS_OK);
-	next_snapshot(r);
-	copy_expect(r, ver, N);
+	copy_start(f->dir, ver, N, N, &s, &r);
 	store_reset(r);
 	/* A new snapshot, so what the memo answers are copies. */
 	cw = (struct copy_write){ s, ver, N, 1000000, N - 1, 2, false };
