@@ -144,11 +144,14 @@ qctx_parse(struct tdns_qctx *q, const uint8_t *m, size_t len)
 	if (dns_rd16(m + 4) != 1)
 		return QCTX_FORMERR;
 	pos = DNS_HDR_LEN;
-	n = qctx_name_len(m + pos, len - pos);
-	if (n > 0) {
+	/* The key's checks are the name's: one walk over it. */
+	if (name_key_from_wire(m + pos, len - pos, q->qkey, &q->qkey_len) == TDNS_OK) {
+		n = q->qkey_len + 1; /* the key is the wire name less its root */
 		q->qname = m + pos;
 		pos += n;
-	} else if (name_wire_read(m, len, pos, 0, q->qname_buf, &n, &pos)) {
+	} else if (name_wire_read(m, len, pos, 0, q->qname_buf, &n, &pos) &&
+		   name_key_from_wire(q->qname_buf, n, q->qkey, &q->qkey_len) ==
+			   TDNS_OK) {
 		/* RFC 1035 4.1.4 allows a pointer into the header, odd as
 		 * it is; upstream replies (msg.c) get no such latitude. */
 		q->qname = q->qname_buf;
@@ -161,8 +164,6 @@ qctx_parse(struct tdns_qctx *q, const uint8_t *m, size_t len)
 	q->qtype = dns_rd16(m + pos);
 	q->qclass = dns_rd16(m + pos + 2);
 	pos += 4;
-	if (name_key_from_wire(q->qname, n, q->qkey, &q->qkey_len) != TDNS_OK)
-		return QCTX_FORMERR;
 	q->has_q = true;
 
 	/* A QUERY carries its question and nothing in answer or authority

@@ -47,8 +47,10 @@ bool name_wire_read(const uint8_t *w, size_t len, size_t off,
 /*
  * Build the name key of an uncompressed wire-format name (length-prefixed
  * labels ending with the 0 root label, as in an ldns_rdf of type DNAME).
- * key must hold NAME_KEY_MAX bytes. Returns TDNS_EINVAL for a wire name that
- * is malformed (label > 63, no terminator within wire_len, > 255 bytes).
+ * key must hold NAME_KEY_MAX bytes; *key_len is the wire name's length
+ * less 1 (its root label), wherever the name ends within wire_len.
+ * Returns TDNS_EINVAL for a wire name that is malformed (label > 63, no
+ * terminator within wire_len, > 255 bytes).
  */
 enum tdns_status name_key_from_wire(const uint8_t *wire, size_t wire_len,
 				    uint8_t *key, size_t *key_len);
