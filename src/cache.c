@@ -26,9 +26,10 @@
 #define EVICT_AHEAD 16 /* values of room made beyond the one written */
 #define CACHE_BYTES_KEY "cache_bytes" /* in the meta database */
 #define CACHE_INDEX_KEY "cache_index" /* in meta: the index is built */
-#define CACHE_INDEX_VERSION 2u /* 2: the sampling index too */
+#define CACHE_INDEX_VERSION 3u /* 3: cache keys in hash order (ckey) */
 #define IDX_KEY_MAX (8 + RECORD_KEY_MAX)
-#define PICK_KEY_MAX (4 + RECORD_KEY_MAX)
+#define CKEY_MAX (4 + RECORD_KEY_MAX)
+#define CKEY_SEED 0x63616368656b6579ull /* stored: may never change */
 
 /* The header length of a packed value (every version is read: entries
  * written before validation existed are VALID_UNCHECKED, those written
@@ -636,6 +637,51 @@ out:
 
 /* ---- the cache database ---- */
 
+/*
+ * The key of a cache entry (store.h `cache`): u32 hash of its record key
+ * (network order) || the record key. Hash first, the cache is in hash
+ * order: the entries that follow a seek to a random key are a uniform
+ * sample of it, whatever their names or expiries (evict_sampled). The
+ * hash is dns_key_hash under a fixed seed, high half: it is stored, so it
+ * may never change without a new CACHE_INDEX_VERSION, and it needs no
+ * secret: a client who chooses names can only bunch up its own entries,
+ * which makes them the ones sampled, never anyone else's.
+ */
+struct ckey {
+	size_t len;
+	uint8_t b[CKEY_MAX];
+};
+
+static uint32_t ckey_hash(const uint8_t *rkey, size_t rlen)
+{
+	return (uint32_t)(dns_key_hash(CKEY_SEED, rkey, rlen) >> 32);
+}
+
+/* The cache key of the record key rkey (at most RECORD_KEY_MAX bytes). */
+static void ckey_of_rkey(struct ckey *ck, const uint8_t *rkey, size_t rlen)
+{
+	dns_wr32(ck->b, ckey_hash(rkey, rlen));
+	memcpy(ck->b + 4, rkey, rlen);
+	ck->len = 4 + rlen;
+}
+
+/* The cache key of the question (qkey, qtype), qkey_len <= NAME_KEY_MAX. */
+static void ckey_of(struct ckey *ck, const uint8_t *qkey, size_t qkey_len,
+		    uint16_t qtype)
+{
+	size_t rlen = name_record_key(qkey, qkey_len, qtype, ck->b + 4);
+
+	dns_wr32(ck->b, ckey_hash(ck->b + 4, rlen));
+	ck->len = 4 + rlen;
+}
+
+/* Is k a cache key, a record key under its own hash? A key of an older
+ * layout (the bare record key) is not, but for one in 2^32. */
+static bool ckey_valid(const uint8_t *k, size_t len)
+{
+	return len > 4 && len <= CKEY_MAX && dns_rd32(k) == ckey_hash(k + 4, len - 4);
+}
+
 static uint64_t value_expiry(const struct tdns_val *v)
 {
 	if (hdr_len(v->data, v->len) == 0)
@@ -650,14 +696,13 @@ static enum tdns_status value_get(struct tdns_txn *t, const uint8_t *qkey,
 				  size_t qkey_len, uint16_t qtype, uint64_t now,
 				  uint32_t max_stale, struct tdns_val *v)
 {
-	uint8_t rkey[RECORD_KEY_MAX];
-	size_t rlen;
+	struct ckey ck;
 	enum tdns_status st;
 
 	if (qkey_len > NAME_KEY_MAX)
 		return TDNS_EINVAL;
-	rlen = name_record_key(qkey, qkey_len, qtype, rkey);
-	st = store_get(t, TDNS_DB_CACHE, rkey, rlen, v);
+	ckey_of(&ck, qkey, qkey_len, qtype);
+	st = store_get(t, TDNS_DB_CACHE, ck.b, ck.len, v);
 	if (st != TDNS_OK)
 		return st;
 	if (hdr_len(v->data, v->len) == 0)
@@ -765,43 +810,17 @@ static enum tdns_status idx_del(struct tdns_txn *t, uint64_t expiry,
 	return st == TDNS_ENOTFOUND ? TDNS_OK : st;
 }
 
-/* ---- the sampling index (cache_pick): u32 hash || record key -> empty,
- * one entry per cache entry, written in the same transaction ---- */
-
-/* The index key of rkey into out (PICK_KEY_MAX bytes); returns its length.
- * The hash is FNV-1a, unkeyed (it is stored, so it may never change): a
- * client who chooses names can only bunch up its own entries, which makes
- * them the ones sampled, never anyone else's. */
-static size_t pick_key(const uint8_t *rkey, size_t rlen, uint8_t *out)
+/* Before the cache entry (ck, v) is deleted in t: its index entry goes,
+ * and its size from the account *bytes. */
+static enum tdns_status unindex(struct tdns_txn *t, const struct ckey *ck,
+				const struct tdns_val *v, uint64_t *bytes)
 {
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < rlen; i++)
-		h = (h ^ rkey[i]) * 16777619u;
-	h ^= h >> 16; /* FNV's low bits mix better than its high ones */
-	dns_wr32(out, h);
-	memcpy(out + 4, rkey, rlen);
-	return 4 + rlen;
-}
-
-static enum tdns_status pick_put(struct tdns_txn *t, const uint8_t *rkey,
-				 size_t rlen)
-{
-	static const uint8_t empty;
-	uint8_t k[PICK_KEY_MAX];
-
-	return store_put(t, TDNS_DB_CACHE_PICK, k, pick_key(rkey, rlen, k), &empty, 0);
-}
-
-/* As idx_del: an entry that is not there is not an error. */
-static enum tdns_status pick_del(struct tdns_txn *t, const uint8_t *rkey,
-				 size_t rlen)
-{
-	uint8_t k[PICK_KEY_MAX];
 	enum tdns_status st;
 
-	st = store_del(t, TDNS_DB_CACHE_PICK, k, pick_key(rkey, rlen, k));
-	return st == TDNS_ENOTFOUND ? TDNS_OK : st;
+	st = idx_del(t, value_expiry(v), ck->b + 4, ck->len - 4);
+	if (st == TDNS_OK)
+		*bytes = *bytes > ck->len + v->len ? *bytes - (ck->len + v->len) : 0;
+	return st;
 }
 
 static enum tdns_status idx_mark(struct tdns_txn *t)
@@ -812,38 +831,36 @@ static enum tdns_status idx_mark(struct tdns_txn *t)
 			 sizeof(CACHE_INDEX_KEY) - 1, &ver, sizeof(ver));
 }
 
-/* Build both indexes (and the size account) from the cache entries in
- * write transaction t. A cache key no record key can be (longer than
- * RECORD_KEY_MAX, so never looked up) is deleted. */
+/* Build the index (and the size account) from the cache entries in write
+ * transaction t. A key that is no cache key (ckey_valid: never looked up;
+ * every key of a store written before CACHE_INDEX_VERSION 3) is deleted. */
 static enum tdns_status idx_rebuild(struct tdns_txn *t)
 {
 	struct tdns_cursor *c = NULL;
 	struct tdns_val k, v;
 	uint64_t bytes = 0;
-	size_t n = 0;
+	size_t n = 0, dropped = 0;
 	enum tdns_status st;
 
 	st = store_clear(t, TDNS_DB_CACHE_EXP);
 	if (st == TDNS_OK)
-		st = store_clear(t, TDNS_DB_CACHE_PICK);
-	if (st == TDNS_OK)
 		st = store_cursor_open(t, TDNS_DB_CACHE, &c);
 	if (st != TDNS_OK)
 		goto out;
+	/* LMDB: MDB_NEXT after a deletion yields the entry that followed
+	 * the deleted one, as cache_flush relies on too. */
 	for (st = store_cursor_seek(c, NULL, 0, &k, &v); st == TDNS_OK;
 	     st = store_cursor_next(c, &k, &v)) {
-		if (k.len > RECORD_KEY_MAX)
+		if (!ckey_valid(k.data, k.len)) {
 			st = store_cursor_del(c);
-		else
-			st = idx_put(t, value_expiry(&v), k.data, k.len);
-		if (st == TDNS_OK && k.len <= RECORD_KEY_MAX)
-			st = pick_put(t, k.data, k.len);
-		if (st != TDNS_OK)
-			goto out;
-		if (k.len <= RECORD_KEY_MAX) {
+			dropped++;
+		} else {
+			st = idx_put(t, value_expiry(&v), k.data + 4, k.len - 4);
 			bytes += k.len + v.len;
 			n++;
 		}
+		if (st != TDNS_OK)
+			goto out;
 	}
 	if (st != TDNS_ENOTFOUND)
 		goto out;
@@ -851,14 +868,16 @@ static enum tdns_status idx_rebuild(struct tdns_txn *t)
 	if (st == TDNS_OK)
 		st = idx_mark(t);
 	if (st == TDNS_OK && n > 0)
-		log_info("cache: indexes built for %zu cached entries", n);
+		log_info("cache: index built for %zu cached entries", n);
+	if (st == TDNS_OK && dropped > 0)
+		log_info("cache: dropped %zu entries of an older layout", dropped);
 out:
 	store_cursor_close(c);
 	return st;
 }
 
-/* In write transaction t, rebuild the indexes unless they are known to be
- * in step: the marker is there and all three databases hold as many
+/* In write transaction t, rebuild the index unless it is known to be in
+ * step: the marker is there and the cache and its index hold as many
  * entries, or t follows a commit of this process that checked them (every
  * write transaction of this file keeps them in step; store.h). */
 static enum tdns_status idx_ready(struct tdns_txn *t)
@@ -875,12 +894,10 @@ static enum tdns_status idx_ready(struct tdns_txn *t)
 	if (st != TDNS_OK && st != TDNS_ENOTFOUND)
 		goto out;
 	if (st == TDNS_OK && v.len == 1 && v.data[0] == CACHE_INDEX_VERSION &&
-	    store_count(t, TDNS_DB_CACHE) == store_count(t, TDNS_DB_CACHE_EXP) &&
-	    store_count(t, TDNS_DB_CACHE) == store_count(t, TDNS_DB_CACHE_PICK))
+	    store_count(t, TDNS_DB_CACHE) == store_count(t, TDNS_DB_CACHE_EXP))
 		goto out;
 	if (st == TDNS_OK && v.len == 1 && v.data[0] == CACHE_INDEX_VERSION)
-		log_warn("cache: indexes out of step with the cache; "
-			 "rebuilding them");
+		log_warn("cache: index out of step with the cache; rebuilding it");
 	st = idx_rebuild(t);
 out:
 	if (st == TDNS_OK)
@@ -920,11 +937,11 @@ struct evict_goal {
 static enum tdns_status evict_walk(struct tdns_txn *t, const struct evict_goal *g,
 				   uint64_t *bytes, size_t *done, bool *more)
 {
-	uint8_t rkey[RECORD_KEY_MAX];
 	struct tdns_cursor *c = NULL;
 	struct tdns_val k, v;
+	struct ckey ck;
 	uint64_t exp, cexp;
-	size_t rlen, n = 0;
+	size_t n = 0;
 	enum tdns_status st;
 
 	*more = false;
@@ -949,11 +966,10 @@ static enum tdns_status evict_walk(struct tdns_txn *t, const struct evict_goal *
 			*more = true;
 			break;
 		}
-		rlen = k.len - 8;
-		memcpy(rkey, k.data + 8, rlen);
+		ckey_of_rkey(&ck, k.data + 8, k.len - 8);
 		st = store_cursor_del(c);
 		if (st == TDNS_OK)
-			st = store_get(t, TDNS_DB_CACHE, rkey, rlen, &v);
+			st = store_get(t, TDNS_DB_CACHE, ck.b, ck.len, &v);
 		if (st == TDNS_ENOTFOUND) {
 			st = TDNS_OK;
 			continue;
@@ -962,15 +978,13 @@ static enum tdns_status evict_walk(struct tdns_txn *t, const struct evict_goal *
 			break;
 		cexp = value_expiry(&v);
 		if (cexp != exp) {
-			st = idx_put(t, cexp, rkey, rlen);
+			st = idx_put(t, cexp, ck.b + 4, ck.len - 4);
 			if (st != TDNS_OK)
 				break;
 			continue;
 		}
-		*bytes = *bytes > rlen + v.len ? *bytes - (rlen + v.len) : 0;
-		st = store_del(t, TDNS_DB_CACHE, rkey, rlen);
-		if (st == TDNS_OK)
-			st = pick_del(t, rkey, rlen);
+		*bytes = *bytes > ck.len + v.len ? *bytes - (ck.len + v.len) : 0;
+		st = store_del(t, TDNS_DB_CACHE, ck.b, ck.len);
 		if (st != TDNS_OK)
 			break;
 		n++;
@@ -1020,8 +1034,6 @@ static enum tdns_status clear_in_txn(struct tdns_txn *t)
 	st = store_clear(t, TDNS_DB_CACHE);
 	if (st == TDNS_OK)
 		st = store_clear(t, TDNS_DB_CACHE_EXP);
-	if (st == TDNS_OK)
-		st = store_clear(t, TDNS_DB_CACHE_PICK);
 	if (st == TDNS_OK)
 		st = bytes_set(t, 0);
 	if (st == TDNS_OK)
@@ -1135,8 +1147,8 @@ static unsigned rkey_count(const struct tdns_sketch *sk, const uint8_t *rkey,
 }
 
 /* xorshift64: where the next sample starts. No secret is needed: the
- * sampling index is in hash order, and what a sample finds is judged by
- * the sketch, whose hashes are keyed. */
+ * cache is in hash order (struct ckey), and what a sample finds is judged
+ * by the sketch, whose hashes are keyed. */
 static uint32_t sample_at(void)
 {
 	static _Thread_local uint64_t x;
@@ -1149,20 +1161,27 @@ static uint32_t sample_at(void)
 	return (uint32_t)(x >> 32);
 }
 
-/* The least asked of CACHE_SAMPLE entries of the sampling index from a
- * random point on (wrapping round at its end) into rkey (RECORD_KEY_MAX
- * bytes), *rlen (0: the index is empty) and *n its count. */
+/* The entry a sample chose: its key, expiry and value length. */
+struct victim {
+	struct ckey ck; /* ck.len 0: none (the cache is empty) */
+	uint64_t expiry;
+	size_t vlen;
+	unsigned count; /* how often its question was asked lately */
+};
+
+/* The least asked of CACHE_SAMPLE cache entries from a random point on
+ * (wrapping round at the end) into *out. */
 static enum tdns_status sample_victim(struct tdns_cursor *c,
-				      const struct tdns_sketch *sk, uint8_t *rkey,
-				      size_t *rlen, unsigned *n)
+				      const struct tdns_sketch *sk,
+				      struct victim *out)
 {
 	struct tdns_val k, v;
 	uint8_t at[4];
 	unsigned i, cnt;
 	enum tdns_status st;
 
-	*rlen = 0;
-	*n = UINT32_MAX;
+	out->ck.len = 0;
+	out->count = UINT32_MAX;
 	dns_wr32(at, sample_at());
 	st = store_cursor_seek(c, at, sizeof(at), &k, &v);
 	for (i = 0; i < CACHE_SAMPLE; i++) {
@@ -1170,12 +1189,14 @@ static enum tdns_status sample_victim(struct tdns_cursor *c,
 			st = store_cursor_seek(c, NULL, 0, &k, &v); /* wrap */
 		if (st != TDNS_OK)
 			break;
-		if (k.len > 4 && k.len <= PICK_KEY_MAX) {
+		if (k.len > 4 && k.len <= CKEY_MAX) {
 			cnt = rkey_count(sk, k.data + 4, k.len - 4);
-			if (cnt < *n) {
-				*n = cnt;
-				*rlen = k.len - 4;
-				memcpy(rkey, k.data + 4, *rlen);
+			if (cnt < out->count) {
+				out->count = cnt;
+				out->ck.len = k.len;
+				memcpy(out->ck.b, k.data, k.len);
+				out->expiry = value_expiry(&v);
+				out->vlen = v.len;
 			}
 		}
 		st = store_cursor_next(c, &k, &v);
@@ -1188,51 +1209,42 @@ static enum tdns_status sample_victim(struct tdns_cursor *c,
  * victim is the least asked of a sample (sample_victim). When even it was
  * asked more often than the value that wants the room (b->cand), nothing
  * more is evicted: TDNS_OK if the value fits the bound already (*bytes <=
- * need), else TDNS_EBUSY (not admitted). TDNS_ESPACE when the index is
+ * need), else TDNS_EBUSY (not admitted). TDNS_ESPACE when the cache is
  * empty and the bytes still do not fit.
  */
 static enum tdns_status evict_sampled(struct tdns_txn *t, const struct budget *b,
 				      uint64_t need, uint64_t fit, uint64_t *bytes)
 {
-	uint8_t rkey[RECORD_KEY_MAX];
 	struct tdns_cursor *c = NULL;
-	struct tdns_val v;
-	size_t rlen, n = 0;
-	unsigned cnt;
+	struct victim vi;
+	size_t n = 0;
 	enum tdns_status st;
 
-	st = store_cursor_open(t, TDNS_DB_CACHE_PICK, &c);
+	st = store_cursor_open(t, TDNS_DB_CACHE, &c);
 	while (st == TDNS_OK && *bytes > fit) {
-		st = sample_victim(c, b->sk, rkey, &rlen, &cnt);
+		st = sample_victim(c, b->sk, &vi);
 		if (st != TDNS_OK)
 			break;
-		if (rlen == 0) {
-			/* The index is empty: an account that still says
+		if (vi.ck.len == 0) {
+			/* Nothing to sample: an account that still says
 			 * otherwise is wrong unless the cache holds entries
-			 * it cannot see (as make_room). */
+			 * no sample takes (as make_room). */
 			if (*bytes > need && store_count(t, TDNS_DB_CACHE) != 0)
 				st = TDNS_ESPACE;
 			else if (*bytes > need)
 				*bytes = 0;
 			break;
 		}
-		if (cnt > b->cand) {
+		if (vi.count > b->cand) {
 			st = *bytes <= need ? TDNS_OK : TDNS_EBUSY;
 			break;
 		}
-		st = pick_del(t, rkey, rlen);
+		st = idx_del(t, vi.expiry, vi.ck.b + 4, vi.ck.len - 4);
 		if (st == TDNS_OK)
-			st = store_get(t, TDNS_DB_CACHE, rkey, rlen, &v);
-		if (st == TDNS_ENOTFOUND) {
-			st = TDNS_OK; /* an index entry without its value */
-			continue;
-		}
-		if (st == TDNS_OK)
-			st = idx_del(t, value_expiry(&v), rkey, rlen);
+			st = store_del(t, TDNS_DB_CACHE, vi.ck.b, vi.ck.len);
 		if (st != TDNS_OK)
 			break;
-		*bytes = *bytes > rlen + v.len ? *bytes - (rlen + v.len) : 0;
-		st = store_del(t, TDNS_DB_CACHE, rkey, rlen);
+		*bytes = *bytes > vi.ck.len + vi.vlen ? *bytes - (vi.ck.len + vi.vlen) : 0;
 		n++;
 	}
 	if (n > 0)
@@ -1242,7 +1254,7 @@ static enum tdns_status evict_sampled(struct tdns_txn *t, const struct budget *b
 }
 
 /*
- * Room for a value of `plus` bytes under rkey in write transaction t over
+ * Room for a value of `plus` bytes under ck in write transaction t over
  * budget: the old entry of the key goes first (so that the walk never
  * meets it), then the index is walked from its start: every entry expired
  * at or before b->dead, then the soonest-expiring until the value and
@@ -1254,7 +1266,7 @@ static enum tdns_status evict_sampled(struct tdns_txn *t, const struct budget *b
  * evict).
  */
 static enum tdns_status make_room(struct tdns_txn *t, const struct budget *b,
-				  const uint8_t *rkey, size_t rlen, uint64_t plus,
+				  const struct ckey *ck, uint64_t plus,
 				  uint64_t *bytes)
 {
 	uint64_t ahead = plus * EVICT_AHEAD < b->max_bytes / 16
@@ -1268,14 +1280,11 @@ static enum tdns_status make_room(struct tdns_txn *t, const struct budget *b,
 	bool more;
 	enum tdns_status st;
 
-	st = store_get(t, TDNS_DB_CACHE, rkey, rlen, &old);
+	st = store_get(t, TDNS_DB_CACHE, ck->b, ck->len, &old);
 	if (st == TDNS_OK) {
-		st = idx_del(t, value_expiry(&old), rkey, rlen);
-		*bytes = *bytes > rlen + old.len ? *bytes - (rlen + old.len) : 0;
+		st = unindex(t, ck, &old, bytes);
 		if (st == TDNS_OK)
-			st = pick_del(t, rkey, rlen);
-		if (st == TDNS_OK)
-			st = store_del(t, TDNS_DB_CACHE, rkey, rlen);
+			st = store_del(t, TDNS_DB_CACHE, ck->b, ck->len);
 		sb.cand = UINT32_MAX; /* a refresh keeps its place */
 	} else if (st == TDNS_ENOTFOUND) {
 		st = TDNS_OK;
@@ -1285,7 +1294,7 @@ static enum tdns_status make_room(struct tdns_txn *t, const struct budget *b,
 		 * chased CNAME target is counted under its alias's name, so
 		 * its own count may be 0). */
 		if (sb.cand != UINT32_MAX)
-			sb.cand = rkey_count(b->sk, rkey, rlen);
+			sb.cand = rkey_count(b->sk, ck->b + 4, ck->len - 4);
 		if (sb.cand == 0)
 			sb.cand = 1;
 		g.fit = UINT64_MAX; /* the expired only, then by sampling */
@@ -1315,39 +1324,35 @@ static enum tdns_status make_room(struct tdns_txn *t, const struct budget *b,
  * budget.
  */
 static enum tdns_status put_in_txn(struct tdns_txn *t, const struct budget *b,
-				   const uint8_t *rkey, size_t rlen,
+				   const struct ckey *ck,
 				   const struct tdns_cache_value *v, uint64_t *bytes)
 {
 	struct tdns_val old, nv = { v->data, v->len };
-	uint64_t minus = 0, plus = rlen + v->len;
+	uint64_t minus = 0, plus = ck->len + v->len;
 	enum tdns_status st;
 
 	/* Most answers are new keys: when the budget allows the value even
 	 * without counting an old one, insert in one B-tree descent; only a
 	 * key already there (a refresh) costs a second. */
 	if (b->max_bytes == 0 || *bytes + plus <= b->max_bytes) {
-		st = store_put_new(t, TDNS_DB_CACHE, rkey, rlen, v->data, v->len,
-				   &old);
+		st = store_put_new(t, TDNS_DB_CACHE, ck->b, ck->len, v->data,
+				   v->len, &old);
 		if (st == TDNS_EEXIST) {
 			/* The new value replaces the old one. */
-			minus = rlen + old.len;
-			st = idx_del(t, value_expiry(&old), rkey, rlen);
+			minus = ck->len + old.len;
+			st = idx_del(t, value_expiry(&old), ck->b + 4, ck->len - 4);
 			if (st == TDNS_OK)
-				st = store_put(t, TDNS_DB_CACHE, rkey, rlen, v->data,
-					       v->len);
-		} else if (st == TDNS_OK) {
-			st = pick_put(t, rkey, rlen);
+				st = store_put(t, TDNS_DB_CACHE, ck->b, ck->len,
+					       v->data, v->len);
 		}
 	} else {
-		st = make_room(t, b, rkey, rlen, plus, bytes);
+		st = make_room(t, b, ck, plus, bytes);
 		if (st == TDNS_OK)
-			st = store_put(t, TDNS_DB_CACHE, rkey, rlen, v->data,
+			st = store_put(t, TDNS_DB_CACHE, ck->b, ck->len, v->data,
 				       v->len);
-		if (st == TDNS_OK)
-			st = pick_put(t, rkey, rlen);
 	}
 	if (st == TDNS_OK)
-		st = idx_put(t, value_expiry(&nv), rkey, rlen);
+		st = idx_put(t, value_expiry(&nv), ck->b + 4, ck->len - 4);
 	if (st == TDNS_OK)
 		*bytes = *bytes + plus > minus ? *bytes + plus - minus : 0;
 	return st;
@@ -1358,10 +1363,9 @@ static enum tdns_status put_in_txn(struct tdns_txn *t, const struct budget *b,
 static enum tdns_status put_accounted(struct tdns_store *s, const struct budget *b,
 				      const struct tdns_cache_put *puts, size_t n)
 {
-	uint8_t rkey[RECORD_KEY_MAX];
 	struct tdns_txn *t = NULL;
 	uint64_t bytes = 0, before;
-	size_t rlen;
+	struct ckey ck;
 	enum tdns_status st;
 
 	st = store_begin(s, true, &t);
@@ -1373,9 +1377,8 @@ static enum tdns_status put_accounted(struct tdns_store *s, const struct budget 
 	for (size_t i = 0; st == TDNS_OK && i < n; i++) {
 		if (puts[i].st != TDNS_OK)
 			continue;
-		rlen = name_record_key(puts[i].qkey, puts[i].qkey_len, puts[i].qtype,
-				       rkey);
-		st = put_in_txn(t, b, rkey, rlen, puts[i].v, &bytes);
+		ckey_of(&ck, puts[i].qkey, puts[i].qkey_len, puts[i].qtype);
+		st = put_in_txn(t, b, &ck, puts[i].v, &bytes);
 		if (st == TDNS_EBUSY)
 			st = TDNS_OK; /* not admitted (make_room): the policy */
 	}
@@ -1398,7 +1401,7 @@ static enum tdns_status put_check(const struct tdns_cache_cfg *cfg,
 	if (p->v == NULL || !p->v->cacheable || p->v->data == NULL ||
 	    p->qkey_len > NAME_KEY_MAX)
 		return TDNS_EINVAL;
-	if (max_bytes != 0 && p->v->len + RECORD_KEY_MAX > max_bytes / 4)
+	if (max_bytes != 0 && p->v->len + CKEY_MAX > max_bytes / 4)
 		return TDNS_ESPACE; /* one answer may not crowd out the cache */
 	return TDNS_OK;
 }
@@ -1503,8 +1506,8 @@ static enum tdns_status dump_entry(const struct tdns_val *k,
 	const ldns_lookup_table *rc;
 	enum tdns_status st = TDNS_EINVAL;
 
-	if (!name_record_key_split(k->data, k->len, &klen, &qtype) ||
-	    name_key_to_wire(k->data, klen, wire, &wlen) != TDNS_OK)
+	if (k->len <= 4 || !name_record_key_split(k->data + 4, k->len - 4, &klen, &qtype) ||
+	    name_key_to_wire(k->data + 4, klen, wire, &wlen) != TDNS_OK)
 		goto out;
 	p = ldns_pkt_new();
 	qname = ldns_dname_new_frm_data((uint16_t)wlen, wire);
@@ -1572,21 +1575,22 @@ static bool value_negative(const struct tdns_val *v)
 	return v->data[1] == DNS_RCODE_NXDOMAIN || dns_rd16(v->data + 12) > 0;
 }
 
-/* Does the record key k fall under the flush? */
-static bool flush_match(const struct tdns_val *k, const struct tdns_val *v,
-			enum cache_flush_what what, size_t qkey_len,
-			uint16_t qtype)
+/* Does the entry of record key rkey and value v fall under the flush? */
+static bool flush_match(const uint8_t *rkey, size_t rlen, const struct tdns_val *v,
+			enum cache_flush_what what, const uint8_t *qkey,
+			size_t qkey_len)
 {
 	size_t klen;
 	uint16_t type;
 
 	switch (what) {
 	case CACHE_FLUSH_NAME:
-		if (!name_record_key_split(k->data, k->len, &klen, &type))
-			return false;
-		return klen == qkey_len && (qtype == 0 || type == qtype);
+		return name_record_key_split(rkey, rlen, &klen, &type) &&
+		       klen == qkey_len && memcmp(rkey, qkey, qkey_len) == 0;
 	case CACHE_FLUSH_TREE:
-		return true; /* the prefix is the whole test */
+		/* name.h: a key is a prefix of its descendants' at a label
+		 * boundary, and the record key adds 0x00 and the type. */
+		return rlen > qkey_len && memcmp(rkey, qkey, qkey_len) == 0;
 	case CACHE_FLUSH_NEGATIVE:
 		return value_negative(v);
 	case CACHE_FLUSH_ALL:
@@ -1599,11 +1603,11 @@ enum tdns_status cache_flush(struct tdns_txn *t, enum cache_flush_what what,
 			     const uint8_t *qkey, size_t qkey_len, uint16_t qtype,
 			     size_t *removed)
 {
-	uint8_t rkey[RECORD_KEY_MAX];
 	struct tdns_cursor *c = NULL;
 	struct tdns_val k, v;
+	struct ckey ck;
 	uint64_t bytes = 0, before;
-	size_t n = 0, plen = 0, rlen;
+	size_t n = 0;
 	enum tdns_status st;
 
 	if (removed != NULL)
@@ -1619,34 +1623,37 @@ enum tdns_status cache_flush(struct tdns_txn *t, enum cache_flush_what what,
 	st = idx_ready(t);
 	if (st == TDNS_OK)
 		st = bytes_get(t, &bytes);
+	before = bytes;
+	if (st == TDNS_OK && what == CACHE_FLUSH_NAME && qtype != 0) {
+		/* One entry: where it is known. */
+		ckey_of(&ck, qkey, qkey_len, qtype);
+		st = store_get(t, TDNS_DB_CACHE, ck.b, ck.len, &v);
+		if (st == TDNS_OK)
+			st = unindex(t, &ck, &v, &bytes);
+		if (st == TDNS_OK)
+			st = store_del(t, TDNS_DB_CACHE, ck.b, ck.len);
+		if (st == TDNS_OK)
+			n++;
+		goto done;
+	}
+	/* Anything else walks the whole cache: it is in hash order, so the
+	 * entries of a name or a subtree lie anywhere in it (Unbound's
+	 * flush_zone walks its whole cache too). */
 	if (st == TDNS_OK)
 		st = store_cursor_open(t, TDNS_DB_CACHE, &c);
-	if (st != TDNS_OK)
-		goto out;
-	before = bytes;
-	/* The entries of a name, and of every name below it, are the keys
-	 * that start with its name key (name.h: a key is a prefix of its
-	 * descendants' at a label boundary, and the record key adds 0x00 and
-	 * the type). */
-	if (what != CACHE_FLUSH_NEGATIVE)
-		plen = qkey_len;
-	st = store_cursor_seek(c, plen > 0 ? qkey : NULL, plen, &k, &v);
+	if (st == TDNS_OK)
+		st = store_cursor_seek(c, NULL, 0, &k, &v);
 	while (st == TDNS_OK) {
-		if (plen > 0 && (k.len < plen || memcmp(k.data, qkey, plen) != 0))
-			break;
-		if (!flush_match(&k, &v, what, qkey_len, qtype) ||
-		    k.len > RECORD_KEY_MAX) {
+		if (k.len <= 4 || k.len > CKEY_MAX ||
+		    !flush_match(k.data + 4, k.len - 4, &v, what, qkey, qkey_len)) {
 			st = store_cursor_next(c, &k, &v);
 			continue;
 		}
-		rlen = k.len;
-		memcpy(rkey, k.data, rlen);
-		st = idx_del(t, value_expiry(&v), rkey, rlen);
-		if (st == TDNS_OK)
-			st = pick_del(t, rkey, rlen);
+		ck.len = k.len;
+		memcpy(ck.b, k.data, k.len);
+		st = unindex(t, &ck, &v, &bytes);
 		if (st != TDNS_OK)
 			break;
-		bytes = bytes > rlen + v.len ? bytes - (rlen + v.len) : 0;
 		/* LMDB: MDB_NEXT after a deletion yields the entry that
 		 * followed the deleted one (idx_rebuild relies on it too). */
 		st = store_cursor_del(c);
@@ -1655,6 +1662,7 @@ enum tdns_status cache_flush(struct tdns_txn *t, enum cache_flush_what what,
 			st = store_cursor_next(c, &k, &v);
 		}
 	}
+done:
 	if (st == TDNS_ENOTFOUND)
 		st = TDNS_OK;
 	if (st == TDNS_OK && bytes != before)

@@ -37,15 +37,17 @@ static const char *const db_names[TDNS_DB_COUNT_] = {
 	[TDNS_DB_CACHE_EXP] = "cache_exp",
 	[TDNS_DB_DNSSEC] = "dnssec",
 	[TDNS_DB_JOURNAL] = "journal",
-	[TDNS_DB_CACHE_PICK] = "cache_pick",
 };
+
+/* Databases of older stores that nothing reads any more (store.h):
+ * dropped by a writable open. */
+static const char *const db_retired[] = { "cache_pick" };
 
 /* Databases a store of the same schema version may lack (written before
  * they existed): created at a writable open, read as empty otherwise. */
 static const bool db_optional[TDNS_DB_COUNT_] = {
 	[TDNS_DB_CACHE_EXP] = true,
 	[TDNS_DB_JOURNAL] = true,
-	[TDNS_DB_CACHE_PICK] = true,
 };
 
 struct tdns_store {
@@ -153,7 +155,6 @@ struct through_list {
 static const bool db_walked[TDNS_DB_COUNT_] = {
 	[TDNS_DB_CACHE_EXP] = true,
 	[TDNS_DB_JOURNAL] = true,
-	[TDNS_DB_CACHE_PICK] = true,
 };
 
 /* A transaction keeps one closed cursor per database for reuse, so the
@@ -476,6 +477,22 @@ static enum tdns_status store_init_dbs(struct tdns_store *s, const char *dir)
 	st = tier_check(s, txn, dir);
 	if (st != TDNS_OK)
 		goto out;
+	for (i = 0; !rdonly && i < (int)(sizeof(db_retired) / sizeof(db_retired[0])); i++) {
+		MDB_dbi dbi;
+
+		rc = mdb_dbi_open(txn, db_retired[i], 0, &dbi);
+		if (rc == MDB_NOTFOUND)
+			continue;
+		if (rc == MDB_SUCCESS)
+			rc = mdb_drop(txn, dbi, 1);
+		if (rc != MDB_SUCCESS) {
+			log_err("%s: cannot drop the unused database '%s': %s", dir,
+				db_retired[i], mdb_strerror(rc));
+			st = store_err(rc);
+			goto out;
+		}
+		log_info("%s: dropped the unused database '%s'", dir, db_retired[i]);
+	}
 	rc = mdb_txn_commit(txn);
 	txn = NULL;
 	if (rc != MDB_SUCCESS) {
@@ -571,7 +588,8 @@ enum tdns_status store_open(const char *dir, const struct tdns_store_opts *opts,
 		st = store_err(rc);
 		goto out;
 	}
-	rc = mdb_env_set_maxdbs(s->env, TDNS_DB_COUNT_);
+	rc = mdb_env_set_maxdbs(s->env, TDNS_DB_COUNT_ + sizeof(db_retired) /
+					   sizeof(db_retired[0]));
 	if (rc == MDB_SUCCESS)
 		rc = mdb_env_set_mapsize(s->env, map_size);
 	if (rc == MDB_SUCCESS && readers != 0)

@@ -51,6 +51,10 @@
  * "cache_bytes" (u64, network order), written in the same transaction as
  * every cache write and delete, so it survives restarts and kill -9.
  *
+ * Entries are stored under their cache key (store.h `cache`): u32 hash of
+ * the record key (network order) || the record key. In hash order, the
+ * entries that follow a random seek are a uniform sample of the cache,
+ * whatever their names or expiries (eviction with a sketch, cache_store).
  * The expiry index (store.h `cache_exp`): one entry per cache entry, key =
  * u64 expiry (the value's header expiry, network order; 0 for a value that
  * cannot be read) || the entry's record key, value empty. Every write of
@@ -58,16 +62,14 @@
  * index in the same transaction, so the two agree after any commit, also
  * across kill -9; eviction walks the index from its start (the soonest
  * expiry), so its work is what it evicts, never the size of the cache.
- * The sampling index (store.h `cache_pick`): one entry per cache entry
- * too, key = u32 hash of the record key (network order) || the record key,
- * value empty, kept in step the same way. In hash order, the entries that
- * follow a random seek are a uniform sample of the cache, whatever their
- * names or expiries (eviction with a sketch, cache_store).
- * Meta "cache_index" (u8 2) says both indexes were built. A store without it
- * (written before the indexes existed), or whose indexes hold another number
- * of entries than the cache, has the indexes - and the size account - rebuilt
- * from the cache entries, every entry kept, in the first cache write
- * transaction (cache_store, cache_store_many, cache_purge), logged once.
+ * Meta "cache_index" (u8 3) says the index was built for this layout. A
+ * store without it or with another version (written before the index or
+ * this layout existed), or whose index holds another number of entries
+ * than the cache, has the index - and the size account - rebuilt from the
+ * cache entries in the first cache write transaction (cache_store,
+ * cache_store_many, cache_purge, cache_flush), logged once: every entry
+ * under its cache key is kept, any other key (an entry of an older layout,
+ * which no lookup finds) is deleted.
  * Writes to the cache database that bypass this module (store_put) leave
  * the index out of step until then. Readers (lookups, cache_dump,
  * cache_count) never need the index.
@@ -358,9 +360,10 @@ enum cache_flush_what {
  * commands), expired or not, with the expiry index and the size account
  * kept in step. qkey is the name key (name.h) of the name, unused for
  * NEGATIVE and ALL. *removed (may be NULL) gets the number of entries
- * removed (0 is no error). The work is what the name's range holds for
- * NAME and TREE, a walk of the whole cache for NEGATIVE, and constant for
- * ALL (the databases are emptied page by page). TDNS_EINVAL for a missing
+ * removed (0 is no error). The work is one lookup for NAME with a qtype,
+ * a walk of the whole cache (in hash order, so a name's entries lie
+ * anywhere in it) for NAME of every type, TREE and NEGATIVE, and constant
+ * for ALL (the databases are emptied page by page). TDNS_EINVAL for a missing
  * or over-long key; store errors as store.h (abort t then).
  * In-process memory of the resolvers (their failure caches) is not
  * touched here: resolve.h resolver_cache_flushed.

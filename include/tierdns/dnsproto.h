@@ -153,11 +153,14 @@ static inline uint64_t dns_fold(uint64_t a, uint64_t b)
 }
 
 /*
- * A seeded 64-bit hash of a key's bytes (a name key, a record key), for
- * in-memory tables only (never stored): a folded multiply per 8 bytes, a
- * key of 8 bytes or more ending with an overlapping word, so no byte loop.
- * Every bit of the result depends on every byte; the seed keeps which keys
- * collide unknown outside the process.
+ * A seeded 64-bit hash of a key's bytes (a name key, a record key): a
+ * folded multiply per 8 bytes, a key of 8 bytes or more ending with an
+ * overlapping word, so no byte loop. Every bit of the result depends on
+ * every byte; a random seed keeps which keys collide unknown outside the
+ * process (in-memory tables). The cache also stores it under a fixed seed
+ * in its keys (cache.c struct ckey, in host byte order like every LMDB
+ * file): changing this function changes that layout, which needs a new
+ * cache index version there.
  */
 static inline uint64_t dns_key_hash(uint64_t seed, const uint8_t *key, size_t len)
 {

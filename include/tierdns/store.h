@@ -7,12 +7,11 @@
  *   meta   "schema" -> u32 STORE_SCHEMA_VERSION (network order)
  *   zones  zone apex name key -> zone metadata (see zonedb.h)
  *   rr     record key (name.h) -> packed RRset (rrset.h)
- *   cache  record key of the question (qname, qtype) -> cache entry (cache.h)
+ *   cache  u32 hash of the record key of the question (qname, qtype) ||
+ *          that record key -> cache entry (cache.h; in hash order, so a
+ *          seek to a random key finds random entries)
  *   cache_exp  the cache's expiry index: u64 expiry || record key -> empty
  *          (cache.h keeps it in step with `cache`)
- *   cache_pick the cache's sampling index: u32 hash of the record key ||
- *          record key -> empty, in step with `cache` like cache_exp (in
- *          hash order: a seek to a random key finds random entries)
  *   dnssec the denial-of-existence index of signed zones (zonedb.h): the
  *          NSEC records in canonical order and the NSEC3 records by hash
  *   journal the zones' change history for IXFR (journal.h): apex key |
@@ -23,10 +22,12 @@
  * is refused, with a message saying how to migrate (load the zones into a
  * new store).
  *
- * A database newer than the schema version (cache_exp, cache_pick) may be absent from
+ * A database newer than the schema version (cache_exp) may be absent from
  * a store written before it existed: a writable open creates it empty, a
  * read-only open treats it as empty (store_get TDNS_ENOTFOUND, store_count
- * 0, store_cursor_open TDNS_ENOTFOUND).
+ * 0, store_cursor_open TDNS_ENOTFOUND). A database no longer used
+ * (cache_pick, the cache's sampling index before the cache itself was
+ * kept in hash order) is dropped, pages freed, by a writable open.
  *
  * Ownership: a struct tdns_store is owned by whoever opened it and is shared
  * by all threads. A struct tdns_txn belongs to the thread that began it;
@@ -54,7 +55,6 @@ enum tdns_db {
 	TDNS_DB_CACHE_EXP,
 	TDNS_DB_DNSSEC,
 	TDNS_DB_JOURNAL,
-	TDNS_DB_CACHE_PICK,
 	TDNS_DB_COUNT_
 };
 

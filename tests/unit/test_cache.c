@@ -290,14 +290,13 @@ static uint64_t entry_expiry(const struct tdns_val *v)
 	return dns_rd64(v->data + 2);
 }
 
-/* The sampling index key of rkey (cache.h: u32 FNV-1a folded || rkey). */
-static size_t pick_key_of(const uint8_t *rkey, size_t rlen, uint8_t *out)
+/* The cache key of rkey (store.h `cache`: the high half of dns_key_hash
+ * under cache.c's fixed seed, network order, || rkey), spelt out here on
+ * its own: the layout is stored, so a change to it must come with a new
+ * cache index version, and this test with it. */
+static size_t ckey_of(const uint8_t *rkey, size_t rlen, uint8_t *out)
 {
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < rlen; i++)
-		h = (h ^ rkey[i]) * 16777619u;
-	dns_wr32(out, h ^ h >> 16);
+	dns_wr32(out, (uint32_t)(dns_key_hash(0x63616368656b6579ull, rkey, rlen) >> 32));
 	memcpy(out + 4, rkey, rlen);
 	return 4 + rlen;
 }
@@ -305,12 +304,12 @@ static size_t pick_key_of(const uint8_t *rkey, size_t rlen, uint8_t *out)
 /* The expiry index agrees with the cache: every cache entry has an index
  * entry (its expiry || its key), every index entry names a cache entry of
  * that expiry, both hold as many (so exactly one each), and the size
- * account is the sum of the cache's keys and values. The sampling index
- * likewise holds one entry per cache entry. Returns the number of cache
+ * account is the sum of the cache's keys and values. Every cache key is
+ * the record key under its hash (ckey_of). Returns the number of cache
  * entries. */
 static size_t check_index(struct tdns_store *s)
 {
-	uint8_t ik[8 + RECORD_KEY_MAX], pk[4 + RECORD_KEY_MAX];
+	uint8_t ik[8 + RECORD_KEY_MAX], ck[4 + RECORD_KEY_MAX];
 	struct tdns_txn *t = NULL;
 	struct tdns_cursor *c = NULL;
 	struct tdns_val k, v, iv;
@@ -322,15 +321,14 @@ static size_t check_index(struct tdns_store *s)
 	assert_int_equal(store_cursor_open(t, TDNS_DB_CACHE, &c), TDNS_OK);
 	for (st = store_cursor_seek(c, NULL, 0, &k, &v); st == TDNS_OK;
 	     st = store_cursor_next(c, &k, &v)) {
-		assert_true(k.len <= RECORD_KEY_MAX);
+		assert_true(k.len > 4 && k.len <= 4 + RECORD_KEY_MAX);
+		assert_int_equal(ckey_of(k.data + 4, k.len - 4, ck), k.len);
+		assert_memory_equal(ck, k.data, 4);
 		dns_wr64(ik, entry_expiry(&v));
-		memcpy(ik + 8, k.data, k.len);
-		if (store_get(t, TDNS_DB_CACHE_EXP, ik, 8 + k.len, &iv) != TDNS_OK)
+		memcpy(ik + 8, k.data + 4, k.len - 4);
+		if (store_get(t, TDNS_DB_CACHE_EXP, ik, 8 + k.len - 4, &iv) != TDNS_OK)
 			fail_msg("cache entry %zu (expiry %llu) is not indexed", n,
 				 (unsigned long long)entry_expiry(&v));
-		if (store_get(t, TDNS_DB_CACHE_PICK, pk, pick_key_of(k.data, k.len, pk),
-			      &iv) != TDNS_OK)
-			fail_msg("cache entry %zu is not in the sampling index", n);
 		sum += k.len + v.len;
 		n++;
 	}
@@ -340,14 +338,14 @@ static size_t check_index(struct tdns_store *s)
 	for (st = store_cursor_seek(c, NULL, 0, &k, &iv); st == TDNS_OK;
 	     st = store_cursor_next(c, &k, &iv)) {
 		assert_true(k.len > 8);
-		if (store_get(t, TDNS_DB_CACHE, k.data + 8, k.len - 8, &v) != TDNS_OK)
+		if (store_get(t, TDNS_DB_CACHE, ck, ckey_of(k.data + 8, k.len - 8, ck),
+			      &v) != TDNS_OK)
 			fail_msg("index entry %zu names no cache entry", ni);
 		assert_int_equal(entry_expiry(&v), dns_rd64(k.data));
 		ni++;
 	}
 	assert_int_equal(st, TDNS_ENOTFOUND);
 	assert_int_equal(ni, n);
-	assert_int_equal(store_count(t, TDNS_DB_CACHE_PICK), n);
 	assert_int_equal(cache_count(t), n);
 	assert_int_equal(cache_bytes(t), sum);
 	store_cursor_close(c);
@@ -684,7 +682,7 @@ static void test_survives_reopen(void **state)
 static void test_corrupt_value(void **state)
 {
 	struct fixture *f = *state;
-	uint8_t key[NAME_KEY_MAX], rkey[RECORD_KEY_MAX];
+	uint8_t key[NAME_KEY_MAX], rkey[RECORD_KEY_MAX], ck[4 + RECORD_KEY_MAX];
 	uint8_t val[] = { CACHE_VALUE_VERSION, 0, 0xff, 0xff, 0xff, 0xff, 0xff,
 			  0xff, 0xff, 0xff, 0, 1, 0, 0, 3, 'w', 0, 0, 1, 0x2c, 'w', 'w' };
 	size_t klen, rlen;
@@ -694,7 +692,8 @@ static void test_corrupt_value(void **state)
 	qkey_of("www.site.", key, &klen);
 	rlen = name_record_key(key, klen, LDNS_RR_TYPE_A, rkey);
 	assert_int_equal(store_begin(f->s, true, &t), TDNS_OK);
-	assert_int_equal(store_put(t, TDNS_DB_CACHE, rkey, rlen, val, sizeof(val)),
+	assert_int_equal(store_put(t, TDNS_DB_CACHE, ck, ckey_of(rkey, rlen, ck), val,
+				   sizeof(val)),
 			 TDNS_OK);
 	assert_int_equal(store_commit(t), TDNS_OK);
 	assert_int_equal(lookup_status(f->s, "www.site.", LDNS_RR_TYPE_A, T0),
@@ -1510,7 +1509,7 @@ static void test_evict_soonest(void **state)
 	/* Every name the same length, every value the same size. */
 	a_value("h00000.site.", 1000, T0, &v[0]);
 	qkey_of("h00000.site.", keys[0], &esize);
-	esize += 3 + v[0].len; /* record key + value */
+	esize += 4 + 3 + v[0].len; /* cache key (hash, record key) + value */
 	cache_value_clear(&v[0]);
 	c.max_bytes = SOON_N * esize + esize / 2;
 	for (size_t i = 0; i < SOON_N; i += 100) {
@@ -1616,6 +1615,42 @@ static void test_index_rebuild(void **state)
 				 TDNS_ENOTFOUND);
 		assert_int_equal(check_index(f->s), 49);
 	}
+}
+
+/* A cache written in the layout before CACHE_INDEX_VERSION 3 (each entry
+ * under its bare record key, an index marker of version 2): the first
+ * cache write drops those entries, which no lookup can find, and leaves
+ * the cache, its index and the account in step. */
+static void test_older_layout_dropped(void **state)
+{
+	static const uint8_t v2 = 2;
+	struct fixture *f = *state;
+	struct tdns_cache_value v;
+	uint8_t key[NAME_KEY_MAX], rkey[RECORD_KEY_MAX];
+	struct tdns_txn *t = NULL;
+	char name[32];
+	size_t klen, rlen;
+
+	assert_int_equal(store_begin(f->s, true, &t), TDNS_OK);
+	for (size_t i = 0; i < 30; i++) {
+		snprintf(name, sizeof(name), "old%zu.site.", i);
+		a_value(name, 1000, T0, &v);
+		qkey_of(name, key, &klen);
+		rlen = name_record_key(key, klen, LDNS_RR_TYPE_A, rkey);
+		assert_int_equal(store_put(t, TDNS_DB_CACHE, rkey, rlen, v.data, v.len),
+				 TDNS_OK);
+		cache_value_clear(&v);
+	}
+	assert_int_equal(store_put(t, TDNS_DB_META, (const uint8_t *)"cache_index", 11,
+				   &v2, 1),
+			 TDNS_OK);
+	assert_int_equal(store_commit(t), TDNS_OK);
+	assert_int_equal(snap_of(f->s).count, 30);
+	assert_int_equal(put_a(f->s, &long_cfg, "new.site.", 1000, T0), TDNS_OK);
+	assert_int_equal(check_index(f->s), 1); /* the account too */
+	assert_int_equal(lookup_status(f->s, "new.site.", LDNS_RR_TYPE_A, T0), TDNS_OK);
+	assert_int_equal(lookup_status(f->s, "old7.site.", LDNS_RR_TYPE_A, T0),
+			 TDNS_ENOTFOUND);
 }
 
 /* The map-full fallback (no budget, a 1 MiB map, ~1 MB of answers):
@@ -2221,6 +2256,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_index_steps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_evict_soonest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_rebuild, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_older_layout_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_map_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hits_match_ldns, setup, teardown),
 		cmocka_unit_test(test_flush),

@@ -222,6 +222,67 @@ static void test_schema1_store_migration_message(void **state)
 	mdb_env_close(env);
 }
 
+/* A store of this schema with the cache's old sampling index (cache_pick,
+ * filled), made with LMDB directly: a read-only open leaves it, a
+ * writable open drops it and the store keeps working. */
+/* With LMDB directly on the store in dir (no store open in this process):
+ * put k -> v into the named database, creating it, or (k NULL) only open
+ * it. The mdb_dbi_open or mdb_put result. */
+static int raw_db(const char *dir, const char *name, MDB_val *k, MDB_val *v)
+{
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	int rc;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	rc = mdb_dbi_open(txn, name, k != NULL ? MDB_CREATE : 0, &dbi);
+	if (rc == 0 && k != NULL)
+		rc = mdb_put(txn, dbi, k, v, 0);
+	if (rc == 0)
+		assert_int_equal(mdb_txn_commit(txn), 0);
+	else
+		mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return rc;
+}
+
+static void test_retired_db_dropped(void **state)
+{
+	struct fx *f = *state;
+	struct tdns_store_opts ro = { 0, STORE_RDONLY, 0 };
+	struct tdns_store *s = NULL;
+	struct tdns_txn *t = NULL;
+	struct tdns_val got;
+	MDB_val k = { 4, (void *)"pick" }, v = { 0, (void *)"" };
+
+	assert_int_equal(store_open(f->dir, NULL, &s), TDNS_OK);
+	assert_int_equal(store_begin(s, true, &t), TDNS_OK);
+	put_str(t, TDNS_DB_CACHE, "kept", "value");
+	assert_int_equal(store_commit(t), TDNS_OK);
+	store_close(s);
+	assert_int_equal(raw_db(f->dir, "cache_pick", &k, &v), 0);
+
+	assert_int_equal(store_open(f->dir, &ro, &s), TDNS_OK);
+	store_close(s);
+	assert_int_equal(raw_db(f->dir, "cache_pick", NULL, NULL), 0);
+
+	assert_int_equal(store_open(f->dir, NULL, &s), TDNS_OK);
+	store_close(s);
+	assert_int_equal(raw_db(f->dir, "cache_pick", NULL, NULL), MDB_NOTFOUND);
+	assert_int_equal(store_open(f->dir, NULL, &s), TDNS_OK);
+	assert_int_equal(store_begin(s, false, &t), TDNS_OK);
+	assert_int_equal(store_get(t, TDNS_DB_CACHE, (const uint8_t *)"kept", 4, &got),
+			 TDNS_OK);
+	assert_int_equal(got.len, 5);
+	assert_memory_equal(got.data, "value", 5);
+	store_abort(t);
+	store_close(s);
+}
+
 static void test_rdonly_missing_store(void **state)
 {
 	struct fx *f = *state;
@@ -1300,6 +1361,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_schema1_store_migration_message,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_schema_mismatch_message, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retired_db_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rdonly_missing_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tier_stamp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_put_del, setup, teardown),
