@@ -251,7 +251,8 @@ static void index_add(struct pol_index *ix, const uint8_t *key, size_t klen, int
 }
 
 /* May a name of the kind be qkey or one of its ancestors? */
-static bool index_may(const struct pol_index *ix, const uint8_t *qkey, size_t qkey_len)
+static inline bool index_may(const struct pol_index *ix, const uint8_t *qkey,
+			     size_t qkey_len)
 {
 	unsigned b;
 
@@ -1018,20 +1019,15 @@ static enum policy_verdict rpz_answer(const struct tdns_policy *p, const struct 
 	return POLICY_ANSWER;
 }
 
-enum policy_verdict policy_answer(const struct tdns_policy *p, const struct tdns_qctx *q,
-				  struct tdns_answer *a)
+/* policy_answer past its quick test, out of line as rpz_chain is. */
+static __attribute__((noinline)) enum policy_verdict
+answer_indexed(const struct tdns_policy *p, const struct tdns_qctx *q,
+	       struct tdns_answer *a, bool local, bool rpz)
 {
 	size_t off[MAX_LABELS];
 	enum policy_verdict v;
-	bool local, rpz;
 	int nl;
 
-	if (p == NULL)
-		return POLICY_PASS;
-	local = index_may(&p->ix_local, q->qkey, q->qkey_len);
-	rpz = index_may(&p->ix_rpz, q->qkey, q->qkey_len);
-	if (!local && !rpz)
-		return POLICY_PASS;
 	nl = label_offsets(q->qkey, q->qkey_len, off);
 	if (nl < 0)
 		return POLICY_PASS;
@@ -1043,6 +1039,20 @@ enum policy_verdict policy_answer(const struct tdns_policy *p, const struct tdns
 			return v;
 	}
 	return rpz ? rpz_answer(p, q, off, nl, a) : POLICY_PASS;
+}
+
+enum policy_verdict policy_answer(const struct tdns_policy *p, const struct tdns_qctx *q,
+				  struct tdns_answer *a)
+{
+	bool local, rpz;
+
+	if (p == NULL)
+		return POLICY_PASS;
+	local = index_may(&p->ix_local, q->qkey, q->qkey_len);
+	rpz = index_may(&p->ix_rpz, q->qkey, q->qkey_len);
+	if (!local && !rpz)
+		return POLICY_PASS;
+	return answer_indexed(p, q, a, local, rpz);
 }
 
 /* policy_rpz_chain past its quick test, out of line: its frame (a name
