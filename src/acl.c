@@ -66,8 +66,8 @@ bool acl_allows(const struct tdns_acl_entry *list, size_t n,
 		const struct sockaddr *sa, socklen_t len)
 {
 	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-	uint8_t addr[16];
-	size_t alen;
+	uint8_t addr[16] = { 0 };
+	uint64_t a0, a1, m0, m1, e0, e1;
 	int family;
 
 	if (sa == NULL)
@@ -75,30 +75,31 @@ bool acl_allows(const struct tdns_acl_entry *list, size_t n,
 	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
 		memcpy(addr, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
 		family = AF_INET;
-		alen = 4;
 	} else if (sa->sa_family == AF_INET6 &&
 		   len >= (socklen_t)sizeof(struct sockaddr_in6)) {
 		memcpy(addr, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
 		family = AF_INET6;
-		alen = 16;
 		if (memcmp(addr, mapped, sizeof(mapped)) == 0) {
 			memmove(addr, addr + 12, 4);
+			memset(addr + 4, 0, 12);
 			family = AF_INET;
-			alen = 4;
 		}
 	} else {
 		return false;
 	}
-	/* Every query passes here: the mask is precomputed (acl_parse). */
+	/* Every query passes here: the mask is precomputed (acl_parse), and
+	 * an IPv4 entry's bytes past the fourth are 0 in both its address
+	 * and its mask, so one 16-byte test serves both families. */
+	memcpy(&a0, addr, 8);
+	memcpy(&a1, addr + 8, 8);
 	for (size_t i = 0; i < n; i++) {
-		size_t j;
-
 		if (list[i].family != family)
 			continue;
-		for (j = 0; j < alen; j++)
-			if ((addr[j] & list[i].mask[j]) != list[i].addr[j])
-				break;
-		if (j == alen)
+		memcpy(&m0, list[i].mask, 8);
+		memcpy(&m1, list[i].mask + 8, 8);
+		memcpy(&e0, list[i].addr, 8);
+		memcpy(&e1, list[i].addr + 8, 8);
+		if ((((a0 & m0) ^ e0) | ((a1 & m1) ^ e1)) == 0)
 			return true;
 	}
 	return false;

@@ -21,7 +21,9 @@
 struct tdns_acl_entry {
 	int family;        /* AF_INET or AF_INET6 */
 	uint8_t addr[16];  /* network order; host bits cleared; 4 used for v4 */
-	uint8_t mask[16];  /* the prefix as a mask: addr & mask == addr */
+	uint8_t mask[16];  /* the prefix as a mask: addr & mask == addr; for
+			    * v4, both are 0 past the fourth byte (acl_parse
+			    * makes every entry: acl_allows relies on it) */
 	uint8_t prefix;    /* 0-32 (v4) or 0-128 (v6) */
 };
 
