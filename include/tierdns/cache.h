@@ -278,7 +278,7 @@ enum tdns_status cache_answer(struct tdns_txn *t, const struct tdns_qctx *q,
  *
  * With a sketch (cfg->sketch, TinyLFU): the expired entries still go first,
  * then each victim is the least asked of CACHE_SAMPLE entries drawn from a
- * random point of the sampling index (a uniform sample: not the oldest
+ * random point of the cache, in hash order (a uniform sample: not the oldest
  * entries, which with one TTL for most answers the soonest-expiring are).
  * Admission: when even that victim was asked more often than the value's
  * own question, nothing more is evicted for it, and the value is stored

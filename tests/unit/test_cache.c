@@ -1617,6 +1617,39 @@ static void test_index_rebuild(void **state)
 	}
 }
 
+/* The premise of sampling (evict_sampled): in hash order, names that
+ * differ in a digit or two still spread evenly over the key space. 2048
+ * entries in 8 ranges of the first key byte: each holds 256 +- 64 (four
+ * standard deviations), where names in their own order would all fall in
+ * one range. */
+static void test_hash_order_spread(void **state)
+{
+	struct fixture *f = *state;
+	struct tdns_cursor *c = NULL;
+	struct tdns_txn *t = NULL;
+	struct tdns_val k, v;
+	size_t range[8] = { 0 };
+	char name[32];
+	enum tdns_status st;
+
+	for (size_t i = 0; i < 2048; i++) {
+		snprintf(name, sizeof(name), "n%zu.site.", i);
+		assert_int_equal(put_a(f->s, &long_cfg, name, 1000, T0), TDNS_OK);
+	}
+	assert_int_equal(store_begin(f->s, false, &t), TDNS_OK);
+	assert_int_equal(store_cursor_open(t, TDNS_DB_CACHE, &c), TDNS_OK);
+	for (st = store_cursor_seek(c, NULL, 0, &k, &v); st == TDNS_OK;
+	     st = store_cursor_next(c, &k, &v))
+		range[k.data[0] >> 5]++;
+	assert_int_equal(st, TDNS_ENOTFOUND);
+	store_cursor_close(c);
+	store_abort(t);
+	for (size_t r = 0; r < 8; r++) {
+		print_message("range %zu: %zu entries\n", r, range[r]);
+		assert_true(range[r] >= 192 && range[r] <= 320);
+	}
+}
+
 /* A cache written in the layout before CACHE_INDEX_VERSION 3 (each entry
  * under its bare record key, an index marker of version 2): the first
  * cache write drops those entries, which no lookup can find, and leaves
@@ -2257,6 +2290,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_evict_soonest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_rebuild, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_older_layout_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hash_order_spread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_map_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hits_match_ldns, setup, teardown),
 		cmocka_unit_test(test_flush),
