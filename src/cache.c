@@ -1506,7 +1506,8 @@ static enum tdns_status dump_entry(const struct tdns_val *k,
 	const ldns_lookup_table *rc;
 	enum tdns_status st = TDNS_EINVAL;
 
-	if (k->len <= 4 || !name_record_key_split(k->data + 4, k->len - 4, &klen, &qtype) ||
+	if (!ckey_valid(k->data, k->len) ||
+	    !name_record_key_split(k->data + 4, k->len - 4, &klen, &qtype) ||
 	    name_key_to_wire(k->data + 4, klen, wire, &wlen) != TDNS_OK)
 		goto out;
 	p = ldns_pkt_new();

@@ -1,8 +1,9 @@
 /*
  * cache.h - the local tier's persistent answer cache (the store's `cache` DB).
  *
- * One entry per question (class IN only): the key is the record key
- * (name.h name_record_key) of the lower-cased qname and the qtype. The value
+ * One entry per question (class IN only): the key is the cache key, a u32
+ * hash of the record key (name.h name_record_key) of the lower-cased qname
+ * and the qtype, then that record key (below). The value
  * is packed field by field, every integer in network order, never a struct
  * dump:
  *

@@ -222,9 +222,6 @@ static void test_schema1_store_migration_message(void **state)
 	mdb_env_close(env);
 }
 
-/* A store of this schema with the cache's old sampling index (cache_pick,
- * filled), made with LMDB directly: a read-only open leaves it, a
- * writable open drops it and the store keeps working. */
 /* With LMDB directly on the store in dir (no store open in this process):
  * put k -> v into the named database, creating it, or (k NULL) only open
  * it. The mdb_dbi_open or mdb_put result. */
@@ -250,6 +247,9 @@ static int raw_db(const char *dir, const char *name, MDB_val *k, MDB_val *v)
 	return rc;
 }
 
+/* A store of this schema with the cache's old sampling index (cache_pick,
+ * filled), made with LMDB directly: a read-only open leaves it, a
+ * writable open drops it and the store keeps working. */
 static void test_retired_db_dropped(void **state)
 {
 	struct fx *f = *state;
