@@ -178,7 +178,7 @@ void store_txn_set_user(struct tdns_txn *t, void *user);
 void *store_txn_user(const struct tdns_txn *t);
 
 /* For a module that keeps an invariant across databases in every write
- * transaction of its own (cache.c's indexes) and checks it at the start
+ * transaction of its own (cache.c's expiry index) and checks it at the start
  * of each: store_txn_checked says write transaction t checked it (or
  * followed a checked one, below) and keeps it; store_txn_follows_checked
  * is true when t starts from the snapshot such a transaction of this

@@ -1054,7 +1054,7 @@ static size_t held(struct tdns_store *s, size_t first, size_t n)
  * soonest to expire), survive a flood of 600 one-off answers that overflow
  * the cache four times over: the victims are the least asked of uniform
  * samples, and a one-off is not let in for a popular victim. The one-offs
- * replace one another, the bound holds, the indexes stay in step. Without
+ * replace one another, the bound holds, the index stays in step. Without
  * the sketch, the same flood evicts the popular answers (soonest expiry
  * first). An answer asked more often than the popular ones still gets in. */
 static void test_store_many_lfu(void **state)
