@@ -1378,14 +1378,15 @@ enum tdns_status store_cursor_del(struct tdns_cursor *c)
 	MDB_val mk = { 0, NULL }, mv = { 0, NULL };
 	uint8_t key[MEMO_KEY_MAX];
 	uint64_t h;
-	int rc;
+	int rc = MDB_SUCCESS;
 
 	if (fault_hit())
 		return TDNS_EFULL;
 	/* The key, for write_mark (which reads only keys the memo can
-	 * hold), before its page changes. */
-	rc = mdb_cursor_get(c->cur, &mk, &mv, MDB_GET_CURRENT);
-	if (rc == MDB_SUCCESS && mk.mv_size <= MEMO_KEY_MAX)
+	 * hold, of databases it remembers), before its page changes. */
+	if (!db_walked[c->db])
+		rc = mdb_cursor_get(c->cur, &mk, &mv, MDB_GET_CURRENT);
+	if (rc == MDB_SUCCESS && mk.mv_size > 0 && mk.mv_size <= MEMO_KEY_MAX)
 		memcpy(key, mk.mv_data, mk.mv_size);
 	if (rc == MDB_SUCCESS)
 		rc = mdb_cursor_del(c->cur, 0);
