@@ -657,22 +657,25 @@ static uint32_t ckey_hash(const uint8_t *rkey, size_t rlen)
 	return (uint32_t)(dns_key_hash(CKEY_SEED, rkey, rlen) >> 32);
 }
 
+/* Complete ck around the record key of rlen bytes at ck->b + 4. */
+static void ckey_seal(struct ckey *ck, size_t rlen)
+{
+	dns_wr32(ck->b, ckey_hash(ck->b + 4, rlen));
+	ck->len = 4 + rlen;
+}
+
 /* The cache key of the record key rkey (at most RECORD_KEY_MAX bytes). */
 static void ckey_of_rkey(struct ckey *ck, const uint8_t *rkey, size_t rlen)
 {
-	dns_wr32(ck->b, ckey_hash(rkey, rlen));
 	memcpy(ck->b + 4, rkey, rlen);
-	ck->len = 4 + rlen;
+	ckey_seal(ck, rlen);
 }
 
 /* The cache key of the question (qkey, qtype), qkey_len <= NAME_KEY_MAX. */
 static void ckey_of(struct ckey *ck, const uint8_t *qkey, size_t qkey_len,
 		    uint16_t qtype)
 {
-	size_t rlen = name_record_key(qkey, qkey_len, qtype, ck->b + 4);
-
-	dns_wr32(ck->b, ckey_hash(ck->b + 4, rlen));
-	ck->len = 4 + rlen;
+	ckey_seal(ck, name_record_key(qkey, qkey_len, qtype, ck->b + 4));
 }
 
 /* Is k a cache key, a record key under its own hash? A key of an older
@@ -810,6 +813,13 @@ static enum tdns_status idx_del(struct tdns_txn *t, uint64_t expiry,
 	return st == TDNS_ENOTFOUND ? TDNS_OK : st;
 }
 
+/* The account *bytes less an entry of n bytes (key and value); never
+ * below 0, whatever an account read from the store said. */
+static void account_less(uint64_t *bytes, uint64_t n)
+{
+	*bytes = *bytes > n ? *bytes - n : 0;
+}
+
 /* Before the cache entry (ck, v) is deleted in t: its index entry goes,
  * and its size from the account *bytes. */
 static enum tdns_status unindex(struct tdns_txn *t, const struct ckey *ck,
@@ -819,7 +829,7 @@ static enum tdns_status unindex(struct tdns_txn *t, const struct ckey *ck,
 
 	st = idx_del(t, value_expiry(v), ck->b + 4, ck->len - 4);
 	if (st == TDNS_OK)
-		*bytes = *bytes > ck->len + v->len ? *bytes - (ck->len + v->len) : 0;
+		account_less(bytes, ck->len + v->len);
 	return st;
 }
 
@@ -983,7 +993,7 @@ static enum tdns_status evict_walk(struct tdns_txn *t, const struct evict_goal *
 				break;
 			continue;
 		}
-		*bytes = *bytes > ck.len + v.len ? *bytes - (ck.len + v.len) : 0;
+		account_less(bytes, ck.len + v.len);
 		st = store_del(t, TDNS_DB_CACHE, ck.b, ck.len);
 		if (st != TDNS_OK)
 			break;
@@ -1244,7 +1254,7 @@ static enum tdns_status evict_sampled(struct tdns_txn *t, const struct budget *b
 			st = store_del(t, TDNS_DB_CACHE, vi.ck.b, vi.ck.len);
 		if (st != TDNS_OK)
 			break;
-		*bytes = *bytes > vi.ck.len + vi.vlen ? *bytes - (vi.ck.len + vi.vlen) : 0;
+		account_less(bytes, vi.ck.len + vi.vlen);
 		n++;
 	}
 	if (n > 0)
