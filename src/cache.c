@@ -1690,14 +1690,7 @@ out:
 /* Both uncompressed, validated wire names: equal ignoring ASCII case? */
 static bool name_eq(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
-	if (alen != blen)
-		return false;
-	if (memcmp(a, b, alen) == 0)
-		return true;
-	for (size_t i = 0; i < alen; i++)
-		if (dns_lower(a[i]) != dns_lower(b[i]))
-			return false;
-	return true;
+	return alen == blen && dns_caseeq(a, b, alen);
 }
 
 /* RFC 4035 3.2.1: the DNSSEC records a DO=0 query is not given, unless

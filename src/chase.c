@@ -137,12 +137,7 @@ out:
 static bool wire_name_eq(const uint8_t *a, size_t alen, const uint8_t *b,
 			 size_t blen)
 {
-	if (alen != blen)
-		return false;
-	for (size_t i = 0; i < alen; i++)
-		if (a[i] != b[i] && dns_lower(a[i]) != dns_lower(b[i]))
-			return false;
-	return true;
+	return alen == blen && dns_caseeq(a, b, alen);
 }
 
 /* True if the uncompressed wire name `name` equals `apex` or lies below it. */

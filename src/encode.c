@@ -65,7 +65,6 @@ static bool put16(struct enc *e, uint16_t v)
 static bool name_at(const struct enc *e, size_t off, const uint8_t *name)
 {
 	const uint8_t *o = e->out;
-	size_t i;
 
 	for (;;) {
 		while ((o[off] & 0xc0) == 0xc0)
@@ -74,10 +73,8 @@ static bool name_at(const struct enc *e, size_t off, const uint8_t *name)
 			return false;
 		if (name[0] == 0)
 			return true;
-		for (i = 1; i <= name[0]; i++)
-			if (o[off + i] != name[i] &&
-			    dns_lower(o[off + i]) != dns_lower(name[i]))
-				return false;
+		if (!dns_caseeq(o + off + 1, name + 1, name[0]))
+			return false;
 		off += (size_t)name[0] + 1;
 		name += (size_t)name[0] + 1;
 	}

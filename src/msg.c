@@ -298,6 +298,7 @@ bool msg_name_eq(const struct tdns_msg *m, size_t off, const uint8_t *name,
 	const uint8_t *w = m->wire;
 	size_t p = off, o = 0;
 	unsigned hops = 0;
+	bool jumped = true;
 
 	for (;;) {
 		size_t c;
@@ -315,15 +316,20 @@ bool msg_name_eq(const struct tdns_msg *m, size_t off, const uint8_t *name,
 			    ++hops > MSG_MAX_POINTERS)
 				return false;
 			p = target;
+			jumped = true;
 			continue;
 		}
+		/* Where a name or a pointer's target starts, the rest of name
+		 * in one compare: a length byte (at most 63) is only equal,
+		 * case ignored, to itself, so a match is that very name,
+		 * uncompressed. Otherwise a pointer may follow: by labels. */
+		if (jumped && m->len - p >= len - o &&
+		    dns_caseeq(w + p, name + o, len - o))
+			return true;
+		jumped = false;
 		if (c > LABEL_MAX || m->len - p < c + 1 || len - o < c + 1 ||
-		    name[o] != c)
+		    name[o] != c || !dns_caseeq(w + p + 1, name + o + 1, c))
 			return false;
-		for (size_t j = 1; j <= c; j++)
-			if (w[p + j] != name[o + j] &&
-			    dns_lower(w[p + j]) != dns_lower(name[o + j]))
-				return false;
 		o += c + 1;
 		p += c + 1;
 		if (c == 0)

@@ -10,6 +10,7 @@
 #ifndef TIERDNS_DNSPROTO_H
 #define TIERDNS_DNSPROTO_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -141,6 +142,46 @@ static inline void dns_wr64(uint8_t *p, uint64_t v)
 static inline uint8_t dns_lower(uint8_t c)
 {
 	return (uint8_t)((unsigned)(c - 'A') < 26u ? c + ('a' - 'A') : c);
+}
+
+/* dns_lower of each of the 8 bytes of w at once. Per byte, t is its low
+ * seven bits: t + (0x80 - 'A') has the high bit set when t >= 'A', and
+ * t + (0x80 - 'Z' - 1) when t > 'Z'; neither sum carries into the next
+ * byte. A byte with its own high bit set is no letter. */
+static inline uint64_t dns_lower8(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = ones * 0x80;
+	uint64_t t = w & ~high;
+	uint64_t ge_a = t + ones * (0x80 - 'A');
+	uint64_t gt_z = t + ones * (0x80 - 'Z' - 1);
+
+	return w | (ge_a & ~gt_z & ~w & high) >> 2;
+}
+
+/* Are a[0..n) and b[0..n) equal, ASCII case ignored (RFC 4343)? Eight
+ * bytes at a time; from 8 bytes on the last word overlaps the one before
+ * (bytes it repeats were equal), so only shorter runs take a byte loop. */
+static inline bool dns_caseeq(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	uint64_t x, y;
+	size_t i;
+
+	if (n < 8) {
+		for (i = 0; i < n; i++)
+			if (a[i] != b[i] && dns_lower(a[i]) != dns_lower(b[i]))
+				return false;
+		return true;
+	}
+	for (i = 0;; i += 8) {
+		if (i + 8 > n)
+			i = n - 8;
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		if (x != y && dns_lower8(x) != dns_lower8(y))
+			return false;
+		if (i + 8 == n)
+			return true;
+	}
 }
 
 /* The high and low halves of a * b folded together: one multiply that

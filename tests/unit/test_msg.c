@@ -312,6 +312,15 @@ static void test_decompress(void **state)
 	assert_true(msg_name_eq(&m, m.rr[0].rdata, (const uint8_t *)"\3web\7EXAMPLE", 13));
 	assert_false(msg_name_eq(&m, m.rr[0].rdata, (const uint8_t *)"\3web\7EXAMPLF", 13));
 	assert_false(msg_name_eq(&m, m.rr[0].rdata, (const uint8_t *)"\3web", 5));
+	assert_false(msg_name_eq(&m, m.rr[0].rdata, (const uint8_t *)"\3wex\7example", 13));
+	/* The question, uncompressed: compared whole, case ignored; a name
+	 * that is only a prefix or a suffix of it is not equal. */
+	assert_true(msg_name_eq(&m, m.qname, (const uint8_t *)"\3WwW\7eXaMpLe", 13));
+	assert_false(msg_name_eq(&m, m.qname, (const uint8_t *)"\3www\7exampld", 13));
+	assert_false(msg_name_eq(&m, m.qname, (const uint8_t *)"\3www", 5));
+	assert_false(msg_name_eq(&m, m.qname, (const uint8_t *)"\7example", 9));
+	/* The SOA's owner points at the CNAME's target, which points on. */
+	assert_true(msg_name_eq(&m, m.rr[1].owner, (const uint8_t *)"\3WEB\7EXAMPLE", 13));
 	/* SOA: mname = web.example. (the CNAME's target), rname = www.example. */
 	assert_int_equal(m.rr[1].type, DNS_TYPE_SOA);
 	assert_true(msg_rdata(&m, &m.rr[1], out, sizeof(out), &len));

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "tierdns/dnsproto.h"
 #include "tierdns/name.h"
 
 /* Wire names are written as C strings with the length bytes escaped; the
@@ -49,6 +50,52 @@ static void test_key_from_wire_table(void **state)
 		assert_int_equal(wlen, cases[i].wire_len);
 		assert_int_equal(wire[wlen - 1], 0);
 	}
+}
+
+/* dns_lower8 lower-cases every byte value in every lane as dns_lower does;
+ * dns_caseeq agrees with a byte-by-byte compare for every pair of byte
+ * values, at every position of runs short and long (the byte loop, whole
+ * words, the overlapping last word). */
+static void test_caseeq_bytes(void **state)
+{
+	static const size_t lens[] = { 1, 7, 8, 9, 13, 16, 21 };
+	uint8_t a[32], b[32];
+	unsigned x, y, lane;
+	size_t li, at;
+
+	(void)state;
+	for (x = 0; x < 256; x++) {
+		for (lane = 0; lane < 8; lane++) {
+			uint64_t w, l;
+			uint8_t bytes[8];
+
+			memset(bytes, 'Q', sizeof(bytes));
+			bytes[lane] = (uint8_t)x;
+			memcpy(&w, bytes, 8);
+			l = dns_lower8(w);
+			memcpy(bytes, &l, 8);
+			assert_int_equal(bytes[lane], dns_lower((uint8_t)x));
+			assert_int_equal(bytes[(lane + 1) % 8], 'q');
+		}
+	}
+	for (li = 0; li < sizeof(lens) / sizeof(lens[0]); li++) {
+		size_t n = lens[li];
+
+		for (at = 0; at < n; at++) {
+			for (x = 0; x < 256; x++) {
+				for (y = 0; y < 256; y++) {
+					memset(a, 'm', n);
+					memset(b, 'M', n);
+					a[at] = (uint8_t)x;
+					b[at] = (uint8_t)y;
+					assert_int_equal(dns_caseeq(a, b, n),
+							 dns_lower((uint8_t)x) ==
+								 dns_lower((uint8_t)y));
+				}
+			}
+		}
+	}
+	assert_true(dns_caseeq(a, b, 0));
 }
 
 static void test_key_from_wire_malformed(void **state)
@@ -174,6 +221,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_key_from_wire_table),
 		cmocka_unit_test(test_key_from_wire_malformed),
+		cmocka_unit_test(test_caseeq_bytes),
 		cmocka_unit_test(test_key_malformed),
 		cmocka_unit_test(test_prefix_and_subdomain),
 		cmocka_unit_test(test_record_key),
