@@ -13,6 +13,7 @@
 #include <ldns/ldns.h>
 
 #include "tierdns/dnsproto.h"
+#include "tierdns/qctx.h"
 
 #define RR_FIXED 10 /* type, class, ttl, rdlength after the owner */
 #define Q_FIXED 4   /* qtype, qclass after the question name */
@@ -298,7 +299,9 @@ bool msg_name_eq(const struct tdns_msg *m, size_t off, const uint8_t *name,
 	const uint8_t *w = m->wire;
 	size_t p = off, o = 0;
 	unsigned hops = 0;
-	bool jumped = true;
+	/* Whole compares need name to end where len does: a shorter or
+	 * longer buffer is compared label by label (and is not equal). */
+	bool whole = qctx_name_len(name, len) == len, jumped = true;
 
 	for (;;) {
 		size_t c;
@@ -321,9 +324,10 @@ bool msg_name_eq(const struct tdns_msg *m, size_t off, const uint8_t *name,
 		}
 		/* Where a name or a pointer's target starts, the rest of name
 		 * in one compare: a length byte (at most 63) is only equal,
-		 * case ignored, to itself, so a match is that very name,
-		 * uncompressed. Otherwise a pointer may follow: by labels. */
-		if (jumped && m->len - p >= len - o &&
+		 * case ignored, to itself, so a match of a whole name is that
+		 * very name, uncompressed. Otherwise a pointer may follow: by
+		 * labels. */
+		if (whole && jumped && m->len - p >= len - o &&
 		    dns_caseeq(w + p, name + o, len - o))
 			return true;
 		jumped = false;

@@ -128,8 +128,9 @@ static inline size_t msg_ar_start(const struct tdns_msg *m)
 size_t msg_name(const struct tdns_msg *m, size_t off, uint8_t *out);
 
 /* Does the name at offset off equal the uncompressed wire name
- * name[0..len), ASCII case ignored (RFC 4343)? name must be a valid wire
- * name of len bytes, root label last. No copy is made. */
+ * name[0..len), ASCII case ignored (RFC 4343)? A name[0..len) that is
+ * not one whole wire name (its root label at len - 1) is equal to none.
+ * No copy is made. */
 bool msg_name_eq(const struct tdns_msg *m, size_t off, const uint8_t *name,
 		 size_t len);
 
