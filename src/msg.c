@@ -301,7 +301,7 @@ bool msg_name_eq(const struct tdns_msg *m, size_t off, const uint8_t *name,
 	unsigned hops = 0;
 	/* Whole compares need name to end where len does: a shorter or
 	 * longer buffer is compared label by label (and is not equal). */
-	bool whole = qctx_name_len(name, len) == len, jumped = true;
+	bool whole = len > 0 && qctx_name_len(name, len) == len, jumped = true;
 
 	for (;;) {
 		size_t c;

@@ -321,6 +321,7 @@ static void test_decompress(void **state)
 	assert_false(msg_name_eq(&m, m.qname, (const uint8_t *)"\7example", 9));
 	/* Bytes that match but are not a whole name (no root label). */
 	assert_false(msg_name_eq(&m, m.qname, (const uint8_t *)"\3www\7example", 12));
+	assert_false(msg_name_eq(&m, m.qname, (const uint8_t *)"", 0));
 	/* The SOA's owner points at the CNAME's target, which points on. */
 	assert_true(msg_name_eq(&m, m.rr[1].owner, (const uint8_t *)"\3WEB\7EXAMPLE", 13));
 	/* SOA: mname = web.example. (the CNAME's target), rname = www.example. */
