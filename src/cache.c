@@ -26,7 +26,7 @@
 #define EVICT_AHEAD 16 /* values of room made beyond the one written */
 #define CACHE_BYTES_KEY "cache_bytes" /* in the meta database */
 #define CACHE_INDEX_KEY "cache_index" /* in meta: the index is built */
-#define CACHE_INDEX_VERSION 3u /* 3: cache keys in hash order (ckey) */
+#define CACHE_INDEX_VERSION 4u /* 4: cache keys by the hash of the name (ckey) */
 #define IDX_KEY_MAX (8 + RECORD_KEY_MAX)
 #define CKEY_MAX (4 + RECORD_KEY_MAX)
 #define CKEY_SEED 0x63616368656b6579ull /* stored: may never change */
@@ -638,29 +638,35 @@ out:
 /* ---- the cache database ---- */
 
 /*
- * The key of a cache entry (store.h `cache`): u32 hash of its record key
- * (network order) || the record key. Hash first, the cache is in hash
- * order: the entries that follow a seek to a random key are a uniform
- * sample of it, whatever their names or expiries (evict_sampled). The
- * hash is dns_key_hash under a fixed seed, high half: it is stored, so it
- * may never change without a new CACHE_INDEX_VERSION, and it needs no
- * secret: a client who chooses names can only bunch up its own entries,
- * which makes them the ones sampled, never anyone else's.
+ * The key of a cache entry (store.h `cache`): u32 hash of the name key of
+ * its question (network order) || its record key (name key || 0 || type).
+ * Hash first, the cache is in hash order: the entries that follow a seek
+ * to a random key are a uniform sample of its names, whatever those names
+ * or the expiries (evict_sampled). The name's alone, so that the entries
+ * of one name lie together, under hash || name key || 0: one range for
+ * flushing a name of every type. The hash is dns_key_hash under a fixed
+ * seed, high half: it is stored, so it may never change without a new
+ * CACHE_INDEX_VERSION, and it needs no secret: a client who chooses names
+ * can only bunch up its own entries, which makes them the ones sampled,
+ * never anyone else's.
  */
 struct ckey {
 	size_t len;
 	uint8_t b[CKEY_MAX];
 };
 
-static uint32_t ckey_hash(const uint8_t *rkey, size_t rlen)
+#define RKEY_TAIL 3 /* what a record key adds to its name key: 0, type */
+
+static uint32_t ckey_hash(const uint8_t *nkey, size_t nlen)
 {
-	return (uint32_t)(dns_key_hash(CKEY_SEED, rkey, rlen) >> 32);
+	return (uint32_t)(dns_key_hash(CKEY_SEED, nkey, nlen) >> 32);
 }
 
-/* Complete ck around the record key of rlen bytes at ck->b + 4. */
+/* Complete ck around the record key of rlen bytes (>= RKEY_TAIL) at
+ * ck->b + 4. */
 static void ckey_seal(struct ckey *ck, size_t rlen)
 {
-	dns_wr32(ck->b, ckey_hash(ck->b + 4, rlen));
+	dns_wr32(ck->b, ckey_hash(ck->b + 4, rlen - RKEY_TAIL));
 	ck->len = 4 + rlen;
 }
 
@@ -678,11 +684,13 @@ static void ckey_of(struct ckey *ck, const uint8_t *qkey, size_t qkey_len,
 	ckey_seal(ck, name_record_key(qkey, qkey_len, qtype, ck->b + 4));
 }
 
-/* Is k a cache key, a record key under its own hash? A key of an older
- * layout (the bare record key) is not, but for one in 2^32. */
+/* Is k a cache key, a record key under the hash of its name? A key of
+ * an older layout (the bare record key; the hash of the whole record key)
+ * is not, but for one in 2^32. */
 static bool ckey_valid(const uint8_t *k, size_t len)
 {
-	return len > 4 && len <= CKEY_MAX && dns_rd32(k) == ckey_hash(k + 4, len - 4);
+	return len >= 4 + RKEY_TAIL && len <= CKEY_MAX &&
+	       dns_rd32(k) == ckey_hash(k + 4, len - 4 - RKEY_TAIL);
 }
 
 static uint64_t value_expiry(const struct tdns_val *v)
@@ -843,7 +851,7 @@ static enum tdns_status idx_mark(struct tdns_txn *t)
 
 /* Build the index (and the size account) from the cache entries in write
  * transaction t. A key that is no cache key (ckey_valid: never looked up;
- * every key of a store written before CACHE_INDEX_VERSION 3) is deleted. */
+ * every key of a store written before CACHE_INDEX_VERSION 4) is deleted. */
 static enum tdns_status idx_rebuild(struct tdns_txn *t)
 {
 	struct tdns_cursor *c = NULL;
@@ -1617,8 +1625,9 @@ enum tdns_status cache_flush(struct tdns_txn *t, enum cache_flush_what what,
 	struct tdns_cursor *c = NULL;
 	struct tdns_val k, v;
 	struct ckey ck;
+	uint8_t pre[4 + NAME_KEY_MAX + 1];
 	uint64_t bytes = 0, before;
-	size_t n = 0;
+	size_t n = 0, plen = 0;
 	enum tdns_status st;
 
 	if (removed != NULL)
@@ -1647,14 +1656,23 @@ enum tdns_status cache_flush(struct tdns_txn *t, enum cache_flush_what what,
 			n++;
 		goto done;
 	}
-	/* Anything else walks the whole cache: it is in hash order, so the
-	 * entries of a name or a subtree lie anywhere in it (Unbound's
-	 * flush_zone walks its whole cache too). */
+	/* A name of every type is the range of keys that start with its
+	 * hash || name key || 0 (struct ckey). Anything else walks the whole
+	 * cache: it is in hash order, so the entries of a subtree lie
+	 * anywhere in it (Unbound's flush_zone walks its whole cache too). */
+	if (what == CACHE_FLUSH_NAME) {
+		dns_wr32(pre, ckey_hash(qkey, qkey_len));
+		memcpy(pre + 4, qkey, qkey_len);
+		pre[4 + qkey_len] = 0;
+		plen = 4 + qkey_len + 1;
+	}
 	if (st == TDNS_OK)
 		st = store_cursor_open(t, TDNS_DB_CACHE, &c);
 	if (st == TDNS_OK)
-		st = store_cursor_seek(c, NULL, 0, &k, &v);
+		st = store_cursor_seek(c, plen > 0 ? pre : NULL, plen, &k, &v);
 	while (st == TDNS_OK) {
+		if (plen > 0 && (k.len < plen || memcmp(k.data, pre, plen) != 0))
+			break; /* past the name's range */
 		if (k.len <= 4 || k.len > CKEY_MAX ||
 		    !flush_match(k.data + 4, k.len - 4, &v, what, qkey, qkey_len)) {
 			st = store_cursor_next(c, &k, &v);

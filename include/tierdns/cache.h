@@ -2,8 +2,8 @@
  * cache.h - the local tier's persistent answer cache (the store's `cache` DB).
  *
  * One entry per question (class IN only): the key is the cache key, a u32
- * hash of the record key (name.h name_record_key) of the lower-cased qname
- * and the qtype, then that record key (below). The value
+ * hash of the name key (name.h) of the lower-cased qname, then the record
+ * key (name.h name_record_key) of that qname and the qtype (below). The value
  * is packed field by field, every integer in network order, never a struct
  * dump:
  *
@@ -63,7 +63,7 @@
  * index in the same transaction, so the two agree after any commit, also
  * across kill -9; eviction walks the index from its start (the soonest
  * expiry), so its work is what it evicts, never the size of the cache.
- * Meta "cache_index" (u8 3) says the index was built for this layout. A
+ * Meta "cache_index" (u8 4) says the index was built for this layout. A
  * store without it or with another version (written before the index or
  * this layout existed), or whose index holds another number of entries
  * than the cache, has the index - and the size account - rebuilt from the
@@ -362,9 +362,9 @@ enum cache_flush_what {
  * kept in step. qkey is the name key (name.h) of the name, unused for
  * NEGATIVE and ALL. *removed (may be NULL) gets the number of entries
  * removed (0 is no error). The work is one lookup for NAME with a qtype,
- * a walk of the whole cache (in hash order, so a name's entries lie
- * anywhere in it) for NAME of every type, TREE and NEGATIVE, and constant
- * for ALL (the databases are emptied page by page). TDNS_EINVAL for a missing
+ * one seek and a walk of the name's own entries for NAME of every type, a
+ * walk of the whole cache (in hash order, so a subtree's entries lie
+ * anywhere in it) for TREE and NEGATIVE, and constant for ALL (the databases are emptied page by page). TDNS_EINVAL for a missing
  * or over-long key; store errors as store.h (abort t then).
  * In-process memory of the resolvers (their failure caches) is not
  * touched here: resolve.h resolver_cache_flushed.

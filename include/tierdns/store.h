@@ -7,9 +7,10 @@
  *   meta   "schema" -> u32 STORE_SCHEMA_VERSION (network order)
  *   zones  zone apex name key -> zone metadata (see zonedb.h)
  *   rr     record key (name.h) -> packed RRset (rrset.h)
- *   cache  u32 hash of the record key of the question (qname, qtype) ||
- *          that record key -> cache entry (cache.h; in hash order, so a
- *          seek to a random key finds random entries)
+ *   cache  u32 hash of the name key of the question's qname || the
+ *          record key of the question (qname, qtype) -> cache entry
+ *          (cache.h; in hash order, so a seek to a random key finds random
+ *          names, and the entries of one name lie together)
  *   cache_exp  the cache's expiry index: u64 expiry || record key -> empty
  *          (cache.h keeps it in step with `cache`)
  *   dnssec the denial-of-existence index of signed zones (zonedb.h): the

@@ -291,11 +291,12 @@ static uint64_t entry_expiry(const struct tdns_val *v)
 }
 
 /* The cache key of rkey (store.h `cache`: the high half of dns_key_hash
- * under cache.c's fixed seed, network order, || rkey), as the tests here
- * build it; test_cache_key_known pins the hash to fixed values. */
+ * of its name key, the record key less 0 and the type, under cache.c's
+ * fixed seed, network order, || rkey), as the tests here build it;
+ * test_cache_key_known pins the hash to fixed values. */
 static size_t ckey_of(const uint8_t *rkey, size_t rlen, uint8_t *out)
 {
-	dns_wr32(out, (uint32_t)(dns_key_hash(0x63616368656b6579ull, rkey, rlen) >> 32));
+	dns_wr32(out, (uint32_t)(dns_key_hash(0x63616368656b6579ull, rkey, rlen - 3) >> 32));
 	memcpy(out + 4, rkey, rlen);
 	return 4 + rlen;
 }
@@ -1649,30 +1650,35 @@ static void test_hash_order_spread(void **state)
 	}
 }
 
-/* A cache written in the layout before CACHE_INDEX_VERSION 3 (each entry
- * under its bare record key, an index marker of version 2): the first
- * cache write drops those entries, which no lookup can find, and leaves
- * the cache, its index and the account in step. */
-static void test_older_layout_dropped(void **state)
+/* Write 30 entries as the cache of index version ver kept them, in step:
+ * an expiry index entry for each, so only the version tells the layouts
+ * apart. Version 2 kept each entry under its bare record key, version 3
+ * under the hash of the whole record key || the record key. */
+static void write_older_layout(struct tdns_store *s, uint8_t ver)
 {
-	static const uint8_t v2 = 2;
-	struct fixture *f = *state;
-	struct tdns_cache_value v;
 	uint8_t key[NAME_KEY_MAX], rkey[RECORD_KEY_MAX], ik[8 + RECORD_KEY_MAX];
+	uint8_t ck[4 + RECORD_KEY_MAX];
+	struct tdns_cache_value v;
 	struct tdns_txn *t = NULL;
 	struct tdns_val val;
 	char name[32];
-	size_t klen, rlen;
+	size_t klen, rlen, cklen;
 
-	/* In step as version 2 kept them: an expiry index entry for each,
-	 * so only the version tells the layouts apart. */
-	assert_int_equal(store_begin(f->s, true, &t), TDNS_OK);
+	assert_int_equal(store_begin(s, true, &t), TDNS_OK);
 	for (size_t i = 0; i < 30; i++) {
 		snprintf(name, sizeof(name), "old%zu.site.", i);
 		a_value(name, 1000, T0, &v);
 		qkey_of(name, key, &klen);
 		rlen = name_record_key(key, klen, LDNS_RR_TYPE_A, rkey);
-		assert_int_equal(store_put(t, TDNS_DB_CACHE, rkey, rlen, v.data, v.len),
+		cklen = 0;
+		if (ver == 3) {
+			dns_wr32(ck, (uint32_t)(dns_key_hash(0x63616368656b6579ull,
+							     rkey, rlen) >> 32));
+			cklen = 4;
+		}
+		memcpy(ck + cklen, rkey, rlen);
+		cklen += rlen;
+		assert_int_equal(store_put(t, TDNS_DB_CACHE, ck, cklen, v.data, v.len),
 				 TDNS_OK);
 		val.data = v.data;
 		val.len = v.len;
@@ -1683,19 +1689,33 @@ static void test_older_layout_dropped(void **state)
 		cache_value_clear(&v);
 	}
 	assert_int_equal(store_put(t, TDNS_DB_META, (const uint8_t *)"cache_index", 11,
-				   &v2, 1),
+				   &ver, 1),
 			 TDNS_OK);
 	assert_int_equal(store_commit(t), TDNS_OK);
-	assert_int_equal(snap_of(f->s).count, 30);
-	assert_int_equal(put_a(f->s, &long_cfg, "new.site.", 1000, T0), TDNS_OK);
-	assert_int_equal(check_index(f->s), 1); /* the account too */
-	assert_int_equal(lookup_status(f->s, "new.site.", LDNS_RR_TYPE_A, T0), TDNS_OK);
+}
+
+/* A cache of either older layout: the first cache write drops its
+ * entries, which no lookup can find, and leaves the cache, its index and
+ * the account in step. */
+static void test_older_layout_dropped(void **state)
+{
+	struct fixture *f = *state;
+
+	for (uint8_t ver = 2; ver <= 3; ver++) {
+		write_older_layout(f->s, ver);
+		/* The second round also holds new.site. from the first. */
+		assert_int_equal(snap_of(f->s).count, 30 + (ver - 2));
+		assert_int_equal(put_a(f->s, &long_cfg, "new.site.", 1000, T0), TDNS_OK);
+		assert_int_equal(check_index(f->s), 1); /* the account too */
+		assert_int_equal(lookup_status(f->s, "new.site.", LDNS_RR_TYPE_A, T0),
+				 TDNS_OK);
+	}
 }
 
 /* The stored hash of a cache key, pinned: a change to dns_key_hash or to
  * the seed would leave every stored entry unreachable with the index in
  * step, so it must come with a new CACHE_INDEX_VERSION (cache.c) and new
- * values here. Both of dns_key_hash's paths: a record key of 8 bytes or
+ * values here. Both of dns_key_hash's paths: a name key of 8 bytes or
  * more, and a shorter one. */
 static void test_cache_key_known(void **state)
 {
@@ -1704,8 +1724,10 @@ static void test_cache_key_known(void **state)
 		uint16_t type;
 		uint8_t hash[4];
 	} known[] = {
-		{ "www.example.", LDNS_RR_TYPE_A, { 0x1f, 0x90, 0x25, 0x70 } },
-		{ "a.", LDNS_RR_TYPE_A, { 0x8c, 0x6e, 0xb9, 0x8e } },
+		{ "www.example.", LDNS_RR_TYPE_A, { 0xb2, 0xad, 0xa4, 0xf7 } },
+		/* the name's: every type of it under one hash */
+		{ "www.example.", LDNS_RR_TYPE_AAAA, { 0xb2, 0xad, 0xa4, 0xf7 } },
+		{ "a.", LDNS_RR_TYPE_A, { 0xe3, 0x8b, 0xce, 0x8b } },
 	};
 	struct fixture *f = *state;
 	struct tdns_cursor *c = NULL;
@@ -2284,6 +2306,54 @@ static void test_flush(void **state)
 	}
 }
 
+/* A flush of a name of every type takes the entries under the name's hash
+ * (struct ckey in cache.c), not a walk of the cache: a key planted outside
+ * that range whose record key is the name's (www.site. TXT under another
+ * hash) is only reached by a walk, and stays. */
+static void test_flush_name_range(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t key[NAME_KEY_MAX], rkey[RECORD_KEY_MAX], plant[4 + RECORD_KEY_MAX];
+	uint8_t ck[4 + RECORD_KEY_MAX], ik[8 + RECORD_KEY_MAX], val[512];
+	struct tdns_txn *t = NULL;
+	struct tdns_val v;
+	size_t klen, rlen, plen, vlen, removed = 0;
+
+	flush_fill(f->s);
+	qkey_of("www.site.", key, &klen);
+	assert_int_equal(store_begin(f->s, true, &t), TDNS_OK);
+	rlen = name_record_key(key, klen, LDNS_RR_TYPE_A, rkey);
+	assert_int_equal(store_get(t, TDNS_DB_CACHE, ck, ckey_of(rkey, rlen, ck), &v),
+			 TDNS_OK);
+	assert_true(v.len <= sizeof(val));
+	memcpy(val, v.data, v.len);
+	vlen = v.len;
+	rlen = name_record_key(key, klen, LDNS_RR_TYPE_TXT, rkey);
+	plen = ckey_of(rkey, rlen, plant);
+	plant[0] ^= 0x80;
+	assert_int_equal(store_put(t, TDNS_DB_CACHE, plant, plen, val, vlen), TDNS_OK);
+	/* Its index entry, so that the cache and the index stay as many. */
+	v.data = val;
+	v.len = vlen;
+	dns_wr64(ik, entry_expiry(&v));
+	memcpy(ik + 8, rkey, rlen);
+	assert_int_equal(store_put(t, TDNS_DB_CACHE_EXP, ik, 8 + rlen, "", 0), TDNS_OK);
+	assert_int_equal(store_commit(t), TDNS_OK);
+
+	assert_int_equal(store_begin(f->s, true, &t), TDNS_OK);
+	assert_int_equal(cache_flush(t, CACHE_FLUSH_NAME, key, klen, 0, &removed), TDNS_OK);
+	assert_int_equal(store_commit(t), TDNS_OK);
+	assert_int_equal(removed, 3); /* A, AAAA and the MX NODATA */
+	assert_int_equal(lookup_status(f->s, "www.site.", LDNS_RR_TYPE_A, T0 + 1),
+			 TDNS_ENOTFOUND);
+	assert_int_equal(lookup_status(f->s, "wwwx.site.", LDNS_RR_TYPE_A, T0 + 1), TDNS_OK);
+	assert_int_equal(lookup_status(f->s, "a.www.site.", LDNS_RR_TYPE_A, T0 + 1),
+			 TDNS_OK);
+	assert_int_equal(store_begin(f->s, false, &t), TDNS_OK);
+	assert_int_equal(store_get(t, TDNS_DB_CACHE, plant, plen, &v), TDNS_OK);
+	store_abort(t);
+}
+
 /* A flush of a name without one, or with a key longer than a name key,
  * is refused and removes nothing. */
 static void test_flush_bad_args(void **state)
@@ -2335,6 +2405,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_index_map_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hits_match_ldns, setup, teardown),
 		cmocka_unit_test(test_flush),
+		cmocka_unit_test_setup_teardown(test_flush_name_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_bad_args, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hit_edges, setup, teardown),
 	};
