@@ -79,7 +79,7 @@ struct tdns_store {
  */
 #define MEMO_SLOTS 8192u
 #define MEMO_WAYS 4u
-#define MEMO_KEY_MAX 62u
+#define MEMO_KEY_MAX 94u /* a cache key of a 88-byte name; a slot is 320 bytes */
 #define MEMO_COPY_MAX 192u
 
 struct memo_slot {
@@ -94,9 +94,12 @@ struct memo_slot {
 	uint8_t copy[MEMO_COPY_MAX];
 };
 
+_Static_assert(sizeof(struct memo_slot) % 64 == 0, "a memo slot fills whole cache lines");
+
 struct memo {
 	uint32_t epoch; /* renewals so far */
-	struct memo_slot slot[MEMO_SLOTS];
+	/* Each slot starts a cache line: a probe reads the heads of a set. */
+	_Alignas(64) struct memo_slot slot[MEMO_SLOTS];
 };
 
 /*
