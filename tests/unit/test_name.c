@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -96,6 +97,63 @@ static void test_caseeq_bytes(void **state)
 		}
 	}
 	assert_true(dns_caseeq(a, b, 0));
+}
+
+/* Random names (labels of 1 to 63 bytes, any bytes, up to the 255-byte
+ * limit) against a byte-by-byte reference: the labels reversed and
+ * lower-cased, nothing written past the key, and the name read from the
+ * very end of its buffer as well as from the middle of a longer one. */
+static void test_key_from_wire_random(void **state)
+{
+	uint8_t buf[NAME_WIRE_MAX + 16], key[NAME_KEY_MAX + 16], want[NAME_KEY_MAX];
+	uint64_t seed = 0x9e3779b97f4a7c15ull;
+
+	(void)state;
+	for (int round = 0; round < 20000; round++) {
+		size_t starts[128], n = 0, len = 0, klen = 0, at, d = 0;
+
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		for (;;) {
+			size_t l = 1 + (seed >> 33) % (round % 3 == 0 ? 63 : 12);
+
+			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+			if (len + 1 + l + 1 > NAME_WIRE_MAX || (seed >> 60) == 0)
+				break;
+			starts[n++] = len;
+			buf[len] = (uint8_t)l;
+			for (size_t j = 1; j <= l; j++) {
+				seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+				buf[len + j] = (uint8_t)(seed >> 56);
+			}
+			len += 1 + l;
+		}
+		buf[len++] = 0;
+		/* The reference: labels last to first, a byte at a time. */
+		for (size_t i = n; i-- > 0;) {
+			for (size_t j = 0; j <= buf[starts[i]]; j++)
+				want[d + j] = dns_lower(buf[starts[i] + j]);
+			d += (size_t)buf[starts[i]] + 1;
+		}
+		assert_int_equal(d, len - 1);
+		for (at = 0; at < 2; at++) {
+			/* at 0: the name ends its (heap) buffer, so that a read
+			 * past it is caught; 1: 16 bytes follow it. */
+			uint8_t *w = malloc(len + at * 16);
+
+			assert_non_null(w);
+			memcpy(w, buf, len);
+			memset(w + len, 0x5a, at * 16);
+			memset(key, 0xa5, sizeof(key));
+			assert_int_equal(name_key_from_wire(w, len + at * 16, key, &klen),
+					 TDNS_OK);
+			free(w);
+			assert_int_equal(klen, len - 1);
+			if (klen > 0)
+				assert_memory_equal(key, want, klen);
+			for (size_t j = klen; j < sizeof(key); j++)
+				assert_int_equal(key[j], 0xa5);
+		}
+	}
 }
 
 static void test_key_from_wire_malformed(void **state)
@@ -221,6 +279,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_key_from_wire_table),
 		cmocka_unit_test(test_key_from_wire_malformed),
+		cmocka_unit_test(test_key_from_wire_random),
 		cmocka_unit_test(test_caseeq_bytes),
 		cmocka_unit_test(test_key_malformed),
 		cmocka_unit_test(test_prefix_and_subdomain),
