@@ -29,6 +29,7 @@
 #define CACHE_INDEX_VERSION 4u /* 4: cache keys by the hash of the name (ckey) */
 #define IDX_KEY_MAX (8 + RECORD_KEY_MAX)
 #define CKEY_MAX (4 + RECORD_KEY_MAX)
+#define RKEY_TAIL 3 /* what a record key adds to its name key: 0, type */
 #define CKEY_SEED 0x63616368656b6579ull /* stored: may never change */
 
 /* The header length of a packed value (every version is read: entries
@@ -655,8 +656,6 @@ struct ckey {
 	uint8_t b[CKEY_MAX];
 };
 
-#define RKEY_TAIL 3 /* what a record key adds to its name key: 0, type */
-
 static uint32_t ckey_hash(const uint8_t *nkey, size_t nlen)
 {
 	return (uint32_t)(dns_key_hash(CKEY_SEED, nkey, nlen) >> 32);
@@ -971,7 +970,7 @@ static enum tdns_status evict_walk(struct tdns_txn *t, const struct evict_goal *
 		st = store_cursor_seek(c, NULL, 0, &k, &v);
 		if (st != TDNS_OK)
 			break;
-		if (k.len <= 8 || k.len > IDX_KEY_MAX) {
+		if (k.len < 8 + RKEY_TAIL || k.len > IDX_KEY_MAX) {
 			st = store_cursor_del(c); /* not an index key */
 			if (st != TDNS_OK)
 				break;

@@ -53,9 +53,10 @@
  * every cache write and delete, so it survives restarts and kill -9.
  *
  * Entries are stored under their cache key (store.h `cache`): u32 hash of
- * the record key (network order) || the record key. In hash order, the
- * entries that follow a random seek are a uniform sample of the cache,
- * whatever their names or expiries (eviction with a sketch, cache_store).
+ * the name key (network order) || the record key. In hash order, the
+ * entries that follow a random seek are a uniform sample of the cache's
+ * names, whatever those names or the expiries (eviction with a sketch,
+ * cache_store), and the entries of one name lie together.
  * The expiry index (store.h `cache_exp`): one entry per cache entry, key =
  * u64 expiry (the value's header expiry, network order; 0 for a value that
  * cannot be read) || the entry's record key, value empty. Every write of

@@ -1387,6 +1387,54 @@ static size_t purge(struct tdns_store *s, uint64_t now, size_t want)
 	return evicted;
 }
 
+/* An expiry index key too short to hold a record key (a damaged or
+ * foreign store; this module writes none) is deleted by the eviction walk
+ * that meets it, without reading past it. Each is planted with a cache
+ * entry that has no index entry, so the two stay as many and no rebuild
+ * removes it first. */
+static void test_index_junk_keys(void **state)
+{
+	static const size_t lens[] = { 1, 8, 9, 10 };
+	uint8_t key[NAME_KEY_MAX], rkey[RECORD_KEY_MAX], ck[4 + RECORD_KEY_MAX];
+	uint8_t junk[10];
+	struct tdns_cache_value v;
+	struct tdns_txn *t = NULL;
+	struct tdns_store *s;
+	struct tdns_val val;
+	char dir[64];
+	size_t klen, rlen;
+
+	(void)state;
+	memset(junk, 0, sizeof(junk));
+	memset(junk + 8, 'x', sizeof(junk) - 8);
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		tu_tmpdir(dir);
+		s = open_store(dir, 0);
+		assert_int_equal(put_a(s, &long_cfg, "keep.site.", 1000, T0), TDNS_OK);
+		a_value("extra.site.", 1000, T0, &v);
+		qkey_of("extra.site.", key, &klen);
+		rlen = name_record_key(key, klen, LDNS_RR_TYPE_A, rkey);
+		assert_int_equal(store_begin(s, true, &t), TDNS_OK);
+		assert_int_equal(store_put(t, TDNS_DB_CACHE, ck, ckey_of(rkey, rlen, ck),
+					   v.data, v.len),
+				 TDNS_OK);
+		assert_int_equal(store_put(t, TDNS_DB_CACHE_EXP, junk, lens[i], "", 0),
+				 TDNS_OK);
+		assert_int_equal(store_commit(t), TDNS_OK);
+		cache_value_clear(&v);
+
+		purge(s, T0 + 1, 0);
+		assert_int_equal(store_begin(s, false, &t), TDNS_OK);
+		assert_int_equal(store_get(t, TDNS_DB_CACHE_EXP, junk, lens[i], &val),
+				 TDNS_ENOTFOUND);
+		store_abort(t);
+		assert_int_equal(lookup_status(s, "keep.site.", LDNS_RR_TYPE_A, T0 + 1),
+				 TDNS_OK);
+		store_close(s);
+		tu_rmdir(dir);
+	}
+}
+
 /* Every write keeps the index in step: new keys, overwrites with a
  * sooner, a later and the same expiry, batches (new and overwritten
  * keys in one transaction), purges of expired and of soonest entries. */
@@ -2400,6 +2448,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_evict_soonest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_rebuild, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_older_layout_dropped, setup, teardown),
+		cmocka_unit_test(test_index_junk_keys),
 		cmocka_unit_test_setup_teardown(test_hash_order_spread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_key_known, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_map_full, setup, teardown),
