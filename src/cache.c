@@ -1623,8 +1623,7 @@ enum tdns_status cache_flush(struct tdns_txn *t, enum cache_flush_what what,
 {
 	struct tdns_cursor *c = NULL;
 	struct tdns_val k, v;
-	struct ckey ck;
-	uint8_t pre[4 + NAME_KEY_MAX + 1];
+	struct ckey ck, range;
 	uint64_t bytes = 0, before;
 	size_t n = 0, plen = 0;
 	enum tdns_status st;
@@ -1643,34 +1642,21 @@ enum tdns_status cache_flush(struct tdns_txn *t, enum cache_flush_what what,
 	if (st == TDNS_OK)
 		st = bytes_get(t, &bytes);
 	before = bytes;
-	if (st == TDNS_OK && what == CACHE_FLUSH_NAME && qtype != 0) {
-		/* One entry: where it is known. */
-		ckey_of(&ck, qkey, qkey_len, qtype);
-		st = store_get(t, TDNS_DB_CACHE, ck.b, ck.len, &v);
-		if (st == TDNS_OK)
-			st = unindex(t, &ck, &v, &bytes);
-		if (st == TDNS_OK)
-			st = store_del(t, TDNS_DB_CACHE, ck.b, ck.len);
-		if (st == TDNS_OK)
-			n++;
-		goto done;
-	}
-	/* A name of every type is the range of keys that start with its
-	 * hash || name key || 0 (struct ckey). Anything else walks the whole
-	 * cache: it is in hash order, so the entries of a subtree lie
-	 * anywhere in it (Unbound's flush_zone walks its whole cache too). */
+	/* A name's entries are a range of the cache (struct ckey): the keys
+	 * that start with its cache key, of the type, or for every type that
+	 * key less the type. Anything else walks the whole cache: it is in
+	 * hash order, so the entries of a subtree lie anywhere in it
+	 * (Unbound's flush_zone walks its whole cache too). */
 	if (what == CACHE_FLUSH_NAME) {
-		dns_wr32(pre, ckey_hash(qkey, qkey_len));
-		memcpy(pre + 4, qkey, qkey_len);
-		pre[4 + qkey_len] = 0;
-		plen = 4 + qkey_len + 1;
+		ckey_of(&range, qkey, qkey_len, qtype);
+		plen = qtype != 0 ? range.len : range.len - 2;
 	}
 	if (st == TDNS_OK)
 		st = store_cursor_open(t, TDNS_DB_CACHE, &c);
 	if (st == TDNS_OK)
-		st = store_cursor_seek(c, plen > 0 ? pre : NULL, plen, &k, &v);
+		st = store_cursor_seek(c, plen > 0 ? range.b : NULL, plen, &k, &v);
 	while (st == TDNS_OK) {
-		if (plen > 0 && (k.len < plen || memcmp(k.data, pre, plen) != 0))
+		if (plen > 0 && (k.len < plen || memcmp(k.data, range.b, plen) != 0))
 			break; /* past the name's range */
 		if (k.len <= 4 || k.len > CKEY_MAX ||
 		    !flush_match(k.data + 4, k.len - 4, &v, what, qkey, qkey_len)) {
@@ -1690,7 +1676,6 @@ enum tdns_status cache_flush(struct tdns_txn *t, enum cache_flush_what what,
 			st = store_cursor_next(c, &k, &v);
 		}
 	}
-done:
 	if (st == TDNS_ENOTFOUND)
 		st = TDNS_OK;
 	if (st == TDNS_OK && bytes != before)

@@ -362,10 +362,10 @@ enum cache_flush_what {
  * commands), expired or not, with the expiry index and the size account
  * kept in step. qkey is the name key (name.h) of the name, unused for
  * NEGATIVE and ALL. *removed (may be NULL) gets the number of entries
- * removed (0 is no error). The work is one lookup for NAME with a qtype,
- * one seek and a walk of the name's own entries for NAME of every type, a
- * walk of the whole cache (in hash order, so a subtree's entries lie
- * anywhere in it) for TREE and NEGATIVE, and constant for ALL (the databases are emptied page by page). TDNS_EINVAL for a missing
+ * removed (0 is no error). The work is one seek and a walk of the name's
+ * own entries for NAME (of qtype, or of every type), a walk of the whole
+ * cache (in hash order, so a subtree's entries lie anywhere in it) for
+ * TREE and NEGATIVE, and constant for ALL (the databases are emptied page by page). TDNS_EINVAL for a missing
  * or over-long key; store errors as store.h (abort t then).
  * In-process memory of the resolvers (their failure caches) is not
  * touched here: resolve.h resolver_cache_flushed.
