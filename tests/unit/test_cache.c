@@ -305,7 +305,7 @@ static size_t ckey_of(const uint8_t *rkey, size_t rlen, uint8_t *out)
  * entry (its expiry || its key), every index entry names a cache entry of
  * that expiry, both hold as many (so exactly one each), and the size
  * account is the sum of the cache's keys and values. Every cache key is
- * the record key under its hash (ckey_of). Returns the number of cache
+ * the record key under its name's hash (ckey_of). Returns the number of cache
  * entries. */
 static size_t check_index(struct tdns_store *s)
 {
