@@ -1621,11 +1621,22 @@ enum tdns_status cache_flush(struct tdns_txn *t, enum cache_flush_what what,
 			     const uint8_t *qkey, size_t qkey_len, uint16_t qtype,
 			     size_t *removed)
 {
+	struct cache_flush_walk w = { .len = 0 };
+
+	return cache_flush_step(t, what, qkey, qkey_len, qtype, 0, &w, removed);
+}
+
+enum tdns_status cache_flush_step(struct tdns_txn *t, enum cache_flush_what what,
+				  const uint8_t *qkey, size_t qkey_len,
+				  uint16_t qtype, size_t step,
+				  struct cache_flush_walk *w, size_t *removed)
+{
 	struct tdns_cursor *c = NULL;
 	struct tdns_val k, v;
 	struct ckey ck, range;
 	uint64_t bytes = 0, before;
-	size_t n = 0, plen = 0;
+	size_t n = 0, plen = 0, visited = 0;
+	bool more = false;
 	enum tdns_status st;
 
 	if (removed != NULL)
@@ -1633,6 +1644,8 @@ enum tdns_status cache_flush(struct tdns_txn *t, enum cache_flush_what what,
 	if (what != CACHE_FLUSH_NEGATIVE && what != CACHE_FLUSH_ALL &&
 	    (qkey == NULL || qkey_len > NAME_KEY_MAX))
 		return TDNS_EINVAL;
+	if (w->done)
+		return TDNS_OK;
 	if (what == CACHE_FLUSH_ALL) {
 		n = store_count(t, TDNS_DB_CACHE);
 		st = clear_in_txn(t);
@@ -1650,16 +1663,31 @@ enum tdns_status cache_flush(struct tdns_txn *t, enum cache_flush_what what,
 	if (what == CACHE_FLUSH_NAME) {
 		ckey_of(&range, qkey, qkey_len, qtype);
 		plen = qtype != 0 ? range.len : range.len - 2;
+		step = 0;
 	}
 	if (st == TDNS_OK)
 		st = store_cursor_open(t, TDNS_DB_CACHE, &c);
 	if (st == TDNS_OK)
-		st = store_cursor_seek(c, plen > 0 ? range.b : NULL, plen, &k, &v);
+		st = plen > 0 ? store_cursor_seek(c, range.b, plen, &k, &v)
+			      : store_cursor_seek(c, w->len > 0 ? w->key : NULL,
+						  w->len, &k, &v);
 	while (st == TDNS_OK) {
 		if (plen > 0 && (k.len < plen || memcmp(k.data, range.b, plen) != 0))
 			break; /* past the name's range */
-		if (k.len <= 4 || k.len > CKEY_MAX ||
-		    !flush_match(k.data + 4, k.len - 4, &v, what, qkey, qkey_len)) {
+		if (k.len <= 4 || k.len > CKEY_MAX) {
+			st = store_cursor_next(c, &k, &v); /* not a cache key */
+			continue;
+		}
+		if (step != 0 && visited == step) {
+			/* The next step seeks to this key, or the one after it
+			 * if it goes in between. */
+			w->len = k.len;
+			memcpy(w->key, k.data, k.len);
+			more = true;
+			break;
+		}
+		visited++;
+		if (!flush_match(k.data + 4, k.len - 4, &v, what, qkey, qkey_len)) {
 			st = store_cursor_next(c, &k, &v);
 			continue;
 		}
@@ -1682,8 +1710,11 @@ enum tdns_status cache_flush(struct tdns_txn *t, enum cache_flush_what what,
 		st = bytes_set(t, bytes);
 out:
 	store_cursor_close(c);
-	if (st == TDNS_OK && removed != NULL)
-		*removed = n;
+	if (st == TDNS_OK) {
+		w->done = !more;
+		if (removed != NULL)
+			*removed = n;
+	}
 	return st;
 }
 

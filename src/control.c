@@ -316,30 +316,43 @@ out:
 	store_abort(t);
 }
 
-/* One flush in its own write transaction; the workers are told before the
- * command answers, so the next query after "ok" cannot be answered from
- * a failure they remembered. */
+/* A flush, in steps of CACHE_FLUSH_STEP entries each in its own write
+ * transaction, so that the workers' cache writes never wait for a walk
+ * of the whole cache. The workers are told before the command answers,
+ * so the next query after "ok" cannot be answered from a failure they
+ * remembered. A failing step keeps what the steps before it removed, and
+ * the error says how many. */
 static void flush(struct req *r, enum cache_flush_what what, const uint8_t *key,
 		  size_t klen, uint16_t type)
 {
+	struct cache_flush_walk w = { .len = 0 };
 	struct tdns_txn *t = NULL;
-	size_t n = 0;
-	enum tdns_status st;
+	size_t n = 0, step_n;
+	enum tdns_status st = TDNS_OK;
 
-	st = store_begin(r->c->ops.store, true, &t);
-	if (st == TDNS_OK)
-		st = cache_flush(t, what, key, klen, type, &n);
-	if (st == TDNS_OK) {
-		st = store_commit(t);
+	while (st == TDNS_OK && !w.done) {
+		st = store_begin(r->c->ops.store, true, &t);
+		if (st == TDNS_OK)
+			st = cache_flush_step(t, what, key, klen, type, CACHE_FLUSH_STEP,
+					      &w, &step_n);
+		if (st == TDNS_OK) {
+			st = store_commit(t);
+			t = NULL;
+		}
+		store_abort(t);
 		t = NULL;
+		if (st == TDNS_OK)
+			n += step_n;
 	}
-	store_abort(t);
-	if (st != TDNS_OK) {
-		fail(r, "cache flush: %s", tdns_strerror(st));
-		return;
-	}
+	/* Also after a failing step: the steps before it may have removed
+	 * entries, and forgetting failures is always safe. */
 	if (r->c->ops.flushed != NULL)
 		r->c->ops.flushed(r->c->ops.ctx);
+	if (st != TDNS_OK) {
+		fail(r, "cache flush: %s (%zu entr%s removed before it)",
+		     tdns_strerror(st), n, n == 1 ? "y" : "ies");
+		return;
+	}
 	fprintf(r->out, "removed %zu cache entr%s\n", n, n == 1 ? "y" : "ies");
 	log_info("cache flush: %zu entr%s removed (tierdns-control)", n,
 		 n == 1 ? "y" : "ies");

@@ -2,7 +2,7 @@
  * tierdns-cache-stall - how long one cache write holds LMDB's single
  * writer while the cache is at its size bound. A measurement, not a test.
  *
- *   tierdns-cache-stall [-n ENTRIES] [-i INSERTS]
+ *   tierdns-cache-stall [-n ENTRIES] [-i INSERTS] [-f [-S STEP]]
  *
  * In a fresh temporary store (NOSYNC, as the local tier opens it) it fills
  * a cache of ENTRIES answers (default 100000, all of one size, TTLs spread
@@ -12,7 +12,12 @@
  * every ten answers, so that every further answer has to evict. Each call
  * is timed (CLOCK_MONOTONIC); it prints the longest, the median and the
  * 99.9th percentile per phase, the longest in CPU time of the thread, and
- * how many calls evicted how many entries.
+ * how many calls evicted how many entries. With -f it then flushes as
+ * tierdns-control's "cache flush-zone" does, each write transaction timed:
+ * a subtree that holds nothing (a walk of the whole cache that removes
+ * nothing), once in one transaction and once in steps of STEP entries
+ * (default CACHE_FLUSH_STEP; 0: one transaction), then example., which
+ * holds every entry, in steps of STEP.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -191,12 +196,75 @@ out:
 	return st;
 }
 
+/* Flush the subtree of name (text, absolute) in steps of step entries (0:
+ * one transaction), each write transaction timed into ph. */
+static enum tdns_status timed_flush(struct tdns_store *s, const char *name,
+				    size_t step, struct phase *ph)
+{
+	struct cache_flush_walk w = { .len = 0 };
+	uint8_t wire[NAME_WIRE_MAX], key[NAME_KEY_MAX];
+	struct tdns_txn *t = NULL;
+	size_t wlen = 0, klen, n;
+	uint64_t t0, t1, c0, c1;
+	enum tdns_status st;
+
+	/* name: labels of the form "label." only */
+	for (const char *p = name; *p != '\0';) {
+		const char *dot = strchr(p, '.');
+
+		if (dot == NULL || dot == p || wlen + (size_t)(dot - p) + 2 > sizeof(wire))
+			return TDNS_EINVAL;
+		wire[wlen++] = (uint8_t)(dot - p);
+		memcpy(wire + wlen, p, (size_t)(dot - p));
+		wlen += (size_t)(dot - p);
+		p = dot + 1;
+	}
+	wire[wlen++] = 0;
+	st = name_key_from_wire(wire, wlen, key, &klen);
+	while (st == TDNS_OK && !w.done) {
+		c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+		t0 = clock_ns(CLOCK_MONOTONIC);
+		st = store_begin(s, true, &t);
+		if (st == TDNS_OK)
+			st = cache_flush_step(t, CACHE_FLUSH_TREE, key, klen, 0, step, &w, &n);
+		if (st == TDNS_OK) {
+			st = store_commit(t);
+			t = NULL;
+		}
+		store_abort(t);
+		t = NULL;
+		t1 = clock_ns(CLOCK_MONOTONIC);
+		c1 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+		if (c1 - c0 > ph->cpu_max)
+			ph->cpu_max = c1 - c0;
+		ph->ns[ph->calls++] = t1 - t0;
+		ph->evicted += n;
+	}
+	return st;
+}
+
+static void report_flush(const char *what, struct phase *ph)
+{
+	if (ph->calls == 0)
+		return;
+	qsort(ph->ns, ph->calls, sizeof(*ph->ns), cmp_u64);
+	printf("%s: %zu transactions, longest %.3f ms (CPU %.3f ms), median %.3f ms; "
+	       "%zu entries removed\n",
+	       what, ph->calls, (double)ph->ns[ph->calls - 1] / 1e6,
+	       (double)ph->cpu_max / 1e6, (double)ph->ns[ph->calls / 2] / 1e6,
+	       ph->evicted);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: tierdns-cache-stall [-n ENTRIES] [-i INSERTS]\n"
 		   "  -n, --entries N   answers the budget holds (default 100000)\n"
 		   "  -i, --inserts N   answers stored one by one once full "
-		   "(default 50000)\n");
+		   "(default 50000)\n"
+		   "  -f, --flush       then time flush-zone in one transaction "
+		   "and in steps\n"
+		   "  -S, --step N      entries a step of the flush visits "
+		   "(default CACHE_FLUSH_STEP, 0: all)\n");
 }
 
 int main(int argc, char **argv)
@@ -204,6 +272,8 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "entries", required_argument, NULL, 'n' },
 		{ "inserts", required_argument, NULL, 'i' },
+		{ "flush", no_argument, NULL, 'f' },
+		{ "step", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -211,20 +281,25 @@ int main(int argc, char **argv)
 	struct tdns_cache_cfg cfg = { .max_ttl = 86400 };
 	struct tdns_cache_value v = { 0 };
 	struct tdns_store *s = NULL;
-	struct phase fill = { 0 }, steady = { 0 };
+	struct phase fill = { 0 }, steady = { 0 }, whole = { 0 }, stepped = { 0 },
+		     zone = { 0 };
 	char dir[] = "/tmp/tierdns-stall-XXXXXX", path[64];
 	uint8_t qkey[NAME_KEY_MAX];
-	size_t entries = 100000, inserts = 50000, qlen, esize, i;
+	size_t entries = 100000, inserts = 50000, step = CACHE_FLUSH_STEP, qlen, esize, i;
 	uint64_t rng = 0x9e3779b97f4a7c15u, now = STALL_T0;
-	bool made = false;
+	bool made = false, flush = false;
 	enum tdns_status st = TDNS_OK;
 	int c, help = 0, ret = 1;
 
-	while ((c = getopt_long(argc, argv, "n:i:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:i:fS:h", longopts, NULL)) != -1) {
 		if (c == 'n')
 			entries = strtoul(optarg, NULL, 10);
 		else if (c == 'i')
 			inserts = strtoul(optarg, NULL, 10);
+		else if (c == 'f')
+			flush = true;
+		else if (c == 'S')
+			step = strtoul(optarg, NULL, 10);
 		else
 			help = c == 'h' ? 1 : 2;
 	}
@@ -236,7 +311,12 @@ int main(int argc, char **argv)
 	log_init("tierdns-cache-stall", TDNS_LOG_WARN);
 	fill.ns = calloc(entries / STALL_BATCH + 1, sizeof(*fill.ns));
 	steady.ns = calloc(inserts + 1, sizeof(*steady.ns));
-	if (fill.ns == NULL || steady.ns == NULL || mkdtemp(dir) == NULL) {
+	whole.ns = calloc(1, sizeof(*whole.ns));
+	/* steps of at least one entry each, and the last */
+	stepped.ns = calloc(entries / (step > 0 ? step : entries) + 2, sizeof(*stepped.ns));
+	zone.ns = calloc(entries / (step > 0 ? step : entries) + 2, sizeof(*zone.ns));
+	if (fill.ns == NULL || steady.ns == NULL || whole.ns == NULL ||
+	    stepped.ns == NULL || zone.ns == NULL || mkdtemp(dir) == NULL) {
 		perror("tierdns-cache-stall");
 		goto out;
 	}
@@ -260,12 +340,22 @@ int main(int argc, char **argv)
 			now++;
 		st = timed_store(s, &cfg, i, 1, false, &rng, now, &steady);
 	}
+	if (st == TDNS_OK && flush) {
+		st = timed_flush(s, "absent.example.", 0, &whole);
+		if (st == TDNS_OK)
+			st = timed_flush(s, "absent.example.", step, &stepped);
+		if (st == TDNS_OK)
+			st = timed_flush(s, "example.", step, &zone);
+	}
 	if (st != TDNS_OK) {
 		fprintf(stderr, "tierdns-cache-stall: %s\n", tdns_strerror(st));
 		goto out;
 	}
 	report("fill, cache_store_many of 64", &fill);
 	report("full, cache_store of 1", &steady);
+	report_flush("flush-zone absent.example. in one transaction", &whole);
+	report_flush("flush-zone absent.example. in steps", &stepped);
+	report_flush("flush-zone example. in steps", &zone);
 	ret = 0;
 out:
 	cache_value_clear(&v);
@@ -279,5 +369,8 @@ out:
 	}
 	free(fill.ns);
 	free(steady.ns);
+	free(whole.ns);
+	free(stepped.ns);
+	free(zone.ns);
 	return ret;
 }

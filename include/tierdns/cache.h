@@ -90,6 +90,7 @@
 
 #include "tierdns/answer.h"
 #include "tierdns/msg.h"
+#include "tierdns/name.h"
 #include "tierdns/qctx.h"
 #include "tierdns/status.h"
 #include "tierdns/store.h"
@@ -365,14 +366,43 @@ enum cache_flush_what {
  * removed (0 is no error). The work is one seek and a walk of the name's
  * own entries for NAME (of qtype, or of every type), a walk of the whole
  * cache (in hash order, so a subtree's entries lie anywhere in it) for
- * TREE and NEGATIVE, and constant for ALL (the databases are emptied page by page). TDNS_EINVAL for a missing
- * or over-long key; store errors as store.h (abort t then).
+ * TREE and NEGATIVE, and constant for ALL (the databases are emptied page
+ * by page). TDNS_EINVAL for a missing or over-long key; store errors as
+ * store.h (abort t then).
  * In-process memory of the resolvers (their failure caches) is not
  * touched here: resolve.h resolver_cache_flushed.
  */
 enum tdns_status cache_flush(struct tdns_txn *t, enum cache_flush_what what,
 			     const uint8_t *qkey, size_t qkey_len, uint16_t qtype,
 			     size_t *removed);
+
+/* Entries one step of a walking flush visits (cache_flush_step): at most
+ * a millisecond or two of LMDB's single writer when every one of them is
+ * removed, so that the workers' cache writes never wait longer than that
+ * for a flush, whatever the cache's size (tierdns-cache-stall -f -S N
+ * measures a step of N). */
+#define CACHE_FLUSH_STEP 512
+
+/* Where a walking flush goes on from. Zero it before the first step. */
+struct cache_flush_walk {
+	size_t len;                    /* the key to go on from: key[0..len) */
+	uint8_t key[4 + RECORD_KEY_MAX];
+	bool done;                     /* nothing is left to visit */
+};
+
+/*
+ * One step of cache_flush: the same removals, but a TREE or NEGATIVE walk
+ * visits at most `step` entries (0: all) in t, from where w says, and
+ * leaves w where the next step goes on, each step in its own write
+ * transaction. NAME and ALL are done in one step. Entries stored between
+ * the steps may be removed or not, as if stored before or after the whole
+ * flush; every entry there when the first step began and still there is
+ * visited once. *removed is this step's.
+ */
+enum tdns_status cache_flush_step(struct tdns_txn *t, enum cache_flush_what what,
+				  const uint8_t *qkey, size_t qkey_len,
+				  uint16_t qtype, size_t step,
+				  struct cache_flush_walk *w, size_t *removed);
 
 /* Entries evicted by this process to keep the cache within its budget
  * (any thread; a relaxed read). */

@@ -2402,6 +2402,131 @@ static void test_flush_name_range(void **state)
 	store_abort(t);
 }
 
+/* Run flush case fc on s in steps of `step` entries, each step in its own
+ * write transaction (cache_flush_step); between the steps, between(s, i)
+ * when given. Returns the steps taken, adds the entries removed to *n. */
+static size_t flush_in_steps(struct tdns_store *s, const struct flush_case *fc,
+			     size_t step, void (*between)(struct tdns_store *, size_t),
+			     size_t *n)
+{
+	struct cache_flush_walk w = { .len = 0 };
+	uint8_t key[NAME_KEY_MAX];
+	size_t klen = 0, steps = 0, removed;
+	struct tdns_txn *t = NULL;
+
+	if (fc->name != NULL)
+		qkey_of(fc->name, key, &klen);
+	while (!w.done) {
+		assert_true(steps <= FLUSH_N + 1); /* it ends */
+		if (steps > 0 && between != NULL)
+			between(s, steps);
+		assert_int_equal(store_begin(s, true, &t), TDNS_OK);
+		assert_int_equal(cache_flush_step(t, fc->kind, fc->name != NULL ? key : NULL,
+						  klen, fc->qtype, step, &w, &removed),
+				 TDNS_OK);
+		assert_int_equal(store_commit(t), TDNS_OK);
+		*n += removed;
+		steps++;
+	}
+	return steps;
+}
+
+/* Every flush case in steps of 1, 2, 3 and 8 entries removes what the
+ * flush in one transaction does, with the index and the size account in
+ * step; a walk of the whole cache (TREE, NEGATIVE) takes as many steps as
+ * the step size says, the name's range and ALL one. */
+static void test_flush_steps(void **state)
+{
+	static const size_t steps[] = { 1, 2, 3, 8 };
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(flush_cases) / sizeof(flush_cases[0]); c++) {
+		const struct flush_case *fc = &flush_cases[c];
+
+		for (size_t j = 0; j < sizeof(steps) / sizeof(steps[0]); j++) {
+			bool walks = fc->kind == CACHE_FLUSH_TREE ||
+				     fc->kind == CACHE_FLUSH_NEGATIVE;
+			size_t n = 0, want = 0, took;
+			struct tdns_store *s;
+			char dir[64];
+
+			tu_tmpdir(dir);
+			s = open_store(dir, 0);
+			flush_fill(s);
+			took = flush_in_steps(s, fc, steps[j], NULL, &n);
+			if (took != (walks ? (FLUSH_N + steps[j] - 1) / steps[j] : 1))
+				fail_msg("%s in steps of %zu: %zu steps", fc->what,
+					 steps[j], took);
+			for (size_t i = 0; i < FLUSH_N; i++) {
+				bool gone = (fc->removed >> i) & 1u;
+
+				want += gone;
+				if (lookup_status(s, flush_entries[i].qname,
+						  flush_entries[i].qtype, T0 + 1) !=
+				    (gone ? TDNS_ENOTFOUND : TDNS_OK))
+					fail_msg("%s in steps of %zu: entry %zu is %s",
+						 fc->what, steps[j], i,
+						 gone ? "still there" : "gone");
+			}
+			assert_int_equal(n, want);
+			assert_int_equal(check_index(s), FLUSH_N - want);
+			store_close(s);
+			tu_rmdir(dir);
+		}
+	}
+}
+
+/* Between the steps of a walk: every entry but host.example. (7) and
+ * alias.site. (6) removed by a flush of its name, and a new name stored
+ * under site. */
+static void flush_others(struct tdns_store *s, size_t i)
+{
+	static const struct flush_case late = {
+		"late", CACHE_FLUSH_NAME, NULL, 0, 0,
+	};
+	const char *an[] = { "late.site. 300 IN A 192.0.2.9", NULL };
+	ldns_rdf *qn = dname("late.site.");
+	ldns_pkt *resp = mkreply("late.site.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR,
+				 an, NULL, NULL);
+	size_t n = 0;
+
+	assert_int_equal(tu_cache_insert(s, &cfg, qn, LDNS_RR_TYPE_A, resp, T0), TDNS_OK);
+	ldns_rdf_deep_free(qn);
+	ldns_pkt_free(resp);
+	if (i != 1)
+		return;
+	for (size_t e = 0; e < 6; e++) {
+		struct flush_case one = late;
+
+		one.name = flush_entries[e].qname;
+		flush_in_steps(s, &one, 0, NULL, &n);
+	}
+}
+
+/* A walk in steps goes on from where it stopped however the cache changed
+ * in between: the entry it was to visit next removed (with most others),
+ * new entries stored. alias.site., there from the start, still goes;
+ * host.example. stays; the walk ends, and the index follows. */
+static void test_flush_steps_interleaved(void **state)
+{
+	static const struct flush_case zone = {
+		"site.", CACHE_FLUSH_TREE, "site.", 0, 0,
+	};
+	struct fixture *f = *state;
+	size_t n = 0, took;
+
+	flush_fill(f->s);
+	took = flush_in_steps(f->s, &zone, 1, flush_others, &n);
+	assert_true(took >= 2);
+	assert_int_equal(lookup_status(f->s, "alias.site.", LDNS_RR_TYPE_A, T0 + 1),
+			 TDNS_ENOTFOUND);
+	assert_int_equal(lookup_status(f->s, "host.example.", LDNS_RR_TYPE_A, T0 + 1),
+			 TDNS_OK);
+	assert_int_equal(check_index(f->s),
+			 1 + (lookup_status(f->s, "late.site.", LDNS_RR_TYPE_A, T0 + 1) ==
+			      TDNS_OK));
+}
+
 /* A flush of a name without one, or with a key longer than a name key,
  * is refused and removes nothing. */
 static void test_flush_bad_args(void **state)
@@ -2456,6 +2581,8 @@ int main(void)
 		cmocka_unit_test(test_flush),
 		cmocka_unit_test_setup_teardown(test_flush_name_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_bad_args, setup, teardown),
+		cmocka_unit_test(test_flush_steps),
+		cmocka_unit_test_setup_teardown(test_flush_steps_interleaved, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hit_edges, setup, teardown),
 	};
 
