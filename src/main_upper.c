@@ -6,7 +6,7 @@
  * auth_answer(). Each batch of UDP queries (and each TCP query) runs in a
  * fresh read snapshot, so zones that tierdns-zone commits while the server
  * runs are served at once. Each worker keeps its own copy of the zone list
- * (zonedb_cache), re-read when the snapshot's transaction id changes.
+ * (zonedb_cache), re-read when a commit changed the zones.
  *
  * Zone transfers out (xfr.h) are streamed by the worker that took the
  * query; NOTIFY to secondaries (notify.h) and the secondary zones'

@@ -119,6 +119,10 @@ struct memo {
  *   then `pending`, and that transaction alone treats X as a wall (its
  *   copies are likely good, but a commit that failed after LMDB let go of
  *   its lock may have left X to another process).
+ * - Each write transaction also sets changed[db] to X at its first write
+ *   of db: what a reader derived from a whole database in snapshot C is
+ *   good in S under the same rules, with changed[db] for the stamp
+ *   (store_db_unchanged).
  * The stamps are stored before LMDB publishes the commit and loaded after a
  * renewal has read it, so a reader that sees a commit sees its stamps.
  */
@@ -130,7 +134,9 @@ struct stamps {
 	_Atomic uint64_t pending; /* the id this handle is committing, or 0 */
 	_Atomic uint64_t checked; /* store_txn_checked: its snapshot, or 0 */
 	_Atomic uint64_t cleared[TDNS_DB_COUNT_];
-	_Atomic uint64_t stamp[STAMPS];
+	/* Written once per commit: apart from what the lookups read. */
+	_Alignas(64) _Atomic uint64_t changed[TDNS_DB_COUNT_];
+	_Alignas(64) _Atomic uint64_t stamp[STAMPS];
 };
 
 /* What a write transaction puts is also handed to the memo of its
@@ -174,6 +180,7 @@ struct tdns_txn {
 	/* A write transaction: whether it changed anything, and what it
 	 * writes through (allocated at its first such put). */
 	bool dirty;
+	bool changed[TDNS_DB_COUNT_]; /* databases it set stamps->changed of */
 	bool checked; /* store_txn_checked */
 	uint64_t pending; /* the id it set as the store's pending, or 0 */
 	struct through_list *through;
@@ -855,6 +862,11 @@ static void write_mark(struct tdns_txn *t, enum tdns_db db, const uint8_t *key,
 	uint64_t h;
 
 	t->dirty = true;
+	if (!t->changed[db]) {
+		t->changed[db] = true;
+		atomic_store_explicit(&t->s->stamps->changed[db],
+				      (uint64_t)mdb_txn_id(t->txn), memory_order_release);
+	}
 	if (klen > MEMO_KEY_MAX || db_walked[db])
 		return;
 	h = key_hash(t->s, db, key, klen);
@@ -1087,6 +1099,17 @@ uint64_t store_txn_id(struct tdns_txn *t)
 static bool db_ok(enum tdns_db db)
 {
 	return (unsigned)db < TDNS_DB_COUNT_;
+}
+
+bool store_db_unchanged(const struct tdns_txn *t, enum tdns_db db, uint64_t since)
+{
+	const struct stamps *sp = t->s->stamps;
+
+	if (t->write || !db_ok(db) || t->snap == 0 || since == 0 || since > t->snap ||
+	    since < t->wall)
+		return false;
+	return atomic_load_explicit(&sp->changed[db], memory_order_acquire) <= since &&
+	       atomic_load_explicit(&sp->cleared[db], memory_order_acquire) <= since;
 }
 
 enum tdns_status store_get(struct tdns_txn *t, enum tdns_db db, const uint8_t *key,

@@ -906,6 +906,21 @@ static enum tdns_status zc_refresh(struct zonedb_cache *c, struct tdns_txn *t,
 	return TDNS_OK;
 }
 
+/* Whether c's list is that of snapshot id of t: read from it, or from an
+ * earlier one when neither the zones nor their records changed since
+ * (store_db_unchanged), which makes it id's list too. The other databases
+ * (the cache above all) change at every commit of a resolver. */
+static bool zc_current(struct zonedb_cache *c, const struct tdns_txn *t, uint64_t id)
+{
+	if (c->txn_id == id)
+		return true;
+	if (c->txn_id == 0 || !store_db_unchanged(t, TDNS_DB_ZONES, c->txn_id) ||
+	    !store_db_unchanged(t, TDNS_DB_RR, c->txn_id))
+		return false;
+	c->txn_id = id;
+	return true;
+}
+
 static const struct zc_zone *zc_lookup(const struct zonedb_cache *c,
 				       const uint8_t *key, size_t klen)
 {
@@ -937,7 +952,7 @@ enum tdns_status zonedb_cache_find(struct zonedb_cache *c, struct tdns_txn *t,
 	*has_cuts = true;
 	if (id == 0)
 		return zonedb_find(t, key, klen, apex_len, meta);
-	if (c->txn_id != id) {
+	if (!zc_current(c, t, id)) {
 		enum tdns_status st = zc_refresh(c, t, id);
 
 		if (st != TDNS_OK)
@@ -972,7 +987,7 @@ bool zonedb_cache_empty(struct zonedb_cache *c, struct tdns_txn *t)
 {
 	uint64_t id = store_txn_id(t);
 
-	if (id == 0 || (c->txn_id != id && zc_refresh(c, t, id) != TDNS_OK))
+	if (id == 0 || (!zc_current(c, t, id) && zc_refresh(c, t, id) != TDNS_OK))
 		return false;
 	return c->n == 0 && !c->bypass;
 }

@@ -20,7 +20,8 @@
 # short names exercise: the memo's key limit, the name key's word copies),
 # LOCAL_ARGS to the measured
 # tierdns-local (e.g. "--rpz FILE" for the cost of a blocklist that the
-# names pass). valhit and valmiss are hit and miss with validation on: the
+# names pass), LOCAL_ZONES master files (space-separated) loaded into its
+# store as static zones before it starts. valhit and valmiss are hit and miss with validation on: the
 # zone signed as tools/bench.sh signs it (ECDSA P-256, NSEC3), served by a
 # second tierdns-upper, the measured tierdns-local given its DS as the
 # trust anchor and primed with a few other names (the DNSKEY and DS are
@@ -68,6 +69,7 @@ sleep 0.5
 run() { # tag prime replay cmd...
   local tag=$1 prime=$2 replay=$3; shift 3
   local p=$(port); rm -rf $w/loc
+  for zf in ${LOCAL_ZONES-}; do $b/tierdns-zone --db $w/loc load $zf >/dev/null 2>&1 || { echo "cannot load $zf" >&2; exit 1; }; done
   valgrind --tool=callgrind --callgrind-out-file=$w/cg.$tag.%p "$@" --port $p >/dev/null 2>&1 & local pid=$!
   for i in $(seq 60); do dig @127.0.0.1 -p $p ns.bench. +tries=1 +time=1 >/dev/null 2>&1 && break; sleep 0.5; done
   for pf in $prime; do dnsperf -s 127.0.0.1 -p $p -d $pf -n 1 -c 1 -q 10 -t 10 >/dev/null 2>&1; sleep 0.2; done

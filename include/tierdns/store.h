@@ -194,6 +194,14 @@ bool store_txn_follows_checked(struct tdns_txn *t);
  * 0 for a write transaction: its changes are not a committed snapshot. */
 uint64_t store_txn_id(struct tdns_txn *t);
 
+/* Whether no commit in (since, t's snapshot] changed database db, as far
+ * as this handle can tell: what a reader derived from the whole of db in
+ * snapshot `since` (a store_txn_id) is then still good in t's. False when
+ * unsure: t a write transaction or not renewed with a memo (store_renew),
+ * since later than t's snapshot, or a commit of another process or
+ * handle since. Costs two loads. */
+bool store_db_unchanged(const struct tdns_txn *t, enum tdns_db db, uint64_t since);
+
 /* Bytes of the map in use (pages * page size), for list/bench output. */
 size_t store_used_bytes(struct tdns_store *s);
 

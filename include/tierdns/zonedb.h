@@ -304,10 +304,12 @@ enum tdns_status zonedb_cache_new(struct zonedb_cache **out);
 void zonedb_cache_free(struct zonedb_cache *c);
 
 /* zonedb_find through the cache, plus *has_cuts (see above; true when not
- * known). The list is re-read whenever t reads another snapshot than the
- * one it was read from (store_txn_id), so a zone committed meanwhile is
- * seen by the next transaction begun or renewed. In a write transaction
- * (whose own changes are not a committed snapshot) the cache is bypassed. */
+ * known). The list is re-read when t reads another snapshot than the one
+ * it was read from (store_txn_id) unless no commit since changed the zones
+ * or the records (store_db_unchanged: a resolver's cache commits do not),
+ * so a zone committed meanwhile is seen by the next transaction begun or
+ * renewed. In a write transaction (whose own changes are not a committed
+ * snapshot) the cache is bypassed. */
 enum tdns_status zonedb_cache_find(struct zonedb_cache *c, struct tdns_txn *t,
 				   const uint8_t *key, size_t klen,
 				   size_t *apex_len, struct tdns_zone_meta *meta,

@@ -416,6 +416,75 @@ static void test_upper(void **state)
 	fx_free(f);
 }
 
+/* Find site.'s apex for www.site. through zc in r; the status. */
+static enum tdns_status find_site(struct zonedb_cache *zc, struct tdns_txn *r)
+{
+	static const uint8_t www_site[] = "\3www\4site";
+	struct tdns_zone_meta meta;
+	uint8_t key[NAME_KEY_MAX];
+	size_t klen, apex = 0;
+	bool cuts;
+	enum tdns_status st;
+
+	assert_int_equal(name_key_from_wire(www_site, sizeof(www_site), key, &klen), TDNS_OK);
+	st = zonedb_cache_find(zc, r, key, klen, &apex, &meta, &cuts);
+	if (st == TDNS_OK)
+		assert_int_equal(apex, 5); /* the key of site.: 4, "site" */
+	return st;
+}
+
+/* Commit one put of db in f's store. */
+static void commit_put(struct fx *f, enum tdns_db db, const char *key)
+{
+	struct tdns_txn *w = NULL;
+
+	assert_int_equal(store_begin(f->store, true, &w), TDNS_OK);
+	assert_int_equal(store_put(w, db, (const uint8_t *)key, strlen(key), "v", 1),
+			 TDNS_OK);
+	assert_int_equal(store_commit(w), TDNS_OK);
+}
+
+/* A worker's zone list (zonedb_cache) outlives the commits that change
+ * neither the zones nor their records, a resolver's cache writes: it is
+ * found in the next snapshot without one store operation (every one would
+ * fail). A commit of the records makes it read the store again, and the
+ * failure shows. */
+static void test_zone_list_kept(void **state)
+{
+	static const char *const zones[] = { ZONE_SITE, NULL };
+	struct fx *f = fx_new(zones);
+	struct zonedb_cache *zc = NULL;
+	struct tdns_txn *r = NULL;
+
+	(void)state;
+	assert_int_equal(zonedb_cache_new(&zc), TDNS_OK);
+	assert_int_equal(store_begin(f->store, false, &r), TDNS_OK);
+	store_reset(r);
+	assert_int_equal(store_renew(r), TDNS_OK);
+	assert_int_equal(find_site(zc, r), TDNS_OK);
+
+	commit_put(f, TDNS_DB_CACHE, "a cache key");
+	store_reset(r);
+	assert_int_equal(store_renew(r), TDNS_OK);
+	store_fault_arm_sticky(1);
+	assert_int_equal(find_site(zc, r), TDNS_OK);
+	assert_int_equal(store_fault_calls(), 0);
+	store_fault_arm(0);
+
+	commit_put(f, TDNS_DB_RR, "a record key");
+	store_reset(r);
+	assert_int_equal(store_renew(r), TDNS_OK);
+	store_fault_arm_sticky(1);
+	assert_int_not_equal(find_site(zc, r), TDNS_OK);
+	assert_true(store_fault_calls() > 0);
+	store_fault_arm(0);
+	assert_int_equal(find_site(zc, r), TDNS_OK);
+
+	store_abort(r);
+	zonedb_cache_free(zc);
+	fx_free(f);
+}
+
 /* ---- the local tier ---- */
 
 struct local_ctx {
@@ -550,6 +619,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_upper),
+		cmocka_unit_test(test_zone_list_kept),
 		cmocka_unit_test(test_local),
 	};
 

@@ -1236,6 +1236,92 @@ static void test_rdonly_sees_other_process(void **state)
 	store_close(reader);
 }
 
+/* Commit, in s, one put to db (or with clear, emptying db). */
+static void change_db(struct tdns_store *s, enum tdns_db db, bool clear)
+{
+	struct tdns_txn *w = NULL;
+
+	assert_int_equal(store_begin(s, true, &w), TDNS_OK);
+	if (clear)
+		assert_int_equal(store_clear(w, db), TDNS_OK);
+	else
+		put_str(w, db, "k", "v");
+	assert_int_equal(store_commit(w), TDNS_OK);
+}
+
+/* store_db_unchanged: a commit changes only the databases it writes or
+ * empties; whatever another process commits, it cannot tell; nor for a
+ * snapshot after the reader's, a write transaction or none. */
+static void test_db_unchanged(void **state)
+{
+	struct fx *f = *state;
+	struct tdns_store *s = NULL;
+	struct tdns_txn *r = NULL, *w = NULL;
+	uint64_t s1, s2, s3;
+	int status;
+	pid_t pid;
+
+	assert_int_equal(store_open(f->dir, NULL, &s), TDNS_OK);
+	assert_int_equal(store_begin(s, false, &r), TDNS_OK);
+	next_snapshot(r);
+	s1 = store_txn_id(r);
+	assert_true(store_db_unchanged(r, TDNS_DB_ZONES, s1));
+	assert_false(store_db_unchanged(r, TDNS_DB_ZONES, 0));
+	assert_false(store_db_unchanged(r, TDNS_DB_ZONES, s1 + 1));
+
+	change_db(s, TDNS_DB_CACHE, false);
+	next_snapshot(r);
+	s2 = store_txn_id(r);
+	assert_true(s2 > s1);
+	assert_false(store_db_unchanged(r, TDNS_DB_CACHE, s1));
+	assert_true(store_db_unchanged(r, TDNS_DB_CACHE, s2));
+	assert_true(store_db_unchanged(r, TDNS_DB_ZONES, s1));
+	assert_true(store_db_unchanged(r, TDNS_DB_RR, s1));
+
+	change_db(s, TDNS_DB_RR, false);
+	change_db(s, TDNS_DB_CACHE, false);
+	next_snapshot(r);
+	s3 = store_txn_id(r);
+	assert_false(store_db_unchanged(r, TDNS_DB_RR, s1));
+	assert_false(store_db_unchanged(r, TDNS_DB_RR, s2));
+	assert_true(store_db_unchanged(r, TDNS_DB_RR, s3));
+	assert_true(store_db_unchanged(r, TDNS_DB_ZONES, s1));
+
+	change_db(s, TDNS_DB_ZONES, true);
+	next_snapshot(r);
+	assert_false(store_db_unchanged(r, TDNS_DB_ZONES, s3));
+	assert_true(store_db_unchanged(r, TDNS_DB_RR, s3));
+	s3 = store_txn_id(r);
+
+	assert_int_equal(store_begin(s, true, &w), TDNS_OK);
+	assert_false(store_db_unchanged(w, TDNS_DB_RR, s3));
+	store_abort(w);
+
+	/* Another process writes only the cache: this one cannot know. */
+	store_reset(r);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct tdns_store *cs = NULL;
+		struct tdns_txn *ct = NULL;
+		int ok = store_open(f->dir, NULL, &cs) == TDNS_OK &&
+			 store_begin(cs, true, &ct) == TDNS_OK &&
+			 store_put(ct, TDNS_DB_CACHE, (const uint8_t *)"c", 1, "v", 1) ==
+				 TDNS_OK &&
+			 store_commit(ct) == TDNS_OK;
+
+		store_close(cs);
+		_exit(ok ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(store_renew(r), TDNS_OK);
+	assert_false(store_db_unchanged(r, TDNS_DB_RR, s3));
+	assert_true(store_db_unchanged(r, TDNS_DB_RR, store_txn_id(r)));
+	store_abort(r);
+	store_close(s);
+}
+
 /* A child that opens the store, takes `n` read transactions and dies
  * without ending them, as a daemon killed with -9 would: its reader slots
  * stay taken in lock.mdb. */
@@ -1382,6 +1468,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_rdonly_sees_other_process, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_db_unchanged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_readers_cleared_at_open, setup,
 						teardown),
 	};
