@@ -806,9 +806,17 @@ struct zc_zone {
 	bool has_cuts;
 };
 
+/* The zones' hash index: open addressing, at most half full. The zones
+ * come from the operator, so a fixed seed is enough: a query can only
+ * probe, and the clusters are the zones' own. */
+#define ZC_SEED 0x7a6f6e656c697374ull
+#define ZC_SCAN 8 /* up to this many zones, no index: zc_lookup */
+
 struct zonedb_cache {
 	struct zc_zone *zones;
 	size_t n, cap;
+	uint32_t *slot;  /* 1 + the index of a zone in zones, 0: empty */
+	size_t mask;     /* slots - 1; 0 while slot is NULL */
 	uint64_t txn_id; /* snapshot the list was read from; 0: none */
 	bool bypass;     /* the list skipped malformed entries: not used */
 };
@@ -824,6 +832,7 @@ void zonedb_cache_free(struct zonedb_cache *c)
 	if (c == NULL)
 		return;
 	free(c->zones);
+	free(c->slot);
 	free(c);
 }
 
@@ -874,6 +883,38 @@ static int zc_add(void *ctx, const uint8_t *apex, size_t apex_len,
 	return 0;
 }
 
+static size_t zc_home(const uint8_t *key, size_t klen, size_t mask)
+{
+	return (size_t)dns_key_hash(ZC_SEED, key, klen) & mask;
+}
+
+/* (Re)build c's hash index of its n zones. */
+static enum tdns_status zc_index(struct zonedb_cache *c)
+{
+	size_t slots = 8, i, h;
+
+	while (slots < 2 * c->n)
+		slots *= 2;
+	if (slots - 1 != c->mask || c->slot == NULL) {
+		uint32_t *ns = calloc(slots, sizeof(*ns));
+
+		if (ns == NULL)
+			return TDNS_ENOMEM;
+		free(c->slot);
+		c->slot = ns;
+		c->mask = slots - 1;
+	} else {
+		memset(c->slot, 0, slots * sizeof(*c->slot));
+	}
+	for (i = 0; i < c->n; i++) {
+		for (h = zc_home(c->zones[i].key, c->zones[i].len, c->mask);
+		     c->slot[h] != 0; h = (h + 1) & c->mask)
+			;
+		c->slot[h] = (uint32_t)(i + 1);
+	}
+	return TDNS_OK;
+}
+
 static enum tdns_status zc_refresh(struct zonedb_cache *c, struct tdns_txn *t,
 				   uint64_t id)
 {
@@ -891,6 +932,9 @@ static enum tdns_status zc_refresh(struct zonedb_cache *c, struct tdns_txn *t,
 	/* A malformed zone entry is skipped by the list but is an error to
 	 * zonedb_find: answer such a snapshot as zonedb_find does. */
 	c->bypass = c->n != store_count(t, TDNS_DB_ZONES);
+	st = c->n > ZC_SCAN ? zc_index(c) : TDNS_OK;
+	if (st != TDNS_OK)
+		return st;
 	for (i = 0; i < c->n && !c->bypass; i++) {
 		struct zc_zone *z = &c->zones[i];
 		struct cut_ctx cc = { z->len, false };
@@ -924,19 +968,21 @@ static bool zc_current(struct zonedb_cache *c, const struct tdns_txn *t, uint64_
 static const struct zc_zone *zc_lookup(const struct zonedb_cache *c,
 				       const uint8_t *key, size_t klen)
 {
-	size_t lo = 0, hi = c->n;
+	size_t h;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct zc_zone *z = &c->zones[mid];
-		int cmp = key_cmp(z->key, z->len, key, klen);
+	/* A few zones (the usual upper, a resolver's home.arpa.) cost less
+	 * than one hash: each compared by its length first. */
+	if (c->n <= ZC_SCAN) {
+		for (h = 0; h < c->n; h++)
+			if (c->zones[h].len == klen && memcmp(c->zones[h].key, key, klen) == 0)
+				return &c->zones[h];
+		return NULL;
+	}
+	for (h = zc_home(key, klen, c->mask); c->slot[h] != 0; h = (h + 1) & c->mask) {
+		const struct zc_zone *z = &c->zones[c->slot[h] - 1];
 
-		if (cmp == 0)
+		if (z->len == klen && memcmp(z->key, key, klen) == 0)
 			return z;
-		if (cmp < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
 	}
 	return NULL;
 }

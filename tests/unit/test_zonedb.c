@@ -242,6 +242,58 @@ static void test_cache_find(void **state)
 	zonedb_cache_free(zc);
 }
 
+/* With more zones than zc_lookup compares one by one (it then hashes),
+ * the cached list still finds what zonedb_find finds: 40 flat zones and a
+ * chain of 4 nested ones beside the fixture's 3, for names in each, below
+ * each, between them and outside all but the root. */
+static void test_cache_find_many(void **state)
+{
+	static const char *const chain[] = { "d.", "c.d.", "b.c.d.", "a.b.c.d." };
+	static const char *const names[] = {
+		"d.", "x.d.", "c.d.", "x.c.d.", "b.c.d.", "y.b.c.d.", "a.b.c.d.",
+		"x.a.b.c.d.", "q.b.a.site.", "webapp.site.", "many.", "x.many.",
+		"z40.many.", "z1.z2.many.", "other.",
+	};
+	struct fx *f = *state;
+	struct zonedb_cache *zc = NULL;
+	char text[256], name[64];
+	size_t i;
+
+	assert_int_equal(zonedb_cache_new(&zc), TDNS_OK);
+	store_reset(f->t);
+	for (i = 0; i < 40; i++) {
+		snprintf(text, sizeof(text), "$ORIGIN z%zu.many.\n@ 60 IN SOA ns hm %zu 1 1 1 1\n"
+			 "@ 60 IN NS ns\n", i, i + 1);
+		load(f->s, text);
+	}
+	for (i = 0; i < sizeof(chain) / sizeof(chain[0]); i++) {
+		snprintf(text, sizeof(text), "$ORIGIN %s\n@ 60 IN SOA ns hm %zu 1 1 1 1\n"
+			 "@ 60 IN NS ns\n", chain[i], 100 + i);
+		load(f->s, text);
+	}
+	assert_int_equal(store_renew(f->t), TDNS_OK);
+	for (i = 0; i < 40 + sizeof(names) / sizeof(names[0]); i++) {
+		uint8_t key[NAME_KEY_MAX];
+		size_t klen, want = 0, got = 0;
+		struct tdns_zone_meta wm, gm;
+		enum tdns_status wst, gst;
+		bool cuts;
+
+		if (i < 40)
+			snprintf(name, sizeof(name), "www.z%zu.many.", i);
+		else
+			snprintf(name, sizeof(name), "%s", names[i - 40]);
+		klen = key_of(name, key);
+		wst = zonedb_find(f->t, key, klen, &want, &wm);
+		gst = zonedb_cache_find(zc, f->t, key, klen, &got, &gm, &cuts);
+		if (wst != gst || (wst == TDNS_OK && (want != got || wm.serial != gm.serial)))
+			fail_msg("%s: zonedb_find %d, apex %zu, serial %u; the cache %d, "
+				 "apex %zu, serial %u", name, wst, want, wm.serial, gst,
+				 got, gm.serial);
+	}
+	zonedb_cache_free(zc);
+}
+
 static void test_find_without_root(void **state)
 {
 	struct fx *f = *state;
@@ -549,6 +601,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_find_closest_enclosing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_find_without_root, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_find, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_find_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_empty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_name_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_walk_skips_deeper_zones, setup, teardown),
