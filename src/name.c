@@ -163,6 +163,15 @@ int name_key_labels(const uint8_t *key, size_t key_len)
 	return key_scan(key, key_len, NULL);
 }
 
+int name_key_ancestors(const uint8_t *key, size_t key_len, size_t *ends)
+{
+	int n = key_scan(key, key_len, ends);
+
+	if (n >= 0)
+		ends[n] = key_len;
+	return n;
+}
+
 size_t name_key_prefix_len(const uint8_t *key, size_t key_len, int labels)
 {
 	size_t pos = 0;

@@ -87,15 +87,15 @@ enum tdns_status zonedb_get_meta(struct tdns_txn *t, const uint8_t *apex,
 enum tdns_status zonedb_find(struct tdns_txn *t, const uint8_t *key, size_t klen,
 			     size_t *apex_len, struct tdns_zone_meta *meta)
 {
-	int labels = name_key_labels(key, klen);
-	int l;
+	size_t ends[NAME_KEY_ENDS];
+	int l = name_key_ancestors(key, klen, ends);
 
-	if (labels < 0)
+	if (l < 0)
 		return TDNS_EINVAL;
 	/* RFC 1034 4.3.2 step 2: the longest ancestor (or the name itself)
 	 * that is a zone apex held here. */
-	for (l = labels; l >= 0; l--) {
-		size_t plen = name_key_prefix_len(key, klen, l);
+	for (; l >= 0; l--) {
+		size_t plen = ends[l];
 		enum tdns_status st = zonedb_get_meta(t, key, plen, meta);
 
 		if (st == TDNS_OK) {
@@ -993,7 +993,8 @@ enum tdns_status zonedb_cache_find(struct zonedb_cache *c, struct tdns_txn *t,
 				   bool *has_cuts)
 {
 	uint64_t id = store_txn_id(t);
-	int labels, l;
+	size_t ends[NAME_KEY_ENDS];
+	int l;
 
 	*has_cuts = true;
 	if (id == 0)
@@ -1010,12 +1011,12 @@ enum tdns_status zonedb_cache_find(struct zonedb_cache *c, struct tdns_txn *t,
 	 * common case) encloses nothing. */
 	if (c->n == 0)
 		return TDNS_ENOTFOUND;
-	labels = name_key_labels(key, klen);
-	if (labels < 0)
+	l = name_key_ancestors(key, klen, ends);
+	if (l < 0)
 		return TDNS_EINVAL;
 	/* RFC 1034 4.3.2 step 2, as zonedb_find. */
-	for (l = labels; l >= 0; l--) {
-		size_t plen = name_key_prefix_len(key, klen, l);
+	for (; l >= 0; l--) {
+		size_t plen = ends[l];
 		const struct zc_zone *z = zc_lookup(c, key, plen);
 
 		if (z != NULL) {

@@ -65,6 +65,13 @@ enum tdns_status name_key_to_wire(const uint8_t *key, size_t key_len,
 /* Number of labels in a key (root = 0); -1 if malformed. */
 int name_key_labels(const uint8_t *key, size_t key_len);
 
+/* The key's ancestors in one pass: its label count n (as name_key_labels,
+ * -1 if malformed), and for l = 0..n in ends[l] the length of the key of
+ * its ancestor with l labels, a prefix of key (ends[0] = 0, the root;
+ * ends[n] = key_len). ends: NAME_KEY_ENDS entries. */
+#define NAME_KEY_ENDS (NAME_KEY_MAX / 2 + 2)
+int name_key_ancestors(const uint8_t *key, size_t key_len, size_t *ends);
+
 /* Length of the key of the ancestor with `labels` labels (a prefix of key).
  * labels must be <= name_key_labels(key). */
 size_t name_key_prefix_len(const uint8_t *key, size_t key_len, int labels);

@@ -196,12 +196,14 @@ static void test_key_from_wire_malformed(void **state)
 static void test_key_malformed(void **state)
 {
 	uint8_t wire[NAME_WIRE_MAX];
-	size_t wlen;
+	size_t wlen, ends[NAME_KEY_ENDS];
 
 	(void)state;
 	assert_int_equal(name_key_labels((const uint8_t *)"\5ab", 3), -1);
 	assert_int_equal(name_key_labels((const uint8_t *)"\0", 1), -1);
 	assert_int_equal(name_key_labels((const uint8_t *)"\x40", 1), -1);
+	assert_int_equal(name_key_ancestors((const uint8_t *)"\5ab", 3, ends), -1);
+	assert_int_equal(name_key_ancestors((const uint8_t *)"\0", 1, ends), -1);
 	assert_int_equal(name_key_to_wire((const uint8_t *)"\4sit", 4, wire, &wlen),
 			 TDNS_EINVAL);
 }
@@ -209,7 +211,8 @@ static void test_key_malformed(void **state)
 static void test_prefix_and_subdomain(void **state)
 {
 	const uint8_t *k = (const uint8_t *)"\4site\6webapp\3www";
-	size_t klen = 16;
+	size_t klen = 16, ends[NAME_KEY_ENDS];
+	uint8_t many[NAME_KEY_MAX];
 
 	(void)state;
 	assert_int_equal(name_key_labels(k, klen), 3);
@@ -217,6 +220,19 @@ static void test_prefix_and_subdomain(void **state)
 	assert_int_equal(name_key_prefix_len(k, klen, 1), 5);
 	assert_int_equal(name_key_prefix_len(k, klen, 2), 12);
 	assert_int_equal(name_key_prefix_len(k, klen, 3), 16);
+	assert_int_equal(name_key_ancestors(k, klen, ends), 3);
+	assert_int_equal(ends[0], 0);
+	assert_int_equal(ends[1], 5);
+	assert_int_equal(ends[2], 12);
+	assert_int_equal(ends[3], 16);
+	assert_int_equal(name_key_ancestors(k, 0, ends), 0); /* the root */
+	assert_int_equal(ends[0], 0);
+	/* The most labels a key has: 127 of one byte, 254 bytes. */
+	for (size_t i = 0; i < NAME_KEY_MAX; i += 2)
+		memcpy(many + i, "\1a", 2);
+	assert_int_equal(name_key_ancestors(many, NAME_KEY_MAX, ends), 127);
+	assert_int_equal(ends[126], 252);
+	assert_int_equal(ends[127], NAME_KEY_MAX);
 	assert_true(name_key_is_subdomain(k, klen, k, 5));
 	assert_true(name_key_is_subdomain(k, klen, k, 0)); /* under the root */
 	assert_true(name_key_is_subdomain(k, klen, k, klen));
