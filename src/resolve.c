@@ -608,8 +608,9 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 	/* The snapshot stays open until the answer is encoded (auth.h,
 	 * cache.h); run_pipeline closes it. */
 	r->stage_txn = t;
-	/* Most resolvers have no static zone: then no lookup is tried. */
-	if (!zonedb_cache_empty(r->zc, t) &&
+	/* A name outside every static zone (with none, every name) is not
+	 * looked up in them. */
+	if (!zonedb_cache_outside(r->zc, t, q->qkey, q->qkey_len) &&
 	    auth_lookup(r->zc, t, q, a) == AUTH_ANSWERED) {
 		stats_inc(&r->stats.static_answers);
 		return PIPELINE_ANSWER;

@@ -1030,13 +1030,32 @@ enum tdns_status zonedb_cache_find(struct zonedb_cache *c, struct tdns_txn *t,
 	return TDNS_ENOTFOUND;
 }
 
-bool zonedb_cache_empty(struct zonedb_cache *c, struct tdns_txn *t)
+bool zonedb_cache_outside(struct zonedb_cache *c, struct tdns_txn *t,
+			  const uint8_t *key, size_t klen)
 {
 	uint64_t id = store_txn_id(t);
+	size_t ends[NAME_KEY_ENDS];
+	int l;
 
-	if (id == 0 || (!zc_current(c, t, id) && zc_refresh(c, t, id) != TDNS_OK))
+	if (id == 0 || (!zc_current(c, t, id) && zc_refresh(c, t, id) != TDNS_OK) ||
+	    c->bypass)
 		return false;
-	return c->n == 0 && !c->bypass;
+	if (c->n <= ZC_SCAN) {
+		/* name.h: a zone's key is a prefix of a well-formed key only
+		 * at a label boundary, so only where it encloses the name. */
+		for (size_t i = 0; i < c->n; i++)
+			if (c->zones[i].len <= klen &&
+			    memcmp(c->zones[i].key, key, c->zones[i].len) == 0)
+				return false;
+		return true;
+	}
+	l = name_key_ancestors(key, klen, ends);
+	if (l < 0)
+		return false;
+	for (; l >= 0; l--)
+		if (zc_lookup(c, key, ends[l]) != NULL)
+			return false;
+	return true;
 }
 
 void zonedb_print_zone(FILE *out, const uint8_t *apex, size_t apex_len,

@@ -315,9 +315,13 @@ enum tdns_status zonedb_cache_find(struct zonedb_cache *c, struct tdns_txn *t,
 				   size_t *apex_len, struct tdns_zone_meta *meta,
 				   bool *has_cuts);
 
-/* True when the snapshot t holds no zone at all (read through the cache as
- * zonedb_cache_find; false when unsure, e.g. in a write transaction or on
- * an error, so that the caller goes on to the full lookup). */
-bool zonedb_cache_empty(struct zonedb_cache *c, struct tdns_txn *t);
+/* True when the snapshot t holds no zone that is the name of key (a
+ * well-formed name key) or an ancestor of it, read through the cache as
+ * zonedb_cache_find; false when unsure (a write transaction, a list that
+ * skipped malformed entries, an error), so that the caller goes on to the
+ * full lookup. A resolver asks it before answering from its static zones:
+ * with a few zones it is a compare per zone. */
+bool zonedb_cache_outside(struct zonedb_cache *c, struct tdns_txn *t,
+			  const uint8_t *key, size_t klen);
 
 #endif

@@ -147,42 +147,83 @@ static bool cache_find(struct zonedb_cache *zc, struct tdns_txn *t,
 /* The cached zone list finds what zonedb_find finds, knows which zones
  * have a cut below their apex (NS of deeper zones held here do not count),
  * and follows commits at the next snapshot; a write transaction bypasses it. */
-/* zonedb_cache_empty: true only for a committed snapshot without zones;
- * a store with zones, a write transaction and a snapshot whose zone list
- * cannot be trusted all say "not empty" (the caller then looks up). */
-static void test_cache_empty(void **state)
+/* Whether the name of text is outside every zone of t through zc. */
+static bool outside(struct zonedb_cache *zc, struct tdns_txn *t, const char *name)
 {
+	uint8_t key[NAME_KEY_MAX];
+	size_t klen = key_of(name, key);
+
+	return zonedb_cache_outside(zc, t, key, klen);
+}
+
+/* zonedb_cache_outside: true only for a committed snapshot that holds no
+ * zone at or above the name, with a few zones (compared one by one) and
+ * with many (hashed); a store whose root zone encloses everything, a write
+ * transaction and a snapshot whose zone list cannot be trusted all say
+ * "not outside" (the caller then looks up). */
+static void test_cache_outside(void **state)
+{
+	static const char *const names[] = {
+		"z.", "www.z.", "y.", "www.y.", "zz.", "z3.many.", "a.z3.many.",
+		"many.", "z12.many.", "a.z12.many.", "x.z9.many.", ".",
+	};
 	struct fx *f = *state;
 	struct zonedb_cache *zc = NULL;
 	struct tdns_store *s = NULL;
 	struct tdns_txn *t = NULL, *w = NULL;
 	uint8_t key[NAME_KEY_MAX];
+	char text[160];
 	size_t klen;
 	char dir[64];
 
 	assert_int_equal(zonedb_cache_new(&zc), TDNS_OK);
-	assert_false(zonedb_cache_empty(zc, f->t));
+	assert_false(outside(zc, f->t, "example.com.")); /* the root zone */
+	assert_false(outside(zc, f->t, "webapp.site."));
 	tu_tmpdir(dir);
 	assert_int_equal(store_open(dir, NULL, &s), TDNS_OK);
 	assert_int_equal(store_begin(s, false, &t), TDNS_OK);
-	assert_true(zonedb_cache_empty(zc, t));
+	assert_true(outside(zc, t, "www.z."));
+	assert_true(outside(zc, t, "."));
 	store_reset(t);
-	/* A zone committed meanwhile is seen by the renewed snapshot. */
-	load(s, "$ORIGIN z.\n@ 60 IN SOA ns hm 1 1 1 1 1\n@ 60 IN NS ns\n");
+	/* A zone committed meanwhile is seen by the renewed snapshot; then
+	 * more than zc_lookup compares one by one. */
+	for (int round = 0; round < 2; round++) {
+		if (round == 0) {
+			load(s, "$ORIGIN z.\n@ 60 IN SOA ns hm 1 1 1 1 1\n@ 60 IN NS ns\n");
+		} else {
+			for (int i = 0; i < 12; i++) {
+				snprintf(text, sizeof(text), "$ORIGIN z%d.many.\n@ 60 IN SOA "
+					 "ns hm 1 1 1 1 1\n@ 60 IN NS ns\n", i);
+				load(s, text);
+			}
+		}
+		assert_int_equal(store_renew(t), TDNS_OK);
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			size_t apex;
+			struct tdns_zone_meta m;
+
+			klen = key_of(names[i], key);
+			if (outside(zc, t, names[i]) !=
+			    (zonedb_find(t, key, klen, &apex, &m) == TDNS_ENOTFOUND))
+				fail_msg("round %d: %s", round, names[i]);
+		}
+		store_reset(t);
+	}
 	assert_int_equal(store_renew(t), TDNS_OK);
-	assert_false(zonedb_cache_empty(zc, t));
+	assert_false(outside(zc, t, "www.z."));
+	assert_true(outside(zc, t, "www.y."));
 	store_abort(t);
 	assert_int_equal(store_begin(s, true, &w), TDNS_OK);
 	klen = key_of("z.", key);
 	assert_int_equal(zonedb_delete_zone(w, key, klen), TDNS_OK);
-	assert_false(zonedb_cache_empty(zc, w));
-	/* A malformed zone entry alone: the list skips it, so it is no proof
-	 * that the store is empty. */
+	assert_false(outside(zc, w, "www.y."));
+	/* A malformed zone entry: the list skips it, so it is no proof that
+	 * no zone encloses a name. */
 	key[klen] = 0;
 	assert_int_equal(store_put(w, TDNS_DB_ZONES, key, klen + 1, "bad", 3), TDNS_OK);
 	assert_int_equal(store_commit(w), TDNS_OK);
 	assert_int_equal(store_begin(s, false, &t), TDNS_OK);
-	assert_false(zonedb_cache_empty(zc, t));
+	assert_false(outside(zc, t, "www.y."));
 	store_abort(t);
 	store_close(s);
 	tu_rmdir(dir);
@@ -602,7 +643,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_find_without_root, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_find, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_find_many, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cache_empty, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_outside, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_name_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_walk_skips_deeper_zones, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_name_rrsets_and_get, setup, teardown),
