@@ -15,7 +15,9 @@
  * so both truncation paths are reached without another input format; bit
  * 1 appends an OPT with DO set (RFC 3225), so half the inputs ask for
  * DNSSEC (a query that has an OPT already then has two: FORMERR).
- * Every reply must parse, carry the query's ID and fit the transport.
+ * Every reply must parse, carry the query's ID and fit the transport, and
+ * be the same byte for byte when the zone is found through a worker's
+ * zone list (zonedb_cache) instead of the store.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -23,6 +25,7 @@
 
 #include "fuzz.h"
 #include "tierdns/auth.h"
+#include "tierdns/zonedb.h"
 #include "oracle.h"
 
 /* Kept in step with tests/fuzz/make_corpus.py, which asks these names. */
@@ -163,7 +166,11 @@ static size_t with_do(const uint8_t *data, size_t size, uint8_t *buf)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct tdns_store *store;
+	static struct zonedb_cache *zc;
 	static uint8_t out[WIRE_MAX_MSG], in[WIRE_MAX_MSG + DO_OPT_LEN];
+	static uint8_t out_zc[WIRE_MAX_MSG];
+	size_t zc_len = 0;
+	bool answered;
 	const struct tdns_auth_cfg cfg = { .version = "tierdns fuzz",
 					   .identity = "fuzz" };
 	struct tdns_txn *t = NULL;
@@ -173,6 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (store == NULL) {
 		fuzz_init();
 		store = fuzz_store_new(zones);
+		FUZZ_CHECK(zonedb_cache_new(&zc) == TDNS_OK);
 	}
 	if (size > WIRE_MAX_MSG)
 		return 0;
@@ -181,8 +189,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		data = in;
 	}
 	FUZZ_CHECK(store_begin(store, false, &t) == TDNS_OK);
-	if (auth_answer(NULL, t, &cfg, data, size, tcp, out, sizeof(out), &out_len))
+	answered = auth_answer(NULL, t, &cfg, data, size, tcp, out, sizeof(out), &out_len);
+	if (answered)
 		fuzz_check_reply(data, size, out, out_len, tcp);
+	/* Through a worker's zone list (zonedb_cache, kept from run to run
+	 * as the daemon keeps it), the same bytes. */
+	FUZZ_CHECK(auth_answer(zc, t, &cfg, data, size, tcp, out_zc, sizeof(out_zc),
+			       &zc_len) == answered);
+	FUZZ_CHECK(zc_len == out_len && memcmp(out, out_zc, out_len) == 0);
 	store_abort(t);
 	return 0;
 }
