@@ -954,7 +954,8 @@ static enum tdns_status zc_refresh(struct zonedb_cache *c, struct tdns_txn *t,
  * earlier one when neither the zones nor their records changed since
  * (store_db_unchanged), which makes it id's list too. The other databases
  * (the cache above all) change at every commit of a resolver. */
-static bool zc_current(struct zonedb_cache *c, const struct tdns_txn *t, uint64_t id)
+static inline bool zc_current(struct zonedb_cache *c, const struct tdns_txn *t,
+			      uint64_t id)
 {
 	if (c->txn_id == id)
 		return true;
@@ -1030,30 +1031,37 @@ enum tdns_status zonedb_cache_find(struct zonedb_cache *c, struct tdns_txn *t,
 	return TDNS_ENOTFOUND;
 }
 
-bool zonedb_cache_outside(struct zonedb_cache *c, struct tdns_txn *t,
-			  const uint8_t *key, size_t klen)
+/* zonedb_cache_outside through the hash index: every ancestor probed.
+ * Out of line, so that the usual case (no zones or a few) does not set up
+ * its frame. */
+static __attribute__((noinline)) bool zc_outside_hashed(const struct zonedb_cache *c,
+							 const uint8_t *key, size_t klen)
 {
-	uint64_t id = store_txn_id(t);
 	size_t ends[NAME_KEY_ENDS];
-	int l;
+	int l = name_key_ancestors(key, klen, ends);
 
-	if (id == 0 || (!zc_current(c, t, id) && zc_refresh(c, t, id) != TDNS_OK) ||
-	    c->bypass)
-		return false;
-	if (c->n <= ZC_SCAN) {
-		/* name.h: a zone's key is a prefix of a well-formed key only
-		 * at a label boundary, so only where it encloses the name. */
-		for (size_t i = 0; i < c->n; i++)
-			if (c->zones[i].len <= klen &&
-			    memcmp(c->zones[i].key, key, c->zones[i].len) == 0)
-				return false;
-		return true;
-	}
-	l = name_key_ancestors(key, klen, ends);
 	if (l < 0)
 		return false;
 	for (; l >= 0; l--)
 		if (zc_lookup(c, key, ends[l]) != NULL)
+			return false;
+	return true;
+}
+
+bool zonedb_cache_outside(struct zonedb_cache *c, struct tdns_txn *t,
+			  const uint8_t *key, size_t klen)
+{
+	uint64_t id = store_txn_id(t);
+
+	if (id == 0 || (!zc_current(c, t, id) && zc_refresh(c, t, id) != TDNS_OK) ||
+	    c->bypass)
+		return false;
+	if (c->n > ZC_SCAN)
+		return zc_outside_hashed(c, key, klen);
+	/* name.h: a zone's key is a prefix of a well-formed key only at a
+	 * label boundary, so only where it encloses the name. */
+	for (size_t i = 0; i < c->n; i++)
+		if (c->zones[i].len <= klen && memcmp(c->zones[i].key, key, c->zones[i].len) == 0)
 			return false;
 	return true;
 }
