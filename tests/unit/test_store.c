@@ -1185,6 +1185,31 @@ static void test_memo_agrees_under_races(void **state)
 	store_close(rc.s);
 }
 
+/* Another process (a child) opens the store in dir, puts key = val in db
+ * and commits, as tierdns-zone would. */
+static void child_puts(const char *dir, enum tdns_db db, const char *key,
+		       const char *val)
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct tdns_store *cs = NULL;
+		struct tdns_txn *ct = NULL;
+		int ok = store_open(dir, NULL, &cs) == TDNS_OK &&
+			 store_begin(cs, true, &ct) == TDNS_OK &&
+			 store_put(ct, db, (const uint8_t *)key, strlen(key), val,
+				   strlen(val)) == TDNS_OK &&
+			 store_commit(ct) == TDNS_OK;
+
+		store_close(cs);
+		_exit(ok ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 /* A read-only opener in this process sees what another process commits,
  * at its next transaction: the upper serves zones loaded while it runs. */
 static void test_rdonly_sees_other_process(void **state)
@@ -1194,8 +1219,6 @@ static void test_rdonly_sees_other_process(void **state)
 	struct tdns_store *s = NULL, *reader = NULL;
 	struct tdns_txn *t = NULL, *w = NULL;
 	struct tdns_val v;
-	int status;
-	pid_t pid;
 
 	assert_int_equal(store_open(f->dir, NULL, &s), TDNS_OK);
 	store_close(s);
@@ -1211,22 +1234,7 @@ static void test_rdonly_sees_other_process(void **state)
 			 TDNS_ENOTFOUND);
 	store_reset(t);
 
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct tdns_store *cs = NULL;
-		struct tdns_txn *ct = NULL;
-		int ok = store_open(f->dir, NULL, &cs) == TDNS_OK &&
-			 store_begin(cs, true, &ct) == TDNS_OK &&
-			 store_put(ct, TDNS_DB_RR, (const uint8_t *)"k", 1, "child", 5) ==
-				 TDNS_OK &&
-			 store_commit(ct) == TDNS_OK;
-
-		store_close(cs);
-		_exit(ok ? 0 : 1);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	child_puts(f->dir, TDNS_DB_RR, "k", "child");
 
 	assert_int_equal(store_renew(t), TDNS_OK);
 	assert_int_equal(store_get(t, TDNS_DB_RR, (const uint8_t *)"k", 1, &v), TDNS_OK);
@@ -1258,8 +1266,6 @@ static void test_db_unchanged(void **state)
 	struct tdns_store *s = NULL;
 	struct tdns_txn *r = NULL, *w = NULL;
 	uint64_t s1, s2, s3;
-	int status;
-	pid_t pid;
 
 	assert_int_equal(store_open(f->dir, NULL, &s), TDNS_OK);
 	assert_int_equal(store_begin(s, false, &r), TDNS_OK);
@@ -1299,22 +1305,7 @@ static void test_db_unchanged(void **state)
 
 	/* Another process writes only the cache: this one cannot know. */
 	store_reset(r);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct tdns_store *cs = NULL;
-		struct tdns_txn *ct = NULL;
-		int ok = store_open(f->dir, NULL, &cs) == TDNS_OK &&
-			 store_begin(cs, true, &ct) == TDNS_OK &&
-			 store_put(ct, TDNS_DB_CACHE, (const uint8_t *)"c", 1, "v", 1) ==
-				 TDNS_OK &&
-			 store_commit(ct) == TDNS_OK;
-
-		store_close(cs);
-		_exit(ok ? 0 : 1);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	child_puts(f->dir, TDNS_DB_CACHE, "c", "v");
 	assert_int_equal(store_renew(r), TDNS_OK);
 	assert_false(store_db_unchanged(r, TDNS_DB_RR, s3));
 	assert_true(store_db_unchanged(r, TDNS_DB_RR, store_txn_id(r)));
