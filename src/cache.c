@@ -1675,10 +1675,13 @@ enum tdns_status cache_flush_step(struct tdns_txn *t, enum cache_flush_what what
 		if (plen > 0 && (k.len < plen || memcmp(k.data, range.b, plen) != 0))
 			break; /* past the name's range */
 		if (k.len <= 4 || k.len > CKEY_MAX) {
-			st = store_cursor_next(c, &k, &v); /* not a cache key */
+			/* Not a cache key: it counts towards the step, but a
+			 * step ends only where a cache key can resume it. */
+			visited++;
+			st = store_cursor_next(c, &k, &v);
 			continue;
 		}
-		if (step != 0 && visited == step) {
+		if (step != 0 && visited >= step) {
 			/* The next step seeks to this key, or the one after it
 			 * if it goes in between. */
 			w->len = k.len;
