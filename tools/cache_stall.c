@@ -204,7 +204,7 @@ static enum tdns_status timed_flush(struct tdns_store *s, const char *name,
 	struct cache_flush_walk w = { .len = 0 };
 	uint8_t wire[NAME_WIRE_MAX], key[NAME_KEY_MAX];
 	struct tdns_txn *t = NULL;
-	size_t wlen = 0, klen, n;
+	size_t wlen = 0, klen, n = 0;
 	uint64_t t0, t1, c0, c1;
 	enum tdns_status st;
 

@@ -1244,22 +1244,43 @@ static void test_rdonly_sees_other_process(void **state)
 	store_close(reader);
 }
 
-/* Commit, in s, one put to db (or with clear, emptying db). */
-static void change_db(struct tdns_store *s, enum tdns_db db, bool clear)
+/* How change_db changes a database. */
+enum change { PUT, DEL, CURSOR_DEL, CLEAR };
+
+/* Commit, in s, one change of db: put "k", delete it (by key or through a
+ * cursor), or empty db. */
+static void change_db(struct tdns_store *s, enum tdns_db db, enum change how)
 {
+	struct tdns_cursor *c = NULL;
 	struct tdns_txn *w = NULL;
+	struct tdns_val k, v;
 
 	assert_int_equal(store_begin(s, true, &w), TDNS_OK);
-	if (clear)
-		assert_int_equal(store_clear(w, db), TDNS_OK);
-	else
+	switch (how) {
+	case PUT:
 		put_str(w, db, "k", "v");
+		break;
+	case DEL:
+		assert_int_equal(store_del(w, db, (const uint8_t *)"k", 1), TDNS_OK);
+		break;
+	case CURSOR_DEL:
+		assert_int_equal(store_cursor_open(w, db, &c), TDNS_OK);
+		assert_int_equal(store_cursor_seek(c, (const uint8_t *)"k", 1, &k, &v),
+				 TDNS_OK);
+		assert_int_equal(store_cursor_del(c), TDNS_OK);
+		store_cursor_close(c);
+		break;
+	case CLEAR:
+		assert_int_equal(store_clear(w, db), TDNS_OK);
+		break;
+	}
 	assert_int_equal(store_commit(w), TDNS_OK);
 }
 
-/* store_db_unchanged: a commit changes only the databases it writes or
- * empties; whatever another process commits, it cannot tell; nor for a
- * snapshot after the reader's, a write transaction or none. */
+/* store_db_unchanged: a commit changes only the databases it writes to,
+ * deletes from (by key or through a cursor) or empties; whatever another
+ * process commits, it cannot tell; nor for a snapshot after the reader's,
+ * a write transaction or none. */
 static void test_db_unchanged(void **state)
 {
 	struct fx *f = *state;
@@ -1275,7 +1296,7 @@ static void test_db_unchanged(void **state)
 	assert_false(store_db_unchanged(r, TDNS_DB_ZONES, 0));
 	assert_false(store_db_unchanged(r, TDNS_DB_ZONES, s1 + 1));
 
-	change_db(s, TDNS_DB_CACHE, false);
+	change_db(s, TDNS_DB_CACHE, PUT);
 	next_snapshot(r);
 	s2 = store_txn_id(r);
 	assert_true(s2 > s1);
@@ -1284,8 +1305,8 @@ static void test_db_unchanged(void **state)
 	assert_true(store_db_unchanged(r, TDNS_DB_ZONES, s1));
 	assert_true(store_db_unchanged(r, TDNS_DB_RR, s1));
 
-	change_db(s, TDNS_DB_RR, false);
-	change_db(s, TDNS_DB_CACHE, false);
+	change_db(s, TDNS_DB_RR, PUT);
+	change_db(s, TDNS_DB_CACHE, PUT);
 	next_snapshot(r);
 	s3 = store_txn_id(r);
 	assert_false(store_db_unchanged(r, TDNS_DB_RR, s1));
@@ -1293,10 +1314,24 @@ static void test_db_unchanged(void **state)
 	assert_true(store_db_unchanged(r, TDNS_DB_RR, s3));
 	assert_true(store_db_unchanged(r, TDNS_DB_ZONES, s1));
 
-	change_db(s, TDNS_DB_ZONES, true);
+	change_db(s, TDNS_DB_ZONES, CLEAR);
 	next_snapshot(r);
 	assert_false(store_db_unchanged(r, TDNS_DB_ZONES, s3));
 	assert_true(store_db_unchanged(r, TDNS_DB_RR, s3));
+	s3 = store_txn_id(r);
+
+	/* Deletions alone change a database, by key or through a cursor. */
+	change_db(s, TDNS_DB_RR, DEL);
+	next_snapshot(r);
+	assert_false(store_db_unchanged(r, TDNS_DB_RR, s3));
+	assert_true(store_db_unchanged(r, TDNS_DB_ZONES, s3));
+	change_db(s, TDNS_DB_RR, PUT);
+	next_snapshot(r);
+	s3 = store_txn_id(r);
+	change_db(s, TDNS_DB_RR, CURSOR_DEL);
+	next_snapshot(r);
+	assert_false(store_db_unchanged(r, TDNS_DB_RR, s3));
+	assert_true(store_db_unchanged(r, TDNS_DB_ZONES, s3));
 	s3 = store_txn_id(r);
 
 	assert_int_equal(store_begin(s, true, &w), TDNS_OK);

@@ -157,15 +157,16 @@ static bool outside(struct zonedb_cache *zc, struct tdns_txn *t, const char *nam
 }
 
 /* zonedb_cache_outside: true only for a committed snapshot that holds no
- * zone at or above the name, with a few zones (compared one by one) and
- * with many (hashed); a store whose root zone encloses everything, a write
- * transaction and a snapshot whose zone list cannot be trusted all say
- * "not outside" (the caller then looks up). */
+ * zone at or above the name, with a few zones (compared one by one), with
+ * many (hashed), and after some are removed; a store whose root zone
+ * encloses everything, a write transaction and a snapshot whose zone list
+ * cannot be trusted all say "not outside" (the caller then looks up). */
 static void test_cache_outside(void **state)
 {
 	static const char *const names[] = {
 		"z.", "www.z.", "y.", "www.y.", "zz.", "z3.many.", "a.z3.many.",
-		"many.", "z12.many.", "a.z12.many.", "x.z9.many.", ".",
+		"many.", "z12.many.", "a.z12.many.", "x.z9.many.", ".", "z8.many.",
+		"b.z10.many.", "z11.many.", "z7.many.",
 	};
 	struct fx *f = *state;
 	struct zonedb_cache *zc = NULL;
@@ -187,15 +188,26 @@ static void test_cache_outside(void **state)
 	store_reset(t);
 	/* A zone committed meanwhile is seen by the renewed snapshot; then
 	 * more than zc_lookup compares one by one. */
-	for (int round = 0; round < 2; round++) {
+	for (int round = 0; round < 3; round++) {
 		if (round == 0) {
 			load(s, "$ORIGIN z.\n@ 60 IN SOA ns hm 1 1 1 1 1\n@ 60 IN NS ns\n");
-		} else {
+		} else if (round == 1) {
 			for (int i = 0; i < 12; i++) {
 				snprintf(text, sizeof(text), "$ORIGIN z%d.many.\n@ 60 IN SOA "
 					 "ns hm 1 1 1 1 1\n@ 60 IN NS ns\n", i);
 				load(s, text);
 			}
+		} else {
+			/* 13 zones to 9: the index keeps its size, and must
+			 * forget the zones gone (the last four in key order,
+			 * whose old places in the list are not written over). */
+			assert_int_equal(store_begin(s, true, &w), TDNS_OK);
+			for (int i = 0; i < 4; i++) {
+				snprintf(text, sizeof(text), "z%d.many.", i + 8);
+				klen = key_of(text, key);
+				assert_int_equal(zonedb_delete_zone(w, key, klen), TDNS_OK);
+			}
+			assert_int_equal(store_commit(w), TDNS_OK);
 		}
 		assert_int_equal(store_renew(t), TDNS_OK);
 		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -286,7 +298,8 @@ static void test_cache_find(void **state)
 /* With more zones than zc_lookup compares one by one (it then hashes),
  * the cached list still finds what zonedb_find finds: 40 flat zones and a
  * chain of 4 nested ones beside the fixture's 3, for names in each, below
- * each, between them and outside all but the root. */
+ * each, between them and outside all but the root; and no name is outside
+ * every zone, the root's included. */
 static void test_cache_find_many(void **state)
 {
 	static const char *const chain[] = { "d.", "c.d.", "b.c.d.", "a.b.c.d." };
@@ -327,6 +340,9 @@ static void test_cache_find_many(void **state)
 		klen = key_of(name, key);
 		wst = zonedb_find(f->t, key, klen, &want, &wm);
 		gst = zonedb_cache_find(zc, f->t, key, klen, &got, &gm, &cuts);
+		/* The root zone encloses every name. */
+		if (zonedb_cache_outside(zc, f->t, key, klen))
+			fail_msg("%s: outside every zone, with the root zone held", name);
 		if (wst != gst || (wst == TDNS_OK && (want != got || wm.serial != gm.serial)))
 			fail_msg("%s: zonedb_find %d, apex %zu, serial %u; the cache %d, "
 				 "apex %zu, serial %u", name, wst, want, wm.serial, gst,
