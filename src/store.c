@@ -745,20 +745,27 @@ static bool slot_copied(const struct memo_slot *ms)
 	return ms->data == NULL || ms->data == ms->copy;
 }
 
+/* The rule of struct stamps: whether what read transaction t's thread
+ * read of database db in snapshot `since` is still good in t's snapshot,
+ * stamp being the stamp that covers it (a key's, or the database's
+ * changed). Neither a later snapshot's nor one a wall voided. */
+static inline bool stamped_good(const struct tdns_txn *t, enum tdns_db db,
+				uint64_t since, const _Atomic uint64_t *stamp)
+{
+	return since <= t->snap && since >= t->wall &&
+	       atomic_load_explicit(stamp, memory_order_acquire) <= since &&
+	       atomic_load_explicit(&t->s->stamps->cleared[db], memory_order_acquire) <=
+		       since;
+}
+
 /* Whether filled slot ms may answer for read transaction t (struct memo,
- * struct stamps). */
+ * struct stamps): a map pointer only in its own snapshot. */
 static inline bool slot_good(const struct tdns_txn *t, const struct memo_slot *ms)
 {
-	const struct stamps *sp = t->s->stamps;
-
 	if (ms->snap == t->snap)
 		return true;
-	if (ms->snap > t->snap || ms->snap < t->wall || !slot_copied(ms))
-		return false; /* a later snapshot's, voided, or a map pointer */
-	return atomic_load_explicit(stamp_of(t->s, ms->hash), memory_order_acquire) <=
-		       ms->snap &&
-	       atomic_load_explicit(&sp->cleared[ms->db], memory_order_acquire) <=
-		       ms->snap;
+	return slot_copied(ms) &&
+	       stamped_good(t, ms->db, ms->snap, stamp_of(t->s, ms->hash));
 }
 
 /* Whether ms holds a copy handed out by t since its renewal. */
@@ -1103,13 +1110,9 @@ static bool db_ok(enum tdns_db db)
 
 bool store_db_unchanged(const struct tdns_txn *t, enum tdns_db db, uint64_t since)
 {
-	const struct stamps *sp = t->s->stamps;
-
-	if (t->write || !db_ok(db) || t->snap == 0 || since == 0 || since > t->snap ||
-	    since < t->wall)
+	if (t->write || !db_ok(db) || t->snap == 0 || since == 0)
 		return false;
-	return atomic_load_explicit(&sp->changed[db], memory_order_acquire) <= since &&
-	       atomic_load_explicit(&sp->cleared[db], memory_order_acquire) <= since;
+	return stamped_good(t, db, since, &t->s->stamps->changed[db]);
 }
 
 enum tdns_status store_get(struct tdns_txn *t, enum tdns_db db, const uint8_t *key,
