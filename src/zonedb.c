@@ -988,64 +988,78 @@ static const struct zc_zone *zc_lookup(const struct zonedb_cache *c,
 	return NULL;
 }
 
-enum tdns_status zonedb_cache_find(struct zonedb_cache *c, struct tdns_txn *t,
-				   const uint8_t *key, size_t klen,
-				   size_t *apex_len, struct tdns_zone_meta *meta,
-				   bool *has_cuts)
+/* Bring c's list to snapshot id of t: kept (zc_current) or read again.
+ * Inline: on every query, and kept is the usual case. */
+static inline __attribute__((always_inline)) enum tdns_status
+zc_sync(struct zonedb_cache *c, struct tdns_txn *t, uint64_t id)
 {
-	uint64_t id = store_txn_id(t);
+	return zc_current(c, t, id) ? TDNS_OK : zc_refresh(c, t, id);
+}
+
+/* RFC 1034 4.3.2 step 2 in c's list, as zonedb_find: the zone that is the
+ * longest ancestor of key (or key itself), its key length in *apex_len;
+ * TDNS_ENOTFOUND, or TDNS_EINVAL for a malformed key. Inline in the
+ * lookup (zonedb_cache_find); zonedb_cache_outside calls it through
+ * zc_outside_hashed. */
+static inline __attribute__((always_inline)) enum tdns_status
+zc_enclosing(const struct zonedb_cache *c, const uint8_t *key, size_t klen,
+	     size_t *apex_len, const struct zc_zone **zone)
+{
 	size_t ends[NAME_KEY_ENDS];
-	int l;
+	int l = name_key_ancestors(key, klen, ends);
 
-	*has_cuts = true;
-	if (id == 0)
-		return zonedb_find(t, key, klen, apex_len, meta);
-	if (!zc_current(c, t, id)) {
-		enum tdns_status st = zc_refresh(c, t, id);
-
-		if (st != TDNS_OK)
-			return st;
-	}
-	if (c->bypass)
-		return zonedb_find(t, key, klen, apex_len, meta);
-	/* A store without zones (a resolver without static zones, the
-	 * common case) encloses nothing. */
-	if (c->n == 0)
-		return TDNS_ENOTFOUND;
-	l = name_key_ancestors(key, klen, ends);
 	if (l < 0)
 		return TDNS_EINVAL;
-	/* RFC 1034 4.3.2 step 2, as zonedb_find. */
 	for (; l >= 0; l--) {
-		size_t plen = ends[l];
-		const struct zc_zone *z = zc_lookup(c, key, plen);
-
-		if (z != NULL) {
-			*apex_len = plen;
-			if (meta != NULL)
-				*meta = z->meta;
-			*has_cuts = z->has_cuts;
+		*zone = zc_lookup(c, key, ends[l]);
+		if (*zone != NULL) {
+			*apex_len = ends[l];
 			return TDNS_OK;
 		}
 	}
 	return TDNS_ENOTFOUND;
 }
 
-/* zonedb_cache_outside through the hash index: every ancestor probed.
- * Out of line, so that the usual case (no zones or a few) does not set up
- * its frame. */
+enum tdns_status zonedb_cache_find(struct zonedb_cache *c, struct tdns_txn *t,
+				   const uint8_t *key, size_t klen,
+				   size_t *apex_len, struct tdns_zone_meta *meta,
+				   bool *has_cuts)
+{
+	uint64_t id = store_txn_id(t);
+	const struct zc_zone *z = NULL;
+	enum tdns_status st;
+
+	*has_cuts = true;
+	if (id == 0)
+		return zonedb_find(t, key, klen, apex_len, meta);
+	st = zc_sync(c, t, id);
+	if (st != TDNS_OK)
+		return st;
+	if (c->bypass)
+		return zonedb_find(t, key, klen, apex_len, meta);
+	/* A store without zones (a resolver without static zones, the
+	 * common case) encloses nothing. */
+	if (c->n == 0)
+		return TDNS_ENOTFOUND;
+	st = zc_enclosing(c, key, klen, apex_len, &z);
+	if (st == TDNS_OK) {
+		if (meta != NULL)
+			*meta = z->meta;
+		*has_cuts = z->has_cuts;
+	}
+	return st;
+}
+
+/* No zone of c (hashed, more than ZC_SCAN) at or above key. Out of line,
+ * so that zonedb_cache_outside's usual case (no zones or a few) does not
+ * set up the frame of the ancestors. */
 static __attribute__((noinline)) bool zc_outside_hashed(const struct zonedb_cache *c,
 							 const uint8_t *key, size_t klen)
 {
-	size_t ends[NAME_KEY_ENDS];
-	int l = name_key_ancestors(key, klen, ends);
+	const struct zc_zone *z;
+	size_t apex_len;
 
-	if (l < 0)
-		return false;
-	for (; l >= 0; l--)
-		if (zc_lookup(c, key, ends[l]) != NULL)
-			return false;
-	return true;
+	return zc_enclosing(c, key, klen, &apex_len, &z) == TDNS_ENOTFOUND;
 }
 
 bool zonedb_cache_outside(struct zonedb_cache *c, struct tdns_txn *t,
@@ -1053,8 +1067,7 @@ bool zonedb_cache_outside(struct zonedb_cache *c, struct tdns_txn *t,
 {
 	uint64_t id = store_txn_id(t);
 
-	if (id == 0 || (!zc_current(c, t, id) && zc_refresh(c, t, id) != TDNS_OK) ||
-	    c->bypass)
+	if (id == 0 || zc_sync(c, t, id) != TDNS_OK || c->bypass)
 		return false;
 	if (c->n > ZC_SCAN)
 		return zc_outside_hashed(c, key, klen);
