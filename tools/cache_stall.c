@@ -35,6 +35,7 @@
 #include "tierdns/log.h"
 #include "tierdns/name.h"
 #include "tierdns/store.h"
+#include "tierdns/zoneload.h"
 
 #define STALL_T0 1700000000u
 #define STALL_BATCH 64
@@ -134,17 +135,46 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void report(const char *what, struct phase *ph)
+/* Print ph's figures: per call of the store, or per write transaction of
+ * a flush (with the entries it removed). */
+static void report(const char *what, struct phase *ph, bool flush)
 {
 	if (ph->calls == 0)
 		return;
 	qsort(ph->ns, ph->calls, sizeof(*ph->ns), cmp_u64);
-	printf("%s: %zu calls, longest %.3f ms (CPU %.3f ms), median %.3f ms, "
-	       "p99.9 %.3f ms; %zu calls evicted, %zu entries\n",
-	       what, ph->calls, (double)ph->ns[ph->calls - 1] / 1e6,
-	       (double)ph->cpu_max / 1e6, (double)ph->ns[ph->calls / 2] / 1e6,
-	       (double)ph->ns[ph->calls - 1 - ph->calls / 1000] / 1e6,
-	       ph->evicting, ph->evicted);
+	printf("%s: %zu %s, longest %.3f ms (CPU %.3f ms), median %.3f ms, "
+	       "p99.9 %.3f ms; ",
+	       what, ph->calls, flush ? "transactions" : "calls",
+	       (double)ph->ns[ph->calls - 1] / 1e6, (double)ph->cpu_max / 1e6,
+	       (double)ph->ns[ph->calls / 2] / 1e6,
+	       (double)ph->ns[ph->calls - 1 - ph->calls / 1000] / 1e6);
+	if (flush)
+		printf("%zu entries removed\n", ph->evicted);
+	else
+		printf("%zu calls evicted, %zu entries\n", ph->evicting, ph->evicted);
+}
+
+/* The clocks when a timed call began. */
+struct span {
+	uint64_t wall, cpu;
+};
+
+static struct span span_begin(void)
+{
+	struct span sp = { clock_ns(CLOCK_MONOTONIC), clock_ns(CLOCK_THREAD_CPUTIME_ID) };
+
+	return sp;
+}
+
+/* Count the call begun at sp, ending now, in ph. */
+static void span_end(struct phase *ph, struct span sp)
+{
+	uint64_t wall = clock_ns(CLOCK_MONOTONIC) - sp.wall;
+	uint64_t cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID) - sp.cpu;
+
+	if (cpu > ph->cpu_max)
+		ph->cpu_max = cpu;
+	ph->ns[ph->calls++] = wall;
 }
 
 /* Store answers first..first+n-1 (a batch when many) and time the call. */
@@ -157,7 +187,7 @@ static enum tdns_status timed_store(struct tdns_store *s,
 	uint8_t keys[STALL_BATCH][NAME_KEY_MAX];
 	struct tdns_cache_put puts[STALL_BATCH];
 	size_t before, after, built = 0;
-	uint64_t t0, t1, c0, c1;
+	struct span sp;
 	enum tdns_status st = TDNS_OK;
 
 	memset(v, 0, sizeof(v));
@@ -171,21 +201,16 @@ static enum tdns_status timed_store(struct tdns_store *s,
 	if (st != TDNS_OK)
 		goto out;
 	before = entries_now(s);
-	c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-	t0 = clock_ns(CLOCK_MONOTONIC);
+	sp = span_begin();
 	if (many)
 		st = cache_store_many(s, cfg, puts, n, now);
 	else
 		st = cache_store(s, cfg, puts[0].qkey, puts[0].qkey_len,
 				 LDNS_RR_TYPE_A, &v[0], now);
-	t1 = clock_ns(CLOCK_MONOTONIC);
-	c1 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	if (st != TDNS_OK)
 		goto out;
-	if (c1 - c0 > ph->cpu_max)
-		ph->cpu_max = c1 - c0;
+	span_end(ph, sp);
 	after = entries_now(s);
-	ph->ns[ph->calls++] = t1 - t0;
 	if (after < before + n) {
 		ph->evicting++;
 		ph->evicted += before + n - after;
@@ -202,28 +227,15 @@ static enum tdns_status timed_flush(struct tdns_store *s, const char *name,
 				    size_t step, struct phase *ph)
 {
 	struct cache_flush_walk w = { .len = 0 };
-	uint8_t wire[NAME_WIRE_MAX], key[NAME_KEY_MAX];
+	uint8_t key[NAME_KEY_MAX];
 	struct tdns_txn *t = NULL;
-	size_t wlen = 0, klen, n = 0;
-	uint64_t t0, t1, c0, c1;
+	size_t klen, n = 0;
+	struct span sp;
 	enum tdns_status st;
 
-	/* name: labels of the form "label." only */
-	for (const char *p = name; *p != '\0';) {
-		const char *dot = strchr(p, '.');
-
-		if (dot == NULL || dot == p || wlen + (size_t)(dot - p) + 2 > sizeof(wire))
-			return TDNS_EINVAL;
-		wire[wlen++] = (uint8_t)(dot - p);
-		memcpy(wire + wlen, p, (size_t)(dot - p));
-		wlen += (size_t)(dot - p);
-		p = dot + 1;
-	}
-	wire[wlen++] = 0;
-	st = name_key_from_wire(wire, wlen, key, &klen);
+	st = zoneload_name_key(name, key, &klen);
 	while (st == TDNS_OK && !w.done) {
-		c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-		t0 = clock_ns(CLOCK_MONOTONIC);
+		sp = span_begin();
 		st = store_begin(s, true, &t);
 		if (st == TDNS_OK)
 			st = cache_flush_step(t, CACHE_FLUSH_TREE, key, klen, 0, step, &w, &n);
@@ -233,26 +245,10 @@ static enum tdns_status timed_flush(struct tdns_store *s, const char *name,
 		}
 		store_abort(t);
 		t = NULL;
-		t1 = clock_ns(CLOCK_MONOTONIC);
-		c1 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-		if (c1 - c0 > ph->cpu_max)
-			ph->cpu_max = c1 - c0;
-		ph->ns[ph->calls++] = t1 - t0;
+		span_end(ph, sp);
 		ph->evicted += n;
 	}
 	return st;
-}
-
-static void report_flush(const char *what, struct phase *ph)
-{
-	if (ph->calls == 0)
-		return;
-	qsort(ph->ns, ph->calls, sizeof(*ph->ns), cmp_u64);
-	printf("%s: %zu transactions, longest %.3f ms (CPU %.3f ms), median %.3f ms; "
-	       "%zu entries removed\n",
-	       what, ph->calls, (double)ph->ns[ph->calls - 1] / 1e6,
-	       (double)ph->cpu_max / 1e6, (double)ph->ns[ph->calls / 2] / 1e6,
-	       ph->evicted);
 }
 
 static void usage(FILE *f)
@@ -351,11 +347,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tierdns-cache-stall: %s\n", tdns_strerror(st));
 		goto out;
 	}
-	report("fill, cache_store_many of 64", &fill);
-	report("full, cache_store of 1", &steady);
-	report_flush("flush-zone absent.example. in one transaction", &whole);
-	report_flush("flush-zone absent.example. in steps", &stepped);
-	report_flush("flush-zone example. in steps", &zone);
+	report("fill, cache_store_many of 64", &fill, false);
+	report("full, cache_store of 1", &steady, false);
+	report("flush-zone absent.example. in one transaction", &whole, true);
+	report("flush-zone absent.example. in steps", &stepped, true);
+	report("flush-zone example. in steps", &zone, true);
 	ret = 0;
 out:
 	cache_value_clear(&v);
