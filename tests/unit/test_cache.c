@@ -2313,13 +2313,37 @@ static void flush_fill(struct tdns_store *s)
 	assert_int_equal(check_index(s), FLUSH_N);
 }
 
+/* After flush case fc (in steps of `step`, 0: one transaction) removed
+ * `removed` entries: exactly its entries are gone, the count says so, and
+ * the index and the size account follow the deletions. */
+static void flush_check(struct tdns_store *s, const struct flush_case *fc, size_t step,
+			size_t removed)
+{
+	size_t want = 0;
+
+	for (size_t i = 0; i < FLUSH_N; i++) {
+		enum tdns_status st = lookup_status(s, flush_entries[i].qname,
+						    flush_entries[i].qtype, T0 + 1);
+		bool gone = (fc->removed >> i) & 1u;
+
+		want += gone;
+		if (st != (gone ? TDNS_ENOTFOUND : TDNS_OK))
+			fail_msg("%s (steps of %zu): entry %zu (%s) is %s", fc->what, step,
+				 i, flush_entries[i].qname, gone ? "still there" : "gone");
+	}
+	if (removed != want)
+		fail_msg("%s (steps of %zu): %zu removed, want %zu", fc->what, step,
+			 removed, want);
+	assert_int_equal(check_index(s), FLUSH_N - want);
+}
+
 static void test_flush(void **state)
 {
 	(void)state;
 	for (size_t c = 0; c < sizeof(flush_cases) / sizeof(flush_cases[0]); c++) {
 		const struct flush_case *fc = &flush_cases[c];
 		uint8_t key[NAME_KEY_MAX];
-		size_t klen = 0, removed = 99, want = 0;
+		size_t klen = 0, removed = 99;
 		struct tdns_txn *t = NULL;
 		struct tdns_store *s;
 		char dir[64];
@@ -2333,20 +2357,7 @@ static void test_flush(void **state)
 		assert_int_equal(cache_flush(t, fc->kind, fc->name != NULL ? key : NULL,
 					     klen, fc->qtype, &removed), TDNS_OK);
 		assert_int_equal(store_commit(t), TDNS_OK);
-		for (size_t i = 0; i < FLUSH_N; i++) {
-			enum tdns_status st = lookup_status(s, flush_entries[i].qname,
-							    flush_entries[i].qtype, T0 + 1);
-			bool gone = (fc->removed >> i) & 1u;
-
-			want += gone;
-			if (st != (gone ? TDNS_ENOTFOUND : TDNS_OK))
-				fail_msg("%s: entry %zu (%s) is %s", fc->what, i,
-					 flush_entries[i].qname, gone ? "still there" : "gone");
-		}
-		if (removed != want)
-			fail_msg("%s: %zu removed, want %zu", fc->what, removed, want);
-		/* The index and the size account follow the deletions. */
-		assert_int_equal(check_index(s), FLUSH_N - want);
+		flush_check(s, fc, 0, removed);
 		/* The cache goes on working: a flushed entry can come back. */
 		flush_fill(s);
 		store_close(s);
@@ -2446,7 +2457,7 @@ static void test_flush_steps(void **state)
 		for (size_t j = 0; j < sizeof(steps) / sizeof(steps[0]); j++) {
 			bool walks = fc->kind == CACHE_FLUSH_TREE ||
 				     fc->kind == CACHE_FLUSH_NEGATIVE;
-			size_t n = 0, want = 0, took;
+			size_t n = 0, took;
 			struct tdns_store *s;
 			char dir[64];
 
@@ -2457,19 +2468,7 @@ static void test_flush_steps(void **state)
 			if (took != (walks ? (FLUSH_N + steps[j] - 1) / steps[j] : 1))
 				fail_msg("%s in steps of %zu: %zu steps", fc->what,
 					 steps[j], took);
-			for (size_t i = 0; i < FLUSH_N; i++) {
-				bool gone = (fc->removed >> i) & 1u;
-
-				want += gone;
-				if (lookup_status(s, flush_entries[i].qname,
-						  flush_entries[i].qtype, T0 + 1) !=
-				    (gone ? TDNS_ENOTFOUND : TDNS_OK))
-					fail_msg("%s in steps of %zu: entry %zu is %s",
-						 fc->what, steps[j], i,
-						 gone ? "still there" : "gone");
-			}
-			assert_int_equal(n, want);
-			assert_int_equal(check_index(s), FLUSH_N - want);
+			flush_check(s, fc, steps[j], n);
 			store_close(s);
 			tu_rmdir(dir);
 		}
