@@ -28,7 +28,6 @@
 #define CACHE_INDEX_KEY "cache_index" /* in meta: the index is built */
 #define CACHE_INDEX_VERSION 4u /* 4: cache keys by the hash of the name (ckey) */
 #define IDX_KEY_MAX (8 + RECORD_KEY_MAX)
-#define CKEY_MAX (4 + RECORD_KEY_MAX)
 #define RKEY_TAIL 3 /* what a record key adds to its name key: 0, type */
 #define CKEY_SEED 0x63616368656b6579ull /* stored: may never change */
 
@@ -653,7 +652,7 @@ out:
  */
 struct ckey {
 	size_t len;
-	uint8_t b[CKEY_MAX];
+	uint8_t b[CACHE_KEY_MAX];
 };
 
 static uint32_t ckey_hash(const uint8_t *nkey, size_t nlen)
@@ -688,7 +687,7 @@ static void ckey_of(struct ckey *ck, const uint8_t *qkey, size_t qkey_len,
  * is not, but for one in 2^32. */
 static bool ckey_valid(const uint8_t *k, size_t len)
 {
-	return len >= 4 + RKEY_TAIL && len <= CKEY_MAX &&
+	return len >= 4 + RKEY_TAIL && len <= CACHE_KEY_MAX &&
 	       dns_rd32(k) == ckey_hash(k + 4, len - 4 - RKEY_TAIL);
 }
 
@@ -1206,7 +1205,7 @@ static enum tdns_status sample_victim(struct tdns_cursor *c,
 			st = store_cursor_seek(c, NULL, 0, &k, &v); /* wrap */
 		if (st != TDNS_OK)
 			break;
-		if (k.len > 4 && k.len <= CKEY_MAX) {
+		if (k.len > 4 && k.len <= CACHE_KEY_MAX) {
 			cnt = rkey_count(sk, k.data + 4, k.len - 4);
 			if (cnt < out->count) {
 				out->count = cnt;
@@ -1418,7 +1417,7 @@ static enum tdns_status put_check(const struct tdns_cache_cfg *cfg,
 	if (p->v == NULL || !p->v->cacheable || p->v->data == NULL ||
 	    p->qkey_len > NAME_KEY_MAX)
 		return TDNS_EINVAL;
-	if (max_bytes != 0 && p->v->len + CKEY_MAX > max_bytes / 4)
+	if (max_bytes != 0 && p->v->len + CACHE_KEY_MAX > max_bytes / 4)
 		return TDNS_ESPACE; /* one answer may not crowd out the cache */
 	return TDNS_OK;
 }
@@ -1674,7 +1673,7 @@ enum tdns_status cache_flush_step(struct tdns_txn *t, enum cache_flush_what what
 	while (st == TDNS_OK) {
 		if (plen > 0 && (k.len < plen || memcmp(k.data, range.b, plen) != 0))
 			break; /* past the name's range */
-		if (k.len <= 4 || k.len > CKEY_MAX) {
+		if (k.len <= 4 || k.len > CACHE_KEY_MAX) {
 			/* Not a cache key: it counts towards the step, but a
 			 * step ends only where a cache key can resume it. */
 			visited++;

@@ -383,10 +383,14 @@ enum tdns_status cache_flush(struct tdns_txn *t, enum cache_flush_what what,
  * measures a step of N). */
 #define CACHE_FLUSH_STEP 512
 
+/* The longest key of the cache database: a 4-byte hash, then a record
+ * key (name.h). */
+#define CACHE_KEY_MAX (4 + RECORD_KEY_MAX)
+
 /* Where a walking flush goes on from. Zero it before the first step. */
 struct cache_flush_walk {
 	size_t len;                    /* the key to go on from: key[0..len) */
-	uint8_t key[4 + RECORD_KEY_MAX];
+	uint8_t key[CACHE_KEY_MAX];
 	bool done;                     /* nothing is left to visit */
 };
 
