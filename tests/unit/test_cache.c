@@ -2414,13 +2414,14 @@ static void test_flush_name_range(void **state)
 }
 
 /* Run flush case fc on s in steps of `step` entries, each step in its own
- * write transaction (cache_flush_step); between the steps, between(s, i)
- * when given. Returns the steps taken, adds the entries removed to *n. */
-static size_t flush_in_steps(struct tdns_store *s, const struct flush_case *fc,
-			     size_t step, void (*between)(struct tdns_store *, size_t),
-			     size_t *n)
+ * write transaction (cache_flush_step), going on from *walk until it is
+ * done; between the steps, between(s, i) when given. Returns the steps
+ * taken, adds the entries removed to *n. */
+static size_t flush_steps_walk(struct tdns_store *s, const struct flush_case *fc,
+			       size_t step, void (*between)(struct tdns_store *, size_t),
+			       struct cache_flush_walk *walk, size_t *n)
 {
-	struct cache_flush_walk w = { .len = 0 };
+	struct cache_flush_walk w = *walk;
 	uint8_t key[NAME_KEY_MAX];
 	size_t klen = 0, steps = 0, removed;
 	struct tdns_txn *t = NULL;
@@ -2439,7 +2440,17 @@ static size_t flush_in_steps(struct tdns_store *s, const struct flush_case *fc,
 		*n += removed;
 		steps++;
 	}
+	*walk = w;
 	return steps;
+}
+
+static size_t flush_in_steps(struct tdns_store *s, const struct flush_case *fc,
+			     size_t step, void (*between)(struct tdns_store *, size_t),
+			     size_t *n)
+{
+	struct cache_flush_walk w = { .len = 0 };
+
+	return flush_steps_walk(s, fc, step, between, &w, n);
 }
 
 /* Every flush case in steps of 1, 2, 3 and 8 entries removes what the
@@ -2526,6 +2537,56 @@ static void test_flush_steps_interleaved(void **state)
 			      TDNS_OK));
 }
 
+/* Keys that are no cache keys (a damaged store, its counts in step so
+ * that no rebuild deletes them) count towards a step: a run of them at
+ * the start fills the first step, which removes nothing and ends at the
+ * first cache key; a run at the end goes with the last step, which ends
+ * only at a key a step can resume from. The junk stays. */
+static void test_flush_steps_junk(void **state)
+{
+	static const struct flush_case all = {
+		"the root", CACHE_FLUSH_TREE, ".", 0, ALL_ENTRIES,
+	};
+	enum { JUNK = 5, STEP = 2 };
+	struct fixture *f = *state;
+	struct cache_flush_walk w = { .len = 0 };
+	uint8_t key[NAME_KEY_MAX], junk[3];
+	struct tdns_txn *t = NULL;
+	struct tdns_val v;
+	size_t klen, removed, n, steps;
+
+	flush_fill(f->s);
+	assert_int_equal(store_begin(f->s, true, &t), TDNS_OK);
+	for (uint8_t i = 0; i < JUNK; i++) {
+		junk[0] = junk[1] = i < 3 ? 0x00 : 0xff; /* before and after every hash */
+		junk[2] = i;
+		assert_int_equal(store_put(t, TDNS_DB_CACHE, junk, sizeof(junk), "", 0), TDNS_OK);
+		assert_int_equal(store_put(t, TDNS_DB_CACHE_EXP, junk, sizeof(junk), "", 0),
+				 TDNS_OK);
+	}
+	assert_int_equal(store_commit(t), TDNS_OK);
+
+	qkey_of(all.name, key, &klen);
+	assert_int_equal(store_begin(f->s, true, &t), TDNS_OK);
+	assert_int_equal(cache_flush_step(t, all.kind, key, klen, 0, STEP, &w, &removed),
+			 TDNS_OK);
+	assert_int_equal(store_commit(t), TDNS_OK);
+	assert_int_equal(removed, 0);
+	assert_false(w.done);
+	n = 0;
+	steps = 1 + flush_steps_walk(f->s, &all, STEP, NULL, &w, &n);
+	assert_int_equal(n, FLUSH_N);
+	assert_int_equal(steps, 1 + (FLUSH_N + STEP - 1) / STEP);
+	for (size_t i = 0; i < FLUSH_N; i++)
+		assert_int_equal(lookup_status(f->s, flush_entries[i].qname,
+					       flush_entries[i].qtype, T0 + 1),
+				 TDNS_ENOTFOUND);
+	assert_int_equal(store_begin(f->s, false, &t), TDNS_OK);
+	assert_int_equal(store_count(t, TDNS_DB_CACHE), JUNK);
+	assert_int_equal(store_get(t, TDNS_DB_CACHE, junk, sizeof(junk), &v), TDNS_OK);
+	store_abort(t);
+}
+
 /* A flush of a name without one, or with a key longer than a name key,
  * is refused and removes nothing. */
 static void test_flush_bad_args(void **state)
@@ -2582,6 +2643,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_flush_bad_args, setup, teardown),
 		cmocka_unit_test(test_flush_steps),
 		cmocka_unit_test_setup_teardown(test_flush_steps_interleaved, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush_steps_junk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hit_edges, setup, teardown),
 	};
 
