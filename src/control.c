@@ -38,16 +38,29 @@
 #define MAX_ARGS 8
 #define HTTP_HEAD_MAX 4096
 
+struct tdns_control;
+
+/* A listening socket and the thread that serves it, one connection at a
+ * time. The control socket and the metrics listener have one each, so
+ * that a client of the metrics port (a network peer) cannot hold up the
+ * control socket. */
+struct served {
+	struct tdns_control *c;
+	int fd;                  /* -1: none */
+	void (*serve)(struct tdns_control *c, int fd);
+	pthread_t thread;
+	bool started;
+};
+
 struct tdns_control {
 	struct tdns_control_ops ops;
 	int fd;                  /* the control socket, -1: none */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int metrics_fd;          /* -1: none */
-	int wake[2];             /* control_free wakes the thread */
-	pthread_t thread;
-	bool started;
+	int wake[2];             /* control_free wakes the threads */
+	struct served served[2]; /* the control socket's, the metrics' */
 	uint64_t started_at;     /* epoch seconds */
-	struct tdns_stats_sum base; /* "stats --reset"; control thread only */
+	struct tdns_stats_sum base; /* "stats --reset"; the control socket's thread only */
 };
 
 /* ---- statistics ---- */
@@ -473,24 +486,42 @@ static void run_command(struct tdns_control *c, char *line, FILE *out)
 
 /* ---- connections ---- */
 
-static void set_timeouts(int fd)
+/* Sends that make no progress for IO_TIMEOUT_S fail. */
+static void set_send_timeout(int fd)
 {
 	struct timeval tv = { .tv_sec = IO_TIMEOUT_S };
 
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
-/* Read until end (a terminator string) is seen or cap - 1 bytes came;
- * returns the length read (NUL-terminated), -1 on error or timeout. */
-static ssize_t read_until(int fd, char *buf, size_t cap, const char *end)
+/* When the request of a connection accepted now must have come: a client
+ * that sends a byte at a time gets no longer than one that sends nothing. */
+static uint64_t request_deadline(void)
 {
-	size_t used = 0;
-	ssize_t n;
+	return clock_mono_ms() + (uint64_t)IO_TIMEOUT_S * 1000;
+}
 
-	while (used + 1 < cap) {
+/* Read until end (a terminator string) is seen, cap - 1 bytes came or the
+ * deadline (clock_mono_ms) passed; returns the length read (NUL-terminated),
+ * -1 on error, end of input or the deadline without end. */
+static ssize_t read_until(int fd, char *buf, size_t cap, const char *end,
+			  uint64_t deadline)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	size_t used = 0;
+	uint64_t now;
+	ssize_t n;
+	int r;
+
+	buf[0] = '\0';
+	while (used + 1 < cap && (now = clock_mono_ms()) < deadline) {
+		r = poll(&p, 1, (int)(deadline - now));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
 		n = read(fd, buf + used, cap - 1 - used);
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0)
 			break;
@@ -499,22 +530,22 @@ static ssize_t read_until(int fd, char *buf, size_t cap, const char *end)
 		if (strstr(buf, end) != NULL)
 			return (ssize_t)used;
 	}
-	buf[used] = '\0';
 	return used > 0 && strstr(buf, end) != NULL ? (ssize_t)used : -1;
 }
 
 static void serve_control(struct tdns_control *c, int fd)
 {
 	char line[CONTROL_LINE_MAX + 1], *nl;
+	uint64_t deadline = request_deadline();
 	FILE *out;
 
-	set_timeouts(fd);
+	set_send_timeout(fd);
 	out = fdopen(fd, "w");
 	if (out == NULL) {
 		close(fd);
 		return;
 	}
-	if (read_until(fd, line, sizeof(line), "\n") < 0) {
+	if (read_until(fd, line, sizeof(line), "\n", deadline) < 0) {
 		fprintf(out, "error: no request line (at most %d bytes, ending in a "
 			"newline) within %d s\n", CONTROL_LINE_MAX, IO_TIMEOUT_S);
 	} else {
@@ -540,15 +571,16 @@ static void serve_metrics(struct tdns_control *c, int fd)
 	char head[HTTP_HEAD_MAX], *body = NULL;
 	size_t len = 0;
 	struct tdns_stats_sum sum;
+	uint64_t deadline = request_deadline();
 	FILE *out, *mem;
 
-	set_timeouts(fd);
+	set_send_timeout(fd);
 	out = fdopen(fd, "w");
 	if (out == NULL) {
 		close(fd);
 		return;
 	}
-	if (read_until(fd, head, sizeof(head), "\r\n\r\n") < 0 &&
+	if (read_until(fd, head, sizeof(head), "\r\n\r\n", deadline) < 0 &&
 	    strstr(head, "\n\n") == NULL) {
 		http_reply(out, "400 Bad Request", "text/plain", "bad request\n", 12);
 	} else if (strncmp(head, "GET ", 4) != 0) {
@@ -575,37 +607,29 @@ static void serve_metrics(struct tdns_control *c, int fd)
 	fclose(out);
 }
 
-static void *control_main(void *arg)
+static void *serve_main(void *arg)
 {
-	struct tdns_control *c = arg;
-	struct pollfd p[3];
+	struct served *sv = arg;
+	struct pollfd p[2];
 	int fd;
 
-	p[0].fd = c->wake[0];
-	p[1].fd = c->fd;
-	p[2].fd = c->metrics_fd;
-	for (int i = 0; i < 3; i++)
-		p[i].events = POLLIN;
+	p[0].fd = sv->c->wake[0];
+	p[1].fd = sv->fd;
+	p[0].events = p[1].events = POLLIN;
 	for (;;) {
-		if (poll(p, 3, -1) < 0) {
+		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_err("control: poll: %s", strerror(errno));
 			break;
 		}
 		if (p[0].revents != 0)
-			break;
-		for (int i = 1; i < 3; i++) {
-			if (p[i].fd < 0 || (p[i].revents & POLLIN) == 0)
-				continue;
-			fd = accept4(p[i].fd, NULL, NULL, SOCK_CLOEXEC);
-			if (fd < 0)
-				continue;
-			if (i == 1)
-				serve_control(c, fd);
-			else
-				serve_metrics(c, fd);
-		}
+			break; /* control_free: the pipe stays readable for every thread */
+		if ((p[1].revents & POLLIN) == 0)
+			continue;
+		fd = accept4(sv->fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			sv->serve(sv->c, fd);
 	}
 	return NULL;
 }
@@ -790,12 +814,18 @@ enum tdns_status control_start(struct tdns_control *c)
 		log_err("control: %s", strerror(errno));
 		return TDNS_EIO;
 	}
-	err = pthread_create(&c->thread, NULL, control_main, c);
-	if (err != 0) {
-		log_err("control: cannot start its thread: %s", strerror(err));
-		return TDNS_EIO;
+	c->served[0] = (struct served){ .c = c, .fd = c->fd, .serve = serve_control };
+	c->served[1] = (struct served){ .c = c, .fd = c->metrics_fd, .serve = serve_metrics };
+	for (int i = 0; i < 2; i++) {
+		if (c->served[i].fd < 0)
+			continue;
+		err = pthread_create(&c->served[i].thread, NULL, serve_main, &c->served[i]);
+		if (err != 0) {
+			log_err("control: cannot start a thread: %s", strerror(err));
+			return TDNS_EIO;
+		}
+		c->served[i].started = true;
 	}
-	c->started = true;
 	return TDNS_OK;
 }
 
@@ -803,10 +833,12 @@ void control_free(struct tdns_control *c)
 {
 	if (c == NULL)
 		return;
-	if (c->started) {
+	if (c->served[0].started || c->served[1].started) {
 		if (write(c->wake[1], "x", 1) != 1)
-			log_warn("control: cannot wake its thread: %s", strerror(errno));
-		pthread_join(c->thread, NULL);
+			log_warn("control: cannot wake its threads: %s", strerror(errno));
+		for (int i = 0; i < 2; i++)
+			if (c->served[i].started)
+				pthread_join(c->served[i].thread, NULL);
 	}
 	if (c->fd >= 0) {
 		close(c->fd);

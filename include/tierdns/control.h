@@ -5,9 +5,12 @@
  * The socket is a Unix domain stream socket, created before privileges are
  * dropped (daemon.h daemon_drop) with the mode and group of the options,
  * owned by --user when one is given, and removed at exit where it can
- * still be reached. One control thread, never a worker, serves it and the
- * metrics listener, one connection at a time (each with a 5 s timeout on
- * reading and writing, so a stuck client cannot hold it).
+ * still be reached. A thread of its own, never a worker, serves it, and
+ * another the metrics listener, so that a network client of the metrics
+ * port cannot delay a control command. Each serves one connection at a
+ * time: its request must have come within 5 s of the connection, however
+ * it trickles in, and each send that makes no progress for 5 s fails, so
+ * a stuck or slow client holds its thread for seconds, not longer.
  *
  * Protocol (one request per connection, text, in the spirit of
  * unbound-control):
