@@ -30,6 +30,10 @@
  * time, but not sooner than this (an idle time of 0, a server's keepalive
  * of 0, must not make the timer spin while queries are in flight). */
 #define DOT_IDLE_RECHECK_MIN_MS 100
+/* A DoT connection on which nothing at all came back while an attempt
+ * waited this long, until it ended unanswered, is stalled (a handshake
+ * that never finishes, a peer gone silent): it takes no new attempt. */
+#define DOT_STALL_MS 1000
 
 struct dot_conn;
 
@@ -48,6 +52,7 @@ struct attempt {
 	unsigned idx; /* the upstream it went to, or NOT_UPSTREAM */
 	const struct tdns_addr *to; /* its address: up->addrs[idx], or own */
 	struct tdns_addr own;       /* NOT_UPSTREAM: the server's address */
+	uint64_t sent_ms; /* DoT: when it went on its connection (clock_mono_coarse_ms) */
 	bool tcp;     /* sent over TCP (after a TC) */
 	bool in_cb; /* inside resolver_on_reply for this attempt */
 	bool dead;  /* done was called meanwhile: free after the callback */
@@ -77,6 +82,7 @@ struct dot_conn {
 	uint16_t ka_id;
 	unsigned idle_ms;    /* up->idle_ms, or less after the server's keepalive */
 	uint64_t idle_since; /* when n last fell to 0 (clock_mono_ms) */
+	uint64_t last_rx;    /* when it last brought a message (coarse); 0: never */
 	struct tdns_timer *idle; /* the idle timer, NULL: none armed */
 };
 
@@ -388,6 +394,7 @@ static void on_dot_msg(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t
 			}
 		}
 	} else if (len >= 2) {
+		c->last_rx = clock_mono_coarse_ms();
 		id = (uint16_t)(msg[0] << 8 | msg[1]);
 		if (c->ka_asked && id == c->ka_id) {
 			c->ka_asked = false;
@@ -448,6 +455,7 @@ static enum tdns_status dot_send(struct tdns_upstream *up, struct attempt *a,
 		return st;
 	}
 	a->dot = c;
+	a->sent_ms = clock_mono_coarse_ms();
 	a->dnext = *bucket;
 	if (*bucket != NULL)
 		(*bucket)->dprev = a;
@@ -543,6 +551,32 @@ static enum tdns_status tr_send_to(void *ctx, uint64_t token, const struct tdns_
 	return send_attempt(ctx, token, NOT_UPSTREAM, addr, tcp, msg, len);
 }
 
+/* Attempt a ends: when it waited DOT_STALL_MS or more on a DoT connection
+ * that brought nothing since a was sent (a reply to it would have), that
+ * connection is stalled. It takes no new attempt, so the next one opens
+ * another; those on it wait on to their own deadlines, and it closes after
+ * the last (free_attempt). Its idle timer alone would not close it while
+ * misses keep coming. */
+static void dot_stall_check(const struct attempt *a)
+{
+	struct dot_conn *c = a->dot;
+	uint64_t now;
+	char as[64];
+
+	if (c == NULL || c->gone || c->last_rx >= a->sent_ms)
+		return;
+	now = clock_mono_coarse_ms();
+	if (now - a->sent_ms < DOT_STALL_MS)
+		return;
+	log_warn("upstream %s (tls): nothing received in the %llu ms a query waited; "
+		 "the next query opens a new connection",
+		 netio_addr_str(&c->up->addrs[c->upstream], as, sizeof(as)),
+		 (unsigned long long)(now - a->sent_ms));
+	c->gone = true;
+	if (c->up->dot[c->upstream] == c)
+		c->up->dot[c->upstream] = NULL;
+}
+
 static void tr_done(void *ctx, uint64_t token)
 {
 	struct tdns_upstream *up = ctx;
@@ -553,6 +587,7 @@ static void tr_done(void *ctx, uint64_t token)
 		return;
 	a = up->tab[i];
 	tab_remove(up, i);
+	dot_stall_check(a);
 	if (a->in_cb)
 		a->dead = true;
 	else

@@ -19,6 +19,11 @@ time. Cases:
     after 300 ms (long before the upper's idle timeout), and its next
     miss reconnects, resumed;
   - a dead first DoT upstream fails over to the second within 3 s;
+  - a stalled connection (a sole DoT upstream that accepted TCP and never
+    answers the handshake) is given up after an attempt on it waited in
+    vain, and a following miss opens a new connection and is answered,
+    though misses keep coming (the idle timer alone would not close a busy
+    connection);
   - the wrong authentication name, and a certificate from another CA,
     fail closed: SERVFAIL with an Extended DNS Error, and a log line
     naming the upstream, the name and the reason;
@@ -255,6 +260,65 @@ h.check(m is not None and hl.answer_addrs(m) == EXPECT["webapp.site."] and
         time.monotonic() - t0 < 3,
         "failover: dead DoT upstream first: %s after %.1f s" % (m, time.monotonic() - t0))
 
+
+# ---- a stalled DoT connection is given up ----
+def pipe(src, dst):
+    try:
+        while True:
+            b = src.recv(65536)
+            if not b:
+                break
+            dst.sendall(b)
+    except OSError:
+        pass
+    for x in (src, dst):
+        try:
+            x.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+class StallThenForward(threading.Thread):
+    """Holds its first connection open in silence (a TLS handshake that
+    never finishes); forwards each later one to the upper's DoT port."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.port = tl.free_port(ua)
+        self.ls = socket.socket()
+        self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.ls.bind((ua, self.port))
+        self.ls.listen(8)
+        self.held = []
+        self.accepted = 0
+
+    def run(self):
+        while True:
+            try:
+                c, _ = self.ls.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            if self.accepted == 1:
+                self.held.append(c)
+                continue
+            u = socket.create_connection((ua, utp))
+            for a, b in ((c, u), (u, c)):
+                threading.Thread(target=pipe, args=(a, b), daemon=True).start()
+
+
+stall = StallThenForward()
+stall.start()
+sl = start_local("STALLED", "%s:%d#%s" % (ua, stall.port, NAME))
+m, _ = hl.query(sl, "webapp.site", timeout=8)  # waits on the silent connection
+h.check(stall.accepted == 1, "stalled: %d connections for the first miss" % stall.accepted)
+# The next miss (a name not asked yet: a failed one is in the failure
+# cache) goes over a new connection, at once.
+m, _ = hl.query(sl, "api.site", timeout=4)
+h.check(m is not None and hl.answer_addrs(m) == EXPECT["api.site."] and stall.accepted == 2,
+        "stalled: the next miss got %s over %d connections" % (m, stall.accepted))
+h.check("nothing received in the" in sl.log_text(),
+        "stalled: no log line giving the connection up")
 
 # ---- fail closed ----
 def fail_closed(label, upstream, ca, reason):
