@@ -851,7 +851,14 @@ static void conn_flush(struct tcp_conn *c)
 			return;
 		}
 		c->wbuf.off += (size_t)n;
-		conn_touch(c);
+		/* A reader taking its answers (or a zone transfer) is active.
+		 * HTTP/2 writes frames of its own (PING and SETTINGS ACKs,
+		 * WINDOW_UPDATEs for a body), which a client can call for at
+		 * will: a DoH connection is active only by its requests and
+		 * the answers given to them (conn_doh_query,
+		 * netio_request_reply). */
+		if (c->doh == NULL)
+			conn_touch(c);
 	}
 	if (!c->closed)
 		buf_consumed(&c->wbuf);
@@ -1859,6 +1866,7 @@ void netio_request_reply(struct tdns_request *held, const uint8_t *msg, size_t l
 	if (held->loop != NULL && len > 0 && len <= NETIO_MSG_MAX) {
 		c = held->conn;
 		if (held->https && !c->closed) {
+			conn_touch(c);
 			doh_answer(c->doh, held->stream, msg, len);
 			conn_doh_output(c);
 		} else if (held->tcp && !c->closed) {

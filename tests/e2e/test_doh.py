@@ -15,6 +15,8 @@ time; the local forwards to an upper over clear UDP and serves DoH with
   - 40 requests multiplexed on one connection (curl --parallel) answered;
   - malformed HTTP/2 (a table of raw frames after a verified handshake):
     the connection ends (GOAWAY or close) and the server still answers;
+  - a connection that sends PINGs and no request is closed after
+    --tcp-idle (a PING's ACK is no activity);
   - it exits 0 on SIGTERM (no sanitizer report).
 """
 import base64
@@ -25,6 +27,7 @@ import ssl
 import struct
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hostile_lib as hl  # noqa: E402
@@ -291,6 +294,35 @@ except (socket.timeout, OSError, ssl.SSLError):
 s.close()
 h.check(acks == 500 and got, "500 PINGs then a GET: %d ACKs, response %s" % (acks, got))
 alive("500 PINGs")
+
+# A PING is no request (RFC 7766 6.2.3): a connection that PINGs every
+# 0.5 s and asks nothing is closed after --tcp-idle (3 s) like a silent one,
+# though every PING makes the server write its ACK.
+ctx = tl.client_ctx(pki.ca)
+ctx.set_alpn_protocols(["h2"])
+s = tl.tls_connect(la, hp, pki.ca, NAME, ctx=ctx)
+s.settimeout(0.1)
+t0 = time.monotonic()
+closed_after = None
+try:
+    s.sendall(PREFACE + SETTINGS)
+    nxt = t0
+    while closed_after is None and time.monotonic() - t0 < 10:
+        if time.monotonic() >= nxt:
+            s.sendall(frame(6, 0, 0, b"12345678"))
+            nxt += 0.5
+        try:
+            if not s.recv(65536):
+                closed_after = time.monotonic() - t0
+        except socket.timeout:
+            pass
+except (OSError, ssl.SSLError):
+    closed_after = time.monotonic() - t0
+s.close()
+h.check(closed_after is not None and 2.5 <= closed_after <= 6,
+        "a connection that only PINGs: closed after %s s, want about 3 (--tcp-idle)" %
+        closed_after)
+alive("PINGs without requests")
 
 # 150 streams at once (more than the 100 offered): the extra ones are
 # refused, the connection and the server go on.
