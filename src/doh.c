@@ -4,8 +4,9 @@
  * nghttp2 does the HTTP/2 framing, HPACK, flow control and its own
  * defences (flood detection, header list limits); this file keeps one
  * small struct per open stream with what a DoH request needs, and turns
- * complete requests into DNS queries. Its memory per stream is bounded:
- * the path at DOH_PATH_MAX bytes, the body at DOH_BODY_MAX.
+ * complete requests into DNS queries. Its memory is bounded: per stream
+ * the path at DOH_PATH_MAX bytes and the body at DOH_BODY_MAX, per session
+ * all paths and bodies together at DOH_HELD_MAX.
  */
 #include "tierdns/doh.h"
 
@@ -24,6 +25,11 @@
  * anything longer is no DoH query. */
 #define DOH_PATH_MAX (DOH_BODY_MAX / 3 * 4 + 256)
 #define DOH_MSG_MIN 12     /* a DNS header */
+/* The request paths and bodies a session holds at once: each of its
+ * streams may send the largest, but together they get this much, and a
+ * request that would go past it is answered 414 (path) or 413 (body) when
+ * it is complete. DoH queries are a few hundred bytes. */
+#define DOH_HELD_MAX (256 * 1024)
 #define DOH_CTYPE "application/dns-message"
 
 struct doh_stream {
@@ -51,6 +57,7 @@ struct tdns_doh {
 	struct doh_stream *streams;
 	doh_query_fn fn;
 	void *ctx;
+	size_t held; /* bytes of every stream's path and body */
 	bool fatal; /* nghttp2 itself failed: nothing more can be sent */
 };
 
@@ -221,6 +228,7 @@ static void stream_free(struct tdns_doh *d, struct doh_stream *st)
 		d->streams = st->next;
 	if (st->next != NULL)
 		st->next->prev = st->prev;
+	d->held -= (st->path != NULL ? st->path_len : 0) + st->body_len;
 	free(st->path);
 	free(st->body);
 	free(st->resp);
@@ -265,10 +273,10 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8
 		     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
 		     void *user)
 {
+	struct tdns_doh *d = user;
 	struct doh_stream *st;
 
 	(void)flags;
-	(void)user;
 	if (frame->hd.type != NGHTTP2_HEADERS)
 		return 0;
 	st = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
@@ -283,7 +291,8 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8
 			strcpy(st->method, "?");
 		}
 	} else if (name_is(name, namelen, ":path")) {
-		if (valuelen > DOH_PATH_MAX || st->path != NULL) {
+		if (valuelen > DOH_PATH_MAX || st->path != NULL ||
+		    valuelen > DOH_HELD_MAX - d->held) {
 			st->path_over = true;
 			return 0;
 		}
@@ -293,6 +302,7 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8
 		memcpy(st->path, value, valuelen);
 		st->path[valuelen] = '\0';
 		st->path_len = valuelen;
+		d->held += valuelen;
 	} else if (name_is(name, namelen, "content-type")) {
 		st->has_ctype = true;
 		/* Too long to be ours: kept cut, which no longer matches. */
@@ -307,16 +317,17 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t 
 		   size_t len, void *user)
 {
 	struct doh_stream *st = nghttp2_session_get_stream_user_data(s, id);
+	struct tdns_doh *d = user;
 	uint8_t *p;
 
 	(void)flags;
-	(void)user;
 	if (st == NULL || st->done || st->body_over)
 		return 0;
-	if (st->body_len + len > DOH_BODY_MAX) {
+	if (st->body_len + len > DOH_BODY_MAX || len > DOH_HELD_MAX - d->held) {
 		/* Read on (flow control credit is returned) but keep
 		 * nothing: the answer is 413. */
 		st->body_over = true;
+		d->held -= st->body_len;
 		free(st->body);
 		st->body = NULL;
 		st->body_len = 0;
@@ -328,6 +339,7 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t 
 	memcpy(p + st->body_len, data, len);
 	st->body = p;
 	st->body_len += len;
+	d->held += len;
 	return 0;
 }
 
@@ -351,8 +363,10 @@ static void dispatch(struct tdns_doh *d, struct doh_stream *st)
 	status = doh_request(st->method, st->path, st->path_len,
 			     st->has_ctype ? st->ctype : NULL, st->body, st->body_len,
 			     st->body_over, msg, cap, &len);
+	d->held -= st->body_len;
 	free(st->body);
 	st->body = NULL;
+	st->body_len = 0;
 	if (status == 200)
 		d->fn(d->ctx, d, st->id, msg, len);
 	else

@@ -17,6 +17,8 @@ time; the local forwards to an upper over clear UDP and serves DoH with
     the connection ends (GOAWAY or close) and the server still answers;
   - a connection that sends PINGs and no request is closed after
     --tcp-idle (a PING's ACK is no activity);
+  - the request bytes a connection holds at once are bounded: of five
+    POSTs with 60,000-byte bodies all open at once, the fifth gets 413;
   - it exits 0 on SIGTERM (no sanitizer report).
 """
 import base64
@@ -294,6 +296,87 @@ except (socket.timeout, OSError, ssl.SSLError):
 s.close()
 h.check(acks == 500 and got, "500 PINGs then a GET: %d ACKs, response %s" % (acks, got))
 alive("500 PINGs")
+
+# The request bytes a connection holds at once are bounded (256 KiB, not
+# 100 streams of 64 KiB): five POSTs whose 60,000-byte bodies are all open
+# at once, then ended: the first four are answered, the fifth, which would
+# go past, gets 413. The client keeps HTTP/2 flow control.
+def h2_split(buf):
+    """The whole frames at the start of buf, as (type, flags, stream,
+    payload), and the rest."""
+    out = []
+    while len(buf) >= 9:
+        n = int.from_bytes(buf[:3], "big")
+        if len(buf) < 9 + n:
+            break
+        out.append((buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7fffffff,
+                    buf[9:9 + n]))
+        buf = buf[9 + n:]
+    return out, buf
+
+
+def h2_status(block):
+    """:status of a response header block: the static entry for 200, or a
+    literal with the :status name (nghttp2 writes 413 so, not Huffman-coded:
+    it is no shorter)."""
+    if block[:1] == b"\x88":
+        return "200"
+    if block and block[0] & 0xc0 == 0x40 and block[0] & 0x3f == 8 and not block[1] & 0x80:
+        return block[2:2 + block[1]].decode()
+    return "?%r" % block[:8]
+
+
+ctx = tl.client_ctx(pki.ca)
+ctx.set_alpn_protocols(["h2"])
+s = tl.tls_connect(la, hp, pki.ca, NAME, ctx=ctx)
+s.settimeout(3)
+pending, conn_win, status = b"", 65535, {}
+sids = [1, 3, 5, 7, 9]
+
+
+def h2_read():
+    global pending, conn_win
+    pending += s.recv(65536)
+    frames, pending = h2_split(pending)
+    for ftype, flags, sid, payload in frames:
+        if ftype == 8 and sid == 0:
+            conn_win += int.from_bytes(payload[:4], "big") & 0x7fffffff
+        elif ftype == 4 and not flags & 1:
+            s.sendall(frame(4, 1, 0, b""))
+        elif ftype == 1:
+            status[sid] = h2_status(payload)
+
+
+try:
+    s.sendall(PREFACE + SETTINGS)
+    for sid in sids:
+        s.sendall(frame(1, 0x4, sid,
+                        hpack_lit(b":method", b"POST") + hpack_lit(b":scheme", b"https") +
+                        hpack_lit(b":authority", NAME.encode()) +
+                        hpack_lit(b":path", b"/dns-query") +
+                        hpack_lit(b"content-type", b"application/dns-message")))
+    for sid in sids:
+        left = 60000
+        while left > 0:
+            n = min(16384, left, conn_win)
+            if n <= 0:
+                h2_read()
+                continue
+            s.sendall(frame(0, 0, sid, b"\x00" * n))
+            conn_win -= n
+            left -= n
+    for sid in sids:
+        s.sendall(frame(0, 1, sid, b""))
+    t0 = time.monotonic()
+    while len(status) < len(sids) and time.monotonic() - t0 < 5:
+        h2_read()
+except (OSError, ssl.SSLError) as e:
+    status["error"] = repr(e)
+s.close()
+h.check(status.get(9) == "413" and all(status.get(i) not in (None, "413") for i in sids[:4]),
+        "five open 60,000-byte bodies on one connection: statuses %r, want 413 "
+        "for the fifth only" % status)
+alive("five open bodies")
 
 # A PING is no request (RFC 7766 6.2.3): a connection that PINGs every
 # 0.5 s and asks nothing is closed after --tcp-idle (3 s) like a silent one,
