@@ -1736,11 +1736,10 @@ static bool dnssec_only(uint16_t type)
 }
 
 /*
- * The records of val from pos on into a (cache_value_answer). dnssec: the
- * value holds DNSSEC records (only validated ones do: they were asked
- * with DO), which a DO=0 query is not given and whose RRSIGs are tied to
- * their RRset. Always inlined with a constant dnssec, so an unvalidated
- * hit pays nothing for them.
+ * The records of val from pos on into a (cache_value_answer), less the
+ * DNSSEC records a DO=0 query is not given. dnssec: the value was
+ * validated, and its RRSIGs are tied to their RRset. Always inlined with
+ * a constant dnssec, so an unvalidated hit pays nothing for the ties.
  */
 static inline __attribute__((always_inline)) enum tdns_status
 answer_records(const uint8_t *val, size_t len, size_t pos, uint64_t now,
@@ -1767,7 +1766,10 @@ answer_records(const uint8_t *val, size_t len, size_t pos, uint64_t now,
 		left = exp > now ? exp - now : expired_ttl;
 		ttl = (uint32_t)(left > 0x7fffffffu ? 0x7fffffffu : left);
 		pos += nlen + CACHE_REC_FIXED + rdlen;
-		if (dnssec && !q->edns_do && dnssec_only(type) && type != q->qtype)
+		/* RFC 4035 3.2.1, for every value: an unvalidated one holds
+		 * what an upstream sent, DNSSEC records asked for by a DO=1
+		 * client or sent unasked. */
+		if (!q->edns_do && dnssec_only(type) && type != q->qtype)
 			continue;
 		/* Consecutive records of one RRset form one entry (they were
 		 * cached with one TTL, RFC 2181 5.2; the smallest is kept). */
