@@ -1071,10 +1071,8 @@ bool zonedb_cache_outside(struct zonedb_cache *c, struct tdns_txn *t,
 		return false;
 	if (c->n > ZC_SCAN)
 		return zc_outside_hashed(c, key, klen);
-	/* name.h: a zone's key is a prefix of a well-formed key only at a
-	 * label boundary, so only where it encloses the name. */
 	for (size_t i = 0; i < c->n; i++)
-		if (c->zones[i].len <= klen && memcmp(c->zones[i].key, key, c->zones[i].len) == 0)
+		if (name_key_is_subdomain(key, klen, c->zones[i].key, c->zones[i].len))
 			return false;
 	return true;
 }
