@@ -494,22 +494,16 @@ static void set_send_timeout(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
-/* When the request of a connection accepted now must have come: a client
- * that sends a byte at a time gets no longer than one that sends nothing. */
-static uint64_t request_deadline(void)
-{
-	return clock_mono_ms() + (uint64_t)IO_TIMEOUT_S * 1000;
-}
-
-/* Read until end (a terminator string) is seen, cap - 1 bytes came or the
- * deadline (clock_mono_ms) passed; returns the length read (NUL-terminated),
- * -1 on error, end of input or the deadline without end. */
-static ssize_t read_until(int fd, char *buf, size_t cap, const char *end,
-			  uint64_t deadline)
+/* Read a connection's request until end (a terminator string) is seen;
+ * returns the length read (NUL-terminated), or -1 when cap - 1 bytes, an
+ * error, the end of input or IO_TIMEOUT_S from the call came first. One
+ * deadline for the whole request: a client that sends a byte at a time
+ * gets no longer than one that sends nothing. */
+static ssize_t read_until(int fd, char *buf, size_t cap, const char *end)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
+	uint64_t now, deadline = clock_mono_ms() + (uint64_t)IO_TIMEOUT_S * 1000;
 	size_t used = 0;
-	uint64_t now;
 	ssize_t n;
 	int r;
 
@@ -530,13 +524,12 @@ static ssize_t read_until(int fd, char *buf, size_t cap, const char *end,
 		if (strstr(buf, end) != NULL)
 			return (ssize_t)used;
 	}
-	return used > 0 && strstr(buf, end) != NULL ? (ssize_t)used : -1;
+	return -1;
 }
 
 static void serve_control(struct tdns_control *c, int fd)
 {
 	char line[CONTROL_LINE_MAX + 1], *nl;
-	uint64_t deadline = request_deadline();
 	FILE *out;
 
 	set_send_timeout(fd);
@@ -545,7 +538,7 @@ static void serve_control(struct tdns_control *c, int fd)
 		close(fd);
 		return;
 	}
-	if (read_until(fd, line, sizeof(line), "\n", deadline) < 0) {
+	if (read_until(fd, line, sizeof(line), "\n") < 0) {
 		fprintf(out, "error: no request line (at most %d bytes, ending in a "
 			"newline) within %d s\n", CONTROL_LINE_MAX, IO_TIMEOUT_S);
 	} else {
@@ -571,7 +564,6 @@ static void serve_metrics(struct tdns_control *c, int fd)
 	char head[HTTP_HEAD_MAX], *body = NULL;
 	size_t len = 0;
 	struct tdns_stats_sum sum;
-	uint64_t deadline = request_deadline();
 	FILE *out, *mem;
 
 	set_send_timeout(fd);
@@ -580,7 +572,7 @@ static void serve_metrics(struct tdns_control *c, int fd)
 		close(fd);
 		return;
 	}
-	if (read_until(fd, head, sizeof(head), "\r\n\r\n", deadline) < 0 &&
+	if (read_until(fd, head, sizeof(head), "\r\n\r\n") < 0 &&
 	    strstr(head, "\n\n") == NULL) {
 		http_reply(out, "400 Bad Request", "text/plain", "bad request\n", 12);
 	} else if (strncmp(head, "GET ", 4) != 0) {
