@@ -228,11 +228,21 @@ static void stream_free(struct tdns_doh *d, struct doh_stream *st)
 		d->streams = st->next;
 	if (st->next != NULL)
 		st->next->prev = st->prev;
-	d->held -= (st->path != NULL ? st->path_len : 0) + st->body_len;
+	d->held -= st->path_len + st->body_len; /* path_len is 0 without a path */
 	free(st->path);
 	free(st->body);
 	free(st->resp);
 	free(st);
+}
+
+/* The body kept so far goes (the request was handed on, or is over a
+ * limit), and with it its share of d->held. */
+static void body_drop(struct tdns_doh *d, struct doh_stream *st)
+{
+	d->held -= st->body_len;
+	free(st->body);
+	st->body = NULL;
+	st->body_len = 0;
 }
 
 static struct doh_stream *stream_of(const struct tdns_doh *d, int32_t id)
@@ -327,10 +337,7 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t 
 		/* Read on (flow control credit is returned) but keep
 		 * nothing: the answer is 413. */
 		st->body_over = true;
-		d->held -= st->body_len;
-		free(st->body);
-		st->body = NULL;
-		st->body_len = 0;
+		body_drop(d, st);
 		return 0;
 	}
 	p = realloc(st->body, st->body_len + len);
@@ -363,10 +370,7 @@ static void dispatch(struct tdns_doh *d, struct doh_stream *st)
 	status = doh_request(st->method, st->path, st->path_len,
 			     st->has_ctype ? st->ctype : NULL, st->body, st->body_len,
 			     st->body_over, msg, cap, &len);
-	d->held -= st->body_len;
-	free(st->body);
-	st->body = NULL;
-	st->body_len = 0;
+	body_drop(d, st);
 	if (status == 200)
 		d->fn(d->ctx, d, st->id, msg, len);
 	else
