@@ -109,6 +109,15 @@ _rand_port() { printf '%d' $((RANDOM % 30000 + 20000)); }
 dead_endpoint() { printf '%s:%s' "$(_rand_addr)" "$(_rand_port)"; }
 
 now_ms() { printf '%d' $(( $(date +%s%N) / 1000000 )); }
+# http ADDR:PORT REQUEST-LINE: the whole response to a request with that
+# line and a Host header (bash's /dev/tcp; the server closes after it).
+http() {
+	local host=${1%:*} port=${1##*:}
+	exec 3<>"/dev/tcp/$host/$port" || fail "cannot connect to $1"
+	printf '%s\r\nHost: %s\r\n\r\n' "$2" "$1" >&3
+	cat <&3
+	exec 3<&-
+}
 
 zone_load() {
 	local db=$1

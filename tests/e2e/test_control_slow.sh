@@ -44,18 +44,8 @@ line = got.split(b"\n")[0].decode(errors="replace").strip()
 print("%.1f %s" % (time.monotonic() - t0, line))
 PY
 }
-now() { date +%s%N; }
-# ms_since T0: milliseconds since now() gave T0
-ms_since() { echo $((($(now) - $1) / 1000000)); }
-# http ADDR:PORT PATH: the response's status line (bash's /dev/tcp)
-http_status() {
-	local host=${1%:*} port=${1##*:} line
-	exec 3<>"/dev/tcp/$host/$port" || fail "cannot connect to $1"
-	printf 'GET %s HTTP/1.1\r\nHost: %s\r\n\r\n' "$2" "$1" >&3
-	IFS= read -r line <&3
-	exec 3<&-
-	printf '%s\n' "${line%$'\r'}"
-}
+# http_status ADDR:PORT PATH: the status line of GET PATH (lib.sh http)
+http_status() { http "$1" "GET $2 HTTP/1.1" | head -n 1 | tr -d '\r'; }
 
 zone_load "$T/upper" "$ZONES/upper/site.zone"
 M=$(_rand_addr):$(_rand_port)
@@ -65,9 +55,9 @@ start_upper UPPER "$T/upper" --control "$T/UPPER.sock" --metrics "$M"
 trickle tcp "$M" >"$T/metrics.trickle" &
 TP=$!
 sleep 1
-t0=$(now)
+t0=$(now_ms)
 "$CTL" -s "$T/UPPER.sock" status >"$T/status.out" 2>&1 || fail "status: $(cat "$T/status.out")"
-ms=$(ms_since "$t0")
+ms=$(($(now_ms) - t0))
 [ "$ms" -lt 2000 ] || fail "status took $ms ms while a metrics client trickled"
 expect_match "$(cat "$T/status.out")" '^tier: upper'
 wait "$TP"
@@ -81,9 +71,9 @@ awk -v s="$secs" 'BEGIN { exit !(s >= 4 && s <= 7.5) }' ||
 trickle unix "$T/UPPER.sock" >"$T/control.trickle" &
 TP=$!
 sleep 1
-t0=$(now)
+t0=$(now_ms)
 st=$(http_status "$M" /metrics)
-ms=$(ms_since "$t0")
+ms=$(($(now_ms) - t0))
 [ "$st" = "HTTP/1.1 200 OK" ] || fail "metrics while a control client trickled: $st"
 [ "$ms" -lt 2000 ] || fail "metrics took $ms ms while a control client trickled"
 wait "$TP"

@@ -7,14 +7,6 @@
 e2e_init
 command -v promtool >/dev/null || { log "promtool not installed: skipped"; exit 77; }
 
-# http ADDR:PORT REQUEST-LINE: the whole response (bash's /dev/tcp).
-http() {
-	local host=${1%:*} port=${1##*:}
-	exec 3<>"/dev/tcp/$host/$port" || fail "cannot connect to $1"
-	printf '%s\r\nHost: %s\r\n\r\n' "$2" "$1" >&3
-	cat <&3
-	exec 3<&-
-}
 # metric TEXT NAME{LABELS}: the value of one sample.
 metric() { printf '%s\n' "$1" | awk -v k="$2" '$1 == k { print $2 }'; }
 
