@@ -208,6 +208,20 @@ def frame(ftype, flags, stream, payload, length=None):
     return struct.pack("!I", n)[1:] + struct.pack("!BBI", ftype, flags, stream) + payload
 
 
+def h2_split(buf):
+    """The whole frames at the start of buf, as (type, flags, stream,
+    payload), and the rest."""
+    out = []
+    while len(buf) >= 9:
+        n = int.from_bytes(buf[:3], "big")
+        if len(buf) < 9 + n:
+            break
+        out.append((buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7fffffff,
+                    buf[9:9 + n]))
+        buf = buf[9 + n:]
+    return out, buf
+
+
 def hpack_lit(name, value):
     """A literal header field without indexing, new name, no Huffman."""
     def s(x):
@@ -222,12 +236,17 @@ def request_headers(stream, end_stream, method=b"GET", path=b"/dns-query"):
     return frame(1, 0x4 | (0x1 if end_stream else 0), stream, block)
 
 
-def h2_conn(payload, read_for=3.0):
-    """Verified TLS with ALPN h2, send payload; True when the server ends
-    the connection (GOAWAY and/or close) within read_for seconds."""
+def h2_open():
+    """A verified TLS connection to the DoH listener with ALPN h2."""
     ctx = tl.client_ctx(pki.ca)
     ctx.set_alpn_protocols(["h2"])
-    s = tl.tls_connect(la, hp, pki.ca, NAME, ctx=ctx)
+    return tl.tls_connect(la, hp, pki.ca, NAME, ctx=ctx)
+
+
+def h2_conn(payload, read_for=3.0):
+    """Send payload on a new h2_open connection; True when the server ends
+    the connection (GOAWAY and/or close) within read_for seconds."""
+    s = h2_open()
     with s:
         s.sendall(payload)
         return tl.closed_within(s, read_for)
@@ -270,9 +289,7 @@ for case in malformed:
 # Legal but busy: 500 PINGs are answered (nghttp2 ends the connection
 # only when the ACKs pile up unsent) and a GET after them on the same
 # connection is still served.
-ctx = tl.client_ctx(pki.ca)
-ctx.set_alpn_protocols(["h2"])
-s = tl.tls_connect(la, hp, pki.ca, NAME, ctx=ctx)
+s = h2_open()
 s.sendall(PREFACE + SETTINGS + frame(6, 0, 0, b"12345678") * 500 + GOOD_GET)
 seen, acks, got = b"", 0, False
 s.settimeout(3)
@@ -281,16 +298,10 @@ try:
         chunk = s.recv(65536)
         if not chunk:
             break
-        seen += chunk
-        while len(seen) >= 9:
-            n = int.from_bytes(seen[:3], "big")
-            if len(seen) < 9 + n:
-                break
-            if seen[3] == 6 and seen[4] & 1:
-                acks += 1
-            if seen[3] == 1 and int.from_bytes(seen[5:9], "big") == 1:
-                got = True
-            seen = seen[9 + n:]
+        frames, seen = h2_split(seen + chunk)
+        for ftype, flags, sid, _ in frames:
+            acks += ftype == 6 and flags & 1 != 0
+            got = got or (ftype == 1 and sid == 1)
 except (socket.timeout, OSError, ssl.SSLError):
     pass
 s.close()
@@ -301,20 +312,6 @@ alive("500 PINGs")
 # 100 streams of 64 KiB): five POSTs whose 60,000-byte bodies are all open
 # at once, then ended: the first four are answered, the fifth, which would
 # go past, gets 413. The client keeps HTTP/2 flow control.
-def h2_split(buf):
-    """The whole frames at the start of buf, as (type, flags, stream,
-    payload), and the rest."""
-    out = []
-    while len(buf) >= 9:
-        n = int.from_bytes(buf[:3], "big")
-        if len(buf) < 9 + n:
-            break
-        out.append((buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7fffffff,
-                    buf[9:9 + n]))
-        buf = buf[9 + n:]
-    return out, buf
-
-
 def h2_status(block):
     """:status of a response header block: the static entry for 200, or a
     literal with the :status name (nghttp2 writes 413 so, not Huffman-coded:
@@ -326,9 +323,7 @@ def h2_status(block):
     return "?%r" % block[:8]
 
 
-ctx = tl.client_ctx(pki.ca)
-ctx.set_alpn_protocols(["h2"])
-s = tl.tls_connect(la, hp, pki.ca, NAME, ctx=ctx)
+s = h2_open()
 s.settimeout(3)
 pending, conn_win, status = b"", 65535, {}
 sids = [1, 3, 5, 7, 9]
@@ -381,9 +376,7 @@ alive("five open bodies")
 # A PING is no request (RFC 7766 6.2.3): a connection that PINGs every
 # 0.5 s and asks nothing is closed after --tcp-idle (3 s) like a silent one,
 # though every PING makes the server write its ACK.
-ctx = tl.client_ctx(pki.ca)
-ctx.set_alpn_protocols(["h2"])
-s = tl.tls_connect(la, hp, pki.ca, NAME, ctx=ctx)
+s = h2_open()
 s.settimeout(0.1)
 t0 = time.monotonic()
 closed_after = None
@@ -413,9 +406,7 @@ payload = PREFACE + SETTINGS + b"".join(
     request_headers(2 * i + 1, True,
                     path=b"/dns-query?dns=" + b64(wire("webapp.site", qid=i)).encode())
     for i in range(150))
-ctx = tl.client_ctx(pki.ca)
-ctx.set_alpn_protocols(["h2"])
-s = tl.tls_connect(la, hp, pki.ca, NAME, ctx=ctx)
+s = h2_open()
 s.sendall(payload)
 s.close()
 alive("150 streams at once")
