@@ -18,7 +18,8 @@ time; the local forwards to an upper over clear UDP and serves DoH with
   - a connection that sends PINGs and no request is closed after
     --tcp-idle (a PING's ACK is no activity);
   - the request bytes a connection holds at once are bounded: of five
-    POSTs with 60,000-byte bodies all open at once, the fifth gets 413;
+    requests with 60,000-byte bodies (or paths) all held at once, the
+    fifth gets 413 (414);
   - it exits 0 on SIGTERM (no sanitizer report).
 """
 import base64
@@ -308,70 +309,109 @@ s.close()
 h.check(acks == 500 and got, "500 PINGs then a GET: %d ACKs, response %s" % (acks, got))
 alive("500 PINGs")
 
-# The request bytes a connection holds at once are bounded (256 KiB, not
-# 100 streams of 64 KiB): five POSTs whose 60,000-byte bodies are all open
-# at once, then ended: the first four are answered, the fifth, which would
-# go past, gets 413. The client keeps HTTP/2 flow control.
 def h2_status(block):
-    """:status of a response header block: the static entry for 200, or a
-    literal with the :status name (nghttp2 writes 413 so, not Huffman-coded:
-    it is no shorter)."""
-    if block[:1] == b"\x88":
-        return "200"
+    """:status of a response header block: a static entry (RFC 7541
+    appendix A: 200 to 500), or a literal with the :status name (nghttp2
+    writes 413 and 414 so, not Huffman-coded: it is no shorter)."""
+    static = {0x88: "200", 0x89: "204", 0x8a: "206", 0x8b: "304", 0x8c: "400",
+              0x8d: "404", 0x8e: "500"}
+    if block and block[0] in static:
+        return static[block[0]]
     if block and block[0] & 0xc0 == 0x40 and block[0] & 0x3f == 8 and not block[1] & 0x80:
         return block[2:2 + block[1]].decode()
     return "?%r" % block[:8]
 
 
-s = h2_open()
-s.settimeout(3)
-pending, conn_win, status = b"", 65535, {}
-sids = [1, 3, 5, 7, 9]
+def hpack_long(name, value):
+    """hpack_lit for a value of any length (RFC 7541 5.1 integers)."""
+    n, tail = len(value), b""
+    if n < 127:
+        head = bytes([n])
+    else:
+        head, n = b"\x7f", n - 127
+        while n >= 128:
+            tail += bytes([n % 128 + 128])
+            n //= 128
+        tail += bytes([n])
+    return b"\x00" + bytes([len(name)]) + name + head + tail + value
 
 
-def h2_read():
-    global pending, conn_win
-    pending += s.recv(65536)
-    frames, pending = h2_split(pending)
-    for ftype, flags, sid, payload in frames:
-        if ftype == 8 and sid == 0:
-            conn_win += int.from_bytes(payload[:4], "big") & 0x7fffffff
-        elif ftype == 4 and not flags & 1:
-            s.sendall(frame(4, 1, 0, b""))
-        elif ftype == 1:
-            status[sid] = h2_status(payload)
+class H2Client:
+    """A raw HTTP/2 client on h2_open that keeps the connection's flow
+    control window and collects each stream's response :status."""
 
+    def __init__(self):
+        self.s = h2_open()
+        self.s.settimeout(3)
+        self.pending, self.win, self.status = b"", 65535, {}
+        self.s.sendall(PREFACE + SETTINGS)
 
-try:
-    s.sendall(PREFACE + SETTINGS)
-    for sid in sids:
-        s.sendall(frame(1, 0x4, sid,
-                        hpack_lit(b":method", b"POST") + hpack_lit(b":scheme", b"https") +
-                        hpack_lit(b":authority", NAME.encode()) +
-                        hpack_lit(b":path", b"/dns-query") +
-                        hpack_lit(b"content-type", b"application/dns-message")))
-    for sid in sids:
-        left = 60000
-        while left > 0:
-            n = min(16384, left, conn_win)
-            if n <= 0:
-                h2_read()
+    def read(self):
+        self.pending += self.s.recv(65536)
+        frames, self.pending = h2_split(self.pending)
+        for ftype, flags, sid, payload in frames:
+            if ftype == 8 and sid == 0:
+                self.win += int.from_bytes(payload[:4], "big") & 0x7fffffff
+            elif ftype == 4 and not flags & 1:
+                self.s.sendall(frame(4, 1, 0, b""))
+            elif ftype == 1:
+                self.status[sid] = h2_status(payload)
+
+    def headers(self, sid, block):
+        """A header block, without END_STREAM, in frames of 16384 bytes."""
+        chunks = [block[i:i + 16384] for i in range(0, len(block), 16384)]
+        for i, c in enumerate(chunks):
+            last = 0x4 if i == len(chunks) - 1 else 0
+            self.s.sendall(frame(1 if i == 0 else 9, last, sid, c))
+
+    def data(self, sid, n):
+        """n bytes of body, as the window lets them go."""
+        while n > 0:
+            k = min(16384, n, self.win)
+            if k <= 0:
+                self.read()
                 continue
-            s.sendall(frame(0, 0, sid, b"\x00" * n))
-            conn_win -= n
-            left -= n
-    for sid in sids:
-        s.sendall(frame(0, 1, sid, b""))
-    t0 = time.monotonic()
-    while len(status) < len(sids) and time.monotonic() - t0 < 5:
-        h2_read()
-except (OSError, ssl.SSLError) as e:
-    status["error"] = repr(e)
-s.close()
-h.check(status.get(9) == "413" and all(status.get(i) not in (None, "413") for i in sids[:4]),
-        "five open 60,000-byte bodies on one connection: statuses %r, want 413 "
-        "for the fifth only" % status)
-alive("five open bodies")
+            self.s.sendall(frame(0, 0, sid, b"\x00" * k))
+            self.win -= k
+            n -= k
+
+    def finish(self, sids):
+        """End every stream; the statuses that came within 5 s."""
+        for sid in sids:
+            self.s.sendall(frame(0, 1, sid, b""))
+        t0 = time.monotonic()
+        while len(self.status) < len(sids) and time.monotonic() - t0 < 5:
+            self.read()
+        return self.status
+
+
+# The request bytes a connection holds at once are bounded (256 KiB, not
+# 100 streams of 64 KiB): five requests whose 60,000-byte bodies, or
+# paths, are all held at once, then ended: the first four are answered,
+# the fifth, which would go past, gets 413 (body) or 414 (path).
+SIDS = [1, 3, 5, 7, 9]
+for what, want in (("bodies", "413"), ("paths", "414")):
+    c = H2Client()
+    try:
+        for sid in SIDS:
+            path = b"/dns-query"
+            if what == "paths":
+                path += b"?dns=" + b"A" * (60000 - len(path) - 5)
+            c.headers(sid, hpack_lit(b":method", b"POST" if what == "bodies" else b"GET") +
+                      hpack_lit(b":scheme", b"https") + hpack_lit(b":authority", NAME.encode()) +
+                      hpack_long(b":path", path) +
+                      hpack_lit(b"content-type", b"application/dns-message"))
+        for sid in SIDS:
+            if what == "bodies":
+                c.data(sid, 60000)
+        status = c.finish(SIDS)
+    except (OSError, ssl.SSLError) as e:
+        status = dict(c.status, error=repr(e))
+    c.s.close()
+    h.check(status.get(9) == want and all(status.get(i) not in (None, want) for i in SIDS[:4]),
+            "five held 60,000-byte %s on one connection: statuses %r, want %s for the "
+            "fifth only" % (what, status, want))
+    alive("five held " + what)
 
 # A PING is no request (RFC 7766 6.2.3): a connection that PINGs every
 # 0.5 s and asks nothing is closed after --tcp-idle (3 s) like a silent one,
