@@ -660,6 +660,8 @@ static enum tdns_status rpz_zones_init(struct policy_state *ps, const struct tdn
 		ps->sz[ps->n_rz].primaries = c->primaries;
 		ps->sz[ps->n_rz].n_primaries = c->n_primaries;
 		ps->sz[ps->n_rz].key = c->key >= 0 ? &o->keys[c->key] : NULL;
+		ps->sz[ps->n_rz].xfr_time_s = o->transfer_time_in;
+		ps->sz[ps->n_rz].xfr_size_max = o->transfer_size_in;
 		ps->n_rz++;
 	}
 	return TDNS_OK;

@@ -56,13 +56,14 @@
 #define OPTS_MAX_OUTSTANDING_MAX 65536
 #define OPTS_MAX_TCP_MAX 65536
 #define OPTS_TCP_IDLE_MAX 3600000 /* ms: an hour */
+#define OPTS_XFR_TIME_MAX 2419200 /* s: 28 days, BIND's max-transfer-time-in limit */
 #define OPTS_VERBOSITY_MAX 3
 
 /* What an option's value is, and so how it is parsed, printed, compared. */
 enum opt_kind {
 	K_STR,      /* a non-empty string; F_NULL: ~ for none */
 	K_UINT,     /* decimal in [min, max], into a uint16_t or 32-bit field */
-	K_SIZE,     /* bytes with K/M/G, at least 1 MiB, into a uint64_t */
+	K_SIZE,     /* bytes with K/M/G, at least min MiB, into a uint64_t */
 	K_BOOL,     /* flag without a value; true/false in the file */
 	K_COUNT,    /* -v: each one counts; a number in [min, max] in the file */
 	K_LISTEN,   /* repeatable address, port from --port */
@@ -100,7 +101,7 @@ struct opts_def {
 	unsigned tiers;      /* T_UP, T_LO */
 	enum opt_kind kind;
 	unsigned flags;
-	unsigned long long min, max; /* K_UINT, K_COUNT */
+	unsigned long long min, max; /* K_UINT, K_COUNT; K_SIZE: min in MiB */
 	const char *range;   /* the error's hint: "1-65535", "seconds" */
 	size_t off, size;    /* the field in struct tdns_opts; size 0: none */
 	const char *arg;     /* --help's name of the value, NULL: none */
@@ -227,7 +228,7 @@ static const struct opts_def opt_table[] = {
 	{ "timeout", 0, NULL, "timeout", T_LO, K_UINT, 0, 1, 60000, "1-60000 ms",
 	  FIELD(upstream_timeout_ms), "MS", "time a miss may take across all upstreams before\n"
 	  "SERVFAIL, 1-60000 (default 2000)" },
-	{ "cache-size", 0, NULL, "cache-size", T_LO, K_SIZE, 0, 0, 0,
+	{ "cache-size", 0, NULL, "cache-size", T_LO, K_SIZE, 0, 1, 0,
 	  "bytes, K/M/G suffix, at least 1M", FIELD(cache_size), "SIZE",
 	  "bytes of cached answers (keys and values), with an\noptional K, M or G suffix, "
 	  "at least 1M (default 64M)" },
@@ -313,6 +314,14 @@ static const struct opts_def opt_table[] = {
 	  FIELD(transfer_source), "ADDR[:PORT]", "send a secondary zone's SOA queries and "
 	  "transfer\nrequests from this local address (for primaries\nof its family; a "
 	  "zone's stanza may give its own;\ndefault: the kernel's choice)" },
+	{ "transfer-time-in", 0, NULL, "transfer-time-in", T_ALL, K_UINT, 0, 1,
+	  OPTS_XFR_TIME_MAX, "1-2419200 s", FIELD(transfer_time_in), "SEC",
+	  "give up an incoming zone transfer that takes\nlonger and try the next primary, "
+	  "1-2419200\n(default 7200, as BIND's max-transfer-time-in)" },
+	{ "transfer-size-in", 0, NULL, "transfer-size-in", T_ALL, K_SIZE, 0, 0, 0,
+	  "bytes, K/M/G suffix", FIELD(transfer_size_in), "SIZE",
+	  "give up an incoming zone transfer whose messages\ncome to more bytes, with an "
+	  "optional K, M or G\nsuffix; 0 no limit (default 0, as NSD's\nsize-limit-xfr)" },
 	{ "log", 0, NULL, "log", T_ALL, K_LOG, 0, 0, 0, "stderr, syslog or journal",
 	  FIELD(log_target), "TARGET", "where log lines go: stderr, syslog or journal\n"
 	  "(default stderr)" },
@@ -524,6 +533,7 @@ static void set_defaults(enum tdns_prog prog, struct tdns_opts *o)
 	o->max_tcp_per_client = 16;
 	o->tcp_idle_ms = 10000;
 	o->upstream_idle_ms = 10000;
+	o->transfer_time_in = 7200;
 	o->control_path = control_defaults[prog];
 	o->control_mode = OPTS_CONTROL_MODE;
 	o->sig_expiry_warn = 7;
@@ -774,7 +784,7 @@ static bool opt_apply(struct opts_build *b, const struct opts_def *d, const char
 		}
 		return true;
 	case K_SIZE:
-		if (!parse_size(text, 1ull << 20, &size))
+		if (!parse_size(text, d->min << 20, &size))
 			return bad(e, NULL, text, d->range);
 		memcpy(field(o, d), &size, sizeof(size));
 		return true;
@@ -1756,6 +1766,7 @@ static void print_value(FILE *f, const struct opts_def *d, const struct tdns_opt
 	const char *s;
 	uint16_t v16;
 	uint32_t v32;
+	uint64_t size;
 	bool flag;
 	unsigned i;
 
@@ -1781,12 +1792,13 @@ static void print_value(FILE *f, const struct opts_def *d, const struct tdns_opt
 		}
 		break;
 	case K_SIZE:
-		if (o->cache_size % (1ull << 30) == 0)
-			fprintf(f, " %lluG", (unsigned long long)(o->cache_size >> 30));
-		else if (o->cache_size % (1ull << 20) == 0)
-			fprintf(f, " %lluM", (unsigned long long)(o->cache_size >> 20));
+		memcpy(&size, cfield(o, d), sizeof(size));
+		if (size != 0 && size % (1ull << 30) == 0)
+			fprintf(f, " %lluG", (unsigned long long)(size >> 30));
+		else if (size != 0 && size % (1ull << 20) == 0)
+			fprintf(f, " %lluM", (unsigned long long)(size >> 20));
 		else
-			fprintf(f, " %llu", (unsigned long long)o->cache_size);
+			fprintf(f, " %llu", (unsigned long long)size);
 		break;
 	case K_BOOL:
 		memcpy(&flag, cfield(o, d), sizeof(flag));

@@ -58,7 +58,7 @@ struct szone {
 	_Atomic uint32_t serial; /* its serial when have */
 	uint32_t refresh, retry, expire;
 	_Atomic uint64_t next_ms; /* the next SOA check (monotonic) */
-	_Atomic uint64_t last_ok; /* last contact with a primary (epoch s) */
+	_Atomic uint64_t last_ok; /* the last refresh (epoch s) */
 	atomic_bool notified;
 	atomic_bool expired;
 	bool ixfr;               /* the transfer asked for IXFR */
@@ -72,6 +72,8 @@ struct szone {
 	ldns_buffer *line;       /* one record on its way to spool */
 	uint8_t *rec;            /* one record read back (SPOOL_REC_MAX) */
 	size_t count;            /* records received */
+	uint64_t bytes;          /* the transfer's message bytes received */
+	uint64_t deadline_ms;    /* the transfer's end (monotonic) */
 	unsigned soa_seen;       /* SOAs with the new serial seen */
 	uint32_t new_serial;
 };
@@ -369,21 +371,48 @@ static void failed(struct szone *z, const char *why)
 	schedule(z, z->retry);
 }
 
-static void contact(struct szone *z)
+/* A refresh: the zone is as current as its primary's (secondary.h). */
+static void refreshed(struct szone *z)
 {
 	z->last_ok = clock_now();
 	if (atomic_load(&z->expired)) {
-		log_info("%s %s: a primary answers again", z->sec->sink.label, z->name);
+		log_info("%s %s: refreshed again", z->sec->sink.label, z->name);
 		atomic_store(&z->expired, false);
 	}
+}
+
+/* The zone's transfer time in seconds (secondary_zone.xfr_time_s). */
+static unsigned xfr_time_s(const struct szone *z)
+{
+	return z->z->xfr_time_s > 0 ? z->z->xfr_time_s : SECONDARY_XFR_TIME_S;
 }
 
 static void timed_out(void *ctx)
 {
 	struct szone *z = ctx;
+	char why[96];
 
 	z->timeout = NULL;
-	failed(z, z->state == Z_SOA ? "no answer to the SOA query" : "transfer stalled");
+	if (z->state == Z_SOA)
+		snprintf(why, sizeof(why), "no answer to the SOA query");
+	else if (clock_mono_ms() >= z->deadline_ms)
+		snprintf(why, sizeof(why), "the transfer took longer than %u s",
+			 xfr_time_s(z));
+	else
+		snprintf(why, sizeof(why), "the transfer stalled");
+	failed(z, why);
+}
+
+/* The transfer's timer: its silence allowed, not past its deadline. */
+static void xfr_timer(struct szone *z)
+{
+	uint64_t now = clock_mono_ms(), ms = SECONDARY_XFR_IDLE_MS;
+
+	if (z->timeout != NULL)
+		netio_timer_cancel(z->sec->l, z->timeout);
+	if (z->deadline_ms < now + ms)
+		ms = z->deadline_ms > now ? z->deadline_ms - now : 0;
+	z->timeout = netio_timer_add(z->sec->l, (unsigned)ms, timed_out, z);
 }
 
 /* A query for the zone (SOA, AXFR or IXFR with our SOA), signed when the
@@ -492,9 +521,9 @@ static void soa_reply(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t 
 	}
 	serial = ldns_rdf2native_int32(ldns_rr_rdf(ldns_rr_list_rr(ans, 0), 2));
 	ldns_pkt_free(p);
-	contact(z);
 	end_exchange(z);
 	if (z->have && !zonedb_serial_gt(serial, z->serial)) {
+		refreshed(z);
 		log_debug("%s %s: serial %u is current", z->sec->sink.label, z->name,
 			  (unsigned)serial);
 		z->primary = 0;
@@ -744,6 +773,7 @@ done:
 		return;
 	}
 	end_exchange(z);
+	refreshed(z);
 	z->primary = 0;
 	read_zone(z);
 	schedule(z, z->refresh);
@@ -889,6 +919,13 @@ static void xfr_reply(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t 
 	}
 	if (!reply_ours(z, msg, len))
 		return;
+	z->bytes += len;
+	if (z->z->xfr_size_max > 0 && z->bytes > z->z->xfr_size_max) {
+		snprintf(why, sizeof(why), "the transfer came to more than %llu bytes",
+			 (unsigned long long)z->z->xfr_size_max);
+		failed(z, why);
+		return;
+	}
 	if ((msg[3] & 0x0f) != LDNS_RCODE_NOERROR) {
 		snprintf(why, sizeof(why), "transfer refused (rcode %d)", msg[3] & 0x0f);
 		failed(z, why);
@@ -915,10 +952,7 @@ static void xfr_reply(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t 
 			return;
 		}
 	}
-	contact(z);
-	if (z->timeout != NULL)
-		netio_timer_cancel(z->sec->l, z->timeout);
-	z->timeout = netio_timer_add(z->sec->l, SECONDARY_XFR_IDLE_MS, timed_out, z);
+	xfr_timer(z);
 	if (z->count == 0) {
 		failed(z, "the transfer does not start with the SOA");
 		return;
@@ -928,6 +962,7 @@ static void xfr_reply(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t 
 	if (z->ixfr && z->count == 1 && before == 0 &&
 	    !zonedb_serial_gt(z->new_serial, z->serial)) {
 		end_exchange(z);
+		refreshed(z);
 		schedule(z, z->refresh);
 		return;
 	}
@@ -944,6 +979,8 @@ static void start_xfr(struct szone *z)
 	z->force_axfr = false;
 	z->form = FORM_UNKNOWN;
 	z->count = 0;
+	z->bytes = 0;
+	z->deadline_ms = clock_mono_ms() + (uint64_t)xfr_time_s(z) * 1000u;
 	z->soa_seen = 0;
 	z->rrs = ldns_rr_list_new();
 	p = make_query(z, z->ixfr ? LDNS_RR_TYPE_IXFR : LDNS_RR_TYPE_AXFR);
@@ -958,7 +995,7 @@ static void start_xfr(struct szone *z)
 		failed(z, "cannot send the transfer query");
 		return;
 	}
-	z->timeout = netio_timer_add(z->sec->l, SECONDARY_XFR_IDLE_MS, timed_out, z);
+	xfr_timer(z);
 }
 
 static void tick(void *ctx)

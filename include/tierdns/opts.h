@@ -214,6 +214,11 @@ struct tdns_opts {
 	 * kernel's choice. */
 	struct tdns_addr notify_source;   /* --notify-source ADDR[:PORT] */
 	struct tdns_addr transfer_source; /* --transfer-source ADDR[:PORT] */
+	/* The bounds of one incoming transfer (secondary zones, rpz-primary):
+	 * its whole time in seconds (default 7200) and the bytes of its
+	 * messages (0: none, the default). */
+	unsigned transfer_time_in;  /* --transfer-time-in SEC */
+	uint64_t transfer_size_in;  /* --transfer-size-in SIZE */
 	/* zones: stanzas, n_zones of them (NULL when none) */
 	struct tdns_zone_conf *zones;
 	unsigned n_zones;

@@ -19,11 +19,16 @@
  * transaction (zonesign_follow_cut: its serial and journal). An AXFR's records are spooled
  * (in wire form) to an unlinked temporary file in $TMPDIR (else /tmp) as
  * they arrive, not held in memory, and loaded from it at the closing SOA.
- * A transfer that breaks off changes nothing; an IXFR that does not apply
- * to the zone held (a deleted record is not there) changes nothing and
- * the next transfer is an AXFR. A zone without
- * contact for its SOA's expire time answers SERVFAIL
- * (secondary_expired) and the log says so, until a primary answers again.
+ * A transfer that breaks off, stays silent for SECONDARY_XFR_IDLE_MS,
+ * takes longer than its zone's xfr_time_s or carries more than its
+ * xfr_size_max changes nothing, and the next primary is tried; an IXFR
+ * that does not apply to the zone held (a deleted record is not there)
+ * changes nothing and the next transfer is an AXFR. A zone not refreshed
+ * for its SOA's expire time answers SERVFAIL (secondary_expired) and the
+ * log says so, until a refresh succeeds again. A refresh is an SOA query
+ * that finds the serial current, or a transfer that completes: a primary
+ * that answers but never completes a newer version does not keep the
+ * zone from expiring (BIND's rule).
  *
  * Where the zones are kept is a sink (struct secondary_sink): the store by
  * default (secondary_new: the upper's secondary zones, as above), or the
@@ -56,6 +61,7 @@
 #define SECONDARY_TICK_MS 100
 #define SECONDARY_QUERY_MS 2000     /* an SOA query's answer */
 #define SECONDARY_XFR_IDLE_MS 10000 /* a transfer's silence before it is given up */
+#define SECONDARY_XFR_TIME_S 7200   /* a transfer's whole time, by default */
 
 /* One zone (borrowed: lives as long as the secondary). */
 struct secondary_zone {
@@ -67,6 +73,11 @@ struct secondary_zone {
 	/* transfer-source: the local address of the SOA queries and
 	 * transfers (netio_out_udp_from); NULL: the kernel's choice */
 	const struct tdns_addr *source;
+	/* A transfer is given up (the next primary is tried) once it has
+	 * taken xfr_time_s seconds (0: SECONDARY_XFR_TIME_S), or once its
+	 * messages come to more than xfr_size_max bytes (0: no limit). */
+	unsigned xfr_time_s;
+	uint64_t xfr_size_max;
 };
 
 struct tdns_secondary;

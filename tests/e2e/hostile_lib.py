@@ -692,7 +692,9 @@ class ScriptedPrimary:
     queries over UDP with serial `serial`; over TCP sends the first message
     of the AXFR/IXFR (SOA serial + records(serial), rrsets in master-file
     text, "NAME TTL IN TYPE RDATA") and closes when `cut`, else the whole
-    zone. `up` False: silent."""
+    zone. `up` False: silent. `trickle` > 0: after that first message, one
+    more record (tN.ZONE A) a message every `trickle` seconds, the closing
+    SOA only once trickle is 0 again (at most 60 s)."""
 
     def __init__(self, serial, expire=86400, refresh=1, keyring=None, zone="cut.",
                  records=None):
@@ -710,6 +712,7 @@ class ScriptedPrimary:
         self.asked = []
         self.stall = 0  # seconds a cut transfer stays open before the close
         self.one_per_msg = False  # an IXFR sent one record a message
+        self.trickle = 0
         self.addr = rand_addr()
         self.u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.u.bind((self.addr, 0))
@@ -743,6 +746,24 @@ class ScriptedPrimary:
             r.answer.append(self.soa())
             self.u.sendto(r.to_wire(), peer)
 
+    def trickled(self, c, q):
+        end = time.monotonic() + 60
+        i = 0
+        while self.trickle and time.monotonic() < end:
+            time.sleep(self.trickle)
+            m = dns.message.make_response(q)
+            m.flags |= 0x400
+            m.answer.append(dns.rrset.from_text("t%d.%s" % (i, self.zone), 300, "IN", "A",
+                                                "192.0.2.9"))
+            w = m.to_wire()
+            c.sendall(struct.pack("!H", len(w)) + w)
+            i += 1
+        m = dns.message.make_response(q)
+        m.flags |= 0x400
+        m.answer.append(self.soa())
+        w = m.to_wire()
+        c.sendall(struct.pack("!H", len(w)) + w)
+
     def tcp(self):
         while True:
             c, _ = self.t.accept()
@@ -775,10 +796,13 @@ class ScriptedPrimary:
                 for text in self.records(self.serial):
                     f = text.split(None, 4)
                     r.answer.append(dns.rrset.from_text(f[0], int(f[1]), f[2], f[3], f[4]))
-                if not self.cut:
+                trickle = self.trickle
+                if not self.cut and not trickle:
                     r.answer.append(self.soa())
                 w = r.to_wire()
                 c.sendall(struct.pack("!H", len(w)) + w)
+                if trickle:
+                    self.trickled(c, q)
                 time.sleep(0.2 if not self.cut else self.stall)
             except Exception:  # noqa: BLE001 - a test peer
                 pass

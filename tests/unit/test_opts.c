@@ -44,6 +44,21 @@ struct opts_case {
 /* A command line that must not run, with the verdict it gets. */
 #define NORUN(p, r, ...) { .prog = (p), .argv = { __VA_ARGS__, NULL }, .result = (r) }
 
+/* opts_parse of the daemon's name and then args (NULL-terminated, at most
+ * MAX_ARGS). */
+static enum opts_result parse_args(enum tdns_prog prog, const char *const *args,
+				   struct tdns_opts *o)
+{
+	char *argv[MAX_ARGS + 2];
+	int argc = 0;
+
+	argv[argc++] = (char *)(prog == LO ? "tierdns-local" : "tierdns-upper");
+	for (size_t i = 0; args[i] != NULL; i++)
+		argv[argc++] = (char *)args[i];
+	argv[argc] = NULL;
+	return opts_parse(prog, argc, argv, o);
+}
+
 static const struct opts_case cases[] = {
 	/* Defaults. */
 	{ UP, { NULL }, OPTS_RUN, DB_UPPER, { "127.0.0.1:9998" }, { NULL }, 9998, 0, 0,
@@ -147,6 +162,11 @@ static const struct opts_case cases[] = {
 	NORUN(LO, OPTS_USAGE, "--tcp-idle", "3600001"),
 	NORUN(UP, OPTS_USAGE, "--tcp-idle", "10s"),
 	NORUN(LO, OPTS_USAGE, "--tcp-idle", ""),
+	/* Transfer bounds: both tiers, checked values. */
+	NORUN(UP, OPTS_USAGE, "--transfer-time-in", "0"),
+	NORUN(LO, OPTS_USAGE, "--transfer-time-in", "2419201"),
+	NORUN(UP, OPTS_USAGE, "--transfer-size-in", "1X"),
+	NORUN(LO, OPTS_USAGE, "--transfer-size-in", ""),
 };
 
 /* The TCP limits of both tiers: value in, field out. */
@@ -169,23 +189,49 @@ static const struct tcp_case tcp_cases[] = {
 
 static void test_opts_tcp_limits(void **state)
 {
-	char *argv[MAX_ARGS + 2];
 	struct tdns_opts o;
-	int argc;
 
 	(void)state;
 	for (size_t c = 0; c < sizeof(tcp_cases) / sizeof(tcp_cases[0]); c++) {
 		const struct tcp_case *k = &tcp_cases[c];
 
-		argc = 0;
-		argv[argc++] = (char *)(k->prog == LO ? "tierdns-local" : "tierdns-upper");
-		for (size_t i = 0; k->argv[i] != NULL; i++)
-			argv[argc++] = (char *)k->argv[i];
-		argv[argc] = NULL;
-		assert_int_equal(opts_parse(k->prog, argc, argv, &o), OPTS_RUN);
+		assert_int_equal(parse_args(k->prog, k->argv, &o), OPTS_RUN);
 		assert_int_equal(o.max_tcp, k->max_tcp);
 		assert_int_equal(o.max_tcp_per_client, k->per_client);
 		assert_int_equal(o.tcp_idle_ms, k->idle_ms);
+	}
+}
+
+/* The bounds of an incoming transfer, on both tiers: value in, field out. */
+struct xfr_case {
+	enum tdns_prog prog;
+	const char *argv[MAX_ARGS];
+	unsigned time_s;
+	uint64_t size;
+};
+
+static const struct xfr_case xfr_cases[] = {
+	{ UP, { NULL }, 7200, 0 },
+	{ LO, { NULL }, 7200, 0 },
+	{ UP, { "--transfer-time-in", "30", "--transfer-size-in", "64K", NULL }, 30, 64 << 10 },
+	{ LO, { "--transfer-time-in=2419200", "--transfer-size-in", "3g", NULL }, 2419200,
+	  3ull << 30 },
+	{ UP, { "--transfer-size-in", "0", NULL }, 7200, 0 },
+	{ LO, { "--transfer-time-in", "1", "--transfer-size-in", "1000", NULL }, 1, 1000 },
+};
+
+static void test_opts_transfer_limits(void **state)
+{
+	struct tdns_opts o;
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(xfr_cases) / sizeof(xfr_cases[0]); c++) {
+		const struct xfr_case *k = &xfr_cases[c];
+
+		assert_int_equal(parse_args(k->prog, k->argv, &o), OPTS_RUN);
+		assert_int_equal(o.transfer_time_in, k->time_s);
+		assert_true(o.transfer_size_in == k->size);
+		opts_free(&o);
 	}
 }
 
@@ -215,20 +261,14 @@ static const struct harden_case harden_cases[] = {
 
 static void test_opts_harden(void **state)
 {
-	char *argv[MAX_ARGS + 2], text[INET6_ADDRSTRLEN + 8];
+	char text[INET6_ADDRSTRLEN + 8];
 	struct tdns_opts o;
-	int argc;
 
 	(void)state;
 	for (size_t c = 0; c < sizeof(harden_cases) / sizeof(harden_cases[0]); c++) {
 		const struct harden_case *h = &harden_cases[c];
 
-		argc = 0;
-		argv[argc++] = (char *)"tierdns-local";
-		for (size_t i = 0; h->argv[i] != NULL; i++)
-			argv[argc++] = (char *)h->argv[i];
-		argv[argc] = NULL;
-		assert_int_equal(opts_parse(TDNS_PROG_LOCAL, argc, argv, &o), OPTS_RUN);
+		assert_int_equal(parse_args(LO, h->argv, &o), OPTS_RUN);
 		assert_int_equal(o.n_allow, h->n_allow);
 		assert_non_null(inet_ntop(o.allow[0].family, o.allow[0].addr, text,
 					  sizeof(text)));
@@ -266,22 +306,15 @@ static void test_opts_dnssec(void **state)
 
 static void check_case(const struct opts_case *c)
 {
-	char *argv[MAX_ARGS + 2];
 	char buf[64];
 	struct tdns_opts o;
 	enum opts_result r;
-	unsigned i, n;
-	int argc = 0;
+	unsigned n;
 
-	argv[argc++] = (char *)(c->prog == LO ? "tierdns-local" : "tierdns-upper");
-	for (i = 0; c->argv[i] != NULL; i++)
-		argv[argc++] = (char *)c->argv[i];
-	argv[argc] = NULL;
-
-	r = opts_parse(c->prog, argc, argv, &o);
+	r = parse_args(c->prog, c->argv, &o);
 	if (r != c->result)
-		fail_msg("argv[1]=%s: result %d, want %d", argc > 1 ? argv[1] : "(none)",
-			 (int)r, (int)c->result);
+		fail_msg("argv[1]=%s: result %d, want %d",
+			 c->argv[0] != NULL ? c->argv[0] : "(none)", (int)r, (int)c->result);
 	if (r != OPTS_RUN)
 		return;
 	assert_string_equal(o.db_dir, c->db);
@@ -530,6 +563,7 @@ int main(void)
 		cmocka_unit_test(test_opts_dnssec),
 		cmocka_unit_test(test_opts_harden),
 		cmocka_unit_test(test_opts_tcp_limits),
+		cmocka_unit_test(test_opts_transfer_limits),
 		cmocka_unit_test(test_opts_tls),
 		cmocka_unit_test(test_opts_help),
 		cmocka_unit_test(test_opts_default_db),

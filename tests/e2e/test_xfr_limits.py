@@ -1,0 +1,125 @@
+#!/usr/bin/python3
+"""The bounds of an incoming zone transfer (tierdns-upper as a secondary),
+against scripted primaries:
+
+  - a primary that trickles its AXFR (a record every 0.5 s, never the
+    end) is given up after --transfer-time-in (2 s here), although its
+    messages never stop for the 10 s that a silent transfer gets, and the
+    zone's next primary is tried: the zone comes from it;
+  - a primary that answers every SOA query with a newer serial but only
+    ever trickles the transfer does not keep the zone alive: the zone
+    expires (SERVFAIL) after its SOA's expire time, and comes back (the
+    new version) once a transfer completes;
+  - a transfer whose messages come to more than --transfer-size-in bytes
+    is given up, the next primary tried, and nothing of the large one is
+    served.
+"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hostile_lib as hl  # noqa: E402
+
+h = hl.Harness("test_xfr_limits")
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def answer(d, name, rdtype="A"):
+    """(rcode text, sorted answer records) or None without an answer."""
+    m, _ = hl.query(d, name, rdtype)
+    if m is None:
+        return None
+    return (hl.rcode_text(m), sorted(r.to_text() for r in m.answer))
+
+
+def has_ns1(d, last_octet):
+    return answer(d, "ns1.cut.") == ("NOERROR", ["ns1.cut. 300 IN A 192.0.2.%d" % last_octet])
+
+
+def secondary(label, primaries, *args):
+    conf = write(os.path.join(h.tmp, label + ".conf"), """zones:
+  - name: cut.
+    primaries: [%s]
+""" % ", ".join('"%s:%d"' % (p.addr, p.port) for p in primaries))
+    return h.start_upper(label, os.path.join(h.tmp, label + ".db"), "-c", conf, "-t", "1",
+                         *args)
+
+
+# ---- the whole time: a trickling primary, then the next one ----
+slow = hl.ScriptedPrimary(1)
+slow.cut = False
+slow.trickle = 0.5
+good = hl.ScriptedPrimary(1)
+good.cut = False
+t0 = time.monotonic()
+sec = secondary("TIME", [slow, good], "--transfer-time-in", "2")
+dt = hl.wait_for(lambda: has_ns1(sec, 1), 10)
+h.check(dt is not None, "the zone comes from the next primary: %s / %s" %
+        (answer(sec, "ns1.cut."), sec.log_text()[-400:]))
+h.check("AXFR" in slow.asked and "AXFR" in good.asked,
+        "both primaries were asked for the zone: %s, %s" % (slow.asked, good.asked))
+h.check("the transfer took longer than 2 s" in sec.log_text(),
+        "the trickling transfer is given up for its time: %s" % sec.log_text()[-400:])
+h.check(time.monotonic() - t0 >= 2.0, "not before its 2 s")
+h.check(answer(sec, "t0.cut.") is not None and answer(sec, "t0.cut.")[0] == "NXDOMAIN",
+        "nothing of the trickled transfer is served: %s" % (answer(sec, "t0.cut."),))
+h.stop(sec)
+slow.trickle = 0
+
+# ---- expiry: answers to the SOA query are no refresh when the newer
+# version never arrives ----
+prim = hl.ScriptedPrimary(1, expire=4)
+prim.cut = False
+sec = secondary("EXPIRE", [prim], "--transfer-time-in", "2")
+h.check(hl.wait_for(lambda: has_ns1(sec, 1), 6) is not None,
+        "the zone from the primary: %s" % (answer(sec, "ns1.cut."),))
+prim.trickle = 0.5
+prim.serial = 2
+dt = hl.wait_for(lambda: (answer(sec, "ns1.cut.") or ("",))[0] == "SERVFAIL", 12)
+h.check(dt is not None, "a primary that answers the SOA query but never completes the "
+        "newer version does not keep the zone: SERVFAIL past expire (%s)" %
+        sec.log_text()[-600:])
+h.check("no primary reached for the expire time" in sec.log_text(), "expiry is logged")
+h.check("the transfer took longer than 2 s" in sec.log_text(),
+        "the transfers were given up for their time")
+prim.trickle = 0
+dt = hl.wait_for(lambda: has_ns1(sec, 2), 10)
+h.check(dt is not None, "a completed transfer brings the zone back, new: %s" %
+        (answer(sec, "ns1.cut."),))
+h.check("refreshed again" in sec.log_text(), "and the log says so")
+h.stop(sec)
+
+# ---- the size: a large transfer is given up, the next primary tried ----
+big = hl.ScriptedPrimary(1, records=lambda serial: [
+    "cut. 300 IN NS ns1.cut.", "ns1.cut. 300 IN A 192.0.2.%d" % serial] + [
+    "big%d.cut. 300 IN TXT \"%s\"" % (i, "x" * 40) for i in range(60)])
+big.cut = False
+small = hl.ScriptedPrimary(1)
+small.cut = False
+sec = secondary("SIZE", [big, small], "--transfer-size-in", "2K")
+dt = hl.wait_for(lambda: has_ns1(sec, 1), 8)
+h.check(dt is not None, "the zone comes from the next primary: %s / %s" %
+        (answer(sec, "ns1.cut."), sec.log_text()[-400:]))
+h.check("AXFR" in big.asked, "the large primary was asked: %s" % big.asked)
+h.check("the transfer came to more than 2048 bytes" in sec.log_text(),
+        "the large transfer is given up for its size: %s" % sec.log_text()[-400:])
+h.check(answer(sec, "big0.cut.", "TXT") is not None and
+        answer(sec, "big0.cut.", "TXT")[0] == "NXDOMAIN",
+        "nothing of the large transfer is served: %s" % (answer(sec, "big0.cut.", "TXT"),))
+h.stop(sec)
+
+# The same large zone within a limit that holds it: transferred whole.
+sec = secondary("SIZEOK", [big], "--transfer-size-in", "1M")
+dt = hl.wait_for(lambda: answer(sec, "big59.cut.", "TXT") is not None and
+                 answer(sec, "big59.cut.", "TXT")[0] == "NOERROR", 6)
+h.check(dt is not None, "under its limit the large zone is transferred: %s" %
+        (answer(sec, "big59.cut.", "TXT"),))
+h.stop(sec)
+
+h.finish()
