@@ -322,6 +322,10 @@ static const struct opts_def opt_table[] = {
 	  "bytes, K/M/G suffix", FIELD(transfer_size_in), "SIZE",
 	  "give up an incoming zone transfer whose messages\ncome to more bytes, with an "
 	  "optional K, M or G\nsuffix; 0 no limit (default 0, as NSD's\nsize-limit-xfr)" },
+	{ "transfer-time-out", 0, NULL, "transfer-time-out", T_UP, K_UINT, 0, 1,
+	  OPTS_XFR_TIME_MAX, "1-2419200 s", FIELD(transfer_time_out), "SEC",
+	  "end an outgoing zone transfer that takes longer\nwith SERVFAIL, 1-2419200 "
+	  "(default 7200, as\nBIND's max-transfer-time-out)" },
 	{ "log", 0, NULL, "log", T_ALL, K_LOG, 0, 0, 0, "stderr, syslog or journal",
 	  FIELD(log_target), "TARGET", "where log lines go: stderr, syslog or journal\n"
 	  "(default stderr)" },
@@ -534,6 +538,7 @@ static void set_defaults(enum tdns_prog prog, struct tdns_opts *o)
 	o->tcp_idle_ms = 10000;
 	o->upstream_idle_ms = 10000;
 	o->transfer_time_in = 7200;
+	o->transfer_time_out = 7200;
 	o->control_path = control_defaults[prog];
 	o->control_mode = OPTS_CONTROL_MODE;
 	o->sig_expiry_warn = 7;

@@ -12,14 +12,22 @@ against scripted primaries:
     new version) once a transfer completes;
   - a transfer whose messages come to more than --transfer-size-in bytes
     is given up, the next primary tried, and nothing of the large one is
-    served.
+    served;
+  - as a primary: an outgoing AXFR read slowly but steadily (so that the
+    connection is never idle) ends with SERVFAIL after --transfer-time-out
+    (2 s here), while a transfer read at once is whole.
 """
 import os
+import socket
+import struct
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hostile_lib as hl  # noqa: E402
+
+import dns.message  # noqa: E402
+import dns.rdatatype  # noqa: E402
 
 h = hl.Harness("test_xfr_limits")
 
@@ -121,5 +129,82 @@ dt = hl.wait_for(lambda: answer(sec, "big59.cut.", "TXT") is not None and
 h.check(dt is not None, "under its limit the large zone is transferred: %s" %
         (answer(sec, "big59.cut.", "TXT"),))
 h.stop(sec)
+
+
+# ---- an outgoing transfer's whole time ----
+# About 7 MB of AXFR: more than the kernel's socket buffers (up to 4 MB,
+# tcp_wmem) and the server's own take before the reader has read it.
+N_BIG = 30000
+big_zone = ["$ORIGIN big.", "$TTL 300", "@ SOA ns1 hm 1 3600 600 86400 300", "@ NS ns1",
+            "ns1 A 192.0.2.1"] + ["h%d TXT \"%s\"" % (i, "x" * 220) for i in range(N_BIG)]
+pdb = os.path.join(h.tmp, "pdb")
+h.zone_load(pdb, write(os.path.join(h.tmp, "big.zone"), "\n".join(big_zone) + "\n"),
+            write(os.path.join(h.tmp, "small.zone"), """$ORIGIN small.
+$TTL 300
+@ SOA ns1 hm 1 3600 600 86400 300
+@ NS ns1
+ns1 A 192.0.2.1
+"""))
+pconf = write(os.path.join(h.tmp, "p.conf"), """zones:
+  - name: big.
+    allow-transfer: [127.0.0.0/8]
+  - name: small.
+    allow-transfer: [127.0.0.0/8]
+""")
+prim = h.start_upper("PRIMARY", pdb, "-c", pconf, "-t", "1", "--transfer-time-out", "2",
+                     "--tcp-idle", "30000")
+
+
+def slow_axfr(d, zone, slow_s):
+    """An AXFR read 2 KB every 50 ms (a small receive buffer) for slow_s
+    seconds, then at once: (rcodes of the messages, SOAs, TXT records)."""
+    wire = dns.message.make_query(zone, "AXFR").to_wire()
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(10)
+    s.connect((d.addr, d.port))
+    s.sendall(struct.pack("!H", len(wire)) + wire)
+    buf = b""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < slow_s:
+        chunk = s.recv(2048)
+        if not chunk:
+            break
+        buf += chunk
+        time.sleep(0.05)
+    rcodes, soas, a = [], 0, 0
+    try:
+        while soas < 2 and (not rcodes or rcodes[-1] == 0):
+            while len(buf) < 2 or len(buf) < 2 + struct.unpack("!H", buf[:2])[0]:
+                chunk = s.recv(65536)
+                if not chunk:
+                    raise EOFError
+                buf += chunk
+            n = struct.unpack("!H", buf[:2])[0]
+            m = dns.message.from_wire(buf[2:2 + n], xfr=True, one_rr_per_rrset=True)
+            buf = buf[2 + n:]
+            rcodes.append(m.rcode())
+            for rrset in m.answer:
+                soas += rrset.rdtype == dns.rdatatype.SOA
+                a += len(rrset) if rrset.rdtype == dns.rdatatype.TXT else 0
+    except (EOFError, OSError):
+        pass
+    s.close()
+    return rcodes, soas, a
+
+
+rcodes, soas, a = slow_axfr(prim, "big.", 4)
+h.check(len(rcodes) > 1 and rcodes[-1] == 2 and all(r == 0 for r in rcodes[:-1]),
+        "a transfer read slowly past its time ends with SERVFAIL: %d messages, last %s" %
+        (len(rcodes), rcodes[-1:]))
+h.check(soas == 1 and 0 < a < N_BIG, "and is not whole: %d SOA, %d of %d TXT records" %
+        (soas, a, N_BIG))
+h.check("zone transfer: longer than 2 s; ending it with SERVFAIL" in prim.log_text(),
+        "the log says so: %s" % prim.log_text()[-300:])
+msgs = hl.tcp_xfr(prim, "small.")
+h.check(len(msgs) >= 1 and all(m.rcode() == 0 for m in msgs) and
+        sum(r.rdtype == dns.rdatatype.SOA for m in msgs for r in m.answer) == 2,
+        "a transfer read at once is whole")
+h.stop(prim)
 
 h.finish()
