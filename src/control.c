@@ -37,17 +37,17 @@
 #define IO_TIMEOUT_S 5
 #define MAX_ARGS 8
 #define HTTP_HEAD_MAX 4096
+#define METRICS_CONN_MAX 16 /* metrics clients served at once */
 
 struct tdns_control;
 
-/* A listening socket and the thread that serves it, one connection at a
- * time. The control socket and the metrics listener have one each, so
- * that a client of the metrics port (a network peer) cannot hold up the
- * control socket. */
+/* A listening socket and the thread that serves it (main). The control
+ * socket and the metrics listener have one each, so that a client of the
+ * metrics port (a network peer) cannot hold up the control socket. */
 struct served {
 	struct tdns_control *c;
 	int fd;                  /* -1: none */
-	void (*serve)(struct tdns_control *c, int fd);
+	void *(*main)(void *served);
 	pthread_t thread;
 	bool started;
 };
@@ -559,21 +559,16 @@ static void http_reply(FILE *out, const char *status, const char *type,
 	fwrite(body, 1, len, out);
 }
 
-static void serve_metrics(struct tdns_control *c, int fd)
+/* The reply to a metrics request whose head is head (NUL-terminated;
+ * complete: its blank line came) into out. */
+static void metrics_answer(struct tdns_control *c, const char *head, bool complete, FILE *out)
 {
-	char head[HTTP_HEAD_MAX], *body = NULL;
+	char *body = NULL;
 	size_t len = 0;
 	struct tdns_stats_sum sum;
-	FILE *out, *mem;
+	FILE *mem;
 
-	set_send_timeout(fd);
-	out = fdopen(fd, "w");
-	if (out == NULL) {
-		close(fd);
-		return;
-	}
-	if (read_until(fd, head, sizeof(head), "\r\n\r\n") < 0 &&
-	    strstr(head, "\n\n") == NULL) {
+	if (!complete) {
 		http_reply(out, "400 Bad Request", "text/plain", "bad request\n", 12);
 	} else if (strncmp(head, "GET ", 4) != 0) {
 		http_reply(out, "405 Method Not Allowed", "text/plain",
@@ -596,10 +591,10 @@ static void serve_metrics(struct tdns_control *c, int fd)
 				   "out of memory\n", 14);
 	}
 	free(body);
-	fclose(out);
 }
 
-static void *serve_main(void *arg)
+/* The control socket's thread: one connection at a time (serve_control). */
+static void *control_main(void *arg)
 {
 	struct served *sv = arg;
 	struct pollfd p[2];
@@ -621,8 +616,171 @@ static void *serve_main(void *arg)
 			continue;
 		fd = accept4(sv->fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd >= 0)
-			sv->serve(sv->c, fd);
+			serve_control(sv->c, fd);
 	}
+	return NULL;
+}
+
+/* A metrics client: its request head being read, then its reply being
+ * written, all within IO_TIMEOUT_S of its connection. */
+struct mconn {
+	int fd;             /* -1: a free slot */
+	uint64_t deadline;  /* clock_mono_ms */
+	size_t used;        /* head bytes read */
+	char *out;          /* the reply (malloc'd); NULL while reading */
+	size_t out_len, out_off;
+	char head[HTTP_HEAD_MAX];
+};
+
+static void mconn_close(struct mconn *m)
+{
+	close(m->fd);
+	free(m->out);
+	m->fd = -1;
+	m->out = NULL;
+}
+
+/* The head is read (complete or not): the reply goes out from now on. */
+static void mconn_reply(struct tdns_control *c, struct mconn *m, bool complete)
+{
+	FILE *out = open_memstream(&m->out, &m->out_len);
+
+	if (out == NULL) {
+		mconn_close(m);
+		return;
+	}
+	metrics_answer(c, m->head, complete, out);
+	if (fclose(out) != 0 || m->out == NULL) {
+		mconn_close(m);
+		return;
+	}
+	m->out_off = 0;
+}
+
+/* m's socket is ready: read more of the head, or write more of the reply.
+ * The connection is closed when its reply is out or it fails. */
+static void mconn_io(struct tdns_control *c, struct mconn *m)
+{
+	ssize_t n;
+
+	if (m->out == NULL) {
+		n = recv(m->fd, m->head + m->used, sizeof(m->head) - 1 - m->used, 0);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			return;
+		if (n > 0) {
+			m->used += (size_t)n;
+			m->head[m->used] = '\0';
+			if (strstr(m->head, "\r\n\r\n") != NULL || strstr(m->head, "\n\n") != NULL)
+				mconn_reply(c, m, true);
+			else if (m->used + 1 == sizeof(m->head))
+				mconn_reply(c, m, false);
+			return;
+		}
+		mconn_reply(c, m, false); /* the end of its input, or an error */
+		if (m->fd < 0)
+			return;
+	}
+	n = send(m->fd, m->out + m->out_off, m->out_len - m->out_off, MSG_NOSIGNAL);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n > 0)
+		m->out_off += (size_t)n;
+	if (n <= 0 || m->out_off == m->out_len)
+		mconn_close(m);
+}
+
+/* m's time is up: a client still sending its request is answered 400,
+ * as far as its socket takes at once; then it is closed. */
+static void mconn_expire(struct tdns_control *c, struct mconn *m)
+{
+	if (m->out == NULL) {
+		mconn_reply(c, m, false);
+		if (m->fd >= 0)
+			(void)send(m->fd, m->out, m->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	if (m->fd >= 0)
+		mconn_close(m);
+}
+
+/* A new metrics client into a free slot; with none free, the oldest
+ * client is closed for it (a scraper's request and reply take
+ * milliseconds: whoever has held a slot longest is the one to go). */
+static void mconn_accept(struct served *sv, struct mconn *m)
+{
+	size_t i, pick = 0;
+	int fd = accept4(sv->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (fd < 0)
+		return;
+	for (i = 0; i < METRICS_CONN_MAX; i++) {
+		if (m[i].fd < 0) {
+			pick = i;
+			break;
+		}
+		if (m[i].deadline < m[pick].deadline)
+			pick = i;
+	}
+	if (m[pick].fd >= 0)
+		mconn_close(&m[pick]);
+	m[pick].fd = fd;
+	m[pick].deadline = clock_mono_ms() + (uint64_t)IO_TIMEOUT_S * 1000;
+	m[pick].used = 0;
+	m[pick].head[0] = '\0';
+}
+
+/* The metrics listener's thread: up to METRICS_CONN_MAX clients at once,
+ * each read and written without blocking, so that a slow one (a request
+ * trickling in, a reply read slowly) delays no other. A client's request
+ * must come, and its reply go, within IO_TIMEOUT_S of its connection;
+ * one still reading then is answered 400 (as far as its socket takes it
+ * at once), and closed. */
+static void *metrics_main(void *arg)
+{
+	struct served *sv = arg;
+	struct pollfd p[2 + METRICS_CONN_MAX];
+	struct mconn *m = calloc(METRICS_CONN_MAX, sizeof(*m));
+	uint64_t now, next;
+	size_t i;
+
+	if (m == NULL) {
+		log_err("metrics: out of memory; the listener is not served");
+		return NULL;
+	}
+	for (i = 0; i < METRICS_CONN_MAX; i++)
+		m[i].fd = -1;
+	p[0] = (struct pollfd){ .fd = sv->c->wake[0], .events = POLLIN };
+	p[1] = (struct pollfd){ .fd = sv->fd, .events = POLLIN };
+	for (;;) {
+		now = clock_mono_ms();
+		next = UINT64_MAX;
+		for (i = 0; i < METRICS_CONN_MAX; i++) {
+			if (m[i].fd >= 0 && m[i].deadline <= now)
+				mconn_expire(sv->c, &m[i]);
+			p[2 + i].fd = m[i].fd;
+			p[2 + i].events = m[i].out == NULL ? POLLIN : POLLOUT;
+			p[2 + i].revents = 0;
+			if (m[i].fd >= 0 && m[i].deadline < next)
+				next = m[i].deadline;
+		}
+		if (poll(p, 2 + METRICS_CONN_MAX,
+			 next == UINT64_MAX ? -1 : (int)(next - now)) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("metrics: poll: %s", strerror(errno));
+			break;
+		}
+		if (p[0].revents != 0)
+			break; /* control_free: the pipe stays readable for every thread */
+		for (i = 0; i < METRICS_CONN_MAX; i++)
+			if (m[i].fd >= 0 && p[2 + i].revents != 0)
+				mconn_io(sv->c, &m[i]);
+		if (p[1].revents & POLLIN)
+			mconn_accept(sv, m);
+	}
+	for (i = 0; i < METRICS_CONN_MAX; i++)
+		if (m[i].fd >= 0)
+			mconn_close(&m[i]);
+	free(m);
 	return NULL;
 }
 
@@ -806,12 +964,13 @@ enum tdns_status control_start(struct tdns_control *c)
 		log_err("control: %s", strerror(errno));
 		return TDNS_EIO;
 	}
-	c->served[0] = (struct served){ .c = c, .fd = c->fd, .serve = serve_control };
-	c->served[1] = (struct served){ .c = c, .fd = c->metrics_fd, .serve = serve_metrics };
+	c->served[0] = (struct served){ .c = c, .fd = c->fd, .main = control_main };
+	c->served[1] = (struct served){ .c = c, .fd = c->metrics_fd, .main = metrics_main };
 	for (int i = 0; i < 2; i++) {
 		if (c->served[i].fd < 0)
 			continue;
-		err = pthread_create(&c->served[i].thread, NULL, serve_main, &c->served[i]);
+		err = pthread_create(&c->served[i].thread, NULL, c->served[i].main,
+				     &c->served[i]);
 		if (err != 0) {
 			log_err("control: cannot start a thread: %s", strerror(err));
 			return TDNS_EIO;

@@ -7,10 +7,14 @@
  * owned by --user when one is given, and removed at exit where it can
  * still be reached. A thread of its own, never a worker, serves it, and
  * another the metrics listener, so that a network client of the metrics
- * port cannot delay a control command. Each serves one connection at a
- * time: its request must have come within 5 s of the connection, however
- * it trickles in, and each send that makes no progress for 5 s fails, so
- * a stuck or slow client holds its thread for seconds, not longer.
+ * port cannot delay a control command. The control thread serves one
+ * connection at a time: its request must have come within 5 s of the
+ * connection, however it trickles in, and each send that makes no
+ * progress for 5 s fails, so a stuck or slow client holds it for seconds,
+ * not longer. The metrics thread serves up to 16 clients at once without
+ * blocking on any, each given 5 s from its connection for its request
+ * and its reply; a 17th client takes the place of the one connected
+ * longest. A slow client there delays no other.
  *
  * Protocol (one request per connection, text, in the spirit of
  * unbound-control):
