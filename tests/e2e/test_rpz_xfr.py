@@ -23,7 +23,8 @@ tierdns-upper as the RPZ primary:
     local's start: asked again after 10 s (not the SOA's usual 600 s retry
     of a zone not held yet); a transfer cut
     off half-way and a transfer that makes no policy (a name outside the
-    zone) leave the last policy, logged; the next good one applies.
+    zone) leave the last policy, logged; the next good one applies; one
+    trickled past --transfer-time-in is given up, the last policy kept.
 """
 import os
 import subprocess
@@ -248,7 +249,8 @@ sp.records = lambda serial: ["rpz3.test. 300 IN NS localhost.",
 sp.cut = False
 sp.up = False  # silent at the local's start: asked again 10 s later
 local = h.start_local("LOCAL3", os.path.join(h.tmp, "local3"), [fake.endpoint], "-t", "1",
-                      "--rpz-primary", "rpz3.test.@%s:%d" % (sp.addr, sp.port))
+                      "--rpz-primary", "rpz3.test.@%s:%d" % (sp.addr, sp.port),
+                      "--transfer-time-in", "2")
 time.sleep(1)
 sp.up = True
 h.check(hl.wait_for(lambda: blocked(ask(local, "blk1.example.")), 14) is not None,
@@ -282,5 +284,13 @@ notify_from_primary()
 h.check(hl.wait_for(lambda: blocked(ask(local, "blk4.example.")) and
                     not blocked(ask(local, "blk1.example.")), 5) is not None,
         "the next good transfer applies")
+sp.serial, sp.trickle = 5, 0.5
+notify_from_primary()
+h.check(hl.wait_for(lambda: "the transfer took longer than 2 s" in local.log_text(), 6)
+        is not None, "a transfer trickled past --transfer-time-in is given up: %s" %
+        local.log_text()[-400:])
+h.check(blocked(ask(local, "blk4.example.")) and not blocked(ask(local, "blk5.example.")),
+        "and leaves the last policy")
+sp.trickle = 0
 h.stop(local)
 h.finish()
