@@ -15,8 +15,8 @@ time; the local forwards to an upper over clear UDP and serves DoH with
   - 40 requests multiplexed on one connection (curl --parallel) answered;
   - malformed HTTP/2 (a table of raw frames after a verified handshake):
     the connection ends (GOAWAY or close) and the server still answers;
-  - a connection that sends PINGs and no request is closed after
-    --tcp-idle (a PING's ACK is no activity);
+  - a connection that sends PINGs, or SETTINGS, and no request is closed
+    after --tcp-idle (their ACKs are no activity);
   - the request bytes a connection holds at once are bounded: of five
     requests with 60,000-byte bodies (or paths) all held at once, the
     fifth gets 413 (414);
@@ -413,32 +413,33 @@ for what, want in (("bodies", "413"), ("paths", "414")):
             "fifth only" % (what, status, want))
     alive("five held " + what)
 
-# A PING is no request (RFC 7766 6.2.3): a connection that PINGs every
-# 0.5 s and asks nothing is closed after --tcp-idle (3 s) like a silent one,
-# though every PING makes the server write its ACK.
-s = h2_open()
-s.settimeout(0.1)
-t0 = time.monotonic()
-closed_after = None
-try:
-    s.sendall(PREFACE + SETTINGS)
-    nxt = t0
-    while closed_after is None and time.monotonic() - t0 < 10:
-        if time.monotonic() >= nxt:
-            s.sendall(frame(6, 0, 0, b"12345678"))
-            nxt += 0.5
-        try:
-            if not s.recv(65536):
-                closed_after = time.monotonic() - t0
-        except socket.timeout:
-            pass
-except (OSError, ssl.SSLError):
-    closed_after = time.monotonic() - t0
-s.close()
-h.check(closed_after is not None and 2.5 <= closed_after <= 6,
-        "a connection that only PINGs: closed after %s s, want about 3 (--tcp-idle)" %
-        closed_after)
-alive("PINGs without requests")
+# A PING or a SETTINGS is no request (RFC 7766 6.2.3): a connection that
+# sends one every 0.5 s and asks nothing is closed after --tcp-idle (3 s)
+# like a silent one, though each makes the server write its ACK.
+for what, ping in (("PINGs", frame(6, 0, 0, b"12345678")), ("SETTINGS", SETTINGS)):
+    s = h2_open()
+    s.settimeout(0.1)
+    t0 = time.monotonic()
+    closed_after = None
+    try:
+        s.sendall(PREFACE + SETTINGS)
+        nxt = t0
+        while closed_after is None and time.monotonic() - t0 < 10:
+            if time.monotonic() >= nxt:
+                s.sendall(ping)
+                nxt += 0.5
+            try:
+                if not s.recv(65536):
+                    closed_after = time.monotonic() - t0
+            except socket.timeout:
+                pass
+    except (OSError, ssl.SSLError):
+        closed_after = time.monotonic() - t0
+    s.close()
+    h.check(closed_after is not None and 2.5 <= closed_after <= 6,
+            "a connection that only sends %s: closed after %s s, want about 3 "
+            "(--tcp-idle)" % (what, closed_after))
+    alive(what + " without requests")
 
 # 150 streams at once (more than the 100 offered): the extra ones are
 # refused, the connection and the server go on.
