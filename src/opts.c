@@ -316,16 +316,16 @@ static const struct opts_def opt_table[] = {
 	  "zone's stanza may give its own;\ndefault: the kernel's choice)" },
 	{ "transfer-time-in", 0, NULL, "transfer-time-in", T_ALL, K_UINT, 0, 1,
 	  OPTS_XFR_TIME_MAX, "1-2419200 s", FIELD(transfer_time_in), "SEC",
-	  "give up an incoming zone transfer that takes\nlonger and try the next primary, "
-	  "1-2419200\n(default 7200, as BIND's max-transfer-time-in)" },
+	  "give up an incoming zone transfer that takes\nlonger and try the next primary "
+	  "(BIND's\nmax-transfer-time-in), 1-2419200 (default 7200)" },
 	{ "transfer-size-in", 0, NULL, "transfer-size-in", T_ALL, K_SIZE, 0, 0, 0,
 	  "bytes, K/M/G suffix", FIELD(transfer_size_in), "SIZE",
 	  "give up an incoming zone transfer whose messages\ncome to more bytes, with an "
-	  "optional K, M or G\nsuffix; 0 no limit (default 0, as NSD's\nsize-limit-xfr)" },
+	  "optional K, M or G\nsuffix (NSD's size-limit-xfr); 0 no limit\n(default 0)" },
 	{ "transfer-time-out", 0, NULL, "transfer-time-out", T_UP, K_UINT, 0, 1,
 	  OPTS_XFR_TIME_MAX, "1-2419200 s", FIELD(transfer_time_out), "SEC",
-	  "end an outgoing zone transfer that takes longer\nwith SERVFAIL, 1-2419200 "
-	  "(default 7200, as\nBIND's max-transfer-time-out)" },
+	  "end an outgoing zone transfer that takes longer\nwith SERVFAIL (BIND's "
+	  "max-transfer-time-out),\n1-2419200 (default 7200)" },
 	{ "log", 0, NULL, "log", T_ALL, K_LOG, 0, 0, 0, "stderr, syslog or journal",
 	  FIELD(log_target), "TARGET", "where log lines go: stderr, syslog or journal\n"
 	  "(default stderr)" },
