@@ -46,9 +46,9 @@ struct szone {
 	char name[LDNS_MAX_DOMAINLEN + 2];
 	uint8_t wire[NAME_WIRE_MAX];
 	size_t wire_len;
-	enum zstate state;
 	/* The fields secondary_status reads from another thread are atomic;
 	 * the rest belong to the loop's thread. */
+	_Atomic enum zstate state;
 	_Atomic unsigned primary; /* the one being asked */
 	struct tdns_out *o;
 	struct tdns_timer *timeout;
@@ -72,7 +72,10 @@ struct szone {
 	ldns_buffer *line;       /* one record on its way to spool */
 	uint8_t *rec;            /* one record read back (SPOOL_REC_MAX) */
 	size_t count;            /* records received */
-	uint64_t bytes;          /* the transfer's message bytes received */
+	_Atomic uint64_t bytes;  /* the transfer's message bytes received */
+	_Atomic uint64_t xfr_records; /* count, for secondary_status */
+	_Atomic uint64_t started_ms;  /* when the transfer began (monotonic) */
+	_Atomic bool xfr_ixfr;        /* IXFR asked, or its form once known */
 	uint64_t deadline_ms;    /* the transfer's end (monotonic) */
 	unsigned soa_seen;       /* SOAs with the new serial seen */
 	uint32_t new_serial;
@@ -920,7 +923,7 @@ static void xfr_reply(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t 
 	if (!reply_ours(z, msg, len))
 		return;
 	z->bytes += len;
-	if (z->z->xfr_size_max > 0 && z->bytes > z->z->xfr_size_max) {
+	if (z->z->xfr_size_max > 0 && atomic_load(&z->bytes) > z->z->xfr_size_max) {
 		snprintf(why, sizeof(why), "the transfer came to more than %llu bytes",
 			 (unsigned long long)z->z->xfr_size_max);
 		failed(z, why);
@@ -952,6 +955,8 @@ static void xfr_reply(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t 
 			return;
 		}
 	}
+	z->xfr_records = z->count;
+	z->xfr_ixfr = z->form == FORM_UNKNOWN ? z->ixfr : z->form == FORM_IXFR;
 	xfr_timer(z);
 	if (z->count == 0) {
 		failed(z, "the transfer does not start with the SOA");
@@ -980,7 +985,10 @@ static void start_xfr(struct szone *z)
 	z->form = FORM_UNKNOWN;
 	z->count = 0;
 	z->bytes = 0;
-	z->deadline_ms = clock_mono_ms() + (uint64_t)xfr_time_s(z) * 1000u;
+	z->xfr_records = 0;
+	z->xfr_ixfr = z->ixfr;
+	z->started_ms = clock_mono_ms();
+	z->deadline_ms = z->started_ms + (uint64_t)xfr_time_s(z) * 1000u;
 	z->soa_seen = 0;
 	z->rrs = ldns_rr_list_new();
 	p = make_query(z, z->ixfr ? LDNS_RR_TYPE_IXFR : LDNS_RR_TYPE_AXFR);
@@ -1196,7 +1204,7 @@ bool secondary_status(const struct tdns_secondary *sec, const uint8_t *apex,
 		      size_t apex_len, FILE *out)
 {
 	const struct szone *z = find(sec, apex, apex_len);
-	uint64_t now = clock_mono_ms(), next, last;
+	uint64_t now = clock_mono_ms(), next, last, began;
 	char as[64], when[32];
 	time_t t;
 	struct tm tm;
@@ -1223,6 +1231,17 @@ bool secondary_status(const struct tdns_secondary *sec, const uint8_t *apex,
 		(unsigned long long)(next > now ? (next - now + 999) / 1000 : 0),
 		netio_addr_str(&z->z->primaries[atomic_load(&z->primary) % z->z->n_primaries],
 			       as, sizeof(as)));
+	began = atomic_load(&z->started_ms);
+	if (atomic_load(&z->state) == Z_XFR)
+		fprintf(out, "transfer: %s from %s, %llu records, %llu bytes, %llu s\n",
+			atomic_load(&z->xfr_ixfr) ? "IXFR" : "AXFR",
+			netio_addr_str(&z->z->primaries[atomic_load(&z->primary) %
+							 z->z->n_primaries], as, sizeof(as)),
+			(unsigned long long)atomic_load(&z->xfr_records),
+			(unsigned long long)atomic_load(&z->bytes),
+			(unsigned long long)(now > began ? (now - began) / 1000 : 0));
+	else
+		fprintf(out, "transfer: none\n");
 	fprintf(out, "expired: %s%s%s\n", atomic_load(&z->expired) ? "yes (" : "no",
 		atomic_load(&z->expired) ? z->sec->sink.on_expire : "",
 		atomic_load(&z->expired) ? ")" : "");

@@ -197,8 +197,10 @@ void secondary_notify_answer(struct tdns_secondary *sec, const struct tdns_qctx 
 bool secondary_refresh(struct tdns_secondary *sec, const uint8_t *apex, size_t apex_len);
 
 /* For tierdns-control zone status: the zone's primaries, serial, last and
- * next refresh and whether it expired, as "key: value" lines on out. false
- * (nothing written) when it is no secondary zone. Any thread. */
+ * next refresh, the transfer in progress (its kind, primary, records and
+ * bytes so far and seconds; "none") and whether it expired, as "key:
+ * value" lines on out. false (nothing written) when it is no secondary
+ * zone. Any thread. */
 bool secondary_status(const struct tdns_secondary *sec, const uint8_t *apex,
 		      size_t apex_len, FILE *out);
 

@@ -13,6 +13,8 @@ against scripted primaries:
   - a transfer whose messages come to more than --transfer-size-in bytes
     is given up, the next primary tried, and nothing of the large one is
     served;
+  - tierdns-control zone status shows a transfer in progress (its form,
+    primary, records and bytes so far), and none otherwise;
   - as a primary: an outgoing AXFR read slowly but steadily (so that the
     connection is never idle) ends with SERVFAIL after --transfer-time-out
     (2 s here), while a transfer read at once is whole.
@@ -20,6 +22,7 @@ against scripted primaries:
 import os
 import socket
 import struct
+import subprocess
 import sys
 import time
 
@@ -50,13 +53,22 @@ def has_ns1(d, last_octet):
     return answer(d, "ns1.cut.") == ("NOERROR", ["ns1.cut. 300 IN A 192.0.2.%d" % last_octet])
 
 
+def zone_status(d):
+    r = subprocess.run([hl.CONTROL_BIN, "-s", d.ctl, "zone", "status", "cut."],
+                       capture_output=True, text=True, timeout=10)
+    return r.stdout + r.stderr
+
+
 def secondary(label, primaries, *args):
     conf = write(os.path.join(h.tmp, label + ".conf"), """zones:
   - name: cut.
     primaries: [%s]
 """ % ", ".join('"%s:%d"' % (p.addr, p.port) for p in primaries))
-    return h.start_upper(label, os.path.join(h.tmp, label + ".db"), "-c", conf, "-t", "1",
-                         *args)
+    ctl = os.path.join(h.tmp, label + ".ctl")
+    d = h.start_upper(label, os.path.join(h.tmp, label + ".db"), "-c", conf, "-t", "1",
+                      "--control", ctl, *args)
+    d.ctl = ctl
+    return d
 
 
 # ---- the whole time: a trickling primary, then the next one ----
@@ -87,8 +99,17 @@ prim.cut = False
 sec = secondary("EXPIRE", [prim], "--transfer-time-in", "2")
 h.check(hl.wait_for(lambda: has_ns1(sec, 1), 6) is not None,
         "the zone from the primary: %s" % (answer(sec, "ns1.cut."),))
+h.check("transfer: none" in zone_status(sec), "zone status: no transfer in progress: %s" %
+        zone_status(sec))
 prim.trickle = 0.5
 prim.serial = 2
+# While it trickles, zone status shows the transfer (an IXFR asked, answered
+# in AXFR form) and what has come of it.
+st = []
+h.check(hl.wait_for(lambda: st.append(zone_status(sec)) or
+                    "transfer: AXFR from %s:%d, " % (prim.addr, prim.port) in st[-1] and
+                    " records, " in st[-1] and " bytes, " in st[-1], 5) is not None,
+        "zone status shows the transfer in progress: %s" % st[-1:])
 dt = hl.wait_for(lambda: (answer(sec, "ns1.cut.") or ("",))[0] == "SERVFAIL", 12)
 h.check(dt is not None, "a primary that answers the SOA query but never completes the "
         "newer version does not keep the zone: SERVFAIL past expire (%s)" %
