@@ -217,9 +217,9 @@ upper_xfr(struct worker *w, struct tdns_request *req, const uint8_t *in, size_t 
 		goto fail;
 	log_info("zone transfer: %s to %s", xfr_kind(x),
 		 netio_addr_str(netio_request_peer(req), as, sizeof(as)));
-	xfr_limit_time(x, w->o->transfer_time_out);
 	held = netio_request_hold(req);
-	if (held == NULL || netio_request_stream(held, xfr_next, xfr_free, x) != TDNS_OK)
+	if (held == NULL || netio_request_stream(held, xfr_next, xfr_free, x,
+							 w->o->transfer_time_out) != TDNS_OK)
 		goto fail;
 	return NETIO_DEFER;
 fail:

@@ -92,6 +92,8 @@ struct conn_stream {
 	void (*done)(void *ctx);
 	void *ctx;
 	struct tdns_request *held;
+	struct tdns_timer *limit; /* closes the connection at its time, or NULL */
+	unsigned max_s;
 };
 
 struct tcp_conn {
@@ -900,6 +902,8 @@ static void stream_end(struct tcp_conn *c)
 	if (s == NULL)
 		return;
 	c->stream = NULL;
+	if (s->limit != NULL)
+		netio_timer_cancel(c->lst->loop, s->limit);
 	s->done(s->ctx);
 	netio_request_release(s->held);
 	free(s);
@@ -1881,8 +1885,22 @@ void netio_request_reply(struct tdns_request *held, const uint8_t *msg, size_t l
 	netio_request_release(held);
 }
 
+/* The stream of connection ctx ran its max_s: the connection is closed,
+ * which ends the stream (stream_end). */
+static void stream_expired(void *ctx)
+{
+	struct tcp_conn *c = ctx;
+	char as[64];
+
+	c->stream->limit = NULL; /* the handle dies as the callback starts */
+	log_warn("tcp %s: an answer stream (zone transfer) still running after %u s; "
+		 "connection closed", netio_addr_str(&c->peer, as, sizeof(as)),
+		 c->stream->max_s);
+	conn_close(c);
+}
+
 enum tdns_status netio_request_stream(struct tdns_request *held, netio_stream_fn fn,
-				      void (*done)(void *ctx), void *ctx)
+				      void (*done)(void *ctx), void *ctx, unsigned max_s)
 {
 	struct conn_stream *s;
 	struct tcp_conn *c;
@@ -1903,6 +1921,16 @@ enum tdns_status netio_request_stream(struct tdns_request *held, netio_stream_fn
 	s->done = done;
 	s->ctx = ctx;
 	s->held = held;
+	s->max_s = max_s;
+	s->limit = NULL;
+	if (max_s > 0) {
+		s->limit = netio_timer_add(held->loop, (uint64_t)max_s * 1000u,
+					   stream_expired, c);
+		if (s->limit == NULL) {
+			free(s);
+			return TDNS_ENOMEM;
+		}
+	}
 	c->stream = s;
 	/* Inside conn_process the pass pumps when it ends. */
 	if (!c->in_process)

@@ -324,8 +324,8 @@ static const struct opts_def opt_table[] = {
 	  "optional K, M or G\nsuffix (NSD's size-limit-xfr); 0 no limit\n(default 0)" },
 	{ "transfer-time-out", 0, NULL, "transfer-time-out", T_UP, K_UINT, 0, 1,
 	  OPTS_XFR_TIME_MAX, "1-2419200 s", FIELD(transfer_time_out), "SEC",
-	  "end an outgoing zone transfer that takes longer\nwith SERVFAIL (BIND's "
-	  "max-transfer-time-out),\n1-2419200 (default 7200)" },
+	  "close the connection of an outgoing zone transfer\nstill being sent after SEC "
+	  "(BIND's\nmax-transfer-time-out), 1-2419200 (default 7200)" },
 	{ "log", 0, NULL, "log", T_ALL, K_LOG, 0, 0, 0, "stderr, syslog or journal",
 	  FIELD(log_target), "TARGET", "where log lines go: stderr, syslog or journal\n"
 	  "(default stderr)" },

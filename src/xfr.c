@@ -9,7 +9,6 @@
 #include <stdbool.h>
 #include <ldns/ldns.h>
 
-#include "tierdns/clock.h"
 #include "tierdns/dnsproto.h"
 #include "tierdns/encode.h"
 #include "tierdns/journal.h"
@@ -62,8 +61,6 @@ struct xfr_out {
 	uint8_t owners[XFR_BUDGET + 4000u + NAME_WIRE_MAX];
 	size_t owners_len;
 	struct tsig_state *tsig; /* a signed query: sign every message */
-	uint64_t deadline_ms;    /* 0: none (xfr_limit_time) */
-	unsigned time_s;
 };
 
 static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
@@ -264,11 +261,6 @@ bool xfr_next(void *arg, uint8_t *out, size_t *len)
 	enum tdns_status st;
 
 	*len = 0;
-	if (x->rcode == DNS_RCODE_NOERROR && x->deadline_ms != 0 &&
-	    clock_mono_ms() >= x->deadline_ms) {
-		log_warn("zone transfer: longer than %u s; ending it with SERVFAIL", x->time_s);
-		x->rcode = DNS_RCODE_SERVFAIL;
-	}
 	if (x->rcode == DNS_RCODE_NOERROR) {
 		fill(x);
 		if (x->st != TDNS_OK) {
@@ -412,12 +404,6 @@ enum tdns_status xfr_start(struct tdns_store *s, const uint8_t *msg, size_t len,
 			x->ixfr = false; /* RFC 1995 4: the whole zone */
 	}
 	return TDNS_OK;
-}
-
-void xfr_limit_time(struct xfr_out *x, unsigned seconds)
-{
-	x->time_s = seconds;
-	x->deadline_ms = seconds > 0 ? clock_mono_ms() + (uint64_t)seconds * 1000u : 0;
 }
 
 void xfr_free(void *arg)

@@ -198,17 +198,21 @@ void netio_request_release(struct tdns_request *held);
  * connection's answers are unsent, so a slow reader holds one buffer's
  * worth and never the whole stream; the connection reads no other query
  * until the stream ends (answers stay in order), and a reader that takes
- * nothing for the idle timeout is closed. done(ctx) is called exactly once
- * when the stream ends (last message queued, aborted, client gone, loop
- * freed), then the handle is released: from this call on the handle is
- * netio's. fn and done run on the loop's thread, possibly from inside
+ * nothing for the idle timeout is closed. A stream that has not queued its
+ * last message max_s seconds after this call (0: no limit) is ended by
+ * closing the connection (logged): a reader slow but steady enough never
+ * to be idle holds ctx (a zone transfer's snapshot) that long at most,
+ * however much of the stream the kernel's buffers hold. done(ctx) is
+ * called exactly once when the stream ends (last message queued, aborted,
+ * time up, client gone, loop freed), then the handle is released: from
+ * this call on the handle is netio's. fn and done run on the loop's thread, possibly from inside
  * this call. Over TLS the messages are encrypted as any answer is.
  * TDNS_EINVAL (a UDP or DNS-over-HTTPS request) or TDNS_ENOMEM: nothing
  * was taken, the caller still owns the handle and ctx.
  */
 typedef bool (*netio_stream_fn)(void *ctx, uint8_t *out, size_t *len);
 enum tdns_status netio_request_stream(struct tdns_request *held, netio_stream_fn fn,
-				      void (*done)(void *ctx), void *ctx);
+				      void (*done)(void *ctx), void *ctx, unsigned max_s);
 
 /* ---- client side (upstream queries) ---- */
 

@@ -219,8 +219,8 @@ struct tdns_opts {
 	 * messages (0: none, the default). */
 	unsigned transfer_time_in;  /* --transfer-time-in SEC */
 	uint64_t transfer_size_in;  /* --transfer-size-in SIZE */
-	/* upper tier: an outgoing transfer's whole time in seconds (xfr.h
-	 * xfr_limit_time), default 7200 */
+	/* upper tier: an outgoing transfer's whole time in seconds
+	 * (netio_request_stream's max_s), default 7200 */
 	unsigned transfer_time_out; /* --transfer-time-out SEC */
 	/* zones: stanzas, n_zones of them (NULL when none) */
 	struct tdns_zone_conf *zones;

@@ -53,13 +53,6 @@ enum tdns_status xfr_start(struct tdns_store *s, const uint8_t *msg, size_t len,
  * transfer with a SERVFAIL message (RFC 5936 2.2). */
 bool xfr_next(void *x, uint8_t *out, size_t *len);
 
-/* End x with a SERVFAIL message (RFC 5936 2.2) when a message is asked
- * for once it has run seconds (clock_mono_ms, counted from this call):
- * a reader slow but steady enough to keep its connection open does not
- * hold the snapshot, and a reader slot of the store, for longer. 0, the
- * default: no limit. */
-void xfr_limit_time(struct xfr_out *x, unsigned seconds);
-
 /* Release the transfer and its snapshot. NULL is allowed. */
 void xfr_free(void *x);
 

@@ -13,7 +13,6 @@
 
 #include "testutil.h"
 
-#include "tierdns/clock.h"
 #include "tierdns/journal.h"
 #include "tierdns/xfr.h"
 #include "tierdns/zonedb.h"
@@ -387,43 +386,32 @@ static void test_xfr(void **state)
 	assert_string_equal(text, "12|ns1.j.test.|192.0.2.9|192.0.2.1|192.0.2.3|12");
 }
 
-/* Zone j.test. with n A RRsets (h0 to hN-1) in place of the fixture's,
- * and an AXFR of it begun (*q and *wire: the query, for the caller to
- * free). */
-static struct xfr_out *many_axfr(struct fx *f, int n, ldns_pkt **q, uint8_t **wire)
-{
-	char *zone = malloc(1u << 20), err[ZONELOAD_ERR_MAX];
-	struct xfr_out *x = NULL;
-	size_t o, wlen;
-
-	assert_non_null(zone);
-	o = (size_t)snprintf(zone, 1u << 20, "$ORIGIN j.test.\n$TTL 300\n"
-			     "@ SOA ns1 hm 20 3600 600 86400 300\n@ NS ns1\n");
-	for (int i = 0; i < n; i++)
-		o += (size_t)snprintf(zone + o, (1u << 20) - o, "h%d A 10.0.%d.%d\n", i,
-				      i / 256 % 256, i % 256);
-	assert_int_equal(zoneload_string(f->s, zone, err, sizeof(err)), TDNS_OK);
-	free(zone);
-	assert_int_equal(ldns_pkt_query_new_frm_str(q, "j.test.", LDNS_RR_TYPE_AXFR,
-						    LDNS_RR_CLASS_IN, 0), LDNS_STATUS_OK);
-	assert_int_equal(ldns_pkt2wire(wire, *q, &wlen), LDNS_STATUS_OK);
-	assert_int_equal(xfr_start(f->s, *wire, wlen, NULL, 0, &x), TDNS_OK);
-	return x;
-}
-
 /* A zone of 20,000 RRsets goes out in several messages, each under 64 KiB,
  * every RRset once, from one snapshot: a change committed between two
  * messages is not in it. */
 static void test_xfr_many_messages(void **state)
 {
 	struct fx *f = *state;
+	char *zone = malloc(1u << 20), err[ZONELOAD_ERR_MAX];
+	size_t o;
 	ldns_pkt *q = NULL, *p;
 	uint8_t *wire = NULL, msg[65535];
-	struct xfr_out *x = many_axfr(f, 20000, &q, &wire);
-	size_t len;
+	struct xfr_out *x = NULL;
+	size_t wlen, len;
 	unsigned a = 0, soa = 0, msgs = 0;
 	bool more, late = false;
 
+	assert_non_null(zone);
+	o = (size_t)snprintf(zone, 1u << 20, "$ORIGIN j.test.\n$TTL 300\n"
+			     "@ SOA ns1 hm 20 3600 600 86400 300\n@ NS ns1\n");
+	for (int i = 0; i < 20000; i++)
+		o += (size_t)snprintf(zone + o, (1u << 20) - o, "h%d A 10.0.%d.%d\n", i,
+				      i / 256 % 256, i % 256);
+	assert_int_equal(zoneload_string(f->s, zone, err, sizeof(err)), TDNS_OK);
+	assert_int_equal(ldns_pkt_query_new_frm_str(&q, "j.test.", LDNS_RR_TYPE_AXFR,
+						    LDNS_RR_CLASS_IN, 0), LDNS_STATUS_OK);
+	assert_int_equal(ldns_pkt2wire(&wire, q, &wlen), LDNS_STATUS_OK);
+	assert_int_equal(xfr_start(f->s, wire, wlen, NULL, 0, &x), TDNS_OK);
 	do {
 		more = xfr_next(x, msg, &len);
 		if (msgs == 1)
@@ -448,52 +436,7 @@ static void test_xfr_many_messages(void **state)
 	xfr_free(x);
 	LDNS_FREE(wire);
 	ldns_pkt_free(q);
-}
-
-/* The rcode of x's next message; *more and *records: whether more follow,
- * how many records it has. */
-static ldns_pkt_rcode next_rcode(struct xfr_out *x, bool *more, size_t *records)
-{
-	uint8_t msg[65535];
-	ldns_pkt *p = NULL;
-	ldns_pkt_rcode rc;
-	size_t len;
-
-	*more = xfr_next(x, msg, &len);
-	assert_int_equal(ldns_wire2pkt(&p, msg, len), LDNS_STATUS_OK);
-	rc = ldns_pkt_get_rcode(p);
-	*records = ldns_pkt_ancount(p);
-	ldns_pkt_free(p);
-	return rc;
-}
-
-/* A transfer limited to 5 s (xfr_limit_time): its messages as usual until
- * then, and the first one asked for after it is a SERVFAIL that ends it. */
-static void test_xfr_time_limit(void **state)
-{
-	struct fx *f = *state;
-	ldns_pkt *q = NULL;
-	uint8_t *wire = NULL;
-	struct xfr_out *x;
-	size_t records;
-	bool more;
-
-	clock_set_fake(1700000000u);
-	x = many_axfr(f, 20000, &q, &wire);
-	xfr_limit_time(x, 5);
-	assert_int_equal(next_rcode(x, &more, &records), LDNS_RCODE_NOERROR);
-	assert_true(more && records > 0);
-	clock_advance_ms(4999);
-	assert_int_equal(next_rcode(x, &more, &records), LDNS_RCODE_NOERROR);
-	assert_true(more && records > 0);
-	clock_advance_ms(1);
-	assert_int_equal(next_rcode(x, &more, &records), LDNS_RCODE_SERVFAIL);
-	assert_false(more);
-	assert_int_equal(records, 0);
-	xfr_free(x);
-	LDNS_FREE(wire);
-	ldns_pkt_free(q);
-	clock_set_fake(0);
+	free(zone);
 }
 
 /* RFC 1982 serials and the two policies of add/delete. */
@@ -527,7 +470,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_xfr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_xfr_many_messages, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_xfr_time_limit, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
