@@ -497,6 +497,28 @@ static ldns_pkt *check_reply(struct szone *z, const uint8_t *msg, size_t len)
 
 static void start_xfr(struct szone *z);
 
+/* A primary's serial that is not newer than the zone's: the same one is a
+ * refresh (the zone is current); an older one is this primary's failure,
+ * so that the next is tried and the zone expires when none is current,
+ * as BIND and NSD do. */
+static void not_newer(struct szone *z, uint32_t serial)
+{
+	char why[96];
+
+	end_exchange(z);
+	if (serial == z->serial) {
+		refreshed(z);
+		log_debug("%s %s: serial %u is current", z->sec->sink.label, z->name,
+			  (unsigned)serial);
+		z->primary = 0;
+		schedule(z, z->refresh);
+		return;
+	}
+	snprintf(why, sizeof(why), "its serial %u is older than ours (%u)", (unsigned)serial,
+		 (unsigned)z->serial);
+	failed(z, why);
+}
+
 static void soa_reply(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t len)
 {
 	struct szone *z = ctx;
@@ -526,11 +548,7 @@ static void soa_reply(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t 
 	ldns_pkt_free(p);
 	end_exchange(z);
 	if (z->have && !zonedb_serial_gt(serial, z->serial)) {
-		refreshed(z);
-		log_debug("%s %s: serial %u is current", z->sec->sink.label, z->name,
-			  (unsigned)serial);
-		z->primary = 0;
-		schedule(z, z->refresh);
+		not_newer(z, serial);
 		return;
 	}
 	log_info("%s %s: primary has serial %u (ours %s%u): transfer", z->sec->sink.label,
@@ -930,7 +948,8 @@ static void xfr_reply(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t 
 		return;
 	}
 	if ((msg[3] & 0x0f) != LDNS_RCODE_NOERROR) {
-		snprintf(why, sizeof(why), "transfer refused (rcode %d)", msg[3] & 0x0f);
+		snprintf(why, sizeof(why), z->count == 0 ? "transfer refused (rcode %d)"
+			 : "the primary ended the transfer (rcode %d)", msg[3] & 0x0f);
 		failed(z, why);
 		return;
 	}
@@ -966,9 +985,7 @@ static void xfr_reply(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t 
 	 * newer serial alone opens a transfer sent a record a message. */
 	if (z->ixfr && z->count == 1 && before == 0 &&
 	    !zonedb_serial_gt(z->new_serial, z->serial)) {
-		end_exchange(z);
-		refreshed(z);
-		schedule(z, z->refresh);
+		not_newer(z, z->new_serial);
 		return;
 	}
 	if (done)
@@ -979,7 +996,6 @@ static void start_xfr(struct szone *z)
 {
 	ldns_pkt *p;
 
-	z->state = Z_XFR;
 	z->ixfr = z->have && !z->force_axfr;
 	z->force_axfr = false;
 	z->form = FORM_UNKNOWN;
@@ -989,6 +1005,7 @@ static void start_xfr(struct szone *z)
 	z->xfr_ixfr = z->ixfr;
 	z->started_ms = clock_mono_ms();
 	z->deadline_ms = z->started_ms + (uint64_t)xfr_time_s(z) * 1000u;
+	z->state = Z_XFR; /* after the fields secondary_status reads with it */
 	z->soa_seen = 0;
 	z->rrs = ldns_rr_list_new();
 	p = make_query(z, z->ixfr ? LDNS_RR_TYPE_IXFR : LDNS_RR_TYPE_AXFR);
@@ -1017,7 +1034,7 @@ static void tick(void *ctx)
 
 		if (z->have && !atomic_load(&z->expired) && z->last_ok > 0 &&
 		    clock_now() > z->last_ok + z->expire) {
-			log_err("%s %s: no primary reached for the expire time (%u s): %s",
+			log_err("%s %s: not refreshed for the expire time (%u s): %s",
 				z->sec->sink.label, z->name, (unsigned)z->expire,
 				z->sec->sink.on_expire);
 			atomic_store(&z->expired, true);

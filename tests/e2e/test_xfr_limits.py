@@ -10,6 +10,8 @@ against scripted primaries:
     ever trickles the transfer does not keep the zone alive: the zone
     expires (SERVFAIL) after its SOA's expire time, and comes back (the
     new version) once a transfer completes;
+  - a primary whose serial went back (older than the zone's) is no
+    refresh either: logged, and the zone expires;
   - a transfer whose messages come to more than --transfer-size-in bytes
     is given up, the next primary tried, and nothing of the large one is
     served;
@@ -116,7 +118,7 @@ dt = hl.wait_for(lambda: (answer(sec, "ns1.cut.") or ("",))[0] == "SERVFAIL", 12
 h.check(dt is not None, "a primary that answers the SOA query but never completes the "
         "newer version does not keep the zone: SERVFAIL past expire (%s)" %
         sec.log_text()[-600:])
-h.check("no primary reached for the expire time" in sec.log_text(), "expiry is logged")
+h.check("not refreshed for the expire time" in sec.log_text(), "expiry is logged")
 h.check("the transfer took longer than 2 s" in sec.log_text(),
         "the transfers were given up for their time")
 prim.trickle = 0
@@ -124,6 +126,21 @@ dt = hl.wait_for(lambda: has_ns1(sec, 2), 10)
 h.check(dt is not None, "a completed transfer brings the zone back, new: %s" %
         (answer(sec, "ns1.cut."),))
 h.check("refreshed again" in sec.log_text(), "and the log says so")
+h.stop(sec)
+
+# ---- a primary whose serial went back: no refresh, the zone expires ----
+back = hl.ScriptedPrimary(5, expire=4)
+back.cut = False
+sec = secondary("OLDER", [back])
+h.check(hl.wait_for(lambda: has_ns1(sec, 5), 6) is not None,
+        "the zone from the primary, serial 5: %s" % (answer(sec, "ns1.cut."),))
+back.serial = 3
+h.check(hl.wait_for(lambda: "its serial 3 is older than ours (5)" in sec.log_text(), 4)
+        is not None, "an older serial is logged as the primary's failure: %s" %
+        sec.log_text()[-300:])
+h.check(hl.wait_for(lambda: (answer(sec, "ns1.cut.") or ("",))[0] == "SERVFAIL", 10)
+        is not None, "a primary answering an older serial does not keep the zone: "
+        "SERVFAIL past expire")
 h.stop(sec)
 
 # ---- the size: a large transfer is given up, the next primary tried ----

@@ -13,7 +13,7 @@ and by scripted primaries:
   - a transfer cut off half-way (a scripted primary closes after the
     first message) changes nothing: the old zone keeps being served;
   - past the SOA's expire without a primary: SERVFAIL, logged; back when
-    a primary answers again;
+    a refresh succeeds again;
   - tierdns-control zone status: primaries, serial, last and next refresh;
     zone reload: a zone whose primary changed without a NOTIFY (refresh an
     hour away) is checked and transferred at once; on a zone that is no
