@@ -451,6 +451,37 @@ static void test_config_rpz(void **state)
 	opts_free(&o);
 }
 
+/* The transfer bounds from the file, printed as each option's own value
+ * (a K_SIZE key prints its field, not cache-size's); transfer-time-out is
+ * the upper's only. */
+static void test_config_transfer_limits(void **state)
+{
+	char err[300], *text;
+	struct tdns_opts o;
+
+	(void)state;
+	assert_int_equal(load_text(LO, "cache-size: 2G\ntransfer-size-in: 3K\n"
+				   "transfer-time-in: 30\n", NULL, &o, err, sizeof(err)), OPTS_RUN);
+	assert_true(o.transfer_size_in == 3072 && o.transfer_time_in == 30);
+	text = print_text(LO, &o);
+	opts_free(&o);
+	assert_non_null(strstr(text, "\ncache-size: 2G\n"));
+	assert_non_null(strstr(text, "\ntransfer-size-in: 3072\n"));
+	assert_non_null(strstr(text, "\ntransfer-time-in: 30\n"));
+	free(text);
+	assert_int_equal(load_text(UP, "transfer-size-in: 2M\ntransfer-time-out: 60\n", NULL,
+				   &o, err, sizeof(err)), OPTS_RUN);
+	assert_int_equal(o.transfer_time_out, 60);
+	text = print_text(UP, &o);
+	opts_free(&o);
+	assert_non_null(strstr(text, "\ntransfer-size-in: 2M\n"));
+	assert_non_null(strstr(text, "\ntransfer-time-out: 60\n"));
+	assert_non_null(strstr(text, "\ntransfer-time-in: 7200\n"));
+	free(text);
+	assert_int_equal(load_text(LO, "transfer-time-out: 60\n", NULL, &o, err, sizeof(err)),
+			 OPTS_USAGE);
+}
+
 /* --check-config's output is a configuration file that gives the same
  * options: printed, read back, printed again, the same text. */
 static void test_config_round_trip(void **state)
@@ -539,6 +570,7 @@ int main(void)
 		cmocka_unit_test(test_config_values),
 		cmocka_unit_test(test_config_rpz),
 		cmocka_unit_test(test_config_round_trip),
+		cmocka_unit_test(test_config_transfer_limits),
 		cmocka_unit_test(test_config_diff),
 	};
 	int fd = mkstemp(conf_path);

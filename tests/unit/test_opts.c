@@ -167,6 +167,8 @@ static const struct opts_case cases[] = {
 	NORUN(LO, OPTS_USAGE, "--transfer-time-in", "2419201"),
 	NORUN(UP, OPTS_USAGE, "--transfer-size-in", "1X"),
 	NORUN(LO, OPTS_USAGE, "--transfer-size-in", ""),
+	NORUN(UP, OPTS_USAGE, "--transfer-time-out", "0"),
+	NORUN(LO, OPTS_USAGE, "--transfer-time-out", "60"),
 };
 
 /* The TCP limits of both tiers: value in, field out. */
@@ -208,16 +210,18 @@ struct xfr_case {
 	const char *argv[MAX_ARGS];
 	unsigned time_s;
 	uint64_t size;
+	unsigned time_out_s; /* the upper's --transfer-time-out */
 };
 
 static const struct xfr_case xfr_cases[] = {
-	{ UP, { NULL }, 7200, 0 },
-	{ LO, { NULL }, 7200, 0 },
-	{ UP, { "--transfer-time-in", "30", "--transfer-size-in", "64K", NULL }, 30, 64 << 10 },
+	{ UP, { NULL }, 7200, 0, 7200 },
+	{ LO, { NULL }, 7200, 0, 0 },
+	{ UP, { "--transfer-time-in", "30", "--transfer-size-in", "64K", NULL }, 30, 64 << 10,
+	  7200 },
 	{ LO, { "--transfer-time-in=2419200", "--transfer-size-in", "3g", NULL }, 2419200,
-	  3ull << 30 },
-	{ UP, { "--transfer-size-in", "0", NULL }, 7200, 0 },
-	{ LO, { "--transfer-time-in", "1", "--transfer-size-in", "1000", NULL }, 1, 1000 },
+	  3ull << 30, 0 },
+	{ UP, { "--transfer-size-in", "0", "--transfer-time-out", "60", NULL }, 7200, 0, 60 },
+	{ LO, { "--transfer-time-in", "1", "--transfer-size-in", "1000", NULL }, 1, 1000, 0 },
 };
 
 static void test_opts_transfer_limits(void **state)
@@ -230,6 +234,8 @@ static void test_opts_transfer_limits(void **state)
 
 		assert_int_equal(parse_args(k->prog, k->argv, &o), OPTS_RUN);
 		assert_int_equal(o.transfer_time_in, k->time_s);
+		if (k->prog == UP)
+			assert_int_equal(o.transfer_time_out, k->time_out_s);
 		assert_true(o.transfer_size_in == k->size);
 		opts_free(&o);
 	}
