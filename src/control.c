@@ -38,6 +38,8 @@
 #define MAX_ARGS 8
 #define HTTP_HEAD_MAX 4096
 #define METRICS_CONN_MAX 16 /* metrics clients served at once */
+#define METRICS_PER_ADDR 4  /* of them from one address */
+#define METRICS_PAUSE_MS 100 /* no accepts after one failed for want of resources */
 
 struct tdns_control;
 
@@ -625,6 +627,7 @@ static void *control_main(void *arg)
  * written, all within IO_TIMEOUT_S of its connection. */
 struct mconn {
 	int fd;             /* -1: a free slot */
+	struct sockaddr_storage peer;
 	uint64_t deadline;  /* clock_mono_ms */
 	size_t used;        /* head bytes read */
 	char *out;          /* the reply (malloc'd); NULL while reading */
@@ -702,30 +705,59 @@ static void mconn_expire(struct tdns_control *c, struct mconn *m)
 		mconn_close(m);
 }
 
-/* A new metrics client into a free slot; with none free, the oldest
- * client is closed for it (a scraper's request and reply take
- * milliseconds: whoever has held a slot longest is the one to go). */
-static void mconn_accept(struct served *sv, struct mconn *m)
+/* The same client address (the port aside)? */
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
-	size_t i, pick = 0;
-	int fd = accept4(sv->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			      &((const struct sockaddr_in6 *)b)->sin6_addr,
+			      sizeof(struct in6_addr)) == 0;
+	return true;
+}
+
+/* A new metrics client into a slot: a free one, unless its address holds
+ * METRICS_PER_ADDR already; then the one of its own address connected
+ * longest, so that one address cannot take every slot; with none free,
+ * the one connected longest of all (a scraper's request and reply take
+ * milliseconds: whoever has held a slot longest is the one to go). false
+ * when accept failed for want of descriptors or memory (the caller pauses
+ * accepting: the listener would stay readable). */
+static bool mconn_accept(struct served *sv, struct mconn *m)
+{
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	size_t i, own = 0, free_slot = METRICS_CONN_MAX, oldest = 0, own_oldest = 0;
+	int fd = accept4(sv->fd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 	if (fd < 0)
-		return;
+		return errno != EMFILE && errno != ENFILE && errno != ENOBUFS && errno != ENOMEM;
 	for (i = 0; i < METRICS_CONN_MAX; i++) {
 		if (m[i].fd < 0) {
-			pick = i;
-			break;
+			if (free_slot == METRICS_CONN_MAX)
+				free_slot = i;
+			continue;
 		}
-		if (m[i].deadline < m[pick].deadline)
-			pick = i;
+		if (m[oldest].fd < 0 || m[i].deadline < m[oldest].deadline)
+			oldest = i;
+		if (same_addr(&m[i].peer, &peer) &&
+		    (own++ == 0 || m[i].deadline < m[own_oldest].deadline))
+			own_oldest = i;
 	}
-	if (m[pick].fd >= 0)
-		mconn_close(&m[pick]);
-	m[pick].fd = fd;
-	m[pick].deadline = clock_mono_ms() + (uint64_t)IO_TIMEOUT_S * 1000;
-	m[pick].used = 0;
-	m[pick].head[0] = '\0';
+	i = own >= METRICS_PER_ADDR ? own_oldest
+	    : free_slot < METRICS_CONN_MAX ? free_slot : oldest;
+	if (m[i].fd >= 0)
+		mconn_close(&m[i]);
+	m[i].fd = fd;
+	m[i].peer = peer;
+	m[i].deadline = clock_mono_ms() + (uint64_t)IO_TIMEOUT_S * 1000;
+	m[i].used = 0;
+	m[i].head[0] = '\0';
+	return true;
 }
 
 /* The metrics listener's thread: up to METRICS_CONN_MAX clients at once,
@@ -739,7 +771,7 @@ static void *metrics_main(void *arg)
 	struct served *sv = arg;
 	struct pollfd p[2 + METRICS_CONN_MAX];
 	struct mconn *m = calloc(METRICS_CONN_MAX, sizeof(*m));
-	uint64_t now, next;
+	uint64_t now, next, paused_until = 0;
 	size_t i;
 
 	if (m == NULL) {
@@ -753,6 +785,9 @@ static void *metrics_main(void *arg)
 	for (;;) {
 		now = clock_mono_ms();
 		next = UINT64_MAX;
+		p[1].fd = now < paused_until ? -1 : sv->fd;
+		if (now < paused_until)
+			next = paused_until;
 		for (i = 0; i < METRICS_CONN_MAX; i++) {
 			if (m[i].fd >= 0 && m[i].deadline <= now)
 				mconn_expire(sv->c, &m[i]);
@@ -774,8 +809,11 @@ static void *metrics_main(void *arg)
 		for (i = 0; i < METRICS_CONN_MAX; i++)
 			if (m[i].fd >= 0 && p[2 + i].revents != 0)
 				mconn_io(sv->c, &m[i]);
-		if (p[1].revents & POLLIN)
-			mconn_accept(sv, m);
+		if (p[1].fd >= 0 && (p[1].revents & POLLIN) && !mconn_accept(sv, m)) {
+			log_warn("metrics: accept: %s; pausing accepts for %d ms", strerror(errno),
+				 METRICS_PAUSE_MS);
+			paused_until = clock_mono_ms() + METRICS_PAUSE_MS;
+		}
 	}
 	for (i = 0; i < METRICS_CONN_MAX; i++)
 		if (m[i].fd >= 0)
@@ -903,7 +941,7 @@ static bool bind_metrics(struct tdns_control *c, const char *text)
 			text);
 		return false;
 	}
-	fd = socket(a.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(a.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
 	    bind(fd, (struct sockaddr *)&a.ss, a.len) != 0 || listen(fd, 16) != 0) {
 		log_err("--metrics %s: %s", netio_addr_str(&a, as, sizeof(as)),

@@ -13,8 +13,9 @@
  * progress for 5 s fails, so a stuck or slow client holds it for seconds,
  * not longer. The metrics thread serves up to 16 clients at once without
  * blocking on any, each given 5 s from its connection for its request
- * and its reply; a 17th client takes the place of the one connected
- * longest. A slow client there delays no other.
+ * and its reply, at most 4 of them from one address; a newcomer beyond
+ * either takes the place of the client connected longest (of its own
+ * address when it holds 4). A slow client there delays no other.
  *
  * Protocol (one request per connection, text, in the spirit of
  * unbound-control):

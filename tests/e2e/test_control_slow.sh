@@ -11,16 +11,17 @@ e2e_init
 CTL="$TDNS_BUILD/tierdns-control"
 [ -x "$CTL" ] || fail "missing binary $CTL"
 
-# trickle tcp ADDR:PORT | unix PATH: send a byte every 0.2 s for up to
-# 12 s, until the server replies or closes; prints the seconds that took
+# trickle tcp ADDR:PORT [SRC] | unix PATH: send a byte every 0.2 s for up
+# to 12 s, until the server replies or closes; prints the seconds that took
 # and the reply's first line (empty when the close came as a reset).
 trickle() {
-	python3 - "$1" "$2" <<'PY'
+	python3 - "$1" "$2" "${3:-}" <<'PY'
 import socket, sys, time
-kind, where = sys.argv[1], sys.argv[2]
+kind, where, src = sys.argv[1], sys.argv[2], sys.argv[3]
 if kind == "tcp":
     host, port = where.rsplit(":", 1)
-    s = socket.create_connection((host, int(port)))
+    s = socket.create_connection((host, int(port)),
+                                 source_address=(src, 0) if src else None)
 else:
     s = socket.socket(socket.AF_UNIX)
     s.connect(where)
@@ -84,10 +85,14 @@ closed_after "$T/metrics.trickle" 4 7.5 "a trickling metrics client"
 [ -z "$line" ] || expect_match "$line" '^HTTP/1\.1 400 Bad Request'
 [ "$(http_status "$M" /metrics)" = "HTTP/1.1 200 OK" ] || fail "metrics after the trickle"
 
-# ---- twenty trickles to the metrics port at once (more than the 16 it
-# serves together): a scrape meanwhile is answered at once, and every
-# trickle ends within its 5 s (a client pushed out earlier) ----
-TPS=
+# ---- twenty trickles to the metrics port at once from one address (more
+# than the 16 it serves together): a scrape meanwhile is answered at once,
+# every trickle ends within its 5 s (a client pushed out earlier), and a
+# client of another address connected before them keeps its slot (one
+# address holds 4 at most): it is answered at its own 5 s ----
+trickle tcp "$M" 127.0.0.3 >"$T/other" &
+TPS="$!"
+sleep 0.3
 for i in $(seq 1 20); do
 	trickle tcp "$M" >"$T/many.$i" &
 	TPS="$TPS $!"
@@ -99,6 +104,7 @@ wait $TPS
 for i in $(seq 1 20); do
 	closed_after "$T/many.$i" 0 7.5 "trickling metrics client $i"
 done
+closed_after "$T/other" 4 7.5 "the trickling metrics client of another address"
 
 # ---- a trickle to the control socket ----
 trickle unix "$T/UPPER.sock" >"$T/control.trickle" &
