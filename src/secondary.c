@@ -96,7 +96,45 @@ static void schedule(struct szone *z, uint32_t seconds)
 	z->next_ms = clock_mono_ms() + (uint64_t)seconds * 1000u;
 }
 
-/* The store sink (secondary_new): the stored zone's serial and timers. */
+/* The store sink keeps each zone's last refresh by SOA query in the meta
+ * database under this prefix and the apex key (8 bytes, epoch seconds), so
+ * that a restart counts the expire time from it, not from the last
+ * transfer (BIND touches the zone file for the same reason). */
+#define REFRESH_KEY "secondary-refresh:"
+#define REFRESH_KEY_MAX (sizeof(REFRESH_KEY) - 1 + NAME_KEY_MAX)
+
+static size_t refresh_key(const struct secondary_zone *sz, uint8_t *out)
+{
+	memcpy(out, REFRESH_KEY, sizeof(REFRESH_KEY) - 1);
+	memcpy(out + sizeof(REFRESH_KEY) - 1, sz->apex, sz->apex_len);
+	return sizeof(REFRESH_KEY) - 1 + sz->apex_len;
+}
+
+/* The store sink's refreshed: the time into the meta database. */
+static void store_refreshed(void *ctx, size_t i, uint64_t when)
+{
+	struct tdns_secondary *sec = ctx;
+	uint8_t key[REFRESH_KEY_MAX], v[8];
+	struct tdns_txn *t = NULL;
+	enum tdns_status st;
+
+	dns_wr32(v, (uint32_t)(when >> 32));
+	dns_wr32(v + 4, (uint32_t)when);
+	st = store_begin(sec->s, true, &t);
+	if (st == TDNS_OK)
+		st = store_put(t, TDNS_DB_META, key, refresh_key(&sec->zones[i], key), v,
+			       sizeof(v));
+	if (st == TDNS_OK)
+		st = store_commit(t);
+	else
+		store_abort(t);
+	if (st != TDNS_OK)
+		log_warn("secondary: the time of a refresh is not stored (%s): a restart "
+			 "counts the expire time from the last transfer", tdns_strerror(st));
+}
+
+/* The store sink (secondary_new): the stored zone's serial and timers, and
+ * since when: its last transfer or its last refresh, the later. */
 static void store_held(void *ctx, size_t i, struct secondary_held *out)
 {
 	struct tdns_secondary *sec = ctx;
@@ -104,9 +142,12 @@ static void store_held(void *ctx, size_t i, struct secondary_held *out)
 	struct tdns_txn *t = NULL;
 	struct tdns_rrset_view v;
 	struct tdns_zone_meta m;
+	struct tdns_val r;
+	uint8_t key[REFRESH_KEY_MAX];
 	const uint8_t *rd;
 	uint16_t rdlen;
 	size_t pos = 0, a, b;
+	uint64_t at;
 
 	if (store_begin(sec->s, false, &t) != TDNS_OK)
 		return;
@@ -120,6 +161,12 @@ static void store_held(void *ctx, size_t i, struct secondary_held *out)
 		out->retry = dns_rd32(rd + a + b + 8);
 		out->expire = dns_rd32(rd + a + b + 12);
 		out->since = m.loaded_at;
+		if (store_get(t, TDNS_DB_META, key, refresh_key(sz, key), &r) == TDNS_OK &&
+		    r.len == 8) {
+			at = (uint64_t)dns_rd32(r.data) << 32 | dns_rd32(r.data + 4);
+			if (at > out->since)
+				out->since = at;
+		}
 	}
 	store_abort(t);
 }
@@ -508,6 +555,8 @@ static void not_newer(struct szone *z, uint32_t serial)
 	end_exchange(z);
 	if (serial == z->serial) {
 		refreshed(z);
+		if (z->sec->sink.refreshed != NULL)
+			z->sec->sink.refreshed(z->sec->sink.ctx, z->idx, z->last_ok);
 		log_debug("%s %s: serial %u is current", z->sec->sink.label, z->name,
 			  (unsigned)serial);
 		z->primary = 0;
@@ -1060,6 +1109,7 @@ enum tdns_status secondary_new(struct tdns_loop *l, struct tdns_store *s,
 	/* ctx NULL: the secondary itself (new_secondary). */
 	static const struct secondary_sink sink = {
 		.held = store_held,
+		.refreshed = store_refreshed,
 		.apply = store_apply,
 		.apply_diff = store_apply_diff,
 		.label = "secondary",

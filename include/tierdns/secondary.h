@@ -94,7 +94,10 @@ struct secondary_held {
 /*
  * Where a secondary keeps its zones; zone i is zones[i] of secondary_new_sink.
  * Called on the secondary's loop thread.
- *   held:  the zone's SOA values (have false when it holds none);
+ *   held:  the zone's SOA values (have false when it holds none), and
+ *          since when (its last transfer or refreshed, the later);
+ *   refreshed: an SOA query found the zone current at when (epoch s),
+ *          for held's since after a restart; NULL: not kept;
  *   apply: replace the zone by the whole new zone, whose records
  *          u->next gives (struct secondary_update): TDNS_OK once the
  *          new zone is in use (the sink logs it), else the old one stays
@@ -140,6 +143,7 @@ struct secondary_diff {
 };
 struct secondary_sink {
 	void (*held)(void *ctx, size_t i, struct secondary_held *out);
+	void (*refreshed)(void *ctx, size_t i, uint64_t when);
 	char *(*text)(void *ctx, size_t i);
 	enum tdns_status (*apply)(void *ctx, size_t i, const struct secondary_update *u,
 				  char *err, size_t cap);

@@ -12,6 +12,9 @@ against scripted primaries:
     new version) once a transfer completes;
   - a primary whose serial went back (older than the zone's) is no
     refresh either: logged, and the zone expires;
+  - the last refresh is kept in the store: restarted while its primary is
+    silent, a zone transferred longer ago than its expire time but
+    refreshed a second ago is served, and expires later;
   - a transfer whose messages come to more than --transfer-size-in bytes
     is given up, the next primary tried, and nothing of the large one is
     served;
@@ -63,14 +66,14 @@ def zone_status(d):
     return r.stdout + r.stderr
 
 
-def secondary(label, primaries, *args):
+def secondary(label, primaries, *args, db=None):
     conf = write(os.path.join(h.tmp, label + ".conf"), """zones:
   - name: cut.
     primaries: [%s]
 """ % ", ".join('"%s:%d"' % (p.addr, p.port) for p in primaries))
     ctl = os.path.join(h.tmp, label + ".ctl")
-    d = h.start_upper(label, os.path.join(h.tmp, label + ".db"), "-c", conf, "-t", "1",
-                      "--control", ctl, *args)
+    d = h.start_upper(label, db or os.path.join(h.tmp, label + ".db"), "-c", conf, "-t",
+                      "1", "--control", ctl, *args)
     d.ctl = ctl
     return d
 
@@ -141,6 +144,23 @@ h.check(hl.wait_for(lambda: "its serial 3 is older than ours (5)" in sec.log_tex
 h.check(hl.wait_for(lambda: (answer(sec, "ns1.cut.") or ("",))[0] == "SERVFAIL", 10)
         is not None, "a primary answering an older serial does not keep the zone: "
         "SERVFAIL past expire")
+h.stop(sec)
+
+# ---- the last refresh outlives a restart: the expire time counts from
+# it, not from the transfer ----
+keep = hl.ScriptedPrimary(1, expire=5)
+keep.cut = False
+sec = secondary("RESTART", [keep])
+h.check(hl.wait_for(lambda: has_ns1(sec, 1), 6) is not None, "the zone from the primary")
+time.sleep(6.5)  # past expire since the transfer; refreshed every second
+h.stop(sec)
+keep.up = False
+sec = secondary("RESTART2", [keep], db=os.path.join(h.tmp, "RESTART.db"))
+time.sleep(0.5)
+h.check(has_ns1(sec, 1), "restarted with the primary silent, the zone refreshed a second "
+        "ago is served: %s" % (answer(sec, "ns1.cut."),))
+h.check(hl.wait_for(lambda: (answer(sec, "ns1.cut.") or ("",))[0] == "SERVFAIL", 9)
+        is not None, "and expires the expire time after that refresh")
 h.stop(sec)
 
 # ---- the size: a large transfer is given up, the next primary tried ----
