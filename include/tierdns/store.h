@@ -4,7 +4,11 @@
  *
  * One environment per tier, a directory holding data.mdb and lock.mdb, with
  * these named databases:
- *   meta   "schema" -> u32 STORE_SCHEMA_VERSION (network order)
+ *   meta   "schema" -> u32 STORE_SCHEMA_VERSION (network order), and the
+ *          small values of other modules under keys of their own (the
+ *          tier stamp, the cache's size account and index state, zones'
+ *          serial policies and DNSSEC settings, secondary zones' last
+ *          refresh)
  *   zones  zone apex name key -> zone metadata (see zonedb.h)
  *   rr     record key (name.h) -> packed RRset (rrset.h)
  *   cache  u32 hash of the name key of the question's qname || the
