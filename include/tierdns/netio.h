@@ -205,8 +205,9 @@ void netio_request_release(struct tdns_request *held);
  * however much of the stream the kernel's buffers hold. done(ctx) is
  * called exactly once when the stream ends (last message queued, aborted,
  * time up, client gone, loop freed), then the handle is released: from
- * this call on the handle is netio's. fn and done run on the loop's thread, possibly from inside
- * this call. Over TLS the messages are encrypted as any answer is.
+ * this call on the handle is netio's. fn and done run on the loop's
+ * thread, possibly from inside this call. Over TLS the messages are
+ * encrypted as any answer is.
  * TDNS_EINVAL (a UDP or DNS-over-HTTPS request) or TDNS_ENOMEM: nothing
  * was taken, the caller still owns the handle and ctx.
  */

@@ -27,8 +27,10 @@
  * for its SOA's expire time answers SERVFAIL (secondary_expired) and the
  * log says so, until a refresh succeeds again. A refresh is an SOA query
  * that finds the serial current, or a transfer that completes: a primary
- * that answers but never completes a newer version does not keep the
- * zone from expiring (BIND's rule).
+ * that answers but never completes a newer version, or answers an older
+ * serial (its failure: the next primary is tried), does not keep the
+ * zone from expiring (BIND's rule). The store sink keeps the time of the
+ * last refresh, so that a restart counts from it.
  *
  * Where the zones are kept is a sink (struct secondary_sink): the store by
  * default (secondary_new: the upper's secondary zones, as above), or the
