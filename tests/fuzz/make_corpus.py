@@ -42,7 +42,7 @@ def write(target, name, data):
 
 # The targets whose seeds this script writes (tests/fuzz/corpus/encode is
 # made elsewhere and left alone).
-TARGETS = ("auth", "local", "upstream", "msg", "rrset", "zoneload", "doh")
+TARGETS = ("auth", "local", "upstream", "msg", "rrset", "zoneload", "doh", "diff")
 
 
 def clean():
@@ -587,6 +587,46 @@ def doh_corpus():
     write("doh", "even-stream", b"\xff" + start + h2_request(2, b"GET", b"/dns-query"))
 
 
+def diff_record(text):
+    """One record in wire form, names uncompressed (fuzz_diff.c's input)."""
+    name, ttl, cls, typ, rdata = text.split(None, 4)
+    rd = dns.rdata.from_text(cls, typ, rdata)
+    out = dns.name.from_text(name).to_wire()
+    body = rd.to_wire()
+    return out + struct.pack("!HHIH", rd.rdtype, rd.rdclass, int(ttl), len(body)) + body
+
+
+def diff_seq(dels, adds):
+    return bytes([len(dels)]) + b"".join(diff_record(r) for r in dels + adds)
+
+
+def diff_corpus():
+    """Sequences against fuzz_diff.c's example. zone (serial 10)."""
+    old = "example. 300 IN SOA ns1.example. hm.example. 10 3600 600 86400 300"
+    new = "example. 300 IN SOA ns1.example. hm.example. 11 3600 600 86400 300"
+    write("diff", "change-a", diff_seq([old, "www.example. 300 IN A 192.0.2.2"],
+                                       [new, "www.example. 300 IN A 192.0.2.3"]))
+    write("diff", "add-only", diff_seq([old], [new, "new.example. 60 IN TXT \"n\""]))
+    write("diff", "delete-rrset", diff_seq([old, "www.example. 300 IN AAAA 2001:db8::2"],
+                                           [new]))
+    write("diff", "new-cut", diff_seq([old], [new, "cut.example. 300 IN NS ns.cut.example.",
+                                              "ns.cut.example. 300 IN A 192.0.2.60"]))
+    write("diff", "drop-cut", diff_seq([old, "sub.example. 300 IN NS ns.sub.example.",
+                                        "ns.sub.example. 300 IN A 192.0.2.53"], [new]))
+    write("diff", "below-deeper-zone", diff_seq([old], [new, "y.deep.example. 300 IN A 192.0.2.9"]))
+    write("diff", "wildcard", diff_seq([old, "*.wild.example. 300 IN TXT \"w\""],
+                                       [new, "*.wild.example. 300 IN TXT \"v\""]))
+    write("diff", "signed-rrsig", diff_seq([old], [new, "www.example. 300 IN RRSIG A 13 2 300 "
+                                                   "20300101000000 20200101000000 1 example. "
+                                                   "AAAA"]))
+    write("diff", "nsec", diff_seq([old], [new, "www.example. 300 IN NSEC zz.example. A RRSIG NSEC"]))
+    write("diff", "missing-delete", diff_seq([old, "nope.example. 300 IN A 192.0.2.99"], [new]))
+    write("diff", "out-of-zone", diff_seq([old], [new, "other.test. 300 IN A 192.0.2.1"]))
+    write("diff", "two-soas", diff_seq([old], [new, new.replace(" 11 ", " 12 ")]))
+    write("diff", "no-new-soa", diff_seq([old], ["www.example. 300 IN A 192.0.2.4"]))
+    write("diff", "empty", b"\x00")
+
+
 def main():
     clean()
     auth_corpus()
@@ -596,6 +636,7 @@ def main():
     rrset_corpus()
     zoneload_corpus()
     doh_corpus()
+    diff_corpus()
     total = 0
     for target in sorted(os.listdir(OUT)):
         d = os.path.join(OUT, target)

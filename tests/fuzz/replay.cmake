@@ -3,7 +3,7 @@
 # that runs it over the committed seed corpus tests/fuzz/corpus/<target>/.
 # The libFuzzer builds of the same targets are in tests/fuzz/CMakeLists.txt
 # (-DFUZZ=ON, clang).
-set(TDNS_FUZZ_TARGETS auth local upstream rrset zoneload encode msg doh)
+set(TDNS_FUZZ_TARGETS auth local upstream rrset zoneload encode msg doh diff)
 foreach(target ${TDNS_FUZZ_TARGETS})
   add_executable(replay_${target} ${CMAKE_CURRENT_LIST_DIR}/fuzz_${target}.c
                  ${CMAKE_CURRENT_LIST_DIR}/fuzz_util.c

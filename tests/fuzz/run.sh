@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the libFuzzer targets (clang) into build-fuzz/ and run each for a
 # while, one at a time (the machine has two cores):
-#   tests/fuzz/run.sh [-t SECONDS] [TARGET...]      (default 120 s, all eight)
+#   tests/fuzz/run.sh [-t SECONDS] [TARGET...]      (default 120 s, all nine)
 # New inputs go to build-fuzz/corpus/<target>/ (the committed seeds in
 # tests/fuzz/corpus/<target>/ are read, never written); a crash leaves its
 # input in build-fuzz/artifacts/<target>/ and the run's log in
@@ -18,7 +18,7 @@ if [ "${1:-}" = -t ]; then
 	shift 2
 fi
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(auth local upstream rrset zoneload encode msg doh)
+[ ${#targets[@]} -gt 0 ] || targets=(auth local upstream rrset zoneload encode msg doh diff)
 
 . "$top/tools/deps.sh"
 tdns_deps fuzz
