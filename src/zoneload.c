@@ -184,16 +184,21 @@ void zoneload_rdata_write(const ldns_rr *rr, uint8_t *out)
 }
 
 /*
- * Whether ldns reads rdata[0..rdlen) back from wire as a record of type:
- * 1 yes, 0 no, -1 out of memory. ldns's text parser accepts some rdata (in
- * RFC 3597 "\#" form, or through its leniency) that its wire parser refuses
- * for the type, e.g. a CAA whose tag length runs past the end. Such a record
- * could be stored and served but never dumped in a form that loads again,
- * since ldns checks "\#" rdata of a known type against the type's layout.
- * Types ldns does not know are opaque and always read back.
+ * Whether ldns reads rdata[0..rdlen) back from wire as a record of type,
+ * with at least the fields the type requires: 1 yes, 0 no, -1 out of
+ * memory. ldns's text parser accepts some rdata (in RFC 3597 "\#" form, or
+ * through its leniency) that its wire parser refuses for the type, e.g. a
+ * CAA whose tag length runs past the end. Such a record could be stored
+ * and served but never dumped in a form that loads again, since ldns
+ * checks "\#" rdata of a known type against the type's layout. Its wire
+ * parser, for its part, stops where the rdata ends, so it takes an SOA cut
+ * after its serial from a primary's transfer; the type's minimum field
+ * count (its text parser's rule) refuses that. Types ldns does not know
+ * are opaque and always read back.
  */
 static int rdata_reads_back(uint16_t type, const uint8_t *rdata, size_t rdlen)
 {
+	const ldns_rr_descriptor *d = ldns_rr_descript(type);
 	ldns_rr *rr = ldns_rr_new();
 	uint8_t *buf = malloc(2 + rdlen);
 	size_t pos = 0;
@@ -207,7 +212,8 @@ static int rdata_reads_back(uint16_t type, const uint8_t *rdata, size_t rdlen)
 	if (rdlen > 0)
 		memcpy(buf + 2, rdata, rdlen);
 	ok = ldns_wire2rdf(rr, buf, 2 + rdlen, &pos) == LDNS_STATUS_OK &&
-	     pos == 2 + rdlen;
+	     pos == 2 + rdlen &&
+	     (d == NULL || ldns_rr_rd_count(rr) >= ldns_rr_descriptor_minimum(d));
 out:
 	free(buf);
 	ldns_rr_free(rr);
@@ -2381,6 +2387,21 @@ out:
 }
 
 /* Check one record of a sequence and fill r. */
+/* rdata_reads_back for a parsed record. */
+static int rr_reads_back(const ldns_rr *rr)
+{
+	size_t len = rr_rdata_len(rr);
+	uint8_t *buf = malloc(len > 0 ? len : 1);
+	int ok;
+
+	if (buf == NULL)
+		return -1;
+	rr_rdata_write(rr, buf, false);
+	ok = rdata_reads_back((uint16_t)ldns_rr_get_type(rr), buf, len);
+	free(buf);
+	return ok;
+}
+
 static enum tdns_status df_rec_init(struct df_rec *r, const ldns_rr *rr, bool add,
 				    size_t seq, const uint8_t *apex, size_t apex_len,
 				    char *err, size_t errlen)
@@ -2406,6 +2427,17 @@ static enum tdns_status df_rec_init(struct df_rec *r, const ldns_rr *rr, bool ad
 		zoneload_seterr(err, errlen, "%s: %s", text, type == LDNS_RR_TYPE_SOA
 				? "an SOA belongs at the zone apex" : "outside the zone");
 		return TDNS_EINVAL;
+	}
+	switch (rr_reads_back(rr)) {
+	case 1:
+		break;
+	case 0:
+		df_rr_str(rr, text, sizeof(text));
+		zoneload_seterr(err, errlen, "%s: rdata does not have the layout of its type",
+				text);
+		return TDNS_EINVAL;
+	default:
+		return TDNS_ENOMEM;
 	}
 	/* RFC 4034 3.1.1: an RRSIG goes with the RRset of its Type Covered. */
 	if (type == LDNS_RR_TYPE_RRSIG) {

@@ -1226,6 +1226,37 @@ static void test_records(void **state)
 	ldns_rr_list_deep_free(it.l);
 }
 
+/* A record a primary's transfer cut short, an SOA whose rdata ends after
+ * its retry field (ldns's wire parser takes it, five fields of seven), is
+ * refused as its text would be: its rdata does not have its type's
+ * layout. */
+static void test_records_short_soa(void **state)
+{
+	struct rec_it it = { NULL, 0, 0 };
+	struct tdns_zoneset *zs = zoneload_new();
+	ldns_rr *soa = NULL, *ns = NULL;
+	char err[ZONELOAD_ERR_MAX] = "";
+
+	(void)state;
+	assert_non_null(zs);
+	assert_int_equal(ldns_rr_new_frm_str(&soa, "cut. 300 IN SOA ns.cut. hm.cut. 1 2 3 4 5",
+					     0, NULL, NULL), LDNS_STATUS_OK);
+	assert_int_equal(ldns_rr_new_frm_str(&ns, "cut. 300 IN NS ns.cut.", 0, NULL, NULL),
+			 LDNS_STATUS_OK);
+	ldns_rdf_deep_free(ldns_rr_pop_rdf(soa));
+	ldns_rdf_deep_free(ldns_rr_pop_rdf(soa));
+	it.l = ldns_rr_list_new();
+	assert_non_null(it.l);
+	assert_true(ldns_rr_list_push_rr(it.l, soa));
+	assert_true(ldns_rr_list_push_rr(it.l, ns));
+	assert_int_equal(zoneload_records(zs, rec_next, &it, "xfr", err, sizeof(err)),
+			 TDNS_EPARSE);
+	assert_non_null(strstr(err, "does not have the layout of type SOA"));
+	assert_int_equal(zoneload_count(zs), 0);
+	zoneload_free(zs);
+	ldns_rr_list_deep_free(it.l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1253,6 +1284,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_add_and_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_diff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_records, setup, teardown),
+		cmocka_unit_test(test_records_short_soa),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
