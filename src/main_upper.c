@@ -152,8 +152,13 @@ static enum tdns_status zone_keys_init(const struct tdns_opts *o, struct zone_ke
 		zk->secondary[i].n_primaries = zk->z[i].conf->n_primaries;
 		zk->secondary[i].key = zk->z[i].conf->primary_key >= 0
 					       ? &o->keys[zk->z[i].conf->primary_key] : NULL;
-		zk->secondary[i].xfr_time_s = o->transfer_time_in;
-		zk->secondary[i].xfr_size_max = o->transfer_size_in;
+		/* The stanza's transfer bounds, else the top-level ones. */
+		zk->secondary[i].xfr_time_s = zk->z[i].conf->transfer_time_in > 0
+						      ? zk->z[i].conf->transfer_time_in
+						      : o->transfer_time_in;
+		zk->secondary[i].xfr_size_max = zk->z[i].conf->transfer_size_in >= 0
+							? (uint64_t)zk->z[i].conf->transfer_size_in
+							: o->transfer_size_in;
 		/* The stanza's source, else the global one (len 0: none). */
 		zk->notify[i].source = zk->z[i].conf->notify_source.len > 0
 					       ? &zk->z[i].conf->notify_source : &o->notify_source;

@@ -344,7 +344,8 @@ static const struct opts_def opt_table[] = {
 static const char *const zone_keys[] = { "name", "allow-transfer", "allow-transfer-key",
 					  "notify", "primaries", "primary-key",
 					  "serial-policy", "journal-size", "notify-source",
-					  "transfer-source" };
+					  "transfer-source", "transfer-time-in",
+					  "transfer-size-in" };
 
 _Static_assert(sizeof(unsigned) == sizeof(uint32_t), "K_UINT stores unsigned as 32 bits");
 
@@ -1334,6 +1335,26 @@ bool opts_zone_set(struct opts_build *b, const char *key, const char *text,
 		snprintf(err, cap, "invalid address '%s'%s", text, SOURCE_HINT);
 		return false;
 	}
+	if (strcmp(key, "transfer-time-in") == 0) {
+		unsigned long long v;
+
+		if (parse_uint(text, 1, OPTS_XFR_TIME_MAX, &v)) {
+			z->transfer_time_in = (unsigned)v;
+			return true;
+		}
+		snprintf(err, cap, "'%s': seconds, 1-%d", text, OPTS_XFR_TIME_MAX);
+		return false;
+	}
+	if (strcmp(key, "transfer-size-in") == 0) {
+		uint64_t bytes;
+
+		if (parse_size(text, 0, &bytes) && bytes <= INT64_MAX) {
+			z->transfer_size_in = (int64_t)bytes;
+			return true;
+		}
+		snprintf(err, cap, "'%s': bytes, K/M/G suffix, 0 for no limit", text);
+		return false;
+	}
 	if (strcmp(key, "journal-size") == 0) {
 		if (parse_size(text, JOURNAL_SIZE_MIN, &z->journal_size) &&
 		    z->journal_size <= JOURNAL_SIZE_MAX)
@@ -1412,6 +1433,7 @@ bool opts_zone_add(struct opts_build *b, const char *name, char *err, size_t cap
 	memset(&z[o->n_zones], 0, sizeof(z[o->n_zones]));
 	z[o->n_zones].primary_key = -1;
 	z[o->n_zones].serial_policy = ZONEDB_SERIAL_ZONE;
+	z[o->n_zones].transfer_size_in = -1;
 	z[o->n_zones].name = arena_strdup(o, text);
 	if (z[o->n_zones].name == NULL) {
 		snprintf(err, cap, "out of memory");
@@ -1957,6 +1979,10 @@ static void print_zones(FILE *f, const struct tdns_opts *o)
 		if (z->transfer_source.len > 0)
 			fprintf(f, "\n    transfer-source: \"%s\"",
 				listen_str(&z->transfer_source, 0, buf, sizeof(buf)));
+		if (z->transfer_time_in > 0)
+			fprintf(f, "\n    transfer-time-in: %u", z->transfer_time_in);
+		if (z->transfer_size_in >= 0)
+			fprintf(f, "\n    transfer-size-in: %lld", (long long)z->transfer_size_in);
 	}
 }
 

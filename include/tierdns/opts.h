@@ -91,6 +91,11 @@ struct tdns_zone_conf {
 	 * secondary); len 0: the global key's (tdns_opts) */
 	struct tdns_addr notify_source;
 	struct tdns_addr transfer_source;
+	/* transfer-time-in, transfer-size-in: this secondary zone's bounds of
+	 * an incoming transfer (as the top-level keys); 0 and -1: the
+	 * top-level key's (transfer_size_in 0: no limit) */
+	unsigned transfer_time_in;
+	int64_t transfer_size_in;
 };
 
 /* One response policy zone kept current by zone transfer (rpz-primary:,

@@ -15,8 +15,9 @@ against scripted primaries:
   - the last refresh is kept in the store: restarted while its primary is
     silent, a zone transferred longer ago than its expire time but
     refreshed a second ago is served, and expires later;
-  - a transfer whose messages come to more than --transfer-size-in bytes
-    is given up, the next primary tried, and nothing of the large one is
+  - a transfer whose messages come to more than its zone stanza's
+    transfer-size-in (which wins over the top-level --transfer-size-in) is
+    given up, the next primary tried, and nothing of the large one is
     served;
   - tierdns-control zone status shows a transfer in progress (its form,
     primary, records and bytes so far), and none otherwise;
@@ -66,11 +67,11 @@ def zone_status(d):
     return r.stdout + r.stderr
 
 
-def secondary(label, primaries, *args, db=None):
+def secondary(label, primaries, *args, db=None, stanza=""):
     conf = write(os.path.join(h.tmp, label + ".conf"), """zones:
   - name: cut.
     primaries: [%s]
-""" % ", ".join('"%s:%d"' % (p.addr, p.port) for p in primaries))
+%s""" % (", ".join('"%s:%d"' % (p.addr, p.port) for p in primaries), stanza))
     ctl = os.path.join(h.tmp, label + ".ctl")
     d = h.start_upper(label, db or os.path.join(h.tmp, label + ".db"), "-c", conf, "-t",
                       "1", "--control", ctl, *args)
@@ -170,7 +171,9 @@ big = hl.ScriptedPrimary(1, records=lambda serial: [
 big.cut = False
 small = hl.ScriptedPrimary(1)
 small.cut = False
-sec = secondary("SIZE", [big, small], "--transfer-size-in", "2K")
+# The zone's stanza bounds it, over the top-level 1M.
+sec = secondary("SIZE", [big, small], "--transfer-size-in", "1M",
+                stanza="    transfer-size-in: 2K\n")
 dt = hl.wait_for(lambda: has_ns1(sec, 1), 8)
 h.check(dt is not None, "the zone comes from the next primary: %s / %s" %
         (answer(sec, "ns1.cut."), sec.log_text()[-400:]))

@@ -480,6 +480,24 @@ static void test_config_transfer_limits(void **state)
 	free(text);
 	assert_int_equal(load_text(LO, "transfer-time-out: 60\n", NULL, &o, err, sizeof(err)),
 			 OPTS_USAGE);
+	/* A zone stanza's own: given, or -1 and 0 for the top-level's. */
+	assert_int_equal(load_text(UP, "zones:\n  - name: a.\n    transfer-time-in: 30\n"
+				   "    transfer-size-in: 1M\n  - name: b.\n"
+				   "    transfer-size-in: 0\n  - name: c.\n", NULL, &o, err,
+				   sizeof(err)), OPTS_RUN);
+	assert_int_equal(o.zones[0].transfer_time_in, 30);
+	assert_true(o.zones[0].transfer_size_in == 1 << 20);
+	assert_int_equal(o.zones[1].transfer_time_in, 0);
+	assert_true(o.zones[1].transfer_size_in == 0);
+	assert_true(o.zones[2].transfer_size_in == -1);
+	text = print_text(UP, &o);
+	opts_free(&o);
+	assert_non_null(strstr(text, "\n    transfer-time-in: 30\n    transfer-size-in: 1048576\n"));
+	assert_non_null(strstr(text, "\n  - name: \"b.\"\n    transfer-size-in: 0\n"));
+	free(text);
+	assert_int_equal(load_text(UP, "zones:\n  - name: a.\n    transfer-time-in: 0\n", NULL,
+				   &o, err, sizeof(err)), OPTS_USAGE);
+	assert_non_null(strstr(err, "'0': seconds, 1-2419200"));
 }
 
 /* --check-config's output is a configuration file that gives the same
