@@ -627,7 +627,7 @@ static void *control_main(void *arg)
  * written, all within IO_TIMEOUT_S of its connection. */
 struct mconn {
 	int fd;             /* -1: a free slot */
-	struct sockaddr_storage peer;
+	struct tdns_addr peer;
 	uint64_t deadline;  /* clock_mono_ms */
 	size_t used;        /* head bytes read */
 	char *out;          /* the reply (malloc'd); NULL while reading */
@@ -705,21 +705,6 @@ static void mconn_expire(struct tdns_control *c, struct mconn *m)
 		mconn_close(m);
 }
 
-/* The same client address (the port aside)? */
-static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	if (a->ss_family == AF_INET6)
-		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-			      &((const struct sockaddr_in6 *)b)->sin6_addr,
-			      sizeof(struct in6_addr)) == 0;
-	return true;
-}
-
 /* A new metrics client into a slot: a free one, unless its address holds
  * METRICS_PER_ADDR already; then the one of its own address connected
  * longest, so that one address cannot take every slot; with none free,
@@ -729,10 +714,10 @@ static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_st
  * accepting: the listener would stay readable). */
 static bool mconn_accept(struct served *sv, struct mconn *m)
 {
-	struct sockaddr_storage peer;
-	socklen_t len = sizeof(peer);
+	struct tdns_addr peer = { .len = sizeof(peer.ss) };
 	size_t i, own = 0, free_slot = METRICS_CONN_MAX, oldest = 0, own_oldest = 0;
-	int fd = accept4(sv->fd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	int fd = accept4(sv->fd, (struct sockaddr *)&peer.ss, &peer.len,
+			 SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 	if (fd < 0)
 		return errno != EMFILE && errno != ENFILE && errno != ENOBUFS && errno != ENOMEM;
@@ -744,7 +729,7 @@ static bool mconn_accept(struct served *sv, struct mconn *m)
 		}
 		if (m[oldest].fd < 0 || m[i].deadline < m[oldest].deadline)
 			oldest = i;
-		if (same_addr(&m[i].peer, &peer) &&
+		if (netio_addr_same_host(&m[i].peer, &peer) &&
 		    (own++ == 0 || m[i].deadline < m[own_oldest].deadline))
 			own_oldest = i;
 	}

@@ -424,6 +424,15 @@ static void addr_ip16(const struct tdns_addr *a, uint8_t out[16])
 	}
 }
 
+bool netio_addr_same_host(const struct tdns_addr *a, const struct tdns_addr *b)
+{
+	uint8_t x[16], y[16];
+
+	addr_ip16(a, x);
+	addr_ip16(b, y);
+	return memcmp(x, y, sizeof(x)) == 0;
+}
+
 static bool addr_is_any(const struct tdns_addr *a)
 {
 	if (a->ss.ss_family == AF_INET)

@@ -4,7 +4,6 @@
 #include "tierdns/secondary.h"
 
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1201,18 +1200,6 @@ static struct szone *find(const struct tdns_secondary *sec, const uint8_t *apex,
 	return NULL;
 }
 
-/* Same IP address (the port of a NOTIFY is the primary's choice). */
-static bool same_host(const struct tdns_addr *a, const struct tdns_addr *b)
-{
-	if (a->ss.ss_family != b->ss.ss_family)
-		return false;
-	if (a->ss.ss_family == AF_INET)
-		return memcmp(&((const struct sockaddr_in *)&a->ss)->sin_addr,
-			      &((const struct sockaddr_in *)&b->ss)->sin_addr, 4) == 0;
-	return memcmp(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr,
-		      &((const struct sockaddr_in6 *)&b->ss)->sin6_addr, 16) == 0;
-}
-
 enum secondary_notify secondary_notify(struct tdns_secondary *sec, const uint8_t *apex,
 				       size_t apex_len, const struct tdns_addr *peer)
 {
@@ -1221,7 +1208,8 @@ enum secondary_notify secondary_notify(struct tdns_secondary *sec, const uint8_t
 	if (z == NULL)
 		return SECONDARY_NOTIFY_NOTAUTH;
 	for (unsigned i = 0; i < z->z->n_primaries; i++) {
-		if (same_host(&z->z->primaries[i], peer)) {
+		/* The port of a NOTIFY is the primary's choice. */
+		if (netio_addr_same_host(&z->z->primaries[i], peer)) {
 			atomic_store(&z->notified, true);
 			return SECONDARY_NOTIFY_OK;
 		}

@@ -62,6 +62,9 @@ enum tdns_status netio_addr_parse(const char *text, uint16_t default_port,
 				  struct tdns_addr *out);
 /* "1.2.3.4:53" / "[::1]:53" into buf; returns buf. */
 const char *netio_addr_str(const struct tdns_addr *a, char *buf, size_t cap);
+/* The same host: the same IP address, ports aside (an IPv4 address and
+ * its IPv4-mapped IPv6 form, which a dual-stack socket reports, alike). */
+bool netio_addr_same_host(const struct tdns_addr *a, const struct tdns_addr *b);
 
 /* NULL (error logged) if epoll or eventfd cannot be created. */
 struct tdns_loop *netio_loop_new(void);
