@@ -214,15 +214,21 @@ static void dot_unlink(struct attempt *a)
 		c->idle_since = clock_mono_ms();
 }
 
+/* c takes no new attempt: the next one opens another connection. */
+static void dot_retire(struct dot_conn *c)
+{
+	c->gone = true;
+	if (c->up->dot[c->upstream] == c)
+		c->up->dot[c->upstream] = NULL;
+}
+
 /* Close a DoT connection (unless its own callback is running: that frees
  * it when it returns). */
 static void dot_close(struct dot_conn *c)
 {
 	netio_timer_cancel(c->up->loop, c->idle);
 	c->idle = NULL;
-	c->gone = true;
-	if (c->up->dot[c->upstream] == c)
-		c->up->dot[c->upstream] = NULL;
+	dot_retire(c);
 	if (c->in_cb)
 		return;
 	netio_out_close(c->out);
@@ -384,9 +390,7 @@ static void on_dot_msg(void *ctx, struct tdns_out *o, const uint8_t *msg, size_t
 
 	c->in_cb = true;
 	if (msg == NULL) {
-		c->gone = true;
-		if (c->up->dot[c->upstream] == c)
-			c->up->dot[c->upstream] = NULL;
+		dot_retire(c);
 		for (i = 0; i < DOT_BUCKETS; i++) {
 			while ((a = c->bucket[i]) != NULL) {
 				dot_unlink(a);
@@ -572,9 +576,7 @@ static void dot_stall_check(const struct attempt *a)
 		 "the next query opens a new connection",
 		 netio_addr_str(&c->up->addrs[c->upstream], as, sizeof(as)),
 		 (unsigned long long)(now - a->sent_ms));
-	c->gone = true;
-	if (c->up->dot[c->upstream] == c)
-		c->up->dot[c->upstream] = NULL;
+	dot_retire(c);
 }
 
 static void tr_done(void *ctx, uint64_t token)
