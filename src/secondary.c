@@ -117,8 +117,7 @@ static void store_refreshed(void *ctx, size_t i, uint64_t when)
 	struct tdns_txn *t = NULL;
 	enum tdns_status st;
 
-	dns_wr32(v, (uint32_t)(when >> 32));
-	dns_wr32(v + 4, (uint32_t)when);
+	dns_wr64(v, when);
 	st = store_begin(sec->s, true, &t);
 	if (st == TDNS_OK)
 		st = store_put(t, TDNS_DB_META, key, refresh_key(&sec->zones[i], key), v,
@@ -145,27 +144,22 @@ static void store_held(void *ctx, size_t i, struct secondary_held *out)
 	uint8_t key[REFRESH_KEY_MAX];
 	const uint8_t *rd;
 	uint16_t rdlen;
-	size_t pos = 0, a, b;
-	uint64_t at;
+	size_t pos = 0, at;
 
 	if (store_begin(sec->s, false, &t) != TDNS_OK)
 		return;
 	if (zonedb_get_meta(t, sz->apex, sz->apex_len, &m) == TDNS_OK &&
 	    zonedb_get_rrset(t, sz->apex, sz->apex_len, DNS_TYPE_SOA, &v) == TDNS_OK &&
-	    rrset_next(&v, &pos, &rd, &rdlen) && (a = qctx_name_len(rd, rdlen)) > 0 &&
-	    (b = qctx_name_len(rd + a, rdlen - a)) > 0 && rdlen - a - b >= 20) {
+	    rrset_next(&v, &pos, &rd, &rdlen) && (at = zonedb_soa_serial_at(rd, rdlen)) > 0) {
 		out->have = true;
-		out->serial = dns_rd32(rd + a + b);
-		out->refresh = dns_rd32(rd + a + b + 4);
-		out->retry = dns_rd32(rd + a + b + 8);
-		out->expire = dns_rd32(rd + a + b + 12);
+		out->serial = dns_rd32(rd + at);
+		out->refresh = dns_rd32(rd + at + 4);
+		out->retry = dns_rd32(rd + at + 8);
+		out->expire = dns_rd32(rd + at + 12);
 		out->since = m.loaded_at;
 		if (store_get(t, TDNS_DB_META, key, refresh_key(sz, key), &r) == TDNS_OK &&
-		    r.len == 8) {
-			at = (uint64_t)dns_rd32(r.data) << 32 | dns_rd32(r.data + 4);
-			if (at > out->since)
-				out->since = at;
-		}
+		    r.len == 8 && dns_rd64(r.data) > out->since)
+			out->since = dns_rd64(r.data);
 	}
 	store_abort(t);
 }

@@ -1448,9 +1448,7 @@ enum tdns_status zonedb_nsec3_label(uint16_t iterations, const uint8_t *salt,
 	return st;
 }
 
-/* The offset of the serial in SOA rdata (after MNAME and RNAME), 0 when
- * the rdata does not hold one. */
-static size_t soa_serial_at(const uint8_t *rd, size_t rdlen)
+size_t zonedb_soa_serial_at(const uint8_t *rd, size_t rdlen)
 {
 	size_t a = qctx_name_len(rd, rdlen), b;
 
@@ -1480,7 +1478,7 @@ enum tdns_status zonedb_set_serial(struct tdns_txn *t, const uint8_t *apex,
 	if (st != TDNS_OK)
 		return st;
 	if (v.count != 1 || !rrset_next(&v, &pos, &rd, &rdlen) ||
-	    (at = soa_serial_at(rd, rdlen)) == 0)
+	    (at = zonedb_soa_serial_at(rd, rdlen)) == 0)
 		return TDNS_EINVAL;
 	/* The value is the header, one record, then the signatures: copy it
 	 * (it borrows the map, which the put below may change) and patch. */

@@ -1584,17 +1584,13 @@ static uint32_t inc_chain_ttl(struct tdns_txn *t, const uint8_t *apex, size_t al
 	struct tdns_rrset_view v;
 	const uint8_t *rd;
 	uint16_t rdlen;
-	size_t pos = 0, a, b;
+	size_t pos = 0, at;
 	uint32_t min;
 
 	if (zonedb_get_rrset(t, apex, alen, LDNS_RR_TYPE_SOA, &v) != TDNS_OK ||
-	    !rrset_next(&v, &pos, &rd, &rdlen))
+	    !rrset_next(&v, &pos, &rd, &rdlen) || (at = zonedb_soa_serial_at(rd, rdlen)) == 0)
 		return 0;
-	a = qctx_name_len(rd, rdlen);
-	b = a > 0 ? qctx_name_len(rd + a, rdlen - a) : 0;
-	if (b == 0 || rdlen - a - b < 20)
-		return 0;
-	min = dns_rd32(rd + a + b + 16);
+	min = dns_rd32(rd + at + 16);
 	return min < v.ttl ? min : v.ttl;
 }
 

@@ -185,6 +185,10 @@ enum tdns_status zonedb_get_journal_max(struct tdns_txn *t, const uint8_t *apex,
 					size_t apex_len, uint64_t *journal_max);
 /* a is after b in serial number arithmetic (RFC 1982 3.2). */
 bool zonedb_serial_gt(uint32_t a, uint32_t b);
+/* The offset in SOA rdata rd[0..rdlen) of its serial, after MNAME and
+ * RNAME (uncompressed); the refresh, retry, expire and minimum follow
+ * it, 4 bytes each. 0 when the rdata does not hold all five. */
+size_t zonedb_soa_serial_at(const uint8_t *rd, size_t rdlen);
 /* Write serial into the zone's SOA record (its only one; signatures kept,
  * now stale) and metadata. TDNS_EINVAL when the SOA does not hold one. */
 enum tdns_status zonedb_set_serial(struct tdns_txn *t, const uint8_t *apex,
