@@ -911,8 +911,7 @@ static void stream_end(struct tcp_conn *c)
 	if (s == NULL)
 		return;
 	c->stream = NULL;
-	if (s->limit != NULL)
-		netio_timer_cancel(c->lst->loop, s->limit);
+	netio_timer_cancel(c->lst->loop, s->limit);
 	s->done(s->ctx);
 	netio_request_release(s->held);
 	free(s);

@@ -2386,7 +2386,6 @@ out:
 	return st;
 }
 
-/* Check one record of a sequence and fill r. */
 /* rdata_reads_back for a parsed record. */
 static int rr_reads_back(const ldns_rr *rr)
 {
@@ -2402,6 +2401,7 @@ static int rr_reads_back(const ldns_rr *rr)
 	return ok;
 }
 
+/* Check one record of a sequence and fill r. */
 static enum tdns_status df_rec_init(struct df_rec *r, const ldns_rr *rr, bool add,
 				    size_t seq, const uint8_t *apex, size_t apex_len,
 				    char *err, size_t errlen)
