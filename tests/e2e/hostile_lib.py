@@ -65,6 +65,13 @@ os.environ.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
 SKIP_EXIT = 77
 
 
+def write(path, text):
+    """Write text to path; returns path."""
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
 def rand_addr():
     return "127.%d.%d.%d" % (random.randint(1, 254), random.randint(1, 254),
                              random.randint(1, 254))

@@ -58,12 +58,6 @@ tsig.example CNAME .
 """
 
 
-def write(path, text):
-    with open(path, "w") as f:
-        f.write(text)
-    return path
-
-
 def blocked(m):
     """NXDOMAIN with EDE 15 Blocked (RFC 8914 4.16)."""
     return (m is not None and m.rcode() == dns.rcode.NXDOMAIN and
@@ -81,8 +75,8 @@ def ask(d, name):
 
 
 up_db = os.path.join(h.tmp, "up")
-h.zone_load(up_db, write(os.path.join(h.tmp, "rpz.zone"), RPZ),
-            write(os.path.join(h.tmp, "rpz2.zone"), RPZ2))
+h.zone_load(up_db, hl.write(os.path.join(h.tmp, "rpz.zone"), RPZ),
+            hl.write(os.path.join(h.tmp, "rpz2.zone"), RPZ2))
 fake = hl.FakeUpstream(h, lambda u, s: [("send", hl.a_reply(s, "192.0.2.1"))]
                        if s.msg else None)
 
@@ -90,7 +84,7 @@ fake = hl.FakeUpstream(h, lambda u, s: [("send", hl.a_reply(s, "192.0.2.1"))]
 # NOTIFY goes there. The upper listens on 127.0.0.1, the source address
 # of what it sends, so that its NOTIFY comes from the configured primary.
 l_addr, l_port = hl.rand_addr(), hl.rand_port()
-up_conf = write(os.path.join(h.tmp, "upper.conf"), """keys:
+up_conf = hl.write(os.path.join(h.tmp, "upper.conf"), """keys:
   - name: rpz-key
     algorithm: hmac-sha256
     secret: "%s"
@@ -105,7 +99,7 @@ up = h.start_upper("UPPER", up_db, "-c", up_conf, "-t", "1", addr="127.0.0.1")
 u_port = up.port
 
 zonefile = os.path.join(h.tmp, "rpz-kept.zone")
-local_conf = write(os.path.join(h.tmp, "local.conf"), """keys:
+local_conf = hl.write(os.path.join(h.tmp, "local.conf"), """keys:
   - name: rpz-key
     algorithm: hmac-sha256
     secret: "%s"

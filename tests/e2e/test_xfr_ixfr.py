@@ -35,12 +35,6 @@ h = hl.Harness("test_xfr_ixfr")
 BIG = int(os.environ.get("TDNS_IXFR_RECORDS", "20000"))
 
 
-def write(path, text):
-    with open(path, "w") as f:
-        f.write(text)
-    return path
-
-
 def answers(d, name, rdtype="A"):
     m, _ = hl.query(d, name, rdtype)
     if m is None:
@@ -108,7 +102,7 @@ def ixfr(client):
 
 fp.ixfr = ixfr
 sdb = os.path.join(h.tmp, "sdb")
-sconf = write(os.path.join(h.tmp, "s.conf"), """zones:
+sconf = hl.write(os.path.join(h.tmp, "s.conf"), """zones:
   - name: ix.
     primaries: ["%s:%d"]
     allow-transfer: [127.0.0.1]
@@ -211,7 +205,7 @@ fs = hl.ScriptedPrimary(1, refresh=3600, zone="sp.", records=lambda s: [
 fs.cut = True
 fs.stall = 2
 os.environ["TMPDIR"] = spool_dir
-spsec = h.start_upper("SPOOLSEC", os.path.join(h.tmp, "spdb"), "-c", write(
+spsec = h.start_upper("SPOOLSEC", os.path.join(h.tmp, "spdb"), "-c", hl.write(
     os.path.join(h.tmp, "sp.conf"), 'zones:\n  - name: sp.\n    primaries: ["%s:%d"]\n' %
     (fs.addr, fs.port)), "-t", "1")
 del os.environ["TMPDIR"]
@@ -244,13 +238,13 @@ with open(zf, "w") as f:
 h.zone_load(pdb, zf)
 s1_port = hl.rand_port()
 s2_port = hl.rand_port()
-pconf = write(os.path.join(h.tmp, "p.conf"), """zones:
+pconf = hl.write(os.path.join(h.tmp, "p.conf"), """zones:
   - name: big.
     allow-transfer: [127.0.0.1]
     notify: ["127.0.0.1:%d"]
 """ % s1_port)
 prim = h.start_upper("PRIMARY", pdb, "-c", pconf, "-t", "1", addr="127.0.0.1")
-s1conf = write(os.path.join(h.tmp, "s1.conf"), """zones:
+s1conf = hl.write(os.path.join(h.tmp, "s1.conf"), """zones:
   - name: big.
     primaries: ["127.0.0.1:%d"]
     allow-transfer: [127.0.0.1]
@@ -258,7 +252,7 @@ s1conf = write(os.path.join(h.tmp, "s1.conf"), """zones:
 """ % (prim.port, s2_port))
 s1 = h.start_upper("SEC1", os.path.join(h.tmp, "s1db"), "-c", s1conf, "-t", "1",
                    addr="127.0.0.1", port=s1_port)
-s2conf = write(os.path.join(h.tmp, "s2.conf"), """zones:
+s2conf = hl.write(os.path.join(h.tmp, "s2.conf"), """zones:
   - name: big.
     primaries: ["127.0.0.1:%d"]
 """ % s1_port)

@@ -43,12 +43,6 @@ import dns.rdatatype  # noqa: E402
 h = hl.Harness("test_xfr_limits")
 
 
-def write(path, text):
-    with open(path, "w") as f:
-        f.write(text)
-    return path
-
-
 def answer(d, name, rdtype="A"):
     """(rcode text, sorted answer records) or None without an answer."""
     m, _ = hl.query(d, name, rdtype)
@@ -68,7 +62,7 @@ def zone_status(d):
 
 
 def secondary(label, primaries, *args, db=None, stanza=""):
-    conf = write(os.path.join(h.tmp, label + ".conf"), """zones:
+    conf = hl.write(os.path.join(h.tmp, label + ".conf"), """zones:
   - name: cut.
     primaries: [%s]
 %s""" % (", ".join('"%s:%d"' % (p.addr, p.port) for p in primaries), stanza))
@@ -201,14 +195,14 @@ N_BIG = 30000
 big_zone = ["$ORIGIN big.", "$TTL 300", "@ SOA ns1 hm 1 3600 600 86400 300", "@ NS ns1",
             "ns1 A 192.0.2.1"] + ["h%d TXT \"%s\"" % (i, "x" * 220) for i in range(N_BIG)]
 pdb = os.path.join(h.tmp, "pdb")
-h.zone_load(pdb, write(os.path.join(h.tmp, "big.zone"), "\n".join(big_zone) + "\n"),
-            write(os.path.join(h.tmp, "small.zone"), """$ORIGIN small.
+h.zone_load(pdb, hl.write(os.path.join(h.tmp, "big.zone"), "\n".join(big_zone) + "\n"),
+            hl.write(os.path.join(h.tmp, "small.zone"), """$ORIGIN small.
 $TTL 300
 @ SOA ns1 hm 1 3600 600 86400 300
 @ NS ns1
 ns1 A 192.0.2.1
 """))
-pconf = write(os.path.join(h.tmp, "p.conf"), """zones:
+pconf = hl.write(os.path.join(h.tmp, "p.conf"), """zones:
   - name: big.
     allow-transfer: [127.0.0.0/8]
   - name: small.

@@ -60,12 +60,6 @@ ns.sub A 192.0.2.53
 BIG_N = 250000
 
 
-def write(path, text):
-    with open(path, "w") as f:
-        f.write(text)
-    return path
-
-
 def rrs_of(msgs):
     """The answer records of a transfer, in order, as text lines."""
     out = []
@@ -81,11 +75,11 @@ def rrs_of(msgs):
 import dns.rrset  # noqa: E402
 
 db = os.path.join(h.tmp, "db")
-zf = write(os.path.join(h.tmp, "example.zone"), ZONE)
+zf = hl.write(os.path.join(h.tmp, "example.zone"), ZONE)
 h.zone_load(db, zf)
 SECRET = "J934A3sKT3aC5E+X2MgVcBklFlL50rx1FjqidLkztMY="
 WRONG = "d3Jvbmd3cm9uZ3dyb25nd3Jvbmd3cm9uZ3dyb25nMTI="
-conf = write(os.path.join(h.tmp, "upper.conf"), """keys:
+conf = hl.write(os.path.join(h.tmp, "upper.conf"), """keys:
   - name: xfr-key
     algorithm: hmac-sha256
     secret: "%s"
@@ -132,7 +126,7 @@ r = subprocess.run(["dig", "+noall", "+answer", "@" + up.addr, "-p", str(up.port
                     "example.", "AXFR"], capture_output=True, text=True, timeout=20)
 h.check(r.returncode == 0 and r.stdout.count("\tSOA\t") == 2 and "192.0.2.53" in r.stdout,
         "dig axfr: %s" % (r.stdout + r.stderr)[-400:])
-axfr_file = write(os.path.join(h.tmp, "axfr.txt"), r.stdout)
+axfr_file = hl.write(os.path.join(h.tmp, "axfr.txt"), r.stdout)
 r2 = subprocess.run(["ldns-read-zone", axfr_file], capture_output=True, text=True)
 h.check(r2.returncode == 0 and "www.example." in r2.stdout,
         "ldns-read-zone reads dig's AXFR: %s" % (r2.stdout + r2.stderr)[-300:])
@@ -337,7 +331,7 @@ h.check(r.stdout.count("\tSOA\t") == 6 and "192.0.2.100" in r.stdout,
 
 # A changed file with the same serial: refused; with --force stored as
 # serial + 1, as a diff.
-write(zf, ZONE.replace("www A 192.0.2.2", "www A 192.0.2.22").replace(
+hl.write(zf, ZONE.replace("www A 192.0.2.2", "www A 192.0.2.22").replace(
     "ns1 A 192.0.2.1", "ns1 A 192.0.2.100").replace("www AAAA 2001:db8::2\n", "")
     + "new A 192.0.2.9\n")
 r = h.zone(db, "load", zf)
@@ -449,7 +443,7 @@ sec = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 sec.bind(("127.0.0.1", 0))
 sec_port = sec.getsockname()[1]
 sec.settimeout(8)
-conf2 = write(os.path.join(h.tmp, "upper2.conf"), """zones:
+conf2 = hl.write(os.path.join(h.tmp, "upper2.conf"), """zones:
   - name: example.
     allow-transfer: 127.0.0.1
     notify: ["127.0.0.1:%d"]

@@ -49,12 +49,6 @@ mail MX 10 www
 """
 
 
-def write(path, text):
-    with open(path, "w") as f:
-        f.write(text)
-    return path
-
-
 def answers(d, name, rdtype="A"):
     m, _ = hl.query(d, name, rdtype)
     if m is None:
@@ -76,10 +70,10 @@ def wait_for(fn, timeout):
 
 # ---- a tierdns primary, a tierdns secondary ----
 pdb = os.path.join(h.tmp, "pdb")
-h.zone_load(pdb, write(os.path.join(h.tmp, "example.zone"), ZONE))
+h.zone_load(pdb, hl.write(os.path.join(h.tmp, "example.zone"), ZONE))
 sec_addr = hl.rand_addr()
 sec_port = hl.rand_port()
-pconf = write(os.path.join(h.tmp, "p.conf"), """keys:
+pconf = hl.write(os.path.join(h.tmp, "p.conf"), """keys:
   - name: xfr-key
     secret: "%s"
 zones:
@@ -93,7 +87,7 @@ zones:
 prim = h.start_upper("PRIMARY", pdb, "-c", pconf, "-t", "1", addr="127.0.0.1")
 
 sdb = os.path.join(h.tmp, "sdb")
-sconf = write(os.path.join(h.tmp, "s.conf"), """keys:
+sconf = hl.write(os.path.join(h.tmp, "s.conf"), """keys:
   - name: xfr-key
     secret: "%s"
 zones:
@@ -156,7 +150,7 @@ h.check(m.rcode() == 0 and m.opcode() == 4 and len(m.question) == 1,
 
 # ---- a wrong key transfers nothing ----
 with open(sconf) as f:
-    wrong = write(os.path.join(h.tmp, "w.conf"), f.read().replace(
+    wrong = hl.write(os.path.join(h.tmp, "w.conf"), f.read().replace(
         SECRET, "d3Jvbmd3cm9uZ3dyb25nd3Jvbmd3cm9uZ3dyb25nMTI="))
 wdb = os.path.join(h.tmp, "wdb")
 wsec = h.start_upper("WRONGKEY", wdb, "-c", wrong, "-t", "1")
@@ -179,7 +173,7 @@ FakePrimary = hl.ScriptedPrimary
 fp = FakePrimary(1, expire=4)
 fp.cut = False
 cdb = os.path.join(h.tmp, "cdb")
-cconf = write(os.path.join(h.tmp, "c.conf"), """zones:
+cconf = hl.write(os.path.join(h.tmp, "c.conf"), """zones:
   - name: cut.
     primaries: ["%s:%d"]
 """ % (fp.addr, fp.port))
@@ -216,7 +210,7 @@ import dns.tsigkeyring  # noqa: E402
 fpk = FakePrimary(1, refresh=3600, keyring=dns.tsigkeyring.from_text({"xfr-key.": SECRET}))
 fpk.cut = False
 kdb = os.path.join(h.tmp, "kdb")
-kconf = write(os.path.join(h.tmp, "k.conf"), """keys:
+kconf = hl.write(os.path.join(h.tmp, "k.conf"), """keys:
   - name: xfr-key
     secret: "%s"
 zones:
@@ -243,7 +237,7 @@ h.stop(ksec)
 fp2 = FakePrimary(1, refresh=3600)
 fp2.cut = False
 rdb = os.path.join(h.tmp, "rdb")
-rconf = write(os.path.join(h.tmp, "r.conf"), """zones:
+rconf = hl.write(os.path.join(h.tmp, "r.conf"), """zones:
   - name: cut.
     primaries: ["%s:%d"]
 """ % (fp2.addr, fp2.port))
