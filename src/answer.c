@@ -20,6 +20,7 @@ void answer_reset(struct tdns_answer *a)
 	a->cookie_len = 0;
 	a->keepalive = 0;
 	a->zone_klen = 0;
+	a->replay = NULL;
 	a->ede_code = 0;
 	a->ede_text_len = 0;
 	a->n = 0;
@@ -120,6 +121,7 @@ void answer_fail(struct tdns_answer *a, uint16_t rcode, uint16_t ede_code,
 		 const char *text)
 {
 	a->n = 0;
+	a->replay = NULL;
 	a->aa = false;
 	a->ad = false;
 	a->tc = false;

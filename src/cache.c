@@ -1377,7 +1377,7 @@ static enum tdns_status put_in_txn(struct tdns_txn *t, const struct budget *b,
 /* Put the values of puts[0..n) that are still TDNS_OK, with the index and
  * the size account, in one write transaction: all of them or none. */
 static enum tdns_status put_accounted(struct tdns_store *s, const struct budget *b,
-				      const struct tdns_cache_put *puts, size_t n)
+				      struct tdns_cache_put *puts, size_t n)
 {
 	struct tdns_txn *t = NULL;
 	uint64_t bytes = 0, before;
@@ -1395,6 +1395,7 @@ static enum tdns_status put_accounted(struct tdns_store *s, const struct budget 
 			continue;
 		ckey_of(&ck, puts[i].qkey, puts[i].qkey_len, puts[i].qtype);
 		st = put_in_txn(t, b, &ck, puts[i].v, &bytes);
+		puts[i].admitted = st == TDNS_OK;
 		if (st == TDNS_EBUSY)
 			st = TDNS_OK; /* not admitted (make_room): the policy */
 	}
@@ -1486,15 +1487,18 @@ enum tdns_status cache_store_many(struct tdns_store *s,
 	enum tdns_status st = TDNS_OK, batch = TDNS_OK;
 	size_t i, ok = 0;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		puts[i].admitted = false;
 		if ((puts[i].st = put_check(cfg, &puts[i])) == TDNS_OK)
 			ok++;
+	}
 	/* The common case: everything fits, evictions included, one
 	 * commit. Out of map (or budget): one by one, each with
 	 * cache_store's fallback. Any other failure is every entry's. */
 	if (ok > 0)
 		batch = put_accounted(s, &b, puts, n);
 	for (i = 0; batch != TDNS_OK && i < n; i++) {
+		puts[i].admitted = false;
 		if (puts[i].st != TDNS_OK)
 			continue;
 		if (batch == TDNS_ESPACE || batch == TDNS_EFULL)
@@ -1832,20 +1836,16 @@ enum tdns_status cache_value_answer(const uint8_t *val, size_t len, uint64_t now
 	return TDNS_OK;
 }
 
-/* Unbound's prefetch rule: in the last tenth of the TTL it was stored
- * with (none known: never). */
-static bool prefetch_due(const uint8_t *val, size_t len, uint64_t now)
+void cache_value_times(const uint8_t *val, size_t len, struct cache_times *ct)
 {
-	uint64_t left;
-
-	if (hdr_len(val, len) != CACHE_HDR_LEN)
-		return false;
-	left = dns_rd64(val + 2) - now; /* the entry is fresh: expiry > now */
-	return left * 10 <= dns_rd32(val + 16);
+	ct->expiry = dns_rd64(val + 2);
+	ct->due_at = ct->expiry;
+	if (hdr_len(val, len) == CACHE_HDR_LEN)
+		ct->due_at -= dns_rd32(val + 16) / 10;
 }
 
 enum tdns_status cache_answer(struct tdns_txn *t, const struct tdns_qctx *q,
-			      uint64_t now, bool *prefetch, struct tdns_answer *a)
+			      uint64_t now, struct cache_times *times, struct tdns_answer *a)
 {
 	struct tdns_val v;
 	enum tdns_status st;
@@ -1855,7 +1855,7 @@ enum tdns_status cache_answer(struct tdns_txn *t, const struct tdns_qctx *q,
 	st = value_get(t, q->qkey, q->qkey_len, q->qtype, now, 0, &v);
 	if (st != TDNS_OK)
 		return st;
-	if (prefetch != NULL)
-		*prefetch = prefetch_due(v.data, v.len, now);
+	if (times != NULL)
+		cache_value_times(v.data, v.len, times);
 	return cache_value_answer(v.data, v.len, now, 0, q, a);
 }

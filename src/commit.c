@@ -91,11 +91,14 @@ void resolver_flush(struct tdns_resolver *r)
 		 * attempt and no deadline; only resolver_free destroys it. */
 		n = 0;
 		for (u = list; u != NULL; u = next) {
+			const struct tdns_cache_put *p = &r->commit.puts[n++];
+
 			next = u->commit_next;
-			note_stored(r, r->commit.puts[n++].st);
+			note_stored(r, p->st);
 			val = u->val;
 			memset(&u->val, 0, sizeof(u->val));
-			upq_complete(r, u, val.data, val.len, now);
+			upq_complete(r, u, val.data, val.len, p->st == TDNS_OK && p->admitted,
+				     now);
 			cache_value_clear(&val);
 		}
 	}

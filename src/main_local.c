@@ -280,6 +280,7 @@ static enum tdns_status worker_init(struct worker *w, struct tdns_opts *o,
 	cfg.policy = policy;
 	cfg.timeout_ms = o->upstream_timeout_ms;
 	cfg.max_outstanding = o->max_outstanding;
+	cfg.packet_cache = o->packet_cache;
 	cfg.serve_stale = o->serve_stale;
 	cfg.stale_ttl = o->stale_ttl;
 	cfg.cache.keep_stale = o->serve_stale ? o->stale_ttl : 0;

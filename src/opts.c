@@ -27,6 +27,7 @@
 #include "tierdns/control.h"
 #include "tierdns/cookie.h"
 #include "tierdns/journal.h"
+#include "tierdns/replycache.h"
 #include "tierdns/zonedb.h"
 
 /* The build's state directory (GNUInstallDirs: LOCALSTATEDIR/lib/tierdns,
@@ -246,6 +247,10 @@ static const struct opts_def opt_table[] = {
 	{ "prefetch", 0, NULL, "prefetch", T_LO, K_BOOL, 0, 0, 0, NULL, FIELD(prefetch), NULL,
 	  "refresh a cache entry asked in the last tenth of\nits TTL in the background, "
 	  "once (default off)" },
+	{ "packet-cache", 0, NULL, "packet-cache", T_LO, K_UINT, 0, 0, REPLYCACHE_MAX,
+	  "0-1048576 replies", FIELD(packet_cache), "N", "replies to cache hits kept per thread "
+	  "and sent\nagain with the ID, case and TTLs rewritten, 512\nbytes each at most; "
+	  "0 off (default 16384)" },
 	{ "max-outstanding", 0, NULL, "max-outstanding", T_LO, K_UINT, 0, 1,
 	  OPTS_MAX_OUTSTANDING_MAX, "1-65536", FIELD(max_outstanding), "N",
 	  "upstream queries in flight per thread, 1-65536\n(default 1024)" },
@@ -534,6 +539,7 @@ static void set_defaults(enum tdns_prog prog, struct tdns_opts *o)
 	o->cache_size = 64ull << 20;
 	o->stale_ttl = 86400;
 	o->max_outstanding = 1024;
+	o->packet_cache = REPLYCACHE_DEFAULT;
 	o->max_tcp = 256;
 	o->max_tcp_per_client = 16;
 	o->tcp_idle_ms = 10000;

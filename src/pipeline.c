@@ -6,6 +6,7 @@
 #include "tierdns/dnsproto.h"
 #include "tierdns/encode.h"
 #include "tierdns/log.h"
+#include "tierdns/replycache.h"
 #include "tierdns/stats.h"
 
 static _Thread_local struct tdns_stats *bound;
@@ -64,6 +65,10 @@ enum pipeline_verdict pipeline_run(const struct tdns_pipeline *p, void *ctx,
 		v = p->limit(ctx, q, a);
 	if (v == PIPELINE_DROP)
 		goto done;
+	if (a->replay != NULL) {
+		*out_len = replycache_write(a, q, out, cap);
+		goto done;
+	}
 encode:
 	st = encode_reply(q, a, out, cap, out_len);
 	if (st == TDNS_EINVAL) {

@@ -36,6 +36,7 @@
 #include "tierdns/pipeline.h"
 #include "tierdns/policy.h"
 #include "tierdns/referral.h"
+#include "tierdns/replycache.h"
 #include "tierdns/sketch.h"
 
 #define DEFAULT_TIMEOUT_MS 2000u
@@ -83,6 +84,28 @@ static void failures_check_flush(struct tdns_resolver *r)
 void resolver_cache_flushed(struct tdns_resolver *r)
 {
 	atomic_fetch_add_explicit(&r->flush_gen, 1, memory_order_release);
+}
+
+/* ---- the packet cache (replycache.h) ---- */
+
+/* The generations a kept reply must match: flush, the flush count now (or
+ * the one the snapshot it was read from was taken under). */
+static struct replycache_gen replay_gen(const struct tdns_resolver *r, unsigned flush)
+{
+	return (struct replycache_gen){ .flush = flush, .policy = r->pol_gen };
+}
+
+static unsigned flush_now(struct tdns_resolver *r)
+{
+	return atomic_load_explicit(&r->flush_gen, memory_order_acquire);
+}
+
+/* Until when an answer from a cache value with times ct may be replayed:
+ * its expiry, or under prefetch the start of its last tenth, so that the
+ * hit that should start the prefetch is not a replay. */
+static uint64_t replay_until(const struct tdns_resolver *r, const struct cache_times *ct)
+{
+	return r->cfg.prefetch ? ct->due_at : ct->expiry;
 }
 
 /* Is the question's failure remembered (RFC 9520)? One of reaching the
@@ -192,10 +215,9 @@ static void client_edns(struct tdns_resolver *r, void *request, const struct tdn
 		r->cfg.client.edns(r->cfg.client.ctx, request, q, a);
 }
 
-/* Answer one waiter and free it: from a packed cache value (val), else
- * from the stale value, else SERVFAIL for `why`. */
 void answer_waiter(struct tdns_resolver *r, struct waiter *w, const uint8_t *val, size_t vlen,
-		   const struct tdns_cache_value *stale, enum fail_kind why, uint64_t now)
+		   bool stored, const struct tdns_cache_value *stale, enum fail_kind why,
+		   uint64_t now)
 {
 	struct tdns_answer *a = &r->wans;
 	struct tdns_qctx q;
@@ -224,6 +246,13 @@ void answer_waiter(struct tdns_resolver *r, struct waiter *w, const uint8_t *val
 	}
 	ok = chain_policy(r, &q, a) == PIPELINE_ANSWER &&
 	     encode_reply(&q, a, r->buf, DNS_MSG_MAX, &len) == TDNS_OK;
+	if (ok && val != NULL && stored && r->rc != NULL) {
+		struct cache_times ct;
+
+		cache_value_times(val, vlen, &ct);
+		replycache_put(r->rc, &q, a, replay_gen(r, flush_now(r)), now,
+			       replay_until(r, &ct), r->buf, len);
+	}
 out:
 	r->cfg.client.answer(r->cfg.client.ctx, w->held, ok ? r->buf : NULL,
 			     ok ? len : 0);
@@ -251,7 +280,7 @@ static struct upq *deps_detach(struct upq *u)
  * unlinked first so that nothing done while answering can find it
  * half-finished. */
 void upq_complete(struct tdns_resolver *r, struct upq *u, const uint8_t *val, size_t vlen,
-		  uint64_t now)
+		  bool stored, uint64_t now)
 {
 	struct waiter *w = u->waiters, *next;
 	struct upq *d = deps_detach(u), *dnext;
@@ -260,7 +289,7 @@ void upq_complete(struct tdns_resolver *r, struct upq *u, const uint8_t *val, si
 	upq_destroy(r, u);
 	for (; w != NULL; w = next) {
 		next = w->next;
-		answer_waiter(r, w, val, vlen, NULL, FAIL_INTERNAL, now);
+		answer_waiter(r, w, val, vlen, stored, NULL, FAIL_INTERNAL, now);
 	}
 	for (; d != NULL; d = dnext) {
 		dnext = d->dep_next;
@@ -297,7 +326,7 @@ static void upq_fail(struct tdns_resolver *r, struct upq *u)
 	upq_destroy(r, u);
 	for (; w != NULL; w = next) {
 		next = w->next;
-		answer_waiter(r, w, NULL, 0, &stale, why, now);
+		answer_waiter(r, w, NULL, 0, false, &stale, why, now);
 	}
 	cache_value_clear(&stale);
 	/* The target of a CNAME failed: so does every chain that led to it
@@ -570,8 +599,10 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 					 struct tdns_answer *a)
 {
 	struct tdns_resolver *r = ctx;
+	struct cache_times ct;
 	struct tdns_txn *t;
 	enum tdns_status st;
+	uint64_t now;
 	bool due = false;
 
 	if (q->qclass == DNS_CLASS_CH) {
@@ -618,7 +649,19 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 	/* Every question counts for what the cache keeps (sketch.h). */
 	if (r->cfg.cache.sketch != NULL)
 		sketch_seen(r->cfg.cache.sketch, q->qkey, q->qkey_len, q->qtype);
-	st = cache_answer(t, q, clock_now(), r->cfg.prefetch ? &due : NULL, a);
+	now = clock_now();
+	if (replycache_find(r->rc, q, replay_gen(r, flush_now(r)), now, a)) {
+		stats_inc(&r->stats.cache_hits);
+		stats_inc(&r->stats.replays);
+		return PIPELINE_ANSWER;
+	}
+	st = cache_answer(t, q, now, &ct, a);
+	if (st == TDNS_OK) {
+		due = r->cfg.prefetch && now >= ct.due_at;
+		/* run_pipeline keeps the encoding (replycache.h decides). */
+		r->rc_until = replay_until(r, &ct);
+		r->rc_now = now;
+	}
 	if (st == TDNS_OK && a->dnssec == VALID_UNCHECKED && r->cfg.anchors == NULL) {
 		stats_inc(&r->stats.cache_hits);
 		if (due)
@@ -636,6 +679,7 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 	}
 	/* An entry validated under another setting (validation switched on
 	 * or off since) is a miss: asked again, stored again. */
+	r->rc_until = 0;
 	if (st == TDNS_OK)
 		st = TDNS_ENOTFOUND;
 	answer_restart(a);
@@ -695,8 +739,12 @@ static enum pipeline_verdict run_pipeline(struct tdns_resolver *r,
 
 	qc.peer = NULL;
 	qc.transport = (uint8_t)transport;
+	r->rc_until = 0;
 	v = pipeline_run(r->cfg.client.notify != NULL ? &notify_pipeline : &local_pipeline, r,
 			 &qc, &r->ans, in, len, out, cap, out_len);
+	if (r->rc_until != 0 && v == PIPELINE_ANSWER && *out_len > 0)
+		replycache_put(r->rc, &qc, &r->ans, replay_gen(r, r->snap_flush), r->rc_now,
+			       r->rc_until, out, *out_len);
 	t = r->stage_txn;
 	r->stage_txn = NULL;
 	if (t != NULL)
@@ -1052,7 +1100,7 @@ static void accept_value(struct tdns_resolver *r, struct upq *u,
 		commit_queue(&r->commit, u, v);
 		return;
 	}
-	upq_complete(r, u, v->data, v->len, now);
+	upq_complete(r, u, v->data, v->len, false, now);
 	cache_value_clear(v);
 }
 
@@ -1211,6 +1259,9 @@ enum tdns_status resolver_new(const struct tdns_resolver_cfg *cfg,
 	    commit_init(&r->commit, r->cfg.max_outstanding) != TDNS_OK ||
 	    zonedb_cache_new(&r->zc) != TDNS_OK)
 		goto out;
+	if (r->cfg.packet_cache > 0 &&
+	    (r->rc = replycache_new(r->cfg.packet_cache)) == NULL)
+		goto out;
 	if (r->cfg.aggressive_nsec && r->cfg.anchors != NULL &&
 	    negcache_new(NEGCACHE_ANSWERS, &r->negc) != TDNS_OK)
 		goto out;
@@ -1263,6 +1314,7 @@ void resolver_free(struct tdns_resolver *r)
 		infra_free(r->infra);
 	failcache_free(r->failc);
 	negcache_free(r->negc);
+	replycache_free(r->rc);
 	sketch_free(r->sketch);
 	commit_fini(&r->commit);
 	zonedb_cache_free(r->zc);

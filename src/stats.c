@@ -174,6 +174,7 @@ void stats_sum_add_resolver(struct tdns_stats_sum *sum,
 	sum->cache_misses += stats_get(&rs->misses);
 	sum->cache_coalesced += stats_get(&rs->coalesced);
 	sum->cache_prefetched += stats_get(&rs->prefetched);
+	sum->cache_replays += stats_get(&rs->replays);
 	sum->cache_stored += stats_get(&rs->cache_stored);
 	sum->servfail += stats_get(&rs->servfail);
 	sum->failcache_hits += stats_get(&rs->failcache_hits);
@@ -226,6 +227,7 @@ void stats_sum_sub(struct tdns_stats_sum *sum, const struct tdns_stats_sum *base
 	sub(&sum->cache_misses, base->cache_misses);
 	sub(&sum->cache_coalesced, base->cache_coalesced);
 	sub(&sum->cache_prefetched, base->cache_prefetched);
+	sub(&sum->cache_replays, base->cache_replays);
 	sub(&sum->cache_evictions, base->cache_evictions);
 	sub(&sum->cache_stored, base->cache_stored);
 	sub(&sum->servfail, base->servfail);
@@ -460,6 +462,9 @@ static void each_item(const struct tdns_stats_sum *s, bool local, item_fn fn,
 		     "Bytes of keys and values in the cache.", false, s->cache_bytes);
 		EMIT("cache.hits", "tierdns_cache_hits_total", "Cache hits.", true,
 		     s->cache_hits);
+		EMIT("cache.replays", "tierdns_cache_replays_total",
+		     "Cache hits answered from the packet cache (--packet-cache).", true,
+		     s->cache_replays);
 		EMIT("cache.misses", "tierdns_cache_misses_total",
 		     "Queries that waited on an upstream.", true, s->cache_misses);
 		EMIT("cache.coalesced", "tierdns_cache_coalesced_total",

@@ -10,8 +10,10 @@
 # alone, with none of the startup's or the priming's work. Hits are primed
 # first; misses are fresh names forwarded to a plain tierdns-upper. The
 # upper's replay and rehit's ask names their priming asked; hit's is the
-# first ask of each name after the priming pass cached it (the store.h
-# memo has it when the worker's own commit wrote it through). KEEP=1 keeps
+# first ask of each name after the priming pass cached it (the packet
+# cache, replycache.h, kept the priming answer; with LOCAL_ARGS
+# "--packet-cache 0" the store.h memo has the entry, written through by
+# the worker's own commit). KEEP=1 keeps
 # the callgrind dumps (their directory is printed last; the dump ending in
 # .1 is the replay's profile); UPPER_ARGS adds options
 # to the measured tierdns-upper (e.g. "--rrl-rate 1000000" for the cost of

@@ -31,6 +31,8 @@
 #include "tierdns/name.h"
 #include "tierdns/status.h"
 
+struct replycache_slot;
+
 enum ans_section {
 	ANS_ANSWER = 0,
 	ANS_AUTHORITY,
@@ -94,6 +96,13 @@ struct tdns_answer {
 	 * bytes (name.h keys put the apex first); 0 when none did. For rate
 	 * limiting (rrl.h), which files negative answers under their zone. */
 	size_t zone_klen;
+	/* A reply encoded before that stands for this descriptor
+	 * (replycache.h): the pipeline sends it with the query's ID and
+	 * question case, its TTLs less replay_age seconds, instead of encoding
+	 * the entries (there are none). NULL: encode. Only a pipeline with no
+	 * limit stage may be given one (that stage edits the entries). */
+	const struct replycache_slot *replay;
+	uint32_t replay_age;
 	size_t arena_len;
 	uint8_t arena[ANS_ARENA];
 	size_t n;                   /* entries used */

@@ -254,17 +254,27 @@ enum tdns_status cache_value_answer(const uint8_t *val, size_t len, uint64_t now
 				    const struct tdns_qctx *q,
 				    struct tdns_answer *a);
 
+/* When a value's answer changes: it is fresh until expiry, and due for a
+ * prefetch from due_at on, the start of the last tenth of the TTL it was
+ * stored with (Unbound's rule; expiry, never due while fresh, when a value
+ * of an older layout does not record that TTL). */
+struct cache_times {
+	uint64_t expiry;
+	uint64_t due_at;
+};
+/* The times of a value that reads as one (cache_value_answer's did). */
+void cache_value_times(const uint8_t *val, size_t len, struct cache_times *ct);
+
 /*
  * The fresh cache entry for q (its name key, qtype, class IN) in read
  * transaction t, as cache_value_answer; the entries borrow the snapshot.
- * prefetch (NULL: not asked) is set on a hit: true when the entry is in
- * the last tenth of the TTL it was stored with (Unbound's prefetch rule).
+ * times (NULL: not asked) are set on a hit.
  * TDNS_ENOTFOUND on a miss, an expired entry or a type never cached;
  * TDNS_EINVAL for a corrupt entry (a miss: the upstream's answer replaces
  * it); other store errors as store.h (never to be read as a miss).
  */
 enum tdns_status cache_answer(struct tdns_txn *t, const struct tdns_qctx *q,
-			      uint64_t now, bool *prefetch, struct tdns_answer *a);
+			      uint64_t now, struct cache_times *times, struct tdns_answer *a);
 
 /*
  * Store a cacheable value under (qkey, qtype) in its own write transaction,
@@ -314,6 +324,11 @@ struct tdns_cache_put {
 	uint16_t qtype;
 	const struct tdns_cache_value *v; /* cacheable; borrowed for the call */
 	enum tdns_status st;              /* out: as cache_store would say */
+	bool admitted;                    /* out: the value is in the cache
+					   * (false also when the admission
+					   * policy turned it away: st is then
+					   * TDNS_OK, and when the batch did
+					   * not fit and the value went alone) */
 };
 
 /*

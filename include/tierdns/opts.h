@@ -141,6 +141,7 @@ struct tdns_opts {
 	unsigned n_insecure;
 	bool aggressive_nsec;    /* --aggressive-nsec (RFC 8198), default off */
 	unsigned max_outstanding; /* --max-outstanding, per worker, default 1024 */
+	unsigned packet_cache;    /* --packet-cache, slots per worker, default 16384 */
 	/* both tiers */
 	unsigned max_tcp;        /* --max-tcp, per listener and worker, default 256 */
 	unsigned max_tcp_per_client; /* --max-tcp-per-client, same scope, default 16 */

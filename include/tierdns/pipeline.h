@@ -17,6 +17,8 @@
  *   - an opcode without a handler: NOTIMP, header only, no flags but QR
  *     (RFC 8906 8.1.4);
  *   - data that cannot be encoded (encode.h TDNS_EINVAL): SERVFAIL.
+ * An answer that a stage gave as a replay (answer.h, replycache.h) is
+ * written from it, not encoded.
  */
 #ifndef TIERDNS_PIPELINE_H
 #define TIERDNS_PIPELINE_H

@@ -211,6 +211,9 @@ struct tdns_resolver_cfg {
 					* from validated NSEC answers (RFC
 					* 8198, negcache.h), before asking
 					* upstream; CD=1 misses are not */
+	unsigned packet_cache;         /* replies to cache hits kept for
+					* replay, per resolver (replycache.h);
+					* 0: none */
 	unsigned max_records;          /* records per upstream reply; 0 = 512,
 					* at most MSG_RR_MAX (msg.h) */
 	struct tdns_infra *infra;      /* upstream health shared by the
@@ -263,6 +266,7 @@ const char *resolver_servfail_name(unsigned why);
 struct tdns_resolver_stats {
 	tdns_counter static_answers;   /* answered from the static zones */
 	tdns_counter cache_hits;
+	tdns_counter replays;          /* of those, sent from the packet cache */
 	tdns_counter misses;           /* queries that waited on an upstream */
 	tdns_counter coalesced;        /* of those, joined to an outstanding query */
 	tdns_counter prefetched;       /* hits that started a prefetch query */

@@ -198,7 +198,7 @@ struct tdns_stats_sum {
 	/* local tier */
 	uint64_t answers_static, answers_cache, answers_upstream;
 	uint64_t cache_hits, cache_misses, cache_coalesced, cache_evictions;
-	uint64_t cache_prefetched;
+	uint64_t cache_prefetched, cache_replays;
 	uint64_t cache_stored, servfail, failcache_hits, stale_answers, refused_acl;
 	uint64_t upstream_sent, upstream_timeouts, upstream_failed,
 		upstream_ignored, tcp_retries;

@@ -143,6 +143,8 @@ static const struct opts_case cases[] = {
 	NORUN(LO, OPTS_USAGE, "--stale-ttl", "259201"),
 	NORUN(LO, OPTS_USAGE, "--max-outstanding", "0"),
 	NORUN(LO, OPTS_USAGE, "--max-outstanding", "65537"),
+	NORUN(LO, OPTS_USAGE, "--packet-cache", "1048577"),
+	NORUN(UP, OPTS_USAGE, "--packet-cache", "16"),
 	NORUN(LO, OPTS_USAGE, "--max-tcp", "0"),
 	NORUN(LO, OPTS_USAGE, "--max-tcp", "x"),
 	/* DNSSEC validation: local only; names that are names. */
@@ -249,20 +251,20 @@ struct harden_case {
 	bool serve_stale;
 	uint32_t stale_ttl;
 	bool use_0x20;
-	unsigned max_outstanding, max_tcp;
+	unsigned max_outstanding, max_tcp, packet_cache;
 };
 
 static const struct harden_case harden_cases[] = {
-	{ { NULL }, ACL_N_DEFAULT, "127.0.0.0/8", false, 86400, false, 1024, 256 },
+	{ { NULL }, ACL_N_DEFAULT, "127.0.0.0/8", false, 86400, false, 1024, 256, 16384 },
 	{ { "--allow", "127.0.0.2/32", NULL }, 1, "127.0.0.2/32", false, 86400, false,
-	  1024, 256 },
+	  1024, 256, 16384 },
 	{ { "--allow", "192.0.2.77/24", "--allow=2001:db8::/32", "--allow", "::1", NULL },
-	  3, "192.0.2.0/24", false, 86400, false, 1024, 256 },
+	  3, "192.0.2.0/24", false, 86400, false, 1024, 256, 16384 },
 	{ { "--serve-stale", "--stale-ttl", "3600", "--use-0x20", "--max-outstanding", "8",
-	    "--max-tcp", "3", NULL },
-	  ACL_N_DEFAULT, "127.0.0.0/8", true, 3600, true, 8, 3 },
-	{ { "--stale-ttl", "259200", "--max-outstanding=65536", NULL }, ACL_N_DEFAULT,
-	  "127.0.0.0/8", false, 259200, false, 65536, 256 },
+	    "--max-tcp", "3", "--packet-cache", "0", NULL },
+	  ACL_N_DEFAULT, "127.0.0.0/8", true, 3600, true, 8, 3, 0 },
+	{ { "--stale-ttl", "259200", "--max-outstanding=65536", "--packet-cache=1048576", NULL },
+	  ACL_N_DEFAULT, "127.0.0.0/8", false, 259200, false, 65536, 256, 1048576 },
 };
 
 static void test_opts_harden(void **state)
@@ -285,6 +287,7 @@ static void test_opts_harden(void **state)
 		assert_int_equal(o.use_0x20, h->use_0x20);
 		assert_int_equal(o.max_outstanding, h->max_outstanding);
 		assert_int_equal(o.max_tcp, h->max_tcp);
+		assert_int_equal(o.packet_cache, h->packet_cache);
 	}
 }
 

@@ -66,6 +66,7 @@ struct env {
 	uint8_t out[WIRE_MAX_MSG];
 	size_t out_len;
 	bool prefetch; /* env_resolver: cfg.prefetch */
+	unsigned packet_cache; /* env_resolver: cfg.packet_cache */
 	struct tdns_policy_box *policy; /* env_resolver: cfg.policy */
 };
 
@@ -320,12 +321,14 @@ static void load_static(struct tdns_store *s, const char *const *zone)
 	assert_int_equal(store_commit(t), TDNS_OK);
 }
 
-static void env_resolver(struct env *e, unsigned n_upstream, unsigned max_out)
+/* A resolver on e's store and fakes, with packet_cache slots of packet
+ * cache. */
+static struct tdns_resolver *new_resolver(struct env *e, unsigned n_upstream,
+					  unsigned max_out, unsigned packet_cache)
 {
 	struct tdns_resolver_cfg cfg;
+	struct tdns_resolver *r = NULL;
 
-	resolver_free(e->r);
-	e->r = NULL;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.store = e->store;
 	cfg.chaos.version = "tierdns test";
@@ -336,6 +339,7 @@ static void env_resolver(struct env *e, unsigned n_upstream, unsigned max_out)
 	cfg.max_outstanding = max_out;
 	cfg.max_waiters = 4;
 	cfg.prefetch = e->prefetch;
+	cfg.packet_cache = packet_cache;
 	cfg.policy = e->policy;
 	cfg.transport.send = fake_send;
 	cfg.transport.send_to = fake_send_to;
@@ -345,7 +349,14 @@ static void env_resolver(struct env *e, unsigned n_upstream, unsigned max_out)
 	cfg.client.hold = fake_hold;
 	cfg.client.answer = fake_answer;
 	cfg.client.ctx = e;
-	assert_int_equal(resolver_new(&cfg, &e->r), TDNS_OK);
+	assert_int_equal(resolver_new(&cfg, &r), TDNS_OK);
+	return r;
+}
+
+static void env_resolver(struct env *e, unsigned n_upstream, unsigned max_out)
+{
+	resolver_free(e->r);
+	e->r = new_resolver(e, n_upstream, max_out, e->packet_cache);
 }
 
 static int setup(void **state)
@@ -357,6 +368,9 @@ static int setup(void **state)
 	tu_tmpdir(e->dir);
 	assert_int_equal(store_open(e->dir, NULL, &e->store), TDNS_OK);
 	load_static(e->store, home_zone);
+	/* Every test runs with the packet cache the daemon has: a replay must
+	 * pass what a fresh answer passes. */
+	e->packet_cache = 256;
 	env_resolver(e, 1, 0);
 	*state = e;
 	return 0;
@@ -2806,6 +2820,171 @@ static void test_stub_referral_failover(void **state)
 	assert_int_equal(resolver_outstanding(e->r), 0);
 }
 
+/* ---- the packet cache (replycache.h) ---- */
+
+/* A client query with every header bit a reply depends on: edns 0 is
+ * none (then DO is not sent). */
+static size_t mkquery_bits(uint16_t id, const char *name, bool rd, bool cd, bool ad,
+			   uint16_t edns, bool dnssec_ok, uint8_t *out)
+{
+	ldns_pkt *p = ldns_pkt_query_new(ldns_dname_new_frm_str(name), LDNS_RR_TYPE_A,
+					 LDNS_RR_CLASS_IN, rd ? LDNS_RD : 0);
+	size_t n;
+
+	assert_non_null(p);
+	ldns_pkt_set_id(p, id);
+	ldns_pkt_set_cd(p, cd);
+	ldns_pkt_set_ad(p, ad);
+	if (edns) {
+		ldns_pkt_set_edns_udp_size(p, edns);
+		ldns_pkt_set_edns_do(p, dnssec_ok);
+	}
+	n = to_wire(p, out, 512);
+	ldns_pkt_free(p);
+	return n;
+}
+
+/* Ask r and plain the same query: the same verdict, and on a reply the
+ * same bytes. Returns the verdict. */
+static enum resolver_verdict ask_both(struct env *e, struct tdns_resolver *plain,
+				      const uint8_t *q, size_t n)
+{
+	uint8_t other[WIRE_MAX_MSG];
+	size_t other_len = 0;
+	enum resolver_verdict v, w;
+
+	v = resolver_query(e->r, q, n, false, &e->clients[0], e->out, sizeof(e->out),
+			   &e->out_len);
+	w = resolver_query(plain, q, n, false, &e->clients[1], other, sizeof(other),
+			   &other_len);
+	assert_int_equal(v, w);
+	if (v == RESOLVER_REPLY) {
+		assert_int_equal(e->out_len, other_len);
+		assert_memory_equal(e->out, other, other_len);
+	}
+	return v;
+}
+
+/* Cache www.site. A (TTL 300) and nosuch.site. A (NXDOMAIN, negative TTL
+ * 300) through e->r: its answers to the waiting clients are the first
+ * replies it keeps. */
+static void cache_two(struct env *e)
+{
+	uint8_t rep[4096];
+	size_t n;
+
+	assert_int_equal(ask(e, 0, 1, "www.site.", LDNS_RR_TYPE_A, true, 1232), RESOLVER_DEFER);
+	n = mkreply(&e->sent[e->n_sent - 1], LDNS_RCODE_NOERROR, false, WWW_A, NULL, rep);
+	deliver(e, e->n_sent - 1, rep, n);
+	assert_int_equal(ask(e, 0, 2, "nosuch.site.", LDNS_RR_TYPE_A, true, 0), RESOLVER_DEFER);
+	n = mkreply(&e->sent[e->n_sent - 1], LDNS_RCODE_NXDOMAIN, false, NULL, SITE_SOA, rep);
+	deliver(e, e->n_sent - 1, rep, n);
+}
+
+/* A replay is byte for byte what a resolver without a packet cache, on
+ * the same store, answers: whatever the question's case, the ID, RD, CD,
+ * AD, EDNS, its size and DO, at the first ask and up to the last second
+ * of the TTL; and most of those answers are replays. Past the expiry
+ * nothing is replayed: the question goes upstream. */
+static void test_replay_as_fresh(void **state)
+{
+	static const char *const names[] = { "www.site.", "WWW.SITE.", "wWw.sItE.",
+					     "nosuch.site.", "NoSuch.Site." };
+	static const uint16_t sizes[] = { 0, 512, 1232 };
+	static const uint64_t steps_ms[] = { 0, 1000, 61000, 237000 }; /* to 299 s */
+	struct env *e = *state;
+	struct tdns_resolver *plain;
+	unsigned asked = 0, id = 100;
+	uint8_t q[512];
+	size_t n;
+
+	cache_two(e);
+	plain = new_resolver(e, 1, 0, 0);
+	for (size_t t = 0; t < sizeof(steps_ms) / sizeof(steps_ms[0]); t++) {
+		clock_advance_ms(steps_ms[t]);
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			for (unsigned bits = 0; bits < 8; bits++)
+				for (size_t z = 0; z < 3; z++)
+					for (int dnssec_ok = 0; dnssec_ok <= (sizes[z] != 0);
+					     dnssec_ok++) {
+						n = mkquery_bits((uint16_t)id++, names[i], bits & 1,
+								 bits & 2, bits & 4, sizes[z],
+								 dnssec_ok, q);
+						assert_int_equal(ask_both(e, plain, q, n),
+								 RESOLVER_REPLY);
+						asked++;
+					}
+	}
+	assert_int_equal(e->n_sent, 2);
+	/* Each of the 2 x 40 ways of asking is encoded once (a bucket shared
+	 * by three of them costs a few more); the rest are replays. */
+	assert_true(resolver_stats(e->r)->replays >= asked - 2 * 40 - 40);
+	assert_int_equal(resolver_stats(plain)->replays, 0);
+	/* One second later both have expired. */
+	clock_advance_ms(1000);
+	n = mkquery_bits(1, "www.site.", true, false, false, 0, false, q);
+	assert_int_equal(resolver_query(e->r, q, n, false, &e->clients[0], e->out,
+					sizeof(e->out), &e->out_len), RESOLVER_DEFER);
+	n = mkquery_bits(2, "nosuch.site.", true, false, false, 0, false, q);
+	assert_int_equal(resolver_query(e->r, q, n, false, &e->clients[0], e->out,
+					sizeof(e->out), &e->out_len), RESOLVER_DEFER);
+	resolver_free(plain);
+}
+
+/* Not replayed: after a cache flush, after a new local policy (both until
+ * the next fresh answer is kept), to a query over TCP or with an EDNS
+ * option. */
+static void test_replay_not_kept(void **state)
+{
+	struct env *e = *state;
+	struct policy_src src;
+	struct tdns_policy *p = NULL;
+	uint64_t replays;
+	char err[256];
+	uint8_t q[512];
+	size_t n;
+
+	memset(&src, 0, sizeof(src));
+	src.n_default = 1;
+	assert_int_equal(policy_build(&src, &p, err, sizeof(err)), TDNS_OK);
+	assert_int_equal(policy_box_new(p, &e->policy), TDNS_OK);
+	env_resolver(e, 1, 0);
+	cache_two(e);
+	n = mkquery_bits(7, "www.site.", true, false, false, 1232, false, q);
+#define ASK_UDP(tr) resolver_query(e->r, q, n, tr, &e->clients[0], e->out, \
+				    sizeof(e->out), &e->out_len)
+	assert_int_equal(ASK_UDP(QCTX_UDP), RESOLVER_REPLY);
+	replays = resolver_stats(e->r)->replays;
+	assert_int_equal(replays, 1);
+	/* A flush: answered from the cache, not replayed; then kept again. */
+	resolver_cache_flushed(e->r);
+	assert_int_equal(ASK_UDP(QCTX_UDP), RESOLVER_REPLY);
+	assert_int_equal(resolver_stats(e->r)->replays, replays);
+	assert_int_equal(ASK_UDP(QCTX_UDP), RESOLVER_REPLY);
+	assert_int_equal(resolver_stats(e->r)->replays, ++replays);
+	/* A new policy, the same way. */
+	p = NULL;
+	assert_int_equal(policy_build(&src, &p, err, sizeof(err)), TDNS_OK);
+	policy_box_set(e->policy, p);
+	assert_int_equal(ASK_UDP(QCTX_UDP), RESOLVER_REPLY);
+	assert_int_equal(resolver_stats(e->r)->replays, replays);
+	assert_int_equal(ASK_UDP(QCTX_UDP), RESOLVER_REPLY);
+	assert_int_equal(resolver_stats(e->r)->replays, ++replays);
+	/* Over TCP. */
+	assert_int_equal(ASK_UDP(QCTX_TCP), RESOLVER_REPLY);
+	assert_int_equal(resolver_stats(e->r)->replays, replays);
+	/* With an option (an empty NSID, RFC 5001) after the OPT's fixed
+	 * part, which ends the message. */
+	memcpy(q + n, "\x00\x03\x00\x00", 4);
+	q[n - 1] = 4;
+	n += 4;
+	assert_int_equal(ASK_UDP(QCTX_UDP), RESOLVER_REPLY);
+	assert_int_equal(resolver_stats(e->r)->replays, replays);
+#undef ASK_UDP
+	assert_int_equal(resolver_stats(e->r)->cache_hits, 7);
+	assert_int_equal(e->n_sent, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2859,6 +3038,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stub_referral_failover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chase_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_xfr_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replay_as_fresh, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replay_not_kept, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
