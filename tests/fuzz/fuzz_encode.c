@@ -10,6 +10,11 @@
  * echoes the question and the ID, keeps the OPT when the query had one,
  * holds whole RRsets only, and sets TC whenever an answer or authority
  * RRset is missing.
+ *
+ * Then the packet cache (replycache.h) is given the reply, and asked by
+ * the same question with another ID and every letter's case flipped, 0-3
+ * seconds later: a replay it gives must be byte for byte the encoding of
+ * the descriptor for that query with every TTL that much lower.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +29,7 @@
 #include "tierdns/dnsproto.h"
 #include "tierdns/encode.h"
 #include "tierdns/qctx.h"
+#include "tierdns/replycache.h"
 
 struct in {
 	const uint8_t *p;
@@ -116,6 +122,53 @@ static size_t make_rdata(struct in *in, uint16_t type, bool bad, uint8_t *out)
 	for (i = 0; i < len; i++)
 		out[i] = byte(in);
 	return len;
+}
+
+/* The replay of reply[0..len), a's encoding for q (query[0..qlen)), asked
+ * age seconds later by the same question in the other case: none, or
+ * a's encoding for that query with every TTL age lower. */
+static void check_replay(const struct tdns_qctx *q, const struct tdns_answer *a,
+			 const uint8_t *query, size_t qlen, const uint8_t *reply, size_t len,
+			 unsigned age)
+{
+	static struct tdns_replycache *rc;
+	static struct tdns_answer aged, got;
+	static uint8_t flipped[600], want[QCTX_MAX_MSG], out[QCTX_MAX_MSG];
+	static uint32_t inputs;
+	/* What earlier inputs left is of another generation. */
+	const struct replycache_gen gen = { ++inputs, 1 };
+	const uint64_t now = 1000000;
+	struct tdns_qctx q2;
+	size_t want_len, out_len;
+
+	if (rc == NULL)
+		rc = replycache_new(2); /* one bucket: every input replaces */
+	FUZZ_CHECK(rc != NULL);
+	replycache_put(rc, q, a, gen, now, now + 100000, reply, len);
+	memcpy(flipped, query, qlen);
+	flipped[0] ^= 0x5a;
+	for (size_t i = 12; i < 12 + q->qname_len; i++)
+		if ((flipped[i] | 0x20) >= 'a' && (flipped[i] | 0x20) <= 'z')
+			flipped[i] ^= 0x20;
+	memset(&q2, 0, sizeof(q2));
+	q2.transport = q->transport;
+	FUZZ_CHECK(qctx_parse(&q2, flipped, qlen) == QCTX_OK);
+	answer_reset(&got);
+	if (!replycache_find(rc, &q2, gen, now + age, &got))
+		return;
+	out_len = replycache_write(&got, &q2, out, sizeof(out));
+	aged = *a;
+	for (size_t i = 0; i < aged.n; i++) {
+		/* A TTL that runs out sooner is on no record written (an
+		 * entry of no records) or the reply is not replayed. */
+		if (aged.rrsets[i].ttl < age)
+			FUZZ_CHECK(aged.rrsets[i].count == 0);
+		else
+			aged.rrsets[i].ttl -= age;
+	}
+	FUZZ_CHECK(got.rcode == a->rcode);
+	FUZZ_CHECK(encode_reply(&q2, &aged, want, sizeof(want), &want_len) == TDNS_OK);
+	FUZZ_CHECK(out_len == want_len && memcmp(out, want, want_len) == 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -218,5 +271,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(ldns_pkt_ancount(p) == want[ANS_ANSWER] &&
 			   ldns_pkt_nscount(p) == want[ANS_AUTHORITY]);
 	ldns_pkt_free(p);
+	check_replay(&q, &a, query, qlen, out, n, byte(&in) & 3);
 	return 0;
 }

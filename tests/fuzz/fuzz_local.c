@@ -9,11 +9,14 @@
  * msg_parse first, fuzz_cache_insert). Each input
  * gets a fresh resolver, so nothing carries over between inputs; the cache
  * is only read. Bit 0 of the first byte picks UDP or TCP (as fuzz_auth.c).
- * Every reply, and every query sent upstream, must parse.
+ * Every reply, and every query sent upstream, must parse; a query answered
+ * at once is asked again, and must get the same reply (a cache hit's then
+ * from the packet cache, replycache.h: the clock stands still).
  */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <ldns/ldns.h>
 
@@ -114,9 +117,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct tdns_store *store;
 	static struct fuzz_net net;
-	static uint8_t out[WIRE_MAX_MSG];
+	static uint8_t out[WIRE_MAX_MSG], again[WIRE_MAX_MSG];
 	struct tdns_resolver *r;
-	size_t out_len = 0;
+	size_t out_len = 0, again_len = 0;
 	bool tcp = size > 0 && (data[0] & 1) != 0;
 
 	if (store == NULL) {
@@ -132,6 +135,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			       &out_len)) {
 	case RESOLVER_REPLY:
 		fuzz_check_reply(data, size, out, out_len, tcp);
+		FUZZ_CHECK(resolver_query(r, data, size, tcp, &net.client, again, sizeof(again),
+					  &again_len) == RESOLVER_REPLY);
+		FUZZ_CHECK(again_len == out_len && memcmp(again, out, out_len) == 0);
 		break;
 	case RESOLVER_DEFER:
 		FUZZ_CHECK(net.n_sent == 1 && resolver_outstanding(r) == 1);

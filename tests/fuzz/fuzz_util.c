@@ -196,6 +196,7 @@ struct tdns_resolver *fuzz_resolver_new(struct fuzz_net *net,
 	cfg.use_0x20 = hardened;
 	cfg.serve_stale = hardened;
 	cfg.max_records = hardened ? 64 : 0;
+	cfg.packet_cache = 64; /* as the daemon: replies are kept */
 	cfg.transport.send = net_send;
 	cfg.transport.done = net_done;
 	cfg.transport.wake = net_wake;
