@@ -1380,13 +1380,15 @@ static enum tdns_status put_accounted(struct tdns_store *s, const struct budget 
 				      struct tdns_cache_put *puts, size_t n)
 {
 	struct tdns_txn *t = NULL;
-	uint64_t bytes = 0, before;
+	uint64_t bytes = 0, before, id = 0;
 	struct ckey ck;
 	enum tdns_status st;
 
 	st = store_begin(s, true, &t);
-	if (st == TDNS_OK)
+	if (st == TDNS_OK) {
+		id = store_write_id(t);
 		st = idx_ready(t);
+	}
 	if (st == TDNS_OK)
 		st = bytes_get(t, &bytes);
 	before = bytes;
@@ -1395,7 +1397,7 @@ static enum tdns_status put_accounted(struct tdns_store *s, const struct budget 
 			continue;
 		ckey_of(&ck, puts[i].qkey, puts[i].qkey_len, puts[i].qtype);
 		st = put_in_txn(t, b, &ck, puts[i].v, &bytes);
-		puts[i].admitted = st == TDNS_OK;
+		puts[i].stored_in = st == TDNS_OK ? id : 0;
 		if (st == TDNS_EBUSY)
 			st = TDNS_OK; /* not admitted (make_room): the policy */
 	}
@@ -1488,7 +1490,7 @@ enum tdns_status cache_store_many(struct tdns_store *s,
 	size_t i, ok = 0;
 
 	for (i = 0; i < n; i++) {
-		puts[i].admitted = false;
+		puts[i].stored_in = 0;
 		if ((puts[i].st = put_check(cfg, &puts[i])) == TDNS_OK)
 			ok++;
 	}
@@ -1498,7 +1500,7 @@ enum tdns_status cache_store_many(struct tdns_store *s,
 	if (ok > 0)
 		batch = put_accounted(s, &b, puts, n);
 	for (i = 0; batch != TDNS_OK && i < n; i++) {
-		puts[i].admitted = false;
+		puts[i].stored_in = 0;
 		if (puts[i].st != TDNS_OK)
 			continue;
 		if (batch == TDNS_ESPACE || batch == TDNS_EFULL)
@@ -1834,6 +1836,22 @@ enum tdns_status cache_value_answer(const uint8_t *val, size_t len, uint64_t now
 	else if (status == VALID_SECURE && (q->edns_do || q->ad))
 		a->ad = true;
 	return TDNS_OK;
+}
+
+uint64_t cache_entry_token(const struct tdns_store *s, const uint8_t *qkey, size_t qkey_len,
+			   uint16_t qtype)
+{
+	struct ckey ck;
+
+	if (qkey_len > NAME_KEY_MAX)
+		return 0;
+	ckey_of(&ck, qkey, qkey_len, qtype);
+	return store_key_token(s, TDNS_DB_CACHE, ck.b, ck.len);
+}
+
+bool cache_token_unchanged(const struct tdns_txn *t, uint64_t token, uint64_t since)
+{
+	return store_token_unchanged(t, TDNS_DB_CACHE, token, since);
 }
 
 void cache_value_times(const uint8_t *val, size_t len, struct cache_times *ct)

@@ -97,7 +97,7 @@ void resolver_flush(struct tdns_resolver *r)
 			note_stored(r, p->st);
 			val = u->val;
 			memset(&u->val, 0, sizeof(u->val));
-			upq_complete(r, u, val.data, val.len, p->st == TDNS_OK && p->admitted,
+			upq_complete(r, u, val.data, val.len, p->st == TDNS_OK ? p->stored_in : 0,
 				     now);
 			cache_value_clear(&val);
 		}

@@ -23,9 +23,8 @@
 struct replycache_slot {
 	uint64_t until;  /* replayed while now < until; 0: empty */
 	uint64_t filled; /* clock_now() when the reply was encoded */
+	struct replycache_origin origin;
 	uint32_t hash;   /* low half of the key's hash */
-	uint32_t flush_gen;
-	uint32_t policy_gen;
 	uint16_t qtype;
 	uint16_t len;    /* reply bytes, after the key's */
 	uint16_t ttl_at[RC_TTLS]; /* offsets of the reply's TTL fields */
@@ -111,7 +110,7 @@ static bool query_fits(const struct tdns_qctx *q)
 }
 
 bool replycache_find(struct tdns_replycache *c, const struct tdns_qctx *q,
-		     struct replycache_gen gen, uint64_t now, struct tdns_answer *a)
+		     uint32_t policy_gen, uint64_t now, struct tdns_answer *a)
 {
 	uint8_t shape;
 	uint64_t h;
@@ -128,8 +127,8 @@ bool replycache_find(struct tdns_replycache *c, const struct tdns_qctx *q,
 		if (!slot_is(s, q, (uint32_t)h, shape))
 			continue;
 		/* A clock set back makes the ages unknown: not replayed. */
-		if (now >= s->until || now < s->filled || s->flush_gen != gen.flush ||
-		    s->policy_gen != gen.policy || s->len > q->limit)
+		if (now >= s->until || now < s->filled || s->origin.policy_gen != policy_gen ||
+		    s->len > q->limit)
 			return false;
 		a->replay = s;
 		a->replay_age = (uint32_t)(now - s->filled);
@@ -203,7 +202,7 @@ static bool complete(const struct tdns_answer *a, const uint8_t *m, bool edns)
 }
 
 void replycache_put(struct tdns_replycache *c, const struct tdns_qctx *q,
-		    const struct tdns_answer *a, struct replycache_gen gen,
+		    const struct tdns_answer *a, const struct replycache_origin *o,
 		    uint64_t now, uint64_t until, const uint8_t *reply, size_t len)
 {
 	struct replycache_slot *s, *other;
@@ -216,7 +215,7 @@ void replycache_put(struct tdns_replycache *c, const struct tdns_qctx *q,
 	if (c == NULL || !query_fits(q) || a->tc || a->has_ede || a->cookie_len > 0 ||
 	    (a->rcode != DNS_RCODE_NOERROR && a->rcode != DNS_RCODE_NXDOMAIN) ||
 	    len < DNS_HDR_LEN || q->qkey_len + len > SLOT_DATA || (reply[2] & DNS_FLAG_TC) ||
-	    !complete(a, reply, q->edns) || until <= now ||
+	    !complete(a, reply, q->edns) || until <= now || o->since == 0 || o->token == 0 ||
 	    !find_ttls(reply, len, ttl_at, &n_ttl, &min_ttl) || min_ttl == 0)
 		return;
 	shape = shape_of(q);
@@ -233,8 +232,7 @@ void replycache_put(struct tdns_replycache *c, const struct tdns_qctx *q,
 	s->until = until;
 	s->filled = now;
 	s->hash = (uint32_t)h;
-	s->flush_gen = gen.flush;
-	s->policy_gen = gen.policy;
+	s->origin = *o;
 	s->qtype = q->qtype;
 	s->len = (uint16_t)len;
 	s->shape = shape;
@@ -244,6 +242,11 @@ void replycache_put(struct tdns_replycache *c, const struct tdns_qctx *q,
 	memcpy(s->ttl_at, ttl_at, sizeof(ttl_at));
 	memcpy(s->data, q->qkey, q->qkey_len);
 	memcpy(s->data + q->qkey_len, reply, len);
+}
+
+const struct replycache_origin *replycache_origin(const struct tdns_answer *a)
+{
+	return &a->replay->origin;
 }
 
 size_t replycache_write(const struct tdns_answer *a, const struct tdns_qctx *q,

@@ -88,16 +88,19 @@ void resolver_cache_flushed(struct tdns_resolver *r)
 
 /* ---- the packet cache (replycache.h) ---- */
 
-/* The generations a kept reply must match: flush, the flush count now (or
- * the one the snapshot it was read from was taken under). */
-static struct replycache_gen replay_gen(const struct tdns_resolver *r, unsigned flush)
+/* Give the packet cache reply[0..len), a's encoding for q at now from the
+ * cache entry of snapshot since, replayable until `until`. */
+static void keep_reply(struct tdns_resolver *r, const struct tdns_qctx *q,
+		       const struct tdns_answer *a, uint64_t since, uint64_t now, uint64_t until,
+		       const uint8_t *reply, size_t len)
 {
-	return (struct replycache_gen){ .flush = flush, .policy = r->pol_gen };
-}
+	struct replycache_origin o = {
+		.since = since,
+		.token = cache_entry_token(r->cfg.store, q->qkey, q->qkey_len, q->qtype),
+		.policy_gen = r->pol_gen,
+	};
 
-static unsigned flush_now(struct tdns_resolver *r)
-{
-	return atomic_load_explicit(&r->flush_gen, memory_order_acquire);
+	replycache_put(r->rc, q, a, &o, now, until, reply, len);
 }
 
 /* Until when an answer from a cache value with times ct may be replayed:
@@ -216,7 +219,7 @@ static void client_edns(struct tdns_resolver *r, void *request, const struct tdn
 }
 
 void answer_waiter(struct tdns_resolver *r, struct waiter *w, const uint8_t *val, size_t vlen,
-		   bool stored, const struct tdns_cache_value *stale, enum fail_kind why,
+		   uint64_t stored_in, const struct tdns_cache_value *stale, enum fail_kind why,
 		   uint64_t now)
 {
 	struct tdns_answer *a = &r->wans;
@@ -246,12 +249,11 @@ void answer_waiter(struct tdns_resolver *r, struct waiter *w, const uint8_t *val
 	}
 	ok = chain_policy(r, &q, a) == PIPELINE_ANSWER &&
 	     encode_reply(&q, a, r->buf, DNS_MSG_MAX, &len) == TDNS_OK;
-	if (ok && val != NULL && stored && r->rc != NULL) {
+	if (ok && val != NULL && stored_in != 0 && r->rc != NULL) {
 		struct cache_times ct;
 
 		cache_value_times(val, vlen, &ct);
-		replycache_put(r->rc, &q, a, replay_gen(r, flush_now(r)), now,
-			       replay_until(r, &ct), r->buf, len);
+		keep_reply(r, &q, a, stored_in, now, replay_until(r, &ct), r->buf, len);
 	}
 out:
 	r->cfg.client.answer(r->cfg.client.ctx, w->held, ok ? r->buf : NULL,
@@ -280,7 +282,7 @@ static struct upq *deps_detach(struct upq *u)
  * unlinked first so that nothing done while answering can find it
  * half-finished. */
 void upq_complete(struct tdns_resolver *r, struct upq *u, const uint8_t *val, size_t vlen,
-		  bool stored, uint64_t now)
+		  uint64_t stored_in, uint64_t now)
 {
 	struct waiter *w = u->waiters, *next;
 	struct upq *d = deps_detach(u), *dnext;
@@ -289,7 +291,7 @@ void upq_complete(struct tdns_resolver *r, struct upq *u, const uint8_t *val, si
 	upq_destroy(r, u);
 	for (; w != NULL; w = next) {
 		next = w->next;
-		answer_waiter(r, w, val, vlen, stored, NULL, FAIL_INTERNAL, now);
+		answer_waiter(r, w, val, vlen, stored_in, NULL, FAIL_INTERNAL, now);
 	}
 	for (; d != NULL; d = dnext) {
 		dnext = d->dep_next;
@@ -326,7 +328,7 @@ static void upq_fail(struct tdns_resolver *r, struct upq *u)
 	upq_destroy(r, u);
 	for (; w != NULL; w = next) {
 		next = w->next;
-		answer_waiter(r, w, NULL, 0, false, &stale, why, now);
+		answer_waiter(r, w, NULL, 0, 0, &stale, why, now);
 	}
 	cache_value_clear(&stale);
 	/* The target of a CNAME failed: so does every chain that led to it
@@ -650,10 +652,16 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 	if (r->cfg.cache.sketch != NULL)
 		sketch_seen(r->cfg.cache.sketch, q->qkey, q->qkey_len, q->qtype);
 	now = clock_now();
-	if (replycache_find(r->rc, q, replay_gen(r, flush_now(r)), now, a)) {
-		stats_inc(&r->stats.cache_hits);
-		stats_inc(&r->stats.replays);
-		return PIPELINE_ANSWER;
+	if (replycache_find(r->rc, q, r->pol_gen, now, a)) {
+		const struct replycache_origin *o = replycache_origin(a);
+
+		if (cache_token_unchanged(t, o->token, o->since)) {
+			stats_inc(&r->stats.cache_hits);
+			stats_inc(&r->stats.replays);
+			return PIPELINE_ANSWER;
+		}
+		/* The entry changed (or the store cannot tell): looked up. */
+		answer_restart(a);
 	}
 	st = cache_answer(t, q, now, &ct, a);
 	if (st == TDNS_OK) {
@@ -661,6 +669,7 @@ static enum pipeline_verdict query_stage(void *ctx, const struct tdns_qctx *q,
 		/* run_pipeline keeps the encoding (replycache.h decides). */
 		r->rc_until = replay_until(r, &ct);
 		r->rc_now = now;
+		r->rc_since = store_txn_id(t);
 	}
 	if (st == TDNS_OK && a->dnssec == VALID_UNCHECKED && r->cfg.anchors == NULL) {
 		stats_inc(&r->stats.cache_hits);
@@ -743,8 +752,7 @@ static enum pipeline_verdict run_pipeline(struct tdns_resolver *r,
 	v = pipeline_run(r->cfg.client.notify != NULL ? &notify_pipeline : &local_pipeline, r,
 			 &qc, &r->ans, in, len, out, cap, out_len);
 	if (r->rc_until != 0 && v == PIPELINE_ANSWER && *out_len > 0)
-		replycache_put(r->rc, &qc, &r->ans, replay_gen(r, r->snap_flush), r->rc_now,
-			       r->rc_until, out, *out_len);
+		keep_reply(r, &qc, &r->ans, r->rc_since, r->rc_now, r->rc_until, out, *out_len);
 	t = r->stage_txn;
 	r->stage_txn = NULL;
 	if (t != NULL)
@@ -1100,7 +1108,7 @@ static void accept_value(struct tdns_resolver *r, struct upq *u,
 		commit_queue(&r->commit, u, v);
 		return;
 	}
-	upq_complete(r, u, v->data, v->len, false, now);
+	upq_complete(r, u, v->data, v->len, 0, now);
 	cache_value_clear(v);
 }
 

@@ -212,13 +212,14 @@ struct tdns_resolver {
 	 * on this thread when it differs from failc_gen. */
 	atomic_uint flush_gen;
 	unsigned failc_gen;
-	unsigned snap_flush;      /* flush_gen when rtxn was last renewed */
 	/* resolve.c: the packet cache (cfg.packet_cache; NULL: none), and
 	 * what the pipeline's answer would put into it: a cache hit's
-	 * encoding at rc_now, replayable until rc_until (0: nothing) */
+	 * encoding at rc_now of the entry in snapshot rc_since, replayable
+	 * until rc_until (0: nothing) */
 	struct tdns_replycache *rc;
 	uint64_t rc_until;
 	uint64_t rc_now;
+	uint64_t rc_since;
 	/* fail.c: the SERVFAIL log's rate limit */
 	struct fail_log flog;
 	/* every file counts what it sees */
@@ -252,9 +253,6 @@ static inline struct tdns_txn *rtxn_open(struct tdns_resolver *r)
 
 	if (r->held || r->stage_txn != NULL)
 		return r->rtxn;
-	/* Read before the snapshot: a flush counted by then has committed,
-	 * so what the snapshot shows is no older than this count says. */
-	r->snap_flush = atomic_load_explicit(&r->flush_gen, memory_order_acquire);
 	if (r->rtxn == NULL)
 		st = store_begin(r->cfg.store, false, &r->rtxn);
 	else
@@ -310,17 +308,18 @@ static inline void wake_at(struct tdns_resolver *r, uint64_t deadline)
 
 /* ---- resolve.c: the state machine's steps the other files call ---- */
 
-/* Answer one waiter and free it: from a packed cache value (val; stored:
- * the cache holds it, so the reply may go into the packet cache), else
- * from the stale value, else SERVFAIL for why (stale.h stale_answer). */
+/* Answer one waiter and free it: from a packed cache value (val;
+ * stored_in: the snapshot id of the commit that put it in the cache, so
+ * the reply may go into the packet cache; 0: not stored), else from the
+ * stale value, else SERVFAIL for why (stale.h stale_answer). */
 void answer_waiter(struct tdns_resolver *r, struct waiter *w, const uint8_t *val, size_t vlen,
-		   bool stored, const struct tdns_cache_value *stale, enum fail_kind why,
+		   uint64_t stored_in, const struct tdns_cache_value *stale, enum fail_kind why,
 		   uint64_t now);
 
 /* The query is over with an answer (val, packed as cached; NULL: none;
- * stored: the cache holds it): its waiters are answered, u is freed, and
+ * stored_in as answer_waiter's): its waiters are answered, u is freed, and
  * the queries chasing a CNAME to it go on. */
 void upq_complete(struct tdns_resolver *r, struct upq *u, const uint8_t *val, size_t vlen,
-		  bool stored, uint64_t now);
+		  uint64_t stored_in, uint64_t now);
 
 #endif

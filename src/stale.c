@@ -77,7 +77,7 @@ void stale_early(struct tdns_resolver *r, struct upq *u)
 		u->n_waiters = 0;
 		for (; w != NULL; w = next) {
 			next = w->next;
-			answer_waiter(r, w, NULL, 0, false, &stale, FAIL_TIMEOUT, now);
+			answer_waiter(r, w, NULL, 0, 0, &stale, FAIL_TIMEOUT, now);
 		}
 	}
 	cache_value_clear(&stale);

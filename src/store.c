@@ -1115,6 +1115,27 @@ bool store_db_unchanged(const struct tdns_txn *t, enum tdns_db db, uint64_t sinc
 	return stamped_good(t, db, since, &t->s->stamps->changed[db]);
 }
 
+uint64_t store_key_token(const struct tdns_store *s, enum tdns_db db, const uint8_t *key,
+			 size_t klen)
+{
+	if (!db_ok(db) || db_walked[db] || klen > MEMO_KEY_MAX)
+		return 0;
+	return key_hash(s, db, key, klen);
+}
+
+bool store_token_unchanged(const struct tdns_txn *t, enum tdns_db db, uint64_t token,
+			   uint64_t since)
+{
+	if (t->write || !db_ok(db) || token == 0 || t->snap == 0 || since == 0)
+		return false;
+	return stamped_good(t, db, since, stamp_of(t->s, token));
+}
+
+uint64_t store_write_id(struct tdns_txn *t)
+{
+	return t->write ? (uint64_t)mdb_txn_id(t->txn) : 0;
+}
+
 enum tdns_status store_get(struct tdns_txn *t, enum tdns_db db, const uint8_t *key,
 			   size_t klen, struct tdns_val *out)
 {

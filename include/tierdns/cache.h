@@ -265,6 +265,17 @@ struct cache_times {
 /* The times of a value that reads as one (cache_value_answer's did). */
 void cache_value_times(const uint8_t *val, size_t len, struct cache_times *ct);
 
+/* The token of the cache entry for (qkey, qtype) in store s, for
+ * cache_token_unchanged: 0 when the store cannot tell its changes
+ * (store_key_token). */
+uint64_t cache_entry_token(const struct tdns_store *s, const uint8_t *qkey, size_t qkey_len,
+			   uint16_t qtype);
+
+/* Whether the cache entry of token is the one t's store held in snapshot
+ * `since`: no commit since changed it, as far as the store can tell
+ * (store_token_unchanged; false when unsure). */
+bool cache_token_unchanged(const struct tdns_txn *t, uint64_t token, uint64_t since);
+
 /*
  * The fresh cache entry for q (its name key, qtype, class IN) in read
  * transaction t, as cache_value_answer; the entries borrow the snapshot.
@@ -324,11 +335,13 @@ struct tdns_cache_put {
 	uint16_t qtype;
 	const struct tdns_cache_value *v; /* cacheable; borrowed for the call */
 	enum tdns_status st;              /* out: as cache_store would say */
-	bool admitted;                    /* out: the value is in the cache
-					   * (false also when the admission
-					   * policy turned it away: st is then
-					   * TDNS_OK, and when the batch did
-					   * not fit and the value went alone) */
+	uint64_t stored_in;               /* out: the snapshot id of the
+					   * commit that put the value in the
+					   * cache; 0 when it is not known to
+					   * be there (the admission policy
+					   * turned it away: st is then TDNS_OK;
+					   * the batch did not fit and the
+					   * value went alone; a failure) */
 };
 
 /*

@@ -13,8 +13,11 @@
  *   - the slot is replayed only before `until` (replycache_put's caller:
  *     the entry's expiry, or the start of its prefetch window), and only
  *     while every TTL in it is still above zero;
- *   - a cache flush or a new policy (resolver's flush and policy
- *     generations) makes every slot filled before it a miss;
+ *   - the caller checks that the cache entry is still the one of the
+ *     snapshot the reply was made from (replycache_origin, cache.h
+ *     cache_token_unchanged: a flush, an eviction, a newer answer or a
+ *     commit of another process end the replays), and a new local policy
+ *     makes every slot filled before it a miss (the policy generation);
  *   - only what depends on nothing but the question and the cache entry
  *     is kept: UDP queries without EDNS options, replies without an EDE,
  *     a COOKIE or TC, with every record of the descriptor written
@@ -44,10 +47,13 @@
 struct tdns_replycache;
 struct replycache_slot;
 
-/* The generations a slot is filled under and a lookup must match. */
-struct replycache_gen {
-	uint32_t flush;  /* the resolver's cache-flush count */
-	uint32_t policy; /* its local-policy generation */
+/* Where a kept reply came from: the cache entry (its token, cache.h
+ * cache_entry_token, and the snapshot id it was read in or committed as)
+ * and the local policy's generation. */
+struct replycache_origin {
+	uint64_t since;
+	uint64_t token;
+	uint32_t policy_gen;
 };
 
 /* A table of at least slots slots (rounded up to a power of two, >= 2);
@@ -56,20 +62,26 @@ struct tdns_replycache *replycache_new(size_t slots);
 void replycache_free(struct tdns_replycache *c);
 
 /*
- * The reply kept for q, if any: a->replay and a->replay_age are set (the
- * pipeline writes it, pipeline.h) and a->rcode is the reply's. false: none
- * that q may take (a->replay is left NULL).
+ * The reply kept for q under policy generation policy_gen, if any:
+ * a->replay and a->replay_age are set (the pipeline writes it,
+ * pipeline.h) and a->rcode is the reply's. false: none that q may take
+ * (a->replay is left NULL).
  */
 bool replycache_find(struct tdns_replycache *c, const struct tdns_qctx *q,
-		     struct replycache_gen gen, uint64_t now, struct tdns_answer *a);
+		     uint32_t policy_gen, uint64_t now, struct tdns_answer *a);
+
+/* Where a's replay came from (for the caller's check that its cache
+ * entry is unchanged). */
+const struct replycache_origin *replycache_origin(const struct tdns_answer *a);
 
 /*
- * Keep reply[0..len), the encoding of a for q at now, until `until` at
- * the latest (sooner when one of its TTLs runs out), when it is one the
- * rules above allow; otherwise nothing happens.
+ * Keep reply[0..len), the encoding of a for q at now from origin o, until
+ * `until` at the latest (sooner when one of its TTLs runs out), when it is
+ * one the rules above allow (and o->since, o->token are not 0); otherwise
+ * nothing happens.
  */
 void replycache_put(struct tdns_replycache *c, const struct tdns_qctx *q,
-		    const struct tdns_answer *a, struct replycache_gen gen,
+		    const struct tdns_answer *a, const struct replycache_origin *o,
 		    uint64_t now, uint64_t until, const uint8_t *reply, size_t len);
 
 /* Write the replay a->replay for q into out[0..cap): its length, 0 when it

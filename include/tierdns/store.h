@@ -206,6 +206,24 @@ uint64_t store_txn_id(struct tdns_txn *t);
  * handle since. Costs two loads. */
 bool store_db_unchanged(const struct tdns_txn *t, enum tdns_db db, uint64_t since);
 
+/* What store_token_unchanged needs of (db, key), computed once for this
+ * handle: 0 when the handle keeps no stamps of the key (one longer than
+ * the memo's keys, about 90 bytes, or of a database only walked). */
+uint64_t store_key_token(const struct tdns_store *s, enum tdns_db db, const uint8_t *key,
+			 size_t klen);
+
+/* Whether no commit in (since, t's snapshot] changed the key of token (a
+ * nonzero store_key_token of t's store and db), as far as this handle can
+ * tell: the memo's own rule (store.c struct stamps), for what a reader
+ * derived from the key's value in snapshot `since`. False when unsure, as
+ * store_db_unchanged. Costs a few loads. */
+bool store_token_unchanged(const struct tdns_txn *t, enum tdns_db db, uint64_t token,
+			   uint64_t since);
+
+/* The snapshot id write transaction t becomes when it commits (0 for a
+ * read transaction). */
+uint64_t store_write_id(struct tdns_txn *t);
+
 /* Bytes of the map in use (pages * page size), for list/bench output. */
 size_t store_used_bytes(struct tdns_store *s);
 

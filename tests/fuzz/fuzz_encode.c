@@ -135,8 +135,8 @@ static void check_replay(const struct tdns_qctx *q, const struct tdns_answer *a,
 	static struct tdns_answer aged, got;
 	static uint8_t flipped[600], want[QCTX_MAX_MSG], out[QCTX_MAX_MSG];
 	static uint32_t inputs;
-	/* What earlier inputs left is of another generation. */
-	const struct replycache_gen gen = { ++inputs, 1 };
+	/* What earlier inputs left is of another policy generation. */
+	const struct replycache_origin o = { .since = 1, .token = 1, .policy_gen = ++inputs };
 	const uint64_t now = 1000000;
 	struct tdns_qctx q2;
 	size_t want_len, out_len;
@@ -144,7 +144,7 @@ static void check_replay(const struct tdns_qctx *q, const struct tdns_answer *a,
 	if (rc == NULL)
 		rc = replycache_new(2); /* one bucket: every input replaces */
 	FUZZ_CHECK(rc != NULL);
-	replycache_put(rc, q, a, gen, now, now + 100000, reply, len);
+	replycache_put(rc, q, a, &o, now, now + 100000, reply, len);
 	memcpy(flipped, query, qlen);
 	flipped[0] ^= 0x5a;
 	for (size_t i = 12; i < 12 + q->qname_len; i++)
@@ -154,7 +154,7 @@ static void check_replay(const struct tdns_qctx *q, const struct tdns_answer *a,
 	q2.transport = q->transport;
 	FUZZ_CHECK(qctx_parse(&q2, flipped, qlen) == QCTX_OK);
 	answer_reset(&got);
-	if (!replycache_find(rc, &q2, gen, now + age, &got))
+	if (!replycache_find(rc, &q2, o.policy_gen, now + age, &got))
 		return;
 	out_len = replycache_write(&got, &q2, out, sizeof(out));
 	aged = *a;

@@ -12,10 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "testutil.h"
+#include "tierdns/cache.h"
 #include "tierdns/clock.h"
 #include "tierdns/name.h"
 #include "tierdns/policy.h"
@@ -2931,9 +2934,50 @@ static void test_replay_as_fresh(void **state)
 	resolver_free(plain);
 }
 
-/* Not replayed: after a cache flush, after a new local policy (both until
- * the next fresh answer is kept), to a query over TCP or with an EDNS
- * option. */
+/* Remove the cache entry of www.site. A as tierdns-control cache flush
+ * does: through the resolver's store handle, or (other) from another
+ * process, as tierdns-zone delete does. */
+static void flush_www(struct env *e, bool other)
+{
+	ldns_rdf *d = ldns_dname_new_frm_str("www.site.");
+	uint8_t key[NAME_KEY_MAX];
+	struct tdns_store *s = e->store;
+	struct tdns_txn *t = NULL;
+	size_t klen, removed = 0;
+	int status;
+	pid_t pid = 0;
+
+	assert_non_null(d);
+	key_of(d, key, &klen);
+	ldns_rdf_deep_free(d);
+	if (other) {
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid > 0) {
+			assert_int_equal(waitpid(pid, &status, 0), pid);
+			assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+			return;
+		}
+		s = NULL;
+		if (store_open(e->dir, NULL, &s) != TDNS_OK)
+			_exit(1);
+	}
+	if (store_begin(s, true, &t) != TDNS_OK ||
+	    cache_flush(t, CACHE_FLUSH_NAME, key, klen, LDNS_RR_TYPE_A, &removed) != TDNS_OK ||
+	    store_commit(t) != TDNS_OK || removed != 1) {
+		if (other)
+			_exit(1);
+		fail();
+	}
+	if (other) {
+		store_close(s);
+		_exit(0);
+	}
+}
+
+/* Not replayed: once the cache entry changed (a flush here or by another
+ * process), after a new local policy (both until the next fresh answer is
+ * kept), to a query over TCP or with an EDNS option. */
 static void test_replay_not_kept(void **state)
 {
 	struct env *e = *state;
@@ -2956,12 +3000,23 @@ static void test_replay_not_kept(void **state)
 	assert_int_equal(ASK_UDP(QCTX_UDP), RESOLVER_REPLY);
 	replays = resolver_stats(e->r)->replays;
 	assert_int_equal(replays, 1);
-	/* A flush: answered from the cache, not replayed; then kept again. */
-	resolver_cache_flushed(e->r);
-	assert_int_equal(ASK_UDP(QCTX_UDP), RESOLVER_REPLY);
-	assert_int_equal(resolver_stats(e->r)->replays, replays);
-	assert_int_equal(ASK_UDP(QCTX_UDP), RESOLVER_REPLY);
-	assert_int_equal(resolver_stats(e->r)->replays, ++replays);
+	/* The entry flushed by this process, then by another (tierdns-zone
+	 * delete): asked upstream again, not replayed; the new answer is
+	 * kept again. */
+	for (int other = 0; other <= 1; other++) {
+		uint8_t rep[4096];
+		size_t m;
+
+		flush_www(e, other);
+		assert_int_equal(ASK_UDP(QCTX_UDP), RESOLVER_DEFER);
+		assert_int_equal(e->n_sent, 3 + (size_t)other);
+		m = mkreply(&e->sent[e->n_sent - 1], LDNS_RCODE_NOERROR, false, WWW_A, NULL,
+			    rep);
+		deliver(e, e->n_sent - 1, rep, m);
+		assert_int_equal(resolver_stats(e->r)->replays, replays);
+		assert_int_equal(ASK_UDP(QCTX_UDP), RESOLVER_REPLY);
+		assert_int_equal(resolver_stats(e->r)->replays, ++replays);
+	}
 	/* A new policy, the same way. */
 	p = NULL;
 	assert_int_equal(policy_build(&src, &p, err, sizeof(err)), TDNS_OK);
@@ -2982,7 +3037,7 @@ static void test_replay_not_kept(void **state)
 	assert_int_equal(resolver_stats(e->r)->replays, replays);
 #undef ASK_UDP
 	assert_int_equal(resolver_stats(e->r)->cache_hits, 7);
-	assert_int_equal(e->n_sent, 2);
+	assert_int_equal(e->n_sent, 4);
 }
 
 int main(void)
