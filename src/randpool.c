@@ -8,6 +8,15 @@
 #include <string.h>
 #include <sys/random.h>
 
+uint64_t randpool_seed(const void *owner)
+{
+	uint64_t seed;
+
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
+		seed = (uint64_t)(uintptr_t)owner ^ 0x9e3779b97f4a7c15u;
+	return seed;
+}
+
 enum tdns_status randpool_bytes(struct tdns_randpool *p, void *out, size_t n)
 {
 	uint8_t *o = out;

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/random.h>
 
 #include "tierdns/dnsproto.h"
+#include "tierdns/randpool.h"
 
 #define RC_TTLS 16 /* records of a reply kept (its TTL offsets) */
 
@@ -36,6 +36,9 @@ struct replycache_slot {
 };
 
 #define SLOT_DATA (REPLYCACHE_SLOT - sizeof(struct replycache_slot))
+/* A kept reply fits every client's UDP limit (qctx.h: at least 512), so
+ * none is too long to replay to one. */
+_Static_assert(REPLYCACHE_SLOT <= QCTX_UDP_DEFAULT, "a kept reply may exceed a UDP limit");
 
 struct tdns_replycache {
 	uint8_t *slots;  /* REPLYCACHE_SLOT bytes each */
@@ -63,8 +66,7 @@ struct tdns_replycache *replycache_new(size_t slots)
 	}
 	c->slots = p;
 	c->mask = n / 2 - 1;
-	if (getrandom(&c->seed, sizeof(c->seed), GRND_NONBLOCK) != sizeof(c->seed))
-		c->seed = (uint64_t)(uintptr_t)c ^ 0x9e3779b97f4a7c15u;
+	c->seed = randpool_seed(c);
 	return c;
 }
 
@@ -83,15 +85,22 @@ static uint8_t shape_of(const struct tdns_qctx *q)
 			 (q->ad ? SHAPE_AD : 0));
 }
 
-static uint64_t key_hash(const struct tdns_replycache *c, const struct tdns_qctx *q,
-			 uint8_t shape)
-{
-	return dns_key_hash(c->seed ^ ((uint64_t)q->qtype << 8 | shape), q->qkey, q->qkey_len);
-}
-
 static struct replycache_slot *slot_at(const struct tdns_replycache *c, size_t i)
 {
 	return (struct replycache_slot *)(c->slots + i * REPLYCACHE_SLOT);
+}
+
+/* The first of the two slots of q's bucket; *shape and *hash are q's (the
+ * low half of the hash tags the slot, the high half picks the bucket). */
+static size_t bucket_of(const struct tdns_replycache *c, const struct tdns_qctx *q,
+			uint8_t *shape, uint32_t *hash)
+{
+	uint64_t h;
+
+	*shape = shape_of(q);
+	h = dns_key_hash(c->seed ^ ((uint64_t)q->qtype << 8 | *shape), q->qkey, q->qkey_len);
+	*hash = (uint32_t)h;
+	return 2 * ((size_t)(h >> 32) & c->mask);
 }
 
 static bool slot_is(const struct replycache_slot *s, const struct tdns_qctx *q,
@@ -112,23 +121,20 @@ static bool query_fits(const struct tdns_qctx *q)
 bool replycache_find(struct tdns_replycache *c, const struct tdns_qctx *q,
 		     uint32_t policy_gen, uint64_t now, struct tdns_answer *a)
 {
+	uint32_t hash;
 	uint8_t shape;
-	uint64_t h;
 	size_t b;
 
 	if (c == NULL || !query_fits(q))
 		return false;
-	shape = shape_of(q);
-	h = key_hash(c, q, shape);
-	b = (size_t)(h >> 32) & c->mask;
-	for (size_t i = 2 * b; i < 2 * b + 2; i++) {
+	b = bucket_of(c, q, &shape, &hash);
+	for (size_t i = b; i < b + 2; i++) {
 		const struct replycache_slot *s = slot_at(c, i);
 
-		if (!slot_is(s, q, (uint32_t)h, shape))
+		if (!slot_is(s, q, hash, shape))
 			continue;
 		/* A clock set back makes the ages unknown: not replayed. */
-		if (now >= s->until || now < s->filled || s->origin.policy_gen != policy_gen ||
-		    s->len > q->limit)
+		if (now >= s->until || now < s->filled || s->origin.policy_gen != policy_gen)
 			return false;
 		a->replay = s;
 		a->replay_age = (uint32_t)(now - s->filled);
@@ -207,31 +213,30 @@ void replycache_put(struct tdns_replycache *c, const struct tdns_qctx *q,
 {
 	struct replycache_slot *s, *other;
 	uint16_t ttl_at[RC_TTLS];
-	uint32_t min_ttl;
+	uint32_t min_ttl, hash;
 	uint8_t shape, n_ttl;
-	uint64_t h;
 	size_t b;
 
-	if (c == NULL || !query_fits(q) || a->tc || a->has_ede || a->cookie_len > 0 ||
+	/* The reply's TC bit says what a->tc and a cut-short encoding would;
+	 * a COOKIE in it needs one in the query, which query_fits refuses. */
+	if (c == NULL || !query_fits(q) || a->has_ede ||
 	    (a->rcode != DNS_RCODE_NOERROR && a->rcode != DNS_RCODE_NXDOMAIN) ||
 	    len < DNS_HDR_LEN || q->qkey_len + len > SLOT_DATA || (reply[2] & DNS_FLAG_TC) ||
 	    !complete(a, reply, q->edns) || until <= now || o->since == 0 || o->token == 0 ||
 	    !find_ttls(reply, len, ttl_at, &n_ttl, &min_ttl) || min_ttl == 0)
 		return;
-	shape = shape_of(q);
-	h = key_hash(c, q, shape);
-	b = (size_t)(h >> 32) & c->mask;
-	s = slot_at(c, 2 * b);
-	other = slot_at(c, 2 * b + 1);
+	b = bucket_of(c, q, &shape, &hash);
+	s = slot_at(c, b);
+	other = slot_at(c, b + 1);
 	/* The question's own slot, else the older of the two. */
-	if (slot_is(other, q, (uint32_t)h, shape) ||
-	    (!slot_is(s, q, (uint32_t)h, shape) && other->filled < s->filled))
+	if (slot_is(other, q, hash, shape) ||
+	    (!slot_is(s, q, hash, shape) && other->filled < s->filled))
 		s = other;
 	if (until > now + min_ttl)
 		until = now + min_ttl;
 	s->until = until;
 	s->filled = now;
-	s->hash = (uint32_t)h;
+	s->hash = hash;
 	s->origin = *o;
 	s->qtype = q->qtype;
 	s->len = (uint16_t)len;

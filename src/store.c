@@ -24,6 +24,7 @@
 
 #include "tierdns/dnsproto.h"
 #include "tierdns/log.h"
+#include "tierdns/randpool.h"
 
 #define STORE_DEFAULT_MAP ((size_t)1 << 30)
 #define STORE_SCHEMA_KEY "schema"
@@ -544,8 +545,7 @@ static enum tdns_status stamps_init(struct tdns_store *s)
 	s->stamps = zeroed_map(sizeof(*s->stamps));
 	if (s->stamps == NULL)
 		return TDNS_ENOMEM;
-	if (getrandom(&s->seed, sizeof(s->seed), GRND_NONBLOCK) != sizeof(s->seed))
-		s->seed = (uint64_t)(uintptr_t)s ^ 0x9e3779b97f4a7c15u;
+	s->seed = randpool_seed(s);
 	if (mdb_env_info(s->env, &info) == MDB_SUCCESS) {
 		atomic_store(&s->stamps->known, info.me_last_txnid);
 		atomic_store(&s->stamps->wall, info.me_last_txnid);

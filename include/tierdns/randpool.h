@@ -27,4 +27,10 @@ struct tdns_randpool {
  * then partly written and must not be used). */
 enum tdns_status randpool_bytes(struct tdns_randpool *p, void *out, size_t n);
 
+/* The seed of a process-private hash table (dnsproto.h dns_key_hash), so
+ * that which keys collide is not known outside: from getrandom without
+ * waiting, else from the address of owner (the table then works, with a
+ * layout a peer could guess). */
+uint64_t randpool_seed(const void *owner);
+
 #endif

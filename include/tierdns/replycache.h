@@ -23,8 +23,8 @@
  *     a COOKIE or TC, with every record of the descriptor written
  *     (nothing optional left out for size), NOERROR or NXDOMAIN. The
  *     header bits a query decides (RD, CD, EDNS, DO, AD asked) are part
- *     of the key, and a reply longer than a client's UDP limit is not
- *     replayed to it.
+ *     of the key; a slot is no longer than the least UDP limit (512), so
+ *     every client takes a kept reply whole.
  *
  * The table is a fixed array of slots, two per bucket, mapped from the
  * kernel (pages are taken as slots fill); a new reply takes the older slot
