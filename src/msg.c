@@ -110,6 +110,15 @@ static size_t field_len(ldns_rdf_type t, const uint8_t *p, size_t left)
  * uncompressed, *plain its length; *compressed says whether a name field
  * used a pointer.
  */
+size_t msg_rdata_min_fields(uint16_t type)
+{
+	const ldns_rr_descriptor *d = ldns_rr_descript(type);
+
+	if (ldns_rr_descriptor_field_type(d, 0) == LDNS_RDF_TYPE_UNKNOWN)
+		return 0;
+	return ldns_rr_descriptor_minimum(d);
+}
+
 static bool rdata_walk(const uint8_t *w, size_t len, uint16_t type,
 		       size_t start, size_t rdlen, uint8_t *out, size_t cap,
 		       size_t *plain, bool *compressed)
@@ -121,11 +130,7 @@ static bool rdata_walk(const uint8_t *w, size_t len, uint16_t type,
 	uint8_t idx = 0;
 
 	*compressed = false;
-	/* Opaque types (unknown ones get type 0's descriptor, one field of
-	 * unknown layout) may be empty. */
-	min = ldns_rr_descriptor_field_type(d, 0) == LDNS_RDF_TYPE_UNKNOWN
-		      ? 0
-		      : ldns_rr_descriptor_minimum(d);
+	min = msg_rdata_min_fields(type);
 	max = ldns_rr_descriptor_maximum(d);
 	while (p < end && idx < max) {
 		ldns_rdf_type t = ldns_rr_descriptor_field_type(d, idx);

@@ -20,6 +20,7 @@
 #include "tierdns/clock.h"
 #include "tierdns/journal.h"
 #include "tierdns/log.h"
+#include "tierdns/msg.h"
 #include "tierdns/zonedb.h"
 
 #define RDATA_MAX 65535u
@@ -193,12 +194,11 @@ void zoneload_rdata_write(const ldns_rr *rr, uint8_t *out)
  * checks "\#" rdata of a known type against the type's layout. Its wire
  * parser, for its part, stops where the rdata ends, so it takes an SOA cut
  * after its serial from a primary's transfer; the type's minimum field
- * count (its text parser's rule) refuses that. Types ldns does not know
- * are opaque and always read back.
+ * count (its text parser's rule, msg_rdata_min_fields) refuses that.
+ * Opaque types (unknown ones, NULL) always read back, empty or not.
  */
 static int rdata_reads_back(uint16_t type, const uint8_t *rdata, size_t rdlen)
 {
-	const ldns_rr_descriptor *d = ldns_rr_descript(type);
 	ldns_rr *rr = ldns_rr_new();
 	uint8_t *buf = malloc(2 + rdlen);
 	size_t pos = 0;
@@ -212,8 +212,7 @@ static int rdata_reads_back(uint16_t type, const uint8_t *rdata, size_t rdlen)
 	if (rdlen > 0)
 		memcpy(buf + 2, rdata, rdlen);
 	ok = ldns_wire2rdf(rr, buf, 2 + rdlen, &pos) == LDNS_STATUS_OK &&
-	     pos == 2 + rdlen &&
-	     (d == NULL || ldns_rr_rd_count(rr) >= ldns_rr_descriptor_minimum(d));
+	     pos == 2 + rdlen && ldns_rr_rd_count(rr) >= msg_rdata_min_fields(type);
 out:
 	free(buf);
 	ldns_rr_free(rr);

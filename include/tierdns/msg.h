@@ -138,6 +138,12 @@ bool msg_name_eq(const struct tdns_msg *m, size_t off, const uint8_t *name,
  * 0 if there is no valid name at off. */
 size_t msg_name_skip(const struct tdns_msg *m, size_t off);
 
+/* The least number of rdata fields a record of type must have: ldns's
+ * descriptor minimum (the rule of its text parser), 0 for the opaque types
+ * (unknown ones, and NULL: one field of unknown layout), which may be
+ * empty. msg_parse's rule, and the one every store load applies. */
+size_t msg_rdata_min_fields(uint16_t type);
+
 /*
  * The rdata of rr self-contained: every name field (ldns's descriptor of the
  * type) written uncompressed, everything else copied. *len receives its

@@ -1257,6 +1257,23 @@ static void test_records_short_soa(void **state)
 	ldns_rr_list_deep_free(it.l);
 }
 
+/* Opaque types may be empty (RFC 3597 5: \# 0): NULL, whose one field
+ * ldns does not lay out, and a type it does not know, load; a known type
+ * short of its fields (an MX of one) does not. */
+static void test_empty_opaque_rdata(void **state)
+{
+	struct fx *f = *state;
+	struct tdns_store *s = f->s;
+	char err[ZONELOAD_ERR_MAX] = "";
+
+	load_ok(s, "$ORIGIN op.\n$TTL 300\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n"
+		   "n NULL \\# 0\nu TYPE54 \\# 0\nv TYPE65280 \\# 0\n");
+	assert_int_equal(zoneload_string(s, "$ORIGIN op2.\n$TTL 300\n@ SOA ns h 1 2 3 4 5\n"
+					    "@ NS ns\nns A 192.0.2.1\nm MX \\# 2 000a\n",
+					 err, sizeof(err)), TDNS_EPARSE);
+	assert_non_null(strstr(err, "layout of type MX"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1285,6 +1302,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_diff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_records, setup, teardown),
 		cmocka_unit_test(test_records_short_soa),
+		cmocka_unit_test_setup_teardown(test_empty_opaque_rdata, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
