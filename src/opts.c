@@ -28,6 +28,7 @@
 #include "tierdns/cookie.h"
 #include "tierdns/journal.h"
 #include "tierdns/replycache.h"
+#include "tierdns/secondary.h"
 #include "tierdns/zonedb.h"
 
 /* The build's state directory (GNUInstallDirs: LOCALSTATEDIR/lib/tierdns,
@@ -544,8 +545,8 @@ static void set_defaults(enum tdns_prog prog, struct tdns_opts *o)
 	o->max_tcp_per_client = 16;
 	o->tcp_idle_ms = 10000;
 	o->upstream_idle_ms = 10000;
-	o->transfer_time_in = 7200;
-	o->transfer_time_out = 7200;
+	o->transfer_time_in = SECONDARY_XFR_TIME_S;
+	o->transfer_time_out = SECONDARY_XFR_TIME_S;
 	o->control_path = control_defaults[prog];
 	o->control_mode = OPTS_CONTROL_MODE;
 	o->sig_expiry_warn = 7;

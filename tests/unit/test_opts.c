@@ -212,18 +212,19 @@ struct xfr_case {
 	const char *argv[MAX_ARGS];
 	unsigned time_s;
 	uint64_t size;
-	unsigned time_out_s; /* the upper's --transfer-time-out */
+	unsigned time_out_s; /* the upper's --transfer-time-out (the local
+			      * keeps the default, unused) */
 };
 
 static const struct xfr_case xfr_cases[] = {
 	{ UP, { NULL }, 7200, 0, 7200 },
-	{ LO, { NULL }, 7200, 0, 0 },
+	{ LO, { NULL }, 7200, 0, 7200 },
 	{ UP, { "--transfer-time-in", "30", "--transfer-size-in", "64K", NULL }, 30, 64 << 10,
 	  7200 },
 	{ LO, { "--transfer-time-in=2419200", "--transfer-size-in", "3g", NULL }, 2419200,
-	  3ull << 30, 0 },
+	  3ull << 30, 7200 },
 	{ UP, { "--transfer-size-in", "0", "--transfer-time-out", "60", NULL }, 7200, 0, 60 },
-	{ LO, { "--transfer-time-in", "1", "--transfer-size-in", "1000", NULL }, 1, 1000, 0 },
+	{ LO, { "--transfer-time-in", "1", "--transfer-size-in", "1000", NULL }, 1, 1000, 7200 },
 };
 
 static void test_opts_transfer_limits(void **state)
@@ -236,8 +237,7 @@ static void test_opts_transfer_limits(void **state)
 
 		assert_int_equal(parse_args(k->prog, k->argv, &o), OPTS_RUN);
 		assert_int_equal(o.transfer_time_in, k->time_s);
-		if (k->prog == UP)
-			assert_int_equal(o.transfer_time_out, k->time_out_s);
+		assert_int_equal(o.transfer_time_out, k->time_out_s);
 		assert_true(o.transfer_size_in == k->size);
 		opts_free(&o);
 	}
