@@ -95,33 +95,18 @@ static void schedule(struct szone *z, uint32_t seconds)
 	z->next_ms = clock_mono_ms() + (uint64_t)seconds * 1000u;
 }
 
-/* The store sink keeps each zone's last refresh by SOA query in the meta
- * database under this prefix and the apex key (8 bytes, epoch seconds), so
- * that a restart counts the expire time from it, not from the last
- * transfer (BIND touches the zone file for the same reason). */
-#define REFRESH_KEY "secondary-refresh:"
-#define REFRESH_KEY_MAX (sizeof(REFRESH_KEY) - 1 + NAME_KEY_MAX)
-
-static size_t refresh_key(const struct secondary_zone *sz, uint8_t *out)
-{
-	memcpy(out, REFRESH_KEY, sizeof(REFRESH_KEY) - 1);
-	memcpy(out + sizeof(REFRESH_KEY) - 1, sz->apex, sz->apex_len);
-	return sizeof(REFRESH_KEY) - 1 + sz->apex_len;
-}
-
-/* The store sink's refreshed: the time into the meta database. */
+/* The store sink's refreshed: the time into the store
+ * (zonedb_put_refreshed). */
 static void store_refreshed(void *ctx, size_t i, uint64_t when)
 {
 	struct tdns_secondary *sec = ctx;
-	uint8_t key[REFRESH_KEY_MAX], v[8];
+	const struct secondary_zone *sz = &sec->zones[i];
 	struct tdns_txn *t = NULL;
 	enum tdns_status st;
 
-	dns_wr64(v, when);
 	st = store_begin(sec->s, true, &t);
 	if (st == TDNS_OK)
-		st = store_put(t, TDNS_DB_META, key, refresh_key(&sec->zones[i], key), v,
-			       sizeof(v));
+		st = zonedb_put_refreshed(t, sz->apex, sz->apex_len, when);
 	if (st == TDNS_OK)
 		st = store_commit(t);
 	else
@@ -140,8 +125,7 @@ static void store_held(void *ctx, size_t i, struct secondary_held *out)
 	struct tdns_txn *t = NULL;
 	struct tdns_rrset_view v;
 	struct tdns_zone_meta m;
-	struct tdns_val r;
-	uint8_t key[REFRESH_KEY_MAX];
+	uint64_t refreshed;
 	const uint8_t *rd;
 	uint16_t rdlen;
 	size_t pos = 0, at;
@@ -157,9 +141,9 @@ static void store_held(void *ctx, size_t i, struct secondary_held *out)
 		out->retry = dns_rd32(rd + at + 8);
 		out->expire = dns_rd32(rd + at + 12);
 		out->since = m.loaded_at;
-		if (store_get(t, TDNS_DB_META, key, refresh_key(sz, key), &r) == TDNS_OK &&
-		    r.len == 8 && dns_rd64(r.data) > out->since)
-			out->since = dns_rd64(r.data);
+		if (zonedb_get_refreshed(t, sz->apex, sz->apex_len, &refreshed) == TDNS_OK &&
+		    refreshed > out->since)
+			out->since = refreshed;
 	}
 	store_abort(t);
 }
@@ -545,8 +529,8 @@ static void not_newer(struct szone *z, uint32_t serial)
 {
 	char why[96];
 
-	end_exchange(z);
 	if (serial == z->serial) {
+		end_exchange(z);
 		refreshed(z);
 		if (z->sec->sink.refreshed != NULL)
 			z->sec->sink.refreshed(z->sec->sink.ctx, z->idx, z->last_ok);

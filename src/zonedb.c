@@ -1510,19 +1510,66 @@ uint32_t zonedb_next_serial(uint32_t old, enum zonedb_serial_policy policy,
 }
 
 #define POLICY_PREFIX "serial-policy:"
+#define REFRESH_PREFIX "secondary-refresh:"
+/* A per-zone meta key: a prefix of at most this many bytes, then the apex
+ * key. */
+#define META_PREFIX_MAX 24
+#define META_KEY_MAX (META_PREFIX_MAX + NAME_KEY_MAX)
+
+/* prefix + apex into out (META_KEY_MAX bytes); its length, 0 when the
+ * apex key is too long. */
+static size_t meta_key(const char *prefix, const uint8_t *apex, size_t apex_len,
+		       uint8_t *out)
+{
+	size_t plen = strlen(prefix);
+
+	if (apex_len > NAME_KEY_MAX || plen > META_PREFIX_MAX)
+		return 0;
+	memcpy(out, prefix, plen);
+	memcpy(out + plen, apex, apex_len);
+	return plen + apex_len;
+}
 
 static size_t policy_key(const uint8_t *apex, size_t apex_len, uint8_t *out)
 {
-	memcpy(out, POLICY_PREFIX, sizeof(POLICY_PREFIX) - 1);
-	memcpy(out + sizeof(POLICY_PREFIX) - 1, apex, apex_len);
-	return sizeof(POLICY_PREFIX) - 1 + apex_len;
+	return meta_key(POLICY_PREFIX, apex, apex_len, out);
+}
+
+enum tdns_status zonedb_put_refreshed(struct tdns_txn *t, const uint8_t *apex,
+				      size_t apex_len, uint64_t when)
+{
+	uint8_t key[META_KEY_MAX], v[8];
+	size_t klen = meta_key(REFRESH_PREFIX, apex, apex_len, key);
+
+	if (klen == 0)
+		return TDNS_EINVAL;
+	dns_wr64(v, when);
+	return store_put(t, TDNS_DB_META, key, klen, v, sizeof(v));
+}
+
+enum tdns_status zonedb_get_refreshed(struct tdns_txn *t, const uint8_t *apex,
+				      size_t apex_len, uint64_t *when)
+{
+	uint8_t key[META_KEY_MAX];
+	size_t klen = meta_key(REFRESH_PREFIX, apex, apex_len, key);
+	struct tdns_val v;
+	enum tdns_status st;
+
+	if (klen == 0)
+		return TDNS_EINVAL;
+	st = store_get(t, TDNS_DB_META, key, klen, &v);
+	if (st == TDNS_OK && v.len != 8)
+		st = TDNS_EINVAL;
+	if (st == TDNS_OK)
+		*when = dns_rd64(v.data);
+	return st;
 }
 
 enum tdns_status zonedb_put_zone_policy(struct tdns_txn *t, const uint8_t *apex,
 					size_t apex_len, enum zonedb_serial_policy p,
 					uint64_t journal_max)
 {
-	uint8_t key[sizeof(POLICY_PREFIX) + NAME_KEY_MAX], v[9];
+	uint8_t key[META_KEY_MAX], v[9];
 	size_t klen;
 	enum tdns_status st;
 
@@ -1542,7 +1589,7 @@ enum tdns_status zonedb_put_zone_policy(struct tdns_txn *t, const uint8_t *apex,
 static enum tdns_status policy_get(struct tdns_txn *t, const uint8_t *apex,
 				   size_t apex_len, struct tdns_val *v)
 {
-	uint8_t key[sizeof(POLICY_PREFIX) + NAME_KEY_MAX];
+	uint8_t key[META_KEY_MAX];
 	enum tdns_status st;
 
 	v->len = 0;

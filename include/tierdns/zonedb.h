@@ -183,6 +183,15 @@ enum tdns_status zonedb_get_serial_policy(struct tdns_txn *t, const uint8_t *ape
 					  size_t apex_len, enum zonedb_serial_policy *p);
 enum tdns_status zonedb_get_journal_max(struct tdns_txn *t, const uint8_t *apex,
 					size_t apex_len, uint64_t *journal_max);
+/* A secondary zone's last refresh (epoch seconds: an SOA query found its
+ * serial current), kept in the meta database under "secondary-refresh:" +
+ * apex key, 8 bytes, so that a restart counts the expire time from it and
+ * not from the last transfer (BIND touches the zone file for the same
+ * reason). get: TDNS_ENOTFOUND when none is recorded. */
+enum tdns_status zonedb_put_refreshed(struct tdns_txn *t, const uint8_t *apex,
+				      size_t apex_len, uint64_t when);
+enum tdns_status zonedb_get_refreshed(struct tdns_txn *t, const uint8_t *apex,
+				      size_t apex_len, uint64_t *when);
 /* a is after b in serial number arithmetic (RFC 1982 3.2). */
 bool zonedb_serial_gt(uint32_t a, uint32_t b);
 /* The offset in SOA rdata rd[0..rdlen) of its serial, after MNAME and
